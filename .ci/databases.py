@@ -1,0 +1,25 @@
+"""Create or drop the throw-away CI databases; fails loudly if a server is down."""
+
+import sys
+
+import psycopg2
+import pymysql
+
+
+def main(action: str, name: str) -> None:
+    pg = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=10)
+    pg.autocommit = True
+    my = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=10)
+    with pg.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if action == "create":
+            cur.execute(f'CREATE DATABASE "{name}"')
+    with my.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        if action == "create":
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    print(f"{action}d PostgreSQL and MariaDB databases {name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Everything is installed into .venv, every distribution editable.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PLUGINS := $(patsubst plugins/%/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PYPROJECTS := pyproject.toml hookspecs/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: install demo test test-fast docs bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS) Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e hookspecs -e '.[test,docs]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/crm --config sample_config/crm.toml demo --reset
+
+test: install
+	$(PY) -m pytest -q
+
+docs: install
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

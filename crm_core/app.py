@@ -1,0 +1,283 @@
+"""The app object: one CRM, its plugins, database, configuration and clock."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from crm_core import storage
+from crm_core.clock import Clock, SystemClock
+from crm_core.config import Config, CoreSettings, load_config, structure_section
+from crm_core.errors import ConfigError, CRMError, NotFoundError
+from crm_core.hooks import Hooks
+from crm_core.plugins import LoadedPlugins, PluginInfo, PluginRecord, load_plugins, object_plugin
+
+if TYPE_CHECKING:
+    import peewee
+    from crm_hookspecs.events import Event
+
+    from crm_core.events import EventBus
+    from crm_core.schema import MigrationStep
+
+__all__ = ["CRM"]
+
+
+
+class CRM:
+    """A CRM application.
+
+    Build it from a file with :meth:`from_config` or from arguments::
+
+        crm = CRM(database="sqlite:///crm.db", plugins=["contacts", "tasks"])
+
+    Nothing exists before it is built: two apps can live in one process, each
+    with its own plugin manager and database. ``plugins`` names installed
+    plugins; a ``(name, object)`` pair registers an object as a plugin (for
+    tests and embedding), optionally with ``(name, object, {"contacts": ">=0.1"})``
+    to declare the plugins it requires.
+    """
+
+    def __init__(
+        self,
+        database: str | None = None,
+        plugins: Sequence[Any] | None = None,
+        *,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        timezone: str | None = None,
+        clock: Clock | None = None,
+        strict: bool = False,
+        config: Config | None = None,
+        installed: Mapping[str, PluginInfo] | None = None,
+        connect: bool = True,
+    ) -> None:
+        if config is None:
+            core_kwargs: dict[str, Any] = {}
+            if database is not None:
+                core_kwargs["database"] = database
+            if timezone is not None:
+                core_kwargs["timezone"] = timezone
+            core = structure_section(core_kwargs, CoreSettings, "the app's arguments", "crm")
+            config = Config(core=core, enabled=(), plugin_tables=dict(settings or {}), enabled_source="the app's arguments")
+        else:
+            overrides = {}
+            if database is not None:
+                overrides["database"] = database
+            if timezone is not None:
+                overrides["timezone"] = timezone
+            if overrides:
+                import attrs
+
+                config = attrs.evolve(config, core=attrs.evolve(config.core, **overrides))
+            if settings:
+                import attrs
+
+                config = attrs.evolve(config, plugin_tables={**config.plugin_tables, **settings})
+        self.config = config
+        self.strict = strict
+        self.clock: Clock = clock or SystemClock()
+        self.log = logging.getLogger("crm")
+        import zoneinfo
+
+        self.tz = zoneinfo.ZoneInfo(config.core.timezone)
+        #: "after-commit" delivers events as soon as their transaction commits;
+        #: "worker" leaves them for the worker (set by bulk jobs and tests)
+        self.deliver_events = "after-commit"
+
+        enabled: list[str | PluginInfo] = list(config.enabled or ())
+        for item in plugins or ():
+            if isinstance(item, str):
+                if item not in enabled:
+                    enabled.append(item)
+            elif isinstance(item, tuple) and len(item) in (2, 3):
+                enabled.append(object_plugin(item[0], item[1], item[2] if len(item) == 3 else None))
+            else:
+                raise ConfigError(
+                    f"plugins=[...] takes plugin names or (name, object) pairs, not {item!r}"
+                )
+        self._loaded: LoadedPlugins = load_plugins(
+            enabled, installed=installed, strict=strict, enabled_source=config.enabled_source
+        )
+        self.pm = self._loaded.pm
+        self.hooks = Hooks(self.pm, self._loaded.order)
+        self._settings = self._validate_settings()
+        self.database: peewee.Database = storage.connect(config.core.database, config.base_dir)
+        self._apis: dict[str, Any] = {}
+        self._events: EventBus | None = None
+        self._closed = False
+        storage.register_open(self)
+        try:
+            if connect:
+                storage.open_database(self.database, config.core.database)
+            with self.activate():
+                self.hooks.startup(self)
+            if connect:
+                self._sync_plugin_states()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> CRM:
+        """Build the app from a TOML file (``CRM_PLUGINS`` overrides the enabled list)."""
+        return cls(config=load_config(path, environ=environ), **kwargs)
+
+    # -- context -------------------------------------------------------------
+
+    def activate(self) -> contextlib.AbstractContextManager[CRM]:
+        """Route model queries in this block (and this thread/task) to this app."""
+        if self._closed:
+            raise CRMError("this CRM app is closed; build a new one")
+        return storage.activate(self)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[CRM]:
+        """A write transaction on this app's database (nested calls make savepoints).
+
+        Events emitted inside are delivered after the outermost commit.
+        """
+        with self.activate(), self.database.atomic():
+            yield self
+
+    def close(self) -> None:
+        """Call the plugins' shutdown hooks and close the database."""
+        if self._closed:
+            return
+        try:
+            with storage.activate(self):
+                errors = self.hooks.shutdown(self)
+            for name, exc in errors:
+                self.log.error("plugin %s failed to shut down: %s", name, exc)
+        finally:
+            self._closed = True
+            storage.unregister_open(self)
+            if not self.database.is_closed():
+                self.database.close()
+
+    def __enter__(self) -> CRM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plugins -------------------------------------------------------------
+
+    @property
+    def plugins(self) -> dict[str, PluginRecord]:
+        """Every plugin this app tried to load, with its state and error."""
+        return dict(self._loaded.records)
+
+    @property
+    def enabled_plugins(self) -> list[str]:
+        """The loaded plugins, in dependency order."""
+        return list(self._loaded.order)
+
+    def has_plugin(self, name: str) -> bool:
+        return name in self._loaded.order
+
+    def plugin(self, name: str) -> Any:
+        """The API object of plugin ``name`` (see ``crm_plugin_api``)."""
+        if name not in self._apis:
+            if name not in self._loaded.order:
+                record = self._loaded.records.get(name)
+                why = f": {record.error}" if record and record.error else ""
+                raise NotFoundError(f"plugin {name!r} is not enabled in this app{why}")
+            api = self.hooks.plugin_api(name, self)
+            if api is None:
+                raise NotFoundError(f"plugin {name!r} offers no API object (it does not implement crm_plugin_api)")
+            self._apis[name] = api
+        return self._apis[name]
+
+    def settings(self, name: str) -> Any:
+        """The validated ``[plugins.<name>]`` settings of an enabled plugin."""
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise NotFoundError(f"plugin {name!r} is not enabled or declares no settings") from None
+
+    def _validate_settings(self) -> dict[str, Any]:
+        sections = self.hooks.config_sections()
+        out = {}
+        for name in self._loaded.order:
+            table = self.config.plugin_tables.get(name, {})
+            cls = sections.get(name)
+            if cls is None:
+                if table:
+                    raise ConfigError(
+                        f"{self.config.source}: [plugins.{name}] has settings but plugin {name!r} declares none; remove the table"
+                    )
+                continue
+            out[name] = structure_section(dict(table), cls, self.config.source, f"plugins.{name}")
+        return out
+
+    def _sync_plugin_states(self) -> None:
+        """Record each plugin's state and version in ``crm_plugin`` (once migrated)."""
+        from crm_core.models import PluginState
+
+        with self.activate():
+            if not PluginState.table_exists():
+                return
+            now = self.clock.now()
+            known = {p.name: p for p in PluginState.select()}
+            with self.database.atomic():
+                for name, record in self._loaded.records.items():
+                    if record.info.obj is not None:
+                        continue  # object plugins are per-process, not installed
+                    error = str(record.error) if record.error else None
+                    row = known.get(name)
+                    values = dict(version=record.info.version, state=record.state, contract=record.info.contract, error=error)
+                    if row is None:
+                        PluginState.create(name=name, updated_at=now, **values)
+                    elif any(getattr(row, k) != v for k, v in values.items()):
+                        PluginState.update(updated_at=now, **values).where(PluginState.name == name).execute()
+            self.events.ensure_cursors()
+
+    # -- schema --------------------------------------------------------------
+
+    def migrate(self, dry_run: bool = False) -> list[MigrationStep]:
+        """Apply (or, dry, list) the pending migrations of the kernel and every enabled plugin."""
+        from crm_core import schema
+
+        steps = schema.migrate(self, dry_run=dry_run)
+        if not dry_run:
+            self._sync_plugin_states()
+        return steps
+
+    def pending_migrations(self) -> list[MigrationStep]:
+        from crm_core import schema
+
+        return schema.pending(self)
+
+    # -- events --------------------------------------------------------------
+
+    @property
+    def events(self) -> EventBus:
+        if self._events is None:
+            from crm_core.events import EventBus
+
+            self._events = EventBus(self)
+        return self._events
+
+    def emit(self, event: Event) -> None:
+        """Record ``event`` in the current transaction; it is delivered after commit."""
+        self.events.emit(event)
+
+    # -- time ----------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The app clock's time, in the configured time zone."""
+        return self.clock.now().astimezone(self.tz)
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def __repr__(self) -> str:
+        return f"<CRM {storage.describe_url(self.config.core.database)} plugins={self.enabled_plugins}>"

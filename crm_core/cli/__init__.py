@@ -1,0 +1,1 @@
+"""The ``crm`` command line. Entry point: :func:`crm_core.cli.main.main`."""

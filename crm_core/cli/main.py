@@ -1,0 +1,238 @@
+"""The root ``crm`` group: global options, lazy commands, one-line errors.
+
+Kernel and plugin commands are listed from a table of names and one-line
+helps, and their modules are imported only when they run, so ``crm --help``
+imports nothing but click, the config reader and the enabled plugins' (small)
+entry modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from crm_core.errors import CRMError
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+    from crm_core.config import Config
+
+__all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "cli", "main", "pass_state"]
+
+DEFAULT_CONFIG = "crm.toml"
+
+#: kernel commands: name -> (target, one-line help)
+KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("crm_core.cli.kernel:init", "Write a commented crm.toml and create the database."),
+    "migrate": ("crm_core.cli.kernel:migrate", "Apply pending migrations of the kernel and every enabled plugin."),
+    "plugins": ("crm_core.cli.kernel:plugins", "List installed plugins: version, state, contract, hooks, errors."),
+    "config": ("crm_core.cli.kernel:config", "Show the effective configuration."),
+    "events": ("crm_core.cli.kernel:events", "Inspect, deliver and retry events."),
+    "doctor": ("crm_core.cli.kernel:doctor", "Check configuration, database, migrations and plugins."),
+    "demo": ("crm_core.cli.kernel:demo", "Build a demo CRM and load every enabled plugin's demo data."),
+    "plugin": ("crm_core.cli.kernel:plugin", "Tools for plugin authors (crm plugin new NAME)."),
+}
+
+
+class CLIError(click.ClickException):
+    """A :class:`CRMError` on its way to the terminal: one line, its exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class CLIState:
+    """What every command shares: options, the configuration, the app."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        *,
+        strict: bool = False,
+        debug: bool = False,
+        app: CRM | None = None,
+    ) -> None:
+        explicit = config_path is not None or "CRM_CONFIG" in os.environ
+        self.config_path = Path(config_path or os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG)
+        self.config_explicit = explicit
+        self.strict = strict
+        self.debug = debug
+        self._app = app
+        self._owns_app = app is None
+        self._config: Config | None = None
+
+    def config(self, missing_ok: bool = False) -> Config:
+        from crm_core.config import load_config
+
+        if self._app is not None:
+            return self._app.config
+        if self._config is None:
+            self._config = load_config(self.config_path, missing_ok=missing_ok)
+        return self._config
+
+    def crm(self) -> CRM:
+        """The app, built from the configuration on first use."""
+        if self._app is None:
+            from crm_core.app import CRM
+
+            self._app = CRM(config=self.config(), strict=self.strict)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None and self._owns_app:
+            self._app.close()
+            self._app = None
+
+
+pass_state = click.make_pass_decorator(CLIState)
+
+
+class LazyCommand(click.Command):
+    """A command known by name and help; its module is imported when it runs."""
+
+    def __init__(self, name: str, target: str, help: str, owner: str = "crm") -> None:
+        super().__init__(name, help=help, short_help=help)
+        self.target = target
+        self.owner = owner
+        self._real: click.Command | None = None
+
+    def load(self) -> click.Command:
+        if self._real is None:
+            module_name, _, attr = self.target.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+                real = getattr(module, attr)
+            except Exception as exc:  # a plugin's broken command module
+                raise CLIError(
+                    f"command {self.name!r} of {self.owner!r} cannot be loaded from {self.target}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if not isinstance(real, click.Command):
+                raise CLIError(f"command {self.name!r} of {self.owner!r}: {self.target} is not a click command")
+            self._real = real
+        return self._real
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return self.load().invoke(ctx)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return self.load().get_params(ctx)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or ""
+
+
+class RootGroup(click.Group):
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, LazyCommand]:
+        cache = ctx.meta.get("crm.plugin_commands")
+        if cache is not None:
+            return cache
+        commands: dict[str, LazyCommand] = {}
+        state: CLIState | None = ctx.obj if isinstance(ctx.obj, CLIState) else None
+        try:
+            if state is not None and state._app is not None:
+                hooks = state._app.hooks
+            else:
+                from crm_core.hooks import Hooks
+                from crm_core.plugins import load_plugins
+
+                path = ctx.params.get("config_path") or os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG
+                from crm_core.config import load_config
+
+                explicit = bool(ctx.params.get("config_path") or os.environ.get("CRM_CONFIG"))
+                config = load_config(path, missing_ok=not explicit)
+                loaded = load_plugins(list(config.enabled or ()), enabled_source=config.enabled_source)
+                hooks = Hooks(loaded.pm, loaded.order)
+            for owner, spec in hooks.cli_commands():
+                if spec.name in KERNEL_COMMANDS or spec.name in commands:
+                    continue  # first one wins; `crm doctor` reports the clash
+                commands[spec.name] = LazyCommand(spec.name, spec.target, spec.help, owner)
+        except CRMError as exc:
+            ctx.meta["crm.plugin_error"] = exc
+        ctx.meta["crm.plugin_commands"] = commands
+        return commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(KERNEL_COMMANDS) + sorted(self._plugin_commands(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in KERNEL_COMMANDS:
+            target, help_text = KERNEL_COMMANDS[cmd_name]
+            return LazyCommand(cmd_name, target, help_text)
+        return self._plugin_commands(ctx).get(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            error = ctx.meta.get("crm.plugin_error")
+            if error is not None:
+                raise CLIError(f"no such command {name!r}; plugin commands could not be loaded: {error}", error.exit_code)
+            known = ", ".join(self.list_commands(ctx))
+            raise click.UsageError(f"no such command {name!r}; the commands are: {known} (a plugin's command needs the plugin enabled)", ctx)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        state: CLIState = ctx.obj
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except CRMError as exc:
+            if state.debug:
+                raise
+            raise CLIError(str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            if state.debug:
+                raise
+            raise CLIError(
+                f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, and please report it)"
+            ) from exc
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    is_eager=True,  # read before --help, which lists the enabled plugins' commands
+    help="Configuration file [default: ./crm.toml, or $CRM_CONFIG].",
+)
+@click.option("--strict", is_flag=True, help="Make any plugin load failure fatal.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="crm-core", prog_name="crm")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool) -> None:
+    """A pluggable CRM: contacts, surveys, a warehouse, analytics and tasks."""
+    if isinstance(ctx.obj, CLIState):  # a preset state (the test kit's runner)
+        ctx.obj.strict = ctx.obj.strict or strict
+        ctx.obj.debug = ctx.obj.debug or debug
+        if config_path:
+            ctx.obj.config_path = Path(config_path)
+            ctx.obj.config_explicit = True
+    else:
+        ctx.obj = CLIState(config_path, strict=strict, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    try:
+        cli.main(args=argv, prog_name="crm")
+    except CRMError as exc:  # raised outside a command (while building the group)
+        click.echo(f"Error: {exc}", err=True)
+        if "--debug" in (argv or sys.argv):
+            traceback.print_exc()
+        sys.exit(exc.exit_code)
+

@@ -1,0 +1,84 @@
+"""``crm doctor``: each check says what it found and, when wrong, the fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import attrs
+
+from crm_core.errors import CRMError
+
+if TYPE_CHECKING:
+    from crm_core.cli.main import CLIState
+
+__all__ = ["Check", "run_checks"]
+
+
+@attrs.frozen
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def run_checks(state: CLIState) -> Iterator[Check]:
+    from crm_core.plugins import discover
+
+    try:
+        config = state.config()
+    except CRMError as exc:
+        yield Check("configuration", False, str(exc), "fix the file, or create one with 'crm init'")
+        return
+    yield Check("configuration", True, f"{config.source} is valid")
+
+    installed = discover()
+    for name in sorted(config.plugin_tables):
+        if name not in installed:
+            yield Check(
+                f"plugin settings [plugins.{name}]", False, f"no installed plugin is called {name!r}",
+                f"install the plugin or remove [plugins.{name}] from {config.source}",
+            )
+
+    try:
+        app = state.crm()
+    except CRMError as exc:
+        yield Check("app", False, str(exc), "fix what the message names, then run 'crm doctor' again")
+        return
+
+    for name, record in app.plugins.items():
+        if record.error is not None:
+            yield Check(f"plugin {name}", False, str(record.error), "see 'crm plugins --format json' for the traceback")
+        else:
+            yield Check(f"plugin {name}", True, f"{record.info.version or 'object'} loaded, hooks: {', '.join(record.hooks) or 'none'}")
+    for name, schema in app.hooks.schemas():
+        prefix = f"{name}_"
+        wrong = [m._meta.table_name for m in schema.models if not m._meta.table_name.startswith(prefix)]
+        if wrong:
+            yield Check(f"plugin {name} tables", False, f"tables not named {prefix}*: {', '.join(wrong)}", "rename them in a migration")
+
+    seen: dict[str, str] = {}
+    from crm_core.cli.main import KERNEL_COMMANDS
+
+    for owner, spec in app.hooks.cli_commands():
+        if spec.name in KERNEL_COMMANDS or spec.name in seen:
+            other = seen.get(spec.name, "the kernel")
+            yield Check(f"command {spec.name}", False, f"plugin {owner!r} and {other} both define it; {other}'s wins", f"rename the command in {owner}")
+        seen.setdefault(spec.name, repr(owner))
+
+    yield Check("database", True, f"{app.config.core.database} is reachable")
+    try:
+        pending = app.pending_migrations()
+    except CRMError as exc:
+        yield Check("migrations", False, str(exc), "fix the plugin's migrations folder")
+        return
+    if pending:
+        names = ", ".join(f"{s.owner}/{s.name}" for s in pending[:5]) + (" …" if len(pending) > 5 else "")
+        yield Check("migrations", False, f"{len(pending)} pending: {names}", "run 'crm migrate'")
+        return
+    yield Check("migrations", True, "all applied")
+    failed = app.events.failed()
+    if failed:
+        yield Check("events", False, f"{len(failed)} failed deliveries", "see 'crm events failed', fix the handler, then 'crm events retry --all'")
+    else:
+        yield Check("events", True, "no failed deliveries")

@@ -1,0 +1,115 @@
+"""The kernel's errors.
+
+Every error a user can cause is a :class:`CRMError`: it carries a message that
+names the thing at fault and the fix, and the exit code the CLI uses. The CLI
+prints ``Error: <message>`` on one line and exits with ``exit_code``; with
+``--debug`` it shows the traceback too.
+
+::
+
+    CRMError                      exit 1
+    ├── ConfigError               exit 2   bad or missing configuration
+    ├── PluginError               exit 3   a plugin failed to load or resolve
+    │   ├── PluginImportError              its import or registration raised
+    │   ├── PluginDependencyError          a required plugin is missing, failed or too old
+    │   ├── PluginContractError            it needs another contract version
+    │   └── PluginCycleError               plugins require each other in a cycle
+    ├── StorageError              exit 4   the database cannot be used
+    │   └── MigrationError                 a migration failed (its changes were undone)
+    ├── AppContextError           exit 1   model used with no app, or with several
+    ├── EventError                exit 1   an event cannot be emitted or delivered
+    └── NotFoundError             exit 5   a record named by the user does not exist
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AppContextError",
+    "CRMError",
+    "ConfigError",
+    "EventError",
+    "MigrationError",
+    "NotFoundError",
+    "PluginContractError",
+    "PluginCycleError",
+    "PluginDependencyError",
+    "PluginError",
+    "PluginImportError",
+    "StorageError",
+    "ValidationError",
+]
+
+
+class CRMError(Exception):
+    """Base of the errors a user can cause; ``str(err)`` is the one-line message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CRMError):
+    """The configuration file or a value in it is wrong."""
+
+    exit_code = 2
+
+
+class ValidationError(CRMError):
+    """A value given by the user (CLI option, API argument, import row) is invalid."""
+
+    exit_code = 2
+
+
+class PluginError(CRMError):
+    """A plugin could not be loaded; ``plugin`` names it."""
+
+    exit_code = 3
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class PluginImportError(PluginError):
+    """Importing or registering the plugin raised."""
+
+
+class PluginDependencyError(PluginError):
+    """A plugin that this one requires is missing, failed, disabled or of the wrong version."""
+
+
+class PluginContractError(PluginError):
+    """The plugin was written for a contract version that is not installed."""
+
+
+class PluginCycleError(PluginError):
+    """Plugins require each other in a cycle."""
+
+
+class StorageError(CRMError):
+    """The database URL is wrong or the database cannot be reached."""
+
+    exit_code = 4
+
+
+class MigrationError(StorageError):
+    """A migration failed; the plugin's tables are as they were before it."""
+
+
+class AppContextError(CRMError):
+    """A model was used where no app, or more than one, could be meant."""
+
+
+class EventError(CRMError):
+    """An event cannot be emitted or delivered."""
+
+
+class NotFoundError(CRMError):
+    """A record the user named does not exist."""
+
+    exit_code = 5

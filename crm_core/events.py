@@ -1,0 +1,338 @@
+"""Events: the outbox, delivery after commit, retries.
+
+``crm.emit(event)`` writes the event to the ``crm_event`` table in the
+caller's transaction, so an event exists if and only if its change was
+committed. After the commit, :meth:`EventBus.deliver` hands the new events to
+each plugin that implements ``crm_handle_events``, in batches, in order.
+
+Each handler has its own cursor (``crm_event_cursor``), advanced in the same
+transaction as the handler's own writes, so a handler sees an event again
+only after a failure. A batch that raises is rolled back and re-run event by
+event; each event that still fails is recorded in ``crm_event_failure`` and
+retried later with back-off (``crm events retry``, and the worker), while the
+handler moves on to the next events. A failing handler never rolls back the
+change that emitted the event, nor stops the other handlers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import traceback
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import attrs
+
+from crm_core.errors import EventError
+from crm_core.storage import bulk_insert, for_update
+
+if TYPE_CHECKING:
+    from crm_hookspecs.events import Event
+
+    from crm_core.app import CRM
+
+__all__ = ["DeliveryReport", "EventBus", "FailureInfo"]
+
+#: events handed to a handler at once
+BATCH_SIZE = 500
+#: delay before the first retry; doubles with each attempt, up to MAX_BACKOFF
+FIRST_BACKOFF = dt.timedelta(minutes=1)
+MAX_BACKOFF = dt.timedelta(hours=6)
+
+
+@attrs.define
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    retried_ok: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.delivered + other.delivered, self.failed + other.failed, self.retried_ok + other.retried_ok
+        )
+
+
+@attrs.frozen
+class FailureInfo:
+    id: int
+    handler: str
+    event_pk: int
+    event_type: str
+    attempts: int
+    error: str
+    failed_at: dt.datetime
+    next_attempt_at: dt.datetime
+
+
+def _json_default(value: Any) -> Any:
+    raise TypeError(f"event payload value {value!r} ({type(value).__name__}) is not JSON-serialisable")
+
+
+class EventBus:
+    """The app's event outbox and dispatcher; reached as ``crm.events``."""
+
+    def __init__(self, app: CRM) -> None:
+        self._app = app
+        self._local = threading.local()
+
+    # -- emitting ------------------------------------------------------------
+
+    def _prepare(self, event: Event) -> tuple[str, str, dt.datetime, str]:
+        from crm_hookspecs.events import Event, to_payload
+
+        if not isinstance(event, Event):
+            raise EventError(f"crm.emit() takes an event from crm_hookspecs.events, not {type(event).__name__}")
+        if event.occurred_at is None:
+            event = attrs.evolve(event, occurred_at=self._app.clock.now())
+        type_name, payload = to_payload(event)
+        try:
+            text = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        except TypeError as exc:
+            raise EventError(f"cannot emit {type_name}: {exc}") from None
+        return event.event_id, type_name, event.occurred_at, text
+
+    def emit(self, event: Event) -> None:
+        """Write ``event`` to the outbox in the current transaction (or its own)."""
+        self.emit_many((event,))
+
+    def emit_many(self, events: Iterable[Event]) -> int:
+        """Write many events with one bulk insert; return how many."""
+        from crm_core.models import OutboxEvent
+
+        app = self._app
+        database = app.database
+        rows = (self._prepare(e) for e in events)
+        # naive UTC, as UTCDateTimeField stores it
+        rows = ((eid, t, at.astimezone(dt.timezone.utc).replace(tzinfo=None), p) for eid, t, at, p in rows)
+        with app.activate(), database.atomic():
+            count = bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database)
+            if count and app.deliver_events == "after-commit":
+                self._schedule_delivery()
+        return count
+
+    def _schedule_delivery(self) -> None:
+        local = self._local
+        if getattr(local, "delivering", False):
+            local.again = True  # the running delivery loop picks them up
+            return
+        if getattr(local, "scheduled", False):
+            return
+        local.scheduled = True
+
+        def after_commit() -> None:
+            local.scheduled = False
+            self.deliver()
+
+        self._app.database.after_commit(after_commit)
+
+    # -- delivering ----------------------------------------------------------
+
+    def ensure_cursors(self) -> None:
+        """Give every handler without a cursor one that starts after the newest event.
+
+        A plugin enabled today handles events from today on; the warehouse
+        and others that want history rebuild it themselves.
+        """
+        from peewee import fn
+
+        from crm_core.models import EventCursor, OutboxEvent
+
+        handlers = [name for name, _ in self._app.hooks.event_handlers()]
+        if not handlers:
+            return
+        with self._app.activate():
+            have = {c.handler for c in EventCursor.select(EventCursor.handler)}
+            missing = [h for h in handlers if h not in have]
+            if missing:
+                with self._app.database.atomic():
+                    newest = OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar() or 0
+                    now = self._app.clock.now()
+                    for handler in missing:
+                        EventCursor.insert(handler=handler, last_id=newest, updated_at=now).on_conflict_ignore().execute()
+
+    def deliver(self, handler: str | None = None) -> DeliveryReport:
+        """Deliver every new event to every handler (or to ``handler`` only)."""
+        local = self._local
+        if getattr(local, "delivering", False):
+            local.again = True
+            return DeliveryReport()
+        local.delivering = True
+        report = DeliveryReport()
+        try:
+            with self._app.activate():
+                while True:
+                    local.again = False
+                    for name, fn in self._app.hooks.event_handlers():
+                        if handler is None or name == handler:
+                            report += self._deliver_to(name, fn)
+                    if not local.again:
+                        break
+        finally:
+            local.delivering = False
+        return report
+
+    def _deliver_to(self, name: str, fn: Callable[[Any, Any], Any]) -> DeliveryReport:
+        from crm_hookspecs.events import from_payload
+
+        from crm_core.models import EventCursor, OutboxEvent
+
+        app = self._app
+        database = app.database
+        report = DeliveryReport()
+        while True:
+            with database.atomic():
+                cursor = for_update(EventCursor.select().where(EventCursor.handler == name), database).first()
+                if cursor is None:
+                    self.ensure_cursors()
+                    cursor = EventCursor.get(EventCursor.handler == name)
+                rows = list(
+                    OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
+                    .where(OutboxEvent.id > cursor.last_id)
+                    .order_by(OutboxEvent.id)
+                    .limit(BATCH_SIZE)
+                    .tuples()
+                )
+                if not rows:
+                    return report
+                events = [from_payload(t, json.loads(p)) for _, t, p in rows]
+                try:
+                    with database.atomic():
+                        fn(app, events)
+                    report.delivered += len(events)
+                except Exception:  # isolate the failing events, deliver the others
+                    for (pk, _, _), event in zip(rows, events):
+                        try:
+                            with database.atomic():
+                                fn(app, [event])
+                            report.delivered += 1
+                        except Exception as exc:  # recorded, retried later
+                            self._record_failure(name, pk, exc)
+                            report.failed += 1
+                (
+                    EventCursor.update(last_id=rows[-1][0], updated_at=app.clock.now())
+                    .where(EventCursor.handler == name)
+                    .execute()
+                )
+
+    def _record_failure(self, handler: str, event_pk: int, exc: BaseException) -> None:
+        from crm_core.models import EventFailure
+
+        now = self._app.clock.now()
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        existing = EventFailure.get_or_none((EventFailure.handler == handler) & (EventFailure.event == event_pk))
+        if existing is None:
+            EventFailure.create(
+                handler=handler, event=event_pk, attempts=1, error=text, failed_at=now, next_attempt_at=now + FIRST_BACKOFF
+            )
+        else:
+            attempts = existing.attempts + 1
+            delay = min(FIRST_BACKOFF * (2 ** (attempts - 1)), MAX_BACKOFF)
+            (
+                EventFailure.update(attempts=attempts, error=text, failed_at=now, next_attempt_at=now + delay, resolved_at=None)
+                .where(EventFailure.id == existing.id)
+                .execute()
+            )
+
+    # -- failures ------------------------------------------------------------
+
+    def failed(self) -> list[FailureInfo]:
+        """Unresolved failures, oldest first."""
+        from crm_core.models import EventFailure, OutboxEvent
+
+        with self._app.activate():
+            query = (
+                EventFailure.select(EventFailure, OutboxEvent.type)
+                .join(OutboxEvent)
+                .where(EventFailure.resolved_at.is_null())
+                .order_by(EventFailure.id)
+            )
+            return [
+                FailureInfo(
+                    id=f.id,
+                    handler=f.handler,
+                    event_pk=f.event_id,
+                    event_type=f.event.type,
+                    attempts=f.attempts,
+                    error=f.error.strip().splitlines()[-1] if f.error.strip() else "",
+                    failed_at=f.failed_at,
+                    next_attempt_at=f.next_attempt_at,
+                )
+                for f in query
+            ]
+
+    def retry(self, due_only: bool = True) -> DeliveryReport:
+        """Re-deliver failed events, one by one; with ``due_only`` only those whose back-off has passed."""
+        from crm_hookspecs.events import from_payload
+
+        from crm_core.models import EventFailure, OutboxEvent
+
+        app = self._app
+        report = DeliveryReport()
+        handlers = dict(app.hooks.event_handlers())
+        with app.activate():
+            query = EventFailure.select().where(EventFailure.resolved_at.is_null()).order_by(EventFailure.event, EventFailure.id)
+            if due_only:
+                query = query.where(EventFailure.next_attempt_at <= app.clock.now())
+            for failure in list(query):
+                fn = handlers.get(failure.handler)
+                if fn is None:
+                    continue  # the plugin is not enabled in this app: keep the failure for later
+                row = OutboxEvent.get_by_id(failure.event_id)
+                event = from_payload(row.type, json.loads(row.payload))
+                with app.database.atomic():
+                    try:
+                        with app.database.atomic():
+                            fn(app, [event])
+                    except Exception as exc:  # recorded with a longer back-off
+                        self._record_failure(failure.handler, failure.event_id, exc)
+                        report.failed += 1
+                    else:
+                        EventFailure.update(resolved_at=app.clock.now()).where(EventFailure.id == failure.id).execute()
+                        report.retried_ok += 1
+        return report
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per handler: the cursor, the events still to deliver, the open failures."""
+        from peewee import fn
+
+        from crm_core.models import EventCursor, EventFailure, OutboxEvent
+
+        with self._app.activate():
+            newest = OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar() or 0
+            cursors = {c.handler: c.last_id for c in EventCursor.select()}
+            failures = dict(
+                EventFailure.select(EventFailure.handler, fn.COUNT(EventFailure.id))
+                .where(EventFailure.resolved_at.is_null())
+                .group_by(EventFailure.handler)
+                .tuples()
+            )
+            pending = {}
+            for handler, last in cursors.items():
+                pending[handler] = OutboxEvent.select().where(OutboxEvent.id > last).count() if last < newest else 0
+        names = [n for n, _ in self._app.hooks.event_handlers()]
+        names += sorted(set(cursors) - set(names))
+        return [
+            {
+                "handler": n,
+                "enabled": n in self._app.hooks.implementers("crm_handle_events"),
+                "position": cursors.get(n, 0),
+                "pending": pending.get(n, 0),
+                "failed": failures.get(n, 0),
+            }
+            for n in names
+        ]
+
+    def recent(self, limit: int = 20, type_name: str | None = None) -> list[dict[str, Any]]:
+        """The newest events in the outbox."""
+        from crm_core.models import OutboxEvent
+
+        with self._app.activate():
+            query = OutboxEvent.select().order_by(OutboxEvent.id.desc()).limit(limit)
+            if type_name:
+                query = query.where(OutboxEvent.type == type_name)
+            return [
+                {"id": e.id, "type": e.type, "occurred_at": e.occurred_at.isoformat(), "payload": json.loads(e.payload)}
+                for e in query
+            ]
+

@@ -1,0 +1,64 @@
+"""The kernel's own tables (all named ``crm_*``)."""
+
+from __future__ import annotations
+
+import peewee
+
+from crm_core.storage import Model, UTCDateTimeField
+
+__all__ = ["EventCursor", "EventFailure", "OutboxEvent", "PluginState"]
+
+
+class PluginState(Model):
+    """Each plugin the app has seen: state, installed version, last error."""
+
+    name = peewee.CharField(max_length=100, primary_key=True)
+    version = peewee.CharField(max_length=50, null=True)
+    state = peewee.CharField(max_length=20)
+    contract = peewee.CharField(max_length=100, null=True)
+    error = peewee.TextField(null=True)
+    updated_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "crm_plugin"
+
+
+class OutboxEvent(Model):
+    """Every emitted event, written in the transaction of the change."""
+
+    id = peewee.BigAutoField()
+    event_id = peewee.CharField(max_length=64, unique=True)
+    type = peewee.CharField(max_length=120, index=True)
+    occurred_at = UTCDateTimeField(index=True)
+    payload = peewee.TextField()
+
+    class Meta:
+        table_name = "crm_event"
+
+
+class EventCursor(Model):
+    """How far each handler (plugin) has got through the outbox."""
+
+    handler = peewee.CharField(max_length=100, primary_key=True)
+    last_id = peewee.BigIntegerField(default=0)
+    updated_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "crm_event_cursor"
+
+
+class EventFailure(Model):
+    """An event a handler failed on; retried until it succeeds."""
+
+    id = peewee.BigAutoField()
+    handler = peewee.CharField(max_length=100)
+    event = peewee.ForeignKeyField(OutboxEvent, column_name="event_id", on_delete="CASCADE")
+    attempts = peewee.IntegerField(default=1)
+    error = peewee.TextField()
+    failed_at = UTCDateTimeField()
+    next_attempt_at = UTCDateTimeField(index=True)
+    resolved_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "crm_event_failure"
+        indexes = ((("handler", "event"), True),)

@@ -1,0 +1,347 @@
+"""Plugin discovery, dependency resolution and loading.
+
+Discovery reads the installed distributions' metadata (entry points in the
+group ``crm.plugins``, their version, and their ``Requires-Dist`` on
+``crm-hookspecs`` and on other plugins' distributions) **without importing
+anything**. Loading then imports only the enabled plugins, in dependency
+order (topological, ties by name), and registers them with pluggy. A plugin
+that cannot be loaded is recorded with its error and skipped, together with
+the plugins that require it; in strict mode the first such error is raised.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib.metadata as metadata
+import re
+import traceback
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+import pluggy
+
+from crm_core.errors import (
+    PluginContractError,
+    PluginCycleError,
+    PluginDependencyError,
+    PluginError,
+    PluginImportError,
+)
+
+__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugins", "PluginInfo", "PluginRecord", "discover", "load_plugins"]
+
+ENTRY_POINT_GROUP = "crm.plugins"
+CONTRACT_DIST = "crm-hookspecs"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _canonical(dist_name: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+@attrs.frozen
+class PluginInfo:
+    """What is known about a plugin before importing it."""
+
+    name: str
+    target: str
+    dist_name: str | None = None
+    version: str | None = None
+    #: the contract range, as a specifier string (``">=1.0,<2"``), if declared
+    contract: str | None = None
+    #: required plugins: (plugin name, version specifier string)
+    requires: tuple[tuple[str, str], ...] = ()
+    #: a plugin handed over as an object (tests, embedding) instead of installed
+    obj: Any = attrs.field(default=None, eq=False, repr=False)
+    entry_point: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.define
+class PluginRecord:
+    """A plugin's outcome in one app: ``enabled``, ``failed`` or ``skipped``."""
+
+    info: PluginInfo
+    state: str
+    error: PluginError | None = None
+    traceback: str | None = None
+    obj: Any = None
+    hooks: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+@attrs.define
+class LoadedPlugins:
+    """The result of :func:`load_plugins`: the plugin manager and every record."""
+
+    pm: pluggy.PluginManager
+    records: dict[str, PluginRecord]
+    #: the enabled plugins, in registration (dependency) order
+    order: list[str]
+
+    def errors(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if r.error is not None]
+
+
+def discover() -> dict[str, PluginInfo]:
+    """Every installed plugin, from metadata alone (nothing is imported)."""
+    entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    plugin_of_dist: dict[str, str] = {}
+    for ep in entry_points:
+        if ep.dist is not None:
+            plugin_of_dist[_canonical(ep.dist.name)] = ep.name
+    found: dict[str, PluginInfo] = {}
+    for ep in entry_points:
+        dist = ep.dist
+        contract = None
+        requires: list[tuple[str, str]] = []
+        for requirement in _requirements(dist):
+            name = _canonical(requirement.name)
+            if name == CONTRACT_DIST:
+                contract = str(requirement.specifier) or None
+            elif name in plugin_of_dist:
+                requires.append((plugin_of_dist[name], str(requirement.specifier)))
+        info = PluginInfo(
+            name=ep.name,
+            target=ep.value,
+            dist_name=dist.name if dist is not None else None,
+            version=dist.version if dist is not None else None,
+            contract=contract,
+            requires=tuple(sorted(requires)),
+            entry_point=ep,
+        )
+        if ep.name in found and found[ep.name].dist_name != info.dist_name:
+            # two distributions claim one name: keep the first, the clash is
+            # reported by load_plugins if the name is enabled
+            continue
+        found[ep.name] = info
+    return found
+
+
+def _requirements(dist: metadata.Distribution | None) -> Iterable[Any]:
+    if dist is None:
+        return ()
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for line in dist.requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        # skip extras-only requirements ("; extra == 'test'")
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        out.append(req)
+    return out
+
+
+def object_plugin(name: str, obj: Any, requires: Mapping[str, str] | None = None) -> PluginInfo:
+    """A :class:`PluginInfo` for a plugin given as an object (tests, embedding)."""
+    return PluginInfo(
+        name=name,
+        target=f"<object {type(obj).__name__}>",
+        obj=obj,
+        requires=tuple(sorted((requires or {}).items())),
+    )
+
+
+def load_plugins(
+    enabled: Sequence[str | PluginInfo],
+    *,
+    installed: Mapping[str, PluginInfo] | None = None,
+    strict: bool = False,
+    contract_version: str | None = None,
+    enabled_source: str = "the configuration",
+) -> LoadedPlugins:
+    """Import and register the enabled plugins, in dependency order.
+
+    ``enabled`` holds plugin names (looked up in ``installed``, default
+    :func:`discover`) and :class:`PluginInfo` objects for plugins given as
+    objects.
+    """
+    from crm_hookspecs import CONTRACT_VERSION, specs
+
+    contract_version = contract_version or CONTRACT_VERSION
+    if installed is None:
+        installed = discover()
+    pm = pluggy.PluginManager("crm")
+    pm.add_hookspecs(specs)
+    records: dict[str, PluginRecord] = {}
+
+    def fail(info: PluginInfo, error: PluginError, tb: str | None = None, state: str = "failed") -> None:
+        if strict:
+            raise error
+        records[info.name] = PluginRecord(info=info, state=state, error=error, traceback=tb)
+
+    wanted: dict[str, PluginInfo] = {}
+    for item in enabled:
+        if isinstance(item, PluginInfo):
+            wanted[item.name] = item
+            continue
+        if not _NAME.match(item):
+            fail(
+                PluginInfo(name=item, target="?"),
+                PluginError(item, f"{item!r} is not a plugin name (lower-case letters, digits and _); fix [plugins] enabled"),
+            )
+            continue
+        info = installed.get(item)
+        if info is None:
+            known = ", ".join(sorted(installed)) or "none"
+            fail(
+                PluginInfo(name=item, target="?"),
+                PluginError(
+                    item,
+                    f"plugin {item!r} is enabled in {enabled_source} but not installed "
+                    f"(installed: {known}); install it with pip or remove it from the list",
+                ),
+            )
+            continue
+        wanted[item] = info
+
+    # contract and dependency checks, on metadata only
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    ok: dict[str, PluginInfo] = {}
+    for name, info in sorted(wanted.items()):
+        if info.contract:
+            try:
+                compatible = Version(contract_version) in SpecifierSet(info.contract)
+            except InvalidSpecifier:
+                compatible = False
+            if not compatible:
+                fail(
+                    info,
+                    PluginContractError(
+                        name,
+                        f"plugin {name!r} {info.version or ''} needs crm-hookspecs{info.contract} but "
+                        f"{contract_version} is installed; install a {name} release made for contract "
+                        f"{contract_version}, or a crm-hookspecs{info.contract}".replace(" ' ", " "),
+                    ),
+                )
+                continue
+        problem = None
+        for dep, spec in info.requires:
+            dep_info = installed.get(dep) if dep not in wanted else wanted[dep]
+            if dep_info is None:
+                problem = f"plugin {name!r} requires plugin {dep!r}, which is not installed; install it (pip install crm-{dep})"
+            elif dep not in wanted:
+                problem = f"plugin {name!r} requires plugin {dep!r}, which is installed but not enabled; add {dep!r} to [plugins] enabled"
+            elif spec and dep_info.version and not _version_ok(dep_info.version, spec):
+                problem = (
+                    f"plugin {name!r} requires plugin {dep!r} {spec}, but {dep!r} {dep_info.version} is installed; "
+                    f"install a matching {dep} release"
+                )
+            if problem:
+                break
+        if problem:
+            fail(info, PluginDependencyError(name, problem))
+            continue
+        ok[name] = info
+
+    order, left = _topological(ok)
+    if left:
+        cycle = _find_cycle(ok, left)
+        path = " -> ".join(cycle + [cycle[0]])
+        for name in left:
+            if name in cycle:
+                fail(ok[name], PluginCycleError(name, f"plugins require each other in a cycle ({path}); remove one of those requirements"))
+            else:
+                fail(
+                    ok[name],
+                    PluginDependencyError(name, f"plugin {name!r} was skipped because it requires plugins in a cycle ({path})"),
+                    state="skipped",
+                )
+
+    registered: list[str] = []
+    for name in order:
+        info = ok[name]
+        failed_dep = next((d for d, _ in info.requires if d in records and records[d].state != "enabled"), None)
+        if failed_dep is not None:
+            fail(
+                info,
+                PluginDependencyError(
+                    name,
+                    f"plugin {name!r} was skipped because plugin {failed_dep!r}, which it requires, "
+                    f"could not be loaded: {records[failed_dep].error}",
+                ),
+                state="skipped",
+            )
+            continue
+        try:
+            obj = info.obj if info.obj is not None else info.entry_point.load()
+        except Exception as exc:  # any error in third-party code at import
+            fail(
+                info,
+                PluginImportError(
+                    name,
+                    f"plugin {name!r} ({info.target}) failed to import: {type(exc).__name__}: {exc}; "
+                    f"fix or upgrade it, or remove it from [plugins] enabled",
+                ),
+                traceback.format_exc(),
+            )
+            continue
+        try:
+            pm.register(obj, name=name)
+        except Exception as exc:  # pluggy.PluginValidationError and friends
+            fail(
+                info,
+                PluginImportError(
+                    name,
+                    f"plugin {name!r} could not be registered: {exc}; fix its hook implementations",
+                ),
+                traceback.format_exc(),
+            )
+            continue
+        hooks = tuple(sorted(caller.name for caller in (pm.get_hookcallers(obj) or ())))
+        records[name] = PluginRecord(info=info, state="enabled", obj=obj, hooks=hooks)
+        registered.append(name)
+    # keep the records in a stable order: registration order, then the rest by name
+    ordered = {n: records[n] for n in registered}
+    ordered.update({n: records[n] for n in sorted(records) if n not in ordered})
+    return LoadedPlugins(pm=pm, records=ordered, order=registered)
+
+
+def _version_ok(version: str, spec: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) in SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
+
+
+def _topological(infos: Mapping[str, PluginInfo]) -> tuple[list[str], list[str]]:
+    """Kahn's algorithm with a heap, so ties go by name. Returns (order, names left over)."""
+    deps = {name: {d for d, _ in info.requires if d in infos} for name, info in infos.items()}
+    users: dict[str, set[str]] = {name: set() for name in infos}
+    for name, ds in deps.items():
+        for d in ds:
+            users[d].add(name)
+    remaining = {name: len(ds) for name, ds in deps.items()}
+    ready = [name for name, n in remaining.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for user in users[name]:
+            remaining[user] -= 1
+            if remaining[user] == 0:
+                heapq.heappush(ready, user)
+    return order, sorted(n for n in infos if n not in order)
+
+
+def _find_cycle(infos: Mapping[str, PluginInfo], left: Sequence[str]) -> list[str]:
+    """One cycle among the leftovers of :func:`_topological`, as a path."""
+    deps = {n: sorted(d for d, _ in infos[n].requires if d in left) for n in left}
+    path: list[str] = []
+    node = left[0]
+    while node not in path:
+        path.append(node)
+        node = deps[node][0]  # every leftover has a leftover dependency
+    return path[path.index(node):]

@@ -1,0 +1,87 @@
+"""Migrations: the kernel's and each plugin's, run by ``playhouse.migrations``.
+
+Each plugin's history is kept in its own table, ``<plugin>_schema_migration``
+(the kernel's is ``crm_schema_migration``), so plugins never see each other's
+migrations. Every migration runs in a transaction: one that fails is rolled
+back and leaves its plugin's tables as they were before it (on MySQL and
+MariaDB, whose DDL commits implicitly, only the statements before the failing
+one can stay; see the storage docs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from crm_core.errors import MigrationError
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["KERNEL", "MigrationStep", "migrate", "pending"]
+
+KERNEL = "crm"
+KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@attrs.frozen
+class MigrationStep:
+    """One migration of one owner (``crm`` for the kernel, or a plugin name)."""
+
+    owner: str
+    name: str
+    path: Path | None
+
+
+def _runner(app: CRM, owner: str, directory: Path):  # -> playhouse.migrations.Runner
+    from playhouse.migrations import Runner
+
+    return Runner(app.database, str(directory), table_name=f"{owner}_schema_migration")
+
+
+def _sources(app: CRM) -> list[tuple[str, Path]]:
+    out = [(KERNEL, KERNEL_MIGRATIONS)]
+    for name, schema in app.hooks.schemas():
+        if not schema.migrations.is_dir():
+            raise MigrationError(
+                f"plugin {name!r}: its migrations folder {schema.migrations} does not exist; "
+                "reinstall the plugin or fix crm_schema"
+            )
+        out.append((name, schema.migrations))
+    return out
+
+
+def pending(app: CRM) -> list[MigrationStep]:
+    """Migrations not yet applied, kernel first, then plugins in dependency order."""
+    steps = []
+    with app.activate():
+        for owner, directory in _sources(app):
+            for migration in _runner(app, owner, directory).status():
+                if migration.path is not None and not migration.applied:
+                    steps.append(MigrationStep(owner, migration.name, Path(migration.path)))
+    return steps
+
+
+def migrate(app: CRM, dry_run: bool = False) -> list[MigrationStep]:
+    """Apply every pending migration; return what was (or, dry, would be) applied."""
+    todo = pending(app)
+    if dry_run or not todo:
+        return todo
+    done: list[MigrationStep] = []
+    with app.activate():
+        for owner, directory in _sources(app):
+            runner = _runner(app, owner, directory)
+            for step in [s for s in todo if s.owner == owner]:
+                try:
+                    runner.up(target=step.name)
+                except Exception as exc:  # anything a migration script raises
+                    applied = ", ".join(f"{s.owner}/{s.name}" for s in done) or "none"
+                    raise MigrationError(
+                        f"migration {owner}/{step.name} failed: {type(exc).__name__}: {exc}; it was rolled back, "
+                        f"so the {owner} tables are as they were before it (applied before it: {applied}); "
+                        "fix the migration and run 'crm migrate' again"
+                    ) from exc
+                done.append(step)
+    return done

@@ -1,0 +1,324 @@
+"""The storage layer: database URLs, the per-app database routing, bulk writes.
+
+Plugins declare their models on :class:`Model`, whose database is
+:data:`db`: a proxy that sends each query to the database of the *active*
+app. An app is active inside ``with crm.activate():`` (and inside
+``crm.transaction()``); when exactly one app is open in the process it is
+active everywhere, so single-app code never has to say so. With several apps
+open and none active, a query is refused with :class:`AppContextError`
+instead of reaching the wrong database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+import peewee
+
+from crm_core.errors import AppContextError, StorageError
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = [
+    "Model",
+    "UTCDateTimeField",
+    "bulk_insert",
+    "connect",
+    "current_app",
+    "db",
+    "dialect",
+    "for_update",
+]
+
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+#: SQLite waits this long (ms) for another writer before giving up
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_active: contextvars.ContextVar[CRM | None] = contextvars.ContextVar("crm_active_app", default=None)
+_open_apps: "weakref.WeakSet[CRM]" = weakref.WeakSet()
+_open_lock = threading.Lock()
+
+
+def register_open(app: CRM) -> None:
+    with _open_lock:
+        _open_apps.add(app)
+
+
+def unregister_open(app: CRM) -> None:
+    with _open_lock:
+        _open_apps.discard(app)
+
+
+def current_app() -> CRM:
+    """The app whose database a model query goes to."""
+    app = _active.get()
+    if app is not None:
+        return app
+    with _open_lock:
+        apps = list(_open_apps)
+    if len(apps) == 1:
+        return apps[0]
+    if not apps:
+        raise AppContextError(
+            "no CRM app is open: create one with CRM(...) or CRM.from_config(...) before using models"
+        )
+    raise AppContextError(
+        f"{len(apps)} CRM apps are open in this process, so a model query cannot tell which "
+        "database to use; wrap it in 'with crm.activate():' (or crm.transaction())"
+    )
+
+
+@contextlib.contextmanager
+def activate(app: CRM) -> Iterator[CRM]:
+    token = _active.set(app)
+    try:
+        yield app
+    finally:
+        _active.reset(token)
+
+
+class _AppDatabase(peewee.DatabaseProxy):
+    """A peewee database proxy whose target is the active app's database."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_callbacks", [])
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        if attr == "obj":
+            raise TypeError("crm_core.storage.db follows the active app; it cannot be pointed elsewhere")
+        object.__setattr__(self, attr, value)
+
+    @property
+    def obj(self) -> peewee.Database:  # type: ignore[override]
+        return current_app().database
+
+    def initialize(self, obj: Any) -> None:
+        raise TypeError("crm_core.storage.db follows the active app; it cannot be initialised by hand")
+
+
+#: The database every plugin model uses: the active app's.
+db = _AppDatabase()
+
+
+class Model(peewee.Model):
+    """Base class for every model of the kernel and the plugins.
+
+    Give each model an explicit ``table_name`` starting with your plugin's
+    name and an underscore (``contacts_person``).
+    """
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def dialect(database: peewee.Database) -> str:
+    """``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
+    if isinstance(database, _AppDatabase):
+        database = database.obj
+    if isinstance(database, peewee.SqliteDatabase):
+        return "sqlite"
+    if isinstance(database, peewee.PostgresqlDatabase):
+        return "postgresql"
+    if isinstance(database, peewee.MySQLDatabase):
+        return "mysql"
+    raise StorageError(f"unsupported database class {type(database).__name__}")
+
+
+def for_update(query: peewee.Query, database: peewee.Database) -> peewee.Query:
+    """``SELECT … FOR UPDATE`` where the database has row locks.
+
+    SQLite has none and needs none: write transactions begin IMMEDIATE,
+    which already serialises writers.
+    """
+    return query if dialect(database) == "sqlite" else query.for_update()
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def connect(url: str, base_dir: Path | None = None) -> peewee.Database:
+    """Make (but do not open) the database named by ``url``.
+
+    ``sqlite:///relative.db`` is relative to ``base_dir``;
+    ``sqlite:////abs/path.db`` and ``sqlite:///:memory:`` work as usual; a
+    bare path is taken as a SQLite file. SQLite gets WAL, foreign keys, a
+    busy timeout, and write transactions that begin IMMEDIATE, so two writer
+    processes wait for each other instead of failing with "database is
+    locked".
+    """
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    parts = urlsplit(url)
+    kind = _SCHEMES.get(parts.scheme.lower())
+    if kind is None:
+        raise StorageError(
+            f"unknown database scheme {parts.scheme!r} in {describe_url(url)!r}; use "
+            "sqlite:///crm.db, postgresql://user@host/dbname or mysql://user@host/dbname"
+        )
+    if kind == "sqlite":
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise StorageError(f"database URL {url!r} names no file; use sqlite:///crm.db")
+        if path != ":memory:":
+            file = Path(path)
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            path = str(file)
+        return peewee.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "synchronous": "normal",
+            },
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            lock_type="IMMEDIATE",
+        )
+    if not parts.path.strip("/"):
+        raise StorageError(f"database URL {describe_url(url)!r} names no database; add it: {parts.scheme}://host/dbname")
+    params: dict[str, Any] = {"host": parts.hostname or "localhost"}
+    if parts.port:
+        params["port"] = parts.port
+    if parts.username:
+        params["user"] = parts.username
+    if parts.password:
+        params["password"] = parts.password
+    name = parts.path.strip("/")
+    if kind == "postgresql":
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise StorageError(
+                "PostgreSQL needs the psycopg2 driver: pip install 'crm-core[postgres]'"
+            ) from None
+        return peewee.PostgresqlDatabase(name, **params)
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        raise StorageError("MySQL/MariaDB needs the PyMySQL driver: pip install 'crm-core[mysql]'") from None
+    params.setdefault("user", "root")
+    return peewee.MySQLDatabase(name, charset="utf8mb4", **params)
+
+
+def open_database(database: peewee.Database, url: str) -> None:
+    """Connect now, turning a driver error into a one-line :class:`StorageError`."""
+    try:
+        database.connect(reuse_if_open=True)
+    except peewee.DatabaseError as exc:  # OperationalError and the drivers' own
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(
+            f"cannot open the database {describe_url(url)}: {reason}; check that the server runs "
+            "and that the URL in [crm] database is right"
+        ) from None
+
+
+def bulk_insert(
+    table: type[peewee.Model] | str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    database: peewee.Database | None = None,
+    batch_size: int = 5000,
+) -> int:
+    """Insert many rows fast; return how many.
+
+    The statement is built once and executed with many parameter rows
+    (``executemany`` on SQLite, multi-row ``VALUES`` pages on PostgreSQL and
+    MySQL, sized to stay under the server's parameter limit). ``rows`` may be
+    any iterable, consumed ``batch_size`` rows at a time, so memory stays
+    flat. Values go to the driver as they are (no field conversion): pass
+    what the column stores. Runs in one transaction (or inside the caller's).
+    """
+    database = database if database is not None else current_app().database
+    name = table if isinstance(table, str) else table._meta.table_name
+    if not columns:
+        raise ValueError("bulk_insert needs at least one column")
+    kind = dialect(database)
+    open_q, close_q = database.quote[0], database.quote[1]
+
+    def quote(identifier: str) -> str:
+        return f"{open_q}{identifier}{close_q}"
+
+    cols = ", ".join(quote(c) for c in columns)
+    head = f"INSERT INTO {quote(name)} ({cols}) VALUES "
+    width = len(columns)
+    total = 0
+    with database.atomic():
+        cursor = database.cursor()
+        if kind == "sqlite":
+            sql = head + "(" + ", ".join("?" * width) + ")"
+            for batch in _batches(rows, batch_size):
+                cursor.executemany(sql, batch)
+                total += len(batch)
+        elif kind == "postgresql":
+            from psycopg2.extras import execute_values
+
+            # execute_values pages the rows itself; 65,535 is PostgreSQL's
+            # bind-parameter cap, but the values are inlined, so only the
+            # statement size matters: keep pages moderate.
+            page = max(1, min(batch_size, 1000))
+            for batch in _batches(rows, batch_size):
+                execute_values(cursor, head + "%s", batch, page_size=page)
+                total += len(batch)
+        else:
+            # PyMySQL rewrites executemany of INSERT … VALUES into multi-row
+            # statements sized to max_allowed_packet.
+            sql = head + "(" + ", ".join(["%s"] * width) + ")"
+            for batch in _batches(rows, batch_size):
+                cursor.executemany(sql, batch)
+                total += len(batch)
+    return total
+
+
+def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """An aware datetime, stored as naive UTC so that every backend agrees."""
+
+    def db_value(self, value: Any) -> Any:
+        import datetime as dt
+
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value: Any) -> Any:
+        import datetime as dt
+
+        value = super().python_value(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value

@@ -1,0 +1,213 @@
+"""The test kit for plugin authors: a pytest plugin (entry point ``pytest11``).
+
+Fixtures:
+
+``crm_factory``
+    ``crm_factory(plugins=["contacts"], settings={...})`` builds a migrated app
+    on a fresh database (closed after the test). Plugin names, and
+    ``(name, object)`` pairs for plugins made in the test, as for ``CRM``.
+``crm``
+    An app with the plugins named by ``@pytest.mark.crm_plugins("contacts", ...)``.
+``crm_db_url``
+    A fresh database URL, parametrised over every configured backend: SQLite
+    always, PostgreSQL when ``CRM_TEST_POSTGRES_URL`` is set, MySQL/MariaDB
+    when ``CRM_TEST_MYSQL_URL`` is set (a set but unreachable server fails).
+``crm_clock``
+    A :class:`~crm_core.clock.FakeClock` the apps use: ``crm_clock.advance(days=3)``.
+``crm_cli``
+    ``crm_cli.invoke(["contacts", "list"], app=crm)`` runs the CLI against an app.
+``crm_plugin``
+    ``crm_plugin("probe", crm_handle_events=fn)`` makes a plugin object from
+    functions, to register for one test.
+``crm_recorder``
+    A plugin that records every event delivered to it (``.events``, ``.types()``).
+
+Apps built here are strict: a plugin that fails to load fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import pytest
+from crm_hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from click.testing import Result
+
+    from crm_core.app import CRM
+    from crm_core.clock import FakeClock
+
+__all__ = ["BACKEND_ENV", "CLIRunner", "EventRecorder", "configured_backends", "drop_all_tables", "make_plugin"]
+
+#: environment variable naming each server backend's test database
+BACKEND_ENV = {"postgresql": "CRM_TEST_POSTGRES_URL", "mysql": "CRM_TEST_MYSQL_URL"}
+
+
+def configured_backends() -> list[str]:
+    """``sqlite`` plus each server backend whose variable is set."""
+    return ["sqlite"] + [name for name, var in BACKEND_ENV.items() if os.environ.get(var)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "crm_plugins(*names): plugins enabled in the `crm` fixture's app")
+    config.addinivalue_line("markers", "sqlite_only: the test runs on SQLite only (it checks SQLite behaviour)")
+
+
+def drop_all_tables(url: str) -> None:
+    """Empty a server test database: drop every table in it."""
+    from crm_core.storage import connect, dialect
+
+    database = connect(url)
+    database.connect()
+    try:
+        kind = dialect(database)
+        tables = database.get_tables()
+        if kind == "mysql":
+            database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
+            for table in tables:
+                database.execute_sql(f"DROP TABLE IF EXISTS `{table}`")
+            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
+        else:
+            for table in tables:
+                database.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+    finally:
+        database.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "crm_db_url" in metafunc.fixturenames:
+        backends = configured_backends()
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = ["sqlite"]
+        metafunc.parametrize("crm_db_url", backends, indirect=True, ids=backends)
+
+
+@pytest.fixture
+def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
+    url = os.environ[BACKEND_ENV[backend]]
+    drop_all_tables(url)  # a server may hold tables from an interrupted run
+    yield url
+    drop_all_tables(url)
+
+
+@pytest.fixture
+def crm_clock() -> FakeClock:
+    from crm_core.clock import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
+    from crm_core.app import CRM
+    from crm_core.config import Config, CoreSettings
+
+    apps: list[CRM] = []
+
+    def make(
+        plugins: Sequence[Any] = (),
+        *,
+        settings: dict[str, dict[str, Any]] | None = None,
+        migrate: bool = True,
+        database: str | None = None,
+        timezone: str = "UTC",
+        strict: bool = True,
+        mail: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> CRM:
+        from crm_core.config import structure_section
+
+        core = {"database": database or crm_db_url, "timezone": timezone, "mail": {"transport": "memory", **(mail or {})}}
+        config = Config(
+            core=structure_section(core, CoreSettings, "the test", "crm"),
+            enabled=(),
+            plugin_tables=settings or {},
+            path=tmp_path / "crm.toml",
+            enabled_source="the test",
+        )
+        kwargs.setdefault("clock", crm_clock)
+        app = CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
+        apps.append(app)
+        if migrate:
+            app.migrate()
+        return app
+
+    yield make
+    for app in reversed(apps):
+        app.close()
+
+
+@pytest.fixture
+def crm(request: pytest.FixtureRequest, crm_factory: Callable[..., CRM]) -> CRM:
+    marker = request.node.get_closest_marker("crm_plugins")
+    return crm_factory(plugins=list(marker.args) if marker else [])
+
+
+class CLIRunner:
+    """Runs ``crm`` commands in-process against a given app or config file."""
+
+    def invoke(
+        self,
+        args: Sequence[str],
+        *,
+        app: CRM | None = None,
+        config: str | os.PathLike[str] | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        from click.testing import CliRunner
+
+        from crm_core.cli.main import CLIState, cli
+
+        state = CLIState(config, app=app)
+        return CliRunner().invoke(cli, list(args), obj=state, input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def crm_cli() -> CLIRunner:
+    return CLIRunner()
+
+
+def make_plugin(name: str = "probe", **hooks: Callable[..., Any]) -> tuple[str, Any]:
+    """A ``(name, plugin)`` pair whose hooks are the given functions.
+
+    ``make_plugin("probe", crm_startup=lambda crm: ...)``; pass the pair in
+    ``plugins=[...]``.
+    """
+    ns = types.SimpleNamespace()
+    for hook, fn in hooks.items():
+        if not hook.startswith("crm_"):
+            raise ValueError(f"{hook!r} is not a hook name (hooks start with crm_)")
+        setattr(ns, hook, hookimpl(fn))
+    return name, ns
+
+
+@pytest.fixture
+def crm_plugin() -> Callable[..., tuple[str, Any]]:
+    return make_plugin
+
+
+class EventRecorder:
+    """A plugin that keeps every event delivered to it."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    @hookimpl
+    def crm_handle_events(self, crm: Any, events: Sequence[Any]) -> None:
+        self.events.extend(events)
+
+    def types(self) -> list[str]:
+        return [e.type_name for e in self.events]
+
+
+@pytest.fixture
+def crm_recorder() -> EventRecorder:
+    return EventRecorder()

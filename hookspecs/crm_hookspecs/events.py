@@ -1,0 +1,379 @@
+"""Event types: the facts that plugins tell each other about.
+
+Every event is a frozen attrs class registered under a stable type name with
+:func:`event_type`. The kernel writes events to its outbox with
+:func:`to_payload` and hands them back with :func:`from_payload`; a payload
+written by an older or newer version of an event type still reads back (new
+fields need defaults; unknown keys are ignored), and a type nobody registered
+reads back as :class:`UnknownEvent`, never lost.
+
+Third-party plugins define their own types the same way, with a dotted name
+of their own (``@event_type("acme.ParcelShipped")``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import uuid
+from typing import Any, Callable, ClassVar, TypeVar
+
+import attrs
+
+from crm_hookspecs.records import FieldChange
+
+__all__ = [
+    "ContactChanged",
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactErased",
+    "ContactRestored",
+    "ContactUnsubscribed",
+    "ContactsMerged",
+    "ContactsUnmerged",
+    "Event",
+    "MailBounced",
+    "RequestReceived",
+    "SaleClosed",
+    "StaffActionLogged",
+    "StageChanged",
+    "SurveyAnswered",
+    "SurveySent",
+    "TaskCompleted",
+    "TaskCreated",
+    "UnknownEvent",
+    "event_type",
+    "from_payload",
+    "registered_types",
+    "to_payload",
+]
+
+_REGISTRY: dict[str, type[Event]] = {}
+E = TypeVar("E", bound="type[Event]")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of every event.
+
+    ``event_id`` identifies the event (handlers use it to stay idempotent);
+    ``occurred_at`` is set by the kernel's clock when the event is emitted;
+    ``actor`` is the staff member (or ``None`` for the system or a customer);
+    ``channel`` says how the change came in: ``staff``, ``import``,
+    ``self-service``, ``api`` or ``system``.
+    """
+
+    __event_type__: ClassVar[str] = "Event"
+    #: Fields that hold contact ids, used by :meth:`contact_ids`.
+    __contact_fields__: ClassVar[tuple[str, ...]] = ("contact_id",)
+
+    event_id: str = attrs.field(factory=_new_id)
+    occurred_at: _dt.datetime | None = None
+    actor: str | None = None
+    channel: str = "system"
+
+    @property
+    def type_name(self) -> str:
+        return type(self).__event_type__
+
+    def contact_ids(self) -> tuple[int, ...]:
+        """The ids of the contacts this event concerns, in field order."""
+        ids = []
+        for name in self.__contact_fields__:
+            value = getattr(self, name, None)
+            if value is not None:
+                ids.append(int(value))
+        return tuple(ids)
+
+
+def event_type(name: str) -> Callable[[E], E]:
+    """Class decorator: make ``cls`` a frozen event registered as ``name``."""
+
+    def register(cls: E) -> E:
+        if name in _REGISTRY and _REGISTRY[name].__qualname__ != cls.__qualname__:
+            raise ValueError(
+                f"event type {name!r} is already registered by "
+                f"{_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__}; "
+                "choose another name (third-party types use a dotted prefix)"
+            )
+        frozen = attrs.frozen(cls)
+        frozen.__event_type__ = name
+        _REGISTRY[name] = frozen
+        return frozen
+
+    return register
+
+
+def registered_types() -> dict[str, type[Event]]:
+    """A copy of the registry: type name to class."""
+    return dict(_REGISTRY)
+
+
+@attrs.frozen(kw_only=True)
+class UnknownEvent(Event):
+    """An event whose type no loaded code defines: kept, never dropped."""
+
+    unknown_type: str
+    payload: dict[str, Any]
+
+    @property
+    def type_name(self) -> str:
+        return self.unknown_type
+
+    def contact_ids(self) -> tuple[int, ...]:
+        value = self.payload.get("contact_id")
+        return (int(value),) if isinstance(value, int) else ()
+
+
+# -- serialisation ---------------------------------------------------------
+
+_converter = None
+
+
+def _get_converter() -> Any:
+    # Built on first use so that importing the contract stays cheap (the CLI
+    # imports it for `crm --help`).
+    global _converter
+    if _converter is None:
+        import cattrs
+
+        conv = cattrs.Converter(forbid_extra_keys=False)
+        conv.register_unstructure_hook(_dt.datetime, lambda v: v.isoformat())
+        conv.register_structure_hook(
+            _dt.datetime, lambda v, _: v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(v)
+        )
+        conv.register_unstructure_hook(_dt.date, lambda v: v.isoformat())
+        conv.register_structure_hook(
+            _dt.date, lambda v, _: v if isinstance(v, _dt.date) else _dt.date.fromisoformat(v)
+        )
+        conv.register_unstructure_hook(decimal.Decimal, str)
+        conv.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
+        conv.register_structure_hook(Any, lambda v, _: v)
+        _converter = conv
+    return _converter
+
+
+def to_payload(event: Event) -> tuple[str, dict[str, Any]]:
+    """``(type name, JSON-ready dict)`` for ``event``."""
+    if isinstance(event, UnknownEvent):
+        return event.unknown_type, dict(event.payload)
+    payload = _get_converter().unstructure(event)
+    return type(event).__event_type__, payload
+
+
+def from_payload(type_name: str, payload: dict[str, Any]) -> Event:
+    """Rebuild an event from :func:`to_payload`'s output.
+
+    An unregistered type, or a payload that no longer fits its class, gives an
+    :class:`UnknownEvent` that carries the raw payload.
+    """
+    cls = _REGISTRY.get(type_name)
+    if cls is None:
+        return _unknown(type_name, payload)
+    try:
+        return _get_converter().structure(payload, cls)
+    except Exception:  # a payload from an incompatible version of the type
+        return _unknown(type_name, payload)
+
+
+def _unknown(type_name: str, payload: dict[str, Any]) -> UnknownEvent:
+    base = {k: payload[k] for k in ("event_id", "actor", "channel") if k in payload}
+    occurred = payload.get("occurred_at")
+    return UnknownEvent(
+        unknown_type=type_name,
+        payload=dict(payload),
+        occurred_at=_dt.datetime.fromisoformat(occurred) if isinstance(occurred, str) else None,
+        **base,
+    )
+
+
+# -- the contract's own event types ---------------------------------------
+# Contacts
+
+
+@event_type("ContactCreated")
+class ContactCreated(Event):
+    """A contact (person or organization) was added. ``data`` holds its fields."""
+
+    contact_id: int
+    kind: str = "person"
+    data: dict[str, Any] = attrs.field(factory=dict)
+
+
+@event_type("ContactChanged")
+class ContactChanged(Event):
+    """Fields of a contact changed: ``changes`` maps field name to old → new."""
+
+    contact_id: int
+    changes: dict[str, FieldChange] = attrs.field(factory=dict)
+
+
+@event_type("ContactDeleted")
+class ContactDeleted(Event):
+    """A contact was soft-deleted (it can be restored)."""
+
+    contact_id: int
+
+
+@event_type("ContactRestored")
+class ContactRestored(Event):
+    """A soft-deleted contact was restored."""
+
+    contact_id: int
+
+
+@event_type("ContactsMerged")
+class ContactsMerged(Event):
+    """``merged_id`` was merged into ``survivor_id``; ``merge_id`` undoes it."""
+
+    __contact_fields__ = ("survivor_id", "merged_id")
+    survivor_id: int
+    merged_id: int
+    merge_id: int
+
+
+@event_type("ContactsUnmerged")
+class ContactsUnmerged(Event):
+    """A merge was undone: ``merged_id`` exists again beside ``survivor_id``."""
+
+    __contact_fields__ = ("survivor_id", "merged_id")
+    survivor_id: int
+    merged_id: int
+    merge_id: int
+
+
+@event_type("ContactErased")
+class ContactErased(Event):
+    """A contact's personal data was erased (GDPR). Says that, not what."""
+
+    contact_id: int
+
+
+@event_type("ContactUnsubscribed")
+class ContactUnsubscribed(Event):
+    """A contact left one mailing list (``list_id``) or everything (``None``)."""
+
+    contact_id: int
+    list_id: int | None = None
+
+
+# Mail (kernel)
+
+
+@event_type("MailBounced")
+class MailBounced(Event):
+    """A message was refused for good (5xx): the address should be flagged."""
+
+    __contact_fields__ = ()
+    address: str
+    reason: str
+    message_id: str | None = None
+
+
+# Sales (warehouse)
+
+
+@event_type("RequestReceived")
+class RequestReceived(Event):
+    """A request came in: ``kind`` is ``rfp``, ``rfq`` or ``appointment``."""
+
+    record_id: int
+    contact_id: int | None
+    kind: str
+    owner: str | None = None
+    region: str | None = None
+
+
+@event_type("StageChanged")
+class StageChanged(Event):
+    """A sales record moved through the pipeline."""
+
+    record_id: int
+    contact_id: int | None
+    old_stage: str | None
+    new_stage: str
+    owner: str | None = None
+
+
+@event_type("SaleClosed")
+class SaleClosed(Event):
+    """A sales record was closed, won or lost."""
+
+    record_id: int
+    contact_id: int | None
+    won: bool
+    amount: decimal.Decimal = decimal.Decimal(0)
+    currency: str = "EUR"
+    region: str | None = None
+    owner: str | None = None
+    closed_on: _dt.date | None = None
+    lost_reason: str | None = None
+
+
+@event_type("StaffActionLogged")
+class StaffActionLogged(Event):
+    """Staff logged a note, call, meeting or e-mail against a contact or sale."""
+
+    action_id: int
+    contact_id: int | None
+    kind: str
+    author: str | None = None
+    sale_id: int | None = None
+
+
+# Surveys
+
+
+@event_type("SurveySent")
+class SurveySent(Event):
+    """A survey went to a contact, by ``medium`` ``email`` or ``post``."""
+
+    survey_id: int
+    version: int
+    contact_id: int
+    medium: str = "email"
+
+
+@event_type("SurveyAnswered")
+class SurveyAnswered(Event):
+    """A contact completed a survey.
+
+    ``scores`` maps question keys to numeric answers (NPS, CSAT, ratings);
+    ``negative`` is true when an NPS answer is 0–6 or a CSAT answer is 1–2.
+    """
+
+    survey_id: int
+    version: int
+    contact_id: int
+    response_id: int
+    scores: dict[str, float] = attrs.field(factory=dict)
+    negative: bool = False
+    region: str | None = None
+
+
+# Tasks
+
+
+@event_type("TaskCreated")
+class TaskCreated(Event):
+    """A task was created (by hand, by a template or by a rule)."""
+
+    task_id: int
+    kind: str
+    title: str
+    assignee: str | None = None
+    contact_id: int | None = None
+
+
+@event_type("TaskCompleted")
+class TaskCompleted(Event):
+    """A task was marked done."""
+
+    task_id: int
+    kind: str
+    assignee: str | None = None
+    contact_id: int | None = None

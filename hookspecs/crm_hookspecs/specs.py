@@ -1,0 +1,169 @@
+"""The hook specifications: what the kernel asks of plugins.
+
+Every hook is named ``crm_*``. The kernel calls most of them **once per
+plugin** (in dependency order) so that it knows which plugin answered what;
+these are marked *per plugin* below. The others are ordinary pluggy calls
+whose results are collected in a list (*all results*).
+
+A plugin implements any subset, with the same argument names (pluggy lets an
+implementation take fewer arguments than the spec)::
+
+    from crm_hookspecs import hookimpl
+
+    @hookimpl
+    def crm_startup(crm):
+        crm.log.info("hello")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from crm_hookspecs._markers import hookspec
+
+if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
+    from crm_hookspecs.events import Event
+    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema
+
+    CRM = Any
+
+
+@hookspec
+def crm_schema() -> PluginSchema | None:
+    """Declare the plugin's tables: its migrations folder and its models.
+
+    *Per plugin.* Called when the app starts and by ``crm migrate``. Return a
+    :class:`~crm_hookspecs.records.PluginSchema`; its migrations are applied
+    in numeric order, with the history kept per plugin, and each model's
+    table name must start with ``<plugin>_``.
+    """
+
+
+@hookspec
+def crm_config_section() -> type | None:
+    """Declare the attrs class that validates ``[plugins.<name>]``.
+
+    *Per plugin.* Called once while the app reads its configuration. The
+    table is structured into this class with cattrs; unknown keys, wrong
+    types and missing required keys are errors naming the file and key. The
+    instance is then available as ``crm.settings("<name>")``.
+    """
+
+
+@hookspec
+def crm_plugin_api(crm: CRM) -> object | None:
+    """Return the object other code reaches as ``crm.plugin("<name>")``.
+
+    *Per plugin*, called lazily on first access and cached for the app's
+    life. It is how one plugin uses another without importing it.
+    """
+
+
+@hookspec
+def crm_startup(crm: CRM) -> None:
+    """The app is built: plugins registered, configuration validated.
+
+    *All results* (ignored), called in dependency order once per app, before
+    any command runs. Database tables may not exist yet (before ``crm
+    migrate``); do not query them here.
+    """
+
+
+@hookspec
+def crm_shutdown(crm: CRM) -> None:
+    """The app is closing (``crm.close()``). Release what ``crm_startup`` took.
+
+    *All results* (ignored), called in reverse dependency order; every
+    implementation is called even when one raises.
+    """
+
+
+@hookspec
+def crm_cli_commands() -> Sequence[CommandSpec] | None:
+    """Contribute ``crm`` subcommands as :class:`~crm_hookspecs.records.CommandSpec`.
+
+    *All results*, concatenated. Called every time the CLI starts, including
+    for ``crm --help``, so the module implementing this hook must be cheap to
+    import: the command's own module is imported only when it runs.
+    """
+
+
+@hookspec
+def crm_handle_events(crm: CRM, events: Sequence[Event]) -> None:
+    """Handle a batch of events, in the order they were emitted.
+
+    *Per plugin* (each plugin is one handler with its own progress). Called
+    after the transaction that emitted the events has committed, inside a
+    transaction of its own: if it raises, its writes are rolled back, the
+    events are retried later one by one, and the failure is listed by ``crm
+    events failed``. Delivery is at-least-once, so handlers must be
+    idempotent (use ``event.event_id``). Events of types the plugin does not
+    know are in the batch too; ignore them.
+    """
+
+
+@hookspec
+def crm_demo_data(crm: CRM) -> str | Sequence[str] | None:
+    """Load sample records for ``crm demo`` and say what was done.
+
+    *Per plugin*, in dependency order (so contacts exist before the plugins
+    that refer to them), on a migrated database. Return one line or a few
+    lines for the demo's report.
+    """
+
+
+@hookspec
+def crm_export_personal_data(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+    """Return everything this plugin holds about one contact, JSON-ready.
+
+    *Per plugin.* Called by ``crm contacts export-personal-data``; the
+    results are gathered under each plugin's name. Return ``None`` when the
+    plugin holds nothing about the contact.
+    """
+
+
+@hookspec
+def crm_erase_personal_data(crm: CRM, contact_id: int) -> int | None:
+    """Anonymise what this plugin holds about one contact; return how many records.
+
+    *Per plugin*, inside the transaction of ``crm contacts erase``: if one
+    plugin raises, nothing is erased anywhere. Keep what the law lets you keep
+    (amounts of sales, for instance) but remove what identifies the person.
+    """
+
+
+@hookspec
+def crm_contacts_merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]] | None:
+    """Move this plugin's references from ``merged_id`` to ``survivor_id``.
+
+    *Per plugin*, inside the merge's transaction. Return what was moved as
+    ``{table: [row ids]}``; the kernel keeps it with the merge and hands it
+    back to :func:`crm_contacts_unmerged` if the merge is undone.
+    """
+
+
+@hookspec
+def crm_contacts_unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    """Undo :func:`crm_contacts_merged`: point the rows in ``moved`` back to ``merged_id``.
+
+    *Per plugin*, inside the unmerge's transaction, with exactly what this
+    plugin returned when the merge was made.
+    """
+
+
+@hookspec
+def crm_worker_jobs(crm: CRM) -> Sequence[JobSpec] | None:
+    """Contribute timed jobs (:class:`~crm_hookspecs.records.JobSpec`) to ``crm worker``.
+
+    *All results*, concatenated; job names must be unique (prefix them with
+    the plugin's name). Called when the worker starts.
+    """
+
+
+@hookspec
+def crm_mail_transports() -> Sequence[MailTransportSpec] | None:
+    """Contribute mail transports that ``[crm.mail] transport`` can name.
+
+    *All results*, concatenated. The kernel ships ``file``, ``smtp`` and
+    ``memory``; a plugin could add an HTTP mail API.
+    """
