@@ -14,10 +14,12 @@ import attrs
 
 __all__ = [
     "CommandSpec",
+    "ContactCard",
     "FieldChange",
     "JobSpec",
     "MailTransportSpec",
     "PluginSchema",
+    "PostalAddress",
 ]
 
 
@@ -109,3 +111,49 @@ class FieldChange:
 
     old: Any
     new: Any
+
+
+@attrs.frozen
+class PostalAddress:
+    """A postal address as one plugin hands it to another (letters, labels)."""
+
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+    region: str = ""
+    #: ISO 3166-1 alpha-2 code
+    country: str = ""
+    extra: str = ""
+
+    def lines(self) -> list[str]:
+        """The address as printed on an envelope, empty parts left out."""
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [p for p in (self.street, self.extra, city_line, self.region, self.country) if p]
+
+
+@attrs.frozen
+class ContactCard:
+    """What the contacts plugin tells other plugins about one contact.
+
+    ``email``, ``phone`` and ``address`` are the primary ones (or ``None``).
+    ``status`` is ``prospect``, ``customer`` or ``former``. ``language`` is a
+    BCP 47 tag such as ``es`` or ``en-GB`` (``None`` when unknown).
+    """
+
+    id: int
+    kind: str
+    display_name: str
+    first_name: str = ""
+    last_name: str = ""
+    organization_id: int | None = None
+    organization_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: PostalAddress | None = None
+    status: str = "prospect"
+    region: str | None = None
+    country: str | None = None
+    owner: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    do_not_contact: bool = False
