@@ -8,11 +8,12 @@ the providing plugin's object implements them (and may offer more).
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+import datetime as _dt
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
-from crm_hookspecs.records import ContactCard
+from crm_hookspecs.records import ContactCard, TimelineEntry
 
-__all__ = ["ContactsAPI"]
+__all__ = ["ContactsAPI", "WarehouseAPI"]
 
 
 @runtime_checkable
@@ -40,4 +41,59 @@ class ContactsAPI(Protocol):
 
     def audience_report(self, source: str, medium: str = "email") -> dict[str, int]:
         """Counts for :meth:`audience`: ``included``, ``do_not_contact``, ``unsubscribed``, ``no_address``."""
+        ...
+
+
+@runtime_checkable
+class WarehouseAPI(Protocol):
+    """``crm.plugin("warehouse")``, as other plugins may use it.
+
+    The warehouse keeps every delivered event; these calls read that history
+    and the reporting tables it keeps current.
+    """
+
+    def contact_as_of(self, contact_id: int, when: _dt.date | _dt.datetime) -> dict[str, Any]:
+        """The contact's fields as they were on a past date, rebuilt from its events.
+
+        ``when`` is a date (meaning the end of that day in the app's time
+        zone) or an aware datetime (that instant). The result maps field
+        names to values, as ``ContactCreated.data`` and ``ContactChanged``
+        set them, plus ``"id"`` and ``"kind"``. Raises
+        ``crm_core.errors.NotFoundError`` when the contact did not exist yet
+        at that time (or the warehouse holds no event creating it).
+        """
+        ...
+
+    def timeline(
+        self,
+        contact_id: int,
+        kinds: Sequence[str] | None = None,
+        limit: int = 50,
+        before: _dt.datetime | None = None,
+    ) -> list[TimelineEntry]:
+        """What happened to or around a contact, newest first.
+
+        ``kinds`` keeps only entries of those kinds (see
+        :class:`~crm_hookspecs.records.TimelineEntry`); ``before`` pages back
+        from an instant (pass the last entry's ``occurred_at``).
+        """
+        ...
+
+    def customers_without_won_sale_since(self, since: _dt.date) -> dict[int, _dt.date | None]:
+        """Current customers with no sale won on or after ``since``.
+
+        One set-based query over the reporting tables: contacts whose
+        current status is ``customer`` (not deleted), mapped to the date of
+        their last won sale (``None`` if they never won one), by contact id.
+        Made for inactivity scans.
+        """
+        ...
+
+    def reporting_tables(self) -> dict[str, str]:
+        """The reporting tables' names: ``sales``, ``survey_answers``, ``survey_responses``,
+        ``contact_status``, ``contact_changes``, ``events`` and ``event_contacts``.
+
+        Their columns are documented on the warehouse's documentation page;
+        reports query them with plain SQL.
+        """
         ...

@@ -20,6 +20,7 @@ __all__ = [
     "MailTransportSpec",
     "PluginSchema",
     "PostalAddress",
+    "TimelineEntry",
 ]
 
 
@@ -157,3 +158,27 @@ class ContactCard:
     language: str | None = None
     tags: tuple[str, ...] = ()
     do_not_contact: bool = False
+
+
+@attrs.frozen
+class TimelineEntry:
+    """One thing that happened to or around a contact, as the warehouse tells it.
+
+    ``type`` is the event's type name; ``kind`` groups types for filtering:
+    ``contact``, ``request``, ``sale``, ``note``, ``document``, ``survey``,
+    ``task``, ``mail`` or ``other`` (types no installed plugin defines are
+    ``other`` with ``known`` false, never dropped). ``summary`` is one
+    human-readable line; ``payload`` is the event as
+    :func:`crm_hookspecs.events.to_payload` wrote it, readable back with
+    :func:`crm_hookspecs.events.from_payload`. ``occurred_at`` is aware UTC.
+    """
+
+    event_id: str
+    type: str
+    kind: str
+    occurred_at: _dt.datetime
+    actor: str | None
+    channel: str
+    summary: str
+    payload: dict[str, Any] = attrs.field(factory=dict)
+    known: bool = True
