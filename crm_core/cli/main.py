@@ -182,19 +182,23 @@ class RootGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        state: CLIState = ctx.obj
+        # ctx.obj is set by the group's callback, which runs inside
+        # super().invoke(): read it only once an error is caught.
+        def debug() -> bool:
+            return isinstance(ctx.obj, CLIState) and ctx.obj.debug
+
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except CRMError as exc:
-            if state.debug:
+            if debug():
                 raise
             raise CLIError(str(exc), exc.exit_code) from exc
         except KeyboardInterrupt:
             raise click.Abort() from None
         except Exception as exc:
-            if state.debug:
+            if debug():
                 raise
             raise CLIError(
                 f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, and please report it)"
