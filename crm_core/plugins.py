@@ -51,6 +51,10 @@ class PluginInfo:
     contract: str | None = None
     #: required plugins: (plugin name, version specifier string)
     requires: tuple[tuple[str, str], ...] = ()
+    #: the other distributions it requires: (distribution name, specifier string)
+    dist_requires: tuple[tuple[str, str], ...] = ()
+    #: other distributions that claim the same plugin name (an installation error)
+    claimed_by: tuple[str, ...] = ()
     #: a plugin handed over as an object (tests, embedding) instead of installed
     obj: Any = attrs.field(default=None, eq=False, repr=False)
     entry_point: Any = attrs.field(default=None, eq=False, repr=False)
@@ -97,12 +101,15 @@ def discover() -> dict[str, PluginInfo]:
         dist = ep.dist
         contract = None
         requires: list[tuple[str, str]] = []
+        dist_requires: list[tuple[str, str]] = []
         for requirement in _requirements(dist):
             name = _canonical(requirement.name)
             if name == CONTRACT_DIST:
                 contract = str(requirement.specifier) or None
             elif name in plugin_of_dist:
                 requires.append((plugin_of_dist[name], str(requirement.specifier)))
+            else:
+                dist_requires.append((requirement.name, str(requirement.specifier)))
         info = PluginInfo(
             name=ep.name,
             target=ep.value,
@@ -110,11 +117,14 @@ def discover() -> dict[str, PluginInfo]:
             version=dist.version if dist is not None else None,
             contract=contract,
             requires=tuple(sorted(requires)),
+            dist_requires=tuple(sorted(dist_requires)),
             entry_point=ep,
         )
-        if ep.name in found and found[ep.name].dist_name != info.dist_name:
-            # two distributions claim one name: keep the first, the clash is
-            # reported by load_plugins if the name is enabled
+        first = found.get(ep.name)
+        if first is not None and first.dist_name != info.dist_name:
+            # two distributions claim one name: keep the first, and let
+            # load_plugins report the clash if the name is enabled
+            found[ep.name] = attrs.evolve(first, claimed_by=(*first.claimed_by, info.dist_name or info.target))
             continue
         found[ep.name] = info
     return found
@@ -199,6 +209,16 @@ def load_plugins(
                 ),
             )
             continue
+        if info.claimed_by:
+            fail(
+                info,
+                PluginError(
+                    item,
+                    f"plugin name {item!r} is claimed by several installed distributions: "
+                    f"{', '.join([info.dist_name or info.target, *info.claimed_by])}; uninstall all but one",
+                ),
+            )
+            continue
         wanted[item] = info
 
     # contract and dependency checks, on metadata only
@@ -237,6 +257,8 @@ def load_plugins(
                 )
             if problem:
                 break
+        if problem is None:
+            problem = _missing_distribution(name, info)
         if problem:
             fail(info, PluginDependencyError(name, problem))
             continue
@@ -296,13 +318,62 @@ def load_plugins(
                 traceback.format_exc(),
             )
             continue
-        hooks = tuple(sorted(caller.name for caller in (pm.get_hookcallers(obj) or ())))
+        callers = pm.get_hookcallers(obj) or ()
+        unknown = sorted(c.name for c in callers if c.spec is None and c.name.startswith("crm_"))
+        if unknown:
+            # pluggy accepts hooks it has no spec for (and never calls them):
+            # a misspelt hook name would be silently ignored
+            pm.unregister(obj, name=name)
+            fail(
+                info,
+                PluginImportError(
+                    name,
+                    f"plugin {name!r} could not be registered: it implements {', '.join(unknown)}, which "
+                    f"{'is not a hook' if len(unknown) == 1 else 'are not hooks'} of the contract "
+                    f"{contract_version}; {_did_you_mean(unknown[0], pm)}",
+                ),
+            )
+            continue
+        hooks = tuple(sorted(caller.name for caller in callers))
         records[name] = PluginRecord(info=info, state="enabled", obj=obj, hooks=hooks)
         registered.append(name)
     # keep the records in a stable order: registration order, then the rest by name
     ordered = {n: records[n] for n in registered}
     ordered.update({n: records[n] for n in sorted(records) if n not in ordered})
     return LoadedPlugins(pm=pm, records=ordered, order=registered)
+
+
+def _missing_distribution(name: str, info: PluginInfo) -> str | None:
+    """Why a distribution ``info`` requires (not a plugin) is unusable, or ``None``.
+
+    pip installs what a plugin requires, but ``pip uninstall`` or
+    ``--no-deps`` can leave a requirement unmet; say so before the import
+    fails in a less clear way. Only enabled plugins are checked.
+    """
+    for dist, spec in info.dist_requires:
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return (
+                f"plugin {name!r} requires {dist}{spec}, which is not installed; "
+                f"install it (pip install '{dist}{spec}')"
+            )
+        if spec and not _version_ok(version, spec):
+            return (
+                f"plugin {name!r} requires {dist}{spec}, but {dist} {version} is installed; "
+                f"pip install '{dist}{spec}'"
+            )
+    return None
+
+
+def _did_you_mean(hook: str, pm: pluggy.PluginManager) -> str:
+    import difflib
+
+    names = sorted(n for n in vars(pm.hook) if n.startswith("crm_") and getattr(pm.hook, n).spec is not None)
+    close = difflib.get_close_matches(hook, names, n=1)
+    if close:
+        return f"did you mean {close[0]}? (fix the function's name)"
+    return f"the hooks are: {', '.join(names)}"
 
 
 def _version_ok(version: str, spec: str) -> bool:
