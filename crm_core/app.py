@@ -219,7 +219,11 @@ class CRM:
         return out
 
     def _sync_plugin_states(self) -> None:
-        """Record each plugin's state and version in ``crm_plugin`` (once migrated)."""
+        """Record each plugin's state and version in ``crm_plugin`` (once migrated).
+
+        A plugin recorded earlier that this app does not enable is marked
+        ``disabled`` (its last known version stays).
+        """
         from crm_core.models import PluginState
 
         with self.activate():
@@ -238,6 +242,10 @@ class CRM:
                         PluginState.create(name=name, updated_at=now, **values)
                     elif any(getattr(row, k) != v for k, v in values.items()):
                         PluginState.update(updated_at=now, **values).where(PluginState.name == name).execute()
+                # plugins seen before but not enabled in this app
+                gone = [name for name, row in known.items() if name not in self._loaded.records and row.state != "disabled"]
+                if gone:
+                    PluginState.update(state="disabled", error=None, updated_at=now).where(PluginState.name.in_(gone)).execute()
             self.events.ensure_cursors()
 
     # -- schema --------------------------------------------------------------
