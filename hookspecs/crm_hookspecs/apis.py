@@ -9,11 +9,11 @@ the providing plugin's object implements them (and may offer more).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from crm_hookspecs.records import ContactCard, TimelineEntry
+from crm_hookspecs.records import ContactCard, SurveyForm, TimelineEntry
 
-__all__ = ["ContactsAPI", "WarehouseAPI"]
+__all__ = ["ContactsAPI", "SurveysAPI", "WarehouseAPI"]
 
 
 @runtime_checkable
@@ -95,5 +95,46 @@ class WarehouseAPI(Protocol):
 
         Their columns are documented on the warehouse's documentation page;
         reports query them with plain SQL.
+        """
+        ...
+
+
+@runtime_checkable
+class SurveysAPI(Protocol):
+    """``crm.plugin("surveys")``, as other plugins (the web portal) may use it.
+
+    A recipient's link carries a signed, expiring token bound to him and to
+    the survey; these calls are all a web form needs. Invalid tokens and
+    answers raise ``crm_core.errors.ValidationError`` with a message that
+    can be shown to the person.
+    """
+
+    def form(self, token: str, survey_id: int | None = None) -> SurveyForm:
+        """The survey behind ``token``, with the recipient's current answers.
+
+        Raises ``ValidationError`` when the token is forged or expired, or
+        (when ``survey_id`` is given, as in a URL that names the survey)
+        made for another survey.
+        """
+        ...
+
+    def visible_questions(self, form: SurveyForm, answers: Mapping[str, Any]) -> list[str]:
+        """The keys of the questions shown, in order, given ``answers`` (conditions evaluated)."""
+        ...
+
+    def check_answers(self, form: SurveyForm, answers: Mapping[str, Any], *, partial: bool = False) -> dict[str, str]:
+        """What is wrong with ``answers``, by question key (empty when they can be saved).
+
+        Values may be the strings a web form posts (``"9"``, ``"yes"``, a
+        list of strings for a multiple choice). With ``partial`` required
+        questions may be left out (a draft).
+        """
+        ...
+
+    def submit(self, token: str, answers: Mapping[str, Any], *, partial: bool = False, channel: str = "web") -> int:
+        """Validate and save the answers behind ``token``; return the response id.
+
+        Answering again updates the same response. A complete answer emits
+        ``SurveyAnswered``; a ``partial`` one is kept as a draft only.
         """
         ...

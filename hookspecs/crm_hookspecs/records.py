@@ -20,6 +20,9 @@ __all__ = [
     "MailTransportSpec",
     "PluginSchema",
     "PostalAddress",
+    "SurveyCondition",
+    "SurveyForm",
+    "SurveyQuestion",
     "TimelineEntry",
 ]
 
@@ -182,3 +185,70 @@ class TimelineEntry:
     summary: str
     payload: dict[str, Any] = attrs.field(factory=dict)
     known: bool = True
+
+
+@attrs.frozen
+class SurveyCondition:
+    """When a survey question is shown: an earlier question's answer compared with ``value``.
+
+    ``op`` is ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` (against a number, a
+    choice or a yes/no ``bool``), ``in`` or ``not in`` (against a list of
+    values), ``contains`` (a multiple-choice answer includes ``value``) or
+    ``answered`` (any answer at all; ``value`` is unused). A condition on a
+    question that is unanswered or itself hidden is false.
+    """
+
+    question: str
+    op: str = "answered"
+    value: Any = None
+
+
+@attrs.frozen
+class SurveyQuestion:
+    """One question of one survey version, as a form shows it.
+
+    ``kind`` is ``nps`` (a whole number 0–10), ``csat`` (1–5), ``rating``
+    (a whole number from ``min`` to ``max``), ``single_choice`` (one of
+    ``choices``), ``multiple_choice`` (a list of ``choices``), ``yes_no`` (a
+    ``bool``) or ``text`` (at most ``max_length`` characters). ``min_label``
+    and ``max_label`` name the ends of a scale. The question is shown only
+    when ``show_if`` is ``None`` or holds; a required question must be
+    answered when it is shown.
+    """
+
+    key: str
+    kind: str
+    text: str
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    min_label: str = ""
+    max_label: str = ""
+    max_length: int | None = None
+    show_if: SurveyCondition | None = None
+
+
+@attrs.frozen
+class SurveyForm:
+    """A survey as one recipient answers it: what a web form renders.
+
+    Built by the surveys plugin from a signed token. ``version`` is the
+    version the recipient was sent (answers keep it); ``answers`` holds his
+    current answers by question key (empty before the first), so answering
+    again shows and then updates them; ``complete`` says whether the saved
+    answer is complete or a draft. Datetimes are aware UTC.
+    """
+
+    survey_id: int
+    version: int
+    title: str
+    introduction: str
+    questions: tuple[SurveyQuestion, ...]
+    invitation_id: int
+    contact_id: int | None
+    expires_at: _dt.datetime | None = None
+    answers: dict[str, Any] = attrs.field(factory=dict)
+    complete: bool = False
+    answered_at: _dt.datetime | None = None
