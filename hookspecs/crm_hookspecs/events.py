@@ -31,6 +31,7 @@ __all__ = [
     "ContactUnsubscribed",
     "ContactsMerged",
     "ContactsUnmerged",
+    "DocumentAttached",
     "Event",
     "MailBounced",
     "RequestReceived",
@@ -322,6 +323,23 @@ class StaffActionLogged(Event):
     contact_id: int | None
     kind: str
     author: str | None = None
+    sale_id: int | None = None
+
+
+@event_type("DocumentAttached")
+class DocumentAttached(Event):
+    """A file was attached to a contact or a sales record (``actor`` uploaded it).
+
+    ``sha256`` names the stored content: the same file attached twice is
+    stored once.
+    """
+
+    document_id: int
+    contact_id: int | None
+    name: str
+    content_type: str
+    size: int
+    sha256: str
     sale_id: int | None = None
 
 
