@@ -15,7 +15,7 @@ import heapq
 import importlib.metadata as metadata
 import re
 import traceback
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import attrs
 import pluggy
@@ -102,14 +102,14 @@ def discover() -> dict[str, PluginInfo]:
         contract = None
         requires: list[tuple[str, str]] = []
         dist_requires: list[tuple[str, str]] = []
-        for requirement in _requirements(dist):
-            name = _canonical(requirement.name)
+        for req_name, specifier in _requirements(dist):
+            name = _canonical(req_name)
             if name == CONTRACT_DIST:
-                contract = str(requirement.specifier) or None
+                contract = specifier or None
             elif name in plugin_of_dist:
-                requires.append((plugin_of_dist[name], str(requirement.specifier)))
+                requires.append((plugin_of_dist[name], specifier))
             else:
-                dist_requires.append((requirement.name, str(requirement.specifier)))
+                dist_requires.append((req_name, specifier))
         info = PluginInfo(
             name=ep.name,
             target=ep.value,
@@ -130,22 +130,62 @@ def discover() -> dict[str, PluginInfo]:
     return found
 
 
-def _requirements(dist: metadata.Distribution | None) -> Iterable[Any]:
-    if dist is None:
-        return ()
-    from packaging.requirements import InvalidRequirement, Requirement
+# A Requires-Dist line is "name specifiers" or "name specifiers; marker".
+# Most lines are plain, or carry only the marker `extra == "x"` that pip
+# writes for optional dependencies; both are read here without
+# packaging.requirements, whose import (markers, tags: subprocess, sysconfig,
+# logging) costs more than the rest of `crm --help`'s plugin discovery.
+_REQ_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+_REQ_PLAIN_SPEC = re.compile(r"\s*(?:\(([^()]*)\)|([^;\[\]()@]*))\s*$")
+_REQ_EXTRA_ONLY = re.compile(r"""\s*extra\s*==\s*(['"])[A-Za-z0-9][A-Za-z0-9._-]*\1\s*$""")
 
+
+def _requirements(dist: metadata.Distribution | None) -> list[tuple[str, str]]:
+    """``(name, specifier string)`` of each requirement of ``dist`` that is not extras-only."""
+    if dist is None:
+        return []
     out = []
     for line in dist.requires or ():
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        # skip extras-only requirements ("; extra == 'test'")
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue
-        out.append(req)
+        head, semicolon, marker = line.partition(";")
+        if semicolon and _REQ_EXTRA_ONLY.match(marker):
+            continue  # an optional dependency (`extra == "test"`): skipped, valid or not
+        parsed = None if semicolon else _plain_requirement(head)
+        if parsed is None:
+            parsed = _parse_requirement(line)
+        if parsed is not None:
+            out.append(parsed)
     return out
+
+
+def _plain_requirement(text: str) -> tuple[str, str] | None:
+    """``(name, specifier)`` of a requirement without extras, URL or marker; ``None`` to parse it fully."""
+    name = _REQ_NAME.match(text)
+    spec = _REQ_PLAIN_SPEC.match(text, name.end()) if name else None
+    if spec is None:
+        return None
+    body = spec[1] if spec[1] is not None else spec[2]
+    if body.strip() and any(not part.strip() for part in body.split(",")):
+        return None  # an empty clause: let packaging refuse it
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return name[1], str(SpecifierSet(body))
+    except InvalidSpecifier:
+        return None
+
+
+def _parse_requirement(line: str) -> tuple[str, str] | None:
+    """Any other requirement, with packaging; ``None`` if invalid or extras-only."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(line)
+    except InvalidRequirement:
+        return None
+    # skip extras-only requirements ("; extra == 'test'")
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        return None
+    return req.name, str(req.specifier)
 
 
 def object_plugin(name: str, obj: Any, requires: Mapping[str, str] | None = None) -> PluginInfo:
