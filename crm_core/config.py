@@ -48,6 +48,14 @@ __all__ = [
 ]
 
 ENV_PREFIX = "env:"
+#: database URL schemes and the backend each names (``crm_core.storage`` connects them)
+DATABASE_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|key)$", re.IGNORECASE)
 
 
@@ -94,10 +102,19 @@ class CoreSettings:
 
     #: ``sqlite:///path.db`` (relative to the config file), ``postgresql://…``
     #: or ``mysql://…``
-    database: str = "sqlite:///crm.db"
+    database: str = attrs.field(default="sqlite:///crm.db")
     #: IANA time zone used for schedules, reports and "today"
     timezone: str = attrs.field(default="UTC")
     mail: MailSettings = attrs.field(factory=MailSettings)
+
+    @database.validator
+    def _check_database(self, attribute: attrs.Attribute, value: str) -> None:
+        scheme = value.partition("://")[0].lower() if "://" in value else "sqlite"
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unknown database scheme {scheme!r}; use sqlite:///crm.db, "
+                "postgresql://user@host/dbname or mysql://user@host/dbname"
+            )
 
     @timezone.validator
     def _check_timezone(self, attribute: attrs.Attribute, value: str) -> None:
@@ -236,50 +253,110 @@ def load_config(
 def structure_section(data: Any, cls: type, source: str, key: str) -> Any:
     """Validate ``data`` (a TOML table) into the attrs class ``cls``.
 
-    Raises :class:`ConfigError` naming ``source``, the key path and what was
-    expected, for the first problem found.
+    Raises :class:`ConfigError` naming ``source``, the full key path of the
+    first problem found (``plugins.contacts.default_region``), what was
+    expected and the fix.
     """
-    from cattrs.errors import ClassValidationError
+    from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
 
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {key} must be a table, not {type(data).__name__}")
+        raise ConfigError(f"{source}: {key} must be a table ([{key}]), not {_what(data)}")
     try:
         return _converter().structure(data, cls)
-    except ClassValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc, key)}") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: {key}: {exc}") from None
+    except (BaseValidationError, ForbiddenExtraKeysError, TypeError, ValueError, KeyError) as exc:
+        problems = _problems(exc, key, cls)
+        where, text = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {where}: {text}{more}") from None
 
 
-def _describe(exc: Exception, key: str) -> str:
-    from cattrs.v import transform_error
+def _problems(exc: BaseException, path: str, type_: Any) -> list[tuple[str, str]]:
+    """Flatten a cattrs error tree into ``(key path, message)`` pairs."""
+    from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-    messages = transform_error(exc, path=key, format_exception=_format_exception)
-    first = messages[0] if messages else str(exc)
-    # cattrs says "message @ path"; we say "path: message"
-    text, _, where = first.rpartition(" @ ")
-    where = where.replace("$.", "")
-    more = f" (and {len(messages) - 1} more problem(s))" if len(messages) > 1 else ""
-    return f"{where}: {text}{more}"
-
-
-def _format_exception(exc: BaseException, type_: Any) -> str:
-    from cattrs.errors import ForbiddenExtraKeysError
-
+    if isinstance(exc, ClassValidationError):
+        with_notes, others = exc.group_exceptions()
+        out = [p for sub, note in with_notes for p in _problems(sub, f"{path}.{note.name}", note.type)]
+        return out + [p for sub in others for p in _problems(sub, path, exc.cl)]
+    if isinstance(exc, IterableValidationError):
+        with_notes, others = exc.group_exceptions()
+        out = [p for sub, note in with_notes for p in _problems(sub, f"{path}[{note.index}]", note.type)]
+        return out + [p for sub in others for p in _problems(sub, path, None)]
     if isinstance(exc, ForbiddenExtraKeysError):
-        keys = ", ".join(sorted(exc.extra_fields))
         allowed = ", ".join(f.name for f in attrs.fields(exc.cl))
-        return f"unknown key(s) {keys}; the keys here are: {allowed}"
+        return [
+            (f"{path}.{extra}", f"unknown key; the keys of [{path}] are: {allowed} (remove it or fix its spelling)")
+            for extra in sorted(exc.extra_fields)
+        ]
     if isinstance(exc, KeyError):
-        return "required key is missing"
-    if isinstance(exc, ValueError) and type_ is not None and type_ in (int, float):
-        return f"expected {'an integer' if type_ is int else 'a number'}"
-    if isinstance(exc, (TypeError, ValueError)) and type_ is not None:
-        name = getattr(type_, "__name__", str(type_))
-        detail = str(exc)
-        if isinstance(exc, ValueError) and detail and "invalid literal" not in detail:
-            return detail
-        return f"expected {name}"
+        return [(path, f"required key is missing; add it to [{path.rpartition('.')[0] or path}]")]
+    # attrs validators pass the attribute along: ValueError(message, attribute, ...)
+    attribute = next((a for a in exc.args[1:] if isinstance(a, attrs.Attribute)), None)
+    if attribute is not None:
+        return [(f"{path}.{attribute.name}", _validator_message(exc))]
+    return [(path, str(exc) or type(exc).__name__)]
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _what(value: Any) -> str:
+    """How a TOML value is named in messages: ``the string "5"``."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _scalar_fix(kind: type, value: Any) -> str:
+    if isinstance(value, str) and kind in (int, float, bool):
+        try:
+            parsed = {int: int, float: float}[kind](value) if kind is not bool else None
+        except (KeyError, ValueError):
+            parsed = None
+        if parsed is not None or (kind is bool and value.lower() in ("true", "false")):
+            return f"; write it without quotes: {value.lower() if kind is bool else value}"
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'; put it in quotes: "{value}"'
+    return ""
+
+
+def _failing_field(cls: type, value: dict[str, Any], structure: Any) -> tuple[attrs.Attribute, BaseException] | None:
+    """Which field's validator refused ``value``, so the message can name its key.
+
+    An attrs validator raises from the class's ``__init__``, where cattrs no
+    longer knows the field: build the instance again with validators off,
+    then run them one by one. (``attrs.validators.disabled`` is process-wide;
+    configuration is read at start-up, not concurrently.)
+    """
+    try:
+        with attrs.validators.disabled():
+            instance = structure(value, cls)
+    except Exception:  # another problem: let the original error speak
+        return None
+    for field in attrs.fields(cls):
+        if field.validator is None:
+            continue
+        try:
+            field.validator(instance, field, getattr(instance, field.name))
+        except Exception as exc:  # validators raise what they like; cattrs accepts any
+            return field, exc
+    return None
+
+
+def _validator_message(exc: BaseException) -> str:
+    # attrs' own validators raise ValueError(message, attribute, ...)
+    if len(exc.args) > 1 and isinstance(exc.args[1], attrs.Attribute):
+        return str(exc.args[0])
     return str(exc)
 
 
@@ -289,7 +366,12 @@ _CONVERTER = None
 def _converter() -> Any:
     global _CONVERTER
     if _CONVERTER is None:
+        import typing
+
         import cattrs
+        from cattrs.cols import is_any_set, is_frozenset, is_sequence, list_structure_factory
+        from cattrs.errors import ClassValidationError
+        from cattrs.gen import make_dict_structure_fn
 
         conv = cattrs.Converter(forbid_extra_keys=True)
 
@@ -300,13 +382,61 @@ def _converter() -> Any:
                 if kind is float and isinstance(value, int) and not isinstance(value, bool):
                     return float(value)
                 if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                    raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+                    raise TypeError(f"expected {_KIND_NAMES[kind]}, got {_what(value)}{_scalar_fix(kind, value)}")
                 return value
 
             return structure
 
         for kind in (str, int, float, bool):
             conv.register_structure_hook(kind, strict_scalar(kind))
+
+        def sequence_hook(type_: Any) -> Any:
+            # cattrs would turn the string "vip" into ["v", "i", "p"]
+            args = typing.get_args(type_)
+            item = args[0] if args else Any
+            inner = list_structure_factory(list[item], conv)  # type: ignore[valid-type]
+            finish: Any = frozenset if is_frozenset(type_) else set if is_any_set(type_) else None
+            if finish is None and (typing.get_origin(type_) or type_) is tuple:
+                finish = tuple
+
+            def structure(value: Any, _: Any) -> Any:
+                if not isinstance(value, list):
+                    raise TypeError(f"expected a list such as [\"a\", \"b\"], got {_what(value)}")
+                items = inner(value, list[item])  # type: ignore[valid-type]
+                return finish(items) if finish is not None else items
+
+            return structure
+
+        def is_list_like(type_: Any) -> bool:
+            if is_any_set(type_):
+                return True
+            if not is_sequence(type_):
+                return False
+            args = typing.get_args(type_)
+            return (typing.get_origin(type_) or type_) is not tuple or (len(args) == 2 and args[1] is Ellipsis)
+
+        conv.register_structure_hook_factory(is_list_like, sequence_hook)
+
+        def table_hook(cls: type) -> Any:
+            inner = make_dict_structure_fn(cls, conv)
+
+            def structure(value: Any, _: Any) -> Any:
+                if not isinstance(value, dict):
+                    raise TypeError(f"expected a table, got {_what(value)}")
+                try:
+                    return inner(value, cls)
+                except ClassValidationError as exc:
+                    if exc.group_exceptions()[0]:  # a field's own value is wrong: cattrs named it
+                        raise
+                    located = _failing_field(cls, value, inner)
+                    if located is None:
+                        raise
+                    field, error = located
+                    raise ValueError(_validator_message(error), field) from exc
+
+            return structure
+
+        conv.register_structure_hook_factory(attrs.has, table_hook)
         _CONVERTER = conv
     return _CONVERTER
 
