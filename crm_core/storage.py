@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from crm_core.config import DATABASE_SCHEMES as _SCHEMES
 from crm_core.errors import AppContextError, StorageError
 
 if TYPE_CHECKING:
@@ -37,13 +38,6 @@ __all__ = [
     "for_update",
 ]
 
-_SCHEMES = {
-    "sqlite": "sqlite",
-    "postgres": "postgresql",
-    "postgresql": "postgresql",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-}
 #: SQLite waits this long (ms) for another writer before giving up
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -228,12 +222,13 @@ def open_database(database: peewee.Database, url: str) -> None:
     """Connect now, turning a driver error into a one-line :class:`StorageError`."""
     try:
         database.connect(reuse_if_open=True)
-    except peewee.DatabaseError as exc:  # OperationalError and the drivers' own
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:  # OperationalError and the drivers' own
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(
-            f"cannot open the database {describe_url(url)}: {reason}; check that the server runs "
-            "and that the URL in [crm] database is right"
-        ) from None
+        if isinstance(database, peewee.SqliteDatabase):
+            fix = "check that its folder exists and is writable, and that the URL in [crm] database is right"
+        else:
+            fix = "check that the server runs and that the URL in [crm] database is right"
+        raise StorageError(f"cannot open the database {describe_url(url)}: {reason}; {fix}") from None
 
 
 def bulk_insert(
