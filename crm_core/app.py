@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from crm_core import storage
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Config, CoreSettings, load_config, structure_section
-from crm_core.errors import ConfigError, CRMError, NotFoundError
+from crm_core.errors import AppContextError, ConfigError, NotFoundError
 from crm_core.hooks import Hooks
 from crm_core.plugins import LoadedPlugins, PluginInfo, PluginRecord, load_plugins, object_plugin
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from crm_hookspecs.events import Event
 
     from crm_core.events import EventBus
+    from crm_core.mail import Mailer
     from crm_core.schema import MigrationStep
 
 __all__ = ["CRM"]
@@ -106,6 +107,7 @@ class CRM:
         self.database: peewee.Database = storage.connect(config.core.database, config.base_dir)
         self._apis: dict[str, Any] = {}
         self._events: EventBus | None = None
+        self._mailer: Mailer | None = None
         self._closed = False
         storage.register_open(self)
         try:
@@ -135,7 +137,7 @@ class CRM:
     def activate(self) -> contextlib.AbstractContextManager[CRM]:
         """Route model queries in this block (and this thread/task) to this app."""
         if self._closed:
-            raise CRMError("this CRM app is closed; build a new one")
+            raise AppContextError("this CRM app is closed; build a new one")
         return storage.activate(self)
 
     @contextlib.contextmanager
@@ -277,6 +279,17 @@ class CRM:
     def emit(self, event: Event) -> None:
         """Record ``event`` in the current transaction; it is delivered after commit."""
         self.events.emit(event)
+
+    # -- mail ----------------------------------------------------------------
+
+    @property
+    def mail(self) -> Mailer:
+        """The outgoing mail queue (``crm.mail.queue(...)``); see ``crm_core.mail``."""
+        if self._mailer is None:
+            from crm_core.mail.mailer import Mailer
+
+            self._mailer = Mailer(self)
+        return self._mailer
 
     # -- time ----------------------------------------------------------------
 

@@ -60,6 +60,8 @@ def current_app() -> CRM:
     """The app whose database a model query goes to."""
     app = _active.get()
     if app is not None:
+        if app._closed:
+            raise AppContextError("the active CRM app is closed; build a new one (or activate an open app)")
         return app
     with _open_lock:
         apps = list(_open_apps)
