@@ -264,12 +264,29 @@ def bulk_insert(
     head = f"INSERT INTO {quote(name)} ({cols}) VALUES "
     width = len(columns)
     total = 0
+
+    def run(execute: Any, batch: list[Sequence[Any]]) -> None:
+        try:
+            # the raw cursor bypasses peewee: wrap the driver's errors as
+            # peewee's (IntegrityError…), like every other query
+            with peewee.__exception_wrapper__:  # type: ignore[attr-defined]
+                execute(batch)
+        except Exception:
+            # checked only on failure, so the fast path stays per batch
+            for i, row in enumerate(batch):
+                if len(row) != width:
+                    raise ValueError(
+                        f"bulk_insert into {name}: row {total + i + 1} has {len(row)} value(s) but "
+                        f"{width} columns were given ({', '.join(columns)})"
+                    ) from None
+            raise
+
     with database.atomic():
         cursor = database.cursor()
         if kind == "sqlite":
             sql = head + "(" + ", ".join("?" * width) + ")"
             for batch in _batches(rows, batch_size):
-                cursor.executemany(sql, batch)
+                run(lambda b: cursor.executemany(sql, b), batch)
                 total += len(batch)
         elif kind == "postgresql":
             from psycopg2.extras import execute_values
@@ -279,14 +296,14 @@ def bulk_insert(
             # statement size matters: keep pages moderate.
             page = max(1, min(batch_size, 1000))
             for batch in _batches(rows, batch_size):
-                execute_values(cursor, head + "%s", batch, page_size=page)
+                run(lambda b: execute_values(cursor, head + "%s", b, page_size=page), batch)
                 total += len(batch)
         else:
             # PyMySQL rewrites executemany of INSERT … VALUES into multi-row
             # statements sized to max_allowed_packet.
             sql = head + "(" + ", ".join(["%s"] * width) + ")"
             for batch in _batches(rows, batch_size):
-                cursor.executemany(sql, batch)
+                run(lambda b: cursor.executemany(sql, b), batch)
                 total += len(batch)
     return total
 
