@@ -92,17 +92,27 @@ class LoadedPlugins:
 def discover() -> dict[str, PluginInfo]:
     """Every installed plugin, from metadata alone (nothing is imported)."""
     entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    # Distribution.name, .version and .requires each parse METADATA again:
+    # parse it once per distribution (this runs on every `crm --help`)
+    parsed: dict[int, Any] = {}
+
+    def meta(dist: metadata.Distribution) -> Any:
+        if id(dist) not in parsed:
+            parsed[id(dist)] = dist.metadata
+        return parsed[id(dist)]
+
     plugin_of_dist: dict[str, str] = {}
     for ep in entry_points:
         if ep.dist is not None:
-            plugin_of_dist[_canonical(ep.dist.name)] = ep.name
+            plugin_of_dist[_canonical(meta(ep.dist)["Name"])] = ep.name
     found: dict[str, PluginInfo] = {}
     for ep in entry_points:
         dist = ep.dist
         contract = None
         requires: list[tuple[str, str]] = []
         dist_requires: list[tuple[str, str]] = []
-        for req_name, specifier in _requirements(dist):
+        lines = None if dist is None else (meta(dist).get_all("Requires-Dist") or dist.requires)
+        for req_name, specifier in _requirements(lines):
             name = _canonical(req_name)
             if name == CONTRACT_DIST:
                 contract = specifier or None
@@ -113,8 +123,8 @@ def discover() -> dict[str, PluginInfo]:
         info = PluginInfo(
             name=ep.name,
             target=ep.value,
-            dist_name=dist.name if dist is not None else None,
-            version=dist.version if dist is not None else None,
+            dist_name=meta(dist)["Name"] if dist is not None else None,
+            version=meta(dist)["Version"] if dist is not None else None,
             contract=contract,
             requires=tuple(sorted(requires)),
             dist_requires=tuple(sorted(dist_requires)),
@@ -140,12 +150,10 @@ _REQ_PLAIN_SPEC = re.compile(r"\s*(?:\(([^()]*)\)|([^;\[\]()@]*))\s*$")
 _REQ_EXTRA_ONLY = re.compile(r"""\s*extra\s*==\s*(['"])[A-Za-z0-9][A-Za-z0-9._-]*\1\s*$""")
 
 
-def _requirements(dist: metadata.Distribution | None) -> list[tuple[str, str]]:
-    """``(name, specifier string)`` of each requirement of ``dist`` that is not extras-only."""
-    if dist is None:
-        return []
+def _requirements(lines: Sequence[str] | None) -> list[tuple[str, str]]:
+    """``(name, specifier string)`` of each Requires-Dist line that is not extras-only."""
     out = []
-    for line in dist.requires or ():
+    for line in lines or ():
         head, semicolon, marker = line.partition(";")
         if semicolon and _REQ_EXTRA_ONLY.match(marker):
             continue  # an optional dependency (`extra == "test"`): skipped, valid or not
@@ -266,6 +274,7 @@ def load_plugins(
     from packaging.version import Version
 
     ok: dict[str, PluginInfo] = {}
+    installed_versions: dict[str, Any] = {}  # plugins share most requirements: look each up once
     for name, info in sorted(wanted.items()):
         if info.contract:
             try:
@@ -298,7 +307,7 @@ def load_plugins(
             if problem:
                 break
         if problem is None:
-            problem = _missing_distribution(name, info)
+            problem = _missing_distribution(name, info, installed_versions)
         if problem:
             fail(info, PluginDependencyError(name, problem))
             continue
@@ -383,17 +392,26 @@ def load_plugins(
     return LoadedPlugins(pm=pm, records=ordered, order=registered)
 
 
-def _missing_distribution(name: str, info: PluginInfo) -> str | None:
+_NOT_INSTALLED = object()
+
+
+def _missing_distribution(name: str, info: PluginInfo, versions: dict[str, Any] | None = None) -> str | None:
     """Why a distribution ``info`` requires (not a plugin) is unusable, or ``None``.
 
     pip installs what a plugin requires, but ``pip uninstall`` or
     ``--no-deps`` can leave a requirement unmet; say so before the import
-    fails in a less clear way. Only enabled plugins are checked.
+    fails in a less clear way. Only enabled plugins are checked. ``versions``
+    caches the installed versions across calls.
     """
+    versions = {} if versions is None else versions
     for dist, spec in info.dist_requires:
-        try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
+        if dist not in versions:
+            try:
+                versions[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                versions[dist] = _NOT_INSTALLED
+        version = versions[dist]
+        if version is _NOT_INSTALLED:
             return (
                 f"plugin {name!r} requires {dist}{spec}, which is not installed; "
                 f"install it (pip install '{dist}{spec}')"
