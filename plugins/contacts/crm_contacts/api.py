@@ -1,0 +1,32 @@
+"""``crm.plugin("contacts")``: the contacts plugin's Python API.
+
+It implements the contract's :class:`crm_hookspecs.apis.ContactsAPI`
+(``card``, ``cards``, ``audience``, ``audience_report``) and more; each part
+lives in its own module and is mixed in here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crm_contacts.book import AddressBook
+from crm_contacts.gdpr import Privacy
+from crm_contacts.lists import MailingLists
+from crm_contacts.merging import Merging
+from crm_contacts.selfservice import SelfService
+from crm_contacts.transfer import Transfer
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["ContactsAPI"]
+
+
+class ContactsAPI(AddressBook, MailingLists, Merging, SelfService, Transfer, Privacy):
+    """Everything the contacts plugin offers to Python callers and other plugins."""
+
+    def __init__(self, crm: CRM) -> None:
+        super().__init__(crm)
+
+    def __repr__(self) -> str:
+        return f"<ContactsAPI of {self.crm!r}>"

@@ -1,0 +1,516 @@
+"""The address book: create, read, update, delete, restore, tag, search, cards.
+
+Every change runs in one transaction with its event (``ContactCreated``,
+``ContactChanged`` with the field-level diff, ``ContactDeleted``,
+``ContactRestored``), which carries who made it (``actor``) and through which
+channel (``staff``, ``import``, ``self-service``, ``api``, ``system``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+import peewee
+from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
+from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
+
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.storage import bulk_insert, for_update
+
+from crm_contacts import filters as search_filters
+from crm_contacts.fields import FieldError, clean, display_name_for
+from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
+from crm_contacts.normalize import name_key
+from crm_contacts.records import Address, ContactRecord, Email, Phone, SearchPage, compact, snapshot
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["AddressBook", "CHANNELS", "check_channel"]
+
+CHANNELS = ("staff", "import", "self-service", "api", "system")
+#: largest IN (...) list sent at once (SQLite's default variable limit is 32,766)
+IN_CHUNK = 900
+_SCALAR_COLUMNS = (
+    "kind",
+    "display_name",
+    "first_name",
+    "last_name",
+    "status",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "do_not_contact",
+    "external_id",
+    "notes",
+)
+_CHILDREN = ("emails", "phones", "addresses", "tags", "custom")
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValidationError(f"channel {channel!r} is not known; use one of {', '.join(CHANNELS)}")
+    return channel
+
+
+def stored_time(when: dt.datetime) -> dt.datetime:
+    """An aware datetime as UTCDateTimeField stores it (naive UTC), for bulk_insert."""
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class AddressBook:
+    """The CRUD part of ``crm.plugin("contacts")``."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    # -- helpers -------------------------------------------------------------
+
+    @property
+    def settings(self) -> Any:
+        return self.crm.settings("contacts")
+
+    @property
+    def region(self) -> str | None:
+        return self.settings.default_region or None
+
+    def _clean(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return clean(fields, region=self.region)
+        except FieldError as exc:
+            raise ValidationError(f"contact field {exc.field!r}: {exc.reason}") from None
+
+    def _check_organization(self, organization_id: int | None, contact_id: int | None = None) -> None:
+        if organization_id is None:
+            return
+        if organization_id == contact_id:
+            raise ValidationError(f"contact {contact_id} cannot be its own organization")
+        org = Contact.get_or_none(Contact.id == organization_id)
+        if org is None or org.deleted_at is not None:
+            raise ValidationError(f"organization_id {organization_id}: no such organization (or it is deleted)")
+        if org.kind != "organization":
+            raise ValidationError(f"organization_id {organization_id}: contact {organization_id} is a person, not an organization")
+
+    # -- reading -------------------------------------------------------------
+
+    def _records(self, ids: Sequence[int]) -> dict[int, ContactRecord]:
+        """Full records for ``ids`` (a fixed number of queries per 900 ids)."""
+        out: dict[int, ContactRecord] = {}
+        with self.crm.activate():
+            for part in chunks(list(ids)):
+                rows = list(Contact.select().where(Contact.id.in_(part)))
+                if not rows:
+                    continue
+                emails: dict[int, list[Email]] = {}
+                for e in ContactEmail.select().where(ContactEmail.contact.in_(part)).order_by(ContactEmail.id):
+                    emails.setdefault(e.contact_id, []).append(Email(e.address, e.kind, e.is_primary))
+                phones: dict[int, list[Phone]] = {}
+                for p in ContactPhone.select().where(ContactPhone.contact.in_(part)).order_by(ContactPhone.id):
+                    phones.setdefault(p.contact_id, []).append(Phone(p.number, p.kind, p.is_primary, p.extension))
+                addresses: dict[int, list[Address]] = {}
+                for a in ContactAddress.select().where(ContactAddress.contact.in_(part)).order_by(ContactAddress.id):
+                    addresses.setdefault(a.contact_id, []).append(
+                        Address(a.kind, a.street, a.extra, a.city, a.postal_code, a.region, a.country, a.is_primary)
+                    )
+                tags: dict[int, list[str]] = {}
+                for t in ContactTag.select().where(ContactTag.contact.in_(part)).order_by(ContactTag.tag):
+                    tags.setdefault(t.contact_id, []).append(t.tag)
+                custom: dict[int, dict[str, str]] = {}
+                for c in ContactCustomField.select().where(ContactCustomField.contact.in_(part)).order_by(ContactCustomField.key):
+                    custom.setdefault(c.contact_id, {})[c.key] = c.value
+                org_ids = {r.organization_id for r in rows if r.organization_id}
+                orgs = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples()) if org_ids else {}
+                for r in rows:
+                    out[r.id] = ContactRecord(
+                        id=r.id,
+                        kind=r.kind,
+                        display_name=r.display_name,
+                        first_name=r.first_name,
+                        last_name=r.last_name,
+                        organization_id=r.organization_id,
+                        organization_name=orgs.get(r.organization_id),
+                        status=r.status,
+                        status_changed_at=r.status_changed_at,
+                        region=r.region,
+                        country=r.country,
+                        owner=r.owner,
+                        language=r.language,
+                        do_not_contact=bool(r.do_not_contact),
+                        external_id=r.external_id,
+                        notes=r.notes,
+                        emails=tuple(emails.get(r.id, ())),
+                        phones=tuple(phones.get(r.id, ())),
+                        addresses=tuple(addresses.get(r.id, ())),
+                        tags=tuple(tags.get(r.id, ())),
+                        custom=custom.get(r.id, {}),
+                        created_at=r.created_at,
+                        updated_at=r.updated_at,
+                        deleted_at=r.deleted_at,
+                        merged_into=r.merged_into,
+                        erased_at=r.erased_at,
+                    )
+        return out
+
+    def get(self, contact_id: int) -> ContactRecord:
+        """The contact with everything kept about it (deleted ones too: see ``deleted_at``)."""
+        record = self._records([int(contact_id)]).get(int(contact_id))
+        if record is None:
+            raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
+        return record
+
+    def card(self, contact_id: int) -> ContactCard:
+        """The contract's card for one contact; raises NotFoundError if there is none."""
+        cards = self.cards([contact_id])
+        if not cards:
+            raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
+        return cards[0]
+
+    def cards(self, contact_ids: Sequence[int]) -> list[ContactCard]:
+        """Many cards at once, in the order asked; unknown ids are left out."""
+        ids = [int(i) for i in contact_ids]
+        found: dict[int, ContactCard] = {}
+        with self.crm.activate():
+            for part in chunks(list(dict.fromkeys(ids))):
+                for card in self._card_rows(Contact.id.in_(part)):
+                    found[card.id] = card
+        return [found[i] for i in ids if i in found]
+
+    def _card_query(self) -> peewee.ModelSelect:
+        E, P, A, O = ContactEmail.alias("pe"), ContactPhone.alias("pp"), ContactAddress.alias("pa"), Contact.alias("org")
+        return (
+            Contact.select(
+                Contact.id, Contact.kind, Contact.display_name, Contact.first_name, Contact.last_name,
+                Contact.organization, O.display_name, E.address, P.number,
+                A.street, A.city, A.postal_code, A.region, A.country, A.extra,
+                Contact.status, Contact.region, Contact.country, Contact.owner, Contact.language, Contact.do_not_contact,
+            )
+            .join_from(Contact, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == Contact.id) & (E.is_primary == True)))  # noqa: E712
+            .join_from(Contact, P, peewee.JOIN.LEFT_OUTER, on=((P.contact == Contact.id) & (P.is_primary == True)))  # noqa: E712
+            .join_from(Contact, A, peewee.JOIN.LEFT_OUTER, on=((A.contact == Contact.id) & (A.is_primary == True)))  # noqa: E712
+            .join_from(Contact, O, peewee.JOIN.LEFT_OUTER, on=(O.id == Contact.organization))
+        )
+
+    def _card_rows(self, where: peewee.Expression, order: Any = None) -> list[ContactCard]:
+        query = self._card_query().where(where)
+        if order is not None:
+            query = query.order_by(*order)
+        rows = list(query.tuples())
+        if not rows:
+            return []
+        tags: dict[int, list[str]] = {}
+        ids = [r[0] for r in rows]
+        for part in chunks(ids):
+            for contact_id, tag in ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.in_(part)).order_by(ContactTag.tag).tuples():
+                tags.setdefault(contact_id, []).append(tag)
+        return [_card(r, tags.get(r[0], ())) for r in rows]
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> SearchPage:
+        """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
+
+        ``query`` is free text: an e-mail, a phone number or part of a name.
+        Results are ordered by name; ``total`` counts every match.
+        """
+        if limit < 1 or offset < 0:
+            raise ValidationError(f"paging: limit must be at least 1 and offset at least 0 (got limit={limit}, offset={offset})")
+        if query:
+            filters["query"] = query
+        checked = search_filters.check(filters, self.region)
+        with self.crm.activate():
+            base = Contact.select(Contact.id)
+            if not include_deleted:
+                base = base.where(Contact.deleted_at.is_null())
+            base = search_filters.apply(base, checked, self.region)
+            total = base.count()
+            ids = [r[0] for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples()]
+            cards = self.cards(ids)
+        return SearchPage(cards=cards, total=total, offset=offset, limit=limit)
+
+    def iter_ids(self, filters: Mapping[str, Any] | None = None, include_deleted: bool = False, page: int = 1000) -> Iterator[list[int]]:
+        """Ids of the matching contacts, in id order, a page at a time (keyset paging)."""
+        checked = search_filters.check(dict(filters or {}), self.region)
+        last = 0
+        while True:
+            with self.crm.activate():
+                query = Contact.select(Contact.id).where(Contact.id > last)
+                if not include_deleted:
+                    query = query.where(Contact.deleted_at.is_null())
+                query = search_filters.apply(query, checked, self.region)
+                ids = [r[0] for r in query.order_by(Contact.id).limit(page).tuples()]
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
+
+    # -- writing -------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        actor: str | None = None,
+        channel: str = "staff",
+        email: str | None = None,
+        phone: str | None = None,
+        **fields: Any,
+    ) -> ContactRecord:
+        """Add a contact and emit ``ContactCreated``; returns it.
+
+        Fields: ``kind`` (person or organization), ``first_name``,
+        ``last_name``, ``display_name``, ``organization_id``, ``status``,
+        ``region``, ``country``, ``owner``, ``language``, ``do_not_contact``,
+        ``external_id``, ``notes``, ``emails``, ``phones``, ``addresses``,
+        ``tags``, ``custom``. ``email=`` and ``phone=`` are shorthands for a
+        single primary one.
+        """
+        check_channel(channel)
+        if email is not None:
+            fields["emails"] = [email, *(fields.get("emails") or [])]
+        if phone is not None:
+            fields["phones"] = [phone, *(fields.get("phones") or [])]
+        data = self._clean(fields)
+        data.setdefault("kind", "person")
+        for name in ("first_name", "last_name"):
+            data.setdefault(name, "")
+        try:
+            data["display_name"] = display_name_for(
+                data["kind"], data["first_name"], data["last_name"], data.get("display_name"), data.get("emails")
+            )
+        except FieldError as exc:
+            raise ValidationError(f"contact field {exc.field!r}: {exc.reason}") from None
+        now = self.crm.clock.now()
+        with self.crm.transaction():
+            self._check_organization(data.get("organization_id"))
+            contact = Contact.create(
+                kind=data["kind"],
+                display_name=data["display_name"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                name_key=name_key(data["display_name"], data["first_name"], data["last_name"]),
+                organization=data.get("organization_id"),
+                status=data.get("status", "prospect"),
+                status_changed_at=now,
+                region=data.get("region"),
+                country=data.get("country"),
+                owner=data.get("owner"),
+                language=data.get("language"),
+                do_not_contact=data.get("do_not_contact", False),
+                external_id=data.get("external_id"),
+                notes=data.get("notes"),
+                created_at=now,
+                updated_at=now,
+            )
+            custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
+            data["custom"] = custom
+            self._write_children(contact.id, data, replace=False)
+            record = self._records([contact.id])[contact.id]
+            self.crm.emit(
+                ContactCreated(contact_id=contact.id, kind=record.kind, data=compact(snapshot(record)), actor=actor, channel=channel)
+            )
+        return record
+
+    def _write_children(self, contact_id: int, data: Mapping[str, Any], replace: bool = True) -> None:
+        db = self.crm.database
+        if "emails" in data:
+            if replace:
+                ContactEmail.delete().where(ContactEmail.contact == contact_id).execute()
+            bulk_insert(
+                ContactEmail, ("contact_id", "address", "kind", "is_primary"),
+                [(contact_id, e["address"], e["kind"], e["primary"]) for e in data["emails"]], database=db,
+            )
+        if "phones" in data:
+            if replace:
+                ContactPhone.delete().where(ContactPhone.contact == contact_id).execute()
+            bulk_insert(
+                ContactPhone, ("contact_id", "number", "extension", "kind", "is_primary"),
+                [(contact_id, p["number"], p.get("extension"), p["kind"], p["primary"]) for p in data["phones"]], database=db,
+            )
+        if "addresses" in data:
+            if replace:
+                ContactAddress.delete().where(ContactAddress.contact == contact_id).execute()
+            bulk_insert(
+                ContactAddress,
+                ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
+                [
+                    (contact_id, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"])
+                    for a in data["addresses"]
+                ],
+                database=db,
+            )
+        if "tags" in data:
+            if replace:
+                ContactTag.delete().where(ContactTag.contact == contact_id).execute()
+            bulk_insert(ContactTag, ("contact_id", "tag"), [(contact_id, t) for t in data["tags"]], database=db)
+        if "custom" in data:
+            if replace:
+                ContactCustomField.delete().where(ContactCustomField.contact == contact_id).execute()
+            bulk_insert(
+                ContactCustomField, ("contact_id", "key", "value"),
+                [(contact_id, k, v) for k, v in sorted(data["custom"].items())], database=db,
+            )
+
+    def _locked(self, contact_id: int) -> Contact:
+        row = for_update(Contact.select().where(Contact.id == int(contact_id)), self.crm.database).first()
+        if row is None:
+            raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
+        return row
+
+    def update(self, contact_id: int, *, actor: str | None = None, channel: str = "staff", **fields: Any) -> ContactRecord:
+        """Change fields of a contact and emit ``ContactChanged`` with old → new per field.
+
+        Lists (``emails``, ``phones``, ``addresses``, ``tags``) replace the
+        current ones; ``custom`` is merged (a ``None`` value removes a key).
+        Nothing is emitted when nothing changes.
+        """
+        check_channel(channel)
+        data = self._clean(fields)
+        with self.crm.transaction():
+            row = self._locked(contact_id)
+            if row.deleted_at is not None:
+                raise ValidationError(f"contact {contact_id} is deleted; restore it first ('crm contacts restore {contact_id}')")
+            before = self._records([row.id])[row.id]
+            return self._apply_update(row, before, data, actor=actor, channel=channel)
+
+    def _apply_update(
+        self, row: Contact, before: ContactRecord, data: dict[str, Any], *, actor: str | None, channel: str
+    ) -> ContactRecord:
+        """Write the changes ``data`` makes to ``before``; emit ContactChanged. Inside a transaction."""
+        old = snapshot(before)
+        new = dict(old)
+        if "custom" in data:
+            merged = dict(old["custom"])
+            for key, value in data["custom"].items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            data = {**data, "custom": merged}
+        new.update(data)
+        derived_before = " ".join(p for p in (before.first_name, before.last_name) if p)
+        if "display_name" not in data and (before.display_name == derived_before) and (
+            "first_name" in data or "last_name" in data
+        ):
+            derived = " ".join(p for p in (new["first_name"], new["last_name"]) if p)
+            if derived:
+                new["display_name"] = derived
+        if not new.get("display_name"):
+            raise ValidationError(f"contact {row.id}: display_name cannot be empty")
+        if new.get("organization_id") != old.get("organization_id"):
+            self._check_organization(new.get("organization_id"), row.id)
+        changes = {k: FieldChange(old=old[k], new=new[k]) for k in old if old[k] != new[k]}
+        if not changes:
+            return before
+        now = self.crm.clock.now()
+        columns: dict[Any, Any] = {}
+        for name in _SCALAR_COLUMNS:
+            if name in changes:
+                columns[getattr(Contact, name)] = new[name]
+        if "organization_id" in changes:
+            columns[Contact.organization] = new["organization_id"]
+        if "status" in changes:
+            columns[Contact.status_changed_at] = now
+        if {"display_name", "first_name", "last_name"} & set(changes):
+            columns[Contact.name_key] = name_key(new["display_name"], new["first_name"], new["last_name"])
+        columns[Contact.updated_at] = now
+        Contact.update(columns).where(Contact.id == row.id).execute()
+        self._write_children(row.id, {k: new[k] for k in _CHILDREN if k in changes})
+        self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
+        return self._records([row.id])[row.id]
+
+    def delete(self, contact_id: int, *, actor: str | None = None, channel: str = "staff") -> None:
+        """Soft-delete a contact (``restore`` brings it back); emits ``ContactDeleted``."""
+        check_channel(channel)
+        with self.crm.transaction():
+            row = self._locked(contact_id)
+            if row.deleted_at is not None:
+                raise ValidationError(f"contact {contact_id} is already deleted")
+            Contact.update(deleted_at=self.crm.clock.now(), updated_at=self.crm.clock.now()).where(Contact.id == row.id).execute()
+            self.crm.emit(ContactDeleted(contact_id=row.id, actor=actor, channel=channel))
+
+    def restore(self, contact_id: int, *, actor: str | None = None, channel: str = "staff") -> ContactRecord:
+        """Undo a soft delete; emits ``ContactRestored``. A merged contact comes back with ``unmerge`` instead."""
+        check_channel(channel)
+        with self.crm.transaction():
+            row = self._locked(contact_id)
+            if row.deleted_at is None:
+                raise ValidationError(f"contact {contact_id} is not deleted; nothing to restore")
+            if row.merged_into is not None:
+                raise ValidationError(
+                    f"contact {contact_id} was merged into {row.merged_into}; undo the merge with 'crm contacts unmerge {contact_id}'"
+                )
+            if row.erased_at is not None:
+                raise ValidationError(f"contact {contact_id} was erased (GDPR); its data is gone and it cannot be restored")
+            Contact.update(deleted_at=None, updated_at=self.crm.clock.now()).where(Contact.id == row.id).execute()
+            self.crm.emit(ContactRestored(contact_id=row.id, actor=actor, channel=channel))
+        return self.get(row.id)
+
+    def tag(
+        self,
+        contact_ids: Iterable[int],
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        *,
+        actor: str | None = None,
+        channel: str = "staff",
+    ) -> int:
+        """Add and remove tags on several contacts; returns how many contacts changed."""
+        check_channel(channel)
+        try:
+            from crm_contacts.fields import clean_tags
+
+            to_add, to_remove = set(clean_tags(list(add))), set(clean_tags(list(remove)))
+        except FieldError as exc:
+            raise ValidationError(f"tags: {exc.reason}") from None
+        if to_add & to_remove:
+            raise ValidationError(f"tag(s) {', '.join(sorted(to_add & to_remove))} both added and removed; choose one")
+        ids = list(dict.fromkeys(int(i) for i in contact_ids))
+        changed = 0
+        with self.crm.transaction():
+            records = self._records(ids)
+            missing = [i for i in ids if i not in records]
+            if missing:
+                raise NotFoundError(f"no contact with id {missing[0]}; nothing was tagged")
+            deleted = [i for i in ids if records[i].deleted_at is not None]
+            if deleted:
+                raise ValidationError(f"contact {deleted[0]} is deleted; restore it first (nothing was tagged)")
+            for contact_id in ids:
+                record = records[contact_id]
+                tags = sorted((set(record.tags) | to_add) - to_remove)
+                if tags == list(record.tags):
+                    continue
+                row = Contact.get_by_id(contact_id)
+                self._apply_update(row, record, {"tags": tags}, actor=actor, channel=channel)
+                changed += 1
+        return changed
+
+
+def _card(row: tuple[Any, ...], tags: Sequence[str]) -> ContactCard:
+    (cid, kind, display, first, last, org_id, org_name, email, phone,
+     street, city, postal_code, region_part, country_part, extra,
+     status, region, country, owner, language, dnc) = row
+    address = None
+    if any((street, city, postal_code, region_part, country_part, extra)):
+        address = PostalAddress(
+            street=street or "", city=city or "", postal_code=postal_code or "", region=region_part or "",
+            country=country_part or "", extra=extra or "",
+        )
+    return ContactCard(
+        id=cid, kind=kind, display_name=display, first_name=first or "", last_name=last or "",
+        organization_id=org_id, organization_name=org_name, email=email, phone=phone, address=address,
+        status=status, region=region, country=country, owner=owner, language=language, tags=tuple(tags),
+        do_not_contact=bool(dnc),
+    )
+

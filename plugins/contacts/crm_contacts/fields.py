@@ -1,0 +1,283 @@
+"""Checking what a caller wants to store in a contact, before any database work.
+
+:func:`clean` turns loosely typed input (API keyword arguments, an import
+row, a self-service form) into normalised values, or raises
+:class:`FieldError` naming the field and the reason. It is pure, so import
+workers run it in other processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from crm_contacts.normalize import (
+    ADDRESS_KINDS,
+    EMAIL_KINDS,
+    KINDS,
+    PHONE_KINDS,
+    STATUSES,
+    InvalidValue,
+    normalize_country,
+    normalize_email,
+    normalize_kind,
+    normalize_phone,
+    normalize_tag,
+    parse_bool,
+)
+
+__all__ = ["FIELDS", "FieldError", "clean", "display_name_for"]
+
+SCALARS = {
+    "kind": 12,
+    "display_name": 300,
+    "first_name": 150,
+    "last_name": 150,
+    "status": 20,
+    "region": 100,
+    "country": 2,
+    "owner": 100,
+    "language": 35,
+    "external_id": 200,
+}
+#: every field :func:`clean` accepts
+FIELDS = (
+    *SCALARS,
+    "organization_id",
+    "do_not_contact",
+    "notes",
+    "emails",
+    "phones",
+    "addresses",
+    "tags",
+    "custom",
+)
+_ADDRESS_PARTS = {"street": 300, "extra": 300, "city": 150, "postal_code": 20, "region": 150, "country": 2}
+_NULLABLE = {"region", "country", "owner", "language", "external_id", "notes", "organization_id"}
+
+
+class FieldError(ValueError):
+    """A field that cannot be stored: ``field`` names it, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _text(field: str, value: Any, limit: int | None) -> str:
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            raise FieldError(field, f"expected text, got {type(value).__name__} {value!r}")
+    text = " ".join(value.split()) if field != "notes" else value.strip()
+    if limit is not None and len(text) > limit:
+        raise FieldError(field, f"is {len(text)} characters long; the limit is {limit}")
+    return text
+
+
+def _items(field: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, Mapping)):
+        return [value]
+    if value is None:
+        return []
+    try:
+        return list(value)
+    except TypeError:
+        raise FieldError(field, f"expected a list, got {type(value).__name__}") from None
+
+
+def _pick_primary(field: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    flagged = [i for i, item in enumerate(items) if item.get("primary")]
+    if len(flagged) > 1:
+        raise FieldError(field, "only one can be primary")
+    chosen = flagged[0] if flagged else 0
+    for i, item in enumerate(items):
+        item["primary"] = i == chosen
+    return items
+
+
+def clean_emails(value: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in _items("emails", value):
+        if isinstance(item, str):
+            item = {"address": item}
+        if not isinstance(item, Mapping) or "address" not in item:
+            raise FieldError("emails", f"each e-mail is an address or {{'address': …, 'kind': …}}, not {item!r}")
+        try:
+            address = normalize_email(_text("emails", item["address"], None))
+            kind = normalize_kind(str(item.get("kind") or ""), EMAIL_KINDS, "e-mail")
+        except InvalidValue as exc:
+            raise FieldError("emails", str(exc)) from None
+        if address in seen:
+            continue
+        seen.add(address)
+        out.append({"address": address, "kind": kind, "primary": bool(item.get("primary"))})
+    return _pick_primary("emails", out)
+
+
+def clean_phones(value: Any, region: str | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in _items("phones", value):
+        if isinstance(item, str):
+            item = {"number": item}
+        if not isinstance(item, Mapping) or "number" not in item:
+            raise FieldError("phones", f"each phone is a number or {{'number': …, 'kind': …}}, not {item!r}")
+        try:
+            number, extension = normalize_phone(_text("phones", item["number"], None), region)
+            kind = normalize_kind(str(item.get("kind") or ""), PHONE_KINDS, "phone")
+        except InvalidValue as exc:
+            raise FieldError("phones", str(exc)) from None
+        extension = item.get("extension") or extension
+        if number in seen:
+            continue
+        seen.add(number)
+        phone = {"number": number, "kind": kind, "primary": bool(item.get("primary"))}
+        if extension:
+            phone["extension"] = _text("phones", extension, 20)
+        out.append(phone)
+    return _pick_primary("phones", out)
+
+
+def clean_addresses(value: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in _items("addresses", value):
+        if not isinstance(item, Mapping):
+            raise FieldError("addresses", f"each address is a table of street, city, postal_code…, not {item!r}")
+        unknown = set(item) - set(_ADDRESS_PARTS) - {"kind", "primary"}
+        if unknown:
+            raise FieldError("addresses", f"unknown part(s) {', '.join(sorted(unknown))}; the parts are kind, {', '.join(_ADDRESS_PARTS)}, primary")
+        address: dict[str, Any] = {"kind": "other"}
+        try:
+            address["kind"] = normalize_kind(str(item.get("kind") or ""), ADDRESS_KINDS, "address")
+            for part, limit in _ADDRESS_PARTS.items():
+                text = _text("addresses", item.get(part) or "", limit if part != "country" else None)
+                address[part] = normalize_country(text) if part == "country" and text else text
+        except InvalidValue as exc:
+            raise FieldError("addresses", str(exc)) from None
+        address["primary"] = bool(item.get("primary"))
+        if not any(address[p] for p in _ADDRESS_PARTS):
+            continue
+        out.append(address)
+    return _pick_primary("addresses", out)
+
+
+def clean_tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace(";", ",").split(",")
+    tags: list[str] = []
+    for item in _items("tags", value):
+        if not isinstance(item, str):
+            raise FieldError("tags", f"a tag is text, not {item!r}")
+        if not item.strip():
+            continue
+        try:
+            tag = normalize_tag(item)
+        except InvalidValue as exc:
+            raise FieldError("tags", str(exc)) from None
+        if tag not in tags:
+            tags.append(tag)
+    return sorted(tags)
+
+
+def clean_custom(value: Any) -> dict[str, str | None]:
+    if not isinstance(value, Mapping):
+        raise FieldError("custom", f"expected a table of name = value, not {value!r}")
+    out: dict[str, str | None] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 100:
+            raise FieldError("custom", f"custom field names are 1 to 100 characters, not {key!r}")
+        name = key.strip()
+        if item is None or (isinstance(item, str) and not item.strip()):
+            out[name] = None  # removes the field
+        else:
+            out[name] = _text(f"custom.{name}", item, 255)
+    return out
+
+
+def clean(fields: Mapping[str, Any], *, region: str | None = None) -> dict[str, Any]:
+    """Normalised copies of ``fields``; raises :class:`FieldError` for the first bad one.
+
+    ``region`` is the default region for phone numbers written without a
+    country code. Unknown field names are errors too.
+    """
+    unknown = [f for f in fields if f not in FIELDS]
+    if unknown:
+        raise FieldError(unknown[0], f"is not a contact field; the fields are: {', '.join(FIELDS)}")
+    out: dict[str, Any] = {}
+    for field, value in fields.items():
+        if value is None or (isinstance(value, str) and not value.strip() and field in _NULLABLE):
+            if field in _NULLABLE:
+                out[field] = None
+                continue
+            if field in ("emails", "phones", "addresses", "tags"):
+                out[field] = []
+                continue
+            raise FieldError(field, "cannot be empty")
+        try:
+            if field == "kind":
+                kind = _text(field, value, 12).lower()
+                if kind not in KINDS:
+                    raise FieldError(field, f"{value!r} is not a kind; use person or organization")
+                out[field] = kind
+            elif field == "status":
+                status = _text(field, value, 20).lower()
+                if status == "former customer":
+                    status = "former"
+                if status not in STATUSES:
+                    raise FieldError(field, f"{value!r} is not a status; use {', '.join(STATUSES)}")
+                out[field] = status
+            elif field == "country":
+                out[field] = normalize_country(_text(field, value, None))
+            elif field == "language":
+                tag = _text(field, value, 35)
+                if not all(p.isalnum() and p.isascii() for p in tag.replace("_", "-").split("-")):
+                    raise FieldError(field, f"{value!r} is not a language tag such as es or en-GB")
+                out[field] = tag.replace("_", "-")
+            elif field in SCALARS:
+                out[field] = _text(field, value, SCALARS[field])
+            elif field == "organization_id":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    if isinstance(value, str) and value.strip().isdigit():
+                        value = int(value)
+                    else:
+                        raise FieldError(field, f"expected a contact id, not {value!r}")
+                out[field] = value
+            elif field == "do_not_contact":
+                out[field] = value if isinstance(value, bool) else parse_bool(str(value))
+            elif field == "notes":
+                out[field] = _text(field, value, None) or None
+            elif field == "emails":
+                out[field] = clean_emails(value)
+            elif field == "phones":
+                out[field] = clean_phones(value, region)
+            elif field == "addresses":
+                out[field] = clean_addresses(value)
+            elif field == "tags":
+                out[field] = clean_tags(value)
+            elif field == "custom":
+                out[field] = clean_custom(value)
+        except InvalidValue as exc:
+            raise FieldError(field, str(exc)) from None
+    for name in ("display_name", "first_name", "last_name"):
+        if name in out and name == "display_name" and not out[name]:
+            raise FieldError(name, "cannot be empty")
+    return out
+
+
+def display_name_for(kind: str, first_name: str, last_name: str, display_name: str | None, emails: list[dict[str, Any]] | None = None) -> str:
+    """The name shown for a contact: given, else "first last", else the e-mail."""
+    if display_name:
+        return display_name
+    name = " ".join(p for p in (first_name, last_name) if p)
+    if name:
+        return name
+    if emails:
+        return emails[0]["address"]
+    raise FieldError(
+        "display_name",
+        "a contact needs a name: give display_name, or first_name/last_name for a person" if kind == "person"
+        else "an organization needs display_name (its name)",
+    )

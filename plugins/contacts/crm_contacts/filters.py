@@ -1,0 +1,185 @@
+"""Search filters: the one definition shared by ``search`` and saved segments.
+
+A filter set is a plain dict (JSON-ready, so a segment stores it as is)::
+
+    {"status": "customer", "region": "North", "tag": ["vip"], "custom": {"industry": "retail"}}
+
+:func:`check` validates and normalises one; :func:`apply` narrows a
+``Contact`` query with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+import peewee
+
+from crm_core.errors import ValidationError
+
+from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag, ListMember, MailingList
+from crm_contacts.normalize import KINDS, STATUSES, InvalidValue, name_key, normalize_country, normalize_email, normalize_phone, normalize_tag
+
+__all__ = ["FILTERS", "apply", "check", "describe"]
+
+#: filter name -> what it matches
+FILTERS = {
+    "query": "free text: an e-mail, a phone number or part of a name",
+    "name": "part of the name (case and accents ignored)",
+    "email": "any of the contact's e-mail addresses (exact, normalised)",
+    "phone": "any of the contact's phone numbers (exact, E.164 after normalising)",
+    "tag": "a tag, or a list of tags the contact has all of",
+    "status": "prospect, customer or former",
+    "region": "the sales region",
+    "owner": "the salesperson responsible",
+    "country": "ISO 3166-1 alpha-2 country code",
+    "city": "the city of any postal address",
+    "kind": "person or organization",
+    "organization_id": "members of this organization",
+    "custom": "custom fields, as {name: value}",
+    "list": "members of this mailing list (not unsubscribed)",
+    "do_not_contact": "true or false",
+    "created_after": "created on or after this date (YYYY-MM-DD)",
+    "created_before": "created before this date (YYYY-MM-DD)",
+}
+
+
+def _date(key: str, value: Any) -> str:
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValidationError(f"filter {key}: {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, Any]:
+    """``filters`` validated and normalised; raises :class:`ValidationError` naming the bad one."""
+    out: dict[str, Any] = {}
+    for key, value in filters.items():
+        if key not in FILTERS:
+            raise ValidationError(f"unknown filter {key!r}; the filters are: {', '.join(FILTERS)}")
+        if value is None or value == "" or value == []:
+            continue
+        try:
+            if key in ("query", "name", "region", "owner", "city", "list"):
+                out[key] = " ".join(str(value).split())
+            elif key == "email":
+                out[key] = normalize_email(str(value))
+            elif key == "phone":
+                out[key] = normalize_phone(str(value), region)[0]
+            elif key == "tag":
+                tags = [value] if isinstance(value, str) else list(value)
+                out[key] = sorted({normalize_tag(str(t)) for t in tags})
+            elif key == "status":
+                if value not in STATUSES:
+                    raise ValidationError(f"filter status: {value!r} is not a status; use {', '.join(STATUSES)}")
+                out[key] = value
+            elif key == "kind":
+                if value not in KINDS:
+                    raise ValidationError(f"filter kind: {value!r} is not a kind; use {', '.join(KINDS)}")
+                out[key] = value
+            elif key == "country":
+                out[key] = normalize_country(str(value))
+            elif key == "organization_id":
+                out[key] = int(value)
+            elif key == "custom":
+                if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+                    raise ValidationError(f"filter custom: expected {{name: value}}, not {value!r}")
+                out[key] = {k: str(v) for k, v in value.items()}
+            elif key == "do_not_contact":
+                if not isinstance(value, bool):
+                    raise ValidationError(f"filter do_not_contact: expected true or false, not {value!r}")
+                out[key] = value
+            elif key in ("created_after", "created_before"):
+                out[key] = _date(key, value)
+        except InvalidValue as exc:
+            raise ValidationError(f"filter {key}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"filter {key}: {value!r} is not valid: {exc}") from None
+    return out
+
+
+def _name_condition(text: str) -> peewee.Expression:
+    # LIKE wildcards are not escaped the same way on every backend; names
+    # have no use for them, so they are dropped from the search text
+    key = name_key(text.replace("%", " ").replace("_", " ").replace("\\", " "))
+    return Contact.name_key.contains(key)
+
+
+def _query_condition(text: str, region: str | None) -> peewee.Expression:
+    """Free text: an e-mail if it has an @, a phone if it looks like one, else a name."""
+    if "@" in text:
+        try:
+            return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
+        except InvalidValue:
+            return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address.contains(text.lower())))
+    digits = sum(c.isdigit() for c in text)
+    if digits >= 6 and digits >= len(text.replace(" ", "")) * 0.7:
+        try:
+            number = normalize_phone(text, region)[0]
+            return Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == number))
+        except InvalidValue:
+            pass
+    return _name_condition(text)
+
+
+def apply(query: peewee.ModelSelect, filters: Mapping[str, Any], region: str | None = None) -> peewee.ModelSelect:
+    """Narrow a query on ``Contact`` with checked ``filters`` (see :func:`check`)."""
+    for key, value in filters.items():
+        if key == "query":
+            query = query.where(_query_condition(value, region))
+        elif key == "name":
+            query = query.where(_name_condition(value))
+        elif key == "email":
+            query = query.where(Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value)))
+        elif key == "phone":
+            query = query.where(Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value)))
+        elif key == "tag":
+            for tag in value:
+                query = query.where(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == tag)))
+        elif key in ("status", "region", "owner", "country", "kind"):
+            query = query.where(getattr(Contact, key) == value)
+        elif key == "city":
+            query = query.where(
+                Contact.id.in_(ContactAddress.select(ContactAddress.contact).where(ContactAddress.city == value))
+            )
+        elif key == "organization_id":
+            query = query.where(Contact.organization == value)
+        elif key == "custom":
+            for name, wanted in value.items():
+                query = query.where(
+                    Contact.id.in_(
+                        ContactCustomField.select(ContactCustomField.contact).where(
+                            (ContactCustomField.key == name) & (ContactCustomField.value == wanted)
+                        )
+                    )
+                )
+        elif key == "list":
+            members = (
+                ListMember.select(ListMember.contact)
+                .join(MailingList)
+                .where((MailingList.name == value) & ListMember.unsubscribed_at.is_null())
+            )
+            query = query.where(Contact.id.in_(members))
+        elif key == "do_not_contact":
+            query = query.where(Contact.do_not_contact == value)
+        elif key == "created_after":
+            start = dt.datetime.fromisoformat(value)
+            query = query.where(Contact.created_at >= start)
+        elif key == "created_before":
+            end = dt.datetime.fromisoformat(value)
+            query = query.where(Contact.created_at < end)
+    return query
+
+
+def describe(filters: Mapping[str, Any]) -> str:
+    """A short human reading of a filter set, for listings."""
+    if not filters:
+        return "every contact"
+    parts = []
+    for key, value in filters.items():
+        if isinstance(value, list):
+            value = "+".join(value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        parts.append(f"{key}={value}")
+    return "; ".join(parts)

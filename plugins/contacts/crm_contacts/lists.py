@@ -1,0 +1,293 @@
+"""Mailing lists (static), segments (saved searches) and audiences.
+
+An *audience* is who a mailing goes to: the members of a list, or the
+matches of a segment, less the deleted contacts, those flagged
+do-not-contact, those unsubscribed from the list, and those without an
+address for the medium (``email`` or ``post``). Everything that sends or
+prints goes through :meth:`MailingLists.audience`, so the flags are honoured
+in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+import attrs
+import peewee
+from crm_hookspecs.events import ContactUnsubscribed
+from crm_hookspecs.records import ContactCard
+
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.storage import bulk_insert
+
+from crm_contacts import filters as search_filters
+from crm_contacts.book import check_channel, chunks, stored_time
+from crm_contacts.models import Contact, ContactAddress, ContactEmail, ListMember, MailingList, Segment
+
+if TYPE_CHECKING:
+    from crm_contacts.book import AddressBook
+
+__all__ = ["ListInfo", "MailingLists", "MEDIUMS", "SegmentInfo"]
+
+MEDIUMS = ("email", "post")
+
+
+@attrs.frozen
+class ListInfo:
+    id: int
+    name: str
+    description: str
+    members: int
+    unsubscribed: int
+
+
+@attrs.frozen
+class SegmentInfo:
+    id: int
+    name: str
+    description: str
+    filters: dict[str, Any]
+
+
+def _check_name(name: str, what: str) -> str:
+    text = " ".join(str(name).split())
+    if not text or len(text) > 100:
+        raise ValidationError(f"a {what} name is 1 to 100 characters, not {name!r}")
+    if text.startswith(("list:", "segment:")):
+        raise ValidationError(f"{what} name {text!r}: the prefixes list: and segment: are reserved for naming sources")
+    return text
+
+
+class MailingLists:
+    """The lists, segments and audiences part of ``crm.plugin("contacts")``."""
+
+    crm: Any
+
+    # -- lists ---------------------------------------------------------------
+
+    def _list(self, name: str) -> MailingList:
+        found = MailingList.get_or_none(MailingList.name == name)
+        if found is None:
+            raise NotFoundError(f"no mailing list named {name!r}; see 'crm contacts lists list'")
+        return found
+
+    def create_list(self, name: str, description: str = "") -> ListInfo:
+        """Create an empty static mailing list."""
+        name = _check_name(name, "list")
+        with self.crm.transaction():
+            if MailingList.get_or_none(MailingList.name == name) is not None:
+                raise ValidationError(f"a mailing list named {name!r} already exists")
+            if Segment.get_or_none(Segment.name == name) is not None:
+                raise ValidationError(f"a segment is named {name!r}; lists and segments share names, choose another")
+            row = MailingList.create(name=name, description=description, created_at=self.crm.clock.now())
+        return ListInfo(row.id, row.name, row.description, 0, 0)
+
+    def delete_list(self, name: str) -> int:
+        """Delete a list and its memberships (not the contacts); returns how many members it had."""
+        with self.crm.transaction():
+            row = self._list(name)
+            count = ListMember.delete().where(ListMember.mailing_list == row.id).execute()
+            row.delete_instance()
+        return count
+
+    def lists(self) -> list[ListInfo]:
+        """Every mailing list with its member and unsubscribe counts."""
+        with self.crm.activate():
+            counts: dict[int, tuple[int, int]] = {}
+            query = (
+                ListMember.select(
+                    ListMember.mailing_list,
+                    peewee.fn.COUNT(ListMember.id),
+                    peewee.fn.COUNT(ListMember.unsubscribed_at),
+                )
+                .group_by(ListMember.mailing_list)
+                .tuples()
+            )
+            for list_id, total, unsubscribed in query:
+                counts[list_id] = (total - unsubscribed, unsubscribed)
+            return [
+                ListInfo(r.id, r.name, r.description, *counts.get(r.id, (0, 0)))
+                for r in MailingList.select().order_by(MailingList.name)
+            ]
+
+    def add_to_list(self, name: str, contact_ids: Iterable[int]) -> int:
+        """Add contacts to a list; returns how many were new. Unsubscribed members stay unsubscribed."""
+        ids = list(dict.fromkeys(int(i) for i in contact_ids))
+        with self.crm.transaction():
+            row = self._list(name)
+            existing: set[int] = set()
+            found: set[int] = set()
+            for part in chunks(ids):
+                found |= {r[0] for r in Contact.select(Contact.id).where(Contact.id.in_(part) & Contact.deleted_at.is_null()).tuples()}
+                existing |= {
+                    r[0]
+                    for r in ListMember.select(ListMember.contact)
+                    .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part))
+                    .tuples()
+                }
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFoundError(f"no contact with id {missing[0]} (or it is deleted); nothing was added to {name!r}")
+            now = stored_time(self.crm.clock.now())
+            new = [(row.id, i, now) for i in ids if i not in existing]
+            bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), new, database=self.crm.database)
+        return len(new)
+
+    def remove_from_list(self, name: str, contact_ids: Iterable[int]) -> int:
+        """Take contacts off a list (staff action, no unsubscribe recorded); returns how many."""
+        ids = [int(i) for i in contact_ids]
+        removed = 0
+        with self.crm.transaction():
+            row = self._list(name)
+            for part in chunks(ids):
+                removed += ListMember.delete().where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part)).execute()
+        return removed
+
+    def unsubscribe(self, contact_id: int, list_name: str | None = None, *, actor: str | None = None, channel: str = "staff") -> bool:
+        """Unsubscribe a contact from one list, or (``list_name=None``) flag it do-not-contact.
+
+        Emits ``ContactUnsubscribed``; returns ``False`` when it was already so.
+        """
+        check_channel(channel)
+        with self.crm.transaction():
+            contact = Contact.get_or_none(Contact.id == int(contact_id))
+            if contact is None:
+                raise NotFoundError(f"no contact with id {contact_id}")
+            if list_name is None:
+                if contact.do_not_contact:
+                    return False
+                book: AddressBook = self  # type: ignore[assignment]
+                book._apply_update(contact, book._records([contact.id])[contact.id], {"do_not_contact": True}, actor=actor, channel=channel)
+                self.crm.emit(ContactUnsubscribed(contact_id=contact.id, list_id=None, actor=actor, channel=channel))
+                return True
+            row = self._list(list_name)
+            member = ListMember.get_or_none((ListMember.mailing_list == row.id) & (ListMember.contact == contact.id))
+            if member is None:
+                raise ValidationError(f"contact {contact_id} is not on the list {list_name!r}")
+            if member.unsubscribed_at is not None:
+                return False
+            ListMember.update(unsubscribed_at=self.crm.clock.now()).where(ListMember.id == member.id).execute()
+            self.crm.emit(ContactUnsubscribed(contact_id=contact.id, list_id=row.id, actor=actor, channel=channel))
+            return True
+
+    def resubscribe(self, contact_id: int, list_name: str) -> bool:
+        """Undo a per-list unsubscribe (when the contact asks to come back)."""
+        with self.crm.transaction():
+            row = self._list(list_name)
+            return bool(
+                ListMember.update(unsubscribed_at=None)
+                .where((ListMember.mailing_list == row.id) & (ListMember.contact == int(contact_id)) & ListMember.unsubscribed_at.is_null(False))
+                .execute()
+            )
+
+    # -- segments ------------------------------------------------------------
+
+    def create_segment(self, name: str, filters: Mapping[str, Any], description: str = "") -> SegmentInfo:
+        """Save a search as a segment; ``filters`` as for ``search``."""
+        name = _check_name(name, "segment")
+        book: AddressBook = self  # type: ignore[assignment]
+        checked = search_filters.check(dict(filters), book.region)
+        if not checked:
+            raise ValidationError(f"segment {name!r} needs at least one filter; the filters are: {', '.join(search_filters.FILTERS)}")
+        if "list" in checked:
+            with self.crm.activate():
+                self._list(checked["list"])
+        with self.crm.transaction():
+            if Segment.get_or_none(Segment.name == name) is not None:
+                raise ValidationError(f"a segment named {name!r} already exists")
+            if MailingList.get_or_none(MailingList.name == name) is not None:
+                raise ValidationError(f"a mailing list is named {name!r}; lists and segments share names, choose another")
+            row = Segment.create(name=name, description=description, filters=json.dumps(checked), created_at=self.crm.clock.now())
+        return SegmentInfo(row.id, row.name, row.description, checked)
+
+    def segments(self) -> list[SegmentInfo]:
+        with self.crm.activate():
+            return [SegmentInfo(r.id, r.name, r.description, json.loads(r.filters)) for r in Segment.select().order_by(Segment.name)]
+
+    def delete_segment(self, name: str) -> None:
+        with self.crm.transaction():
+            if not Segment.delete().where(Segment.name == name).execute():
+                raise NotFoundError(f"no segment named {name!r}; see 'crm contacts segments list'")
+
+    # -- audiences -----------------------------------------------------------
+
+    def _source(self, source: str) -> tuple[str, Any]:
+        """``("list", MailingList)`` or ``("segment", filters)`` for a source name."""
+        kind = None
+        name = source
+        if source.startswith(("list:", "segment:")):
+            kind, _, name = source.partition(":")
+        if kind in (None, "list"):
+            row = MailingList.get_or_none(MailingList.name == name)
+            if row is not None:
+                return "list", row
+        if kind in (None, "segment"):
+            seg = Segment.get_or_none(Segment.name == name)
+            if seg is not None:
+                return "segment", json.loads(seg.filters)
+        raise NotFoundError(f"no mailing list or segment named {name!r}; see 'crm contacts lists list' and 'crm contacts segments list'")
+
+    def _audience_base(self, source: str) -> tuple[str, peewee.ModelSelect, MailingList | None]:
+        kind, value = self._source(source)
+        query = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
+        if kind == "list":
+            members = ListMember.select(ListMember.contact).where(ListMember.mailing_list == value.id)
+            return kind, query.where(Contact.id.in_(members)), value
+        book: AddressBook = self  # type: ignore[assignment]
+        return kind, search_filters.apply(query, value, book.region), None
+
+    @staticmethod
+    def _has_address(medium: str) -> peewee.Expression:
+        if medium not in MEDIUMS:
+            raise ValidationError(f"medium {medium!r} is not known; use email or post")
+        if medium == "email":
+            return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.is_primary == True))  # noqa: E712
+        return Contact.id.in_(ContactAddress.select(ContactAddress.contact).where(ContactAddress.is_primary == True))  # noqa: E712
+
+    def audience(self, source: str, medium: str = "email") -> Iterator[ContactCard]:
+        """The contacts a mailing to ``source`` by ``medium`` reaches (see the module doc), in id order."""
+        has_address = self._has_address(medium)
+        with self.crm.activate():
+            kind, query, row = self._audience_base(source)
+            query = query.where((Contact.do_not_contact == False) & has_address)  # noqa: E712
+            if kind == "list":
+                query = query.where(
+                    Contact.id.not_in(
+                        ListMember.select(ListMember.contact).where(
+                            (ListMember.mailing_list == row.id) & ListMember.unsubscribed_at.is_null(False)
+                        )
+                    )
+                )
+        book: AddressBook = self  # type: ignore[assignment]
+        last = 0
+        while True:
+            with self.crm.activate():
+                ids = [r[0] for r in query.where(Contact.id > last).order_by(Contact.id).limit(1000).tuples()]
+                if not ids:
+                    return
+                cards = book._card_rows(Contact.id.in_(ids), order=(Contact.id,))
+            yield from cards
+            last = ids[-1]
+
+    def audience_report(self, source: str, medium: str = "email") -> dict[str, int]:
+        """Counts for :meth:`audience`: ``included``, ``do_not_contact``, ``unsubscribed``, ``no_address``.
+
+        Each contact is counted once, under the first reason that applies in
+        that order (do-not-contact, unsubscribed, no address), else included.
+        """
+        has_address = self._has_address(medium)
+        with self.crm.activate():
+            kind, query, row = self._audience_base(source)
+            dnc = query.where(Contact.do_not_contact == True).count()  # noqa: E712
+            rest = query.where(Contact.do_not_contact == False)  # noqa: E712
+            unsubscribed = 0
+            if kind == "list":
+                unsub_ids = ListMember.select(ListMember.contact).where(
+                    (ListMember.mailing_list == row.id) & ListMember.unsubscribed_at.is_null(False)
+                )
+                unsubscribed = rest.where(Contact.id.in_(unsub_ids)).count()
+                rest = rest.where(Contact.id.not_in(unsub_ids))
+            total = rest.count()
+            included = rest.where(has_address).count()
+        return {"included": included, "do_not_contact": dnc, "unsubscribed": unsubscribed, "no_address": total - included}

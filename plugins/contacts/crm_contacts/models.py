@@ -1,0 +1,231 @@
+"""The contacts plugin's tables (all named ``contacts_*``).
+
+A :class:`Contact` is a person or an organization. Its e-mail addresses,
+phones, postal addresses, tags and custom fields live in child tables, so a
+contact can have any number of each; one e-mail, phone and address per
+contact is marked primary. Deleting is soft (``deleted_at``); a merged
+contact is soft-deleted too and points at its survivor (``merged_into``).
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from crm_core.storage import Model, UTCDateTimeField
+
+__all__ = [
+    "Contact",
+    "ContactAddress",
+    "ContactCustomField",
+    "ContactEmail",
+    "ContactPhone",
+    "ContactTag",
+    "ListMember",
+    "MailingList",
+    "Merge",
+    "PendingUpdate",
+    "Segment",
+    "UpdateToken",
+]
+
+
+class Contact(Model):
+    id = peewee.AutoField()
+    #: ``person`` or ``organization``
+    kind = peewee.CharField(max_length=12, default="person")
+    display_name = peewee.CharField(max_length=300)
+    first_name = peewee.CharField(max_length=150, default="")
+    last_name = peewee.CharField(max_length=150, default="")
+    #: lower-case, accent-free names, for searching by name on every backend
+    name_key = peewee.CharField(max_length=300, index=True)
+    organization = peewee.ForeignKeyField("self", null=True, backref="members", on_delete="SET NULL")
+    #: ``prospect``, ``customer`` or ``former``
+    status = peewee.CharField(max_length=20, default="prospect", index=True)
+    status_changed_at = UTCDateTimeField(null=True)
+    region = peewee.CharField(max_length=100, null=True, index=True)
+    #: ISO 3166-1 alpha-2
+    country = peewee.CharField(max_length=2, null=True)
+    owner = peewee.CharField(max_length=100, null=True, index=True)
+    #: BCP 47 tag
+    language = peewee.CharField(max_length=35, null=True)
+    do_not_contact = peewee.BooleanField(default=False)
+    external_id = peewee.CharField(max_length=200, null=True, index=True)
+    notes = peewee.TextField(null=True)
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+    deleted_at = UTCDateTimeField(null=True, index=True)
+    merged_into = peewee.IntegerField(null=True)
+    erased_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "contacts_contact"
+
+
+class ContactEmail(Model):
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="emails", on_delete="CASCADE")
+    #: normalised: checked by email-validator, then lower-cased
+    address = peewee.CharField(max_length=254, index=True)
+    kind = peewee.CharField(max_length=20, default="other")
+    is_primary = peewee.BooleanField(default=False)
+
+    class Meta:
+        table_name = "contacts_email"
+
+
+class ContactPhone(Model):
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="phones", on_delete="CASCADE")
+    #: E.164, e.g. +34612345678
+    number = peewee.CharField(max_length=20, index=True)
+    extension = peewee.CharField(max_length=20, null=True)
+    kind = peewee.CharField(max_length=20, default="other")
+    is_primary = peewee.BooleanField(default=False)
+
+    class Meta:
+        table_name = "contacts_phone"
+
+
+class ContactAddress(Model):
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="addresses", on_delete="CASCADE")
+    kind = peewee.CharField(max_length=20, default="other")
+    street = peewee.CharField(max_length=300, default="")
+    extra = peewee.CharField(max_length=300, default="")
+    city = peewee.CharField(max_length=150, default="", index=True)
+    postal_code = peewee.CharField(max_length=20, default="")
+    region = peewee.CharField(max_length=150, default="")
+    country = peewee.CharField(max_length=2, default="")
+    is_primary = peewee.BooleanField(default=False)
+
+    class Meta:
+        table_name = "contacts_address"
+
+
+class ContactTag(Model):
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="tag_rows", on_delete="CASCADE")
+    tag = peewee.CharField(max_length=100, index=True)
+
+    class Meta:
+        table_name = "contacts_tag"
+        indexes = ((("contact", "tag"), True),)
+
+
+class ContactCustomField(Model):
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="custom_rows", on_delete="CASCADE")
+    key = peewee.CharField(max_length=100)
+    value = peewee.CharField(max_length=255)
+
+    class Meta:
+        table_name = "contacts_custom"
+        indexes = ((("contact", "key"), True), (("key", "value"), False))
+
+
+class MailingList(Model):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=100, unique=True)
+    description = peewee.CharField(max_length=500, default="")
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "contacts_list"
+
+
+class ListMember(Model):
+    id = peewee.AutoField()
+    mailing_list = peewee.ForeignKeyField(MailingList, backref="members", on_delete="CASCADE")
+    contact = peewee.ForeignKeyField(Contact, backref="list_rows", on_delete="CASCADE")
+    added_at = UTCDateTimeField()
+    unsubscribed_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "contacts_list_member"
+        indexes = ((("mailing_list", "contact"), True),)
+
+
+class Segment(Model):
+    """A saved search, evaluated each time it is used."""
+
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=100, unique=True)
+    description = peewee.CharField(max_length=500, default="")
+    #: the search filters, as JSON
+    filters = peewee.TextField()
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "contacts_segment"
+
+
+class Merge(Model):
+    """One merge: enough to undo it."""
+
+    id = peewee.AutoField()
+    survivor_id = peewee.IntegerField(index=True)
+    merged_id = peewee.IntegerField(index=True)
+    actor = peewee.CharField(max_length=100, null=True)
+    created_at = UTCDateTimeField()
+    #: JSON: the survivor's fields before the merge (restored by unmerge)
+    survivor_before = peewee.TextField()
+    #: JSON: this plugin's child rows moved to the survivor, by table
+    moved_rows = peewee.TextField()
+    #: JSON: what each other plugin moved, as its crm_contacts_merged returned it
+    moved_by_plugins = peewee.TextField()
+    undone_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "contacts_merge"
+
+
+class UpdateToken(Model):
+    """A self-service link: signed, expiring, single-use, bound to a contact and fields."""
+
+    id = peewee.AutoField()
+    nonce = peewee.CharField(max_length=64, unique=True)
+    contact = peewee.ForeignKeyField(Contact, backref="update_tokens", on_delete="CASCADE")
+    #: JSON list of the fields the holder may change
+    fields = peewee.TextField()
+    created_at = UTCDateTimeField()
+    created_by = peewee.CharField(max_length=100, null=True)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "contacts_update_token"
+
+
+class PendingUpdate(Model):
+    """A self-service change waiting for staff review."""
+
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="pending_updates", on_delete="CASCADE")
+    token = peewee.ForeignKeyField(UpdateToken, null=True, on_delete="SET NULL")
+    #: JSON: field -> submitted value
+    changes = peewee.TextField()
+    submitted_at = UTCDateTimeField()
+    #: ``pending``, ``approved`` or ``rejected``
+    status = peewee.CharField(max_length=10, default="pending", index=True)
+    reviewed_by = peewee.CharField(max_length=100, null=True)
+    reviewed_at = UTCDateTimeField(null=True)
+    note = peewee.CharField(max_length=500, default="")
+
+    class Meta:
+        table_name = "contacts_pending_update"
+
+
+MODELS = (
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    ContactAddress,
+    ContactTag,
+    ContactCustomField,
+    MailingList,
+    ListMember,
+    Segment,
+    Merge,
+    UpdateToken,
+    PendingUpdate,
+)

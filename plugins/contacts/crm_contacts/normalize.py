@@ -1,0 +1,247 @@
+"""Checking and normalising the values of a contact: e-mail, phone, country, names.
+
+Pure functions with no database, so that import workers can run them in other
+processes. Each raises :class:`InvalidValue` with the reason; callers add the
+field name and the row.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+__all__ = [
+    "ADDRESS_KINDS",
+    "EMAIL_KINDS",
+    "InvalidValue",
+    "KINDS",
+    "PHONE_KINDS",
+    "STATUSES",
+    "name_key",
+    "normalize_country",
+    "normalize_email",
+    "normalize_kind",
+    "normalize_phone",
+    "normalize_tag",
+    "parse_bool",
+]
+
+KINDS = ("person", "organization")
+STATUSES = ("prospect", "customer", "former")
+EMAIL_KINDS = ("work", "home", "other")
+PHONE_KINDS = ("mobile", "work", "home", "fax", "other")
+ADDRESS_KINDS = ("work", "home", "other")
+_KIND_ALIASES = {
+    "cell": "mobile",
+    "cellular": "mobile",
+    "mobile phone": "mobile",
+    "business": "work",
+    "office": "work",
+    "internet": "other",
+    "pref": "other",
+    "voice": "other",
+    "main": "work",
+    "personal": "home",
+    "private": "home",
+    "work fax": "fax",
+    "home fax": "fax",
+    "business fax": "fax",
+}
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be stored; ``str(err)`` says why."""
+
+
+# -- e-mail -------------------------------------------------------------------
+
+# RFC 5322 dot-atom with ASCII atext only: every such local part is accepted
+# unchanged by email-validator, so only the domain needs its (cached) check.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+
+
+@functools.lru_cache(maxsize=65536)
+def _email_domain(domain: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email("postmaster@" + domain, check_deliverability=False).domain.lower()
+    except EmailNotValidError as exc:
+        raise InvalidValue(str(exc)) from None
+
+
+def normalize_email(text: str) -> str:
+    """The address checked for syntax (no DNS) and lower-cased: ``Ana@Example.COM`` → ``ana@example.com``."""
+    value = text.strip()
+    if not value:
+        raise InvalidValue("the e-mail address is empty")
+    local, at, domain = value.rpartition("@")
+    if at and len(local) <= 64 and len(value) <= 254 and _DOT_ATOM.match(local):
+        try:
+            return local.lower() + "@" + _email_domain(domain)
+        except InvalidValue as exc:
+            raise InvalidValue(f"{value!r} is not a valid e-mail address: {exc}") from None
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidValue(f"{value!r} is not a valid e-mail address: {exc}") from None
+    return result.normalized.lower()
+
+
+# -- phone ----------------------------------------------------------------------
+
+_PHONE_PUNCT = str.maketrans("", "", " -.()/\u00a0")
+
+
+@functools.lru_cache(maxsize=512)
+def _prefix_for_parsing(country_code: int) -> re.Pattern[str] | None:
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return None
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
+    if meta is None or not meta.national_prefix_for_parsing:
+        return None
+    return re.compile(meta.national_prefix_for_parsing)
+
+
+def _fast_e164(digits: str) -> str | None:
+    """``+<digits>`` checked without phonenumbers.parse, when parse would not alter it.
+
+    parse() only rewrites an international number when the region's
+    national-prefix pattern matches its start, or it has a leading zero; in
+    every other case the result is the digits as given, so validating the
+    PhoneNumber directly gives the same answer several times faster. Returns
+    ``None`` when the slow path must decide.
+    """
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumber, is_valid_number
+
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not national or national[0] == "0" or len(digits) > 15:
+        return None
+    pattern = _prefix_for_parsing(code)
+    if pattern is not None and pattern.match(national):
+        return None
+    if is_valid_number(PhoneNumber(country_code=code, national_number=int(national))):
+        return "+" + digits
+    return None
+
+
+def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | None]:
+    """``(E.164 number, extension or None)``; national numbers use ``region``."""
+    value = text.strip()
+    if not value:
+        raise InvalidValue("the phone number is empty")
+    compact = value.translate(_PHONE_PUNCT)
+    if compact.startswith("00") and compact.isdigit():
+        compact = "+" + compact[2:]
+    if compact.startswith("+") and compact[1:].isdigit() and len(compact) > 3:
+        fast = _fast_e164(compact[1:])
+        if fast is not None:
+            return fast, None
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, region.upper() if region else None)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            hint = (
+                f"write it in international form (+<country code>…); no default region is set"
+                if not region
+                else f"its country code is unknown (default region {region.upper()})"
+            )
+            raise InvalidValue(f"{value!r} is not a valid phone number: {hint}") from None
+        raise InvalidValue(f"{value!r} is not a valid phone number: {exc._msg}") from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_number(number) or (region or "?").upper()
+        raise InvalidValue(f"{value!r} is not a valid phone number for region {where}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, (number.extension or None)
+
+
+# -- the rest -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    from phonenumbers import SUPPORTED_REGIONS
+
+    # phonenumbers' regions are ISO 3166-1 alpha-2 codes (plus 001 for
+    # non-geographic numbers); add the few codes that have no phone plan
+    return frozenset(r for r in SUPPORTED_REGIONS if r.isalpha()) | {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+
+
+_COUNTRY_NAMES = {
+    "spain": "ES", "españa": "ES", "espana": "ES", "france": "FR", "germany": "DE", "deutschland": "DE",
+    "italy": "IT", "italia": "IT", "portugal": "PT", "united kingdom": "GB", "uk": "GB", "great britain": "GB",
+    "england": "GB", "united states": "US", "united states of america": "US", "usa": "US", "mexico": "MX",
+    "méxico": "MX", "netherlands": "NL", "belgium": "BE", "ireland": "IE", "canada": "CA", "argentina": "AR",
+    "brazil": "BR", "brasil": "BR", "chile": "CL", "colombia": "CO", "switzerland": "CH", "austria": "AT",
+    "sweden": "SE", "norway": "NO", "denmark": "DK", "finland": "FI", "poland": "PL", "japan": "JP",
+    "china": "CN", "india": "IN", "australia": "AU",
+}
+
+
+def normalize_country(text: str) -> str:
+    """An ISO 3166-1 alpha-2 code from a code (any case) or a common English/Spanish name."""
+    value = text.strip()
+    code = value.upper()
+    if len(code) == 2 and code in _countries():
+        return code
+    named = _COUNTRY_NAMES.get(value.lower())
+    if named:
+        return named
+    raise InvalidValue(f"{value!r} is not an ISO 3166-1 alpha-2 country code (such as ES, FR, US)")
+
+
+def normalize_kind(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``Cell`` → ``mobile``; refuses a type that is not in ``allowed``."""
+    key = value.strip().lstrip("*").strip().lower()
+    if not key:
+        return "other"
+    key = _KIND_ALIASES.get(key, key)
+    if key not in allowed:
+        raise InvalidValue(f"{value!r} is not a {what} type; use one of {', '.join(allowed)}")
+    return key
+
+
+def normalize_tag(text: str) -> str:
+    tag = " ".join(text.split()).lower()
+    if not tag:
+        raise InvalidValue("a tag cannot be empty")
+    if len(tag) > 100:
+        raise InvalidValue(f"the tag {tag[:20]!r}… is longer than 100 characters")
+    return tag
+
+
+_TRUE = {"1", "true", "yes", "y", "on", "x", "si", "sí"}
+_FALSE = {"", "0", "false", "no", "n", "off"}
+
+
+def parse_bool(text: str) -> bool:
+    key = text.strip().lower()
+    if key in _TRUE:
+        return True
+    if key in _FALSE:
+        return False
+    raise InvalidValue(f"{text!r} is not a yes/no value (use true/false, yes/no or 1/0)")
+
+
+def name_key(*parts: str | None) -> str:
+    """Lower-case, accent-free, single-spaced: what name searches compare."""
+    text = " ".join(p for p in parts if p)
+    if text.isascii():
+        return " ".join(text.lower().split())
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.lower().split())

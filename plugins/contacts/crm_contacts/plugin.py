@@ -1,0 +1,61 @@
+"""Entry module of the contacts plugin: hook implementations only.
+
+``crm --help`` imports this module, so it imports nothing heavy at the top:
+each hook imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import CommandSpec, PluginSchema
+
+
+@hookimpl
+def crm_schema() -> PluginSchema:
+    from crm_contacts.models import MODELS
+
+    return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
+
+
+@hookimpl
+def crm_config_section() -> type:
+    from crm_contacts.settings import ContactsSettings
+
+    return ContactsSettings
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_contacts.api import ContactsAPI
+
+    return ContactsAPI(crm)
+
+
+@hookimpl
+def crm_cli_commands() -> list[CommandSpec]:
+    return [CommandSpec("contacts", "crm_contacts.cli:contacts", "Address book: contacts, imports, lists, duplicates, GDPR.")]
+
+
+@hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_contacts.demo import load_demo
+
+    return load_demo(crm)
+
+
+@hookimpl
+def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
+    from crm_contacts.gdpr import export_contact
+
+    return export_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
+    from crm_contacts.gdpr import erase_contact
+
+    return erase_contact(crm, contact_id)
+

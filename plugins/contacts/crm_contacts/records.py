@@ -1,0 +1,190 @@
+"""The plugin's own records: a full contact as the API returns it, and search pages.
+
+Other plugins see contacts as :class:`crm_hookspecs.records.ContactCard`;
+these richer records are for the contacts plugin's own callers (the CLI, an
+embedding app, the self-service portal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+from crm_hookspecs.records import ContactCard, PostalAddress
+
+__all__ = ["Address", "ContactRecord", "Email", "Phone", "SearchPage", "snapshot"]
+
+
+@attrs.frozen
+class Email:
+    address: str
+    kind: str = "other"
+    primary: bool = False
+
+
+@attrs.frozen
+class Phone:
+    #: E.164
+    number: str
+    kind: str = "other"
+    primary: bool = False
+    extension: str | None = None
+
+
+@attrs.frozen
+class Address:
+    kind: str = "other"
+    street: str = ""
+    extra: str = ""
+    city: str = ""
+    postal_code: str = ""
+    region: str = ""
+    #: ISO 3166-1 alpha-2
+    country: str = ""
+    primary: bool = False
+
+    def postal(self) -> PostalAddress:
+        return PostalAddress(
+            street=self.street,
+            city=self.city,
+            postal_code=self.postal_code,
+            region=self.region,
+            country=self.country,
+            extra=self.extra,
+        )
+
+
+@attrs.frozen
+class ContactRecord:
+    """One contact with everything the plugin keeps about it."""
+
+    id: int
+    kind: str
+    display_name: str
+    first_name: str = ""
+    last_name: str = ""
+    organization_id: int | None = None
+    organization_name: str | None = None
+    status: str = "prospect"
+    status_changed_at: dt.datetime | None = None
+    region: str | None = None
+    country: str | None = None
+    owner: str | None = None
+    language: str | None = None
+    do_not_contact: bool = False
+    external_id: str | None = None
+    notes: str | None = None
+    emails: tuple[Email, ...] = ()
+    phones: tuple[Phone, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    tags: tuple[str, ...] = ()
+    custom: dict[str, str] = attrs.field(factory=dict)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    deleted_at: dt.datetime | None = None
+    merged_into: int | None = None
+    erased_at: dt.datetime | None = None
+
+    @property
+    def email(self) -> str | None:
+        return next((e.address for e in self.emails if e.primary), None)
+
+    @property
+    def phone(self) -> str | None:
+        return next((p.number for p in self.phones if p.primary), None)
+
+    @property
+    def address(self) -> Address | None:
+        return next((a for a in self.addresses if a.primary), None)
+
+    def card(self) -> ContactCard:
+        address = self.address
+        return ContactCard(
+            id=self.id,
+            kind=self.kind,
+            display_name=self.display_name,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            organization_id=self.organization_id,
+            organization_name=self.organization_name,
+            email=self.email,
+            phone=self.phone,
+            address=address.postal() if address else None,
+            status=self.status,
+            region=self.region,
+            country=self.country,
+            owner=self.owner,
+            language=self.language,
+            tags=self.tags,
+            do_not_contact=self.do_not_contact,
+        )
+
+
+@attrs.frozen
+class SearchPage:
+    """One page of search results, with the total number of matches."""
+
+    cards: list[ContactCard]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.cards) < self.total
+
+
+#: the fields of a contact as events carry them (ContactCreated.data and
+#: the keys of ContactChanged.changes), in this order
+DATA_FIELDS = (
+    "kind",
+    "display_name",
+    "first_name",
+    "last_name",
+    "organization_id",
+    "status",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "do_not_contact",
+    "external_id",
+    "notes",
+    "emails",
+    "phones",
+    "addresses",
+    "tags",
+    "custom",
+)
+
+
+def snapshot(record: ContactRecord) -> dict[str, Any]:
+    """The contact's fields as JSON-ready values, keyed as events carry them."""
+    out: dict[str, Any] = {}
+    for name in DATA_FIELDS:
+        value = getattr(record, name)
+        if name == "emails":
+            value = [{"address": e.address, "kind": e.kind, "primary": e.primary} for e in value]
+        elif name == "phones":
+            value = [_phone_dict(p) for p in value]
+        elif name == "addresses":
+            value = [attrs.asdict(a) for a in value]
+        elif name == "tags":
+            value = list(value)
+        elif name == "custom":
+            value = dict(value)
+        out[name] = value
+    return out
+
+
+def _phone_dict(phone: Phone) -> dict[str, Any]:
+    out: dict[str, Any] = {"number": phone.number, "kind": phone.kind, "primary": phone.primary}
+    if phone.extension:
+        out["extension"] = phone.extension
+    return out
+
+
+def compact(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without empty values (what ContactCreated carries)."""
+    return {k: v for k, v in data.items() if v not in (None, "", [], {}, False)}

@@ -1,0 +1,224 @@
+"""The address book API: create, read, update, delete, restore, tag, search, cards."""
+
+from __future__ import annotations
+
+import pytest
+from crm_hookspecs.apis import ContactsAPI
+from crm_hookspecs.records import ContactCard, FieldChange
+
+from crm_core.errors import NotFoundError, ValidationError
+
+
+@pytest.fixture
+def app(contacts_app, crm_recorder):
+    return contacts_app(("recorder", crm_recorder))
+
+
+@pytest.fixture
+def book(app):
+    return app.plugin("contacts")
+
+
+def test_api_implements_the_contract_protocol(book):
+    assert isinstance(book, ContactsAPI)
+
+
+def test_create_normalises_and_emits_contact_created(app, book, crm_recorder):
+    org = book.create(kind="organization", display_name="Acme SL", actor="lead")
+    ana = book.create(
+        first_name="Ana",
+        last_name="García",
+        email="Ana.Garcia@Example.COM",
+        phones=[{"number": "612 34 56 78", "kind": "cell"}, "+33 1 42 68 53 00"],
+        addresses=[{"street": "Calle Mayor 1", "city": "Madrid", "postal_code": "28001", "country": "es", "kind": "work"}],
+        organization_id=org.id,
+        tags=["VIP", " vip ", "Madrid"],
+        custom={"industry": "retail"},
+        region="Centro",
+        owner="maria",
+        actor="maria",
+    )
+    assert ana.display_name == "Ana García"
+    assert ana.email == "ana.garcia@example.com"
+    assert [p.number for p in ana.phones] == ["+34612345678", "+33142685300"]
+    assert ana.phones[0].kind == "mobile" and ana.phones[0].primary and not ana.phones[1].primary
+    assert ana.address.country == "ES" and ana.address.kind == "work"
+    assert ana.tags == ("madrid", "vip")
+    assert ana.organization_name == "Acme SL"
+    created = [e for e in crm_recorder.events if e.type_name == "ContactCreated"]
+    assert [e.contact_id for e in created] == [org.id, ana.id]
+    event = created[1]
+    assert event.actor == "maria" and event.channel == "staff" and event.kind == "person"
+    assert event.data["emails"] == [{"address": "ana.garcia@example.com", "kind": "other", "primary": True}]
+    assert event.data["custom"] == {"industry": "retail"}
+    assert event.data["organization_id"] == org.id
+
+
+def test_card_and_cards(book):
+    a = book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com", addresses=[{"city": "Sevilla", "country": "ES"}])
+    b = book.create(display_name="Bea", phone="+34 699 111 222")
+    card = book.card(a.id)
+    assert isinstance(card, ContactCard)
+    assert card.email == "ana@example.com" and card.address.city == "Sevilla" and card.phone is None
+    assert [c.id for c in book.cards([b.id, 999, a.id])] == [b.id, a.id]
+    with pytest.raises(NotFoundError, match="no contact with id 999"):
+        book.card(999)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"first_name": "X", "email": "not-an-email"}, "'emails'.*not a valid e-mail"),
+        ({"first_name": "X", "email": "x@localhost"}, "'emails'"),
+        ({"first_name": "X", "phone": "12"}, "'phones'.*not a valid phone"),
+        ({"first_name": "X", "status": "vip"}, "'status'.*use prospect, customer, former"),
+        ({"first_name": "X", "kind": "robot"}, "'kind'"),
+        ({"first_name": "X", "country": "Narnia"}, "'country'.*ISO 3166"),
+        ({"first_name": "X", "favourite_colour": "red"}, "'favourite_colour' is not a contact field|favourite_colour.*is not a contact field"),
+        ({"kind": "organization"}, "needs display_name"),
+        ({"first_name": "X", "emails": [{"address": "a@example.com", "primary": True}, {"address": "b@example.com", "primary": True}]}, "only one can be primary"),
+        ({"first_name": "X", "custom": {"k": "x" * 300}}, "limit is 255"),
+        ({"first_name": "X", "addresses": [{"street": "x", "planet": "Mars"}]}, "unknown part"),
+    ],
+)
+def test_create_refuses_bad_input_and_writes_nothing(app, book, fields, message):
+    with pytest.raises(ValidationError, match=message):
+        book.create(**fields)
+    assert book.search(include_deleted=True).total == 0
+    assert app.events.recent(5) == []
+
+
+def test_phone_without_country_code_needs_a_default_region(contacts_app):
+    app = contacts_app(settings={})
+    with pytest.raises(ValidationError, match="international form"):
+        app.plugin("contacts").create(first_name="X", phone="612345678")
+    assert app.plugin("contacts").create(first_name="X", phone="+34612345678").phone == "+34612345678"
+
+
+def test_organization_must_be_an_organization(book):
+    person = book.create(first_name="Pat")
+    with pytest.raises(ValidationError, match="is a person, not an organization"):
+        book.create(first_name="Lee", organization_id=person.id)
+    with pytest.raises(ValidationError, match="no such organization"):
+        book.create(first_name="Lee", organization_id=12345)
+
+
+def test_update_emits_field_level_diff(book, crm_recorder):
+    c = book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com", custom={"a": "1"})
+    updated = book.update(
+        c.id, last_name="Sanz", status="customer", emails=["ana@work.example", "ana@example.com"], custom={"a": None, "b": "2"},
+        actor="maria", channel="api",
+    )
+    assert updated.display_name == "Ana Sanz"  # derived from the names, so it follows them
+    assert updated.email == "ana@work.example"
+    assert updated.status_changed_at is not None
+    changed = [e for e in crm_recorder.events if e.type_name == "ContactChanged"]
+    assert len(changed) == 1
+    event = changed[0]
+    assert event.actor == "maria" and event.channel == "api" and event.contact_id == c.id
+    assert event.changes["last_name"] == FieldChange(old="Ruiz", new="Sanz")
+    assert event.changes["display_name"] == FieldChange(old="Ana Ruiz", new="Ana Sanz")
+    assert event.changes["status"] == FieldChange(old="prospect", new="customer")
+    assert event.changes["custom"] == FieldChange(old={"a": "1"}, new={"b": "2"})
+    assert [e["address"] for e in event.changes["emails"].new] == ["ana@work.example", "ana@example.com"]
+    assert set(event.changes) == {"last_name", "display_name", "status", "custom", "emails"}
+
+
+def test_update_without_change_emits_nothing(book, crm_recorder):
+    c = book.create(first_name="Ana", email="ana@example.com")
+    book.update(c.id, first_name="Ana", emails=["ANA@example.com"])
+    assert "ContactChanged" not in crm_recorder.types()
+
+
+def test_explicit_display_name_is_kept_when_names_change(book):
+    c = book.create(first_name="Robert", last_name="Smith", display_name="Bob Smith")
+    assert book.update(c.id, first_name="Rob").display_name == "Bob Smith"
+
+
+def test_update_refuses_bad_input(book):
+    c = book.create(first_name="Ana")
+    with pytest.raises(ValidationError, match="'phones'"):
+        book.update(c.id, phones=["nonsense"])
+    with pytest.raises(ValidationError, match="own organization"):
+        org = book.create(kind="organization", display_name="Org")
+        book.update(org.id, organization_id=org.id)
+    with pytest.raises(NotFoundError):
+        book.update(4242, first_name="X")
+    with pytest.raises(ValidationError, match="channel 'fax' is not known"):
+        book.update(c.id, first_name="Y", channel="fax")
+    assert book.get(c.id).first_name == "Ana"
+
+
+def test_delete_and_restore(book, crm_recorder):
+    c = book.create(first_name="Ana")
+    book.delete(c.id, actor="maria")
+    assert book.get(c.id).deleted_at is not None
+    assert book.search("ana").total == 0
+    assert book.search("ana", include_deleted=True).total == 1
+    with pytest.raises(ValidationError, match="already deleted"):
+        book.delete(c.id)
+    with pytest.raises(ValidationError, match="is deleted; restore it first"):
+        book.update(c.id, first_name="Eva")
+    restored = book.restore(c.id, actor="maria")
+    assert restored.deleted_at is None
+    with pytest.raises(ValidationError, match="not deleted"):
+        book.restore(c.id)
+    kinds = [(e.type_name, e.actor) for e in crm_recorder.events if e.type_name in ("ContactDeleted", "ContactRestored")]
+    assert kinds == [("ContactDeleted", "maria"), ("ContactRestored", "maria")]
+
+
+def test_search_filters_and_paging(book):
+    org = book.create(kind="organization", display_name="Núñez y Cía")
+    people = []
+    for i in range(12):
+        people.append(
+            book.create(
+                first_name=f"Person{i:02d}",
+                last_name="Núñez" if i % 2 else "Smith",
+                email=f"p{i}@example.com",
+                phone=f"+34 612 000 {i:03d}",
+                status="customer" if i % 3 == 0 else "prospect",
+                region="North" if i < 6 else "South",
+                owner="ana" if i % 4 == 0 else "luis",
+                tags=["vip"] if i in (1, 2) else [],
+                custom={"industry": "retail"} if i == 5 else {},
+                organization_id=org.id if i == 7 else None,
+                addresses=[{"city": "Bilbao"}] if i == 8 else [],
+            )
+        )
+    assert book.search(name="nunez").total == 7  # accents and case ignored; the organization too
+    assert book.search("P3@EXAMPLE.COM").cards[0].id == people[3].id
+    assert book.search("612 000 004").cards[0].id == people[4].id
+    assert book.search(phone="612000004").cards[0].id == people[4].id
+    assert book.search(status="customer").total == 4
+    assert book.search(region="South", owner="ana").total == 1
+    assert [c.id for c in book.search(tag="vip").cards] == [people[1].id, people[2].id]
+    assert [c.id for c in book.search(custom={"industry": "retail"}).cards] == [people[5].id]
+    assert [c.id for c in book.search(organization_id=org.id).cards] == [people[7].id]
+    assert [c.id for c in book.search(city="Bilbao").cards] == [people[8].id]
+    assert book.search(kind="organization").total == 1
+    first = book.search(name="person", limit=5)
+    second = book.search(name="person", limit=5, offset=5)
+    assert first.total == 12 and len(first.cards) == 5 and first.has_more
+    assert not {c.id for c in first.cards} & {c.id for c in second.cards}
+    with pytest.raises(ValidationError, match="unknown filter 'colour'"):
+        book.search(colour="red")
+    with pytest.raises(ValidationError, match="filter status"):
+        book.search(status="vip")
+    with pytest.raises(ValidationError, match="limit must be at least 1"):
+        book.search(limit=0)
+
+
+def test_tag_many_contacts(book, crm_recorder):
+    a = book.create(first_name="A", tags=["old"])
+    b = book.create(first_name="B")
+    assert book.tag([a.id, b.id], add=["New"], remove=["old"], actor="x") == 2
+    assert book.get(a.id).tags == ("new",) and book.get(b.id).tags == ("new",)
+    assert book.tag([a.id], add=["new"]) == 0
+    with pytest.raises(NotFoundError):
+        book.tag([a.id, 999], add=["z"])
+    assert book.get(a.id).tags == ("new",)
+    with pytest.raises(ValidationError, match="both added and removed"):
+        book.tag([a.id], add=["z"], remove=["z"])
+    changes = [e.changes["tags"] for e in crm_recorder.events if e.type_name == "ContactChanged"]
+    assert FieldChange(old=["old"], new=["new"]) in changes
