@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from crm_hookspecs.events import Event
 
     from crm_core.events import EventBus
+    from crm_core.mail import Mailer
     from crm_core.schema import MigrationStep
 
 __all__ = ["CRM"]
@@ -106,6 +107,7 @@ class CRM:
         self.database: peewee.Database = storage.connect(config.core.database, config.base_dir)
         self._apis: dict[str, Any] = {}
         self._events: EventBus | None = None
+        self._mailer: Mailer | None = None
         self._closed = False
         storage.register_open(self)
         try:
@@ -277,6 +279,17 @@ class CRM:
     def emit(self, event: Event) -> None:
         """Record ``event`` in the current transaction; it is delivered after commit."""
         self.events.emit(event)
+
+    # -- mail ----------------------------------------------------------------
+
+    @property
+    def mail(self) -> Mailer:
+        """The outgoing mail queue (``crm.mail.queue(...)``); see ``crm_core.mail``."""
+        if self._mailer is None:
+            from crm_core.mail.mailer import Mailer
+
+            self._mailer = Mailer(self)
+        return self._mailer
 
     # -- time ----------------------------------------------------------------
 

@@ -42,6 +42,7 @@ __all__ = [
     "dump_toml",
     "MailSettings",
     "SmtpSettings",
+    "WorkerSettings",
     "load_config",
     "parse_plugin_list",
     "structure_section",
@@ -64,17 +65,41 @@ class SmtpSettings:
     """``[crm.mail.smtp]``: the SMTP server for ``transport = "smtp"``."""
 
     host: str = "localhost"
-    port: int = 25
+    port: int = attrs.field(default=25)
     #: ``"none"``, ``"starttls"`` or ``"tls"`` (implicit TLS, usually port 465)
     security: str = attrs.field(default="none")
     username: str | None = None
+    #: write ``"env:NAME"`` to read it from the environment variable NAME
     password: str | None = None
-    timeout: float = 30.0
+    #: seconds to wait for the server (connecting and each reply)
+    timeout: float = attrs.field(default=30.0)
+    #: check the server's TLS certificate (turn off only for a test server)
+    verify: bool = True
+    #: a CA bundle (PEM) to trust instead of the system's, for a private CA
+    ca_file: str | None = None
 
     @security.validator
     def _check_security(self, attribute: attrs.Attribute, value: str) -> None:
         if value not in ("none", "starttls", "tls"):
             raise ValueError(f"must be 'none', 'starttls' or 'tls', not {value!r}")
+
+    @port.validator
+    def _check_port(self, attribute: attrs.Attribute, value: int) -> None:
+        if not 0 < value < 65536:
+            raise ValueError(f"must be a TCP port between 1 and 65535, not {value!r}")
+
+    @timeout.validator
+    def _check_timeout(self, attribute: attrs.Attribute, value: float) -> None:
+        if value <= 0:
+            raise ValueError(f"must be a positive number of seconds, not {value!r}")
+
+
+def _positive(allow_zero: bool = False):  # -> attrs validator
+    def check(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ValueError(f"must be {'zero or more' if allow_zero else 'more than zero'}, not {value!r}")
+
+    return check
 
 
 @attrs.frozen
@@ -86,14 +111,42 @@ class MailSettings:
     #: folder for the ``file`` transport, relative to the config file
     outbox: str = "outbox"
     #: the From header of every message
-    sender: str = "CRM <crm@localhost>"
+    sender: str = attrs.field(default="CRM <crm@localhost>")
     #: messages per minute, per transport; 0 means no limit
-    rate_limit: int = 0
+    rate_limit: int = attrs.field(default=0, validator=_positive(allow_zero=True))
     #: delivery attempts before a temporarily failing message is given up
-    max_attempts: int = 8
+    max_attempts: int = attrs.field(default=8, validator=_positive())
     #: first retry delay in seconds; doubles with each attempt
-    retry_backoff: float = 60.0
+    retry_backoff: float = attrs.field(default=60.0, validator=_positive())
+    #: the longest retry delay in seconds (the doubling stops there)
+    max_backoff: float = attrs.field(default=21600.0, validator=_positive())
+    #: messages handed to the transport at once (one SMTP connection per batch)
+    batch_size: int = attrs.field(default=100, validator=_positive())
+    #: seconds a worker may hold a batch before another may take it over
+    lease: float = attrs.field(default=600.0, validator=_positive())
     smtp: SmtpSettings = attrs.field(factory=SmtpSettings)
+    #: settings handed to a plugin's transport factory (free-form table)
+    transport_options: dict[str, Any] = attrs.field(factory=dict)
+
+    @sender.validator
+    def _check_sender(self, attribute: attrs.Attribute, value: str) -> None:
+        from crm_core.mail.address import parse_address
+
+        parse_address(value, what="the sender")
+
+
+@attrs.frozen
+class WorkerSettings:
+    """``[crm.worker]``: how ``crm worker`` runs the timed jobs."""
+
+    #: seconds between mail deliveries (the kernel's ``crm.mail`` job)
+    mail_interval: float = attrs.field(default=10.0, validator=_positive())
+    #: seconds between event deliveries and retries (the ``crm.events`` job)
+    events_interval: float = attrs.field(default=60.0, validator=_positive())
+    #: the longest an idle worker sleeps before it looks at the schedule again
+    poll_interval: float = attrs.field(default=5.0, validator=_positive())
+    #: days the finished runs stay in ``crm_job_run`` (for ``crm worker status``)
+    keep_runs_days: int = attrs.field(default=7, validator=_positive())
 
 
 @attrs.frozen

@@ -1,0 +1,319 @@
+"""Delivering the queue: claim a batch, send it, record what happened.
+
+Each batch is claimed in a short transaction that first locks the
+transport's row in ``crm_mail_transport``, so any number of workers claim
+disjoint batches and the rate limit counts every worker's sends. Claimed
+messages are ``sending`` under a lease; a worker that dies leaves them to
+be taken back when the lease expires. Results are written with one UPDATE
+per outcome (not one per message), together with the ``MailBounced`` events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Sequence
+
+import attrs
+import peewee
+
+from crm_core.mail.message import OutgoingMessage, build_message, envelope_address
+from crm_core.mail.transports import Envelope, SendResult
+from crm_core.storage import for_update
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+    from crm_core.mail.mailer import Mailer
+
+__all__ = ["DeliveryReport", "deliver"]
+
+_WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+@attrs.define
+class DeliveryReport:
+    """What one :meth:`~crm_core.mail.Mailer.deliver` call did."""
+
+    #: accepted by the transport
+    sent: int = 0
+    #: failed for now, queued again with back-off
+    retried: int = 0
+    #: given up: refused for good, or out of attempts
+    failed: int = 0
+    #: MailBounced events emitted
+    bounced: int = 0
+    #: taken back from a worker whose lease had expired
+    reclaimed: int = 0
+    #: the rate limit stopped this delivery before the queue was empty
+    rate_limited: bool = False
+    #: the last transport-level error (server down, connection lost), if any
+    error: str | None = None
+
+    def __str__(self) -> str:
+        parts = [f"{self.sent} sent", f"{self.retried} to retry", f"{self.failed} failed", f"{self.bounced} bounced"]
+        if self.reclaimed:
+            parts.append(f"{self.reclaimed} taken back from a lost worker")
+        text = ", ".join(parts)
+        if self.rate_limited:
+            text += " (rate limit reached: the rest waits)"
+        if self.error:
+            text += f"; last error: {self.error}"
+        return text
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryReport:
+    """Send due messages, batch after batch, until none is due, ``limit`` is
+    reached, the rate limit stops it, or the transport reports a connection
+    problem (the rest waits for the next run rather than hammering a server
+    that is down)."""
+    report = DeliveryReport()
+    transport = mailer.transport
+    name = getattr(transport, "name", mailer.settings.transport)
+    with app.activate():
+        while limit is None or report.sent + report.retried + report.failed < limit:
+            size = mailer.settings.batch_size
+            if limit is not None:
+                size = min(size, limit - (report.sent + report.retried + report.failed))
+            batch, stop = _claim(app, mailer, name, size, report)
+            if not batch:
+                if stop:
+                    report.rate_limited = True
+                break
+            envelopes, broken = _envelopes(app, mailer, batch)
+            results: list[SendResult] = [SendResult.failed(broken[i]) for i in broken]
+            sendable = [e for e in envelopes if e.id not in broken]
+            if sendable:
+                try:
+                    got = list(transport.send(sendable))
+                    if len(got) != len(sendable):
+                        raise RuntimeError(f"transport {name!r} returned {len(got)} results for {len(sendable)} messages")
+                except Exception as exc:  # a transport bug or outage: nothing is lost, all retried
+                    got = [SendResult.retry(f"transport {name!r} raised {type(exc).__name__}: {exc}") for _ in sendable]
+                results = [SendResult.failed(broken[pk]) for pk in broken] + got
+                ids = list(broken) + [e.id for e in sendable]
+            else:
+                ids = list(broken)
+            lost = _record(app, mailer, name, batch, dict(zip(ids, results)), report)
+            if lost or stop:
+                report.rate_limited = report.rate_limited or stop
+                break
+    return report
+
+
+def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: DeliveryReport) -> tuple[list[Any], bool]:
+    """Claim up to ``size`` due messages; return them and whether the rate limit bit."""
+    from crm_core.mail.models import MailMessage, MailTransportState
+
+    database = app.database
+    settings = mailer.settings
+    now = app.clock.now()
+    token = f"{_WORKER_ID}:{uuid.uuid4().hex[:12]}"
+    limited = False
+    with database.atomic():
+        MailTransportState.insert(name=transport, updated_at=now).on_conflict_ignore().execute()
+        for_update(MailTransportState.select().where(MailTransportState.name == transport), database).get()
+        # a dead worker's batch: its lease ran out, so take it back
+        reclaimed = (
+            MailMessage.update(
+                status="queued",
+                lease_owner=None,
+                lease_until=None,
+                last_error="the worker sending it stopped before recording the result; sent again",
+            )
+            .where((MailMessage.status == "sending") & (MailMessage.lease_until < now))
+            .execute()
+        )
+        report.reclaimed += reclaimed
+        if settings.rate_limit:
+            window = now - dt.timedelta(minutes=1)
+            used = (
+                MailMessage.select()
+                .where(
+                    ((MailMessage.transport == transport) & (MailMessage.sent_at > window))
+                    | (MailMessage.status == "sending")
+                )
+                .count()
+            )
+            allowed = settings.rate_limit - used
+            if allowed <= 0:
+                return [], True
+            if allowed < size:
+                size, limited = allowed, True
+        due = for_update(
+            MailMessage.select(MailMessage.id)
+            .where((MailMessage.status == "queued") & (MailMessage.next_attempt_at <= now))
+            .order_by(MailMessage.next_attempt_at, MailMessage.id)
+            .limit(size),
+            database,
+        )
+        ids = [pk for (pk,) in due.tuples()]
+        if not ids:
+            return [], False
+        lease = now + dt.timedelta(seconds=settings.lease)
+        (
+            MailMessage.update(status="sending", lease_owner=token, lease_until=lease)
+            .where(MailMessage.id.in_(ids) & (MailMessage.status == "queued"))
+            .execute()
+        )
+        MailTransportState.update(updated_at=now).where(MailTransportState.name == transport).execute()
+    rows = list(
+        MailMessage.select()
+        .where((MailMessage.lease_owner == token) & (MailMessage.status == "sending"))
+        .order_by(MailMessage.next_attempt_at, MailMessage.id)
+    )
+    return rows, limited and len(rows) >= size
+
+
+def _envelopes(app: CRM, mailer: Mailer, rows: Sequence[Any]) -> tuple[list[Envelope], dict[int, str]]:
+    """Build each claimed row; a row that cannot be built fails (permanently) with the reason."""
+    files = mailer._attachments([r.id for r in rows if r.attachment_count])
+    envelopes = []
+    broken: dict[int, str] = {}
+    for row in rows:
+        try:
+            message = OutgoingMessage(
+                json.loads(row.recipients),
+                row.subject,
+                row.text_body,
+                html=row.html_body,
+                attachments=files.get(row.id, ()),
+                headers=[tuple(h) for h in json.loads(row.headers)] if row.headers else None,
+                key=row.key,
+                sender=row.sender,
+                reply_to=row.reply_to,
+            )
+            recipients = (
+                tuple(json.loads(row.remaining)) if row.remaining else tuple(envelope_address(t) for t in message.to)
+            )
+            data = build_message(
+                sender=row.sender,
+                to=message.to,
+                subject=message.subject,
+                text=message.text,
+                html=message.html,
+                attachments=message.attachments,
+                headers=message.headers,
+                reply_to=message.reply_to,
+                message_id=row.message_id,
+                date=row.queued_at,
+            )
+        except Exception as exc:  # a row edited by hand, say: fail it, keep the rest going
+            broken[row.id] = f"the message cannot be built: {type(exc).__name__}: {exc}"
+            continue
+        envelopes.append(
+            Envelope(
+                id=row.id,
+                key=row.key,
+                message_id=row.message_id,
+                sender=envelope_address(row.sender),
+                recipients=recipients,
+                data=data,
+                message=message,
+            )
+        )
+    return envelopes, broken
+
+
+def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
+    s = mailer.settings
+    seconds = min(s.retry_backoff * (2 ** max(attempts - 1, 0)), s.max_backoff)
+    return dt.timedelta(seconds=seconds)
+
+
+def _record(
+    app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], results: dict[int, SendResult], report: DeliveryReport
+) -> bool:
+    """Write the batch's outcome; return True when the connection was lost (stop for now)."""
+    from crm_hookspecs.events import MailBounced
+
+    from crm_core.mail.models import MailMessage
+
+    now = app.clock.now()
+    settings = mailer.settings
+    by_id = {r.id: r for r in rows}
+    sent: list[int] = []
+    untried: list[int] = []
+    # (status, attempts, next_attempt_at, error) -> ids: one UPDATE per group
+    groups: dict[tuple[str, int, dt.datetime | None, str | None], list[int]] = defaultdict(list)
+    partial: list[tuple[int, SendResult]] = []
+    bounces: list[Any] = []
+    lost = False
+    for pk, result in results.items():
+        row = by_id[pk]
+        for address, reason in result.bounced:
+            bounces.append(MailBounced(address=address, reason=reason, message_id=row.message_id))
+        if result.status == "sent":
+            if result.deferred:
+                partial.append((pk, result))
+            else:
+                sent.append(pk)
+                if result.error:
+                    groups[("sent-note", row.attempts + 1, None, result.error)].append(pk)
+        elif result.status == "untried":
+            untried.append(pk)
+        elif result.status == "failed":
+            groups[("failed", row.attempts + 1, None, result.error)].append(pk)
+        else:
+            attempts = row.attempts + 1
+            if result.deferred:
+                partial.append((pk, result))
+            elif attempts >= settings.max_attempts:
+                error = f"gave up after {attempts} attempts; last error: {result.error}"
+                groups[("failed", attempts, None, error)].append(pk)
+            else:
+                groups[("queued", attempts, now + _backoff(mailer, attempts), result.error)].append(pk)
+    retried = [r for r in results.values() if r.status == "retry"]
+    if untried or (retried and len(retried) == len(results)):
+        # the connection was lost, or nothing got through (server down):
+        # the rest of the queue waits for the next run
+        lost = True
+        report.error = (retried or [results[untried[0]]])[-1].error
+    with app.database.atomic():
+        owned = MailMessage.lease_owner == rows[0].lease_owner
+        if sent:
+            MailMessage.update(
+                status="sent", sent_at=now, transport=transport, lease_owner=None, lease_until=None, remaining=None,
+                attempts=MailMessage.attempts + 1, last_error=None,
+            ).where(MailMessage.id.in_(sent) & owned).execute()
+            report.sent += len(sent)
+        for (status, attempts, when, error), ids in groups.items():
+            if status == "sent-note":
+                MailMessage.update(last_error=error).where(MailMessage.id.in_(ids)).execute()
+                continue
+            values: dict[str, Any] = dict(status=status, attempts=attempts, lease_owner=None, lease_until=None, last_error=error)
+            if when is not None:
+                values["next_attempt_at"] = when
+            MailMessage.update(**values).where(MailMessage.id.in_(ids) & owned).execute()
+            if status == "failed":
+                report.failed += len(ids)
+            else:
+                report.retried += len(ids)
+        for pk, result in partial:  # rare: some recipients deferred, each its own list
+            row = by_id[pk]
+            attempts = row.attempts + 1
+            values = dict(remaining=json.dumps(list(result.deferred)), lease_owner=None, lease_until=None, attempts=attempts)
+            if attempts >= settings.max_attempts:
+                values.update(status="failed", last_error=f"gave up after {attempts} attempts; {result.error}")
+                report.failed += 1
+            else:
+                values.update(status="queued", next_attempt_at=now + _backoff(mailer, attempts), last_error=result.error)
+                report.retried += 1
+            if result.status == "sent":
+                values.update(transport=transport, sent_at=now)
+            MailMessage.update(**values).where((MailMessage.id == pk) & owned).execute()
+        if untried:
+            MailMessage.update(
+                status="queued", lease_owner=None, lease_until=None, last_error=results[untried[0]].error
+            ).where(MailMessage.id.in_(untried) & owned).execute()
+        if bounces:
+            app.events.emit_many(bounces)
+            report.bounced += len(bounces)
+    return lost
