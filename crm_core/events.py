@@ -116,15 +116,27 @@ class EventBus:
         if getattr(local, "delivering", False):
             local.again = True  # the running delivery loop picks them up
             return
-        if getattr(local, "scheduled", False):
+        database = self._app.database
+        # One delivery per outermost transaction. The marker is that
+        # transaction itself, not a flag: peewee drops the after-commit
+        # callbacks of a transaction that rolls back, and a flag would then
+        # stay set and stop every later delivery in this thread.
+        outermost = database._state.transactions[0]
+        if getattr(local, "scheduled_for", None) is outermost:
             return
-        local.scheduled = True
+        local.scheduled_for = outermost
 
         def after_commit() -> None:
-            local.scheduled = False
-            self.deliver()
+            local.scheduled_for = None
+            try:
+                self.deliver()
+            except Exception:  # the change is committed: never fail the caller for its delivery
+                # (an exception here would also skip peewee's other after-commit
+                # callbacks); the events stay in the outbox for the next delivery,
+                # 'crm events deliver' or the worker
+                self._app.log.exception("delivering events after commit failed; they wait in the outbox")
 
-        self._app.database.after_commit(after_commit)
+        database.after_commit(after_commit)
 
     # -- delivering ----------------------------------------------------------
 
