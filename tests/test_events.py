@@ -1,0 +1,396 @@
+"""Events: the outbox, delivery after commit, failures and retries (crm_core.events)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import peewee
+import pytest
+from crm_hookspecs import hookimpl
+from crm_hookspecs.events import ContactCreated, ContactDeleted, TaskCreated, UnknownEvent
+from crm_hookspecs.records import PluginSchema
+
+from crm_core.errors import EventError
+from crm_core.events import BATCH_SIZE, FIRST_BACKOFF
+from crm_core.models import EventFailure, OutboxEvent
+from crm_core.storage import Model
+
+NOTE_MIGRATION = """
+import peewee
+
+
+def up(migrator, db):
+    class Note(peewee.Model):
+        text = peewee.CharField(max_length=200)
+
+        class Meta:
+            database = db
+            table_name = "kt_note"
+
+    db.create_tables([Note])
+"""
+
+
+class Note(Model):
+    text = peewee.CharField(max_length=200)
+
+    class Meta:
+        table_name = "kt_note"
+
+
+class Notes:
+    """A plugin owning kt_note; its handler writes a note per event and can be told to fail."""
+
+    def __init__(self, migrations) -> None:
+        self.migrations = migrations
+        self.fail_on: set[int] = set()
+        self.seen: list[int] = []
+
+    @hookimpl
+    def crm_schema(self):
+        return PluginSchema(migrations=self.migrations, models=(Note,))
+
+    @hookimpl
+    def crm_handle_events(self, crm, events):
+        for event in events:
+            cid = getattr(event, "contact_id", None)
+            self.seen.append(cid)
+            Note.create(text=f"saw {event.type_name} {cid}")  # written, then maybe rolled back
+            if cid in self.fail_on:
+                raise RuntimeError(f"cannot handle contact {cid}")
+
+
+@pytest.fixture
+def notes(tmp_path, kit):
+    return Notes(kit.write_migrations(tmp_path / "notes_migrations", {"0001_note": NOTE_MIGRATION}))
+
+
+def created(*ids: int) -> list[ContactCreated]:
+    return [ContactCreated(contact_id=i, data={"name": f"c{i}"}) for i in ids]
+
+
+def note_texts(crm) -> list[str]:
+    with crm.activate():
+        return [n.text for n in Note.select().order_by(Note.id)]
+
+
+# -- emitting and delivering -------------------------------------------------
+
+
+def test_events_are_delivered_after_commit_in_order(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    events = created(1, 2, 3)
+    with crm.transaction():
+        for event in events:
+            crm.emit(event)
+        assert crm_recorder.events == []  # nothing before the commit
+        with crm.activate():
+            assert OutboxEvent.select().count() == 3  # but written in the transaction
+    assert [e.event_id for e in crm_recorder.events] == [e.event_id for e in events]
+    assert [e.contact_id for e in crm_recorder.events] == [1, 2, 3]
+    assert crm_recorder.events[0].data == {"name": "c1"}
+
+
+def test_occurred_at_comes_from_the_app_clock(crm_factory, crm_recorder, crm_clock):
+    crm = crm_factory([("rec", crm_recorder)])
+    crm_clock.advance(days=2)
+    crm.emit(ContactDeleted(contact_id=9))
+    assert crm_recorder.events[0].occurred_at == crm_clock.now()
+    explicit = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    crm.emit(ContactDeleted(contact_id=9, occurred_at=explicit))
+    assert crm_recorder.events[1].occurred_at == explicit
+
+
+def test_a_rolled_back_transaction_neither_stores_nor_delivers(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    with pytest.raises(RuntimeError):
+        with crm.transaction():
+            crm.emit(created(1)[0])
+            raise RuntimeError("abandon")
+    with crm.activate():
+        assert OutboxEvent.select().count() == 0
+    assert crm_recorder.events == []
+
+    # the next committed transaction is delivered as usual
+    with crm.transaction():
+        crm.emit(created(2)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [2]
+
+
+def test_a_rolled_back_savepoint_drops_only_its_events(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    with crm.transaction():
+        crm.emit(created(1)[0])
+        with pytest.raises(RuntimeError):
+            with crm.transaction():
+                crm.emit(created(2)[0])
+                raise RuntimeError("inner")
+        crm.emit(created(3)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [1, 3]
+
+
+def test_emit_outside_a_transaction_is_delivered_at_once(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    crm.emit(created(5)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [5]
+
+
+def test_emit_many_writes_in_bulk_and_delivers_in_batches(crm_factory, crm_plugin):
+    batches: list[int] = []
+    crm = crm_factory([crm_plugin("counter", crm_handle_events=lambda crm, events: batches.append(len(events)))])
+    count = BATCH_SIZE * 2 + 7
+    with crm.transaction():
+        assert crm.events.emit_many(created(*range(count))) == count
+        assert batches == []
+    assert sum(batches) == count
+    assert max(batches) == BATCH_SIZE  # one call per batch, not per event
+    assert crm.events.emit_many([]) == 0
+
+
+def test_every_handler_gets_every_event_in_dependency_order(crm_factory, crm_plugin):
+    calls: list[str] = []
+
+    def handler(name):
+        return lambda crm, events: calls.extend(f"{name}:{e.contact_id}" for e in events)
+
+    first = crm_plugin("zfirst", crm_handle_events=handler("zfirst"))
+    second = (*crm_plugin("asecond", crm_handle_events=handler("asecond")), {"zfirst": ""})
+    crm = crm_factory([second, first])
+    crm.events.emit_many(created(1, 2))
+    assert calls == ["zfirst:1", "zfirst:2", "asecond:1", "asecond:2"]
+
+
+def test_a_handler_that_emits_events_during_delivery(crm_factory, crm_recorder, crm_plugin):
+    def follow_up(crm, events):
+        for event in events:
+            if isinstance(event, ContactCreated):
+                crm.emit(TaskCreated(task_id=event.contact_id * 10, kind="manual", title="call", contact_id=event.contact_id))
+
+    crm = crm_factory([crm_plugin("tasker", crm_handle_events=follow_up), ("rec", crm_recorder)])
+    with crm.transaction():
+        crm.emit(created(1)[0])
+    assert crm_recorder.types() == ["ContactCreated", "TaskCreated"]
+    assert crm_recorder.events[1].task_id == 10
+    assert all(s["pending"] == 0 for s in crm.events.status())
+
+
+def test_an_event_type_nobody_registered_is_kept_and_read_back(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    unknown = UnknownEvent(unknown_type="acme.ParcelShipped", payload={"parcel": "P-1", "contact_id": 4})
+    crm.emit(unknown)
+    got = crm_recorder.events[0]
+    assert isinstance(got, UnknownEvent)
+    assert got.type_name == "acme.ParcelShipped"
+    assert got.payload == {"parcel": "P-1", "contact_id": 4}
+    assert got.contact_ids() == (4,)
+
+    # a row written by a plugin that is no longer installed
+    with crm.transaction():
+        OutboxEvent.create(
+            event_id="e" * 32, type="gone.Thing", occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            payload=json.dumps({"event_id": "e" * 32, "what": "kept"}),
+        )
+    crm.events.deliver()
+    assert crm_recorder.events[-1].type_name == "gone.Thing"
+    assert crm_recorder.events[-1].payload["what"] == "kept"
+    assert [r["type"] for r in crm.events.recent()] == ["gone.Thing", "acme.ParcelShipped"]
+
+
+def test_a_payload_that_is_not_json_is_an_event_error(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    with crm.transaction():
+        with pytest.raises(EventError) as info:
+            crm.emit(ContactCreated(contact_id=1, data={"when": object()}))
+        crm.emit(created(2)[0])  # the transaction is still usable
+    message = str(info.value)
+    assert "cannot emit ContactCreated" in message and "not JSON-serialisable" in message and "object" in message
+    with crm.activate():
+        assert OutboxEvent.select().count() == 1
+    with pytest.raises(EventError, match="takes an event from crm_hookspecs.events, not dict"):
+        crm.emit({"type": "ContactCreated"})
+
+
+def test_with_delivery_left_to_the_worker_events_wait(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    crm.deliver_events = "worker"
+    crm.events.emit_many(created(1, 2))
+    assert crm_recorder.events == []
+    assert crm.events.status()[0]["pending"] == 2
+    report = crm.events.deliver()
+    assert report.delivered == 2 and [e.contact_id for e in crm_recorder.events] == [1, 2]
+    assert crm.events.deliver().delivered == 0  # nothing twice
+
+
+def test_a_new_handler_starts_after_the_newest_event(crm_factory, crm_recorder, crm_db_url):
+    crm = crm_factory()
+    crm.events.emit_many(created(1, 2))
+    crm.close()
+    later = crm_factory([("rec", crm_recorder)], migrate=False)
+    later.emit(created(3)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [3]
+
+
+# -- failures -----------------------------------------------------------------
+
+
+def test_a_failing_handler_keeps_the_change_and_the_other_handlers(crm_factory, notes, crm_recorder):
+    crm = crm_factory([("notes", notes), ("rec", crm_recorder)])
+    notes.fail_on = {2}
+    with crm.transaction():
+        Note.create(text="the change itself")
+        crm.events.emit_many(created(1, 2, 3))
+
+    # the change stays; the other handler saw everything once
+    assert [e.contact_id for e in crm_recorder.events] == [1, 2, 3]
+    # the failing event's partial write was rolled back; the others' kept once
+    assert note_texts(crm) == ["the change itself", "saw ContactCreated 1", "saw ContactCreated 3"]
+    failures = crm.events.failed()
+    assert len(failures) == 1
+    failure = failures[0]
+    assert (failure.handler, failure.event_type, failure.attempts) == ("notes", "ContactCreated", 1)
+    assert failure.error == "RuntimeError: cannot handle contact 2"
+    assert failure.next_attempt_at == failure.failed_at + FIRST_BACKOFF
+    with crm.activate():
+        assert "Traceback" in EventFailure.get_by_id(failure.id).error  # the whole traceback is kept
+    status = {s["handler"]: s for s in crm.events.status()}
+    assert status["notes"]["failed"] == 1 and status["notes"]["pending"] == 0
+    assert status["rec"]["failed"] == 0
+
+
+def test_retry_waits_for_the_back_off_then_succeeds(crm_factory, notes, crm_clock):
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {7}
+    crm.emit(created(7)[0])
+    assert len(crm.events.failed()) == 1
+
+    # not due yet
+    assert crm.events.retry().retried_ok == 0 and crm.events.retry().failed == 0
+
+    crm_clock.advance(FIRST_BACKOFF)
+    report = crm.events.retry()
+    assert (report.retried_ok, report.failed) == (0, 1)
+    failure = crm.events.failed()[0]
+    assert failure.attempts == 2
+    assert failure.next_attempt_at == crm_clock.now() + 2 * FIRST_BACKOFF  # doubled
+
+    notes.fail_on = set()  # the handler is fixed
+    crm_clock.advance(FIRST_BACKOFF)
+    assert crm.events.retry().retried_ok == 0  # still waiting
+    crm_clock.advance(FIRST_BACKOFF)
+    report = crm.events.retry()
+    assert (report.retried_ok, report.failed) == (1, 0)
+    assert crm.events.failed() == []
+    assert note_texts(crm) == ["saw ContactCreated 7"]  # failed attempts left nothing behind
+
+
+def test_retry_all_ignores_the_back_off(crm_factory, notes):
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {1, 2}
+    crm.events.emit_many(created(1, 2))
+    notes.fail_on = {2}
+    report = crm.events.retry(due_only=False)
+    assert (report.retried_ok, report.failed) == (1, 1)
+    assert [f.event_type for f in crm.events.failed()] == ["ContactCreated"]
+
+
+def test_a_handler_sees_an_event_again_only_after_a_failure(crm_factory, notes, crm_clock):
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {2}
+    crm.events.emit_many(created(1, 2, 3))
+    # the batch failed at 2, so it was rolled back and re-run event by event
+    assert notes.seen == [1, 2, 1, 2, 3]
+    notes.seen.clear()
+    crm.emit(created(4)[0])
+    assert notes.seen == [4]  # the cursor moved past 1-3
+    assert crm.events.deliver().delivered == 0
+    notes.fail_on = set()
+    crm_clock.advance(hours=1)
+    crm.events.retry()
+    assert notes.seen == [4, 2]  # only the failed one comes back
+
+
+def test_exhausted_back_off_is_capped(crm_factory, notes, crm_clock):
+    from crm_core.events import MAX_BACKOFF
+
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {1}
+    crm.emit(created(1)[0])
+    for _ in range(12):
+        crm_clock.advance(MAX_BACKOFF)
+        crm.events.retry()
+    failure = crm.events.failed()[0]
+    assert failure.attempts == 13
+    assert failure.next_attempt_at - crm_clock.now() == MAX_BACKOFF
+
+
+def test_a_failure_of_a_plugin_not_enabled_is_kept(crm_factory, notes, crm_db_url):
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {1}
+    crm.emit(created(1)[0])
+    crm.close()
+    other = crm_factory(migrate=False)
+    assert other.events.retry(due_only=False).retried_ok == 0
+    assert [f.handler for f in other.events.failed()] == ["notes"]
+    status = {s["handler"]: s for s in other.events.status()}
+    assert status["notes"]["enabled"] is False and status["notes"]["failed"] == 1
+
+
+# -- the commands ---------------------------------------------------------------
+
+
+def test_events_commands(crm_factory, notes, crm_cli, crm_clock):
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {2}
+    crm.events.emit_many(created(1, 2))
+
+    listed = crm_cli.invoke(["events", "list", "--format", "json"], app=crm)
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert [r["payload"]["contact_id"] for r in rows] == [2, 1]
+    assert {r["type"] for r in rows} == {"ContactCreated"}
+    only = crm_cli.invoke(["events", "list", "--type", "TaskCreated"], app=crm)
+    assert only.output.strip() == "(none)"
+
+    status = crm_cli.invoke(["events", "status", "--format", "csv"], app=crm)
+    assert status.output.splitlines() == ["handler,enabled,position,pending,failed", "notes,True,2,0,1"]
+
+    failed = crm_cli.invoke(["events", "failed", "--format", "json"], app=crm)
+    [row] = json.loads(failed.output)
+    assert row["handler"] == "notes" and row["attempts"] == 1
+    assert row["error"] == "RuntimeError: cannot handle contact 2"
+
+    retried = crm_cli.invoke(["events", "retry"], app=crm)
+    assert retried.exit_code == 0 and retried.output.strip() == "0 delivered, 0 failed again"
+    retried = crm_cli.invoke(["events", "retry", "--all"], app=crm)
+    assert retried.exit_code == 1 and retried.output.strip() == "0 delivered, 1 failed again"
+    notes.fail_on = set()
+    retried = crm_cli.invoke(["events", "retry", "--all"], app=crm)
+    assert retried.exit_code == 0 and retried.output.strip() == "1 delivered, 0 failed again"
+    assert crm_cli.invoke(["events", "failed"], app=crm).output.strip() == "(none)"
+
+    crm.deliver_events = "worker"
+    crm.emit(created(3)[0])
+    delivered = crm_cli.invoke(["events", "deliver"], app=crm)
+    assert delivered.output.strip() == "1 delivered, 0 failed"
+
+
+def test_a_delivery_that_breaks_after_commit_does_not_fail_the_committed_change(
+    crm_factory, crm_recorder, monkeypatch, caplog
+):
+    crm = crm_factory([("rec", crm_recorder)])
+    other_callbacks: list[str] = []
+
+    def broken(name, fn):
+        raise peewee.OperationalError("server went away")
+
+    monkeypatch.setattr(crm.events, "_deliver_to", broken)
+    with crm.transaction():
+        crm.emit(created(1)[0])
+        crm.database.after_commit(lambda: other_callbacks.append("ran"))
+    assert other_callbacks == ["ran"]  # peewee's other after-commit callbacks still run
+    assert "delivering events after commit failed" in caplog.text
+    assert crm.events.status()[0]["pending"] == 1  # kept in the outbox
+    monkeypatch.undo()
+    assert crm.events.deliver().delivered == 1
+    assert [e.contact_id for e in crm_recorder.events] == [1]

@@ -1,0 +1,422 @@
+"""Storage: URLs, SQLite settings, app routing, bulk_insert, datetimes (crm_core.storage)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import zoneinfo
+from pathlib import Path
+
+import peewee
+import pytest
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import PluginSchema
+
+from crm_core import CRM
+from crm_core import storage
+from crm_core.errors import AppContextError, StorageError
+from crm_core.storage import Model, UTCDateTimeField, bulk_insert, dialect, for_update
+
+ITEM_MIGRATION = """
+import peewee
+
+
+def up(migrator, db):
+    class Item(peewee.Model):
+        name = peewee.CharField(max_length=100)
+        qty = peewee.IntegerField(null=True)
+        price = peewee.DecimalField(max_digits=10, decimal_places=2, null=True)
+        seen_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "kt_item"
+
+    db.create_tables([Item])
+"""
+
+
+class Item(Model):
+    name = peewee.CharField(max_length=100)
+    qty = peewee.IntegerField(null=True)
+    price = peewee.DecimalField(max_digits=10, decimal_places=2, null=True)
+    seen_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "kt_item"
+
+
+class ItemPlugin:
+    """A plugin owning kt_item, made in the test (no installation)."""
+
+    def __init__(self, migrations: Path) -> None:
+        self.migrations = migrations
+
+    @hookimpl
+    def crm_schema(self):
+        return PluginSchema(migrations=self.migrations, models=(Item,))
+
+
+@pytest.fixture
+def item_plugin(tmp_path, kit):
+    folder = kit.write_migrations(tmp_path / "kt_migrations", {"0001_item": ITEM_MIGRATION})
+    return ("kt", ItemPlugin(folder))
+
+
+# -- URLs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("sqlite:///crm.db", "sqlite"),
+        ("crm.db", "sqlite"),
+        ("sqlite:///:memory:", "sqlite"),
+        ("postgresql://u@h/db", "postgresql"),
+        ("postgres://u:p@h:5433/db", "postgresql"),
+        ("mysql://u@h/db", "mysql"),
+        ("mariadb://u@h/db", "mysql"),
+    ],
+)
+def test_connect_understands_the_schemes(url, kind, tmp_path):
+    database = storage.connect(url, tmp_path)
+    assert dialect(database) == kind
+    assert database.is_closed()  # made, not opened
+
+
+def test_relative_sqlite_paths_are_relative_to_the_base_dir(tmp_path):
+    assert storage.connect("sqlite:///data/crm.db", tmp_path).database == str(tmp_path / "data" / "crm.db")
+    assert storage.connect(f"sqlite:///{tmp_path}/abs.db", Path("/elsewhere")).database == str(tmp_path / "abs.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("oracle://scott:tiger@db/crm", "unknown database scheme 'oracle'"),
+        ("sqlite://", "names no file"),
+        ("postgresql://postgres@localhost", "names no database; add it: postgresql://host/dbname"),
+    ],
+)
+def test_bad_urls_are_storage_errors(url, expected):
+    with pytest.raises(StorageError, match=expected) as info:
+        storage.connect(url)
+    assert "tiger" not in str(info.value)
+
+
+def test_describe_url_hides_the_password():
+    assert storage.describe_url("postgresql://crm:s3cret@db/crm") == "postgresql://crm:***@db/crm"
+    assert storage.describe_url("sqlite:///crm.db") == "sqlite:///crm.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://postgres:pw@127.0.0.1:1/crm", "mysql://root:pw@127.0.0.1:1/crm"],
+    ids=["postgresql", "mysql"],
+)
+def test_an_unreachable_server_is_a_one_line_storage_error(url):
+    with pytest.raises(StorageError) as info:
+        CRM(database=url)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("cannot open the database ")
+    assert ":***@127.0.0.1:1/crm" in message and "pw@" not in message
+    assert "check that the server runs" in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_a_storage_error(tmp_path):
+    with pytest.raises(StorageError) as info:
+        CRM(database=f"sqlite:///{tmp_path / 'no' / 'such' / 'crm.db'}")
+    assert "cannot open the database" in str(info.value)
+    assert "folder" in str(info.value)
+
+
+def test_the_cli_on_an_unreachable_postgresql_exits_non_zero_without_a_traceback(tmp_path, kit):
+    config = tmp_path / "crm.toml"
+    config.write_text('[crm]\ndatabase = "postgresql://postgres@127.0.0.1:1/crm"\n[plugins]\nenabled = []\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("CRM_PLUGINS", "CRM_CONFIG")}
+    result = subprocess.run(
+        [str(kit.VENV_BIN / "crm"), "--config", str(config), "migrate"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert result.returncode == StorageError.exit_code
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot open the database postgresql://postgres@127.0.0.1:1/crm")
+    assert result.stdout == ""
+
+
+# -- SQLite -----------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_pragmas(crm_factory):
+    crm = crm_factory()
+    database = crm.database
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == storage.SQLITE_BUSY_TIMEOUT_MS
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_write_transactions_begin_immediate(crm_factory, crm_db_url):
+    """A transaction holds the write lock from its start, before it writes anything."""
+    crm = crm_factory()
+    path = crm.database.database
+    with crm.transaction():
+        crm.database.execute_sql("SELECT 1")
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+
+WRITER = """
+import os, sys, time
+from crm_core import CRM
+
+url, start, count, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with CRM(database=url) as crm:
+    deadline = time.monotonic() + 30
+    while not os.path.exists(start) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    for i in range(count):
+        # read, then write: a deferred transaction would fail to upgrade its lock
+        with crm.transaction():
+            seen = crm.database.execute_sql("SELECT COUNT(*) FROM kt_item").fetchone()[0]
+            crm.database.execute_sql("INSERT INTO kt_item (name, qty) VALUES (?, ?)", (tag, seen))
+"""
+
+
+@pytest.mark.sqlite_only
+def test_two_writer_processes_never_fail_with_database_is_locked(crm_factory, item_plugin, tmp_path):
+    crm = crm_factory([item_plugin])
+    url = f"sqlite:///{crm.database.database}"
+    start = tmp_path / "go"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    per_process = 150
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), url, str(start), str(per_process), tag],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    try:
+        time.sleep(0.3)  # let both open the database before they start
+        start.touch()
+        outputs = [p.communicate(timeout=90) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err
+        assert "locked" not in err
+    with crm.activate():
+        rows = list(Item.select(Item.name, Item.qty).order_by(Item.id).tuples())
+    assert len(rows) == 2 * per_process
+    # every transaction saw all the rows committed before it: the counts are 0..n-1
+    assert [qty for _, qty in rows] == list(range(2 * per_process))
+
+
+# -- apps and routing -------------------------------------------------------
+
+
+def test_two_apps_on_two_databases_do_not_see_each_others_data(crm_factory, item_plugin, tmp_path):
+    first = crm_factory([item_plugin])
+    second = crm_factory([item_plugin], database=f"sqlite:///{tmp_path / 'second.db'}")
+
+    with first.transaction():
+        Item.create(name="in first")
+    with second.transaction():
+        Item.create(name="in second")
+        Item.create(name="also in second")
+
+    with first.activate():
+        assert [i.name for i in Item.select()] == ["in first"]
+    with second.activate():
+        assert sorted(i.name for i in Item.select()) == ["also in second", "in second"]
+        with first.activate():  # nesting switches, and switches back
+            assert Item.select().count() == 1
+        assert Item.select().count() == 2
+
+
+def test_with_two_apps_open_and_none_active_a_query_is_refused(crm_factory, item_plugin, tmp_path):
+    first = crm_factory([item_plugin])
+    crm_factory([item_plugin], database=f"sqlite:///{tmp_path / 'second.db'}")
+
+    with pytest.raises(AppContextError) as info:
+        Item.select().count()
+    assert "2 CRM apps are open" in str(info.value)
+    assert "with crm.activate():" in str(info.value)
+
+    results = []
+
+    def in_a_thread():
+        try:
+            Item.select().count()
+        except AppContextError as exc:
+            results.append(exc)
+        with first.activate():
+            results.append(Item.select().count())
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    assert isinstance(results[0], AppContextError) and results[1] == 0
+
+
+def test_one_open_app_is_active_everywhere(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    Item.create(name="no activate needed")
+    assert Item.select().count() == 1
+    assert storage.current_app() is crm
+
+
+def test_no_open_app(item_plugin):
+    with pytest.raises(AppContextError, match="no CRM app is open"):
+        Item.select().count()
+
+
+def test_a_closed_app_refuses_use(crm_factory, item_plugin):
+    from crm_hookspecs.events import ContactCreated
+
+    crm = crm_factory([item_plugin])
+    with crm.activate():
+        crm.close()
+        with pytest.raises(AppContextError, match="closed"):
+            Item.select().count()  # the app still active here is closed
+    with pytest.raises(AppContextError, match="this CRM app is closed; build a new one"):
+        crm.activate()
+    with pytest.raises(AppContextError, match="closed"):
+        with crm.transaction():
+            pass
+    with pytest.raises(AppContextError, match="closed"):
+        crm.migrate()
+    with pytest.raises(AppContextError, match="closed"):
+        crm.emit(ContactCreated(contact_id=1, data={}))
+    crm.close()  # closing twice is harmless
+    with pytest.raises(AppContextError, match="no CRM app is open"):
+        Item.select().count()
+
+
+def test_the_db_proxy_cannot_be_repointed():
+    with pytest.raises(TypeError, match="follows the active app"):
+        storage.db.initialize(peewee.SqliteDatabase(":memory:"))
+
+
+def test_dialect_and_for_update(crm_factory, item_plugin, crm_db_url):
+    crm = crm_factory([item_plugin])
+    kind = dialect(crm.database)
+    assert kind == crm_db_url.split(":")[0].replace("postgres", "postgresql").replace("postgresqlql", "postgresql")
+    assert dialect(storage.db) == kind
+    with crm.transaction():
+        Item.create(name="locked")
+        query = for_update(Item.select().where(Item.name == "locked"), crm.database)
+        sql, _ = query.sql()
+        assert ("FOR UPDATE" in sql) == (kind != "sqlite")
+        assert query.get().name == "locked"
+
+
+# -- bulk_insert --------------------------------------------------------------
+
+
+def test_bulk_insert_in_batches(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    consumed = []
+
+    def rows():
+        for i in range(2_345):
+            consumed.append(i)
+            yield (f"item {i}", i, None)
+
+    with crm.activate():
+        count = bulk_insert(Item, ("name", "qty", "price"), rows(), batch_size=500)
+        assert count == 2_345
+        assert Item.select().count() == 2_345
+        assert Item.select(peewee.fn.SUM(Item.qty)).scalar() == sum(range(2_345))
+        assert Item.get(Item.qty == 1_000).name == "item 1000"
+
+
+def test_bulk_insert_values_round_trip(crm_factory, item_plugin):
+    import decimal
+
+    crm = crm_factory([item_plugin])
+    when = dt.datetime(2026, 3, 1, 12, 30, 5)
+    rows = [("ñandú «quoted» 'x'", None, decimal.Decimal("12.50"), when), ("plain", 7, None, None)]
+    with crm.activate():
+        bulk_insert("kt_item", ("name", "qty", "price", "seen_at"), rows)
+        got = list(Item.select().order_by(Item.id))
+    assert [(i.name, i.qty, i.price) for i in got] == [("ñandú «quoted» 'x'", None, decimal.Decimal("12.50")), ("plain", 7, None)]
+    assert got[0].seen_at == when.replace(tzinfo=dt.timezone.utc)
+
+
+def test_bulk_insert_joins_the_callers_transaction_and_rolls_back_with_it(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    with pytest.raises(RuntimeError, match="change of plan"):
+        with crm.transaction():
+            Item.create(name="before")
+            bulk_insert(Item, ("name",), ((f"n{i}",) for i in range(1_200)), batch_size=250)
+            assert Item.select().count() == 1_201
+            raise RuntimeError("change of plan")
+    with crm.activate():
+        assert Item.select().count() == 0
+
+
+def test_bulk_insert_is_atomic_on_its_own(crm_factory, item_plugin):
+    """A bad row in a late batch leaves none of the earlier batches behind."""
+    crm = crm_factory([item_plugin])
+    rows = [(f"n{i}",) for i in range(600)] + [("x" * 500,) if dialect(crm.database) != "sqlite" else (None,)]
+    with crm.activate():
+        with pytest.raises(peewee.DatabaseError):
+            bulk_insert(Item, ("name",), rows, batch_size=100)
+        assert Item.select().count() == 0
+
+
+def test_bulk_insert_row_of_the_wrong_width_is_a_clear_error(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    rows = [("a", 1), ("b", 2), ("c",), ("d", 4)]
+    with crm.activate():
+        with pytest.raises(ValueError, match=r"row 3 has 1 value\(s\) but 2 columns were given \(name, qty\)"):
+            bulk_insert(Item, ("name", "qty"), rows)
+        assert Item.select().count() == 0
+        with pytest.raises(ValueError, match="at least one column"):
+            bulk_insert(Item, (), rows)
+        assert bulk_insert(Item, ("name",), []) == 0
+
+
+def test_bulk_insert_into_the_database_given(crm_factory, item_plugin, tmp_path):
+    first = crm_factory([item_plugin])
+    second = crm_factory([item_plugin], database=f"sqlite:///{tmp_path / 'second.db'}")
+    bulk_insert(Item, ("name",), [("x",), ("y",)], database=second.database)  # no app active, two open
+    with second.activate():
+        assert Item.select().count() == 2
+    with first.activate():
+        assert Item.select().count() == 0
+
+
+# -- datetimes ----------------------------------------------------------------
+
+
+def test_utc_datetime_field_stores_utc_and_reads_back_aware(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    madrid = dt.datetime(2026, 7, 1, 14, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid"))
+    with crm.transaction():
+        Item.create(name="summer", seen_at=madrid)
+    with crm.activate():
+        item = Item.get(Item.name == "summer")
+        raw = crm.database.execute_sql("SELECT seen_at FROM kt_item").fetchone()[0]
+        found = Item.select().where(Item.seen_at == dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone.utc)).count()
+    assert item.seen_at == madrid
+    assert item.seen_at.tzinfo == dt.timezone.utc and item.seen_at.hour == 12
+    assert str(raw).startswith("2026-07-01 12:00:00")
+    assert found == 1
