@@ -31,6 +31,13 @@ def _to_path(value: str | Path) -> Path:
     return Path(value)
 
 
+def _to_tuple(value: Any) -> tuple[Any, ...]:
+    # Not `converter=tuple`: attrs reads a converter's signature, and for a
+    # builtin that parses its text signature with tokenize, whose regex
+    # compiles in ~10 ms, on every import of the contract (`crm --help`).
+    return tuple(value)
+
+
 @attrs.frozen
 class PluginSchema:
     """A plugin's database schema, returned by ``crm_schema``.
@@ -41,7 +48,7 @@ class PluginSchema:
     """
 
     migrations: Path = attrs.field(converter=_to_path)
-    models: tuple[type, ...] = attrs.field(default=(), converter=tuple)
+    models: tuple[type, ...] = attrs.field(default=(), converter=_to_tuple)
 
 
 @attrs.frozen
