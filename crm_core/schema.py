@@ -3,19 +3,24 @@
 Each plugin's history is kept in its own table, ``<plugin>_schema_migration``
 (the kernel's is ``crm_schema_migration``), so plugins never see each other's
 migrations. Every migration runs in a transaction: one that fails is rolled
-back and leaves its plugin's tables as they were before it (on MySQL and
-MariaDB, whose DDL commits implicitly, only the statements before the failing
-one can stay; see the storage docs).
+back and leaves its plugin's tables as they were before it, and is not
+recorded as applied. The limit: MySQL and MariaDB commit each DDL statement
+at once, so there (and for a migration that sets ``atomic = False``) the
+statements that ran before the failing one stay; the failed migration is
+still not recorded, earlier migrations stay applied, and the error message
+says so.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
 from crm_core.errors import MigrationError
+from crm_core.storage import dialect
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -53,6 +58,20 @@ def _sources(app: CRM) -> list[tuple[str, Path]]:
     return out
 
 
+def _transactional(app: CRM, step: MigrationStep) -> bool:
+    """Whether a failing ``step`` is rolled back as a whole."""
+    if dialect(app.database) == "mysql":  # MySQL and MariaDB commit each DDL statement at once
+        return False
+    text = step.path.read_text(encoding="utf-8") if step.path is not None else ""
+    return re.search(r"^atomic\s*=\s*False", text, re.MULTILINE) is None
+
+
+def _why_not_transactional(app: CRM) -> str:
+    if dialect(app.database) == "mysql":
+        return "MySQL/MariaDB cannot roll back schema changes"
+    return "the migration sets atomic = False"
+
+
 def pending(app: CRM) -> list[MigrationStep]:
     """Migrations not yet applied, kernel first, then plugins in dependency order."""
     steps = []
@@ -78,10 +97,17 @@ def migrate(app: CRM, dry_run: bool = False) -> list[MigrationStep]:
                     runner.up(target=step.name)
                 except Exception as exc:  # anything a migration script raises
                     applied = ", ".join(f"{s.owner}/{s.name}" for s in done) or "none"
+                    reason = (str(exc).strip().splitlines() or [""])[0]
+                    if not _transactional(app, step):
+                        undone = (
+                            f"it is not recorded as applied, but {_why_not_transactional(app)}, so the "
+                            f"statements it ran before failing stay: check the {owner} tables"
+                        )
+                    else:
+                        undone = f"it was rolled back, so the {owner} tables are as they were before it"
                     raise MigrationError(
-                        f"migration {owner}/{step.name} failed: {type(exc).__name__}: {exc}; it was rolled back, "
-                        f"so the {owner} tables are as they were before it (applied before it: {applied}); "
-                        "fix the migration and run 'crm migrate' again"
+                        f"migration {owner}/{step.name} failed: {type(exc).__name__}: {reason}; {undone} "
+                        f"(applied before it: {applied}); fix the migration and run 'crm migrate' again"
                     ) from exc
                 done.append(step)
     return done
