@@ -88,7 +88,10 @@ def migrate(state: CLIState, dry_run: bool) -> None:
     verb = "would apply" if dry_run else "applied"
     for step in steps:
         click.echo(f"{verb} {step.owner}/{step.name}")
-    click.echo(f"{len(steps)} migration(s) {verb.split()[-1] if dry_run else 'applied'}")
+    if dry_run:
+        click.echo(f"{len(steps)} migration(s) pending; nothing was applied (dry run)")
+    else:
+        click.echo(f"{len(steps)} migration(s) applied")
 
 
 def _plugin_rows(state: CLIState) -> list[dict[str, Any]]:
