@@ -1,0 +1,165 @@
+"""Staff actions: meeting notes, calls and e-mails logged against a contact or a sale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from crm_core.errors import NotFoundError, ValidationError
+
+from crm_warehouse.checks import check_id, check_text
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+    from crm_warehouse.models import StaffActionRow
+
+__all__ = ["ACTION_KINDS", "StaffAction", "StaffLog"]
+
+ACTION_KINDS = ("note", "call", "meeting", "email")
+MAX_BODY = 100_000
+
+
+@attrs.frozen
+class StaffAction:
+    id: int
+    kind: str
+    contact_id: int | None
+    sale_id: int | None
+    author: str | None
+    occurred_at: dt.datetime
+    logged_at: dt.datetime
+    subject: str
+    body: str
+
+    def as_row(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _view(row: StaffActionRow) -> StaffAction:
+    return StaffAction(
+        id=row.id,
+        kind=row.kind,
+        contact_id=row.contact_id,
+        sale_id=row.sale_id,
+        author=row.author,
+        occurred_at=row.occurred_at,
+        logged_at=row.logged_at,
+        subject=row.subject,
+        body=row.body,
+    )
+
+
+class StaffLog:
+    """``crm.plugin("warehouse").actions``: log and read staff actions."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    def log(
+        self,
+        kind: str,
+        *,
+        contact_id: int | None = None,
+        sale_id: int | None = None,
+        subject: str = "",
+        body: str = "",
+        author: str | None = None,
+        occurred_at: dt.datetime | None = None,
+        channel: str = "staff",
+    ) -> StaffAction:
+        """Log a note, call, meeting or e-mail; emits ``StaffActionLogged``.
+
+        Give a contact, a sale or both; with a sale alone the note is about the
+        sale's contact. ``occurred_at`` (aware; default now) is when the call
+        or meeting took place, never in the future.
+        """
+        from crm_hookspecs.events import StaffActionLogged
+
+        from crm_warehouse.models import SaleRow, StaffActionRow
+
+        if kind not in ACTION_KINDS:
+            raise ValidationError(f"kind {kind!r} is not one of {', '.join(ACTION_KINDS)}")
+        if contact_id is None and sale_id is None:
+            raise ValidationError("a staff action is logged against a contact or a sale: give contact_id or sale_id (--contact / --sale)")
+        subject_text = check_text(subject, "subject", 300) or ""
+        body_text = check_text(body, "text", MAX_BODY) or ""
+        if not subject_text and not body_text:
+            raise ValidationError(f"the {kind} is empty: give a subject or some text")
+        author = check_text(author, "author", 100)
+        now = self.crm.clock.now()
+        if occurred_at is None:
+            occurred_at = now
+        elif not isinstance(occurred_at, dt.datetime) or occurred_at.tzinfo is None:
+            raise ValidationError(f"occurred_at {occurred_at!r} must be an aware datetime (with a time zone)")
+        elif occurred_at > now + dt.timedelta(minutes=5):
+            raise ValidationError(
+                f"occurred_at {occurred_at.isoformat()} is in the future; log a {kind} once it has happened"
+            )
+        contact = check_id(contact_id, "contact") if contact_id is not None else None
+        with self.crm.transaction():
+            sale = None
+            if sale_id is not None:
+                sale = SaleRow.get_or_none(SaleRow.id == check_id(sale_id, "sales record"))
+                if sale is None:
+                    raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
+                if contact is None:
+                    contact = sale.contact_id
+            if contact is not None and self.crm.has_plugin("contacts"):
+                self.crm.plugin("contacts").card(contact)  # NotFoundError names the contact
+            row = StaffActionRow.create(
+                kind=kind,
+                contact_id=contact,
+                sale=sale.id if sale else None,
+                author=author,
+                occurred_at=occurred_at,
+                logged_at=now,
+                subject=subject_text,
+                body=body_text,
+            )
+            self.crm.emit(
+                StaffActionLogged(
+                    action_id=row.id, contact_id=contact, kind=kind, author=author,
+                    sale_id=sale.id if sale else None, actor=author, channel=channel,
+                )  # fmt: skip
+            )
+            return _view(row)
+
+    def get(self, action_id: int) -> StaffAction:
+        from crm_warehouse.models import StaffActionRow
+
+        with self.crm.activate():
+            row = StaffActionRow.get_or_none(StaffActionRow.id == check_id(action_id, "staff action"))
+            if row is None:
+                raise NotFoundError(f"staff action {action_id} does not exist; 'crm warehouse notes' lists them")
+            return _view(row)
+
+    def list(
+        self,
+        *,
+        contact_id: int | None = None,
+        sale_id: int | None = None,
+        kind: str | None = None,
+        author: str | None = None,
+        limit: int = 50,
+    ) -> list[StaffAction]:
+        """Staff actions matching every filter given, the most recent first."""
+        from crm_warehouse.models import StaffActionRow as A
+
+        query = A.select().order_by(A.occurred_at.desc(), A.id.desc())
+        if contact_id is not None:
+            query = query.where(A.contact_id == check_id(contact_id, "contact"))
+        if sale_id is not None:
+            query = query.where(A.sale == check_id(sale_id, "sales record"))
+        if kind is not None:
+            if kind not in ACTION_KINDS:
+                raise ValidationError(f"kind {kind!r} is not one of {', '.join(ACTION_KINDS)}")
+            query = query.where(A.kind == kind)
+        if author is not None:
+            query = query.where(A.author == author)
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
+        with self.crm.activate():
+            return [_view(row) for row in query.limit(limit)]

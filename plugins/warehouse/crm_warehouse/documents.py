@@ -1,0 +1,367 @@
+"""Documents: files attached to a contact or a sale, stored once by content.
+
+A file's content is stored under its SHA-256 in the documents folder
+(``<documents_dir>/ab/cd/abcd…``), written to a temporary file and renamed
+into place, so a half-written blob never has the final name. The same
+content attached twice, to one record or many, is stored once; each
+attachment is a row of its own (name, type, size, uploader). ``verify``
+re-hashes every blob and reports missing and altered files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+
+import attrs
+
+from crm_core.errors import CRMError, NotFoundError, ValidationError
+
+from crm_warehouse.checks import check_id, check_text
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+    from crm_warehouse.models import DocumentRow
+
+__all__ = ["Document", "DocumentProblem", "DocumentStore"]
+
+CHUNK = 1 << 20
+
+
+class DocumentError(CRMError):
+    """A document cannot be read, is too large, or its stored file is damaged."""
+
+    exit_code = 2
+
+
+@attrs.frozen
+class Document:
+    id: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    contact_id: int | None
+    sale_id: int | None
+    uploaded_by: str | None
+    uploaded_at: dt.datetime
+    description: str
+    #: true when this content was already stored (by this or another attachment)
+    deduplicated: bool = False
+
+    def as_row(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class DocumentProblem:
+    """A blob that ``verify`` found missing or altered, and the documents that use it."""
+
+    sha256: str
+    problem: str
+    path: str
+    documents: tuple[int, ...]
+
+    def as_row(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _view(row: DocumentRow, deduplicated: bool = False) -> Document:
+    return Document(
+        id=row.id,
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.blob_id,
+        contact_id=row.contact_id,
+        sale_id=row.sale_id,
+        uploaded_by=row.uploaded_by,
+        uploaded_at=row.uploaded_at,
+        description=row.description,
+        deduplicated=deduplicated,
+    )
+
+
+class DocumentStore:
+    """``crm.plugin("warehouse").documents``: attach, open, list and verify documents."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    @property
+    def root(self) -> Path:
+        return self.crm.config.resolve_path(self.crm.settings("warehouse").documents_dir)
+
+    @property
+    def max_bytes(self) -> int:
+        return self.crm.settings("warehouse").max_document_bytes
+
+    def path_of(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    # -- writing ---------------------------------------------------------------
+
+    def _spool(self, source: BinaryIO, label: str) -> tuple[Path, str, int]:
+        """Copy ``source`` to a temporary file in the store while hashing it; refuse it past the size limit."""
+        limit = self.max_bytes
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    try:
+                        chunk = source.read(CHUNK)
+                    except OSError as exc:
+                        raise DocumentError(f"cannot read {label}: {exc.strerror or exc}") from None
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        raise DocumentError(
+                            f"{label} is larger than the limit of {limit:,} bytes "
+                            f"(plugins.warehouse.max_document_mb = {self.crm.settings('warehouse').max_document_mb:g}); "
+                            "attach a smaller file or raise the limit"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, digest.hexdigest(), size
+
+    def attach(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        contact_id: int | None = None,
+        sale_id: int | None = None,
+        name: str | None = None,
+        content_type: str | None = None,
+        uploaded_by: str | None = None,
+        description: str = "",
+        channel: str = "staff",
+    ) -> Document:
+        """Attach a file (a path or an open binary file) to a contact, a sale or both.
+
+        The same content attached again to the same record under the same
+        name returns the existing document; under another name or to another
+        record it makes a new document sharing the stored file.
+        """
+        from crm_hookspecs.events import DocumentAttached
+
+        from crm_warehouse.models import BlobRow, DocumentRow, SaleRow
+
+        if contact_id is None and sale_id is None:
+            raise ValidationError("a document is attached to a contact or a sale: give contact_id or sale_id (--contact / --sale)")
+        contact = check_id(contact_id, "contact") if contact_id is not None else None
+        sale = check_id(sale_id, "sales record") if sale_id is not None else None
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            label = str(path)
+            if not path.exists():
+                raise DocumentError(f"cannot read {label}: no such file")
+            if not path.is_file():
+                raise DocumentError(f"cannot read {label}: it is not a regular file")
+            try:
+                size_now = path.stat().st_size
+                if size_now > self.max_bytes:
+                    raise DocumentError(
+                        f"{label} is {size_now:,} bytes, larger than the limit of {self.max_bytes:,} bytes "
+                        f"(plugins.warehouse.max_document_mb); attach a smaller file or raise the limit"
+                    )
+                handle = open(path, "rb")
+            except PermissionError:
+                raise DocumentError(f"cannot read {label}: permission denied") from None
+            except OSError as exc:
+                raise DocumentError(f"cannot read {label}: {exc.strerror or exc}") from None
+            name = name or path.name
+        else:
+            handle = source
+            label = name or getattr(source, "name", None) or "the document"
+            if not name:
+                raw = getattr(source, "name", None)
+                name = Path(raw).name if isinstance(raw, str) else None
+        name = check_text(name, "document name", 255, required=True)
+        assert name is not None
+        if content_type is None:
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        content_type = check_text(content_type, "content type", 120, required=True)
+        try:
+            tmp, sha, size = self._spool(handle, label)
+        finally:
+            if handle is not source:
+                handle.close()
+        final = self.path_of(sha)
+        try:
+            with self.crm.transaction():
+                sale_row = None
+                if sale is not None:
+                    sale_row = SaleRow.get_or_none(SaleRow.id == sale)
+                    if sale_row is None:
+                        raise NotFoundError(f"sales record {sale} does not exist; 'crm sales list' shows the records")
+                    if contact is None:
+                        contact = sale_row.contact_id
+                if contact is not None and self.crm.has_plugin("contacts"):
+                    self.crm.plugin("contacts").card(contact)
+                existing = (
+                    DocumentRow.select()
+                    .where(
+                        (DocumentRow.blob == sha)
+                        & (DocumentRow.name == name)
+                        & (DocumentRow.contact_id.is_null() if contact is None else DocumentRow.contact_id == contact)
+                        & (DocumentRow.sale.is_null() if sale is None else DocumentRow.sale == sale)
+                    )
+                    .first()
+                )
+                if existing is not None:
+                    return _view(existing, deduplicated=True)
+                now = self.crm.clock.now()
+                blob_known = BlobRow.get_or_none(BlobRow.sha256 == sha) is not None
+                if not blob_known:
+                    BlobRow.insert(sha256=sha, size=size, stored_at=now).on_conflict_ignore().execute()
+                if not blob_known or not final.exists():
+                    # a new blob replaces any leftover of a failed attempt; a known
+                    # blob whose file went missing is repaired by attaching it again
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, final)
+                row = DocumentRow.create(
+                    blob=sha,
+                    name=name,
+                    content_type=content_type,
+                    size=size,
+                    contact_id=contact,
+                    sale=sale,
+                    uploaded_by=check_text(uploaded_by, "uploader", 100),
+                    uploaded_at=now,
+                    description=check_text(description, "description", 500) or "",
+                )
+                self.crm.emit(
+                    DocumentAttached(
+                        document_id=row.id, contact_id=contact, name=name, content_type=content_type, size=size,
+                        sha256=sha, sale_id=sale, actor=row.uploaded_by, channel=channel,
+                    )  # fmt: skip
+                )
+                return _view(row, deduplicated=blob_known)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # -- reading ---------------------------------------------------------------
+
+    def get(self, document_id: int) -> Document:
+        from crm_warehouse.models import DocumentRow
+
+        with self.crm.activate():
+            row = DocumentRow.get_or_none(DocumentRow.id == check_id(document_id, "document"))
+            if row is None:
+                raise NotFoundError(f"document {document_id} does not exist; 'crm warehouse documents' lists them")
+            return _view(row)
+
+    def open(self, document_id: int) -> BinaryIO:
+        """The stored file, opened for reading (:meth:`read_bytes` also checks its hash)."""
+        doc = self.get(document_id)
+        path = self.path_of(doc.sha256)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise DocumentError(
+                f"the file of document {doc.id} ({doc.name}) is missing from {path}; run 'crm warehouse verify'"
+            ) from None
+
+    def read_bytes(self, document_id: int) -> bytes:
+        """The whole content, refused if it no longer matches its SHA-256."""
+        doc = self.get(document_id)
+        with self.open(document_id) as fh:
+            data = fh.read()
+        if hashlib.sha256(data).hexdigest() != doc.sha256:
+            raise DocumentError(f"the file of document {doc.id} ({doc.name}) was altered on disk; run 'crm warehouse verify'")
+        return data
+
+    def list(self, *, contact_id: int | None = None, sale_id: int | None = None, limit: int = 100) -> list[Document]:
+        from crm_warehouse.models import DocumentRow as D
+
+        query = D.select().order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
+        if contact_id is not None:
+            query = query.where(D.contact_id == check_id(contact_id, "contact"))
+        if sale_id is not None:
+            query = query.where(D.sale == check_id(sale_id, "sales record"))
+        with self.crm.activate():
+            return [_view(row) for row in query]
+
+    # -- checking --------------------------------------------------------------
+
+    def _blobs(self) -> Iterator[tuple[str, int]]:
+        from crm_warehouse.models import BlobRow
+
+        last = ""
+        while True:
+            page = list(
+                BlobRow.select(BlobRow.sha256, BlobRow.size).where(BlobRow.sha256 > last).order_by(BlobRow.sha256).limit(1000).tuples()
+            )
+            if not page:
+                return
+            yield from page
+            last = page[-1][0]
+
+    def verify(self) -> tuple[int, list[DocumentProblem]]:
+        """Re-hash every stored file; return (files checked, problems found)."""
+        from crm_warehouse.models import DocumentRow
+
+        checked = 0
+        problems: list[tuple[str, str, Path]] = []
+        with self.crm.activate():
+            for sha, size in self._blobs():
+                checked += 1
+                path = self.path_of(sha)
+                try:
+                    digest = hashlib.sha256()
+                    with open(path, "rb") as fh:
+                        for chunk in iter(lambda: fh.read(CHUNK), b""):
+                            digest.update(chunk)
+                except FileNotFoundError:
+                    problems.append((sha, "missing", path))
+                    continue
+                except OSError as exc:
+                    problems.append((sha, f"unreadable: {exc.strerror or exc}", path))
+                    continue
+                if digest.hexdigest() != sha:
+                    problems.append((sha, "altered (content no longer matches its SHA-256)", path))
+            users: dict[str, list[int]] = {}
+            shas = [sha for sha, _, _ in problems]
+            for start in range(0, len(shas), 500):
+                query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(DocumentRow.blob.in_(shas[start : start + 500]))
+                for sha, doc_id in query.tuples():
+                    users.setdefault(sha, []).append(doc_id)
+        return checked, [DocumentProblem(sha, what, str(path), tuple(sorted(users.get(sha, ())))) for sha, what, path in problems]
+
+    def remove_unreferenced(self) -> int:
+        """Delete stored files that no document uses any more (after an erasure); return how many."""
+        from crm_warehouse.models import BlobRow, DocumentRow
+
+        removed = 0
+        with self.crm.transaction():
+            orphans = [
+                sha
+                for (sha,) in BlobRow.select(BlobRow.sha256)
+                .join(DocumentRow, "LEFT OUTER", on=(DocumentRow.blob == BlobRow.sha256))
+                .where(DocumentRow.id.is_null())
+                .tuples()
+            ]
+            for start in range(0, len(orphans), 500):
+                BlobRow.delete().where(BlobRow.sha256.in_(orphans[start : start + 500])).execute()
+        for sha in orphans:
+            path = self.path_of(sha)
+            if path.exists():
+                path.unlink()
+                removed += 1
+        return removed

@@ -1,0 +1,94 @@
+"""Entry module of the warehouse plugin: hook implementations only.
+
+``crm --help`` imports this module, so everything heavy (peewee models,
+cattrs, the currency table) is imported inside the hooks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import CommandSpec
+
+
+@hookimpl
+def crm_schema() -> Any:
+    from crm_hookspecs.records import PluginSchema
+
+    from crm_warehouse.models import MODELS
+
+    return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
+
+
+@hookimpl
+def crm_config_section() -> type:
+    from crm_warehouse.settings import WarehouseSettings
+
+    return WarehouseSettings
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_warehouse.api import Warehouse
+
+    return Warehouse(crm)
+
+
+@hookimpl
+def crm_cli_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec("sales", "crm_warehouse.cli.sales:sales", "Requests, quotes and sales: add, list, move through the pipeline, close."),
+        CommandSpec(
+            "warehouse",
+            "crm_warehouse.cli.warehouse:warehouse",
+            "Stored events, timelines, audit, notes, documents, reporting tables.",
+        ),
+    ]
+
+
+@hookimpl
+def crm_handle_events(crm: Any, events: Sequence[Any]) -> None:
+    """Store every event once; feed the newly stored ones to the reporting tables."""
+    from crm_warehouse.projections import project
+    from crm_warehouse.store import append
+
+    stored = append(crm, events)
+    if stored:
+        project(crm, stored)
+
+
+@hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_warehouse.demo import load_demo
+
+    return load_demo(crm)
+
+
+@hookimpl
+def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
+    from crm_warehouse.privacy import export
+
+    return export(crm, contact_id)
+
+
+@hookimpl
+def crm_erase_personal_data(crm: Any, contact_id: int) -> int:
+    from crm_warehouse.privacy import erase
+
+    return erase(crm, contact_id)
+
+
+@hookimpl
+def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    from crm_warehouse.privacy import merge
+
+    return merge(crm, survivor_id, merged_id)
+
+
+@hookimpl
+def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    from crm_warehouse.privacy import unmerge
+
+    unmerge(crm, survivor_id, merged_id, moved)

@@ -1,0 +1,483 @@
+"""Sales records: requests, quotes and sales moving through a configurable pipeline.
+
+Every change is written with its event in one transaction: a new request
+emits ``RequestReceived``; every record entering the pipeline or moving
+through it emits ``StageChanged`` (``old_stage`` is ``None`` on entry); a
+record reaching the won or lost stage emits ``SaleClosed``. The sales fact
+row of the record (``warehouse_sales_fact``) is rewritten in the same
+transaction, so reports never see a record and its fact disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import TYPE_CHECKING, Any, Iterable
+
+import attrs
+
+from crm_core.errors import NotFoundError, ValidationError
+
+from crm_warehouse.checks import check_date as _date
+from crm_warehouse.checks import check_id as _id
+from crm_warehouse.checks import check_text as _text
+from crm_warehouse.money import check_amount, check_currency
+from crm_warehouse.projections import local_date, quarter
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+    from crm_warehouse.models import SaleRow
+    from crm_warehouse.settings import PipelineSettings, WarehouseSettings
+
+__all__ = ["KINDS", "REQUEST_KINDS", "Sale", "SalesBook", "StageMove"]
+
+#: requests for proposal and quotation, appointment requests, quotes and sales
+KINDS = ("rfp", "rfq", "appointment", "quote", "sale")
+REQUEST_KINDS = ("rfp", "rfq", "appointment")
+OUTCOMES = ("open", "won", "lost")
+
+
+@attrs.frozen
+class Sale:
+    """A sales record as the API returns it."""
+
+    id: int
+    kind: str
+    title: str
+    contact_id: int
+    organization_id: int | None
+    owner: str | None
+    region: str | None
+    product_line: str | None
+    amount: decimal.Decimal
+    currency: str
+    stage: str
+    probability: float
+    outcome: str
+    expected_close_on: dt.date | None
+    closed_on: dt.date | None
+    lost_reason: str | None
+    description: str
+    created_at: dt.datetime
+    created_by: str | None
+    updated_at: dt.datetime
+
+    def as_row(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class StageMove:
+    old_stage: str | None
+    new_stage: str
+    moved_at: dt.datetime
+    actor: str | None
+
+
+class SalesBook:
+    """``crm.plugin("warehouse").sales``: add, read and move sales records."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    # -- settings --------------------------------------------------------------
+
+    @property
+    def settings(self) -> WarehouseSettings:
+        return self.crm.settings("warehouse")
+
+    @property
+    def pipeline(self) -> PipelineSettings:
+        return self.settings.pipeline
+
+    def _check_stage(self, stage: Any) -> str:
+        stages = self.pipeline.stages
+        if not isinstance(stage, str) or stage.strip().lower() not in stages:
+            raise ValidationError(
+                f"stage {stage!r} is not in the pipeline; the stages are: {', '.join(stages)} "
+                "(set them in [plugins.warehouse.pipeline] stages)"
+            )
+        return stage.strip().lower()
+
+    # -- reading ---------------------------------------------------------------
+
+    def _view(self, row: SaleRow) -> Sale:
+        pipeline = self.pipeline
+        outcome = "won" if row.stage == pipeline.won_stage else "lost" if row.stage == pipeline.lost_stage else "open"
+        return Sale(
+            id=row.id,
+            kind=row.kind,
+            title=row.title,
+            contact_id=row.contact_id,
+            organization_id=row.organization_id,
+            owner=row.owner,
+            region=row.region,
+            product_line=row.product_line,
+            amount=decimal.Decimal(row.amount),
+            currency=row.currency,
+            stage=row.stage,
+            probability=pipeline.probability(row.stage),
+            outcome=outcome,
+            expected_close_on=row.expected_close_on,
+            closed_on=row.closed_on,
+            lost_reason=row.lost_reason,
+            description=row.description,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+        )
+
+    def _row(self, sale_id: Any, lock: bool = False) -> SaleRow:
+        from crm_core.storage import for_update
+
+        from crm_warehouse.models import SaleRow
+
+        sale_id = _id(sale_id, "sales record")
+        query = SaleRow.select().where(SaleRow.id == sale_id)
+        if lock:
+            query = for_update(query, self.crm.database)
+        row = query.first()
+        if row is None:
+            raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
+        return row
+
+    def get(self, sale_id: int) -> Sale:
+        with self.crm.activate():
+            return self._view(self._row(sale_id))
+
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        outcome: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        contact_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Sale]:
+        """Records matching every filter given, newest first."""
+        from crm_warehouse.models import SaleRow as S
+
+        query = S.select().order_by(S.id.desc())
+        if kind is not None:
+            if kind not in KINDS:
+                raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+            query = query.where(S.kind == kind)
+        if stage is not None:
+            query = query.where(S.stage == self._check_stage(stage))
+        if outcome is not None:
+            pipeline = self.pipeline
+            if outcome == "won":
+                query = query.where(S.stage == pipeline.won_stage)
+            elif outcome == "lost":
+                query = query.where(S.stage == pipeline.lost_stage)
+            elif outcome == "open":
+                query = query.where(S.stage.not_in([pipeline.won_stage, pipeline.lost_stage]))
+            else:
+                raise ValidationError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        if owner is not None:
+            query = query.where(S.owner == owner)
+        if region is not None:
+            query = query.where(S.region == region)
+        if contact_id is not None:
+            query = query.where(S.contact_id == _id(contact_id, "contact"))
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
+        with self.crm.activate():
+            return [self._view(row) for row in query.limit(limit)]
+
+    def moves(self, sale_id: int) -> list[StageMove]:
+        """The record's way through the pipeline, oldest first."""
+        from crm_warehouse.models import StageMoveRow as M
+
+        with self.crm.activate():
+            row = self._row(sale_id)
+            query = M.select().where(M.sale == row.id).order_by(M.moved_at, M.id)
+            return [StageMove(m.old_stage, m.new_stage, m.moved_at, m.actor) for m in query]
+
+    # -- writing ---------------------------------------------------------------
+
+    def _contact_defaults(self, contact_id: int) -> dict[str, Any]:
+        """The contact's organization, region and owner, when the contacts plugin is there to ask."""
+        if not self.crm.has_plugin("contacts"):
+            return {}
+        card = self.crm.plugin("contacts").card(contact_id)  # NotFoundError names the contact
+        return {"organization_id": card.organization_id, "region": card.region, "owner": card.owner}
+
+    def add(
+        self,
+        kind: str,
+        contact_id: int,
+        *,
+        title: str = "",
+        amount: Any = 0,
+        currency: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        organization_id: int | None = None,
+        product_line: str | None = None,
+        stage: str | None = None,
+        expected_close_on: dt.date | str | None = None,
+        description: str = "",
+        actor: str | None = None,
+        channel: str = "staff",
+    ) -> Sale:
+        """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first)."""
+        from crm_hookspecs.events import RequestReceived, StageChanged
+
+        from crm_warehouse.models import SaleRow, StageMoveRow
+
+        if kind not in KINDS:
+            raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)} (rfp: request for proposal, rfq: request for quotation)")
+        contact_id = _id(contact_id, "contact")
+        currency = check_currency(currency if currency is not None else self.settings.default_currency)
+        value = check_amount(amount, currency)
+        stage = self._check_stage(stage) if stage is not None else self.pipeline.first_stage
+        if self.pipeline.is_closed(stage):
+            raise ValidationError(
+                f"stage {stage!r} closes a record; add it at an open stage ({', '.join(self.pipeline.open_stages)}) "
+                "and close it with 'crm sales close'"
+            )
+        fields = {
+            "title": _text(title, "title", 300) or "",
+            "owner": _text(owner, "owner", 100),
+            "region": _text(region, "region", 100),
+            "product_line": _text(product_line, "product line", 100),
+            "description": _text(description, "description", 20_000) or "",
+            "expected_close_on": _date(expected_close_on, "expected close date"),
+            "organization_id": _id(organization_id, "organization") if organization_id is not None else None,
+        }
+        with self.crm.transaction():
+            for key, default in self._contact_defaults(contact_id).items():
+                if fields.get(key) is None and default is not None:
+                    fields[key] = default
+            now = self.crm.clock.now()
+            row = SaleRow.create(
+                kind=kind,
+                contact_id=contact_id,
+                amount=value,
+                currency=currency,
+                stage=stage,
+                created_at=now,
+                created_by=_text(actor, "actor", 100),
+                updated_at=now,
+                **fields,
+            )
+            StageMoveRow.create(sale=row.id, old_stage=None, new_stage=stage, moved_at=now, actor=actor)
+            if kind in REQUEST_KINDS:
+                self.crm.emit(
+                    RequestReceived(
+                        record_id=row.id, contact_id=contact_id, kind=kind, owner=row.owner, region=row.region, actor=actor, channel=channel
+                    )
+                )
+            self.crm.emit(
+                StageChanged(
+                    record_id=row.id, contact_id=contact_id, old_stage=None, new_stage=stage, owner=row.owner, actor=actor, channel=channel
+                )
+            )
+            self._write_facts([row])
+            return self._view(row)
+
+    def update(self, sale_id: int, *, actor: str | None = None, **changes: Any) -> Sale:
+        """Change a record's details (not its stage: see :meth:`move` and :meth:`close`)."""
+        allowed = {
+            "title", "amount", "currency", "owner", "region", "product_line", "expected_close_on",
+            "description", "kind", "organization_id",
+        }  # fmt: skip
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise ValidationError(
+                f"cannot change {unknown[0]!r} with update; the fields are: {', '.join(sorted(allowed))} "
+                "(the stage moves with 'stage' and 'close')"
+            )
+        with self.crm.transaction():
+            row = self._row(sale_id, lock=True)
+            if "kind" in changes:
+                if changes["kind"] not in KINDS:
+                    raise ValidationError(f"kind {changes['kind']!r} is not one of {', '.join(KINDS)}")
+                row.kind = changes["kind"]
+            currency = check_currency(changes["currency"]) if changes.get("currency") is not None else row.currency
+            if "amount" in changes or "currency" in changes:
+                row.amount = check_amount(changes.get("amount", row.amount), currency)
+                row.currency = currency
+            for key, limit in (("title", 300), ("owner", 100), ("region", 100), ("product_line", 100), ("description", 20_000)):
+                if key in changes:
+                    value = _text(changes[key], key.replace("_", " "), limit)
+                    setattr(row, key, value if value is not None or key not in ("title", "description") else "")
+            if "expected_close_on" in changes:
+                row.expected_close_on = _date(changes["expected_close_on"], "expected close date")
+            if "organization_id" in changes:
+                org = changes["organization_id"]
+                row.organization_id = _id(org, "organization") if org is not None else None
+            row.updated_at = self.crm.clock.now()
+            row.save()
+            self._write_facts([row])
+            return self._view(row)
+
+    def move(self, sale_id: int, stage: str, *, actor: str | None = None, channel: str = "staff", reopen: bool = False) -> Sale:
+        """Move a record to another open stage (closing goes through :meth:`close`).
+
+        A closed record moves back to an open stage only with ``reopen``: its
+        closed date and lost reason are cleared.
+        """
+        stage = self._check_stage(stage)
+        pipeline = self.pipeline
+        if stage == pipeline.won_stage:
+            return self.close(sale_id, won=True, actor=actor, channel=channel)
+        if stage == pipeline.lost_stage:
+            return self.close(sale_id, won=False, actor=actor, channel=channel)
+        with self.crm.transaction():
+            row = self._row(sale_id, lock=True)
+            if row.stage == stage:
+                return self._view(row)
+            if pipeline.is_closed(row.stage) and not reopen:
+                raise ValidationError(
+                    f"sales record {row.id} is closed ({row.stage} on {row.closed_on}); reopen it explicitly "
+                    "(--reopen, or reopen=True) to move it back into the pipeline"
+                )
+            if pipeline.is_closed(row.stage):
+                row.closed_on = None
+                row.lost_reason = None
+            return self._set_stage(row, stage, actor, channel)
+
+    def close(
+        self,
+        sale_id: int,
+        won: bool,
+        *,
+        closed_on: dt.date | str | None = None,
+        lost_reason: str | None = None,
+        amount: Any = None,
+        actor: str | None = None,
+        channel: str = "staff",
+    ) -> Sale:
+        """Close a record as won or lost; emits ``StageChanged`` and ``SaleClosed``."""
+        from crm_hookspecs.events import SaleClosed
+
+        if not isinstance(won, bool):
+            raise ValidationError(f"won must be true or false, not {won!r}")
+        reason = _text(lost_reason, "lost reason", 500)
+        if won and reason:
+            raise ValidationError("a lost reason is only for records closed as lost")
+        if not won and reason is None and self.settings.require_lost_reason:
+            raise ValidationError("closing as lost needs a reason (require_lost_reason is on); give --reason")
+        day = _date(closed_on, "closed date")
+        with self.crm.transaction():
+            row = self._row(sale_id, lock=True)
+            pipeline = self.pipeline
+            if pipeline.is_closed(row.stage):
+                raise ValidationError(
+                    f"sales record {row.id} is already closed ({row.stage} on {row.closed_on}); "
+                    "reopen it with 'crm sales stage ID STAGE --reopen' first"
+                )
+            if amount is not None:
+                row.amount = check_amount(amount, row.currency)
+            today = self.crm.today()
+            day = day or today
+            if day > today:
+                raise ValidationError(f"closed date {day} is in the future; a record closes today ({today}) or earlier")
+            row.closed_on = day
+            row.lost_reason = reason
+            sale = self._set_stage(row, pipeline.won_stage if won else pipeline.lost_stage, actor, channel)
+            self.crm.emit(
+                SaleClosed(
+                    record_id=row.id,
+                    contact_id=row.contact_id,
+                    won=won,
+                    amount=decimal.Decimal(row.amount),
+                    currency=row.currency,
+                    region=row.region,
+                    owner=row.owner,
+                    closed_on=day,
+                    lost_reason=reason,
+                    actor=actor,
+                    channel=channel,
+                )
+            )
+            return sale
+
+    def _set_stage(self, row: SaleRow, stage: str, actor: str | None, channel: str) -> Sale:
+        from crm_hookspecs.events import StageChanged
+
+        from crm_warehouse.models import StageMoveRow
+
+        old = row.stage
+        now = self.crm.clock.now()
+        row.stage = stage
+        row.updated_at = now
+        row.save()
+        StageMoveRow.create(sale=row.id, old_stage=old, new_stage=stage, moved_at=now, actor=actor)
+        self.crm.emit(
+            StageChanged(record_id=row.id, contact_id=row.contact_id, old_stage=old, new_stage=stage, owner=row.owner, actor=actor, channel=channel)
+        )
+        self._write_facts([row])
+        return self._view(row)
+
+    # -- the sales facts -------------------------------------------------------
+
+    def _fact(self, row: SaleRow) -> tuple[Any, ...]:
+        pipeline = self.pipeline
+        won = True if row.stage == pipeline.won_stage else False if row.stage == pipeline.lost_stage else None
+        created_on = local_date(self.crm, row.created_at)
+        return (
+            row.id,
+            row.kind,
+            row.contact_id,
+            row.organization_id,
+            row.region,
+            row.owner,
+            row.product_line,
+            decimal.Decimal(row.amount),
+            row.currency,
+            row.stage,
+            pipeline.probability(row.stage),
+            "open" if won is None else "won" if won else "lost",
+            won,
+            created_on,
+            quarter(created_on),
+            row.expected_close_on,
+            row.closed_on,
+            quarter(row.closed_on) if row.closed_on else None,
+            row.lost_reason,
+            _naive(self.crm.clock.now()),
+        )
+
+    FACT_COLUMNS = (
+        "sale_id", "kind", "contact_id", "organization_id", "region", "owner", "product_line", "amount",
+        "currency", "stage", "probability", "outcome", "won", "created_on", "created_quarter",
+        "expected_close_on", "closed_on", "closed_quarter", "lost_reason", "updated_at",
+    )  # fmt: skip
+
+    def _write_facts(self, rows: Iterable[SaleRow]) -> int:
+        from crm_core.storage import bulk_insert
+
+        from crm_warehouse.models import SalesFactRow
+
+        facts = [self._fact(row) for row in rows]
+        if not facts:
+            return 0
+        ids = [f[0] for f in facts]
+        with self.crm.database.atomic():
+            SalesFactRow.delete().where(SalesFactRow.sale_id.in_(ids)).execute()
+            return bulk_insert(SalesFactRow, self.FACT_COLUMNS, facts, database=self.crm.database)
+
+    def rebuild_facts(self, page: int = 5000) -> int:
+        """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance)."""
+        from crm_warehouse.models import SaleRow, SalesFactRow
+
+        total = 0
+        with self.crm.transaction():
+            SalesFactRow.delete().execute()
+            last = 0
+            while True:
+                rows = list(SaleRow.select().where(SaleRow.id > last).order_by(SaleRow.id).limit(page))
+                if not rows:
+                    return total
+                last = rows[-1].id
+                total += self._write_facts(rows)
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
