@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pluggy
 
-from crm_core.errors import PluginError
+from crm_core.errors import CRMError, PluginError
 
 __all__ = ["Hooks"]
 
@@ -78,19 +78,23 @@ class Hooks:
     def cli_commands(self) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import CommandSpec
 
-        out = []
-        for name, specs in self._each("crm_cli_commands"):
-            for spec in specs or ():
-                if not isinstance(spec, CommandSpec):
-                    raise PluginError(name, f"plugin {name!r}: crm_cli_commands must return CommandSpec objects, not {spec!r}")
-                out.append((name, spec))
-        return out
+        return [(name, spec) for name, specs in self._each("crm_cli_commands") for spec in _many(name, "crm_cli_commands", specs, CommandSpec)]
 
     # -- lifecycle ---------------------------------------------------------
 
     def startup(self, crm: Any) -> None:
-        for _ in self._each("crm_startup", crm=crm):
-            pass
+        """Call every ``crm_startup`` in order; a plugin's error names the plugin."""
+        for impl in self._impls("crm_startup"):
+            try:
+                impl.function(*[{"crm": crm}[a] for a in impl.argnames])
+            except CRMError:
+                raise  # already a message for the user
+            except Exception as exc:  # third-party code: say which plugin failed
+                raise PluginError(
+                    impl.plugin_name,
+                    f"plugin {impl.plugin_name!r} failed to start: {type(exc).__name__}: {exc}; "
+                    "fix it, or remove it from [plugins] enabled",
+                ) from exc
 
     def shutdown(self, crm: Any) -> list[tuple[str, BaseException]]:
         """Call every ``crm_shutdown``, even after one raises; return the errors."""
@@ -117,19 +121,35 @@ class Hooks:
         for name, lines in self._each("crm_demo_data", crm=crm):
             if lines is None:
                 continue
-            yield name, [lines] if isinstance(lines, str) else list(lines)
+            yield name, [lines] if isinstance(lines, str) else _many(name, "crm_demo_data", lines, str)
 
     def export_personal_data(self, crm: Any, contact_id: int) -> dict[str, Any]:
-        return {n: d for n, d in self._each("crm_export_personal_data", crm=crm, contact_id=contact_id) if d is not None}
+        out = {}
+        for name, data in self._each("crm_export_personal_data", crm=crm, contact_id=contact_id):
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                raise PluginError(name, f"plugin {name!r}: crm_export_personal_data must return a dict or None, not {_kind(data)}")
+            out[name] = data
+        return out
 
     def erase_personal_data(self, crm: Any, contact_id: int) -> dict[str, int]:
-        return {n: int(c or 0) for n, c in self._each("crm_erase_personal_data", crm=crm, contact_id=contact_id)}
+        out = {}
+        for name, count in self._each("crm_erase_personal_data", crm=crm, contact_id=contact_id):
+            if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_erase_personal_data must return how many records it erased (an int), not {_kind(count)}"
+                )
+            out[name] = count or 0
+        return out
 
     def contacts_merged(self, crm: Any, survivor_id: int, merged_id: int) -> dict[str, dict[str, list[int]]]:
-        return {
-            n: moved or {}
-            for n, moved in self._each("crm_contacts_merged", crm=crm, survivor_id=survivor_id, merged_id=merged_id)
-        }
+        out = {}
+        for name, moved in self._each("crm_contacts_merged", crm=crm, survivor_id=survivor_id, merged_id=merged_id):
+            if moved is not None and not isinstance(moved, dict):
+                raise PluginError(name, f"plugin {name!r}: crm_contacts_merged must return {{table: [row ids]}} or None, not {_kind(moved)}")
+            out[name] = moved or {}
+        return out
 
     def contacts_unmerged(self, crm: Any, survivor_id: int, merged_id: int, moved: dict[str, dict[str, list[int]]]) -> None:
         for impl in self._impls("crm_contacts_unmerged"):
@@ -141,24 +161,34 @@ class Hooks:
     def worker_jobs(self, crm: Any) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import JobSpec
 
-        out = []
-        for name, jobs in self._each("crm_worker_jobs", crm=crm):
-            for job in jobs or ():
-                if not isinstance(job, JobSpec):
-                    raise PluginError(name, f"plugin {name!r}: crm_worker_jobs must return JobSpec objects, not {job!r}")
-                out.append((name, job))
-        return out
+        return [(name, job) for name, jobs in self._each("crm_worker_jobs", crm=crm) for job in _many(name, "crm_worker_jobs", jobs, JobSpec)]
 
     def mail_transports(self) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import MailTransportSpec
 
-        out = []
-        for name, specs in self._each("crm_mail_transports"):
-            for spec in specs or ():
-                if not isinstance(spec, MailTransportSpec):
-                    raise PluginError(name, f"plugin {name!r}: crm_mail_transports must return MailTransportSpec objects")
-                out.append((name, spec))
-        return out
+        return [
+            (name, spec)
+            for name, specs in self._each("crm_mail_transports")
+            for spec in _many(name, "crm_mail_transports", specs, MailTransportSpec)
+        ]
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _many(plugin: str, hook: str, value: Any, kind: type) -> list[Any]:
+    """A hook's list result, checked: ``None`` is empty, anything else must hold ``kind`` objects."""
+    what = "strings" if kind is str else f"{kind.__name__} objects"
+    if value is None:
+        return []
+    if isinstance(value, (kind, str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise PluginError(plugin, f"plugin {plugin!r}: {hook} must return a list of {what}, not {_kind(value)}")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, kind):
+            raise PluginError(plugin, f"plugin {plugin!r}: {hook} must return a list of {what}; it holds {_kind(item)}")
+    return items
 
 
 def _bind(fn: Callable[..., Any], argnames: Sequence[str]) -> Callable[[Any, Any], Any]:
