@@ -17,7 +17,7 @@ implementation take fewer arguments than the spec)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crm_hookspecs._markers import hookspec
 
@@ -166,4 +166,20 @@ def crm_mail_transports() -> Sequence[MailTransportSpec] | None:
 
     *All results*, concatenated. The kernel ships ``file``, ``smtp`` and
     ``memory``; a plugin could add an HTTP mail API.
+    """
+
+
+@hookspec
+def crm_task_rules(crm: CRM) -> Sequence[Mapping[str, Any]] | None:
+    """Contribute rules to the tasks plugin, in the format of ``[[plugins.tasks.rules]]``.
+
+    *Per plugin*, called by the tasks plugin (when it is enabled) the first
+    time it needs its rules, after it has read its own from the
+    configuration. Return a list of dicts, each shaped like one
+    ``[[plugins.tasks.rules]]`` table (``name``, ``trigger``, ``action``,
+    ``event``, ``when``, ``task`` or ``notify``…; see the tasks plugin's
+    documentation). They are validated like the configuration's rules: an
+    unknown trigger, action, event type, field, staff member or team is a
+    ``ConfigError`` naming the plugin and the rule, and a name already used
+    by another rule is refused.
     """

@@ -1,0 +1,245 @@
+"""Inactivity rules: a task for each customer with no won sale in N days, once per period.
+
+Where the customers and their last purchase come from:
+
+* the warehouse, when it is enabled: its API's
+  ``customers_without_won_sale_since(since)`` (one set-based query over its
+  reporting tables, giving each current customer's last won sale date);
+* otherwise ``tasks_activity``, which this plugin keeps from the events it
+  sees (``ContactCreated``/``ContactChanged`` for the status, ``SaleClosed``
+  won for the purchases), queried with one indexed statement per page.
+
+A period is identified by the last purchase date: the firing key is
+``<contact>:<last purchase>`` (``<contact>:never``), unique per rule, so a
+customer gets one task per inactivity period however often the scan runs,
+and a new one only after buying again and going quiet again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from crm_core.errors import NotFoundError
+from crm_core.storage import bulk_insert
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+    from crm_tasks.rules import RuleSet
+    from crm_tasks.settings import TasksSettings
+
+__all__ = ["scan", "source", "track"]
+
+PAGE = 2000
+
+
+# -- keeping tasks_activity from events -------------------------------------------
+
+
+def track(crm: CRM, events: Sequence[Any]) -> None:
+    """Fold a batch of events into ``tasks_activity`` (three statements per batch at most)."""
+    from crm_tasks.models import Activity
+
+    state: dict[int, dict[str, Any]] = {}
+    gone: set[int] = set()
+    for e in events:
+        name = e.type_name
+        if name == "ContactCreated":
+            status = e.data.get("status") if isinstance(e.data, dict) else None
+            day = _day(crm, e.occurred_at)
+            state[e.contact_id] = {"status": status, "customer_since": day if status == "customer" else None, "new": True}
+            gone.discard(e.contact_id)
+        elif name == "ContactChanged" and "status" in e.changes:
+            new = e.changes["status"].new
+            entry = state.setdefault(e.contact_id, {})
+            entry["status"] = new
+            if new == "customer":
+                entry["customer_since"] = _day(crm, e.occurred_at)
+        elif name == "SaleClosed" and e.won and e.contact_id is not None:
+            day = e.closed_on or _day(crm, e.occurred_at)
+            entry = state.setdefault(e.contact_id, {})
+            if entry.get("last_purchase") is None or day > entry["last_purchase"]:
+                entry["last_purchase"] = day
+        elif name in ("ContactDeleted", "ContactErased"):
+            state.pop(e.contact_id, None)
+            gone.add(e.contact_id)
+        elif name == "ContactsMerged":
+            merged = state.pop(e.merged_id, {})
+            gone.add(e.merged_id)
+            if merged.get("last_purchase"):
+                entry = state.setdefault(e.survivor_id, {})
+                if entry.get("last_purchase") is None or merged["last_purchase"] > entry["last_purchase"]:
+                    entry["last_purchase"] = merged["last_purchase"]
+    if not state and not gone:
+        return
+    ids = sorted(set(state) | gone)
+    old: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        for a in Activity.select().where(Activity.contact_id.in_(ids[start:start + 500])):
+            old[a.contact_id] = {"status": a.status, "customer_since": a.customer_since, "last_purchase": a.last_purchase}
+    # a merged contact's last purchase moves to the survivor even when only the table knew it
+    for e in events:
+        if e.type_name == "ContactsMerged" and e.merged_id in old and old[e.merged_id].get("last_purchase"):
+            entry = state.setdefault(e.survivor_id, {})
+            last = old[e.merged_id]["last_purchase"]
+            if entry.get("last_purchase") is None or last > entry["last_purchase"]:
+                entry["last_purchase"] = last
+    rows = []
+    for cid, change in state.items():
+        row = dict(old.get(cid, {"status": None, "customer_since": None, "last_purchase": None}))
+        if change.pop("new", False):
+            row["status"] = change.get("status")
+            row["customer_since"] = change.get("customer_since")
+        for key in ("status", "customer_since"):
+            if key in change:
+                row[key] = change[key]
+        if change.get("last_purchase") and (row["last_purchase"] is None or change["last_purchase"] > row["last_purchase"]):
+            row["last_purchase"] = change["last_purchase"]
+        rows.append((cid, row["status"], row["customer_since"], row["last_purchase"]))
+    touched = sorted(set(old))
+    for start in range(0, len(touched), 500):
+        Activity.delete().where(Activity.contact_id.in_(touched[start:start + 500])).execute()
+    bulk_insert(Activity, ("contact_id", "status", "customer_since", "last_purchase"), rows, database=crm.database)
+
+
+def _day(crm: CRM, when: dt.datetime | None) -> dt.date:
+    return (when or crm.clock.now()).astimezone(crm.tz).date()
+
+
+# -- the candidates -----------------------------------------------------------------
+
+
+def source(crm: CRM, cutoff: dt.date) -> Iterator[tuple[int, dt.date | None]]:
+    """Customers whose last won sale (or becoming a customer) is before ``cutoff``."""
+    if crm.has_plugin("warehouse"):
+        api = crm.plugin("warehouse")
+        finder = getattr(api, "customers_without_won_sale_since", None)
+        if finder is not None:
+            found = finder(cutoff)
+            yield from sorted(found.items())
+            return
+    from crm_tasks.models import Activity
+
+    last = 0
+    while True:
+        page = list(
+            Activity.select(Activity.contact_id, Activity.last_purchase)
+            .where(
+                (Activity.contact_id > last)
+                & (Activity.status == "customer")
+                & (
+                    (Activity.last_purchase < cutoff)
+                    | (
+                        Activity.last_purchase.is_null()
+                        & (Activity.customer_since.is_null() | (Activity.customer_since < cutoff))
+                    )
+                )
+            )
+            .order_by(Activity.contact_id)
+            .limit(PAGE)
+            .tuples()
+        )
+        if not page:
+            return
+        yield from page
+        last = page[-1][0]
+
+
+# -- the scan -------------------------------------------------------------------------
+
+
+def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> Any:
+    """Fire the inactivity rules (or preview them, ``dry_run``); return the count or the preview rows.
+
+    Each page of candidates is its own transaction: a long scan commits as
+    it goes and, being keyed, resumes where it stopped if interrupted.
+    """
+    from crm_tasks import firing, notify
+    from crm_tasks.rules import Match
+
+    selected = rules.inactivity_rules()
+    if rule is not None:
+        selected = [r for r in selected if r.name == rule]
+        if not selected and rule not in rules.by_name:
+            raise NotFoundError(f"no rule {rule!r}; the rules are: {', '.join(rules.by_name) or 'none'}")
+    total = 0
+    preview: list[dict[str, Any]] = []
+    today = crm.today()
+    with crm.activate():
+        for r in selected:
+            cutoff = today - dt.timedelta(days=r.days)
+            candidates = source(crm, cutoff)
+            while True:
+                page = list(itertools.islice(candidates, PAGE))
+                if not page:
+                    break
+                matches = [
+                    Match(
+                        rule=r,
+                        key=f"{cid}:{last.isoformat() if last else 'never'}",
+                        event=None,
+                        contact_id=cid,
+                        extra={
+                            "contact_id": cid,
+                            "last_purchase": last.isoformat() if last else None,
+                            "days": (today - last).days if last else None,
+                        },
+                    )
+                    for cid, last in page
+                ]
+                if dry_run:
+                    preview += [p for p in firing.preview(crm, settings, matches) if p["state"] != "already fired"]
+                    continue
+                with crm.transaction():
+                    fresh = firing._not_fired(matches)
+                    if not fresh:
+                        continue
+                    now = crm.clock.now().replace(microsecond=0)
+                    planned = firing.plan(crm, settings, fresh, now)
+                    drafts = [p.draft for p in planned if p.draft is not None]
+                    from crm_tasks import store
+
+                    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, notify=False)}
+                    rows = []
+                    per_assignee: dict[str, list[tuple[int, str]]] = {}
+                    for p in planned:
+                        if p.failed:
+                            rows.append(firing._firing_row(p.match, now, "failed", None, p.detail))
+                        elif p.draft is not None:
+                            tid = created.get(p.draft.origin_key)
+                            rows.append(firing._firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail))
+                            if tid and p.draft.assignee:
+                                per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
+                        else:
+                            notify.send(crm, p.notices)
+                            rows.append(firing._firing_row(p.match, now, "notified", None, p.detail))
+                    bulk_insert("tasks_firing", firing._FIRING_COLUMNS, rows, database=crm.database)
+                    if settings.reminders.on_assign:
+                        _digest(crm, settings, r.name, per_assignee, now)
+                    total += len(fresh)
+    return preview if dry_run else total
+
+
+def _digest(crm: CRM, settings: TasksSettings, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
+    """One e-mail per assignee for a page of new tasks, not one per task."""
+    from crm_tasks import notify
+
+    notices = []
+    for name, tasks in per_assignee.items():
+        member = settings.member(name)
+        if member is None:
+            continue
+        lines = "\n".join(f"  #{tid}  {title}" for tid, title in tasks[:50])
+        more = f"\n  … and {len(tasks) - 50} more (crm tasks list --assignee {name})" if len(tasks) > 50 else ""
+        notices.append(
+            notify.Notice(
+                key=f"tasks:digest:{rule}:{name}:{now.strftime('%Y%m%dT%H%M%S')}:{tasks[0][0]}",
+                kind="assigned",
+                member=member,
+                subject=f"{len(tasks)} new task(s) for you from rule {rule}",
+                text=f"Rule {rule} gave you {len(tasks)} task(s):\n\n{lines}{more}\n",
+            )
+        )
+    notify.send(crm, notices)

@@ -1,0 +1,90 @@
+"""The tasks plugin's side of contact merges and GDPR export and erasure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["erase", "export", "merged", "unmerged"]
+
+ERASED_TITLE = "(task about an erased contact)"
+
+
+def _task_ids(contact_id: int) -> list[int]:
+    from crm_tasks.models import Task, TaskLink
+
+    linked = TaskLink.select(TaskLink.task).where((TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id))
+    return [i for (i,) in Task.select(Task.id).where((Task.contact_id == contact_id) | Task.id.in_(linked)).order_by(Task.id).tuples()]
+
+
+def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+    """Every task about the contact, with checklists and call answers, JSON-ready."""
+    import attrs
+
+    api = crm.plugin("tasks")
+    with crm.activate():
+        ids = _task_ids(contact_id)
+    if not ids:
+        return None
+
+    def plain(value: Any) -> Any:
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return value
+
+    tasks = [attrs.asdict(api.get(i), value_serializer=lambda _inst, _field, v: plain(v)) for i in ids]
+    return {"tasks": tasks}
+
+
+def erase(crm: CRM, contact_id: int) -> int:
+    """Remove what identifies the person from the tasks about him; return how many records.
+
+    Titles and descriptions (often made from the contact's name) are
+    replaced, call answers removed, delayed rule actions carrying the event
+    dropped, and the activity the plugin kept forgotten. The tasks stay, so
+    the team's history of work done keeps its counts.
+    """
+    from crm_tasks.models import Activity, Pending, Question, Task
+
+    ids = _task_ids(contact_id)
+    count = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        count += Task.update(title=ERASED_TITLE, description="").where(Task.id.in_(chunk)).execute()
+        count += (
+            Question.update(answer=None)
+            .where(Question.task.in_(chunk) & Question.answer.is_null(False))
+            .execute()
+        )
+    count += Pending.delete().where((Pending.contact_id == contact_id) & Pending.done_at.is_null()).execute()
+    count += Activity.delete().where(Activity.contact_id == contact_id).execute()
+    return count
+
+
+def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    """Point the merged contact's tasks and links at the survivor; return what moved."""
+    from crm_tasks.models import Task, TaskLink
+
+    tasks = [i for (i,) in Task.select(Task.id).where(Task.contact_id == merged_id).tuples()]
+    links = [
+        i for (i,) in TaskLink.select(TaskLink.id).where((TaskLink.kind == "contact") & (TaskLink.ref_id == merged_id)).tuples()
+    ]
+    for start in range(0, len(tasks), 500):
+        Task.update(contact_id=survivor_id).where(Task.id.in_(tasks[start:start + 500])).execute()
+    for start in range(0, len(links), 500):
+        TaskLink.update(ref_id=survivor_id).where(TaskLink.id.in_(links[start:start + 500])).execute()
+    return {"tasks_task": tasks, "tasks_link": links}
+
+
+def unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    """Point exactly the rows :func:`merged` moved back at the merged contact."""
+    from crm_tasks.models import Task, TaskLink
+
+    tasks = list(moved.get("tasks_task", ()))
+    links = list(moved.get("tasks_link", ()))
+    for start in range(0, len(tasks), 500):
+        Task.update(contact_id=merged_id).where(Task.id.in_(tasks[start:start + 500]) & (Task.contact_id == survivor_id)).execute()
+    for start in range(0, len(links), 500):
+        TaskLink.update(ref_id=merged_id).where(TaskLink.id.in_(links[start:start + 500]) & (TaskLink.ref_id == survivor_id)).execute()

@@ -1,0 +1,117 @@
+"""Creating tasks in bulk: one path for rules, templates, the inactivity scan and the API.
+
+:func:`create_many` writes tasks with a few set-based statements (one bulk
+insert per table, one ``TaskCreated`` batch through ``emit_many``) and skips
+drafts whose ``origin_key`` already exists, so a rule or template that runs
+twice creates nothing the second time. Call it inside a transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from crm_core.storage import bulk_insert
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+    from crm_tasks.records import Draft
+    from crm_tasks.settings import TasksSettings
+
+__all__ = ["create_many", "existing_keys", "to_db"]
+
+CHUNK = 500
+_TASK_COLUMNS = (
+    "title", "kind", "description", "assignee", "team", "due_at", "priority", "status", "contact_id",
+    "created_at", "created_by", "assigned_at", "origin", "origin_key", "rule",
+)
+
+
+def to_db(value: dt.datetime | None) -> dt.datetime | None:
+    """An aware datetime as the UTC-naive value UTCDateTimeField stores (whole seconds)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def existing_keys(keys: Sequence[str]) -> set[str]:
+    from crm_tasks.models import Task
+
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        chunk = list(keys[start:start + CHUNK])
+        found.update(k for (k,) in Task.select(Task.origin_key).where(Task.origin_key.in_(chunk)).tuples())
+    return found
+
+
+def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, notify: bool = True) -> list[tuple[Draft, int]]:
+    """Create the drafts not created before; return ``(draft, task id)`` for each new one.
+
+    Drafts with an ``origin_key`` are written with bulk inserts; drafts
+    without one (tasks made by hand) one by one, to learn their id.
+    """
+    from crm_hookspecs.events import TaskCreated
+
+    from crm_tasks.models import ChecklistItem, Question, Task, TaskLink
+
+    drafts = list(drafts)
+    keyed = [d for d in drafts if d.origin_key is not None]
+    unkeyed = [d for d in drafts if d.origin_key is None]
+    # one draft per key (a batch may repeat an event), minus those already made
+    unique: dict[str, Draft] = {}
+    for d in keyed:
+        unique.setdefault(d.origin_key, d)
+    done = existing_keys(list(unique))
+    keyed = [d for k, d in unique.items() if k not in done]
+
+    now = crm.clock.now().replace(microsecond=0)
+    now_db = to_db(now)
+    created: list[tuple[Draft, int]] = []
+
+    def row(d: Draft) -> tuple[Any, ...]:
+        return (
+            d.title[:300], d.kind, d.description, d.assignee, d.team, to_db(d.due_at), d.priority, "open",
+            d.contact_id, now_db, d.created_by, now_db if d.assignee else None, d.origin, d.origin_key, d.rule,
+        )
+
+    if keyed:
+        bulk_insert(Task, _TASK_COLUMNS, (row(d) for d in keyed), database=crm.database)
+        ids: dict[str, int] = {}
+        keys = [d.origin_key for d in keyed]
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            ids.update((k, i) for i, k in Task.select(Task.id, Task.origin_key).where(Task.origin_key.in_(chunk)).tuples())
+        created += [(d, ids[d.origin_key]) for d in keyed]
+    for d in unkeyed:
+        values = dict(zip(_TASK_COLUMNS, row(d)))
+        task_id = Task.insert(**values).execute()
+        created.append((d, int(task_id)))
+
+    bulk_insert(
+        ChecklistItem, ("task_id", "position", "text"),
+        ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.checklist)),
+        database=crm.database,
+    )
+    bulk_insert(
+        Question, ("task_id", "position", "text"),
+        ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.questions)),
+        database=crm.database,
+    )
+    bulk_insert(
+        TaskLink, ("task_id", "kind", "ref_id"),
+        ((tid, kind, ref) for d, tid in created for kind, ref in dict.fromkeys(d.links)),
+        database=crm.database,
+    )
+    crm.events.emit_many(
+        TaskCreated(
+            task_id=tid, kind=d.kind, title=d.title[:300], assignee=d.assignee, contact_id=d.contact_id,
+            actor=d.created_by, channel="staff" if d.origin == "manual" else "system", occurred_at=now,
+        )
+        for d, tid in created
+    )
+    if notify and settings.reminders.on_assign:
+        from crm_tasks import reminders
+
+        reminders.notify_assigned(crm, settings, [(tid, d.assignee, d.title, d.due_at) for d, tid in created if d.assignee])
+    return created
