@@ -77,12 +77,20 @@ class CLIState:
             self._config = load_config(self.config_path, missing_ok=missing_ok)
         return self._config
 
-    def crm(self) -> CRM:
-        """The app, built from the configuration on first use."""
+    def crm(self, *, warn: bool = True) -> CRM:
+        """The app, built from the configuration on first use.
+
+        A plugin that failed to load is skipped (unless ``--strict``); with
+        ``warn`` each one is reported on stderr, one line, so that no command
+        runs without saying that part of the CRM is missing.
+        """
         if self._app is None:
             from crm_core.app import CRM
 
             self._app = CRM(config=self.config(), strict=self.strict)
+            for record in self._app.plugins.values():
+                if warn and record.error is not None:
+                    click.echo(f"Warning: {record.error}", err=True)
         return self._app
 
     def close(self) -> None:
