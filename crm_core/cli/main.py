@@ -154,10 +154,17 @@ class RootGroup(click.Group):
                 from crm_core.hooks import Hooks
                 from crm_core.plugins import load_plugins
 
-                path = ctx.params.get("config_path") or os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG
                 from crm_core.config import load_config
 
-                explicit = bool(ctx.params.get("config_path") or os.environ.get("CRM_CONFIG"))
+                # the group callback has not run yet: --config is in ctx.params,
+                # or in a state preset by the test kit's runner
+                if ctx.params.get("config_path"):
+                    path, explicit = ctx.params["config_path"], True
+                elif state is not None:
+                    path, explicit = state.config_path, state.config_explicit
+                else:
+                    path = os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG
+                    explicit = bool(os.environ.get("CRM_CONFIG"))
                 config = load_config(path, missing_ok=not explicit)
                 loaded = load_plugins(list(config.enabled or ()), enabled_source=config.enabled_source)
                 hooks = Hooks(loaded.pm, loaded.order)
