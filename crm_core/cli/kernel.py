@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from crm_core.cli.main import CLIError, CLIState, pass_state
+from crm_core.errors import CRMError
 from crm_core.output import format_option, render
 
 CONFIG_TEMPLATE = '''\
@@ -55,7 +56,22 @@ def init(state: CLIState, database: str, timezone: str, plugin_list: str | None,
     path = state.config_path
     if path.exists() and not force:
         raise CLIError(f"{path} already exists; use --force to overwrite it, or --config to write another file", 2)
-    names = parse_plugin_list(plugin_list) if plugin_list is not None else tuple(sorted(discover()))
+    installed = discover()
+    names = parse_plugin_list(plugin_list) if plugin_list is not None else tuple(sorted(installed))
+    unknown = [n for n in names if n not in installed]
+    if unknown:
+        raise CLIError(
+            f"--plugins names {', '.join(repr(n) for n in unknown)}, which {'is' if len(unknown) == 1 else 'are'} not "
+            f"installed (installed: {', '.join(sorted(installed)) or 'none'}); install it with pip or fix the list",
+            2,
+        )
+    from crm_core.config import CoreSettings, structure_section
+
+    # check the options before anything is written; messages name the option
+    try:
+        structure_section({"database": database, "timezone": timezone}, CoreSettings, "crm init", "crm")
+    except CRMError as exc:
+        raise CLIError(str(exc).replace("crm init: crm.", "crm init --", 1), 2) from None
     text = CONFIG_TEMPLATE.format(
         database=database, timezone=timezone, plugins=", ".join(json.dumps(n) for n in names)
     )
@@ -70,9 +86,21 @@ def init(state: CLIState, database: str, timezone: str, plugin_list: str | None,
             tmp.unlink()
     tmp.replace(path)
     click.echo(f"wrote {path}")
+    _make_sqlite_folder(config)
     with CRM.from_config(path, strict=state.strict) as app:
         steps = app.migrate()
     click.echo(f"created the database ({len(steps)} migration(s) applied); plugins: {', '.join(names) or 'none'}")
+
+
+def _make_sqlite_folder(config: Any) -> None:
+    """Create the folder of a SQLite database file, so that a new CRM can start there."""
+    from peewee import SqliteDatabase
+
+    from crm_core.storage import connect
+
+    database = connect(config.core.database, config.base_dir)
+    if isinstance(database, SqliteDatabase) and database.database != ":memory:":
+        Path(database.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 @click.command()
