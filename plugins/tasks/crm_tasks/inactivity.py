@@ -68,8 +68,8 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
         elif name == "ContactsMerged":
             merged = state.pop(e.merged_id, {})
             gone.add(e.merged_id)
+            entry = state.setdefault(e.survivor_id, {})  # its stored row is read below
             if merged.get("last_purchase"):
-                entry = state.setdefault(e.survivor_id, {})
                 if entry.get("last_purchase") is None or merged["last_purchase"] > entry["last_purchase"]:
                     entry["last_purchase"] = merged["last_purchase"]
     if not state and not gone:

@@ -1,0 +1,135 @@
+"""Inactivity rules: one task per customer and inactivity period, from the warehouse or from events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from crm_core.errors import ConfigError, NotFoundError
+from crm_hookspecs import hookimpl
+from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactsMerged, SaleClosed
+from crm_hookspecs.records import FieldChange
+
+WIN_BACK = {
+    "name": "win-back",
+    "trigger": "inactivity",
+    "days": 90,
+    "action": "task",
+    "task": {
+        "kind": "call",
+        "title": "Get back in touch with {contact.display_name} ({days} days since {last_purchase})",
+        "assignee": "{contact.owner}",
+        "due_in": "7d",
+    },
+}
+
+
+def _emit(crm, *events):
+    with crm.transaction():
+        for event in events:
+            crm.emit(event)
+
+
+def test_inactivity_rules_are_checked(tasks_app):
+    with pytest.raises(ConfigError, match="trigger 'inactivity' needs days = N"):
+        tasks_app(rules=[{**WIN_BACK, "days": 0}])
+    with pytest.raises(ConfigError, match="takes no 'when' conditions"):
+        tasks_app(rules=[{**WIN_BACK, "when": {"x": 1}}])
+    with pytest.raises(ConfigError, match=r"\{record_id\} but the event has no field"):
+        tasks_app(rules=[{**WIN_BACK, "task": {"title": "{record_id}"}}])
+    with pytest.raises(ConfigError, match="'days' belongs to trigger 'inactivity'"):
+        tasks_app(rules=[{"name": "x", "trigger": "event", "event": "SaleClosed", "days": 3, "action": "task", "task": {"title": "t"}}])
+
+
+def test_without_the_warehouse_activity_comes_from_events(tasks_app, crm_clock, sent):
+    cards = {1: {"display_name": "Acme", "owner": "ana"}, 2: {"display_name": "Beta", "owner": "luis"},
+             3: {"display_name": "Gamma"}, 4: {"display_name": "Delta"}}
+    crm = tasks_app(rules=[WIN_BACK], contacts=cards)
+    api = crm.plugin("tasks")
+    _emit(
+        crm,
+        ContactCreated(contact_id=1, data={"status": "customer"}),
+        ContactCreated(contact_id=2, data={"status": "prospect"}),
+        ContactCreated(contact_id=3, data={"status": "prospect"}),
+        ContactCreated(contact_id=4, data={"status": "customer"}),
+        SaleClosed(record_id=10, contact_id=1, won=True, closed_on=dt.date(2026, 1, 5)),
+    )
+    _emit(crm, ContactChanged(contact_id=2, changes={"status": FieldChange("prospect", "customer")}),
+          SaleClosed(record_id=11, contact_id=3, won=True), ContactDeleted(contact_id=4))
+    crm_clock.advance(days=60)
+    _emit(crm, SaleClosed(record_id=12, contact_id=2, won=True), SaleClosed(record_id=13, contact_id=1, won=False))
+    assert api.scan_inactivity() == 0
+    crm_clock.advance(days=31)  # 91 days after contact 1's last won sale; 31 after contact 2's
+    assert api.scan_inactivity() == 1
+    (task,) = api.list()
+    assert (task.title, task.assignee, task.contact_id, task.origin, task.rule) == (
+        "Get back in touch with Acme (91 days since 2026-01-05)", "ana", 1, "inactivity", "win-back",
+    )
+    # one digest e-mail per assignee, not one per task
+    assert sent(crm) == [("ana@example.com", "1 new task(s) for you from rule win-back")]
+    # daily scans do not repeat it within the period
+    for _ in range(5):
+        crm_clock.advance(days=1)
+        assert api.scan_inactivity() == 0
+    # after a new purchase and another quiet spell, a new period, a new task
+    _emit(crm, SaleClosed(record_id=14, contact_id=1, won=True))
+    crm_clock.advance(days=91)
+    assert api.scan_inactivity() == 2  # contact 1 again, and contact 2 now
+    assert sorted(t.contact_id for t in api.list()) == [1, 1, 2]
+    assert [f.outcome for f in api.firings(rule="win-back")] == ["created"] * 3
+
+
+def test_merged_contacts_keep_the_newest_purchase(tasks_app, crm_clock):
+    crm = tasks_app(rules=[WIN_BACK], contacts={1: {}, 2: {}})
+    api = crm.plugin("tasks")
+    _emit(crm, ContactCreated(contact_id=1, data={"status": "customer"}), ContactCreated(contact_id=2, data={"status": "customer"}))
+    crm_clock.advance(days=50)
+    _emit(crm, SaleClosed(record_id=1, contact_id=2, won=True))
+    crm_clock.advance(days=50)
+    _emit(crm, ContactsMerged(survivor_id=1, merged_id=2, merge_id=1))
+    assert api.scan_inactivity() == 0  # contact 1 inherits contact 2's purchase of 50 days ago
+    crm_clock.advance(days=41)
+    assert api.scan_inactivity() == 1
+
+
+class FakeWarehouse:
+    def __init__(self, last: dict[int, dt.date | None]) -> None:
+        self.last = last
+        self.asked: list[dt.date] = []
+
+    def customers_without_won_sale_since(self, since: dt.date) -> dict[int, dt.date | None]:
+        self.asked.append(since)
+        return {cid: day for cid, day in self.last.items() if day is None or day < since}
+
+
+class WarehousePlugin:
+    def __init__(self, api: FakeWarehouse) -> None:
+        self.api = api
+
+    @hookimpl
+    def crm_plugin_api(self, crm):
+        return self.api
+
+
+def test_with_the_warehouse_its_set_based_query_is_used(tasks_app, crm_clock):
+    warehouse = FakeWarehouse({5: dt.date(2025, 9, 1), 6: None, 7: dt.date(2025, 12, 30)})
+    crm = tasks_app(rules=[WIN_BACK], contacts={5: {"display_name": "Five", "owner": "luis"}, 6: {"display_name": "Six"}},
+                    extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    api = crm.plugin("tasks")
+    preview = api.scan_inactivity(dry_run=True)
+    assert [(p["contact_id"], p["title"]) for p in preview] == [
+        (5, "Get back in touch with Five (126 days since 2025-09-01)"),
+        (6, "Get back in touch with Six ( days since )"),
+    ]
+    assert api.list() == []
+    assert api.scan_inactivity() == 2
+    assert warehouse.asked[-1] == dt.date(2025, 10, 7)  # 2026-01-05 minus 90 days
+    assert sorted((t.contact_id, t.assignee) for t in api.list()) == [(5, "luis"), (6, None)]
+    assert api.scan_inactivity() == 0
+    assert api.scan_inactivity(dry_run=True) == []
+
+
+def test_scan_names_an_unknown_rule(tasks_app):
+    api = tasks_app(rules=[WIN_BACK]).plugin("tasks")
+    with pytest.raises(NotFoundError, match="no rule 'nope'"):
+        api.scan_inactivity(rule="nope")
