@@ -78,7 +78,7 @@ def _view(row: DocumentRow, deduplicated: bool = False) -> Document:
         name=row.name,
         content_type=row.content_type,
         size=row.size,
-        sha256=row.blob_id,
+        sha256=row.sha256,
         contact_id=row.contact_id,
         sale_id=row.sale_id,
         uploaded_by=row.uploaded_by,
@@ -214,6 +214,10 @@ class DocumentStore:
                         contact = sale_row.contact_id
                 if contact is not None and self.crm.has_plugin("contacts"):
                     self.crm.plugin("contacts").card(contact)
+                # the content was hashed on the way in: putting it in place also repairs
+                # a stored file that went missing or was altered since
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
                 existing = (
                     DocumentRow.select()
                     .where(
@@ -230,11 +234,6 @@ class DocumentStore:
                 blob_known = BlobRow.get_or_none(BlobRow.sha256 == sha) is not None
                 if not blob_known:
                     BlobRow.insert(sha256=sha, size=size, stored_at=now).on_conflict_ignore().execute()
-                if not blob_known or not final.exists():
-                    # a new blob replaces any leftover of a failed attempt; a known
-                    # blob whose file went missing is repaired by attaching it again
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(tmp, final)
                 row = DocumentRow.create(
                     blob=sha,
                     name=name,

@@ -186,7 +186,7 @@ def audit(
 
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
         raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
-    query = C.select().order_by(C.occurred_at.desc(), C.id.desc()).limit(limit)
+    query = C.select().order_by(C.occurred_at.desc(), C.event.desc(), C.id).limit(limit)
     if contact_id is not None:
         query = query.where(C.contact_id == int(contact_id))
     if field is not None:
