@@ -172,6 +172,14 @@ def scaffold(name: str, directory: Path) -> Path:
         )
     if name in KERNEL_COMMANDS or name == "crm":
         raise ValidationError(f"plugin name {name!r} is taken by a kernel command; choose another")
+    from crm_core.plugins import discover
+
+    installed = discover().get(name)
+    if installed is not None:
+        raise ValidationError(
+            f"a plugin called {name!r} is already installed ({installed.dist_name or installed.target}); "
+            "choose another name"
+        )
     dist = name.replace("_", "-")
     root = directory / f"crm-{dist}"
     if root.exists():
