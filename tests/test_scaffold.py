@@ -1,0 +1,105 @@
+"""crm plugin new: a plugin distribution that installs with pip and works (crm_core.scaffold)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_core.errors import ValidationError
+from crm_core.scaffold import scaffold
+
+
+def run(args, env, cwd, timeout=120):
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    assert result.returncode == 0, f"{args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+@pytest.mark.slow
+def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, fake_site):
+    made = crm_cli.invoke(["plugin", "new", "loyalty", "--dir", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    root = tmp_path / "crm-loyalty"
+    assert made.output.splitlines() == [f"created {root}", f"next: pip install -e {root} && crm plugins"]
+    expected = {
+        "pyproject.toml", "README.md", "crm_loyalty/__init__.py", "crm_loyalty/plugin.py", "crm_loyalty/models.py",
+        "crm_loyalty/cli.py", "crm_loyalty/migrations/0001_initial.py", "tests/test_loyalty.py",
+    }
+    assert {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} == expected
+
+    site = tmp_path / "installed"
+    python = sys.executable
+    env = {k: v for k, v in os.environ.items() if k not in ("CRM_PLUGINS", "CRM_CONFIG", "PYTHONPATH")}
+    run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(root)],
+        env, tmp_path, timeout=300,
+    )
+    env["PYTHONPATH"] = str(site)
+    crm = str(Path(python).parent / "crm")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    listed = run([crm, "plugins", "--format", "json"], {**env, "CRM_PLUGINS": "loyalty"}, work)
+    [row] = [r for r in json.loads(listed.stdout) if r["name"] == "loyalty"]
+    assert row["state"] == "enabled" and row["version"] == "0.1.0" and row["error"] == ""
+    assert row["hooks"] == ["crm_cli_commands", "crm_schema"]
+    assert ">=1.0" in row["contract"]
+
+    run([crm, "init", "--plugins", "loyalty"], env, work)
+    migrated = run([crm, "migrate"], env, work)
+    assert "nothing to migrate" in migrated.stdout  # init already created the tables
+    run([crm, "loyalty", "add", "double points in May"], env, work)
+    notes = run([crm, "loyalty", "list", "--format", "csv"], env, work)
+    assert notes.stdout.splitlines() == ["id,text", "1,double points in May"]
+    helped = run([crm, "--help"], env, work)
+    assert "loyalty" in helped.stdout and "Keep loyalty notes." in helped.stdout
+
+    tested = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], env, root, timeout=300)
+    assert "2 passed" in tested.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Loyalty", "is not valid: use 2 to 40 lower-case letters"),
+        ("1club", "is not valid"),
+        ("x", "is not valid"),
+        ("with-dash", "is not valid"),
+        ("a" * 41, "is not valid"),
+        ("events", "is taken by a kernel command"),
+        ("crm", "is taken by a kernel command"),
+    ],
+)
+def test_bad_names_are_refused(crm_cli, tmp_path, name, expected):
+    result = crm_cli.invoke(["plugin", "new", name, "--dir", str(tmp_path)])
+    assert result.exit_code == ValidationError.exit_code
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_installed_plugins_name_is_refused(tmp_path, fake_site):
+    fake_site.add("loyalty", "")
+    with pytest.raises(ValidationError, match=r"a plugin called 'loyalty' is already installed \(crm-loyalty\)"):
+        scaffold("loyalty", tmp_path / "out")
+
+
+def test_an_existing_folder_is_not_overwritten(tmp_path):
+    (tmp_path / "crm-loyalty").mkdir()
+    (tmp_path / "crm-loyalty" / "mine.txt").write_text("keep")
+    with pytest.raises(ValidationError, match="crm-loyalty already exists; choose another name or --dir"):
+        scaffold("loyalty", tmp_path)
+    assert (tmp_path / "crm-loyalty" / "mine.txt").read_text() == "keep"
+
+
+def test_underscored_names_get_a_dashed_distribution(tmp_path):
+    root = scaffold("gift_cards", tmp_path)
+    assert root.name == "crm-gift-cards"
+    text = (root / "pyproject.toml").read_text()
+    assert 'name = "crm-gift-cards"' in text and 'gift_cards = "crm_gift_cards.plugin"' in text
+    assert "gift_cards_note" in (root / "crm_gift_cards" / "models.py").read_text()
+    compile((root / "crm_gift_cards" / "cli.py").read_text(), "cli.py", "exec")
