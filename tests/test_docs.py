@@ -312,11 +312,18 @@ def test_every_documented_command_exists(cli_tree: CommandTree, installed: Insta
 
 
 def _nested_attrs_class(tp: Any) -> type | None:
-    """The attrs class behind a field type (``Settings``, ``Settings | None``), if any."""
+    """The attrs class behind a field type (``Settings``, ``Settings | None``), if any.
+
+    A list of tables (``list[Rule]``, TOML's ``[[plugins.tasks.rules]]``)
+    counts as its element class: its keys are documented as
+    ``plugins.tasks.rules.<key>``.
+    """
     if isinstance(tp, type) and attrs.has(tp):
         return tp
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _nested_attrs_class(args[0])
+    if typing.get_origin(tp) in (list, tuple) and len([a for a in args if a is not Ellipsis]) == 1:
         return _nested_attrs_class(args[0])
     return None
 

@@ -366,3 +366,16 @@ def test_preview_runs_the_rules_over_recent_events_dry(tasks_app, crm_clock):
     assert [r["state"] for r in api.preview()] == ["already fired"]
     crm_clock.advance(days=8)
     assert api.preview() == []  # older than the default 7 days
+
+
+def test_the_sample_configuration_s_rules_load(tmp_path):
+    from pathlib import Path
+
+    from crm_core.app import CRM
+    from crm_core.config import load_config
+
+    sample = Path(__file__).resolve().parents[3] / "sample_config" / "crm.toml"
+    config = load_config(sample, environ={})
+    with CRM(config=config, database=f"sqlite:///{tmp_path / 'sample.db'}", plugins=["tasks"], strict=True) as crm:
+        names = [r.name for r in crm.plugin("tasks").rules().rules]
+    assert {"unhappy-customer", "proposal", "onboarding", "request-still-open", "win-back"} <= set(names)
