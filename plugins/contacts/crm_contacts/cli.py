@@ -251,12 +251,15 @@ def filter_options(command: Any) -> Any:
         click.option("--list", "list_name", help="Only members of this mailing list."),
         click.option("--organization", "organization_id", type=int, help="Only members of this organization."),
         click.option("--deleted", "include_deleted", is_flag=True, help="Include deleted contacts."),
-        click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Contacts per page."),
-        click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def paging_options(command: Any) -> Any:
+    command = click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many.")(command)
+    return click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Contacts per page.")(command)
 
 
 def collect_filters(options: dict[str, Any]) -> dict[str, Any]:
@@ -279,6 +282,7 @@ def _print_page(page: Any, fmt: str) -> None:
 
 @contacts.command("list")
 @filter_options
+@paging_options
 @format_option()
 @pass_state
 def list_(state: CLIState, fmt: str, limit: int, offset: int, include_deleted: bool, **options: Any) -> None:
@@ -293,6 +297,7 @@ def list_(state: CLIState, fmt: str, limit: int, offset: int, include_deleted: b
 @click.option("--email", help="An e-mail address (exact).")
 @click.option("--phone", help="A phone number (any format; compared in E.164).")
 @filter_options
+@paging_options
 @format_option()
 @pass_state
 def search(state: CLIState, query: str | None, fmt: str, limit: int, offset: int, include_deleted: bool, **options: Any) -> None:
@@ -340,3 +345,5 @@ def tag(state: CLIState, contact_ids: tuple[int, ...], add_tags: tuple[str, ...]
         raise click.UsageError("give --add TAG or --remove TAG")
     changed = api(state).tag(contact_ids, add=add_tags, remove=remove_tags, actor=actor())
     click.echo(f"{changed} contact(s) changed")
+
+from crm_contacts import cli_transfer as _cli_transfer  # noqa: E402,F401  (registers import/export)

@@ -163,8 +163,9 @@ def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | No
             raise InvalidValue(f"{value!r} is not a valid phone number: {hint}") from None
         raise InvalidValue(f"{value!r} is not a valid phone number: {exc._msg}") from None
     if not phonenumbers.is_valid_number(number):
-        where = phonenumbers.region_code_for_number(number) or (region or "?").upper()
-        raise InvalidValue(f"{value!r} is not a valid phone number for region {where}")
+        where = phonenumbers.region_code_for_number(number)
+        place = f"region {where}" if where else f"country code +{number.country_code}"
+        raise InvalidValue(f"{value!r} is not a valid phone number for {place}")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, (number.extension or None)
 

@@ -1,7 +1,174 @@
-"""Imports and exports."""
+"""Imports and exports: CSV in (any layout), CSV out (spreadsheet-safe)."""
 
 from __future__ import annotations
+
+import csv
+import os
+from typing import IO, Any, Callable, Mapping, Sequence
+
+from crm_core.errors import ValidationError
+from crm_core.output import csv_safe
+
+from crm_contacts import filters as search_filters
+from crm_contacts.csvread import open_csv
+from crm_contacts.importing import MATCH_KEYS, ImportReport, Importer
+from crm_contacts.mapping import detect, load_mapping_file
+from crm_contacts.models import Contact, ContactTag
+
+__all__ = ["EXPORT_COLUMNS", "Transfer"]
+
+#: the columns of a CSV export; an import reads them back as they are
+EXPORT_COLUMNS = (
+    "id", "external_id", "kind", "display_name", "first_name", "last_name", "organization", "email", "phone",
+    "street", "extra", "city", "postal_code", "address_region", "address_country", "country", "region", "status",
+    "owner", "language", "do_not_contact", "tags", "created_at",
+)
+EXPORT_PAGE = 5000
 
 
 class Transfer:
     """The import and export part of ``crm.plugin("contacts")``."""
+
+    crm: Any
+
+    def import_csv(
+        self,
+        source: str | os.PathLike[str] | IO[str],
+        *,
+        mapping: str | os.PathLike[str] | Mapping[str, str] | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        dry_run: bool = False,
+        all_or_nothing: bool = False,
+        match_on: Sequence[str] = MATCH_KEYS,
+        list_name: str | None = None,
+        actor: str | None = None,
+        channel: str = "import",
+        jobs: int = 1,
+        progress: Callable[[int, int | None], None] | None = None,
+        source_name: str | None = None,
+    ) -> ImportReport:
+        """Import contacts from a CSV file (a path or a text stream); see :mod:`crm_contacts.importing`.
+
+        ``mapping`` is a mapping file (TOML or JSON) or a dict of
+        ``{"CSV header": "target"}``; without it the layout is detected
+        (this plugin's export, Google Contacts, Outlook). Bad rows are
+        reported in ``report.errors`` with line, field and reason, and the
+        rest is imported; with ``all_or_nothing`` any bad row means nothing
+        is written. ``dry_run`` writes nothing and reports what would happen.
+        ``progress(bytes_read, file_size)`` is called after each batch.
+        """
+        columns: Mapping[str, str] | None = None
+        if mapping is not None:
+            if isinstance(mapping, Mapping):
+                columns = dict(mapping)
+            else:
+                data = load_mapping_file(mapping)
+                columns = data["columns"]
+                encoding = encoding or data.get("encoding")
+                delimiter = delimiter or data.get("delimiter")
+        csv_source = open_csv(source, encoding=encoding or "utf-8", delimiter=delimiter, name=source_name)
+        try:
+            resolved = detect(csv_source.header, columns)
+            importer = Importer(
+                self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on,
+                list_name=list_name, jobs=jobs,
+                progress=(lambda _: progress(csv_source.progress(), csv_source.size)) if progress else None,
+            )
+            importer.report.source = csv_source.name
+            importer.report.layout = resolved.layout
+            importer.report.ignored_columns = resolved.ignored
+            return importer.run(csv_source.rows(), resolved.targets, len(csv_source.header))
+        finally:
+            csv_source.close()
+
+    def import_vcard(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str = "utf-8",
+        dry_run: bool = False,
+        all_or_nothing: bool = False,
+        match_on: Sequence[str] = MATCH_KEYS,
+        list_name: str | None = None,
+        actor: str | None = None,
+        channel: str = "import",
+    ) -> ImportReport:
+        """Import a vCard 3.0/4.0 file (one or many cards); matching and reporting as for CSV.
+
+        A card that cannot be read is reported with the line of its problem
+        and the other cards are imported (or nothing, with ``all_or_nothing``).
+        """
+        from crm_contacts.vcard import TARGETS, read_cards, vcard_rows_width
+
+        importer = Importer(
+            self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on, list_name=list_name,
+        )
+        importer.report.source = os.path.basename(os.fspath(path))
+        importer.report.layout = "vcard"
+        return importer.run(read_cards(path, encoding), TARGETS, vcard_rows_width())
+
+    def export_vcard(
+        self, out: IO[str], filters: Mapping[str, Any] | None = None, *, version: str = "4.0", include_deleted: bool = False
+    ) -> int:
+        """Write the matching contacts as vCards (``version`` 3.0 or 4.0); returns how many."""
+        from crm_contacts.vcard import write_card
+
+        if version not in ("3.0", "4.0"):
+            raise ValidationError(f"vCard version {version!r} is not supported; use 3.0 or 4.0")
+        book: Any = self
+        count = 0
+        for ids in book.iter_ids(filters, include_deleted=include_deleted):
+            records = book._records(ids)
+            for cid in ids:
+                write_card(out, records[cid], version)
+                count += 1
+        return count
+
+    def export_csv(self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False) -> int:
+        """Write the contacts matching ``filters`` (all by default) as CSV; returns how many.
+
+        One row per contact with its primary e-mail, phone and address; cells
+        a spreadsheet would run as formulas are prefixed with ``'`` (an
+        import strips it again). Streams a page at a time.
+        """
+        book: Any = self
+        checked = search_filters.check(dict(filters or {}), book.region)
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        count = 0
+        last = 0
+        with self.crm.activate():
+            base = book._card_query().select_extend(Contact.external_id, Contact.created_at)
+            if not include_deleted:
+                base = base.where(Contact.deleted_at.is_null())
+            base = search_filters.apply(base, checked, book.region)
+            while True:
+                rows = list(base.where(Contact.id > last).order_by(Contact.id).limit(EXPORT_PAGE).tuples())
+                if not rows:
+                    break
+                first, last = rows[0][0], rows[-1][0]
+                tags: dict[int, list[str]] = {}
+                query = ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.between(first, last)).order_by(ContactTag.contact, ContactTag.tag)
+                for cid, tag in query.tuples():
+                    tags.setdefault(cid, []).append(tag)
+                writer.writerows(_export_row(r, tags.get(r[0])) for r in rows)
+                count += len(rows)
+        return count
+
+
+def _export_row(r: tuple[Any, ...], tags: list[str] | None) -> list[Any]:
+    (cid, kind, display, first, last, _org_id, org_name, email, phone, street, city, postal_code, a_region, a_country, extra,
+     status, region, country, owner, language, dnc, external_id, created_at) = r
+    row = [
+        cid, external_id or "", kind, display, first, last, org_name or "", email or "", phone or "", street or "", extra or "",
+        city or "", postal_code or "", a_region or "", a_country or "", country or "", region or "", status, owner or "",
+        language or "", "yes" if dnc else "", ",".join(tags) if tags else "", created_at.isoformat() if created_at else "",
+    ]
+    return [csv_safe(v) if v.__class__ is str and v else v for v in row]
+
+
+def _check_columns(columns: Sequence[str]) -> None:
+    unknown = [c for c in columns if c not in EXPORT_COLUMNS]
+    if unknown:
+        raise ValidationError(f"unknown export column(s) {', '.join(unknown)}; the columns are: {', '.join(EXPORT_COLUMNS)}")

@@ -1,0 +1,227 @@
+"""Column mappings for CSV imports: our own layout, Google Contacts, Outlook, or a mapping file.
+
+A mapping sends each CSV column to a *target*:
+
+* a contact field: ``external_id``, ``id``, ``kind``, ``first_name``,
+  ``last_name``, ``display_name``, ``organization`` (an organization's name,
+  created when missing), ``status``, ``region``, ``country``, ``owner``,
+  ``language``, ``do_not_contact``, ``notes``, ``tags``;
+* ``email``, ``phone`` with an optional slot and type: ``email_2``,
+  ``phone:mobile``, ``phone_3:work``; ``email_2.type`` names a column that
+  holds the type of slot 2;
+* a postal address part: ``street``, ``extra``, ``city``, ``postal_code``,
+  ``address_region``, ``address_country``, ``address_kind`` (slot 1), or
+  ``address_2:home.city`` for other slots;
+* ``custom.NAME`` for a custom field; ``-`` ignores the column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import attrs
+
+from crm_core.errors import ValidationError
+
+from crm_contacts.normalize import ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS
+
+__all__ = ["LAYOUTS", "Mapping_", "Target", "detect", "load_mapping_file", "parse_target"]
+
+SCALAR_TARGETS = (
+    "id", "external_id", "kind", "first_name", "last_name", "display_name", "organization", "status", "region",
+    "country", "owner", "language", "do_not_contact", "notes", "tags",
+)
+ADDRESS_PARTS = ("street", "extra", "city", "postal_code", "region", "country", "kind")
+_NATIVE_ADDRESS = {
+    "street": "street", "extra": "extra", "city": "city", "postal_code": "postal_code",
+    "address_region": "region", "address_country": "country", "address_kind": "kind",
+}
+_MULTI = re.compile(r"^(?P<base>email|phone|address)(?:_(?P<slot>\d+))?(?::(?P<kind>[a-z]+))?(?:\.(?P<part>[a-z_]+))?$")
+
+
+@attrs.frozen
+class Target:
+    """Where one column goes: ``field`` with an optional ``slot``, ``kind`` and ``part``."""
+
+    field: str
+    slot: int = 1
+    kind: str | None = None
+    #: an address part, or ``type`` for a column holding a slot's type
+    part: str | None = None
+
+
+def parse_target(text: str) -> Target | None:
+    """A :class:`Target` from its written form; ``None`` for ``-`` (ignore)."""
+    value = text.strip()
+    if value in ("-", ""):
+        return None
+    if value in SCALAR_TARGETS:
+        return Target(value)
+    if value in _NATIVE_ADDRESS:
+        part = _NATIVE_ADDRESS[value]
+        return Target("address", 1, None, part if part != "kind" else "type")
+    if value.startswith("custom."):
+        name = value[len("custom."):].strip()
+        if not name or len(name) > 100:
+            raise ValidationError(f"mapping target {text!r}: name the custom field, e.g. custom.industry")
+        return Target("custom", part=name)
+    match = _MULTI.match(value)
+    if match:
+        base, slot, kind, part = match["base"], int(match["slot"] or 1), match["kind"], match["part"]
+        allowed = {"email": EMAIL_KINDS, "phone": PHONE_KINDS, "address": ADDRESS_KINDS}[base]
+        if kind is not None and kind not in allowed:
+            raise ValidationError(f"mapping target {text!r}: {kind!r} is not a {base} type; use one of {', '.join(allowed)}")
+        if base == "address":
+            if part is None or (part not in ADDRESS_PARTS and part != "type"):
+                raise ValidationError(f"mapping target {text!r}: an address target names a part: {', '.join(ADDRESS_PARTS)}, e.g. address_2.city")
+            part = "type" if part == "kind" else part
+        elif part not in (None, "type"):
+            raise ValidationError(f"mapping target {text!r}: only .type may follow {base}")
+        if not 1 <= slot <= 20:
+            raise ValidationError(f"mapping target {text!r}: slots go from 1 to 20")
+        return Target(base, slot, kind, part)
+    raise ValidationError(
+        f"mapping target {text!r} is not known; use a contact field ({', '.join(SCALAR_TARGETS)}), email[_N][:type], "
+        "phone[_N][:type], street/city/postal_code/address_country or address_N.part, custom.NAME, or - to ignore"
+    )
+
+
+@attrs.frozen
+class Mapping_:
+    """A resolved mapping: the layout's name and, per column index, its target."""
+
+    layout: str
+    targets: tuple[Target | None, ...]
+    ignored: tuple[str, ...] = ()
+
+
+def _google_targets() -> dict[str, str]:
+    out = {
+        "Name": "display_name", "Given Name": "first_name", "Family Name": "last_name", "First Name": "first_name",
+        "Last Name": "last_name", "Notes": "notes", "Group Membership": "tags", "Labels": "tags",
+        "Organization 1 - Name": "organization", "Organization Name": "organization",
+    }
+    for n in range(1, 6):
+        out[f"E-mail {n} - Value"] = f"email_{n}"
+        out[f"E-mail {n} - Type"] = f"email_{n}.type"
+        out[f"E-mail {n} - Label"] = f"email_{n}.type"
+        out[f"Phone {n} - Value"] = f"phone_{n}"
+        out[f"Phone {n} - Type"] = f"phone_{n}.type"
+        out[f"Phone {n} - Label"] = f"phone_{n}.type"
+        out[f"Address {n} - Street"] = f"address_{n}.street"
+        out[f"Address {n} - Extended Address"] = f"address_{n}.extra"
+        out[f"Address {n} - City"] = f"address_{n}.city"
+        out[f"Address {n} - Postal Code"] = f"address_{n}.postal_code"
+        out[f"Address {n} - Region"] = f"address_{n}.region"
+        out[f"Address {n} - Country"] = f"address_{n}.country"
+        out[f"Address {n} - Type"] = f"address_{n}.type"
+        out[f"Address {n} - Label"] = f"address_{n}.type"
+    return out
+
+
+_OUTLOOK = {
+    "First Name": "first_name", "Last Name": "last_name", "Company": "organization", "Notes": "notes", "Categories": "tags",
+    "E-mail Address": "email_1", "E-mail 2 Address": "email_2", "E-mail 3 Address": "email_3",
+    "Mobile Phone": "phone_1:mobile", "Business Phone": "phone_2:work", "Home Phone": "phone_3:home",
+    "Business Phone 2": "phone_4:work", "Business Fax": "phone_5:fax", "Other Phone": "phone_6:other",
+    "Business Street": "address_1:work.street", "Business City": "address_1:work.city",
+    "Business State": "address_1:work.region", "Business Postal Code": "address_1:work.postal_code",
+    "Business Country/Region": "address_1:work.country",
+    "Home Street": "address_2:home.street", "Home City": "address_2:home.city", "Home State": "address_2:home.region",
+    "Home Postal Code": "address_2:home.postal_code", "Home Country/Region": "address_2:home.country",
+}
+_NATIVE = {t: t for t in (*SCALAR_TARGETS, *_NATIVE_ADDRESS, "email", "phone")}
+_NATIVE["name"] = "display_name"
+
+#: the layouts :func:`detect` recognises: name -> (header -> target, headers that identify it)
+LAYOUTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "google": (_google_targets(), ("E-mail 1 - Value",)),
+    "outlook": (_OUTLOOK, ("E-mail Address", "Business Phone")),
+    "crm": (_NATIVE, ()),
+}
+
+
+def _native_target(header: str) -> str | None:
+    key = header.strip()
+    if key in _NATIVE:
+        return _NATIVE[key]
+    lowered = key.lower().replace(" ", "_").replace("-", "_")
+    if lowered in _NATIVE:
+        return _NATIVE[lowered]
+    if key.startswith("custom.") or _MULTI.match(key):
+        return key
+    return None
+
+
+def detect(header: Sequence[str], columns: Mapping[str, str] | None = None) -> Mapping_:
+    """The mapping for ``header``: ``columns`` (from a mapping file) if given, else a known layout.
+
+    Raises :class:`ValidationError` when no column maps to anything.
+    """
+    names = [h.strip() for h in header]
+    if columns is not None:
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise ValidationError(
+                f"the mapping names column(s) {', '.join(repr(c) for c in unknown)} that the file does not have; "
+                f"its columns are: {', '.join(names)}"
+            )
+        targets = tuple(parse_target(columns[n]) if n in columns else None for n in names)
+        layout = "mapping file"
+    else:
+        layout = "crm"
+        table: dict[str, str] | None = None
+        for name, (known, markers) in LAYOUTS.items():
+            if markers and all(m in names for m in markers):
+                layout, table = name, known
+                break
+        if table is not None:
+            targets = tuple(parse_target(table[n]) if n in table else None for n in names)
+        else:
+            targets = tuple(parse_target(t) if (t := _native_target(n)) else None for n in names)
+    if not any(targets):
+        raise ValidationError(
+            f"the header matches nothing: columns {', '.join(repr(n) for n in names[:8])}{'…' if len(names) > 8 else ''}; "
+            "use the column names of 'crm contacts export', a Google Contacts or Outlook CSV export, "
+            "or give a mapping file with --mapping (or check the delimiter with --delimiter)"
+        )
+    seen: dict[Target, str] = {}
+    for name, target in zip(names, targets):
+        if target is None:
+            continue
+        if target in seen and target.field not in ("tags",):
+            raise ValidationError(f"columns {seen[target]!r} and {name!r} both map to the same target; map one of them to '-'")
+        seen[target] = name
+    ignored = tuple(n for n, t in zip(names, targets) if t is None)
+    return Mapping_(layout, targets, ignored)
+
+
+def load_mapping_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML or JSON mapping file: ``{"columns": {header: target}, "delimiter": …, "encoding": …}``."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read the mapping file {file}: {exc.strerror}") from None
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(raw.decode("utf-8"))
+        else:
+            import tomllib
+
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"mapping file {file}: {exc}; write TOML ([columns] \"Header\" = \"target\") or JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        raise ValidationError(f"mapping file {file}: it needs a 'columns' table of \"CSV header\" = \"target\"")
+    unknown = set(data) - {"columns", "delimiter", "encoding"}
+    if unknown:
+        raise ValidationError(f"mapping file {file}: unknown key(s) {', '.join(sorted(unknown))}; the keys are columns, delimiter, encoding")
+    for header, target in data["columns"].items():
+        if not isinstance(target, str):
+            raise ValidationError(f"mapping file {file}: column {header!r} maps to {target!r}; a target is text such as \"email\"")
+        parse_target(target)  # report a bad target before reading the CSV
+    return data

@@ -1,0 +1,124 @@
+"""One import row to contact fields: pure, so import workers can run it in other processes.
+
+:func:`validate_rows` takes raw CSV cells and a mapping's targets and gives,
+per row, either the cleaned fields (as :func:`crm_contacts.fields.clean`
+makes them, plus the organization name and the contact id to match) or the
+field and the reason it cannot be used.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from crm_contacts.csvread import unquote_cell
+from crm_contacts.fields import FieldError, clean, display_name_for
+from crm_contacts.mapping import Target
+from crm_contacts.normalize import ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS, InvalidValue, normalize_kind
+
+__all__ = ["ImportRow", "validate_rows"]
+
+_KINDS = {"email": EMAIL_KINDS, "phone": PHONE_KINDS, "address": ADDRESS_KINDS}
+_SYSTEM_GROUPS = {"mycontacts", "starred", "* mycontacts", "* starred"}
+
+#: ``("ok", line, fields, organization, contact_id)`` or ``("error", line, field, reason)``
+ImportRow = tuple
+
+
+def _kind(base: str, value: str) -> str:
+    try:
+        return normalize_kind(value, _KINDS[base], base)
+    except InvalidValue:
+        return "other"  # address books invent labels ("Custom", "Skype"); keep the value, not the label
+
+
+def _split_tags(value: str) -> list[str]:
+    parts = value.replace(":::", ",").replace(";", ",").split(",")
+    out = []
+    for part in parts:
+        tag = part.strip().lstrip("*").strip()
+        if tag and tag.lower() not in _SYSTEM_GROUPS:
+            out.append(tag)
+    return out
+
+
+def row_fields(cells: Sequence[str], targets: Sequence[Target | None]) -> tuple[dict[str, Any], str | None, str | None]:
+    """Raw fields of one row (not yet checked), the organization name and the id cell."""
+    fields: dict[str, Any] = {}
+    slots: dict[str, dict[int, dict[str, str]]] = {"email": {}, "phone": {}, "address": {}}
+    custom: dict[str, str] = {}
+    tags: list[str] = []
+    organization = contact_id = None
+    for cell, target in zip(cells, targets):
+        if target is None:
+            continue
+        value = cell.strip()
+        if not value:
+            continue
+        value = unquote_cell(value)
+        field = target.field
+        if field in slots:
+            slot = slots[field].setdefault(target.slot, {})
+            if target.kind and "kind" not in slot:
+                slot["kind"] = target.kind
+            if target.part == "type":
+                slot["kind"] = _kind(field, value)
+            elif field == "address":
+                slot[target.part or "street"] = value
+            else:
+                slot["address" if field == "email" else "number"] = value
+        elif field == "custom":
+            custom[target.part or ""] = value
+        elif field == "tags":
+            tags.extend(_split_tags(value))
+        elif field == "organization":
+            organization = value
+        elif field == "id":
+            contact_id = value
+        else:
+            fields[field] = value
+    emails = [s for _, s in sorted(slots["email"].items()) if "address" in s]
+    phones = [s for _, s in sorted(slots["phone"].items()) if "number" in s]
+    addresses = [s for _, s in sorted(slots["address"].items()) if set(s) - {"kind"}]
+    if emails:
+        fields["emails"] = emails
+    if phones:
+        fields["phones"] = phones
+    if addresses:
+        fields["addresses"] = addresses
+    if tags:
+        fields["tags"] = tags
+    if custom:
+        fields["custom"] = custom
+    return fields, organization, contact_id
+
+
+def validate_rows(
+    rows: Sequence[tuple[int, list[str]]], targets: Sequence[Target | None], width: int, region: str | None
+) -> list[ImportRow]:
+    """Check a batch of rows; see the module docstring for what each result is."""
+    out: list[ImportRow] = []
+    for line, cells in rows:
+        if cells and cells[0] == "\x00":  # a card the vCard reader could not read
+            out.append(("error", line, "vcard", cells[1]))
+            continue
+        if len(cells) != width:
+            if not any(c.strip() for c in cells):
+                continue  # a blank line
+            out.append(("error", line, "-", f"expected {width} fields as in the header, found {len(cells)} (check the delimiter and the quoting)"))
+            continue
+        try:
+            raw, organization, contact_id = row_fields(cells, targets)
+            if not raw and organization is None:
+                continue  # every mapped cell empty: nothing to import
+            fields = clean(raw, region=region)
+            kind = fields.get("kind", "person")
+            # a name must be derivable; _defaults derives it for new contacts
+            display_name_for(kind, fields.get("first_name", ""), fields.get("last_name", ""), fields.get("display_name"), fields.get("emails"))
+            if organization is not None and len(organization) > 300:
+                raise FieldError("organization", "is longer than 300 characters")
+            if contact_id is not None and not contact_id.isdigit():
+                raise FieldError("id", f"{contact_id!r} is not a contact id (a whole number)")
+            out.append(("ok", line, fields, organization, int(contact_id) if contact_id else None))
+        except FieldError as exc:
+            out.append(("error", line, exc.field, exc.reason))
+    return out

@@ -1,0 +1,189 @@
+"""CSV and vCard import and export: layouts, bad input, idempotence, formula escaping, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from crm_core.errors import ValidationError
+
+HEADER = "external_id,first_name,last_name,email,phone,organization,city,address_country,tags,custom.industry,status\n"
+GOOD = [
+    "x1,Ana,García,ana@example.com,612345678,Acme,Madrid,ES,\"vip,news\",retail,customer\n",
+    "x2,Ben,Smith,ben@example.com,+44 20 7946 0958,Acme,London,GB,,,\n",
+]
+BAD = [
+    "x3,Bad,Mail,not-an-email,,,,,,,\n",
+    "x4,Bad,Phone,bad@example.com,12,,,,,,\n",
+    "x5,short\n",
+]
+
+
+@pytest.fixture
+def app(contacts_app, crm_recorder):
+    return contacts_app(("recorder", crm_recorder))
+
+
+@pytest.fixture
+def book(app):
+    return app.plugin("contacts")
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_import_reports_bad_rows_and_imports_the_rest(book, tmp_path, crm_recorder):
+    path = write(tmp_path, "people.csv", HEADER + "".join(GOOD + BAD))
+    report = book.import_csv(path, actor="maria")
+    assert (report.rows, report.created, report.failed, report.organizations_created) == (5, 2, 3, 1)
+    assert [(e.line, e.field) for e in report.errors] == [(4, "emails"), (5, "phones"), (6, "-")]
+    assert "not a valid e-mail" in report.errors[0].reason and "expected 11 fields" in report.errors[2].reason
+    ana = book.search(email="ana@example.com").cards[0]
+    assert (ana.phone, ana.organization_name, ana.tags, ana.status) == ("+34612345678", "Acme", ("news", "vip"), "customer")
+    created = [e for e in crm_recorder.events if e.type_name == "ContactCreated"]
+    assert len(created) == 3 and {e.channel for e in created} == {"import"} and {e.actor for e in created} == {"maria"}
+
+
+def test_reimport_is_idempotent_and_updates_matches(book, tmp_path, crm_recorder):
+    path = write(tmp_path, "people.csv", HEADER + "".join(GOOD))
+    book.import_csv(path)
+    again = book.import_csv(path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert book.search().total == 3
+    # a new file matches Ana by e-mail (no external id) and Ben by phone
+    changed = write(tmp_path, "changed.csv", "first_name,email,phone,status,tags\nAna,ANA@example.com,,former,partner\nBenjamin,,+442079460958,,\n")
+    report = book.import_csv(changed)
+    assert (report.created, report.updated) == (0, 2)
+    ana = book.get(book.search(email="ana@example.com").cards[0].id)
+    assert ana.status == "former" and ana.tags == ("news", "partner", "vip") and ana.external_id == "x1"
+    event = [e for e in crm_recorder.events if e.type_name == "ContactChanged" and e.contact_id == ana.id][-1]
+    assert event.changes["status"].old == "customer" and event.changes["status"].new == "former"
+    assert book.search(phone="+442079460958").cards[0].display_name == "Benjamin Smith"
+
+
+def test_rows_of_one_file_sharing_a_key_become_one_contact(book, tmp_path):
+    path = write(tmp_path, "dups.csv", "first_name,last_name,email,phone\nAna,Ruiz,ana@example.com,\nAna,Ruiz,ANA@EXAMPLE.COM,+34612345678\n")
+    report = book.import_csv(path)
+    assert report.created == 1 and book.search().total == 1
+    assert book.search(phone="612345678").total == 1
+
+
+def test_all_or_nothing_and_dry_run_write_nothing(app, book, tmp_path):
+    path = write(tmp_path, "people.csv", HEADER + "".join(GOOD + BAD))
+    report = book.import_csv(path, all_or_nothing=True)
+    assert report.aborted and report.failed == 3 and report.created == 0
+    assert book.search(include_deleted=True).total == 0 and app.events.recent(5) == []
+    dry = book.import_csv(path, dry_run=True)
+    assert (dry.created, dry.failed, dry.organizations_created) == (2, 3, 1)
+    assert book.search(include_deleted=True).total == 0 and app.events.recent(5) == []
+
+
+def test_google_and_outlook_layouts_are_detected(book, tmp_path):
+    google = (
+        "Name,Given Name,Family Name,Group Membership,E-mail 1 - Type,E-mail 1 - Value,E-mail 2 - Type,E-mail 2 - Value,"
+        "Phone 1 - Type,Phone 1 - Value,Address 1 - Type,Address 1 - Street,Address 1 - City,Address 1 - Postal Code,Address 1 - Country,Organization 1 - Name\n"
+        "Zoë Lefèvre,Zoë,Lefèvre,* myContacts ::: Friends,* Work,zoe@work.example,Home,zoe@home.example,Mobile,+33 6 12 34 56 78,Home,1 Rue X,Paris,75001,FR,Atlas\n"
+    )
+    report = book.import_csv(write(tmp_path, "google.csv", google))
+    assert report.layout == "google" and report.created == 1, report.errors
+    zoe = book.get(book.search(email="zoe@work.example").cards[0].id)
+    assert [(e.address, e.kind, e.primary) for e in zoe.emails] == [("zoe@work.example", "work", True), ("zoe@home.example", "home", False)]
+    assert zoe.phones[0].kind == "mobile" and zoe.tags == ("friends",) and zoe.address.city == "Paris" and zoe.organization_name == "Atlas"
+    outlook = (
+        "First Name,Last Name,Company,E-mail Address,Business Phone,Mobile Phone,Business Street,Business City,Business Postal Code,Business Country/Region,Categories\n"
+        "Tom,Jones,Acme,tom@acme.example,+44 20 7946 0000,+44 7400 123456,1 High St,London,SW1A 1AA,United Kingdom,Clients;VIP\n"
+    )
+    report = book.import_csv(write(tmp_path, "outlook.csv", outlook))
+    assert report.layout == "outlook" and report.created == 1, report.errors
+    tom = book.get(book.search(email="tom@acme.example").cards[0].id)
+    assert {p.kind for p in tom.phones} == {"mobile", "work"} and tom.address.kind == "work" and tom.address.country == "GB"
+    assert tom.tags == ("clients", "vip")
+
+
+def test_mapping_file(book, tmp_path):
+    mapping = write(tmp_path, "map.toml", '[columns]\n"Correo" = "email:work"\n"Nombre" = "first_name"\n"Móvil" = "phone:mobile"\n"Nada" = "-"\n')
+    data = write(tmp_path, "es.csv", "Nombre;Correo;Móvil;Nada\nLucía;lucia@example.es;612 000 111;x\n")
+    report = book.import_csv(data, mapping=mapping)
+    assert report.created == 1 and report.layout == "mapping file"
+    assert book.search(email="lucia@example.es").cards[0].phone == "+34612000111"
+    json_map = write(tmp_path, "map.json", json.dumps({"columns": {"Correo": "email"}, "delimiter": ";"}))
+    assert book.import_csv(data, mapping=json_map).unchanged == 1
+
+
+@pytest.mark.parametrize(
+    "name, content, kwargs, message",
+    [
+        ("nomatch.csv", "foo,bar\n1,2\n", {}, "the header matches nothing"),
+        ("semicolon.csv", "first_name;email\nAna;a@example.com\n", {"delimiter": ","}, "single column.*--delimiter ';'"),
+        ("latin1.csv", "first_name,email\nJosé,j@example.com\n", {}, "line 2 cannot be read as utf-8.*--encoding"),
+        ("empty.csv", "", {}, "the file is empty"),
+        ("quote.csv", 'first_name,email\n"Ana,a@example.com\n', {}, "malformed|expected 2 fields"),
+        ("badmap.csv", "first_name\nAna\n", {"mapping": {"first_name": "favourite_colour"}}, "mapping target 'favourite_colour' is not known"),
+        ("missingcol.csv", "first_name\nAna\n", {"mapping": {"Nombre": "first_name"}}, "names column\\(s\\) 'Nombre'"),
+    ],
+)
+def test_bad_files_are_refused_before_anything_is_written(app, book, tmp_path, name, content, kwargs, message):
+    encoding = "latin-1" if name.startswith("latin1") else "utf-8"
+    path = write(tmp_path, name, content, encoding)
+    try:
+        report = book.import_csv(path, **kwargs)
+    except ValidationError as exc:
+        assert __import__("re").search(message, str(exc)), str(exc)
+    else:
+        assert report.created == 0 and report.failed and __import__("re").search(message, str(report.errors[0]))
+    assert book.search(include_deleted=True).total == 0
+
+
+def test_export_escapes_formulas_and_reimports(book, tmp_path):
+    book.create(first_name="=HYPERLINK(\"http://evil\")", last_name="@SUM", email="x@example.com", phone="+34612345678", tags=["-1"])
+    out = io.StringIO()
+    assert book.export_csv(out) == 1
+    text = out.getvalue()
+    assert "'=HYPERLINK" in text and "'@SUM" in text and "'+34612345678" in text and "'-1" in text
+    path = write(tmp_path, "export.csv", text)
+    report = book.import_csv(path)
+    assert report.unchanged == 1 and report.created == 0
+    assert book.get(1).first_name == '=HYPERLINK("http://evil")'
+
+
+def test_vcard_round_trip_and_broken_card(book, tmp_path):
+    book.create(
+        first_name="José", last_name="Núñez", emails=[{"address": "jose@example.com", "kind": "work"}, "pepe@example.org"],
+        phones=[{"number": "+34612345678", "kind": "mobile"}, {"number": "+34912345678", "kind": "work"}],
+        addresses=[{"street": "Calle Mayor, 1; 2º", "city": "Madrid", "postal_code": "28001", "country": "ES", "kind": "home"}],
+        notes="línea 1\n" + "ñ" * 60, tags=["vip"],
+    )
+    for version in ("3.0", "4.0"):
+        out = io.StringIO()
+        book.export_vcard(out, version=version)
+        text = out.getvalue()
+        assert all(len(line.encode()) <= 75 for line in text.split("\r\n")), "lines are folded at 75 octets"
+        path = write(tmp_path, f"c{version}.vcf", text)
+        assert book.import_vcard(path).unchanged == 1
+    bad = write(tmp_path, "bad.vcf", "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Good One\r\nEMAIL:g@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:Broken\r\nno colon here\r\nEND:VCARD\r\n")
+    report = book.import_vcard(bad)
+    assert report.created == 1 and report.errors[0].line == 6 and "line 9: no ':'" in report.errors[0].reason
+    card = book.search(email="g@example.com").cards[0]
+    assert card.display_name == "Good One"
+
+
+def test_import_and_export_commands(app, crm_cli, tmp_path):
+    path = write(tmp_path, "people.csv", HEADER + "".join(GOOD + BAD))
+    result = crm_cli.invoke(["contacts", "import", str(path), "--dry-run"], app=app)
+    assert result.exit_code == 0 and "2 contact(s) would be created" in result.output
+    assert "line 4: emails:" in result.output
+    result = crm_cli.invoke(["contacts", "import", str(path), "--all-or-nothing"], app=app)
+    assert result.exit_code == 1 and "nothing was imported" in result.output
+    result = crm_cli.invoke(["contacts", "import", str(path)], app=app)
+    assert result.exit_code == 0 and "2 contact(s) were created" in result.output
+    out = tmp_path / "out.csv"
+    result = crm_cli.invoke(["contacts", "export", "-o", str(out), "--tag", "vip"], app=app)
+    assert result.exit_code == 0 and "1 contact(s) written" in result.output
+    assert "ana@example.com" in out.read_text() and "ben@example.com" not in out.read_text()
+    result = crm_cli.invoke(["contacts", "export", "--format", "vcard", "--vcard-version", "3.0"], app=app)
+    assert result.output.count("BEGIN:VCARD") == 3
