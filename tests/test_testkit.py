@@ -1,0 +1,158 @@
+"""The test kit for plugin authors (crm_core.testing) works as its docstring says.
+
+Most checks run an inner pytest session with ``pytester``, exactly as a
+third-party plugin's own test suite would use the fixtures.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# pytester restores sys.modules after each test to what it held before the
+# test: a kernel module first imported by an inner session would be dropped
+# while the crm_core package keeps pointing at it, and the next session would
+# mix old and new module objects. Import the kernel before any session.
+for _module in ("app", "models", "events", "schema", "doctor", "cli.main", "cli.kernel", "clock"):
+    importlib.import_module(f"crm_core.{_module}")
+
+
+@pytest.fixture
+def inner(pytester, monkeypatch):
+    """Run test source in an inner session, on SQLite only unless a test sets a server."""
+    for name in ("CRM_TEST_POSTGRES_URL", "CRM_TEST_MYSQL_URL", "CRM_PLUGINS", "CRM_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(source: str, *args: str):
+        pytester.makepyfile(test_inner=source)
+        return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+    return run
+
+
+def test_crm_factory_crm_clock_and_closing(inner):
+    result = inner(
+        """
+        import datetime as dt
+        APPS = []
+
+        import pytest
+
+        @pytest.mark.sqlite_only
+        def test_factory(crm_factory, crm_clock, crm_db_url):
+            crm = crm_factory()
+            APPS.append(crm)
+            assert crm.pending_migrations() == []            # migrated
+            assert crm.clock is crm_clock
+            assert crm.config.core.mail.transport == "memory"
+            assert crm.database.database in crm_db_url
+            raw = crm_factory(migrate=False, timezone="Europe/Madrid", database=crm_db_url.replace("crm.db", "raw.db"))
+            APPS.append(raw)
+            assert raw.pending_migrations() and str(raw.tz) == "Europe/Madrid"
+            before = crm.now()
+            crm_clock.advance(days=3)
+            assert crm.now() - before == dt.timedelta(days=3)
+
+        def test_the_apps_were_closed_after_the_test():
+            assert len(APPS) == 2 and all(app._closed for app in APPS)
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_the_crm_fixture_takes_plugins_from_the_marker(inner, fake_site):
+    fake_site.add("alpha", "")
+    result = inner(
+        """
+        import pytest
+
+        @pytest.mark.crm_plugins("alpha")
+        def test_marked(crm):
+            assert crm.enabled_plugins == ["alpha"]
+
+        def test_unmarked(crm):
+            assert crm.enabled_plugins == []
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_apps_of_the_kit_are_strict(inner, fake_site):
+    fake_site.add("broken", "raise RuntimeError('broken at import')\n")
+    result = inner(
+        """
+        import pytest
+        from crm_core.errors import PluginImportError
+
+        def test_strict(crm_factory):
+            with pytest.raises(PluginImportError, match="broken at import"):
+                crm_factory(["broken"])
+
+        def test_relaxed_on_request(crm_factory):
+            crm = crm_factory(["broken"], strict=False)
+            assert crm.plugins["broken"].state == "failed"
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_crm_db_url_is_parametrised_over_the_configured_backends(inner, monkeypatch):
+    monkeypatch.setenv("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    result = inner(
+        """
+        import pytest
+
+        def test_every_backend(crm_db_url):
+            pass
+
+        @pytest.mark.sqlite_only
+        def test_sqlite_only(crm_db_url):
+            assert crm_db_url.startswith("sqlite:///")
+        """,
+        "-v",
+    )
+    result.stdout.fnmatch_lines(
+        ["*test_every_backend?sqlite? PASSED*", "*test_every_backend?postgresql? ERROR*", "*test_sqlite_only?sqlite? PASSED*"]
+    )
+    # a configured but unreachable server fails loudly instead of being skipped
+    result.stdout.fnmatch_lines(["*OperationalError*127.0.0.1*"])
+    result.assert_outcomes(passed=2, errors=1)
+
+
+def test_crm_plugin_crm_recorder_and_crm_cli(inner):
+    result = inner(
+        """
+        from crm_hookspecs.events import ContactCreated, ContactDeleted
+
+        def test_kit(crm_factory, crm_plugin, crm_recorder, crm_cli):
+            started = []
+            crm = crm_factory([crm_plugin("probe", crm_startup=lambda crm: started.append(crm)), ("rec", crm_recorder)])
+            assert started == [crm]
+            crm.emit(ContactCreated(contact_id=1))
+            crm.emit(ContactDeleted(contact_id=1))
+            assert crm_recorder.types() == ["ContactCreated", "ContactDeleted"]
+            assert [e.contact_id for e in crm_recorder.events] == [1, 1]
+            result = crm_cli.invoke(["events", "status", "--format", "csv"], app=crm)
+            assert result.exit_code == 0
+            assert result.output.splitlines() == ["handler,enabled,position,pending,failed", "rec,True,2,0,0"]
+            assert not crm._closed  # the runner does not close an app it was given
+        """
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_crm_cli_with_a_config_file_and_input(inner, tmp_path):
+    result = inner(
+        f"""
+        def test_cli(crm_cli, tmp_path):
+            path = tmp_path / "crm.toml"
+            result = crm_cli.invoke(["init", "--plugins", ""], config=path)
+            assert result.exit_code == 0, result.output
+            shown = crm_cli.invoke(["config", "show", "--format", "json"], config=path, env={{"CRM_PLUGINS": ""}})
+            assert '"enabled": []' in shown.output
+        """
+    )
+    result.assert_outcomes(passed=1)
