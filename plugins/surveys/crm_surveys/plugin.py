@@ -1,0 +1,84 @@
+"""Entry module of the surveys plugin: hook implementations only.
+
+``crm --help`` imports this module, so it imports nothing heavy at the top:
+each hook imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import CommandSpec, PluginSchema
+
+
+@hookimpl
+def crm_schema() -> PluginSchema:
+    from crm_surveys.models import Answer, Invitation, Response, Round, Schedule, Secret, Survey, SurveyVersion
+
+    return PluginSchema(
+        migrations=Path(__file__).parent / "migrations",
+        models=(Survey, SurveyVersion, Schedule, Round, Invitation, Response, Answer, Secret),
+    )
+
+
+@hookimpl
+def crm_config_section() -> type:
+    from crm_surveys.settings import SurveySettings
+
+    return SurveySettings
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_surveys.api import Surveys
+
+    return Surveys(crm)
+
+
+@hookimpl
+def crm_cli_commands() -> list[CommandSpec]:
+    return [CommandSpec("surveys", "crm_surveys.cli:surveys", "Surveys: import, send by e-mail or post, answers, results, schedules.")]
+
+
+@hookimpl
+def crm_worker_jobs(crm: Any) -> list[Any]:
+    from crm_surveys.jobs import worker_jobs
+
+    return worker_jobs(crm)
+
+
+@hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_surveys.demo import load_demo
+
+    return load_demo(crm)
+
+
+@hookimpl
+def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
+    from crm_surveys.personal import export_contact
+
+    return export_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
+    from crm_surveys.personal import erase_contact
+
+    return erase_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    from crm_surveys.personal import move_contact
+
+    return move_contact(crm, survivor_id, merged_id)
+
+
+@hookimpl
+def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    from crm_surveys.personal import move_back
+
+    move_back(crm, survivor_id, merged_id, moved)

@@ -1,0 +1,325 @@
+"""Sending surveys by e-mail, and the one reminder.
+
+A send goes to a mailing list or segment of the contacts plugin (which
+leaves out, and counts, do-not-contact, unsubscribed and address-less
+contacts) in a *round*: ``manual`` unless named, or one per occurrence of a
+schedule. A contact gets at most one invitation per round, so sending the
+same survey to two overlapping lists, or twice, mails each person once.
+
+Everything is set-based and in one transaction: the audience is read 1,000
+cards at a time, each page gives one bulk insert of invitations, one
+``queue_many`` of rendered messages (keyed ``surveys:invite:<round>:<contact>``,
+so the mail queue refuses a second copy) and one ``emit_many`` of
+``SurveySent``. A template error stops the send with nothing written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+import attrs
+
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.storage import bulk_insert
+from crm_surveys import catalog
+from crm_surveys.collect import month_of, secret
+from crm_surveys.definition import CONTACT_VARIABLES, EmailTemplate, SurveyDefinition
+from crm_surveys.models import Invitation, Round, Survey
+from crm_surveys.tokens import make_token
+
+if TYPE_CHECKING:
+    from crm_hookspecs.records import ContactCard
+
+    from crm_core.app import CRM
+
+__all__ = ["ReminderReport", "SendReport", "Templates", "remind", "send"]
+
+PAGE = 1000
+MAX_PROBLEMS = 10
+_SPACE = re.compile(r"\s+")
+
+
+@attrs.frozen
+class SendReport:
+    """What a send did (or, with ``dry_run``, would do)."""
+
+    survey_id: int
+    survey_key: str
+    version: int
+    round: str
+    source: str
+    medium: str
+    sent: int
+    already_invited: int
+    do_not_contact: int
+    unsubscribed: int
+    no_address: int
+    invalid: int = 0
+    problems: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def skipped(self) -> int:
+        return self.already_invited + self.do_not_contact + self.unsubscribed + self.no_address + self.invalid
+
+
+@attrs.frozen
+class ReminderReport:
+    survey_id: int
+    survey_key: str
+    after_days: int
+    sent: int
+    skipped: int
+    dry_run: bool = False
+
+
+class Templates:
+    """A definition's e-mail templates, compiled once for a whole send."""
+
+    def __init__(self, template: EmailTemplate) -> None:
+        import jinja2
+
+        plain = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        self.subject = plain.from_string(template.subject)
+        self.text = plain.from_string(template.text)
+        self.html = None
+        if template.html is not None:
+            html_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=True)
+            self.html = html_env.from_string(template.html)
+
+    def render(self, variables: dict[str, Any], where: str) -> tuple[str, str, str | None]:
+        import jinja2
+
+        try:
+            subject = _SPACE.sub(" ", self.subject.render(variables)).strip()
+            text = self.text.render(variables)
+            html = self.html.render(variables) if self.html is not None else None
+        except jinja2.TemplateError as exc:
+            raise ValidationError(f"the survey's e-mail template cannot be rendered for {where}: {exc}; fix the template") from None
+        return subject, text, html
+
+
+def variables(card: ContactCard, survey: dict[str, str], link: str, token: str, expires_on: str, reminder: bool) -> dict[str, Any]:
+    """The names a template sees for one recipient (see ``TEMPLATE_VARIABLES``)."""
+    values: dict[str, Any] = {name: _blank(getattr(card, name, None)) for name in CONTACT_VARIABLES}
+    values.update(contact=card, survey=survey, link=link, token=token, expires_on=expires_on, reminder=reminder)
+    return values
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _pages(items: Iterable[Any], size: int = PAGE) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _naive(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _address(card: ContactCard) -> Any:
+    from crm_core.mail import Address
+
+    name = _SPACE.sub(" ", card.display_name or "").strip()
+    return Address(name, card.email)
+
+
+def survey_variables(survey: Survey, definition: SurveyDefinition) -> dict[str, str]:
+    return {"key": survey.key, "title": definition.title, "introduction": definition.introduction}
+
+
+def get_round(crm: CRM, survey: Survey, key: str, schedule_id: int | None = None) -> Round:
+    if not key or len(key) > 100 or any(c in key for c in "\r\n"):
+        raise ValidationError(f"round name {key!r} must be 1 to 100 characters on one line")
+    found = Round.get_or_none((Round.survey == survey.id) & (Round.key == key))
+    if found is not None:
+        return found
+    Round.insert(survey=survey.id, key=key, schedule=schedule_id, created_at=crm.clock.now()).on_conflict_ignore().execute()
+    return Round.get((Round.survey == survey.id) & (Round.key == key))
+
+
+def send(
+    crm: CRM,
+    survey: Survey,
+    source: str,
+    *,
+    round_key: str = "manual",
+    dry_run: bool = False,
+    schedule_id: int | None = None,
+) -> SendReport:
+    """Send the current version of ``survey`` to ``source`` by e-mail (see the module docs)."""
+    from crm_core.mail import OutgoingMessage
+    from crm_hookspecs.events import SurveySent
+
+    if round_key == "direct":
+        raise ValidationError("round 'direct' holds answers taken without a mailing; choose another round name")
+    contacts = crm.plugin("contacts")
+    counts = contacts.audience_report(source, "email")  # names an unknown list or segment
+    definition = catalog.definition(survey.id)
+    templates = Templates(definition.invitation_template())
+    settings = crm.settings("surveys")
+    key = secret(crm)
+    now = crm.clock.now()
+    expires = now + dt.timedelta(days=settings.token_ttl_days)
+    expires_on = expires.astimezone(crm.tz).date().isoformat()
+    base_url = settings.base_url.rstrip("/")
+    about = survey_variables(survey, definition)
+    month = month_of(crm, now)
+    sent = already = invalid = 0
+    problems: list[str] = []
+    columns = (
+        "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium",
+        "region", "month", "sent_at", "expires_at", "source",
+    )
+    with crm.transaction():
+        round_ = get_round(crm, survey, round_key, schedule_id) if not dry_run else Round.get_or_none(
+            (Round.survey == survey.id) & (Round.key == round_key)
+        )
+        invited: set[int] = set()
+        if round_ is not None:
+            invited = {
+                c for (c,) in Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).tuples()
+            }
+        for page in _pages(contacts.audience(source, "email")):
+            fresh = [card for card in page if card.id not in invited]
+            already += len(page) - len(fresh)
+            if dry_run:
+                sent += len(fresh)
+                continue
+            messages, rows, events = [], [], []
+            for card in fresh:
+                token = make_token(key, survey.id, round_.id, card.id, expires)
+                subject, text, html = templates.render(
+                    variables(card, about, f"{base_url}/{token}", token, expires_on, False), f"contact {card.id}"
+                )
+                try:
+                    message = OutgoingMessage(
+                        _address(card), subject, text, html=html, key=f"surveys:invite:{round_.id}:{card.id}"
+                    )
+                except ValidationError as exc:
+                    invalid += 1
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(f"contact {card.id}: {exc}")
+                    continue
+                messages.append(message)
+                invited.add(card.id)
+                rows.append(
+                    (survey.id, round_.id, survey.current_version, card.id, card.id, "email",
+                     card.region, month, _naive(now), _naive(expires), source)
+                )
+                events.append(SurveySent(survey_id=survey.id, version=survey.current_version, contact_id=card.id, medium="email"))
+            if rows:
+                bulk_insert(Invitation, columns, rows, database=crm.database)
+                crm.mail.queue_many(messages)
+                crm.events.emit_many(events)
+                sent += len(rows)
+    return SendReport(
+        survey_id=survey.id,
+        survey_key=survey.key,
+        version=survey.current_version,
+        round=round_key,
+        source=source,
+        medium="email",
+        sent=sent,
+        already_invited=already,
+        do_not_contact=counts.get("do_not_contact", 0),
+        unsubscribed=counts.get("unsubscribed", 0),
+        no_address=counts.get("no_address", 0),
+        invalid=invalid,
+        problems=tuple(problems),
+        dry_run=dry_run,
+    )
+
+
+def reminder_days(crm: CRM, definition: SurveyDefinition, override: int | None) -> int:
+    if override is not None:
+        if override < 1:
+            raise ValidationError(f"--after-days must be 1 or more days, not {override}")
+        return override
+    if definition.reminder_after_days is not None:
+        return definition.reminder_after_days
+    return crm.settings("surveys").reminder_after_days
+
+
+def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: bool = False) -> ReminderReport:
+    """Queue the one reminder to each e-mail invitee of ``survey`` who has not answered after N days.
+
+    Due: sent by e-mail at least N days ago, not answered (a draft does not
+    count), not reminded, not expired. The contact must still be in the
+    audience the invitation went to (not do-not-contact nor unsubscribed
+    since). Each reminder is keyed ``surveys:reminder:<invitation>`` and
+    the invitation is marked in the same transaction, so it goes once.
+    """
+    from crm_core.mail import OutgoingMessage
+
+    definition = catalog.definition(survey.id)
+    days = reminder_days(crm, definition, after_days)
+    if days == 0:
+        return ReminderReport(survey.id, survey.key, 0, 0, 0, dry_run)
+    now = crm.clock.now()
+    due = list(
+        Invitation.select(Invitation.id, Invitation.contact_id, Invitation.round, Invitation.version, Invitation.source,
+                          Invitation.original_contact_id, Invitation.expires_at)
+        .where(
+            (Invitation.survey == survey.id)
+            & (Invitation.medium == "email")
+            & Invitation.answered_at.is_null()
+            & Invitation.reminded_at.is_null()
+            & Invitation.contact_id.is_null(False)
+            & (Invitation.sent_at <= now - dt.timedelta(days=days))
+            & (Invitation.expires_at > now)
+        )
+        .order_by(Invitation.id)
+    )
+    if not due:
+        return ReminderReport(survey.id, survey.key, days, 0, 0, dry_run)
+    contacts = crm.plugin("contacts")
+    eligible: dict[str, dict[int, ContactCard]] = {}
+    for source in sorted({i.source for i in due if i.source}):
+        try:
+            eligible[source] = {card.id: card for card in contacts.audience(source, "email")}
+        except (NotFoundError, ValidationError):  # the list or segment is gone: remind nobody from it
+            eligible[source] = {}
+    key = secret(crm)
+    base_url = crm.settings("surveys").base_url.rstrip("/")
+    templates: dict[int, Templates] = {}
+    about: dict[int, dict[str, str]] = {}
+    messages, reminded = [], []
+    skipped = 0
+    for invitation in due:
+        card = eligible.get(invitation.source or "", {}).get(invitation.contact_id)
+        if card is None:
+            skipped += 1
+            continue
+        if invitation.version not in templates:
+            version_definition = catalog.definition(survey.id, invitation.version)
+            templates[invitation.version] = Templates(version_definition.reminder_template())
+            about[invitation.version] = survey_variables(survey, version_definition)
+        token = make_token(key, survey.id, invitation.round_id, invitation.original_contact_id, invitation.expires_at)
+        expires_on = invitation.expires_at.astimezone(crm.tz).date().isoformat()
+        subject, text, html = templates[invitation.version].render(
+            variables(card, about[invitation.version], f"{base_url}/{token}", token, expires_on, True), f"contact {card.id}"
+        )
+        try:
+            messages.append(OutgoingMessage(_address(card), subject, text, html=html, key=f"surveys:reminder:{invitation.id}"))
+        except ValidationError:
+            skipped += 1
+            continue
+        reminded.append(invitation.id)
+    if not dry_run and reminded:
+        with crm.transaction():
+            crm.mail.queue_many(messages)
+            for start in range(0, len(reminded), PAGE):
+                ids: Sequence[int] = reminded[start : start + PAGE]
+                Invitation.update(reminded_at=now).where(Invitation.id.in_(ids) & Invitation.reminded_at.is_null()).execute()
+    return ReminderReport(survey.id, survey.key, days, len(reminded), skipped, dry_run)
