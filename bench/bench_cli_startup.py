@@ -98,31 +98,54 @@ def _listed_commands(help_text: str) -> set[str]:
     return names
 
 
-def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str]) -> None:
-    """Print the heaviest imports of ``crm --help``, and each plugin's entry module."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import sys; sys.argv = ['crm', '--help']; {CRM_HELP}"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-    )
-    entries = []
-    for line in proc.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if m:
-            entries.append((int(m[1]), int(m[2]), len(m[3]) // 2, m[4]))
+def _import_profile(cmd: Sequence[str], env: dict[str, str], cwd: str, runs: int = 5) -> list[tuple[float, float, int, str]]:
+    """``(self ms, cumulative ms, depth, module)`` under ``-X importtime``, medians of ``runs`` runs."""
+    samples: dict[str, list[tuple[int, int, int]]] = {}
+    order: list[str] = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-X", "importtime", *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+        for line in proc.stderr.splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+            if m:
+                if m[4] not in samples:
+                    order.append(m[4])
+                samples.setdefault(m[4], []).append((int(m[1]), int(m[2]), len(m[3]) // 2))
+    return [
+        (
+            median([x[0] for x in samples[name]]) / 1000,
+            median([x[1] for x in samples[name]]) / 1000,
+            samples[name][0][2],
+            name,
+        )
+        for name in order
+    ]
+
+
+def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str], baseline_app: str) -> None:
+    """Print the heaviest imports of ``crm --help``, those the baseline app does not have, and each plugin's entry module."""
+    entries = _import_profile(["-c", f"import sys; sys.argv = ['crm', '--help']; {CRM_HELP}"], env, cwd)
     if not entries:
         print("  (no -X importtime output)")
         return
+    base = {name: self_ms for self_ms, _, _, name in _import_profile([baseline_app, "--help"], env, cwd)}
     total = sum(c for _, c, level, _ in entries if level == 0)
-    print(f"  all imports: {total / 1000:.1f} ms (one run, under -X importtime, which adds its own overhead)")
-    print(f"  top-level imports by cumulative time:")
-    for self_us, cum_us, level, name in sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]:
-        print(f"    {cum_us / 1000:7.1f} ms  {name}")
-    print(f"  modules by self time (class creation, module code):")
-    for self_us, cum_us, level, name in sorted(entries, key=lambda e: -e[0])[:top]:
-        print(f"    {self_us / 1000:7.1f} ms  {name}")
+    print(f"  all imports: {total:.1f} ms (medians of 5 runs under -X importtime, which adds its own overhead)")
+    print("  top-level imports by cumulative time:")
+    for self_ms, cum_ms, level, name in sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]:
+        print(f"    {cum_ms:7.1f} ms  {name}")
+    print("  modules by self time (class creation, module code):")
+    for self_ms, cum_ms, level, name in sorted(entries, key=lambda e: -e[0])[:top]:
+        print(f"    {self_ms:7.1f} ms  {name}")
+    names = {name for _, _, _, name in entries}
+    only_crm = [e for e in entries if e[3] not in base]
+    only_base = sum(ms for name, ms in base.items() if name not in names)
+    print(
+        f"  imported by crm --help but not by the baseline app: {len(only_crm)} modules, "
+        f"{sum(e[0] for e in only_crm):.1f} ms self time (the baseline's own, peewee and its drivers "
+        f"mostly: {only_base:.1f} ms); the heaviest:"
+    )
+    for self_ms, cum_ms, level, name in sorted(only_crm, key=lambda e: -e[0])[:top]:
+        print(f"    {self_ms:7.1f} ms  {name}")
     if plugins:
         # entry points are imported with importlib.import_module, which
         # -X importtime does not see: time each load in a fresh process,
@@ -283,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ],
         )
         section(f"where crm --help spends its import time ({scenarios[0][0]})")
-        _importtime(env, scenarios[0][1], args.top, list(loaded.order))
+        _importtime(env, scenarios[0][1], args.top, list(loaded.order), str(app))
 
 if __name__ == "__main__":
     main()
