@@ -32,6 +32,8 @@ __all__ = ["ENTRY_POINT_GROUP", "LoadedPlugins", "PluginInfo", "PluginRecord", "
 
 ENTRY_POINT_GROUP = "crm.plugins"
 CONTRACT_DIST = "crm-hookspecs"
+#: the kernel's name: its tables are crm_*, so no plugin may be called that
+RESERVED_NAME = "crm"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -236,6 +238,17 @@ def load_plugins(
 
     wanted: dict[str, PluginInfo] = {}
     for item in enabled:
+        name = item.name if isinstance(item, PluginInfo) else item
+        if name == RESERVED_NAME:
+            fail(
+                item if isinstance(item, PluginInfo) else PluginInfo(name=name, target="?"),
+                PluginError(
+                    name,
+                    f"{name!r} is the kernel's own name (its tables are {name}_* and its history "
+                    f"{name}_schema_migration), so no plugin may use it; rename the plugin",
+                ),
+            )
+            continue
         if isinstance(item, PluginInfo):
             wanted[item.name] = item
             continue
