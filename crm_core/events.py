@@ -39,6 +39,8 @@ BATCH_SIZE = 500
 #: delay before the first retry; doubles with each attempt, up to MAX_BACKOFF
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
+#: the longest error text kept for a failure (the start and the end of the traceback)
+MAX_ERROR_CHARS = 16_000
 
 
 @attrs.define
@@ -232,6 +234,10 @@ class EventBus:
 
         now = self._app.clock.now()
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if len(text) > MAX_ERROR_CHARS:
+            # a deep recursion's traceback would not fit MySQL's TEXT, and a
+            # failure that cannot be recorded would block the handler for good
+            text = text[: MAX_ERROR_CHARS // 2] + "\n[… traceback shortened …]\n" + text[-MAX_ERROR_CHARS // 2 :]
         existing = EventFailure.get_or_none((EventFailure.handler == handler) & (EventFailure.event == event_pk))
         if existing is None:
             EventFailure.create(
