@@ -394,3 +394,17 @@ def test_a_delivery_that_breaks_after_commit_does_not_fail_the_committed_change(
     monkeypatch.undo()
     assert crm.events.deliver().delivered == 1
     assert [e.contact_id for e in crm_recorder.events] == [1]
+
+
+def test_a_huge_error_is_shortened_but_recorded(crm_factory, crm_plugin):
+    def handler(crm, events):
+        raise ValueError("bad row: " + "x" * 100_000)  # more than MySQL's TEXT holds
+
+    crm = crm_factory([crm_plugin("huge", crm_handle_events=handler)])
+    crm.emit(created(1)[0])
+    [failure] = crm.events.failed()
+    with crm.activate():
+        text = EventFailure.get_by_id(failure.id).error
+    assert text.startswith("Traceback") and "ValueError: bad row: xxx" in text
+    assert len(text) < 17_000 and "[… traceback shortened …]" in text
+    assert failure.error.endswith("xxx")

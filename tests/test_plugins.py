@@ -308,3 +308,10 @@ def test_an_app_built_non_strict_keeps_working_with_a_broken_plugin(fake_site, t
         assert crm.plugins["alpha"].state == "failed"
     with pytest.raises(PluginImportError):
         CRM(database=f"sqlite:///{tmp_path / 'y.db'}", plugins=["alpha"], strict=True)
+
+
+def test_the_kernels_name_is_reserved(fake_site):
+    fake_site.add("crm", "")
+    loaded = load_plugins(["crm", object_plugin("crm", object())])
+    assert loaded.order == []
+    assert "'crm' is the kernel's own name" in str(loaded.records["crm"].error)
