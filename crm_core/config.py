@@ -511,9 +511,11 @@ def _resolve_env(value: Any, path: str, env: Mapping[str, str], secrets: set[str
 def _redact(value: Any, path: str, secrets: frozenset[str]) -> Any:
     if isinstance(value, dict):
         return {k: _redact(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):  # env: values inside lists are secrets too (tokens = ["env:A"])
+        return [_redact(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
     if value is None:
         return value
-    leaf = path.rsplit(".", 1)[-1]
+    leaf = re.sub(r"(\[\d+\])+$", "", path).rsplit(".", 1)[-1]
     if path in secrets or _SECRET_KEY.search(leaf):
         return "***"
     if isinstance(value, str) and "://" in value:
@@ -522,16 +524,30 @@ def _redact(value: Any, path: str, secrets: frozenset[str]) -> Any:
 
 
 def dump_toml(data: Mapping[str, Any]) -> str:
-    """Write a nested dict of TOML values (as :meth:`Config.redacted` gives) as TOML text."""
+    """Write a nested dict of TOML values (as :meth:`Config.redacted` gives) as TOML text.
+
+    Tables become ``[a.b]`` sections; a table inside a list (an array of
+    tables such as ``[[plugins.tasks.rules]]``) becomes an inline table. The
+    output reads back with ``tomllib`` to the same data, ``None`` left out.
+    """
+    import datetime as dt
     import json
+
+    def key(k: str) -> str:
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
 
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):
             return repr(v)
+        if isinstance(v, (dt.datetime, dt.date, dt.time)):
+            return v.isoformat()
+        if isinstance(v, Mapping):
+            items = ", ".join(f"{key(k)} = {value(x)}" for k, x in v.items() if x is not None)
+            return "{ " + items + " }" if items else "{}"
         if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
+            return "[" + ", ".join(value(x) for x in v if x is not None) + "]"
         return json.dumps(str(v), ensure_ascii=False)
 
     lines: list[str] = []
@@ -542,9 +558,9 @@ def dump_toml(data: Mapping[str, Any]) -> str:
         if prefix and (scalars or not tables):
             lines.append(f"\n[{prefix}]")
         for k, v in scalars.items():
-            lines.append(f"{k} = {value(v)}")
+            lines.append(f"{key(k)} = {value(v)}")
         for k, v in tables.items():
-            table(f"{prefix}.{k}" if prefix else k, v)
+            table(f"{prefix}.{key(k)}" if prefix else key(k), v)
 
     table("", data)
     return "\n".join(lines).lstrip("\n") + "\n"
