@@ -404,3 +404,31 @@ def test_crm_config_show_with_a_broken_file_is_one_line(toml, crm_cli):
 def test_the_shipped_sample_config_is_valid(kit):
     config = load_config(kit.REPO / "sample_config" / "crm.toml", environ={})
     assert config.core.database.startswith("sqlite:///")
+
+
+def test_env_values_inside_lists_are_redacted(toml):
+    path = toml('[plugins.probe]\ntokens = ["env:TOKEN_A", "plain"]\n')
+    data = load_config(path, environ={"TOKEN_A": "t-secret"}).redacted()
+    assert data["plugins"]["probe"]["tokens"] == ["***", "plain"]
+
+
+def test_dump_toml_reads_back_to_the_same_data():
+    import datetime as dt
+    import tomllib
+
+    from crm_core.config import dump_toml
+
+    data = {
+        "crm": {"database": "sqlite:///crm.db", "mail": {"smtp": {"port": 25, "verify": True}, "transport_options": {}}},
+        "plugins": {
+            "enabled": ["tasks"],
+            "tasks": {
+                "rules": [{"name": "call back", "when": {"field": "stage", "op": "="}}, {"name": "second", "level": 2.5}],
+                "key with spaces": "ñandú \"quoted\"",
+                "dotted.key": 1,
+                "start": dt.date(2026, 1, 2),
+            },
+        },
+    }
+    assert tomllib.loads(dump_toml(data)) == data
+    assert tomllib.loads(dump_toml({"crm": {"gone": None, "kept": 1}})) == {"crm": {"kept": 1}}
