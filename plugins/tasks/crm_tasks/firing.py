@@ -99,17 +99,19 @@ def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[A
     return len(matches)
 
 
-def _not_fired(matches: Sequence[Match]) -> list[Match]:
-    from crm_tasks.models import Firing
+def fired_keys(crm: CRM, keys: Sequence[str]) -> set[tuple[str, str]]:
+    """``(rule, key)`` pairs of the firing log among ``keys``."""
+    from crm_tasks.store import quote, rows_in
 
-    keys = sorted({m.key for m in matches})
-    rules = sorted({m.rule.name for m in matches})
-    fired: set[tuple[str, str]] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        fired.update(
-            Firing.select(Firing.rule, Firing.key).where(Firing.key.in_(chunk) & Firing.rule.in_(rules)).tuples()
-        )
+    database = crm.database
+    sql = f"SELECT rule, {quote(database, 'key')} FROM tasks_firing WHERE {quote(database, 'key')} {{in}}"
+    return {(r, k) for r, k in rows_in(database, sql, keys)}
+
+
+def _not_fired(matches: Sequence[Match]) -> list[Match]:
+    from crm_core.storage import current_app
+
+    fired = fired_keys(current_app(), sorted({m.key for m in matches}))
     out = []
     for m in matches:
         if (m.rule.name, m.key) not in fired:
@@ -368,15 +370,11 @@ def firings(crm: CRM, rule: str | None = None, limit: int = 50) -> list[FiringIn
 
 def preview(crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_done: bool = True) -> list[dict[str, Any]]:
     """What the matches would do, as rows for the CLI (nothing is written)."""
-    from crm_tasks.models import Firing
-
     with crm.activate():
         now = crm.clock.now().replace(microsecond=0)
         fired: set[tuple[str, str]] = set()
         if check_done and matches:
-            keys = sorted({m.key for m in matches})
-            for start in range(0, len(keys), CHUNK):
-                fired.update(Firing.select(Firing.rule, Firing.key).where(Firing.key.in_(keys[start:start + CHUNK])).tuples())
+            fired = fired_keys(crm, sorted({m.key for m in matches}))
         rows = []
         for p in plan(crm, settings, matches, now):
             m = p.match

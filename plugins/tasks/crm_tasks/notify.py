@@ -8,10 +8,10 @@ already queued: two workers, or a job run twice, send it once.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Iterable
 
 import attrs
-import peewee
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -34,38 +34,36 @@ class Notice:
 def send(crm: CRM, notices: Iterable[Notice]) -> int:
     """Queue each notice not sent before; return how many were queued.
 
-    Call inside a transaction: the record and the queued message commit
-    together, or neither does.
+    Set-based: one look-up of the keys already recorded, one bulk insert of
+    the new ``tasks_reminder`` rows, one ``crm.mail.queue_many``. Call
+    inside a transaction: the records and the queued messages commit
+    together, or neither does. A key recorded concurrently by another
+    worker makes the insert fail on the unique key, so the transaction rolls
+    back instead of sending twice.
     """
+    from crm_core.mail import OutgoingMessage
+    from crm_core.storage import bulk_insert
+
     from crm_tasks.models import Reminder
+    from crm_tasks.store import quote, rows_in
 
     notices = list(notices)
     if not notices:
         return 0
-    keys = [n.key for n in notices]
-    sent: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        sent.update(k for (k,) in Reminder.select(Reminder.key).where(Reminder.key.in_(chunk)).tuples())
-    now = crm.clock.now().replace(microsecond=0)
-    queued = 0
-    mail = crm.mail
+    database = crm.database
+    sql = f"SELECT {quote(database, 'key')} FROM tasks_reminder WHERE {quote(database, 'key')} {{in}}"
+    sent = {k for (k,) in rows_in(database, sql, [n.key for n in notices])}
+    fresh = []
     for notice in notices:
-        if notice.key in sent:
-            continue
-        sent.add(notice.key)
-        try:
-            with crm.database.atomic():
-                Reminder.insert(
-                    key=notice.key,
-                    task=notice.task_id,
-                    kind=notice.kind,
-                    recipient=notice.member.name,
-                    subject=notice.subject[:300],
-                    sent_at=now,
-                ).execute()
-        except peewee.IntegrityError:
-            continue  # another worker recorded it first: it sends it
-        if mail.queue(notice.member.email, notice.subject, notice.text, key=notice.key) is not None:
-            queued += 1
-    return queued
+        if notice.key not in sent:
+            sent.add(notice.key)
+            fresh.append(notice)
+    if not fresh:
+        return 0
+    now = crm.clock.now().astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    bulk_insert(
+        Reminder, ("key", "task_id", "kind", "recipient", "subject", "sent_at"),
+        ((n.key, n.task_id, n.kind, n.member.name, n.subject[:300], now) for n in fresh),
+        database=crm.database,
+    )
+    return crm.mail.queue_many(OutgoingMessage(n.member.email, n.subject, n.text, key=n.key) for n in fresh)

@@ -10,6 +10,7 @@ which rules fire. :mod:`crm_tasks.firing` then does what they say, set-based.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import string
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -355,7 +356,9 @@ def check_template(text: str, fields: Iterable[str], label: str) -> None:
 
     allowed = set(fields)
     card_fields = {f.name for f in attrs.fields(ContactCard)}
-    for name in _placeholders(text):
+    names = _placeholders(text)
+    compiled(text)  # refuses what the renderer cannot do (nested specs)
+    for name in names:
         if not name:
             raise ValueError(f"{label}: {{}} needs a field name, e.g. {{contact_id}}")
         root, rest = _split(name)
@@ -383,23 +386,53 @@ def _split(name: str) -> tuple[str, list[str]]:
 # -- rendering ----------------------------------------------------------------
 
 
-class _Formatter(string.Formatter):
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, dt.datetime) and not format_spec:
-            return value.strftime("%Y-%m-%d %H:%M")
-        return super().format_field(value, format_spec)
-
-    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        root, rest = _split(field_name)
-        obj = kwargs[root]
-        for part in rest:
-            obj = _get(obj, (part,))
-        return obj, root
+def _format(value: Any, spec: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime) and not spec:
+        return value.strftime("%Y-%m-%d %H:%M")
+    return format(value, spec)
 
 
-_RENDER = _Formatter()
+_CONVERT = {"r": repr, "s": str, "a": ascii}
+
+
+class Template:
+    """A template parsed once: literal text and ``{field.path:spec}`` parts, rendered by joining."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, text: str) -> None:
+        parts = []
+        for literal, name, spec, conversion in _FORMATTER.parse(text):
+            if name is None:
+                parts.append((literal, None, (), "", None))
+                continue
+            if "{" in (spec or ""):
+                raise ValueError(f"{text!r}: nested fields in a format spec are not supported")
+            root, rest = _split(name)
+            parts.append((literal, root, tuple(rest), spec or "", _CONVERT.get(conversion) if conversion else None))
+        self.parts = tuple(parts)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        out = []
+        for literal, root, rest, spec, convert in self.parts:
+            if literal:
+                out.append(literal)
+            if root is None:
+                continue
+            value = context[root]
+            for part in rest:
+                value = _get(value, (part,))
+            if convert is not None:
+                value = convert(value)
+            out.append(_format(value, spec))
+        return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(text: str) -> Template:
+    return Template(text)
 
 
 class Context(Mapping[str, Any]):
@@ -444,7 +477,8 @@ class Context(Mapping[str, Any]):
 
 
 def render(text: str, context: Context) -> str:
-    return _RENDER.vformat(text, (), context)
+    """``text`` with its ``{fields}`` filled from ``context`` (``None`` renders as nothing)."""
+    return compiled(text).render(context)
 
 
 class MissingContact:

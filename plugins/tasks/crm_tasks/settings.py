@@ -10,6 +10,7 @@ event reaches it, and keeps one place that says who works here.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -37,6 +38,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> Any:
     """``"2d"``, ``"4h"``, ``"1w 2d"``, ``"90m"`` → ``timedelta``; ``ValueError`` otherwise."""
     import datetime as dt

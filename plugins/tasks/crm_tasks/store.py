@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from crm_tasks.records import Draft
     from crm_tasks.settings import TasksSettings
 
-__all__ = ["create_many", "existing_keys", "to_db"]
+__all__ = ["create_many", "existing_keys", "quote", "rows_in", "to_db"]
 
 CHUNK = 500
 _TASK_COLUMNS = (
@@ -35,14 +35,33 @@ def to_db(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def existing_keys(keys: Sequence[str]) -> set[str]:
-    from crm_tasks.models import Task
+def quote(database: Any, identifier: str) -> str:
+    """An identifier quoted for ``database`` (``key`` is reserved in MySQL)."""
+    open_q, close_q = database.quote[0], database.quote[1]
+    return f"{open_q}{identifier}{close_q}"
 
-    found: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = list(keys[start:start + CHUNK])
-        found.update(k for (k,) in Task.select(Task.origin_key).where(Task.origin_key.in_(chunk)).tuples())
-    return found
+
+def rows_in(database: Any, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (which holds ``{in}``, the place of ``IN (…)``) for ``values``, CHUNK at a time.
+
+    Raw placeholders instead of a peewee expression per value: on the bulk
+    paths (thousands of keys) building the query cost more than running it.
+    """
+    out: list[tuple[Any, ...]] = []
+    param = database.param
+    for start in range(0, len(values), CHUNK):
+        part = list(values[start:start + CHUNK])
+        text = sql.replace("{in}", "IN (" + ", ".join([param] * len(part)) + ")")
+        out.extend(database.execute_sql(text, (*params, *part)).fetchall())
+    return out
+
+
+def existing_keys(keys: Sequence[str], database: Any = None) -> set[str]:
+    """The ``origin_key`` values among ``keys`` that tasks already have."""
+    from crm_core.storage import current_app
+
+    database = database if database is not None else current_app().database
+    return {k for (k,) in rows_in(database, "SELECT origin_key FROM tasks_task WHERE origin_key {in}", keys)}
 
 
 def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, notify: bool = True) -> list[tuple[Draft, int]]:
@@ -62,7 +81,7 @@ def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, n
     unique: dict[str, Draft] = {}
     for d in keyed:
         unique.setdefault(d.origin_key, d)
-    done = existing_keys(list(unique))
+    done = existing_keys(list(unique), crm.database)
     keyed = [d for k, d in unique.items() if k not in done]
 
     now = crm.clock.now().replace(microsecond=0)
@@ -76,12 +95,18 @@ def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, n
         )
 
     if keyed:
-        bulk_insert(Task, _TASK_COLUMNS, (row(d) for d in keyed), database=crm.database)
-        ids: dict[str, int] = {}
-        keys = [d.origin_key for d in keyed]
-        for start in range(0, len(keys), CHUNK):
-            chunk = keys[start:start + CHUNK]
-            ids.update((k, i) for i, k in Task.select(Task.id, Task.origin_key).where(Task.origin_key.in_(chunk)).tuples())
+        database = crm.database
+        # ids only grow: every row inserted below gets an id above today's largest
+        before = database.execute_sql("SELECT MAX(id) FROM tasks_task").fetchone()[0] or 0
+        bulk_insert(Task, _TASK_COLUMNS, (row(d) for d in keyed), database=database)
+        wanted = {d.origin_key for d in keyed}
+        ids = {
+            k: i
+            for i, k in database.execute_sql(
+                f"SELECT id, origin_key FROM tasks_task WHERE id > {database.param}", (before,)
+            ).fetchall()
+            if k in wanted
+        }
         created += [(d, ids[d.origin_key]) for d in keyed]
     for d in unkeyed:
         values = dict(zip(_TASK_COLUMNS, row(d)))
