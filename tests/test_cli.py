@@ -420,3 +420,63 @@ def test_the_real_crm_on_an_unreachable_database(config, fake_site):
     assert result.returncode == StorageError.exit_code
     assert result.stderr.startswith("Error: cannot open the database postgresql://postgres@127.0.0.1:1/crm:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_doctor_reports_command_clashes_and_badly_named_tables(crm_factory, crm_plugin, crm_cli, tmp_path):
+    import peewee
+    from crm_hookspecs.records import CommandSpec, PluginSchema
+
+    from crm_core.storage import Model
+
+    class Stray(Model):
+        class Meta:
+            table_name = "stray_things"
+
+    (tmp_path / "empty").mkdir()
+    crm = crm_factory(
+        [
+            crm_plugin("one", crm_cli_commands=lambda: [CommandSpec("report", "m:a"), CommandSpec("migrate", "m:b")]),
+            crm_plugin("two", crm_cli_commands=lambda: [CommandSpec("report", "m:c")]),
+            crm_plugin("three", crm_schema=lambda: PluginSchema(migrations=tmp_path / "empty", models=(Stray,))),
+        ]
+    )
+    result = crm_cli.invoke(["doctor"], app=crm)
+    assert result.exit_code == 1
+    out = result.output
+    assert "!!  command migrate: plugin 'one' and the kernel both define it; the kernel's wins" in out
+    assert "fix: rename the command in one" in out
+    assert "!!  command report: plugin 'two' and 'one' both define it; 'one''s wins" in out
+    assert "!!  plugin three tables: tables not named three_*: stray_things" in out
+    assert isinstance(Stray.id, peewee.AutoField)
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def test_render_formats():
+    import datetime as dt
+    import decimal
+
+    from crm_core.output import csv_safe, render
+
+    rows = [
+        {"id": 1, "name": "Ana", "when": dt.date(2026, 1, 2), "amount": decimal.Decimal("1.50"), "tags": ["a", "b"]},
+        {"id": 22, "name": "=HYPERLINK(\"x\")", "when": None, "amount": None, "tags": []},
+    ]
+    table = render(rows, ["id", "name", "when"])
+    assert table.splitlines() == [
+        "id  name             when",
+        "--  ---------------  ----------",
+        "1   Ana              2026-01-02",
+        '22  =HYPERLINK("x")',
+    ]
+    assert render([], ["id"]) == "(none)"
+    csv_lines = render(rows, ["id", "name", "amount", "tags"], "csv").splitlines()
+    assert csv_lines[0] == "id,name,amount,tags"
+    assert csv_lines[1] == '1,Ana,1.50,"a, b"'
+    assert csv_lines[2].startswith("22,\"'=HYPERLINK")  # a spreadsheet shows it, does not run it
+    data = json.loads(render(rows, None, "json"))
+    assert data[0] == {"id": 1, "name": "Ana", "when": "2026-01-02", "amount": "1.50", "tags": ["a", "b"]}
+    assert [csv_safe(v) for v in ("+1", "-x", "@a", "\tb", "plain", 5)] == ["'+1", "'-x", "'@a", "'\tb", "plain", 5]
+    with pytest.raises(ValueError, match="unknown format 'xml'"):
+        render(rows, None, "xml")
