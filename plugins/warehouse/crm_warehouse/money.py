@@ -7,7 +7,7 @@ from typing import Any
 
 from crm_core.errors import ValidationError
 
-__all__ = ["MAX_AMOUNT", "check_amount", "check_currency", "currency_problem", "minor_units"]
+__all__ = ["MAX_AMOUNT", "as_amount", "check_amount", "check_currency", "currency_problem", "minor_units"]
 
 #: amounts are stored as DECIMAL(18, 4)
 MAX_AMOUNT = decimal.Decimal("99999999999999")
@@ -67,3 +67,12 @@ def check_amount(value: Any, currency: str, what: str = "amount") -> decimal.Dec
             f"{what} {amount} has more decimal places than {currency} allows ({places}); round it first"
         )
     return amount.quantize(decimal.Decimal(1).scaleb(-places)) if places else amount.quantize(decimal.Decimal(1))
+
+
+def as_amount(value: Any, currency: str) -> decimal.Decimal:
+    """A stored amount as a Decimal with the currency's decimals (SQLite returns 1200.5 for 1200.50)."""
+    try:
+        places = minor_units(currency) or 0
+    except ValueError:  # a currency code retired since the amount was stored
+        places = 2
+    return decimal.Decimal(str(value)).quantize(decimal.Decimal(1).scaleb(-places))

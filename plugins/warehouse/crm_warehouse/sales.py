@@ -21,7 +21,7 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_warehouse.checks import check_date as _date
 from crm_warehouse.checks import check_id as _id
 from crm_warehouse.checks import check_text as _text
-from crm_warehouse.money import check_amount, check_currency
+from crm_warehouse.money import as_amount, check_amount, check_currency
 from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class SalesBook:
             owner=row.owner,
             region=row.region,
             product_line=row.product_line,
-            amount=decimal.Decimal(row.amount),
+            amount=as_amount(row.amount, row.currency),
             currency=row.currency,
             stage=row.stage,
             probability=pipeline.probability(row.stage),
@@ -386,7 +386,7 @@ class SalesBook:
                     record_id=row.id,
                     contact_id=row.contact_id,
                     won=won,
-                    amount=decimal.Decimal(row.amount),
+                    amount=as_amount(row.amount, row.currency),
                     currency=row.currency,
                     region=row.region,
                     owner=row.owner,
@@ -429,7 +429,7 @@ class SalesBook:
             row.region,
             row.owner,
             row.product_line,
-            decimal.Decimal(row.amount),
+            as_amount(row.amount, row.currency),
             row.currency,
             row.stage,
             pipeline.probability(row.stage),
