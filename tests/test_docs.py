@@ -252,10 +252,16 @@ def cli_tree(installed: InstalledPlugins) -> CommandTree:
     return tree
 
 
+# kernel commands documented on a page of their own rather than in docs/cli.md
+KERNEL_COMMAND_PAGES = {"mail": "docs/mail.md", "worker": "docs/worker.md"}
+
+
 def _where_to_document(info: CommandInfo) -> str:
     top = info.path.split()[1] if " " in info.path else ""
     if info.owner != "crm":
         return f"docs/plugins/{info.owner}.md"
+    if top in KERNEL_COMMAND_PAGES:
+        return KERNEL_COMMAND_PAGES[top]
     if top and (DOCS / f"{top}.md").exists():
         return f"docs/{top}.md"
     return "docs/cli.md"
