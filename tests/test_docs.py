@@ -40,7 +40,9 @@ THIS_FILE = Path(__file__).resolve()
 # A heading whose text is one backticked span: "### `crm events list`".
 HEADING = re.compile(r"^(?P<level>#{1,6})[ \t]+`(?P<name>[^`]+)`[ \t]*#*[ \t]*$", re.MULTILINE)
 # A table row whose first cell is a backticked dotted configuration key.
-KEY_ROW = re.compile(r"^[ \t]*\|[ \t]*`(?P<key>(?:crm|plugins)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`[ \t]*\|", re.MULTILINE)
+KEY_ROW = re.compile(r"^[ \t]*\|[ \t]*`(?P<key>(?:crm|plugins)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`[ \t]*\|")
+# The header of a configuration table: its first cell says "key" (or "setting").
+KEY_TABLE_HEADERS = {"key", "setting", "configuration key", "config key"}
 FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 # Event classes of the contract that are not registered types but are
@@ -78,11 +80,28 @@ def _headings(path: Path, level: int | None = None) -> Iterator[tuple[str, str]]
             yield match.group("name").strip(), _where(path, _line(text, match.start()))
 
 
-def _key_rows() -> Iterator[tuple[str, str]]:
+@attrs.frozen
+class KeyRow:
+    key: str
+    where: str
+    #: in a table whose header's first cell is "key": a claim that the key exists
+    in_key_table: bool
+
+
+def _key_rows() -> Iterator[KeyRow]:
+    """Table rows whose first cell is a backticked ``crm.…`` or ``plugins.…`` name."""
     for path in _markdown_files():
-        text = _text_without_code(path)
-        for match in KEY_ROW.finditer(text):
-            yield match.group("key"), _where(path, _line(text, match.start()))
+        header: str | None = None  # first cell of the current table's header row
+        for number, line in enumerate(_text_without_code(path).splitlines(), start=1):
+            if not line.lstrip().startswith("|"):
+                header = None
+                continue
+            if header is None:
+                header = line.strip().strip("|").split("|")[0].strip().strip("`*").lower()
+                continue
+            match = KEY_ROW.match(line)
+            if match:
+                yield KeyRow(match.group("key"), _where(path, number), header in KEY_TABLE_HEADERS)
 
 
 def _report(title: str, problems: list[str]) -> str:
@@ -388,9 +407,10 @@ def _page_for_key(key: str, default: str) -> str:
 
 def test_every_config_key_is_documented(installed: InstalledPlugins) -> None:
     keys = _config_keys(installed)
-    documented = {key for key, _ in _key_rows()}
+    documented = {row.key for row in _key_rows()}
     missing = [
-        f"`{key}` from {origin}: add a table row '| `{key}` | type | default | what it does |'"
+        f"`{key}` from {origin}: add a row '| `{key}` | type | default | what it does |' to a table "
+        "headed '| key | type | default | what it does |'"
         for key, origin in sorted(keys.leaves.items())
         if key not in documented
     ]
@@ -401,13 +421,13 @@ def test_every_config_key_is_documented(installed: InstalledPlugins) -> None:
 def test_every_documented_config_key_exists(installed: InstalledPlugins) -> None:
     keys = _config_keys(installed)
     known = set(keys.leaves) | keys.tables
+    # Only tables headed "key" claim that their rows are keys: a table of the
+    # worker's jobs may well list `crm.events`.
     stale = [
-        f"{where}: `{key}` is not a configuration key (keys come from crm_core.config.CoreSettings, "
-        "plugins.enabled, and each plugin's crm_config_section class); remove the row or fix the key "
-        "(a backticked crm.* or plugins.* name in a table's first cell is read as a key: write a file "
-        "name such as crm.toml another way)"
-        for key, where in _key_rows()
-        if key not in known
+        f"{row.where}: `{row.key}` is not a configuration key (keys come from crm_core.config.CoreSettings, "
+        "plugins.enabled, and each plugin's crm_config_section class); remove the row or fix the key"
+        for row in _key_rows()
+        if row.in_key_table and row.key not in known
     ]
     if stale:
         _fail(_report("documented configuration keys that do not exist:", stale) + _failure_note(installed))
