@@ -8,6 +8,9 @@ import json
 
 import pytest
 
+# the commands' parsing and output; what they call is tested on every backend in the other files
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def survey_file(tmp_path, crm_cli, app):
@@ -121,3 +124,20 @@ def test_link_and_set_errors(crm_cli, app, survey_file, people):
     assert bad.exit_code == 2 and "'recommend' is not KEY=VALUE" in bad.output
     twice = crm_cli.invoke(["surveys", "answer", "1", "--contact", str(ana), "--set", "recommend=1", "--set", "recommend=2"], app=app)
     assert twice.exit_code == 2 and "given twice" in twice.output
+
+
+def test_send_and_remind_commands(crm_cli, app, survey_file, people, crm_clock):
+    crm_cli.invoke(["surveys", "import", str(survey_file)], app=app)
+    contacts = app.plugin("contacts")
+    contacts.create_list("customers")
+    contacts.add_to_list("customers", [people.add(), people.add(), people.add(do_not_contact=True)])
+    dry = crm_cli.invoke(["surveys", "send", "1", "--to", "customers", "--dry-run"], app=app)
+    assert dry.exit_code == 0, dry.output
+    assert "would send survey 'customer-satisfaction' version 1 to 2 contact(s) of 'customers' (round 'manual')" in dry.output
+    sent = crm_cli.invoke(["surveys", "send", "1", "--to", "customers"], app=app)
+    assert "sent survey" in sent.output and "1 do-not-contact" in sent.output and "the messages are queued" in sent.output
+    unknown = crm_cli.invoke(["surveys", "send", "1", "--to", "nobody"], app=app)
+    assert unknown.exit_code == 5 and len(unknown.output.strip().splitlines()) == 1
+    crm_clock.advance(days=7)
+    reminded = crm_cli.invoke(["surveys", "remind"], app=app)
+    assert reminded.output.strip() == "customer-satisfaction: reminded 2 contact(s) invited 7+ day(s) ago"

@@ -104,7 +104,7 @@ def test_forged_expired_and_other_survey_tokens(app, people, survey, definition,
         api.submit(token, {"recommend": 9})
 
 
-def test_a_token_signed_with_another_secret_is_refused(surveys_app, crm_factory, people, survey):
+def test_a_token_signed_with_another_secret_is_refused(crm_factory, people, survey):
     api = people.crm.plugin("surveys")
     token = api.token("csat", people.add())
     assert api.form(token)

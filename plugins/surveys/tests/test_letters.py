@@ -41,6 +41,7 @@ def page_texts(path):
     return pages
 
 
+@pytest.mark.sqlite_only  # PDF layout; the invitations behind it are tested on every backend
 def test_one_letter_per_recipient_with_the_address_in_the_window(app, mailing, tmp_path):
     api = app.plugin("surveys")
     report = api.letters("csat", "customers", tmp_path)
@@ -123,6 +124,7 @@ def test_letters_for_an_unknown_list(app, mailing, tmp_path):
         app.plugin("surveys").letters("csat", "nobody", tmp_path)
 
 
+@pytest.mark.sqlite_only  # PDF layout; the invitations behind it are tested on every backend
 def test_letter_settings_us_letter_and_another_window(surveys_app, tmp_path, definition):
     app = surveys_app(letters={"page_size": "letter", "address_left_mm": 25, "address_top_mm": 50, "return_address": "ACME, 1 Main St"})
     contacts = app.plugin("contacts")
