@@ -79,6 +79,7 @@ def test_connect_false_opens_no_database(tmp_path):
     assert not (tmp_path / "lazy.db").exists()
 
 
+@pytest.mark.sqlite_only  # no storage involved
 def test_the_clock_and_the_time_zone(crm_factory, crm_clock):
     crm = crm_factory(timezone="America/New_York", migrate=False)
     assert crm.clock is crm_clock
@@ -104,6 +105,7 @@ def test_fake_clock_rules():
     assert SystemClock().now().tzinfo == dt.timezone.utc
 
 
+@pytest.mark.sqlite_only  # no storage involved
 def test_plugin_lookup_explains_why_a_plugin_is_missing(crm_factory, fake_site):
     fake_site.add("broken", "raise ValueError('bad')\n")
     crm = crm_factory(["broken"], strict=False, migrate=False)

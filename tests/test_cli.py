@@ -324,6 +324,7 @@ def test_doctor_with_a_broken_config(crm_cli, tmp_path):
     assert "fix: fix the file, or create one with 'crm init'" in result.output
 
 
+@pytest.mark.sqlite_only  # checks the doctor's report, not storage
 def test_doctor_reports_failed_events(crm_factory, crm_plugin, crm_cli):
     from crm_hookspecs.events import ContactCreated
 
@@ -422,6 +423,7 @@ def test_the_real_crm_on_an_unreachable_database(config, fake_site):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.sqlite_only  # checks the doctor's report, not storage
 def test_doctor_reports_command_clashes_and_badly_named_tables(crm_factory, crm_plugin, crm_cli, tmp_path):
     import peewee
     from crm_hookspecs.records import CommandSpec, PluginSchema

@@ -300,6 +300,7 @@ def test_a_section_for_a_plugin_that_declares_none(toml, crm_plugin):
     assert "remove the table" in message
 
 
+@pytest.mark.sqlite_only  # checks validation, not storage
 def test_settings_of_a_plugin_given_as_arguments(crm_factory, crm_plugin):
     crm = crm_factory([probe_plugin(crm_plugin)], settings={"probe": {"api_key": "k"}}, migrate=False)
     assert crm.settings("probe").api_key == "k"

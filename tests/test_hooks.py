@@ -17,6 +17,9 @@ from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, Plugi
 
 from crm_core.errors import ConfigError, NotFoundError, PluginError
 
+# how hook results combine does not depend on the database: SQLite is enough
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def app(crm_factory):

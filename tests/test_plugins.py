@@ -160,6 +160,7 @@ def test_a_cycle_names_the_plugins_and_skips_their_users(fake_site):
         load_plugins(["alpha", "beta"], strict=True)
 
 
+@pytest.mark.sqlite_only  # loading, not storage
 def test_plugins_requiring_a_failed_plugin_are_skipped_and_the_rest_works(fake_site, crm_factory):
     fake_site.add("alpha", RAISES_ON_IMPORT)
     fake_site.add("beta", STARTUP_LOG.format(name="beta"), requires=["crm-alpha"])
@@ -250,6 +251,7 @@ def test_registration_order_is_topological_with_ties_by_name():
     assert list(loaded.records) == loaded.order
 
 
+@pytest.mark.sqlite_only  # loading, not storage
 def test_hook_calls_follow_the_order_and_shutdown_is_reversed(crm_factory, crm_plugin):
     calls: list[str] = []
 
