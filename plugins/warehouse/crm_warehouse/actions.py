@@ -107,7 +107,7 @@ class StaffLog:
                     raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
                 if contact is None:
                     contact = sale.contact_id
-            if contact is not None and self.crm.has_plugin("contacts"):
+            if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                 self.crm.plugin("contacts").card(contact)  # NotFoundError names the contact
             row = StaffActionRow.create(
                 kind=kind,

@@ -23,6 +23,7 @@ __all__ = ["load_demo"]
 
 DAYS = 730
 RECORDS = 240
+NOTES = 120
 PRODUCT_LINES = {
     "boilers": (1_500, 12_000),
     "solar": (4_000, 30_000),
@@ -72,7 +73,10 @@ def _contacts(crm: CRM) -> list[Any]:
     return [c for c in cards if c.kind == "person"] or list(cards)
 
 
-def load_demo(crm: CRM) -> list[str]:
+def load_demo(crm: CRM, records: int | None = None, notes: int | None = None) -> list[str]:
+    """Load ``records`` sales records and ``notes`` loose notes over the last two years; say what was done."""
+    records = RECORDS if records is None else records
+    notes = NOTES if notes is None else notes
     from crm_core.clock import FakeClock
 
     # the contacts demo's events reach the store first
@@ -85,73 +89,78 @@ def load_demo(crm: CRM) -> list[str]:
     rng = random.Random(5)
     real_clock, real_delivery = crm.clock, crm.deliver_events
     today = real_clock.now()
-    start = today - dt.timedelta(days=DAYS)
+    # midnight, so that the hours added below fall in office hours
+    start = (today - dt.timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
     clock = FakeClock(start)
     crm.clock = clock
     # one delivery at the end instead of one per commit: the demo writes a few thousand events
     crm.deliver_events = "worker"
     counts = {"won": 0, "lost": 0, "open": 0, "actions": 0, "documents": 0}
-    brochure_sales: list[int] = []
     try:
-        customers = [c for c in contacts if c.status == "customer"] or contacts
-        for i in range(RECORDS):
-            begin = start + dt.timedelta(days=DAYS * i / RECORDS, hours=rng.randint(8, 17))
-            clock.set(begin)
-            contact = rng.choice(customers if rng.random() < 0.5 else contacts)
-            line = rng.choice(list(PRODUCT_LINES))
-            low, high = PRODUCT_LINES[line]
-            kind = rng.choices(["rfq", "rfp", "appointment", "quote", "sale"], weights=[35, 15, 15, 25, 10])[0]
-            currency = "EUR" if (contact.country or "ES") not in ("GB", "MX") else {"GB": "GBP", "MX": "MXN"}[contact.country]
-            record = api.sales.add(
-                kind,
-                contact.id,
-                title=rng.choice(TITLES[line]),
-                amount=decimal.Decimal(rng.randint(low, high)),
-                currency=currency,
-                product_line=line,
-                expected_close_on=(begin + dt.timedelta(days=rng.randint(20, 90))).date(),
-                actor=contact.owner or "maria",
-                channel="staff",
-            )
-            owner = record.owner or "maria"
-            moment = begin
-            # walk through the open stages, a few days to a few weeks each, with calls and meetings on the way
-            for stage in pipeline.open_stages[1:]:
-                moment += dt.timedelta(days=rng.randint(3, 25), hours=rng.randint(0, 6))
-                if moment >= today or rng.random() < 0.18:
-                    break
-                clock.set(moment)
-                kind_of_action = rng.choice(["call", "meeting", "email"])
-                subject = {"call": CALL_SUBJECTS, "meeting": MEETING_SUBJECTS, "email": EMAIL_SUBJECTS}[kind_of_action]
-                api.actions.log(kind_of_action, sale_id=record.id, subject=rng.choice(subject), body=rng.choice(NOTE_TEXTS), author=owner)
-                counts["actions"] += 1
-                api.sales.move(record.id, stage, actor=owner)
-                if stage == "proposal" and rng.random() < 0.3:
-                    brochure_sales.append(record.id)
-                    api.documents.attach(
-                        io.BytesIO(BROCHURE), sale_id=record.id, name="brochure.pdf", content_type="application/pdf",
-                        uploaded_by=owner, description="Product brochure",
-                    )  # fmt: skip
-                    counts["documents"] += 1
-            moment += dt.timedelta(days=rng.randint(2, 20))
-            if moment < today and rng.random() < 0.85:
-                clock.set(moment)
-                won = rng.random() < 0.45
-                api.sales.close(record.id, won=won, lost_reason=None if won else rng.choice(LOST_REASONS), actor=owner)
-                counts["won" if won else "lost"] += 1
-            else:
-                counts["open"] += 1
-        # notes about contacts without a sale in progress
-        for _ in range(120):
-            clock.set(start + dt.timedelta(days=rng.uniform(0, DAYS - 1)))
-            contact = rng.choice(contacts)
-            api.actions.log("note", contact_id=contact.id, body=rng.choice(NOTE_TEXTS), author=contact.owner or "luis")
-            counts["actions"] += 1
+        with crm.transaction():  # one commit for the whole demo, not one per step
+            _generate(api, pipeline, contacts, rng, clock, start, today, counts, records, notes)
     finally:
         crm.clock, crm.deliver_events = real_clock, real_delivery
     crm.events.deliver()
     return [
-        f"{RECORDS} sales records over {DAYS // 365} years: {counts['won']} won, {counts['lost']} lost, {counts['open']} open",
+        f"{records} sales records over {DAYS // 365} years: {counts['won']} won, {counts['lost']} lost, {counts['open']} open",
         f"{counts['actions']} notes, calls, meetings and e-mails",
         f"{counts['documents']} documents attached (one brochure, stored once)",
     ]
+
+
+def _generate(api: Any, pipeline: Any, contacts: list[Any], rng: random.Random, clock: Any, start: dt.datetime,
+              today: dt.datetime, counts: dict[str, int], records: int, notes: int) -> None:  # fmt: skip
+    customers = [c for c in contacts if c.status == "customer"] or contacts
+    for i in range(records):
+        begin = start + dt.timedelta(days=DAYS * i / records, hours=rng.randint(8, 17))
+        clock.set(begin)
+        contact = rng.choice(customers if rng.random() < 0.5 else contacts)
+        line = rng.choice(list(PRODUCT_LINES))
+        low, high = PRODUCT_LINES[line]
+        kind = rng.choices(["rfq", "rfp", "appointment", "quote", "sale"], weights=[35, 15, 15, 25, 10])[0]
+        currency = "EUR" if (contact.country or "ES") not in ("GB", "MX") else {"GB": "GBP", "MX": "MXN"}[contact.country]
+        record = api.sales.add(
+            kind,
+            contact.id,
+            title=rng.choice(TITLES[line]),
+            amount=decimal.Decimal(rng.randint(low, high)),
+            currency=currency,
+            product_line=line,
+            expected_close_on=(begin + dt.timedelta(days=rng.randint(20, 90))).date(),
+            actor=contact.owner or "maria",
+            channel="staff",
+        )
+        owner = record.owner or "maria"
+        moment = begin
+        # walk through the open stages, a few days to a few weeks each, with calls and meetings on the way
+        for stage in pipeline.open_stages[1:]:
+            moment += dt.timedelta(days=rng.randint(3, 25), hours=rng.randint(0, 6))
+            if moment >= today or rng.random() < 0.18:
+                break
+            clock.set(moment)
+            kind_of_action = rng.choice(["call", "meeting", "email"])
+            subject = {"call": CALL_SUBJECTS, "meeting": MEETING_SUBJECTS, "email": EMAIL_SUBJECTS}[kind_of_action]
+            api.actions.log(kind_of_action, sale_id=record.id, subject=rng.choice(subject), body=rng.choice(NOTE_TEXTS), author=owner)
+            counts["actions"] += 1
+            api.sales.move(record.id, stage, actor=owner)
+            if stage == "proposal" and rng.random() < 0.3:
+                api.documents.attach(
+                    io.BytesIO(BROCHURE), sale_id=record.id, name="brochure.pdf", content_type="application/pdf",
+                    uploaded_by=owner, description="Product brochure",
+                )  # fmt: skip
+                counts["documents"] += 1
+        moment += dt.timedelta(days=rng.randint(2, 20))
+        if moment < today and rng.random() < 0.85:
+            clock.set(moment)
+            won = rng.random() < 0.45
+            api.sales.close(record.id, won=won, lost_reason=None if won else rng.choice(LOST_REASONS), actor=owner)
+            counts["won" if won else "lost"] += 1
+        else:
+            counts["open"] += 1
+    # notes about contacts without a sale in progress
+    for _ in range(notes):
+        clock.set(start + dt.timedelta(days=rng.uniform(0, DAYS - 1)))
+        contact = rng.choice(contacts)
+        api.actions.log("note", contact_id=contact.id, body=rng.choice(NOTE_TEXTS), author=contact.owner or "luis")
+        counts["actions"] += 1

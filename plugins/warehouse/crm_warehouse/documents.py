@@ -212,7 +212,7 @@ class DocumentStore:
                         raise NotFoundError(f"sales record {sale} does not exist; 'crm sales list' shows the records")
                     if contact is None:
                         contact = sale_row.contact_id
-                if contact is not None and self.crm.has_plugin("contacts"):
+                if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                     self.crm.plugin("contacts").card(contact)
                 # the content was hashed on the way in: putting it in place also repairs
                 # a stored file that went missing or was altered since
