@@ -159,6 +159,7 @@ class CoreSettings:
     #: IANA time zone used for schedules, reports and "today"
     timezone: str = attrs.field(default="UTC")
     mail: MailSettings = attrs.field(factory=MailSettings)
+    worker: WorkerSettings = attrs.field(factory=WorkerSettings)
 
     @database.validator
     def _check_database(self, attribute: attrs.Attribute, value: str) -> None:

@@ -17,7 +17,9 @@ first transaction to finish; SQLite serialises writers anyway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterable
+import random
+import time
+from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 import peewee
 
@@ -27,7 +29,9 @@ from crm_core.storage import Model, UTCDateTimeField, bulk_insert
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["MAX_KEY", "RunOnce", "forget", "run_once", "run_once_many"]
+T = TypeVar("T")
+
+__all__ = ["MAX_KEY", "RunOnce", "forget", "is_deadlock", "run_once", "run_once_many", "transaction_retry"]
 
 #: the longest key (a primary key on every backend, utf8mb4 included)
 MAX_KEY = 190
@@ -100,3 +104,37 @@ def forget(crm: CRM, key: str) -> bool:
     """Release a claimed key (an operator undoing a run); True if it was claimed."""
     with crm.activate(), crm.database.atomic():
         return RunOnce.delete().where(RunOnce.key == _check(key)).execute() == 1
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure the server asks us to retry."""
+    for candidate in (exc, *(a for a in exc.args if isinstance(a, BaseException)), exc.__cause__, exc.__context__):
+        if candidate is None:
+            continue
+        if getattr(candidate, "pgcode", None) in ("40P01", "40001"):  # deadlock_detected, serialization_failure
+            return True
+        args = getattr(candidate, "args", ())
+        if args and isinstance(args[0], int) and args[0] in (1213, 1205):  # MySQL deadlock, lock wait timeout
+            return True
+    return False
+
+
+def transaction_retry(crm: CRM, fn: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``fn`` in a transaction; if the server reports a deadlock, roll back and run it again.
+
+    PostgreSQL and MariaDB may pick a transaction to fail when two workers
+    lock rows in an order that crosses; the right answer is to try again.
+    Inside a caller's transaction there is nothing safe to retry, so ``fn``
+    then runs once (in a savepoint).
+    """
+    database = crm.database
+    nested = database.in_transaction()
+    for attempt in range(1, attempts + 1):
+        try:
+            with crm.activate(), database.atomic():
+                return fn()
+        except peewee.DatabaseError as exc:
+            if nested or attempt == attempts or not is_deadlock(exc):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)  # let the other transaction finish
+    raise AssertionError("unreachable")

@@ -93,6 +93,7 @@ def test_attachments_are_stored_and_sent(crm, tmp_path):
     assert files["factura ñ.bin"] == b"\x00\x01"
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 @pytest.mark.parametrize(
     ("to", "problem"),
     [
@@ -113,6 +114,7 @@ def test_bad_recipients_are_refused_naming_the_address(crm, to, problem):
     assert crm.mail.counts()["queued"] == 0
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
@@ -156,6 +158,7 @@ def test_queue_many_is_bulk_and_skips_existing_keys(crm):
     assert len({m.key for m in crm.mail.sent}) == 1201
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_queue_many_refuses_something_else_than_records(crm):
     with pytest.raises(ValidationError, match="OutgoingMessage"):
         crm.mail.queue_many([{"to": "a@example.com"}])
@@ -205,6 +208,7 @@ def test_list_get_counts_and_retry(crm, crm_clock):
     assert crm.mail.deliver().sent == 1
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_unknown_transport_is_a_config_error_naming_the_choices(crm_factory):
     app = crm_factory(mail={"transport": "pigeon"})
     with pytest.raises(ConfigError, match="'pigeon' is not a known transport; use one of: file, memory, smtp"):
@@ -234,3 +238,79 @@ def test_outgoing_message_is_a_frozen_record():
     assert message.to == ("a@example.com",) and message.headers == (("X-A", "1"),)
     with pytest.raises(Exception):
         message.subject = "other"  # type: ignore[misc]
+
+
+class ApiTransport:
+    """A plugin's transport (think of an HTTP mail API), built from [crm.mail.transport_options]."""
+
+    def __init__(self, options):
+        self.options = options
+        self.calls: list[list[str]] = []
+        self.fail_with: Exception | None = None
+        self.short = False
+
+    def send(self, envelopes):
+        from crm_core.mail import SendResult
+
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.calls.append([e.key for e in envelopes])
+        results = [SendResult.sent() for _ in envelopes]
+        return results[:-1] if self.short else results
+
+
+def _api_app(crm_factory, crm_plugin, **options):
+    from crm_hookspecs.records import MailTransportSpec
+
+    made = []
+
+    def factory(crm, opts):
+        made.append(ApiTransport(opts))
+        return made[-1]
+
+    plugin = crm_plugin("api", crm_mail_transports=lambda: [MailTransportSpec(name="api", factory=factory)])
+    app = crm_factory(plugins=[plugin], mail={"transport": "api", "transport_options": options, "batch_size": 2})
+    return app, made
+
+
+def test_a_plugin_transport_from_crm_mail_transports(crm_factory, crm_plugin):
+    app, made = _api_app(crm_factory, crm_plugin, endpoint="https://mail.example.com", token="t0k3n")
+    for i in range(5):
+        app.mail.queue(f"u{i}@example.com", "s", "t", key=f"k{i}")
+    assert app.mail.deliver().sent == 5
+    [transport] = made
+    assert transport.options == {"endpoint": "https://mail.example.com", "token": "t0k3n"}
+    assert transport.calls == [["k0", "k1"], ["k2", "k3"], ["k4"]]  # one call per batch
+    assert {m.transport for m in app.mail.list("sent")} == {"api"}
+
+
+def test_a_plugin_transport_that_raises_loses_nothing(crm_factory, crm_plugin, crm_clock):
+    app, made = _api_app(crm_factory, crm_plugin)
+    app.mail.queue("a@example.com", "s", "t", key="k")
+    app.mail.transport.fail_with = ConnectionError("api.example.com unreachable")
+    report = app.mail.deliver()
+    assert report.retried == 1 and "transport 'api' raised ConnectionError: api.example.com unreachable" in report.error
+    app.mail.transport.fail_with = None
+    crm_clock.advance(minutes=2)
+    assert app.mail.deliver().sent == 1
+
+
+def test_a_plugin_transport_returning_too_few_results_is_retried(crm_factory, crm_plugin):
+    app, made = _api_app(crm_factory, crm_plugin)
+    app.mail.queue("a@example.com", "s", "t", key="a")
+    app.mail.queue("b@example.com", "s", "t", key="b")
+    app.mail.transport.short = True
+    report = app.mail.deliver()
+    assert report.retried == 2 and "returned 1 results for 2 messages" in report.error
+
+
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
+def test_a_plugin_transport_may_not_take_a_kernel_name(crm_factory, crm_plugin):
+    from crm_hookspecs.records import MailTransportSpec
+
+    from crm_core.errors import PluginError
+
+    plugin = crm_plugin("api", crm_mail_transports=lambda: [MailTransportSpec(name="smtp", factory=lambda crm, o: None)])
+    app = crm_factory(plugins=[plugin], mail={"transport": "api"})
+    with pytest.raises(PluginError, match="'api' offers a mail transport named 'smtp', which is a kernel transport"):
+        app.mail.deliver()

@@ -37,6 +37,8 @@ KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("crm_core.cli.kernel:doctor", "Check configuration, database, migrations and plugins."),
     "demo": ("crm_core.cli.kernel:demo", "Build a demo CRM and load every enabled plugin's demo data."),
     "plugin": ("crm_core.cli.kernel:plugin", "Tools for plugin authors (crm plugin new NAME)."),
+    "mail": ("crm_core.cli.mail:mail", "Inspect, retry and deliver outgoing mail."),
+    "worker": ("crm_core.cli.worker:worker", "Run the timed jobs until stopped (--once for cron)."),
 }
 
 

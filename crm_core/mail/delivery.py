@@ -110,16 +110,22 @@ def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryRepor
 
 def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: DeliveryReport) -> tuple[list[Any], bool]:
     """Claim up to ``size`` due messages; return them and whether the rate limit bit."""
+    from crm_core.jobs import transaction_retry
     from crm_core.mail.models import MailMessage, MailTransportState
 
     database = app.database
     settings = mailer.settings
     now = app.clock.now()
     token = f"{_WORKER_ID}:{uuid.uuid4().hex[:12]}"
-    limited = False
-    with database.atomic():
-        MailTransportState.insert(name=transport, updated_at=now).on_conflict_ignore().execute()
-        for_update(MailTransportState.select().where(MailTransportState.name == transport), database).get()
+    if not MailTransportState.select().where(MailTransportState.name == transport).exists():
+        # its own transaction: on MariaDB an INSERT IGNORE that meets the row
+        # takes a shared lock, and two workers upgrading it would deadlock
+        with database.atomic():
+            MailTransportState.insert(name=transport, updated_at=now).on_conflict_ignore().execute()
+
+    def claim() -> tuple[int, int, bool]:
+        """(messages reclaimed, batch size, rate limit hit) — the claim itself is by token."""
+        _lock_transport(database, transport)
         # a dead worker's batch: its lease ran out, so take it back
         reclaimed = (
             MailMessage.update(
@@ -131,7 +137,7 @@ def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: Delivery
             .where((MailMessage.status == "sending") & (MailMessage.lease_until < now))
             .execute()
         )
-        report.reclaimed += reclaimed
+        wanted, limited = size, False
         if settings.rate_limit:
             window = now - dt.timedelta(minutes=1)
             used = (
@@ -144,32 +150,43 @@ def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: Delivery
             )
             allowed = settings.rate_limit - used
             if allowed <= 0:
-                return [], True
-            if allowed < size:
-                size, limited = allowed, True
-        due = for_update(
+                return reclaimed, 0, True
+            if allowed < wanted:
+                wanted, limited = allowed, True
+        # claims are serialised by the transport row: a plain read is enough
+        due = (
             MailMessage.select(MailMessage.id)
             .where((MailMessage.status == "queued") & (MailMessage.next_attempt_at <= now))
             .order_by(MailMessage.next_attempt_at, MailMessage.id)
-            .limit(size),
-            database,
+            .limit(wanted)
         )
         ids = [pk for (pk,) in due.tuples()]
-        if not ids:
-            return [], False
-        lease = now + dt.timedelta(seconds=settings.lease)
-        (
-            MailMessage.update(status="sending", lease_owner=token, lease_until=lease)
-            .where(MailMessage.id.in_(ids) & (MailMessage.status == "queued"))
-            .execute()
-        )
-        MailTransportState.update(updated_at=now).where(MailTransportState.name == transport).execute()
+        if ids:
+            lease = now + dt.timedelta(seconds=settings.lease)
+            (
+                MailMessage.update(status="sending", lease_owner=token, lease_until=lease)
+                .where(MailMessage.id.in_(ids) & (MailMessage.status == "queued"))
+                .execute()
+            )
+        return reclaimed, wanted, limited
+
+    reclaimed, wanted, limited = transaction_retry(app, claim)
+    report.reclaimed += reclaimed
+    if wanted == 0:
+        return [], limited
     rows = list(
         MailMessage.select()
         .where((MailMessage.lease_owner == token) & (MailMessage.status == "sending"))
         .order_by(MailMessage.next_attempt_at, MailMessage.id)
     )
-    return rows, limited and len(rows) >= size
+    return rows, limited and len(rows) >= wanted
+
+
+def _lock_transport(database: Any, transport: str) -> None:
+    """Take the transport's row lock: claims and result writes of one transport go one at a time."""
+    from crm_core.mail.models import MailTransportState
+
+    for_update(MailTransportState.select().where(MailTransportState.name == transport), database).get()
 
 
 def _envelopes(app: CRM, mailer: Mailer, rows: Sequence[Any]) -> tuple[list[Envelope], dict[int, str]]:
@@ -276,14 +293,20 @@ def _record(
         # the rest of the queue waits for the next run
         lost = True
         report.error = (retried or [results[untried[0]]])[-1].error
-    with app.database.atomic():
+    from crm_core.jobs import transaction_retry
+
+    counts = {"sent": 0, "failed": 0, "retried": 0, "bounced": 0}
+
+    def write() -> None:
+        counts.update(sent=0, failed=0, retried=0, bounced=0)
+        _lock_transport(app.database, transport)  # the same lock order as claims
         owned = MailMessage.lease_owner == rows[0].lease_owner
         if sent:
             MailMessage.update(
                 status="sent", sent_at=now, transport=transport, lease_owner=None, lease_until=None, remaining=None,
                 attempts=MailMessage.attempts + 1, last_error=None,
             ).where(MailMessage.id.in_(sent) & owned).execute()
-            report.sent += len(sent)
+            counts["sent"] += len(sent)
         for (status, attempts, when, error), ids in groups.items():
             if status == "sent-note":
                 MailMessage.update(last_error=error).where(MailMessage.id.in_(ids)).execute()
@@ -293,19 +316,19 @@ def _record(
                 values["next_attempt_at"] = when
             MailMessage.update(**values).where(MailMessage.id.in_(ids) & owned).execute()
             if status == "failed":
-                report.failed += len(ids)
+                counts["failed"] += len(ids)
             else:
-                report.retried += len(ids)
+                counts["retried"] += len(ids)
         for pk, result in partial:  # rare: some recipients deferred, each its own list
             row = by_id[pk]
             attempts = row.attempts + 1
             values = dict(remaining=json.dumps(list(result.deferred)), lease_owner=None, lease_until=None, attempts=attempts)
             if attempts >= settings.max_attempts:
                 values.update(status="failed", last_error=f"gave up after {attempts} attempts; {result.error}")
-                report.failed += 1
+                counts["failed"] += 1
             else:
                 values.update(status="queued", next_attempt_at=now + _backoff(mailer, attempts), last_error=result.error)
-                report.retried += 1
+                counts["retried"] += 1
             if result.status == "sent":
                 values.update(transport=transport, sent_at=now)
             MailMessage.update(**values).where((MailMessage.id == pk) & owned).execute()
@@ -315,5 +338,10 @@ def _record(
             ).where(MailMessage.id.in_(untried) & owned).execute()
         if bounces:
             app.events.emit_many(bounces)
-            report.bounced += len(bounces)
+            counts["bounced"] += len(bounces)
+    transaction_retry(app, write)
+    report.sent += counts["sent"]
+    report.failed += counts["failed"]
+    report.retried += counts["retried"]
+    report.bounced += counts["bounced"]
     return lost

@@ -3,19 +3,32 @@
 import peewee
 
 
+class _LongText(peewee.TextField):
+    # MySQL's TEXT stops at 64 KiB: bodies and tracebacks need more
+    field_type = "LONGTEXT"
+
+
+class _LongBlob(peewee.BlobField):
+    field_type = "LONGBLOB"
+
+
 def up(migrator, db):
+    mysql = isinstance(db, peewee.MySQLDatabase)
+    Text = _LongText if mysql else peewee.TextField
+    Blob = _LongBlob if mysql else peewee.BlobField
+
     class MailMessage(peewee.Model):
         id = peewee.BigAutoField()
         key = peewee.CharField(max_length=190, unique=True)
         message_id = peewee.CharField(max_length=255)
         sender = peewee.CharField(max_length=400)
-        recipients = peewee.TextField()
-        remaining = peewee.TextField(null=True)
+        recipients = Text()
+        remaining = Text(null=True)
         reply_to = peewee.CharField(max_length=400, null=True)
-        subject = peewee.TextField()
-        text_body = peewee.TextField()
-        html_body = peewee.TextField(null=True)
-        headers = peewee.TextField(null=True)
+        subject = Text()
+        text_body = Text()
+        html_body = Text(null=True)
+        headers = Text(null=True)
         attachment_count = peewee.IntegerField(default=0)
         status = peewee.CharField(max_length=16, default="queued")
         attempts = peewee.IntegerField(default=0)
@@ -25,7 +38,7 @@ def up(migrator, db):
         lease_until = peewee.DateTimeField(null=True)
         sent_at = peewee.DateTimeField(null=True)
         transport = peewee.CharField(max_length=50, null=True)
-        last_error = peewee.TextField(null=True)
+        last_error = Text(null=True)
 
         class Meta:
             database = db
@@ -42,7 +55,7 @@ def up(migrator, db):
         position = peewee.IntegerField()
         filename = peewee.CharField(max_length=255)
         content_type = peewee.CharField(max_length=255)
-        content = peewee.BlobField()
+        content = Blob()
 
         class Meta:
             database = db
@@ -66,7 +79,8 @@ def up(migrator, db):
         last_started_at = peewee.DateTimeField(null=True)
         last_finished_at = peewee.DateTimeField(null=True)
         last_status = peewee.CharField(max_length=16, null=True)
-        last_error = peewee.TextField(null=True)
+        last_error = Text(null=True)
+        last_result = peewee.CharField(max_length=500, null=True)
         skipped = peewee.IntegerField(default=0)
         created_at = peewee.DateTimeField()
 
@@ -84,7 +98,7 @@ def up(migrator, db):
         started_at = peewee.DateTimeField()
         lease_until = peewee.DateTimeField()
         finished_at = peewee.DateTimeField(null=True)
-        error = peewee.TextField(null=True)
+        error = Text(null=True)
 
         class Meta:
             database = db
@@ -104,14 +118,6 @@ def up(migrator, db):
             table_name = "crm_run_once"
 
     db.create_tables([MailMessage, MailAttachment, MailTransportState, Job, JobRun, RunOnce])
-    if isinstance(db, peewee.MySQLDatabase):
-        # MySQL's TEXT and BLOB stop at 64 KiB: bodies and attachments need more
-        for column in ("subject", "text_body", "html_body", "headers", "recipients", "remaining", "last_error"):
-            null = "NOT NULL" if column in ("subject", "text_body", "recipients") else "NULL"
-            db.execute_sql(f"ALTER TABLE `crm_mail_message` MODIFY `{column}` LONGTEXT {null}")
-        db.execute_sql("ALTER TABLE `crm_mail_attachment` MODIFY `content` LONGBLOB NOT NULL")
-        db.execute_sql("ALTER TABLE `crm_job_run` MODIFY `error` LONGTEXT NULL")
-        db.execute_sql("ALTER TABLE `crm_job` MODIFY `last_error` LONGTEXT NULL")
 
 
 def down(migrator, db):
