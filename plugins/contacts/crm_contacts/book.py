@@ -388,6 +388,28 @@ class AddressBook:
         self, row: Contact, before: ContactRecord, data: dict[str, Any], *, actor: str | None, channel: str
     ) -> ContactRecord:
         """Write the changes ``data`` makes to ``before``; emit ContactChanged. Inside a transaction."""
+        new, changes = self._plan_update(row.id, before, data)
+        if not changes:
+            return before
+        now = self.crm.clock.now()
+        columns: dict[Any, Any] = {}
+        for name in _SCALAR_COLUMNS:
+            if name in changes:
+                columns[getattr(Contact, name)] = new[name]
+        if "organization_id" in changes:
+            columns[Contact.organization] = new["organization_id"]
+        if "status" in changes:
+            columns[Contact.status_changed_at] = now
+        if {"display_name", "first_name", "last_name"} & set(changes):
+            columns[Contact.name_key] = name_key(new["display_name"], new["first_name"], new["last_name"])
+        columns[Contact.updated_at] = now
+        Contact.update(columns).where(Contact.id == row.id).execute()
+        self._write_children(row.id, {k: new[k] for k in _CHILDREN if k in changes})
+        self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
+        return self._records([row.id])[row.id]
+
+    def _plan_update(self, contact_id: int, before: ContactRecord, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, FieldChange]]:
+        """``(new snapshot, {field: FieldChange})`` that the cleaned ``data`` would make; writes nothing."""
         old = snapshot(before)
         new = dict(old)
         if "custom" in data:
@@ -407,28 +429,11 @@ class AddressBook:
             if derived:
                 new["display_name"] = derived
         if not new.get("display_name"):
-            raise ValidationError(f"contact {row.id}: display_name cannot be empty")
+            raise ValidationError(f"contact {contact_id}: display_name cannot be empty")
         if new.get("organization_id") != old.get("organization_id"):
-            self._check_organization(new.get("organization_id"), row.id)
+            self._check_organization(new.get("organization_id"), contact_id)
         changes = {k: FieldChange(old=old[k], new=new[k]) for k in old if old[k] != new[k]}
-        if not changes:
-            return before
-        now = self.crm.clock.now()
-        columns: dict[Any, Any] = {}
-        for name in _SCALAR_COLUMNS:
-            if name in changes:
-                columns[getattr(Contact, name)] = new[name]
-        if "organization_id" in changes:
-            columns[Contact.organization] = new["organization_id"]
-        if "status" in changes:
-            columns[Contact.status_changed_at] = now
-        if {"display_name", "first_name", "last_name"} & set(changes):
-            columns[Contact.name_key] = name_key(new["display_name"], new["first_name"], new["last_name"])
-        columns[Contact.updated_at] = now
-        Contact.update(columns).where(Contact.id == row.id).execute()
-        self._write_children(row.id, {k: new[k] for k in _CHILDREN if k in changes})
-        self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
-        return self._records([row.id])[row.id]
+        return new, changes
 
     def delete(self, contact_id: int, *, actor: str | None = None, channel: str = "staff") -> None:
         """Soft-delete a contact (``restore`` brings it back); emits ``ContactDeleted``."""

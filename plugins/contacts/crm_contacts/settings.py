@@ -6,6 +6,8 @@ import attrs
 
 __all__ = ["ContactsSettings", "LabelSettings", "SelfServiceSettings"]
 
+#: the fields self-service may change; update tokens encode them as bits in this
+#: order, so new fields go at the end and none is ever removed or moved
 SELF_SERVICE_FIELDS = (
     "first_name",
     "last_name",
