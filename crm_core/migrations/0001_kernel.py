@@ -56,4 +56,4 @@ def up(migrator, db):
 
 def down(migrator, db):
     for name in ("crm_event_failure", "crm_event_cursor", "crm_event", "crm_plugin"):
-        db.execute_sql(f"DROP TABLE IF EXISTS {db.quote(name)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")  # db.quote is the pair of quote characters
