@@ -17,6 +17,7 @@ change that emitted the event, nor stops the other handlers.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 import traceback
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import attrs
 
 from crm_core.errors import EventError
-from crm_core.storage import bulk_insert, for_update
+from crm_core.storage import bulk_insert, dialect, for_update
 
 if TYPE_CHECKING:
     from crm_hookspecs.events import Event
@@ -39,6 +40,8 @@ BATCH_SIZE = 500
 #: delay before the first retry; doubles with each attempt, up to MAX_BACKOFF
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
+#: the row of crm_lock that event-writing transactions lock (see EventBus._lock_outbox)
+OUTBOX_LOCK = "events"
 #: the longest error text kept for a failure (the start and the end of the traceback)
 MAX_ERROR_CHARS = 16_000
 
@@ -104,14 +107,45 @@ class EventBus:
 
         app = self._app
         database = app.database
-        rows = (self._prepare(e) for e in events)
+        prepared = (self._prepare(e) for e in events)
+        first = next(prepared, None)
+        if first is None:
+            return 0
         # naive UTC, as UTCDateTimeField stores it
-        rows = ((eid, t, at.astimezone(dt.timezone.utc).replace(tzinfo=None), p) for eid, t, at, p in rows)
-        with app.activate(), database.atomic():
-            count = bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database)
-            if count and app.deliver_events == "after-commit":
-                self._schedule_delivery()
+        rows = (
+            (eid, t, at.astimezone(dt.timezone.utc).replace(tzinfo=None), p)
+            for eid, t, at, p in itertools.chain((first,), prepared)
+        )
+        with app.activate():
+            caller = database.top_transaction()
+            with database.atomic():
+                self._lock_outbox(caller)
+                count = bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database)
+                if app.deliver_events == "after-commit":
+                    self._schedule_delivery()
+            if caller is not None:
+                self._local.outbox_locked_by = caller  # held until the caller's transaction ends
         return count
+
+    def _lock_outbox(self, caller: Any) -> None:
+        """Make the transactions that write events take turns (PostgreSQL, MySQL/MariaDB).
+
+        Event ids are handed out when a row is written, not when it commits.
+        If a transaction that emitted first could commit last, a handler whose
+        cursor had moved past a later id would never see its event. So every
+        event-writing transaction locks the ``events`` row of ``crm_lock``
+        until it ends, and ids commit in order. SQLite writers take turns
+        already (write transactions begin IMMEDIATE).
+        """
+        database = self._app.database
+        if dialect(database) == "sqlite":
+            return
+        if caller is not None and getattr(self._local, "outbox_locked_by", None) is caller:
+            return  # this transaction holds the lock already
+        database.execute_sql(
+            f"SELECT name FROM {'crm_lock'.join(database.quote)} WHERE name = {database.param} FOR UPDATE",
+            (OUTBOX_LOCK,),
+        )
 
     def _schedule_delivery(self) -> None:
         local = self._local
