@@ -408,3 +408,47 @@ def test_a_huge_error_is_shortened_but_recorded(crm_factory, crm_plugin):
     assert text.startswith("Traceback") and "ValueError: bad row: xxx" in text
     assert len(text) < 17_000 and "[… traceback shortened …]" in text
     assert failure.error.endswith("xxx")
+
+
+def test_an_event_committed_after_a_later_one_is_not_skipped(crm_factory, crm_recorder):
+    """Two writers: the one that emitted first commits last. Its event must still be delivered.
+
+    Ids are handed out when a row is written, not when it commits; a cursor
+    that moved past a later id must not leave the earlier one behind.
+    """
+    import threading
+
+    crm = crm_factory([("rec", crm_recorder)])
+    first_emitted = threading.Event()
+    second_started = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer():
+        try:
+            with crm.transaction():
+                crm.emit(created(1)[0])
+                first_emitted.set()
+                second_started.wait(5)
+                # give the other writer time to insert and commit if it can
+                __import__("time").sleep(0.3)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def fast_writer():
+        try:
+            first_emitted.wait(5)
+            second_started.set()
+            with crm.transaction():
+                crm.emit(created(2)[0])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=fast_writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    crm.events.deliver()
+    assert sorted(e.contact_id for e in crm_recorder.events) == [1, 2]
+    assert all(s["pending"] == 0 for s in crm.events.status())

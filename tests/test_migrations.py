@@ -216,3 +216,25 @@ def test_a_disabled_plugin_is_not_migrated(crm_factory, plugins):
     crm = crm_factory(plugins[:1])
     assert "beta_thing" not in crm.database.get_tables()
     assert {s.owner for s in crm_factory(plugins, migrate=False).pending_migrations()} == {"beta"}
+
+
+def test_the_kernels_own_migrations_can_be_reverted(crm_factory):
+    from playhouse.migrations import Migration, Runner
+
+    from crm_core.schema import KERNEL_MIGRATIONS
+
+    crm = crm_factory(migrate=False)
+    runner = Runner(crm.database, str(KERNEL_MIGRATIONS), table_name="crm_schema_migration")
+    runner.up(target="0001_kernel")
+    kernel_tables = {"crm_plugin", "crm_event", "crm_event_cursor", "crm_event_failure"}
+    assert kernel_tables <= set(crm.database.get_tables())
+    runner.down(target="0001_kernel")
+    assert not kernel_tables & set(crm.database.get_tables())
+
+    crm.migrate()
+    [lock] = [m for m in runner.migrations() if m.name == "0003_event_lock"]
+    module = Migration.load(lock)
+    module.down(runner.migrator, crm.database)
+    assert "crm_lock" not in crm.database.get_tables()
+    module.up(runner.migrator, crm.database)
+    assert list(crm.database.execute_sql("SELECT name FROM crm_lock").fetchall()) == [("events",)]
