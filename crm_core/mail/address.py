@@ -7,6 +7,7 @@ it when the record is made.
 
 from __future__ import annotations
 
+import functools
 import re
 from email.utils import getaddresses
 
@@ -79,6 +80,21 @@ def parse_address(value: str, what: str = "the address") -> Address:
     ``what`` names the value in the message (``"recipient"``, ``"the sender"``).
     """
     check_header_value(value, what)
+    try:
+        return _parse_cached(value)
+    except ValidationError as exc:
+        # the cached parse names no role; say which value it was
+        raise ValidationError(f"{what}{exc.message}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(value: str) -> Address:
+    # a delivery parses the same sender for every message, and each
+    # recipient several times: remember the last few thousand answers
+    return _parse(value, "")
+
+
+def _parse(value: str, what: str) -> Address:
     text = value.strip()
     if not text:
         raise ValidationError(f"{what} is empty; give an address such as 'Ana <ana@example.com>'")

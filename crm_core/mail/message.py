@@ -18,7 +18,6 @@ import os
 import re
 import uuid
 from email._policybase import Compat32
-from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -224,6 +223,9 @@ class _Policy(Compat32):
     """
 
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if isinstance(value, _Folded):
+            # already encoded and folded by _encode_words/_address_list
+            return f"{name}: {value.replace(chr(10), self.linesep)}{self.linesep}"
         if (
             isinstance(value, str)
             and value.isascii()
@@ -241,9 +243,44 @@ _UTF8.header_encoding = email.charset.BASE64
 _UTF8.body_encoding = email.charset.QP
 
 
-def _header(value: str, name: str) -> str | Header:
-    # a Header object is folded by the generator knowing the field name's width
-    return value if value.isascii() else Header(value, _UTF8, header_name=name)
+class _Folded(str):
+    """A header value this module encoded and folded itself (ASCII, "\n " between lines)."""
+
+
+#: UTF-8 bytes per base64 encoded word: 45 bytes → 60 characters, 72 with
+#: the =?utf-8?b?…?= wrapper, under RFC 2047's 75
+_WORD_BYTES = 45
+
+
+def _encode_words(value: str, name: str) -> str:
+    """A non-ASCII header value as RFC 2047 encoded words, one per line.
+
+    :class:`email.header.Header` does this too, but measures every split
+    point again and again: it is most of the time spent building a
+    message. Words never split a character.
+    """
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    # the first word shares its line with "Name: ": 12 characters of wrapper,
+    # 4 base64 characters per 3 bytes
+    first = max(3, (78 - len(name) - 2 - 12) // 4 * 3) if name else _WORD_BYTES
+    for char in value:
+        width = len(char.encode("utf-8"))
+        if size + width > (first if not words else _WORD_BYTES) and chunk:
+            words.append(_UTF8.header_encode("".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += width
+    if chunk:
+        words.append(_UTF8.header_encode("".join(chunk)))
+    if len(words) == 1 and len(name) + 2 + len(words[0]) <= 78:
+        return words[0]
+    return _Folded("\n ".join(words))
+
+
+def _header(value: str, name: str) -> str:
+    return value if value.isascii() else _encode_words(value, name)
 
 
 def _mailbox(address: Address) -> str:
@@ -251,7 +288,30 @@ def _mailbox(address: Address) -> str:
     addr = f"{local}@{_idna(domain)}"
     if not address.name:
         return addr
-    return formataddr((address.name, addr), charset=_UTF8)
+    if address.name.isascii():
+        return formataddr((address.name, addr))
+    # one encoded word, as formataddr() writes it: split words in a display
+    # name are read back with spaces by some parsers (Python's among them)
+    return f"{_UTF8.header_encode(address.name)} <{addr}>"
+
+
+def _address_list(addresses: Iterable[str], name: str) -> str:
+    """``To``/``From`` values, folded between addresses when the line grows long."""
+    items = [_mailbox(parse_address(a)) for a in addresses]
+    text = ", ".join(items)
+    if len(name) + 2 + len(text) <= 78 and "\n" not in text:
+        return text
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        candidate = f"{line}, {item}" if line else item
+        if line and len(candidate.split("\n")[-1]) + len(name) + 2 > 78:
+            lines.append(line + ",")
+            line = item
+        else:
+            line = candidate
+    lines.append(line)
+    return _Folded("\n ".join(lines))
 
 
 def envelope_address(text: str) -> str:
@@ -309,15 +369,15 @@ def build_message(
     message = body
     # top-level headers first in the output: build them on a fresh list
     top = [
-        ("From", _mailbox(parse_address(sender))),
-        ("To", ", ".join(_mailbox(parse_address(t)) for t in to)),
+        ("From", _address_list([sender], "From")),
+        ("To", _address_list(to, "To")),
         ("Subject", _header(subject, "Subject")),
         ("Date", format_datetime(date.astimezone(dt.timezone.utc))),
         ("Message-ID", message_id),
         ("MIME-Version", "1.0"),
     ]
     if reply_to:
-        top.append(("Reply-To", _mailbox(parse_address(reply_to))))
+        top.append(("Reply-To", _address_list([reply_to], "Reply-To")))
     top += [(name, _header(value, name)) for name, value in headers]
     existing = list(message.items())
     for name in {n for n, _ in existing}:
