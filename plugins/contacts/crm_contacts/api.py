@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from crm_contacts.book import AddressBook
 from crm_contacts.gdpr import Privacy
 from crm_contacts.lists import MailingLists
+from crm_contacts.mailings import Mailings
 from crm_contacts.merging import Merging
 from crm_contacts.selfservice import SelfService
 from crm_contacts.transfer import Transfer
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ContactsAPI"]
 
 
-class ContactsAPI(AddressBook, MailingLists, Merging, SelfService, Transfer, Privacy):
+class ContactsAPI(AddressBook, MailingLists, Mailings, Merging, SelfService, Transfer, Privacy):
     """Everything the contacts plugin offers to Python callers and other plugins."""
 
     def __init__(self, crm: CRM) -> None:

@@ -349,3 +349,4 @@ def tag(state: CLIState, contact_ids: tuple[int, ...], add_tags: tuple[str, ...]
 from crm_contacts import cli_transfer as _cli_transfer  # noqa: E402,F401  (registers import/export)
 from crm_contacts import cli_admin as _cli_admin  # noqa: E402,F401  (registers duplicates, merge, GDPR)
 from crm_contacts import cli_selfservice as _cli_selfservice  # noqa: E402,F401  (registers update-link, review)
+from crm_contacts import cli_lists as _cli_lists  # noqa: E402,F401  (registers lists, segments, distribution, labels)

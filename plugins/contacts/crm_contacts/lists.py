@@ -23,12 +23,12 @@ from crm_core.storage import bulk_insert
 
 from crm_contacts import filters as search_filters
 from crm_contacts.book import check_channel, chunks, stored_time
-from crm_contacts.models import Contact, ContactAddress, ContactEmail, ListMember, MailingList, Segment
+from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone, ListMember, MailingList, Segment
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
 
-__all__ = ["ListInfo", "MailingLists", "MEDIUMS", "SegmentInfo"]
+__all__ = ["ListInfo", "ListMemberInfo", "MailingLists", "MEDIUMS", "MemberImport", "SegmentInfo"]
 
 MEDIUMS = ("email", "post")
 
@@ -40,6 +40,39 @@ class ListInfo:
     description: str
     members: int
     unsubscribed: int
+
+
+@attrs.frozen
+class ListMemberInfo:
+    """One member of a static list, with why a mailing would leave him out (if it would)."""
+
+    contact_id: int
+    display_name: str
+    email: str | None
+    added_at: Any
+    unsubscribed_at: Any
+    do_not_contact: bool
+    deleted: bool
+
+    @property
+    def state(self) -> str:
+        if self.deleted:
+            return "deleted"
+        if self.do_not_contact:
+            return "do-not-contact"
+        if self.unsubscribed_at is not None:
+            return "unsubscribed"
+        return "subscribed"
+
+
+@attrs.frozen
+class MemberImport:
+    """What :meth:`MailingLists.import_list_members` did: ``missing`` holds ``(line, value, reason)``."""
+
+    added: int
+    already: int
+    missing: tuple[tuple[int, str, str], ...]
+    written: bool
 
 
 @attrs.frozen
@@ -134,6 +167,74 @@ class MailingLists:
             bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), new, database=self.crm.database)
         return len(new)
 
+    def list_members(self, name: str, *, limit: int | None = None, offset: int = 0) -> list[ListMemberInfo]:
+        """The members of a static list, by name, with their state (subscribed, unsubscribed…)."""
+        E = ContactEmail.alias("me")
+        with self.crm.activate():
+            row = self._list(name)
+            query = (
+                ListMember.select(
+                    Contact.id, Contact.display_name, E.address, ListMember.added_at, ListMember.unsubscribed_at,
+                    Contact.do_not_contact, Contact.deleted_at,
+                )
+                .join(Contact, on=(Contact.id == ListMember.contact))
+                .join_from(ListMember, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == ListMember.contact) & (E.is_primary == True)))  # noqa: E712
+                .where(ListMember.mailing_list == row.id)
+                .order_by(Contact.name_key, Contact.id)
+                .offset(offset)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return [
+                ListMemberInfo(cid, display, email, added, unsub, bool(dnc), deleted is not None)
+                for cid, display, email, added, unsub, dnc, deleted in query.tuples()
+            ]
+
+    def import_list_members(self, name: str, lines: Iterable[str], *, all_or_nothing: bool = False) -> MemberImport:
+        """Add the contacts named by ``lines`` (an open file or a list of strings) to a list.
+
+        Each line holds a contact id, an e-mail address or a phone number
+        (blank lines and lines starting with ``#`` are skipped); a CSV with a
+        header is read from its ``id``, ``email`` or ``phone`` column. A
+        value that names no live contact is reported with its line, and the
+        rest is added (nothing, with ``all_or_nothing``).
+        """
+        from crm_contacts.normalize import InvalidValue, normalize_email, normalize_phone
+
+        book: AddressBook = self  # type: ignore[assignment]
+        values = _member_values(lines)
+        ids: dict[int, None] = {}
+        missing: list[tuple[int, str, str]] = []
+        with self.crm.activate():
+            self._list(name)
+            for line, value in values:
+                try:
+                    if value.isdigit():
+                        found = Contact.select(Contact.id).where((Contact.id == int(value)) & Contact.deleted_at.is_null()).scalar()
+                    elif "@" in value:
+                        address = normalize_email(value)
+                        found = (
+                            ContactEmail.select(ContactEmail.contact).join(Contact)
+                            .where((ContactEmail.address == address) & Contact.deleted_at.is_null()).order_by(ContactEmail.contact).scalar()
+                        )
+                    else:
+                        number = normalize_phone(value, book.region)[0]
+                        found = (
+                            ContactPhone.select(ContactPhone.contact).join(Contact)
+                            .where((ContactPhone.number == number) & Contact.deleted_at.is_null()).order_by(ContactPhone.contact).scalar()
+                        )
+                except InvalidValue as exc:
+                    missing.append((line, value, str(exc)))
+                    continue
+                if found is None:
+                    missing.append((line, value, "no contact has it (or the contact is deleted)"))
+                else:
+                    ids[found] = None
+        if missing and all_or_nothing:
+            return MemberImport(0, 0, tuple(missing), written=False)
+        added = self.add_to_list(name, list(ids)) if ids else 0
+        return MemberImport(added, len(ids) - added, tuple(missing), written=True)
+
     def remove_from_list(self, name: str, contact_ids: Iterable[int]) -> int:
         """Take contacts off a list (staff action, no unsubscribe recorded); returns how many."""
         ids = [int(i) for i in contact_ids]
@@ -200,6 +301,14 @@ class MailingLists:
                 raise ValidationError(f"a mailing list is named {name!r}; lists and segments share names, choose another")
             row = Segment.create(name=name, description=description, filters=json.dumps(checked), created_at=self.crm.clock.now())
         return SegmentInfo(row.id, row.name, row.description, checked)
+
+    def segment(self, name: str) -> SegmentInfo:
+        """One segment by name."""
+        with self.crm.activate():
+            row = Segment.get_or_none(Segment.name == name)
+            if row is None:
+                raise NotFoundError(f"no segment named {name!r}; see 'crm contacts segments list'")
+            return SegmentInfo(row.id, row.name, row.description, json.loads(row.filters))
 
     def segments(self) -> list[SegmentInfo]:
         with self.crm.activate():
@@ -291,3 +400,29 @@ class MailingLists:
             total = rest.count()
             included = rest.where(has_address).count()
         return {"included": included, "do_not_contact": dnc, "unsubscribed": unsubscribed, "no_address": total - included}
+
+
+_MEMBER_COLUMNS = ("id", "contact_id", "email", "e-mail", "e-mail address", "email address", "phone", "mobile")
+
+
+def _member_values(lines: Iterable[str]) -> list[tuple[int, str]]:
+    """``(line number, value)`` for each member named by a members file (see import_list_members)."""
+    import csv
+
+    text = [line.rstrip("\r\n") for line in lines]
+    first = next((i for i, line in enumerate(text) if line.strip() and not line.lstrip().startswith("#")), None)
+    if first is None:
+        return []
+    header = text[first]
+    if any(d in header for d in ",;\t"):
+        delimiter = max(",;\t", key=header.count)
+        rows = list(csv.reader(text[first:], delimiter=delimiter))
+        names = [c.strip().lower() for c in rows[0]]
+        column = next((names.index(c) for c in _MEMBER_COLUMNS if c in names), None)
+        if column is None:
+            raise ValidationError(
+                f"members file: line {first + 1} is a CSV header with no id, email or phone column ({', '.join(rows[0])}); "
+                "name one of those, or give one id, e-mail or phone per line"
+            )
+        return [(first + 2 + i, row[column].strip()) for i, row in enumerate(rows[1:]) if len(row) > column and row[column].strip()]
+    return [(i + 1, line.strip()) for i, line in enumerate(text) if line.strip() and not line.lstrip().startswith("#")]
