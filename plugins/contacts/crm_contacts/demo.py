@@ -66,17 +66,20 @@ COLUMNS = [
 ]
 
 
-def _phone(rng: random.Random, country: str) -> str:
+def _phone(rng: random.Random, country: str, used: set[str]) -> str:
+    """A valid mobile number of ``country`` that no other demo contact has."""
     import phonenumbers
 
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     digits = str(example.national_number)
-    for _ in range(20):
-        tail = "".join(str(rng.randint(0, 9)) for _ in range(4))
-        number = phonenumbers.PhoneNumber(country_code=example.country_code, national_number=int(digits[:-4] + tail))
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    for _ in range(200):
+        tail = "".join(str(rng.randint(0, 9)) for _ in range(5))
+        number = phonenumbers.PhoneNumber(country_code=example.country_code, national_number=int(digits[:-5] + tail))
+        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        if text not in used and phonenumbers.is_valid_number(number):
+            used.add(text)
+            return text
+    raise RuntimeError(f"no free demo phone number left for {country}")
 
 
 def _ascii(text: str) -> str:
@@ -88,6 +91,7 @@ def _ascii(text: str) -> str:
 def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
     """``count`` import rows: organizations first, then people, about 3% near-duplicates."""
     rng = random.Random(seed)
+    phones: set[str] = set()  # planted duplicates share a phone; nobody else does
     organizations: list[tuple[str, str]] = []
     for i in range(max(5, count // 25)):
         country = rng.choice(list(COUNTRIES))
@@ -101,7 +105,7 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
             "external_id": f"demo-org-{i}", "kind": "organization", "display_name": name, "country": country,
             "street": f"{rng.choice(spec['streets'])} {rng.randint(1, 200)}", "city": city, "postal_code": postal,
             "address_country": country, "region": region, "status": rng.choice(STATUSES), "owner": rng.choice(OWNERS),
-            "phone:work": _phone(rng, country), "email": f"info@{_ascii(name.split()[1])}{i}.example.com",
+            "phone:work": _phone(rng, country, phones), "email": f"info@{_ascii(name.split()[1])}{i}.example.com",
             "custom.industry": rng.choice(["retail", "manufacturing", "services", "public", "health"]),
         }
     people: list[dict[str, str]] = []
@@ -128,7 +132,7 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
         row = {
             "external_id": f"demo-{i}", "kind": "person", "first_name": first, "last_name": last, "organization": org_name,
             "email": f"{_ascii(first)}.{_ascii(last)}{i}@{rng.choice(spec['domains'])}",
-            "phone": _phone(rng, country) if rng.random() < 0.8 else "",
+            "phone": _phone(rng, country, phones) if rng.random() < 0.8 else "",
             "street": f"{rng.choice(spec['streets'])} {rng.randint(1, 200)}" if rng.random() < 0.7 else "",
             "city": city, "postal_code": postal, "address_country": country, "country": country, "region": region,
             "status": rng.choice(STATUSES), "owner": rng.choice(OWNERS), "language": spec["language"],

@@ -47,11 +47,58 @@ def test_duplicates_explain_why(book):
     e = book.create(first_name="Luís", last_name="Perez", addresses=[{"city": "madrid"}])
     pairs = {(p.first_id, p.second_id): p.reasons for p in book.find_duplicates()}
     assert pairs[(a.id, c.id)] == ("same e-mail ana@example.com",)
-    assert any("similar names in organization" in r for r in pairs[(a.id, b.id)])
+    assert pairs[(a.id, b.id)] == ("same name in organization Acme", "no e-mail or phone that differs")
     assert pairs[(b.id, d.id)] == ("same phone +34612345678",)
-    assert any("similar names in city Madrid" in r for r in pairs[(d.id, e.id)])
+    assert pairs[(d.id, e.id)] == ("same name in Madrid", "no e-mail or phone that differs")
     book.delete(c.id)
     assert (a.id, c.id) not in {(p.first_id, p.second_id) for p in book.find_duplicates()}
+
+
+def test_alike_names_need_a_second_signal(book):
+    org = book.create(kind="organization", display_name="Acme")
+    madrid = [{"street": "Calle Mayor 1", "city": "Madrid", "postal_code": "28001"}]
+    # two different people who happen to share a common name in one city
+    ana1 = book.create(first_name="Ana", last_name="García", email="ana.garcia@example.com", addresses=[{"city": "Madrid"}])
+    ana2 = book.create(first_name="Ana", last_name="García", email="agarcia@other.example", addresses=[{"city": "Madrid"}])
+    # same name, same organization, but each with a phone of his own
+    luis1 = book.create(first_name="Luis", last_name="Pérez", phone="+34612000001", organization_id=org.id)
+    luis2 = book.create(first_name="Luis", last_name="Pérez", phone="+34612000002", organization_id=org.id)
+    # a typo of a name, at the same address, one record without any e-mail or phone
+    marta1 = book.create(first_name="Marta", last_name="Iglesias Vidal", email="marta@example.com", addresses=madrid)
+    marta2 = book.create(first_name="Martha", last_name="Iglesias Vidal", addresses=madrid)
+    # same name, organization and address: a changed work e-mail is forgiven
+    eva1 = book.create(first_name="Eva", last_name="Núñez", email="eva@old.example", organization_id=org.id, addresses=madrid)
+    eva2 = book.create(first_name="Eva", last_name="Nunez", email="eva@new.example", organization_id=org.id, addresses=madrid)
+    # alike but not enough (below duplicate_name_similarity)
+    book.create(first_name="Mario", last_name="Iglesias", addresses=madrid)
+    pairs = {(p.first_id, p.second_id): p.reasons for p in book.find_duplicates()}
+    assert (ana1.id, ana2.id) not in pairs and (luis1.id, luis2.id) not in pairs
+    assert pairs[(marta1.id, marta2.id)] == (
+        "similar names (98%) at the same postal address (Calle Mayor 1, Madrid)", "no e-mail or phone that differs"
+    )
+    assert pairs[(eva1.id, eva2.id)] == (
+        "same name in organization Acme and at the same postal address (Calle Mayor 1, Madrid)", "though their e-mails differ"
+    )
+    assert len(pairs) == 2
+
+
+def test_demo_duplicates_are_found_and_nothing_else(app, book):
+    from crm_contacts.demo import load_demo
+    from crm_contacts.models import Contact
+
+    load_demo(app, count=900)
+    with app.activate():
+        people = {r.id: r for r in Contact.select().where(Contact.kind == "person")}
+    planted = {cid for cid, r in people.items() if r.external_id.startswith("demo-dup-")}
+    assert len(planted) >= 15
+    pairs = book.find_duplicates(limit=10_000)
+    # every pair holds a planted duplicate, and every planted one is paired
+    # with a contact of the same family name (its original)
+    assert all(p.first_id in planted or p.second_id in planted for p in pairs)
+    for cid in planted:
+        partners = [p.second_id if p.first_id == cid else p.first_id for p in pairs if cid in (p.first_id, p.second_id)]
+        assert any(people[o].last_name == people[cid].last_name and o not in planted for o in partners), people[cid].display_name
+    assert len(pairs) < len(planted) * 1.5
 
 
 def test_merge_and_unmerge_move_everything_back(app, book, probe, crm_recorder):
