@@ -16,7 +16,7 @@ from crm_core.errors import ValidationError
 from crm_warehouse.actions import StaffLog
 from crm_warehouse.documents import DocumentStore
 from crm_warehouse.sales import SalesBook
-from crm_warehouse.store import StoredEvent, aware_utc
+from crm_warehouse.store import StoredEvent, aware_utc, load_event
 
 if TYPE_CHECKING:
     from crm_hookspecs.records import TimelineEntry
@@ -139,8 +139,7 @@ class Warehouse:
                     occurred_at=row.occurred_at,
                     actor=row.actor,
                     channel=row.channel,
-                    payload=json.loads(row.payload),
-                    contact_ids=(),
+                    event=load_event(row.type, row.payload),
                     known=row.type in known,
                 )
                 for row in query

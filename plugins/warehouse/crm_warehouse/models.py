@@ -45,7 +45,9 @@ class EventRow(Model):
 
     id = peewee.BigAutoField()
     event_id = peewee.CharField(max_length=64, unique=True)
-    type = peewee.CharField(max_length=120, index=True)
+    # no index on type: the store is written far more than it is scanned by type, and
+    # reads go through the timeline index (warehouse_event_contact)
+    type = peewee.CharField(max_length=120)
     #: contact, request, sale, note, document, survey, task, mail or other
     kind = peewee.CharField(max_length=16)
     occurred_at = UTCDateTimeField()

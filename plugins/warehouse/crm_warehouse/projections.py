@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from crm_core.storage import bulk_insert
 
 from crm_warehouse.catalog import CONTACT_TYPES
-from crm_warehouse.store import StoredEvent, aware_utc, naive_utc
+from crm_warehouse.store import StoredEvent, aware_utc, load_event, naive_utc
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -31,7 +31,6 @@ __all__ = ["STATUS_FIELDS", "local_date", "project", "quarter", "rebuild_from_st
 STATUS_FIELDS = ("status", "region", "country")
 _WIDTHS = {"status": 20, "region": 100, "country": 8}
 ACTIONS = {
-    "ContactCreated": "created",
     "ContactChanged": "changed",
     "ContactDeleted": "deleted",
     "ContactRestored": "restored",
@@ -79,80 +78,85 @@ def project(crm: CRM, stored: Sequence[StoredEvent]) -> None:
 
 def _status_steps(s: StoredEvent) -> list[tuple[int, dict[str, Any]]]:
     """``(contact id, what changes)`` for one event; keys are STATUS_FIELDS and ``deleted``."""
-    p = s.payload
+    e: Any = s.event
     if s.type == "ContactCreated":
-        data = p.get("data") or {}
-        return [(int(p["contact_id"]), {**{f: data.get(f) for f in STATUS_FIELDS}, "deleted": False})]
+        data = e.data or {}
+        return [(int(e.contact_id), {"status": data.get("status"), "region": data.get("region"), "country": data.get("country"), "deleted": False})]
     if s.type == "ContactChanged":
-        changes = p.get("changes") or {}
-        update = {f: (c.get("new") if isinstance(c, dict) else c) for f, c in changes.items() if f in STATUS_FIELDS}
-        return [(int(p["contact_id"]), update)] if update else []
+        update = {f: getattr(c, "new", c) for f, c in e.changes.items() if f in STATUS_FIELDS}
+        return [(int(e.contact_id), update)] if update else []
     if s.type == "ContactDeleted":
-        return [(int(p["contact_id"]), {"deleted": True})]
+        return [(int(e.contact_id), {"deleted": True})]
     if s.type == "ContactRestored":
-        return [(int(p["contact_id"]), {"deleted": False})]
+        return [(int(e.contact_id), {"deleted": False})]
     if s.type == "ContactsMerged":
-        return [(int(p["merged_id"]), {"deleted": True})]
+        return [(int(e.merged_id), {"deleted": True})]
     if s.type == "ContactsUnmerged":
-        return [(int(p["merged_id"]), {"deleted": False})]
+        return [(int(e.merged_id), {"deleted": False})]
     return []
 
 
-_STATE_KEYS = (*STATUS_FIELDS, "deleted")
-
-
 def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) -> None:
-    """``events`` pairs each event with the one contact to replay it for (``None``: every contact it concerns)."""
+    """``events`` pairs each event with the one contact to replay it for (``None``: every contact it concerns).
+
+    A contact's state is ``(status, region, country, deleted)``; each change
+    of it closes the open interval and opens a new one.
+    """
     from crm_warehouse.models import ContactStatusRow as S
 
     steps = [(cid, change, s) for s, only in events for cid, change in _status_steps(s) if only is None or cid == only]
     if not steps:
         return
-    current: dict[int, dict[str, Any]] = {}
-    ids = sorted({cid for cid, _, _ in steps})
+    database = crm.database
+    table = database.quote[0] + S._meta.table_name + database.quote[1]
+    # open intervals of the batch's contacts: (key or None if new, state, valid_from, event id)
+    current: dict[int, tuple[int | None, tuple[Any, ...], dt.datetime, str]] = {}
+    # contacts above the largest id known have no interval yet: an import of new contacts looks nothing up
+    known_max = database.execute_sql(f"SELECT MAX(contact_id) FROM {table}").fetchone()[0]
+    ids = sorted({cid for cid, _, _ in steps if known_max is not None and cid <= known_max})
     for start in range(0, len(ids), 500):
-        query = S.select().where(S.contact_id.in_(ids[start : start + 500]) & S.valid_to.is_null())
-        for row in query:
-            current[row.contact_id] = {
-                "id": row.id,
-                "status": row.status,
-                "region": row.region,
-                "country": row.country,
-                "deleted": row.deleted,
-                "valid_from": row.valid_from,
-                "event_id": row.event_id,
-            }
+        chunk = ids[start : start + 500]
+        cursor = database.execute_sql(
+            f"SELECT id, contact_id, status, region, country, deleted, valid_from, event_id FROM {table} "
+            f"WHERE valid_to IS NULL AND contact_id IN ({', '.join([database.param] * len(chunk))})",
+            chunk,
+        )
+        for pk, cid, status, region, country, deleted, valid_from, event_id in cursor.fetchall():
+            current[cid] = (pk, (status, region, country, bool(deleted)), aware_utc(valid_from), event_id)
     replaced: list[int] = []  # open rows in the database that this batch closes
-    closed: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []  # closed intervals
+    empty = (None, None, None, False)
     for cid, change, s in steps:
         now = current.get(cid)
-        state = {k: now[k] for k in _STATE_KEYS} if now is not None else {k: None for k in STATUS_FIELDS} | {"deleted": False}
-        new = state | {k: (_fit(k, v) if k in _WIDTHS else bool(v)) for k, v in change.items()}
-        if now is not None and new == state:
-            continue  # nothing the history follows has changed
+        state = now[1] if now is not None else empty
+        status, region, country, deleted = state
+        if "status" in change:
+            status = _fit("status", change["status"])
+        if "region" in change:
+            region = _fit("region", change["region"])
+        if "country" in change:
+            country = _fit("country", change["country"])
+        if "deleted" in change:
+            deleted = bool(change["deleted"])
+        new = (status, region, country, deleted)
         if now is not None:
-            if now["id"] is not None:
-                replaced.append(now["id"])
-            if now["valid_from"] < s.occurred_at:  # zero-length intervals are dropped
-                closed.append((cid, *(now[k] for k in _STATE_KEYS), now["valid_from"], s.occurred_at, now["event_id"]))
-        current[cid] = new | {"id": None, "valid_from": s.occurred_at, "event_id": s.event_id}
-    opened = [
-        (cid, *(st[k] for k in _STATE_KEYS), st["valid_from"], None, st["event_id"])
-        for cid, st in current.items()
-        if st["id"] is None
-    ]
+            if new == state:
+                continue  # nothing the history follows has changed
+            pk, _, valid_from, event_id = now
+            if pk is not None:
+                replaced.append(pk)
+            if valid_from < s.occurred_at:  # zero-length intervals are dropped
+                rows.append((cid, *state, naive_utc(valid_from), naive_utc(s.occurred_at), event_id))
+        current[cid] = (None, new, s.occurred_at, s.event_id)
+    rows += [(cid, *st, naive_utc(begin), None, eid) for cid, (pk, st, begin, eid) in current.items() if pk is None]
     for start in range(0, len(replaced), 500):
         S.delete().where(S.id.in_(replaced[start : start + 500])).execute()
-    rows = [
-        (cid, status, region, country, deleted, naive_utc(begin), naive_utc(end) if end else None, eid)
-        for cid, status, region, country, deleted, begin, end, eid in closed + opened
-    ]
     if rows:
         bulk_insert(
             S,
             ("contact_id", "status", "region", "country", "deleted", "valid_from", "valid_to", "event_id"),
             rows,
-            database=crm.database,
+            database=database,
         )
 
 
@@ -160,26 +164,25 @@ def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) 
 
 
 def _change_rows(s: StoredEvent) -> list[tuple[Any, ...]]:
-    p = s.payload
-    action = ACTIONS[s.type]
-    at = naive_utc(s.occurred_at)
-    base = (s.pk,)
-    tail = (at, s.actor, s.channel, action)
-    if s.type == "ContactChanged":
-        cid = int(p["contact_id"])
-        rows = []
-        for field, change in (p.get("changes") or {}).items():
-            old, new = (change.get("old"), change.get("new")) if isinstance(change, dict) else (None, change)
-            rows.append((*base, cid, *tail, str(field)[:100], _json(old), _json(new)))
-        return rows
-    if s.type in ("ContactsMerged", "ContactsUnmerged"):
-        detail = _json({"survivor_id": p.get("survivor_id"), "merged_id": p.get("merged_id"), "merge_id": p.get("merge_id")})
-        return [(*base, int(cid), *tail, None, None, detail) for cid in (p["survivor_id"], p["merged_id"])]
-    if s.type == "ContactUnsubscribed":
-        return [(*base, int(p["contact_id"]), *tail, "list_id", None, _json(p.get("list_id")))]
+    """Audit rows of one event: one per changed field, one for the other actions; none for a creation."""
+    e: Any = s.event
     if s.type == "ContactCreated":
-        return [(*base, int(p["contact_id"]), *tail, None, None, _json({"kind": p.get("kind", "person")}))]
-    return [(*base, int(p["contact_id"]), *tail, None, None, None)]
+        return []  # not a change: the creation and its values are on the timeline and in the store
+    action = ACTIONS[s.type]
+    head = (s.pk,)
+    tail = (naive_utc(s.occurred_at), s.actor, s.channel, action)
+    if s.type == "ContactChanged":
+        cid = int(e.contact_id)
+        return [
+            (*head, cid, *tail, str(field)[:100], _json(getattr(c, "old", None)), _json(getattr(c, "new", c)))
+            for field, c in e.changes.items()
+        ]
+    if s.type in ("ContactsMerged", "ContactsUnmerged"):
+        detail = _json({"survivor_id": e.survivor_id, "merged_id": e.merged_id, "merge_id": e.merge_id})
+        return [(*head, int(cid), *tail, None, None, detail) for cid in (e.survivor_id, e.merged_id)]
+    if s.type == "ContactUnsubscribed":
+        return [(*head, int(e.contact_id), *tail, "list_id", None, _json(e.list_id))]
+    return [(*head, int(e.contact_id), *tail, None, None, None)]
 
 
 def _project_changes(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) -> None:
@@ -204,7 +207,7 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
 
     latest: dict[int, StoredEvent] = {}
     for s in events:
-        rid = int(s.payload["response_id"])
+        rid = int(s.event.response_id)  # type: ignore[attr-defined]
         have = latest.get(rid)
         if have is None or (s.occurred_at, s.pk) >= (have.occurred_at, have.pk):
             latest[rid] = s
@@ -225,14 +228,14 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
     responses, answers = [], []
     for rid in keep:
         s = latest[rid]
-        p = s.payload
+        e: Any = s.event
         day = local_date(crm, s.occurred_at)
         q = quarter(day)
         at = naive_utc(s.occurred_at)
-        scores = {str(k): float(v) for k, v in (p.get("scores") or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        negative = bool(p.get("negative", False))
-        region = p.get("region")
-        common = (int(p["survey_id"]), int(p["version"]), int(p["contact_id"]))
+        scores = {str(k): float(v) for k, v in (e.scores or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        negative = bool(e.negative)
+        region = e.region
+        common = (int(e.survey_id), int(e.version), int(e.contact_id))
         responses.append((rid, *common, negative, region, at, day, q, json.dumps(scores), s.event_id))
         answers.extend((rid, question[:100], *common, score, negative, region, at, day, q) for question, score in scores.items())
     bulk_insert(
@@ -254,8 +257,9 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
 
 
 def _row_event(pk: int, event_id: str, type_name: str, occurred_at: Any, actor: str | None, channel: str, payload: str) -> StoredEvent:
-    from crm_hookspecs.events import registered_types
+    from crm_hookspecs.events import UnknownEvent
 
+    event = load_event(type_name, payload)
     return StoredEvent(
         pk=pk,
         event_id=event_id,
@@ -264,9 +268,8 @@ def _row_event(pk: int, event_id: str, type_name: str, occurred_at: Any, actor: 
         occurred_at=aware_utc(occurred_at),
         actor=actor,
         channel=channel,
-        payload=json.loads(payload),
-        contact_ids=(),
-        known=type_name in registered_types(),
+        event=event,
+        known=not isinstance(event, UnknownEvent),
     )
 
 

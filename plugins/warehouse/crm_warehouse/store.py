@@ -23,7 +23,7 @@ import attrs
 
 from crm_core.storage import dialect
 
-from crm_warehouse.catalog import kind_of
+from crm_warehouse.catalog import TYPE_KINDS, kind_of
 
 if TYPE_CHECKING:
     import peewee
@@ -48,9 +48,17 @@ class StoredEvent:
     occurred_at: dt.datetime
     actor: str | None
     channel: str
-    payload: dict[str, Any]
-    contact_ids: tuple[int, ...]
+    #: the event as the contract's attrs class (``UnknownEvent`` for an unknown type)
+    event: Event
+    contact_ids: tuple[int, ...] = ()
     known: bool = True
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The event as ``to_payload`` writes it."""
+        from crm_hookspecs.events import to_payload
+
+        return to_payload(self.event)[1]
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
@@ -116,68 +124,141 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def append(crm: CRM, events: Iterable[Event]) -> list[StoredEvent]:
-    """Store the events not stored yet; return those, in their order."""
-    from crm_hookspecs.events import UnknownEvent, to_payload
+def _quote(database: peewee.Database, identifier: str) -> str:
+    return f"{database.quote[0]}{identifier}{database.quote[1]}"
 
-    from crm_warehouse.models import EventContactRow, EventRow
+
+def _keys(database: peewee.Database, event_ids: Sequence[str]) -> dict[str, int]:
+    """``{event_id: key}`` of the stored events among ``event_ids`` (raw SQL: this is the hot path)."""
+    table = _quote(database, "warehouse_event")
+    out: dict[str, int] = {}
+    for chunk in _chunks(event_ids, LOOKUP_CHUNK):
+        marks = ", ".join([database.param] * len(chunk))
+        cursor = database.execute_sql(f"SELECT event_id, id FROM {table} WHERE event_id IN ({marks})", list(chunk))
+        out.update(cursor.fetchall())
+    return out
+
+
+def _kind_case(database: peewee.Database, column: str) -> tuple[str, list[str]]:
+    """``CASE type WHEN … THEN kind … ELSE 'other' END`` for an INSERT … SELECT, with its parameters."""
+    params: list[str] = []
+    branches = []
+    for type_name, kind in TYPE_KINDS.items():
+        branches.append(f"WHEN {database.param} THEN {database.param}")
+        params += [type_name, kind]
+    return f"CASE {column} {' '.join(branches)} ELSE {database.param} END", [*params, "other"]
+
+
+def _copy_from_outbox(
+    database: peewee.Database, runs: Sequence[tuple[tuple[str | None, str], list[str]]], stored_at: dt.datetime
+) -> None:
+    """Copy events from the kernel's outbox, payload text and all: no serialising in Python.
+
+    One ``INSERT … SELECT`` per run of events with the same actor and
+    channel, in the outbox's order, skipping events already stored.
+    """
+    kind = dialect(database)
+    target = _quote(database, "warehouse_event")
+    outbox = _quote(database, "crm_event")
+    columns = "event_id, type, kind, occurred_at, actor, channel, payload, stored_at"
+    case, case_params = _kind_case(database, "type")
+    head = {"sqlite": "INSERT OR IGNORE INTO", "postgresql": "INSERT INTO", "mysql": "INSERT INTO"}[kind]
+    tail = {
+        "sqlite": "",
+        "postgresql": " ON CONFLICT (event_id) DO NOTHING",
+        "mysql": f" ON DUPLICATE KEY UPDATE {target}.id = {target}.id",
+    }[kind]
+    p = database.param
+    for (actor, channel), event_ids in runs:
+        for chunk in _chunks(event_ids, LOOKUP_CHUNK):
+            marks = ", ".join([p] * len(chunk))
+            sql = (
+                f"{head} {target} ({columns}) "
+                f"SELECT event_id, type, {case}, occurred_at, {p}, {p}, payload, {p} FROM {outbox} WHERE event_id IN ({marks}) ORDER BY id{tail}"
+            )
+            database.execute_sql(sql, [*case_params, actor, channel, stored_at, *chunk])
+
+
+def append(crm: CRM, events: Iterable[Event]) -> list[StoredEvent]:
+    """Store the events not stored yet; return those, in their order.
+
+    The payloads are copied from the kernel's outbox, where the kernel wrote
+    them with ``to_payload``; an event that is not there (handed over
+    directly, or from a pruned outbox) is serialised here.
+    """
+    from crm_hookspecs.events import UnknownEvent, to_payload
 
     database = crm.database
     now = crm.clock.now()
-    batch: dict[str, tuple[Event, str, dict[str, Any], dt.datetime]] = {}
+    batch: dict[str, Event] = {}
     for event in events:
-        if event.event_id in batch:
-            continue
-        type_name, payload = to_payload(event)
-        occurred = event.occurred_at or now
-        batch[event.event_id] = (event, type_name, payload, occurred)
+        batch.setdefault(event.event_id, event)
     if not batch:
         return []
-    ids = list(batch)
-    existing: set[str] = set()
-    for chunk in _chunks(ids, LOOKUP_CHUNK):
-        existing.update(r[0] for r in EventRow.select(EventRow.event_id).where(EventRow.event_id.in_(chunk)).tuples())
-    fresh = [eid for eid in ids if eid not in existing]
-    if not fresh:
-        return []
     stored_at = naive_utc(now)
-    rows = []
-    for eid in fresh:
-        event, type_name, payload, occurred = batch[eid]
-        rows.append(
-            (
-                eid,
-                type_name,
-                kind_of(type_name),
-                naive_utc(occurred),
-                event.actor,
-                event.channel,
-                json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str),
-                stored_at,
-            )
-        )
+    table = _quote(database, "warehouse_event")
     with database.atomic():
-        insert_ignore(
-            database,
-            EventRow._meta.table_name,
-            ("event_id", "type", "kind", "occurred_at", "actor", "channel", "payload", "stored_at"),
-            rows,
-            conflict=("event_id",),
-        )
-        keys: dict[str, int] = {}
-        for chunk in _chunks(fresh, LOOKUP_CHUNK):
-            keys.update(EventRow.select(EventRow.event_id, EventRow.id).where(EventRow.event_id.in_(chunk)).tuples())
+        # the rows this batch adds are those with a key above the largest now
+        # (and an event id of the batch): no look-up of every id before and after
+        newest = database.execute_sql(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+        # runs of consecutive events with the same actor and channel (an import is one run),
+        # copied run by run in the outbox's order, so keys follow the order of emission
+        runs: list[tuple[tuple[str | None, str], list[str]]] = []
+        for eid, event in batch.items():
+            who = (event.actor, event.channel)
+            if runs and runs[-1][0] == who:
+                runs[-1][1].append(eid)
+            else:
+                runs.append((who, [eid]))
+        _copy_from_outbox(database, runs, stored_at)
+        cursor = database.execute_sql(f"SELECT event_id, id FROM {table} WHERE id > {database.param}", [newest])
+        keys = {eid: pk for eid, pk in cursor.fetchall() if eid in batch}
+        fresh = list(batch)
+        if len(keys) < len(batch):
+            # delivered before (at-least-once), or not in the outbox (to serialise here)
+            rest = [eid for eid in batch if eid not in keys]
+            before = _keys(database, rest)
+            fresh = [eid for eid in batch if eid not in before]
+        missing = [eid for eid in fresh if eid not in keys]
+        if missing:
+            rows = []
+            for eid in missing:
+                event = batch[eid]
+                type_name, payload = to_payload(event)
+                rows.append(
+                    (
+                        eid,
+                        type_name,
+                        kind_of(type_name),
+                        naive_utc(event.occurred_at or now),
+                        event.actor,
+                        event.channel,
+                        json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str),
+                        stored_at,
+                    )
+                )
+            insert_ignore(
+                database,
+                "warehouse_event",
+                ("event_id", "type", "kind", "occurred_at", "actor", "channel", "payload", "stored_at"),
+                rows,
+                conflict=("event_id",),
+            )
+            keys.update(_keys(database, missing))
         out: list[StoredEvent] = []
         links = []
         for eid in fresh:
-            event, type_name, payload, occurred = batch[eid]
+            event = batch[eid]
             pk = keys.get(eid)
             if pk is None:  # pragma: no cover - only if the row vanished under us
                 continue
+            type_name = event.type_name
             kind = kind_of(type_name)
+            occurred = event.occurred_at or now
             contact_ids = tuple(dict.fromkeys(event.contact_ids()))
-            naive = naive_utc(occurred)
-            links.extend((cid, naive, pk, kind, None) for cid in contact_ids)
+            if contact_ids:
+                naive = naive_utc(occurred)
+                links.extend((cid, naive, pk, kind, None) for cid in contact_ids)
             out.append(
                 StoredEvent(
                     pk=pk,
@@ -187,14 +268,14 @@ def append(crm: CRM, events: Iterable[Event]) -> list[StoredEvent]:
                     occurred_at=aware_utc(occurred),
                     actor=event.actor,
                     channel=event.channel,
-                    payload=payload,
+                    event=event,
                     contact_ids=contact_ids,
                     known=not isinstance(event, UnknownEvent),
                 )
             )
         insert_ignore(
             database,
-            EventContactRow._meta.table_name,
+            "warehouse_event_contact",
             ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"),
             links,
             conflict=("contact_id", "occurred_at", "event_id"),

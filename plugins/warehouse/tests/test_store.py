@@ -147,3 +147,13 @@ def test_the_timeline_index_is_the_primary_key(warehouse_app):
     app = warehouse_app()
     sql = app.database.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'warehouse_event_contact'").fetchone()[0]
     assert "WITHOUT ROWID" in sql and 'PRIMARY KEY ("contact_id", "occurred_at", "event_id")' in sql
+
+
+def test_events_of_one_instant_keep_the_order_they_were_emitted_in(warehouse_app, emit):
+    """Copied from the outbox run by run (same actor and channel): the keys follow the emission."""
+    app = warehouse_app()
+    actors = ["maria", "maria", "luis", None, "maria", "luis", "luis"]
+    emit(app, *[StaffActionLogged(action_id=i, contact_id=4, kind="note", actor=a, channel="api" if i % 2 else "staff")
+                for i, a in enumerate(actors)])  # fmt: skip
+    assert [e.payload["action_id"] for e in app.plugin("warehouse").timeline(4)] == [6, 5, 4, 3, 2, 1, 0]
+    assert [e.actor for e in app.plugin("warehouse").timeline(4)] == list(reversed(actors))

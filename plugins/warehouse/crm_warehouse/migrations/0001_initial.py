@@ -32,7 +32,7 @@ def up(migrator, db):
     class EventRow(Base):
         id = peewee.BigAutoField()
         event_id = peewee.CharField(max_length=64, unique=True)
-        type = peewee.CharField(max_length=120, index=True)
+        type = peewee.CharField(max_length=120)
         kind = peewee.CharField(max_length=16)
         occurred_at = peewee.DateTimeField()
         actor = peewee.CharField(max_length=200, null=True)
