@@ -8,7 +8,8 @@ workers run it in other processes.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from crm_contacts.normalize import (
     ADDRESS_KINDS,

@@ -109,6 +109,59 @@ def _prefix_for_parsing(country_code: int) -> re.Pattern[str] | None:
     return re.compile(meta.national_prefix_for_parsing)
 
 
+_Desc = tuple  # (possible lengths, compiled national number pattern)
+
+
+@functools.lru_cache(maxsize=512)
+def _validity_plan(country_code: int) -> tuple[_Desc, tuple[_Desc, ...]] | None:
+    """The general and per-type number patterns of a one-region country code, compiled once.
+
+    ``None`` for a code shared by several regions (+1, +7, +44…), whose region
+    phonenumbers must work out first.
+    """
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions or len(regions) != 1:
+        return None
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
+    if meta is None:
+        return None
+
+    def desc(d: object) -> _Desc | None:
+        pattern = getattr(d, "national_number_pattern", None)
+        if not pattern:
+            return None
+        return frozenset(getattr(d, "possible_length", None) or ()), re.compile(pattern)
+
+    general = desc(meta.general_desc)
+    if general is None:
+        return None
+    kinds = [meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number, meta.pager, meta.uan, meta.voicemail, meta.fixed_line]
+    if not meta.same_mobile_and_fixed_line_pattern:
+        kinds.insert(0, meta.mobile)  # the commonest kind in address books first
+    return general, tuple(d for d in map(desc, kinds) if d is not None)
+
+
+def _matches(national: str, desc: _Desc) -> bool:
+    # phonenumbers' own test: the possible lengths, then the whole pattern
+    lengths, pattern = desc
+    if lengths and len(national) not in lengths:
+        return False
+    return pattern.fullmatch(national) is not None
+
+
+def _is_valid(country_code: int, national: str) -> bool:
+    """``phonenumbers.is_valid_number`` for a number without a leading zero, with compiled patterns."""
+    plan = _validity_plan(country_code)
+    if plan is None:
+        from phonenumbers import PhoneNumber, is_valid_number
+
+        return bool(is_valid_number(PhoneNumber(country_code=country_code, national_number=int(national))))
+    general, kinds = plan
+    return _matches(national, general) and any(_matches(national, k) for k in kinds)
+
+
 def _fast_e164(digits: str) -> str | None:
     """``+<digits>`` checked without phonenumbers.parse, when parse would not alter it.
 
@@ -118,7 +171,7 @@ def _fast_e164(digits: str) -> str | None:
     PhoneNumber directly gives the same answer several times faster. Returns
     ``None`` when the slow path must decide.
     """
-    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumber, is_valid_number
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
     for size in (1, 2, 3):
         code = int(digits[:size])
@@ -132,8 +185,34 @@ def _fast_e164(digits: str) -> str | None:
     pattern = _prefix_for_parsing(code)
     if pattern is not None and pattern.match(national):
         return None
-    if is_valid_number(PhoneNumber(country_code=code, national_number=int(national))):
+    if _is_valid(code, national):
         return "+" + digits
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _region_code(region: str) -> int:
+    from phonenumbers import country_code_for_region
+
+    return int(country_code_for_region(region))
+
+
+def _fast_national(digits: str, region: str) -> str | None:
+    """A national number without a trunk prefix, checked without phonenumbers.parse.
+
+    parse() keeps such a number as written unless the region's
+    national-prefix pattern matches its start or it begins with the
+    region's own country code (which parse may strip); those, and regions
+    sharing a country code, go to the slow path (``None``).
+    """
+    code = _region_code(region)
+    if not code or _validity_plan(code) is None or digits.startswith(str(code)) or len(digits) > 15:
+        return None
+    pattern = _prefix_for_parsing(code)
+    if pattern is not None and pattern.match(digits):
+        return None
+    if _is_valid(code, digits):
+        return f"+{code}{digits}"
     return None
 
 
@@ -147,6 +226,10 @@ def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | No
         compact = "+" + compact[2:]
     if compact.startswith("+") and compact[1:].isdigit() and len(compact) > 3:
         fast = _fast_e164(compact[1:])
+        if fast is not None:
+            return fast, None
+    elif region and compact.isdigit() and compact[0] != "0":
+        fast = _fast_national(compact, region.upper())
         if fast is not None:
             return fast, None
     import phonenumbers

@@ -7,13 +7,12 @@ import os
 from typing import IO, Any, Callable, Mapping, Sequence
 
 from crm_core.errors import ValidationError
-from crm_core.output import csv_safe
 
 from crm_contacts import filters as search_filters
 from crm_contacts.csvread import open_csv
 from crm_contacts.importing import MATCH_KEYS, ImportReport, Importer
 from crm_contacts.mapping import detect, load_mapping_file
-from crm_contacts.models import Contact, ContactTag
+from crm_contacts.models import Contact
 
 __all__ = ["EXPORT_COLUMNS", "Transfer"]
 
@@ -138,34 +137,49 @@ class Transfer:
         writer.writerow(EXPORT_COLUMNS)
         count = 0
         last = 0
+        database = self.crm.database
+        p = database.param
         with self.crm.activate():
             base = book._card_query().select_extend(Contact.external_id, Contact.created_at)
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, book.region)
+            tags_sql = (
+                f"SELECT contact_id, tag FROM contacts_tag WHERE contact_id BETWEEN {p} AND {p} ORDER BY contact_id, tag"
+            )
             while True:
-                rows = list(base.where(Contact.id > last).order_by(Contact.id).limit(EXPORT_PAGE).tuples())
+                # the page's SQL is peewee's; its rows are read with the driver's
+                # fetchall, without peewee's per-value conversion (a third of the time)
+                sql, params = base.where(Contact.id > last).order_by(Contact.id).limit(EXPORT_PAGE).sql()
+                rows = database.execute_sql(sql, params).fetchall()
                 if not rows:
                     break
                 first, last = rows[0][0], rows[-1][0]
                 tags: dict[int, list[str]] = {}
-                query = ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.between(first, last)).order_by(ContactTag.contact, ContactTag.tag)
-                for cid, tag in query.tuples():
+                for cid, tag in database.execute_sql(tags_sql, (first, last)).fetchall():
                     tags.setdefault(cid, []).append(tag)
                 writer.writerows(_export_row(r, tags.get(r[0])) for r in rows)
                 count += len(rows)
         return count
 
 
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
 def _export_row(r: tuple[Any, ...], tags: list[str] | None) -> list[Any]:
     (cid, kind, display, first, last, _org_id, org_name, email, phone, street, city, postal_code, a_region, a_country, extra,
      status, region, country, owner, language, dnc, external_id, created_at) = r
+    if created_at.__class__ is str:  # SQLite gives the stored text: naive UTC "YYYY-MM-DD HH:MM:SS[.ffffff]"
+        created = created_at.replace(" ", "T", 1) + "+00:00"
+    else:
+        created = created_at.isoformat() + "+00:00" if created_at else ""
     row = [
         cid, external_id or "", kind, display, first, last, org_name or "", email or "", phone or "", street or "", extra or "",
         city or "", postal_code or "", a_region or "", a_country or "", country or "", region or "", status, owner or "",
-        language or "", "yes" if dnc else "", ",".join(tags) if tags else "", created_at.isoformat() if created_at else "",
+        language or "", "yes" if dnc else "", ",".join(tags) if tags else "", created,
     ]
-    return [csv_safe(v) if v.__class__ is str and v else v for v in row]
+    # csv_safe, inlined: this runs for every cell of every exported contact
+    return [("'" + v) if v.__class__ is str and v and v[0] in _FORMULA_START else v for v in row]
 
 
 def _check_columns(columns: Sequence[str]) -> None:
