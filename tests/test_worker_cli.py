@@ -45,3 +45,14 @@ def test_worker_status_shows_last_and_next_run_and_errors(crm_factory, crm_cli, 
     assert rows["probe.bad"]["last_status"] == "failed" and rows["probe.bad"]["owner"] == "probe"
     assert rows["probe.bad"]["next_run"] == "2026-01-05T10:00:00+00:00"
     assert rows["crm.mail"]["last_status"] == "done" and rows["crm.mail"]["last_result"].startswith("0 sent")
+
+
+def test_commands_on_a_database_that_is_not_migrated_say_what_to_do(crm_factory, crm_cli):
+    app = crm_factory(migrate=False)
+    for args in (["worker", "--once"], ["worker", "status"], ["mail", "queue"], ["mail", "deliver"]):
+        result = crm_cli.invoke(args, app=app)
+        assert result.exit_code == 4, (args, result.output)
+        assert result.output.strip().splitlines() == [
+            "Error: the database has no mail and worker tables yet (kernel migration 0002_mail_worker is pending); "
+            "run 'crm migrate' first"
+        ]

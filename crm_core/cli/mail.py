@@ -14,8 +14,12 @@ _LIST_COLUMNS = ["id", "key", "to", "subject", "status", "attempts", "next_attem
 
 
 @click.group()
-def mail() -> None:
+@pass_state
+def mail(state: CLIState) -> None:
     """Inspect, retry and deliver outgoing mail."""
+    from crm_core.worker.runner import require_tables
+
+    require_tables(state.crm())
 
 
 def _row(message: Any) -> dict[str, Any]:

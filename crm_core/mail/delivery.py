@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import attrs
 import peewee
 
-from crm_core.mail.message import OutgoingMessage, build_message, envelope_address
+from crm_core.mail.message import build_message, envelope_address, restore_message
 from crm_core.mail.transports import Envelope, SendResult
 from crm_core.storage import for_update
 
@@ -196,13 +196,13 @@ def _envelopes(app: CRM, mailer: Mailer, rows: Sequence[Any]) -> tuple[list[Enve
     broken: dict[int, str] = {}
     for row in rows:
         try:
-            message = OutgoingMessage(
-                json.loads(row.recipients),
-                row.subject,
-                row.text_body,
+            message = restore_message(
+                to=json.loads(row.recipients),
+                subject=row.subject,
+                text=row.text_body,
                 html=row.html_body,
                 attachments=files.get(row.id, ()),
-                headers=[tuple(h) for h in json.loads(row.headers)] if row.headers else None,
+                headers=[tuple(h) for h in json.loads(row.headers)] if row.headers else (),
                 key=row.key,
                 sender=row.sender,
                 reply_to=row.reply_to,

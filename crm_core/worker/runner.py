@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import attrs
 import peewee
 
-from crm_core.errors import CRMError, PluginError, ValidationError
+from crm_core.errors import PluginError, ValidationError
 from crm_core.storage import for_update
 from crm_core.worker.schedule import Schedule
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
 
-__all__ = ["Job", "RunOutcome", "Worker", "kernel_jobs", "registered_jobs", "status"]
+__all__ = ["Job", "RunOutcome", "Worker", "kernel_jobs", "registered_jobs", "require_tables", "status"]
 
 log = logging.getLogger("crm.worker")
 #: the owner name of the kernel's own jobs
@@ -134,6 +134,20 @@ def registered_jobs(crm: CRM) -> list[Job]:
     return jobs
 
 
+def require_tables(crm: CRM) -> None:
+    """A clear error, instead of "no such table", when the kernel's migration 0002 is not applied."""
+    from crm_core.errors import StorageError
+    from crm_core.mail.models import MailMessage
+    from crm_core.worker.models import Job as JobRow
+
+    with crm.activate():
+        if not (JobRow.table_exists() and MailMessage.table_exists()):
+            raise StorageError(
+                "the database has no mail and worker tables yet (kernel migration 0002_mail_worker is pending); "
+                "run 'crm migrate' first"
+            )
+
+
 def _first_line(text: str | None) -> str:
     if not text:
         return ""
@@ -160,6 +174,7 @@ class Worker:
         crm = self.crm
         now = crm.clock.now()
         with crm.activate():
+            require_tables(crm)
             known = {row.name: row for row in JobRow.select(JobRow.name, JobRow.schedule, JobRow.owner)}
             for name, job in self.jobs.items():
                 text = job.schedule.describe()
@@ -459,10 +474,8 @@ def status(crm: CRM) -> list[dict[str, Any]]:
     from crm_core.worker.models import Job as JobRow
     from crm_core.worker.models import JobRun
 
-    try:
-        jobs = {job.name: job for job in registered_jobs(crm)}
-    except CRMError:
-        raise
+    jobs = {job.name: job for job in registered_jobs(crm)}
+    require_tables(crm)
     with crm.activate():
         rows = {row.name: row for row in JobRow.select()}
         running: dict[str, list[Any]] = {}
