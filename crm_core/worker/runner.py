@@ -385,7 +385,21 @@ class Worker:
         done: list[RunOutcome] = []
         try:
             while True:
-                for outcome in self.run_pending():
+                try:
+                    outcomes = self.run_pending()
+                except peewee.DatabaseError as exc:
+                    if once:
+                        raise
+                    # the database went away (a restart, a failover): a
+                    # long-running worker waits for it instead of dying
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    log.error("worker %s: database error (%s); trying again in %g s", self.id, reason, self._retry_delay())
+                    self._close_connection()
+                    self._stop.wait(self._retry_delay())
+                    if self.stopping:
+                        break
+                    continue
+                for outcome in outcomes:
                     done.append(outcome)
                     if on_outcome is not None:
                         on_outcome(outcome)
@@ -399,6 +413,16 @@ class Worker:
                 restore()
         return done
 
+    def _retry_delay(self) -> float:
+        return self.crm.config.core.worker.poll_interval
+
+    def _close_connection(self) -> None:
+        try:
+            if not self.crm.database.is_closed():
+                self.crm.database.close()
+        except peewee.DatabaseError:  # a broken connection may not even close cleanly
+            pass
+
     def _sleep(self) -> None:
         poll = self.crm.config.core.worker.poll_interval
         wake = self.next_wakeup()
@@ -407,7 +431,7 @@ class Worker:
             delay = min(poll, max((wake - self.crm.clock.now()).total_seconds(), 0.0))
         # the database is not needed while asleep: give the connection back
         if not self.crm.database.in_transaction():
-            self.crm.database.close()
+            self._close_connection()
         self._stop.wait(max(delay, 0.05))
 
     def _install_signals(self) -> Callable[[], None] | None:
