@@ -63,8 +63,11 @@ class StoredEvent:
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as naive UTC, the way :class:`~crm_core.storage.UTCDateTimeField` stores it."""
-    if value.tzinfo is None:
+    tz = value.tzinfo
+    if tz is None:
         return value
+    if tz is dt.timezone.utc:  # the usual case, on the hot path: no conversion
+        return value.replace(tzinfo=None)
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
@@ -72,8 +75,11 @@ def aware_utc(value: Any) -> dt.datetime:
     """A datetime read from a raw query (naive UTC, or text on SQLite) as aware UTC."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
+    tz = value.tzinfo
+    if tz is None:
         return value.replace(tzinfo=dt.timezone.utc)
+    if tz is dt.timezone.utc:
+        return value
     return value.astimezone(dt.timezone.utc)
 
 
