@@ -133,6 +133,9 @@ def test_bad_recipients_are_refused_naming_the_address(crm, to, problem):
         ({"attachments": [("a\r\n.txt", b"x")]}, "line break"),
         ({"attachments": [("a.bin", b"x", "nonsense")]}, "type/subtype"),
         ({"attachments": ["/no/such/file.pdf"]}, "cannot be read"),
+        ({"attachments": [("a" * 252 + ".pdf", b"x")]}, "longer than 255 characters"),
+        ({"sender": "N" * 400 + " <crm@example.com>"}, "keep it under 401"),
+        ({"reply_to": "N" * 400 + " <help@example.com>"}, "keep it under 401"),
     ],
 )
 def test_bad_fields_are_refused(crm, kwargs, problem):

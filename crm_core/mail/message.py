@@ -60,8 +60,11 @@ def new_key() -> str:
 
 
 def new_message_id(domain: str) -> str:
-    """A ``<unique@domain>`` Message-ID."""
-    return f"<{uuid.uuid4().hex}@{_idna(domain)}>"
+    """A ``<unique@domain>`` Message-ID (at most 255 characters, the column's width)."""
+    host = _idna(domain)
+    if len(host) > 200:  # legal but absurd: keep the id within its column
+        host = "localhost"
+    return f"<{uuid.uuid4().hex}@{host}>"
 
 
 def _idna(domain: str) -> str:
@@ -81,6 +84,8 @@ class Attachment:
 
     def __attrs_post_init__(self) -> None:
         check_header_value(self.filename, "attachment file name")
+        if len(self.filename) > 255:
+            raise ValidationError(f"attachment file name {self.filename[:40]!r}… is longer than 255 characters; shorten it")
         if not self.filename.strip() or "/" in self.filename or "\\" in self.filename:
             raise ValidationError(
                 f"attachment file name {self.filename!r} must be a plain file name (no folders), e.g. 'report.pdf'"
@@ -94,7 +99,7 @@ class Attachment:
         content_type = self.content_type
         if content_type is None:
             content_type = mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
-        if not isinstance(content_type, str) or not _MIME_TYPE.match(content_type):
+        if not isinstance(content_type, str) or not _MIME_TYPE.match(content_type) or len(content_type) > 255:
             raise ValidationError(
                 f"attachment {self.filename!r}: content type {content_type!r} is not of the form type/subtype"
             )
@@ -151,13 +156,18 @@ def _attachments(value: Any) -> tuple[Attachment, ...]:
     return tuple(Attachment.coerce(v) for v in value)
 
 
+#: the sender and reply-to columns' width (a long display name must not be cut)
+MAX_MAILBOX = 400
+
+
 def _optional_address(what: str):  # -> attrs converter
     def convert(value: Any) -> str | None:
         if value is None:
             return None
-        if isinstance(value, Address):
-            return str(value)
-        return str(parse_address(value, what))
+        text = str(value) if isinstance(value, Address) else str(parse_address(value, what))
+        if len(text) > MAX_MAILBOX:
+            raise ValidationError(f"{what} {text[:40]!r}… is {len(text)} characters; keep it under {MAX_MAILBOX + 1} (shorten the name)")
+        return text
 
     return convert
 

@@ -161,6 +161,8 @@ class Worker:
     def __init__(self, crm: CRM, *, jobs: Sequence[Job] | None = None, name: str | None = None) -> None:
         self.crm = crm
         self.id = name or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        if not self.id or len(self.id) > 100:
+            raise ValidationError(f"worker name {self.id[:40]!r} must be 1 to 100 characters")
         self.jobs = {job.name: job for job in (jobs if jobs is not None else registered_jobs(crm))}
         self._stop = threading.Event()
         self._synced = False
