@@ -36,6 +36,7 @@ __all__ = [
     "MailBounced",
     "RequestReceived",
     "SaleClosed",
+    "SaleUpdated",
     "StaffActionLogged",
     "StageChanged",
     "SurveyAnswered",
@@ -314,6 +315,20 @@ class SaleClosed(Event):
     closed_on: _dt.date | None = None
     lost_reason: str | None = None
 
+
+
+@event_type("SaleUpdated")
+class SaleUpdated(Event):
+    """Details of a sales record changed (not its stage, which ``StageChanged`` tells).
+
+    ``changes`` maps field name (``amount``, ``currency``, ``owner``,
+    ``region``, ``title``…) to old → new, as JSON values (an amount is a
+    string, a date ISO text).
+    """
+
+    record_id: int
+    contact_id: int | None
+    changes: dict[str, FieldChange] = attrs.field(factory=dict)
 
 @event_type("StaffActionLogged")
 class StaffActionLogged(Event):

@@ -25,6 +25,7 @@ TYPE_KINDS: dict[str, str] = {
     "RequestReceived": "request",
     "StageChanged": "sale",
     "SaleClosed": "sale",
+    "SaleUpdated": "sale",
     "StaffActionLogged": "note",
     "DocumentAttached": "document",
     "SurveySent": "survey",
@@ -98,6 +99,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         if p.get("won")
         else f"record {p.get('record_id')} lost" + (f": {p['lost_reason']}" if p.get("lost_reason") else "")
     ),
+    "SaleUpdated": lambda p: f"record {p.get('record_id')} " + _changes(p),
     "StaffActionLogged": lambda p: f"{p.get('kind', 'note')} logged by {p.get('author') or 'someone'} (action {p.get('action_id')})",
     "DocumentAttached": lambda p: f"document {p.get('name')!r} attached ({p.get('size')} bytes)",
     "SurveySent": lambda p: f"survey {p.get('survey_id')} v{p.get('version')} sent by {p.get('medium', 'email')}",

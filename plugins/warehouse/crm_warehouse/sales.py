@@ -280,8 +280,14 @@ class SalesBook:
             self._write_facts([row])
             return self._view(row)
 
-    def update(self, sale_id: int, *, actor: str | None = None, **changes: Any) -> Sale:
-        """Change a record's details (not its stage: see :meth:`move` and :meth:`close`)."""
+    def update(self, sale_id: int, *, actor: str | None = None, channel: str = "staff", **changes: Any) -> Sale:
+        """Change a record's details (not its stage: see :meth:`move` and :meth:`close`).
+
+        Emits ``SaleUpdated`` with the fields that really changed (none: no event).
+        """
+        from crm_hookspecs.events import SaleUpdated
+        from crm_hookspecs.records import FieldChange
+
         allowed = {
             "title", "amount", "currency", "owner", "region", "product_line", "expected_close_on",
             "description", "kind", "organization_id",
@@ -294,6 +300,8 @@ class SalesBook:
             )
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            row.amount = as_amount(row.amount, row.currency)  # SQLite gives 1200.5 for 1200.50
+            before = {name: _json_value(getattr(row, name)) for name in allowed}
             if "kind" in changes:
                 if changes["kind"] not in KINDS:
                     raise ValidationError(f"kind {changes['kind']!r} is not one of {', '.join(KINDS)}")
@@ -311,9 +319,17 @@ class SalesBook:
             if "organization_id" in changes:
                 org = changes["organization_id"]
                 row.organization_id = _id(org, "organization") if org is not None else None
+            diff = {
+                name: FieldChange(before[name], value)
+                for name in sorted(allowed)
+                if (value := _json_value(getattr(row, name))) != before[name]
+            }
+            if not diff:
+                return self._view(row)
             row.updated_at = self.crm.clock.now()
             row.save()
             self._write_facts([row])
+            self.crm.emit(SaleUpdated(record_id=row.id, contact_id=row.contact_id, changes=diff, actor=actor, channel=channel))
             return self._view(row)
 
     def move(self, sale_id: int, stage: str, *, actor: str | None = None, channel: str = "staff", reopen: bool = False) -> Sale:
@@ -481,3 +497,12 @@ class SalesBook:
 
 def _naive(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _json_value(value: Any) -> Any:
+    """A field's value as events carry it: an amount as text, a date as ISO text."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value

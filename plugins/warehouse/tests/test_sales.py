@@ -186,3 +186,22 @@ def test_a_lost_reason_can_be_required(warehouse_app):
 def test_bad_settings_are_config_errors_naming_the_key(crm_factory, settings, message):
     with pytest.raises(ConfigError, match=message):
         crm_factory(plugins=[("warehouse", warehouse_plugin)], settings={"warehouse": settings}, migrate=False)
+
+
+def test_update_emits_sale_updated_with_the_fields_that_changed(warehouse_app, crm_recorder):
+    app = warehouse_app(("recorder", crm_recorder))
+    sales = app.plugin("warehouse").sales
+    record = sales.add("rfq", 4, amount="1200.50", owner="maria", expected_close_on="2026-03-31")
+    crm_recorder.events.clear()
+    sales.update(record.id, amount="1300", owner="maria", kind="quote", expected_close_on="2026-04-30", actor="luis")
+    [event] = crm_recorder.events
+    assert (event.type_name, event.record_id, event.contact_id, event.actor) == ("SaleUpdated", record.id, 4, "luis")
+    assert {k: (c.old, c.new) for k, c in event.changes.items()} == {
+        "amount": ("1200.50", "1300.00"),
+        "kind": ("rfq", "quote"),
+        "expected_close_on": ("2026-03-31", "2026-04-30"),
+    }
+    sales.update(record.id, owner="maria", amount="1300.00")  # nothing really changes: no event
+    assert len(crm_recorder.events) == 1
+    [entry] = app.plugin("warehouse").timeline(4, limit=1)
+    assert entry.type == "SaleUpdated" and "amount '1200.50' -> '1300.00'" in entry.summary
