@@ -108,8 +108,9 @@ class JobSpec:
 class MailTransportSpec:
     """A mail transport contributed by ``crm_mail_transports``.
 
-    ``factory(crm, settings)`` returns an object with ``send(messages)``; see
-    the mail documentation for the transport protocol.
+    ``factory(crm, options)`` is called with the ``[crm.mail.transport_options]``
+    table and returns an object with ``send(envelopes)``; see the mail
+    documentation (docs/mail.md) for the transport protocol.
     """
 
     name: str

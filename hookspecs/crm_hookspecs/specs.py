@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
 def crm_schema() -> PluginSchema | None:
     """Declare the plugin's tables: its migrations folder and its models.
 
-    *Per plugin.* Called when the app starts and by ``crm migrate``. Return a
+    *Per plugin.* Called by ``crm migrate`` (``crm.migrate()``), by
+    ``crm.pending_migrations()`` and by ``crm doctor``. Return a
     :class:`~crm_hookspecs.records.PluginSchema`; its migrations are applied
     in numeric order, with the history kept per plugin, and each model's
     table name must start with ``<plugin>_``.
@@ -63,8 +64,10 @@ def crm_plugin_api(crm: CRM) -> object | None:
 def crm_startup(crm: CRM) -> None:
     """The app is built: plugins registered, configuration validated.
 
-    *All results* (ignored), called in dependency order once per app, before
-    any command runs. Database tables may not exist yet (before ``crm
+    *Per plugin*, called in dependency order once per app, before any command
+    runs; the result is ignored. An exception stops the app with a
+    ``PluginError`` naming the plugin (a plugin that cannot start is not
+    silently skipped). Database tables may not exist yet (before ``crm
     migrate``); do not query them here.
     """
 
