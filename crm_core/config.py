@@ -57,7 +57,11 @@ DATABASE_SCHEMES = {
     "mysql": "mysql",
     "mariadb": "mysql",
 }
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|key)$", re.IGNORECASE)
+# "secret", "smtp_password", "api_key", "signing_key"... but not "sort_key" or "primary_key":
+# a bare "key" or one of the words below at the end of the name.
+_SECRET_KEY = re.compile(
+    r"(^key$|password$|passwd$|secret$|token$|(api|secret|private|signing|access)_key$)", re.IGNORECASE
+)
 
 
 @attrs.frozen

@@ -433,3 +433,20 @@ def test_dump_toml_reads_back_to_the_same_data():
     }
     assert tomllib.loads(dump_toml(data)) == data
     assert tomllib.loads(dump_toml({"crm": {"gone": None, "kept": 1}})) == {"crm": {"kept": 1}}
+
+
+def test_redaction_hides_secret_names_but_not_every_key_ending_in_key():
+    from crm_core.config import _redact
+
+    shown = _redact(
+        {"plugins": {"p": {"sort_key": "name", "primary_key": "id", "signing_key": "s3", "key": "k", "api_key": "a"}}},
+        "",
+        frozenset(),
+    )
+    assert shown["plugins"]["p"] == {
+        "sort_key": "name",
+        "primary_key": "id",
+        "signing_key": "***",
+        "key": "***",
+        "api_key": "***",
+    }
