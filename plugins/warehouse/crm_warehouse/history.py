@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditEntry", "as_of", "audit", "end_of", "timeline"]
 
-#: fields of ContactCreated.data / ContactChanged kept apart from the contact's own fields
+#: the most entries one timeline call returns
 _MAX_LIMIT = 10_000
 
 

@@ -284,7 +284,7 @@ class ContactChangeRow(Model):
     occurred_at = UTCDateTimeField(index=True)
     actor = peewee.CharField(max_length=200, null=True)
     channel = peewee.CharField(max_length=32)
-    #: created, changed, deleted, restored, merged, unmerged, erased
+    #: changed, deleted, restored, merged, unmerged, erased or unsubscribed (a creation is not a change)
     action = peewee.CharField(max_length=16)
     field = peewee.CharField(max_length=100, null=True)
     #: JSON
