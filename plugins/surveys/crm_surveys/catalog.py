@@ -141,7 +141,24 @@ def definition(survey_id: int, version: int | None = None) -> SurveyDefinition:
         raise NotFoundError(
             f"survey {survey.key!r} has no version {number}; its versions are 1 to {survey.current_version}"
         )
-    return definition_from_content(json.loads(row.definition), key=survey.key)
+    return read_version(row, survey.key)
+
+
+#: definitions read back, by digest and key: a version is read for every answer
+#: saved, and checking it again (templates compiled) would cost more than the save
+_READ: dict[tuple[str, str], SurveyDefinition] = {}
+_READ_MAX = 256
+
+
+def read_version(row: SurveyVersion, key: str) -> SurveyDefinition:
+    """The definition stored in a version row (checked when it was saved; read once per content)."""
+    cached = _READ.get((row.digest, key))
+    if cached is None:
+        cached = definition_from_content(json.loads(row.definition), key=key)
+        if len(_READ) >= _READ_MAX:
+            _READ.pop(next(iter(_READ)))
+        _READ[(row.digest, key)] = cached
+    return cached
 
 
 def _used(survey_id: int, version: int) -> bool:

@@ -73,7 +73,7 @@ def _answer(rng: random.Random) -> dict[str, Any]:
 
 
 def load_demo(crm: CRM) -> list[str]:
-    from crm_surveys import catalog, collect
+    from crm_surveys import collect
     from crm_surveys.models import Invitation
 
     api = crm.plugin("surveys")
@@ -98,18 +98,19 @@ def load_demo(crm: CRM) -> list[str]:
             ]
         rng = random.Random(6)
         chosen = sorted(rng.sample(invited, min(ANSWERS, len(invited))))
+        # answers arrive over the six months, most in the first weeks, and are saved in that order
+        arrivals = sorted(
+            (dt.timedelta(days=min(180, int(rng.expovariate(1 / 25))), hours=rng.randint(1, 10)), invitation_id)
+            for invitation_id in chosen
+        )
         negative = 0
-        for n, invitation_id in enumerate(chosen):
-            # answers arrive over the six months, most in the first weeks
-            days = min(180, int(rng.expovariate(1 / 25)))
-            demo_clock.set(now - dt.timedelta(days=182) + dt.timedelta(days=days, hours=rng.randint(1, 10)))
+        for n, (after, invitation_id) in enumerate(arrivals):
+            demo_clock.set(now - dt.timedelta(days=182) + after)
             with crm.activate():
                 invitation = Invitation.get_by_id(invitation_id)
                 saved = collect.save_response(crm, invitation, _answer(rng), channel="web" if n % 9 else "paper")
             negative += saved.negative
         lines.append(f"{len(chosen)} answers over six months, {negative} negative (NPS 0-6 or CSAT 1-2): crm surveys results customer-satisfaction --by quarter")
-        with crm.activate():
-            catalog.find("customer-satisfaction")
     finally:
         crm.clock = real_clock
     try:

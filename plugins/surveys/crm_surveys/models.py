@@ -125,7 +125,7 @@ class Response(Model):
 
     class Meta:
         table_name = "surveys_response"
-        indexes = ((("survey", "complete"), False),)
+        indexes = ((("survey", "complete", "region", "month"), False),)
 
 
 class Answer(Model):
@@ -146,7 +146,7 @@ class Answer(Model):
 
     class Meta:
         table_name = "surveys_answer"
-        indexes = ((("survey_id", "version", "question", "region", "month", "value", "choice"), False),)
+        indexes = ((("survey_id", "question", "version", "region", "month", "value", "choice"), False),)
 
 
 class Secret(Model):

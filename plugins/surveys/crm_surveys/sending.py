@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import attrs
+import peewee
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import bulk_insert
@@ -148,6 +149,12 @@ def get_round(crm: CRM, survey: Survey, key: str, schedule_id: int | None = None
     return Round.get((Round.survey == survey.id) & (Round.key == key))
 
 
+_COLUMNS = (
+    "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium",
+    "region", "month", "sent_at", "expires_at", "source",
+)
+
+
 def send(
     crm: CRM,
     survey: Survey,
@@ -158,71 +165,20 @@ def send(
     schedule_id: int | None = None,
 ) -> SendReport:
     """Send the current version of ``survey`` to ``source`` by e-mail (see the module docs)."""
-    from crm_core.mail import OutgoingMessage
-    from crm_hookspecs.events import SurveySent
-
     if round_key == "direct":
         raise ValidationError("round 'direct' holds answers taken without a mailing; choose another round name")
-    contacts = crm.plugin("contacts")
-    counts = contacts.audience_report(source, "email")  # names an unknown list or segment
-    definition = catalog.definition(survey.id)
-    templates = Templates(definition.invitation_template())
-    settings = crm.settings("surveys")
-    key = secret(crm)
-    now = crm.clock.now()
-    expires = now + dt.timedelta(days=settings.token_ttl_days)
-    expires_on = expires.astimezone(crm.tz).date().isoformat()
-    base_url = settings.base_url.rstrip("/")
-    about = survey_variables(survey, definition)
-    month = month_of(crm, now)
-    sent = already = invalid = 0
-    problems: list[str] = []
-    columns = (
-        "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium",
-        "region", "month", "sent_at", "expires_at", "source",
-    )
-    with crm.transaction():
-        round_ = get_round(crm, survey, round_key, schedule_id) if not dry_run else Round.get_or_none(
-            (Round.survey == survey.id) & (Round.key == round_key)
-        )
-        invited: set[int] = set()
-        if round_ is not None:
-            invited = {
-                c for (c,) in Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).tuples()
-            }
-        for page in _pages(contacts.audience(source, "email")):
-            fresh = [card for card in page if card.id not in invited]
-            already += len(page) - len(fresh)
-            if dry_run:
-                sent += len(fresh)
-                continue
-            messages, rows, events = [], [], []
-            for card in fresh:
-                token = make_token(key, survey.id, round_.id, card.id, expires)
-                subject, text, html = templates.render(
-                    variables(card, about, f"{base_url}/{token}", token, expires_on, False), f"contact {card.id}"
-                )
-                try:
-                    message = OutgoingMessage(
-                        _address(card), subject, text, html=html, key=f"surveys:invite:{round_.id}:{card.id}"
-                    )
-                except ValidationError as exc:
-                    invalid += 1
-                    if len(problems) < MAX_PROBLEMS:
-                        problems.append(f"contact {card.id}: {exc}")
-                    continue
-                messages.append(message)
-                invited.add(card.id)
-                rows.append(
-                    (survey.id, round_.id, survey.current_version, card.id, card.id, "email",
-                     card.region, month, _naive(now), _naive(expires), source)
-                )
-                events.append(SurveySent(survey_id=survey.id, version=survey.current_version, contact_id=card.id, medium="email"))
-            if rows:
-                bulk_insert(Invitation, columns, rows, database=crm.database)
-                crm.mail.queue_many(messages)
-                crm.events.emit_many(events)
-                sent += len(rows)
+    counts = crm.plugin("contacts").audience_report(source, "email")  # names an unknown list or segment
+    mailing = _Mailing(crm, survey)
+    try:
+        with crm.transaction():
+            mailing.run(source, round_key, schedule_id, dry_run)
+    except peewee.IntegrityError:
+        # another send of this survey in this round committed first (PostgreSQL and MySQL
+        # let both read; the unique index stops the second): nothing of this one was written
+        raise ValidationError(
+            f"another send of survey {survey.key!r} in round {round_key!r} ran at the same time; "
+            "run this one again to reach whoever it missed"
+        ) from None
     return SendReport(
         survey_id=survey.id,
         survey_key=survey.key,
@@ -230,15 +186,82 @@ def send(
         round=round_key,
         source=source,
         medium="email",
-        sent=sent,
-        already_invited=already,
+        sent=mailing.sent,
+        already_invited=mailing.already,
         do_not_contact=counts.get("do_not_contact", 0),
         unsubscribed=counts.get("unsubscribed", 0),
         no_address=counts.get("no_address", 0),
-        invalid=invalid,
-        problems=tuple(problems),
+        invalid=mailing.invalid,
+        problems=tuple(mailing.problems),
         dry_run=dry_run,
     )
+
+
+class _Mailing:
+    """One send: what is the same for every recipient, prepared once, and the counts."""
+
+    def __init__(self, crm: CRM, survey: Survey) -> None:
+        settings = crm.settings("surveys")
+        definition = catalog.definition(survey.id)
+        self.crm, self.survey = crm, survey
+        self.templates = Templates(definition.invitation_template())
+        self.key = secret(crm)
+        self.now = crm.clock.now()
+        self.expires = self.now + dt.timedelta(days=settings.token_ttl_days)
+        self.expires_on = self.expires.astimezone(crm.tz).date().isoformat()
+        self.base_url = settings.base_url.rstrip("/")
+        self.about = survey_variables(survey, definition)
+        self.month = month_of(crm, self.now)
+        self.sent = self.already = self.invalid = 0
+        self.problems: list[str] = []
+
+    def run(self, source: str, round_key: str, schedule_id: int | None, dry_run: bool) -> None:
+        crm, survey = self.crm, self.survey
+        if dry_run:
+            round_ = Round.get_or_none((Round.survey == survey.id) & (Round.key == round_key))
+        else:
+            round_ = get_round(crm, survey, round_key, schedule_id)
+        invited: set[int] = set()
+        if round_ is not None:
+            invited = {c for (c,) in Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).tuples()}
+        for page in _pages(crm.plugin("contacts").audience(source, "email")):
+            fresh = [card for card in page if card.id not in invited]
+            self.already += len(page) - len(fresh)
+            if dry_run:
+                self.sent += len(fresh)
+            elif fresh:
+                invited.update(self._page(round_.id, source, fresh))
+
+    def _page(self, round_id: int, source: str, cards: list[ContactCard]) -> list[int]:
+        """Invite, queue and tell one page of recipients with three set-based writes; their ids."""
+        from crm_core.mail import OutgoingMessage
+        from crm_hookspecs.events import SurveySent
+
+        survey, version = self.survey, self.survey.current_version
+        messages, rows, events = [], [], []
+        for card in cards:
+            token = make_token(self.key, survey.id, round_id, card.id, self.expires)
+            values = variables(card, self.about, f"{self.base_url}/{token}", token, self.expires_on, False)
+            subject, text, html = self.templates.render(values, f"contact {card.id}")
+            try:
+                message = OutgoingMessage(_address(card), subject, text, html=html, key=f"surveys:invite:{round_id}:{card.id}")
+            except ValidationError as exc:
+                self.invalid += 1
+                if len(self.problems) < MAX_PROBLEMS:
+                    self.problems.append(f"contact {card.id}: {exc}")
+                continue
+            messages.append(message)
+            rows.append(
+                (survey.id, round_id, version, card.id, card.id, "email", card.region, self.month,
+                 _naive(self.now), _naive(self.expires), source)
+            )
+            events.append(SurveySent(survey_id=survey.id, version=version, contact_id=card.id, medium="email"))
+        if rows:
+            bulk_insert(Invitation, _COLUMNS, rows, database=self.crm.database)
+            self.crm.mail.queue_many(messages)
+            self.crm.events.emit_many(events)
+            self.sent += len(rows)
+        return [row[3] for row in rows]
 
 
 def reminder_days(crm: CRM, definition: SurveyDefinition, override: int | None) -> int:

@@ -44,11 +44,16 @@ class SurveySettings:
     #: how long an answer link works, in days from the e-mail
     token_ttl_days: int = attrs.field(default=30, validator=_positive)
     #: the address of the web form; a recipient's link is ``<base_url>/<token>``
-    base_url: str = "http://localhost:8000/surveys"
+    base_url: str = attrs.field(default="http://localhost:8000/surveys")
     #: default days before the one reminder to non-respondents (0: none);
     #: a survey's ``[reminder] after_days`` overrides it
     reminder_after_days: int = attrs.field(default=7)
     letters: LetterSettings = attrs.field(factory=LetterSettings)
+
+    @base_url.validator
+    def _check_base_url(self, attribute: attrs.Attribute, value: str) -> None:
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError(f"must be an http:// or https:// address without spaces, not {value!r}")
 
     @reminder_after_days.validator
     def _check_reminder(self, attribute: attrs.Attribute, value: int) -> None:

@@ -264,3 +264,37 @@ def test_smtp_down_then_refusing_then_accepting_sends_each_survey_once(crm_facto
     assert sorted(m["To"] for m in handler.messages) == [f"P{i} <p{i}@example.com>" for i in range(3)]
     token = handler.messages[0].get_body(("plain",)).get_content().split("answer here: ")[1].split()[0].rsplit("/", 1)[1]
     assert api.form(token).survey_id == api.get("csat").id
+
+
+def test_a_concurrent_send_in_the_same_round_fails_cleanly(app, audience, monkeypatch):
+    """Another worker invites the same people after this send read the round: its insert must not half-write."""
+    from crm_surveys import sending
+    from crm_surveys.models import Invitation, Round
+
+    real_pages = sending._pages
+
+    def racing_pages(items, size=sending.PAGE):
+        round_ = Round.get(Round.key == "manual")
+        Invitation.insert(
+            survey=round_.survey_id, round=round_.id, version=1, contact_id=audience[0], original_contact_id=audience[0],
+            medium="email", month="2026-01", sent_at=app.clock.now(),
+        ).execute()
+        yield from real_pages(items, size)
+
+    monkeypatch.setattr(sending, "_pages", racing_pages)
+    with pytest.raises(ValidationError, match="another send of survey 'csat' in round 'manual' ran at the same time"):
+        app.plugin("surveys").send("csat", "customers")
+    monkeypatch.setattr(sending, "_pages", real_pages)
+    assert app.mail.list(limit=10) == [] and app.plugin("surveys").get("csat").invited == 0
+    assert app.plugin("surveys").send("csat", "customers").sent == 3
+
+
+def test_settings_are_checked(crm_factory):
+    from crm_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"plugins.surveys.base_url: must be an http:// or https:// address"):
+        crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"base_url": "crm.example.com/s"}})
+    with pytest.raises(ConfigError, match=r"plugins.surveys.letters.page_size: must be 'A4' or 'letter'"):
+        crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"letters": {"page_size": "A5"}}})
+    with pytest.raises(ConfigError, match=r"plugins.surveys.token_ttl_days"):
+        crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"token_ttl_days": 0}})
