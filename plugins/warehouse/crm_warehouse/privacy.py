@@ -114,6 +114,12 @@ def _erase_payload(type_name: str, payload: dict[str, Any], contact_id: int) -> 
             field: change if field in KEPT_FIELDS or not isinstance(change, dict) else {"old": _scrub(change.get("old")), "new": _scrub(change.get("new"))}
             for field, change in (payload.get("changes") or {}).items()
         }
+    elif type_name == "SaleUpdated":
+        out["changes"] = {
+            field: {"old": _scrub(change.get("old")), "new": _scrub(change.get("new"))}
+            if field in ("title", "description") and isinstance(change, dict) else change
+            for field, change in (payload.get("changes") or {}).items()
+        }  # fmt: skip
     elif type_name in _TEXT_FIELDS:
         for key in _TEXT_FIELDS[type_name]:
             if out.get(key) is not None:

@@ -27,6 +27,7 @@ def populate(app, emit):
     )
     api = app.plugin("warehouse")
     sale = api.sales.add("sale", 1, title="Ana's boiler", amount="900.00", description="For her flat in Bilbao")
+    api.sales.update(sale.id, description="For her flat in Bilbao, 3rd floor")
     api.sales.close(sale.id, won=False, lost_reason="Ana moved abroad")
     api.actions.log("call", contact_id=1, subject="Ana's new number", body="+34 600 000 000", author="maria")
     private = api.documents.attach(io.BytesIO(b"Ana's passport scan"), contact_id=1, name="passport.png")
@@ -75,7 +76,10 @@ def test_crm_erase_personal_data_keeps_amounts_and_removes_what_identifies(wareh
     assert trail == {("email", "[erased]", "[erased]"), ("status", "customer", "former")}
     with app.activate():
         assert SalesFactRow.get_by_id(sale.id).amount == decimal.Decimal("900.00")
-        assert "Ana" not in "".join(p for (p,) in EventRow.select(EventRow.payload).tuples() if '"contact_id":1' in p)
+        payloads = "".join(p for (p,) in EventRow.select(EventRow.payload).tuples() if '"contact_id":1' in p)
+        assert "Ana" not in payloads and "Bilbao" not in payloads
+    [updated] = api.events(type_name="SaleUpdated")
+    assert updated.payload["changes"]["description"] == {"old": "[erased]", "new": "[erased]"}
     # the other contact is untouched
     assert api.contact_as_of(2, app.now())["first_name"] == "Bea"
 
