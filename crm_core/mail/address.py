@@ -15,7 +15,7 @@ import attrs
 
 from crm_core.errors import ValidationError
 
-__all__ = ["Address", "check_header_value", "parse_address", "parse_addresses"]
+__all__ = ["Address", "check_header_value", "from_normalized", "parse_address", "parse_addresses"]
 
 # RFC 5322 dot-atom local part (quoted local parts are legal but so rare in a
 # CRM that refusing them catches far more typos than it blocks addresses).
@@ -119,6 +119,25 @@ def _parse(value: str, what: str) -> Address:
     if len(addr) > MAX_ADDRESS:
         raise ValidationError(f"{what} {value!r} is longer than {MAX_ADDRESS} characters")
     return Address(name.strip(), addr)
+
+
+def from_normalized(text: str) -> Address:
+    """An :class:`Address` from the text ``str(Address)`` wrote (what the queue stores).
+
+    Delivery reads back thousands of addresses it wrote itself; splitting
+    them is far cheaper than parsing them again. Anything unexpected (a row
+    edited by hand) goes through :func:`parse_address`.
+    """
+    name, addr = "", text
+    if text.endswith(">") and "<" in text:
+        cut = text.rindex("<")
+        name, addr = text[:cut].strip(), text[cut + 1 : -1]
+        if len(name) >= 2 and name[0] == '"' and name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    local, at, domain = addr.rpartition("@")
+    if at and _LOCAL.match(local) and domain.isascii() and all(_LABEL.match(p) for p in domain.split(".")) and not _LINE_BREAK.search(text):
+        return Address(name, addr)
+    return parse_address(text)
 
 
 def parse_addresses(value: str | Address | object, what: str = "recipient") -> tuple[Address, ...]:

@@ -178,6 +178,7 @@ def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: Delivery
         MailMessage.select()
         .where((MailMessage.lease_owner == token) & (MailMessage.status == "sending"))
         .order_by(MailMessage.next_attempt_at, MailMessage.id)
+        .namedtuples()  # read-only rows: a third of the cost of model instances
     )
     return rows, limited and len(rows) >= wanted
 

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 import attrs
 
 from crm_core.errors import ValidationError
-from crm_core.mail.address import Address, check_header_value, parse_address, parse_addresses
+from crm_core.mail.address import Address, check_header_value, from_normalized, parse_address, parse_addresses
 
 __all__ = ["Attachment", "OutgoingMessage", "build_message", "new_key", "new_message_id"]
 
@@ -339,7 +339,7 @@ def _mailbox(address: Address) -> str:
 
 def _address_list(addresses: Iterable[str], name: str) -> str:
     """``To``/``From`` values, folded between addresses when the line grows long."""
-    items = [_mailbox(parse_address(a)) for a in addresses]
+    items = [_mailbox(from_normalized(a)) for a in addresses]
     text = ", ".join(items)
     if len(name) + 2 + len(text) <= 78 and "\n" not in text:
         return text
@@ -358,7 +358,7 @@ def _address_list(addresses: Iterable[str], name: str) -> str:
 
 def envelope_address(text: str) -> str:
     """The bare ``local@domain`` (domain in IDNA) of a validated address."""
-    address = parse_address(text)
+    address = from_normalized(text)
     local, _, domain = address.addr.rpartition("@")
     return f"{local}@{_idna(domain)}"
 
