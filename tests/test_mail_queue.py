@@ -317,3 +317,20 @@ def test_a_plugin_transport_may_not_take_a_kernel_name(crm_factory, crm_plugin):
     app = crm_factory(plugins=[plugin], mail={"transport": "api"})
     with pytest.raises(PluginError, match="'api' offers a mail transport named 'smtp', which is a kernel transport"):
         app.mail.deliver()
+
+
+def test_a_row_edited_by_hand_into_something_unsendable_fails_alone(crm):
+    from crm_core.mail.models import MailMessage
+
+    crm.mail.queue("a@example.com", "s", "t", key="injected")
+    crm.mail.queue("b@example.com", "s", "t", key="odd-address")
+    crm.mail.queue("c@example.com", "s", "t", key="good")
+    with crm.activate():
+        MailMessage.update(subject="x\r\nBcc: victim@example.com").where(MailMessage.key == "injected").execute()
+        # valid, but not as the queue writes it: parsed the slow way
+        MailMessage.update(recipients='["  Bo   <b@example.com> "]').where(MailMessage.key == "odd-address").execute()
+    report = crm.mail.deliver()
+    assert (report.sent, report.failed) == (2, 1)
+    error = crm.mail.get("injected").last_error
+    assert error.startswith("the message cannot be built: ValidationError: the subject") and "line break" in error
+    assert sorted(r for m in crm.mail.sent for r in m.recipients) == ["b@example.com", "c@example.com"]
