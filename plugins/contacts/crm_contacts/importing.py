@@ -398,7 +398,11 @@ class Importer:
         ids = _ids_for(database, len(new))
         timings["write"] += clock() - start
         start = clock()
-        at = stored_time(now)
+        at: Any = stored_time(now)
+        if dialect(database) == "sqlite":
+            # the text sqlite3's datetime adapter would store, made once per
+            # batch instead of by an adapter call per value
+            at = str(at)
         contacts, emails, phones, addresses, tags, custom = [], [], [], [], [], []
         for cid, f in zip(ids, new):
             contacts.append((

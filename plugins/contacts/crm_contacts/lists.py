@@ -3,7 +3,8 @@
 An *audience* is who a mailing goes to: the members of a list, or the
 matches of a segment, less the deleted contacts, those flagged
 do-not-contact, those unsubscribed from the list, and those without an
-address for the medium (``email`` or ``post``). Everything that sends or
+address for the medium (``email``: a primary e-mail; ``post``: a primary
+postal address with at least a street and a city). Everything that sends or
 prints goes through :meth:`MailingLists.audience`, so the flags are honoured
 in one place.
 """
@@ -352,7 +353,12 @@ class MailingLists:
             raise ValidationError(f"medium {medium!r} is not known; use email or post")
         if medium == "email":
             return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.is_primary == True))  # noqa: E712
-        return Contact.id.in_(ContactAddress.select(ContactAddress.contact).where(ContactAddress.is_primary == True))  # noqa: E712
+        # a label needs at least a street and a city to reach anyone
+        return Contact.id.in_(
+            ContactAddress.select(ContactAddress.contact).where(
+                (ContactAddress.is_primary == True) & (ContactAddress.street != "") & (ContactAddress.city != "")  # noqa: E712
+            )
+        )
 
     def audience(self, source: str, medium: str = "email") -> Iterator[ContactCard]:
         """The contacts a mailing to ``source`` by ``medium`` reaches (see the module doc), in id order."""

@@ -186,3 +186,14 @@ def test_cli_segments(app, book, people, crm_cli):
     assert run("segments", "create", "y", "--deleted", "--city", "Madrid").exit_code == 2
     assert "segment 'madrid' deleted" in run("segments", "delete", "madrid").output
     assert run("segments", "show", "madrid").exit_code == 5
+
+
+def test_a_label_needs_a_street_and_a_city(book):
+    book.create_list("post")
+    full = book.create(first_name="Ana", addresses=address())
+    city_only = book.create(first_name="Ben", addresses=[{"city": "Madrid", "postal_code": "28001"}])
+    book.add_to_list("post", [full.id, city_only.id])
+    out = io.StringIO()
+    counts = book.labels_csv("post", out)
+    assert [r["name"] for r in csv.DictReader(io.StringIO(out.getvalue()))] == ["Ana"]
+    assert (counts.written, counts.no_address) == (1, 1)
