@@ -77,7 +77,8 @@ def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[A
     """Track activity, cancel delayed actions of closed records, fire the rules; return the firings."""
     from crm_tasks import inactivity
 
-    inactivity.track(crm, events)
+    if not inactivity.warehouse_source(crm):
+        inactivity.track(crm, events)
     _cancel_closed(crm, settings, events)
     matches = rules.match(events)
     if not matches:
@@ -99,19 +100,30 @@ def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[A
     return len(matches)
 
 
-def fired_keys(crm: CRM, keys: Sequence[str]) -> set[tuple[str, str]]:
-    """``(rule, key)`` pairs of the firing log among ``keys``."""
+def fired_keys(crm: CRM, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which ``(rule, key)`` pairs the firing log already holds.
+
+    Looked up rule by rule (``rule = ? AND key IN (…)``), so that the unique
+    index on ``(rule, key)`` serves every look-up.
+    """
     from crm_tasks.store import quote, rows_in
 
     database = crm.database
-    sql = f"SELECT rule, {quote(database, 'key')} FROM tasks_firing WHERE {quote(database, 'key')} {{in}}"
-    return {(r, k) for r, k in rows_in(database, sql, keys)}
+    by_rule: dict[str, set[str]] = {}
+    for rule, key in pairs:
+        by_rule.setdefault(rule, set()).add(key)
+    key_col = quote(database, "key")
+    sql = f"SELECT {key_col} FROM tasks_firing WHERE rule = {database.param} AND {key_col} {{in}}"
+    found: set[tuple[str, str]] = set()
+    for rule, keys in by_rule.items():
+        found.update((rule, k) for (k,) in rows_in(database, sql, sorted(keys), params=(rule,)))
+    return found
 
 
 def _not_fired(matches: Sequence[Match]) -> list[Match]:
     from crm_core.storage import current_app
 
-    fired = fired_keys(current_app(), sorted({m.key for m in matches}))
+    fired = fired_keys(current_app(), ((m.rule.name, m.key) for m in matches))
     out = []
     for m in matches:
         if (m.rule.name, m.key) not in fired:
@@ -273,15 +285,20 @@ def _plan_one(crm: CRM, settings: TasksSettings, m: Match, cards: dict[int, Any]
         return Planned(m, detail=f"{type(exc).__name__}: {exc}", failed=True)
 
 
-def execute(crm: CRM, settings: TasksSettings, matches: Sequence[Match], now: dt.datetime) -> list[tuple[Match, str, int | None, str]]:
-    """Do what the matches say; return ``(match, outcome, task id, detail)`` for the log."""
+def execute(
+    crm: CRM, settings: TasksSettings, matches: Sequence[Match], now: dt.datetime, *, checked: bool = True
+) -> list[tuple[Match, str, int | None, str]]:
+    """Do what the matches say; return ``(match, outcome, task id, detail)`` for the log.
+
+    ``checked``: the matches were filtered through the firing log already.
+    """
     from crm_tasks import notify, store
 
     if not matches:
         return []
     planned = plan(crm, settings, matches, now)
     drafts = [p.draft for p in planned if p.draft is not None]
-    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings)} if drafts else {}
+    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, checked=checked)} if drafts else {}
     notices = [n for p in planned for n in p.notices]
     if notices:
         notify.send(crm, notices)
@@ -374,7 +391,7 @@ def preview(crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_d
         now = crm.clock.now().replace(microsecond=0)
         fired: set[tuple[str, str]] = set()
         if check_done and matches:
-            fired = fired_keys(crm, sorted({m.key for m in matches}))
+            fired = fired_keys(crm, ((m.rule.name, m.key) for m in matches))
         rows = []
         for p in plan(crm, settings, matches, now):
             m = p.match

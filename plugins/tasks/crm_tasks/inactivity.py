@@ -5,8 +5,8 @@ Where the customers and their last purchase come from:
 * the warehouse, when it is enabled: its API's
   ``customers_without_won_sale_since(since)`` (one set-based query over its
   reporting tables, giving each current customer's last won sale date);
-* otherwise ``tasks_activity``, which this plugin keeps from the events it
-  sees (``ContactCreated``/``ContactChanged`` for the status, ``SaleClosed``
+* otherwise ``tasks_activity``, which this plugin keeps (while the
+  warehouse does not answer) from the events it sees (``ContactCreated``/``ContactChanged`` for the status, ``SaleClosed``
   won for the purchases), queried with one indexed statement per page.
 
 A period is identified by the last purchase date: the firing key is
@@ -111,15 +111,19 @@ def _day(crm: CRM, when: dt.datetime | None) -> dt.date:
 # -- the candidates -----------------------------------------------------------------
 
 
+def warehouse_source(crm: CRM) -> Any:
+    """The warehouse's ``customers_without_won_sale_since``, when it is enabled and offers it."""
+    if not crm.has_plugin("warehouse"):
+        return None
+    return getattr(crm.plugin("warehouse"), "customers_without_won_sale_since", None)
+
+
 def source(crm: CRM, cutoff: dt.date) -> Iterator[tuple[int, dt.date | None]]:
     """Customers whose last won sale (or becoming a customer) is before ``cutoff``."""
-    if crm.has_plugin("warehouse"):
-        api = crm.plugin("warehouse")
-        finder = getattr(api, "customers_without_won_sale_since", None)
-        if finder is not None:
-            found = finder(cutoff)
-            yield from sorted(found.items())
-            return
+    finder = warehouse_source(crm)
+    if finder is not None:
+        yield from sorted(finder(cutoff).items())
+        return
     from crm_tasks.models import Activity
 
     last = 0
@@ -175,10 +179,13 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                 page = list(itertools.islice(candidates, PAGE))
                 if not page:
                     break
+                # most candidates were handled on an earlier day: drop them by key first
+                keyed = [(f"{cid}:{last.isoformat() if last else 'never'}", cid, last) for cid, last in page]
+                fired = firing.fired_keys(crm, ((r.name, key) for key, _, _ in keyed))
                 matches = [
                     Match(
                         rule=r,
-                        key=f"{cid}:{last.isoformat() if last else 'never'}",
+                        key=key,
                         event=None,
                         contact_id=cid,
                         extra={
@@ -187,13 +194,16 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                             "days": (today - last).days if last else None,
                         },
                     )
-                    for cid, last in page
+                    for key, cid, last in keyed
+                    if (r.name, key) not in fired
                 ]
+                if not matches:
+                    continue
                 if dry_run:
-                    preview += [p for p in firing.preview(crm, settings, matches) if p["state"] != "already fired"]
+                    preview += firing.preview(crm, settings, matches, check_done=False)
                     continue
                 with crm.transaction():
-                    fresh = firing._not_fired(matches)
+                    fresh = firing._not_fired(matches)  # again, inside the transaction that writes
                     if not fresh:
                         continue
                     now = crm.clock.now().replace(microsecond=0)
@@ -201,7 +211,7 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                     drafts = [p.draft for p in planned if p.draft is not None]
                     from crm_tasks import store
 
-                    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, notify=False)}
+                    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, notify=False, checked=True)}
                     rows = []
                     per_assignee: dict[str, list[tuple[int, str]]] = {}
                     for p in planned:

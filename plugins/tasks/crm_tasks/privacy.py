@@ -42,17 +42,19 @@ def erase(crm: CRM, contact_id: int) -> int:
     """Remove what identifies the person from the tasks about him; return how many records.
 
     Titles and descriptions (often made from the contact's name) are
-    replaced, call answers removed, delayed rule actions carrying the event
+    replaced, and so are the subjects of the reminders sent about them
+    (the kernel's mail queue keeps its own copy), call answers removed, delayed rule actions carrying the event
     dropped, and the activity the plugin kept forgotten. The tasks stay, so
     the team's history of work done keeps its counts.
     """
-    from crm_tasks.models import Activity, Pending, Question, Task
+    from crm_tasks.models import Activity, Pending, Question, Reminder, Task
 
     ids = _task_ids(contact_id)
     count = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         count += Task.update(title=ERASED_TITLE, description="").where(Task.id.in_(chunk)).execute()
+        count += Reminder.update(subject=ERASED_TITLE).where(Reminder.task.in_(chunk)).execute()
         count += (
             Question.update(answer=None)
             .where(Question.task.in_(chunk) & Question.answer.is_null(False))

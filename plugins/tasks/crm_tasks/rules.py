@@ -54,7 +54,7 @@ def _get(obj: Any, path: Sequence[str]) -> Any:
     for part in path:
         if obj is None:
             return None
-        if isinstance(obj, Mapping):
+        if type(obj) is dict or isinstance(obj, Mapping):  # dict first: the ABC check is slow
             obj = obj.get(part)
         else:
             obj = getattr(obj, part, None)

@@ -64,11 +64,16 @@ def existing_keys(keys: Sequence[str], database: Any = None) -> set[str]:
     return {k for (k,) in rows_in(database, "SELECT origin_key FROM tasks_task WHERE origin_key {in}", keys)}
 
 
-def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, notify: bool = True) -> list[tuple[Draft, int]]:
+def create_many(
+    crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, notify: bool = True, checked: bool = False
+) -> list[tuple[Draft, int]]:
     """Create the drafts not created before; return ``(draft, task id)`` for each new one.
 
     Drafts with an ``origin_key`` are written with bulk inserts; drafts
     without one (tasks made by hand) one by one, to learn their id.
+    ``checked`` says the caller has already left out the keys that exist
+    (the rules do, through their firing log); the unique index on
+    ``origin_key`` still refuses a duplicate.
     """
     from crm_hookspecs.events import TaskCreated
 
@@ -81,7 +86,7 @@ def create_many(crm: CRM, drafts: Iterable[Draft], settings: TasksSettings, *, n
     unique: dict[str, Draft] = {}
     for d in keyed:
         unique.setdefault(d.origin_key, d)
-    done = existing_keys(list(unique), crm.database)
+    done = set() if checked else existing_keys(list(unique), crm.database)
     keyed = [d for k, d in unique.items() if k not in done]
 
     now = crm.clock.now().replace(microsecond=0)

@@ -63,26 +63,27 @@ def test_assign_cancel_reschedule_todo_staff(app, crm_cli, crm_clock):
     assert [m["name"] for m in staff] == ["ana", "luis", "marta", "old"]
 
 
-@pytest.mark.parametrize(
-    "args, code, message",
-    [
-        (["tasks", "add", "X", "--assignee", "bob"], 2, "Error: unknown assignee 'bob': not a staff member"),
-        (["tasks", "add", "X", "--due", "someday"], 2, "Error: due time 'someday' is not understood"),
-        (["tasks", "add", "X", "--link", "sale"], 2, "is not KIND:ID"),
-        (["tasks", "show", "99"], 5, "Error: no task #99"),
-        (["tasks", "done", "99"], 5, "Error: no task #99"),
-        (["tasks", "todo", "zoe"], 2, "Error: unknown staff member 'zoe'"),
-        (["tasks", "recurring", "add", "w", "Weekly", "--rrule", "FREQ=SOMETIMES"], 2, "does not parse"),
-        (["tasks", "rules", "test", "nope", "--event", "{file}"], 5, "Error: no rule 'nope'"),
-    ],
-)
-def test_bad_input_gives_one_line_and_an_exit_code(app, crm_cli, tmp_path, args, code, message):
+BAD_COMMANDS = [
+    (["tasks", "add", "X", "--assignee", "bob"], 2, "Error: unknown assignee 'bob': not a staff member"),
+    (["tasks", "add", "X", "--due", "someday"], 2, "Error: due time 'someday' is not understood"),
+    (["tasks", "add", "X", "--link", "sale"], 2, "is not KIND:ID"),
+    (["tasks", "show", "99"], 5, "Error: no task #99"),
+    (["tasks", "done", "99"], 5, "Error: no task #99"),
+    (["tasks", "todo", "zoe"], 2, "Error: unknown staff member 'zoe'"),
+    (["tasks", "recurring", "add", "w", "Weekly", "--rrule", "FREQ=SOMETIMES"], 2, "does not parse"),
+    (["tasks", "rules", "test", "nope", "--event", "{file}"], 5, "Error: no rule 'nope'"),
+]
+
+
+def test_bad_input_gives_one_line_and_an_exit_code(app, crm_cli, tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"type": "RequestReceived", "record_id": 1, "contact_id": None, "kind": "rfp"}))
-    result = crm_cli.invoke([a.replace("{file}", str(event)) for a in args], app=app)
-    assert result.exit_code == code, result.output
-    assert message in result.output
-    assert "Traceback" not in result.output
+    for args, code, message in BAD_COMMANDS:
+        result = crm_cli.invoke([a.replace("{file}", str(event)) for a in args], app=app)
+        assert result.exit_code == code, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert json.loads(_ok(crm_cli.invoke(["tasks", "list", "--status", "all", "--format", "json"], app=app))) == []
 
 
 def test_ticking_an_item_of_a_closed_task_from_the_cli(app, crm_cli):
@@ -120,22 +121,24 @@ def test_rules_list_test_preview_and_log(app, crm_cli, tmp_path):
     assert [(r["rule"], r["event_type"], r["outcome"], r["task_id"]) for r in log] == [("proposal", "RequestReceived", "created", 1)]
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        ("not json", "is not JSON"),
-        ('{"record_id": 1}', 'an event is an object with a "type"'),
-        ('{"type": "Nope"}', "unknown event type 'Nope'"),
-        ('{"type": "RequestReceived", "kind": "rfp"}', "needs the field(s) record_id, contact_id"),
-        ('{"type": "RequestReceived", "record_id": "x", "contact_id": null, "kind": "rfp"}', "do not fit"),
-    ],
-)
-def test_rules_test_refuses_a_bad_event_file(app, crm_cli, tmp_path, content, message):
+BAD_EVENT_FILES = [
+    ("not json", "is not JSON"),
+    ('{"record_id": 1}', 'an event is an object with a "type"'),
+    ('{"type": "Nope"}', "unknown event type 'Nope'"),
+    ('{"type": "RequestReceived", "kind": "rfp"}', "needs the field(s) record_id, contact_id"),
+    ('{"type": "RequestReceived", "record_id": "x", "contact_id": null, "kind": "rfp"}', "do not fit"),
+]
+
+
+def test_rules_test_refuses_a_bad_event_file(app, crm_cli, tmp_path):
     path = tmp_path / "event.json"
-    path.write_text(content)
-    result = crm_cli.invoke(["tasks", "rules", "test", "proposal", "--event", str(path)], app=app)
-    assert result.exit_code == 2, result.output
-    assert message in result.output
+    for content, message in BAD_EVENT_FILES:
+        path.write_text(content)
+        result = crm_cli.invoke(["tasks", "rules", "test", "proposal", "--event", str(path)], app=app)
+        assert result.exit_code == 2, (content, result.output)
+        assert message in result.output, (content, result.output)
+    result = crm_cli.invoke(["tasks", "rules", "test", "proposal", "--event", str(tmp_path / "missing.json")], app=app)
+    assert result.exit_code == 2 and "cannot read" in result.output
 
 
 def test_recurring_commands(app, crm_cli, crm_clock):

@@ -30,6 +30,7 @@ def _emit(crm, *events):
             crm.emit(event)
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 def test_inactivity_rules_are_checked(tasks_app):
     with pytest.raises(ConfigError, match="trigger 'inactivity' needs days = N"):
         tasks_app(rules=[{**WIN_BACK, "days": 0}])

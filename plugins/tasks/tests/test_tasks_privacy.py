@@ -39,7 +39,8 @@ def test_crm_export_personal_data_gives_every_task_about_the_contact(tasks_app):
 def test_crm_erase_personal_data_anonymises_titles_and_answers(tasks_app):
     crm = tasks_app(contacts={7: {}})
     api = crm.plugin("tasks")
-    task = api.add("Call Eva Gil", kind="call", contact_id=7, questions=["Happy?"], description="Eva's mobile 600 000 000")
+    task = api.add("Call Eva Gil", kind="call", contact_id=7, questions=["Happy?"], description="Eva's mobile 600 000 000",
+                   assignee="ana")
     api.answer(task.id, 1, "No")
     other = api.add("Call Bob")
     with crm.transaction():
@@ -48,4 +49,5 @@ def test_crm_erase_personal_data_anonymises_titles_and_answers(tasks_app):
     erased = api.get(task.id)
     assert erased.title == "(task about an erased contact)" and erased.description == ""
     assert erased.questions[0].answer is None and erased.questions[0].text == "Happy?"
+    assert [r.subject for r in erased.reminders] == ["(task about an erased contact)"]
     assert api.get(other.id).title == "Call Bob"

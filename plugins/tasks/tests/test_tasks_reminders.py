@@ -163,3 +163,24 @@ def test_two_workers_never_create_a_task_or_send_a_reminder_twice(tasks_app, tas
         recurring = [t for t in api.list(status=None) if t.origin == "recurring"]
         assert len(recurring) == 6
         assert len({(t.title, t.due_at) for t in recurring}) == 6
+
+
+def test_the_kernel_worker_runs_the_tasks_jobs(tasks_app, crm_clock, sent):
+    import pytest
+
+    runner = pytest.importorskip("crm_core.worker.runner")
+    crm = tasks_app(reminders={"on_assign": False, "before_due_hours": 24})
+    api = crm.plugin("tasks")
+    task = api.add("Send offer", assignee="luis", due="+3h")
+    api.add_recurring("daily", "Check the inbox", "FREQ=DAILY;BYHOUR=10", start="2026-01-05 10:00")
+    worker = runner.Worker(crm)
+    names = {o.job for o in worker.run_pending()}
+    assert {"tasks.reminders", "tasks.pending", "tasks.recurring"} <= names
+    assert sent(crm) == [("luis@example.com", f"Reminder: task #{task.id} is due 2026-01-05 12:00 UTC: Send offer")]
+    crm_clock.advance(hours=1, minutes=5)
+    worker.run_pending()
+    assert [t.title for t in api.list(status=None) if t.origin == "recurring"] == ["Check the inbox"]
+    crm_clock.advance(days=1)
+    worker.run_pending()
+    assert len(sent(crm)) == 2  # and the overdue notice, once
+    assert len([t for t in api.list(status=None) if t.origin == "recurring"]) == 2

@@ -69,6 +69,7 @@ def _emit(crm, *events):
 # -- validation at load -------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -101,12 +102,14 @@ def test_a_bad_rule_is_a_config_error_naming_the_rule(tasks_app, change, message
     assert "plugins.tasks" in str(info.value)
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 def test_a_template_naming_a_field_the_event_lacks_is_found_at_load(tasks_app):
     rule = {**PROPOSAL, "task": {**PROPOSAL["task"], "title": "Proposal for survey {survey_id}"}}
     with pytest.raises(ConfigError, match=r"rule 'proposal'.*\{survey_id\} but the event has no field 'survey_id'"):
         tasks_app(rules=[rule])
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 def test_notify_rules_are_checked_too(tasks_app):
     base = {"name": "n", "trigger": "event", "event": "RequestReceived", "action": "notify"}
     with pytest.raises(ConfigError, match="needs a \\[notify\\] table"):
@@ -119,6 +122,7 @@ def test_notify_rules_are_checked_too(tasks_app):
         tasks_app(rules=[{**base, "notify": {"to": ["ana"], "subject": "{survey_id}", "text": "t"}}])
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 def test_rule_names_are_unique(tasks_app):
     with pytest.raises(ConfigError, match="rule name 'proposal' is used twice"):
         tasks_app(rules=[PROPOSAL, PROPOSAL])
@@ -319,6 +323,7 @@ def test_plugins_contribute_rules_through_crm_task_rules(tasks_app, crm_plugin):
     assert task.rule == "from-plugin" and task.assignee == "luis"
 
 
+@pytest.mark.sqlite_only  # rule compilation only: no storage involved
 @pytest.mark.parametrize(
     "rules, message",
     [
@@ -335,6 +340,7 @@ def test_bad_rules_from_a_plugin_name_the_plugin(tasks_app, crm_plugin, rules, m
         crm.plugin("tasks").rules()
 
 
+@pytest.mark.sqlite_only  # configuration only: no storage involved
 def test_tasks_works_without_surveys_and_warehouse(tasks_app):
     crm = tasks_app(rules=[UNHAPPY, PROPOSAL, ONBOARDING])
     assert not crm.has_plugin("surveys") and not crm.has_plugin("warehouse")
