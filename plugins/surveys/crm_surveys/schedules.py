@@ -67,7 +67,8 @@ def add(crm: CRM, survey: Survey, source: str, rule: str, *, start: dt.datetime 
     now = crm.clock.now()
     if start is not None and start.tzinfo is None:
         raise ValidationError(f"the start of a schedule must be an aware datetime, not {start!r}")
-    start = start or now
+    # whole minutes: a rule without BYSECOND takes its seconds from the start
+    start = (start or now).replace(second=0, microsecond=0)
     recurrence = _recurrence(crm, rule, start)
     if recurrence.after(max(start, now) - dt.timedelta(seconds=1)) is None:
         raise ValidationError(f"recurrence rule {rule!r} has no occurrence after {max(start, now):%Y-%m-%d %H:%M}; nothing would be sent")

@@ -68,3 +68,17 @@ def test_merge_with_nothing_to_move(app, answered, people):
     lone = people.add()
     with app.transaction():
         assert app.hooks.contacts_merged(app, lone, people.add())["surveys"] == {}
+
+
+def test_through_the_contacts_plugin_merge_unmerge_and_erase(app, answered):
+    """The same hooks, called by the contacts plugin itself."""
+    api, ana, bo = answered
+    contacts = app.plugin("contacts")
+    contacts.merge(bo, ana)
+    assert len(contacts.export_personal_data(bo)["plugins"]["surveys"]["invitations"]) == 2
+    contacts.unmerge(ana)
+    assert len(contacts.export_personal_data(ana)["plugins"]["surveys"]["invitations"]) == 1
+    counts = contacts.erase(ana)
+    assert counts["surveys"] == 2
+    assert contacts.export_personal_data(ana)["plugins"].get("surveys") is None
+    assert next(q for q in api.results("csat").overall.questions if q.key == "recommend").answered == 2

@@ -127,3 +127,14 @@ def test_schedule_commands(crm_cli, app, scheduled):
     assert bad.exit_code == 2 and "'soon' is not a date and time" in bad.output
     stopped = crm_cli.invoke(["surveys", "schedule", "stop", "2"], app=app)
     assert stopped.output.strip() == "schedule 2 stopped"
+
+
+def test_occurrences_fall_on_whole_minutes_whenever_the_schedule_was_made(app, people, definition, crm_clock):
+    contacts = app.plugin("contacts")
+    contacts.create_list("l")
+    contacts.add_to_list("l", [people.add()])
+    api = app.plugin("surveys")
+    api.save(definition)
+    crm_clock.set(dt.datetime(2026, 1, 5, 10, 17, 14, 500_000, tzinfo=dt.timezone.utc))
+    info = api.schedule("csat", "l", "FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9")
+    assert info.next_at == dt.datetime(2026, 2, 1, 9, 17, tzinfo=dt.timezone.utc)
