@@ -1,0 +1,55 @@
+"""Entry module of the analytics plugin: hook implementations only, cheap to import.
+
+``crm --help`` imports this module, so peewee queries, matplotlib and the
+forecast are imported inside the hooks, when they run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import CommandSpec
+
+
+@hookimpl
+def crm_schema() -> Any:
+    from crm_hookspecs.records import PluginSchema
+
+    from crm_analytics.models import MODELS
+
+    return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
+
+
+@hookimpl
+def crm_config_section() -> type:
+    from crm_analytics.settings import AnalyticsSettings
+
+    return AnalyticsSettings
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_analytics.api import Analytics
+
+    return Analytics(crm)
+
+
+@hookimpl
+def crm_cli_commands() -> list[CommandSpec]:
+    return [CommandSpec("reports", "crm_analytics.cli:reports", "Reports, charts, forecasts and scheduled reports by e-mail.")]
+
+
+@hookimpl
+def crm_worker_jobs(crm: Any) -> list[Any]:
+    from crm_analytics.schedules import worker_jobs
+
+    return worker_jobs(crm)
+
+
+@hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_analytics.demo import load_demo
+
+    return load_demo(crm)

@@ -1,0 +1,122 @@
+"""Customer demographics and their change, from the warehouse's contact status history.
+
+``warehouse_contact_status`` holds each contact's status, region and country
+over intervals ``[valid_from, valid_to)``. For each period:
+
+* **customers / prospects / former**: contacts with that status at the end
+  of the period (not deleted), by region and/or country as they were then;
+* **gained**: contacts that became customers during the period (a customer
+  interval starting in the period, not continuing a customer interval);
+* **lost**: customers that stopped being customers during the period (a
+  customer interval ending in the period, not continued by one: a new
+  status, a deletion, a merge).
+
+A customer who only moves region or country is neither gained nor lost.
+Counts at the period ends are carried forward with running sums of the
+intervals that start and end in each period: one pass over the table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Sequence
+
+import peewee
+
+from crm_analytics.periods import bucket
+from crm_analytics.reports.common import check_choices, nothing, window
+from crm_analytics.result import ChartSpec, Report
+from crm_analytics.sql import falsy, fetch
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["STATUSES", "customers"]
+
+STATUSES = ("customer", "prospect", "former")
+DIMENSIONS = ("region", "country")
+
+
+def customers(
+    crm: CRM,
+    start: Any = None,
+    end: Any = None,
+    *,
+    period: str = "quarter",
+    by: Sequence[str] | str | None = ("region",),
+) -> Report:
+    win = window(crm, start, end, period)
+    dims = check_choices(by, DIMENSIONS, "grouping") if by else ()
+    tables = win.tables
+    kind = tables.kind
+    S = tables["contact_status"]
+    dim_cols = [getattr(S.c, d) for d in dims]
+    bounds = win.utc_bounds()
+    live = falsy(kind, S.c.deleted)
+    started_q = (
+        S.select(bucket(S.c.valid_from, bounds, below=True).alias("p"), S.c.status, *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        .where(live, S.c.valid_from < bounds[-1], S.c.status.in_(list(STATUSES)))
+        .group_by(peewee.SQL("1"), S.c.status, *dim_cols)
+    )
+    ended_q = (
+        S.select(bucket(S.c.valid_to, bounds, below=True).alias("p"), S.c.status, *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        .where(live, S.c.valid_to.is_null(False), S.c.valid_to < bounds[-1], S.c.status.in_(list(STATUSES)))
+        .group_by(peewee.SQL("1"), S.c.status, *dim_cols)
+    )
+    O = tables["contact_status"].alias("o")
+    customer = lambda t: (t.c.status == "customer") & falsy(kind, t.c.deleted)  # noqa: E731
+    gained_q = (
+        S.select(bucket(S.c.valid_from, bounds).alias("p"), *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        .where(customer(S), S.c.valid_from >= bounds[0], S.c.valid_from < bounds[-1],
+               ~peewee.fn.EXISTS(O.select(peewee.SQL("1")).where(O.c.contact_id == S.c.contact_id, O.c.valid_to == S.c.valid_from, customer(O))))
+        .group_by(peewee.SQL("1"), *dim_cols)
+    )  # fmt: skip
+    lost_q = (
+        S.select(bucket(S.c.valid_to, bounds).alias("p"), *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        .where(customer(S), S.c.valid_to >= bounds[0], S.c.valid_to < bounds[-1],
+               ~peewee.fn.EXISTS(O.select(peewee.SQL("1")).where(O.c.contact_id == S.c.contact_id, O.c.valid_from == S.c.valid_to, customer(O))))
+        .group_by(peewee.SQL("1"), *dim_cols)
+    )  # fmt: skip
+    n = len(win.periods)
+    flows: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: {s: [0] * (n + 1) for s in STATUSES})
+    for sign, query in ((1, started_q), (-1, ended_q)):
+        for p, status, *key_count in fetch(query, tables):
+            *key, count = key_count
+            flows[tuple(key)][status][int(p) + 1] += sign * int(count)
+    changes: dict[tuple[Any, ...], list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(n)])
+    for column, query in ((0, gained_q), (1, lost_q)):
+        for p, *key_count in fetch(query, tables):
+            *key, count = key_count
+            changes[tuple(key)][int(p)][column] += int(count)
+    rows = []
+    for key in set(flows) | set(changes):
+        running = {s: 0 for s in STATUSES}
+        series = flows.get(key)
+        if series is not None:
+            running = {s: series[s][0] for s in STATUSES}
+        for i in range(n):
+            if series is not None:
+                for s in STATUSES:
+                    running[s] += series[s][i + 1]
+            gained, lost = changes[key][i] if key in changes else (0, 0)
+            if not any(running.values()) and not gained and not lost:
+                continue
+            row = {"period": win.label(i), **dict(zip(dims, key))}
+            row.update(
+                customers=running["customer"], prospects=running["prospect"], former=running["former"],
+                contacts=sum(running.values()), gained=gained, lost=lost, net=gained - lost,
+            )  # fmt: skip
+            rows.append((i, tuple("" if v is None else str(v) for v in key), row))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return Report(
+        name="customers",
+        title="Customers" + (f" by {', '.join(dims)}" if dims else ""),
+        columns=("period", *dims, "customers", "prospects", "former", "contacts", "gained", "lost", "net"),
+        rows=tuple(r for _, _, r in rows),
+        start=win.start,
+        end=win.end,
+        period=win.grain,
+        notes=(*win.notes(), "counts are at the end of each period; gained and lost are customers who started or stopped being customers in it"),
+        empty_message=nothing("no contact history in the warehouse", win),
+        chart=ChartSpec(x="period", y=("customers",), group=dims, kind="line"),
+    )

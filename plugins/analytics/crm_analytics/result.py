@@ -1,0 +1,75 @@
+"""What every report returns: :class:`Report`, rows with named columns, and how to chart them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+import attrs
+
+__all__ = ["ChartSpec", "Report"]
+
+
+@attrs.frozen
+class ChartSpec:
+    """How a report is drawn by default.
+
+    ``x`` is the column along the horizontal axis (usually ``period``);
+    ``y`` the measures drawn; the other ``group`` columns split the bars or
+    lines into series (``region``, ``currency``…). ``kind`` is ``bar``,
+    ``line`` or ``stacked``.
+    """
+
+    x: str
+    y: tuple[str, ...]
+    group: tuple[str, ...] = ()
+    kind: str = "bar"
+
+
+@attrs.frozen
+class Report:
+    """The result of a report: rows of named values, and what the reader needs to know.
+
+    ``rows`` are dicts keyed by ``columns``. ``empty_message`` says why
+    there is nothing when ``rows`` is empty (an empty database, a range with
+    no data). ``notes`` are lines printed under the table (a clipped
+    period, the method of a forecast). ``extra`` holds named secondary
+    tables (the forecast's history).
+    """
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...]
+    start: dt.date | None = None
+    end: dt.date | None = None
+    period: str | None = None
+    notes: tuple[str, ...] = ()
+    empty_message: str = "no data"
+    chart: ChartSpec | None = None
+    extra: dict[str, tuple[tuple[str, ...], tuple[dict[str, Any], ...]]] = attrs.field(factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+    def column(self, name: str) -> list[Any]:
+        return [row.get(name) for row in self.rows]
+
+    def render(self, fmt: str = "table") -> str:
+        """The rows as ``table``, ``csv`` or ``json`` (through ``crm_core.output``)."""
+        from crm_core.output import render
+
+        return render(list(self.rows), list(self.columns), fmt)
+
+    def to_csv(self) -> bytes:
+        return (self.render("csv") + "\n").encode("utf-8")
+
+    def describe_range(self) -> str:
+        if self.start is None or self.end is None:
+            return ""
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+def make_rows(columns: Sequence[str], values: Sequence[Sequence[Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple(dict(zip(columns, v)) for v in values)

@@ -1,0 +1,156 @@
+"""What differs between SQLite, PostgreSQL and MariaDB, in one place.
+
+Reports read other plugins' tables through peewee ``Table`` objects, by the
+names and columns those plugins document (never through their models), and
+build every query with peewee's query builder: values are bound parameters,
+identifiers come from this plugin's own catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import TYPE_CHECKING, Any, Iterable
+
+import peewee
+
+from crm_core.errors import CRMError
+from crm_core.storage import dialect
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["Tables", "add_days", "fetch", "json_int", "json_text", "money", "param", "seconds_between"]
+
+#: the reporting tables by role; see docs/plugins/warehouse.md and docs/plugins/contacts.md
+TABLE_NAMES = {
+    "sales": "warehouse_sales_fact",
+    "survey_answers": "warehouse_survey_answer_fact",
+    "survey_responses": "warehouse_survey_response",
+    "contact_status": "warehouse_contact_status",
+    "contact_changes": "warehouse_contact_change",
+    "events": "warehouse_event",
+    "contacts": "contacts_contact",
+}
+
+
+class Tables:
+    """The tables a report reads, bound to one app's database."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+        self.database = crm.database
+        self.kind = dialect(crm.database)
+        names = dict(TABLE_NAMES)
+        if crm.has_plugin("warehouse"):
+            # the warehouse names its reporting tables itself (the contract's WarehouseAPI)
+            names.update({k: v for k, v in crm.plugin("warehouse").reporting_tables().items() if k in names})
+        self.names = names
+
+    def __getitem__(self, role: str) -> peewee.Table:
+        return peewee.Table(self.names[role]).bind(self.database)
+
+    def param(self, value: Any) -> Any:
+        return param(self.kind, value)
+
+
+def param(kind: str, value: Any) -> Any:
+    """``value`` as the database compares it with a stored column.
+
+    SQLite stores dates and datetimes as ISO text: compare with text in the
+    same shape. The server drivers adapt ``date`` and ``datetime`` themselves.
+    """
+    if kind == "sqlite":
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+    return value
+
+
+def json_text(kind: str, column: Any, key: str) -> peewee.Node:
+    """The text of ``key`` in a JSON object stored in a text column."""
+    if kind == "sqlite":
+        return peewee.fn.json_extract(column, f"$.{key}")
+    if kind == "postgresql":
+        return peewee.NodeList((peewee.NodeList((column, peewee.SQL("::json"))), peewee.SQL("->>"), key), glue=" ")
+    return peewee.fn.JSON_UNQUOTE(peewee.fn.JSON_EXTRACT(column, f"$.{key}"))
+
+
+def json_int(kind: str, column: Any, key: str) -> peewee.Node:
+    """The integer of ``key`` in a JSON object stored in a text column."""
+    if kind == "sqlite":
+        return peewee.fn.json_extract(column, f"$.{key}")
+    if kind == "postgresql":
+        return peewee.Cast(json_text(kind, column, key), "BIGINT")
+    return peewee.Cast(json_text(kind, column, key), "SIGNED")
+
+
+def seconds_between(kind: str, start: Any, end: Any) -> peewee.Node:
+    """``end - start`` in seconds (datetime columns)."""
+    if kind == "sqlite":
+        return (peewee.fn.julianday(end) - peewee.fn.julianday(start)) * 86400.0
+    if kind == "postgresql":
+        return peewee.fn.EXTRACT(peewee.NodeList((peewee.SQL("EPOCH FROM"), peewee.NodeList((end, peewee.SQL("-"), start), parens=True))))
+    return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
+
+
+def add_days(kind: str, column: Any, days: int) -> peewee.Node:
+    """A datetime column plus a whole number of days."""
+    days = int(days)
+    if kind == "sqlite":
+        return peewee.fn.datetime(column, f"+{days} days")
+    if kind == "postgresql":
+        return peewee.NodeList((column, peewee.SQL(f"+ INTERVAL '{days} days'")))
+    return peewee.fn.DATE_ADD(column, peewee.SQL(f"INTERVAL {days} DAY"))
+
+
+def truthy(kind: str, column: Any) -> peewee.Node:
+    """A boolean column is true (SQLite and MariaDB store 0/1)."""
+    return column == (True if kind == "postgresql" else 1)
+
+
+def falsy(kind: str, column: Any) -> peewee.Node:
+    return column == (False if kind == "postgresql" else 0)
+
+
+def fetch(query: peewee.Query, tables: Tables) -> list[tuple[Any, ...]]:
+    """Run a query, turning a missing table into an error that says which plugin to migrate."""
+    try:
+        return list(query.tuples().execute(tables.database))
+    except (peewee.OperationalError, peewee.ProgrammingError) as exc:
+        text = str(exc).lower()
+        if "no such table" in text or "does not exist" in text or "doesn't exist" in text:
+            raise CRMError(
+                f"a table this report reads is missing ({str(exc).strip().splitlines()[0]}); run 'crm migrate'"
+            ) from None
+        raise
+
+
+def money(value: Any) -> decimal.Decimal:
+    """A summed amount, as a decimal with two places (0 for no rows)."""
+    if value is None:
+        return decimal.Decimal("0.00")
+    if not isinstance(value, decimal.Decimal):
+        value = decimal.Decimal(str(value))
+    return value.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_EVEN)
+
+
+def number(value: Any) -> float | int | None:
+    """A count or average from the database as a Python number."""
+    if value is None:
+        return None
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def pct(part: float, whole: float) -> float | None:
+    """``part`` in percent of ``whole``, one decimal (None when ``whole`` is 0)."""
+    if not whole:
+        return None
+    return round(100.0 * float(part) / float(whole), 1)
+
+
+def in_list(column: Any, values: Iterable[Any]) -> peewee.Node:
+    return column.in_(list(values))
