@@ -176,9 +176,9 @@ def crm_mail_transports() -> Sequence[MailTransportSpec] | None:
 def crm_task_rules(crm: CRM) -> Sequence[Mapping[str, Any]] | None:
     """Contribute rules to the tasks plugin, in the format of ``[[plugins.tasks.rules]]``.
 
-    *Per plugin*, called by the tasks plugin (when it is enabled) the first
-    time it needs its rules, after it has read its own from the
-    configuration. Return a list of dicts, each shaped like one
+    *Per plugin*, called by the tasks plugin (when it is enabled) when the
+    app starts (its ``crm_startup``), after it has read its own rules from
+    the configuration; do not query tables here. Return a list of dicts, each shaped like one
     ``[[plugins.tasks.rules]]`` table (``name``, ``trigger``, ``action``,
     ``event``, ``when``, ``task`` or ``notify``…; see the tasks plugin's
     documentation). They are validated like the configuration's rules: an

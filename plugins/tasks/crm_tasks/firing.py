@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import attrs
 
-from crm_core.errors import ConfigError
+from crm_core.errors import ConfigError, CRMError, PluginError
 from crm_core.storage import bulk_insert, for_update
 
 from crm_tasks.records import Draft, FiringInfo
@@ -47,7 +47,14 @@ def load_rules(crm: CRM, settings: TasksSettings) -> RuleSet:
     for plugin in crm.hooks.implementers("crm_task_rules"):
         fn = crm.hooks.function("crm_task_rules", plugin)
         source = f"plugin {plugin!r} (crm_task_rules)"
-        tables = fn(crm=crm) or ()
+        try:
+            tables = fn(crm=crm) or ()
+        except CRMError:
+            raise
+        except Exception as exc:  # third-party code: say whose hook failed
+            raise PluginError(plugin, f"{source} failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(tables, (list, tuple)):
+            raise ConfigError(f"{source}: return a list of rule dicts, not {type(tables).__name__}")
         items = []
         for i, table in enumerate(tables):
             if isinstance(table, RuleSettings):

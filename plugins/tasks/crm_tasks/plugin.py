@@ -41,6 +41,14 @@ def crm_plugin_api(crm):
 
 
 @hookimpl
+def crm_startup(crm):
+    # compile the rules (the configuration's and the plugins') now: a bad one
+    # stops the app with its message, as a bad setting does, instead of
+    # failing later on every event the worker delivers
+    crm.plugin("tasks").rules()
+
+
+@hookimpl
 def crm_cli_commands():
     return [CommandSpec("tasks", "crm_tasks.cli:tasks", "Tasks, to-do lists, reminders, recurring templates and rules.")]
 

@@ -332,12 +332,23 @@ def test_plugins_contribute_rules_through_crm_task_rules(tasks_app, crm_plugin):
         ([{**PROPOSAL, "task": {"title": "{nope}"}}], r"plugin 'acme'.*\{nope\} but the event has no field"),
         ([PROPOSAL], "rule 'proposal' is already defined by plugins.tasks.rules"),
         (["not a table"], "must be a dict"),
+        ({"name": "x"}, "return a list of rule dicts, not dict"),
     ],
 )
-def test_bad_rules_from_a_plugin_name_the_plugin(tasks_app, crm_plugin, rules, message):
-    crm = tasks_app(rules=[PROPOSAL], extra_plugins=[crm_plugin("acme", crm_task_rules=lambda crm: rules)])
+def test_bad_rules_from_a_plugin_name_the_plugin_when_the_app_starts(tasks_app, crm_plugin, rules, message):
     with pytest.raises(ConfigError, match=message):
-        crm.plugin("tasks").rules()
+        tasks_app(rules=[PROPOSAL], extra_plugins=[crm_plugin("acme", crm_task_rules=lambda crm: rules)])
+
+
+@pytest.mark.sqlite_only  # rule loading only: no storage involved
+def test_a_crm_task_rules_hook_that_raises_is_named(tasks_app, crm_plugin):
+    from crm_core.errors import PluginError
+
+    def crm_task_rules(crm):
+        raise KeyError("oops")
+
+    with pytest.raises(PluginError, match=r"plugin 'acme' \(crm_task_rules\) failed: KeyError: 'oops'"):
+        tasks_app(extra_plugins=[crm_plugin("acme", crm_task_rules=crm_task_rules)])
 
 
 @pytest.mark.sqlite_only  # configuration only: no storage involved
