@@ -259,6 +259,10 @@ def load_config(
             file_path = None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file_path}: TOML syntax error: {exc}; fix the file and try again") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{file_path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8, as TOML requires"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"{file_path}: cannot read the configuration file: {exc.strerror}") from None
     source = str(file_path) if file_path else "the configuration"
