@@ -450,3 +450,10 @@ def test_redaction_hides_secret_names_but_not_every_key_ending_in_key():
         "key": "***",
         "api_key": "***",
     }
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "crm.toml"
+    path.write_bytes(b'[crm]\ntimezone = "Europe/M\xe1drid"\n')  # Latin-1
+    message = error_of(path)
+    assert "not UTF-8 text (byte 26); save the file as UTF-8" in message
