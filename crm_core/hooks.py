@@ -172,6 +172,25 @@ class Hooks:
             for spec in _many(name, "crm_mail_transports", specs, MailTransportSpec)
         ]
 
+    # -- reports -----------------------------------------------------------
+
+    def report_definitions(self, crm: Any) -> list[tuple[str, list[Any]]]:
+        """``crm_report_definitions`` per plugin: ``(plugin name, [definition dicts])``."""
+        from collections.abc import Mapping
+
+        out = []
+        for name, items in self._each("crm_report_definitions", crm=crm):
+            if items is None:
+                continue
+            if isinstance(items, (str, bytes, Mapping)) or not hasattr(items, "__iter__"):
+                raise PluginError(name, f"plugin {name!r}: crm_report_definitions must return a list of dicts, not {_kind(items)}")
+            items = list(items)
+            for item in items:
+                if not isinstance(item, Mapping):
+                    raise PluginError(name, f"plugin {name!r}: crm_report_definitions must return a list of dicts; it holds {_kind(item)}")
+            out.append((name, items))
+        return out
+
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"

@@ -186,3 +186,19 @@ def crm_task_rules(crm: CRM) -> Sequence[Mapping[str, Any]] | None:
     ``ConfigError`` naming the plugin and the rule, and a name already used
     by another rule is refused.
     """
+
+
+@hookspec
+def crm_report_definitions(crm: CRM) -> Sequence[Mapping[str, Any]] | None:
+    """Contribute custom reports to the analytics plugin, in the format of its report files.
+
+    *Per plugin*, called by the analytics plugin (when it is enabled) each
+    time it lists or runs reports (``crm reports list``, ``crm reports run
+    NAME``, a scheduled report). Return a list of dicts, each shaped like
+    one report file (``name``, ``title``, ``view``, ``dimensions``,
+    ``measures``, ``filters``, ``period``, ``sort``, ``limit``, ``chart``;
+    see the analytics plugin's documentation). They are validated like a
+    file: a view or field that does not exist, an aggregate on text, or a
+    name already used by another plugin's report is a ``PluginError`` naming
+    the plugin and the report.
+    """

@@ -1,0 +1,538 @@
+"""Custom reports declared in TOML: parsed, validated against the catalog, run with peewee's query builder.
+
+A definition names a view of :mod:`crm_analytics.catalog`, dimensions,
+measures, filters, an optional period grouping, a sort order and a limit::
+
+    name = "won-by-country"
+    title = "Won sales by the contact's country"
+    view = "sales"
+    dimensions = ["contact.country"]
+    period = { field = "closed_on", grain = "quarter" }
+    measures = [{ name = "deals", agg = "count" }, { name = "revenue", agg = "sum", field = "amount" }]
+    filters = [{ field = "outcome", op = "=", value = "won" }]
+    sort = ["-revenue"]
+    limit = 20
+
+Nothing a file says reaches SQL as text: view and field names are looked up
+in the catalog (a name that is not there is an error naming it), measure
+names must be plain identifiers, and every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import attrs
+import peewee
+
+from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationError
+
+from crm_analytics.catalog import BOOL, CONTACT_FIELDS, DATE, DATETIME, NUMBER, TEXT, VIEWS
+from crm_analytics.periods import GRAINS, bucket, utc_bounds
+from crm_analytics.result import ChartSpec, Report
+from crm_analytics.sql import fetch, number, param
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["Definition", "all_definitions", "load_file", "parse", "remove", "run", "save"]
+
+AGGREGATES = ("count", "sum", "avg", "min", "max")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null", "is not null")
+KEYS = ("name", "title", "description", "view", "dimensions", "measures", "filters", "period", "sort", "limit", "chart")
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,59}$")
+IDENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_LIMIT = 100_000
+MAX_FILE = 100_000
+
+
+@attrs.frozen
+class FieldRef:
+    """A field of the view (``amount``) or of the contact it concerns (``contact.country``)."""
+
+    path: str
+    table: str  # "view" or "contact"
+    column: str
+    type: str
+
+    @property
+    def label(self) -> str:
+        return self.path.replace(".", "_")
+
+
+@attrs.frozen
+class Measure:
+    name: str
+    agg: str
+    field: FieldRef | None
+
+
+@attrs.frozen
+class Filter:
+    field: FieldRef
+    op: str
+    value: Any
+
+
+@attrs.frozen
+class Definition:
+    """A validated custom report."""
+
+    name: str
+    title: str
+    view: str
+    dimensions: tuple[FieldRef, ...]
+    measures: tuple[Measure, ...]
+    filters: tuple[Filter, ...] = ()
+    period_field: FieldRef | None = None
+    grain: str | None = None
+    sort: tuple[tuple[str, bool], ...] = ()
+    limit: int | None = None
+    chart: ChartSpec | None = None
+    description: str = ""
+    #: "saved", "file", "given" or the name of the plugin that contributed it
+    origin: str = "saved"
+    source: str = ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        head = ("period",) if self.period_field else ()
+        return (*head, *(d.label for d in self.dimensions), *(m.name for m in self.measures))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…'"
+
+
+class _Checker:
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, message: str) -> ValidationError:
+        return ValidationError(f"{self.where}: {message}")
+
+
+def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", where: str | None = None, source: str = "") -> Definition:
+    """Validate a definition (the TOML as a dict); raise ``ValidationError`` naming the problem."""
+    name = data.get("name") if isinstance(data, Mapping) else None
+    check = _Checker(where or (f"report {name!r}" if isinstance(name, str) else "report"))
+    if not isinstance(data, Mapping):
+        raise check.fail(f"a report definition is a table of keys, not {type(data).__name__}")
+    unknown = [k for k in data if k not in KEYS]
+    if unknown:
+        raise check.fail(f"unknown key {_short(unknown[0])}; the keys are: {', '.join(KEYS)}")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise check.fail(f"name {_short(name)} must be lower-case letters, digits, '-' or '_' (up to 60), starting with a letter")
+    check.where = where or f"report {name!r}"
+    from crm_analytics.reports import STANDARD
+
+    if name in STANDARD:
+        raise check.fail(f"the name {name!r} is a standard report's; choose another")
+    title = data.get("title", name)
+    description = data.get("description", "")
+    for key, value in (("title", title), ("description", description)):
+        if not isinstance(value, str) or len(value) > 500:
+            raise check.fail(f"{key} must be a text of up to 500 characters")
+    view_name = data.get("view")
+    if view_name not in VIEWS:
+        raise check.fail(f"view {_short(view_name)} does not exist; the views are: {', '.join(VIEWS)}")
+    view = VIEWS[view_name]
+
+    def field(value: Any, what: str) -> FieldRef:
+        if not isinstance(value, str):
+            raise check.fail(f"{what} must name a field (a text), not {_short(value)}")
+        if value.startswith("contact."):
+            column = value[len("contact."):]
+            if not view.joins_contacts:
+                raise check.fail(f"{what} {_short(value)}: view {view_name!r} has no contact to join; use a field of the view")
+            if column not in CONTACT_FIELDS:
+                raise check.fail(f"{what} {_short(value)} does not exist; the contact fields are: {', '.join('contact.' + f for f in CONTACT_FIELDS)}")
+            return FieldRef(value, "contact", column, CONTACT_FIELDS[column])
+        if value not in view.fields:
+            raise check.fail(f"{what} {_short(value)} does not exist in view {view_name!r}; its fields are: {', '.join(view.fields)}")
+        return FieldRef(value, "view", value, view.fields[value])
+
+    dims_raw = data.get("dimensions", [])
+    if not isinstance(dims_raw, list) or len(dims_raw) > 6:
+        raise check.fail("dimensions must be a list of up to 6 field names")
+    dims = tuple(field(d, "dimension") for d in dims_raw)
+    if len({d.path for d in dims}) != len(dims):
+        raise check.fail("a dimension is listed twice")
+
+    measures_raw = data.get("measures")
+    if not isinstance(measures_raw, list) or not measures_raw or len(measures_raw) > 20:
+        raise check.fail("measures must be a list of 1 to 20 tables such as { name = \"deals\", agg = \"count\" }")
+    measures = []
+    for i, m in enumerate(measures_raw, start=1):
+        if not isinstance(m, Mapping):
+            raise check.fail(f"measure {i} must be a table such as {{ agg = \"sum\", field = \"amount\" }}")
+        extra = [k for k in m if k not in ("name", "agg", "field")]
+        if extra:
+            raise check.fail(f"measure {i}: unknown key {_short(extra[0])}; a measure has name, agg and field")
+        agg = m.get("agg")
+        if agg not in AGGREGATES:
+            raise check.fail(f"measure {i}: agg {_short(agg)} is not one of {', '.join(AGGREGATES)}")
+        ref = field(m["field"], f"measure {i}'s field") if m.get("field") is not None else None
+        if ref is None and agg != "count":
+            raise check.fail(f"measure {i}: {agg} needs a field (only count counts rows without one)")
+        if ref is not None and agg in ("sum", "avg") and ref.type != NUMBER:
+            raise check.fail(f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: sum and avg need a number field (count works on any field)")
+        if ref is not None and agg in ("min", "max") and ref.type in (TEXT, BOOL):
+            raise check.fail(f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: min and max need a number, date or datetime field")
+        mname = m.get("name") or (f"{agg}_{ref.label}" if ref else agg)
+        if not isinstance(mname, str) or not IDENT.match(mname):
+            raise check.fail(f"measure {i}: name {_short(mname)} must be lower-case letters, digits and '_' (up to 40), starting with a letter")
+        measures.append(Measure(mname, agg, ref))
+    names = [d.label for d in dims] + [m.name for m in measures] + ["period"]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise check.fail(f"the column name {twice[0]!r} is used twice (a measure and a dimension, or 'period'); rename the measure")
+
+    period_raw = data.get("period")
+    period_field = grain = None
+    if period_raw is not None:
+        if not isinstance(period_raw, Mapping) or set(period_raw) - {"field", "grain"}:
+            raise check.fail('period must be a table { field = "closed_on", grain = "quarter" }')
+        period_field = field(period_raw.get("field"), "period field")
+        if period_field.type not in (DATE, DATETIME):
+            raise check.fail(f"period field {period_field.path!r} is {period_field.type}; periods need a date or datetime field")
+        grain = period_raw.get("grain", "quarter")
+        if grain not in GRAINS:
+            raise check.fail(f"period grain {_short(grain)} is not one of {', '.join(GRAINS)}")
+
+    filters = []
+    filters_raw = data.get("filters", [])
+    if not isinstance(filters_raw, list) or len(filters_raw) > 20:
+        raise check.fail("filters must be a list of up to 20 tables such as { field = \"outcome\", op = \"=\", value = \"won\" }")
+    for i, f in enumerate(filters_raw, start=1):
+        if not isinstance(f, Mapping) or set(f) - {"field", "op", "value"}:
+            raise check.fail(f"filter {i} must be a table with field, op and value")
+        ref = field(f.get("field"), f"filter {i}'s field")
+        op = f.get("op", "=")
+        if op not in OPERATORS:
+            raise check.fail(f"filter {i}: op {_short(op)} is not one of {', '.join(OPERATORS)}")
+        filters.append(Filter(ref, op, _filter_value(check, i, ref, op, f.get("value"))))
+
+    sort = []
+    sort_raw = data.get("sort", [])
+    if not isinstance(sort_raw, list):
+        raise check.fail('sort must be a list of column names, "-name" for descending')
+    for s in sort_raw:
+        if not isinstance(s, str) or s.lstrip("-") not in names:
+            raise check.fail(f"sort {_short(s)} names no column of the report; the columns are: {', '.join(n for n in names if n != 'period' or period_field)}")
+        if s.lstrip("-") == "period" and not period_field:
+            raise check.fail("sort by 'period' needs a period")
+        sort.append((s.lstrip("-"), s.startswith("-")))
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT):
+        raise check.fail(f"limit {_short(limit)} must be a whole number from 1 to {MAX_LIMIT}")
+
+    chart = None
+    chart_raw = data.get("chart")
+    measure_names = [m.name for m in measures]
+    x = "period" if period_field else (dims[0].label if dims else None)
+    if chart_raw is not None:
+        if not isinstance(chart_raw, Mapping) or set(chart_raw) - {"kind", "y"}:
+            raise check.fail('chart must be a table { kind = "bar", y = ["revenue"] }')
+        kind = chart_raw.get("kind", "bar")
+        if kind not in ("bar", "line", "stacked"):
+            raise check.fail(f"chart kind {_short(kind)} is not one of bar, line, stacked")
+        y = chart_raw.get("y", measure_names[:1])
+        if not isinstance(y, list) or not y or any(v not in measure_names for v in y):
+            raise check.fail(f"chart y must list measures of the report ({', '.join(measure_names)})")
+        chart = (kind, tuple(y))
+    if x is not None:
+        kind, y = chart or ("bar", tuple(measure_names[:1]))
+        group = tuple(d.label for d in dims if d.label != x)
+        chart_spec: ChartSpec | None = ChartSpec(x=x, y=y, group=group, kind=kind)
+    else:
+        chart_spec = None
+    return Definition(
+        name=name, title=title, view=view_name, dimensions=dims, measures=tuple(measures), filters=tuple(filters),
+        period_field=period_field, grain=grain, sort=tuple(sort), limit=limit, chart=chart_spec,
+        description=description, origin=origin, source=source,
+    )  # fmt: skip
+
+
+def _filter_value(check: _Checker, i: int, ref: FieldRef, op: str, value: Any) -> Any:
+    if op in ("is null", "is not null"):
+        if value is not None:
+            raise check.fail(f"filter {i}: {op!r} takes no value")
+        return None
+    if op in ("in", "not in"):
+        if not isinstance(value, list) or not 1 <= len(value) <= 1000:
+            raise check.fail(f"filter {i}: {op!r} needs a list of 1 to 1000 values")
+        return tuple(_scalar(check, i, ref, v) for v in value)
+    return _scalar(check, i, ref, value)
+
+
+def _scalar(check: _Checker, i: int, ref: FieldRef, value: Any) -> Any:
+    kind = ref.type
+    bad = check.fail(f"filter {i}: {_short(value)} is not a {kind} value for {ref.path!r}")
+    if kind == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return value
+    if kind == BOOL:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == TEXT:
+        if not isinstance(value, str) or len(value) > 500:
+            raise bad
+        return value
+    if kind == DATE:
+        if isinstance(value, dt.datetime):
+            raise bad
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise bad from None
+        raise bad
+    # datetime: an aware datetime, or a date meaning local midnight
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        except ValueError:
+            raise bad from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise check.fail(f"filter {i}: {value.isoformat()} for {ref.path!r} needs a time zone (e.g. 2026-01-31T09:00:00+01:00), or give a date")
+        return value
+    if isinstance(value, dt.date):
+        return value
+    raise bad
+
+
+# -- sources of definitions ----------------------------------------------------
+
+
+def load_file(crm: CRM, path: str | Path) -> Definition:
+    """Read and validate a report file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read the report file {str(path)!r}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE:
+        raise ValidationError(f"{path}: a report file is at most {MAX_FILE:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError(f"{path}: not a valid TOML file: {exc}") from None
+    definition = parse(crm, data, origin="file", source=text)
+    return attrs.evolve(definition, source=text)
+
+
+def _saved(crm: CRM) -> dict[str, Definition]:
+    from crm_analytics.models import SavedReport
+
+    out = {}
+    with crm.activate():
+        if not SavedReport.table_exists():
+            return {}
+        for row in SavedReport.select().order_by(SavedReport.name):
+            try:
+                data = tomllib.loads(row.source)
+            except tomllib.TOMLDecodeError as exc:
+                raise CRMError(f"saved report {row.name!r} no longer parses ({exc}); remove it with 'crm reports remove {row.name}'") from None
+            out[row.name] = parse(crm, data, origin="saved", source=row.source)
+    return out
+
+
+def _contributed(crm: CRM) -> dict[str, Definition]:
+    out: dict[str, Definition] = {}
+    for plugin, items in crm.hooks.report_definitions(crm):
+        for item in items:
+            name = item.get("name") if isinstance(item, Mapping) else None
+            where = f"plugin {plugin!r}: report {name!r}" if isinstance(name, str) else f"plugin {plugin!r}: a report"
+            try:
+                definition = parse(crm, item, origin=plugin, where=where)
+            except ValidationError as exc:
+                raise PluginError(plugin, f"{exc}; fix the plugin's crm_report_definitions") from None
+            if definition.name in out:
+                raise PluginError(plugin, f"{where}: the name is already used by plugin {out[definition.name].origin!r}; choose another")
+            out[definition.name] = definition
+    return out
+
+
+def all_definitions(crm: CRM) -> dict[str, Definition]:
+    """Saved reports and those plugins contribute; a saved report may not take a plugin's name."""
+    contributed = _contributed(crm)
+    saved = _saved(crm)
+    return {**contributed, **{k: v for k, v in saved.items() if k not in contributed}}
+
+
+def save(crm: CRM, path: str | Path, *, actor: str | None = None, replace: bool = False) -> Definition:
+    from crm_analytics.models import SavedReport
+
+    definition = load_file(crm, path)
+    if definition.name in _contributed(crm):
+        raise ValidationError(f"report {definition.name!r} is contributed by plugin {_contributed(crm)[definition.name].origin!r}; give yours another name")
+    now = crm.clock.now()
+    with crm.transaction():
+        existing = SavedReport.get_or_none(SavedReport.name == definition.name)
+        if existing is not None and not replace:
+            raise ValidationError(f"a report named {definition.name!r} is saved already; use --replace to replace it")
+        if existing is None:
+            SavedReport.create(name=definition.name, title=definition.title, source=definition.source, created_at=now, created_by=actor, updated_at=now)
+        else:
+            SavedReport.update(title=definition.title, source=definition.source, updated_at=now).where(SavedReport.id == existing.id).execute()
+    return attrs.evolve(definition, origin="saved")
+
+
+def remove(crm: CRM, name: str) -> None:
+    from crm_analytics.models import SavedReport
+
+    with crm.transaction():
+        if SavedReport.delete().where(SavedReport.name == name).execute() != 1:
+            raise NotFoundError(f"there is no saved report {name!r}; 'crm reports list' shows the reports")
+
+
+# -- running -------------------------------------------------------------------
+
+
+def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *, period: str | None = None) -> Report:
+    from crm_analytics.reports.common import window
+    from crm_analytics.sql import Tables
+
+    tables = Tables(crm)
+    kind = tables.kind
+    view = VIEWS[definition.view]
+    T = tables[view.role]
+    refs = [*definition.dimensions, *(m.field for m in definition.measures if m.field), *(f.field for f in definition.filters)]
+    if definition.period_field:
+        refs.append(definition.period_field)
+    C = tables["contacts"].alias("c") if any(r.table == "contact" for r in refs) else None
+
+    def column(ref: FieldRef) -> Any:
+        source = T if ref.table == "view" else C
+        return getattr(source.c, ref.column)
+
+    def value(ref: FieldRef, v: Any) -> Any:
+        if ref.type == DATETIME:
+            if isinstance(v, dt.datetime):
+                v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            else:
+                v = utc_bounds([v], crm.tz)[0]
+        if ref.type == BOOL and kind != "postgresql":
+            v = int(v)
+        return param(kind, v)
+
+    selected: list[Any] = []
+    group: list[Any] = []
+    where: list[Any] = []
+    order_nodes: dict[str, Any] = {}
+    win = None
+    if definition.period_field:
+        win = window(crm, start, end, period or definition.grain)
+        bounds = win.utc_bounds() if definition.period_field.type == DATETIME else win.date_bounds()
+        pcol = column(definition.period_field)
+        node = bucket(pcol, bounds)
+        selected.append(node.alias("period"))
+        group.append(peewee.SQL("1"))
+        order_nodes["period"] = node
+        where += [pcol >= bounds[0], pcol < bounds[-1]]
+    elif start is not None or end is not None or period is not None:
+        raise ValidationError(f"report {definition.name!r} has no period field, so it takes no --from, --to or --period")
+    for d in definition.dimensions:
+        col = column(d)
+        selected.append(col.alias(d.label))
+        group.append(col)
+        order_nodes[d.label] = col
+    for m in definition.measures:
+        col = column(m.field) if m.field else None
+        node = {
+            "count": lambda: peewee.fn.COUNT(col if col is not None else peewee.SQL("*")),
+            "sum": lambda: peewee.fn.SUM(col),
+            "avg": lambda: peewee.fn.AVG(col),
+            "min": lambda: peewee.fn.MIN(col),
+            "max": lambda: peewee.fn.MAX(col),
+        }[m.agg]()
+        selected.append(node.alias(m.name))
+        order_nodes[m.name] = node
+    for f in definition.filters:
+        col = column(f.field)
+        if f.op == "is null":
+            where.append(col.is_null())
+        elif f.op == "is not null":
+            where.append(col.is_null(False))
+        elif f.op == "in":
+            where.append(col.in_([value(f.field, v) for v in f.value]))
+        elif f.op == "not in":
+            where.append(col.not_in([value(f.field, v) for v in f.value]))
+        else:
+            v = value(f.field, f.value)
+            where.append({"=": col == v, "!=": col != v, "<": col < v, "<=": col <= v, ">": col > v, ">=": col >= v}[f.op])
+    if view.live_contacts:
+        where += [T.c.deleted_at.is_null(), T.c.merged_into.is_null()]
+    query = T.select(*selected)
+    if C is not None:
+        query = query.join(C, peewee.JOIN.LEFT_OUTER, on=(C.c.id == T.c.contact_id))
+    if where:
+        query = query.where(*where)
+    if group:
+        query = query.group_by(*group)
+    order = [order_nodes[n].desc() if desc else order_nodes[n] for n, desc in definition.sort]
+    order += [order_nodes[n] for n in ("period", *(d.label for d in definition.dimensions)) if n in order_nodes and n not in dict(definition.sort)]
+    if order:
+        query = query.order_by(*order)
+    if definition.limit:
+        query = query.limit(definition.limit)
+    rows = []
+    types = {**({"period": "period"} if definition.period_field else {}), **{d.label: d.type for d in definition.dimensions}}
+    types.update({m.name: (m.field.type if m.field and m.agg in ("min", "max") else m.agg) for m in definition.measures})
+    for values in fetch(query, tables):
+        row = {}
+        for name, v in zip(definition.columns, values):
+            row[name] = _output(types[name], v, win)
+        rows.append(row)
+    if not group and rows and all(v in (None, 0) for v in rows[0].values()):
+        rows = []  # aggregates over no rows at all
+    where_text = f" between {win.start.isoformat()} and {win.end.isoformat()}" if win else ""
+    return Report(
+        name=definition.name,
+        title=definition.title,
+        columns=definition.columns,
+        rows=tuple(rows),
+        start=win.start if win else None,
+        end=win.end if win else None,
+        period=win.grain if win else None,
+        notes=win.notes() if win else (),
+        empty_message=f"no data: no rows of {definition.view} match report {definition.name!r}{where_text}",
+        chart=definition.chart,
+    )
+
+
+def _output(kind: str, v: Any, win: Any) -> Any:
+    if v is None:
+        return None
+    if kind == "period":
+        return win.label(int(v))
+    if kind == "count":
+        return int(v)
+    if kind in ("sum", "avg", NUMBER):
+        v = number(v)
+        if isinstance(v, float):
+            return int(v) if v.is_integer() and kind != "avg" else round(v, 4)
+        return v
+    if kind == DATE and isinstance(v, str):
+        return dt.date.fromisoformat(v[:10])
+    if kind == DATETIME:
+        if isinstance(v, str):
+            v = dt.datetime.fromisoformat(v)
+        if isinstance(v, dt.datetime) and v.tzinfo is None:
+            v = v.replace(tzinfo=dt.timezone.utc)
+        return v
+    if kind == BOOL:
+        return bool(v)
+    return v
