@@ -120,6 +120,7 @@ def bounces(recorder) -> list[tuple[str, str]]:
     return [(e.address, e.reason) for e in recorder.events if e.type_name == "MailBounced"]
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_a_batch_goes_through_one_connection(smtp_app, smtp_server):
     handler, _ = smtp_server
     app = smtp_app()
@@ -158,6 +159,7 @@ def test_451_is_retried_with_exponential_backoff(smtp_app, smtp_server, crm_cloc
     assert len(handler.messages) == 1
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_a_temporary_failure_gives_up_after_max_attempts(smtp_app, smtp_server, crm_clock, crm_recorder):
     handler, _ = smtp_server
     handler.rcpt_replies["later@example.com"] = "452 4.2.2 mailbox full"
@@ -252,6 +254,7 @@ def test_a_connection_dropped_mid_batch_loses_nothing_and_sends_nothing_twice(sm
     assert sorted(m[2]["Subject"] for m in handler.messages) == [f"message {i}" for i in range(6)]
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_a_server_that_is_down_is_retried(crm_factory, crm_clock):
     port = free_port()  # nothing listens there
     app = crm_factory(mail={"transport": "smtp", "smtp": {"host": "127.0.0.1", "port": port, "timeout": 2.0}})

@@ -102,6 +102,7 @@ def test_catch_up_once_runs_the_latest_and_counts_the_skipped(crm_factory, crm_p
     assert row["skipped"] == 4 and row["next_run"] == dt.datetime(2026, 1, 5, 15, tzinfo=UTC)
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_an_rrule_job_follows_local_time_across_dst(crm_factory, crm_plugin, crm_clock):
     probe = Probe()
     crm_clock.set(dt.datetime(2026, 3, 18, 12, tzinfo=UTC))  # a Wednesday
@@ -238,6 +239,7 @@ def test_status_lists_every_job_and_ones_no_longer_registered(crm_factory, crm_p
     assert rows["crm.mail"]["schedule"] == "every 10 s"
 
 
+@pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_a_changed_schedule_starts_afresh(crm_factory, crm_plugin, crm_clock):
     probe = Probe()
     app = app_with_jobs(crm_factory, crm_plugin, [probe.job("probe.a", interval=dt.timedelta(hours=6))])
