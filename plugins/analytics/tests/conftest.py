@@ -25,8 +25,8 @@ def at(*args: int) -> dt.datetime:
 def analytics_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``analytics_app(timezone="Europe/Madrid", settings=None)``: an empty app with the three plugins."""
 
-    def make(timezone: str = "Europe/Madrid", settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return crm_factory(plugins=PLUGINS, timezone=timezone, settings=settings, **kwargs)
+    def make(timezone: str = "Europe/Madrid", settings: dict[str, Any] | None = None, plugins: Any = (), **kwargs: Any) -> Any:
+        return crm_factory(plugins=[*PLUGINS, *plugins], timezone=timezone, settings=settings, **kwargs)
 
     return make
 
@@ -116,3 +116,9 @@ def data_set(analytics_app: Callable[..., Any], crm_clock: Any) -> Any:
     crm = analytics_app()
     crm.ids = build_data_set(crm, crm_clock)
     return crm
+
+
+@pytest.fixture
+def fill() -> Callable[[Any, Any], dict[str, int]]:
+    """``fill(crm, clock)`` puts the fixed data set into an app built with other settings."""
+    return build_data_set
