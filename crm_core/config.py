@@ -134,9 +134,10 @@ class MailSettings:
 
     @sender.validator
     def _check_sender(self, attribute: attrs.Attribute, value: str) -> None:
-        from crm_core.mail.address import parse_address
+        # a quick syntax check: the full parse (and its imports) waits for mail
+        from crm_core.mail.address import check_address_syntax
 
-        parse_address(value, what="the sender")
+        check_address_syntax(value, what="the sender")
 
 
 @attrs.frozen

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
-from email.utils import getaddresses
 
 import attrs
 
 from crm_core.errors import ValidationError
 
-__all__ = ["Address", "check_header_value", "from_normalized", "parse_address", "parse_addresses"]
+__all__ = ["Address", "check_address_syntax", "check_header_value", "from_normalized", "parse_address", "parse_addresses"]
 
 # RFC 5322 dot-atom local part (quoted local parts are legal but so rare in a
 # CRM that refusing them catches far more typos than it blocks addresses).
@@ -95,6 +94,8 @@ def _parse_cached(value: str) -> Address:
 
 
 def _parse(value: str, what: str) -> Address:
+    from email.utils import getaddresses  # 30 ms of imports: only when an address is parsed
+
     text = value.strip()
     if not text:
         raise ValidationError(f"{what} is empty; give an address such as 'Ana <ana@example.com>'")
@@ -119,6 +120,25 @@ def _parse(value: str, what: str) -> Address:
     if len(addr) > MAX_ADDRESS:
         raise ValidationError(f"{what} {value!r} is longer than {MAX_ADDRESS} characters")
     return Address(name.strip(), addr)
+
+
+_MAILBOX = re.compile(r"^\s*(?:(?P<name>[^<>]*?)\s*<(?P<addr>[^<>\s]+)>|(?P<bare>[^<>\s]+))\s*$")
+
+
+def check_address_syntax(value: str, what: str) -> None:
+    """A quick check of ``"Name <addr>"`` or ``"addr"``, without the :mod:`email` parser.
+
+    For the configuration, which is read by every command (``crm --help``
+    included) and should not pay for importing the mail machinery; the
+    full parse happens when mail is queued or sent.
+    """
+    check_header_value(value, what)
+    match = _MAILBOX.match(value)
+    addr = (match.group("addr") or match.group("bare")) if match else ""
+    local, at, domain = addr.rpartition("@")
+    if not at or not _LOCAL.match(local):
+        raise ValidationError(f"{what} {value!r} is not an e-mail address (expected 'Name <name@example.com>')")
+    _check_domain(domain, value, what)
 
 
 def from_normalized(text: str) -> Address:
