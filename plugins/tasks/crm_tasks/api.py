@@ -81,12 +81,12 @@ class TasksAPI:
 
     # -- time -------------------------------------------------------------------
 
-    def parse_due(self, text: str) -> dt.datetime:
+    def parse_due(self, text: str, *, day_time: str | None = None) -> dt.datetime:
         """A due time from the user, in the app time zone.
 
         ``2026-03-02 10:00``, ``2026-03-02T10:00``, ``2026-03-02`` (at
-        ``default_due_time``), ``today``, ``tomorrow``, or ``+2d`` / ``+4h``
-        from now.
+        ``day_time``, by default ``default_due_time``), ``today``,
+        ``tomorrow``, or ``+2d`` / ``+4h`` from now.
         """
         value = text.strip()
         now = self.crm.now()
@@ -115,7 +115,7 @@ class TasksAPI:
                 return _localize(parsed, self.crm.tz)
             else:
                 return parsed
-        hour, minute = (int(p) for p in self.settings.default_due_time.split(":"))
+        hour, minute = (int(p) for p in (day_time or self.settings.default_due_time).split(":"))
         return _localize(dt.datetime.combine(day, dt.time(hour, minute)), self.crm.tz)
 
     def _due(self, due: dt.datetime | dt.date | str | None) -> dt.datetime | None:

@@ -354,7 +354,7 @@ def rules_test(state: CLIState, rule: str, event_file: Path, fmt: str) -> None:
 def rules_preview(state: CLIState, rule: str | None, since: str | None, limit: int, fmt: str) -> None:
     """Show what the rules would create from recent events and the inactivity scan; nothing is created."""
     api = _api(state)
-    since_at = api.parse_due(since) if since else None
+    since_at = api.parse_due(since, day_time="00:00") if since else None  # a date means from its start
     rows = api.preview(rule=rule, since=since_at, limit=limit)
     click.echo(render(rows, PREVIEW_COLUMNS, fmt))
 

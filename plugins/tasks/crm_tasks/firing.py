@@ -86,7 +86,8 @@ def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[A
 
     if not inactivity.warehouse_source(crm):
         inactivity.track(crm, events)
-    _cancel_closed(crm, settings, events)
+    if any(r.only_if_open for r in rules.rules):
+        _cancel_closed(crm, settings, events)
     matches = rules.match(events)
     if not matches:
         return 0

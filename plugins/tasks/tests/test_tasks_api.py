@@ -80,6 +80,7 @@ def test_due_parsing_uses_the_app_time_zone(tasks_app, crm_clock):
     assert api.parse_due("tomorrow") == dt.datetime(2026, 1, 6, 17, 30, tzinfo=UTC)
     assert api.parse_due("+2d") == dt.datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
     assert api.parse_due("2026-01-07T10:00+00:00") == dt.datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
+    assert api.parse_due("2026-01-07", day_time="00:00") == dt.datetime(2026, 1, 6, 23, 0, tzinfo=UTC)
 
 
 def test_todo_splits_overdue_today_and_this_week_in_the_app_time_zone(tasks_app, crm_clock):

@@ -116,6 +116,10 @@ def test_rules_list_test_preview_and_log(app, crm_cli, tmp_path):
         app.emit(RequestReceived(record_id=5, contact_id=7, kind="rfp", owner="ana"))
     preview = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--format", "json"], app=app)))
     assert [(r["rule"], r["title"], r["state"]) for r in preview] == [("proposal", "Proposal for request 5", "would fire")]
+    # a date means from the start of that day (the event came at 09:00)
+    since = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-05", "--format", "json"], app=app)))
+    assert len(since) == 1
+    assert json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-06", "--format", "json"], app=app))) == []
     app.events.deliver()
     log = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "log", "--format", "json"], app=app)))
     assert [(r["rule"], r["event_type"], r["outcome"], r["task_id"]) for r in log] == [("proposal", "RequestReceived", "created", 1)]

@@ -196,4 +196,4 @@ def down(migrator, db):
         "tasks_activity", "tasks_recurring", "tasks_pending", "tasks_firing", "tasks_reminder",
         "tasks_question", "tasks_checklist_item", "tasks_link", "tasks_task",
     ):
-        db.execute_sql(f"DROP TABLE IF EXISTS {db.quote(name)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")
