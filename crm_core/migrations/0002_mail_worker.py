@@ -122,4 +122,4 @@ def up(migrator, db):
 
 def down(migrator, db):
     for name in ("crm_run_once", "crm_job_run", "crm_job", "crm_mail_transport", "crm_mail_attachment", "crm_mail_message"):
-        db.execute_sql(f"DROP TABLE IF EXISTS {db.quote(name)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")

@@ -130,4 +130,4 @@ def down(migrator, db):
         "surveys_secret",
         "surveys_survey",
     ):
-        db.execute_sql(f"DROP TABLE IF EXISTS {db.quote(name)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")

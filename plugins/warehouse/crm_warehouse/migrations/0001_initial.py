@@ -240,4 +240,4 @@ def up(migrator, db):
 
 def down(migrator, db):
     for name in TABLES:
-        db.execute_sql(f"DROP TABLE IF EXISTS {db.quote(name)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")
