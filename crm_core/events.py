@@ -294,21 +294,31 @@ class EventBus:
 
         with self._app.activate():
             query = (
-                EventFailure.select(EventFailure, OutboxEvent.type)
+                EventFailure.select(
+                    EventFailure.id,
+                    EventFailure.handler,
+                    EventFailure.event,
+                    EventFailure.attempts,
+                    EventFailure.error,
+                    EventFailure.failed_at,
+                    EventFailure.next_attempt_at,
+                    OutboxEvent.type.alias("event_type"),
+                )
                 .join(OutboxEvent)
                 .where(EventFailure.resolved_at.is_null())
                 .order_by(EventFailure.id)
+                .dicts()
             )
             return [
                 FailureInfo(
-                    id=f.id,
-                    handler=f.handler,
-                    event_pk=f.event_id,
-                    event_type=f.event.type,
-                    attempts=f.attempts,
-                    error=f.error.strip().splitlines()[-1] if f.error.strip() else "",
-                    failed_at=f.failed_at,
-                    next_attempt_at=f.next_attempt_at,
+                    id=f["id"],
+                    handler=f["handler"],
+                    event_pk=f["event"],
+                    event_type=f["event_type"],
+                    attempts=f["attempts"],
+                    error=f["error"].strip().splitlines()[-1] if f["error"].strip() else "",
+                    failed_at=f["failed_at"],
+                    next_attempt_at=f["next_attempt_at"],
                 )
                 for f in query
             ]

@@ -182,7 +182,8 @@ def test_an_event_type_nobody_registered_is_kept_and_read_back(crm_factory, crm_
     got = crm_recorder.events[0]
     assert isinstance(got, UnknownEvent)
     assert got.type_name == "acme.ParcelShipped"
-    assert got.payload == {"parcel": "P-1", "contact_id": 4}
+    assert {k: got.payload[k] for k in ("parcel", "contact_id")} == {"parcel": "P-1", "contact_id": 4}
+    assert got.event_id == unknown.event_id  # recognisable by a handler, like any event
     assert got.contact_ids() == (4,)
 
     # a row written by a plugin that is no longer installed
@@ -249,6 +250,9 @@ def test_a_failing_handler_keeps_the_change_and_the_other_handlers(crm_factory, 
     assert len(failures) == 1
     failure = failures[0]
     assert (failure.handler, failure.event_type, failure.attempts) == ("notes", "ContactCreated", 1)
+    with crm.activate():
+        # the failure names the outbox row of contact 2's event
+        assert json.loads(OutboxEvent.get_by_id(failure.event_pk).payload)["contact_id"] == 2
     assert failure.error == "RuntimeError: cannot handle contact 2"
     assert failure.next_attempt_at == failure.failed_at + FIRST_BACKOFF
     with crm.activate():
@@ -452,3 +456,21 @@ def test_an_event_committed_after_a_later_one_is_not_skipped(crm_factory, crm_re
     crm.events.deliver()
     assert sorted(e.contact_id for e in crm_recorder.events) == [1, 2]
     assert all(s["pending"] == 0 for s in crm.events.status())
+
+
+def test_an_unknown_event_keeps_its_identity_through_a_round_trip():
+    from crm_hookspecs.events import from_payload, to_payload
+
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    event = UnknownEvent(unknown_type="acme.Shipped", payload={"parcel": 7}, occurred_at=at, actor="ana", channel="api")
+    type_name, payload = to_payload(event)
+    again = from_payload(type_name, payload)
+    assert isinstance(again, UnknownEvent)
+    assert (again.type_name, again.event_id, again.occurred_at, again.actor, again.channel) == (
+        "acme.Shipped",
+        event.event_id,
+        at,
+        "ana",
+        "api",
+    )
+    assert again.payload["parcel"] == 7

@@ -162,7 +162,16 @@ def _get_converter() -> Any:
 def to_payload(event: Event) -> tuple[str, dict[str, Any]]:
     """``(type name, JSON-ready dict)`` for ``event``."""
     if isinstance(event, UnknownEvent):
-        return event.unknown_type, dict(event.payload)
+        # the base fields travel with the raw payload, so that a handler can
+        # still recognise the event (event_id) after a round trip
+        payload = dict(event.payload)
+        payload.update(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at.isoformat() if event.occurred_at else payload.get("occurred_at"),
+            actor=event.actor,
+            channel=event.channel,
+        )
+        return event.unknown_type, payload
     payload = _get_converter().unstructure(event)
     return type(event).__event_type__, payload
 
