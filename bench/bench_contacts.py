@@ -172,7 +172,7 @@ def bench_import(app: Any, path: Path, expected: int) -> tuple[Figure, Figure, d
         f"CPU: {main_cpu:.1f} s in this process, {workers_cpu:.1f} s in the validation workers "
         f"({(main_cpu + workers_cpu) / rows * 1e6:.0f} µs per row in all); on {cores} idle core(s) that is about {idle_rate:,.0f} rows/s"
     )
-    outbox = app.database.execute_sql("SELECT COUNT(*) FROM crm_outbox").fetchone()[0] if "crm_outbox" in app.database.get_tables() else None
+    outbox = app.database.execute_sql("SELECT COUNT(*) FROM crm_event").fetchone()[0] if "crm_event" in app.database.get_tables() else None
     if outbox is not None:
         print(f"events written to the outbox: {outbox:,}")
     rate = Figure("import end to end", rows / seconds, "rows/s", n=f"{rows:,}", higher_is_better=True, target_value=25_000)

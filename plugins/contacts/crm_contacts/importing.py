@@ -111,16 +111,20 @@ class ImportReport:
 
 #: values per IN (...) of the matching queries
 MATCH_CHUNK = 2000
+# Each gives (value, contact id, deleted_at) rows; deleted contacts are left
+# out in Python, not in SQL: with "deleted_at IS NULL" in the WHERE clause and
+# no statistics, SQLite walks the deleted_at index (every live contact)
+# instead of the external_id one, and each batch reads the whole table.
 _MATCH_SQL = {
-    "id": "SELECT id, id FROM contacts_contact WHERE id IN ({}) AND deleted_at IS NULL",
-    "external_id": "SELECT external_id, id FROM contacts_contact WHERE external_id IN ({}) AND deleted_at IS NULL ORDER BY id",
+    "id": "SELECT id, id, deleted_at FROM contacts_contact WHERE id IN ({})",
+    "external_id": "SELECT external_id, id, deleted_at FROM contacts_contact WHERE external_id IN ({}) ORDER BY id",
     "email": (
-        "SELECT e.address, e.contact_id FROM contacts_email e JOIN contacts_contact c ON c.id = e.contact_id "
-        "WHERE e.address IN ({}) AND c.deleted_at IS NULL ORDER BY e.contact_id"
+        "SELECT e.address, e.contact_id, c.deleted_at FROM contacts_email e JOIN contacts_contact c ON c.id = e.contact_id "
+        "WHERE e.address IN ({}) ORDER BY e.contact_id"
     ),
     "phone": (
-        "SELECT p.number, p.contact_id FROM contacts_phone p JOIN contacts_contact c ON c.id = p.contact_id "
-        "WHERE p.number IN ({}) AND c.deleted_at IS NULL ORDER BY p.contact_id"
+        "SELECT p.number, p.contact_id, c.deleted_at FROM contacts_phone p JOIN contacts_contact c ON c.id = p.contact_id "
+        "WHERE p.number IN ({}) ORDER BY p.contact_id"
     ),
 }
 
@@ -301,8 +305,9 @@ class Importer:
             sql = _MATCH_SQL[key]
             for part in chunks(values, MATCH_CHUNK):
                 cursor = database.execute_sql(sql.format(", ".join([p] * len(part))), list(part))
-                for value, cid in cursor.fetchall():
-                    found.setdefault((key, value), cid)  # the oldest contact wins
+                for value, cid, deleted_at in cursor.fetchall():
+                    if deleted_at is None:
+                        found.setdefault((key, value), cid)  # the oldest live contact wins
         return found
 
     @staticmethod
@@ -328,13 +333,15 @@ class Importer:
             return {}
         out: dict[str, int] = {}
         for part in chunks(sorted(names)):
+            # deleted ones are skipped here, not in SQL (see _MATCH_SQL)
             query = (
-                Contact.select(Contact.name_key, Contact.id)
-                .where(Contact.name_key.in_(part) & (Contact.kind == "organization") & Contact.deleted_at.is_null())
+                Contact.select(Contact.name_key, Contact.id, Contact.deleted_at)
+                .where(Contact.name_key.in_(part) & (Contact.kind == "organization"))
                 .order_by(Contact.id)
             )
-            for key, cid in query.tuples():
-                out.setdefault(key, cid)
+            for key, cid, deleted_at in query.tuples():
+                if deleted_at is None:
+                    out.setdefault(key, cid)
         missing = [k for k in sorted(names) if k not in out]
         if missing:
             new = [_defaults({"kind": "organization", "display_name": names[k]}) for k in missing]
