@@ -485,3 +485,82 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
             "`mkdocs build --strict` failed (a broken link, a page missing from the nav in mkdocs.yml, "
             f"or a bad anchor); run `make docs` to see it:\n{result.stdout}{result.stderr}",
         )
+
+
+def _defaults(cls: type, prefix: str) -> Iterator[tuple[str, Any]]:
+    """``(dotted key, default)`` for every leaf field of ``cls`` that has a plain default."""
+    for field in attrs.fields(cls):
+        key = f"{prefix}.{field.name}"
+        nested = _nested_attrs_class(_field_types(cls)[field.name])
+        if nested is not None:
+            yield from _defaults(nested, key)
+            continue
+        default = field.default
+        if default is attrs.NOTHING:
+            continue
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            if default.takes_self:
+                continue
+            default = default.factory()
+        yield key, default
+
+
+def _documented_default(cell: str) -> tuple[bool, Any]:
+    """The value a docs table's default cell states, if it states one plainly."""
+    text = cell.strip()
+    if text.lower() in ("not set", "none", "unset", "—", "-"):
+        return True, None
+    match = re.fullmatch(r"`([^`]*)`", text)
+    if not match:
+        return False, None  # prose ("every installed plugin"): not checked
+    import tomllib
+
+    try:
+        return True, tomllib.loads(f"v = {match.group(1)}")["v"]
+    except tomllib.TOMLDecodeError:
+        return False, None
+
+
+def _same(documented: Any, actual: Any) -> bool:
+    if isinstance(actual, (tuple, list, set, frozenset)):
+        return isinstance(documented, list) and sorted(map(repr, documented)) == sorted(map(repr, actual))
+    if isinstance(actual, bool) or isinstance(documented, bool):
+        return documented is actual
+    if isinstance(actual, (int, float)) and isinstance(documented, (int, float)):
+        return float(actual) == float(documented)
+    return documented == actual
+
+
+def test_documented_defaults_match_the_code(installed: InstalledPlugins) -> None:
+    """A default written in a docs table (`| key | type | default | … |`) is the code's default."""
+    from crm_core.config import CoreSettings
+
+    actual: dict[str, Any] = dict(_defaults(CoreSettings, "crm"))
+    for plugin, cls in installed.hooks.config_sections().items():
+        actual.update(_defaults(cls, f"plugins.{plugin}"))
+    wrong = []
+    checked = 0
+    for path in _markdown_files():
+        columns: list[str] | None = None
+        for number, line in enumerate(_text_without_code(path).splitlines(), start=1):
+            if not line.lstrip().startswith("|"):
+                columns = None
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if columns is None:
+                columns = [c.strip("`*").lower() for c in cells]
+                continue
+            if "default" not in columns or columns[0] not in KEY_TABLE_HEADERS:
+                continue
+            match = KEY_ROW.match(line)
+            if not match or match.group("key") not in actual or len(cells) <= columns.index("default"):
+                continue
+            stated, value = _documented_default(cells[columns.index("default")])
+            key = match.group("key")
+            checked += int(stated)
+            if stated and not _same(value, actual[key]):
+                wrong.append(f"{_where(path, number)}: `{key}` is documented with default {value!r}, the code has {actual[key]!r}")
+    if wrong:
+        _fail(_report("documented defaults that disagree with the code:", wrong))
+    # the kernel pages alone state some thirty defaults: far fewer means the table parsing broke
+    assert checked >= 30, f"only {checked} documented defaults were read; is the table layout still | key | type | default | … |?"
