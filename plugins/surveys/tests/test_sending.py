@@ -298,3 +298,16 @@ def test_settings_are_checked(crm_factory):
         crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"letters": {"page_size": "A5"}}})
     with pytest.raises(ConfigError, match=r"plugins.surveys.token_ttl_days"):
         crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"token_ttl_days": 0}})
+
+
+def test_templates_render_each_part_apart_when_a_value_holds_the_separator():
+    from crm_surveys.definition import EmailTemplate
+    from crm_surveys.sending import Templates
+
+    templates = Templates(EmailTemplate("Hi {{ first_name }}", "Text {{ first_name }}", "<p>{{ first_name }}</p>"))
+    assert templates.render({"first_name": "Ana <3"}, "x") == ("Hi Ana <3", "Text Ana <3", "<p>Ana &lt;3</p>")
+    odd = "A" + Templates.SEPARATOR + "B"
+    # (a subject is one line: separators and other control characters become spaces)
+    assert templates.render({"first_name": odd}, "x") == ("Hi A surveys-part B", f"Text {odd}", f"<p>{odd}</p>")
+    plain = Templates(EmailTemplate("S", "T\n"))
+    assert plain.render({}, "x") == ("S", "T\n", None)
