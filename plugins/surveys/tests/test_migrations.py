@@ -1,0 +1,35 @@
+"""The surveys plugin's migrations: an upgrade keeps every answer and reshapes the indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import crm_surveys
+
+
+def test_upgrading_from_the_first_migration_keeps_the_answers(crm_factory, definition):
+    from playhouse.migrations import Runner
+
+    app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, migrate=False)
+    steps = app.migrate(dry_run=True)
+    assert [s.name for s in steps if s.owner == "surveys"] == ["0001_initial", "0002_results_indexes"]
+    # bring everything up to date except the surveys plugin's second migration
+    with app.activate():
+        for step in steps:
+            if step.owner != "surveys":
+                Runner(app.database, str(step.path.parent), table_name=f"{step.owner}_schema_migration").up(target=step.name)
+        folder = Path(crm_surveys.__file__).parent / "migrations"
+        Runner(app.database, str(folder), table_name="surveys_schema_migration").up(target="0001_initial")
+    api = app.plugin("surveys")
+    api.save(definition)
+    ana = app.plugin("contacts").create(first_name="Ana", email="ana@example.com", region="ES").id
+    api.answer("csat", ana, {"recommend": 4, "why": "Slow", "channel": "Shop"})
+    assert [s.name for s in app.migrate()] == ["0002_results_indexes"]
+    results = api.results("csat")
+    recommend = next(q for q in results.overall.questions if q.key == "recommend")
+    assert results.overall.responses == 1 and recommend.detractors == 1
+    indexes = {tuple(i.columns) for i in app.database.get_indexes("surveys_answer")}
+    assert ("survey_id", "question", "version", "region", "month", "value", "choice") in indexes
+    assert ("survey_id", "version", "question", "region", "month", "value", "choice") not in indexes
+    indexes = {tuple(i.columns) for i in app.database.get_indexes("surveys_response")}
+    assert ("survey_id", "complete", "region", "month") in indexes and ("survey_id", "complete") not in indexes
