@@ -129,35 +129,6 @@ _MATCH_SQL = {
 }
 
 
-class _BigCache:
-    """SQLite's page cache raised to 64 MB for an import, then put back.
-
-    The default 2 MB cannot hold the pages of the tables and indexes a
-    batch touches (six tables, the outbox between them), so each batch read
-    them again from the operating system; other backends size their caches
-    themselves.
-    """
-
-    SIZE_KIB = 65536
-
-    def __init__(self, database: Any) -> None:
-        self.database = database
-        self.before: int | None = None
-
-    def __enter__(self) -> None:
-        if dialect(self.database) != "sqlite":
-            return
-        before = self.database.execute_sql("PRAGMA cache_size").fetchone()[0]
-        # negative values are KiB, positive ones pages (of 4 KiB by default)
-        if (-before if before < 0 else before * 4) < self.SIZE_KIB:
-            self.before = before
-            self.database.execute_sql(f"PRAGMA cache_size = -{self.SIZE_KIB}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.before is not None:
-            self.database.execute_sql(f"PRAGMA cache_size = {int(self.before)}")
-
-
 class _Abort(Exception):
     """Rolls back an all-or-nothing import."""
 
@@ -227,10 +198,7 @@ class Importer:
         previous = self.crm.deliver_events
         # handlers get the events after the import, not batch by batch in its middle
         self.crm.deliver_events = "worker"
-        cache = _BigCache(database) if not self.dry_run else None
         try:
-            if cache is not None:
-                cache.__enter__()
             with self.crm.activate():
                 if self.all_or_nothing and not self.dry_run:
                     try:
@@ -246,8 +214,6 @@ class Importer:
                     self._loop(rows, targets, width)
         finally:
             self.crm.deliver_events = previous
-            if cache is not None:
-                cache.__exit__()
         if previous == "after-commit" and not self.dry_run and not report.aborted and (report.created or report.updated):
             self.crm.events.deliver()
         return report
