@@ -1,13 +1,17 @@
 """Events: ``emit_many`` into the outbox and delivery to a handler plugin.
 
-On a fresh SQLite app with one handler plugin (registered as an object, so
-no installed plugin is involved), times
+On a fresh SQLite app with do-nothing handler plugins (registered as
+objects, so no installed plugin is involved), times
 
 * ``crm.events.emit_many`` of 100,000 ``ContactCreated`` events in one
   transaction (serialised with cattrs and json, written with
   ``bulk_insert``), delivery left to the worker,
-* ``crm.events.deliver()`` of those events to the handler,
-* both together, as an app does it (delivery after commit),
+* ``crm.events.deliver()`` of those events to 1, 2 and 3 handlers: the
+  kernel's cost per event, per handler, and for each handler after the
+  first (delivery reads and decodes each batch once for all handlers, so
+  that one should be small),
+* emit and delivery to one handler together, as an app does it (delivery
+  after commit), against ``emit_many`` alone,
 
 and, for reference, ``bulk_insert`` of the same outbox rows already
 serialised (what the outbox write costs without building the payloads).
@@ -67,10 +71,15 @@ def make_events(n: int) -> list[Any]:
     ]
 
 
-def _app(path: Path, handler: CountingHandler) -> Any:
+#: handler counts that delivery is timed with
+HANDLER_COUNTS = (1, 2, 3)
+
+
+def _app(path: Path, *handlers: CountingHandler) -> Any:
     from crm_core import CRM
 
-    crm = CRM(database=f"sqlite:///{path}", plugins=[("bench_handler", handler)])
+    names = ["bench_handler"] + [f"bench_handler_{i + 2}" for i in range(len(handlers) - 1)]
+    crm = CRM(database=f"sqlite:///{path}", plugins=list(zip(names, handlers)))
     crm.migrate()
     return crm
 
@@ -78,17 +87,25 @@ def _app(path: Path, handler: CountingHandler) -> Any:
 def _run(tmp: Path, i: int, events: list[Any]) -> dict[str, Any]:
     n = len(events)
     out: dict[str, Any] = {}
-    # 1. emit, delivery left to the worker; 2. deliver
-    handler = CountingHandler()
-    with _app(tmp / f"emit{i}.db", handler) as crm:
-        crm.deliver_events = "worker"
-        out["emit"], count = timed(lambda: crm.events.emit_many(events))
-        if count != n:
-            raise SystemExit(f"emit_many returned {count}, {n} expected")
-        out["deliver"], report = timed(crm.events.deliver)
-        if report.delivered != n or handler.events != n:
-            raise SystemExit(f"delivered {report.delivered} (handler saw {handler.events}), {n} expected")
-        out["calls"], out["largest"] = handler.calls, handler.largest
+    # 1. emit, delivery left to the worker; 2. deliver, to 1, 2 and 3 handlers
+    emits = []
+    # each run starts with another count: the first app of a run tends to be slower
+    for k in HANDLER_COUNTS[i % len(HANDLER_COUNTS) :] + HANDLER_COUNTS[: i % len(HANDLER_COUNTS)]:
+        handlers = [CountingHandler() for _ in range(k)]
+        with _app(tmp / f"emit{i}_{k}.db", *handlers) as crm:
+            crm.deliver_events = "worker"
+            seconds, count = timed(lambda: crm.events.emit_many(events))
+            emits.append(seconds)
+            if count != n:
+                raise SystemExit(f"emit_many returned {count}, {n} expected")
+            out[f"deliver{k}"], report = timed(crm.events.deliver)
+            saw = [h.events for h in handlers]
+            if report.delivered != n * k or saw != [n] * k:
+                raise SystemExit(f"delivered {report.delivered} (the handlers saw {saw}), {n} to each of {k} expected")
+            if k == 1:
+                out["calls"], out["largest"] = handlers[0].calls, handlers[0].largest
+    out["emit"] = median(emits)  # the same work each time: no handler runs
+    out["deliver"] = out["deliver1"]
     # 3. both, as the app does it: delivered after the commit of emit_many
     handler = CountingHandler()
     with _app(tmp / f"both{i}.db", handler) as crm:
@@ -133,13 +150,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         for i in range(repeat):
             out = _run(Path(tmp), i, events)
             runs.append(out)
+            delivered = " / ".join(f"{out['deliver' + str(k)]:.2f}" for k in HANDLER_COUNTS)
             print(
-                f"  run {i + 1}/{repeat}: emit {out['emit']:.2f} s, deliver {out['deliver']:.2f} s "
-                f"({out['calls']} handler calls), emit+after-commit delivery {out['both']:.2f} s, "
+                f"  run {i + 1}/{repeat}: emit {out['emit']:.2f} s, deliver to 1/2/3 handlers {delivered} s "
+                f"({out['calls']} calls of one handler), emit+after-commit delivery {out['both']:.2f} s, "
                 f"raw outbox insert {out['raw']:.2f} s",
                 flush=True,
             )
-    t = {k: median([r[k] for r in runs]) for k in ("emit", "deliver", "both", "raw")}
+    keys = ("emit", "deliver", "both", "raw", *(f"deliver{k}" for k in HANDLER_COUNTS))
+    t = {k: median([r[k] for r in runs]) for k in keys}
     expected_calls = math.ceil(n / BATCH_SIZE)
     calls = runs[-1]["calls"]
     per_batch = all(r["calls"] == expected_calls and r["both_calls"] == expected_calls for r in runs)
@@ -156,10 +175,57 @@ def main(argv: Sequence[str] | None = None) -> None:
                 higher_is_better=True,
             ),
             Figure("deliver() to one handler", n / t["deliver"], "events/s", n=f"{n:,} x{repeat}"),
-            Figure("emit_many + after-commit delivery", n / t["both"], "events/s", n=f"{n:,} x{repeat}"),
+            Figure(
+                "emit_many + after-commit delivery",
+                n / t["both"],
+                "events/s",
+                n=f"{n:,} x{repeat}",
+                baseline=n / t["emit"],
+                baseline_name="emit_many alone",
+                higher_is_better=True,
+            ),
             Figure("bulk_insert of serialised outbox rows", n / t["raw"], "events/s", n=f"{n:,} x{repeat}"),
         ],
     )
+    us = 1e6 / n  # seconds for n events -> µs per event
+    one = t["deliver1"] * us
+    per_handler = [
+        Figure(
+            f"deliver() to {k} handler{'s' if k > 1 else ''}: per event",
+            t[f"deliver{k}"] * us,
+            "µs/event",
+            n=f"{n:,} x{repeat}",
+            baseline=one if k > 1 else None,
+            baseline_name="1 handler",
+        )
+        for k in HANDLER_COUNTS
+    ]
+    per_handler += [
+        Figure(f"deliver() to {k} handlers: per event and handler", t[f"deliver{k}"] * us / k, "µs/event", n=f"{n:,} x{repeat}")
+        for k in HANDLER_COUNTS
+        if k > 1
+    ]
+    most = HANDLER_COUNTS[-1]
+    per_handler += [
+        Figure(
+            "each handler after the first",
+            # paired within each run: less noisy than a difference of medians
+            median([(r[f"deliver{most}"] - r["deliver1"]) / (most - 1) for r in runs]) * us,
+            "µs/event",
+            n=f"{n:,} x{repeat}",
+            baseline=one,
+            baseline_name="the first",
+        ),
+        Figure(
+            "after-commit delivery to 1 handler, on top of emit_many",
+            (t["both"] - t["emit"]) * us,
+            "µs/event",
+            n=f"{n:,} x{repeat}",
+            baseline=t["emit"] * us,
+            baseline_name="emit_many",
+        ),
+    ]
+    print_table("events: the kernel's delivery cost, do-nothing handlers, median µs/event", per_handler)
     print(
         f"\nhandler calls: {calls} for {n:,} events (batch size {BATCH_SIZE}, largest batch {runs[-1]['largest']}; "
         f"expected ceil(N / {BATCH_SIZE}) = {expected_calls}): {'per batch, ok' if per_batch else 'NOT PER BATCH'}"

@@ -232,6 +232,123 @@ def test_a_new_handler_starts_after_the_newest_event(crm_factory, crm_recorder, 
     assert [e.contact_id for e in crm_recorder.events] == [3]
 
 
+# -- one batch, many handlers ---------------------------------------------------
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The contact id of each payload delivery turns back into an event, in order."""
+    import crm_hookspecs.events as contract
+
+    seen: list[int] = []
+    real = contract.from_payload
+
+    def counting(type_name, payload):
+        seen.append(payload.get("contact_id"))
+        return real(type_name, payload)
+
+    monkeypatch.setattr(contract, "from_payload", counting)
+    return seen
+
+
+def two_handlers(crm_factory, crm_plugin, on_first=None):
+    """An app with handlers 'zfirst' and 'asecond' (after it), delivery left to the test; and their calls."""
+    calls: list[tuple[str, list[int]]] = []
+
+    def handler(name):
+        def handle(crm, events):
+            calls.append((name, [e.contact_id for e in events]))
+            if name == "zfirst" and on_first is not None:
+                on_first(crm, events)
+
+        return handle
+
+    first = crm_plugin("zfirst", crm_handle_events=handler("zfirst"))
+    second = (*crm_plugin("asecond", crm_handle_events=handler("asecond")), {"zfirst": ""})
+    crm = crm_factory([second, first])
+    crm.deliver_events = "worker"
+    return crm, calls
+
+
+def seen_by(calls, name):
+    return [cid for n, ids in calls if n == name for cid in ids]
+
+
+def test_handlers_share_one_decoding_of_each_batch(crm_factory, crm_plugin, decoded):
+    def clear(crm, events):
+        events.clear()  # its own list: the next handler still gets the whole batch
+
+    crm, calls = two_handlers(crm_factory, crm_plugin, on_first=clear)
+    count = BATCH_SIZE + 2
+    crm.events.emit_many(created(*range(count)))
+    report = crm.events.deliver()
+    assert (report.delivered, report.failed) == (2 * count, 0)
+    assert decoded == list(range(count))  # each payload decoded once, not once per handler
+    # batch by batch, each batch to the handlers in dependency order
+    assert [(n, len(ids)) for n, ids in calls] == [("zfirst", BATCH_SIZE), ("asecond", BATCH_SIZE), ("zfirst", 2), ("asecond", 2)]
+    assert seen_by(calls, "zfirst") == seen_by(calls, "asecond") == list(range(count))
+    assert all(s["pending"] == 0 for s in crm.events.status())
+
+
+def test_a_handler_behind_the_others_catches_up_without_repeating_theirs(crm_factory, crm_plugin, decoded):
+    crm, calls = two_handlers(crm_factory, crm_plugin)
+    crm.events.emit_many(created(1, 2))
+    assert crm.events.deliver("asecond").delivered == 2
+    crm.events.emit_many(created(3, 4))
+    decoded.clear()
+    assert crm.events.deliver().delivered == 6
+    assert seen_by(calls, "zfirst") == [1, 2, 3, 4]
+    assert seen_by(calls, "asecond") == [1, 2, 3, 4]  # 1 and 2 once, in the first delivery
+    assert calls[-2:] == [("zfirst", [1, 2, 3, 4]), ("asecond", [3, 4])]  # one batch, from zfirst's position
+    assert decoded == [1, 2, 3, 4]
+
+
+def test_each_handler_gets_what_is_after_its_locked_cursor(crm_factory, crm_plugin):
+    """The batch is read before the cursors are locked: the locked cursor decides, wherever it moved meanwhile."""
+    from peewee import fn
+
+    from crm_core.models import EventCursor
+
+    moves: list[str] = []
+
+    def move_second(crm, events):
+        # what another delivery (moved forward) or an operator (moved back) could do
+        if moves:
+            to = moves.pop(0)
+            last = 0 if to == "back" else OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar()
+            EventCursor.update(last_id=last).where(EventCursor.handler == "asecond").execute()
+
+    crm, calls = two_handlers(crm_factory, crm_plugin, on_first=move_second)
+    crm.events.emit_many(created(1, 2))
+    crm.events.deliver()
+    moves.append("back")
+    crm.events.emit_many(created(3, 4))
+    crm.events.deliver()
+    assert seen_by(calls, "asecond") == [1, 2, 1, 2, 3, 4]  # from its cursor, not from the shared batch
+    moves.append("forward")
+    crm.events.emit_many(created(5))
+    assert crm.events.deliver().delivered == 1
+    assert seen_by(calls, "zfirst") == [1, 2, 3, 4, 5]
+    assert seen_by(calls, "asecond") == [1, 2, 1, 2, 3, 4]  # delivered elsewhere already: not twice
+    assert all(s["pending"] == 0 for s in crm.events.status())
+
+
+def test_a_handler_that_empties_its_list_and_fails_still_gets_each_event(crm_factory, crm_plugin):
+    seen: list[int] = []
+
+    def one_at_a_time(crm, events):
+        batch = list(events)
+        events.clear()
+        if len(batch) > 1:
+            raise RuntimeError("one at a time")
+        seen.extend(e.contact_id for e in batch)
+
+    crm = crm_factory([crm_plugin("fussy", crm_handle_events=one_at_a_time)])
+    crm.events.emit_many(created(1, 2, 3))
+    assert seen == [1, 2, 3]  # re-run event by event, from the kernel's list, not the handler's
+    assert crm.events.failed() == []
+
+
 # -- failures -----------------------------------------------------------------
 
 
