@@ -191,6 +191,25 @@ class Hooks:
             out.append((name, items))
         return out
 
+    # -- portal ------------------------------------------------------------
+
+    def portal_pages(self, crm: Any) -> list[tuple[str, Any]]:
+        """``crm_portal_pages`` per plugin, checked: ``(plugin name, PortalPage)`` pairs in load order."""
+        from crm_hookspecs.records import PortalPage
+
+        out = []
+        for impl in self._impls("crm_portal_pages"):
+            try:
+                pages = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
+            except CRMError:
+                raise
+            except Exception as exc:  # third-party code: say which plugin failed
+                raise PluginError(
+                    impl.plugin_name, f"plugin {impl.plugin_name!r}: crm_portal_pages raised {type(exc).__name__}: {exc}"
+                ) from exc
+            out.extend((impl.plugin_name, page) for page in _many(impl.plugin_name, "crm_portal_pages", pages, PortalPage))
+        return out
+
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from crm_hookspecs.records import ContactCard, SurveyForm, TimelineEntry
 
-__all__ = ["ContactsAPI", "SurveysAPI", "WarehouseAPI"]
+__all__ = ["ContactsAPI", "PortalAPI", "SurveysAPI", "WarehouseAPI"]
 
 
 @runtime_checkable
@@ -136,5 +136,34 @@ class SurveysAPI(Protocol):
 
         Answering again updates the same response. A complete answer emits
         ``SurveyAnswered``; a ``partial`` one is kept as a draft only.
+        """
+        ...
+
+
+@runtime_checkable
+class PortalAPI(Protocol):
+    """``crm.plugin("portal")``, as other plugins may use it: links into the customer portal.
+
+    The links are absolute, built on ``plugins.portal.base_url``, and signed
+    with the portal's secret, so a plugin that sends mail can offer them
+    without knowing how the portal checks them.
+    """
+
+    def unsubscribe_url(self, contact_id: int, list_name: str | None = None) -> str:
+        """A one-click unsubscribe link for the contact: from the mailing list ``list_name``, or from everything.
+
+        The link needs no login and does not expire. Raises
+        ``crm_core.errors.NotFoundError`` for an unknown list or contact.
+        """
+        ...
+
+    def unsubscribe_headers(self, contact_id: int, list_name: str | None = None) -> dict[str, str]:
+        """``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058) for ``crm.mail.queue(headers=...)``."""
+        ...
+
+    def signup_url(self, form: str | None = None) -> str:
+        """The public address of a sign-up form (the first one configured by default).
+
+        Raises ``crm_core.errors.NotFoundError`` when no such form is configured.
         """
         ...

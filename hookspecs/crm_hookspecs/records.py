@@ -7,6 +7,7 @@ what one plugin hands to another through the kernel.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -19,6 +20,7 @@ __all__ = [
     "JobSpec",
     "MailTransportSpec",
     "PluginSchema",
+    "PortalPage",
     "PostalAddress",
     "SurveyCondition",
     "SurveyForm",
@@ -260,3 +262,54 @@ class SurveyForm:
     answers: dict[str, Any] = attrs.field(factory=dict)
     complete: bool = False
     answered_at: _dt.datetime | None = None
+
+
+_PAGE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _to_optional_path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+@attrs.frozen
+class PortalPage:
+    """A page of the customer portal, contributed by ``crm_portal_pages``.
+
+    ``name`` (lower-case letters, digits and ``_``) makes the page's
+    endpoint ``<plugin>.<name>``, for ``flask.url_for``. ``rule`` is a URL
+    rule in werkzeug's syntax, relative to the portal's root
+    (``"/loyalty/<token>"``). ``view`` is called during the request with the
+    rule's variables as keyword arguments and returns what a Flask view
+    returns; the app is ``flask.g.crm``. ``methods`` are the HTTP methods the
+    page answers (every POST must carry the portal's CSRF token).
+    ``templates`` is a folder of Jinja2 templates, loaded as
+    ``"<plugin>/<file>"``, that may extend ``"portal/base.html"``. A
+    ``title`` lists the page on the portal's home page (public pages only:
+    leave it empty for a page behind a token).
+    """
+
+    name: str = attrs.field()
+    rule: str = attrs.field()
+    view: Callable[..., Any]
+    methods: tuple[str, ...] = attrs.field(default=("GET",), converter=_to_tuple)
+    templates: Path | None = attrs.field(default=None, converter=_to_optional_path)
+    title: str = ""
+
+    @name.validator
+    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+        if not isinstance(value, str) or not _PAGE_NAME.match(value):
+            raise ValueError(f"PortalPage name {value!r}: use 1 to 40 lower-case letters, digits and _, starting with a letter")
+
+    @rule.validator
+    def _check_rule(self, attribute: attrs.Attribute, value: str) -> None:
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ValueError(f"PortalPage {self.name!r}: rule {value!r} must start with '/' (it is relative to the portal's root)")
+
+    @methods.validator
+    def _check_methods(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        unknown = [m for m in value if m not in _HTTP_METHODS]
+        if not value or unknown:
+            raise ValueError(
+                f"PortalPage {self.name!r}: methods must name at least one of {', '.join(_HTTP_METHODS)} (upper case), not {value!r}"
+            )

@@ -23,7 +23,7 @@ from crm_hookspecs._markers import hookspec
 
 if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
     from crm_hookspecs.events import Event
-    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema
+    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema, PortalPage
 
     CRM = Any
 
@@ -201,4 +201,20 @@ def crm_report_definitions(crm: CRM) -> Sequence[Mapping[str, Any]] | None:
     file: a view or field that does not exist, an aggregate on text, or a
     name already used by another plugin's report is a ``PluginError`` naming
     the plugin and the report.
+    """
+
+
+@hookspec
+def crm_portal_pages(crm: CRM) -> Sequence[PortalPage] | None:
+    """Contribute pages to the customer portal, as :class:`~crm_hookspecs.records.PortalPage`.
+
+    *Per plugin*, called by the portal plugin (when it is enabled) each time
+    it builds its web app (``crm_portal.create_app(crm)``, ``crm portal
+    serve``). Each page is mounted under the portal's root with the endpoint
+    ``<plugin>.<name>`` and gets the portal's protections: a CSRF check on
+    every POST, a rate limit per client address on POSTs, the security
+    headers and the error pages (no traceback reaches the browser). An
+    exception, anything other than a list of ``PortalPage``, or a rule or
+    name that another page already uses, is a ``PluginError`` naming the
+    plugin, and the portal does not start.
     """

@@ -1,0 +1,25 @@
+"""The portal plugin: the customers' web forms (self-service updates, surveys, sign-up, unsubscribe).
+
+``create_app(crm)`` returns the portal as a Flask WSGI application, to run
+alone (``crm portal serve``) or to mount inside another WSGI application
+under a prefix. Importing this package imports no web framework: Flask is
+imported when an app is made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import flask
+
+    from crm_core.app import CRM
+
+__all__ = ["create_app"]
+
+
+def create_app(crm: CRM, **options: Any) -> flask.Flask:
+    """The portal's WSGI app for ``crm`` (see :func:`crm_portal.web.app.create_app`)."""
+    from crm_portal.web.app import create_app as _create_app
+
+    return _create_app(crm, **options)

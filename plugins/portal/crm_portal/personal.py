@@ -1,0 +1,78 @@
+"""Personal data held by the portal: sign-ups and consents, exported, erased, merged."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crm_portal.models import Consent, Signup
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["erase_contact", "export_contact", "move_back", "move_contact"]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+    """The contact's consents and sign-ups, JSON-ready (``None`` when there are none)."""
+    with crm.activate():
+        consents = [
+            {
+                "form": c.form, "text": c.text, "language": c.language, "lists": json.loads(c.lists), "ip": c.ip,
+                "given_at": _iso(c.given_at), "confirmed_at": _iso(c.confirmed_at),
+            }
+            for c in Consent.select().where(Consent.contact_id == contact_id).order_by(Consent.id)
+        ]
+        signups = [
+            {
+                "form": s.form, "email": s.email, "first_name": s.first_name, "last_name": s.last_name,
+                "language": s.language, "ip": s.ip, "requested_at": _iso(s.requested_at), "confirmed_at": _iso(s.confirmed_at),
+            }
+            for s in Signup.select().where(Signup.contact_id == contact_id).order_by(Signup.id)
+        ]
+    if not consents and not signups:
+        return None
+    return {"consents": consents, "signups": signups}
+
+
+def erase_contact(crm: CRM, contact_id: int) -> int:
+    """Remove what identifies the person: the sign-ups' address, names and client address, the consents' client address.
+
+    A consent keeps its form, text and dates (that consent was given is not
+    personal once nobody can be named), detached from the contact.
+    """
+    with crm.transaction():
+        ids = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == contact_id).tuples()]
+        changed = 0
+        if ids:
+            changed += Signup.update(email="", first_name="", last_name="", ip=None, contact_id=None).where(Signup.id.in_(ids)).execute()
+        changed += Consent.update(ip=None, contact_id=None).where(Consent.contact_id == contact_id).execute()
+    return changed
+
+
+def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    with crm.transaction():
+        consents = [r[0] for r in Consent.select(Consent.id).where(Consent.contact_id == merged_id).tuples()]
+        signups = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == merged_id).tuples()]
+        if consents:
+            Consent.update(contact_id=survivor_id).where(Consent.id.in_(consents)).execute()
+        if signups:
+            Signup.update(contact_id=survivor_id).where(Signup.id.in_(signups)).execute()
+    moved = {}
+    if consents:
+        moved["portal_consent"] = consents
+    if signups:
+        moved["portal_signup"] = signups
+    return moved
+
+
+def move_back(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    with crm.transaction():
+        if moved.get("portal_consent"):
+            Consent.update(contact_id=merged_id).where(Consent.id.in_(moved["portal_consent"])).execute()
+        if moved.get("portal_signup"):
+            Signup.update(contact_id=merged_id).where(Signup.id.in_(moved["portal_signup"])).execute()

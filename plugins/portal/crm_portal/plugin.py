@@ -1,0 +1,85 @@
+"""Entry module of the portal plugin: hook implementations only.
+
+``crm --help`` imports this module, so it imports nothing heavy at the top
+(Flask, Jinja2 and Babel are imported by the hooks and commands that use
+them). It does import the plugin's event type, a small attrs class, so that
+``portal.ConsentGiven`` reads back wherever the portal is enabled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import CommandSpec, PluginSchema
+
+from crm_portal import events as _events  # noqa: F401  (registers portal.ConsentGiven)
+
+
+@hookimpl
+def crm_schema() -> PluginSchema:
+    from crm_portal.models import MODELS
+
+    return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
+
+
+@hookimpl
+def crm_config_section() -> type:
+    from crm_portal.settings import PortalSettings
+
+    return PortalSettings
+
+
+@hookimpl
+def crm_startup(crm: Any) -> None:
+    from crm_portal.startup import check_settings
+
+    check_settings(crm)
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_portal.api import Portal
+
+    return Portal(crm)
+
+
+@hookimpl
+def crm_cli_commands() -> list[CommandSpec]:
+    return [CommandSpec("portal", "crm_portal.cli:portal", "Customer portal: serve the web forms, unsubscribe links, consents.")]
+
+
+@hookimpl
+def crm_worker_jobs(crm: Any) -> list[Any]:
+    from crm_portal.jobs import worker_jobs
+
+    return worker_jobs(crm)
+
+
+@hookimpl
+def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
+    from crm_portal.personal import export_contact
+
+    return export_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
+    from crm_portal.personal import erase_contact
+
+    return erase_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    from crm_portal.personal import move_contact
+
+    return move_contact(crm, survivor_id, merged_id)
+
+
+@hookimpl
+def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    from crm_portal.personal import move_back
+
+    move_back(crm, survivor_id, merged_id, moved)

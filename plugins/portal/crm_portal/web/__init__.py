@@ -1,0 +1,1 @@
+"""The portal's web app (Flask): the app factory, its security, and one module per flow."""
