@@ -7,6 +7,7 @@ serves the web app, the command line and embedding applications.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,6 @@ from crm_core.errors import NotFoundError
 from crm_portal import links
 
 if TYPE_CHECKING:
-    import datetime as dt
 
     from pathlib import Path
 
@@ -72,6 +72,7 @@ class Portal:
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
+        self._languages = _LanguageCache()
         self._key: bytes | None = None
         self._catalogs: Catalogs | None = None
         self._mail_env: jinja2.Environment | None = None
@@ -116,6 +117,17 @@ class Portal:
         if self._mail_env is None:
             self._mail_env = mail_environment(self.path_setting(self.settings.templates_dir))
         return render_mail(self._mail_env, template, values)
+
+    def contact_language(self, contact_id: int) -> str | None:
+        """The contact's language, remembered for a few minutes (every personal page asks for it)."""
+        found, language = self._languages.get(contact_id, self.crm.clock.now())
+        if not found:
+            try:
+                language = self.crm.plugin("contacts").card(contact_id).language
+            except NotFoundError:
+                language = None
+            self._languages.put(contact_id, language, self.crm.clock.now())
+        return language
 
     # -- links (the contract's PortalAPI) ---------------------------------------
 
@@ -246,3 +258,34 @@ class Portal:
                 )
                 for row in query
             ]
+
+
+class _LanguageCache:
+    """Contacts' languages for :meth:`Portal.contact_language`: at most ``size`` of them, each for ``seconds``.
+
+    A page in the contact's language costs the contacts plugin two queries
+    (a card and its tags); a changed language shows within the lifetime.
+    """
+
+    def __init__(self, size: int = 10_000, seconds: float = 300.0) -> None:
+        import collections
+        import threading
+
+        self._items: collections.OrderedDict[int, tuple[float, str | None]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.size, self.seconds = size, seconds
+
+    def get(self, contact_id: int, now: dt.datetime) -> tuple[bool, str | None]:
+        with self._lock:
+            item = self._items.get(contact_id)
+            if item is None or item[0] <= now.timestamp():
+                return False, None
+            self._items.move_to_end(contact_id)
+            return True, item[1]
+
+    def put(self, contact_id: int, language: str | None, now: dt.datetime) -> None:
+        with self._lock:
+            self._items[contact_id] = (now.timestamp() + self.seconds, language)
+            self._items.move_to_end(contact_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import gettext as _gettext
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -148,6 +149,11 @@ def match_language(tag: str | None, offered: Sequence[str]) -> str | None:
 
 def language_names(languages: Sequence[str]) -> dict[str, str]:
     """Each language named in itself (``es`` → ``español``), for a language menu."""
+    return dict(_language_names(tuple(languages)))
+
+
+@functools.lru_cache(maxsize=64)
+def _language_names(languages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     from babel import Locale, UnknownLocaleError
 
     out = {}
@@ -157,11 +163,12 @@ def language_names(languages: Sequence[str]) -> dict[str, str]:
         except (ValueError, UnknownLocaleError):
             name = language
         out[language] = name[:1].upper() + name[1:]
-    return out
+    return tuple(out.items())
 
 
+@functools.lru_cache(maxsize=64)
 def country_names(language: str) -> dict[str, str]:
-    """ISO 3166-1 alpha-2 codes to country names in ``language``, sorted by name."""
+    """ISO 3166-1 alpha-2 codes to country names in ``language``, sorted by name (cached: do not change it)."""
     from babel import Locale, UnknownLocaleError
 
     try:
@@ -170,6 +177,26 @@ def country_names(language: str) -> dict[str, str]:
         territories = Locale.parse(SOURCE_LANGUAGE).territories
     names = {code: name for code, name in territories.items() if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO", "XA", "XB")}
     return dict(sorted(names.items(), key=lambda item: item[1].casefold()))
+
+
+@functools.lru_cache(maxsize=64)
+def _country_options(language: str, blank: str) -> str:
+    from markupsafe import escape
+
+    options = "".join(f'<option value="{code}">{escape(name)}</option>' for code, name in country_names(language).items())
+    return f'<option value="">{escape(blank)}</option>{options}'
+
+
+def country_options(selected: str | None) -> Any:
+    """The ``<option>`` list of a country menu in the current language, ``selected`` chosen (markup, built once per language)."""
+    from markupsafe import Markup
+
+    html = _country_options(current_language(), gettext("(choose)"))
+    if selected and len(selected) == 2 and selected.isalpha() and selected.isupper():
+        html = html.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
+    elif not selected:
+        html = html.replace('<option value="">', '<option value="" selected>', 1)
+    return Markup(html)
 
 
 def format_datetime(value: Any, language: str, tz: Any) -> str:

@@ -58,6 +58,13 @@ def crm_worker_jobs(crm: Any) -> list[Any]:
 
 
 @hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_portal.demo import load_demo
+
+    return load_demo(crm)
+
+
+@hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
     from crm_portal.personal import export_contact
 

@@ -186,3 +186,17 @@ def test_plugin_package_ships_its_files():
     pyproject = (root.parent / "pyproject.toml").read_text()
     for pattern in ('"templates/**/*"', '"static/*"', '"translations/*/LC_MESSAGES/*.mo"', '"crm-contacts', '"crm-surveys'):
         assert pattern in pyproject
+
+
+@pytest.mark.sqlite_only
+def test_demo_data_prints_links_to_try(kit, app):
+    from crm_portal.demo import load_demo
+
+    contacts = app.plugin("contacts")
+    assert load_demo(app)[-1].startswith("  (no mailing list 'newsletter' with members")
+    ana = kit.add_contact(app)
+    contacts.add_to_list("newsletter", [ana.id])
+    lines = portal_plugin.crm_demo_data(app)
+    assert lines[1] == "  sign-up form: http://localhost:8000/signup/newsletter"
+    assert lines[2].startswith("  unsubscribe link of Ana García: http://localhost:8000/unsubscribe/")
+    assert lines[-1].startswith("  update link of Ana García: http://localhost:8000/contacts/update?token=")

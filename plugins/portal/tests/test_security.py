@@ -141,3 +141,29 @@ def test_bad_rates_are_refused(text):
 
     with pytest.raises(ValueError, match="rate|at least 1"):
         parse_limit(text)
+
+
+def test_every_form_refuses_a_post_without_its_csrf_token(kit, app):
+    contacts = app.plugin("contacts")
+    ana = kit.add_contact(app)
+    contacts.add_to_list("newsletter", [ana.id])
+    web = kit.Web(app)
+    update = "/contacts/update?token=" + contacts.issue_update_link(ana.id).token
+    survey = "/surveys/" + kit.survey_token(app, ana.id)
+    unsubscribe = app.plugin("portal").unsubscribe_url(ana.id, "newsletter").replace("http://localhost:8000", "")
+    web.get("/signup/newsletter")  # a session exists: only the token is missing
+    posts = [
+        (update, {"first_name": "Mallory", "action": "preview"}),
+        (survey, {"recommend": "0", "shown": "recommend"}),
+        ("/signup/newsletter", {"email": "mallory@example.com", "consent": "yes"}),
+        (unsubscribe, {"action": "all"}),
+        ("/signup/confirm/whatever", {}),
+    ]
+    for url, data in posts:
+        response = web.client.post(url, data=data)
+        assert response.status_code == 403 and "This form has expired" in response.get_data(as_text=True), url
+        assert web.client.post(url, data={**data, "csrf_token": "guessed"}).status_code == 403, url
+    assert contacts.get(ana.id).first_name == "Ana" and contacts.get(ana.id).do_not_contact is False
+    assert app.plugin("surveys").form(survey.rsplit("/", 1)[1]).answers == {}
+    app.mail.deliver()
+    assert app.mail.sent == []

@@ -73,24 +73,46 @@
   function setUpRows(container) {
     var name = container.getAttribute("data-rows");
     var max = Number(container.getAttribute("data-max")) || 10;
-    var template = container.querySelector('template[data-template="' + name + '"]');
     var button = container.querySelector('button[data-add="' + name + '"]');
-    if (!template || !button) { return; }
-    function count() { return container.querySelectorAll("[data-row]").length; }
-    button.hidden = count() >= max;
+    if (!button) { return; }
+    function rows() { return container.querySelectorAll("[data-row]"); }
+    button.hidden = rows().length >= max;
     button.addEventListener("click", function () {
+      var all = rows();
+      var last = all[all.length - 1];
       var index = 0;
       container.querySelectorAll("[data-row] [name]").forEach(function (input) {
         var match = input.name.match(/^[a-z_]+-(\d+)-/);
         if (match) { index = Math.max(index, Number(match[1]) + 1); }
       });
-      var html = template.innerHTML.replace(/__i__/g, String(index));
-      template.insertAdjacentHTML("beforebegin", html);
-      var rows = container.querySelectorAll("[data-row]");
-      var added = rows[rows.length - 1];
-      var first = added.querySelector("input, select");
+      // a copy of the last row, emptied and renumbered
+      var row = last.cloneNode(true);
+      var pattern = new RegExp("(^|\\s)(" + name + "-)\\d+(-)", "g");
+      row.querySelectorAll("[id], [for], [name], [aria-describedby]").forEach(function (element) {
+        ["id", "for", "name", "aria-describedby"].forEach(function (attribute) {
+          var value = element.getAttribute(attribute);
+          if (value) { element.setAttribute(attribute, value.replace(pattern, "$1$2" + index + "$3")); }
+        });
+      });
+      row.querySelectorAll(".error").forEach(function (error) { error.remove(); });
+      row.querySelectorAll("[aria-invalid]").forEach(function (element) { element.removeAttribute("aria-invalid"); });
+      row.querySelectorAll(".invalid").forEach(function (element) { element.classList.remove("invalid"); });
+      row.querySelectorAll("input").forEach(function (input) {
+        if (input.type === "radio") {
+          input.checked = false;
+          input.value = String(index);
+        } else {
+          input.value = "";
+        }
+      });
+      row.querySelectorAll("select").forEach(function (select) {
+        var blank = select.querySelector('option[value=""]');
+        if (blank) { select.value = ""; }
+      });
+      last.after(row);
+      var first = row.querySelector("input, select");
       if (first) { first.focus(); }
-      button.hidden = count() >= max;
+      button.hidden = rows().length >= max;
     });
   }
 

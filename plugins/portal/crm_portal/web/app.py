@@ -12,7 +12,7 @@ from flask import Flask, g, request, session
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from crm_portal.i18n import country_names, format_date, format_datetime, install_jinja, language_names
+from crm_portal.i18n import country_options, format_date, format_datetime, install_jinja, language_names
 from crm_portal.templating import PACKAGE_TEMPLATES
 from crm_portal.web import security
 
@@ -187,7 +187,7 @@ def _configure_jinja(app: Flask, portal: Any, plugin_templates: dict[str, jinja2
 
     environment.filters["datetime"] = lambda value: format_datetime(value, g.get("language", "en"), crm.tz) if value else ""
     environment.filters["date"] = lambda value: format_date(value, g.get("language", "en"), crm.tz) if value else ""
-    environment.globals["country_names"] = lambda: country_names(g.get("language", "en"))
+    environment.globals["country_options"] = country_options
 
 
 def _brand(settings: Any) -> dict[str, Any]:

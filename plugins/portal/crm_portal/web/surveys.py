@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import flask
 from flask import g, request
 
-from crm_core.errors import NotFoundError, ValidationError
+from crm_core.errors import ValidationError
 
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -42,12 +42,7 @@ def _load(token: str) -> Any:
     form = g.crm.plugin("surveys").form(token)
     if form.contact_id is None:  # his personal data was erased: the invitation can no longer be answered
         raise ValidationError("this survey link is no longer valid: its invitation was erased")
-    language = None
-    try:
-        language = g.crm.plugin("contacts").card(form.contact_id).language
-    except NotFoundError:
-        pass
-    set_language(language)
+    set_language(g.portal.contact_language(form.contact_id))
     return form
 
 
@@ -148,6 +143,7 @@ def _page(form: Any, token: str, values: Mapping[str, Any], *, problems: dict[st
         focus=focus,
         scale=scale,
         anchors={q.key: f"q-{q.key}" for q in form.questions},
+        labels={q.key: q.text for q in form.questions},
     )
 
 

@@ -16,7 +16,7 @@ import flask
 from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from crm_core.errors import NotFoundError, ValidationError
+from crm_core.errors import ValidationError
 
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -53,7 +53,7 @@ def update_view() -> Any:
     except ValidationError as exc:
         set_language(None)
         return link_refused(exc, "update")
-    language = form.current.get("language") if "language" in form.fields else _contact_language(contacts, form.contact_id)
+    language = form.current.get("language") if "language" in form.fields else g.portal.contact_language(form.contact_id)
     set_language(language)
     if request.method == "GET":
         return _form_page(form, contact_form.initial_values(form.fields, form.current))
@@ -73,13 +73,6 @@ def update_view() -> Any:
     return _preview(token, form)
 
 
-def _contact_language(contacts: Any, contact_id: int) -> str | None:
-    try:
-        return contacts.card(contact_id).language
-    except NotFoundError:
-        return None
-
-
 def _offered_languages(form: Any) -> dict[str, str]:
     from crm_portal.i18n import language_names
 
@@ -92,6 +85,7 @@ def _offered_languages(form: Any) -> dict[str, str]:
 
 def _form_page(form: Any, values: dict[str, Any], problems: dict[str, Any] | None = None, status: int = 200, notice: str | None = None) -> Any:
     messages = {key: _(text, **params) for key, (text, params) in (problems or {}).items()}
+    labels = {key: _(contact_form.LABELS.get(key.split("-", 1)[0], "")) for key in messages if key.split("-", 1)[0] in contact_form.LABELS}
     return page(
         "portal/update/form.html",
         status=status,
@@ -101,6 +95,7 @@ def _form_page(form: Any, values: dict[str, Any], problems: dict[str, Any] | Non
         problems=messages,
         notice=notice,
         languages=_offered_languages(form),
+        labels=labels,
         f=contact_form,
     )
 

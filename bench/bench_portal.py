@@ -1,0 +1,346 @@
+"""The portal under load: the survey page and the update form, served by 4 worker processes on PostgreSQL.
+
+Builds a CRM on a throw-away PostgreSQL database (its tables are dropped
+before and after), with ``--contacts`` people, a survey with one question
+of each kind, and for every person a personal survey link and a
+self-service update link. Starts the portal as the docs run it in
+production (``crm portal serve --workers 4``, waitress; ``--server
+gunicorn`` runs ``gunicorn -w 4 'crm_portal.wsgi:make_app()'``) on
+127.0.0.1, checks that both pages answer 200 with the right content, then
+loads each page in turn over loopback, every request with another
+person's token:
+
+- with ``wrk`` (Debian's package) when it is installed: ``--connections``
+  keep-alive connections for ``--seconds``, a Lua script rotating the
+  links; requests per second and the median latency from its latency
+  distribution;
+- else with a bounded Python client: one thread per connection, at most
+  ``--seconds`` and 2,000 requests per second of it, keep-alive.
+
+The pages and a baseline (``/healthz``: the same server and framework, one
+``SELECT 1``) are loaded in alternation, ``--repeat`` times, and the
+medians are printed. Targets (issue 9): at least 300 requests per second
+and a median latency under 20 ms for each page. The load generator runs
+on the same machine as the server and the database, so it takes part of
+the CPU it measures.
+
+    python -m bench.bench_portal [--quick] [--database URL] [--server waitress|gunicorn]
+                                 [--workers 4] [--threads 2] [--connections 6] [--seconds 8] [--repeat 3]
+
+The database is ``--database``, else ``$CRM_BENCH_POSTGRES_URL``, else
+``$CRM_TEST_POSTGRES_URL``; make a throw-away one with
+``.venv/bin/python .ci/databases.py create crm_bench``. Without any, the
+benchmark runs on SQLite and says that it is not the set-up of the target.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench._timing import Figure, median, parse_args, print_table, section
+
+SURVEY: dict[str, Any] = {
+    "key": "service",
+    "title": "How did we do?",
+    "introduction": "Two minutes of your time help us serve you better.",
+    "questions": [
+        {"key": "recommend", "kind": "nps", "text": "How likely are you to recommend us?", "required": True,
+         "min_label": "Not at all likely", "max_label": "Extremely likely"},
+        {"key": "why", "kind": "text", "text": "What should we do better?", "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you with our service?", "required": True},
+        {"key": "speed", "kind": "rating", "text": "How fast were we?", "min": 1, "max": 7},
+        {"key": "channel", "kind": "single_choice", "text": "How do you contact us?", "choices": ["Phone", "E-mail", "Shop"]},
+        {"key": "topics", "kind": "multiple_choice", "text": "What interests you?", "choices": ["Products", "Offers", "Events"]},
+        {"key": "call_back", "kind": "yes_no", "text": "May we call you?"},
+    ],
+}
+
+CONFIG = """\
+[crm]
+database = "{database}"
+timezone = "Europe/Madrid"
+[crm.mail]
+transport = "memory"
+[plugins]
+enabled = ["contacts", "surveys", "portal"]
+[plugins.contacts]
+default_region = "ES"
+[plugins.contacts.self_service]
+secret = "bench-contacts-secret-0123456789"
+mode = "apply"
+[plugins.surveys]
+secret = "bench-surveys-secret-0123456789"
+[plugins.portal]
+secret = "bench-portal-secret-0123456789"
+site_name = "Bench"
+"""
+
+LUA = """\
+local paths = {}
+for line in io.lines(os.getenv("PORTAL_BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = math.random(#paths)
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+TARGET_RPS = 300.0
+TARGET_MEDIAN_MS = 20.0
+
+
+def _add_options(parser: Any) -> None:
+    parser.add_argument("--database", help="a throw-away PostgreSQL database URL (its tables are dropped)")
+    parser.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress", help="the WSGI server (default: waitress, crm portal serve)")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes (default 4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per waitress worker (default 2)")
+    parser.add_argument("--connections", type=int, default=6, help="concurrent keep-alive connections of the load (default 6)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of one load run (default 8, --quick 3)")
+    parser.add_argument("--repeat", type=int, default=None, help="load runs per page, alternated (default 3, --quick 1)")
+    parser.add_argument("--contacts", type=int, default=None, help="people, each with a survey link and an update link (default 500, --quick 100)")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto", help="the load generator (default: wrk when installed)")
+
+
+def _database(args: Any) -> tuple[str, bool]:
+    url = args.database or os.environ.get("CRM_BENCH_POSTGRES_URL") or os.environ.get("CRM_TEST_POSTGRES_URL")
+    if url:
+        return url, url.startswith(("postgres://", "postgresql://"))
+    return "", False
+
+
+def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[str], list[str]]:
+    """A migrated CRM with ``people`` contacts; their survey and update paths."""
+    from crm_core.app import CRM
+    from crm_core.testing import drop_all_tables
+
+    if not database.startswith("sqlite"):
+        drop_all_tables(database)
+    config = folder / "crm.toml"
+    config.write_text(CONFIG.format(database=database), encoding="utf-8")
+    with CRM.from_config(config) as crm:
+        crm.migrate()
+        crm.deliver_events = "worker"  # nothing handles them here
+        contacts, surveys = crm.plugin("contacts"), crm.plugin("surveys")
+        ids = []
+        with crm.transaction():
+            for n in range(people):
+                ids.append(
+                    contacts.create(
+                        first_name=f"Ana{n}", last_name="García", email=f"ana{n}@example.com", phone=f"+3461{n:07d}",
+                        language=("es", "en")[n % 2],
+                        addresses=[{"street": f"Calle Mayor {n}", "postal_code": "28013", "city": "Madrid", "country": "ES"}],
+                    ).id
+                )
+        surveys.save(copy.deepcopy(SURVEY))
+        survey_paths = [f"/surveys/{surveys.token('service', i)}" for i in ids]
+        update_paths = [f"/contacts/update?token={contacts.issue_update_link(i).token}" for i in ids]
+    return config, survey_paths, update_paths
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CRM_CONFIG": str(config)}
+    env.pop("CRM_PLUGINS", None)
+    binary = Path(sys.executable).parent
+    if args.server == "gunicorn":
+        command = [str(binary / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                   "crm_portal.wsgi:make_app()"]
+    else:
+        command = [str(binary / "crm"), "--config", str(config), "portal", "serve", "--port", str(port), "--workers", str(args.workers),
+                   "--threads", str(args.threads)]
+    # its log goes to a file: a pipe nobody reads would fill up and stop the server
+    log = open(config.parent / "server.log", "wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    _stop(server)
+    raise RuntimeError("the server did not answer /healthz within 60 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _check(port: int, survey: str, update: str) -> None:
+    """Both pages answer 200 with what they should show, before anything is timed."""
+    for path, expected in ((survey, 'name="recommend"'), (update, 'name="first_name"')):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            body = response.read().decode()
+            if response.status != 200 or expected not in body:
+                raise RuntimeError(f"GET {path[:40]}… answered {response.status} without {expected!r}")
+
+
+# -- load generators ------------------------------------------------------------------------------------
+
+
+def _wrk(port: int, paths_file: Path, lua: Path, connections: int, seconds: float) -> dict[str, float]:
+    threads = max(1, min(2, connections))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(command, env={**os.environ, "PORTAL_BENCH_PATHS": str(paths_file)}, capture_output=True, text=True,
+                         timeout=seconds + 60, check=True).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None or float(found.group(1)) == 0:
+        raise RuntimeError(f"wrk measured nothing:\n{out}")
+    rps = float(found.group(1))
+    value, unit = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE).groups()
+    median_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failures = int(bad.group(1)) if bad else 0
+    failures += sum(int(n) for n in errors.groups()) if errors else 0
+    return {"rps": rps, "median_ms": median_ms, "failures": failures}
+
+
+def _python_client(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, float]:
+    """A bounded keep-alive client: one thread per connection, at most ``seconds`` and 2,000 requests per second of it."""
+    limit = int(seconds * 2000)
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    counter = iter(range(limit))
+
+    def run(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[float] = []
+        i = offset
+        try:
+            while time.monotonic() < deadline and next(counter, None) is not None:
+                i = (i + 1) % len(paths)
+                start = time.perf_counter()
+                try:
+                    connection.request("GET", paths[i])
+                    response = connection.getresponse()
+                    response.read()
+                    ok = response.status == 200
+                except (OSError, http.client.HTTPException):
+                    connection.close()
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    ok = False
+                mine.append(time.perf_counter() - start)
+                if not ok:
+                    with lock:
+                        failures[0] += 1
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(n * 97,)) for n in range(connections)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    return {"rps": len(latencies) / elapsed, "median_ms": median(latencies) * 1000 if latencies else float("nan"), "failures": failures[0]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv, "The portal's survey page and update form under load (issue 9).", _add_options)
+    seconds = args.seconds or (3.0 if args.quick else 8.0)
+    repeat = args.repeat or (1 if args.quick else 3)
+    people = args.contacts or (100 if args.quick else 500)
+    database, is_postgres = _database(args)
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    if client == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk), use --client python")
+    if args.server == "gunicorn" and not (Path(sys.executable).parent / "gunicorn").exists():
+        raise SystemExit("gunicorn is not installed: pip install gunicorn (it is in the portal's test extra)")
+
+    with tempfile.TemporaryDirectory(prefix="bench-portal-") as tmp_name:
+        tmp = Path(tmp_name)
+        if not database:
+            database = f"sqlite:///{tmp / 'crm.db'}"
+        section("Portal: set-up")
+        from crm_core.storage import describe_url
+
+        print(f"database: {describe_url(database)}"
+              + ("" if is_postgres else "  (NOT PostgreSQL: the target is for PostgreSQL; pass --database)"))
+        print(f"server: {args.server}, {args.workers} worker process(es)" + (f" x {args.threads} thread(s)" if args.server == "waitress" else "")
+              + f"; load: {client}, {args.connections} connection(s), {seconds:g} s per run, {repeat} run(s) per page; {os.cpu_count()} CPU(s)")
+        start = time.perf_counter()
+        config, survey_paths, update_paths = _prepare(tmp, database, people)
+        print(f"{people} contacts, a survey of {len(SURVEY['questions'])} questions and {2 * people} links made in {time.perf_counter() - start:.1f} s")
+        files = {}
+        for name, paths in (("survey", survey_paths), ("update", update_paths), ("healthz", ["/healthz"])):
+            files[name] = tmp / f"{name}.txt"
+            files[name].write_text("\n".join(paths) + "\n", encoding="utf-8")
+        lua = tmp / "rotate.lua"
+        lua.write_text(LUA, encoding="utf-8")
+        port = _free_port()
+        server = _start(args, config, port)
+        try:
+            _check(port, survey_paths[0], update_paths[0])
+            # a short warm-up: every worker imports its templates and opens its connections
+            _python_client(port, survey_paths + update_paths, args.connections, 1.5)
+            results: dict[str, list[dict[str, float]]] = {"survey": [], "update": [], "healthz": []}
+            section("Portal: load runs")
+            for run in range(repeat):
+                for name in ("survey", "update", "healthz"):
+                    paths = {"survey": survey_paths, "update": update_paths, "healthz": ["/healthz"]}[name]
+                    if client == "wrk":
+                        result = _wrk(port, files[name], lua, args.connections, seconds)
+                    else:
+                        result = _python_client(port, paths, args.connections, seconds)
+                    results[name].append(result)
+                    print(f"run {run + 1} {name:8s} {result['rps']:8.1f} req/s  median {result['median_ms']:6.2f} ms  failures {int(result['failures'])}", flush=True)
+        finally:
+            _stop(server)
+            if not database.startswith("sqlite"):
+                from crm_core.testing import drop_all_tables
+
+                drop_all_tables(database)
+
+    failures = sum(int(r["failures"]) for runs in results.values() for r in runs)
+    base_rps = median([r["rps"] for r in results["healthz"]])
+    base_ms = median([r["median_ms"] for r in results["healthz"]])
+    figures = []
+    for name, label in (("survey", "survey page"), ("update", "update form")):
+        figures.append(Figure(f"{label}: throughput", median([r["rps"] for r in results[name]]), "req/s", n=f"{repeat}x{seconds:g}s",
+                              baseline=base_rps, baseline_name="/healthz", higher_is_better=True, target_value=TARGET_RPS))
+        figures.append(Figure(f"{label}: median latency", median([r["median_ms"] for r in results[name]]), "ms", n=f"c={args.connections}",
+                              baseline=base_ms, baseline_name="/healthz", target_value=TARGET_MEDIAN_MS))
+    print_table(f"Portal on {'PostgreSQL' if is_postgres else database.split(':', 1)[0]}, {args.workers} {args.server} workers, {client} on loopback", figures)
+    if failures:
+        print(f"\n{failures} request(s) failed or answered other than 200: the figures above do not count", flush=True)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
