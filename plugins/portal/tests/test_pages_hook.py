@@ -80,6 +80,7 @@ def test_posts_to_plugin_pages_are_rate_limited(kit, portal_app, crm_plugin):
     "pages, message",
     [
         (lambda crm: [PortalPage("mine", "/signup/<name>", lambda name: "")], "another page already has"),
+        (lambda crm: [PortalPage("mine", "/surveys/<code>", lambda code: "")], "another page already has"),
         (lambda crm: [PortalPage("a", "/x", lambda: ""), PortalPage("a", "/y", lambda: "")], "two portal pages are named 'a'"),
         (lambda crm: "/x", "must return a list of PortalPage objects"),
         (lambda crm: [{"rule": "/x"}], "must return a list of PortalPage objects"),

@@ -167,3 +167,24 @@ def test_every_form_refuses_a_post_without_its_csrf_token(kit, app):
     assert app.plugin("surveys").form(survey.rsplit("/", 1)[1]).answers == {}
     app.mail.deliver()
     assert app.mail.sent == []
+
+
+def test_a_lost_database_connection_is_503_and_the_next_request_reconnects(kit, app, monkeypatch):
+    import peewee
+
+    web = kit.Web(app)
+    real = type(app.plugin("contacts")).inspect_update_token
+    calls = []
+
+    def lost(self, token):
+        calls.append(token)
+        if len(calls) == 1:
+            raise peewee.OperationalError("server closed the connection unexpectedly")
+        return real(self, token)
+
+    monkeypatch.setattr(type(app.plugin("contacts")), "inspect_update_token", lost)
+    ana = kit.add_contact(app)
+    token = app.plugin("contacts").issue_update_link(ana.id).token
+    first = web.get("/contacts/update?token=" + token)
+    assert first.status_code == 503 and "Not available right now" in web.text and "server closed" not in web.text
+    assert web.get("/contacts/update?token=" + token).status_code == 200

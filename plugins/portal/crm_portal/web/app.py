@@ -116,10 +116,21 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
+        import peewee
+        from werkzeug.exceptions import ServiceUnavailable
+
         from crm_portal.web.render import http_error_page
 
         # the traceback goes to the log, never to the browser
         log.exception("portal: unexpected error on %s %s", request.method, request.path)
+        if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+            # the database went away (a restart, a network cut): drop this thread's connection so
+            # that the next request opens a new one, and say "try again later"
+            try:
+                crm.database.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close too
+                log.debug("portal: closing the broken database connection failed", exc_info=True)
+            return http_error_page(ServiceUnavailable())
         return http_error_page(InternalServerError())
 
     return app

@@ -70,12 +70,12 @@ def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja
     blueprints: dict[str, flask.Blueprint] = {}
     names: dict[str, set[str]] = {}
     folders: dict[str, str] = {}
-    taken = {(rule.rule, method) for rule in app.url_map.iter_rules() for method in (rule.methods or ())}
+    taken = {(_shape(rule.rule), method) for rule in app.url_map.iter_rules() for method in (rule.methods or ())}
     for plugin, spec in crm.hooks.portal_pages(crm):
         if plugin == "portal":
             continue
         methods = set(spec.methods) | ({"HEAD"} if "GET" in spec.methods else set())
-        clash = sorted(m for m in methods if (spec.rule, m) in taken)
+        clash = sorted(m for m in methods if (_shape(spec.rule), m) in taken)
         if clash:
             raise PluginError(plugin, f"plugin {plugin!r}: the portal page {spec.name!r} wants {spec.rule} ({', '.join(clash)}), which another page already has; choose another rule")
         blueprint = blueprints.get(plugin)
@@ -86,7 +86,7 @@ def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja
             raise PluginError(plugin, f"plugin {plugin!r}: two portal pages are named {spec.name!r}; give each its own name")
         names[plugin].add(spec.name)
         blueprint.add_url_rule(spec.rule, endpoint=spec.name, view_func=spec.view, methods=list(spec.methods))
-        taken |= {(spec.rule, m) for m in methods}
+        taken |= {(_shape(spec.rule), m) for m in methods}
         if spec.templates is not None:
             folder = str(spec.templates)
             if plugin in folders and folders[plugin] != folder:
@@ -108,3 +108,10 @@ def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja
     app.extensions["crm_portal_links"] = links
     app.extensions["crm_portal_plugins"] = frozenset(blueprints)
 
+
+
+def _shape(rule: str) -> str:
+    """A rule with its variables' names left out: ``/surveys/<code>`` answers what ``/surveys/<token>`` answers."""
+    import re
+
+    return re.sub(r"<(?:([^:<>]+):)?[^<>]+>", lambda m: f"<{m.group(1) or 'default'}>", rule)

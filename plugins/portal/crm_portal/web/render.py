@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, make_response, render_template
+from flask import make_response, render_template
 from werkzeug.exceptions import HTTPException
 
 from crm_portal.i18n import N_, gettext as _

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
