@@ -23,6 +23,7 @@ import attrs
 from crm_hookspecs.records import FieldChange
 
 __all__ = [
+    "ConsentGiven",
     "ContactChanged",
     "ContactCreated",
     "ContactDeleted",
@@ -270,6 +271,27 @@ class ContactUnsubscribed(Event):
 
     contact_id: int
     list_id: int | None = None
+
+
+@event_type("ConsentGiven")
+class ConsentGiven(Event):
+    """A contact agreed to be contacted; ``text`` is what he agreed to, word for word.
+
+    ``source`` says where (a sign-up form: ``"signup:newsletter"``),
+    ``lists`` names the mailing lists he joined, ``language`` is the
+    language of the text, ``given_at`` when he agreed (``occurred_at`` is
+    when it was recorded, after an e-mail confirmation for instance) and
+    ``record_id`` the row that keeps the consent in the plugin that recorded
+    it. The opposite is :class:`ContactUnsubscribed`.
+    """
+
+    contact_id: int
+    source: str
+    text: str
+    language: str = ""
+    lists: list[str] = attrs.field(factory=list)
+    given_at: _dt.datetime | None = None
+    record_id: int | None = None
 
 
 # Mail (kernel)

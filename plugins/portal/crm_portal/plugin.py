@@ -1,9 +1,8 @@
 """Entry module of the portal plugin: hook implementations only.
 
-``crm --help`` imports this module, so it imports nothing heavy at the top
-(Flask, Jinja2 and Babel are imported by the hooks and commands that use
-them). It does import the plugin's event type, a small attrs class, so that
-``portal.ConsentGiven`` reads back wherever the portal is enabled.
+``crm --help`` imports this module, so it imports nothing heavy at the top:
+Flask, Jinja2, Babel and the models are imported by the hooks and commands
+that use them.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from typing import Any
 
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import CommandSpec, PluginSchema
-
-from crm_portal import events as _events  # noqa: F401  (registers portal.ConsentGiven)
 
 
 @hookimpl

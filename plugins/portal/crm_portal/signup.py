@@ -5,9 +5,9 @@ shown, word for word, and a confirmation link is queued by e-mail in the
 same transaction. Nothing enters the address book until the person opens
 the link and confirms: then, in one transaction, the contact is found by
 e-mail address or created as a prospect, joins the form's lists, and the
-consent is recorded (``portal_consent``, and a ``portal.ConsentGiven``
-event). A confirmed sign-up is an explicit, fresh consent: it rejoins a
-list the person had left, and clears a do-not-contact flag.
+consent is recorded (``portal_consent``, and a ``ConsentGiven`` event). A
+confirmed sign-up is an explicit, fresh consent: it rejoins a list the
+person had left, and clears a do-not-contact flag.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def pending(crm: CRM, portal: Portal, token: str) -> PendingSignup:
 
 def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
     """Confirm the sign-up behind ``token``: once, in one transaction (see the module doc)."""
-    from crm_portal.events import ConsentGiven
+    from crm_hookspecs.events import ConsentGiven
 
     contacts = crm.plugin("contacts")
     with crm.transaction():
@@ -190,8 +190,8 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
         Signup.update(confirmed_at=now, contact_id=contact_id).where(Signup.id == row.id).execute()
         crm.emit(
             ConsentGiven(
-                contact_id=contact_id, consent_id=consent.id, form=row.form, text=row.consent_text, language=row.language,
-                lists=list(form.lists), given_at=row.requested_at, channel="self-service",
+                contact_id=contact_id, source=f"signup:{row.form}", text=row.consent_text, language=row.language,
+                lists=list(form.lists), given_at=row.requested_at, record_id=consent.id, channel="self-service",
             )
         )
     return ConfirmedSignup(contact_id, created, tuple(form.lists), consent.id, row.language)

@@ -58,9 +58,13 @@ def test_sign_up_confirm_and_consent(kit, portal_app, crm_recorder):
     assert consent.text == kit.NEWSLETTER["consent"]["en"] and consent.ip == "127.0.0.1"
     assert consent.given_at <= consent.confirmed_at
     types = crm_recorder.types()
-    assert "ContactCreated" in types and "portal.ConsentGiven" in types
-    (event,) = [e for e in crm_recorder.events if e.type_name == "portal.ConsentGiven"]
-    assert (event.contact_id, event.form, event.lists, event.channel) == (card.id, "newsletter", ["newsletter"], "self-service")
+    assert "ContactCreated" in types and "ConsentGiven" in types
+    (event,) = [e for e in crm_recorder.events if e.type_name == "ConsentGiven"]
+    assert (event.contact_id, event.source, event.lists, event.channel) == (card.id, "signup:newsletter", ["newsletter"], "self-service")
+    assert (event.text, event.language, event.record_id, event.given_at) == (consent.text, "en", consent.id, consent.given_at)
+    from crm_hookspecs.events import from_payload, to_payload
+
+    assert from_payload(*to_payload(event)) == event  # the contract's type reads back whole
     created = next(e for e in crm_recorder.events if e.type_name == "ContactCreated")
     assert created.channel == "self-service"
     # the link works once

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import flask
 from flask import g, request
 
-from crm_core.errors import ValidationError
+from crm_core.errors import NotFoundError, ValidationError
 
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -44,6 +44,15 @@ def _load(token: str) -> Any:
         raise ValidationError("this survey link is no longer valid: its invitation was erased")
     set_language(g.portal.contact_language(form.contact_id))
     return form
+
+
+def _gone(exc: Exception) -> Exception:
+    """A survey that no longer exists is refused like a withdrawn link (404)."""
+    if isinstance(exc, NotFoundError):
+        from crm_portal.links import UnknownLinkError
+
+        return UnknownLinkError(str(exc))
+    return exc
 
 
 def scale(question: Any) -> list[int]:
@@ -85,8 +94,8 @@ def survey_view(token: str) -> Any:
     surveys = g.crm.plugin("surveys")
     try:
         form = _load(token)
-    except ValidationError as exc:
-        return link_refused(exc, "survey")
+    except (ValidationError, NotFoundError) as exc:  # NotFoundError: the survey itself was deleted since
+        return link_refused(_gone(exc), "survey")
     if request.method == "GET":
         values = as_form_values(form.questions, form.answers)
         return _page(form, token, values)
@@ -116,8 +125,8 @@ def survey_view(token: str) -> Any:
 def thanks_view(token: str) -> Any:
     try:
         form = _load(token)
-    except ValidationError as exc:
-        return link_refused(exc, "survey")
+    except (ValidationError, NotFoundError) as exc:
+        return link_refused(_gone(exc), "survey")
     if not form.complete:
         return flask.redirect(flask.url_for("portal.survey", token=token), code=303)
     return page("portal/survey/thanks.html", form=form, token=token)

@@ -10,13 +10,14 @@ signed and bound to the token, so what is applied is what was shown.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import flask
 from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from crm_core.errors import ValidationError
+from crm_core.errors import ConfigError, ValidationError
 
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -26,6 +27,8 @@ from crm_portal.web.render import error_page, link_refused, page
 from crm_portal.web.security import rate_limit
 
 __all__ = ["register"]
+
+log = logging.getLogger("crm.portal")
 
 #: how long a preview may wait for its confirmation
 PREVIEW_MAX_AGE = 3600
@@ -51,8 +54,10 @@ def update_view() -> Any:
     try:
         form = contacts.inspect_update_token(token)
     except ValidationError as exc:
-        set_language(None)
         return link_refused(exc, "update")
+    except ConfigError as exc:  # no secret to check links with: the operator's to fix, not the customer's
+        log.error("portal: the update form cannot check links: %s", exc)
+        return error_page(503, _("Not available right now"), _("This page is not available at the moment. Please try again later."))
     language = form.current.get("language") if "language" in form.fields else g.portal.contact_language(form.contact_id)
     set_language(language)
     if request.method == "GET":
