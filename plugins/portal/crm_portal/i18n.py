@@ -27,7 +27,8 @@ __all__ = [
     "language_names",
     "match_language",
     "ngettext",
-    "use",
+    "reset_current",
+    "set_current",
 ]
 
 #: the folder of the shipped catalogs
@@ -59,6 +60,16 @@ def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
 
 def current_language() -> str:
     return _current.get()[0]
+
+
+def set_current(language: str, translations: _gettext.NullTranslations) -> contextvars.Token[tuple[str, _gettext.NullTranslations]]:
+    """Translate into ``language`` from now on, in this thread or task; give the token to :func:`reset_current`."""
+    return _current.set((language, translations))
+
+
+def reset_current(token: contextvars.Token[tuple[str, _gettext.NullTranslations]]) -> None:
+    """Go back to the language before the :func:`set_current` that gave ``token``."""
+    _current.reset(token)
 
 
 class Catalogs:
@@ -121,10 +132,6 @@ class Catalogs:
             yield language
         finally:
             _current.reset(token)
-
-
-def use(catalogs: Catalogs, language: str) -> contextlib.AbstractContextManager[str]:
-    return catalogs.use(language)
 
 
 def match_language(tag: str | None, offered: Sequence[str]) -> str | None:

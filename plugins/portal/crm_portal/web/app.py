@@ -12,7 +12,7 @@ from flask import Flask, g, request, session
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from crm_portal.i18n import country_options, format_date, format_datetime, install_jinja, language_names
+from crm_portal.i18n import country_options, format_date, format_datetime, install_jinja, language_names, reset_current, set_current
 from crm_portal.templating import PACKAGE_TEMPLATES
 from crm_portal.web import security
 
@@ -101,9 +101,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     def _end(exc: BaseException | None) -> None:
         token = g.pop("_language_token", None)
         if token is not None:
-            from crm_portal import i18n
-
-            i18n._current.reset(token)
+            reset_current(token)
         activation = g.pop("_activation", None)
         if activation is not None:
             activation.__exit__(None, None, None)
@@ -157,12 +155,10 @@ def _explicit_language(portal: Any) -> str | None:
 
 def set_language(contact_language: str | None) -> str:
     """Use the person's chosen language, else the contact's, else the browser's, else the default."""
-    from crm_portal import i18n
-
     catalogs = g.portal.catalogs
     browser = [value for value, _quality in request.accept_languages]
     language = catalogs.choose(g.get("explicit_language"), contact_language, browser)
-    token = i18n._current.set((language, catalogs.translations(language)))
+    token = set_current(language, catalogs.translations(language))
     if "_language_token" not in g:
         g._language_token = token  # the first one restores the language before the request
     g.language = language
