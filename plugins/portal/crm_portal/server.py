@@ -53,6 +53,10 @@ def _listen(host: str, port: int) -> socket.socket:
 def _serve(app: Any, sock: socket.socket, threads: int, url_prefix: str) -> None:
     import waitress
 
+    # waitress warns on every request that waits for a thread: under load that is a line per request,
+    # written while the server is busiest; saturation shows in the latency anyway
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
     server = waitress.create_server(app, sockets=[sock], threads=threads, url_prefix=url_prefix, ident="crm-portal")
     server.run()
 
