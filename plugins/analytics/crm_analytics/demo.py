@@ -13,13 +13,12 @@ __all__ = ["load_demo"]
 
 def _demo_folder(crm: CRM) -> Path:
     """The folder of the demo's SQLite file (or of the configuration for a server database)."""
-    url = crm.config.core.database
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        path = Path(url[len("sqlite:///"):])
-        if not path.is_absolute() and crm.config.base_dir is not None:
-            path = crm.config.base_dir / path
-        return path.parent
-    return crm.config.base_dir or Path.cwd()
+    from crm_core.storage import dialect
+
+    # the kernel has already resolved the URL into the file it opened
+    if dialect(crm.database) == "sqlite" and crm.database.database != ":memory:":
+        return Path(crm.database.database).resolve().parent
+    return (crm.config.base_dir or Path.cwd()).resolve()
 
 
 def load_demo(crm: CRM) -> list[str]:
