@@ -15,8 +15,8 @@ install: $(STAMP)
 $(STAMP): $(PYPROJECTS) Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e hookspecs -e '.[test,docs]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
+	$(PY) -m pip install -qq --upgrade pip setuptools wheel
+	$(PY) -m pip install -qq -e hookspecs -e '.[test,docs]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
 	touch $(STAMP)
 
 demo: install
