@@ -163,6 +163,9 @@ class CoreSettings:
     database: str = attrs.field(default="sqlite:///crm.db")
     #: IANA time zone used for schedules, reports and "today"
     timezone: str = attrs.field(default="UTC")
+    #: the key that signs links in e-mails and letters (at least 32 characters;
+    #: ``"env:CRM_SECRET"``); empty: the CRM makes one and keeps it in its database
+    secret: str = attrs.field(default="", repr=False)
     mail: MailSettings = attrs.field(factory=MailSettings)
     worker: WorkerSettings = attrs.field(factory=WorkerSettings)
 

@@ -6,7 +6,7 @@ import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
 
-__all__ = ["EventCursor", "EventFailure", "OutboxEvent", "PluginState"]
+__all__ = ["EventCursor", "EventFailure", "OutboxEvent", "PluginState", "Secret"]
 
 
 class PluginState(Model):
@@ -62,3 +62,19 @@ class EventFailure(Model):
     class Meta:
         table_name = "crm_event_failure"
         indexes = ((("handler", "event"), True),)
+
+
+class Secret(Model):
+    """Keys the CRM made itself: the signing key when ``[crm] secret`` is empty, and older plugins' keys.
+
+    ``signing`` is the kernel's; ``legacy:<plugin>`` rows are the keys the
+    surveys and portal plugins made before the kernel kept one, moved here by
+    their migrations so that the links they signed stay readable.
+    """
+
+    name = peewee.CharField(max_length=60, primary_key=True)
+    value = peewee.CharField(max_length=200)
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "crm_secret"

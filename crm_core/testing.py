@@ -120,11 +120,17 @@ def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterato
         timezone: str = "UTC",
         strict: bool = True,
         mail: dict[str, Any] | None = None,
+        core: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> CRM:
         from crm_core.config import structure_section
 
-        core = {"database": database or crm_db_url, "timezone": timezone, "mail": {"transport": "memory", **(mail or {})}}
+        core = {
+            "database": database or crm_db_url,
+            "timezone": timezone,
+            "mail": {"transport": "memory", **(mail or {})},
+            **(core or {}),
+        }
         config = Config(
             core=structure_section(core, CoreSettings, "the test", "crm"),
             enabled=(),

@@ -24,6 +24,7 @@ import attrs
 from crm_hookspecs.records import FieldChange
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.signing import secret_key
 from crm_core.storage import for_update
 
 from crm_contacts.fields import FieldError, clean
@@ -36,10 +37,10 @@ from crm_contacts.tokens import (
     TokenClaims,
     UnknownTokenError,
     UsedTokenError,
+    legacy_secret,
     make_token,
     new_nonce,
     read_token,
-    secret_bytes,
 )
 
 if TYPE_CHECKING:
@@ -145,12 +146,12 @@ class SelfService:
         """A new link for ``contact_id`` to change ``fields`` (default: every configured one).
 
         ``ttl_hours`` defaults to ``plugins.contacts.self_service.ttl_hours``.
-        Raises ConfigError without a secret, ValidationError for a field the
+        Raises ValidationError for a field the
         configuration does not allow or a bad ttl, NotFoundError for an
         unknown or deleted contact.
         """
         settings = self._self_service
-        secret = secret_bytes(settings.secret)
+        key = secret_key(self.crm)
         allowed = tuple(settings.fields)
         if fields is None:
             chosen = allowed
@@ -183,7 +184,7 @@ class SelfService:
             UpdateToken.create(
                 nonce=nonce, contact=contact.id, fields=json.dumps(list(ordered)), created_at=now, created_by=actor, expires_at=expires_at
             )
-        token = make_token(secret, contact.id, ordered, expires_at, nonce)
+        token = make_token(key, contact.id, ordered, expires_at, nonce)
         return UpdateLink(token=token, url=settings.base_url + token, contact_id=contact.id, fields=ordered, expires_at=expires_at)
 
     def revoke_update_links(self, contact_id: int) -> int:
@@ -195,7 +196,7 @@ class SelfService:
 
     def _check_token(self, token: str, lock: bool = False) -> tuple[TokenClaims, UpdateToken, Contact]:
         """The token's claims, row and contact, or the error that refuses it (see crm_contacts.tokens)."""
-        claims = read_token(secret_bytes(self._self_service.secret), token)
+        claims = read_token(secret_key(self.crm), token, legacy_secret(self._self_service.secret))
         query = UpdateToken.select().where(UpdateToken.nonce == claims.nonce)
         row = (for_update(query, self.crm.database) if lock else query).first()
         if row is None or row.contact_id != claims.contact_id:

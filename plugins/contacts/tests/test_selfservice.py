@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 
 import pytest
 
 from crm_core.errors import ConfigError, NotFoundError, ValidationError
+from crm_core.signing import ForgedLinkError
 from crm_contacts.tokens import (
     ExpiredTokenError,
     ForgedTokenError,
@@ -92,18 +96,20 @@ def test_unchanged_submission_uses_the_link(app, ana, crm_recorder):
 def test_forged_tokens_are_refused(app, ana, contacts_app):
     book = app.plugin("contacts")
     link = book.issue_update_link(ana.id, ["phones"])
-    payload, _, signature = link.token.rpartition(".")
-    parts = payload.split("-")
-    # another contact id, or more fields, with the old signature
-    for bad in (f"{'z'}-{parts[1]}-{parts[2]}-{parts[3]}.{signature}", f"{parts[0]}-{parts[1]}-ff-{parts[3]}.{signature}"):
-        with pytest.raises(ForgedTokenError, match="signature does not match") as info:
+    signature = link.token.rpartition(".")[2]
+    # another contact, or more fields, with this link's signature
+    luis = book.create(first_name="Luis")
+    for other_link in (book.issue_update_link(luis.id, ["phones"]), book.issue_update_link(ana.id)):
+        bad = other_link.token.rpartition(".")[0] + "." + signature
+        with pytest.raises(ForgedTokenError, match="damaged, cut short, or was changed") as info:
             book.submit_update(bad, {"phones": ["+34600000000"]})
         assert (info.value.code, info.value.http_status) == ("forged", 403)
+        assert isinstance(info.value, ForgedLinkError)  # the kernel's error of the same code
     for damaged in ("", "hello", link.token[:-5], link.token + "x", link.token.replace(".", "-")):
-        with pytest.raises(ForgedTokenError, match="damaged or cut short"):
+        with pytest.raises(ForgedTokenError, match="damaged, cut short"):
             book.inspect_update_token(damaged)
-    # signed with another secret: a token made by another CRM, or before the secret changed
-    other = contacts_app(settings={"contacts": {"self_service": {"secret": "another-secret-0123456789"}}})
+    # signed with another key: a token made by another CRM, or before the key changed
+    other = contacts_app(database=None, core={"secret": "another-crm-key-of-at-least-32-chars!"})
     foreign = other.plugin("contacts")
     with pytest.raises(ForgedTokenError):
         foreign.inspect_update_token(link.token)
@@ -184,14 +190,42 @@ def test_bad_issue_requests(app, ana):
             book.issue_update_link(ana.id, ttl_hours=ttl)
 
 
-def test_secret_is_required(contacts_app):
+def test_no_secret_to_configure_and_a_short_one_is_refused(contacts_app):
+    """Links are signed with the app's key: made once and kept in the database, or ``[crm] secret``."""
     book = contacts_app().plugin("contacts")
     ana = book.create(first_name="Ana")
-    with pytest.raises(ConfigError, match=r"plugins\.contacts\.self_service\.secret is not set"):
-        book.issue_update_link(ana.id)
-    short = contacts_app(settings={"contacts": {"self_service": {"secret": "short"}}}).plugin("contacts")
-    with pytest.raises(ConfigError, match="is 5 characters long; use at least 16"):
+    link = book.issue_update_link(ana.id, ["first_name"])
+    assert book.inspect_update_token(link.token).contact_id == ana.id
+    short = contacts_app(core={"secret": "short"}).plugin("contacts")
+    with pytest.raises(ConfigError, match="crm.secret is 5 characters long; use at least 32"):
         short.issue_update_link(ana.id)
+
+
+def _legacy_token(secret: bytes, contact_id: int, fields_mask: int, expires: dt.datetime, nonce: str) -> str:
+    """An update link as the plugin signed them before the kernel did."""
+    b36 = lambda n: "0" if n == 0 else b36(n // 36).lstrip("0") + "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36]  # noqa: E731
+    payload = f"{b36(contact_id)}-{b36(int(expires.timestamp()))}-{b36(fields_mask)}-{nonce}"
+    digest = hmac.new(secret, b"crm-contacts-update:" + payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def test_links_issued_with_the_old_secret_keep_working_while_it_is_kept(app, ana, contacts_app):
+    from crm_contacts.models import UpdateToken
+
+    book = app.plugin("contacts")
+    stored = book.issue_update_link(ana.id, ["first_name"])  # a stored row for the old link to name
+    with app.activate():
+        row = UpdateToken.get()
+    token = _legacy_token(SECRET.encode(), ana.id, 1, row.expires_at, row.nonce)
+    assert token != stored.token
+    assert book.inspect_update_token(token).contact_id == ana.id
+    # the same link once the old secret is removed from the configuration
+    forgetful = contacts_app(database=app.config.core.database).plugin("contacts")
+    with pytest.raises(ForgedTokenError, match="a key this CRM no longer has"):
+        forgetful.inspect_update_token(token)
+    # changed by hand: refused
+    with pytest.raises(ForgedTokenError, match="signature does not match"):
+        book.inspect_update_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
 
 
 def test_secret_from_the_environment(tmp_path):
@@ -199,13 +233,12 @@ def test_secret_from_the_environment(tmp_path):
 
     path = tmp_path / "crm.toml"
     path.write_text(
-        f'[crm]\ndatabase = "sqlite:///{tmp_path / "crm.db"}"\n\n[plugins]\nenabled = ["contacts"]\n\n'
-        '[plugins.contacts.self_service]\nsecret = "env:CRM_CONTACTS_SECRET"\n',
+        f'[crm]\ndatabase = "sqlite:///{tmp_path / "crm.db"}"\nsecret = "env:CRM_SECRET"\n\n[plugins]\nenabled = ["contacts"]\n',
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match="CRM_CONTACTS_SECRET is not set"):
+    with pytest.raises(ConfigError, match="CRM_SECRET is not set"):
         CRM.from_config(path, environ={})
-    with CRM.from_config(path, environ={"CRM_CONTACTS_SECRET": SECRET}) as crm:
+    with CRM.from_config(path, environ={"CRM_SECRET": SECRET * 2}) as crm:
         crm.migrate()
         book = crm.plugin("contacts")
         ana = book.create(first_name="Ana")
@@ -306,10 +339,10 @@ def test_cli_update_link_and_review(contacts_app, crm_cli):
     assert both.exit_code == 2
 
 
-def test_cli_missing_secret_is_one_line(contacts_app, crm_cli):
-    app = contacts_app()
+def test_cli_short_secret_is_one_line(contacts_app, crm_cli):
+    app = contacts_app(core={"secret": "too short"})
     ana = app.plugin("contacts").create(first_name="Ana")
     result = crm_cli.invoke(["contacts", "update-link", str(ana.id)], app=app)
     assert result.exit_code == 2
-    assert result.output.startswith("Error: plugins.contacts.self_service.secret is not set")
+    assert result.output.startswith("Error: crm.secret is 9 characters long; use at least 32")
     assert len(result.output.strip().splitlines()) == 1

@@ -74,6 +74,7 @@ class Portal:
         self.crm = crm
         self._languages = _LanguageCache()
         self._key: bytes | None = None
+        self._legacy: tuple[bytes | None] | None = None
         self._catalogs: Catalogs | None = None
         self._mail_env: jinja2.Environment | None = None
 
@@ -88,10 +89,17 @@ class Portal:
 
     @property
     def key(self) -> bytes:
-        """The signing key (configured, or made once and kept in the database)."""
+        """The app's signing key (:func:`crm_core.signing.secret_key`)."""
         if self._key is None:
             self._key = links.secret(self.crm)
         return self._key
+
+    @property
+    def legacy_key(self) -> bytes | None:
+        """The key of links signed before the kernel signed them, if this database has one."""
+        if self._legacy is None:  # read once: a one-element tuple, as the key itself may be None
+            self._legacy = (links.legacy(self.crm),)
+        return self._legacy[0]
 
     def path_setting(self, value: str) -> Path | None:
         """A path setting, relative to the configuration file's folder; ``None`` when empty."""
@@ -163,7 +171,7 @@ class Portal:
         Raises :class:`~crm_portal.links.ForgedLinkError` (403) or
         :class:`~crm_portal.links.UnknownLinkError` (404: the contact is gone).
         """
-        contact_id, list_id = links.read_unsubscribe_token(self.key, token)
+        contact_id, list_id = links.read_unsubscribe_token(self.key, token, self.legacy_key)
         contacts = self.crm.plugin("contacts")
         cards = contacts.cards([contact_id])
         if not cards or self._deleted(contact_id):

@@ -8,8 +8,6 @@
     which language, on which form, when he asked and when he confirmed
 ``portal_rate``
     hit counters of the rate limits, one row per key and time window
-``portal_secret``
-    the signing key the plugin made itself when ``plugins.portal.secret`` is empty
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
 
-__all__ = ["Consent", "MODELS", "RateHit", "Secret", "Signup"]
+__all__ = ["Consent", "MODELS", "RateHit", "Signup"]
 
 
 class Signup(Model):
@@ -72,13 +70,4 @@ class RateHit(Model):
         indexes = ((("key", "window"), True),)
 
 
-class Secret(Model):
-    name = peewee.CharField(max_length=40, primary_key=True)
-    value = peewee.CharField(max_length=100)
-    created_at = UTCDateTimeField()
-
-    class Meta:
-        table_name = "portal_secret"
-
-
-MODELS = (Signup, Consent, RateHit, Secret)
+MODELS = (Signup, Consent, RateHit)

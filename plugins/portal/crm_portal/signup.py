@@ -132,7 +132,7 @@ def request(
 
 
 def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup:
-    claims = read_confirm_token(portal.key, token, crm.clock.now())
+    claims = read_confirm_token(portal.key, token, crm.clock.now(), portal.legacy_key)
     query = Signup.select().where(Signup.id == claims.signup_id)
     row = (for_update(query, crm.database) if lock else query).first()
     if row is None or row.nonce != claims.nonce:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
+import json
 import re
 from typing import Any, Callable
 
@@ -135,6 +139,28 @@ def survey_token(crm: Any, contact_id: int, definition: dict[str, Any] | None = 
     return surveys.token((definition or SURVEY)["key"], contact_id)
 
 
+def rebody(token: str, values: list[Any]) -> str:
+    """Other signed values under ``token``'s signature: what a person bending a link would send."""
+    body = base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return body + "." + token.rsplit(".", 1)[1]
+
+
+def legacy_link(secret: str, purpose: bytes, *parts: int | str) -> str:
+    """A link as the portal signed them before the kernel did: numbers in base 36, HMAC-SHA256 cut to 128 bits."""
+
+    def b36(number: int) -> str:
+        digits = ""
+        while True:
+            number, rest = divmod(number, 36)
+            digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+            if not number:
+                return digits
+
+    payload = "-".join(b36(p) if isinstance(p, int) else p for p in parts)
+    digest = hmac.new(secret.encode(), purpose + b":" + payload.encode(), hashlib.sha256).digest()[:16]
+    return f"{payload}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
 class Kit:
     """The helpers above, for test modules (``--import-mode=importlib`` does not let them import conftest)."""
 
@@ -144,6 +170,9 @@ class Kit:
     add_contact = staticmethod(add_contact)
     survey_token = staticmethod(survey_token)
     settings = staticmethod(settings)
+    rebody = staticmethod(rebody)
+    legacy_link = staticmethod(legacy_link)
+    PORTAL_SECRET = PORTAL_SECRET
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def test_the_entry_module_is_cheap_to_import():
 def test_declarations():
     schema = portal_plugin.crm_schema()
     assert isinstance(schema, PluginSchema) and (schema.migrations / "0001_initial.py").is_file()
-    assert {m._meta.table_name for m in schema.models} == {"portal_signup", "portal_consent", "portal_rate", "portal_secret"}
+    assert {m._meta.table_name for m in schema.models} == {"portal_signup", "portal_consent", "portal_rate"}
     assert portal_plugin.crm_config_section() is PortalSettings and attrs.has(PortalSettings)
     (spec,) = portal_plugin.crm_cli_commands()
     module, _, attr = spec.target.partition(":")
@@ -43,7 +43,7 @@ def test_declarations():
 @pytest.mark.sqlite_only
 def test_the_api_object_implements_the_contract(app):
     assert isinstance(app.plugin("portal"), PortalAPI) and app.plugin("portal") is app.plugin("portal")
-    assert {"portal_signup", "portal_consent", "portal_rate", "portal_secret"} <= set(app.database.get_tables())
+    assert {"portal_signup", "portal_consent", "portal_rate"} <= set(app.database.get_tables())
     [(name, job)] = [(n, j) for n, j in app.hooks.worker_jobs(app) if n == "portal"]
     assert job.name == "portal.cleanup" and job.run(app, None).endswith("rate counter(s) deleted")
 
@@ -157,11 +157,12 @@ def test_mounted_under_a_prefix_in_another_wsgi_app(kit, app):
 def test_wsgi_factory_builds_the_app_from_a_config_file(tmp_path, monkeypatch):
     config = tmp_path / "crm.toml"
     config.write_text(
-        '[crm]\ndatabase = "sqlite:///crm.db"\n[crm.mail]\ntransport = "memory"\n'
+        '[crm]\ndatabase = "sqlite:///crm.db"\nsecret = "env:CRM_TEST_SECRET"\n[crm.mail]\ntransport = "memory"\n'
         '[plugins]\nenabled = ["contacts", "surveys", "portal"]\n'
         '[plugins.portal]\nsecret = "env:PORTAL_TEST_SECRET"\nsite_name = "From the file"\n'
     )
     monkeypatch.setenv("PORTAL_TEST_SECRET", "a-secret-from-the-environment")
+    monkeypatch.setenv("CRM_TEST_SECRET", "the-app-key-from-the-environment-0123456789")
     monkeypatch.setenv("CRM_CONFIG", str(config))
     from crm_core.app import CRM
 
@@ -173,7 +174,8 @@ def test_wsgi_factory_builds_the_app_from_a_config_file(tmp_path, monkeypatch):
     try:
         response = wsgi.test_client().get("/")
         assert response.status_code == 200 and "From the file" in response.get_data(as_text=True)
-        assert wsgi.extensions["crm_portal"].key == b"a-secret-from-the-environment"
+        assert wsgi.extensions["crm_portal"].key == b"the-app-key-from-the-environment-0123456789"
+        assert wsgi.extensions["crm_portal"].legacy_key == b"a-secret-from-the-environment"
     finally:
         wsgi.extensions["crm"].close()
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets as _secrets
 from typing import TYPE_CHECKING, Any, Mapping
 
 import attrs
 from crm_hookspecs.records import SurveyForm
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.signing import legacy_key, secret_key
 from crm_core.storage import bulk_insert, for_update
 from crm_surveys import answers as answer_rules
 from crm_surveys import catalog
-from crm_surveys.models import Answer, Invitation, Response, Round, Secret, Survey
-from crm_surveys.tokens import TokenError, read_code, read_token
+from crm_surveys.models import Answer, Invitation, Response, Round, Survey
+from crm_surveys.tokens import SurveyKeys, UnknownTokenError, read_code, read_token
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -34,35 +34,28 @@ __all__ = ["CHANNELS", "SavedResponse", "form_for", "invitation_for_contact", "s
 CHANNELS = {"web": "self-service", "paper": "staff", "staff": "staff", "api": "api"}
 
 
-def secret(crm: CRM) -> bytes:
-    """The key that signs tokens and paper codes: configured, or made once and kept."""
+def secret(crm: CRM) -> SurveyKeys:
+    """The keys that sign answer links and paper codes (see :class:`~crm_surveys.tokens.SurveyKeys`)."""
     configured = crm.settings("surveys").secret
-    if configured:
-        return configured.encode("utf-8")
-    with crm.activate():
-        row = Secret.get_or_none(Secret.name == "token")
-        if row is None:
-            with crm.transaction():
-                Secret.insert(name="token", value=_secrets.token_urlsafe(32), created_at=crm.clock.now()).on_conflict_ignore().execute()
-            row = Secret.get(Secret.name == "token")
-    return row.value.encode("utf-8")
+    legacy = configured.encode("utf-8") if configured else legacy_key(crm, "surveys")
+    return SurveyKeys(link=secret_key(crm), legacy=legacy)
 
 
 def month_of(crm: CRM, when: dt.datetime) -> str:
     return when.astimezone(crm.tz).strftime("%Y-%m")
 
 
-def invitation_for_token(crm: CRM, key: bytes, token: str, survey_id: int | None = None) -> Invitation:
+def invitation_for_token(crm: CRM, key: SurveyKeys, token: str, survey_id: int | None = None) -> Invitation:
     claims = read_token(key, token, crm.clock.now(), survey_id)
     invitation = Invitation.get_or_none(
         (Invitation.round == claims.round_id) & (Invitation.original_contact_id == claims.contact_id)
     )
     if invitation is None or invitation.survey_id != claims.survey_id:
-        raise TokenError("this survey link is no longer valid: the invitation it was made for was withdrawn")
+        raise UnknownTokenError("this survey link is no longer valid: the invitation it was made for was withdrawn")
     return invitation
 
 
-def invitation_for_code(key: bytes, code: str) -> Invitation:
+def invitation_for_code(key: SurveyKeys, code: str) -> Invitation:
     number = read_code(key, code)
     invitation = Invitation.get_or_none(Invitation.id == number)
     if invitation is None:
@@ -148,7 +141,7 @@ def save_response(
     if channel not in CHANNELS:
         raise ValidationError(f"channel {channel!r} is not one of: {', '.join(CHANNELS)}")
     if invitation.contact_id is None:
-        raise ValidationError("this invitation's contact was erased; it can no longer be answered")
+        raise UnknownTokenError("this invitation's contact was erased; it can no longer be answered")
     definition = catalog.definition(invitation.survey_id, invitation.version)
     checked = answer_rules.checked(definition.questions, given, partial=partial, where=f"the answer to {definition.title!r}")
     scores, negative = answer_rules.scores(definition.questions, checked.values)

@@ -22,7 +22,7 @@ import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
 
-__all__ = ["Answer", "Invitation", "Response", "Round", "Schedule", "Secret", "Survey", "SurveyVersion"]
+__all__ = ["Answer", "Invitation", "Response", "Round", "Schedule", "Survey", "SurveyVersion"]
 
 
 class Survey(Model):
@@ -147,14 +147,3 @@ class Answer(Model):
     class Meta:
         table_name = "surveys_answer"
         indexes = ((("survey_id", "question", "version", "region", "month", "value", "choice"), False),)
-
-
-class Secret(Model):
-    """Secrets made by the plugin itself (the token key when none is configured)."""
-
-    name = peewee.CharField(max_length=40, primary_key=True)
-    value = peewee.CharField(max_length=200)
-    created_at = UTCDateTimeField()
-
-    class Meta:
-        table_name = "surveys_secret"

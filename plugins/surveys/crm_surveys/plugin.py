@@ -15,11 +15,11 @@ from crm_hookspecs.records import CommandSpec, PluginSchema
 
 @hookimpl
 def crm_schema() -> PluginSchema:
-    from crm_surveys.models import Answer, Invitation, Response, Round, Schedule, Secret, Survey, SurveyVersion
+    from crm_surveys.models import Answer, Invitation, Response, Round, Schedule, Survey, SurveyVersion
 
     return PluginSchema(
         migrations=Path(__file__).parent / "migrations",
-        models=(Survey, SurveyVersion, Schedule, Round, Invitation, Response, Answer, Secret),
+        models=(Survey, SurveyVersion, Schedule, Round, Invitation, Response, Answer),
     )
 
 

@@ -1,15 +1,17 @@
 """Signed, expiring answer tokens (for links) and short paper codes (for letters).
 
-A token binds one recipient to one survey round until a time::
+A token binds one recipient to one survey round until a time. It is signed
+by the kernel's link signer (:mod:`crm_core.signing`, purpose
+``surveys.answer``) under the app's key: nothing secret is in it, and nothing
+can be changed without the key. Links sent before the kernel signed links
+(``<survey>-<round>-<contact>-<expires>.<signature>``, HMAC-SHA256 under the
+plugin's own key) are read as before until they expire.
 
-    <survey>-<round>-<contact>-<expires>.<signature>
-
-the numbers in base 36 and the signature an HMAC-SHA256 of the rest with
-the plugin's secret (128 bits, base64url). Nothing secret is in it, and
-nothing can be changed without the secret. A paper code names an
-invitation in a few characters that survive being typed back in:
-Crockford base 32 (no I, L, O or U, case-insensitive) with three check
-characters, also from the secret.
+A paper code names an invitation in a few characters that survive being
+typed back in: Crockford base 32 (no I, L, O or U, case-insensitive) with
+three check characters made with a key of their own. Letters printed before
+the kernel signed links keep their codes: the plugin's old key, where this
+database has one, still makes and checks them.
 """
 
 from __future__ import annotations
@@ -18,26 +20,93 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 
 import attrs
 
 from crm_core.errors import ValidationError
+from crm_core.signing import (
+    ExpiredLinkError,
+    ForgedLinkError,
+    LinkError,
+    LinkSigner,
+    OutOfScopeLinkError,
+    UnknownLinkError,
+    derive_key,
+)
 
-__all__ = ["CodeError", "TokenError", "TokenClaims", "make_code", "make_token", "read_code", "read_token"]
+__all__ = [
+    "CodeError",
+    "ExpiredTokenError",
+    "ForgedTokenError",
+    "OtherSurveyError",
+    "SurveyKeys",
+    "TokenClaims",
+    "TokenError",
+    "UnknownTokenError",
+    "make_code",
+    "make_token",
+    "read_code",
+    "read_token",
+]
 
+#: the kernel signer's purpose for answer links
+PURPOSE = "surveys.answer"
 _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _B32_READ = {c: i for i, c in enumerate(_B32)} | {"O": 0, "I": 1, "L": 1}
 _CHECK = 3
 _BODY_MIN = 5
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_LEGACY_SHAPE = re.compile(r"([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})\.([A-Za-z0-9_-]{22})\Z")
 
 
-class TokenError(ValidationError):
-    """A survey link's token is damaged, forged, expired or for another survey."""
+class TokenError(LinkError):
+    """A survey link's token is refused; ``code`` and ``http_status`` say how (see :mod:`crm_core.signing`)."""
+
+
+class ForgedTokenError(TokenError, ForgedLinkError):
+    """The survey link is damaged, cut short, changed or forged."""
+
+    code = "forged"
+    http_status = 403
+
+
+class ExpiredTokenError(TokenError, ExpiredLinkError):
+    """The survey link's time is over (``expires_at``)."""
+
+    code = "expired"
+    http_status = 410
+
+
+class UnknownTokenError(TokenError, UnknownLinkError):
+    """The link is signed but its invitation was withdrawn or erased."""
+
+    code = "unknown"
+    http_status = 404
+
+
+class OtherSurveyError(TokenError, OutOfScopeLinkError):
+    """The link is for another survey than the one asked for."""
+
+    code = "out_of_scope"
+    http_status = 403
 
 
 class CodeError(ValidationError):
     """A paper code is mistyped or unknown."""
+
+
+@attrs.frozen
+class SurveyKeys:
+    """The keys of the surveys plugin: the app's signing key, and the plugin's own older one if it had one."""
+
+    link: bytes
+    #: ``plugins.surveys.secret``, or the key the plugin made before the kernel kept one
+    legacy: bytes | None = None
+
+    @property
+    def paper(self) -> bytes:
+        """The key of paper codes: the older key where there is one, so printed letters keep their codes."""
+        return self.legacy if self.legacy is not None else derive_key(self.link, "surveys.paper")
 
 
 @attrs.frozen
@@ -48,49 +117,50 @@ class TokenClaims:
     expires_at: dt.datetime
 
 
-def _b36(number: int) -> str:
-    if number < 0:
-        raise ValueError("token numbers are not negative")
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = _B36[rest] + out
-        if not number:
-            return out
-
-
 def _sign(secret: bytes, purpose: bytes, payload: str) -> bytes:
     return hmac.new(secret, purpose + b":" + payload.encode("ascii"), hashlib.sha256).digest()
 
 
-def make_token(secret: bytes, survey_id: int, round_id: int, contact_id: int, expires_at: dt.datetime) -> str:
+def make_token(keys: SurveyKeys, survey_id: int, round_id: int, contact_id: int, expires_at: dt.datetime) -> str:
     """A token for ``contact_id`` to answer ``survey_id`` (sent in ``round_id``) until ``expires_at``."""
-    payload = "-".join(_b36(n) for n in (survey_id, round_id, contact_id, int(expires_at.timestamp())))
-    signature = base64.urlsafe_b64encode(_sign(secret, b"token", payload)[:16]).rstrip(b"=").decode("ascii")
-    return f"{payload}.{signature}"
+    numbers = [int(survey_id), int(round_id), int(contact_id)]
+    if min(numbers) < 0:
+        raise ValueError("token numbers are not negative")
+    return LinkSigner(keys.link, PURPOSE).sign(numbers, expires_at=expires_at)
 
 
-def read_token(secret: bytes, token: str, now: dt.datetime, survey_id: int | None = None) -> TokenClaims:
-    """Check ``token``; return what it says. Raises :class:`TokenError` with a message for the person."""
+def read_token(keys: SurveyKeys, token: str, now: dt.datetime, survey_id: int | None = None) -> TokenClaims:
+    """Check ``token``; return what it says. Raises a :class:`TokenError` with a message for the person."""
     text = (token or "").strip()
-    payload, _, signature = text.rpartition(".")
-    parts = payload.split("-")
-    if not signature or len(parts) != 4 or not all(p and set(p) <= set(_B36) for p in parts):
-        raise TokenError(
-            "this survey link is not valid: it is damaged or cut short; open the whole link from the e-mail"
+    match = _LEGACY_SHAPE.match(text)
+    if match is not None:
+        claims = _read_legacy(keys.legacy, text, match)
+    else:
+        try:
+            values, expires_at = LinkSigner(keys.link, PURPOSE).read(text, what="survey link")
+        except ForgedLinkError as exc:
+            raise ForgedTokenError(str(exc)) from None
+        if len(values) != 3 or not all(isinstance(v, int) for v in values) or expires_at is None:
+            raise ForgedTokenError("this survey link is not valid: it was not made for answering a survey")
+        claims = TokenClaims(survey_id=values[0], round_id=values[1], contact_id=values[2], expires_at=expires_at)
+    if survey_id is not None and claims.survey_id != survey_id:
+        raise OtherSurveyError(f"this survey link is for another survey (survey {claims.survey_id}, not survey {survey_id})")
+    if now >= claims.expires_at:
+        raise ExpiredTokenError(
+            f"this survey link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one", claims.expires_at
         )
-    expected = base64.urlsafe_b64encode(_sign(secret, b"token", payload)[:16]).rstrip(b"=").decode("ascii")
-    if not hmac.compare_digest(expected, signature):
-        raise TokenError("this survey link is not valid: its signature does not match (it was changed or forged)")
-    sid, rid, cid, exp = (int(p, 36) for p in parts)
-    expires_at = dt.datetime.fromtimestamp(exp, dt.timezone.utc)
-    if survey_id is not None and sid != survey_id:
-        raise TokenError(f"this survey link is for another survey (survey {sid}, not survey {survey_id})")
-    if now >= expires_at:
-        raise TokenError(
-            f"this survey link expired on {expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one"
-        )
-    return TokenClaims(survey_id=sid, round_id=rid, contact_id=cid, expires_at=expires_at)
+    return claims
+
+
+def _read_legacy(legacy: bytes | None, text: str, match: re.Match[str]) -> TokenClaims:
+    if legacy is None:
+        raise ForgedTokenError("this survey link is not valid: it was made with a key this CRM no longer has")
+    payload = text.rpartition(".")[0]
+    expected = base64.urlsafe_b64encode(_sign(legacy, b"token", payload)[:16]).rstrip(b"=").decode("ascii")
+    if not hmac.compare_digest(expected, match.group(5)):
+        raise ForgedTokenError("this survey link is not valid: its signature does not match (it was changed or forged)")
+    sid, rid, cid, exp = (int(p, 36) for p in match.groups()[:4])
+    return TokenClaims(survey_id=sid, round_id=rid, contact_id=cid, expires_at=dt.datetime.fromtimestamp(exp, dt.timezone.utc))
 
 
 def _b32(number: int) -> str:
@@ -107,13 +177,13 @@ def _check(secret: bytes, body: str) -> str:
     return "".join(_B32[b % 32] for b in digest[:_CHECK])
 
 
-def make_code(secret: bytes, invitation_id: int) -> str:
+def make_code(keys: SurveyKeys, invitation_id: int) -> str:
     """The paper code of an invitation: ``XXXXX-CCC``."""
     body = _b32(invitation_id).rjust(_BODY_MIN, "0")
-    return f"{body}-{_check(secret, body)}"
+    return f"{body}-{_check(keys.paper, body)}"
 
 
-def read_code(secret: bytes, code: str) -> int:
+def read_code(keys: SurveyKeys, code: str) -> int:
     """The invitation id in a paper code; raises :class:`CodeError` when mistyped."""
     cleaned = "".join(c for c in (code or "").upper() if c not in " -_.")
     shown = (code or "").strip()
@@ -124,7 +194,7 @@ def read_code(secret: bytes, code: str) -> int:
         )
     digits = [_B32[_B32_READ[c]] for c in cleaned]
     body, check = "".join(digits[:-_CHECK]), "".join(digits[-_CHECK:])
-    if not hmac.compare_digest(_check(secret, body), check):
+    if not hmac.compare_digest(_check(keys.paper, body), check):
         raise CodeError(f"paper code {shown!r} is not valid: a character is mistyped (check it against the letter)")
     number = 0
     for c in body:

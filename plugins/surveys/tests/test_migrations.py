@@ -12,7 +12,7 @@ def test_upgrading_from_the_first_migration_keeps_the_answers(crm_factory, defin
 
     app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, migrate=False)
     steps = app.migrate(dry_run=True)
-    assert [s.name for s in steps if s.owner == "surveys"] == ["0001_initial", "0002_results_indexes"]
+    assert [s.name for s in steps if s.owner == "surveys"] == ["0001_initial", "0002_results_indexes", "0003_secret_to_kernel"]
     # bring everything up to date except the surveys plugin's second migration
     with app.activate():
         for step in steps:
@@ -24,7 +24,7 @@ def test_upgrading_from_the_first_migration_keeps_the_answers(crm_factory, defin
     api.save(definition)
     ana = app.plugin("contacts").create(first_name="Ana", email="ana@example.com", region="ES").id
     api.answer("csat", ana, {"recommend": 4, "why": "Slow", "channel": "Shop"})
-    assert [s.name for s in app.migrate()] == ["0002_results_indexes"]
+    assert [s.name for s in app.migrate()] == ["0002_results_indexes", "0003_secret_to_kernel"]
     results = api.results("csat")
     recommend = next(q for q in results.overall.questions if q.key == "recommend")
     assert results.overall.responses == 1 and recommend.detractors == 1

@@ -66,10 +66,15 @@ def link_refused(exc: Exception, kind: str) -> Any:
 
     ``kind`` is ``update``, ``survey``, ``signup`` or ``unsubscribe``. The
     plugins' own messages are in English; the person reads ours, in his
-    language, chosen by the error's ``code``.
+    language, chosen by the error's ``code`` (:mod:`crm_core.signing`); any
+    other refusal is a 400 in general words.
     """
-    code = getattr(exc, "code", None) or classify(str(exc))
-    status = getattr(exc, "http_status", None) or {"forged": 403, "out_of_scope": 403, "expired": 410, "used": 410, "unknown": 404}.get(code, 400)
+    from crm_core.signing import LinkError
+
+    if not isinstance(exc, LinkError) or exc.code == "invalid":
+        title, message = _HTTP_TEXTS[400]
+        return error_page(400, _(title), _(message), code="invalid")
+    code, status = exc.code, exc.http_status
     when = getattr(exc, "expires_at", None) if code == "expired" else getattr(exc, "used_at", None)
     texts = {
         "forged": (N_("This link is not valid"), N_("The link is damaged or incomplete. Open it again from the whole e-mail we sent you, or ask us for a new one.")),
@@ -84,15 +89,3 @@ def link_refused(exc: Exception, kind: str) -> Any:
     if kind == "survey" and code == "unknown":
         message = N_("This survey can no longer be answered with this link.")
     return error_page(status, _(title), _(message), when=when, code=code)
-
-
-def classify(message: str) -> str:
-    """The kind of a refused survey link, from the surveys plugin's message (its errors carry no code)."""
-    text = message.lower()
-    if "expired" in text:
-        return "expired"
-    if "withdrawn" in text or "erased" in text or "no longer" in text:
-        return "unknown"
-    if "another survey" in text:
-        return "out_of_scope"
-    return "forged"

@@ -20,6 +20,7 @@ import flask
 from flask import g, request
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.signing import UnknownLinkError
 
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -41,7 +42,7 @@ def _load(token: str) -> Any:
     """The form behind ``token``, in the contact's language; a ValidationError when the link is refused."""
     form = g.crm.plugin("surveys").form(token)
     if form.contact_id is None:  # his personal data was erased: the invitation can no longer be answered
-        raise ValidationError("this survey link is no longer valid: its invitation was erased")
+        raise UnknownLinkError("this survey link is no longer valid: its invitation was erased")
     set_language(g.portal.contact_language(form.contact_id))
     return form
 
@@ -49,8 +50,6 @@ def _load(token: str) -> Any:
 def _gone(exc: Exception) -> Exception:
     """A survey that no longer exists is refused like a withdrawn link (404)."""
     if isinstance(exc, NotFoundError):
-        from crm_portal.links import UnknownLinkError
-
         return UnknownLinkError(str(exc))
     return exc
 
