@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
 
-__all__ = ["DeliveryReport", "EventBus", "FailureInfo"]
+__all__ = ["DeliveryReport", "EventBus", "FailureInfo", "LoggedEvent"]
 
 #: events handed to a handler at once
 BATCH_SIZE = 500
@@ -60,6 +60,14 @@ class DeliveryReport:
         return DeliveryReport(
             self.delivered + other.delivered, self.failed + other.failed, self.retried_ok + other.retried_ok
         )
+
+
+@attrs.frozen
+class LoggedEvent:
+    """An event read back from the outbox: its ``position`` (ascending in emission order) and the event."""
+
+    position: int
+    event: Event
 
 
 @attrs.frozen
@@ -503,6 +511,47 @@ class EventBus:
             }
             for n in names
         ]
+
+    def read(
+        self,
+        after: int = 0,
+        *,
+        types: Iterable[str] | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[LoggedEvent]:
+        """Events of the outbox, for plugins that read history rather than handle deliveries.
+
+        Oldest first after position ``after`` (page on with the last
+        ``position`` you got), or with ``newest_first`` the newest ones
+        (positions below ``after`` when it is given). ``types`` keeps those
+        event types, ``since`` those that occurred at or after a time;
+        ``limit`` (at most 100,000) bounds the page. Each payload comes back
+        as the contract's class (:func:`crm_hookspecs.events.from_payload`),
+        an :class:`~crm_hookspecs.events.UnknownEvent` for a type no installed
+        plugin registers.
+        """
+        from crm_hookspecs.events import from_payload
+
+        from crm_core.models import OutboxEvent
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValueError(f"limit must be a whole number from 1 to 100000, not {limit!r}")
+        query = OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
+        if newest_first:
+            query = query.order_by(OutboxEvent.id.desc())
+            if after:
+                query = query.where(OutboxEvent.id < after)
+        else:
+            query = query.where(OutboxEvent.id > after).order_by(OutboxEvent.id)
+        if types is not None:
+            query = query.where(OutboxEvent.type.in_(sorted(set(types))))
+        if since is not None:
+            query = query.where(OutboxEvent.occurred_at >= since)
+        with self._app.activate():
+            rows = list(query.limit(limit).tuples())
+        return [LoggedEvent(position, from_payload(type_name, _loads(payload))) for position, type_name, payload in rows]
 
     def recent(self, limit: int = 20, type_name: str | None = None) -> list[dict[str, Any]]:
         """The newest events in the outbox."""

@@ -430,10 +430,6 @@ def preview_recent(
     crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None, since: dt.datetime | None, limit: int
 ) -> list[dict[str, Any]]:
     """Run the rules over recent events of the outbox, and the inactivity scan, dry."""
-    from crm_hookspecs.events import from_payload
-
-    from crm_core.models import OutboxEvent
-
     from crm_tasks.inactivity import scan
 
     only = rules.by_name.get(rule) if rule else None
@@ -442,14 +438,8 @@ def preview_recent(
     types = sorted({only.event_type} if only is not None and only.event_type else (rules.event_types if only is None else set()))
     with crm.activate():
         if types:
-            query = (
-                OutboxEvent.select(OutboxEvent.type, OutboxEvent.payload)
-                .where(OutboxEvent.type.in_(types) & (OutboxEvent.occurred_at >= since))
-                .order_by(OutboxEvent.id.desc())
-                .limit(limit)
-            )
-            events = [from_payload(t, json.loads(p)) for t, p in query.tuples()][::-1]
-            rows += preview(crm, settings, rules.match(events, only=only))
+            logged = crm.events.read(types=types, since=since, limit=limit, newest_first=True)
+            rows += preview(crm, settings, rules.match([entry.event for entry in reversed(logged)], only=only))
     if only is None or only.trigger == "inactivity":
         rows += scan(crm, settings, rules, rule=rule, dry_run=True)
     return rows

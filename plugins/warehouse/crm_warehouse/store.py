@@ -303,24 +303,16 @@ def backfill_from_outbox(crm: CRM, batch_size: int = 1000) -> int:
     Returns how many were added. Reads the outbox in pages by its key, so
     memory stays flat; each page is one set-based anti-join.
     """
-    from crm_core.models import OutboxEvent
-
     from crm_warehouse.models import EventRow
 
     added = 0
     last = 0
     while True:
-        page = list(
-            OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
-            .where(OutboxEvent.id > last)
-            .order_by(OutboxEvent.id)
-            .limit(batch_size)
-            .tuples()
-        )
+        page = crm.events.read(last, limit=batch_size)
         if not page:
             return added
-        last = page[-1][0]
-        events = [load_event(t, p) for _, t, p in page]
+        last = page[-1].position
+        events = [logged.event for logged in page]
         ids = [e.event_id for e in events]
         have = {r[0] for r in EventRow.select(EventRow.event_id).where(EventRow.event_id.in_(ids)).tuples()}
         missing = [e for e in events if e.event_id not in have]
