@@ -1,0 +1,1 @@
+"""Who brought whom: referrals between contacts, with points for the referrer."""
