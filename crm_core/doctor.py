@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import attrs
 
@@ -77,8 +77,22 @@ def run_checks(state: CLIState) -> Iterator[Check]:
         yield Check("migrations", False, f"{len(pending)} pending: {names}", "run 'crm migrate'")
         return
     yield Check("migrations", True, "all applied")
+    yield _drift_check(app)
     failed = app.events.failed()
     if failed:
         yield Check("events", False, f"{len(failed)} failed deliveries", "see 'crm events failed', fix the handler, then 'crm events retry --all'")
     else:
         yield Check("events", True, "no failed deliveries")
+
+
+def _drift_check(app: Any) -> Check:
+    from crm_core.drift import schema_drift
+
+    drift = schema_drift(app)
+    if not drift:
+        return Check("schema", True, "every table matches its model")
+    shown = "; ".join(str(d) for d in drift[:5]) + (f"; and {len(drift) - 5} more" if len(drift) > 5 else "")
+    return Check(
+        "schema", False, f"{len(drift)} difference(s) between the migrated tables and the models: {shown}",
+        "the plugin named is missing a migration (or its model is wrong): tell its author; see docs/storage.md#schema-drift",
+    )

@@ -23,6 +23,12 @@ Fixtures:
     A plugin that records every event delivered to it (``.events``, ``.types()``).
 
 Apps built here are strict: a plugin that fails to load fails the test.
+
+Assertions:
+
+``assert_no_schema_drift(app)``
+    Fails, naming each difference, when a migrated table does not match its
+    model (:mod:`crm_core.drift`): a plugin's test of its migrations calls it.
 """
 
 from __future__ import annotations
@@ -40,7 +46,15 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.clock import FakeClock
 
-__all__ = ["BACKEND_ENV", "CLIRunner", "EventRecorder", "configured_backends", "drop_all_tables", "make_plugin"]
+__all__ = [
+    "BACKEND_ENV",
+    "CLIRunner",
+    "EventRecorder",
+    "assert_no_schema_drift",
+    "configured_backends",
+    "drop_all_tables",
+    "make_plugin",
+]
 
 #: environment variable naming each server backend's test database
 BACKEND_ENV = {"postgresql": "CRM_TEST_POSTGRES_URL", "mysql": "CRM_TEST_MYSQL_URL"}
@@ -49,6 +63,15 @@ BACKEND_ENV = {"postgresql": "CRM_TEST_POSTGRES_URL", "mysql": "CRM_TEST_MYSQL_U
 def configured_backends() -> list[str]:
     """``sqlite`` plus each server backend whose variable is set."""
     return ["sqlite"] + [name for name, var in BACKEND_ENV.items() if os.environ.get(var)]
+
+
+def assert_no_schema_drift(app: CRM) -> None:
+    """Fail the test, naming each difference, when a migrated table does not match its model."""
+    from crm_core.drift import schema_drift
+
+    drift = schema_drift(app)
+    if drift:
+        pytest.fail("the migrated tables do not match the models:\n" + "\n".join(f"  {d}" for d in drift), pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
