@@ -6,14 +6,16 @@ import contextlib
 import datetime as dt
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar, overload
 
 from crm_core import storage
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Config, CoreSettings, load_config, structure_section
-from crm_core.errors import AppContextError, ConfigError, NotFoundError
+from crm_core.errors import AppContextError, ConfigError, NotFoundError, PluginError
 from crm_core.hooks import Hooks
 from crm_core.plugins import LoadedPlugins, PluginInfo, PluginRecord, load_plugins, object_plugin
+
+_API = TypeVar("_API")
 
 if TYPE_CHECKING:
     import peewee
@@ -185,8 +187,32 @@ class CRM:
     def has_plugin(self, name: str) -> bool:
         return name in self._loaded.order
 
-    def plugin(self, name: str) -> Any:
-        """The API object of plugin ``name`` (see ``crm_plugin_api``)."""
+    @overload
+    def plugin(self, name: str) -> Any: ...
+
+    @overload
+    def plugin(self, name: str, protocol: type[_API]) -> _API: ...
+
+    def plugin(self, name: str, protocol: type[Any] | None = None) -> Any:
+        """The API object of plugin ``name`` (see ``crm_plugin_api``).
+
+        With ``protocol`` (one of :mod:`crm_hookspecs.apis`), the object is
+        checked to have every method the protocol declares, and is typed as
+        it: ``crm.plugin("contacts", ContactsAPI).card(1)``. A plugin whose
+        object lacks one is a :class:`PluginError` naming what is missing.
+        """
+        api = self._api(name)
+        if protocol is not None and not isinstance(api, protocol):
+            members = sorted(m for m in getattr(protocol, "__protocol_attrs__", dir(protocol)) if not m.startswith("_"))
+            missing = [m for m in members if not hasattr(api, m)]
+            raise PluginError(
+                name,
+                f"plugin {name!r} does not offer {protocol.__name__}: its API object lacks {', '.join(missing) or 'a member'}; "
+                "install a version of the plugin made for this contract",
+            )
+        return api
+
+    def _api(self, name: str) -> Any:
         if name not in self._apis:
             if name not in self._loaded.order:
                 record = self._loaded.records.get(name)

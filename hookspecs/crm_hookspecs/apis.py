@@ -2,18 +2,50 @@
 
 A plugin never imports another plugin: it asks the app for the other
 plugin's API object and relies only on the protocol written here. These are
-``typing.Protocol`` classes, for type checkers and for the documentation;
-the providing plugin's object implements them (and may offer more).
+``typing.Protocol`` classes, for type checkers, for the documentation and
+for ``crm.plugin(name, Protocol)``, which checks at run time that the object
+has every method; the providing plugin's object implements them (and may
+offer more, for its own CLI and for embedders, but other plugins use only
+what is written here: the kernel's suite fails when one calls a method no
+protocol declares). :data:`PROTOCOLS` says which plugin offers which.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from crm_hookspecs.records import ContactCard, SurveyForm, TimelineEntry
+from crm_hookspecs.records import (
+    ContactCard,
+    ContactPage,
+    ListMember,
+    MailingListInfo,
+    SurveyForm,
+    TimelineEntry,
+    UpdateForm,
+    UpdateLink,
+    UpdatePreview,
+    UpdateResult,
+)
 
-__all__ = ["ContactsAPI", "PortalAPI", "SurveysAPI", "WarehouseAPI"]
+__all__ = [
+    "ContactsAPI",
+    "ContactsEditing",
+    "ContactsSelfService",
+    "Identified",
+    "MailingListsAPI",
+    "PROTOCOLS",
+    "PortalAPI",
+    "SurveysAPI",
+    "WarehouseAPI",
+]
+
+
+class Identified(Protocol):
+    """Anything with an ``id``: what a plugin may rely on in a record it did not define."""
+
+    @property
+    def id(self) -> int: ...
 
 
 @runtime_checkable
@@ -41,6 +73,88 @@ class ContactsAPI(Protocol):
 
     def audience_report(self, source: str, medium: str = "email") -> dict[str, int]:
         """Counts for :meth:`audience`: ``included``, ``do_not_contact``, ``unsubscribed``, ``no_address``."""
+        ...
+
+    def search(self, query: str | None = None, *, limit: int = 50, offset: int = 0, **filters: Any) -> ContactPage:
+        """Contacts matching ``query`` (an e-mail, a phone number or part of a name) and every filter, a page at a time (since 1.1).
+
+        ``email=`` finds the contact with that address exactly. Deleted
+        contacts are left out. The filters are documented on the contacts
+        plugin's page.
+        """
+        ...
+
+    def reporting_tables(self) -> dict[str, str]:
+        """The contacts' reporting table by role: ``contacts`` (since 1.1).
+
+        Its columns (documented on the contacts plugin's page, "Reporting
+        table") are what reports may read with plain SQL; deleted and merged
+        contacts are in it, marked (``deleted_at``, ``merged_into``).
+        """
+        ...
+
+
+@runtime_checkable
+class ContactsEditing(Protocol):
+    """``crm.plugin("contacts")``: adding and changing contacts, for plugins that take them in (since 1.1)."""
+
+    def create(self, *, channel: str = "staff", email: str | None = None, phone: str | None = None, **fields: Any) -> Identified:
+        """Add a contact (checked as a staff entry would be) and emit ``ContactCreated``; the result's ``id`` is the new contact's."""
+        ...
+
+    def update(self, contact_id: int, *, channel: str = "staff", **fields: Any) -> Identified:
+        """Change the named fields of a contact and emit ``ContactChanged`` with the diff."""
+        ...
+
+
+@runtime_checkable
+class MailingListsAPI(Protocol):
+    """``crm.plugin("contacts")``: the static mailing lists and who left them (since 1.1)."""
+
+    def lists(self) -> list[MailingListInfo]:
+        """Every mailing list with its member and unsubscribe counts."""
+        ...
+
+    def list_members(self, name: str, *, limit: int | None = None, offset: int = 0) -> list[ListMember]:
+        """The members of a list, with their state; ``NotFoundError`` for an unknown list."""
+        ...
+
+    def add_to_list(self, name: str, contact_ids: Iterable[int]) -> int:
+        """Add contacts to a list; returns how many were new. Members who unsubscribed stay unsubscribed."""
+        ...
+
+    def unsubscribe(self, contact_id: int, list_name: str | None = None, *, channel: str = "staff") -> bool:
+        """Unsubscribe from one list, or (``None``) from everything (do-not-contact); ``False`` when it was already so."""
+        ...
+
+    def resubscribe(self, contact_id: int, list_name: str) -> bool:
+        """Undo a per-list unsubscribe, when the contact asks to come back; ``False`` when he was subscribed."""
+        ...
+
+
+@runtime_checkable
+class ContactsSelfService(Protocol):
+    """``crm.plugin("contacts")``: customers updating their own details through a signed link (since 1.1).
+
+    Refusals are ``crm_core.signing.LinkError`` subclasses with a ``code``
+    and an ``http_status``; an invalid value is one with code ``invalid``
+    and the ``field`` at fault.
+    """
+
+    def issue_update_link(self, contact_id: int, fields: Sequence[str] | None = None, ttl_hours: float | None = None) -> UpdateLink:
+        """A new single-use link letting the contact change ``fields`` (default: every configured one)."""
+        ...
+
+    def inspect_update_token(self, token: str) -> UpdateForm:
+        """Check a link's token without using it up; what the form needs."""
+        ...
+
+    def preview_update(self, token: str, changes: Mapping[str, Any]) -> UpdatePreview:
+        """What ``changes`` would do, checked as :meth:`submit_update` checks them; writes nothing."""
+        ...
+
+    def submit_update(self, token: str, changes: Mapping[str, Any]) -> UpdateResult:
+        """Use the link once: apply ``changes`` or queue them for staff, per the plugin's configuration."""
         ...
 
 
@@ -139,6 +253,17 @@ class SurveysAPI(Protocol):
         """
         ...
 
+    def token(self, ref: int | str, contact_id: int, *, days: int | None = None) -> str:
+        """A fresh token for the contact's newest invitation to survey ``ref`` (its id or key) (since 1.1).
+
+        Raises ``NotFoundError`` when the contact was never invited.
+        """
+        ...
+
+    def link(self, token: str) -> str:
+        """The web form's address for ``token`` (since 1.1)."""
+        ...
+
 
 @runtime_checkable
 class PortalAPI(Protocol):
@@ -167,3 +292,12 @@ class PortalAPI(Protocol):
         Raises ``crm_core.errors.NotFoundError`` when no such form is configured.
         """
         ...
+
+
+#: which protocols each plugin's API object implements, by plugin name
+PROTOCOLS: dict[str, tuple[type, ...]] = {
+    "contacts": (ContactsAPI, ContactsEditing, MailingListsAPI, ContactsSelfService),
+    "warehouse": (WarehouseAPI,),
+    "surveys": (SurveysAPI,),
+    "portal": (PortalAPI,),
+}

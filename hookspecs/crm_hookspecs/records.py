@@ -16,9 +16,12 @@ import attrs
 __all__ = [
     "CommandSpec",
     "ContactCard",
+    "ContactPage",
     "FieldChange",
     "JobSpec",
+    "ListMember",
     "MailTransportSpec",
+    "MailingListInfo",
     "PluginSchema",
     "PortalPage",
     "PostalAddress",
@@ -26,6 +29,10 @@ __all__ = [
     "SurveyForm",
     "SurveyQuestion",
     "TimelineEntry",
+    "UpdateForm",
+    "UpdateLink",
+    "UpdatePreview",
+    "UpdateResult",
 ]
 
 
@@ -171,6 +178,108 @@ class ContactCard:
     language: str | None = None
     tags: tuple[str, ...] = ()
     do_not_contact: bool = False
+    #: soft-deleted (restorable); a deleted contact is never mailed (since 1.1)
+    deleted: bool = False
+
+
+@attrs.frozen
+class ContactPage:
+    """One page of contacts found by the contacts plugin's ``search``, with the number of matches (since 1.1)."""
+
+    cards: list[ContactCard]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.cards) < self.total
+
+
+@attrs.frozen
+class MailingListInfo:
+    """A static mailing list: its members, and how many of them unsubscribed from it (since 1.1)."""
+
+    id: int
+    name: str
+    description: str
+    members: int
+    unsubscribed: int
+
+
+@attrs.frozen
+class ListMember:
+    """One member of a static list, with why a mailing would leave him out, if it would (since 1.1)."""
+
+    contact_id: int
+    display_name: str
+    email: str | None
+    added_at: Any
+    unsubscribed_at: Any
+    do_not_contact: bool
+    deleted: bool
+
+    @property
+    def state(self) -> str:
+        """``subscribed``, ``unsubscribed``, ``do-not-contact`` or ``deleted``."""
+        if self.deleted:
+            return "deleted"
+        if self.do_not_contact:
+            return "do-not-contact"
+        if self.unsubscribed_at is not None:
+            return "unsubscribed"
+        return "subscribed"
+
+
+@attrs.frozen
+class UpdateLink:
+    """A self-service update link just issued: give ``url`` (or ``token``) to the contact (since 1.1)."""
+
+    token: str
+    url: str
+    contact_id: int
+    fields: tuple[str, ...]
+    expires_at: _dt.datetime
+
+
+@attrs.frozen
+class UpdateForm:
+    """What a web form needs to let the holder of a valid update link change his details (since 1.1)."""
+
+    contact_id: int
+    display_name: str
+    #: the fields the holder may change, in a stable order
+    fields: tuple[str, ...]
+    #: their current values, shaped as the contacts plugin's ``update()`` takes them
+    current: dict[str, Any]
+    expires_at: _dt.datetime
+    #: ``apply`` or ``review``: whether a submitted change takes effect at once
+    mode: str
+
+
+@attrs.frozen
+class UpdatePreview:
+    """What a submitted self-service change would do; nothing is written (since 1.1)."""
+
+    contact_id: int
+    changes: dict[str, FieldChange]
+    mode: str
+
+
+@attrs.frozen
+class UpdateResult:
+    """What a submitted self-service change did (since 1.1).
+
+    ``status`` is ``applied`` (written), ``pending`` (queued for staff as
+    ``pending_id``; ``applied`` lists fields written at once, such as
+    ``do_not_contact``) or ``unchanged`` (the values were already so).
+    """
+
+    status: str
+    contact_id: int
+    changes: dict[str, FieldChange]
+    pending_id: int | None = None
+    applied: tuple[str, ...] = ()
 
 
 @attrs.frozen

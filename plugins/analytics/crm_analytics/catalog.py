@@ -58,5 +58,5 @@ VIEWS: dict[str, View] = {
     "events": View("events", "every stored event (warehouse_event)", {
         "type": TEXT, "kind": TEXT, "occurred_at": DATETIME, "actor": TEXT, "channel": TEXT,
     }),
-    "contacts": View("contacts", "live contacts, not deleted or merged (contacts_contact)", CONTACT_FIELDS, live_contacts=True),
+    "contacts": View("contacts", "live contacts, not deleted or merged (the contacts plugin's reporting table)", CONTACT_FIELDS, live_contacts=True),
 }  # fmt: skip

@@ -22,18 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Tables", "add_days", "fetch", "json_int", "json_text", "money", "param", "seconds_between"]
 
-#: the reporting tables by role; see docs/plugins/warehouse.md and docs/plugins/contacts.md
-TABLE_NAMES = {
-    "sales": "warehouse_sales_fact",
-    "survey_answers": "warehouse_survey_answer_fact",
-    "survey_responses": "warehouse_survey_response",
-    "contact_status": "warehouse_contact_status",
-    "contact_changes": "warehouse_contact_change",
-    "events": "warehouse_event",
-    "contacts": "contacts_contact",
-}
-
-
 class Tables:
     """The tables a report reads, bound to one app's database."""
 
@@ -41,11 +29,11 @@ class Tables:
         self.crm = crm
         self.database = crm.database
         self.kind = dialect(crm.database)
-        names = dict(TABLE_NAMES)
-        if crm.has_plugin("warehouse"):
-            # the warehouse names its reporting tables itself (the contract's WarehouseAPI)
-            names.update({k: v for k, v in crm.plugin("warehouse").reporting_tables().items() if k in names})
-        self.names = names
+        # the plugins that keep the data name their reporting tables (the contract's WarehouseAPI and
+        # ContactsAPI: sales, survey_answers, survey_responses, contact_status, contact_changes, events; contacts)
+        self.names: dict[str, str] = {}
+        for plugin in ("warehouse", "contacts"):
+            self.names.update(crm.plugin(plugin).reporting_tables())
 
     def __getitem__(self, role: str) -> peewee.Table:
         return peewee.Table(self.names[role]).bind(self.database)

@@ -198,7 +198,7 @@ class AddressBook:
         )
 
     def _card_rows(self, where: peewee.Expression, order: Any = None) -> list[ContactCard]:
-        query = self._card_query().where(where)
+        query = self._card_query().select_extend(Contact.deleted_at).where(where)
         if order is not None:
             query = query.order_by(*order)
         rows = list(query.tuples())
@@ -209,7 +209,7 @@ class AddressBook:
         for part in chunks(ids):
             for contact_id, tag in ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.in_(part)).order_by(ContactTag.tag).tuples():
                 tags.setdefault(contact_id, []).append(tag)
-        return [_card(r, tags.get(r[0], ())) for r in rows]
+        return [_card(r[:-1], tags.get(r[0], ()), deleted=r[-1] is not None) for r in rows]
 
     def search(
         self,
@@ -503,7 +503,7 @@ class AddressBook:
         return changed
 
 
-def _card(row: tuple[Any, ...], tags: Sequence[str]) -> ContactCard:
+def _card(row: tuple[Any, ...], tags: Sequence[str], deleted: bool = False) -> ContactCard:
     (cid, kind, display, first, last, org_id, org_name, email, phone,
      street, city, postal_code, region_part, country_part, extra,
      status, region, country, owner, language, dnc) = row
@@ -517,6 +517,6 @@ def _card(row: tuple[Any, ...], tags: Sequence[str]) -> ContactCard:
         id=cid, kind=kind, display_name=display, first_name=first or "", last_name=last or "",
         organization_id=org_id, organization_name=org_name, email=email, phone=phone, address=address,
         status=status, region=region, country=country, owner=owner, language=language, tags=tuple(tags),
-        do_not_contact=bool(dnc),
+        do_not_contact=bool(dnc), deleted=deleted,
     )
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 import attrs
 import peewee
 from crm_hookspecs.events import ContactUnsubscribed
-from crm_hookspecs.records import ContactCard
+from crm_hookspecs.records import ContactCard, MailingListInfo
+from crm_hookspecs.records import ListMember as ListMemberRecord
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import bulk_insert
@@ -34,36 +35,9 @@ __all__ = ["ListInfo", "ListMemberInfo", "MailingLists", "MEDIUMS", "MemberImpor
 MEDIUMS = ("email", "post")
 
 
-@attrs.frozen
-class ListInfo:
-    id: int
-    name: str
-    description: str
-    members: int
-    unsubscribed: int
-
-
-@attrs.frozen
-class ListMemberInfo:
-    """One member of a static list, with why a mailing would leave him out (if it would)."""
-
-    contact_id: int
-    display_name: str
-    email: str | None
-    added_at: Any
-    unsubscribed_at: Any
-    do_not_contact: bool
-    deleted: bool
-
-    @property
-    def state(self) -> str:
-        if self.deleted:
-            return "deleted"
-        if self.do_not_contact:
-            return "do-not-contact"
-        if self.unsubscribed_at is not None:
-            return "unsubscribed"
-        return "subscribed"
+#: the contract's records (crm_hookspecs.records), under the names this plugin has always used
+ListInfo = MailingListInfo
+ListMemberInfo = ListMemberRecord
 
 
 @attrs.frozen

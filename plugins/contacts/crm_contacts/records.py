@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import attrs
-from crm_hookspecs.records import ContactCard, PostalAddress
+from crm_hookspecs.records import ContactCard, ContactPage, PostalAddress
 
 __all__ = ["Address", "ContactRecord", "Email", "Phone", "SearchPage", "snapshot"]
 
@@ -118,21 +118,12 @@ class ContactRecord:
             language=self.language,
             tags=self.tags,
             do_not_contact=self.do_not_contact,
+            deleted=self.deleted_at is not None,
         )
 
 
-@attrs.frozen
-class SearchPage:
-    """One page of search results, with the total number of matches."""
-
-    cards: list[ContactCard]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.cards) < self.total
+#: the contract's record (crm_hookspecs.records.ContactPage), under this plugin's older name
+SearchPage = ContactPage
 
 
 #: the fields of a contact as events carry them (ContactCreated.data and

@@ -21,7 +21,7 @@ import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import attrs
-from crm_hookspecs.records import FieldChange
+from crm_hookspecs.records import FieldChange, UpdateForm, UpdateLink, UpdatePreview, UpdateResult
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.signing import secret_key
@@ -51,57 +51,6 @@ __all__ = ["MAX_TTL_HOURS", "PendingChange", "SelfService", "UpdateForm", "Updat
 #: longest life of a link: 90 days
 MAX_TTL_HOURS = 24 * 90
 REVIEW_STATUSES = ("pending", "approved", "rejected")
-
-
-@attrs.frozen
-class UpdateLink:
-    """A link just issued: give ``url`` (or ``token``) to the contact."""
-
-    token: str
-    url: str
-    contact_id: int
-    fields: tuple[str, ...]
-    expires_at: dt.datetime
-
-
-@attrs.frozen
-class UpdateForm:
-    """What the portal needs to draw the form for a valid token."""
-
-    contact_id: int
-    display_name: str
-    #: the fields the holder may change, in a stable order
-    fields: tuple[str, ...]
-    #: their current values, shaped as ``update()`` takes them
-    current: dict[str, Any]
-    expires_at: dt.datetime
-    #: ``apply`` or ``review``: whether a submitted change takes effect at once
-    mode: str
-
-
-@attrs.frozen
-class UpdatePreview:
-    """What a submitted change would do; nothing is written."""
-
-    contact_id: int
-    changes: dict[str, FieldChange]
-    mode: str
-
-
-@attrs.frozen
-class UpdateResult:
-    """What :meth:`SelfService.submit_update` did.
-
-    ``status`` is ``applied`` (written), ``pending`` (queued for staff as
-    ``pending_id``; ``applied`` lists fields written at once, such as
-    ``do_not_contact``) or ``unchanged`` (the values were already so).
-    """
-
-    status: str
-    contact_id: int
-    changes: dict[str, FieldChange]
-    pending_id: int | None = None
-    applied: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -174,7 +174,7 @@ class Portal:
         contact_id, list_id = links.read_unsubscribe_token(self.key, token, self.legacy_key)
         contacts = self.crm.plugin("contacts")
         cards = contacts.cards([contact_id])
-        if not cards or self._deleted(contact_id):
+        if not cards or cards[0].deleted:
             raise links.UnknownLinkError("this link's contact no longer exists here")
         card = cards[0]
         name, description = None, ""
@@ -186,9 +186,6 @@ class Portal:
             contact_id=card.id, display_name=card.display_name, email=card.email, language=card.language,
             do_not_contact=card.do_not_contact, list_id=list_id, list_name=name, list_description=description,
         )
-
-    def _deleted(self, contact_id: int) -> bool:
-        return self.crm.plugin("contacts").get(contact_id).deleted_at is not None
 
     def unsubscribe(self, token: str, everything: bool = False) -> bool:
         """Unsubscribe the link's contact from its list, or (``everything``, or a link for everything) from all mail.
