@@ -157,14 +157,16 @@ class CSVSource:
         count = 0
         with open(path, encoding=encoding, newline="") as text:
             reader = csv.reader(text, delimiter=self.delimiter, strict=True)
+            last = 1  # the last line of the last record read whole: the failing one starts after it
             try:
                 next(reader, None)
                 for cells in reader:
+                    last = reader.line_num
                     if any(c.strip() for c in cells):
                         count += 1
             except csv.Error as exc:
                 raise ValidationError(
-                    f"{self.name}: line {reader.line_num + 1}: the CSV is malformed ({exc}); check the quoting; nothing was imported"
+                    f"{self.name}: line {last + 1}: the CSV is malformed ({exc}); check the quoting; nothing was imported"
                 ) from None
         if not count:
             raise ValidationError(f"{self.name}: the file has a header and no rows; nothing to import")
@@ -183,7 +185,7 @@ class CSVSource:
                 line = reader.line_num + 1
                 yield start, cells
         except csv.Error as exc:
-            raise ValidationError(f"{self.name}: line {reader.line_num + 1}: the CSV is malformed ({exc}); check the quoting") from None
+            raise ValidationError(f"{self.name}: line {line + 1}: the CSV is malformed ({exc}); check the quoting") from None
 
     def close(self) -> None:
         self._text.close()
