@@ -373,6 +373,7 @@ class Importer:
         in_file: dict[tuple[str, Any], int] = {}
         updates: dict[int, list[dict[str, Any]]] = {}
         members: list[tuple[Any, str]] = []  # (new index or the fields of an update, organization name)
+        named: dict[str, int] = {}  # organizations this batch updates, by the name it gives them
         for item, keys, organization in keyed:
             fields = item.fields
             hits = self._existing(fields, keys, matches)
@@ -392,6 +393,8 @@ class Importer:
                     self._conflict(item, *problem, raw)
                     continue
                 updates.setdefault(cid, []).append(fields)
+                if fields.get("kind") == "organization" and fields.get("display_name"):
+                    named.setdefault(name_key(fields["display_name"]), cid)  # perhaps renamed by this row
                 if organization:
                     members.append((fields, organization))
                 continue
@@ -413,23 +416,26 @@ class Importer:
             if organization:
                 members.append((index, organization))
         report.timings["match"] += clock() - start
-        # the organizations the rows name: existing, made by a row of this batch, or created now
+        # the organizations the rows name: one a row of this batch updates or creates, else an
+        # existing one, else one created now; ("new", index) until the new ones have ids
         by_name: dict[str, Any] = {}
-        for key in names:
-            existing = matches.many.get(("org", key))
-            by_name[key] = existing[0] if existing else in_file.get(("org", key))
         for key, name in sorted(names.items()):
-            if by_name[key] is None:
+            existing = matches.many.get(("org", key))
+            if key in named:
+                by_name[key] = named[key]
+            elif ("org", key) in in_file:
+                by_name[key] = ("new", in_file[("org", key)])
+            elif existing:
+                by_name[key] = existing[0]
+            else:
                 new.append(defaults({"kind": "organization", "display_name": name}))
                 lines.append(0)
-                by_name[key] = len(new) - 1
+                by_name[key] = ("new", len(new) - 1)
                 report.organizations_created += 1
         ids = reserve_ids(self.crm.database, len(new)) if new else []
-        new_id = {("new", i): cid for i, cid in enumerate(ids)}
-        existing_orgs = {key for key in names if matches.many.get(("org", key))}
         for target, organization in members:
-            key = name_key(organization)
-            org_id = by_name[key] if key in existing_orgs else new_id[("new", by_name[key])]
+            org = by_name[name_key(organization)]
+            org_id = ids[org[1]] if isinstance(org, tuple) else org
             if isinstance(target, int):
                 if org_id != ids[target]:
                     new[target]["organization_id"] = org_id

@@ -105,8 +105,8 @@ class Transfer:
                 importer.run(csv_source.rows(), targets, len(header), cells=lambda c: [c[i] for i in kept] if len(c) == len(header) else c)
         finally:
             csv_source.close()
-        if not report.rows and start_line <= 1:  # a stream; a file with no rows was refused before reading
-            raise ValidationError(f"{csv_source.name}: the file has a header and no rows; nothing to import")
+        if not report.rows and start_line <= 1 and csv_source.count is None:  # a file with no rows was refused before reading
+            raise ValidationError(f"{csv_source.name}: no row after the header has anything to import")
         return report
 
     def import_vcard(

@@ -203,3 +203,8 @@ def test_a_cp1252_file_with_semicolons(app, book, crm_cli, tmp_path):
     jose = book.get(book.search(email="jose@example.com").cards[0].id)
     assert (jose.display_name, jose.notes) == ("José Núñez", "Debe 50 €")
     assert names(book) == ["José Núñez", "Íñigo Peña"]
+
+
+def test_a_stream_with_a_header_only_is_a_clear_error(book):
+    with pytest.raises(ValidationError, match="people.csv: no row after the header has anything to import"):
+        book.import_csv(io.StringIO("first_name,email\n\n"), source_name="people.csv")

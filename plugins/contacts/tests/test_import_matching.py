@@ -230,3 +230,14 @@ def test_dry_run_predicts_exactly_what_the_real_run_does(contacts_app, tmp_path)
     counts = lambda r: (r.rows, r.created, r.updated, r.unchanged, r.failed, r.organizations_created, len(r.conflicts), len(r.warnings))  # noqa: E731
     assert counts(dry) == counts(real) == (8, 3, 1, 1, 1, 2, 1, 0)
     assert len(state(book)) == len(before) + 5
+
+
+def test_an_organization_renamed_in_our_own_export_is_not_created_again(book, tmp_path):
+    acme = book.create(kind="organization", display_name="Acme")
+    ana = book.create(first_name="Ana", email="ana@example.com", organization_id=acme.id)
+    out = io.StringIO()
+    book.export_csv(out)
+    report = book.import_csv(write(tmp_path, "renamed.csv", out.getvalue().replace("Acme", "Acme Ltd")))
+    assert (report.created, report.updated, report.organizations_created) == (0, 1, 0)
+    assert book.get(acme.id).display_name == "Acme Ltd" and book.get(ana.id).organization_id == acme.id
+    assert book.search().total == 2
