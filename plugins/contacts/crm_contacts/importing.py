@@ -27,6 +27,8 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+import attrs
+
 from crm_core.errors import CRMError, ValidationError
 
 from crm_contacts.book import check_channel, chunks
@@ -83,6 +85,23 @@ class _Matches:
         self.contacts: dict[int, Candidate] = {}
 
 
+@attrs.define
+class _Plan:
+    """What one batch will write."""
+
+    #: new contacts, and the line of the row each comes from (0: an organization made for a name)
+    new: list[dict[str, Any]] = attrs.field(factory=list)
+    lines: list[int] = attrs.field(factory=list)
+    #: (key, value) -> index in ``new``, for the rows after it
+    in_file: dict[tuple[str, Any], int] = attrs.field(factory=dict)
+    #: existing contact id -> the rows folded into it
+    updates: dict[int, list[dict[str, Any]]] = attrs.field(factory=dict)
+    #: (index in ``new``, or the fields of an update; the organization name the row gives)
+    members: list[tuple[Any, str]] = attrs.field(factory=list)
+    #: organizations this batch updates, by the name it gives them
+    named: dict[str, int] = attrs.field(factory=dict)
+
+
 class Importer:
     """One import run. Build it with the API's ``import_csv``/``import_vcard``."""
 
@@ -133,6 +152,7 @@ class Importer:
         self._keyless = 0
         self._committed: dict[str, int] = {"rows": 0, "line": 0, "created": 0, "updated": 0, "unchanged": 0, "organizations": 0, "keyless": 0}
         self._line = 0
+        self._cells: Callable[[list[str]], list[Any]] = lambda cells: cells
 
     # -- driving -------------------------------------------------------------
 
@@ -355,9 +375,8 @@ class Importer:
         report = self.report
         writer = self._writer
         assert writer is not None
-        clock = time.perf_counter
         now = self.crm.clock.now()
-        start = clock()
+        start = time.perf_counter()
         keyed = []
         for item in good:
             organization = item.organization
@@ -368,86 +387,94 @@ class Importer:
         matches = self._match([(item, keys) for item, keys, _ in keyed], names)
         # organizations first, so that people of the same batch find the ones it creates
         keyed.sort(key=lambda r: r[0].fields.get("kind") != "organization")
-        new: list[dict[str, Any]] = []
-        lines: list[int] = []
-        in_file: dict[tuple[str, Any], int] = {}
-        updates: dict[int, list[dict[str, Any]]] = {}
-        members: list[tuple[Any, str]] = []  # (new index or the fields of an update, organization name)
-        named: dict[str, int] = {}  # organizations this batch updates, by the name it gives them
+        plan = _Plan()
         for item, keys, organization in keyed:
-            fields = item.fields
-            hits = self._existing(fields, keys, matches)
-            if hits:
-                key, cid = hits[0]
-                others = {c: k for k, c in hits if c != cid}
-                if others:
-                    problem: tuple[str, str] | None = (
-                        key[0],
-                        f"matches contact {cid} by {describe(key)} and "
-                        + " and ".join(f"contact {c} by {describe(k)}" for c, k in others.items()),
-                    )
-                else:
-                    contact = matches.contacts[cid]
-                    problem = conflict(fields, contact.kind, contact_names(contact), f"contact {cid} {contact.display_name!r}", key)
-                if problem is not None and self.on_conflict == "skip":
-                    self._conflict(item, *problem, raw)
-                    continue
-                updates.setdefault(cid, []).append(fields)
-                if fields.get("kind") == "organization" and fields.get("display_name"):
-                    named.setdefault(name_key(fields["display_name"]), cid)  # perhaps renamed by this row
-                if organization:
-                    members.append((fields, organization))
-                continue
-            index, key = self._in_file(fields, keys, in_file, new)
-            if index is not None and key is not None:
-                problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {lines[index]} {new[index]['display_name']!r}", key)
-                if problem is not None and self.on_conflict == "skip":
-                    self._conflict(item, *problem, raw)
-                    continue
-                new[index] = fold(new[index], fields)
+            self._place(plan, item, keys, organization, matches, raw)
+        report.timings["match"] += time.perf_counter() - start
+        ids = self._organizations(plan, names, matches)
+        if plan.new:
+            order = _parents_first(plan.new, ids)
+            writer.write_new([plan.new[i] for i in order], [ids[i] for i in order], now)
+        rows_ids = [cid for cid, line in zip(ids, plan.lines) if line]  # not the organizations made for a name
+        report.created += len(rows_ids)
+        writer.update(plan.updates, now)
+        writer.add_to_list(rows_ids + list(plan.updates), now)
+
+    def _place(
+        self, plan: _Plan, item: CheckedRow, keys: list[tuple[str, Any]], organization: str | None, matches: _Matches, raw: dict[int, list[str]]
+    ) -> None:
+        """Put one row in the plan: an update of the contact it matches, a fold into an earlier row, a new contact, or a conflict."""
+        fields = item.fields
+        hits = self._existing(fields, keys, matches)
+        if hits:
+            key, cid = hits[0]
+            others = {c: k for k, c in hits if c != cid}
+            if others:
+                problem: tuple[str, str] | None = (
+                    key[0],
+                    f"matches contact {cid} by {describe(key)} and " + " and ".join(f"contact {c} by {describe(k)}" for c, k in others.items()),
+                )
             else:
-                new.append(defaults(fields))
-                lines.append(item.line)
-                index = len(new) - 1
-                if not keys:
-                    self._keyless += 1
-            for k in keys:
-                in_file.setdefault(k[:2], index)
+                contact = matches.contacts[cid]
+                problem = conflict(fields, contact.kind, contact_names(contact), f"contact {cid} {contact.display_name!r}", key)
+            if problem is not None and self.on_conflict == "skip":
+                self._conflict(item, *problem, raw)
+                return
+            plan.updates.setdefault(cid, []).append(fields)
+            if fields.get("kind") == "organization" and fields.get("display_name"):
+                plan.named.setdefault(name_key(fields["display_name"]), cid)  # perhaps renamed by this row
             if organization:
-                members.append((index, organization))
-        report.timings["match"] += clock() - start
-        # the organizations the rows name: one a row of this batch updates or creates, else an
-        # existing one, else one created now; ("new", index) until the new ones have ids
-        by_name: dict[str, Any] = {}
+                plan.members.append((fields, organization))
+            return
+        new = plan.new
+        index, key = self._in_file(fields, keys, plan.in_file, new)
+        if index is not None and key is not None:
+            problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {plan.lines[index]} {new[index]['display_name']!r}", key)
+            if problem is not None and self.on_conflict == "skip":
+                self._conflict(item, *problem, raw)
+                return
+            new[index] = fold(new[index], fields)
+        else:
+            new.append(defaults(fields))
+            plan.lines.append(item.line)
+            index = len(new) - 1
+            if not keys:
+                self._keyless += 1
+        for k in keys:
+            plan.in_file.setdefault(k[:2], index)
+        if organization:
+            plan.members.append((index, organization))
+
+    def _organizations(self, plan: _Plan, names: dict[str, str], matches: _Matches) -> list[int]:
+        """Give the rows the ids of the organizations they name, adding the missing ones to ``plan.new``; the new contacts' ids.
+
+        A name is the organization a row of this batch updates or creates,
+        else an existing one, else one created now.
+        """
+        by_name: dict[str, Any] = {}  # ("new", index) until the new contacts have ids
         for key, name in sorted(names.items()):
             existing = matches.many.get(("org", key))
-            if key in named:
-                by_name[key] = named[key]
-            elif ("org", key) in in_file:
-                by_name[key] = ("new", in_file[("org", key)])
+            if key in plan.named:
+                by_name[key] = plan.named[key]
+            elif ("org", key) in plan.in_file:
+                by_name[key] = ("new", plan.in_file[("org", key)])
             elif existing:
                 by_name[key] = existing[0]
             else:
-                new.append(defaults({"kind": "organization", "display_name": name}))
-                lines.append(0)
-                by_name[key] = ("new", len(new) - 1)
-                report.organizations_created += 1
-        ids = reserve_ids(self.crm.database, len(new)) if new else []
-        for target, organization in members:
+                plan.new.append(defaults({"kind": "organization", "display_name": name}))
+                plan.lines.append(0)
+                by_name[key] = ("new", len(plan.new) - 1)
+                self.report.organizations_created += 1
+        ids = reserve_ids(self.crm.database, len(plan.new)) if plan.new else []
+        for target, organization in plan.members:
             org = by_name[name_key(organization)]
             org_id = ids[org[1]] if isinstance(org, tuple) else org
             if isinstance(target, int):
                 if org_id != ids[target]:
-                    new[target]["organization_id"] = org_id
+                    plan.new[target]["organization_id"] = org_id
             else:
                 target["organization_id"] = org_id
-        if new:
-            order = _parents_first(new, ids)
-            writer.write_new([new[i] for i in order], [ids[i] for i in order], now)
-        rows_ids = [cid for cid, line in zip(ids, lines) if line]  # not the organizations made for a name
-        report.created += len(rows_ids)
-        writer.update(updates, now)
-        writer.add_to_list(rows_ids + list(updates), now)
+        return ids
 
     @staticmethod
     def _in_file(
