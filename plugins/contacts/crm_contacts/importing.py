@@ -408,7 +408,8 @@ class Importer:
         hits = self._existing(fields, keys, matches)
         if hits:
             key, cid = hits[0]
-            others = {c: k for k, c in hits if c != cid}
+            # this database's own id names the contact; another one sharing an e-mail is a duplicate already there
+            others = {c: k for k, c in hits if c != cid} if key[0] != "id" else {}
             if others:
                 problem: tuple[str, str] | None = (
                     key[0],

@@ -241,3 +241,14 @@ def test_an_organization_renamed_in_our_own_export_is_not_created_again(book, tm
     assert (report.created, report.updated, report.organizations_created) == (0, 1, 0)
     assert book.get(acme.id).display_name == "Acme Ltd" and book.get(ana.id).organization_id == acme.id
     assert book.search().total == 2
+
+
+def test_our_own_id_wins_over_a_duplicate_already_in_the_book(book, tmp_path):
+    book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com")
+    book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com")  # a duplicate nobody merged yet
+    out = io.StringIO()
+    book.export_csv(out)
+    lines = out.getvalue().splitlines(keepends=True)
+    report = book.import_csv(write(tmp_path, "second.csv", lines[0] + lines[2].replace("prospect", "customer")))
+    assert (report.updated, report.conflicts) == (1, [])
+    assert [c.status for c in sorted(book.search().cards, key=lambda c: c.id)] == ["prospect", "customer"]
