@@ -165,9 +165,8 @@ def bench_import(app: Any, path: Path, expected: int) -> tuple[Figure, Figure, d
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items()) + "  (validate = waiting for the workers when jobs > 1)")
     print(f"peak memory: {own:.0f} MB in this process" + (f", {children:.0f} MB in the largest finished child" if children else ""))
     # a shared machine stretches wall time; CPU time says what the import
-    # costs. The validation workers are the forkserver's children, not ours,
-    # so getrusage cannot see them: their share is validate_rows' CPU per row
-    # (printed above) when jobs > 1.
+    # costs. The validation workers' share is validate_rows' CPU per row
+    # (printed below) when jobs > 1.
     print(
         f"CPU of this process: {main_cpu:.1f} s, {main_cpu / rows * 1e6:.0f} µs per row"
         + (f" (validation runs in {jobs} other processes)" if jobs > 1 else " (validation included)")
@@ -317,8 +316,8 @@ def bench_per_row(path: Path) -> None:
     per_row = (time.perf_counter() - start) / len(sample) * 1e6
     per_row_cpu = (time.process_time() - cpu) / len(sample) * 1e6
     events = [
-        ContactCreated(contact_id=i, kind="person", data={k: v for k, v in fields.items() if v}, actor="bench", channel="import")
-        for i, (_, _, fields, _, _) in enumerate(checked, 1)
+        ContactCreated(contact_id=i, kind="person", data={k: v for k, v in row.fields.items() if v}, actor="bench", channel="import")
+        for i, row in enumerate(checked, 1)
     ]
     start, cpu = time.perf_counter(), time.process_time()
     for event in events:

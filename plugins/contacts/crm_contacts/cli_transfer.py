@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 import click
 
@@ -12,18 +15,36 @@ from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 
 from crm_contacts.cli import actor, api, collect_filters, contacts, filter_options
+from crm_contacts.importreport import ImportStopped
 
-MAX_ERRORS_SHOWN = 50
 
 
 def _print_report(report: Any) -> None:
-    for error in report.errors[:MAX_ERRORS_SHOWN]:
+    # every problem row, however many: the summary on standard output stays the last line
+    for error in report.errors:
         click.echo(f"  {error}", err=True)
-    if report.failed > MAX_ERRORS_SHOWN:
-        click.echo(f"  … and {report.failed - MAX_ERRORS_SHOWN} more row(s) with errors", err=True)
+    for conflict in report.conflicts:
+        click.echo(f"  conflict: {conflict}", err=True)
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}", err=True)
     if report.ignored_columns:
         click.echo(f"ignored column(s): {', '.join(report.ignored_columns)}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(report.summary())
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the import as Ctrl-C does: the batch in hand is rolled back and the error says what stays."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contacts.command("import")
@@ -32,14 +53,20 @@ def _print_report(report: Any) -> None:
 @click.option("--mapping", type=click.Path(dir_okay=False, exists=True), help="TOML or JSON file mapping CSV headers to fields.")
 @click.option("--encoding", help="The file's encoding [default: utf-8, with or without BOM].")
 @click.option("--delimiter", help="CSV delimiter [default: guessed from the header among , ; tab |].")
-@click.option("--dry-run", is_flag=True, help="Check and match every row, report what would happen, write nothing.")
+@click.option("--dry-run", is_flag=True, help="Check and match every row, report exactly what would happen, write nothing.")
 @click.option("--all-or-nothing", is_flag=True, help="Write nothing if any row is bad.")
-@click.option("--match", "match_on", default="id,external_id,email,phone", show_default=True, help="Keys that find an existing contact, in order.")
+@click.option("--match", "match_on", default="id,external_id,email,phone", show_default=True, help="Keys that find an existing contact.")
+@click.option("--on-conflict", type=click.Choice(["skip", "update"]), default="skip", show_default=True,
+              help="A row whose match has another name or kind: report it and leave the contact unchanged, or update it anyway.")
+@click.option("--errors", "errors_to", type=click.Path(dir_okay=False, writable=True),
+              help="Write every bad, warned or conflicting row (line, field, problem, then its cells) to this CSV file.")
+@click.option("--from-line", "start_line", type=click.IntRange(min=1), default=1, help="Skip the rows before this line (to finish a stopped import).")
 @click.option("--list", "list_name", help="Also add every imported contact to this mailing list.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes that validate rows [default: all cores for files over 10 MB].")
 @pass_state
 def import_(state: CLIState, file: str, file_format: str, mapping: str | None, encoding: str | None, delimiter: str | None,
-            dry_run: bool, all_or_nothing: bool, match_on: str, list_name: str | None, jobs: int | None) -> None:
+            dry_run: bool, all_or_nothing: bool, match_on: str, on_conflict: str, errors_to: str | None, start_line: int,
+            list_name: str | None, jobs: int | None) -> None:
     """Import contacts from a CSV or vCard file (re-running it updates instead of duplicating)."""
     keys = tuple(k.strip() for k in match_on.split(",") if k.strip())
     if file_format == "auto":
@@ -48,24 +75,31 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
     size = os.path.getsize(file)
     if jobs is None:
         jobs = (os.cpu_count() or 1) if size > 10 * 1024 * 1024 else 1
-    if file_format == "vcard":
-        if mapping or delimiter:
-            raise ValidationError("--mapping and --delimiter are for CSV files, not vCard")
-        report = contacts_api.import_vcard(file, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=keys, list_name=list_name, actor=actor())
-        _print_report(report)
-    else:
-        with click.progressbar(length=size, label="importing", file=sys.stderr, show_eta=True) as bar:
-            done = [0]
+    common: dict[str, Any] = dict(
+        dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=keys, on_conflict=on_conflict, list_name=list_name, actor=actor(),
+        start_line=start_line, errors_to=errors_to,
+    )
+    try:
+        with _sigterm_interrupts():
+            if file_format == "vcard":
+                if mapping or delimiter:
+                    raise ValidationError("--mapping and --delimiter are for CSV files, not vCard")
+                report = contacts_api.import_vcard(file, encoding=encoding or "utf-8", **common)
+            else:
+                with click.progressbar(length=size, label="importing", file=sys.stderr, show_eta=True) as bar:
+                    done = [0]
 
-            def progress(read: int, total: int | None) -> None:
-                bar.update(read - done[0])
-                done[0] = read
+                    def progress(read: int, total: int | None) -> None:
+                        bar.update(read - done[0])
+                        done[0] = read
 
-            report = contacts_api.import_csv(
-                file, mapping=mapping, encoding=encoding, delimiter=delimiter, dry_run=dry_run, all_or_nothing=all_or_nothing,
-                match_on=keys, list_name=list_name, actor=actor(), jobs=jobs, progress=progress,
-            )
-        _print_report(report)
+                    report = contacts_api.import_csv(
+                        file, mapping=mapping, encoding=encoding, delimiter=delimiter, jobs=jobs, progress=progress, **common
+                    )
+    except ImportStopped as exc:
+        _print_report(exc.report)
+        raise
+    _print_report(report)
     if report.aborted or (report.failed and not report.created and not report.updated and not report.unchanged):
         raise click.exceptions.Exit(1)
 

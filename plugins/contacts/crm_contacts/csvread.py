@@ -1,8 +1,11 @@
 """Reading CSV files for import: encoding, delimiter, header, rows with line numbers.
 
 The file is streamed (constant memory whatever its size). Before any row is
-used the whole file is checked to decode in the chosen encoding, so a bad
-byte at the end cannot leave half an import behind.
+used the whole file is checked: that it is text and not a compressed or
+binary file (:func:`check_text_file`), that it decodes in the chosen
+encoding, and that every record parses (quoting) and there is at least one
+row after the header (:meth:`CSVSource.check`), so a bad line at the end
+cannot leave half an import behind.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import IO, Any, Callable, Iterator
 
 from crm_core.errors import ValidationError
 
-__all__ = ["CSVSource", "DELIMITERS", "open_csv", "unquote_cell"]
+__all__ = ["CSVSource", "DELIMITERS", "check_text_file", "open_csv", "unquote_cell"]
 
 DELIMITERS = (",", ";", "\t", "|")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -54,6 +57,39 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
+#: leading bytes of files that are not text, and what to do with them
+_MAGIC = (
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook is one too)", "unzip it, or save the sheet as CSV from the spreadsheet"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
+    (b"(\xb5/\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
+    (b"Rar!", "a RAR archive", "extract it first"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV from the spreadsheet"),
+    (b"%PDF", "a PDF document", "export the contacts as CSV or vCard instead"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the contacts as CSV or vCard instead"),
+)
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+
+
+def check_text_file(path: Path, encoding: str) -> None:
+    """Raise :class:`ValidationError` when ``path`` is a compressed, archived or binary file, not text."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            raise ValidationError(f"{path.name} is {what}, not a CSV or vCard text file; {fix}; nothing was imported")
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
+    if head.startswith(_UTF16) and not wide:
+        raise ValidationError(f"{path.name} is UTF-16 text (it starts with a UTF-16 byte-order mark); pass --encoding utf-16; nothing was imported")
+    if b"\x00" in head and not wide:
+        raise ValidationError(
+            f"{path.name} is a binary file, not a CSV or vCard text file (it holds NUL bytes); "
+            "if it is UTF-16 text, pass --encoding utf-16; nothing was imported"
+        )
+
+
 def check_encoding(path: Path, encoding: str) -> None:
     """Raise :class:`ValidationError` naming the line of the first byte that does not decode."""
     try:
@@ -69,9 +105,13 @@ def check_encoding(path: Path, encoding: str) -> None:
             except UnicodeDecodeError as exc:
                 line += block[: exc.start].count(b"\n")
                 bad = block[exc.start : exc.start + 1].hex()
+                start = block.rfind(b"\n", 0, exc.start) + 1
+                end = block.find(b"\n", exc.start)
+                text = block[start : end if end >= 0 else len(block)].rstrip(b"\r")[:80]
+                hint = f"if {text.decode('cp1252', 'replace')!r} is how it should read, pass --encoding cp1252"
                 raise ValidationError(
-                    f"{path.name}: line {line} cannot be read as {encoding} (byte 0x{bad}); "
-                    "nothing was imported; give the file's encoding with --encoding (e.g. latin-1 or cp1252)"
+                    f"{path.name}: line {line} cannot be read as {encoding} (byte 0x{bad}); nothing was imported; "
+                    f"give the file's encoding with --encoding (e.g. latin-1 or cp1252): {hint}"
                 ) from None
             if not block:
                 return
@@ -99,12 +139,38 @@ class CSVSource:
                 if candidate != self.delimiter and candidate in first:
                     raise ValidationError(f"{name}: the header has a single column; if the file uses {candidate!r} as delimiter, pass --delimiter '{candidate}'")
         self.bytes_read = 0
+        #: data rows, when :meth:`check` has counted them
+        self.count: int | None = None
 
     @staticmethod
     def _sniff(line: str) -> str:
         counts = {d: line.count(d) for d in DELIMITERS}
         best = max(counts, key=lambda d: counts[d])
         return best if counts[best] else ","
+
+    def check(self, path: Path, encoding: str) -> int:
+        """Parse the whole file once, writing nothing: the number of data rows, or the first malformed line.
+
+        Raises :class:`ValidationError` for a record that does not parse
+        (a broken quote) and for a file with a header and no rows.
+        """
+        count = 0
+        with open(path, encoding=encoding, newline="") as text:
+            reader = csv.reader(text, delimiter=self.delimiter, strict=True)
+            last = 1  # the last line of the last record read whole: the failing one starts after it
+            try:
+                next(reader, None)
+                for cells in reader:
+                    last = reader.line_num
+                    if any(c.strip() for c in cells):
+                        count += 1
+            except csv.Error as exc:
+                raise ValidationError(
+                    f"{self.name}: line {last + 1}: the CSV is malformed ({exc}); check the quoting; nothing was imported"
+                ) from None
+        if not count:
+            raise ValidationError(f"{self.name}: the file has a header and no rows; nothing to import")
+        return count
 
     def progress(self) -> int:
         return self._counter.count if self._counter else 0
@@ -119,7 +185,7 @@ class CSVSource:
                 line = reader.line_num + 1
                 yield start, cells
         except csv.Error as exc:
-            raise ValidationError(f"{self.name}: line {reader.line_num + 1}: the CSV is malformed ({exc}); check the quoting") from None
+            raise ValidationError(f"{self.name}: line {line + 1}: the CSV is malformed ({exc}); check the quoting") from None
 
     def close(self) -> None:
         self._text.close()
@@ -142,10 +208,17 @@ def open_csv(
             raise ValidationError(f"{path}: no such file")
         if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
             encoding = "utf-8-sig"  # accept a byte-order mark
+        check_text_file(path, encoding)
         check_encoding(path, encoding)
         counter = _Counting(open(path, "rb"))
         text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=encoding, newline="")
-        return CSVSource(text, name or path.name, delimiter, path.stat().st_size, counter)
+        opened = CSVSource(text, name or path.name, delimiter, path.stat().st_size, counter)
+        try:
+            opened.count = opened.check(path, encoding)
+        except BaseException:
+            opened.close()
+            raise
+        return opened
     return CSVSource(source, name or getattr(source, "name", "the CSV"), delimiter, None, None)
 
 

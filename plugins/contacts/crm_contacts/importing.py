@@ -3,111 +3,48 @@
 For each batch of rows (``import_batch_size``):
 
 1. rows are checked (:func:`crm_contacts.rows.validate_rows`), in worker
-   processes for big files;
-2. existing contacts are matched with one ``IN`` query per key: the contact
-   id, then the external id, then any normalised e-mail, then any E.164
-   phone (deleted contacts never match), and rows of the same file that
-   share a key are folded together;
-3. new contacts get ids reserved in one statement and are written with
-   ``bulk_insert`` (contacts, e-mails, phones, addresses, tags, custom
-   fields); matched ones are updated with one ``executemany`` per table,
-   only when something changes;
-4. ``ContactCreated`` / ``ContactChanged`` events go out with
-   ``crm.events.emit_many``, in the batch's transaction.
+   processes for big files (:mod:`crm_contacts.importworkers`);
+2. existing contacts are looked up with one ``IN`` query per key (deleted
+   contacts never match), and each row is matched as
+   :mod:`crm_contacts.matching` says: to an existing contact, to an earlier
+   row of the same file (the two become one contact), or to nothing (a new
+   contact); a match whose name or kind differs strongly is a conflict,
+   reported and skipped unless ``on_conflict="update"``;
+3. organizations are found by name, the missing ones created once;
+4. the batch is written by :class:`crm_contacts.importwrite.BatchWriter`,
+   in its own transaction.
 
-A matched contact gains the row's e-mails, phones, addresses, tags and
-custom fields, and the row's non-empty scalar fields replace its own, so
-running the same import twice changes nothing the second time.
+A dry run is the same run in one transaction that is rolled back at the
+end, so it reports exactly what the real run will. An import that stops
+(a bad file found late, a lost connection, Ctrl-C) raises
+:class:`ImportStopped`, which says how many rows were already committed and
+how to finish.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
-from crm_hookspecs.events import ContactChanged, ContactCreated
-from crm_hookspecs.records import FieldChange
 
-from crm_core.errors import ValidationError
-from crm_core.storage import bulk_insert, dialect
+from crm_core.errors import CRMError, ValidationError
 
-from crm_contacts.book import check_channel, chunks, stored_time
-from crm_contacts.fields import display_name_for
+from crm_contacts.book import check_channel, chunks
+from crm_contacts.identity import database_id
+from crm_contacts.importreport import ImportReport, ImportStopped, ProblemFile, RowError
+from crm_contacts.importwrite import BatchWriter, defaults, fold, reserve_ids
 from crm_contacts.mapping import Target
-from crm_contacts.models import Contact, ListMember, MailingList
+from crm_contacts.matching import CONFLICT_CHOICES, MATCH_KEYS, Candidate, conflict, contact_names, describe, row_keys, same_person
+from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
-from crm_contacts.records import DATA_FIELDS, compact, snapshot
-from crm_contacts.rows import validate_rows
+from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["ImportReport", "Importer", "RowError", "MATCH_KEYS"]
-
-MATCH_KEYS = ("id", "external_id", "email", "phone")
-#: errors kept in the report (all are counted)
-MAX_ERRORS_KEPT = 1000
-_SCALARS = ("kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language", "do_not_contact", "external_id", "notes")
-_CONTACT_COLUMNS = (
-    "id", "kind", "display_name", "first_name", "last_name", "name_key", "organization_id", "status", "status_changed_at",
-    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at",
-)
-
-
-@attrs.frozen
-class RowError:
-    """A row that could not be used: where, which field, why."""
-
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
-
-
-@attrs.define
-class ImportReport:
-    source: str = ""
-    layout: str = ""
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    organizations_created: int = 0
-    failed: int = 0
-    errors: list[RowError] = attrs.field(factory=list)
-    ignored_columns: tuple[str, ...] = ()
-    dry_run: bool = False
-    aborted: bool = False
-    #: seconds spent per phase: read, validate, match, prepare (rows for the
-    #: tables), write (the INSERT/UPDATE statements), events (building and
-    #: writing them to the outbox), commit (each batch's, outbox included)
-    timings: dict[str, float] = attrs.field(
-        factory=lambda: {"read": 0.0, "validate": 0.0, "match": 0.0, "prepare": 0.0, "write": 0.0, "events": 0.0, "commit": 0.0}
-    )
-    contact_ids: list[int] = attrs.field(factory=list, repr=False)
-
-    def add_error(self, error: RowError) -> None:
-        self.failed += 1
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append(error)
-
-    def summary(self) -> str:
-        verb = "would be" if self.dry_run else "were"
-        text = (
-            f"{self.rows} row(s) read from {self.source} ({self.layout} layout): {self.created} contact(s) {verb} created, "
-            f"{self.updated} updated, {self.unchanged} unchanged, {self.failed} row(s) with errors"
-        )
-        if self.organizations_created:
-            text += f"; {self.organizations_created} organization(s) {verb} created"
-        if self.aborted:
-            text += "; --all-or-nothing: nothing was imported"
-        return text
-
+__all__ = ["ImportReport", "ImportStopped", "Importer", "RowError", "MATCH_KEYS"]
 
 #: values per IN (...) of the matching queries
 MATCH_CHUNK = 2000
@@ -126,24 +63,43 @@ _MATCH_SQL = {
         "SELECT p.number, p.contact_id, c.deleted_at FROM contacts_phone p JOIN contacts_contact c ON c.id = p.contact_id "
         "WHERE p.number IN ({}) ORDER BY p.contact_id"
     ),
+    "org": "SELECT name_key, id, deleted_at FROM contacts_contact WHERE name_key IN ({}) AND kind = 'organization' ORDER BY id",
 }
+_CANDIDATE_SQL = "SELECT id, kind, display_name, first_name, last_name, external_id FROM contacts_contact WHERE id IN ({})"
+#: keys that identify a contact on their own; a phone or an organization's name is used only without them
+_IDENTIFYING = ("id", "external_id", "email")
 
 
-class _Abort(Exception):
-    """Rolls back an all-or-nothing import."""
+class _Rollback(Exception):
+    """Undoes a dry run, or an all-or-nothing import with bad rows."""
 
 
-def _ids_for(database: Any, count: int) -> list[int]:
-    """Reserve ``count`` new contact ids (inside the caller's write transaction)."""
-    kind = dialect(database)
-    if kind == "postgresql":
-        cursor = database.execute_sql(
-            "SELECT nextval(pg_get_serial_sequence('contacts_contact', 'id')) FROM generate_series(1, %s)", (count,)
-        )
-        return [r[0] for r in cursor.fetchall()]
-    sql = "SELECT MAX(id) FROM contacts_contact" + (" FOR UPDATE" if kind == "mysql" else "")
-    start = (database.execute_sql(sql).fetchone()[0] or 0) + 1
-    return list(range(start, start + count))
+class _Matches:
+    """Existing contacts found for one batch's keys."""
+
+    def __init__(self) -> None:
+        #: (key, value) -> the oldest live contact, for the identifying keys
+        self.one: dict[tuple[str, Any], int] = {}
+        #: (key, value) -> every live contact, oldest first, for phones and organization names
+        self.many: dict[tuple[str, Any], list[int]] = {}
+        self.contacts: dict[int, Candidate] = {}
+
+
+@attrs.define
+class _Plan:
+    """What one batch will write."""
+
+    #: new contacts, and the line of the row each comes from (0: an organization made for a name)
+    new: list[dict[str, Any]] = attrs.field(factory=list)
+    lines: list[int] = attrs.field(factory=list)
+    #: (key, value) -> index in ``new``, for the rows after it
+    in_file: dict[tuple[str, Any], int] = attrs.field(factory=dict)
+    #: existing contact id -> the rows folded into it
+    updates: dict[int, list[dict[str, Any]]] = attrs.field(factory=dict)
+    #: (index in ``new``, or the fields of an update; the organization name the row gives)
+    members: list[tuple[Any, str]] = attrs.field(factory=list)
+    #: organizations this batch updates, by the name it gives them
+    named: dict[str, int] = attrs.field(factory=dict)
 
 
 class Importer:
@@ -158,15 +114,20 @@ class Importer:
         dry_run: bool = False,
         all_or_nothing: bool = False,
         match_on: Sequence[str] = MATCH_KEYS,
+        on_conflict: str = "skip",
         list_name: str | None = None,
         batch_size: int | None = None,
         jobs: int = 1,
+        start_line: int = 1,
+        problems: ProblemFile | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         check_channel(channel)
         unknown = [k for k in match_on if k not in MATCH_KEYS]
         if unknown:
             raise ValidationError(f"cannot match on {unknown[0]!r}; the keys are: {', '.join(MATCH_KEYS)}")
+        if on_conflict not in CONFLICT_CHOICES:
+            raise ValidationError(f"on_conflict {on_conflict!r} is not known; use {' or '.join(CONFLICT_CHOICES)}")
         self.crm = crm
         self.settings = crm.settings("contacts")
         self.region = self.settings.default_region or None
@@ -175,431 +136,391 @@ class Importer:
         self.dry_run = dry_run
         self.all_or_nothing = all_or_nothing
         self.match_on = tuple(match_on)
+        self.on_conflict = on_conflict
         self.list_name = list_name
         self.batch_size = batch_size or self.settings.import_batch_size
         self.jobs = max(1, jobs)
+        self.start_line = start_line
+        self.problems = problems
         self.progress = progress
         self.report = ImportReport(dry_run=dry_run)
-        #: dry runs remember the keys of the contacts they would create
-        self._dry_keys: dict[tuple[str, Any], int] = {}
-        self._list_id: int | None = None
+        self._database = ""
+        self._writer: BatchWriter | None = None
+        #: rows whose id cell is not this database's
+        self._other_ids = 0
+        #: new contacts made from rows with no key to find them again, and the same as of the last commit
+        self._keyless = 0
+        self._committed: dict[str, int] = {"rows": 0, "line": 0, "created": 0, "updated": 0, "unchanged": 0, "organizations": 0, "keyless": 0}
+        self._line = 0
+        self._cells: Callable[[list[str]], list[Any]] = lambda cells: cells
 
     # -- driving -------------------------------------------------------------
 
-    def run(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> ImportReport:
+    def run(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int, cells: Callable[[list[str]], list[Any]] | None = None) -> ImportReport:
+        """Import ``rows`` (``(line, cells)``); ``cells`` turns a row's cells into what the problem file shows."""
         report = self.report
         database = self.crm.database
+        self._cells = cells or (lambda c: c)
+        list_id = None
         if self.list_name is not None:
             with self.crm.activate():
                 found = MailingList.get_or_none(MailingList.name == self.list_name)
             if found is None:
                 raise ValidationError(f"--list {self.list_name!r}: no such mailing list; create it with 'crm contacts lists create'")
-            self._list_id = found.id
+            list_id = found.id
+        self._database = database_id(self.crm)
+        self._writer = BatchWriter(self.crm, report, self.actor, self.channel, list_id)
         previous = self.crm.deliver_events
         # handlers get the events after the import, not batch by batch in its middle
         self.crm.deliver_events = "worker"
         try:
             with self.crm.activate():
-                if self.all_or_nothing and not self.dry_run:
+                if self.all_or_nothing or self.dry_run:
                     try:
                         with database.atomic():
                             self._loop(rows, targets, width)
-                            if report.failed:
-                                raise _Abort()
-                    except _Abort:
-                        report.aborted = True
-                        report.created = report.updated = report.unchanged = report.organizations_created = 0
+                            if self.all_or_nothing and report.failed:
+                                report.aborted = not self.dry_run
+                                raise _Rollback()
+                            if self.dry_run:
+                                raise _Rollback()
+                    except _Rollback:
                         report.contact_ids = []
+                        if report.aborted:
+                            report.created = report.updated = report.unchanged = report.organizations_created = 0
                 else:
                     self._loop(rows, targets, width)
+        except ImportStopped:
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            raise self._stopped(exc) from exc
         finally:
             self.crm.deliver_events = previous
+        if self._other_ids:
+            report.notes.append(
+                f"{self._other_ids} row(s) have an id that is not one of this database's (another CRM's export, or one made "
+                "before exports carried the database's identity): they were matched on their external id, e-mail, "
+                "or phone and name instead"
+            )
         if previous == "after-commit" and not self.dry_run and not report.aborted and (report.created or report.updated):
             self.crm.events.deliver()
         return report
 
-    def _validated(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> Iterator[list[Any]]:
-        """Batches of checked rows, in file order (validated in worker processes when jobs > 1)."""
+    def _stopped(self, exc: BaseException) -> ImportStopped:
+        """The error for an import that stopped at ``exc``, saying what stays and how to finish."""
+        report = self.report
+        if isinstance(exc, KeyboardInterrupt):
+            cause, code = f"the import was interrupted at line {self._line}", 130
+        elif isinstance(exc, CRMError):
+            cause, code = str(exc), exc.exit_code
+        else:
+            cause, code = f"unexpected {type(exc).__name__} at line {self._line}: {exc}", 1
+        done = self._committed
+        if self.dry_run or self.all_or_nothing or not (done["created"] or done["updated"] or done["organizations"]):
+            report.created = report.updated = report.unchanged = report.organizations_created = 0
+            report.contact_ids = []
+            return ImportStopped(f"{cause}; nothing was imported", report, code)
+        report.rows, report.created, report.updated = done["rows"], done["created"], done["updated"]
+        report.unchanged, report.organizations_created = done["unchanged"], done["organizations"]
+        resume = done["line"] + 1
+        text = (
+            f"{cause}; the {done['rows']} row(s) up to line {done['line']} were already imported and stay "
+            f"({done['created']} contact(s) created, {done['updated']} updated, {done['organizations']} organization(s) created); "
+        )
+        if done["keyless"]:
+            text += (
+                f"to finish, fix the problem and re-run the import with --from-line {resume}: {done['keyless']} of the contacts "
+                "created have no id, external id, e-mail, or phone with a name to be found by, so a whole re-run would create them again"
+            )
+        else:
+            text += (
+                "to finish, fix the problem and re-run the import: the rows already imported find their contacts and change "
+                f"nothing (or skip them with --from-line {resume})"
+            )
+        return ImportStopped(text, report, code)
+
+    def _batches(self, rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
         report = self.report
         clock = time.perf_counter
         source = iter(rows)
-
-        def next_batch() -> list[tuple[int, list[str]]]:
+        while True:
             start = clock()
             batch = []
             for item in source:
+                if item[0] < self.start_line:
+                    continue
                 batch.append(item)
                 if len(batch) >= self.batch_size:
                     break
             report.timings["read"] += clock() - start
-            return batch
+            if not batch:
+                return
+            yield batch
 
+    def _validated(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> Iterator[tuple[Any, list[Any]]]:
+        """``(batch, checked rows)`` in file order (checked in worker processes when jobs > 1)."""
+        report = self.report
         if self.jobs == 1:
-            while batch := next_batch():
-                start = clock()
+            for batch in self._batches(rows):
+                start = time.perf_counter()
                 checked = validate_rows(batch, targets, width, self.region)
-                report.timings["validate"] += clock() - start
-                yield checked
+                report.timings["validate"] += time.perf_counter() - start
+                yield batch, checked
             return
-        import concurrent.futures
-        import multiprocessing
+        from crm_contacts.importworkers import ValidationPool
 
-        context = multiprocessing.get_context("forkserver")
-        with concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=context) as pool:
-            pending: deque[Any] = deque()
-            while True:
-                while len(pending) < self.jobs * 2:
-                    batch = next_batch()
-                    if not batch:
-                        break
-                    pending.append(pool.submit(validate_rows, batch, targets, width, self.region))
-                if not pending:
-                    return
-                start = clock()
-                checked = pending.popleft().result()
-                report.timings["validate"] += clock() - start  # time waited for the workers
-                yield checked
+        def waited(seconds: float) -> None:
+            report.timings["validate"] += seconds  # time waited for the workers
+
+        with ValidationPool(self.jobs, validate_rows, (targets, width, self.region)) as pool:
+            yield from pool.map(self._batches(rows), waited)
 
     def _loop(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> None:
         report = self.report
-        for checked in self._validated(rows, targets, width):
-            good = []
-            for item in checked:
-                if item[0] == "error":
-                    report.add_error(RowError(item[1], item[2], item[3]))
-                else:
+        with contextlib.closing(self._validated(rows, targets, width)) as batches:
+            for batch, checked in batches:
+                self._line = batch[0][0]
+                raw = {line: cells for line, cells in batch} if self.problems is not None else {}
+                good: list[CheckedRow] = []
+                for item in checked:
+                    if isinstance(item, BadRow):
+                        report.add_error(RowError(item.line, item.field, item.reason))
+                        self._problem(item.line, [(item.field, item.reason)], raw)
+                        continue
                     good.append(item)
-            report.rows += len(checked)
-            if good and not (self.all_or_nothing and report.failed):
-                if self.dry_run or self.all_or_nothing:
-                    self._batch(good)
-                else:
-                    with self.crm.database.atomic():
-                        self._batch(good)
-                        committing = time.perf_counter()
-                    report.timings["commit"] += time.perf_counter() - committing
-            if self.progress is not None:
-                self.progress(len(checked))
+                    if item.warnings:
+                        report.warnings.extend(RowError(item.line, f, r) for f, r in item.warnings)
+                        self._problem(item.line, item.warnings, raw)
+                report.rows += len(checked)
+                if good and not (self.all_or_nothing and report.failed):
+                    if self.dry_run or self.all_or_nothing:
+                        self._batch(good, raw)
+                    else:
+                        with self.crm.database.atomic():
+                            self._batch(good, raw)
+                            committing = time.perf_counter()
+                        report.timings["commit"] += time.perf_counter() - committing
+                self._line = batch[-1][0]
+                self._committed = {
+                    "rows": report.rows, "line": batch[-1][0], "created": report.created, "updated": report.updated,
+                    "unchanged": report.unchanged, "organizations": report.organizations_created, "keyless": self._keyless,
+                }
+                if self.progress is not None:
+                    self.progress(len(checked))
+
+    def _problem(self, line: int, problems: Sequence[tuple[str, str]], raw: dict[int, list[str]]) -> None:
+        if self.problems is not None:
+            self.problems.write(line, problems, self._cells(raw.get(line, [])))
 
     # -- one batch -------------------------------------------------------------
 
-    def _match(self, good: list[Any]) -> dict[tuple[str, Any], int]:
-        """Existing contacts for the batch's keys: ``{(key, value): contact id}``."""
-        wanted: dict[str, set[Any]] = {k: set() for k in MATCH_KEYS}
-        for _, _, fields, _, contact_id in good:
-            if contact_id is not None:
-                wanted["id"].add(contact_id)
-            if fields.get("external_id"):
-                wanted["external_id"].add(fields["external_id"])
-            for e in fields.get("emails", ()):
-                wanted["email"].add(e["address"])
-            for p in fields.get("phones", ()):
-                wanted["phone"].add(p["number"])
-        found: dict[tuple[str, Any], int] = {}
+    def _own_id(self, item: CheckedRow) -> int | None:
+        if item.ref is not None and item.ref.database == self._database:
+            return item.ref.contact_id
+        if item.ref is not None or item.other_id:
+            self._other_ids += 1
+        return None
+
+    def _match(self, keyed: list[tuple[CheckedRow, list[tuple[str, Any]]]], names: Iterable[str]) -> _Matches:
+        """Existing live contacts for the batch's keys and for the organization names it gives."""
+        wanted: dict[str, set[Any]] = {k: set() for k in _MATCH_SQL}
+        for _, keys in keyed:
+            for key in keys:
+                wanted[key[0]].add(key[1])
+        wanted["org"].update(names)
+        matches = _Matches()
         database = self.crm.database
         p = database.param
-        for key in self.match_on:
-            values = sorted(wanted[key])
+        for key, sql in _MATCH_SQL.items():
             # plain SQL: one statement per chunk of values, without building a
             # peewee expression (and converting) per value
-            sql = _MATCH_SQL[key]
-            for part in chunks(values, MATCH_CHUNK):
+            for part in chunks(sorted(wanted[key]), MATCH_CHUNK):
                 cursor = database.execute_sql(sql.format(", ".join([p] * len(part))), list(part))
                 for value, cid, deleted_at in cursor.fetchall():
-                    if deleted_at is None:
-                        found.setdefault((key, value), cid)  # the oldest live contact wins
-        return found
+                    if deleted_at is not None:
+                        continue
+                    if key in _IDENTIFYING:
+                        matches.one.setdefault((key, value), cid)  # the oldest live contact wins
+                    else:
+                        matches.many.setdefault((key, value), []).append(cid)
+        ids = sorted({*matches.one.values(), *(c for cids in matches.many.values() for c in cids)})
+        for part in chunks(ids, MATCH_CHUNK):
+            cursor = database.execute_sql(_CANDIDATE_SQL.format(", ".join([p] * len(part))), list(part))
+            for cid, kind, display, first, last, external_id in cursor.fetchall():
+                matches.contacts[cid] = Candidate(cid, kind, display, first or "", last or "", external_id)
+        return matches
 
-    @staticmethod
-    def _keys(fields: dict[str, Any], contact_id: int | None, match_on: Sequence[str]) -> list[tuple[str, Any]]:
-        keys: list[tuple[str, Any]] = []
-        if "id" in match_on and contact_id is not None:
-            keys.append(("id", contact_id))
-        if "external_id" in match_on and fields.get("external_id"):
-            keys.append(("external_id", fields["external_id"]))
-        if "email" in match_on:
-            keys += [("email", e["address"]) for e in fields.get("emails", ())]
-        if "phone" in match_on:
-            keys += [("phone", p["number"]) for p in fields.get("phones", ())]
-        return keys
+    def _existing(self, fields: dict[str, Any], keys: list[tuple[str, Any]], matches: _Matches) -> list[tuple[tuple[str, Any], int]]:
+        """``(key, contact id)`` of the existing contacts the row matches, most trusted key first."""
+        hits = [(k, matches.one[(k[0], k[1])]) for k in keys if k[0] in _IDENTIFYING and (k[0], k[1]) in matches.one]
+        if hits:
+            return hits
+        for key in keys:
+            if key[0] == "phone":
+                for cid in matches.many.get(("phone", key[1]), ()):
+                    if same_person(key[2], contact_names(matches.contacts[cid])):
+                        return [(key, cid)]
+            elif key[0] == "org":
+                for cid in matches.many.get(("org", key[1]), ()):
+                    if _same_external(fields, matches.contacts[cid].external_id):
+                        return [(key, cid)]
+        return []
 
-    def _organizations(self, good: list[Any], now: dt.datetime) -> dict[str, int]:
-        """Ids of the organizations the batch names, creating the missing ones."""
-        names: dict[str, str] = {}
-        for item in good:
-            if item[3]:
-                names.setdefault(name_key(item[3]), item[3])
-        if not names:
-            return {}
-        out: dict[str, int] = {}
-        for part in chunks(sorted(names)):
-            # deleted ones are skipped here, not in SQL (see _MATCH_SQL)
-            query = (
-                Contact.select(Contact.name_key, Contact.id, Contact.deleted_at)
-                .where(Contact.name_key.in_(part) & (Contact.kind == "organization"))
-                .order_by(Contact.id)
-            )
-            for key, cid, deleted_at in query.tuples():
-                if deleted_at is None:
-                    out.setdefault(key, cid)
-        missing = [k for k in sorted(names) if k not in out]
-        if missing:
-            new = [_defaults({"kind": "organization", "display_name": names[k]}) for k in missing]
-            ids = self._write_new(new, now) if not self.dry_run else [-(i + 1) for i in range(len(new))]
-            out.update(zip(missing, ids))
-            self.report.organizations_created += len(missing)
-        return out
+    def _conflict(self, item: CheckedRow, field: str, reason: str, raw: dict[int, list[str]]) -> None:
+        advice = "left unchanged (import with --on-conflict update to apply the row anyway)"
+        self.report.conflicts.append(RowError(item.line, field, f"{reason}; {advice}"))
+        self._problem(item.line, [(field, f"{reason}; {advice}")], raw)
 
-    def _batch(self, good: list[Any]) -> None:
+    def _batch(self, good: list[CheckedRow], raw: dict[int, list[str]]) -> None:
         report = self.report
-        clock = time.perf_counter
+        writer = self._writer
+        assert writer is not None
         now = self.crm.clock.now()
-        start = clock()
-        found = self._match(good)
-        if self.dry_run:
-            found = {**self._dry_keys, **found}
-        orgs = self._organizations(good, now)
-        report.timings["match"] += clock() - start
-        # fold the rows: into an existing contact (by id) or a new one (by index)
-        new: list[dict[str, Any]] = []
-        new_keys: dict[tuple[str, Any], int] = {}
-        updates: dict[int, list[dict[str, Any]]] = {}
-        for _, _, fields, organization, contact_id in good:
-            if organization:
-                fields["organization_id"] = orgs[name_key(organization)]
-            keys = self._keys(fields, contact_id, self.match_on)
-            existing = next((found[k] for k in keys if k in found), None)
-            if existing is not None and existing > 0:
-                updates.setdefault(existing, []).append(fields)
-                continue
-            index = next((new_keys[k] for k in keys if k in new_keys), None)
-            if index is None and existing is not None:
-                continue  # dry run: already counted as created in an earlier batch
-            if index is None:
-                new.append(_defaults(fields))
-                index = len(new) - 1
+        start = time.perf_counter()
+        keyed = []
+        for item in good:
+            organization = item.organization
+            if organization and item.fields.get("kind") == "organization" and name_key(organization) == name_key(item.fields.get("display_name")):
+                organization = None  # an organization is not a member of itself
+            keyed.append((item, row_keys(item.fields, self._own_id(item), self.match_on), organization))
+        names = {name_key(org): org for _, _, org in keyed if org}
+        matches = self._match([(item, keys) for item, keys, _ in keyed], names)
+        # organizations first, so that people of the same batch find the ones it creates
+        keyed.sort(key=lambda r: r[0].fields.get("kind") != "organization")
+        plan = _Plan()
+        for item, keys, organization in keyed:
+            self._place(plan, item, keys, organization, matches, raw)
+        report.timings["match"] += time.perf_counter() - start
+        ids = self._organizations(plan, names, matches)
+        if plan.new:
+            order = _parents_first(plan.new, ids)
+            writer.write_new([plan.new[i] for i in order], [ids[i] for i in order], now)
+        rows_ids = [cid for cid, line in zip(ids, plan.lines) if line]  # not the organizations made for a name
+        report.created += len(rows_ids)
+        writer.update(plan.updates, now)
+        writer.add_to_list(rows_ids + list(plan.updates), now)
+
+    def _place(
+        self, plan: _Plan, item: CheckedRow, keys: list[tuple[str, Any]], organization: str | None, matches: _Matches, raw: dict[int, list[str]]
+    ) -> None:
+        """Put one row in the plan: an update of the contact it matches, a fold into an earlier row, a new contact, or a conflict."""
+        fields = item.fields
+        hits = self._existing(fields, keys, matches)
+        if hits:
+            key, cid = hits[0]
+            # this database's own id names the contact; another one sharing an e-mail is a duplicate already there
+            others = {c: k for k, c in hits if c != cid} if key[0] != "id" else {}
+            if others:
+                problem: tuple[str, str] | None = (
+                    key[0],
+                    f"matches contact {cid} by {describe(key)} and " + " and ".join(f"contact {c} by {describe(k)}" for c, k in others.items()),
+                )
             else:
-                new[index] = _fold(new[index], fields)
-            for k in keys:
-                new_keys.setdefault(k, index)
-        if self.dry_run:
-            report.created += len(new)
-            for key, index in new_keys.items():
-                self._dry_keys[key] = -1
-            self._count_updates(updates, write=False, now=now)
+                contact = matches.contacts[cid]
+                problem = conflict(fields, contact.kind, contact_names(contact), f"contact {cid} {contact.display_name!r}", key)
+            if problem is not None and self.on_conflict == "skip":
+                self._conflict(item, *problem, raw)
+                return
+            plan.updates.setdefault(cid, []).append(fields)
+            if fields.get("kind") == "organization" and fields.get("display_name"):
+                plan.named.setdefault(name_key(fields["display_name"]), cid)  # perhaps renamed by this row
+            if organization:
+                plan.members.append((fields, organization))
             return
-        ids = self._write_new(new, now) if new else []  # times itself
-        report.created += len(new)
-        report.contact_ids.extend(ids)
-        self._count_updates(updates, write=True, now=now)
-        if self._list_id is not None:
-            self._add_to_list(ids + list(updates), now)
+        new = plan.new
+        index, key = self._in_file(fields, keys, plan.in_file, new)
+        if index is not None and key is not None:
+            problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {plan.lines[index]} {new[index]['display_name']!r}", key)
+            if problem is not None and self.on_conflict == "skip":
+                self._conflict(item, *problem, raw)
+                return
+            new[index] = fold(new[index], fields)
+        else:
+            new.append(defaults(fields))
+            plan.lines.append(item.line)
+            index = len(new) - 1
+            if not keys:
+                self._keyless += 1
+        for k in keys:
+            plan.in_file.setdefault(k[:2], index)
+        if organization:
+            plan.members.append((index, organization))
 
-    # -- writing ---------------------------------------------------------------
+    def _organizations(self, plan: _Plan, names: dict[str, str], matches: _Matches) -> list[int]:
+        """Give the rows the ids of the organizations they name, adding the missing ones to ``plan.new``; the new contacts' ids.
 
-    def _write_new(self, new: list[dict[str, Any]], now: dt.datetime) -> list[int]:
-        database = self.crm.database
-        timings = self.report.timings
-        clock = time.perf_counter
-        start = clock()
-        ids = _ids_for(database, len(new))
-        timings["write"] += clock() - start
-        start = clock()
-        at: Any = stored_time(now)
-        if dialect(database) == "sqlite":
-            # the text sqlite3's datetime adapter would store, made once per
-            # batch instead of by an adapter call per value
-            at = str(at)
-        contacts, emails, phones, addresses, tags, custom = [], [], [], [], [], []
-        for cid, f in zip(ids, new):
-            contacts.append((
-                cid, f["kind"], f["display_name"], f["first_name"], f["last_name"],
-                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"], at,
-                f.get("region"), f.get("country"), f.get("owner"), f.get("language"), f.get("do_not_contact", False),
-                f.get("external_id"), f.get("notes"), at, at,
-            ))
-            for e in f.get("emails", ()):
-                emails.append((cid, e["address"], e["kind"], e["primary"]))
-            for p in f.get("phones", ()):
-                phones.append((cid, p["number"], p.get("extension"), p["kind"], p["primary"]))
-            for a in f.get("addresses", ()):
-                addresses.append((cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]))
-            for t in f.get("tags", ()):
-                tags.append((cid, t))
-            for k, v in (f.get("custom") or {}).items():
-                if v is not None:
-                    custom.append((cid, k, v))
-        timings["prepare"] += clock() - start
-        start = clock()
-        size = max(len(contacts), 1000)
-        bulk_insert("contacts_contact", _CONTACT_COLUMNS, contacts, database=database, batch_size=size)
-        bulk_insert("contacts_email", ("contact_id", "address", "kind", "is_primary"), emails, database=database, batch_size=size)
-        bulk_insert("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary"), phones, database=database, batch_size=size)
-        bulk_insert(
-            "contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
-            addresses, database=database, batch_size=size,
-        )
-        bulk_insert("contacts_tag", ("contact_id", "tag"), tags, database=database, batch_size=size)
-        bulk_insert("contacts_custom", ("contact_id", "key", "value"), custom, database=database, batch_size=size)
-        timings["write"] += clock() - start
-        start = clock()
-        events = []
-        for cid, f in zip(ids, new):
-            data = {k: f[k] for k in DATA_FIELDS if k in f}
-            if "custom" in data:
-                data["custom"] = {k: v for k, v in data["custom"].items() if v is not None}
-            events.append(ContactCreated(contact_id=cid, kind=f["kind"], data=compact(data), actor=self.actor, channel=self.channel, occurred_at=now))
-        self.crm.events.emit_many(events)
-        timings["events"] += clock() - start
+        A name is the organization a row of this batch updates or creates,
+        else an existing one, else one created now.
+        """
+        by_name: dict[str, Any] = {}  # ("new", index) until the new contacts have ids
+        for key, name in sorted(names.items()):
+            existing = matches.many.get(("org", key))
+            if key in plan.named:
+                by_name[key] = plan.named[key]
+            elif ("org", key) in plan.in_file:
+                by_name[key] = ("new", plan.in_file[("org", key)])
+            elif existing:
+                by_name[key] = existing[0]
+            else:
+                plan.new.append(defaults({"kind": "organization", "display_name": name}))
+                plan.lines.append(0)
+                by_name[key] = ("new", len(plan.new) - 1)
+                self.report.organizations_created += 1
+        ids = reserve_ids(self.crm.database, len(plan.new)) if plan.new else []
+        for target, organization in plan.members:
+            org = by_name[name_key(organization)]
+            org_id = ids[org[1]] if isinstance(org, tuple) else org
+            if isinstance(target, int):
+                if org_id != ids[target]:
+                    plan.new[target]["organization_id"] = org_id
+            else:
+                target["organization_id"] = org_id
         return ids
 
-    def _count_updates(self, updates: dict[int, list[dict[str, Any]]], *, write: bool, now: dt.datetime) -> None:
-        if not updates:
+    @staticmethod
+    def _in_file(
+        fields: dict[str, Any], keys: list[tuple[str, Any]], in_file: dict[tuple[str, Any], int], new: list[dict[str, Any]]
+    ) -> tuple[int | None, tuple[str, Any] | None]:
+        """The earlier row of this batch the row matches, by the same rules as an existing contact."""
+        for key in keys:
+            if key[0] in _IDENTIFYING and key in in_file:
+                return in_file[key], key
+        for key in keys:
+            index = in_file.get(key[:2])
+            if index is None:
+                continue
+            if key[0] == "phone" and same_person(key[2], contact_names(new[index])):
+                return index, key
+            if key[0] == "org" and _same_external(fields, new[index].get("external_id")):
+                return index, key
+        return None, None
+
+
+def _same_external(fields: dict[str, Any], external_id: str | None) -> bool:
+    """Organizations of one name are one unless both have external ids and they differ."""
+    mine = fields.get("external_id")
+    return not mine or not external_id or mine == external_id
+
+
+def _parents_first(new: list[dict[str, Any]], ids: list[int]) -> list[int]:
+    """Indexes of ``new`` with each organization before the contacts that name it (MySQL checks each row's key at once)."""
+    index_of = {cid: i for i, cid in enumerate(ids)}
+    order: list[int] = []
+    state: dict[int, int] = {}
+
+    def visit(i: int) -> None:
+        if state.get(i) == 2:
             return
-        report = self.report
-        clock = time.perf_counter
-        start = clock()
-        api = self.crm.plugin("contacts")
-        records = api._records(list(updates))
-        changed: list[tuple[int, dict[str, Any], dict[str, Any], Any]] = []
-        for cid, rows in updates.items():
-            record = records.get(cid)
-            if record is None:
-                continue
-            old = snapshot(record)
-            new = dict(old)
-            for fields in rows:
-                new = _fold(new, fields)
-            if new == old:
-                report.unchanged += 1
-                continue
-            report.updated += 1
-            changed.append((cid, old, new, record))
-        report.timings["match"] += clock() - start
-        if not write or not changed:
+        if state.get(i) == 1:  # a cycle of organizations naming each other: break it here
+            new[i].pop("organization_id", None)
             return
-        start = clock()
-        database = self.crm.database
-        at = stored_time(now)
-        p = database.param
-        q = database.quote[0] + "{}" + database.quote[1]
-        columns = [c for c in _CONTACT_COLUMNS if c not in ("id", "created_at")]
-        sql = f"UPDATE {q.format('contacts_contact')} SET " + ", ".join(f"{q.format(c)} = {p}" for c in columns) + f" WHERE {q.format('id')} = {p}"
-        params = []
-        events = []
-        for cid, old, new, record in changed:
-            status_at = at if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
-            values = {
-                **{k: new[k] for k in _SCALARS},
-                "name_key": name_key(new["display_name"], new["first_name"], new["last_name"]),
-                "status_changed_at": status_at,
-                "updated_at": at,
-            }
-            params.append([values[c] for c in columns] + [cid])
-            changes = {k: FieldChange(old=old[k], new=new[k]) for k in DATA_FIELDS if old[k] != new[k]}
-            events.append(ContactChanged(contact_id=cid, changes=changes, actor=self.actor, channel=self.channel, occurred_at=now))
-        cursor = database.cursor()
-        cursor.executemany(sql, params)
-        rewrite: dict[str, list[tuple[int, dict[str, Any]]]] = {k: [] for k in ("emails", "phones", "addresses", "tags", "custom")}
-        for cid, old, new, _ in changed:
-            for key in rewrite:
-                if old[key] != new[key]:
-                    rewrite[key].append((cid, new))
-        for key, items in rewrite.items():
-            if not items:
-                continue
-            table, columns = CHILD_TABLES[key]
-            for part in chunks([cid for cid, _ in items]):
-                database.execute_sql(f"DELETE FROM {q.format(table)} WHERE {q.format('contact_id')} IN ({', '.join([p] * len(part))})", list(part))
-            rows = [row for cid, new in items for row in child_rows(key, cid, new[key])]
-            bulk_insert(table, columns, rows, database=database)
-        report.timings["write"] += clock() - start
-        start = clock()
-        self.crm.events.emit_many(events)
-        report.timings["events"] += clock() - start
+        state[i] = 1
+        parent = index_of.get(new[i].get("organization_id"))  # type: ignore[arg-type]
+        if parent is not None:
+            visit(parent)
+        state[i] = 2
+        order.append(i)
 
-    def _add_to_list(self, ids: list[int], now: dt.datetime) -> None:
-        have: set[int] = set()
-        for part in chunks(ids):
-            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self._list_id) & ListMember.contact.in_(part)).tuples()}
-        at = stored_time(now)
-        bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), [(self._list_id, i, at) for i in dict.fromkeys(ids) if i not in have], database=self.crm.database)
-
-
-CHILD_TABLES = {
-    "emails": ("contacts_email", ("contact_id", "address", "kind", "is_primary")),
-    "phones": ("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary")),
-    "addresses": ("contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary")),
-    "tags": ("contacts_tag", ("contact_id", "tag")),
-    "custom": ("contacts_custom", ("contact_id", "key", "value")),
-}
-
-
-def child_rows(key: str, cid: int, value: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``CHILD_TABLES[key]`` for one contact's list (or dict) of ``key``."""
-    if key == "emails":
-        return [(cid, e["address"], e["kind"], e["primary"]) for e in value]
-    if key == "phones":
-        return [(cid, p["number"], p.get("extension"), p["kind"], p["primary"]) for p in value]
-    if key == "addresses":
-        return [(cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]) for a in value]
-    if key == "tags":
-        return [(cid, t) for t in value]
-    return [(cid, k, v) for k, v in sorted(value.items()) if v is not None]
-
-
-def _defaults(fields: dict[str, Any]) -> dict[str, Any]:
-    out = dict(fields)
-    out.setdefault("kind", "person")
-    out.setdefault("first_name", "")
-    out.setdefault("last_name", "")
-    if not out.get("display_name"):
-        out["display_name"] = display_name_for(out["kind"], out["first_name"], out["last_name"], None, out.get("emails"))
-    out.setdefault("status", "prospect")
-    if "custom" in out:
-        out["custom"] = {k: v for k, v in out["custom"].items() if v is not None}
-    return out
-
-
-def _fold(current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """``current`` (a snapshot-shaped dict) with a row's values added: scalars replace, lists grow."""
-    out = dict(current)
-    for key, value in fields.items():
-        if key == "emails":
-            have = {e["address"] for e in out.get("emails", ())}
-            extra = [dict(e, primary=False) for e in value if e["address"] not in have]
-            merged = [dict(e) for e in out.get("emails", ())] + extra
-            if merged and not any(e["primary"] for e in merged):
-                merged[0]["primary"] = True
-            out["emails"] = merged
-        elif key == "phones":
-            have = {p["number"] for p in out.get("phones", ())}
-            extra = [dict(p, primary=False) for p in value if p["number"] not in have]
-            merged = [dict(p) for p in out.get("phones", ())] + extra
-            if merged and not any(p["primary"] for p in merged):
-                merged[0]["primary"] = True
-            out["phones"] = merged
-        elif key == "addresses":
-            parts = ("street", "extra", "city", "postal_code", "region", "country")
-            have = {tuple(a[k] for k in parts) for a in out.get("addresses", ())}
-            extra = [dict(a, primary=False) for a in value if tuple(a[k] for k in parts) not in have]
-            merged = [dict(a) for a in out.get("addresses", ())] + extra
-            if merged and not any(a["primary"] for a in merged):
-                merged[0]["primary"] = True
-            out["addresses"] = merged
-        elif key == "tags":
-            out["tags"] = sorted(set(out.get("tags", ())) | set(value))
-        elif key == "custom":
-            merged = dict(out.get("custom") or {})
-            merged.update({k: v for k, v in value.items() if v is not None})
-            out["custom"] = merged
-        elif value is not None and value != "":
-            out[key] = value
-    if "display_name" not in fields and ("first_name" in fields or "last_name" in fields):
-        # a name derived from first and last name follows them (as in update())
-        before = " ".join(p for p in (current.get("first_name"), current.get("last_name")) if p)
-        if not current.get("display_name") or current.get("display_name") == before:
-            derived = " ".join(p for p in (out.get("first_name"), out.get("last_name")) if p)
-            if derived:
-                out["display_name"] = derived
-    return out
+    for i in range(len(new)):
+        visit(i)
+    return order

@@ -20,6 +20,7 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "DatabaseIdentity",
     "ListMember",
     "MailingList",
     "Merge",
@@ -215,6 +216,17 @@ class PendingUpdate(Model):
         table_name = "contacts_pending_update"
 
 
+class DatabaseIdentity(Model):
+    """This database's UUID, made once by migration 0003; exported contact ids carry it."""
+
+    id = peewee.AutoField()
+    uuid = peewee.CharField(max_length=36, unique=True)
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "contacts_identity"
+
+
 MODELS = (
     Contact,
     ContactEmail,
@@ -228,4 +240,5 @@ MODELS = (
     Merge,
     UpdateToken,
     PendingUpdate,
+    DatabaseIdentity,
 )

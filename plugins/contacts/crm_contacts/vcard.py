@@ -14,6 +14,7 @@ from typing import IO, Iterator
 
 from crm_core.errors import ValidationError
 
+from crm_contacts.identity import format_id, parse_id
 from crm_contacts.mapping import Target, parse_target
 from crm_contacts.records import ContactRecord
 
@@ -165,9 +166,16 @@ def _apply(cells: list[str], counts: dict[str, int], name: str, params: dict[str
     elif name == "CATEGORIES":
         put("tags", ",".join(_split(value, ",")))
     elif name == "UID":
+        # our export's UID is the contact id with the database's identity; any other is an external id
+        uid = _unescape(value).strip()
+        if parse_id(uid) is not None:
+            put("id", uid)
+        elif not cells[_INDEX["external_id"]]:
+            put("external_id", uid)
+    elif name == "X-CRM-EXTERNAL-ID":
         put("external_id", _unescape(value))
-    elif name == "X-CRM-ID":
-        put("id", value.strip())
+    elif name == "X-CRM-ID" and not cells[_INDEX["id"]]:
+        put("id", value.strip())  # written by older exports: a bare number, never matched
     elif name == "LANG":
         put("language", value.strip())
     elif name == "KIND":
@@ -224,8 +232,8 @@ def _fold(line: str) -> str:
 _TEL_TYPES = {"mobile": "cell", "work": "work", "home": "home", "fax": "fax", "other": "voice"}
 
 
-def write_card(out: IO[str], record: ContactRecord, version: str = "4.0") -> None:
-    """One contact as a vCard."""
+def write_card(out: IO[str], record: ContactRecord, version: str = "4.0", *, database: str | None = None) -> None:
+    """One contact as a vCard; with ``database`` (this database's UUID) its UID is the contact's id."""
     lines = ["BEGIN:VCARD", f"VERSION:{version}"]
     if version == "4.0" and record.kind == "organization":
         lines.append("KIND:org")
@@ -258,9 +266,10 @@ def write_card(out: IO[str], record: ContactRecord, version: str = "4.0") -> Non
         lines.append(f"NOTE:{_escape(record.notes)}")
     if record.language and version == "4.0":
         lines.append(f"LANG:{record.language}")
+    if database is not None:
+        lines.append(f"UID:{format_id(database, record.id)}")
     if record.external_id:
-        lines.append(f"UID:{_escape(record.external_id)}")
-    lines.append(f"X-CRM-ID:{record.id}")
+        lines.append(f"{'X-CRM-EXTERNAL-ID' if database is not None else 'UID'}:{_escape(record.external_id)}")
     lines.append("END:VCARD")
     out.write("".join(_fold(line) for line in lines))
 
