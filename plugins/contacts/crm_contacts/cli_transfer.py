@@ -55,7 +55,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 @click.option("--delimiter", help="CSV delimiter [default: guessed from the header among , ; tab |].")
 @click.option("--dry-run", is_flag=True, help="Check and match every row, report exactly what would happen, write nothing.")
 @click.option("--all-or-nothing", is_flag=True, help="Write nothing if any row is bad.")
-@click.option("--match", "match_on", default="id,external_id,email,phone", show_default=True, help="Keys that find an existing contact.")
+@click.option("--match", "match_on", default="id,external_id,email", show_default=True, help="Keys that find an existing contact: id, external_id, email, phone (a phone together with the same name).")
 @click.option("--on-conflict", type=click.Choice(["skip", "update"]), default="skip", show_default=True,
               help="A row whose match has another name or kind: report it and leave the contact unchanged, or update it anyway.")
 @click.option("--errors", "errors_to", type=click.Path(dir_okay=False, writable=True),

@@ -36,7 +36,7 @@ from crm_contacts.identity import database_id
 from crm_contacts.importreport import ImportReport, ImportStopped, ProblemFile, RowError
 from crm_contacts.importwrite import BatchWriter, defaults, fold, reserve_ids
 from crm_contacts.mapping import Target
-from crm_contacts.matching import CONFLICT_CHOICES, MATCH_KEYS, Candidate, conflict, contact_names, describe, row_keys, same_person
+from crm_contacts.matching import CONFLICT_CHOICES, DEFAULT_MATCH_KEYS, MATCH_KEYS, Candidate, conflict, contact_names, describe, row_keys, same_person
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
@@ -44,7 +44,7 @@ from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["ImportReport", "ImportStopped", "Importer", "RowError", "MATCH_KEYS"]
+__all__ = ["DEFAULT_MATCH_KEYS", "ImportReport", "ImportStopped", "Importer", "RowError", "MATCH_KEYS"]
 
 #: values per IN (...) of the matching queries
 MATCH_CHUNK = 2000
@@ -113,7 +113,7 @@ class Importer:
         channel: str = "import",
         dry_run: bool = False,
         all_or_nothing: bool = False,
-        match_on: Sequence[str] = MATCH_KEYS,
+        match_on: Sequence[str] = DEFAULT_MATCH_KEYS,
         on_conflict: str = "skip",
         list_name: str | None = None,
         batch_size: int | None = None,

@@ -31,9 +31,13 @@ import attrs
 
 from crm_contacts.normalize import name_key
 
-__all__ = ["CONFLICT_CHOICES", "MATCH_KEYS", "NAME_SIMILARITY", "Candidate", "conflict", "name_words", "names_differ", "row_keys", "same_person"]
+__all__ = ["CONFLICT_CHOICES", "DEFAULT_MATCH_KEYS", "MATCH_KEYS", "NAME_SIMILARITY", "Candidate", "conflict", "name_words", "names_differ", "row_keys", "same_person"]
 
 MATCH_KEYS = ("id", "external_id", "email", "phone")
+#: the keys an import matches on unless told otherwise: a phone number is not one of them, so that
+#: a row whose only link to a contact is a phone number creates a new contact (the duplicate finder
+#: proposes the pair later); naming ``phone`` matches a phone together with the same name
+DEFAULT_MATCH_KEYS = ("id", "external_id", "email")
 CONFLICT_CHOICES = ("skip", "update")
 #: below this similarity (difflib's ratio of the normalised names), names with no word in common differ strongly
 NAME_SIMILARITY = 0.6

@@ -13,7 +13,7 @@ from crm_core.errors import ValidationError
 from crm_contacts import filters as search_filters
 from crm_contacts.csvread import check_encoding, check_text_file, open_csv
 from crm_contacts.identity import database_id, format_id
-from crm_contacts.importing import MATCH_KEYS, ImportReport, Importer
+from crm_contacts.importing import DEFAULT_MATCH_KEYS, ImportReport, Importer
 from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
 from crm_contacts.rows import target_name
@@ -44,7 +44,7 @@ class Transfer:
         delimiter: str | None = None,
         dry_run: bool = False,
         all_or_nothing: bool = False,
-        match_on: Sequence[str] = MATCH_KEYS,
+        match_on: Sequence[str] = DEFAULT_MATCH_KEYS,
         on_conflict: str = "skip",
         list_name: str | None = None,
         actor: str | None = None,
@@ -116,7 +116,7 @@ class Transfer:
         encoding: str = "utf-8",
         dry_run: bool = False,
         all_or_nothing: bool = False,
-        match_on: Sequence[str] = MATCH_KEYS,
+        match_on: Sequence[str] = DEFAULT_MATCH_KEYS,
         on_conflict: str = "skip",
         list_name: str | None = None,
         actor: str | None = None,

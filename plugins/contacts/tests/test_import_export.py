@@ -55,9 +55,10 @@ def test_reimport_is_idempotent_and_updates_matches(book, tmp_path, crm_recorder
     again = book.import_csv(path)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     assert book.search().total == 3
-    # a new file matches Ana by e-mail (no external id) and Ben by phone confirmed by his name
+    # a new file matches Ana by e-mail (no external id); Ben, by phone confirmed by his name, only when asked
     changed = write(tmp_path, "changed.csv", "first_name,email,phone,status,tags\nAna,ANA@example.com,,former,partner\nBen,,+442079460958,customer,\n")
-    report = book.import_csv(changed)
+    assert book.import_csv(changed, dry_run=True).created == 1
+    report = book.import_csv(changed, match_on=("external_id", "email", "phone"))
     assert (report.created, report.updated) == (0, 2)
     ana = book.get(book.search(email="ana@example.com").cards[0].id)
     assert ana.status == "former" and ana.tags == ("news", "partner", "vip") and ana.external_id == "x1"
