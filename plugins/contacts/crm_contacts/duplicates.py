@@ -1,0 +1,388 @@
+"""Finding likely duplicate contacts, in time and memory that grow linearly with the book.
+
+Two contacts are a pair, with the reasons said, when (the rules are those of
+``crm contacts duplicates`` in the docs):
+
+- they share a normalised e-mail address or a phone (E.164): found by the
+  database (``GROUP BY … HAVING COUNT(DISTINCT contact) > 1``), so only the
+  shared values come back;
+- they are people whose names are alike within one organization or city,
+  with a second signal (nothing contradicts them, and they share the
+  organization, the postal address or the city).
+
+Comparing every two names of a city is quadratic (155,000 contacts took
+22 minutes), so names are compared only inside **blocks**: people of one
+organization, or of one city, whose normalised names start with the same
+two letters. A block of at most ``BLOCK_LIMIT`` people is compared pair by
+pair; a larger one (``ma…`` in Madrid) by a *sorted neighbourhood*: each
+person with the ``WINDOW`` next ones in three orders of the block (by name,
+by name with the first word moved last, by the name read backwards), so a
+typo at the start, middle or end of a name still lands its two spellings
+side by side; people of the exact same name are paired without a window
+while there are at most ``BLOCK_LIMIT`` of them. Either way a person is
+compared with a bounded number of others, whatever the size of the book.
+Similarity is rapidfuzz's normalised Indel similarity (``2·LCS / (len a +
+len b)``, the exact value of what ``difflib``'s ratio approximates), in C.
+
+Memory stays bounded: people are read in pages of plain rows (no model
+objects), their block entries are sorted by a working SQLite file in a
+temporary folder (an external sort: SQLite spills to disk, whatever the
+database of the CRM), candidate pairs are checked against e-mails and phones
+a batch at a time, and the pairs found are kept in that file too, so a page
+of results (``limit``, ``offset``) costs no more than the scan.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import attrs
+import peewee
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
+
+from crm_core.errors import ValidationError
+
+from crm_contacts.book import chunks
+from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
+
+__all__ = ["BLOCK_LIMIT", "DuplicateFinder", "DuplicatePair", "DuplicateScan", "Duplicates", "WINDOW"]
+
+#: a block of at most this many people is compared pair by pair
+BLOCK_LIMIT = 100
+#: in a larger block, each person is compared with this many neighbours per order
+WINDOW = 20
+#: people read per query
+PAGE = 5000
+#: candidate pairs checked per round of e-mail and phone queries
+CHECK_BATCH = 4000
+
+# the order of a pair's reasons: e-mails, phones, then the name and its second signal
+_EMAIL, _PHONE, _NAME, _SIGNAL = range(4)
+
+
+@attrs.frozen
+class DuplicatePair:
+    """Two contacts that are probably one, and why."""
+
+    first_id: int
+    second_id: int
+    first_name: str
+    second_name: str
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class DuplicateScan:
+    """One page of pairs (lowest ids first) and what the scan did to find them.
+
+    ``total`` counts every pair found, so ``offset + len(pairs) < total``
+    means there is a next page. ``comparisons`` counts the pairs of names
+    looked at (similarity computed, or the same name seen): the cost that
+    blocking keeps proportional to the book.
+    """
+
+    pairs: tuple[DuplicatePair, ...]
+    total: int
+    offset: int
+    people: int
+    blocks: int
+    comparisons: int
+    candidates: int
+
+
+# (id, name_key, organization id, city, street, postal code) of one person
+_Person = tuple[int, str, int | None, str | None, str | None, str | None]
+
+
+class DuplicateFinder:
+    """One scan of a CRM's contacts for duplicates (see the module doc).
+
+    ``block_limit`` and ``window`` are the sizes above; the defaults are the
+    product's, smaller ones let a test reach the large-block path on a small book.
+    """
+
+    def __init__(
+        self,
+        crm: Any,
+        *,
+        threshold: float | None = None,
+        block_limit: int = BLOCK_LIMIT,
+        window: int = WINDOW,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.crm = crm
+        self.threshold = float(threshold if threshold is not None else crm.settings("contacts").duplicate_name_similarity)
+        # rapidfuzz's float may round a hair below a ratio that is exactly the threshold: let it through, _ratio decides
+        self.cutoff = self.threshold - 1e-9
+        self.block_limit = block_limit
+        self.window = window
+        self.progress = progress or (lambda phase, done: None)
+        self.people = self.blocks = self.comparisons = self.candidates = 0
+
+    # -- the scan ------------------------------------------------------------
+
+    def scan(self, limit: int | None = 100, offset: int = 0) -> DuplicateScan:
+        """Find every pair; return the ``limit`` pairs after the first ``offset`` (``None``: all)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValidationError(f"duplicates: limit must be a whole number of at least 1 (or None for every pair), not {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"duplicates: offset must be a whole number of at least 0, not {offset!r}")
+        with tempfile.TemporaryDirectory(prefix="crm-duplicates-") as folder:
+            store = _Store(Path(folder) / "work.db")
+            try:
+                with self.crm.activate():
+                    self._shared_values(store)
+                    self._read_people(store)
+                    self._compare_blocks(store)
+                    page, total = store.page(limit, offset)
+                    names = self._display_names({i for a, b, _ in page for i in (a, b)})
+            finally:
+                store.close()
+        pairs = tuple(DuplicatePair(a, b, names.get(a, ""), names.get(b, ""), reasons) for a, b, reasons in page)
+        return DuplicateScan(pairs, total, offset, self.people, self.blocks, self.comparisons, self.candidates)
+
+    def _shared_values(self, store: _Store) -> None:
+        """Pairs that share an e-mail or a phone: the database returns only the values held twice."""
+        for model, column, what, seq in (
+            (ContactEmail, ContactEmail.address, "e-mail", _EMAIL),
+            (ContactPhone, ContactPhone.number, "phone", _PHONE),
+        ):
+            other, live = model.alias("o"), Contact.alias("l")
+            other_column = getattr(other, column.name)
+            shared = (
+                other.select(other_column)
+                .join(live, on=(live.id == other.contact))
+                .where(live.deleted_at.is_null())
+                .group_by(other_column)
+                .having(peewee.fn.COUNT(other.contact.distinct()) > 1)
+            )
+            query = (
+                model.select(column, model.contact)
+                .join(Contact, on=(Contact.id == model.contact))
+                .where(Contact.deleted_at.is_null() & column.in_(shared))
+                .tuples()
+            )
+            holders: dict[str, set[int]] = {}
+            for value, cid in query:
+                holders.setdefault(value, set()).add(cid)
+            for value in sorted(holders):
+                ids = sorted(holders[value])
+                store.add_pairs((a, b, seq, f"same {what} {value}") for a, b in itertools.combinations(ids, 2))
+            self.progress("shared e-mails and phones", len(holders))
+
+    def _read_people(self, store: _Store) -> None:
+        """Page through the live people by id and file each under its blocks."""
+        last = 0
+        live_people = Contact.deleted_at.is_null() & (Contact.kind == "person")
+        while True:
+            ids = [r[0] for r in Contact.select(Contact.id).where(live_people & (Contact.id > last)).order_by(Contact.id).limit(PAGE).tuples()]
+            if not ids:
+                break
+            rows: Iterable[_Person] = (
+                Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
+                .join(ContactAddress, peewee.JOIN.LEFT_OUTER, on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)))  # noqa: E712
+                .where(live_people & Contact.id.between(ids[0], ids[-1]))
+                .tuples()
+            )
+            store.add_entries(_entries(rows))
+            self.people += len(ids)
+            last = ids[-1]
+            self.progress("people read", self.people)
+
+    def _compare_blocks(self, store: _Store) -> None:
+        """Walk the blocks in order, collect the pairs of alike names, check them a batch at a time."""
+        batch: list[tuple[_Person, _Person, float]] = []
+        for _, members in itertools.groupby(store.entries(), key=lambda row: row[0]):
+            block = [row[1:] for row in members]
+            self.blocks += 1
+            for i, j, ratio in self._alike(block):
+                a, b = block[i], block[j]
+                if a[0] == b[0]:
+                    continue  # one person twice in a block (two primary addresses)
+                batch.append((a, b, ratio) if a[0] < b[0] else (b, a, ratio))
+                if len(batch) >= CHECK_BATCH:
+                    self._check(store, batch)
+                    batch = []
+            if self.blocks % 10_000 == 0:
+                self.progress("blocks compared", self.blocks)
+        if batch:
+            self._check(store, batch)
+
+    def _alike(self, block: Sequence[_Person]) -> Iterator[tuple[int, int, float]]:
+        """``(i, j, ratio)`` for the members of one block whose names are alike enough."""
+        names = [row[1] for row in block]
+        n = len(names)
+        if n <= self.block_limit:
+            for i in range(n - 1):
+                self.comparisons += n - 1 - i
+                for _, _, k in process.extract(names[i], names[i + 1 :], scorer=Indel.normalized_similarity, score_cutoff=self.cutoff, limit=None):
+                    ratio = _ratio(names[i], names[i + 1 + k])
+                    if ratio >= self.threshold:
+                        yield i, i + 1 + k, ratio
+            return
+        seen: set[tuple[int, int]] = set()
+        # people of one name: sorted together (and by street within it), paired without a window while few
+        start = 0
+        for end in range(1, n + 1):
+            if end < n and names[end] == names[start]:
+                continue
+            if 1 < end - start <= self.block_limit:
+                self.comparisons += (end - start) * (end - start - 1) // 2
+                for i, j in itertools.combinations(range(start, end), 2):
+                    seen.add((i, j))
+                    yield i, j, 1.0
+            start = end
+        # the block comes sorted by name; two more orders catch typos early and in the middle of a name
+        orders: list[Sequence[int]] = [range(n), sorted(range(n), key=lambda k: _rotated(names[k])), sorted(range(n), key=lambda k: names[k][::-1])]
+        for order in orders:
+            for pos, i in enumerate(order):
+                neighbours = order[pos + 1 : pos + 1 + self.window]
+                self.comparisons += len(neighbours)
+                for _, _, k in process.extract(names[i], [names[j] for j in neighbours], scorer=Indel.normalized_similarity, score_cutoff=self.cutoff, limit=None):
+                    j = neighbours[k]
+                    pair = (i, j) if i < j else (j, i)
+                    ratio = _ratio(names[i], names[j])
+                    if pair not in seen and ratio >= self.threshold:
+                        seen.add(pair)
+                        yield pair[0], pair[1], ratio
+
+    def _check(self, store: _Store, batch: list[tuple[_Person, _Person, float]]) -> None:
+        """Keep the candidates with a second signal and nothing against them (the old rules, unchanged)."""
+        self.candidates += len(batch)
+        ids = sorted({row[0] for a, b, _ in batch for row in (a, b)})
+        emails: dict[int, set[str]] = {}
+        phones: dict[int, set[str]] = {}
+        for part in chunks(ids):
+            for cid, value in ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.in_(part)).tuples():
+                emails.setdefault(cid, set()).add(value)
+            for cid, value in ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.in_(part)).tuples():
+                phones.setdefault(cid, set()).add(value)
+        found = []
+        for (a, _, org_a, city_a, street_a, postal_a), (b, _, org_b, city_b, street_b, postal_b), ratio in batch:
+            conflicts = []
+            if emails.get(a) and emails.get(b) and not emails[a] & emails[b]:
+                conflicts.append("e-mails")
+            if phones.get(a) and phones.get(b) and not phones[a] & phones[b]:
+                conflicts.append("phones")
+            same_org = bool(org_a) and org_a == org_b
+            same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (street_b.lower() if street_b else None, postal_b, (city_b or "").lower())  # type: ignore[union-attr]
+            same_city = bool(city_a) and (city_a or "").lower() == (city_b or "").lower()
+            exact = ratio == 1.0
+            if conflicts and not (exact and same_org and same_address and len(conflicts) == 1):
+                continue
+            if not (same_org or same_address or same_city):
+                continue
+            name = "same name" if exact else f"similar names ({ratio:.0%})"
+            where = [f"in organization {org_a}" if same_org else ""]
+            if same_address:
+                where.append(f"at the same postal address ({street_a}, {city_a})")
+            elif same_city:
+                where.append(f"in {city_a}")
+            signal = f"though their {conflicts[0]} differ" if conflicts else "no e-mail or phone that differs"
+            found.append((a, b, name, org_a if same_org else None, where[1:], signal))
+        # the organization's name is looked up only for the pairs kept
+        org_ids = sorted({org for _, _, _, org, _, _ in found if org})
+        org_names: dict[int, str] = {}
+        for part in chunks(org_ids):
+            org_names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples())
+        out = []
+        for a, b, name, org, places, signal in found:
+            where = ([f"in organization {org_names.get(org, '#' + str(org))}"] if org else []) + places
+            out.append((a, b, _NAME, f"{name} {' and '.join(where)}"))
+            out.append((a, b, _SIGNAL, signal))
+        store.add_pairs(out)
+
+    @staticmethod
+    def _display_names(ids: set[int]) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for part in chunks(sorted(ids)):
+            names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples())
+        return names
+
+
+def _entries(rows: Iterable[_Person]) -> Iterator[tuple[Any, ...]]:
+    """A person's block entries: one in its organization and one in its city, by the first two letters of its name."""
+    for cid, key, org, city, street, postal in rows:
+        if not key:
+            continue
+        # a block is compared only within itself: names differing in their first letters are not the typos this looks for
+        street_key = street.lower() if street else ""
+        if org:
+            yield (f"o{org}\x1f{key[:2]}", key, street_key, cid, org, city, street, postal)
+        if city:
+            yield (f"c{city.lower()}\x1f{key[:2]}", key, street_key, cid, org, city, street, postal)
+
+
+def _ratio(a: str, b: str) -> float:
+    """``2·M / T`` as difflib writes it, with M the longest common subsequence (rapidfuzz's Indel distance gives it)."""
+    total = len(a) + len(b)
+    return 2.0 * ((total - Indel.distance(a, b)) // 2) / total if total else 1.0
+
+
+def _rotated(name: str) -> str:
+    """The name with its first word moved last (``ana garcia`` → ``garcia ana``)."""
+    first, _, rest = name.partition(" ")
+    return f"{rest} {first}" if rest else name
+
+
+class _Store:
+    """The scan's working file: block entries to sort, and the pairs found with their reasons."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        # a scratch file: nothing to recover after a crash, so no journal and no fsync;
+        # a bounded page cache (16 MB) keeps memory flat, SQLite sorts on disk beyond it
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE", "cache_size = -16000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE entry (block TEXT, name TEXT, street_key TEXT, id INTEGER, org INTEGER, city TEXT, street TEXT, postal TEXT)")
+        self.db.execute("CREATE TABLE pair (a INTEGER, b INTEGER, seq INTEGER, reason TEXT)")
+
+    def add_entries(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_pairs(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
+        self.db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", rows)
+
+    def entries(self) -> Iterator[tuple[Any, ...]]:
+        """``(block, id, name, organization, city, street, postal code)``, by block, then name and street."""
+        yield from self.db.execute("SELECT block, id, name, org, city, street, postal FROM entry ORDER BY block, name, street_key, id")
+
+    def page(self, limit: int | None, offset: int) -> tuple[list[tuple[int, int, tuple[str, ...]]], int]:
+        """The pairs after the first ``offset`` (``limit`` of them, or all), with their reasons; and how many pairs there are."""
+        out: list[tuple[int, int, tuple[str, ...]]] = []
+        total = 0
+        rows = self.db.execute("SELECT a, b, seq, reason FROM pair ORDER BY a, b, seq, reason")
+        for (a, b), group in itertools.groupby(rows, key=lambda row: (row[0], row[1])):
+            if total >= offset and (limit is None or len(out) < limit):
+                out.append((a, b, tuple(dict.fromkeys(row[3] for row in group))))
+            total += 1
+        return out, total
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Duplicates:
+    """The duplicates part of ``crm.plugin("contacts")``."""
+
+    crm: Any
+
+    def find_duplicates(self, limit: int | None = 100, *, offset: int = 0) -> list[DuplicatePair]:
+        """Likely duplicate pairs among live contacts, lowest ids first, with the reasons.
+
+        ``limit`` pairs (``None``: every pair) after the first ``offset``;
+        :meth:`scan_duplicates` also says how many there are in all.
+        """
+        return list(self.scan_duplicates(limit, offset=offset).pairs)
+
+    def scan_duplicates(self, limit: int | None = 100, *, offset: int = 0, progress: Callable[[str, int], None] | None = None) -> DuplicateScan:
+        """:meth:`find_duplicates` with the total number of pairs and the scan's counts (a :class:`DuplicateScan`).
+
+        ``progress(phase, count)`` is called now and then during a long scan.
+        """
+        return DuplicateFinder(self.crm, progress=progress).scan(limit, offset)
