@@ -105,7 +105,9 @@ class Merging:
                     changes[key][0]["primary"] = True
             row = rows[survivor_id]
             book._apply_update(row, survivor, changes, actor=actor, channel=channel)
-            moved_rows = self._move_own(survivor_id, merged_id)
+            moved_rows: dict[str, Any] = self._move_own(survivor_id, merged_id)
+            # unmerge clears a do-not-contact the merge set, never one asked for while merged
+            moved_rows["contacts_contact.do_not_contact"] = bool(changes.get("do_not_contact"))
             now = self.crm.clock.now()
             Contact.update(deleted_at=now, merged_into=survivor_id, updated_at=now).where(Contact.id == merged_id).execute()
             moved_by_plugins = self.crm.hooks.contacts_merged(self.crm, survivor_id, merged_id)
@@ -117,16 +119,36 @@ class Merging:
             self.crm.emit(ContactsMerged(survivor_id=survivor_id, merged_id=merged_id, merge_id=record.id, actor=actor, channel=channel))
         return record.id
 
-    def _move_own(self, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-        """Point this plugin's rows at the survivor: organization members and list memberships."""
+    def _move_own(self, survivor_id: int, merged_id: int) -> dict[str, Any]:
+        """Point this plugin's rows at the survivor: organization members and list memberships.
+
+        A list both are on keeps both memberships (the merged one comes back
+        on unmerge); if the merged contact had left it and the survivor had
+        not, the survivor leaves it too, at the same time: it is one person,
+        who asked not to get that list. What was copied is recorded, as
+        ``[membership id, unsubscribed_at]``, so that unmerge can undo it.
+        """
         members = [r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples()]
         if members:
             Contact.update(organization=survivor_id).where(Contact.id.in_(members)).execute()
+        left = dict(
+            ListMember.select(ListMember.mailing_list, ListMember.unsubscribed_at)
+            .where((ListMember.contact == merged_id) & ListMember.unsubscribed_at.is_null(False))
+            .tuples()
+        )
+        copied: list[list[Any]] = []
+        if left:
+            on_lists = ListMember.select(ListMember.id, ListMember.mailing_list).where(
+                (ListMember.contact == survivor_id) & ListMember.mailing_list.in_(list(left)) & ListMember.unsubscribed_at.is_null()
+            )
+            for member_id, list_id in on_lists.tuples():
+                ListMember.update(unsubscribed_at=left[list_id]).where(ListMember.id == member_id).execute()
+                copied.append([member_id, left[list_id].isoformat()])
         on_survivor = ListMember.select(ListMember.mailing_list).where(ListMember.contact == survivor_id)
         lists = [r[0] for r in ListMember.select(ListMember.id).where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor)).tuples()]
         if lists:
             ListMember.update(contact=survivor_id).where(ListMember.id.in_(lists)).execute()
-        return {"contacts_contact.organization_id": members, "contacts_list_member": lists}
+        return {"contacts_contact.organization_id": members, "contacts_list_member": lists, "contacts_list_member.unsubscribed_at": copied}
 
     def merges(self, contact_id: int | None = None) -> list[dict[str, Any]]:
         """Merges made (newest first), optionally only those involving one contact."""
@@ -160,14 +182,21 @@ class Merging:
                 raise ValidationError(f"contact {record.survivor_id}, which {merged_id} was merged into, is deleted; restore it first")
             before.pop("status_changed_at", None)
             current = book._records([survivor.id])[survivor.id]
+            moved = json.loads(record.moved_rows)
+            if current.do_not_contact and not moved.get("contacts_contact.do_not_contact", True):
+                before["do_not_contact"] = True  # asked for while merged: an unmerge does not undo it
             # custom fields merge on update: remove the ones the merge added
             before["custom"] = {**{k: None for k in current.custom if k not in before["custom"]}, **before["custom"]}
             book._apply_update(survivor, current, {k: v for k, v in before.items() if k != "kind"}, actor=actor, channel=channel)
-            moved = json.loads(record.moved_rows)
             if moved.get("contacts_contact.organization_id"):
                 Contact.update(organization=record.merged_id).where(Contact.id.in_(moved["contacts_contact.organization_id"])).execute()
             if moved.get("contacts_list_member"):
                 ListMember.update(contact=record.merged_id).where(ListMember.id.in_(moved["contacts_list_member"])).execute()
+            for member_id, copied_at in moved.get("contacts_list_member.unsubscribed_at", []):
+                # only what the merge copied, and only if nobody changed it since (a resubscribe, a new unsubscribe)
+                member = ListMember.get_or_none(ListMember.id == member_id)
+                if member is not None and member.unsubscribed_at is not None and member.unsubscribed_at.isoformat() == copied_at:
+                    ListMember.update(unsubscribed_at=None).where(ListMember.id == member_id).execute()
             now = self.crm.clock.now()
             Contact.update(deleted_at=None, merged_into=None, updated_at=now).where(Contact.id == record.merged_id).execute()
             self.crm.hooks.contacts_unmerged(self.crm, record.survivor_id, record.merged_id, json.loads(record.moved_by_plugins))
