@@ -96,7 +96,8 @@ class DuplicateScan:
 
 
 # (id, name_key, organization id, city, street, postal code) of one person
-_Person = tuple[int, str, int | None, str | None, str | None, str | None]
+#: (id, name_key, organization id, city, street, postal code, e-mails, phones), the last two joined by newlines
+_Person = tuple[int, str, int | None, str | None, str | None, str | None, str, str]
 
 
 class DuplicateFinder:
@@ -180,18 +181,20 @@ class DuplicateFinder:
         last = 0
         live_people = Contact.deleted_at.is_null() & (Contact.kind == "person")
         while True:
-            ids = [r[0] for r in Contact.select(Contact.id).where(live_people & (Contact.id > last)).order_by(Contact.id).limit(PAGE).tuples()]
+            ids = [r[0] for r in self._rows(Contact.select(Contact.id).where(live_people & (Contact.id > last)).order_by(Contact.id).limit(PAGE))]
             if not ids:
                 break
-            rows: Iterable[_Person] = (
+            first, last = ids[0], ids[-1]
+            query = (
                 Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
                 .join(ContactAddress, peewee.JOIN.LEFT_OUTER, on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)))  # noqa: E712
-                .where(live_people & Contact.id.between(ids[0], ids[-1]))
-                .tuples()
+                .where(live_people & Contact.id.between(first, last))
             )
-            store.add_entries(_entries(rows))
+            # e-mails and phones travel with the entries: checking a candidate pair then needs no query
+            emails = _joined(self._rows(ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.between(first, last))))
+            phones = _joined(self._rows(ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.between(first, last))))
+            store.add_entries(_entries(self._rows(query), emails, phones))
             self.people += len(ids)
-            last = ids[-1]
             self.progress("people read", self.people)
 
     def _compare_blocks(self, store: _Store) -> None:
@@ -254,20 +257,12 @@ class DuplicateFinder:
     def _check(self, store: _Store, batch: list[tuple[_Person, _Person, float]]) -> None:
         """Keep the candidates with a second signal and nothing against them (the old rules, unchanged)."""
         self.candidates += len(batch)
-        ids = sorted({row[0] for a, b, _ in batch for row in (a, b)})
-        emails: dict[int, set[str]] = {}
-        phones: dict[int, set[str]] = {}
-        for part in chunks(ids):
-            for cid, value in ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.in_(part)).tuples():
-                emails.setdefault(cid, set()).add(value)
-            for cid, value in ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.in_(part)).tuples():
-                phones.setdefault(cid, set()).add(value)
         found = []
-        for (a, _, org_a, city_a, street_a, postal_a), (b, _, org_b, city_b, street_b, postal_b), ratio in batch:
+        for (a, _, org_a, city_a, street_a, postal_a, emails_a, phones_a), (b, _, org_b, city_b, street_b, postal_b, emails_b, phones_b), ratio in batch:
             conflicts = []
-            if emails.get(a) and emails.get(b) and not emails[a] & emails[b]:
+            if emails_a and emails_b and not set(emails_a.split("\n")) & set(emails_b.split("\n")):
                 conflicts.append("e-mails")
-            if phones.get(a) and phones.get(b) and not phones[a] & phones[b]:
+            if phones_a and phones_b and not set(phones_a.split("\n")) & set(phones_b.split("\n")):
                 conflicts.append("phones")
             same_org = bool(org_a) and org_a == org_b
             same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (street_b.lower() if street_b else None, postal_b, (city_b or "").lower())  # type: ignore[union-attr]
@@ -297,6 +292,10 @@ class DuplicateFinder:
             out.append((a, b, _SIGNAL, signal))
         store.add_pairs(out)
 
+    def _rows(self, query: peewee.Query) -> Iterable[Any]:
+        """The query's rows as the driver gives them: ids and text need no conversion, and peewee's costs more than the scan."""
+        return self.crm.database.execute(query)  # type: ignore[no-any-return]
+
     @staticmethod
     def _display_names(ids: set[int]) -> dict[int, str]:
         names: dict[int, str] = {}
@@ -305,17 +304,26 @@ class DuplicateFinder:
         return names
 
 
-def _entries(rows: Iterable[_Person]) -> Iterator[tuple[Any, ...]]:
+def _joined(rows: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """Each contact's values, joined by newlines (which no e-mail address or E.164 number holds)."""
+    out: dict[int, list[str]] = {}
+    for cid, value in rows:
+        out.setdefault(cid, []).append(value)
+    return {cid: "\n".join(values) for cid, values in out.items()}
+
+
+def _entries(rows: Iterable[tuple[Any, ...]], emails: dict[int, str], phones: dict[int, str]) -> Iterator[tuple[Any, ...]]:
     """A person's block entries: one in its organization and one in its city, by the first two letters of its name."""
     for cid, key, org, city, street, postal in rows:
         if not key:
             continue
         # a block is compared only within itself: names differing in their first letters are not the typos this looks for
         street_key = street.lower() if street else ""
+        mine = (cid, org, city, street, postal, emails.get(cid, ""), phones.get(cid, ""))
         if org:
-            yield (f"o{org}\x1f{key[:2]}", key, street_key, cid, org, city, street, postal)
+            yield (f"o{org}\x1f{key[:2]}", key, street_key, *mine)
         if city:
-            yield (f"c{city.lower()}\x1f{key[:2]}", key, street_key, cid, org, city, street, postal)
+            yield (f"c{city.lower()}\x1f{key[:2]}", key, street_key, *mine)
 
 
 def _ratio(a: str, b: str) -> float:
@@ -339,18 +347,18 @@ class _Store:
         # a bounded page cache (16 MB) keeps memory flat, SQLite sorts on disk beyond it
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE", "cache_size = -16000"):
             self.db.execute(f"PRAGMA {pragma}")
-        self.db.execute("CREATE TABLE entry (block TEXT, name TEXT, street_key TEXT, id INTEGER, org INTEGER, city TEXT, street TEXT, postal TEXT)")
+        self.db.execute("CREATE TABLE entry (block TEXT, name TEXT, street_key TEXT, id INTEGER, org INTEGER, city TEXT, street TEXT, postal TEXT, emails TEXT, phones TEXT)")
         self.db.execute("CREATE TABLE pair (a INTEGER, b INTEGER, seq INTEGER, reason TEXT)")
 
     def add_entries(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        self.db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def add_pairs(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
         self.db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", rows)
 
     def entries(self) -> Iterator[tuple[Any, ...]]:
-        """``(block, id, name, organization, city, street, postal code)``, by block, then name and street."""
-        yield from self.db.execute("SELECT block, id, name, org, city, street, postal FROM entry ORDER BY block, name, street_key, id")
+        """``(block, *person)`` (see ``_Person``), by block, then name and street."""
+        yield from self.db.execute("SELECT block, id, name, org, city, street, postal, emails, phones FROM entry ORDER BY block, name, street_key, id")
 
     def page(self, limit: int | None, offset: int) -> tuple[list[tuple[int, int, tuple[str, ...]]], int]:
         """The pairs after the first ``offset`` (``limit`` of them, or all), with their reasons; and how many pairs there are."""
