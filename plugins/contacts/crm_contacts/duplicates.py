@@ -35,10 +35,11 @@ of results (``limit``, ``offset``) costs no more than the scan.
 from __future__ import annotations
 
 import itertools
+import operator
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 import attrs
 import peewee
@@ -96,8 +97,9 @@ class DuplicateScan:
 
 
 # (id, name_key, organization id, city, street, postal code) of one person
-#: (id, name_key, organization id, city, street, postal code, e-mails, phones), the last two joined by newlines
-_Person = tuple[int, str, int | None, str | None, str | None, str | None, str, str]
+#: a person in a block: (block, id, name_key, organization id, city, street, postal code, e-mails, phones),
+#: the last two joined by newlines
+_Entry = tuple[str, int, str, int | None, str | None, str | None, str | None, str, str]
 
 
 class DuplicateFinder:
@@ -199,15 +201,16 @@ class DuplicateFinder:
 
     def _compare_blocks(self, store: _Store) -> None:
         """Walk the blocks in order, collect the pairs of alike names, check them a batch at a time."""
-        batch: list[tuple[_Person, _Person, float]] = []
-        for _, members in itertools.groupby(store.entries(), key=lambda row: row[0]):
-            block = [row[1:] for row in members]
+        batch: list[tuple[_Entry, _Entry, float]] = []
+        for _, members in itertools.groupby(store.entries(), key=operator.itemgetter(0)):
+            block = list(members)
             self.blocks += 1
-            for i, j, ratio in self._alike(block):
-                a, b = block[i], block[j]
-                if a[0] == b[0]:
-                    continue  # one person twice in a block (two primary addresses)
-                batch.append((a, b, ratio) if a[0] < b[0] else (b, a, ratio))
+            if len(block) > 1:
+                for i, j, ratio in self._alike([row[2] for row in block]):
+                    a, b = block[i], block[j]
+                    if a[1] == b[1]:
+                        continue  # one person twice in a block (two primary addresses)
+                    batch.append((a, b, ratio) if a[1] < b[1] else (b, a, ratio))
                 if len(batch) >= CHECK_BATCH:
                     self._check(store, batch)
                     batch = []
@@ -216,18 +219,18 @@ class DuplicateFinder:
         if batch:
             self._check(store, batch)
 
-    def _alike(self, block: Sequence[_Person]) -> Iterator[tuple[int, int, float]]:
-        """``(i, j, ratio)`` for the members of one block whose names are alike enough."""
-        names = [row[1] for row in block]
-        n = len(names)
+    def _alike(self, names: list[str]) -> list[tuple[int, int, float]]:
+        """``(i, j, ratio)`` for the names of one block (sorted) that are alike enough."""
+        n, threshold, cutoff, window = len(names), self.threshold, self.cutoff, self.window
+        extract, scorer = process.extract, Indel.normalized_similarity
+        out: list[tuple[int, int, float]] = []
         if n <= self.block_limit:
+            self.comparisons += n * (n - 1) // 2
             for i in range(n - 1):
-                self.comparisons += n - 1 - i
-                for _, _, k in process.extract(names[i], names[i + 1 :], scorer=Indel.normalized_similarity, score_cutoff=self.cutoff, limit=None):
-                    ratio = _ratio(names[i], names[i + 1 + k])
-                    if ratio >= self.threshold:
-                        yield i, i + 1 + k, ratio
-            return
+                for _, score, k in extract(names[i], names[i + 1 :], scorer=scorer, score_cutoff=cutoff, limit=None):
+                    if score >= threshold or _ratio(names[i], names[i + 1 + k]) >= threshold:
+                        out.append((i, i + 1 + k, score))
+            return out
         seen: set[tuple[int, int]] = set()
         # people of one name: sorted together (and by street within it), paired without a window while few
         start = 0
@@ -236,29 +239,29 @@ class DuplicateFinder:
                 continue
             if 1 < end - start <= self.block_limit:
                 self.comparisons += (end - start) * (end - start - 1) // 2
-                for i, j in itertools.combinations(range(start, end), 2):
-                    seen.add((i, j))
-                    yield i, j, 1.0
+                for pair in itertools.combinations(range(start, end), 2):
+                    seen.add(pair)
+                    out.append((*pair, 1.0))
             start = end
         # the block comes sorted by name; two more orders catch typos early and in the middle of a name
-        orders: list[Sequence[int]] = [range(n), sorted(range(n), key=lambda k: _rotated(names[k])), sorted(range(n), key=lambda k: names[k][::-1])]
-        for order in orders:
-            for pos, i in enumerate(order):
-                neighbours = order[pos + 1 : pos + 1 + self.window]
+        for order in (range(n), sorted(range(n), key=lambda k: _rotated(names[k])), sorted(range(n), key=lambda k: names[k][::-1])):
+            ordered = [names[k] for k in order]
+            for pos in range(n - 1):
+                neighbours = ordered[pos + 1 : pos + 1 + window]
                 self.comparisons += len(neighbours)
-                for _, _, k in process.extract(names[i], [names[j] for j in neighbours], scorer=Indel.normalized_similarity, score_cutoff=self.cutoff, limit=None):
-                    j = neighbours[k]
+                for _, score, k in extract(ordered[pos], neighbours, scorer=scorer, score_cutoff=cutoff, limit=None):
+                    i, j = order[pos], order[pos + 1 + k]
                     pair = (i, j) if i < j else (j, i)
-                    ratio = _ratio(names[i], names[j])
-                    if pair not in seen and ratio >= self.threshold:
+                    if pair not in seen and (score >= threshold or _ratio(names[i], names[j]) >= threshold):
                         seen.add(pair)
-                        yield pair[0], pair[1], ratio
+                        out.append((*pair, score))
+        return out
 
-    def _check(self, store: _Store, batch: list[tuple[_Person, _Person, float]]) -> None:
+    def _check(self, store: _Store, batch: list[tuple[_Entry, _Entry, float]]) -> None:
         """Keep the candidates with a second signal and nothing against them (the old rules, unchanged)."""
         self.candidates += len(batch)
         found = []
-        for (a, _, org_a, city_a, street_a, postal_a, emails_a, phones_a), (b, _, org_b, city_b, street_b, postal_b, emails_b, phones_b), ratio in batch:
+        for (_, a, name_a, org_a, city_a, street_a, postal_a, emails_a, phones_a), (_, b, name_b, org_b, city_b, street_b, postal_b, emails_b, phones_b), ratio in batch:
             conflicts = []
             if emails_a and emails_b and not set(emails_a.split("\n")) & set(emails_b.split("\n")):
                 conflicts.append("e-mails")
@@ -272,7 +275,8 @@ class DuplicateFinder:
                 continue
             if not (same_org or same_address or same_city):
                 continue
-            name = "same name" if exact else f"similar names ({ratio:.0%})"
+            # rapidfuzz's score is the ratio up to a float's last bit: say the one difflib's formula gives
+            name = "same name" if exact else f"similar names ({_ratio(name_a, name_b):.0%})"
             where = [f"in organization {org_a}" if same_org else ""]
             if same_address:
                 where.append(f"at the same postal address ({street_a}, {city_a})")
@@ -356,9 +360,10 @@ class _Store:
     def add_pairs(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
         self.db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", rows)
 
-    def entries(self) -> Iterator[tuple[Any, ...]]:
-        """``(block, *person)`` (see ``_Person``), by block, then name and street."""
-        yield from self.db.execute("SELECT block, id, name, org, city, street, postal, emails, phones FROM entry ORDER BY block, name, street_key, id")
+    def entries(self) -> Iterator[_Entry]:
+        """Every block entry (see ``_Entry``), by block, then name and street."""
+        sql = "SELECT block, id, name, org, city, street, postal, emails, phones FROM entry ORDER BY block, name, street_key, id"
+        return self.db.execute(sql)  # type: ignore[return-value]
 
     def page(self, limit: int | None, offset: int) -> tuple[list[tuple[int, int, tuple[str, ...]]], int]:
         """The pairs after the first ``offset`` (``limit`` of them, or all), with their reasons; and how many pairs there are."""
