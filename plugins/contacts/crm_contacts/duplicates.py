@@ -46,7 +46,7 @@ import peewee
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from crm_core.errors import ValidationError
+from crm_core.errors import StorageError, ValidationError
 
 from crm_contacts.book import chunks
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
@@ -135,6 +135,7 @@ class DuplicateFinder:
             raise ValidationError(f"duplicates: limit must be a whole number of at least 1 (or None for every pair), not {limit!r}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValidationError(f"duplicates: offset must be a whole number of at least 0, not {offset!r}")
+        self.people = self.blocks = self.comparisons = self.candidates = 0
         with tempfile.TemporaryDirectory(prefix="crm-duplicates-") as folder:
             store = _Store(Path(folder) / "work.db")
             try:
@@ -144,6 +145,12 @@ class DuplicateFinder:
                     self._compare_blocks(store)
                     page, total = store.page(limit, offset)
                     names = self._display_names({i for a, b, _ in page for i in (a, b)})
+            except sqlite3.OperationalError as exc:
+                # the scratch file, not the CRM's database: most likely a full disk
+                raise StorageError(
+                    f"duplicates: the scan's scratch file in {folder} failed ({exc}); it needs about 150 bytes per person, twice that while sorting: "
+                    "free space there, or point TMPDIR at a folder with room. Nothing was changed."
+                ) from exc
             finally:
                 store.close()
         pairs = tuple(DuplicatePair(a, b, names.get(a, ""), names.get(b, ""), reasons) for a, b, reasons in page)

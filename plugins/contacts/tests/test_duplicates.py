@@ -168,3 +168,28 @@ def test_duplicates_command_pages(app, crm_cli):
     assert f"(5 of {total} pairs; next page: --offset 10)" in result.output
     result = crm_cli.invoke(["contacts", "duplicates", "--offset", "-1"], app=app)
     assert result.exit_code == 2 and "--offset" in result.output
+
+
+def test_the_scratch_file_is_removed_and_a_full_disk_is_said(app, tmp_path, monkeypatch):
+    import sqlite3
+    import tempfile
+
+    from crm_core.errors import StorageError
+
+    from crm_contacts import duplicates
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    _fill(app, 300, seed=2)
+    book = app.plugin("contacts")
+    assert book.find_duplicates(limit=None)
+    assert list(scratch.iterdir()) == []
+
+    def full(self: Any, rows: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(duplicates._Store, "add_entries", full)
+    with pytest.raises(StorageError, match=r"scratch file in .*database or disk is full.*TMPDIR.*Nothing was changed"):
+        book.find_duplicates()
+    assert list(scratch.iterdir()) == []
