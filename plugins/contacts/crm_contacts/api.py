@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_contacts.book import AddressBook
+from crm_contacts.duplicates import Duplicates
 from crm_contacts.gdpr import Privacy
 from crm_contacts.lists import MailingLists
 from crm_contacts.mailings import Mailings
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ContactsAPI"]
 
 
-class ContactsAPI(AddressBook, MailingLists, Mailings, Merging, SelfService, Transfer, Privacy):
+class ContactsAPI(AddressBook, MailingLists, Mailings, Duplicates, Merging, SelfService, Transfer, Privacy):
     """Everything the contacts plugin offers to Python callers and other plugins."""
 
     def __init__(self, crm: CRM) -> None:

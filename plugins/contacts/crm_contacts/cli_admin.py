@@ -16,13 +16,22 @@ from crm_contacts.cli import actor, api, contacts, plain
 
 @contacts.command()
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Pairs to show at most.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Pairs to skip first (the next page: --offset 100).")
 @format_option()
 @pass_state
-def duplicates(state: CLIState, limit: int, fmt: str) -> None:
+def duplicates(state: CLIState, limit: int, offset: int, fmt: str) -> None:
     """List likely duplicate pairs and why each pair matched."""
-    pairs = api(state).find_duplicates(limit=limit)
-    rows = [{"first": p.first_id, "second": p.second_id, "first_name": p.first_name, "second_name": p.second_name, "reasons": "; ".join(p.reasons)} for p in pairs]
+    scan = api(state).scan_duplicates(limit, offset=offset, progress=_progress)
+    rows = [{"first": p.first_id, "second": p.second_id, "first_name": p.first_name, "second_name": p.second_name, "reasons": "; ".join(p.reasons)} for p in scan.pairs]
     click.echo(render(rows, ["first", "second", "first_name", "second_name", "reasons"], fmt))
+    more = f"; next page: --offset {offset + len(scan.pairs)}" if offset + len(scan.pairs) < scan.total else ""
+    click.echo(f"({len(scan.pairs)} of {scan.total} pairs{more})", err=True)
+
+
+def _progress(phase: str, count: int) -> None:
+    """A long scan says where it is, on standard error (the pairs may go to standard output)."""
+    if count and count % 100_000 == 0:
+        click.echo(f"  {phase}: {count:,}", err=True)
 
 
 @contacts.command()

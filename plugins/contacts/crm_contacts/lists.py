@@ -223,37 +223,56 @@ class MailingLists:
     def unsubscribe(self, contact_id: int, list_name: str | None = None, *, actor: str | None = None, channel: str = "staff") -> bool:
         """Unsubscribe a contact from one list, or (``list_name=None``) flag it do-not-contact.
 
-        Emits ``ContactUnsubscribed``; returns ``False`` when it was already so.
+        A contact merged into another (an old mailing's link names it) is
+        unsubscribed on its survivor, which now gets its mail, and on its own
+        record too, so the wish holds after an unmerge. Emits
+        ``ContactUnsubscribed`` (for the survivor); returns ``False`` when it
+        was already so.
         """
         check_channel(channel)
         with self.crm.transaction():
             contact = Contact.get_or_none(Contact.id == int(contact_id))
             if contact is None:
                 raise NotFoundError(f"no contact with id {contact_id}")
+            target = _survivor(contact)
             if list_name is None:
-                if contact.do_not_contact:
-                    return False
-                book: AddressBook = self  # type: ignore[assignment]
-                book._apply_update(contact, book._records([contact.id])[contact.id], {"do_not_contact": True}, actor=actor, channel=channel)
-                self.crm.emit(ContactUnsubscribed(contact_id=contact.id, list_id=None, actor=actor, channel=channel))
-                return True
+                changed = False
+                if contact.id != target.id and not contact.do_not_contact:
+                    Contact.update(do_not_contact=True).where(Contact.id == contact.id).execute()
+                    changed = True
+                if not target.do_not_contact:
+                    book: AddressBook = self  # type: ignore[assignment]
+                    book._apply_update(target, book._records([target.id])[target.id], {"do_not_contact": True}, actor=actor, channel=channel)
+                    changed = True
+                if changed:
+                    self.crm.emit(ContactUnsubscribed(contact_id=target.id, list_id=None, actor=actor, channel=channel))
+                return changed
             row = self._list(list_name)
-            member = ListMember.get_or_none((ListMember.mailing_list == row.id) & (ListMember.contact == contact.id))
-            if member is None:
-                raise ValidationError(f"contact {contact_id} is not on the list {list_name!r}")
-            if member.unsubscribed_at is not None:
+            members = {
+                cid: (mid, unsubscribed)
+                for mid, cid, unsubscribed in ListMember.select(ListMember.id, ListMember.contact, ListMember.unsubscribed_at)
+                .where((ListMember.mailing_list == row.id) & ListMember.contact.in_({contact.id, target.id}))
+                .tuples()
+            }
+            if not members:
+                merged = f" (nor is contact {target.id}, which it was merged into)" if target.id != contact.id else ""
+                raise ValidationError(f"contact {contact_id} is not on the list {list_name!r}{merged}")
+            pending = [mid for mid, unsubscribed in members.values() if unsubscribed is None]
+            if not pending:
                 return False
-            ListMember.update(unsubscribed_at=self.crm.clock.now()).where(ListMember.id == member.id).execute()
-            self.crm.emit(ContactUnsubscribed(contact_id=contact.id, list_id=row.id, actor=actor, channel=channel))
+            ListMember.update(unsubscribed_at=self.crm.clock.now()).where(ListMember.id.in_(pending)).execute()
+            self.crm.emit(ContactUnsubscribed(contact_id=target.id, list_id=row.id, actor=actor, channel=channel))
             return True
 
     def resubscribe(self, contact_id: int, list_name: str) -> bool:
-        """Undo a per-list unsubscribe (when the contact asks to come back)."""
+        """Undo a per-list unsubscribe (when the contact asks to come back); on the survivor too, for a merged contact."""
         with self.crm.transaction():
             row = self._list(list_name)
+            contact = Contact.get_or_none(Contact.id == int(contact_id))
+            ids = {int(contact_id)} if contact is None else {contact.id, _survivor(contact).id}
             return bool(
                 ListMember.update(unsubscribed_at=None)
-                .where((ListMember.mailing_list == row.id) & (ListMember.contact == int(contact_id)) & ListMember.unsubscribed_at.is_null(False))
+                .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(ids) & ListMember.unsubscribed_at.is_null(False))
                 .execute()
             )
 
@@ -380,6 +399,18 @@ class MailingLists:
             total = rest.count()
             included = rest.where(has_address).count()
         return {"included": included, "do_not_contact": dnc, "unsubscribed": unsubscribed, "no_address": total - included}
+
+
+def _survivor(contact: Contact) -> Contact:
+    """The live contact ``contact`` was merged into (through chains of merges), or ``contact`` itself."""
+    seen = {contact.id}
+    while contact.deleted_at is not None and contact.merged_into is not None and contact.merged_into not in seen:
+        into = Contact.get_or_none(Contact.id == contact.merged_into)
+        if into is None:
+            break
+        seen.add(into.id)
+        contact = into
+    return contact
 
 
 _MEMBER_COLUMNS = ("id", "contact_id", "email", "e-mail", "e-mail address", "email address", "phone", "mobile")

@@ -1,8 +1,6 @@
-"""Duplicates and merges.
+"""Merges (finding the pairs to merge is :mod:`crm_contacts.duplicates`).
 
-:meth:`Merging.find_duplicates` pairs contacts that share a normalised
-e-mail or phone, or whose names are alike within one organization or city,
-and says why. :meth:`Merging.merge` folds one contact into another with a
+:meth:`Merging.merge` folds one contact into another with a
 rule per field, moves the references this plugin and every other plugin
 hold (through ``crm_contacts_merged``), and records enough to undo it with
 :meth:`Merging.unmerge` (which calls ``crm_contacts_unmerged``).
@@ -10,18 +8,16 @@ hold (through ``crm_contacts_merged``), and records enough to undo it with
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any, Mapping
 
-import attrs
-import peewee
 from crm_hookspecs.events import ContactsMerged, ContactsUnmerged
 
 from crm_core.errors import NotFoundError, ValidationError
 
-from crm_contacts.book import check_channel, chunks
-from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone, ListMember, Merge
+from crm_contacts.book import check_channel
+from crm_contacts.duplicates import DuplicatePair
+from crm_contacts.models import Contact, ListMember, Merge
 from crm_contacts.records import snapshot
 
 __all__ = ["DuplicatePair", "MERGE_RULES", "Merging"]
@@ -31,138 +27,10 @@ MERGE_RULES = ("survivor", "merged", "newest")
 _SCALARS = ("display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language", "external_id", "notes")
 
 
-@attrs.frozen
-class DuplicatePair:
-    """Two contacts that are probably one, and why."""
-
-    first_id: int
-    second_id: int
-    first_name: str
-    second_name: str
-    reasons: tuple[str, ...]
-
-
 class Merging:
-    """The duplicates and merge part of ``crm.plugin("contacts")``."""
+    """The merge part of ``crm.plugin("contacts")``."""
 
     crm: Any
-
-    def find_duplicates(self, limit: int = 100) -> list[DuplicatePair]:
-        """Likely duplicate pairs among live contacts, lowest ids first, with the reasons."""
-        reasons: dict[tuple[int, int], list[str]] = {}
-        with self.crm.activate():
-            for model, column, what in ((ContactEmail, ContactEmail.address, "e-mail"), (ContactPhone, ContactPhone.number, "phone")):
-                other = model.alias("o")
-                other_column = getattr(other, column.name)
-                second = Contact.alias("c2")
-                query = (
-                    model.select(model.contact, other.contact, column)
-                    .join(other, on=((other_column == column) & (other.contact > model.contact)))
-                    .join_from(model, Contact, on=(Contact.id == model.contact))
-                    .join_from(other, second, on=(second.id == other.contact))
-                    .where(Contact.deleted_at.is_null() & second.deleted_at.is_null())
-                    .tuples()
-                )
-                for a, b, value in query:
-                    reasons.setdefault((a, b), []).append(f"same {what} {value}")
-            for pair, why in self._similar_names().items():
-                reasons.setdefault(pair, []).extend(why)
-            pairs = sorted(reasons)[:limit]
-            names = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_({i for p in pairs for i in p})).tuples()) if pairs else {}
-        return [DuplicatePair(a, b, names.get(a, ""), names.get(b, ""), tuple(dict.fromkeys(reasons[(a, b)]))) for a, b in pairs]
-
-    def _similar_names(self) -> dict[tuple[int, int], list[str]]:
-        """Pairs of people with alike names in one organization or city, kept only with a second signal.
-
-        Names alike (the same normalised full name, or ``duplicate_name_similarity``
-        or more) are a candidate, not a match: common names repeat in any
-        city. A candidate is kept when nothing contradicts it (the two do not
-        each have e-mails none of which they share, nor phones) and they share
-        the organization, the postal address or the city; with the same full
-        name, the same organization and the same address, one such difference
-        is forgiven (a person's new work address). The reasons say which.
-        """
-        threshold = self.crm.settings("contacts").duplicate_name_similarity
-        rows = list(
-            Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
-            .join(ContactAddress, on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)), join_type=peewee.JOIN.LEFT_OUTER)  # noqa: E712
-            .where(Contact.deleted_at.is_null() & (Contact.kind == "person"))
-            .tuples()
-        )
-        people = {r[0]: r for r in rows}
-        groups: dict[tuple[str, Any, str], list[int]] = {}
-        for cid, key, org, city, _, _ in rows:
-            if not key:
-                continue
-            # compared only within a block of the same first letters: names
-            # differing there are not the typos this looks for
-            if org:
-                groups.setdefault(("organization", org, key[:2]), []).append(cid)
-            if city:
-                groups.setdefault(("city", city.lower(), key[:2]), []).append(cid)
-        candidates: dict[tuple[int, int], float] = {}
-        matcher = difflib.SequenceMatcher(None)
-        for members in groups.values():
-            for i, a in enumerate(members):
-                name_a = people[a][1]
-                # the second sequence is the one SequenceMatcher indexes: once per name
-                matcher.set_seq2(name_a)
-                for b in members[i + 1 :]:
-                    pair = (min(a, b), max(a, b))
-                    if pair in candidates:
-                        continue
-                    name_b = people[b][1]
-                    if name_a == name_b:
-                        candidates[pair] = 1.0
-                        continue
-                    matcher.set_seq1(name_b)
-                    # the quick ratios are upper bounds of ratio(): same answers, far fewer full comparisons
-                    if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
-                        continue
-                    ratio = matcher.ratio()
-                    if ratio >= threshold:
-                        candidates[pair] = ratio
-        if not candidates:
-            return {}
-        ids = sorted({i for pair in candidates for i in pair})
-        emails: dict[int, set[str]] = {}
-        phones: dict[int, set[str]] = {}
-        for part in chunks(ids):
-            for cid, value in ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.in_(part)).tuples():
-                emails.setdefault(cid, set()).add(value)
-            for cid, value in ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.in_(part)).tuples():
-                phones.setdefault(cid, set()).add(value)
-        org_ids = {people[i][2] for i in ids if people[i][2]}
-        org_names = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples()) if org_ids else {}
-        out: dict[tuple[int, int], list[str]] = {}
-        for (a, b), ratio in candidates.items():
-            _, _, org_a, city_a, street_a, postal_a = people[a]
-            _, _, org_b, city_b, street_b, postal_b = people[b]
-            conflicts = []
-            if emails.get(a) and emails.get(b) and not emails[a] & emails[b]:
-                conflicts.append("e-mails")
-            if phones.get(a) and phones.get(b) and not phones[a] & phones[b]:
-                conflicts.append("phones")
-            same_org = bool(org_a) and org_a == org_b
-            same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (street_b.lower() if street_b else None, postal_b, (city_b or "").lower())
-            same_city = bool(city_a) and (city_a or "").lower() == (city_b or "").lower()
-            exact = ratio == 1.0
-            if conflicts and not (exact and same_org and same_address and len(conflicts) == 1):
-                continue
-            if not (same_org or same_address or same_city):
-                continue
-            name = "same name" if exact else f"similar names ({ratio:.0%})"
-            where = []
-            if same_org:
-                where.append(f"in organization {org_names.get(org_a, '#' + str(org_a))}")
-            if same_address:
-                where.append(f"at the same postal address ({street_a}, {city_a})")
-            elif same_city:
-                where.append(f"in {city_a}")
-            why = [f"{name} {' and '.join(where)}"]
-            why.append(f"though their {conflicts[0]} differ" if conflicts else "no e-mail or phone that differs")
-            out[(a, b)] = why
-        return out
 
     def merge(
         self,
@@ -237,7 +105,9 @@ class Merging:
                     changes[key][0]["primary"] = True
             row = rows[survivor_id]
             book._apply_update(row, survivor, changes, actor=actor, channel=channel)
-            moved_rows = self._move_own(survivor_id, merged_id)
+            moved_rows: dict[str, Any] = self._move_own(survivor_id, merged_id)
+            # unmerge clears a do-not-contact the merge set, never one asked for while merged
+            moved_rows["contacts_contact.do_not_contact"] = bool(changes.get("do_not_contact"))
             now = self.crm.clock.now()
             Contact.update(deleted_at=now, merged_into=survivor_id, updated_at=now).where(Contact.id == merged_id).execute()
             moved_by_plugins = self.crm.hooks.contacts_merged(self.crm, survivor_id, merged_id)
@@ -249,16 +119,36 @@ class Merging:
             self.crm.emit(ContactsMerged(survivor_id=survivor_id, merged_id=merged_id, merge_id=record.id, actor=actor, channel=channel))
         return record.id
 
-    def _move_own(self, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-        """Point this plugin's rows at the survivor: organization members and list memberships."""
+    def _move_own(self, survivor_id: int, merged_id: int) -> dict[str, Any]:
+        """Point this plugin's rows at the survivor: organization members and list memberships.
+
+        A list both are on keeps both memberships (the merged one comes back
+        on unmerge); if the merged contact had left it and the survivor had
+        not, the survivor leaves it too, at the same time: it is one person,
+        who asked not to get that list. What was copied is recorded, as
+        ``[membership id, unsubscribed_at]``, so that unmerge can undo it.
+        """
         members = [r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples()]
         if members:
             Contact.update(organization=survivor_id).where(Contact.id.in_(members)).execute()
+        left = dict(
+            ListMember.select(ListMember.mailing_list, ListMember.unsubscribed_at)
+            .where((ListMember.contact == merged_id) & ListMember.unsubscribed_at.is_null(False))
+            .tuples()
+        )
+        copied: list[list[Any]] = []
+        if left:
+            on_lists = ListMember.select(ListMember.id, ListMember.mailing_list).where(
+                (ListMember.contact == survivor_id) & ListMember.mailing_list.in_(list(left)) & ListMember.unsubscribed_at.is_null()
+            )
+            for member_id, list_id in on_lists.tuples():
+                ListMember.update(unsubscribed_at=left[list_id]).where(ListMember.id == member_id).execute()
+                copied.append([member_id, left[list_id].isoformat()])
         on_survivor = ListMember.select(ListMember.mailing_list).where(ListMember.contact == survivor_id)
         lists = [r[0] for r in ListMember.select(ListMember.id).where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor)).tuples()]
         if lists:
             ListMember.update(contact=survivor_id).where(ListMember.id.in_(lists)).execute()
-        return {"contacts_contact.organization_id": members, "contacts_list_member": lists}
+        return {"contacts_contact.organization_id": members, "contacts_list_member": lists, "contacts_list_member.unsubscribed_at": copied}
 
     def merges(self, contact_id: int | None = None) -> list[dict[str, Any]]:
         """Merges made (newest first), optionally only those involving one contact."""
@@ -292,14 +182,21 @@ class Merging:
                 raise ValidationError(f"contact {record.survivor_id}, which {merged_id} was merged into, is deleted; restore it first")
             before.pop("status_changed_at", None)
             current = book._records([survivor.id])[survivor.id]
+            moved = json.loads(record.moved_rows)
+            if current.do_not_contact and not moved.get("contacts_contact.do_not_contact", True):
+                before["do_not_contact"] = True  # asked for while merged: an unmerge does not undo it
             # custom fields merge on update: remove the ones the merge added
             before["custom"] = {**{k: None for k in current.custom if k not in before["custom"]}, **before["custom"]}
             book._apply_update(survivor, current, {k: v for k, v in before.items() if k != "kind"}, actor=actor, channel=channel)
-            moved = json.loads(record.moved_rows)
             if moved.get("contacts_contact.organization_id"):
                 Contact.update(organization=record.merged_id).where(Contact.id.in_(moved["contacts_contact.organization_id"])).execute()
             if moved.get("contacts_list_member"):
                 ListMember.update(contact=record.merged_id).where(ListMember.id.in_(moved["contacts_list_member"])).execute()
+            for member_id, copied_at in moved.get("contacts_list_member.unsubscribed_at", []):
+                # only what the merge copied, and only if nobody changed it since (a resubscribe, a new unsubscribe)
+                member = ListMember.get_or_none(ListMember.id == member_id)
+                if member is not None and member.unsubscribed_at is not None and member.unsubscribed_at.isoformat() == copied_at:
+                    ListMember.update(unsubscribed_at=None).where(ListMember.id == member_id).execute()
             now = self.crm.clock.now()
             Contact.update(deleted_at=None, merged_into=None, updated_at=now).where(Contact.id == record.merged_id).execute()
             self.crm.hooks.contacts_unmerged(self.crm, record.survivor_id, record.merged_id, json.loads(record.moved_by_plugins))
