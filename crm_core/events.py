@@ -69,9 +69,12 @@ class FailureInfo:
     event_pk: int
     event_type: str
     attempts: int
+    #: the last line of the traceback (the exception)
     error: str
     failed_at: dt.datetime
     next_attempt_at: dt.datetime
+    #: the handler's whole traceback, as recorded
+    traceback: str = ""
 
 
 @attrs.frozen
@@ -438,6 +441,7 @@ class EventBus:
                     error=f["error"].strip().splitlines()[-1] if f["error"].strip() else "",
                     failed_at=f["failed_at"],
                     next_attempt_at=f["next_attempt_at"],
+                    traceback=f["error"],
                 )
                 for f in query
             ]

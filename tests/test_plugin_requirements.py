@@ -8,7 +8,7 @@ import importlib.metadata
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 
-from crm_core.plugins import _requirements
+from crm_core.plugins import requirements as _requirements
 
 LINES = [
     "crm-hookspecs<2,>=1.0",
