@@ -73,28 +73,7 @@ class CRM:
         connect: bool = True,
         name: str | None = None,
     ) -> None:
-        if config is None:
-            core_kwargs: dict[str, Any] = {}
-            if database is not None:
-                core_kwargs["database"] = database
-            if timezone is not None:
-                core_kwargs["timezone"] = timezone
-            core = structure_section(core_kwargs, CoreSettings, "the app's arguments", "crm")
-            config = Config(core=core, enabled=(), plugin_tables=dict(settings or {}), enabled_source="the app's arguments")
-        else:
-            overrides = {}
-            if database is not None:
-                overrides["database"] = database
-            if timezone is not None:
-                overrides["timezone"] = timezone
-            if overrides:
-                import attrs
-
-                config = attrs.evolve(config, core=attrs.evolve(config.core, **overrides))
-            if settings:
-                import attrs
-
-                config = attrs.evolve(config, plugin_tables={**config.plugin_tables, **settings})
+        config = _effective_config(config, database, timezone, settings)
         self.config = config
         self.strict = strict
         self.clock: Clock = clock or SystemClock()
@@ -118,9 +97,7 @@ class CRM:
             elif isinstance(item, tuple) and len(item) in (2, 3):
                 enabled.append(object_plugin(item[0], item[1], item[2] if len(item) == 3 else None))
             else:
-                raise ConfigError(
-                    f"plugins=[...] takes plugin names or (name, object) pairs, not {item!r}"
-                )
+                raise ConfigError(f"plugins=[...] takes plugin names or (name, object) pairs, not {item!r}")
         self._loaded: LoadedPlugins = self._load_plugins(enabled, named, installed)
         self.pm = self._loaded.pm
         self.hooks = Hooks(self.pm, self._loaded.order)
@@ -349,3 +326,27 @@ class CRM:
 
     def __repr__(self) -> str:
         return f"<CRM {storage.describe_url(self.config.core.database)} plugins={self.enabled_plugins}>"
+
+
+def _effective_config(
+    config: Config | None,
+    database: str | None,
+    timezone: str | None,
+    settings: Mapping[str, Mapping[str, Any]] | None,
+) -> Config:
+    """The configuration an app runs with: ``config`` (or defaults) and the arguments over it."""
+    import attrs
+
+    overrides: dict[str, Any] = {}
+    if database is not None:
+        overrides["database"] = database
+    if timezone is not None:
+        overrides["timezone"] = timezone
+    if config is None:
+        core = structure_section(overrides, CoreSettings, "the app's arguments", "crm")
+        return Config(core=core, enabled=(), plugin_tables=dict(settings or {}), enabled_source="the app's arguments")
+    if overrides:
+        config = attrs.evolve(config, core=attrs.evolve(config.core, **overrides))
+    if settings:
+        config = attrs.evolve(config, plugin_tables={**config.plugin_tables, **settings})
+    return config

@@ -394,6 +394,14 @@ class EventBus:
             # a deep recursion's traceback would not fit MySQL's TEXT, and a
             # failure that cannot be recorded would block the handler for good
             text = text[: MAX_ERROR_CHARS // 2] + "\n[… traceback shortened …]\n" + text[-MAX_ERROR_CHARS // 2 :]
+        # said where it happens, not only recorded: operators see it in the
+        # log, and the test kit fails a test on it (`crm_delivery_failure`)
+        message = (str(exc).strip().splitlines() or [""])[0][:200]
+        self._app.log.error(
+            "event handler %s failed on event %s: %s: %s; recorded for a retry (crm events failed)",
+            handler, event_pk, type(exc).__name__, message,
+            extra={"crm_delivery_failure": (handler, event_pk, text)},
+        )
         existing = EventFailure.get_or_none((EventFailure.handler == handler) & (EventFailure.event == event_pk))
         if existing is None:
             EventFailure.create(
