@@ -77,9 +77,13 @@ def load_plugins(
     pm.add_hookspecs(specs)
     registered: list[str] = []
     for info in resolution.order:
-        failed = {dep: records[dep].error for dep, _ in info.requires if dep in records and records[dep].error}
+        failed: dict[str, PluginError] = {}
+        for dep, _ in info.requires:
+            error = records[dep].error if dep in records else None
+            if error is not None:
+                failed[dep] = error
         if failed:  # a plugin it requires failed to import or register
-            record = PluginRecord(info=info, state="skipped", error=skipped_error(info.name, failed))  # type: ignore[arg-type]
+            record = PluginRecord(info=info, state="skipped", error=skipped_error(info.name, failed))
         else:
             record = _register(pm, info, contract_version)
         if strict and record.error is not None:
