@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from crm_core import storage
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Config, CoreSettings, load_config, structure_section
-from crm_core.errors import AppContextError, ConfigError, NotFoundError
+from crm_core.errors import AppContextError, ConfigError, NotFoundError, PluginNotInstalledError
 from crm_core.hooks import Hooks
-from crm_core.errors import PluginNotInstalledError
 from crm_core.plugins import (
     LoadedPlugins,
     PluginInfo,
