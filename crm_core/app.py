@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import os
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar, overload
@@ -11,9 +12,17 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar, ove
 from crm_core import storage
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Config, CoreSettings, load_config, structure_section
-from crm_core.errors import AppContextError, ConfigError, NotFoundError, PluginError
+from crm_core.errors import AppContextError, ConfigError, NotFoundError, PluginError, PluginNotInstalledError
 from crm_core.hooks import Hooks
-from crm_core.plugins import LoadedPlugins, PluginInfo, PluginRecord, load_plugins, object_plugin
+from crm_core.plugins import (
+    LoadedPlugins,
+    PluginInfo,
+    PluginRecord,
+    discover,
+    load_plugins,
+    not_installed_error,
+    object_plugin,
+)
 
 _API = TypeVar("_API")
 
@@ -27,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CRM"]
 
+#: numbers the apps of a process that were given no ``name``, for their logger
+_APP_NUMBERS = itertools.count(1)
 
 
 class CRM:
@@ -41,6 +52,12 @@ class CRM:
     plugins; a ``(name, object)`` pair registers an object as a plugin (for
     tests and embedding), optionally with ``(name, object, {"contacts": ">=0.1"})``
     to declare the plugins it requires.
+
+    A plugin name that is not installed is a :class:`PluginNotInstalledError`
+    (with a did-you-mean), strict or not; a plugin that is installed but
+    fails to load is skipped and logged (raised with ``strict=True``). The
+    app logs under ``crm.app.<name>`` (``name``, or a number counted per
+    process), so the log lines of two apps in one process can be told apart.
     """
 
     def __init__(
@@ -55,33 +72,15 @@ class CRM:
         config: Config | None = None,
         installed: Mapping[str, PluginInfo] | None = None,
         connect: bool = True,
+        name: str | None = None,
     ) -> None:
-        if config is None:
-            core_kwargs: dict[str, Any] = {}
-            if database is not None:
-                core_kwargs["database"] = database
-            if timezone is not None:
-                core_kwargs["timezone"] = timezone
-            core = structure_section(core_kwargs, CoreSettings, "the app's arguments", "crm")
-            config = Config(core=core, enabled=(), plugin_tables=dict(settings or {}), enabled_source="the app's arguments")
-        else:
-            overrides = {}
-            if database is not None:
-                overrides["database"] = database
-            if timezone is not None:
-                overrides["timezone"] = timezone
-            if overrides:
-                import attrs
-
-                config = attrs.evolve(config, core=attrs.evolve(config.core, **overrides))
-            if settings:
-                import attrs
-
-                config = attrs.evolve(config, plugin_tables={**config.plugin_tables, **settings})
+        config = _effective_config(config, database, timezone, settings)
         self.config = config
         self.strict = strict
         self.clock: Clock = clock or SystemClock()
-        self.log = logging.getLogger("crm")
+        #: names this app in its logger, ``crm.app.<name>``
+        self.name = name or str(next(_APP_NUMBERS))
+        self.log = logging.getLogger(f"crm.app.{self.name}")
         import zoneinfo
 
         self.tz = zoneinfo.ZoneInfo(config.core.timezone)
@@ -90,19 +89,17 @@ class CRM:
         self.deliver_events = "after-commit"
 
         enabled: list[str | PluginInfo] = list(config.enabled or ())
+        named: list[str] = []  # the names given in `plugins`, for messages
         for item in plugins or ():
             if isinstance(item, str):
                 if item not in enabled:
                     enabled.append(item)
+                    named.append(item)
             elif isinstance(item, tuple) and len(item) in (2, 3):
                 enabled.append(object_plugin(item[0], item[1], item[2] if len(item) == 3 else None))
             else:
-                raise ConfigError(
-                    f"plugins=[...] takes plugin names or (name, object) pairs, not {item!r}"
-                )
-        self._loaded: LoadedPlugins = load_plugins(
-            enabled, installed=installed, strict=strict, enabled_source=config.enabled_source
-        )
+                raise ConfigError(f"plugins=[...] takes plugin names or (name, object) pairs, not {item!r}")
+        self._loaded: LoadedPlugins = self._load_plugins(enabled, named, installed)
         self.pm = self._loaded.pm
         self.hooks = Hooks(self.pm, self._loaded.order)
         self._settings = self._validate_settings()
@@ -183,6 +180,32 @@ class CRM:
     def enabled_plugins(self) -> list[str]:
         """The loaded plugins, in dependency order."""
         return list(self._loaded.order)
+
+    def _load_plugins(
+        self, enabled: list[str | PluginInfo], named: list[str], installed: Mapping[str, PluginInfo] | None
+    ) -> LoadedPlugins:
+        """Load the plugins; refuse names that are not installed, log the ones skipped."""
+        installed = discover() if installed is None else installed
+        loaded = load_plugins(enabled, installed=installed, strict=self.strict, enabled_source=self.config.enabled_source)
+        # a name that is not installed is a mistake in the list, not a broken
+        # plugin: starting without it would hide the typo ("taks")
+        unknown = [
+            not_installed_error(r.name, installed, "CRM(plugins=[...])") if r.name in named else r.error
+            for r in loaded.records.values()
+            if isinstance(r.error, PluginNotInstalledError)
+        ]
+        if unknown:
+            if len(unknown) == 1:
+                raise unknown[0]
+            raise PluginNotInstalledError(unknown[0].plugin, "; ".join(str(e) for e in unknown))
+        for record in loaded.records.values():
+            # `crm_plugin` lets the CLI, which prints these itself, tell them apart
+            if record.error is not None:
+                self.log.warning("%s", record.error, extra={"crm_plugin": record.name})
+            for warning in record.warnings:
+                self.log.warning("%s", warning, extra={"crm_plugin": record.name})
+        self.log.info("plugins enabled, in load order: %s", ", ".join(loaded.order) or "none")
+        return loaded
 
     def has_plugin(self, name: str) -> bool:
         return name in self._loaded.order
@@ -328,3 +351,27 @@ class CRM:
 
     def __repr__(self) -> str:
         return f"<CRM {storage.describe_url(self.config.core.database)} plugins={self.enabled_plugins}>"
+
+
+def _effective_config(
+    config: Config | None,
+    database: str | None,
+    timezone: str | None,
+    settings: Mapping[str, Mapping[str, Any]] | None,
+) -> Config:
+    """The configuration an app runs with: ``config`` (or defaults) and the arguments over it."""
+    import attrs
+
+    overrides: dict[str, Any] = {}
+    if database is not None:
+        overrides["database"] = database
+    if timezone is not None:
+        overrides["timezone"] = timezone
+    if config is None:
+        core = structure_section(overrides, CoreSettings, "the app's arguments", "crm")
+        return Config(core=core, enabled=(), plugin_tables=dict(settings or {}), enabled_source="the app's arguments")
+    if overrides:
+        config = attrs.evolve(config, core=attrs.evolve(config.core, **overrides))
+    if settings:
+        config = attrs.evolve(config, plugin_tables={**config.plugin_tables, **settings})
+    return config

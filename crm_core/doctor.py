@@ -10,6 +10,7 @@ from crm_core.errors import CRMError
 
 if TYPE_CHECKING:
     from crm_core.cli.main import CLIState
+    from crm_core.plugins import PluginRecord
 
 __all__ = ["Check", "run_checks"]
 
@@ -20,6 +21,8 @@ class Check:
     ok: bool
     detail: str
     fix: str | None = None
+    #: not a problem, but probably a mistake: shown, not counted
+    warning: bool = False
 
 
 def run_checks(state: CLIState) -> Iterator[Check]:
@@ -48,9 +51,11 @@ def run_checks(state: CLIState) -> Iterator[Check]:
 
     for name, record in app.plugins.items():
         if record.error is not None:
-            yield Check(f"plugin {name}", False, str(record.error), "see 'crm plugins --format json' for the traceback")
+            yield Check(f"plugin {name}", False, str(record.error), _plugin_fix(record))
         else:
             yield Check(f"plugin {name}", True, f"{record.info.version or 'object'} loaded, hooks: {', '.join(record.hooks) or 'none'}")
+        for warning in record.warnings:
+            yield Check(f"plugin {name}", True, warning, warning=True)
     for name, schema in app.hooks.schemas():
         prefix = f"{name}_"
         wrong = [m._meta.table_name for m in schema.models if not m._meta.table_name.startswith(prefix)]
@@ -83,6 +88,15 @@ def run_checks(state: CLIState) -> Iterator[Check]:
         yield Check("events", False, f"{len(failed)} failed deliveries", "see 'crm events failed', fix the handler, then 'crm events retry --all'")
     else:
         yield Check("events", True, "no failed deliveries")
+
+
+def _plugin_fix(record: PluginRecord) -> str | None:
+    """Where to look next; the error message itself already says what to change."""
+    if record.traceback:
+        return "the error is in the plugin's code: see its traceback with 'crm plugins --format json'"
+    if record.state == "skipped":
+        return "fix the plugin it requires (its own line above); this one then loads too"
+    return None
 
 
 def _drift_check(app: Any) -> Check:

@@ -10,6 +10,7 @@ prints ``Error: <message>`` on one line and exits with ``exit_code``; with
     CRMError                      exit 1
     ├── ConfigError               exit 2   bad or missing configuration
     ├── PluginError               exit 3   a plugin failed to load or resolve
+    │   ├── PluginNotInstalledError        an enabled name is not an installed plugin
     │   ├── PluginImportError              its import or registration raised
     │   ├── PluginDependencyError          a required plugin is missing, failed or too old
     │   ├── PluginContractError            it needs another contract version
@@ -35,6 +36,7 @@ __all__ = [
     "PluginDependencyError",
     "PluginError",
     "PluginImportError",
+    "PluginNotInstalledError",
     "StorageError",
     "ValidationError",
 ]
@@ -73,6 +75,14 @@ class PluginError(CRMError):
     def __init__(self, plugin: str, message: str) -> None:
         super().__init__(message)
         self.plugin = plugin
+
+
+class PluginNotInstalledError(PluginError):
+    """A name in the enabled list is not an installed plugin (a typo, or it was uninstalled).
+
+    Unlike the other plugin errors this is a mistake in the list itself, so an
+    app refuses to start with it, strict or not (``CRM(plugins=["taks"])``).
+    """
 
 
 class PluginImportError(PluginError):

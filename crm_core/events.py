@@ -77,9 +77,12 @@ class FailureInfo:
     event_pk: int
     event_type: str
     attempts: int
+    #: the last line of the traceback (the exception)
     error: str
     failed_at: dt.datetime
     next_attempt_at: dt.datetime
+    #: the handler's whole traceback, as recorded
+    traceback: str = ""
 
 
 @attrs.frozen
@@ -399,6 +402,14 @@ class EventBus:
             # a deep recursion's traceback would not fit MySQL's TEXT, and a
             # failure that cannot be recorded would block the handler for good
             text = text[: MAX_ERROR_CHARS // 2] + "\n[… traceback shortened …]\n" + text[-MAX_ERROR_CHARS // 2 :]
+        # said where it happens, not only recorded: operators see it in the
+        # log, and the test kit fails a test on it (`crm_delivery_failure`)
+        message = (str(exc).strip().splitlines() or [""])[0][:200]
+        self._app.log.error(
+            "event handler %s failed on event %s: %s: %s; recorded for a retry (crm events failed)",
+            handler, event_pk, type(exc).__name__, message,
+            extra={"crm_delivery_failure": (handler, event_pk, text)},
+        )
         existing = EventFailure.get_or_none((EventFailure.handler == handler) & (EventFailure.event == event_pk))
         if existing is None:
             EventFailure.create(
@@ -446,6 +457,7 @@ class EventBus:
                     error=f["error"].strip().splitlines()[-1] if f["error"].strip() else "",
                     failed_at=f["failed_at"],
                     next_attempt_at=f["next_attempt_at"],
+                    traceback=f["error"],
                 )
                 for f in query
             ]

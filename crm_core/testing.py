@@ -24,6 +24,11 @@ Fixtures:
 
 Apps built here are strict: a plugin that fails to load fails the test.
 
+An event handler that raises while a test runs fails the test too (a
+delivery failure is otherwise only recorded, for a retry, and the test would
+pass). A test whose point is a failing handler opts out with
+``@pytest.mark.crm_allow_delivery_failures``.
+
 Assertions:
 
 ``assert_no_schema_drift(app)``
@@ -33,6 +38,7 @@ Assertions:
 
 from __future__ import annotations
 
+import logging
 import os
 import types
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -47,8 +53,10 @@ if TYPE_CHECKING:
     from crm_core.clock import FakeClock
 
 __all__ = [
+    "ALLOW_DELIVERY_FAILURES",
     "BACKEND_ENV",
     "CLIRunner",
+    "DeliveryFailureWatcher",
     "EventRecorder",
     "assert_no_schema_drift",
     "configured_backends",
@@ -77,6 +85,53 @@ def assert_no_schema_drift(app: CRM) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "crm_plugins(*names): plugins enabled in the `crm` fixture's app")
     config.addinivalue_line("markers", "sqlite_only: the test runs on SQLite only (it checks SQLite behaviour)")
+    config.addinivalue_line(
+        "markers", f"{ALLOW_DELIVERY_FAILURES}: an event handler may fail in this test (it does not fail the test)"
+    )
+
+
+#: the marker that lets a test's event handlers fail
+ALLOW_DELIVERY_FAILURES = "crm_allow_delivery_failures"
+
+
+class DeliveryFailureWatcher(logging.Handler):
+    """Collects the delivery failures that apps log (on the ``crm`` logger) while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        #: ``(handler, event id, traceback)`` of each failure, in order
+        self.failures: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        failure = getattr(record, "crm_delivery_failure", None)
+        if failure is not None:
+            self.failures.append(failure)
+
+    def report(self) -> str:
+        lines = [
+            f"{len(self.failures)} event delivery failure(s) during the test: a handler raised. Fix the handler, "
+            f"or mark the test @pytest.mark.{ALLOW_DELIVERY_FAILURES} if the failure is what it checks."
+        ]
+        for handler, event_pk, text in self.failures:
+            lines.append(f"\nhandler {handler}, event {event_pk}:\n{text.rstrip()}")
+        return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+    """Fail a test in which an event handler raised, unless it is marked to allow it."""
+    if item.get_closest_marker(ALLOW_DELIVERY_FAILURES):
+        return (yield)
+    watcher = DeliveryFailureWatcher()
+    logger = logging.getLogger("crm")
+    logger.addHandler(watcher)
+    try:
+        result = yield
+    finally:
+        logger.removeHandler(watcher)
+    if watcher.failures:
+        pytest.fail(watcher.report(), pytrace=False)
+    return result
 
 
 def drop_all_tables(url: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from crm_core import CRM
 from crm_core.config import load_config, structure_section
-from crm_core.errors import ConfigError
+from crm_core.errors import ConfigError, PluginNotInstalledError
 
 
 def write(path: Path, text: str) -> Path:
@@ -232,9 +232,8 @@ def test_crm_plugins_empty_means_no_plugin_at_all(toml, fake_site, monkeypatch):
 
 def test_crm_plugins_naming_an_uninstalled_plugin_says_where_it_came_from(toml, fake_site):
     path = toml("")
-    with CRM.from_config(path, environ={"CRM_PLUGINS": "ghost"}, connect=False) as crm:
-        error = str(crm.plugins["ghost"].error)
-    assert "'ghost' is enabled in CRM_PLUGINS but not installed" in error
+    with pytest.raises(PluginNotInstalledError, match="'ghost' is enabled in CRM_PLUGINS but not installed"):
+        CRM.from_config(path, environ={"CRM_PLUGINS": "ghost"}, connect=False)
 
 
 # -- plugin sections --------------------------------------------------------

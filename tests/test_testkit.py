@@ -156,3 +156,43 @@ def test_crm_cli_with_a_config_file_and_input(inner, tmp_path):
         """
     )
     result.assert_outcomes(passed=1)
+
+
+FAILING_HANDLER = """
+import pytest
+from crm_hookspecs.events import ContactCreated
+
+
+def explode(crm, events):
+    raise RuntimeError("the handler is broken")
+
+
+def emit(crm_factory, crm_plugin):
+    crm = crm_factory([crm_plugin("probe", crm_handle_events=explode)])
+    with crm.transaction():
+        crm.emit(ContactCreated(contact_id=1))
+    return crm
+
+
+def test_silent_failure(crm_factory, crm_plugin):
+    emit(crm_factory, crm_plugin)  # the change commits; only the delivery failed
+
+
+@pytest.mark.crm_allow_delivery_failures
+def test_failure_on_purpose(crm_factory, crm_plugin):
+    crm = emit(crm_factory, crm_plugin)
+    assert len(crm.events.failed()) == 1
+"""
+
+
+@pytest.mark.crm_allow_delivery_failures  # the inner session's handler fails, in this process
+def test_a_handler_that_raises_fails_the_test_unless_marked(inner):
+    result = inner(FAILING_HANDLER)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 event delivery failure(s) during the test: a handler raised*crm_allow_delivery_failures*",
+            "*handler probe, event 1:*",
+            "*RuntimeError: the handler is broken*",
+        ]
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from crm_core.cli.main import CLIError, CLIState, pass_state
-from crm_core.errors import CRMError
+from crm_core.errors import CRMError, PluginError
 from crm_core.output import format_option, render
 
 CONFIG_TEMPLATE = '''\
@@ -127,10 +127,13 @@ def _plugin_rows(state: CLIState) -> list[dict[str, Any]]:
 
     installed = discover()
     config = state.config(missing_ok=not state.config_explicit)
+    settings_errors: dict[str, str] = {}
     if state._app is not None:
         records = state._app.plugins
     else:
-        records = load_plugins(list(config.enabled or ()), installed=installed, enabled_source=config.enabled_source).records
+        loaded = load_plugins(list(config.enabled or ()), installed=installed, enabled_source=config.enabled_source)
+        records = loaded.records
+        settings_errors = _settings_errors(config, loaded)
     rows = []
     for name in list(records) + sorted(n for n in installed if n not in records):
         record = records.get(name)
@@ -143,23 +146,53 @@ def _plugin_rows(state: CLIState) -> list[dict[str, Any]]:
                 "contract": info.contract or "",
                 "requires": ", ".join(f"{d}{s}" for d, s in info.requires),
                 "hooks": list(record.hooks) if record else [],
-                "error": str(record.error) if record and record.error else "",
+                "error": str(record.error) if record and record.error else settings_errors.get(name, ""),
                 "traceback": (record.traceback or "") if record else "",
             }
         )
     return rows
 
 
+def _settings_errors(config: Any, loaded: Any) -> dict[str, str]:
+    """The error of each loaded plugin's ``[plugins.<name>]`` table, as the app would raise it."""
+    from crm_core.config import structure_section
+    from crm_core.hooks import Hooks
+
+    try:
+        sections = Hooks(loaded.pm, loaded.order).config_sections()
+    except PluginError as exc:  # a crm_config_section that returns no attrs class
+        return {exc.plugin: str(exc)}
+    errors = {}
+    for name in loaded.order:
+        table = config.plugin_tables.get(name, {})
+        try:
+            if name in sections:
+                structure_section(dict(table), sections[name], config.source, f"plugins.{name}")
+            elif table:
+                errors[name] = f"{config.source}: [plugins.{name}] has settings but plugin {name!r} declares none"
+        except CRMError as exc:
+            errors[name] = str(exc)
+    return errors
+
+
 @click.command()
 @format_option()
 @pass_state
 def plugins(state: CLIState, fmt: str) -> None:
-    """List installed plugins: version, state, contract, hooks, errors."""
+    """List installed plugins: version, state, contract, hooks, errors.
+
+    With ``crm --strict`` it exits with an error after the list when an
+    enabled plugin failed to load or its settings are wrong.
+    """
     rows = _plugin_rows(state)
     columns = ["name", "version", "state", "contract", "requires", "hooks", "error"]
     if fmt == "json":
         columns.append("traceback")
     click.echo(render(rows, columns, fmt))
+    failed = [row for row in rows if row["error"]]
+    if state.strict and failed:
+        first = failed[0]
+        raise CLIError(f"{len(failed)} enabled plugin(s) cannot be used (--strict): {first['error']}", 3)
 
 
 @click.group()
@@ -206,14 +239,23 @@ def events_status(state: CLIState, fmt: str) -> None:
 
 
 @events.command("failed")
+@click.option("--full", is_flag=True, help="Show each handler's whole traceback, not only its last line.")
 @format_option()
 @pass_state
-def events_failed(state: CLIState, fmt: str) -> None:
+def events_failed(state: CLIState, full: bool, fmt: str) -> None:
     """Events a handler failed on, with the error and the next attempt."""
     import attrs
 
-    rows = [attrs.asdict(f) for f in state.crm().events.failed()]
-    click.echo(render(rows, ["id", "handler", "event_pk", "event_type", "attempts", "next_attempt_at", "error"], fmt))
+    failures = state.crm().events.failed()
+    rows = [attrs.asdict(f) for f in failures]
+    columns = ["id", "handler", "event_pk", "event_type", "attempts", "next_attempt_at", "error"]
+    if full and fmt != "table":
+        columns.append("traceback")
+    click.echo(render(rows, columns, fmt))
+    if full and fmt == "table":
+        for failure in failures:  # below the table: a traceback does not fit a cell
+            click.echo(f"\nfailure {failure.id}: handler {failure.handler}, event {failure.event_pk} ({failure.event_type})")
+            click.echo(failure.traceback.rstrip())
 
 
 @events.command("retry")
@@ -244,8 +286,12 @@ def doctor(state: CLIState) -> None:
     problems = 0
     for check in run_checks(state):
         mark = "ok " if check.ok else "!! "
+        if check.warning:
+            mark = "?? "
         click.echo(f"{mark} {check.name}: {check.detail}")
-        if not check.ok:
+        if check.warning and check.fix:
+            click.echo(f"    fix: {check.fix}")
+        elif not check.ok:
             problems += 1
             if check.fix:
                 click.echo(f"    fix: {check.fix}")

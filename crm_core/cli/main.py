@@ -87,9 +87,17 @@ class CLIState:
         runs without saying that part of the CRM is missing.
         """
         if self._app is None:
+            import logging
+
             from crm_core.app import CRM
 
-            self._app = CRM(config=self.config(), strict=self.strict)
+            # the app logs each plugin it skips; the lines below say it once
+            log = logging.getLogger("crm.app.cli")
+            log.addFilter(_not_about_plugins)
+            try:
+                self._app = CRM(config=self.config(), strict=self.strict, name="cli")
+            finally:
+                log.removeFilter(_not_about_plugins)
             for record in self._app.plugins.values():
                 if warn and record.error is not None:
                     click.echo(f"Warning: {record.error}", err=True)
@@ -99,6 +107,10 @@ class CLIState:
         if self._app is not None and self._owns_app:
             self._app.close()
             self._app = None
+
+
+def _not_about_plugins(record: Any) -> bool:
+    return not hasattr(record, "crm_plugin")
 
 
 pass_state = click.make_pass_decorator(CLIState)
@@ -152,6 +164,7 @@ class RootGroup(click.Group):
         try:
             if state is not None and state._app is not None:
                 hooks = state._app.hooks
+                ctx.meta["crm.plugin_failures"] = {n: r for n, r in state._app.plugins.items() if r.error is not None}
             else:
                 from crm_core.hooks import Hooks
                 from crm_core.plugins import load_plugins
@@ -170,6 +183,7 @@ class RootGroup(click.Group):
                 config = load_config(path, missing_ok=not explicit)
                 loaded = load_plugins(list(config.enabled or ()), enabled_source=config.enabled_source)
                 hooks = Hooks(loaded.pm, loaded.order)
+                ctx.meta["crm.plugin_failures"] = {n: r for n, r in loaded.records.items() if r.error is not None}
             for owner, spec in hooks.cli_commands():
                 if spec.name in KERNEL_COMMANDS or spec.name in commands:
                     continue  # first one wins; `crm doctor` reports the clash
@@ -194,8 +208,23 @@ class RootGroup(click.Group):
             error = ctx.meta.get("crm.plugin_error")
             if error is not None:
                 raise CLIError(f"no such command {name!r}; plugin commands could not be loaded: {error}", error.exit_code)
+            failures = ctx.meta.get("crm.plugin_failures") or {}
+            if name in failures:  # a plugin's command is usually named after the plugin
+                raise CLIError(
+                    f"no command {name!r}: plugin {name!r} is enabled but was not loaded ({failures[name].error}); "
+                    "see 'crm plugins' or 'crm doctor'",
+                    failures[name].error.exit_code,
+                )
             known = ", ".join(self.list_commands(ctx))
-            raise click.UsageError(f"no such command {name!r}; the commands are: {known} (a plugin's command needs the plugin enabled)", ctx)
+            missing = ""
+            if failures:
+                missing = (
+                    f"; enabled plugins that were not loaded, so their commands are missing: {', '.join(sorted(failures))} "
+                    "(see 'crm plugins' or 'crm doctor')"
+                )
+            raise click.UsageError(
+                f"no such command {name!r}; the commands are: {known} (a plugin's command needs the plugin enabled){missing}", ctx
+            )
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
