@@ -138,6 +138,7 @@ def surveys(
         start=win.start,
         end=win.end,
         period=win.grain,
+        periods=win.labels(),
         notes=(*win.notes(), f"NPS questions: {', '.join(nps_keys)}; CSAT questions: {', '.join(csat_keys)}; "
                f"an invitation counts as answered within {conf.response_window_days} days"),
         empty_message=nothing("no survey invitations or answers", win),
