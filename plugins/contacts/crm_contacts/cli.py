@@ -19,7 +19,7 @@ import click
 from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import CRMError, ValidationError
-from crm_core.output import format_option, render
+from crm_core.output import format_option, note, render
 
 __all__ = ["contacts"]
 
@@ -280,7 +280,7 @@ def _print_page(page: Any, fmt: str) -> None:
     rows = [card_row(c) for c in page.cards]
     click.echo(render(rows, LIST_COLUMNS, fmt))
     if fmt == "table" and page.total > len(page.cards):
-        click.echo(f"({len(page.cards)} of {page.total}; next page: --offset {page.offset + len(page.cards)})", err=True)
+        note(f"({len(page.cards)} of {page.total}; next page: --offset {page.offset + len(page.cards)})")
 
 
 @contacts.command("list")
