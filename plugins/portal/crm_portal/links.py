@@ -170,14 +170,18 @@ def make_confirm_token(key: bytes, signup_id: int, expires_at: dt.datetime, nonc
     return f"{payload}.{_signature(key, b'confirm', payload)}"
 
 
-def read_confirm_token(key: bytes, token: str, now: dt.datetime) -> ConfirmClaims:
-    """What a confirmation link says, checked for signature and expiry (single use is the caller's)."""
+def read_confirm_token(key: bytes, token: str, now: dt.datetime | None) -> ConfirmClaims:
+    """What a confirmation link says, checked for signature and expiry (single use is the caller's).
+
+    ``now=None`` skips the expiry: what an expired link was made for (its
+    sign-up's language, for the page that refuses it).
+    """
     match = _CONFIRM.match((token or "").strip())
     if match is None:
         raise ForgedLinkError("the link is damaged or cut short; open the whole link from the e-mail")
     signup, expires, nonce, signature = match.groups()
     _check(key, b"confirm", f"{signup}-{expires}-{nonce}", signature)
     claims = ConfirmClaims(int(signup, 36), dt.datetime.fromtimestamp(int(expires, 36), dt.timezone.utc), nonce)
-    if now >= claims.expires_at:
+    if now is not None and now >= claims.expires_at:
         raise ExpiredLinkError(f"the confirmation link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC")
     return claims
