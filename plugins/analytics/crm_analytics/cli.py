@@ -136,7 +136,7 @@ def show(state: CLIState, name: str) -> None:
         return
     definitions = api.definitions()
     if name not in definitions:
-        raise NotFoundError(f"there is no report {name!r}; 'crm reports list' shows the reports")
+        raise NotFoundError(f"there is no report {name!r:.80}; 'crm reports list' shows the reports")
     d = definitions[name]
     click.echo(f"# {d.title} ({d.origin}); columns: {', '.join(d.columns)}")
     if d.source:

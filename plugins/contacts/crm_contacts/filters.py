@@ -50,10 +50,14 @@ FILTERS = {
 MAX_TEXT = 300
 
 
-def _text(key: str, value: Any) -> str:
+#: an e-mail address has at most 254 characters (RFC 5321), a phone number far fewer than 50
+MAX_EMAIL, MAX_PHONE = 254, 50
+
+
+def _text(key: str, value: Any, limit: int = MAX_TEXT) -> str:
     text = " ".join(str(value).split())
-    if len(text) > MAX_TEXT:
-        raise ValidationError(f"filter {key}: {len(text)} characters is too long; search with up to {MAX_TEXT}")
+    if len(text) > limit:
+        raise ValidationError(f"filter {key}: {len(text)} characters is too long; search with up to {limit}")
     return text
 
 
@@ -85,9 +89,9 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
                             "is exact: give the whole address (name@example.com), or search a name without @"
                         ) from None
             elif key == "email":
-                out[key] = normalize_email(str(value))
+                out[key] = normalize_email(_text(key, value, MAX_EMAIL))
             elif key == "phone":
-                out[key] = normalize_phone(str(value), region)[0]
+                out[key] = normalize_phone(_text(key, value, MAX_PHONE), region)[0]
             elif key == "tag":
                 tags = [value] if isinstance(value, str) else list(value)
                 out[key] = sorted({normalize_tag(str(t)) for t in tags})

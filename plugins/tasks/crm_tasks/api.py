@@ -65,7 +65,7 @@ class TasksAPI:
         member = self.settings.member(assignee)
         if member is None:
             names = ", ".join(m.name for m in self.settings.staff) or "none: add [[plugins.tasks.staff]] to the configuration"
-            raise ValidationError(f"unknown assignee {assignee!r}: not a staff member (staff: {names})")
+            raise ValidationError(f"unknown assignee {assignee!r:.80}: not a staff member (staff: {names})")
         if not member.active:
             raise ValidationError(f"assignee {assignee!r} is inactive (active = false in [[plugins.tasks.staff]]); choose another")
         return assignee
@@ -343,7 +343,7 @@ class TasksAPI:
     def _check_assignee_known(self, name: str) -> None:
         if self.settings.member(name) is None:
             names = ", ".join(m.name for m in self.settings.staff) or "none configured"
-            raise ValidationError(f"unknown staff member {name!r} (staff: {names})")
+            raise ValidationError(f"unknown staff member {name!r:.80} (staff: {names})")
 
     # -- changing -----------------------------------------------------------------
 
