@@ -1,20 +1,30 @@
-"""The one place that formats data for the CLI: ``table``, ``csv`` or ``json``.
+"""The one place that formats data for the CLI: ``table``, ``csv`` or ``json``, and the lines beside it.
 
 CSV cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with ``'``, so
 an export opened in a spreadsheet shows the text instead of running it.
+
+Data goes to stdout; what is said to the person running the command (a
+progress bar, "50 of 3000", a summary, a warning) goes to stderr through
+:func:`note` and :func:`progress`, which end every line and flush stdout
+first: stdout is block-buffered when it is not a terminal, so a stderr line
+written while part of a table still sat in the buffer would land inside a
+row when both streams go to one file (``crm … > out 2>&1``). The ``crm``
+command does the same for any write to stderr (``crm_core.cli.main``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
 import io
 import json
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+import sys
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
-__all__ = ["FORMATS", "csv_safe", "format_option", "render", "write_csv"]
+__all__ = ["FORMATS", "csv_safe", "format_option", "note", "progress", "render", "write_csv"]
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -91,3 +101,42 @@ def _json_default(value: Any) -> Any:
     if plain is value:
         return str(value)
     return plain
+
+
+# -- lines for the person at the terminal (stderr) ------------------------------------
+
+
+def note(message: str) -> None:
+    """One line on stderr for the person running the command: a summary, a hint, a warning.
+
+    The rows printed so far are flushed first, so the line follows them, and
+    the line is ended (a trailing newline in ``message`` is not doubled).
+    """
+    import click
+
+    sys.stdout.flush()
+    click.echo(message.rstrip("\r\n"), err=True)
+
+
+@contextlib.contextmanager
+def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """The progress of a long command on stderr; yields ``advance(done)``, given the total done so far.
+
+    On a terminal, click's bar redrawn in place; elsewhere (a log file, a
+    pipe) the label once, as a line. The line is ended when the block ends,
+    also when it ends by an error, so the next line (a summary, ``Error: …``)
+    starts on its own.
+    """
+    import click
+
+    sys.stdout.flush()
+    done = 0
+    with click.progressbar(length=max(int(length), 0), label=label, file=sys.stderr, show_eta=True) as bar:
+
+        def advance(total: int) -> None:
+            nonlocal done
+            if total > done:
+                bar.update(total - done)
+                done = total
+
+        yield advance

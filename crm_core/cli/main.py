@@ -9,11 +9,12 @@ entry modules.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
 import click
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.config import Config
 
-__all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "cli", "main", "pass_state"]
+__all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "ReaderGone", "StderrAfterStdout", "cli", "main", "pass_state"]
 
 DEFAULT_CONFIG = "crm.toml"
 
@@ -48,6 +49,10 @@ class CLIError(click.ClickException):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class ReaderGone(Exception):
+    """stdout's reader closed the pipe (``crm … | head``); :func:`main` ends quietly."""
 
 
 class CLIState:
@@ -90,6 +95,7 @@ class CLIState:
             import logging
 
             from crm_core.app import CRM
+            from crm_core.output import note
 
             # the app logs each plugin it skips; the lines below say it once
             log = logging.getLogger("crm.app.cli")
@@ -100,7 +106,7 @@ class CLIState:
                 log.removeFilter(_not_about_plugins)
             for record in self._app.plugins.values():
                 if warn and record.error is not None:
-                    click.echo(f"Warning: {record.error}", err=True)
+                    note(f"Warning: {record.error}")
         return self._app
 
     def close(self) -> None:
@@ -237,6 +243,10 @@ class RootGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError as exc:
+            # the reader of our output went away (``crm … | head``): not a fault to report;
+            # past click's own EPIPE handling to the entry point, which ends quietly
+            raise ReaderGone() from exc
         except CRMError as exc:
             if debug():
                 raise
@@ -276,13 +286,85 @@ def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool) 
     ctx.call_on_close(ctx.obj.close)
 
 
+class StderrAfterStdout(io.TextIOBase):
+    """``sys.stderr`` for the ``crm`` command: every write first flushes stdout.
+
+    Installed once by the CLI entry point, so that any plugin's
+    ``click.echo(…, err=True)``, a log line or an error comes after the data
+    already printed instead of inside a half-written row of it. Everything
+    else is the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO, stdout: Callable[[], TextIO]) -> None:
+        self._stream = stream
+        self._stdout = stdout
+
+    def write(self, text: str) -> int:
+        out = self._stdout()
+        if out is not self and out is not self._stream:
+            out.flush()
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    @property
+    def buffer(self) -> Any:
+        return self._stream.buffer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    # lines for the person (progress, summaries, errors) never land inside a row of the data
+    if not isinstance(sys.stderr, StderrAfterStdout):
+        sys.stderr = StderrAfterStdout(sys.stderr, lambda: sys.stdout)
     try:
-        cli.main(args=argv, prog_name="crm")
-    except CRMError as exc:  # raised outside a command (while building the group)
-        click.echo(f"Error: {exc}", err=True)
-        if "--debug" in (argv or sys.argv):
-            traceback.print_exc()
-        sys.exit(exc.exit_code)
+        try:
+            cli.main(args=argv, prog_name="crm")
+        except CRMError as exc:  # raised outside a command (while building the group)
+            click.echo(f"Error: {exc}", err=True)
+            if "--debug" in (argv or sys.argv):
+                traceback.print_exc()
+            sys.exit(exc.exit_code)
+        finally:
+            # flush here, where a reader that went away can still be caught, not at interpreter exit
+            sys.stdout.flush()
+    except (BrokenPipeError, ReaderGone):
+        _reader_gone()
+
+
+def _reader_gone() -> NoReturn:
+    """End quietly when stdout's reader went away (``crm contacts list | head -1``).
+
+    The Python documentation's way (``signal`` module, "Note on SIGPIPE"):
+    what is still buffered for stdout can no longer be written, so stdout is
+    pointed at devnull, which keeps the interpreter's last flush from raising
+    again and printing a traceback; the exit code is 1, as Python's own on EPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is no file (embedded, captured)
+        pass
+    sys.exit(1)
 

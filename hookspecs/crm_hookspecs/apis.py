@@ -203,6 +203,19 @@ class WarehouseAPI(Protocol):
         """
         ...
 
+    def customers_quiet_since(self, since: _dt.date) -> dict[int, tuple[_dt.date | None, _dt.date]]:
+        """Current customers who neither won a sale nor became customers on or after ``since``.
+
+        Like :meth:`customers_without_won_sale_since`, but a contact is quiet
+        only from the later of its last won sale and the day it last became a
+        customer (its status turned ``customer``, or it was created as one), so
+        a customer who just arrived is not. Maps each contact id to ``(date
+        of the last won sale or None, day it became a customer)``, days in the
+        app's time zone. A later addition to the contract: a warehouse
+        written before it lacks it, so callers check with ``getattr``.
+        """
+        ...
+
     def reporting_tables(self) -> dict[str, str]:
         """The reporting tables' names: ``sales``, ``survey_answers``, ``survey_responses``,
         ``contact_status``, ``contact_changes``, ``events`` and ``event_contacts``.

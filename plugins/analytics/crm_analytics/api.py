@@ -99,7 +99,7 @@ class Analytics:
         definitions = self.definitions()
         if name not in definitions:
             known = ", ".join([*STANDARD, *sorted(definitions)])
-            raise NotFoundError(f"there is no report {name!r}; the reports are: {known} ('crm reports list')")
+            raise NotFoundError(f"there is no report {name!r:.80}; the reports are: {known} ('crm reports list')")
         if options:
             raise ValidationError(f"report {name!r} is a custom report; it takes --from, --to and --period only, not {', '.join(options)}")
         return self.run_definition(definitions[name], start, end, period=period)

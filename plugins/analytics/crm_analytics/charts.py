@@ -9,20 +9,42 @@ default: the ``x`` column along the axis, the ``y`` measures, and the
 from __future__ import annotations
 
 import io
+import math
+import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from crm_core.errors import ValidationError
 
 from crm_analytics.result import ChartSpec, Report
 
-__all__ = ["KINDS", "MAX_SERIES", "draw"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["KINDS", "MAX_SERIES", "draw", "figure"]
 
 KINDS = ("bar", "line", "stacked")
 MAX_SERIES = 12
+#: the labels of periods (2026, 2026-03, 2026-Q1, 2026-W05, FY2027-Q1) and of days: sorted as text, they are in time order
+_TIME_LABEL = re.compile(r"^(FY)?\d{4}(-(Q[1-4]|W\d{2}|\d{2}(-\d{2})?))?$")
+#: room above the highest bar or point (and below the lowest negative one), as a share of the span
+HEADROOM = 0.08
+
+
+def _number(value: Any) -> float | None:
+    """A drawable value, or None when it is missing (None, NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 def _series(report: Report, spec: ChartSpec, measures: Sequence[str]) -> tuple[list[str], dict[str, list[float]]]:
+    """The x labels (periods in time order) and each series' values along them, NaN where it has none.
+
+    A missing value is a gap, never a 0: a region without answers in a quarter
+    has no NPS there, not an NPS of 0.
+    """
     xs: list[str] = []
     data: dict[str, dict[str, float]] = {}
     for row in report.rows:
@@ -31,13 +53,131 @@ def _series(report: Report, spec: ChartSpec, measures: Sequence[str]) -> tuple[l
             xs.append(x)
         group = " ".join("(none)" if row.get(g) is None else str(row.get(g)) for g in spec.group if g != spec.x)
         for m in measures:
-            value = row.get(m)
+            value = _number(row.get(m))
             if value is None:
                 continue
             name = " · ".join(p for p in (group, m if len(measures) > 1 or not group else "") if p) or m
             data.setdefault(name, {})
-            data[name][x] = data[name].get(x, 0.0) + float(value)
-    return xs, {name: [values.get(x, 0.0) for x in xs] for name, values in data.items()}
+            data[name][x] = data[name].get(x, 0.0) + value
+    if report.periods and all(x in report.periods for x in xs):
+        # every period of the range, in time order: an empty one is a gap on the axis, not skipped
+        xs = list(report.periods)
+    elif xs and all(_TIME_LABEL.match(x) for x in xs):
+        # rows come grouped (by region, by currency…): a group that starts late must not put 2026 before 2025
+        xs.sort()
+    return xs, {name: [values.get(x, math.nan) for x in xs] for name, values in data.items()}
+
+
+def _colours(n: int) -> list[tuple[tuple[float, ...], bool]]:
+    """A distinct colour per series, and whether to mark it (dashed line, hatched bar).
+
+    matplotlib's default cycle has ten colours, so series 11 and 12 would
+    repeat 1 and 2: they take the light partners of those colours from
+    ``tab20`` and are also dashed or hatched, so they differ in more than shade.
+    """
+    import matplotlib
+
+    tab20 = matplotlib.colormaps["tab20"].colors
+    return [(tuple(tab20[2 * (i % 10) + (i // 10) % 2]), i >= 10) for i in range(n)]
+
+
+def _check(report: Report, kind: str | None) -> tuple[ChartSpec, str]:
+    spec = report.chart
+    if spec is None:
+        raise ValidationError(f"report {report.name!r} has no column to draw along an axis (give it a period or a dimension)")
+    if report.empty:
+        raise ValidationError(f"report {report.name!r} has nothing to draw: {report.empty_message}")
+    kind = kind or spec.kind
+    if kind not in KINDS:
+        raise ValidationError(f"chart kind {kind!r} is not one of {', '.join(KINDS)}")
+    return spec, kind
+
+
+def _measures(report: Report, spec: ChartSpec, measures: Sequence[str] | str | None) -> list[str]:
+    if isinstance(measures, str):
+        measures = [measures]
+    chosen = list(measures) if measures else list(spec.y)
+    numeric = [c for c in report.columns if c not in (spec.x, *spec.group) and any(isinstance(r.get(c), (int, float)) or hasattr(r.get(c), "as_tuple") for r in report.rows)]
+    unknown = [m for m in chosen if m not in report.columns]
+    if unknown:
+        raise ValidationError(f"report {report.name!r} has no column {unknown[0]!r} to draw; its number columns are: {', '.join(numeric)}")
+    not_numbers = [m for m in chosen if m not in numeric]
+    if not_numbers:
+        raise ValidationError(f"column {not_numbers[0]!r} of report {report.name!r} holds no numbers; draw one of: {', '.join(numeric)}")
+    return chosen
+
+
+def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] | str | None = None) -> Figure:
+    """The matplotlib ``Figure`` of ``report``, drawn but not saved (what :func:`draw` writes).
+
+    Missing values are gaps (no bar, a break in the line), the x axis of
+    periods is in time order, every series has its own colour, and there is
+    room above the highest bar or stack.
+    """
+    spec, kind = _check(report, kind)
+    chosen = _measures(report, spec, measures)
+    xs, series = _series(report, spec, chosen)
+    if not series:
+        raise ValidationError(f"report {report.name!r} has no values in {', '.join(chosen)} to draw")
+    note = ""
+    if len(series) > MAX_SERIES:
+        ranked = sorted(series, key=lambda s: -sum(abs(v) for v in series[s] if not math.isnan(v)))
+        note = f"the {MAX_SERIES} largest of {len(series)} series"
+        series = {name: series[name] for name in ranked[:MAX_SERIES]}
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    width = 2.0 + min(16.0, max(7.0, 0.55 * len(xs) * (1 if kind != "bar" else max(1, len(series) / 2))))
+    fig = Figure(figsize=(width, 4.8), dpi=110)
+    ax = fig.add_subplot()
+    positions = list(range(len(xs)))
+    styles = _colours(len(series))
+    low = high = 0.0  # the extent of what is drawn, for the y limits
+    if kind == "line":
+        for (name, values), (colour, marked) in zip(series.items(), styles):
+            ax.plot(positions, values, marker="o", label=name, color=colour, linestyle="--" if marked else "-")
+            drawn = [v for v in values if not math.isnan(v)]
+            low, high = min([low, *drawn]), max([high, *drawn])
+    elif kind == "stacked":
+        # positive values stack up from 0, negative ones down from it; a gap adds nothing
+        ups, downs = [0.0] * len(xs), [0.0] * len(xs)
+        for (name, values), (colour, marked) in zip(series.items(), styles):
+            at = [i for i, v in enumerate(values) if not math.isnan(v)]
+            bottoms = [ups[i] if values[i] >= 0 else downs[i] for i in at]
+            ax.bar(at, [values[i] for i in at], bottom=bottoms, label=name, width=0.7, color=colour, hatch="//" if marked else None)
+            for i in at:
+                if values[i] >= 0:
+                    ups[i] += values[i]
+                else:
+                    downs[i] += values[i]
+        low, high = min([0.0, *downs]), max([0.0, *ups])
+    else:
+        width_each = 0.8 / len(series)
+        for n, ((name, values), (colour, marked)) in enumerate(zip(series.items(), styles)):
+            at = [i for i, v in enumerate(values) if not math.isnan(v)]
+            ax.bar([i - 0.4 + width_each * (n + 0.5) for i in at], [values[i] for i in at], width=width_each, label=name,
+                   color=colour, hatch="//" if marked else None)
+            drawn = [values[i] for i in at]
+            low, high = min([low, *drawn]), max([high, *drawn])
+    span = (high - low) or 1.0
+    # set, not left to autoscaling: a bar's sticky edges (its bottom, the top of the stack below) cancel the margin
+    ax.set_ylim(low - (HEADROOM * span if low < 0 else 0.0), high + (HEADROOM * span if high > 0 or low == 0 else 0.0))
+    ax.set_xlim(-0.6, len(xs) - 0.4)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(xs, rotation=45 if len(xs) > 8 else 0, ha="right" if len(xs) > 8 else "center")
+    ax.set_xlabel(spec.x)
+    ax.set_ylabel(", ".join(chosen) if len(chosen) <= 2 else "value")
+    title = report.title + (f" ({report.describe_range()})" if report.describe_range() else "")
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    ax.axhline(0, color="black", linewidth=0.6)
+    if len(series) > 1 or spec.group:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.tight_layout()
+    return fig
 
 
 def draw(
@@ -53,71 +193,13 @@ def draw(
     ``fmt`` defaults to the extension of ``path`` (``.png`` or ``.svg``),
     else PNG. ``measures`` replaces the default ``y`` columns.
     """
-    spec = report.chart
-    if spec is None:
-        raise ValidationError(f"report {report.name!r} has no column to draw along an axis (give it a period or a dimension)")
-    if report.empty:
-        raise ValidationError(f"report {report.name!r} has nothing to draw: {report.empty_message}")
-    kind = kind or spec.kind
-    if kind not in KINDS:
-        raise ValidationError(f"chart kind {kind!r} is not one of {', '.join(KINDS)}")
+    _check(report, kind)
     if fmt is None:
         suffix = Path(path).suffix.lower().lstrip(".") if path is not None else "png"
         fmt = suffix or "png"
     if fmt not in ("png", "svg"):
         raise ValidationError(f"a chart is written as PNG or SVG, not {fmt!r}: name the file .png or .svg")
-    if isinstance(measures, str):
-        measures = [measures]
-    chosen = list(measures) if measures else list(spec.y)
-    numeric = [c for c in report.columns if c not in (spec.x, *spec.group) and any(isinstance(r.get(c), (int, float)) or hasattr(r.get(c), "as_tuple") for r in report.rows)]
-    unknown = [m for m in chosen if m not in report.columns]
-    if unknown:
-        raise ValidationError(f"report {report.name!r} has no column {unknown[0]!r} to draw; its number columns are: {', '.join(numeric)}")
-    not_numbers = [m for m in chosen if m not in numeric]
-    if not_numbers:
-        raise ValidationError(f"column {not_numbers[0]!r} of report {report.name!r} holds no numbers; draw one of: {', '.join(numeric)}")
-    xs, series = _series(report, spec, chosen)
-    if not series:
-        raise ValidationError(f"report {report.name!r} has no values in {', '.join(chosen)} to draw")
-    note = ""
-    if len(series) > MAX_SERIES:
-        ranked = sorted(series, key=lambda s: -sum(abs(v) for v in series[s]))
-        note = f"the {MAX_SERIES} largest of {len(series)} series"
-        series = {name: series[name] for name in ranked[:MAX_SERIES]}
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    width = 2.0 + min(16.0, max(7.0, 0.55 * len(xs) * (1 if kind != "bar" else max(1, len(series) / 2))))
-    fig = Figure(figsize=(width, 4.8), dpi=110)
-    ax = fig.add_subplot()
-    positions = list(range(len(xs)))
-    if kind == "line":
-        for name, values in series.items():
-            ax.plot(positions, values, marker="o", label=name)
-    elif kind == "stacked":
-        bottoms = [0.0] * len(xs)
-        for name, values in series.items():
-            ax.bar(positions, values, bottom=bottoms, label=name, width=0.7)
-            bottoms = [b + v for b, v in zip(bottoms, values)]
-    else:
-        width_each = 0.8 / len(series)
-        for i, (name, values) in enumerate(series.items()):
-            ax.bar([p - 0.4 + width_each * (i + 0.5) for p in positions], values, width=width_each, label=name)
-    ax.set_xticks(positions)
-    ax.set_xticklabels(xs, rotation=45 if len(xs) > 8 else 0, ha="right" if len(xs) > 8 else "center")
-    ax.set_xlabel(spec.x)
-    ax.set_ylabel(", ".join(chosen) if len(chosen) <= 2 else "value")
-    title = report.title + (f" ({report.describe_range()})" if report.describe_range() else "")
-    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.margins(y=0.08)
-    if len(series) > 1 or spec.group:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    fig.tight_layout()
+    fig = figure(report, kind=kind, measures=measures)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     data = buffer.getvalue()

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 
 from crm_core.cli.main import CLIState, pass_state
-from crm_core.output import format_option, render
+from crm_core.output import format_option, note, render
 
 from crm_analytics.periods import GRAINS
 
@@ -41,7 +41,7 @@ def _show(report: Any, fmt: str, chart_path: str | None = None, chart_kind: str 
             click.echo(report.empty_message)
         else:  # the data stays machine-readable; the message goes to standard error
             click.echo(render([], list(report.columns), fmt))
-            click.echo(report.empty_message, err=True)
+            note(report.empty_message)
         return
     click.echo(report.render(fmt))
     notes = list(report.notes)
@@ -49,8 +49,8 @@ def _show(report: Any, fmt: str, chart_path: str | None = None, chart_kind: str 
         for note in notes:
             click.echo(f"note: {note}")
     else:
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
+        for text in notes:
+            note(f"note: {text}")
     if chart_path:
         from crm_analytics.charts import draw
 
@@ -136,7 +136,7 @@ def show(state: CLIState, name: str) -> None:
         return
     definitions = api.definitions()
     if name not in definitions:
-        raise NotFoundError(f"there is no report {name!r}; 'crm reports list' shows the reports")
+        raise NotFoundError(f"there is no report {name!r:.80}; 'crm reports list' shows the reports")
     d = definitions[name]
     click.echo(f"# {d.title} ({d.origin}); columns: {', '.join(d.columns)}")
     if d.source:

@@ -21,6 +21,7 @@ names must be plain identifiers, and every value is a bound parameter.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -30,6 +31,7 @@ import attrs
 import peewee
 
 from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationError
+from crm_core.ids import MAX_ID
 
 from crm_analytics.catalog import BOOL, CONTACT_FIELDS, DATE, DATETIME, NUMBER, TEXT, VIEWS
 from crm_analytics.periods import GRAINS, bucket, utc_bounds
@@ -277,6 +279,12 @@ def _scalar(check: _Checker, i: int, ref: FieldRef, value: Any) -> Any:
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
+        # TOML writes nan and inf as plain numbers: no row compares sensibly with them,
+        # and an integer past 64 bits cannot be bound on any backend
+        if isinstance(value, float) and not math.isfinite(value):
+            raise check.fail(f"filter {i}: {value!r} for {ref.path!r} is not a number to compare with; give a finite one")
+        if isinstance(value, int) and not -MAX_ID - 1 <= value <= MAX_ID:
+            raise check.fail(f"filter {i}: {value} for {ref.path!r} is out of range; numbers go from {-MAX_ID - 1} to {MAX_ID}")
         return value
     if kind == BOOL:
         if not isinstance(value, bool):
@@ -507,6 +515,7 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
         start=win.start if win else None,
         end=win.end if win else None,
         period=win.grain if win else None,
+        periods=win.labels() if win else (),
         notes=win.notes() if win else (),
         empty_message=f"no data: no rows of {definition.view} match report {definition.name!r}{where_text}",
         chart=definition.chart,

@@ -171,6 +171,7 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
         start=current.start,
         end=future[-1].end - dt.timedelta(days=1),
         period="quarter",
+        periods=tuple(q.label for q in future),
         notes=tuple(notes),
         empty_message="no data: no open sales records with an expected close date, and no sales won before this quarter",
         chart=ChartSpec(x="quarter", y=("weighted_pipeline", "history_forecast"), group=("currency",), kind="bar"),

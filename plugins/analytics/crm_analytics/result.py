@@ -32,7 +32,9 @@ class Report:
 
     ``rows`` are dicts keyed by ``columns``. ``empty_message`` says why
     there is nothing when ``rows`` is empty (an empty database, a range with
-    no data). ``notes`` are lines printed under the table (a clipped
+    no data). ``periods`` lists every period of the range in time order,
+    those without rows included, so a chart shows an empty period as a gap
+    instead of skipping it. ``notes`` are lines printed under the table (a clipped
     period, the method of a forecast). ``extra`` holds named secondary
     tables (the forecast's history).
     """
@@ -45,6 +47,8 @@ class Report:
     end: dt.date | None = None
     period: str | None = None
     notes: tuple[str, ...] = ()
+    #: the labels of every period of the range in time order, with or without rows (a chart's time axis)
+    periods: tuple[str, ...] = ()
     empty_message: str = "no data"
     chart: ChartSpec | None = None
     extra: dict[str, tuple[tuple[str, ...], tuple[dict[str, Any], ...]]] = attrs.field(factory=dict)

@@ -16,6 +16,7 @@ from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted,
 from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.ids import MAX_ID, is_id
 from crm_core.storage import bulk_insert, for_update
 
 from crm_contacts import filters as search_filters
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["AddressBook", "CHANNELS", "check_channel"]
 
 CHANNELS = ("staff", "import", "self-service", "api", "system")
+#: the most contacts one search page holds: each is loaded as a whole card (walk more with ``iter_ids``)
+MAX_PAGE = 10_000
 #: largest IN (...) list sent at once (SQLite's default variable limit is 32,766)
 IN_CHUNK = 900
 _SCALAR_COLUMNS = (
@@ -160,7 +163,12 @@ class AddressBook:
 
     def get(self, contact_id: int) -> ContactRecord:
         """The contact with everything kept about it (deleted ones too: see ``deleted_at``)."""
-        record = self._records([int(contact_id)]).get(int(contact_id))
+        try:
+            contact_id = int(contact_id)
+        except (TypeError, ValueError):
+            raise ValidationError(f"a contact id is a whole number, not {contact_id!r:.60}") from None
+        # an id past what the database holds names no contact (and cannot even be bound)
+        record = self._records([contact_id]).get(contact_id) if is_id(contact_id) else None
         if record is None:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return record
@@ -174,7 +182,8 @@ class AddressBook:
 
     def cards(self, contact_ids: Sequence[int]) -> list[ContactCard]:
         """Many cards at once, in the order asked; unknown ids are left out."""
-        ids = [int(i) for i in contact_ids]
+        # an id past what the database holds is unknown like any other (and cannot even be bound)
+        ids = [i for i in (int(i) for i in contact_ids) if is_id(i)]
         found: dict[int, ContactCard] = {}
         with self.crm.activate():
             for part in chunks(list(dict.fromkeys(ids))):
@@ -225,8 +234,9 @@ class AddressBook:
         ``query`` is free text: an e-mail, a phone number or part of a name.
         Results are ordered by name; ``total`` counts every match.
         """
-        if limit < 1 or offset < 0:
-            raise ValidationError(f"paging: limit must be at least 1 and offset at least 0 (got limit={limit}, offset={offset})")
+        for name, value, low, high in (("limit", limit, 1, MAX_PAGE), ("offset", offset, 0, MAX_ID)):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValidationError(f"paging: {name} must be a whole number from {low} to {high}, not {value!r:.40}")
         if query:
             filters["query"] = query
         checked = search_filters.check(filters, self.region)
@@ -364,7 +374,8 @@ class AddressBook:
             )
 
     def _locked(self, contact_id: int) -> Contact:
-        row = for_update(Contact.select().where(Contact.id == int(contact_id)), self.crm.database).first()
+        number = int(contact_id)
+        row = for_update(Contact.select().where(Contact.id == number), self.crm.database).first() if is_id(number) else None
         if row is None:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return row

@@ -16,9 +16,10 @@ from typing import Any, Sequence
 import attrs
 import click
 
+from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import CRMError, ValidationError
-from crm_core.output import format_option, render
+from crm_core.output import format_option, note, render
 
 __all__ = ["contacts"]
 
@@ -192,7 +193,7 @@ def _parse_as_of(text: str) -> dt.date | dt.datetime:
 
 
 @contacts.command()
-@click.argument("contact_id", type=int)
+@click.argument("contact_id", type=ids.cli_type())
 @click.option("--as-of", "as_of", metavar="DATE", help="Show the contact as it was on DATE (needs the warehouse plugin).")
 @format_option()
 @pass_state
@@ -249,7 +250,7 @@ def filter_options(command: Any) -> Any:
         click.option("--tag", "tag", multiple=True, help="Only contacts with this tag (repeat: all of them)."),
         click.option("--custom", "custom", multiple=True, metavar="NAME=VALUE", help="Only contacts with this custom field value."),
         click.option("--list", "list_name", help="Only members of this mailing list."),
-        click.option("--organization", "organization_id", type=int, help="Only members of this organization."),
+        click.option("--organization", "organization_id", type=ids.cli_type(), help="Only members of this organization."),
         click.option("--deleted", "include_deleted", is_flag=True, help="Include deleted contacts."),
     ]
     for option in reversed(options):
@@ -258,8 +259,10 @@ def filter_options(command: Any) -> Any:
 
 
 def paging_options(command: Any) -> Any:
-    command = click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many.")(command)
-    return click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Contacts per page.")(command)
+    from crm_contacts.book import MAX_PAGE
+
+    command = click.option("--offset", type=click.IntRange(0, ids.MAX_ID), default=0, show_default=True, help="Skip this many.")(command)
+    return click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=50, show_default=True, help=f"Contacts per page (at most {MAX_PAGE:,}).")(command)
 
 
 def collect_filters(options: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +280,7 @@ def _print_page(page: Any, fmt: str) -> None:
     rows = [card_row(c) for c in page.cards]
     click.echo(render(rows, LIST_COLUMNS, fmt))
     if fmt == "table" and page.total > len(page.cards):
-        click.echo(f"({len(page.cards)} of {page.total}; next page: --offset {page.offset + len(page.cards)})", err=True)
+        note(f"({len(page.cards)} of {page.total}; next page: --offset {page.offset + len(page.cards)})")
 
 
 @contacts.command("list")

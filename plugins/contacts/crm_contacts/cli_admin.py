@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
@@ -61,7 +62,7 @@ def unmerge(state: CLIState, merged_id: int) -> None:
 
 
 @contacts.command()
-@click.argument("contact_id", type=int, required=False)
+@click.argument("contact_id", type=ids.cli_type(), required=False)
 @format_option()
 @pass_state
 def merges(state: CLIState, contact_id: int | None, fmt: str) -> None:

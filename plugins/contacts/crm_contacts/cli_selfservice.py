@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
@@ -91,12 +92,12 @@ def update_link(state: CLIState, contact_id: int, fields: str | None, ttl: str |
 
 
 @contacts.command()
-@click.argument("change_id", type=int, required=False)
+@click.argument("change_id", type=ids.cli_type(), required=False)
 @click.option("--approve", is_flag=True, help="Apply change CHANGE_ID to the contact.")
 @click.option("--reject", is_flag=True, help="Refuse change CHANGE_ID.")
 @click.option("--note", default="", help="Why (kept with the decision).")
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected", "all"]), default="pending", show_default=True, help="Which changes to list.")
-@click.option("--contact", "contact_id", type=int, help="Only this contact's changes.")
+@click.option("--contact", "contact_id", type=ids.cli_type(), help="Only this contact's changes.")
 @format_option()
 @pass_state
 def review(state: CLIState, change_id: int | None, approve: bool, reject: bool, note: str, status: str, contact_id: int | None, fmt: str) -> None:

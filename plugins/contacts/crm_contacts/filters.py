@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import peewee
 
 from crm_core.errors import ValidationError
+from crm_core.ids import check_id
 
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag, ListMember, MailingList
 from crm_contacts.normalize import KINDS, STATUSES, InvalidValue, name_key, normalize_country, normalize_email, normalize_phone, normalize_tag
@@ -44,6 +45,22 @@ FILTERS = {
 }
 
 
+#: the longest text a text filter takes: as long as the longest name kept (``name_key``), far below
+#: what a LIKE pattern may be (SQLite refuses patterns past 50,000 bytes as "too complex")
+MAX_TEXT = 300
+
+
+#: an e-mail address has at most 254 characters (RFC 5321), a phone number far fewer than 50
+MAX_EMAIL, MAX_PHONE = 254, 50
+
+
+def _text(key: str, value: Any, limit: int = MAX_TEXT) -> str:
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        raise ValidationError(f"filter {key}: {len(text)} characters is too long; search with up to {limit}")
+    return text
+
+
 def _date(key: str, value: Any) -> str:
     try:
         return dt.date.fromisoformat(str(value)).isoformat()
@@ -61,11 +78,20 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
             continue
         try:
             if key in ("query", "name", "region", "owner", "city", "list"):
-                out[key] = " ".join(str(value).split())
+                out[key] = _text(key, value)
+                if key == "query" and "@" in out[key]:
+                    # an e-mail is searched exactly (indexed): a fragment would match every address
+                    try:
+                        normalize_email(out[key])
+                    except InvalidValue:
+                        raise ValidationError(
+                            f"filter query: {out[key]!r:.80} has an @ but is not a whole e-mail address; e-mail search "
+                            "is exact: give the whole address (name@example.com), or search a name without @"
+                        ) from None
             elif key == "email":
-                out[key] = normalize_email(str(value))
+                out[key] = normalize_email(_text(key, value, MAX_EMAIL))
             elif key == "phone":
-                out[key] = normalize_phone(str(value), region)[0]
+                out[key] = normalize_phone(_text(key, value, MAX_PHONE), region)[0]
             elif key == "tag":
                 tags = [value] if isinstance(value, str) else list(value)
                 out[key] = sorted({normalize_tag(str(t)) for t in tags})
@@ -80,7 +106,7 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
             elif key == "country":
                 out[key] = normalize_country(str(value))
             elif key == "organization_id":
-                out[key] = int(value)
+                out[key] = check_id(value, "filter organization_id")
             elif key == "custom":
                 if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
                     raise ValidationError(f"filter custom: expected {{name: value}}, not {value!r}")
@@ -99,19 +125,15 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
 
 
 def _name_condition(text: str) -> peewee.Expression:
-    # LIKE wildcards are not escaped the same way on every backend; names
-    # have no use for them, so they are dropped from the search text
-    key = name_key(text.replace("%", " ").replace("_", " ").replace("\\", " "))
-    return Contact.name_key.contains(key)
+    # ``contains`` escapes LIKE's wildcards (% _ and the escape character \) and says
+    # ESCAPE '\', which SQLite, PostgreSQL and MariaDB all honour: "%" finds a "%" in a name
+    return Contact.name_key.contains(name_key(text))
 
 
 def _query_condition(text: str, region: str | None) -> peewee.Expression:
     """Free text: an e-mail if it has an @, a phone if it looks like one, else a name."""
-    if "@" in text:
-        try:
-            return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
-        except InvalidValue:
-            return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address.contains(text.lower())))
+    if "@" in text:  # check() let only a whole address through
+        return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
     digits = sum(c.isdigit() for c in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) * 0.7:
         try:

@@ -205,7 +205,7 @@ def test_search_filters_and_paging(book):
         book.search(colour="red")
     with pytest.raises(ValidationError, match="filter status"):
         book.search(status="vip")
-    with pytest.raises(ValidationError, match="limit must be at least 1"):
+    with pytest.raises(ValidationError, match="limit must be a whole number from 1 to 10000"):
         book.search(limit=0)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.output import format_option, render
 
@@ -28,7 +29,7 @@ def serve(state: CLIState, host: str, port: int, threads: int, workers: int, url
 
 
 @portal.command("unsubscribe-link")
-@click.argument("contact_id", type=int)
+@click.argument("contact_id", type=ids.cli_type())
 @click.option("--list", "list_name", default=None, help="Unsubscribe from this mailing list only (default: from everything).")
 @pass_state
 def unsubscribe_link(state: CLIState, contact_id: int, list_name: str | None) -> None:
@@ -37,7 +38,7 @@ def unsubscribe_link(state: CLIState, contact_id: int, list_name: str | None) ->
 
 
 @portal.command("consents")
-@click.argument("contact_id", type=int, required=False)
+@click.argument("contact_id", type=ids.cli_type(), required=False)
 @click.option("--form", "form_name", default=None, help="Only consents given on this sign-up form.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="At most this many, newest first.")
 @format_option()

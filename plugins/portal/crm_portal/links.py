@@ -132,8 +132,12 @@ def make_confirm_token(key: bytes, signup_id: int, expires_at: dt.datetime, nonc
     return LinkSigner(key, "portal.confirm").sign([int(signup_id), nonce], expires_at=expires_at)
 
 
-def read_confirm_token(key: bytes, token: str, now: dt.datetime, legacy: bytes | None = None) -> ConfirmClaims:
-    """What a confirmation link says, checked for signature and expiry (single use is the caller's)."""
+def read_confirm_token(key: bytes, token: str, now: dt.datetime | None, legacy: bytes | None = None) -> ConfirmClaims:
+    """What a confirmation link says, checked for signature and expiry (single use is the caller's).
+
+    ``now=None`` skips the expiry: what an expired link was made for (its
+    sign-up's language, for the page that refuses it).
+    """
     text = (token or "").strip()
     match = _LEGACY_CONFIRM.match(text)
     if match is not None:
@@ -146,6 +150,6 @@ def read_confirm_token(key: bytes, token: str, now: dt.datetime, legacy: bytes |
             raise ForgedLinkError("the link was not made for confirming a sign-up; open the whole link from the e-mail")
         (signup_id,) = _ints(values[:1], 1)
         claims = ConfirmClaims(signup_id, expires_at, values[1])
-    if now >= claims.expires_at:
+    if now is not None and now >= claims.expires_at:
         raise ExpiredLinkError(f"the confirmation link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC", claims.expires_at)
     return claims

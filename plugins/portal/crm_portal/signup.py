@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import attrs
 
@@ -123,7 +124,9 @@ def request(
                     "first_name": row.first_name,
                     "title": text_for(form.title, language, settings.default_language),
                     "consent": consent,
-                    "link": portal.url("signup/confirm/" + token),
+                    # the language rides along: the page refusing an expired link speaks it even
+                    # after the clean-up forgot the sign-up, in whatever browser opens the link
+                    "link": portal.url(f"signup/confirm/{token}?{urlencode({'lang': language})}"),
                     "expires": format_datetime(expires_at, language, crm.tz),
                 },
             )
@@ -142,6 +145,23 @@ def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup
     if crm.clock.now() >= row.expires_at:
         raise ExpiredLinkError(f"the confirmation link expired on {row.expires_at:%Y-%m-%d %H:%M} UTC")
     return row
+
+
+def language_of(crm: CRM, portal: Portal, token: str) -> str | None:
+    """The language of the sign-up a genuine confirmation link names, also once the link expired or was used.
+
+    ``None`` when the link is forged or its sign-up is gone (an expired one is
+    forgotten by the worker's clean-up; its link carries ``?lang=`` for that).
+    """
+    from crm_portal.links import LinkError
+
+    try:
+        claims = read_confirm_token(portal.key, token, None, portal.legacy_key)
+    except LinkError:
+        return None
+    with crm.activate():
+        row = Signup.select(Signup.language, Signup.nonce).where(Signup.id == claims.signup_id).first()
+    return row.language if row is not None and row.nonce == claims.nonce else None
 
 
 def pending(crm: CRM, portal: Portal, token: str) -> PendingSignup:

@@ -106,6 +106,8 @@ def test_unsubscribe_link_and_consents(kit, app, web, crm_cli):
     missing = crm_cli.invoke(["portal", "unsubscribe-link", str(ana.id), "--list", "nope"], app=app)
     assert missing.exit_code == 5 and "no mailing list named 'nope'" in missing.output
     assert crm_cli.invoke(["portal", "consents"], app=app).output.strip() == "(none)"
+    huge = crm_cli.invoke(["portal", "consents", str(10**23)], app=app)
+    assert huge.exit_code == 2 and "Invalid value for '[CONTACT_ID]': 100000000000000000000000 is not in the range" in huge.output
     web.get("/signup/newsletter")
     web.post("/signup/newsletter", {"email": "ana@example.com", "consent": "yes"})
     app.mail.deliver()

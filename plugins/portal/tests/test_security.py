@@ -208,3 +208,37 @@ def test_a_vanished_survey_or_an_old_link_without_its_key_is_a_clear_page(kit, a
     unsigned = kit.Web(crm_factory(plugins=["contacts", "surveys", "portal"], settings=settings, database=f"sqlite:///{app.config.base_dir}/other.db"))
     page = unsigned.get("/contacts/update?token=1-t8jfo0-73-0123456789abcdef01234567.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
     assert page.status_code == 403 and "This link is not valid" in unsigned.text
+
+
+def test_a_form_body_that_is_not_utf8_is_a_400_that_says_so(kit, app):
+    web = kit.Web(app)
+    web.get("/signup/newsletter")
+    token = web.csrf()
+    bodies = [
+        f"csrf_token={token}&email=jos\xe9@example.com&consent=yes".encode("latin-1"),  # a raw Latin-1 byte
+        f"csrf_token={token}&email=ana@example.com&first_name=Jos%E9&consent=yes".encode(),  # a Latin-1 browser's escape
+        b"\xff\xfe=&csrf_token=" + token.encode(),
+    ]
+    for body in bodies:
+        response = web.client.post("/signup/newsletter", data=body, content_type="application/x-www-form-urlencoded")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400, body
+        assert "The form could not be read" in text and "is not UTF-8 text" in text and "This form has expired" not in text
+    # a multipart field whose bytes are not UTF-8 is refused too, not read with replacement characters
+    boundary = "b0undary"
+    multipart = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nana@example.com\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"first_name\"\r\n\r\n"
+    ).encode() + b"Jos\xe9\r\n" + f"--{boundary}--\r\n".encode()
+    response = web.client.post("/signup/newsletter", data=multipart, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400 and "The form could not be read" in response.get_data(as_text=True)
+    # in Spanish for a Spanish reader, and nothing was kept
+    response = web.client.post("/signup/newsletter", data=bodies[0], content_type="application/x-www-form-urlencoded",
+                               headers={"Accept-Language": "es"})
+    assert response.status_code == 400 and "No se ha podido leer el formulario" in response.get_data(as_text=True)
+    app.mail.deliver()
+    assert app.mail.sent == [] and app.plugin("contacts").search(email="ana@example.com").total == 0
+    # the same form in UTF-8 goes through
+    ok = web.client.post("/signup/newsletter", data={"csrf_token": token, "email": "jose@example.com", "first_name": "José", "consent": "yes"})
+    assert ok.status_code == 303

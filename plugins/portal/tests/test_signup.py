@@ -176,7 +176,7 @@ def test_floods_from_one_address_or_for_one_mailbox_get_429(kit, portal_app):
 def test_refused_confirmation_links(kit, app, web, crm_clock):
     sign_up(web)
     _mail, link = confirm_link(app)
-    token = link.rsplit("/", 1)[1]
+    token = link.rsplit("/", 1)[1].split("?")[0]
     assert web.get("/signup/confirm/" + token[:-2] + "xx").status_code == 403
     assert web.get("/signup/confirm/garbage").status_code == 403
     signed = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
@@ -193,6 +193,34 @@ def test_refused_confirmation_links(kit, app, web, crm_clock):
     assert clean(app).startswith("1 expired sign-up(s)")
     with app.activate():
         assert Signup.select().count() == 0
+
+
+def test_a_refused_confirmation_link_speaks_the_language_of_its_sign_up(kit, app, web, crm_clock):
+    web.get(FORM, headers={"Accept-Language": "es"})
+    web.post(FORM, {"email": "pepa@example.com", "consent": "yes", "language": "es"})
+    _mail, link = confirm_link(app, "pepa@example.com")
+    assert link.endswith("?lang=es")
+    token = link.split("?")[0]
+    # opened later in another browser (no session, an English one): still Spanish
+    other = kit.Web(app)
+    other.get(link)
+    other.post(link, {})
+    assert contacts_with(app, "pepa@example.com")
+    for url in (link, token):  # used: from the link as mailed, and from the sign-up even without ?lang=
+        again = kit.Web(app)
+        page = again.get(url, headers={"Accept-Language": "en"})
+        assert page.status_code == 410 and '<html lang="es">' in again.text and "Ya está confirmado" in again.text, url
+    # expired, and forgotten by the clean-up: the link's ?lang= still says which language
+    web.get(FORM, headers={"Accept-Language": "es"})
+    web.post(FORM, {"email": "lola@example.com", "consent": "yes", "language": "es"})
+    _mail, late = confirm_link(app, "lola@example.com")
+    crm_clock.advance(hours=73)
+    from crm_portal.jobs import clean
+
+    assert clean(app).startswith("1 expired sign-up(s)")
+    expired = kit.Web(app)
+    page = expired.get(late, headers={"Accept-Language": "en"})
+    assert page.status_code == 410 and '<html lang="es">' in expired.text and "Este enlace ha caducado" in expired.text
 
 
 @pytest.mark.sqlite_only
@@ -232,9 +260,9 @@ def test_python_api(kit, app):
         portal.request_signup("newsletter", email="bad\n@example.com")
     signup_id = portal.request_signup("newsletter", email="bo@example.com", language="es-MX")
     _mail, link = confirm_link(app, "bo@example.com")
-    pending = portal.pending_signup(link.rsplit("/", 1)[1])
+    pending = portal.pending_signup(link.rsplit("/", 1)[1].split("?")[0])
     assert (pending.id, pending.language, pending.email) == (signup_id, "es", "bo@example.com")
-    confirmed = portal.confirm_signup(link.rsplit("/", 1)[1])
+    confirmed = portal.confirm_signup(link.rsplit("/", 1)[1].split("?")[0])
     assert confirmed.created and confirmed.lists == ("newsletter",)
 
 

@@ -16,6 +16,7 @@ import attrs
 import peewee
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.ids import is_id
 from crm_core.storage import for_update
 from crm_surveys.definition import SurveyDefinition, definition_from_content
 from crm_surveys.models import Invitation, Response, Survey, SurveyVersion
@@ -63,12 +64,12 @@ def find(ref: int | str) -> Survey:
     """The survey named by its id or its key; raise :class:`NotFoundError`."""
     text = str(ref).strip()
     survey = None
-    if text.isdigit():
+    if text.isdigit() and is_id(int(text)):  # past 2**63 - 1 it can only be a key
         survey = Survey.get_or_none(Survey.id == int(text))
     if survey is None:
         survey = Survey.get_or_none(Survey.key == text)
     if survey is None:
-        raise NotFoundError(f"no survey {text!r}: name one by its id or key ('crm surveys list' shows them)")
+        raise NotFoundError(f"no survey {text!r:.80}: name one by its id or key ('crm surveys list' shows them)")
     return survey
 
 

@@ -73,6 +73,11 @@ def test_list_get_and_unknown_surveys(app, definition):
     assert api.get(info.id).key == api.get(str(info.id)).key == "csat"
     with pytest.raises(NotFoundError, match="no survey 'nope'"):
         api.get("nope")
+    # an id past what the database holds is no survey (not an OverflowError), a huge key is cut in the message
+    with pytest.raises(NotFoundError, match="no survey '100000000000000000000000'"):
+        api.get(10**23)
+    with pytest.raises(NotFoundError, match=r"no survey 'xxxxx.{0,80}: name one"):
+        api.get("x" * 100_000)
     with pytest.raises(NotFoundError, match="survey 'csat' has no version 3; its versions are 1 to 1"):
         api.definition("csat", 3)
 

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.ids import check_id, is_id
 
 from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, TaskInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["LINK_KINDS", "STATUSES", "TasksAPI", "TaskStateError"]
 
 STATUSES = ("open", "done", "cancelled")
+#: the most tasks one list call returns (the CLI's --limit has the same bound)
+MAX_LIST = 100_000
 LINK_KINDS = ("contact", "sale", "request")
 _PRIORITY_NAME = {v: k for k, v in PRIORITIES.items()}
 _RELATIVE = re.compile(r"^\+\s*(.+)$")
@@ -62,15 +65,25 @@ class TasksAPI:
         member = self.settings.member(assignee)
         if member is None:
             names = ", ".join(m.name for m in self.settings.staff) or "none: add [[plugins.tasks.staff]] to the configuration"
-            raise ValidationError(f"unknown assignee {assignee!r}: not a staff member (staff: {names})")
+            raise ValidationError(f"unknown assignee {assignee!r:.80}: not a staff member (staff: {names})")
         if not member.active:
             raise ValidationError(f"assignee {assignee!r} is inactive (active = false in [[plugins.tasks.staff]]); choose another")
         return assignee
 
     def _check_actor(self, actor: str | None) -> str | None:
-        if actor is not None and self.settings.member(actor) is None:
-            names = ", ".join(m.name for m in self.settings.staff) or "none configured"
-            raise ValidationError(f"unknown staff member {actor!r} given as the one acting (staff: {names})")
+        """Who acts is recorded as given, as the contacts and warehouse plugins do.
+
+        It is not checked against the staff list: the CLI passes
+        ``$CRM_USER`` or the login name, an embedding app its own user, and
+        contacts accepts both; refusing them here alone made the same person
+        able to edit a contact but not close its task. (Staff become kernel
+        users in a later release, and then every plugin checks the same way.)
+        Only its shape is checked, to fit the columns that keep it.
+        """
+        if actor is None:
+            return None
+        if not isinstance(actor, str) or not actor.strip() or len(actor) > 100:
+            raise ValidationError(f"the one acting must be named by a text of 1 to 100 characters, not {actor!r:.60}")
         return actor
 
     def _check_team(self, team: str | None) -> str | None:
@@ -218,6 +231,8 @@ class TasksAPI:
 
         if not isinstance(task_id, int) or isinstance(task_id, bool):
             raise ValidationError(f"a task id is a whole number, not {task_id!r}")
+        if not is_id(task_id):  # past what the database holds: no task can have it
+            raise NotFoundError(f"no task #{task_id}; list the tasks with: crm tasks list")
         with self.crm.activate():
             task = Task.get_or_none(Task.id == task_id)
         if task is None:
@@ -261,11 +276,21 @@ class TasksAPI:
         rule: str | None = None,
         limit: int | None = None,
     ) -> list[TaskInfo]:
-        """Tasks, soonest due first (undated last), then by priority and id."""
+        """Tasks, soonest due first (undated last), then by priority and id.
+
+        ``status`` is ``open`` (the default), ``done``, ``cancelled``, or
+        ``"all"`` (or ``None``) for every status, as the CLI's ``--status all``.
+        """
         from crm_tasks.models import Task, TaskLink
 
+        if status == "all":
+            status = None
         if status is not None and status not in STATUSES:
-            raise ValidationError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+            raise ValidationError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}, or all")
+        if contact_id is not None:
+            contact_id = check_id(contact_id, "contact")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST):
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to {MAX_LIST}")
         if kind is not None and kind not in KINDS:
             raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         query = Task.select()
@@ -318,7 +343,7 @@ class TasksAPI:
     def _check_assignee_known(self, name: str) -> None:
         if self.settings.member(name) is None:
             names = ", ".join(m.name for m in self.settings.staff) or "none configured"
-            raise ValidationError(f"unknown staff member {name!r} (staff: {names})")
+            raise ValidationError(f"unknown staff member {name!r:.80} (staff: {names})")
 
     # -- changing -----------------------------------------------------------------
 

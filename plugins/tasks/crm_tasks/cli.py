@@ -21,7 +21,7 @@ TASK_COLUMNS = ["id", "due", "priority", "kind", "status", "assignee", "team", "
 def _by_option(fn: Any) -> Any:
     return click.option(
         "--by", "actor", default=lambda: os.environ.get("CRM_USER"), metavar="STAFF",
-        help="The staff member doing it [default: $CRM_USER].",
+        help="Who is doing it, recorded as given [default: $CRM_USER].",
     )(fn)
 
 
@@ -109,7 +109,7 @@ def list_(state: CLIState, assignee: str | None, team: str | None, status: str, 
     """List tasks, soonest due first."""
     api = _api(state)
     found = api.list(
-        assignee=assignee, team=team, status=None if status == "all" else status, kind=kind, contact_id=contact_id,
+        assignee=assignee, team=team, status=status, kind=kind, contact_id=contact_id,
         unassigned=unassigned, rule=rule, limit=limit, due_before=state.crm().clock.now() if overdue else None,
     )
     click.echo(render([_row(state, t) for t in found], TASK_COLUMNS, fmt))

@@ -1,16 +1,26 @@
 """Inactivity rules: a task for each customer with no won sale in N days, once per period.
 
-Where the customers and their last purchase come from:
+A customer is quiet from the **later** of its last won sale and the day it
+(last) became a customer: one who arrived yesterday is not quiet, whenever
+it last bought. Where the customers and those two dates come from:
 
-* the warehouse, when it is enabled: its API's
-  ``customers_without_won_sale_since(since)`` (one set-based query over its
-  reporting tables, giving each current customer's last won sale date);
-* otherwise ``tasks_activity``, which this plugin keeps (while the
-  warehouse does not answer) from the events it sees (``ContactCreated``/``ContactChanged`` for the status, ``SaleClosed``
-  won for the purchases), queried with one indexed statement per page.
+* the warehouse, when it is enabled: its API's ``customers_quiet_since(since)``
+  (one set-based query over its reporting tables: the last won sale from the
+  sales facts, the day the current spell as a customer began from the status
+  history). A warehouse that predates that call offers only
+  ``customers_without_won_sale_since``, which knows no start day: then a
+  customer who never bought counts as quiet at once;
+* otherwise ``tasks_activity``, which this plugin keeps (while the warehouse
+  does not answer) from the events it sees: the status and the day it became
+  ``customer`` from ``ContactCreated``/``ContactChanged`` (the event's time,
+  as a day of the app's time zone), the purchases from won ``SaleClosed``
+  (their ``closed_on``, or the event's day). It knows only what happened
+  after tasks was enabled; queried with one indexed statement per page.
 
-A period is identified by the last purchase date: the firing key is
-``<contact>:<last purchase>`` (``<contact>:never``), unique per rule, so a
+A period is identified by its start: the firing key is ``<contact>:<last
+purchase>`` when the quiet spell began with a purchase, ``<contact>:never``
+for a customer who never bought, and ``<contact>:since-<day>`` for one who
+bought before but became a customer again later; unique per rule, so a
 customer gets one task per inactivity period however often the scan runs,
 and a new one only after buying again and going quiet again.
 """
@@ -112,34 +122,37 @@ def _day(crm: CRM, when: dt.datetime | None) -> dt.date:
 
 
 def warehouse_source(crm: CRM) -> Any:
-    """The warehouse's ``customers_without_won_sale_since``, when it is enabled and offers it."""
+    """The warehouse's call giving the quiet customers, when it is enabled and offers one."""
     if not crm.has_plugin("warehouse"):
         return None
-    return getattr(crm.plugin("warehouse"), "customers_without_won_sale_since", None)
+    warehouse = crm.plugin("warehouse")
+    return getattr(warehouse, "customers_quiet_since", None) or getattr(warehouse, "customers_without_won_sale_since", None)
 
 
-def source(crm: CRM, cutoff: dt.date) -> Iterator[tuple[int, dt.date | None]]:
-    """Customers whose last won sale (or becoming a customer) is before ``cutoff``."""
+#: a quiet customer: (contact id, last won sale or None, day it became a customer or None if unknown)
+Quiet = tuple[int, "dt.date | None", "dt.date | None"]
+
+
+def source(crm: CRM, cutoff: dt.date) -> Iterator[Quiet]:
+    """Customers whose last won sale and becoming a customer are both before ``cutoff``."""
     finder = warehouse_source(crm)
     if finder is not None:
-        yield from sorted(finder(cutoff).items())
+        for cid, value in sorted(finder(cutoff).items()):
+            # customers_quiet_since gives (last, since); the older call the last purchase alone
+            last, since = value if isinstance(value, tuple) else (value, None)
+            yield cid, last, since
         return
     from crm_tasks.models import Activity
 
     last = 0
     while True:
         page = list(
-            Activity.select(Activity.contact_id, Activity.last_purchase)
+            Activity.select(Activity.contact_id, Activity.last_purchase, Activity.customer_since)
             .where(
                 (Activity.contact_id > last)
                 & (Activity.status == "customer")
-                & (
-                    (Activity.last_purchase < cutoff)
-                    | (
-                        Activity.last_purchase.is_null()
-                        & (Activity.customer_since.is_null() | (Activity.customer_since < cutoff))
-                    )
-                )
+                & (Activity.last_purchase.is_null() | (Activity.last_purchase < cutoff))
+                & (Activity.customer_since.is_null() | (Activity.customer_since < cutoff))
             )
             .order_by(Activity.contact_id)
             .limit(PAGE)
@@ -149,6 +162,15 @@ def source(crm: CRM, cutoff: dt.date) -> Iterator[tuple[int, dt.date | None]]:
             return
         yield from page
         last = page[-1][0]
+
+
+def period(contact_id: int, last: dt.date | None, since: dt.date | None) -> tuple[str, dt.date | None]:
+    """The firing key of a quiet customer's current period, and the day the period began."""
+    if since is not None and (last is None or since > last):
+        if last is None:
+            return f"{contact_id}:never", since
+        return f"{contact_id}:since-{since.isoformat()}", since
+    return f"{contact_id}:{last.isoformat() if last else 'never'}", last
 
 
 # -- the scan -------------------------------------------------------------------------
@@ -180,8 +202,8 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                 if not page:
                     break
                 # most candidates were handled on an earlier day: drop them by key first
-                keyed = [(f"{cid}:{last.isoformat() if last else 'never'}", cid, last) for cid, last in page]
-                fired = firing.fired_keys(crm, ((r.name, key) for key, _, _ in keyed))
+                keyed = [(*period(cid, last, since), cid, last, since) for cid, last, since in page]
+                fired = firing.fired_keys(crm, ((r.name, key) for key, *_ in keyed))
                 matches = [
                     Match(
                         rule=r,
@@ -190,11 +212,13 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                         contact_id=cid,
                         extra={
                             "contact_id": cid,
-                            "last_purchase": last.isoformat() if last else None,
-                            "days": (today - last).days if last else None,
+                            "last_purchase": last.isoformat() if last else "never",
+                            "customer_since": since.isoformat() if since else None,
+                            # days quiet: since the period began (None when a warehouse cannot tell)
+                            "days": (today - began).days if began else None,
                         },
                     )
-                    for key, cid, last in keyed
+                    for key, began, cid, last, since in keyed
                     if (r.name, key) not in fired
                 ]
                 if not matches:

@@ -236,7 +236,7 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
     else:
         if not item.days or item.days < 1:
             raise ValueError("trigger 'inactivity' needs days = N (1 or more): the days without a won sale")
-        fields |= {"contact_id", "contact", "last_purchase", "days"}
+        fields |= {"contact_id", "contact", "last_purchase", "customer_since", "days"}
         if item.when:
             raise ValueError("trigger 'inactivity' takes no 'when' conditions")
     for key, name in (("event", item.event), ("field", item.field)):

@@ -41,7 +41,7 @@ BAD_TASKS = [
     ({"questions": ["Why?"]}, "questions belong to call tasks"),
     ({"checklist": ["ok", "  "]}, "empty checklist item"),
     ({"links": [("invoice", 3)]}, "unknown link kind 'invoice'"),
-    ({"actor": "ghost"}, "unknown staff member 'ghost'"),
+    ({"actor": "g" * 101}, "the one acting must be named by a text of 1 to 100 characters"),
 ]
 
 
@@ -215,3 +215,40 @@ def test_tasks_work_with_the_real_contacts_plugin(tasks_app):
     with pytest.raises(NotFoundError, match="no contact with id 12345"):
         api.add("Call", contact_id=12345)
     assert api.add("Call", kind="call").kind == "call"
+
+
+def test_list_takes_status_all_as_the_cli_does(tasks_app):
+    api = tasks_app().plugin("tasks")
+    first, second, third = api.add("one"), api.add("two"), api.add("three")
+    api.done(second.id)
+    api.cancel(third.id)
+    assert [t.id for t in api.list()] == [first.id]
+    assert sorted(t.id for t in api.list(status="all")) == [first.id, second.id, third.id]
+    assert api.list(status="all") == api.list(status=None)
+    with pytest.raises(ValidationError, match="unknown status 'every'; use one of open, done, cancelled, or all"):
+        api.list(status="every")
+
+
+def test_ids_and_limits_past_what_the_database_holds(tasks_app):
+    api = tasks_app().plugin("tasks")
+    with pytest.raises(NotFoundError, match=f"no task #{10**23}"):
+        api.get(10**23)
+    with pytest.raises(ValidationError, match=f"contact {10**23} is not an id"):
+        api.list(contact_id=10**23)
+    with pytest.raises(ValidationError, match="limit 1000000000 must be a whole number from 1 to 100000"):
+        api.list(limit=10**9)
+
+
+def test_the_one_acting_is_recorded_as_given_by_tasks_and_contacts_alike(tasks_app, crm_recorder):
+    # "zoe" is not on the staff list: contacts always took her, and now tasks does too
+    crm = tasks_app(contacts="real", extra_plugins=[("recorder", crm_recorder)])
+    contact = crm.plugin("contacts").create(first_name="Eva", actor="zoe")
+    crm.plugin("contacts").update(contact.id, status="customer", actor="zoe")
+    api = crm.plugin("tasks")
+    task = api.add("Call Eva", kind="call", contact_id=contact.id, questions=["Happy?"], actor="zoe")
+    api.answer(task.id, 1, "yes", actor="zoe")
+    api.done(task.id, actor="zoe")
+    done = api.get(task.id)
+    assert (done.created_by, done.closed_by, done.questions[0].answered_by) == ("zoe", "zoe", "zoe")
+    actors = {(e.type_name, e.actor) for e in crm_recorder.events}
+    assert {("ContactCreated", "zoe"), ("ContactChanged", "zoe"), ("TaskCreated", "zoe"), ("TaskCompleted", "zoe")} <= actors

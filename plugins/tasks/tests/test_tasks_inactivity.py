@@ -120,7 +120,7 @@ def test_with_the_warehouse_its_set_based_query_is_used(tasks_app, crm_clock):
     preview = api.scan_inactivity(dry_run=True)
     assert [(p["contact_id"], p["title"]) for p in preview] == [
         (5, "Get back in touch with Five (126 days since 2025-09-01)"),
-        (6, "Get back in touch with Six ( days since )"),
+        (6, "Get back in touch with Six ( days since never)"),  # an older warehouse cannot tell how long
     ]
     assert api.list() == []
     assert api.scan_inactivity() == 2
@@ -134,3 +134,68 @@ def test_scan_names_an_unknown_rule(tasks_app):
     api = tasks_app(rules=[WIN_BACK]).plugin("tasks")
     with pytest.raises(NotFoundError, match="no rule 'nope'"):
         api.scan_inactivity(rule="nope")
+
+
+SAMPLE_WIN_BACK = {**WIN_BACK, "days": 180, "task": {
+    **WIN_BACK["task"], "title": "Get back in touch with {contact.display_name} (last purchase {last_purchase})"}}
+
+
+def test_a_customer_is_quiet_from_the_later_of_its_last_purchase_and_becoming_a_customer(tasks_app, crm_clock):
+    cards = {1: {"display_name": "New"}, 2: {"display_name": "Back"}, 3: {"display_name": "Old"}}
+    crm = tasks_app(rules=[SAMPLE_WIN_BACK], contacts=cards)
+    api = crm.plugin("tasks")
+    bought = crm.today()
+    _emit(
+        crm,
+        ContactCreated(contact_id=2, data={"status": "customer"}),
+        ContactCreated(contact_id=3, data={"status": "customer"}),
+        SaleClosed(record_id=1, contact_id=2, won=True),
+        SaleClosed(record_id=2, contact_id=3, won=True),
+        ContactChanged(contact_id=2, changes={"status": FieldChange("customer", "lapsed")}),
+    )
+    crm_clock.advance(days=400)
+    # a customer who arrives now, and one who comes back after a year away
+    _emit(crm, ContactCreated(contact_id=1, data={"status": "customer"}),
+          ContactChanged(contact_id=2, changes={"status": FieldChange("lapsed", "customer")}))
+    assert [p["contact_id"] for p in api.scan_inactivity(dry_run=True)] == [3]
+    assert api.scan_inactivity() == 1
+    assert [(t.contact_id, t.title) for t in api.list()] == [(3, f"Get back in touch with Old (last purchase {bought})")]
+    crm_clock.advance(days=181)
+    assert api.scan_inactivity() == 2
+    assert sorted((t.contact_id, t.title) for t in api.list())[:2] == [
+        (1, "Get back in touch with New (last purchase never)"),
+        (2, f"Get back in touch with Back (last purchase {bought})"),
+    ]
+    assert sorted(f.key for f in api.firings(rule="win-back")) == [
+        "1:never", f"2:since-{bought + dt.timedelta(days=400)}", f"3:{bought}"]
+    assert api.scan_inactivity() == 0  # one task per quiet spell
+
+
+def test_with_the_real_warehouse_a_customer_who_just_arrived_is_not_quiet(tasks_app, crm_clock):
+    crm = tasks_app(rules=[SAMPLE_WIN_BACK], contacts="real", extra_plugins=["warehouse"])
+    contacts, api = crm.plugin("contacts"), crm.plugin("tasks")
+    fresh = contacts.create(first_name="Ada", last_name="New", status="customer")
+    assert api.scan_inactivity(dry_run=True) == []
+    assert api.scan_inactivity() == 0
+    crm_clock.advance(days=181)
+    (row,) = api.scan_inactivity(dry_run=True)
+    assert (row["contact_id"], row["title"]) == (fresh.id, "Get back in touch with Ada New (last purchase never)")
+
+
+class QuietWarehouse(FakeWarehouse):
+    def customers_quiet_since(self, since: dt.date) -> dict[int, tuple[dt.date | None, dt.date]]:
+        self.asked.append(since)
+        return {cid: (day, joined) for cid, (day, joined) in self.last.items()
+                if (day is None or day < since) and joined < since}
+
+
+def test_with_the_warehouse_the_quiet_spell_starts_when_the_customer_came(tasks_app, crm_clock):
+    warehouse = QuietWarehouse({5: (dt.date(2024, 1, 1), dt.date(2025, 9, 1)), 6: (None, dt.date(2025, 1, 1)),
+                                7: (None, dt.date(2026, 1, 1))})
+    crm = tasks_app(rules=[WIN_BACK], contacts={5: {"display_name": "Five"}, 6: {"display_name": "Six"}, 7: {}},
+                    extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    preview = crm.plugin("tasks").scan_inactivity(dry_run=True)
+    assert [(p["contact_id"], p["title"]) for p in preview] == [
+        (5, "Get back in touch with Five (126 days since 2024-01-01)"),
+        (6, "Get back in touch with Six (369 days since never)"),
+    ]

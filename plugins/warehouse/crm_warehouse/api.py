@@ -91,6 +91,57 @@ class Warehouse:
         with self.crm.activate():
             return {cid: _date(day) for cid, day in query.tuples()}
 
+    def customers_quiet_since(self, since: dt.date) -> dict[int, tuple[dt.date | None, dt.date]]:
+        """Current customers who neither won a sale nor became customers on or after ``since``.
+
+        Maps each to ``(last won sale's date or None, the day it became a customer)``:
+        a customer who arrived yesterday is not quiet, however long ago (or
+        never) it last bought.
+        """
+        from peewee import JOIN, Case, fn
+
+        from crm_warehouse.models import ContactStatusRow as S
+        from crm_warehouse.models import SalesFactRow as F
+
+        if not isinstance(since, dt.date) or isinstance(since, dt.datetime):
+            raise ValidationError(f"since must be a date, not {since!r}")
+        # ``since`` is a day of the app's time zone; the status rows are in UTC
+        boundary = dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz).astimezone(dt.timezone.utc)
+        won = (
+            F.select(F.contact_id, fn.MAX(F.closed_on).alias("last_won"))
+            .where(F.outcome == "won")
+            .group_by(F.contact_id)
+            .alias("won")
+        )
+        # the current spell as a customer began when the last non-customer interval ended
+        # (or with the contact's first row); deletion and merging do not end it
+        H = S.alias("h")
+        not_customer = (H.status != "customer") | H.status.is_null()
+        spells = (
+            H.select(
+                H.contact_id,
+                fn.MIN(H.valid_from).alias("first_seen"),
+                fn.MAX(Case(None, [(not_customer, H.valid_to)], None)).alias("left_at"),
+            )
+            .group_by(H.contact_id)
+            .alias("spells")
+        )
+        began = fn.COALESCE(spells.c.left_at, spells.c.first_seen)
+        query = (
+            S.select(S.contact_id, won.c.last_won, began)
+            .join(spells, on=(spells.c.contact_id == S.contact_id))
+            .join(won, JOIN.LEFT_OUTER, on=(won.c.contact_id == S.contact_id))
+            .where(
+                S.valid_to.is_null() & (S.status == "customer") & (S.deleted == False)  # noqa: E712 - SQL
+                & (won.c.last_won.is_null() | (won.c.last_won < since))
+                & (began < boundary.replace(tzinfo=None))
+            )
+            .order_by(S.contact_id)
+        )
+        tz = self.crm.tz
+        with self.crm.activate():
+            return {cid: (_date(day), aware_utc(start).astimezone(tz).date()) for cid, day, start in query.tuples()}
+
     def reporting_tables(self) -> dict[str, str]:
         return dict(REPORTING_TABLES)
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from crm_core.errors import ValidationError
+from crm_core.ids import MAX_ID
 
 __all__ = ["check_date", "check_id", "check_text"]
 
@@ -45,6 +46,6 @@ def check_id(value: Any, what: str) -> int:
         number = value
     elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
-    if number is None or number <= 0:
-        raise ValidationError(f"{what} {value!r} is not an id (a positive whole number)")
+    if number is None or number <= 0 or number > MAX_ID:
+        raise ValidationError(f"{what} {value!r} is not an id (a whole number from 1 to {MAX_ID})")
     return number

@@ -11,6 +11,7 @@ import attrs
 from crm_core.errors import NotFoundError, ValidationError
 
 from crm_warehouse.catalog import KINDS, summarize
+from crm_warehouse.checks import check_id
 from crm_warehouse.store import aware_utc, naive_utc
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def timeline(
     query = (
         L.select(E.event_id, E.type, E.kind, E.occurred_at, E.actor, E.channel, E.payload)
         .join(E, on=(E.id == L.event))
-        .where(L.contact_id == int(contact_id))
+        .where(L.contact_id == check_id(contact_id, "contact"))
         .order_by(L.occurred_at.desc(), L.event.desc())
         .limit(limit)
     )
@@ -102,7 +103,7 @@ def as_of(crm: CRM, contact_id: int, when: dt.date | dt.datetime) -> dict[str, A
     from crm_warehouse.models import EventContactRow as L
     from crm_warehouse.models import EventRow as E
 
-    contact_id = int(contact_id)
+    contact_id = check_id(contact_id, "contact")
     cutoff = end_of(crm, when)
     query = (
         L.select(E.type, E.occurred_at, E.payload)
@@ -188,7 +189,7 @@ def audit(
         raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
     query = C.select().order_by(C.occurred_at.desc(), C.event.desc(), C.id).limit(limit)
     if contact_id is not None:
-        query = query.where(C.contact_id == int(contact_id))
+        query = query.where(C.contact_id == check_id(contact_id, "contact"))
     if field is not None:
         query = query.where(C.field == field)
     if actor is not None:

@@ -151,6 +151,32 @@ def test_customers_without_a_won_sale_since(warehouse_app, emit, crm_clock):
         api.customers_without_won_sale_since("2025-01-01")
 
 
+def test_customers_are_quiet_from_their_last_purchase_or_becoming_customers(warehouse_app, emit, crm_clock):
+    app = warehouse_app(timezone="Europe/Madrid")
+    emit(app, *(ContactCreated(contact_id=i, data={"status": "customer", "region": "north"}) for i in (1, 2, 3)),
+         ContactCreated(contact_id=4, data={"status": "prospect"}))
+    joined = app.today()
+    sales = app.plugin("warehouse").sales
+    old = sales.add("sale", 1, amount=10)
+    sales.close(old.id, won=True, closed_on=joined - dt.timedelta(days=400))
+    crm_clock.advance(days=10)
+    # 2 leaves and comes back; a move of region does not start a new spell; 4 becomes a customer
+    emit(app, ContactChanged(contact_id=2, changes=change(status=("customer", "former"))),
+         ContactChanged(contact_id=3, changes=change(region=("north", "south"))))
+    crm_clock.advance(days=10)
+    emit(app, ContactChanged(contact_id=2, changes=change(status=("former", "customer"))),
+         ContactChanged(contact_id=4, changes=change(status=("prospect", "customer"))))
+    back = app.today()
+    api = app.plugin("warehouse")
+    assert api.customers_quiet_since(joined) == {}  # all of them were customers from that day on
+    assert api.customers_quiet_since(joined + dt.timedelta(days=1)) == {1: (joined - dt.timedelta(days=400), joined), 3: (None, joined)}
+    assert api.customers_quiet_since(back + dt.timedelta(days=1)) == {
+        1: (joined - dt.timedelta(days=400), joined), 2: (None, back), 3: (None, joined), 4: (None, back),
+    }
+    with pytest.raises(ValidationError, match="since must be a date"):
+        api.customers_quiet_since("2025-01-01")
+
+
 def test_survey_answers_are_stored_for_reports(warehouse_app, emit, crm_clock):
     from crm_warehouse.models import SurveyAnswerFactRow, SurveyResponseRow
 

@@ -142,6 +142,15 @@ def test_bad_kinds_ids_and_unknown_records(warehouse_app):
         sales.add("rfq", -3)
     with pytest.raises(NotFoundError, match=r"sales record 99 does not exist"):
         sales.get(99)
+    # past what a BIGINT holds: named, not an OverflowError from the driver
+    with pytest.raises(ValidationError, match=r"sales record 100000000000000000000000 is not an id \(a whole number from 1 to 9223372036854775807\)"):
+        sales.get(10**23)
+    with pytest.raises(ValidationError, match=r"contact 100000000000000000000000 is not an id"):
+        sales.list(contact_id=10**23)
+    with pytest.raises(ValidationError, match=r"contact 100000000000000000000000 is not an id"):
+        app.plugin("warehouse").timeline(10**23)
+    with pytest.raises(ValidationError, match=r"contact 100000000000000000000000 is not an id"):
+        app.plugin("warehouse").audit(contact_id=10**23)
     with pytest.raises(NotFoundError):
         sales.move(99, "qualified")
     record = sales.add("rfq", 1, amount=10)

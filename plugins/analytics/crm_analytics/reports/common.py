@@ -45,6 +45,10 @@ class Window:
     def label(self, index: int) -> str:
         return self.periods[index].label
 
+    def labels(self) -> tuple[str, ...]:
+        """Every period's label, in time order (``Report.periods``)."""
+        return tuple(p.label for p in self.periods)
+
     def notes(self) -> tuple[str, ...]:
         clipped = [p for p in self.periods if p.clipped]
         if not clipped or self.grain == "all":

@@ -116,6 +116,7 @@ def customers(
         start=win.start,
         end=win.end,
         period=win.grain,
+        periods=win.labels(),
         notes=(*win.notes(), "counts are at the end of each period; gained and lost are customers who started or stopped being customers in it"),
         empty_message=nothing("no contact history in the warehouse", win),
         chart=ChartSpec(x="period", y=("customers",), group=dims, kind="line"),

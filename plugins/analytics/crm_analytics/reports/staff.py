@@ -77,6 +77,7 @@ def staff(
         start=win.start,
         end=win.end,
         period=win.grain,
+        periods=win.labels(),
         notes=win.notes(),
         empty_message=nothing("no calls, meetings, notes, e-mails or completed tasks", win),
         chart=ChartSpec(x="staff" if win.grain == "all" else "period", y=(*KINDS.values(), "tasks_completed"), group=() if win.grain == "all" else ("staff",), kind="stacked"),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import peewee
 
 from crm_core.errors import ValidationError
+from crm_core.ids import is_id
 
 from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, settings, window
@@ -49,7 +50,7 @@ def surveys(
     both = set(nps_keys) & set(csat_keys)
     if both:
         raise ValidationError(f"question {sorted(both)[0]!r} is named as both an NPS and a CSAT question; name it once")
-    if survey is not None and (not isinstance(survey, int) or isinstance(survey, bool) or survey < 1):
+    if survey is not None and not is_id(survey):
         raise ValidationError(f"survey {survey!r} must be a survey id (a positive whole number)")
     tables = win.tables
     kind = tables.kind
@@ -138,6 +139,7 @@ def surveys(
         start=win.start,
         end=win.end,
         period=win.grain,
+        periods=win.labels(),
         notes=(*win.notes(), f"NPS questions: {', '.join(nps_keys)}; CSAT questions: {', '.join(csat_keys)}; "
                f"an invitation counts as answered within {conf.response_window_days} days"),
         empty_message=nothing("no survey invitations or answers", win),

@@ -52,6 +52,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
         TRAP_HTTP_EXCEPTIONS=False,
     )
     app.session_interface = security.PortalSession()
+    app.request_class = security.PortalRequest
     app.extensions["crm"] = crm
     app.extensions["crm_portal"] = portal
     if settings.trusted_proxies:

@@ -38,7 +38,7 @@ def error_page(status: int, title: str, message: str, *, headers: dict[str, str]
 
 
 def http_error_page(exc: HTTPException) -> Any:
-    from crm_portal.web.security import CSRFRefused, RateLimited
+    from crm_portal.web.security import CSRFRefused, RateLimited, UndecodableForm
 
     status = exc.code or 500
     title, message = _HTTP_TEXTS.get(status, _HTTP_TEXTS[400 if status < 500 else 500])
@@ -48,6 +48,12 @@ def http_error_page(exc: HTTPException) -> Any:
         message = N_(
             "The form was sent without its security code, or the code is no longer valid (for instance after a long pause). "
             "Go back, reload the page and send the form again."
+        )
+    if isinstance(exc, UndecodableForm):
+        title = N_("The form could not be read")
+        message = N_(
+            "What was sent is not UTF-8 text, the only encoding this page reads. Go back, reload the page and send the form "
+            "again from it; if it happens again, set your browser's text encoding to UTF-8."
         )
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)

@@ -10,6 +10,10 @@
 - **Rate limits.** A form's POST counts against its limit per client
   address (and, for sign-ups, per e-mail address); over it, 429 with
   ``Retry-After``.
+- **Form bodies** must be UTF-8 (what every browser sends for these
+  pages): anything else is refused with 400 and a page that says so,
+  instead of being read as an empty form (which the CSRF check then took for
+  an expired one) or with replacement characters in what the person typed.
 - **Headers.** A strict Content-Security-Policy (no inline script or style:
   the theme's colours come from a stylesheet), X-Frame-Options DENY,
   Referrer-Policy no-referrer (links carry tokens), nosniff, HSTS over
@@ -21,16 +25,21 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING
+import urllib.parse
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app, g, request, session
+from flask import Request, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException
+from werkzeug.formparser import FormDataParser
 
 if TYPE_CHECKING:
     from flask import Flask, Response
 
-__all__ = ["CSRF_FIELD", "PortalSession", "RateLimited", "csrf_token", "rate_limit", "rate_limit_email", "secure_headers"]
+__all__ = [
+    "CSRF_FIELD", "PortalRequest", "PortalSession", "RateLimited", "UndecodableForm", "csrf_token", "rate_limit", "rate_limit_email",
+    "secure_headers",
+]
 
 CSRF_FIELD = "csrf_token"
 
@@ -46,6 +55,41 @@ class RateLimited(HTTPException):
 
 class CSRFRefused(Forbidden):
     """A form posted without the session's CSRF token."""
+
+
+class UndecodableForm(BadRequest):
+    """A form body that is not UTF-8 text: answered 400 with a page that says so."""
+
+
+class StrictFormParser(FormDataParser):
+    """Werkzeug's form parser, refusing a body that is not UTF-8 instead of reading it as nothing.
+
+    Werkzeug drops an undecodable url-encoded body silently (the form is then
+    empty, and the missing CSRF token made it "This form has expired", 403)
+    and reads an undecodable multipart field with U+FFFD in place of each bad
+    byte, changing what the person sent. Both are refused here, by name.
+    """
+
+    def parse(self, stream: Any, mimetype: str, content_length: int | None, options: dict[str, str] | None = None) -> Any:
+        if mimetype == "application/x-www-form-urlencoded":
+            # strict where werkzeug is lenient: raw bytes and percent-escapes must both be UTF-8
+            # (a Latin-1 browser sends "Jos%E9", which werkzeug would keep as those six characters)
+            try:
+                items = urllib.parse.parse_qsl(stream.read().decode("utf-8"), keep_blank_values=True, errors="strict")
+            except UnicodeDecodeError as exc:
+                raise UndecodableForm(f"the form's body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            return stream, self.cls(items), self.cls()
+        stream, form, files = super().parse(stream, mimetype, content_length, options)
+        for name, value in form.items(multi=True):
+            if "\ufffd" in value or "\ufffd" in name:  # werkzeug's stand-in for a multipart byte it could not decode
+                raise UndecodableForm(f"form field {name[:40]!r} is not UTF-8 text")
+        return stream, form, files
+
+
+class PortalRequest(Request):
+    """Flask's request with :class:`StrictFormParser`."""
+
+    form_data_parser_class = StrictFormParser
 
 
 class PortalSession(SecureCookieSessionInterface):

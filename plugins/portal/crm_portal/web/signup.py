@@ -22,7 +22,7 @@ from crm_portal import fields as checks
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
 from crm_portal.links import LinkError
-from crm_portal.signup import check_lists, text_for
+from crm_portal.signup import check_lists, language_of, text_for
 from crm_portal.web.app import set_language
 from crm_portal.web.render import error_page, link_refused, page
 from crm_portal.web.security import client_ip, rate_limit, rate_limit_email
@@ -135,6 +135,8 @@ def confirm_view(token: str) -> Any:
     try:
         pending = portal.pending_signup(token)
     except LinkError as exc:
+        # refused (expired, used…), still in the language of the sign-up it was made for
+        set_language(language_of(g.crm, portal, token))
         return link_refused(exc, "signup")
     set_language(pending.language)
     form = g.portal.settings.form(pending.form)
