@@ -76,6 +76,13 @@ class QueuedMessage:
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 message as the transport receives it."""
+        from crm_core.privacy import ERASED
+
+        if ERASED in self.to:
+            raise ValidationError(
+                f"message {self.id} was scrubbed when its recipient's personal data was erased: "
+                f"there is no message left to build, only its state (crm mail show {self.id})"
+            )
         return build_message(
             sender=self.sender,
             to=self.to,
