@@ -166,10 +166,16 @@ def _erase_from_errors(crm: CRM, redactor: Redactor) -> int:
             part = matching(field, redactor)
             condition = part if condition is None else condition | part
         for row in model.select(key, *fields).where(condition).tuples().iterator():
-            changes = {f.name: redactor.optional(v) for f, v in zip(fields, row[1:]) if redactor.found(v)}
+            changes = {f.name: _fit(f, redactor.optional(v)) for f, v in zip(fields, row[1:]) if redactor.found(v)}
             if changes:
                 count += model.update(**changes).where(key == row[0]).execute()
     return count
+
+
+def _fit(field: Any, value: str | None) -> str | None:
+    """``value`` cut to the column's width: "[erased]" is longer than a short value it replaces."""
+    limit = getattr(field, "max_length", None)
+    return value[:limit] if value is not None and limit else value
 
 
 def _erase_from_keys(crm: CRM, redactor: Redactor) -> int:
@@ -178,7 +184,7 @@ def _erase_from_keys(crm: CRM, redactor: Redactor) -> int:
 
     count = 0
     for key, claimed in list(RunOnce.select(RunOnce.key, RunOnce.claimed_at).where(matching(RunOnce.key, redactor)).tuples()):
-        new = redactor.text(key)
+        new = _fit(RunOnce.key, redactor.text(key))
         if new == key:
             continue
         RunOnce.delete().where(RunOnce.key == key).execute()

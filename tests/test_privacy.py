@@ -148,3 +148,17 @@ def test_a_failed_erasure_leaves_the_kernels_tables_as_they_were(app, crm_plugin
         crm.plugin("contacts").erase(contact_id)
     assert crm.mail.get("later").status == "queued" and crm.mail.get("later").text == "Dear Zed Quux"
     assert json.dumps(crm.events.recent(limit=100)) == events
+
+
+def test_a_key_that_grows_when_redacted_still_fits_its_column(app, crm_plugin):
+    crm = app(crm_plugin("codes", crm_personal_values=lambda contact_id: ["X7Q"]))
+    contact_id = zed(crm)
+    key = "codes:X7Q:X7Q:" + "k" * 176
+    with crm.transaction():
+        assert run_once(crm, key)
+    crm.plugin("contacts").erase(contact_id)
+    from crm_core.jobs import RunOnce
+
+    with crm.activate():
+        (kept,) = [k for (k,) in RunOnce.select(RunOnce.key).tuples()]
+    assert kept.startswith(f"codes:{ERASED}:{ERASED}:") and len(kept) == 190
