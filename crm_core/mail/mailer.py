@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.config import MailSettings
     from crm_core.mail.delivery import DeliveryReport
+    from crm_core.mail.unsubscribe import Unsubscribe
 
 __all__ = ["Mailer", "QueuedMessage"]
 
@@ -199,7 +200,7 @@ class Mailer:
             attachments=message.attachments,
         )
 
-    def _unsubscribe(self, messages: Sequence[OutgoingMessage]) -> dict[int, Any]:
+    def _unsubscribe(self, messages: Sequence[OutgoingMessage]) -> dict[int, Unsubscribe]:
         if not any(m.bulk for m in messages):
             return {}
         from crm_core.mail.unsubscribe import unsubscribe_links
@@ -272,7 +273,7 @@ class Mailer:
             except peewee.IntegrityError:
                 continue
 
-    def _row(self, message: OutgoingMessage, now: dt.datetime, unsubscribe: Any = None) -> dict[str, Any]:
+    def _row(self, message: OutgoingMessage, now: dt.datetime, unsubscribe: Unsubscribe | None = None) -> dict[str, Any]:
         sender = message.sender or self._sender
         row = {
             "key": message.key or new_key(),

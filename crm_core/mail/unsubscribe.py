@@ -84,9 +84,12 @@ def unsubscribe_links(app: CRM, settings: Any, messages: Sequence[OutgoingMessag
         contact_ids = [int(messages[i].contact_id) for i in indexes]  # type: ignore[arg-type]
         answer = app.hooks.unsubscribe_urls(app, contact_ids, mailing_list)
         urls = answer[1] if answer is not None else [None] * len(indexes)
-        for index, url in zip(indexes, urls):
+        for index, contact_id, url in zip(indexes, contact_ids, urls):
             if url is None and mailto is None:
-                provider = f"plugin {answer[0]!r} gave no unsubscribe link for contact {contact_ids[indexes.index(index)]}" if answer else "no enabled plugin serves an unsubscribe page"
+                if answer is None:
+                    provider = "no enabled plugin serves an unsubscribe page"
+                else:
+                    provider = f"plugin {answer[0]!r} gave no unsubscribe link for contact {contact_id}"
                 raise ValidationError(
                     f"bulk mail to {messages[index].to[0]} needs an unsubscribe link, and {provider}; "
                     "enable the portal plugin (it serves the unsubscribe page), or set [crm.mail] unsubscribe_mailto "
