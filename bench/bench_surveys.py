@@ -83,6 +83,8 @@ def _app(folder: Path, outbox: Path | None = None) -> Any:
 
     settings = {"surveys": {"secret": "bench-secret"}}
     mail = {"transport": "file", "outbox": str(outbox)} if outbox else {"transport": "memory"}
+    # invitations are bulk mail: without the portal, a mailto: is their unsubscribe link
+    mail["unsubscribe_mailto"] = "unsubscribe@example.com"
     from crm_core.config import Config, CoreSettings, structure_section
 
     core = structure_section({"database": f"sqlite:///{folder / 'crm.db'}", "mail": mail}, CoreSettings, "bench", "crm")

@@ -128,6 +128,11 @@ class MailSettings:
     batch_size: int = attrs.field(default=100, validator=_positive())
     #: seconds a worker may hold a batch before another may take it over
     lease: float = attrs.field(default=600.0, validator=_positive())
+    #: an address that handles unsubscribe requests: a mailto: List-Unsubscribe in bulk mail
+    #: (beside a plugin's link, or alone when no plugin serves an unsubscribe page)
+    unsubscribe_mailto: str = attrs.field(default="")
+    #: the line added at the end of bulk mail; {url} is the unsubscribe link
+    unsubscribe_text: str = attrs.field(default="To stop receiving these e-mails: {url}")
     smtp: SmtpSettings = attrs.field(factory=SmtpSettings)
     #: settings handed to a plugin's transport factory (free-form table)
     transport_options: dict[str, Any] = attrs.field(factory=dict)
@@ -138,6 +143,18 @@ class MailSettings:
         from crm_core.mail.address import check_address_syntax
 
         check_address_syntax(value, what="the sender")
+
+    @unsubscribe_mailto.validator
+    def _check_unsubscribe_mailto(self, attribute: attrs.Attribute, value: str) -> None:
+        if value:
+            from crm_core.mail.address import check_address_syntax
+
+            check_address_syntax(value, what="unsubscribe_mailto")
+
+    @unsubscribe_text.validator
+    def _check_unsubscribe_text(self, attribute: attrs.Attribute, value: str) -> None:
+        if "{url}" not in value or "\n" in value or "\r" in value:
+            raise ValueError(f"{value!r} must be one line holding {{url}}, where the unsubscribe link goes")
 
 
 @attrs.frozen

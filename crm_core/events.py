@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from crm_hookspecs.events import Event
 
     from crm_core.app import CRM
+    from crm_core.privacy import Redactor
 
 __all__ = ["DeliveryReport", "EventBus", "FailureInfo", "LoggedEvent"]
 
@@ -143,6 +144,69 @@ def _loads(text: str) -> Any:
     except (ValueError, TypeError):
         return json.loads(text)
     return value if end == len(text) else json.loads(text)
+
+
+#: payload keys an erasure keeps in an event about the erased person
+_KEPT_KEYS = frozenset({"event_id", "occurred_at", "actor", "channel"})
+_kept_fields: dict[str, frozenset[str]] = {}
+
+
+def _typed_fields(type_name: str) -> frozenset[str]:
+    """Fields of a registered event type that hold numbers, amounts or times (kept by an erasure)."""
+    if type_name not in _kept_fields:
+        import decimal
+        import typing
+
+        from crm_hookspecs.events import registered_types
+
+        kept: set[str] = set()
+        cls = registered_types().get(type_name)
+        if cls is not None:
+            try:
+                hints = typing.get_type_hints(cls)
+            except Exception:  # a third-party type whose annotations do not resolve: keep no text
+                hints = {}
+            for name, hint in hints.items():
+                args = set(typing.get_args(hint)) | {hint}
+                if args & {decimal.Decimal, dt.date, dt.datetime, int, float, bool}:
+                    kept.add(name)
+        _kept_fields[type_name] = frozenset(kept)
+    return _kept_fields[type_name]
+
+
+def _erase_text(value: Any, redactor: Redactor) -> Any:
+    """Every string in a JSON value becomes "[erased]"; numbers, booleans and nulls stay."""
+    from crm_core.privacy import ERASED
+
+    if isinstance(value, str):
+        return ERASED
+    if isinstance(value, dict):
+        return {redactor.text(k) if isinstance(k, str) else k: _erase_text(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_erase_text(v, redactor) for v in value]
+    return value
+
+
+def redact_payload(type_name: str, payload: dict[str, Any], about: bool, redactor: Redactor) -> dict[str, Any]:
+    """An outbox payload after an erasure.
+
+    ``about``: the event concerns the erased person (one of its contact
+    fields names him). It keeps its event id, time, actor and channel, and
+    the fields its type declares as numbers, amounts, dates or ids; every
+    other text becomes "[erased]", so the event still reads back as its
+    type. Otherwise only the person's values are replaced, wherever they
+    appear (an address in ``MailBounced``, a name in a task's title).
+    """
+    kept = _KEPT_KEYS | _typed_fields(type_name)
+    out = {}
+    for key, value in payload.items():
+        if key in kept:
+            out[key] = value
+        elif about:
+            out[key] = _erase_text(value, redactor)
+        else:
+            out[key] = redactor.data(value)
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -423,6 +487,47 @@ class EventBus:
                 .where(EventFailure.id == existing.id)
                 .execute()
             )
+
+    # -- erasure -------------------------------------------------------------
+
+    def redact(self, contact_id: int, redactor: Redactor) -> int:
+        """Erase one person from the outbox in place (see :func:`redact_payload`); return how many events changed.
+
+        Rows keep their ids, types and times, so cursors, failures and the
+        order of events are untouched; a handler that has not yet seen an
+        event gets the redacted one. Runs in the caller's transaction.
+        """
+        from crm_hookspecs.events import from_payload
+
+        from crm_core.models import OutboxEvent
+        from crm_core.privacy import matching
+
+        # candidates: a payload naming the id (checked on the decoded event) or holding a value
+        condition = OutboxEvent.payload.contains(f":{int(contact_id)}")
+        values = matching(OutboxEvent.payload, redactor)
+        if values is not None:
+            condition = condition | values
+        count = 0
+        last = 0
+        with self._app.activate(), self._app.database.atomic():
+            while True:
+                rows = list(
+                    OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
+                    .where(condition & (OutboxEvent.id > last))
+                    .order_by(OutboxEvent.id)
+                    .limit(BATCH_SIZE)
+                    .tuples()
+                )
+                if not rows:
+                    return count
+                for pk, type_name, text in rows:
+                    payload = json.loads(text)
+                    about = int(contact_id) in from_payload(type_name, payload).contact_ids()
+                    erased = redact_payload(type_name, payload, about, redactor)
+                    if erased != payload:
+                        new = json.dumps(erased, ensure_ascii=False, separators=(",", ":"))
+                        count += OutboxEvent.update(payload=new).where(OutboxEvent.id == pk).execute()
+                last = rows[-1][0]
 
     # -- failures ------------------------------------------------------------
 

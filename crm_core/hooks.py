@@ -135,12 +135,23 @@ class Hooks:
 
     def erase_personal_data(self, crm: Any, contact_id: int) -> dict[str, int]:
         out = {}
-        for name, count in self._each("crm_erase_personal_data", crm=crm, contact_id=contact_id):
+        # dependents first (like crm_shutdown): a plugin still finds the person
+        # in the plugins it requires (the portal asks the contacts plugin for his addresses)
+        for name, count in self._each("crm_erase_personal_data", reverse=True, crm=crm, contact_id=contact_id):
             if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
                 raise PluginError(
                     name, f"plugin {name!r}: crm_erase_personal_data must return how many records it erased (an int), not {_kind(count)}"
                 )
             out[name] = count or 0
+        return out
+
+    def personal_values(self, crm: Any, contact_id: int) -> dict[str, list[str]]:
+        """``crm_personal_values`` per plugin: ``{plugin name: [values]}`` (plugins with none left out)."""
+        out = {}
+        for name, values in self._each("crm_personal_values", crm=crm, contact_id=contact_id):
+            items = _many(name, "crm_personal_values", values, str)
+            if items:
+                out[name] = items
         return out
 
     def contacts_merged(self, crm: Any, survivor_id: int, merged_id: int) -> dict[str, dict[str, list[int]]]:
@@ -171,6 +182,24 @@ class Hooks:
             for name, specs in self._each("crm_mail_transports")
             for spec in _many(name, "crm_mail_transports", specs, MailTransportSpec)
         ]
+
+    def unsubscribe_urls(self, crm: Any, contact_ids: Sequence[int], mailing_list: str | None) -> tuple[str, list[str | None]] | None:
+        """The first plugin's answer to ``crm_unsubscribe_urls``: ``(plugin name, [url or None per contact])``, or ``None``."""
+        for name, urls in self._each("crm_unsubscribe_urls", crm=crm, contact_ids=list(contact_ids), mailing_list=mailing_list):
+            if urls is None:
+                continue
+            if isinstance(urls, (str, bytes, dict)) or not hasattr(urls, "__iter__"):
+                raise PluginError(name, f"plugin {name!r}: crm_unsubscribe_urls must return a list of URLs or None, not {_kind(urls)}")
+            urls = list(urls)
+            if len(urls) != len(contact_ids):
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_unsubscribe_urls returned {len(urls)} URL(s) for {len(contact_ids)} contact(s); return one per contact"
+                )
+            for url in urls:
+                if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+                    raise PluginError(name, f"plugin {name!r}: crm_unsubscribe_urls must return http(s) URLs or None; it holds {_kind(url)}")
+            return name, urls
+        return None
 
     # -- reports -----------------------------------------------------------
 

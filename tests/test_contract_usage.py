@@ -113,7 +113,7 @@ def test_a_plugin_object_lacking_a_protocols_method_is_named(crm_factory, crm_pl
             raise NotImplementedError
 
     app = crm_factory(plugins=[crm_plugin("contacts", crm_plugin_api=lambda crm: Partial())], migrate=False)
-    with pytest.raises(PluginError, match=r"does not offer ContactsAPI: its API object lacks audience, audience_report, cards, reporting_tables, search"):
+    with pytest.raises(PluginError, match=r"does not offer ContactsAPI: its API object lacks audience, audience_report, cards, email_addresses, reporting_tables, search"):
         app.plugin("contacts", ContactsAPI)
 
 

@@ -228,6 +228,48 @@ def test_crm_erase_personal_data(app, crm_plugin):
             bad.hooks.erase_personal_data(bad, 7)
 
 
+def test_crm_erase_personal_data_runs_dependents_first(app, crm_plugin):
+    order = []
+    crm = app(
+        crm_plugin("a", crm_erase_personal_data=lambda contact_id: order.append("a")),
+        requires(crm_plugin("b", crm_erase_personal_data=lambda contact_id: order.append("b")), a=""),
+    )
+    crm.hooks.erase_personal_data(crm, 7)
+    assert order == ["b", "a"]  # b still finds the person in a, which it requires
+
+
+def test_crm_personal_values(app, crm_plugin):
+    crm = app(
+        crm_plugin("a", crm_personal_values=lambda crm, contact_id: [f"person{contact_id}@example.com", "Ana Ruiz"]),
+        crm_plugin("b", crm_personal_values=lambda contact_id: None),
+        crm_plugin("c", crm_personal_values=lambda contact_id: []),
+    )
+    assert crm.hooks.personal_values(crm, 7) == {"a": ["person7@example.com", "Ana Ruiz"]}
+    for value in ("Ana Ruiz", [3]):
+        bad = app(crm_plugin("bad", crm_personal_values=lambda contact_id, v=value: v))
+        with pytest.raises(PluginError, match="plugin 'bad': crm_personal_values must return a list of strings"):
+            bad.hooks.personal_values(bad, 7)
+
+
+def test_crm_unsubscribe_urls(app, crm_plugin):
+    crm = app(
+        crm_plugin("a", crm_unsubscribe_urls=lambda contact_ids, mailing_list: None),
+        crm_plugin("b", crm_unsubscribe_urls=lambda crm, contact_ids, mailing_list: [f"https://x.test/u/{mailing_list}/{c}" for c in contact_ids]),
+        crm_plugin("c", crm_unsubscribe_urls=lambda contact_ids: ["https://c.test/"] * len(contact_ids)),
+    )
+    # the first plugin with an answer wins
+    assert crm.hooks.unsubscribe_urls(crm, [1, 2], "news") == ("b", ["https://x.test/u/news/1", "https://x.test/u/news/2"])
+    assert app(crm_plugin("a", crm_unsubscribe_urls=lambda contact_ids: None)).hooks.unsubscribe_urls(crm, [1], None) is None
+    for value, message in (
+        (["https://x.test/1"], r"returned 1 URL\(s\) for 2 contact\(s\)"),
+        ("https://x.test/", "must return a list of URLs or None"),
+        (["javascript:alert(1)", None], "must return http\\(s\\) URLs or None"),
+    ):
+        bad = app(crm_plugin("bad", crm_unsubscribe_urls=lambda contact_ids, v=value: v))
+        with pytest.raises(PluginError, match=message):
+            bad.hooks.unsubscribe_urls(bad, [1, 2], None)
+
+
 def test_crm_contacts_merged_and_unmerged(app, crm_plugin):
     unmerged = []
     crm = app(

@@ -22,7 +22,7 @@ def test_mail_queue_lists_waiting_and_failed_messages(crm, crm_cli):
     assert lines[0].split() == ["id", "key", "to", "subject", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
     assert any("gone" in line and "failed" in line and "550" in line for line in lines)
     assert not any(" ok " in f" {line} " for line in lines[2:-2])  # sent messages only with --status
-    assert lines[-1] == "1 queued, 0 sending, 1 sent, 1 failed"
+    assert lines[-1] == "1 queued, 0 sending, 1 sent, 1 failed, 0 cancelled"
     every = json.loads(crm_cli.invoke(["mail", "queue", "--status", "all", "--format", "json"], app=crm).output)
     assert [m["key"] for m in every] == ["new", "ok", "gone"]
     csv_text = crm_cli.invoke(["mail", "queue", "--status", "queued", "--format", "csv"], app=crm).output

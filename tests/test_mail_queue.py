@@ -196,7 +196,7 @@ def test_list_get_counts_and_retry(crm, crm_clock):
     crm.mail.queue("gone@example.com", "s", "t", key="gone")
     crm.mail.queue("ok@example.com", "s", "t", key="ok")
     crm.mail.deliver()
-    assert crm.mail.counts() == {"queued": 0, "sending": 0, "sent": 1, "failed": 1}
+    assert crm.mail.counts() == {"queued": 0, "sending": 0, "sent": 1, "failed": 1, "cancelled": 0}
     assert [m.key for m in crm.mail.list("failed")] == ["gone"]
     assert [m.key for m in crm.mail.list()] == ["ok", "gone"]
     with pytest.raises(ValidationError, match="unknown mail status 'lost'"):

@@ -9,7 +9,7 @@ import click
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.output import format_option, render
 
-_STATUSES = ("queued", "sending", "sent", "failed")
+_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 _LIST_COLUMNS = ["id", "key", "to", "subject", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
 
 

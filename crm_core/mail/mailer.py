@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.config import MailSettings
     from crm_core.mail.delivery import DeliveryReport
+    from crm_core.mail.unsubscribe import Unsubscribe
 
 __all__ = ["Mailer", "QueuedMessage"]
 
@@ -76,6 +77,13 @@ class QueuedMessage:
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 message as the transport receives it."""
+        from crm_core.privacy import ERASED
+
+        if ERASED in self.to:
+            raise ValidationError(
+                f"message {self.id} was scrubbed when its recipient's personal data was erased: "
+                f"there is no message left to build, only its state (crm mail show {self.id})"
+            )
         return build_message(
             sender=self.sender,
             to=self.to,
@@ -141,18 +149,27 @@ class Mailer:
         key: str | None = None,
         sender: str | None = None,
         reply_to: str | None = None,
+        bulk: bool = False,
+        contact_id: int | None = None,
+        mailing_list: str | None = None,
     ) -> QueuedMessage | None:
         """Queue one message in the caller's transaction; None if ``key`` was queued before.
 
+        ``bulk=True`` marks bulk mail to the contact ``contact_id`` (about
+        ``mailing_list``, or about no list in particular): the queue adds his
+        unsubscribe link (see :mod:`crm_core.mail.unsubscribe`).
+
         Raises :class:`~crm_core.errors.ValidationError` for a bad address,
-        a line break in a header value, or a reserved header.
+        a line break in a header value, a reserved header, or bulk mail that
+        would get no unsubscribe link.
         """
         message = OutgoingMessage(
-            to, subject, text, html=html, attachments=attachments, headers=headers, key=key, sender=sender, reply_to=reply_to
-        )
+            to, subject, text, html=html, attachments=attachments, headers=headers, key=key, sender=sender, reply_to=reply_to,
+            bulk=bulk, contact_id=contact_id, mailing_list=mailing_list,
+        )  # fmt: skip
         app = self._app
         now = app.clock.now()
-        row = self._row(message, now)
+        row = self._row(message, now, self._unsubscribe([message]).get(0))
         with app.activate(), app.database.atomic():
             from crm_core.mail.models import MailMessage
 
@@ -177,17 +194,26 @@ class Mailer:
             last_error=None,
             reply_to=message.reply_to,
             attachment_count=len(message.attachments),
-            text=message.text,
-            html=message.html,
-            headers=message.headers,
+            text=row["text_body"],
+            html=row["html_body"],
+            headers=tuple(tuple(h) for h in json.loads(row["headers"])) if row["headers"] else (),
             attachments=message.attachments,
         )
+
+    def _unsubscribe(self, messages: Sequence[OutgoingMessage]) -> dict[int, Unsubscribe]:
+        if not any(m.bulk for m in messages):
+            return {}
+        from crm_core.mail.unsubscribe import unsubscribe_links
+
+        return unsubscribe_links(self._app, self.settings, messages)
 
     def queue_many(self, messages: Iterable[OutgoingMessage]) -> int:
         """Queue many messages with set-based SQL; return how many were queued.
 
         Messages whose key is already queued (or repeated in ``messages``)
-        are skipped. Runs in the caller's transaction, or in its own.
+        are skipped. Runs in the caller's transaction, or in its own. Bulk
+        messages (``OutgoingMessage(..., bulk=True, contact_id=...)``) get
+        their unsubscribe links with one hook call per mailing list and chunk.
         """
         from crm_core.mail.models import MailMessage
 
@@ -219,8 +245,9 @@ class Mailer:
         database = self._app.database
         rows = []
         files: dict[str, tuple[Attachment, ...]] = {}
-        for message in chunk:
-            row = self._row(message, now)
+        links = self._unsubscribe(chunk)
+        for index, message in enumerate(chunk):
+            row = self._row(message, now, links.get(index))
             if row["key"] in seen:
                 continue
             seen.add(row["key"])
@@ -246,9 +273,9 @@ class Mailer:
             except peewee.IntegrityError:
                 continue
 
-    def _row(self, message: OutgoingMessage, now: dt.datetime) -> dict[str, Any]:
+    def _row(self, message: OutgoingMessage, now: dt.datetime, unsubscribe: Unsubscribe | None = None) -> dict[str, Any]:
         sender = message.sender or self._sender
-        return {
+        row = {
             "key": message.key or new_key(),
             "message_id": new_message_id(sender.rpartition("@")[2].rstrip(">")),
             "sender": sender,
@@ -257,13 +284,20 @@ class Mailer:
             "subject": message.subject,
             "text_body": message.text,
             "html_body": message.html,
-            "headers": json.dumps([list(h) for h in message.headers], ensure_ascii=False) if message.headers else None,
+            "headers": [list(h) for h in message.headers],
             "attachment_count": len(message.attachments),
             "status": "queued",
             "attempts": 0,
             "queued_at": now,
             "next_attempt_at": now,
         }
+        if unsubscribe is not None:
+            from crm_core.mail.unsubscribe import apply
+
+            apply(row, unsubscribe, self.settings.unsubscribe_text)
+        headers = row["headers"]
+        row["headers"] = json.dumps(headers, ensure_ascii=False) if headers else None
+        return row
 
     def _insert_attachments(self, files: Mapping[int, Sequence[Attachment]]) -> None:
         from crm_core.mail.models import MailAttachment

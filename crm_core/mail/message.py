@@ -220,6 +220,30 @@ class OutgoingMessage:
     key: str | None = attrs.field(default=None, kw_only=True, converter=_key)
     sender: str | None = attrs.field(default=None, kw_only=True, converter=_optional_address("the sender"))
     reply_to: str | None = attrs.field(default=None, kw_only=True, converter=_optional_address("reply_to"))
+    #: bulk mail (a survey, a newsletter): the queue adds an unsubscribe link
+    #: for ``contact_id`` (from ``mailing_list``, or from all mail when None)
+    bulk: bool = attrs.field(default=False, kw_only=True)
+    contact_id: int | None = attrs.field(default=None, kw_only=True)
+    mailing_list: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.bulk, bool):
+            raise ValidationError(f"bulk= must be True or False, not {self.bulk!r}")
+        if not self.bulk:
+            if self.contact_id is not None or self.mailing_list is not None:
+                raise ValidationError("contact_id= and mailing_list= name the recipient of bulk mail; pass bulk=True too")
+            return
+        if isinstance(self.contact_id, bool) or not isinstance(self.contact_id, int):
+            raise ValidationError(
+                f"bulk mail needs contact_id= (the recipient's contact id, for his unsubscribe link), not {self.contact_id!r}"
+            )
+        if len(self.to) != 1:
+            raise ValidationError(f"bulk mail goes to one recipient per message (his own unsubscribe link), not {len(self.to)}")
+        if self.mailing_list is not None and (not isinstance(self.mailing_list, str) or not self.mailing_list.strip()):
+            raise ValidationError(f"mailing_list= must be a list's name or None, not {self.mailing_list!r}")
+        for name, _ in self.headers:
+            if name.lower() in ("list-unsubscribe", "list-unsubscribe-post"):
+                raise ValidationError(f"header {name!r} of bulk mail is set by the mail queue (bulk=True); leave it out")
 
 
 def restore_message(
@@ -248,6 +272,8 @@ def restore_message(
     for name, value in (
         ("to", tuple(to)), ("subject", subject), ("text", text), ("html", html), ("attachments", tuple(attachments)),
         ("headers", headers), ("key", key), ("sender", sender), ("reply_to", reply_to),
+        # the queue has added the unsubscribe link already: the restored record is plain mail
+        ("bulk", False), ("contact_id", None), ("mailing_list", None),
     ):
         object.__setattr__(message, name, value)
     return message
@@ -276,6 +302,20 @@ class _Policy(Compat32):
             and len(name) + len(value) + 2 <= (self.max_line_length or 998)
         ):
             return f"{name}: {value}{self.linesep}"
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= 998:
+            tokens = value.split(", ")
+            if not any(c in t for t in tokens for c in " \t\r\n"):
+                # a token or a list of tokens (List-Unsubscribe's URIs): the stdlib
+                # would fold before the first one; fold between them only
+                lines, line = [], f"{name}: {tokens[0]}"
+                for token in tokens[1:]:
+                    if len(line) + 2 + len(token) > (self.max_line_length or 998):
+                        lines.append(line + ",")
+                        line = " " + token
+                    else:
+                        line += ", " + token
+                lines.append(line)
+                return self.linesep.join(lines) + self.linesep
         return super()._fold(name, value, sanitize)
 
 

@@ -9,8 +9,9 @@ from crm_core.storage import Model, UTCDateTimeField
 __all__ = ["MailAttachment", "MailMessage", "MailTransportState", "STATUSES"]
 
 #: queued: waiting (new, or for its next attempt); sending: a worker holds it
-#: under a lease; sent: the transport accepted it; failed: given up for good
-STATUSES = ("queued", "sending", "sent", "failed")
+#: under a lease; sent: the transport accepted it; failed: given up for good;
+#: cancelled: never to be sent (its recipient's personal data was erased)
+STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 
 
 class MailMessage(Model):

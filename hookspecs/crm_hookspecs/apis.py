@@ -84,6 +84,10 @@ class ContactsAPI(Protocol):
         """
         ...
 
+    def email_addresses(self, contact_id: int) -> list[str]:
+        """Every e-mail address of the contact, primary first, deleted contacts included; ``[]`` for an unknown one (since 1.1)."""
+        ...
+
     def reporting_tables(self) -> dict[str, str]:
         """The contacts' reporting table by role: ``contacts`` (since 1.1).
 

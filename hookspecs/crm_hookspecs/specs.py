@@ -132,6 +132,26 @@ def crm_erase_personal_data(crm: CRM, contact_id: int) -> int | None:
     *Per plugin*, inside the transaction of ``crm contacts erase``: if one
     plugin raises, nothing is erased anywhere. Keep what the law lets you keep
     (amounts of sales, for instance) but remove what identifies the person.
+    Called in reverse dependency order (like :func:`crm_shutdown`), so the
+    plugins yours requires still hold the person while it runs. The kernel
+    then erases him from its own tables (events, mail queue, worker records)
+    with the values of :func:`crm_personal_values`.
+    """
+
+
+@hookspec
+def crm_personal_values(crm: CRM, contact_id: int) -> Sequence[str] | None:
+    """Return the values by which this plugin knows one person: e-mail addresses, phone numbers, names, street lines.
+
+    *Per plugin*, inside the transaction of ``crm contacts erase``, before
+    any plugin's :func:`crm_erase_personal_data` runs. The kernel gathers
+    every plugin's values and, once the plugins have erased their own
+    tables, removes them from its own: the event outbox, the mail queue and
+    the worker's records (see ``docs/privacy.md``). Return only values that
+    identify the person on their own (a full name, not a first name; a
+    street and number, not a city): each is replaced wherever it appears,
+    in other people's records too. Values shorter than three characters are
+    ignored.
     """
 
 
@@ -217,4 +237,23 @@ def crm_portal_pages(crm: CRM) -> Sequence[PortalPage] | None:
     exception, anything other than a list of ``PortalPage``, or a rule or
     name that another page already uses, is a ``PluginError`` naming the
     plugin, and the portal does not start.
+    """
+
+
+@hookspec
+def crm_unsubscribe_urls(crm: CRM, contact_ids: Sequence[int], mailing_list: str | None) -> Sequence[str | None] | None:
+    """Return one unsubscribe address (an ``https://`` URL) per contact, for bulk mail.
+
+    *Per plugin*, in dependency order; the first plugin that returns a list
+    wins. Called by the kernel's mail queue when bulk mail is queued
+    (``crm.mail.queue(..., bulk=True, contact_id=...)``, or
+    ``OutgoingMessage(..., bulk=True)`` in ``queue_many``), once per batch
+    of messages for the same ``mailing_list`` (``None``: the messages are
+    not about one list, and the link unsubscribes from all mail). Return a
+    list as long as ``contact_ids``, in the same order, or ``None`` when the
+    plugin serves no unsubscribe page; an entry may be ``None`` for a
+    contact the plugin cannot link. The kernel puts the address in the
+    ``List-Unsubscribe`` header (with ``List-Unsubscribe-Post`` for one-click
+    unsubscribing, RFC 8058) and in a line at the end of the bodies. The
+    portal plugin implements it.
     """

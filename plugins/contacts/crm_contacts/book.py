@@ -180,6 +180,18 @@ class AddressBook:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return cards[0]
 
+    def email_addresses(self, contact_id: int) -> list[str]:
+        """Every e-mail address of a contact, primary first (the contract's ``ContactsAPI``); ``[]`` for an unknown one."""
+        if not is_id(int(contact_id)):
+            return []
+        with self.crm.activate():
+            query = (
+                ContactEmail.select(ContactEmail.address)
+                .where(ContactEmail.contact == int(contact_id))
+                .order_by(ContactEmail.is_primary.desc(), ContactEmail.id)
+            )
+            return [address for (address,) in query.tuples()]
+
     def cards(self, contact_ids: Sequence[int]) -> list[ContactCard]:
         """Many cards at once, in the order asked; unknown ids are left out."""
         # an id past what the database holds is unknown like any other (and cannot even be bound)

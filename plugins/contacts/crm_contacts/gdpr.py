@@ -16,6 +16,7 @@ import attrs
 from crm_hookspecs.events import ContactErased
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.privacy import erase_contact as erase_everywhere
 
 from crm_contacts.book import check_channel
 from crm_contacts.models import (
@@ -35,7 +36,7 @@ from crm_contacts.models import (
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["Privacy", "erase_contact", "export_contact"]
+__all__ = ["Privacy", "erase_contact", "export_contact", "personal_values"]
 
 
 def _plain(value: Any) -> Any:
@@ -77,6 +78,34 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
         "merges": merges,
         "self_service_updates": updates,
     }
+
+
+def personal_values(crm: CRM, contact_id: int) -> list[str]:
+    """The values that identify the contact on their own, for the kernel's part of an erasure.
+
+    Names in full (not a first name alone, which other people share),
+    e-mail addresses, phone numbers, street lines and the external id. A
+    city, postal code or country names many people and is left alone.
+    """
+    with crm.activate():
+        row = Contact.get_or_none(Contact.id == contact_id)
+        if row is None:
+            return []
+        values = [row.display_name, f"{row.first_name} {row.last_name}".strip(), f"{row.last_name} {row.first_name}".strip()]
+        if row.first_name and row.last_name:
+            values.append(f"{row.last_name}, {row.first_name}")
+        values += [row.name_key, row.external_id or ""]
+        values += [a for (a,) in ContactEmail.select(ContactEmail.address).where(ContactEmail.contact == contact_id).tuples()]
+        for number, extension in ContactPhone.select(ContactPhone.number, ContactPhone.extension).where(ContactPhone.contact == contact_id).tuples():
+            values.append(number)
+            if number.startswith("+") and len(number) > 4:
+                values.append(number[1:])  # as some bodies and files show it
+        for street, extra in ContactAddress.select(ContactAddress.street, ContactAddress.extra).where(ContactAddress.contact == contact_id).tuples():
+            values += [street, extra]
+    # only a person's names identify him: an organisation's name is a company's
+    if row.kind != "person":
+        values = [v for v in values if v not in (row.display_name, row.name_key)] + [row.display_name]
+    return sorted({v.strip() for v in values if v and v.strip()})
 
 
 def erase_contact(crm: CRM, contact_id: int) -> int | None:
@@ -137,9 +166,10 @@ class Privacy:
         }
 
     def erase(self, contact_id: int, *, actor: str | None = None, channel: str = "staff") -> dict[str, int]:
-        """Anonymise the contact in every enabled plugin, all or nothing; emits ``ContactErased``.
+        """Anonymise the contact in every enabled plugin and in the kernel, all or nothing; emits ``ContactErased``.
 
-        Returns how many records each plugin changed.
+        Returns how many records each plugin (and ``kernel``) changed; see
+        :func:`crm_core.privacy.erase_contact` and ``docs/privacy.md``.
         """
         check_channel(channel)
         with self.crm.transaction():
@@ -148,6 +178,7 @@ class Privacy:
                 raise NotFoundError(f"no contact with id {contact_id}")
             if row.erased_at is not None:
                 raise ValidationError(f"contact {contact_id} was already erased on {row.erased_at.date().isoformat()}")
-            counts = self.crm.hooks.erase_personal_data(self.crm, int(contact_id))
+            # every plugin's tables, then the kernel's (outbox, mail queue, worker records)
+            counts = erase_everywhere(self.crm, int(contact_id))
             self.crm.emit(ContactErased(contact_id=int(contact_id), actor=actor, channel=channel))
         return counts

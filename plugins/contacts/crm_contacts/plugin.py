@@ -59,3 +59,10 @@ def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
 
     return erase_contact(crm, contact_id)
 
+
+
+@hookimpl
+def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
+    from crm_contacts.gdpr import personal_values
+
+    return personal_values(crm, contact_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
@@ -151,6 +151,16 @@ class Portal:
         self.crm.plugin("contacts").card(int(contact_id))  # NotFoundError for an unknown contact
         token = links.make_unsubscribe_token(self.key, int(contact_id), self._list_id(list_name))
         return self.url("unsubscribe/" + token)
+
+    def unsubscribe_urls(self, contact_ids: Sequence[int], list_name: str | None = None) -> list[str]:
+        """One unsubscribe link per contact, for a batch of bulk mail (the kernel's mail queue asks through ``crm_unsubscribe_urls``).
+
+        Unlike :meth:`unsubscribe_url` it does not look each contact up: the
+        caller is mailing them. A list that does not exist is a ``NotFoundError``.
+        """
+        list_id = self._list_id(list_name)
+        key = self.key
+        return [self.url("unsubscribe/" + links.make_unsubscribe_token(key, int(c), list_id)) for c in contact_ids]
 
     def unsubscribe_headers(self, contact_id: int, list_name: str | None = None) -> dict[str, str]:
         return {

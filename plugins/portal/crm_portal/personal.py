@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from crm_portal.models import Consent, Signup
+from peewee import fn
+
+from crm_portal.models import Consent, RateHit, Signup
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["erase_contact", "export_contact", "move_back", "move_contact"]
+__all__ = ["erase_contact", "export_contact", "move_back", "move_contact", "personal_values"]
 
 
 def _iso(value: Any) -> str | None:
@@ -39,15 +41,54 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
     return {"consents": consents, "signups": signups}
 
 
+def personal_values(crm: CRM, contact_id: int) -> list[str]:
+    """The addresses and names the person signed up with (they may differ from the contact's)."""
+    with crm.activate():
+        rows = list(Signup.select(Signup.email, Signup.first_name, Signup.last_name).where(Signup.contact_id == contact_id).tuples())
+    values = set()
+    for email, first, last in rows:
+        values.add(email)
+        values.add(f"{first} {last}".strip() if first and last else "")
+    return sorted(v for v in values if v)
+
+
+def _addresses(crm: CRM, contact_id: int) -> list[str]:
+    return sorted({address.lower() for address in crm.plugin("contacts").email_addresses(contact_id)})
+
+
 def erase_contact(crm: CRM, contact_id: int) -> int:
     """Remove what identifies the person: the sign-ups' address, names and client address, the consents' client address.
+
+    Sign-ups to his addresses that were never confirmed are deleted (they
+    hold nothing but the address and the request), with their rate-limit
+    counters.
 
     A consent keeps its form, text and dates (that consent was given is not
     personal once nobody can be named), detached from the contact.
     """
     with crm.transaction():
-        ids = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == contact_id).tuples()]
+        # sign-ups not confirmed yet name no contact: they are his by address
+        # (the contacts plugin still holds them: this hook runs before its own)
+        addresses = _addresses(crm, contact_id)
         changed = 0
+        if addresses:
+            pending = [
+                pk
+                for (pk,) in Signup.select(Signup.id)
+                .where(Signup.contact_id.is_null() & Signup.confirmed_at.is_null() & fn.LOWER(Signup.email).in_(addresses))
+                .tuples()
+            ]
+            if pending:
+                Consent.update(signup=None).where(Consent.signup.in_(pending)).execute()
+                changed += Signup.delete().where(Signup.id.in_(pending)).execute()
+        rows = list(Signup.select(Signup.id, Signup.email).where(Signup.contact_id == contact_id).tuples())
+        ids = [pk for pk, _ in rows]
+        # the rate limits count sign-ups per address under a hash of it: a pseudonym of the person
+        from crm_portal.ratelimit import email_key
+
+        keys = sorted({f"signup:email:{email_key(email)}" for email in [*addresses, *(e for _, e in rows)] if email})
+        if keys:
+            changed += RateHit.delete().where(RateHit.key.in_(keys)).execute()
         if ids:
             changed += Signup.update(email="", first_name="", last_name="", ip=None, contact_id=None).where(Signup.id.in_(ids)).execute()
         changed += Consent.update(ip=None, contact_id=None).where(Consent.contact_id == contact_id).execute()

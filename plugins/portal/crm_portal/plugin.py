@@ -69,6 +69,19 @@ def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None
 
 
 @hookimpl
+def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
+    from crm_portal.personal import personal_values
+
+    return personal_values(crm, contact_id)
+
+
+@hookimpl
+def crm_unsubscribe_urls(crm: Any, contact_ids: list[int], mailing_list: str | None) -> list[str]:
+    # the portal serves the unsubscribe page: every bulk message links to it
+    return crm.plugin("portal").unsubscribe_urls(contact_ids, mailing_list)
+
+
+@hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
     from crm_portal.personal import erase_contact
 

@@ -145,3 +145,43 @@ def test_links_in_mails_sent_before_the_kernel_signed_links_still_unsubscribe(ki
     assert web.get("/unsubscribe/" + forged).status_code == 403
     assert web.client.post("/unsubscribe/" + old, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert states(app) == ["unsubscribed"]
+
+
+def test_survey_invitations_carry_the_portal_link_and_one_click_headers(kit, portal_app):
+    """The sign-up page promises an unsubscribe link in every e-mail: survey invitations and reminders have it."""
+    crm = portal_app(base_url="https://crm.example.com")
+    contacts = crm.plugin("contacts")
+    ana = kit.add_contact(crm, email="ana.garcia@example.com")
+    contacts.add_to_list("newsletter", [ana.id])
+    surveys = crm.plugin("surveys")
+    surveys.save(kit.SURVEY)
+    assert surveys.send("service", "newsletter").sent == 1
+    crm.mail.deliver()
+    (invitation,) = crm.mail.transport.to("ana.garcia@example.com")
+    link = invitation.headers["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://crm.example.com/unsubscribe/")
+    assert invitation.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert invitation.text.endswith(f"-- \nTo stop receiving these e-mails: {link}\n")
+    parsed = invitation.email
+    assert parsed["List-Unsubscribe"] == f"<{link}>" and link in parsed.get_body(("plain",)).get_content()
+    # the link is the newsletter's: one click from the mail program leaves that list
+    web = kit.Web(crm)
+    assert web.client.post(link.replace("https://crm.example.com", ""), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert states(crm) == ["unsubscribed"]
+    assert crm.plugin("portal").unsubscribe_target(link.rsplit("/", 1)[1]).list_name == "newsletter"
+
+
+def test_survey_reminders_carry_the_link_too(kit, portal_app, crm_clock):
+    crm = portal_app(base_url="https://crm.example.com")
+    ana = kit.add_contact(crm, email="ana.garcia@example.com")
+    crm.plugin("contacts").add_to_list("newsletter", [ana.id])
+    surveys = crm.plugin("surveys")
+    surveys.save(kit.SURVEY)
+    surveys.send("service", "newsletter")
+    crm_clock.advance(days=8)
+    (report,) = surveys.remind("service", after_days=7)
+    assert report.sent == 1
+    crm.mail.deliver()
+    reminder = crm.mail.transport.to("ana.garcia@example.com")[-1]
+    link = reminder.headers["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://crm.example.com/unsubscribe/") and link in reminder.text

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
 
-__all__ = ["ReminderReport", "SendReport", "Templates", "remind", "send"]
+__all__ = ["ReminderReport", "SendReport", "Templates", "mailing_list", "remind", "send"]
 
 PAGE = 1000
 MAX_PROBLEMS = 10
@@ -224,6 +224,7 @@ class _Mailing:
         self.month = month_of(crm, self.now)
         self.sent = self.already = self.invalid = 0
         self.problems: list[str] = []
+        self.mailing_list: str | None = None
 
     def run(self, source: str, round_key: str, schedule_id: int | None, dry_run: bool) -> None:
         crm, survey = self.crm, self.survey
@@ -231,6 +232,7 @@ class _Mailing:
             round_ = Round.get_or_none((Round.survey == survey.id) & (Round.key == round_key))
         else:
             round_ = get_round(crm, survey, round_key, schedule_id)
+        self.mailing_list = mailing_list(crm, source)
         invited: set[int] = set()
         if round_ is not None:
             invited = {c for (c,) in Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).tuples()}
@@ -254,7 +256,10 @@ class _Mailing:
             values = variables(card, self.about, f"{self.base_url}/{token}", token, self.expires_on, False)
             subject, text, html = self.templates.render(values, f"contact {card.id}")
             try:
-                message = OutgoingMessage(_address(card), subject, text, html=html, key=f"surveys:invite:{round_id}:{card.id}")
+                message = OutgoingMessage(
+                    _address(card), subject, text, html=html, key=f"surveys:invite:{round_id}:{card.id}",
+                    bulk=True, contact_id=card.id, mailing_list=self.mailing_list,
+                )  # fmt: skip
             except ValidationError as exc:
                 self.invalid += 1
                 if len(self.problems) < MAX_PROBLEMS:
@@ -272,6 +277,16 @@ class _Mailing:
             self.crm.events.emit_many(events)
             self.sent += len(rows)
         return [row[3] for row in rows]
+
+
+def mailing_list(crm: CRM, source: str) -> str | None:
+    """The mailing list a send to ``source`` is about (its unsubscribe link leaves it), or None for a segment.
+
+    Invitations are bulk mail: the kernel's mail queue adds the recipient's
+    unsubscribe link and the ``List-Unsubscribe`` headers. A send to a
+    segment is about no list: its link unsubscribes from all mail.
+    """
+    return source if source in {info.name for info in crm.plugin("contacts").lists()} else None
 
 
 def reminder_days(crm: CRM, definition: SurveyDefinition, override: int | None) -> int:
@@ -325,6 +340,7 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
             eligible[source] = {}
     key = secret(crm)
     base_url = crm.settings("surveys").base_url.rstrip("/")
+    lists = {source: mailing_list(crm, source) for source in eligible}
     templates: dict[int, Templates] = {}
     about: dict[int, dict[str, str]] = {}
     messages, reminded = [], []
@@ -344,7 +360,12 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
             variables(card, about[invitation.version], f"{base_url}/{token}", token, expires_on, True), f"contact {card.id}"
         )
         try:
-            messages.append(OutgoingMessage(_address(card), subject, text, html=html, key=f"surveys:reminder:{invitation.id}"))
+            messages.append(
+                OutgoingMessage(
+                    _address(card), subject, text, html=html, key=f"surveys:reminder:{invitation.id}",
+                    bulk=True, contact_id=card.id, mailing_list=lists.get(invitation.source or ""),
+                )  # fmt: skip
+            )
         except ValidationError:
             skipped += 1
             continue

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import pytest
 
 SECRET = "test-secret-for-surveys"
+UNSUBSCRIBE = "unsubscribe@example.com"
 
 #: a survey with one question of each kind and a condition
 DEFINITION: dict[str, Any] = {
@@ -38,10 +39,16 @@ def definition() -> dict[str, Any]:
 
 @pytest.fixture
 def surveys_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
-    """``surveys_app(**settings)``: an app with contacts and surveys, migrated."""
+    """``surveys_app(**settings)``: an app with contacts and surveys, migrated.
+
+    Without the portal no plugin serves an unsubscribe page: invitations are
+    bulk mail, so the app gives a mailto: address for unsubscribing instead.
+    """
 
     def make(**settings: Any) -> Any:
-        return crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": SECRET, **settings}})
+        return crm_factory(
+            plugins=["contacts", "surveys"], settings={"surveys": {"secret": SECRET, **settings}}, mail={"unsubscribe_mailto": UNSUBSCRIBE}
+        )
 
     return make
 

@@ -63,7 +63,10 @@ def test_missed_occurrences_send_only_the_latest(app, scheduled, crm_clock):
 
 
 def test_the_rule_follows_the_app_time_zone(crm_factory, definition, crm_clock):
-    app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, timezone="Europe/Madrid")
+    app = crm_factory(
+        plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, timezone="Europe/Madrid",
+        mail={"unsubscribe_mailto": "unsubscribe@example.com"},
+    )  # fmt: skip
     contacts = app.plugin("contacts")
     contacts.create_list("l")
     contacts.add_to_list("l", [contacts.create(first_name="A", email="a@example.com").id])

@@ -169,7 +169,7 @@ def test_reminder_days_from_the_survey_or_the_setting(surveys_app, definition, c
 @pytest.mark.sqlite_only  # rendering and transports; the queueing is tested on every backend
 def test_the_file_transport_writes_one_eml_per_message(crm_factory, tmp_path, definition):
     outbox = tmp_path / "outbox"
-    app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, mail={"transport": "file", "outbox": str(outbox)})
+    app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, mail={"transport": "file", "outbox": str(outbox), "unsubscribe_mailto": "unsubscribe@example.com"})
     contacts = app.plugin("contacts")
     contacts.create_list("l")
     contacts.add_to_list("l", [contacts.create(first_name=f"P{i}", email=f"p{i}@example.com").id for i in range(4)])
@@ -231,7 +231,10 @@ def test_smtp_down_then_refusing_then_accepting_sends_each_survey_once(crm_facto
     app = crm_factory(
         plugins=["contacts", "surveys"],
         settings={"surveys": {"secret": "s"}},
-        mail={"transport": "smtp", "retry_backoff": 60.0, "smtp": {"host": "127.0.0.1", "port": port, "timeout": 5.0}},
+        mail={
+            "transport": "smtp", "retry_backoff": 60.0, "smtp": {"host": "127.0.0.1", "port": port, "timeout": 5.0},
+            "unsubscribe_mailto": "unsubscribe@example.com",
+        },  # fmt: skip
     )
     contacts = app.plugin("contacts")
     contacts.create_list("l")
@@ -311,3 +314,38 @@ def test_templates_render_each_part_apart_when_a_value_holds_the_separator():
     assert templates.render({"first_name": odd}, "x") == ("Hi A surveys-part B", f"Text {odd}", f"<p>{odd}</p>")
     plain = Templates(EmailTemplate("S", "T\n"))
     assert plain.render({}, "x") == ("S", "T\n", None)
+
+
+def test_invitations_are_bulk_mail_with_the_way_to_unsubscribe(app, audience):
+    """Without the portal the app's unsubscribe_mailto is the way out (the conftest sets it)."""
+    app.plugin("surveys").send("csat", "customers")
+    for sent in sent_messages(app):
+        assert sent.headers["List-Unsubscribe"] == "<mailto:unsubscribe@example.com?subject=unsubscribe>"
+        assert "List-Unsubscribe-Post" not in sent.headers  # one-click needs an https page
+        assert sent.text.endswith("To stop receiving these e-mails: mailto:unsubscribe@example.com?subject=unsubscribe\n")
+
+
+def test_the_unsubscribe_link_names_the_list_sent_to_or_none_for_a_segment(crm_factory, crm_plugin, definition):
+    asked = []
+
+    def crm_unsubscribe_urls(contact_ids, mailing_list):
+        asked.append((sorted(contact_ids), mailing_list))
+        return [f"https://crm.example.com/u/{mailing_list}/{c}" for c in contact_ids]
+
+    app = crm_factory(
+        plugins=["contacts", "surveys", crm_plugin("pages", crm_unsubscribe_urls=crm_unsubscribe_urls)],
+        settings={"surveys": {"secret": "s"}},
+    )
+    contacts = app.plugin("contacts")
+    ids = [contacts.create(first_name=f"P{i}", email=f"p{i}@example.com", region="ES").id for i in range(2)]
+    contacts.create_list("customers")
+    contacts.add_to_list("customers", ids)
+    contacts.create_segment("spain", {"region": "ES"})
+    api = app.plugin("surveys")
+    api.save(definition)
+    api.send("csat", "customers")
+    api.send("csat", "spain", round="second")
+    assert asked == [(ids, "customers"), (ids, None)]
+    app.mail.deliver()
+    links = sorted(m.headers["List-Unsubscribe"] for m in app.mail.sent)
+    assert links[0] == f"<https://crm.example.com/u/None/{ids[0]}>" and f"<https://crm.example.com/u/customers/{ids[1]}>" in links

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 __all__ = ["erase", "export", "merged", "unmerged"]
 
 ERASED_TITLE = "(task about an erased contact)"
+ERASED_NOTICE = "(notice about an erased contact)"
 
 
 def _task_ids(contact_id: int) -> list[int]:
@@ -42,9 +43,11 @@ def erase(crm: CRM, contact_id: int) -> int:
     """Remove what identifies the person from the tasks about him; return how many records.
 
     Titles and descriptions (often made from the contact's name) are
-    replaced, and so are the subjects of the reminders sent about them
-    (the kernel's mail queue keeps its own copy), call answers removed, delayed rule actions carrying the event
-    dropped, and the activity the plugin kept forgotten. The tasks stay, so
+    replaced, and so are the subjects of the reminders sent about them and
+    of the rule notifications about him (the kernel's mail queue keeps its
+    own copy, which the kernel erases), call answers removed, delayed rule
+    actions carrying the event dropped (or, once carried out, emptied of
+    the event), and the activity the plugin kept forgotten. The tasks stay, so
     the team's history of work done keeps its counts.
     """
     from crm_tasks.models import Activity, Pending, Question, Reminder, Task
@@ -61,7 +64,30 @@ def erase(crm: CRM, contact_id: int) -> int:
             .execute()
         )
     count += Pending.delete().where((Pending.contact_id == contact_id) & Pending.done_at.is_null()).execute()
+    # delayed actions carried out keep their row (the rule and event key make them
+    # run once) but not the event they carried, which held his fields
+    count += (
+        Pending.update(payload="{}").where((Pending.contact_id == contact_id) & Pending.done_at.is_null(False)).execute()
+    )
+    count += _erase_notices(contact_id)
     count += Activity.delete().where(Activity.contact_id == contact_id).execute()
+    return count
+
+
+def _erase_notices(contact_id: int) -> int:
+    """The subjects of rule notifications about him: they name no task, but their firing names him."""
+    from crm_tasks.models import Firing, Reminder
+
+    count = 0
+    firings = list(Firing.select(Firing.rule, Firing.key).where(Firing.contact_id == contact_id).tuples())
+    for rule, key in firings:
+        # the notice's key is tasks:rule:<rule>:<event key>:<staff name> (see firing.py)
+        prefix = f"tasks:rule:{rule}:{key}:"
+        count += (
+            Reminder.update(subject=ERASED_NOTICE)
+            .where(Reminder.task.is_null() & (Reminder.kind == "rule") & Reminder.key.startswith(prefix))
+            .execute()
+        )
     return count
 
 

@@ -51,3 +51,31 @@ def test_crm_erase_personal_data_anonymises_titles_and_answers(tasks_app):
     assert erased.questions[0].answer is None and erased.questions[0].text == "Happy?"
     assert [r.subject for r in erased.reminders] == ["(task about an erased contact)"]
     assert api.get(other.id).title == "Call Bob"
+
+
+def test_crm_erase_personal_data_empties_carried_out_actions_and_rule_notices_about_him(tasks_app, crm_clock):
+    from crm_hookspecs.events import ContactChanged
+    from crm_hookspecs.records import FieldChange
+
+    from crm_tasks.models import Pending, Reminder
+
+    notify = {"to": ["ana"], "subject": "{contact.display_name} changed", "text": "Now {changes}"}
+    rules = [
+        {"name": "now", "trigger": "event", "event": "ContactChanged", "action": "notify", "notify": notify},
+        {"name": "later", "trigger": "event", "event": "ContactChanged", "action": "notify", "delay": "1d", "notify": notify},
+    ]
+    crm = tasks_app(rules=rules, contacts={7: {"display_name": "Eva Gil"}, 8: {"display_name": "Bob Ray"}})
+    with crm.transaction():
+        crm.emit(ContactChanged(contact_id=7, changes={"email": FieldChange("eva@old.example", "eva@new.example")}))
+        crm.emit(ContactChanged(contact_id=8, changes={"email": FieldChange("bob@old.example", "bob@new.example")}))
+    crm_clock.advance(days=1, minutes=1)
+    crm.plugin("tasks").run_pending()
+    with crm.activate():
+        assert sorted(r.subject for r in Reminder.select()) == ["Bob Ray changed"] * 2 + ["Eva Gil changed"] * 2
+    with crm.transaction():
+        crm.hooks.erase_personal_data(crm, 7)
+    with crm.activate():
+        subjects = sorted(r.subject for r in Reminder.select())
+        payloads = {p.contact_id: p.payload for p in Pending.select()}
+    assert subjects == ["(notice about an erased contact)"] * 2 + ["Bob Ray changed"] * 2
+    assert payloads[7] == "{}" and "bob@new.example" in payloads[8]
