@@ -31,12 +31,26 @@ __all__ = ["Recurrence", "parse"]
 DEFAULT_START = dt.datetime(2024, 1, 1)
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
 _FREQ_STEP = {
-    _rrule.SECONDLY: dt.timedelta(seconds=1),
-    _rrule.MINUTELY: dt.timedelta(minutes=1),
-    _rrule.HOURLY: dt.timedelta(hours=1),
-    _rrule.DAILY: dt.timedelta(days=1),
-    _rrule.WEEKLY: dt.timedelta(weeks=1),
+    "SECONDLY": dt.timedelta(seconds=1),
+    "MINUTELY": dt.timedelta(minutes=1),
+    "HOURLY": dt.timedelta(hours=1),
+    "DAILY": dt.timedelta(days=1),
+    "WEEKLY": dt.timedelta(weeks=1),
 }
+_PART = re.compile(r"(?:^|;)\s*(FREQ|INTERVAL|COUNT)\s*=\s*([^;]*)", re.IGNORECASE)
+
+
+def _fixed_period(text: str) -> dt.timedelta | None:
+    """The rule's period when it is a whole number of fixed steps and it has no COUNT (else None).
+
+    Read from the rule's own text (dateutil keeps these in private attributes).
+    """
+    parts = {name.upper(): value.strip() for name, value in _PART.findall(text)}
+    step = _FREQ_STEP.get(parts.get("FREQ", "").upper())
+    if step is None or "COUNT" in parts:
+        return None
+    interval = parts.get("INTERVAL", "1")
+    return step * int(interval) if interval.isdigit() and int(interval) > 0 else None
 
 
 def _zone(tz: str | dt.tzinfo) -> dt.tzinfo:
@@ -63,6 +77,8 @@ class Recurrence:
     start: dt.datetime
     tz: dt.tzinfo
     _rrule: _rrule.rrule = attrs.field(repr=False, eq=False)
+    #: the fixed period of a rule without COUNT (lets :meth:`_near` re-anchor it), else None
+    _period: dt.timedelta | None = attrs.field(default=None, repr=False, eq=False)
 
     @classmethod
     def parse(cls, rule: str, *, start: dt.datetime | None = None, tz: str | dt.tzinfo = "UTC") -> Recurrence:
@@ -110,7 +126,7 @@ class Recurrence:
             ) from None
         if not isinstance(parsed, _rrule.rrule):
             raise ValidationError(f"recurrence rule {rule!r}: give a single RRULE")
-        return cls(rule=rule.strip(), start=local_start, tz=zone, rrule=parsed)
+        return cls(rule=rule.strip(), start=local_start, tz=zone, rrule=parsed, period=_fixed_period(text))
 
     # -- conversions ---------------------------------------------------------
 
@@ -131,11 +147,9 @@ class Recurrence:
         keeps the phase, so the occurrences are the same, when the rule has
         a fixed period and no COUNT.
         """
-        rule = self._rrule
-        step = _FREQ_STEP.get(rule._freq)
-        if step is None or rule._count is not None:
+        rule, period = self._rrule, self._period
+        if period is None:
             return rule
-        period = step * rule._interval
         periods = (wall - self.start) // period - 2
         if periods <= 0:
             return rule

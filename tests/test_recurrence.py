@@ -100,3 +100,16 @@ def test_bad_zone_and_naive_times_are_refused():
         parse("FREQ=DAILY").after(dt.datetime(2026, 1, 1))
     with pytest.raises(ValidationError, match="aware datetime"):
         parse("FREQ=DAILY", start=dt.datetime(2026, 1, 1))
+
+
+def test_an_old_rule_with_a_fixed_period_is_re_anchored_and_keeps_its_phase():
+    """A minutely rule a year old is not walked from its start: it is moved by whole periods, same occurrences."""
+    start = dt.datetime(2025, 1, 1, 0, 7, tzinfo=dt.timezone.utc)
+    rule = Recurrence.parse("FREQ=MINUTELY;INTERVAL=15", start=start)
+    assert rule._period == dt.timedelta(minutes=15)
+    assert rule.after(dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)) == dt.datetime(2026, 3, 1, 10, 7, tzinfo=dt.timezone.utc)
+    assert rule._near(dt.datetime(2026, 3, 1, 10, 0)).after(dt.datetime(2026, 3, 1, 9, 0)) is not None
+    # a rule with COUNT, or a monthly one, is walked from its start (its occurrences depend on it)
+    assert Recurrence.parse("FREQ=MINUTELY;COUNT=3", start=start)._period is None
+    assert Recurrence.parse("FREQ=MONTHLY;BYMONTHDAY=1", start=start)._period is None
+    assert Recurrence.parse("freq=daily;interval=2", start=start)._period == dt.timedelta(days=2)

@@ -17,7 +17,7 @@ import peewee
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.mail.address import parse_address
-from crm_core.mail.message import Attachment, OutgoingMessage, build_message, envelope_address, new_key, new_message_id
+from crm_core.mail.message import Attachment, OutgoingMessage, build_message, new_key, new_message_id
 from crm_core.storage import bulk_insert
 
 if TYPE_CHECKING:
@@ -58,22 +58,6 @@ class QueuedMessage:
     html: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     attachments: tuple[Attachment, ...] = ()
-
-    def to_outgoing(self) -> OutgoingMessage:
-        """The message as a record (needs the bodies: get it with :meth:`Mailer.get`)."""
-        if self.text is None:
-            raise ValueError("this QueuedMessage has no bodies; use crm.mail.get(id)")
-        return OutgoingMessage(
-            list(self.to),
-            self.subject,
-            self.text,
-            html=self.html,
-            attachments=self.attachments,
-            headers=self.headers,
-            key=self.key,
-            sender=self.sender,
-            reply_to=self.reply_to,
-        )
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 message as the transport receives it."""
@@ -435,6 +419,3 @@ class Mailer:
         from crm_core.mail.delivery import deliver
 
         return deliver(self._app, self, limit=limit)
-
-    def envelope_sender(self, sender: str) -> str:
-        return envelope_address(sender)

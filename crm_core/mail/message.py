@@ -18,7 +18,7 @@ import mimetypes
 import os
 import re
 import uuid
-from email._policybase import Compat32
+from email.policy import Compat32
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -290,7 +290,16 @@ class _Policy(Compat32):
     building a message, and longer or non-ASCII values still fold as usual.
     """
 
-    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+    def fold(self, name: str, value: Any) -> str:
+        folded = self._folded(name, value)
+        return folded if folded is not None else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folded = self._folded(name, value)
+        return folded.encode("ascii", "surrogateescape") if folded is not None else super().fold_binary(name, value)
+
+    def _folded(self, name: str, value: Any) -> str | None:
+        """The header line as written, for the cases this policy writes itself; None for the stdlib's folding."""
         if isinstance(value, _Folded):
             # already encoded and folded by _encode_words/_address_list
             return f"{name}: {value.replace(chr(10), self.linesep)}{self.linesep}"
@@ -316,7 +325,7 @@ class _Policy(Compat32):
                         line += ", " + token
                 lines.append(line)
                 return self.linesep.join(lines) + self.linesep
-        return super()._fold(name, value, sanitize)
+        return None
 
 
 _POLICY = _Policy(linesep="\r\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -93,12 +93,8 @@ def add_days(kind: str, column: Any, days: int) -> peewee.Node:
     return peewee.fn.DATE_ADD(column, peewee.SQL(f"INTERVAL {days} DAY"))
 
 
-def truthy(kind: str, column: Any) -> peewee.Node:
-    """A boolean column is true (SQLite and MariaDB store 0/1)."""
-    return column == (True if kind == "postgresql" else 1)
-
-
 def falsy(kind: str, column: Any) -> peewee.Node:
+    """A boolean column is false (SQLite and MariaDB store 0/1)."""
     return column == (False if kind == "postgresql" else 0)
 
 
@@ -139,6 +135,3 @@ def pct(part: float, whole: float) -> float | None:
         return None
     return round(100.0 * float(part) / float(whole), 1)
 
-
-def in_list(column: Any, values: Iterable[Any]) -> peewee.Node:
-    return column.in_(list(values))

@@ -342,25 +342,3 @@ class DocumentStore:
                 for sha, doc_id in query.tuples():
                     users.setdefault(sha, []).append(doc_id)
         return checked, [DocumentProblem(sha, what, str(path), tuple(sorted(users.get(sha, ())))) for sha, what, path in problems]
-
-    def remove_unreferenced(self) -> int:
-        """Delete stored files that no document uses any more (after an erasure); return how many."""
-        from crm_warehouse.models import BlobRow, DocumentRow
-
-        removed = 0
-        with self.crm.transaction():
-            orphans = [
-                sha
-                for (sha,) in BlobRow.select(BlobRow.sha256)
-                .join(DocumentRow, "LEFT OUTER", on=(DocumentRow.blob == BlobRow.sha256))
-                .where(DocumentRow.id.is_null())
-                .tuples()
-            ]
-            for start in range(0, len(orphans), 500):
-                BlobRow.delete().where(BlobRow.sha256.in_(orphans[start : start + 500])).execute()
-        for sha in orphans:
-            path = self.path_of(sha)
-            if path.exists():
-                path.unlink()
-                removed += 1
-        return removed
