@@ -24,7 +24,7 @@ on it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import attrs
 import peewee

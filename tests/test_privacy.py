@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from crm_hookspecs.events import ContactCreated, MailBounced, SaleClosed, TaskCreated, from_payload
+from crm_hookspecs.events import MailBounced, SaleClosed, TaskCreated, from_payload
 
 from crm_core.errors import ValidationError
 from crm_core.jobs import run_once

@@ -46,8 +46,8 @@ def _show(report: Any, fmt: str, chart_path: str | None = None, chart_kind: str 
     click.echo(report.render(fmt))
     notes = list(report.notes)
     if fmt == "table":
-        for note in notes:
-            click.echo(f"note: {note}")
+        for text in notes:
+            click.echo(f"note: {text}")
     else:
         for text in notes:
             note(f"note: {text}")

@@ -21,7 +21,6 @@ Amounts are per currency; nothing is added across currencies.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import peewee

@@ -238,3 +238,7 @@ def test_cli_empty_database(analytics_app, crm_cli):
     assert result.output.strip() == "no data: no sales records were closed or open between 2025-01-01 and 2025-06-30"
     as_csv = crm_cli.invoke(["reports", "customers", "--from", FROM, "--to", TO, "--format", "csv"], app=crm)
     assert as_csv.output.splitlines()[0].startswith("period,region,customers")
+    # an empty report in a machine format: the header on stdout, the message on stderr, exit 0
+    empty_csv = crm_cli.invoke(["reports", "closed-share", "--from", FROM, "--to", TO, "--format", "csv"], app=crm)
+    assert empty_csv.exit_code == 0, empty_csv.output
+    assert "no data: no sales records were closed or open" in empty_csv.output and "unexpected" not in empty_csv.output

@@ -73,7 +73,7 @@ def test_serve_with_worker_processes_answers_and_stops_on_sigterm(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        body, pids = None, set()
+        body = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and body is None:
             try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 from reportlab.graphics import renderPDF
@@ -413,7 +413,6 @@ class _LetterHead(Flowable):
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         # reserve the frame's space down to below the address window
-        page_height = self.page_size[1]
         window_bottom = self.settings.address_top_mm * MM + WINDOW[1]
         frame_top = 20 * MM
         self.height = max(0.0, window_bottom - frame_top + 8 * MM)

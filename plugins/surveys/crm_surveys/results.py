@@ -22,7 +22,6 @@ first, up to a limit.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Iterable, Sequence

@@ -26,7 +26,6 @@ from crm_tasks.store import to_db
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-    from crm_tasks.rules import Rule
     from crm_tasks.settings import TasksSettings
 
 __all__ = ["firings", "handle", "load_rules", "preview", "preview_recent", "run_pending"]

@@ -8,7 +8,6 @@ the warehouse's own records, the audit trail, the stored events, rebuilds.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from crm_core.errors import ValidationError
