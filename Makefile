@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PLUGINS := $(patsubst plugins/%/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYPROJECTS := pyproject.toml hookspecs/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install demo test test-fast docs bench clean
+.PHONY: install demo test test-fast lint typecheck docs bench clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): $(PYPROJECTS) Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip setuptools wheel
-	$(PY) -m pip install -qq -e hookspecs -e '.[test,docs]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
+	$(PY) -m pip install -qq -e hookspecs -e '.[test,docs,lint]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
 	touch $(STAMP)
 
 demo: install
@@ -24,6 +24,16 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# the lint and type gate (CI runs it): ruff on the whole tree, mypy strict on the
+# contract and the kernel and non-strict on the plugins (settings in pyproject.toml)
+lint: install
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --quiet --check .
+	$(MAKE) --no-print-directory typecheck
+
+typecheck: install
+	$(VENV)/bin/mypy --no-error-summary crm_core hookspecs/crm_hookspecs $(foreach p,$(PLUGINS),plugins/$(p)/crm_$(p))
 
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
