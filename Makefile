@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PLUGINS := $(patsubst plugins/%/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PYPROJECTS := pyproject.toml hookspecs/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install demo test test-fast lint typecheck docs bench clean
+.PHONY: install demo test lint typecheck docs bench clean
 
 install: $(STAMP)
 
