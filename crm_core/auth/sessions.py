@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class Sessions:
             self._authz.audit.record("signin.failed", user_name=name[:150], address=address, detail={"reason": "throttled"})
             raise AuthenticationError(
                 f"too many failed sign-ins for {name!r}" + (" or from this address" if address else "")
-                + f"; try again in {int(wait) + 1} seconds",
+                + f"; try again in {math.ceil(wait)} seconds",
                 "signin_throttled",
             )
         with self._app.activate():
