@@ -49,6 +49,7 @@ def test_names_differing_only_in_case_are_one_name(crm):
     ],
 )
 def test_bad_user_details_are_refused_and_nothing_is_written(crm, kwargs, message):
+    kwargs = dict(kwargs)  # the parameters are shared by the backends' runs
     name = kwargs.pop("name")
     with pytest.raises(ValidationError, match=message):
         crm.authz.users.add(name, **kwargs)

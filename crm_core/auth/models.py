@@ -68,7 +68,7 @@ class UserTeam(Model):
 
     class Meta:
         table_name = "crm_user_team"
-        indexes = ((("user", "team"), True), (("team",), False))
+        indexes = ((("user", "team"), True),)
 
 
 class UserRole(Model):

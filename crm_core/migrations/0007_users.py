@@ -65,7 +65,7 @@ def up(migrator, db):
 
         class Meta:
             table_name = "crm_user_team"
-            indexes = ((("user", "team"), True), (("team",), False))
+            indexes = ((("user", "team"), True),)
 
     class UserRole(Base):
         id = peewee.AutoField()
