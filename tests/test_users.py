@@ -212,3 +212,36 @@ def test_cli_tokens(crm, crm_cli, crm_user):
     assert json.loads(crm_cli.invoke(["tokens", "list", "--format", "json"], app=crm).output)[0]["state"] == "revoked"
     beyond = crm_cli.invoke(["tokens", "create", "ana", "--name", "x", "--scope", "admin.nothing"], app=crm)
     assert beyond.exit_code == 2 and "unknown permission 'admin.nothing'" in beyond.output
+
+
+def test_a_user_manager_cannot_take_over_a_user_with_more_rights(crm, crm_user):
+    crm.authz.roles.add("user-admin", permissions=["admin.users", "admin.tokens"])
+    crm_user(crm, name="root", roles=["admin"])
+    helper = crm_user(crm, name="helper", roles=["user-admin"])
+    crm_user(crm, name="clerk", roles=["read-only"])
+    with crm.as_user(helper):
+        crm.authz.users.set_password("clerk", PASSWORD)  # holds nothing the helper lacks
+        crm.authz.tokens.create("clerk", "clerk's")
+        for attempt in (
+            lambda: crm.authz.users.set_password("root", PASSWORD),
+            lambda: crm.authz.users.disable("root"),
+            lambda: crm.authz.users.edit("root", email="me@example.com"),
+            lambda: crm.authz.tokens.create("root", "take over"),
+            lambda: crm.authz.sessions.disable_two_factor("root"),
+        ):
+            with pytest.raises(PermissionDenied, match="may not manage 'root', who holds permissions they do not \\(admin.audit, admin.roles\\)"):
+                attempt()
+
+
+def test_crm_help_imports_neither_argon2_nor_the_auth_modules(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from crm_core.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('argon2', 'crm_core.auth', 'crm_core.cli.users'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -155,6 +155,25 @@ class Authz:
     def leave(self, token: contextvars.Token[Acting | None]) -> None:
         self._acting.reset(token)
 
+    def require_over(self, permission: str, target: UserInfo) -> None:
+        """Require ``permission`` to manage another user, who may hold nothing the acting user lacks.
+
+        Without the second rule a holder of ``admin.users`` could set an
+        admin's password, or a holder of ``admin.tokens`` make a token for
+        an admin, and so act with rights they were not given.
+        """
+        acting = self._acting.get()
+        if acting is None or acting.user.id == target.id:
+            return
+        self.require(permission)
+        beyond = sorted(set(self.grants_for(target)) - set(acting.grants))
+        if beyond:
+            raise PermissionDenied(
+                f"user {acting.user.name!r} may not manage {target.name!r}, who holds permissions they do not "
+                f"({', '.join(beyond[:3])}{'…' if len(beyond) > 3 else ''}); ask someone who holds them all",
+                beyond[0],
+            )
+
     # -- checks --------------------------------------------------------------
 
     def permission(self, name: str) -> PermissionSpec:

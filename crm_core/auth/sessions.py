@@ -298,9 +298,7 @@ class Sessions:
 
     def _own_or_admin(self, user: str | int) -> UserInfo:
         info = self._authz.users.get(user)
-        acting = self._authz.current_user
-        if acting is None or acting.id != info.id:
-            self._authz.require("admin.users")
+        self._authz.require_over("admin.users", info)
         return info
 
 

@@ -90,9 +90,7 @@ class Tokens:
         )
 
     def _may_manage(self, user: UserInfo) -> None:
-        acting = self._authz.current_user
-        if acting is None or acting.id != user.id:
-            self._authz.require("admin.tokens")
+        self._authz.require_over("admin.tokens", user)
 
     def create(self, user: str | int, name: str, *, scopes: Sequence[str] | None = None, days: int | None = None) -> NewToken:
         """Make a token for ``user``; ``scopes`` narrows it to some of the user's permissions.

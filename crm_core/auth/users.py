@@ -193,6 +193,7 @@ class Users:
             self._authz.require("admin.roles")
         row = self._row(user)
         before = self._info(row)
+        self._authz.require_over("admin.users", before)
         fields = self._checked(
             **{k: v for k, v in (("email", email), ("language", language), ("timezone", timezone)) if v is not _UNSET}
         )
@@ -252,6 +253,7 @@ class Users:
 
         self._authz.require("admin.users")
         row = self._row(user)
+        self._authz.require_over("admin.users", self._info(row))
         if not row.active:
             return self._info(row)
         if self._is_admin(self._info(row).roles):
@@ -283,9 +285,7 @@ class Users:
         from crm_core.auth.models import User
 
         row = self._row(user)
-        acting = self._authz.current_user
-        if acting is None or acting.id != row.id:
-            self._authz.require("admin.users")
+        self._authz.require_over("admin.users", self._info(row))
         passwords.check_policy(password, self._app.config.core.auth.password_min_length, row.name)
         hashed = passwords.hash_password(password)
         with self._app.transaction():

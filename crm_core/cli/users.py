@@ -173,9 +173,7 @@ def users_signout(state: CLIState, name: str) -> None:
     """End every open session of a user."""
     app = state.crm()
     user = app.authz.users.get(name)
-    acting = app.current_user
-    if acting is None or acting.id != user.id:
-        app.authz.require("admin.users")
+    app.authz.require_over("admin.users", user)
     count = app.authz.sessions.end_all(user.id)
     click.echo(f"ended {count} session(s) of {user.name!r}")
 
