@@ -296,3 +296,15 @@ def test_changing_roles_needs_admin_roles(office, crm_user):
     clerk = crm_user(crm, roles=["manager"])
     with crm.as_user(clerk), pytest.raises(PermissionDenied, match="admin.roles"):
         crm.authz.roles.add("x", permissions=["notes.read"])
+
+
+def test_a_role_taken_out_of_the_config_grants_nothing_but_does_not_lock_the_user_out(crm_factory, notes_plugin, crm_db_url, crm_user):
+    roles = [{"name": "all-notes", "permissions": ["notes.read"], "scopes": {"*": "all"}}]
+    first = crm_factory(plugins=[notes_plugin], core={"roles": roles})
+    crm_user(first, name="ana", roles=["all-notes", "sales"])
+    with first.as_user("ana"):
+        assert first.authz.scope("notes.read") == "all"
+    first.close()
+    later = crm_factory(plugins=[notes_plugin], database=crm_db_url, migrate=False)
+    with later.as_user("ana"):
+        assert later.authz.scope("notes.read") == "own"  # only sales is left

@@ -117,8 +117,17 @@ class Authz:
         return self._acting.get()
 
     def grants_for(self, user: UserInfo) -> dict[str, str]:
-        """Permission -> scope for ``user``, from their roles."""
-        return grants_of(self.roles.definitions(user.roles), self.declared)
+        """Permission -> scope for ``user``, from their roles.
+
+        A role the user holds that no longer exists (taken out of the
+        configuration) grants nothing; it is logged, not fatal, so the user
+        keeps the rights of their other roles.
+        """
+        roles = self.roles.definitions(user.roles, missing_ok=True)
+        gone = sorted(set(user.roles) - {r.name for r in roles})
+        if gone:
+            self._app.log.warning("user %r holds role(s) %s, which no longer exist; they grant nothing", user.name, ", ".join(gone))
+        return grants_of(roles, self.declared)
 
     @contextlib.contextmanager
     def as_user(self, user: UserInfo | str | int, *, scopes: Collection[str] | None = None, token_id: int | None = None) -> Iterator[UserInfo]:
