@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 
 import pytest
 
@@ -18,10 +17,6 @@ def crm(crm_factory):
     app = crm_factory(core={"auth": {"signin_max_failures": 3, "signin_address_max_failures": 5, "session_idle_minutes": 30, "session_max_hours": 8}})
     app.authz.users.add("ana", password=PASSWORD)
     return app
-
-
-def _codes(crm, err):
-    return err.value.code
 
 
 # -- passwords ---------------------------------------------------------------

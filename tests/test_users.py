@@ -187,6 +187,9 @@ def test_cli_as_user_checks_permissions(crm, crm_cli, crm_user):
     assert crm.current_user is None  # the CLI's acting user does not leak out of the command
     unknown = crm_cli.invoke(["--as", "nobody", "users", "list"], app=crm)
     assert unknown.exit_code == 5 and "no user 'nobody'" in unknown.output
+    crm.authz.users.disable("seller")
+    disabled = crm_cli.invoke(["--as", "seller", "users", "list"], app=crm)
+    assert disabled.exit_code == 7 and "user 'seller' is disabled and cannot act" in disabled.output
 
 
 def test_cli_maps_the_shell_user_by_name_else_acts_as_the_system(crm, crm_cli, crm_user, monkeypatch):

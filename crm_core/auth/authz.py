@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.auth.sessions import Sessions
     from crm_core.auth.tokens import Tokens
-    from crm_core.auth.users import Roles, Teams, Users
+    from crm_core.auth.roles import Roles
+    from crm_core.auth.users import Teams, Users
 
 __all__ = ["Acting", "Authz"]
 
@@ -89,7 +90,7 @@ class Authz:
 
     @functools.cached_property
     def roles(self) -> Roles:
-        from crm_core.auth.users import Roles
+        from crm_core.auth.roles import Roles
 
         return Roles(self._app, self)
 

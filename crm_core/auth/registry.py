@@ -161,7 +161,7 @@ def check_role(role: RoleDef, declared: Declarations, installed: Iterable[str], 
             return
         prefix = name.split(".", 1)[0]
         near = difflib.get_close_matches(name, list(known), n=3)
-        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else f"; `crm roles permissions` lists them"
+        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else "; `crm roles permissions` lists them"
         if prefix == "admin" or prefix in enabled:
             owner = "the kernel" if prefix == "admin" else f"plugin {prefix!r}"
             raise ConfigError(f"{where}: unknown {kind} {name!r}: {owner} declares no such {kind}{hint}")

@@ -8,7 +8,6 @@ and a step once accepted is never accepted again (no replay).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import struct
