@@ -248,3 +248,12 @@ def test_crm_help_imports_neither_argon2_nor_the_auth_modules(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_warehouse_keeps_security_events_when_installed(crm_factory):
+    crm = crm_factory(plugins=["contacts", "warehouse"])
+    crm.authz.users.add("ana", roles=["sales"])
+    crm.authz.users.disable("ana")
+    stored = crm.plugin("warehouse").events(type_name="SecurityEvent")
+    assert [(s.event.action, s.event.user_name) for s in reversed(stored)] == [("user.added", "ana"), ("user.disabled", "ana")]
+    assert all(s.known for s in stored)
