@@ -257,3 +257,23 @@ def test_the_warehouse_keeps_security_events_when_installed(crm_factory):
     stored = crm.plugin("warehouse").events(type_name="SecurityEvent")
     assert [(s.event.action, s.event.user_name) for s in reversed(stored)] == [("user.added", "ana"), ("user.disabled", "ana")]
     assert all(s.known for s in stored)
+
+
+def test_the_worker_always_acts_as_the_system(crm, crm_cli, crm_user, monkeypatch):
+    from crm_core.cli.main import CLIState
+
+    crm_user(crm, name="operator", roles=["read-only"])
+    monkeypatch.setenv("LOGNAME", "operator")
+    monkeypatch.setenv("USER", "operator")
+    refused = crm_cli.invoke(["--as", "operator", "worker", "--once"], app=crm)
+    assert refused.exit_code == 2 and "'crm worker' always acts as the system" in refused.output
+    state = CLIState(app=crm)
+    state.command = "worker"
+    state.crm()
+    assert crm.current_user is None  # the shell user is a CRM user, yet the worker is the system
+    state.command = "users"
+    state._acted = False
+    state.crm()
+    assert crm.current_user.name == "operator"
+    state.close()
+    assert crm.current_user is None

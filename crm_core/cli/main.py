@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "cli", "main", "pass_state"]
 
 DEFAULT_CONFIG = "crm.toml"
+#: commands that always act as the system: the worker runs every plugin's timed jobs
+SYSTEM_COMMANDS = frozenset({"worker"})
 
 #: kernel commands: name -> (target, one-line help)
 KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
@@ -76,6 +78,8 @@ class CLIState:
         self._config: Config | None = None
         #: ``--as USER``; without it the shell user acts if a CRM user has that name
         self.as_user = as_user
+        #: the top-level command being run (set by the root group)
+        self.command: str | None = None
         self._acting: tuple[CRM, Any] | None = None
         self._acted = False
 
@@ -116,6 +120,10 @@ class CLIState:
         """
         from crm_core.cli.acting import shell_user_known
 
+        if self.command in SYSTEM_COMMANDS:
+            if self.as_user is not None:
+                raise CLIError(f"'crm {self.command}' always acts as the system; run it without --as", 2)
+            return
         name = self.as_user
         if name is None:
             name = shell_user_known(app)
@@ -278,6 +286,7 @@ def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool, 
             ctx.obj.config_explicit = True
     else:
         ctx.obj = CLIState(config_path, strict=strict, debug=debug, as_user=as_user)
+    ctx.obj.command = ctx.invoked_subcommand
     ctx.call_on_close(ctx.obj.close)
 
 
