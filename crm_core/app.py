@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import peewee
     from crm_hookspecs.events import Event
 
+    from crm_hookspecs.records import UserInfo
+
+    from crm_core.auth.authz import Authz
     from crm_core.events import EventBus
     from crm_core.mail import Mailer
     from crm_core.schema import MigrationStep
@@ -107,6 +110,7 @@ class CRM:
         self._apis: dict[str, Any] = {}
         self._events: EventBus | None = None
         self._mailer: Mailer | None = None
+        self._authz: Authz | None = None
         self._closed = False
         storage.register_open(self)
         try:
@@ -328,6 +332,30 @@ class CRM:
     def emit(self, event: Event) -> None:
         """Record ``event`` in the current transaction; it is delivered after commit."""
         self.events.emit(event)
+
+    # -- people and permissions -----------------------------------------------
+
+    @property
+    def authz(self) -> Authz:
+        """Permission checks and the users, teams, roles, sessions and tokens (``crm_core.auth``)."""
+        if self._authz is None:
+            from crm_core.auth.authz import Authz
+
+            self._authz = Authz(self)
+        return self._authz
+
+    def as_user(self, user: UserInfo | str | int, *, scopes: Sequence[str] | None = None) -> contextlib.AbstractContextManager[UserInfo]:
+        """Run the block as a CRM user (a ``UserInfo``, a user name or an id): ``with crm.as_user("ana"):``.
+
+        Outside such a block code acts as the system, which is trusted.
+        ``scopes`` narrows the user's permissions (an API token's).
+        """
+        return self.authz.as_user(user, scopes=scopes)
+
+    @property
+    def current_user(self) -> UserInfo | None:
+        """The user the code runs as, or ``None`` for the system."""
+        return self._authz.current_user if self._authz is not None else None
 
     # -- mail ----------------------------------------------------------------
 

@@ -40,7 +40,9 @@ __all__ = [
     "Config",
     "CoreSettings",
     "dump_toml",
+    "AuthSettings",
     "MailSettings",
+    "RoleSettings",
     "SmtpSettings",
     "WorkerSettings",
     "load_config",
@@ -171,6 +173,54 @@ class WorkerSettings:
     keep_runs_days: int = attrs.field(default=7, validator=_positive())
 
 
+#: the roles the kernel defines (``crm_core.auth.roles``); ``[[crm.roles]]`` may not reuse these names
+BUILTIN_ROLE_NAMES = ("admin", "manager", "sales", "support", "read-only")
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def _check_role_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not _ROLE_NAME.match(value):
+        raise ValueError(f"role name {value!r}: use 1 to 40 lower-case letters, digits, '-' and '_', starting with a letter")
+    if value in BUILTIN_ROLE_NAMES:
+        raise ValueError(f"{value!r} is a built-in role; give the custom role another name")
+
+
+def _check_scopes(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> None:
+    for record_type, scope in value.items():
+        if scope not in ("own", "team", "all"):
+            raise ValueError(f"scope of {record_type!r} must be 'own', 'team' or 'all', not {scope!r}")
+
+
+@attrs.frozen
+class RoleSettings:
+    """One ``[[crm.roles]]`` table: a custom role (see docs/users.md)."""
+
+    name: str = attrs.field(validator=_check_role_name)
+    description: str = ""
+    #: permission names (``contacts.edit``) or patterns (``contacts.*``)
+    permissions: list[str] = attrs.field(factory=list)
+    #: record type -> ``own``, ``team`` or ``all``
+    scopes: dict[str, str] = attrs.field(factory=dict, validator=_check_scopes)
+
+
+@attrs.frozen
+class AuthSettings:
+    """``[crm.auth]``: passwords, sign-in limits, sessions and API tokens."""
+
+    #: the fewest characters a password may have
+    password_min_length: int = attrs.field(default=12, validator=_positive())
+    #: failed sign-ins of one user name before each further try waits (back-off)
+    signin_max_failures: int = attrs.field(default=5, validator=_positive())
+    #: failed sign-ins from one client address before each further try waits
+    signin_address_max_failures: int = attrs.field(default=20, validator=_positive())
+    #: a session not used for this many minutes ends
+    session_idle_minutes: int = attrs.field(default=60, validator=_positive())
+    #: a session ends this many hours after sign-in, used or not
+    session_max_hours: int = attrs.field(default=12, validator=_positive())
+    #: days an API token lasts when created without --expires
+    token_days: int = attrs.field(default=90, validator=_positive())
+
+
 @attrs.frozen
 class CoreSettings:
     """``[crm]``: the kernel's own settings."""
@@ -185,6 +235,17 @@ class CoreSettings:
     secret: str = attrs.field(default="", repr=False)
     mail: MailSettings = attrs.field(factory=MailSettings)
     worker: WorkerSettings = attrs.field(factory=WorkerSettings)
+    auth: AuthSettings = attrs.field(factory=AuthSettings)
+    #: custom roles, ``[[crm.roles]]`` tables
+    roles: list[RoleSettings] = attrs.field(factory=list)
+
+    @roles.validator
+    def _check_roles(self, attribute: attrs.Attribute, value: list[RoleSettings]) -> None:
+        seen: set[str] = set()
+        for role in value:
+            if role.name in seen:
+                raise ValueError(f"role {role.name!r} is defined twice; give each [[crm.roles]] table its own name")
+            seen.add(role.name)
 
     @database.validator
     def _check_database(self, attribute: attrs.Attribute, value: str) -> None:

@@ -88,11 +88,12 @@ def _kind(type_name: str) -> str:
 def kernel_models() -> list[type[peewee.Model]]:
     """The kernel's own models (``crm_*`` tables)."""
     from crm_core import models
+    from crm_core.auth import models as auth_models
     from crm_core.mail import models as mail_models
     from crm_core.worker import models as worker_models
 
     found: list[type[peewee.Model]] = []
-    for module in (models, mail_models, worker_models):
+    for module in (models, mail_models, worker_models, auth_models):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, peewee.Model) and value.__module__ == module.__name__:
                 found.append(value)

@@ -19,18 +19,30 @@ prints ``Error: <message>`` on one line and exits with ``exit_code``; with
     │   └── MigrationError                 a migration failed (its changes were undone)
     ├── AppContextError           exit 1   model used with no app, or with several
     ├── EventError                exit 1   an event cannot be emitted or delivered
-    └── NotFoundError             exit 5   a record named by the user does not exist
+    ├── NotFoundError             exit 5   a record named by the user does not exist
+    ├── PermissionDenied          exit 6   the acting user lacks a permission or scope (HTTP 403)
+    └── AuthenticationError       exit 7   a sign-in, session or token was refused (HTTP 401)
+        ├── UserDisabledError              the user is disabled
+        ├── TokenUnknownError              no such API token
+        ├── TokenRevokedError              the token was revoked
+        └── TokenExpiredError              the token's expiry has passed
+
+``PermissionDenied`` and ``AuthenticationError`` carry a stable ``code``
+(``"permission_denied"``, ``"token_expired"``…) and an ``http_status`` for
+the web apps; the message is for people, the code for programs.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AppContextError",
+    "AuthenticationError",
     "CRMError",
     "ConfigError",
     "EventError",
     "MigrationError",
     "NotFoundError",
+    "PermissionDenied",
     "PluginContractError",
     "PluginCycleError",
     "PluginDependencyError",
@@ -38,6 +50,10 @@ __all__ = [
     "PluginImportError",
     "PluginNotInstalledError",
     "StorageError",
+    "TokenExpiredError",
+    "TokenRevokedError",
+    "TokenUnknownError",
+    "UserDisabledError",
     "ValidationError",
 ]
 
@@ -123,3 +139,62 @@ class NotFoundError(CRMError):
     """A record the user named does not exist."""
 
     exit_code = 5
+
+
+class PermissionDenied(CRMError):
+    """The acting user may not do this; the message names the permission (or scope) missing.
+
+    ``permission`` is the permission checked; ``code`` is stable for programs.
+    """
+
+    exit_code = 6
+    http_status = 403
+    code = "permission_denied"
+
+    def __init__(self, message: str, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class AuthenticationError(CRMError):
+    """A sign-in, session or API token was refused; ``code`` says why.
+
+    Codes: ``invalid_credentials``, ``signin_throttled``, ``otp_required``,
+    ``invalid_otp``, ``session_invalid``, ``session_expired``, and those of
+    the subclasses below.
+    """
+
+    exit_code = 7
+    http_status = 401
+
+    def __init__(self, message: str, code: str = "invalid_credentials") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UserDisabledError(AuthenticationError):
+    """The user (of a password, session or token) is disabled."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "user_disabled")
+
+
+class TokenUnknownError(AuthenticationError):
+    """No API token has this text (mistyped, or deleted)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "token_unknown")
+
+
+class TokenRevokedError(AuthenticationError):
+    """The API token was revoked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "token_revoked")
+
+
+class TokenExpiredError(AuthenticationError):
+    """The API token's expiry has passed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "token_expired")

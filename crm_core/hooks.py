@@ -80,6 +80,22 @@ class Hooks:
 
         return [(name, spec) for name, specs in self._each("crm_cli_commands") for spec in _many(name, "crm_cli_commands", specs, CommandSpec)]
 
+    def permissions(self) -> list[tuple[str, Any]]:
+        """``crm_permissions`` per plugin, checked: ``(plugin name, PermissionSpec | RecordTypeSpec)`` pairs."""
+        from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
+
+        out = []
+        for name, specs in self._each("crm_permissions"):
+            if specs is None:
+                continue
+            if isinstance(specs, (PermissionSpec, RecordTypeSpec, str, bytes, dict)) or not hasattr(specs, "__iter__"):
+                raise PluginError(name, f"plugin {name!r}: crm_permissions must return a list of PermissionSpec and RecordTypeSpec objects, not {_kind(specs)}")
+            for spec in specs:
+                if not isinstance(spec, (PermissionSpec, RecordTypeSpec)):
+                    raise PluginError(name, f"plugin {name!r}: crm_permissions must return PermissionSpec and RecordTypeSpec objects; it holds {_kind(spec)}")
+                out.append((name, spec))
+        return out
+
     # -- lifecycle ---------------------------------------------------------
 
     def startup(self, crm: Any) -> None:

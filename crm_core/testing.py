@@ -21,6 +21,13 @@ Fixtures:
     functions, to register for one test.
 ``crm_recorder``
     A plugin that records every event delivered to it (``.events``, ``.types()``).
+``crm_user``
+    ``crm_user(app, roles=["sales"], teams=["north"])`` adds a user (as the
+    system; teams are made when missing) and returns its ``UserInfo``.
+``crm_as_user``
+    ``with crm_as_user(app, roles=["read-only"]) as user:`` runs the block as a
+    new user with those roles (or ``crm_as_user(app, user=info)`` as an
+    existing one). Code outside such a block acts as the system.
 
 Apps built here are strict: a plugin that fails to load fails the test.
 
@@ -58,6 +65,7 @@ __all__ = [
     "CLIRunner",
     "DeliveryFailureWatcher",
     "EventRecorder",
+    "UserMaker",
     "assert_no_schema_drift",
     "configured_backends",
     "drop_all_tables",
@@ -295,3 +303,41 @@ class EventRecorder:
 @pytest.fixture
 def crm_recorder() -> EventRecorder:
     return EventRecorder()
+
+
+class UserMaker:
+    """Adds users for a test: ``crm_user(app, roles=[...], teams=[...], name=None)``."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def __call__(
+        self, app: CRM, *, roles: Sequence[str] = (), teams: Sequence[str] = (), name: str | None = None, **fields: Any
+    ) -> Any:
+        from crm_core.auth.models import Team
+
+        self._count += 1
+        name = name or f"user{self._count}"
+        authz = app.authz
+        with app.activate():
+            known = {t.name_key for t in Team.select(Team.name_key)}
+        for team in teams:
+            if team.casefold() not in known:
+                authz.teams.add(team)
+                known.add(team.casefold())
+        return authz.users.add(name, roles=list(roles), teams=list(teams), **fields)
+
+
+@pytest.fixture
+def crm_user() -> UserMaker:
+    return UserMaker()
+
+
+@pytest.fixture
+def crm_as_user(crm_user: UserMaker) -> Callable[..., Any]:
+    def as_user(app: CRM, *, user: Any = None, roles: Sequence[str] = (), teams: Sequence[str] = (), **fields: Any) -> Any:
+        if user is None:
+            user = crm_user(app, roles=roles, teams=teams, **fields)
+        return app.as_user(user)
+
+    return as_user

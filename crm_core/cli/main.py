@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "ReaderGone", "StderrAfterStdout", "cli", "main", "pass_state"]
 
 DEFAULT_CONFIG = "crm.toml"
+#: commands that always act as the system: the worker runs every plugin's timed jobs
+SYSTEM_COMMANDS = frozenset({"worker"})
 
 #: kernel commands: name -> (target, one-line help)
 KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,6 +42,10 @@ KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
     "plugin": ("crm_core.cli.kernel:plugin", "Tools for plugin authors (crm plugin new NAME)."),
     "mail": ("crm_core.cli.mail:mail", "Inspect, retry and deliver outgoing mail."),
     "worker": ("crm_core.cli.worker:worker", "Run the timed jobs until stopped (--once for cron)."),
+    "users": ("crm_core.cli.users:users", "Add, list, edit, disable and enable users; set passwords."),
+    "teams": ("crm_core.cli.users:teams", "Add, list, show and remove teams."),
+    "roles": ("crm_core.cli.users:roles", "List, show and define roles and the permissions they grant."),
+    "tokens": ("crm_core.cli.users:tokens", "Create, list and revoke API tokens."),
 }
 
 
@@ -65,6 +71,7 @@ class CLIState:
         strict: bool = False,
         debug: bool = False,
         app: CRM | None = None,
+        as_user: str | None = None,
     ) -> None:
         explicit = config_path is not None or "CRM_CONFIG" in os.environ
         self.config_path = Path(config_path or os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG)
@@ -74,6 +81,12 @@ class CLIState:
         self._app = app
         self._owns_app = app is None
         self._config: Config | None = None
+        #: ``--as USER``; without it the shell user acts if a CRM user has that name
+        self.as_user = as_user
+        #: the top-level command being run (set by the root group)
+        self.command: str | None = None
+        self._acting: tuple[CRM, Any] | None = None
+        self._acted = False
 
     def config(self, missing_ok: bool = False) -> Config:
         from crm_core.config import load_config
@@ -107,9 +120,36 @@ class CLIState:
             for record in self._app.plugins.values():
                 if warn and record.error is not None:
                     note(f"Warning: {record.error}")
+        if not self._acted:
+            self._acted = True
+            self._act(self._app)
         return self._app
 
+    def _act(self, app: CRM) -> None:
+        """Make the commands act as ``--as USER``, or as the CRM user named like the shell user.
+
+        A shell user who is no CRM user (or a database without users yet)
+        acts as the system, as before there were users: whoever can run
+        ``crm`` with this configuration can read the database anyway.
+        """
+        from crm_core.cli.acting import shell_user_known
+
+        if self.command in SYSTEM_COMMANDS:
+            if self.as_user is not None:
+                raise CLIError(f"'crm {self.command}' always acts as the system; run it without --as", 2)
+            return
+        name = self.as_user
+        if name is None:
+            name = shell_user_known(app)
+            if name is None:
+                return
+        self._acting = (app, app.authz.enter(name))
+
     def close(self) -> None:
+        if self._acting is not None:
+            app, token = self._acting
+            self._acting = None
+            app.authz.leave(token)
         if self._app is not None and self._owns_app:
             self._app.close()
             self._app = None
@@ -271,18 +311,21 @@ class RootGroup(click.Group):
 )
 @click.option("--strict", is_flag=True, help="Make any plugin load failure fatal.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--as", "as_user", metavar="USER", help="Act as this CRM user [default: the CRM user named like the shell user, else the system].")
 @click.version_option(package_name="crm-core", prog_name="crm")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool, as_user: str | None) -> None:
     """A pluggable CRM: contacts, surveys, a warehouse, analytics and tasks."""
     if isinstance(ctx.obj, CLIState):  # a preset state (the test kit's runner)
         ctx.obj.strict = ctx.obj.strict or strict
         ctx.obj.debug = ctx.obj.debug or debug
+        ctx.obj.as_user = as_user or ctx.obj.as_user
         if config_path:
             ctx.obj.config_path = Path(config_path)
             ctx.obj.config_explicit = True
     else:
-        ctx.obj = CLIState(config_path, strict=strict, debug=debug)
+        ctx.obj = CLIState(config_path, strict=strict, debug=debug, as_user=as_user)
+    ctx.obj.command = ctx.invoked_subcommand
     ctx.call_on_close(ctx.obj.close)
 
 

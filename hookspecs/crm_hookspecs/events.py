@@ -38,6 +38,7 @@ __all__ = [
     "RequestReceived",
     "SaleClosed",
     "SaleUpdated",
+    "SecurityEvent",
     "StaffActionLogged",
     "StageChanged",
     "SurveyAnswered",
@@ -441,3 +442,28 @@ class TaskCompleted(Event):
     kind: str
     assignee: str | None = None
     contact_id: int | None = None
+
+
+# People and permissions (contract 1.1.0)
+
+
+@event_type("SecurityEvent")
+class SecurityEvent(Event):
+    """A security event of the kernel: a sign-in, a token used, a role changed…
+
+    ``action`` says which (``signin.succeeded``, ``signin.failed``,
+    ``token.created``, ``user.disabled``…; the list is in the docs);
+    ``user_id`` and ``user_name`` name the user it concerns (``user_id`` is
+    ``None`` when the name matched no user); ``actor`` is the acting user
+    who did it (``None`` for the system); ``address`` is the client's
+    address when a web app passed one; ``detail`` holds the action's own
+    facts (a token's prefix, a role's permissions, why a sign-in failed).
+    Every one is also a row of ``crm_security_audit``.
+    """
+
+    audit_id: int
+    action: str
+    user_id: int | None = None
+    user_name: str | None = None
+    address: str | None = None
+    detail: dict[str, Any] = attrs.field(factory=dict)

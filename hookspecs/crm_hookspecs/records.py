@@ -22,8 +22,10 @@ __all__ = [
     "ListMember",
     "MailTransportSpec",
     "MailingListInfo",
+    "PermissionSpec",
     "PluginSchema",
     "PortalPage",
+    "RecordTypeSpec",
     "PostalAddress",
     "SurveyCondition",
     "SurveyForm",
@@ -33,6 +35,7 @@ __all__ = [
     "UpdateLink",
     "UpdatePreview",
     "UpdateResult",
+    "UserInfo",
 ]
 
 
@@ -422,3 +425,78 @@ class PortalPage:
             raise ValueError(
                 f"PortalPage {self.name!r}: methods must name at least one of {', '.join(_HTTP_METHODS)} (upper case), not {value!r}"
             )
+
+
+# -- people and permissions (contract 1.1.0) -----------------------------------
+
+_PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+$")
+SCOPES = ("own", "team", "all")
+
+
+def _check_dotted(kind: str, value: Any) -> None:
+    if not isinstance(value, str) or not _PERMISSION_NAME.match(value):
+        raise ValueError(
+            f"{kind} name {value!r}: use lower-case dotted words starting with the plugin's name, "
+            "such as 'contacts.edit' or 'warehouse.sales.edit'"
+        )
+
+
+@attrs.frozen
+class RecordTypeSpec:
+    """A kind of record that has an owner (a user), declared by ``crm_permissions``.
+
+    Roles give each such type a scope, ``own``, ``team`` or ``all``: which
+    of these records a user's permissions reach (the records the user owns,
+    those owned by members of the user's teams, or every one). ``name`` is
+    dotted and starts with the plugin's name (``"contacts.contact"``).
+    """
+
+    name: str = attrs.field()
+    description: str = ""
+
+    @name.validator
+    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+        _check_dotted("record type", value)
+
+
+@attrs.frozen
+class PermissionSpec:
+    """A permission a plugin checks, declared by ``crm_permissions``.
+
+    ``name`` is dotted and starts with the plugin's name (``"contacts.edit"``);
+    ``description`` says what it allows, for ``crm roles permissions``.
+    ``record_type`` names a :class:`RecordTypeSpec` when the permission acts
+    on owned records: the role's scope for that type then limits which
+    records it reaches.
+    """
+
+    name: str = attrs.field()
+    description: str = ""
+    record_type: str | None = None
+
+    @name.validator
+    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+        _check_dotted("permission", value)
+
+
+@attrs.frozen
+class UserInfo:
+    """A CRM user as code sees it: ``crm.current_user`` (``None`` for the system).
+
+    ``teams`` holds team names and ``team_ids`` their ids; ``roles`` the role
+    names. It is a snapshot taken when the user began to act.
+    """
+
+    id: int
+    name: str
+    display_name: str = ""
+    email: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    active: bool = True
+    teams: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    team_ids: tuple[int, ...] = attrs.field(default=(), converter=_to_tuple)
+    roles: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    created_at: _dt.datetime | None = None
+    last_sign_in_at: _dt.datetime | None = None
+    two_factor: bool = False

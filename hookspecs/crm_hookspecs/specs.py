@@ -23,7 +23,7 @@ from crm_hookspecs._markers import hookspec
 
 if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
     from crm_hookspecs.events import Event
-    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema, PortalPage
+    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PermissionSpec, PluginSchema, PortalPage, RecordTypeSpec
 
     CRM = Any
 
@@ -256,4 +256,21 @@ def crm_unsubscribe_urls(crm: CRM, contact_ids: Sequence[int], mailing_list: str
     ``List-Unsubscribe`` header (with ``List-Unsubscribe-Post`` for one-click
     unsubscribing, RFC 8058) and in a line at the end of the bodies. The
     portal plugin implements it.
+    """
+
+
+@hookspec
+def crm_permissions() -> Sequence[PermissionSpec | RecordTypeSpec] | None:
+    """Declare the permissions this plugin checks and its record types that have an owner.
+
+    *Per plugin* (contract 1.1.0). Called when the app first needs its
+    roles (``crm.authz``: the first ``crm.as_user``, a permission check, a
+    ``crm users``/``crm roles`` command). Return a list of
+    :class:`~crm_hookspecs.records.PermissionSpec` and
+    :class:`~crm_hookspecs.records.RecordTypeSpec`; every name must start
+    with the plugin's name and a dot (``contacts.edit``,
+    ``contacts.contact``), and a permission's ``record_type`` must be one
+    the plugin declares. Anything else is a ``PluginError`` naming the
+    plugin. The roles of the configuration and of ``crm roles`` grant these
+    permissions; the plugin checks them with ``crm.authz.require(...)``.
     """

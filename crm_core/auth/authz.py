@@ -1,0 +1,303 @@
+"""``crm.authz``: who is acting, what they may do, and which records they reach.
+
+Code that runs with no user acts as *the system*: it is trusted and every
+check passes (the worker, migrations, an embedding app's own code, the CLI
+when the shell user is no CRM user). Inside ``with crm.as_user(user):``
+every ``require`` is checked against the user's roles, and ``where``
+turns the user's scope into SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from typing import TYPE_CHECKING, Any, Collection, Iterator
+
+import attrs
+import peewee
+from crm_hookspecs.records import PermissionSpec, UserInfo
+
+from crm_core.auth.audit import SecurityAuditLog
+from crm_core.auth.registry import Declarations, RoleDef, check_role, grants_of
+from crm_core.errors import PermissionDenied, PluginError, UserDisabledError
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+    from crm_core.auth.sessions import Sessions
+    from crm_core.auth.tokens import Tokens
+    from crm_core.auth.roles import Roles
+    from crm_core.auth.users import Teams, Users
+
+__all__ = ["Acting", "Authz"]
+
+_UNSET: Any = object()
+_EVERYTHING = peewee.SQL("1 = 1")
+
+
+@attrs.frozen
+class Acting:
+    """The acting user and what they may do: permission -> scope (``own``, ``team``, ``all``)."""
+
+    user: UserInfo
+    grants: dict[str, str]
+    #: the API token the user acts through (its scopes narrowed ``grants``)
+    token_id: int | None = None
+
+
+class Authz:
+    """Permission checks and the services for users, teams, roles, sessions, tokens and the audit."""
+
+    def __init__(self, app: CRM) -> None:
+        self._app = app
+        # one variable per app: two apps in one process have their own acting users
+        self._acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar(f"crm_acting_{id(app)}", default=None)
+        self.declared = Declarations.collect(app)
+        #: problems with the roles that do not stop the app (logged once)
+        self.warnings: list[str] = []
+        self.config_roles = self._config_roles()
+        for warning in self.warnings:
+            app.log.warning("%s", warning)
+        self.audit = SecurityAuditLog(app)
+
+    def _config_roles(self) -> dict[str, RoleDef]:
+        from crm_core.plugins import discover
+
+        roles = {}
+        installed: list[str] | None = None
+        for index, settings in enumerate(self._app.config.core.roles):
+            role = RoleDef(settings.name, settings.description, tuple(settings.permissions), dict(settings.scopes), "config")
+            if installed is None:
+                installed = list(discover())
+            where = f"{self._app.config.source}: crm.roles[{index}] ({settings.name!r})"
+            self.warnings += check_role(role, self.declared, installed, where)
+            roles[role.name] = role
+        return roles
+
+    # -- services ------------------------------------------------------------
+
+    @functools.cached_property
+    def users(self) -> Users:
+        from crm_core.auth.users import Users
+
+        return Users(self._app, self)
+
+    @functools.cached_property
+    def teams(self) -> Teams:
+        from crm_core.auth.users import Teams
+
+        return Teams(self._app, self)
+
+    @functools.cached_property
+    def roles(self) -> Roles:
+        from crm_core.auth.roles import Roles
+
+        return Roles(self._app, self)
+
+    @functools.cached_property
+    def sessions(self) -> Sessions:
+        from crm_core.auth.sessions import Sessions
+
+        return Sessions(self._app, self)
+
+    @functools.cached_property
+    def tokens(self) -> Tokens:
+        from crm_core.auth.tokens import Tokens
+
+        return Tokens(self._app, self)
+
+    # -- the acting user -----------------------------------------------------
+
+    @property
+    def current_user(self) -> UserInfo | None:
+        acting = self._acting.get()
+        return acting.user if acting else None
+
+    @property
+    def acting(self) -> Acting | None:
+        return self._acting.get()
+
+    def grants_for(self, user: UserInfo) -> dict[str, str]:
+        """Permission -> scope for ``user``, from their roles.
+
+        A role the user holds that no longer exists (taken out of the
+        configuration) grants nothing; it is logged, not fatal, so the user
+        keeps the rights of their other roles.
+        """
+        roles = self.roles.definitions(user.roles, missing_ok=True)
+        gone = sorted(set(user.roles) - {r.name for r in roles})
+        if gone:
+            self._app.log.warning("user %r holds role(s) %s, which no longer exist; they grant nothing", user.name, ", ".join(gone))
+        return grants_of(roles, self.declared)
+
+    @contextlib.contextmanager
+    def as_user(self, user: UserInfo | str | int, *, scopes: Collection[str] | None = None, token_id: int | None = None) -> Iterator[UserInfo]:
+        """Run the block as ``user`` (a :class:`UserInfo`, a user name or an id); see ``CRM.as_user``."""
+        info = self.users.get(user.id if isinstance(user, UserInfo) else user)
+        if not info.active:
+            raise UserDisabledError(f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'")
+        grants = self.grants_for(info)
+        if scopes is not None:
+            beyond = sorted(set(scopes) - set(grants))
+            if beyond:
+                raise PermissionDenied(f"user {info.name!r} does not have {', '.join(map(repr, beyond))}, so cannot act with it", beyond[0])
+            grants = {p: s for p, s in grants.items() if p in scopes}
+        token = self._acting.set(Acting(info, grants, token_id))
+        try:
+            yield info
+        finally:
+            self._acting.reset(token)
+
+    @contextlib.contextmanager
+    def as_token(self, text: str, *, address: str | None = None) -> Iterator[UserInfo]:
+        """Check an API token and run the block as its user, narrowed to the token's scopes."""
+        auth = self.tokens.authenticate(text, address=address)
+        with self.as_user(auth.user, scopes=auth.token.scopes, token_id=auth.token.id) as user:
+            yield user
+
+    def enter(self, user: UserInfo | str | int) -> contextvars.Token[Acting | None]:
+        """Act as ``user`` until :meth:`leave` (for the CLI, which has no ``with`` block to offer)."""
+        info = self.users.get(user.id if isinstance(user, UserInfo) else user)
+        if not info.active:
+            raise UserDisabledError(f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'")
+        return self._acting.set(Acting(info, self.grants_for(info)))
+
+    def leave(self, token: contextvars.Token[Acting | None]) -> None:
+        self._acting.reset(token)
+
+    def require_over(self, permission: str, target: UserInfo) -> None:
+        """Require ``permission`` to manage another user, who may hold nothing the acting user lacks.
+
+        Without the second rule a holder of ``admin.users`` could set an
+        admin's password, or a holder of ``admin.tokens`` make a token for
+        an admin, and so act with rights they were not given.
+        """
+        acting = self._acting.get()
+        if acting is None or acting.user.id == target.id:
+            return
+        self.require(permission)
+        beyond = sorted(set(self.grants_for(target)) - set(acting.grants))
+        if beyond:
+            raise PermissionDenied(
+                f"user {acting.user.name!r} may not manage {target.name!r}, who holds permissions they do not "
+                f"({', '.join(beyond[:3])}{'…' if len(beyond) > 3 else ''}); ask someone who holds them all",
+                beyond[0],
+            )
+
+    # -- checks --------------------------------------------------------------
+
+    def permission(self, name: str) -> PermissionSpec:
+        """The declaration of permission ``name``; checking an undeclared one is the plugin's bug."""
+        try:
+            return self.declared.permissions[name]
+        except KeyError:
+            plugin = name.split(".", 1)[0]
+            raise PluginError(
+                plugin, f"permission {name!r} is checked but not declared; declare it with PermissionSpec in the plugin's crm_permissions"
+            ) from None
+
+    def scope(self, permission: str) -> str | None:
+        """The acting user's scope for ``permission``: ``own``, ``team``, ``all``, or ``None`` when not granted (the system: ``all``)."""
+        self.permission(permission)
+        acting = self._acting.get()
+        return "all" if acting is None else acting.grants.get(permission)
+
+    def can(self, permission: str, *, record_owner: int | None = _UNSET, record_team: int | None = None) -> bool:
+        """Whether :meth:`require` would pass."""
+        try:
+            self.require(permission, record_owner=record_owner, record_team=record_team)
+        except PermissionDenied:
+            return False
+        return True
+
+    def require(self, permission: str, *, record_owner: int | None = _UNSET, record_team: int | None = None) -> None:
+        """Raise :class:`PermissionDenied` unless the acting user holds ``permission``.
+
+        With ``record_owner`` (the owning user's id, ``None`` for a record
+        nobody owns) and optionally ``record_team`` (a team id on the
+        record), the record must also be in the user's scope for the
+        permission's record type: ``own`` — the user owns it; ``team`` — the
+        user or a member of one of the user's teams owns it, or its team is
+        one of the user's; ``all`` — any record.
+        """
+        spec = self.permission(permission)
+        acting = self._acting.get()
+        if acting is None:
+            return  # the system is trusted
+        user = acting.user
+        scope = acting.grants.get(permission)
+        if scope is None:
+            what = f" ({spec.description.rstrip('.')})" if spec.description else ""
+            how = "the API token's scopes do not include it" if acting.token_id is not None else (
+                f"none of their roles ({', '.join(user.roles) or 'none'}) grants it"
+            )
+            raise PermissionDenied(f"user {user.name!r} may not {permission}{what}: {how}", permission)
+        if spec.record_type is None or scope == "all" or (record_owner is _UNSET and record_team is None):
+            return
+        owner = None if record_owner is _UNSET else record_owner
+        if self._in_scope(acting, scope, owner, record_team):
+            return
+        raise PermissionDenied(
+            f"user {user.name!r} may not {permission} this {spec.record_type} record ({self._owner_text(owner)}): "
+            f"their scope for {spec.record_type} is {scope!r}",
+            permission,
+        )
+
+    def _in_scope(self, acting: Acting, scope: str, owner: int | None, team: int | None) -> bool:
+        from crm_core.auth.models import UserTeam
+
+        user = acting.user
+        if owner is not None and owner == user.id:
+            return True
+        if scope != "team" or not user.team_ids:
+            return False
+        if team is not None and team in user.team_ids:
+            return True
+        if owner is None:
+            return False
+        with self._app.activate():
+            return UserTeam.select().where((UserTeam.user == owner) & (UserTeam.team.in_(list(user.team_ids)))).exists()
+
+    def _owner_text(self, owner: int | None) -> str:
+        if owner is None:
+            return "owned by nobody"
+        from crm_core.auth.models import User
+
+        with self._app.activate():
+            row = User.get_or_none(User.id == owner)
+        return f"owned by {row.name!r}" if row else f"owned by user #{owner}"
+
+    def where(self, permission: str, owner: Any, team: Any = None) -> Any:
+        """A peewee expression keeping the rows in the acting user's scope for ``permission``.
+
+        ``owner`` is the model's owner column (the owning user's id) and
+        ``team`` an optional team column. ``query.where(crm.authz.where(
+        "contacts.read", Contact.owner_id))`` filters in SQL, so paging and
+        counts are right. Raises :class:`PermissionDenied` when the user does
+        not hold the permission at all; for the system it keeps every row.
+        """
+        spec = self.permission(permission)
+        acting = self._acting.get()
+        if acting is None:
+            return _EVERYTHING
+        scope = acting.grants.get(permission)
+        if scope is None:
+            self.require(permission)  # raises, with the message
+        if spec.record_type is None or scope == "all":
+            return _EVERYTHING
+        user = acting.user
+        mine = owner == user.id
+        if scope == "own" or not user.team_ids:
+            return mine
+        from crm_core.auth.models import UserTeam
+
+        mates = UserTeam.select(UserTeam.user).where(UserTeam.team.in_(list(user.team_ids)))
+        expr = mine | owner.in_(mates)
+        if team is not None:
+            expr = expr | team.in_(list(user.team_ids))
+        return expr
+
+    def restrict(self, query: Any, permission: str, owner: Any, team: Any = None) -> Any:
+        """``query`` limited to the acting user's scope (unchanged for ``all`` and for the system)."""
+        expr = self.where(permission, owner, team)
+        return query if expr is _EVERYTHING else query.where(expr)

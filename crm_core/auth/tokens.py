@@ -1,0 +1,223 @@
+"""API tokens for integrators: ``crm.authz.tokens``.
+
+A token reads ``crm_<prefix>_<secret>``: the 8-character prefix is stored in
+clear so that people can tell their tokens apart (``crm tokens list``), the
+secret is 256 random bits, and the table keeps the SHA-256 of the whole
+text. A slow password hash (Argon2) protects low-entropy secrets that
+people choose; against a 256-bit random secret brute force is hopeless
+already, and a slow hash would only make every API request cost ~50 ms of
+CPU and 19 MiB, a lever for denial of service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import string
+from typing import TYPE_CHECKING, Any, Sequence
+
+import attrs
+from crm_hookspecs.records import UserInfo
+
+from crm_core.errors import (
+    NotFoundError,
+    PermissionDenied,
+    TokenExpiredError,
+    TokenRevokedError,
+    TokenUnknownError,
+    UserDisabledError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+    from crm_core.auth.authz import Authz
+
+__all__ = ["NewToken", "TokenInfo", "Tokens"]
+
+_ALPHABET = string.ascii_lowercase + string.digits
+#: a token's last use is stamped, and audited, at most this often
+AUDIT_USE_EVERY = dt.timedelta(minutes=1)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@attrs.frozen
+class TokenInfo:
+    id: int
+    prefix: str
+    name: str
+    user: str
+    #: permission names; ``None``: every permission of the user
+    scopes: tuple[str, ...] | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+@attrs.frozen
+class NewToken:
+    """A token just made: ``text`` is shown once and never stored."""
+
+    text: str = attrs.field(repr=False)
+    info: TokenInfo
+
+
+@attrs.frozen
+class Authenticated:
+    """A token that checked out: act with ``crm.as_user(user, scopes=scopes)``."""
+
+    user: UserInfo
+    token: TokenInfo
+
+
+class Tokens:
+    def __init__(self, app: CRM, authz: Authz) -> None:
+        self._app = app
+        self._authz = authz
+
+    def _info(self, row: Any) -> TokenInfo:
+        return TokenInfo(
+            id=row.id, prefix=row.prefix, name=row.name, user=row.user.name,
+            scopes=tuple(json.loads(row.scopes)) if row.scopes is not None else None,
+            created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+        )
+
+    def _may_manage(self, user: UserInfo) -> None:
+        self._authz.require_over("admin.tokens", user)
+
+    def create(self, user: str | int, name: str, *, scopes: Sequence[str] | None = None, days: int | None = None) -> NewToken:
+        """Make a token for ``user``; ``scopes`` narrows it to some of the user's permissions.
+
+        A scope the user does not hold is refused (a token never grants more
+        than its user has). ``days`` (default ``[crm.auth] token_days``) sets
+        the expiry.
+        """
+        from crm_core.auth.models import ApiToken
+
+        info = self._authz.users.get(user)
+        self._may_manage(info)
+        if not info.active:
+            raise UserDisabledError(f"user {info.name!r} is disabled; enable it before making tokens for it")
+        if not name.strip() or len(name) > 100:
+            raise ValidationError("a token needs a name of 1 to 100 characters, saying what uses it ('nightly export')")
+        days = self._app.config.core.auth.token_days if days is None else days
+        if days <= 0:
+            raise ValidationError(f"a token's life must be at least one day, not {days}")
+        if scopes is not None:
+            scopes = list(dict.fromkeys(scopes))
+            if not scopes:
+                raise ValidationError("a token with an empty scope list could do nothing; name at least one permission, or none for all")
+            for scope in scopes:
+                if scope not in self._authz.declared.permissions:
+                    self._unknown(scope)
+            held = self._authz.grants_for(info)
+            beyond = [s for s in scopes if s not in held]
+            if beyond:
+                raise PermissionDenied(
+                    f"a token of {info.name!r} cannot have {', '.join(map(repr, beyond))}: the user does not hold "
+                    f"{'it' if len(beyond) == 1 else 'them'}, and a token only narrows its user's permissions",
+                    beyond[0],
+                )
+        prefix = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+        text = f"crm_{prefix}_{secrets.token_urlsafe(32)}"
+        now = self._app.clock.now()
+        with self._app.transaction():
+            row = ApiToken.create(
+                prefix=prefix, secret_hash=_sha256(text), user=info.id, name=name.strip(),
+                scopes=json.dumps(scopes) if scopes is not None else None, created_at=now, expires_at=now + dt.timedelta(days=days),
+            )
+            self._authz.audit.record(
+                "token.created", user_id=info.id, user_name=info.name,
+                detail={"prefix": prefix, "name": row.name, "scopes": scopes, "expires_at": row.expires_at.isoformat()},
+            )
+        return NewToken(text, self.get(prefix))
+
+    def _unknown(self, scope: str) -> None:
+        import difflib
+
+        near = difflib.get_close_matches(scope, list(self._authz.declared.permissions), n=3)
+        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else "; 'crm roles permissions' lists them"
+        raise ValidationError(f"unknown permission {scope!r} in the token's scopes{hint}")
+
+    def _row(self, prefix: str) -> Any:
+        from crm_core.auth.models import ApiToken, User
+
+        prefix = prefix.removeprefix("crm_").split("_", 1)[0]
+        with self._app.activate():
+            row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == prefix).first()
+        if row is None:
+            raise NotFoundError(f"no API token with prefix {prefix!r}; 'crm tokens list' shows them")
+        return row
+
+    def get(self, prefix: str) -> TokenInfo:
+        return self._info(self._row(prefix))
+
+    def list(self, user: str | int | None = None) -> list[TokenInfo]:
+        """Tokens of one user, or (with ``admin.tokens``) of everyone; newest first."""
+        from crm_core.auth.models import ApiToken, User
+
+        query = ApiToken.select(ApiToken, User).join(User).order_by(ApiToken.id.desc())
+        if user is not None:
+            info = self._authz.users.get(user)
+            self._may_manage(info)
+            query = query.where(ApiToken.user == info.id)
+        else:
+            acting = self._authz.current_user
+            if acting is not None and not self._authz.can("admin.tokens"):
+                query = query.where(ApiToken.user == acting.id)
+        with self._app.activate():
+            return [self._info(r) for r in query]
+
+    def revoke(self, prefix: str) -> TokenInfo:
+        from crm_core.auth.models import ApiToken
+
+        row = self._row(prefix)
+        self._may_manage(self._authz.users.get(row.user.id))
+        if row.revoked_at is None:
+            with self._app.transaction():
+                ApiToken.update(revoked_at=self._app.clock.now()).where(ApiToken.id == row.id).execute()
+                self._authz.audit.record("token.revoked", user_id=row.user.id, user_name=row.user.name, detail={"prefix": row.prefix, "name": row.name})
+        return self.get(row.prefix)
+
+    def authenticate(self, text: str, *, address: str | None = None) -> Authenticated:
+        """Check a presented token: unknown, revoked, expired, and a disabled user's are refused, each with its own error."""
+        from crm_core.auth.models import ApiToken, User
+
+        parts = text.strip().split("_", 2)
+        row = None
+        if len(parts) == 3 and parts[0] == "crm":
+            with self._app.activate():
+                row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == parts[1]).first()
+        if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
+            self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
+            raise TokenUnknownError("unknown API token; check that it was copied whole, or make a new one with 'crm tokens create'")
+        now = self._app.clock.now()
+        if row.revoked_at is not None:
+            self._refused(row, row.prefix, "revoked", address)
+            raise TokenRevokedError(f"API token {row.prefix!r} ({row.name}) was revoked; make a new one")
+        if row.expires_at is not None and now >= row.expires_at:
+            self._refused(row, row.prefix, "expired", address)
+            raise TokenExpiredError(f"API token {row.prefix!r} ({row.name}) expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; make a new one")
+        if not row.user.active:
+            self._refused(row, row.prefix, "user disabled", address)
+            raise UserDisabledError(f"API token {row.prefix!r} belongs to user {row.user.name!r}, who is disabled")
+        # a busy integration calls many times a minute: stamp and audit the use once a minute, not on every request
+        if row.last_used_at is None or now - row.last_used_at >= AUDIT_USE_EVERY:
+            with self._app.transaction():
+                ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
+                self._authz.audit.record("token.used", user_id=row.user.id, user_name=row.user.name, address=address, detail={"prefix": row.prefix})
+        return Authenticated(self._authz.users.get(row.user.id), self.get(row.prefix))
+
+    def _refused(self, row: Any, prefix: str | None, reason: str, address: str | None) -> None:
+        self._authz.audit.record(
+            "token.refused", user_id=row.user.id if row else None, user_name=row.user.name if row else None,
+            address=address, detail={"prefix": prefix, "reason": reason},
+        )
+
