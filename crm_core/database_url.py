@@ -231,10 +231,12 @@ def _pool(options: dict[str, Any], shown: str) -> dict[str, Any] | None:
         raise StorageError(f"database URL {shown!r}: {', '.join(sorted(settings))} need(s) pool=true; add it, or remove them")
     if not pooled:
         return None
+    wait = settings.get("pool_timeout", 10)
     return {
         "max_connections": settings.get("pool_max_connections", 20),
         "stale_timeout": settings.get("pool_stale_timeout", 300),
-        "timeout": settings.get("pool_timeout", 10),
+        # playhouse.pool reads 0 as "wait for ever" and None as "do not wait": 0 here means do not wait
+        "timeout": wait or None,
     }
 
 
