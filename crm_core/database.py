@@ -210,6 +210,8 @@ class KernelDatabase(peewee.Database):
     display_url: str = ""
     #: a connection pool (``?pool=true``): a thread's ``close()`` hands its connection back
     pooled: bool = False
+    #: a server connection that may be dropped, and replaced (not SQLite's)
+    reconnects: bool = True
 
     # -- what each backend knows about its driver's connection
 
@@ -358,6 +360,11 @@ class KernelDatabase(peewee.Database):
         return super().cursor(*args, **kwargs)
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
+        if not self.reconnects:  # SQLite: no connection to lose, only errors to translate
+            try:
+                return super().execute_sql(sql, params)
+            except Exception as exc:
+                _throw(self.translate(exc), exc)
         if self.in_transaction():
             if self._broken():
                 if _SAVEPOINT_ROLLBACK.match(sql):
@@ -367,13 +374,12 @@ class KernelDatabase(peewee.Database):
                 return super().execute_sql(sql, params)
             except Exception as exc:
                 _throw(self._fail(exc, "transaction"), exc)
-        read = is_read(sql)
-        if not read:
+        if not _READ.match(sql):  # the full is_read() only on failure: this runs for every statement
             self._check_idle()
         try:
             return super().execute_sql(sql, params)
         except Exception as exc:
-            if not (self._lost(exc) and (read or self._never_sent(exc))):
+            if not (self._lost(exc) and (is_read(sql) or self._never_sent(exc))):
                 _throw(self._fail(exc, "statement"), exc)
             self._discard()
             log.info("the connection to %s was dropped (%s); running the statement again on a new one", self.display_url, _first_line(exc))
@@ -432,7 +438,8 @@ class KernelDatabase(peewee.Database):
             _throw(self.translate(exc), exc)
 
     def close(self) -> bool:
-        self._set_broken(False)
+        if not self.in_transaction():  # inside one, peewee refuses to close: the broken mark must stay
+            self._set_broken(False)
         try:
             return super().close()
         except Exception as exc:
@@ -503,6 +510,7 @@ class _Atomic:
 
 
 class _SqliteMixin(KernelDatabase):
+    reconnects = False
     #: the URL's ``mode`` (``ro``, ``rw``, ``rwc``): the file is opened through a SQLite URI
     sqlite_mode: str | None = None
 

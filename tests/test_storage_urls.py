@@ -203,3 +203,16 @@ def test_a_pool_shares_its_connections_between_threads(var):
             t.join()
     finally:
         database.close_all()
+
+
+def test_every_url_option_is_documented_and_every_documented_one_exists():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "storage.md").read_text(encoding="utf-8")
+    section = text[text.index("### URL options") : text.index("## Lost connections")]
+    documented = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            documented |= {name for name in first_cell.replace("`", " ").replace(",", " ").split()}
+    accepted = {name for options in OPTIONS.values() for name in options}
+    assert accepted - documented == set(), "options missing from docs/storage.md"
+    assert documented - accepted == set(), "docs/storage.md documents options the code refuses"
