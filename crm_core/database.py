@@ -293,6 +293,9 @@ class KernelDatabase(peewee.Database):
         where = self.display_url or "the database"
         if pgcode in _PG_READ_ONLY or mycode in _MY_READ_ONLY or "readonly database" in low:
             return f"the database {where} is read-only ({reason}); {self._fix_for('read-only')}"
+        if "unable to open database file" in low and self.database != ":memory:":
+            # SQLite, mid-run: its folder no longer lets it create the -wal/-journal file
+            return f"the database {where} cannot be written ({reason}); {self._fix_for('read-only')}"
         if pgcode in _PG_DISK_FULL or mycode in _MY_DISK_FULL or "disk is full" in low:
             return f"{reason}: the disk holding {where} is full; free some space and run it again"
         if "database is locked" in low:
