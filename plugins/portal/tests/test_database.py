@@ -82,3 +82,19 @@ def test_healthz_is_503_when_the_database_cannot_be_reached(kit, app, monkeypatc
     monkeypatch.setattr(type(app.database), "execute_sql", unreachable)
     assert web.get("/healthz").status_code == 503
     assert web.get("/readyz").status_code == 503
+
+
+def test_with_a_pool_each_request_hands_its_connection_back(kit, crm_db_url, crm_factory):
+    if crm_db_url.startswith("sqlite"):
+        pytest.skip("the pool is for the servers")
+    app = crm_factory(plugins=["contacts", "surveys", "portal"], settings=kit.settings(), database=crm_db_url + "?pool=true&pool_max_connections=1&pool_timeout=0")
+    web = kit.Web(app)
+    ana = kit.add_contact(app)
+    token = app.plugin("contacts").issue_update_link(ana.id).token
+    app.database.close()
+    for _ in range(3):
+        assert web.get("/contacts/update?token=" + token).status_code == 200
+        assert app.database.is_closed()  # back in the pool: with one connection, the next request needs it
+    drop_connection(app.database)  # takes the pooled connection, and the server drops it
+    app.database.close()
+    assert web.get("/contacts/update?token=" + token).status_code == 200
