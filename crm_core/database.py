@@ -7,12 +7,12 @@ through, does two things:
 
 * **Database errors become CRMErrors.** A statement, ``BEGIN``, ``COMMIT``
   or connect that fails raises an exception of the ``StorageError`` family
-  (``crm_core.errors``) that is *also* the peewee exception it replaces:
-  :class:`IntegrityError` is a ``ConstraintError`` and a
-  ``peewee.IntegrityError``, :class:`OperationalError` a ``QueryError`` and
-  a ``peewee.OperationalError``, and so on, so ``except
-  peewee.IntegrityError`` keeps working while an embedder's ``except
-  CRMError`` and the CLI's exit code 4 see it too. A driver error raised
+  (``crm_core.errors``) that is *also* the peewee exception it replaces
+  (:mod:`crm_core.database_errors`): its ``IntegrityError`` is a
+  ``ConstraintError`` and a ``peewee.IntegrityError``, its
+  ``OperationalError`` a ``QueryError`` and a ``peewee.OperationalError``,
+  and so on, so ``except peewee.IntegrityError`` keeps working while an
+  embedder's ``except CRMError`` and the CLI's exit code 4 see it too. A driver error raised
   through a raw cursor (``database.cursor()``) is translated when it leaves
   ``database.atomic()``. The driver's exception stays as ``__cause__`` and
   ``.orig``.
@@ -27,7 +27,7 @@ through, does two things:
   one, an idle connection is checked (a look at the socket on PostgreSQL,
   no round trip; a ping on MySQL). Inside a transaction nothing is retried:
   the server rolled the transaction back, so the statement raises
-  :class:`ConnectionLost` (a ``ConnectionLostError``), and so does every
+  ``ConnectionLost`` (a ``ConnectionLostError``), and so does every
   later statement of that transaction, until it ends; the next transaction
   gets a new connection.
 """
@@ -44,143 +44,36 @@ from typing import Any, Callable, NoReturn, TypeVar
 import peewee
 from playhouse import pool
 
-from crm_core.errors import (
-    ConnectionLostError,
-    ConstraintError,
-    CRMError,
-    DatabaseUnavailableError,
-    QueryError,
+from crm_core.database_errors import (
+    BY_PEEWEE,
+    MY_DISK_FULL,
+    MY_GONE_AWAY,
+    MY_NO_TABLE,
+    MY_READ_ONLY,
+    PG_DISK_FULL,
+    PG_NO_TABLE,
+    PG_READ_ONLY,
+    ConnectionLost,
+    DatabaseUnavailable,
+    codes,
+    driver_exception,
+    first_line,
+    peewee_class,
 )
+from crm_core.errors import ConnectionLostError, CRMError
 
 __all__ = [
-    "ConnectionLost",
-    "DataError",
-    "DatabaseError",
-    "DatabaseUnavailable",
-    "IntegrityError",
-    "InterfaceError",
-    "InternalError",
     "KernelDatabase",
-    "NotSupportedError",
-    "OperationalError",
-    "ProgrammingError",
+    "MySQLDatabase",
+    "PooledMySQLDatabase",
+    "PooledPostgresqlDatabase",
+    "PostgresqlDatabase",
+    "SqliteDatabase",
+    "is_read",
 ]
 
 log = logging.getLogger("crm.storage")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-# -- the errors -----------------------------------------------------------------
-# One class per peewee class it stands in for: the name stays peewee's (so a
-# message such as "OperationalError: duplicate column name" reads as before),
-# the family is the kernel's.
-
-
-class IntegrityError(ConstraintError, peewee.IntegrityError):
-    """A change broke a constraint (duplicate key, missing reference, NULL)."""
-
-
-class OperationalError(QueryError, peewee.OperationalError):
-    """The database refused a statement for a reason outside the statement (read-only, full, locked…)."""
-
-
-class ProgrammingError(QueryError, peewee.ProgrammingError):
-    """The database refused a statement itself (a missing table or column, bad SQL)."""
-
-
-class DataError(QueryError, peewee.DataError):
-    """A value does not fit its column."""
-
-
-class InternalError(QueryError, peewee.InternalError):
-    """The database reported an internal error."""
-
-
-class NotSupportedError(QueryError, peewee.NotSupportedError):
-    """The database does not support what was asked."""
-
-
-class DatabaseError(QueryError, peewee.DatabaseError):
-    """Any other database error."""
-
-
-class InterfaceError(QueryError, peewee.InterfaceError):
-    """The driver refused the call (not a lost connection: that is :class:`ConnectionLost`)."""
-
-
-class ConnectionLost(ConnectionLostError, peewee.OperationalError):
-    """The connection broke while a transaction or statement ran (see ``ConnectionLostError``)."""
-
-
-class DatabaseUnavailable(DatabaseUnavailableError, peewee.OperationalError):
-    """The database cannot be opened or reached."""
-
-
-_BY_PEEWEE: dict[type[peewee.PeeweeException], type[QueryError]] = {
-    peewee.IntegrityError: IntegrityError,
-    peewee.OperationalError: OperationalError,
-    peewee.ProgrammingError: ProgrammingError,
-    peewee.DataError: DataError,
-    peewee.InternalError: InternalError,
-    peewee.NotSupportedError: NotSupportedError,
-    peewee.DatabaseError: DatabaseError,
-    peewee.InterfaceError: InterfaceError,
-}
-_DRIVERS = {"sqlite3", "psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql"}
-
-# What the reason of a failure means, by driver code and by message.
-_PG_READ_ONLY = {"25006"}  # read_only_sql_transaction (a standby, default_transaction_read_only)
-_PG_DISK_FULL = {"53100"}
-_PG_NO_TABLE = {"42P01"}
-_MY_READ_ONLY = {1290, 1792, 1836}  # --read-only, READ ONLY transaction, read-only mode
-_MY_DISK_FULL = {1021, 1114}
-_MY_NO_TABLE = {1146}
-_MY_GONE_AWAY = 2006  # raised when the query could not be sent: it never ran
-
-
-def _first_line(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
-    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):  # MySQL's (number, message)
-        return f"{args[1].strip().splitlines()[0] if args[1].strip() else type(exc).__name__} ({args[0]})"
-    text = str(exc).strip()
-    if not text and exc.args:
-        text = " ".join(str(a) for a in exc.args)
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def _driver_exception(exc: BaseException) -> BaseException:
-    orig = getattr(exc, "orig", None)
-    return orig if isinstance(orig, BaseException) else exc
-
-
-def _peewee_class(exc: BaseException) -> type[peewee.PeeweeException] | None:
-    """The peewee class for a peewee or DB-API driver exception, else None."""
-    if isinstance(exc, peewee.PeeweeException):
-        for cls in type(exc).__mro__:
-            if cls in _BY_PEEWEE:
-                return cls
-        return None
-    if type(exc).__module__.partition(".")[0] not in _DRIVERS:
-        return None
-    for cls in type(exc).__mro__:  # the DB-API class names, as peewee's own wrapper maps them
-        mapped = peewee.EXCEPTIONS.get(cls.__name__)
-        if mapped is not None:
-            return mapped
-    return None
-
-
-def is_database_error(exc: BaseException) -> bool:
-    """True for a peewee or driver database error that the kernel translates."""
-    return not isinstance(exc, CRMError) and _peewee_class(exc) is not None
-
-
-def _codes(exc: BaseException) -> tuple[str | None, int | None]:
-    """PostgreSQL's SQLSTATE and MySQL's error number, where the driver gives them."""
-    driver = _driver_exception(exc)
-    pgcode = getattr(driver, "pgcode", None) or getattr(driver, "sqlstate", None)
-    args = getattr(driver, "args", ())
-    mycode = args[0] if args and isinstance(args[0], int) else None
-    return pgcode, mycode
 
 
 _READ = re.compile(r"\s*\(*\s*(SELECT|SHOW|EXPLAIN|PRAGMA)\b", re.IGNORECASE)
@@ -192,7 +85,7 @@ def _throw(new: BaseException, old: BaseException) -> NoReturn:
     """Raise the translation ``new`` of ``old``, with the driver's exception as its cause."""
     if new is old:
         raise old
-    raise new from _driver_exception(old)
+    raise new from driver_exception(old)
 
 
 def is_read(sql: str) -> bool:
@@ -276,37 +169,37 @@ class KernelDatabase(peewee.Database):
             return exc
         if lost:
             return self._lost_error(exc, during)
-        base = _peewee_class(exc)
+        base = peewee_class(exc)
         if base is None:
             return exc
-        cls = _BY_PEEWEE[base]
-        reason = _first_line(_driver_exception(exc))
+        cls = BY_PEEWEE[base]
+        reason = first_line(driver_exception(exc))
         new = cls(self._explain(exc, reason))
-        new.orig = _driver_exception(exc)  # as peewee's exceptions carry it
+        new.orig = driver_exception(exc)  # as peewee's exceptions carry it
         new.reason = reason  # type: ignore[attr-defined]
         return new
 
     def _explain(self, exc: BaseException, reason: str) -> str:
         """The message: the driver's reason, and for the causes a user can fix, what to do."""
-        pgcode, mycode = _codes(exc)
+        pgcode, mycode = codes(exc)
         low = reason.lower()
         where = self.display_url or "the database"
-        if pgcode in _PG_READ_ONLY or mycode in _MY_READ_ONLY or "readonly database" in low:
+        if pgcode in PG_READ_ONLY or mycode in MY_READ_ONLY or "readonly database" in low:
             return f"the database {where} is read-only ({reason}); {self._fix_for('read-only')}"
         if "unable to open database file" in low and self.database != ":memory:":
             # SQLite, mid-run: its folder no longer lets it create the -wal/-journal file
             return f"the database {where} cannot be written ({reason}); {self._fix_for('read-only')}"
-        if pgcode in _PG_DISK_FULL or mycode in _MY_DISK_FULL or "disk is full" in low:
+        if pgcode in PG_DISK_FULL or mycode in MY_DISK_FULL or "disk is full" in low:
             return f"{reason}: the disk holding {where} is full; free some space and run it again"
         if "database is locked" in low:
             return f"{reason}: another process kept {where} locked for too long; run it again once it has finished"
-        if pgcode in _PG_NO_TABLE or mycode in _MY_NO_TABLE or "no such table" in low:
+        if pgcode in PG_NO_TABLE or mycode in MY_NO_TABLE or "no such table" in low:
             return f"{reason}; a plugin's tables are made by its migrations: run 'crm migrate'"
         return reason
 
     def _lost_error(self, exc: BaseException | None, during: str) -> ConnectionLost:
         where = self.display_url or "the database"
-        why = f" ({_first_line(_driver_exception(exc))})" if exc is not None else ""
+        why = f" ({first_line(driver_exception(exc))})" if exc is not None else ""
         if during == "commit":
             text = (
                 f"the connection to {where} was lost while committing{why}; the server may or may not have "
@@ -325,7 +218,7 @@ class KernelDatabase(peewee.Database):
             )
         new = ConnectionLost(text)
         if exc is not None:
-            new.orig = _driver_exception(exc)
+            new.orig = driver_exception(exc)
         return new
 
     def _fail(self, exc: BaseException, during: str) -> BaseException:
@@ -351,7 +244,7 @@ class KernelDatabase(peewee.Database):
         except peewee.PeeweeException as exc:
             if not hasattr(exc, "orig"):  # peewee's own refusal ("Connection already opened"), not the server's
                 raise
-            reason = _first_line(exc.orig)
+            reason = first_line(exc.orig)
             error = DatabaseUnavailable(f"cannot open the database {self.display_url}: {reason}; {self._fix_for('open')}")
             error.orig = exc.orig
             # one line with the reason: the driver's traceback adds nothing for the user (``.orig`` keeps it)
@@ -385,7 +278,7 @@ class KernelDatabase(peewee.Database):
             if not (self._lost(exc) and (is_read(sql) or self._never_sent(exc))):
                 _throw(self._fail(exc, "statement"), exc)
             self._discard()
-            log.info("the connection to %s was dropped (%s); running the statement again on a new one", self.display_url, _first_line(exc))
+            log.info("the connection to %s was dropped (%s); running the statement again on a new one", self.display_url, first_line(exc))
         try:
             return super().execute_sql(sql, params)
         except Exception as exc:
@@ -407,7 +300,7 @@ class KernelDatabase(peewee.Database):
                 _throw(self._fail(exc, "statement"), exc)
             # nothing of the transaction has run yet: a new connection, and BEGIN again
             self._discard()
-            log.info("the connection to %s was dropped (%s); opening a new one", self.display_url, _first_line(exc))
+            log.info("the connection to %s was dropped (%s); opening a new one", self.display_url, first_line(exc))
         try:
             return super().begin(*args, **kwargs)
         except Exception as exc:
@@ -461,7 +354,7 @@ class KernelDatabase(peewee.Database):
         """True when the driver knew the connection was closed before sending the statement."""
         if isinstance(exc, peewee.InterfaceError):
             return True
-        return _codes(exc)[1] == _MY_GONE_AWAY
+        return codes(exc)[1] == MY_GONE_AWAY
 
     def _check_idle(self) -> None:
         conn = self._state.conn
@@ -488,7 +381,7 @@ class _Atomic:
         return self.inner.__enter__()
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Any:
-        raw = exc is not None and not isinstance(exc, CRMError) and _peewee_class(exc) is not None
+        raw = exc is not None and not isinstance(exc, CRMError) and peewee_class(exc) is not None
         lost = raw and exc is not None and self.db._lost(exc)
         if lost:
             self.db._discard()
