@@ -164,8 +164,7 @@ class CRM:
         finally:
             self._closed = True
             storage.unregister_open(self)
-            if not self.database.is_closed():
-                self.database.close()
+            storage.close_database(self.database)
 
     def __enter__(self) -> CRM:
         return self

@@ -16,7 +16,11 @@ prints ``Error: <message>`` on one line and exits with ``exit_code``; with
     │   ├── PluginContractError            it needs another contract version
     │   └── PluginCycleError               plugins require each other in a cycle
     ├── StorageError              exit 4   the database cannot be used
-    │   └── MigrationError                 a migration failed (its changes were undone)
+    │   ├── MigrationError                 a migration failed (its changes were undone)
+    │   ├── DatabaseUnavailableError       the database cannot be opened or reached
+    │   ├── ConnectionLostError            the connection broke during a transaction or statement
+    │   └── QueryError                     the database refused a statement (read-only, full, missing table…)
+    │       └── ConstraintError            a change broke a constraint (duplicate key, missing reference)
     ├── AppContextError           exit 1   model used with no app, or with several
     ├── EventError                exit 1   an event cannot be emitted or delivered
     ├── NotFoundError             exit 5   a record named by the user does not exist
@@ -39,6 +43,9 @@ __all__ = [
     "AuthenticationError",
     "CRMError",
     "ConfigError",
+    "ConnectionLostError",
+    "ConstraintError",
+    "DatabaseUnavailableError",
     "EventError",
     "MigrationError",
     "NotFoundError",
@@ -49,6 +56,7 @@ __all__ = [
     "PluginError",
     "PluginImportError",
     "PluginNotInstalledError",
+    "QueryError",
     "StorageError",
     "TokenExpiredError",
     "TokenRevokedError",
@@ -125,6 +133,35 @@ class StorageError(CRMError):
 
 class MigrationError(StorageError):
     """A migration failed; the plugin's tables are as they were before it."""
+
+
+# The database errors below are raised by the kernel's database layer
+# (crm_core.database) in place of peewee's and the drivers': each one raised
+# there is also the peewee exception it replaces (``ConstraintError`` is a
+# ``peewee.IntegrityError``, the others ``peewee.OperationalError``…), so
+# code that catches peewee's keeps working. They are declared here without
+# peewee so that importing this module stays cheap.
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database cannot be opened or reached (server down, wrong password, missing folder)."""
+
+
+class ConnectionLostError(StorageError):
+    """The connection to the database server broke while a transaction or statement ran.
+
+    The server rolled the transaction back, so nothing of it was saved
+    (unless the message says the commit's outcome is unknown); the next
+    transaction opens a new connection, so running it again is the fix.
+    """
+
+
+class QueryError(StorageError):
+    """The database refused a statement: a read-only file, a full disk, a missing table, a bad value."""
+
+
+class ConstraintError(QueryError):
+    """A change broke a unique, foreign-key or not-null constraint of the database."""
 
 
 class AppContextError(CRMError):

@@ -97,7 +97,8 @@ def migrate(app: CRM, dry_run: bool = False) -> list[MigrationStep]:
                     runner.up(target=step.name)
                 except Exception as exc:  # anything a migration script raises
                     applied = ", ".join(f"{s.owner}/{s.name}" for s in done) or "none"
-                    reason = (str(exc).strip().splitlines() or [""])[0]
+                    # a database error's own reason, without the hint meant for a command (it says "run crm migrate")
+                    reason = getattr(exc, "reason", None) or (str(exc).strip().splitlines() or [""])[0]
                     if not _transactional(app, step):
                         undone = (
                             f"it is not recorded as applied, but {_why_not_transactional(app)}, so the "

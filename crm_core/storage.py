@@ -17,11 +17,10 @@ import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
-from urllib.parse import urlsplit
 
 import peewee
 
-from crm_core.config import DATABASE_SCHEMES as _SCHEMES
+from crm_core.database_url import describe_url, mysql_driver_options, parse_url
 from crm_core.errors import AppContextError, StorageError
 
 if TYPE_CHECKING:
@@ -31,9 +30,12 @@ __all__ = [
     "Model",
     "UTCDateTimeField",
     "bulk_insert",
+    "check_writable",
+    "close_database",
     "connect",
     "current_app",
     "db",
+    "describe_url",
     "dialect",
     "for_update",
 ]
@@ -145,15 +147,6 @@ def for_update(query: peewee.Query, database: peewee.Database) -> peewee.Query:
     return query if dialect(database) == "sqlite" else query.for_update()
 
 
-def describe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
 def connect(url: str, base_dir: Path | None = None) -> peewee.Database:
     """Make (but do not open) the database named by ``url``.
 
@@ -162,75 +155,87 @@ def connect(url: str, base_dir: Path | None = None) -> peewee.Database:
     bare path is taken as a SQLite file. SQLite gets WAL, foreign keys, a
     busy timeout, and write transactions that begin IMMEDIATE, so two writer
     processes wait for each other instead of failing with "database is
-    locked".
+    locked". The URL's options (``?sslmode=require``, ``?pool=true``…) go
+    to the driver; an unknown one is a :class:`StorageError` (see
+    :mod:`crm_core.database_url`). The database is one of
+    :mod:`crm_core.database`'s classes: its errors are CRMErrors and its
+    dropped connections are replaced.
     """
-    if "://" not in url:
-        url = f"sqlite:///{url}"
-    parts = urlsplit(url)
-    kind = _SCHEMES.get(parts.scheme.lower())
-    if kind is None:
-        raise StorageError(
-            f"unknown database scheme {parts.scheme!r} in {describe_url(url)!r}; use "
-            "sqlite:///crm.db, postgresql://user@host/dbname or mysql://user@host/dbname"
-        )
-    if kind == "sqlite":
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise StorageError(f"database URL {url!r} names no file; use sqlite:///crm.db")
-        if path != ":memory:":
-            file = Path(path)
-            if not file.is_absolute() and base_dir is not None:
-                file = base_dir / file
-            path = str(file)
-        return peewee.SqliteDatabase(
-            path,
+    from crm_core import database as kernel
+
+    parsed = parse_url(url, base_dir)
+    database: kernel.KernelDatabase
+    if parsed.kind == "sqlite":
+        options = parsed.options
+        busy = options.get("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
+        database = kernel.SqliteDatabase(
+            parsed.name,
             pragmas={
                 "journal_mode": "wal",
                 "foreign_keys": 1,
-                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "busy_timeout": busy,
                 "synchronous": "normal",
             },
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            timeout=busy / 1000,
             lock_type="IMMEDIATE",
         )
-    if not parts.path.strip("/"):
-        raise StorageError(f"database URL {describe_url(url)!r} names no database; add it: {parts.scheme}://host/dbname")
-    params: dict[str, Any] = {"host": parts.hostname or "localhost"}
-    if parts.port:
-        params["port"] = parts.port
-    if parts.username:
-        params["user"] = parts.username
-    if parts.password:
-        params["password"] = parts.password
-    name = parts.path.strip("/")
-    if kind == "postgresql":
+        database.sqlite_mode = options.get("mode")
+    elif parsed.kind == "postgresql":
         try:
             import psycopg2  # noqa: F401
         except ImportError:
             raise StorageError(
                 "PostgreSQL needs the psycopg2 driver: pip install 'crm-core[postgres]'"
             ) from None
-        return peewee.PostgresqlDatabase(name, **params)
-    try:
-        import pymysql  # noqa: F401
-    except ImportError:
-        raise StorageError("MySQL/MariaDB needs the PyMySQL driver: pip install 'crm-core[mysql]'") from None
-    params.setdefault("user", "root")
-    return peewee.MySQLDatabase(name, charset="utf8mb4", **params)
+        # no host at all is libpq's default, the local Unix socket (not TCP to localhost)
+        params = {**parsed.server, **parsed.options}
+        if parsed.pool is not None:
+            database = kernel.PooledPostgresqlDatabase(parsed.name, **parsed.pool, **params)
+        else:
+            database = kernel.PostgresqlDatabase(parsed.name, **params)
+    else:
+        try:
+            import pymysql  # noqa: F401
+        except ImportError:
+            raise StorageError("MySQL/MariaDB needs the PyMySQL driver: pip install 'crm-core[mysql]'") from None
+        params = {"host": "localhost", "user": "root", **parsed.server}
+        params.update(mysql_driver_options(parsed.options, describe_url(url)))
+        if "unix_socket" in params and "host" not in parsed.server:
+            del params["host"]
+        if parsed.pool is not None:
+            database = kernel.PooledMySQLDatabase(parsed.name, charset="utf8mb4", **parsed.pool, **params)
+        else:
+            database = kernel.MySQLDatabase(parsed.name, charset="utf8mb4", **params)
+    database.display_url = describe_url(url if "://" in url else f"sqlite:///{url}")
+    return database
 
 
 def open_database(database: peewee.Database, url: str) -> None:
-    """Connect now, turning a driver error into a one-line :class:`StorageError`."""
-    try:
-        database.connect(reuse_if_open=True)
-    except (peewee.DatabaseError, peewee.InterfaceError) as exc:  # OperationalError and the drivers' own
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(database, peewee.SqliteDatabase):
-            fix = "check that its folder exists and is writable, and that the URL in [crm] database is right"
-        else:
-            fix = "check that the server runs and that the URL in [crm] database is right"
-        raise StorageError(f"cannot open the database {describe_url(url)}: {reason}; {fix}") from None
+    """Connect now; a database that cannot be opened is a one-line :class:`StorageError`."""
+    database.connect(reuse_if_open=True)
+
+
+def close_database(database: peewee.Database) -> None:
+    """Close this thread's connection, and with a pool (``?pool=true``) every pooled connection."""
+    if not database.is_closed():
+        database.close()
+    close_all = getattr(database, "close_all", None)  # playhouse.pool's
+    if close_all is not None:
+        close_all()
+
+
+def check_writable(database: peewee.Database) -> None:
+    """Raise the database's :class:`~crm_core.errors.StorageError` unless it can be written now.
+
+    A write to the kernel's ``crm_plugin`` table that changes no row, rolled
+    back: it takes a write lock (SQLite) or is refused by a read-only
+    server, file or transaction like any real write, and leaves nothing
+    behind. For readiness checks (the portal's ``/readyz``).
+    """
+    q = database.quote[0] + "{}" + database.quote[1]
+    with database.atomic() as txn:
+        database.execute_sql(f"UPDATE {q.format('crm_plugin')} SET {q.format('name')} = {q.format('name')} WHERE 1 = 0")
+        txn.rollback()
 
 
 def bulk_insert(

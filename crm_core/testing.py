@@ -69,6 +69,7 @@ __all__ = [
     "assert_no_schema_drift",
     "configured_backends",
     "drop_all_tables",
+    "drop_connection",
     "make_plugin",
 ]
 
@@ -161,6 +162,41 @@ def drop_all_tables(url: str) -> None:
                 database.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     finally:
         database.close()
+
+
+def drop_connection(database: Any) -> None:
+    """End this thread's connection to a server ``database`` from the server's side.
+
+    As a server restart, ``pg_terminate_backend`` or MariaDB's ``KILL`` (and
+    ``wait_timeout``) would: the client is not told until it next uses the
+    connection. For testing what happens then, on PostgreSQL and MySQL/MariaDB.
+    """
+    import time
+
+    from crm_core.storage import dialect
+
+    kind = dialect(database)
+    if kind == "sqlite":
+        raise ValueError("drop_connection needs a PostgreSQL or MySQL/MariaDB database; SQLite has no server")
+    cursor = database.connection().cursor()  # the driver's own: no reconnect in between
+    cursor.execute("SELECT pg_backend_pid()" if kind == "postgresql" else "SELECT CONNECTION_ID()")
+    (backend,) = cursor.fetchone()
+    admin = type(database)(database.database, **database.connect_params)  # the same server and user
+    try:
+        if kind == "postgresql":
+            admin.execute_sql("SELECT pg_terminate_backend(%s)", (backend,))
+            gone = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+        else:
+            admin.execute_sql(f"KILL {int(backend)}")
+            gone = "SELECT count(*) FROM information_schema.processlist WHERE id = %s"
+        deadline = time.monotonic() + 10
+        while admin.execute_sql(gone, (backend,)).fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server ends the session asynchronously
+    finally:
+        if getattr(admin, "close_all", None):
+            admin.close_all()
+        else:
+            admin.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

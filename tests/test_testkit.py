@@ -118,7 +118,7 @@ def test_crm_db_url_is_parametrised_over_the_configured_backends(inner, monkeypa
         ["*test_every_backend?sqlite? PASSED*", "*test_every_backend?postgresql? ERROR*", "*test_sqlite_only?sqlite? PASSED*"]
     )
     # a configured but unreachable server fails loudly instead of being skipped
-    result.stdout.fnmatch_lines(["*OperationalError*127.0.0.1*"])
+    result.stdout.fnmatch_lines(["*DatabaseUnavailable: cannot open the database *127.0.0.1*"])
     result.assert_outcomes(passed=2, errors=1)
 
 

@@ -106,6 +106,9 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
         activation = g.pop("_activation", None)
         if activation is not None:
             activation.__exit__(None, None, None)
+        if getattr(crm.database, "pooled", False) and not crm.database.in_transaction():
+            # with a pool (?pool=true) the thread hands its connection back after each request
+            crm.database.close()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -118,13 +121,17 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
         import peewee
         from werkzeug.exceptions import ServiceUnavailable
 
+        from crm_core.errors import ConstraintError, StorageError
         from crm_portal.web.render import http_error_page
 
         # the traceback goes to the log, never to the browser
         log.exception("portal: unexpected error on %s %s", request.method, request.path)
-        if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
-            # the database went away (a restart, a network cut): drop this thread's connection so
-            # that the next request opens a new one, and say "try again later"
+        if (isinstance(exc, StorageError) and not isinstance(exc, ConstraintError)) or isinstance(
+            exc, (peewee.OperationalError, peewee.InterfaceError)
+        ):
+            # the database went away (a restart, a network cut; the kernel opens a new connection
+            # for the next transaction) or cannot be written: say "try again later". A plugin's own
+            # raw peewee error may have left this thread's connection broken: drop it too.
             try:
                 crm.database.close()
             except Exception:  # noqa: BLE001 - a broken connection may fail to close too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
 
 __all__ = ["register", "register_plugin_pages"]
+
+log = logging.getLogger("crm.portal")
 
 
 def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
@@ -52,8 +55,24 @@ def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
 
     @blueprint.route("/healthz")
     def healthz() -> Any:
+        # cheap, for a load balancer's liveness check: the database answers
+        # (a database that does not is the error handler's 503)
         g.crm.database.execute_sql("SELECT 1")
         return flask.Response("ok\n", mimetype="text/plain")
+
+    @blueprint.route("/readyz")
+    def readyz() -> Any:
+        """Ready to take traffic: the database can be written (forms write), else 503."""
+        from crm_core.errors import StorageError
+        from crm_core.storage import check_writable
+
+        try:
+            check_writable(g.crm.database)
+        except StorageError as exc:
+            # the reason names files and servers: it goes to the log, not to the public
+            log.error("portal: not ready, the database cannot be written: %s", exc)
+            return flask.Response("not ready: the database cannot be written\n", status=503, mimetype="text/plain", headers={"Retry-After": "10"})
+        return flask.Response("ready\n", mimetype="text/plain")
 
 
 def _text(texts: dict[str, str]) -> str:
