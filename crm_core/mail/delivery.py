@@ -4,8 +4,16 @@ Each batch is claimed in a short transaction that first locks the
 transport's row in ``crm_mail_transport``, so any number of workers claim
 disjoint batches and the rate limit counts every worker's sends. Claimed
 messages are ``sending`` under a lease; a worker that dies leaves them to
-be taken back when the lease expires. Results are written with one UPDATE
-per outcome (not one per message), together with the ``MailBounced`` events.
+be taken back when the lease expires.
+
+A message the transport accepted is written down before the next one is
+sent (one single-row UPDATE, committed at once), when the transport can
+hand its results one by one (``send_each``: the kernel's transports can):
+a worker killed mid-batch leaves at most one accepted message unrecorded,
+the one whose acceptance it was waiting for or writing down, and only that
+one is sent again (with its ``Message-ID``). The rare other outcomes
+(retries, failures, bounces) are written at the end of the batch with one
+UPDATE per outcome, together with the ``MailBounced`` events.
 """
 
 from __future__ import annotations
@@ -13,10 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import socket
+import time
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 import attrs
 import peewee
@@ -87,25 +97,92 @@ def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryRepor
                 if stop:
                     report.rate_limited = True
                 break
-            envelopes, broken = _envelopes(app, mailer, batch)
-            results: list[SendResult] = [SendResult.failed(broken[i]) for i in broken]
-            sendable = [e for e in envelopes if e.id not in broken]
-            if sendable:
-                try:
-                    got = list(transport.send(sendable))
-                    if len(got) != len(sendable):
-                        raise RuntimeError(f"transport {name!r} returned {len(got)} results for {len(sendable)} messages")
-                except Exception as exc:  # a transport bug or outage: nothing is lost, all retried
-                    got = [SendResult.retry(f"transport {name!r} raised {type(exc).__name__}: {exc}") for _ in sendable]
-                results = [SendResult.failed(broken[pk]) for pk in broken] + got
-                ids = list(broken) + [e.id for e in sendable]
-            else:
-                ids = list(broken)
-            lost = _record(app, mailer, name, batch, dict(zip(ids, results)), report)
+            lost, error = _send_batch(app, mailer, transport, name, batch, report)
+            if error:
+                report.error = error
             if lost or stop:
                 report.rate_limited = report.rate_limited or stop
                 break
     return report
+
+
+def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport) -> tuple[bool, str | None]:
+    """Send a claimed batch, recording each accepted message before the next goes.
+
+    Return whether the connection was lost, or nothing got through (the
+    server is down: the rest of the queue waits), and the error to report.
+    """
+    envelopes, broken = _envelopes(app, mailer, batch)
+    sendable = [e for e in envelopes if e.id not in broken]
+    # not accepted: written together at the end (no duplicate can come of them)
+    later: dict[int, SendResult] = {pk: SendResult.failed(reason) for pk, reason in broken.items()}
+    tried = retried = 0
+    untried: SendResult | None = None
+    last_retry: SendResult | None = None
+    statement: list[_SentStatement] = []
+    for pk, result in _results(transport, name, sendable):
+        tried += 1
+        if result.status == "sent":
+            _record_accepted(app, mailer, name, batch, pk, result, report, statement)
+            continue
+        later[pk] = result
+        if result.status == "retry":
+            retried, last_retry = retried + 1, result
+        elif result.status == "untried" and untried is None:
+            untried = result
+    if later:
+        _record(app, mailer, name, batch, later, report)
+    if untried is not None or (retried and retried == len(broken) + tried):
+        # the connection was lost, or nothing got through (server down)
+        cause = last_retry or untried
+        return True, cause.error if cause is not None else None
+    return False, None
+
+
+def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterator[tuple[int, SendResult]]:
+    """``(message id, result)`` per envelope, in order, as the transport gives them.
+
+    With ``send_each`` the next message is sent only when the caller asks
+    for the next result (after it recorded this one). A transport that
+    raises, or gives too few or too many results, has the messages it gave
+    no result for retried, with the reason.
+    """
+    if not envelopes:
+        return
+    each = getattr(transport, "send_each", None)
+    if not callable(each):
+        try:  # a plugin's batch transport: all results at once
+            got = list(transport.send(envelopes))
+            if len(got) != len(envelopes):
+                raise RuntimeError(f"transport {name!r} returned {len(got)} results for {len(envelopes)} messages")
+        except Exception as exc:  # a transport bug or outage: nothing is lost, all retried
+            got = [SendResult.retry(f"transport {name!r} raised {type(exc).__name__}: {exc}") for _ in envelopes]
+        yield from zip((e.id for e in envelopes), got)
+        return
+    given = 0
+    error: str | None = None
+    stream = each(envelopes)
+    try:
+        for result in stream:
+            if given == len(envelopes):
+                error = f"transport {name!r} gave more results than the {len(envelopes)} messages it was handed"
+                break
+            if not isinstance(result, SendResult):
+                error = f"transport {name!r} gave {result!r} instead of a SendResult"
+                break
+            yield envelopes[given].id, result
+            given += 1
+        else:
+            if given < len(envelopes):
+                error = f"transport {name!r} returned {given} results for {len(envelopes)} messages"
+    except Exception as exc:  # a transport bug or outage: the messages not reported on are retried
+        error = f"transport {name!r} raised {type(exc).__name__}: {exc}"
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # e.g. the SMTP connection, when the caller stopped early
+    for env in envelopes[given:]:
+        yield env.id, SendResult.retry(error or f"transport {name!r} gave no result")
 
 
 def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: DeliveryReport) -> tuple[list[Any], bool]:
@@ -246,10 +323,98 @@ def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+T = TypeVar("T")
+
+
+def _retry_deadlock(app: CRM, fn: Callable[[], T], attempts: int = 5) -> T:
+    """Run one autocommitted statement again when the server picked it as a deadlock victim."""
+    from crm_core.jobs import is_deadlock
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except peewee.DatabaseError as exc:
+            if attempt == attempts or app.database.in_transaction() or not is_deadlock(exc):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+class _SentStatement:
+    """The UPDATE that records one accepted message: one row, by primary key, committed at once.
+
+    It takes no other lock (so it needs not the transport's row, and can be
+    in no deadlock with a claim) and costs one round trip. peewee builds it
+    once per batch, with marker values in place of the message's id and
+    time; each message then runs that SQL with its own values, because
+    building the query costs more CPU than running it on SQLite.
+
+    On PostgreSQL the commit does not wait for the WAL to reach the disk
+    (``SET LOCAL synchronous_commit TO OFF``, for this statement only): the
+    record must survive the worker's death, which it does once the server
+    has it, not a crash of the database server, which would at worst forget
+    the last fraction of a second of deliveries (sent again, with their
+    Message-IDs). Waiting for the disk would cost milliseconds per message.
+    """
+
+    _PK = -987_654_321
+    _AT = dt.datetime(1999, 12, 31, 23, 59, 58, 123_456, tzinfo=dt.timezone.utc)
+
+    def __init__(self, app: CRM, transport: str, token: str) -> None:
+        from crm_core.mail.models import MailMessage
+        from crm_core.storage import dialect
+
+        self.field = MailMessage.sent_at
+        query = MailMessage.update(
+            status="sent", sent_at=self._AT, transport=transport, lease_owner=None, lease_until=None, remaining=None,
+            attempts=MailMessage.attempts + 1, last_error=None,
+        ).where((MailMessage.id == self._PK) & (MailMessage.lease_owner == token))
+        sql, params = query.sql()
+        stamp = self.field.db_value(self._AT)
+        self.params = list(params)
+        pk_at = [i for i, value in enumerate(self.params) if value == self._PK]
+        at_at = [i for i, value in enumerate(self.params) if value == stamp]
+        if len(pk_at) != 1 or len(at_at) != 1:  # peewee changed how it renders an UPDATE
+            raise RuntimeError(f"cannot locate the id and time parameters of {sql!r} in {params!r}")
+        self.pk_at, self.at_at = pk_at[0], at_at[0]
+        self.database = app.database
+        self.sql = sql
+        self.quick_sql = "SET LOCAL synchronous_commit TO OFF; " + sql if dialect(app.database) == "postgresql" else sql
+
+    def run(self, pk: int, now: dt.datetime) -> None:
+        params = list(self.params)
+        params[self.pk_at] = pk
+        params[self.at_at] = self.field.db_value(now)
+        # inside a caller's transaction (deliver() called in crm.transaction())
+        # SET LOCAL would outlive this statement: the plain UPDATE then
+        sql = self.sql if self.database.in_transaction() else self.quick_sql
+        self.database.execute_sql(sql, params)
+
+
+def _record_accepted(
+    app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], pk: int, result: SendResult,
+    report: DeliveryReport, statement: list[_SentStatement],
+) -> None:
+    """Write down at once that the transport accepted message ``pk``, before the next one is sent.
+
+    The usual case (accepted for every recipient) is one :class:`_SentStatement`
+    (made on first use, kept in ``statement``); partial deliveries and
+    bounces go through :func:`_record`, with their events.
+    """
+    if result.bounced or result.deferred or result.error:
+        _record(app, mailer, transport, rows, {pk: result}, report)
+        return
+    if not statement:
+        statement.append(_SentStatement(app, transport, rows[0].lease_owner))
+    now = app.clock.now()
+    _retry_deadlock(app, lambda: statement[0].run(pk, now))
+    report.sent += 1
+
+
 def _record(
     app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], results: dict[int, SendResult], report: DeliveryReport
-) -> bool:
-    """Write the batch's outcome; return True when the connection was lost (stop for now)."""
+) -> None:
+    """Write these results of the batch ``rows``: one UPDATE per outcome, and the bounce events."""
     from crm_hookspecs.events import MailBounced
 
     from crm_core.mail.models import MailMessage
@@ -263,7 +428,6 @@ def _record(
     groups: dict[tuple[str, int, dt.datetime | None, str | None], list[int]] = defaultdict(list)
     partial: list[tuple[int, SendResult]] = []
     bounces: list[Any] = []
-    lost = False
     for pk, result in results.items():
         row = by_id[pk]
         for address, reason in result.bounced:
@@ -288,12 +452,6 @@ def _record(
                 groups[("failed", attempts, None, error)].append(pk)
             else:
                 groups[("queued", attempts, now + _backoff(mailer, attempts), result.error)].append(pk)
-    retried = [r for r in results.values() if r.status == "retry"]
-    if untried or (retried and len(retried) == len(results)):
-        # the connection was lost, or nothing got through (server down):
-        # the rest of the queue waits for the next run
-        lost = True
-        report.error = (retried or [results[untried[0]]])[-1].error
     from crm_core.jobs import transaction_retry
 
     counts = {"sent": 0, "failed": 0, "retried": 0, "bounced": 0}
@@ -345,4 +503,3 @@ def _record(
     report.failed += counts["failed"]
     report.retried += counts["retried"]
     report.bounced += counts["bounced"]
-    return lost
