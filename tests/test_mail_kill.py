@@ -256,3 +256,35 @@ def test_each_accepted_message_is_one_single_row_update_and_leaves_the_session_a
         assert all(sql.startswith("SET LOCAL synchronous_commit TO OFF; UPDATE") for sql, _ in marks)
         with app.activate():
             assert app.database.execute_sql("SHOW synchronous_commit").fetchone()[0] == "on"
+
+
+def test_a_failed_record_stops_the_batch_before_the_next_message_is_accepted(crm_factory, crm_clock, holding_server, monkeypatch):
+    """The database fails while message 3 is being written down: message 4 is cut off mid-DATA (the
+    server drops it), the delivery raises, and after the lease only message 3 goes twice."""
+    import peewee
+
+    from crm_core.mail.recorder import SentStatement
+
+    server, port = holding_server
+    app = crm_factory(mail={"transport": "smtp", "batch_size": 10, "lease": LEASE, "smtp": {"host": "127.0.0.1", "port": port, "timeout": 10.0}})
+    for i in range(6):
+        app.mail.queue(f"user{i}@example.com", "s", "t", key=f"f{i}")
+    real = SentStatement.run
+    calls = {"n": 0}
+
+    def flaky(self, pk, now):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise peewee.OperationalError("server closed the connection unexpectedly")
+        return real(self, pk, now)
+
+    monkeypatch.setattr(SentStatement, "run", flaky)
+    with pytest.raises(peewee.OperationalError, match="server closed the connection"):
+        app.mail.deliver()
+    assert [rcpt for rcpt, _ in server.received] == [f"user{i}@example.com" for i in range(3)]
+    assert app.mail.counts()["sent"] == 2
+    monkeypatch.setattr(SentStatement, "run", real)
+    crm_clock.advance(seconds=LEASE + 1)
+    assert app.mail.deliver().sent == 4
+    copies = collections.Counter(rcpt for rcpt, _ in server.received)
+    assert [r for r, n in copies.items() if n > 1] == ["user2@example.com"] and len(copies) == 6

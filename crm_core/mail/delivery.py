@@ -6,14 +6,14 @@ disjoint batches and the rate limit counts every worker's sends. Claimed
 messages are ``sending`` under a lease; a worker that dies leaves them to
 be taken back when the lease expires.
 
-A message the transport accepted is written down before the next one is
-sent (one single-row UPDATE, committed at once), when the transport can
-hand its results one by one (``send_each``: the kernel's transports can):
-a worker killed mid-batch leaves at most one accepted message unrecorded,
-the one whose acceptance it was waiting for or writing down, and only that
-one is sent again (with its ``Message-ID``). The rare other outcomes
-(retries, failures, bounces) are written at the end of the batch with one
-UPDATE per outcome, together with the ``MailBounced`` events.
+A message the transport accepted is written down before the next one can
+be accepted (one single-row UPDATE, committed at once: see
+:mod:`crm_core.mail.recorder`), when the transport can hand its results one
+by one (``send_each``: the kernel's transports can): a worker killed
+mid-batch leaves at most one accepted message unrecorded, and only that one
+is sent again (with its ``Message-ID``). The rare other outcomes (retries,
+failures, bounces) are written at the end of the batch with one UPDATE per
+outcome, together with the ``MailBounced`` events.
 """
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import random
 import socket
-import time
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import attrs
 import peewee
 
 from crm_core.mail.message import build_message, envelope_address, restore_message
+from crm_core.mail.recorder import Recorder, takes_before_accept
 from crm_core.mail.transports import Envelope, SendResult
 from crm_core.storage import for_update
 
@@ -119,17 +118,26 @@ def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequ
     tried = retried = 0
     untried: SendResult | None = None
     last_retry: SendResult | None = None
-    statement: list[_SentStatement] = []
-    for pk, result in _results(transport, name, sendable):
-        tried += 1
-        if result.status == "sent":
-            _record_accepted(app, mailer, name, batch, pk, result, report, statement)
-            continue
-        later[pk] = result
-        if result.status == "retry":
-            retried, last_retry = retried + 1, result
-        elif result.status == "untried" and untried is None:
-            untried = result
+    each = getattr(transport, "send_each", None)
+    recorder = Recorder(app, name, batch[0].lease_owner, threaded=callable(each) and takes_before_accept(each))
+    try:
+        for pk, result in _results(transport, name, sendable, recorder.wait if recorder.threaded else None):
+            tried += 1
+            if result.status != "sent":
+                later[pk] = result
+                if result.status == "retry":
+                    retried, last_retry = retried + 1, result
+                elif result.status == "untried" and untried is None:
+                    untried = result
+            elif result.bounced or result.deferred or result.error:
+                # partly delivered, or with bounces: rare; written at once, events included
+                recorder.wait()
+                _record(app, mailer, name, batch, {pk: result}, report)
+            else:
+                recorder.submit(pk)
+                report.sent += 1
+    finally:
+        recorder.close()  # the last record is committed (or its error raised) before anything else
     if later:
         _record(app, mailer, name, batch, later, report)
     if untried is not None or (retried and retried == len(broken) + tried):
@@ -139,13 +147,16 @@ def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequ
     return False, None
 
 
-def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterator[tuple[int, SendResult]]:
+def _results(
+    transport: Any, name: str, envelopes: Sequence[Envelope], before_accept: Callable[[], None] | None = None
+) -> Iterator[tuple[int, SendResult]]:
     """``(message id, result)`` per envelope, in order, as the transport gives them.
 
     With ``send_each`` the next message is sent only when the caller asks
-    for the next result (after it recorded this one). A transport that
-    raises, or gives too few or too many results, has the messages it gave
-    no result for retried, with the reason.
+    for the next result (after it recorded this one), or, given
+    ``before_accept``, up to the point where it would be accepted. A
+    transport that raises, or gives too few or too many results, has the
+    messages it gave no result for retried, with the reason.
     """
     if not envelopes:
         return
@@ -161,7 +172,7 @@ def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterat
         return
     given = 0
     error: str | None = None
-    stream = each(envelopes)
+    stream = each(envelopes) if before_accept is None else each(envelopes, before_accept=before_accept)
     try:
         for result in stream:
             if given == len(envelopes):
@@ -321,94 +332,6 @@ def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
     s = mailer.settings
     seconds = min(s.retry_backoff * (2 ** max(attempts - 1, 0)), s.max_backoff)
     return dt.timedelta(seconds=seconds)
-
-
-T = TypeVar("T")
-
-
-def _retry_deadlock(app: CRM, fn: Callable[[], T], attempts: int = 5) -> T:
-    """Run one autocommitted statement again when the server picked it as a deadlock victim."""
-    from crm_core.jobs import is_deadlock
-
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except peewee.DatabaseError as exc:
-            if attempt == attempts or app.database.in_transaction() or not is_deadlock(exc):
-                raise
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
-    raise AssertionError("unreachable")
-
-
-class _SentStatement:
-    """The UPDATE that records one accepted message: one row, by primary key, committed at once.
-
-    It takes no other lock (so it needs not the transport's row, and can be
-    in no deadlock with a claim) and costs one round trip. peewee builds it
-    once per batch, with marker values in place of the message's id and
-    time; each message then runs that SQL with its own values, because
-    building the query costs more CPU than running it on SQLite.
-
-    On PostgreSQL the commit does not wait for the WAL to reach the disk
-    (``SET LOCAL synchronous_commit TO OFF``, for this statement only): the
-    record must survive the worker's death, which it does once the server
-    has it, not a crash of the database server, which would at worst forget
-    the last fraction of a second of deliveries (sent again, with their
-    Message-IDs). Waiting for the disk would cost milliseconds per message.
-    """
-
-    _PK = -987_654_321
-    _AT = dt.datetime(1999, 12, 31, 23, 59, 58, 123_456, tzinfo=dt.timezone.utc)
-
-    def __init__(self, app: CRM, transport: str, token: str) -> None:
-        from crm_core.mail.models import MailMessage
-        from crm_core.storage import dialect
-
-        self.field = MailMessage.sent_at
-        query = MailMessage.update(
-            status="sent", sent_at=self._AT, transport=transport, lease_owner=None, lease_until=None, remaining=None,
-            attempts=MailMessage.attempts + 1, last_error=None,
-        ).where((MailMessage.id == self._PK) & (MailMessage.lease_owner == token))
-        sql, params = query.sql()
-        stamp = self.field.db_value(self._AT)
-        self.params = list(params)
-        pk_at = [i for i, value in enumerate(self.params) if value == self._PK]
-        at_at = [i for i, value in enumerate(self.params) if value == stamp]
-        if len(pk_at) != 1 or len(at_at) != 1:  # peewee changed how it renders an UPDATE
-            raise RuntimeError(f"cannot locate the id and time parameters of {sql!r} in {params!r}")
-        self.pk_at, self.at_at = pk_at[0], at_at[0]
-        self.database = app.database
-        self.sql = sql
-        self.quick_sql = "SET LOCAL synchronous_commit TO OFF; " + sql if dialect(app.database) == "postgresql" else sql
-
-    def run(self, pk: int, now: dt.datetime) -> None:
-        params = list(self.params)
-        params[self.pk_at] = pk
-        params[self.at_at] = self.field.db_value(now)
-        # inside a caller's transaction (deliver() called in crm.transaction())
-        # SET LOCAL would outlive this statement: the plain UPDATE then
-        sql = self.sql if self.database.in_transaction() else self.quick_sql
-        self.database.execute_sql(sql, params)
-
-
-def _record_accepted(
-    app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], pk: int, result: SendResult,
-    report: DeliveryReport, statement: list[_SentStatement],
-) -> None:
-    """Write down at once that the transport accepted message ``pk``, before the next one is sent.
-
-    The usual case (accepted for every recipient) is one :class:`_SentStatement`
-    (made on first use, kept in ``statement``); partial deliveries and
-    bounces go through :func:`_record`, with their events.
-    """
-    if result.bounced or result.deferred or result.error:
-        _record(app, mailer, transport, rows, {pk: result}, report)
-        return
-    if not statement:
-        statement.append(_SentStatement(app, transport, rows[0].lease_owner))
-    now = app.clock.now()
-    _retry_deadlock(app, lambda: statement[0].run(pk, now))
-    report.sent += 1
 
 
 def _record(

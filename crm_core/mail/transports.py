@@ -8,7 +8,14 @@ may keep a connection open for the batch (SMTP does), and may have a
 yields each result as soon as it has it and sends the next message only
 when asked for the next result: the kernel then records each accepted
 message before the next one goes, so a worker killed mid-batch sends at
-most one message twice (the kernel's transports all have it). The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
+most one message twice (the kernel's transports all have it).
+
+``send_each`` may take a keyword argument ``before_accept``: a function to
+call right before the point where the next message may be accepted (for
+SMTP, before the final ``.`` of DATA; for files, before the rename). It
+returns when the previous message is written down, so the kernel can write
+message *k* while the transport is already sending message *k + 1*, and
+the bound still holds: only one accepted message is ever unrecorded. The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
 more through ``crm_mail_transports`` (a :class:`~crm_hookspecs.records.MailTransportSpec`
 whose ``factory(crm, options)`` gets ``[crm.mail.transport_options]``).
 
@@ -27,7 +34,8 @@ import socket
 import ssl
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence
+import re
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
 
 import attrs
 
@@ -175,9 +183,11 @@ class MemoryTransport:
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         return list(self.send_each(envelopes))
 
-    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
+    def send_each(self, envelopes: Sequence[Envelope], *, before_accept: Callable[[], None] | None = None) -> Iterator[SendResult]:
         """Send one envelope per result asked for (see the module's docstring)."""
         for env in envelopes:
+            if before_accept is not None:
+                before_accept()
             bounced = [(r, self._bounce[r.lower()]) for r in env.recipients if r.lower() in self._bounce]
             deferred = [r for r in env.recipients if r.lower() in self._defer and r.lower() not in self._bounce]
             accepted = tuple(r for r in env.recipients if r.lower() not in self._bounce and r.lower() not in self._defer)
@@ -230,8 +240,8 @@ class FileTransport:
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         return list(self.send_each(envelopes))
 
-    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
-        """Write one file per result asked for (see the module's docstring)."""
+    def send_each(self, envelopes: Sequence[Envelope], *, before_accept: Callable[[], None] | None = None) -> Iterator[SendResult]:
+        """Write one file per result asked for (see the module's docstring); the rename is the acceptance."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -244,6 +254,12 @@ class FileTransport:
             try:
                 with open(tmp, "wb") as fh:
                     fh.write(env.data)
+                if before_accept is not None:
+                    try:
+                        before_accept()
+                    except BaseException:
+                        tmp.unlink(missing_ok=True)
+                        raise
                 os.replace(tmp, target)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
@@ -320,7 +336,7 @@ class SmtpTransport:
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         return list(self.send_each(envelopes))
 
-    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
+    def send_each(self, envelopes: Sequence[Envelope], *, before_accept: Callable[[], None] | None = None) -> Iterator[SendResult]:
         """Send one message per result asked for, over one connection (see the module's docstring).
 
         The connection is closed when the batch is done, or when the caller
@@ -346,7 +362,7 @@ class SmtpTransport:
             return
         try:
             for index, env in enumerate(envelopes):
-                result, connection_lost = self._send_one(conn, env)
+                result, connection_lost = self._send_one(conn, env, before_accept)
                 yield result
                 if connection_lost:
                     reason = f"not tried: the connection to {where} was lost before it"
@@ -358,10 +374,12 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 conn.close()
 
-    def _send_one(self, conn: smtplib.SMTP, env: Envelope) -> tuple[SendResult, bool]:
+    def _send_one(
+        self, conn: smtplib.SMTP, env: Envelope, before_accept: Callable[[], None] | None = None
+    ) -> tuple[SendResult, bool]:
         """Send one envelope; return its result and whether the connection is gone."""
         try:
-            refused = conn.sendmail(env.sender, list(env.recipients), env.data)
+            refused = _sendmail(conn, env.sender, list(env.recipients), env.data, before_accept)
         except smtplib.SMTPRecipientsRefused as exc:
             return self._refused(exc.recipients, accepted_any=False), False
         except smtplib.SMTPSenderRefused as exc:
@@ -407,6 +425,72 @@ class SmtpTransport:
             # only (the bounced ones are reported now, and dropped)
             return SendResult("retry", f"recipients refused: {detail}", tuple(bounced), tuple(deferred))
         return SendResult.failed(f"recipients refused: {detail}", bounced)
+
+
+def _rset(conn: smtplib.SMTP) -> None:
+    try:
+        conn.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
+_LINE_ENDS = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _sendmail(
+    conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes, before_accept: Callable[[], None] | None
+) -> dict[str, tuple[int, bytes]]:
+    """``smtplib.SMTP.sendmail``, with ``before_accept()`` called before the final ``.`` of DATA.
+
+    The server accepts a message only at that dot; everything before it
+    (envelope, headers, body) is sent while the kernel still writes down the
+    previous message. Raises what ``sendmail`` raises, in the same cases.
+    """
+    conn.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    code, reply = conn.mail(sender, options)
+    if code != 250:
+        if code == 421:
+            conn.close()
+        else:
+            _rset(conn)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+        if code == 421:
+            conn.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _rset(conn)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = conn.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    body = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", data))
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    conn.send(body)
+    if before_accept is not None:
+        try:
+            before_accept()
+        except BaseException:
+            # mid-DATA: QUIT would be taken as more of the message; dropping
+            # the connection makes the server discard it
+            conn.close()
+            raise
+    conn.send(b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        if code == 421:
+            conn.close()
+        else:
+            _rset(conn)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
 
 
 # -- choosing ----------------------------------------------------------------
