@@ -16,6 +16,7 @@ import asyncio
 import collections
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -250,7 +251,7 @@ def test_each_accepted_message_is_one_single_row_update_and_leaves_the_session_a
     statements = [r.msg for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)]  # (sql, params)
     marks = [(sql, params) for sql, params in statements if "UPDATE" in sql and "crm_mail_message" in sql and "sent" in params]
     assert len(marks) == 20  # one per message…
-    assert all("WHERE" in sql and '"id" = ' in sql.split("WHERE", 1)[1] for sql, _ in marks)  # …each by its own id
+    assert all(re.search(r"WHERE .*[`\"]id[`\"] = ", sql) for sql, _ in marks)  # …each by its own id
     assert len(statements) - len(marks) <= 12  # and the two claims (the second finds nothing)
     if dialect(app.database) == "postgresql":
         assert all(sql.startswith("SET LOCAL synchronous_commit TO OFF; UPDATE") for sql, _ in marks)
@@ -288,3 +289,31 @@ def test_a_failed_record_stops_the_batch_before_the_next_message_is_accepted(crm
     assert app.mail.deliver().sent == 4
     copies = collections.Counter(rcpt for rcpt, _ in server.received)
     assert [r for r, n in copies.items() if n > 1] == ["user2@example.com"] and len(copies) == 6
+
+
+def test_a_failed_record_in_the_delivering_thread_sends_nothing_more(crm_factory, crm_clock, monkeypatch):
+    """The memory (and file) transport record in the delivering thread: a failed record stops there."""
+    import peewee
+
+    from crm_core.mail.recorder import SentStatement
+
+    app = crm_factory(mail={"batch_size": 10, "lease": LEASE})
+    for i in range(6):
+        app.mail.queue(f"user{i}@example.com", "s", "t", key=f"g{i}")
+    real = SentStatement.run
+    calls = {"n": 0}
+
+    def flaky(self, pk, now):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise peewee.OperationalError("database is locked")
+        return real(self, pk, now)
+
+    monkeypatch.setattr(SentStatement, "run", flaky)
+    with pytest.raises(peewee.OperationalError, match="database is locked"):
+        app.mail.deliver()
+    assert [m.key for m in app.mail.sent] == ["g0", "g1", "g2"]
+    monkeypatch.setattr(SentStatement, "run", real)
+    crm_clock.advance(seconds=LEASE + 1)
+    assert app.mail.deliver().sent == 4
+    assert sorted(m.key for m in app.mail.sent) == sorted(["g0", "g1", "g2", "g2", "g3", "g4", "g5"])
