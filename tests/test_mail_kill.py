@@ -317,3 +317,17 @@ def test_a_failed_record_in_the_delivering_thread_sends_nothing_more(crm_factory
     crm_clock.advance(seconds=LEASE + 1)
     assert app.mail.deliver().sent == 4
     assert sorted(m.key for m in app.mail.sent) == sorted(["g0", "g1", "g2", "g2", "g3", "g4", "g5"])
+
+
+def test_the_smtp_connection_sends_small_writes_at_once(holding_server):
+    """The final dot of DATA is a write of its own: with Nagle's algorithm on it would wait for the
+    server's acknowledgement of the body (a delayed ACK: 40 ms a message)."""
+    from crm_core.config import SmtpSettings
+    from crm_core.mail.transports import SmtpTransport
+
+    _, port = holding_server
+    conn = SmtpTransport(SmtpSettings(host="127.0.0.1", port=port)).connect()
+    try:
+        assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        conn.quit()
