@@ -9,7 +9,7 @@ be taken back when the lease expires.
 A message the transport accepted is written down before the next one can
 be accepted (one single-row UPDATE, committed at once: see
 :mod:`crm_core.mail.recorder`), when the transport can hand its results one
-by one (``send_each``: the kernel's transports can): a worker killed
+by one (``send_each``: smtp and memory can): a worker killed
 mid-batch leaves at most one accepted message unrecorded, and only that one
 is sent again (with its ``Message-ID``). The rare other outcomes (retries,
 failures, bounces) are written at the end of the batch with one UPDATE per
@@ -113,31 +113,43 @@ def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequ
     """
     envelopes, broken = _envelopes(app, mailer, batch)
     sendable = [e for e in envelopes if e.id not in broken]
-    # not accepted: written together at the end (no duplicate can come of them)
+    # not accepted (or from a batch transport): written together at the end
     later: dict[int, SendResult] = {pk: SendResult.failed(reason) for pk, reason in broken.items()}
     tried = retried = 0
     untried: SendResult | None = None
     last_retry: SendResult | None = None
+
+    def keep(pk: int, result: SendResult) -> None:
+        nonlocal retried, last_retry, untried
+        later[pk] = result
+        if result.status == "retry":
+            retried, last_retry = retried + 1, result
+        elif result.status == "untried" and untried is None:
+            untried = result
+
     each = getattr(transport, "send_each", None)
-    recorder = Recorder(app, name, batch[0].lease_owner, threaded=callable(each) and takes_before_accept(each))
-    try:
-        for pk, result in _results(transport, name, sendable, recorder.wait if recorder.threaded else None):
+    if not callable(each):
+        # a batch transport (a plugin's, or files, where a message written
+        # twice is one file): every result at once, one UPDATE per outcome
+        for pk, result in _results(transport, name, sendable):
             tried += 1
-            if result.status != "sent":
-                later[pk] = result
-                if result.status == "retry":
-                    retried, last_retry = retried + 1, result
-                elif result.status == "untried" and untried is None:
-                    untried = result
-            elif result.bounced or result.deferred or result.error:
-                # partly delivered, or with bounces: rare; written at once, events included
-                recorder.wait()
-                _record(app, mailer, name, batch, {pk: result}, report)
-            else:
-                recorder.submit(pk)
-                report.sent += 1
-    finally:
-        recorder.close()  # the last record is committed (or its error raised) before anything else
+            keep(pk, result)
+    else:
+        recorder = Recorder(app, name, batch[0].lease_owner, threaded=takes_before_accept(each))
+        try:
+            for pk, result in _results(transport, name, sendable, recorder.wait if recorder.threaded else None):
+                tried += 1
+                if result.status != "sent":
+                    keep(pk, result)
+                elif result.bounced or result.deferred or result.error:
+                    # partly delivered, or with bounces: rare; written at once, events included
+                    recorder.wait()
+                    _record(app, mailer, name, batch, {pk: result}, report)
+                else:
+                    recorder.submit(pk)
+                    report.sent += 1
+        finally:
+            recorder.close()  # the last record is committed (or its error raised) before anything else
     if later:
         _record(app, mailer, name, batch, later, report)
     if untried is not None or (retried and retried == len(broken) + tried):
