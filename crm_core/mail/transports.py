@@ -17,8 +17,10 @@ SMTP, before the final ``.`` of DATA). It returns when the previous
 message is written down, so the kernel can write message *k* while the
 transport is already sending message *k + 1*, and the bound still holds:
 only one accepted message is ever unrecorded. It pays where sending waits
-on the network (SMTP does it); a transport that mostly uses this thread's
-CPU (files) is faster recording in its own thread. The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
+on the network (SMTP takes it); a transport that mostly uses this thread's
+CPU (memory) is faster recording in its own thread.
+
+The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
 more through ``crm_mail_transports`` (a :class:`~crm_hookspecs.records.MailTransportSpec`
 whose ``factory(crm, options)`` gets ``[crm.mail.transport_options]``).
 
@@ -32,12 +34,12 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import smtplib
 import socket
 import ssl
 import threading
 from pathlib import Path
-import re
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
 
 import attrs
