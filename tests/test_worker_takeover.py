@@ -2,7 +2,7 @@
 
 The survivor must take the dead worker's job over about a lease (plus a
 poll interval) after the kill, not when its own long job ends. Real time
-and the real clock here (the lease is two seconds), since what is checked
+and the real clock here (the lease is three seconds), since what is checked
 is how soon a sleeping, busy worker notices; every wait is bounded.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from crm_core.worker.models import JobRun
 
-LEASE = 2.0
+LEASE = 3.0
 POLL = 0.5
 
 CHILD = textwrap.dedent(
