@@ -6,12 +6,12 @@ disjoint batches and the rate limit counts every worker's sends. Claimed
 messages are ``sending`` under a lease; a worker that dies leaves them to
 be taken back when the lease expires.
 
-A message the transport accepted is written down before the next one can
-be accepted (one single-row UPDATE, committed at once: see
+A message the transport accepted is written down before the next one is
+sent (one single-row UPDATE, committed at once: see
 :mod:`crm_core.mail.recorder`), when the transport can hand its results one
-by one (``send_each``: smtp and memory can): a worker killed
-mid-batch leaves at most one accepted message unrecorded, and only that one
-is sent again (with its ``Message-ID``). The rare other outcomes (retries,
+by one (``send_each``: smtp and memory can): a worker killed mid-batch
+leaves at most one accepted message unrecorded, and only that one is sent
+again (with its ``Message-ID``). The rare other outcomes (retries,
 failures, bounces) are written at the end of the batch with one UPDATE per
 outcome, together with the ``MailBounced`` events.
 """
@@ -24,13 +24,13 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import attrs
 import peewee
 
 from crm_core.mail.message import build_message, envelope_address, restore_message
-from crm_core.mail.recorder import Recorder, takes_before_accept
+from crm_core.mail.recorder import SentStatement
 from crm_core.mail.transports import Envelope, SendResult
 from crm_core.storage import for_update
 
@@ -135,21 +135,19 @@ def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequ
             tried += 1
             keep(pk, result)
     else:
-        recorder = Recorder(app, name, batch[0].lease_owner, threaded=takes_before_accept(each))
-        try:
-            for pk, result in _results(transport, name, sendable, recorder.wait if recorder.threaded else None):
-                tried += 1
-                if result.status != "sent":
-                    keep(pk, result)
-                elif result.bounced or result.deferred or result.error:
-                    # partly delivered, or with bounces: rare; written at once, events included
-                    recorder.wait()
-                    _record(app, mailer, name, batch, {pk: result}, report)
-                else:
-                    recorder.submit(pk)
-                    report.sent += 1
-        finally:
-            recorder.close()  # the last record is committed (or its error raised) before anything else
+        statement: SentStatement | None = None
+        for pk, result in _results(transport, name, sendable):
+            tried += 1
+            if result.status != "sent":
+                keep(pk, result)
+            elif result.bounced or result.deferred or result.error:
+                # partly delivered, or with bounces: rare; written at once, events included
+                _record(app, mailer, name, batch, {pk: result}, report)
+            else:
+                # before the transport is asked for (and sends) the next one
+                statement = statement or SentStatement(app, name, batch[0].lease_owner)
+                statement.record(app, pk)
+                report.sent += 1
     if later:
         _record(app, mailer, name, batch, later, report)
     if untried is not None or (retried and retried == len(broken) + tried):
@@ -159,16 +157,13 @@ def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequ
     return False, None
 
 
-def _results(
-    transport: Any, name: str, envelopes: Sequence[Envelope], before_accept: Callable[[], None] | None = None
-) -> Iterator[tuple[int, SendResult]]:
+def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterator[tuple[int, SendResult]]:
     """``(message id, result)`` per envelope, in order, as the transport gives them.
 
     With ``send_each`` the next message is sent only when the caller asks
-    for the next result (after it recorded this one), or, given
-    ``before_accept``, up to the point where it would be accepted. A
-    transport that raises, or gives too few or too many results, has the
-    messages it gave no result for retried, with the reason.
+    for the next result (after it recorded this one). A transport that
+    raises, or gives too few or too many results, has the messages it gave
+    no result for retried, with the reason.
     """
     if not envelopes:
         return
@@ -184,7 +179,7 @@ def _results(
         return
     given = 0
     error: str | None = None
-    stream = each(envelopes) if before_accept is None else each(envelopes, before_accept=before_accept)
+    stream = each(envelopes)
     try:
         for result in stream:
             if given == len(envelopes):

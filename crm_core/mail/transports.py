@@ -11,15 +11,6 @@ message before the next one goes, so a worker killed mid-batch sends at
 most one message twice (``smtp`` and ``memory`` have it; ``file`` needs
 not: a message written twice is one file).
 
-``send_each`` may take a keyword argument ``before_accept``: a function to
-call right before the point where the next message may be accepted (for
-SMTP, before the final ``.`` of DATA). It returns when the previous
-message is written down, so the kernel can write message *k* while the
-transport is already sending message *k + 1*, and the bound still holds:
-only one accepted message is ever unrecorded. It pays where sending waits
-on the network (SMTP takes it); a transport that mostly uses this thread's
-CPU (memory) is faster recording in its own thread.
-
 The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
 more through ``crm_mail_transports`` (a :class:`~crm_hookspecs.records.MailTransportSpec`
 whose ``factory(crm, options)`` gets ``[crm.mail.transport_options]``).
@@ -34,13 +25,12 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import re
 import smtplib
 import socket
 import ssl
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence
 
 import attrs
 
@@ -248,15 +238,12 @@ class FileTransport:
         Message-ID, so there is no duplicate to bound, and one commit per
         file would cost more than the file.
         """
-        return list(self._write_each(envelopes))
-
-    def _write_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             error = f"cannot create the outbox folder {self.folder}: {exc.strerror}; fix [crm.mail] outbox or its permissions"
-            yield from (SendResult.retry(error) for _ in envelopes)
-            return
+            return [SendResult.retry(error) for _ in envelopes]
+        results = []
         for env in envelopes:
             target = self.path_for(env)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -266,9 +253,10 @@ class FileTransport:
                 os.replace(tmp, target)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
-                yield SendResult.retry(f"cannot write {target}: {exc.strerror}")
+                results.append(SendResult.retry(f"cannot write {target}: {exc.strerror}"))
                 continue
-            yield SendResult.sent()
+            results.append(SendResult.sent())
+        return results
 
 
 # -- smtp --------------------------------------------------------------------
@@ -321,11 +309,6 @@ class SmtpTransport:
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
-            # the final "." of DATA goes in a write of its own (after
-            # before_accept): without this, Nagle's algorithm holds it
-            # until the server acknowledges the body, 40 ms a message
-            if conn.sock is not None:
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo()
             if s.security == "starttls":
                 if not conn.has_extn("starttls"):
@@ -344,7 +327,7 @@ class SmtpTransport:
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         return list(self.send_each(envelopes))
 
-    def send_each(self, envelopes: Sequence[Envelope], *, before_accept: Callable[[], None] | None = None) -> Iterator[SendResult]:
+    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
         """Send one message per result asked for, over one connection (see the module's docstring).
 
         The connection is closed when the batch is done, or when the caller
@@ -370,7 +353,7 @@ class SmtpTransport:
             return
         try:
             for index, env in enumerate(envelopes):
-                result, connection_lost = self._send_one(conn, env, before_accept)
+                result, connection_lost = self._send_one(conn, env)
                 yield result
                 if connection_lost:
                     reason = f"not tried: the connection to {where} was lost before it"
@@ -382,12 +365,10 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 conn.close()
 
-    def _send_one(
-        self, conn: smtplib.SMTP, env: Envelope, before_accept: Callable[[], None] | None = None
-    ) -> tuple[SendResult, bool]:
+    def _send_one(self, conn: smtplib.SMTP, env: Envelope) -> tuple[SendResult, bool]:
         """Send one envelope; return its result and whether the connection is gone."""
         try:
-            refused = _sendmail(conn, env.sender, list(env.recipients), env.data, before_accept)
+            refused = conn.sendmail(env.sender, list(env.recipients), env.data)
         except smtplib.SMTPRecipientsRefused as exc:
             return self._refused(exc.recipients, accepted_any=False), False
         except smtplib.SMTPSenderRefused as exc:
@@ -433,74 +414,6 @@ class SmtpTransport:
             # only (the bounced ones are reported now, and dropped)
             return SendResult("retry", f"recipients refused: {detail}", tuple(bounced), tuple(deferred))
         return SendResult.failed(f"recipients refused: {detail}", bounced)
-
-
-def _rset(conn: smtplib.SMTP) -> None:
-    try:
-        conn.rset()
-    except smtplib.SMTPServerDisconnected:
-        pass
-
-
-_LINE_ENDS = re.compile(rb"\r\n|\n|\r")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
-def _sendmail(
-    conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes, before_accept: Callable[[], None] | None
-) -> dict[str, tuple[int, bytes]]:
-    """``smtplib.SMTP.sendmail``, with ``before_accept()`` called before the final ``.`` of DATA.
-
-    The server accepts a message only at that dot; everything before it
-    (envelope, headers, body) is sent while the kernel still writes down the
-    previous message. Raises what ``sendmail`` raises, in the same cases.
-    """
-    conn.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
-    code, reply = conn.mail(sender, options)
-    if code != 250:
-        if code == 421:
-            conn.close()
-        else:
-            _rset(conn)
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused: dict[str, tuple[int, bytes]] = {}
-    for recipient in recipients:
-        code, reply = conn.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, reply)
-        if code == 421:
-            conn.close()
-            raise smtplib.SMTPRecipientsRefused(refused)
-    if len(refused) == len(recipients):
-        _rset(conn)
-        raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = conn.docmd("data")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    body = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", data))
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    if before_accept is None:
-        conn.send(body + b".\r\n")
-    else:
-        conn.send(body)
-        try:
-            before_accept()
-        except BaseException:
-            # mid-DATA: QUIT would be taken as more of the message; dropping
-            # the connection makes the server discard it
-            conn.close()
-            raise
-        conn.send(b".\r\n")
-    code, reply = conn.getreply()
-    if code != 250:
-        if code == 421:
-            conn.close()
-        else:
-            _rset(conn)
-        raise smtplib.SMTPDataError(code, reply)
-    return refused
 
 
 # -- choosing ----------------------------------------------------------------
