@@ -284,33 +284,3 @@ def test_the_worker_sleeps_until_the_next_occurrence(crm_factory, crm_plugin, cr
     started = time.monotonic()
     worker._sleep()
     assert time.monotonic() - started < 3
-
-
-@pytest.mark.sqlite_only  # what this checks does not depend on the backend
-def test_a_long_running_worker_survives_a_database_outage(crm_factory, crm_plugin, crm_clock, caplog):
-    import peewee
-
-    probe = Probe()
-    app = app_with_jobs(crm_factory, crm_plugin, [probe.job("probe.a", interval=dt.timedelta(minutes=1))])
-    worker = Worker(app)
-    real = worker.run_pending
-    calls = {"n": 0}
-
-    def flaky():
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise peewee.OperationalError("server closed the connection unexpectedly")
-        worker.stop()  # the second pass works; then stop
-        return real()
-
-    worker.run_pending = flaky  # type: ignore[method-assign]
-    worker._retry_delay = lambda: 0.01  # type: ignore[method-assign]
-    done = worker.run(handle_signals=False)
-    assert calls["n"] == 2
-    assert "database error (server closed the connection unexpectedly); trying again" in caplog.text
-    assert done == []  # stop() was asked before the pass: it ran nothing, and returned
-
-    once = Worker(app)
-    once.run_pending = lambda: (_ for _ in ()).throw(peewee.OperationalError("down"))  # type: ignore[method-assign]
-    with pytest.raises(peewee.OperationalError):
-        once.run(once=True, handle_signals=False)  # --once reports the error instead of waiting

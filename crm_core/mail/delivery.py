@@ -4,8 +4,16 @@ Each batch is claimed in a short transaction that first locks the
 transport's row in ``crm_mail_transport``, so any number of workers claim
 disjoint batches and the rate limit counts every worker's sends. Claimed
 messages are ``sending`` under a lease; a worker that dies leaves them to
-be taken back when the lease expires. Results are written with one UPDATE
-per outcome (not one per message), together with the ``MailBounced`` events.
+be taken back when the lease expires.
+
+A message the transport accepted is written down before the next one is
+sent (one single-row UPDATE, committed at once: see
+:mod:`crm_core.mail.recorder`), when the transport can hand its results one
+by one (``send_each``: smtp and memory can): a worker killed mid-batch
+leaves at most one accepted message unrecorded, and only that one is sent
+again (with its ``Message-ID``). The rare other outcomes (retries,
+failures, bounces) are written at the end of the batch with one UPDATE per
+outcome, together with the ``MailBounced`` events.
 """
 
 from __future__ import annotations
@@ -16,12 +24,13 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import attrs
 import peewee
 
 from crm_core.mail.message import build_message, envelope_address, restore_message
+from crm_core.mail.recorder import SentStatement
 from crm_core.mail.transports import Envelope, SendResult
 from crm_core.storage import for_update
 
@@ -87,25 +96,111 @@ def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryRepor
                 if stop:
                     report.rate_limited = True
                 break
-            envelopes, broken = _envelopes(app, mailer, batch)
-            results: list[SendResult] = [SendResult.failed(broken[i]) for i in broken]
-            sendable = [e for e in envelopes if e.id not in broken]
-            if sendable:
-                try:
-                    got = list(transport.send(sendable))
-                    if len(got) != len(sendable):
-                        raise RuntimeError(f"transport {name!r} returned {len(got)} results for {len(sendable)} messages")
-                except Exception as exc:  # a transport bug or outage: nothing is lost, all retried
-                    got = [SendResult.retry(f"transport {name!r} raised {type(exc).__name__}: {exc}") for _ in sendable]
-                results = [SendResult.failed(broken[pk]) for pk in broken] + got
-                ids = list(broken) + [e.id for e in sendable]
-            else:
-                ids = list(broken)
-            lost = _record(app, mailer, name, batch, dict(zip(ids, results)), report)
+            lost, error = _send_batch(app, mailer, transport, name, batch, report)
+            if error:
+                report.error = error
             if lost or stop:
                 report.rate_limited = report.rate_limited or stop
                 break
     return report
+
+
+def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport) -> tuple[bool, str | None]:
+    """Send a claimed batch, recording each accepted message before the next goes.
+
+    Return whether the connection was lost, or nothing got through (the
+    server is down: the rest of the queue waits), and the error to report.
+    """
+    envelopes, broken = _envelopes(app, mailer, batch)
+    sendable = [e for e in envelopes if e.id not in broken]
+    # not accepted (or from a batch transport): written together at the end
+    later: dict[int, SendResult] = {pk: SendResult.failed(reason) for pk, reason in broken.items()}
+    tried = retried = 0
+    untried: SendResult | None = None
+    last_retry: SendResult | None = None
+
+    def keep(pk: int, result: SendResult) -> None:
+        nonlocal retried, last_retry, untried
+        later[pk] = result
+        if result.status == "retry":
+            retried, last_retry = retried + 1, result
+        elif result.status == "untried" and untried is None:
+            untried = result
+
+    each = getattr(transport, "send_each", None)
+    if not callable(each):
+        # a batch transport (a plugin's, or files, where a message written
+        # twice is one file): every result at once, one UPDATE per outcome
+        for pk, result in _results(transport, name, sendable):
+            tried += 1
+            keep(pk, result)
+    else:
+        statement: SentStatement | None = None
+        for pk, result in _results(transport, name, sendable):
+            tried += 1
+            if result.status != "sent":
+                keep(pk, result)
+            elif result.bounced or result.deferred or result.error:
+                # partly delivered, or with bounces: rare; written at once, events included
+                _record(app, mailer, name, batch, {pk: result}, report)
+            else:
+                # before the transport is asked for (and sends) the next one
+                statement = statement or SentStatement(app, name, batch[0].lease_owner)
+                statement.record(app, pk)
+                report.sent += 1
+    if later:
+        _record(app, mailer, name, batch, later, report)
+    if untried is not None or (retried and retried == len(broken) + tried):
+        # the connection was lost, or nothing got through (server down)
+        cause = last_retry or untried
+        return True, cause.error if cause is not None else None
+    return False, None
+
+
+def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterator[tuple[int, SendResult]]:
+    """``(message id, result)`` per envelope, in order, as the transport gives them.
+
+    With ``send_each`` the next message is sent only when the caller asks
+    for the next result (after it recorded this one). A transport that
+    raises, or gives too few or too many results, has the messages it gave
+    no result for retried, with the reason.
+    """
+    if not envelopes:
+        return
+    each = getattr(transport, "send_each", None)
+    if not callable(each):
+        try:  # a plugin's batch transport: all results at once
+            got = list(transport.send(envelopes))
+            if len(got) != len(envelopes):
+                raise RuntimeError(f"transport {name!r} returned {len(got)} results for {len(envelopes)} messages")
+        except Exception as exc:  # a transport bug or outage: nothing is lost, all retried
+            got = [SendResult.retry(f"transport {name!r} raised {type(exc).__name__}: {exc}") for _ in envelopes]
+        yield from zip((e.id for e in envelopes), got)
+        return
+    given = 0
+    error: str | None = None
+    stream = each(envelopes)
+    try:
+        for result in stream:
+            if given == len(envelopes):
+                error = f"transport {name!r} gave more results than the {len(envelopes)} messages it was handed"
+                break
+            if not isinstance(result, SendResult):
+                error = f"transport {name!r} gave {result!r} instead of a SendResult"
+                break
+            yield envelopes[given].id, result
+            given += 1
+        else:
+            if given < len(envelopes):
+                error = f"transport {name!r} returned {given} results for {len(envelopes)} messages"
+    except Exception as exc:  # a transport bug or outage: the messages not reported on are retried
+        error = f"transport {name!r} raised {type(exc).__name__}: {exc}"
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # e.g. the SMTP connection, when the caller stopped early
+    for env in envelopes[given:]:
+        yield env.id, SendResult.retry(error or f"transport {name!r} gave no result")
 
 
 def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: DeliveryReport) -> tuple[list[Any], bool]:
@@ -248,8 +343,8 @@ def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
 
 def _record(
     app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], results: dict[int, SendResult], report: DeliveryReport
-) -> bool:
-    """Write the batch's outcome; return True when the connection was lost (stop for now)."""
+) -> None:
+    """Write these results of the batch ``rows``: one UPDATE per outcome, and the bounce events."""
     from crm_hookspecs.events import MailBounced
 
     from crm_core.mail.models import MailMessage
@@ -263,7 +358,6 @@ def _record(
     groups: dict[tuple[str, int, dt.datetime | None, str | None], list[int]] = defaultdict(list)
     partial: list[tuple[int, SendResult]] = []
     bounces: list[Any] = []
-    lost = False
     for pk, result in results.items():
         row = by_id[pk]
         for address, reason in result.bounced:
@@ -288,12 +382,6 @@ def _record(
                 groups[("failed", attempts, None, error)].append(pk)
             else:
                 groups[("queued", attempts, now + _backoff(mailer, attempts), result.error)].append(pk)
-    retried = [r for r in results.values() if r.status == "retry"]
-    if untried or (retried and len(retried) == len(results)):
-        # the connection was lost, or nothing got through (server down):
-        # the rest of the queue waits for the next run
-        lost = True
-        report.error = (retried or [results[untried[0]]])[-1].error
     from crm_core.jobs import transaction_retry
 
     counts = {"sent": 0, "failed": 0, "retried": 0, "bounced": 0}
@@ -345,4 +433,3 @@ def _record(
     report.failed += counts["failed"]
     report.retried += counts["retried"]
     report.bounced += counts["bounced"]
-    return lost

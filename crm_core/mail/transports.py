@@ -4,7 +4,14 @@ A transport is any object with ``send(envelopes) -> results``: it gets a
 batch of :class:`Envelope` (the built bytes, the envelope sender and
 recipients) and returns one :class:`SendResult` per envelope, in order. It
 may keep a connection open for the batch (SMTP does), and may have a
-``close()``. The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
+``close()``. It may also have ``send_each(envelopes)``, a generator that
+yields each result as soon as it has it and sends the next message only
+when asked for the next result: the kernel then records each accepted
+message before the next one goes, so a worker killed mid-batch sends at
+most one message twice (``smtp`` and ``memory`` have it; ``file`` needs
+not: a message written twice is one file).
+
+The kernel ships ``memory``, ``file`` and ``smtp``; plugins add
 more through ``crm_mail_transports`` (a :class:`~crm_hookspecs.records.MailTransportSpec`
 whose ``factory(crm, options)`` gets ``[crm.mail.transport_options]``).
 
@@ -23,7 +30,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence
 
 import attrs
 
@@ -102,7 +109,7 @@ class SendResult:
 
 
 class Transport(Protocol):
-    """What the delivery loop needs from a transport."""
+    """What the delivery loop needs from a transport (``send_each`` is optional; see above)."""
 
     name: str
 
@@ -169,16 +176,19 @@ class MemoryTransport:
         return [m for m in self.sent if address in (r.lower() for r in m.recipients)]
 
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
-        results = []
+        return list(self.send_each(envelopes))
+
+    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
+        """Send one envelope per result asked for (see the module's docstring)."""
         for env in envelopes:
             bounced = [(r, self._bounce[r.lower()]) for r in env.recipients if r.lower() in self._bounce]
             deferred = [r for r in env.recipients if r.lower() in self._defer and r.lower() not in self._bounce]
             accepted = tuple(r for r in env.recipients if r.lower() not in self._bounce and r.lower() not in self._defer)
             if not accepted:
                 if deferred:
-                    results.append(SendResult.retry(f"{self._defer[deferred[0].lower()]} ({deferred[0]})"))
+                    yield SendResult.retry(f"{self._defer[deferred[0].lower()]} ({deferred[0]})")
                 else:
-                    results.append(SendResult.failed(bounced[0][1], bounced))
+                    yield SendResult.failed(bounced[0][1], bounced)
                 continue
             msg = env.message
             with self._lock:
@@ -197,8 +207,7 @@ class MemoryTransport:
                         data=env.data,
                     )
                 )
-            results.append(SendResult.sent(bounced=bounced, deferred=deferred))
-        return results
+            yield SendResult.sent(bounced=bounced, deferred=deferred)
 
 
 # -- file --------------------------------------------------------------------
@@ -222,6 +231,13 @@ class FileTransport:
         return self.folder / f"{local}.eml"
 
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
+        """Write the batch; its results are recorded together.
+
+        No ``send_each``: a message written again (its worker was killed
+        before recording the batch) replaces its own file, named after its
+        Message-ID, so there is no duplicate to bound, and one commit per
+        file would cost more than the file.
+        """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -309,36 +325,45 @@ class SmtpTransport:
         return conn
 
     def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
+        return list(self.send_each(envelopes))
+
+    def send_each(self, envelopes: Sequence[Envelope]) -> Iterator[SendResult]:
+        """Send one message per result asked for, over one connection (see the module's docstring).
+
+        The connection is closed when the batch is done, or when the caller
+        stops asking (the generator is closed).
+        """
         if not envelopes:
-            return []
+            return
         s = self.settings
         where = f"{s.host}:{s.port}"
         try:
             conn = self.connect()
         except smtplib.SMTPAuthenticationError as exc:
             error = f"SMTP login to {where} refused ({_reply(exc.smtp_code, exc.smtp_error)}); check [crm.mail.smtp] username and password"
-            return [SendResult.retry(error) for _ in envelopes]
+            yield from (SendResult.retry(error) for _ in envelopes)
+            return
         except smtplib.SMTPResponseException as exc:
             error = f"SMTP server {where} refused the session: {_reply(exc.smtp_code, exc.smtp_error)}"
-            return [SendResult.retry(error) for _ in envelopes]
+            yield from (SendResult.retry(error) for _ in envelopes)
+            return
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
             error = f"cannot connect to the SMTP server {where}: {exc or type(exc).__name__}"
-            return [SendResult.retry(error) for _ in envelopes]
-        results: list[SendResult] = []
+            yield from (SendResult.retry(error) for _ in envelopes)
+            return
         try:
             for index, env in enumerate(envelopes):
                 result, connection_lost = self._send_one(conn, env)
-                results.append(result)
+                yield result
                 if connection_lost:
                     reason = f"not tried: the connection to {where} was lost before it"
-                    results += [SendResult.untried(reason) for _ in envelopes[index + 1 :]]
+                    yield from (SendResult.untried(reason) for _ in envelopes[index + 1 :])
                     break
         finally:
             try:
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
-        return results
 
     def _send_one(self, conn: smtplib.SMTP, env: Envelope) -> tuple[SendResult, bool]:
         """Send one envelope; return its result and whether the connection is gone."""

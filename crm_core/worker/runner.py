@@ -5,10 +5,14 @@ time), claimed in a transaction that holds the job's ``crm_job`` row
 (``SELECT … FOR UPDATE`` on PostgreSQL and MariaDB; SQLite serialises
 writers) and advances its ``next_run_at``. So any number of workers, on any
 number of machines, run each occurrence once. A claimed occurrence carries
-a lease, extended while the job runs; if its worker dies, the lease runs
-out and the next worker to look takes the occurrence over and runs it again
-(jobs must be idempotent: use :func:`crm_core.jobs.run_once` for actions
-inside them).
+a lease, extended by a heartbeat thread while the job runs; if its worker
+dies, the lease runs out and the next worker to look takes the occurrence
+over and runs it again (jobs must be idempotent: use
+:func:`crm_core.jobs.run_once` for actions inside them).
+
+A long-running worker (:meth:`Worker.run`) runs each claimed occurrence in
+a thread of its own and goes on looking while it runs, so one long job
+delays neither the other jobs nor the takeover of a dead worker's job.
 """
 
 from __future__ import annotations
@@ -16,44 +20,32 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
-import time
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
-import peewee
 
-from crm_core.errors import PluginError, ValidationError
+from crm_core.errors import ValidationError
 from crm_core.storage import for_update
-from crm_core.worker.schedule import Schedule
+from crm_core.worker.backoff import Backoff, is_database_outage, reason
+from crm_core.worker.lease import Heartbeat
+from crm_core.worker.registry import KERNEL as KERNEL  # noqa: F401 - where it used to be
+from crm_core.worker.registry import Job, first_line, kernel_jobs, registered_jobs, require_tables, status
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import JobSpec
-
     from crm_core.app import CRM
 
 __all__ = ["Job", "RunOutcome", "Worker", "kernel_jobs", "registered_jobs", "require_tables", "status"]
 
 log = logging.getLogger("crm.worker")
-#: the owner name of the kernel's own jobs
-KERNEL = "crm"
 
-
-@attrs.frozen
-class Job:
-    """A job the worker runs: its spec, its owner (plugin or kernel), its schedule."""
-
-    owner: str
-    spec: Any  # crm_hookspecs.records.JobSpec
-    schedule: Schedule
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
+#: the longest wait between two attempts while the database is away (seconds)
+MAX_RETRY_DELAY = 60.0
 
 
 @attrs.frozen
@@ -68,93 +60,6 @@ class RunOutcome:
     error: str | None = None
 
 
-def kernel_jobs(crm: CRM) -> list[Any]:
-    """The jobs every worker runs: mail delivery, event delivery, clean-up."""
-    from crm_hookspecs.records import JobSpec
-
-    settings = crm.config.core.worker
-
-    def deliver_mail(crm: CRM, scheduled_at: dt.datetime) -> Any:
-        return crm.mail.deliver()
-
-    def deliver_events(crm: CRM, scheduled_at: dt.datetime) -> str:
-        delivered = crm.events.deliver()
-        retried = crm.events.retry()
-        return (
-            f"{delivered.delivered} delivered, {delivered.failed} failed; "
-            f"retries: {retried.retried_ok} delivered, {retried.failed} failed again"
-        )
-
-    def clean_up(crm: CRM, scheduled_at: dt.datetime) -> str:
-        from crm_core.worker.models import JobRun
-
-        cutoff = crm.clock.now() - dt.timedelta(days=settings.keep_runs_days)
-        with crm.transaction():
-            gone = JobRun.delete().where((JobRun.status != "running") & (JobRun.finished_at < cutoff)).execute()
-        return f"{gone} finished run(s) older than {settings.keep_runs_days} day(s) removed"
-
-    return [
-        JobSpec(
-            name="crm.mail",
-            run=deliver_mail,
-            interval=dt.timedelta(seconds=settings.mail_interval),
-            lease=dt.timedelta(seconds=crm.config.core.mail.lease),
-        ),
-        JobSpec(name="crm.events", run=deliver_events, interval=dt.timedelta(seconds=settings.events_interval)),
-        JobSpec(name="crm.cleanup", run=clean_up, interval=dt.timedelta(hours=1)),
-    ]
-
-
-def registered_jobs(crm: CRM) -> list[Job]:
-    """The kernel's jobs and every enabled plugin's (``crm_worker_jobs``), validated."""
-    jobs: list[Job] = []
-    seen: dict[str, str] = {}
-    specs = [(KERNEL, spec) for spec in kernel_jobs(crm)] + crm.hooks.worker_jobs(crm)
-    for owner, spec in specs:
-        if owner != KERNEL:
-            if not spec.name.startswith(owner) or spec.name.startswith("crm."):
-                raise PluginError(
-                    owner,
-                    f"plugin {owner!r}: job {spec.name!r} must be named after the plugin, e.g. {owner}.{spec.name}",
-                )
-            if not callable(spec.run):
-                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: run must be callable as run(crm, scheduled_at)")
-            if spec.lease.total_seconds() < 1:
-                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: lease {spec.lease} is shorter than a second")
-        if len(spec.name) > 150:
-            raise PluginError(owner, f"plugin {owner!r}: job name {spec.name[:40]!r}… is longer than 150 characters")
-        if spec.name in seen:
-            raise PluginError(owner, f"job {spec.name!r} is offered by both {seen[spec.name]!r} and {owner!r}; rename one")
-        seen[spec.name] = owner
-        try:
-            schedule = Schedule(interval=spec.interval, rrule=spec.rrule, tz=crm.tz)
-        except ValidationError as exc:
-            raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: {exc}") from None
-        jobs.append(Job(owner, spec, schedule))
-    return jobs
-
-
-def require_tables(crm: CRM) -> None:
-    """A clear error, instead of "no such table", when the kernel's migration 0002 is not applied."""
-    from crm_core.errors import StorageError
-    from crm_core.mail.models import MailMessage
-    from crm_core.worker.models import Job as JobRow
-
-    with crm.activate():
-        if not (JobRow.table_exists() and MailMessage.table_exists()):
-            raise StorageError(
-                "the database has no mail and worker tables yet (kernel migration 0002_mail_worker is pending); "
-                "run 'crm migrate' first"
-            )
-
-
-def _first_line(text: str | None) -> str:
-    if not text:
-        return ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
 class Worker:
     """Runs the registered jobs of one app: ``run_pending()`` once, or ``run()`` until stopped."""
 
@@ -165,6 +70,10 @@ class Worker:
             raise ValidationError(f"worker name {self.id[:40]!r} must be 1 to 100 characters")
         self.jobs = {job.name: job for job in (jobs if jobs is not None else registered_jobs(crm))}
         self._stop = threading.Event()
+        #: set by stop() and by a run that ends: the sleeping loop looks again
+        self._wake = threading.Event()
+        #: ids of the runs this worker has in hand: never "taken over" from itself
+        self._in_hand: set[int] = set()
         self._synced = False
 
     # -- the schedule table --------------------------------------------------
@@ -197,15 +106,19 @@ class Worker:
     # -- running -------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask the worker to stop after the job in hand."""
+        """Ask the worker to stop after the jobs in hand."""
         self._stop.set()
+        self._wake.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def _due(self) -> list[str]:
-        """Jobs with an occurrence due, or a run whose worker's lease ran out (one query each)."""
+    def _due(self, busy: Sequence[str] = ()) -> list[str]:
+        """Jobs with an occurrence due, or a run whose worker's lease ran out (one query each).
+
+        A job in ``busy`` (running here) counts only for a dead worker's run.
+        """
         from crm_core.worker.models import Job as JobRow
         from crm_core.worker.models import JobRun
 
@@ -216,6 +129,7 @@ class Worker:
             for (name,) in JobRow.select(JobRow.name)
             .where(JobRow.name.in_(names) & JobRow.next_run_at.is_null(False) & (JobRow.next_run_at <= now))
             .tuples()
+            if name not in busy
         }
         due |= {
             name
@@ -245,17 +159,23 @@ class Worker:
                     break
         return outcomes
 
-    def _claim(self, job: Job) -> tuple[int, dt.datetime, int] | None:
-        """Claim one occurrence of ``job``: ``(run id, scheduled time, attempt)``, or None."""
+    def _claim(self, job: Job, *, takeover_only: bool = False) -> tuple[int, dt.datetime, int] | None:
+        """Claim one occurrence of ``job``: ``(run id, scheduled time, attempt)``, or None.
+
+        ``takeover_only``: only a run whose worker's lease ran out, not a new
+        occurrence (this worker is running the job already).
+        """
         from crm_core.jobs import transaction_retry
 
         skipped: list[int] = []
-        claim = transaction_retry(self.crm, lambda: self._claim_in_transaction(job, skipped))
+        claim = transaction_retry(self.crm, lambda: self._claim_in_transaction(job, skipped, takeover_only))
         if skipped and skipped[-1]:
             log.info("job %s: %d missed occurrence(s) skipped (catch_up='once')", job.name, skipped[-1])
         return claim
 
-    def _claim_in_transaction(self, job: Job, skipped_out: list[int]) -> tuple[int, dt.datetime, int] | None:
+    def _claim_in_transaction(
+        self, job: Job, skipped_out: list[int], takeover_only: bool = False
+    ) -> tuple[int, dt.datetime, int] | None:
         from crm_core.worker.models import Job as JobRow
         from crm_core.worker.models import JobRun
 
@@ -268,12 +188,11 @@ class Worker:
         row = for_update(JobRow.select().where(JobRow.name == job.name), database).first()
         if row is None:
             return None
-        stale = (
-            JobRun.select()
-            .where((JobRun.job == job.name) & (JobRun.status == "running") & (JobRun.lease_until < now))
-            .order_by(JobRun.scheduled_at)
-            .first()
-        )
+        abandoned = (JobRun.job == job.name) & (JobRun.status == "running") & (JobRun.lease_until < now)
+        in_hand = list(self._in_hand)
+        if in_hand:  # a run whose heartbeat was held up (the database away) is still ours
+            abandoned &= JobRun.id.not_in(in_hand)
+        stale = JobRun.select().where(abandoned).order_by(JobRun.scheduled_at).first()
         if stale is not None:
             taken = (
                 JobRun.update(worker=self.id, lease_until=lease_until, attempts=JobRun.attempts + 1, started_at=now)
@@ -286,7 +205,7 @@ class Worker:
                     job.name, stale.scheduled_at.isoformat(), stale.worker,
                 )
                 return stale.id, stale.scheduled_at, stale.attempts + 1
-        if row.next_run_at is None or row.next_run_at > now:
+        if takeover_only or row.next_run_at is None or row.next_run_at > now:
             return None
         skipped = 0
         if job.spec.catch_up == "each":
@@ -317,11 +236,18 @@ class Worker:
         return run_id, scheduled, 1
 
     def _run(self, job: Job, run_id: int, scheduled: dt.datetime, attempt: int) -> RunOutcome:
+        self._in_hand.add(run_id)
+        try:
+            return self._run_and_record(job, run_id, scheduled, attempt)
+        finally:
+            self._in_hand.discard(run_id)
+
+    def _run_and_record(self, job: Job, run_id: int, scheduled: dt.datetime, attempt: int) -> RunOutcome:
         from crm_core.worker.models import Job as JobRow
         from crm_core.worker.models import JobRun
 
         crm = self.crm
-        beat = _Heartbeat(crm, run_id, self.id, job.spec.lease)
+        beat = Heartbeat(crm, run_id, self.id, job.spec.lease)
         beat.start()
         result: Any = None
         error: str | None = None
@@ -330,7 +256,7 @@ class Worker:
                 result = job.spec.run(crm, scheduled)
         except Exception as exc:  # a job's failure is recorded, and the worker goes on
             error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            log.error("job %s (scheduled %s) failed: %s", job.name, scheduled.isoformat(), _first_line(error))
+            log.error("job %s (scheduled %s) failed: %s", job.name, scheduled.isoformat(), first_line(error))
         finally:
             beat.stop()
         now = crm.clock.now()
@@ -356,18 +282,23 @@ class Worker:
 
         if not transaction_retry(crm, finish):
             log.warning("job %s: another worker took this run over while it ran (lease too short?)", job.name)
-        return RunOutcome(job.name, scheduled, status_, attempt, text, _first_line(error) or None)
+        return RunOutcome(job.name, scheduled, status_, attempt, text, first_line(error) or None)
 
-    def next_wakeup(self) -> dt.datetime | None:
-        """The earliest time something becomes due (a next run or a lease running out)."""
+    def next_wakeup(self, busy: Sequence[str] = ()) -> dt.datetime | None:
+        """The earliest time something becomes due (a next run or a lease running out).
+
+        ``busy``: jobs this worker is running now, whose next occurrence
+        waits for the run in hand (only a dead worker's run of them counts).
+        """
         from peewee import fn
 
         from crm_core.worker.models import Job as JobRow
         from crm_core.worker.models import JobRun
 
         names = list(self.jobs)
+        idle = [n for n in names if n not in busy]
         with self.crm.activate():
-            nxt = JobRow.select(fn.MIN(JobRow.next_run_at)).where(JobRow.name.in_(names)).scalar()
+            nxt = JobRow.select(fn.MIN(JobRow.next_run_at)).where(JobRow.name.in_(idle)).scalar() if idle else None
             lease = (
                 JobRun.select(fn.MIN(JobRun.lease_until))
                 .where(JobRun.job.in_(names) & (JobRun.status == "running") & (JobRun.worker != self.id))
@@ -379,62 +310,94 @@ class Worker:
     def run(self, *, once: bool = False, handle_signals: bool = True, on_outcome: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
         """Run until :meth:`stop` (SIGTERM, Ctrl-C), or with ``once`` run what is due and return.
 
-        The job in hand is always finished. Between runs the worker sleeps
-        until the next occurrence, at most ``[crm.worker] poll_interval``
-        seconds (other workers may have changed the schedule meanwhile).
+        The jobs in hand are always finished. Until stopped, each claimed
+        occurrence runs in a thread of its own while the worker goes on
+        looking for due occurrences and for runs whose worker died; between
+        looks it sleeps until the next occurrence, at most ``[crm.worker]
+        poll_interval`` seconds (other workers may have changed the schedule
+        meanwhile). While the database is away it waits, longer and longer
+        (up to :data:`MAX_RETRY_DELAY` seconds), and logs only when it goes
+        away and when it comes back. ``once`` runs what is due one job after
+        the other, and raises a database error instead of waiting.
         """
         restore = self._install_signals() if handle_signals else None
         done: list[RunOutcome] = []
+
+        def report(outcome: RunOutcome) -> None:
+            done.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
         try:
-            while True:
-                try:
-                    outcomes = self.run_pending()
-                except peewee.DatabaseError as exc:
-                    if once:
-                        raise
-                    # the database went away (a restart, a failover): a
-                    # long-running worker waits for it instead of dying
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    log.error("worker %s: database error (%s); trying again in %g s", self.id, reason, self._retry_delay())
-                    self._close_connection()
-                    self._stop.wait(self._retry_delay())
-                    if self.stopping:
-                        break
-                    continue
-                for outcome in outcomes:
-                    done.append(outcome)
-                    if on_outcome is not None:
-                        on_outcome(outcome)
-                if once or self.stopping:
-                    break
-                self._sleep()
-                if self.stopping:
-                    break
+            if once:
+                for outcome in self.run_pending():
+                    report(outcome)
+            else:
+                self._serve(report)
         finally:
             if restore is not None:
                 restore()
         return done
 
-    def _retry_delay(self) -> float:
-        return self.crm.config.core.worker.poll_interval
+    def _serve(self, report: Callable[[RunOutcome], None]) -> None:
+        poll = self.crm.config.core.worker.poll_interval
+        health = Backoff(log, f"worker {self.id}", first=min(poll, 1.0), cap=max(MAX_RETRY_DELAY, poll))
+        runs = _Runs(self)
+        try:
+            while not self.stopping:
+                try:
+                    with self.crm.activate():
+                        if not self._synced:
+                            self.sync()
+                        self._dispatch(runs)
+                        health.succeeded()
+                        runs.drain(report)
+                        if self.stopping:
+                            break
+                        self._sleep(busy=runs.busy())
+                except Exception as exc:
+                    if not is_database_outage(exc):
+                        raise
+                    # the database went away (a restart, a failover): wait for
+                    # it instead of dying, without a log line per attempt
+                    delay = health.failed(exc)
+                    self._close_connection()
+                    self._wake.wait(delay)
+                    self._wake.clear()
+                runs.drain(report)
+        finally:
+            runs.join()  # the jobs in hand finish, and are recorded
+            runs.drain(report)
+
+    def _dispatch(self, runs: _Runs) -> None:
+        """Claim what is due and start it; a job running here only takes over a dead worker's run."""
+        for name in self._due(busy=runs.busy()):
+            if self.stopping:
+                return
+            job = self.jobs[name]
+            claim = self._claim(job, takeover_only=runs.running(name))
+            if claim is not None:
+                runs.start(job, claim)
 
     def _close_connection(self) -> None:
         try:
             if not self.crm.database.is_closed():
                 self.crm.database.close()
-        except peewee.DatabaseError:  # a broken connection may not even close cleanly
+        except Exception:  # a broken connection may not even close cleanly
             pass
 
-    def _sleep(self) -> None:
+    def _sleep(self, busy: Sequence[str] = ()) -> None:
+        """Wait until something is due (at most ``poll_interval``), :meth:`stop`, or a run here ends."""
         poll = self.crm.config.core.worker.poll_interval
-        wake = self.next_wakeup()
+        wake = self.next_wakeup(busy)
         delay = poll
         if wake is not None:
             delay = min(poll, max((wake - self.crm.clock.now()).total_seconds(), 0.0))
         # the database is not needed while asleep: give the connection back
         if not self.crm.database.in_transaction():
             self._close_connection()
-        self._stop.wait(max(delay, 0.05))
+        self._wake.wait(max(delay, 0.05))
+        self._wake.clear()
 
     def _install_signals(self) -> Callable[[], None] | None:
         if threading.current_thread() is not threading.main_thread():
@@ -456,78 +419,57 @@ class Worker:
 
         return restore
 
+class _Runs:
+    """The occurrences a long-running worker is running, one thread each.
 
-class _Heartbeat:
-    """Extends a running occurrence's lease while its job runs (in a thread)."""
+    A thread runs one claimed occurrence (its lease kept by its own
+    heartbeat), hands the outcome to the loop through a queue, and wakes it
+    so that the job's next occurrence, if due, is claimed at once. Each
+    thread uses its own database connection and closes it when done.
+    """
 
-    def __init__(self, crm: CRM, run_id: int, worker: str, lease: dt.timedelta) -> None:
-        self.crm, self.run_id, self.worker, self.lease = crm, run_id, worker, lease
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._threads: dict[threading.Thread, str] = {}
+        self._outcomes: queue.SimpleQueue[RunOutcome] = queue.SimpleQueue()
 
-    def start(self) -> None:
-        every = max(self.lease.total_seconds() / 3, 0.5)
-        self._thread = threading.Thread(target=self._loop, args=(every,), name=f"crm-lease-{self.run_id}", daemon=True)
-        self._thread.start()
+    def running(self, name: str) -> bool:
+        return name in self.busy()
 
-    def _loop(self, every: float) -> None:
-        from crm_core.worker.models import JobRun
+    def busy(self) -> list[str]:
+        """The jobs with a run in hand (finished threads are forgotten)."""
+        for thread in [t for t in self._threads if not t.is_alive()]:
+            del self._threads[thread]
+        return list(self._threads.values())
 
+    def start(self, job: Job, claim: tuple[int, dt.datetime, int]) -> None:
+        thread = threading.Thread(target=self._body, args=(job, claim), name=f"crm-job-{job.name}", daemon=True)
+        self._threads[thread] = job.name
+        thread.start()
+
+    def _body(self, job: Job, claim: tuple[int, dt.datetime, int]) -> None:
+        worker = self.worker
         try:
-            while not self._done.wait(every):
-                with self.crm.activate(), self.crm.database.atomic():
-                    JobRun.update(lease_until=self.crm.clock.now() + self.lease).where(
-                        (JobRun.id == self.run_id) & (JobRun.worker == self.worker) & (JobRun.status == "running")
-                    ).execute()
-        except Exception as exc:  # the lease then simply runs out; say why
-            log.error("lease heartbeat of run %s failed: %s", self.run_id, exc)
+            self._outcomes.put(worker._run(job, *claim))
+        except Exception as exc:  # recording the outcome failed: the lease runs out, and the run is taken over
+            log.error("job %s: the outcome of the run scheduled at %s could not be recorded: %s", job.name, claim[1].isoformat(), reason(exc))
         finally:
-            if not self.crm.database.is_closed():
-                self.crm.database.close()  # this thread's connection
+            worker._close_connection()  # this thread's
+            worker._wake.set()
 
-    def stop(self) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
+    def drain(self, report: Callable[[RunOutcome], None]) -> None:
+        """Hand the outcomes of finished runs to ``report``, in the loop's thread."""
+        while True:
+            try:
+                outcome = self._outcomes.get_nowait()
+            except queue.Empty:
+                return
+            report(outcome)
+
+    def join(self) -> None:
+        for thread in list(self._threads):
+            thread.join()
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def status(crm: CRM) -> list[dict[str, Any]]:
-    """Each job: owner, schedule, last run, next run, who runs it now, last error."""
-    from crm_core.worker.models import Job as JobRow
-    from crm_core.worker.models import JobRun
-
-    jobs = {job.name: job for job in registered_jobs(crm)}
-    require_tables(crm)
-    with crm.activate():
-        rows = {row.name: row for row in JobRow.select()}
-        running: dict[str, list[Any]] = {}
-        for run in JobRun.select().where(JobRun.status == "running").order_by(JobRun.scheduled_at):
-            running.setdefault(run.job, []).append(run)
-    now = crm.clock.now()
-    out = []
-    for name in list(jobs) + sorted(set(rows) - set(jobs)):
-        job, row = jobs.get(name), rows.get(name)
-        runs = running.get(name, [])
-        now_running = ", ".join(
-            f"{r.worker} since {r.started_at.isoformat()}" + (" (lease expired)" if r.lease_until < now else "") for r in runs
-        )
-        out.append(
-            {
-                "job": name,
-                "owner": job.owner if job else (row.owner if row else ""),
-                "schedule": job.schedule.describe() if job else f"{row.schedule} (not registered: plugin disabled?)",
-                "catch_up": job.spec.catch_up if job else "",
-                "last_run": row.last_scheduled_at if row else None,
-                "last_status": (row.last_status or "") if row else "never run",
-                "last_result": (row.last_result or "") if row else "",
-                "next_run": row.next_run_at if row else None,
-                "running": now_running,
-                "skipped": row.skipped if row else 0,
-                "last_error": _first_line(row.last_error) if row else "",
-            }
-        )
-    return out

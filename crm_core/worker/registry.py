@@ -1,0 +1,160 @@
+"""The jobs a worker runs (the kernel's and the plugins'), and their status.
+
+See ``docs/worker.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from crm_core.errors import PluginError, ValidationError
+from crm_core.worker.schedule import Schedule
+
+if TYPE_CHECKING:
+    from crm_core.app import CRM
+
+__all__ = ["KERNEL", "Job", "first_line", "kernel_jobs", "registered_jobs", "require_tables", "status"]
+
+#: the owner name of the kernel's own jobs
+KERNEL = "crm"
+
+
+@attrs.frozen
+class Job:
+    """A job the worker runs: its spec, its owner (plugin or kernel), its schedule."""
+
+    owner: str
+    spec: Any  # crm_hookspecs.records.JobSpec
+    schedule: Schedule
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def kernel_jobs(crm: CRM) -> list[Any]:
+    """The jobs every worker runs: mail delivery, event delivery, clean-up."""
+    from crm_hookspecs.records import JobSpec
+
+    settings = crm.config.core.worker
+
+    def deliver_mail(crm: CRM, scheduled_at: dt.datetime) -> Any:
+        return crm.mail.deliver()
+
+    def deliver_events(crm: CRM, scheduled_at: dt.datetime) -> str:
+        delivered = crm.events.deliver()
+        retried = crm.events.retry()
+        return (
+            f"{delivered.delivered} delivered, {delivered.failed} failed; "
+            f"retries: {retried.retried_ok} delivered, {retried.failed} failed again"
+        )
+
+    def clean_up(crm: CRM, scheduled_at: dt.datetime) -> str:
+        from crm_core.worker.models import JobRun
+
+        cutoff = crm.clock.now() - dt.timedelta(days=settings.keep_runs_days)
+        with crm.transaction():
+            gone = JobRun.delete().where((JobRun.status != "running") & (JobRun.finished_at < cutoff)).execute()
+        return f"{gone} finished run(s) older than {settings.keep_runs_days} day(s) removed"
+
+    return [
+        JobSpec(
+            name="crm.mail",
+            run=deliver_mail,
+            interval=dt.timedelta(seconds=settings.mail_interval),
+            lease=dt.timedelta(seconds=crm.config.core.mail.lease),
+        ),
+        JobSpec(name="crm.events", run=deliver_events, interval=dt.timedelta(seconds=settings.events_interval)),
+        JobSpec(name="crm.cleanup", run=clean_up, interval=dt.timedelta(hours=1)),
+    ]
+
+
+def registered_jobs(crm: CRM) -> list[Job]:
+    """The kernel's jobs and every enabled plugin's (``crm_worker_jobs``), validated."""
+    jobs: list[Job] = []
+    seen: dict[str, str] = {}
+    specs = [(KERNEL, spec) for spec in kernel_jobs(crm)] + crm.hooks.worker_jobs(crm)
+    for owner, spec in specs:
+        if owner != KERNEL:
+            if not spec.name.startswith(owner) or spec.name.startswith("crm."):
+                raise PluginError(
+                    owner,
+                    f"plugin {owner!r}: job {spec.name!r} must be named after the plugin, e.g. {owner}.{spec.name}",
+                )
+            if not callable(spec.run):
+                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: run must be callable as run(crm, scheduled_at)")
+            if spec.lease.total_seconds() < 1:
+                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: lease {spec.lease} is shorter than a second")
+        if len(spec.name) > 150:
+            raise PluginError(owner, f"plugin {owner!r}: job name {spec.name[:40]!r}… is longer than 150 characters")
+        if spec.name in seen:
+            raise PluginError(owner, f"job {spec.name!r} is offered by both {seen[spec.name]!r} and {owner!r}; rename one")
+        seen[spec.name] = owner
+        try:
+            schedule = Schedule(interval=spec.interval, rrule=spec.rrule, tz=crm.tz)
+        except ValidationError as exc:
+            raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: {exc}") from None
+        jobs.append(Job(owner, spec, schedule))
+    return jobs
+
+
+def require_tables(crm: CRM) -> None:
+    """A clear error, instead of "no such table", when the kernel's migration 0002 is not applied."""
+    from crm_core.errors import StorageError
+    from crm_core.mail.models import MailMessage
+    from crm_core.worker.models import Job as JobRow
+
+    with crm.activate():
+        if not (JobRow.table_exists() and MailMessage.table_exists()):
+            raise StorageError(
+                "the database has no mail and worker tables yet (kernel migration 0002_mail_worker is pending); "
+                "run 'crm migrate' first"
+            )
+
+
+def first_line(text: str | None) -> str:
+    if not text:
+        return ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def status(crm: CRM) -> list[dict[str, Any]]:
+    """Each job: owner, schedule, last run, next run, who runs it now, last error."""
+    from crm_core.worker.models import Job as JobRow
+    from crm_core.worker.models import JobRun
+
+    jobs = {job.name: job for job in registered_jobs(crm)}
+    require_tables(crm)
+    with crm.activate():
+        rows = {row.name: row for row in JobRow.select()}
+        running: dict[str, list[Any]] = {}
+        for run in JobRun.select().where(JobRun.status == "running").order_by(JobRun.scheduled_at):
+            running.setdefault(run.job, []).append(run)
+    now = crm.clock.now()
+    out = []
+    for name in list(jobs) + sorted(set(rows) - set(jobs)):
+        job, row = jobs.get(name), rows.get(name)
+        runs = running.get(name, [])
+        now_running = ", ".join(
+            f"{r.worker} since {r.started_at.isoformat()}" + (" (lease expired)" if r.lease_until < now else "") for r in runs
+        )
+        out.append(
+            {
+                "job": name,
+                "owner": job.owner if job else (row.owner if row else ""),
+                "schedule": job.schedule.describe() if job else f"{row.schedule} (not registered: plugin disabled?)",
+                "catch_up": job.spec.catch_up if job else "",
+                "last_run": row.last_scheduled_at if row else None,
+                "last_status": (row.last_status or "") if row else "never run",
+                "last_result": (row.last_result or "") if row else "",
+                "next_run": row.next_run_at if row else None,
+                "running": now_running,
+                "skipped": row.skipped if row else 0,
+                "last_error": first_line(row.last_error) if row else "",
+            }
+        )
+    return out
