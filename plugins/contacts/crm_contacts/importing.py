@@ -35,7 +35,7 @@ from crm_core.errors import ValidationError
 from crm_core.storage import bulk_insert, dialect
 
 from crm_contacts.book import check_channel, chunks, stored_time
-from crm_contacts.fields import display_name_for
+from crm_contacts.fields import DETAIL_FIELDS, display_name_for
 from crm_contacts.mapping import Target
 from crm_contacts.models import Contact, ListMember, MailingList
 from crm_contacts.normalize import name_key
@@ -50,10 +50,13 @@ __all__ = ["ImportReport", "Importer", "RowError", "MATCH_KEYS"]
 MATCH_KEYS = ("id", "external_id", "email", "phone")
 #: errors kept in the report (all are counted)
 MAX_ERRORS_KEPT = 1000
-_SCALARS = ("kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language", "do_not_contact", "external_id", "notes")
+_SCALARS = (
+    "kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language",
+    "do_not_contact", "external_id", "notes", *DETAIL_FIELDS,
+)
 _CONTACT_COLUMNS = (
     "id", "kind", "display_name", "first_name", "last_name", "name_key", "organization_id", "status", "status_changed_at",
-    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at",
+    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at", *DETAIL_FIELDS,
 )
 
 
@@ -351,6 +354,13 @@ class Importer:
         return out
 
     def _batch(self, good: list[Any]) -> None:
+        # a file's organization rows go first, so that its people find them by
+        # name instead of creating them a second time
+        orgs_first = [item for item in good if item[2].get("kind") == "organization"]
+        if orgs_first and len(orgs_first) < len(good):
+            self._batch(orgs_first)
+            self._batch([item for item in good if item[2].get("kind") != "organization"])
+            return
         report = self.report
         clock = time.perf_counter
         now = self.crm.clock.now()
@@ -414,14 +424,13 @@ class Importer:
         for cid, f in zip(ids, new):
             contacts.append((
                 cid, f["kind"], f["display_name"], f["first_name"], f["last_name"],
-                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"], at,
+                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"],
+                _stored_at(f.get("status_changed_at"), at),
                 f.get("region"), f.get("country"), f.get("owner"), f.get("language"), f.get("do_not_contact", False),
-                f.get("external_id"), f.get("notes"), at, at,
+                f.get("external_id"), f.get("notes"), at, at, *(f.get(k) for k in DETAIL_FIELDS),
             ))
-            for e in f.get("emails", ()):
-                emails.append((cid, e["address"], e["kind"], e["primary"]))
-            for p in f.get("phones", ()):
-                phones.append((cid, p["number"], p.get("extension"), p["kind"], p["primary"]))
+            emails += child_rows("emails", cid, f.get("emails", ()))
+            phones += child_rows("phones", cid, f.get("phones", ()))
             for a in f.get("addresses", ()):
                 addresses.append((cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]))
             for t in f.get("tags", ()):
@@ -433,8 +442,8 @@ class Importer:
         start = clock()
         size = max(len(contacts), 1000)
         bulk_insert("contacts_contact", _CONTACT_COLUMNS, contacts, database=database, batch_size=size)
-        bulk_insert("contacts_email", ("contact_id", "address", "kind", "is_primary"), emails, database=database, batch_size=size)
-        bulk_insert("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary"), phones, database=database, batch_size=size)
+        bulk_insert("contacts_email", CHILD_TABLES["emails"][1], emails, database=database, batch_size=size)
+        bulk_insert("contacts_phone", CHILD_TABLES["phones"][1], phones, database=database, batch_size=size)
         bulk_insert(
             "contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
             addresses, database=database, batch_size=size,
@@ -470,10 +479,14 @@ class Importer:
             new = dict(old)
             for fields in rows:
                 new = _fold(new, fields)
+            # the file's status date is not a field of its own: it dates a status change
+            status_date = new.pop("status_changed_at", None)
             if new == old:
                 report.unchanged += 1
                 continue
             report.updated += 1
+            if status_date is not None:
+                new["status_changed_at"] = status_date
             changed.append((cid, old, new, record))
         report.timings["match"] += clock() - start
         if not write or not changed:
@@ -488,7 +501,8 @@ class Importer:
         params = []
         events = []
         for cid, old, new, record in changed:
-            status_at = at if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
+            status_date = new.pop("status_changed_at", None)
+            status_at = stored_time(status_date or now) if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
             values = {
                 **{k: new[k] for k in _SCALARS},
                 "name_key": name_key(new["display_name"], new["first_name"], new["last_name"]),
@@ -527,8 +541,8 @@ class Importer:
 
 
 CHILD_TABLES = {
-    "emails": ("contacts_email", ("contact_id", "address", "kind", "is_primary")),
-    "phones": ("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary")),
+    "emails": ("contacts_email", ("contact_id", "address", "kind", "is_primary", "verified")),
+    "phones": ("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary", "verified")),
     "addresses": ("contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary")),
     "tags": ("contacts_tag", ("contact_id", "tag")),
     "custom": ("contacts_custom", ("contact_id", "key", "value")),
@@ -538,14 +552,22 @@ CHILD_TABLES = {
 def child_rows(key: str, cid: int, value: Any) -> list[tuple[Any, ...]]:
     """Rows of ``CHILD_TABLES[key]`` for one contact's list (or dict) of ``key``."""
     if key == "emails":
-        return [(cid, e["address"], e["kind"], e["primary"]) for e in value]
+        return [(cid, e["address"], e["kind"], e["primary"], e.get("verified", True)) for e in value]
     if key == "phones":
-        return [(cid, p["number"], p.get("extension"), p["kind"], p["primary"]) for p in value]
+        return [(cid, p["number"], p.get("extension"), p["kind"], p["primary"], p.get("verified", True)) for p in value]
     if key == "addresses":
         return [(cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]) for a in value]
     if key == "tags":
         return [(cid, t) for t in value]
     return [(cid, k, v) for k, v in sorted(value.items()) if v is not None]
+
+
+def _stored_at(when: dt.datetime | None, default: Any) -> Any:
+    """A row's own status date (an export's ``status_changed_at``) as stored, else ``default``."""
+    if when is None:
+        return default
+    stored = stored_time(when)
+    return str(stored) if isinstance(default, str) else stored
 
 
 def _defaults(fields: dict[str, Any]) -> dict[str, Any]:
