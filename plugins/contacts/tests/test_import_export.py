@@ -113,7 +113,8 @@ def test_mapping_file(book, tmp_path):
     assert report.created == 1 and report.layout == "mapping file"
     assert book.search(email="lucia@example.es").cards[0].phone == "+34612000111"
     json_map = write(tmp_path, "map.json", json.dumps({"columns": {"Correo": "email"}, "delimiter": ";"}))
-    assert book.import_csv(data, mapping=json_map).unchanged == 1
+    # columns the mapping leaves out are kept as custom fields unless ignored
+    assert book.import_csv(data, mapping=json_map, ignore_columns=["Nombre", "Móvil", "Nada"]).unchanged == 1
 
 
 @pytest.mark.parametrize(
