@@ -103,19 +103,21 @@ class Transfer:
         actor: str | None = None,
         channel: str = "import",
     ) -> ImportReport:
-        """Import a vCard 3.0/4.0 file (one or many cards); matching and reporting as for CSV.
+        """Import a vCard 2.1/3.0/4.0 file (one or many cards); matching and reporting as for CSV.
 
         A card that cannot be read is reported with the line of its problem
         and the other cards are imported (or nothing, with ``all_or_nothing``).
         """
-        from crm_contacts.vcard import TARGETS, read_cards, vcard_rows_width
+        from crm_contacts.vcard import read_file
+
+        cards = read_file(path, encoding)  # a first pass lays out the rows: slots and custom fields
 
         importer = Importer(
             self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on, list_name=list_name,
         )
         importer.report.source = os.path.basename(os.fspath(path))
         importer.report.layout = "vcard"
-        return importer.run(read_cards(path, encoding), TARGETS, vcard_rows_width())
+        return importer.run(cards.rows(), cards.targets, cards.width)
 
     def export_vcard(
         self, out: IO[str], filters: Mapping[str, Any] | None = None, *, version: str = "4.0", include_deleted: bool = False
