@@ -149,6 +149,11 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
         ("kind", record.kind),
         ("first name", record.first_name),
         ("last name", record.last_name),
+        *((label, value) for label, value in (
+            ("name prefix", record.name_prefix), ("middle name", record.middle_name), ("name suffix", record.name_suffix),
+            ("nickname", record.nickname), ("title", record.title), ("department", record.department),
+            ("birthday", record.birthday), ("website", record.website),
+        ) if value),
         ("organization", f"{record.organization_name} (#{record.organization_id})" if record.organization_id else ""),
         ("status", f"{record.status} (since {record.status_changed_at.date().isoformat()})" if record.status_changed_at else record.status),
         ("region", record.region or ""),
@@ -159,10 +164,12 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
         ("external id", record.external_id or ""),
     ]
     for e in record.emails:
-        rows.append(("e-mail", f"{e.address} ({e.kind}{', primary' if e.primary else ''})"))
+        unverified = ", unverified: not an e-mail address" if not e.verified else ""
+        rows.append(("e-mail", f"{e.address} ({e.kind}{', primary' if e.primary else ''}{unverified})"))
     for p in record.phones:
         ext = f" ext. {p.extension}" if p.extension else ""
-        rows.append(("phone", f"{p.number}{ext} ({p.kind}{', primary' if p.primary else ''})"))
+        unverified = ", unverified: kept as typed" if not p.verified else ""
+        rows.append(("phone", f"{p.number}{ext} ({p.kind}{', primary' if p.primary else ''}{unverified})"))
     for a in record.addresses:
         rows.append(("address", f"{' / '.join(a.postal().lines())} ({a.kind}{', primary' if a.primary else ''})"))
     rows.append(("tags", ", ".join(record.tags)))

@@ -37,9 +37,11 @@ def _print_report(report: Any) -> None:
 @click.option("--match", "match_on", default="id,external_id,email,phone", show_default=True, help="Keys that find an existing contact, in order.")
 @click.option("--list", "list_name", help="Also add every imported contact to this mailing list.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes that validate rows [default: all cores for files over 10 MB].")
+@click.option("--ignore-column", "ignore_columns", multiple=True, metavar="NAME", help="Do not keep this CSV column as a custom field (repeatable).")
 @pass_state
 def import_(state: CLIState, file: str, file_format: str, mapping: str | None, encoding: str | None, delimiter: str | None,
-            dry_run: bool, all_or_nothing: bool, match_on: str, list_name: str | None, jobs: int | None) -> None:
+            dry_run: bool, all_or_nothing: bool, match_on: str, list_name: str | None, jobs: int | None,
+            ignore_columns: tuple[str, ...]) -> None:
     """Import contacts from a CSV or vCard file (re-running it updates instead of duplicating)."""
     keys = tuple(k.strip() for k in match_on.split(",") if k.strip())
     if file_format == "auto":
@@ -49,8 +51,8 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
     if jobs is None:
         jobs = (os.cpu_count() or 1) if size > 10 * 1024 * 1024 else 1
     if file_format == "vcard":
-        if mapping or delimiter:
-            raise ValidationError("--mapping and --delimiter are for CSV files, not vCard")
+        if mapping or delimiter or ignore_columns:
+            raise ValidationError("--mapping, --delimiter and --ignore-column are for CSV files, not vCard")
         report = contacts_api.import_vcard(file, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=keys, list_name=list_name, actor=actor())
         _print_report(report)
     else:
@@ -63,7 +65,7 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
 
             report = contacts_api.import_csv(
                 file, mapping=mapping, encoding=encoding, delimiter=delimiter, dry_run=dry_run, all_or_nothing=all_or_nothing,
-                match_on=keys, list_name=list_name, actor=actor(), jobs=jobs, progress=progress,
+                match_on=keys, list_name=list_name, actor=actor(), jobs=jobs, progress=progress, ignore_columns=ignore_columns,
             )
         _print_report(report)
     if report.aborted or (report.failed and not report.created and not report.updated and not report.unchanged):
