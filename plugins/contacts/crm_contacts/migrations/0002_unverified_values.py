@@ -33,10 +33,16 @@ def _number(db, length):
     return [(peewee.CharField(max_length=length), length)]
 
 
+def _verified():
+    # a default in the schema too, so that rows written by code that does not
+    # know the column (older scripts, raw INSERTs) are verified ones
+    return peewee.BooleanField(default=True, constraints=[peewee.SQL("DEFAULT TRUE")])
+
+
 def up(migrator, db):
     operations = [
-        migrator.add_column("contacts_phone", "verified", peewee.BooleanField(default=True)),
-        migrator.add_column("contacts_email", "verified", peewee.BooleanField(default=True)),
+        migrator.add_column("contacts_phone", "verified", _verified(), allow_not_null=True),
+        migrator.add_column("contacts_email", "verified", _verified(), allow_not_null=True),
     ]
     operations += [
         migrator.add_column("contacts_contact", name, peewee.CharField(max_length=size, null=True))
