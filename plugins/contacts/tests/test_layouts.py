@@ -111,3 +111,13 @@ def test_spanish_country_names_in_addresses_and_columns(book, tmp_path):
     report = book.import_csv(write(tmp_path, "paises.csv", rows))
     assert (report.created, report.failed) == (3, 0), report.errors
     assert [(c.country, c.address.country) for c in book.search(limit=10).cards] == [("DE", "DE"), ("FR", "FR"), ("GB", "GB")]
+
+
+def test_the_new_fields_are_erased_with_the_rest(book):
+    c = book.create(
+        first_name="Ana", middle_name="Luz", name_prefix="Dra.", name_suffix="II", nickname="Anita", title="CFO",
+        department="Finance", birthday="1980-05-17", website="https://ana.example", email="ana@example.com",
+    )
+    book.erase(c.id, actor="dpo")
+    after = book.get(c.id)
+    assert [getattr(after, f) for f in ("middle_name", "name_prefix", "name_suffix", "nickname", "title", "department", "birthday", "website")] == [None] * 8
