@@ -9,7 +9,7 @@ workers run it in other processes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from crm_contacts.normalize import (
@@ -145,9 +145,25 @@ def clean_emails(value: Any) -> list[dict[str, Any]]:
     return _pick_primary("emails", out)
 
 
-def clean_phones(value: Any, region: str | None, countries: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Phones read in the row's ``countries`` first, then in ``region``; unreadable ones kept unverified."""
-    regions = [*countries, region] if region not in countries else list(countries)
+def clean_phones(
+    value: Any, region: str | None, countries: Sequence[str] | Callable[[], Sequence[str]] = ()
+) -> list[dict[str, Any]]:
+    """Phones read in the row's ``countries`` first, then in ``region``; unreadable ones kept unverified.
+
+    ``countries`` may be a function: it is called only for a number written
+    without a country code (most address books write them with one).
+    """
+    resolved: list[str | None] | None = None
+
+    def regions(typed: str) -> list[str | None]:
+        nonlocal resolved
+        if typed.startswith(("+", "00")):
+            return [region]
+        if resolved is None:
+            found = countries() if callable(countries) else countries
+            resolved = [*found, region] if region not in found else list(found)
+        return resolved
+
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in _items("phones", value):
@@ -156,7 +172,8 @@ def clean_phones(value: Any, region: str | None, countries: Sequence[str] = ()) 
         if not isinstance(item, Mapping) or "number" not in item:
             raise FieldError("phones", f"each phone is a number or {{'number': …, 'kind': …}}, not {item!r}")
         try:
-            number, extension, verified = read_phone(_text("phones", item["number"], None), regions)
+            typed = _text("phones", item["number"], None)
+            number, extension, verified = read_phone(typed, regions(typed))
             kind = normalize_kind(str(item.get("kind") or ""), PHONE_KINDS, "phone")
         except InvalidValue as exc:
             raise FieldError("phones", str(exc)) from None
@@ -243,7 +260,6 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadab
     if unknown:
         raise FieldError(unknown[0], f"is not a contact field; the fields are: {', '.join(FIELDS)}")
     out: dict[str, Any] = {}
-    countries = _row_countries(fields)
     for field, value in fields.items():
         if value is None or (isinstance(value, str) and not value.strip() and field in _NULLABLE):
             if field in _NULLABLE:
@@ -295,7 +311,7 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadab
                 if not keep_unreadable:
                     _refuse_unverified(field, out[field], region)
             elif field == "phones":
-                out[field] = clean_phones(value, region, countries)
+                out[field] = clean_phones(value, region, lambda: _row_countries(fields))
                 if not keep_unreadable:
                     _refuse_unverified(field, out[field], region)
             elif field == "addresses":
