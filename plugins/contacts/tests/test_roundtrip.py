@@ -75,3 +75,17 @@ def test_an_organization_is_never_a_member_of_itself(app, tmp_path):
         orgs = book.search(kind="organization").cards
         assert [(o.display_name, o.organization_id) for o in orgs] == [("Acme", None)], how
         assert book.search(kind="person").cards[0].organization_id == orgs[0].id
+
+
+def test_names_that_differ_only_in_case_or_accents_are_two_custom_fields_and_two_tags(app, tmp_path):
+    # found by the property test on MariaDB, whose default collation took
+    # "Size" and "size" (and "i" and "ı") for one key of a unique index
+    book = app.plugin("contacts")
+    ana = book.create(first_name="Ana", email="ana@example.com", custom={"Size": "L", "size": "40", "ı": "1", "i": "2"}, tags=["i", "ı"])
+    assert book.get(ana.id).custom == {"Size": "L", "i": "2", "size": "40", "ı": "1"} and book.get(ana.id).tags == ("i", "ı")
+    for how in ("csv", "4.0"):
+        text = export(book, how)
+        wipe(app)
+        assert reimport(book, how, text, tmp_path / f"book.{how}").created == 1
+        again = book.get(book.search(email="ana@example.com").cards[0].id)
+        assert again.custom == {"Size": "L", "i": "2", "size": "40", "ı": "1"} and again.tags == ("i", "ı"), how

@@ -8,7 +8,11 @@
   as typed;
 * ``contacts_contact``: ``name_prefix``, ``middle_name``, ``name_suffix``,
   ``nickname``, ``title``, ``department``, ``birthday``, ``website`` (the
-  columns Google, Outlook and vCard carry).
+  columns Google, Outlook and vCard carry);
+* on MySQL/MariaDB, custom field names and tags compare as written
+  (``utf8mb4_bin``), as on SQLite and PostgreSQL: under the default
+  case- and accent-blind collation the unique indexes refused a contact
+  with custom fields ``Size`` and ``size``, or tags ``i`` and ``ı``.
 """
 
 import peewee
@@ -50,9 +54,23 @@ def up(migrator, db):
     ]
     operations += [migrator.alter_column_type("contacts_phone", "number", field) for field, _ in _number(db, 64)]
     migrator.migrate(*operations)
+    _collate(db, "COLLATE utf8mb4_bin")
+
+
+_EXACT = (("contacts_custom", "key", 100), ("contacts_tag", "tag", 100))
+
+
+def _collate(db, collation):
+    if not isinstance(db, peewee.MySQLDatabase):
+        return
+    for table, column, size in _EXACT:
+        db.execute_sql(f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({size}) CHARACTER SET utf8mb4 {collation} NOT NULL")
 
 
 def down(migrator, db):
+    # the table's default collation again; on MySQL this fails (and says which
+    # entry) if a contact holds two names or tags that it takes for one
+    _collate(db, "")
     # numbers longer than the old column (kept as typed) would not fit: they
     # are cut to 20 characters rather than making the downgrade fail
     if not isinstance(db, peewee.SqliteDatabase):
