@@ -83,6 +83,14 @@ def contact_options(command: Any) -> Any:
         click.option("--first-name", help="Given name."),
         click.option("--last-name", help="Family name."),
         click.option("--name", "display_name", help="Name shown (default: first and last name); an organization's name."),
+        click.option("--middle-name", help="Middle name."),
+        click.option("--name-prefix", help="Name prefix, e.g. Dr."),
+        click.option("--name-suffix", help="Name suffix, e.g. Jr."),
+        click.option("--nickname", help="Nickname."),
+        click.option("--title", help="Job title."),
+        click.option("--department", help="Department at the organization."),
+        click.option("--birthday", help="Birthday: YYYY-MM-DD, or --MM-DD without the year."),
+        click.option("--website", help="Web page."),
         click.option("--organization", "organization_id", type=int, help="Id of the organization the person belongs to."),
         click.option("--email", "emails", multiple=True, help="E-mail address (repeat for several; the first is primary)."),
         click.option("--phone", "phones", multiple=True, help="Phone number, international or in the default region (repeat for several)."),
@@ -108,7 +116,11 @@ def contact_options(command: Any) -> Any:
 
 def collect_fields(options: dict[str, Any], editing: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for name in ("kind", "first_name", "last_name", "display_name", "organization_id", "status", "region", "country", "owner", "language", "external_id", "notes", "do_not_contact"):
+    for name in (
+        "kind", "first_name", "last_name", "display_name", "organization_id", "status", "region", "country", "owner", "language",
+        "external_id", "notes", "do_not_contact", "middle_name", "name_prefix", "name_suffix", "nickname", "title",
+        "department", "birthday", "website",
+    ):
         if options.get(name) is not None:
             fields[name] = options[name]
     if options.get("emails"):

@@ -121,3 +121,26 @@ def test_the_new_fields_are_erased_with_the_rest(book):
     book.erase(c.id, actor="dpo")
     after = book.get(c.id)
     assert [getattr(after, f) for f in ("middle_name", "name_prefix", "name_suffix", "nickname", "title", "department", "birthday", "website")] == [None] * 8
+
+
+def test_add_and_show_the_new_fields_from_the_command_line(app, book, crm_cli):
+    result = crm_cli.invoke(
+        ["contacts", "add", "--first-name", "Ana", "--middle-name", "Luz", "--title", "CFO", "--department", "Finance",
+         "--birthday", "17/05/1980", "--nickname", "Anita", "--website", "https://ana.example"], app=app,
+    )
+    assert result.exit_code == 0, result.output
+    ana = book.get(1)
+    assert (ana.middle_name, ana.title, ana.department, ana.birthday, ana.nickname) == ("Luz", "CFO", "Finance", "1980-05-17", "Anita")
+    shown = crm_cli.invoke(["contacts", "show", "1"], app=app).output
+    assert "birthday" in shown and "1980-05-17" in shown and "CFO" in shown
+
+
+def test_the_export_layouts_are_documented():
+    from pathlib import Path
+
+    from crm_contacts.transfer import EXPORT_COLUMNS
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "plugins" / "contacts.md").read_text(encoding="utf-8")
+    layouts = docs[docs.index("#### Export layouts"):]
+    missing = [c for c in (*EXPORT_COLUMNS, "email_N", "phone_N", "address_N.street", "custom.NAME") if f"`{c}`" not in layouts]
+    assert not missing, f"document these export columns under 'Export layouts' in docs/plugins/contacts.md: {missing}"
