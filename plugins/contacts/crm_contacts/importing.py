@@ -346,6 +346,11 @@ class Importer:
                 if deleted_at is None:
                     out.setdefault(key, cid)
         missing = [k for k in sorted(names) if k not in out]
+        if self.dry_run:
+            # organizations this dry run has already counted (rows of the file, or names)
+            out.update({k: -1 for k in missing if ("organization", k) in self._dry_keys})
+            missing = [k for k in missing if k not in out]
+            self._dry_keys.update({("organization", k): -1 for k in missing})
         if missing:
             new = [_defaults({"kind": "organization", "display_name": names[k]}) for k in missing]
             ids = self._write_new(new, now) if not self.dry_run else [-(i + 1) for i in range(len(new))]
@@ -396,6 +401,9 @@ class Importer:
             report.created += len(new)
             for key, index in new_keys.items():
                 self._dry_keys[key] = -1
+            for f in new:
+                if f["kind"] == "organization":
+                    self._dry_keys[("organization", name_key(f["display_name"]))] = -1
             self._count_updates(updates, write=False, now=now)
             return
         ids = self._write_new(new, now) if new else []  # times itself

@@ -89,3 +89,17 @@ def test_names_that_differ_only_in_case_or_accents_are_two_custom_fields_and_two
         assert reimport(book, how, text, tmp_path / f"book.{how}").created == 1
         again = book.get(book.search(email="ana@example.com").cards[0].id)
         assert again.custom == {"Size": "L", "i": "2", "size": "40", "ı": "1"} and again.tags == ("i", "ı"), how
+
+
+def test_a_dry_run_of_an_export_predicts_what_the_import_does(app, tmp_path):
+    book = app.plugin("contacts")
+    acme = book.create(kind="organization", display_name="Acme", email="info@acme.example")
+    book.create(first_name="Ana", email="ana@acme.example", organization_id=acme.id)
+    book.create(first_name="Ben", email="ben@acme.example", organization_id=acme.id)
+    text = export(book, "csv")
+    wipe(app)
+    path = tmp_path / "book.csv"
+    path.write_text(text, encoding="utf-8")
+    dry = book.import_csv(path, match_on=("external_id", "email"), dry_run=True)
+    real = book.import_csv(path, match_on=("external_id", "email"))
+    assert (dry.created, dry.organizations_created) == (real.created, real.organizations_created) == (3, 0)
