@@ -74,8 +74,8 @@ ORDER BY c.id
 #: the import's tables and columns, for the executemany baseline
 TABLES = {
     "contacts_contact": None,  # every column
-    "contacts_email": ("contact_id", "address", "kind", "is_primary"),
-    "contacts_phone": ("contact_id", "number", "extension", "kind", "is_primary"),
+    "contacts_email": ("contact_id", "address", "kind", "is_primary", "verified"),
+    "contacts_phone": ("contact_id", "number", "extension", "kind", "is_primary", "verified"),
     "contacts_address": ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
     "contacts_tag": ("contact_id", "tag"),
 }

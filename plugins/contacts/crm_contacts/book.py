@@ -20,7 +20,7 @@ from crm_core.ids import MAX_ID, is_id
 from crm_core.storage import bulk_insert, for_update
 
 from crm_contacts import filters as search_filters
-from crm_contacts.fields import FieldError, clean, display_name_for
+from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_for
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
 from crm_contacts.records import Address, ContactRecord, Email, Phone, SearchPage, compact, snapshot
@@ -48,6 +48,14 @@ _SCALAR_COLUMNS = (
     "do_not_contact",
     "external_id",
     "notes",
+    "name_prefix",
+    "middle_name",
+    "name_suffix",
+    "nickname",
+    "title",
+    "department",
+    "birthday",
+    "website",
 )
 _CHILDREN = ("emails", "phones", "addresses", "tags", "custom")
 
@@ -113,10 +121,10 @@ class AddressBook:
                     continue
                 emails: dict[int, list[Email]] = {}
                 for e in ContactEmail.select().where(ContactEmail.contact.in_(part)).order_by(ContactEmail.id):
-                    emails.setdefault(e.contact_id, []).append(Email(e.address, e.kind, e.is_primary))
+                    emails.setdefault(e.contact_id, []).append(Email(e.address, e.kind, e.is_primary, bool(e.verified)))
                 phones: dict[int, list[Phone]] = {}
                 for p in ContactPhone.select().where(ContactPhone.contact.in_(part)).order_by(ContactPhone.id):
-                    phones.setdefault(p.contact_id, []).append(Phone(p.number, p.kind, p.is_primary, p.extension))
+                    phones.setdefault(p.contact_id, []).append(Phone(p.number, p.kind, p.is_primary, p.extension, bool(p.verified)))
                 addresses: dict[int, list[Address]] = {}
                 for a in ContactAddress.select().where(ContactAddress.contact.in_(part)).order_by(ContactAddress.id):
                     addresses.setdefault(a.contact_id, []).append(
@@ -139,6 +147,14 @@ class AddressBook:
                         last_name=r.last_name,
                         organization_id=r.organization_id,
                         organization_name=orgs.get(r.organization_id),
+                        name_prefix=r.name_prefix,
+                        middle_name=r.middle_name,
+                        name_suffix=r.name_suffix,
+                        nickname=r.nickname,
+                        title=r.title,
+                        department=r.department,
+                        birthday=r.birthday,
+                        website=r.website,
                         status=r.status,
                         status_changed_at=r.status_changed_at,
                         region=r.region,
@@ -295,8 +311,11 @@ class AddressBook:
         Fields: ``kind`` (person or organization), ``first_name``,
         ``last_name``, ``display_name``, ``organization_id``, ``status``,
         ``region``, ``country``, ``owner``, ``language``, ``do_not_contact``,
-        ``external_id``, ``notes``, ``emails``, ``phones``, ``addresses``,
-        ``tags``, ``custom``. ``email=`` and ``phone=`` are shorthands for a
+        ``external_id``, ``notes``, ``name_prefix``, ``middle_name``,
+        ``name_suffix``, ``nickname``, ``title``, ``department``,
+        ``birthday``, ``website``, ``emails``, ``phones``, ``addresses``,
+        ``tags``, ``custom``, and ``status_changed_at`` (when the status was
+        set, default now). ``email=`` and ``phone=`` are shorthands for a
         single primary one.
         """
         check_channel(channel)
@@ -325,7 +344,7 @@ class AddressBook:
                 name_key=name_key(data["display_name"], data["first_name"], data["last_name"]),
                 organization=data.get("organization_id"),
                 status=data.get("status", "prospect"),
-                status_changed_at=now,
+                status_changed_at=data.get("status_changed_at") or now,
                 region=data.get("region"),
                 country=data.get("country"),
                 owner=data.get("owner"),
@@ -333,6 +352,7 @@ class AddressBook:
                 do_not_contact=data.get("do_not_contact", False),
                 external_id=data.get("external_id"),
                 notes=data.get("notes"),
+                **{name: data.get(name) for name in DETAIL_FIELDS},
                 created_at=now,
                 updated_at=now,
             )
@@ -351,15 +371,16 @@ class AddressBook:
             if replace:
                 ContactEmail.delete().where(ContactEmail.contact == contact_id).execute()
             bulk_insert(
-                ContactEmail, ("contact_id", "address", "kind", "is_primary"),
-                [(contact_id, e["address"], e["kind"], e["primary"]) for e in data["emails"]], database=db,
+                ContactEmail, ("contact_id", "address", "kind", "is_primary", "verified"),
+                [(contact_id, e["address"], e["kind"], e["primary"], e.get("verified", True)) for e in data["emails"]], database=db,
             )
         if "phones" in data:
             if replace:
                 ContactPhone.delete().where(ContactPhone.contact == contact_id).execute()
             bulk_insert(
-                ContactPhone, ("contact_id", "number", "extension", "kind", "is_primary"),
-                [(contact_id, p["number"], p.get("extension"), p["kind"], p["primary"]) for p in data["phones"]], database=db,
+                ContactPhone, ("contact_id", "number", "extension", "kind", "is_primary", "verified"),
+                [(contact_id, p["number"], p.get("extension"), p["kind"], p["primary"], p.get("verified", True)) for p in data["phones"]],
+                database=db,
             )
         if "addresses" in data:
             if replace:
@@ -400,6 +421,8 @@ class AddressBook:
         Nothing is emitted when nothing changes.
         """
         check_channel(channel)
+        if "status_changed_at" in fields:
+            raise ValidationError("status_changed_at is set when the status changes; give it only when creating a contact")
         data = self._clean(fields)
         with self.crm.transaction():
             row = self._locked(contact_id)

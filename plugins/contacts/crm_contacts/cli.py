@@ -84,6 +84,14 @@ def contact_options(command: Any) -> Any:
         click.option("--first-name", help="Given name."),
         click.option("--last-name", help="Family name."),
         click.option("--name", "display_name", help="Name shown (default: first and last name); an organization's name."),
+        click.option("--middle-name", help="Middle name."),
+        click.option("--name-prefix", help="Name prefix, e.g. Dr."),
+        click.option("--name-suffix", help="Name suffix, e.g. Jr."),
+        click.option("--nickname", help="Nickname."),
+        click.option("--title", help="Job title."),
+        click.option("--department", help="Department at the organization."),
+        click.option("--birthday", help="Birthday: YYYY-MM-DD, or --MM-DD without the year."),
+        click.option("--website", help="Web page."),
         click.option("--organization", "organization_id", type=int, help="Id of the organization the person belongs to."),
         click.option("--email", "emails", multiple=True, help="E-mail address (repeat for several; the first is primary)."),
         click.option("--phone", "phones", multiple=True, help="Phone number, international or in the default region (repeat for several)."),
@@ -109,7 +117,11 @@ def contact_options(command: Any) -> Any:
 
 def collect_fields(options: dict[str, Any], editing: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for name in ("kind", "first_name", "last_name", "display_name", "organization_id", "status", "region", "country", "owner", "language", "external_id", "notes", "do_not_contact"):
+    for name in (
+        "kind", "first_name", "last_name", "display_name", "organization_id", "status", "region", "country", "owner", "language",
+        "external_id", "notes", "do_not_contact", "middle_name", "name_prefix", "name_suffix", "nickname", "title",
+        "department", "birthday", "website",
+    ):
         if options.get(name) is not None:
             fields[name] = options[name]
     if options.get("emails"):
@@ -150,6 +162,11 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
         ("kind", record.kind),
         ("first name", record.first_name),
         ("last name", record.last_name),
+        *((label, value) for label, value in (
+            ("name prefix", record.name_prefix), ("middle name", record.middle_name), ("name suffix", record.name_suffix),
+            ("nickname", record.nickname), ("title", record.title), ("department", record.department),
+            ("birthday", record.birthday), ("website", record.website),
+        ) if value),
         ("organization", f"{record.organization_name} (#{record.organization_id})" if record.organization_id else ""),
         ("status", f"{record.status} (since {record.status_changed_at.date().isoformat()})" if record.status_changed_at else record.status),
         ("region", record.region or ""),
@@ -160,10 +177,12 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
         ("external id", record.external_id or ""),
     ]
     for e in record.emails:
-        rows.append(("e-mail", f"{e.address} ({e.kind}{', primary' if e.primary else ''})"))
+        unverified = ", unverified: not an e-mail address" if not e.verified else ""
+        rows.append(("e-mail", f"{e.address} ({e.kind}{', primary' if e.primary else ''}{unverified})"))
     for p in record.phones:
         ext = f" ext. {p.extension}" if p.extension else ""
-        rows.append(("phone", f"{p.number}{ext} ({p.kind}{', primary' if p.primary else ''})"))
+        unverified = ", unverified: kept as typed" if not p.verified else ""
+        rows.append(("phone", f"{p.number}{ext} ({p.kind}{', primary' if p.primary else ''}{unverified})"))
     for a in record.addresses:
         rows.append(("address", f"{' / '.join(a.postal().lines())} ({a.kind}{', primary' if a.primary else ''})"))
     rows.append(("tags", ", ".join(record.tags)))

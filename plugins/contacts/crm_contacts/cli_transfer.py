@@ -63,10 +63,11 @@ def _sigterm_interrupts() -> Iterator[None]:
 @click.option("--from-line", "start_line", type=click.IntRange(min=1), default=1, help="Skip the rows before this line (to finish a stopped import).")
 @click.option("--list", "list_name", help="Also add every imported contact to this mailing list.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes that validate rows [default: all cores for files over 10 MB].")
+@click.option("--ignore-column", "ignore_columns", multiple=True, metavar="NAME", help="Do not keep this CSV column as a custom field (repeatable).")
 @pass_state
 def import_(state: CLIState, file: str, file_format: str, mapping: str | None, encoding: str | None, delimiter: str | None,
             dry_run: bool, all_or_nothing: bool, match_on: str, on_conflict: str, errors_to: str | None, start_line: int,
-            list_name: str | None, jobs: int | None) -> None:
+            list_name: str | None, jobs: int | None, ignore_columns: tuple[str, ...]) -> None:
     """Import contacts from a CSV or vCard file (re-running it updates instead of duplicating)."""
     keys = tuple(k.strip() for k in match_on.split(",") if k.strip())
     if file_format == "auto":
@@ -82,8 +83,8 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
     try:
         with _sigterm_interrupts():
             if file_format == "vcard":
-                if mapping or delimiter:
-                    raise ValidationError("--mapping and --delimiter are for CSV files, not vCard")
+                if mapping or delimiter or ignore_columns:
+                    raise ValidationError("--mapping, --delimiter and --ignore-column are for CSV files, not vCard")
                 report = contacts_api.import_vcard(file, encoding=encoding or "utf-8", **common)
             else:
                 with click.progressbar(length=size, label="importing", file=sys.stderr, show_eta=True) as bar:
@@ -94,7 +95,8 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
                         done[0] = read
 
                     report = contacts_api.import_csv(
-                        file, mapping=mapping, encoding=encoding, delimiter=delimiter, jobs=jobs, progress=progress, **common
+                        file, mapping=mapping, encoding=encoding, delimiter=delimiter, jobs=jobs, progress=progress,
+                        ignore_columns=ignore_columns, **common
                     )
     except ImportStopped as exc:
         _print_report(exc.report)

@@ -8,7 +8,8 @@ workers run it in other processes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from crm_contacts.normalize import (
@@ -21,12 +22,15 @@ from crm_contacts.normalize import (
     normalize_country,
     normalize_email,
     normalize_kind,
-    normalize_phone,
+    country_or_none,
+    is_exchange_address,
+    normalize_date,
     normalize_tag,
     parse_bool,
+    read_phone,
 )
 
-__all__ = ["FIELDS", "FieldError", "clean", "display_name_for"]
+__all__ = ["DETAIL_FIELDS", "FIELDS", "FieldError", "clean", "display_name_for"]
 
 SCALARS = {
     "kind": 12,
@@ -39,13 +43,24 @@ SCALARS = {
     "owner": 100,
     "language": 35,
     "external_id": 200,
+    "name_prefix": 50,
+    "middle_name": 150,
+    "name_suffix": 50,
+    "nickname": 150,
+    "title": 150,
+    "department": 150,
+    "website": 500,
 }
+#: the contact's optional details, beyond names, status and the rest (all nullable)
+DETAIL_FIELDS = ("name_prefix", "middle_name", "name_suffix", "nickname", "title", "department", "birthday", "website")
 #: every field :func:`clean` accepts
 FIELDS = (
     *SCALARS,
     "organization_id",
     "do_not_contact",
     "notes",
+    "birthday",
+    "status_changed_at",
     "emails",
     "phones",
     "addresses",
@@ -53,7 +68,7 @@ FIELDS = (
     "custom",
 )
 _ADDRESS_PARTS = {"street": 300, "extra": 300, "city": 150, "postal_code": 20, "region": 150, "country": 2}
-_NULLABLE = {"region", "country", "owner", "language", "external_id", "notes", "organization_id"}
+_NULLABLE = {"region", "country", "owner", "language", "external_id", "notes", "organization_id", "status_changed_at", *DETAIL_FIELDS}
 
 
 class FieldError(ValueError):
@@ -71,7 +86,9 @@ def _text(field: str, value: Any, limit: int | None) -> str:
             value = str(value)
         else:
             raise FieldError(field, f"expected text, got {type(value).__name__} {value!r}")
-    text = " ".join(value.split()) if field != "notes" else value.strip()
+    # notes keep their lines, with one kind of line end: a bare CR would be
+    # written as it is into exports, and vCard readers take it as a line break
+    text = " ".join(value.split()) if field != "notes" else value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if limit is not None and len(text) > limit:
         raise FieldError(field, f"is {len(text)} characters long; the limit is {limit}")
     return text
@@ -106,19 +123,47 @@ def clean_emails(value: Any) -> list[dict[str, Any]]:
             item = {"address": item}
         if not isinstance(item, Mapping) or "address" not in item:
             raise FieldError("emails", f"each e-mail is an address or {{'address': …, 'kind': …}}, not {item!r}")
+        verified = True
         try:
-            address = normalize_email(_text("emails", item["address"], None))
+            typed = _text("emails", item["address"], None)
+            if is_exchange_address(typed) and len(typed) <= 254:
+                # Outlook's EX addresses name a mailbox of the sender's own
+                # Exchange server: kept as written, marked unverified
+                address, verified = typed, False
+            else:
+                address = normalize_email(typed)
             kind = normalize_kind(str(item.get("kind") or ""), EMAIL_KINDS, "e-mail")
         except InvalidValue as exc:
             raise FieldError("emails", str(exc)) from None
         if address in seen:
             continue
         seen.add(address)
-        out.append({"address": address, "kind": kind, "primary": bool(item.get("primary"))})
+        email: dict[str, Any] = {"address": address, "kind": kind, "primary": bool(item.get("primary"))}
+        if not verified:
+            email["verified"] = False
+        out.append(email)
     return _pick_primary("emails", out)
 
 
-def clean_phones(value: Any, region: str | None) -> list[dict[str, Any]]:
+def clean_phones(
+    value: Any, region: str | None, countries: Sequence[str] | Callable[[], Sequence[str]] = ()
+) -> list[dict[str, Any]]:
+    """Phones read in the row's ``countries`` first, then in ``region``; unreadable ones kept unverified.
+
+    ``countries`` may be a function: it is called only for a number written
+    without a country code (most address books write them with one).
+    """
+    resolved: list[str | None] | None = None
+
+    def regions(typed: str) -> list[str | None]:
+        nonlocal resolved
+        if typed.startswith(("+", "00")):
+            return [region]
+        if resolved is None:
+            found = countries() if callable(countries) else countries
+            resolved = [*found, region] if region not in found else list(found)
+        return resolved
+
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in _items("phones", value):
@@ -127,7 +172,8 @@ def clean_phones(value: Any, region: str | None) -> list[dict[str, Any]]:
         if not isinstance(item, Mapping) or "number" not in item:
             raise FieldError("phones", f"each phone is a number or {{'number': …, 'kind': …}}, not {item!r}")
         try:
-            number, extension = normalize_phone(_text("phones", item["number"], None), region)
+            typed = _text("phones", item["number"], None)
+            number, extension, verified = read_phone(typed, regions(typed))
             kind = normalize_kind(str(item.get("kind") or ""), PHONE_KINDS, "phone")
         except InvalidValue as exc:
             raise FieldError("phones", str(exc)) from None
@@ -135,9 +181,11 @@ def clean_phones(value: Any, region: str | None) -> list[dict[str, Any]]:
         if number in seen:
             continue
         seen.add(number)
-        phone = {"number": number, "kind": kind, "primary": bool(item.get("primary"))}
+        phone: dict[str, Any] = {"number": number, "kind": kind, "primary": bool(item.get("primary"))}
         if extension:
             phone["extension"] = _text("phones", extension, 20)
+        if not verified:
+            phone["verified"] = False
         out.append(phone)
     return _pick_primary("phones", out)
 
@@ -198,11 +246,15 @@ def clean_custom(value: Any) -> dict[str, str | None]:
     return out
 
 
-def clean(fields: Mapping[str, Any], *, region: str | None = None) -> dict[str, Any]:
+def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadable: bool = True) -> dict[str, Any]:
     """Normalised copies of ``fields``; raises :class:`FieldError` for the first bad one.
 
-    ``region`` is the default region for phone numbers written without a
-    country code. Unknown field names are errors too.
+    Phones written without a country code are read in the countries of the
+    row's addresses, then its ``country``, then ``region`` (the default
+    region). One that none of them reads is kept as typed with
+    ``"verified": False`` (and so is an Exchange ``EX`` e-mail address),
+    unless ``keep_unreadable`` is false, when it is an error (forms whose
+    author can fix it). Unknown field names are errors too.
     """
     unknown = [f for f in fields if f not in FIELDS]
     if unknown:
@@ -250,10 +302,18 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None) -> dict[str, 
                 out[field] = value if isinstance(value, bool) else parse_bool(str(value))
             elif field == "notes":
                 out[field] = _text(field, value, None) or None
+            elif field == "birthday":
+                out[field] = normalize_date(_text(field, value, None), region) or None
+            elif field == "status_changed_at":
+                out[field] = _moment(field, value)
             elif field == "emails":
                 out[field] = clean_emails(value)
+                if not keep_unreadable:
+                    _refuse_unverified(field, out[field], region)
             elif field == "phones":
-                out[field] = clean_phones(value, region)
+                out[field] = clean_phones(value, region, lambda: _row_countries(fields))
+                if not keep_unreadable:
+                    _refuse_unverified(field, out[field], region)
             elif field == "addresses":
                 out[field] = clean_addresses(value)
             elif field == "tags":
@@ -266,6 +326,41 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None) -> dict[str, 
         if name in out and name == "display_name" and not out[name]:
             raise FieldError(name, "cannot be empty")
     return out
+
+
+def _refuse_unverified(field: str, items: list[dict[str, Any]], region: str | None) -> None:
+    for item in items:
+        if item.get("verified") is False:
+            if field == "emails":
+                normalize_email(item["address"])  # raises with the reason
+            where = f"the default region {region}" if region else "any country (no default region is set)"
+            raise FieldError(field, f"{item['number']!r} is not a valid phone number in {where}; write it in international form (+<country code>…)")
+
+
+def _row_countries(fields: Mapping[str, Any]) -> list[str]:
+    """The countries a row names, where its phones are read first: its addresses' (the primary first), then its own."""
+    found: list[str] = []
+    addresses = fields.get("addresses")
+    if addresses:
+        items = [a for a in _items("addresses", addresses) if isinstance(a, Mapping)]
+        items.sort(key=lambda a: not a.get("primary"))
+        found += [c for a in items if isinstance(a.get("country"), str) and (c := country_or_none(a["country"]))]
+    country = fields.get("country")
+    if isinstance(country, str) and (code := country_or_none(country)):
+        found.append(code)
+    return list(dict.fromkeys(found))
+
+
+def _moment(field: str, value: Any) -> dt.datetime:
+    """An aware datetime from one or ISO 8601 text; a time without a zone is UTC."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldError(field, f"{value!r} is not a date and time; write it as ISO 8601, e.g. 2025-03-01T09:30:00+00:00") from None
+    if not isinstance(value, dt.datetime):
+        raise FieldError(field, f"expected a date and time, not {value!r}")
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 def display_name_for(kind: str, first_name: str, last_name: str, display_name: str | None, emails: list[dict[str, Any]] | None = None) -> str:

@@ -19,6 +19,7 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_core.privacy import erase_contact as erase_everywhere
 
 from crm_contacts.book import check_channel
+from crm_contacts.fields import DETAIL_FIELDS
 from crm_contacts.models import (
     Contact,
     ContactAddress,
@@ -113,7 +114,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int | None:
 
     The contact row stays (other plugins' rows point at it, and sales
     figures keep their region and owner) but every personal value goes:
-    names, notes, external id, language, e-mails, phones, addresses, tags,
+    names (all their parts), nickname, birthday, job title, department, web
+    page, notes, external id, language, e-mails, phones, addresses, tags,
     custom fields, list memberships, self-service links and queued updates.
     It is flagged do-not-contact and deleted.
     """
@@ -134,6 +136,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int | None:
             notes=None,
             external_id=None,
             language=None,
+            # nickname, birthday, middle name, job title…: personal too
+            **{name: None for name in DETAIL_FIELDS},
             do_not_contact=True,
             erased_at=now,
             deleted_at=row.deleted_at or now,

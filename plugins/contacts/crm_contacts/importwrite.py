@@ -10,6 +10,10 @@ A matched contact gains the row's e-mails, phones, addresses, tags and
 custom fields, and the row's non-empty scalar fields replace its own
 (:func:`fold`), so running the same import twice changes nothing the
 second time.
+
+A row's ``status_changed_at`` (an export's status date) is kept as the
+contact's status date, for a new contact and for a status the row changes,
+instead of the time of the import.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from crm_hookspecs.records import FieldChange
 from crm_core.storage import bulk_insert, dialect
 
 from crm_contacts.book import chunks, stored_time
-from crm_contacts.fields import display_name_for
+from crm_contacts.fields import DETAIL_FIELDS, display_name_for
 from crm_contacts.importreport import ImportReport
 from crm_contacts.models import ContactEmail, ContactPhone, ListMember
 from crm_contacts.normalize import name_key
@@ -35,10 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchWriter", "CHILD_TABLES", "child_rows", "defaults", "fold", "reserve_ids"]
 
-_SCALARS = ("kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language", "do_not_contact", "external_id", "notes")
+_SCALARS = (
+    "kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language",
+    "do_not_contact", "external_id", "notes", *DETAIL_FIELDS,
+)
 _CONTACT_COLUMNS = (
     "id", "kind", "display_name", "first_name", "last_name", "name_key", "organization_id", "status", "status_changed_at",
-    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at",
+    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at", *DETAIL_FIELDS,
 )
 # an e-mail or phone kept as typed is stored unverified once the tables have the column
 _EMAIL_VERIFIED = "verified" in ContactEmail._meta.fields
@@ -83,14 +90,13 @@ class BatchWriter:
         for cid, f in zip(ids, new):
             contacts.append((
                 cid, f["kind"], f["display_name"], f["first_name"], f["last_name"],
-                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"], at,
+                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"],
+                _stored_at(f.get("status_changed_at"), at),
                 f.get("region"), f.get("country"), f.get("owner"), f.get("language"), f.get("do_not_contact", False),
-                f.get("external_id"), f.get("notes"), at, at,
+                f.get("external_id"), f.get("notes"), at, at, *(f.get(k) for k in DETAIL_FIELDS),
             ))
-            for e in f.get("emails", ()):
-                emails.append(_email_row(cid, e))
-            for p in f.get("phones", ()):
-                phones.append(_phone_row(cid, p))
+            emails += child_rows("emails", cid, f.get("emails", ()))
+            phones += child_rows("phones", cid, f.get("phones", ()))
             for a in f.get("addresses", ()):
                 addresses.append((cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]))
             for t in f.get("tags", ()):
@@ -141,10 +147,14 @@ class BatchWriter:
             new = dict(old)
             for fields in rows:
                 new = fold(new, fields)
+            # the file's status date is not a field of its own: it dates a status change
+            status_date = new.pop("status_changed_at", None)
             if new == old:
                 report.unchanged += 1
                 continue
             report.updated += 1
+            if status_date is not None:
+                new["status_changed_at"] = status_date
             changed.append((cid, old, new, record))
         report.timings["match"] += clock() - start
         if not changed:
@@ -159,7 +169,8 @@ class BatchWriter:
         params = []
         events = []
         for cid, old, new, record in changed:
-            status_at = at if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
+            status_date = new.pop("status_changed_at", None)
+            status_at = stored_time(status_date or now) if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
             values = {
                 **{k: new[k] for k in _SCALARS},
                 "name_key": name_key(new["display_name"], new["first_name"], new["last_name"]),
@@ -231,6 +242,14 @@ def _email_row(cid: int, e: dict[str, Any]) -> tuple[Any, ...]:
 def _phone_row(cid: int, p: dict[str, Any]) -> tuple[Any, ...]:
     row = (cid, p["number"], p.get("extension"), p["kind"], p["primary"])
     return row + (p.get("verified", True),) if _PHONE_VERIFIED else row
+
+
+def _stored_at(when: dt.datetime | None, default: Any) -> Any:
+    """A row's own status date (an export's ``status_changed_at``) as stored, else ``default``."""
+    if when is None:
+        return default
+    stored = stored_time(when)
+    return str(stored) if isinstance(default, str) else stored
 
 
 def defaults(fields: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,9 @@ A mapping sends each CSV column to a *target*:
   ``address_region``, ``address_country``, ``address_kind`` (slot 1), or
   ``address_2:home.city`` for other slots;
 * ``custom.NAME`` for a custom field; ``-`` ignores the column.
+
+A column no target claims is kept as a custom field named after its header,
+unless it is ignored (``-`` in a mapping file, or ``ignore_columns``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ __all__ = ["LAYOUTS", "Mapping_", "Target", "detect", "load_mapping_file", "pars
 
 SCALAR_TARGETS = (
     "id", "external_id", "kind", "first_name", "last_name", "display_name", "organization", "status", "region",
-    "country", "owner", "language", "do_not_contact", "notes", "tags",
+    "country", "owner", "language", "do_not_contact", "notes", "tags", "name_prefix", "middle_name", "name_suffix",
+    "nickname", "title", "department", "birthday", "website", "status_changed_at",
 )
 ADDRESS_PARTS = ("street", "extra", "city", "postal_code", "region", "country", "kind")
 _NATIVE_ADDRESS = {
@@ -96,6 +100,8 @@ class Mapping_:
     layout: str
     targets: tuple[Target | None, ...]
     ignored: tuple[str, ...] = ()
+    #: columns no target claimed, kept as custom fields named after them
+    kept_as_custom: tuple[str, ...] = ()
 
 
 def _google_targets() -> dict[str, str]:
@@ -103,6 +109,13 @@ def _google_targets() -> dict[str, str]:
         "Name": "display_name", "Given Name": "first_name", "Family Name": "last_name", "First Name": "first_name",
         "Last Name": "last_name", "Notes": "notes", "Group Membership": "tags", "Labels": "tags",
         "Organization 1 - Name": "organization", "Organization Name": "organization",
+        "Additional Name": "middle_name", "Middle Name": "middle_name", "Name Prefix": "name_prefix",
+        "Name Suffix": "name_suffix", "Nickname": "nickname", "Birthday": "birthday",
+        "Organization 1 - Title": "title", "Organization Title": "title",
+        "Organization 1 - Department": "department", "Organization Department": "department",
+        "Website 1 - Value": "website",
+        # the address written out again in one cell: its parts are mapped
+        **{f"Address {n} - Formatted": "-" for n in range(1, 6)},
     }
     for n in range(1, 6):
         out[f"E-mail {n} - Value"] = f"email_{n}"
@@ -132,9 +145,21 @@ _OUTLOOK = {
     "Business Country/Region": "address_1:work.country",
     "Home Street": "address_2:home.street", "Home City": "address_2:home.city", "Home State": "address_2:home.region",
     "Home Postal Code": "address_2:home.postal_code", "Home Country/Region": "address_2:home.country",
+    "Title": "name_prefix", "Middle Name": "middle_name", "Suffix": "name_suffix", "Nickname": "nickname",
+    "Job Title": "title", "Department": "department", "Birthday": "birthday", "Web Page": "website",
+    "E-mail Type": "email_1.type", "E-mail 2 Type": "email_2.type", "E-mail 3 Type": "email_3.type",
+    "Business Street 2": "address_1:work.extra", "Home Street 2": "address_2:home.extra",
+    "Other Street": "address_3:other.street", "Other Street 2": "address_3:other.extra", "Other City": "address_3:other.city",
+    "Other State": "address_3:other.region", "Other Postal Code": "address_3:other.postal_code",
+    "Other Country/Region": "address_3:other.country",
+    "Home Phone 2": "phone_7:home", "Home Fax": "phone_8:fax", "Other Fax": "phone_9:fax", "Company Main Phone": "phone_10:work",
+    "Primary Phone": "phone_11:other", "Car Phone": "phone_12:mobile", "Pager": "phone_13:other",
+    "Assistant's Phone": "phone_14:work",
 }
 _NATIVE = {t: t for t in (*SCALAR_TARGETS, *_NATIVE_ADDRESS, "email", "phone")}
 _NATIVE["name"] = "display_name"
+# our export's own record of when the contact was created: not a field to set
+_NATIVE["created_at"] = "-"
 
 #: the layouts :func:`detect` recognises: name -> (header -> target, headers that identify it)
 LAYOUTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
@@ -156,12 +181,33 @@ def _native_target(header: str) -> str | None:
     return None
 
 
-def detect(header: Sequence[str], columns: Mapping[str, str] | None = None) -> Mapping_:
+def _unmapped(name: str) -> Target:
+    """The custom field an unmapped column is kept in."""
+    if len(name) > 100:
+        raise ValidationError(
+            f"column {name[:30]!r}… maps to no field and its header is too long to name a custom field (100 characters); "
+            "ignore it with --ignore-column or map it in a mapping file"
+        )
+    return Target("custom", part=name)
+
+
+def detect(
+    header: Sequence[str], columns: Mapping[str, str] | None = None, ignore_columns: Sequence[str] = ()
+) -> Mapping_:
     """The mapping for ``header``: ``columns`` (from a mapping file) if given, else a known layout.
 
-    Raises :class:`ValidationError` when no column maps to anything.
+    A column that maps to nothing is kept as a custom field named after its
+    header, unless the mapping file maps it to ``-`` or ``ignore_columns``
+    names it. Raises :class:`ValidationError` when no column maps to
+    anything, or ``ignore_columns`` names a column the file does not have.
     """
     names = [h.strip() for h in header]
+    ignore = {c.strip() for c in ignore_columns}
+    missing = sorted(ignore - set(names))
+    if missing:
+        raise ValidationError(
+            f"--ignore-column {', '.join(repr(c) for c in missing)}: the file has no such column; its columns are: {', '.join(names)}"
+        )
     if columns is not None:
         unknown = [c for c in columns if c not in names]
         if unknown:
@@ -170,6 +216,7 @@ def detect(header: Sequence[str], columns: Mapping[str, str] | None = None) -> M
                 f"its columns are: {', '.join(names)}"
             )
         targets = tuple(parse_target(columns[n]) if n in columns else None for n in names)
+        explicit = {n for n in names if n in columns}
         layout = "mapping file"
     else:
         layout = "crm"
@@ -180,14 +227,21 @@ def detect(header: Sequence[str], columns: Mapping[str, str] | None = None) -> M
                 break
         if table is not None:
             targets = tuple(parse_target(table[n]) if n in table else None for n in names)
+            explicit = {n for n in names if n in table}
         else:
             targets = tuple(parse_target(t) if (t := _native_target(n)) else None for n in names)
+            explicit = {n for n in names if _native_target(n)}
     if not any(targets):
         raise ValidationError(
             f"the header matches nothing: columns {', '.join(repr(n) for n in names[:8])}{'…' if len(names) > 8 else ''}; "
             "use the column names of 'crm contacts export', a Google Contacts or Outlook CSV export, "
             "or give a mapping file with --mapping (or check the delimiter with --delimiter)"
         )
+    # what no target claims is kept, named after its header (checked after the
+    # "matches nothing" test: a file of only unknown columns is the wrong file)
+    targets = tuple(
+        None if n in ignore else t if t is not None or n in explicit or not n else _unmapped(n) for n, t in zip(names, targets)
+    )
     seen: dict[Target, str] = {}
     for name, target in zip(names, targets):
         if target is None:
@@ -196,7 +250,8 @@ def detect(header: Sequence[str], columns: Mapping[str, str] | None = None) -> M
             raise ValidationError(f"columns {seen[target]!r} and {name!r} both map to the same target; map one of them to '-'")
         seen[target] = name
     ignored = tuple(n for n, t in zip(names, targets) if t is None)
-    return Mapping_(layout, targets, ignored)
+    kept = tuple(n for n, t in zip(names, targets) if t is not None and n not in explicit)
+    return Mapping_(layout, targets, ignored, kept)
 
 
 def load_mapping_file(path: str | Path) -> dict[str, Any]:

@@ -37,6 +37,18 @@ class Contact(Model):
     display_name = peewee.CharField(max_length=300)
     first_name = peewee.CharField(max_length=150, default="")
     last_name = peewee.CharField(max_length=150, default="")
+    #: the rest of a person's name (vCard N): "Dr.", "Luis", "Jr."; and what friends call them
+    name_prefix = peewee.CharField(max_length=50, null=True)
+    middle_name = peewee.CharField(max_length=150, null=True)
+    name_suffix = peewee.CharField(max_length=50, null=True)
+    nickname = peewee.CharField(max_length=150, null=True)
+    #: job title and department at their organization (vCard TITLE, ORG's unit)
+    title = peewee.CharField(max_length=150, null=True)
+    department = peewee.CharField(max_length=150, null=True)
+    #: ISO 8601 date, or ``--MM-DD`` when the year is not known (vCard BDAY)
+    birthday = peewee.CharField(max_length=10, null=True)
+    #: a web page (vCard URL)
+    website = peewee.CharField(max_length=500, null=True)
     #: lower-case, accent-free names, for searching by name on every backend
     name_key = peewee.CharField(max_length=300, index=True)
     organization = peewee.ForeignKeyField("self", null=True, backref="members", on_delete="SET NULL")
@@ -69,6 +81,9 @@ class ContactEmail(Model):
     address = peewee.CharField(max_length=254, index=True)
     kind = peewee.CharField(max_length=20, default="other")
     is_primary = peewee.BooleanField(default=False)
+    #: false for an address kept as written although it is not an e-mail
+    #: address (an Exchange ``EX`` address in an Outlook export)
+    verified = peewee.BooleanField(default=True)
 
     class Meta:
         table_name = "contacts_email"
@@ -77,11 +92,14 @@ class ContactEmail(Model):
 class ContactPhone(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="phones", on_delete="CASCADE")
-    #: E.164, e.g. +34612345678
-    number = peewee.CharField(max_length=20, index=True)
+    #: E.164, e.g. +34612345678; as typed when ``verified`` is false
+    number = peewee.CharField(max_length=64, index=True)
     extension = peewee.CharField(max_length=20, null=True)
     kind = peewee.CharField(max_length=20, default="other")
     is_primary = peewee.BooleanField(default=False)
+    #: false for a number that could not be read in any country the row
+    #: gave nor the default region, kept as typed
+    verified = peewee.BooleanField(default=True)
 
     class Meta:
         table_name = "contacts_phone"

@@ -21,6 +21,8 @@ class Email:
     address: str
     kind: str = "other"
     primary: bool = False
+    #: false for an address kept as written that is not an e-mail address (Exchange ``EX``)
+    verified: bool = True
 
 
 @attrs.frozen
@@ -30,6 +32,8 @@ class Phone:
     kind: str = "other"
     primary: bool = False
     extension: str | None = None
+    #: false for a number kept as typed because it could not be read
+    verified: bool = True
 
 
 @attrs.frozen
@@ -66,6 +70,15 @@ class ContactRecord:
     last_name: str = ""
     organization_id: int | None = None
     organization_name: str | None = None
+    name_prefix: str | None = None
+    middle_name: str | None = None
+    name_suffix: str | None = None
+    nickname: str | None = None
+    title: str | None = None
+    department: str | None = None
+    #: ``YYYY-MM-DD``, or ``--MM-DD`` without the year
+    birthday: str | None = None
+    website: str | None = None
     status: str = "prospect"
     status_changed_at: dt.datetime | None = None
     region: str | None = None
@@ -142,6 +155,14 @@ DATA_FIELDS = (
     "do_not_contact",
     "external_id",
     "notes",
+    "name_prefix",
+    "middle_name",
+    "name_suffix",
+    "nickname",
+    "title",
+    "department",
+    "birthday",
+    "website",
     "emails",
     "phones",
     "addresses",
@@ -156,7 +177,7 @@ def snapshot(record: ContactRecord) -> dict[str, Any]:
     for name in DATA_FIELDS:
         value = getattr(record, name)
         if name == "emails":
-            value = [{"address": e.address, "kind": e.kind, "primary": e.primary} for e in value]
+            value = [_email_dict(e) for e in value]
         elif name == "phones":
             value = [_phone_dict(p) for p in value]
         elif name == "addresses":
@@ -169,10 +190,21 @@ def snapshot(record: ContactRecord) -> dict[str, Any]:
     return out
 
 
+# "verified" appears only when false, as fields.clean gives it: events and
+# snapshots of checked values keep their shape
+def _email_dict(email: Email) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": email.address, "kind": email.kind, "primary": email.primary}
+    if not email.verified:
+        out["verified"] = False
+    return out
+
+
 def _phone_dict(phone: Phone) -> dict[str, Any]:
     out: dict[str, Any] = {"number": phone.number, "kind": phone.kind, "primary": phone.primary}
     if phone.extension:
         out["extension"] = phone.extension
+    if not phone.verified:
+        out["verified"] = False
     return out
 
 

@@ -190,7 +190,8 @@ class SelfService:
         if not changes:
             raise InvalidChangeError("changes", f"nothing was submitted; send at least one of {', '.join(claims.fields)}")
         try:
-            return clean(changes, region=self.crm.settings("contacts").default_region or None)
+            # the person is at the form: a phone that cannot be read is theirs to fix, not to keep unverified
+            return clean(changes, region=self.crm.settings("contacts").default_region or None, keep_unreadable=False)
         except FieldError as exc:
             raise InvalidChangeError(exc.field, exc.reason) from None
 
