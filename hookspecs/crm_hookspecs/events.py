@@ -188,9 +188,10 @@ def from_payload(type_name: str, payload: dict[str, Any]) -> Event:
     if cls is None:
         return _unknown(type_name, payload)
     try:
-        return _get_converter().structure(payload, cls)
+        event: Event = _get_converter().structure(payload, cls)
     except Exception:  # a payload from an incompatible version of the type
         return _unknown(type_name, payload)
+    return event
 
 
 def _unknown(type_name: str, payload: dict[str, Any]) -> UnknownEvent:
