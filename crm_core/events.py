@@ -25,7 +25,7 @@ import itertools
 import json
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 import attrs
 
@@ -249,7 +249,9 @@ class EventBus:
         occurred_at = event.occurred_at
         if occurred_at is None:
             occurred_at = self._app.clock.now()
-            event = attrs.evolve(event, occurred_at=occurred_at)
+            # mypy checks attrs.evolve with its attrs plugin, which does not see
+            # the attrs classes that event_type() makes (declared through dataclass_transform)
+            event = attrs.evolve(cast(Any, event), occurred_at=occurred_at)
         type_name, payload = to_payload(event)
         try:
             text = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))

@@ -97,7 +97,7 @@ class Role(Model):
 class RolePermission(Model):
     id = peewee.AutoField()
     role = peewee.ForeignKeyField(Role, column_name="role", on_delete="CASCADE")
-    role_id: int  # the id peewee's ForeignKeyField adds, declared for type checkers
+    role_id: str  # the id peewee's ForeignKeyField adds, declared for type checkers
     permission = peewee.CharField(max_length=150)
 
     class Meta:
@@ -108,7 +108,7 @@ class RolePermission(Model):
 class RoleScope(Model):
     id = peewee.AutoField()
     role = peewee.ForeignKeyField(Role, column_name="role", on_delete="CASCADE")
-    role_id: int  # the id peewee's ForeignKeyField adds, declared for type checkers
+    role_id: str  # the id peewee's ForeignKeyField adds, declared for type checkers
     record_type = peewee.CharField(max_length=150)
     scope = peewee.CharField(max_length=8)
 
