@@ -219,8 +219,7 @@ def _outermost_transaction(database: peewee.Database) -> object | None:
     savepoint and is not put on it, so ``top_transaction()`` (public, unlike
     the stack) is the outermost transaction. A ``transaction()`` opened
     explicitly inside another is put on it (peewee flattens it into the outer
-    one): it is then a marker of its own, which costs one more delivery
-    round after the commit, never a missed one.
+    one): it is then a caller of its own, which locks the outbox once more.
     """
     # top_transaction is not annotated in peewee
     top: Callable[[], object | None] = database.top_transaction
@@ -315,27 +314,32 @@ class EventBus:
         if getattr(local, "delivering", False):
             local.again = True  # the running delivery loop picks them up
             return
-        database = self._app.database
-        # One delivery per outermost transaction. The marker is that
-        # transaction itself, not a flag: peewee drops the after-commit
-        # callbacks of a transaction that rolls back, and a flag would then
-        # stay set and stop every later delivery in this thread.
-        outermost = _outermost_transaction(database)
-        if getattr(local, "scheduled_for", None) is outermost:
-            return
-        local.scheduled_for = outermost
+        # One delivery per commit. The callback is registered again after
+        # every write to the outbox, not once per transaction: peewee drops
+        # the after-commit callbacks of a transaction that rolls back, at its
+        # end or by an explicit ``txn.rollback()`` inside the block (which
+        # then goes on), and says so nowhere public; a callback registered
+        # once could be gone while its transaction still commits events.
+        # Every registration of a commit is the same function, which
+        # delivers only while it is the pending one: the first call of a
+        # commit delivers, the others return at once.
+        pending: Callable[[], None] | None = getattr(local, "pending", None)
+        if pending is None:
 
-        def after_commit() -> None:
-            local.scheduled_for = None
-            try:
-                self.deliver()
-            except Exception:  # the change is committed: never fail the caller for its delivery
-                # (an exception here would also skip peewee's other after-commit
-                # callbacks); the events stay in the outbox for the next delivery,
-                # 'crm events deliver' or the worker
-                self._app.log.exception("delivering events after commit failed; they wait in the outbox")
+            def deliver_once() -> None:
+                if local.pending is not deliver_once:
+                    return  # delivered already in this commit
+                local.pending = None
+                try:
+                    self.deliver()
+                except Exception:  # the change is committed: never fail the caller for its delivery
+                    # (an exception here would also skip peewee's other after-commit
+                    # callbacks); the events stay in the outbox for the next delivery,
+                    # 'crm events deliver' or the worker
+                    self._app.log.exception("delivering events after commit failed; they wait in the outbox")
 
-        database.after_commit(after_commit)
+            pending = local.pending = deliver_once
+        self._app.database.after_commit(pending)
 
     # -- delivering ----------------------------------------------------------
 

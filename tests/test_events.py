@@ -625,3 +625,14 @@ def test_one_delivery_per_outermost_transaction_even_after_a_rollback(crm_factor
         crm.emit(created(6)[0])
     assert len(rounds) == 2
     assert [e.contact_id for e in crm_recorder.events] == [1, 2, 3, 5, 6]
+
+
+def test_events_written_after_an_explicit_rollback_inside_the_block_are_delivered(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    # txn.rollback() inside the block drops the after-commit callbacks
+    # registered so far, and the block goes on in a new transaction
+    with crm.activate(), crm.database.atomic() as txn:
+        crm.emit(created(1)[0])
+        txn.rollback()
+        crm.emit(created(2)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [2]
