@@ -9,6 +9,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar, overload
 
+from crm_core import rows as typed_rows
 from crm_core import storage
 from crm_core.clock import Clock, SystemClock
 from crm_core.config import Config, CoreSettings, load_config, structure_section
@@ -281,7 +282,7 @@ class CRM:
         from crm_core.models import PluginState
 
         with self.activate():
-            if not PluginState.table_exists():
+            if not typed_rows.table_exists(PluginState):
                 return
             now = self.clock.now()
             known = {p.name: p for p in PluginState.select()}

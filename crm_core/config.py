@@ -25,7 +25,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 
@@ -85,23 +85,23 @@ class SmtpSettings:
     ca_file: str | None = None
 
     @security.validator
-    def _check_security(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_security(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if value not in ("none", "starttls", "tls"):
             raise ValueError(f"must be 'none', 'starttls' or 'tls', not {value!r}")
 
     @port.validator
-    def _check_port(self, attribute: attrs.Attribute, value: int) -> None:
+    def _check_port(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if not 0 < value < 65536:
             raise ValueError(f"must be a TCP port between 1 and 65535, not {value!r}")
 
     @timeout.validator
-    def _check_timeout(self, attribute: attrs.Attribute, value: float) -> None:
+    def _check_timeout(self, attribute: attrs.Attribute[Any], value: float) -> None:
         if value <= 0:
             raise ValueError(f"must be a positive number of seconds, not {value!r}")
 
 
-def _positive(allow_zero: bool = False):  # -> attrs validator
-    def check(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+def _positive(allow_zero: bool = False) -> Callable[[Any, attrs.Attribute[Any], float], None]:  # an attrs validator
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         if value < 0 or (value == 0 and not allow_zero):
             raise ValueError(f"must be {'zero or more' if allow_zero else 'more than zero'}, not {value!r}")
 
@@ -140,21 +140,21 @@ class MailSettings:
     transport_options: dict[str, Any] = attrs.field(factory=dict)
 
     @sender.validator
-    def _check_sender(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_sender(self, attribute: attrs.Attribute[Any], value: str) -> None:
         # a quick syntax check: the full parse (and its imports) waits for mail
         from crm_core.mail.address import check_address_syntax
 
         check_address_syntax(value, what="the sender")
 
     @unsubscribe_mailto.validator
-    def _check_unsubscribe_mailto(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_unsubscribe_mailto(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if value:
             from crm_core.mail.address import check_address_syntax
 
             check_address_syntax(value, what="unsubscribe_mailto")
 
     @unsubscribe_text.validator
-    def _check_unsubscribe_text(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_unsubscribe_text(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if "{url}" not in value or "\n" in value or "\r" in value:
             raise ValueError(f"{value!r} must be one line holding {{url}}, where the unsubscribe link goes")
 
@@ -178,14 +178,14 @@ BUILTIN_ROLE_NAMES = ("admin", "manager", "sales", "support", "read-only")
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
-def _check_role_name(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _check_role_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not _ROLE_NAME.match(value):
         raise ValueError(f"role name {value!r}: use 1 to 40 lower-case letters, digits, '-' and '_', starting with a letter")
     if value in BUILTIN_ROLE_NAMES:
         raise ValueError(f"{value!r} is a built-in role; give the custom role another name")
 
 
-def _check_scopes(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> None:
+def _check_scopes(instance: Any, attribute: attrs.Attribute[Any], value: dict[str, str]) -> None:
     for record_type, scope in value.items():
         if scope not in ("own", "team", "all"):
             raise ValueError(f"scope of {record_type!r} must be 'own', 'team' or 'all', not {scope!r}")
@@ -240,7 +240,7 @@ class CoreSettings:
     roles: list[RoleSettings] = attrs.field(factory=list)
 
     @roles.validator
-    def _check_roles(self, attribute: attrs.Attribute, value: list[RoleSettings]) -> None:
+    def _check_roles(self, attribute: attrs.Attribute[Any], value: list[RoleSettings]) -> None:
         seen: set[str] = set()
         for role in value:
             if role.name in seen:
@@ -248,7 +248,7 @@ class CoreSettings:
             seen.add(role.name)
 
     @database.validator
-    def _check_database(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_database(self, attribute: attrs.Attribute[Any], value: str) -> None:
         scheme = value.partition("://")[0].lower() if "://" in value else "sqlite"
         if scheme not in DATABASE_SCHEMES:
             raise ValueError(
@@ -257,7 +257,7 @@ class CoreSettings:
             )
 
     @timezone.validator
-    def _check_timezone(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_timezone(self, attribute: attrs.Attribute[Any], value: str) -> None:
         import zoneinfo
 
         try:
@@ -305,7 +305,8 @@ class Config:
         data["plugins"] = {"enabled": list(self.enabled) if self.enabled is not None else []}
         for name, table in sorted(self.plugin_tables.items()):
             data["plugins"][name] = dict(table)
-        return _redact(data, "", self.secrets)
+        redacted: dict[str, Any] = _redact(data, "", self.secrets)
+        return redacted
 
 
 def parse_plugin_list(value: str) -> tuple[str, ...]:
@@ -423,8 +424,8 @@ def _problems(exc: BaseException, path: str, type_: Any) -> list[tuple[str, str]
         out = [p for sub, note in with_notes for p in _problems(sub, f"{path}.{note.name}", note.type)]
         return out + [p for sub in others for p in _problems(sub, path, exc.cl)]
     if isinstance(exc, IterableValidationError):
-        with_notes, others = exc.group_exceptions()
-        out = [p for sub, note in with_notes for p in _problems(sub, f"{path}[{note.index}]", note.type)]
+        with_indexes, others = exc.group_exceptions()
+        out = [p for sub, note in with_indexes for p in _problems(sub, f"{path}[{note.index}]", note.type)]
         return out + [p for sub in others for p in _problems(sub, path, None)]
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = ", ".join(f.name for f in attrs.fields(exc.cl))
@@ -474,7 +475,7 @@ def _scalar_fix(kind: type, value: Any) -> str:
     return ""
 
 
-def _failing_field(cls: type, value: dict[str, Any], structure: Any) -> tuple[attrs.Attribute, BaseException] | None:
+def _failing_field(cls: type, value: dict[str, Any], structure: Any) -> tuple[attrs.Attribute[Any], BaseException] | None:
     """Which field's validator refused ``value``, so the message can name its key.
 
     An attrs validator raises from the class's ``__init__``, where cattrs no
@@ -562,7 +563,7 @@ def _converter() -> Any:
         conv.register_structure_hook_factory(is_list_like, sequence_hook)
 
         def table_hook(cls: type) -> Any:
-            inner = make_dict_structure_fn(cls, conv)
+            inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv)
 
             def structure(value: Any, _: Any) -> Any:
                 if not isinstance(value, dict):

@@ -25,14 +25,16 @@ import itertools
 import json
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 import attrs
 
+from crm_core import rows as typed_rows
 from crm_core.errors import EventError
 from crm_core.storage import bulk_insert, dialect
 
 if TYPE_CHECKING:
+    import peewee
     from crm_hookspecs.events import Event
 
     from crm_core.app import CRM
@@ -209,6 +211,21 @@ def redact_payload(type_name: str, payload: dict[str, Any], about: bool, redacto
     return out
 
 
+def _outermost_transaction(database: peewee.Database) -> object | None:
+    """The transaction the caller runs in (``None`` outside one), the same object for all of its nesting.
+
+    peewee keeps a stack of the transactions opened with ``atomic()`` or
+    ``transaction()``, but an ``atomic()`` block inside a transaction is a
+    savepoint and is not put on it, so ``top_transaction()`` (public, unlike
+    the stack) is the outermost transaction. A ``transaction()`` opened
+    explicitly inside another is put on it (peewee flattens it into the outer
+    one): it is then a caller of its own, which locks the outbox once more.
+    """
+    # top_transaction is not annotated in peewee
+    top: Callable[[], object | None] = database.top_transaction
+    return top()
+
+
 def _json_default(value: Any) -> Any:
     raise TypeError(f"event payload value {value!r} ({type(value).__name__}) is not JSON-serialisable")
 
@@ -228,14 +245,18 @@ class EventBus:
 
         if not isinstance(event, Event):
             raise EventError(f"crm.emit() takes an event from crm_hookspecs.events, not {type(event).__name__}")
-        if event.occurred_at is None:
-            event = attrs.evolve(event, occurred_at=self._app.clock.now())
+        occurred_at = event.occurred_at
+        if occurred_at is None:
+            occurred_at = self._app.clock.now()
+            # mypy checks attrs.evolve with its attrs plugin, which does not see
+            # the attrs classes that event_type() makes (declared through dataclass_transform)
+            event = attrs.evolve(cast(Any, event), occurred_at=occurred_at)
         type_name, payload = to_payload(event)
         try:
             text = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))
         except TypeError as exc:
             raise EventError(f"cannot emit {type_name}: {exc}") from None
-        return event.event_id, type_name, event.occurred_at, text
+        return event.event_id, type_name, occurred_at, text
 
     def emit(self, event: Event) -> None:
         """Write ``event`` to the outbox in the current transaction (or its own)."""
@@ -257,7 +278,7 @@ class EventBus:
             for eid, t, at, p in itertools.chain((first,), prepared)
         )
         with app.activate():
-            caller = database.top_transaction()
+            caller = _outermost_transaction(database)
             with database.atomic():
                 self._lock_outbox(caller)
                 count = bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database)
@@ -267,7 +288,7 @@ class EventBus:
                 self._local.outbox_locked_by = caller  # held until the caller's transaction ends
         return count
 
-    def _lock_outbox(self, caller: Any) -> None:
+    def _lock_outbox(self, caller: object | None) -> None:
         """Make the transactions that write events take turns (PostgreSQL, MySQL/MariaDB).
 
         Event ids are handed out when a row is written, not when it commits.
@@ -282,7 +303,8 @@ class EventBus:
             return
         if caller is not None and getattr(self._local, "outbox_locked_by", None) is caller:
             return  # this transaction holds the lock already
-        database.execute_sql(
+        typed_rows.execute(
+            database,
             f"SELECT name FROM {'crm_lock'.join(database.quote)} WHERE name = {database.param} FOR UPDATE",
             (OUTBOX_LOCK,),
         )
@@ -292,27 +314,32 @@ class EventBus:
         if getattr(local, "delivering", False):
             local.again = True  # the running delivery loop picks them up
             return
-        database = self._app.database
-        # One delivery per outermost transaction. The marker is that
-        # transaction itself, not a flag: peewee drops the after-commit
-        # callbacks of a transaction that rolls back, and a flag would then
-        # stay set and stop every later delivery in this thread.
-        outermost = database._state.transactions[0]
-        if getattr(local, "scheduled_for", None) is outermost:
-            return
-        local.scheduled_for = outermost
+        # One delivery per commit. The callback is registered again after
+        # every write to the outbox, not once per transaction: peewee drops
+        # the after-commit callbacks of a transaction that rolls back, at its
+        # end or by an explicit ``txn.rollback()`` inside the block (which
+        # then goes on), and says so nowhere public; a callback registered
+        # once could be gone while its transaction still commits events.
+        # Every registration of a commit is the same function, which
+        # delivers only while it is the pending one: the first call of a
+        # commit delivers, the others return at once.
+        pending: Callable[[], None] | None = getattr(local, "pending", None)
+        if pending is None:
 
-        def after_commit() -> None:
-            local.scheduled_for = None
-            try:
-                self.deliver()
-            except Exception:  # the change is committed: never fail the caller for its delivery
-                # (an exception here would also skip peewee's other after-commit
-                # callbacks); the events stay in the outbox for the next delivery,
-                # 'crm events deliver' or the worker
-                self._app.log.exception("delivering events after commit failed; they wait in the outbox")
+            def deliver_once() -> None:
+                if local.pending is not deliver_once:
+                    return  # delivered already in this commit
+                local.pending = None
+                try:
+                    self.deliver()
+                except Exception:  # the change is committed: never fail the caller for its delivery
+                    # (an exception here would also skip peewee's other after-commit
+                    # callbacks); the events stay in the outbox for the next delivery,
+                    # 'crm events deliver' or the worker
+                    self._app.log.exception("delivering events after commit failed; they wait in the outbox")
 
-        database.after_commit(after_commit)
+            pending = local.pending = deliver_once
+        self._app.database.after_commit(pending)
 
     # -- delivering ----------------------------------------------------------
 
@@ -391,10 +418,10 @@ class EventBus:
     def _positions(self, names: list[str]) -> dict[str, int]:
         """Each handler's cursor, read without a lock (each is locked again before it is used)."""
         sql = self._statements()
-        cursors = dict(self._app.database.execute_sql(sql.positions).fetchall())
+        cursors: dict[str, int] = dict(typed_rows.fetchall(self._app.database, sql.positions))
         if any(name not in cursors for name in names):
             self.ensure_cursors()
-            cursors = dict(self._app.database.execute_sql(sql.positions).fetchall())
+            cursors = dict(typed_rows.fetchall(self._app.database, sql.positions))
         return {name: cursors.get(name, 0) for name in names}
 
     def _read_batch(self, after: int) -> _Batch | None:
@@ -406,7 +433,7 @@ class EventBus:
         from crm_hookspecs.events import from_payload
 
         database = self._app.database
-        rows = database.execute_sql(self._statements().outbox, (after, BATCH_SIZE)).fetchall()
+        rows = typed_rows.fetchall(database, self._statements().outbox, (after, BATCH_SIZE))
         if not rows:
             return None
         return _Batch(after, [row[0] for row in rows], [from_payload(t, _loads(p)) for _, t, p in rows])
@@ -422,11 +449,13 @@ class EventBus:
         batch: _Batch = local.batch
         report = DeliveryReport()
         with database.atomic():
-            row = database.execute_sql(sql.lock, (name,)).fetchone()
+            row = typed_rows.fetchone(database, sql.lock, (name,))
             if row is None:  # deleted since the round began
                 self.ensure_cursors()
-                row = database.execute_sql(sql.lock, (name,)).fetchone()
-            last = row[0]
+                row = typed_rows.fetchone(database, sql.lock, (name,))
+            if row is None:
+                raise EventError(f"event handler {name!r} has no cursor in crm_event_cursor, even after creating the missing ones")
+            last: int = row[0]
             if last >= batch.pks[-1]:  # another delivery got there first
                 local.positions[name] = last
                 return report
@@ -453,7 +482,7 @@ class EventBus:
                     except Exception as exc:  # recorded, retried later
                         self._record_failure(name, pk, exc)
                         report.failed += 1
-            database.execute_sql(sql.advance, (pks[-1], EventCursor.updated_at.db_value(app.clock.now()), name))
+            typed_rows.execute(database, sql.advance, (pks[-1], EventCursor.updated_at.db_value(app.clock.now()), name))
         local.positions[name] = pks[-1]
         return report
 
@@ -512,11 +541,12 @@ class EventBus:
         with self._app.activate(), self._app.database.atomic():
             while True:
                 rows = list(
-                    OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
-                    .where(condition & (OutboxEvent.id > last))
-                    .order_by(OutboxEvent.id)
-                    .limit(BATCH_SIZE)
-                    .tuples()
+                    typed_rows.tuples(
+                        OutboxEvent.select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.payload)
+                        .where(condition & (OutboxEvent.id > last))
+                        .order_by(OutboxEvent.id)
+                        .limit(BATCH_SIZE)
+                    )
                 )
                 if not rows:
                     return count
@@ -550,7 +580,6 @@ class EventBus:
                 .join(OutboxEvent)
                 .where(EventFailure.resolved_at.is_null())
                 .order_by(EventFailure.id)
-                .dicts()
             )
             return [
                 FailureInfo(
@@ -564,7 +593,7 @@ class EventBus:
                     next_attempt_at=f["next_attempt_at"],
                     traceback=f["error"],
                 )
-                for f in query
+                for f in typed_rows.dicts(query)
             ]
 
     def retry(self, due_only: bool = True) -> DeliveryReport:
@@ -607,11 +636,12 @@ class EventBus:
         with self._app.activate():
             newest = OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar() or 0
             cursors = {c.handler: c.last_id for c in EventCursor.select()}
-            failures = dict(
-                EventFailure.select(EventFailure.handler, fn.COUNT(EventFailure.id))
-                .where(EventFailure.resolved_at.is_null())
-                .group_by(EventFailure.handler)
-                .tuples()
+            failures: dict[str, int] = dict(
+                typed_rows.tuples(
+                    EventFailure.select(EventFailure.handler, fn.COUNT(EventFailure.id))
+                    .where(EventFailure.resolved_at.is_null())
+                    .group_by(EventFailure.handler)
+                )
             )
             pending = {}
             for handler, last in cursors.items():
@@ -667,7 +697,7 @@ class EventBus:
         if since is not None:
             query = query.where(OutboxEvent.occurred_at >= since)
         with self._app.activate():
-            rows = list(query.limit(limit).tuples())
+            rows = list(typed_rows.tuples(query.limit(limit)))
         return [LoggedEvent(position, from_payload(type_name, _loads(payload))) for position, type_name, payload in rows]
 
     def recent(self, limit: int = 20, type_name: str | None = None) -> list[dict[str, Any]]:

@@ -114,7 +114,7 @@ class Hooks:
 
     def shutdown(self, crm: Any) -> list[tuple[str, BaseException]]:
         """Call every ``crm_shutdown``, even after one raises; return the errors."""
-        errors = []
+        errors: list[tuple[str, BaseException]] = []
         for impl in self._impls("crm_shutdown", reverse=True):
             try:
                 impl.function(*[{"crm": crm}[a] for a in impl.argnames])
@@ -242,7 +242,7 @@ class Hooks:
         """``crm_portal_pages`` per plugin, checked: ``(plugin name, PortalPage)`` pairs in load order."""
         from crm_hookspecs.records import PortalPage
 
-        out = []
+        out: list[tuple[str, Any]] = []
         for impl in self._impls("crm_portal_pages"):
             try:
                 pages = impl.function(*[{"crm": crm}[a] for a in impl.argnames])

@@ -33,7 +33,7 @@ def check_id(value: Any, what: str = "id") -> int:
     if not is_id(number):
         shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "…"
         raise ValidationError(f"{what} {shown!r} is not an id: ids are whole numbers from 1 to {MAX_ID}")
-    return number
+    return int(number)
 
 
 def cli_type() -> Any:

@@ -53,6 +53,7 @@ class EventFailure(Model):
     id = peewee.BigAutoField()
     handler = peewee.CharField(max_length=100)
     event = peewee.ForeignKeyField(OutboxEvent, column_name="event_id", on_delete="CASCADE")
+    event_id: int  # the id peewee's ForeignKeyField adds, declared for type checkers
     attempts = peewee.IntegerField(default=1)
     error = peewee.TextField()
     failed_at = UTCDateTimeField()

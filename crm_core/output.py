@@ -22,15 +22,17 @@ import decimal
 import io
 import json
 import sys
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO, TypeVar
 
 __all__ = ["FORMATS", "csv_safe", "format_option", "note", "progress", "render", "write_csv"]
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a click command function, before or after its decorators
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def format_option(default: str = "table"):  # -> click decorator
+def format_option(default: str = "table") -> Callable[[_F], _F]:
     """The ``--format table|csv|json`` option every listing command offers."""
     import click
 

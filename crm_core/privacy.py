@@ -23,6 +23,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
+from crm_core import rows as typed_rows
+
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
@@ -79,7 +81,9 @@ class Redactor:
         return sorted(terms)
 
     def found(self, text: str | None) -> bool:
-        return bool(text) and self._text is not None and self._text.search(text) is not None
+        if not text or self._text is None:
+            return False
+        return self._text.search(text) is not None
 
     def text(self, text: str) -> str:
         """``text`` with every value replaced by :data:`ERASED`."""
@@ -156,11 +160,13 @@ def _erase_from_errors(crm: CRM, redactor: Redactor) -> int:
     from crm_core.worker.models import Job, JobRun
 
     count = 0
-    for model, key, fields in (
+    # (model, its key, its text fields): the models differ, so the rows are read untyped
+    targets: tuple[tuple[Any, Any, tuple[Any, ...]], ...] = (
         (EventFailure, EventFailure.id, (EventFailure.error,)),
         (Job, Job.name, (Job.last_error, Job.last_result)),
         (JobRun, JobRun.id, (JobRun.error,)),
-    ):
+    )
+    for model, key, fields in targets:
         condition = None
         for field in fields:
             part = matching(field, redactor)
@@ -183,7 +189,8 @@ def _erase_from_keys(crm: CRM, redactor: Redactor) -> int:
     from crm_core.jobs import RunOnce
 
     count = 0
-    for key, claimed in list(RunOnce.select(RunOnce.key, RunOnce.claimed_at).where(matching(RunOnce.key, redactor)).tuples()):
+    claims = typed_rows.tuples(RunOnce.select(RunOnce.key, RunOnce.claimed_at).where(matching(RunOnce.key, redactor)))
+    for key, claimed in list(claims):
         new = _fit(RunOnce.key, redactor.text(key))
         if new == key:
             continue

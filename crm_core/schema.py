@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -40,7 +40,7 @@ class MigrationStep:
     path: Path | None
 
 
-def _runner(app: CRM, owner: str, directory: Path):  # -> playhouse.migrations.Runner
+def _runner(app: CRM, owner: str, directory: Path) -> Any:  # playhouse.migrations.Runner, which is untyped
     from playhouse.migrations import Runner
 
     return Runner(app.database, str(directory), table_name=f"{owner}_schema_migration")

@@ -599,3 +599,40 @@ def test_an_unknown_event_keeps_its_identity_through_a_round_trip():
         "api",
     )
     assert again.payload["parcel"] == 7
+
+
+def test_one_delivery_per_outermost_transaction_even_after_a_rollback(crm_factory, crm_recorder, monkeypatch):
+    crm = crm_factory([("rec", crm_recorder)])
+    bus = crm.events
+    rounds = []
+    deliver = bus.deliver
+    monkeypatch.setattr(bus, "deliver", lambda *a, **kw: rounds.append(1) or deliver(*a, **kw))
+    with crm.transaction():
+        crm.emit(created(1)[0])
+        with crm.transaction():  # a savepoint: the same outermost transaction
+            crm.emit(created(2)[0])
+        crm.emit(created(3)[0])
+    assert len(rounds) == 1
+    # peewee drops the after-commit callbacks of a rolled-back transaction:
+    # the marker must not outlive it and stop the next transaction's delivery
+    with pytest.raises(RuntimeError):
+        with crm.transaction():
+            crm.emit(created(4)[0])
+            raise RuntimeError("abandon")
+    assert len(rounds) == 1
+    with crm.transaction():
+        crm.emit(created(5)[0])
+        crm.emit(created(6)[0])
+    assert len(rounds) == 2
+    assert [e.contact_id for e in crm_recorder.events] == [1, 2, 3, 5, 6]
+
+
+def test_events_written_after_an_explicit_rollback_inside_the_block_are_delivered(crm_factory, crm_recorder):
+    crm = crm_factory([("rec", crm_recorder)])
+    # txn.rollback() inside the block drops the after-commit callbacks
+    # registered so far, and the block goes on in a new transaction
+    with crm.activate(), crm.database.atomic() as txn:
+        crm.emit(created(1)[0])
+        txn.rollback()
+        crm.emit(created(2)[0])
+    assert [e.contact_id for e in crm_recorder.events] == [2]

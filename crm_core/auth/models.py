@@ -74,6 +74,7 @@ class UserTeam(Model):
 class UserRole(Model):
     id = peewee.AutoField()
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int  # the id peewee's ForeignKeyField adds, declared for type checkers
     role = peewee.CharField(max_length=40)
 
     class Meta:
@@ -96,6 +97,7 @@ class Role(Model):
 class RolePermission(Model):
     id = peewee.AutoField()
     role = peewee.ForeignKeyField(Role, column_name="role", on_delete="CASCADE")
+    role_id: str  # the id peewee's ForeignKeyField adds, declared for type checkers
     permission = peewee.CharField(max_length=150)
 
     class Meta:
@@ -106,6 +108,7 @@ class RolePermission(Model):
 class RoleScope(Model):
     id = peewee.AutoField()
     role = peewee.ForeignKeyField(Role, column_name="role", on_delete="CASCADE")
+    role_id: str  # the id peewee's ForeignKeyField adds, declared for type checkers
     record_type = peewee.CharField(max_length=150)
     scope = peewee.CharField(max_length=8)
 
@@ -120,6 +123,7 @@ class Session(Model):
     id = peewee.BigAutoField()
     key_hash = peewee.CharField(max_length=64, unique=True)
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int  # the id peewee's ForeignKeyField adds, declared for type checkers
     created_at = UTCDateTimeField()
     last_seen_at = UTCDateTimeField()
     expires_at = UTCDateTimeField()

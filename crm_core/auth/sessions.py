@@ -140,7 +140,8 @@ class Sessions:
         now = self._app.clock.now()
         with self._app.transaction():
             values: dict[str, Any] = {"last_sign_in_at": now}
-            if passwords.needs_rehash(row.password_hash):
+            # (verify() accepted the password, so there is a hash)
+            if row.password_hash is not None and passwords.needs_rehash(row.password_hash):
                 values["password_hash"] = passwords.hash_password(password)  # parameters changed since it was set
             User.update(**values).where(User.id == row.id).execute()
             SignInFailure.delete().where(SignInFailure.user_key == row.name_key).execute()
@@ -218,7 +219,10 @@ class Sessions:
         from crm_core.auth.models import Session
 
         with self._app.transaction():
-            return Session.update(ended_at=self._app.clock.now(), ended_reason=reason).where(condition & Session.ended_at.is_null()).execute()
+            ended: int = (
+                Session.update(ended_at=self._app.clock.now(), ended_reason=reason).where(condition & Session.ended_at.is_null()).execute()
+            )
+            return ended
 
     def end(self, key: str) -> bool:
         """Sign out: end one session. Returns whether it was live."""

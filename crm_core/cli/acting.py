@@ -28,10 +28,11 @@ def shell_user_known(app: CRM) -> str | None:
     name = shell_user()
     if not name:
         return None
+    from crm_core import rows as typed_rows
     from crm_core.auth.models import User
 
     with app.activate():
-        if not User.table_exists():
+        if not typed_rows.table_exists(User):
             return None
         row = User.get_or_none(User.name_key == name.casefold())
     return row.name if row is not None else None

@@ -54,7 +54,9 @@ class CLIError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code a class variable, but reads it from the
+        # exception it caught; a CRMError's code is per error
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 class ReaderGone(Exception):
@@ -202,7 +204,7 @@ class LazyCommand(click.Command):
 
 class RootGroup(click.Group):
     def _plugin_commands(self, ctx: click.Context) -> dict[str, LazyCommand]:
-        cache = ctx.meta.get("crm.plugin_commands")
+        cache: dict[str, LazyCommand] | None = ctx.meta.get("crm.plugin_commands")
         if cache is not None:
             return cache
         commands: dict[str, LazyCommand] = {}
@@ -338,7 +340,8 @@ class StderrAfterStdout(io.TextIOBase):
     else is the wrapped stream's.
     """
 
-    def __init__(self, stream: TextIO, stdout: Callable[[], TextIO]) -> None:
+    # stdout may be such a wrapper too (hence io.TextIOBase)
+    def __init__(self, stream: TextIO, stdout: Callable[[], TextIO | io.TextIOBase]) -> None:
         self._stream = stream
         self._stdout = stdout
 

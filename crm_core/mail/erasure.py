@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from crm_core import rows as typed_rows
 from crm_core.mail.address import from_normalized
 from crm_core.privacy import ERASED, Redactor, matching
 
@@ -57,21 +58,22 @@ def erase_from_queue(crm: CRM, redactor: Redactor) -> int:
     # attachments of messages to other people: a CSV or text file naming him
     last = 0
     while True:
-        rows = list(
-            MailAttachment.select(MailAttachment.id, MailAttachment.content)
-            .where(MailAttachment.id > last)
-            .order_by(MailAttachment.id)
-            .limit(_PAGE)
-            .tuples()
+        attachments = list(
+            typed_rows.tuples(
+                MailAttachment.select(MailAttachment.id, MailAttachment.content)
+                .where(MailAttachment.id > last)
+                .order_by(MailAttachment.id)
+                .limit(_PAGE)
+            )
         )
-        if not rows:
+        if not attachments:
             break
-        for pk, content in rows:
+        for pk, content in attachments:
             data = bytes(content)
             erased = redactor.bytes(data)
             if erased != data:
                 count += MailAttachment.update(content=erased).where(MailAttachment.id == pk).execute()
-        last = rows[-1][0]
+        last = attachments[-1][0]
     return count
 
 
@@ -122,4 +124,5 @@ def _erase_message(row: Any, redactor: Redactor) -> int:
     if redactor.found(row.key):
         # the key is unique: the row's id keeps it so (the message is never queued again under it)
         changes["key"] = f"erased:{row.id}"
-    return MailMessage.update(**changes).where(MailMessage.id == row.id).execute()
+    changed: int = MailMessage.update(**changes).where(MailMessage.id == row.id).execute()
+    return changed

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import attrs
 import peewee
 
+from crm_core import rows as typed_rows
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.mail.address import parse_address
 from crm_core.mail.message import Attachment, OutgoingMessage, build_message, new_key, new_message_id
@@ -117,7 +118,8 @@ class Mailer:
         transport = self.transport
         if not hasattr(transport, "sent"):
             raise AttributeError(f"the {self.settings.transport!r} transport keeps no list of sent messages; use the memory transport")
-        return transport.sent
+        sent: list[Any] = transport.sent
+        return sent
 
     # -- queueing ------------------------------------------------------------
 
@@ -344,11 +346,10 @@ class Mailer:
         out: dict[int, list[Attachment]] = {}
         if not ids:
             return out
-        query = (
+        query = typed_rows.tuples(
             MailAttachment.select(MailAttachment.message, MailAttachment.filename, MailAttachment.content_type, MailAttachment.content)
             .where(MailAttachment.message.in_(list(ids)))
             .order_by(MailAttachment.message, MailAttachment.position)
-            .tuples()
         )
         for pk, filename, content_type, content in query:
             out.setdefault(pk, []).append(Attachment(filename, bytes(content), content_type))
@@ -376,8 +377,8 @@ class Mailer:
         from crm_core.mail.models import STATUSES, MailMessage
 
         with self._app.activate():
-            found = dict(
-                MailMessage.select(MailMessage.status, fn.COUNT(MailMessage.id)).group_by(MailMessage.status).tuples()
+            found: dict[str, int] = dict(
+                typed_rows.tuples(MailMessage.select(MailMessage.status, fn.COUNT(MailMessage.id)).group_by(MailMessage.status))
             )
         return {s: int(found.get(s, 0)) for s in STATUSES}
 
@@ -398,7 +399,9 @@ class Mailer:
         with app.activate(), app.database.atomic():
             if refs:
                 ids = [self.get(r).id for r in refs]
-                rows = dict(MailMessage.select(MailMessage.id, MailMessage.status).where(MailMessage.id.in_(ids)).tuples())
+                rows: dict[int, str] = dict(
+                    typed_rows.tuples(MailMessage.select(MailMessage.id, MailMessage.status).where(MailMessage.id.in_(ids)))
+                )
                 wrong = {i: s for i, s in rows.items() if s not in ("failed", "queued")}
                 if wrong:
                     pk, state = next(iter(wrong.items()))
@@ -412,7 +415,8 @@ class Mailer:
             # attempts restart only for messages that had given up (two
             # statements: MySQL would see the new status in the same SET)
             MailMessage.update(attempts=0, remaining=None).where(where & (MailMessage.status == "failed")).execute()
-            return MailMessage.update(status="queued", next_attempt_at=now).where(where).execute()
+            changed: int = MailMessage.update(status="queued", next_attempt_at=now).where(where).execute()
+            return changed
 
     def deliver(self, limit: int | None = None) -> DeliveryReport:
         """Send what is due through the transport; see :func:`crm_core.mail.delivery.deliver`."""

@@ -160,16 +160,22 @@ def _attachments(value: Any) -> tuple[Attachment, ...]:
 MAX_MAILBOX = 400
 
 
-def _optional_address(what: str):  # -> attrs converter
-    def convert(value: Any) -> str | None:
-        if value is None:
-            return None
-        text = str(value) if isinstance(value, Address) else str(parse_address(value, what))
-        if len(text) > MAX_MAILBOX:
-            raise ValidationError(f"{what} {text[:40]!r}… is {len(text)} characters; keep it under {MAX_MAILBOX + 1} (shorten the name)")
-        return text
+def _optional_address(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    text = str(value) if isinstance(value, Address) else str(parse_address(value, what))
+    if len(text) > MAX_MAILBOX:
+        raise ValidationError(f"{what} {text[:40]!r}… is {len(text)} characters; keep it under {MAX_MAILBOX + 1} (shorten the name)")
+    return text
 
-    return convert
+
+# attrs converters are named functions, so that mypy's attrs plugin can read their types
+def _sender(value: Any) -> str | None:
+    return _optional_address(value, "the sender")
+
+
+def _reply_to(value: Any) -> str | None:
+    return _optional_address(value, "reply_to")
 
 
 def _key(value: Any) -> str | None:
@@ -185,15 +191,18 @@ def _key(value: Any) -> str | None:
     return value
 
 
-def _text(what: str, optional: bool = False):  # -> attrs converter
-    def convert(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise ValidationError(f"the {what} must be a string, not {type(value).__name__}")
-        return value
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"the text body must be a string, not {type(value).__name__}")
+    return value
 
-    return convert
+
+def _html(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"the HTML body must be a string, not {type(value).__name__}")
+    return value
 
 
 def _subject(value: Any) -> str:
@@ -213,13 +222,13 @@ class OutgoingMessage:
 
     to: tuple[str, ...] = attrs.field(converter=_to)
     subject: str = attrs.field(converter=_subject)
-    text: str = attrs.field(converter=_text("text body"))
-    html: str | None = attrs.field(default=None, kw_only=True, converter=_text("HTML body", optional=True))
+    text: str = attrs.field(converter=_text)
+    html: str | None = attrs.field(default=None, kw_only=True, converter=_html)
     attachments: tuple[Attachment, ...] = attrs.field(default=(), kw_only=True, converter=_attachments)
     headers: tuple[tuple[str, str], ...] = attrs.field(default=None, kw_only=True, converter=_headers)
     key: str | None = attrs.field(default=None, kw_only=True, converter=_key)
-    sender: str | None = attrs.field(default=None, kw_only=True, converter=_optional_address("the sender"))
-    reply_to: str | None = attrs.field(default=None, kw_only=True, converter=_optional_address("reply_to"))
+    sender: str | None = attrs.field(default=None, kw_only=True, converter=_sender)
+    reply_to: str | None = attrs.field(default=None, kw_only=True, converter=_reply_to)
     #: bulk mail (a survey, a newsletter): the queue adds an unsubscribe link
     #: for ``contact_id`` (from ``mailing_list``, or from all mail when None)
     bulk: bool = attrs.field(default=False, kw_only=True)
@@ -269,13 +278,13 @@ def restore_message(
     for what, value in (("the subject", subject), *((f"header {n!r} value", v) for n, v in headers)):
         check_header_value(value, what)
     message = object.__new__(OutgoingMessage)
-    for name, value in (
+    for name, field_value in (
         ("to", tuple(to)), ("subject", subject), ("text", text), ("html", html), ("attachments", tuple(attachments)),
         ("headers", headers), ("key", key), ("sender", sender), ("reply_to", reply_to),
         # the queue has added the unsubscribe link already: the restored record is plain mail
         ("bulk", False), ("contact_id", None), ("mailing_list", None),
     ):
-        object.__setattr__(message, name, value)
+        object.__setattr__(message, name, field_value)
     return message
 
 

@@ -138,7 +138,7 @@ class SentMessage:
     @property
     def email(self) -> EmailMessage:
         """The sent bytes parsed back with :mod:`email` (modern policy)."""
-        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.data, policy=email.policy.default)
 
 
 class MemoryTransport:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import uuid
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar, dataclass_transform
 
 import attrs
 
@@ -54,13 +54,22 @@ __all__ = [
 
 _REGISTRY: dict[str, type[Event]] = {}
 E = TypeVar("E", bound="type[Event]")
+_C = TypeVar("_C", bound=type)
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-@attrs.frozen(kw_only=True)
+# Event and UnknownEvent are made by attrs.frozen(kw_only=True); declared
+# through dataclass_transform, like event_type() below, so that type
+# checkers see the fields of Event in every event type's __init__
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(attrs.field,))
+def _event_base(cls: _C) -> _C:
+    return attrs.frozen(kw_only=True)(cls)
+
+
+@_event_base
 class Event:
     """Base of every event.
 
@@ -94,6 +103,9 @@ class Event:
         return tuple(ids)
 
 
+# tells type checkers that the decorated class is a frozen attrs class (its
+# fields make its __init__), as attrs.frozen itself does
+@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
 def event_type(name: str) -> Callable[[E], E]:
     """Class decorator: make ``cls`` a frozen event registered as ``name``."""
 
@@ -117,7 +129,7 @@ def registered_types() -> dict[str, type[Event]]:
     return dict(_REGISTRY)
 
 
-@attrs.frozen(kw_only=True)
+@_event_base
 class UnknownEvent(Event):
     """An event whose type no loaded code defines: kept, never dropped."""
 
@@ -188,9 +200,10 @@ def from_payload(type_name: str, payload: dict[str, Any]) -> Event:
     if cls is None:
         return _unknown(type_name, payload)
     try:
-        return _get_converter().structure(payload, cls)
+        event: Event = _get_converter().structure(payload, cls)
     except Exception:  # a payload from an incompatible version of the type
         return _unknown(type_name, payload)
+    return event
 
 
 def _unknown(type_name: str, payload: dict[str, Any]) -> UnknownEvent:

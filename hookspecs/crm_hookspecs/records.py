@@ -77,7 +77,7 @@ class CommandSpec:
     help: str = ""
 
     @target.validator
-    def _check_target(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_target(self, attribute: attrs.Attribute[Any], value: str) -> None:
         module, _, attr = value.partition(":")
         if not module or not attr:
             raise ValueError(
@@ -409,17 +409,17 @@ class PortalPage:
     title: str = ""
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if not isinstance(value, str) or not _PAGE_NAME.match(value):
             raise ValueError(f"PortalPage name {value!r}: use 1 to 40 lower-case letters, digits and _, starting with a letter")
 
     @rule.validator
-    def _check_rule(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_rule(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if not isinstance(value, str) or not value.startswith("/"):
             raise ValueError(f"PortalPage {self.name!r}: rule {value!r} must start with '/' (it is relative to the portal's root)")
 
     @methods.validator
-    def _check_methods(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    def _check_methods(self, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
         unknown = [m for m in value if m not in _HTTP_METHODS]
         if not value or unknown:
             raise ValueError(
@@ -455,7 +455,7 @@ class RecordTypeSpec:
     description: str = ""
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[Any], value: str) -> None:
         _check_dotted("record type", value)
 
 
@@ -475,7 +475,7 @@ class PermissionSpec:
     record_type: str | None = None
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[Any], value: str) -> None:
         _check_dotted("permission", value)
 
 
