@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from crm_core.app import CRM
+    from crm_hookspecs.apis import MailingListsAPI
 
     from crm_portal.i18n import Catalogs
     from crm_portal.settings import PortalSettings
@@ -85,7 +86,8 @@ class Portal:
 
     @property
     def settings(self) -> PortalSettings:
-        return self.crm.settings("portal")
+        settings: PortalSettings = self.crm.settings("portal")
+        return settings
 
     @property
     def key(self) -> bytes:
@@ -142,7 +144,8 @@ class Portal:
     def _list_id(self, list_name: str | None) -> int | None:
         if list_name is None:
             return None
-        for info in self.crm.plugin("contacts").lists():
+        contacts: MailingListsAPI = self.crm.plugin("contacts")
+        for info in contacts.lists():
             if info.name == list_name:
                 return info.id
         raise NotFoundError(f"no mailing list named {list_name!r}; see 'crm contacts lists list'")
@@ -206,7 +209,7 @@ class Portal:
         from crm_core.errors import ValidationError
 
         target = self.unsubscribe_target(token)
-        contacts = self.crm.plugin("contacts")
+        contacts: MailingListsAPI = self.crm.plugin("contacts")
         if everything or target.list_id is None:
             return contacts.unsubscribe(target.contact_id, None, channel="self-service")
         if target.list_name is None:
@@ -221,7 +224,8 @@ class Portal:
         target = self.unsubscribe_target(token)
         if target.list_name is None:
             return False
-        return self.crm.plugin("contacts").resubscribe(target.contact_id, target.list_name)
+        contacts: MailingListsAPI = self.crm.plugin("contacts")
+        return contacts.resubscribe(target.contact_id, target.list_name)
 
     # -- sign-up ----------------------------------------------------------------
 

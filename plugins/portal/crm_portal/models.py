@@ -20,6 +20,7 @@ __all__ = ["Consent", "MODELS", "RateHit", "Signup"]
 
 
 class Signup(Model):
+    id = peewee.AutoField()
     form = peewee.CharField(max_length=40)
     email = peewee.CharField(max_length=254)
     first_name = peewee.CharField(max_length=150, default="")
@@ -41,6 +42,7 @@ class Signup(Model):
 
 
 class Consent(Model):
+    id = peewee.AutoField()
     contact_id = peewee.IntegerField(null=True, index=True)
     signup = peewee.ForeignKeyField(Signup, null=True, on_delete="SET NULL")
     form = peewee.CharField(max_length=40)

@@ -44,7 +44,7 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
 def personal_values(crm: CRM, contact_id: int) -> list[str]:
     """The addresses and names the person signed up with (they may differ from the contact's)."""
     with crm.activate():
-        rows = list(Signup.select(Signup.email, Signup.first_name, Signup.last_name).where(Signup.contact_id == contact_id).tuples())
+        rows = list(Signup.select(Signup.email, Signup.first_name, Signup.last_name).where(Signup.contact_id == contact_id).tuples().iterator())
     values = set()
     for email, first, last in rows:
         values.add(email)
@@ -70,18 +70,18 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
         # sign-ups not confirmed yet name no contact: they are his by address
         # (the contacts plugin still holds them: this hook runs before its own)
         addresses = _addresses(crm, contact_id)
-        changed = 0
+        changed: int = 0
         if addresses:
             pending = [
                 pk
                 for (pk,) in Signup.select(Signup.id)
                 .where(Signup.contact_id.is_null() & Signup.confirmed_at.is_null() & fn.LOWER(Signup.email).in_(addresses))
-                .tuples()
+                .tuples().iterator()
             ]
             if pending:
                 Consent.update(signup=None).where(Consent.signup.in_(pending)).execute()
                 changed += Signup.delete().where(Signup.id.in_(pending)).execute()
-        rows = list(Signup.select(Signup.id, Signup.email).where(Signup.contact_id == contact_id).tuples())
+        rows = list(Signup.select(Signup.id, Signup.email).where(Signup.contact_id == contact_id).tuples().iterator())
         ids = [pk for pk, _ in rows]
         # the rate limits count sign-ups per address under a hash of it: a pseudonym of the person
         from crm_portal.ratelimit import email_key
@@ -97,8 +97,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
 
 def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
     with crm.transaction():
-        consents = [r[0] for r in Consent.select(Consent.id).where(Consent.contact_id == merged_id).tuples()]
-        signups = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == merged_id).tuples()]
+        consents = [r[0] for r in Consent.select(Consent.id).where(Consent.contact_id == merged_id).tuples().iterator()]
+        signups = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == merged_id).tuples().iterator()]
         if consents:
             Consent.update(contact_id=survivor_id).where(Consent.id.in_(consents)).execute()
         if signups:

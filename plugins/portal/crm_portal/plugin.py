@@ -8,10 +8,13 @@ that use them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import CommandSpec, PluginSchema
+
+if TYPE_CHECKING:
+    from crm_portal.api import Portal
 
 
 @hookimpl
@@ -78,7 +81,8 @@ def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
 @hookimpl
 def crm_unsubscribe_urls(crm: Any, contact_ids: list[int], mailing_list: str | None) -> list[str]:
     # the portal serves the unsubscribe page: every bulk message links to it
-    return crm.plugin("portal").unsubscribe_urls(contact_ids, mailing_list)
+    portal: Portal = crm.plugin("portal")
+    return portal.unsubscribe_urls(contact_ids, mailing_list)
 
 
 @hookimpl

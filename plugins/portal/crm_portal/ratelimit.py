@@ -74,10 +74,10 @@ def hit(crm: CRM, key: str, rate: str) -> RateDecision:
         else:
             insert = insert.on_conflict(conflict_target=[RateHit.key, RateHit.window], update={RateHit.hits: RateHit.hits + 1})
         insert.execute()
-        counts = dict(
+        counts: dict[int, int] = dict(
             RateHit.select(RateHit.window, RateHit.hits)
             .where((RateHit.key == key) & RateHit.window.in_([window - 1, window]))
-            .tuples()
+            .tuples().iterator()
         )
     current, previous = counts.get(window, 1), counts.get(window - 1, 0)
     elapsed = stamp - window * period
@@ -102,4 +102,5 @@ def clean(crm: CRM) -> int:
     # a window counts while it is the current or the previous one
     cutoff = crm.clock.now() - dt.timedelta(seconds=longest)
     with crm.transaction():
-        return RateHit.delete().where(RateHit.ends_at < cutoff).execute()
+        deleted: int = RateHit.delete().where(RateHit.ends_at < cutoff).execute()
+        return deleted

@@ -33,11 +33,11 @@ def parse_limit(text: str) -> tuple[int, int]:
     return count, seconds
 
 
-def _limit(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _limit(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     parse_limit(value)
 
 
-def _texts(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> None:
+def _texts(instance: Any, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
     if not value:
         raise ValueError("give the text in at least one language, as a table by language: { en = \"...\", es = \"...\" }")
     for language, text in value.items():
@@ -47,17 +47,17 @@ def _texts(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> 
             raise ValueError(f"the {language!r} text is empty")
 
 
-def _color(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _color(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if not _COLOR.match(value):
         raise ValueError(f"{value!r} is not a colour; write it as #rgb or #rrggbb (#1d4f91)")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 1:
         raise ValueError(f"must be at least 1, not {value!r}")
 
 
-def _not_negative(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+def _not_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 0:
         raise ValueError(f"must be 0 or more, not {value!r}")
 
@@ -92,7 +92,7 @@ class SignupForm:
     ask_name: bool = True
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _FORM_NAME.match(value):
             raise ValueError(f"{value!r}: a form name is 1 to 40 lower-case letters, digits and -, as it appears in /signup/<name>")
 
@@ -129,12 +129,12 @@ class PortalSettings:
     limits: LimitSettings = attrs.field(factory=LimitSettings)
 
     @base_url.validator
-    def _check_base_url(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_base_url(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not re.match(r"https?://[^/\s]+(/\S*)?\Z", value):
             raise ValueError(f"{value!r} is not an http(s) address; write it like https://crm.example.com/portal")
 
     @languages.validator
-    def _check_languages(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    def _check_languages(self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
         if not value:
             raise ValueError("offer at least one language")
         for language in value:
@@ -142,12 +142,12 @@ class PortalSettings:
                 raise ValueError(f"{language!r} is not a language code such as en, es or pt_BR")
 
     @default_language.validator
-    def _check_default(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_default(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in self.languages:
             raise ValueError(f"{value!r} is not one of languages ({', '.join(self.languages)}); add it there or choose one of them")
 
     @signup_forms.validator
-    def _check_forms(self, attribute: attrs.Attribute, value: tuple[SignupForm, ...]) -> None:
+    def _check_forms(self, attribute: attrs.Attribute[tuple[SignupForm, ...]], value: tuple[SignupForm, ...]) -> None:
         seen: set[str] = set()
         for form in value:
             if form.name in seen:

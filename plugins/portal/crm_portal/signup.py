@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 import attrs
@@ -26,6 +26,8 @@ from crm_portal.links import ExpiredLinkError, UnknownLinkError, UsedLinkError, 
 from crm_portal.models import Consent, Signup
 
 if TYPE_CHECKING:
+    import peewee
+
     from crm_core.app import CRM
 
     from crm_portal.api import Portal
@@ -137,7 +139,8 @@ def request(
 def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup:
     claims = read_confirm_token(portal.key, token, crm.clock.now(), portal.legacy_key)
     query = Signup.select().where(Signup.id == claims.signup_id)
-    row = (for_update(query, crm.database) if lock else query).first()
+    # for_update() returns the query it was given, typed only as a peewee.Query
+    row: Signup | None = cast("peewee.ModelSelect[Signup]", for_update(query, crm.database) if lock else query).first()
     if row is None or row.nonce != claims.nonce:
         raise UnknownLinkError("this confirmation link names no sign-up here (it was withdrawn or belongs to another site)")
     if row.confirmed_at is not None:
@@ -220,7 +223,8 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
 def forget_expired(crm: CRM) -> int:
     """Delete unconfirmed sign-ups whose link has expired: they hold an address without consent."""
     with crm.transaction():
-        return Signup.delete().where(Signup.confirmed_at.is_null() & (Signup.expires_at <= crm.clock.now())).execute()
+        deleted: int = Signup.delete().where(Signup.confirmed_at.is_null() & (Signup.expires_at <= crm.clock.now())).execute()
+        return deleted
 
 
 def find_form(portal: Portal, name: str | None) -> SignupForm:

@@ -8,9 +8,10 @@ writes runs in its own transaction (or the caller's), and raises a
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
@@ -19,6 +20,8 @@ from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
 
 if TYPE_CHECKING:
+    import peewee
+
     from crm_core.app import CRM
 
     from crm_tasks.rules import RuleSet
@@ -47,7 +50,8 @@ class TasksAPI:
 
     @property
     def settings(self) -> TasksSettings:
-        return self.crm.settings("tasks")
+        settings: TasksSettings = self.crm.settings("tasks")
+        return settings
 
     # -- staff ------------------------------------------------------------------
 
@@ -319,7 +323,7 @@ class TasksAPI:
         with self.crm.activate():
             return [_info(t) for t in query]
 
-    def todo(self, assignee: str) -> dict[str, list[TaskInfo]]:
+    def todo(self, assignee: str) -> dict[str, builtins.list[TaskInfo]]:
         """An assignee's open tasks: ``overdue``, due ``today`` and due ``this_week`` (later this week).
 
         Days and weeks (Monday to Sunday) are those of the app time zone.
@@ -332,6 +336,7 @@ class TasksAPI:
         tasks = self.list(assignee=assignee, due_before=week_end)
         out: dict[str, list[TaskInfo]] = {"overdue": [], "today": [], "this_week": []}
         for task in tasks:
+            assert task.due_at is not None  # due_before leaves out the tasks without a due date
             if task.due_at < now:
                 out["overdue"].append(task)
             elif task.due_at < tomorrow:
@@ -353,7 +358,8 @@ class TasksAPI:
         from crm_tasks.models import Task
 
         self._row(task_id)  # NotFoundError before the transaction
-        task = for_update(Task.select().where(Task.id == task_id), self.crm.database).get()
+        # for_update() returns the query it was given, typed only as a peewee.Query
+        task = cast("peewee.ModelSelect[Task]", for_update(Task.select().where(Task.id == task_id), self.crm.database)).get()
         if task.status != "open":
             when = task.closed_at.astimezone(self.crm.tz).strftime("%Y-%m-%d %H:%M") if task.closed_at else "?"
             by = f" by {task.closed_by}" if task.closed_by else ""
@@ -415,7 +421,7 @@ class TasksAPI:
             if "assignee" in values and self.settings.reminders.on_assign:
                 from crm_tasks import reminders
 
-                reminders.notify_assigned(self.crm, self.settings, [(task.id, assignee, task.title, task.due_at)])
+                reminders.notify_assigned(self.crm, self.settings, [(task.id, values["assignee"], task.title, task.due_at)])
         return self.get(task_id)
 
     def reschedule(self, task_id: int, due: dt.datetime | dt.date | str | None) -> TaskInfo:
@@ -487,12 +493,12 @@ class TasksAPI:
             self._rules = load_rules(self.crm, self.settings)
         return self._rules
 
-    def firings(self, rule: str | None = None, limit: int = 50) -> list[Any]:
+    def firings(self, rule: str | None = None, limit: int = 50) -> builtins.list[Any]:
         from crm_tasks.firing import firings
 
         return firings(self.crm, rule=rule, limit=limit)
 
-    def test_rule(self, name: str, event: Any) -> list[dict[str, Any]]:
+    def test_rule(self, name: str, event: Any) -> builtins.list[dict[str, Any]]:
         """What rule ``name`` would do for ``event``, without doing it."""
         from crm_tasks.firing import preview
 
@@ -504,7 +510,7 @@ class TasksAPI:
             raise ValidationError(f"rule {name!r} is an inactivity rule; see what it would do with: crm tasks rules preview --rule {name}")
         return preview(self.crm, self.settings, rules.match([event], only=rule), check_done=False)
 
-    def preview(self, *, rule: str | None = None, since: dt.datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def preview(self, *, rule: str | None = None, since: dt.datetime | None = None, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         """What the rules would create now from recent events and the inactivity scan, without creating it."""
         from crm_tasks.firing import preview_recent
 
@@ -530,7 +536,7 @@ class TasksAPI:
 
         return run_pending(self.crm, self.settings, self.rules())
 
-    def scan_inactivity(self, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int:
+    def scan_inactivity(self, *, rule: str | None = None, dry_run: bool = False) -> builtins.list[dict[str, Any]] | int:
         from crm_tasks.inactivity import scan
 
         return scan(self.crm, self.settings, self.rules(), rule=rule, dry_run=dry_run)
@@ -541,7 +547,7 @@ class TasksAPI:
 
         return recurring.add(self, name, title, rrule, **kwargs)
 
-    def recurring(self) -> list[Any]:
+    def recurring(self) -> builtins.list[Any]:
         from crm_tasks import recurring
 
         return recurring.list_templates(self)

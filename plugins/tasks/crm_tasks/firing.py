@@ -45,6 +45,7 @@ def load_rules(crm: CRM, settings: TasksSettings) -> RuleSet:
     names = {r.name: r.source for r in rules}
     for plugin in crm.hooks.implementers("crm_task_rules"):
         fn = crm.hooks.function("crm_task_rules", plugin)
+        assert fn is not None  # implementers() named the plugin
         source = f"plugin {plugin!r} (crm_task_rules)"
         try:
             tables = fn(crm=crm) or ()
@@ -148,15 +149,19 @@ def _schedule(crm: CRM, matches: Sequence[Match], now: dt.datetime) -> None:
     from crm_hookspecs.events import to_payload
 
     rows = []
+    fired = []
     for m in matches:
+        assert m.rule.delay is not None  # only rules with a delay are scheduled
+        due = now + m.rule.delay
         type_name, payload = to_payload(m.event)
-        rows.append((m.rule.name, m.key, type_name, json.dumps(payload, default=str), to_db(now + m.rule.delay), m.record_id, m.contact_id))
+        rows.append((m.rule.name, m.key, type_name, json.dumps(payload, default=str), to_db(due), m.record_id, m.contact_id))
+        fired.append(_firing_row(m, now, "scheduled", None, f"due {due.isoformat()}"))
     bulk_insert(
         "tasks_pending", ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"), rows, database=crm.database
     )
     bulk_insert(
         "tasks_firing", _FIRING_COLUMNS,
-        [_firing_row(m, now, "scheduled", None, f"due {(now + m.rule.delay).isoformat()}") for m in matches],
+        fired,
         database=crm.database,
     )
 
@@ -180,7 +185,7 @@ def _cancel_closed(crm: CRM, settings: TasksSettings, events: Sequence[Any]) -> 
         waiting = (
             Pending.select(Pending.id, Pending.rule, Pending.key, Pending.record_id)
             .where(Pending.record_id.in_(ids[start:start + CHUNK]) & Pending.done_at.is_null())
-            .tuples()
+            .tuples().iterator()
         )
         rows = list(waiting)
         if not rows:
@@ -309,7 +314,7 @@ def execute(
     notices = [n for p in planned for n in p.notices]
     if notices:
         notify.send(crm, notices)
-    out = []
+    out: list[tuple[Match, str, int | None, str]] = []
     for p in planned:
         if p.failed:
             crm.log.error("tasks rule %s failed for %s: %s", p.match.rule.name, p.match.key, p.detail)
@@ -351,7 +356,7 @@ def run_pending(crm: CRM, settings: TasksSettings, rules: RuleSet) -> int:
                 ref for (ref,) in TaskLink.select(TaskLink.ref_id)
                 .join(Task)
                 .where(TaskLink.kind.in_(("request", "sale")) & TaskLink.ref_id.in_(records[start:start + CHUNK]) & (Task.status == "done"))
-                .tuples()
+                .tuples().iterator()
             )
         results: list[tuple[Any, str, int | None, str]] = []
         matches = []

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, overload
 
 from crm_core.errors import NotFoundError
 from crm_core.storage import bulk_insert
@@ -156,7 +156,7 @@ def source(crm: CRM, cutoff: dt.date) -> Iterator[Quiet]:
             )
             .order_by(Activity.contact_id)
             .limit(PAGE)
-            .tuples()
+            .tuples().iterator()
         )
         if not page:
             return
@@ -176,7 +176,11 @@ def period(contact_id: int, last: dt.date | None, since: dt.date | None) -> tupl
 # -- the scan -------------------------------------------------------------------------
 
 
-def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> Any:
+@overload
+def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: Literal[True]) -> list[dict[str, Any]]: ...
+@overload
+def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int: ...
+def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int:
     """Fire the inactivity rules (or preview them, ``dry_run``); return the count or the preview rows.
 
     Each page of candidates is its own transaction: a long scan commits as
@@ -195,6 +199,7 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
     today = crm.today()
     with crm.activate():
         for r in selected:
+            assert r.days is not None  # compiling an inactivity rule checked that it has days
             cutoff = today - dt.timedelta(days=r.days)
             candidates = source(crm, cutoff)
             while True:

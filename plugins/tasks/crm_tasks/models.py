@@ -136,6 +136,8 @@ class Firing(Model):
     #: created, notified, scheduled, cancelled or failed
     outcome = peewee.CharField(max_length=12)
     task = peewee.ForeignKeyField(Task, null=True, on_delete="SET NULL")
+    #: the raw key of ``task``, read without a query (peewee's accessor)
+    task_id: int | None
     detail = peewee.TextField(default="")
 
     class Meta:

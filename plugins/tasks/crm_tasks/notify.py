@@ -53,7 +53,7 @@ def send(crm: CRM, notices: Iterable[Notice]) -> int:
     database = crm.database
     sql = f"SELECT {quote(database, 'key')} FROM tasks_reminder WHERE {quote(database, 'key')} {{in}}"
     sent = {k for (k,) in rows_in(database, sql, [n.key for n in notices])}
-    fresh = []
+    fresh: list[Notice] = []
     for notice in notices:
         if notice.key not in sent:
             sent.add(notice.key)
@@ -66,4 +66,5 @@ def send(crm: CRM, notices: Iterable[Notice]) -> int:
         ((n.key, n.task_id, n.kind, n.member.name, n.subject[:300], now) for n in fresh),
         database=crm.database,
     )
-    return crm.mail.queue_many(OutgoingMessage(n.member.email, n.subject, n.text, key=n.key) for n in fresh)
+    queued: int = crm.mail.queue_many(OutgoingMessage(n.member.email, n.subject, n.text, key=n.key) for n in fresh)
+    return queued

@@ -7,14 +7,16 @@ is imported inside the hook functions.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import CommandSpec, JobSpec, PluginSchema
 
 
 @hookimpl
-def crm_schema():
+def crm_schema() -> PluginSchema:
     from crm_tasks import models
 
     return PluginSchema(
@@ -27,21 +29,21 @@ def crm_schema():
 
 
 @hookimpl
-def crm_config_section():
+def crm_config_section() -> type:
     from crm_tasks.settings import TasksSettings
 
     return TasksSettings
 
 
 @hookimpl
-def crm_plugin_api(crm):
+def crm_plugin_api(crm: Any) -> Any:
     from crm_tasks.api import TasksAPI
 
     return TasksAPI(crm)
 
 
 @hookimpl
-def crm_startup(crm):
+def crm_startup(crm: Any) -> None:
     # compile the rules (the configuration's and the plugins') now: a bad one
     # stops the app with its message, as a bad setting does, instead of
     # failing later on every event the worker delivers
@@ -49,17 +51,17 @@ def crm_startup(crm):
 
 
 @hookimpl
-def crm_cli_commands():
+def crm_cli_commands() -> list[CommandSpec]:
     return [CommandSpec("tasks", "crm_tasks.cli:tasks", "Tasks, to-do lists, reminders, recurring templates and rules.")]
 
 
 @hookimpl
-def crm_handle_events(crm, events):
+def crm_handle_events(crm: Any, events: Sequence[Any]) -> None:
     crm.plugin("tasks").handle_events(events)
 
 
-def _job(method: str):
-    def run(crm, scheduled_at=None):
+def _job(method: str) -> Callable[..., Any]:
+    def run(crm: Any, scheduled_at: dt.datetime | None = None) -> Any:
         return getattr(crm.plugin("tasks"), method)()
 
     run.__name__ = method
@@ -67,7 +69,7 @@ def _job(method: str):
 
 
 @hookimpl
-def crm_worker_jobs(crm):
+def crm_worker_jobs(crm: Any) -> list[JobSpec]:
     return [
         JobSpec("tasks.reminders", _job("send_reminders"), interval=dt.timedelta(minutes=5)),
         JobSpec("tasks.pending", _job("run_pending"), interval=dt.timedelta(minutes=5)),
@@ -77,35 +79,35 @@ def crm_worker_jobs(crm):
 
 
 @hookimpl
-def crm_demo_data(crm):
+def crm_demo_data(crm: Any) -> list[str]:
     from crm_tasks.demo import load
 
     return load(crm)
 
 
 @hookimpl
-def crm_export_personal_data(crm, contact_id):
+def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
     from crm_tasks.privacy import export
 
     return export(crm, contact_id)
 
 
 @hookimpl
-def crm_erase_personal_data(crm, contact_id):
+def crm_erase_personal_data(crm: Any, contact_id: int) -> int:
     from crm_tasks.privacy import erase
 
     return erase(crm, contact_id)
 
 
 @hookimpl
-def crm_contacts_merged(crm, survivor_id, merged_id):
+def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
     from crm_tasks.privacy import merged
 
     return merged(crm, survivor_id, merged_id)
 
 
 @hookimpl
-def crm_contacts_unmerged(crm, survivor_id, merged_id, moved):
+def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
     from crm_tasks.privacy import unmerged
 
     unmerged(crm, survivor_id, merged_id, moved)

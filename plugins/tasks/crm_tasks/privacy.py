@@ -17,7 +17,7 @@ def _task_ids(contact_id: int) -> list[int]:
     from crm_tasks.models import Task, TaskLink
 
     linked = TaskLink.select(TaskLink.task).where((TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id))
-    return [i for (i,) in Task.select(Task.id).where((Task.contact_id == contact_id) | Task.id.in_(linked)).order_by(Task.id).tuples()]
+    return [i for (i,) in Task.select(Task.id).where((Task.contact_id == contact_id) | Task.id.in_(linked)).order_by(Task.id).tuples().iterator()]
 
 
 def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
@@ -53,7 +53,7 @@ def erase(crm: CRM, contact_id: int) -> int:
     from crm_tasks.models import Activity, Pending, Question, Reminder, Task
 
     ids = _task_ids(contact_id)
-    count = 0
+    count: int = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         count += Task.update(title=ERASED_TITLE, description="").where(Task.id.in_(chunk)).execute()
@@ -78,8 +78,8 @@ def _erase_notices(contact_id: int) -> int:
     """The subjects of rule notifications about him: they name no task, but their firing names him."""
     from crm_tasks.models import Firing, Reminder
 
-    count = 0
-    firings = list(Firing.select(Firing.rule, Firing.key).where(Firing.contact_id == contact_id).tuples())
+    count: int = 0
+    firings = list(Firing.select(Firing.rule, Firing.key).where(Firing.contact_id == contact_id).tuples().iterator())
     for rule, key in firings:
         # the notice's key is tasks:rule:<rule>:<event key>:<staff name> (see firing.py)
         prefix = f"tasks:rule:{rule}:{key}:"
@@ -95,9 +95,9 @@ def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
     """Point the merged contact's tasks and links at the survivor; return what moved."""
     from crm_tasks.models import Task, TaskLink
 
-    tasks = [i for (i,) in Task.select(Task.id).where(Task.contact_id == merged_id).tuples()]
+    tasks = [i for (i,) in Task.select(Task.id).where(Task.contact_id == merged_id).tuples().iterator()]
     links = [
-        i for (i,) in TaskLink.select(TaskLink.id).where((TaskLink.kind == "contact") & (TaskLink.ref_id == merged_id)).tuples()
+        i for (i,) in TaskLink.select(TaskLink.id).where((TaskLink.kind == "contact") & (TaskLink.ref_id == merged_id)).tuples().iterator()
     ]
     for start in range(0, len(tasks), 500):
         Task.update(contact_id=survivor_id).where(Task.id.in_(tasks[start:start + 500])).execute()

@@ -10,11 +10,13 @@ due time is moved is reminded again for the new time.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from crm_core.storage import for_update
 
 if TYPE_CHECKING:
+    import peewee
+
     from crm_core.app import CRM
 
     from crm_tasks.settings import TasksSettings
@@ -77,7 +79,7 @@ def run(crm: CRM, settings: TasksSettings, now: dt.datetime | None = None) -> di
     return counts
 
 
-def _claim(crm: CRM, mark, window) -> list[tuple[int, str, str, dt.datetime]]:
+def _claim(crm: CRM, mark: peewee.Field[Any], window: peewee.Expression) -> list[tuple[int, str, str, dt.datetime]]:
     from crm_tasks.models import Task
 
     query = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import string
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -147,6 +147,7 @@ class RuleSet:
             if not rule.settings.enabled:
                 continue
             if rule.trigger == "event":
+                assert rule.event_type is not None  # compiling an event rule checked that it names one
                 self._by_type.setdefault(rule.event_type, []).append(rule)
             elif rule.trigger == "change":
                 self._by_type.setdefault("ContactChanged", []).append(rule)
@@ -182,7 +183,7 @@ class RuleSet:
         return out
 
 
-def _fires_on(rule: Rule, event: Any) -> bool:
+def _fires_on(rule: Rule, event: Event) -> bool:
     if rule.trigger == "event":
         return event.type_name == rule.event_type
     return rule.trigger == "change" and event.type_name == "ContactChanged"
@@ -394,7 +395,7 @@ def _format(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
-_CONVERT = {"r": repr, "s": str, "a": ascii}
+_CONVERT: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
 
 
 class Template:
@@ -403,7 +404,7 @@ class Template:
     __slots__ = ("parts",)
 
     def __init__(self, text: str) -> None:
-        parts = []
+        parts: list[tuple[str, str | None, tuple[str, ...], str, Callable[[object], str] | None]] = []
         for literal, name, spec, conversion in _FORMATTER.parse(text):
             if name is None:
                 parts.append((literal, None, (), "", None))
@@ -469,7 +470,7 @@ class Context(Mapping[str, Any]):
             raise KeyError(key)
         return value
 
-    def __iter__(self):  # pragma: no cover - Mapping protocol; templates only use __getitem__
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - Mapping protocol; templates only use __getitem__
         return iter(())
 
     def __len__(self) -> int:  # pragma: no cover

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 __all__ = [
     "KINDS",
@@ -39,7 +42,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 
 
 @functools.lru_cache(maxsize=256)
-def parse_duration(text: str) -> Any:
+def parse_duration(text: str) -> dt.timedelta:
     """``"2d"``, ``"4h"``, ``"1w 2d"``, ``"90m"`` → ``timedelta``; ``ValueError`` otherwise."""
     import datetime as dt
 
@@ -50,17 +53,17 @@ def parse_duration(text: str) -> Any:
     return dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
 
 
-def _check_duration(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+def _check_duration(instance: Any, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is not None:
         parse_duration(value)
 
 
-def _check_kind(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _check_kind(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {value!r}")
 
 
-def _check_priority(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _check_priority(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in PRIORITIES:
         raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {value!r}")
 
@@ -80,12 +83,12 @@ class StaffMember:
     active: bool = True
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _NAME.match(value):
             raise ValueError(f"staff name {value!r} must be letters, digits, '.', '_', '-' or '@' (no spaces)")
 
     @email.validator
-    def _check_email(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_email(self, attribute: attrs.Attribute[str], value: str) -> None:
         if "@" not in value or " " in value.strip():
             raise ValueError(f"staff {self.name!r}: {value!r} is not an e-mail address")
 
@@ -102,7 +105,7 @@ class ReminderSettings:
     overdue: bool = True
 
     @before_due_hours.validator
-    def _check_hours(self, attribute: attrs.Attribute, value: int) -> None:
+    def _check_hours(self, attribute: attrs.Attribute[int], value: int) -> None:
         if value < 0:
             raise ValueError("before_due_hours must be 0 (off) or more")
 
@@ -165,17 +168,17 @@ class RuleSettings:
     description: str = ""
 
     @name.validator
-    def _check_name(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not re.match(r"^[a-z0-9][a-z0-9_-]{0,59}$", value):
             raise ValueError(f"rule name {value!r} must be 1-60 lower-case letters, digits, '-' or '_'")
 
     @trigger.validator
-    def _check_trigger(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_trigger(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in TRIGGERS:
             raise ValueError(f"rule {self.name!r}: unknown trigger {value!r}; use one of {', '.join(TRIGGERS)}")
 
     @action.validator
-    def _check_action(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_action(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in ACTIONS:
             raise ValueError(f"rule {self.name!r}: unknown action {value!r}; use one of {', '.join(ACTIONS)}")
 
@@ -193,7 +196,7 @@ class TasksSettings:
     closed_stages: list[str] = attrs.field(factory=lambda: ["won", "lost", "closed"])
 
     @default_due_time.validator
-    def _check_time(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_time(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
             raise ValueError(f"default_due_time must be HH:MM (24-hour), not {value!r}")
 

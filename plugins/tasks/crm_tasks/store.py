@@ -80,12 +80,12 @@ def create_many(
     from crm_tasks.models import ChecklistItem, Question, Task, TaskLink
 
     drafts = list(drafts)
-    keyed = [d for d in drafts if d.origin_key is not None]
     unkeyed = [d for d in drafts if d.origin_key is None]
     # one draft per key (a batch may repeat an event), minus those already made
     unique: dict[str, Draft] = {}
-    for d in keyed:
-        unique.setdefault(d.origin_key, d)
+    for d in drafts:
+        if d.origin_key is not None:
+            unique.setdefault(d.origin_key, d)
     done = set() if checked else existing_keys(list(unique), crm.database)
     keyed = [d for k, d in unique.items() if k not in done]
 

@@ -88,7 +88,7 @@ class Warehouse:
             .order_by(S.contact_id)
         )
         with self.crm.activate():
-            return {cid: _date(day) for cid, day in query.tuples()}
+            return {cid: _date(day) for cid, day in query.tuples().iterator()}
 
     def customers_quiet_since(self, since: dt.date) -> dict[int, tuple[dt.date | None, dt.date]]:
         """Current customers who neither won a sale nor became customers on or after ``since``.
@@ -139,7 +139,7 @@ class Warehouse:
         )
         tz = self.crm.tz
         with self.crm.activate():
-            return {cid: (_date(day), aware_utc(start).astimezone(tz).date()) for cid, day, start in query.tuples()}
+            return {cid: (_date(day), aware_utc(start).astimezone(tz).date()) for cid, day, start in query.tuples().iterator()}
 
     def reporting_tables(self) -> dict[str, str]:
         return dict(REPORTING_TABLES)
@@ -221,7 +221,7 @@ class Warehouse:
                 E.select(E.type, E.kind, fn.COUNT(E.id), fn.MIN(E.occurred_at), fn.MAX(E.occurred_at))
                 .group_by(E.type, E.kind)
                 .order_by(E.type)
-                .tuples()
+                .tuples().iterator()
             )
             return [
                 {

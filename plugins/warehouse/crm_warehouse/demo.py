@@ -65,7 +65,7 @@ def _contacts(crm: CRM) -> list[Any]:
             .join(E, on=(E.id == L.event))
             .where((E.type == "ContactCreated") & L.via_contact_id.is_null())
             .order_by(L.contact_id)
-            .tuples()
+            .tuples().iterator()
         ]
     if not ids or not crm.has_plugin("contacts"):
         return []

@@ -10,6 +10,7 @@ re-hashes every blob and reports missing and altered files.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import mimetypes
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
 
     from crm_warehouse.models import DocumentRow
+    from crm_warehouse.settings import WarehouseSettings
 
 __all__ = ["Document", "DocumentProblem", "DocumentStore"]
 
@@ -100,7 +102,8 @@ class DocumentStore:
 
     @property
     def max_bytes(self) -> int:
-        return self.crm.settings("warehouse").max_document_bytes
+        settings: WarehouseSettings = self.crm.settings("warehouse")
+        return settings.max_document_bytes
 
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -180,7 +183,7 @@ class DocumentStore:
                         f"{label} is {size_now:,} bytes, larger than the limit of {self.max_bytes:,} bytes "
                         f"(plugins.warehouse.max_document_mb); attach a smaller file or raise the limit"
                     )
-                handle = open(path, "rb")
+                handle: BinaryIO = open(path, "rb")
             except PermissionError:
                 raise DocumentError(f"cannot read {label}: permission denied") from None
             except OSError as exc:
@@ -305,14 +308,14 @@ class DocumentStore:
         last = ""
         while True:
             page = list(
-                BlobRow.select(BlobRow.sha256, BlobRow.size).where(BlobRow.sha256 > last).order_by(BlobRow.sha256).limit(1000).tuples()
+                BlobRow.select(BlobRow.sha256, BlobRow.size).where(BlobRow.sha256 > last).order_by(BlobRow.sha256).limit(1000).tuples().iterator()
             )
             if not page:
                 return
             yield from page
             last = page[-1][0]
 
-    def verify(self) -> tuple[int, list[DocumentProblem]]:
+    def verify(self) -> tuple[int, builtins.list[DocumentProblem]]:
         """Re-hash every stored file; return (files checked, problems found)."""
         from crm_warehouse.models import DocumentRow
 
@@ -339,6 +342,6 @@ class DocumentStore:
             shas = [sha for sha, _, _ in problems]
             for start in range(0, len(shas), 500):
                 query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(DocumentRow.blob.in_(shas[start : start + 500]))
-                for sha, doc_id in query.tuples():
+                for sha, doc_id in query.tuples().iterator():
                     users.setdefault(sha, []).append(doc_id)
         return checked, [DocumentProblem(sha, what, str(path), tuple(sorted(users.get(sha, ())))) for sha, what, path in problems]

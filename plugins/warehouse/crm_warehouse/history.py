@@ -79,7 +79,7 @@ def timeline(
         query = query.where(L.occurred_at < naive_utc(before))
     known = registered_types()
     out = []
-    for event_id, type_name, kind, occurred_at, actor, channel, payload in query.tuples():
+    for event_id, type_name, kind, occurred_at, actor, channel, payload in query.tuples().iterator():
         data = json.loads(payload)
         is_known = type_name in known
         out.append(
@@ -118,7 +118,7 @@ def as_of(crm: CRM, contact_id: int, when: dt.date | dt.datetime) -> dict[str, A
         .order_by(L.occurred_at, L.event)
     )
     state: dict[str, Any] | None = None
-    for type_name, occurred_at, payload in query.tuples():
+    for type_name, occurred_at, payload in query.tuples().iterator():
         p = json.loads(payload)
         if type_name == "ContactCreated" and p.get("contact_id") == contact_id:
             state = {"id": contact_id, "kind": p.get("kind", "person"), **(p.get("data") or {})}

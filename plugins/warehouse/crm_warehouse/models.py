@@ -134,6 +134,8 @@ class StaffActionRow(Model):
     kind = peewee.CharField(max_length=12)
     contact_id = peewee.BigIntegerField(null=True, index=True)
     sale = peewee.ForeignKeyField(SaleRow, null=True, backref="actions", on_delete="SET NULL")
+    #: the raw key of ``sale``, read without a query (peewee's accessor, named by the foreign key)
+    sale_id: int | None
     author = peewee.CharField(max_length=100, null=True)
     #: when the call, meeting or e-mail took place (defaults to when it was logged)
     occurred_at = UTCDateTimeField()
@@ -164,11 +166,15 @@ class DocumentRow(Model):
 
     id = peewee.AutoField()
     blob = peewee.ForeignKeyField(BlobRow, column_name="sha256", backref="documents", on_delete="RESTRICT")
+    #: the raw keys of ``blob`` and ``sale``, read without a query (peewee names the
+    #: accessor after the column, or after the field plus ``_id``)
+    sha256: str
     name = peewee.CharField(max_length=255)
     content_type = peewee.CharField(max_length=120)
     size = peewee.BigIntegerField()
     contact_id = peewee.BigIntegerField(null=True, index=True)
     sale = peewee.ForeignKeyField(SaleRow, null=True, backref="documents", on_delete="SET NULL")
+    sale_id: int | None
     uploaded_by = peewee.CharField(max_length=100, null=True)
     uploaded_at = UTCDateTimeField()
     description = peewee.CharField(max_length=500, default="")

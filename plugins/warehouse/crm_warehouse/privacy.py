@@ -84,7 +84,7 @@ def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
             .join(L, on=(L.event == E.id))
             .where((L.contact_id == contact_id) & L.via_contact_id.is_null())
             .order_by(L.occurred_at, L.event)
-            .tuples()
+            .tuples().iterator()
         ]
     if not (sales or actions or documents or responses or events):
         return None
@@ -146,7 +146,7 @@ def erase(crm: CRM, contact_id: int) -> int:
     )
 
     database = crm.database
-    count = 0
+    count: int = 0
     with crm.activate(), database.atomic():
         # stored events concerning the contact
         L = EventContactRow
@@ -154,7 +154,7 @@ def erase(crm: CRM, contact_id: int) -> int:
             EventRow.select(EventRow.id, EventRow.type, EventRow.payload)
             .join(L, on=(L.event == EventRow.id))
             .where((L.contact_id == contact_id) & L.via_contact_id.is_null())
-            .tuples()
+            .tuples().iterator()
         )
         for pk, type_name, text in rows:
             erased = _erase_payload(type_name, json.loads(text), contact_id)
@@ -177,7 +177,7 @@ def erase(crm: CRM, contact_id: int) -> int:
         count += (
             StaffActionRow.update(subject=ERASED, body=ERASED).where(StaffActionRow.contact_id == contact_id).execute()
         )
-        sale_ids = [s for (s,) in SaleRow.select(SaleRow.id).where(SaleRow.contact_id == contact_id).tuples()]
+        sale_ids = [s for (s,) in SaleRow.select(SaleRow.id).where(SaleRow.contact_id == contact_id).tuples().iterator()]
         if sale_ids:
             count += SaleRow.update(title=ERASED, description=ERASED).where(SaleRow.id.in_(sale_ids)).execute()
             SaleRow.update(lost_reason=ERASED).where(SaleRow.id.in_(sale_ids) & SaleRow.lost_reason.is_null(False)).execute()
@@ -185,12 +185,12 @@ def erase(crm: CRM, contact_id: int) -> int:
                 SalesFactRow.sale_id.in_(sale_ids) & SalesFactRow.lost_reason.is_null(False)
             ).execute()
         # documents attached to the contact alone go, with their files once no other document uses them
-        docs = list(DocumentRow.select(DocumentRow.id, DocumentRow.blob).where((DocumentRow.contact_id == contact_id) & DocumentRow.sale.is_null()).tuples())
+        docs = list(DocumentRow.select(DocumentRow.id, DocumentRow.blob).where((DocumentRow.contact_id == contact_id) & DocumentRow.sale.is_null()).tuples().iterator())
         if docs:
             DocumentRow.delete().where(DocumentRow.id.in_([d for d, _ in docs])).execute()
             count += len(docs)
             shas = sorted({sha for _, sha in docs})
-            still_used = {s for (s,) in DocumentRow.select(DocumentRow.blob).where(DocumentRow.blob.in_(shas)).tuples()}
+            still_used = {s for (s,) in DocumentRow.select(DocumentRow.blob).where(DocumentRow.blob.in_(shas)).tuples().iterator()}
             orphans = [s for s in shas if s not in still_used]
             if orphans:
                 BlobRow.delete().where(BlobRow.sha256.in_(orphans)).execute()
@@ -236,7 +236,7 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
             (DocumentRow, DocumentRow.id, ()),
             (SurveyResponseRow, SurveyResponseRow.response_id, ((SurveyAnswerFactRow, SurveyAnswerFactRow.response_id),)),
         ):
-            ids = [i for (i,) in model.select(key).where(model.contact_id == merged_id).order_by(key).tuples()]
+            ids = [i for (i,) in model.select(key).where(model.contact_id == merged_id).order_by(key).tuples().iterator()]
             if not ids:
                 continue
             for start in range(0, len(ids), 500):
@@ -248,7 +248,7 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
         # the merged contact's history shows on the survivor's timeline too
         L = EventContactRow
         links = list(
-            L.select(L.event, L.occurred_at, L.kind).where((L.contact_id == merged_id) & L.via_contact_id.is_null()).tuples()
+            L.select(L.event, L.occurred_at, L.kind).where((L.contact_id == merged_id) & L.via_contact_id.is_null()).tuples().iterator()
         )
         if links:
             from crm_warehouse.store import insert_ignore, naive_utc
@@ -257,7 +257,7 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
             have: set[int] = set()
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
-                have.update(e for (e,) in L.select(L.event).where((L.contact_id == survivor_id) & L.event.in_(chunk)).tuples())
+                have.update(e for (e,) in L.select(L.event).where((L.contact_id == survivor_id) & L.event.in_(chunk)).tuples().iterator())
             added = [(survivor_id, naive_utc(at), e, kind, merged_id) for e, at, kind in links if e not in have]
             insert_ignore(
                 crm.database, L._meta.table_name, ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"), added
@@ -279,7 +279,8 @@ def unmerge(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[in
         SurveyResponseRow,
     )
 
-    tables = {
+    # the rows merge() moved: each table's model, its key, and the reporting tables keyed by it
+    tables: dict[str, tuple[type[SaleRow | StaffActionRow | DocumentRow | SurveyResponseRow], Any, tuple[tuple[type[SalesFactRow | SurveyAnswerFactRow], Any], ...]]] = {
         SaleRow._meta.table_name: (SaleRow, SaleRow.id, ((SalesFactRow, SalesFactRow.sale_id),)),
         StaffActionRow._meta.table_name: (StaffActionRow, StaffActionRow.id, ()),
         DocumentRow._meta.table_name: (DocumentRow, DocumentRow.id, ()),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from crm_core.storage import bulk_insert
 
@@ -24,6 +24,7 @@ from crm_warehouse.store import StoredEvent, aware_utc, load_event, naive_utc
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_hookspecs.events import SurveyAnswered
 
 __all__ = ["STATUS_FIELDS", "local_date", "project", "quarter", "rebuild_from_store"]
 
@@ -207,7 +208,7 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
 
     latest: dict[int, StoredEvent] = {}
     for s in events:
-        rid = int(s.event.response_id)  # type: ignore[attr-defined]
+        rid = int(cast("SurveyAnswered", s.event).response_id)
         have = latest.get(rid)
         if have is None or (s.occurred_at, s.pk) >= (have.occurred_at, have.pk):
             latest[rid] = s
@@ -215,7 +216,7 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
     stored: dict[int, dt.datetime] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        stored.update((rid, aware_utc(at)) for rid, at in R.select(R.response_id, R.answered_at).where(R.response_id.in_(chunk)).tuples())
+        stored.update((rid, aware_utc(at)) for rid, at in R.select(R.response_id, R.answered_at).where(R.response_id.in_(chunk)).tuples().iterator())
     # an older answer retried after a newer one must not overwrite it
     keep = [rid for rid in ids if rid not in stored or latest[rid].occurred_at >= stored[rid]]
     if not keep:
@@ -225,7 +226,8 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
         chunk = replace[start : start + 500]
         F.delete().where(F.response_id.in_(chunk)).execute()
         R.delete().where(R.response_id.in_(chunk)).execute()
-    responses, answers = [], []
+    responses: list[tuple[Any, ...]] = []
+    answers: list[tuple[Any, ...]] = []
     for rid in keep:
         s = latest[rid]
         e: Any = s.event
@@ -312,7 +314,7 @@ def rebuild_from_store(crm: CRM, page: int = 5000, progress: Callable[[int], Non
             query = query.where(L.contact_id > last_contact)
         if bound is not None:
             query = query.where(L.contact_id <= bound)
-        rows = list(query.tuples())
+        rows = list(query.tuples().iterator())
         if not rows:
             break
         with database.atomic():
@@ -336,7 +338,7 @@ def rebuild_from_store(crm: CRM, page: int = 5000, progress: Callable[[int], Non
             .where(EventRow.type == "SurveyAnswered", EventRow.id > last)
             .order_by(EventRow.id)
             .limit(page)
-            .tuples()
+            .tuples().iterator()
         )
         if not rows:
             break

@@ -10,9 +10,10 @@ transaction, so reports never see a record and its fact disagree.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
 import attrs
 
@@ -25,6 +26,8 @@ from crm_warehouse.money import as_amount, check_amount, check_currency
 from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
+    import peewee
+
     from crm_core.app import CRM
 
     from crm_warehouse.models import SaleRow
@@ -85,7 +88,8 @@ class SalesBook:
 
     @property
     def settings(self) -> WarehouseSettings:
-        return self.crm.settings("warehouse")
+        settings: WarehouseSettings = self.crm.settings("warehouse")
+        return settings
 
     @property
     def pipeline(self) -> PipelineSettings:
@@ -136,8 +140,9 @@ class SalesBook:
         sale_id = _id(sale_id, "sales record")
         query = SaleRow.select().where(SaleRow.id == sale_id)
         if lock:
-            query = for_update(query, self.crm.database)
-        row = query.first()
+            # for_update() returns the query it was given, typed only as a peewee.Query
+            query = cast("peewee.ModelSelect[SaleRow]", for_update(query, self.crm.database))
+        row: SaleRow | None = query.first()
         if row is None:
             raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
         return row
@@ -188,7 +193,7 @@ class SalesBook:
         with self.crm.activate():
             return [self._view(row) for row in query.limit(limit)]
 
-    def moves(self, sale_id: int) -> list[StageMove]:
+    def moves(self, sale_id: int) -> builtins.list[StageMove]:
         """The record's way through the pipeline, oldest first."""
         from crm_warehouse.models import StageMoveRow as M
 

@@ -26,7 +26,7 @@ DEFAULT_STAGES = ["new", "qualified", "proposal", "negotiation", "won", "lost"]
 DEFAULT_PROBABILITIES = {"new": 0.1, "qualified": 0.25, "proposal": 0.5, "negotiation": 0.75}
 
 
-def _check_currency(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _check_currency(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     from crm_warehouse.money import currency_problem
 
     problem = currency_problem(value)
@@ -110,7 +110,7 @@ class WarehouseSettings:
     pipeline: PipelineSettings = attrs.field(factory=PipelineSettings)
 
     @max_document_mb.validator
-    def _check_size(self, attribute: attrs.Attribute, value: float) -> None:
+    def _check_size(self, attribute: attrs.Attribute[float], value: float) -> None:
         if not value > 0:
             raise ValueError(f"must be a positive number of megabytes, not {value}")
 

@@ -71,7 +71,7 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-def aware_utc(value: Any) -> dt.datetime:
+def aware_utc(value: dt.datetime | str) -> dt.datetime:
     """A datetime read from a raw query (naive UTC, or text on SQLite) as aware UTC."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
@@ -252,7 +252,7 @@ def append(crm: CRM, events: Iterable[Event]) -> list[StoredEvent]:
             )
             keys.update(_keys(database, missing))
         out: list[StoredEvent] = []
-        links = []
+        links: list[tuple[int, dt.datetime, int, str, int | None]] = []
         for eid in fresh:
             event = batch[eid]
             pk = keys.get(eid)
@@ -314,7 +314,7 @@ def backfill_from_outbox(crm: CRM, batch_size: int = 1000) -> int:
         last = page[-1].position
         events = [logged.event for logged in page]
         ids = [e.event_id for e in events]
-        have = {r[0] for r in EventRow.select(EventRow.event_id).where(EventRow.event_id.in_(ids)).tuples()}
+        have = {r[0] for r in EventRow.select(EventRow.event_id).where(EventRow.event_id.in_(ids)).tuples().iterator()}
         missing = [e for e in events if e.event_id not in have]
         if missing:
             with crm.database.atomic():

@@ -3,10 +3,12 @@
 The models are frozen copies of crm_portal/models.py as of this migration.
 """
 
+from typing import Any
+
 import peewee
 
 
-def up(migrator, db):
+def up(migrator: Any, db: peewee.Database) -> None:
     class Base(peewee.Model):
         class Meta:
             database = db
@@ -63,6 +65,6 @@ def up(migrator, db):
     db.create_tables([Signup, Consent, RateHit, Secret])
 
 
-def down(migrator, db):
+def down(migrator: Any, db: peewee.Database) -> None:
     for name in ("portal_consent", "portal_signup", "portal_rate", "portal_secret"):
         db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")

@@ -6,10 +6,12 @@ its new name, so that the unsubscribe links already in people's mailboxes
 keep working. ``portal_secret`` is dropped.
 """
 
+from typing import Any
+
 import peewee
 
 
-def _table(db, name):
+def _table(db: peewee.Database, name: str) -> Any:
     class Secret(peewee.Model):
         name = peewee.CharField(max_length=60, primary_key=True)
         value = peewee.CharField(max_length=200)
@@ -22,14 +24,14 @@ def _table(db, name):
     return Secret
 
 
-def up(migrator, db):
+def up(migrator: Any, db: peewee.Database) -> None:
     old, new = _table(db, "portal_secret"), _table(db, "crm_secret")
     for row in old.select().where(old.name == "portal"):
         new.insert(name="legacy:portal", value=row.value, created_at=row.created_at).on_conflict_ignore().execute()
     db.drop_tables([old])
 
 
-def down(migrator, db):
+def down(migrator: Any, db: peewee.Database) -> None:
     old, new = _table(db, "portal_secret"), _table(db, "crm_secret")
     db.create_tables([old])
     for row in new.select().where(new.name == "legacy:portal"):

@@ -165,7 +165,7 @@ def set_language(contact_language: str | None) -> str:
     """Use the person's chosen language, else the contact's, else the browser's, else the default."""
     catalogs = g.portal.catalogs
     browser = [value for value, _quality in request.accept_languages]
-    language = catalogs.choose(g.get("explicit_language"), contact_language, browser)
+    language: str = catalogs.choose(g.get("explicit_language"), contact_language, browser)
     token = set_current(language, catalogs.translations(language))
     if "_language_token" not in g:
         g._language_token = token  # the first one restores the language before the request
@@ -180,7 +180,7 @@ def _configure_jinja(app: Flask, portal: Any, plugin_templates: dict[str, jinja2
         loaders.append(jinja2.FileSystemLoader(str(theme)))
     loaders.append(jinja2.PrefixLoader(plugin_templates))  # filled as plugins' pages are added
     loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
-    app.jinja_loader = jinja2.ChoiceLoader(loaders)  # type: ignore[assignment]
+    app.jinja_loader = jinja2.ChoiceLoader(loaders)
     environment = app.jinja_env
     environment.trim_blocks = True
     environment.lstrip_blocks = True
@@ -214,7 +214,7 @@ def _brand(settings: Any) -> dict[str, Any]:
 
 def _switch_language_url(language: str) -> str:
     """This page's address in another language (the other query values kept)."""
-    args = request.args.to_dict(flat=False)
+    args: dict[str, Any] = request.args.to_dict(flat=False)
     args["lang"] = [language]
     if request.endpoint is None:
         return flask.url_for("portal.home", lang=language)

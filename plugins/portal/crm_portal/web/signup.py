@@ -88,7 +88,7 @@ def signup_view(name: str) -> Any:
         # record the consent in the words the person read, whatever the browser says now
         g.explicit_language = shown_in
         set_language(None)
-    values = {key: request.form.get(key, "") for key in ("email", "first_name", "last_name")}
+    values: dict[str, Any] = {key: request.form.get(key, "") for key in ("email", "first_name", "last_name")}
     values["consent"] = request.form.get("consent") == "yes"
     if request.form.get(HONEYPOT, ""):
         log.warning("portal: sign-up on %r from %s filled the honeypot; nothing kept", form.name, client_ip())

@@ -154,7 +154,8 @@ def _previewed(token: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or data.get("t") != _token_id(token) or not isinstance(data.get("c"), dict):
         return None
-    return data["c"]
+    content: dict[str, Any] = data["c"]
+    return content
 
 
 def _submit(token: str, form: Any, changes: dict[str, Any]) -> Any:

@@ -1,9 +1,11 @@
 """Create the tasks plugin's tables (frozen copies of crm_tasks.models as of 0.1)."""
 
+from typing import Any
+
 import peewee
 
 
-def up(migrator, db):
+def up(migrator: Any, db: peewee.Database) -> None:
     class Task(peewee.Model):
         """One task: to-do, call, e-mail, meeting or follow-up."""
 
@@ -191,7 +193,7 @@ def up(migrator, db):
     db.create_tables([Task, TaskLink, ChecklistItem, Question, Reminder, Firing, Pending, Recurring, Activity])
 
 
-def down(migrator, db):
+def down(migrator: Any, db: peewee.Database) -> None:
     for name in (
         "tasks_activity", "tasks_recurring", "tasks_pending", "tasks_firing", "tasks_reminder",
         "tasks_question", "tasks_checklist_item", "tasks_link", "tasks_task",

@@ -163,7 +163,7 @@ def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, c
 @click.option("--description", default=None)
 @by_option
 @pass_state
-def update(state: CLIState, sale_id: int, actor: str | None, **options: Any) -> None:
+def update(state: CLIState, /, sale_id: int, actor: str | None, **options: Any) -> None:
     """Change a record's details (its stage moves with 'stage' and 'close')."""
     changes = {k: v for k, v in options.items() if v is not None}
     if "expected_close" in changes:
@@ -197,7 +197,7 @@ def pipeline(state: CLIState, owner: str | None, region: str | None, fmt: str) -
     if region:
         query = query.where(F.region == region)
     with app.activate():
-        found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples()}
+        found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples().iterator()}
     rows = []
     for stage_name in settings.open_stages:
         p = decimal.Decimal(str(settings.probability(stage_name)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -127,7 +128,7 @@ def audit(state: CLIState, contact_id: int | None, field: str | None, actor: str
 @by_option
 @pass_state
 def log(state: CLIState, kind: str, text: str | None, contact_id: int | None, sale_id: int | None, subject: str,
-        text_file: click.utils.LazyFile | None, occurred: str | None, actor: str | None) -> None:  # fmt: skip
+        text_file: TextIO | None, occurred: str | None, actor: str | None) -> None:  # fmt: skip
     """Log a note, call, meeting or e-mail against a contact or a sale."""
     import datetime as dt
 

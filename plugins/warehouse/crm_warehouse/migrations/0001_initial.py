@@ -3,6 +3,8 @@
 The models are frozen copies of crm_warehouse/models.py as of this migration.
 """
 
+from typing import Any
+
 import peewee
 
 TABLES = (
@@ -21,7 +23,7 @@ TABLES = (
 )
 
 
-def up(migrator, db):
+def up(migrator: Any, db: peewee.Database) -> None:
     sqlite = isinstance(db, peewee.SqliteDatabase)
 
     class Base(peewee.Model):
@@ -238,6 +240,6 @@ def up(migrator, db):
     )
 
 
-def down(migrator, db):
+def down(migrator: Any, db: peewee.Database) -> None:
     for name in TABLES:
         db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")
