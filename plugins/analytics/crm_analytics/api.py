@@ -8,6 +8,7 @@ runs any report by name, standard, saved or contributed by a plugin
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import importlib
 from pathlib import Path
@@ -143,7 +144,7 @@ class Analytics:
 
         return draw(report, path, kind=kind, fmt=fmt, measures=measures)
 
-    def schedules(self) -> list[dict[str, Any]]:
+    def schedules(self) -> builtins.list[dict[str, Any]]:
         """The configured schedules with their last delivery."""
         from crm_analytics.schedules import status
 

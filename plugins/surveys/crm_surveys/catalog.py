@@ -232,7 +232,7 @@ def save(crm: CRM, new: SurveyDefinition, key: str | None = None) -> SaveResult:
 
 
 def _free_key(base: str) -> str:
-    taken = {survey.key for survey in Survey.select(Survey.key).where(Survey.key.startswith(base))}
+    taken: set[str] = set(Survey.select(Survey.key).where(Survey.key.startswith(base)).scalars())
     if base not in taken:
         return base
     n = 2
