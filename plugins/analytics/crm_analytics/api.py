@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Analytics", "ReportInfo"]
 
 
-class ReportInfo(dict):
+class ReportInfo(dict[str, str]):
     """One line of :meth:`Analytics.list`: ``name``, ``kind`` (standard, saved or the plugin), ``title``."""
 
 
@@ -43,7 +43,8 @@ class Analytics:
         module, function, _ = STANDARD[name]
         fn = getattr(importlib.import_module(module), function)
         with self.crm.activate():
-            return fn(self.crm, **options)
+            report: Report = fn(self.crm, **options)
+            return report
 
     def closed_share(self, start: Any = None, end: Any = None, **options: Any) -> Report:
         """Share of sales won per quarter, by count and amount, with the lost and open ones."""

@@ -15,6 +15,8 @@ from crm_analytics.sql import Tables
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
+    from crm_analytics.settings import AnalyticsSettings
+
 __all__ = ["Window", "check_choices", "window"]
 
 
@@ -57,8 +59,9 @@ class Window:
         return (f"partial period(s), cut to the range: {', '.join(parts)}",)
 
 
-def settings(crm: CRM) -> Any:
-    return crm.settings("analytics")
+def settings(crm: CRM) -> AnalyticsSettings:
+    found: AnalyticsSettings = crm.settings("analytics")
+    return found
 
 
 def window(
