@@ -13,9 +13,8 @@ from crm_analytics import periods as P
 from crm_analytics.sql import Tables
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
-
     from crm_analytics.settings import AnalyticsSettings
+    from crm_core.app import CRM
 
 __all__ = ["Window", "check_choices", "window"]
 
