@@ -8,6 +8,7 @@ runs any report by name, standard, saved or contributed by a plugin
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import importlib
 from pathlib import Path
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Analytics", "ReportInfo"]
 
 
-class ReportInfo(dict):
+class ReportInfo(dict[str, str]):
     """One line of :meth:`Analytics.list`: ``name``, ``kind`` (standard, saved or the plugin), ``title``."""
 
 
@@ -42,7 +43,8 @@ class Analytics:
         module, function, _ = STANDARD[name]
         fn = getattr(importlib.import_module(module), function)
         with self.crm.activate():
-            return fn(self.crm, **options)
+            report: Report = fn(self.crm, **options)
+            return report
 
     def closed_share(self, start: Any = None, end: Any = None, **options: Any) -> Report:
         """Share of sales won per quarter, by count and amount, with the lost and open ones."""
@@ -143,7 +145,7 @@ class Analytics:
 
         return draw(report, path, kind=kind, fmt=fmt, measures=measures)
 
-    def schedules(self) -> list[dict[str, Any]]:
+    def schedules(self) -> builtins.list[dict[str, Any]]:
         """The configured schedules with their last delivery."""
         from crm_analytics.schedules import status
 

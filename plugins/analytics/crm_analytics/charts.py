@@ -77,7 +77,7 @@ def _colours(n: int) -> list[tuple[tuple[float, ...], bool]]:
     """
     import matplotlib
 
-    tab20 = matplotlib.colormaps["tab20"].colors
+    tab20 = matplotlib.colormaps["tab20"].colors  # type: ignore[attr-defined]  # tab20 is a ListedColormap
     return [(tuple(tab20[2 * (i % 10) + (i // 10) % 2]), i >= 10) for i in range(n)]
 
 

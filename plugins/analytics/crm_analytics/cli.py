@@ -144,7 +144,7 @@ def show(state: CLIState, name: str) -> None:
 
 
 def _standard(name: str, help_text: str, extra: list[Callable[..., Any]], period_default: str | None = "quarter") -> None:
-    def command(state: CLIState, fmt: str, chart_path: str | None, chart_kind: str | None, measures: Any, **options: Any) -> None:
+    def command(state: CLIState, /, fmt: str, chart_path: str | None, chart_kind: str | None, measures: Any, **options: Any) -> None:
         options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v not in (None, ())}
         report = _api(state).run(name, **options)
         _show(report, fmt, chart_path, chart_kind, measures, state)
@@ -163,9 +163,12 @@ def _standard(name: str, help_text: str, extra: list[Callable[..., Any]], period
     reports.command(name)(cmd)
 
 
-_by = lambda choices, default=None: click.option(  # noqa: E731
-    "--by", "by", multiple=True, type=click.Choice(choices), default=default, help="Group by this column too (repeat for several)."
-)
+def _by(choices: list[str], default: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--by", "by", multiple=True, type=click.Choice(choices), default=default, help="Group by this column too (repeat for several)."
+    )
+
+
 _currency = click.option("--currency", metavar="CODE", help="Only this currency (ISO 4217).")
 _kind = click.option("--kind", "kind", multiple=True, type=click.Choice(["rfp", "rfq", "appointment", "quote", "sale"]), help="Only records of this kind (repeatable).")
 _region = click.option("--region", "region", multiple=True, metavar="NAME", help="Only this region (repeatable).")

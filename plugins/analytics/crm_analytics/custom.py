@@ -346,7 +346,7 @@ def _saved(crm: CRM) -> dict[str, Definition]:
 
     out = {}
     with crm.activate():
-        if not SavedReport.table_exists():
+        if not SavedReport.table_exists():  # type: ignore[no-untyped-call]  # peewee stubs leave it unannotated
             return {}
         for row in SavedReport.select().order_by(SavedReport.name):
             try:
@@ -424,6 +424,7 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
 
     def column(ref: FieldRef) -> Any:
         source = T if ref.table == "view" else C
+        assert source is not None  # C is made whenever a field of the contact is named
         return getattr(source.c, ref.column)
 
     def value(ref: FieldRef, v: Any) -> Any:

@@ -105,7 +105,10 @@ def fit(y: Sequence[float], m: int = 4, method: str | None = None) -> Fit:
             best = (sse, a, b, g)
     assert best is not None
     _, a0, b0, g0 = best
-    fine = lambda c: [min(0.99, max(0.01, c + d / 100)) for d in range(-5, 6, 1)]  # noqa: E731
+
+    def fine(c: float) -> list[float]:
+        return [min(0.99, max(0.01, c + d / 100)) for d in range(-5, 6, 1)]
+
     for a, b, g in itertools.product(fine(a0), fine(b0) if b0 else [0.0], fine(g0) if g0 is not None else [None]):
         sse = _run(y, a, b, g, m)[0]
         if sse < best[0]:

@@ -148,7 +148,7 @@ def utc_bounds(days: Sequence[dt.date], tz: dt.tzinfo) -> list[dt.datetime]:
     return out
 
 
-def bucket(column: Any, bounds: Sequence[Any], *, below: bool = False) -> peewee.Node:
+def bucket(column: Any, bounds: Sequence[Any], *, below: bool = False) -> peewee.ColumnBase:
     """The index ``i`` such that ``bounds[i] <= column < bounds[i + 1]``, as SQL.
 
     ``bounds`` are the periods' starts followed by the end of the last one
@@ -161,7 +161,7 @@ def bucket(column: Any, bounds: Sequence[Any], *, below: bool = False) -> peewee
     if n < 1:
         raise ValueError("bucket needs at least one period")
 
-    def build(lo: int, hi: int) -> peewee.Node:
+    def build(lo: int, hi: int) -> peewee.ColumnBase:
         if hi - lo == 1:
             return peewee.SQL(str(lo))
         mid = (lo + hi) // 2

@@ -51,7 +51,8 @@ def resolve_range(name: str, day: dt.date, fiscal: int = 1) -> tuple[dt.date, dt
 
 
 def _schedule(crm: CRM, name: str) -> Schedule:
-    for schedule in crm.settings("analytics").schedules:
+    schedules: list[Schedule] = crm.settings("analytics").schedules
+    for schedule in schedules:
         if schedule.name == name:
             return schedule
     names = ", ".join(s.name for s in crm.settings("analytics").schedules) or "none are configured"

@@ -50,7 +50,7 @@ _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 
 def _one_of(choices: tuple[str, ...]) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
             raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
 
@@ -66,7 +66,7 @@ class SurveySettings:
     response_window_days: int = attrs.field(default=30)
 
     @response_window_days.validator
-    def _check_window(self, attribute: attrs.Attribute, value: int) -> None:
+    def _check_window(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if not 1 <= value <= 366:
             raise ValueError(f"must be a number of days from 1 to 366, not {value}")
 
@@ -131,7 +131,7 @@ class AnalyticsSettings:
     schedules: list[Schedule] = attrs.field(factory=list)
 
     @fiscal_year_start.validator
-    def _check_month(self, attribute: attrs.Attribute, value: int) -> None:
+    def _check_month(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if not 1 <= value <= 12:
             raise ValueError(f"must be a month number from 1 (January) to 12, not {value}")
 

@@ -56,7 +56,7 @@ def param(kind: str, value: Any) -> Any:
     return value
 
 
-def json_text(kind: str, column: Any, key: str) -> peewee.Node:
+def json_text(kind: str, column: Any, key: str) -> peewee.ColumnBase:
     """The text of ``key`` in a JSON object stored in a text column."""
     if kind == "sqlite":
         return peewee.fn.json_extract(column, f"$.{key}")
@@ -65,7 +65,7 @@ def json_text(kind: str, column: Any, key: str) -> peewee.Node:
     return peewee.fn.JSON_UNQUOTE(peewee.fn.JSON_EXTRACT(column, f"$.{key}"))
 
 
-def json_int(kind: str, column: Any, key: str) -> peewee.Node:
+def json_int(kind: str, column: Any, key: str) -> peewee.ColumnBase:
     """The integer of ``key`` in a JSON object stored in a text column."""
     if kind == "sqlite":
         return peewee.fn.json_extract(column, f"$.{key}")
@@ -74,7 +74,7 @@ def json_int(kind: str, column: Any, key: str) -> peewee.Node:
     return peewee.Cast(json_text(kind, column, key), "SIGNED")
 
 
-def seconds_between(kind: str, start: Any, end: Any) -> peewee.Node:
+def seconds_between(kind: str, start: Any, end: Any) -> peewee.ColumnBase:
     """``end - start`` in seconds (datetime columns)."""
     if kind == "sqlite":
         return (peewee.fn.julianday(end) - peewee.fn.julianday(start)) * 86400.0
@@ -83,7 +83,7 @@ def seconds_between(kind: str, start: Any, end: Any) -> peewee.Node:
     return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
 
 
-def add_days(kind: str, column: Any, days: int) -> peewee.Node:
+def add_days(kind: str, column: Any, days: int) -> peewee.ColumnBase:
     """A datetime column plus a whole number of days."""
     days = int(days)
     if kind == "sqlite":
@@ -93,7 +93,7 @@ def add_days(kind: str, column: Any, days: int) -> peewee.Node:
     return peewee.fn.DATE_ADD(column, peewee.SQL(f"INTERVAL {days} DAY"))
 
 
-def falsy(kind: str, column: Any) -> peewee.Node:
+def falsy(kind: str, column: peewee.ColumnBase) -> peewee.ColumnBase:
     """A boolean column is false (SQLite and MariaDB store 0/1)."""
     return column == (False if kind == "postgresql" else 0)
 
@@ -115,9 +115,8 @@ def money(value: Any) -> decimal.Decimal:
     """A summed amount, as a decimal with two places (0 for no rows)."""
     if value is None:
         return decimal.Decimal("0.00")
-    if not isinstance(value, decimal.Decimal):
-        value = decimal.Decimal(str(value))
-    return value.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_EVEN)
+    amount = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+    return amount.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_EVEN)
 
 
 def number(value: Any) -> float | int | None:
@@ -126,10 +125,11 @@ def number(value: Any) -> float | int | None:
         return None
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    found: float | int = value  # the drivers give counts as int and averages as float
+    return found
 
 
-def pct(part: float, whole: float) -> float | None:
+def pct(part: float | decimal.Decimal, whole: float | decimal.Decimal) -> float | None:
     """``part`` in percent of ``whole``, one decimal (None when ``whole`` is 0)."""
     if not whole:
         return None

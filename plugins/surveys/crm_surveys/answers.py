@@ -71,6 +71,8 @@ def read_value(question: SurveyQuestion, value: Any) -> Any:
         return None
     kind = question.kind
     if kind in ("nps", "csat", "rating"):
+        # a scale question always has both ends (definition.py gives them)
+        assert question.min is not None and question.max is not None
         number = _whole_number(value)
         if number is None or not question.min <= number <= question.max:
             raise ValueError(
@@ -130,13 +132,14 @@ def _choice(question: SurveyQuestion, value: Any) -> str:
         text = value.strip()
         if text in question.choices:
             return text
-        folded = {c.casefold(): c for c in question.choices}
+        folded: dict[str, str] = {c.casefold(): c for c in question.choices}
         if text.casefold() in folded:
             return folded[text.casefold()]
     # a choice's number (1 = the first), as typed from a paper form
     number = _whole_number(value)
     if number is not None and 1 <= number <= len(question.choices):
-        return question.choices[number - 1]
+        chosen: str = question.choices[number - 1]
+        return chosen
     listed = ", ".join(f"{i}. {c}" for i, c in enumerate(question.choices, start=1))
     raise ValueError(f"{_show(value)} is not one of the choices: {listed}")
 
@@ -160,17 +163,17 @@ def holds(condition: SurveyCondition, answers: Mapping[str, Any]) -> bool:
     if op == "not in":
         return value not in tuple(target)
     if op == "=":
-        return value == target
+        return bool(value == target)
     if op == "!=":
-        return value != target
+        return bool(value != target)
     if op == "<":
-        return value < target
+        return bool(value < target)
     if op == "<=":
-        return value <= target
+        return bool(value <= target)
     if op == ">":
-        return value > target
+        return bool(value > target)
     if op == ">=":
-        return value >= target
+        return bool(value >= target)
     raise ValueError(f"unknown operator {op!r}")  # pragma: no cover - definitions are checked
 
 

@@ -8,6 +8,7 @@ its key wherever ``ref`` is asked for.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -75,7 +76,7 @@ class Surveys:
         with self.crm.activate():
             return catalog.definition(catalog.find(ref).id, version)
 
-    def versions(self, ref: int | str) -> list[dict[str, Any]]:
+    def versions(self, ref: int | str) -> builtins.list[dict[str, Any]]:
         """Each version: its number, date, questions, invitations and answers."""
         with self.crm.activate():
             return catalog.version_rows(catalog.find(ref).id)
@@ -87,7 +88,7 @@ class Surveys:
             invitation = collect.invitation_for_token(self.crm, collect.secret(self.crm), token, survey_id)
             return collect.form_for(self.crm, invitation)
 
-    def visible_questions(self, form: SurveyForm, answers: Mapping[str, Any]) -> list[str]:
+    def visible_questions(self, form: SurveyForm, answers: Mapping[str, Any]) -> builtins.list[str]:
         values = {}
         for question in form.questions:
             try:
@@ -123,6 +124,8 @@ class Surveys:
             if ttl < 1:
                 raise ValidationError(f"a link must work at least 1 day, not {ttl}")
             expires = self.crm.clock.now() + dt.timedelta(days=ttl)
+            # the invitation names the contact, so the one it was made for too (an erasure clears both)
+            assert invitation.original_contact_id is not None
             return make_token(collect.secret(self.crm), survey.id, invitation.round_id, invitation.original_contact_id, expires)
 
     def link(self, token: str) -> str:
@@ -199,7 +202,7 @@ class Surveys:
         with self.crm.activate():
             return sending.send(self.crm, catalog.find(ref), source, round_key=round, dry_run=dry_run)
 
-    def remind(self, ref: int | str | None = None, *, after_days: int | None = None, dry_run: bool = False) -> list[ReminderReport]:
+    def remind(self, ref: int | str | None = None, *, after_days: int | None = None, dry_run: bool = False) -> builtins.list[ReminderReport]:
         """Queue the one reminder to non-respondents, for one survey or all."""
         from crm_surveys import sending
         from crm_surveys.models import Survey
@@ -232,7 +235,7 @@ class Surveys:
         with self.crm.activate():
             return schedules.add(self.crm, catalog.find(ref), source, rule, start=start)
 
-    def schedules(self, ref: int | str | None = None) -> list[ScheduleInfo]:
+    def schedules(self, ref: int | str | None = None) -> builtins.list[ScheduleInfo]:
         from crm_surveys import schedules
 
         with self.crm.activate():
@@ -244,7 +247,7 @@ class Surveys:
         with self.crm.activate():
             schedules.stop(self.crm, schedule_id)
 
-    def run_schedules(self) -> list[SendReport]:
+    def run_schedules(self) -> builtins.list[SendReport]:
         """Send every due occurrence of every schedule (the worker calls this)."""
         from crm_surveys import schedules
 

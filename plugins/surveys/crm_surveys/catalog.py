@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import peewee
@@ -23,6 +23,7 @@ from crm_surveys.models import Invitation, Response, Survey, SurveyVersion
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Iterable
 
     from crm_core.app import CRM
 
@@ -100,20 +101,30 @@ def list_surveys() -> list[SurveyInfo]:
     """Every survey, with its invitations and complete responses counted (set-based)."""
     from peewee import fn
 
-    invited = dict(
-        Invitation.select(Invitation.survey, fn.COUNT(Invitation.id))
-        .where(Invitation.medium.in_(("email", "post")))
-        .group_by(Invitation.survey)
-        .tuples()
+    # each is (survey id, count) per row: peewee's stubs type .tuples() as yielding the model
+    invited: dict[int, int] = dict(
+        cast(
+            "Iterable[tuple[int, int]]",
+            Invitation.select(Invitation.survey, fn.COUNT(Invitation.id))
+            .where(Invitation.medium.in_(("email", "post")))
+            .group_by(Invitation.survey)
+            .tuples(),
+        )
     )
-    responded = dict(
-        Response.select(Response.survey, fn.COUNT(Response.id))
-        .where(Response.complete == True)  # noqa: E712
-        .group_by(Response.survey)
-        .tuples()
+    responded: dict[int, int] = dict(
+        cast(
+            "Iterable[tuple[int, int]]",
+            Response.select(Response.survey, fn.COUNT(Response.id))
+            .where(Response.complete == True)  # noqa: E712
+            .group_by(Response.survey)
+            .tuples(),
+        )
     )
-    versions = dict(
-        SurveyVersion.select(SurveyVersion.survey, fn.COUNT(SurveyVersion.id)).group_by(SurveyVersion.survey).tuples()
+    versions: dict[int, int] = dict(
+        cast(
+            "Iterable[tuple[int, int]]",
+            SurveyVersion.select(SurveyVersion.survey, fn.COUNT(SurveyVersion.id)).group_by(SurveyVersion.survey).tuples(),
+        )
     )
     return [
         SurveyInfo(
@@ -221,7 +232,7 @@ def save(crm: CRM, new: SurveyDefinition, key: str | None = None) -> SaveResult:
 
 
 def _free_key(base: str) -> str:
-    taken = {k for (k,) in Survey.select(Survey.key).where(Survey.key.startswith(base)).tuples()}
+    taken: set[str] = set(Survey.select(Survey.key).where(Survey.key.startswith(base)).scalars())
     if base not in taken:
         return base
     n = 2
@@ -234,17 +245,24 @@ def version_rows(survey_id: int) -> list[dict[str, Any]]:
     """Each version of a survey: number, date, and how much was sent and answered with it."""
     from peewee import fn
 
-    sent = dict(
-        Invitation.select(Invitation.version, fn.COUNT(Invitation.id))
-        .where((Invitation.survey == survey_id) & Invitation.medium.in_(("email", "post")))
-        .group_by(Invitation.version)
-        .tuples()
+    # (version, count) per row
+    sent: dict[int, int] = dict(
+        cast(
+            "Iterable[tuple[int, int]]",
+            Invitation.select(Invitation.version, fn.COUNT(Invitation.id))
+            .where((Invitation.survey == survey_id) & Invitation.medium.in_(("email", "post")))
+            .group_by(Invitation.version)
+            .tuples(),
+        )
     )
-    answered = dict(
-        Response.select(Response.version, fn.COUNT(Response.id))
-        .where((Response.survey == survey_id) & (Response.complete == True))  # noqa: E712
-        .group_by(Response.version)
-        .tuples()
+    answered: dict[int, int] = dict(
+        cast(
+            "Iterable[tuple[int, int]]",
+            Response.select(Response.version, fn.COUNT(Response.id))
+            .where((Response.survey == survey_id) & (Response.complete == True))  # noqa: E712
+            .group_by(Response.version)
+            .tuples(),
+        )
     )
     return [
         {

@@ -78,7 +78,8 @@ text = "May we call you about your answers?"
 
 
 def _api(state: CLIState) -> Surveys:
-    return state.crm().plugin("surveys")
+    api: Surveys = state.crm().plugin("surveys")
+    return api
 
 
 @click.group()

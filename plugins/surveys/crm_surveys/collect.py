@@ -65,7 +65,7 @@ def invitation_for_code(key: SurveyKeys, code: str) -> Invitation:
 
 def invitation_for_contact(crm: CRM, survey: Survey, contact_id: int) -> Invitation:
     """The contact's newest invitation to ``survey``, or a ``direct`` one made now."""
-    found = (
+    found: Invitation | None = (
         Invitation.select()
         .where((Invitation.survey == survey.id) & (Invitation.contact_id == contact_id))
         .order_by(Invitation.sent_at.desc(), Invitation.id.desc())
@@ -170,7 +170,7 @@ def save_response(
             answered_at=None if partial else now,
         )
         created = response is None
-        if created:
+        if response is None:
             response = Response.create(invitation=invitation.id, survey=invitation.survey_id, created_at=now, **values)
         else:
             Response.update(**values).where(Response.id == response.id).execute()
@@ -212,7 +212,8 @@ def _region(crm: CRM, invitation: Invitation) -> str | None:
     """The contact's region now (the invitation's, when the contact is gone)."""
     if crm.has_plugin("contacts"):
         try:
-            return crm.plugin("contacts").card(invitation.contact_id).region
+            region: str | None = crm.plugin("contacts").card(invitation.contact_id).region
+            return region
         except NotFoundError:
             pass
     return invitation.region

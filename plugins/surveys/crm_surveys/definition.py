@@ -511,7 +511,7 @@ def _question(
     show_if = None
     if "show_if" in raw:
         show_if = _condition(raw["show_if"], label, key, positions, everywhere, earlier, problems)
-    if len(problems) > before:
+    if len(problems) > before or not isinstance(key, str):  # a key that is not a string is a problem already
         return None
     return SurveyQuestion(
         key=key,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
 
 import attrs
 from reportlab.graphics import renderPDF
@@ -37,7 +37,7 @@ from crm_surveys.sending import _naive, _pages, get_round
 from crm_surveys.tokens import make_code
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import ContactCard, SurveyQuestion
+    from crm_hookspecs.records import ContactCard, SurveyCondition, SurveyQuestion
 
     from crm_core.app import CRM
     from crm_surveys.definition import SurveyDefinition
@@ -114,14 +114,14 @@ def make_letters(
     already = reprinted = new = 0
     with crm.transaction():
         round_ = get_round(crm, survey, round_key)
-        existing = {
-            contact: (pk, medium, version)
-            for pk, contact, medium, version in Invitation.select(
-                Invitation.id, Invitation.contact_id, Invitation.medium, Invitation.version
-            )
+        # peewee's stubs type .tuples() as yielding the model; the rows are the selected columns
+        rows = cast(
+            "Iterable[tuple[int, int | None, str, int]]",
+            Invitation.select(Invitation.id, Invitation.contact_id, Invitation.medium, Invitation.version)
             .where(Invitation.round == round_.id)
-            .tuples()
-        }
+            .tuples(),
+        )
+        existing = {contact: (pk, medium, version) for pk, contact, medium, version in rows}
         for page in _pages(contacts.audience(source, "post")):
             fresh = []
             for card in page:
@@ -140,10 +140,13 @@ def make_letters(
                     [(survey.id, round_.id, survey.current_version, c.id, c.id, "post", c.region, month, _naive(now), source) for c in fresh],
                     database=crm.database,
                 )
-                ids = dict(
-                    Invitation.select(Invitation.original_contact_id, Invitation.id)
-                    .where((Invitation.round == round_.id) & Invitation.original_contact_id.in_([c.id for c in fresh]))
-                    .tuples()
+                ids: dict[int, int] = dict(
+                    cast(
+                        "Iterable[tuple[int, int]]",
+                        Invitation.select(Invitation.original_contact_id, Invitation.id)
+                        .where((Invitation.round == round_.id) & Invitation.original_contact_id.in_([c.id for c in fresh]))
+                        .tuples(),
+                    )
                 )
                 for card in fresh:
                     existing[card.id] = (ids[card.id], "post", survey.current_version)
@@ -286,7 +289,7 @@ def _body(definition: SurveyDefinition, letter: Letter, styles: dict[str, Any], 
             Paragraph(f"{n}. {_escape(question.text)}{' *' if question.required else ''}", styles["question"])
         ]
         if question.show_if is not None:
-            block.append(Paragraph(_escape(_condition_text(question, numbers)), styles["note"]))
+            block.append(Paragraph(_escape(_condition_text(question.show_if, numbers)), styles["note"]))
         if question.help:
             block.append(Paragraph(_escape(question.help), styles["note"]))
         block += _answer_area(question, styles, font)
@@ -296,8 +299,7 @@ def _body(definition: SurveyDefinition, letter: Letter, styles: dict[str, Any], 
     return out
 
 
-def _condition_text(question: SurveyQuestion, numbers: dict[str, int]) -> str:
-    cond = question.show_if
+def _condition_text(cond: SurveyCondition, numbers: dict[str, int]) -> str:
     target = f"question {numbers.get(cond.question, '?')}"
     value = cond.value
     words = {"=": "was", "!=": "was not", "<": "was less than", "<=": "was at most", ">": "was more than", ">=": "was at least"}
@@ -319,6 +321,8 @@ def _answer_area(question: SurveyQuestion, styles: dict[str, Any], font: str) ->
     if kind in ("nps", "csat", "rating"):
         low = question.min_label or {"nps": "Not at all likely", "csat": "Very dissatisfied"}.get(kind, "")
         high = question.max_label or {"nps": "Extremely likely", "csat": "Very satisfied"}.get(kind, "")
+        # a scale question always has both ends (definition.py gives them)
+        assert question.min is not None and question.max is not None
         return [_Scale(list(range(question.min, question.max + 1)), low, high, font)]
     if kind == "yes_no":
         return [_Boxes(["Yes", "No"], font, inline=True)]
@@ -329,7 +333,7 @@ def _answer_area(question: SurveyQuestion, styles: dict[str, Any], font: str) ->
     return [_Lines(lines)]
 
 
-class _Scale(Flowable):
+class _Scale(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """A row of numbered boxes, with the end labels under its ends."""
 
     def __init__(self, values: list[int], low: str, high: str, font: str) -> None:
@@ -358,7 +362,7 @@ class _Scale(Flowable):
         if self.high:
             c.drawRightString(self.width, 1 * MM, self.high)
 
-class _Boxes(Flowable):
+class _Boxes(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """A tick box before each label: one per line, or side by side."""
 
     def __init__(self, labels: list[str], font: str, inline: bool = False) -> None:
@@ -383,7 +387,7 @@ class _Boxes(Flowable):
             c.rect(x, y, self.box, self.box)
             c.drawString(x + self.box + 2.5 * MM, y + 0.8 * MM, label)
 
-class _Lines(Flowable):
+class _Lines(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """Ruled lines to write on."""
 
     def __init__(self, count: int) -> None:
@@ -403,7 +407,7 @@ class _Lines(Flowable):
             y = self.height - (i + 1) * self.gap + 1
             c.line(0, y, self.width, y)
 
-class _LetterHead(Flowable):
+class _LetterHead(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """The first page's top: drawn at fixed places on the page, whatever the frame."""
 
     def __init__(self, letter: Letter, settings: LetterSettings, regular: str, bold: str, today: dt.date, page_size: tuple[float, float], current: dict[str, Any]) -> None:

@@ -14,6 +14,10 @@ round, whatever the medium. A response belongs to one invitation, so
 answering twice updates it. ``surveys_answer`` repeats the survey, version,
 region and month of its response so that results are one ``GROUP BY`` over
 one covering index.
+
+The ``id`` primary keys are the ones peewee would add by itself, declared so
+that type checkers see them; the bare ``*_id`` annotations name the accessor
+peewee adds beside each foreign key (the related row's id, without a query).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = ["Answer", "Invitation", "Response", "Round", "Schedule", "Survey", "S
 
 
 class Survey(Model):
+    id = peewee.AutoField()
     key = peewee.CharField(max_length=60, unique=True)
     title = peewee.CharField(max_length=200)
     current_version = peewee.IntegerField(default=1)
@@ -37,7 +42,9 @@ class Survey(Model):
 
 
 class SurveyVersion(Model):
+    id = peewee.AutoField()
     survey = peewee.ForeignKeyField(Survey, backref="versions", on_delete="CASCADE")
+    survey_id: int
     version = peewee.IntegerField()
     #: the definition's content as JSON (crm_surveys.definition.SurveyDefinition.content)
     definition = peewee.TextField()
@@ -50,7 +57,9 @@ class SurveyVersion(Model):
 
 
 class Schedule(Model):
+    id = peewee.AutoField()
     survey = peewee.ForeignKeyField(Survey, backref="schedules", on_delete="CASCADE")
+    survey_id: int
     #: the mailing list or segment, as the contacts plugin names it
     source = peewee.CharField(max_length=200)
     #: an RFC 5545 recurrence rule, in the app's time zone
@@ -66,10 +75,13 @@ class Schedule(Model):
 
 
 class Round(Model):
+    id = peewee.AutoField()
     survey = peewee.ForeignKeyField(Survey, backref="rounds", on_delete="CASCADE")
+    survey_id: int
     #: ``manual``, ``direct``, a name given to ``send --round``, or a schedule's occurrence
     key = peewee.CharField(max_length=100)
     schedule = peewee.ForeignKeyField(Schedule, null=True, on_delete="SET NULL")
+    schedule_id: int | None
     created_at = UTCDateTimeField()
 
     class Meta:
@@ -78,8 +90,11 @@ class Round(Model):
 
 
 class Invitation(Model):
+    id = peewee.AutoField()
     survey = peewee.ForeignKeyField(Survey, on_delete="CASCADE")
+    survey_id: int
     round = peewee.ForeignKeyField(Round, backref="invitations", on_delete="CASCADE")
+    round_id: int
     version = peewee.IntegerField()
     #: the contact now (moved by merges; NULL once erased)
     contact_id = peewee.IntegerField(null=True, index=True)
@@ -107,8 +122,11 @@ class Invitation(Model):
 
 
 class Response(Model):
+    id = peewee.AutoField()
     invitation = peewee.ForeignKeyField(Invitation, unique=True, on_delete="CASCADE")
+    invitation_id: int
     survey = peewee.ForeignKeyField(Survey, on_delete="CASCADE")
+    survey_id: int
     version = peewee.IntegerField()
     contact_id = peewee.IntegerField(null=True, index=True)
     #: how the answer came in: ``web``, ``paper``, ``staff``, ``api``
@@ -133,6 +151,7 @@ class Answer(Model):
 
     id = peewee.BigAutoField()
     response = peewee.ForeignKeyField(Response, on_delete="CASCADE", index=True)
+    response_id: int
     survey_id = peewee.IntegerField()
     version = peewee.IntegerField()
     question = peewee.CharField(max_length=40)

@@ -84,7 +84,7 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
         ids = [r.id for r in responses]
         for start in range(0, len(ids), _PAGE):
             Answer.update(text=None).where(Answer.response.in_(ids[start : start + _PAGE]) & Answer.text.is_null(False)).execute()
-        invitations = (
+        invitations: int = (
             Invitation.update(contact_id=None, original_contact_id=None).where(Invitation.contact_id == contact_id).execute()
         )
     return len(responses) + invitations
@@ -92,8 +92,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
 
 def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
     with crm.activate():
-        invitations = [i for (i,) in Invitation.select(Invitation.id).where(Invitation.contact_id == merged_id).tuples()]
-        responses = [r for (r,) in Response.select(Response.id).where(Response.contact_id == merged_id).tuples()]
+        invitations: list[int] = list(Invitation.select(Invitation.id).where(Invitation.contact_id == merged_id).scalars())
+        responses: list[int] = list(Response.select(Response.id).where(Response.contact_id == merged_id).scalars())
         Invitation.update(contact_id=survivor_id).where(Invitation.contact_id == merged_id).execute()
         Response.update(contact_id=survivor_id).where(Response.contact_id == merged_id).execute()
     moved = {}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
 
 import attrs
 from peewee import SQL, fn
@@ -226,14 +226,15 @@ def compute(
     def segment_of(region: str | None, month: str) -> tuple[str, ...]:
         return tuple(_label(d, region, month) for d in by)
 
+    # peewee's stubs type .tuples() as yielding the model; the rows are the selected columns
     invited: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    for _medium, region, month, count, answered in inv.tuples():
+    for _medium, region, month, count, answered in cast("Iterable[tuple[str, str | None, str, int, int]]", inv.tuples()):
         for seg in {(), segment_of(region, month)}:
             invited[seg][0] += count
             invited[seg][1] += answered
     responses: dict[tuple[str, ...], int] = defaultdict(int)
     drafts = 0
-    for complete, region, month, count in resp.tuples():
+    for complete, region, month, count in cast("Iterable[tuple[bool, str | None, str, int]]", resp.tuples()):
         if not complete:
             drafts += count
             continue
@@ -241,7 +242,8 @@ def compute(
             responses[seg] += count
     # counts[segment][question][(value, choice)]
     counts: dict[tuple[str, ...], dict[str, dict[tuple[Any, Any], int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for question, _version, region, month, value, choice, count in ans.tuples():
+    answer_rows = cast("Iterable[tuple[str, int, str | None, str, int | None, str | None, int]]", ans.tuples())
+    for question, _version, region, month, value, choice, count in answer_rows:
         for seg in {(), segment_of(region, month)}:
             counts[seg][question][(value, choice)] += count
 
@@ -295,6 +297,8 @@ def _questions(survey: Survey, version: int | None) -> tuple[list[SurveyQuestion
 def _question_result(question: SurveyQuestion, groups: dict[tuple[Any, Any], int], texts: Iterable[TextAnswer]) -> QuestionResult:
     kind = question.kind
     if kind in ("nps", "csat", "rating"):
+        # a scale question always has both ends (definition.py gives them)
+        assert question.min is not None and question.max is not None
         dist = {str(v): 0 for v in range(question.min, question.max + 1)}
         total = weighted = 0
         for (value, _), count in groups.items():
@@ -351,4 +355,5 @@ def _texts(survey_id: int, key: str, version: int | None, since: str | None, unt
         query = query.where(Answer.month >= since)
     if until:
         query = query.where(Answer.month <= until)
-    return tuple(TextAnswer(text, Response.answered_at.python_value(at), region) for text, at, region in query.tuples())
+    rows = cast("Iterable[tuple[str, Any, str | None]]", query.tuples())  # answered_at as the driver gives it
+    return tuple(TextAnswer(text, Response.answered_at.python_value(at), region) for text, at, region in rows)

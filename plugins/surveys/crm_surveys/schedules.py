@@ -20,6 +20,7 @@ from crm_surveys.models import Schedule, Survey
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_core.recurrence import Recurrence
     from crm_surveys.sending import SendReport
 
 __all__ = ["ScheduleInfo", "add", "listing", "run_due", "stop"]
@@ -38,7 +39,7 @@ class ScheduleInfo:
     next_at: dt.datetime | None
 
 
-def _recurrence(crm: CRM, rule: str, start: dt.datetime):  # -> crm_core.recurrence.Recurrence
+def _recurrence(crm: CRM, rule: str, start: dt.datetime) -> Recurrence:
     from crm_core.recurrence import Recurrence
 
     return Recurrence.parse(rule, start=start, tz=crm.tz)

@@ -233,15 +233,16 @@ class _Mailing:
         else:
             round_ = get_round(crm, survey, round_key, schedule_id)
         self.mailing_list = mailing_list(crm, source)
-        invited: set[int] = set()
+        invited: set[int | None] = set()  # None: an invitation whose contact was erased
         if round_ is not None:
-            invited = {c for (c,) in Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).tuples()}
+            invited = set(Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).scalars())
         for page in _pages(crm.plugin("contacts").audience(source, "email")):
             fresh = [card for card in page if card.id not in invited]
             self.already += len(page) - len(fresh)
             if dry_run:
                 self.sent += len(fresh)
             elif fresh:
+                assert round_ is not None  # only a dry run leaves it unmade
                 invited.update(self._page(round_.id, source, fresh))
 
     def _page(self, round_id: int, source: str, cards: list[ContactCard]) -> list[int]:
@@ -296,7 +297,8 @@ def reminder_days(crm: CRM, definition: SurveyDefinition, override: int | None) 
         return override
     if definition.reminder_after_days is not None:
         return definition.reminder_after_days
-    return crm.settings("surveys").reminder_after_days
+    days: int = crm.settings("surveys").reminder_after_days
+    return days
 
 
 def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: bool = False) -> ReminderReport:
@@ -346,6 +348,8 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
     messages, reminded = [], []
     skipped = 0
     for invitation in due:
+        # due invitations have a contact, so the one they were made for too (an erasure clears both)
+        assert invitation.contact_id is not None and invitation.original_contact_id is not None
         card = eligible.get(invitation.source or "", {}).get(invitation.contact_id)
         if card is None:
             skipped += 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 __all__ = ["LetterSettings", "SurveySettings"]
 
 
-def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
         raise ValueError(f"must be greater than 0, not {value!r}")
 
@@ -29,7 +31,7 @@ class LetterSettings:
     font_file: str = ""
 
     @page_size.validator
-    def _check_page_size(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_page_size(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if value not in ("A4", "letter"):
             raise ValueError(f"must be 'A4' or 'letter', not {value!r}")
 
@@ -51,11 +53,11 @@ class SurveySettings:
     letters: LetterSettings = attrs.field(factory=LetterSettings)
 
     @base_url.validator
-    def _check_base_url(self, attribute: attrs.Attribute, value: str) -> None:
+    def _check_base_url(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
             raise ValueError(f"must be an http:// or https:// address without spaces, not {value!r}")
 
     @reminder_after_days.validator
-    def _check_reminder(self, attribute: attrs.Attribute, value: int) -> None:
+    def _check_reminder(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if value < 0:
             raise ValueError(f"must be 0 (no reminder) or more days, not {value!r}")

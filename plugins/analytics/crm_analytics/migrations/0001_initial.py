@@ -1,9 +1,16 @@
 """Create analytics_report (saved custom reports) and analytics_delivery (scheduled reports sent)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import peewee
 
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     class SavedReport(peewee.Model):
         id = peewee.AutoField()
         name = peewee.CharField(max_length=60, unique=True)
@@ -37,6 +44,6 @@ def up(migrator, db):
     db.create_tables([SavedReport, Delivery], safe=True)
 
 
-def down(migrator, db):
-    db.execute_sql("DROP TABLE analytics_delivery")
-    db.execute_sql("DROP TABLE analytics_report")
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    db.execute_sql("DROP TABLE analytics_delivery")  # type: ignore[no-untyped-call]  # peewee stubs leave it unannotated
+    db.execute_sql("DROP TABLE analytics_report")  # type: ignore[no-untyped-call]  # peewee stubs leave it unannotated

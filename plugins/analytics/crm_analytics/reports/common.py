@@ -13,6 +13,7 @@ from crm_analytics import periods as P
 from crm_analytics.sql import Tables
 
 if TYPE_CHECKING:
+    from crm_analytics.settings import AnalyticsSettings
     from crm_core.app import CRM
 
 __all__ = ["Window", "check_choices", "window"]
@@ -57,8 +58,9 @@ class Window:
         return (f"partial period(s), cut to the range: {', '.join(parts)}",)
 
 
-def settings(crm: CRM) -> Any:
-    return crm.settings("analytics")
+def settings(crm: CRM) -> AnalyticsSettings:
+    found: AnalyticsSettings = crm.settings("analytics")
+    return found
 
 
 def window(

@@ -64,7 +64,11 @@ def customers(
         .group_by(peewee.SQL("1"), S.c.status, *dim_cols)
     )
     O = tables["contact_status"].alias("o")
-    customer = lambda t: (t.c.status == "customer") & falsy(kind, t.c.deleted)  # noqa: E731
+
+    def customer(t: peewee.Table) -> peewee.ColumnBase:
+        is_customer: peewee.ColumnBase = t.c.status == "customer"
+        return is_customer & falsy(kind, t.c.deleted)
+
     gained_q = (
         S.select(bucket(S.c.valid_from, bounds).alias("p"), *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
         .where(customer(S), S.c.valid_from >= bounds[0], S.c.valid_from < bounds[-1],
@@ -81,13 +85,13 @@ def customers(
     flows: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: {s: [0] * (n + 1) for s in STATUSES})
     for sign, query in ((1, started_q), (-1, ended_q)):
         for p, status, *key_count in fetch(query, tables):
-            *key, count = key_count
-            flows[tuple(key)][status][int(p) + 1] += sign * int(count)
+            *group, count = key_count
+            flows[tuple(group)][status][int(p) + 1] += sign * int(count)
     changes: dict[tuple[Any, ...], list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(n)])
     for column, query in ((0, gained_q), (1, lost_q)):
         for p, *key_count in fetch(query, tables):
-            *key, count = key_count
-            changes[tuple(key)][int(p)][column] += int(count)
+            *group, count = key_count
+            changes[tuple(group)][int(p)][column] += int(count)
     rows = []
     for key in set(flows) | set(changes):
         running = {s: 0 for s in STATUSES}

@@ -39,7 +39,7 @@ def _pipeline_settings(crm: CRM) -> Any:
         raise CRMError("the pipeline report needs the warehouse plugin's settings; enable 'warehouse'") from None
 
 
-def probability_case(crm: CRM, stage_column: Any, fallback: Any) -> peewee.Node:
+def probability_case(crm: CRM, stage_column: Any, fallback: Any) -> peewee.ColumnBase:
     """The win probability of a stage from the warehouse's pipeline settings (``fallback`` for unknown stages)."""
     conf = _pipeline_settings(crm)
     pairs = [(stage, conf.probability(stage)) for stage in conf.stages]

@@ -95,17 +95,20 @@ def closed_share(
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
     )
     n = len(win.periods)
-    zero = lambda: {"won": 0, "lost": 0, "won_amount": 0, "lost_amount": 0, "open": 0, "open_amount": 0}  # noqa: E731
+
+    def zero() -> dict[str, Any]:
+        return {"won": 0, "lost": 0, "won_amount": 0, "lost_amount": 0, "open": 0, "open_amount": 0}
+
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(lambda: [zero() for _ in range(n)])
     for p, *key_outcome, count, amount in fetch(closed_q, win.tables):
-        *key, outcome = key_outcome
-        cell = cells[tuple(key)][int(p)]
+        *group, outcome = key_outcome
+        cell = cells[tuple(group)][int(p)]
         cell[outcome] += int(count)
         cell[f"{outcome}_amount"] += money(amount)
     flows: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(lambda: [[0, 0] for _ in range(n + 1)])
     for sign, query in ((1, entered_q), (-1, left_q)):
-        for p, *key, count, amount in fetch(query, win.tables):
-            slot = flows[tuple(key)][int(p) + 1]  # slot 0: before the range
+        for p, *group, count, amount in fetch(query, win.tables):
+            slot = flows[tuple(group)][int(p) + 1]  # slot 0: before the range
             slot[0] += sign * int(count)
             slot[1] += sign * money(amount)
     for key, slots in flows.items():

@@ -56,11 +56,16 @@ def surveys(
     kind = tables.kind
     A, R, E, S = tables["survey_answers"], tables["survey_responses"], tables["events"], tables["contact_status"]
     bounds = win.utc_bounds()
-    region = lambda col: [col] if by_region else []  # noqa: E731
+
+    def region(col: peewee.ColumnBase) -> list[peewee.ColumnBase]:
+        return [col] if by_region else []
 
     nps = A.c.question.in_(list(nps_keys))
     csat = A.c.question.in_(list(csat_keys))
-    one = lambda cond: peewee.fn.SUM(peewee.Case(None, [(cond, 1)], 0))  # noqa: E731
+
+    def one(cond: peewee.ColumnBase) -> peewee.Function:
+        return peewee.fn.SUM(peewee.Case(None, [(cond, 1)], 0))
+
     answers_q = (
         A.select(
             bucket(A.c.answered_at, bounds).alias("p"), *region(A.c.region),

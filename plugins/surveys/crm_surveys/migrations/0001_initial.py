@@ -1,9 +1,16 @@
 """Create the surveys plugin's tables: surveys, versions, schedules, rounds, invitations, responses, answers."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import peewee
 
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     class Base(peewee.Model):
         class Meta:
             database = db
@@ -119,7 +126,7 @@ def up(migrator, db):
     db.create_tables([Survey, SurveyVersion, Schedule, Round, Invitation, Response, Answer, Secret])
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     for name in (
         "surveys_answer",
         "surveys_response",
@@ -130,4 +137,4 @@ def down(migrator, db):
         "surveys_secret",
         "surveys_survey",
     ):
-        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")
+        db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")  # type: ignore[no-untyped-call]  # peewee stubs leave it unannotated

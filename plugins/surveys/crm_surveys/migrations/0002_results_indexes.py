@@ -12,14 +12,23 @@ The new indexes are made before the old ones go (MySQL keeps an index on a
 foreign key's column at all times).
 """
 
+from __future__ import annotations
 
-def _drop(migrator, db, table, columns):
+from typing import TYPE_CHECKING
+
+import peewee
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
+
+
+def _drop(migrator: SchemaMigrator, db: peewee.Database, table: str, columns: tuple[str, ...]) -> None:
     for index in db.get_indexes(table):
         if list(index.columns) == list(columns):
             migrator.migrate(migrator.drop_index(table, index.name))
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     migrator.migrate(
         migrator.add_index("surveys_response", ("survey_id", "complete", "region", "month")),
         migrator.add_index("surveys_answer", ("survey_id", "question", "version", "region", "month", "value", "choice")),
@@ -28,7 +37,7 @@ def up(migrator, db):
     _drop(migrator, db, "surveys_answer", ("survey_id", "version", "question", "region", "month", "value", "choice"))
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     migrator.migrate(
         migrator.add_index("surveys_response", ("survey_id", "complete")),
         migrator.add_index("surveys_answer", ("survey_id", "version", "question", "region", "month", "value", "choice")),

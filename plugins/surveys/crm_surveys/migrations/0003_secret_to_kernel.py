@@ -5,10 +5,17 @@ the plugin made for itself stays, under its new name, so that the links and
 paper codes it signed keep working. ``surveys_secret`` is dropped.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import peewee
 
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
-def _table(db, name):
+
+def _table(db: peewee.Database, name: str) -> type[Any]:  # a model made per call: its fields are not static
     class Secret(peewee.Model):
         name = peewee.CharField(max_length=60, primary_key=True)
         value = peewee.CharField(max_length=200)
@@ -21,14 +28,14 @@ def _table(db, name):
     return Secret
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     old, new = _table(db, "surveys_secret"), _table(db, "crm_secret")
     for row in old.select().where(old.name == "token"):
         new.insert(name="legacy:surveys", value=row.value, created_at=row.created_at).on_conflict_ignore().execute()
     db.drop_tables([old])
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     old, new = _table(db, "surveys_secret"), _table(db, "crm_secret")
     db.create_tables([old])
     for row in new.select().where(new.name == "legacy:surveys"):
