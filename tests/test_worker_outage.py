@@ -88,9 +88,10 @@ def test_the_worker_backs_off_exponentially_and_logs_only_when_the_database_goes
     assert len(ran) == 1  # it came back and ran the job
     lines = [r for r in database_lines(caplog) if r.levelno >= logging.WARNING]
     assert [r.levelname for r in lines] == ["ERROR", "WARNING"]
-    assert f"worker {worker.id}: database error (could not connect to server: Connection refused); trying again in 1 s" in lines[0].getMessage()
+    # the kernel's StorageError names the database and the fix (the driver's text stays on the exception's cause)
+    first = lines[0].getMessage()
+    assert first.startswith(f"worker {worker.id}: database error (cannot open the database ") and "trying again in 1 s" in first
     assert "database reachable again after 10 failed attempt(s)" in lines[1].getMessage()
-    assert "could not connect to server: Connection refused" in lines[0].getMessage()
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 2  # nothing else was logged
 
 

@@ -29,8 +29,8 @@ FIELD_LIMIT = 100_000
 
 
 def unquote_cell(value: str) -> str:
-    """Undo the ``'`` our CSV export puts before a formula-like cell."""
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA:
+    """Undo the ``'`` our CSV export puts before a formula-like cell (and before a cell that starts with ``'=``…)."""
+    if len(value) > 1 and value[0] == "'" and (value[1] in _FORMULA or (value[1] == "'" and value[2:3] and value[2] in _FORMULA)):
         return value[1:]
     return value
 

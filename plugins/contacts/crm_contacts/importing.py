@@ -121,6 +121,7 @@ class Importer:
         start_line: int = 1,
         problems: ProblemFile | None = None,
         progress: Callable[[int], None] | None = None,
+        spreadsheet_cells: bool = True,
     ) -> None:
         check_channel(channel)
         unknown = [k for k in match_on if k not in MATCH_KEYS]
@@ -143,6 +144,8 @@ class Importer:
         self.start_line = start_line
         self.problems = problems
         self.progress = progress
+        #: CSV cells may carry the ``'`` our export puts before a formula-like value; vCard values never do
+        self.spreadsheet_cells = spreadsheet_cells
         self.report = ImportReport(dry_run=dry_run)
         self._database = ""
         self._writer: BatchWriter | None = None
@@ -263,7 +266,7 @@ class Importer:
         if self.jobs == 1:
             for batch in self._batches(rows):
                 start = time.perf_counter()
-                checked = validate_rows(batch, targets, width, self.region)
+                checked = validate_rows(batch, targets, width, self.region, self.spreadsheet_cells)
                 report.timings["validate"] += time.perf_counter() - start
                 yield batch, checked
             return
@@ -272,7 +275,7 @@ class Importer:
         def waited(seconds: float) -> None:
             report.timings["validate"] += seconds  # time waited for the workers
 
-        with ValidationPool(self.jobs, validate_rows, (targets, width, self.region)) as pool:
+        with ValidationPool(self.jobs, validate_rows, (targets, width, self.region, self.spreadsheet_cells)) as pool:
             yield from pool.map(self._batches(rows), waited)
 
     def _loop(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> None:

@@ -75,8 +75,14 @@ def _split_tags(value: str) -> list[str]:
     return out
 
 
-def row_fields(cells: Sequence[str], targets: Sequence[Target | None]) -> tuple[dict[str, Any], str | None, str | None]:
-    """Raw fields of one row (not yet checked), the organization name and the id cell."""
+def row_fields(
+    cells: Sequence[str], targets: Sequence[Target | None], spreadsheet_cells: bool = True
+) -> tuple[dict[str, Any], str | None, str | None]:
+    """Raw fields of one row (not yet checked), the organization name and the id cell.
+
+    ``spreadsheet_cells``: the cells come from a CSV file, where our export
+    puts a ``'`` before a formula-like value; it is taken off here.
+    """
     fields: dict[str, Any] = {}
     slots: dict[str, dict[int, dict[str, str]]] = {"email": {}, "phone": {}, "address": {}}
     custom: dict[str, str] = {}
@@ -88,7 +94,8 @@ def row_fields(cells: Sequence[str], targets: Sequence[Target | None]) -> tuple[
         value = cell.strip()
         if not value:
             continue
-        value = unquote_cell(value)
+        if spreadsheet_cells:
+            value = unquote_cell(value)
         field = target.field
         if field in slots:
             slot = slots[field].setdefault(target.slot, {})
@@ -139,7 +146,11 @@ def _warnings(fields: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def validate_rows(
-    rows: Sequence[tuple[int, list[str]]], targets: Sequence[Target | None], width: int, region: str | None
+    rows: Sequence[tuple[int, list[str]]],
+    targets: Sequence[Target | None],
+    width: int,
+    region: str | None,
+    spreadsheet_cells: bool = True,
 ) -> list[CheckedRow | BadRow]:
     """Check a batch of rows: a :class:`CheckedRow` or :class:`BadRow` per row (blank rows give nothing)."""
     out: list[CheckedRow | BadRow] = []
@@ -153,7 +164,7 @@ def validate_rows(
             out.append(BadRow(line, "-", f"expected {width} fields as in the header, found {len(cells)} (check the delimiter and the quoting)"))
             continue
         try:
-            raw, organization, contact_id = row_fields(cells, targets)
+            raw, organization, contact_id = row_fields(cells, targets, spreadsheet_cells)
             if not raw and organization is None:
                 continue  # every mapped cell empty: nothing to import
             fields = clean(raw, region=region)

@@ -151,7 +151,7 @@ class Transfer:
         with _problem_file(errors_to, cards.columns) as problems:
             importer = Importer(
                 self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on,
-                on_conflict=on_conflict, list_name=list_name, start_line=start_line, problems=problems,
+                on_conflict=on_conflict, list_name=list_name, start_line=start_line, problems=problems, spreadsheet_cells=False,
             )
             report = importer.report
             report.source = file.name

@@ -137,3 +137,16 @@ def test_a_dry_run_of_an_export_predicts_what_the_import_does(app, tmp_path):
     dry = book.import_csv(path, dry_run=True)
     real = book.import_csv(path)
     assert (dry.created, dry.organizations_created) == (real.created, real.organizations_created) == (3, 0)
+
+
+@pytest.mark.parametrize("how", ["csv", "3.0", "4.0"])
+def test_values_that_start_with_an_apostrophe_and_a_formula_sign_come_back_as_they_were(app, tmp_path, how):
+    """Found by the property test: CSV escapes "'=…" as "''=…" and must read it back; vCard never escapes."""
+    book = app.plugin("contacts")
+    for last in ("'=SUM(A1)", "=1+1", "'+34", "'plain"):
+        wipe(app)
+        book.create(first_name="Ana", last_name=last, email="ana@example.com")
+        before = comparable(book)
+        report = reimport(book, how, export(book, how), tmp_path / f"book.{how}", match_on=("id",))
+        assert (report.updated, report.unchanged) == (0, 1), (last, report)
+        assert comparable(book) == before, last
