@@ -136,43 +136,139 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
 
 def drop_all_tables(url: str) -> None:
     """Empty a server test database: drop every table in it."""
-    from crm_core.storage import connect, dialect
+    from crm_core.storage import connect
+    from crm_core.testdb import drop_tables
 
     database = connect(url)
     database.connect()
     try:
-        kind = dialect(database)
-        tables = database.get_tables()
-        if kind == "mysql":
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
-            for table in tables:
-                database.execute_sql(f"DROP TABLE IF EXISTS `{table}`")
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
-        else:
-            for table in tables:
-                database.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        drop_tables(database)
     finally:
         database.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "crm_db_url" in metafunc.fixturenames:
+    if "crm_backend" in metafunc.fixturenames:
         backends = configured_backends()
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = ["sqlite"]
-        metafunc.parametrize("crm_db_url", backends, indirect=True, ids=backends)
+        metafunc.parametrize("crm_backend", backends, indirect=True, ids=backends)
+
+
+class TemplateStore:
+    """The migrated templates of a test session: SQLite's in memory, one handle per server database."""
+
+    def __init__(self) -> None:
+        from crm_core.testdb import SqliteTemplates
+
+        self.sqlite = SqliteTemplates()
+        self.servers: dict[str, Any] = {}
+
+    def server(self, url: str) -> Any:
+        from crm_core.testdb import ServerTemplate
+
+        if url not in self.servers:
+            self.servers[url] = ServerTemplate(url)
+        return self.servers[url]
+
+    def close(self) -> None:
+        self.sqlite.close()
+        for server in self.servers.values():
+            server.close()
+
+
+class TestDatabase:
+    """The database of one test, on one backend; it prepares itself when first used.
+
+    Its first app, when migrated, starts from the template of its set of
+    migrations (see :mod:`crm_core.testdb`); any other first use (the raw
+    URL, an app left unmigrated) gets an empty database.
+    """
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, backend: str, url: str, store: TemplateStore) -> None:
+        self.backend = backend
+        self.url = url
+        self._store = store
+        #: nothing has used the database in this test yet
+        self.pristine = True
+
+    def ensure_empty(self) -> None:
+        """An empty database, as a test that uses the URL itself expects."""
+        self.pristine = False
+        if self.backend != "sqlite":
+            self._store.server(self.url).drop_all()
+
+    def first_app(self, build: Callable[[], CRM], migrate: bool, keep: Callable[[CRM], None]) -> CRM:
+        """Build the test's first app on this database (``keep`` registers it for closing)."""
+        self.pristine = False
+        if not migrate:
+            self.ensure_empty()
+            app = build()
+            keep(app)
+            return app
+        if self.backend == "sqlite":
+            return self._first_sqlite_app(build, keep)
+        return self._first_server_app(build, keep)
+
+    def _first_sqlite_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
+        from crm_core import schema
+        from crm_core.testdb import migration_key
+
+        app = build()  # on a new, empty file, as without templates
+        keep(app)
+        key = migration_key(app)
+        if not self._store.sqlite.restore(app, key):
+            schema.migrate(app)
+            self._store.sqlite.capture(app, key)
+        app.migrate()  # nothing left to apply: records the plugins' states, as after migrating
+        return app
+
+    def _first_server_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
+        from crm_core import schema
+        from crm_core.testdb import migration_key
+
+        server = self._store.server(self.url)
+        # the previous test's migrated state, rows put back, or nothing at all
+        snapshot = server.reset()
+        app = build()
+        keep(app)
+        key = migration_key(app)
+        if snapshot is None or snapshot.key != key:
+            if snapshot is not None:
+                server.drop_all()
+            schema.migrate(app)
+            server.capture(key)
+        app.migrate()
+        return app
+
+
+@pytest.fixture(scope="session")
+def crm_templates() -> Iterator[TemplateStore]:
+    store = TemplateStore()
+    yield store
+    store.close()
 
 
 @pytest.fixture
-def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    backend = getattr(request, "param", "sqlite")
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    url = os.environ[BACKEND_ENV[backend]]
-    drop_all_tables(url)  # a server may hold tables from an interrupted run
-    yield url
-    drop_all_tables(url)
+def crm_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def crm_test_database(crm_backend: str, tmp_path: Any, crm_templates: TemplateStore) -> TestDatabase:
+    if crm_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crm.db'}"
+    else:
+        url = os.environ[BACKEND_ENV[crm_backend]]
+    return TestDatabase(crm_backend, url, crm_templates)
+
+
+@pytest.fixture
+def crm_db_url(crm_test_database: TestDatabase) -> str:
+    crm_test_database.ensure_empty()  # the test uses the URL itself: it gets an empty database
+    return crm_test_database.url
 
 
 @pytest.fixture
@@ -183,7 +279,7 @@ def crm_clock() -> FakeClock:
 
 
 @pytest.fixture
-def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
+def crm_factory(crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
     from crm_core.app import CRM
     from crm_core.config import Config, CoreSettings
 
@@ -204,7 +300,7 @@ def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterato
         from crm_core.config import structure_section
 
         core = {
-            "database": database or crm_db_url,
+            "database": database or crm_test_database.url,
             "timezone": timezone,
             "mail": {"transport": "memory", **(mail or {})},
             **(core or {}),
@@ -217,7 +313,13 @@ def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterato
             enabled_source="the test",
         )
         kwargs.setdefault("clock", crm_clock)
-        app = CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
+
+        def build() -> CRM:
+            return CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
+
+        if database is None and crm_test_database.pristine:
+            return crm_test_database.first_app(build, migrate, apps.append)
+        app = build()
         apps.append(app)
         if migrate:
             app.migrate()
