@@ -8,10 +8,14 @@ Fixtures:
     ``(name, object)`` pairs for plugins made in the test, as for ``CRM``.
 ``crm``
     An app with the plugins named by ``@pytest.mark.crm_plugins("contacts", ...)``.
+``crm_backend``
+    The backend the test runs on (``sqlite``, ``postgresql``, ``mysql``),
+    parametrised over every configured backend: SQLite always, PostgreSQL
+    when ``CRM_TEST_POSTGRES_URL`` is set, MySQL/MariaDB when
+    ``CRM_TEST_MYSQL_URL`` is set (a set but unreachable server fails).
+    ``crm_factory``, ``crm`` and ``crm_db_url`` use it.
 ``crm_db_url``
-    A fresh database URL, parametrised over every configured backend: SQLite
-    always, PostgreSQL when ``CRM_TEST_POSTGRES_URL`` is set, MySQL/MariaDB
-    when ``CRM_TEST_MYSQL_URL`` is set (a set but unreachable server fails).
+    The URL of the test's database, empty when the test gets it.
 ``crm_clock``
     A :class:`~crm_core.clock.FakeClock` the apps use: ``crm_clock.advance(days=3)``.
 ``crm_cli``
@@ -23,6 +27,11 @@ Fixtures:
     A plugin that records every event delivered to it (``.events``, ``.types()``).
 
 Apps built here are strict: a plugin that fails to load fails the test.
+
+Speed: a test's first migrated app does not run its migrations when an
+earlier test of the session ran the same ones on the same backend: it starts
+from that migrated state, kept as a template (:mod:`crm_core.testdb`), with
+exactly the rows the migrations inserted and ids counting from 1 again.
 
 An event handler that raises while a test runs fails the test too (a
 delivery failure is otherwise only recorded, for a retry, and the test would
@@ -245,7 +254,7 @@ class TestDatabase:
 
 
 @pytest.fixture(scope="session")
-def crm_templates() -> Iterator[TemplateStore]:
+def _crm_templates() -> Iterator[TemplateStore]:
     store = TemplateStore()
     yield store
     store.close()
@@ -257,18 +266,18 @@ def crm_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def crm_test_database(crm_backend: str, tmp_path: Any, crm_templates: TemplateStore) -> TestDatabase:
+def _crm_test_database(crm_backend: str, tmp_path: Any, _crm_templates: TemplateStore) -> TestDatabase:
     if crm_backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'crm.db'}"
     else:
         url = os.environ[BACKEND_ENV[crm_backend]]
-    return TestDatabase(crm_backend, url, crm_templates)
+    return TestDatabase(crm_backend, url, _crm_templates)
 
 
 @pytest.fixture
-def crm_db_url(crm_test_database: TestDatabase) -> str:
-    crm_test_database.ensure_empty()  # the test uses the URL itself: it gets an empty database
-    return crm_test_database.url
+def crm_db_url(_crm_test_database: TestDatabase) -> str:
+    _crm_test_database.ensure_empty()  # the test uses the URL itself: it gets an empty database
+    return _crm_test_database.url
 
 
 @pytest.fixture
@@ -279,7 +288,7 @@ def crm_clock() -> FakeClock:
 
 
 @pytest.fixture
-def crm_factory(crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
+def crm_factory(_crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
     from crm_core.app import CRM
     from crm_core.config import Config, CoreSettings
 
@@ -300,7 +309,7 @@ def crm_factory(crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path:
         from crm_core.config import structure_section
 
         core = {
-            "database": database or crm_test_database.url,
+            "database": database or _crm_test_database.url,
             "timezone": timezone,
             "mail": {"transport": "memory", **(mail or {})},
             **(core or {}),
@@ -317,8 +326,8 @@ def crm_factory(crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path:
         def build() -> CRM:
             return CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
 
-        if database is None and crm_test_database.pristine:
-            return crm_test_database.first_app(build, migrate, apps.append)
+        if database is None and _crm_test_database.pristine:
+            return _crm_test_database.first_app(build, migrate, apps.append)
         app = build()
         apps.append(app)
         if migrate:
