@@ -47,6 +47,7 @@ Assertions:
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import types
@@ -172,6 +173,15 @@ class TemplateStore:
 
         self.sqlite = SqliteTemplates()
         self.servers: dict[str, Any] = {}
+        #: ``(backend, "migrated" | "template")``: how each test's first migrated app started
+        self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def summary(self) -> str:
+        """One line: per backend, how many first apps were migrated and how many started from a template."""
+        backends = sorted({backend for backend, _ in self.counts})
+        return "crm test databases (migrated / from a template): " + ", ".join(
+            f"{b} {self.counts[b, 'migrated']}/{self.counts[b, 'template']}" for b in backends
+        )
 
     def server(self, url: str) -> Any:
         from crm_core.testdb import ServerTemplate
@@ -228,9 +238,12 @@ class TestDatabase:
         app = build()  # on a new, empty file, as without templates
         keep(app)
         key = migration_key(app)
-        if not self._store.sqlite.restore(app, key):
+        if self._store.sqlite.restore(app, key):
+            self._store.counts["sqlite", "template"] += 1
+        else:
             schema.migrate(app)
             self._store.sqlite.capture(app, key)
+            self._store.counts["sqlite", "migrated"] += 1
         app.migrate()  # nothing left to apply: records the plugins' states, as after migrating
         return app
 
@@ -249,15 +262,29 @@ class TestDatabase:
                 server.drop_all()
             schema.migrate(app)
             server.capture(key)
+            self._store.counts[self.backend, "migrated"] += 1
+        else:
+            self._store.counts[self.backend, "template"] += 1
         app.migrate()
         return app
 
 
+_TEMPLATES = pytest.StashKey[TemplateStore]()
+
+
 @pytest.fixture(scope="session")
-def _crm_templates() -> Iterator[TemplateStore]:
+def _crm_templates(pytestconfig: pytest.Config) -> Iterator[TemplateStore]:
     store = TemplateStore()
+    pytestconfig.stash[_TEMPLATES] = store
     yield store
     store.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """With ``-v``: how many tests migrated their database and how many started from a template."""
+    store = config.stash.get(_TEMPLATES, None)
+    if store is not None and store.counts and config.option.verbose > 0:
+        terminalreporter.write_line(store.summary())
 
 
 @pytest.fixture
