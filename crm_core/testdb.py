@@ -23,12 +23,13 @@ written by it, as on a fresh database.
 
 from __future__ import annotations
 
+import collections
 import graphlib
 import hashlib
 import io
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
 
-__all__ = ["ServerTemplate", "SqliteTemplates", "drop_tables", "migration_key"]
+__all__ = ["ServerTemplate", "SqliteTemplates", "TemplateStore", "TestDatabase", "drop_tables", "migration_key"]
 
 
 def migration_key(app: CRM) -> str:
@@ -314,3 +315,101 @@ class ServerTemplate:
         finally:
             self._db.close()
             self._db = None
+
+
+class TemplateStore:
+    """The migrated templates of a test session: SQLite's in memory, one handle per server database."""
+
+    def __init__(self) -> None:
+        self.sqlite = SqliteTemplates()
+        self.servers: dict[str, ServerTemplate] = {}
+        #: ``(backend, "migrated" | "template")``: how each test's first migrated app started
+        self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def summary(self) -> str:
+        """One line: per backend, how many first apps were migrated and how many started from a template."""
+        backends = sorted({backend for backend, _ in self.counts})
+        return "crm test databases (migrated / from a template): " + ", ".join(
+            f"{b} {self.counts[b, 'migrated']}/{self.counts[b, 'template']}" for b in backends
+        )
+
+    def server(self, url: str) -> ServerTemplate:
+        if url not in self.servers:
+            self.servers[url] = ServerTemplate(url)
+        return self.servers[url]
+
+    def close(self) -> None:
+        self.sqlite.close()
+        for server in self.servers.values():
+            server.close()
+
+
+class TestDatabase:
+    """The database of one test, on one backend; it prepares itself when first used.
+
+    Its first app, when migrated, starts from the template of its set of
+    migrations (see :mod:`crm_core.testdb`); any other first use (the raw
+    URL, an app left unmigrated) gets an empty database.
+    """
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, backend: str, url: str, store: TemplateStore) -> None:
+        self.backend = backend
+        self.url = url
+        self._store = store
+        #: nothing has used the database in this test yet
+        self.pristine = True
+
+    def ensure_empty(self) -> None:
+        """An empty database, as a test that uses the URL itself expects."""
+        self.pristine = False
+        if self.backend != "sqlite":
+            self._store.server(self.url).drop_all()
+
+    def first_app(self, build: Callable[[], CRM], migrate: bool, keep: Callable[[CRM], None]) -> CRM:
+        """Build the test's first app on this database (``keep`` registers it for closing)."""
+        self.pristine = False
+        if not migrate:
+            self.ensure_empty()
+            app = build()
+            keep(app)
+            return app
+        if self.backend == "sqlite":
+            return self._first_sqlite_app(build, keep)
+        return self._first_server_app(build, keep)
+
+    def _first_sqlite_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
+        from crm_core import schema
+
+        app = build()  # on a new, empty file, as without templates
+        keep(app)
+        key = migration_key(app)
+        if self._store.sqlite.restore(app, key):
+            self._store.counts["sqlite", "template"] += 1
+        else:
+            schema.migrate(app)
+            self._store.sqlite.capture(app, key)
+            self._store.counts["sqlite", "migrated"] += 1
+        app.migrate()  # nothing left to apply: records the plugins' states, as after migrating
+        return app
+
+    def _first_server_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
+        from crm_core import schema
+
+        server = self._store.server(self.url)
+        # the previous test's migrated state, rows put back, or nothing at all
+        snapshot = server.reset()
+        app = build()
+        keep(app)
+        key = migration_key(app)
+        if snapshot is None or snapshot.key != key:
+            if snapshot is not None:
+                server.drop_all()
+            schema.migrate(app)
+            server.capture(key)
+            self._store.counts[self.backend, "migrated"] += 1
+        else:
+            self._store.counts[self.backend, "template"] += 1
+        app.migrate()
+        return app

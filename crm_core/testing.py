@@ -47,7 +47,6 @@ Assertions:
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import types
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
     from crm_core.clock import FakeClock
+    from crm_core.testdb import TemplateStore, TestDatabase
 
 __all__ = [
     "ALLOW_DELIVERY_FAILURES",
@@ -165,115 +165,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("crm_backend", backends, indirect=True, ids=backends)
 
 
-class TemplateStore:
-    """The migrated templates of a test session: SQLite's in memory, one handle per server database."""
-
-    def __init__(self) -> None:
-        from crm_core.testdb import SqliteTemplates
-
-        self.sqlite = SqliteTemplates()
-        self.servers: dict[str, Any] = {}
-        #: ``(backend, "migrated" | "template")``: how each test's first migrated app started
-        self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
-
-    def summary(self) -> str:
-        """One line: per backend, how many first apps were migrated and how many started from a template."""
-        backends = sorted({backend for backend, _ in self.counts})
-        return "crm test databases (migrated / from a template): " + ", ".join(
-            f"{b} {self.counts[b, 'migrated']}/{self.counts[b, 'template']}" for b in backends
-        )
-
-    def server(self, url: str) -> Any:
-        from crm_core.testdb import ServerTemplate
-
-        if url not in self.servers:
-            self.servers[url] = ServerTemplate(url)
-        return self.servers[url]
-
-    def close(self) -> None:
-        self.sqlite.close()
-        for server in self.servers.values():
-            server.close()
-
-
-class TestDatabase:
-    """The database of one test, on one backend; it prepares itself when first used.
-
-    Its first app, when migrated, starts from the template of its set of
-    migrations (see :mod:`crm_core.testdb`); any other first use (the raw
-    URL, an app left unmigrated) gets an empty database.
-    """
-
-    __test__ = False  # not a test class, whatever its name
-
-    def __init__(self, backend: str, url: str, store: TemplateStore) -> None:
-        self.backend = backend
-        self.url = url
-        self._store = store
-        #: nothing has used the database in this test yet
-        self.pristine = True
-
-    def ensure_empty(self) -> None:
-        """An empty database, as a test that uses the URL itself expects."""
-        self.pristine = False
-        if self.backend != "sqlite":
-            self._store.server(self.url).drop_all()
-
-    def first_app(self, build: Callable[[], CRM], migrate: bool, keep: Callable[[CRM], None]) -> CRM:
-        """Build the test's first app on this database (``keep`` registers it for closing)."""
-        self.pristine = False
-        if not migrate:
-            self.ensure_empty()
-            app = build()
-            keep(app)
-            return app
-        if self.backend == "sqlite":
-            return self._first_sqlite_app(build, keep)
-        return self._first_server_app(build, keep)
-
-    def _first_sqlite_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
-        from crm_core import schema
-        from crm_core.testdb import migration_key
-
-        app = build()  # on a new, empty file, as without templates
-        keep(app)
-        key = migration_key(app)
-        if self._store.sqlite.restore(app, key):
-            self._store.counts["sqlite", "template"] += 1
-        else:
-            schema.migrate(app)
-            self._store.sqlite.capture(app, key)
-            self._store.counts["sqlite", "migrated"] += 1
-        app.migrate()  # nothing left to apply: records the plugins' states, as after migrating
-        return app
-
-    def _first_server_app(self, build: Callable[[], CRM], keep: Callable[[CRM], None]) -> CRM:
-        from crm_core import schema
-        from crm_core.testdb import migration_key
-
-        server = self._store.server(self.url)
-        # the previous test's migrated state, rows put back, or nothing at all
-        snapshot = server.reset()
-        app = build()
-        keep(app)
-        key = migration_key(app)
-        if snapshot is None or snapshot.key != key:
-            if snapshot is not None:
-                server.drop_all()
-            schema.migrate(app)
-            server.capture(key)
-            self._store.counts[self.backend, "migrated"] += 1
-        else:
-            self._store.counts[self.backend, "template"] += 1
-        app.migrate()
-        return app
-
-
-_TEMPLATES = pytest.StashKey[TemplateStore]()
+_TEMPLATES = pytest.StashKey["TemplateStore"]()
 
 
 @pytest.fixture(scope="session")
 def _crm_templates(pytestconfig: pytest.Config) -> Iterator[TemplateStore]:
+    from crm_core.testdb import TemplateStore
+
     store = TemplateStore()
     pytestconfig.stash[_TEMPLATES] = store
     yield store
@@ -294,6 +192,8 @@ def crm_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def _crm_test_database(crm_backend: str, tmp_path: Any, _crm_templates: TemplateStore) -> TestDatabase:
+    from crm_core.testdb import TestDatabase
+
     if crm_backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'crm.db'}"
     else:
@@ -303,7 +203,10 @@ def _crm_test_database(crm_backend: str, tmp_path: Any, _crm_templates: Template
 
 @pytest.fixture
 def crm_db_url(_crm_test_database: TestDatabase) -> str:
-    _crm_test_database.ensure_empty()  # the test uses the URL itself: it gets an empty database
+    # the test uses the URL itself: it gets an empty database, unless an app
+    # of this test (built by a fixture set up first) already uses it
+    if _crm_test_database.pristine:
+        _crm_test_database.ensure_empty()
     return _crm_test_database.url
 
 

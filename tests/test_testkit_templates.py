@@ -194,6 +194,13 @@ def test_the_url_itself_is_empty(crm_db_url, crm_factory):
     assert len(rows(crm, "contacts_identity")) == 1
 
 
+@pytest.mark.crm_plugins("contacts")
+def test_the_url_asked_for_after_the_app_is_the_app_s(crm, crm_db_url):
+    # `crm` is set up first: asking for the URL then must not empty its database
+    assert "contacts_contact" in crm.database.get_tables()
+    assert crm.config.core.database == crm_db_url
+
+
 def test_a_second_app_in_a_test_migrates_what_is_missing(crm_factory):
     first = crm_factory([])
     second = crm_factory(["contacts"])
@@ -203,7 +210,7 @@ def test_a_second_app_in_a_test_migrates_what_is_missing(crm_factory):
     first.close()
 """
     )
-    result.assert_outcomes(passed=passed(4))
+    result.assert_outcomes(passed=passed(5))
 
 
 def test_the_key_follows_the_migration_files(tmp_path, kit):
