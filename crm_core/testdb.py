@@ -168,6 +168,8 @@ class ServerTemplate:
         self.url = url
         self._db: peewee.Database | None = None
         self._by_fingerprint: dict[str, Snapshot] = {}
+        #: migration key -> the snapshot of a set whose tables wait in a namespace of their own
+        self._parked: dict[str, Snapshot] = {}
 
     @property
     def database(self) -> peewee.Database:
@@ -180,6 +182,7 @@ class ServerTemplate:
                     database.execute_sql("SET SESSION information_schema_stats_expiry = 0")
                 except Exception:  # noqa: BLE001 - the server has no such variable
                     pass
+            self._drop_namespaces()  # left by a session that was killed
         return self._db
 
     @property
@@ -305,13 +308,92 @@ class ServerTemplate:
             if now.get(table) != value:
                 database.execute_sql(f"ALTER TABLE `{table}` AUTO_INCREMENT = {int(value)}")
 
+    # -- parking: several sets of migrations kept on one server database ------
+    #
+    # Tests of different sets alternate (a kernel test, a contacts test…).
+    # Instead of dropping one set's tables to migrate the other, the kit moves
+    # them aside, into a namespace named after the set (a schema on
+    # PostgreSQL, a database ``<name>_kit_<hash>`` on MySQL/MariaDB), and moves
+    # them back when a test needs that set again: a catalogue change, much
+    # cheaper than migrating.
+
+    def _namespace(self, key: str) -> str:
+        if self.kind == "mysql":
+            return f"{self.database.database}_kit_{key[:12]}"
+        return f"crm_kit_{key[:12]}"
+
+    def switch(self, key: str) -> Snapshot | None:
+        """Move the set the database holds aside and bring back set ``key``, rows restored.
+
+        ``None`` when ``key`` was not parked: the database is then empty, for
+        the caller to migrate.
+        """
+        if self.database.get_tables():
+            current = self._by_fingerprint.get(self.fingerprint())
+            if current is not None and current.key not in self._parked:
+                self._move(current.key, park=True)
+                self._parked[current.key] = current
+            else:
+                self.drop_all()
+        snapshot = self._parked.pop(key, None)
+        if snapshot is None:
+            return None
+        self._move(key, park=False)
+        if self.fingerprint() != snapshot.fingerprint:  # moving changed something: do it the slow way
+            self.drop_all()
+            return None
+        if self.kind == "mysql":
+            self._restore_mysql(snapshot)
+        else:
+            self._restore_postgresql(snapshot)
+        return snapshot
+
+    def _move(self, key: str, park: bool) -> None:
+        database = self.database
+        space = self._namespace(key)
+        if self.kind == "mysql":
+            if park:
+                tables = database.get_tables()
+                database.execute_sql(f"CREATE DATABASE IF NOT EXISTS `{space}`")
+                moves = [f"`{t}` TO `{space}`.`{t}`" for t in tables]
+            else:
+                tables = [row[0] for row in database.execute_sql(f"SHOW TABLES FROM `{space}`").fetchall()]
+                moves = [f"`{space}`.`{t}` TO `{t}`" for t in tables]
+            if moves:  # one statement: the tables move together, foreign keys with them
+                database.execute_sql("RENAME TABLE " + ", ".join(moves))
+            return
+        live = database.execute_sql("SELECT current_schema()").fetchone()[0]
+        with database.atomic():
+            if park:
+                database.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{space}"')
+                for table in database.get_tables():
+                    database.execute_sql(f'ALTER TABLE "{table}" SET SCHEMA "{space}"')
+            else:
+                for table in database.get_tables(schema=space):
+                    database.execute_sql(f'ALTER TABLE "{space}"."{table}" SET SCHEMA "{live}"')
+
+    def _drop_namespaces(self) -> None:
+        """Drop every parking namespace of this database (the sets parked there are forgotten)."""
+        database = self.database
+        self._parked.clear()
+        if self.kind == "mysql":
+            pattern = f"{database.database}_kit_".replace("_", "\\_") + "%"
+            for (name,) in database.execute_sql("SHOW DATABASES LIKE %s", (pattern,)).fetchall():
+                database.execute_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        else:
+            for (name,) in database.execute_sql(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", ("crm\\_kit\\_%",)
+            ).fetchall():
+                database.execute_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
     def close(self, drop: bool = True) -> None:
-        """Drop every table (the database is left empty, as the kit found it) and disconnect."""
+        """Drop every table and parked set (the database is left empty, as the kit found it) and disconnect."""
         if self._db is None:
             return
         try:
             if drop:
                 self.drop_all()
+                self._drop_namespaces()
         finally:
             self._db.close()
             self._db = None
@@ -403,9 +485,10 @@ class TestDatabase:
         app = build()
         keep(app)
         key = migration_key(app)
-        if snapshot is None or snapshot.key != key:
-            if snapshot is not None:
-                server.drop_all()
+        if snapshot is not None and snapshot.key != key:
+            # the database holds another set: move it aside, bring this one back if it waits there
+            snapshot = server.switch(key)
+        if snapshot is None:
             schema.migrate(app)
             server.capture(key)
             self._store.counts[self.backend, "migrated"] += 1
