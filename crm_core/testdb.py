@@ -14,7 +14,9 @@ once per backend and starts later tests from that state:
   migrations inserted are put back (:class:`ServerTemplate`). Which template
   the database holds is recognised by a fingerprint of its schema (tables,
   columns, indexes, foreign keys, triggers), so a test that changed the
-  schema is noticed and the database is dropped and migrated again.
+  schema is noticed and the database is dropped and migrated again. A set
+  that gives way to another is moved aside, not dropped, and moved back
+  when a test needs it again (:meth:`ServerTemplate.switch`).
 
 Only the rows of the migrations are kept: the rows an app writes when it
 starts (``crm_plugin`` states, event cursors) depend on the app and are
