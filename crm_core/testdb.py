@@ -179,11 +179,11 @@ class ServerTemplate:
             database = connect(self.url)
             database.connect()
             self._db = database
-            if dialect(database) == "mysql":
-                try:  # MySQL 8 caches AUTO_INCREMENT in information_schema; MariaDB has no such setting
-                    database.execute_sql("SET SESSION information_schema_stats_expiry = 0")
-                except Exception:  # noqa: BLE001 - the server has no such variable
-                    pass
+            # MySQL 8 caches AUTO_INCREMENT in information_schema for a day; MariaDB has no such cache
+            if dialect(database) == "mysql" and database.execute_sql(
+                "SHOW VARIABLES LIKE 'information_schema_stats_expiry'"
+            ).fetchall():
+                database.execute_sql("SET SESSION information_schema_stats_expiry = 0")
             self._drop_namespaces()  # left by a session that was killed
         return self._db
 
