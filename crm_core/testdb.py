@@ -340,7 +340,8 @@ class ServerTemplate:
         snapshot = self._parked.pop(key, None)
         if snapshot is None:
             return None
-        self._move(key, park=False)
+        if not self._move(key, park=False):  # its namespace is gone (another session on this database dropped it)
+            return None
         if self.fingerprint() != snapshot.fingerprint:  # moving changed something: do it the slow way
             self.drop_all()
             return None
@@ -350,29 +351,39 @@ class ServerTemplate:
             self._restore_postgresql(snapshot)
         return snapshot
 
-    def _move(self, key: str, park: bool) -> None:
+    def _move(self, key: str, park: bool) -> bool:
+        """Move the live tables into set ``key``'s namespace, or back; ``False`` if there is nothing to move back."""
         database = self.database
         space = self._namespace(key)
         if self.kind == "mysql":
             if park:
                 tables = database.get_tables()
-                database.execute_sql(f"CREATE DATABASE IF NOT EXISTS `{space}`")
+                # a namespace of that name is not ours (we never park a set twice): start it afresh
+                database.execute_sql(f"DROP DATABASE IF EXISTS `{space}`")
+                database.execute_sql(f"CREATE DATABASE `{space}`")
                 moves = [f"`{t}` TO `{space}`.`{t}`" for t in tables]
             else:
-                tables = [row[0] for row in database.execute_sql(f"SHOW TABLES FROM `{space}`").fetchall()]
-                moves = [f"`{space}`.`{t}` TO `{t}`" for t in tables]
+                found = database.execute_sql(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'",
+                    (space,),
+                ).fetchall()
+                moves = [f"`{space}`.`{t}` TO `{t}`" for (t,) in found]
             if moves:  # one statement: the tables move together, foreign keys with them
                 database.execute_sql("RENAME TABLE " + ", ".join(moves))
-            return
+            return bool(moves)
         live = database.execute_sql("SELECT current_schema()").fetchone()[0]
         with database.atomic():
             if park:
-                database.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{space}"')
-                for table in database.get_tables():
+                database.execute_sql(f'DROP SCHEMA IF EXISTS "{space}" CASCADE')
+                database.execute_sql(f'CREATE SCHEMA "{space}"')
+                tables = database.get_tables()
+                for table in tables:
                     database.execute_sql(f'ALTER TABLE "{table}" SET SCHEMA "{space}"')
             else:
-                for table in database.get_tables(schema=space):
+                tables = database.get_tables(schema=space)
+                for table in tables:
                     database.execute_sql(f'ALTER TABLE "{space}"."{table}" SET SCHEMA "{live}"')
+        return bool(tables)
 
     def _drop_namespaces(self) -> None:
         """Drop every parking namespace of this database (the sets parked there are forgotten)."""

@@ -251,3 +251,40 @@ def test_the_key_follows_the_migration_files(tmp_path, kit):
         assert migration_key(without) not in (first, changed)
     finally:
         without.close()
+
+
+SERVERS = [b for b in configured_backends() if b != "sqlite"]
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_a_parked_set_that_another_session_dropped_is_migrated_again(backend):
+    import os
+
+    from crm_core.app import CRM
+    from crm_core.testdb import TemplateStore, TestDatabase
+    from crm_core.testing import BACKEND_ENV
+
+    url = os.environ[BACKEND_ENV[backend]]
+    ours, other = TemplateStore(), TemplateStore()
+
+    def first(store, plugins):
+        apps = []
+        return TestDatabase(backend, url, store).first_app(lambda: CRM(database=url, plugins=plugins, strict=True), True, apps.append)
+
+    try:
+        first(ours, ["contacts"]).close()
+        first(ours, []).close()  # the contacts set is moved aside
+        assert other.server(url).database  # another session starts on the database: it drops what was aside
+        app = first(ours, ["contacts"])
+        try:
+            assert "contacts_contact" in app.database.get_tables()
+            assert app.pending_migrations() == []
+        finally:
+            app.close()
+        assert ours.counts[backend, "migrated"] == 3
+        app = first(ours, [])  # and the kernel's set, moved aside now, comes back
+        app.close()
+        assert ours.counts[backend, "template"] == 1
+    finally:
+        other.server(url).close(drop=False)
+        ours.close()
