@@ -8,10 +8,14 @@ Fixtures:
     ``(name, object)`` pairs for plugins made in the test, as for ``CRM``.
 ``crm``
     An app with the plugins named by ``@pytest.mark.crm_plugins("contacts", ...)``.
+``crm_backend``
+    The backend the test runs on (``sqlite``, ``postgresql``, ``mysql``),
+    parametrised over every configured backend: SQLite always, PostgreSQL
+    when ``CRM_TEST_POSTGRES_URL`` is set, MySQL/MariaDB when
+    ``CRM_TEST_MYSQL_URL`` is set (a set but unreachable server fails).
+    ``crm_factory``, ``crm`` and ``crm_db_url`` use it.
 ``crm_db_url``
-    A fresh database URL, parametrised over every configured backend: SQLite
-    always, PostgreSQL when ``CRM_TEST_POSTGRES_URL`` is set, MySQL/MariaDB
-    when ``CRM_TEST_MYSQL_URL`` is set (a set but unreachable server fails).
+    The URL of the test's database, empty when the test gets it.
 ``crm_clock``
     A :class:`~crm_core.clock.FakeClock` the apps use: ``crm_clock.advance(days=3)``.
 ``crm_cli``
@@ -30,6 +34,11 @@ Fixtures:
     existing one). Code outside such a block acts as the system.
 
 Apps built here are strict: a plugin that fails to load fails the test.
+
+Speed: a test's first migrated app does not run its migrations when an
+earlier test of the session ran the same ones on the same backend: it starts
+from that migrated state, kept as a template (:mod:`crm_core.testdb`), with
+exactly the rows the migrations inserted and ids counting from 1 again.
 
 An event handler that raises while a test runs fails the test too (a
 delivery failure is otherwise only recorded, for a retry, and the test would
@@ -58,6 +67,7 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
     from crm_core.clock import FakeClock
+    from crm_core.testdb import TemplateStore, TestDatabase
 
 __all__ = [
     "ALLOW_DELIVERY_FAILURES",
@@ -145,21 +155,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
 
 def drop_all_tables(url: str) -> None:
     """Empty a server test database: drop every table in it."""
-    from crm_core.storage import connect, dialect
+    from crm_core.storage import connect
+    from crm_core.testdb import drop_tables
 
     database = connect(url)
     database.connect()
     try:
-        kind = dialect(database)
-        tables = database.get_tables()
-        if kind == "mysql":
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
-            for table in tables:
-                database.execute_sql(f"DROP TABLE IF EXISTS `{table}`")
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
-        else:
-            for table in tables:
-                database.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        drop_tables(database)
     finally:
         database.close()
 
@@ -200,23 +202,56 @@ def drop_connection(database: Any) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "crm_db_url" in metafunc.fixturenames:
+    if "crm_backend" in metafunc.fixturenames:
         backends = configured_backends()
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = ["sqlite"]
-        metafunc.parametrize("crm_db_url", backends, indirect=True, ids=backends)
+        metafunc.parametrize("crm_backend", backends, indirect=True, ids=backends)
+
+
+_TEMPLATES = pytest.StashKey["TemplateStore"]()
+
+
+@pytest.fixture(scope="session")
+def _crm_templates(pytestconfig: pytest.Config) -> Iterator[TemplateStore]:
+    from crm_core.testdb import TemplateStore
+
+    store = TemplateStore()
+    pytestconfig.stash[_TEMPLATES] = store
+    yield store
+    store.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """With ``-v``: how many tests migrated their database and how many started from a template."""
+    store = config.stash.get(_TEMPLATES, None)
+    if store is not None and store.counts and config.option.verbose > 0:
+        terminalreporter.write_line(store.summary())
 
 
 @pytest.fixture
-def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    backend = getattr(request, "param", "sqlite")
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    url = os.environ[BACKEND_ENV[backend]]
-    drop_all_tables(url)  # a server may hold tables from an interrupted run
-    yield url
-    drop_all_tables(url)
+def crm_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def _crm_test_database(crm_backend: str, tmp_path: Any, _crm_templates: TemplateStore) -> TestDatabase:
+    from crm_core.testdb import TestDatabase
+
+    if crm_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crm.db'}"
+    else:
+        url = os.environ[BACKEND_ENV[crm_backend]]
+    return TestDatabase(crm_backend, url, _crm_templates)
+
+
+@pytest.fixture
+def crm_db_url(_crm_test_database: TestDatabase) -> str:
+    # the test uses the URL itself: it gets an empty database, unless an app
+    # of this test (built by a fixture set up first) already uses it
+    if _crm_test_database.pristine:
+        _crm_test_database.ensure_empty()
+    return _crm_test_database.url
 
 
 @pytest.fixture
@@ -227,7 +262,7 @@ def crm_clock() -> FakeClock:
 
 
 @pytest.fixture
-def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
+def crm_factory(_crm_test_database: TestDatabase, crm_clock: FakeClock, tmp_path: Any) -> Iterator[Callable[..., CRM]]:
     from crm_core.app import CRM
     from crm_core.config import Config, CoreSettings
 
@@ -248,7 +283,7 @@ def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterato
         from crm_core.config import structure_section
 
         core = {
-            "database": database or crm_db_url,
+            "database": database or _crm_test_database.url,
             "timezone": timezone,
             "mail": {"transport": "memory", **(mail or {})},
             **(core or {}),
@@ -261,7 +296,13 @@ def crm_factory(crm_db_url: str, crm_clock: FakeClock, tmp_path: Any) -> Iterato
             enabled_source="the test",
         )
         kwargs.setdefault("clock", crm_clock)
-        app = CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
+
+        def build() -> CRM:
+            return CRM(config=config, plugins=list(plugins), strict=strict, **kwargs)
+
+        if database is None and _crm_test_database.pristine:
+            return _crm_test_database.first_app(build, migrate, apps.append)
+        app = build()
         apps.append(app)
         if migrate:
             app.migrate()
