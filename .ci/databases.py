@@ -15,10 +15,14 @@ def main(action: str, name: str) -> None:
         if action == "create":
             cur.execute(f'CREATE DATABASE "{name}"')
     with my.cursor() as cur:
+        # the test kit keeps the templates of other sets of migrations in <name>_kit_<hash>
+        cur.execute("SHOW DATABASES LIKE %s", (name.replace("_", "\\_") + "\\_kit\\_%",))
+        for (kit,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE IF EXISTS `{kit}`")
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         if action == "create":
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    print(f"{action}d PostgreSQL and MariaDB databases {name}")
+    print(f"{'created' if action == 'create' else 'dropped'} PostgreSQL and MariaDB databases {name}")
 
 
 if __name__ == "__main__":
