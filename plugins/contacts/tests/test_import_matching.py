@@ -255,3 +255,22 @@ def test_our_own_id_wins_over_a_duplicate_already_in_the_book(book, tmp_path):
     report = book.import_csv(write(tmp_path, "second.csv", lines[0] + lines[2].replace("prospect", "customer")))
     assert (report.updated, report.conflicts) == (1, [])
     assert [c.status for c in sorted(book.search().cards, key=lambda c: c.id)] == ["prospect", "customer"]
+
+
+def test_a_vcard_whose_org_names_a_person_of_the_file(book, tmp_path):
+    """Bad input of issue 12: ORG names an organization, never a person; the person with that name stays a person."""
+    cards = (
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ana García\r\nN:García;Ana;;;\r\nEMAIL:ana@example.com\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Luis Gil\r\nN:Gil;Luis;;;\r\nORG:Ana García\r\nEMAIL:luis@example.com\r\nEND:VCARD\r\n"
+    )
+    report = book.import_vcard(write(tmp_path, "people.vcf", cards))
+    assert (report.created, report.organizations_created, report.failed) == (2, 1, 0)
+    ana = book.search(email="ana@example.com").cards[0]
+    luis = book.search(email="luis@example.com").cards[0]
+    assert (ana.kind, ana.organization_id) == ("person", None)
+    org = book.card(luis.organization_id)
+    assert (org.kind, org.display_name) == ("organization", "Ana García") and org.id != ana.id
+    # the same file again: the organization is found by its name, not made twice, and nobody changes
+    again = book.import_vcard(write(tmp_path, "people.vcf", cards))
+    assert (again.created, again.organizations_created) == (0, 0)
+    assert book.search(kind="organization").total == 1 and book.search(kind="person").total == 2
