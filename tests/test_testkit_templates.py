@@ -135,7 +135,7 @@ def test_adds_a_table_and_a_column_and_drops_a_table(crm_factory):
 
     migrator = SchemaMigrator.from_database(db)
     with crm.activate():
-        run(migrator.add_column("contacts_contact", "nickname", peewee.CharField(max_length=20, null=True)))
+        run(migrator.add_column("contacts_contact", "kit_extra_column", peewee.CharField(max_length=20, null=True)))
     db.execute_sql("DROP TABLE " + "contacts_pending_update".join(db.quote))
     assert "kit_extra" in db.get_tables()
 
@@ -144,7 +144,7 @@ def test_after_it_the_schema_is_the_migrated_one(crm_factory):
     crm = crm_factory(["contacts"])
     assert "kit_extra" not in crm.database.get_tables()
     assert "contacts_pending_update" in crm.database.get_tables()
-    assert "nickname" not in columns(crm, "contacts_contact")
+    assert "kit_extra_column" not in columns(crm, "contacts_contact")
     assert_no_schema_drift(crm)
     assert rows(crm, "contacts_contact") == []
     assert add_contacts(crm, 1) == [1]
