@@ -152,13 +152,14 @@ def _head_and_value(line: str) -> tuple[str, str]:
     raise ValueError("no ':' between the property name and its value")
 
 
-def _params(parts: str) -> list[str]:
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator``, except inside double quotes (which are kept)."""
     out, current, quoted = [], [], False
-    for c in parts:
+    for c in text:
         if c == '"':
             quoted = not quoted
             current.append(c)
-        elif c == ";" and not quoted:
+        elif c == separator and not quoted:
             out.append("".join(current))
             current = []
         else:
@@ -169,7 +170,7 @@ def _params(parts: str) -> list[str]:
 
 def _parse(line: str, number: int, encoding: str) -> Property:
     head, value = _head_and_value(line)
-    pieces = _params(head)
+    pieces = _split_outside_quotes(head, ";")
     name = pieces[0].split(".")[-1].upper()
     params: dict[str, list[str]] = {}
     for param in pieces[1:]:
@@ -179,7 +180,7 @@ def _parse(line: str, number: int, encoding: str) -> Property:
             params.setdefault("ENCODING" if bare in _ENCODINGS else "TYPE", []).append(bare)
             continue
         values = []
-        for item in _split_param_values(val):
+        for item in _split_outside_quotes(val, ","):
             values.append(_caret_decode(item[1:-1]) if len(item) > 1 and item[0] == item[-1] == '"' else _caret_decode(item))
         params.setdefault(key.strip().upper(), []).extend(values)
     encodings = {e.lower() for e in params.get("ENCODING", [])}
@@ -192,21 +193,6 @@ def _parse(line: str, number: int, encoding: str) -> Property:
         except UnicodeDecodeError:
             raise ValueError(f"the quoted-printable value cannot be read as {charset}") from None
     return Property(number, name, params, value)
-
-
-def _split_param_values(val: str) -> list[str]:
-    out, current, quoted = [], [], False
-    for c in val:
-        if c == '"':
-            quoted = not quoted
-            current.append(c)
-        elif c == "," and not quoted:
-            out.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-    out.append("".join(current))
-    return out
 
 
 def _type(params: dict[str, list[str]]) -> str:
