@@ -39,7 +39,7 @@ import logging
 import re
 import select
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
 import peewee
 from playhouse import pool
@@ -105,6 +105,14 @@ class KernelDatabase(peewee.Database):
     pooled: bool = False
     #: a server connection that may be dropped, and replaced (not SQLite's)
     reconnects: bool = True
+
+    if TYPE_CHECKING:
+        # peewee's private per-thread state and connection hooks, which its stubs leave out
+        _state: Any
+
+        def _connect(self) -> Any: ...
+
+        def _close(self, conn: Any, close_conn: bool = False) -> None: ...
 
     # -- what each backend knows about its driver's connection
 
@@ -176,7 +184,7 @@ class KernelDatabase(peewee.Database):
         reason = first_line(driver_exception(exc))
         new = cls(self._explain(exc, reason))
         new.orig = driver_exception(exc)  # as peewee's exceptions carry it
-        new.reason = reason  # type: ignore[attr-defined]
+        new.reason = reason
         return new
 
     def _explain(self, exc: BaseException, reason: str) -> str:
@@ -253,12 +261,19 @@ class KernelDatabase(peewee.Database):
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         if self._broken() and self.in_transaction():
             raise self._lost_error(None, "transaction")
-        return super().cursor(*args, **kwargs)
+        # Database.cursor is not annotated in peewee
+        open_cursor: Callable[..., Any] = super().cursor
+        return open_cursor(*args, **kwargs)
+
+    def _execute(self, sql: str, params: Any) -> Any:
+        """peewee's own ``execute_sql`` (not annotated in peewee: typed here, once)."""
+        run: Callable[[str, Any], Any] = super().execute_sql
+        return run(sql, params)
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         if not self.reconnects:  # SQLite: no connection to lose, only errors to translate
             try:
-                return super().execute_sql(sql, params)
+                return self._execute(sql, params)
             except Exception as exc:
                 _throw(self.translate(exc), exc)
         if self.in_transaction():
@@ -267,20 +282,20 @@ class KernelDatabase(peewee.Database):
                     return None  # the server already undid everything: let the original error through
                 raise self._lost_error(None, "transaction")
             try:
-                return super().execute_sql(sql, params)
+                return self._execute(sql, params)
             except Exception as exc:
                 _throw(self._fail(exc, "transaction"), exc)
         if not _READ.match(sql):  # the full is_read() only on failure: this runs for every statement
             self._check_idle()
         try:
-            return super().execute_sql(sql, params)
+            return self._execute(sql, params)
         except Exception as exc:
             if not (self._lost(exc) and (is_read(sql) or self._never_sent(exc))):
                 _throw(self._fail(exc, "statement"), exc)
             self._discard()
             log.info("the connection to %s was dropped (%s); running the statement again on a new one", self.display_url, first_line(exc))
         try:
-            return super().execute_sql(sql, params)
+            return self._execute(sql, params)
         except Exception as exc:
             _throw(self._fail(exc, "statement"), exc)
 
@@ -345,7 +360,8 @@ class KernelDatabase(peewee.Database):
             log.debug("closing the connection to %s failed", self.display_url, exc_info=True)
             return True
 
-    def atomic(self, *args: Any, **kwargs: Any) -> _Atomic:
+    # not a peewee _atomic but a wrapper around one, used the same way (with, or as a decorator)
+    def atomic(self, *args: Any, **kwargs: Any) -> _Atomic:  # type: ignore[override]
         return _Atomic(self, super().atomic(*args, **kwargs), args, kwargs)
 
     # -- reconnect helpers
@@ -409,6 +425,12 @@ class _SqliteMixin(KernelDatabase):
     reconnects = False
     #: the URL's ``mode`` (``ro``, ``rw``, ``rwc``): the file is opened through a SQLite URI
     sqlite_mode: str | None = None
+
+    if TYPE_CHECKING:
+        # peewee.SqliteDatabase's own, which its stubs leave out
+        _timeout: float
+
+        def _add_conn_hooks(self, conn: Any) -> None: ...
 
     def _connect(self) -> Any:
         if not self.sqlite_mode or self.database == ":memory:":

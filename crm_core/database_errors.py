@@ -52,47 +52,56 @@ __all__ = [
 # the family is the kernel's.
 
 
-class IntegrityError(ConstraintError, peewee.IntegrityError):
+class _FromDriver(Exception):
+    """What every class below carries (annotations only: :mod:`crm_core.database` sets them)."""
+
+    #: the driver's exception, as on peewee's own exceptions
+    orig: BaseException
+    #: the first line of the driver's message
+    reason: str
+
+
+class IntegrityError(ConstraintError, peewee.IntegrityError, _FromDriver):
     """A change broke a constraint (duplicate key, missing reference, NULL)."""
 
 
-class OperationalError(QueryError, peewee.OperationalError):
+class OperationalError(QueryError, peewee.OperationalError, _FromDriver):
     """The database refused a statement for a reason outside the statement (read-only, full, locked…)."""
 
 
-class ProgrammingError(QueryError, peewee.ProgrammingError):
+class ProgrammingError(QueryError, peewee.ProgrammingError, _FromDriver):
     """The database refused a statement itself (a missing table or column, bad SQL)."""
 
 
-class DataError(QueryError, peewee.DataError):
+class DataError(QueryError, peewee.DataError, _FromDriver):
     """A value does not fit its column."""
 
 
-class InternalError(QueryError, peewee.InternalError):
+class InternalError(QueryError, peewee.InternalError, _FromDriver):
     """The database reported an internal error."""
 
 
-class NotSupportedError(QueryError, peewee.NotSupportedError):
+class NotSupportedError(QueryError, peewee.NotSupportedError, _FromDriver):
     """The database does not support what was asked."""
 
 
-class DatabaseError(QueryError, peewee.DatabaseError):
+class DatabaseError(QueryError, peewee.DatabaseError, _FromDriver):
     """Any other database error."""
 
 
-class InterfaceError(QueryError, peewee.InterfaceError):
+class InterfaceError(QueryError, peewee.InterfaceError, _FromDriver):
     """The driver refused the call (not a lost connection: that is :class:`ConnectionLost`)."""
 
 
-class ConnectionLost(ConnectionLostError, peewee.OperationalError):
+class ConnectionLost(ConnectionLostError, peewee.OperationalError, _FromDriver):
     """The connection broke while a transaction or statement ran (see ``ConnectionLostError``)."""
 
 
-class DatabaseUnavailable(DatabaseUnavailableError, peewee.OperationalError):
+class DatabaseUnavailable(DatabaseUnavailableError, peewee.OperationalError, _FromDriver):
     """The database cannot be opened or reached."""
 
 
-BY_PEEWEE: dict[type[peewee.PeeweeException], type[QueryError]] = {
+BY_PEEWEE: dict[type[peewee.PeeweeException], type[_FromDriver]] = {
     peewee.IntegrityError: IntegrityError,
     peewee.OperationalError: OperationalError,
     peewee.ProgrammingError: ProgrammingError,
@@ -102,6 +111,8 @@ BY_PEEWEE: dict[type[peewee.PeeweeException], type[QueryError]] = {
     peewee.DatabaseError: DatabaseError,
     peewee.InterfaceError: InterfaceError,
 }
+# peewee's own DB-API class name -> peewee class map, which its stubs leave out
+_BY_DBAPI_NAME: dict[str, type[peewee.PeeweeException]] = peewee.EXCEPTIONS  # type: ignore[attr-defined]
 DRIVERS = {"sqlite3", "psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql"}
 
 # What the reason of a failure means, by driver code and by message.
@@ -115,7 +126,7 @@ MY_GONE_AWAY = 2006  # raised when the query could not be sent: it never ran
 
 
 def first_line(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args = exc.args
     if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):  # MySQL's (number, message)
         return f"{args[1].strip().splitlines()[0] if args[1].strip() else type(exc).__name__} ({args[0]})"
     text = str(exc).strip()
@@ -139,7 +150,7 @@ def peewee_class(exc: BaseException) -> type[peewee.PeeweeException] | None:
     if type(exc).__module__.partition(".")[0] not in DRIVERS:
         return None
     for cls in type(exc).__mro__:  # the DB-API class names, as peewee's own wrapper maps them
-        mapped = peewee.EXCEPTIONS.get(cls.__name__)
+        mapped = _BY_DBAPI_NAME.get(cls.__name__)
         if mapped is not None:
             return mapped
     return None

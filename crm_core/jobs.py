@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 import peewee
 
+from crm_core import rows as typed_rows
 from crm_core.errors import ValidationError
 from crm_core.storage import Model, UTCDateTimeField, bulk_insert
 
@@ -68,7 +69,7 @@ def run_once(crm: CRM, key: str) -> bool:
     """
     _check(key)
     with crm.activate(), crm.database.atomic():
-        inserted = (
+        inserted: int = (
             RunOnce.insert(key=key, claimed_at=crm.clock.now()).on_conflict_ignore().as_rowcount().execute()
         )
     return inserted == 1
@@ -89,7 +90,7 @@ def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
             while True:
                 try:
                     with database.atomic():  # a savepoint: a lost race is retried, not fatal
-                        taken = {k for (k,) in RunOnce.select(RunOnce.key).where(RunOnce.key.in_(chunk)).tuples()}
+                        taken = {k for (k,) in typed_rows.tuples(RunOnce.select(RunOnce.key).where(RunOnce.key.in_(chunk)))}
                         fresh = [k for k in chunk if k not in taken]
                         if fresh:
                             bulk_insert(RunOnce, ("key", "claimed_at"), ((k, now) for k in fresh), database=database)
@@ -103,7 +104,8 @@ def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
 def forget(crm: CRM, key: str) -> bool:
     """Release a claimed key (an operator undoing a run); True if it was claimed."""
     with crm.activate(), crm.database.atomic():
-        return RunOnce.delete().where(RunOnce.key == _check(key)).execute() == 1
+        deleted: int = RunOnce.delete().where(RunOnce.key == _check(key)).execute()
+        return deleted == 1
 
 
 def is_deadlock(exc: BaseException) -> bool:

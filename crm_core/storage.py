@@ -16,10 +16,11 @@ import contextvars
 import threading
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import peewee
 
+from crm_core import rows as typed_rows
 from crm_core.database_url import describe_url, mysql_driver_options, parse_url
 from crm_core.errors import AppContextError, StorageError
 
@@ -102,7 +103,7 @@ class _AppDatabase(peewee.DatabaseProxy):
         object.__setattr__(self, attr, value)
 
     @property
-    def obj(self) -> peewee.Database:  # type: ignore[override]
+    def obj(self) -> peewee.Database:
         return current_app().database
 
     def initialize(self, obj: Any) -> None:
@@ -138,7 +139,10 @@ def dialect(database: peewee.Database) -> str:
     raise StorageError(f"unsupported database class {type(database).__name__}")
 
 
-def for_update(query: peewee.Query, database: peewee.Database) -> peewee.Query:
+_Q = TypeVar("_Q", bound=peewee.Select)
+
+
+def for_update(query: _Q, database: peewee.Database) -> _Q:
     """``SELECT … FOR UPDATE`` where the database has row locks.
 
     SQLite has none and needs none: write transactions begin IMMEDIATE,
@@ -234,7 +238,7 @@ def check_writable(database: peewee.Database) -> None:
     """
     q = database.quote[0] + "{}" + database.quote[1]
     with database.atomic() as txn:
-        database.execute_sql(f"UPDATE {q.format('crm_plugin')} SET {q.format('name')} = {q.format('name')} WHERE 1 = 0")
+        typed_rows.execute(database, f"UPDATE {q.format('crm_plugin')} SET {q.format('name')} = {q.format('name')} WHERE 1 = 0")
         txn.rollback()
 
 
@@ -287,7 +291,7 @@ def bulk_insert(
             raise
 
     with database.atomic():
-        cursor = database.cursor()
+        cursor = typed_rows.cursor(database)
         if kind == "sqlite":
             sql = head + "(" + ", ".join("?" * width) + ")"
             for batch in _batches(rows, batch_size):
@@ -332,12 +336,16 @@ class UTCDateTimeField(peewee.DateTimeField):
 
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return super().db_value(value)
+        # DateTimeField.db_value is not annotated in peewee
+        convert: Callable[[Any], Any] = super().db_value
+        return convert(value)
 
     def python_value(self, value: Any) -> Any:
         import datetime as dt
 
-        value = super().python_value(value)
+        # DateTimeField.python_value is not annotated in peewee
+        convert: Callable[[Any], Any] = super().python_value
+        value = convert(value)
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value

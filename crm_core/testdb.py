@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
+from crm_core import rows as typed_rows
 from crm_core.storage import connect, dialect
 
 if TYPE_CHECKING:
@@ -67,14 +68,14 @@ def drop_tables(database: peewee.Database) -> None:
     if not tables:
         return
     if dialect(database) == "mysql":
-        database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
+        typed_rows.execute(database, "SET FOREIGN_KEY_CHECKS = 0")
         try:
             for table in tables:
-                database.execute_sql(f"DROP TABLE IF EXISTS `{table}`")
+                typed_rows.execute(database, f"DROP TABLE IF EXISTS `{table}`")
         finally:
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
+            typed_rows.execute(database, "SET FOREIGN_KEY_CHECKS = 1")
     else:
-        database.execute_sql("DROP TABLE IF EXISTS " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+        typed_rows.execute(database, "DROP TABLE IF EXISTS " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
 
 
 class SqliteTemplates:
@@ -88,13 +89,13 @@ class SqliteTemplates:
         template = self._templates.get(key)
         if template is None:
             return False
-        template.backup(app.database.connection())
+        template.backup(typed_rows.connection(app.database))
         return True
 
     def capture(self, app: CRM, key: str) -> None:
         """Keep the app's freshly migrated database as the template ``key``."""
         template = sqlite3.connect(":memory:", check_same_thread=False)
-        app.database.connection().backup(template)
+        typed_rows.connection(app.database).backup(template)
         self._templates[key] = template
 
     def close(self) -> None:
@@ -180,10 +181,11 @@ class ServerTemplate:
             database.connect()
             self._db = database
             # MySQL 8 caches AUTO_INCREMENT in information_schema for a day; MariaDB has no such cache
-            if dialect(database) == "mysql" and database.execute_sql(
+            if dialect(database) == "mysql" and typed_rows.fetchall(
+                database,
                 "SHOW VARIABLES LIKE 'information_schema_stats_expiry'"
-            ).fetchall():
-                database.execute_sql("SET SESSION information_schema_stats_expiry = 0")
+            ):
+                typed_rows.execute(database, "SET SESSION information_schema_stats_expiry = 0")
             self._drop_namespaces()  # left by a session that was killed
         return self._db
 
@@ -194,7 +196,7 @@ class ServerTemplate:
     def fingerprint(self) -> str:
         """A hash of the database's schema: columns, indexes, constraints, triggers, sequences."""
         sql = _MYSQL_FINGERPRINT if self.kind == "mysql" else _PG_FINGERPRINT
-        rows = sorted(tuple("" if v is None else str(v) for v in row) for row in self.database.execute_sql(sql).fetchall())
+        rows = sorted(tuple("" if v is None else str(v) for v in row) for row in typed_rows.fetchall(self.database, sql))
         return hashlib.sha256(repr(rows).encode()).hexdigest()
 
     def drop_all(self) -> None:
@@ -227,28 +229,30 @@ class ServerTemplate:
         counters: dict[str, Any] = {}
         if self.kind == "mysql":
             for table in tables:
-                cursor = database.execute_sql(f"SELECT * FROM `{table}`")
+                cursor = typed_rows.execute(database, f"SELECT * FROM `{table}`")
                 found = cursor.fetchall()
                 if found:
-                    rows[table] = ([d[0] for d in cursor.description], found)
+                    rows[table] = ([d[0] for d in cursor.description or ()], found)
             counters = dict(
-                database.execute_sql(
+                typed_rows.fetchall(
+                    database,
                     "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
                     "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL"
-                ).fetchall()
+                )
             )
         else:
             with database.atomic():
-                cursor = database.cursor()
+                raw = typed_rows.cursor(database)
                 for table in tables:
                     buffer = io.StringIO()
-                    cursor.copy_expert(f'COPY "{table}" TO STDOUT', buffer)
+                    raw.copy_expert(f'COPY "{table}" TO STDOUT', buffer)
                     if buffer.getvalue():
                         rows[table] = buffer.getvalue()
-            for name, value, called in database.execute_sql(
+            for name, value, called in typed_rows.fetchall(
+                database,
                 "SELECT sequencename, COALESCE(last_value, start_value), last_value IS NOT NULL "
                 "FROM pg_sequences WHERE schemaname = current_schema()"
-            ).fetchall():
+            ):
                 counters[name] = (value, called)
         snapshot = Snapshot(key=key, fingerprint=self.fingerprint(), tables=order, rows=rows, counters=counters, cyclic=cyclic)
         self._by_fingerprint[snapshot.fingerprint] = snapshot
@@ -271,12 +275,12 @@ class ServerTemplate:
         quoted = ", ".join(f'"{t}"' for t in snapshot.tables)
         with database.atomic():
             if snapshot.cyclic:
-                database.execute_sql(f"TRUNCATE {quoted} CASCADE")
+                typed_rows.execute(database, f"TRUNCATE {quoted} CASCADE")
             else:
                 # DELETE is ten times faster than TRUNCATE on tables this small
                 for table in snapshot.tables:
-                    database.execute_sql(f'DELETE FROM "{table}"')
-            cursor = database.cursor()
+                    typed_rows.execute(database, f'DELETE FROM "{table}"')
+            cursor = typed_rows.cursor(database)
             for table, text in snapshot.rows.items():
                 cursor.copy_expert(f'COPY "{table}" FROM STDIN', io.StringIO(text))
             if snapshot.counters:
@@ -284,31 +288,32 @@ class ServerTemplate:
                     f"setval('\"{name}\"', {int(value)}, {'true' if called else 'false'})"
                     for name, (value, called) in snapshot.counters.items()
                 )
-                database.execute_sql(f"SELECT {calls}")
+                typed_rows.execute(database, f"SELECT {calls}")
 
     def _restore_mysql(self, snapshot: Snapshot) -> None:
         database = self.database
-        database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
+        typed_rows.execute(database, "SET FOREIGN_KEY_CHECKS = 0")
         try:
             with database.atomic():
                 for table in snapshot.tables:
-                    database.execute_sql(f"DELETE FROM `{table}`")
+                    typed_rows.execute(database, f"DELETE FROM `{table}`")
                 for table, (columns, found) in snapshot.rows.items():
                     names = ", ".join(f"`{c}`" for c in columns)
                     marks = ", ".join(["%s"] * len(columns))
-                    database.cursor().executemany(f"INSERT INTO `{table}` ({names}) VALUES ({marks})", found)
+                    typed_rows.cursor(database).executemany(f"INSERT INTO `{table}` ({names}) VALUES ({marks})", found)
         finally:
-            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
+            typed_rows.execute(database, "SET FOREIGN_KEY_CHECKS = 1")
         now = dict(
-            database.execute_sql(
+            typed_rows.fetchall(
+                database,
                 "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL"
-            ).fetchall()
+            )
         )
         # DELETE keeps AUTO_INCREMENT; ALTER only the tables a test wrote to (it is a schema change, ~10 ms)
         for table, value in snapshot.counters.items():
             if now.get(table) != value:
-                database.execute_sql(f"ALTER TABLE `{table}` AUTO_INCREMENT = {int(value)}")
+                typed_rows.execute(database, f"ALTER TABLE `{table}` AUTO_INCREMENT = {int(value)}")
 
     # -- parking: several sets of migrations kept on one server database ------
     #
@@ -359,30 +364,31 @@ class ServerTemplate:
             if park:
                 tables = database.get_tables()
                 # a namespace of that name is not ours (we never park a set twice): start it afresh
-                database.execute_sql(f"DROP DATABASE IF EXISTS `{space}`")
-                database.execute_sql(f"CREATE DATABASE `{space}`")
+                typed_rows.execute(database, f"DROP DATABASE IF EXISTS `{space}`")
+                typed_rows.execute(database, f"CREATE DATABASE `{space}`")
                 moves = [f"`{t}` TO `{space}`.`{t}`" for t in tables]
             else:
-                found = database.execute_sql(
+                found = typed_rows.fetchall(
+                    database,
                     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'",
                     (space,),
-                ).fetchall()
+                )
                 moves = [f"`{space}`.`{t}` TO `{t}`" for (t,) in found]
             if moves:  # one statement: the tables move together, foreign keys with them
-                database.execute_sql("RENAME TABLE " + ", ".join(moves))
+                typed_rows.execute(database, "RENAME TABLE " + ", ".join(moves))
             return bool(moves)
-        live = database.execute_sql("SELECT current_schema()").fetchone()[0]
+        live = typed_rows.fetchall(database, "SELECT current_schema()")[0][0]
         with database.atomic():
             if park:
-                database.execute_sql(f'DROP SCHEMA IF EXISTS "{space}" CASCADE')
-                database.execute_sql(f'CREATE SCHEMA "{space}"')
+                typed_rows.execute(database, f'DROP SCHEMA IF EXISTS "{space}" CASCADE')
+                typed_rows.execute(database, f'CREATE SCHEMA "{space}"')
                 tables = database.get_tables()
                 for table in tables:
-                    database.execute_sql(f'ALTER TABLE "{table}" SET SCHEMA "{space}"')
+                    typed_rows.execute(database, f'ALTER TABLE "{table}" SET SCHEMA "{space}"')
             else:
                 tables = database.get_tables(schema=space)
                 for table in tables:
-                    database.execute_sql(f'ALTER TABLE "{space}"."{table}" SET SCHEMA "{live}"')
+                    typed_rows.execute(database, f'ALTER TABLE "{space}"."{table}" SET SCHEMA "{live}"')
         return bool(tables)
 
     def _drop_namespaces(self) -> None:
@@ -391,13 +397,14 @@ class ServerTemplate:
         self._parked.clear()
         if self.kind == "mysql":
             pattern = f"{database.database}_kit_".replace("_", "\\_") + "%"
-            for (name,) in database.execute_sql("SHOW DATABASES LIKE %s", (pattern,)).fetchall():
-                database.execute_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            for (name,) in typed_rows.fetchall(database, "SHOW DATABASES LIKE %s", (pattern,)):
+                typed_rows.execute(database, f"DROP DATABASE IF EXISTS `{name}`")
         else:
-            for (name,) in database.execute_sql(
+            for (name,) in typed_rows.fetchall(
+                database,
                 "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", ("crm\\_kit\\_%",)
-            ).fetchall():
-                database.execute_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            ):
+                typed_rows.execute(database, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
     def close(self, drop: bool = True) -> None:
         """Drop every table and parked set (the database is left empty, as the kit found it) and disconnect."""

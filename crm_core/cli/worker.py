@@ -20,7 +20,7 @@ def worker(ctx: click.Context, state: CLIState, once: bool, quiet: bool) -> None
     """Run the timed jobs until SIGTERM or Ctrl-C (finishing the job in hand)."""
     if ctx.invoked_subcommand is not None:
         return
-    from crm_core.worker import Worker
+    from crm_core.worker import RunOutcome, Worker
 
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -32,7 +32,7 @@ def worker(ctx: click.Context, state: CLIState, once: bool, quiet: bool) -> None
     runner = Worker(crm)
     failed = 0
 
-    def report(outcome) -> None:  # noqa: ANN001 - RunOutcome
+    def report(outcome: RunOutcome) -> None:
         nonlocal failed
         when = outcome.scheduled_at.astimezone(crm.tz).isoformat(timespec="seconds")
         attempt = f" (attempt {outcome.attempt})" if outcome.attempt > 1 else ""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import attrs
 import peewee
 
+from crm_core import rows as typed_rows
 from crm_core.mail.message import build_message, envelope_address, restore_message
 from crm_core.mail.recorder import SentStatement
 from crm_core.mail.transports import Envelope, SendResult
@@ -255,7 +256,7 @@ def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: Delivery
             .order_by(MailMessage.next_attempt_at, MailMessage.id)
             .limit(wanted)
         )
-        ids = [pk for (pk,) in due.tuples()]
+        ids = [pk for (pk,) in typed_rows.tuples(due)]
         if ids:
             lease = now + dt.timedelta(seconds=settings.lease)
             (

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import peewee
 
+from crm_core import rows as typed_rows
+
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
@@ -95,4 +97,4 @@ class SentStatement:
         # inside a caller's transaction (deliver() called in crm.transaction())
         # SET LOCAL would outlive this statement: the plain UPDATE then
         sql = self.sql if self.database.in_transaction() else self.quick_sql
-        self.database.execute_sql(sql, params)
+        typed_rows.execute(self.database, sql, params)

@@ -63,7 +63,7 @@ class Backoff:
     def failed(self, exc: BaseException) -> float:
         """Count a failure; return how long to wait before trying again."""
         self.failures += 1
-        delay = min(self.first * 2 ** (self.failures - 1), self.cap)
+        delay: float = min(self.first * 2 ** (self.failures - 1), self.cap)
         if self.failures == 1:
             self._since = time.monotonic()
             self.log.error(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crm_core import rows as typed_rows
 from crm_core.errors import PluginError, ValidationError
 from crm_core.worker.schedule import Schedule
 
@@ -32,7 +33,8 @@ class Job:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        name: str = self.spec.name
+        return name
 
 
 def kernel_jobs(crm: CRM) -> list[Any]:
@@ -108,7 +110,7 @@ def require_tables(crm: CRM) -> None:
     from crm_core.worker.models import Job as JobRow
 
     with crm.activate():
-        if not (JobRow.table_exists() and MailMessage.table_exists()):
+        if not (typed_rows.table_exists(JobRow) and typed_rows.table_exists(MailMessage)):
             raise StorageError(
                 "the database has no mail and worker tables yet (kernel migration 0002_mail_worker is pending); "
                 "run 'crm migrate' first"
@@ -146,7 +148,7 @@ def status(crm: CRM) -> list[dict[str, Any]]:
             {
                 "job": name,
                 "owner": job.owner if job else (row.owner if row else ""),
-                "schedule": job.schedule.describe() if job else f"{row.schedule} (not registered: plugin disabled?)",
+                "schedule": job.schedule.describe() if job else f"{rows[name].schedule} (not registered: plugin disabled?)",
                 "catch_up": job.spec.catch_up if job else "",
                 "last_run": row.last_scheduled_at if row else None,
                 "last_status": (row.last_status or "") if row else "never run",

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 
+from crm_core import rows as typed_rows
 from crm_core.errors import ValidationError
 from crm_core.storage import for_update
 from crm_core.worker.backoff import Backoff, is_database_outage, reason
@@ -126,17 +127,19 @@ class Worker:
         names = list(self.jobs)
         due = {
             name
-            for (name,) in JobRow.select(JobRow.name)
-            .where(JobRow.name.in_(names) & JobRow.next_run_at.is_null(False) & (JobRow.next_run_at <= now))
-            .tuples()
+            for (name,) in typed_rows.tuples(
+                JobRow.select(JobRow.name)
+                .where(JobRow.name.in_(names) & JobRow.next_run_at.is_null(False) & (JobRow.next_run_at <= now))
+            )
             if name not in busy
         }
         due |= {
             name
-            for (name,) in JobRun.select(JobRun.job)
-            .where(JobRun.job.in_(names) & (JobRun.status == "running") & (JobRun.lease_until < now))
-            .distinct()
-            .tuples()
+            for (name,) in typed_rows.tuples(
+                JobRun.select(JobRun.job)
+                .where(JobRun.job.in_(names) & (JobRun.status == "running") & (JobRun.lease_until < now))
+                .distinct()
+            )
         }
         return [n for n in names if n in due]  # registration order: the kernel's first
 
@@ -266,7 +269,7 @@ class Worker:
         def finish() -> int:
             # the job's row first, as claims do: one lock order, no deadlock
             for_update(JobRow.select(JobRow.name).where(JobRow.name == job.name), crm.database).first()
-            mine = (
+            mine: int = (
                 JobRun.update(status=status_, finished_at=now, error=error)
                 .where((JobRun.id == run_id) & (JobRun.worker == self.id) & (JobRun.status == "running"))
                 .execute()

@@ -83,6 +83,9 @@ class Event:
     __event_type__: ClassVar[str] = "Event"
     #: Fields that hold contact ids, used by :meth:`contact_ids`.
     __contact_fields__: ClassVar[tuple[str, ...]] = ("contact_id",)
+    # set by attrs; declared so that type checkers take every event class for
+    # an attrs class (attrs.fields(), attrs.evolve()), which _event_base hides
+    __attrs_attrs__: ClassVar[Any]  # as attrs.AttrsInstance declares it (attrs.Attribute is not subscriptable at run time)
 
     event_id: str = attrs.field(factory=_new_id)
     occurred_at: _dt.datetime | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import attrs
@@ -26,8 +26,6 @@ from crm_portal.links import ExpiredLinkError, UnknownLinkError, UsedLinkError, 
 from crm_portal.models import Consent, Signup
 
 if TYPE_CHECKING:
-    import peewee
-
     from crm_core.app import CRM
 
     from crm_portal.api import Portal
@@ -139,8 +137,7 @@ def request(
 def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup:
     claims = read_confirm_token(portal.key, token, crm.clock.now(), portal.legacy_key)
     query = Signup.select().where(Signup.id == claims.signup_id)
-    # for_update() returns the query it was given, typed only as a peewee.Query
-    row: Signup | None = cast("peewee.ModelSelect[Signup]", for_update(query, crm.database) if lock else query).first()
+    row: Signup | None = (for_update(query, crm.database) if lock else query).first()
     if row is None or row.nonce != claims.nonce:
         raise UnknownLinkError("this confirmation link names no sign-up here (it was withdrawn or belongs to another site)")
     if row.confirmed_at is not None:

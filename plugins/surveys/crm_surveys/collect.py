@@ -151,6 +151,9 @@ def save_response(
     data = json.dumps(checked.values, ensure_ascii=False)
     with crm.transaction():
         invitation = for_update(Invitation.select().where(Invitation.id == invitation.id), crm.database).get()
+        contact_id = invitation.contact_id
+        if contact_id is None:  # erased since the check above, before this lock: the locked read is the one that counts
+            raise UnknownTokenError("this invitation's contact was erased; it can no longer be answered")
         response = Response.get_or_none(Response.invitation == invitation.id)
         if response is not None and response.complete and partial:
             raise answer_rules.AnswerError(
@@ -188,7 +191,7 @@ def save_response(
                 SurveyAnswered(
                     survey_id=invitation.survey_id,
                     version=invitation.version,
-                    contact_id=invitation.contact_id,
+                    contact_id=contact_id,
                     response_id=response.id,
                     scores=scores,
                     negative=negative,

@@ -170,3 +170,26 @@ def test_a_link_for_a_contact_works_for_the_days_asked(app, people, survey, crm_
         api.form(token)
     with pytest.raises(ValidationError, match="at least 1 day"):
         api.token("csat", ana, days=0)
+
+
+def test_contact_erased_between_the_check_and_the_lock_is_refused(app, people, survey, monkeypatch):
+    """The locked invitation row is the one that counts: an erasure that commits just before it wins."""
+    from crm_surveys import collect
+    from crm_surveys.models import Invitation, Response
+
+    api = app.plugin("surveys")
+    ana = people.add(region="ES")
+    token = api.token("csat", ana)
+    locking = collect.for_update
+
+    def erase_then_lock(query, database):
+        # what another transaction's erasure leaves behind by the time the lock is granted
+        Invitation.update(contact_id=None).where(Invitation.contact_id == ana).execute()
+        return locking(query, database)
+
+    monkeypatch.setattr(collect, "for_update", erase_then_lock)
+    with pytest.raises(TokenError, match="contact was erased"):
+        api.submit(token, {"recommend": "9", "satisfaction": "5"})
+    with app.activate():
+        assert Response.select().count() == 0
+    assert answered_events(app) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
@@ -20,8 +20,6 @@ from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
 
 if TYPE_CHECKING:
-    import peewee
-
     from crm_core.app import CRM
 
     from crm_tasks.rules import RuleSet
@@ -358,8 +356,7 @@ class TasksAPI:
         from crm_tasks.models import Task
 
         self._row(task_id)  # NotFoundError before the transaction
-        # for_update() returns the query it was given, typed only as a peewee.Query
-        task = cast("peewee.ModelSelect[Task]", for_update(Task.select().where(Task.id == task_id), self.crm.database)).get()
+        task = for_update(Task.select().where(Task.id == task_id), self.crm.database).get()
         if task.status != "open":
             when = task.closed_at.astimezone(self.crm.tz).strftime("%Y-%m-%d %H:%M") if task.closed_at else "?"
             by = f" by {task.closed_by}" if task.closed_by else ""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
-from typing import TYPE_CHECKING, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import for_update
@@ -25,8 +25,6 @@ from crm_tasks.records import Draft, RecurringInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
 
 if TYPE_CHECKING:
-    import peewee
-
     from crm_core.recurrence import Recurrence
 
     from crm_tasks.api import TasksAPI
@@ -171,8 +169,7 @@ def run(api: TasksAPI) -> int:
         ids = [i for (i,) in Recurring.select(Recurring.id).where(Recurring.active == True).tuples().iterator()]  # noqa: E712
     for template_id in ids:
         with crm.transaction():
-            # for_update() returns the query it was given, typed only as a peewee.Query
-            t = cast("peewee.ModelSelect[Recurring]", for_update(Recurring.select().where(Recurring.id == template_id), crm.database)).first()
+            t = for_update(Recurring.select().where(Recurring.id == template_id), crm.database).first()
             if t is None or not t.active:
                 continue
             rule = parse_rrule(t.rrule, t.dtstart, zoneinfo.ZoneInfo(t.timezone))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from crm_core import rows as typed_rows
 from crm_core.storage import for_update
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def _claim(crm: CRM, mark: peewee.Field[Any], window: peewee.Expression) -> list
         )
         .order_by(Task.id)
     )
-    rows = list(for_update(query, crm.database).tuples())
+    rows = list(typed_rows.tuples(for_update(query, crm.database)))
     ids = [r[0] for r in rows]
     for start in range(0, len(ids), CHUNK):
         Task.update({mark: Task.due_at}).where(Task.id.in_(ids[start:start + CHUNK])).execute()

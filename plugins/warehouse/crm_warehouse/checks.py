@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, overload
 
 from crm_core.errors import ValidationError
 from crm_core.ids import MAX_ID
@@ -11,6 +11,15 @@ from crm_core.ids import MAX_ID
 __all__ = ["check_date", "check_id", "check_text"]
 
 
+@overload
+def check_text(value: Any, what: str, max_len: int, required: Literal[True]) -> str: ...
+
+
+@overload
+def check_text(value: Any, what: str, max_len: int, required: bool = False) -> str | None: ...
+
+
+# required=True never returns None (it raises instead): the overloads say so to callers
 def check_text(value: Any, what: str, max_len: int, required: bool = False) -> str | None:
     if value is None:
         if required:

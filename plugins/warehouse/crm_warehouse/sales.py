@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, Iterable, cast
+from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 
@@ -26,8 +26,6 @@ from crm_warehouse.money import as_amount, check_amount, check_currency
 from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
-    import peewee
-
     from crm_core.app import CRM
 
     from crm_warehouse.models import SaleRow
@@ -140,8 +138,7 @@ class SalesBook:
         sale_id = _id(sale_id, "sales record")
         query = SaleRow.select().where(SaleRow.id == sale_id)
         if lock:
-            # for_update() returns the query it was given, typed only as a peewee.Query
-            query = cast("peewee.ModelSelect[SaleRow]", for_update(query, self.crm.database))
+            query = for_update(query, self.crm.database)
         row: SaleRow | None = query.first()
         if row is None:
             raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
