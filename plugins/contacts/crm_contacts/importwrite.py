@@ -206,7 +206,7 @@ class BatchWriter:
             return
         have: set[int] = set()
         for part in chunks(ids):
-            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part)).tuples()}
+            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part)).tuples().iterator()}
         at = stored_time(now)
         bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), [(self.list_id, i, at) for i in dict.fromkeys(ids) if i not in have], database=self.crm.database)
 
