@@ -137,7 +137,7 @@ class AddressBook:
                 for c in ContactCustomField.select().where(ContactCustomField.contact.in_(part)).order_by(ContactCustomField.key):
                     custom.setdefault(c.contact_id, {})[c.key] = c.value
                 org_ids = {r.organization_id for r in rows if r.organization_id}
-                orgs = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples()) if org_ids else {}
+                orgs: dict[int | None, str] = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples().iterator()) if org_ids else {}
                 for r in rows:
                     out[r.id] = ContactRecord(
                         id=r.id,
@@ -206,7 +206,7 @@ class AddressBook:
                 .where(ContactEmail.contact == int(contact_id))
                 .order_by(ContactEmail.is_primary.desc(), ContactEmail.id)
             )
-            return [address for (address,) in query.tuples()]
+            return [address for (address,) in query.tuples().iterator()]
 
     def cards(self, contact_ids: Sequence[int]) -> list[ContactCard]:
         """Many cards at once, in the order asked; unknown ids are left out."""
@@ -219,7 +219,7 @@ class AddressBook:
                     found[card.id] = card
         return [found[i] for i in ids if i in found]
 
-    def _card_query(self) -> peewee.ModelSelect:
+    def _card_query(self) -> peewee.ModelSelect[Contact]:
         E, P, A, O = ContactEmail.alias("pe"), ContactPhone.alias("pp"), ContactAddress.alias("pa"), Contact.alias("org")
         return (
             Contact.select(
@@ -238,13 +238,13 @@ class AddressBook:
         query = self._card_query().select_extend(Contact.deleted_at).where(where)
         if order is not None:
             query = query.order_by(*order)
-        rows = list(query.tuples())
+        rows = list(query.tuples().iterator())
         if not rows:
             return []
         tags: dict[int, list[str]] = {}
         ids = [r[0] for r in rows]
         for part in chunks(ids):
-            for contact_id, tag in ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.in_(part)).order_by(ContactTag.tag).tuples():
+            for contact_id, tag in ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.in_(part)).order_by(ContactTag.tag).tuples().iterator():
                 tags.setdefault(contact_id, []).append(tag)
         return [_card(r[:-1], tags.get(r[0], ()), deleted=r[-1] is not None) for r in rows]
 
@@ -273,7 +273,7 @@ class AddressBook:
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, self.region)
-            ids = [r[0] for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples()]
+            ids = [r[0] for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()]
             # a first page that is not full holds every match: no COUNT needed
             total = len(ids) if offset == 0 and len(ids) < limit else base.count()
             cards = self.cards(ids)
@@ -289,7 +289,7 @@ class AddressBook:
                 if not include_deleted:
                     query = query.where(Contact.deleted_at.is_null())
                 query = search_filters.apply(query, checked, self.region)
-                ids = [r[0] for r in query.order_by(Contact.id).limit(page).tuples()]
+                ids = [r[0] for r in query.order_by(Contact.id).limit(page).tuples().iterator()]
             if not ids:
                 return
             yield ids

@@ -219,7 +219,9 @@ def open_csv(
             opened.close()
             raise
         return opened
-    return CSVSource(source, name or getattr(source, "name", "the CSV"), delimiter, None, None)
+    # a stream's name may be missing, None (a spooled temporary file) or a descriptor number
+    stream_name = getattr(source, "name", None)
+    return CSVSource(source, name or (str(stream_name) if isinstance(stream_name, (str, int)) else "the CSV"), delimiter, None, None)
 
 
 ProgressFn = Callable[[int, int], None]

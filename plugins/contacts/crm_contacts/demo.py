@@ -71,6 +71,7 @@ def _phone(rng: random.Random, country: str, used: set[str]) -> str:
     import phonenumbers
 
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None  # phonenumbers has an example mobile number for every demo country
     digits = str(example.national_number)
     for _ in range(200):
         tail = "".join(str(rng.randint(0, 9)) for _ in range(5))

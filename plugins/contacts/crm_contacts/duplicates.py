@@ -175,7 +175,7 @@ class DuplicateFinder:
                 model.select(column, model.contact)
                 .join(Contact, on=(Contact.id == model.contact))
                 .where(Contact.deleted_at.is_null() & column.in_(shared))
-                .tuples()
+                .tuples().iterator()
             )
             holders: dict[str, set[int]] = {}
             for value, cid in query:
@@ -295,7 +295,7 @@ class DuplicateFinder:
         org_ids = sorted({org for _, _, _, org, _, _ in found if org})
         org_names: dict[int, str] = {}
         for part in chunks(org_ids):
-            org_names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples())
+            org_names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator())
         out = []
         for a, b, name, org, places, signal in found:
             where = ([f"in organization {org_names.get(org, '#' + str(org))}"] if org else []) + places
@@ -311,7 +311,7 @@ class DuplicateFinder:
     def _display_names(ids: set[int]) -> dict[int, str]:
         names: dict[int, str] = {}
         for part in chunks(sorted(ids)):
-            names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples())
+            names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator())
         return names
 
 

@@ -144,7 +144,7 @@ def _query_condition(text: str, region: str | None) -> peewee.Expression:
     return _name_condition(text)
 
 
-def apply(query: peewee.ModelSelect, filters: Mapping[str, Any], region: str | None = None) -> peewee.ModelSelect:
+def apply(query: peewee.ModelSelect[Contact], filters: Mapping[str, Any], region: str | None = None) -> peewee.ModelSelect[Contact]:
     """Narrow a query on ``Contact`` with checked ``filters`` (see :func:`check`)."""
     for key, value in filters.items():
         if key == "query":

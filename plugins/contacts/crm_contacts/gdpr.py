@@ -63,7 +63,7 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
             .join(MailingList)
             .where(ListMember.contact == contact_id)
             .order_by(MailingList.name)
-            .tuples()
+            .tuples().iterator()
         ]
         merges = [
             {"survivor_id": m.survivor_id, "merged_id": m.merged_id, "at": _plain(m.created_at), "undone_at": _plain(m.undone_at)}
@@ -96,12 +96,12 @@ def personal_values(crm: CRM, contact_id: int) -> list[str]:
         if row.first_name and row.last_name:
             values.append(f"{row.last_name}, {row.first_name}")
         values += [row.name_key, row.external_id or ""]
-        values += [a for (a,) in ContactEmail.select(ContactEmail.address).where(ContactEmail.contact == contact_id).tuples()]
-        for number, extension in ContactPhone.select(ContactPhone.number, ContactPhone.extension).where(ContactPhone.contact == contact_id).tuples():
+        values += [a for (a,) in ContactEmail.select(ContactEmail.address).where(ContactEmail.contact == contact_id).tuples().iterator()]
+        for number, extension in ContactPhone.select(ContactPhone.number, ContactPhone.extension).where(ContactPhone.contact == contact_id).tuples().iterator():
             values.append(number)
             if number.startswith("+") and len(number) > 4:
                 values.append(number[1:])  # as some bodies and files show it
-        for street, extra in ContactAddress.select(ContactAddress.street, ContactAddress.extra).where(ContactAddress.contact == contact_id).tuples():
+        for street, extra in ContactAddress.select(ContactAddress.street, ContactAddress.extra).where(ContactAddress.contact == contact_id).tuples().iterator():
             values += [street, extra]
     # only a person's names identify him: an organisation's name is a company's
     if row.kind != "person":

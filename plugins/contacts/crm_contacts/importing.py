@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -36,7 +36,7 @@ from crm_contacts.identity import database_id
 from crm_contacts.importreport import ImportReport, ImportStopped, ProblemFile, RowError
 from crm_contacts.importwrite import BatchWriter, defaults, fold, reserve_ids
 from crm_contacts.mapping import Target
-from crm_contacts.matching import CONFLICT_CHOICES, DEFAULT_MATCH_KEYS, MATCH_KEYS, Candidate, conflict, contact_names, describe, row_keys, same_person
+from crm_contacts.matching import CONFLICT_CHOICES, DEFAULT_MATCH_KEYS, MATCH_KEYS, Candidate, MatchKey, conflict, contact_names, describe, row_keys, same_person
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
@@ -93,7 +93,7 @@ class _Plan:
     new: list[dict[str, Any]] = attrs.field(factory=list)
     lines: list[int] = attrs.field(factory=list)
     #: (key, value) -> index in ``new``, for the rows after it
-    in_file: dict[tuple[str, Any], int] = attrs.field(factory=dict)
+    in_file: dict[MatchKey, int] = attrs.field(factory=dict)
     #: existing contact id -> the rows folded into it
     updates: dict[int, list[dict[str, Any]]] = attrs.field(factory=dict)
     #: (index in ``new``, or the fields of an update; the organization name the row gives)
@@ -260,7 +260,7 @@ class Importer:
                 return
             yield batch
 
-    def _validated(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> Iterator[tuple[Any, list[Any]]]:
+    def _validated(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> Generator[tuple[Any, list[Any]], None, None]:
         """``(batch, checked rows)`` in file order (checked in worker processes when jobs > 1)."""
         report = self.report
         if self.jobs == 1:
@@ -324,12 +324,12 @@ class Importer:
             self._other_ids += 1
         return None
 
-    def _match(self, keyed: list[tuple[CheckedRow, list[tuple[str, Any]]]], names: Iterable[str]) -> _Matches:
+    def _match(self, keyed: list[tuple[CheckedRow, list[MatchKey]]], names: Iterable[str]) -> _Matches:
         """Existing live contacts for the batch's keys and for the organization names it gives."""
         wanted: dict[str, set[Any]] = {k: set() for k in _MATCH_SQL}
         for _, keys in keyed:
-            for key in keys:
-                wanted[key[0]].add(key[1])
+            for k in keys:
+                wanted[k[0]].add(k[1])
         wanted["org"].update(names)
         matches = _Matches()
         database = self.crm.database
@@ -353,7 +353,7 @@ class Importer:
                 matches.contacts[cid] = Candidate(cid, kind, display, first or "", last or "", external_id)
         return matches
 
-    def _existing(self, fields: dict[str, Any], keys: list[tuple[str, Any]], matches: _Matches) -> list[tuple[tuple[str, Any], int]]:
+    def _existing(self, fields: dict[str, Any], keys: list[MatchKey], matches: _Matches) -> list[tuple[MatchKey, int]]:
         """``(key, contact id)`` of the existing contacts the row matches, most trusted key first."""
         hits = [(k, matches.one[(k[0], k[1])]) for k in keys if k[0] in _IDENTIFYING and (k[0], k[1]) in matches.one]
         if hits:
@@ -404,7 +404,7 @@ class Importer:
         writer.add_to_list(rows_ids + list(plan.updates), now)
 
     def _place(
-        self, plan: _Plan, item: CheckedRow, keys: list[tuple[str, Any]], organization: str | None, matches: _Matches, raw: dict[int, list[str]]
+        self, plan: _Plan, item: CheckedRow, keys: list[MatchKey], organization: str | None, matches: _Matches, raw: dict[int, list[str]]
     ) -> None:
         """Put one row in the plan: an update of the contact it matches, a fold into an earlier row, a new contact, or a conflict."""
         fields = item.fields
@@ -431,9 +431,9 @@ class Importer:
                 plan.members.append((fields, organization))
             return
         new = plan.new
-        index, key = self._in_file(fields, keys, plan.in_file, new)
-        if index is not None and key is not None:
-            problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {plan.lines[index]} {new[index]['display_name']!r}", key)
+        index, file_key = self._in_file(fields, keys, plan.in_file, new)
+        if index is not None and file_key is not None:
+            problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {plan.lines[index]} {new[index]['display_name']!r}", file_key)
             if problem is not None and self.on_conflict == "skip":
                 self._conflict(item, *problem, raw)
                 return
@@ -482,8 +482,8 @@ class Importer:
 
     @staticmethod
     def _in_file(
-        fields: dict[str, Any], keys: list[tuple[str, Any]], in_file: dict[tuple[str, Any], int], new: list[dict[str, Any]]
-    ) -> tuple[int | None, tuple[str, Any] | None]:
+        fields: dict[str, Any], keys: list[MatchKey], in_file: dict[MatchKey, int], new: list[dict[str, Any]]
+    ) -> tuple[int | None, MatchKey | None]:
         """The earlier row of this batch the row matches, by the same rules as an existing contact."""
         for key in keys:
             if key[0] in _IDENTIFYING and key in in_file:

@@ -190,11 +190,11 @@ class BatchWriter:
         for key, items in rewrite.items():
             if not items:
                 continue
-            table, columns = CHILD_TABLES[key]
+            table, child_columns = CHILD_TABLES[key]
             for part in chunks([cid for cid, _ in items]):
                 database.execute_sql(f"DELETE FROM {q.format(table)} WHERE {q.format('contact_id')} IN ({', '.join([p] * len(part))})", list(part))
-            rows = [row for cid, new in items for row in child_rows(key, cid, new[key])]
-            bulk_insert(table, columns, rows, database=database)
+            new_rows = [row for cid, new in items for row in child_rows(key, cid, new[key])]
+            bulk_insert(table, child_columns, new_rows, database=database)
         report.timings["write"] += clock() - start
         start = clock()
         self.crm.events.emit_many(events)
@@ -206,7 +206,7 @@ class BatchWriter:
             return
         have: set[int] = set()
         for part in chunks(ids):
-            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part)).tuples()}
+            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part)).tuples().iterator()}
         at = stored_time(now)
         bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), [(self.list_id, i, at) for i in dict.fromkeys(ids) if i not in have], database=self.crm.database)
 
@@ -294,9 +294,9 @@ def fold(current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         elif key == "tags":
             out["tags"] = sorted(set(out.get("tags", ())) | set(value))
         elif key == "custom":
-            merged = dict(out.get("custom") or {})
-            merged.update({k: v for k, v in value.items() if v is not None})
-            out["custom"] = merged
+            custom = dict(out.get("custom") or {})
+            custom.update({k: v for k, v in value.items() if v is not None})
+            out["custom"] = custom
         elif value is not None and value != "":
             out[key] = value
     if "display_name" not in fields and ("first_name" in fields or "last_name" in fields):

@@ -110,7 +110,7 @@ class MailingLists:
                     peewee.fn.COUNT(ListMember.unsubscribed_at),
                 )
                 .group_by(ListMember.mailing_list)
-                .tuples()
+                .tuples().iterator()
             )
             for list_id, total, unsubscribed in query:
                 counts[list_id] = (total - unsubscribed, unsubscribed)
@@ -127,12 +127,12 @@ class MailingLists:
             existing: set[int] = set()
             found: set[int] = set()
             for part in chunks(ids):
-                found |= {r[0] for r in Contact.select(Contact.id).where(Contact.id.in_(part) & Contact.deleted_at.is_null()).tuples()}
+                found |= {r[0] for r in Contact.select(Contact.id).where(Contact.id.in_(part) & Contact.deleted_at.is_null()).tuples().iterator()}
                 existing |= {
                     r[0]
                     for r in ListMember.select(ListMember.contact)
                     .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part))
-                    .tuples()
+                    .tuples().iterator()
                 }
             missing = [i for i in ids if i not in found]
             if missing:
@@ -162,7 +162,7 @@ class MailingLists:
                 query = query.limit(limit)
             return [
                 ListMemberInfo(cid, display, email, added, unsub, bool(dnc), deleted is not None)
-                for cid, display, email, added, unsub, dnc, deleted in query.tuples()
+                for cid, display, email, added, unsub, dnc, deleted in query.tuples().iterator()
             ]
 
     def import_list_members(self, name: str, lines: Iterable[str], *, all_or_nothing: bool = False) -> MemberImport:
@@ -252,7 +252,7 @@ class MailingLists:
                 cid: (mid, unsubscribed)
                 for mid, cid, unsubscribed in ListMember.select(ListMember.id, ListMember.contact, ListMember.unsubscribed_at)
                 .where((ListMember.mailing_list == row.id) & ListMember.contact.in_({contact.id, target.id}))
-                .tuples()
+                .tuples().iterator()
             }
             if not members:
                 merged = f" (nor is contact {target.id}, which it was merged into)" if target.id != contact.id else ""
@@ -331,7 +331,7 @@ class MailingLists:
                 return "segment", json.loads(seg.filters)
         raise NotFoundError(f"no mailing list or segment named {name!r}; see 'crm contacts lists list' and 'crm contacts segments list'")
 
-    def _audience_base(self, source: str) -> tuple[str, peewee.ModelSelect, MailingList | None]:
+    def _audience_base(self, source: str) -> tuple[str, peewee.ModelSelect[Contact], MailingList | None]:
         kind, value = self._source(source)
         query = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
         if kind == "list":
@@ -360,6 +360,7 @@ class MailingLists:
             kind, query, row = self._audience_base(source)
             query = query.where((Contact.do_not_contact == False) & has_address)  # noqa: E712
             if kind == "list":
+                assert row is not None  # a list source comes with its row
                 query = query.where(
                     Contact.id.not_in(
                         ListMember.select(ListMember.contact).where(
@@ -371,7 +372,7 @@ class MailingLists:
         last = 0
         while True:
             with self.crm.activate():
-                ids = [r[0] for r in query.where(Contact.id > last).order_by(Contact.id).limit(1000).tuples()]
+                ids = [r[0] for r in query.where(Contact.id > last).order_by(Contact.id).limit(1000).tuples().iterator()]
                 if not ids:
                     return
                 cards = book._card_rows(Contact.id.in_(ids), order=(Contact.id,))
@@ -391,6 +392,7 @@ class MailingLists:
             rest = query.where(Contact.do_not_contact == False)  # noqa: E712
             unsubscribed = 0
             if kind == "list":
+                assert row is not None  # a list source comes with its row
                 unsub_ids = ListMember.select(ListMember.contact).where(
                     (ListMember.mailing_list == row.id) & ListMember.unsubscribed_at.is_null(False)
                 )

@@ -21,6 +21,7 @@ unless it is ignored (``-`` in a mapping file, or ``ignore_columns``).
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -254,7 +255,7 @@ def detect(
     return Mapping_(layout, targets, ignored, kept)
 
 
-def load_mapping_file(path: str | Path) -> dict[str, Any]:
+def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a TOML or JSON mapping file: ``{"columns": {header: target}, "delimiter": …, "encoding": …}``."""
     file = Path(path)
     try:

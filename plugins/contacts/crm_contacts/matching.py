@@ -31,7 +31,7 @@ import attrs
 
 from crm_contacts.normalize import name_key
 
-__all__ = ["CONFLICT_CHOICES", "DEFAULT_MATCH_KEYS", "MATCH_KEYS", "NAME_SIMILARITY", "Candidate", "conflict", "name_words", "names_differ", "row_keys", "same_person"]
+__all__ = ["CONFLICT_CHOICES", "DEFAULT_MATCH_KEYS", "MATCH_KEYS", "NAME_SIMILARITY", "Candidate", "MatchKey", "conflict", "name_words", "names_differ", "row_keys", "same_person"]
 
 MATCH_KEYS = ("id", "external_id", "email", "phone")
 #: the keys an import matches on unless told otherwise: a phone number is not one of them, so that
@@ -41,6 +41,8 @@ DEFAULT_MATCH_KEYS = ("id", "external_id", "email")
 CONFLICT_CHOICES = ("skip", "update")
 #: below this similarity (difflib's ratio of the normalised names), names with no word in common differ strongly
 NAME_SIMILARITY = 0.6
+#: a key a row is matched on: ``(kind, value)``, or ``("phone", number, names)`` (see :func:`row_keys`)
+MatchKey = tuple[Any, ...]
 _WORD = re.compile(r"[^\W_]+")
 _KEY_NAMES = {"id": "id", "external_id": "external id", "email": "e-mail", "phone": "phone", "org": "organization name"}
 
@@ -107,13 +109,13 @@ def same_person(row: Sequence[str], contact: Sequence[str]) -> bool:
     return False
 
 
-def row_keys(fields: Mapping[str, Any], own_id: int | None, match_on: Sequence[str]) -> list[tuple[str, Any]]:
+def row_keys(fields: Mapping[str, Any], own_id: int | None, match_on: Sequence[str]) -> list[MatchKey]:
     """The keys a row can be matched on, most trusted first.
 
     ``("phone", number, names)`` keys carry the row's names, which the phone
     needs to match; ``("org", name)`` is a row of kind organization's name.
     """
-    keys: list[tuple[str, Any]] = []
+    keys: list[MatchKey] = []
     if "id" in match_on and own_id is not None:
         keys.append(("id", own_id))
     if "external_id" in match_on and fields.get("external_id"):
@@ -129,14 +131,14 @@ def row_keys(fields: Mapping[str, Any], own_id: int | None, match_on: Sequence[s
     return keys
 
 
-def describe(key: tuple[str, Any]) -> str:
+def describe(key: MatchKey) -> str:
     """``e-mail ana@example.com``: a key as a report names it."""
     if key[0] == "id":
         return f"id {key[1]}"
     return f"{_KEY_NAMES[key[0]]} {key[1]}"
 
 
-def conflict(fields: Mapping[str, Any], kind: str, names: Sequence[str], label: str, key: tuple[str, Any]) -> tuple[str, str] | None:
+def conflict(fields: Mapping[str, Any], kind: str, names: Sequence[str], label: str, key: MatchKey) -> tuple[str, str] | None:
     """``(field, reason)`` when a row matched through ``key`` must not change the contact, else ``None``.
 
     ``kind`` and ``names`` are the matched contact's (see :func:`contact_names`),

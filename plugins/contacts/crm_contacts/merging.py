@@ -128,24 +128,24 @@ class Merging:
         who asked not to get that list. What was copied is recorded, as
         ``[membership id, unsubscribed_at]``, so that unmerge can undo it.
         """
-        members = [r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples()]
+        members = [r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples().iterator()]
         if members:
             Contact.update(organization=survivor_id).where(Contact.id.in_(members)).execute()
         left = dict(
             ListMember.select(ListMember.mailing_list, ListMember.unsubscribed_at)
             .where((ListMember.contact == merged_id) & ListMember.unsubscribed_at.is_null(False))
-            .tuples()
+            .tuples().iterator()
         )
         copied: list[list[Any]] = []
         if left:
             on_lists = ListMember.select(ListMember.id, ListMember.mailing_list).where(
                 (ListMember.contact == survivor_id) & ListMember.mailing_list.in_(list(left)) & ListMember.unsubscribed_at.is_null()
             )
-            for member_id, list_id in on_lists.tuples():
+            for member_id, list_id in on_lists.tuples().iterator():
                 ListMember.update(unsubscribed_at=left[list_id]).where(ListMember.id == member_id).execute()
                 copied.append([member_id, left[list_id].isoformat()])
         on_survivor = ListMember.select(ListMember.mailing_list).where(ListMember.contact == survivor_id)
-        lists = [r[0] for r in ListMember.select(ListMember.id).where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor)).tuples()]
+        lists = [r[0] for r in ListMember.select(ListMember.id).where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor)).tuples().iterator()]
         if lists:
             ListMember.update(contact=survivor_id).where(ListMember.id.in_(lists)).execute()
         return {"contacts_contact.organization_id": members, "contacts_list_member": lists, "contacts_list_member.unsubscribed_at": copied}

@@ -52,6 +52,8 @@ class Contact(Model):
     #: lower-case, accent-free names, for searching by name on every backend
     name_key = peewee.CharField(max_length=300, index=True)
     organization = peewee.ForeignKeyField("self", null=True, backref="members", on_delete="SET NULL")
+    #: peewee adds a raw-key accessor `<field>_id` for every ForeignKeyField; declared for the type checker
+    organization_id: int | None
     #: ``prospect``, ``customer`` or ``former``
     status = peewee.CharField(max_length=20, default="prospect", index=True)
     status_changed_at = UTCDateTimeField(null=True)
@@ -77,6 +79,7 @@ class Contact(Model):
 class ContactEmail(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="emails", on_delete="CASCADE")
+    contact_id: int
     #: normalised: checked by email-validator, then lower-cased
     address = peewee.CharField(max_length=254, index=True)
     kind = peewee.CharField(max_length=20, default="other")
@@ -92,6 +95,7 @@ class ContactEmail(Model):
 class ContactPhone(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="phones", on_delete="CASCADE")
+    contact_id: int
     #: E.164, e.g. +34612345678; as typed when ``verified`` is false
     number = peewee.CharField(max_length=64, index=True)
     extension = peewee.CharField(max_length=20, null=True)
@@ -108,6 +112,7 @@ class ContactPhone(Model):
 class ContactAddress(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="addresses", on_delete="CASCADE")
+    contact_id: int
     kind = peewee.CharField(max_length=20, default="other")
     street = peewee.CharField(max_length=300, default="")
     extra = peewee.CharField(max_length=300, default="")
@@ -124,6 +129,7 @@ class ContactAddress(Model):
 class ContactTag(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="tag_rows", on_delete="CASCADE")
+    contact_id: int
     tag = peewee.CharField(max_length=100, index=True)
 
     class Meta:
@@ -134,6 +140,7 @@ class ContactTag(Model):
 class ContactCustomField(Model):
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="custom_rows", on_delete="CASCADE")
+    contact_id: int
     key = peewee.CharField(max_length=100)
     value = peewee.CharField(max_length=255)
 
@@ -155,7 +162,9 @@ class MailingList(Model):
 class ListMember(Model):
     id = peewee.AutoField()
     mailing_list = peewee.ForeignKeyField(MailingList, backref="members", on_delete="CASCADE")
+    mailing_list_id: int
     contact = peewee.ForeignKeyField(Contact, backref="list_rows", on_delete="CASCADE")
+    contact_id: int
     added_at = UTCDateTimeField()
     unsubscribed_at = UTCDateTimeField(null=True)
 
@@ -204,6 +213,7 @@ class UpdateToken(Model):
     id = peewee.AutoField()
     nonce = peewee.CharField(max_length=64, unique=True)
     contact = peewee.ForeignKeyField(Contact, backref="update_tokens", on_delete="CASCADE")
+    contact_id: int
     #: JSON list of the fields the holder may change
     fields = peewee.TextField()
     created_at = UTCDateTimeField()
@@ -220,7 +230,9 @@ class PendingUpdate(Model):
 
     id = peewee.AutoField()
     contact = peewee.ForeignKeyField(Contact, backref="pending_updates", on_delete="CASCADE")
+    contact_id: int
     token = peewee.ForeignKeyField(UpdateToken, null=True, on_delete="SET NULL")
+    token_id: int | None
     #: JSON: field -> submitted value
     changes = peewee.TextField()
     submitted_at = UTCDateTimeField()

@@ -156,8 +156,8 @@ class SelfService:
             )
         if self.crm.clock.now() >= claims.expires_at:
             raise ExpiredTokenError(f"this update link expired on {_utc(claims.expires_at)}; ask us for a new one", claims.expires_at)
-        query = Contact.select().where(Contact.id == claims.contact_id)
-        contact = (for_update(query, self.crm.database) if lock else query).first()
+        contact_query = Contact.select().where(Contact.id == claims.contact_id)
+        contact = (for_update(contact_query, self.crm.database) if lock else contact_query).first()
         if contact is None or contact.deleted_at is not None:
             raise UnknownTokenError("this update link is no longer valid: the contact it was made for no longer exists")
         return claims, row, contact

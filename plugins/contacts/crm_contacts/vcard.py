@@ -422,7 +422,9 @@ def _param(value: str) -> str:
 
 def _fold(line: str) -> str:
     """Fold at 75 octets, never inside a UTF-8 sequence (RFC 6350 3.2)."""
-    out, current, size = [], [], 0
+    out: list[str] = []
+    current: list[str] = []
+    size = 0
     limit = 75
     for char in line:
         width = len(char.encode("utf-8"))

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import re
+import tempfile
 import zipfile
 
 import pytest
@@ -211,3 +212,12 @@ def test_a_cp1252_file_with_semicolons(app, book, crm_cli, tmp_path):
 def test_a_stream_with_a_header_only_is_a_clear_error(book):
     with pytest.raises(ValidationError, match="people.csv: no row after the header has anything to import"):
         book.import_csv(io.StringIO("first_name,email\n\n"), source_name="people.csv")
+
+
+def test_a_stream_without_a_usable_name_is_called_the_csv(book):
+    # a spooled temporary file's name is None, a file opened on a descriptor has an int
+    spooled = tempfile.SpooledTemporaryFile(mode="w+", newline="")
+    spooled.write("first_name,email\n\n")
+    spooled.seek(0)
+    with pytest.raises(ValidationError, match="^the CSV: no row after the header has anything to import"):
+        book.import_csv(spooled, source_name=None)

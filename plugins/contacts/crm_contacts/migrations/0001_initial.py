@@ -4,10 +4,17 @@ The models are frozen copies of crm_contacts/models.py as of this migration,
 so later changes to the models never change what this migration does.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import peewee
 
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     class Base(peewee.Model):
         class Meta:
             database = db
@@ -171,7 +178,7 @@ def up(migrator, db):
     )
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     for table in (
         "contacts_pending_update",
         "contacts_update_token",

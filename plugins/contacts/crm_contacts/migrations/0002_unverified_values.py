@@ -15,7 +15,14 @@
   with custom fields ``Size`` and ``size``, or tags ``i`` and ``ı``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import peewee
+
+if TYPE_CHECKING:
+    from playhouse.migrate import SchemaMigrator
 
 _CONTACT_COLUMNS = (
     ("name_prefix", 50),
@@ -29,7 +36,7 @@ _CONTACT_COLUMNS = (
 )
 
 
-def _number(db, length):
+def _number(db: peewee.Database, length: int) -> list[tuple[peewee.CharField, int]]:
     # SQLite does not enforce VARCHAR lengths, and rebuilding the table to
     # change the declared one would copy every phone for nothing
     if isinstance(db, peewee.SqliteDatabase):
@@ -37,13 +44,13 @@ def _number(db, length):
     return [(peewee.CharField(max_length=length), length)]
 
 
-def _verified():
+def _verified() -> peewee.BooleanField:
     # a default in the schema too, so that rows written by code that does not
     # know the column (older scripts, raw INSERTs) are verified ones
     return peewee.BooleanField(default=True, constraints=[peewee.SQL("DEFAULT TRUE")])
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     operations = [
         migrator.add_column("contacts_phone", "verified", _verified(), allow_not_null=True),
         migrator.add_column("contacts_email", "verified", _verified(), allow_not_null=True),
@@ -60,14 +67,14 @@ def up(migrator, db):
 _EXACT = (("contacts_custom", "key", 100), ("contacts_tag", "tag", 100))
 
 
-def _collate(db, collation):
+def _collate(db: peewee.Database, collation: str) -> None:
     if not isinstance(db, peewee.MySQLDatabase):
         return
     for table, column, size in _EXACT:
         db.execute_sql(f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({size}) CHARACTER SET utf8mb4 {collation} NOT NULL")
 
 
-def down(migrator, db):
+def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     # the table's default collation again; on MySQL this fails (and says which
     # entry) if a contact holds two names or tags that it takes for one
     _collate(db, "")
