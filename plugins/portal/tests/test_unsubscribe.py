@@ -92,7 +92,9 @@ def test_links_cannot_be_bent_to_another_contact_or_list(kit, app, web, ana):
     token = app.plugin("portal").unsubscribe_url(ana.id, "newsletter").rsplit("/", 1)[1]
     newsletter = next(info.id for info in contacts.lists() if info.name == "newsletter")
     bent = [kit.rebody(token, [bob.id, newsletter, None]), kit.rebody(token, [ana.id, newsletter + 1, None]), kit.rebody(token, [ana.id, 0, None])]
-    for forged in (*bent, token[:-1] + ("A" if not token.endswith("A") else "B"), "x", ""):
+    # a changed character inside the signature (the last base64 character carries padding bits, so not that one)
+    changed = token[:-8] + ("A" if token[-8] != "A" else "B") + token[-7:]
+    for forged in (*bent, changed, "x", ""):
         page = web.get("/unsubscribe/" + forged)
         assert page.status_code in (403, 404), forged
         if forged:
