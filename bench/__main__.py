@@ -22,7 +22,7 @@ from pathlib import Path
 def available() -> list[str]:
     """The benchmark modules' short names (``bench_<name>.py``), sorted."""
     here = Path(__file__).parent
-    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
 
 
 def main(argv: list[str] | None = None) -> int:

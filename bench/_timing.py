@@ -22,13 +22,16 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 __all__ = ["Figure", "fmt", "median", "parse_args", "print_table", "section", "timed"]
 
 
-def parse_args(argv: Sequence[str] | None, description: str, add: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None, description: str, add: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
     """The common options (``--quick``), plus whatever ``add`` adds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer rows and repeats: a smoke run, not a measurement")

@@ -45,10 +45,26 @@ def _fill(crm: Any, n_sales: int, n_contacts: int) -> None:
             outcome = "open" if r < 0.3 else ("won" if r < 0.6 else "lost")
             closed = created + dt.timedelta(days=rng.randrange(120)) if outcome != "open" else None
             stage = rng.choice(stages) if outcome == "open" else outcome
-            yield (i, "sale", rng.randrange(1, n_contacts + 1), rng.choice(regions), rng.choice(owners), rng.choice(["a", "b", None]),
-                   f"{rng.randrange(100, 100000)}.00", rng.choice(["EUR", "EUR", "EUR", "GBP"]), stage, 0.5, outcome,
-                   None if outcome == "open" else outcome == "won", created.isoformat(), "2000-Q1",
-                   (created + dt.timedelta(days=90)).isoformat(), closed.isoformat() if closed else None, None, "2026-01-01 00:00:00")
+            yield (
+                i,
+                "sale",
+                rng.randrange(1, n_contacts + 1),
+                rng.choice(regions),
+                rng.choice(owners),
+                rng.choice(["a", "b", None]),
+                f"{rng.randrange(100, 100000)}.00",
+                rng.choice(["EUR", "EUR", "EUR", "GBP"]),
+                stage,
+                0.5,
+                outcome,
+                None if outcome == "open" else outcome == "won",
+                created.isoformat(),
+                "2000-Q1",
+                (created + dt.timedelta(days=90)).isoformat(),
+                closed.isoformat() if closed else None,
+                None,
+                "2026-01-01 00:00:00",
+            )
 
     def status():
         for c in range(1, n_contacts + 1):
@@ -57,19 +73,49 @@ def _fill(crm: Any, n_sales: int, n_contacts: int) -> None:
             country = rng.choice(["ES", "FR", "DE", "GB"])
             if c % 5 == 0:
                 change = start + dt.timedelta(days=rng.randrange(1, 200))
-                yield (c, "prospect", region, country, False, start.strftime("%Y-%m-%d %H:%M:%S"), change.strftime("%Y-%m-%d %H:%M:%S"), "e")
+                yield (
+                    c,
+                    "prospect",
+                    region,
+                    country,
+                    False,
+                    start.strftime("%Y-%m-%d %H:%M:%S"),
+                    change.strftime("%Y-%m-%d %H:%M:%S"),
+                    "e",
+                )
                 yield (c, "customer", region, country, False, change.strftime("%Y-%m-%d %H:%M:%S"), None, "e")
             else:
-                yield (c, rng.choice(["prospect", "customer", "former"]), region, country, False, start.strftime("%Y-%m-%d %H:%M:%S"), None, "e")
+                yield (
+                    c,
+                    rng.choice(["prospect", "customer", "former"]),
+                    region,
+                    country,
+                    False,
+                    start.strftime("%Y-%m-%d %H:%M:%S"),
+                    None,
+                    "e",
+                )
 
     n_moves, n_staff, n_sent, n_answers = n_sales * 3 // 10, n_sales // 5, n_sales // 10, n_sales // 5
 
     def events():
         eid = 0
+
         def ev(type_, at, actor, payload):
             nonlocal eid
             eid += 1
-            return (eid, f"e{eid}", type_, "other", at.strftime("%Y-%m-%d %H:%M:%S"), actor, "staff", json.dumps(payload), "2026-01-01 00:00:00")
+            return (
+                eid,
+                f"e{eid}",
+                type_,
+                "other",
+                at.strftime("%Y-%m-%d %H:%M:%S"),
+                actor,
+                "staff",
+                json.dumps(payload),
+                "2026-01-01 00:00:00",
+            )
+
         for i in range(n_moves // 3):
             at = dt.datetime(2023, 10, 1) + dt.timedelta(minutes=rng.randrange(700 * 1440))
             for k, stage in enumerate(("new", "qualified", rng.choice(["proposal", "won", "lost"]))):
@@ -77,9 +123,16 @@ def _fill(crm: Any, n_sales: int, n_contacts: int) -> None:
         for _ in range(n_staff):
             at = dt.datetime(2023, 10, 1) + dt.timedelta(minutes=rng.randrange(800 * 1440))
             if rng.random() < 0.8:
-                yield ev("StaffActionLogged", at, rng.choice(owners), {"kind": rng.choice(["call", "meeting", "note", "email"])})
+                yield ev(
+                    "StaffActionLogged",
+                    at,
+                    rng.choice(owners),
+                    {"kind": rng.choice(["call", "meeting", "note", "email"])},
+                )
             else:
-                yield ev("TaskCompleted", at, rng.choice(owners + [None]), {"kind": "call", "assignee": rng.choice(owners)})
+                yield ev(
+                    "TaskCompleted", at, rng.choice(owners + [None]), {"kind": "call", "assignee": rng.choice(owners)}
+                )
         for _ in range(n_sent):
             at = dt.datetime(2023, 10, 1) + dt.timedelta(minutes=rng.randrange(800 * 1440))
             yield ev("SurveySent", at, None, {"survey_id": 1, "contact_id": rng.randrange(1, n_contacts + 1)})
@@ -87,20 +140,81 @@ def _fill(crm: Any, n_sales: int, n_contacts: int) -> None:
     def responses():
         for r in range(1, n_answers // 2 + 1):
             at = dt.datetime(2023, 10, 1) + dt.timedelta(minutes=rng.randrange(800 * 1440))
-            yield (r, 1, 1, rng.randrange(1, n_contacts + 1), False, rng.choice(regions), at.strftime("%Y-%m-%d %H:%M:%S"), at.date().isoformat(), "2000-Q1", "{}", "e")
+            yield (
+                r,
+                1,
+                1,
+                rng.randrange(1, n_contacts + 1),
+                False,
+                rng.choice(regions),
+                at.strftime("%Y-%m-%d %H:%M:%S"),
+                at.date().isoformat(),
+                "2000-Q1",
+                "{}",
+                "e",
+            )
 
     with crm.transaction():
-        bulk_insert("warehouse_sales_fact", ["sale_id", "kind", "contact_id", "region", "owner", "product_line", "amount", "currency", "stage",
-                    "probability", "outcome", "won", "created_on", "created_quarter", "expected_close_on", "closed_on", "closed_quarter", "updated_at"], sales())
-        bulk_insert("warehouse_contact_status", ["contact_id", "status", "region", "country", "deleted", "valid_from", "valid_to", "event_id"], status())
-        bulk_insert("warehouse_event", ["id", "event_id", "type", "kind", "occurred_at", "actor", "channel", "payload", "stored_at"], events())
-        bulk_insert("warehouse_survey_response", ["response_id", "survey_id", "version", "contact_id", "negative", "region", "answered_at",
-                    "answered_on", "answered_quarter", "scores", "event_id"], responses())
+        bulk_insert(
+            "warehouse_sales_fact",
+            [
+                "sale_id",
+                "kind",
+                "contact_id",
+                "region",
+                "owner",
+                "product_line",
+                "amount",
+                "currency",
+                "stage",
+                "probability",
+                "outcome",
+                "won",
+                "created_on",
+                "created_quarter",
+                "expected_close_on",
+                "closed_on",
+                "closed_quarter",
+                "updated_at",
+            ],
+            sales(),
+        )
+        bulk_insert(
+            "warehouse_contact_status",
+            ["contact_id", "status", "region", "country", "deleted", "valid_from", "valid_to", "event_id"],
+            status(),
+        )
+        bulk_insert(
+            "warehouse_event",
+            ["id", "event_id", "type", "kind", "occurred_at", "actor", "channel", "payload", "stored_at"],
+            events(),
+        )
+        bulk_insert(
+            "warehouse_survey_response",
+            [
+                "response_id",
+                "survey_id",
+                "version",
+                "contact_id",
+                "negative",
+                "region",
+                "answered_at",
+                "answered_on",
+                "answered_quarter",
+                "scores",
+                "event_id",
+            ],
+            responses(),
+        )
         db = crm.database
-        db.execute_sql("INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
-                       "SELECT response_id, 'recommend', survey_id, version, contact_id, abs(random()) % 11, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response")
-        db.execute_sql("INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
-                       "SELECT response_id, 'satisfaction', survey_id, version, contact_id, 1 + abs(random()) % 5, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response")
+        db.execute_sql(
+            "INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
+            "SELECT response_id, 'recommend', survey_id, version, contact_id, abs(random()) % 11, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
+        )
+        db.execute_sql(
+            "INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
+            "SELECT response_id, 'satisfaction', survey_id, version, contact_id, 1 + abs(random()) % 5, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
+        )
     crm.database.execute_sql("ANALYZE")
 
 
@@ -111,7 +225,11 @@ def _quarter_case(column: str, crm: Any) -> str:
     periods = split(FROM, TO, "quarter")
     bounds = utc_bounds([p.start for p in periods] + [periods[-1].end], crm.tz)
     text = [f"WHEN {column} < '{b:%Y-%m-%d %H:%M:%S}' THEN '{p.label}'" for p, b in zip(periods, bounds[1:])]
-    return f"CASE {' '.join(text)} END", bounds[0].strftime("%Y-%m-%d %H:%M:%S"), bounds[-1].strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"CASE {' '.join(text)} END",
+        bounds[0].strftime("%Y-%m-%d %H:%M:%S"),
+        bounds[-1].strftime("%Y-%m-%d %H:%M:%S"),
+    )
 
 
 DATE_Q = "strftime('%Y', {c}) || '-Q' || ((CAST(strftime('%m', {c}) AS INTEGER) + 2) / 3)"
@@ -124,67 +242,132 @@ def _hand(crm: Any) -> dict[str, Any]:
     f, t, stop = FROM.isoformat(), TO.isoformat(), (TO + dt.timedelta(days=1)).isoformat()
 
     def closed_share():
-        closed = q(f"SELECT {DATE_Q.format(c='closed_on')} p, currency, outcome, COUNT(*), SUM(amount) FROM warehouse_sales_fact "
-                   "WHERE outcome IN ('won','lost') AND closed_on >= ? AND closed_on <= ? GROUP BY p, currency, outcome", f, t)
-        entered = q(f"SELECT CASE WHEN created_on < ? THEN 'before' ELSE {DATE_Q.format(c='created_on')} END p, currency, COUNT(*), SUM(amount) "
-                    "FROM warehouse_sales_fact WHERE created_on <= ? GROUP BY p, currency", f, t)
-        left = q(f"SELECT CASE WHEN max(closed_on, created_on) < ? THEN 'before' ELSE {DATE_Q.format(c='max(closed_on, created_on)')} END p, currency, COUNT(*), SUM(amount) "
-                 "FROM warehouse_sales_fact WHERE closed_on IS NOT NULL AND max(closed_on, created_on) <= ? GROUP BY p, currency", f, t)
+        closed = q(
+            f"SELECT {DATE_Q.format(c='closed_on')} p, currency, outcome, COUNT(*), SUM(amount) FROM warehouse_sales_fact "
+            "WHERE outcome IN ('won','lost') AND closed_on >= ? AND closed_on <= ? GROUP BY p, currency, outcome",
+            f,
+            t,
+        )
+        entered = q(
+            f"SELECT CASE WHEN created_on < ? THEN 'before' ELSE {DATE_Q.format(c='created_on')} END p, currency, COUNT(*), SUM(amount) "
+            "FROM warehouse_sales_fact WHERE created_on <= ? GROUP BY p, currency",
+            f,
+            t,
+        )
+        left = q(
+            f"SELECT CASE WHEN max(closed_on, created_on) < ? THEN 'before' ELSE {DATE_Q.format(c='max(closed_on, created_on)')} END p, currency, COUNT(*), SUM(amount) "
+            "FROM warehouse_sales_fact WHERE closed_on IS NOT NULL AND max(closed_on, created_on) <= ? GROUP BY p, currency",
+            f,
+            t,
+        )
         return closed, entered, left
 
     def sales():
-        return q(f"SELECT {DATE_Q.format(c='closed_on')} p, region, currency, COUNT(*), SUM(amount) FROM warehouse_sales_fact "
-                 "WHERE outcome = 'won' AND closed_on >= ? AND closed_on <= ? GROUP BY p, region, currency", f, t)
+        return q(
+            f"SELECT {DATE_Q.format(c='closed_on')} p, region, currency, COUNT(*), SUM(amount) FROM warehouse_sales_fact "
+            "WHERE outcome = 'won' AND closed_on >= ? AND closed_on <= ? GROUP BY p, region, currency",
+            f,
+            t,
+        )
 
     def pipeline():
-        value = q("SELECT stage, currency, COUNT(*), SUM(amount), SUM(amount * CASE stage WHEN 'new' THEN 0.1 WHEN 'qualified' THEN 0.25 "
-                  "WHEN 'proposal' THEN 0.5 WHEN 'negotiation' THEN 0.75 WHEN 'won' THEN 1.0 WHEN 'lost' THEN 0.0 ELSE probability END) "
-                  "FROM warehouse_sales_fact WHERE outcome = 'open' GROUP BY stage, currency")
-        reach = q("SELECT m.furthest, COUNT(*) FROM (SELECT json_extract(payload, '$.record_id') rid, MAX(CASE json_extract(payload, '$.new_stage') "
-                  "WHEN 'new' THEN 0 WHEN 'qualified' THEN 1 WHEN 'proposal' THEN 2 WHEN 'negotiation' THEN 3 WHEN 'won' THEN 4 END) furthest "
-                  "FROM warehouse_event WHERE type = 'StageChanged' GROUP BY rid) m JOIN warehouse_sales_fact f ON f.sale_id = m.rid "
-                  "WHERE f.created_on >= ? AND f.created_on < ? AND m.furthest IS NOT NULL GROUP BY m.furthest", f, stop)
-        days = q("SELECT s.stage, COUNT(*), AVG((julianday(s.left_at) - julianday(s.entered)) * 86400.0) FROM (SELECT json_extract(payload, '$.record_id') rid, "
-                 "json_extract(payload, '$.new_stage') stage, occurred_at entered, LEAD(occurred_at) OVER (PARTITION BY json_extract(payload, '$.record_id') "
-                 "ORDER BY occurred_at, id) left_at FROM warehouse_event WHERE type = 'StageChanged') s JOIN warehouse_sales_fact f ON f.sale_id = s.rid "
-                 "WHERE f.created_on >= ? AND f.created_on < ? AND s.left_at IS NOT NULL GROUP BY s.stage", f, stop)
+        value = q(
+            "SELECT stage, currency, COUNT(*), SUM(amount), SUM(amount * CASE stage WHEN 'new' THEN 0.1 WHEN 'qualified' THEN 0.25 "
+            "WHEN 'proposal' THEN 0.5 WHEN 'negotiation' THEN 0.75 WHEN 'won' THEN 1.0 WHEN 'lost' THEN 0.0 ELSE probability END) "
+            "FROM warehouse_sales_fact WHERE outcome = 'open' GROUP BY stage, currency"
+        )
+        reach = q(
+            "SELECT m.furthest, COUNT(*) FROM (SELECT json_extract(payload, '$.record_id') rid, MAX(CASE json_extract(payload, '$.new_stage') "
+            "WHEN 'new' THEN 0 WHEN 'qualified' THEN 1 WHEN 'proposal' THEN 2 WHEN 'negotiation' THEN 3 WHEN 'won' THEN 4 END) furthest "
+            "FROM warehouse_event WHERE type = 'StageChanged' GROUP BY rid) m JOIN warehouse_sales_fact f ON f.sale_id = m.rid "
+            "WHERE f.created_on >= ? AND f.created_on < ? AND m.furthest IS NOT NULL GROUP BY m.furthest",
+            f,
+            stop,
+        )
+        days = q(
+            "SELECT s.stage, COUNT(*), AVG((julianday(s.left_at) - julianday(s.entered)) * 86400.0) FROM (SELECT json_extract(payload, '$.record_id') rid, "
+            "json_extract(payload, '$.new_stage') stage, occurred_at entered, LEAD(occurred_at) OVER (PARTITION BY json_extract(payload, '$.record_id') "
+            "ORDER BY occurred_at, id) left_at FROM warehouse_event WHERE type = 'StageChanged') s JOIN warehouse_sales_fact f ON f.sale_id = s.rid "
+            "WHERE f.created_on >= ? AND f.created_on < ? AND s.left_at IS NOT NULL GROUP BY s.stage",
+            f,
+            stop,
+        )
         return value, reach, days
 
     def surveys():
         case, lo, hi = _quarter_case("answered_at", crm)
-        answers = q(f"SELECT {case} p, region, SUM(question = 'recommend'), SUM(question = 'recommend' AND score >= 9), SUM(question = 'recommend' AND score <= 6), "
-                    f"SUM(question = 'satisfaction'), SUM(question = 'satisfaction' AND score >= 4) FROM warehouse_survey_answer_fact "
-                    "WHERE question IN ('recommend', 'satisfaction') AND answered_at >= ? AND answered_at < ? GROUP BY p, region", lo, hi)
-        responses = q(f"SELECT {case} p, region, COUNT(*) FROM warehouse_survey_response WHERE answered_at >= ? AND answered_at < ? GROUP BY p, region", lo, hi)
+        answers = q(
+            f"SELECT {case} p, region, SUM(question = 'recommend'), SUM(question = 'recommend' AND score >= 9), SUM(question = 'recommend' AND score <= 6), "
+            f"SUM(question = 'satisfaction'), SUM(question = 'satisfaction' AND score >= 4) FROM warehouse_survey_answer_fact "
+            "WHERE question IN ('recommend', 'satisfaction') AND answered_at >= ? AND answered_at < ? GROUP BY p, region",
+            lo,
+            hi,
+        )
+        responses = q(
+            f"SELECT {case} p, region, COUNT(*) FROM warehouse_survey_response WHERE answered_at >= ? AND answered_at < ? GROUP BY p, region",
+            lo,
+            hi,
+        )
         ecase = case.replace("answered_at", "e.occurred_at")
-        invited = q(f"SELECT {ecase} p, s.region, COUNT(*), SUM(EXISTS (SELECT 1 FROM warehouse_survey_response r WHERE r.contact_id = json_extract(e.payload, '$.contact_id') "
-                    "AND r.survey_id = json_extract(e.payload, '$.survey_id') AND r.answered_at >= e.occurred_at AND r.answered_at < datetime(e.occurred_at, '+30 days'))) "
-                    "FROM warehouse_event e LEFT JOIN warehouse_contact_status s ON s.contact_id = json_extract(e.payload, '$.contact_id') "
-                    "AND s.valid_from <= e.occurred_at AND (s.valid_to IS NULL OR s.valid_to > e.occurred_at) "
-                    "WHERE e.type = 'SurveySent' AND e.occurred_at >= ? AND e.occurred_at < ? GROUP BY p, s.region", lo, hi)
+        invited = q(
+            f"SELECT {ecase} p, s.region, COUNT(*), SUM(EXISTS (SELECT 1 FROM warehouse_survey_response r WHERE r.contact_id = json_extract(e.payload, '$.contact_id') "
+            "AND r.survey_id = json_extract(e.payload, '$.survey_id') AND r.answered_at >= e.occurred_at AND r.answered_at < datetime(e.occurred_at, '+30 days'))) "
+            "FROM warehouse_event e LEFT JOIN warehouse_contact_status s ON s.contact_id = json_extract(e.payload, '$.contact_id') "
+            "AND s.valid_from <= e.occurred_at AND (s.valid_to IS NULL OR s.valid_to > e.occurred_at) "
+            "WHERE e.type = 'SurveySent' AND e.occurred_at >= ? AND e.occurred_at < ? GROUP BY p, s.region",
+            lo,
+            hi,
+        )
         return answers, responses, invited
 
     def customers():
         case, lo, hi = _quarter_case("valid_from", crm)
-        started = q(f"SELECT CASE WHEN valid_from < ? THEN 'before' ELSE {case} END p, status, region, COUNT(*) FROM warehouse_contact_status "
-                    "WHERE deleted = 0 AND valid_from < ? AND status IN ('customer','prospect','former') GROUP BY p, status, region", lo, hi)
-        ended = q(f"SELECT CASE WHEN valid_to < ? THEN 'before' ELSE {case.replace('valid_from', 'valid_to')} END p, status, region, COUNT(*) FROM warehouse_contact_status "
-                  "WHERE deleted = 0 AND valid_to IS NOT NULL AND valid_to < ? AND status IN ('customer','prospect','former') GROUP BY p, status, region", lo, hi)
-        gained = q(f"SELECT {case.replace('valid_from', 's.valid_from')} p, s.region, COUNT(*) FROM warehouse_contact_status s WHERE s.status = 'customer' AND s.deleted = 0 "
-                   "AND s.valid_from >= ? AND s.valid_from < ? AND NOT EXISTS (SELECT 1 FROM warehouse_contact_status o WHERE o.contact_id = s.contact_id "
-                   "AND o.valid_to = s.valid_from AND o.status = 'customer' AND o.deleted = 0) GROUP BY p, s.region", lo, hi)
-        lost = q(f"SELECT {case.replace('valid_from', 's.valid_to')} p, s.region, COUNT(*) FROM warehouse_contact_status s WHERE s.status = 'customer' AND s.deleted = 0 "
-                 "AND s.valid_to >= ? AND s.valid_to < ? AND NOT EXISTS (SELECT 1 FROM warehouse_contact_status o WHERE o.contact_id = s.contact_id "
-                 "AND o.valid_from = s.valid_to AND o.status = 'customer' AND o.deleted = 0) GROUP BY p, s.region", lo, hi)
+        started = q(
+            f"SELECT CASE WHEN valid_from < ? THEN 'before' ELSE {case} END p, status, region, COUNT(*) FROM warehouse_contact_status "
+            "WHERE deleted = 0 AND valid_from < ? AND status IN ('customer','prospect','former') GROUP BY p, status, region",
+            lo,
+            hi,
+        )
+        ended = q(
+            f"SELECT CASE WHEN valid_to < ? THEN 'before' ELSE {case.replace('valid_from', 'valid_to')} END p, status, region, COUNT(*) FROM warehouse_contact_status "
+            "WHERE deleted = 0 AND valid_to IS NOT NULL AND valid_to < ? AND status IN ('customer','prospect','former') GROUP BY p, status, region",
+            lo,
+            hi,
+        )
+        gained = q(
+            f"SELECT {case.replace('valid_from', 's.valid_from')} p, s.region, COUNT(*) FROM warehouse_contact_status s WHERE s.status = 'customer' AND s.deleted = 0 "
+            "AND s.valid_from >= ? AND s.valid_from < ? AND NOT EXISTS (SELECT 1 FROM warehouse_contact_status o WHERE o.contact_id = s.contact_id "
+            "AND o.valid_to = s.valid_from AND o.status = 'customer' AND o.deleted = 0) GROUP BY p, s.region",
+            lo,
+            hi,
+        )
+        lost = q(
+            f"SELECT {case.replace('valid_from', 's.valid_to')} p, s.region, COUNT(*) FROM warehouse_contact_status s WHERE s.status = 'customer' AND s.deleted = 0 "
+            "AND s.valid_to >= ? AND s.valid_to < ? AND NOT EXISTS (SELECT 1 FROM warehouse_contact_status o WHERE o.contact_id = s.contact_id "
+            "AND o.valid_from = s.valid_to AND o.status = 'customer' AND o.deleted = 0) GROUP BY p, s.region",
+            lo,
+            hi,
+        )
         return started, ended, gained, lost
 
     def staff():
         case, lo, hi = _quarter_case("occurred_at", crm)
-        return q(f"SELECT {case} p, type, CASE WHEN type = 'StaffActionLogged' THEN json_extract(payload, '$.kind') END k, "
-                 "COALESCE(actor, CASE WHEN type = 'TaskCompleted' THEN json_extract(payload, '$.assignee') END) who, COUNT(*) FROM warehouse_event "
-                 "WHERE type IN ('StaffActionLogged', 'TaskCompleted') AND occurred_at >= ? AND occurred_at < ? GROUP BY p, type, k, who", lo, hi)
+        return q(
+            f"SELECT {case} p, type, CASE WHEN type = 'StaffActionLogged' THEN json_extract(payload, '$.kind') END k, "
+            "COALESCE(actor, CASE WHEN type = 'TaskCompleted' THEN json_extract(payload, '$.assignee') END) who, COUNT(*) FROM warehouse_event "
+            "WHERE type IN ('StaffActionLogged', 'TaskCompleted') AND occurred_at >= ? AND occurred_at < ? GROUP BY p, type, k, who",
+            lo,
+            hi,
+        )
 
-    return {"closed-share": closed_share, "sales": sales, "pipeline": pipeline, "surveys": surveys, "customers": customers, "staff": staff}
+    return {
+        "closed-share": closed_share,
+        "sales": sales,
+        "pipeline": pipeline,
+        "surveys": surveys,
+        "customers": customers,
+        "staff": staff,
+    }
 
 
 def _check(name: str, report: Any, hand: Any) -> str:
@@ -215,7 +398,12 @@ def main(argv: list[str] | None = None) -> None:
     from crm_core import CRM
 
     with tempfile.TemporaryDirectory() as folder:
-        crm = CRM(database=f"sqlite:///{Path(folder) / 'bench.db'}", plugins=["contacts", "warehouse", "analytics"], timezone=TZ, strict=True)
+        crm = CRM(
+            database=f"sqlite:///{Path(folder) / 'bench.db'}",
+            plugins=["contacts", "warehouse", "analytics"],
+            timezone=TZ,
+            strict=True,
+        )
         crm.migrate()
         section(f"filling the reporting tables: {n:,} sales, {n:,} contacts")
         seconds, _ = timed(lambda: _fill(crm, n, n))
@@ -242,8 +430,21 @@ def main(argv: list[str] | None = None) -> None:
                     s, hand_rows = timed(hand[name])
                     base.append(s)
             checked = _check(name, report, hand_rows)
-            print(f"{name}: plugin {', '.join(f'{s:.3f}' for s in mine)} s; hand-written {', '.join(f'{s:.3f}' for s in base)} s; both count {checked}", flush=True)
-            figures.append(Figure(name, median(mine), "s", n=f"{n:,}", baseline=median(base), baseline_name="hand-written SQL", target_ratio=1.2))
+            print(
+                f"{name}: plugin {', '.join(f'{s:.3f}' for s in mine)} s; hand-written {', '.join(f'{s:.3f}' for s in base)} s; both count {checked}",
+                flush=True,
+            )
+            figures.append(
+                Figure(
+                    name,
+                    median(mine),
+                    "s",
+                    n=f"{n:,}",
+                    baseline=median(base),
+                    baseline_name="hand-written SQL",
+                    target_ratio=1.2,
+                )
+            )
         crm.close()
     print_table("Analytics: standard reports on SQLite (medians)", figures)
 

@@ -32,8 +32,9 @@ import datetime as dt
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from bench._timing import Figure, median, parse_args, print_table, section, timed
 
@@ -198,7 +199,7 @@ class _RecordingCursor:
 
     def _note(self, query: Any) -> None:
         log = self._log
-        if not (query[:6].upper() in ("INSERT", b"INSERT")):
+        if query[:6].upper() not in ("INSERT", b"INSERT"):
             return  # BEGIN, SAVEPOINT ...
         log["statements"] += 1
         log["max_bytes"] = max(log["max_bytes"], len(query))
@@ -313,7 +314,7 @@ def bench_sqlite(n: int, repeat: int, tmp: Path) -> list[Figure]:
         for f in tmp.glob("run*"):
             f.unlink()
         # alternate, and rotate who goes first, so that all three see the same noise
-        for method in methods[i % 3:] + methods[: i % 3]:
+        for method in methods[i % 3 :] + methods[: i % 3]:
             method(i)
         print(
             f"  run {i + 1}/{repeat}: sqlite3 {base_t[-1]:.2f} s, bulk_insert {kernel_t[-1]:.2f} s, "
@@ -343,8 +344,11 @@ def bench_sqlite(n: int, repeat: int, tmp: Path) -> list[Figure]:
         ),
         Figure("sqlite3 executemany (baseline)", base, "rows/s", n=f"{n:,} x{repeat}"),
     ]
-    print_table(f"SQLite bulk insert, median rows/s (median times: bulk_insert {median(kernel_t):.2f} s, "
-                f"sqlite3 {median(base_t):.2f} s, peewee {median(peewee_t):.2f} s for {peewee_n:,})", figures)
+    print_table(
+        f"SQLite bulk insert, median rows/s (median times: bulk_insert {median(kernel_t):.2f} s, "
+        f"sqlite3 {median(base_t):.2f} s, peewee {median(peewee_t):.2f} s for {peewee_n:,})",
+        figures,
+    )
     if not ok:
         raise SystemExit("bulk_insert sent a statement over the database's limit")
     return figures
@@ -369,7 +373,9 @@ def _naive_executemany(url: str, kind: str, rows: Sequence[tuple[Any, ...]]) -> 
                 database.cursor().executemany(sql, rows)
 
         seconds, _ = timed(run)
-        _check_count(database.execute_sql(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0], len(rows), f"{kind} executemany")
+        _check_count(
+            database.execute_sql(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0], len(rows), f"{kind} executemany"
+        )
         database.execute_sql(f"DROP TABLE {TABLE}")
         return seconds
     finally:
@@ -390,7 +396,10 @@ def bench_server(kind: str, url: str, n: int, repeat: int) -> list[Figure]:
     for i in range(repeat):
         naive_t.append(_naive_executemany(url, kind, rows[:naive_n]))
         kernel_t.append(_kernel_bulk_insert(url, rows, SERVER_DDL[kind], drop=True))
-        print(f"  run {i + 1}/{repeat}: executemany ({naive_n:,} rows) {naive_t[-1]:.2f} s, bulk_insert {kernel_t[-1]:.2f} s", flush=True)
+        print(
+            f"  run {i + 1}/{repeat}: executemany ({naive_n:,} rows) {naive_t[-1]:.2f} s, bulk_insert {kernel_t[-1]:.2f} s",
+            flush=True,
+        )
     naive = _rate(naive_n, median(naive_t))
     driver = "psycopg2" if kind == "postgresql" else "PyMySQL"
     figures = [
@@ -418,7 +427,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         add=lambda p: (
             p.add_argument("--rows", type=int, default=None, help="SQLite rows (default 1,000,000; quick 100,000)"),
             p.add_argument("--repeat", type=int, default=None, help="runs of each method (default 3)"),
-            p.add_argument("--server-rows", type=int, default=None, help="rows on PostgreSQL/MySQL (default 100,000; quick 10,000)"),
+            p.add_argument(
+                "--server-rows", type=int, default=None, help="rows on PostgreSQL/MySQL (default 100,000; quick 10,000)"
+            ),
         ),
     )
     n = args.rows or (100_000 if args.quick else 1_000_000)

@@ -23,8 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from bench._timing import Figure, median, parse_args, print_table, section
 
@@ -66,7 +66,9 @@ def _run(cmd: Sequence[str], env: dict[str, str], cwd: str) -> tuple[float, subp
     return time.perf_counter() - start, proc
 
 
-def _cpu_run(cmd: Sequence[str], env: dict[str, str], cwd: str) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+def _cpu_run(
+    cmd: Sequence[str], env: dict[str, str], cwd: str
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall time and CPU time (user + system) of one run of ``cmd``.
 
     CPU time is the less noisy figure on a busy machine: waiting for a core
@@ -98,12 +100,16 @@ def _listed_commands(help_text: str) -> set[str]:
     return names
 
 
-def _import_profile(cmd: Sequence[str], env: dict[str, str], cwd: str, runs: int = 5) -> list[tuple[float, float, int, str]]:
+def _import_profile(
+    cmd: Sequence[str], env: dict[str, str], cwd: str, runs: int = 5
+) -> list[tuple[float, float, int, str]]:
     """``(self ms, cumulative ms, depth, module)`` under ``-X importtime``, medians of ``runs`` runs."""
     samples: dict[str, list[tuple[int, int, int]]] = {}
     order: list[str] = []
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-X", "importtime", *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", *cmd], env=env, cwd=cwd, capture_output=True, text=True
+        )
         for line in proc.stderr.splitlines():
             m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
             if m:
@@ -131,10 +137,10 @@ def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str],
     total = sum(c for _, c, level, _ in entries if level == 0)
     print(f"  all imports: {total:.1f} ms (medians of 5 runs under -X importtime, which adds its own overhead)")
     print("  top-level imports by cumulative time:")
-    for self_ms, cum_ms, level, name in sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]:
+    for _self_ms, cum_ms, _level, name in sorted((e for e in entries if e[2] == 0), key=lambda e: -e[1])[:top]:
         print(f"    {cum_ms:7.1f} ms  {name}")
     print("  modules by self time (class creation, module code):")
-    for self_ms, cum_ms, level, name in sorted(entries, key=lambda e: -e[0])[:top]:
+    for self_ms, _cum_ms, _level, name in sorted(entries, key=lambda e: -e[0])[:top]:
         print(f"    {self_ms:7.1f} ms  {name}")
     names = {name for _, _, _, name in entries}
     only_crm = [e for e in entries if e[3] not in base]
@@ -144,7 +150,7 @@ def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str],
         f"{sum(e[0] for e in only_crm):.1f} ms self time (the baseline's own, peewee and its drivers "
         f"mostly: {only_base:.1f} ms); the heaviest:"
     )
-    for self_ms, cum_ms, level, name in sorted(only_crm, key=lambda e: -e[0])[:top]:
+    for self_ms, _cum_ms, _level, name in sorted(only_crm, key=lambda e: -e[0])[:top]:
         print(f"    {self_ms:7.1f} ms  {name}")
     if plugins:
         # entry points are imported with importlib.import_module, which
@@ -167,12 +173,16 @@ def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str],
         )
         runs = []
         for _ in range(5):
-            proc = subprocess.run([sys.executable, "-c", code, *plugins], env=env, cwd=cwd, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", code, *plugins], env=env, cwd=cwd, capture_output=True, text=True
+            )
             if proc.returncode != 0:
                 print(f"  (could not time the plugin entry modules: {proc.stderr.strip().splitlines()[-1:]})")
                 return
             runs.append(json.loads(proc.stdout))
-        print("  plugin entry modules, in load order (median of 5 fresh processes; modules they pull in that the CLI does not):")
+        print(
+            "  plugin entry modules, in load order (median of 5 fresh processes; modules they pull in that the CLI does not):"
+        )
         for i, (name, _, new) in enumerate(runs[0]):
             ms = median([run[i][1] for run in runs]) * 1000
             extra = [m for m in new if not m.startswith("crm_")]
@@ -228,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         empty.mkdir()
         init = subprocess.run(
             [*crm_cmd[:-1], "init", "--timezone", "Europe/Madrid", "--plugins", ",".join(names)],
-            env=env, cwd=project, capture_output=True, text=True,
+            env=env,
+            cwd=project,
+            capture_output=True,
+            text=True,
         )
         scenarios = [("empty folder, no crm.toml", str(empty))]
         if Path(project, "crm.toml").exists():
@@ -270,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             bare_cpu.append(c)
         base_ms, bare_ms = median(base_t) * 1000, median(bare_t) * 1000
         print(f"command: CRM_PLUGINS={env['CRM_PLUGINS']!r} {' '.join(crm_cmd)}")
-        print(f"runs: {repeat} of each command, alternated; baseline min/max {min(base_t) * 1000:.1f}/{max(base_t) * 1000:.1f} ms")
+        print(
+            f"runs: {repeat} of each command, alternated; baseline min/max {min(base_t) * 1000:.1f}/{max(base_t) * 1000:.1f} ms"
+        )
         figures = []
         for label, _ in scenarios:
             ts = times[label]
@@ -288,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
             )
         figures += [
-            Figure("baseline app --help", base_ms, "ms", n=str(repeat), baseline=bare_ms, baseline_name="python -c pass"),
+            Figure(
+                "baseline app --help", base_ms, "ms", n=str(repeat), baseline=bare_ms, baseline_name="python -c pass"
+            ),
             Figure("python -c pass (interpreter start)", bare_ms, "ms", n=str(repeat)),
         ]
         print_table("crm --help, median wall time of a subprocess", figures)
@@ -296,8 +313,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_table(
             "the same runs, median CPU time (user + system) of the subprocess: less sensitive to a busy machine",
             [
-                Figure(f"crm --help, {label}", median(cpu[label]) * 1000, "ms", n=str(repeat), baseline=base_cpu_ms,
-                       baseline_name="baseline app")
+                Figure(
+                    f"crm --help, {label}",
+                    median(cpu[label]) * 1000,
+                    "ms",
+                    n=str(repeat),
+                    baseline=base_cpu_ms,
+                    baseline_name="baseline app",
+                )
                 for label, _ in scenarios
             ]
             + [
@@ -307,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         section(f"where crm --help spends its import time ({scenarios[0][0]})")
         _importtime(env, scenarios[0][1], args.top, list(loaded.order), str(app))
+
 
 if __name__ == "__main__":
     main()

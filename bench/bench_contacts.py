@@ -28,7 +28,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import os
 import random
 import resource
@@ -47,12 +46,59 @@ ROWS = 1_000_000
 QUICK_ROWS = 50_000
 SEARCHES = 200
 HEADER = [
-    "external_id", "first_name", "last_name", "email", "phone", "street", "city", "postal_code",
-    "address_country", "country", "region", "status", "owner", "tags",
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "postal_code",
+    "address_country",
+    "country",
+    "region",
+    "status",
+    "owner",
+    "tags",
 ]
-FIRST = ["Ana", "María", "Lucía", "Javier", "José", "Álvaro", "Sofía", "Íñigo", "Nuria", "Jordi", "Pablo", "Carmen", "Hugo", "Léa", "Zoé"]
-LAST = ["García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Fernández", "Ruiz", "Núñez", "Iglesias", "Vidal", "Moreno"]
-CITIES = [("Madrid", "28001", "Centro"), ("Barcelona", "08001", "Noreste"), ("Sevilla", "41001", "Sur"), ("Bilbao", "48001", "Norte"), ("Valencia", "46001", "Levante")]
+FIRST = [
+    "Ana",
+    "María",
+    "Lucía",
+    "Javier",
+    "José",
+    "Álvaro",
+    "Sofía",
+    "Íñigo",
+    "Nuria",
+    "Jordi",
+    "Pablo",
+    "Carmen",
+    "Hugo",
+    "Léa",
+    "Zoé",
+]
+LAST = [
+    "García",
+    "Martínez",
+    "López",
+    "Sánchez",
+    "Pérez",
+    "Gómez",
+    "Fernández",
+    "Ruiz",
+    "Núñez",
+    "Iglesias",
+    "Vidal",
+    "Moreno",
+]
+CITIES = [
+    ("Madrid", "28001", "Centro"),
+    ("Barcelona", "08001", "Noreste"),
+    ("Sevilla", "41001", "Sur"),
+    ("Bilbao", "48001", "Norte"),
+    ("Valencia", "46001", "Levante"),
+]
 STREETS = ["Calle Mayor", "Gran Vía", "Paseo de Gracia", "Calle Real", "Avenida de la Constitución"]
 DOMAINS = [f"correo{i}.example.es" for i in range(200)]
 STATUSES = ["prospect", "customer", "former"]
@@ -76,7 +122,17 @@ TABLES = {
     "contacts_contact": None,  # every column
     "contacts_email": ("contact_id", "address", "kind", "is_primary", "verified"),
     "contacts_phone": ("contact_id", "number", "extension", "kind", "is_primary", "verified"),
-    "contacts_address": ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
+    "contacts_address": (
+        "contact_id",
+        "kind",
+        "street",
+        "extra",
+        "city",
+        "postal_code",
+        "region",
+        "country",
+        "is_primary",
+    ),
     "contacts_tag": ("contact_id", "tag"),
 }
 
@@ -114,18 +170,33 @@ def write_csv(path: Path, rows: int) -> int:
                 email = email_of(i - 1001)  # the same person again, from another source
                 repeats += 1
             city, postal, region = CITIES[i % len(CITIES)]
-            writer.writerow([
-                f"bench-{i}", FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)], email, phone_of(i),
-                f"{STREETS[i % len(STREETS)]} {rng.randint(1, 200)}", city, postal, "ES", "ES", region,
-                STATUSES[i % 3], OWNERS[i % 4], TAGS[i % len(TAGS)],
-            ])
+            writer.writerow(
+                [
+                    f"bench-{i}",
+                    FIRST[i % len(FIRST)],
+                    LAST[(i // len(FIRST)) % len(LAST)],
+                    email,
+                    phone_of(i),
+                    f"{STREETS[i % len(STREETS)]} {rng.randint(1, 200)}",
+                    city,
+                    postal,
+                    "ES",
+                    "ES",
+                    region,
+                    STATUSES[i % 3],
+                    OWNERS[i % 4],
+                    TAGS[i % len(TAGS)],
+                ]
+            )
     return rows - repeats
 
 
 def make_app(folder: Path) -> Any:
     from crm_core.app import CRM
 
-    app = CRM(database=f"sqlite:///{folder / 'crm.db'}", plugins=["contacts"], settings={"contacts": {"default_region": "ES"}})
+    app = CRM(
+        database=f"sqlite:///{folder / 'crm.db'}", plugins=["contacts"], settings={"contacts": {"default_region": "ES"}}
+    )
     app.migrate()
     return app
 
@@ -158,12 +229,21 @@ def bench_import(app: Any, path: Path, expected: int) -> tuple[Figure, Figure, d
     main_cpu = _cpu()[0] - cpu_self
     rows = report.rows
     if report.failed or report.created != expected:
-        raise SystemExit(f"import went wrong: {report.summary()} (expected {expected} contacts); first errors: {report.errors[:3]}")
+        raise SystemExit(
+            f"import went wrong: {report.summary()} (expected {expected} contacts); first errors: {report.errors[:3]}"
+        )
     own, children = peak_mb()
     print(f"{report.summary()}")
     print(f"{rows:,} rows in {seconds:.1f} s with {jobs} validation process(es); file {size / 1e6:.0f} MB")
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items()) + "  (validate = waiting for the workers when jobs > 1)")
-    print(f"peak memory: {own:.0f} MB in this process" + (f", {children:.0f} MB in the largest finished child" if children else ""))
+    print(
+        "phases (s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
+        + "  (validate = waiting for the workers when jobs > 1)"
+    )
+    print(
+        f"peak memory: {own:.0f} MB in this process"
+        + (f", {children:.0f} MB in the largest finished child" if children else "")
+    )
     # a shared machine stretches wall time; CPU time says what the import
     # costs. The validation workers' share is validate_rows' CPU per row
     # (printed below) when jobs > 1.
@@ -172,10 +252,16 @@ def bench_import(app: Any, path: Path, expected: int) -> tuple[Figure, Figure, d
         + (f" (validation runs in {jobs} other processes)" if jobs > 1 else " (validation included)")
         + f"; alone on an idle machine this process would allow about {rows / main_cpu:,.0f} rows/s"
     )
-    outbox = app.database.execute_sql("SELECT COUNT(*) FROM crm_event").fetchone()[0] if "crm_event" in app.database.get_tables() else None
+    outbox = (
+        app.database.execute_sql("SELECT COUNT(*) FROM crm_event").fetchone()[0]
+        if "crm_event" in app.database.get_tables()
+        else None
+    )
     if outbox is not None:
         print(f"events written to the outbox: {outbox:,}")
-    rate = Figure("import end to end", rows / seconds, "rows/s", n=f"{rows:,}", higher_is_better=True, target_value=25_000)
+    rate = Figure(
+        "import end to end", rows / seconds, "rows/s", n=f"{rows:,}", higher_is_better=True, target_value=25_000
+    )
     memory = Figure("import peak memory (this process)", own, "MB", n=f"{rows:,}", target_value=300)
     return rate, memory, report.timings
 
@@ -188,7 +274,7 @@ def bench_write_baseline(app: Any, folder: Path, batch: int) -> tuple[float, flo
     for pragma in ("journal_mode = wal", "synchronous = normal", "foreign_keys = 1"):
         target.execute(f"PRAGMA {pragma}")
     schema = source.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN (%s) ORDER BY type DESC" % ",".join("?" * len(TABLES)),
+        f"SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN ({','.join('?' * len(TABLES))}) ORDER BY type DESC",
         list(TABLES),
     ).fetchall()
     for (sql,) in schema:
@@ -208,7 +294,9 @@ def bench_write_baseline(app: Any, folder: Path, batch: int) -> tuple[float, flo
     low, high = source.execute("SELECT MIN(id), MAX(id) FROM contacts_contact").fetchone()
     total = commits = 0.0
     for first in range(low, high + 1, batch):
-        rows = {t: source.execute(select, (first, first + batch - 1)).fetchall() for t, (select, _) in statements.items()}
+        rows = {
+            t: source.execute(select, (first, first + batch - 1)).fetchall() for t, (select, _) in statements.items()
+        }
         target.execute("BEGIN IMMEDIATE")
         start = time.perf_counter()
         for table, (_, insert) in statements.items():
@@ -237,9 +325,32 @@ def export_plain(folder: Path, path: Path) -> int:
     rows = connection.execute(EXPORT_SQL).fetchall()
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["id", "external_id", "kind", "display_name", "first_name", "last_name", "organization", "email", "phone", "street",
-                         "extra", "city", "postal_code", "address_region", "address_country", "country", "region", "status", "owner",
-                         "language", "do_not_contact", "created_at"])
+        writer.writerow(
+            [
+                "id",
+                "external_id",
+                "kind",
+                "display_name",
+                "first_name",
+                "last_name",
+                "organization",
+                "email",
+                "phone",
+                "street",
+                "extra",
+                "city",
+                "postal_code",
+                "address_region",
+                "address_country",
+                "country",
+                "region",
+                "status",
+                "owner",
+                "language",
+                "do_not_contact",
+                "created_at",
+            ]
+        )
         writer.writerows(rows)
     connection.close()
     return len(rows)
@@ -260,8 +371,14 @@ def bench_export(app: Any, folder: Path, contacts: int, repeat: int) -> Figure:
         print(f"export: export_csv {ours[-1]:.2f} s, sqlite3 fetchall + csv.writer {plain[-1]:.2f} s")
     path.unlink(missing_ok=True)
     return Figure(
-        "export_csv", contacts / statistics.median(ours), "rows/s", n=f"{contacts:,}", baseline=contacts / statistics.median(plain),
-        baseline_name="sqlite3 fetchall+csv", higher_is_better=True, target_ratio=0.5,
+        "export_csv",
+        contacts / statistics.median(ours),
+        "rows/s",
+        n=f"{contacts:,}",
+        baseline=contacts / statistics.median(plain),
+        baseline_name="sqlite3 fetchall+csv",
+        higher_is_better=True,
+        target_ratio=0.5,
     )
 
 
@@ -283,10 +400,17 @@ def bench_search(app: Any, rows: int) -> list[Figure]:
             times.append((time.perf_counter() - start) * 1000)
             if page.total != 1:
                 raise SystemExit(f"search {what}={value!r} found {page.total} contacts, expected 1")
-        figures.append(Figure(f"search by {what}", statistics.median(times), "ms", n=f"{len(picks)} of {rows:,}", target_value=5.0))
-    table = {"email": ("contacts_email", "address", email_of(picks[0])), "phone": ("contacts_phone", "number", "+34" + phone_of(picks[0]).replace(" ", "")[-9:])}
+        figures.append(
+            Figure(f"search by {what}", statistics.median(times), "ms", n=f"{len(picks)} of {rows:,}", target_value=5.0)
+        )
+    table = {
+        "email": ("contacts_email", "address", email_of(picks[0])),
+        "phone": ("contacts_phone", "number", "+34" + phone_of(picks[0]).replace(" ", "")[-9:]),
+    }
     for what, (name, column, value) in table.items():
-        plan = app.database.execute_sql(f"EXPLAIN QUERY PLAN SELECT contact_id FROM {name} WHERE {column} = ?", (value,)).fetchall()
+        plan = app.database.execute_sql(
+            f"EXPLAIN QUERY PLAN SELECT contact_id FROM {name} WHERE {column} = ?", (value,)
+        ).fetchall()
         print(f"query plan, search by {what}: " + "; ".join(str(r[-1]) for r in plan))
     return figures
 
@@ -295,11 +419,10 @@ def bench_search(app: Any, rows: int) -> list[Figure]:
 
 
 def bench_per_row(path: Path) -> None:
-    from crm_hookspecs.events import ContactCreated, to_payload
-
     from crm_contacts.csvread import open_csv
     from crm_contacts.mapping import detect
     from crm_contacts.rows import validate_rows
+    from crm_hookspecs.events import ContactCreated, to_payload
 
     source = open_csv(str(path))
     resolved = detect(source.header, None)
@@ -316,7 +439,13 @@ def bench_per_row(path: Path) -> None:
     per_row = (time.perf_counter() - start) / len(sample) * 1e6
     per_row_cpu = (time.process_time() - cpu) / len(sample) * 1e6
     events = [
-        ContactCreated(contact_id=i, kind="person", data={k: v for k, v in row.fields.items() if v}, actor="bench", channel="import")
+        ContactCreated(
+            contact_id=i,
+            kind="person",
+            data={k: v for k, v in row.fields.items() if v},
+            actor="bench",
+            channel="import",
+        )
         for i, row in enumerate(checked, 1)
     ]
     start, cpu = time.perf_counter(), time.process_time()
@@ -324,14 +453,21 @@ def bench_per_row(path: Path) -> None:
         to_payload(event)
     per_event = (time.perf_counter() - start) / len(events) * 1e6
     per_event_cpu = (time.process_time() - cpu) / len(events) * 1e6
-    print(f"validation: {per_row:.1f} µs per row, {per_row_cpu:.1f} µs of CPU (validate_rows, warm caches, one process)")
-    print(f"event serialisation: {per_event:.1f} µs, {per_event_cpu:.1f} µs of CPU per ContactCreated (crm_hookspecs.events.to_payload)")
+    print(
+        f"validation: {per_row:.1f} µs per row, {per_row_cpu:.1f} µs of CPU (validate_rows, warm caches, one process)"
+    )
+    print(
+        f"event serialisation: {per_event:.1f} µs, {per_event_cpu:.1f} µs of CPU per ContactCreated (crm_hookspecs.events.to_payload)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        argv, "Contacts: import, export and search of 1,000,000 contacts on SQLite",
-        lambda p: p.add_argument("--rows", type=int, help=f"contacts to import [default: {ROWS:,}; --quick: {QUICK_ROWS:,}]"),
+        argv,
+        "Contacts: import, export and search of 1,000,000 contacts on SQLite",
+        lambda p: p.add_argument(
+            "--rows", type=int, help=f"contacts to import [default: {ROWS:,}; --quick: {QUICK_ROWS:,}]"
+        ),
     )
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
     folder = Path(tempfile.mkdtemp(prefix="bench_contacts_"))
@@ -340,7 +476,9 @@ def main(argv: list[str] | None = None) -> None:
         path = folder / "contacts.csv"
         start = time.perf_counter()
         contacts = write_csv(path, rows)
-        print(f"{path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - start:.1f} s ({contacts:,} distinct contacts)")
+        print(
+            f"{path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - start:.1f} s ({contacts:,} distinct contacts)"
+        )
         section("per-row costs")
         bench_per_row(path)
         app = make_app(folder)
@@ -356,8 +494,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"with commits: {(baseline + commits) / (timings['write'] + timings['commit']):.2f}x"
             )
             write = Figure(
-                "import database writes", contacts / timings["write"], "rows/s", n=f"{contacts:,}", baseline=contacts / baseline,
-                baseline_name="sqlite3 executemany", higher_is_better=True, target_ratio=0.6,
+                "import database writes",
+                contacts / timings["write"],
+                "rows/s",
+                n=f"{contacts:,}",
+                baseline=contacts / baseline,
+                baseline_name="sqlite3 executemany",
+                higher_is_better=True,
+                target_ratio=0.6,
             )
             section("export")
             export = bench_export(app, folder, contacts, 1 if args.quick else 3)

@@ -44,22 +44,54 @@ ROWS = 100_000
 QUICK_ROWS = 5_000
 HELPERS = Path(__file__).resolve().parents[1] / "plugins" / "contacts" / "tests" / "roundtrip.py"
 HEADER = [
-    "external_id", "kind", "display_name", "name_prefix", "first_name", "middle_name", "last_name", "name_suffix", "nickname",
-    "organization", "title", "department", "birthday", "website", "status", "status_changed_at", "owner", "region", "country",
-    "language", "do_not_contact", "tags", "notes",
+    "external_id",
+    "kind",
+    "display_name",
+    "name_prefix",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "name_suffix",
+    "nickname",
+    "organization",
+    "title",
+    "department",
+    "birthday",
+    "website",
+    "status",
+    "status_changed_at",
+    "owner",
+    "region",
+    "country",
+    "language",
+    "do_not_contact",
+    "tags",
+    "notes",
     *[c for n in (1, 2, 3) for c in (f"email_{n}", f"email_{n}.type")],
     *[c for n in (1, 2, 3) for c in (f"phone_{n}", f"phone_{n}.type")],
-    *[f"address_{n}.{p}" for n in (1, 2) for p in ("type", "street", "extra", "city", "postal_code", "region", "country")],
-    "custom.industry", "custom.size", "custom.source; note",
+    *[
+        f"address_{n}.{p}"
+        for n in (1, 2)
+        for p in ("type", "street", "extra", "city", "postal_code", "region", "country")
+    ],
+    "custom.industry",
+    "custom.size",
+    "custom.source; note",
 ]
 FIRST = ["Ana", "María", "Lucía", "Javier", "José", "Álvaro", "Sofía", "Íñigo", "Zoë", "Jean-Luc", "O'Brien", "=Eve"]
 LAST = ["García", "Martínez", "López", "Núñez", "Smith, Jr", "Müller", "Dupont", "Nakamura", "+Plus", "Pérez"]
 PLACES = [  # city, postal code, country, a national phone there
-    ("Madrid", "28013", "ES", "91 123 45 67"), ("Austin", "78701", "US", "(512) 200-0002"),
-    ("Paris", "75001", "FR", "01 42 68 53 00"), ("London", "SW1A 1AA", "GB", "020 7946 0958"),
+    ("Madrid", "28013", "ES", "91 123 45 67"),
+    ("Austin", "78701", "US", "(512) 200-0002"),
+    ("Paris", "75001", "FR", "01 42 68 53 00"),
+    ("London", "SW1A 1AA", "GB", "020 7946 0958"),
     ("Berlin", "10115", "DE", "030 1234567"),
 ]
-KINDS = {"email": ["work", "home", "other"], "phone": ["mobile", "work", "home", "fax", "other"], "address": ["work", "home", "other"]}
+KINDS = {
+    "email": ["work", "home", "other"],
+    "phone": ["mobile", "work", "home", "fax", "other"],
+    "address": ["work", "home", "other"],
+}
 
 
 def _contact(rng: random.Random, i: int, organizations: list[str]) -> list[str]:
@@ -69,34 +101,62 @@ def _contact(rng: random.Random, i: int, organizations: list[str]) -> list[str]:
     emails = []
     for n in range(rng.choice((0, 1, 1, 2, 3))):
         if rng.random() < 0.02:
-            emails += [f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=u{i}x{n}", "work"]
+            emails += [
+                f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=u{i}x{n}",
+                "work",
+            ]
         else:
             emails += [f"p{i}.{n}@correo{i % 97}.example.es", rng.choice(KINDS["email"])]
     phones = []
     for n in range(rng.choice((0, 1, 1, 2, 3))):
         roll = rng.random()
         number = (
-            "call reception" if roll < 0.05 else national if roll < 0.4
+            "call reception"
+            if roll < 0.05
+            else national
+            if roll < 0.4
             else f"+34 6{i % 100:02d} {n}{i % 100:02d} {i % 997:03d}" + (f" ext. {i % 90 + 10}" if roll > 0.9 else "")
         )
         phones += [number, rng.choice(KINDS["phone"])]
     addresses = []
     for n in range(rng.choice((0, 1, 1, 2))):
-        addresses += [rng.choice(KINDS["address"]), f"Calle {i}; portal {n}", "2º B" if n else "", city, postal, "", country]
+        addresses += [
+            rng.choice(KINDS["address"]),
+            f"Calle {i}; portal {n}",
+            "2º B" if n else "",
+            city,
+            postal,
+            "",
+            country,
+        ]
     row = [
-        f"rt-{i}", "organization" if is_org else "person", name,
-        "" if is_org else rng.choice(["", "", "Dr.", "Sra."]), "" if is_org else FIRST[i % len(FIRST)],
-        "" if is_org else rng.choice(["", "", "Luz"]), "" if is_org else LAST[(i // 7) % len(LAST)],
-        "" if is_org else rng.choice(["", "", "", "Jr."]), rng.choice(["", "", "Nano"]),
+        f"rt-{i}",
+        "organization" if is_org else "person",
+        name,
+        "" if is_org else rng.choice(["", "", "Dr.", "Sra."]),
+        "" if is_org else FIRST[i % len(FIRST)],
+        "" if is_org else rng.choice(["", "", "Luz"]),
+        "" if is_org else LAST[(i // 7) % len(LAST)],
+        "" if is_org else rng.choice(["", "", "", "Jr."]),
+        rng.choice(["", "", "Nano"]),
         "" if is_org or rng.random() < 0.5 else organizations[rng.randrange(len(organizations))],
-        rng.choice(["", "CFO", "Jefa de ventas"]), rng.choice(["", "Finance", "I+D"]),
-        rng.choice(["", "", "1980-05-17", "--02-29"]), rng.choice(["", "https://example.com/a?b=c;d"]),
-        rng.choice(["prospect", "customer", "former"]), f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T0{i % 10}:30:00+00:00",
-        rng.choice(["", "maria", "luis"]), rng.choice(["", "Norte", "Sur"]), country, rng.choice(["", "es", "en-GB"]),
-        "yes" if rng.random() < 0.1 else "", rng.choice(["", "vip", "vip,newsletter", "feria 2025"]),
-        rng.choice(["", "one line", "first line\nsecond; line, with \"quotes\"\nthird"]),
+        rng.choice(["", "CFO", "Jefa de ventas"]),
+        rng.choice(["", "Finance", "I+D"]),
+        rng.choice(["", "", "1980-05-17", "--02-29"]),
+        rng.choice(["", "https://example.com/a?b=c;d"]),
+        rng.choice(["prospect", "customer", "former"]),
+        f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}T0{i % 10}:30:00+00:00",
+        rng.choice(["", "maria", "luis"]),
+        rng.choice(["", "Norte", "Sur"]),
+        country,
+        rng.choice(["", "es", "en-GB"]),
+        "yes" if rng.random() < 0.1 else "",
+        rng.choice(["", "vip", "vip,newsletter", "feria 2025"]),
+        rng.choice(["", "one line", 'first line\nsecond; line, with "quotes"\nthird']),
     ]
-    row += emails + [""] * (6 - len(emails)) + phones + [""] * (6 - len(phones)) + addresses + [""] * (14 - len(addresses))
+    row += (
+        emails + [""] * (6 - len(emails)) + phones + [""] * (6 - len(phones)) + addresses + [""] * (14 - len(addresses))
+    )
     row += [rng.choice(["", "retail", "=formula"]), rng.choice(["", "big"]), rng.choice(["", "fair, 2024"])]
     return row
 
@@ -146,7 +206,8 @@ def plain_export(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        argv, "Contacts: lossless round trips (CSV, vCard 3.0, vCard 4.0)",
+        argv,
+        "Contacts: lossless round trips (CSV, vCard 3.0, vCard 4.0)",
         lambda p: p.add_argument("--rows", type=int, help=f"contacts [default: {ROWS:,}; --quick: {QUICK_ROWS:,}]"),
     )
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
@@ -187,14 +248,28 @@ def main(argv: list[str] | None = None) -> None:
                 differing = [(a, b) for a, b in zip(expected, got) if a != b][:3]
                 failures.append(f"{how}: {again.failed} failed rows {again.errors[:3]}; first differences: {differing}")
             label = "CSV" if how == "csv" else f"vCard {how}"
-            figures.append(Figure(
-                f"export {label}", rows / exported, "rows/s", n=f"{rows:,}", baseline=rows / plain,
-                baseline_name="sqlite3 fetchall of 6 tables + csv.writer", higher_is_better=True,
-            ))
-            figures.append(Figure(
-                f"re-import {label}", rows / imported, "rows/s", n=f"{rows:,}", baseline=baseline_import,
-                baseline_name="the first import (CSV)", higher_is_better=True,
-            ))
+            figures.append(
+                Figure(
+                    f"export {label}",
+                    rows / exported,
+                    "rows/s",
+                    n=f"{rows:,}",
+                    baseline=rows / plain,
+                    baseline_name="sqlite3 fetchall of 6 tables + csv.writer",
+                    higher_is_better=True,
+                )
+            )
+            figures.append(
+                Figure(
+                    f"re-import {label}",
+                    rows / imported,
+                    "rows/s",
+                    n=f"{rows:,}",
+                    baseline=baseline_import,
+                    baseline_name="the first import (CSV)",
+                    higher_is_better=True,
+                )
+            )
         source.close()
         print_table(f"Contacts round trips, {rows:,} contacts", figures)
     finally:

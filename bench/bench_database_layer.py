@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import peewee
 
@@ -63,7 +64,11 @@ def _operations(database: peewee.Database, rows: int) -> dict[str, Callable[[int
             with database.atomic():
                 Row.update(value=Row.value + 1).where(Row.id == i % rows + 1).execute()
 
-    return {"read by id, no transaction": read, "read by id, in a transaction": read_in_transaction, "one-row update transaction": update_transactions}
+    return {
+        "read by id, no transaction": read,
+        "read by id, in a transaction": read_in_transaction,
+        "one-row update transaction": update_transactions,
+    }
 
 
 def _run(url: str, label: str, n: int, repeat: int) -> list[Figure]:
@@ -94,9 +99,14 @@ def _run(url: str, label: str, n: int, repeat: int) -> list[Figure]:
         plain.close()
     return [
         Figure(
-            f"{label}: {name}", median(times[("kernel", name)]), "ops/s", str(n if "update" not in name else max(1, n // 10)),
-            baseline=median(times[("peewee", name)]), baseline_name="peewee's own class",
-            higher_is_better=True, target_ratio=TARGET,
+            f"{label}: {name}",
+            median(times[("kernel", name)]),
+            "ops/s",
+            str(n if "update" not in name else max(1, n // 10)),
+            baseline=median(times[("peewee", name)]),
+            baseline_name="peewee's own class",
+            higher_is_better=True,
+            target_ratio=TARGET,
         )
         for name in ops["kernel"]
     ]

@@ -63,7 +63,9 @@ def _helper(name: str) -> ModuleType:
 def make_app(folder: Path) -> Any:
     from crm_core.app import CRM
 
-    return CRM(database=f"sqlite:///{folder / 'crm.db'}", plugins=["contacts"], settings={"contacts": {"default_region": "ES"}})
+    return CRM(
+        database=f"sqlite:///{folder / 'crm.db'}", plugins=["contacts"], settings={"contacts": {"default_region": "ES"}}
+    )
 
 
 def fill(folder: Path, people: int) -> tuple[float, Any]:
@@ -86,16 +88,30 @@ def child(folder: Path) -> None:
     seconds = time.perf_counter() - start
     planted = {tuple(p) for p in json.loads((folder / "planted.json").read_text())}
     found = {(p.first_id, p.second_id) for p in scan.pairs}
-    print(json.dumps({
-        "seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "pairs": scan.total,
-        "people": scan.people, "comparisons": scan.comparisons, "candidates": scan.candidates, "blocks": scan.blocks,
-        "planted": len(planted), "planted_found": len(planted & found),
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "pairs": scan.total,
+                "people": scan.people,
+                "comparisons": scan.comparisons,
+                "candidates": scan.candidates,
+                "blocks": scan.blocks,
+                "planted": len(planted),
+                "planted_found": len(planted & found),
+            }
+        )
+    )
 
 
 def scan_in_child(folder: Path) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_duplicates", "--child", str(folder)], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "bench.bench_duplicates", "--child", str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"the scan failed:\n{out.stderr}")
@@ -153,7 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--sizes", help="comma-separated book sizes in people (default 10000,100000,1000000; --quick: 10000,100000)")
+        parser.add_argument(
+            "--sizes", help="comma-separated book sizes in people (default 10000,100000,1000000; --quick: 10000,100000)"
+        )
 
     from crm_contacts.duplicates import BLOCK_LIMIT, WINDOW
 
@@ -166,7 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             section(f"{people:,} people")
             seconds, book = fill(folder, people)
-            print(f"book written in {seconds:.1f} s ({book.organizations:,} organizations, {len(book.planted):,} planted duplicates)", flush=True)
+            print(
+                f"book written in {seconds:.1f} s ({book.organizations:,} organizations, {len(book.planted):,} planted duplicates)",
+                flush=True,
+            )
             repeats = 3 if n == 0 and not args.quick else 1
             times, reads, olds = [], [], []
             for _ in range(repeats):
@@ -175,7 +196,11 @@ def main(argv: list[str] | None = None) -> None:
                 reads.append(plain_read(folder))
                 if n == 0:
                     olds.append(old_finder(folder))
-            result["seconds"], result["read"], result["exhaustive"] = median(times), median(reads), exhaustive_pairs(folder)
+            result["seconds"], result["read"], result["exhaustive"] = (
+                median(times),
+                median(reads),
+                exhaustive_pairs(folder),
+            )
             results[people] = result
             print(
                 f"scan {result['seconds']:.2f} s (plain read of the rows {result['read']:.2f} s), peak {result['peak_mb']:.0f} MB, "
@@ -184,22 +209,52 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             if olds:
-                figures.append(Figure(f"scan, {people:,} people", result["seconds"], "s", n=str(repeats), baseline=median(olds), baseline_name="old finder"))
+                figures.append(
+                    Figure(
+                        f"scan, {people:,} people",
+                        result["seconds"],
+                        "s",
+                        n=str(repeats),
+                        baseline=median(olds),
+                        baseline_name="old finder",
+                    )
+                )
                 print(f"old finder {median(olds):.2f} s", flush=True)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
     section("growth")
     first = sizes[0]
-    header = ("people", "scan", "plain read", "µs/person", "x per person vs first", "compared/person", "old finder's", "peak MB", "pairs", "planted found")
+    header = (
+        "people",
+        "scan",
+        "plain read",
+        "µs/person",
+        "x per person vs first",
+        "compared/person",
+        "old finder's",
+        "peak MB",
+        "pairs",
+        "planted found",
+    )
     rows = [header]
     for people, r in results.items():
         per = r["seconds"] / people * 1e6
         base = results[first]["seconds"] / first * 1e6
-        rows.append((
-            f"{people:,}", f"{r['seconds']:.2f} s", f"{r['read']:.2f} s", f"{per:.1f}", f"{per / base:.2f}x",
-            f"{r['comparisons'] / r['people']:.1f}", f"{r['exhaustive'] / r['people']:.1f}", f"{r['peak_mb']:.0f}", f"{r['pairs']:,}", f"{r['planted_found']:,}/{r['planted']:,}",
-        ))
+        rows.append(
+            (
+                f"{people:,}",
+                f"{r['seconds']:.2f} s",
+                f"{r['read']:.2f} s",
+                f"{per:.1f}",
+                f"{per / base:.2f}x",
+                f"{r['comparisons'] / r['people']:.1f}",
+                f"{r['exhaustive'] / r['people']:.1f}",
+                f"{r['peak_mb']:.0f}",
+                f"{r['pairs']:,}",
+                f"{r['planted_found']:,}/{r['planted']:,}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for i, row in enumerate(rows):
         print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
@@ -209,17 +264,32 @@ def main(argv: list[str] | None = None) -> None:
     last = sizes[-1]
     r = results[last]
     figures += [
-        Figure(f"scan, {last:,} people", r["seconds"], "s", baseline=r["read"], baseline_name="plain read of the rows", target_value=TARGET_SECONDS if last >= 1_000_000 else None),
+        Figure(
+            f"scan, {last:,} people",
+            r["seconds"],
+            "s",
+            baseline=r["read"],
+            baseline_name="plain read of the rows",
+            target_value=TARGET_SECONDS if last >= 1_000_000 else None,
+        ),
         Figure(f"peak memory, {last:,} people", r["peak_mb"], "MB", target_value=TARGET_MB),
         Figure(
-            f"time per person, {last:,} people", r["seconds"] / last * 1e6, "µs", baseline=results[first]["seconds"] / first * 1e6,
-            baseline_name=f"at {first:,}", target_ratio=2.0,
+            f"time per person, {last:,} people",
+            r["seconds"] / last * 1e6,
+            "µs",
+            baseline=results[first]["seconds"] / first * 1e6,
+            baseline_name=f"at {first:,}",
+            target_ratio=2.0,
         ),
         # per person, blocking compares a bounded number of names (it rises while blocks fill up to
         # BLOCK_LIMIT, then stays); the old finder compared every two people of a block
         Figure(
-            f"names compared per person, {last:,}", r["comparisons"] / r["people"], "", baseline=r["exhaustive"] / r["people"],
-            baseline_name="old finder", target_value=2 * (BLOCK_LIMIT + 3 * WINDOW),
+            f"names compared per person, {last:,}",
+            r["comparisons"] / r["people"],
+            "",
+            baseline=r["exhaustive"] / r["people"],
+            baseline_name="old finder",
+            target_value=2 * (BLOCK_LIMIT + 3 * WINDOW),
         ),
     ]
     print_table("Contacts: duplicate detection (issue 12)", figures)

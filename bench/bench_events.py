@@ -27,8 +27,9 @@ import datetime as dt
 import json
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bench._timing import Figure, median, parse_args, print_table, section, timed
 
@@ -58,7 +59,7 @@ class CountingHandler:
 def make_events(n: int) -> list[Any]:
     from crm_hookspecs.events import ContactCreated
 
-    at = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
     return [
         ContactCreated(
             contact_id=i,
@@ -125,7 +126,9 @@ def _run(tmp: Path, i: int, events: list[Any]) -> dict[str, Any]:
         ]
         with crm.activate():
             out["raw"], _ = timed(
-                lambda: bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=crm.database)
+                lambda: bulk_insert(
+                    OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=crm.database
+                )
             )
     return out
 
@@ -201,7 +204,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for k in HANDLER_COUNTS
     ]
     per_handler += [
-        Figure(f"deliver() to {k} handlers: per event and handler", t[f"deliver{k}"] * us / k, "µs/event", n=f"{n:,} x{repeat}")
+        Figure(
+            f"deliver() to {k} handlers: per event and handler",
+            t[f"deliver{k}"] * us / k,
+            "µs/event",
+            n=f"{n:,} x{repeat}",
+        )
         for k in HANDLER_COUNTS
         if k > 1
     ]

@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     def add(parser: Any) -> None:
         parser.add_argument("--messages", type=int, default=None, help="messages per run [10,000; --quick 1,000]")
         parser.add_argument("--repeat", type=int, default=None, help="runs per figure [3; --quick 1]")
-        parser.add_argument("--database", default=None, help="a server database URL to use instead of SQLite (its tables are dropped)")
+        parser.add_argument(
+            "--database", default=None, help="a server database URL to use instead of SQLite (its tables are dropped)"
+        )
 
     args = parse_args(argv, __doc__.splitlines()[0], add)
     n = args.messages or (1_000 if args.quick else 10_000)
@@ -147,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     smtp_base: list[float] = []
     # the outbox on the temporary folder's disk, and on tmpfs when there is
     # one: file creation on a slow virtual disk can cost more than the rest
-    places = [("disk", None)] + ([("tmpfs", "/dev/shm")] if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else [])
+    places = [("disk", None)] + (
+        [("tmpfs", "/dev/shm")] if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else []
+    )
     file_rates: dict[str, list[float]] = {w: [] for w, _ in places}
     file_base: dict[str, list[float]] = {w: [] for w, _ in places}
     # messages per CPU second of this process: what the code costs, even
@@ -179,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
                 with tempfile.TemporaryDirectory(dir=folder) as tmp_name:
                     tmp = Path(tmp_name)
                     db_dir = Path(tempfile.mkdtemp())  # the database stays on disk
-                    app = _app(db_dir, args.database, {"transport": "file", "outbox": str(tmp / "outbox"), "batch_size": 100})
+                    app = _app(
+                        db_dir, args.database, {"transport": "file", "outbox": str(tmp / "outbox"), "batch_size": 100}
+                    )
                     try:
                         app.mail.queue_many(messages)
                         built = _built(app, n)
@@ -196,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"  run {r + 1}: queue_many {queue_rates[-1]:,.0f}/s, smtp {smtp_rates[-1]:,.0f}/s "
                 f"(smtplib {smtp_base[-1]:,.0f}/s), "
-                + ", ".join(f"file on {w} {file_rates[w][-1]:,.0f}/s (raw files {file_base[w][-1]:,.0f}/s)" for w, _ in places),
+                + ", ".join(
+                    f"file on {w} {file_rates[w][-1]:,.0f}/s (raw files {file_base[w][-1]:,.0f}/s)" for w, _ in places
+                ),
                 flush=True,
             )
     finally:
@@ -205,16 +213,29 @@ def main(argv: list[str] | None = None) -> None:
     print_table(
         "Mail: queueing and delivery",
         [
-            Figure("crm.mail.queue_many", median(queue_rates), "msg/s", f"{n:,}", higher_is_better=True, target_value=2000),
             Figure(
-                "deliver to SMTP (aiosmtpd, loopback)", median(smtp_rates), "msg/s", f"{n:,}",
-                baseline=median(smtp_base), baseline_name="smtplib, prebuilt", higher_is_better=True, target_value=500,
+                "crm.mail.queue_many", median(queue_rates), "msg/s", f"{n:,}", higher_is_better=True, target_value=2000
+            ),
+            Figure(
+                "deliver to SMTP (aiosmtpd, loopback)",
+                median(smtp_rates),
+                "msg/s",
+                f"{n:,}",
+                baseline=median(smtp_base),
+                baseline_name="smtplib, prebuilt",
+                higher_is_better=True,
+                target_value=500,
             ),
         ]
         + [
             Figure(
-                f"deliver to the file transport ({where})", median(file_rates[where]), "msg/s", f"{n:,}",
-                baseline=median(file_base[where]), baseline_name="raw file writes, prebuilt", higher_is_better=True,
+                f"deliver to the file transport ({where})",
+                median(file_rates[where]),
+                "msg/s",
+                f"{n:,}",
+                baseline=median(file_base[where]),
+                baseline_name="raw file writes, prebuilt",
+                higher_is_better=True,
                 target_value=2000,
             )
             for where, _ in places

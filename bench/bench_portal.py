@@ -58,13 +58,34 @@ SURVEY: dict[str, Any] = {
     "title": "How did we do?",
     "introduction": "Two minutes of your time help us serve you better.",
     "questions": [
-        {"key": "recommend", "kind": "nps", "text": "How likely are you to recommend us?", "required": True,
-         "min_label": "Not at all likely", "max_label": "Extremely likely"},
-        {"key": "why", "kind": "text", "text": "What should we do better?", "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {
+            "key": "recommend",
+            "kind": "nps",
+            "text": "How likely are you to recommend us?",
+            "required": True,
+            "min_label": "Not at all likely",
+            "max_label": "Extremely likely",
+        },
+        {
+            "key": "why",
+            "kind": "text",
+            "text": "What should we do better?",
+            "show_if": {"question": "recommend", "op": "<=", "value": 6},
+        },
         {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you with our service?", "required": True},
         {"key": "speed", "kind": "rating", "text": "How fast were we?", "min": 1, "max": 7},
-        {"key": "channel", "kind": "single_choice", "text": "How do you contact us?", "choices": ["Phone", "E-mail", "Shop"]},
-        {"key": "topics", "kind": "multiple_choice", "text": "What interests you?", "choices": ["Products", "Offers", "Events"]},
+        {
+            "key": "channel",
+            "kind": "single_choice",
+            "text": "How do you contact us?",
+            "choices": ["Phone", "E-mail", "Shop"],
+        },
+        {
+            "key": "topics",
+            "kind": "multiple_choice",
+            "text": "What interests you?",
+            "choices": ["Products", "Offers", "Events"],
+        },
         {"key": "call_back", "kind": "yes_no", "text": "May we call you?"},
     ],
 }
@@ -105,14 +126,33 @@ TARGET_MEDIAN_MS = 20.0
 
 def _add_options(parser: Any) -> None:
     parser.add_argument("--database", help="a throw-away PostgreSQL database URL (its tables are dropped)")
-    parser.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress", help="the WSGI server (default: waitress, crm portal serve)")
+    parser.add_argument(
+        "--server",
+        choices=("waitress", "gunicorn"),
+        default="waitress",
+        help="the WSGI server (default: waitress, crm portal serve)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="worker processes (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="threads per waitress worker (default 2)")
-    parser.add_argument("--connections", type=int, default=6, help="concurrent keep-alive connections of the load (default 6)")
+    parser.add_argument(
+        "--connections", type=int, default=6, help="concurrent keep-alive connections of the load (default 6)"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="length of one load run (default 8, --quick 3)")
-    parser.add_argument("--repeat", type=int, default=None, help="load runs per page, alternated (default 3, --quick 1)")
-    parser.add_argument("--contacts", type=int, default=None, help="people, each with a survey link and an update link (default 500, --quick 100)")
-    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto", help="the load generator (default: wrk when installed)")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="load runs per page, alternated (default 3, --quick 1)"
+    )
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=None,
+        help="people, each with a survey link and an update link (default 500, --quick 100)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="the load generator (default: wrk when installed)",
+    )
 
 
 def _database(args: Any) -> tuple[str, bool]:
@@ -140,9 +180,14 @@ def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[str],
             for n in range(people):
                 ids.append(
                     contacts.create(
-                        first_name=f"Ana{n}", last_name="García", email=f"ana{n}@example.com", phone=f"+3461{n:07d}",
+                        first_name=f"Ana{n}",
+                        last_name="García",
+                        email=f"ana{n}@example.com",
+                        phone=f"+3461{n:07d}",
                         language=("es", "en")[n % 2],
-                        addresses=[{"street": f"Calle Mayor {n}", "postal_code": "28013", "city": "Madrid", "country": "ES"}],
+                        addresses=[
+                            {"street": f"Calle Mayor {n}", "postal_code": "28013", "city": "Madrid", "country": "ES"}
+                        ],
                     ).id
                 )
         surveys.save(copy.deepcopy(SURVEY))
@@ -162,11 +207,30 @@ def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
     env.pop("CRM_PLUGINS", None)
     binary = Path(sys.executable).parent
     if args.server == "gunicorn":
-        command = [str(binary / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-                   "crm_portal.wsgi:make_app()"]
+        command = [
+            str(binary / "gunicorn"),
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "crm_portal.wsgi:make_app()",
+        ]
     else:
-        command = [str(binary / "crm"), "--config", str(config), "portal", "serve", "--port", str(port), "--workers", str(args.workers),
-                   "--threads", str(args.threads)]
+        command = [
+            str(binary / "crm"),
+            "--config",
+            str(config),
+            "portal",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+        ]
     # its log goes to a file: a pipe nobody reads would fill up and stop the server
     log = open(config.parent / "server.log", "wb")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -174,7 +238,9 @@ def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                 if response.status == 200:
@@ -208,9 +274,24 @@ def _check(port: int, survey: str, update: str) -> None:
 
 def _wrk(port: int, paths_file: Path, lua: Path, connections: int, seconds: float) -> dict[str, float]:
     threads = max(1, min(2, connections))
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}/"]
-    out = subprocess.run(command, env={**os.environ, "PORTAL_BENCH_PATHS": str(paths_file)}, capture_output=True, text=True,
-                         timeout=seconds + 60, check=True).stdout
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(lua),
+        f"http://127.0.0.1:{port}/",
+    ]
+    out = subprocess.run(
+        command,
+        env={**os.environ, "PORTAL_BENCH_PATHS": str(paths_file)},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if found is None or float(found.group(1)) == 0:
         raise RuntimeError(f"wrk measured nothing:\n{out}")
@@ -266,7 +347,11 @@ def _python_client(port: int, paths: list[str], connections: int, seconds: float
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
-    return {"rps": len(latencies) / elapsed, "median_ms": median(latencies) * 1000 if latencies else float("nan"), "failures": failures[0]}
+    return {
+        "rps": len(latencies) / elapsed,
+        "median_ms": median(latencies) * 1000 if latencies else float("nan"),
+        "failures": failures[0],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,13 +375,20 @@ def main(argv: list[str] | None = None) -> None:
         section("Portal: set-up")
         from crm_core.storage import describe_url
 
-        print(f"database: {describe_url(database)}"
-              + ("" if is_postgres else "  (NOT PostgreSQL: the target is for PostgreSQL; pass --database)"))
-        print(f"server: {args.server}, {args.workers} worker process(es)" + (f" x {args.threads} thread(s)" if args.server == "waitress" else "")
-              + f"; load: {client}, {args.connections} connection(s), {seconds:g} s per run, {repeat} run(s) per page; {os.cpu_count()} CPU(s)")
+        print(
+            f"database: {describe_url(database)}"
+            + ("" if is_postgres else "  (NOT PostgreSQL: the target is for PostgreSQL; pass --database)")
+        )
+        print(
+            f"server: {args.server}, {args.workers} worker process(es)"
+            + (f" x {args.threads} thread(s)" if args.server == "waitress" else "")
+            + f"; load: {client}, {args.connections} connection(s), {seconds:g} s per run, {repeat} run(s) per page; {os.cpu_count()} CPU(s)"
+        )
         start = time.perf_counter()
         config, survey_paths, update_paths = _prepare(tmp, database, people)
-        print(f"{people} contacts, a survey of {len(SURVEY['questions'])} questions and {2 * people} links made in {time.perf_counter() - start:.1f} s")
+        print(
+            f"{people} contacts, a survey of {len(SURVEY['questions'])} questions and {2 * people} links made in {time.perf_counter() - start:.1f} s"
+        )
         files = {}
         for name, paths in (("survey", survey_paths), ("update", update_paths), ("healthz", ["/healthz"])):
             files[name] = tmp / f"{name}.txt"
@@ -319,7 +411,10 @@ def main(argv: list[str] | None = None) -> None:
                     else:
                         result = _python_client(port, paths, args.connections, seconds)
                     results[name].append(result)
-                    print(f"run {run + 1} {name:8s} {result['rps']:8.1f} req/s  median {result['median_ms']:6.2f} ms  failures {int(result['failures'])}", flush=True)
+                    print(
+                        f"run {run + 1} {name:8s} {result['rps']:8.1f} req/s  median {result['median_ms']:6.2f} ms  failures {int(result['failures'])}",
+                        flush=True,
+                    )
         finally:
             _stop(server)
             if not database.startswith("sqlite"):
@@ -332,11 +427,33 @@ def main(argv: list[str] | None = None) -> None:
     base_ms = median([r["median_ms"] for r in results["healthz"]])
     figures = []
     for name, label in (("survey", "survey page"), ("update", "update form")):
-        figures.append(Figure(f"{label}: throughput", median([r["rps"] for r in results[name]]), "req/s", n=f"{repeat}x{seconds:g}s",
-                              baseline=base_rps, baseline_name="/healthz", higher_is_better=True, target_value=TARGET_RPS))
-        figures.append(Figure(f"{label}: median latency", median([r["median_ms"] for r in results[name]]), "ms", n=f"c={args.connections}",
-                              baseline=base_ms, baseline_name="/healthz", target_value=TARGET_MEDIAN_MS))
-    print_table(f"Portal on {'PostgreSQL' if is_postgres else database.split(':', 1)[0]}, {args.workers} {args.server} workers, {client} on loopback", figures)
+        figures.append(
+            Figure(
+                f"{label}: throughput",
+                median([r["rps"] for r in results[name]]),
+                "req/s",
+                n=f"{repeat}x{seconds:g}s",
+                baseline=base_rps,
+                baseline_name="/healthz",
+                higher_is_better=True,
+                target_value=TARGET_RPS,
+            )
+        )
+        figures.append(
+            Figure(
+                f"{label}: median latency",
+                median([r["median_ms"] for r in results[name]]),
+                "ms",
+                n=f"c={args.connections}",
+                baseline=base_ms,
+                baseline_name="/healthz",
+                target_value=TARGET_MEDIAN_MS,
+            )
+        )
+    print_table(
+        f"Portal on {'PostgreSQL' if is_postgres else database.split(':', 1)[0]}, {args.workers} {args.server} workers, {client} on loopback",
+        figures,
+    )
     if failures:
         print(f"\n{failures} request(s) failed or answered other than 200: the figures above do not count", flush=True)
         raise SystemExit(1)

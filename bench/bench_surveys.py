@@ -55,17 +55,27 @@ SURVEY: dict[str, Any] = {
         "subject": "{{ first_name or display_name }}, how did we do?",
         "text": (
             "Dear {{ display_name }},\n\n{{ survey.introduction }}\n\n"
-            "Please answer our survey \"{{ survey.title }}\" here:\n{{ link }}\n\n"
+            'Please answer our survey "{{ survey.title }}" here:\n{{ link }}\n\n'
             "The link is personal and works until {{ expires_on }}.\n"
             "{% if region %}Your region: {{ region }}{% endif %}\n"
         ),
-        "html": "<p>Dear {{ display_name }},</p><p><a href=\"{{ link }}\">Answer the survey</a> until {{ expires_on }}.</p>",
+        "html": '<p>Dear {{ display_name }},</p><p><a href="{{ link }}">Answer the survey</a> until {{ expires_on }}.</p>',
     },
     "questions": [
         {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True},
-        {"key": "why", "kind": "text", "text": "What should we do better?", "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {
+            "key": "why",
+            "kind": "text",
+            "text": "What should we do better?",
+            "show_if": {"question": "recommend", "op": "<=", "value": 6},
+        },
         {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you?"},
-        {"key": "channel", "kind": "single_choice", "text": "How do you contact us?", "choices": ["Phone", "E-mail", "Shop", "Web"]},
+        {
+            "key": "channel",
+            "kind": "single_choice",
+            "text": "How do you contact us?",
+            "choices": ["Phone", "E-mail", "Shop", "Web"],
+        },
     ],
 }
 REGIONS = ("ES-MD", "ES-CT", "ES-AN", "PT-11", "FR-IDF", "FR-ARA", "DE-BY", None)
@@ -73,8 +83,12 @@ MONTHS = [f"{2024 + m // 12}-{m % 12 + 1:02d}" for m in range(24)]
 
 
 def _add_args(parser: Any) -> None:
-    parser.add_argument("--recipients", type=int, default=None, help="recipients of the send (default 100,000; --quick 10,000)")
-    parser.add_argument("--answers", type=int, default=None, help="answers for the results (default 1,000,000; --quick 100,000)")
+    parser.add_argument(
+        "--recipients", type=int, default=None, help="recipients of the send (default 100,000; --quick 10,000)"
+    )
+    parser.add_argument(
+        "--answers", type=int, default=None, help="answers for the results (default 1,000,000; --quick 100,000)"
+    )
     parser.add_argument("--repeat", type=int, default=None, help="repeats of each measurement (default 3; --quick 2)")
 
 
@@ -116,7 +130,8 @@ def bench_send(recipients: int, repeat: int) -> list[Figure]:
         contacts.create_list("bench")
         seconds, report = timed(
             lambda: contacts.import_csv(
-                buffer, list_name="bench",
+                buffer,
+                list_name="bench",
                 mapping={"first_name": "first_name", "last_name": "last_name", "email": "email", "region": "region"},
             )
         )
@@ -134,8 +149,12 @@ def bench_send(recipients: int, repeat: int) -> list[Figure]:
             assert files == recipients, files
             # the baseline: the kernel's queue alone, the same number of messages already rendered
             messages = [
-                OutgoingMessage(f"Ana{i} García Núñez <ana.garcia{i}@example.com>", f"Ana{i}, how did we do?",
-                                f"Dear Ana{i},\n\nhttp://localhost:8000/surveys/{i}\n", key=f"baseline:{n}:{i}")
+                OutgoingMessage(
+                    f"Ana{i} García Núñez <ana.garcia{i}@example.com>",
+                    f"Ana{i}, how did we do?",
+                    f"Dear Ana{i},\n\nhttp://localhost:8000/surveys/{i}\n",
+                    key=f"baseline:{n}:{i}",
+                )
                 for i in range(recipients)
             ]
             t_base, queued = timed(lambda: app.mail.queue_many(messages))
@@ -147,15 +166,24 @@ def bench_send(recipients: int, repeat: int) -> list[Figure]:
             baselines.append(recipients / t_base)
             print(
                 f"  run {n + 1}: send {t_send:.2f} s, deliver to .eml {t_deliver:.2f} s, "
-                f"baseline queue_many {t_base:.2f} s", flush=True,
+                f"baseline queue_many {t_base:.2f} s",
+                flush=True,
             )
         app.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     base = median(baselines)
     return [
-        Figure("send (render + queue)", median(sends), "msg/s", f"{recipients:,}", baseline=base,
-               baseline_name="queue_many of rendered messages", higher_is_better=True, target_value=SEND_TARGET),
+        Figure(
+            "send (render + queue)",
+            median(sends),
+            "msg/s",
+            f"{recipients:,}",
+            baseline=base,
+            baseline_name="queue_many of rendered messages",
+            higher_is_better=True,
+            target_value=SEND_TARGET,
+        ),
         # the kernel's delivery (crm.mail.deliver building each message and writing its .eml), for reference
         Figure("deliver to the file transport", median(delivers), "msg/s", f"{recipients:,}", higher_is_better=True),
         Figure("send + deliver", median(both), "msg/s", f"{recipients:,}", higher_is_better=True),
@@ -200,7 +228,19 @@ def _fill(app: Any, answers: int) -> int:
         with database.atomic():
             bulk_insert(
                 Invitation,
-                ("id", "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium", "region", "month", "sent_at", "answered_at"),
+                (
+                    "id",
+                    "survey_id",
+                    "round_id",
+                    "version",
+                    "contact_id",
+                    "original_contact_id",
+                    "medium",
+                    "region",
+                    "month",
+                    "sent_at",
+                    "answered_at",
+                ),
                 ((i, survey.id, round_id, 1, i, i, "email", region, month, now, now) for i, region, month, _ in plan),
                 database=database,
             )
@@ -208,14 +248,57 @@ def _fill(app: Any, answers: int) -> int:
             extra = answers // 10
             bulk_insert(
                 Invitation,
-                ("id", "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium", "region", "month", "sent_at"),
-                ((answers + i, survey.id, round_id, 1, answers + i, answers + i, "email", REGIONS[i % 8], MONTHS[i % 24], now) for i in range(1, extra + 1)),
+                (
+                    "id",
+                    "survey_id",
+                    "round_id",
+                    "version",
+                    "contact_id",
+                    "original_contact_id",
+                    "medium",
+                    "region",
+                    "month",
+                    "sent_at",
+                ),
+                (
+                    (
+                        answers + i,
+                        survey.id,
+                        round_id,
+                        1,
+                        answers + i,
+                        answers + i,
+                        "email",
+                        REGIONS[i % 8],
+                        MONTHS[i % 24],
+                        now,
+                    )
+                    for i in range(1, extra + 1)
+                ),
                 database=database,
             )
             bulk_insert(
                 Response,
-                ("id", "invitation_id", "survey_id", "version", "contact_id", "channel", "complete", "negative", "region", "month", "data", "created_at", "updated_at", "answered_at"),
-                ((i, i, survey.id, 1, i, "web", True, score <= 6, region, month, "{}", now, now, now) for i, region, month, score in plan),
+                (
+                    "id",
+                    "invitation_id",
+                    "survey_id",
+                    "version",
+                    "contact_id",
+                    "channel",
+                    "complete",
+                    "negative",
+                    "region",
+                    "month",
+                    "data",
+                    "created_at",
+                    "updated_at",
+                    "answered_at",
+                ),
+                (
+                    (i, i, survey.id, 1, i, "web", True, score <= 6, region, month, "{}", now, now, now)
+                    for i, region, month, score in plan
+                ),
                 database=database,
             )
 
@@ -223,13 +306,26 @@ def _fill(app: Any, answers: int) -> int:
                 channels = ("Phone", "E-mail", "Shop", "Web")
                 for i, region, month, score in plan:
                     yield (i, survey.id, 1, "recommend", region, month, score, None, None)
-                    yield (i, survey.id, 1, "satisfaction", region, month, max(1, min(5, round(1 + score * 0.4))), None, None)
+                    yield (
+                        i,
+                        survey.id,
+                        1,
+                        "satisfaction",
+                        region,
+                        month,
+                        max(1, min(5, round(1 + score * 0.4))),
+                        None,
+                        None,
+                    )
                     yield (i, survey.id, 1, "channel", region, month, None, channels[i % 4], None)
                     if score <= 6 and i % 20 == 0:
                         yield (i, survey.id, 1, "why", region, month, None, None, f"Too slow, case {i}")
 
             rows_written = bulk_insert(
-                Answer, ("response_id", "survey_id", "version", "question", "region", "month", "value", "choice", "text"), rows(), database=database,
+                Answer,
+                ("response_id", "survey_id", "version", "question", "region", "month", "value", "choice", "text"),
+                rows(),
+                database=database,
             )
         database.execute_sql("ANALYZE")
     return rows_written
@@ -263,7 +359,8 @@ def bench_results(answers: int, repeat: int) -> list[Figure]:
             print(
                 f"  run {n + 1}: results {overall[-1]:.2f} s, by region {by_region[-1]:.2f} s, by region and quarter "
                 f"{by_both[-1]:.2f} s, baseline GROUP BY {t:.2f} s ({len(groups):,} groups); NPS {recommend.nps}, "
-                f"{len(result.segments)} segments", flush=True,
+                f"{len(result.segments)} segments",
+                flush=True,
             )
         plain.close()
         app.close()
@@ -274,8 +371,24 @@ def bench_results(answers: int, repeat: int) -> list[Figure]:
     name = "GROUP BY over surveys_answer (sqlite3)"
     return [
         Figure("results()", median(overall), "s", n, baseline=base, baseline_name=name, target_value=RESULTS_TARGET),
-        Figure("results(by=region)", median(by_region), "s", n, baseline=base, baseline_name=name, target_value=RESULTS_TARGET),
-        Figure("results(by=region, quarter)", median(by_both), "s", n, baseline=base, baseline_name=name, target_value=RESULTS_TARGET),
+        Figure(
+            "results(by=region)",
+            median(by_region),
+            "s",
+            n,
+            baseline=base,
+            baseline_name=name,
+            target_value=RESULTS_TARGET,
+        ),
+        Figure(
+            "results(by=region, quarter)",
+            median(by_both),
+            "s",
+            n,
+            baseline=base,
+            baseline_name=name,
+            target_value=RESULTS_TARGET,
+        ),
     ]
 
 

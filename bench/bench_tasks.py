@@ -57,7 +57,7 @@ from bench._timing import Figure, median, parse_args, print_table, section, time
 
 SCAN_TARGET_S = 10.0
 RULES_TARGET = 5000.0
-TODAY = dt.datetime(2026, 6, 1, 7, 0, tzinfo=dt.timezone.utc)
+TODAY = dt.datetime(2026, 6, 1, 7, 0, tzinfo=dt.UTC)
 STAFF = [
     {"name": "ana", "email": "ana@example.com", "teams": ["sales"]},
     {"name": "luis", "email": "luis@example.com", "teams": ["sales", "support"]},
@@ -65,22 +65,81 @@ STAFF = [
 ]
 OWNERS = ["ana", "luis", "marta", None]
 RULES: list[dict[str, Any]] = [
-    {"name": "unhappy-customer", "trigger": "event", "event": "SurveyAnswered", "when": {"negative": True}, "action": "task",
-     "task": {"kind": "call", "title": "Call {contact.display_name}: unhappy with survey {survey_id}", "assignee": "{contact.owner}",
-              "team": "support", "due_in": "1d", "questions": ["What went wrong?", "What would make it right?"]}},
-    {"name": "proposal", "trigger": "event", "event": "RequestReceived", "when": {"kind": "rfp"}, "action": "task",
-     "task": {"title": "Write the proposal for request {record_id}", "assignee": "{owner}", "team": "sales", "due_in": "3d"}},
-    {"name": "onboarding", "trigger": "event", "event": "SaleClosed", "when": {"won": True, "amount": {"gte": 5000}}, "action": "task",
-     "task": {"title": "Onboard {contact.display_name}", "assignee": "{owner}", "checklist": ["Account", "Welcome pack", "Training"]}},
-    {"name": "request-still-open", "trigger": "event", "event": "RequestReceived", "when": {"kind": {"in": ["rfp", "appointment"]}},
-     "action": "notify", "delay": "3d", "only_if_open": True,
-     "notify": {"to": ["team:sales"], "subject": "Request {record_id} is still open", "text": "Since {occurred_at}."}},
-    {"name": "welcome", "trigger": "change", "field": "status", "new": "customer", "action": "task",
-     "task": {"kind": "call", "title": "Welcome call for {contact.display_name}", "assignee": "{contact.owner}"}},
+    {
+        "name": "unhappy-customer",
+        "trigger": "event",
+        "event": "SurveyAnswered",
+        "when": {"negative": True},
+        "action": "task",
+        "task": {
+            "kind": "call",
+            "title": "Call {contact.display_name}: unhappy with survey {survey_id}",
+            "assignee": "{contact.owner}",
+            "team": "support",
+            "due_in": "1d",
+            "questions": ["What went wrong?", "What would make it right?"],
+        },
+    },
+    {
+        "name": "proposal",
+        "trigger": "event",
+        "event": "RequestReceived",
+        "when": {"kind": "rfp"},
+        "action": "task",
+        "task": {
+            "title": "Write the proposal for request {record_id}",
+            "assignee": "{owner}",
+            "team": "sales",
+            "due_in": "3d",
+        },
+    },
+    {
+        "name": "onboarding",
+        "trigger": "event",
+        "event": "SaleClosed",
+        "when": {"won": True, "amount": {"gte": 5000}},
+        "action": "task",
+        "task": {
+            "title": "Onboard {contact.display_name}",
+            "assignee": "{owner}",
+            "checklist": ["Account", "Welcome pack", "Training"],
+        },
+    },
+    {
+        "name": "request-still-open",
+        "trigger": "event",
+        "event": "RequestReceived",
+        "when": {"kind": {"in": ["rfp", "appointment"]}},
+        "action": "notify",
+        "delay": "3d",
+        "only_if_open": True,
+        "notify": {
+            "to": ["team:sales"],
+            "subject": "Request {record_id} is still open",
+            "text": "Since {occurred_at}.",
+        },
+    },
+    {
+        "name": "welcome",
+        "trigger": "change",
+        "field": "status",
+        "new": "customer",
+        "action": "task",
+        "task": {"kind": "call", "title": "Welcome call for {contact.display_name}", "assignee": "{contact.owner}"},
+    },
 ]
-WIN_BACK = {"name": "win-back", "trigger": "inactivity", "days": 365, "action": "task",
-            "task": {"kind": "call", "title": "Get back in touch with {contact.display_name} (last purchase {last_purchase})",
-                     "assignee": "{contact.owner}", "due_in": "7d"}}
+WIN_BACK = {
+    "name": "win-back",
+    "trigger": "inactivity",
+    "days": 365,
+    "action": "task",
+    "task": {
+        "kind": "call",
+        "title": "Get back in touch with {contact.display_name} (last purchase {last_purchase})",
+        "assignee": "{contact.owner}",
+        "due_in": "7d",
+    },
+}
 
 
 # -- stand-ins for the contacts and warehouse plugins ---------------------------------
@@ -94,8 +153,11 @@ def _plugins(n_contacts: int) -> list[tuple[str, Any]]:
         """Cards made on the fly: the contacts plugin's cost is not what is measured here."""
 
         def cards(self, ids):
-            return [ContactCard(id=i, kind="person", display_name=f"Customer {i}", owner=OWNERS[i % 4], status="customer")
-                    for i in ids if 0 < i <= n_contacts]
+            return [
+                ContactCard(id=i, kind="person", display_name=f"Customer {i}", owner=OWNERS[i % 4], status="customer")
+                for i in ids
+                if 0 < i <= n_contacts
+            ]
 
         def card(self, contact_id):
             return self.cards([contact_id])[0]
@@ -129,8 +191,10 @@ def _plugins(n_contacts: int) -> list[tuple[str, Any]]:
                 "AND (w.last_won IS NULL OR w.last_won < ?) AND COALESCE(h.left_at, h.first_seen) < ? ORDER BY s.contact_id",
                 (since.isoformat(), boundary),
             )
-            return {cid: (dt.date.fromisoformat(day) if day else None, dt.date.fromisoformat(start[:10]))
-                    for cid, day, start in cursor}
+            return {
+                cid: (dt.date.fromisoformat(day) if day else None, dt.date.fromisoformat(start[:10]))
+                for cid, day, start in cursor
+            }
 
     class ContactsPlugin:
         @hookimpl
@@ -150,9 +214,15 @@ def _app(path: Path, n_contacts: int, rules: list[dict[str, Any]], extra: list[A
     from crm_core.clock import FakeClock
     from crm_core.config import Config, CoreSettings, structure_section
 
-    core = structure_section({"database": f"sqlite:///{path}", "timezone": "Europe/Madrid", "mail": {"transport": "memory"}},
-                             CoreSettings, "bench", "crm")
-    config = Config(core=core, enabled=(), plugin_tables={"tasks": {"staff": STAFF, "rules": rules}}, enabled_source="bench")
+    core = structure_section(
+        {"database": f"sqlite:///{path}", "timezone": "Europe/Madrid", "mail": {"transport": "memory"}},
+        CoreSettings,
+        "bench",
+        "crm",
+    )
+    config = Config(
+        core=core, enabled=(), plugin_tables={"tasks": {"staff": STAFF, "rules": rules}}, enabled_source="bench"
+    )
     crm = CRM(config=config, plugins=[*_plugins(n_contacts), *extra, "tasks"], clock=FakeClock(TODAY), strict=True)
     crm.migrate()
     return crm
@@ -162,9 +232,13 @@ def _fill_warehouse(crm: Any, n_contacts: int, n_sales: int, rng: random.Random)
     from crm_core.storage import bulk_insert
 
     db = crm.database
-    db.execute_sql("CREATE TABLE bench_wh_status (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, status TEXT NOT NULL, "
-                   "deleted INTEGER NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT)")
-    db.execute_sql("CREATE TABLE bench_wh_sale (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, outcome TEXT NOT NULL, closed_on DATE NOT NULL)")
+    db.execute_sql(
+        "CREATE TABLE bench_wh_status (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, status TEXT NOT NULL, "
+        "deleted INTEGER NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT)"
+    )
+    db.execute_sql(
+        "CREATE TABLE bench_wh_sale (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, outcome TEXT NOT NULL, closed_on DATE NOT NULL)"
+    )
     start = TODAY.date() - dt.timedelta(days=3 * 365)
     days = [(start + dt.timedelta(days=d)).isoformat() for d in range(3 * 365)]
 
@@ -180,8 +254,13 @@ def _fill_warehouse(crm: Any, n_contacts: int, n_sales: int, rng: random.Random)
             else:
                 yield (i, status, 0, days[came] + " 09:00:00", None)
 
-    bulk_insert("bench_wh_status", ("contact_id", "status", "deleted", "valid_from", "valid_to"), intervals(), database=db,
-                batch_size=50_000)
+    bulk_insert(
+        "bench_wh_status",
+        ("contact_id", "status", "deleted", "valid_from", "valid_to"),
+        intervals(),
+        database=db,
+        batch_size=50_000,
+    )
     db.execute_sql("CREATE INDEX bench_wh_status_contact ON bench_wh_status (contact_id, valid_from)")
     db.execute_sql("CREATE INDEX bench_wh_status_current ON bench_wh_status (status, valid_to)")
 
@@ -222,23 +301,49 @@ def bench_scan(args: Any, workdir: Path) -> list[Figure]:
         olders.append(t_older)
         firsts.append(t_first)
         seconds.append(t_second)
-        print(f"  repeat {repeat + 1}: query {t_query:.2f} s (older, last sale only: {t_older:.2f} s), first scan {t_first:.2f} s ({created:,} tasks), "
-              f"second scan {t_second:.2f} s ({again:,} new)", flush=True)
+        print(
+            f"  repeat {repeat + 1}: query {t_query:.2f} s (older, last sale only: {t_older:.2f} s), first scan {t_first:.2f} s ({created:,} tasks), "
+            f"second scan {t_second:.2f} s ({again:,} new)",
+            flush=True,
+        )
     n = f"{n_contacts // 1000:,}k customers / {n_sales // 1_000_000 or n_sales / 1e6:g}M sales"
     return [
-        Figure("daily scan (query + key checks)", median(seconds), "s", n=f"{n}, {again:,} new", baseline=median(queries),
-               baseline_name="query alone", target_value=SCAN_TARGET_S),
-        Figure("quiet customers query (last sale and arrival)", median(queries), "s", n=n, baseline=median(olders),
-               baseline_name="older query, last sale only"),
-        Figure("first scan: backlog of tasks", median(firsts), "s",
-               n=f"{n}, {created:,} tasks ({created / median(firsts):,.0f}/s)", baseline=median(queries),
-               baseline_name="query alone"),
+        Figure(
+            "daily scan (query + key checks)",
+            median(seconds),
+            "s",
+            n=f"{n}, {again:,} new",
+            baseline=median(queries),
+            baseline_name="query alone",
+            target_value=SCAN_TARGET_S,
+        ),
+        Figure(
+            "quiet customers query (last sale and arrival)",
+            median(queries),
+            "s",
+            n=n,
+            baseline=median(olders),
+            baseline_name="older query, last sale only",
+        ),
+        Figure(
+            "first scan: backlog of tasks",
+            median(firsts),
+            "s",
+            n=f"{n}, {created:,} tasks ({created / median(firsts):,.0f}/s)",
+            baseline=median(queries),
+            baseline_name="query alone",
+        ),
     ]
 
 
 def _events(n: int, rng: random.Random, n_contacts: int) -> list[Any]:
     from crm_hookspecs.events import (
-        ContactChanged, ContactCreated, RequestReceived, SaleClosed, StageChanged, SurveyAnswered,
+        ContactChanged,
+        ContactCreated,
+        RequestReceived,
+        SaleClosed,
+        StageChanged,
+        SurveyAnswered,
     )
     from crm_hookspecs.records import FieldChange
 
@@ -248,23 +353,61 @@ def _events(n: int, rng: random.Random, n_contacts: int) -> list[Any]:
         owner = OWNERS[cid % 4]
         r = rng.random()
         if r < 0.25:
-            out.append(SurveyAnswered(survey_id=1, version=1, contact_id=cid, response_id=i, scores={"nps": rng.randint(0, 10)},
-                                      negative=rng.random() < 0.2, occurred_at=TODAY))
+            out.append(
+                SurveyAnswered(
+                    survey_id=1,
+                    version=1,
+                    contact_id=cid,
+                    response_id=i,
+                    scores={"nps": rng.randint(0, 10)},
+                    negative=rng.random() < 0.2,
+                    occurred_at=TODAY,
+                )
+            )
         elif r < 0.40:
-            out.append(RequestReceived(record_id=i, contact_id=cid, kind=rng.choice(["rfp", "rfq", "appointment", "rfq"]),
-                                       owner=owner, occurred_at=TODAY))
+            out.append(
+                RequestReceived(
+                    record_id=i,
+                    contact_id=cid,
+                    kind=rng.choice(["rfp", "rfq", "appointment", "rfq"]),
+                    owner=owner,
+                    occurred_at=TODAY,
+                )
+            )
         elif r < 0.60:
-            out.append(SaleClosed(record_id=i, contact_id=cid, won=rng.random() < 0.6, amount=decimal.Decimal(rng.randint(100, 20000)),
-                                  owner=owner, occurred_at=TODAY))
+            out.append(
+                SaleClosed(
+                    record_id=i,
+                    contact_id=cid,
+                    won=rng.random() < 0.6,
+                    amount=decimal.Decimal(rng.randint(100, 20000)),
+                    owner=owner,
+                    occurred_at=TODAY,
+                )
+            )
         elif r < 0.75:
-            out.append(StageChanged(record_id=i, contact_id=cid, old_stage="new", new_stage=rng.choice(["qualified", "proposal", "lost"]),
-                                    owner=owner, occurred_at=TODAY))
+            out.append(
+                StageChanged(
+                    record_id=i,
+                    contact_id=cid,
+                    old_stage="new",
+                    new_stage=rng.choice(["qualified", "proposal", "lost"]),
+                    owner=owner,
+                    occurred_at=TODAY,
+                )
+            )
         elif r < 0.90:
             field = rng.choice(["status", "city", "phone", "owner"])
-            change = FieldChange("prospect", rng.choice(["customer", "former"])) if field == "status" else FieldChange("a", "b")
+            change = (
+                FieldChange("prospect", rng.choice(["customer", "former"]))
+                if field == "status"
+                else FieldChange("a", "b")
+            )
             out.append(ContactChanged(contact_id=cid, changes={field: change}, occurred_at=TODAY))
         else:
-            out.append(ContactCreated(contact_id=cid, data={"status": "prospect", "first_name": "X"}, occurred_at=TODAY))
+            out.append(
+                ContactCreated(contact_id=cid, data={"status": "prospect", "first_name": "X"}, occurred_at=TODAY)
+            )
     return out
 
 
@@ -295,7 +438,7 @@ def bench_rules(args: Any, workdir: Path) -> list[Figure]:
             with crm.activate():
                 for start in range(0, n, 500):
                     with crm.transaction():
-                        total += api.handle_events(events[start:start + 500])
+                        total += api.handle_events(events[start : start + 500])
             return total
 
         t_handler, fired = timed(run_handler)
@@ -315,20 +458,42 @@ def bench_rules(args: Any, workdir: Path) -> list[Figure]:
         e2e.append(n / t_e2e)
         noop.append(n / t_noop)
         match_only.append(n / t_match)
-        print(f"  repeat {repeat + 1}: handler {n / t_handler:,.0f} ev/s ({fired:,} firings), outbox {n / t_e2e:,.0f} ev/s, "
-              f"no-op handler {n / t_noop:,.0f} ev/s, match only {n / t_match:,.0f} ev/s", flush=True)
+        print(
+            f"  repeat {repeat + 1}: handler {n / t_handler:,.0f} ev/s ({fired:,} firings), outbox {n / t_e2e:,.0f} ev/s, "
+            f"no-op handler {n / t_noop:,.0f} ev/s, match only {n / t_match:,.0f} ev/s",
+            flush=True,
+        )
     label = f"{n // 1000:,}k events, {fired:,} firings"
     return [
-        Figure("rules handler (batches of 500)", median(handler), "events/s", n=label, baseline=median(match_only),
-               baseline_name="match only, no DB", higher_is_better=True, target_value=RULES_TARGET),
-        Figure("outbox -> tasks handler", median(e2e), "events/s", n=label, baseline=median(noop),
-               baseline_name="outbox -> no-op handler", higher_is_better=True, target_value=RULES_TARGET),
+        Figure(
+            "rules handler (batches of 500)",
+            median(handler),
+            "events/s",
+            n=label,
+            baseline=median(match_only),
+            baseline_name="match only, no DB",
+            higher_is_better=True,
+            target_value=RULES_TARGET,
+        ),
+        Figure(
+            "outbox -> tasks handler",
+            median(e2e),
+            "events/s",
+            n=label,
+            baseline=median(noop),
+            baseline_name="outbox -> no-op handler",
+            higher_is_better=True,
+            target_value=RULES_TARGET,
+        ),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv, "The tasks plugin: inactivity scan and rules engine.",
-                      lambda p: p.add_argument("--repeat", type=int, default=None, help="repeats (median) [default: 3, quick: 1]"))
+    args = parse_args(
+        argv,
+        "The tasks plugin: inactivity scan and rules engine.",
+        lambda p: p.add_argument("--repeat", type=int, default=None, help="repeats (median) [default: 3, quick: 1]"),
+    )
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     with tempfile.TemporaryDirectory(prefix="bench_tasks_") as tmp:

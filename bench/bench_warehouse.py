@@ -47,7 +47,7 @@ IMPORT_TARGET_RATIO = 1.15
 TIMELINE_TARGET_MS = 20.0
 AS_OF_TARGET_MS = 50.0
 EVENTS_PER_CONTACT = 10
-START = dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2023, 6, 1, tzinfo=dt.UTC)
 SPAN_DAYS = 3 * 365
 REGIONS = ["Norte", "Sur", "Centro", "Levante", "Noreste"]
 STATUSES = ["prospect", "customer", "former"]
@@ -101,7 +101,9 @@ def _import_once(workdir: Path, csv_path: Path, variant: str) -> tuple[float, in
 
 def bench_import(args: Any, workdir: Path) -> list[Figure]:
     n = args.contacts or (20_000 if args.quick else 100_000)
-    section(f"importing {n:,} contacts: alone, with a no-op handler, with the warehouse ({args.repeat} repeat(s), alternating)")
+    section(
+        f"importing {n:,} contacts: alone, with a no-op handler, with the warehouse ({args.repeat} repeat(s), alternating)"
+    )
     csv_path = workdir / "contacts.csv"
     _write_csv(csv_path, n)
     times: dict[str, list[float]] = {"alone": [], "noop handler": [], "warehouse": []}
@@ -110,7 +112,10 @@ def bench_import(args: Any, workdir: Path) -> list[Figure]:
             seconds, created = _import_once(workdir, csv_path, variant)
             assert created == n, f"{variant}: {created} of {n} contacts imported"
             times[variant].append(seconds)
-        print("  repeat {}: {} (CPU)".format(repeat + 1, ", ".join(f"{v} {t[-1]:.1f} s" for v, t in times.items())), flush=True)
+        print(
+            "  repeat {}: {} (CPU)".format(repeat + 1, ", ".join(f"{v} {t[-1]:.1f} s" for v, t in times.items())),
+            flush=True,
+        )
     alone, noop, warehouse = (median(times[v]) for v in ("alone", "noop handler", "warehouse"))
     return [
         Figure("import, warehouse enabled", n / warehouse, "contacts/s", n=f"{n:,}", baseline=n / alone,
@@ -152,7 +157,9 @@ CHANGED = ("status", "region", "email")
 def _payload(kind: str, event_id: str, at: dt.datetime, cid: int, k: int, rng: random.Random) -> str:
     field = CHANGED[(k // 3) % 3]  # the three changes: status, region, e-mail
     new = {"status": STATUSES[k % 3], "region": REGIONS[(cid + k) % 5], "email": f"p{cid}.{k}@example.es"}[field]
-    body = TEMPLATES[kind].format(cid=cid, k=cid * 10 + k, region=REGIONS[cid % 5], field=field, new=new, score=(cid + k) % 11)
+    body = TEMPLATES[kind].format(
+        cid=cid, k=cid * 10 + k, region=REGIONS[cid % 5], field=field, new=new, score=(cid + k) % 11
+    )
     return f'{{"event_id":"{event_id}","occurred_at":"{at.isoformat()}","actor":"maria","channel":"staff",{body}}}'
 
 
@@ -182,13 +189,30 @@ def _fill_store(app: Any, n_events: int, rng: random.Random, watch: dict[int, dt
                 event_id = f"{pk:032x}"
                 naive = _text(at)
                 kind_name = KINDS[kind]
-                events.append((pk, event_id, kind, kind_name, naive, "maria", "staff", _payload(kind, event_id, at, cid, k, rng), stored_at))
+                events.append(
+                    (
+                        pk,
+                        event_id,
+                        kind,
+                        kind_name,
+                        naive,
+                        "maria",
+                        "staff",
+                        _payload(kind, event_id, at, cid, k, rng),
+                        stored_at,
+                    )
+                )
                 links.append((cid, naive, pk, kind_name, None))
                 at += dt.timedelta(seconds=rng.randint(86_400, 20 * 86_400))
         with database.atomic():
             bulk_insert("warehouse_event", ("id", "event_id", "type", "kind", "occurred_at", "actor", "channel", "payload", "stored_at"),
                         events, database=database)  # fmt: skip
-            bulk_insert("warehouse_event_contact", ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"), links, database=database)
+            bulk_insert(
+                "warehouse_event_contact",
+                ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"),
+                links,
+                database=database,
+            )
         if (first // page) % 10 == 0:
             print(f"  {pk:,} events stored ({pk / (time.perf_counter() - started):,.0f}/s)", flush=True)
     return contacts
@@ -228,7 +252,11 @@ def bench_history(args: Any, workdir: Path) -> list[Figure]:
                 as_of_us.append(seconds * 1e6)
                 fields += len(state)
                 key = rng.randint(1, n_events)
-                seconds, _ = timed(lambda: app.database.execute_sql("SELECT payload FROM warehouse_event WHERE id = ?", (key,)).fetchone())
+                seconds, _ = timed(
+                    lambda: app.database.execute_sql(
+                        "SELECT payload FROM warehouse_event WHERE id = ?", (key,)
+                    ).fetchone()
+                )
                 key_us.append(seconds * 1e6)
         assert entries == EVENTS_PER_CONTACT * samples * args.repeat, "every timeline holds the contact's ten events"
         print(f"  {len(timeline_us)} timelines and as-of rebuilds of random contacts", flush=True)
@@ -247,11 +275,23 @@ def bench_history(args: Any, workdir: Path) -> list[Figure]:
 def main(argv: list[str] | None = None) -> None:
     def options(parser: Any) -> None:
         parser.add_argument("--repeat", type=int, default=None, help="repeats (median) [default: 3, quick: 1]")
-        parser.add_argument("--contacts", type=int, default=None, help="contacts imported [default: 100,000; quick: 20,000; the issue's: 1,000,000]")
-        parser.add_argument("--events", type=int, default=None, help="events stored for the history reads [default: 10,000,000; quick: 1,000,000]")
+        parser.add_argument(
+            "--contacts",
+            type=int,
+            default=None,
+            help="contacts imported [default: 100,000; quick: 20,000; the issue's: 1,000,000]",
+        )
+        parser.add_argument(
+            "--events",
+            type=int,
+            default=None,
+            help="events stored for the history reads [default: 10,000,000; quick: 1,000,000]",
+        )
         parser.add_argument("--only", choices=["import", "history"], default=None, help="run one part only")
 
-    args = parse_args(argv, "The warehouse: storing events during an import, history reads among millions of events.", options)
+    args = parse_args(
+        argv, "The warehouse: storing events during an import, history reads among millions of events.", options
+    )
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     figures: list[Figure] = []

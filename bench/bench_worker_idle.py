@@ -60,7 +60,10 @@ def _measure(seconds: float, settle: float, mail_interval: float) -> float:
         subprocess.run([crm, "--config", str(config), "migrate"], env=env, check=True, capture_output=True, timeout=120)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(
-            [crm, "--config", str(config), "worker", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [crm, "--config", str(config), "worker", "--quiet"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             time.sleep(settle)  # imports, the first run of every job
@@ -102,8 +105,13 @@ def main(argv: list[str] | None = None) -> None:
         "Worker: CPU of an idle worker (percent of one core)",
         [
             Figure(
-                "idle worker (default schedule)", median(idle), "%", f"{seconds:g} s",
-                baseline=1.0, baseline_name="target: 1% of a core", target_value=1.0,
+                "idle worker (default schedule)",
+                median(idle),
+                "%",
+                f"{seconds:g} s",
+                baseline=1.0,
+                baseline_name="target: 1% of a core",
+                target_value=1.0,
             ),
             Figure("idle worker, mail_interval = 1 s", median(busy), "%", f"{seconds:g} s"),
         ],

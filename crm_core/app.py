@@ -7,7 +7,8 @@ import datetime as dt
 import itertools
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar, overload
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from crm_core import rows as typed_rows
 from crm_core import storage
@@ -29,14 +30,13 @@ _API = TypeVar("_API")
 
 if TYPE_CHECKING:
     import peewee
-    from crm_hookspecs.events import Event
-
-    from crm_hookspecs.records import UserInfo
 
     from crm_core.auth.authz import Authz
     from crm_core.events import EventBus
     from crm_core.mail import Mailer
     from crm_core.schema import MigrationStep
+    from crm_hookspecs.events import Event
+    from crm_hookspecs.records import UserInfo
 
 __all__ = ["CRM"]
 
@@ -190,7 +190,9 @@ class CRM:
     ) -> LoadedPlugins:
         """Load the plugins; refuse names that are not installed, log the ones skipped."""
         installed = discover() if installed is None else installed
-        loaded = load_plugins(enabled, installed=installed, strict=self.strict, enabled_source=self.config.enabled_source)
+        loaded = load_plugins(
+            enabled, installed=installed, strict=self.strict, enabled_source=self.config.enabled_source
+        )
         # a name that is not installed is a mistake in the list, not a broken
         # plugin: starting without it would hide the typo ("taks")
         unknown = [
@@ -292,15 +294,21 @@ class CRM:
                         continue  # object plugins are per-process, not installed
                     error = str(record.error) if record.error else None
                     row = known.get(name)
-                    values = dict(version=record.info.version, state=record.state, contract=record.info.contract, error=error)
+                    values = dict(
+                        version=record.info.version, state=record.state, contract=record.info.contract, error=error
+                    )
                     if row is None:
                         PluginState.create(name=name, updated_at=now, **values)
                     elif any(getattr(row, k) != v for k, v in values.items()):
                         PluginState.update(updated_at=now, **values).where(PluginState.name == name).execute()
                 # plugins seen before but not enabled in this app
-                gone = [name for name, row in known.items() if name not in self._loaded.records and row.state != "disabled"]
+                gone = [
+                    name for name, row in known.items() if name not in self._loaded.records and row.state != "disabled"
+                ]
                 if gone:
-                    PluginState.update(state="disabled", error=None, updated_at=now).where(PluginState.name.in_(gone)).execute()
+                    PluginState.update(state="disabled", error=None, updated_at=now).where(
+                        PluginState.name.in_(gone)
+                    ).execute()
             self.events.ensure_cursors()
 
     # -- schema --------------------------------------------------------------
@@ -344,7 +352,9 @@ class CRM:
             self._authz = Authz(self)
         return self._authz
 
-    def as_user(self, user: UserInfo | str | int, *, scopes: Sequence[str] | None = None) -> contextlib.AbstractContextManager[UserInfo]:
+    def as_user(
+        self, user: UserInfo | str | int, *, scopes: Sequence[str] | None = None
+    ) -> contextlib.AbstractContextManager[UserInfo]:
         """Run the block as a CRM user (a ``UserInfo``, a user name or an id): ``with crm.as_user("ana"):``.
 
         Outside such a block code acts as the system, which is trusted.

@@ -19,14 +19,14 @@ class SystemClock:
     """The real time, in UTC."""
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
 
 class FakeClock:
     """A clock that moves only when told to: ``advance(days=3)`` or ``set(when)``."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        start = start or dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+        start = start or dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
         self._now = _aware(start)
         self._lock = threading.Lock()
 
@@ -51,4 +51,4 @@ class FakeClock:
 def _aware(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
         raise ValueError(f"the clock needs an aware datetime, got naive {when!r}")
-    return when.astimezone(dt.timezone.utc)
+    return when.astimezone(dt.UTC)

@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import attrs
 
 from crm_core.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the kernel needs 3.11, kept for plugins' tooling
-    import tomli as tomllib
 
 __all__ = [
     "Config",
@@ -180,7 +176,9 @@ _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 def _check_role_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not _ROLE_NAME.match(value):
-        raise ValueError(f"role name {value!r}: use 1 to 40 lower-case letters, digits, '-' and '_', starting with a letter")
+        raise ValueError(
+            f"role name {value!r}: use 1 to 40 lower-case letters, digits, '-' and '_', starting with a letter"
+        )
     if value in BUILTIN_ROLE_NAMES:
         raise ValueError(f"{value!r} is a built-in role; give the custom role another name")
 
@@ -370,7 +368,7 @@ def load_config(
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(
                 f"{source}: plugins.enabled must be a list of plugin names, e.g. "
-                f"enabled = [\"contacts\", \"tasks\"], not {value!r}"
+                f'enabled = ["contacts", "tasks"], not {value!r}'
             )
         enabled = tuple(value)
     if "CRM_PLUGINS" in env:
@@ -475,7 +473,9 @@ def _scalar_fix(kind: type, value: Any) -> str:
     return ""
 
 
-def _failing_field(cls: type, value: dict[str, Any], structure: Any) -> tuple[attrs.Attribute[Any], BaseException] | None:
+def _failing_field(
+    cls: type, value: dict[str, Any], structure: Any
+) -> tuple[attrs.Attribute[Any], BaseException] | None:
     """Which field's validator refused ``value``, so the message can name its key.
 
     An attrs validator raises from the class's ``__init__``, where cattrs no
@@ -546,7 +546,7 @@ def _converter() -> Any:
 
             def structure(value: Any, _: Any) -> Any:
                 if not isinstance(value, list):
-                    raise TypeError(f"expected a list such as [\"a\", \"b\"], got {_what(value)}")
+                    raise TypeError(f'expected a list such as ["a", "b"], got {_what(value)}')
                 items = inner(value, list[item])  # type: ignore[valid-type]
                 return finish(items) if finish is not None else items
 
@@ -592,9 +592,11 @@ def _resolve_env(value: Any, path: str, env: Mapping[str, str], secrets: set[str
     if isinstance(value, list):
         return [_resolve_env(v, f"{path}[{i}]", env, secrets, source) for i, v in enumerate(value)]
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
-        name = value[len(ENV_PREFIX):]
+        name = value[len(ENV_PREFIX) :]
         if name not in env:
-            raise ConfigError(f"{source}: {path} = {value!r} but the environment variable {name} is not set; set it or put the value in the file")
+            raise ConfigError(
+                f"{source}: {path} = {value!r} but the environment variable {name} is not set; set it or put the value in the file"
+            )
         secrets.add(path)
         return env[name]
     return value

@@ -38,8 +38,9 @@ import functools
 import logging
 import re
 import select
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import peewee
 from playhouse import pool
@@ -253,7 +254,9 @@ class KernelDatabase(peewee.Database):
             if not hasattr(exc, "orig"):  # peewee's own refusal ("Connection already opened"), not the server's
                 raise
             reason = first_line(exc.orig)
-            error = DatabaseUnavailable(f"cannot open the database {self.display_url}: {reason}; {self._fix_for('open')}")
+            error = DatabaseUnavailable(
+                f"cannot open the database {self.display_url}: {reason}; {self._fix_for('open')}"
+            )
             error.orig = exc.orig
             # one line with the reason: the driver's traceback adds nothing for the user (``.orig`` keeps it)
             raise error from None
@@ -293,7 +296,11 @@ class KernelDatabase(peewee.Database):
             if not (self._lost(exc) and (is_read(sql) or self._never_sent(exc))):
                 _throw(self._fail(exc, "statement"), exc)
             self._discard()
-            log.info("the connection to %s was dropped (%s); running the statement again on a new one", self.display_url, first_line(exc))
+            log.info(
+                "the connection to %s was dropped (%s); running the statement again on a new one",
+                self.display_url,
+                first_line(exc),
+            )
         try:
             return self._execute(sql, params)
         except Exception as exc:
@@ -518,4 +525,3 @@ class PooledMySQLDatabase(_MySQLMixin, pool.PooledMySQLDatabase):  # type: ignor
     """MySQL or MariaDB with a connection pool (``?pool=true``)."""
 
     pooled = True
-

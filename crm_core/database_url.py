@@ -9,8 +9,9 @@ docs/storage.md documents each one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
@@ -207,7 +208,9 @@ def _options(kind: str, query: str, shown: str) -> dict[str, Any]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
-        raise StorageError(f"database URL {shown!r}: cannot read its options {query!r}; write them as ?name=value&name=value") from None
+        raise StorageError(
+            f"database URL {shown!r}: cannot read its options {query!r}; write them as ?name=value&name=value"
+        ) from None
     for key, value in pairs:
         option = accepted.get(key)
         if option is None:
@@ -228,7 +231,9 @@ def _pool(options: dict[str, Any], shown: str) -> dict[str, Any] | None:
     pooled = options.pop("pool", False)
     settings = {key: options.pop(key) for key in list(options) if key.startswith("pool_")}
     if settings and not pooled:
-        raise StorageError(f"database URL {shown!r}: {', '.join(sorted(settings))} need(s) pool=true; add it, or remove them")
+        raise StorageError(
+            f"database URL {shown!r}: {', '.join(sorted(settings))} need(s) pool=true; add it, or remove them"
+        )
     if not pooled:
         return None
     wait = settings.get("pool_timeout", 10)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -39,7 +40,9 @@ def run_checks(state: CLIState) -> Iterator[Check]:
     for name in sorted(config.plugin_tables):
         if name not in installed:
             yield Check(
-                f"plugin settings [plugins.{name}]", False, f"no installed plugin is called {name!r}",
+                f"plugin settings [plugins.{name}]",
+                False,
+                f"no installed plugin is called {name!r}",
                 f"install the plugin or remove [plugins.{name}] from {config.source}",
             )
 
@@ -49,27 +52,7 @@ def run_checks(state: CLIState) -> Iterator[Check]:
         yield Check("app", False, str(exc), "fix what the message names, then run 'crm doctor' again")
         return
 
-    for name, record in app.plugins.items():
-        if record.error is not None:
-            yield Check(f"plugin {name}", False, str(record.error), _plugin_fix(record))
-        else:
-            yield Check(f"plugin {name}", True, f"{record.info.version or 'object'} loaded, hooks: {', '.join(record.hooks) or 'none'}")
-        for warning in record.warnings:
-            yield Check(f"plugin {name}", True, warning, warning=True)
-    for name, schema in app.hooks.schemas():
-        prefix = f"{name}_"
-        wrong = [m._meta.table_name for m in schema.models if not m._meta.table_name.startswith(prefix)]
-        if wrong:
-            yield Check(f"plugin {name} tables", False, f"tables not named {prefix}*: {', '.join(wrong)}", "rename them in a migration")
-
-    seen: dict[str, str] = {}
-    from crm_core.cli.main import KERNEL_COMMANDS
-
-    for owner, spec in app.hooks.cli_commands():
-        if spec.name in KERNEL_COMMANDS or spec.name in seen:
-            other = seen.get(spec.name, "the kernel")
-            yield Check(f"command {spec.name}", False, f"plugin {owner!r} and {other} both define it; {other}'s wins", f"rename the command in {owner}")
-        seen.setdefault(spec.name, repr(owner))
+    yield from _plugin_checks(app)
 
     yield Check("database", True, f"{app.config.core.database} is reachable")
     try:
@@ -85,9 +68,53 @@ def run_checks(state: CLIState) -> Iterator[Check]:
     yield _drift_check(app)
     failed = app.events.failed()
     if failed:
-        yield Check("events", False, f"{len(failed)} failed deliveries", "see 'crm events failed', fix the handler, then 'crm events retry --all'")
+        yield Check(
+            "events",
+            False,
+            f"{len(failed)} failed deliveries",
+            "see 'crm events failed', fix the handler, then 'crm events retry --all'",
+        )
     else:
         yield Check("events", True, "no failed deliveries")
+
+
+def _plugin_checks(app: Any) -> Iterator[Check]:
+    """Each plugin loaded (or why not), its tables' prefix, and commands two of them define."""
+    for name, record in app.plugins.items():
+        if record.error is not None:
+            yield Check(f"plugin {name}", False, str(record.error), _plugin_fix(record))
+        else:
+            yield Check(
+                f"plugin {name}",
+                True,
+                f"{record.info.version or 'object'} loaded, hooks: {', '.join(record.hooks) or 'none'}",
+            )
+        for warning in record.warnings:
+            yield Check(f"plugin {name}", True, warning, warning=True)
+    for name, schema in app.hooks.schemas():
+        prefix = f"{name}_"
+        wrong = [m._meta.table_name for m in schema.models if not m._meta.table_name.startswith(prefix)]
+        if wrong:
+            yield Check(
+                f"plugin {name} tables",
+                False,
+                f"tables not named {prefix}*: {', '.join(wrong)}",
+                "rename them in a migration",
+            )
+
+    seen: dict[str, str] = {}
+    from crm_core.cli.main import KERNEL_COMMANDS
+
+    for owner, spec in app.hooks.cli_commands():
+        if spec.name in KERNEL_COMMANDS or spec.name in seen:
+            other = seen.get(spec.name, "the kernel")
+            yield Check(
+                f"command {spec.name}",
+                False,
+                f"plugin {owner!r} and {other} both define it; {other}'s wins",
+                f"rename the command in {owner}",
+            )
+        seen.setdefault(spec.name, repr(owner))
 
 
 def _plugin_fix(record: PluginRecord) -> str | None:
@@ -107,6 +134,8 @@ def _drift_check(app: Any) -> Check:
         return Check("schema", True, "every table matches its model")
     shown = "; ".join(str(d) for d in drift[:5]) + (f"; and {len(drift) - 5} more" if len(drift) > 5 else "")
     return Check(
-        "schema", False, f"{len(drift)} difference(s) between the migrated tables and the models: {shown}",
+        "schema",
+        False,
+        f"{len(drift)} difference(s) between the migrated tables and the models: {shown}",
         "the plugin named is missing a migration (or its model is wrong): tell its author; see docs/storage.md#schema-drift",
     )

@@ -24,7 +24,8 @@ on it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 import peewee
@@ -121,7 +122,9 @@ def schema_drift(app: CRM) -> list[Drift]:
 def _compare(owner: str, model: type[peewee.Model], database: peewee.Database, tables: set[str]) -> list[Drift]:
     table = model._meta.table_name
     if table not in tables:
-        return [Drift(owner, table, "the model's table is missing: run 'crm migrate', or add a migration that creates it")]
+        return [
+            Drift(owner, table, "the model's table is missing: run 'crm migrate', or add a migration that creates it")
+        ]
     out = [Drift(owner, table, problem) for problem in _columns(model, database) + _indexes(model, database)]
     return out
 
@@ -148,14 +151,18 @@ def _columns(model: type[peewee.Model], database: peewee.Database) -> list[str]:
         if mysql and want == "boolean":  # MySQL reports BOOL columns as plain tinyint
             want = "integer"
         if want != have:
-            problems.append(f"column {name!r} is {have} in the database but {want} in the model ({type(field).__name__})")
+            problems.append(
+                f"column {name!r} is {have} in the database but {want} in the model ({type(field).__name__})"
+            )
         if not column.primary_key and bool(column.null) != bool(field.null):
             problems.append(
                 f"column {name!r} {'accepts' if column.null else 'refuses'} NULL in the database "
                 f"but the model says null={bool(field.null)}"
             )
     for name in sorted(set(live) - set(fields)):
-        problems.append(f"column {name!r} is in the database but not in the model: add it to the model, or drop it in a migration")
+        problems.append(
+            f"column {name!r} is in the database but not in the model: add it to the model, or drop it in a migration"
+        )
     return problems
 
 
@@ -182,7 +189,9 @@ def _indexes(model: type[peewee.Model], database: peewee.Database) -> list[str]:
     for columns, unique in _declared_indexes(model).items():
         shown = ", ".join(columns)
         if columns not in live:
-            problems.append(f"the model's {'unique ' if unique else ''}index on ({shown}) is missing: add it in a migration")
+            problems.append(
+                f"the model's {'unique ' if unique else ''}index on ({shown}) is missing: add it in a migration"
+            )
         elif live[columns] != unique:
             problems.append(
                 f"the index on ({shown}) is {'unique' if live[columns] else 'not unique'} in the database "

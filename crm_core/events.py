@@ -25,7 +25,8 @@ import itertools
 import json
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -35,10 +36,10 @@ from crm_core.storage import bulk_insert, dialect
 
 if TYPE_CHECKING:
     import peewee
-    from crm_hookspecs.events import Event
 
     from crm_core.app import CRM
     from crm_core.privacy import Redactor
+    from crm_hookspecs.events import Event
 
 __all__ = ["DeliveryReport", "EventBus", "FailureInfo", "LoggedEvent"]
 
@@ -274,14 +275,16 @@ class EventBus:
             return 0
         # naive UTC, as UTCDateTimeField stores it
         rows = (
-            (eid, t, at.astimezone(dt.timezone.utc).replace(tzinfo=None), p)
+            (eid, t, at.astimezone(dt.UTC).replace(tzinfo=None), p)
             for eid, t, at, p in itertools.chain((first,), prepared)
         )
         with app.activate():
             caller = _outermost_transaction(database)
             with database.atomic():
                 self._lock_outbox(caller)
-                count = bulk_insert(OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database)
+                count = bulk_insert(
+                    OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database
+                )
                 if app.deliver_events == "after-commit":
                     self._schedule_delivery()
             if caller is not None:
@@ -364,7 +367,9 @@ class EventBus:
                     newest = OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar() or 0
                     now = self._app.clock.now()
                     for handler in missing:
-                        EventCursor.insert(handler=handler, last_id=newest, updated_at=now).on_conflict_ignore().execute()
+                        EventCursor.insert(
+                            handler=handler, last_id=newest, updated_at=now
+                        ).on_conflict_ignore().execute()
 
     def deliver(self, handler: str | None = None) -> DeliveryReport:
         """Deliver every new event to every handler (or to ``handler`` only).
@@ -384,7 +389,9 @@ class EventBus:
             with self._app.activate():
                 while True:
                     local.again = False
-                    handlers = [(n, fn) for n, fn in self._app.hooks.event_handlers() if handler is None or n == handler]
+                    handlers = [
+                        (n, fn) for n, fn in self._app.hooks.event_handlers() if handler is None or n == handler
+                    ]
                     if handlers:
                         report += self._deliver_round(handlers)
                     if not local.again:
@@ -454,7 +461,9 @@ class EventBus:
                 self.ensure_cursors()
                 row = typed_rows.fetchone(database, sql.lock, (name,))
             if row is None:
-                raise EventError(f"event handler {name!r} has no cursor in crm_event_cursor, even after creating the missing ones")
+                raise EventError(
+                    f"event handler {name!r} has no cursor in crm_event_cursor, even after creating the missing ones"
+                )
             last: int = row[0]
             if last >= batch.pks[-1]:  # another delivery got there first
                 local.positions[name] = last
@@ -500,19 +509,29 @@ class EventBus:
         message = (str(exc).strip().splitlines() or [""])[0][:200]
         self._app.log.error(
             "event handler %s failed on event %s: %s: %s; recorded for a retry (crm events failed)",
-            handler, event_pk, type(exc).__name__, message,
+            handler,
+            event_pk,
+            type(exc).__name__,
+            message,
             extra={"crm_delivery_failure": (handler, event_pk, text)},
         )
         existing = EventFailure.get_or_none((EventFailure.handler == handler) & (EventFailure.event == event_pk))
         if existing is None:
             EventFailure.create(
-                handler=handler, event=event_pk, attempts=1, error=text, failed_at=now, next_attempt_at=now + FIRST_BACKOFF
+                handler=handler,
+                event=event_pk,
+                attempts=1,
+                error=text,
+                failed_at=now,
+                next_attempt_at=now + FIRST_BACKOFF,
             )
         else:
             attempts = existing.attempts + 1
             delay = min(FIRST_BACKOFF * (2 ** (attempts - 1)), MAX_BACKOFF)
             (
-                EventFailure.update(attempts=attempts, error=text, failed_at=now, next_attempt_at=now + delay, resolved_at=None)
+                EventFailure.update(
+                    attempts=attempts, error=text, failed_at=now, next_attempt_at=now + delay, resolved_at=None
+                )
                 .where(EventFailure.id == existing.id)
                 .execute()
             )
@@ -526,10 +545,9 @@ class EventBus:
         order of events are untouched; a handler that has not yet seen an
         event gets the redacted one. Runs in the caller's transaction.
         """
-        from crm_hookspecs.events import from_payload
-
         from crm_core.models import OutboxEvent
         from crm_core.privacy import matching
+        from crm_hookspecs.events import from_payload
 
         # candidates: a payload naming the id (checked on the decoded event) or holding a value
         condition = OutboxEvent.payload.contains(f":{int(contact_id)}")
@@ -598,15 +616,18 @@ class EventBus:
 
     def retry(self, due_only: bool = True) -> DeliveryReport:
         """Re-deliver failed events, one by one; with ``due_only`` only those whose back-off has passed."""
-        from crm_hookspecs.events import from_payload
-
         from crm_core.models import EventFailure, OutboxEvent
+        from crm_hookspecs.events import from_payload
 
         app = self._app
         report = DeliveryReport()
         handlers = dict(app.hooks.event_handlers())
         with app.activate():
-            query = EventFailure.select().where(EventFailure.resolved_at.is_null()).order_by(EventFailure.event, EventFailure.id)
+            query = (
+                EventFailure.select()
+                .where(EventFailure.resolved_at.is_null())
+                .order_by(EventFailure.event, EventFailure.id)
+            )
             if due_only:
                 query = query.where(EventFailure.next_attempt_at <= app.clock.now())
             for failure in list(query):
@@ -679,9 +700,8 @@ class EventBus:
         an :class:`~crm_hookspecs.events.UnknownEvent` for a type no installed
         plugin registers.
         """
-        from crm_hookspecs.events import from_payload
-
         from crm_core.models import OutboxEvent
+        from crm_hookspecs.events import from_payload
 
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValueError(f"limit must be a whole number from 1 to 100000, not {limit!r}")
@@ -698,7 +718,9 @@ class EventBus:
             query = query.where(OutboxEvent.occurred_at >= since)
         with self._app.activate():
             rows = list(typed_rows.tuples(query.limit(limit)))
-        return [LoggedEvent(position, from_payload(type_name, _loads(payload))) for position, type_name, payload in rows]
+        return [
+            LoggedEvent(position, from_payload(type_name, _loads(payload))) for position, type_name, payload in rows
+        ]
 
     def recent(self, limit: int = 20, type_name: str | None = None) -> list[dict[str, Any]]:
         """The newest events in the outbox."""
@@ -712,4 +734,3 @@ class EventBus:
                 {"id": e.id, "type": e.type, "occurred_at": e.occurred_at.isoformat(), "payload": json.loads(e.payload)}
                 for e in query
             ]
-

@@ -8,7 +8,8 @@ answered what, and a plugin that requires another always runs after it.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pluggy
 
@@ -55,7 +56,9 @@ class Hooks:
             if schema is None:
                 continue
             if not isinstance(schema, PluginSchema):
-                raise PluginError(name, f"plugin {name!r}: crm_schema must return a PluginSchema, not {type(schema).__name__}")
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_schema must return a PluginSchema, not {type(schema).__name__}"
+                )
             out.append((name, schema))
         return out
 
@@ -78,7 +81,11 @@ class Hooks:
     def cli_commands(self) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import CommandSpec
 
-        return [(name, spec) for name, specs in self._each("crm_cli_commands") for spec in _many(name, "crm_cli_commands", specs, CommandSpec)]
+        return [
+            (name, spec)
+            for name, specs in self._each("crm_cli_commands")
+            for spec in _many(name, "crm_cli_commands", specs, CommandSpec)
+        ]
 
     def permissions(self) -> list[tuple[str, Any]]:
         """``crm_permissions`` per plugin, checked: ``(plugin name, PermissionSpec | RecordTypeSpec)`` pairs."""
@@ -89,10 +96,16 @@ class Hooks:
             if specs is None:
                 continue
             if isinstance(specs, (PermissionSpec, RecordTypeSpec, str, bytes, dict)) or not hasattr(specs, "__iter__"):
-                raise PluginError(name, f"plugin {name!r}: crm_permissions must return a list of PermissionSpec and RecordTypeSpec objects, not {_kind(specs)}")
+                raise PluginError(
+                    name,
+                    f"plugin {name!r}: crm_permissions must return a list of PermissionSpec and RecordTypeSpec objects, not {_kind(specs)}",
+                )
             for spec in specs:
                 if not isinstance(spec, (PermissionSpec, RecordTypeSpec)):
-                    raise PluginError(name, f"plugin {name!r}: crm_permissions must return PermissionSpec and RecordTypeSpec objects; it holds {_kind(spec)}")
+                    raise PluginError(
+                        name,
+                        f"plugin {name!r}: crm_permissions must return PermissionSpec and RecordTypeSpec objects; it holds {_kind(spec)}",
+                    )
                 out.append((name, spec))
         return out
 
@@ -145,7 +158,9 @@ class Hooks:
             if data is None:
                 continue
             if not isinstance(data, dict):
-                raise PluginError(name, f"plugin {name!r}: crm_export_personal_data must return a dict or None, not {_kind(data)}")
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_export_personal_data must return a dict or None, not {_kind(data)}"
+                )
             out[name] = data
         return out
 
@@ -156,7 +171,8 @@ class Hooks:
         for name, count in self._each("crm_erase_personal_data", reverse=True, crm=crm, contact_id=contact_id):
             if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
                 raise PluginError(
-                    name, f"plugin {name!r}: crm_erase_personal_data must return how many records it erased (an int), not {_kind(count)}"
+                    name,
+                    f"plugin {name!r}: crm_erase_personal_data must return how many records it erased (an int), not {_kind(count)}",
                 )
             out[name] = count or 0
         return out
@@ -174,13 +190,23 @@ class Hooks:
         out = {}
         for name, moved in self._each("crm_contacts_merged", crm=crm, survivor_id=survivor_id, merged_id=merged_id):
             if moved is not None and not isinstance(moved, dict):
-                raise PluginError(name, f"plugin {name!r}: crm_contacts_merged must return {{table: [row ids]}} or None, not {_kind(moved)}")
+                raise PluginError(
+                    name,
+                    f"plugin {name!r}: crm_contacts_merged must return {{table: [row ids]}} or None, not {_kind(moved)}",
+                )
             out[name] = moved or {}
         return out
 
-    def contacts_unmerged(self, crm: Any, survivor_id: int, merged_id: int, moved: dict[str, dict[str, list[int]]]) -> None:
+    def contacts_unmerged(
+        self, crm: Any, survivor_id: int, merged_id: int, moved: dict[str, dict[str, list[int]]]
+    ) -> None:
         for impl in self._impls("crm_contacts_unmerged"):
-            kwargs = {"crm": crm, "survivor_id": survivor_id, "merged_id": merged_id, "moved": moved.get(impl.plugin_name, {})}
+            kwargs = {
+                "crm": crm,
+                "survivor_id": survivor_id,
+                "merged_id": merged_id,
+                "moved": moved.get(impl.plugin_name, {}),
+            }
             impl.function(*[kwargs[a] for a in impl.argnames])
 
     # -- worker and mail ---------------------------------------------------
@@ -188,7 +214,11 @@ class Hooks:
     def worker_jobs(self, crm: Any) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import JobSpec
 
-        return [(name, job) for name, jobs in self._each("crm_worker_jobs", crm=crm) for job in _many(name, "crm_worker_jobs", jobs, JobSpec)]
+        return [
+            (name, job)
+            for name, jobs in self._each("crm_worker_jobs", crm=crm)
+            for job in _many(name, "crm_worker_jobs", jobs, JobSpec)
+        ]
 
     def mail_transports(self) -> list[tuple[str, Any]]:
         from crm_hookspecs.records import MailTransportSpec
@@ -199,21 +229,31 @@ class Hooks:
             for spec in _many(name, "crm_mail_transports", specs, MailTransportSpec)
         ]
 
-    def unsubscribe_urls(self, crm: Any, contact_ids: Sequence[int], mailing_list: str | None) -> tuple[str, list[str | None]] | None:
+    def unsubscribe_urls(
+        self, crm: Any, contact_ids: Sequence[int], mailing_list: str | None
+    ) -> tuple[str, list[str | None]] | None:
         """The first plugin's answer to ``crm_unsubscribe_urls``: ``(plugin name, [url or None per contact])``, or ``None``."""
-        for name, urls in self._each("crm_unsubscribe_urls", crm=crm, contact_ids=list(contact_ids), mailing_list=mailing_list):
+        for name, urls in self._each(
+            "crm_unsubscribe_urls", crm=crm, contact_ids=list(contact_ids), mailing_list=mailing_list
+        ):
             if urls is None:
                 continue
             if isinstance(urls, (str, bytes, dict)) or not hasattr(urls, "__iter__"):
-                raise PluginError(name, f"plugin {name!r}: crm_unsubscribe_urls must return a list of URLs or None, not {_kind(urls)}")
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_unsubscribe_urls must return a list of URLs or None, not {_kind(urls)}"
+                )
             urls = list(urls)
             if len(urls) != len(contact_ids):
                 raise PluginError(
-                    name, f"plugin {name!r}: crm_unsubscribe_urls returned {len(urls)} URL(s) for {len(contact_ids)} contact(s); return one per contact"
+                    name,
+                    f"plugin {name!r}: crm_unsubscribe_urls returned {len(urls)} URL(s) for {len(contact_ids)} contact(s); return one per contact",
                 )
             for url in urls:
                 if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
-                    raise PluginError(name, f"plugin {name!r}: crm_unsubscribe_urls must return http(s) URLs or None; it holds {_kind(url)}")
+                    raise PluginError(
+                        name,
+                        f"plugin {name!r}: crm_unsubscribe_urls must return http(s) URLs or None; it holds {_kind(url)}",
+                    )
             return name, urls
         return None
 
@@ -228,11 +268,16 @@ class Hooks:
             if items is None:
                 continue
             if isinstance(items, (str, bytes, Mapping)) or not hasattr(items, "__iter__"):
-                raise PluginError(name, f"plugin {name!r}: crm_report_definitions must return a list of dicts, not {_kind(items)}")
+                raise PluginError(
+                    name, f"plugin {name!r}: crm_report_definitions must return a list of dicts, not {_kind(items)}"
+                )
             items = list(items)
             for item in items:
                 if not isinstance(item, Mapping):
-                    raise PluginError(name, f"plugin {name!r}: crm_report_definitions must return a list of dicts; it holds {_kind(item)}")
+                    raise PluginError(
+                        name,
+                        f"plugin {name!r}: crm_report_definitions must return a list of dicts; it holds {_kind(item)}",
+                    )
             out.append((name, items))
         return out
 
@@ -250,9 +295,12 @@ class Hooks:
                 raise
             except Exception as exc:  # third-party code: say which plugin failed
                 raise PluginError(
-                    impl.plugin_name, f"plugin {impl.plugin_name!r}: crm_portal_pages raised {type(exc).__name__}: {exc}"
+                    impl.plugin_name,
+                    f"plugin {impl.plugin_name!r}: crm_portal_pages raised {type(exc).__name__}: {exc}",
                 ) from exc
-            out.extend((impl.plugin_name, page) for page in _many(impl.plugin_name, "crm_portal_pages", pages, PortalPage))
+            out.extend(
+                (impl.plugin_name, page) for page in _many(impl.plugin_name, "crm_portal_pages", pages, PortalPage)
+            )
         return out
 
 

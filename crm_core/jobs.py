@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 import peewee
 
@@ -69,9 +70,7 @@ def run_once(crm: CRM, key: str) -> bool:
     """
     _check(key)
     with crm.activate(), crm.database.atomic():
-        inserted: int = (
-            RunOnce.insert(key=key, claimed_at=crm.clock.now()).on_conflict_ignore().as_rowcount().execute()
-        )
+        inserted: int = RunOnce.insert(key=key, claimed_at=crm.clock.now()).on_conflict_ignore().as_rowcount().execute()
     return inserted == 1
 
 
@@ -83,14 +82,16 @@ def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
     wanted = list(dict.fromkeys(_check(k) for k in keys))
     claimed: list[str] = []
     database = crm.database
-    now = crm.clock.now().astimezone(dt.timezone.utc).replace(tzinfo=None)  # as the column stores it
+    now = crm.clock.now().astimezone(dt.UTC).replace(tzinfo=None)  # as the column stores it
     with crm.activate(), database.atomic():
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             while True:
                 try:
                     with database.atomic():  # a savepoint: a lost race is retried, not fatal
-                        taken = {k for (k,) in typed_rows.tuples(RunOnce.select(RunOnce.key).where(RunOnce.key.in_(chunk)))}
+                        taken = {
+                            k for (k,) in typed_rows.tuples(RunOnce.select(RunOnce.key).where(RunOnce.key.in_(chunk)))
+                        }
                         fresh = [k for k in chunk if k not in taken]
                         if fresh:
                             bulk_insert(RunOnce, ("key", "claimed_at"), ((k, now) for k in fresh), database=database)

@@ -22,7 +22,8 @@ import decimal
 import io
 import json
 import sys
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TextIO, TypeVar
 
 __all__ = ["FORMATS", "csv_safe", "format_option", "note", "progress", "render", "write_csv"]
 
@@ -81,7 +82,9 @@ def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = No
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
     if fmt == "json":
-        return json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2, ensure_ascii=False, default=_json_default)
+        return json.dumps(
+            [{c: row.get(c) for c in columns} for row in rows], indent=2, ensure_ascii=False, default=_json_default
+        )
     if fmt == "csv":
         buffer = io.StringIO()
         write_csv(buffer, rows, columns)

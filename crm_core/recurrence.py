@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from typing import Iterator
+from collections.abc import Iterator
 
 import attrs
 from dateutil import rrule as _rrule
@@ -109,7 +109,7 @@ class Recurrence:
 
         def until_local(match: re.Match[str]) -> str:
             # UNTIL in UTC (the RFC's form) becomes the wall time the rule runs on
-            when = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+            when = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
             return "UNTIL=" + when.astimezone(zone).strftime("%Y%m%dT%H%M%S")
 
         if not re.search(r"(^|;)\s*FREQ\s*=", text, re.IGNORECASE):
@@ -134,7 +134,7 @@ class Recurrence:
         """A naive wall time → an aware time in the zone (gaps moved forward)."""
         placed = wall.replace(tzinfo=self.tz, fold=0)
         # normalise through UTC: a wall time in a gap comes back shifted
-        return placed.astimezone(dt.timezone.utc).astimezone(self.tz)
+        return placed.astimezone(dt.UTC).astimezone(self.tz)
 
     def _wall(self, when: dt.datetime) -> dt.datetime:
         return when.astimezone(self.tz).replace(tzinfo=None)

@@ -12,7 +12,7 @@ __all__ = ["scaffold"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 FILES: dict[str, str] = {
-    "pyproject.toml": '''\
+    "pyproject.toml": """\
 [build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
@@ -35,8 +35,8 @@ include = ["crm_{name}*"]
 
 [tool.setuptools.package-data]
 crm_{name} = ["migrations/*.py"]
-''',
-    "README.md": '''\
+""",
+    "README.md": """\
 # crm-{dist}
 
 A plugin for the CRM framework: keeps notes (`crm {name} add TEXT`, `crm {name} list`).
@@ -44,7 +44,7 @@ A plugin for the CRM framework: keeps notes (`crm {name} add TEXT`, `crm {name} 
     pip install -e .
     crm plugins                # lists {name}
     python -m pytest tests
-''',
+""",
     "crm_{name}/__init__.py": '''\
 """The {name} plugin."""
 ''',
@@ -68,7 +68,7 @@ def crm_schema():
 def crm_cli_commands():
     return [CommandSpec("{name}", "crm_{name}.cli:group", "Keep {name} notes.")]
 ''',
-    "crm_{name}/models.py": '''\
+    "crm_{name}/models.py": """\
 import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
@@ -80,7 +80,7 @@ class Note(Model):
 
     class Meta:
         table_name = "{name}_note"
-''',
+""",
     "crm_{name}/cli.py": '''\
 import click
 

@@ -36,7 +36,8 @@ import hashlib
 import hmac
 import secrets as _secrets
 import weakref
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import ConfigError, ValidationError
 
@@ -165,7 +166,9 @@ def _stored(crm: CRM, name: str, *, create: bool) -> bytes | None:
         if row is None and create:
             with crm.transaction():
                 # two processes starting at once: the first insert wins, both read it back
-                Secret.insert(name=name, value=_secrets.token_urlsafe(32), created_at=crm.clock.now()).on_conflict_ignore().execute()
+                Secret.insert(
+                    name=name, value=_secrets.token_urlsafe(32), created_at=crm.clock.now()
+                ).on_conflict_ignore().execute()
             row = Secret.get(Secret.name == name)
     return None if row is None else row.value.encode("utf-8")
 
@@ -192,7 +195,9 @@ class LinkSigner:
         payload.append(None if expires_at is None else int(expires_at.timestamp()))
         return str(self._serializer.dumps(payload))
 
-    def read(self, token: str, *, now: dt.datetime | None = None, what: str = "link") -> tuple[list[Any], dt.datetime | None]:
+    def read(
+        self, token: str, *, now: dt.datetime | None = None, what: str = "link"
+    ) -> tuple[list[Any], dt.datetime | None]:
         """The values a link carries and its expiry, once the signature (and, given ``now``, the expiry) are checked.
 
         Raises :class:`ForgedLinkError` or :class:`ExpiredLinkError`, whose
@@ -210,9 +215,11 @@ class LinkSigner:
         if not isinstance(payload, list) or not payload or not (payload[-1] is None or isinstance(payload[-1], int)):
             raise ForgedLinkError(f"this {what} is not valid: it was not made for this purpose")
         *values, expires = payload
-        expires_at = None if expires is None else dt.datetime.fromtimestamp(expires, dt.timezone.utc)
+        expires_at = None if expires is None else dt.datetime.fromtimestamp(expires, dt.UTC)
         if expires_at is not None and now is not None and now >= expires_at:
-            raise ExpiredLinkError(f"this {what} expired on {expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one", expires_at)
+            raise ExpiredLinkError(
+                f"this {what} expired on {expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one", expires_at
+            )
         return values, expires_at
 
 

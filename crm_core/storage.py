@@ -15,8 +15,9 @@ import contextlib
 import contextvars
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
 
@@ -45,7 +46,7 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _active: contextvars.ContextVar[CRM | None] = contextvars.ContextVar("crm_active_app", default=None)
-_open_apps: "weakref.WeakSet[CRM]" = weakref.WeakSet()
+_open_apps: weakref.WeakSet[CRM] = weakref.WeakSet()
 _open_lock = threading.Lock()
 
 
@@ -188,9 +189,7 @@ def connect(url: str, base_dir: Path | None = None) -> peewee.Database:
         try:
             import psycopg2  # noqa: F401
         except ImportError:
-            raise StorageError(
-                "PostgreSQL needs the psycopg2 driver: pip install 'crm-core[postgres]'"
-            ) from None
+            raise StorageError("PostgreSQL needs the psycopg2 driver: pip install 'crm-core[postgres]'") from None
         # no host at all is libpq's default, the local Unix socket (not TCP to localhost)
         params = {**parsed.server, **parsed.options}
         if parsed.pool is not None:
@@ -238,7 +237,9 @@ def check_writable(database: peewee.Database) -> None:
     """
     q = database.quote[0] + "{}" + database.quote[1]
     with database.atomic() as txn:
-        typed_rows.execute(database, f"UPDATE {q.format('crm_plugin')} SET {q.format('name')} = {q.format('name')} WHERE 1 = 0")
+        typed_rows.execute(
+            database, f"UPDATE {q.format('crm_plugin')} SET {q.format('name')} = {q.format('name')} WHERE 1 = 0"
+        )
         txn.rollback()
 
 
@@ -335,7 +336,7 @@ class UTCDateTimeField(peewee.DateTimeField):
         import datetime as dt
 
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         # DateTimeField.db_value is not annotated in peewee
         convert: Callable[[Any], Any] = super().db_value
         return convert(value)
@@ -347,5 +348,5 @@ class UTCDateTimeField(peewee.DateTimeField):
         convert: Callable[[Any], Any] = super().python_value
         value = convert(value)
         if isinstance(value, dt.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value

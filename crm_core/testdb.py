@@ -30,8 +30,9 @@ import graphlib
 import hashlib
 import io
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -182,8 +183,7 @@ class ServerTemplate:
             self._db = database
             # MySQL 8 caches AUTO_INCREMENT in information_schema for a day; MariaDB has no such cache
             if dialect(database) == "mysql" and typed_rows.fetchall(
-                database,
-                "SHOW VARIABLES LIKE 'information_schema_stats_expiry'"
+                database, "SHOW VARIABLES LIKE 'information_schema_stats_expiry'"
             ):
                 typed_rows.execute(database, "SET SESSION information_schema_stats_expiry = 0")
             self._drop_namespaces()  # left by a session that was killed
@@ -196,7 +196,9 @@ class ServerTemplate:
     def fingerprint(self) -> str:
         """A hash of the database's schema: columns, indexes, constraints, triggers, sequences."""
         sql = _MYSQL_FINGERPRINT if self.kind == "mysql" else _PG_FINGERPRINT
-        rows = sorted(tuple("" if v is None else str(v) for v in row) for row in typed_rows.fetchall(self.database, sql))
+        rows = sorted(
+            tuple("" if v is None else str(v) for v in row) for row in typed_rows.fetchall(self.database, sql)
+        )
         return hashlib.sha256(repr(rows).encode()).hexdigest()
 
     def drop_all(self) -> None:
@@ -237,7 +239,7 @@ class ServerTemplate:
                 typed_rows.fetchall(
                     database,
                     "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL"
+                    "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL",
                 )
             )
         else:
@@ -251,10 +253,12 @@ class ServerTemplate:
             for name, value, called in typed_rows.fetchall(
                 database,
                 "SELECT sequencename, COALESCE(last_value, start_value), last_value IS NOT NULL "
-                "FROM pg_sequences WHERE schemaname = current_schema()"
+                "FROM pg_sequences WHERE schemaname = current_schema()",
             ):
                 counters[name] = (value, called)
-        snapshot = Snapshot(key=key, fingerprint=self.fingerprint(), tables=order, rows=rows, counters=counters, cyclic=cyclic)
+        snapshot = Snapshot(
+            key=key, fingerprint=self.fingerprint(), tables=order, rows=rows, counters=counters, cyclic=cyclic
+        )
         self._by_fingerprint[snapshot.fingerprint] = snapshot
         return snapshot
 
@@ -307,7 +311,7 @@ class ServerTemplate:
             typed_rows.fetchall(
                 database,
                 "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL"
+                "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL",
             )
         )
         # DELETE keeps AUTO_INCREMENT; ALTER only the tables a test wrote to (it is a schema change, ~10 ms)
@@ -401,8 +405,7 @@ class ServerTemplate:
                 typed_rows.execute(database, f"DROP DATABASE IF EXISTS `{name}`")
         else:
             for (name,) in typed_rows.fetchall(
-                database,
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", ("crm\\_kit\\_%",)
+                database, "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", ("crm\\_kit\\_%",)
             ):
                 typed_rows.execute(database, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 

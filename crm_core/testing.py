@@ -57,9 +57,11 @@ from __future__ import annotations
 import logging
 import os
 import types
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from crm_hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -98,7 +100,9 @@ def assert_no_schema_drift(app: CRM) -> None:
 
     drift = schema_drift(app)
     if drift:
-        pytest.fail("the migrated tables do not match the models:\n" + "\n".join(f"  {d}" for d in drift), pytrace=False)
+        pytest.fail(
+            "the migrated tables do not match the models:\n" + "\n".join(f"  {d}" for d in drift), pytrace=False
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -412,7 +416,9 @@ def crm_user() -> UserMaker:
 
 @pytest.fixture
 def crm_as_user(crm_user: UserMaker) -> Callable[..., Any]:
-    def as_user(app: CRM, *, user: Any = None, roles: Sequence[str] = (), teams: Sequence[str] = (), **fields: Any) -> Any:
+    def as_user(
+        app: CRM, *, user: Any = None, roles: Sequence[str] = (), teams: Sequence[str] = (), **fields: Any
+    ) -> Any:
         if user is None:
             user = crm_user(app, roles=roles, teams=teams, **fields)
         return app.as_user(user)

@@ -17,8 +17,8 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import pytest
 
@@ -124,7 +124,7 @@ def write_migrations(folder: Path, migrations: Mapping[str, str]) -> Path:
 
 
 #: a migration creating ``<prefix>_item`` (id, name)
-ITEM_TABLE = '''
+ITEM_TABLE = """
 import peewee
 
 
@@ -137,7 +137,7 @@ def up(migrator, db):
             table_name = "{prefix}_item"
 
     db.create_tables([Item])
-'''
+"""
 
 
 class Kit:

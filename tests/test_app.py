@@ -16,7 +16,9 @@ from crm_core.errors import ConfigError, NotFoundError
 
 def test_built_from_arguments(tmp_path, crm_plugin):
     url = f"sqlite:///{tmp_path / 'crm.db'}"
-    with CRM(database=url, plugins=[crm_plugin("probe", crm_startup=lambda crm: None)], timezone="Europe/Madrid") as crm:
+    with CRM(
+        database=url, plugins=[crm_plugin("probe", crm_startup=lambda crm: None)], timezone="Europe/Madrid"
+    ) as crm:
         assert crm.config.core.database == url
         assert crm.config.core.timezone == "Europe/Madrid"
         assert crm.enabled_plugins == ["probe"]
@@ -83,7 +85,7 @@ def test_connect_false_opens_no_database(tmp_path):
 def test_the_clock_and_the_time_zone(crm_factory, crm_clock):
     crm = crm_factory(timezone="America/New_York", migrate=False)
     assert crm.clock is crm_clock
-    crm_clock.set(dt.datetime(2026, 3, 1, 3, 30, tzinfo=dt.timezone.utc))
+    crm_clock.set(dt.datetime(2026, 3, 1, 3, 30, tzinfo=dt.UTC))
     assert crm.now() == crm_clock.now()
     assert crm.now().utcoffset() == dt.timedelta(hours=-5)
     assert crm.today() == dt.date(2026, 2, 28)  # still the evening before in New York
@@ -93,23 +95,25 @@ def test_the_clock_and_the_time_zone(crm_factory, crm_clock):
 
 def test_fake_clock_rules():
     clock = FakeClock(dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))))
-    assert clock.now() == dt.datetime(2026, 1, 1, 10, tzinfo=dt.timezone.utc)
-    assert clock.now().tzinfo == dt.timezone.utc
-    assert clock.advance(minutes=90) == dt.datetime(2026, 1, 1, 11, 30, tzinfo=dt.timezone.utc)
+    assert clock.now() == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert clock.now().tzinfo == dt.UTC
+    assert clock.advance(minutes=90) == dt.datetime(2026, 1, 1, 11, 30, tzinfo=dt.UTC)
     with pytest.raises(ValueError, match="only moves forward"):
         clock.advance(dt.timedelta(seconds=-1))
     with pytest.raises(ValueError, match="needs an aware datetime"):
         clock.set(dt.datetime(2026, 1, 1))
-    clock.set(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))  # set() may go back
+    clock.set(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))  # set() may go back
     assert clock.now().year == 2025
-    assert SystemClock().now().tzinfo == dt.timezone.utc
+    assert SystemClock().now().tzinfo == dt.UTC
 
 
 @pytest.mark.sqlite_only  # no storage involved
 def test_plugin_lookup_explains_why_a_plugin_is_missing(crm_factory, fake_site):
     fake_site.add("broken", "raise ValueError('bad')\n")
     crm = crm_factory(["broken"], strict=False, migrate=False)
-    with pytest.raises(NotFoundError, match=r"plugin 'broken' is not enabled in this app: plugin 'broken' .* failed to import"):
+    with pytest.raises(
+        NotFoundError, match=r"plugin 'broken' is not enabled in this app: plugin 'broken' .* failed to import"
+    ):
         crm.plugin("broken")
     with pytest.raises(NotFoundError, match="plugin 'contactz' is not enabled in this app$"):
         crm.plugin("contactz")

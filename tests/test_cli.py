@@ -137,7 +137,8 @@ def crm_subprocess(args, env, cwd=None, timeout=60):
 def test_init_writes_a_commented_config_and_creates_the_database(alpha, crm_cli, tmp_path):
     path = tmp_path / "site" / "crm.toml"
     result = crm_cli.invoke(
-        ["init", "--plugins", "alpha", "--timezone", "Europe/Madrid", "--database", "sqlite:///data/crm.db"], config=path
+        ["init", "--plugins", "alpha", "--timezone", "Europe/Madrid", "--database", "sqlite:///data/crm.db"],
+        config=path,
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"wrote {path}"
@@ -250,7 +251,10 @@ def test_a_crm_error_is_one_line_with_its_exit_code(alpha, crm_cli, config):
 def test_an_unexpected_exception_is_one_line_asking_for_debug(alpha, crm_cli, config):
     path = config(enabled=["alpha"])
     line = one_line_error(crm_cli.invoke(["alpha", "explode"], config=path), 1)
-    assert line == "Error: unexpected RuntimeError: a bug inside (run again with --debug for the traceback, and please report it)"
+    assert (
+        line
+        == "Error: unexpected RuntimeError: a bug inside (run again with --debug for the traceback, and please report it)"
+    )
 
 
 def test_debug_lets_the_exception_through(alpha, crm_cli, config):
@@ -277,7 +281,10 @@ def test_a_command_module_that_does_not_import(fake_site, crm_cli, config):
     fake_site.add(
         "alpha",
         ALPHA_PLUGIN,
-        files={"cli.py": "raise ImportError('no module named click_extra')\n", "migrations/0001_item.py": ALPHA_MIGRATION},
+        files={
+            "cli.py": "raise ImportError('no module named click_extra')\n",
+            "migrations/0001_item.py": ALPHA_MIGRATION,
+        },
     )
     line = one_line_error(crm_cli.invoke(["alpha", "add", "x"], config=config(enabled=["alpha"])), 1)
     assert line.startswith("Error: command 'alpha' of 'alpha' cannot be loaded from kt_alpha.cli:group: ImportError")
@@ -427,9 +434,9 @@ def test_the_real_crm_on_an_unreachable_database(config, fake_site):
 @pytest.mark.sqlite_only  # checks the doctor's report, not storage
 def test_doctor_reports_command_clashes_and_badly_named_tables(crm_factory, crm_plugin, crm_cli, tmp_path):
     import peewee
-    from crm_hookspecs.records import CommandSpec, PluginSchema
 
     from crm_core.storage import Model
+    from crm_hookspecs.records import CommandSpec, PluginSchema
 
     class Stray(Model):
         class Meta:
@@ -464,7 +471,7 @@ def test_render_formats():
 
     rows = [
         {"id": 1, "name": "Ana", "when": dt.date(2026, 1, 2), "amount": decimal.Decimal("1.50"), "tags": ["a", "b"]},
-        {"id": 22, "name": "=HYPERLINK(\"x\")", "when": None, "amount": None, "tags": []},
+        {"id": 22, "name": '=HYPERLINK("x")', "when": None, "amount": None, "tags": []},
     ]
     table = render(rows, ["id", "name", "when"])
     assert table.splitlines() == [

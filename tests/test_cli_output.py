@@ -68,7 +68,9 @@ def export(n):
 def gamma(fake_site, tmp_path):
     fake_site.add("gamma", PLUGIN, files={"cli.py": CLI})
     path = tmp_path / "crm.toml"
-    path.write_text(f'[crm]\ndatabase = "sqlite:///{tmp_path}/crm.db"\n\n[plugins]\nenabled = {json.dumps(["gamma"])}\n')
+    path.write_text(
+        f'[crm]\ndatabase = "sqlite:///{tmp_path}/crm.db"\n\n[plugins]\nenabled = {json.dumps(["gamma"])}\n'
+    )
     env = fake_site.env()
     env.pop("PYTHONUNBUFFERED", None)  # as a user runs it: stdout block-buffered in a pipe
     return [f"{sys.prefix}/bin/crm", "--config", str(path)], env
@@ -93,8 +95,14 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(gamma, command):
 def test_head_in_a_shell_pipeline(gamma):
     crm, env = gamma
     line = " ".join(crm) + " gamma table 200000"
-    result = subprocess.run(["bash", "-c", f"{line} 2>err.txt | head -1; cat err.txt"], capture_output=True, text=True,
-                            env=env, timeout=60, cwd=crm[2].rsplit("/", 1)[0])
+    result = subprocess.run(
+        ["bash", "-c", f"{line} 2>err.txt | head -1; cat err.txt"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=crm[2].rsplit("/", 1)[0],
+    )
     assert result.stdout.splitlines()[0].split() == ["id", "name"]
     assert result.stdout.splitlines()[1:] == [] and result.stderr == ""
 
@@ -102,7 +110,9 @@ def test_head_in_a_shell_pipeline(gamma):
 @pytest.mark.sqlite_only
 def test_stderr_lines_never_land_inside_the_data(gamma):
     crm, env = gamma
-    result = subprocess.run([*crm, "gamma", "export", "20000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60)
+    result = subprocess.run(
+        [*crm, "gamma", "export", "20000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60
+    )
     assert result.returncode == 0
     lines = result.stdout.decode().splitlines()
     is_row = re.compile(r"^\d+,item \d+$").match
@@ -111,6 +121,8 @@ def test_stderr_lines_never_land_inside_the_data(gamma):
     # every data row is whole and in order, every line said is whole
     assert rows == [f"{i},item {i}" for i in range(20000)]
     assert said[0] == "exporting" and said[-1] == "20000 rows exported"
-    assert said[1:-1] == [text for i in range(1000, 20000, 1000) for text in (f"{i} rows so far", f"a plugin's own line after {i}")]
+    assert said[1:-1] == [
+        text for i in range(1000, 20000, 1000) for text in (f"{i} rows so far", f"a plugin's own line after {i}")
+    ]
     # and each stderr line comes after the rows written before it
     assert lines.index("1000 rows so far") > lines.index("999,item 999")

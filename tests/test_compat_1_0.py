@@ -36,10 +36,29 @@ def test_a_plugin_written_for_contract_1_0_installs_and_passes_its_own_tests(tmp
     site = tmp_path / "installed"
     python = sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("CRM_PLUGINS", "CRM_CONFIG", "PYTHONPATH")}
-    run([python, "-m", "pip", "install", "-qq", "--no-deps", "--no-build-isolation", "--target", str(site), str(source)], env, tmp_path)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-qq",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        env,
+        tmp_path,
+    )
     env["PYTHONPATH"] = str(site)
 
-    listed = run([str(Path(python).parent / "crm"), "plugins", "--format", "json"], {**env, "CRM_PLUGINS": "contacts,referrals"}, tmp_path)
+    listed = run(
+        [str(Path(python).parent / "crm"), "plugins", "--format", "json"],
+        {**env, "CRM_PLUGINS": "contacts,referrals"},
+        tmp_path,
+    )
     [row] = [r for r in json.loads(listed.stdout) if r["name"] == "referrals"]
     assert row["state"] == "enabled" and row["error"] == "" and ">=1.0" in row["contract"]
 

@@ -137,13 +137,19 @@ def test_unknown_key_names_its_path_and_the_valid_keys(toml, text, key):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[crm.mail]\nrate_limit = '5'\n", "crm.mail.rate_limit: expected an integer, got the string '5'; write it without quotes: 5"),
+        (
+            "[crm.mail]\nrate_limit = '5'\n",
+            "crm.mail.rate_limit: expected an integer, got the string '5'; write it without quotes: 5",
+        ),
         ("[crm.mail]\nrate_limit = true\n", "crm.mail.rate_limit: expected an integer, got the boolean true"),
         ("[crm.mail]\nrate_limit = 2.5\n", "crm.mail.rate_limit: expected an integer, got the number 2.5"),
         ("[crm.mail.smtp]\nport = '587'\n", "crm.mail.smtp.port: expected an integer, got the string '587'"),
         ("[crm]\ndatabase = 5\n", 'crm.database: expected a string, got the integer 5; put it in quotes: "5"'),
         ("[crm]\nmail = 'smtp'\n", "crm.mail: expected a table, got the string 'smtp'"),
-        ("[crm.mail.smtp]\nsecurity = 'ssl'\n", "crm.mail.smtp.security: must be 'none', 'starttls' or 'tls', not 'ssl'"),
+        (
+            "[crm.mail.smtp]\nsecurity = 'ssl'\n",
+            "crm.mail.smtp.security: must be 'none', 'starttls' or 'tls', not 'ssl'",
+        ),
     ],
 )
 def test_wrong_types_name_the_key_what_was_expected_and_the_fix(toml, text, expected):
@@ -257,7 +263,9 @@ def test_a_plugin_section_is_validated_by_the_plugins_class(toml, crm_plugin, tm
     )
     with CRM.from_config(path, environ={}, plugins=[probe_plugin(crm_plugin)]) as crm:
         settings = crm.settings("probe")
-    assert settings == ProbeSettings(api_key="k", retries=5, tags=["vip", "press"], levels=(1, 2), limits=ProbeSettings.Limits(60))
+    assert settings == ProbeSettings(
+        api_key="k", retries=5, tags=["vip", "press"], levels=(1, 2), limits=ProbeSettings.Limits(60)
+    )
 
 
 @pytest.mark.parametrize(
@@ -269,7 +277,10 @@ def test_a_plugin_section_is_validated_by_the_plugins_class(toml, crm_plugin, tm
         ("api_key = 'k'\ntags = 'vip'", "plugins.probe.tags: expected a list"),
         ("api_key = 'k'\ntags = ['vip', 3]", "plugins.probe.tags[1]: expected a string, got the integer 3"),
         ("api_key = 'k'\nmode = 'reckless'", "plugins.probe.mode: 'mode' must be in ['fast', 'safe'] (got 'reckless')"),
-        ("api_key = 'k'\ncolour = 'red'", "plugins.probe.colour: unknown key; the keys of [plugins.probe] are: api_key, retries"),
+        (
+            "api_key = 'k'\ncolour = 'red'",
+            "plugins.probe.colour: unknown key; the keys of [plugins.probe] are: api_key, retries",
+        ),
         ("api_key = 'k'\nlimits = {per_minute = 'lots'}", "plugins.probe.limits.per_minute: expected an integer"),
         ("api_key = 'k'\nlimits = {per_hour = 1}", "plugins.probe.limits.per_hour: unknown key"),
     ],
@@ -419,12 +430,18 @@ def test_dump_toml_reads_back_to_the_same_data():
     from crm_core.config import dump_toml
 
     data = {
-        "crm": {"database": "sqlite:///crm.db", "mail": {"smtp": {"port": 25, "verify": True}, "transport_options": {}}},
+        "crm": {
+            "database": "sqlite:///crm.db",
+            "mail": {"smtp": {"port": 25, "verify": True}, "transport_options": {}},
+        },
         "plugins": {
             "enabled": ["tasks"],
             "tasks": {
-                "rules": [{"name": "call back", "when": {"field": "stage", "op": "="}}, {"name": "second", "level": 2.5}],
-                "key with spaces": "ñandú \"quoted\"",
+                "rules": [
+                    {"name": "call back", "when": {"field": "stage", "op": "="}},
+                    {"name": "second", "level": 2.5},
+                ],
+                "key with spaces": 'ñandú "quoted"',
                 "dotted.key": 1,
                 "start": dt.date(2026, 1, 2),
             },

@@ -14,9 +14,9 @@ import ast
 from pathlib import Path
 
 import pytest
-from crm_hookspecs.apis import PROTOCOLS, ContactsAPI
 
 from crm_core.errors import PluginError
+from crm_hookspecs.apis import PROTOCOLS, ContactsAPI
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 PACKAGES = {d.name: f"crm_{d.name}" for d in PLUGINS.iterdir() if (d / "pyproject.toml").is_file()}
@@ -62,7 +62,9 @@ def uses(tree: ast.AST) -> set[tuple[str, str]]:
 def declared(plugin: str) -> set[str]:
     members: set[str] = set()
     for protocol in PROTOCOLS.get(plugin, ()):
-        members |= {name for cls in protocol.__mro__ if cls is not object for name in vars(cls) if not name.startswith("_")}
+        members |= {
+            name for cls in protocol.__mro__ if cls is not object for name in vars(cls) if not name.startswith("_")
+        }
     return members
 
 
@@ -93,7 +95,9 @@ def test_no_plugin_imports_another_plugin_or_the_kernels_private_names(plugin):
                 where = f"{path.relative_to(PLUGINS)}:{node.lineno}"
                 if top in others:
                     wrong.append(f"{where}: imports {module} (another plugin: use crm.plugin() and the contract)")
-                if top == "crm_core" and (module == "crm_core.models" or any(p.startswith("_") for p in module.split("."))):
+                if top == "crm_core" and (
+                    module == "crm_core.models" or any(p.startswith("_") for p in module.split("."))
+                ):
                     wrong.append(f"{where}: imports {module} (the kernel's private tables or modules)")
                 if top == "crm_core" and name and name.startswith("_"):
                     wrong.append(f"{where}: imports {module}.{name} (a private name of the kernel)")
@@ -113,7 +117,10 @@ def test_a_plugin_object_lacking_a_protocols_method_is_named(crm_factory, crm_pl
             raise NotImplementedError
 
     app = crm_factory(plugins=[crm_plugin("contacts", crm_plugin_api=lambda crm: Partial())], migrate=False)
-    with pytest.raises(PluginError, match=r"does not offer ContactsAPI: its API object lacks audience, audience_report, cards, email_addresses, reporting_tables, search"):
+    with pytest.raises(
+        PluginError,
+        match=r"does not offer ContactsAPI: its API object lacks audience, audience_report, cards, email_addresses, reporting_tables, search",
+    ):
         app.plugin("contacts", ContactsAPI)
 
 

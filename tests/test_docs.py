@@ -26,8 +26,9 @@ import subprocess
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import attrs
 import click
@@ -135,9 +136,7 @@ def installed() -> InstalledPlugins:
     # not strict: one broken plugin is reported by its own test below, and
     # the others' docs are still checked
     loaded = load_plugins(sorted(found), installed=found, enabled_source="tests/test_docs.py")
-    failures = tuple(
-        f"{record.name}: {record.error}" for record in loaded.records.values() if record.error is not None
-    )
+    failures = tuple(f"{record.name}: {record.error}" for record in loaded.records.values() if record.error is not None)
     return InstalledPlugins(names=tuple(loaded.order), failures=failures, hooks=Hooks(loaded.pm, loaded.order))
 
 
@@ -166,9 +165,7 @@ def _hook_names() -> set[str]:
     from crm_hookspecs import specs
 
     return {
-        name
-        for name, value in vars(specs).items()
-        if name.startswith("crm_") and isinstance(value, types.FunctionType)
+        name for name, value in vars(specs).items() if name.startswith("crm_") and isinstance(value, types.FunctionType)
     }
 
 
@@ -187,8 +184,7 @@ def test_every_hook_is_documented_in_plugins_md() -> None:
         for name in sorted(hooks - set(documented))
     ]
     problems += [
-        f"{documented[name]}: heading '### `{name}`' names no hook of crm_hookspecs/specs.py; "
-        "remove it or fix the name"
+        f"{documented[name]}: heading '### `{name}`' names no hook of crm_hookspecs/specs.py; remove it or fix the name"
         for name in sorted(set(documented) - hooks)
     ]
     if problems:
@@ -203,9 +199,7 @@ def _test_files() -> list[Path]:
 def test_every_hook_is_named_in_a_test() -> None:
     texts = {path: path.read_text(encoding="utf-8") for path in _test_files()}
     untested = [
-        name
-        for name in sorted(_hook_names())
-        if not any(re.search(rf"\b{name}\b", text) for text in texts.values())
+        name for name in sorted(_hook_names()) if not any(re.search(rf"\b{name}\b", text) for text in texts.values())
     ]
     if untested:
         _fail(
@@ -309,8 +303,7 @@ def test_every_command_loads(cli_tree: CommandTree) -> None:
 def test_every_command_is_documented(cli_tree: CommandTree, installed: InstalledPlugins) -> None:
     documented = _command_headings()
     missing = [
-        f"`{path}` has no heading: add '### `{path}`' with its options and an example to "
-        f"{_where_to_document(info)}"
+        f"`{path}` has no heading: add '### `{path}`' with its options and an example to {_where_to_document(info)}"
         for path, info in sorted(cli_tree.commands.items())
         if path not in documented
     ]
@@ -559,8 +552,12 @@ def test_documented_defaults_match_the_code(installed: InstalledPlugins) -> None
             key = match.group("key")
             checked += int(stated)
             if stated and not _same(value, actual[key]):
-                wrong.append(f"{_where(path, number)}: `{key}` is documented with default {value!r}, the code has {actual[key]!r}")
+                wrong.append(
+                    f"{_where(path, number)}: `{key}` is documented with default {value!r}, the code has {actual[key]!r}"
+                )
     if wrong:
         _fail(_report("documented defaults that disagree with the code:", wrong))
     # the kernel pages alone state some thirty defaults: far fewer means the table parsing broke
-    assert checked >= 30, f"only {checked} documented defaults were read; is the table layout still | key | type | default | … |?"
+    assert checked >= 30, (
+        f"only {checked} documented defaults were read; is the table layout still | key | type | default | … |?"
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import peewee
 import pytest
-from crm_hookspecs import hookimpl
-from crm_hookspecs.records import PluginSchema
 
 from crm_core.drift import schema_drift
 from crm_core.storage import Model, UTCDateTimeField
 from crm_core.testing import assert_no_schema_drift
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import PluginSchema
 
 ALL = ["contacts", "surveys", "warehouse", "tasks", "analytics", "portal"]
 
@@ -72,16 +72,18 @@ def test_each_kind_of_drift_is_named(crm_factory, tmp_path):
     (folder / "0001_initial.py").write_text(MIGRATION, encoding="utf-8")
     app = crm_factory(plugins=[("kt", Drifting(folder))])
     problems = sorted(str(d) for d in schema_drift(app))
-    assert problems == sorted([
-        "kt: kt_item: column 'size' is integer in the database but text in the model (TextField)",
-        "kt: kt_item: column 'size' accepts NULL in the database but the model says null=False",
-        "kt: kt_item: column 'added_at' of the model is missing: add a migration that adds it",
-        "kt: kt_item: column 'code' of the model is missing: add a migration that adds it",
-        "kt: kt_item: column 'old' is in the database but not in the model: add it to the model, or drop it in a migration",
-        "kt: kt_item: the index on (name) is not unique in the database but unique in the model",
-        "kt: kt_item: the model's index on (code) is missing: add it in a migration",
-        "kt: kt_missing: the model's table is missing: run 'crm migrate', or add a migration that creates it",
-    ])
+    assert problems == sorted(
+        [
+            "kt: kt_item: column 'size' is integer in the database but text in the model (TextField)",
+            "kt: kt_item: column 'size' accepts NULL in the database but the model says null=False",
+            "kt: kt_item: column 'added_at' of the model is missing: add a migration that adds it",
+            "kt: kt_item: column 'code' of the model is missing: add a migration that adds it",
+            "kt: kt_item: column 'old' is in the database but not in the model: add it to the model, or drop it in a migration",
+            "kt: kt_item: the index on (name) is not unique in the database but unique in the model",
+            "kt: kt_item: the model's index on (code) is missing: add it in a migration",
+            "kt: kt_missing: the model's table is missing: run 'crm migrate', or add a migration that creates it",
+        ]
+    )
     with pytest.raises(pytest.fail.Exception, match="kt: kt_missing: the model's table is missing"):
         assert_no_schema_drift(app)
 

@@ -13,10 +13,10 @@ import re
 from typing import Any
 
 import pytest
-from crm_hookspecs import hookimpl
-from crm_hookspecs.records import JobSpec
 
 from crm_core.worker.runner import Worker
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import JobSpec
 
 FIRST, LAST = "Zebulon", "Quixwright"
 EMAIL = "zeb.quixwright@example.org"
@@ -32,7 +32,7 @@ SURVEY = {
     "email": {
         "subject": "{{ first_name }}, how did we do?",
         "text": "Dear {{ display_name }},\nanswer here: {{ link }}\n",
-        "html": "<p>Dear {{ display_name }}, <a href=\"{{ link }}\">answer here</a></p>",
+        "html": '<p>Dear {{ display_name }}, <a href="{{ link }}">answer here</a></p>',
     },
     "questions": [
         {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True},
@@ -42,11 +42,23 @@ SURVEY = {
 #: a rule that e-mails staff about him at once, one that does it a day later (kept as done in tasks_pending)
 RULES = [
     {
-        "name": "unhappy", "trigger": "event", "event": "SurveyAnswered", "when": {"negative": True}, "action": "notify",
-        "notify": {"to": ["maria"], "subject": "Unhappy: {contact.display_name}", "text": "Call {contact.display_name} at {contact.phone}"},
+        "name": "unhappy",
+        "trigger": "event",
+        "event": "SurveyAnswered",
+        "when": {"negative": True},
+        "action": "notify",
+        "notify": {
+            "to": ["maria"],
+            "subject": "Unhappy: {contact.display_name}",
+            "text": "Call {contact.display_name} at {contact.phone}",
+        },
     },
     {
-        "name": "follow-up", "trigger": "event", "event": "ContactCreated", "action": "notify", "delay": "1d",
+        "name": "follow-up",
+        "trigger": "event",
+        "event": "ContactCreated",
+        "action": "notify",
+        "delay": "1d",
         "notify": {"to": ["maria"], "subject": "Follow up {contact.display_name}", "text": "Write to {contact.email}"},
     },
 ]
@@ -107,7 +119,14 @@ def populate(crm: Any, clock: Any) -> int:
         f"{FIRST},{LAST},{EMAIL},{PHONE},{STREET},Madrid\n"
         "Rosa,Bystander,rosa@example.com,+34600111222,Calle Mayor 1,Madrid\n"
     )
-    mapping = {"First": "first_name", "Last": "last_name", "Email": "email", "Phone": "phone", "Street": "street", "City": "city"}
+    mapping = {
+        "First": "first_name",
+        "Last": "last_name",
+        "Email": "email",
+        "Phone": "phone",
+        "Street": "street",
+        "City": "city",
+    }
     report = book.import_csv(io.StringIO(csv_text), mapping=mapping, list_name="customers", source_name="people.csv")
     assert not report.errors, report.errors
     (card,) = book.search(email=EMAIL).cards
@@ -135,17 +154,23 @@ def populate(crm: Any, clock: Any) -> int:
     crm.mail.deliver()
     surveys.submit(surveys.token("service", contact_id), {"recommend": 3, "why": f"I am {FIRST} {LAST}, call {PHONE}"})
     # tasked: a task about him, its assignee e-mailed
-    crm.plugin("tasks").add(f"Call {FIRST} {LAST} back", contact_id=contact_id, assignee="maria", description=f"at {PHONE}")
+    crm.plugin("tasks").add(
+        f"Call {FIRST} {LAST} back", contact_id=contact_id, assignee="maria", description=f"at {PHONE}"
+    )
     # sold to, with a note and a document
     warehouse = crm.plugin("warehouse")
     sale = warehouse.sales.add("sale", contact_id, title=f"Boiler for {FIRST} {LAST}", amount="900.00")
     warehouse.sales.close(sale.id, won=True)
-    warehouse.actions.log("call", contact_id=contact_id, subject=f"{FIRST} called", body=f"new address {STREET}", author="maria")
+    warehouse.actions.log(
+        "call", contact_id=contact_id, subject=f"{FIRST} called", body=f"new address {STREET}", author="maria"
+    )
     warehouse.documents.attach(io.BytesIO(f"ID card of {FIRST} {LAST}".encode()), contact_id=contact_id, name="id.txt")
     # mailed by hand, to him and to a colleague about him
     crm.mail.queue(f"{FIRST} {LAST} <{EMAIL}>", f"Hello {FIRST}", f"Dear {FIRST} {LAST}, we call {PHONE}.", key="hello")
     crm.mail.queue(
-        "maria@example.com", f"About {FIRST} {LAST}", f"{FIRST} {LAST} lives at {STREET}.",
+        "maria@example.com",
+        f"About {FIRST} {LAST}",
+        f"{FIRST} {LAST} lives at {STREET}.",
         attachments=[("visit.csv", f"name,street\n{FIRST} {LAST},{STREET}\n".encode())],
     )
     crm.mail.queue([EMAIL, "rosa@example.com"], "Our offer", "Hello both")
@@ -190,7 +215,15 @@ def test_an_erased_person_is_found_in_no_column_of_any_table(crm_factory, crm_cl
     tables = {t for t, _, _ in before}
     # the person is everywhere before: every plugin's tables and the kernel's
     assert {"crm_event", "crm_mail_message", "crm_mail_attachment", "crm_event_failure", "crm_job"} <= tables
-    assert {"contacts_contact", "portal_signup", "surveys_response", "tasks_task", "tasks_pending", "tasks_reminder", "warehouse_sale"} <= tables
+    assert {
+        "contacts_contact",
+        "portal_signup",
+        "surveys_response",
+        "tasks_task",
+        "tasks_pending",
+        "tasks_reminder",
+        "warehouse_sale",
+    } <= tables
     sent_before = len(crm.mail.transport.sent)
 
     counts = crm.plugin("contacts").erase(contact_id, actor="dpo")
@@ -215,7 +248,13 @@ def test_an_erased_person_is_found_in_no_column_of_any_table(crm_factory, crm_cl
     events = crm.events.recent(limit=1000)
     types = [e["type"] for e in events]
     assert "ContactErased" in types and types.count("ContactCreated") == 2
-    created = next(e for e in reversed(events) if e["type"] == "ContactCreated" and e["payload"]["contact_id"] == contact_id)
+    created = next(
+        e for e in reversed(events) if e["type"] == "ContactCreated" and e["payload"]["contact_id"] == contact_id
+    )
     assert created["payload"]["data"]["first_name"] == "[erased]" and created["occurred_at"]
     sale = next(e for e in events if e["type"] == "SaleClosed")
-    assert sale["payload"]["contact_id"] == contact_id and sale["payload"]["amount"] == "900.00" and sale["payload"]["won"] is True
+    assert (
+        sale["payload"]["contact_id"] == contact_id
+        and sale["payload"]["amount"] == "900.00"
+        and sale["payload"]["won"] is True
+    )

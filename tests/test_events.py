@@ -7,14 +7,14 @@ import json
 
 import peewee
 import pytest
-from crm_hookspecs import hookimpl
-from crm_hookspecs.events import ContactCreated, ContactDeleted, TaskCreated, UnknownEvent
-from crm_hookspecs.records import PluginSchema
 
 from crm_core.errors import EventError
 from crm_core.events import BATCH_SIZE, FIRST_BACKOFF
 from crm_core.models import EventFailure, OutboxEvent
 from crm_core.storage import Model
+from crm_hookspecs import hookimpl
+from crm_hookspecs.events import ContactCreated, ContactDeleted, TaskCreated, UnknownEvent
+from crm_hookspecs.records import PluginSchema
 
 NOTE_MIGRATION = """
 import peewee
@@ -97,7 +97,7 @@ def test_occurred_at_comes_from_the_app_clock(crm_factory, crm_recorder, crm_clo
     crm_clock.advance(days=2)
     crm.emit(ContactDeleted(contact_id=9))
     assert crm_recorder.events[0].occurred_at == crm_clock.now()
-    explicit = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    explicit = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     crm.emit(ContactDeleted(contact_id=9, occurred_at=explicit))
     assert crm_recorder.events[1].occurred_at == explicit
 
@@ -165,7 +165,9 @@ def test_a_handler_that_emits_events_during_delivery(crm_factory, crm_recorder, 
     def follow_up(crm, events):
         for event in events:
             if isinstance(event, ContactCreated):
-                crm.emit(TaskCreated(task_id=event.contact_id * 10, kind="manual", title="call", contact_id=event.contact_id))
+                crm.emit(
+                    TaskCreated(task_id=event.contact_id * 10, kind="manual", title="call", contact_id=event.contact_id)
+                )
 
     crm = crm_factory([crm_plugin("tasker", crm_handle_events=follow_up), ("rec", crm_recorder)])
     with crm.transaction():
@@ -189,7 +191,9 @@ def test_an_event_type_nobody_registered_is_kept_and_read_back(crm_factory, crm_
     # a row written by a plugin that is no longer installed
     with crm.transaction():
         OutboxEvent.create(
-            event_id="e" * 32, type="gone.Thing", occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            event_id="e" * 32,
+            type="gone.Thing",
+            occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
             payload=json.dumps({"event_id": "e" * 32, "what": "kept"}),
         )
     crm.events.deliver()
@@ -285,7 +289,12 @@ def test_handlers_share_one_decoding_of_each_batch(crm_factory, crm_plugin, deco
     assert (report.delivered, report.failed) == (2 * count, 0)
     assert decoded == list(range(count))  # each payload decoded once, not once per handler
     # batch by batch, each batch to the handlers in dependency order
-    assert [(n, len(ids)) for n, ids in calls] == [("zfirst", BATCH_SIZE), ("asecond", BATCH_SIZE), ("zfirst", 2), ("asecond", 2)]
+    assert [(n, len(ids)) for n, ids in calls] == [
+        ("zfirst", BATCH_SIZE),
+        ("asecond", BATCH_SIZE),
+        ("zfirst", 2),
+        ("asecond", 2),
+    ]
     assert seen_by(calls, "zfirst") == seen_by(calls, "asecond") == list(range(count))
     assert all(s["pending"] == 0 for s in crm.events.status())
 
@@ -586,7 +595,7 @@ def test_an_event_committed_after_a_later_one_is_not_skipped(crm_factory, crm_re
 def test_an_unknown_event_keeps_its_identity_through_a_round_trip():
     from crm_hookspecs.events import from_payload, to_payload
 
-    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     event = UnknownEvent(unknown_type="acme.Shipped", payload={"parcel": 7}, occurred_at=at, actor="ana", channel="api")
     type_name, payload = to_payload(event)
     again = from_payload(type_name, payload)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from crm_hookspecs.events import ContactCreated, ContactDeleted, UnknownEvent
 
 from crm_core.models import OutboxEvent
+from crm_hookspecs.events import ContactCreated, ContactDeleted, UnknownEvent
 
 
 def _emit(crm, *events):
@@ -33,7 +33,10 @@ def test_filters_by_type_and_time_and_reads_newest_first(crm_factory, crm_clock)
     since = crm_clock.now()
     _emit(crm, ContactDeleted(contact_id=1), ContactCreated(contact_id=2, data={"name": "Luis"}))
     created = crm.events.read(types=["ContactCreated"])
-    assert [(type(e.event).__name__, e.event.contact_id) for e in created] == [("ContactCreated", 1), ("ContactCreated", 2)]
+    assert [(type(e.event).__name__, e.event.contact_id) for e in created] == [
+        ("ContactCreated", 1),
+        ("ContactCreated", 2),
+    ]
     assert [e.event.contact_id for e in crm.events.read(since=since)] == [1, 2]
     newest = crm.events.read(newest_first=True, limit=2)
     assert [type(e.event).__name__ for e in newest] == ["ContactCreated", "ContactDeleted"]
@@ -45,7 +48,9 @@ def test_an_event_type_no_plugin_registers_comes_back_unknown(crm_factory):
     crm = crm_factory()
     with crm.activate():
         OutboxEvent.create(
-            event_id="x-1", type="loyalty.PointsAwarded", occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            event_id="x-1",
+            type="loyalty.PointsAwarded",
+            occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
             payload='{"event_id": "x-1", "points": 5}',
         )
     (logged,) = crm.events.read()

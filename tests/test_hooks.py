@@ -12,10 +12,10 @@ from pathlib import Path
 
 import attrs
 import pytest
-from crm_hookspecs.events import ContactCreated
-from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema
 
 from crm_core.errors import ConfigError, NotFoundError, PluginError
+from crm_hookspecs.events import ContactCreated
+from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PluginSchema
 
 # how hook results combine does not depend on the database: SQLite is enough
 pytestmark = pytest.mark.sqlite_only
@@ -65,7 +65,9 @@ def test_crm_config_section(app, crm_plugin):
     with pytest.raises(NotFoundError, match="'b' is not enabled or declares no settings"):
         crm.settings("b")
 
-    with pytest.raises(PluginError, match="plugin 'bad': crm_config_section must return an attrs class, not <class 'dict'>"):
+    with pytest.raises(
+        PluginError, match="plugin 'bad': crm_config_section must return an attrs class, not <class 'dict'>"
+    ):
         app(crm_plugin("bad", crm_config_section=lambda: dict))
 
 
@@ -102,10 +104,15 @@ def test_crm_cli_commands(app, crm_plugin):
     assert crm.hooks.cli_commands() == [("a", a[0]), ("a", a[1]), ("b", CommandSpec("beta", "kt_b.cli:group"))]
 
     one = app(crm_plugin("one", crm_cli_commands=lambda: CommandSpec("x", "m:x")))
-    with pytest.raises(PluginError, match=r"crm_cli_commands must return a list of CommandSpec objects, not CommandSpec"):
+    with pytest.raises(
+        PluginError, match=r"crm_cli_commands must return a list of CommandSpec objects, not CommandSpec"
+    ):
         one.hooks.cli_commands()
     names = app(crm_plugin("names", crm_cli_commands=lambda: ["x"]))
-    with pytest.raises(PluginError, match=r"plugin 'names': crm_cli_commands must return a list of CommandSpec objects; it holds str 'x'"):
+    with pytest.raises(
+        PluginError,
+        match=r"plugin 'names': crm_cli_commands must return a list of CommandSpec objects; it holds str 'x'",
+    ):
         names.hooks.cli_commands()
     with pytest.raises(ValueError, match="must look like 'package.module:attribute'"):
         CommandSpec("x", "no_colon")
@@ -135,7 +142,9 @@ def test_crm_startup_failure_names_the_plugin_and_closes_the_app(crm_factory, cr
 
     stopped = []
     with pytest.raises(PluginError, match=r"plugin 'boom' failed to start: KeyError: 'missing thing'; fix it") as info:
-        crm_factory([crm_plugin("ok", crm_shutdown=lambda crm: stopped.append("ok")), crm_plugin("boom", crm_startup=boom)])
+        crm_factory(
+            [crm_plugin("ok", crm_shutdown=lambda crm: stopped.append("ok")), crm_plugin("boom", crm_startup=boom)]
+        )
     assert info.value.plugin == "boom"
     assert stopped == ["ok"]  # the half-built app was closed
     with pytest.raises(Exception, match="no CRM app is open"):
@@ -212,7 +221,9 @@ def test_crm_export_personal_data(app, crm_plugin):
     )
     assert crm.hooks.export_personal_data(crm, 7) == {"a": {"notes": ["about 7"]}}
     bad = app(crm_plugin("bad", crm_export_personal_data=lambda crm, contact_id: ["x"]))
-    with pytest.raises(PluginError, match=r"plugin 'bad': crm_export_personal_data must return a dict or None, not list \['x'\]"):
+    with pytest.raises(
+        PluginError, match=r"plugin 'bad': crm_export_personal_data must return a dict or None, not list \['x'\]"
+    ):
         bad.hooks.export_personal_data(bad, 7)
 
 
@@ -254,12 +265,23 @@ def test_crm_personal_values(app, crm_plugin):
 def test_crm_unsubscribe_urls(app, crm_plugin):
     crm = app(
         crm_plugin("a", crm_unsubscribe_urls=lambda contact_ids, mailing_list: None),
-        crm_plugin("b", crm_unsubscribe_urls=lambda crm, contact_ids, mailing_list: [f"https://x.test/u/{mailing_list}/{c}" for c in contact_ids]),
+        crm_plugin(
+            "b",
+            crm_unsubscribe_urls=lambda crm, contact_ids, mailing_list: [
+                f"https://x.test/u/{mailing_list}/{c}" for c in contact_ids
+            ],
+        ),
         crm_plugin("c", crm_unsubscribe_urls=lambda contact_ids: ["https://c.test/"] * len(contact_ids)),
     )
     # the first plugin with an answer wins
-    assert crm.hooks.unsubscribe_urls(crm, [1, 2], "news") == ("b", ["https://x.test/u/news/1", "https://x.test/u/news/2"])
-    assert app(crm_plugin("a", crm_unsubscribe_urls=lambda contact_ids: None)).hooks.unsubscribe_urls(crm, [1], None) is None
+    assert crm.hooks.unsubscribe_urls(crm, [1, 2], "news") == (
+        "b",
+        ["https://x.test/u/news/1", "https://x.test/u/news/2"],
+    )
+    assert (
+        app(crm_plugin("a", crm_unsubscribe_urls=lambda contact_ids: None)).hooks.unsubscribe_urls(crm, [1], None)
+        is None
+    )
     for value, message in (
         (["https://x.test/1"], r"returned 1 URL\(s\) for 2 contact\(s\)"),
         ("https://x.test/", "must return a list of URLs or None"),
@@ -276,7 +298,9 @@ def test_crm_contacts_merged_and_unmerged(app, crm_plugin):
         crm_plugin(
             "a",
             crm_contacts_merged=lambda crm, survivor_id, merged_id: {"a_note": [merged_id * 10]},
-            crm_contacts_unmerged=lambda crm, survivor_id, merged_id, moved: unmerged.append(("a", survivor_id, merged_id, moved)),
+            crm_contacts_unmerged=lambda crm, survivor_id, merged_id, moved: unmerged.append(
+                ("a", survivor_id, merged_id, moved)
+            ),
         ),
         crm_plugin(
             "b",
@@ -303,7 +327,9 @@ def test_crm_worker_jobs(app, crm_plugin):
 
     hourly = JobSpec("a.hourly", run, interval=dt.timedelta(hours=1))
     weekly = JobSpec("b.weekly", run, rrule="FREQ=WEEKLY;BYDAY=MO;BYHOUR=9")
-    crm = app(crm_plugin("b", crm_worker_jobs=lambda crm: [weekly]), crm_plugin("a", crm_worker_jobs=lambda crm: [hourly]))
+    crm = app(
+        crm_plugin("b", crm_worker_jobs=lambda crm: [weekly]), crm_plugin("a", crm_worker_jobs=lambda crm: [hourly])
+    )
     assert crm.hooks.worker_jobs(crm) == [("a", hourly), ("b", weekly)]
     bad = app(crm_plugin("bad", crm_worker_jobs=lambda crm: hourly))
     with pytest.raises(PluginError, match="crm_worker_jobs must return a list of JobSpec objects, not JobSpec"):
@@ -317,7 +343,9 @@ def test_crm_mail_transports(app, crm_plugin):
     crm = app(crm_plugin("a", crm_mail_transports=lambda: [spec]), crm_plugin("b", crm_mail_transports=lambda: None))
     assert crm.hooks.mail_transports() == [("a", spec)]
     bad = app(crm_plugin("bad", crm_mail_transports=lambda: [{"name": "x"}]))
-    with pytest.raises(PluginError, match=r"crm_mail_transports must return a list of MailTransportSpec objects; it holds dict"):
+    with pytest.raises(
+        PluginError, match=r"crm_mail_transports must return a list of MailTransportSpec objects; it holds dict"
+    ):
         bad.hooks.mail_transports()
 
 

@@ -33,7 +33,10 @@ def test_bulk_mail_gets_the_link_in_both_bodies_and_the_one_click_headers(crm_fa
     )  # fmt: skip
     url = "https://crm.example.com/unsubscribe/news-7"
     assert queued.text == f"Hello Ana\n\n-- \nTo stop receiving these e-mails: {url}\n"
-    assert f'<p class="unsubscribe" style="font-size:small">To stop receiving these e-mails: <a href="{url}">{url}</a></p>\n</body>' in queued.html
+    assert (
+        f'<p class="unsubscribe" style="font-size:small">To stop receiving these e-mails: <a href="{url}">{url}</a></p>\n</body>'
+        in queued.html
+    )
     app.mail.deliver()
     (sent,) = app.mail.sent
     assert sent.headers["List-Unsubscribe"] == f"<{url}>"
@@ -45,8 +48,14 @@ def test_bulk_mail_gets_the_link_in_both_bodies_and_the_one_click_headers(crm_fa
 
 def test_queue_many_asks_once_per_list_and_chunk_and_plain_mail_gets_nothing(crm_factory, crm_plugin):
     links = Links()
-    app = crm_factory([crm_plugin("pages", crm_unsubscribe_urls=links.hook)], mail={"unsubscribe_mailto": "Unsubscribe <leave@example.com>"})
-    messages = [OutgoingMessage(f"p{i}@example.com", "News", "Hi", bulk=True, contact_id=i, mailing_list="news") for i in range(5)]
+    app = crm_factory(
+        [crm_plugin("pages", crm_unsubscribe_urls=links.hook)],
+        mail={"unsubscribe_mailto": "Unsubscribe <leave@example.com>"},
+    )
+    messages = [
+        OutgoingMessage(f"p{i}@example.com", "News", "Hi", bulk=True, contact_id=i, mailing_list="news")
+        for i in range(5)
+    ]
     messages += [OutgoingMessage(f"q{i}@example.com", "Offer", "Hi", bulk=True, contact_id=10 + i) for i in range(3)]
     messages.append(OutgoingMessage("staff@example.com", "Report", "Numbers"))
     assert app.mail.queue_many(messages) == 9
@@ -57,16 +66,26 @@ def test_queue_many_asks_once_per_list_and_chunk_and_plain_mail_gets_nothing(crm
         "<https://crm.example.com/unsubscribe/news-3>, <mailto:leave@example.com?subject=unsubscribe>"
     )
     assert "https://crm.example.com/unsubscribe/all-12" in by_to["q2@example.com"].text
-    assert "List-Unsubscribe" not in by_to["staff@example.com"].headers and "unsubscribe" not in by_to["staff@example.com"].text
+    assert (
+        "List-Unsubscribe" not in by_to["staff@example.com"].headers
+        and "unsubscribe" not in by_to["staff@example.com"].text
+    )
 
 
 def test_a_template_that_shows_the_link_gets_no_second_one_and_http_links_no_one_click(crm_factory, crm_plugin):
     links = Links("http://localhost:8000/unsubscribe")
-    app = crm_factory([crm_plugin("pages", crm_unsubscribe_urls=links.hook)], mail={"unsubscribe_text": "Darse de baja: {url}"})
+    app = crm_factory(
+        [crm_plugin("pages", crm_unsubscribe_urls=links.hook)], mail={"unsubscribe_text": "Darse de baja: {url}"}
+    )
     url = "http://localhost:8000/unsubscribe/all-3"
-    queued = app.mail.queue("ana@example.com", "News", f"Hello\nLeave: {url}\n", html="<p>Hello</p>", bulk=True, contact_id=3)
+    queued = app.mail.queue(
+        "ana@example.com", "News", f"Hello\nLeave: {url}\n", html="<p>Hello</p>", bulk=True, contact_id=3
+    )
     assert queued.text == f"Hello\nLeave: {url}\n"
-    assert queued.html == f'<p>Hello</p>\n<p class="unsubscribe" style="font-size:small">Darse de baja: <a href="{url}">{url}</a></p>\n'
+    assert (
+        queued.html
+        == f'<p>Hello</p>\n<p class="unsubscribe" style="font-size:small">Darse de baja: <a href="{url}">{url}</a></p>\n'
+    )
     headers = dict(queued.headers)
     assert headers == {"List-Unsubscribe": f"<{url}>"}  # RFC 8058 one-click needs an https link
 
@@ -80,10 +99,18 @@ def test_without_a_plugin_the_configured_mailto_is_the_way_out(crm_factory):
 
 def test_bulk_mail_with_no_way_to_unsubscribe_is_refused_and_nothing_is_queued(crm_factory, crm_plugin):
     app = crm_factory([])
-    with pytest.raises(ValidationError, match=r"bulk mail to ana@example.com needs an unsubscribe link, and no enabled plugin serves an unsubscribe page; enable the portal plugin .* or set \[crm.mail\] unsubscribe_mailto"):
+    with pytest.raises(
+        ValidationError,
+        match=r"bulk mail to ana@example.com needs an unsubscribe link, and no enabled plugin serves an unsubscribe page; enable the portal plugin .* or set \[crm.mail\] unsubscribe_mailto",
+    ):
         app.mail.queue("ana@example.com", "News", "Hello", bulk=True, contact_id=3)
     with pytest.raises(ValidationError, match="needs an unsubscribe link"):
-        app.mail.queue_many([OutgoingMessage("a@example.com", "s", "t"), OutgoingMessage("b@example.com", "s", "t", bulk=True, contact_id=1)])
+        app.mail.queue_many(
+            [
+                OutgoingMessage("a@example.com", "s", "t"),
+                OutgoingMessage("b@example.com", "s", "t", bulk=True, contact_id=1),
+            ]
+        )
     assert sum(app.mail.counts().values()) == 0
     partial = crm_factory([crm_plugin("pages", crm_unsubscribe_urls=lambda contact_ids: [None for _ in contact_ids])])
     with pytest.raises(ValidationError, match="plugin 'pages' gave no unsubscribe link for contact 4"):

@@ -19,7 +19,17 @@ def test_mail_queue_lists_waiting_and_failed_messages(crm, crm_cli):
     result = crm_cli.invoke(["mail", "queue"], app=crm)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["id", "key", "to", "subject", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    assert lines[0].split() == [
+        "id",
+        "key",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
     assert any("gone" in line and "failed" in line and "550" in line for line in lines)
     assert not any(" ok " in f" {line} " for line in lines[2:-2])  # sent messages only with --status
     assert lines[-1] == "1 queued, 0 sending, 1 sent, 1 failed, 0 cancelled"
@@ -32,7 +42,15 @@ def test_mail_queue_lists_waiting_and_failed_messages(crm, crm_cli):
 
 
 def test_mail_show_text_json_and_raw(crm, crm_cli):
-    queued = crm.mail.queue("Zoë <zoe@example.com>", "Größe", "Hallo Zoë", html="<p>Hallo</p>", key="k", attachments=[("a.txt", b"abc")], headers={"X-Campaign": "7"})
+    queued = crm.mail.queue(
+        "Zoë <zoe@example.com>",
+        "Größe",
+        "Hallo Zoë",
+        html="<p>Hallo</p>",
+        key="k",
+        attachments=[("a.txt", b"abc")],
+        headers={"X-Campaign": "7"},
+    )
     text = crm_cli.invoke(["mail", "show", "k"], app=crm).output
     assert "Subject: Größe" in text and "To: Zoë <zoe@example.com>" in text and "X-Campaign: 7" in text
     assert "attachment: a.txt (text/plain, 3 bytes)" in text and "Hallo Zoë" in text

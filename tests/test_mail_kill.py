@@ -30,13 +30,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the crm_clock fixture's start
 LEASE = 30.0
 
 CHILD = textwrap.dedent(
-    '''
+    """
     import datetime as dt, sys
     from crm_core.app import CRM
     from crm_core.clock import FakeClock
@@ -49,7 +48,7 @@ CHILD = textwrap.dedent(
     app = CRM(config=Config(core=core, enabled=()), clock=FakeClock(dt.datetime.fromisoformat(now_iso)), strict=True)
     print(app.mail.deliver(), flush=True)  # killed before it returns
     app.close()
-    '''
+    """
 )
 
 
@@ -112,7 +111,9 @@ def _kill_at(tmp_path: Path, url: str, port: int, server: HoldingServer, now: dt
     server.arm(hold_at)
     child = subprocess.Popen(
         [sys.executable, str(script), url, now.isoformat(), str(port), str(LEASE)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         if not server.holding.wait(timeout=60):
@@ -126,9 +127,13 @@ def _kill_at(tmp_path: Path, url: str, port: int, server: HoldingServer, now: dt
     assert child.returncode == -signal.SIGKILL
 
 
-def test_three_kills_mid_batch_duplicate_one_message_each_with_its_message_id(crm_factory, crm_db_url, crm_clock, holding_server, tmp_path):
+def test_three_kills_mid_batch_duplicate_one_message_each_with_its_message_id(
+    crm_factory, crm_db_url, crm_clock, holding_server, tmp_path
+):
     server, port = holding_server
-    app = crm_factory(mail={"transport": "smtp", "batch_size": 100, "lease": LEASE, "smtp": {"host": "127.0.0.1", "port": port}})
+    app = crm_factory(
+        mail={"transport": "smtp", "batch_size": 100, "lease": LEASE, "smtp": {"host": "127.0.0.1", "port": port}}
+    )
     total = 450
     for i in range(total):
         app.mail.queue(f"user{i}@example.com", f"Survey {i}", "Two minutes of your time?", key=f"m{i}")
@@ -157,9 +162,8 @@ def test_three_kills_mid_batch_duplicate_one_message_each_with_its_message_id(cr
 
 def test_a_plugin_batch_transport_still_gets_whole_batches(crm_factory, crm_plugin):
     """A transport with ``send`` only (no ``send_each``) is handed the batch at once, as before."""
-    from crm_hookspecs.records import MailTransportSpec
-
     from crm_core.mail import SendResult
+    from crm_hookspecs.records import MailTransportSpec
 
     calls: list[int] = []
 
@@ -170,7 +174,10 @@ def test_a_plugin_batch_transport_still_gets_whole_batches(crm_factory, crm_plug
             calls.append(len(envelopes))
             return [SendResult.sent() for _ in envelopes]
 
-    plugin = crm_plugin("batchy", crm_mail_transports=lambda: [MailTransportSpec(name="batchonly", factory=lambda crm, options: Batch())])
+    plugin = crm_plugin(
+        "batchy",
+        crm_mail_transports=lambda: [MailTransportSpec(name="batchonly", factory=lambda crm, options: Batch())],
+    )
     app = crm_factory(plugins=[plugin], mail={"transport": "batchonly", "batch_size": 10})
     for i in range(25):
         app.mail.queue(f"u{i}@example.com", "s", "t", key=f"b{i}")
@@ -179,10 +186,9 @@ def test_a_plugin_batch_transport_still_gets_whole_batches(crm_factory, crm_plug
 
 
 def test_a_send_each_transport_is_asked_for_the_next_message_only_after_the_last_is_recorded(crm_factory, crm_plugin):
-    from crm_hookspecs.records import MailTransportSpec
-
     from crm_core.mail import SendResult
     from crm_core.mail.models import MailMessage
+    from crm_hookspecs.records import MailTransportSpec
 
     seen: list[tuple[str, dict[str, str]]] = []
     holder: dict = {}
@@ -201,7 +207,10 @@ def test_a_send_each_transport_is_asked_for_the_next_message_only_after_the_last
                 seen.append((env.key, statuses))
                 yield SendResult.sent()
 
-    plugin = crm_plugin("stepper", crm_mail_transports=lambda: [MailTransportSpec(name="stepwise", factory=lambda crm, options: Stepwise())])
+    plugin = crm_plugin(
+        "stepper",
+        crm_mail_transports=lambda: [MailTransportSpec(name="stepwise", factory=lambda crm, options: Stepwise())],
+    )
     app = holder["app"] = crm_factory(plugins=[plugin], mail={"transport": "stepwise", "batch_size": 50})
     for i in range(5):
         app.mail.queue(f"u{i}@example.com", "s", "t", key=f"s{i}")
@@ -213,9 +222,8 @@ def test_a_send_each_transport_is_asked_for_the_next_message_only_after_the_last
 
 
 def test_a_send_each_transport_that_breaks_midway_keeps_what_it_sent(crm_factory, crm_plugin):
-    from crm_hookspecs.records import MailTransportSpec
-
     from crm_core.mail import SendResult
+    from crm_hookspecs.records import MailTransportSpec
 
     class Breaks:
         name = "breaks"
@@ -228,7 +236,9 @@ def test_a_send_each_transport_that_breaks_midway_keeps_what_it_sent(crm_factory
             yield SendResult.sent()
             raise ConnectionResetError("the API went away")
 
-    plugin = crm_plugin("breaker", crm_mail_transports=lambda: [MailTransportSpec(name="breaks", factory=lambda crm, options: Breaks())])
+    plugin = crm_plugin(
+        "breaker", crm_mail_transports=lambda: [MailTransportSpec(name="breaks", factory=lambda crm, options: Breaks())]
+    )
     app = crm_factory(plugins=[plugin], mail={"transport": "breaks"})
     for i in range(5):
         app.mail.queue(f"u{i}@example.com", "s", "t", key=f"x{i}")
@@ -249,7 +259,11 @@ def test_each_accepted_message_is_one_single_row_update_and_leaves_the_session_a
     caplog.set_level(logging.DEBUG, logger="peewee")
     assert app.mail.deliver().sent == 20
     statements = [r.msg for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)]  # (sql, params)
-    marks = [(sql, params) for sql, params in statements if "UPDATE" in sql and "crm_mail_message" in sql and "sent" in params]
+    marks = [
+        (sql, params)
+        for sql, params in statements
+        if "UPDATE" in sql and "crm_mail_message" in sql and "sent" in params
+    ]
     assert len(marks) == 20  # one per message…
     assert all(re.search(r"WHERE .*[`\"]id[`\"] = ", sql) for sql, _ in marks)  # …each by its own id
     assert len(statements) - len(marks) <= 12  # and the two claims (the second finds nothing)
@@ -259,7 +273,9 @@ def test_each_accepted_message_is_one_single_row_update_and_leaves_the_session_a
             assert app.database.execute_sql("SHOW synchronous_commit").fetchone()[0] == "on"
 
 
-def test_a_failed_record_stops_the_batch_before_the_next_message_is_sent(crm_factory, crm_clock, holding_server, monkeypatch):
+def test_a_failed_record_stops_the_batch_before_the_next_message_is_sent(
+    crm_factory, crm_clock, holding_server, monkeypatch
+):
     """The database fails while message 3 is being written down: message 4 is never sent, the
     delivery raises, and after the lease only message 3 goes twice."""
     import peewee
@@ -267,7 +283,14 @@ def test_a_failed_record_stops_the_batch_before_the_next_message_is_sent(crm_fac
     from crm_core.mail.recorder import SentStatement
 
     server, port = holding_server
-    app = crm_factory(mail={"transport": "smtp", "batch_size": 10, "lease": LEASE, "smtp": {"host": "127.0.0.1", "port": port, "timeout": 10.0}})
+    app = crm_factory(
+        mail={
+            "transport": "smtp",
+            "batch_size": 10,
+            "lease": LEASE,
+            "smtp": {"host": "127.0.0.1", "port": port, "timeout": 10.0},
+        }
+    )
     for i in range(6):
         app.mail.queue(f"user{i}@example.com", "s", "t", key=f"f{i}")
     real = SentStatement.run

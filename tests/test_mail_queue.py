@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 
+import attrs
 import pytest
 
 from crm_core.errors import ConfigError, NotFoundError, ValidationError
@@ -63,7 +64,13 @@ def test_a_message_exists_only_if_the_callers_transaction_commits(crm):
 
 
 def test_several_recipients_and_a_reply_to(crm):
-    crm.mail.queue(["Ana <ana@example.com>", "bo@example.org"], "Hi", "t", reply_to="Help <help@example.com>", sender="Sales <sales@example.com>")
+    crm.mail.queue(
+        ["Ana <ana@example.com>", "bo@example.org"],
+        "Hi",
+        "t",
+        reply_to="Help <help@example.com>",
+        sender="Sales <sales@example.com>",
+    )
     crm.mail.deliver()
     [sent] = crm.mail.sent
     assert sent.recipients == ("ana@example.com", "bo@example.org")
@@ -80,7 +87,12 @@ def test_attachments_are_stored_and_sent(crm, tmp_path):
         "a@example.com",
         "Files",
         "see attached",
-        attachments=[Attachment("report.pdf", big), ("data.csv", b"a,b\n1,2\n"), path, ("factura ñ.bin", b"\x00\x01", "application/x-custom")],
+        attachments=[
+            Attachment("report.pdf", big),
+            ("data.csv", b"a,b\n1,2\n"),
+            path,
+            ("factura ñ.bin", b"\x00\x01", "application/x-custom"),
+        ],
     )
     stored = crm.mail.get(queued.id)
     assert [a.filename for a in stored.attachments] == ["report.pdf", "data.csv", "notes.txt", "factura ñ.bin"]
@@ -148,7 +160,9 @@ def test_bad_fields_are_refused(crm, kwargs, problem):
 
 def test_queue_many_is_bulk_and_skips_existing_keys(crm):
     crm.mail.queue("first@example.com", "s", "t", key="m:0")
-    messages = [OutgoingMessage(f"user{i}@example.com", f"Survey {i}", "Please answer", key=f"m:{i}") for i in range(1200)]
+    messages = [
+        OutgoingMessage(f"user{i}@example.com", f"Survey {i}", "Please answer", key=f"m:{i}") for i in range(1200)
+    ]
     messages.append(OutgoingMessage("dup@example.com", "s", "t", key="m:5"))  # repeated in the batch
     messages.append(OutgoingMessage("files@example.com", "s", "t", key="m:files", attachments=[("a.txt", b"A")]))
     assert crm.mail.queue_many(messages) == 1200  # 1199 new + the one with a file; m:0 and the repeat skipped
@@ -225,7 +239,7 @@ def test_build_message_encodes_and_refuses_nothing_valid():
         subject="Un sujet très long " * 8,
         text="ligne\n" * 3,
         message_id="<abc@example.com>",
-        date=dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc),
+        date=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
     )
     assert data.isascii() and b"\r\n" in data
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
@@ -233,13 +247,13 @@ def test_build_message_encodes_and_refuses_nothing_valid():
     assert parsed["Subject"] == "Un sujet très long " * 8
     assert parsed["From"].addresses[0].display_name == "Équipe CRM"
     assert parsed["From"].addresses[0].domain == "xn--exmple-cua.com"
-    assert parsed["Date"].datetime == dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
+    assert parsed["Date"].datetime == dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
 
 
 def test_outgoing_message_is_a_frozen_record():
     message = OutgoingMessage("a@example.com", "s", "t", headers={"X-A": "1"})
     assert message.to == ("a@example.com",) and message.headers == (("X-A", "1"),)
-    with pytest.raises(Exception):
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
         message.subject = "other"  # type: ignore[misc]
 
 
@@ -309,11 +323,12 @@ def test_a_plugin_transport_returning_too_few_results_is_retried(crm_factory, cr
 
 @pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_a_plugin_transport_may_not_take_a_kernel_name(crm_factory, crm_plugin):
+    from crm_core.errors import PluginError
     from crm_hookspecs.records import MailTransportSpec
 
-    from crm_core.errors import PluginError
-
-    plugin = crm_plugin("api", crm_mail_transports=lambda: [MailTransportSpec(name="smtp", factory=lambda crm, o: None)])
+    plugin = crm_plugin(
+        "api", crm_mail_transports=lambda: [MailTransportSpec(name="smtp", factory=lambda crm, o: None)]
+    )
     app = crm_factory(plugins=[plugin], mail={"transport": "api"})
     with pytest.raises(PluginError, match="'api' offers a mail transport named 'smtp', which is a kernel transport"):
         app.mail.deliver()

@@ -14,10 +14,11 @@ import socket
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -318,9 +319,27 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -342,14 +361,29 @@ def tls_server(certificate):
         port = free_port()
         if implicit:
             # aiosmtpd does not count implicit TLS as TLS for AUTH: allow it explicitly
-            controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context,
-                                    authenticator=_authenticator, auth_require_tls=False, ready_timeout=5,
-                                    auth_exclude_mechanism=["LOGIN"])
+            controller = Controller(
+                handler,
+                hostname="127.0.0.1",
+                port=port,
+                ssl_context=context,
+                authenticator=_authenticator,
+                auth_require_tls=False,
+                ready_timeout=5,
+                auth_exclude_mechanism=["LOGIN"],
+            )
         else:
-            controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                                    authenticator=_authenticator, auth_require_tls=True, ready_timeout=5,
-                                    # smtplib's AUTH LOGIN with an initial response stalls aiosmtpd
-                                    auth_exclude_mechanism=["LOGIN"])
+            controller = Controller(
+                handler,
+                hostname="127.0.0.1",
+                port=port,
+                tls_context=context,
+                require_starttls=True,
+                authenticator=_authenticator,
+                auth_require_tls=True,
+                ready_timeout=5,
+                # smtplib's AUTH LOGIN with an initial response stalls aiosmtpd
+                auth_exclude_mechanism=["LOGIN"],
+            )
         controller.start()
         servers.append(controller)
         return handler, port
@@ -410,7 +444,9 @@ def test_a_wrong_password_is_retried_and_says_what_to_check(tls_server, certific
 @pytest.mark.sqlite_only
 def test_an_untrusted_certificate_is_refused(tls_server, crm_factory):
     handler, port = tls_server(implicit=False)
-    app = crm_factory(mail={"transport": "smtp", "smtp": {"host": "localhost", "port": port, "security": "starttls", "timeout": 5.0}})
+    app = crm_factory(
+        mail={"transport": "smtp", "smtp": {"host": "localhost", "port": port, "security": "starttls", "timeout": 5.0}}
+    )
     app.mail.queue("a@example.com", "s", "t", key="k")
     report = app.mail.deliver()
     assert report.retried == 1 and "CERTIFICATE_VERIFY_FAILED" in report.error

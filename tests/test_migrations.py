@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crm_hookspecs import hookimpl
-from crm_hookspecs.records import PluginSchema
 
 from crm_core.errors import MigrationError
 from crm_core.storage import dialect
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import PluginSchema
 
 ALPHA_ITEM = """
 import peewee
@@ -100,9 +100,18 @@ def test_each_owner_keeps_its_own_history(crm_factory, plugins):
     crm = crm_factory(plugins, migrate=False)
     kernel = [s.name for s in crm.pending_migrations() if s.owner == "crm"]
     steps = crm.migrate()
-    assert [(s.owner, s.name) for s in steps] == [("crm", n) for n in kernel] + [("alpha", "0001_item"), ("beta", "0001_thing")]
+    assert [(s.owner, s.name) for s in steps] == [("crm", n) for n in kernel] + [
+        ("alpha", "0001_item"),
+        ("beta", "0001_thing"),
+    ]
     tables = set(crm.database.get_tables())
-    assert {"crm_schema_migration", "alpha_schema_migration", "beta_schema_migration", "alpha_item", "beta_thing"} <= tables
+    assert {
+        "crm_schema_migration",
+        "alpha_schema_migration",
+        "beta_schema_migration",
+        "alpha_item",
+        "beta_thing",
+    } <= tables
     assert history(crm, "alpha") == ["0001_item"]
     assert history(crm, "beta") == ["0001_thing"]
     assert history(crm, "crm") == kernel

@@ -11,10 +11,10 @@ import logging
 
 import peewee
 import pytest
-from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 from crm_core.errors import ConfigError, PermissionDenied, PluginError, ValidationError
 from crm_core.storage import Model
+from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 
 class Note(Model):
@@ -220,7 +220,9 @@ def test_the_widest_scope_of_the_roles_granting_a_permission_wins(office, crm_us
 
 
 def test_an_unknown_permission_in_config_is_an_error_naming_it(app):
-    with pytest.raises(ConfigError, match=r"crm.roles\[0\] \('bad'\): unknown permission 'notes.raed'.*did you mean 'notes.read'"):
+    with pytest.raises(
+        ConfigError, match=r"crm.roles\[0\] \('bad'\): unknown permission 'notes.raed'.*did you mean 'notes.read'"
+    ):
         app(roles=[{"name": "bad", "permissions": ["notes.raed"]}]).authz
     with pytest.raises(ConfigError, match="no installed plugin is named 'nots'"):
         app(roles=[{"name": "bad", "permissions": ["nots.read"]}]).authz
@@ -259,7 +261,9 @@ def test_a_plugin_declaring_bad_names_is_a_plugin_error(crm_factory, crm_plugin)
     wrong = crm_plugin("wrong", crm_permissions=lambda: PermissionSpec("wrong.read"))
     with pytest.raises(PluginError, match="must return a list"):
         crm_factory(plugins=[wrong]).authz
-    typeless = crm_plugin("typeless", crm_permissions=lambda: [PermissionSpec("typeless.read", record_type="typeless.thing")])
+    typeless = crm_plugin(
+        "typeless", crm_permissions=lambda: [PermissionSpec("typeless.read", record_type="typeless.thing")]
+    )
     with pytest.raises(PluginError, match="names record type 'typeless.thing', which the plugin does not declare"):
         crm_factory(plugins=[typeless]).authz
     with pytest.raises(ValueError, match="lower-case dotted words"):
@@ -298,7 +302,9 @@ def test_changing_roles_needs_admin_roles(office, crm_user):
         crm.authz.roles.add("x", permissions=["notes.read"])
 
 
-def test_a_role_taken_out_of_the_config_grants_nothing_but_does_not_lock_the_user_out(crm_factory, notes_plugin, crm_db_url, crm_user):
+def test_a_role_taken_out_of_the_config_grants_nothing_but_does_not_lock_the_user_out(
+    crm_factory, notes_plugin, crm_db_url, crm_user
+):
     roles = [{"name": "all-notes", "permissions": ["notes.read"], "scopes": {"*": "all"}}]
     first = crm_factory(plugins=[notes_plugin], core={"roles": roles})
     crm_user(first, name="ana", roles=["all-notes", "sales"])

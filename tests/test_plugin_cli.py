@@ -56,7 +56,9 @@ def toml(tmp_path):
     def make(enabled, extra=""):
         path = tmp_path / "crm.toml"
         names = ", ".join(f'"{n}"' for n in enabled)
-        path.write_text(f'[crm]\ndatabase = "sqlite:///crm.db"\n\n[plugins]\nenabled = [{names}]\n{extra}', encoding="utf-8")
+        path.write_text(
+            f'[crm]\ndatabase = "sqlite:///crm.db"\n\n[plugins]\nenabled = [{names}]\n{extra}', encoding="utf-8"
+        )
         return path
 
     return make
@@ -144,7 +146,9 @@ def test_doctor_warns_about_a_hook_function_without_the_marker(fake_site, toml, 
     assert crm_cli.invoke(["migrate"], config=path).exit_code == 0
     result = crm_cli.invoke(["doctor"], config=path)
     assert result.exit_code == 0, result.output
-    assert "??  plugin alpha: plugin 'alpha': crm_startup is named like a hook but not marked @hookimpl" in result.output
+    assert (
+        "??  plugin alpha: plugin 'alpha': crm_startup is named like a hook but not marked @hookimpl" in result.output
+    )
 
 
 def test_a_config_mistake_in_one_plugins_section_is_named_by_crm_plugins(fake_site, toml, crm_cli):

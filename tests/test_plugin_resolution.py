@@ -7,11 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from crm_hookspecs import hookimpl
 
 from crm_core import CRM
 from crm_core.errors import CRMError, PluginDependencyError, PluginImportError, PluginNotInstalledError
 from crm_core.plugins import PluginInfo, load_plugins, object_plugin, requirements, resolve
+from crm_hookspecs import hookimpl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -70,8 +70,16 @@ def test_every_missing_requirement_is_named_at_once():
     [failure] = resolution.failures
     assert isinstance(failure.error, PluginDependencyError)
     message = str(failure.error)
-    for part in ("'beta'", "'gamma'", "'off'", "add 'off' to [plugins] enabled", "'old' >=2", "'old' 1.0",
-                 "kt-absent-lib>=1", "kt-other-absent"):
+    for part in (
+        "'beta'",
+        "'gamma'",
+        "'off'",
+        "add 'off' to [plugins] enabled",
+        "'old' >=2",
+        "'old' 1.0",
+        "kt-absent-lib>=1",
+        "kt-other-absent",
+    ):
         assert part in message, part
 
 
@@ -185,8 +193,9 @@ def test_a_misspelt_plugin_in_the_config_file_is_the_same_error(fake_site, tmp_p
 def test_each_app_logs_the_plugins_it_skips_under_its_own_name(fake_site, tmp_path, caplog):
     fake_site.add("broken", "raise RuntimeError('kaboom')")
     caplog.set_level(logging.INFO, logger="crm")
-    with CRM(database=f"sqlite:///{tmp_path / 'a.db'}", plugins=["broken"], name="a"), CRM(
-        database=f"sqlite:///{tmp_path / 'b.db'}", plugins=["broken"], name="b"
+    with (
+        CRM(database=f"sqlite:///{tmp_path / 'a.db'}", plugins=["broken"], name="a"),
+        CRM(database=f"sqlite:///{tmp_path / 'b.db'}", plugins=["broken"], name="b"),
     ):
         pass
     skipped = [(r.name, r.getMessage()) for r in caplog.records if "kaboom" in r.getMessage()]
@@ -201,7 +210,10 @@ def test_each_app_logs_the_plugins_it_skips_under_its_own_name(fake_site, tmp_pa
 
 KERNEL_FILES = [
     *sorted((REPO / "crm_core" / "plugins").glob("*.py")),
-    *(REPO / "crm_core" / name for name in ("app.py", "doctor.py", "hooks.py", "testing.py", "cli/kernel.py", "cli/main.py")),
+    *(
+        REPO / "crm_core" / name
+        for name in ("app.py", "doctor.py", "hooks.py", "testing.py", "cli/kernel.py", "cli/main.py")
+    ),
 ]
 
 

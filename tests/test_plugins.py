@@ -5,18 +5,18 @@ from __future__ import annotations
 import sys
 
 import pytest
-from crm_hookspecs import CONTRACT_VERSION, hookimpl
 
 from crm_core import CRM
 from crm_core.errors import (
+    NotFoundError,
     PluginContractError,
     PluginCycleError,
     PluginDependencyError,
     PluginError,
     PluginImportError,
 )
-from crm_core.errors import NotFoundError
 from crm_core.plugins import discover, load_plugins, object_plugin
+from crm_hookspecs import CONTRACT_VERSION, hookimpl
 
 RAISES_ON_IMPORT = """
 raise RuntimeError("kaboom at import")

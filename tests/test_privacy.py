@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from crm_hookspecs.events import MailBounced, SaleClosed, TaskCreated, from_payload
 
 from crm_core.errors import ValidationError
 from crm_core.jobs import run_once
 from crm_core.privacy import ERASED, Redactor
+from crm_hookspecs.events import MailBounced, SaleClosed, TaskCreated, from_payload
 
 EMAIL = "zed.quux@example.org"
 
@@ -48,7 +48,11 @@ def test_events_about_the_person_keep_type_time_ids_and_numbers_and_still_read_b
     contact_id = zed(crm)
     other = crm.plugin("contacts").create(first_name="Rosa", email="rosa@example.com").id
     with crm.transaction():
-        crm.emit(SaleClosed(record_id=5, contact_id=contact_id, won=False, amount="12.50", region="north", lost_reason="Zed moved"))
+        crm.emit(
+            SaleClosed(
+                record_id=5, contact_id=contact_id, won=False, amount="12.50", region="north", lost_reason="Zed moved"
+            )
+        )
         crm.emit(TaskCreated(task_id=9, kind="call", title="Call Zed Quux about Rosa", contact_id=None))
         crm.emit(MailBounced(address=EMAIL, reason=f"550 <{EMAIL}> unknown"))
     before = {e["id"]: e for e in crm.events.recent(limit=100)}
@@ -78,7 +82,9 @@ def test_events_about_the_person_keep_type_time_ids_and_numbers_and_still_read_b
 def test_mail_to_him_and_others_goes_on_to_the_others_without_him(app):
     crm = app()
     contact_id = zed(crm)
-    crm.mail.queue([f"Zed Quux <{EMAIL}>", "rosa@example.com"], "Meeting with Zed Quux", "Zed Quux and Rosa", key="both")
+    crm.mail.queue(
+        [f"Zed Quux <{EMAIL}>", "rosa@example.com"], "Meeting with Zed Quux", "Zed Quux and Rosa", key="both"
+    )
     # partly delivered: the server deferred him, took Rosa
     crm.mail.transport.defer(EMAIL)
     crm.mail.queue([EMAIL, "luis@example.com"], "Offer", "Hello", key="partial")
@@ -131,7 +137,11 @@ def test_a_third_party_plugins_values_and_the_kernels_records_are_erased(app, cr
         assert run_once(crm, f"loyalty.card:LOY-778899:{contact_id}")
     crm.plugin("contacts").erase(contact_id)
     staff = crm.mail.get("staff")
-    assert (staff.to, staff.subject, staff.text) == (("staff@example.com",), f"Card {ERASED}", f"Card {ERASED} belongs to {ERASED}")
+    assert (staff.to, staff.subject, staff.text) == (
+        ("staff@example.com",),
+        f"Card {ERASED}",
+        f"Card {ERASED} belongs to {ERASED}",
+    )
     with crm.transaction():
         assert not run_once(crm, f"loyalty.card:{ERASED}:{contact_id}")  # the claim stays, without the value
 

@@ -10,7 +10,7 @@ import pytest
 from crm_core.errors import ValidationError
 from crm_core.recurrence import Recurrence, parse
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MADRID = zoneinfo.ZoneInfo("Europe/Madrid")
 
 
@@ -25,7 +25,11 @@ def test_a_weekly_rule_stays_at_nine_local_across_the_spring_change():
 def test_a_weekly_rule_stays_at_nine_local_across_the_autumn_change():
     rule = parse("RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0", tz="Europe/Madrid")
     got = rule.between(dt.datetime(2026, 10, 19, tzinfo=UTC), dt.datetime(2026, 11, 3, tzinfo=UTC))
-    assert [(t.day, t.astimezone(MADRID).hour, t.astimezone(UTC).hour) for t in got] == [(19, 9, 7), (26, 9, 8), (2, 9, 8)]
+    assert [(t.day, t.astimezone(MADRID).hour, t.astimezone(UTC).hour) for t in got] == [
+        (19, 9, 7),
+        (26, 9, 8),
+        (2, 9, 8),
+    ]
 
 
 def test_a_wall_time_in_the_spring_gap_moves_forward():
@@ -48,7 +52,11 @@ def test_after_before_and_inclusive_bounds():
     assert rule.before(start + dt.timedelta(hours=1)) == start
     assert rule.before(start) is None  # the start is the first occurrence
     assert rule.before(start, inc=True) == start
-    assert rule.between(start, start + dt.timedelta(days=2)) == [start, start + dt.timedelta(days=1), start + dt.timedelta(days=2)]
+    assert rule.between(start, start + dt.timedelta(days=2)) == [
+        start,
+        start + dt.timedelta(days=1),
+        start + dt.timedelta(days=2),
+    ]
     assert rule.between(start, start + dt.timedelta(days=2), inc=False) == [start + dt.timedelta(days=1)]
 
 
@@ -104,10 +112,10 @@ def test_bad_zone_and_naive_times_are_refused():
 
 def test_an_old_rule_with_a_fixed_period_is_re_anchored_and_keeps_its_phase():
     """A minutely rule a year old is not walked from its start: it is moved by whole periods, same occurrences."""
-    start = dt.datetime(2025, 1, 1, 0, 7, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2025, 1, 1, 0, 7, tzinfo=dt.UTC)
     rule = Recurrence.parse("FREQ=MINUTELY;INTERVAL=15", start=start)
     assert rule._period == dt.timedelta(minutes=15)
-    assert rule.after(dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)) == dt.datetime(2026, 3, 1, 10, 7, tzinfo=dt.timezone.utc)
+    assert rule.after(dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)) == dt.datetime(2026, 3, 1, 10, 7, tzinfo=dt.UTC)
     assert rule._near(dt.datetime(2026, 3, 1, 10, 0)).after(dt.datetime(2026, 3, 1, 9, 0)) is not None
     # a rule with COUNT, or a monthly one, is walked from its start (its occurrences depend on it)
     assert Recurrence.parse("FREQ=MINUTELY;COUNT=3", start=start)._period is None

@@ -28,8 +28,14 @@ def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, 
     root = tmp_path / "crm-loyalty"
     assert made.output.splitlines() == [f"created {root}", f"next: pip install -e {root} && crm plugins"]
     expected = {
-        "pyproject.toml", "README.md", "crm_loyalty/__init__.py", "crm_loyalty/plugin.py", "crm_loyalty/models.py",
-        "crm_loyalty/cli.py", "crm_loyalty/migrations/0001_initial.py", "tests/test_loyalty.py",
+        "pyproject.toml",
+        "README.md",
+        "crm_loyalty/__init__.py",
+        "crm_loyalty/plugin.py",
+        "crm_loyalty/models.py",
+        "crm_loyalty/cli.py",
+        "crm_loyalty/migrations/0001_initial.py",
+        "tests/test_loyalty.py",
     }
     assert {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} == expected
 
@@ -37,8 +43,21 @@ def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, 
     python = sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("CRM_PLUGINS", "CRM_CONFIG", "PYTHONPATH")}
     run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(root)],
-        env, tmp_path, timeout=300,
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(root),
+        ],
+        env,
+        tmp_path,
+        timeout=300,
     )
     env["PYTHONPATH"] = str(site)
     crm = str(Path(python).parent / "crm")

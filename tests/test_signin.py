@@ -14,7 +14,16 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def crm(crm_factory):
-    app = crm_factory(core={"auth": {"signin_max_failures": 3, "signin_address_max_failures": 5, "session_idle_minutes": 30, "session_max_hours": 8}})
+    app = crm_factory(
+        core={
+            "auth": {
+                "signin_max_failures": 3,
+                "signin_address_max_failures": 5,
+                "session_idle_minutes": 30,
+                "session_max_hours": 8,
+            }
+        }
+    )
     app.authz.users.add("ana", password=PASSWORD)
     return app
 

@@ -21,7 +21,7 @@ from crm_core.signing import (
     signer,
 )
 
-NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 KEY = b"k" * 32
 
 

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import zoneinfo
@@ -15,13 +14,12 @@ from pathlib import Path
 
 import peewee
 import pytest
-from crm_hookspecs import hookimpl
-from crm_hookspecs.records import PluginSchema
 
-from crm_core import CRM
-from crm_core import storage
+from crm_core import CRM, storage
 from crm_core.errors import AppContextError, StorageError
 from crm_core.storage import Model, UTCDateTimeField, bulk_insert, dialect, for_update
+from crm_hookspecs import hookimpl
+from crm_hookspecs.records import PluginSchema
 
 ITEM_MIGRATION = """
 import peewee
@@ -143,12 +141,17 @@ def test_the_cli_on_an_unreachable_postgresql_exits_non_zero_without_a_traceback
     env = {k: v for k, v in os.environ.items() if k not in ("CRM_PLUGINS", "CRM_CONFIG")}
     result = subprocess.run(
         [str(kit.VENV_BIN / "crm"), "--config", str(config), "migrate"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert result.returncode == StorageError.exit_code
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: cannot open the database postgresql://postgres@127.0.0.1:1/crm")
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: cannot open the database postgresql://postgres@127.0.0.1:1/crm"
+    )
     assert result.stdout == ""
 
 
@@ -207,7 +210,9 @@ def test_two_writer_processes_never_fail_with_database_is_locked(crm_factory, it
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), url, str(start), str(per_process), tag],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for tag in ("a", "b")
     ]
@@ -356,8 +361,11 @@ def test_bulk_insert_values_round_trip(crm_factory, item_plugin):
     with crm.activate():
         bulk_insert("kt_item", ("name", "qty", "price", "seen_at"), rows)
         got = list(Item.select().order_by(Item.id))
-    assert [(i.name, i.qty, i.price) for i in got] == [("ñandú «quoted» 'x'", None, decimal.Decimal("12.50")), ("plain", 7, None)]
-    assert got[0].seen_at == when.replace(tzinfo=dt.timezone.utc)
+    assert [(i.name, i.qty, i.price) for i in got] == [
+        ("ñandú «quoted» 'x'", None, decimal.Decimal("12.50")),
+        ("plain", 7, None),
+    ]
+    assert got[0].seen_at == when.replace(tzinfo=dt.UTC)
 
 
 def test_bulk_insert_joins_the_callers_transaction_and_rolls_back_with_it(crm_factory, item_plugin):
@@ -415,8 +423,8 @@ def test_utc_datetime_field_stores_utc_and_reads_back_aware(crm_factory, item_pl
     with crm.activate():
         item = Item.get(Item.name == "summer")
         raw = crm.database.execute_sql("SELECT seen_at FROM kt_item").fetchone()[0]
-        found = Item.select().where(Item.seen_at == dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone.utc)).count()
+        found = Item.select().where(Item.seen_at == dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)).count()
     assert item.seen_at == madrid
-    assert item.seen_at.tzinfo == dt.timezone.utc and item.seen_at.hour == 12
+    assert item.seen_at.tzinfo == dt.UTC and item.seen_at.hour == 12
     assert str(raw).startswith("2026-07-01 12:00:00")
     assert found == 1

@@ -77,7 +77,7 @@ def test_a_read_only_sqlite_file_is_a_storage_error_with_exit_4_and_a_permission
         _undo_read_only(file)
     assert result.returncode == 4, result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"Error: the database sqlite:///crm.db is read-only (attempt to write a readonly database); ")
+    assert line.startswith("Error: the database sqlite:///crm.db is read-only (attempt to write a readonly database); ")
     assert f"may write the file {file} and its folder {tmp_path}" in line
     assert "please report" not in line and "Traceback" not in result.stderr
 
@@ -104,7 +104,11 @@ def test_an_embedder_gets_crm_errors_that_are_still_peewees(crm):
     error = info.value
     assert isinstance(error, peewee.IntegrityError) and isinstance(error, CRMError) and error.exit_code == 4
     assert type(error).__name__ == "IntegrityError"  # messages that name the type read as before
-    assert error.__cause__ is error.orig and type(error.orig).__module__.split(".")[0] in ("sqlite3", "psycopg2", "pymysql")
+    assert error.__cause__ is error.orig and type(error.orig).__module__.split(".")[0] in (
+        "sqlite3",
+        "psycopg2",
+        "pymysql",
+    )
     with pytest.raises(QueryError, match=r"run 'crm migrate'") as missing:
         crm.database.execute_sql(f"SELECT * FROM {q.format('kt_nowhere')}")
     assert isinstance(missing.value, peewee.DatabaseError)
@@ -146,7 +150,7 @@ def test_an_embedding_app_sees_the_read_only_error_as_a_storage_error(tmp_path, 
         f"""
         from crm_core import CRM
         from crm_core.errors import QueryError
-        app = CRM(database="sqlite:///{tmp_path / 'crm.db'}?mode=ro", plugins=["contacts"])
+        app = CRM(database="sqlite:///{tmp_path / "crm.db"}?mode=ro", plugins=["contacts"])
         try:
             app.plugin("contacts").create(first_name="Bea", email="bea@example.com")
         except QueryError as exc:

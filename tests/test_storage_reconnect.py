@@ -14,10 +14,10 @@ import threading
 
 import peewee
 import pytest
-from crm_hookspecs.records import JobSpec
 
 from crm_core.errors import ConnectionLostError, CRMError, StorageError
 from crm_core.testing import drop_connection
+from crm_hookspecs.records import JobSpec
 
 
 @pytest.fixture
@@ -162,7 +162,9 @@ def test_the_cli_reconnects_between_commands_and_reports_a_mid_transaction_loss_
     assert names(app) == ["Ana", "Bea", "Dan"]
 
 
-def test_the_worker_reconnects_between_runs_and_records_a_job_that_lost_its_connection(server, crm_factory, crm_plugin, crm_clock):
+def test_the_worker_reconnects_between_runs_and_records_a_job_that_lost_its_connection(
+    server, crm_factory, crm_plugin, crm_clock
+):
     from crm_core.worker import Worker
     from crm_core.worker.models import JobRun
 

@@ -50,7 +50,10 @@ def test_an_unknown_option_is_refused_by_name_with_the_accepted_ones(url, backen
     ("url", "expected"),
     [
         ("postgresql://u@h/db?connect_timeout=soon", "option connect_timeout='soon' must be a whole number of seconds"),
-        ("postgresql://u@h/db?sslmode=always", "option sslmode='always' must be one of disable, allow, prefer, require, verify-ca, verify-full"),
+        (
+            "postgresql://u@h/db?sslmode=always",
+            "option sslmode='always' must be one of disable, allow, prefer, require, verify-ca, verify-full",
+        ),
         ("postgresql://u@h/db?sslmode=require&sslmode=disable", "option 'sslmode' is given twice"),
         ("mysql://u@h/db?ssl_mode=disabled&ssl_ca=/ca.pem", "ssl_mode=disabled contradicts ssl_ca"),
         ("mysql://u@h/db?pool_max_connections=5", "pool_max_connections need(s) pool=true"),
@@ -64,7 +67,9 @@ def test_a_bad_option_value_says_what_is_expected(url, expected):
 
 
 def test_options_reach_the_driver_and_names_are_decoded():
-    database = storage.connect("postgresql://crm:p%40ss@db.example.com:5433/crm?sslmode=require&connect_timeout=1&application_name=crm%20web")
+    database = storage.connect(
+        "postgresql://crm:p%40ss@db.example.com:5433/crm?sslmode=require&connect_timeout=1&application_name=crm%20web"
+    )
     assert database.connect_params == {
         "host": "db.example.com",
         "port": 5433,
@@ -79,8 +84,14 @@ def test_options_reach_the_driver_and_names_are_decoded():
     assert "host" not in storage.connect("postgresql:///crm").connect_params
     socket_dir = storage.connect("postgresql://%2Fvar%2Frun%2Fpostgresql/crm").connect_params
     assert socket_dir["host"] == "/var/run/postgresql"
-    my = storage.connect("mysql://root@db/crm?ssl_mode=verify_identity&connect_timeout=2&unix_socket=/run/mysqld/mysqld.sock").connect_params
-    assert my["ssl_verify_identity"] is True and my["connect_timeout"] == 2 and my["unix_socket"] == "/run/mysqld/mysqld.sock"
+    my = storage.connect(
+        "mysql://root@db/crm?ssl_mode=verify_identity&connect_timeout=2&unix_socket=/run/mysqld/mysqld.sock"
+    ).connect_params
+    assert (
+        my["ssl_verify_identity"] is True
+        and my["connect_timeout"] == 2
+        and my["unix_socket"] == "/run/mysqld/mysqld.sock"
+    )
 
 
 def test_sqlite_options(tmp_path):
@@ -123,7 +134,9 @@ def test_postgresql_options_reach_the_server():
 
 @needs_pg
 def test_postgresql_without_a_host_uses_the_unix_socket():
-    if not any(Path(folder, f".s.PGSQL.{urlsplit(PG).port or 5432}").exists() for folder in ("/var/run/postgresql", "/tmp")):
+    if not any(
+        Path(folder, f".s.PGSQL.{urlsplit(PG).port or 5432}").exists() for folder in ("/var/run/postgresql", "/tmp")
+    ):
         pytest.skip("no local PostgreSQL socket")
     parts = urlsplit(PG)
     url = f"postgresql://{parts.username}@{parts.path}" if parts.username else f"postgresql://{parts.path}"

@@ -115,7 +115,11 @@ def test_crm_db_url_is_parametrised_over_the_configured_backends(inner, monkeypa
         "-v",
     )
     result.stdout.fnmatch_lines(
-        ["*test_every_backend?sqlite? PASSED*", "*test_every_backend?postgresql? ERROR*", "*test_sqlite_only?sqlite? PASSED*"]
+        [
+            "*test_every_backend?sqlite? PASSED*",
+            "*test_every_backend?postgresql? ERROR*",
+            "*test_sqlite_only?sqlite? PASSED*",
+        ]
     )
     # a configured but unreachable server fails loudly instead of being skipped
     result.stdout.fnmatch_lines(["*DatabaseUnavailable: cannot open the database *127.0.0.1*"])
@@ -146,12 +150,12 @@ def test_crm_plugin_crm_recorder_and_crm_cli(inner):
 
 def test_crm_cli_with_a_config_file_and_input(inner, tmp_path):
     result = inner(
-        f"""
+        """
         def test_cli(crm_cli, tmp_path):
             path = tmp_path / "crm.toml"
             result = crm_cli.invoke(["init", "--plugins", ""], config=path)
             assert result.exit_code == 0, result.output
-            shown = crm_cli.invoke(["config", "show", "--format", "json"], config=path, env={{"CRM_PLUGINS": ""}})
+            shown = crm_cli.invoke(["config", "show", "--format", "json"], config=path, env={"CRM_PLUGINS": ""})
             assert '"enabled": []' in shown.output
         """
     )

@@ -219,11 +219,10 @@ def test_a_second_app_in_a_test_migrates_what_is_missing(crm_factory):
 
 
 def test_the_key_follows_the_migration_files(tmp_path, kit):
-    from crm_hookspecs import hookimpl
-    from crm_hookspecs.records import PluginSchema
-
     from crm_core.app import CRM
     from crm_core.testdb import migration_key
+    from crm_hookspecs import hookimpl
+    from crm_hookspecs.records import PluginSchema
 
     folder = kit.write_migrations(tmp_path / "m", {"0001_initial": kit.ITEM_TABLE.format(prefix="probe")})
 
@@ -269,7 +268,9 @@ def test_a_parked_set_that_another_session_dropped_is_migrated_again(backend):
 
     def first(store, plugins):
         apps = []
-        return TestDatabase(backend, url, store).first_app(lambda: CRM(database=url, plugins=plugins, strict=True), True, apps.append)
+        return TestDatabase(backend, url, store).first_app(
+            lambda: CRM(database=url, plugins=plugins, strict=True), True, apps.append
+        )
 
     try:
         first(ours, ["contacts"]).close()

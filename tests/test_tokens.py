@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 from crm_core.errors import (
     NotFoundError,
@@ -16,6 +15,7 @@ from crm_core.errors import (
     UserDisabledError,
     ValidationError,
 )
+from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 
 @pytest.fixture
@@ -112,7 +112,11 @@ def test_users_manage_their_own_tokens_and_admins_everyones(crm):
         crm.authz.tokens.revoke(own.text)
     with pytest.raises(NotFoundError, match="no API token with prefix 'nothere1'"):
         crm.authz.tokens.revoke("nothere1")
-    assert [e["action"] for e in crm.authz.audit.entries(action="token.")] == ["token.revoked", "token.created", "token.created"]
+    assert [e["action"] for e in crm.authz.audit.entries(action="token.")] == [
+        "token.revoked",
+        "token.created",
+        "token.created",
+    ]
 
 
 def test_a_disabled_user_gets_no_token(crm):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from crm_hookspecs.events import SecurityEvent
 
 from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
+from crm_hookspecs.events import SecurityEvent
 
 PASSWORD = "correct horse battery staple"
 
@@ -21,10 +21,25 @@ def test_add_and_read_a_user(crm):
     users = crm.authz.users
     crm.authz.teams.add("north")
     crm.authz.teams.add("south")
-    ana = users.add("Ana", display_name="Ana Silva", email="ana@example.com", language="pt-BR", timezone="Europe/Lisbon",
-                    teams=["north", "SOUTH"], roles=["sales"])
-    assert (ana.name, ana.display_name, ana.email, ana.language, ana.timezone) == ("Ana", "Ana Silva", "ana@example.com", "pt-BR", "Europe/Lisbon")
-    assert ana.teams == ("north", "south") and ana.roles == ("sales",) and ana.active and ana.created_at == crm.clock.now()
+    ana = users.add(
+        "Ana",
+        display_name="Ana Silva",
+        email="ana@example.com",
+        language="pt-BR",
+        timezone="Europe/Lisbon",
+        teams=["north", "SOUTH"],
+        roles=["sales"],
+    )
+    assert (ana.name, ana.display_name, ana.email, ana.language, ana.timezone) == (
+        "Ana",
+        "Ana Silva",
+        "ana@example.com",
+        "pt-BR",
+        "Europe/Lisbon",
+    )
+    assert (
+        ana.teams == ("north", "south") and ana.roles == ("sales",) and ana.active and ana.created_at == crm.clock.now()
+    )
     assert users.get("ANA") == ana and users.get(ana.id) == ana
     assert [u.name for u in users.list()] == ["Ana"]
 
@@ -65,7 +80,14 @@ def test_edit_changes_details_teams_and_roles_and_audits(crm):
     users = crm.authz.users
     crm.authz.teams.add("north")
     users.add("ana", roles=["sales"])
-    after = users.edit("ana", display_name="Ana", email="a@example.com", add_teams=["north"], add_roles=["support"], remove_roles=["sales"])
+    after = users.edit(
+        "ana",
+        display_name="Ana",
+        email="a@example.com",
+        add_teams=["north"],
+        add_roles=["support"],
+        remove_roles=["sales"],
+    )
     assert after.teams == ("north",) and after.roles == ("support",) and after.email == "a@example.com"
     entry = crm.authz.audit.entries(action="user.changed")[0]
     assert entry["detail"]["roles"] == [["sales"], ["support"]]
@@ -111,7 +133,11 @@ def test_security_events_are_audited_and_emitted(crm, crm_recorder):
     assert [r["action"] for r in rows] == ["user.disabled", "user.added", "user.added"]
     assert rows[0]["actor"] == "root" and rows[2]["actor"] is None
     events = [e for e in crm_recorder.events if isinstance(e, SecurityEvent)]
-    assert [(e.action, e.user_name, e.actor) for e in events] == [("user.added", "root", None), ("user.added", "ana", "root"), ("user.disabled", "ana", "root")]
+    assert [(e.action, e.user_name, e.actor) for e in events] == [
+        ("user.added", "root", None),
+        ("user.added", "ana", "root"),
+        ("user.disabled", "ana", "root"),
+    ]
     assert events[-1].audit_id == rows[0]["id"]
 
 
@@ -146,9 +172,24 @@ def test_teams_remove_refuses_members_unless_forced(crm, crm_user):
 def test_cli_users_teams_and_roles(crm, crm_cli):
     run = lambda *args, **kw: crm_cli.invoke(list(args), app=crm, **kw)  # noqa: E731
     assert run("teams", "add", "north").exit_code == 0
-    result = run("users", "add", "ana", "--role", "admin", "--team", "north", "--email", "ana@example.com", "--password-stdin", input=PASSWORD + "\n")
+    result = run(
+        "users",
+        "add",
+        "ana",
+        "--role",
+        "admin",
+        "--team",
+        "north",
+        "--email",
+        "ana@example.com",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
-    assert run("users", "add", "bob", "--role", "sales", "--set-password", input=f"{PASSWORD}\n{PASSWORD}\n").exit_code == 0
+    assert (
+        run("users", "add", "bob", "--role", "sales", "--set-password", input=f"{PASSWORD}\n{PASSWORD}\n").exit_code
+        == 0
+    )
     listing = json.loads(run("users", "list", "--format", "json").output)
     assert [(u["name"], u["roles"]) for u in listing] == [("ana", ["admin"]), ("bob", ["sales"])]
     shown = run("users", "show", "ana").output
@@ -195,7 +236,9 @@ def test_cli_as_user_checks_permissions(crm, crm_cli, crm_user):
 def test_cli_maps_the_shell_user_by_name_else_acts_as_the_system(crm, crm_cli, crm_user, monkeypatch):
     monkeypatch.setenv("LOGNAME", "Seller")
     monkeypatch.setenv("USER", "Seller")
-    assert crm_cli.invoke(["users", "add", "seller", "--role", "sales"], app=crm).exit_code == 0  # no such user yet: the system
+    assert (
+        crm_cli.invoke(["users", "add", "seller", "--role", "sales"], app=crm).exit_code == 0
+    )  # no such user yet: the system
     denied = crm_cli.invoke(["users", "add", "other"], app=crm)  # now the shell user is the CRM user 'seller'
     assert denied.exit_code == 6 and "'seller' may not admin.users" in denied.output
     monkeypatch.setenv("LOGNAME", "nobody-here")
@@ -205,12 +248,18 @@ def test_cli_maps_the_shell_user_by_name_else_acts_as_the_system(crm, crm_cli, c
 
 def test_cli_tokens(crm, crm_cli, crm_user):
     crm_user(crm, name="ana", roles=["admin"])
-    created = crm_cli.invoke(["tokens", "create", "ana", "--name", "export", "--scope", "admin.users", "--days", "7"], app=crm)
+    created = crm_cli.invoke(
+        ["tokens", "create", "ana", "--name", "export", "--scope", "admin.users", "--days", "7"], app=crm
+    )
     assert created.exit_code == 0, created.output
     text = created.stdout.strip().splitlines()[0]
     assert text.startswith("crm_") and "copy it now" in created.stderr
     listing = json.loads(crm_cli.invoke(["tokens", "list", "--format", "json"], app=crm).output)
-    assert listing[0]["prefix"] == text.split("_")[1] and listing[0]["state"] == "active" and text not in json.dumps(listing)
+    assert (
+        listing[0]["prefix"] == text.split("_")[1]
+        and listing[0]["state"] == "active"
+        and text not in json.dumps(listing)
+    )
     assert crm_cli.invoke(["tokens", "revoke", listing[0]["prefix"]], app=crm).exit_code == 0
     assert json.loads(crm_cli.invoke(["tokens", "list", "--format", "json"], app=crm).output)[0]["state"] == "revoked"
     beyond = crm_cli.invoke(["tokens", "create", "ana", "--name", "x", "--scope", "admin.nothing"], app=crm)
@@ -232,7 +281,10 @@ def test_a_user_manager_cannot_take_over_a_user_with_more_rights(crm, crm_user):
             lambda: crm.authz.tokens.create("root", "take over"),
             lambda: crm.authz.sessions.disable_two_factor("root"),
         ):
-            with pytest.raises(PermissionDenied, match="may not manage 'root', who holds permissions they do not \\(admin.audit, admin.roles\\)"):
+            with pytest.raises(
+                PermissionDenied,
+                match="may not manage 'root', who holds permissions they do not \\(admin.audit, admin.roles\\)",
+            ):
                 attempt()
 
 
@@ -255,7 +307,10 @@ def test_the_warehouse_keeps_security_events_when_installed(crm_factory):
     crm.authz.users.add("ana", roles=["sales"])
     crm.authz.users.disable("ana")
     stored = crm.plugin("warehouse").events(type_name="SecurityEvent")
-    assert [(s.event.action, s.event.user_name) for s in reversed(stored)] == [("user.added", "ana"), ("user.disabled", "ana")]
+    assert [(s.event.action, s.event.user_name) for s in reversed(stored)] == [
+        ("user.added", "ana"),
+        ("user.disabled", "ana"),
+    ]
     assert all(s.known for s in stored)
 
 

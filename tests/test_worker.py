@@ -13,14 +13,14 @@ import time
 import zoneinfo
 
 import pytest
-from crm_hookspecs.records import JobSpec
 
 from crm_core.errors import PluginError
 from crm_core.worker import Worker, status
 from crm_core.worker.models import Job as JobRow
 from crm_core.worker.models import JobRun
+from crm_hookspecs.records import JobSpec
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MADRID = zoneinfo.ZoneInfo("Europe/Madrid")
 
 
@@ -84,7 +84,9 @@ def test_an_interval_job_runs_once_per_occurrence(crm_factory, crm_plugin, crm_c
 
 def test_catch_up_each_runs_every_missed_occurrence_in_order(crm_factory, crm_plugin, crm_clock):
     probe = Probe()
-    app = app_with_jobs(crm_factory, crm_plugin, [probe.job("probe.each", interval=dt.timedelta(hours=1), catch_up="each")])
+    app = app_with_jobs(
+        crm_factory, crm_plugin, [probe.job("probe.each", interval=dt.timedelta(hours=1), catch_up="each")]
+    )
     Worker(app).run_pending()
     crm_clock.advance(hours=5, minutes=30)  # no worker ran meanwhile
     Worker(app).run_pending()
@@ -97,7 +99,10 @@ def test_catch_up_once_runs_the_latest_and_counts_the_skipped(crm_factory, crm_p
     Worker(app).run_pending()
     crm_clock.advance(hours=5, minutes=30)
     Worker(app).run_pending()
-    assert probe.times("probe.once") == [dt.datetime(2026, 1, 5, 9, tzinfo=UTC), dt.datetime(2026, 1, 5, 14, tzinfo=UTC)]
+    assert probe.times("probe.once") == [
+        dt.datetime(2026, 1, 5, 9, tzinfo=UTC),
+        dt.datetime(2026, 1, 5, 14, tzinfo=UTC),
+    ]
     [row] = [r for r in status(app) if r["job"] == "probe.once"]
     assert row["skipped"] == 4 and row["next_run"] == dt.datetime(2026, 1, 5, 15, tzinfo=UTC)
 
@@ -107,7 +112,10 @@ def test_an_rrule_job_follows_local_time_across_dst(crm_factory, crm_plugin, crm
     probe = Probe()
     crm_clock.set(dt.datetime(2026, 3, 18, 12, tzinfo=UTC))  # a Wednesday
     app = app_with_jobs(
-        crm_factory, crm_plugin, [probe.job("probe.weekly", rrule="FREQ=WEEKLY;BYDAY=MO;BYHOUR=9")], timezone="Europe/Madrid"
+        crm_factory,
+        crm_plugin,
+        [probe.job("probe.weekly", rrule="FREQ=WEEKLY;BYDAY=MO;BYHOUR=9")],
+        timezone="Europe/Madrid",
     )
     worker = Worker(app)
     worker.run_pending()
@@ -125,7 +133,10 @@ def test_a_failing_job_is_recorded_and_the_others_run(crm_factory, crm_plugin, c
     app = app_with_jobs(
         crm_factory,
         crm_plugin,
-        [probe.job("probe.bad", interval=dt.timedelta(minutes=1), fail=True), probe.job("probe.good", interval=dt.timedelta(minutes=1))],
+        [
+            probe.job("probe.bad", interval=dt.timedelta(minutes=1), fail=True),
+            probe.job("probe.good", interval=dt.timedelta(minutes=1)),
+        ],
     )
     outcomes = Worker(app).run_pending()
     by_job = {o.job: o for o in outcomes}
@@ -208,7 +219,9 @@ def test_stop_finishes_the_job_in_hand_and_runs_no_more(crm_factory, crm_plugin,
     probe = Probe()
     holder = {}
     jobs = [
-        probe.job("probe.a", interval=dt.timedelta(minutes=1), catch_up="each", action=lambda crm, at: holder["w"].stop()),
+        probe.job(
+            "probe.a", interval=dt.timedelta(minutes=1), catch_up="each", action=lambda crm, at: holder["w"].stop()
+        ),
     ]
     app = app_with_jobs(crm_factory, crm_plugin, jobs)
     worker = Worker(app)
@@ -245,7 +258,9 @@ def test_a_changed_schedule_starts_afresh(crm_factory, crm_plugin, crm_clock):
     app = app_with_jobs(crm_factory, crm_plugin, [probe.job("probe.a", interval=dt.timedelta(hours=6))])
     Worker(app).run_pending()
     crm_clock.advance(minutes=90)
-    again = app_with_jobs(crm_factory, crm_plugin, [probe.job("probe.a", interval=dt.timedelta(hours=1))], migrate=False)
+    again = app_with_jobs(
+        crm_factory, crm_plugin, [probe.job("probe.a", interval=dt.timedelta(hours=1))], migrate=False
+    )
     Worker(again).run_pending()
     # 6-hour slots are 00:00, 06:00…; after the change the current hourly slot runs
     assert probe.times("probe.a") == [dt.datetime(2026, 1, 5, 6, tzinfo=UTC), dt.datetime(2026, 1, 5, 10, tzinfo=UTC)]
@@ -257,9 +272,18 @@ def test_a_changed_schedule_starts_afresh(crm_factory, crm_plugin, crm_clock):
 @pytest.mark.parametrize(
     ("jobs", "problem"),
     [
-        (lambda p: [p.job("probe.bad", rrule="FREQ=FORTNIGHTLY")], "job 'probe.bad': recurrence rule 'FREQ=FORTNIGHTLY' does not parse"),
+        (
+            lambda p: [p.job("probe.bad", rrule="FREQ=FORTNIGHTLY")],
+            "job 'probe.bad': recurrence rule 'FREQ=FORTNIGHTLY' does not parse",
+        ),
         (lambda p: [p.job("tick", interval=dt.timedelta(minutes=1))], "job 'tick' must be named after the plugin"),
-        (lambda p: [p.job("probe.a", interval=dt.timedelta(minutes=1)), p.job("probe.a", interval=dt.timedelta(minutes=2))], "offered by both"),
+        (
+            lambda p: [
+                p.job("probe.a", interval=dt.timedelta(minutes=1)),
+                p.job("probe.a", interval=dt.timedelta(minutes=2)),
+            ],
+            "offered by both",
+        ),
         (lambda p: [p.job("probe.fast", interval=dt.timedelta(milliseconds=10))], "shorter than one second"),
         (lambda p: ["not a JobSpec"], "crm_worker_jobs must return .*JobSpec objects"),
     ],

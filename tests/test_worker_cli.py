@@ -18,7 +18,16 @@ def _boom(crm, scheduled_at):
 
 
 def test_worker_once_runs_what_is_due_and_reports_it(crm_factory, crm_cli, crm_plugin):
-    app = crm_factory(plugins=[crm_plugin("probe", crm_worker_jobs=lambda crm: [JobSpec(name="probe.ok", run=lambda crm, at: "fine", interval=dt.timedelta(hours=1))])])
+    app = crm_factory(
+        plugins=[
+            crm_plugin(
+                "probe",
+                crm_worker_jobs=lambda crm: [
+                    JobSpec(name="probe.ok", run=lambda crm, at: "fine", interval=dt.timedelta(hours=1))
+                ],
+            )
+        ]
+    )
     app.mail.queue("a@example.com", "s", "t")
     result = crm_cli.invoke(["worker", "--once"], app=app)
     assert result.exit_code == 0, result.output
@@ -29,17 +38,40 @@ def test_worker_once_runs_what_is_due_and_reports_it(crm_factory, crm_cli, crm_p
 
 
 def test_worker_once_exits_non_zero_when_a_job_failed(crm_factory, crm_cli, crm_plugin):
-    app = crm_factory(plugins=[crm_plugin("probe", crm_worker_jobs=lambda crm: [JobSpec(name="probe.bad", run=_boom, interval=dt.timedelta(hours=1))])])
+    app = crm_factory(
+        plugins=[
+            crm_plugin(
+                "probe",
+                crm_worker_jobs=lambda crm: [JobSpec(name="probe.bad", run=_boom, interval=dt.timedelta(hours=1))],
+            )
+        ]
+    )
     result = crm_cli.invoke(["worker", "--once", "--quiet"], app=app)
     assert result.exit_code == 1
     assert "probe.bad 2026-01-05T09:00:00+00:00: failed: ValueError: the export folder is missing" in result.output
 
 
 def test_worker_status_shows_last_and_next_run_and_errors(crm_factory, crm_cli, crm_plugin):
-    app = crm_factory(plugins=[crm_plugin("probe", crm_worker_jobs=lambda crm: [JobSpec(name="probe.bad", run=_boom, interval=dt.timedelta(hours=1))])])
+    app = crm_factory(
+        plugins=[
+            crm_plugin(
+                "probe",
+                crm_worker_jobs=lambda crm: [JobSpec(name="probe.bad", run=_boom, interval=dt.timedelta(hours=1))],
+            )
+        ]
+    )
     crm_cli.invoke(["worker", "--once"], app=app)
     table = crm_cli.invoke(["worker", "status"], app=app).output
-    assert table.splitlines()[0].split() == ["job", "owner", "schedule", "last_run", "last_status", "next_run", "running", "last_error"]
+    assert table.splitlines()[0].split() == [
+        "job",
+        "owner",
+        "schedule",
+        "last_run",
+        "last_status",
+        "next_run",
+        "running",
+        "last_error",
+    ]
     assert "ValueError: the export folder is missing" in table
     rows = {r["job"]: r for r in json.loads(crm_cli.invoke(["worker", "status", "--format", "json"], app=app).output)}
     assert rows["probe.bad"]["last_status"] == "failed" and rows["probe.bad"]["owner"] == "probe"

@@ -14,11 +14,11 @@ import logging
 
 import peewee
 import pytest
-from crm_hookspecs.records import JobSpec
 
 from crm_core.errors import StorageError
 from crm_core.worker import Worker
 from crm_core.worker.backoff import Backoff, is_database_outage
+from crm_hookspecs.records import JobSpec
 
 
 class Outage:
@@ -60,13 +60,16 @@ def app_with_probe(crm_factory, crm_plugin, ran: list, stop_after: int = 1):
             holder["worker"].stop()
         return "ran"
 
-    plugin = crm_plugin("probe", crm_worker_jobs=lambda crm: [JobSpec(name="probe.a", run=job, interval=dt.timedelta(minutes=1))])
+    plugin = crm_plugin(
+        "probe", crm_worker_jobs=lambda crm: [JobSpec(name="probe.a", run=job, interval=dt.timedelta(minutes=1))]
+    )
     return crm_factory(plugins=[plugin]), holder
 
 
 def database_lines(caplog) -> list[logging.LogRecord]:
     return [
-        r for r in caplog.records
+        r
+        for r in caplog.records
         if r.name == "crm.worker" and r.levelno >= logging.INFO and "database" in r.getMessage()
     ]
 
@@ -90,7 +93,10 @@ def test_the_worker_backs_off_exponentially_and_logs_only_when_the_database_goes
     assert [r.levelname for r in lines] == ["ERROR", "WARNING"]
     # the kernel's StorageError names the database and the fix (the driver's text stays on the exception's cause)
     first = lines[0].getMessage()
-    assert first.startswith(f"worker {worker.id}: database error (cannot open the database ") and "trying again in 1 s" in first
+    assert (
+        first.startswith(f"worker {worker.id}: database error (cannot open the database ")
+        and "trying again in 1 s" in first
+    )
     assert "database reachable again after 10 failed attempt(s)" in lines[1].getMessage()
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 2  # nothing else was logged
 

@@ -20,19 +20,19 @@ import time
 from pathlib import Path
 
 import pytest
-from crm_hookspecs.records import JobSpec
 
 from crm_core.app import CRM
 from crm_core.config import load_config
 from crm_core.worker import Worker
 from crm_core.worker.models import Job as JobRow
 from crm_core.worker.models import JobRun
+from crm_hookspecs.records import JobSpec
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the crm_clock fixture's start
 
 CHILD = textwrap.dedent(
-    '''
+    """
     import datetime as dt, os, sys, time
     from crm_hookspecs import hookimpl
     from crm_hookspecs.records import JobSpec, MailTransportSpec
@@ -96,7 +96,7 @@ CHILD = textwrap.dedent(
         Worker(app).run_pending()
         app.mail.deliver()
     app.close()
-    '''
+    """
 )
 
 
@@ -107,7 +107,9 @@ def _spawn(tmp_path: Path, url: str, mode: str, log: Path, go: Path) -> subproce
     env.pop("CRM_PLUGINS", None)
     return subprocess.Popen(
         [sys.executable, str(script), url, NOW.isoformat(), str(log), mode, str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
 
 
@@ -130,8 +132,11 @@ def test_two_worker_processes_started_together_run_everything_exactly_once(crm_f
     # 51 occurrences of probe.each are due (the last 50 minutes and now)
     with app.activate():
         JobRow.insert(
-            name="probe.each", owner="probe", schedule="every 1 min",
-            next_run_at=NOW - dt.timedelta(minutes=50), created_at=NOW,
+            name="probe.each",
+            owner="probe",
+            schedule="every 1 min",
+            next_run_at=NOW - dt.timedelta(minutes=50),
+            created_at=NOW,
         ).execute()
     for i in range(200):
         app.mail.queue(f"user{i}@example.com", "s", "t", key=f"m{i}")
@@ -154,12 +159,19 @@ def test_two_worker_processes_started_together_run_everything_exactly_once(crm_f
     assert app.mail.counts()["sent"] == 200
 
 
-def test_a_worker_killed_mid_job_is_taken_over_after_its_lease(crm_factory, crm_plugin, crm_db_url, crm_clock, tmp_path):
+def test_a_worker_killed_mid_job_is_taken_over_after_its_lease(
+    crm_factory, crm_plugin, crm_db_url, crm_clock, tmp_path
+):
     finished = []
     plugin = crm_plugin(
         "probe",
         crm_worker_jobs=lambda crm: [
-            JobSpec(name="probe.slow", run=lambda crm, at: finished.append(at) or "finished", interval=dt.timedelta(hours=1), lease=dt.timedelta(seconds=30))
+            JobSpec(
+                name="probe.slow",
+                run=lambda crm, at: finished.append(at) or "finished",
+                interval=dt.timedelta(hours=1),
+                lease=dt.timedelta(seconds=30),
+            )
         ],
     )
     app = crm_factory(plugins=[plugin])
@@ -206,7 +218,7 @@ def test_mail_held_by_a_killed_worker_is_sent_once_after_its_lease(crm_factory, 
     assert "mail " not in log.read_text()  # the killed worker sent nothing
 
 
-SLOW_PLUGIN = '''
+SLOW_PLUGIN = """
 import datetime as dt, os, time
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import JobSpec
@@ -225,7 +237,7 @@ def tick(crm, scheduled_at):
 @hookimpl
 def crm_worker_jobs(crm):
     return [JobSpec(name="slowjob.tick", run=tick, interval=dt.timedelta(hours=1))]
-'''
+"""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

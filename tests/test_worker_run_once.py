@@ -44,7 +44,9 @@ def test_forget_releases_a_key(crm):
 
 
 @pytest.mark.sqlite_only  # what this checks does not depend on the backend
-@pytest.mark.parametrize(("key", "problem"), [("", "non-empty string"), (None, "non-empty string"), ("k" * 191, "191 characters")])
+@pytest.mark.parametrize(
+    ("key", "problem"), [("", "non-empty string"), (None, "non-empty string"), ("k" * 191, "191 characters")]
+)
 def test_bad_keys_are_refused(crm, key, problem):
     with pytest.raises(ValidationError, match=problem):
         run_once(crm, key)

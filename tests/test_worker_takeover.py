@@ -22,7 +22,7 @@ LEASE = 3.0
 POLL = 0.5
 
 CHILD = textwrap.dedent(
-    '''
+    """
     import datetime as dt, logging, os, sys, time
     from crm_hookspecs import hookimpl
     from crm_hookspecs.records import JobSpec
@@ -70,7 +70,7 @@ CHILD = textwrap.dedent(
     append(f"ready {role}")
     worker.run()
     app.close()
-    '''
+    """
 )
 
 
@@ -81,7 +81,9 @@ def _spawn(tmp_path: Path, url: str, role: str, log: Path, release: Path) -> sub
     env.pop("CRM_PLUGINS", None)
     return subprocess.Popen(
         [sys.executable, str(script), url, str(log), role, str(release), str(LEASE), str(POLL)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
 
 
@@ -93,7 +95,9 @@ def _wait_for(path: Path, text: str, timeout: float = 30.0) -> str:
                 if line.startswith(text):
                     return line
         time.sleep(0.02)
-    raise AssertionError(f"{text!r} did not appear in {path} within {timeout} s: {path.read_text() if path.exists() else ''}")
+    raise AssertionError(
+        f"{text!r} did not appear in {path} within {timeout} s: {path.read_text() if path.exists() else ''}"
+    )
 
 
 def test_a_busy_worker_takes_a_killed_workers_job_over_after_its_lease(crm_factory, crm_db_url, tmp_path):

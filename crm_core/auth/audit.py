@@ -51,9 +51,8 @@ class SecurityAuditLog:
         detail: dict[str, Any] | None = None,
     ) -> int:
         """Write one entry and emit its ``SecurityEvent``, in the current transaction (or its own)."""
-        from crm_hookspecs.events import SecurityEvent
-
         from crm_core.auth.models import SecurityAudit
+        from crm_hookspecs.events import SecurityEvent
 
         if action not in ACTIONS:
             raise ValueError(f"unknown security audit action {action!r}")
@@ -93,7 +92,9 @@ class SecurityAuditLog:
             if user is not None:
                 query = query.where(SecurityAudit.user_name == user)
             if action is not None:
-                query = query.where(SecurityAudit.action.startswith(action) if action.endswith(".") else SecurityAudit.action == action)
+                query = query.where(
+                    SecurityAudit.action.startswith(action) if action.endswith(".") else SecurityAudit.action == action
+                )
             return [
                 {
                     "id": r.id,

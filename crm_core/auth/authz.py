@@ -12,21 +12,22 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from typing import TYPE_CHECKING, Any, Collection, Iterator
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
-from crm_hookspecs.records import PermissionSpec, UserInfo
 
 from crm_core.auth.audit import SecurityAuditLog
 from crm_core.auth.registry import Declarations, RoleDef, check_role, grants_of
 from crm_core.errors import PermissionDenied, PluginError, UserDisabledError
+from crm_hookspecs.records import PermissionSpec, UserInfo
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_core.auth.roles import Roles
     from crm_core.auth.sessions import Sessions
     from crm_core.auth.tokens import Tokens
-    from crm_core.auth.roles import Roles
     from crm_core.auth.users import Teams, Users
 
 __all__ = ["Acting", "Authz"]
@@ -51,7 +52,9 @@ class Authz:
     def __init__(self, app: CRM) -> None:
         self._app = app
         # one variable per app: two apps in one process have their own acting users
-        self._acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar(f"crm_acting_{id(app)}", default=None)
+        self._acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar(
+            f"crm_acting_{id(app)}", default=None
+        )
         self.declared = Declarations.collect(app)
         #: problems with the roles that do not stop the app (logged once)
         self.warnings: list[str] = []
@@ -66,7 +69,9 @@ class Authz:
         roles = {}
         installed: list[str] | None = None
         for index, settings in enumerate(self._app.config.core.roles):
-            role = RoleDef(settings.name, settings.description, tuple(settings.permissions), dict(settings.scopes), "config")
+            role = RoleDef(
+                settings.name, settings.description, tuple(settings.permissions), dict(settings.scopes), "config"
+            )
             if installed is None:
                 installed = list(discover())
             where = f"{self._app.config.source}: crm.roles[{index}] ({settings.name!r})"
@@ -127,20 +132,28 @@ class Authz:
         roles = self.roles.definitions(user.roles, missing_ok=True)
         gone = sorted(set(user.roles) - {r.name for r in roles})
         if gone:
-            self._app.log.warning("user %r holds role(s) %s, which no longer exist; they grant nothing", user.name, ", ".join(gone))
+            self._app.log.warning(
+                "user %r holds role(s) %s, which no longer exist; they grant nothing", user.name, ", ".join(gone)
+            )
         return grants_of(roles, self.declared)
 
     @contextlib.contextmanager
-    def as_user(self, user: UserInfo | str | int, *, scopes: Collection[str] | None = None, token_id: int | None = None) -> Iterator[UserInfo]:
+    def as_user(
+        self, user: UserInfo | str | int, *, scopes: Collection[str] | None = None, token_id: int | None = None
+    ) -> Iterator[UserInfo]:
         """Run the block as ``user`` (a :class:`UserInfo`, a user name or an id); see ``CRM.as_user``."""
         info = self.users.get(user.id if isinstance(user, UserInfo) else user)
         if not info.active:
-            raise UserDisabledError(f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'")
+            raise UserDisabledError(
+                f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'"
+            )
         grants = self.grants_for(info)
         if scopes is not None:
             beyond = sorted(set(scopes) - set(grants))
             if beyond:
-                raise PermissionDenied(f"user {info.name!r} does not have {', '.join(map(repr, beyond))}, so cannot act with it", beyond[0])
+                raise PermissionDenied(
+                    f"user {info.name!r} does not have {', '.join(map(repr, beyond))}, so cannot act with it", beyond[0]
+                )
             grants = {p: s for p, s in grants.items() if p in scopes}
         token = self._acting.set(Acting(info, grants, token_id))
         try:
@@ -159,7 +172,9 @@ class Authz:
         """Act as ``user`` until :meth:`leave` (for the CLI, which has no ``with`` block to offer)."""
         info = self.users.get(user.id if isinstance(user, UserInfo) else user)
         if not info.active:
-            raise UserDisabledError(f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'")
+            raise UserDisabledError(
+                f"user {info.name!r} is disabled and cannot act; enable it with 'crm users enable {info.name}'"
+            )
         return self._acting.set(Acting(info, self.grants_for(info)))
 
     def leave(self, token: contextvars.Token[Acting | None]) -> None:
@@ -193,7 +208,8 @@ class Authz:
         except KeyError:
             plugin = name.split(".", 1)[0]
             raise PluginError(
-                plugin, f"permission {name!r} is checked but not declared; declare it with PermissionSpec in the plugin's crm_permissions"
+                plugin,
+                f"permission {name!r} is checked but not declared; declare it with PermissionSpec in the plugin's crm_permissions",
             ) from None
 
     def scope(self, permission: str) -> str | None:
@@ -228,8 +244,10 @@ class Authz:
         scope = acting.grants.get(permission)
         if scope is None:
             what = f" ({spec.description.rstrip('.')})" if spec.description else ""
-            how = "the API token's scopes do not include it" if acting.token_id is not None else (
-                f"none of their roles ({', '.join(user.roles) or 'none'}) grants it"
+            how = (
+                "the API token's scopes do not include it"
+                if acting.token_id is not None
+                else (f"none of their roles ({', '.join(user.roles) or 'none'}) grants it")
             )
             raise PermissionDenied(f"user {user.name!r} may not {permission}{what}: {how}", permission)
         if spec.record_type is None or scope == "all" or (record_owner is _UNSET and record_team is None):

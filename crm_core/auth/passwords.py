@@ -37,7 +37,12 @@ def hasher() -> argon2.PasswordHasher:
     import argon2
 
     return argon2.PasswordHasher(
-        time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, hash_len=32, salt_len=16, type=argon2.Type.ID
+        time_cost=TIME_COST,
+        memory_cost=MEMORY_COST_KIB,
+        parallelism=PARALLELISM,
+        hash_len=32,
+        salt_len=16,
+        type=argon2.Type.ID,
     )
 
 
@@ -54,11 +59,15 @@ def is_common(password: str) -> bool:
 def check_policy(password: str, min_length: int, user_name: str | None = None) -> None:
     """Refuse a weak password with a message that says what a good one needs."""
     if len(password) < min_length:
-        raise ValidationError(f"the password is too short: {len(password)} characters, at least {min_length} are needed (a few words make a good one)")
+        raise ValidationError(
+            f"the password is too short: {len(password)} characters, at least {min_length} are needed (a few words make a good one)"
+        )
     if len(password) > MAX_LENGTH:
         raise ValidationError(f"the password is too long: at most {MAX_LENGTH} characters")
     if is_common(password):
-        raise ValidationError("the password is one of the most common passwords, which attackers try first; choose another")
+        raise ValidationError(
+            "the password is one of the most common passwords, which attackers try first; choose another"
+        )
     if user_name and user_name.casefold() in password.casefold():
         raise ValidationError("the password contains the user name; choose one that does not")
     if len(set(password)) < 4:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 from crm_core.errors import ConfigError, PluginError
+from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -68,8 +69,15 @@ BUILTIN_ROLES: dict[str, RoleDef] = {
     for role in (
         RoleDef("admin", "Everything, on every record.", ("*",), {"*": "all"}),
         RoleDef("manager", "Everything but administration, on every record.", ("*", "!admin.*"), {"*": "all"}),
-        RoleDef("sales", "Read, create, edit and export their own records.", ("*.read", "*.create", "*.edit", "*.export"), {"*": "own"}),
-        RoleDef("support", "Read, create and edit their teams' records.", ("*.read", "*.create", "*.edit"), {"*": "team"}),
+        RoleDef(
+            "sales",
+            "Read, create, edit and export their own records.",
+            ("*.read", "*.create", "*.edit", "*.export"),
+            {"*": "own"},
+        ),
+        RoleDef(
+            "support", "Read, create and edit their teams' records.", ("*.read", "*.create", "*.edit"), {"*": "team"}
+        ),
         RoleDef("read-only", "Read every record.", ("*.read",), {"*": "all"}),
     )
 }
@@ -96,7 +104,10 @@ class Declarations:
         found = app.hooks.permissions()
         for plugin, spec in found:
             if spec.name.split(".", 1)[0] != plugin:
-                raise PluginError(plugin, f"plugin {plugin!r}: crm_permissions declares {spec.name!r}; its names must start with {plugin + '.'!r}")
+                raise PluginError(
+                    plugin,
+                    f"plugin {plugin!r}: crm_permissions declares {spec.name!r}; its names must start with {plugin + '.'!r}",
+                )
             if spec.name in owners:
                 raise PluginError(plugin, f"plugin {plugin!r}: crm_permissions declares {spec.name!r} twice")
             owners[spec.name] = plugin
@@ -157,7 +168,9 @@ def check_role(role: RoleDef, declared: Declarations, installed: Iterable[str], 
             return
         if _is_pattern(name):
             if not any(fnmatch.fnmatchcase(k, name) for k in known):
-                warnings.append(f"{where}: {kind} pattern {name!r} matches no declared {kind} (of the enabled plugins); it grants nothing")
+                warnings.append(
+                    f"{where}: {kind} pattern {name!r} matches no declared {kind} (of the enabled plugins); it grants nothing"
+                )
             return
         prefix = name.split(".", 1)[0]
         near = difflib.get_close_matches(name, list(known), n=3)
@@ -166,7 +179,9 @@ def check_role(role: RoleDef, declared: Declarations, installed: Iterable[str], 
             owner = "the kernel" if prefix == "admin" else f"plugin {prefix!r}"
             raise ConfigError(f"{where}: unknown {kind} {name!r}: {owner} declares no such {kind}{hint}")
         if prefix in installed:
-            warnings.append(f"{where}: {kind} {name!r} belongs to plugin {prefix!r}, which is installed but not enabled; it grants nothing until the plugin is enabled")
+            warnings.append(
+                f"{where}: {kind} {name!r} belongs to plugin {prefix!r}, which is installed but not enabled; it grants nothing until the plugin is enabled"
+            )
             return
         raise ConfigError(f"{where}: unknown {kind} {name!r}: no installed plugin is named {prefix!r}{hint}")
 

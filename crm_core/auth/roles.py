@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from crm_core.auth.registry import BUILTIN_ROLES, RoleDef, check_role
 from crm_core.errors import ConfigError, ValidationError
@@ -63,7 +64,9 @@ class Roles:
                 if missing_ok:
                     continue
                 every = sorted({r.name for r in self.all()})
-                raise ValidationError(f"unknown role {name!r}; the roles are: {', '.join(every)} ('crm roles add' makes one)")
+                raise ValidationError(
+                    f"unknown role {name!r}; the roles are: {', '.join(every)} ('crm roles add' makes one)"
+                )
             out.append(role)
         return out
 
@@ -78,7 +81,14 @@ class Roles:
         except ConfigError as exc:
             raise ValidationError(str(exc)) from None
 
-    def add(self, name: str, *, description: str = "", permissions: Sequence[str] = (), scopes: Mapping[str, str] | None = None) -> list[str]:
+    def add(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        permissions: Sequence[str] = (),
+        scopes: Mapping[str, str] | None = None,
+    ) -> list[str]:
         """Make a stored role; return warnings (names of installed but disabled plugins, patterns matching nothing)."""
         from crm_core.auth.models import Role
         from crm_core.config import RoleSettings
@@ -89,7 +99,9 @@ class Roles:
         except ValueError as exc:
             raise ValidationError(f"role {name!r}: {exc}") from None
         if name in self._authz.config_roles:
-            raise ValidationError(f"role {name!r} is defined in {self._app.config.source}; change it there, or choose another name")
+            raise ValidationError(
+                f"role {name!r} is defined in {self._app.config.source}; change it there, or choose another name"
+            )
         role = RoleDef(name, description, tuple(dict.fromkeys(permissions)), dict(scopes or {}), "database")
         warnings = self._validated(role)
         now = self._app.clock.now()
@@ -98,7 +110,9 @@ class Roles:
                 raise ValidationError(f"role {name!r} exists; change it with 'crm roles edit {name}'")
             Role.create(name=name, description=description, created_at=now, updated_at=now)
             self._write(role)
-            self._authz.audit.record("role.added", detail={"role": name, "permissions": list(role.permissions), "scopes": dict(role.scopes)})
+            self._authz.audit.record(
+                "role.added", detail={"role": name, "permissions": list(role.permissions), "scopes": dict(role.scopes)}
+            )
         return warnings
 
     def _write(self, role: RoleDef) -> None:
@@ -109,17 +123,26 @@ class Roles:
         if role.permissions:
             RolePermission.insert_many([{"role": role.name, "permission": p} for p in role.permissions]).execute()
         if role.scopes:
-            RoleScope.insert_many([{"role": role.name, "record_type": t, "scope": s} for t, s in role.scopes.items()]).execute()
+            RoleScope.insert_many(
+                [{"role": role.name, "record_type": t, "scope": s} for t, s in role.scopes.items()]
+            ).execute()
 
     def _stored_role(self, name: str) -> RoleDef:
         role = self.get(name)
         if role.source != "database":
             where = "is built in" if role.source == "built-in" else f"is defined in {self._app.config.source}"
-            raise ValidationError(f"role {name!r} {where} and cannot be changed here; make a role of your own with 'crm roles add'")
+            raise ValidationError(
+                f"role {name!r} {where} and cannot be changed here; make a role of your own with 'crm roles add'"
+            )
         return role
 
     def edit(
-        self, name: str, *, grant: Sequence[str] = (), revoke: Sequence[str] = (), scopes: Mapping[str, str] | None = None,
+        self,
+        name: str,
+        *,
+        grant: Sequence[str] = (),
+        revoke: Sequence[str] = (),
+        scopes: Mapping[str, str] | None = None,
         description: str | None = None,
     ) -> list[str]:
         from crm_core.auth.models import Role
@@ -128,21 +151,34 @@ class Roles:
         old = self._stored_role(name)
         missing = [p for p in revoke if p not in old.permissions]
         if missing:
-            raise ValidationError(f"role {name!r} does not grant {missing[0]!r} (it grants: {', '.join(old.permissions) or 'nothing'})")
-        permissions = tuple(p for p in old.permissions if p not in revoke) + tuple(p for p in grant if p not in old.permissions)
+            raise ValidationError(
+                f"role {name!r} does not grant {missing[0]!r} (it grants: {', '.join(old.permissions) or 'nothing'})"
+            )
+        permissions = tuple(p for p in old.permissions if p not in revoke) + tuple(
+            p for p in grant if p not in old.permissions
+        )
         new_scopes = {**old.scopes, **(scopes or {})}
-        role = RoleDef(name, old.description if description is None else description, permissions, new_scopes, "database")
+        role = RoleDef(
+            name, old.description if description is None else description, permissions, new_scopes, "database"
+        )
         warnings = self._validated(role)
         if old.grants("admin.roles") and not role.grants("admin.roles"):
             holders = self._authz.users._admin_ids()
             others = {u for u in holders} - self._holders_ids(name)
             if not others and holders:
                 self._authz.audit.record("admin.refused", detail={"role": name, "attempt": "revoke admin.roles"})
-                raise ValidationError(f"cannot take admin rights from role {name!r}: only its holders are admins; give another user the admin role first")
+                raise ValidationError(
+                    f"cannot take admin rights from role {name!r}: only its holders are admins; give another user the admin role first"
+                )
         with self._app.transaction():
-            Role.update(description=role.description, updated_at=self._app.clock.now()).where(Role.name == name).execute()
+            Role.update(description=role.description, updated_at=self._app.clock.now()).where(
+                Role.name == name
+            ).execute()
             self._write(role)
-            self._authz.audit.record("role.changed", detail={"role": name, "permissions": list(role.permissions), "scopes": dict(role.scopes)})
+            self._authz.audit.record(
+                "role.changed",
+                detail={"role": name, "permissions": list(role.permissions), "scopes": dict(role.scopes)},
+            )
         return warnings
 
     def _holders_ids(self, name: str) -> set[int]:
@@ -160,7 +196,9 @@ class Roles:
         with self._app.activate():
             holders = [u.name for u in User.select(User.name).join(UserRole).where(UserRole.role == name)]
         if holders:
-            raise ValidationError(f"role {name!r} is held by {', '.join(holders)}; take it from them first ('crm users edit NAME --remove-role {name}')")
+            raise ValidationError(
+                f"role {name!r} is held by {', '.join(holders)}; take it from them first ('crm users edit NAME --remove-role {name}')"
+            )
         with self._app.transaction():
             Role.delete().where(Role.name == name).execute()
             self._authz.audit.record("role.removed", detail={"role": name})

@@ -20,9 +20,9 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.records import UserInfo
 
 from crm_core.errors import AuthenticationError, UserDisabledError, ValidationError
+from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -83,11 +83,15 @@ class Sessions:
             if address:
                 checks.append((F.address == address, self._settings.signin_address_max_failures))
             for condition, limit in checks:
-                count, last = F.select(fn.COUNT(F.id), fn.MAX(F.failed_at)).where(condition & (F.failed_at >= since)).scalar(as_tuple=True)
+                count, last = (
+                    F.select(fn.COUNT(F.id), fn.MAX(F.failed_at))
+                    .where(condition & (F.failed_at >= since))
+                    .scalar(as_tuple=True)
+                )
                 if count >= limit and last is not None:
                     last = F.failed_at.python_value(last) if not isinstance(last, dt.datetime) else last
                     if last.tzinfo is None:
-                        last = last.replace(tzinfo=dt.timezone.utc)
+                        last = last.replace(tzinfo=dt.UTC)
                     wait = min(MAX_WAIT, FIRST_WAIT * 2 ** (count - limit))
                     waits.append(max(0.0, wait - (now - last).total_seconds()))
         return max(waits)
@@ -99,7 +103,9 @@ class Sessions:
         with self._app.transaction():
             SignInFailure.create(user_key=name.casefold()[:150], address=address, failed_at=now)
             SignInFailure.delete().where(SignInFailure.failed_at < now - dt.timedelta(days=1)).execute()
-            self._authz.audit.record("signin.failed", user_id=user_id, user_name=name[:150], address=address, detail={"reason": reason})
+            self._authz.audit.record(
+                "signin.failed", user_id=user_id, user_name=name[:150], address=address, detail={"reason": reason}
+            )
 
     # -- signing in --------------------------------------------------------------
 
@@ -116,9 +122,12 @@ class Sessions:
 
         wait = self.wait_seconds(name, address)
         if wait > 0:
-            self._authz.audit.record("signin.failed", user_name=name[:150], address=address, detail={"reason": "throttled"})
+            self._authz.audit.record(
+                "signin.failed", user_name=name[:150], address=address, detail={"reason": "throttled"}
+            )
             raise AuthenticationError(
-                f"too many failed sign-ins for {name!r}" + (" or from this address" if address else "")
+                f"too many failed sign-ins for {name!r}"
+                + (" or from this address" if address else "")
                 + f"; try again in {math.ceil(wait)} seconds",
                 "signin_throttled",
             )
@@ -133,7 +142,10 @@ class Sessions:
             raise UserDisabledError(f"user {row.name!r} is disabled; an admin can enable it")
         if row.totp_enabled:
             if not otp:
-                raise AuthenticationError(f"user {row.name!r} signs in with a two-factor code too; give the code from the app (or a recovery code)", "otp_required")
+                raise AuthenticationError(
+                    f"user {row.name!r} signs in with a two-factor code too; give the code from the app (or a recovery code)",
+                    "otp_required",
+                )
             if not self._check_second_factor(row, otp, address):
                 self._failed(name, address, "wrong two-factor code", row.id)
                 raise AuthenticationError("wrong or already used two-factor code", "invalid_otp")
@@ -147,8 +159,14 @@ class Sessions:
             SignInFailure.delete().where(SignInFailure.user_key == row.name_key).execute()
             key = self._create(row.id, address)
             self._authz.audit.record(
-                "signin.succeeded", user_id=row.id, user_name=row.name, address=address,
-                detail={"method": "password+totp" if row.totp_enabled else "password", "rehashed": "password_hash" in values},
+                "signin.succeeded",
+                user_id=row.id,
+                user_name=row.name,
+                address=address,
+                detail={
+                    "method": "password+totp" if row.totp_enabled else "password",
+                    "rehashed": "password_hash" in values,
+                },
             )
         return SignIn(key, self._authz.users.get(row.id))
 
@@ -160,13 +178,21 @@ class Sessions:
         with self._app.transaction():
             if step is not None:
                 # the condition makes two simultaneous sign-ins with one code accept only one
-                done = User.update(totp_last_step=step).where(
-                    (User.id == row.id) & ((User.totp_last_step.is_null()) | (User.totp_last_step < step))
-                ).execute()
+                done = (
+                    User.update(totp_last_step=step)
+                    .where((User.id == row.id) & ((User.totp_last_step.is_null()) | (User.totp_last_step < step)))
+                    .execute()
+                )
                 return bool(done)
-            used = RecoveryCode.update(used_at=self._app.clock.now()).where(
-                (RecoveryCode.user == row.id) & (RecoveryCode.code_hash == _sha256(_normal_code(code))) & RecoveryCode.used_at.is_null()
-            ).execute()
+            used = (
+                RecoveryCode.update(used_at=self._app.clock.now())
+                .where(
+                    (RecoveryCode.user == row.id)
+                    & (RecoveryCode.code_hash == _sha256(_normal_code(code)))
+                    & RecoveryCode.used_at.is_null()
+                )
+                .execute()
+            )
             if used:
                 self._authz.audit.record("recovery.used", user_id=row.id, user_name=row.name, address=address)
             return bool(used)
@@ -179,8 +205,12 @@ class Sessions:
         key = secrets.token_urlsafe(32)
         now = self._app.clock.now()
         Session.create(
-            key_hash=_sha256(key), user=user_id, created_at=now, last_seen_at=now,
-            expires_at=now + dt.timedelta(hours=self._settings.session_max_hours), address=address,
+            key_hash=_sha256(key),
+            user=user_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(hours=self._settings.session_max_hours),
+            address=address,
         )
         return key
 
@@ -205,10 +235,15 @@ class Sessions:
         if now >= row.expires_at or now - row.last_seen_at >= idle:
             why = "idle" if now < row.expires_at else "expired"
             self._end(Session.id == row.id, why)
-            raise AuthenticationError(f"the session has {'been idle too long' if why == 'idle' else 'expired'}; sign in again", "session_expired")
+            raise AuthenticationError(
+                f"the session has {'been idle too long' if why == 'idle' else 'expired'}; sign in again",
+                "session_expired",
+            )
         if not row.user.active:
             self._end(Session.id == row.id, "disabled")
-            self._authz.audit.record("session.refused", user_id=row.user.id, user_name=row.user.name, detail={"reason": "user disabled"})
+            self._authz.audit.record(
+                "session.refused", user_id=row.user.id, user_name=row.user.name, detail={"reason": "user disabled"}
+            )
             raise UserDisabledError(f"user {row.user.name!r} is disabled")
         if touch and now - row.last_seen_at >= TOUCH_EVERY:
             with self._app.transaction():
@@ -220,7 +255,9 @@ class Sessions:
 
         with self._app.transaction():
             ended: int = (
-                Session.update(ended_at=self._app.clock.now(), ended_reason=reason).where(condition & Session.ended_at.is_null()).execute()
+                Session.update(ended_at=self._app.clock.now(), ended_reason=reason)
+                .where(condition & Session.ended_at.is_null())
+                .execute()
             )
             return ended
 

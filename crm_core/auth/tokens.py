@@ -17,10 +17,10 @@ import hmac
 import json
 import secrets
 import string
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.records import UserInfo
 
 from crm_core.errors import (
     NotFoundError,
@@ -31,6 +31,7 @@ from crm_core.errors import (
     UserDisabledError,
     ValidationError,
 )
+from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -84,15 +85,23 @@ class Tokens:
 
     def _info(self, row: Any) -> TokenInfo:
         return TokenInfo(
-            id=row.id, prefix=row.prefix, name=row.name, user=row.user.name,
+            id=row.id,
+            prefix=row.prefix,
+            name=row.name,
+            user=row.user.name,
             scopes=tuple(json.loads(row.scopes)) if row.scopes is not None else None,
-            created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
         )
 
     def _may_manage(self, user: UserInfo) -> None:
         self._authz.require_over("admin.tokens", user)
 
-    def create(self, user: str | int, name: str, *, scopes: Sequence[str] | None = None, days: int | None = None) -> NewToken:
+    def create(
+        self, user: str | int, name: str, *, scopes: Sequence[str] | None = None, days: int | None = None
+    ) -> NewToken:
         """Make a token for ``user``; ``scopes`` narrows it to some of the user's permissions.
 
         A scope the user does not hold is refused (a token never grants more
@@ -113,7 +122,9 @@ class Tokens:
         if scopes is not None:
             scopes = list(dict.fromkeys(scopes))
             if not scopes:
-                raise ValidationError("a token with an empty scope list could do nothing; name at least one permission, or none for all")
+                raise ValidationError(
+                    "a token with an empty scope list could do nothing; name at least one permission, or none for all"
+                )
             for scope in scopes:
                 if scope not in self._authz.declared.permissions:
                     self._unknown(scope)
@@ -130,11 +141,18 @@ class Tokens:
         now = self._app.clock.now()
         with self._app.transaction():
             row = ApiToken.create(
-                prefix=prefix, secret_hash=_sha256(text), user=info.id, name=name.strip(),
-                scopes=json.dumps(scopes) if scopes is not None else None, created_at=now, expires_at=now + dt.timedelta(days=days),
+                prefix=prefix,
+                secret_hash=_sha256(text),
+                user=info.id,
+                name=name.strip(),
+                scopes=json.dumps(scopes) if scopes is not None else None,
+                created_at=now,
+                expires_at=now + dt.timedelta(days=days),
             )
             self._authz.audit.record(
-                "token.created", user_id=info.id, user_name=info.name,
+                "token.created",
+                user_id=info.id,
+                user_name=info.name,
                 detail={"prefix": prefix, "name": row.name, "scopes": scopes, "expires_at": row.expires_at.isoformat()},
             )
         return NewToken(text, self.get(prefix))
@@ -183,7 +201,12 @@ class Tokens:
         if row.revoked_at is None:
             with self._app.transaction():
                 ApiToken.update(revoked_at=self._app.clock.now()).where(ApiToken.id == row.id).execute()
-                self._authz.audit.record("token.revoked", user_id=row.user.id, user_name=row.user.name, detail={"prefix": row.prefix, "name": row.name})
+                self._authz.audit.record(
+                    "token.revoked",
+                    user_id=row.user.id,
+                    user_name=row.user.name,
+                    detail={"prefix": row.prefix, "name": row.name},
+                )
         return self.get(row.prefix)
 
     def authenticate(self, text: str, *, address: str | None = None) -> Authenticated:
@@ -197,14 +220,18 @@ class Tokens:
                 row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == parts[1]).first()
         if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
             self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
-            raise TokenUnknownError("unknown API token; check that it was copied whole, or make a new one with 'crm tokens create'")
+            raise TokenUnknownError(
+                "unknown API token; check that it was copied whole, or make a new one with 'crm tokens create'"
+            )
         now = self._app.clock.now()
         if row.revoked_at is not None:
             self._refused(row, row.prefix, "revoked", address)
             raise TokenRevokedError(f"API token {row.prefix!r} ({row.name}) was revoked; make a new one")
         if row.expires_at is not None and now >= row.expires_at:
             self._refused(row, row.prefix, "expired", address)
-            raise TokenExpiredError(f"API token {row.prefix!r} ({row.name}) expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; make a new one")
+            raise TokenExpiredError(
+                f"API token {row.prefix!r} ({row.name}) expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; make a new one"
+            )
         if not row.user.active:
             self._refused(row, row.prefix, "user disabled", address)
             raise UserDisabledError(f"API token {row.prefix!r} belongs to user {row.user.name!r}, who is disabled")
@@ -212,12 +239,20 @@ class Tokens:
         if row.last_used_at is None or now - row.last_used_at >= AUDIT_USE_EVERY:
             with self._app.transaction():
                 ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
-                self._authz.audit.record("token.used", user_id=row.user.id, user_name=row.user.name, address=address, detail={"prefix": row.prefix})
+                self._authz.audit.record(
+                    "token.used",
+                    user_id=row.user.id,
+                    user_name=row.user.name,
+                    address=address,
+                    detail={"prefix": row.prefix},
+                )
         return Authenticated(self._authz.users.get(row.user.id), self.get(row.prefix))
 
     def _refused(self, row: Any, prefix: str | None, reason: str, address: str | None) -> None:
         self._authz.audit.record(
-            "token.refused", user_id=row.user.id if row else None, user_name=row.user.name if row else None,
-            address=address, detail={"prefix": prefix, "reason": reason},
+            "token.refused",
+            user_id=row.user.id if row else None,
+            user_name=row.user.name if row else None,
+            address=address,
+            detail={"prefix": prefix, "reason": reason},
         )
-

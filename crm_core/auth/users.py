@@ -8,11 +8,11 @@ ones are audited.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
-
-from crm_hookspecs.records import UserInfo
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -61,8 +61,12 @@ class Users:
         from crm_core.auth.models import Team, UserRole, UserTeam
 
         with self._app.activate():
-            teams = list(Team.select(Team.id, Team.name).join(UserTeam).where(UserTeam.user == row.id).order_by(Team.name))
-            roles = [r.role for r in UserRole.select(UserRole.role).where(UserRole.user == row.id).order_by(UserRole.role)]
+            teams = list(
+                Team.select(Team.id, Team.name).join(UserTeam).where(UserTeam.user == row.id).order_by(Team.name)
+            )
+            roles = [
+                r.role for r in UserRole.select(UserRole.role).where(UserRole.user == row.id).order_by(UserRole.role)
+            ]
         return UserInfo(
             id=row.id,
             name=row.name,
@@ -125,19 +129,28 @@ class Users:
                     f"user name {name!r} is taken: user {clash.name!r} exists, and names differing only in case are one name; choose another"
                 )
             row = User.create(
-                name=name, name_key=name.casefold(), display_name=display_name or "", created_at=self._app.clock.now(),
-                password_hash=hashed, active=True, **fields,
+                name=name,
+                name_key=name.casefold(),
+                display_name=display_name or "",
+                created_at=self._app.clock.now(),
+                password_hash=hashed,
+                active=True,
+                **fields,
             )
             self._set_teams(row.id, [t.id for t in team_rows])
             self._set_roles(row.id, list(dict.fromkeys(roles)))
-            self._authz.audit.record("user.added", user_id=row.id, user_name=name, detail={"roles": list(roles), "teams": list(teams)})
+            self._authz.audit.record(
+                "user.added", user_id=row.id, user_name=name, detail={"roles": list(roles), "teams": list(teams)}
+            )
         return self.get(row.id)
 
     def _checked(self, **values: Any) -> dict[str, Any]:
         out = {}
         email = values.get("email", _UNSET)
         if email is not _UNSET:
-            if email is not None and (email.count("@") != 1 or email.startswith("@") or email.endswith("@") or " " in email):
+            if email is not None and (
+                email.count("@") != 1 or email.startswith("@") or email.endswith("@") or " " in email
+            ):
                 raise ValidationError(f"e-mail address {email!r} is not valid; write it as name@example.com")
             out["email"] = email or None
         language = values.get("language", _UNSET)
@@ -153,7 +166,9 @@ class Users:
                 try:
                     zoneinfo.ZoneInfo(timezone)
                 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                    raise ValidationError(f"unknown time zone {timezone!r}; use an IANA name such as 'Europe/Madrid'") from None
+                    raise ValidationError(
+                        f"unknown time zone {timezone!r}; use an IANA name such as 'Europe/Madrid'"
+                    ) from None
             out["timezone"] = timezone or None
         return out
 
@@ -203,15 +218,21 @@ class Users:
         self._authz.roles.definitions(add_roles)
         unknown = [r for r in remove_roles if r not in before.roles]
         if unknown:
-            raise ValidationError(f"user {row.name!r} does not have role {unknown[0]!r} (their roles: {', '.join(before.roles) or 'none'})")
-        after_roles = [r for r in before.roles if r not in remove_roles] + [r for r in add_roles if r not in before.roles]
+            raise ValidationError(
+                f"user {row.name!r} does not have role {unknown[0]!r} (their roles: {', '.join(before.roles) or 'none'})"
+            )
+        after_roles = [r for r in before.roles if r not in remove_roles] + [
+            r for r in add_roles if r not in before.roles
+        ]
         if before.active and self._is_admin(before.roles) and not self._is_admin(after_roles):
             self._refuse_last_admin(row, "take the admin role from")
         with self._app.transaction():
             if fields:
                 User.update(**fields).where(User.id == row.id).execute()
             if dropped_teams:
-                UserTeam.delete().where((UserTeam.user == row.id) & UserTeam.team.in_([t.id for t in dropped_teams])).execute()
+                UserTeam.delete().where(
+                    (UserTeam.user == row.id) & UserTeam.team.in_([t.id for t in dropped_teams])
+                ).execute()
             self._set_teams(row.id, [t.id for t in added_teams if t.name not in before.teams])
             if remove_roles:
                 UserRole.delete().where((UserRole.user == row.id) & UserRole.role.in_(list(remove_roles))).execute()
@@ -234,7 +255,9 @@ class Users:
 
         admin_roles = [r.name for r in self._authz.roles.all() if r.grants("admin.roles")]
         with self._app.activate():
-            query = UserRole.select(UserRole.user).join(User).where(UserRole.role.in_(admin_roles) & (User.active == True))  # noqa: E712
+            query = (
+                UserRole.select(UserRole.user).join(User).where(UserRole.role.in_(admin_roles) & (User.active == True))  # noqa: E712
+            )
             return {r.user_id for r in query}
 
     def _refuse_last_admin(self, row: User, what: str) -> None:
@@ -260,7 +283,9 @@ class Users:
         with self._app.transaction():
             User.update(active=False, disabled_at=self._app.clock.now()).where(User.id == row.id).execute()
             ended = self._authz.sessions.end_all(row.id, reason="disabled", audit=False)
-            self._authz.audit.record("user.disabled", user_id=row.id, user_name=row.name, detail={"sessions_ended": ended})
+            self._authz.audit.record(
+                "user.disabled", user_id=row.id, user_name=row.name, detail={"sessions_ended": ended}
+            )
         return self.get(row.id)
 
     def enable(self, user: str | int) -> UserInfo:
@@ -290,7 +315,9 @@ class Users:
         with self._app.transaction():
             User.update(password_hash=hashed).where(User.id == row.id).execute()
             ended = self._authz.sessions.end_all(row.id, reason="password", audit=False)
-            self._authz.audit.record("password.changed", user_id=row.id, user_name=row.name, detail={"sessions_ended": ended})
+            self._authz.audit.record(
+                "password.changed", user_id=row.id, user_name=row.name, detail={"sessions_ended": ended}
+            )
 
 
 class Teams:
@@ -308,7 +335,9 @@ class Teams:
             found = {t.name_key: t for t in Team.select().where(Team.name_key.in_([n.casefold() for n in names]))}
         missing = [n for n in names if n.casefold() not in found]
         if missing:
-            raise NotFoundError(f"no team {missing[0]!r}; 'crm teams list' shows the teams, 'crm teams add {missing[0]}' adds it")
+            raise NotFoundError(
+                f"no team {missing[0]!r}; 'crm teams list' shows the teams, 'crm teams add {missing[0]}' adds it"
+            )
         return [found[n.casefold()] for n in names]
 
     def add(self, name: str, description: str = "") -> dict[str, Any]:
@@ -319,7 +348,9 @@ class Teams:
         with self._app.transaction():
             clash = Team.get_or_none(Team.name_key == name.casefold())
             if clash is not None:
-                raise ValidationError(f"team name {name!r} is taken by team {clash.name!r} (names differing only in case are one name)")
+                raise ValidationError(
+                    f"team name {name!r} is taken by team {clash.name!r} (names differing only in case are one name)"
+                )
             Team.create(name=name, name_key=name.casefold(), description=description, created_at=self._app.clock.now())
         return self.get(name)
 
@@ -328,7 +359,10 @@ class Teams:
 
         team = self._rows([name])[0]
         with self._app.activate():
-            members = [u.name for u in User.select(User.name).join(UserTeam).where(UserTeam.team == team.id).order_by(User.name_key)]
+            members = [
+                u.name
+                for u in User.select(User.name).join(UserTeam).where(UserTeam.team == team.id).order_by(User.name_key)
+            ]
         return {"id": team.id, "name": team.name, "description": team.description, "members": members}
 
     def list(self) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from crm_core.cli.main import CLIError, CLIState, pass_state
 from crm_core.errors import CRMError, PluginError
 from crm_core.output import format_option, render
 
-CONFIG_TEMPLATE = '''\
+CONFIG_TEMPLATE = """\
 # CRM configuration. Reference: docs/configuration.md
 # Any string value "env:NAME" is read from the environment variable NAME.
 
@@ -38,13 +38,15 @@ sender = "CRM <crm@localhost>"
 [plugins]
 # installed plugins to enable; CRM_PLUGINS="a,b" overrides this list
 enabled = [{plugins}]
-'''
+"""
 
 
 @click.command()
 @click.option("--database", default="sqlite:///crm.db", show_default=True, help="Database URL.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
-@click.option("--plugins", "plugin_list", default=None, help="Comma-separated plugins to enable [default: every installed one].")
+@click.option(
+    "--plugins", "plugin_list", default=None, help="Comma-separated plugins to enable [default: every installed one]."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
 @pass_state
 def init(state: CLIState, database: str, timezone: str, plugin_list: str | None, force: bool) -> None:
@@ -72,9 +74,7 @@ def init(state: CLIState, database: str, timezone: str, plugin_list: str | None,
         structure_section({"database": database, "timezone": timezone}, CoreSettings, "crm init", "crm")
     except CRMError as exc:
         raise CLIError(str(exc).replace("crm init: crm.", "crm init --", 1), 2) from None
-    text = CONFIG_TEMPLATE.format(
-        database=database, timezone=timezone, plugins=", ".join(json.dumps(n) for n in names)
-    )
+    text = CONFIG_TEMPLATE.format(database=database, timezone=timezone, plugins=", ".join(json.dumps(n) for n in names))
     path.parent.mkdir(parents=True, exist_ok=True)
     config = None
     tmp = path.with_name(path.name + ".tmp")
@@ -254,12 +254,16 @@ def events_failed(state: CLIState, full: bool, fmt: str) -> None:
     click.echo(render(rows, columns, fmt))
     if full and fmt == "table":
         for failure in failures:  # below the table: a traceback does not fit a cell
-            click.echo(f"\nfailure {failure.id}: handler {failure.handler}, event {failure.event_pk} ({failure.event_type})")
+            click.echo(
+                f"\nfailure {failure.id}: handler {failure.handler}, event {failure.event_pk} ({failure.event_type})"
+            )
             click.echo(failure.traceback.rstrip())
 
 
 @events.command("retry")
-@click.option("--all", "retry_all", is_flag=True, help="Retry every failure now, not only those whose back-off has passed.")
+@click.option(
+    "--all", "retry_all", is_flag=True, help="Retry every failure now, not only those whose back-off has passed."
+)
 @pass_state
 def events_retry(state: CLIState, retry_all: bool) -> None:
     """Re-deliver failed events to their handlers."""
@@ -351,7 +355,14 @@ def plugin() -> None:
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True, help="Where to create the plugin's folder.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where to create the plugin's folder.",
+)
 @pass_state
 def plugin_new(state: CLIState, name: str, directory: str) -> None:
     """Write a working plugin distribution crm-NAME: a hook, a migration, a command, a test."""

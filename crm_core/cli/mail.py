@@ -44,7 +44,9 @@ def _row(message: Any) -> dict[str, Any]:
     multiple=True,
     help="Only messages in this status (repeatable; 'all' for every one) [default: queued, sending, failed].",
 )
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="At most this many, newest first.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="At most this many, newest first."
+)
 @format_option()
 @pass_state
 def mail_queue(state: CLIState, statuses: tuple[str, ...], limit: int, fmt: str) -> None:
@@ -65,7 +67,9 @@ def mail_queue(state: CLIState, statuses: tuple[str, ...], limit: int, fmt: str)
 @mail.command("show")
 @click.argument("ref")
 @click.option("--raw", is_flag=True, help="Print the message exactly as the transport receives it (RFC 5322).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @pass_state
 def mail_show(state: CLIState, ref: str, raw: bool, fmt: str) -> None:
     """Show one message (by id or key): its state, headers, body and attachments."""
@@ -91,7 +95,8 @@ def mail_show(state: CLIState, ref: str, raw: bool, fmt: str) -> None:
         "subject": message.subject,
         "headers": {name: value for name, value in message.headers},
         "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "bytes": len(a.content)} for a in message.attachments
+            {"filename": a.filename, "content_type": a.content_type, "bytes": len(a.content)}
+            for a in message.attachments
         ],
         "text": message.text,
         "html": message.html,
@@ -99,7 +104,17 @@ def mail_show(state: CLIState, ref: str, raw: bool, fmt: str) -> None:
     if fmt == "json":
         click.echo(render([info], list(info), "json")[1:-1].strip())
         return
-    for name in ("id", "key", "message_id", "status", "attempts", "queued_at", "next_attempt_at", "sent_at", "transport"):
+    for name in (
+        "id",
+        "key",
+        "message_id",
+        "status",
+        "attempts",
+        "queued_at",
+        "next_attempt_at",
+        "sent_at",
+        "transport",
+    ):
         if info[name] is not None:
             click.echo(f"{name}: {info[name].isoformat() if hasattr(info[name], 'isoformat') else info[name]}")
     if message.last_error:

@@ -13,8 +13,9 @@ import io
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
@@ -24,7 +25,17 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.config import Config
 
-__all__ = ["CLIError", "CLIState", "KERNEL_COMMANDS", "LazyCommand", "ReaderGone", "StderrAfterStdout", "cli", "main", "pass_state"]
+__all__ = [
+    "CLIError",
+    "CLIState",
+    "KERNEL_COMMANDS",
+    "LazyCommand",
+    "ReaderGone",
+    "StderrAfterStdout",
+    "cli",
+    "main",
+    "pass_state",
+]
 
 DEFAULT_CONFIG = "crm.toml"
 #: commands that always act as the system: the worker runs every plugin's timed jobs
@@ -189,7 +200,9 @@ class LazyCommand(click.Command):
             self._real = real
         return self._real
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         return self.load().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -214,10 +227,9 @@ class RootGroup(click.Group):
                 hooks = state._app.hooks
                 ctx.meta["crm.plugin_failures"] = {n: r for n, r in state._app.plugins.items() if r.error is not None}
             else:
+                from crm_core.config import load_config
                 from crm_core.hooks import Hooks
                 from crm_core.plugins import load_plugins
-
-                from crm_core.config import load_config
 
                 # the group callback has not run yet: --config is in ctx.params,
                 # or in a state preset by the test kit's runner
@@ -250,12 +262,16 @@ class RootGroup(click.Group):
             return LazyCommand(cmd_name, target, help_text)
         return self._plugin_commands(ctx).get(cmd_name)
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
             error = ctx.meta.get("crm.plugin_error")
             if error is not None:
-                raise CLIError(f"no such command {name!r}; plugin commands could not be loaded: {error}", error.exit_code)
+                raise CLIError(
+                    f"no such command {name!r}; plugin commands could not be loaded: {error}", error.exit_code
+                )
             failures = ctx.meta.get("crm.plugin_failures") or {}
             if name in failures:  # a plugin's command is usually named after the plugin
                 raise CLIError(
@@ -271,7 +287,8 @@ class RootGroup(click.Group):
                     "(see 'crm plugins' or 'crm doctor')"
                 )
             raise click.UsageError(
-                f"no such command {name!r}; the commands are: {known} (a plugin's command needs the plugin enabled){missing}", ctx
+                f"no such command {name!r}; the commands are: {known} (a plugin's command needs the plugin enabled){missing}",
+                ctx,
             )
         return super().resolve_command(ctx, args)
 
@@ -313,7 +330,12 @@ class RootGroup(click.Group):
 )
 @click.option("--strict", is_flag=True, help="Make any plugin load failure fatal.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.option("--as", "as_user", metavar="USER", help="Act as this CRM user [default: the CRM user named like the shell user, else the system].")
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    help="Act as this CRM user [default: the CRM user named like the shell user, else the system].",
+)
 @click.version_option(package_name="crm-core", prog_name="crm")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, strict: bool, debug: bool, as_user: str | None) -> None:
@@ -413,4 +435,3 @@ def _reader_gone() -> NoReturn:
     except (OSError, ValueError, io.UnsupportedOperation):  # stdout is no file (embedded, captured)
         pass
     sys.exit(1)
-

@@ -63,18 +63,39 @@ def users() -> None:
 @click.option("--timezone", default=None, help="IANA time zone (Europe/Madrid).")
 @click.option("--team", "teams", multiple=True, help="A team the user is in (repeat for several).")
 @click.option("--role", "roles", multiple=True, help="A role to give (repeat for several).")
-@click.option("--set-password", is_flag=True, help="Ask for a password (else the user cannot sign in until 'crm users passwd').")
+@click.option(
+    "--set-password", is_flag=True, help="Ask for a password (else the user cannot sign in until 'crm users passwd')."
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @pass_state
-def users_add(state: CLIState, name: str, display_name: str, email: str | None, language: str | None, timezone: str | None,
-              teams: tuple[str, ...], roles: tuple[str, ...], set_password: bool, password_stdin: bool) -> None:
+def users_add(
+    state: CLIState,
+    name: str,
+    display_name: str,
+    email: str | None,
+    language: str | None,
+    timezone: str | None,
+    teams: tuple[str, ...],
+    roles: tuple[str, ...],
+    set_password: bool,
+    password_stdin: bool,
+) -> None:
     """Add a user (a name differing from another only in case is refused)."""
     app = state.crm()
     password = _read_password(password_stdin) if (set_password or password_stdin) else None
     user = app.authz.users.add(
-        name, display_name=display_name, email=email, language=language, timezone=timezone, teams=teams, roles=roles, password=password
+        name,
+        display_name=display_name,
+        email=email,
+        language=language,
+        timezone=timezone,
+        teams=teams,
+        roles=roles,
+        password=password,
     )
-    click.echo(f"added user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})")
+    click.echo(
+        f"added user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})"
+    )
 
 
 @users.command("list")
@@ -101,13 +122,25 @@ def users_show(state: CLIState, name: str) -> None:
         app.authz.require("admin.users")
     grants = app.authz.grants_for(user)
     lines = [
-        ("name", user.name), ("display name", user.display_name), ("e-mail", user.email or ""),
-        ("language", user.language or ""), ("time zone", user.timezone or ""), ("active", "yes" if user.active else "no"),
-        ("teams", ", ".join(user.teams) or "none"), ("roles", ", ".join(user.roles) or "none"),
-        ("two-factor", "on" if user.two_factor else "off"), ("created", user.created_at.isoformat() if user.created_at else ""),
+        ("name", user.name),
+        ("display name", user.display_name),
+        ("e-mail", user.email or ""),
+        ("language", user.language or ""),
+        ("time zone", user.timezone or ""),
+        ("active", "yes" if user.active else "no"),
+        ("teams", ", ".join(user.teams) or "none"),
+        ("roles", ", ".join(user.roles) or "none"),
+        ("two-factor", "on" if user.two_factor else "off"),
+        ("created", user.created_at.isoformat() if user.created_at else ""),
         ("last sign-in", user.last_sign_in_at.isoformat() if user.last_sign_in_at else "never"),
         ("open sessions", str(app.authz.sessions.live(user.id))),
-        ("permissions", ", ".join(f"{p} ({s})" if app.authz.declared.permissions[p].record_type else p for p, s in sorted(grants.items())) or "none"),
+        (
+            "permissions",
+            ", ".join(
+                f"{p} ({s})" if app.authz.declared.permissions[p].record_type else p for p, s in sorted(grants.items())
+            )
+            or "none",
+        ),
     ]
     for label, value in lines:
         click.echo(f"{label + ':':<15} {value}")
@@ -124,15 +157,35 @@ def users_show(state: CLIState, name: str) -> None:
 @click.option("--add-role", multiple=True, help="Give a role.")
 @click.option("--remove-role", multiple=True, help="Take a role away (not the last admin's admin role).")
 @pass_state
-def users_edit(state: CLIState, name: str, display_name: str | None, email: str | None, language: str | None, timezone: str | None,
-               add_team: tuple[str, ...], remove_team: tuple[str, ...], add_role: tuple[str, ...], remove_role: tuple[str, ...]) -> None:
+def users_edit(
+    state: CLIState,
+    name: str,
+    display_name: str | None,
+    email: str | None,
+    language: str | None,
+    timezone: str | None,
+    add_team: tuple[str, ...],
+    remove_team: tuple[str, ...],
+    add_role: tuple[str, ...],
+    remove_role: tuple[str, ...],
+) -> None:
     """Change a user's details, teams and roles."""
     app = state.crm()
-    kwargs: dict[str, Any] = {k: v for k, v in (("email", email), ("language", language), ("timezone", timezone)) if v is not None}
+    kwargs: dict[str, Any] = {
+        k: v for k, v in (("email", email), ("language", language), ("timezone", timezone)) if v is not None
+    }
     user = app.authz.users.edit(
-        name, display_name=display_name, add_teams=add_team, remove_teams=remove_team, add_roles=add_role, remove_roles=remove_role, **kwargs
+        name,
+        display_name=display_name,
+        add_teams=add_team,
+        remove_teams=remove_team,
+        add_roles=add_role,
+        remove_roles=remove_role,
+        **kwargs,
     )
-    click.echo(f"changed user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})")
+    click.echo(
+        f"changed user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})"
+    )
 
 
 @users.command("disable")
@@ -191,7 +244,9 @@ def users_reset_two_factor(state: CLIState, name: str) -> None:
 @users.command("audit")
 @click.option("--user", default=None, help="Only the entries of this user name.")
 @click.option("--action", default=None, help="Only this action (signin.failed), or a prefix ending in a dot (token.).")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000), help="How many entries, newest first.")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, 100000), help="How many entries, newest first."
+)
 @format_option()
 @pass_state
 def users_audit(state: CLIState, user: str | None, action: str | None, limit: int, fmt: str) -> None:
@@ -235,7 +290,9 @@ def teams_list(state: CLIState, fmt: str) -> None:
 def teams_show(state: CLIState, name: str) -> None:
     """Show a team and its members."""
     team = state.crm().authz.teams.get(name)
-    click.echo(f"name:        {team['name']}\ndescription: {team['description']}\nmembers:     {', '.join(team['members']) or 'none'}")
+    click.echo(
+        f"name:        {team['name']}\ndescription: {team['description']}\nmembers:     {', '.join(team['members']) or 'none'}"
+    )
 
 
 @teams.command("remove")
@@ -269,7 +326,12 @@ def roles_list(state: CLIState, fmt: str) -> None:
     app = state.crm()
     _warn(app.authz.warnings)
     rows = [
-        {"name": r.name, "source": r.source, "permissions": len(app.authz.declared.granted_by(r)), "description": r.description}
+        {
+            "name": r.name,
+            "source": r.source,
+            "permissions": len(app.authz.declared.granted_by(r)),
+            "description": r.description,
+        }
         for r in app.authz.roles.all()
     ]
     click.echo(render(rows, ["name", "source", "permissions", "description"], fmt))
@@ -297,10 +359,22 @@ def roles_permissions(state: CLIState, fmt: str) -> None:
     """List the permissions and owned record types the kernel and the enabled plugins declare."""
     declared = state.crm().authz.declared
     rows = [
-        {"name": p.name, "kind": "permission", "plugin": declared.owners[p.name], "record_type": p.record_type or "", "description": p.description}
+        {
+            "name": p.name,
+            "kind": "permission",
+            "plugin": declared.owners[p.name],
+            "record_type": p.record_type or "",
+            "description": p.description,
+        }
         for p in sorted(declared.permissions.values(), key=lambda p: p.name)
     ] + [
-        {"name": t.name, "kind": "record type", "plugin": declared.owners[t.name], "record_type": "", "description": t.description}
+        {
+            "name": t.name,
+            "kind": "record type",
+            "plugin": declared.owners[t.name],
+            "record_type": "",
+            "description": t.description,
+        }
         for t in sorted(declared.record_types.values(), key=lambda t: t.name)
     ]
     click.echo(render(rows, ["name", "kind", "plugin", "record_type", "description"], fmt))
@@ -318,7 +392,9 @@ def roles_check(state: CLIState) -> None:
 @roles.command("add")
 @click.argument("name")
 @click.option("--description", default="", help="What the role is for.")
-@click.option("--grant", "grants", multiple=True, help="A permission or pattern (contacts.*, *.read, !admin.*) to grant; repeat.")
+@click.option(
+    "--grant", "grants", multiple=True, help="A permission or pattern (contacts.*, *.read, !admin.*) to grant; repeat."
+)
 @click.option("--scope", "scopes", multiple=True, help="RECORD_TYPE=own|team|all ('*' for every other type); repeat.")
 @pass_state
 def roles_add(state: CLIState, name: str, description: str, grants: tuple[str, ...], scopes: tuple[str, ...]) -> None:
@@ -332,10 +408,19 @@ def roles_add(state: CLIState, name: str, description: str, grants: tuple[str, .
 @click.argument("name")
 @click.option("--description", default=None, help="What the role is for.")
 @click.option("--grant", "grants", multiple=True, help="A permission or pattern to grant; repeat.")
-@click.option("--revoke", "revokes", multiple=True, help="A grant to take away, as written in 'crm roles show'; repeat.")
+@click.option(
+    "--revoke", "revokes", multiple=True, help="A grant to take away, as written in 'crm roles show'; repeat."
+)
 @click.option("--scope", "scopes", multiple=True, help="RECORD_TYPE=own|team|all; repeat.")
 @pass_state
-def roles_edit(state: CLIState, name: str, description: str | None, grants: tuple[str, ...], revokes: tuple[str, ...], scopes: tuple[str, ...]) -> None:
+def roles_edit(
+    state: CLIState,
+    name: str,
+    description: str | None,
+    grants: tuple[str, ...],
+    revokes: tuple[str, ...],
+    scopes: tuple[str, ...],
+) -> None:
     """Change a role made with 'crm roles add'."""
     app = state.crm()
     _warn(app.authz.roles.edit(name, grant=grants, revoke=revokes, scopes=_scopes(scopes), description=description))
@@ -362,7 +447,9 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("user")
 @click.option("--name", required=True, help="What uses the token ('nightly export').")
-@click.option("--scope", "scopes", multiple=True, help="A permission the token may use (repeat); none: all of the user's.")
+@click.option(
+    "--scope", "scopes", multiple=True, help="A permission the token may use (repeat); none: all of the user's."
+)
 @click.option("--days", type=int, default=None, help="Days until it expires [default: [crm.auth] token_days].")
 @pass_state
 def tokens_create(state: CLIState, user: str, name: str, scopes: tuple[str, ...], days: int | None) -> None:
@@ -387,10 +474,13 @@ def tokens_list(state: CLIState, user: str | None, fmt: str) -> None:
     now = app.clock.now()
     rows = [
         {
-            "prefix": t.prefix, "name": t.name, "user": t.user,
+            "prefix": t.prefix,
+            "name": t.name,
+            "user": t.user,
             "scopes": list(t.scopes) if t.scopes is not None else "all of the user's",
             "state": "revoked" if t.revoked_at else ("expired" if t.expires_at and t.expires_at <= now else "active"),
-            "expires_at": t.expires_at, "last_used_at": t.last_used_at,
+            "expires_at": t.expires_at,
+            "last_used_at": t.last_used_at,
         }
         for t in app.authz.tokens.list(user)
     ]

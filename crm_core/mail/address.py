@@ -14,7 +14,14 @@ import attrs
 
 from crm_core.errors import ValidationError
 
-__all__ = ["Address", "check_address_syntax", "check_header_value", "from_normalized", "parse_address", "parse_addresses"]
+__all__ = [
+    "Address",
+    "check_address_syntax",
+    "check_header_value",
+    "from_normalized",
+    "parse_address",
+    "parse_addresses",
+]
 
 # RFC 5322 dot-atom local part (quoted local parts are legal but so rare in a
 # CRM that refusing them catches far more typos than it blocks addresses).
@@ -67,8 +74,7 @@ def _check_domain(domain: str, original: str, what: str) -> str:
     single = len(labels) == 1 and ascii_domain.lower() == "localhost"  # a laptop's own server
     if (len(labels) < 2 and not single) or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise ValidationError(
-            f"{what} {original!r}: the domain {domain!r} is not a valid host name "
-            "(expected something like example.com)"
+            f"{what} {original!r}: the domain {domain!r} is not a valid host name (expected something like example.com)"
         )
     return domain
 
@@ -155,7 +161,13 @@ def from_normalized(text: str) -> Address:
         if len(name) >= 2 and name[0] == '"' and name[-1] == '"':
             name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     local, at, domain = addr.rpartition("@")
-    if at and _LOCAL.match(local) and domain.isascii() and all(_LABEL.match(p) for p in domain.split(".")) and not _LINE_BREAK.search(text):
+    if (
+        at
+        and _LOCAL.match(local)
+        and domain.isascii()
+        and all(_LABEL.match(p) for p in domain.split("."))
+        and not _LINE_BREAK.search(text)
+    ):
         return Address(name, addr)
     return parse_address(text)
 

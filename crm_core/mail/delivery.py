@@ -24,10 +24,10 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import peewee
 
 from crm_core import rows as typed_rows
 from crm_core.mail.message import build_message, envelope_address, restore_message
@@ -76,7 +76,7 @@ class DeliveryReport:
 
 
 def _naive(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryReport:
@@ -106,7 +106,9 @@ def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryRepor
     return report
 
 
-def _send_batch(app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport) -> tuple[bool, str | None]:
+def _send_batch(
+    app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport
+) -> tuple[bool, str | None]:
     """Send a claimed batch, recording each accepted message before the next goes.
 
     Return whether the connection was lost, or nothing got through (the
@@ -343,12 +345,16 @@ def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
 
 
 def _record(
-    app: CRM, mailer: Mailer, transport: str, rows: Sequence[Any], results: dict[int, SendResult], report: DeliveryReport
+    app: CRM,
+    mailer: Mailer,
+    transport: str,
+    rows: Sequence[Any],
+    results: dict[int, SendResult],
+    report: DeliveryReport,
 ) -> None:
     """Write these results of the batch ``rows``: one UPDATE per outcome, and the bounce events."""
-    from crm_hookspecs.events import MailBounced
-
     from crm_core.mail.models import MailMessage
+    from crm_hookspecs.events import MailBounced
 
     now = app.clock.now()
     settings = mailer.settings
@@ -393,15 +399,23 @@ def _record(
         owned = MailMessage.lease_owner == rows[0].lease_owner
         if sent:
             MailMessage.update(
-                status="sent", sent_at=now, transport=transport, lease_owner=None, lease_until=None, remaining=None,
-                attempts=MailMessage.attempts + 1, last_error=None,
+                status="sent",
+                sent_at=now,
+                transport=transport,
+                lease_owner=None,
+                lease_until=None,
+                remaining=None,
+                attempts=MailMessage.attempts + 1,
+                last_error=None,
             ).where(MailMessage.id.in_(sent) & owned).execute()
             counts["sent"] += len(sent)
         for (status, attempts, when, error), ids in groups.items():
             if status == "sent-note":
                 MailMessage.update(last_error=error).where(MailMessage.id.in_(ids)).execute()
                 continue
-            values: dict[str, Any] = dict(status=status, attempts=attempts, lease_owner=None, lease_until=None, last_error=error)
+            values: dict[str, Any] = dict(
+                status=status, attempts=attempts, lease_owner=None, lease_until=None, last_error=error
+            )
             if when is not None:
                 values["next_attempt_at"] = when
             MailMessage.update(**values).where(MailMessage.id.in_(ids) & owned).execute()
@@ -412,12 +426,16 @@ def _record(
         for pk, result in partial:  # rare: some recipients deferred, each its own list
             row = by_id[pk]
             attempts = row.attempts + 1
-            values = dict(remaining=json.dumps(list(result.deferred)), lease_owner=None, lease_until=None, attempts=attempts)
+            values = dict(
+                remaining=json.dumps(list(result.deferred)), lease_owner=None, lease_until=None, attempts=attempts
+            )
             if attempts >= settings.max_attempts:
                 values.update(status="failed", last_error=f"gave up after {attempts} attempts; {result.error}")
                 counts["failed"] += 1
             else:
-                values.update(status="queued", next_attempt_at=now + _backoff(mailer, attempts), last_error=result.error)
+                values.update(
+                    status="queued", next_attempt_at=now + _backoff(mailer, attempts), last_error=result.error
+                )
                 counts["retried"] += 1
             if result.status == "sent":
                 values.update(transport=transport, sent_at=now)
@@ -429,6 +447,7 @@ def _record(
         if bounces:
             app.events.emit_many(bounces)
             counts["bounced"] += len(bounces)
+
     transaction_retry(app, write)
     report.sent += counts["sent"]
     report.failed += counts["failed"]

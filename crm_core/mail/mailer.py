@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
@@ -84,7 +85,7 @@ class QueuedMessage:
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class Mailer:
@@ -117,7 +118,9 @@ class Mailer:
         """What the memory transport accepted (a shortcut for tests)."""
         transport = self.transport
         if not hasattr(transport, "sent"):
-            raise AttributeError(f"the {self.settings.transport!r} transport keeps no list of sent messages; use the memory transport")
+            raise AttributeError(
+                f"the {self.settings.transport!r} transport keeps no list of sent messages; use the memory transport"
+            )
         sent: list[Any] = transport.sent
         return sent
 
@@ -259,7 +262,9 @@ class Mailer:
             except peewee.IntegrityError:
                 continue
 
-    def _row(self, message: OutgoingMessage, now: dt.datetime, unsubscribe: Unsubscribe | None = None) -> dict[str, Any]:
+    def _row(
+        self, message: OutgoingMessage, now: dt.datetime, unsubscribe: Unsubscribe | None = None
+    ) -> dict[str, Any]:
         sender = message.sender or self._sender
         row = {
             "key": message.key or new_key(),
@@ -337,7 +342,9 @@ class Mailer:
             if row is None and isinstance(ref, str):
                 row = MailMessage.get_or_none(MailMessage.key == ref)
             if row is None:
-                raise NotFoundError(f"no queued message has the id or key {ref!r}; list them with 'crm mail queue --status all'")
+                raise NotFoundError(
+                    f"no queued message has the id or key {ref!r}; list them with 'crm mail queue --status all'"
+                )
             return self._record(row, True, self._attachments([row.id]).get(row.id, ()))
 
     def _attachments(self, ids: Sequence[int]) -> dict[int, list[Attachment]]:
@@ -347,7 +354,9 @@ class Mailer:
         if not ids:
             return out
         query = typed_rows.tuples(
-            MailAttachment.select(MailAttachment.message, MailAttachment.filename, MailAttachment.content_type, MailAttachment.content)
+            MailAttachment.select(
+                MailAttachment.message, MailAttachment.filename, MailAttachment.content_type, MailAttachment.content
+            )
             .where(MailAttachment.message.in_(list(ids)))
             .order_by(MailAttachment.message, MailAttachment.position)
         )
@@ -378,7 +387,9 @@ class Mailer:
 
         with self._app.activate():
             found: dict[str, int] = dict(
-                typed_rows.tuples(MailMessage.select(MailMessage.status, fn.COUNT(MailMessage.id)).group_by(MailMessage.status))
+                typed_rows.tuples(
+                    MailMessage.select(MailMessage.status, fn.COUNT(MailMessage.id)).group_by(MailMessage.status)
+                )
             )
         return {s: int(found.get(s, 0)) for s in STATUSES}
 
@@ -400,7 +411,9 @@ class Mailer:
             if refs:
                 ids = [self.get(r).id for r in refs]
                 rows: dict[int, str] = dict(
-                    typed_rows.tuples(MailMessage.select(MailMessage.id, MailMessage.status).where(MailMessage.id.in_(ids)))
+                    typed_rows.tuples(
+                        MailMessage.select(MailMessage.id, MailMessage.status).where(MailMessage.id.in_(ids))
+                    )
                 )
                 wrong = {i: s for i, s in rows.items() if s not in ("failed", "queued")}
                 if wrong:

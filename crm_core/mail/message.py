@@ -18,13 +18,14 @@ import mimetypes
 import os
 import re
 import uuid
-from email.policy import Compat32
+from collections.abc import Iterable, Mapping
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import attrs
 
@@ -85,7 +86,9 @@ class Attachment:
     def __attrs_post_init__(self) -> None:
         check_header_value(self.filename, "attachment file name")
         if len(self.filename) > 255:
-            raise ValidationError(f"attachment file name {self.filename[:40]!r}… is longer than 255 characters; shorten it")
+            raise ValidationError(
+                f"attachment file name {self.filename[:40]!r}… is longer than 255 characters; shorten it"
+            )
         if not self.filename.strip() or "/" in self.filename or "\\" in self.filename:
             raise ValidationError(
                 f"attachment file name {self.filename!r} must be a plain file name (no folders), e.g. 'report.pdf'"
@@ -151,7 +154,9 @@ def _headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tup
 def _attachments(value: Any) -> tuple[Attachment, ...]:
     if value is None:
         return ()
-    if isinstance(value, (Attachment, str, os.PathLike)) or (isinstance(value, tuple) and value and isinstance(value[0], str)):
+    if isinstance(value, (Attachment, str, os.PathLike)) or (
+        isinstance(value, tuple) and value and isinstance(value[0], str)
+    ):
         value = [value]
     return tuple(Attachment.coerce(v) for v in value)
 
@@ -165,7 +170,9 @@ def _optional_address(value: Any, what: str) -> str | None:
         return None
     text = str(value) if isinstance(value, Address) else str(parse_address(value, what))
     if len(text) > MAX_MAILBOX:
-        raise ValidationError(f"{what} {text[:40]!r}… is {len(text)} characters; keep it under {MAX_MAILBOX + 1} (shorten the name)")
+        raise ValidationError(
+            f"{what} {text[:40]!r}… is {len(text)} characters; keep it under {MAX_MAILBOX + 1} (shorten the name)"
+        )
     return text
 
 
@@ -240,19 +247,25 @@ class OutgoingMessage:
             raise ValidationError(f"bulk= must be True or False, not {self.bulk!r}")
         if not self.bulk:
             if self.contact_id is not None or self.mailing_list is not None:
-                raise ValidationError("contact_id= and mailing_list= name the recipient of bulk mail; pass bulk=True too")
+                raise ValidationError(
+                    "contact_id= and mailing_list= name the recipient of bulk mail; pass bulk=True too"
+                )
             return
         if isinstance(self.contact_id, bool) or not isinstance(self.contact_id, int):
             raise ValidationError(
                 f"bulk mail needs contact_id= (the recipient's contact id, for his unsubscribe link), not {self.contact_id!r}"
             )
         if len(self.to) != 1:
-            raise ValidationError(f"bulk mail goes to one recipient per message (his own unsubscribe link), not {len(self.to)}")
+            raise ValidationError(
+                f"bulk mail goes to one recipient per message (his own unsubscribe link), not {len(self.to)}"
+            )
         if self.mailing_list is not None and (not isinstance(self.mailing_list, str) or not self.mailing_list.strip()):
             raise ValidationError(f"mailing_list= must be a list's name or None, not {self.mailing_list!r}")
         for name, _ in self.headers:
             if name.lower() in ("list-unsubscribe", "list-unsubscribe-post"):
-                raise ValidationError(f"header {name!r} of bulk mail is set by the mail queue (bulk=True); leave it out")
+                raise ValidationError(
+                    f"header {name!r} of bulk mail is set by the mail queue (bulk=True); leave it out"
+                )
 
 
 def restore_message(
@@ -279,10 +292,19 @@ def restore_message(
         check_header_value(value, what)
     message = object.__new__(OutgoingMessage)
     for name, field_value in (
-        ("to", tuple(to)), ("subject", subject), ("text", text), ("html", html), ("attachments", tuple(attachments)),
-        ("headers", headers), ("key", key), ("sender", sender), ("reply_to", reply_to),
+        ("to", tuple(to)),
+        ("subject", subject),
+        ("text", text),
+        ("html", html),
+        ("attachments", tuple(attachments)),
+        ("headers", headers),
+        ("key", key),
+        ("sender", sender),
+        ("reply_to", reply_to),
         # the queue has added the unsubscribe link already: the restored record is plain mail
-        ("bulk", False), ("contact_id", None), ("mailing_list", None),
+        ("bulk", False),
+        ("contact_id", None),
+        ("mailing_list", None),
     ):
         object.__setattr__(message, name, field_value)
     return message
@@ -480,7 +502,7 @@ def build_message(
         ("From", _address_list([sender], "From")),
         ("To", _address_list(to, "To")),
         ("Subject", _header(subject, "Subject")),
-        ("Date", format_datetime(date.astimezone(dt.timezone.utc))),
+        ("Date", format_datetime(date.astimezone(dt.UTC))),
         ("Message-ID", message_id),
         ("MIME-Version", "1.0"),
     ]
@@ -493,4 +515,3 @@ def build_message(
     for name, value in top + existing:
         message[name] = value
     return message.as_bytes(policy=_POLICY)
-

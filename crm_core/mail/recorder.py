@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import peewee
 
@@ -62,7 +63,7 @@ class SentStatement:
     """
 
     _PK = -987_654_321
-    _AT = dt.datetime(1999, 12, 31, 23, 59, 58, 123_456, tzinfo=dt.timezone.utc)
+    _AT = dt.datetime(1999, 12, 31, 23, 59, 58, 123_456, tzinfo=dt.UTC)
 
     def __init__(self, app: CRM, transport: str, token: str) -> None:
         from crm_core.mail.models import MailMessage
@@ -70,8 +71,14 @@ class SentStatement:
 
         self.field = MailMessage.sent_at
         query = MailMessage.update(
-            status="sent", sent_at=self._AT, transport=transport, lease_owner=None, lease_until=None, remaining=None,
-            attempts=MailMessage.attempts + 1, last_error=None,
+            status="sent",
+            sent_at=self._AT,
+            transport=transport,
+            lease_owner=None,
+            lease_until=None,
+            remaining=None,
+            attempts=MailMessage.attempts + 1,
+            last_error=None,
         ).where((MailMessage.id == self._PK) & (MailMessage.lease_owner == token))
         sql, params = query.sql()
         stamp = self.field.db_value(self._AT)

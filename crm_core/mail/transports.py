@@ -26,11 +26,11 @@ import email
 import email.policy
 import os
 import smtplib
-import socket
 import ssl
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
@@ -92,7 +92,9 @@ class SendResult:
     deferred: tuple[str, ...] = ()
 
     @classmethod
-    def sent(cls, bounced: Sequence[tuple[str, str]] = (), deferred: Sequence[str] = (), error: str | None = None) -> SendResult:
+    def sent(
+        cls, bounced: Sequence[tuple[str, str]] = (), deferred: Sequence[str] = (), error: str | None = None
+    ) -> SendResult:
         return cls("sent", error, tuple(bounced), tuple(deferred))
 
     @classmethod
@@ -183,7 +185,9 @@ class MemoryTransport:
         for env in envelopes:
             bounced = [(r, self._bounce[r.lower()]) for r in env.recipients if r.lower() in self._bounce]
             deferred = [r for r in env.recipients if r.lower() in self._defer and r.lower() not in self._bounce]
-            accepted = tuple(r for r in env.recipients if r.lower() not in self._bounce and r.lower() not in self._defer)
+            accepted = tuple(
+                r for r in env.recipients if r.lower() not in self._bounce and r.lower() not in self._defer
+            )
             if not accepted:
                 if deferred:
                     yield SendResult.retry(f"{self._defer[deferred[0].lower()]} ({deferred[0]})")
@@ -283,7 +287,7 @@ class SmtpTransport:
         self.base_dir = base_dir
         if settings.username and settings.password is None:
             raise ConfigError(
-                "[crm.mail.smtp] username is set but password is not; set password = \"env:CRM_SMTP_PASSWORD\" "
+                '[crm.mail.smtp] username is set but password is not; set password = "env:CRM_SMTP_PASSWORD" '
                 "(and the variable), or remove username"
             )
 
@@ -291,7 +295,9 @@ class SmtpTransport:
         s = self.settings
         cafile = None
         if s.ca_file:
-            cafile = str(Path(s.ca_file) if Path(s.ca_file).is_absolute() or self.base_dir is None else self.base_dir / s.ca_file)
+            cafile = str(
+                Path(s.ca_file) if Path(s.ca_file).is_absolute() or self.base_dir is None else self.base_dir / s.ca_file
+            )
         try:
             context = ssl.create_default_context(cafile=cafile)
         except (OSError, ssl.SSLError) as exc:
@@ -392,7 +398,7 @@ class SmtpTransport:
             if exc.smtp_code == 421 or exc.smtp_code < 500:
                 return SendResult.retry(f"SMTP error: {reply}"), exc.smtp_code == 421
             return SendResult.failed(f"SMTP error: {reply}"), False
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             return SendResult.retry(f"the SMTP server did not answer in {self.settings.timeout:g} s: {exc}"), True
         except OSError as exc:
             return SendResult.retry(f"connection to the SMTP server failed: {exc}"), True
@@ -435,12 +441,16 @@ def make_transport(app: CRM, settings: MailSettings) -> Any:
         if spec.name in BUILTIN_TRANSPORTS:
             from crm_core.errors import PluginError
 
-            raise PluginError(plugin, f"plugin {plugin!r} offers a mail transport named {spec.name!r}, which is a kernel transport; rename it")
+            raise PluginError(
+                plugin,
+                f"plugin {plugin!r} offers a mail transport named {spec.name!r}, which is a kernel transport; rename it",
+            )
         if spec.name in specs:
             from crm_core.errors import PluginError
 
             raise PluginError(
-                plugin, f"plugins {specs[spec.name][0]!r} and {plugin!r} both offer a mail transport named {spec.name!r}"
+                plugin,
+                f"plugins {specs[spec.name][0]!r} and {plugin!r} both offer a mail transport named {spec.name!r}",
             )
         specs[spec.name] = (plugin, spec)
     if name not in specs:
@@ -454,7 +464,10 @@ def make_transport(app: CRM, settings: MailSettings) -> Any:
     if not callable(getattr(transport, "send", None)):
         from crm_core.errors import PluginError
 
-        raise PluginError(plugin, f"plugin {plugin!r}: mail transport {name!r} factory returned {transport!r}, which has no send(envelopes)")
+        raise PluginError(
+            plugin,
+            f"plugin {plugin!r}: mail transport {name!r} factory returned {transport!r}, which has no send(envelopes)",
+        )
     if not getattr(transport, "name", None):
         try:
             transport.name = name

@@ -121,5 +121,12 @@ def up(migrator, db):
 
 
 def down(migrator, db):
-    for name in ("crm_run_once", "crm_job_run", "crm_job", "crm_mail_transport", "crm_mail_attachment", "crm_mail_message"):
+    for name in (
+        "crm_run_once",
+        "crm_job_run",
+        "crm_job",
+        "crm_mail_transport",
+        "crm_mail_attachment",
+        "crm_mail_message",
+    ):
         db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")

@@ -167,7 +167,20 @@ def up(migrator, db):
             table_name = "crm_security_audit"
 
     db.create_tables(
-        [User, Team, UserTeam, UserRole, Role, RolePermission, RoleScope, Session, ApiToken, SignInFailure, RecoveryCode, SecurityAudit]
+        [
+            User,
+            Team,
+            UserTeam,
+            UserRole,
+            Role,
+            RolePermission,
+            RoleScope,
+            Session,
+            ApiToken,
+            SignInFailure,
+            RecoveryCode,
+            SecurityAudit,
+        ]
     )
 
 

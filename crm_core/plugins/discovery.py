@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import traceback
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 import pluggy

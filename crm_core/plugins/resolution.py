@@ -13,7 +13,7 @@ import graphlib
 import heapq
 import importlib.metadata as metadata
 import re
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -85,7 +85,9 @@ def not_installed_error(name: str, installed: Mapping[str, PluginInfo], source: 
         what = f"{name!r} is not a plugin name (lower-case letters, digits and _){hint}"
     else:
         what = f"plugin {name!r} is enabled in {source} but not installed{hint}"
-    return PluginNotInstalledError(name, f"{what} (installed: {known}); install it with pip or fix the list in {source}")
+    return PluginNotInstalledError(
+        name, f"{what} (installed: {known}); install it with pip or fix the list in {source}"
+    )
 
 
 def skipped_error(name: str, failed: Mapping[str, PluginError]) -> PluginDependencyError:
@@ -154,7 +156,9 @@ def _requirements_error(
         if dep_info is None:
             problems.append(f"requires plugin {dep!r}, which is not installed (install it: pip install crm-{dep})")
         elif dep not in wanted:
-            problems.append(f"requires plugin {dep!r}, which is installed but not enabled (add {dep!r} to [plugins] enabled)")
+            problems.append(
+                f"requires plugin {dep!r}, which is installed but not enabled (add {dep!r} to [plugins] enabled)"
+            )
         elif spec and dep_info.version and not _version_ok(dep_info.version, spec):
             problems.append(
                 f"requires plugin {dep!r} {spec}, but {dep!r} {dep_info.version} is installed "
@@ -225,7 +229,10 @@ def _cycle_failures(usable: Mapping[str, PluginInfo], reported: Sequence[str]) -
     cycle = cycle[start:] + cycle[:start]
     path = " -> ".join([*cycle, cycle[0]])
     return [
-        Failure(usable[name], PluginCycleError(name, f"plugins require each other in a cycle ({path}); remove one of those requirements"))
+        Failure(
+            usable[name],
+            PluginCycleError(name, f"plugins require each other in a cycle ({path}); remove one of those requirements"),
+        )
         for name in cycle
     ]
 

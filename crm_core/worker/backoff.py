@@ -69,7 +69,10 @@ class Backoff:
             self.log.error(
                 "%s: database error (%s); trying again in %g s, then less and less often (at most every %g s) "
                 "until it works",
-                self.who, reason(exc), delay, self.cap,
+                self.who,
+                reason(exc),
+                delay,
+                self.cap,
             )
         else:  # the same state: no new line at the default level
             self.log.debug("%s: database still failing (%s); next try in %g s", self.who, reason(exc), delay)
@@ -80,6 +83,8 @@ class Backoff:
         if self.failures:
             self.log.warning(
                 "%s: database reachable again after %d failed attempt(s) over %.0f s",
-                self.who, self.failures, time.monotonic() - self._since,
+                self.who,
+                self.failures,
+                time.monotonic() - self._since,
             )
             self.failures = 0

@@ -52,7 +52,11 @@ class Heartbeat:
                     if not is_database_outage(exc):
                         raise
                     if not failing:
-                        log.error("lease heartbeat of run %s failed (%s); trying again at the next beat", self.run_id, reason(exc))
+                        log.error(
+                            "lease heartbeat of run %s failed (%s); trying again at the next beat",
+                            self.run_id,
+                            reason(exc),
+                        )
                     failing = True
                     self._close()
                     continue

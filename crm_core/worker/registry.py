@@ -87,13 +87,19 @@ def registered_jobs(crm: CRM) -> list[Job]:
                     f"plugin {owner!r}: job {spec.name!r} must be named after the plugin, e.g. {owner}.{spec.name}",
                 )
             if not callable(spec.run):
-                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: run must be callable as run(crm, scheduled_at)")
+                raise PluginError(
+                    owner, f"plugin {owner!r}: job {spec.name!r}: run must be callable as run(crm, scheduled_at)"
+                )
             if spec.lease.total_seconds() < 1:
-                raise PluginError(owner, f"plugin {owner!r}: job {spec.name!r}: lease {spec.lease} is shorter than a second")
+                raise PluginError(
+                    owner, f"plugin {owner!r}: job {spec.name!r}: lease {spec.lease} is shorter than a second"
+                )
         if len(spec.name) > 150:
             raise PluginError(owner, f"plugin {owner!r}: job name {spec.name[:40]!r}… is longer than 150 characters")
         if spec.name in seen:
-            raise PluginError(owner, f"job {spec.name!r} is offered by both {seen[spec.name]!r} and {owner!r}; rename one")
+            raise PluginError(
+                owner, f"job {spec.name!r} is offered by both {seen[spec.name]!r} and {owner!r}; rename one"
+            )
         seen[spec.name] = owner
         try:
             schedule = Schedule(interval=spec.interval, rrule=spec.rrule, tz=crm.tz)
@@ -142,13 +148,16 @@ def status(crm: CRM) -> list[dict[str, Any]]:
         job, row = jobs.get(name), rows.get(name)
         runs = running.get(name, [])
         now_running = ", ".join(
-            f"{r.worker} since {r.started_at.isoformat()}" + (" (lease expired)" if r.lease_until < now else "") for r in runs
+            f"{r.worker} since {r.started_at.isoformat()}" + (" (lease expired)" if r.lease_until < now else "")
+            for r in runs
         )
         out.append(
             {
                 "job": name,
                 "owner": job.owner if job else (row.owner if row else ""),
-                "schedule": job.schedule.describe() if job else f"{rows[name].schedule} (not registered: plugin disabled?)",
+                "schedule": job.schedule.describe()
+                if job
+                else f"{rows[name].schedule} (not registered: plugin disabled?)",
                 "catch_up": job.spec.catch_up if job else "",
                 "last_run": row.last_scheduled_at if row else None,
                 "last_status": (row.last_status or "") if row else "never run",

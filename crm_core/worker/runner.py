@@ -26,7 +26,8 @@ import socket
 import threading
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -94,7 +95,11 @@ class Worker:
                 if row is None:
                     with crm.database.atomic():
                         JobRow.insert(
-                            name=name, owner=job.owner, schedule=text, next_run_at=job.schedule.first(now), created_at=now
+                            name=name,
+                            owner=job.owner,
+                            schedule=text,
+                            next_run_at=job.schedule.first(now),
+                            created_at=now,
                         ).on_conflict_ignore().execute()
                 elif row.schedule != text or row.owner != job.owner:
                     # the schedule changed (new settings or plugin version): start it afresh
@@ -128,8 +133,9 @@ class Worker:
         due = {
             name
             for (name,) in typed_rows.tuples(
-                JobRow.select(JobRow.name)
-                .where(JobRow.name.in_(names) & JobRow.next_run_at.is_null(False) & (JobRow.next_run_at <= now))
+                JobRow.select(JobRow.name).where(
+                    JobRow.name.in_(names) & JobRow.next_run_at.is_null(False) & (JobRow.next_run_at <= now)
+                )
             )
             if name not in busy
         }
@@ -205,7 +211,9 @@ class Worker:
             if taken:
                 log.warning(
                     "job %s: taking over the run scheduled at %s from %s (its lease ran out)",
-                    job.name, stale.scheduled_at.isoformat(), stale.worker,
+                    job.name,
+                    stale.scheduled_at.isoformat(),
+                    stale.worker,
                 )
                 return stale.id, stale.scheduled_at, stale.attempts + 1
         if takeover_only or row.next_run_at is None or row.next_run_at > now:
@@ -221,15 +229,22 @@ class Worker:
         following = job.schedule.after(scheduled)
         inserted = (
             JobRun.insert(
-                job=job.name, scheduled_at=scheduled, status="running", worker=self.id,
-                attempts=1, started_at=now, lease_until=lease_until,
+                job=job.name,
+                scheduled_at=scheduled,
+                status="running",
+                worker=self.id,
+                attempts=1,
+                started_at=now,
+                lease_until=lease_until,
             )
             .on_conflict_ignore()
             .as_rowcount()
             .execute()
         )
         JobRow.update(
-            next_run_at=following, last_scheduled_at=scheduled, last_started_at=now,
+            next_run_at=following,
+            last_scheduled_at=scheduled,
+            last_started_at=now,
             skipped=JobRow.skipped + skipped,
         ).where(JobRow.name == job.name).execute()
         skipped_out.append(skipped)
@@ -310,7 +325,9 @@ class Worker:
         times = [_aware(t) for t in (nxt, lease) if t is not None]
         return min(times) if times else None
 
-    def run(self, *, once: bool = False, handle_signals: bool = True, on_outcome: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+    def run(
+        self, *, once: bool = False, handle_signals: bool = True, on_outcome: Callable[[RunOutcome], None] | None = None
+    ) -> list[RunOutcome]:
         """Run until :meth:`stop` (SIGTERM, Ctrl-C), or with ``once`` run what is due and return.
 
         The jobs in hand are always finished. Until stopped, each claimed
@@ -422,6 +439,7 @@ class Worker:
 
         return restore
 
+
 class _Runs:
     """The occurrences a long-running worker is running, one thread each.
 
@@ -455,7 +473,12 @@ class _Runs:
         try:
             self._outcomes.put(worker._run(job, *claim))
         except Exception as exc:  # recording the outcome failed: the lease runs out, and the run is taken over
-            log.error("job %s: the outcome of the run scheduled at %s could not be recorded: %s", job.name, claim[1].isoformat(), reason(exc))
+            log.error(
+                "job %s: the outcome of the run scheduled at %s could not be recorded: %s",
+                job.name,
+                claim[1].isoformat(),
+                reason(exc),
+            )
         finally:
             worker._close_connection()  # this thread's
             worker._wake.set()
@@ -475,4 +498,4 @@ class _Runs:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

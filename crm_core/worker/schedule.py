@@ -16,7 +16,7 @@ from crm_core.recurrence import Recurrence
 
 __all__ = ["Schedule"]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: occurrences counted at most when reporting how many a catch-up skipped
 _COUNT_CAP = 100_000
 
@@ -24,7 +24,9 @@ _COUNT_CAP = 100_000
 class Schedule:
     """The occurrences of one job."""
 
-    def __init__(self, *, interval: dt.timedelta | None = None, rrule: str | None = None, tz: dt.tzinfo = dt.timezone.utc) -> None:
+    def __init__(
+        self, *, interval: dt.timedelta | None = None, rrule: str | None = None, tz: dt.tzinfo = dt.UTC
+    ) -> None:
         if (interval is None) == (rrule is None):
             raise ValidationError("a schedule needs exactly one of an interval and an rrule")
         self.seconds: int | None = None
@@ -34,7 +36,9 @@ class Schedule:
                 raise ValidationError(f"interval must be a datetime.timedelta, not {interval!r}")
             seconds = interval.total_seconds()
             if seconds < 1:
-                raise ValidationError(f"interval {interval} is shorter than one second; use timedelta(seconds=1) or more")
+                raise ValidationError(
+                    f"interval {interval} is shorter than one second; use timedelta(seconds=1) or more"
+                )
             self.seconds = int(math.ceil(seconds))
         else:
             self.rule = Recurrence.parse(rrule, tz=tz)  # type: ignore[arg-type]
@@ -94,7 +98,7 @@ class Schedule:
 def _whole(when: dt.datetime | None) -> dt.datetime | None:
     if when is None:
         return None
-    return when.astimezone(dt.timezone.utc).replace(microsecond=0)
+    return when.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def _duration(seconds: int) -> str:

@@ -13,7 +13,8 @@ protocol declares). :data:`PROTOCOLS` says which plugin offers which.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from crm_hookspecs.records import (
     ContactCard,
@@ -102,7 +103,9 @@ class ContactsAPI(Protocol):
 class ContactsEditing(Protocol):
     """``crm.plugin("contacts")``: adding and changing contacts, for plugins that take them in (since 1.1)."""
 
-    def create(self, *, channel: str = "staff", email: str | None = None, phone: str | None = None, **fields: Any) -> Identified:
+    def create(
+        self, *, channel: str = "staff", email: str | None = None, phone: str | None = None, **fields: Any
+    ) -> Identified:
         """Add a contact (checked as a staff entry would be) and emit ``ContactCreated``; the result's ``id`` is the new contact's."""
         ...
 
@@ -145,7 +148,9 @@ class ContactsSelfService(Protocol):
     and the ``field`` at fault.
     """
 
-    def issue_update_link(self, contact_id: int, fields: Sequence[str] | None = None, ttl_hours: float | None = None) -> UpdateLink:
+    def issue_update_link(
+        self, contact_id: int, fields: Sequence[str] | None = None, ttl_hours: float | None = None
+    ) -> UpdateLink:
         """A new single-use link letting the contact change ``fields`` (default: every configured one)."""
         ...
 

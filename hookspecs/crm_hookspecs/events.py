@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import uuid
-from typing import Any, Callable, ClassVar, TypeVar, dataclass_transform
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 import attrs
 
@@ -85,7 +86,9 @@ class Event:
     __contact_fields__: ClassVar[tuple[str, ...]] = ("contact_id",)
     # set by attrs; declared so that type checkers take every event class for
     # an attrs class (attrs.fields(), attrs.evolve()), which _event_base hides
-    __attrs_attrs__: ClassVar[Any]  # as attrs.AttrsInstance declares it (attrs.Attribute is not subscriptable at run time)
+    __attrs_attrs__: ClassVar[
+        Any
+    ]  # as attrs.AttrsInstance declares it (attrs.Attribute is not subscriptable at run time)
 
     event_id: str = attrs.field(factory=_new_id)
     occurred_at: _dt.datetime | None = None
@@ -166,9 +169,7 @@ def _get_converter() -> Any:
             _dt.datetime, lambda v, _: v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(v)
         )
         conv.register_unstructure_hook(_dt.date, lambda v: v.isoformat())
-        conv.register_structure_hook(
-            _dt.date, lambda v, _: v if isinstance(v, _dt.date) else _dt.date.fromisoformat(v)
-        )
+        conv.register_structure_hook(_dt.date, lambda v, _: v if isinstance(v, _dt.date) else _dt.date.fromisoformat(v))
         conv.register_unstructure_hook(decimal.Decimal, str)
         conv.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
         conv.register_structure_hook(Any, lambda v, _: v)
@@ -364,7 +365,6 @@ class SaleClosed(Event):
     lost_reason: str | None = None
 
 
-
 @event_type("SaleUpdated")
 class SaleUpdated(Event):
     """Details of a sales record changed (not its stage, which ``StageChanged`` tells).
@@ -377,6 +377,7 @@ class SaleUpdated(Event):
     record_id: int
     contact_id: int | None
     changes: dict[str, FieldChange] = attrs.field(factory=dict)
+
 
 @event_type("StaffActionLogged")
 class StaffActionLogged(Event):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -80,10 +81,7 @@ class CommandSpec:
     def _check_target(self, attribute: attrs.Attribute[Any], value: str) -> None:
         module, _, attr = value.partition(":")
         if not module or not attr:
-            raise ValueError(
-                f"CommandSpec {self.name!r}: target {value!r} must look like "
-                "'package.module:attribute'"
-            )
+            raise ValueError(f"CommandSpec {self.name!r}: target {value!r} must look like 'package.module:attribute'")
 
 
 @attrs.frozen
@@ -106,14 +104,9 @@ class JobSpec:
 
     def __attrs_post_init__(self) -> None:
         if (self.interval is None) == (self.rrule is None):
-            raise ValueError(
-                f"JobSpec {self.name!r}: give exactly one of interval= and rrule="
-            )
+            raise ValueError(f"JobSpec {self.name!r}: give exactly one of interval= and rrule=")
         if self.catch_up not in ("once", "each"):
-            raise ValueError(
-                f"JobSpec {self.name!r}: catch_up must be 'once' or 'each', "
-                f"not {self.catch_up!r}"
-            )
+            raise ValueError(f"JobSpec {self.name!r}: catch_up must be 'once' or 'each', not {self.catch_up!r}")
 
 
 @attrs.frozen
@@ -411,12 +404,16 @@ class PortalPage:
     @name.validator
     def _check_name(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if not isinstance(value, str) or not _PAGE_NAME.match(value):
-            raise ValueError(f"PortalPage name {value!r}: use 1 to 40 lower-case letters, digits and _, starting with a letter")
+            raise ValueError(
+                f"PortalPage name {value!r}: use 1 to 40 lower-case letters, digits and _, starting with a letter"
+            )
 
     @rule.validator
     def _check_rule(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if not isinstance(value, str) or not value.startswith("/"):
-            raise ValueError(f"PortalPage {self.name!r}: rule {value!r} must start with '/' (it is relative to the portal's root)")
+            raise ValueError(
+                f"PortalPage {self.name!r}: rule {value!r} must start with '/' (it is relative to the portal's root)"
+            )
 
     @methods.validator
     def _check_methods(self, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:

@@ -17,13 +17,22 @@ implementation take fewer arguments than the spec)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs._markers import hookspec
 
 if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
     from crm_hookspecs.events import Event
-    from crm_hookspecs.records import CommandSpec, JobSpec, MailTransportSpec, PermissionSpec, PluginSchema, PortalPage, RecordTypeSpec
+    from crm_hookspecs.records import (
+        CommandSpec,
+        JobSpec,
+        MailTransportSpec,
+        PermissionSpec,
+        PluginSchema,
+        PortalPage,
+        RecordTypeSpec,
+    )
 
     CRM = Any
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import importlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
-
-from crm_core.errors import NotFoundError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from crm_analytics.reports import STANDARD
 from crm_analytics.result import Report
+from crm_core.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
-
     from crm_analytics.custom import Definition
+    from crm_core.app import CRM
 
 __all__ = ["Analytics", "ReportInfo"]
 
@@ -90,7 +89,9 @@ class Analytics:
             out.append({"name": name, "kind": definition.origin, "title": definition.title})
         return out
 
-    def run(self, name: str, start: Any = None, end: Any = None, *, period: str | None = None, **options: Any) -> Report:
+    def run(
+        self, name: str, start: Any = None, end: Any = None, *, period: str | None = None, **options: Any
+    ) -> Report:
         """Run a report by name: standard (with its options), saved, or a plugin's."""
         if name in STANDARD:
             if name == "forecast":
@@ -103,10 +104,14 @@ class Analytics:
             known = ", ".join([*STANDARD, *sorted(definitions)])
             raise NotFoundError(f"there is no report {name!r:.80}; the reports are: {known} ('crm reports list')")
         if options:
-            raise ValidationError(f"report {name!r} is a custom report; it takes --from, --to and --period only, not {', '.join(options)}")
+            raise ValidationError(
+                f"report {name!r} is a custom report; it takes --from, --to and --period only, not {', '.join(options)}"
+            )
         return self.run_definition(definitions[name], start, end, period=period)
 
-    def run_definition(self, definition: Definition, start: Any = None, end: Any = None, *, period: str | None = None) -> Report:
+    def run_definition(
+        self, definition: Definition, start: Any = None, end: Any = None, *, period: str | None = None
+    ) -> Report:
         from crm_analytics.custom import run
 
         with self.crm.activate():
@@ -139,7 +144,15 @@ class Analytics:
 
     # -- charts and schedules -------------------------------------------------
 
-    def chart(self, report: Report, path: str | Path | None = None, *, kind: str | None = None, fmt: str | None = None, measures: Any = None) -> bytes:
+    def chart(
+        self,
+        report: Report,
+        path: str | Path | None = None,
+        *,
+        kind: str | None = None,
+        fmt: str | None = None,
+        measures: Any = None,
+    ) -> bytes:
         """Draw ``report`` as a PNG or SVG chart; write it to ``path`` when given; return the bytes."""
         from crm_analytics.charts import draw
 

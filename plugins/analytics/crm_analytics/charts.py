@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
-
-from crm_core.errors import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from crm_analytics.result import ChartSpec, Report
+from crm_core.errors import ValidationError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,7 +84,9 @@ def _colours(n: int) -> list[tuple[tuple[float, ...], bool]]:
 def _check(report: Report, kind: str | None) -> tuple[ChartSpec, str]:
     spec = report.chart
     if spec is None:
-        raise ValidationError(f"report {report.name!r} has no column to draw along an axis (give it a period or a dimension)")
+        raise ValidationError(
+            f"report {report.name!r} has no column to draw along an axis (give it a period or a dimension)"
+        )
     if report.empty:
         raise ValidationError(f"report {report.name!r} has nothing to draw: {report.empty_message}")
     kind = kind or spec.kind
@@ -97,13 +99,22 @@ def _measures(report: Report, spec: ChartSpec, measures: Sequence[str] | str | N
     if isinstance(measures, str):
         measures = [measures]
     chosen = list(measures) if measures else list(spec.y)
-    numeric = [c for c in report.columns if c not in (spec.x, *spec.group) and any(isinstance(r.get(c), (int, float)) or hasattr(r.get(c), "as_tuple") for r in report.rows)]
+    numeric = [
+        c
+        for c in report.columns
+        if c not in (spec.x, *spec.group)
+        and any(isinstance(r.get(c), (int, float)) or hasattr(r.get(c), "as_tuple") for r in report.rows)
+    ]
     unknown = [m for m in chosen if m not in report.columns]
     if unknown:
-        raise ValidationError(f"report {report.name!r} has no column {unknown[0]!r} to draw; its number columns are: {', '.join(numeric)}")
+        raise ValidationError(
+            f"report {report.name!r} has no column {unknown[0]!r} to draw; its number columns are: {', '.join(numeric)}"
+        )
     not_numbers = [m for m in chosen if m not in numeric]
     if not_numbers:
-        raise ValidationError(f"column {not_numbers[0]!r} of report {report.name!r} holds no numbers; draw one of: {', '.join(numeric)}")
+        raise ValidationError(
+            f"column {not_numbers[0]!r} of report {report.name!r} holds no numbers; draw one of: {', '.join(numeric)}"
+        )
     return chosen
 
 
@@ -147,7 +158,15 @@ def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] |
         for (name, values), (colour, marked) in zip(series.items(), styles):
             at = [i for i, v in enumerate(values) if not math.isnan(v)]
             bottoms = [ups[i] if values[i] >= 0 else downs[i] for i in at]
-            ax.bar(at, [values[i] for i in at], bottom=bottoms, label=name, width=0.7, color=colour, hatch="//" if marked else None)
+            ax.bar(
+                at,
+                [values[i] for i in at],
+                bottom=bottoms,
+                label=name,
+                width=0.7,
+                color=colour,
+                hatch="//" if marked else None,
+            )
             for i in at:
                 if values[i] >= 0:
                     ups[i] += values[i]
@@ -158,8 +177,14 @@ def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] |
         width_each = 0.8 / len(series)
         for n, ((name, values), (colour, marked)) in enumerate(zip(series.items(), styles)):
             at = [i for i, v in enumerate(values) if not math.isnan(v)]
-            ax.bar([i - 0.4 + width_each * (n + 0.5) for i in at], [values[i] for i in at], width=width_each, label=name,
-                   color=colour, hatch="//" if marked else None)
+            ax.bar(
+                [i - 0.4 + width_each * (n + 0.5) for i in at],
+                [values[i] for i in at],
+                width=width_each,
+                label=name,
+                color=colour,
+                hatch="//" if marked else None,
+            )
             drawn = [values[i] for i in at]
             low, high = min([low, *drawn]), max([high, *drawn])
     span = (high - low) or 1.0

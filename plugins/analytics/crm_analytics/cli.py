@@ -6,36 +6,63 @@ Imported only when a ``crm reports`` command runs.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
+from crm_analytics.periods import GRAINS
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.output import format_option, note, render
-
-from crm_analytics.periods import GRAINS
 
 __all__ = ["reports"]
 
 
 def _range_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--to", "end", metavar="DATE", help="Last day (YYYY-MM-DD, included) [default: today].")(fn)
-    fn = click.option("--from", "start", metavar="DATE", help="First day (YYYY-MM-DD) [default: two years of quarters back].")(fn)
+    fn = click.option(
+        "--from", "start", metavar="DATE", help="First day (YYYY-MM-DD) [default: two years of quarters back]."
+    )(fn)
     return fn
 
 
 def _period_option(default: str | None = None) -> Callable[..., Any]:
-    return click.option("--period", type=click.Choice(GRAINS), default=default, help="Group by week, month, quarter, year, or all (one row).")
+    return click.option(
+        "--period",
+        type=click.Choice(GRAINS),
+        default=default,
+        help="Group by week, month, quarter, year, or all (one row).",
+    )
 
 
 def _chart_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--measure", "measures", multiple=True, metavar="COLUMN", help="Column to draw (repeat for several) [default: the report's].")(fn)
-    fn = click.option("--chart-kind", type=click.Choice(["bar", "line", "stacked"]), help="Chart kind [default: the report's].")(fn)
-    fn = click.option("--chart", "chart_path", type=click.Path(dir_okay=False), help="Also draw the report as a chart: a .png or .svg file.")(fn)
+    fn = click.option(
+        "--measure",
+        "measures",
+        multiple=True,
+        metavar="COLUMN",
+        help="Column to draw (repeat for several) [default: the report's].",
+    )(fn)
+    fn = click.option(
+        "--chart-kind", type=click.Choice(["bar", "line", "stacked"]), help="Chart kind [default: the report's]."
+    )(fn)
+    fn = click.option(
+        "--chart",
+        "chart_path",
+        type=click.Path(dir_okay=False),
+        help="Also draw the report as a chart: a .png or .svg file.",
+    )(fn)
     return fn
 
 
-def _show(report: Any, fmt: str, chart_path: str | None = None, chart_kind: str | None = None, measures: Any = (), state: CLIState | None = None) -> None:
+def _show(
+    report: Any,
+    fmt: str,
+    chart_path: str | None = None,
+    chart_kind: str | None = None,
+    measures: Any = (),
+    state: CLIState | None = None,
+) -> None:
     if report.empty:
         if fmt == "table":
             click.echo(report.empty_message)
@@ -82,7 +109,17 @@ def list_reports(state: CLIState, fmt: str) -> None:
 @_chart_options
 @format_option()
 @pass_state
-def run(state: CLIState, name: str, start: str | None, end: str | None, period: str | None, chart_path: str | None, chart_kind: str | None, measures: Any, fmt: str) -> None:
+def run(
+    state: CLIState,
+    name: str,
+    start: str | None,
+    end: str | None,
+    period: str | None,
+    chart_path: str | None,
+    chart_kind: str | None,
+    measures: Any,
+    fmt: str,
+) -> None:
     """Run a report by name, or a report file (NAME ending in .toml) without saving it."""
     api = _api(state)
     if name.endswith(".toml"):
@@ -98,7 +135,9 @@ def run(state: CLIState, name: str, start: str | None, end: str | None, period: 
 def check(state: CLIState, path: str) -> None:
     """Validate a report file: every view, field, aggregate and value."""
     definition = _api(state).check(path)
-    click.echo(f"report {definition.name!r} is valid: {len(definition.columns)} column(s) ({', '.join(definition.columns)}) from view {definition.view}")
+    click.echo(
+        f"report {definition.name!r} is valid: {len(definition.columns)} column(s) ({', '.join(definition.columns)}) from view {definition.view}"
+    )
 
 
 @reports.command("add")
@@ -126,9 +165,8 @@ def remove(state: CLIState, name: str) -> None:
 @pass_state
 def show(state: CLIState, name: str) -> None:
     """A report's definition (custom reports) or description (standard ones)."""
-    from crm_core.errors import NotFoundError
-
     from crm_analytics.reports import STANDARD
+    from crm_core.errors import NotFoundError
 
     api = _api(state)
     if name in STANDARD:
@@ -143,8 +181,12 @@ def show(state: CLIState, name: str) -> None:
         click.echo(d.source.rstrip())
 
 
-def _standard(name: str, help_text: str, extra: list[Callable[..., Any]], period_default: str | None = "quarter") -> None:
-    def command(state: CLIState, /, fmt: str, chart_path: str | None, chart_kind: str | None, measures: Any, **options: Any) -> None:
+def _standard(
+    name: str, help_text: str, extra: list[Callable[..., Any]], period_default: str | None = "quarter"
+) -> None:
+    def command(
+        state: CLIState, /, fmt: str, chart_path: str | None, chart_kind: str | None, measures: Any, **options: Any
+    ) -> None:
         options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v not in (None, ())}
         report = _api(state).run(name, **options)
         _show(report, fmt, chart_path, chart_kind, measures, state)
@@ -163,14 +205,27 @@ def _standard(name: str, help_text: str, extra: list[Callable[..., Any]], period
     reports.command(name)(cmd)
 
 
-def _by(choices: list[str], default: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _by(
+    choices: list[str], default: tuple[str, ...] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
-        "--by", "by", multiple=True, type=click.Choice(choices), default=default, help="Group by this column too (repeat for several)."
+        "--by",
+        "by",
+        multiple=True,
+        type=click.Choice(choices),
+        default=default,
+        help="Group by this column too (repeat for several).",
     )
 
 
 _currency = click.option("--currency", metavar="CODE", help="Only this currency (ISO 4217).")
-_kind = click.option("--kind", "kind", multiple=True, type=click.Choice(["rfp", "rfq", "appointment", "quote", "sale"]), help="Only records of this kind (repeatable).")
+_kind = click.option(
+    "--kind",
+    "kind",
+    multiple=True,
+    type=click.Choice(["rfp", "rfq", "appointment", "quote", "sale"]),
+    help="Only records of this kind (repeatable).",
+)
 _region = click.option("--region", "region", multiple=True, metavar="NAME", help="Only this region (repeatable).")
 _owner = click.option("--owner", "owner", multiple=True, metavar="STAFF", help="Only this owner (repeatable).")
 
@@ -184,30 +239,69 @@ _standard(
     "Sales won per period, by region (--by owner, product_line, kind).",
     [_by(["region", "owner", "product_line", "kind"], ("region",)), _kind, _currency, _region, _owner],
 )
-_standard("pipeline", "Open value per stage now; conversion and days in stage of the records created in the range.", [_currency], period_default=None)
+_standard(
+    "pipeline",
+    "Open value per stage now; conversion and days in stage of the records created in the range.",
+    [_currency],
+    period_default=None,
+)
 _standard(
     "surveys",
     "NPS, CSAT and response rates per quarter and region.",
     [
         click.option("--by-region/--no-region", "by_region", default=True, help="One row per region [default: yes]."),
         click.option("--survey", type=int, metavar="ID", help="Only this survey."),
-        click.option("--nps-question", "nps_question", multiple=True, metavar="KEY", help="The NPS question's key (repeatable) [default: from the settings]."),
-        click.option("--csat-question", "csat_question", multiple=True, metavar="KEY", help="The CSAT question's key (repeatable)."),
+        click.option(
+            "--nps-question",
+            "nps_question",
+            multiple=True,
+            metavar="KEY",
+            help="The NPS question's key (repeatable) [default: from the settings].",
+        ),
+        click.option(
+            "--csat-question",
+            "csat_question",
+            multiple=True,
+            metavar="KEY",
+            help="The CSAT question's key (repeatable).",
+        ),
     ],
 )
-_standard("customers", "Contacts per status at each period's end by region (--by country); customers gained and lost.", [_by(["region", "country"], ("region",))])
-_standard("staff", "Calls, meetings, notes, e-mails and tasks completed per staff member.", [click.option("--member", "member", multiple=True, metavar="STAFF", help="Only this staff member (repeatable).")])
+_standard(
+    "customers",
+    "Contacts per status at each period's end by region (--by country); customers gained and lost.",
+    [_by(["region", "country"], ("region",))],
+)
+_standard(
+    "staff",
+    "Calls, meetings, notes, e-mails and tasks completed per staff member.",
+    [click.option("--member", "member", multiple=True, metavar="STAFF", help="Only this staff member (repeatable).")],
+)
 
 
 @reports.command("forecast")
 @click.option("--quarters", type=int, help="Quarters to forecast [default: plugins.analytics.forecast.quarters].")
-@click.option("--holdout", type=int, help="Past quarters held out to measure the error [default: plugins.analytics.forecast.holdout].")
+@click.option(
+    "--holdout",
+    type=int,
+    help="Past quarters held out to measure the error [default: plugins.analytics.forecast.holdout].",
+)
 @_currency
 @click.option("--history", "show_history", is_flag=True, help="Show the quarterly history the forecast used instead.")
 @_chart_options
 @format_option()
 @pass_state
-def forecast(state: CLIState, quarters: int | None, holdout: int | None, currency: str | None, show_history: bool, chart_path: str | None, chart_kind: str | None, measures: Any, fmt: str) -> None:
+def forecast(
+    state: CLIState,
+    quarters: int | None,
+    holdout: int | None,
+    currency: str | None,
+    show_history: bool,
+    chart_path: str | None,
+    chart_kind: str | None,
+    measures: Any,
+    fmt: str,
+) -> None:
     """Sales forecast for the next quarters: weighted open pipeline and the history's trend (Holt-Winters)."""
     report = _api(state).forecast(quarters=quarters, holdout=holdout, currency=currency)
     if show_history:
@@ -231,7 +325,9 @@ def schedules(state: CLIState, fmt: str) -> None:
 
 @reports.command("send")
 @click.argument("schedule")
-@click.option("--at", "when", metavar="WHEN", help="Send as for this occurrence (ISO datetime with a time zone) [default: now].")
+@click.option(
+    "--at", "when", metavar="WHEN", help="Send as for this occurrence (ISO datetime with a time zone) [default: now]."
+)
 @pass_state
 def send(state: CLIState, schedule: str, when: str | None) -> None:
     """Send a scheduled report now (as the worker would); once per occurrence."""
@@ -246,4 +342,6 @@ def send(state: CLIState, schedule: str, when: str | None) -> None:
         if occurrence.tzinfo is None:
             raise ValidationError(f"--at {when!r} needs a time zone, e.g. 2026-01-02T08:00+01:00")
     result = _api(state).send(schedule, occurrence)
-    click.echo(f"{result['report']} {result['from']} to {result['to']}: {result['rows']} row(s), {result['status']} ({result['key']})")
+    click.echo(
+        f"{result['report']} {result['from']} to {result['to']}: {result['rows']} row(s), {result['status']} ({result['key']})"
+    )

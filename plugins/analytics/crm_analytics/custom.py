@@ -24,19 +24,19 @@ import datetime as dt
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
-
-from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationError
-from crm_core.ids import MAX_ID
 
 from crm_analytics.catalog import BOOL, CONTACT_FIELDS, DATE, DATETIME, NUMBER, TEXT, VIEWS
 from crm_analytics.periods import GRAINS, bucket, utc_bounds
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, number, param
+from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationError
+from crm_core.ids import MAX_ID
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -119,7 +119,9 @@ class _Checker:
         return ValidationError(f"{self.where}: {message}")
 
 
-def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", where: str | None = None, source: str = "") -> Definition:
+def parse(
+    crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", where: str | None = None, source: str = ""
+) -> Definition:
     """Validate a definition (the TOML as a dict); raise ``ValidationError`` naming the problem."""
     name = data.get("name") if isinstance(data, Mapping) else None
     check = _Checker(where or (f"report {name!r}" if isinstance(name, str) else "report"))
@@ -129,7 +131,9 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
     if unknown:
         raise check.fail(f"unknown key {_short(unknown[0])}; the keys are: {', '.join(KEYS)}")
     if not isinstance(name, str) or not NAME.match(name):
-        raise check.fail(f"name {_short(name)} must be lower-case letters, digits, '-' or '_' (up to 60), starting with a letter")
+        raise check.fail(
+            f"name {_short(name)} must be lower-case letters, digits, '-' or '_' (up to 60), starting with a letter"
+        )
     check.where = where or f"report {name!r}"
     from crm_analytics.reports import STANDARD
 
@@ -149,14 +153,20 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
         if not isinstance(value, str):
             raise check.fail(f"{what} must name a field (a text), not {_short(value)}")
         if value.startswith("contact."):
-            column = value[len("contact."):]
+            column = value[len("contact.") :]
             if not view.joins_contacts:
-                raise check.fail(f"{what} {_short(value)}: view {view_name!r} has no contact to join; use a field of the view")
+                raise check.fail(
+                    f"{what} {_short(value)}: view {view_name!r} has no contact to join; use a field of the view"
+                )
             if column not in CONTACT_FIELDS:
-                raise check.fail(f"{what} {_short(value)} does not exist; the contact fields are: {', '.join('contact.' + f for f in CONTACT_FIELDS)}")
+                raise check.fail(
+                    f"{what} {_short(value)} does not exist; the contact fields are: {', '.join('contact.' + f for f in CONTACT_FIELDS)}"
+                )
             return FieldRef(value, "contact", column, CONTACT_FIELDS[column])
         if value not in view.fields:
-            raise check.fail(f"{what} {_short(value)} does not exist in view {view_name!r}; its fields are: {', '.join(view.fields)}")
+            raise check.fail(
+                f"{what} {_short(value)} does not exist in view {view_name!r}; its fields are: {', '.join(view.fields)}"
+            )
         return FieldRef(value, "view", value, view.fields[value])
 
     dims_raw = data.get("dimensions", [])
@@ -168,11 +178,11 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
 
     measures_raw = data.get("measures")
     if not isinstance(measures_raw, list) or not measures_raw or len(measures_raw) > 20:
-        raise check.fail("measures must be a list of 1 to 20 tables such as { name = \"deals\", agg = \"count\" }")
+        raise check.fail('measures must be a list of 1 to 20 tables such as { name = "deals", agg = "count" }')
     measures = []
     for i, m in enumerate(measures_raw, start=1):
         if not isinstance(m, Mapping):
-            raise check.fail(f"measure {i} must be a table such as {{ agg = \"sum\", field = \"amount\" }}")
+            raise check.fail(f'measure {i} must be a table such as {{ agg = "sum", field = "amount" }}')
         extra = [k for k in m if k not in ("name", "agg", "field")]
         if extra:
             raise check.fail(f"measure {i}: unknown key {_short(extra[0])}; a measure has name, agg and field")
@@ -183,17 +193,25 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
         if ref is None and agg != "count":
             raise check.fail(f"measure {i}: {agg} needs a field (only count counts rows without one)")
         if ref is not None and agg in ("sum", "avg") and ref.type != NUMBER:
-            raise check.fail(f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: sum and avg need a number field (count works on any field)")
+            raise check.fail(
+                f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: sum and avg need a number field (count works on any field)"
+            )
         if ref is not None and agg in ("min", "max") and ref.type in (TEXT, BOOL):
-            raise check.fail(f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: min and max need a number, date or datetime field")
+            raise check.fail(
+                f"measure {i}: {agg} of {ref.path!r}, which is {ref.type}: min and max need a number, date or datetime field"
+            )
         mname = m.get("name") or (f"{agg}_{ref.label}" if ref else agg)
         if not isinstance(mname, str) or not IDENT.match(mname):
-            raise check.fail(f"measure {i}: name {_short(mname)} must be lower-case letters, digits and '_' (up to 40), starting with a letter")
+            raise check.fail(
+                f"measure {i}: name {_short(mname)} must be lower-case letters, digits and '_' (up to 40), starting with a letter"
+            )
         measures.append(Measure(mname, agg, ref))
     names = [d.label for d in dims] + [m.name for m in measures] + ["period"]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise check.fail(f"the column name {twice[0]!r} is used twice (a measure and a dimension, or 'period'); rename the measure")
+        raise check.fail(
+            f"the column name {twice[0]!r} is used twice (a measure and a dimension, or 'period'); rename the measure"
+        )
 
     period_raw = data.get("period")
     period_field = grain = None
@@ -202,7 +220,9 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
             raise check.fail('period must be a table { field = "closed_on", grain = "quarter" }')
         period_field = field(period_raw.get("field"), "period field")
         if period_field.type not in (DATE, DATETIME):
-            raise check.fail(f"period field {period_field.path!r} is {period_field.type}; periods need a date or datetime field")
+            raise check.fail(
+                f"period field {period_field.path!r} is {period_field.type}; periods need a date or datetime field"
+            )
         grain = period_raw.get("grain", "quarter")
         if grain not in GRAINS:
             raise check.fail(f"period grain {_short(grain)} is not one of {', '.join(GRAINS)}")
@@ -210,7 +230,9 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
     filters = []
     filters_raw = data.get("filters", [])
     if not isinstance(filters_raw, list) or len(filters_raw) > 20:
-        raise check.fail("filters must be a list of up to 20 tables such as { field = \"outcome\", op = \"=\", value = \"won\" }")
+        raise check.fail(
+            'filters must be a list of up to 20 tables such as { field = "outcome", op = "=", value = "won" }'
+        )
     for i, f in enumerate(filters_raw, start=1):
         if not isinstance(f, Mapping) or set(f) - {"field", "op", "value"}:
             raise check.fail(f"filter {i} must be a table with field, op and value")
@@ -226,7 +248,9 @@ def parse(crm: CRM | None, data: Mapping[str, Any], *, origin: str = "file", whe
         raise check.fail('sort must be a list of column names, "-name" for descending')
     for s in sort_raw:
         if not isinstance(s, str) or s.lstrip("-") not in names:
-            raise check.fail(f"sort {_short(s)} names no column of the report; the columns are: {', '.join(n for n in names if n != 'period' or period_field)}")
+            raise check.fail(
+                f"sort {_short(s)} names no column of the report; the columns are: {', '.join(n for n in names if n != 'period' or period_field)}"
+            )
         if s.lstrip("-") == "period" and not period_field:
             raise check.fail("sort by 'period' needs a period")
         sort.append((s.lstrip("-"), s.startswith("-")))
@@ -282,9 +306,13 @@ def _scalar(check: _Checker, i: int, ref: FieldRef, value: Any) -> Any:
         # TOML writes nan and inf as plain numbers: no row compares sensibly with them,
         # and an integer past 64 bits cannot be bound on any backend
         if isinstance(value, float) and not math.isfinite(value):
-            raise check.fail(f"filter {i}: {value!r} for {ref.path!r} is not a number to compare with; give a finite one")
+            raise check.fail(
+                f"filter {i}: {value!r} for {ref.path!r} is not a number to compare with; give a finite one"
+            )
         if isinstance(value, int) and not -MAX_ID - 1 <= value <= MAX_ID:
-            raise check.fail(f"filter {i}: {value} for {ref.path!r} is out of range; numbers go from {-MAX_ID - 1} to {MAX_ID}")
+            raise check.fail(
+                f"filter {i}: {value} for {ref.path!r} is out of range; numbers go from {-MAX_ID - 1} to {MAX_ID}"
+            )
         return value
     if kind == BOOL:
         if not isinstance(value, bool):
@@ -313,7 +341,9 @@ def _scalar(check: _Checker, i: int, ref: FieldRef, value: Any) -> Any:
             raise bad from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise check.fail(f"filter {i}: {value.isoformat()} for {ref.path!r} needs a time zone (e.g. 2026-01-31T09:00:00+01:00), or give a date")
+            raise check.fail(
+                f"filter {i}: {value.isoformat()} for {ref.path!r} needs a time zone (e.g. 2026-01-31T09:00:00+01:00), or give a date"
+            )
         return value
     if isinstance(value, dt.date):
         return value
@@ -352,7 +382,9 @@ def _saved(crm: CRM) -> dict[str, Definition]:
             try:
                 data = tomllib.loads(row.source)
             except tomllib.TOMLDecodeError as exc:
-                raise CRMError(f"saved report {row.name!r} no longer parses ({exc}); remove it with 'crm reports remove {row.name}'") from None
+                raise CRMError(
+                    f"saved report {row.name!r} no longer parses ({exc}); remove it with 'crm reports remove {row.name}'"
+                ) from None
             out[row.name] = parse(crm, data, origin="saved", source=row.source)
     return out
 
@@ -368,7 +400,10 @@ def _contributed(crm: CRM) -> dict[str, Definition]:
             except ValidationError as exc:
                 raise PluginError(plugin, f"{exc}; fix the plugin's crm_report_definitions") from None
             if definition.name in out:
-                raise PluginError(plugin, f"{where}: the name is already used by plugin {out[definition.name].origin!r}; choose another")
+                raise PluginError(
+                    plugin,
+                    f"{where}: the name is already used by plugin {out[definition.name].origin!r}; choose another",
+                )
             out[definition.name] = definition
     return out
 
@@ -385,16 +420,27 @@ def save(crm: CRM, path: str | Path, *, actor: str | None = None, replace: bool 
 
     definition = load_file(crm, path)
     if definition.name in _contributed(crm):
-        raise ValidationError(f"report {definition.name!r} is contributed by plugin {_contributed(crm)[definition.name].origin!r}; give yours another name")
+        raise ValidationError(
+            f"report {definition.name!r} is contributed by plugin {_contributed(crm)[definition.name].origin!r}; give yours another name"
+        )
     now = crm.clock.now()
     with crm.transaction():
         existing = SavedReport.get_or_none(SavedReport.name == definition.name)
         if existing is not None and not replace:
             raise ValidationError(f"a report named {definition.name!r} is saved already; use --replace to replace it")
         if existing is None:
-            SavedReport.create(name=definition.name, title=definition.title, source=definition.source, created_at=now, created_by=actor, updated_at=now)
+            SavedReport.create(
+                name=definition.name,
+                title=definition.title,
+                source=definition.source,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+            )
         else:
-            SavedReport.update(title=definition.title, source=definition.source, updated_at=now).where(SavedReport.id == existing.id).execute()
+            SavedReport.update(title=definition.title, source=definition.source, updated_at=now).where(
+                SavedReport.id == existing.id
+            ).execute()
     return attrs.evolve(definition, origin="saved")
 
 
@@ -417,7 +463,11 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
     kind = tables.kind
     view = VIEWS[definition.view]
     T = tables[view.role]
-    refs = [*definition.dimensions, *(m.field for m in definition.measures if m.field), *(f.field for f in definition.filters)]
+    refs = [
+        *definition.dimensions,
+        *(m.field for m in definition.measures if m.field),
+        *(f.field for f in definition.filters),
+    ]
     if definition.period_field:
         refs.append(definition.period_field)
     C = tables["contacts"].alias("c") if any(r.table == "contact" for r in refs) else None
@@ -430,7 +480,7 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
     def value(ref: FieldRef, v: Any) -> Any:
         if ref.type == DATETIME:
             if isinstance(v, dt.datetime):
-                v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+                v = v.astimezone(dt.UTC).replace(tzinfo=None)
             else:
                 v = utc_bounds([v], crm.tz)[0]
         if ref.type == BOOL and kind != "postgresql":
@@ -452,7 +502,9 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
         order_nodes["period"] = peewee.SQL("1")  # the first column (a one-period bucket is a bare 0)
         where += [pcol >= bounds[0], pcol < bounds[-1]]
     elif start is not None or end is not None or period is not None:
-        raise ValidationError(f"report {definition.name!r} has no period field, so it takes no --from, --to or --period")
+        raise ValidationError(
+            f"report {definition.name!r} has no period field, so it takes no --from, --to or --period"
+        )
     for d in definition.dimensions:
         col = column(d)
         selected.append(col.alias(d.label))
@@ -460,13 +512,10 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
         order_nodes[d.label] = col
     for m in definition.measures:
         col = column(m.field) if m.field else None
-        node = {
-            "count": lambda: peewee.fn.COUNT(col if col is not None else peewee.SQL("*")),
-            "sum": lambda: peewee.fn.SUM(col),
-            "avg": lambda: peewee.fn.AVG(col),
-            "min": lambda: peewee.fn.MIN(col),
-            "max": lambda: peewee.fn.MAX(col),
-        }[m.agg]()
+        if m.agg == "count":
+            node = peewee.fn.COUNT(col if col is not None else peewee.SQL("*"))
+        else:  # sum, avg, min, max: checked against the definition's aggregates when it was read
+            node = getattr(peewee.fn, m.agg.upper())(col)
         selected.append(node.alias(m.name))
         order_nodes[m.name] = node
     for f in definition.filters:
@@ -481,7 +530,9 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
             where.append(col.not_in([value(f.field, v) for v in f.value]))
         else:
             v = value(f.field, f.value)
-            where.append({"=": col == v, "!=": col != v, "<": col < v, "<=": col <= v, ">": col > v, ">=": col >= v}[f.op])
+            where.append(
+                {"=": col == v, "!=": col != v, "<": col < v, "<=": col <= v, ">": col > v, ">=": col >= v}[f.op]
+            )
     if view.live_contacts:
         where += [T.c.deleted_at.is_null(), T.c.merged_into.is_null()]
     query = T.select(*selected)
@@ -492,14 +543,23 @@ def run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *,
     if group:
         query = query.group_by(*group)
     order = [order_nodes[n].desc() if desc else order_nodes[n] for n, desc in definition.sort]
-    order += [order_nodes[n] for n in ("period", *(d.label for d in definition.dimensions)) if n in order_nodes and n not in dict(definition.sort)]
+    order += [
+        order_nodes[n]
+        for n in ("period", *(d.label for d in definition.dimensions))
+        if n in order_nodes and n not in dict(definition.sort)
+    ]
     if order:
         query = query.order_by(*order)
     if definition.limit:
         query = query.limit(definition.limit)
     rows = []
-    types = {**({"period": "period"} if definition.period_field else {}), **{d.label: d.type for d in definition.dimensions}}
-    types.update({m.name: (m.field.type if m.field and m.agg in ("min", "max") else m.agg) for m in definition.measures})
+    types = {
+        **({"period": "period"} if definition.period_field else {}),
+        **{d.label: d.type for d in definition.dimensions},
+    }
+    types.update(
+        {m.name: (m.field.type if m.field and m.agg in ("min", "max") else m.agg) for m in definition.measures}
+    )
     for values in fetch(query, tables):
         row = {}
         for name, v in zip(definition.columns, values):
@@ -541,7 +601,7 @@ def _output(kind: str, v: Any, win: Any) -> Any:
         if isinstance(v, str):
             v = dt.datetime.fromisoformat(v)
         if isinstance(v, dt.datetime) and v.tzinfo is None:
-            v = v.replace(tzinfo=dt.timezone.utc)
+            v = v.replace(tzinfo=dt.UTC)
         return v
     if kind == BOOL:
         return bool(v)

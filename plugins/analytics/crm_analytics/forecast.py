@@ -52,7 +52,9 @@ def _quarters_from(start: dt.date, count: int, fiscal: int) -> list[P.Period]:
     return out
 
 
-def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = None, holdout: int | None = None) -> Report:
+def forecast(
+    crm: CRM, *, quarters: int | None = None, currency: str | None = None, holdout: int | None = None
+) -> Report:
     """Rows per future quarter and currency: open pipeline, weighted pipeline, history forecast."""
     from crm_core.errors import ValidationError
 
@@ -89,7 +91,9 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
     undated = fetch(undated_q, tables)[0][0] or 0
 
     # the history: won per quarter, from the first won quarter to the last complete one
-    first_q = F.select(peewee.fn.MIN(F.c.closed_on)).where(F.c.outcome == "won", F.c.closed_on < tables.param(current.start), *only)
+    first_q = F.select(peewee.fn.MIN(F.c.closed_on)).where(
+        F.c.outcome == "won", F.c.closed_on < tables.param(current.start), *only
+    )
     first_day = fetch(first_q, tables)[0][0]
     history: dict[str, list[float]] = {}
     past: list[P.Period] = []
@@ -126,7 +130,9 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
         if n < 3:
             predictions[code] = None
             info.update(method="none")
-            notes.append(f"{code}: {n} quarter(s) of history ({past[0].label} to {past[-1].label}) is too little for a trend (3 needed); only the pipeline forecasts")
+            notes.append(
+                f"{code}: {n} quarter(s) of history ({past[0].label} to {past[-1].label}) is too little for a trend (3 needed); only the pipeline forecasts"
+            )
             methods[code] = info
             continue
         method, error = choose(series, SEASON, held) if n - held >= 3 else (None, None)
@@ -137,7 +143,13 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
             "holt": "Holt's linear trend",
             "level": "simple exponential smoothing (a flat level)",
         }[model.method]
-        info.update(method=model.method, alpha=model.alpha, beta=model.beta, gamma=model.gamma, mape=None if error is None else round(error, 1))
+        info.update(
+            method=model.method,
+            alpha=model.alpha,
+            beta=model.beta,
+            gamma=model.gamma,
+            mape=None if error is None else round(error, 1),
+        )
         methods[code] = info
         held_text = (
             f"MAPE on the held-out {held} quarter(s) {past[n - held].label} to {past[-1].label}: {error:.1f}%" if error is not None
@@ -160,7 +172,9 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
                 "history_forecast": money(pred[i]) if pred else None, "method": methods.get(code, {}).get("method", "none"),
             })  # fmt: skip
     history_rows = tuple(
-        {"quarter": past[i].label, "currency": code, "won": money(v)} for code, series in sorted(history.items()) for i, v in enumerate(series)
+        {"quarter": past[i].label, "currency": code, "won": money(v)}
+        for code, series in sorted(history.items())
+        for i, v in enumerate(series)
     )
     return Report(
         name="forecast",
@@ -176,6 +190,9 @@ def forecast(crm: CRM, *, quarters: int | None = None, currency: str | None = No
         chart=ChartSpec(x="quarter", y=("weighted_pipeline", "history_forecast"), group=("currency",), kind="bar"),
         extra={
             "history": (("quarter", "currency", "won"), history_rows),
-            "methods": (("currency", "method", "quarters", "from", "to", "alpha", "beta", "gamma", "mape"), tuple(methods.values())),
+            "methods": (
+                ("currency", "method", "quarters", "from", "to", "alpha", "beta", "gamma", "mape"),
+                tuple(methods.values()),
+            ),
         },
     )

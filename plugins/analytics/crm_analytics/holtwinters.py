@@ -19,7 +19,7 @@ error there (ties go to the simpler one).
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -48,7 +48,9 @@ class Fit:
         return out
 
 
-def _run(y: Sequence[float], alpha: float, beta: float, gamma: float | None, m: int) -> tuple[float, float, float, list[float]]:
+def _run(
+    y: Sequence[float], alpha: float, beta: float, gamma: float | None, m: int
+) -> tuple[float, float, float, list[float]]:
     """One pass; returns (sse, level, trend, season as seen from the end). ``beta`` 0: no trend."""
     if gamma is None:
         level, trend = y[0], (y[1] - y[0]) if beta else 0.0

@@ -16,7 +16,8 @@ daylight-saving changes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import peewee
@@ -128,7 +129,13 @@ def split(start: dt.date, end: dt.date, grain: str, fiscal_start: int = 1) -> li
     while cursor < stop:
         nxt = _next(cursor, grain)
         out.append(
-            Period(len(out), label(cursor, grain, fiscal_start), max(cursor, start), min(nxt, stop), cursor < start or nxt > stop)
+            Period(
+                len(out),
+                label(cursor, grain, fiscal_start),
+                max(cursor, start),
+                min(nxt, stop),
+                cursor < start or nxt > stop,
+            )
         )
         cursor = nxt
         if len(out) > MAX_PERIODS:
@@ -144,7 +151,7 @@ def utc_bounds(days: Sequence[dt.date], tz: dt.tzinfo) -> list[dt.datetime]:
     out = []
     for day in days:
         local = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-        out.append(local.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        out.append(local.astimezone(dt.UTC).replace(tzinfo=None))
     return out
 
 

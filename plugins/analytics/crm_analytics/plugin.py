@@ -15,9 +15,8 @@ from crm_hookspecs.records import CommandSpec
 
 @hookimpl
 def crm_schema() -> Any:
-    from crm_hookspecs.records import PluginSchema
-
     from crm_analytics.models import MODELS
+    from crm_hookspecs.records import PluginSchema
 
     return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
 
@@ -38,7 +37,11 @@ def crm_plugin_api(crm: Any) -> Any:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("reports", "crm_analytics.cli:reports", "Reports, charts, forecasts and scheduled reports by e-mail.")]
+    return [
+        CommandSpec(
+            "reports", "crm_analytics.cli:reports", "Reports, charts, forecasts and scheduled reports by e-mail."
+        )
+    ]
 
 
 @hookimpl

@@ -15,14 +15,12 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from crm_analytics import periods as P
 from crm_core.errors import NotFoundError, PluginError
 
-from crm_analytics import periods as P
-
 if TYPE_CHECKING:
-    from crm_core.app import CRM
-
     from crm_analytics.settings import Schedule
+    from crm_core.app import CRM
 
 __all__ = ["resolve_range", "send", "send_now", "status", "worker_jobs"]
 
@@ -60,14 +58,13 @@ def _schedule(crm: CRM, name: str) -> Schedule:
 
 
 def _key(schedule: Schedule, occurrence: dt.datetime) -> str:
-    return f"analytics.schedule:{schedule.name}:{occurrence.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    return f"analytics.schedule:{schedule.name}:{occurrence.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def send(crm: CRM, schedule: Schedule, occurrence: dt.datetime) -> dict[str, Any]:
     """Run the schedule's report for ``occurrence`` and queue the message; once per occurrence."""
-    from crm_core.mail import Attachment
-
     from crm_analytics.models import Delivery
+    from crm_core.mail import Attachment
 
     analytics = crm.plugin("analytics")
     local = occurrence.astimezone(crm.tz)
@@ -82,7 +79,13 @@ def send(crm: CRM, schedule: Schedule, occurrence: dt.datetime) -> dict[str, Any
     chart_note = ""
     if schedule.chart != "none" and not report.empty and report.chart is not None:
         data = analytics.chart(report, kind=schedule.chart, fmt=schedule.chart_format)
-        attachments.append(Attachment(f"{stamp}.{schedule.chart_format}", data, "image/png" if schedule.chart_format == "png" else "image/svg+xml"))
+        attachments.append(
+            Attachment(
+                f"{stamp}.{schedule.chart_format}",
+                data,
+                "image/png" if schedule.chart_format == "png" else "image/svg+xml",
+            )
+        )
         chart_note = " and a chart"
     subject = schedule.subject or f"{report.title}, {start.isoformat()} to {end.isoformat()}"
     lines = [f"{report.title}: {start.isoformat()} to {end.isoformat()} ({crm.config.core.timezone})", ""]
@@ -101,13 +104,20 @@ def send(crm: CRM, schedule: Schedule, occurrence: dt.datetime) -> dict[str, Any
                 rows=len(report.rows), message_key=key, recipients=json.dumps(list(schedule.to)), created_at=now,
             ).on_conflict_ignore().execute()  # fmt: skip
     verb = "queued" if queued is not None else "already queued"
-    return {"schedule": schedule.name, "report": report.name, "from": start, "to": end, "rows": len(report.rows), "key": key, "status": verb}
+    return {
+        "schedule": schedule.name,
+        "report": report.name,
+        "from": start,
+        "to": end,
+        "rows": len(report.rows),
+        "key": key,
+        "status": verb,
+    }
 
 
 def worker_jobs(crm: CRM) -> list[Any]:
-    from crm_hookspecs.records import JobSpec
-
     from crm_analytics.reports import STANDARD
+    from crm_hookspecs.records import JobSpec
 
     schedules = crm.settings("analytics").schedules
     if not schedules:
@@ -142,15 +152,19 @@ def send_now(crm: CRM, name: str, when: dt.datetime | None = None) -> dict[str, 
 
 
 def status(crm: CRM) -> list[dict[str, Any]]:
-    from crm_core.recurrence import parse
-
     from crm_analytics.models import Delivery
+    from crm_core.recurrence import parse
 
     out = []
     now = crm.clock.now()
     with crm.activate():
         for schedule in crm.settings("analytics").schedules:
-            last = Delivery.select().where(Delivery.schedule == schedule.name).order_by(Delivery.scheduled_at.desc()).first()
+            last = (
+                Delivery.select()
+                .where(Delivery.schedule == schedule.name)
+                .order_by(Delivery.scheduled_at.desc())
+                .first()
+            )
             upcoming = parse(schedule.rule, tz=crm.tz).after(now)
             out.append({
                 "name": schedule.name, "report": schedule.report, "rule": schedule.rule, "range": schedule.range,

@@ -105,7 +105,9 @@ class Schedule:
         from crm_core.recurrence import parse
 
         if not _NAME.match(self.name):
-            raise ValueError(f"name {self.name!r} must be lower-case letters, digits, '-' or '_' (up to 60), starting with a letter")
+            raise ValueError(
+                f"name {self.name!r} must be lower-case letters, digits, '-' or '_' (up to 60), starting with a letter"
+            )
         if not self.to:
             raise ValueError(f"schedule {self.name!r}: to lists nobody; give at least one e-mail address")
         bad = [a for a in self.to if not isinstance(a, str) or not _EMAIL.match(a)]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Tables", "add_days", "fetch", "json_int", "json_text", "money", "param", "seconds_between"]
 
+
 class Tables:
     """The tables a report reads, bound to one app's database."""
 
@@ -79,7 +80,9 @@ def seconds_between(kind: str, start: Any, end: Any) -> peewee.ColumnBase:
     if kind == "sqlite":
         return (peewee.fn.julianday(end) - peewee.fn.julianday(start)) * 86400.0
     if kind == "postgresql":
-        return peewee.fn.EXTRACT(peewee.NodeList((peewee.SQL("EPOCH FROM"), peewee.NodeList((end, peewee.SQL("-"), start), parens=True))))
+        return peewee.fn.EXTRACT(
+            peewee.NodeList((peewee.SQL("EPOCH FROM"), peewee.NodeList((end, peewee.SQL("-"), start), parens=True)))
+        )
     return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
 
 
@@ -134,4 +137,3 @@ def pct(part: float | decimal.Decimal, whole: float | decimal.Decimal) -> float 
     if not whole:
         return None
     return round(100.0 * float(part) / float(whole), 1)
-

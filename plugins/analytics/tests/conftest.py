@@ -9,11 +9,12 @@ the test clock. The expected figures are worked out in the tests' comments.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PLUGINS = ["contacts", "warehouse", "analytics"]
 
 
@@ -25,7 +26,9 @@ def at(*args: int) -> dt.datetime:
 def analytics_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``analytics_app(timezone="Europe/Madrid", settings=None)``: an empty app with the three plugins."""
 
-    def make(timezone: str = "Europe/Madrid", settings: dict[str, Any] | None = None, plugins: Any = (), **kwargs: Any) -> Any:
+    def make(
+        timezone: str = "Europe/Madrid", settings: dict[str, Any] | None = None, plugins: Any = (), **kwargs: Any
+    ) -> Any:
         return crm_factory(plugins=[*PLUGINS, *plugins], timezone=timezone, settings=settings, **kwargs)
 
     return make
@@ -41,11 +44,19 @@ def build_data_set(crm: Any, clock: Any) -> dict[str, int]:
     ids: dict[str, int] = {}
 
     clock.set(at(2025, 1, 2, 10))
-    ids["A"] = contacts.create(first_name="Ana", last_name="Alba", region="north", country="ES", status="customer", owner="ana").id
-    ids["B"] = contacts.create(first_name="Bo", last_name="Berg", region="south", country="FR", status="prospect", owner="luis").id
-    ids["C"] = contacts.create(first_name="Cy", last_name="Cruz", region="north", country="PT", status="prospect", owner="ana").id
+    ids["A"] = contacts.create(
+        first_name="Ana", last_name="Alba", region="north", country="ES", status="customer", owner="ana"
+    ).id
+    ids["B"] = contacts.create(
+        first_name="Bo", last_name="Berg", region="south", country="FR", status="prospect", owner="luis"
+    ).id
+    ids["C"] = contacts.create(
+        first_name="Cy", last_name="Cruz", region="north", country="PT", status="prospect", owner="ana"
+    ).id
 
-    def add(name: str, when: dt.datetime, kind: str, contact: str, amount: str, currency: str = "EUR", **kw: Any) -> None:
+    def add(
+        name: str, when: dt.datetime, kind: str, contact: str, amount: str, currency: str = "EUR", **kw: Any
+    ) -> None:
         clock.set(when)
         ids[name] = sales.add(kind, ids[contact], amount=amount, currency=currency, actor="ana", **kw).id
 
@@ -92,7 +103,12 @@ def build_data_set(crm: Any, clock: Any) -> dict[str, int]:
     actions.log("email", contact_id=ids["B"], subject="Offer", author="luis")
 
     with crm.transaction():
-        for contact, when in (("A", at(2025, 3, 1, 10)), ("C", at(2025, 3, 1, 10)), ("B", at(2025, 3, 10, 10)), ("C", at(2025, 5, 1, 10))):
+        for contact, when in (
+            ("A", at(2025, 3, 1, 10)),
+            ("C", at(2025, 3, 1, 10)),
+            ("B", at(2025, 3, 10, 10)),
+            ("C", at(2025, 5, 1, 10)),
+        ):
             crm.emit(SurveySent(survey_id=7, version=1, contact_id=ids[contact], occurred_at=when))
         answers = (
             (1, "A", at(2025, 3, 5, 10), 10, 5, "north"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from matplotlib.colors import to_hex
+
 from crm_analytics.charts import MAX_SERIES, figure
 from crm_analytics.result import ChartSpec, Report
-from matplotlib.colors import to_hex
 
 PERIODS = ("2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2")
 
@@ -26,8 +27,15 @@ def nps_report(kind: str = "line") -> Report:
         {"period": "2026-Q1", "region": "north", "nps": None},
         {"period": "2026-Q2", "region": "north", "nps": 30.0},
     )
-    return Report(name="surveys", title="NPS", columns=("period", "region", "nps"), rows=rows, period="quarter",
-                  periods=PERIODS, chart=ChartSpec(x="period", y=("nps",), group=("region",), kind=kind))
+    return Report(
+        name="surveys",
+        title="NPS",
+        columns=("period", "region", "nps"),
+        rows=rows,
+        period="quarter",
+        periods=PERIODS,
+        chart=ChartSpec(x="period", y=("nps",), group=("region",), kind=kind),
+    )
 
 
 def ydata(line) -> list[float | None]:
@@ -68,22 +76,35 @@ def test_stacked_bars_stack_what_is_there_and_leave_room_above():
         {"period": "2026-Q1", "region": "north", "won": None, "lost": 2},
         {"period": "2025-Q4", "region": "south", "won": 4, "lost": None},
     )
-    report = Report(name="closed-share", title="Won", columns=("period", "region", "won", "lost"), rows=rows,
-                    periods=("2025-Q4", "2026-Q1"), chart=ChartSpec(x="period", y=("won", "lost"), group=("region",), kind="stacked"))
+    report = Report(
+        name="closed-share",
+        title="Won",
+        columns=("period", "region", "won", "lost"),
+        rows=rows,
+        periods=("2025-Q4", "2026-Q1"),
+        chart=ChartSpec(x="period", y=("won", "lost"), group=("region",), kind="stacked"),
+    )
     ax = figure(report).axes[0]
     drawn = {label: bars(ax, label) for label in ("north · won", "north · lost", "south · won")}
     assert drawn["north · won"] == [(0.0, 0.0, 3.0)]
     assert drawn["north · lost"] == [(0.0, 3.0, 1.0), (1.0, 0.0, 2.0)]  # nothing won in 2026-Q1: lost stands on 0
     assert drawn["south · won"] == [(0.0, 4.0, 4.0)]
-    assert not [c for c in ax.containers if c.get_label() == "south · lost"]  # a series with no value at all is not drawn
+    assert not [
+        c for c in ax.containers if c.get_label() == "south · lost"
+    ]  # a series with no value at all is not drawn
     tallest = 8.0
     assert ax.get_ylim()[1] > tallest * 1.05  # the top stack does not touch the frame
 
 
 def test_twelve_series_have_twelve_colours():
     rows = tuple({"period": "2025-Q1", "region": f"r{i:02d}", "amount": 10 + i} for i in range(MAX_SERIES))
-    report = Report(name="sales", title="Sales", columns=("period", "region", "amount"), rows=rows,
-                    chart=ChartSpec(x="period", y=("amount",), group=("region",), kind="bar"))
+    report = Report(
+        name="sales",
+        title="Sales",
+        columns=("period", "region", "amount"),
+        rows=rows,
+        chart=ChartSpec(x="period", y=("amount",), group=("region",), kind="bar"),
+    )
     ax = figure(report).axes[0]
     looks = {(to_hex(c.patches[0].get_facecolor()), c.patches[0].get_hatch()) for c in ax.containers}
     assert len(ax.containers) == MAX_SERIES and len(looks) == MAX_SERIES
@@ -93,10 +114,18 @@ def test_twelve_series_have_twelve_colours():
 
 
 def test_without_the_report_periods_period_labels_are_sorted_in_time():
-    rows = ({"period": "2026-01", "owner": "b", "n": 1}, {"period": "2025-12", "owner": "a", "n": 2},
-            {"period": "2026-02", "owner": "a", "n": 3})
-    report = Report(name="custom", title="T", columns=("period", "owner", "n"), rows=rows,
-                    chart=ChartSpec(x="period", y=("n",), group=("owner",), kind="line"))
+    rows = (
+        {"period": "2026-01", "owner": "b", "n": 1},
+        {"period": "2025-12", "owner": "a", "n": 2},
+        {"period": "2026-02", "owner": "a", "n": 3},
+    )
+    report = Report(
+        name="custom",
+        title="T",
+        columns=("period", "owner", "n"),
+        rows=rows,
+        chart=ChartSpec(x="period", y=("n",), group=("owner",), kind="line"),
+    )
     ax = figure(report).axes[0]
     assert ticks(ax) == ["2025-12", "2026-01", "2026-02"]
     lines = {line.get_label(): ydata(line) for line in ax.lines if not line.get_label().startswith("_")}

@@ -11,7 +11,7 @@ import pytest
 
 from crm_core.errors import ValidationError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FROM, TO = "2025-01-01", "2025-06-30"
 
 
@@ -40,7 +40,26 @@ def _history(crm, quarters):
 
     rows = []
     for i, (day, amount) in enumerate(quarters, start=1):
-        rows.append((1000 + i, "sale", 1, "north", "ana", str(amount), "EUR", "won", 1.0, "won", True, day, "2000-Q1", day, "2000-Q1", dt.datetime(2020, 1, 1)))
+        rows.append(
+            (
+                1000 + i,
+                "sale",
+                1,
+                "north",
+                "ana",
+                str(amount),
+                "EUR",
+                "won",
+                1.0,
+                "won",
+                True,
+                day,
+                "2000-Q1",
+                day,
+                "2000-Q1",
+                dt.datetime(2020, 1, 1),
+            )
+        )
     with crm.transaction():
         bulk_insert("warehouse_sales_fact", ["sale_id", "kind", "contact_id", "region", "owner", "amount", "currency", "stage", "probability",
                                             "outcome", "won", "created_on", "created_quarter", "closed_on", "closed_quarter", "updated_at"], rows)  # fmt: skip
@@ -93,7 +112,9 @@ def test_charts_as_png_and_svg(data_set, tmp_path):
     assert png.startswith(b"\x89PNG") and (tmp_path / "share.png").read_bytes() == png
     svg = analytics.chart(analytics.sales(FROM, TO), tmp_path / "sales.svg", kind="line")
     assert b"<svg" in svg[:500]
-    assert analytics.chart(analytics.customers(FROM, TO), kind="stacked", measures=["customers", "prospects"]).startswith(b"\x89PNG")
+    assert analytics.chart(
+        analytics.customers(FROM, TO), kind="stacked", measures=["customers", "prospects"]
+    ).startswith(b"\x89PNG")
     with pytest.raises(ValidationError, match="PNG or SVG"):
         analytics.chart(analytics.sales(FROM, TO), tmp_path / "sales.pdf")
     with pytest.raises(ValidationError, match="holds no numbers"):
@@ -108,7 +129,10 @@ def test_charts_as_png_and_svg(data_set, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"start": "2025-06-30", "end": "2025-01-01"}, "the period ends before it starts: --to 2025-01-01 is before --from 2025-06-30"),
+        (
+            {"start": "2025-06-30", "end": "2025-01-01"},
+            "the period ends before it starts: --to 2025-01-01 is before --from 2025-06-30",
+        ),
         ({"start": "31/01/2025"}, "--from '31/01/2025' is not a date; write it as YYYY-MM-DD"),
         ({"period": "fortnight"}, "period 'fortnight' is not one of week, month, quarter, year, all"),
         ({"by": ["colour"]}, "grouping 'colour' is not one of region, owner, product_line, kind"),
@@ -137,7 +161,9 @@ def test_a_scheduled_report_is_mailed_once_per_occurrence(analytics_app, crm_clo
     crm = analytics_app(settings={"analytics": {"schedules": [SCHEDULE]}})
     fill(crm, crm_clock)
     jobs = crm.hooks.worker_jobs(crm)
-    assert [(owner, job.name) for owner, job in jobs if owner == "analytics"] == [("analytics", "analytics.report.quarterly")]
+    assert [(owner, job.name) for owner, job in jobs if owner == "analytics"] == [
+        ("analytics", "analytics.report.quarterly")
+    ]
     job = dict((j.name, j) for _, j in jobs)["analytics.report.quarterly"]
     occurrence = dt.datetime(2025, 7, 1, 6, tzinfo=UTC)  # 08:00 in Madrid
     first = job.run(crm, occurrence)
@@ -174,7 +200,9 @@ def test_a_schedule_naming_no_report_stops_the_worker(analytics_app):
     from crm_core.errors import PluginError
 
     crm = analytics_app(settings={"analytics": {"schedules": [{**SCHEDULE, "report": "annual-revenue"}]}})
-    with pytest.raises(PluginError, match="schedule 'quarterly' names the report 'annual-revenue', which does not exist"):
+    with pytest.raises(
+        PluginError, match="schedule 'quarterly' names the report 'annual-revenue', which does not exist"
+    ):
         crm.hooks.worker_jobs(crm)
 
 
@@ -199,12 +227,18 @@ def test_cli_standard_reports(data_set, crm_cli, tmp_path):
     result = crm_cli.invoke(["reports", "closed-share", "--from", FROM, "--to", TO, "--format", "csv"], app=data_set)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "period,currency,won,lost,closed,won_share,won_amount,lost_amount,won_amount_share,open,open_amount"
+    assert (
+        lines[0] == "period,currency,won,lost,closed,won_share,won_amount,lost_amount,won_amount_share,open,open_amount"
+    )
     assert lines[1] == "2025-Q1,EUR,1,1,2,50.0,1000.00,500.00,66.7,2,2300.00"
-    as_json = crm_cli.invoke(["reports", "staff", "--from", FROM, "--to", TO, "--period", "all", "--format", "json"], app=data_set)
+    as_json = crm_cli.invoke(
+        ["reports", "staff", "--from", FROM, "--to", TO, "--period", "all", "--format", "json"], app=data_set
+    )
     assert [(r["staff"], r["total"]) for r in json.loads(as_json.output)] == [("ana", 3), ("luis", 3)]
     chart = tmp_path / "sales.png"
-    table = crm_cli.invoke(["reports", "sales", "--from", FROM, "--to", TO, "--by", "owner", "--chart", str(chart)], app=data_set)
+    table = crm_cli.invoke(
+        ["reports", "sales", "--from", FROM, "--to", TO, "--by", "owner", "--chart", str(chart)], app=data_set
+    )
     assert table.exit_code == 0 and "chart written to" in table.output and chart.read_bytes().startswith(b"\x89PNG")
     for name in ("pipeline", "surveys", "customers", "forecast", "list", "schedules"):
         extra = ["--from", FROM, "--to", TO] if name in ("pipeline", "surveys", "customers") else []
@@ -214,16 +248,22 @@ def test_cli_standard_reports(data_set, crm_cli, tmp_path):
 
 def test_cli_custom_reports_and_errors(data_set, crm_cli, tmp_path):
     path = tmp_path / "r.toml"
-    path.write_text('name = "by-stage"\nview = "sales"\ndimensions = ["stage"]\nmeasures = [{ agg = "count" }]\n', encoding="utf-8")
+    path.write_text(
+        'name = "by-stage"\nview = "sales"\ndimensions = ["stage"]\nmeasures = [{ agg = "count" }]\n', encoding="utf-8"
+    )
     assert crm_cli.invoke(["reports", "check", str(path)], app=data_set).exit_code == 0
     added = crm_cli.invoke(["reports", "add", str(path)], app=data_set)
     assert "report 'by-stage' saved" in added.output
     run = crm_cli.invoke(["reports", "run", "by-stage", "--format", "csv"], app=data_set)
     assert run.output.splitlines() == ["stage,count", "lost,2", "proposal,1", "won,3"]
-    assert "name = \"by-stage\"" in crm_cli.invoke(["reports", "show", "by-stage"], app=data_set).output
+    assert 'name = "by-stage"' in crm_cli.invoke(["reports", "show", "by-stage"], app=data_set).output
     assert crm_cli.invoke(["reports", "remove", "by-stage"], app=data_set).exit_code == 0
     missing = crm_cli.invoke(["reports", "run", "by-stage"], app=data_set)
-    assert missing.exit_code == 5 and "there is no report 'by-stage'" in missing.output and "Traceback" not in missing.output
+    assert (
+        missing.exit_code == 5
+        and "there is no report 'by-stage'" in missing.output
+        and "Traceback" not in missing.output
+    )
     backwards = crm_cli.invoke(["reports", "sales", "--from", TO, "--to", FROM], app=data_set)
     assert backwards.exit_code == 2 and "Error: the period ends before it starts" in backwards.output
     path.write_text('name = "bad"\nview = "sales"\nmeasures = [{ agg = "sum", field = "region" }]\n', encoding="utf-8")

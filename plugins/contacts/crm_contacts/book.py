@@ -9,21 +9,21 @@ channel (``staff``, ``import``, ``self-service``, ``api``, ``system``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import peewee
-from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
-from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
-
-from crm_core.errors import NotFoundError, ValidationError
-from crm_core.ids import MAX_ID, is_id
-from crm_core.storage import bulk_insert, for_update
 
 from crm_contacts import filters as search_filters
 from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_for
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
 from crm_contacts.records import Address, ContactRecord, Email, Phone, SearchPage, compact, snapshot
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.ids import MAX_ID, is_id
+from crm_core.storage import bulk_insert, for_update
+from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
+from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -68,7 +68,7 @@ def check_channel(channel: str) -> str:
 
 def stored_time(when: dt.datetime) -> dt.datetime:
     """An aware datetime as UTCDateTimeField stores it (naive UTC), for bulk_insert."""
-    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -107,7 +107,9 @@ class AddressBook:
         if org is None or org.deleted_at is not None:
             raise ValidationError(f"organization_id {organization_id}: no such organization (or it is deleted)")
         if org.kind != "organization":
-            raise ValidationError(f"organization_id {organization_id}: contact {organization_id} is a person, not an organization")
+            raise ValidationError(
+                f"organization_id {organization_id}: contact {organization_id} is a person, not an organization"
+            )
 
     # -- reading -------------------------------------------------------------
 
@@ -124,7 +126,9 @@ class AddressBook:
                     emails.setdefault(e.contact_id, []).append(Email(e.address, e.kind, e.is_primary, bool(e.verified)))
                 phones: dict[int, list[Phone]] = {}
                 for p in ContactPhone.select().where(ContactPhone.contact.in_(part)).order_by(ContactPhone.id):
-                    phones.setdefault(p.contact_id, []).append(Phone(p.number, p.kind, p.is_primary, p.extension, bool(p.verified)))
+                    phones.setdefault(p.contact_id, []).append(
+                        Phone(p.number, p.kind, p.is_primary, p.extension, bool(p.verified))
+                    )
                 addresses: dict[int, list[Address]] = {}
                 for a in ContactAddress.select().where(ContactAddress.contact.in_(part)).order_by(ContactAddress.id):
                     addresses.setdefault(a.contact_id, []).append(
@@ -134,10 +138,23 @@ class AddressBook:
                 for t in ContactTag.select().where(ContactTag.contact.in_(part)).order_by(ContactTag.tag):
                     tags.setdefault(t.contact_id, []).append(t.tag)
                 custom: dict[int, dict[str, str]] = {}
-                for c in ContactCustomField.select().where(ContactCustomField.contact.in_(part)).order_by(ContactCustomField.key):
+                for c in (
+                    ContactCustomField.select()
+                    .where(ContactCustomField.contact.in_(part))
+                    .order_by(ContactCustomField.key)
+                ):
                     custom.setdefault(c.contact_id, {})[c.key] = c.value
                 org_ids = {r.organization_id for r in rows if r.organization_id}
-                orgs: dict[int | None, str] = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples().iterator()) if org_ids else {}
+                orgs: dict[int | None, str] = (
+                    dict(
+                        Contact.select(Contact.id, Contact.display_name)
+                        .where(Contact.id.in_(list(org_ids)))
+                        .tuples()
+                        .iterator()
+                    )
+                    if org_ids
+                    else {}
+                )
                 for r in rows:
                     out[r.id] = ContactRecord(
                         id=r.id,
@@ -220,13 +237,35 @@ class AddressBook:
         return [found[i] for i in ids if i in found]
 
     def _card_query(self) -> peewee.ModelSelect[Contact]:
-        E, P, A, O = ContactEmail.alias("pe"), ContactPhone.alias("pp"), ContactAddress.alias("pa"), Contact.alias("org")
+        E, P, A, O = (
+            ContactEmail.alias("pe"),
+            ContactPhone.alias("pp"),
+            ContactAddress.alias("pa"),
+            Contact.alias("org"),
+        )
         return (
             Contact.select(
-                Contact.id, Contact.kind, Contact.display_name, Contact.first_name, Contact.last_name,
-                Contact.organization, O.display_name, E.address, P.number,
-                A.street, A.city, A.postal_code, A.region, A.country, A.extra,
-                Contact.status, Contact.region, Contact.country, Contact.owner, Contact.language, Contact.do_not_contact,
+                Contact.id,
+                Contact.kind,
+                Contact.display_name,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.organization,
+                O.display_name,
+                E.address,
+                P.number,
+                A.street,
+                A.city,
+                A.postal_code,
+                A.region,
+                A.country,
+                A.extra,
+                Contact.status,
+                Contact.region,
+                Contact.country,
+                Contact.owner,
+                Contact.language,
+                Contact.do_not_contact,
             )
             .join_from(Contact, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == Contact.id) & (E.is_primary == True)))  # noqa: E712
             .join_from(Contact, P, peewee.JOIN.LEFT_OUTER, on=((P.contact == Contact.id) & (P.is_primary == True)))  # noqa: E712
@@ -244,7 +283,13 @@ class AddressBook:
         tags: dict[int, list[str]] = {}
         ids = [r[0] for r in rows]
         for part in chunks(ids):
-            for contact_id, tag in ContactTag.select(ContactTag.contact, ContactTag.tag).where(ContactTag.contact.in_(part)).order_by(ContactTag.tag).tuples().iterator():
+            for contact_id, tag in (
+                ContactTag.select(ContactTag.contact, ContactTag.tag)
+                .where(ContactTag.contact.in_(part))
+                .order_by(ContactTag.tag)
+                .tuples()
+                .iterator()
+            ):
                 tags.setdefault(contact_id, []).append(tag)
         return [_card(r[:-1], tags.get(r[0], ()), deleted=r[-1] is not None) for r in rows]
 
@@ -273,13 +318,18 @@ class AddressBook:
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, self.region)
-            ids = [r[0] for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()]
+            ids = [
+                r[0]
+                for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()
+            ]
             # a first page that is not full holds every match: no COUNT needed
             total = len(ids) if offset == 0 and len(ids) < limit else base.count()
             cards = self.cards(ids)
         return SearchPage(cards=cards, total=total, offset=offset, limit=limit)
 
-    def iter_ids(self, filters: Mapping[str, Any] | None = None, include_deleted: bool = False, page: int = 1000) -> Iterator[list[int]]:
+    def iter_ids(
+        self, filters: Mapping[str, Any] | None = None, include_deleted: bool = False, page: int = 1000
+    ) -> Iterator[list[int]]:
         """Ids of the matching contacts, in id order, a page at a time (keyset paging)."""
         checked = search_filters.check(dict(filters or {}), self.region)
         last = 0
@@ -361,7 +411,13 @@ class AddressBook:
             self._write_children(contact.id, data, replace=False)
             record = self._records([contact.id])[contact.id]
             self.crm.emit(
-                ContactCreated(contact_id=contact.id, kind=record.kind, data=compact(snapshot(record)), actor=actor, channel=channel)
+                ContactCreated(
+                    contact_id=contact.id,
+                    kind=record.kind,
+                    data=compact(snapshot(record)),
+                    actor=actor,
+                    channel=channel,
+                )
             )
         return record
 
@@ -371,15 +427,21 @@ class AddressBook:
             if replace:
                 ContactEmail.delete().where(ContactEmail.contact == contact_id).execute()
             bulk_insert(
-                ContactEmail, ("contact_id", "address", "kind", "is_primary", "verified"),
-                [(contact_id, e["address"], e["kind"], e["primary"], e.get("verified", True)) for e in data["emails"]], database=db,
+                ContactEmail,
+                ("contact_id", "address", "kind", "is_primary", "verified"),
+                [(contact_id, e["address"], e["kind"], e["primary"], e.get("verified", True)) for e in data["emails"]],
+                database=db,
             )
         if "phones" in data:
             if replace:
                 ContactPhone.delete().where(ContactPhone.contact == contact_id).execute()
             bulk_insert(
-                ContactPhone, ("contact_id", "number", "extension", "kind", "is_primary", "verified"),
-                [(contact_id, p["number"], p.get("extension"), p["kind"], p["primary"], p.get("verified", True)) for p in data["phones"]],
+                ContactPhone,
+                ("contact_id", "number", "extension", "kind", "is_primary", "verified"),
+                [
+                    (contact_id, p["number"], p.get("extension"), p["kind"], p["primary"], p.get("verified", True))
+                    for p in data["phones"]
+                ],
                 database=db,
             )
         if "addresses" in data:
@@ -389,7 +451,17 @@ class AddressBook:
                 ContactAddress,
                 ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
                 [
-                    (contact_id, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"])
+                    (
+                        contact_id,
+                        a["kind"],
+                        a["street"],
+                        a["extra"],
+                        a["city"],
+                        a["postal_code"],
+                        a["region"],
+                        a["country"],
+                        a["primary"],
+                    )
                     for a in data["addresses"]
                 ],
                 database=db,
@@ -402,18 +474,26 @@ class AddressBook:
             if replace:
                 ContactCustomField.delete().where(ContactCustomField.contact == contact_id).execute()
             bulk_insert(
-                ContactCustomField, ("contact_id", "key", "value"),
-                [(contact_id, k, v) for k, v in sorted(data["custom"].items())], database=db,
+                ContactCustomField,
+                ("contact_id", "key", "value"),
+                [(contact_id, k, v) for k, v in sorted(data["custom"].items())],
+                database=db,
             )
 
     def _locked(self, contact_id: int) -> Contact:
         number = int(contact_id)
-        row = for_update(Contact.select().where(Contact.id == number), self.crm.database).first() if is_id(number) else None
+        row = (
+            for_update(Contact.select().where(Contact.id == number), self.crm.database).first()
+            if is_id(number)
+            else None
+        )
         if row is None:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return row
 
-    def update(self, contact_id: int, *, actor: str | None = None, channel: str = "staff", **fields: Any) -> ContactRecord:
+    def update(
+        self, contact_id: int, *, actor: str | None = None, channel: str = "staff", **fields: Any
+    ) -> ContactRecord:
         """Change fields of a contact and emit ``ContactChanged`` with old → new per field.
 
         Lists (``emails``, ``phones``, ``addresses``, ``tags``) replace the
@@ -422,12 +502,16 @@ class AddressBook:
         """
         check_channel(channel)
         if "status_changed_at" in fields:
-            raise ValidationError("status_changed_at is set when the status changes; give it only when creating a contact")
+            raise ValidationError(
+                "status_changed_at is set when the status changes; give it only when creating a contact"
+            )
         data = self._clean(fields)
         with self.crm.transaction():
             row = self._locked(contact_id)
             if row.deleted_at is not None:
-                raise ValidationError(f"contact {contact_id} is deleted; restore it first ('crm contacts restore {contact_id}')")
+                raise ValidationError(
+                    f"contact {contact_id} is deleted; restore it first ('crm contacts restore {contact_id}')"
+                )
             before = self._records([row.id])[row.id]
             return self._apply_update(row, before, data, actor=actor, channel=channel)
 
@@ -455,7 +539,9 @@ class AddressBook:
         self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
         return self._records([row.id])[row.id]
 
-    def _plan_update(self, contact_id: int, before: ContactRecord, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, FieldChange]]:
+    def _plan_update(
+        self, contact_id: int, before: ContactRecord, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, FieldChange]]:
         """``(new snapshot, {field: FieldChange})`` that the cleaned ``data`` would make; writes nothing."""
         old = snapshot(before)
         new = dict(old)
@@ -469,8 +555,10 @@ class AddressBook:
             data = {**data, "custom": merged}
         new.update(data)
         derived_before = " ".join(p for p in (before.first_name, before.last_name) if p)
-        if "display_name" not in data and (before.display_name == derived_before) and (
-            "first_name" in data or "last_name" in data
+        if (
+            "display_name" not in data
+            and (before.display_name == derived_before)
+            and ("first_name" in data or "last_name" in data)
         ):
             derived = " ".join(p for p in (new["first_name"], new["last_name"]) if p)
             if derived:
@@ -489,7 +577,9 @@ class AddressBook:
             row = self._locked(contact_id)
             if row.deleted_at is not None:
                 raise ValidationError(f"contact {contact_id} is already deleted")
-            Contact.update(deleted_at=self.crm.clock.now(), updated_at=self.crm.clock.now()).where(Contact.id == row.id).execute()
+            Contact.update(deleted_at=self.crm.clock.now(), updated_at=self.crm.clock.now()).where(
+                Contact.id == row.id
+            ).execute()
             self.crm.emit(ContactDeleted(contact_id=row.id, actor=actor, channel=channel))
 
     def restore(self, contact_id: int, *, actor: str | None = None, channel: str = "staff") -> ContactRecord:
@@ -504,7 +594,9 @@ class AddressBook:
                     f"contact {contact_id} was merged into {row.merged_into}; undo the merge with 'crm contacts unmerge {contact_id}'"
                 )
             if row.erased_at is not None:
-                raise ValidationError(f"contact {contact_id} was erased (GDPR); its data is gone and it cannot be restored")
+                raise ValidationError(
+                    f"contact {contact_id} was erased (GDPR); its data is gone and it cannot be restored"
+                )
             Contact.update(deleted_at=None, updated_at=self.crm.clock.now()).where(Contact.id == row.id).execute()
             self.crm.emit(ContactRestored(contact_id=row.id, actor=actor, channel=channel))
         return self.get(row.id)
@@ -550,19 +642,56 @@ class AddressBook:
 
 
 def _card(row: tuple[Any, ...], tags: Sequence[str], deleted: bool = False) -> ContactCard:
-    (cid, kind, display, first, last, org_id, org_name, email, phone,
-     street, city, postal_code, region_part, country_part, extra,
-     status, region, country, owner, language, dnc) = row
+    (
+        cid,
+        kind,
+        display,
+        first,
+        last,
+        org_id,
+        org_name,
+        email,
+        phone,
+        street,
+        city,
+        postal_code,
+        region_part,
+        country_part,
+        extra,
+        status,
+        region,
+        country,
+        owner,
+        language,
+        dnc,
+    ) = row
     address = None
     if any((street, city, postal_code, region_part, country_part, extra)):
         address = PostalAddress(
-            street=street or "", city=city or "", postal_code=postal_code or "", region=region_part or "",
-            country=country_part or "", extra=extra or "",
+            street=street or "",
+            city=city or "",
+            postal_code=postal_code or "",
+            region=region_part or "",
+            country=country_part or "",
+            extra=extra or "",
         )
     return ContactCard(
-        id=cid, kind=kind, display_name=display, first_name=first or "", last_name=last or "",
-        organization_id=org_id, organization_name=org_name, email=email, phone=phone, address=address,
-        status=status, region=region, country=country, owner=owner, language=language, tags=tuple(tags),
-        do_not_contact=bool(dnc), deleted=deleted,
+        id=cid,
+        kind=kind,
+        display_name=display,
+        first_name=first or "",
+        last_name=last or "",
+        organization_id=org_id,
+        organization_name=org_name,
+        email=email,
+        phone=phone,
+        address=address,
+        status=status,
+        region=region,
+        country=country,
+        owner=owner,
+        language=language,
+        tags=tuple(tags),
+        do_not_contact=bool(dnc),
+        deleted=deleted,
     )
-

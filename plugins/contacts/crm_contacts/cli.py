@@ -11,7 +11,8 @@ import datetime as dt
 import getpass
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import click
@@ -83,7 +84,9 @@ def contact_options(command: Any) -> Any:
         click.option("--kind", type=click.Choice(["person", "organization"]), help="person (default) or organization."),
         click.option("--first-name", help="Given name."),
         click.option("--last-name", help="Family name."),
-        click.option("--name", "display_name", help="Name shown (default: first and last name); an organization's name."),
+        click.option(
+            "--name", "display_name", help="Name shown (default: first and last name); an organization's name."
+        ),
         click.option("--middle-name", help="Middle name."),
         click.option("--name-prefix", help="Name prefix, e.g. Dr."),
         click.option("--name-suffix", help="Name suffix, e.g. Jr."),
@@ -92,9 +95,18 @@ def contact_options(command: Any) -> Any:
         click.option("--department", help="Department at the organization."),
         click.option("--birthday", help="Birthday: YYYY-MM-DD, or --MM-DD without the year."),
         click.option("--website", help="Web page."),
-        click.option("--organization", "organization_id", type=int, help="Id of the organization the person belongs to."),
-        click.option("--email", "emails", multiple=True, help="E-mail address (repeat for several; the first is primary)."),
-        click.option("--phone", "phones", multiple=True, help="Phone number, international or in the default region (repeat for several)."),
+        click.option(
+            "--organization", "organization_id", type=int, help="Id of the organization the person belongs to."
+        ),
+        click.option(
+            "--email", "emails", multiple=True, help="E-mail address (repeat for several; the first is primary)."
+        ),
+        click.option(
+            "--phone",
+            "phones",
+            multiple=True,
+            help="Phone number, international or in the default region (repeat for several).",
+        ),
         click.option("--street", help="Postal address: street and number."),
         click.option("--city", help="Postal address: city."),
         click.option("--postal-code", help="Postal address: postal code."),
@@ -105,10 +117,17 @@ def contact_options(command: Any) -> Any:
         click.option("--owner", help="Salesperson responsible."),
         click.option("--language", help="BCP 47 language tag, e.g. es or en-GB."),
         click.option("--tag", "tags", multiple=True, help="Tag (repeat for several)."),
-        click.option("--custom", "custom", multiple=True, metavar="NAME=VALUE", help="Custom field (repeat; NAME= removes it)."),
+        click.option(
+            "--custom", "custom", multiple=True, metavar="NAME=VALUE", help="Custom field (repeat; NAME= removes it)."
+        ),
         click.option("--external-id", help="Id of the contact in another system (used to match imports)."),
         click.option("--notes", help="Free notes."),
-        click.option("--do-not-contact/--contact-ok", "do_not_contact", default=None, help="Never mail or print for this contact."),
+        click.option(
+            "--do-not-contact/--contact-ok",
+            "do_not_contact",
+            default=None,
+            help="Never mail or print for this contact.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -118,9 +137,27 @@ def contact_options(command: Any) -> Any:
 def collect_fields(options: dict[str, Any], editing: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in (
-        "kind", "first_name", "last_name", "display_name", "organization_id", "status", "region", "country", "owner", "language",
-        "external_id", "notes", "do_not_contact", "middle_name", "name_prefix", "name_suffix", "nickname", "title",
-        "department", "birthday", "website",
+        "kind",
+        "first_name",
+        "last_name",
+        "display_name",
+        "organization_id",
+        "status",
+        "region",
+        "country",
+        "owner",
+        "language",
+        "external_id",
+        "notes",
+        "do_not_contact",
+        "middle_name",
+        "name_prefix",
+        "name_suffix",
+        "nickname",
+        "title",
+        "department",
+        "birthday",
+        "website",
     ):
         if options.get(name) is not None:
             fields[name] = options[name]
@@ -162,13 +199,27 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
         ("kind", record.kind),
         ("first name", record.first_name),
         ("last name", record.last_name),
-        *((label, value) for label, value in (
-            ("name prefix", record.name_prefix), ("middle name", record.middle_name), ("name suffix", record.name_suffix),
-            ("nickname", record.nickname), ("title", record.title), ("department", record.department),
-            ("birthday", record.birthday), ("website", record.website),
-        ) if value),
+        *(
+            (label, value)
+            for label, value in (
+                ("name prefix", record.name_prefix),
+                ("middle name", record.middle_name),
+                ("name suffix", record.name_suffix),
+                ("nickname", record.nickname),
+                ("title", record.title),
+                ("department", record.department),
+                ("birthday", record.birthday),
+                ("website", record.website),
+            )
+            if value
+        ),
         ("organization", f"{record.organization_name} (#{record.organization_id})" if record.organization_id else ""),
-        ("status", f"{record.status} (since {record.status_changed_at.date().isoformat()})" if record.status_changed_at else record.status),
+        (
+            "status",
+            f"{record.status} (since {record.status_changed_at.date().isoformat()})"
+            if record.status_changed_at
+            else record.status,
+        ),
         ("region", record.region or ""),
         ("country", record.country or ""),
         ("owner", record.owner or ""),
@@ -193,7 +244,12 @@ def _show_rows(record: Any) -> list[dict[str, Any]]:
     rows.append(("created", record.created_at.isoformat() if record.created_at else ""))
     rows.append(("updated", record.updated_at.isoformat() if record.updated_at else ""))
     if record.deleted_at:
-        rows.append(("deleted", record.deleted_at.isoformat() + (f" (merged into #{record.merged_into})" if record.merged_into else "")))
+        rows.append(
+            (
+                "deleted",
+                record.deleted_at.isoformat() + (f" (merged into #{record.merged_into})" if record.merged_into else ""),
+            )
+        )
     if record.erased_at:
         rows.append(("erased", record.erased_at.isoformat()))
     return [{"field": k, "value": v} for k, v in rows]
@@ -204,16 +260,22 @@ def _parse_as_of(text: str) -> dt.date | dt.datetime:
         if "T" in text or " " in text.strip():
             when = dt.datetime.fromisoformat(text)
             if when.tzinfo is None:
-                raise ValidationError(f"--as-of {text!r}: give a time zone (e.g. {text}+00:00) or a plain date YYYY-MM-DD")
+                raise ValidationError(
+                    f"--as-of {text!r}: give a time zone (e.g. {text}+00:00) or a plain date YYYY-MM-DD"
+                )
             return when
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValidationError(f"--as-of {text!r} is not a date; write YYYY-MM-DD (or an ISO datetime with a time zone)") from None
+        raise ValidationError(
+            f"--as-of {text!r} is not a date; write YYYY-MM-DD (or an ISO datetime with a time zone)"
+        ) from None
 
 
 @contacts.command()
 @click.argument("contact_id", type=ids.cli_type())
-@click.option("--as-of", "as_of", metavar="DATE", help="Show the contact as it was on DATE (needs the warehouse plugin).")
+@click.option(
+    "--as-of", "as_of", metavar="DATE", help="Show the contact as it was on DATE (needs the warehouse plugin)."
+)
 @format_option()
 @pass_state
 def show(state: CLIState, contact_id: int, as_of: str | None, fmt: str) -> None:
@@ -265,11 +327,21 @@ def filter_options(command: Any) -> Any:
         click.option("--owner", help="Only this salesperson's contacts."),
         click.option("--country", help="Only this country (ISO code)."),
         click.option("--city", help="Only contacts with an address in this city."),
-        click.option("--kind", type=click.Choice(["person", "organization"]), help="Only people or only organizations."),
+        click.option(
+            "--kind", type=click.Choice(["person", "organization"]), help="Only people or only organizations."
+        ),
         click.option("--tag", "tag", multiple=True, help="Only contacts with this tag (repeat: all of them)."),
-        click.option("--custom", "custom", multiple=True, metavar="NAME=VALUE", help="Only contacts with this custom field value."),
+        click.option(
+            "--custom",
+            "custom",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Only contacts with this custom field value.",
+        ),
         click.option("--list", "list_name", help="Only members of this mailing list."),
-        click.option("--organization", "organization_id", type=ids.cli_type(), help="Only members of this organization."),
+        click.option(
+            "--organization", "organization_id", type=ids.cli_type(), help="Only members of this organization."
+        ),
         click.option("--deleted", "include_deleted", is_flag=True, help="Include deleted contacts."),
     ]
     for option in reversed(options):
@@ -280,12 +352,24 @@ def filter_options(command: Any) -> Any:
 def paging_options(command: Any) -> Any:
     from crm_contacts.book import MAX_PAGE
 
-    command = click.option("--offset", type=click.IntRange(0, ids.MAX_ID), default=0, show_default=True, help="Skip this many.")(command)
-    return click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=50, show_default=True, help=f"Contacts per page (at most {MAX_PAGE:,}).")(command)
+    command = click.option(
+        "--offset", type=click.IntRange(0, ids.MAX_ID), default=0, show_default=True, help="Skip this many."
+    )(command)
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, MAX_PAGE),
+        default=50,
+        show_default=True,
+        help=f"Contacts per page (at most {MAX_PAGE:,}).",
+    )(command)
 
 
 def collect_filters(options: dict[str, Any]) -> dict[str, Any]:
-    filters = {k: options[k] for k in ("status", "region", "owner", "country", "city", "kind", "organization_id") if options.get(k) is not None}
+    filters = {
+        k: options[k]
+        for k in ("status", "region", "owner", "country", "city", "kind", "organization_id")
+        if options.get(k) is not None
+    }
     if options.get("tag"):
         filters["tag"] = list(options["tag"])
     if options.get("custom"):
@@ -322,7 +406,9 @@ def list_(state: CLIState, fmt: str, limit: int, offset: int, include_deleted: b
 @paging_options
 @format_option()
 @pass_state
-def search(state: CLIState, query: str | None, fmt: str, limit: int, offset: int, include_deleted: bool, **options: Any) -> None:
+def search(
+    state: CLIState, query: str | None, fmt: str, limit: int, offset: int, include_deleted: bool, **options: Any
+) -> None:
     """Search by free text (an e-mail, a phone or part of a name) and filters."""
     filters = collect_filters(options)
     for key in ("name", "email", "phone"):
@@ -368,7 +454,8 @@ def tag(state: CLIState, contact_ids: tuple[int, ...], add_tags: tuple[str, ...]
     changed = api(state).tag(contact_ids, add=add_tags, remove=remove_tags, actor=actor())
     click.echo(f"{changed} contact(s) changed")
 
-from crm_contacts import cli_transfer as _cli_transfer  # noqa: E402,F401  (registers import/export)
+
 from crm_contacts import cli_admin as _cli_admin  # noqa: E402,F401  (registers duplicates, merge, GDPR)
-from crm_contacts import cli_selfservice as _cli_selfservice  # noqa: E402,F401  (registers update-link, review)
 from crm_contacts import cli_lists as _cli_lists  # noqa: E402,F401  (registers lists, segments, distribution, labels)
+from crm_contacts import cli_selfservice as _cli_selfservice  # noqa: E402,F401  (registers update-link, review)
+from crm_contacts import cli_transfer as _cli_transfer  # noqa: E402,F401  (registers import/export)

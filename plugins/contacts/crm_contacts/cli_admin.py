@@ -7,23 +7,37 @@ from typing import Any
 
 import click
 
+from crm_contacts.cli import actor, api, contacts, plain
 from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
 
-from crm_contacts.cli import actor, api, contacts, plain
-
 
 @contacts.command()
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Pairs to show at most.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Pairs to skip first (the next page: --offset 100).")
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Pairs to skip first (the next page: --offset 100).",
+)
 @format_option()
 @pass_state
 def duplicates(state: CLIState, limit: int, offset: int, fmt: str) -> None:
     """List likely duplicate pairs and why each pair matched."""
     scan = api(state).scan_duplicates(limit, offset=offset, progress=_progress)
-    rows = [{"first": p.first_id, "second": p.second_id, "first_name": p.first_name, "second_name": p.second_name, "reasons": "; ".join(p.reasons)} for p in scan.pairs]
+    rows = [
+        {
+            "first": p.first_id,
+            "second": p.second_id,
+            "first_name": p.first_name,
+            "second_name": p.second_name,
+            "reasons": "; ".join(p.reasons),
+        }
+        for p in scan.pairs
+    ]
     click.echo(render(rows, ["first", "second", "first_name", "second_name", "reasons"], fmt))
     more = f"; next page: --offset {offset + len(scan.pairs)}" if offset + len(scan.pairs) < scan.total else ""
     click.echo(f"({len(scan.pairs)} of {scan.total} pairs{more})", err=True)
@@ -38,7 +52,13 @@ def _progress(phase: str, count: int) -> None:
 @contacts.command()
 @click.argument("survivor_id", type=int)
 @click.argument("merged_id", type=int)
-@click.option("--rule", "rules", multiple=True, metavar="FIELD=RULE", help="survivor (default), merged or newest, per field (repeat).")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    metavar="FIELD=RULE",
+    help="survivor (default), merged or newest, per field (repeat).",
+)
 @pass_state
 def merge(state: CLIState, survivor_id: int, merged_id: int, rules: tuple[str, ...]) -> None:
     """Merge contact MERGED_ID into SURVIVOR_ID (undo with unmerge)."""
@@ -49,7 +69,9 @@ def merge(state: CLIState, survivor_id: int, merged_id: int, rules: tuple[str, .
             raise ValidationError(f"--rule {item!r}: write FIELD=RULE, e.g. --rule status=newest")
         parsed[field.strip()] = rule.strip()
     merge_id = api(state).merge(survivor_id, merged_id, parsed, actor=actor())
-    click.echo(f"contact {merged_id} merged into {survivor_id} (merge {merge_id}; undo: crm contacts unmerge {merged_id})")
+    click.echo(
+        f"contact {merged_id} merged into {survivor_id} (merge {merge_id}; undo: crm contacts unmerge {merged_id})"
+    )
 
 
 @contacts.command()
@@ -73,7 +95,9 @@ def merges(state: CLIState, contact_id: int | None, fmt: str) -> None:
 
 @contacts.command("export-personal-data")
 @click.argument("contact_id", type=int)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output].")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output]."
+)
 @pass_state
 def export_personal_data(state: CLIState, contact_id: int, output: str | None) -> None:
     """Write everything every enabled plugin holds about one contact, as JSON (GDPR)."""
@@ -96,7 +120,9 @@ def erase(state: CLIState, contact_id: int, yes: bool) -> None:
     contacts_api = api(state)
     record = contacts_api.get(contact_id)
     if not yes:
-        click.confirm(f"erase contact {contact_id} ({record.display_name}) in every plugin? This cannot be undone", abort=True)
+        click.confirm(
+            f"erase contact {contact_id} ({record.display_name}) in every plugin? This cannot be undone", abort=True
+        )
     counts: dict[str, Any] = contacts_api.erase(contact_id, actor=actor())
     detail = ", ".join(f"{name}: {n}" for name, n in counts.items())
     click.echo(f"contact {contact_id} erased ({detail})")

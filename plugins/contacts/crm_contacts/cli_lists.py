@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 
+from crm_contacts.cli import actor, api, card_row, collect_filters, contacts, filter_options
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
-
-from crm_contacts.cli import actor, api, card_row, collect_filters, contacts, filter_options
 
 MAX_MISSING_SHOWN = 50
 
@@ -27,7 +26,10 @@ def lists() -> None:
 @pass_state
 def lists_list(state: CLIState, fmt: str) -> None:
     """Every mailing list with its member and unsubscribe counts."""
-    rows = [{"name": i.name, "members": i.members, "unsubscribed": i.unsubscribed, "description": i.description} for i in api(state).lists()]
+    rows = [
+        {"name": i.name, "members": i.members, "unsubscribed": i.unsubscribed, "description": i.description}
+        for i in api(state).lists()
+    ]
     click.echo(render(rows, ["name", "members", "unsubscribed", "description"], fmt))
 
 
@@ -51,7 +53,10 @@ def lists_show(state: CLIState, name: str, limit: int, offset: int, fmt: str) ->
     """Show a list's members and the state of each (subscribed, unsubscribed, do-not-contact, deleted)."""
     contacts_api = api(state)
     members = contacts_api.list_members(name, limit=limit, offset=offset)
-    rows = [{"id": m.contact_id, "name": m.display_name, "email": m.email or "", "state": m.state, "added": m.added_at} for m in members]
+    rows = [
+        {"id": m.contact_id, "name": m.display_name, "email": m.email or "", "state": m.state, "added": m.added_at}
+        for m in members
+    ]
     click.echo(render(rows, ["id", "name", "email", "state", "added"], fmt))
     if fmt == "table":
         info = next(i for i in contacts_api.lists() if i.name == name)
@@ -91,8 +96,12 @@ def lists_import(state: CLIState, name: str, file: Any, all_or_nothing: bool) ->
     if len(result.missing) > MAX_MISSING_SHOWN:
         click.echo(f"  … and {len(result.missing) - MAX_MISSING_SHOWN} more", err=True)
     if not result.written:
-        raise ValidationError(f"{len(result.missing)} line(s) of {file.name} name no contact; --all-or-nothing: nobody was added to {name!r}")
-    click.echo(f"{result.added} contact(s) added to {name!r}, {result.already} already on it, {len(result.missing)} line(s) not found")
+        raise ValidationError(
+            f"{len(result.missing)} line(s) of {file.name} name no contact; --all-or-nothing: nobody was added to {name!r}"
+        )
+    click.echo(
+        f"{result.added} contact(s) added to {name!r}, {result.already} already on it, {len(result.missing)} line(s) not found"
+    )
 
 
 @lists.command("unsubscribe")
@@ -102,7 +111,11 @@ def lists_import(state: CLIState, name: str, file: Any, all_or_nothing: bool) ->
 def lists_unsubscribe(state: CLIState, name: str, contact_id: int) -> None:
     """Record that a contact asked to leave a list (he stays a member, and is never mailed from it)."""
     changed = api(state).unsubscribe(contact_id, name, actor=actor())
-    click.echo(f"contact {contact_id} unsubscribed from {name!r}" if changed else f"contact {contact_id} was already unsubscribed from {name!r}")
+    click.echo(
+        f"contact {contact_id} unsubscribed from {name!r}"
+        if changed
+        else f"contact {contact_id} was already unsubscribed from {name!r}"
+    )
 
 
 @lists.command("resubscribe")
@@ -112,7 +125,11 @@ def lists_unsubscribe(state: CLIState, name: str, contact_id: int) -> None:
 def lists_resubscribe(state: CLIState, name: str, contact_id: int) -> None:
     """Undo an unsubscribe, when the contact asks to come back."""
     changed = api(state).resubscribe(contact_id, name)
-    click.echo(f"contact {contact_id} subscribed to {name!r} again" if changed else f"contact {contact_id} was not unsubscribed from {name!r}")
+    click.echo(
+        f"contact {contact_id} subscribed to {name!r} again"
+        if changed
+        else f"contact {contact_id} was not unsubscribed from {name!r}"
+    )
 
 
 @lists.command("delete")
@@ -141,17 +158,23 @@ def segments_list(state: CLIState, fmt: str) -> None:
     """Every segment with its filters."""
     from crm_contacts.filters import describe
 
-    rows = [{"name": s.name, "filters": describe(s.filters), "description": s.description} for s in api(state).segments()]
+    rows = [
+        {"name": s.name, "filters": describe(s.filters), "description": s.description} for s in api(state).segments()
+    ]
     click.echo(render(rows, ["name", "filters", "description"], fmt))
 
 
 @segments.command("create")
 @click.argument("name")
 @click.option("--description", default="", help="What the segment is for.")
-@click.option("--name-contains", "name_filter", help="Only contacts whose name contains this (case and accents ignored).")
+@click.option(
+    "--name-contains", "name_filter", help="Only contacts whose name contains this (case and accents ignored)."
+)
 @filter_options
 @pass_state
-def segments_create(state: CLIState, name: str, description: str, name_filter: str | None, include_deleted: bool, **options: Any) -> None:
+def segments_create(
+    state: CLIState, name: str, description: str, name_filter: str | None, include_deleted: bool, **options: Any
+) -> None:
     """Save the filters given (as for 'crm contacts list') as a segment."""
     if include_deleted:
         raise click.UsageError("--deleted cannot be saved in a segment: mailings never reach deleted contacts")
@@ -166,7 +189,9 @@ def segments_create(state: CLIState, name: str, description: str, name_filter: s
 
 @segments.command("show")
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Matching contacts to show at most.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Matching contacts to show at most."
+)
 @format_option()
 @pass_state
 def segments_show(state: CLIState, name: str, limit: int, fmt: str) -> None:
@@ -205,8 +230,17 @@ def _write(output: str | None, write: Any) -> Any:
 
 @contacts.command()
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["csv", "addresses"]), default="csv", show_default=True, help="CSV with names and languages, or one address per line.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "addresses"]),
+    default="csv",
+    show_default=True,
+    help="CSV with names and languages, or one address per line.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output]."
+)
 @pass_state
 def distribution(state: CLIState, source: str, fmt: str, output: str | None) -> None:
     """Write the e-mail distribution list of a mailing list or segment (SOURCE; prefix list: or segment: if both exist)."""
@@ -216,8 +250,20 @@ def distribution(state: CLIState, source: str, fmt: str, output: str | None) -> 
 
 @contacts.command()
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), default="pdf", show_default=True, help="PDF label sheets, or CSV for a mail merge.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output for CSV; required for PDF].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "pdf"]),
+    default="pdf",
+    show_default=True,
+    help="PDF label sheets, or CSV for a mail merge.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write [default: standard output for CSV; required for PDF].",
+)
 @pass_state
 def labels(state: CLIState, source: str, fmt: str, output: str | None) -> None:
     """Write postal address labels for a mailing list or segment (SOURCE)."""

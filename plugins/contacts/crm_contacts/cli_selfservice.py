@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 
+from crm_contacts.cli import actor, api, contacts, plain
 from crm_core import ids
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
-
-from crm_contacts.cli import actor, api, contacts, plain
 
 _TTL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hd]?)\s*\Z", re.IGNORECASE)
 
@@ -34,8 +33,14 @@ def _value(value: Any) -> str:
         parts = []
         for item in value:
             if isinstance(item, dict):
-                main = item.get("address") or item.get("number") or " / ".join(
-                    str(item[k]) for k in ("street", "extra", "postal_code", "city", "region", "country") if item.get(k)
+                main = (
+                    item.get("address")
+                    or item.get("number")
+                    or " / ".join(
+                        str(item[k])
+                        for k in ("street", "extra", "postal_code", "city", "region", "country")
+                        if item.get(k)
+                    )
                 )
                 parts.append(f"{main}{' (primary)' if item.get('primary') and len(value) > 1 else ''}")
             else:
@@ -50,12 +55,21 @@ def _value(value: Any) -> str:
 
 @contacts.command("update-link")
 @click.argument("contact_id", type=int)
-@click.option("--fields", help="Comma-separated fields the contact may change [default: plugins.contacts.self_service.fields].")
-@click.option("--ttl", help="How long the link stays valid: hours (48, 48h) or days (3d) [default: plugins.contacts.self_service.ttl_hours].")
-@click.option("--send", is_flag=True, help="Also e-mail the link to the contact's primary address (through the mail queue).")
+@click.option(
+    "--fields", help="Comma-separated fields the contact may change [default: plugins.contacts.self_service.fields]."
+)
+@click.option(
+    "--ttl",
+    help="How long the link stays valid: hours (48, 48h) or days (3d) [default: plugins.contacts.self_service.ttl_hours].",
+)
+@click.option(
+    "--send", is_flag=True, help="Also e-mail the link to the contact's primary address (through the mail queue)."
+)
 @click.option("--revoke", is_flag=True, help="Withdraw the contact's unused links instead of making one.")
 @pass_state
-def update_link(state: CLIState, contact_id: int, fields: str | None, ttl: str | None, send: bool, revoke: bool) -> None:
+def update_link(
+    state: CLIState, contact_id: int, fields: str | None, ttl: str | None, send: bool, revoke: bool
+) -> None:
     """Make a signed, single-use link with which a contact updates his own details."""
     contacts_api = api(state)
     if revoke:
@@ -69,9 +83,13 @@ def update_link(state: CLIState, contact_id: int, fields: str | None, ttl: str |
     if send:
         record = contacts_api.get(contact_id)
         if record.do_not_contact:
-            raise ValidationError(f"contact {contact_id} does not want to be contacted (do-not-contact); the link was not made")
+            raise ValidationError(
+                f"contact {contact_id} does not want to be contacted (do-not-contact); the link was not made"
+            )
         if record.email is None:
-            raise ValidationError(f"contact {contact_id} has no e-mail address to send the link to; run without --send and pass it on yourself")
+            raise ValidationError(
+                f"contact {contact_id} has no e-mail address to send the link to; run without --send and pass it on yourself"
+            )
     link = contacts_api.issue_update_link(contact_id, chosen, hours, actor=actor())
     click.echo(
         f"update link for contact {contact_id}, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC, once, "
@@ -87,7 +105,12 @@ def update_link(state: CLIState, contact_id: int, fields: str | None, ttl: str |
             f"The link works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC.\n"
         )
         with app.transaction():
-            app.mail.queue(record.email, "Please check your contact details", text, key=f"contacts-update-link:{link.token.rsplit('.', 1)[0]}")
+            app.mail.queue(
+                record.email,
+                "Please check your contact details",
+                text,
+                key=f"contacts-update-link:{link.token.rsplit('.', 1)[0]}",
+            )
         click.echo(f"queued for {record.email} (sent by 'crm worker' or 'crm mail deliver')")
 
 
@@ -96,11 +119,26 @@ def update_link(state: CLIState, contact_id: int, fields: str | None, ttl: str |
 @click.option("--approve", is_flag=True, help="Apply change CHANGE_ID to the contact.")
 @click.option("--reject", is_flag=True, help="Refuse change CHANGE_ID.")
 @click.option("--note", default="", help="Why (kept with the decision).")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "all"]), default="pending", show_default=True, help="Which changes to list.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "approved", "rejected", "all"]),
+    default="pending",
+    show_default=True,
+    help="Which changes to list.",
+)
 @click.option("--contact", "contact_id", type=ids.cli_type(), help="Only this contact's changes.")
 @format_option()
 @pass_state
-def review(state: CLIState, change_id: int | None, approve: bool, reject: bool, note: str, status: str, contact_id: int | None, fmt: str) -> None:
+def review(
+    state: CLIState,
+    change_id: int | None,
+    approve: bool,
+    reject: bool,
+    note: str,
+    status: str,
+    contact_id: int | None,
+    fmt: str,
+) -> None:
     """List self-service changes waiting for review; show, approve or reject one."""
     contacts_api = api(state)
     if approve and reject:
@@ -135,11 +173,17 @@ def review(state: CLIState, change_id: int | None, approve: bool, reject: bool, 
     if fmt == "json":
         click.echo(json.dumps(plain(change), indent=2, ensure_ascii=False))
         return
-    click.echo(f"change {change.id} for contact {change.contact_id} ({change.display_name}), submitted {change.submitted_at:%Y-%m-%d %H:%M} UTC: {change.status}")
+    click.echo(
+        f"change {change.id} for contact {change.contact_id} ({change.display_name}), submitted {change.submitted_at:%Y-%m-%d %H:%M} UTC: {change.status}"
+    )
     if change.status == "pending":
         rows = [{"field": k, "now": _value(c.old), "proposed": _value(c.new)} for k, c in change.changes.items()]
-        click.echo(render(rows, ["field", "now", "proposed"], fmt) if rows else "(the contact already has these values)")
-        click.echo(f"approve: crm contacts review {change.id} --approve    reject: crm contacts review {change.id} --reject")
+        click.echo(
+            render(rows, ["field", "now", "proposed"], fmt) if rows else "(the contact already has these values)"
+        )
+        click.echo(
+            f"approve: crm contacts review {change.id} --approve    reject: crm contacts review {change.id} --reject"
+        )
     else:
         rows = [{"field": k, "submitted": _value(v)} for k, v in change.submitted.items()]
         click.echo(render(rows, ["field", "submitted"], fmt))

@@ -7,16 +7,15 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
-from crm_core.cli.main import CLIState, pass_state
-from crm_core.errors import ValidationError
-
 from crm_contacts.cli import actor, api, collect_filters, contacts, filter_options
 from crm_contacts.importreport import ImportStopped
-
+from crm_core.cli.main import CLIState, pass_state
+from crm_core.errors import ValidationError
 
 
 def _print_report(report: Any) -> None:
@@ -49,25 +48,82 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 @contacts.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
-@click.option("--format", "file_format", type=click.Choice(["auto", "csv", "vcard"]), default="auto", show_default=True, help="File format (auto: by extension).")
-@click.option("--mapping", type=click.Path(dir_okay=False, exists=True), help="TOML or JSON file mapping CSV headers to fields.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["auto", "csv", "vcard"]),
+    default="auto",
+    show_default=True,
+    help="File format (auto: by extension).",
+)
+@click.option(
+    "--mapping", type=click.Path(dir_okay=False, exists=True), help="TOML or JSON file mapping CSV headers to fields."
+)
 @click.option("--encoding", help="The file's encoding [default: utf-8, with or without BOM].")
 @click.option("--delimiter", help="CSV delimiter [default: guessed from the header among , ; tab |].")
-@click.option("--dry-run", is_flag=True, help="Check and match every row, report exactly what would happen, write nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check and match every row, report exactly what would happen, write nothing."
+)
 @click.option("--all-or-nothing", is_flag=True, help="Write nothing if any row is bad.")
-@click.option("--match", "match_on", default="id,external_id,email", show_default=True, help="Keys that find an existing contact: id, external_id, email, phone (a phone together with the same name).")
-@click.option("--on-conflict", type=click.Choice(["skip", "update"]), default="skip", show_default=True,
-              help="A row whose match has another name or kind: report it and leave the contact unchanged, or update it anyway.")
-@click.option("--errors", "errors_to", type=click.Path(dir_okay=False, writable=True),
-              help="Write every bad, warned or conflicting row (line, field, problem, then its cells) to this CSV file.")
-@click.option("--from-line", "start_line", type=click.IntRange(min=1), default=1, help="Skip the rows before this line (to finish a stopped import).")
+@click.option(
+    "--match",
+    "match_on",
+    default="id,external_id,email",
+    show_default=True,
+    help="Keys that find an existing contact: id, external_id, email, phone (a phone together with the same name).",
+)
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["skip", "update"]),
+    default="skip",
+    show_default=True,
+    help="A row whose match has another name or kind: report it and leave the contact unchanged, or update it anyway.",
+)
+@click.option(
+    "--errors",
+    "errors_to",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write every bad, warned or conflicting row (line, field, problem, then its cells) to this CSV file.",
+)
+@click.option(
+    "--from-line",
+    "start_line",
+    type=click.IntRange(min=1),
+    default=1,
+    help="Skip the rows before this line (to finish a stopped import).",
+)
 @click.option("--list", "list_name", help="Also add every imported contact to this mailing list.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Processes that validate rows [default: all cores for files over 10 MB].")
-@click.option("--ignore-column", "ignore_columns", multiple=True, metavar="NAME", help="Do not keep this CSV column as a custom field (repeatable).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that validate rows [default: all cores for files over 10 MB].",
+)
+@click.option(
+    "--ignore-column",
+    "ignore_columns",
+    multiple=True,
+    metavar="NAME",
+    help="Do not keep this CSV column as a custom field (repeatable).",
+)
 @pass_state
-def import_(state: CLIState, file: str, file_format: str, mapping: str | None, encoding: str | None, delimiter: str | None,
-            dry_run: bool, all_or_nothing: bool, match_on: str, on_conflict: str, errors_to: str | None, start_line: int,
-            list_name: str | None, jobs: int | None, ignore_columns: tuple[str, ...]) -> None:
+def import_(
+    state: CLIState,
+    file: str,
+    file_format: str,
+    mapping: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    dry_run: bool,
+    all_or_nothing: bool,
+    match_on: str,
+    on_conflict: str,
+    errors_to: str | None,
+    start_line: int,
+    list_name: str | None,
+    jobs: int | None,
+    ignore_columns: tuple[str, ...],
+) -> None:
     """Import contacts from a CSV or vCard file (re-running it updates instead of duplicating)."""
     keys = tuple(k.strip() for k in match_on.split(",") if k.strip())
     if file_format == "auto":
@@ -77,8 +133,14 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
     if jobs is None:
         jobs = (os.cpu_count() or 1) if size > 10 * 1024 * 1024 else 1
     common: dict[str, Any] = dict(
-        dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=keys, on_conflict=on_conflict, list_name=list_name, actor=actor(),
-        start_line=start_line, errors_to=errors_to,
+        dry_run=dry_run,
+        all_or_nothing=all_or_nothing,
+        match_on=keys,
+        on_conflict=on_conflict,
+        list_name=list_name,
+        actor=actor(),
+        start_line=start_line,
+        errors_to=errors_to,
     )
     try:
         with _sigterm_interrupts():
@@ -95,8 +157,14 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
                         done[0] = read
 
                     report = contacts_api.import_csv(
-                        file, mapping=mapping, encoding=encoding, delimiter=delimiter, jobs=jobs, progress=progress,
-                        ignore_columns=ignore_columns, **common
+                        file,
+                        mapping=mapping,
+                        encoding=encoding,
+                        delimiter=delimiter,
+                        jobs=jobs,
+                        progress=progress,
+                        ignore_columns=ignore_columns,
+                        **common,
                     )
     except ImportStopped as exc:
         _print_report(exc.report)
@@ -107,12 +175,25 @@ def import_(state: CLIState, file: str, file_format: str, mapping: str | None, e
 
 
 @contacts.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output].")
-@click.option("--format", "file_format", type=click.Choice(["csv", "vcard"]), default="csv", show_default=True, help="CSV (one row per contact) or vCard.")
-@click.option("--vcard-version", type=click.Choice(["3.0", "4.0"]), default="4.0", show_default=True, help="vCard version.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output]."
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "vcard"]),
+    default="csv",
+    show_default=True,
+    help="CSV (one row per contact) or vCard.",
+)
+@click.option(
+    "--vcard-version", type=click.Choice(["3.0", "4.0"]), default="4.0", show_default=True, help="vCard version."
+)
 @filter_options
 @pass_state
-def export(state: CLIState, output: str | None, file_format: str, vcard_version: str, include_deleted: bool, **options: Any) -> None:
+def export(
+    state: CLIState, output: str | None, file_format: str, vcard_version: str, include_deleted: bool, **options: Any
+) -> None:
     """Export contacts (all, or those matching the filters) as CSV or vCard."""
     filters = collect_filters(options)
     contacts_api = api(state)

@@ -14,8 +14,9 @@ import codecs
 import csv
 import io
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 from crm_core.errors import ValidationError
 
@@ -30,7 +31,11 @@ FIELD_LIMIT = 100_000
 
 def unquote_cell(value: str) -> str:
     """Undo the ``'`` our CSV export puts before a formula-like cell (and before a cell that starts with ``'=``…)."""
-    if len(value) > 1 and value[0] == "'" and (value[1] in _FORMULA or (value[1] == "'" and value[2:3] and value[2] in _FORMULA)):
+    if (
+        len(value) > 1
+        and value[0] == "'"
+        and (value[1] in _FORMULA or (value[1] == "'" and value[2:3] and value[2] in _FORMULA))
+    ):
         return value[1:]
     return value
 
@@ -60,13 +65,21 @@ class _Counting(io.RawIOBase):
 #: leading bytes of files that are not text, and what to do with them
 _MAGIC = (
     (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
-    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .ods workbook is one too)", "unzip it, or save the sheet as CSV from the spreadsheet"),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive (an .xlsx or .ods workbook is one too)",
+        "unzip it, or save the sheet as CSV from the spreadsheet",
+    ),
     (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
     (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
     (b"(\xb5/\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
     (b"Rar!", "a RAR archive", "extract it first"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV from the spreadsheet"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an Excel 97-2003 workbook (.xls)",
+        "save the sheet as CSV from the spreadsheet",
+    ),
     (b"%PDF", "a PDF document", "export the contacts as CSV or vCard instead"),
     (b"SQLite format 3\x00", "an SQLite database", "export the contacts as CSV or vCard instead"),
 )
@@ -82,7 +95,9 @@ def check_text_file(path: Path, encoding: str) -> None:
             raise ValidationError(f"{path.name} is {what}, not a CSV or vCard text file; {fix}; nothing was imported")
     wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
     if head.startswith(_UTF16) and not wide:
-        raise ValidationError(f"{path.name} is UTF-16 text (it starts with a UTF-16 byte-order mark); pass --encoding utf-16; nothing was imported")
+        raise ValidationError(
+            f"{path.name} is UTF-16 text (it starts with a UTF-16 byte-order mark); pass --encoding utf-16; nothing was imported"
+        )
     if b"\x00" in head and not wide:
         raise ValidationError(
             f"{path.name} is a binary file, not a CSV or vCard text file (it holds NUL bytes); "
@@ -95,7 +110,9 @@ def check_encoding(path: Path, encoding: str) -> None:
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
-        raise ValidationError(f"--encoding {encoding!r} is not an encoding Python knows; try utf-8, latin-1 or cp1252") from None
+        raise ValidationError(
+            f"--encoding {encoding!r} is not an encoding Python knows; try utf-8, latin-1 or cp1252"
+        ) from None
     line = 1
     with open(path, "rb") as fh:
         while True:
@@ -121,14 +138,18 @@ def check_encoding(path: Path, encoding: str) -> None:
 class CSVSource:
     """An open CSV file: ``header``, ``delimiter`` and :meth:`rows`."""
 
-    def __init__(self, text: IO[str], name: str, delimiter: str | None, size: int | None, counter: _Counting | None) -> None:
+    def __init__(
+        self, text: IO[str], name: str, delimiter: str | None, size: int | None, counter: _Counting | None
+    ) -> None:
         self.name = name
         self.size = size
         self._counter = counter
         self._text = text
         first = text.readline()
         if not first.strip():
-            raise ValidationError(f"{name}: the file is empty or its first line is blank; the first line must be the header")
+            raise ValidationError(
+                f"{name}: the file is empty or its first line is blank; the first line must be the header"
+            )
         self.delimiter = delimiter or self._sniff(first)
         rest = io.StringIO(first)
         header = next(csv.reader(rest, delimiter=self.delimiter))
@@ -137,7 +158,9 @@ class CSVSource:
             # one column: probably the wrong delimiter; say so if a likely one is there
             for candidate in (",", ";", "\t", "|", ":"):
                 if candidate != self.delimiter and candidate in first:
-                    raise ValidationError(f"{name}: the header has a single column; if the file uses {candidate!r} as delimiter, pass --delimiter '{candidate}'")
+                    raise ValidationError(
+                        f"{name}: the header has a single column; if the file uses {candidate!r} as delimiter, pass --delimiter '{candidate}'"
+                    )
         self.bytes_read = 0
         #: data rows, when :meth:`check` has counted them
         self.count: int | None = None
@@ -185,7 +208,9 @@ class CSVSource:
                 line = reader.line_num + 1
                 yield start, cells
         except csv.Error as exc:
-            raise ValidationError(f"{self.name}: line {line + 1}: the CSV is malformed ({exc}); check the quoting") from None
+            raise ValidationError(
+                f"{self.name}: line {line + 1}: the CSV is malformed ({exc}); check the quoting"
+            ) from None
 
     def close(self) -> None:
         self._text.close()
@@ -221,7 +246,9 @@ def open_csv(
         return opened
     # a stream's name may be missing, None (a spooled temporary file) or a descriptor number
     stream_name = getattr(source, "name", None)
-    return CSVSource(source, name or (str(stream_name) if isinstance(stream_name, (str, int)) else "the CSV"), delimiter, None, None)
+    return CSVSource(
+        source, name or (str(stream_name) if isinstance(stream_name, (str, int)) else "the CSV"), delimiter, None, None
+    )
 
 
 ProgressFn = Callable[[int, int], None]

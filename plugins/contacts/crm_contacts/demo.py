@@ -7,7 +7,8 @@ the CSV import engine, exactly as a user's file would be.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -16,9 +17,40 @@ __all__ = ["demo_rows", "load_demo"]
 
 COUNTRIES: dict[str, dict[str, Any]] = {
     "ES": {
-        "first": ["Ana", "María", "Lucía", "Carmen", "Javier", "José", "Pablo", "Álvaro", "Sofía", "Íñigo", "Nuria", "Jordi"],
-        "last": ["García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Fernández", "Ruiz", "Núñez", "Iglesias", "Vidal"],
-        "cities": [("Madrid", "28001", "Centro"), ("Barcelona", "08001", "Noreste"), ("Sevilla", "41001", "Sur"), ("Bilbao", "48001", "Norte"), ("Valencia", "46001", "Levante")],
+        "first": [
+            "Ana",
+            "María",
+            "Lucía",
+            "Carmen",
+            "Javier",
+            "José",
+            "Pablo",
+            "Álvaro",
+            "Sofía",
+            "Íñigo",
+            "Nuria",
+            "Jordi",
+        ],
+        "last": [
+            "García",
+            "Martínez",
+            "López",
+            "Sánchez",
+            "Pérez",
+            "Gómez",
+            "Fernández",
+            "Ruiz",
+            "Núñez",
+            "Iglesias",
+            "Vidal",
+        ],
+        "cities": [
+            ("Madrid", "28001", "Centro"),
+            ("Barcelona", "08001", "Noreste"),
+            ("Sevilla", "41001", "Sur"),
+            ("Bilbao", "48001", "Norte"),
+            ("Valencia", "46001", "Levante"),
+        ],
         "streets": ["Calle Mayor", "Avenida de la Constitución", "Calle Real", "Paseo de Gracia", "Gran Vía"],
         "domains": ["correo.es", "empresa.es", "example.es"],
         "language": "es",
@@ -42,7 +74,11 @@ COUNTRIES: dict[str, dict[str, Any]] = {
     "GB": {
         "first": ["Oliver", "George", "Amelia", "Isla", "Harry", "Olivia", "Jack", "Emily"],
         "last": ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "O'Brien"],
-        "cities": [("London", "SW1A 1AA", "South East"), ("Manchester", "M1 1AE", "North West"), ("Leeds", "LS1 1UR", "Yorkshire")],
+        "cities": [
+            ("London", "SW1A 1AA", "South East"),
+            ("Manchester", "M1 1AE", "North West"),
+            ("Leeds", "LS1 1UR", "Yorkshire"),
+        ],
         "streets": ["High Street", "Station Road", "Church Lane"],
         "domains": ["example.co.uk", "mail.co.uk"],
         "language": "en-GB",
@@ -50,19 +86,53 @@ COUNTRIES: dict[str, dict[str, Any]] = {
     "MX": {
         "first": ["Juan", "Guadalupe", "Ximena", "Santiago", "Valentina", "Mateo"],
         "last": ["Hernández", "González", "Ramírez", "Torres", "Flores"],
-        "cities": [("Ciudad de México", "06000", "Centro MX"), ("Guadalajara", "44100", "Occidente"), ("Monterrey", "64000", "Norte MX")],
+        "cities": [
+            ("Ciudad de México", "06000", "Centro MX"),
+            ("Guadalajara", "44100", "Occidente"),
+            ("Monterrey", "64000", "Norte MX"),
+        ],
         "streets": ["Avenida Reforma", "Calle Juárez", "Insurgentes Sur"],
         "domains": ["ejemplo.mx", "correo.mx"],
         "language": "es-MX",
     },
 }
-COMPANY_WORDS = ["Soluciones", "Industrias", "Grupo", "Logística", "Consulting", "Systems", "Partners", "Verde", "Atlas", "Nova"]
+COMPANY_WORDS = [
+    "Soluciones",
+    "Industrias",
+    "Grupo",
+    "Logística",
+    "Consulting",
+    "Systems",
+    "Partners",
+    "Verde",
+    "Atlas",
+    "Nova",
+]
 OWNERS = ["maria", "luis", "sophie", "tom"]
 STATUSES = ["prospect"] * 5 + ["customer"] * 4 + ["former"]
 TAGS = ["vip", "newsletter", "trade-fair", "partner", "cold"]
 COLUMNS = [
-    "external_id", "kind", "first_name", "last_name", "display_name", "organization", "email", "email_2", "phone", "phone:work",
-    "street", "city", "postal_code", "address_country", "country", "region", "status", "owner", "language", "tags", "custom.industry",
+    "external_id",
+    "kind",
+    "first_name",
+    "last_name",
+    "display_name",
+    "organization",
+    "email",
+    "email_2",
+    "phone",
+    "phone:work",
+    "street",
+    "city",
+    "postal_code",
+    "address_country",
+    "country",
+    "region",
+    "status",
+    "owner",
+    "language",
+    "tags",
+    "custom.industry",
 ]
 
 
@@ -86,7 +156,9 @@ def _phone(rng: random.Random, country: str, used: set[str]) -> str:
 def _ascii(text: str) -> str:
     import unicodedata
 
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) and (c.isalnum())).lower()
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) and (c.isalnum())
+    ).lower()
 
 
 def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
@@ -103,10 +175,19 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
             name = f"{name} {i}"
         organizations.append((name, country))
         yield {
-            "external_id": f"demo-org-{i}", "kind": "organization", "display_name": name, "country": country,
-            "street": f"{rng.choice(spec['streets'])} {rng.randint(1, 200)}", "city": city, "postal_code": postal,
-            "address_country": country, "region": region, "status": rng.choice(STATUSES), "owner": rng.choice(OWNERS),
-            "phone:work": _phone(rng, country, phones), "email": f"info@{_ascii(name.split()[1])}{i}.example.com",
+            "external_id": f"demo-org-{i}",
+            "kind": "organization",
+            "display_name": name,
+            "country": country,
+            "street": f"{rng.choice(spec['streets'])} {rng.randint(1, 200)}",
+            "city": city,
+            "postal_code": postal,
+            "address_country": country,
+            "region": region,
+            "status": rng.choice(STATUSES),
+            "owner": rng.choice(OWNERS),
+            "phone:work": _phone(rng, country, phones),
+            "email": f"info@{_ascii(name.split()[1])}{i}.example.com",
             "custom.industry": rng.choice(["retail", "manufacturing", "services", "public", "health"]),
         }
     people: list[dict[str, str]] = []
@@ -115,7 +196,9 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
             original = rng.choice(people)
             duplicate = dict(original)
             duplicate["external_id"] = f"demo-dup-{i}"
-            duplicate["first_name"] = original["first_name"].upper() if rng.random() < 0.5 else original["first_name"][:-1] + "a"
+            duplicate["first_name"] = (
+                original["first_name"].upper() if rng.random() < 0.5 else original["first_name"][:-1] + "a"
+            )
             if rng.random() < 0.5:
                 duplicate["email"] = ""  # same phone, so matched by phone
             else:
@@ -128,15 +211,29 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
         org_name, country = rng.choice(organizations) if rng.random() < 0.6 else ("", rng.choice(list(COUNTRIES)))
         spec = COUNTRIES[country]
         first = rng.choice(spec["first"])
-        last = f"{rng.choice(spec['last'])} {rng.choice(spec['last'])}" if country in ("ES", "MX") else f"{rng.choice(spec['last'])}-{rng.choice(spec['last'])}"
+        last = (
+            f"{rng.choice(spec['last'])} {rng.choice(spec['last'])}"
+            if country in ("ES", "MX")
+            else f"{rng.choice(spec['last'])}-{rng.choice(spec['last'])}"
+        )
         city, postal, region = rng.choice(spec["cities"])
         row = {
-            "external_id": f"demo-{i}", "kind": "person", "first_name": first, "last_name": last, "organization": org_name,
+            "external_id": f"demo-{i}",
+            "kind": "person",
+            "first_name": first,
+            "last_name": last,
+            "organization": org_name,
             "email": f"{_ascii(first)}.{_ascii(last)}{i}@{rng.choice(spec['domains'])}",
             "phone": _phone(rng, country, phones) if rng.random() < 0.8 else "",
             "street": f"{rng.choice(spec['streets'])} {rng.randint(1, 200)}" if rng.random() < 0.7 else "",
-            "city": city, "postal_code": postal, "address_country": country, "country": country, "region": region,
-            "status": rng.choice(STATUSES), "owner": rng.choice(OWNERS), "language": spec["language"],
+            "city": city,
+            "postal_code": postal,
+            "address_country": country,
+            "country": country,
+            "region": region,
+            "status": rng.choice(STATUSES),
+            "owner": rng.choice(OWNERS),
+            "language": spec["language"],
             "tags": ",".join(sorted(set(rng.sample(TAGS, rng.randint(0, 2))))),
         }
         people.append(row)
@@ -152,7 +249,10 @@ def load_demo(crm: CRM, count: int = 3000) -> list[str]:
     contacts = crm.plugin("contacts")
     created = organizations = 0
     # organizations first, so that people find them by name
-    for part in ([r for r in rows if r.get("kind") == "organization"], [r for r in rows if r.get("kind") != "organization"]):
+    for part in (
+        [r for r in rows if r.get("kind") == "organization"],
+        [r for r in rows if r.get("kind") != "organization"],
+    ):
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()
@@ -160,7 +260,9 @@ def load_demo(crm: CRM, count: int = 3000) -> list[str]:
         buffer.seek(0)
         report = contacts.import_csv(buffer, source_name="demo.csv", actor="demo", match_on=("external_id",))
         created += report.created
-        organizations += report.organizations_created + (report.created if part and part[0].get("kind") == "organization" else 0)
+        organizations += report.organizations_created + (
+            report.created if part and part[0].get("kind") == "organization" else 0
+        )
     ids = [card.id for card in contacts.search(tag="newsletter", limit=10_000).cards]
     contacts.create_list("newsletter", "Monthly newsletter (demo)")
     contacts.add_to_list("newsletter", ids)

@@ -38,18 +38,18 @@ import itertools
 import operator
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import attrs
 import peewee
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from crm_core.errors import StorageError, ValidationError
-
 from crm_contacts.book import chunks
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
+from crm_core.errors import StorageError, ValidationError
 
 __all__ = ["BLOCK_LIMIT", "DuplicateFinder", "DuplicatePair", "DuplicateScan", "Duplicates", "WINDOW"]
 
@@ -119,7 +119,9 @@ class DuplicateFinder:
         progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.crm = crm
-        self.threshold = float(threshold if threshold is not None else crm.settings("contacts").duplicate_name_similarity)
+        self.threshold = float(
+            threshold if threshold is not None else crm.settings("contacts").duplicate_name_similarity
+        )
         # rapidfuzz's float may round a hair below a ratio that is exactly the threshold: let it through, _ratio decides
         self.cutoff = self.threshold - 1e-9
         self.block_limit = block_limit
@@ -132,7 +134,9 @@ class DuplicateFinder:
     def scan(self, limit: int | None = 100, offset: int = 0) -> DuplicateScan:
         """Find every pair; return the ``limit`` pairs after the first ``offset`` (``None``: all)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValidationError(f"duplicates: limit must be a whole number of at least 1 (or None for every pair), not {limit!r}")
+            raise ValidationError(
+                f"duplicates: limit must be a whole number of at least 1 (or None for every pair), not {limit!r}"
+            )
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValidationError(f"duplicates: offset must be a whole number of at least 0, not {offset!r}")
         self.people = self.blocks = self.comparisons = self.candidates = 0
@@ -175,7 +179,8 @@ class DuplicateFinder:
                 model.select(column, model.contact)
                 .join(Contact, on=(Contact.id == model.contact))
                 .where(Contact.deleted_at.is_null() & column.in_(shared))
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             )
             holders: dict[str, set[int]] = {}
             for value, cid in query:
@@ -190,18 +195,46 @@ class DuplicateFinder:
         last = 0
         live_people = Contact.deleted_at.is_null() & (Contact.kind == "person")
         while True:
-            ids = [r[0] for r in self._rows(Contact.select(Contact.id).where(live_people & (Contact.id > last)).order_by(Contact.id).limit(PAGE))]
+            ids = [
+                r[0]
+                for r in self._rows(
+                    Contact.select(Contact.id).where(live_people & (Contact.id > last)).order_by(Contact.id).limit(PAGE)
+                )
+            ]
             if not ids:
                 break
             first, last = ids[0], ids[-1]
             query = (
-                Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
-                .join(ContactAddress, peewee.JOIN.LEFT_OUTER, on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)))  # noqa: E712
+                Contact.select(
+                    Contact.id,
+                    Contact.name_key,
+                    Contact.organization,
+                    ContactAddress.city,
+                    ContactAddress.street,
+                    ContactAddress.postal_code,
+                )
+                .join(
+                    ContactAddress,
+                    peewee.JOIN.LEFT_OUTER,
+                    on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)),  # noqa: E712
+                )
                 .where(live_people & Contact.id.between(first, last))
             )
             # e-mails and phones travel with the entries: checking a candidate pair then needs no query
-            emails = _joined(self._rows(ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.between(first, last))))
-            phones = _joined(self._rows(ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.between(first, last))))
+            emails = _joined(
+                self._rows(
+                    ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(
+                        ContactEmail.contact.between(first, last)
+                    )
+                )
+            )
+            phones = _joined(
+                self._rows(
+                    ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(
+                        ContactPhone.contact.between(first, last)
+                    )
+                )
+            )
             store.add_entries(_entries(self._rows(query), emails, phones))
             self.people += len(ids)
             self.progress("people read", self.people)
@@ -251,7 +284,11 @@ class DuplicateFinder:
                     out.append((*pair, 1.0))
             start = end
         # the block comes sorted by name; two more orders catch typos early and in the middle of a name
-        for order in (range(n), sorted(range(n), key=lambda k: _rotated(names[k])), sorted(range(n), key=lambda k: names[k][::-1])):
+        for order in (
+            range(n),
+            sorted(range(n), key=lambda k: _rotated(names[k])),
+            sorted(range(n), key=lambda k: names[k][::-1]),
+        ):
             ordered = [names[k] for k in order]
             for pos in range(n - 1):
                 neighbours = ordered[pos + 1 : pos + 1 + window]
@@ -268,14 +305,28 @@ class DuplicateFinder:
         """Keep the candidates with a second signal and nothing against them (the old rules, unchanged)."""
         self.candidates += len(batch)
         found = []
-        for (_, a, name_a, org_a, city_a, street_a, postal_a, emails_a, phones_a), (_, b, name_b, org_b, city_b, street_b, postal_b, emails_b, phones_b), ratio in batch:
+        for (_, a, name_a, org_a, city_a, street_a, postal_a, emails_a, phones_a), (
+            _,
+            b,
+            name_b,
+            org_b,
+            city_b,
+            street_b,
+            postal_b,
+            emails_b,
+            phones_b,
+        ), ratio in batch:
             conflicts = []
             if emails_a and emails_b and not set(emails_a.split("\n")) & set(emails_b.split("\n")):
                 conflicts.append("e-mails")
             if phones_a and phones_b and not set(phones_a.split("\n")) & set(phones_b.split("\n")):
                 conflicts.append("phones")
             same_org = bool(org_a) and org_a == org_b
-            same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (street_b.lower() if street_b else None, postal_b, (city_b or "").lower())  # type: ignore[union-attr]
+            same_address = bool(street_a) and ((street_a or "").lower(), postal_a, (city_a or "").lower()) == (
+                street_b.lower() if street_b else None,
+                postal_b,
+                (city_b or "").lower(),
+            )
             same_city = bool(city_a) and (city_a or "").lower() == (city_b or "").lower()
             exact = ratio == 1.0
             if conflicts and not (exact and same_org and same_address and len(conflicts) == 1):
@@ -295,7 +346,9 @@ class DuplicateFinder:
         org_ids = sorted({org for _, _, _, org, _, _ in found if org})
         org_names: dict[int, str] = {}
         for part in chunks(org_ids):
-            org_names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator())
+            org_names.update(
+                Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator()
+            )
         out = []
         for a, b, name, org, places, signal in found:
             where = ([f"in organization {org_names.get(org, '#' + str(org))}"] if org else []) + places
@@ -311,7 +364,9 @@ class DuplicateFinder:
     def _display_names(ids: set[int]) -> dict[int, str]:
         names: dict[int, str] = {}
         for part in chunks(sorted(ids)):
-            names.update(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator())
+            names.update(
+                Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator()
+            )
         return names
 
 
@@ -323,7 +378,9 @@ def _joined(rows: Iterable[tuple[int, str]]) -> dict[int, str]:
     return {cid: "\n".join(values) for cid, values in out.items()}
 
 
-def _entries(rows: Iterable[tuple[Any, ...]], emails: dict[int, str], phones: dict[int, str]) -> Iterator[tuple[Any, ...]]:
+def _entries(
+    rows: Iterable[tuple[Any, ...]], emails: dict[int, str], phones: dict[int, str]
+) -> Iterator[tuple[Any, ...]]:
     """A person's block entries: one in its organization and one in its city, by the first two letters of its name."""
     for cid, key, org, city, street, postal in rows:
         if not key:
@@ -358,7 +415,9 @@ class _Store:
         # a bounded page cache (16 MB) keeps memory flat, SQLite sorts on disk beyond it
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE", "cache_size = -16000"):
             self.db.execute(f"PRAGMA {pragma}")
-        self.db.execute("CREATE TABLE entry (block TEXT, name TEXT, street_key TEXT, id INTEGER, org INTEGER, city TEXT, street TEXT, postal TEXT, emails TEXT, phones TEXT)")
+        self.db.execute(
+            "CREATE TABLE entry (block TEXT, name TEXT, street_key TEXT, id INTEGER, org INTEGER, city TEXT, street TEXT, postal TEXT, emails TEXT, phones TEXT)"
+        )
         self.db.execute("CREATE TABLE pair (a INTEGER, b INTEGER, seq INTEGER, reason TEXT)")
 
     def add_entries(self, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -400,7 +459,9 @@ class Duplicates:
         """
         return list(self.scan_duplicates(limit, offset=offset).pairs)
 
-    def scan_duplicates(self, limit: int | None = 100, *, offset: int = 0, progress: Callable[[str, int], None] | None = None) -> DuplicateScan:
+    def scan_duplicates(
+        self, limit: int | None = 100, *, offset: int = 0, progress: Callable[[str, int], None] | None = None
+    ) -> DuplicateScan:
         """:meth:`find_duplicates` with the total number of pairs and the scan's counts (a :class:`DuplicateScan`).
 
         ``progress(phase, count)`` is called now and then during a long scan.

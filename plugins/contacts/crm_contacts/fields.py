@@ -19,12 +19,12 @@ from crm_contacts.normalize import (
     PHONE_KINDS,
     STATUSES,
     InvalidValue,
-    normalize_country,
-    normalize_email,
-    normalize_kind,
     country_or_none,
     is_exchange_address,
+    normalize_country,
     normalize_date,
+    normalize_email,
+    normalize_kind,
     normalize_tag,
     parse_bool,
     read_phone,
@@ -68,7 +68,17 @@ FIELDS = (
     "custom",
 )
 _ADDRESS_PARTS = {"street": 300, "extra": 300, "city": 150, "postal_code": 20, "region": 150, "country": 2}
-_NULLABLE = {"region", "country", "owner", "language", "external_id", "notes", "organization_id", "status_changed_at", *DETAIL_FIELDS}
+_NULLABLE = {
+    "region",
+    "country",
+    "owner",
+    "language",
+    "external_id",
+    "notes",
+    "organization_id",
+    "status_changed_at",
+    *DETAIL_FIELDS,
+}
 
 
 class FieldError(ValueError):
@@ -197,7 +207,10 @@ def clean_addresses(value: Any) -> list[dict[str, Any]]:
             raise FieldError("addresses", f"each address is a table of street, city, postal_code…, not {item!r}")
         unknown = set(item) - set(_ADDRESS_PARTS) - {"kind", "primary"}
         if unknown:
-            raise FieldError("addresses", f"unknown part(s) {', '.join(sorted(unknown))}; the parts are kind, {', '.join(_ADDRESS_PARTS)}, primary")
+            raise FieldError(
+                "addresses",
+                f"unknown part(s) {', '.join(sorted(unknown))}; the parts are kind, {', '.join(_ADDRESS_PARTS)}, primary",
+            )
         address: dict[str, Any] = {"kind": "other"}
         try:
             address["kind"] = normalize_kind(str(item.get("kind") or ""), ADDRESS_KINDS, "address")
@@ -334,7 +347,10 @@ def _refuse_unverified(field: str, items: list[dict[str, Any]], region: str | No
             if field == "emails":
                 normalize_email(item["address"])  # raises with the reason
             where = f"the default region {region}" if region else "any country (no default region is set)"
-            raise FieldError(field, f"{item['number']!r} is not a valid phone number in {where}; write it in international form (+<country code>…)")
+            raise FieldError(
+                field,
+                f"{item['number']!r} is not a valid phone number in {where}; write it in international form (+<country code>…)",
+            )
 
 
 def _row_countries(fields: Mapping[str, Any]) -> list[str]:
@@ -357,13 +373,17 @@ def _moment(field: str, value: Any) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise FieldError(field, f"{value!r} is not a date and time; write it as ISO 8601, e.g. 2025-03-01T09:30:00+00:00") from None
+            raise FieldError(
+                field, f"{value!r} is not a date and time; write it as ISO 8601, e.g. 2025-03-01T09:30:00+00:00"
+            ) from None
     if not isinstance(value, dt.datetime):
         raise FieldError(field, f"expected a date and time, not {value!r}")
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def display_name_for(kind: str, first_name: str, last_name: str, display_name: str | None, emails: list[dict[str, Any]] | None = None) -> str:
+def display_name_for(
+    kind: str, first_name: str, last_name: str, display_name: str | None, emails: list[dict[str, Any]] | None = None
+) -> str:
     """The name shown for a contact: given, else "first last", else the e-mail."""
     if display_name:
         return display_name
@@ -374,6 +394,7 @@ def display_name_for(kind: str, first_name: str, last_name: str, display_name: s
         return emails[0]["address"]
     raise FieldError(
         "display_name",
-        "a contact needs a name: give display_name, or first_name/last_name for a person" if kind == "person"
+        "a contact needs a name: give display_name, or first_name/last_name for a person"
+        if kind == "person"
         else "an organization needs display_name (its name)",
     )

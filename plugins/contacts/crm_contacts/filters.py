@@ -11,15 +11,33 @@ A filter set is a plain dict (JSON-ready, so a segment stores it as is)::
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import peewee
 
+from crm_contacts.models import (
+    Contact,
+    ContactAddress,
+    ContactCustomField,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    ListMember,
+    MailingList,
+)
+from crm_contacts.normalize import (
+    KINDS,
+    STATUSES,
+    InvalidValue,
+    name_key,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    normalize_tag,
+)
 from crm_core.errors import ValidationError
 from crm_core.ids import check_id
-
-from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag, ListMember, MailingList
-from crm_contacts.normalize import KINDS, STATUSES, InvalidValue, name_key, normalize_country, normalize_email, normalize_phone, normalize_tag
 
 __all__ = ["FILTERS", "apply", "check", "describe"]
 
@@ -133,7 +151,9 @@ def _name_condition(text: str) -> peewee.Expression:
 def _query_condition(text: str, region: str | None) -> peewee.Expression:
     """Free text: an e-mail if it has an @, a phone if it looks like one, else a name."""
     if "@" in text:  # check() let only a whole address through
-        return Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
+        return Contact.id.in_(
+            ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text))
+        )
     digits = sum(c.isdigit() for c in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) * 0.7:
         try:
@@ -144,7 +164,9 @@ def _query_condition(text: str, region: str | None) -> peewee.Expression:
     return _name_condition(text)
 
 
-def apply(query: peewee.ModelSelect[Contact], filters: Mapping[str, Any], region: str | None = None) -> peewee.ModelSelect[Contact]:
+def apply(
+    query: peewee.ModelSelect[Contact], filters: Mapping[str, Any], region: str | None = None
+) -> peewee.ModelSelect[Contact]:
     """Narrow a query on ``Contact`` with checked ``filters`` (see :func:`check`)."""
     for key, value in filters.items():
         if key == "query":
@@ -152,9 +174,13 @@ def apply(query: peewee.ModelSelect[Contact], filters: Mapping[str, Any], region
         elif key == "name":
             query = query.where(_name_condition(value))
         elif key == "email":
-            query = query.where(Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value)))
+            query = query.where(
+                Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value))
+            )
         elif key == "phone":
-            query = query.where(Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value)))
+            query = query.where(
+                Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value))
+            )
         elif key == "tag":
             for tag in value:
                 query = query.where(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == tag)))

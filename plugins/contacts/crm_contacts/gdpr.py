@@ -13,10 +13,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.events import ContactErased
-
-from crm_core.errors import NotFoundError, ValidationError
-from crm_core.privacy import erase_contact as erase_everywhere
 
 from crm_contacts.book import check_channel
 from crm_contacts.fields import DETAIL_FIELDS
@@ -33,6 +29,9 @@ from crm_contacts.models import (
     PendingUpdate,
     UpdateToken,
 )
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.privacy import erase_contact as erase_everywhere
+from crm_hookspecs.events import ContactErased
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -59,15 +58,25 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
         record = api.get(contact_id)
         lists = [
             {"list": name, "added_at": _plain(added), "unsubscribed_at": _plain(unsub)}
-            for name, added, unsub in ListMember.select(MailingList.name, ListMember.added_at, ListMember.unsubscribed_at)
+            for name, added, unsub in ListMember.select(
+                MailingList.name, ListMember.added_at, ListMember.unsubscribed_at
+            )
             .join(MailingList)
             .where(ListMember.contact == contact_id)
             .order_by(MailingList.name)
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         ]
         merges = [
-            {"survivor_id": m.survivor_id, "merged_id": m.merged_id, "at": _plain(m.created_at), "undone_at": _plain(m.undone_at)}
-            for m in Merge.select().where((Merge.survivor_id == contact_id) | (Merge.merged_id == contact_id)).order_by(Merge.id)
+            {
+                "survivor_id": m.survivor_id,
+                "merged_id": m.merged_id,
+                "at": _plain(m.created_at),
+                "undone_at": _plain(m.undone_at),
+            }
+            for m in Merge.select()
+            .where((Merge.survivor_id == contact_id) | (Merge.merged_id == contact_id))
+            .order_by(Merge.id)
         ]
         updates = [
             {"submitted_at": _plain(p.submitted_at), "changes": json.loads(p.changes), "status": p.status}
@@ -92,16 +101,36 @@ def personal_values(crm: CRM, contact_id: int) -> list[str]:
         row = Contact.get_or_none(Contact.id == contact_id)
         if row is None:
             return []
-        values = [row.display_name, f"{row.first_name} {row.last_name}".strip(), f"{row.last_name} {row.first_name}".strip()]
+        values = [
+            row.display_name,
+            f"{row.first_name} {row.last_name}".strip(),
+            f"{row.last_name} {row.first_name}".strip(),
+        ]
         if row.first_name and row.last_name:
             values.append(f"{row.last_name}, {row.first_name}")
         values += [row.name_key, row.external_id or ""]
-        values += [a for (a,) in ContactEmail.select(ContactEmail.address).where(ContactEmail.contact == contact_id).tuples().iterator()]
-        for number, extension in ContactPhone.select(ContactPhone.number, ContactPhone.extension).where(ContactPhone.contact == contact_id).tuples().iterator():
+        values += [
+            a
+            for (a,) in ContactEmail.select(ContactEmail.address)
+            .where(ContactEmail.contact == contact_id)
+            .tuples()
+            .iterator()
+        ]
+        for number, _extension in (
+            ContactPhone.select(ContactPhone.number, ContactPhone.extension)
+            .where(ContactPhone.contact == contact_id)
+            .tuples()
+            .iterator()
+        ):
             values.append(number)
             if number.startswith("+") and len(number) > 4:
                 values.append(number[1:])  # as some bodies and files show it
-        for street, extra in ContactAddress.select(ContactAddress.street, ContactAddress.extra).where(ContactAddress.contact == contact_id).tuples().iterator():
+        for street, extra in (
+            ContactAddress.select(ContactAddress.street, ContactAddress.extra)
+            .where(ContactAddress.contact == contact_id)
+            .tuples()
+            .iterator()
+        ):
             values += [street, extra]
     # only a person's names identify him: an organisation's name is a company's
     if row.kind != "person":
@@ -125,7 +154,16 @@ def erase_contact(crm: CRM, contact_id: int) -> int | None:
             return None
         now = crm.clock.now()
         count = 1
-        for model in (ContactEmail, ContactPhone, ContactAddress, ContactTag, ContactCustomField, ListMember, PendingUpdate, UpdateToken):
+        for model in (
+            ContactEmail,
+            ContactPhone,
+            ContactAddress,
+            ContactTag,
+            ContactCustomField,
+            ListMember,
+            PendingUpdate,
+            UpdateToken,
+        ):
             count += model.delete().where(model.contact == contact_id).execute()
         label = f"Erased contact #{contact_id}"
         Contact.update(
@@ -145,9 +183,9 @@ def erase_contact(crm: CRM, contact_id: int) -> int | None:
         ).where(Contact.id == contact_id).execute()
         # a merge keeps the survivor's earlier values for undoing: drop them too
         for merge in Merge.select().where((Merge.survivor_id == contact_id) | (Merge.merged_id == contact_id)):
-            Merge.update(survivor_before="{}", moved_rows="{}", moved_by_plugins="{}", undone_at=merge.undone_at or now).where(
-                Merge.id == merge.id
-            ).execute()
+            Merge.update(
+                survivor_before="{}", moved_rows="{}", moved_by_plugins="{}", undone_at=merge.undone_at or now
+            ).where(Merge.id == merge.id).execute()
             count += 1
     return count
 

@@ -25,21 +25,32 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
-
-from crm_core.errors import CRMError, ValidationError
 
 from crm_contacts.book import check_channel, chunks
 from crm_contacts.identity import database_id
 from crm_contacts.importreport import ImportReport, ImportStopped, ProblemFile, RowError
 from crm_contacts.importwrite import BatchWriter, defaults, fold, reserve_ids
 from crm_contacts.mapping import Target
-from crm_contacts.matching import CONFLICT_CHOICES, DEFAULT_MATCH_KEYS, MATCH_KEYS, Candidate, MatchKey, conflict, contact_names, describe, row_keys, same_person
+from crm_contacts.matching import (
+    CONFLICT_CHOICES,
+    DEFAULT_MATCH_KEYS,
+    MATCH_KEYS,
+    Candidate,
+    MatchKey,
+    conflict,
+    contact_names,
+    describe,
+    row_keys,
+    same_person,
+)
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
+from crm_core.errors import CRMError, ValidationError
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -65,7 +76,9 @@ _MATCH_SQL = {
     ),
     "org": "SELECT name_key, id, deleted_at FROM contacts_contact WHERE name_key IN ({}) AND kind = 'organization' ORDER BY id",
 }
-_CANDIDATE_SQL = "SELECT id, kind, display_name, first_name, last_name, external_id FROM contacts_contact WHERE id IN ({})"
+_CANDIDATE_SQL = (
+    "SELECT id, kind, display_name, first_name, last_name, external_id FROM contacts_contact WHERE id IN ({})"
+)
 #: keys that identify a contact on their own; a phone or an organization's name is used only without them
 _IDENTIFYING = ("id", "external_id", "email")
 
@@ -153,13 +166,27 @@ class Importer:
         self._other_ids = 0
         #: new contacts made from rows with no key to find them again, and the same as of the last commit
         self._keyless = 0
-        self._committed: dict[str, int] = {"rows": 0, "line": 0, "created": 0, "updated": 0, "unchanged": 0, "organizations": 0, "keyless": 0}
+        self._committed: dict[str, int] = {
+            "rows": 0,
+            "line": 0,
+            "created": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "organizations": 0,
+            "keyless": 0,
+        }
         self._line = 0
         self._cells: Callable[[list[str]], list[Any]] = lambda cells: cells
 
     # -- driving -------------------------------------------------------------
 
-    def run(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int, cells: Callable[[list[str]], list[Any]] | None = None) -> ImportReport:
+    def run(
+        self,
+        rows: Iterable[tuple[int, list[str]]],
+        targets: Sequence[Target | None],
+        width: int,
+        cells: Callable[[list[str]], list[Any]] | None = None,
+    ) -> ImportReport:
         """Import ``rows`` (``(line, cells)``); ``cells`` turns a row's cells into what the problem file shows."""
         report = self.report
         database = self.crm.database
@@ -169,7 +196,9 @@ class Importer:
             with self.crm.activate():
                 found = MailingList.get_or_none(MailingList.name == self.list_name)
             if found is None:
-                raise ValidationError(f"--list {self.list_name!r}: no such mailing list; create it with 'crm contacts lists create'")
+                raise ValidationError(
+                    f"--list {self.list_name!r}: no such mailing list; create it with 'crm contacts lists create'"
+                )
             list_id = found.id
         self._database = database_id(self.crm)
         self._writer = BatchWriter(self.crm, report, self.actor, self.channel, list_id)
@@ -205,7 +234,12 @@ class Importer:
                 "before exports carried the database's identity): they were matched on their external id, e-mail, "
                 "or phone and name instead"
             )
-        if previous == "after-commit" and not self.dry_run and not report.aborted and (report.created or report.updated):
+        if (
+            previous == "after-commit"
+            and not self.dry_run
+            and not report.aborted
+            and (report.created or report.updated)
+        ):
             self.crm.events.deliver()
         return report
 
@@ -260,7 +294,9 @@ class Importer:
                 return
             yield batch
 
-    def _validated(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> Generator[tuple[Any, list[Any]], None, None]:
+    def _validated(
+        self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int
+    ) -> Generator[tuple[Any, list[Any]], None, None]:
         """``(batch, checked rows)`` in file order (checked in worker processes when jobs > 1)."""
         report = self.report
         if self.jobs == 1:
@@ -305,8 +341,13 @@ class Importer:
                         report.timings["commit"] += time.perf_counter() - committing
                 self._line = batch[-1][0]
                 self._committed = {
-                    "rows": report.rows, "line": batch[-1][0], "created": report.created, "updated": report.updated,
-                    "unchanged": report.unchanged, "organizations": report.organizations_created, "keyless": self._keyless,
+                    "rows": report.rows,
+                    "line": batch[-1][0],
+                    "created": report.created,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "organizations": report.organizations_created,
+                    "keyless": self._keyless,
                 }
                 if self.progress is not None:
                     self.progress(len(checked))
@@ -383,7 +424,11 @@ class Importer:
         keyed = []
         for item in good:
             organization = item.organization
-            if organization and item.fields.get("kind") == "organization" and name_key(organization) == name_key(item.fields.get("display_name")):
+            if (
+                organization
+                and item.fields.get("kind") == "organization"
+                and name_key(organization) == name_key(item.fields.get("display_name"))
+            ):
                 organization = None  # an organization is not a member of itself
             keyed.append((item, row_keys(item.fields, self._own_id(item), self.match_on), organization))
         names = {name_key(org): org for _, _, org in keyed if org}
@@ -404,7 +449,13 @@ class Importer:
         writer.add_to_list(rows_ids + list(plan.updates), now)
 
     def _place(
-        self, plan: _Plan, item: CheckedRow, keys: list[MatchKey], organization: str | None, matches: _Matches, raw: dict[int, list[str]]
+        self,
+        plan: _Plan,
+        item: CheckedRow,
+        keys: list[MatchKey],
+        organization: str | None,
+        matches: _Matches,
+        raw: dict[int, list[str]],
     ) -> None:
         """Put one row in the plan: an update of the contact it matches, a fold into an earlier row, a new contact, or a conflict."""
         fields = item.fields
@@ -416,11 +467,14 @@ class Importer:
             if others:
                 problem: tuple[str, str] | None = (
                     key[0],
-                    f"matches contact {cid} by {describe(key)} and " + " and ".join(f"contact {c} by {describe(k)}" for c, k in others.items()),
+                    f"matches contact {cid} by {describe(key)} and "
+                    + " and ".join(f"contact {c} by {describe(k)}" for c, k in others.items()),
                 )
             else:
                 contact = matches.contacts[cid]
-                problem = conflict(fields, contact.kind, contact_names(contact), f"contact {cid} {contact.display_name!r}", key)
+                problem = conflict(
+                    fields, contact.kind, contact_names(contact), f"contact {cid} {contact.display_name!r}", key
+                )
             if problem is not None and self.on_conflict == "skip":
                 self._conflict(item, *problem, raw)
                 return
@@ -433,7 +487,13 @@ class Importer:
         new = plan.new
         index, file_key = self._in_file(fields, keys, plan.in_file, new)
         if index is not None and file_key is not None:
-            problem = conflict(fields, new[index]["kind"], contact_names(new[index]), f"line {plan.lines[index]} {new[index]['display_name']!r}", file_key)
+            problem = conflict(
+                fields,
+                new[index]["kind"],
+                contact_names(new[index]),
+                f"line {plan.lines[index]} {new[index]['display_name']!r}",
+                file_key,
+            )
             if problem is not None and self.on_conflict == "skip":
                 self._conflict(item, *problem, raw)
                 return

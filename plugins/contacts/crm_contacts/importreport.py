@@ -11,7 +11,8 @@ original cells, as a CSV the user can fix and import again
 from __future__ import annotations
 
 import csv
-from typing import IO, Any, Sequence
+from collections.abc import Sequence
+from typing import IO, Any
 
 import attrs
 
@@ -62,7 +63,15 @@ class ImportReport:
     #: tables), write (the INSERT/UPDATE statements), events (building and
     #: writing them to the outbox), commit (each batch's, outbox included)
     timings: dict[str, float] = attrs.field(
-        factory=lambda: {"read": 0.0, "validate": 0.0, "match": 0.0, "prepare": 0.0, "write": 0.0, "events": 0.0, "commit": 0.0}
+        factory=lambda: {
+            "read": 0.0,
+            "validate": 0.0,
+            "match": 0.0,
+            "prepare": 0.0,
+            "write": 0.0,
+            "events": 0.0,
+            "commit": 0.0,
+        }
     )
     contact_ids: list[int] = attrs.field(factory=list, repr=False)
 

@@ -23,7 +23,8 @@ import subprocess
 import sys
 import time
 from collections import deque
-from typing import IO, Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
 
 __all__ = ["ValidationPool"]
 
@@ -73,7 +74,9 @@ class ValidationPool:
             for _ in range(jobs):
                 process = subprocess.Popen(
                     [sys.executable, "-m", "crm_contacts.importworkers", str(os.getpid())],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    close_fds=True,
                 )
                 self._processes.append(process)
                 self._send(process, (function, args))
@@ -91,7 +94,9 @@ class ValidationPool:
         pickle.dump(message, stream, protocol=pickle.HIGHEST_PROTOCOL)
         stream.flush()
 
-    def map(self, batches: Iterator[Sequence[Any]], waited: Callable[[float], None] | None = None) -> Iterator[tuple[Sequence[Any], Any]]:
+    def map(
+        self, batches: Iterator[Sequence[Any]], waited: Callable[[float], None] | None = None
+    ) -> Iterator[tuple[Sequence[Any], Any]]:
         """``(batch, result)`` for each batch, in order; ``waited(seconds)`` is told how long results took."""
         pending: deque[tuple[int, Sequence[Any]]] = deque()
         jobs = len(self._processes)
@@ -116,7 +121,9 @@ class ValidationPool:
             code = None
         return RuntimeError(f"an import worker (process {process.pid}) ended unexpectedly (exit code {code})")
 
-    def _receive(self, turn: int, batch: Sequence[Any], waited: Callable[[float], None] | None) -> tuple[Sequence[Any], Any]:
+    def _receive(
+        self, turn: int, batch: Sequence[Any], waited: Callable[[float], None] | None
+    ) -> tuple[Sequence[Any], Any]:
         start = time.perf_counter()
         try:
             result = pickle.load(self._processes[turn].stdout)  # type: ignore[arg-type]

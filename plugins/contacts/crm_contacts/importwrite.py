@@ -22,17 +22,15 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
-from crm_hookspecs.events import ContactChanged, ContactCreated
-from crm_hookspecs.records import FieldChange
-
-from crm_core.storage import bulk_insert, dialect
-
 from crm_contacts.book import chunks, stored_time
 from crm_contacts.fields import DETAIL_FIELDS, display_name_for
 from crm_contacts.importreport import ImportReport
 from crm_contacts.models import ContactEmail, ContactPhone, ListMember
 from crm_contacts.normalize import name_key
 from crm_contacts.records import DATA_FIELDS, compact, snapshot
+from crm_core.storage import bulk_insert, dialect
+from crm_hookspecs.events import ContactChanged, ContactCreated
+from crm_hookspecs.records import FieldChange
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -40,12 +38,41 @@ if TYPE_CHECKING:
 __all__ = ["BatchWriter", "CHILD_TABLES", "child_rows", "defaults", "fold", "reserve_ids"]
 
 _SCALARS = (
-    "kind", "display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language",
-    "do_not_contact", "external_id", "notes", *DETAIL_FIELDS,
+    "kind",
+    "display_name",
+    "first_name",
+    "last_name",
+    "organization_id",
+    "status",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "do_not_contact",
+    "external_id",
+    "notes",
+    *DETAIL_FIELDS,
 )
 _CONTACT_COLUMNS = (
-    "id", "kind", "display_name", "first_name", "last_name", "name_key", "organization_id", "status", "status_changed_at",
-    "region", "country", "owner", "language", "do_not_contact", "external_id", "notes", "created_at", "updated_at", *DETAIL_FIELDS,
+    "id",
+    "kind",
+    "display_name",
+    "first_name",
+    "last_name",
+    "name_key",
+    "organization_id",
+    "status",
+    "status_changed_at",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "do_not_contact",
+    "external_id",
+    "notes",
+    "created_at",
+    "updated_at",
+    *DETAIL_FIELDS,
 )
 # an e-mail or phone kept as typed is stored unverified once the tables have the column
 _EMAIL_VERIFIED = "verified" in ContactEmail._meta.fields
@@ -88,17 +115,45 @@ class BatchWriter:
             at = str(at)
         contacts, emails, phones, addresses, tags, custom = [], [], [], [], [], []
         for cid, f in zip(ids, new):
-            contacts.append((
-                cid, f["kind"], f["display_name"], f["first_name"], f["last_name"],
-                name_key(f["display_name"], f["first_name"], f["last_name"]), f.get("organization_id"), f["status"],
-                _stored_at(f.get("status_changed_at"), at),
-                f.get("region"), f.get("country"), f.get("owner"), f.get("language"), f.get("do_not_contact", False),
-                f.get("external_id"), f.get("notes"), at, at, *(f.get(k) for k in DETAIL_FIELDS),
-            ))
+            contacts.append(
+                (
+                    cid,
+                    f["kind"],
+                    f["display_name"],
+                    f["first_name"],
+                    f["last_name"],
+                    name_key(f["display_name"], f["first_name"], f["last_name"]),
+                    f.get("organization_id"),
+                    f["status"],
+                    _stored_at(f.get("status_changed_at"), at),
+                    f.get("region"),
+                    f.get("country"),
+                    f.get("owner"),
+                    f.get("language"),
+                    f.get("do_not_contact", False),
+                    f.get("external_id"),
+                    f.get("notes"),
+                    at,
+                    at,
+                    *(f.get(k) for k in DETAIL_FIELDS),
+                )
+            )
             emails += child_rows("emails", cid, f.get("emails", ()))
             phones += child_rows("phones", cid, f.get("phones", ()))
             for a in f.get("addresses", ()):
-                addresses.append((cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]))
+                addresses.append(
+                    (
+                        cid,
+                        a["kind"],
+                        a["street"],
+                        a["extra"],
+                        a["city"],
+                        a["postal_code"],
+                        a["region"],
+                        a["country"],
+                        a["primary"],
+                    )
+                )
             for t in f.get("tags", ()):
                 tags.append((cid, t))
             for k, v in (f.get("custom") or {}).items():
@@ -111,8 +166,11 @@ class BatchWriter:
         bulk_insert("contacts_email", CHILD_TABLES["emails"][1], emails, database=database, batch_size=size)
         bulk_insert("contacts_phone", CHILD_TABLES["phones"][1], phones, database=database, batch_size=size)
         bulk_insert(
-            "contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
-            addresses, database=database, batch_size=size,
+            "contacts_address",
+            ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
+            addresses,
+            database=database,
+            batch_size=size,
         )
         bulk_insert("contacts_tag", ("contact_id", "tag"), tags, database=database, batch_size=size)
         bulk_insert("contacts_custom", ("contact_id", "key", "value"), custom, database=database, batch_size=size)
@@ -123,11 +181,19 @@ class BatchWriter:
             data = {k: f[k] for k in DATA_FIELDS if k in f}
             if "custom" in data:
                 data["custom"] = {k: v for k, v in data["custom"].items() if v is not None}
-            events.append(ContactCreated(contact_id=cid, kind=f["kind"], data=compact(data), actor=self.actor, channel=self.channel, occurred_at=now))
+            events.append(
+                ContactCreated(
+                    contact_id=cid,
+                    kind=f["kind"],
+                    data=compact(data),
+                    actor=self.actor,
+                    channel=self.channel,
+                    occurred_at=now,
+                )
+            )
         self.crm.events.emit_many(events)
         timings["events"] += clock() - start
         self.report.contact_ids.extend(ids)
-
 
     def update(self, updates: dict[int, list[dict[str, Any]]], now: dt.datetime) -> None:
         """Fold each matched contact's rows into it; write and count the ones that change."""
@@ -165,12 +231,20 @@ class BatchWriter:
         p = database.param
         q = database.quote[0] + "{}" + database.quote[1]
         columns = [c for c in _CONTACT_COLUMNS if c not in ("id", "created_at")]
-        sql = f"UPDATE {q.format('contacts_contact')} SET " + ", ".join(f"{q.format(c)} = {p}" for c in columns) + f" WHERE {q.format('id')} = {p}"
+        sql = (
+            f"UPDATE {q.format('contacts_contact')} SET "
+            + ", ".join(f"{q.format(c)} = {p}" for c in columns)
+            + f" WHERE {q.format('id')} = {p}"
+        )
         params = []
         events = []
         for cid, old, new, record in changed:
             status_date = new.pop("status_changed_at", None)
-            status_at = stored_time(status_date or now) if new["status"] != old["status"] else stored_time(record.status_changed_at or now)
+            status_at = (
+                stored_time(status_date or now)
+                if new["status"] != old["status"]
+                else stored_time(record.status_changed_at or now)
+            )
             values = {
                 **{k: new[k] for k in _SCALARS},
                 "name_key": name_key(new["display_name"], new["first_name"], new["last_name"]),
@@ -179,10 +253,14 @@ class BatchWriter:
             }
             params.append([values[c] for c in columns] + [cid])
             changes = {k: FieldChange(old=old[k], new=new[k]) for k in DATA_FIELDS if old[k] != new[k]}
-            events.append(ContactChanged(contact_id=cid, changes=changes, actor=self.actor, channel=self.channel, occurred_at=now))
+            events.append(
+                ContactChanged(contact_id=cid, changes=changes, actor=self.actor, channel=self.channel, occurred_at=now)
+            )
         cursor = database.cursor()
         cursor.executemany(sql, params)
-        rewrite: dict[str, list[tuple[int, dict[str, Any]]]] = {k: [] for k in ("emails", "phones", "addresses", "tags", "custom")}
+        rewrite: dict[str, list[tuple[int, dict[str, Any]]]] = {
+            k: [] for k in ("emails", "phones", "addresses", "tags", "custom")
+        }
         for cid, old, new, _ in changed:
             for key in rewrite:
                 if old[key] != new[key]:
@@ -192,7 +270,10 @@ class BatchWriter:
                 continue
             table, child_columns = CHILD_TABLES[key]
             for part in chunks([cid for cid, _ in items]):
-                database.execute_sql(f"DELETE FROM {q.format(table)} WHERE {q.format('contact_id')} IN ({', '.join([p] * len(part))})", list(part))
+                database.execute_sql(
+                    f"DELETE FROM {q.format(table)} WHERE {q.format('contact_id')} IN ({', '.join([p] * len(part))})",
+                    list(part),
+                )
             new_rows = [row for cid, new in items for row in child_rows(key, cid, new[key])]
             bulk_insert(table, child_columns, new_rows, database=database)
         report.timings["write"] += clock() - start
@@ -200,22 +281,40 @@ class BatchWriter:
         self.crm.events.emit_many(events)
         report.timings["events"] += clock() - start
 
-
     def add_to_list(self, ids: list[int], now: dt.datetime) -> None:
         if self.list_id is None:
             return
         have: set[int] = set()
         for part in chunks(ids):
-            have |= {r[0] for r in ListMember.select(ListMember.contact).where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part)).tuples().iterator()}
+            have |= {
+                r[0]
+                for r in ListMember.select(ListMember.contact)
+                .where((ListMember.mailing_list == self.list_id) & ListMember.contact.in_(part))
+                .tuples()
+                .iterator()
+            }
         at = stored_time(now)
-        bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), [(self.list_id, i, at) for i in dict.fromkeys(ids) if i not in have], database=self.crm.database)
-
+        bulk_insert(
+            ListMember,
+            ("mailing_list_id", "contact_id", "added_at"),
+            [(self.list_id, i, at) for i in dict.fromkeys(ids) if i not in have],
+            database=self.crm.database,
+        )
 
 
 CHILD_TABLES = {
-    "emails": ("contacts_email", ("contact_id", "address", "kind", "is_primary") + (("verified",) if _EMAIL_VERIFIED else ())),
-    "phones": ("contacts_phone", ("contact_id", "number", "extension", "kind", "is_primary") + (("verified",) if _PHONE_VERIFIED else ())),
-    "addresses": ("contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary")),
+    "emails": (
+        "contacts_email",
+        ("contact_id", "address", "kind", "is_primary") + (("verified",) if _EMAIL_VERIFIED else ()),
+    ),
+    "phones": (
+        "contacts_phone",
+        ("contact_id", "number", "extension", "kind", "is_primary") + (("verified",) if _PHONE_VERIFIED else ()),
+    ),
+    "addresses": (
+        "contacts_address",
+        ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
+    ),
     "tags": ("contacts_tag", ("contact_id", "tag")),
     "custom": ("contacts_custom", ("contact_id", "key", "value")),
 }
@@ -228,7 +327,20 @@ def child_rows(key: str, cid: int, value: Any) -> list[tuple[Any, ...]]:
     if key == "phones":
         return [_phone_row(cid, p) for p in value]
     if key == "addresses":
-        return [(cid, a["kind"], a["street"], a["extra"], a["city"], a["postal_code"], a["region"], a["country"], a["primary"]) for a in value]
+        return [
+            (
+                cid,
+                a["kind"],
+                a["street"],
+                a["extra"],
+                a["city"],
+                a["postal_code"],
+                a["region"],
+                a["country"],
+                a["primary"],
+            )
+            for a in value
+        ]
     if key == "tags":
         return [(cid, t) for t in value]
     return [(cid, k, v) for k, v in sorted(value.items()) if v is not None]
@@ -258,7 +370,9 @@ def defaults(fields: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("first_name", "")
     out.setdefault("last_name", "")
     if not out.get("display_name"):
-        out["display_name"] = display_name_for(out["kind"], out["first_name"], out["last_name"], None, out.get("emails"))
+        out["display_name"] = display_name_for(
+            out["kind"], out["first_name"], out["last_name"], None, out.get("emails")
+        )
     out.setdefault("status", "prospect")
     if "custom" in out:
         out["custom"] = {k: v for k, v in out["custom"].items() if v is not None}
@@ -307,4 +421,3 @@ def fold(current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
             if derived:
                 out["display_name"] = derived
     return out
-

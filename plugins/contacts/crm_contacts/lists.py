@@ -12,20 +12,20 @@ in one place.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
-from crm_hookspecs.events import ContactUnsubscribed
-from crm_hookspecs.records import ContactCard, MailingListInfo
-from crm_hookspecs.records import ListMember as ListMemberRecord
-
-from crm_core.errors import NotFoundError, ValidationError
-from crm_core.storage import bulk_insert
 
 from crm_contacts import filters as search_filters
 from crm_contacts.book import check_channel, chunks, stored_time
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone, ListMember, MailingList, Segment
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.storage import bulk_insert
+from crm_hookspecs.events import ContactUnsubscribed
+from crm_hookspecs.records import ContactCard, MailingListInfo
+from crm_hookspecs.records import ListMember as ListMemberRecord
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
@@ -110,7 +110,8 @@ class MailingLists:
                     peewee.fn.COUNT(ListMember.unsubscribed_at),
                 )
                 .group_by(ListMember.mailing_list)
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             )
             for list_id, total, unsubscribed in query:
                 counts[list_id] = (total - unsubscribed, unsubscribed)
@@ -127,16 +128,25 @@ class MailingLists:
             existing: set[int] = set()
             found: set[int] = set()
             for part in chunks(ids):
-                found |= {r[0] for r in Contact.select(Contact.id).where(Contact.id.in_(part) & Contact.deleted_at.is_null()).tuples().iterator()}
+                found |= {
+                    r[0]
+                    for r in Contact.select(Contact.id)
+                    .where(Contact.id.in_(part) & Contact.deleted_at.is_null())
+                    .tuples()
+                    .iterator()
+                }
                 existing |= {
                     r[0]
                     for r in ListMember.select(ListMember.contact)
                     .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part))
-                    .tuples().iterator()
+                    .tuples()
+                    .iterator()
                 }
             missing = [i for i in ids if i not in found]
             if missing:
-                raise NotFoundError(f"no contact with id {missing[0]} (or it is deleted); nothing was added to {name!r}")
+                raise NotFoundError(
+                    f"no contact with id {missing[0]} (or it is deleted); nothing was added to {name!r}"
+                )
             now = stored_time(self.crm.clock.now())
             new = [(row.id, i, now) for i in ids if i not in existing]
             bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), new, database=self.crm.database)
@@ -149,11 +159,21 @@ class MailingLists:
             row = self._list(name)
             query = (
                 ListMember.select(
-                    Contact.id, Contact.display_name, E.address, ListMember.added_at, ListMember.unsubscribed_at,
-                    Contact.do_not_contact, Contact.deleted_at,
+                    Contact.id,
+                    Contact.display_name,
+                    E.address,
+                    ListMember.added_at,
+                    ListMember.unsubscribed_at,
+                    Contact.do_not_contact,
+                    Contact.deleted_at,
                 )
                 .join(Contact, on=(Contact.id == ListMember.contact))
-                .join_from(ListMember, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == ListMember.contact) & (E.is_primary == True)))  # noqa: E712
+                .join_from(
+                    ListMember,
+                    E,
+                    peewee.JOIN.LEFT_OUTER,
+                    on=((E.contact == ListMember.contact) & (E.is_primary == True)),  # noqa: E712
+                )
                 .where(ListMember.mailing_list == row.id)
                 .order_by(Contact.name_key, Contact.id)
                 .offset(offset)
@@ -185,18 +205,28 @@ class MailingLists:
             for line, value in values:
                 try:
                     if value.isdigit():
-                        found = Contact.select(Contact.id).where((Contact.id == int(value)) & Contact.deleted_at.is_null()).scalar()
+                        found = (
+                            Contact.select(Contact.id)
+                            .where((Contact.id == int(value)) & Contact.deleted_at.is_null())
+                            .scalar()
+                        )
                     elif "@" in value:
                         address = normalize_email(value)
                         found = (
-                            ContactEmail.select(ContactEmail.contact).join(Contact)
-                            .where((ContactEmail.address == address) & Contact.deleted_at.is_null()).order_by(ContactEmail.contact).scalar()
+                            ContactEmail.select(ContactEmail.contact)
+                            .join(Contact)
+                            .where((ContactEmail.address == address) & Contact.deleted_at.is_null())
+                            .order_by(ContactEmail.contact)
+                            .scalar()
                         )
                     else:
                         number = normalize_phone(value, book.region)[0]
                         found = (
-                            ContactPhone.select(ContactPhone.contact).join(Contact)
-                            .where((ContactPhone.number == number) & Contact.deleted_at.is_null()).order_by(ContactPhone.contact).scalar()
+                            ContactPhone.select(ContactPhone.contact)
+                            .join(Contact)
+                            .where((ContactPhone.number == number) & Contact.deleted_at.is_null())
+                            .order_by(ContactPhone.contact)
+                            .scalar()
                         )
                 except InvalidValue as exc:
                     missing.append((line, value, str(exc)))
@@ -217,10 +247,16 @@ class MailingLists:
         with self.crm.transaction():
             row = self._list(name)
             for part in chunks(ids):
-                removed += ListMember.delete().where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part)).execute()
+                removed += (
+                    ListMember.delete()
+                    .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part))
+                    .execute()
+                )
         return removed
 
-    def unsubscribe(self, contact_id: int, list_name: str | None = None, *, actor: str | None = None, channel: str = "staff") -> bool:
+    def unsubscribe(
+        self, contact_id: int, list_name: str | None = None, *, actor: str | None = None, channel: str = "staff"
+    ) -> bool:
         """Unsubscribe a contact from one list, or (``list_name=None``) flag it do-not-contact.
 
         A contact merged into another (an old mailing's link names it) is
@@ -242,7 +278,13 @@ class MailingLists:
                     changed = True
                 if not target.do_not_contact:
                     book: AddressBook = self  # type: ignore[assignment]
-                    book._apply_update(target, book._records([target.id])[target.id], {"do_not_contact": True}, actor=actor, channel=channel)
+                    book._apply_update(
+                        target,
+                        book._records([target.id])[target.id],
+                        {"do_not_contact": True},
+                        actor=actor,
+                        channel=channel,
+                    )
                     changed = True
                 if changed:
                     self.crm.emit(ContactUnsubscribed(contact_id=target.id, list_id=None, actor=actor, channel=channel))
@@ -250,9 +292,12 @@ class MailingLists:
             row = self._list(list_name)
             members = {
                 cid: (mid, unsubscribed)
-                for mid, cid, unsubscribed in ListMember.select(ListMember.id, ListMember.contact, ListMember.unsubscribed_at)
+                for mid, cid, unsubscribed in ListMember.select(
+                    ListMember.id, ListMember.contact, ListMember.unsubscribed_at
+                )
                 .where((ListMember.mailing_list == row.id) & ListMember.contact.in_({contact.id, target.id}))
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             }
             if not members:
                 merged = f" (nor is contact {target.id}, which it was merged into)" if target.id != contact.id else ""
@@ -272,7 +317,11 @@ class MailingLists:
             ids = {int(contact_id)} if contact is None else {contact.id, _survivor(contact).id}
             return bool(
                 ListMember.update(unsubscribed_at=None)
-                .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(ids) & ListMember.unsubscribed_at.is_null(False))
+                .where(
+                    (ListMember.mailing_list == row.id)
+                    & ListMember.contact.in_(ids)
+                    & ListMember.unsubscribed_at.is_null(False)
+                )
                 .execute()
             )
 
@@ -284,7 +333,9 @@ class MailingLists:
         book: AddressBook = self  # type: ignore[assignment]
         checked = search_filters.check(dict(filters), book.region)
         if not checked:
-            raise ValidationError(f"segment {name!r} needs at least one filter; the filters are: {', '.join(search_filters.FILTERS)}")
+            raise ValidationError(
+                f"segment {name!r} needs at least one filter; the filters are: {', '.join(search_filters.FILTERS)}"
+            )
         if "list" in checked:
             with self.crm.activate():
                 self._list(checked["list"])
@@ -292,8 +343,12 @@ class MailingLists:
             if Segment.get_or_none(Segment.name == name) is not None:
                 raise ValidationError(f"a segment named {name!r} already exists")
             if MailingList.get_or_none(MailingList.name == name) is not None:
-                raise ValidationError(f"a mailing list is named {name!r}; lists and segments share names, choose another")
-            row = Segment.create(name=name, description=description, filters=json.dumps(checked), created_at=self.crm.clock.now())
+                raise ValidationError(
+                    f"a mailing list is named {name!r}; lists and segments share names, choose another"
+                )
+            row = Segment.create(
+                name=name, description=description, filters=json.dumps(checked), created_at=self.crm.clock.now()
+            )
         return SegmentInfo(row.id, row.name, row.description, checked)
 
     def segment(self, name: str) -> SegmentInfo:
@@ -306,7 +361,10 @@ class MailingLists:
 
     def segments(self) -> list[SegmentInfo]:
         with self.crm.activate():
-            return [SegmentInfo(r.id, r.name, r.description, json.loads(r.filters)) for r in Segment.select().order_by(Segment.name)]
+            return [
+                SegmentInfo(r.id, r.name, r.description, json.loads(r.filters))
+                for r in Segment.select().order_by(Segment.name)
+            ]
 
     def delete_segment(self, name: str) -> None:
         with self.crm.transaction():
@@ -329,7 +387,9 @@ class MailingLists:
             seg = Segment.get_or_none(Segment.name == name)
             if seg is not None:
                 return "segment", json.loads(seg.filters)
-        raise NotFoundError(f"no mailing list or segment named {name!r}; see 'crm contacts lists list' and 'crm contacts segments list'")
+        raise NotFoundError(
+            f"no mailing list or segment named {name!r}; see 'crm contacts lists list' and 'crm contacts segments list'"
+        )
 
     def _audience_base(self, source: str) -> tuple[str, peewee.ModelSelect[Contact], MailingList | None]:
         kind, value = self._source(source)
@@ -372,7 +432,9 @@ class MailingLists:
         last = 0
         while True:
             with self.crm.activate():
-                ids = [r[0] for r in query.where(Contact.id > last).order_by(Contact.id).limit(1000).tuples().iterator()]
+                ids = [
+                    r[0] for r in query.where(Contact.id > last).order_by(Contact.id).limit(1000).tuples().iterator()
+                ]
                 if not ids:
                     return
                 cards = book._card_rows(Contact.id.in_(ids), order=(Contact.id,))
@@ -400,7 +462,12 @@ class MailingLists:
                 rest = rest.where(Contact.id.not_in(unsub_ids))
             total = rest.count()
             included = rest.where(has_address).count()
-        return {"included": included, "do_not_contact": dnc, "unsubscribed": unsubscribed, "no_address": total - included}
+        return {
+            "included": included,
+            "do_not_contact": dnc,
+            "unsubscribed": unsubscribed,
+            "no_address": total - included,
+        }
 
 
 def _survivor(contact: Contact) -> Contact:
@@ -437,5 +504,9 @@ def _member_values(lines: Iterable[str]) -> list[tuple[int, str]]:
                 f"members file: line {first + 1} is a CSV header with no id, email or phone column ({', '.join(rows[0])}); "
                 "name one of those, or give one id, e-mail or phone per line"
             )
-        return [(first + 2 + i, row[column].strip()) for i, row in enumerate(rows[1:]) if len(row) > column and row[column].strip()]
+        return [
+            (first + 2 + i, row[column].strip())
+            for i, row in enumerate(rows[1:])
+            if len(row) > column and row[column].strip()
+        ]
     return [(i + 1, line.strip()) for i, line in enumerate(text) if line.strip() and not line.lstrip().startswith("#")]

@@ -11,25 +11,52 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import IO, Any, Iterable
+from collections.abc import Iterable
+from typing import IO, Any
 
 import attrs
-from crm_hookspecs.records import ContactCard
 
 from crm_core.errors import ValidationError
 from crm_core.output import csv_safe
+from crm_hookspecs.records import ContactCard
 
 __all__ = ["DISTRIBUTION_FORMATS", "LABEL_COLUMNS", "Mailings", "MailingCounts", "label_lines"]
 
 DISTRIBUTION_FORMATS = ("csv", "addresses")
 DISTRIBUTION_COLUMNS = ("email", "name", "first_name", "last_name", "language", "contact_id")
-LABEL_COLUMNS = ("contact_id", "name", "organization", "street", "extra", "postal_code", "city", "region", "country", "label")
+LABEL_COLUMNS = (
+    "contact_id",
+    "name",
+    "organization",
+    "street",
+    "extra",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "label",
+)
 _MM = 72 / 25.4  # points per millimetre
 _PAGE_SIZES = {"A4": (210 * _MM, 297 * _MM), "letter": (612.0, 792.0)}
 _COUNTRY_NAMES = {
-    "ES": "SPAIN", "FR": "FRANCE", "DE": "GERMANY", "IT": "ITALY", "PT": "PORTUGAL", "GB": "UNITED KINGDOM",
-    "IE": "IRELAND", "US": "UNITED STATES", "MX": "MEXICO", "NL": "NETHERLANDS", "BE": "BELGIUM", "CH": "SWITZERLAND",
-    "AT": "AUSTRIA", "CA": "CANADA", "AR": "ARGENTINA", "BR": "BRAZIL", "CL": "CHILE", "CO": "COLOMBIA",
+    "ES": "SPAIN",
+    "FR": "FRANCE",
+    "DE": "GERMANY",
+    "IT": "ITALY",
+    "PT": "PORTUGAL",
+    "GB": "UNITED KINGDOM",
+    "IE": "IRELAND",
+    "US": "UNITED STATES",
+    "MX": "MEXICO",
+    "NL": "NETHERLANDS",
+    "BE": "BELGIUM",
+    "CH": "SWITZERLAND",
+    "AT": "AUSTRIA",
+    "CA": "CANADA",
+    "AR": "ARGENTINA",
+    "BR": "BRAZIL",
+    "CL": "CHILE",
+    "CO": "COLOMBIA",
 }
 
 
@@ -93,7 +120,19 @@ class Mailings:
             writer = csv.writer(out)
             writer.writerow(DISTRIBUTION_COLUMNS)
             for card in cards:
-                writer.writerow([csv_safe(v) for v in (card.email, card.display_name, card.first_name, card.last_name, card.language or "", card.id)])
+                writer.writerow(
+                    [
+                        csv_safe(v)
+                        for v in (
+                            card.email,
+                            card.display_name,
+                            card.first_name,
+                            card.last_name,
+                            card.language or "",
+                            card.id,
+                        )
+                    ]
+                )
                 written += 1
         return self._counts(report, written)
 
@@ -107,7 +146,18 @@ class Mailings:
         for card in self.audience(source, "post"):  # type: ignore[attr-defined]
             a = card.address
             organization = card.organization_name if card.kind == "person" else ""
-            row = [card.id, card.display_name, organization or "", a.street, a.extra, a.postal_code, a.city, a.region, a.country, "\n".join(label_lines(card, home))]
+            row = [
+                card.id,
+                card.display_name,
+                organization or "",
+                a.street,
+                a.extra,
+                a.postal_code,
+                a.city,
+                a.region,
+                a.country,
+                "\n".join(label_lines(card, home)),
+            ]
             writer.writerow([csv_safe(v) for v in row])
             written += 1
         return self._counts(report, written)
@@ -177,7 +227,11 @@ class _Sheet:
                 canvas.drawString(left, top - size - i * size * 1.2, text)
         if count == 0:
             canvas.setFont(font, self.font_size)
-            canvas.drawString(self.margin, self.page_height - self.margin - self.font_size, "(no contact with a postal address to label)")
+            canvas.drawString(
+                self.margin,
+                self.page_height - self.margin - self.font_size,
+                "(no contact with a postal address to label)",
+            )
         canvas.save()
         return count
 

@@ -23,26 +23,52 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import attrs
 
-from crm_core.errors import ValidationError
-
 from crm_contacts.normalize import ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS
+from crm_core.errors import ValidationError
 
 __all__ = ["LAYOUTS", "Mapping_", "Target", "detect", "load_mapping_file", "parse_target"]
 
 SCALAR_TARGETS = (
-    "id", "external_id", "kind", "first_name", "last_name", "display_name", "organization", "status", "region",
-    "country", "owner", "language", "do_not_contact", "notes", "tags", "name_prefix", "middle_name", "name_suffix",
-    "nickname", "title", "department", "birthday", "website", "status_changed_at",
+    "id",
+    "external_id",
+    "kind",
+    "first_name",
+    "last_name",
+    "display_name",
+    "organization",
+    "status",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "do_not_contact",
+    "notes",
+    "tags",
+    "name_prefix",
+    "middle_name",
+    "name_suffix",
+    "nickname",
+    "title",
+    "department",
+    "birthday",
+    "website",
+    "status_changed_at",
 )
 ADDRESS_PARTS = ("street", "extra", "city", "postal_code", "region", "country", "kind")
 _NATIVE_ADDRESS = {
-    "street": "street", "extra": "extra", "city": "city", "postal_code": "postal_code",
-    "address_region": "region", "address_country": "country", "address_kind": "kind",
+    "street": "street",
+    "extra": "extra",
+    "city": "city",
+    "postal_code": "postal_code",
+    "address_region": "region",
+    "address_country": "country",
+    "address_kind": "kind",
 }
 _MULTI = re.compile(r"^(?P<base>email|phone|address)(?:_(?P<slot>\d+))?(?::(?P<kind>[a-z]+))?(?:\.(?P<part>[a-z_]+))?$")
 
@@ -69,7 +95,7 @@ def parse_target(text: str) -> Target | None:
         part = _NATIVE_ADDRESS[value]
         return Target("address", 1, None, part if part != "kind" else "type")
     if value.startswith("custom."):
-        name = value[len("custom."):].strip()
+        name = value[len("custom.") :].strip()
         if not name or len(name) > 100:
             raise ValidationError(f"mapping target {text!r}: name the custom field, e.g. custom.industry")
         return Target("custom", part=name)
@@ -78,10 +104,14 @@ def parse_target(text: str) -> Target | None:
         base, slot, kind, part = match["base"], int(match["slot"] or 1), match["kind"], match["part"]
         allowed = {"email": EMAIL_KINDS, "phone": PHONE_KINDS, "address": ADDRESS_KINDS}[base]
         if kind is not None and kind not in allowed:
-            raise ValidationError(f"mapping target {text!r}: {kind!r} is not a {base} type; use one of {', '.join(allowed)}")
+            raise ValidationError(
+                f"mapping target {text!r}: {kind!r} is not a {base} type; use one of {', '.join(allowed)}"
+            )
         if base == "address":
             if part is None or (part not in ADDRESS_PARTS and part != "type"):
-                raise ValidationError(f"mapping target {text!r}: an address target names a part: {', '.join(ADDRESS_PARTS)}, e.g. address_2.city")
+                raise ValidationError(
+                    f"mapping target {text!r}: an address target names a part: {', '.join(ADDRESS_PARTS)}, e.g. address_2.city"
+                )
             part = "type" if part == "kind" else part
         elif part not in (None, "type"):
             raise ValidationError(f"mapping target {text!r}: only .type may follow {base}")
@@ -107,13 +137,26 @@ class Mapping_:
 
 def _google_targets() -> dict[str, str]:
     out = {
-        "Name": "display_name", "Given Name": "first_name", "Family Name": "last_name", "First Name": "first_name",
-        "Last Name": "last_name", "Notes": "notes", "Group Membership": "tags", "Labels": "tags",
-        "Organization 1 - Name": "organization", "Organization Name": "organization",
-        "Additional Name": "middle_name", "Middle Name": "middle_name", "Name Prefix": "name_prefix",
-        "Name Suffix": "name_suffix", "Nickname": "nickname", "Birthday": "birthday",
-        "Organization 1 - Title": "title", "Organization Title": "title",
-        "Organization 1 - Department": "department", "Organization Department": "department",
+        "Name": "display_name",
+        "Given Name": "first_name",
+        "Family Name": "last_name",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Notes": "notes",
+        "Group Membership": "tags",
+        "Labels": "tags",
+        "Organization 1 - Name": "organization",
+        "Organization Name": "organization",
+        "Additional Name": "middle_name",
+        "Middle Name": "middle_name",
+        "Name Prefix": "name_prefix",
+        "Name Suffix": "name_suffix",
+        "Nickname": "nickname",
+        "Birthday": "birthday",
+        "Organization 1 - Title": "title",
+        "Organization Title": "title",
+        "Organization 1 - Department": "department",
+        "Organization Department": "department",
         "Website 1 - Value": "website",
         # the address written out again in one cell: its parts are mapped
         **{f"Address {n} - Formatted": "-" for n in range(1, 6)},
@@ -137,24 +180,56 @@ def _google_targets() -> dict[str, str]:
 
 
 _OUTLOOK = {
-    "First Name": "first_name", "Last Name": "last_name", "Company": "organization", "Notes": "notes", "Categories": "tags",
-    "E-mail Address": "email_1", "E-mail 2 Address": "email_2", "E-mail 3 Address": "email_3",
-    "Mobile Phone": "phone_1:mobile", "Business Phone": "phone_2:work", "Home Phone": "phone_3:home",
-    "Business Phone 2": "phone_4:work", "Business Fax": "phone_5:fax", "Other Phone": "phone_6:other",
-    "Business Street": "address_1:work.street", "Business City": "address_1:work.city",
-    "Business State": "address_1:work.region", "Business Postal Code": "address_1:work.postal_code",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Company": "organization",
+    "Notes": "notes",
+    "Categories": "tags",
+    "E-mail Address": "email_1",
+    "E-mail 2 Address": "email_2",
+    "E-mail 3 Address": "email_3",
+    "Mobile Phone": "phone_1:mobile",
+    "Business Phone": "phone_2:work",
+    "Home Phone": "phone_3:home",
+    "Business Phone 2": "phone_4:work",
+    "Business Fax": "phone_5:fax",
+    "Other Phone": "phone_6:other",
+    "Business Street": "address_1:work.street",
+    "Business City": "address_1:work.city",
+    "Business State": "address_1:work.region",
+    "Business Postal Code": "address_1:work.postal_code",
     "Business Country/Region": "address_1:work.country",
-    "Home Street": "address_2:home.street", "Home City": "address_2:home.city", "Home State": "address_2:home.region",
-    "Home Postal Code": "address_2:home.postal_code", "Home Country/Region": "address_2:home.country",
-    "Title": "name_prefix", "Middle Name": "middle_name", "Suffix": "name_suffix", "Nickname": "nickname",
-    "Job Title": "title", "Department": "department", "Birthday": "birthday", "Web Page": "website",
-    "E-mail Type": "email_1.type", "E-mail 2 Type": "email_2.type", "E-mail 3 Type": "email_3.type",
-    "Business Street 2": "address_1:work.extra", "Home Street 2": "address_2:home.extra",
-    "Other Street": "address_3:other.street", "Other Street 2": "address_3:other.extra", "Other City": "address_3:other.city",
-    "Other State": "address_3:other.region", "Other Postal Code": "address_3:other.postal_code",
+    "Home Street": "address_2:home.street",
+    "Home City": "address_2:home.city",
+    "Home State": "address_2:home.region",
+    "Home Postal Code": "address_2:home.postal_code",
+    "Home Country/Region": "address_2:home.country",
+    "Title": "name_prefix",
+    "Middle Name": "middle_name",
+    "Suffix": "name_suffix",
+    "Nickname": "nickname",
+    "Job Title": "title",
+    "Department": "department",
+    "Birthday": "birthday",
+    "Web Page": "website",
+    "E-mail Type": "email_1.type",
+    "E-mail 2 Type": "email_2.type",
+    "E-mail 3 Type": "email_3.type",
+    "Business Street 2": "address_1:work.extra",
+    "Home Street 2": "address_2:home.extra",
+    "Other Street": "address_3:other.street",
+    "Other Street 2": "address_3:other.extra",
+    "Other City": "address_3:other.city",
+    "Other State": "address_3:other.region",
+    "Other Postal Code": "address_3:other.postal_code",
     "Other Country/Region": "address_3:other.country",
-    "Home Phone 2": "phone_7:home", "Home Fax": "phone_8:fax", "Other Fax": "phone_9:fax", "Company Main Phone": "phone_10:work",
-    "Primary Phone": "phone_11:other", "Car Phone": "phone_12:mobile", "Pager": "phone_13:other",
+    "Home Phone 2": "phone_7:home",
+    "Home Fax": "phone_8:fax",
+    "Other Fax": "phone_9:fax",
+    "Company Main Phone": "phone_10:work",
+    "Primary Phone": "phone_11:other",
+    "Car Phone": "phone_12:mobile",
+    "Pager": "phone_13:other",
     "Assistant's Phone": "phone_14:work",
 }
 _NATIVE = {t: t for t in (*SCALAR_TARGETS, *_NATIVE_ADDRESS, "email", "phone")}
@@ -241,14 +316,17 @@ def detect(
     # what no target claims is kept, named after its header (checked after the
     # "matches nothing" test: a file of only unknown columns is the wrong file)
     targets = tuple(
-        None if n in ignore else t if t is not None or n in explicit or not n else _unmapped(n) for n, t in zip(names, targets)
+        None if n in ignore else t if t is not None or n in explicit or not n else _unmapped(n)
+        for n, t in zip(names, targets)
     )
     seen: dict[Target, str] = {}
     for name, target in zip(names, targets):
         if target is None:
             continue
         if target in seen and target.field not in ("tags",):
-            raise ValidationError(f"columns {seen[target]!r} and {name!r} both map to the same target; map one of them to '-'")
+            raise ValidationError(
+                f"columns {seen[target]!r} and {name!r} both map to the same target; map one of them to '-'"
+            )
         seen[target] = name
     ignored = tuple(n for n, t in zip(names, targets) if t is None)
     kept = tuple(n for n, t in zip(names, targets) if t is not None and n not in explicit)
@@ -270,14 +348,20 @@ def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
             data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"mapping file {file}: {exc}; write TOML ([columns] \"Header\" = \"target\") or JSON") from None
+        raise ValidationError(
+            f'mapping file {file}: {exc}; write TOML ([columns] "Header" = "target") or JSON'
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
-        raise ValidationError(f"mapping file {file}: it needs a 'columns' table of \"CSV header\" = \"target\"")
+        raise ValidationError(f'mapping file {file}: it needs a \'columns\' table of "CSV header" = "target"')
     unknown = set(data) - {"columns", "delimiter", "encoding"}
     if unknown:
-        raise ValidationError(f"mapping file {file}: unknown key(s) {', '.join(sorted(unknown))}; the keys are columns, delimiter, encoding")
+        raise ValidationError(
+            f"mapping file {file}: unknown key(s) {', '.join(sorted(unknown))}; the keys are columns, delimiter, encoding"
+        )
     for header, target in data["columns"].items():
         if not isinstance(target, str):
-            raise ValidationError(f"mapping file {file}: column {header!r} maps to {target!r}; a target is text such as \"email\"")
+            raise ValidationError(
+                f'mapping file {file}: column {header!r} maps to {target!r}; a target is text such as "email"'
+            )
         parse_target(target)  # report a bad target before reading the CSV
     return data

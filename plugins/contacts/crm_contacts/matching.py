@@ -25,13 +25,26 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from crm_contacts.normalize import name_key
 
-__all__ = ["CONFLICT_CHOICES", "DEFAULT_MATCH_KEYS", "MATCH_KEYS", "NAME_SIMILARITY", "Candidate", "MatchKey", "conflict", "name_words", "names_differ", "row_keys", "same_person"]
+__all__ = [
+    "CONFLICT_CHOICES",
+    "DEFAULT_MATCH_KEYS",
+    "MATCH_KEYS",
+    "NAME_SIMILARITY",
+    "Candidate",
+    "MatchKey",
+    "conflict",
+    "name_words",
+    "names_differ",
+    "row_keys",
+    "same_person",
+]
 
 MATCH_KEYS = ("id", "external_id", "email", "phone")
 #: the keys an import matches on unless told otherwise: a phone number is not one of them, so that
@@ -138,7 +151,9 @@ def describe(key: MatchKey) -> str:
     return f"{_KEY_NAMES[key[0]]} {key[1]}"
 
 
-def conflict(fields: Mapping[str, Any], kind: str, names: Sequence[str], label: str, key: MatchKey) -> tuple[str, str] | None:
+def conflict(
+    fields: Mapping[str, Any], kind: str, names: Sequence[str], label: str, key: MatchKey
+) -> tuple[str, str] | None:
     """``(field, reason)`` when a row matched through ``key`` must not change the contact, else ``None``.
 
     ``kind`` and ``names`` are the matched contact's (see :func:`contact_names`),
@@ -146,7 +161,10 @@ def conflict(fields: Mapping[str, Any], kind: str, names: Sequence[str], label: 
     """
     row_kind = fields.get("kind")
     if row_kind and row_kind != kind:
-        return "kind", f"is {row_kind} but matches {label} by {describe(key)}, which is {'an' if kind == 'organization' else 'a'} {kind}"
+        return (
+            "kind",
+            f"is {row_kind} but matches {label} by {describe(key)}, which is {'an' if kind == 'organization' else 'a'} {kind}",
+        )
     mine = row_names(fields)
     if names_differ(mine, names):
         return "name", f"{mine[0]!r} matches {label} by {describe(key)}, whose name differs"

@@ -9,22 +9,33 @@ hold (through ``crm_contacts_merged``), and records enough to undo it with
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
-
-from crm_hookspecs.events import ContactsMerged, ContactsUnmerged
-
-from crm_core.errors import NotFoundError, ValidationError
+from collections.abc import Mapping
+from typing import Any
 
 from crm_contacts.book import check_channel
 from crm_contacts.duplicates import DuplicatePair
 from crm_contacts.models import Contact, ListMember, Merge
 from crm_contacts.records import snapshot
+from crm_core.errors import NotFoundError, ValidationError
+from crm_hookspecs.events import ContactsMerged, ContactsUnmerged
 
 __all__ = ["DuplicatePair", "MERGE_RULES", "Merging"]
 
 #: how a scalar field's surviving value is chosen
 MERGE_RULES = ("survivor", "merged", "newest")
-_SCALARS = ("display_name", "first_name", "last_name", "organization_id", "status", "region", "country", "owner", "language", "external_id", "notes")
+_SCALARS = (
+    "display_name",
+    "first_name",
+    "last_name",
+    "organization_id",
+    "status",
+    "region",
+    "country",
+    "owner",
+    "language",
+    "external_id",
+    "notes",
+)
 
 
 class Merging:
@@ -55,7 +66,9 @@ class Merging:
         rules = dict(rules or {})
         for field, rule in rules.items():
             if field not in _SCALARS:
-                raise ValidationError(f"merge rule for {field!r}: not a field with one value; the fields are: {', '.join(_SCALARS)}")
+                raise ValidationError(
+                    f"merge rule for {field!r}: not a field with one value; the fields are: {', '.join(_SCALARS)}"
+                )
             if rule not in MERGE_RULES:
                 raise ValidationError(f"merge rule {field}={rule!r}: use one of {', '.join(MERGE_RULES)}")
         if survivor_id == merged_id:
@@ -69,7 +82,9 @@ class Merging:
                 if rows[cid].deleted_at is not None:
                     raise ValidationError(f"contact {cid} is deleted; restore it before merging (nothing was merged)")
             if rows[survivor_id].kind != rows[merged_id].kind:
-                raise ValidationError(f"contact {survivor_id} is a {rows[survivor_id].kind} and {merged_id} a {rows[merged_id].kind}; only contacts of one kind merge")
+                raise ValidationError(
+                    f"contact {survivor_id} is a {rows[survivor_id].kind} and {merged_id} a {rows[merged_id].kind}; only contacts of one kind merge"
+                )
             records = book._records([survivor_id, merged_id])
             survivor, merged = records[survivor_id], records[merged_id]
             before = snapshot(survivor)
@@ -92,7 +107,9 @@ class Merging:
                     changes[key] = before[key] + extra
             parts = ("street", "extra", "city", "postal_code", "region", "country")
             have_addresses = {tuple(a[p] for p in parts) for a in before["addresses"]}
-            extra_addresses = [dict(a, primary=False) for a in other["addresses"] if tuple(a[p] for p in parts) not in have_addresses]
+            extra_addresses = [
+                dict(a, primary=False) for a in other["addresses"] if tuple(a[p] for p in parts) not in have_addresses
+            ]
             if extra_addresses:
                 changes["addresses"] = before["addresses"] + extra_addresses
             if set(other["tags"]) - set(before["tags"]):
@@ -109,14 +126,31 @@ class Merging:
             # unmerge clears a do-not-contact the merge set, never one asked for while merged
             moved_rows["contacts_contact.do_not_contact"] = bool(changes.get("do_not_contact"))
             now = self.crm.clock.now()
-            Contact.update(deleted_at=now, merged_into=survivor_id, updated_at=now).where(Contact.id == merged_id).execute()
+            Contact.update(deleted_at=now, merged_into=survivor_id, updated_at=now).where(
+                Contact.id == merged_id
+            ).execute()
             moved_by_plugins = self.crm.hooks.contacts_merged(self.crm, survivor_id, merged_id)
             record = Merge.create(
-                survivor_id=survivor_id, merged_id=merged_id, actor=actor, created_at=now,
-                survivor_before=json.dumps({**before, "status_changed_at": survivor.status_changed_at.isoformat() if survivor.status_changed_at else None}),
-                moved_rows=json.dumps(moved_rows), moved_by_plugins=json.dumps(moved_by_plugins),
+                survivor_id=survivor_id,
+                merged_id=merged_id,
+                actor=actor,
+                created_at=now,
+                survivor_before=json.dumps(
+                    {
+                        **before,
+                        "status_changed_at": survivor.status_changed_at.isoformat()
+                        if survivor.status_changed_at
+                        else None,
+                    }
+                ),
+                moved_rows=json.dumps(moved_rows),
+                moved_by_plugins=json.dumps(moved_by_plugins),
             )
-            self.crm.emit(ContactsMerged(survivor_id=survivor_id, merged_id=merged_id, merge_id=record.id, actor=actor, channel=channel))
+            self.crm.emit(
+                ContactsMerged(
+                    survivor_id=survivor_id, merged_id=merged_id, merge_id=record.id, actor=actor, channel=channel
+                )
+            )
         return record.id
 
     def _move_own(self, survivor_id: int, merged_id: int) -> dict[str, Any]:
@@ -128,27 +162,42 @@ class Merging:
         who asked not to get that list. What was copied is recorded, as
         ``[membership id, unsubscribed_at]``, so that unmerge can undo it.
         """
-        members = [r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples().iterator()]
+        members = [
+            r[0] for r in Contact.select(Contact.id).where(Contact.organization == merged_id).tuples().iterator()
+        ]
         if members:
             Contact.update(organization=survivor_id).where(Contact.id.in_(members)).execute()
         left = dict(
             ListMember.select(ListMember.mailing_list, ListMember.unsubscribed_at)
             .where((ListMember.contact == merged_id) & ListMember.unsubscribed_at.is_null(False))
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         )
         copied: list[list[Any]] = []
         if left:
             on_lists = ListMember.select(ListMember.id, ListMember.mailing_list).where(
-                (ListMember.contact == survivor_id) & ListMember.mailing_list.in_(list(left)) & ListMember.unsubscribed_at.is_null()
+                (ListMember.contact == survivor_id)
+                & ListMember.mailing_list.in_(list(left))
+                & ListMember.unsubscribed_at.is_null()
             )
             for member_id, list_id in on_lists.tuples().iterator():
                 ListMember.update(unsubscribed_at=left[list_id]).where(ListMember.id == member_id).execute()
                 copied.append([member_id, left[list_id].isoformat()])
         on_survivor = ListMember.select(ListMember.mailing_list).where(ListMember.contact == survivor_id)
-        lists = [r[0] for r in ListMember.select(ListMember.id).where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor)).tuples().iterator()]
+        lists = [
+            r[0]
+            for r in ListMember.select(ListMember.id)
+            .where((ListMember.contact == merged_id) & ListMember.mailing_list.not_in(on_survivor))
+            .tuples()
+            .iterator()
+        ]
         if lists:
             ListMember.update(contact=survivor_id).where(ListMember.id.in_(lists)).execute()
-        return {"contacts_contact.organization_id": members, "contacts_list_member": lists, "contacts_list_member.unsubscribed_at": copied}
+        return {
+            "contacts_contact.organization_id": members,
+            "contacts_list_member": lists,
+            "contacts_list_member.unsubscribed_at": copied,
+        }
 
     def merges(self, contact_id: int | None = None) -> list[dict[str, Any]]:
         """Merges made (newest first), optionally only those involving one contact."""
@@ -157,7 +206,14 @@ class Merging:
             if contact_id is not None:
                 query = query.where((Merge.survivor_id == contact_id) | (Merge.merged_id == contact_id))
             return [
-                {"id": m.id, "survivor_id": m.survivor_id, "merged_id": m.merged_id, "actor": m.actor, "at": m.created_at, "undone_at": m.undone_at}
+                {
+                    "id": m.id,
+                    "survivor_id": m.survivor_id,
+                    "merged_id": m.merged_id,
+                    "actor": m.actor,
+                    "at": m.created_at,
+                    "undone_at": m.undone_at,
+                }
                 for m in query
             ]
 
@@ -171,7 +227,12 @@ class Merging:
         check_channel(channel)
         book: Any = self
         with self.crm.transaction():
-            record = Merge.select().where((Merge.merged_id == int(merged_id)) & Merge.undone_at.is_null()).order_by(Merge.id.desc()).first()
+            record = (
+                Merge.select()
+                .where((Merge.merged_id == int(merged_id)) & Merge.undone_at.is_null())
+                .order_by(Merge.id.desc())
+                .first()
+            )
             if record is None:
                 raise NotFoundError(f"contact {merged_id} has no merge to undo; see 'crm contacts merges'")
             before = json.loads(record.survivor_before)
@@ -179,7 +240,9 @@ class Merging:
                 raise ValidationError(f"merge {record.id} cannot be undone: one of its contacts was erased")
             survivor = Contact.get_or_none(Contact.id == record.survivor_id)
             if survivor is None or survivor.deleted_at is not None:
-                raise ValidationError(f"contact {record.survivor_id}, which {merged_id} was merged into, is deleted; restore it first")
+                raise ValidationError(
+                    f"contact {record.survivor_id}, which {merged_id} was merged into, is deleted; restore it first"
+                )
             before.pop("status_changed_at", None)
             current = book._records([survivor.id])[survivor.id]
             moved = json.loads(record.moved_rows)
@@ -187,19 +250,41 @@ class Merging:
                 before["do_not_contact"] = True  # asked for while merged: an unmerge does not undo it
             # custom fields merge on update: remove the ones the merge added
             before["custom"] = {**{k: None for k in current.custom if k not in before["custom"]}, **before["custom"]}
-            book._apply_update(survivor, current, {k: v for k, v in before.items() if k != "kind"}, actor=actor, channel=channel)
+            book._apply_update(
+                survivor, current, {k: v for k, v in before.items() if k != "kind"}, actor=actor, channel=channel
+            )
             if moved.get("contacts_contact.organization_id"):
-                Contact.update(organization=record.merged_id).where(Contact.id.in_(moved["contacts_contact.organization_id"])).execute()
+                Contact.update(organization=record.merged_id).where(
+                    Contact.id.in_(moved["contacts_contact.organization_id"])
+                ).execute()
             if moved.get("contacts_list_member"):
-                ListMember.update(contact=record.merged_id).where(ListMember.id.in_(moved["contacts_list_member"])).execute()
+                ListMember.update(contact=record.merged_id).where(
+                    ListMember.id.in_(moved["contacts_list_member"])
+                ).execute()
             for member_id, copied_at in moved.get("contacts_list_member.unsubscribed_at", []):
                 # only what the merge copied, and only if nobody changed it since (a resubscribe, a new unsubscribe)
                 member = ListMember.get_or_none(ListMember.id == member_id)
-                if member is not None and member.unsubscribed_at is not None and member.unsubscribed_at.isoformat() == copied_at:
+                if (
+                    member is not None
+                    and member.unsubscribed_at is not None
+                    and member.unsubscribed_at.isoformat() == copied_at
+                ):
                     ListMember.update(unsubscribed_at=None).where(ListMember.id == member_id).execute()
             now = self.crm.clock.now()
-            Contact.update(deleted_at=None, merged_into=None, updated_at=now).where(Contact.id == record.merged_id).execute()
-            self.crm.hooks.contacts_unmerged(self.crm, record.survivor_id, record.merged_id, json.loads(record.moved_by_plugins))
+            Contact.update(deleted_at=None, merged_into=None, updated_at=now).where(
+                Contact.id == record.merged_id
+            ).execute()
+            self.crm.hooks.contacts_unmerged(
+                self.crm, record.survivor_id, record.merged_id, json.loads(record.moved_by_plugins)
+            )
             Merge.update(undone_at=now).where(Merge.id == record.id).execute()
-            self.crm.emit(ContactsUnmerged(survivor_id=record.survivor_id, merged_id=record.merged_id, merge_id=record.id, actor=actor, channel=channel))
+            self.crm.emit(
+                ContactsUnmerged(
+                    survivor_id=record.survivor_id,
+                    merged_id=record.merged_id,
+                    merge_id=record.id,
+                    actor=actor,
+                    channel=channel,
+                )
+            )
         return record.id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "ADDRESS_KINDS",
@@ -142,7 +142,17 @@ def _validity_plan(country_code: int) -> tuple[_Desc, tuple[_Desc, ...]] | None:
     general = desc(meta.general_desc)
     if general is None:
         return None
-    kinds = [meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number, meta.pager, meta.uan, meta.voicemail, meta.fixed_line]
+    kinds = [
+        meta.premium_rate,
+        meta.toll_free,
+        meta.shared_cost,
+        meta.voip,
+        meta.personal_number,
+        meta.pager,
+        meta.uan,
+        meta.voicemail,
+        meta.fixed_line,
+    ]
     if not meta.same_mobile_and_fixed_line_pattern:
         kinds.insert(0, meta.mobile)  # the commonest kind in address books first
     return general, tuple(d for d in map(desc, kinds) if d is not None)
@@ -244,7 +254,7 @@ def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | No
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             hint = (
-                f"write it in international form (+<country code>…); no default region is set"
+                "write it in international form (+<country code>…); no default region is set"
                 if not region
                 else f"its country code is unknown (default region {region.upper()})"
             )
@@ -362,8 +372,19 @@ def _countries() -> frozenset[str]:
 
 # Names CLDR does not list as a territory's name but people write.
 _COUNTRY_ALIASES = {
-    "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "usa": "US", "u.s.a.": "US",
-    "u.s.": "US", "united states of america": "US", "eeuu": "US", "ee.uu.": "US", "ee. uu.": "US", "holland": "NL",
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "united states of america": "US",
+    "eeuu": "US",
+    "ee.uu.": "US",
+    "ee. uu.": "US",
+    "holland": "NL",
 }
 # Languages whose names are read first: the index is built from these alone
 # until a name is not found in it, and only then from every CLDR language.
@@ -388,7 +409,10 @@ def _country_index(everything: bool) -> dict[str, str]:
     from babel.localedata import locale_identifiers
 
     if everything:
-        languages = [*_FIRST_LANGUAGES, *sorted({i.split("_")[0] for i in locale_identifiers()} - set(_FIRST_LANGUAGES))]
+        languages = [
+            *_FIRST_LANGUAGES,
+            *sorted({i.split("_")[0] for i in locale_identifiers()} - set(_FIRST_LANGUAGES)),
+        ]
     else:
         languages = list(_FIRST_LANGUAGES)
     valid = _countries()

@@ -36,7 +36,11 @@ def crm_plugin_api(crm: Any) -> Any:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("contacts", "crm_contacts.cli:contacts", "Address book: contacts, imports, lists, duplicates, GDPR.")]
+    return [
+        CommandSpec(
+            "contacts", "crm_contacts.cli:contacts", "Address book: contacts, imports, lists, duplicates, GDPR."
+        )
+    ]
 
 
 @hookimpl
@@ -58,7 +62,6 @@ def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
     from crm_contacts.gdpr import erase_contact
 
     return erase_contact(crm, contact_id)
-
 
 
 @hookimpl

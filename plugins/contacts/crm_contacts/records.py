@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import attrs
+
 from crm_hookspecs.records import ContactCard, ContactPage, PostalAddress
 
 __all__ = ["Address", "ContactRecord", "Email", "Phone", "SearchPage", "snapshot"]

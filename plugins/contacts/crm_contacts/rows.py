@@ -9,7 +9,8 @@ field and the reason it cannot be used.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from crm_contacts.csvread import unquote_cell
 from crm_contacts.fields import FieldError, clean, display_name_for
@@ -21,7 +22,6 @@ __all__ = ["BadRow", "CheckedRow", "target_name", "validate_rows"]
 
 _KINDS = {"email": EMAIL_KINDS, "phone": PHONE_KINDS, "address": ADDRESS_KINDS}
 _SYSTEM_GROUPS = {"mycontacts", "starred", "* mycontacts", "* starred"}
-
 
 
 class CheckedRow(NamedTuple):
@@ -138,10 +138,20 @@ def _warnings(fields: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     out = []
     for e in fields.get("emails", ()):
         if e.get("verified", True) is False:
-            out.append(("emails", f"{e['address']!r} is not a valid e-mail address; kept as typed, marked unverified and never used to match"))
+            out.append(
+                (
+                    "emails",
+                    f"{e['address']!r} is not a valid e-mail address; kept as typed, marked unverified and never used to match",
+                )
+            )
     for p in fields.get("phones", ()):
         if p.get("verified", True) is False:
-            out.append(("phones", f"{p['number']!r} could not be read as a phone number; kept as typed, marked unverified and never used to match"))
+            out.append(
+                (
+                    "phones",
+                    f"{p['number']!r} could not be read as a phone number; kept as typed, marked unverified and never used to match",
+                )
+            )
     return tuple(out)
 
 
@@ -161,7 +171,13 @@ def validate_rows(
         if len(cells) != width:
             if not any(c.strip() for c in cells):
                 continue  # a blank line
-            out.append(BadRow(line, "-", f"expected {width} fields as in the header, found {len(cells)} (check the delimiter and the quoting)"))
+            out.append(
+                BadRow(
+                    line,
+                    "-",
+                    f"expected {width} fields as in the header, found {len(cells)} (check the delimiter and the quoting)",
+                )
+            )
             continue
         try:
             raw, organization, contact_id = row_fields(cells, targets, spreadsheet_cells)
@@ -170,7 +186,13 @@ def validate_rows(
             fields = clean(raw, region=region)
             kind = fields.get("kind", "person")
             # a name must be derivable; _defaults derives it for new contacts
-            display_name_for(kind, fields.get("first_name", ""), fields.get("last_name", ""), fields.get("display_name"), fields.get("emails"))
+            display_name_for(
+                kind,
+                fields.get("first_name", ""),
+                fields.get("last_name", ""),
+                fields.get("display_name"),
+                fields.get("emails"),
+            )
             if organization is not None and len(organization) > 300:
                 raise FieldError("organization", "is longer than 300 characters")
             ref = parse_id(contact_id) if contact_id else None

@@ -18,14 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.records import FieldChange, UpdateForm, UpdateLink, UpdatePreview, UpdateResult
-
-from crm_core.errors import NotFoundError, ValidationError
-from crm_core.signing import secret_key
-from crm_core.storage import for_update
 
 from crm_contacts.fields import FieldError, clean
 from crm_contacts.models import Contact, PendingUpdate, UpdateToken
@@ -42,6 +38,10 @@ from crm_contacts.tokens import (
     new_nonce,
     read_token,
 )
+from crm_core.errors import NotFoundError, ValidationError
+from crm_core.signing import secret_key
+from crm_core.storage import for_update
+from crm_hookspecs.records import FieldChange, UpdateForm, UpdateLink, UpdatePreview, UpdateResult
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
@@ -70,7 +70,7 @@ class PendingChange:
 
 
 def _utc(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class SelfService:
@@ -109,7 +109,9 @@ class SelfService:
                 fields = [f for f in fields.replace(" ", "").split(",") if f]
             chosen = tuple(dict.fromkeys(str(f).strip() for f in fields))
             if not chosen:
-                raise ValidationError(f"fields: name at least one field the link lets the contact change; choose from {', '.join(allowed)}")
+                raise ValidationError(
+                    f"fields: name at least one field the link lets the contact change; choose from {', '.join(allowed)}"
+                )
             outside = [f for f in chosen if f not in allowed]
             if outside:
                 raise ValidationError(
@@ -119,7 +121,9 @@ class SelfService:
         ordered = tuple(f for f in allowed if f in chosen)
         hours = settings.ttl_hours if ttl_hours is None else ttl_hours
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= MAX_TTL_HOURS:
-            raise ValidationError(f"ttl: {ttl_hours!r} hours is not allowed; give more than 0 and at most {MAX_TTL_HOURS} hours (90 days)")
+            raise ValidationError(
+                f"ttl: {ttl_hours!r} hours is not allowed; give more than 0 and at most {MAX_TTL_HOURS} hours (90 days)"
+            )
         now = self.crm.clock.now()
         # whole seconds: the token carries Unix seconds
         expires_at = (now + dt.timedelta(hours=hours)).replace(microsecond=0)
@@ -131,15 +135,26 @@ class SelfService:
             if contact.deleted_at is not None:
                 raise ValidationError(f"contact {contact_id} is deleted; restore it before sending it an update link")
             UpdateToken.create(
-                nonce=nonce, contact=contact.id, fields=json.dumps(list(ordered)), created_at=now, created_by=actor, expires_at=expires_at
+                nonce=nonce,
+                contact=contact.id,
+                fields=json.dumps(list(ordered)),
+                created_at=now,
+                created_by=actor,
+                expires_at=expires_at,
             )
         token = make_token(key, contact.id, ordered, expires_at, nonce)
-        return UpdateLink(token=token, url=settings.base_url + token, contact_id=contact.id, fields=ordered, expires_at=expires_at)
+        return UpdateLink(
+            token=token, url=settings.base_url + token, contact_id=contact.id, fields=ordered, expires_at=expires_at
+        )
 
     def revoke_update_links(self, contact_id: int) -> int:
         """Withdraw every unused link of a contact (they then fail as unknown); returns how many."""
         with self.crm.transaction():
-            return UpdateToken.delete().where((UpdateToken.contact == int(contact_id)) & UpdateToken.used_at.is_null()).execute()
+            return (
+                UpdateToken.delete()
+                .where((UpdateToken.contact == int(contact_id)) & UpdateToken.used_at.is_null())
+                .execute()
+            )
 
     # -- reading a token -------------------------------------------------------
 
@@ -149,13 +164,18 @@ class SelfService:
         query = UpdateToken.select().where(UpdateToken.nonce == claims.nonce)
         row = (for_update(query, self.crm.database) if lock else query).first()
         if row is None or row.contact_id != claims.contact_id:
-            raise UnknownTokenError("this update link is no longer valid: it was withdrawn or belongs to another CRM; ask us for a new one")
+            raise UnknownTokenError(
+                "this update link is no longer valid: it was withdrawn or belongs to another CRM; ask us for a new one"
+            )
         if row.used_at is not None:
             raise UsedTokenError(
-                f"this update link was already used on {_utc(row.used_at)}; each link works once, ask us for a new one", row.used_at
+                f"this update link was already used on {_utc(row.used_at)}; each link works once, ask us for a new one",
+                row.used_at,
             )
         if self.crm.clock.now() >= claims.expires_at:
-            raise ExpiredTokenError(f"this update link expired on {_utc(claims.expires_at)}; ask us for a new one", claims.expires_at)
+            raise ExpiredTokenError(
+                f"this update link expired on {_utc(claims.expires_at)}; ask us for a new one", claims.expires_at
+            )
         contact_query = Contact.select().where(Contact.id == claims.contact_id)
         contact = (for_update(contact_query, self.crm.database) if lock else contact_query).first()
         if contact is None or contact.deleted_at is not None:
@@ -188,7 +208,9 @@ class SelfService:
                 claims.fields,
             )
         if not changes:
-            raise InvalidChangeError("changes", f"nothing was submitted; send at least one of {', '.join(claims.fields)}")
+            raise InvalidChangeError(
+                "changes", f"nothing was submitted; send at least one of {', '.join(claims.fields)}"
+            )
         try:
             # the person is at the form: a phone that cannot be read is theirs to fix, not to keep unverified
             return clean(changes, region=self.crm.settings("contacts").default_region or None, keep_unreadable=False)
@@ -206,7 +228,9 @@ class SelfService:
         return UpdatePreview(contact_id=contact.id, changes=diff, mode=self._self_service.mode)
 
     @staticmethod
-    def _plan(book: AddressBook, contact_id: int, before: Any, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, FieldChange]]:
+    def _plan(
+        book: AddressBook, contact_id: int, before: Any, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, FieldChange]]:
         try:
             return book._plan_update(contact_id, before, data)
         except ValidationError as exc:
@@ -230,9 +254,15 @@ class SelfService:
             _, diff = self._plan(book, contact.id, before, data)
             now = self.crm.clock.now()
             # the guard on used_at makes a second, concurrent use fail here
-            claimed = UpdateToken.update(used_at=now).where((UpdateToken.id == row.id) & UpdateToken.used_at.is_null()).execute()
+            claimed = (
+                UpdateToken.update(used_at=now)
+                .where((UpdateToken.id == row.id) & UpdateToken.used_at.is_null())
+                .execute()
+            )
             if claimed != 1:
-                raise UsedTokenError("this update link was already used; each link works once, ask us for a new one", None)
+                raise UsedTokenError(
+                    "this update link was already used; each link works once, ask us for a new one", None
+                )
             if not diff:
                 return UpdateResult(status="unchanged", contact_id=contact.id, changes={})
             if mode == "apply":
@@ -245,8 +275,12 @@ class SelfService:
             queued = {k: v for k, v in data.items() if k in diff and k not in applied}
             if not queued:
                 return UpdateResult(status="applied", contact_id=contact.id, changes=diff, applied=tuple(applied))
-            pending = PendingUpdate.create(contact=contact.id, token=row.id, changes=json.dumps(queued), submitted_at=now)
-        return UpdateResult(status="pending", contact_id=contact.id, changes=diff, pending_id=pending.id, applied=tuple(applied))
+            pending = PendingUpdate.create(
+                contact=contact.id, token=row.id, changes=json.dumps(queued), submitted_at=now
+            )
+        return UpdateResult(
+            status="pending", contact_id=contact.id, changes=diff, pending_id=pending.id, applied=tuple(applied)
+        )
 
     # -- staff review ------------------------------------------------------------
 
@@ -285,8 +319,16 @@ class SelfService:
                     diff = {}
             out.append(
                 PendingChange(
-                    id=r.id, contact_id=r.contact_id, display_name=record.display_name if record else "", submitted_at=r.submitted_at,
-                    status=r.status, submitted=submitted, changes=diff, reviewed_by=r.reviewed_by, reviewed_at=r.reviewed_at, note=r.note,
+                    id=r.id,
+                    contact_id=r.contact_id,
+                    display_name=record.display_name if record else "",
+                    submitted_at=r.submitted_at,
+                    status=r.status,
+                    submitted=submitted,
+                    changes=diff,
+                    reviewed_by=r.reviewed_by,
+                    reviewed_at=r.reviewed_at,
+                    note=r.note,
                 )
             )
         return out
@@ -298,7 +340,9 @@ class SelfService:
         if row.status != "pending":
             by = f" by {row.reviewed_by}" if row.reviewed_by else ""
             when = f" on {_utc(row.reviewed_at)}" if row.reviewed_at else ""
-            raise ValidationError(f"self-service change {pending_id} was already {row.status}{by}{when}; nothing was done")
+            raise ValidationError(
+                f"self-service change {pending_id} was already {row.status}{by}{when}; nothing was done"
+            )
         return row
 
     def approve_update(self, pending_id: int, *, actor: str | None = None, note: str = "") -> PendingChange:
@@ -315,12 +359,16 @@ class SelfService:
             try:
                 data = clean(json.loads(row.changes), region=book.region)
             except FieldError as exc:
-                raise ValidationError(f"self-service change {pending_id}: {exc.field}: {exc.reason}; reject it") from None
+                raise ValidationError(
+                    f"self-service change {pending_id}: {exc.field}: {exc.reason}; reject it"
+                ) from None
             before = book._records([contact.id])[contact.id]
             _, diff = book._plan_update(contact.id, before, data)
             book._apply_update(contact, before, data, actor=actor, channel="self-service")
             now = self.crm.clock.now()
-            PendingUpdate.update(status="approved", reviewed_by=actor, reviewed_at=now, note=note[:500]).where(PendingUpdate.id == row.id).execute()
+            PendingUpdate.update(status="approved", reviewed_by=actor, reviewed_at=now, note=note[:500]).where(
+                PendingUpdate.id == row.id
+            ).execute()
             view = self._pending_views([PendingUpdate.get_by_id(row.id)])[0]
         return attrs.evolve(view, changes=diff)
 
@@ -328,7 +376,7 @@ class SelfService:
         """Refuse a queued change; the contact stays as it is."""
         with self.crm.transaction():
             row = self._locked_pending(pending_id)
-            PendingUpdate.update(status="rejected", reviewed_by=actor, reviewed_at=self.crm.clock.now(), note=note[:500]).where(
-                PendingUpdate.id == row.id
-            ).execute()
+            PendingUpdate.update(
+                status="rejected", reviewed_by=actor, reviewed_at=self.crm.clock.now(), note=note[:500]
+            ).where(PendingUpdate.id == row.id).execute()
             return self._pending_views([PendingUpdate.get_by_id(row.id)])[0]

@@ -54,7 +54,9 @@ class SelfServiceSettings:
     def _check_fields(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
         unknown = [f for f in value if f not in SELF_SERVICE_FIELDS]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} cannot be changed through self-service; choose from {', '.join(SELF_SERVICE_FIELDS)}")
+            raise ValueError(
+                f"{unknown[0]!r} cannot be changed through self-service; choose from {', '.join(SELF_SERVICE_FIELDS)}"
+            )
 
 
 @attrs.frozen

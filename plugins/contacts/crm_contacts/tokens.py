@@ -34,6 +34,7 @@ import re
 
 import attrs
 
+from crm_contacts.settings import SELF_SERVICE_FIELDS
 from crm_core.signing import (
     ExpiredLinkError,
     ForgedLinkError,
@@ -44,8 +45,6 @@ from crm_core.signing import (
     UsedLinkError,
     new_nonce,
 )
-
-from crm_contacts.settings import SELF_SERVICE_FIELDS
 
 __all__ = [
     "ExpiredTokenError",
@@ -183,7 +182,9 @@ def read_token(key: bytes, token: str, legacy: bytes | None = None) -> TokenClai
         raise ForgedTokenError(str(exc)) from None
     try:
         contact_id, bits, nonce = values
-        if not (isinstance(contact_id, int) and isinstance(bits, int) and isinstance(nonce, str) and expires_at is not None):
+        if not (
+            isinstance(contact_id, int) and isinstance(bits, int) and isinstance(nonce, str) and expires_at is not None
+        ):
             raise ValueError
     except ValueError:
         raise ForgedTokenError("this update link is not valid: it was not made for updating details") from None
@@ -198,10 +199,12 @@ def _read_legacy(legacy: bytes | None, text: str, match: re.Match[str]) -> Token
     contact, expires, mask, nonce, signature = match.groups()
     payload = text.rpartition(".")[0]
     if not hmac.compare_digest(_legacy_signature(legacy, payload), signature):
-        raise ForgedTokenError("this update link is not valid: its signature does not match (it was changed, forged, or made with an old secret)")
+        raise ForgedTokenError(
+            "this update link is not valid: its signature does not match (it was changed, forged, or made with an old secret)"
+        )
     return TokenClaims(
         contact_id=int(contact, 36),
-        expires_at=dt.datetime.fromtimestamp(int(expires, 36), dt.timezone.utc),
+        expires_at=dt.datetime.fromtimestamp(int(expires, 36), dt.UTC),
         fields=_fields(int(mask, 36)),
         nonce=nonce,
     )

@@ -5,20 +5,20 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 import peewee
-
-from crm_core.errors import ValidationError
 
 from crm_contacts import filters as search_filters
 from crm_contacts.csvread import check_encoding, check_text_file, open_csv
 from crm_contacts.identity import database_id, format_id
-from crm_contacts.importing import DEFAULT_MATCH_KEYS, ImportReport, Importer
+from crm_contacts.importing import DEFAULT_MATCH_KEYS, Importer, ImportReport
 from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
 from crm_contacts.models import Contact
+from crm_core.errors import ValidationError
 
 __all__ = ["EXPORT_COLUMNS", "Transfer", "export_header"]
 
@@ -28,9 +28,31 @@ __all__ = ["EXPORT_COLUMNS", "Transfer", "export_header"]
 #: ``custom.NAME`` per custom field (see :func:`export_header`). An import
 #: reads every one of them back.
 EXPORT_COLUMNS = (
-    "id", "external_id", "kind", "display_name", "name_prefix", "first_name", "middle_name", "last_name", "name_suffix",
-    "nickname", "organization", "title", "department", "birthday", "website", "status", "status_changed_at", "owner",
-    "region", "country", "language", "do_not_contact", "tags", "notes", "created_at",
+    "id",
+    "external_id",
+    "kind",
+    "display_name",
+    "name_prefix",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "name_suffix",
+    "nickname",
+    "organization",
+    "title",
+    "department",
+    "birthday",
+    "website",
+    "status",
+    "status_changed_at",
+    "owner",
+    "region",
+    "country",
+    "language",
+    "do_not_contact",
+    "tags",
+    "notes",
+    "created_at",
 )
 _ADDRESS_COLUMNS = ("type", "street", "extra", "city", "postal_code", "region", "country")
 EXPORT_PAGE = 5000
@@ -101,8 +123,17 @@ class Transfer:
                 targets[i] = target
             with _problem_file(errors_to, [header[i] for i in kept]) as problems:
                 importer = Importer(
-                    self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on,
-                    on_conflict=on_conflict, list_name=list_name, jobs=jobs, start_line=start_line, problems=problems,
+                    self.crm,
+                    actor=actor,
+                    channel=channel,
+                    dry_run=dry_run,
+                    all_or_nothing=all_or_nothing,
+                    match_on=match_on,
+                    on_conflict=on_conflict,
+                    list_name=list_name,
+                    jobs=jobs,
+                    start_line=start_line,
+                    problems=problems,
                     progress=(lambda _: progress(csv_source.progress(), csv_source.size)) if progress else None,
                 )
                 report = importer.report
@@ -110,10 +141,17 @@ class Transfer:
                 report.layout = resolved.layout
                 report.ignored_columns = resolved.ignored
                 report.problem_file = _problem_name(errors_to)
-                importer.run(csv_source.rows(), targets, len(header), cells=lambda c: [c[i] for i in kept] if len(c) == len(header) else c)
+                importer.run(
+                    csv_source.rows(),
+                    targets,
+                    len(header),
+                    cells=lambda c: [c[i] for i in kept] if len(c) == len(header) else c,
+                )
         finally:
             csv_source.close()
-        if not report.rows and start_line <= 1 and csv_source.count is None:  # a file with no rows was refused before reading
+        if (
+            not report.rows and start_line <= 1 and csv_source.count is None
+        ):  # a file with no rows was refused before reading
             raise ValidationError(f"{csv_source.name}: no row after the header has anything to import")
         return report
 
@@ -150,8 +188,17 @@ class Transfer:
         width = cards.width
         with _problem_file(errors_to, cards.columns) as problems:
             importer = Importer(
-                self.crm, actor=actor, channel=channel, dry_run=dry_run, all_or_nothing=all_or_nothing, match_on=match_on,
-                on_conflict=on_conflict, list_name=list_name, start_line=start_line, problems=problems, spreadsheet_cells=False,
+                self.crm,
+                actor=actor,
+                channel=channel,
+                dry_run=dry_run,
+                all_or_nothing=all_or_nothing,
+                match_on=match_on,
+                on_conflict=on_conflict,
+                list_name=list_name,
+                start_line=start_line,
+                problems=problems,
+                spreadsheet_cells=False,
             )
             report = importer.report
             report.source = file.name
@@ -163,7 +210,12 @@ class Transfer:
         return report
 
     def export_vcard(
-        self, out: IO[str], filters: Mapping[str, Any] | None = None, *, version: str = "4.0", include_deleted: bool = False
+        self,
+        out: IO[str],
+        filters: Mapping[str, Any] | None = None,
+        *,
+        version: str = "4.0",
+        include_deleted: bool = False,
     ) -> int:
         """Write the matching contacts as vCards (``version`` 3.0 or 4.0); returns how many.
 
@@ -188,7 +240,9 @@ class Transfer:
                     count += 1
         return count
 
-    def export_csv(self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False) -> int:
+    def export_csv(
+        self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False
+    ) -> int:
         """Write the contacts matching ``filters`` (all by default) as CSV; returns how many.
 
         One row per contact with everything kept about it, in the layout of
@@ -212,12 +266,34 @@ class Transfer:
             writer.writerow(header)
             org = Contact.alias("org")
             columns = [
-                Contact.id, Contact.external_id, Contact.kind, Contact.display_name, Contact.name_prefix, Contact.first_name,
-                Contact.middle_name, Contact.last_name, Contact.name_suffix, Contact.nickname, org.display_name, Contact.title,
-                Contact.department, Contact.birthday, Contact.website, Contact.status, Contact.status_changed_at, Contact.owner,
-                Contact.region, Contact.country, Contact.language, Contact.do_not_contact, Contact.notes, Contact.created_at,
+                Contact.id,
+                Contact.external_id,
+                Contact.kind,
+                Contact.display_name,
+                Contact.name_prefix,
+                Contact.first_name,
+                Contact.middle_name,
+                Contact.last_name,
+                Contact.name_suffix,
+                Contact.nickname,
+                org.display_name,
+                Contact.title,
+                Contact.department,
+                Contact.birthday,
+                Contact.website,
+                Contact.status,
+                Contact.status_changed_at,
+                Contact.owner,
+                Contact.region,
+                Contact.country,
+                Contact.language,
+                Contact.do_not_contact,
+                Contact.notes,
+                Contact.created_at,
             ]
-            base = Contact.select(*columns).join_from(Contact, org, peewee.JOIN.LEFT_OUTER, on=(org.id == Contact.organization))
+            base = Contact.select(*columns).join_from(
+                Contact, org, peewee.JOIN.LEFT_OUTER, on=(org.id == Contact.organization)
+            )
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, book.region)
@@ -227,7 +303,9 @@ class Transfer:
                 while True:
                     # the page's SQL is peewee's; its rows are read with the driver's
                     # fetchall, without peewee's per-value conversion (a third of the time)
-                    sql, params = base.where(kind_filter & (Contact.id > last)).order_by(Contact.id).limit(EXPORT_PAGE).sql()
+                    sql, params = (
+                        base.where(kind_filter & (Contact.id > last)).order_by(Contact.id).limit(EXPORT_PAGE).sql()
+                    )
                     rows = database.execute_sql(sql, params).fetchall()
                     if not rows:
                         break
@@ -239,7 +317,9 @@ class Transfer:
 
 
 @contextlib.contextmanager
-def _problem_file(target: str | os.PathLike[str] | IO[str] | None, header: Sequence[str]) -> Iterator[ProblemFile | None]:
+def _problem_file(
+    target: str | os.PathLike[str] | IO[str] | None, header: Sequence[str]
+) -> Iterator[ProblemFile | None]:
     """A :class:`ProblemFile` writing to ``target`` (a path is opened, and closed after), or ``None``."""
     if target is None:
         yield None
@@ -329,14 +409,59 @@ class _RowShape:
         self.custom_index = {key: i for i, key in enumerate(custom_keys)}
 
     def row(self, r: tuple[Any, ...], children: Mapping[str, Mapping[int, list[tuple[Any, ...]]]]) -> list[Any]:
-        (cid, external_id, kind, display, prefix, first, middle, last, suffix, nickname, org_name, title, department,
-         birthday, website, status, status_at, owner, region, country, language, dnc, notes, created_at) = r
+        (
+            cid,
+            external_id,
+            kind,
+            display,
+            prefix,
+            first,
+            middle,
+            last,
+            suffix,
+            nickname,
+            org_name,
+            title,
+            department,
+            birthday,
+            website,
+            status,
+            status_at,
+            owner,
+            region,
+            country,
+            language,
+            dnc,
+            notes,
+            created_at,
+        ) = r
         tags = children["tags"].get(cid)
         row: list[Any] = [
-            format_id(self.database, cid), external_id or "", kind, display, prefix or "", first, middle or "", last, suffix or "", nickname or "",
-            org_name or "", title or "", department or "", birthday or "", website or "", status, _iso(status_at), owner or "",
-            region or "", country or "", language or "", "yes" if dnc else "", ",".join(t for (t,) in tags) if tags else "",
-            notes or "", _iso(created_at),
+            format_id(self.database, cid),
+            external_id or "",
+            kind,
+            display,
+            prefix or "",
+            first,
+            middle or "",
+            last,
+            suffix or "",
+            nickname or "",
+            org_name or "",
+            title or "",
+            department or "",
+            birthday or "",
+            website or "",
+            status,
+            _iso(status_at),
+            owner or "",
+            region or "",
+            country or "",
+            language or "",
+            "yes" if dnc else "",
+            ",".join(t for (t,) in tags) if tags else "",
+            notes or "",
+            _iso(created_at),
         ]
         emails = children["emails"].get(cid, ())
         for n in range(self.slots["emails"]):
@@ -357,7 +482,9 @@ class _RowShape:
         row += custom
         # csv_safe, inlined: this runs for every cell of every exported contact
         return [
-            ("'" + v) if v.__class__ is str and v and (v[0] in _FORMULA_START or (v[0] == "'" and v[1:2] in _FORMULA_START)) else v
+            ("'" + v)
+            if v.__class__ is str and v and (v[0] in _FORMULA_START or (v[0] == "'" and v[1:2] in _FORMULA_START))
+            else v
             for v in row
         ]
 
@@ -365,5 +492,6 @@ class _RowShape:
 def _check_columns(columns: Sequence[str]) -> None:
     unknown = [c for c in columns if c not in EXPORT_COLUMNS]
     if unknown:
-        raise ValidationError(f"unknown export column(s) {', '.join(unknown)}; the columns are: {', '.join(EXPORT_COLUMNS)}")
-
+        raise ValidationError(
+            f"unknown export column(s) {', '.join(unknown)}; the columns are: {', '.join(EXPORT_COLUMNS)}"
+        )

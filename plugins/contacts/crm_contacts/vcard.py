@@ -25,23 +25,44 @@ from __future__ import annotations
 
 import os
 import quopri
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 import attrs
-
-from crm_core.errors import ValidationError
 
 from crm_contacts.identity import format_id, parse_id
 from crm_contacts.mapping import Target, parse_target
 from crm_contacts.records import ContactRecord
+from crm_core.errors import ValidationError
 
 __all__ = ["CardFile", "read_file", "write_card"]
 
 #: the one-value columns of a card's row, each a mapping target
 _SCALARS = (
-    "id", "external_id", "kind", "display_name", "first_name", "last_name", "middle_name", "name_prefix", "name_suffix",
-    "nickname", "organization", "title", "department", "birthday", "website", "notes", "tags", "language", "status",
-    "status_changed_at", "owner", "region", "country", "do_not_contact",
+    "id",
+    "external_id",
+    "kind",
+    "display_name",
+    "first_name",
+    "last_name",
+    "middle_name",
+    "name_prefix",
+    "name_suffix",
+    "nickname",
+    "organization",
+    "title",
+    "department",
+    "birthday",
+    "website",
+    "notes",
+    "tags",
+    "language",
+    "status",
+    "status_changed_at",
+    "owner",
+    "region",
+    "country",
+    "do_not_contact",
 )
 _ADDRESS_PARTS = ("extra", "street", "city", "region", "postal_code", "country")
 #: our own properties: name -> column
@@ -181,7 +202,9 @@ def _parse(line: str, number: int, encoding: str) -> Property:
             continue
         values = []
         for item in _split_outside_quotes(val, ","):
-            values.append(_caret_decode(item[1:-1]) if len(item) > 1 and item[0] == item[-1] == '"' else _caret_decode(item))
+            values.append(
+                _caret_decode(item[1:-1]) if len(item) > 1 and item[0] == item[-1] == '"' else _caret_decode(item)
+            )
         params.setdefault(key.strip().upper(), []).extend(values)
     encodings = {e.lower() for e in params.get("ENCODING", [])}
     if "quoted-printable" in encodings:
@@ -230,7 +253,9 @@ def _cards(path: str | os.PathLike[str], encoding: str) -> Iterator[tuple[int, l
                     props, problem, start = [], None, number
                     continue
                 if props is None:
-                    raise ValidationError(f"{path}: line {number}: {line[:40]!r} is outside BEGIN:VCARD … END:VCARD; is this a vCard file?")
+                    raise ValidationError(
+                        f"{path}: line {number}: {line[:40]!r} is outside BEGIN:VCARD … END:VCARD; is this a vCard file?"
+                    )
                 if upper.startswith("END:VCARD"):
                     yield start, (problem if problem else props)
                     props = None
@@ -245,7 +270,9 @@ def _cards(path: str | os.PathLike[str], encoding: str) -> Iterator[tuple[int, l
                 except ValueError as exc:
                     problem = f"line {number}: {exc}"
         except UnicodeDecodeError as exc:
-            raise ValidationError(f"{path}: cannot be read as {encoding} ({exc.reason}); nothing was imported") from None
+            raise ValidationError(
+                f"{path}: cannot be read as {encoding} ({exc.reason}); nothing was imported"
+            ) from None
         if props is not None:
             yield start, f"line {start}: the card has no END:VCARD"
 
@@ -381,7 +408,9 @@ def _card_values(card: list[Property]) -> dict[str, str]:
         elif name == "ADR":
             parts = (_split(prop.value, ";") + [""] * 7)[:7]
             extra = " ".join(p for p in parts[:2] if p)
-            addresses.append((_pref(prop.params), [v.replace("\n", ", ") for v in (extra, *parts[2:])], _type(prop.params)))
+            addresses.append(
+                (_pref(prop.params), [v.replace("\n", ", ") for v in (extra, *parts[2:])], _type(prop.params))
+            )
     if is_org:
         out["kind"] = "organization"
     if org is not None:
@@ -442,7 +471,9 @@ _TEL_TYPES = {"mobile": "cell", "work": "work", "home": "home", "fax": "fax", "o
 
 def _bday(value: str, version: str) -> str:
     if version == "4.0":
-        return "BDAY:" + value.replace("-", "") if not value.startswith("--") else "BDAY:--" + value[2:].replace("-", "")
+        return (
+            "BDAY:" + value.replace("-", "") if not value.startswith("--") else "BDAY:--" + value[2:].replace("-", "")
+        )
     if value.startswith("--"):  # 3.0 has no date without a year: Apple's way
         return f"BDAY;X-APPLE-OMIT-YEAR={_OMITTED_YEAR}:{_OMITTED_YEAR}-{value[2:]}"
     return f"BDAY:{value}"
@@ -491,7 +522,15 @@ def write_card(out: IO[str], record: ContactRecord, version: str = "4.0", *, dat
             lines.append(f"TEL;TYPE={kind}{pref}:{_escape(p.number + ext)}")
     for a in record.addresses:
         pref = (";PREF=1" if v4 else ",pref") if a.primary else ""
-        parts = ["", _escape(a.extra), _escape(a.street), _escape(a.city), _escape(a.region), _escape(a.postal_code), _escape(a.country)]
+        parts = [
+            "",
+            _escape(a.extra),
+            _escape(a.street),
+            _escape(a.city),
+            _escape(a.region),
+            _escape(a.postal_code),
+            _escape(a.country),
+        ]
         lines.append(f"ADR;TYPE={a.kind}{pref}:{';'.join(parts)}")
     if record.tags:
         lines.append("CATEGORIES:" + ",".join(_escape(t) for t in record.tags))
@@ -506,7 +545,11 @@ def write_card(out: IO[str], record: ContactRecord, version: str = "4.0", *, dat
     lines.append(f"X-CRM-STATUS:{record.status}")
     if record.status_changed_at:
         lines.append(f"X-CRM-STATUS-CHANGED:{_escape(_iso(record.status_changed_at))}")
-    for prop, value in (("X-CRM-OWNER", record.owner), ("X-CRM-REGION", record.region), ("X-CRM-COUNTRY", record.country)):
+    for prop, value in (
+        ("X-CRM-OWNER", record.owner),
+        ("X-CRM-REGION", record.region),
+        ("X-CRM-COUNTRY", record.country),
+    ):
         if value:
             lines.append(f"{prop}:{_escape(value)}")
     if record.do_not_contact:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,8 @@ def contacts_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
 
     def make(*extra: Any, settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         kwargs.setdefault("mail", {"sender": "CRM <crm@example.com>"})
-        return crm_factory(plugins=["contacts", *extra], settings=settings if settings is not None else SETTINGS, **kwargs)
+        return crm_factory(
+            plugins=["contacts", *extra], settings=settings if settings is not None else SETTINGS, **kwargs
+        )
 
     return make

@@ -21,9 +21,8 @@ from typing import Any
 
 import attrs
 
-from crm_core.storage import bulk_insert
-
 from crm_contacts.normalize import name_key
+from crm_core.storage import bulk_insert
 
 FIRST = (
     "María Carmen Ana Laura Marta Lucía Isabel Cristina Paula Sara Elena Raquel Pilar Nuria Sofía Julia Beatriz Silvia Rosa Irene "
@@ -39,8 +38,30 @@ SURNAMES = (
     "Caballero Reyes Nieto Aguilar Pascual Santana Herrero Lorenzo Montero Hidalgo Giménez Ibáñez Ferrer Durán Santiago "
     "Benítez Mora Vicente Vargas Arias Carmona Crespo Román Pastor Soto Sáez Velasco Moya Soler Parra Esteban Bravo Gallardo Rojas"
 ).split()
-BIG_CITIES = ("Madrid", "Barcelona", "Valencia", "Sevilla", "Zaragoza", "Málaga", "Murcia", "Palma", "Bilbao", "Alicante", "Córdoba", "Valladolid")
-STREETS = ("Calle Mayor", "Gran Vía", "Calle Real", "Avenida de la Constitución", "Paseo del Prado", "Calle Alcalá", "Plaza de España", "Calle Nueva")
+BIG_CITIES = (
+    "Madrid",
+    "Barcelona",
+    "Valencia",
+    "Sevilla",
+    "Zaragoza",
+    "Málaga",
+    "Murcia",
+    "Palma",
+    "Bilbao",
+    "Alicante",
+    "Córdoba",
+    "Valladolid",
+)
+STREETS = (
+    "Calle Mayor",
+    "Gran Vía",
+    "Calle Real",
+    "Avenida de la Constitución",
+    "Paseo del Prado",
+    "Calle Alcalá",
+    "Plaza de España",
+    "Calle Nueva",
+)
 NOW = dt.datetime(2026, 1, 1)
 
 
@@ -75,7 +96,15 @@ def _typo(rng: random.Random, word: str) -> str:
     return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
-def fill_book(database: Any, people: int, *, seed: int = 1, cities: int | None = None, duplicates: float = 0.02, batch: int = 50_000) -> Book:
+def fill_book(
+    database: Any,
+    people: int,
+    *,
+    seed: int = 1,
+    cities: int | None = None,
+    duplicates: float = 0.02,
+    batch: int = 50_000,
+) -> Book:
     """Write ``people`` people (and their organizations) into the contacts tables; returns the :class:`Book`.
 
     ``cities`` is how many distinct cities there are (default: one per 250
@@ -85,17 +114,25 @@ def fill_book(database: Any, people: int, *, seed: int = 1, cities: int | None =
     rng = random.Random(seed)
     n_cities = cities if cities is not None else max(len(BIG_CITIES), people // 250)
     city_names = list(BIG_CITIES[:n_cities]) + [f"Villanueva {k}" for k in range(n_cities - len(BIG_CITIES))]
-    city_weights, first_weights, surname_weights = _zipf(len(city_names), 1.0), _zipf(len(FIRST), 0.7), _zipf(len(SURNAMES), 0.8)
+    city_weights, first_weights, surname_weights = (
+        _zipf(len(city_names), 1.0),
+        _zipf(len(FIRST), 0.7),
+        _zipf(len(SURNAMES), 0.8),
+    )
     n_orgs = max(1, people // 50)
     start = 1 + (database.execute_sql("SELECT MAX(id) FROM contacts_contact").fetchone()[0] or 0)
     first_person = start + n_orgs
     tables = _Tables(database)
     for k in range(n_orgs):
         display = f"Empresa {k} S.L."
-        tables.contacts.append((start + k, "organization", display, "", "", name_key(display), None, "customer", False, NOW, NOW))
+        tables.contacts.append(
+            (start + k, "organization", display, "", "", name_key(display), None, "customer", False, NOW, NOW)
+        )
     planted: list[tuple[int, int, str]] = []
     # recent people a copy may repeat: (id, first, last, organization, email, phone, address)
-    recent: collections.deque[tuple[int, str, str, int | None, str | None, str | None, tuple[str, str, str] | None]] = collections.deque(maxlen=20_000)
+    recent: collections.deque[tuple[int, str, str, int | None, str | None, str | None, tuple[str, str, str] | None]] = (
+        collections.deque(maxlen=20_000)
+    )
     for i in range(people):
         cid = first_person + i
         if recent and rng.random() < duplicates:
@@ -114,7 +151,11 @@ def fill_book(database: Any, people: int, *, seed: int = 1, cities: int | None =
                 first, email, address = first[0] + ".", None, None
             # a typo without an address, or capitals outside an organization, leave nothing
             # that tells the copy from a stranger of a like name: not a pair the rules promise
-            if not ((how == "capitals" and org is None) or (how == "typo" and address is None) or (how in ("e-mail", "phone") and not (email or phone))):
+            if not (
+                (how == "capitals" and org is None)
+                or (how == "typo" and address is None)
+                or (how in ("e-mail", "phone") and not (email or phone))
+            ):
                 planted.append((original, cid, how))
         else:
             first = rng.choices(FIRST, first_weights)[0]
@@ -122,13 +163,23 @@ def fill_book(database: Any, people: int, *, seed: int = 1, cities: int | None =
             if rng.random() < 0.7:
                 last += " " + rng.choices(SURNAMES, surname_weights)[0]
             org = start + rng.randrange(n_orgs) if rng.random() < 0.2 else None
-            email = f"{name_key(first)}.{name_key(last).replace(' ', '')}{i}@correo{i % 97}.example.es" if rng.random() < 0.8 else None
+            email = (
+                f"{name_key(first)}.{name_key(last).replace(' ', '')}{i}@correo{i % 97}.example.es"
+                if rng.random() < 0.8
+                else None
+            )
             phone = f"+346{i:08d}" if rng.random() < 0.6 else None
             city = rng.choices(city_names, city_weights)[0]
-            address = (f"{rng.choice(STREETS)} {rng.randint(1, 300)}", f"{28000 + city_names.index(city):05d}", city) if rng.random() < 0.9 else None
+            address = (
+                (f"{rng.choice(STREETS)} {rng.randint(1, 300)}", f"{28000 + city_names.index(city):05d}", city)
+                if rng.random() < 0.9
+                else None
+            )
             recent.append((cid, first, last, org, email, phone, address))
         display = f"{first} {last}"
-        tables.contacts.append((cid, "person", display, first, last, name_key(display, first, last), org, "customer", False, NOW, NOW))
+        tables.contacts.append(
+            (cid, "person", display, first, last, name_key(display, first, last), org, "customer", False, NOW, NOW)
+        )
         if email:
             tables.emails.append((cid, email, "work", True))
         if phone:
@@ -153,9 +204,35 @@ class _Tables:
 
     def flush(self) -> None:
         with self.database.atomic():
-            bulk_insert("contacts_contact", ("id", "kind", "display_name", "first_name", "last_name", "name_key", "organization_id", "status", "do_not_contact", "created_at", "updated_at"), self.contacts, database=self.database)
-            bulk_insert("contacts_email", ("contact_id", "address", "kind", "is_primary"), self.emails, database=self.database)
-            bulk_insert("contacts_phone", ("contact_id", "number", "kind", "is_primary"), self.phones, database=self.database)
-            bulk_insert("contacts_address", ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"), self.addresses, database=self.database)
+            bulk_insert(
+                "contacts_contact",
+                (
+                    "id",
+                    "kind",
+                    "display_name",
+                    "first_name",
+                    "last_name",
+                    "name_key",
+                    "organization_id",
+                    "status",
+                    "do_not_contact",
+                    "created_at",
+                    "updated_at",
+                ),
+                self.contacts,
+                database=self.database,
+            )
+            bulk_insert(
+                "contacts_email", ("contact_id", "address", "kind", "is_primary"), self.emails, database=self.database
+            )
+            bulk_insert(
+                "contacts_phone", ("contact_id", "number", "kind", "is_primary"), self.phones, database=self.database
+            )
+            bulk_insert(
+                "contacts_address",
+                ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
+                self.addresses,
+                database=self.database,
+            )
         for rows in (self.contacts, self.emails, self.phones, self.addresses):
             rows.clear()

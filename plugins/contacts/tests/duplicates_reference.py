@@ -30,7 +30,10 @@ class ReferenceFinder:
         """Every pair the old finder reports, with its reasons."""
         reasons: dict[tuple[int, int], list[str]] = {}
         with self.crm.activate():
-            for model, column, what in ((ContactEmail, ContactEmail.address, "e-mail"), (ContactPhone, ContactPhone.number, "phone")):
+            for model, column, what in (
+                (ContactEmail, ContactEmail.address, "e-mail"),
+                (ContactPhone, ContactPhone.number, "phone"),
+            ):
                 other = model.alias("o")
                 other_column = getattr(other, column.name)
                 second = Contact.alias("c2")
@@ -61,8 +64,19 @@ class ReferenceFinder:
         """
         threshold = self.crm.settings("contacts").duplicate_name_similarity
         rows = list(
-            Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
-            .join(ContactAddress, on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)), join_type=peewee.JOIN.LEFT_OUTER)  # noqa: E712
+            Contact.select(
+                Contact.id,
+                Contact.name_key,
+                Contact.organization,
+                ContactAddress.city,
+                ContactAddress.street,
+                ContactAddress.postal_code,
+            )
+            .join(
+                ContactAddress,
+                on=((ContactAddress.contact == Contact.id) & (ContactAddress.is_primary == True)),  # noqa: E712
+                join_type=peewee.JOIN.LEFT_OUTER,
+            )
             .where(Contact.deleted_at.is_null() & (Contact.kind == "person"))
             .tuples()
         )
@@ -105,12 +119,24 @@ class ReferenceFinder:
         emails: dict[int, set[str]] = {}
         phones: dict[int, set[str]] = {}
         for part in chunks(ids):
-            for cid, value in ContactEmail.select(ContactEmail.contact, ContactEmail.address).where(ContactEmail.contact.in_(part)).tuples():
+            for cid, value in (
+                ContactEmail.select(ContactEmail.contact, ContactEmail.address)
+                .where(ContactEmail.contact.in_(part))
+                .tuples()
+            ):
                 emails.setdefault(cid, set()).add(value)
-            for cid, value in ContactPhone.select(ContactPhone.contact, ContactPhone.number).where(ContactPhone.contact.in_(part)).tuples():
+            for cid, value in (
+                ContactPhone.select(ContactPhone.contact, ContactPhone.number)
+                .where(ContactPhone.contact.in_(part))
+                .tuples()
+            ):
                 phones.setdefault(cid, set()).add(value)
         org_ids = {people[i][2] for i in ids if people[i][2]}
-        org_names = dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples()) if org_ids else {}
+        org_names = (
+            dict(Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(list(org_ids))).tuples())
+            if org_ids
+            else {}
+        )
         out: dict[tuple[int, int], list[str]] = {}
         for (a, b), ratio in candidates.items():
             _, _, org_a, city_a, street_a, postal_a = people[a]
@@ -121,7 +147,11 @@ class ReferenceFinder:
             if phones.get(a) and phones.get(b) and not phones[a] & phones[b]:
                 conflicts.append("phones")
             same_org = bool(org_a) and org_a == org_b
-            same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (street_b.lower() if street_b else None, postal_b, (city_b or "").lower())
+            same_address = bool(street_a) and (street_a.lower(), postal_a, (city_a or "").lower()) == (
+                street_b.lower() if street_b else None,
+                postal_b,
+                (city_b or "").lower(),
+            )
             same_city = bool(city_a) and (city_a or "").lower() == (city_b or "").lower()
             exact = ratio == 1.0
             if conflicts and not (exact and same_org and same_address and len(conflicts) == 1):

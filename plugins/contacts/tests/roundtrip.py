@@ -17,8 +17,17 @@ from crm_contacts.normalize import ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS, STAT
 #: phones that read in several ways: international, national in the row's
 #: address country (ES, US, FR), and ones no country reads (kept unverified)
 PHONES = (
-    "+34 612 345 678", "+44 20 7946 0958", "(512) 200-0002", "91 123 45 67", "01 42 68 53 00", "+1 212 555 0100",
-    "612 000 111", "12 34", "call after 5", "+34 912 345 678 ext. 21", "+33 1 42 68 53 00",
+    "+34 612 345 678",
+    "+44 20 7946 0958",
+    "(512) 200-0002",
+    "91 123 45 67",
+    "01 42 68 53 00",
+    "+1 212 555 0100",
+    "612 000 111",
+    "12 34",
+    "call after 5",
+    "+34 912 345 678 ext. 21",
+    "+33 1 42 68 53 00",
 )
 COUNTRIES = ("ES", "US", "FR", "GB", "DE", "")
 DOMAINS = ("example.com", "example.org", "correo.example.es")
@@ -73,7 +82,7 @@ _BIRTHDAY = st.dates(dt.date(1900, 1, 1), dt.date(2020, 12, 31)).map(lambda d: d
     dt.date(2000, 1, 1), dt.date(2000, 12, 31)
 ).map(lambda d: d.strftime("--%m-%d"))
 _MOMENT = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2030, 1, 1)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=dt.timezone.utc)
+    lambda d: d.replace(microsecond=0, tzinfo=dt.UTC)
 )
 
 
@@ -83,15 +92,25 @@ def contact(draw: Any, index: int, kind: str) -> dict[str, Any]:
     fields: dict[str, Any] = {"kind": kind, "display_name": draw(name())}
     if kind == "person":
         fields.update(
-            first_name=draw(text(20)), last_name=draw(text(20)), middle_name=draw(st.none() | text(15)),
-            name_prefix=draw(st.none() | text(8)), name_suffix=draw(st.none() | text(8)),
+            first_name=draw(text(20)),
+            last_name=draw(text(20)),
+            middle_name=draw(st.none() | text(15)),
+            name_prefix=draw(st.none() | text(8)),
+            name_suffix=draw(st.none() | text(8)),
         )
     optional = {
-        "nickname": st.none() | text(20), "title": st.none() | text(30), "department": st.none() | text(30),
-        "birthday": st.none() | _BIRTHDAY, "website": st.none() | st.sampled_from(["https://example.com/a?b=c;d", "www.example.org"]),
-        "status": st.sampled_from(STATUSES), "status_changed_at": st.none() | _MOMENT, "owner": st.none() | text(20),
-        "region": st.none() | text(20), "country": st.none() | st.sampled_from(COUNTRIES[:-1]),
-        "language": st.none() | st.sampled_from(["es", "en-GB", "fr", "pt-BR"]), "do_not_contact": st.booleans(),
+        "nickname": st.none() | text(20),
+        "title": st.none() | text(30),
+        "department": st.none() | text(30),
+        "birthday": st.none() | _BIRTHDAY,
+        "website": st.none() | st.sampled_from(["https://example.com/a?b=c;d", "www.example.org"]),
+        "status": st.sampled_from(STATUSES),
+        "status_changed_at": st.none() | _MOMENT,
+        "owner": st.none() | text(20),
+        "region": st.none() | text(20),
+        "country": st.none() | st.sampled_from(COUNTRIES[:-1]),
+        "language": st.none() | st.sampled_from(["es", "en-GB", "fr", "pt-BR"]),
+        "do_not_contact": st.booleans(),
         "notes": st.none() | st.text(_NOTE_ALPHABET, max_size=80),
         "tags": st.lists(_TAG, max_size=3),
         "custom": st.dictionaries(name(15), text(40, 1).filter(lambda s: s.strip()), max_size=3),
@@ -110,7 +129,9 @@ def contact(draw: Any, index: int, kind: str) -> dict[str, Any]:
 
 
 @st.composite
-def address_books(draw: Any, max_people: int = 6, max_organizations: int = 3) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def address_books(
+    draw: Any, max_people: int = 6, max_organizations: int = 3
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(organizations, people)``: people name an organization by its index in ``member_of``."""
     organizations = []
     keys: set[str] = set()
@@ -153,18 +174,39 @@ def comparable(book: Any) -> list[dict[str, Any]]:
         records = book._records(ids)
         for cid in ids:
             r = records[cid]
-            out.append({
-                "kind": r.kind, "display_name": r.display_name, "first_name": r.first_name, "last_name": r.last_name,
-                "middle_name": r.middle_name, "name_prefix": r.name_prefix, "name_suffix": r.name_suffix,
-                "nickname": r.nickname, "title": r.title, "department": r.department, "birthday": r.birthday,
-                "website": r.website, "organization": r.organization_name, "status": r.status,
-                "status_changed_at": r.status_changed_at, "owner": r.owner, "region": r.region, "country": r.country,
-                "language": r.language, "do_not_contact": r.do_not_contact, "external_id": r.external_id, "notes": r.notes,
-                "tags": r.tags, "custom": r.custom,
-                "emails": _items(r.emails, ("address", "kind", "verified")),
-                "phones": _items(r.phones, ("number", "extension", "kind", "verified")),
-                "addresses": _items(r.addresses, ("kind", "street", "extra", "city", "postal_code", "region", "country")),
-            })
+            out.append(
+                {
+                    "kind": r.kind,
+                    "display_name": r.display_name,
+                    "first_name": r.first_name,
+                    "last_name": r.last_name,
+                    "middle_name": r.middle_name,
+                    "name_prefix": r.name_prefix,
+                    "name_suffix": r.name_suffix,
+                    "nickname": r.nickname,
+                    "title": r.title,
+                    "department": r.department,
+                    "birthday": r.birthday,
+                    "website": r.website,
+                    "organization": r.organization_name,
+                    "status": r.status,
+                    "status_changed_at": r.status_changed_at,
+                    "owner": r.owner,
+                    "region": r.region,
+                    "country": r.country,
+                    "language": r.language,
+                    "do_not_contact": r.do_not_contact,
+                    "external_id": r.external_id,
+                    "notes": r.notes,
+                    "tags": r.tags,
+                    "custom": r.custom,
+                    "emails": _items(r.emails, ("address", "kind", "verified")),
+                    "phones": _items(r.phones, ("number", "extension", "kind", "verified")),
+                    "addresses": _items(
+                        r.addresses, ("kind", "street", "extra", "city", "postal_code", "region", "country")
+                    ),
+                }
+            )
     return sorted(out, key=repr)
 
 
@@ -175,7 +217,13 @@ def wipe(app: Any) -> None:
     with app.activate():
         db.execute_sql("UPDATE contacts_contact SET organization_id = NULL")
         for table in (
-            "contacts_custom", "contacts_tag", "contacts_address", "contacts_phone", "contacts_email", "contacts_contact", "contacts_identity",
+            "contacts_custom",
+            "contacts_tag",
+            "contacts_address",
+            "contacts_phone",
+            "contacts_email",
+            "contacts_contact",
+            "contacts_identity",
         ):
             db.execute_sql(f"DELETE FROM {table}")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from crm_hookspecs.apis import ContactsAPI
-from crm_hookspecs.records import ContactCard, FieldChange
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_hookspecs.apis import ContactsAPI
+from crm_hookspecs.records import ContactCard, FieldChange
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def test_create_normalises_and_emits_contact_created(app, book, crm_recorder):
         last_name="García",
         email="Ana.Garcia@Example.COM",
         phones=[{"number": "612 34 56 78", "kind": "cell"}, "+33 1 42 68 53 00"],
-        addresses=[{"street": "Calle Mayor 1", "city": "Madrid", "postal_code": "28001", "country": "es", "kind": "work"}],
+        addresses=[
+            {"street": "Calle Mayor 1", "city": "Madrid", "postal_code": "28001", "country": "es", "kind": "work"}
+        ],
         organization_id=org.id,
         tags=["VIP", " vip ", "Madrid"],
         custom={"industry": "retail"},
@@ -55,7 +57,9 @@ def test_create_normalises_and_emits_contact_created(app, book, crm_recorder):
 
 
 def test_card_and_cards(book):
-    a = book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com", addresses=[{"city": "Sevilla", "country": "ES"}])
+    a = book.create(
+        first_name="Ana", last_name="Ruiz", email="ana@example.com", addresses=[{"city": "Sevilla", "country": "ES"}]
+    )
     b = book.create(display_name="Bea", phone="+34 699 111 222")
     card = book.card(a.id)
     assert isinstance(card, ContactCard)
@@ -74,9 +78,21 @@ def test_card_and_cards(book):
         ({"first_name": "X", "status": "vip"}, "'status'.*use prospect, customer, former"),
         ({"first_name": "X", "kind": "robot"}, "'kind'"),
         ({"first_name": "X", "country": "Narnia"}, "'country'.*ISO 3166"),
-        ({"first_name": "X", "favourite_colour": "red"}, "'favourite_colour' is not a contact field|favourite_colour.*is not a contact field"),
+        (
+            {"first_name": "X", "favourite_colour": "red"},
+            "'favourite_colour' is not a contact field|favourite_colour.*is not a contact field",
+        ),
         ({"kind": "organization"}, "needs display_name"),
-        ({"first_name": "X", "emails": [{"address": "a@example.com", "primary": True}, {"address": "b@example.com", "primary": True}]}, "only one can be primary"),
+        (
+            {
+                "first_name": "X",
+                "emails": [
+                    {"address": "a@example.com", "primary": True},
+                    {"address": "b@example.com", "primary": True},
+                ],
+            },
+            "only one can be primary",
+        ),
         ({"first_name": "X", "custom": {"k": "x" * 300}}, "limit is 255"),
         ({"first_name": "X", "addresses": [{"street": "x", "planet": "Mars"}]}, "unknown part"),
     ],
@@ -106,8 +122,13 @@ def test_organization_must_be_an_organization(book):
 def test_update_emits_field_level_diff(book, crm_recorder):
     c = book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com", custom={"a": "1"})
     updated = book.update(
-        c.id, last_name="Sanz", status="customer", emails=["ana@work.example", "ana@example.com"], custom={"a": None, "b": "2"},
-        actor="maria", channel="api",
+        c.id,
+        last_name="Sanz",
+        status="customer",
+        emails=["ana@work.example", "ana@example.com"],
+        custom={"a": None, "b": "2"},
+        actor="maria",
+        channel="api",
     )
     assert updated.display_name == "Ana Sanz"  # derived from the names, so it follows them
     assert updated.email == "ana@work.example"
@@ -163,7 +184,9 @@ def test_delete_and_restore(book, crm_recorder):
     assert restored.deleted_at is None
     with pytest.raises(ValidationError, match="not deleted"):
         book.restore(c.id)
-    kinds = [(e.type_name, e.actor) for e in crm_recorder.events if e.type_name in ("ContactDeleted", "ContactRestored")]
+    kinds = [
+        (e.type_name, e.actor) for e in crm_recorder.events if e.type_name in ("ContactDeleted", "ContactRestored")
+    ]
     assert kinds == [("ContactDeleted", "maria"), ("ContactRestored", "maria")]
 
 

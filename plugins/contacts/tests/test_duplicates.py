@@ -17,9 +17,8 @@ from typing import Any
 import peewee
 import pytest
 
-from crm_core.errors import ValidationError
-
 from crm_contacts.duplicates import DuplicateFinder, _ratio
+from crm_core.errors import ValidationError
 
 HERE = Path(__file__).parent
 
@@ -78,7 +77,12 @@ def test_the_old_finders_pairs_and_reasons_on_a_generated_book(app):
         a, b = _names(app, pair)
         assert difflib.SequenceMatcher(None, b, a).ratio() < threshold <= _ratio(a, b), (pair, new[pair])
     # and the duplicates the book planted are all there, with their kind of reason
-    expected = {"typo": "similar names", "capitals": "same name in organization", "e-mail": "same e-mail", "phone": "same phone"}
+    expected = {
+        "typo": "similar names",
+        "capitals": "same name in organization",
+        "e-mail": "same e-mail",
+        "phone": "same phone",
+    }
     for original, copy, how in book.planted:
         assert any(r.startswith(expected[how]) for r in new[(original, copy)]), (how, new.get((original, copy)))
 
@@ -107,7 +111,14 @@ def _cost(app: Any) -> tuple[float, float, int]:
 
     with app.activate():
         rows = (
-            Contact.select(Contact.id, Contact.name_key, Contact.organization, ContactAddress.city, ContactAddress.street, ContactAddress.postal_code)
+            Contact.select(
+                Contact.id,
+                Contact.name_key,
+                Contact.organization,
+                ContactAddress.city,
+                ContactAddress.street,
+                ContactAddress.postal_code,
+            )
             .join(ContactAddress, on=(ContactAddress.contact == Contact.id), join_type=peewee.JOIN.LEFT_OUTER)
             .where(Contact.kind == "person")
             .tuples()
@@ -174,9 +185,8 @@ def test_the_scratch_file_is_removed_and_a_full_disk_is_said(app, tmp_path, monk
     import sqlite3
     import tempfile
 
-    from crm_core.errors import StorageError
-
     from crm_contacts import duplicates
+    from crm_core.errors import StorageError
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()

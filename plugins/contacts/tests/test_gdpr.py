@@ -35,12 +35,26 @@ def test_erase_anonymises_everywhere_and_records_only_that(contacts_app, crm_plu
 
     app = contacts_app(crm_plugin("probe", crm_erase_personal_data=crm_erase_personal_data), ("recorder", crm_recorder))
     book = app.plugin("contacts")
-    c = book.create(first_name="Ana", last_name="Ruiz", email="ana@example.com", phone="+34612345678", notes="likes tea", tags=["vip"])
+    c = book.create(
+        first_name="Ana",
+        last_name="Ruiz",
+        email="ana@example.com",
+        phone="+34612345678",
+        notes="likes tea",
+        tags=["vip"],
+    )
     counts = book.erase(c.id, actor="dpo")
     assert counts["probe"] == 3 and counts["contacts"] >= 4
     assert erased == [c.id]
     after = book.get(c.id)
-    assert (after.first_name, after.last_name, after.notes, after.emails, after.phones, after.tags) == ("", "", None, (), (), ())
+    assert (after.first_name, after.last_name, after.notes, after.emails, after.phones, after.tags) == (
+        "",
+        "",
+        None,
+        (),
+        (),
+        (),
+    )
     assert after.erased_at is not None and after.do_not_contact and after.deleted_at is not None
     assert book.search(email="ana@example.com", include_deleted=True).total == 0
     event = [e for e in crm_recorder.events if e.type_name == "ContactErased"]

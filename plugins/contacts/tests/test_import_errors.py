@@ -14,10 +14,9 @@ import zipfile
 
 import pytest
 
-from crm_core.errors import ValidationError
-
 from crm_contacts import rows as rows_module
 from crm_contacts.importreport import ImportStopped
+from crm_core.errors import ValidationError
 
 
 @pytest.fixture
@@ -57,7 +56,8 @@ def test_every_bad_row_is_reported_by_the_api_and_the_cli(app, book, tmp_path, c
 def test_the_errors_file_holds_every_problem_row_and_can_be_fixed_and_imported(app, book, tmp_path, crm_cli):
     book.create(first_name="María José", last_name="Núñez", email="maria@example.com")
     path = write(
-        tmp_path, "people.csv",
+        tmp_path,
+        "people.csv",
         "first_name,last_name,email,phone\n"
         "Ana,Ruiz,ana@example.com,612345678\n"
         "Ben,Ford,ben-at-example.com,\n"  # bad e-mail
@@ -78,12 +78,22 @@ def test_the_errors_file_holds_every_problem_row_and_can_be_fixed_and_imported(a
     ]
     assert "not a valid e-mail" in problems[1][2] and "--on-conflict update" in problems[3][2]
     # fix the file in place (a spreadsheet would) and import it again: the import.* columns are ignored
-    fixed = errors.read_text(encoding="utf-8").replace("ben-at-example.com", "ben@example.com").replace(",12\n", ",612000111\n")
+    fixed = (
+        errors.read_text(encoding="utf-8")
+        .replace("ben-at-example.com", "ben@example.com")
+        .replace(",12\n", ",612000111\n")
+    )
     fixed = fixed.replace("maria@example.com", "pedro@example.com")
     errors.write_text(fixed, encoding="utf-8")
     report = book.import_csv(errors)
     # Eva was imported the first time (her phone kept as typed): the fixed row finds her by e-mail and adds the number
-    assert (report.created, report.updated, report.failed, report.ignored_columns, report.conflicts) == (2, 1, 0, (), []), report.errors
+    assert (report.created, report.updated, report.failed, report.ignored_columns, report.conflicts) == (
+        2,
+        1,
+        0,
+        (),
+        [],
+    ), report.errors
     assert names(book) == ["Ana Ruiz", "Ben Ford", "Eva Sanz", "María José Núñez", "Pedro López"]
 
 
@@ -94,7 +104,9 @@ def test_warned_rows_are_imported_reported_and_written(app, book, tmp_path, monk
     def clean(fields, region=None):
         unreadable = [p for p in fields.get("phones", ()) if p["number"].startswith("ext")]
         out = real({**fields, "phones": [p for p in fields.get("phones", ()) if p not in unreadable]}, region=region)
-        out["phones"] = out.get("phones", []) + [{"number": p["number"], "kind": "other", "primary": False, "verified": False} for p in unreadable]
+        out["phones"] = out.get("phones", []) + [
+            {"number": p["number"], "kind": "other", "primary": False, "verified": False} for p in unreadable
+        ]
         return out
 
     monkeypatch.setattr(rows_module, "clean", clean)
@@ -105,7 +117,10 @@ def test_warned_rows_are_imported_reported_and_written(app, book, tmp_path, monk
     assert (report.created, report.failed) == (2, 0)
     assert [(w.line, w.field) for w in report.warnings] == [(2, "phones"), (3, "phones")]
     assert "kept as typed, marked unverified" in report.warnings[0].reason
-    assert [r[:2] + r[3:] for r in csv.reader(io.StringIO(out.getvalue()))][1:] == [["2", "phones", "Ana", "ana@example.com", "ext 12 34"], ["3", "phones", "Luis", "", "ext 12 34"]]
+    assert [r[:2] + r[3:] for r in csv.reader(io.StringIO(out.getvalue()))][1:] == [
+        ["2", "phones", "Ana", "ana@example.com", "ext 12 34"],
+        ["3", "phones", "Luis", "", "ext 12 34"],
+    ]
     assert "2 row(s) with warnings" in report.summary()
     assert book.search().total == 3  # the unverified phone never matched anybody
 
@@ -119,7 +134,10 @@ def test_a_fatal_error_late_in_a_stream_says_what_stays_and_a_rerun_finishes(con
     message = str(caught.value)
     assert "line 27: the CSV is malformed" in message
     assert "the 20 row(s) up to line 21 were already imported and stay (20 contact(s) created" in message
-    assert "re-run the import: the rows already imported find their contacts and change nothing (or skip them with --from-line 22)" in message
+    assert (
+        "re-run the import: the rows already imported find their contacts and change nothing (or skip them with --from-line 22)"
+        in message
+    )
     assert caught.value.report.created == 20 and book.search().total == 20
     fixed = broken.replace('"Bad,quote"x,bad@example.com\n', "")
     report = book.import_csv(io.StringIO(fixed), source_name="people.csv")
@@ -142,7 +160,9 @@ def test_a_vcard_broken_late_is_refused_before_anything_is_written(contacts_app,
     # a vCard file is read twice (the first pass lays out its columns), so a
     # line outside any card is found before the first batch is written
     app = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": 3}})
-    cards = "".join(f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Card {n}\r\nEMAIL:c{n}@example.com\r\nEND:VCARD\r\n" for n in range(7))
+    cards = "".join(
+        f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Card {n}\r\nEMAIL:c{n}@example.com\r\nEND:VCARD\r\n" for n in range(7)
+    )
     path = write(tmp_path, "cards.vcf", cards + "this is not a card\r\n")
     result = crm_cli.invoke(["contacts", "import", str(path)], app=app)
     assert result.exit_code == 2
@@ -174,7 +194,11 @@ def _zip(text):
         ("contacts.zip", _zip("first_name,email\nAna,a@example.com\n"), r"is a ZIP archive \(an .xlsx"),
         ("contacts.bin", bytes(range(256)) * 4, "is a binary file"),
         ("utf16.csv", "first_name,email\nAna,a@example.com\n".encode("utf-16"), "UTF-16.*--encoding utf-16"),
-        ("late.csv", "first_name,email\n" + "Ana,a@example.com\n" * 50 + '"Bad,x"y,z\n', "line 52: the CSV is malformed.*nothing was imported"),
+        (
+            "late.csv",
+            "first_name,email\n" + "Ana,a@example.com\n" * 50 + '"Bad,x"y,z\n',
+            "line 52: the CSV is malformed.*nothing was imported",
+        ),
     ],
 )
 def test_files_that_cannot_be_imported_are_clear_errors(app, book, crm_cli, tmp_path, name, content, message):
@@ -200,7 +224,9 @@ def test_a_cp1252_file_with_semicolons(app, book, crm_cli, tmp_path):
     path = write(tmp_path, "excel.csv", text, "cp1252")
     result = crm_cli.invoke(["contacts", "import", str(path)], app=app)
     assert result.exit_code == 2
-    assert "line 2 cannot be read as utf-8" in result.output and "'José;Núñez;jose@example.com;Debe 50 €'" in result.output
+    assert (
+        "line 2 cannot be read as utf-8" in result.output and "'José;Núñez;jose@example.com;Debe 50 €'" in result.output
+    )
     assert "--encoding cp1252" in result.output and book.search().total == 0
     result = crm_cli.invoke(["contacts", "import", str(path), "--encoding", "cp1252"], app=app)
     assert result.exit_code == 0 and "2 contact(s) were created" in result.output

@@ -11,7 +11,7 @@ from crm_core.errors import ValidationError
 
 HEADER = "external_id,first_name,last_name,email,phone,organization,city,address_country,tags,custom.industry,status\n"
 GOOD = [
-    "x1,Ana,García,ana@example.com,612345678,Acme,Madrid,ES,\"vip,news\",retail,customer\n",
+    'x1,Ana,García,ana@example.com,612345678,Acme,Madrid,ES,"vip,news",retail,customer\n',
     "x2,Ben,Smith,ben@example.com,+44 20 7946 0958,Acme,London,GB,,,\n",
 ]
 BAD = [
@@ -45,7 +45,12 @@ def test_import_reports_bad_rows_and_imports_the_rest(book, tmp_path, crm_record
     assert [(e.line, e.field) for e in report.errors] == [(4, "emails"), (6, "-")]
     assert "not a valid e-mail" in report.errors[0].reason and "expected 11 fields" in report.errors[1].reason
     ana = book.search(email="ana@example.com").cards[0]
-    assert (ana.phone, ana.organization_name, ana.tags, ana.status) == ("+34612345678", "Acme", ("news", "vip"), "customer")
+    assert (ana.phone, ana.organization_name, ana.tags, ana.status) == (
+        "+34612345678",
+        "Acme",
+        ("news", "vip"),
+        "customer",
+    )
     created = [e for e in crm_recorder.events if e.type_name == "ContactCreated"]
     assert len(created) == 4 and {e.channel for e in created} == {"import"} and {e.actor for e in created} == {"maria"}
 
@@ -57,7 +62,11 @@ def test_reimport_is_idempotent_and_updates_matches(book, tmp_path, crm_recorder
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     assert book.search().total == 3
     # a new file matches Ana by e-mail (no external id); Ben, by phone confirmed by his name, only when asked
-    changed = write(tmp_path, "changed.csv", "first_name,email,phone,status,tags\nAna,ANA@example.com,,former,partner\nBen,,+442079460958,customer,\n")
+    changed = write(
+        tmp_path,
+        "changed.csv",
+        "first_name,email,phone,status,tags\nAna,ANA@example.com,,former,partner\nBen,,+442079460958,customer,\n",
+    )
     assert book.import_csv(changed, dry_run=True).created == 1
     report = book.import_csv(changed, match_on=("external_id", "email", "phone"))
     assert (report.created, report.updated) == (0, 2)
@@ -69,7 +78,11 @@ def test_reimport_is_idempotent_and_updates_matches(book, tmp_path, crm_recorder
 
 
 def test_rows_of_one_file_sharing_a_key_become_one_contact(book, tmp_path):
-    path = write(tmp_path, "dups.csv", "first_name,last_name,email,phone\nAna,Ruiz,ana@example.com,\nAna,Ruiz,ANA@EXAMPLE.COM,+34612345678\n")
+    path = write(
+        tmp_path,
+        "dups.csv",
+        "first_name,last_name,email,phone\nAna,Ruiz,ana@example.com,\nAna,Ruiz,ANA@EXAMPLE.COM,+34612345678\n",
+    )
     report = book.import_csv(path)
     assert report.created == 1 and book.search().total == 1
     assert book.search(phone="612345678").total == 1
@@ -94,8 +107,16 @@ def test_google_and_outlook_layouts_are_detected(book, tmp_path):
     report = book.import_csv(write(tmp_path, "google.csv", google))
     assert report.layout == "google" and report.created == 1, report.errors
     zoe = book.get(book.search(email="zoe@work.example").cards[0].id)
-    assert [(e.address, e.kind, e.primary) for e in zoe.emails] == [("zoe@work.example", "work", True), ("zoe@home.example", "home", False)]
-    assert zoe.phones[0].kind == "mobile" and zoe.tags == ("friends",) and zoe.address.city == "Paris" and zoe.organization_name == "Atlas"
+    assert [(e.address, e.kind, e.primary) for e in zoe.emails] == [
+        ("zoe@work.example", "work", True),
+        ("zoe@home.example", "home", False),
+    ]
+    assert (
+        zoe.phones[0].kind == "mobile"
+        and zoe.tags == ("friends",)
+        and zoe.address.city == "Paris"
+        and zoe.organization_name == "Atlas"
+    )
     outlook = (
         "First Name,Last Name,Company,E-mail Address,Business Phone,Mobile Phone,Business Street,Business City,Business Postal Code,Business Country/Region,Categories\n"
         "Tom,Jones,Acme,tom@acme.example,+44 20 7946 0000,+44 7400 123456,1 High St,London,SW1A 1AA,United Kingdom,Clients;VIP\n"
@@ -103,12 +124,20 @@ def test_google_and_outlook_layouts_are_detected(book, tmp_path):
     report = book.import_csv(write(tmp_path, "outlook.csv", outlook))
     assert report.layout == "outlook" and report.created == 1, report.errors
     tom = book.get(book.search(email="tom@acme.example").cards[0].id)
-    assert {p.kind for p in tom.phones} == {"mobile", "work"} and tom.address.kind == "work" and tom.address.country == "GB"
+    assert (
+        {p.kind for p in tom.phones} == {"mobile", "work"}
+        and tom.address.kind == "work"
+        and tom.address.country == "GB"
+    )
     assert tom.tags == ("clients", "vip")
 
 
 def test_mapping_file(book, tmp_path):
-    mapping = write(tmp_path, "map.toml", '[columns]\n"Correo" = "email:work"\n"Nombre" = "first_name"\n"Móvil" = "phone:mobile"\n"Nada" = "-"\n')
+    mapping = write(
+        tmp_path,
+        "map.toml",
+        '[columns]\n"Correo" = "email:work"\n"Nombre" = "first_name"\n"Móvil" = "phone:mobile"\n"Nada" = "-"\n',
+    )
     data = write(tmp_path, "es.csv", "Nombre;Correo;Móvil;Nada\nLucía;lucia@example.es;612 000 111;x\n")
     report = book.import_csv(data, mapping=mapping)
     assert report.created == 1 and report.layout == "mapping file"
@@ -122,11 +151,21 @@ def test_mapping_file(book, tmp_path):
     "name, content, kwargs, message",
     [
         ("nomatch.csv", "foo,bar\n1,2\n", {}, "the header matches nothing"),
-        ("semicolon.csv", "first_name;email\nAna;a@example.com\n", {"delimiter": ","}, "single column.*--delimiter ';'"),
+        (
+            "semicolon.csv",
+            "first_name;email\nAna;a@example.com\n",
+            {"delimiter": ","},
+            "single column.*--delimiter ';'",
+        ),
         ("latin1.csv", "first_name,email\nJosé,j@example.com\n", {}, "line 2 cannot be read as utf-8.*--encoding"),
         ("empty.csv", "", {}, "the file is empty"),
         ("quote.csv", 'first_name,email\n"Ana,a@example.com\n', {}, "malformed|expected 2 fields"),
-        ("badmap.csv", "first_name\nAna\n", {"mapping": {"first_name": "favourite_colour"}}, "mapping target 'favourite_colour' is not known"),
+        (
+            "badmap.csv",
+            "first_name\nAna\n",
+            {"mapping": {"first_name": "favourite_colour"}},
+            "mapping target 'favourite_colour' is not known",
+        ),
         ("missingcol.csv", "first_name\nAna\n", {"mapping": {"Nombre": "first_name"}}, "names column\\(s\\) 'Nombre'"),
     ],
 )
@@ -143,7 +182,13 @@ def test_bad_files_are_refused_before_anything_is_written(app, book, tmp_path, n
 
 
 def test_export_escapes_formulas_and_reimports(book, tmp_path):
-    book.create(first_name="=HYPERLINK(\"http://evil\")", last_name="@SUM", email="x@example.com", phone="+34612345678", tags=["-1"])
+    book.create(
+        first_name='=HYPERLINK("http://evil")',
+        last_name="@SUM",
+        email="x@example.com",
+        phone="+34612345678",
+        tags=["-1"],
+    )
     out = io.StringIO()
     assert book.export_csv(out) == 1
     text = out.getvalue()
@@ -156,10 +201,15 @@ def test_export_escapes_formulas_and_reimports(book, tmp_path):
 
 def test_vcard_round_trip_and_broken_card(book, tmp_path):
     book.create(
-        first_name="José", last_name="Núñez", emails=[{"address": "jose@example.com", "kind": "work"}, "pepe@example.org"],
+        first_name="José",
+        last_name="Núñez",
+        emails=[{"address": "jose@example.com", "kind": "work"}, "pepe@example.org"],
         phones=[{"number": "+34612345678", "kind": "mobile"}, {"number": "+34912345678", "kind": "work"}],
-        addresses=[{"street": "Calle Mayor, 1; 2º", "city": "Madrid", "postal_code": "28001", "country": "ES", "kind": "home"}],
-        notes="línea 1\n" + "ñ" * 60, tags=["vip"],
+        addresses=[
+            {"street": "Calle Mayor, 1; 2º", "city": "Madrid", "postal_code": "28001", "country": "ES", "kind": "home"}
+        ],
+        notes="línea 1\n" + "ñ" * 60,
+        tags=["vip"],
     )
     for version in ("3.0", "4.0"):
         out = io.StringIO()
@@ -168,7 +218,11 @@ def test_vcard_round_trip_and_broken_card(book, tmp_path):
         assert all(len(line.encode()) <= 75 for line in text.split("\r\n")), "lines are folded at 75 octets"
         path = write(tmp_path, f"c{version}.vcf", text)
         assert book.import_vcard(path).unchanged == 1
-    bad = write(tmp_path, "bad.vcf", "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Good One\r\nEMAIL:g@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:Broken\r\nno colon here\r\nEND:VCARD\r\n")
+    bad = write(
+        tmp_path,
+        "bad.vcf",
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Good One\r\nEMAIL:g@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:Broken\r\nno colon here\r\nEND:VCARD\r\n",
+    )
     report = book.import_vcard(bad)
     assert report.created == 1 and report.errors[0].line == 6 and "line 9: no ':'" in report.errors[0].reason
     card = book.search(email="g@example.com").cards[0]

@@ -26,7 +26,11 @@ def book(app):
 @pytest.fixture
 def other_book(crm_factory, tmp_path):
     """The contacts of another CRM: its own database, hence its own identity."""
-    return crm_factory(plugins=["contacts"], settings={"contacts": {"default_region": "ES"}}, database=f"sqlite:///{tmp_path / 'other.db'}").plugin("contacts")
+    return crm_factory(
+        plugins=["contacts"],
+        settings={"contacts": {"default_region": "ES"}},
+        database=f"sqlite:///{tmp_path / 'other.db'}",
+    ).plugin("contacts")
 
 
 def write(tmp_path, name, text, encoding="utf-8"):
@@ -42,7 +46,16 @@ def state(book):
         records = book._records(ids)
         for cid in ids:
             r = records[cid]
-            out.append((cid, r.kind, r.display_name, tuple(e.address for e in r.emails), tuple(p.number for p in r.phones), r.organization_name))
+            out.append(
+                (
+                    cid,
+                    r.kind,
+                    r.display_name,
+                    tuple(e.address for e in r.emails),
+                    tuple(p.number for p in r.phones),
+                    r.organization_name,
+                )
+            )
     return out
 
 
@@ -82,7 +95,11 @@ def test_another_crms_export_never_matches_by_id(book, other_book, tmp_path):
     assert any("not one of this database's" in n for n in report.notes)
     after = state(book)
     assert after[:3] == before  # untouched: same kinds, names, e-mails
-    assert {(k, n) for _, k, n, _, _, _ in after[3:]} == {("person", "Zoe Lefèvre"), ("organization", "Globex"), ("person", "Luis Gil")}
+    assert {(k, n) for _, k, n, _, _, _ in after[3:]} == {
+        ("person", "Zoe Lefèvre"),
+        ("organization", "Globex"),
+        ("person", "Luis Gil"),
+    }
     assert [r for r in after if r[2] == "Luis Gil"][0][5] == "Globex"
     # bare numbers (an old export, another system's ids) never match either
     bare = write(tmp_path, "bare.csv", f"id,first_name,last_name\n{maria.id},Eve,Stone\n{pedro.id},Max,Power\n")
@@ -98,7 +115,10 @@ def test_our_own_export_matches_by_id(book, tmp_path):
     report = book.import_csv(write(tmp_path, "ours.csv", edited))
     assert (report.created, report.updated) == (0, 1)
     record = book.get(ana.id)
-    assert record.status == "customer" and {e.address for e in record.emails} == {"ana@example.com", "ana.garcia@example.com"}
+    assert record.status == "customer" and {e.address for e in record.emails} == {
+        "ana@example.com",
+        "ana.garcia@example.com",
+    }
 
 
 def test_a_phone_alone_creates_a_new_contact(book, tmp_path):
@@ -123,7 +143,8 @@ def test_a_strongly_different_name_is_a_conflict_left_unchanged(book, tmp_path):
     maria = book.create(first_name="María José", last_name="Núñez", email="shared@example.com")
     acme = book.create(kind="organization", display_name="Acme", email="info@acme.example")
     path = write(
-        tmp_path, "conflicts.csv",
+        tmp_path,
+        "conflicts.csv",
         "kind,first_name,last_name,display_name,email,status\n"
         "person,Pedro,López,,shared@example.com,customer\n"  # e-mail matches María José
         "person,,,Acme Person,info@acme.example,customer\n"  # an organization's e-mail on a person row
@@ -132,11 +153,17 @@ def test_a_strongly_different_name_is_a_conflict_left_unchanged(book, tmp_path):
     report = book.import_csv(path)
     assert (report.created, report.updated, report.unchanged) == (0, 1, 0)
     assert [(c.line, c.field) for c in report.conflicts] == [(2, "name"), (3, "kind")]
-    assert f"contact {maria.id} 'María José Núñez'" in report.conflicts[0].reason and "--on-conflict update" in report.conflicts[0].reason
+    assert (
+        f"contact {maria.id} 'María José Núñez'" in report.conflicts[0].reason
+        and "--on-conflict update" in report.conflicts[0].reason
+    )
     assert book.get(maria.id).status == "former" and book.get(maria.id).first_name == "Maria"
     assert book.get(acme.id).kind == "organization" and book.get(acme.id).status == "prospect"
     forced = book.import_csv(path, on_conflict="update")
-    assert forced.conflicts == [] and (forced.updated, forced.unchanged) == (1, 1)  # rows 2 and 4 fold into her as she is
+    assert forced.conflicts == [] and (forced.updated, forced.unchanged) == (
+        1,
+        1,
+    )  # rows 2 and 4 fold into her as she is
     assert book.get(acme.id).kind == "person"
     assert book.search().total == 2
 
@@ -144,7 +171,9 @@ def test_a_strongly_different_name_is_a_conflict_left_unchanged(book, tmp_path):
 def test_a_row_matching_two_contacts_is_a_conflict(book, tmp_path):
     one = book.create(first_name="Ana", email="ana@example.com")
     two = book.create(first_name="Ana", email="ana@work.example")
-    path = write(tmp_path, "both.csv", "first_name,email,email_2,status\nAna,ana@example.com,ana@work.example,customer\n")
+    path = write(
+        tmp_path, "both.csv", "first_name,email,email_2,status\nAna,ana@example.com,ana@work.example,customer\n"
+    )
     report = book.import_csv(path)
     assert report.updated == 0 and len(report.conflicts) == 1
     assert f"contact {one.id}" in report.conflicts[0].reason and f"contact {two.id}" in report.conflicts[0].reason
@@ -154,9 +183,12 @@ def test_a_row_matching_two_contacts_is_a_conflict(book, tmp_path):
 @pytest.mark.parametrize("batch_size", [1, 1000], ids=["batch-per-row", "one-batch"])
 def test_two_rows_of_one_file_that_match_each_other(contacts_app, tmp_path, batch_size):
     """Documented: they become one contact, the later row's values winning, unless their names differ strongly."""
-    book = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": batch_size}}).plugin("contacts")
+    book = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": batch_size}}).plugin(
+        "contacts"
+    )
     path = write(
-        tmp_path, "dups.csv",
+        tmp_path,
+        "dups.csv",
         "first_name,last_name,email,phone,status,tags\n"
         "Ana,Ruiz,ana@example.com,,prospect,a\n"
         "Ana,Ruiz,ANA@EXAMPLE.COM,+34612345678,customer,b\n"  # the same e-mail: folded into line 2
@@ -182,10 +214,16 @@ def test_two_rows_of_one_file_that_match_each_other(contacts_app, tmp_path, batc
 
 @pytest.mark.parametrize("batch_size", [1, 1000], ids=["batch-per-row", "one-batch"])
 def test_organizations_are_never_created_twice(contacts_app, other_book, tmp_path, batch_size):
-    book = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": batch_size}}).plugin("contacts")
-    acme = other_book.create(kind="organization", display_name="Acme Ltd", email="info@acme.example", external_id="es-1")
+    book = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": batch_size}}).plugin(
+        "contacts"
+    )
+    acme = other_book.create(
+        kind="organization", display_name="Acme Ltd", email="info@acme.example", external_id="es-1"
+    )
     for n in range(3):
-        other_book.create(first_name=f"Person{n}", last_name="Acme", email=f"p{n}@acme.example", organization_id=acme.id)
+        other_book.create(
+            first_name=f"Person{n}", last_name="Acme", email=f"p{n}@acme.example", organization_id=acme.id
+        )
     out = io.StringIO()
     other_book.export_csv(out)
     lines = out.getvalue().splitlines(keepends=True)
@@ -215,7 +253,8 @@ def test_dry_run_predicts_exactly_what_the_real_run_does(contacts_app, tmp_path)
     book.create(first_name="María José", last_name="Núñez", email="maria@example.com")
     book.create(first_name="Old", last_name="Friend", email="old@example.com", status="customer")
     path = write(
-        tmp_path, "mix.csv",
+        tmp_path,
+        "mix.csv",
         "first_name,last_name,email,organization,status\n"
         "Ana,Ruiz,ana@example.com,Acme,\n"
         "Ana,Ruiz,ana@example.com,Acme,customer\n"  # folds into the row above (another batch)
@@ -230,7 +269,19 @@ def test_dry_run_predicts_exactly_what_the_real_run_does(contacts_app, tmp_path)
     dry = book.import_csv(path, dry_run=True)
     assert state(book) == before
     real = book.import_csv(path)
-    counts = lambda r: (r.rows, r.created, r.updated, r.unchanged, r.failed, r.organizations_created, len(r.conflicts), len(r.warnings))  # noqa: E731
+
+    def counts(r):
+        return (
+            r.rows,
+            r.created,
+            r.updated,
+            r.unchanged,
+            r.failed,
+            r.organizations_created,
+            len(r.conflicts),
+            len(r.warnings),
+        )
+
     assert counts(dry) == counts(real) == (8, 3, 1, 1, 1, 2, 1, 0)
     assert len(state(book)) == len(before) + 5
 

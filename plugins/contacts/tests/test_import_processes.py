@@ -74,12 +74,16 @@ def big_import(tmp_path_factory):
     return crm, config, data
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"]
+)
 def test_a_killed_import_leaves_no_process_behind(big_import, signum):
     crm, config, data = big_import
     process = subprocess.Popen(
         [crm, "--config", str(config), "contacts", "import", str(data), "--jobs", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -107,7 +111,9 @@ def test_a_killed_import_leaves_no_process_behind(big_import, signum):
     assert left == {}, f"processes left behind after {signum.name}: {left}"
     if signum != signal.SIGKILL:
         assert process.returncode == 130, err
-        assert "the import was interrupted at line" in err and ("were already imported and stay" in err or "nothing was imported" in err), err
+        assert "the import was interrupted at line" in err and (
+            "were already imported and stay" in err or "nothing was imported" in err
+        ), err
         assert "Traceback" not in err
     else:
         assert process.returncode == -signal.SIGKILL
@@ -117,7 +123,9 @@ def test_workers_give_what_one_process_gives(contacts_app, tmp_path):
     app = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": 7}})
     book = app.plugin("contacts")
     # a bad e-mail makes a bad row (an unreadable phone would only be a warning: it is kept as typed)
-    rows = "".join(f"P{n},S{n},bad-{n},\n" if n % 11 == 0 else f"P{n},S{n},p{n % 40}@example.com,\n" for n in range(100))
+    rows = "".join(
+        f"P{n},S{n},bad-{n},\n" if n % 11 == 0 else f"P{n},S{n},p{n % 40}@example.com,\n" for n in range(100)
+    )
     path = tmp_path / "people.csv"
     path.write_text("first_name,last_name,email,phone\n" + rows)
     one = book.import_csv(path, dry_run=True)

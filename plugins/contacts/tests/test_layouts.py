@@ -6,9 +6,8 @@ import io
 
 import pytest
 
-from crm_core.errors import ValidationError
-
 from crm_contacts.mapping import detect
+from crm_core.errors import ValidationError
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ GOOGLE = (
     "Address 1 - Street,Address 1 - Extended Address,Address 1 - City,Address 1 - Postal Code,Address 1 - Country,"
     "Organization Name,Organization Title,Organization Department,Website 1 - Label,Website 1 - Value,Relation 1 - Value\n"
     "Luis,Alberto,Pérez,Dr.,Jr.,Lucho,1980-05-17,Met at the fair,* myContacts ::: Clients,Work,luis@example.mx,Mobile,"
-    "+52 55 1234 5678,Work,\"Av. Reforma 1, Piso 3, CDMX\",Av. Reforma 1,Piso 3,CDMX,06600,México,Globex,CTO,"
+    '+52 55 1234 5678,Work,"Av. Reforma 1, Piso 3, CDMX",Av. Reforma 1,Piso 3,CDMX,06600,México,Globex,CTO,'
     "Engineering,Work,https://luis.example,Marta\n"
 )
 
@@ -43,10 +42,19 @@ def test_google_columns_are_all_kept(book, tmp_path):
     assert report.layout == "google" and (report.created, report.failed) == (1, 0), report.errors
     luis = book.get(book.search(email="luis@example.mx").cards[0].id)
     assert (luis.first_name, luis.middle_name, luis.last_name, luis.name_prefix, luis.name_suffix, luis.nickname) == (
-        "Luis", "Alberto", "Pérez", "Dr.", "Jr.", "Lucho"
+        "Luis",
+        "Alberto",
+        "Pérez",
+        "Dr.",
+        "Jr.",
+        "Lucho",
     )
     assert (luis.birthday, luis.title, luis.department, luis.website, luis.organization_name) == (
-        "1980-05-17", "CTO", "Engineering", "https://luis.example", "Globex"
+        "1980-05-17",
+        "CTO",
+        "Engineering",
+        "https://luis.example",
+        "Globex",
     )
     assert (luis.address.street, luis.address.extra, luis.address.country) == ("Av. Reforma 1", "Piso 3", "MX")
     # columns no field takes are kept as custom fields named after them; the
@@ -70,8 +78,19 @@ def test_outlook_columns_are_all_kept(contacts_app, tmp_path):
     report = book.import_csv(write(tmp_path, "outlook.csv", OUTLOOK))
     assert report.layout == "outlook" and (report.created, report.failed) == (1, 0), report.errors
     john = book.get(book.search(email="john@initech.example").cards[0].id)
-    assert (john.name_prefix, john.first_name, john.middle_name, john.last_name, john.name_suffix) == ("Mr.", "John", "Q.", "Public", "III")
-    assert (john.title, john.department, john.birthday, john.website) == ("Account Manager", "Sales", "1980-05-17", "https://initech.example")
+    assert (john.name_prefix, john.first_name, john.middle_name, john.last_name, john.name_suffix) == (
+        "Mr.",
+        "John",
+        "Q.",
+        "Public",
+        "III",
+    )
+    assert (john.title, john.department, john.birthday, john.website) == (
+        "Account Manager",
+        "Sales",
+        "1980-05-17",
+        "https://initech.example",
+    )
     assert (john.address.street, john.address.extra, john.address.kind) == ("1 Main St", "Suite 200", "work")
     assert john.phone == "+15122000002" and john.notes == "Likes golf"
     assert john.custom == {"E-mail Display Name": "John Public (john@initech.example)", "Spouse": "Jane"}
@@ -80,7 +99,16 @@ def test_outlook_columns_are_all_kept(contacts_app, tmp_path):
 def test_ignore_column_leaves_a_column_out(app, book, tmp_path, crm_cli):
     path = write(tmp_path, "google.csv", GOOGLE)
     result = crm_cli.invoke(
-        ["contacts", "import", str(path), "--ignore-column", "Relation 1 - Value", "--ignore-column", "Website 1 - Label"], app=app
+        [
+            "contacts",
+            "import",
+            str(path),
+            "--ignore-column",
+            "Relation 1 - Value",
+            "--ignore-column",
+            "Website 1 - Label",
+        ],
+        app=app,
     )
     assert result.exit_code == 0, result.output
     assert book.get(1).custom == {}
@@ -110,27 +138,65 @@ def test_spanish_country_names_in_addresses_and_columns(book, tmp_path):
     )
     report = book.import_csv(write(tmp_path, "paises.csv", rows))
     assert (report.created, report.failed) == (3, 0), report.errors
-    assert [(c.country, c.address.country) for c in book.search(limit=10).cards] == [("DE", "DE"), ("FR", "FR"), ("GB", "GB")]
+    assert [(c.country, c.address.country) for c in book.search(limit=10).cards] == [
+        ("DE", "DE"),
+        ("FR", "FR"),
+        ("GB", "GB"),
+    ]
 
 
 def test_the_new_fields_are_erased_with_the_rest(book):
     c = book.create(
-        first_name="Ana", middle_name="Luz", name_prefix="Dra.", name_suffix="II", nickname="Anita", title="CFO",
-        department="Finance", birthday="1980-05-17", website="https://ana.example", email="ana@example.com",
+        first_name="Ana",
+        middle_name="Luz",
+        name_prefix="Dra.",
+        name_suffix="II",
+        nickname="Anita",
+        title="CFO",
+        department="Finance",
+        birthday="1980-05-17",
+        website="https://ana.example",
+        email="ana@example.com",
     )
     book.erase(c.id, actor="dpo")
     after = book.get(c.id)
-    assert [getattr(after, f) for f in ("middle_name", "name_prefix", "name_suffix", "nickname", "title", "department", "birthday", "website")] == [None] * 8
+    assert [
+        getattr(after, f)
+        for f in ("middle_name", "name_prefix", "name_suffix", "nickname", "title", "department", "birthday", "website")
+    ] == [None] * 8
 
 
 def test_add_and_show_the_new_fields_from_the_command_line(app, book, crm_cli):
     result = crm_cli.invoke(
-        ["contacts", "add", "--first-name", "Ana", "--middle-name", "Luz", "--title", "CFO", "--department", "Finance",
-         "--birthday", "17/05/1980", "--nickname", "Anita", "--website", "https://ana.example"], app=app,
+        [
+            "contacts",
+            "add",
+            "--first-name",
+            "Ana",
+            "--middle-name",
+            "Luz",
+            "--title",
+            "CFO",
+            "--department",
+            "Finance",
+            "--birthday",
+            "17/05/1980",
+            "--nickname",
+            "Anita",
+            "--website",
+            "https://ana.example",
+        ],
+        app=app,
     )
     assert result.exit_code == 0, result.output
     ana = book.get(1)
-    assert (ana.middle_name, ana.title, ana.department, ana.birthday, ana.nickname) == ("Luz", "CFO", "Finance", "1980-05-17", "Anita")
+    assert (ana.middle_name, ana.title, ana.department, ana.birthday, ana.nickname) == (
+        "Luz",
+        "CFO",
+        "Finance",
+        "1980-05-17",
+        "Anita",
+    )
     shown = crm_cli.invoke(["contacts", "show", "1"], app=app).output
     assert "birthday" in shown and "1980-05-17" in shown and "CFO" in shown
 
@@ -141,6 +207,8 @@ def test_the_export_layouts_are_documented():
     from crm_contacts.transfer import EXPORT_COLUMNS
 
     docs = (Path(__file__).resolve().parents[3] / "docs" / "plugins" / "contacts.md").read_text(encoding="utf-8")
-    layouts = docs[docs.index("#### Export layouts"):]
-    missing = [c for c in (*EXPORT_COLUMNS, "email_N", "phone_N", "address_N.street", "custom.NAME") if f"`{c}`" not in layouts]
+    layouts = docs[docs.index("#### Export layouts") :]
+    missing = [
+        c for c in (*EXPORT_COLUMNS, "email_N", "phone_N", "address_N.street", "custom.NAME") if f"`{c}`" not in layouts
+    ]
     assert not missing, f"document these export columns under 'Export layouts' in docs/plugins/contacts.md: {missing}"

@@ -20,7 +20,12 @@ def book(app):
 @pytest.fixture
 def people(book):
     return {
-        "ana": book.create(first_name="Ana", email="ana@example.com", addresses=[{"street": "Mayor 1", "city": "Madrid", "postal_code": "28001", "country": "ES"}], region="Centro"),
+        "ana": book.create(
+            first_name="Ana",
+            email="ana@example.com",
+            addresses=[{"street": "Mayor 1", "city": "Madrid", "postal_code": "28001", "country": "ES"}],
+            region="Centro",
+        ),
         "ben": book.create(first_name="Ben", email="ben@example.com", region="Centro"),
         "cai": book.create(first_name="Cai", phone="+34612345678", region="Centro"),
         "dan": book.create(first_name="Dan", email="dan@example.com", do_not_contact=True, region="Centro"),
@@ -37,9 +42,19 @@ def test_static_list_audience_honours_every_flag(book, people, crm_recorder):
     assert book.unsubscribe(people["ben"].id, "newsletter") is False
     book.delete(people["eva"].id)
     assert [c.display_name for c in book.audience("newsletter")] == ["Ana"]
-    assert book.audience_report("newsletter") == {"included": 1, "do_not_contact": 1, "unsubscribed": 1, "no_address": 1}
+    assert book.audience_report("newsletter") == {
+        "included": 1,
+        "do_not_contact": 1,
+        "unsubscribed": 1,
+        "no_address": 1,
+    }
     assert [c.display_name for c in book.audience("newsletter", "post")] == ["Ana"]
-    assert book.audience_report("newsletter", "post") == {"included": 1, "do_not_contact": 1, "unsubscribed": 1, "no_address": 1}
+    assert book.audience_report("newsletter", "post") == {
+        "included": 1,
+        "do_not_contact": 1,
+        "unsubscribed": 1,
+        "no_address": 1,
+    }
     unsub = [e for e in crm_recorder.events if e.type_name == "ContactUnsubscribed"]
     assert [(e.contact_id, e.list_id, e.channel) for e in unsub] == [(people["ben"].id, info.id, "self-service")]
     (listed,) = book.lists()

@@ -28,8 +28,20 @@ def address(city="Madrid", country="ES", street="Calle Mayor 1", postal="28001")
 def people(book):
     acme = book.create(kind="organization", display_name="Acme SL")
     return {
-        "ana": book.create(first_name="Ana", last_name="García", email="ana@example.com", addresses=address(), organization_id=acme.id, language="es"),
-        "ben": book.create(first_name="Ben", last_name="Jones", email="ben@example.com", addresses=address("Leeds", "GB", "1 High Street", "LS1 1UR")),
+        "ana": book.create(
+            first_name="Ana",
+            last_name="García",
+            email="ana@example.com",
+            addresses=address(),
+            organization_id=acme.id,
+            language="es",
+        ),
+        "ben": book.create(
+            first_name="Ben",
+            last_name="Jones",
+            email="ben@example.com",
+            addresses=address("Leeds", "GB", "1 High Street", "LS1 1UR"),
+        ),
         "cai": book.create(first_name="Cai", phone="+34612345678", addresses=address("Bilbao")),
         "dan": book.create(first_name="Dan", email="dan@example.com", addresses=address(), do_not_contact=True),
         "eva": book.create(first_name="Eva", email="eva@example.com"),
@@ -50,9 +62,19 @@ def test_distribution_list_honours_flags_and_counts_who_was_left_out(book, peopl
     counts = book.distribution_list(newsletter, out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["email"] for r in rows] == ["ana@example.com", "ben@example.com", "eva@example.com"]
-    assert rows[0] == {"email": "ana@example.com", "name": "Ana García", "first_name": "Ana", "last_name": "García", "language": "es", "contact_id": str(people["ana"].id)}
+    assert rows[0] == {
+        "email": "ana@example.com",
+        "name": "Ana García",
+        "first_name": "Ana",
+        "last_name": "García",
+        "language": "es",
+        "contact_id": str(people["ana"].id),
+    }
     assert (counts.written, counts.do_not_contact, counts.unsubscribed, counts.no_address) == (3, 1, 1, 1)
-    assert counts.summary("addresses") == "3 addresses written; left out: 1 do-not-contact, 1 unsubscribed from the list, 1 without an e-mail address"
+    assert (
+        counts.summary("addresses")
+        == "3 addresses written; left out: 1 do-not-contact, 1 unsubscribed from the list, 1 without an e-mail address"
+    )
     plain = io.StringIO()
     book.distribution_list(newsletter, plain, "addresses")
     assert plain.getvalue() == "ana@example.com\nben@example.com\neva@example.com\n"
@@ -77,9 +99,19 @@ def test_labels_csv_for_mail_merge(book, people, newsletter):
 def test_labels_pdf_sheet_layout(contacts_app, tmp_path):
     from pypdf import PdfReader
 
-    app = contacts_app(settings={"contacts": {"default_region": "ES", "labels": {"page_size": "letter", "columns": 2, "rows": 3, "margin_mm": 12}}})
+    app = contacts_app(
+        settings={
+            "contacts": {
+                "default_region": "ES",
+                "labels": {"page_size": "letter", "columns": 2, "rows": 3, "margin_mm": 12},
+            }
+        }
+    )
     book = app.plugin("contacts")
-    ids = [book.create(first_name=f"Persona{i}", last_name="Núñez", addresses=address(street=f"Calle Łódź {i}")).id for i in range(8)]
+    ids = [
+        book.create(first_name=f"Persona{i}", last_name="Núñez", addresses=address(street=f"Calle Łódź {i}")).id
+        for i in range(8)
+    ]
     book.create_segment("madrid", {"city": "Madrid"})
     path = tmp_path / "labels.pdf"
     counts = book.labels_pdf("madrid", path)
@@ -104,7 +136,16 @@ def test_labels_pdf_refuses_a_sheet_that_cannot_hold_labels(contacts_app, tmp_pa
 
 def test_members_file(book, people, tmp_path):
     book.create_list("fair")
-    lines = ["# visitors of the trade fair", str(people["ana"].id), "BEN@example.com", "", "612 345 678", "nobody@example.com", "12", "not-an-email@"]
+    lines = [
+        "# visitors of the trade fair",
+        str(people["ana"].id),
+        "BEN@example.com",
+        "",
+        "612 345 678",
+        "nobody@example.com",
+        "12",
+        "not-an-email@",
+    ]
     result = book.import_list_members("fair", lines)
     assert (result.added, result.already) == (3, 0)
     assert result.missing == (
@@ -127,7 +168,14 @@ def test_members_file(book, people, tmp_path):
 def test_list_members_show_each_state(book, people, newsletter):
     book.delete(people["eva"].id)
     states = {m.display_name: m.state for m in book.list_members(newsletter)}
-    assert states == {"Ana García": "subscribed", "Ben Jones": "subscribed", "Cai": "subscribed", "Dan": "do-not-contact", "Eva": "deleted", "Fay": "unsubscribed"}
+    assert states == {
+        "Ana García": "subscribed",
+        "Ben Jones": "subscribed",
+        "Cai": "subscribed",
+        "Dan": "do-not-contact",
+        "Eva": "deleted",
+        "Fay": "unsubscribed",
+    }
     assert [m.display_name for m in book.list_members(newsletter, limit=2, offset=1)] == ["Ben Jones", "Cai"]
 
 
@@ -135,8 +183,13 @@ def test_cli_lists(app, book, people, crm_cli, tmp_path):
     def run(*args):
         return crm_cli.invoke(["contacts", *args], app=app)
 
-    assert run("lists", "create", "vip", "--description", "Best customers").output.startswith("mailing list 'vip' created")
-    assert "2 contact(s) added to 'vip' (0 already on it)" in run("lists", "add", "vip", str(people["ana"].id), str(people["ben"].id)).output
+    assert run("lists", "create", "vip", "--description", "Best customers").output.startswith(
+        "mailing list 'vip' created"
+    )
+    assert (
+        "2 contact(s) added to 'vip' (0 already on it)"
+        in run("lists", "add", "vip", str(people["ana"].id), str(people["ben"].id)).output
+    )
     members = tmp_path / "members.txt"
     members.write_text("cai@nowhere.example\n+34 612 345 678\n", encoding="utf-8")
     result = run("lists", "import", "vip", str(members))
@@ -144,7 +197,10 @@ def test_cli_lists(app, book, people, crm_cli, tmp_path):
     assert "line 1: cai@nowhere.example: no contact has it" in result.output
     strict = run("lists", "import", "vip", str(members), "--all-or-nothing")
     assert strict.exit_code == 2 and "--all-or-nothing: nobody was added to 'vip'" in strict.output
-    assert "contact {} unsubscribed from 'vip'".format(people["ben"].id) in run("lists", "unsubscribe", "vip", str(people["ben"].id)).output
+    assert (
+        "contact {} unsubscribed from 'vip'".format(people["ben"].id)
+        in run("lists", "unsubscribe", "vip", str(people["ben"].id)).output
+    )
     shown = run("lists", "show", "vip", "--format", "csv")
     assert "unsubscribed" in shown.output and "Ana García" in shown.output
     listing = run("lists", "list", "--format", "json")
@@ -154,7 +210,10 @@ def test_cli_lists(app, book, people, crm_cli, tmp_path):
     out = tmp_path / "vip.txt"
     dist = run("distribution", "vip", "--format", "addresses", "-o", str(out))
     assert out.read_text() == "ana@example.com\nben@example.com\n"
-    assert "2 addresses written; left out: 0 do-not-contact, 0 unsubscribed from the list, 0 without an e-mail address" in dist.output
+    assert (
+        "2 addresses written; left out: 0 do-not-contact, 0 unsubscribed from the list, 0 without an e-mail address"
+        in dist.output
+    )
     pdf = tmp_path / "vip.pdf"
     assert "2 labels written" in run("labels", "vip", "-o", str(pdf)).output and pdf.read_bytes().startswith(b"%PDF")
     assert "Ana García" in run("labels", "vip", "--format", "csv").output

@@ -28,7 +28,13 @@ def _memberships(app: Any) -> list[tuple[Any, ...]]:
 
     with app.activate():
         return sorted(
-            ListMember.select(ListMember.id, ListMember.mailing_list, ListMember.contact, ListMember.added_at, ListMember.unsubscribed_at).tuples()
+            ListMember.select(
+                ListMember.id,
+                ListMember.mailing_list,
+                ListMember.contact,
+                ListMember.added_at,
+                ListMember.unsubscribed_at,
+            ).tuples()
         )
 
 
@@ -127,7 +133,10 @@ def test_an_unsubscribe_through_the_merged_contact_reaches_the_survivor(app, boo
     book.unmerge(merged.id)
     # a wish not to be mailed is never undone by an unmerge: both stay unsubscribed
     assert _audience(book, "news") == [] and _audience(book, "offers") == []
-    assert {m.contact_id: m.state for m in book.list_members("news")} == {survivor.id: "unsubscribed", merged.id: "unsubscribed"}
+    assert {m.contact_id: m.state for m in book.list_members("news")} == {
+        survivor.id: "unsubscribed",
+        merged.id: "unsubscribed",
+    }
 
 
 def test_do_not_contact_through_the_merged_contact_outlives_the_unmerge(app, book):

@@ -58,8 +58,12 @@ def test_alike_names_need_a_second_signal(book):
     org = book.create(kind="organization", display_name="Acme")
     madrid = [{"street": "Calle Mayor 1", "city": "Madrid", "postal_code": "28001"}]
     # two different people who happen to share a common name in one city
-    ana1 = book.create(first_name="Ana", last_name="García", email="ana.garcia@example.com", addresses=[{"city": "Madrid"}])
-    ana2 = book.create(first_name="Ana", last_name="García", email="agarcia@other.example", addresses=[{"city": "Madrid"}])
+    ana1 = book.create(
+        first_name="Ana", last_name="García", email="ana.garcia@example.com", addresses=[{"city": "Madrid"}]
+    )
+    ana2 = book.create(
+        first_name="Ana", last_name="García", email="agarcia@other.example", addresses=[{"city": "Madrid"}]
+    )
     # same name, same organization, but each with a phone of his own
     luis1 = book.create(first_name="Luis", last_name="Pérez", phone="+34612000001", organization_id=org.id)
     luis2 = book.create(first_name="Luis", last_name="Pérez", phone="+34612000002", organization_id=org.id)
@@ -67,17 +71,23 @@ def test_alike_names_need_a_second_signal(book):
     marta1 = book.create(first_name="Marta", last_name="Iglesias Vidal", email="marta@example.com", addresses=madrid)
     marta2 = book.create(first_name="Martha", last_name="Iglesias Vidal", addresses=madrid)
     # same name, organization and address: a changed work e-mail is forgiven
-    eva1 = book.create(first_name="Eva", last_name="Núñez", email="eva@old.example", organization_id=org.id, addresses=madrid)
-    eva2 = book.create(first_name="Eva", last_name="Nunez", email="eva@new.example", organization_id=org.id, addresses=madrid)
+    eva1 = book.create(
+        first_name="Eva", last_name="Núñez", email="eva@old.example", organization_id=org.id, addresses=madrid
+    )
+    eva2 = book.create(
+        first_name="Eva", last_name="Nunez", email="eva@new.example", organization_id=org.id, addresses=madrid
+    )
     # alike but not enough (below duplicate_name_similarity)
     book.create(first_name="Mario", last_name="Iglesias", addresses=madrid)
     pairs = {(p.first_id, p.second_id): p.reasons for p in book.find_duplicates()}
     assert (ana1.id, ana2.id) not in pairs and (luis1.id, luis2.id) not in pairs
     assert pairs[(marta1.id, marta2.id)] == (
-        "similar names (98%) at the same postal address (Calle Mayor 1, Madrid)", "no e-mail or phone that differs"
+        "similar names (98%) at the same postal address (Calle Mayor 1, Madrid)",
+        "no e-mail or phone that differs",
     )
     assert pairs[(eva1.id, eva2.id)] == (
-        "same name in organization Acme and at the same postal address (Calle Mayor 1, Madrid)", "though their e-mails differ"
+        "same name in organization Acme and at the same postal address (Calle Mayor 1, Madrid)",
+        "though their e-mails differ",
     )
     assert len(pairs) == 2
 
@@ -97,14 +107,27 @@ def test_demo_duplicates_are_found_and_nothing_else(app, book):
     assert all(p.first_id in planted or p.second_id in planted for p in pairs)
     for cid in planted:
         partners = [p.second_id if p.first_id == cid else p.first_id for p in pairs if cid in (p.first_id, p.second_id)]
-        assert any(people[o].last_name == people[cid].last_name and o not in planted for o in partners), people[cid].display_name
+        assert any(people[o].last_name == people[cid].last_name and o not in planted for o in partners), people[
+            cid
+        ].display_name
     assert len(pairs) < len(planted) * 1.5
 
 
 def test_merge_and_unmerge_move_everything_back(app, book, probe, crm_recorder):
-    survivor = book.create(first_name="Ana", last_name="García", email="ana@example.com", status="prospect", tags=["vip"])
-    merged = book.create(first_name="Ana", last_name="García", emails=["ana@work.example"], phone="+34612345678", status="customer",
-                         owner="luis", tags=["news"], custom={"industry": "retail"}, do_not_contact=True)
+    survivor = book.create(
+        first_name="Ana", last_name="García", email="ana@example.com", status="prospect", tags=["vip"]
+    )
+    merged = book.create(
+        first_name="Ana",
+        last_name="García",
+        emails=["ana@work.example"],
+        phone="+34612345678",
+        status="customer",
+        owner="luis",
+        tags=["news"],
+        custom={"industry": "retail"},
+        do_not_contact=True,
+    )
     member = book.create(first_name="Worker")
     book.create_list("news")
     book.add_to_list("news", [merged.id])
@@ -119,12 +142,19 @@ def test_merge_and_unmerge_move_everything_back(app, book, probe, crm_recorder):
     assert probe["owner"] == {1: survivor.id, 2: survivor.id}
     assert [c.id for c in book.search(list="news").cards] == [survivor.id]
     event = [e for e in crm_recorder.events if e.type_name == "ContactsMerged"][0]
-    assert (event.survivor_id, event.merged_id, event.merge_id, event.actor) == (survivor.id, merged.id, merge_id, "maria")
+    assert (event.survivor_id, event.merged_id, event.merge_id, event.actor) == (
+        survivor.id,
+        merged.id,
+        merge_id,
+        "maria",
+    )
     with pytest.raises(ValidationError, match="was merged into .*unmerge"):
         book.restore(merged.id)
     assert book.unmerge(merged.id, actor="maria") == merge_id
     back = book.get(survivor.id)
-    assert [e.address for e in back.emails] == ["ana@example.com"] and back.status == "prospect" and back.tags == ("vip",)
+    assert (
+        [e.address for e in back.emails] == ["ana@example.com"] and back.status == "prospect" and back.tags == ("vip",)
+    )
     assert not back.do_not_contact and back.custom == {}
     assert book.get(merged.id).deleted_at is None
     assert probe["owner"] == {1: merged.id, 2: survivor.id}

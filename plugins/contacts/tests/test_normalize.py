@@ -17,7 +17,9 @@ def test_compiled_validity_agrees_with_phonenumbers():
     for code in codes:
         for _ in range(60):
             national = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(3, 11)))
-            expected = phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))
+            expected = phonenumbers.is_valid_number(
+                phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+            )
             assert _is_valid(code, national) == expected, (code, national)
             checked += 1
             valid += expected
@@ -60,16 +62,21 @@ def test_bad_phones_and_emails():
 def test_national_fast_path_agrees_with_phonenumbers():
     rng = random.Random(5)
     for region in ("ES", "FR", "DE", "GB", "IT", "MX", "NL", "PT", "US", "BR", "IN", "AR", "CH", "ID"):
-        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE) or phonenumbers.example_number(region)
+        example = phonenumbers.example_number_for_type(
+            region, phonenumbers.PhoneNumberType.MOBILE
+        ) or phonenumbers.example_number(region)
         base = phonenumbers.national_significant_number(example)
         for _ in range(300):
-            digits = base[: rng.randint(1, len(base))] + "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(0, 4)))
+            digits = base[: rng.randint(1, len(base))] + "".join(
+                str(rng.randint(0, 9)) for _ in range(rng.randint(0, 4))
+            )
             digits = digits[: rng.randint(min(4, len(digits)), len(digits))]
             try:
                 parsed = phonenumbers.parse(digits, region)
                 expected = (
                     (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), parsed.extension or None)
-                    if phonenumbers.is_valid_number(parsed) else None
+                    if phonenumbers.is_valid_number(parsed)
+                    else None
                 )
             except phonenumbers.NumberParseException:
                 expected = None

@@ -73,7 +73,10 @@ def test_an_exchange_address_from_outlook_is_kept_unverified(book, tmp_path):
     report = book.import_csv(write(tmp_path, "outlook.csv", outlook))
     assert report.layout == "outlook" and (report.created, report.failed) == (1, 0), report.errors
     tom = book.get(1)
-    assert [(e.address.split("/cn=")[-1], e.verified) for e in tom.emails] == [("tom", False), ("tom@acme.example", True)]
+    assert [(e.address.split("/cn=")[-1], e.verified) for e in tom.emails] == [
+        ("tom", False),
+        ("tom@acme.example", True),
+    ]
 
 
 def test_clean_marks_what_it_could_not_check():
@@ -96,8 +99,19 @@ def test_read_phone_tries_each_country_in_order():
 
 @pytest.mark.parametrize(
     "name, code",
-    [("Alemania", "DE"), ("Francia", "FR"), ("Reino Unido", "GB"), ("Estados Unidos", "US"), ("Royaume-Uni", "GB"),
-     ("Deutschland", "DE"), ("Japón", "JP"), ("ESPAÑA", "ES"), ("united kingdom", "GB"), ("UK", "GB"), ("nz", "NZ")],
+    [
+        ("Alemania", "DE"),
+        ("Francia", "FR"),
+        ("Reino Unido", "GB"),
+        ("Estados Unidos", "US"),
+        ("Royaume-Uni", "GB"),
+        ("Deutschland", "DE"),
+        ("Japón", "JP"),
+        ("ESPAÑA", "ES"),
+        ("united kingdom", "GB"),
+        ("UK", "GB"),
+        ("nz", "NZ"),
+    ],
 )
 def test_country_names_in_any_language(name, code):
     assert normalize_country(name) == code

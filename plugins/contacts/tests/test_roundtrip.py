@@ -35,7 +35,12 @@ def _load_helpers():
 
 _helpers = _load_helpers()
 address_books, build, comparable, export, reimport, wipe = (
-    _helpers.address_books, _helpers.build, _helpers.comparable, _helpers.export, _helpers.reimport, _helpers.wipe
+    _helpers.address_books,
+    _helpers.build,
+    _helpers.comparable,
+    _helpers.export,
+    _helpers.reimport,
+    _helpers.wipe,
 )
 
 
@@ -48,7 +53,11 @@ def app(contacts_app):
 def test_export_then_import_gives_the_same_address_book(app, tmp_path, how):
     book = app.plugin("contacts")
 
-    @settings(max_examples=int(__import__("os").environ.get("RT_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=int(__import__("os").environ.get("RT_EXAMPLES", "25")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(address_books())
     def round_trip(generated):
         wipe(app)
@@ -76,8 +85,11 @@ def test_export_then_import_gives_the_same_address_book(app, tmp_path, how):
 def test_an_export_imported_into_its_own_database_finds_every_contact_by_id(app, tmp_path, how):
     book = app.plugin("contacts")
 
-    @settings(max_examples=int(__import__("os").environ.get("RT_EXAMPLES", "25")) // 2 or 1, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=int(__import__("os").environ.get("RT_EXAMPLES", "25")) // 2 or 1,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(address_books())
     def same_database(generated):
         wipe(app)
@@ -89,7 +101,12 @@ def test_an_export_imported_into_its_own_database_finds_every_contact_by_id(app,
         # matched on the id alone: even contacts with no e-mail nor external id are found
         report = reimport(book, how, export(book, how), tmp_path / f"book.{how}", match_on=("id",))
         assert report.failed == 0, report.errors
-        assert (report.created, report.updated, report.unchanged, report.organizations_created) == (0, 0, len(before), 0), report
+        assert (report.created, report.updated, report.unchanged, report.organizations_created) == (
+            0,
+            0,
+            len(before),
+            0,
+        ), report
         assert report.notes == []
         assert sorted(i for page in book.iter_ids({}) for i in page) == ids
         assert comparable(book) == before
@@ -115,8 +132,16 @@ def test_names_that_differ_only_in_case_or_accents_are_two_custom_fields_and_two
     # found by the property test on MariaDB, whose default collation took
     # "Size" and "size" (and "i" and "ı") for one key of a unique index
     book = app.plugin("contacts")
-    ana = book.create(first_name="Ana", email="ana@example.com", custom={"Size": "L", "size": "40", "ı": "1", "i": "2"}, tags=["i", "ı"])
-    assert book.get(ana.id).custom == {"Size": "L", "i": "2", "size": "40", "ı": "1"} and book.get(ana.id).tags == ("i", "ı")
+    ana = book.create(
+        first_name="Ana",
+        email="ana@example.com",
+        custom={"Size": "L", "size": "40", "ı": "1", "i": "2"},
+        tags=["i", "ı"],
+    )
+    assert book.get(ana.id).custom == {"Size": "L", "i": "2", "size": "40", "ı": "1"} and book.get(ana.id).tags == (
+        "i",
+        "ı",
+    )
     for how in ("csv", "4.0"):
         text = export(book, how)
         wipe(app)

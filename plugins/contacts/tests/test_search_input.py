@@ -54,7 +54,9 @@ def test_a_huge_search_text_is_refused_by_name(book):
     assert book.search("a" * 300).total == 0
     # the exact filters are bounded by what they can be, and the error does not repeat the 100,000 characters
     for key, limit in (("email", 254), ("phone", 50)):
-        with pytest.raises(ValidationError, match=f"filter {key}: 100000 characters is too long; search with up to {limit}$"):
+        with pytest.raises(
+            ValidationError, match=f"filter {key}: 100000 characters is too long; search with up to {limit}$"
+        ):
             book.search(**{key: "a" * 100_000})
 
 
@@ -88,7 +90,10 @@ def test_the_cli_gives_one_clear_line(book, crm_cli):
     cases = [
         (["contacts", "show", str(HUGE)], f"Invalid value for 'CONTACT_ID': {HUGE} is not in the range 1<=x<={MAX_ID}"),
         (["contacts", "search", "--organization", str(HUGE)], "Invalid value for '--organization'"),
-        (["contacts", "search", "x", "--limit", str(10**9)], "Invalid value for '--limit': 1000000000 is not in the range 1<=x<=10000"),
+        (
+            ["contacts", "search", "x", "--limit", str(10**9)],
+            "Invalid value for '--limit': 1000000000 is not in the range 1<=x<=10000",
+        ),
         (["contacts", "list", "--offset", str(HUGE)], "Invalid value for '--offset'"),
         (["contacts", "search", "a" * 100_000], "filter query: 100000 characters is too long"),
         (["contacts", "search", "@"], "e-mail search is exact"),

@@ -9,8 +9,6 @@ import hmac
 
 import pytest
 
-from crm_core.errors import ConfigError, NotFoundError, ValidationError
-from crm_core.signing import ForgedLinkError
 from crm_contacts.tokens import (
     ExpiredTokenError,
     ForgedTokenError,
@@ -20,6 +18,8 @@ from crm_contacts.tokens import (
     UnknownTokenError,
     UsedTokenError,
 )
+from crm_core.errors import ConfigError, NotFoundError, ValidationError
+from crm_core.signing import ForgedLinkError
 
 SECRET = "a-test-secret-of-enough-length"
 
@@ -40,7 +40,9 @@ def review_app(contacts_app, crm_recorder):
 
 @pytest.fixture
 def ana(app):
-    return app.plugin("contacts").create(first_name="Ana", last_name="García", email="ana@example.com", phone="+34612345678")
+    return app.plugin("contacts").create(
+        first_name="Ana", last_name="García", email="ana@example.com", phone="+34612345678"
+    )
 
 
 def changed_events(recorder):
@@ -127,7 +129,7 @@ def test_expired_token(app, ana, crm_clock):
     with pytest.raises(ExpiredTokenError, match="expired on 2026-01-05 11:00 UTC") as info:
         book.submit_update(link.token, {"first_name": "Late"})
     assert (info.value.code, info.value.http_status) == ("expired", 410)
-    assert info.value.expires_at == dt.datetime(2026, 1, 5, 11, tzinfo=dt.timezone.utc)
+    assert info.value.expires_at == dt.datetime(2026, 1, 5, 11, tzinfo=dt.UTC)
     assert book.get(ana.id).first_name == "Ana"
 
 
@@ -137,7 +139,10 @@ def test_out_of_scope_and_invalid_values_leave_the_link_usable(app, ana, crm_rec
     with pytest.raises(OutOfScopeError, match="does not let you change emails, status; it covers phones") as info:
         book.submit_update(link.token, {"phones": ["+34600000000"], "emails": ["x@example.com"], "status": "customer"})
     assert (info.value.code, info.value.http_status, info.value.fields, info.value.allowed) == (
-        "out_of_scope", 403, ("emails", "status"), ("phones",)
+        "out_of_scope",
+        403,
+        ("emails", "status"),
+        ("phones",),
     )
     with pytest.raises(InvalidChangeError, match="phones: '12' is not a valid phone number") as bad:
         book.submit_update(link.token, {"phones": ["12"]})
@@ -181,7 +186,9 @@ def test_revoked_link_and_deleted_contact_are_unknown(app, ana):
 
 def test_bad_issue_requests(app, ana):
     book = app.plugin("contacts")
-    with pytest.raises(ValidationError, match="'status' cannot be changed through self-service here; choose from first_name"):
+    with pytest.raises(
+        ValidationError, match="'status' cannot be changed through self-service here; choose from first_name"
+    ):
         book.issue_update_link(ana.id, ["phones", "status"])
     with pytest.raises(ValidationError, match="name at least one field"):
         book.issue_update_link(ana.id, [])
@@ -256,7 +263,10 @@ def test_review_mode_queues_changes_for_staff(review_app, crm_recorder):
     assert book.get(ana.id).first_name == "Ana" and changed_events(crm_recorder) == []
     (pending,) = book.pending_updates()
     assert (pending.contact_id, pending.status) == (ana.id, "pending")
-    assert pending.submitted == {"first_name": "Anna", "phones": [{"number": "+34612345678", "kind": "other", "primary": True}]}
+    assert pending.submitted == {
+        "first_name": "Anna",
+        "phones": [{"number": "+34612345678", "kind": "other", "primary": True}],
+    }
     assert pending.changes["display_name"].new == "Anna"  # derived from the first name, as a staff edit does
     done = book.approve_update(pending.id, actor="maria", note="checked by phone")
     assert (done.status, done.reviewed_by, done.note) == ("approved", "maria", "checked by phone")
@@ -299,7 +309,17 @@ def test_approving_for_a_merged_contact_is_refused(review_app):
 
 
 def test_errors_form_one_family():
-    codes = {cls: (cls.code, cls.http_status) for cls in (ForgedTokenError, ExpiredTokenError, UsedTokenError, UnknownTokenError, OutOfScopeError, InvalidChangeError)}
+    codes = {
+        cls: (cls.code, cls.http_status)
+        for cls in (
+            ForgedTokenError,
+            ExpiredTokenError,
+            UsedTokenError,
+            UnknownTokenError,
+            OutOfScopeError,
+            InvalidChangeError,
+        )
+    }
     assert all(issubclass(cls, SelfServiceError) and issubclass(cls, ValidationError) for cls in codes)
     assert len({code for code, _ in codes.values()}) == len(codes)
     assert codes[ForgedTokenError] == ("forged", 403) and codes[UnknownTokenError] == ("unknown", 404)
@@ -309,10 +329,14 @@ def test_cli_update_link_and_review(contacts_app, crm_cli):
     app = contacts_app(settings=settings("review"))
     book = app.plugin("contacts")
     ana = book.create(first_name="Ana", email="ana@example.com")
-    result = crm_cli.invoke(["contacts", "update-link", str(ana.id), "--fields", "phones,first_name", "--ttl", "2d", "--send"], app=app)
+    result = crm_cli.invoke(
+        ["contacts", "update-link", str(ana.id), "--fields", "phones,first_name", "--ttl", "2d", "--send"], app=app
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"update link for contact {ana.id}, valid until 2026-01-07 09:00 UTC, once, for: first_name, phones"
+    assert (
+        lines[0] == f"update link for contact {ana.id}, valid until 2026-01-07 09:00 UTC, once, for: first_name, phones"
+    )
     token = lines[1].rpartition("token=")[2]
     assert "queued for ana@example.com" in lines[2]
     app.mail.deliver()
@@ -327,7 +351,11 @@ def test_cli_update_link_and_review(contacts_app, crm_cli):
     approved = crm_cli.invoke(["contacts", "review", str(pending.id), "--approve"], app=app)
     assert approved.exit_code == 0 and "approved: contact" in approved.output
     again = crm_cli.invoke(["contacts", "review", str(pending.id), "--reject"], app=app)
-    assert again.exit_code == 2 and again.output.startswith("Error: self-service change") and "Traceback" not in again.output
+    assert (
+        again.exit_code == 2
+        and again.output.startswith("Error: self-service change")
+        and "Traceback" not in again.output
+    )
     bad_ttl = crm_cli.invoke(["contacts", "update-link", str(ana.id), "--ttl", "soon"], app=app)
     assert bad_ttl.exit_code == 2 and "--ttl 'soon': write hours or days" in bad_ttl.output
     bad_field = crm_cli.invoke(["contacts", "update-link", str(ana.id), "--fields", "owner"], app=app)

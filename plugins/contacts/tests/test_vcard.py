@@ -39,9 +39,21 @@ def test_line_breaks_in_values_are_escaped_never_written_bare(book, tmp_path, ve
 def test_status_owner_region_country_custom_fields_and_do_not_contact_survive(contacts_app, tmp_path, version):
     source = contacts_app().plugin("contacts")
     source.create(
-        first_name="Ana", email="ana@example.com", status="customer", owner="maria", region="Norte", country="ES",
-        custom={"industry": "retail", "size; class": "big, really"}, do_not_contact=True, language="es",
-        title="CFO", department="Finance", birthday="--02-29", nickname="Anita", middle_name="Luz", name_prefix="Dra.",
+        first_name="Ana",
+        email="ana@example.com",
+        status="customer",
+        owner="maria",
+        region="Norte",
+        country="ES",
+        custom={"industry": "retail", "size; class": "big, really"},
+        do_not_contact=True,
+        language="es",
+        title="CFO",
+        department="Finance",
+        birthday="--02-29",
+        nickname="Anita",
+        middle_name="Luz",
+        name_prefix="Dra.",
         website="https://ana.example",
     )
     text = export(source, version)
@@ -53,18 +65,30 @@ def test_status_owner_region_country_custom_fields_and_do_not_contact_survive(co
     assert (ana.status, ana.owner, ana.region, ana.country, ana.language) == ("customer", "maria", "Norte", "ES", "es")
     assert ana.custom == {"industry": "retail", "size; class": "big, really"}
     assert (ana.title, ana.department, ana.birthday, ana.nickname, ana.middle_name, ana.name_prefix, ana.website) == (
-        "CFO", "Finance", "--02-29", "Anita", "Luz", "Dra.", "https://ana.example"
+        "CFO",
+        "Finance",
+        "--02-29",
+        "Anita",
+        "Luz",
+        "Dra.",
+        "https://ana.example",
     )
 
 
 def test_vcard_3_writes_kind_the_way_apple_and_google_read_it(book, tmp_path):
     book.create(kind="organization", display_name="Acme", email="info@acme.example")
     text = export(book, "3.0")
-    assert "X-ADDRESSBOOKSERVER-KIND:org\r\n" in text and "X-ABShowAs:COMPANY\r\n" in text and "KIND:org\r\nFN" not in text
-    apple = write(tmp_path, "apple.vcf", (
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nFN:Globex\r\nORG:Globex;\r\nX-ABShowAs:COMPANY\r\n"
-        "EMAIL;type=INTERNET;type=WORK;type=pref:hello@globex.example\r\nEND:VCARD\r\n"
-    ))
+    assert (
+        "X-ADDRESSBOOKSERVER-KIND:org\r\n" in text and "X-ABShowAs:COMPANY\r\n" in text and "KIND:org\r\nFN" not in text
+    )
+    apple = write(
+        tmp_path,
+        "apple.vcf",
+        (
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nFN:Globex\r\nORG:Globex;\r\nX-ABShowAs:COMPANY\r\n"
+            "EMAIL;type=INTERNET;type=WORK;type=pref:hello@globex.example\r\nEND:VCARD\r\n"
+        ),
+    )
     report = book.import_vcard(apple)
     assert (report.created, report.organizations_created) == (1, 0)
     globex = book.get(book.search(email="hello@globex.example").cards[0].id)
@@ -72,10 +96,14 @@ def test_vcard_3_writes_kind_the_way_apple_and_google_read_it(book, tmp_path):
 
 
 def test_lang_pref_1_is_the_language(book, tmp_path):
-    card = write(tmp_path, "lang.vcf", (
-        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Jean\r\nEMAIL:jean@example.fr\r\n"
-        "LANG;PREF=2:en\r\nLANG;PREF=1:fr\r\nEND:VCARD\r\n"
-    ))
+    card = write(
+        tmp_path,
+        "lang.vcf",
+        (
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Jean\r\nEMAIL:jean@example.fr\r\n"
+            "LANG;PREF=2:en\r\nLANG;PREF=1:fr\r\nEND:VCARD\r\n"
+        ),
+    )
     assert book.import_vcard(card).created == 1
     assert book.get(1).language == "fr"
 
@@ -98,7 +126,10 @@ def test_vcard_2_1_quoted_printable_with_soft_line_breaks_and_charset(book, tmp_
     jose = book.get(1)
     assert (jose.first_name, jose.last_name, jose.display_name) == ("José", "Núñez", "José Núñez")
     assert jose.notes == "Primera línea\nsegunda línea, muy larga para caber en una sola"
-    assert [(p.number, p.kind, p.primary) for p in jose.phones] == [("+34612345678", "mobile", True), ("+34912345678", "work", False)]
+    assert [(p.number, p.kind, p.primary) for p in jose.phones] == [
+        ("+34612345678", "mobile", True),
+        ("+34912345678", "work", False),
+    ]
     assert (jose.address.city, jose.address.country, jose.address.kind) == ("Málaga", "ES", "home")
 
 
@@ -113,7 +144,9 @@ def test_a_bad_charset_is_reported_on_its_card(book, tmp_path):
 
 
 def test_phone_extensions_and_unverified_phones_in_4_0(book, tmp_path):
-    book.create(first_name="Eva", phones=[{"number": "+34 912 345 678", "extension": "21", "kind": "work"}, "not a phone"])
+    book.create(
+        first_name="Eva", phones=[{"number": "+34 912 345 678", "extension": "21", "kind": "work"}, "not a phone"]
+    )
     text = export(book, "4.0")
     assert "TEL;VALUE=uri;TYPE=work;PREF=1:tel:+34912345678;ext=21" in text
     assert "TEL;VALUE=text;TYPE=voice:not a phone" in text

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.errors import NotFoundError
-
 from crm_portal import links
 
 if TYPE_CHECKING:
-
     from pathlib import Path
 
     import jinja2
 
     from crm_core.app import CRM
     from crm_hookspecs.apis import MailingListsAPI
-
     from crm_portal.i18n import Catalogs
     from crm_portal.settings import PortalSettings
     from crm_portal.signup import ConfirmedSignup, PendingSignup
@@ -113,7 +111,9 @@ class Portal:
             from crm_portal.i18n import Catalogs
 
             settings = self.settings
-            self._catalogs = Catalogs(settings.languages, settings.default_language, self.path_setting(settings.translations_dir))
+            self._catalogs = Catalogs(
+                settings.languages, settings.default_language, self.path_setting(settings.translations_dir)
+            )
         return self._catalogs
 
     def url(self, path: str = "") -> str:
@@ -196,8 +196,14 @@ class Portal:
             if found is not None:
                 name, description = found.name, found.description
         return UnsubscribeTarget(
-            contact_id=card.id, display_name=card.display_name, email=card.email, language=card.language,
-            do_not_contact=card.do_not_contact, list_id=list_id, list_name=name, list_description=description,
+            contact_id=card.id,
+            display_name=card.display_name,
+            email=card.email,
+            language=card.language,
+            do_not_contact=card.do_not_contact,
+            list_id=list_id,
+            list_name=name,
+            list_description=description,
         )
 
     def unsubscribe(self, token: str, everything: bool = False) -> bool:
@@ -229,10 +235,18 @@ class Portal:
 
     # -- sign-up ----------------------------------------------------------------
 
-    def request_signup(self, form: str | None, *, email: str, first_name: str = "", last_name: str = "", language: str | None = None, ip: str | None = None) -> int:
+    def request_signup(
+        self,
+        form: str | None,
+        *,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        language: str | None = None,
+        ip: str | None = None,
+    ) -> int:
         """Keep a sign-up and e-mail its confirmation link; returns the sign-up's id (see :mod:`crm_portal.signup`)."""
         from crm_core.errors import ValidationError
-
         from crm_portal import fields, signup
 
         chosen = signup.find_form(self, form)
@@ -258,7 +272,9 @@ class Portal:
 
         return signup.confirm(self.crm, self, token)
 
-    def consents(self, contact_id: int | None = None, form: str | None = None, limit: int | None = None) -> list[ConsentRecord]:
+    def consents(
+        self, contact_id: int | None = None, form: str | None = None, limit: int | None = None
+    ) -> list[ConsentRecord]:
         """Recorded consents, newest first: of one contact, of one form, or all."""
         from crm_portal.models import Consent
 
@@ -272,8 +288,15 @@ class Portal:
                 query = query.limit(limit)
             return [
                 ConsentRecord(
-                    id=row.id, contact_id=row.contact_id, form=row.form, text=row.text, language=row.language,
-                    lists=tuple(json.loads(row.lists)), given_at=row.given_at, confirmed_at=row.confirmed_at, ip=row.ip,
+                    id=row.id,
+                    contact_id=row.contact_id,
+                    form=row.form,
+                    text=row.text,
+                    language=row.language,
+                    lists=tuple(json.loads(row.lists)),
+                    given_at=row.given_at,
+                    confirmed_at=row.confirmed_at,
+                    ip=row.ip,
                 )
                 for row in query
             ]

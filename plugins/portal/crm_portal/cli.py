@@ -16,9 +16,19 @@ def portal() -> None:
 
 @portal.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker process.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes sharing the port (Unix).")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port)."
+)
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker process."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (Unix).",
+)
 @click.option("--url-prefix", default="", help="Serve under this path (/portal), as behind a proxy that forwards it.")
 @pass_state
 def serve(state: CLIState, host: str, port: int, threads: int, workers: int, url_prefix: str) -> None:
@@ -30,7 +40,9 @@ def serve(state: CLIState, host: str, port: int, threads: int, workers: int, url
 
 @portal.command("unsubscribe-link")
 @click.argument("contact_id", type=ids.cli_type())
-@click.option("--list", "list_name", default=None, help="Unsubscribe from this mailing list only (default: from everything).")
+@click.option(
+    "--list", "list_name", default=None, help="Unsubscribe from this mailing list only (default: from everything)."
+)
 @pass_state
 def unsubscribe_link(state: CLIState, contact_id: int, list_name: str | None) -> None:
     """Print a contact's one-click unsubscribe link, to put in a message sent by hand."""
@@ -48,9 +60,18 @@ def consents(state: CLIState, contact_id: int | None, form_name: str | None, lim
     records = state.crm().plugin("portal").consents(contact_id, form=form_name, limit=limit)
     rows = [
         {
-            "id": r.id, "contact_id": r.contact_id, "form": r.form, "lists": list(r.lists), "language": r.language,
-            "given_at": r.given_at, "confirmed_at": r.confirmed_at, "ip": r.ip, "text": r.text,
+            "id": r.id,
+            "contact_id": r.contact_id,
+            "form": r.form,
+            "lists": list(r.lists),
+            "language": r.language,
+            "given_at": r.given_at,
+            "confirmed_at": r.confirmed_at,
+            "ip": r.ip,
+            "text": r.text,
         }
         for r in records
     ]
-    click.echo(render(rows, ["id", "contact_id", "form", "lists", "language", "given_at", "confirmed_at", "ip", "text"], fmt))
+    click.echo(
+        render(rows, ["id", "contact_id", "form", "lists", "language", "given_at", "confirmed_at", "ip", "text"], fmt)
+    )

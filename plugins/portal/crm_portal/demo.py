@@ -21,16 +21,26 @@ def load_demo(crm: CRM) -> list[str]:
         lines.append("  (no sign-up form: add one in [[plugins.portal.signup_forms]])")
     members = []
     try:
-        members = [m for m in crm.plugin("contacts").list_members("newsletter", limit=50) if m.state == "subscribed" and m.email]
+        members = [
+            m
+            for m in crm.plugin("contacts").list_members("newsletter", limit=50)
+            if m.state == "subscribed" and m.email
+        ]
     except NotFoundError:
         pass
     if not members:
-        return lines + ["  (no mailing list 'newsletter' with members: enable the contacts plugin's demo for personal links)"]
+        return lines + [
+            "  (no mailing list 'newsletter' with members: enable the contacts plugin's demo for personal links)"
+        ]
     member = members[0]
-    lines.append(f"  unsubscribe link of {member.display_name}: {portal.unsubscribe_url(member.contact_id, 'newsletter')}")
+    lines.append(
+        f"  unsubscribe link of {member.display_name}: {portal.unsubscribe_url(member.contact_id, 'newsletter')}"
+    )
     try:
         surveys = crm.plugin("surveys")
-        lines.append(f"  survey link of {member.display_name}: {surveys.link(surveys.token('customer-satisfaction', member.contact_id))}")
+        lines.append(
+            f"  survey link of {member.display_name}: {surveys.link(surveys.token('customer-satisfaction', member.contact_id))}"
+        )
     except (NotFoundError, ValidationError):
         pass
     try:

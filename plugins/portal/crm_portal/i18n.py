@@ -15,8 +15,9 @@ import contextlib
 import contextvars
 import functools
 import gettext as _gettext
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "Catalogs",
@@ -62,7 +63,9 @@ def current_language() -> str:
     return _current.get()[0]
 
 
-def set_current(language: str, translations: _gettext.NullTranslations) -> contextvars.Token[tuple[str, _gettext.NullTranslations]]:
+def set_current(
+    language: str, translations: _gettext.NullTranslations
+) -> contextvars.Token[tuple[str, _gettext.NullTranslations]]:
     """Translate into ``language`` from now on, in this thread or task; give the token to :func:`reset_current`."""
     return _current.set((language, translations))
 
@@ -182,7 +185,11 @@ def country_names(language: str) -> dict[str, str]:
         territories: Mapping[str, str] = Locale.parse(language).territories
     except (ValueError, UnknownLocaleError):
         territories = Locale.parse(SOURCE_LANGUAGE).territories
-    names = {code: name for code, name in territories.items() if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO", "XA", "XB")}
+    names = {
+        code: name
+        for code, name in territories.items()
+        if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN", "QO", "XA", "XB")
+    }
     return dict(sorted(names.items(), key=lambda item: item[1].casefold()))
 
 
@@ -190,7 +197,9 @@ def country_names(language: str) -> dict[str, str]:
 def _country_options(language: str, blank: str) -> str:
     from markupsafe import escape
 
-    options = "".join(f'<option value="{code}">{escape(name)}</option>' for code, name in country_names(language).items())
+    options = "".join(
+        f'<option value="{code}">{escape(name)}</option>' for code, name in country_names(language).items()
+    )
     return f'<option value="">{escape(blank)}</option>{options}'
 
 

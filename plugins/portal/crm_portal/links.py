@@ -143,7 +143,7 @@ def read_confirm_token(key: bytes, token: str, now: dt.datetime | None, legacy: 
     if match is not None:
         signup, expires, nonce, signature = match.groups()
         _legacy_check(legacy, b"confirm", f"{signup}-{expires}-{nonce}", signature)
-        claims = ConfirmClaims(int(signup, 36), dt.datetime.fromtimestamp(int(expires, 36), dt.timezone.utc), nonce)
+        claims = ConfirmClaims(int(signup, 36), dt.datetime.fromtimestamp(int(expires, 36), dt.UTC), nonce)
     else:
         values, expires_at = LinkSigner(key, "portal.confirm").read(text, what="confirmation link")
         if len(values) != 2 or not isinstance(values[1], str) or expires_at is None:
@@ -151,5 +151,7 @@ def read_confirm_token(key: bytes, token: str, now: dt.datetime | None, legacy: 
         (signup_id,) = _ints(values[:1], 1)
         claims = ConfirmClaims(signup_id, expires_at, values[1])
     if now is not None and now >= claims.expires_at:
-        raise ExpiredLinkError(f"the confirmation link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC", claims.expires_at)
+        raise ExpiredLinkError(
+            f"the confirmation link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC", claims.expires_at
+        )
     return claims

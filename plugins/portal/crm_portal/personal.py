@@ -24,15 +24,26 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
     with crm.activate():
         consents = [
             {
-                "form": c.form, "text": c.text, "language": c.language, "lists": json.loads(c.lists), "ip": c.ip,
-                "given_at": _iso(c.given_at), "confirmed_at": _iso(c.confirmed_at),
+                "form": c.form,
+                "text": c.text,
+                "language": c.language,
+                "lists": json.loads(c.lists),
+                "ip": c.ip,
+                "given_at": _iso(c.given_at),
+                "confirmed_at": _iso(c.confirmed_at),
             }
             for c in Consent.select().where(Consent.contact_id == contact_id).order_by(Consent.id)
         ]
         signups = [
             {
-                "form": s.form, "email": s.email, "first_name": s.first_name, "last_name": s.last_name,
-                "language": s.language, "ip": s.ip, "requested_at": _iso(s.requested_at), "confirmed_at": _iso(s.confirmed_at),
+                "form": s.form,
+                "email": s.email,
+                "first_name": s.first_name,
+                "last_name": s.last_name,
+                "language": s.language,
+                "ip": s.ip,
+                "requested_at": _iso(s.requested_at),
+                "confirmed_at": _iso(s.confirmed_at),
             }
             for s in Signup.select().where(Signup.contact_id == contact_id).order_by(Signup.id)
         ]
@@ -44,7 +55,12 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
 def personal_values(crm: CRM, contact_id: int) -> list[str]:
     """The addresses and names the person signed up with (they may differ from the contact's)."""
     with crm.activate():
-        rows = list(Signup.select(Signup.email, Signup.first_name, Signup.last_name).where(Signup.contact_id == contact_id).tuples().iterator())
+        rows = list(
+            Signup.select(Signup.email, Signup.first_name, Signup.last_name)
+            .where(Signup.contact_id == contact_id)
+            .tuples()
+            .iterator()
+        )
     values = set()
     for email, first, last in rows:
         values.add(email)
@@ -75,8 +91,11 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
             pending = [
                 pk
                 for (pk,) in Signup.select(Signup.id)
-                .where(Signup.contact_id.is_null() & Signup.confirmed_at.is_null() & fn.LOWER(Signup.email).in_(addresses))
-                .tuples().iterator()
+                .where(
+                    Signup.contact_id.is_null() & Signup.confirmed_at.is_null() & fn.LOWER(Signup.email).in_(addresses)
+                )
+                .tuples()
+                .iterator()
             ]
             if pending:
                 Consent.update(signup=None).where(Consent.signup.in_(pending)).execute()
@@ -90,7 +109,11 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
         if keys:
             changed += RateHit.delete().where(RateHit.key.in_(keys)).execute()
         if ids:
-            changed += Signup.update(email="", first_name="", last_name="", ip=None, contact_id=None).where(Signup.id.in_(ids)).execute()
+            changed += (
+                Signup.update(email="", first_name="", last_name="", ip=None, contact_id=None)
+                .where(Signup.id.in_(ids))
+                .execute()
+            )
         changed += Consent.update(ip=None, contact_id=None).where(Consent.contact_id == contact_id).execute()
     return changed
 

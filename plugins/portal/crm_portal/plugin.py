@@ -47,7 +47,11 @@ def crm_plugin_api(crm: Any) -> Any:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("portal", "crm_portal.cli:portal", "Customer portal: serve the web forms, unsubscribe links, consents.")]
+    return [
+        CommandSpec(
+            "portal", "crm_portal.cli:portal", "Customer portal: serve the web forms, unsubscribe links, consents."
+        )
+    ]
 
 
 @hookimpl

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crm_core.storage import dialect
-
 from crm_portal.models import RateHit
 from crm_portal.settings import parse_limit
 
@@ -66,18 +65,21 @@ def hit(crm: CRM, key: str, rate: str) -> RateDecision:
     now = crm.clock.now()
     stamp = now.timestamp()
     window = int(stamp // period)
-    ends_at = dt.datetime.fromtimestamp((window + 1) * period, dt.timezone.utc)
+    ends_at = dt.datetime.fromtimestamp((window + 1) * period, dt.UTC)
     with crm.transaction():
         insert = RateHit.insert(key=key, window=window, hits=1, ends_at=ends_at)
         if dialect(crm.database) == "mysql":
             insert = insert.on_conflict(update={RateHit.hits: RateHit.hits + 1})
         else:
-            insert = insert.on_conflict(conflict_target=[RateHit.key, RateHit.window], update={RateHit.hits: RateHit.hits + 1})
+            insert = insert.on_conflict(
+                conflict_target=[RateHit.key, RateHit.window], update={RateHit.hits: RateHit.hits + 1}
+            )
         insert.execute()
         counts: dict[int, int] = dict(
             RateHit.select(RateHit.window, RateHit.hits)
             .where((RateHit.key == key) & RateHit.window.in_([window - 1, window]))
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         )
     current, previous = counts.get(window, 1), counts.get(window - 1, 0)
     elapsed = stamp - window * period

@@ -45,7 +45,9 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         from crm_core.errors import CRMError
 
-        raise CRMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host") from None
+        raise CRMError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host"
+        ) from None
     sock.listen(1024)
     return sock
 

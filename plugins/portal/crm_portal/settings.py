@@ -25,7 +25,7 @@ def parse_limit(text: str) -> tuple[int, int]:
     """``"5/hour"`` → ``(5, 3600)``; ``"30/10min"`` → ``(30, 600)``. Raises ValueError."""
     match = _LIMIT.match(text or "")
     if match is None:
-        raise ValueError(f"{text!r} is not a rate; write it like \"5/hour\", \"3/day\" or \"30/10min\"")
+        raise ValueError(f'{text!r} is not a rate; write it like "5/hour", "3/day" or "30/10min"')
     count, times, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
     seconds = times * _UNIT_SECONDS["m" if unit.startswith("min") else unit[0]]
     if count < 1 or seconds < 1:
@@ -39,7 +39,7 @@ def _limit(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
 
 def _texts(instance: Any, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
     if not value:
-        raise ValueError("give the text in at least one language, as a table by language: { en = \"...\", es = \"...\" }")
+        raise ValueError('give the text in at least one language, as a table by language: { en = "...", es = "..." }')
     for language, text in value.items():
         if not _LANGUAGE.match(language):
             raise ValueError(f"{language!r} is not a language code (en, es, pt_BR)")
@@ -94,7 +94,9 @@ class SignupForm:
     @name.validator
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _FORM_NAME.match(value):
-            raise ValueError(f"{value!r}: a form name is 1 to 40 lower-case letters, digits and -, as it appears in /signup/<name>")
+            raise ValueError(
+                f"{value!r}: a form name is 1 to 40 lower-case letters, digits and -, as it appears in /signup/<name>"
+            )
 
 
 @attrs.frozen
@@ -144,7 +146,9 @@ class PortalSettings:
     @default_language.validator
     def _check_default(self, attribute: attrs.Attribute[str], value: str) -> None:
         if value not in self.languages:
-            raise ValueError(f"{value!r} is not one of languages ({', '.join(self.languages)}); add it there or choose one of them")
+            raise ValueError(
+                f"{value!r} is not one of languages ({', '.join(self.languages)}); add it there or choose one of them"
+            )
 
     @signup_forms.validator
     def _check_forms(self, attribute: attrs.Attribute[tuple[SignupForm, ...]], value: tuple[SignupForm, ...]) -> None:

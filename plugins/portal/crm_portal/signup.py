@@ -21,13 +21,11 @@ import attrs
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import for_update
-
 from crm_portal.links import ExpiredLinkError, UnknownLinkError, UsedLinkError, new_nonce, read_confirm_token
 from crm_portal.models import Consent, Signup
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_portal.api import Portal
     from crm_portal.settings import SignupForm
 
@@ -139,7 +137,9 @@ def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup
     query = Signup.select().where(Signup.id == claims.signup_id)
     row: Signup | None = (for_update(query, crm.database) if lock else query).first()
     if row is None or row.nonce != claims.nonce:
-        raise UnknownLinkError("this confirmation link names no sign-up here (it was withdrawn or belongs to another site)")
+        raise UnknownLinkError(
+            "this confirmation link names no sign-up here (it was withdrawn or belongs to another site)"
+        )
     if row.confirmed_at is not None:
         raise UsedLinkError(f"this sign-up was already confirmed on {row.confirmed_at:%Y-%m-%d %H:%M} UTC")
     if crm.clock.now() >= row.expires_at:
@@ -169,8 +169,15 @@ def pending(crm: CRM, portal: Portal, token: str) -> PendingSignup:
     with crm.activate():
         row = _row_for(crm, portal, token)
     return PendingSignup(
-        id=row.id, form=row.form, email=row.email, first_name=row.first_name, last_name=row.last_name,
-        language=row.language, consent_text=row.consent_text, requested_at=row.requested_at, expires_at=row.expires_at,
+        id=row.id,
+        form=row.form,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        language=row.language,
+        consent_text=row.consent_text,
+        requested_at=row.requested_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -196,7 +203,11 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
             if found[0].do_not_contact:
                 contacts.update(contact_id, do_not_contact=False, channel="self-service")
         else:
-            values: dict[str, Any] = {"first_name": row.first_name, "last_name": row.last_name, "language": row.language}
+            values: dict[str, Any] = {
+                "first_name": row.first_name,
+                "last_name": row.last_name,
+                "language": row.language,
+            }
             record = contacts.create(email=row.email, status="prospect", channel="self-service", **values)
             contact_id, created = record.id, True
         for name in form.lists:
@@ -204,14 +215,27 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
             contacts.resubscribe(contact_id, name)
         now = crm.clock.now()
         consent = Consent.create(
-            contact_id=contact_id, signup=row.id, form=row.form, text=row.consent_text, language=row.language,
-            lists=json.dumps(list(form.lists)), ip=row.ip, given_at=row.requested_at, confirmed_at=now,
+            contact_id=contact_id,
+            signup=row.id,
+            form=row.form,
+            text=row.consent_text,
+            language=row.language,
+            lists=json.dumps(list(form.lists)),
+            ip=row.ip,
+            given_at=row.requested_at,
+            confirmed_at=now,
         )
         Signup.update(confirmed_at=now, contact_id=contact_id).where(Signup.id == row.id).execute()
         crm.emit(
             ConsentGiven(
-                contact_id=contact_id, source=f"signup:{row.form}", text=row.consent_text, language=row.language,
-                lists=list(form.lists), given_at=row.requested_at, record_id=consent.id, channel="self-service",
+                contact_id=contact_id,
+                source=f"signup:{row.form}",
+                text=row.consent_text,
+                language=row.language,
+                lists=list(form.lists),
+                given_at=row.requested_at,
+                record_id=consent.id,
+                channel="self-service",
             )
         )
     return ConfirmedSignup(contact_id, created, tuple(form.lists), consent.id, row.language)
@@ -220,7 +244,9 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
 def forget_expired(crm: CRM) -> int:
     """Delete unconfirmed sign-ups whose link has expired: they hold an address without consent."""
     with crm.transaction():
-        deleted: int = Signup.delete().where(Signup.confirmed_at.is_null() & (Signup.expires_at <= crm.clock.now())).execute()
+        deleted: int = (
+            Signup.delete().where(Signup.confirmed_at.is_null() & (Signup.expires_at <= crm.clock.now())).execute()
+        )
         return deleted
 
 

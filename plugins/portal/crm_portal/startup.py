@@ -11,7 +11,14 @@ if TYPE_CHECKING:
 
 __all__ = ["check_settings", "logo_file"]
 
-LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 
 
 def logo_file(crm: CRM) -> str | None:
@@ -39,11 +46,17 @@ def check_settings(crm: CRM) -> None:
             "or remove it from languages"
         )
     if settings.templates_dir and not crm.config.resolve_path(settings.templates_dir).is_dir():
-        raise ConfigError(f"{source}: plugins.portal.templates_dir: the folder {crm.config.resolve_path(settings.templates_dir)} does not exist")
+        raise ConfigError(
+            f"{source}: plugins.portal.templates_dir: the folder {crm.config.resolve_path(settings.templates_dir)} does not exist"
+        )
     logo = settings.logo
     if logo and not logo.startswith(("http://", "https://")):
         path = crm.config.resolve_path(logo)
         if not path.is_file():
-            raise ConfigError(f"{source}: plugins.portal.logo: the file {path} does not exist (give a file next to the configuration, or an https:// address)")
+            raise ConfigError(
+                f"{source}: plugins.portal.logo: the file {path} does not exist (give a file next to the configuration, or an https:// address)"
+            )
         if path.suffix.lower() not in LOGO_TYPES:
-            raise ConfigError(f"{source}: plugins.portal.logo: {path.name} is not an image the portal serves ({', '.join(LOGO_TYPES)})")
+            raise ConfigError(
+                f"{source}: plugins.portal.logo: {path.name} is not an image the portal serves ({', '.join(LOGO_TYPES)})"
+            )

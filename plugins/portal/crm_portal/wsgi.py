@@ -22,7 +22,6 @@ __all__ = ["make_app"]
 def make_app(config: str | None = None) -> Any:
     """The portal's WSGI app for the CRM configured in ``config`` (default ``$CRM_CONFIG``, else ``crm.toml``)."""
     from crm_core.app import CRM
-
     from crm_portal import create_app
 
     crm = CRM.from_config(config or os.environ.get("CRM_CONFIG") or "crm.toml")

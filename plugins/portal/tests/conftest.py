@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -33,17 +34,44 @@ SURVEY: dict[str, Any] = {
     "introduction": "Two minutes, please.",
     "email": {"subject": "How did we do?", "text": "Answer here: {{ link }}\n"},
     "questions": [
-        {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True,
-         "min_label": "Not at all", "max_label": "Certainly"},
-        {"key": "why", "kind": "text", "text": "What should we do better?", "required": True, "max_length": 500,
-         "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {
+            "key": "recommend",
+            "kind": "nps",
+            "text": "Would you recommend us?",
+            "required": True,
+            "min_label": "Not at all",
+            "max_label": "Certainly",
+        },
+        {
+            "key": "why",
+            "kind": "text",
+            "text": "What should we do better?",
+            "required": True,
+            "max_length": 500,
+            "show_if": {"question": "recommend", "op": "<=", "value": 6},
+        },
         {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you?"},
         {"key": "speed", "kind": "rating", "text": "How fast were we?", "min": 1, "max": 7},
-        {"key": "channel", "kind": "single_choice", "text": "How do you contact us?", "choices": ["Phone", "E-mail", "Shop"]},
-        {"key": "topics", "kind": "multiple_choice", "text": "What interests you?", "choices": ["Products", "Offers", "Events"]},
+        {
+            "key": "channel",
+            "kind": "single_choice",
+            "text": "How do you contact us?",
+            "choices": ["Phone", "E-mail", "Shop"],
+        },
+        {
+            "key": "topics",
+            "kind": "multiple_choice",
+            "text": "What interests you?",
+            "choices": ["Products", "Offers", "Events"],
+        },
         {"key": "call_back", "kind": "yes_no", "text": "May we call you?"},
-        {"key": "when", "kind": "single_choice", "text": "When may we call?", "choices": ["Mornings", "Afternoons"],
-         "show_if": {"question": "call_back", "op": "=", "value": True}},
+        {
+            "key": "when",
+            "kind": "single_choice",
+            "text": "When may we call?",
+            "choices": ["Mornings", "Afternoons"],
+            "show_if": {"question": "call_back", "op": "=", "value": True},
+        },
     ],
 }
 
@@ -61,8 +89,11 @@ def portal_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``portal_app(mode="apply", **portal_settings)``: a migrated app with contacts, surveys and the portal."""
 
     def make(mode: str = "apply", *extra: Any, **portal: Any) -> Any:
-        crm = crm_factory(plugins=["contacts", "surveys", "portal", *extra], settings=settings(mode, **portal),
-                          mail={"sender": "ACME <crm@example.com>"})
+        crm = crm_factory(
+            plugins=["contacts", "surveys", "portal", *extra],
+            settings=settings(mode, **portal),
+            mail={"sender": "ACME <crm@example.com>"},
+        )
         contacts = crm.plugin("contacts")
         if "newsletter" not in {info.name for info in contacts.lists()}:  # a second app on the same database
             contacts.create_list("newsletter", "The monthly newsletter")

@@ -12,23 +12,34 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium); the browser tests need it"
+    not CHROMIUM.exists(),
+    reason="no Chromium at /usr/bin/chromium (apt-get install chromium); the browser tests need it",
 )
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e 'plugins/portal[test]'")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install -e 'plugins/portal[test]'"
+    )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium
@@ -67,7 +78,9 @@ def served(app) -> Iterator[Served]:
 class Pages:
     """A browser page that checks every page it shows, and saves each as a screenshot."""
 
-    def __init__(self, browser: Any, folder: Path, *, javascript: bool = True, mobile: bool = False, language: str = "en-GB") -> None:
+    def __init__(
+        self, browser: Any, folder: Path, *, javascript: bool = True, mobile: bool = False, language: str = "en-GB"
+    ) -> None:
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1024, "height": 800}
         self.context = browser.new_context(viewport=viewport, java_script_enabled=javascript, locale=language)
         self.context.set_default_timeout(5000)  # a page of this app answers in milliseconds
@@ -79,13 +92,19 @@ class Pages:
         # since an error page's own status (404, 410) is expected
         self.page.on(
             "console",
-            lambda message: message.type == "error" and not message.text.startswith("Failed to load resource")
-            and self.problems.append(message.text),
+            lambda message: (
+                message.type == "error"
+                and not message.text.startswith("Failed to load resource")
+                and self.problems.append(message.text)
+            ),
         )
         self.page.on(
             "response",
-            lambda response: response.status >= 400 and response.request.resource_type != "document"
-            and self.problems.append(f"{response.status} for {response.url}"),
+            lambda response: (
+                response.status >= 400
+                and response.request.resource_type != "document"
+                and self.problems.append(f"{response.status} for {response.url}")
+            ),
         )
         self.page.on("pageerror", lambda error: self.problems.append(str(error)))
         self.javascript = javascript
@@ -129,7 +148,9 @@ def pages(browser, tmp_path) -> Iterator[Any]:
 
 def update_flow(crm: Any, served: Served, pages: Any, kit: Any) -> None:
     ana = kit.add_contact(crm, language="es")
-    link = crm.plugin("contacts").issue_update_link(ana.id, ["first_name", "last_name", "emails", "phones", "do_not_contact"])
+    link = crm.plugin("contacts").issue_update_link(
+        ana.id, ["first_name", "last_name", "emails", "phones", "do_not_contact"]
+    )
     browser = pages(language="es-ES")
     page = browser.page
     page.goto(served.local(link.url))
@@ -184,11 +205,20 @@ def survey_flow(crm: Any, served: Served, pages: Any, kit: Any) -> None:
     assert page.locator("h1").inner_text() == "Thank you for your answers"
     browser.shot("survey-thanks")
     assert crm.plugin("surveys").form(token).answers == {
-        "recommend": 3, "why": "Faster <b>delivery</b>", "satisfaction": 4, "speed": 6, "channel": "E-mail",
-        "topics": ["Offers", "Events"], "call_back": True, "when": "Afternoons",
+        "recommend": 3,
+        "why": "Faster <b>delivery</b>",
+        "satisfaction": 4,
+        "speed": 6,
+        "channel": "E-mail",
+        "topics": ["Offers", "Events"],
+        "call_back": True,
+        "when": "Afternoons",
     }
     page.get_by_role("link", name="Change my answers").click()
-    assert page.locator("#q-recommend-3").is_checked() and page.locator("#q-why-text").input_value() == "Faster <b>delivery</b>"
+    assert (
+        page.locator("#q-recommend-3").is_checked()
+        and page.locator("#q-why-text").input_value() == "Faster <b>delivery</b>"
+    )
     assert "You answered on" in page.locator("[role=status]").first.inner_text()
     browser.shot("survey-come-back")
 

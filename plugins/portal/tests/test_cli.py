@@ -32,7 +32,9 @@ def test_serve_runs_waitress_on_localhost_8000_by_default(app, crm_cli, monkeypa
     monkeypatch.setattr(waitress, "create_server", Server)
     result = crm_cli.invoke(["portal", "serve", "--port", "0"], app=app)
     assert result.exit_code == 0, result.output
-    assert served["ran"] and served["address"][0] == "127.0.0.1" and served["threads"] == 8 and served["url_prefix"] == ""
+    assert (
+        served["ran"] and served["address"][0] == "127.0.0.1" and served["threads"] == 8 and served["url_prefix"] == ""
+    )
     assert served["app"].extensions["crm"] is app
     assert re.search(r"Serving the portal on http://127\.0\.0\.1:\d+/ \(1 worker\(s\) x 8 thread\(s\)\)", result.output)
     from crm_portal.cli import serve
@@ -69,8 +71,24 @@ def test_serve_with_worker_processes_answers_and_stops_on_sigterm(tmp_path):
     subprocess.run([crm_bin, "--config", str(config), "migrate"], check=True, capture_output=True, timeout=60)
     port = _free_port()
     server = subprocess.Popen(
-        [crm_bin, "--config", str(config), "portal", "serve", "--port", str(port), "--workers", "2", "--threads", "2", "--url-prefix", "/portal"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            crm_bin,
+            "--config",
+            str(config),
+            "portal",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "2",
+            "--url-prefix",
+            "/portal",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         body = None
@@ -107,7 +125,10 @@ def test_unsubscribe_link_and_consents(kit, app, web, crm_cli):
     assert missing.exit_code == 5 and "no mailing list named 'nope'" in missing.output
     assert crm_cli.invoke(["portal", "consents"], app=app).output.strip() == "(none)"
     huge = crm_cli.invoke(["portal", "consents", str(10**23)], app=app)
-    assert huge.exit_code == 2 and "Invalid value for '[CONTACT_ID]': 100000000000000000000000 is not in the range" in huge.output
+    assert (
+        huge.exit_code == 2
+        and "Invalid value for '[CONTACT_ID]': 100000000000000000000000 is not in the range" in huge.output
+    )
     web.get("/signup/newsletter")
     web.post("/signup/newsletter", {"email": "ana@example.com", "consent": "yes"})
     app.mail.deliver()

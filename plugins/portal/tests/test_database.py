@@ -54,15 +54,24 @@ def test_readyz_says_whether_the_database_can_be_written(kit, app, crm_factory, 
     ready = web.get("/readyz")
     assert ready.status_code == 200 and web.text == "ready\n"
     if crm_db_url.startswith("sqlite"):
-        read_only = crm_factory(plugins=["contacts", "surveys", "portal"], settings=kit.settings(), database=crm_db_url + "?mode=ro", migrate=False)
+        read_only = crm_factory(
+            plugins=["contacts", "surveys", "portal"],
+            settings=kit.settings(),
+            database=crm_db_url + "?mode=ro",
+            migrate=False,
+        )
     elif crm_db_url.startswith("postgres"):
         read_only = crm_factory(
-            plugins=["contacts", "surveys", "portal"], settings=kit.settings(), migrate=False,
+            plugins=["contacts", "surveys", "portal"],
+            settings=kit.settings(),
+            migrate=False,
             database=crm_db_url + "?options=-c%20default_transaction_read_only%3Don",
         )
     else:
         read_only = crm_factory(plugins=["contacts", "surveys", "portal"], settings=kit.settings(), migrate=False)
-        read_only.database.execute_sql("SET SESSION TRANSACTION READ ONLY")  # this thread's connection serves the test client
+        read_only.database.execute_sql(
+            "SET SESSION TRANSACTION READ ONLY"
+        )  # this thread's connection serves the test client
     blocked = kit.Web(read_only)
     assert blocked.get("/healthz").status_code == 200  # alive: it answers
     page = blocked.get("/readyz")
@@ -87,7 +96,11 @@ def test_healthz_is_503_when_the_database_cannot_be_reached(kit, app, monkeypatc
 def test_with_a_pool_each_request_hands_its_connection_back(kit, crm_db_url, crm_factory):
     if crm_db_url.startswith("sqlite"):
         pytest.skip("the pool is for the servers")
-    app = crm_factory(plugins=["contacts", "surveys", "portal"], settings=kit.settings(), database=crm_db_url + "?pool=true&pool_max_connections=1&pool_timeout=0")
+    app = crm_factory(
+        plugins=["contacts", "surveys", "portal"],
+        settings=kit.settings(),
+        database=crm_db_url + "?pool=true&pool_max_connections=1&pool_timeout=0",
+    )
     web = kit.Web(app)
     ana = kit.add_contact(app)
     token = app.plugin("contacts").issue_update_link(ana.id).token

@@ -31,7 +31,9 @@ def test_every_text_is_translated_into_spanish():
     assert untranslated == [] and fuzzy == []
     for message in spanish:  # the placeholders of a translation are the original's
         if message.id:
-            assert set(re.findall(r"%\((\w+)\)s", message.id)) == set(re.findall(r"%\((\w+)\)s", message.string)), message.id
+            assert set(re.findall(r"%\((\w+)\)s", message.id)) == set(re.findall(r"%\((\w+)\)s", message.string)), (
+                message.id
+            )
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -45,9 +47,24 @@ def test_the_compiled_catalogs_match_their_sources(language):
 def test_the_template_holds_every_text_of_the_code_and_templates(tmp_path):
     out = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "N_", "--no-location",
-         "--sort-output", "-o", str(out), "."],
-        cwd=DISTRIBUTION, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "--no-location",
+            "--sort-output",
+            "-o",
+            str(out),
+            ".",
+        ],
+        cwd=DISTRIBUTION,
+        check=True,
+        capture_output=True,
     )
     with open(out, "rb") as f:
         extracted = {m.id for m in read_po(f) if m.id}
@@ -60,7 +77,17 @@ def test_the_template_holds_every_text_of_the_code_and_templates(tmp_path):
 
 @pytest.mark.parametrize(
     "tag, expected",
-    [("es", "es"), ("es-MX", "es"), ("ES_es", "es"), ("en-GB", "en"), ("fr", None), ("*", None), ("", None), (None, None), ("pt", "pt_BR")],
+    [
+        ("es", "es"),
+        ("es-MX", "es"),
+        ("ES_es", "es"),
+        ("en-GB", "en"),
+        ("fr", None),
+        ("*", None),
+        ("", None),
+        (None, None),
+        ("pt", "pt_BR"),
+    ],
 )
 def test_language_tags_match_the_offered_languages(tag, expected):
     assert match_language(tag, ("en", "es", "pt_BR")) == expected
@@ -76,7 +103,10 @@ def test_choice_order_chosen_then_contact_then_browser_then_default():
 
 def test_the_language_links_switch_and_remember(kit, app, web):
     web.get("/signup/newsletter")
-    assert '<html lang="en">' in web.text and 'href="/signup/newsletter?lang=es" lang="es" hreflang="es">Español</a>' in web.text
+    assert (
+        '<html lang="en">' in web.text
+        and 'href="/signup/newsletter?lang=es" lang="es" hreflang="es">Español</a>' in web.text
+    )
     web.get("/signup/newsletter?lang=es")
     assert '<html lang="es">' in web.text and "Nuestro boletín mensual" in web.text and "Acepto recibir" in web.text
     web.get("/")  # remembered for the session, over the browser's language
@@ -102,14 +132,19 @@ def test_the_confirmation_mail_is_in_the_forms_language(kit, app, web):
     app.mail.deliver()
     (mail,) = app.mail.sent
     assert mail.subject == "Confirma tu suscripción: Nuestro boletín mensual"
-    assert "Hola:" in mail.text and "Acepto recibir el boletín mensual" in mail.text and "funciona hasta el" in mail.text
-    assert 'lang' not in mail.subject and "Confirmar mi suscripción" in mail.html
+    assert (
+        "Hola:" in mail.text and "Acepto recibir el boletín mensual" in mail.text and "funciona hasta el" in mail.text
+    )
+    assert "lang" not in mail.subject and "Confirmar mi suscripción" in mail.html
 
 
 def test_a_translations_folder_adds_a_language_and_overrides_texts(kit, portal_app, tmp_path):
     from babel.messages.catalog import Catalog
 
-    for language, texts in {"fr": {"Sign up": "S'inscrire", "Your details": "Vos coordonnées"}, "es": {"Sign up": "¡Apúntate!"}}.items():
+    for language, texts in {
+        "fr": {"Sign up": "S'inscrire", "Your details": "Vos coordonnées"},
+        "es": {"Sign up": "¡Apúntate!"},
+    }.items():
         folder = tmp_path / "translations" / language / "LC_MESSAGES"
         folder.mkdir(parents=True)
         extra = Catalog(locale=language)
@@ -123,7 +158,9 @@ def test_a_translations_folder_adds_a_language_and_overrides_texts(kit, portal_a
     assert '<html lang="fr">' in web.text and "S'inscrire" in web.text and "Français" in web.text
     assert "E-mail address" in web.text  # what the extra catalog lacks stays in English
     web.get("/signup/newsletter?lang=es")
-    assert "¡Apúntate!" in web.text and "Correo electrónico" in web.text  # overridden, and the rest from the shipped catalog
+    assert (
+        "¡Apúntate!" in web.text and "Correo electrónico" in web.text
+    )  # overridden, and the rest from the shipped catalog
 
 
 def test_dates_are_written_in_the_pages_language(kit, app, web):

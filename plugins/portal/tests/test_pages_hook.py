@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crm_hookspecs.records import PortalPage
 
 from crm_core.errors import PluginError
+from crm_hookspecs.records import PortalPage
 
 TEMPLATES = Path(__file__).parent / "loyalty_templates"
 
@@ -81,12 +81,18 @@ def test_posts_to_plugin_pages_are_rate_limited(kit, portal_app, crm_plugin):
     [
         (lambda crm: [PortalPage("mine", "/signup/<name>", lambda name: "")], "another page already has"),
         (lambda crm: [PortalPage("mine", "/surveys/<code>", lambda code: "")], "another page already has"),
-        (lambda crm: [PortalPage("a", "/x", lambda: ""), PortalPage("a", "/y", lambda: "")], "two portal pages are named 'a'"),
+        (
+            lambda crm: [PortalPage("a", "/x", lambda: ""), PortalPage("a", "/y", lambda: "")],
+            "two portal pages are named 'a'",
+        ),
         (lambda crm: "/x", "must return a list of PortalPage objects"),
         (lambda crm: [{"rule": "/x"}], "must return a list of PortalPage objects"),
         (lambda crm: 1 / 0, "crm_portal_pages raised ZeroDivisionError"),
         (lambda crm: [PortalPage("t", "/t", lambda: "", templates="/nowhere/at/all")], "does not exist"),
-        (lambda crm: [PortalPage("t", "/t/<token>", lambda token: "", title="Mine")], "has variables; leave its title empty"),
+        (
+            lambda crm: [PortalPage("t", "/t/<token>", lambda token: "", title="Mine")],
+            "has variables; leave its title empty",
+        ),
     ],
 )
 def test_a_bad_page_stops_the_portal_with_the_plugins_name(kit, portal_app, crm_plugin, pages, message):
@@ -110,5 +116,9 @@ def test_portal_page_records_check_their_fields():
 @pytest.mark.sqlite_only
 def test_hooks_facade_returns_pages_in_load_order(portal_app, crm_plugin):
     first = PortalPage("one", "/one", lambda: "1")
-    crm = portal_app("apply", crm_plugin("loyalty", crm_portal_pages=lambda crm: [first]), crm_plugin("zeta", crm_portal_pages=lambda: None))
+    crm = portal_app(
+        "apply",
+        crm_plugin("loyalty", crm_portal_pages=lambda crm: [first]),
+        crm_plugin("zeta", crm_portal_pages=lambda: None),
+    )
     assert crm.hooks.portal_pages(crm) == [("loyalty", first)]

@@ -9,11 +9,11 @@ from pathlib import Path
 import attrs
 import click
 import pytest
-from crm_hookspecs.apis import PortalAPI
-from crm_hookspecs.records import PluginSchema
 
 import crm_portal.plugin as portal_plugin
 from crm_core.errors import ConfigError
+from crm_hookspecs.apis import PortalAPI
+from crm_hookspecs.records import PluginSchema
 from crm_portal.settings import PortalSettings
 
 
@@ -65,9 +65,15 @@ def test_without_a_configured_secret_one_is_made_and_kept(kit, portal_app):
         ({"default_language": "fr"}, "plugins.portal.default_language: 'fr' is not one of languages"),
         ({"languages": ["en", "Spanish"]}, "plugins.portal.languages"),
         ({"base_url": "crm.example.com"}, "plugins.portal.base_url"),
-        ({"signup_forms": [{"name": "A b", "title": {"en": "x"}, "consent": {"en": "y"}}]}, "plugins.portal.signup_forms"),
+        (
+            {"signup_forms": [{"name": "A b", "title": {"en": "x"}, "consent": {"en": "y"}}]},
+            "plugins.portal.signup_forms",
+        ),
         ({"signup_forms": [{"name": "a", "title": {}, "consent": {"en": "y"}}]}, "at least one language"),
-        ({"signup_forms": [{"name": "a", "title": {"en": "x"}, "consent": {"en": "y"}}] * 2}, "two sign-up forms are named 'a'"),
+        (
+            {"signup_forms": [{"name": "a", "title": {"en": "x"}, "consent": {"en": "y"}}] * 2},
+            "two sign-up forms are named 'a'",
+        ),
         ({"colour": "#fff"}, "plugins.portal.colour: unknown key"),
         ({"trusted_proxies": -1}, "plugins.portal.trusted_proxies"),
     ],
@@ -101,7 +107,9 @@ def test_branding_with_a_logo_file_and_a_theme_folder(kit, portal_app, tmp_path)
     (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
     theme = tmp_path / "theme" / "portal"
     theme.mkdir(parents=True)
-    (theme / "home.html").write_text('{% extends "portal/base.html" %}{% block content %}<p>Our own home: {{ _("Welcome") }}</p>{% endblock %}')
+    (theme / "home.html").write_text(
+        '{% extends "portal/base.html" %}{% block content %}<p>Our own home: {{ _("Welcome") }}</p>{% endblock %}'
+    )
     web = kit.Web(portal_app(logo="logo.svg", templates_dir="theme", site_name="ACME"))
     web.get("/")
     assert "Our own home: Welcome" in web.text and '<img src="/brand/logo" alt="ACME" class="logo">' in web.text
@@ -182,11 +190,23 @@ def test_wsgi_factory_builds_the_app_from_a_config_file(tmp_path, monkeypatch):
 
 def test_plugin_package_ships_its_files():
     root = Path(portal_plugin.__file__).parent
-    for name in ("templates/portal/base.html", "static/portal.css", "static/portal.js", "translations/messages.pot",
-                 "translations/es/LC_MESSAGES/messages.mo", "translations/en/LC_MESSAGES/messages.mo"):
+    for name in (
+        "templates/portal/base.html",
+        "static/portal.css",
+        "static/portal.js",
+        "translations/messages.pot",
+        "translations/es/LC_MESSAGES/messages.mo",
+        "translations/en/LC_MESSAGES/messages.mo",
+    ):
         assert (root / name).is_file(), name
     pyproject = (root.parent / "pyproject.toml").read_text()
-    for pattern in ('"templates/**/*"', '"static/*"', '"translations/*/LC_MESSAGES/*.mo"', '"crm-contacts', '"crm-surveys'):
+    for pattern in (
+        '"templates/**/*"',
+        '"static/*"',
+        '"translations/*/LC_MESSAGES/*.mo"',
+        '"crm-contacts',
+        '"crm-surveys',
+    ):
         assert pattern in pyproject
 
 

@@ -18,8 +18,14 @@ def test_every_page_has_the_security_headers(web, url):
     response = web.get(url)
     headers = response.headers
     policy = headers["Content-Security-Policy"]
-    for directive in ("default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                      "form-action 'self'", "base-uri 'none'"):
+    for directive in (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+    ):
         assert directive in policy
     assert "unsafe-inline" not in policy
     assert headers["X-Frame-Options"] == "DENY"
@@ -27,7 +33,9 @@ def test_every_page_has_the_security_headers(web, url):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in headers  # plain HTTP: HSTS would be ignored, and wrong
-    assert "<style" not in web.text and " style=" not in web.text and "<script>" not in web.text  # nothing the CSP would block
+    assert (
+        "<style" not in web.text and " style=" not in web.text and "<script>" not in web.text
+    )  # nothing the CSP would block
 
 
 def test_hsts_over_https_directly_or_behind_a_trusted_proxy(kit, app, portal_app):
@@ -52,7 +60,9 @@ def test_the_session_cookie_is_locked_down(web):
 
 
 def test_static_files_are_cached_and_the_theme_comes_from_the_settings(kit, portal_app):
-    web = kit.Web(portal_app(primary_color="#8a1538", background_color="#fff", text_color="#222222", site_name="ACME & Co"))
+    web = kit.Web(
+        portal_app(primary_color="#8a1538", background_color="#fff", text_color="#222222", site_name="ACME & Co")
+    )
     css = web.get("/theme.css")
     assert css.mimetype == "text/css" and "--primary: #8a1538;" in web.text and "--background: #fff;" in web.text
     assert "max-age" in css.headers["Cache-Control"]
@@ -70,7 +80,7 @@ def test_errors_are_plain_pages_with_the_right_status(web):
     huge = web.post("/signup/newsletter", {"email": "a@example.com", "first_name": "x" * 70_000, "consent": "yes"})
     assert huge.status_code == 413 and "Too much was sent" in web.text
     for text in (web.text,):
-        assert "Traceback" not in text and "File \"" not in text
+        assert "Traceback" not in text and 'File "' not in text
 
 
 def test_an_unexpected_error_shows_no_traceback(kit, app, monkeypatch, caplog):
@@ -91,7 +101,9 @@ def test_a_csrf_token_is_per_session(kit, app):
     first.get("/signup/newsletter")
     second.get("/signup/newsletter")
     assert first.csrf() != second.csrf()
-    response = first.client.post("/signup/newsletter", data={"email": "a@example.com", "consent": "yes", "csrf_token": second.csrf()})
+    response = first.client.post(
+        "/signup/newsletter", data={"email": "a@example.com", "consent": "yes", "csrf_token": second.csrf()}
+    )
     assert response.status_code == 403
 
 
@@ -99,7 +111,11 @@ def test_links_in_mail_never_follow_the_host_header(kit, app):
     web = kit.Web(app)
     web.get("/signup/newsletter", headers={"Host": "evil.example"})
     token = web.csrf()
-    web.client.post("/signup/newsletter", data={"email": "ana@example.com", "consent": "yes", "csrf_token": token}, headers={"Host": "evil.example"})
+    web.client.post(
+        "/signup/newsletter",
+        data={"email": "ana@example.com", "consent": "yes", "csrf_token": token},
+        headers={"Host": "evil.example"},
+    )
     app.mail.deliver()
     (mail,) = app.mail.sent
     assert "evil.example" not in mail.text and "http://localhost:8000/signup/confirm/" in mail.text
@@ -107,7 +123,11 @@ def test_links_in_mail_never_follow_the_host_header(kit, app):
 
 def test_client_keys_group_ipv6_networks():
     assert ratelimit.client_key("192.0.2.7") == "192.0.2.7"
-    assert ratelimit.client_key("2001:db8:1:2:3:4:5:6") == ratelimit.client_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
+    assert (
+        ratelimit.client_key("2001:db8:1:2:3:4:5:6")
+        == ratelimit.client_key("2001:db8:1:2:ffff::1")
+        == "2001:db8:1:2::/64"
+    )
     assert ratelimit.client_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert ratelimit.client_key(None) == ratelimit.client_key("not an address") == "unknown"
     assert ratelimit.email_key(" Ana@Example.com ") == ratelimit.email_key("ana@example.com")
@@ -115,7 +135,7 @@ def test_client_keys_group_ipv6_networks():
 
 
 def test_the_rate_window_slides(app, crm_clock):
-    crm_clock.set(dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc))
+    crm_clock.set(dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC))
     decisions = [ratelimit.hit(app, "t:ip:x", "4/hour") for _ in range(5)]
     assert [d.allowed for d in decisions] == [True, True, True, True, False]
     assert decisions[-1].retry_after == 3600  # the current hour alone is over: its end
@@ -128,7 +148,10 @@ def test_the_rate_window_slides(app, crm_clock):
     assert ratelimit.clean(app) >= 2
 
 
-@pytest.mark.parametrize("text, expected", [("5/hour", (5, 3600)), ("3/day", (3, 86400)), ("30/10min", (30, 600)), ("2 / 30s", (2, 30)), ("1/2h", (1, 7200))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("5/hour", (5, 3600)), ("3/day", (3, 86400)), ("30/10min", (30, 600)), ("2 / 30s", (2, 30)), ("1/2h", (1, 7200))],
+)
 def test_rates_are_read(text, expected):
     from crm_portal.settings import parse_limit
 
@@ -205,8 +228,16 @@ def test_a_vanished_survey_or_an_old_link_without_its_key_is_a_clear_page(kit, a
     # an update link of the old shape, on a CRM that never had the old secret: refused as forged, in words
     settings = kit.settings()
     settings["contacts"]["self_service"]["secret"] = ""
-    unsigned = kit.Web(crm_factory(plugins=["contacts", "surveys", "portal"], settings=settings, database=f"sqlite:///{app.config.base_dir}/other.db"))
-    page = unsigned.get("/contacts/update?token=1-t8jfo0-73-0123456789abcdef01234567.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    unsigned = kit.Web(
+        crm_factory(
+            plugins=["contacts", "surveys", "portal"],
+            settings=settings,
+            database=f"sqlite:///{app.config.base_dir}/other.db",
+        )
+    )
+    page = unsigned.get(
+        "/contacts/update?token=1-t8jfo0-73-0123456789abcdef01234567.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    )
     assert page.status_code == 403 and "This link is not valid" in unsigned.text
 
 
@@ -223,22 +254,37 @@ def test_a_form_body_that_is_not_utf8_is_a_400_that_says_so(kit, app):
         response = web.client.post("/signup/newsletter", data=body, content_type="application/x-www-form-urlencoded")
         text = response.get_data(as_text=True)
         assert response.status_code == 400, body
-        assert "The form could not be read" in text and "is not UTF-8 text" in text and "This form has expired" not in text
+        assert (
+            "The form could not be read" in text and "is not UTF-8 text" in text and "This form has expired" not in text
+        )
     # a multipart field whose bytes are not UTF-8 is refused too, not read with replacement characters
     boundary = "b0undary"
     multipart = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nana@example.com\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"first_name\"\r\n\r\n"
-    ).encode() + b"Jos\xe9\r\n" + f"--{boundary}--\r\n".encode()
-    response = web.client.post("/signup/newsletter", data=multipart, content_type=f"multipart/form-data; boundary={boundary}")
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\nana@example.com\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="first_name"\r\n\r\n'
+        ).encode()
+        + b"Jos\xe9\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    response = web.client.post(
+        "/signup/newsletter", data=multipart, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code == 400 and "The form could not be read" in response.get_data(as_text=True)
     # in Spanish for a Spanish reader, and nothing was kept
-    response = web.client.post("/signup/newsletter", data=bodies[0], content_type="application/x-www-form-urlencoded",
-                               headers={"Accept-Language": "es"})
+    response = web.client.post(
+        "/signup/newsletter",
+        data=bodies[0],
+        content_type="application/x-www-form-urlencoded",
+        headers={"Accept-Language": "es"},
+    )
     assert response.status_code == 400 and "No se ha podido leer el formulario" in response.get_data(as_text=True)
     app.mail.deliver()
     assert app.mail.sent == [] and app.plugin("contacts").search(email="ana@example.com").total == 0
     # the same form in UTF-8 goes through
-    ok = web.client.post("/signup/newsletter", data={"csrf_token": token, "email": "jose@example.com", "first_name": "José", "consent": "yes"})
+    ok = web.client.post(
+        "/signup/newsletter",
+        data={"csrf_token": token, "email": "jose@example.com", "first_name": "José", "consent": "yes"},
+    )
     assert ok.status_code == 303

@@ -61,8 +61,18 @@ def test_sign_up_confirm_and_consent(kit, portal_app, crm_recorder):
     types = crm_recorder.types()
     assert "ContactCreated" in types and "ConsentGiven" in types
     (event,) = [e for e in crm_recorder.events if e.type_name == "ConsentGiven"]
-    assert (event.contact_id, event.source, event.lists, event.channel) == (card.id, "signup:newsletter", ["newsletter"], "self-service")
-    assert (event.text, event.language, event.record_id, event.given_at) == (consent.text, "en", consent.id, consent.given_at)
+    assert (event.contact_id, event.source, event.lists, event.channel) == (
+        card.id,
+        "signup:newsletter",
+        ["newsletter"],
+        "self-service",
+    )
+    assert (event.text, event.language, event.record_id, event.given_at) == (
+        consent.text,
+        "en",
+        consent.id,
+        consent.given_at,
+    )
     from crm_hookspecs.events import from_payload, to_payload
 
     assert from_payload(*to_payload(event)) == event  # the contract's type reads back whole
@@ -78,7 +88,9 @@ def test_sign_up_confirm_and_consent(kit, portal_app, crm_recorder):
 @pytest.mark.sqlite_only
 def test_spanish_form_records_the_spanish_text(kit, app, web):
     web.get(FORM, headers={"Accept-Language": "es"})
-    web.post(FORM, {"email": "pepa@example.com", "consent": "yes", "language": "es"})  # the form says which language it was shown in
+    web.post(
+        FORM, {"email": "pepa@example.com", "consent": "yes", "language": "es"}
+    )  # the form says which language it was shown in
     mail, link = confirm_link(app, "pepa@example.com")
     web.get(link)
     web.post(link, {})
@@ -167,7 +179,13 @@ def test_floods_from_one_address_or_for_one_mailbox_get_429(kit, portal_app):
     for i in range(3):
         other = kit.Web(crm)
         other.get(FORM, environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"})
-        codes.append(other.post(FORM, {"email": "victim@example.org", "consent": "yes"}, environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"}).status_code)
+        codes.append(
+            other.post(
+                FORM,
+                {"email": "victim@example.org", "consent": "yes"},
+                environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"},
+            ).status_code
+        )
     assert codes == [303, 303, 429]
     crm.mail.deliver()
     assert len(crm.mail.transport.to("victim@example.org")) == 2

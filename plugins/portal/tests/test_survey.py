@@ -32,7 +32,7 @@ def test_every_kind_is_shown_with_labels_and_conditions_hidden(kit, app, web, an
     page = web.get(survey_url(token))
     assert page.status_code == 200
     text = web.text
-    assert "<h1 id=\"page-title\">How did we do?</h1>" in text and "Two minutes, please." in text
+    assert '<h1 id="page-title">How did we do?</h1>' in text and "Two minutes, please." in text
     # NPS 0–10, CSAT 1–5, rating 1–7: one labelled radio per point
     assert [int(n) for n in re.findall(r'name="recommend" value="(\d+)"', text)] == list(range(11))
     assert [int(n) for n in re.findall(r'name="satisfaction" value="(\d+)"', text)] == list(range(1, 6))
@@ -40,41 +40,67 @@ def test_every_kind_is_shown_with_labels_and_conditions_hidden(kit, app, web, an
     for n in range(11):
         assert f'<label for="q-recommend-{n}">{n}</label>' in text
     assert "0: Not at all" in text and "10: Certainly" in text
-    assert text.count('name="channel" type="radio"') == 0 and len(re.findall(r'type="radio" id="q-channel-\d" name="channel"', text)) == 3
+    assert (
+        text.count('name="channel" type="radio"') == 0
+        and len(re.findall(r'type="radio" id="q-channel-\d" name="channel"', text)) == 3
+    )
     assert len(re.findall(r'type="checkbox" id="q-topics-\d" name="topics"', text)) == 3
     assert 'name="call_back" value="yes"' in text and 'name="call_back" value="no"' in text
     assert '<textarea id="q-why-text" name="why" rows="4" maxlength="500" required>' in text
     assert '<label for="q-why-text" class="visually-hidden">' in text
     # the conditional questions are on the page, hidden and disabled, with their condition for the script
     assert hidden_questions(text) == ["why", "when"]
-    assert 'data-show-if="{&#34;question&#34;: &#34;recommend&#34;, &#34;op&#34;: &#34;&lt;=&#34;, &#34;value&#34;: 6}"' in text
+    assert (
+        'data-show-if="{&#34;question&#34;: &#34;recommend&#34;, &#34;op&#34;: &#34;&lt;=&#34;, &#34;value&#34;: 6}"'
+        in text
+    )
     assert shown(text) == ["recommend", "satisfaction", "speed", "channel", "topics", "call_back"]
 
 
 def test_answers_are_saved_and_shown_again_when_he_comes_back(kit, app, web, ana):
     token = kit.survey_token(app, ana.id)
     web.get(survey_url(token))
-    data = MultiDict([
-        ("recommend", "9"), ("satisfaction", "4"), ("speed", "6"), ("channel", "E-mail"), ("topics", "Offers"),
-        ("topics", "Events"), ("call_back", "yes"), ("when", "Mornings"),
-        *[("shown", key) for key in ("recommend", "satisfaction", "speed", "channel", "topics", "call_back", "when")],
-    ])
+    data = MultiDict(
+        [
+            ("recommend", "9"),
+            ("satisfaction", "4"),
+            ("speed", "6"),
+            ("channel", "E-mail"),
+            ("topics", "Offers"),
+            ("topics", "Events"),
+            ("call_back", "yes"),
+            ("when", "Mornings"),
+            *[
+                ("shown", key)
+                for key in ("recommend", "satisfaction", "speed", "channel", "topics", "call_back", "when")
+            ],
+        ]
+    )
     saved = web.post(survey_url(token), list(data.items(multi=True)))
     assert saved.status_code == 303 and saved.headers["Location"].endswith(f"/surveys/{token}/thanks")
     thanks = web.get(saved.headers["Location"])
     assert thanks.status_code == 200 and "Thank you for your answers" in web.text
     form = app.plugin("surveys").form(token)
     assert form.complete and form.answers == {
-        "recommend": 9, "satisfaction": 4, "speed": 6, "channel": "E-mail", "topics": ["Offers", "Events"], "call_back": True,
+        "recommend": 9,
+        "satisfaction": 4,
+        "speed": 6,
+        "channel": "E-mail",
+        "topics": ["Offers", "Events"],
+        "call_back": True,
         "when": "Mornings",
     }
     back = web.get(survey_url(token))
     assert back.status_code == 200 and "You answered on" in web.text and "Update my answers" in web.text
     assert re.search(r'name="recommend" value="9" checked', web.text)
-    assert re.search(r'name="topics" value="Offers" checked', web.text) and re.search(r'name="topics" value="Events" checked', web.text)
+    assert re.search(r'name="topics" value="Offers" checked', web.text) and re.search(
+        r'name="topics" value="Events" checked', web.text
+    )
     assert 'name="call_back" value="yes" checked' in web.text and "when" not in hidden_questions(web.text)
     # changing the answer updates it
-    web.post(survey_url(token), [("recommend", "10"), ("call_back", "no"), ("shown", "recommend"), ("shown", "call_back")])
+    web.post(
+        survey_url(token), [("recommend", "10"), ("call_back", "no"), ("shown", "recommend"), ("shown", "call_back")]
+    )
     form = app.plugin("surveys").form(token)
     assert form.answers == {"recommend": 10, "call_back": False}
 
@@ -90,7 +116,9 @@ def test_without_the_script_a_newly_relevant_question_is_shown_before_saving(kit
     # the required follow-up is enforced by the server
     missing = web.post(survey_url(token), [("recommend", "3"), *[("shown", k) for k in shown(web.text)]])
     assert missing.status_code == 400 and 'id="q-why-error"' in web.text and "Please answer this question." in web.text
-    done = web.post(survey_url(token), [("recommend", "3"), ("why", "Faster delivery"), *[("shown", k) for k in shown(web.text)]])
+    done = web.post(
+        survey_url(token), [("recommend", "3"), ("why", "Faster delivery"), *[("shown", k) for k in shown(web.text)]]
+    )
     assert done.status_code == 303
     assert app.plugin("surveys").form(token).answers == {"recommend": 3, "why": "Faster delivery"}
 
@@ -99,7 +127,9 @@ def test_without_the_script_a_newly_relevant_question_is_shown_before_saving(kit
 def test_an_answer_to_a_hidden_question_is_dropped(kit, app, web, ana):
     token = kit.survey_token(app, ana.id)
     web.get(survey_url(token))
-    page = web.post(survey_url(token), [("recommend", "10"), ("why", "sneaky"), ("shown", "recommend"), ("shown", "why")])
+    page = web.post(
+        survey_url(token), [("recommend", "10"), ("why", "sneaky"), ("shown", "recommend"), ("shown", "why")]
+    )
     assert page.status_code == 303
     assert app.plugin("surveys").form(token).answers == {"recommend": 10}
 
@@ -170,8 +200,11 @@ def test_posts_are_rate_limited_per_client_address(kit, portal_app, crm_clock):
     codes = [web.post(survey_url(token), [("recommend", "9"), ("shown", "recommend")]).status_code for _ in range(4)]
     assert codes == [303, 303, 303, 429]
     assert "Too many attempts" in web.text and int(web.page.headers["Retry-After"]) > 0
-    other = web.client.post(survey_url(token), data={"recommend": "9", "shown": "recommend", "csrf_token": web.csrf()},
-                            environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    other = web.client.post(
+        survey_url(token),
+        data={"recommend": "9", "shown": "recommend", "csrf_token": web.csrf()},
+        environ_base={"REMOTE_ADDR": "198.51.100.9"},
+    )
     assert other.status_code == 303  # another address has its own count
     crm_clock.advance(hours=2)
     assert web.post(survey_url(token), [("recommend", "9"), ("shown", "recommend")]).status_code == 303

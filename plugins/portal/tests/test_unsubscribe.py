@@ -79,7 +79,10 @@ def test_one_click_from_a_mail_client_needs_no_session(kit, app, ana):
     assert states(app) == ["unsubscribed"] and app.plugin("contacts").get(ana.id).do_not_contact is False
     # without the one-click body a post without CSRF is refused
     assert client.post(path(url), data={"action": "all"}).status_code == 403
-    assert client.post(path(url), data={"List-Unsubscribe": "One-Click", "action": "all", "csrf_token": "x"}).status_code == 403
+    assert (
+        client.post(path(url), data={"List-Unsubscribe": "One-Click", "action": "all", "csrf_token": "x"}).status_code
+        == 403
+    )
     assert app.plugin("contacts").get(ana.id).do_not_contact is False
 
 
@@ -91,14 +94,22 @@ def test_links_cannot_be_bent_to_another_contact_or_list(kit, app, web, ana):
     contacts.add_to_list("offers", [ana.id])
     token = app.plugin("portal").unsubscribe_url(ana.id, "newsletter").rsplit("/", 1)[1]
     newsletter = next(info.id for info in contacts.lists() if info.name == "newsletter")
-    bent = [kit.rebody(token, [bob.id, newsletter, None]), kit.rebody(token, [ana.id, newsletter + 1, None]), kit.rebody(token, [ana.id, 0, None])]
+    bent = [
+        kit.rebody(token, [bob.id, newsletter, None]),
+        kit.rebody(token, [ana.id, newsletter + 1, None]),
+        kit.rebody(token, [ana.id, 0, None]),
+    ]
     # a changed character inside the signature (the last base64 character carries padding bits, so not that one)
     changed = token[:-8] + ("A" if token[-8] != "A" else "B") + token[-7:]
     for forged in (*bent, changed, "x", ""):
         page = web.get("/unsubscribe/" + forged)
         assert page.status_code in (403, 404), forged
         if forged:
-            assert web.client.post("/unsubscribe/" + forged, data={"List-Unsubscribe": "One-Click"}).status_code in (403, 404, 405)
+            assert web.client.post("/unsubscribe/" + forged, data={"List-Unsubscribe": "One-Click"}).status_code in (
+                403,
+                404,
+                405,
+            )
     assert states(app) == ["subscribed", "subscribed"] and states(app, "offers") == ["subscribed"]
     assert contacts.get(ana.id).do_not_contact is False and contacts.get(bob.id).do_not_contact is False
 
@@ -168,7 +179,10 @@ def test_survey_invitations_carry_the_portal_link_and_one_click_headers(kit, por
     assert parsed["List-Unsubscribe"] == f"<{link}>" and link in parsed.get_body(("plain",)).get_content()
     # the link is the newsletter's: one click from the mail program leaves that list
     web = kit.Web(crm)
-    assert web.client.post(link.replace("https://crm.example.com", ""), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert (
+        web.client.post(link.replace("https://crm.example.com", ""), data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
     assert states(crm) == ["unsubscribed"]
     assert crm.plugin("portal").unsubscribe_target(link.rsplit("/", 1)[1]).list_name == "newsletter"
 

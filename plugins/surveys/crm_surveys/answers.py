@@ -10,12 +10,13 @@ unless the answer is a draft.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
-from crm_hookspecs.records import SurveyCondition, SurveyQuestion
 
 from crm_core.errors import ValidationError
+from crm_hookspecs.records import SurveyCondition, SurveyQuestion
 
 __all__ = ["AnswerError", "CheckedAnswers", "check", "holds", "read_value", "scores", "visible_keys"]
 
@@ -56,8 +57,10 @@ class CheckedAnswers:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, (list, tuple, set, frozenset)) and not value
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, (list, tuple, set, frozenset)) and not value)
     )
 
 
@@ -193,7 +196,9 @@ def visible_keys(questions: Sequence[SurveyQuestion], answers: Mapping[str, Any]
     return shown
 
 
-def check(questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, partial: bool = False) -> tuple[CheckedAnswers, dict[str, str]]:
+def check(
+    questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, partial: bool = False
+) -> tuple[CheckedAnswers, dict[str, str]]:
     """Read and check ``answers``; return the result and the problems by question key.
 
     The result holds what could be read even when there are problems (a
@@ -203,7 +208,9 @@ def check(questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, pa
     problems: dict[str, str] = {}
     by_key = {q.key: q for q in questions}
     if not isinstance(answers, Mapping):
-        return CheckedAnswers({}), {FORM: f"answers must be a mapping of question keys to values, not {type(answers).__name__}"}
+        return CheckedAnswers({}), {
+            FORM: f"answers must be a mapping of question keys to values, not {type(answers).__name__}"
+        }
     for key in answers:
         if key not in by_key:
             problems[str(key)] = f"there is no question {key!r} in this survey; the questions are: {', '.join(by_key)}"
@@ -223,14 +230,21 @@ def check(questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, pa
     dropped = tuple(key for key in read if key not in values)
     if not partial:
         for question in questions:
-            if question.required and question.key in shown and question.key not in values and question.key not in problems:
+            if (
+                question.required
+                and question.key in shown
+                and question.key not in values
+                and question.key not in problems
+            ):
                 problems[question.key] = f"question {question.key!r} is required: {question.text}"
         if not values and not problems:
             problems[FORM] = "no question is answered; answer at least one"
     return CheckedAnswers(values, dropped), problems
 
 
-def checked(questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, partial: bool = False, where: str = "the answer") -> CheckedAnswers:
+def checked(
+    questions: Sequence[SurveyQuestion], answers: Mapping[str, Any], *, partial: bool = False, where: str = "the answer"
+) -> CheckedAnswers:
     """:func:`check`, raising :class:`AnswerError` when there is any problem."""
     result, problems = check(questions, answers, partial=partial)
     if problems:

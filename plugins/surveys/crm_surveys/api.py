@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import ValidationError
 from crm_surveys import answers as answer_rules
@@ -19,9 +20,8 @@ from crm_surveys import catalog, collect
 from crm_surveys.definition import SURVEY_KEY, SurveyDefinition, load_file, parse_definition
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import SurveyForm
-
     from crm_core.app import CRM
+    from crm_hookspecs.records import SurveyForm
     from crm_surveys.collect import SavedResponse
     from crm_surveys.letters import LetterReport
     from crm_surveys.results import SurveyResults
@@ -55,7 +55,9 @@ class Surveys:
         if not isinstance(definition, SurveyDefinition):
             definition = parse_definition(definition)
         if key is not None and not SURVEY_KEY.match(key):
-            raise ValidationError(f"survey key {key!r} is not valid: use 1 to 60 lower-case letters, digits, '-' and '_'")
+            raise ValidationError(
+                f"survey key {key!r} is not valid: use 1 to 60 lower-case letters, digits, '-' and '_'"
+            )
         with self.crm.activate():
             return catalog.save(self.crm, definition, key)
 
@@ -126,7 +128,9 @@ class Surveys:
             expires = self.crm.clock.now() + dt.timedelta(days=ttl)
             # the invitation names the contact, so the one it was made for too (an erasure clears both)
             assert invitation.original_contact_id is not None
-            return make_token(collect.secret(self.crm), survey.id, invitation.round_id, invitation.original_contact_id, expires)
+            return make_token(
+                collect.secret(self.crm), survey.id, invitation.round_id, invitation.original_contact_id, expires
+            )
 
     def link(self, token: str) -> str:
         """The web form's address for ``token``."""
@@ -202,7 +206,9 @@ class Surveys:
         with self.crm.activate():
             return sending.send(self.crm, catalog.find(ref), source, round_key=round, dry_run=dry_run)
 
-    def remind(self, ref: int | str | None = None, *, after_days: int | None = None, dry_run: bool = False) -> builtins.list[ReminderReport]:
+    def remind(
+        self, ref: int | str | None = None, *, after_days: int | None = None, dry_run: bool = False
+    ) -> builtins.list[ReminderReport]:
         """Queue the one reminder to non-respondents, for one survey or all."""
         from crm_surveys import sending
         from crm_surveys.models import Survey
@@ -224,7 +230,9 @@ class Surveys:
         from crm_surveys import letters
 
         with self.crm.activate():
-            return letters.make_letters(self.crm, catalog.find(ref), source, Path(directory), round_key=round, combined=combined)
+            return letters.make_letters(
+                self.crm, catalog.find(ref), source, Path(directory), round_key=round, combined=combined
+            )
 
     # -- schedules ----------------------------------------------------------------
 

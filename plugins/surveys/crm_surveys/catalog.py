@@ -123,7 +123,9 @@ def list_surveys() -> list[SurveyInfo]:
     versions: dict[int, int] = dict(
         cast(
             "Iterable[tuple[int, int]]",
-            SurveyVersion.select(SurveyVersion.survey, fn.COUNT(SurveyVersion.id)).group_by(SurveyVersion.survey).tuples(),
+            SurveyVersion.select(SurveyVersion.survey, fn.COUNT(SurveyVersion.id))
+            .group_by(SurveyVersion.survey)
+            .tuples(),
         )
     )
     return [
@@ -214,7 +216,9 @@ def save(crm: CRM, new: SurveyDefinition, key: str | None = None) -> SaveResult:
                 ) from None
             SurveyVersion.create(survey=survey, version=1, definition=content, digest=digest, created_at=now)
             return SaveResult(info(survey, counts=False), "created", 1)
-        current = SurveyVersion.get((SurveyVersion.survey == survey.id) & (SurveyVersion.version == survey.current_version))
+        current = SurveyVersion.get(
+            (SurveyVersion.survey == survey.id) & (SurveyVersion.version == survey.current_version)
+        )
         if current.digest == digest:
             return SaveResult(info(survey), "unchanged", current.version)
         _check_kinds(survey.id, new)

@@ -13,7 +13,6 @@ from crm_core.output import format_option, render
 
 if TYPE_CHECKING:
     from crm_hookspecs.records import SurveyForm, SurveyQuestion
-
     from crm_surveys.api import Surveys
     from crm_surveys.collect import SavedResponse
 
@@ -129,10 +128,20 @@ def list_(state: CLIState, fmt: str) -> None:
     for s in _api(state).list():
         rate = round(100.0 * s.responded / s.invited, 1) if s.invited else None
         rows.append(
-            {"id": s.id, "key": s.key, "title": s.title, "version": s.version, "invited": s.invited,
-             "responses": s.responded, "response_rate": rate, "updated_at": s.updated_at}
+            {
+                "id": s.id,
+                "key": s.key,
+                "title": s.title,
+                "version": s.version,
+                "invited": s.invited,
+                "responses": s.responded,
+                "response_rate": rate,
+                "updated_at": s.updated_at,
+            }
         )
-    click.echo(render(rows, ["id", "key", "title", "version", "invited", "responses", "response_rate", "updated_at"], fmt))
+    click.echo(
+        render(rows, ["id", "key", "title", "version", "invited", "responses", "response_rate", "updated_at"], fmt)
+    )
 
 
 def _describe_condition(question: SurveyQuestion) -> str:
@@ -216,7 +225,13 @@ def _send_lines(report: Any) -> list[str]:
 @surveys.command("send")
 @click.argument("survey")
 @click.option("--to", "source", required=True, help="The mailing list or segment to send to.")
-@click.option("--round", "round_", default="manual", show_default=True, help="Send again to people already invited by naming a new round.")
+@click.option(
+    "--round",
+    "round_",
+    default="manual",
+    show_default=True,
+    help="Send again to people already invited by naming a new round.",
+)
 @click.option("--dry-run", is_flag=True, help="Count who would get it; send nothing.")
 @pass_state
 def send(state: CLIState, survey: str, source: str, round_: str, dry_run: bool) -> None:
@@ -230,7 +245,12 @@ def send(state: CLIState, survey: str, source: str, round_: str, dry_run: bool) 
 
 @surveys.command("remind")
 @click.argument("survey", required=False)
-@click.option("--after-days", type=int, default=None, help="Remind those invited at least this many days ago (default: the survey's or the setting's).")
+@click.option(
+    "--after-days",
+    type=int,
+    default=None,
+    help="Remind those invited at least this many days ago (default: the survey's or the setting's).",
+)
 @click.option("--dry-run", is_flag=True, help="Count the reminders; send nothing.")
 @pass_state
 def remind(state: CLIState, survey: str | None, after_days: int | None, dry_run: bool) -> None:
@@ -250,9 +270,17 @@ def remind(state: CLIState, survey: str | None, after_days: int | None, dry_run:
 @surveys.command("letters")
 @click.argument("survey")
 @click.option("--to", "source", required=True, help="The mailing list or segment whose postal addresses get a letter.")
-@click.option("--out", "directory", required=True, type=click.Path(file_okay=False, path_type=Path), help="The folder for the PDF files.")
+@click.option(
+    "--out",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder for the PDF files.",
+)
 @click.option("--round", "round_", default="manual", show_default=True, help="The sending round (as for send).")
-@click.option("--combined", is_flag=True, help="Write one PDF with every letter, for printing, instead of one per recipient.")
+@click.option(
+    "--combined", is_flag=True, help="Write one PDF with every letter, for printing, instead of one per recipient."
+)
 @pass_state
 def letters(state: CLIState, survey: str, source: str, directory: Path, round_: str, combined: bool) -> None:
     """Print the survey as PDF letters for window envelopes, with a code to enter the answers."""
@@ -269,7 +297,9 @@ def letters(state: CLIState, survey: str, source: str, directory: Path, round_: 
 @surveys.command("link")
 @click.argument("survey")
 @click.option("--contact", "contact_id", type=int, required=True, help="The contact's id.")
-@click.option("--days", type=int, default=None, help="How long the link works [default: plugins.surveys.token_ttl_days].")
+@click.option(
+    "--days", type=int, default=None, help="How long the link works [default: plugins.surveys.token_ttl_days]."
+)
 @pass_state
 def link(state: CLIState, survey: str, contact_id: int, days: int | None) -> None:
     """Print a fresh personal answer link for a contact (to send him by hand)."""
@@ -324,7 +354,11 @@ def _prompt_answers(form: SurveyForm, api: Surveys) -> dict[str, Any]:
         if isinstance(previous, bool):
             default = "y" if previous else "n"
         while True:
-            raw = click.prompt(f"   ({hint}{', Enter to skip' if not question.required else ''})", default=default, show_default=bool(default))
+            raw = click.prompt(
+                f"   ({hint}{', Enter to skip' if not question.required else ''})",
+                default=default,
+                show_default=bool(default),
+            )
             value: Any = raw
             if question.kind == "multiple_choice" and raw.strip() not in question.choices:
                 value = [p for p in raw.split(",") if p.strip()]
@@ -347,7 +381,11 @@ def _saved_lines(saved: SavedResponse, title: str) -> list[str]:
     verb = "saved" if saved.created else "updated"
     lines = [f"{verb} the answer to {title!r} (response {saved.response_id}, {state})"]
     if saved.scores:
-        lines.append("scores: " + ", ".join(f"{k}={v:g}" for k, v in saved.scores.items()) + (" (negative)" if saved.negative else ""))
+        lines.append(
+            "scores: "
+            + ", ".join(f"{k}={v:g}" for k, v in saved.scores.items())
+            + (" (negative)" if saved.negative else "")
+        )
     if saved.dropped:
         lines.append("left out (their condition does not hold): " + ", ".join(saved.dropped))
     return lines
@@ -356,14 +394,24 @@ def _saved_lines(saved: SavedResponse, title: str) -> list[str]:
 @surveys.command("answer")
 @click.argument("survey")
 @click.option("--contact", "contact_id", type=int, required=True, help="The contact who answers.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="An answer; repeat for each question (and for each choice of a multiple choice). Without --set, each question is asked.")
-@click.option("--partial", is_flag=True, help="Save as a draft: required questions may be missing, no SurveyAnswered event.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An answer; repeat for each question (and for each choice of a multiple choice). Without --set, each question is asked.",
+)
+@click.option(
+    "--partial", is_flag=True, help="Save as a draft: required questions may be missing, no SurveyAnswered event."
+)
 @click.option("--actor", default=None, help="The staff member who took the answer.")
 @pass_state
-def answer(state: CLIState, survey: str, contact_id: int, sets: tuple[str, ...], partial: bool, actor: str | None) -> None:
+def answer(
+    state: CLIState, survey: str, contact_id: int, sets: tuple[str, ...], partial: bool, actor: str | None
+) -> None:
     """Enter a contact's answers (taken by phone or in person)."""
-    from crm_surveys.collect import form_for, invitation_for_contact
     from crm_surveys import catalog
+    from crm_surveys.collect import form_for, invitation_for_contact
 
     api = _api(state)
     app = state.crm()
@@ -378,7 +426,13 @@ def answer(state: CLIState, survey: str, contact_id: int, sets: tuple[str, ...],
 
 @surveys.command("enter-paper")
 @click.argument("code")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="An answer; repeat for each question. Without --set, each question is asked.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An answer; repeat for each question. Without --set, each question is asked.",
+)
 @click.option("--actor", default=None, help="The staff member typing the answers in.")
 @pass_state
 def enter_paper(state: CLIState, code: str, sets: tuple[str, ...], actor: str | None) -> None:
@@ -386,7 +440,9 @@ def enter_paper(state: CLIState, code: str, sets: tuple[str, ...], actor: str | 
     api = _api(state)
     form = api.paper_form(code)
     if form.complete:
-        click.echo(f"note: this letter was already answered on {form.answered_at:%Y-%m-%d}; the new answers replace those")
+        click.echo(
+            f"note: this letter was already answered on {form.answered_at:%Y-%m-%d}; the new answers replace those"
+        )
     given = _parse_sets(sets, form) if sets else _prompt_answers(form, api)
     saved = api.enter_paper(code, given, actor=actor)
     for line in _saved_lines(saved, form.title):
@@ -399,20 +455,44 @@ def enter_paper(state: CLIState, code: str, sets: tuple[str, ...], actor: str | 
 @surveys.command("results")
 @click.argument("survey")
 @click.option("--version", type=int, default=None, help="Only answers to this version (default: every version).")
-@click.option("--by", "by", multiple=True, type=click.Choice(["region", "month", "quarter", "year"]), help="Break the results down; repeat to combine (--by region --by quarter).")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    type=click.Choice(["region", "month", "quarter", "year"]),
+    help="Break the results down; repeat to combine (--by region --by quarter).",
+)
 @click.option("--since", default=None, metavar="YYYY-MM", help="Only answers from this month on.")
 @click.option("--until", default=None, metavar="YYYY-MM", help="Only answers up to this month.")
-@click.option("--texts", default=10, show_default=True, type=click.IntRange(0, 10_000), help="Free-text answers to list per question, newest first.")
+@click.option(
+    "--texts",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Free-text answers to list per question, newest first.",
+)
 @format_option()
 @pass_state
-def results(state: CLIState, survey: str, version: int | None, by: tuple[str, ...], since: str | None, until: str | None, texts: int, fmt: str) -> None:
+def results(
+    state: CLIState,
+    survey: str,
+    version: int | None,
+    by: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    texts: int,
+    fmt: str,
+) -> None:
     """Response rate, NPS, CSAT, choices and free text, overall and per region or period."""
     from crm_surveys.results import ROW_COLUMNS
 
     outcome = _api(state).results(survey, version=version, by=by, since=since, until=until, texts=texts)
     if fmt == "table":
         versions = ", ".join(str(v) for v in outcome.versions)
-        click.echo(f"{outcome.title} ({outcome.key}), version(s) {versions}" + (f"; {outcome.drafts} draft(s) not counted" if outcome.drafts else ""))
+        click.echo(
+            f"{outcome.title} ({outcome.key}), version(s) {versions}"
+            + (f"; {outcome.drafts} draft(s) not counted" if outcome.drafts else "")
+        )
     click.echo(render(outcome.rows(), ROW_COLUMNS, fmt))
 
 
@@ -430,20 +510,28 @@ def _parse_start(value: str | None, app: Any) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date and time such as 2026-04-01T09:00", param_hint="--start") from None
+        raise click.BadParameter(
+            f"{value!r} is not a date and time such as 2026-04-01T09:00", param_hint="--start"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=app.tz)
 
 
 @schedule.command("add")
 @click.argument("survey")
 @click.option("--to", "source", required=True, help="The mailing list or segment to send to.")
-@click.option("--rule", required=True, help='An RFC 5545 recurrence rule, e.g. "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=9".')
+@click.option(
+    "--rule", required=True, help='An RFC 5545 recurrence rule, e.g. "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=9".'
+)
 @click.option("--start", default=None, help="The first possible occurrence, in the app's time zone [default: now].")
 @pass_state
 def schedule_add(state: CLIState, survey: str, source: str, rule: str, start: str | None) -> None:
     """Schedule a survey: each occurrence sends it to the list once, in a round of its own."""
     info = _api(state).schedule(survey, source, rule, start=_parse_start(start, state.crm()))
-    click.echo(f"schedule {info.id}: survey {info.survey_key!r} to {info.source!r}, {info.rule}; next at {info.next_at:%Y-%m-%d %H:%M %Z}" if info.next_at else f"schedule {info.id} added; the rule has no further occurrence")
+    click.echo(
+        f"schedule {info.id}: survey {info.survey_key!r} to {info.source!r}, {info.rule}; next at {info.next_at:%Y-%m-%d %H:%M %Z}"
+        if info.next_at
+        else f"schedule {info.id} added; the rule has no further occurrence"
+    )
 
 
 @schedule.command("list")

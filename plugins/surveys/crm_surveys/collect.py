@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from crm_hookspecs.records import SurveyForm
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.signing import legacy_key, secret_key
 from crm_core.storage import bulk_insert, for_update
+from crm_hookspecs.records import SurveyForm
 from crm_surveys import answers as answer_rules
 from crm_surveys import catalog
 from crm_surveys.models import Answer, Invitation, Response, Round, Survey
@@ -59,7 +60,9 @@ def invitation_for_code(key: SurveyKeys, code: str) -> Invitation:
     number = read_code(key, code)
     invitation = Invitation.get_or_none(Invitation.id == number)
     if invitation is None:
-        raise NotFoundError(f"paper code {code.strip()!r} names no invitation in this CRM (a letter from another database?)")
+        raise NotFoundError(
+            f"paper code {code.strip()!r} names no invitation in this CRM (a letter from another database?)"
+        )
     return invitation
 
 
@@ -143,7 +146,9 @@ def save_response(
     if invitation.contact_id is None:
         raise UnknownTokenError("this invitation's contact was erased; it can no longer be answered")
     definition = catalog.definition(invitation.survey_id, invitation.version)
-    checked = answer_rules.checked(definition.questions, given, partial=partial, where=f"the answer to {definition.title!r}")
+    checked = answer_rules.checked(
+        definition.questions, given, partial=partial, where=f"the answer to {definition.title!r}"
+    )
     scores, negative = answer_rules.scores(definition.questions, checked.values)
     now = crm.clock.now()
     region = _region(crm, invitation)
@@ -182,7 +187,9 @@ def save_response(
             bulk_insert(
                 Answer,
                 ("response_id", "survey_id", "version", "question", "region", "month", "value", "choice", "text"),
-                answer_rows(response.id, invitation.survey_id, invitation.version, region, month, definition, checked.values),
+                answer_rows(
+                    response.id, invitation.survey_id, invitation.version, region, month, definition, checked.values
+                ),
                 database=crm.database,
             )
             if invitation.answered_at is None:

@@ -35,13 +35,14 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import attrs
-from crm_hookspecs.records import SurveyCondition, SurveyQuestion
 
 from crm_core.errors import ValidationError
+from crm_hookspecs.records import SurveyCondition, SurveyQuestion
 
 __all__ = [
     "CONTACT_VARIABLES",
@@ -322,7 +323,7 @@ def parse_definition(data: Mapping[str, Any], source: str = "the survey") -> Sur
         key = None
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
-        problems.append("title is missing: give the survey a title (title = \"How did we do?\")")
+        problems.append('title is missing: give the survey a title (title = "How did we do?")')
         title = ""
     elif len(title) > MAX_TITLE:
         problems.append(f"title is {len(title)} characters long; keep it under {MAX_TITLE}")
@@ -342,7 +343,9 @@ def parse_definition(data: Mapping[str, Any], source: str = "the survey") -> Sur
             days = raw_reminder.get("after_days")
             if days is not None:
                 if not _is_int(days) or not 0 <= days <= 365:
-                    problems.append(f"reminder.after_days must be a whole number of days from 0 (no reminder) to 365, not {days!r}")
+                    problems.append(
+                        f"reminder.after_days must be a whole number of days from 0 (no reminder) to 365, not {days!r}"
+                    )
                 else:
                     reminder_after_days = int(days)
             rest = {k: v for k, v in raw_reminder.items() if k != "after_days"}
@@ -464,7 +467,7 @@ def _question(
         problems.append(
             f"{label}: key {key!r} is not valid: use 1 to 40 lower-case letters, digits and '_', starting with a letter"
             if key is not None
-            else f"{label}: key is missing (a short name such as key = \"recommend\")"
+            else f'{label}: key is missing (a short name such as key = "recommend")'
         )
     elif key in positions:
         problems.append(f"{label}: key {key!r} is already used by question {positions[key]}; keys must be unique")
@@ -506,7 +509,9 @@ def _question(
     if kind == "text":
         max_length = raw.get("max_length", DEFAULT_TEXT_LENGTH)
         if not _is_int(max_length) or not 1 <= max_length <= MAX_TEXT_LENGTH:
-            problems.append(f"{label}: max_length must be a whole number from 1 to {MAX_TEXT_LENGTH}, not {max_length!r}")
+            problems.append(
+                f"{label}: max_length must be a whole number from 1 to {MAX_TEXT_LENGTH}, not {max_length!r}"
+            )
             max_length = DEFAULT_TEXT_LENGTH
     show_if = None
     if "show_if" in raw:
@@ -531,7 +536,7 @@ def _question(
 
 def _choices(raw: Any, label: str, problems: list[str]) -> tuple[str, ...]:
     if raw is None:
-        problems.append(f"{label}: choices are missing: list them (choices = [\"Phone\", \"E-mail\"])")
+        problems.append(f'{label}: choices are missing: list them (choices = ["Phone", "E-mail"])')
         return ()
     if not isinstance(raw, (list, tuple)) or not all(isinstance(c, str) for c in raw):
         problems.append(f"{label}: choices must be a list of texts")
@@ -576,7 +581,7 @@ def _condition(
 ) -> SurveyCondition | None:
     where = f"{label}: show_if"
     if not isinstance(raw, Mapping):
-        problems.append(f"{where} must be a table such as {{ question = \"recommend\", op = \"<=\", value = 6 }}")
+        problems.append(f'{where} must be a table such as {{ question = "recommend", op = "<=", value = 6 }}')
         return None
     _unknown_keys(raw, ("question", "op", "value"), where, problems)
     target = raw.get("question")
@@ -633,7 +638,9 @@ def _condition(
 def _condition_value(on: SurveyQuestion, value: Any, where: str, problems: list[str]) -> Any:
     if on.kind in SCORED_KINDS:
         if not _is_int(value) or not on.min <= value <= on.max:
-            problems.append(f"{where}: {on.kind} question {on.key!r} takes whole numbers from {on.min} to {on.max}, not {value!r}")
+            problems.append(
+                f"{where}: {on.kind} question {on.key!r} takes whole numbers from {on.min} to {on.max}, not {value!r}"
+            )
             return None
         return int(value)
     if on.kind in CHOICE_KINDS:

@@ -34,15 +34,33 @@ DEMO_SURVEY: dict[str, Any] = {
     },
     "reminder": {"after_days": 7},
     "questions": [
-        {"key": "recommend", "kind": "nps", "text": "How likely are you to recommend us to a friend or colleague?",
-         "required": True, "min_label": "Not at all likely", "max_label": "Extremely likely"},
-        {"key": "why_not", "kind": "text", "text": "What should we do better?",
-         "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {
+            "key": "recommend",
+            "kind": "nps",
+            "text": "How likely are you to recommend us to a friend or colleague?",
+            "required": True,
+            "min_label": "Not at all likely",
+            "max_label": "Extremely likely",
+        },
+        {
+            "key": "why_not",
+            "kind": "text",
+            "text": "What should we do better?",
+            "show_if": {"question": "recommend", "op": "<=", "value": 6},
+        },
         {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you with our service?", "required": True},
-        {"key": "channel", "kind": "single_choice", "text": "How do you usually contact us?",
-         "choices": ["Phone", "E-mail", "In person"]},
-        {"key": "topics", "kind": "multiple_choice", "text": "What would you like to hear more about?",
-         "choices": ["New products", "Offers", "Events"]},
+        {
+            "key": "channel",
+            "kind": "single_choice",
+            "text": "How do you usually contact us?",
+            "choices": ["Phone", "E-mail", "In person"],
+        },
+        {
+            "key": "topics",
+            "kind": "multiple_choice",
+            "text": "What would you like to hear more about?",
+            "choices": ["New products", "Offers", "Events"],
+        },
         {"key": "call_back", "kind": "yes_no", "text": "May we call you about your answers?"},
     ],
 }
@@ -94,7 +112,8 @@ def load_demo(crm: CRM) -> list[str]:
         )
         with crm.activate():
             invited = [
-                i.id for i in Invitation.select(Invitation.id).where(Invitation.medium == "email").order_by(Invitation.id)
+                i.id
+                for i in Invitation.select(Invitation.id).where(Invitation.medium == "email").order_by(Invitation.id)
             ]
         rng = random.Random(6)
         chosen = sorted(rng.sample(invited, min(ANSWERS, len(invited))))
@@ -110,11 +129,15 @@ def load_demo(crm: CRM) -> list[str]:
                 invitation = Invitation.get_by_id(invitation_id)
                 saved = collect.save_response(crm, invitation, _answer(rng), channel="web" if n % 9 else "paper")
             negative += saved.negative
-        lines.append(f"{len(chosen)} answers over six months, {negative} negative (NPS 0-6 or CSAT 1-2): crm surveys results customer-satisfaction --by quarter")
+        lines.append(
+            f"{len(chosen)} answers over six months, {negative} negative (NPS 0-6 or CSAT 1-2): crm surveys results customer-satisfaction --by quarter"
+        )
     finally:
         crm.clock = real_clock
     try:
-        api.schedule("customer-satisfaction", "spanish-customers", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0")
+        api.schedule(
+            "customer-satisfaction", "spanish-customers", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0"
+        )
         lines.append("a quarterly send to the segment 'spanish-customers', run by crm worker")
     except NotFoundError:
         pass

@@ -16,8 +16,9 @@ codes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 from reportlab.graphics import renderPDF
@@ -26,7 +27,16 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.pagesizes import letter as US_LETTER
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, KeepTogether, PageBreak, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+)
 
 from crm_core.errors import ValidationError
 from crm_core.storage import bulk_insert
@@ -37,9 +47,8 @@ from crm_surveys.sending import _naive, _pages, get_round
 from crm_surveys.tokens import make_code
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import ContactCard, SurveyCondition, SurveyQuestion
-
     from crm_core.app import CRM
+    from crm_hookspecs.records import ContactCard, SurveyCondition, SurveyQuestion
     from crm_surveys.definition import SurveyDefinition
     from crm_surveys.settings import LetterSettings
 
@@ -136,22 +145,50 @@ def make_letters(
             if fresh:
                 bulk_insert(
                     Invitation,
-                    ("survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium", "region", "month", "sent_at", "source"),
-                    [(survey.id, round_.id, survey.current_version, c.id, c.id, "post", c.region, month, _naive(now), source) for c in fresh],
+                    (
+                        "survey_id",
+                        "round_id",
+                        "version",
+                        "contact_id",
+                        "original_contact_id",
+                        "medium",
+                        "region",
+                        "month",
+                        "sent_at",
+                        "source",
+                    ),
+                    [
+                        (
+                            survey.id,
+                            round_.id,
+                            survey.current_version,
+                            c.id,
+                            c.id,
+                            "post",
+                            c.region,
+                            month,
+                            _naive(now),
+                            source,
+                        )
+                        for c in fresh
+                    ],
                     database=crm.database,
                 )
                 ids: dict[int, int] = dict(
                     cast(
                         "Iterable[tuple[int, int]]",
                         Invitation.select(Invitation.original_contact_id, Invitation.id)
-                        .where((Invitation.round == round_.id) & Invitation.original_contact_id.in_([c.id for c in fresh]))
+                        .where(
+                            (Invitation.round == round_.id) & Invitation.original_contact_id.in_([c.id for c in fresh])
+                        )
                         .tuples(),
                     )
                 )
                 for card in fresh:
                     existing[card.id] = (ids[card.id], "post", survey.current_version)
                 crm.events.emit_many(
-                    SurveySent(survey_id=survey.id, version=survey.current_version, contact_id=c.id, medium="post") for c in fresh
+                    SurveySent(survey_id=survey.id, version=survey.current_version, contact_id=c.id, medium="post")
+                    for c in fresh
                 )
                 cards.extend(fresh)
                 new += len(fresh)
@@ -192,7 +229,7 @@ def _fonts(settings: LetterSettings) -> tuple[str, str]:
     if not settings.font_file:
         return "Helvetica", "Helvetica-Bold"
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont, TTFError
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
     name = "SurveyFont"
     if name not in pdfmetrics.getRegisteredFontNames():
@@ -295,14 +332,23 @@ def _body(definition: SurveyDefinition, letter: Letter, styles: dict[str, Any], 
         block += _answer_area(question, styles, font)
         out.append(KeepTogether(block))
     out.append(Spacer(1, 6 * MM))
-    out.append(Paragraph("Thank you for your answers. Please return this form in the envelope enclosed.", styles["body"]))
+    out.append(
+        Paragraph("Thank you for your answers. Please return this form in the envelope enclosed.", styles["body"])
+    )
     return out
 
 
 def _condition_text(cond: SurveyCondition, numbers: dict[str, int]) -> str:
     target = f"question {numbers.get(cond.question, '?')}"
     value = cond.value
-    words = {"=": "was", "!=": "was not", "<": "was less than", "<=": "was at most", ">": "was more than", ">=": "was at least"}
+    words = {
+        "=": "was",
+        "!=": "was not",
+        "<": "was less than",
+        "<=": "was at most",
+        ">": "was more than",
+        ">=": "was at least",
+    }
     if cond.op == "answered":
         return f"Answer only if you answered {target}."
     if cond.op == "contains":
@@ -362,6 +408,7 @@ class _Scale(Flowable):  # type: ignore[misc]  # reportlab has no type informati
         if self.high:
             c.drawRightString(self.width, 1 * MM, self.high)
 
+
 class _Boxes(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """A tick box before each label: one per line, or side by side."""
 
@@ -387,6 +434,7 @@ class _Boxes(Flowable):  # type: ignore[misc]  # reportlab has no type informati
             c.rect(x, y, self.box, self.box)
             c.drawString(x + self.box + 2.5 * MM, y + 0.8 * MM, label)
 
+
 class _Lines(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """Ruled lines to write on."""
 
@@ -407,10 +455,20 @@ class _Lines(Flowable):  # type: ignore[misc]  # reportlab has no type informati
             y = self.height - (i + 1) * self.gap + 1
             c.line(0, y, self.width, y)
 
+
 class _LetterHead(Flowable):  # type: ignore[misc]  # reportlab has no type information
     """The first page's top: drawn at fixed places on the page, whatever the frame."""
 
-    def __init__(self, letter: Letter, settings: LetterSettings, regular: str, bold: str, today: dt.date, page_size: tuple[float, float], current: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        letter: Letter,
+        settings: LetterSettings,
+        regular: str,
+        bold: str,
+        today: dt.date,
+        page_size: tuple[float, float],
+        current: dict[str, Any],
+    ) -> None:
         super().__init__()
         self.letter, self.settings, self.regular, self.bold = letter, settings, regular, bold
         self.today, self.page_size, self.current = today, page_size, current

@@ -80,19 +80,27 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
                 text_keys[version] = {q.key for q in definition.questions if q.kind == "text"}
             data = json.loads(response.data)
             kept = {k: v for k, v in data.items() if k not in text_keys[version]}
-            Response.update(contact_id=None, data=json.dumps(kept, ensure_ascii=False)).where(Response.id == response.id).execute()
+            Response.update(contact_id=None, data=json.dumps(kept, ensure_ascii=False)).where(
+                Response.id == response.id
+            ).execute()
         ids = [r.id for r in responses]
         for start in range(0, len(ids), _PAGE):
-            Answer.update(text=None).where(Answer.response.in_(ids[start : start + _PAGE]) & Answer.text.is_null(False)).execute()
+            Answer.update(text=None).where(
+                Answer.response.in_(ids[start : start + _PAGE]) & Answer.text.is_null(False)
+            ).execute()
         invitations: int = (
-            Invitation.update(contact_id=None, original_contact_id=None).where(Invitation.contact_id == contact_id).execute()
+            Invitation.update(contact_id=None, original_contact_id=None)
+            .where(Invitation.contact_id == contact_id)
+            .execute()
         )
     return len(responses) + invitations
 
 
 def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
     with crm.activate():
-        invitations: list[int] = list(Invitation.select(Invitation.id).where(Invitation.contact_id == merged_id).scalars())
+        invitations: list[int] = list(
+            Invitation.select(Invitation.id).where(Invitation.contact_id == merged_id).scalars()
+        )
         responses: list[int] = list(Response.select(Response.id).where(Response.contact_id == merged_id).scalars())
         Invitation.update(contact_id=survivor_id).where(Invitation.contact_id == merged_id).execute()
         Response.update(contact_id=survivor_id).where(Response.contact_id == merged_id).execute()

@@ -39,7 +39,13 @@ def crm_plugin_api(crm: Any) -> Any:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("surveys", "crm_surveys.cli:surveys", "Surveys: import, send by e-mail or post, answers, results, schedules.")]
+    return [
+        CommandSpec(
+            "surveys",
+            "crm_surveys.cli:surveys",
+            "Surveys: import, send by e-mail or post, answers, results, schedules.",
+        )
+    ]
 
 
 @hookimpl

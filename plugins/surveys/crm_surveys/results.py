@@ -24,7 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, cast
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 from peewee import SQL, fn
@@ -34,7 +35,6 @@ from crm_surveys.models import Answer, Invitation, Response, SurveyVersion
 
 if TYPE_CHECKING:
     from crm_hookspecs.records import SurveyQuestion
-
     from crm_surveys.models import Survey
 
 __all__ = ["DIMENSIONS", "QuestionResult", "Segment", "SurveyResults", "TextAnswer", "compute"]
@@ -115,7 +115,9 @@ class SurveyResults:
 ROW_COLUMNS = ("segment", "question", "kind", "measure", "answer", "value", "percent")
 
 
-def _row(segment: Segment, question: str, kind: str, measure: str, value: Any, answer: Any = None, percent: Any = None) -> dict[str, Any]:
+def _row(
+    segment: Segment, question: str, kind: str, measure: str, value: Any, answer: Any = None, percent: Any = None
+) -> dict[str, Any]:
     return {
         "segment": segment.name,
         "question": question,
@@ -214,9 +216,17 @@ def compute(
         resp = resp.where(Response.version == version)
         ans = ans.where(Answer.version == version)
     if since:
-        inv, resp, ans = inv.where(Invitation.month >= since), resp.where(Response.month >= since), ans.where(Answer.month >= since)
+        inv, resp, ans = (
+            inv.where(Invitation.month >= since),
+            resp.where(Response.month >= since),
+            ans.where(Answer.month >= since),
+        )
     if until:
-        inv, resp, ans = inv.where(Invitation.month <= until), resp.where(Response.month <= until), ans.where(Answer.month <= until)
+        inv, resp, ans = (
+            inv.where(Invitation.month <= until),
+            resp.where(Response.month <= until),
+            ans.where(Answer.month <= until),
+        )
     # each grouped in the order of its covering index, so the database streams the groups
     # (COUNT(*), not COUNT(id): SQLite would check each id for NULL, a third slower)
     inv = inv.group_by(Invitation.medium, Invitation.region, Invitation.month)
@@ -228,7 +238,9 @@ def compute(
 
     # peewee's stubs type .tuples() as yielding the model; the rows are the selected columns
     invited: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    for _medium, region, month, count, answered in cast("Iterable[tuple[str, str | None, str, int, int]]", inv.tuples()):
+    for _medium, region, month, count, answered in cast(
+        "Iterable[tuple[str, str | None, str, int, int]]", inv.tuples()
+    ):
         for seg in {(), segment_of(region, month)}:
             invited[seg][0] += count
             invited[seg][1] += answered
@@ -241,13 +253,17 @@ def compute(
         for seg in {(), segment_of(region, month)}:
             responses[seg] += count
     # counts[segment][question][(value, choice)]
-    counts: dict[tuple[str, ...], dict[str, dict[tuple[Any, Any], int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    counts: dict[tuple[str, ...], dict[str, dict[tuple[Any, Any], int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
     answer_rows = cast("Iterable[tuple[str, int, str | None, str, int | None, str | None, int]]", ans.tuples())
     for question, _version, region, month, value, choice, count in answer_rows:
         for seg in {(), segment_of(region, month)}:
             counts[seg][question][(value, choice)] += count
 
-    text_answers = {q.key: _texts(survey.id, q.key, version, since, until, texts) for q in questions if q.kind == "text" and texts}
+    text_answers = {
+        q.key: _texts(survey.id, q.key, version, since, until, texts) for q in questions if q.kind == "text" and texts
+    }
 
     def segment(seg: tuple[str, ...]) -> Segment:
         per_question = counts.get(seg, {})
@@ -286,7 +302,9 @@ def _questions(survey: Survey, version: int | None) -> tuple[list[SurveyQuestion
         query = query.where(SurveyVersion.version == version)
     rows = list(query)
     if not rows:
-        raise ValidationError(f"survey {survey.key!r} has no version {version}; its versions are 1 to {survey.current_version}")
+        raise ValidationError(
+            f"survey {survey.key!r} has no version {version}; its versions are 1 to {survey.current_version}"
+        )
     seen: dict[str, SurveyQuestion] = {}
     for row in rows:
         for question in read_version(row, survey.key).questions:
@@ -294,7 +312,9 @@ def _questions(survey: Survey, version: int | None) -> tuple[list[SurveyQuestion
     return list(seen.values()), tuple(sorted(r.version for r in rows))
 
 
-def _question_result(question: SurveyQuestion, groups: dict[tuple[Any, Any], int], texts: Iterable[TextAnswer]) -> QuestionResult:
+def _question_result(
+    question: SurveyQuestion, groups: dict[tuple[Any, Any], int], texts: Iterable[TextAnswer]
+) -> QuestionResult:
     kind = question.kind
     if kind in ("nps", "csat", "rating"):
         # a scale question always has both ends (definition.py gives them)
@@ -339,7 +359,9 @@ def _question_result(question: SurveyQuestion, groups: dict[tuple[Any, Any], int
     return QuestionResult(question.key, kind, question.text, answered, texts=tuple(texts))
 
 
-def _texts(survey_id: int, key: str, version: int | None, since: str | None, until: str | None, limit: int) -> tuple[TextAnswer, ...]:
+def _texts(
+    survey_id: int, key: str, version: int | None, since: str | None, until: str | None, limit: int
+) -> tuple[TextAnswer, ...]:
     query = (
         Answer.select(Answer.text, Response.answered_at, Answer.region)
         .join(Response)

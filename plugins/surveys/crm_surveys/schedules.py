@@ -49,7 +49,9 @@ def _info(crm: CRM, schedule: Schedule, key: str) -> ScheduleInfo:
     next_at = None
     if schedule.active:
         after = schedule.last_occurrence or (schedule.starts_at - dt.timedelta(seconds=1))
-        next_at = _recurrence(crm, schedule.rule, schedule.starts_at).after(max(after, crm.clock.now() - dt.timedelta(seconds=1)))
+        next_at = _recurrence(crm, schedule.rule, schedule.starts_at).after(
+            max(after, crm.clock.now() - dt.timedelta(seconds=1))
+        )
         next_at = next_at.astimezone(crm.tz) if next_at else None
     return ScheduleInfo(
         id=schedule.id,
@@ -72,7 +74,9 @@ def add(crm: CRM, survey: Survey, source: str, rule: str, *, start: dt.datetime 
     start = (start or now).replace(second=0, microsecond=0)
     recurrence = _recurrence(crm, rule, start)
     if recurrence.after(max(start, now) - dt.timedelta(seconds=1)) is None:
-        raise ValidationError(f"recurrence rule {rule!r} has no occurrence after {max(start, now):%Y-%m-%d %H:%M}; nothing would be sent")
+        raise ValidationError(
+            f"recurrence rule {rule!r} has no occurrence after {max(start, now):%Y-%m-%d %H:%M}; nothing would be sent"
+        )
     if not source.strip() or len(source) > 200:
         raise ValidationError(f"list or segment name {source!r} must be 1 to 200 characters")
     crm.plugin("contacts").audience_report(source, "email")  # names an unknown list or segment now, not at 3 a.m.
@@ -114,14 +118,19 @@ def run_due(crm: CRM) -> list[SendReport]:
         round_key = f"schedule-{schedule.id}-{local:%Y-%m-%dT%H:%M}"
         try:
             with crm.transaction():
-                if not run_once(crm, f"surveys.schedule:{schedule.id}:{due.astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}"):
+                if not run_once(crm, f"surveys.schedule:{schedule.id}:{due.astimezone(dt.UTC):%Y%m%dT%H%M%S}"):
                     continue  # another worker sent it
                 survey = Survey.get_by_id(schedule.survey_id)
                 report = sending.send(crm, survey, schedule.source, round_key=round_key, schedule_id=schedule.id)
                 Schedule.update(last_occurrence=due).where(Schedule.id == schedule.id).execute()
         except CRMError as exc:  # one broken schedule (a deleted list, say) must not stop the others
-            crm.log.error("surveys: schedule %s (survey %s to %r) failed and will be tried again: %s",
-                          schedule.id, schedule.survey_id, schedule.source, exc)
+            crm.log.error(
+                "surveys: schedule %s (survey %s to %r) failed and will be tried again: %s",
+                schedule.id,
+                schedule.survey_id,
+                schedule.source,
+                exc,
+            )
             continue
         reports.append(report)
     return reports

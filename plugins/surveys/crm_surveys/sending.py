@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
@@ -31,9 +32,8 @@ from crm_surveys.models import Invitation, Round, Survey
 from crm_surveys.tokens import make_token
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import ContactCard
-
     from crm_core.app import CRM
+    from crm_hookspecs.records import ContactCard
 
 __all__ = ["ReminderReport", "SendReport", "Templates", "mailing_list", "remind", "send"]
 
@@ -107,12 +107,16 @@ class Templates:
             if len(pieces) != self.parts:
                 pieces = [t.render(variables) for t in self.apart]
         except jinja2.TemplateError as exc:
-            raise ValidationError(f"the survey's e-mail template cannot be rendered for {where}: {exc}; fix the template") from None
+            raise ValidationError(
+                f"the survey's e-mail template cannot be rendered for {where}: {exc}; fix the template"
+            ) from None
         subject = _SPACE.sub(" ", pieces[0]).strip()
         return subject, pieces[1], pieces[2] if self.parts == 3 else None
 
 
-def variables(card: ContactCard, survey: dict[str, str], link: str, token: str, expires_on: str, reminder: bool) -> dict[str, Any]:
+def variables(
+    card: ContactCard, survey: dict[str, str], link: str, token: str, expires_on: str, reminder: bool
+) -> dict[str, Any]:
     """The names a template sees for one recipient (see ``TEMPLATE_VARIABLES``)."""
     values: dict[str, Any] = {name: _blank(getattr(card, name, None)) for name in CONTACT_VARIABLES}
     values.update(contact=card, survey=survey, link=link, token=token, expires_on=expires_on, reminder=reminder)
@@ -135,7 +139,7 @@ def _pages(items: Iterable[Any], size: int = PAGE) -> Iterator[list[Any]]:
 
 
 def _naive(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _address(card: ContactCard) -> Any:
@@ -155,13 +159,24 @@ def get_round(crm: CRM, survey: Survey, key: str, schedule_id: int | None = None
     found = Round.get_or_none((Round.survey == survey.id) & (Round.key == key))
     if found is not None:
         return found
-    Round.insert(survey=survey.id, key=key, schedule=schedule_id, created_at=crm.clock.now()).on_conflict_ignore().execute()
+    Round.insert(
+        survey=survey.id, key=key, schedule=schedule_id, created_at=crm.clock.now()
+    ).on_conflict_ignore().execute()
     return Round.get((Round.survey == survey.id) & (Round.key == key))
 
 
 _COLUMNS = (
-    "survey_id", "round_id", "version", "contact_id", "original_contact_id", "medium",
-    "region", "month", "sent_at", "expires_at", "source",
+    "survey_id",
+    "round_id",
+    "version",
+    "contact_id",
+    "original_contact_id",
+    "medium",
+    "region",
+    "month",
+    "sent_at",
+    "expires_at",
+    "source",
 )
 
 
@@ -268,8 +283,19 @@ class _Mailing:
                 continue
             messages.append(message)
             rows.append(
-                (survey.id, round_id, version, card.id, card.id, "email", card.region, self.month,
-                 _naive(self.now), _naive(self.expires), source)
+                (
+                    survey.id,
+                    round_id,
+                    version,
+                    card.id,
+                    card.id,
+                    "email",
+                    card.region,
+                    self.month,
+                    _naive(self.now),
+                    _naive(self.expires),
+                    source,
+                )
             )
             events.append(SurveySent(survey_id=survey.id, version=version, contact_id=card.id, medium="email"))
         if rows:
@@ -318,8 +344,15 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
         return ReminderReport(survey.id, survey.key, 0, 0, 0, dry_run)
     now = crm.clock.now()
     due = list(
-        Invitation.select(Invitation.id, Invitation.contact_id, Invitation.round, Invitation.version, Invitation.source,
-                          Invitation.original_contact_id, Invitation.expires_at)
+        Invitation.select(
+            Invitation.id,
+            Invitation.contact_id,
+            Invitation.round,
+            Invitation.version,
+            Invitation.source,
+            Invitation.original_contact_id,
+            Invitation.expires_at,
+        )
         .where(
             (Invitation.survey == survey.id)
             & (Invitation.medium == "email")
@@ -361,13 +394,20 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
         token = make_token(key, survey.id, invitation.round_id, invitation.original_contact_id, invitation.expires_at)
         expires_on = invitation.expires_at.astimezone(crm.tz).date().isoformat()
         subject, text, html = templates[invitation.version].render(
-            variables(card, about[invitation.version], f"{base_url}/{token}", token, expires_on, True), f"contact {card.id}"
+            variables(card, about[invitation.version], f"{base_url}/{token}", token, expires_on, True),
+            f"contact {card.id}",
         )
         try:
             messages.append(
                 OutgoingMessage(
-                    _address(card), subject, text, html=html, key=f"surveys:reminder:{invitation.id}",
-                    bulk=True, contact_id=card.id, mailing_list=lists.get(invitation.source or ""),
+                    _address(card),
+                    subject,
+                    text,
+                    html=html,
+                    key=f"surveys:reminder:{invitation.id}",
+                    bulk=True,
+                    contact_id=card.id,
+                    mailing_list=lists.get(invitation.source or ""),
                 )  # fmt: skip
             )
         except ValidationError:
@@ -379,5 +419,7 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
             crm.mail.queue_many(messages)
             for start in range(0, len(reminded), PAGE):
                 ids: Sequence[int] = reminded[start : start + PAGE]
-                Invitation.update(reminded_at=now).where(Invitation.id.in_(ids) & Invitation.reminded_at.is_null()).execute()
+                Invitation.update(reminded_at=now).where(
+                    Invitation.id.in_(ids) & Invitation.reminded_at.is_null()
+                ).execute()
     return ReminderReport(survey.id, survey.key, days, len(reminded), skipped, dry_run)

@@ -56,7 +56,9 @@ _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _B32_READ = {c: i for i, c in enumerate(_B32)} | {"O": 0, "I": 1, "L": 1}
 _CHECK = 3
 _BODY_MIN = 5
-_LEGACY_SHAPE = re.compile(r"([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})\.([A-Za-z0-9_-]{22})\Z")
+_LEGACY_SHAPE = re.compile(
+    r"([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})-([0-9a-z]{1,13})\.([A-Za-z0-9_-]{22})\Z"
+)
 
 
 class TokenError(LinkError):
@@ -144,10 +146,13 @@ def read_token(keys: SurveyKeys, token: str, now: dt.datetime, survey_id: int | 
             raise ForgedTokenError("this survey link is not valid: it was not made for answering a survey")
         claims = TokenClaims(survey_id=values[0], round_id=values[1], contact_id=values[2], expires_at=expires_at)
     if survey_id is not None and claims.survey_id != survey_id:
-        raise OtherSurveyError(f"this survey link is for another survey (survey {claims.survey_id}, not survey {survey_id})")
+        raise OtherSurveyError(
+            f"this survey link is for another survey (survey {claims.survey_id}, not survey {survey_id})"
+        )
     if now >= claims.expires_at:
         raise ExpiredTokenError(
-            f"this survey link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one", claims.expires_at
+            f"this survey link expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC; ask us for a new one",
+            claims.expires_at,
         )
     return claims
 
@@ -160,7 +165,7 @@ def _read_legacy(legacy: bytes | None, text: str, match: re.Match[str]) -> Token
     if not hmac.compare_digest(expected, match.group(5)):
         raise ForgedTokenError("this survey link is not valid: its signature does not match (it was changed or forged)")
     sid, rid, cid, exp = (int(p, 36) for p in match.groups()[:4])
-    return TokenClaims(survey_id=sid, round_id=rid, contact_id=cid, expires_at=dt.datetime.fromtimestamp(exp, dt.timezone.utc))
+    return TokenClaims(survey_id=sid, round_id=rid, contact_id=cid, expires_at=dt.datetime.fromtimestamp(exp, dt.UTC))
 
 
 def _b32(number: int) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,11 +22,26 @@ DEFINITION: dict[str, Any] = {
     },
     "questions": [
         {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True},
-        {"key": "why", "kind": "text", "text": "What should we do better?", "show_if": {"question": "recommend", "op": "<=", "value": 6}},
+        {
+            "key": "why",
+            "kind": "text",
+            "text": "What should we do better?",
+            "show_if": {"question": "recommend", "op": "<=", "value": 6},
+        },
         {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you?"},
         {"key": "speed", "kind": "rating", "text": "How fast were we?", "min": 1, "max": 10},
-        {"key": "channel", "kind": "single_choice", "text": "How do you contact us?", "choices": ["Phone", "E-mail", "Shop"]},
-        {"key": "topics", "kind": "multiple_choice", "text": "What interests you?", "choices": ["Products", "Offers", "Events"]},
+        {
+            "key": "channel",
+            "kind": "single_choice",
+            "text": "How do you contact us?",
+            "choices": ["Phone", "E-mail", "Shop"],
+        },
+        {
+            "key": "topics",
+            "kind": "multiple_choice",
+            "text": "What interests you?",
+            "choices": ["Products", "Offers", "Events"],
+        },
         {"key": "call_back", "kind": "yes_no", "text": "May we call you?"},
     ],
 }
@@ -47,7 +63,9 @@ def surveys_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
 
     def make(**settings: Any) -> Any:
         return crm_factory(
-            plugins=["contacts", "surveys"], settings={"surveys": {"secret": SECRET, **settings}}, mail={"unsubscribe_mailto": UNSUBSCRIBE}
+            plugins=["contacts", "surveys"],
+            settings={"surveys": {"secret": SECRET, **settings}},
+            mail={"unsubscribe_mailto": UNSUBSCRIBE},
         )
 
     return make
@@ -74,7 +92,13 @@ class People:
             values["email"] = f"ana{n}@example.com"
         if address:
             values["addresses"] = [
-                {"street": f"Calle Mayor {n}", "postal_code": "28013", "city": "Madrid", "country": "ES", "primary": True}
+                {
+                    "street": f"Calle Mayor {n}",
+                    "postal_code": "28013",
+                    "city": "Madrid",
+                    "country": "ES",
+                    "primary": True,
+                }
             ]
         return self.api.create(**values).id
 

@@ -111,12 +111,20 @@ def test_unknown_questions_and_bad_values_are_all_reported(questions):
 @pytest.mark.parametrize(
     ("op", "value", "answer", "holds"),
     [
-        ("=", 5, 5, True), ("!=", 5, 5, False), ("<", 5, 4, True), ("<=", 5, 5, True),
-        (">", 5, 5, False), (">=", 5, 5, True), ("in", [1, 2], 2, True), ("not in", [1, 2], 2, False),
+        ("=", 5, 5, True),
+        ("!=", 5, 5, False),
+        ("<", 5, 4, True),
+        ("<=", 5, 5, True),
+        (">", 5, 5, False),
+        (">=", 5, 5, True),
+        ("in", [1, 2], 2, True),
+        ("not in", [1, 2], 2, False),
     ],
 )
 def test_operators_on_numbers(definition, op, value, answer, holds):
-    definition["questions"].append({"key": "x", "kind": "text", "text": "X", "show_if": {"question": "speed", "op": op, "value": value}})
+    definition["questions"].append(
+        {"key": "x", "kind": "text", "text": "X", "show_if": {"question": "speed", "op": op, "value": value}}
+    )
     questions = parse_definition(definition).questions
     assert ("x" in visible_keys(questions, {"speed": answer})) is holds
     assert "x" not in visible_keys(questions, {})  # no answer: the condition is false

@@ -50,7 +50,9 @@ def test_a_question_cannot_change_kind_across_versions(app, people, definition):
     api.save(definition)
     api.answer("csat", people.add(), {"recommend": 9})
     definition["questions"][2]["kind"] = "rating"
-    with pytest.raises(ValidationError, match=r"question 'satisfaction' was a csat question in version 1 and is rating now"):
+    with pytest.raises(
+        ValidationError, match=r"question 'satisfaction' was a csat question in version 1 and is rating now"
+    ):
         api.save(definition)
     assert api.get("csat").version == 1
 

@@ -35,7 +35,15 @@ def test_new_import_list_show(crm_cli, app, survey_file):
     assert "How did we do? (customer-satisfaction, id 1): version 1 of 1" in shown.output
     assert "recommend <= 6" in shown.output and "Phone | E-mail | In person" in shown.output
     as_json = json.loads(crm_cli.invoke(["surveys", "show", "1", "--format", "json"], app=app).output)
-    assert as_json[0] == {"n": 1, "key": "recommend", "kind": "nps", "required": True, "answers": "0-10", "shown_if": "", "text": "How likely are you to recommend us to a friend or colleague?"}
+    assert as_json[0] == {
+        "n": 1,
+        "key": "recommend",
+        "kind": "nps",
+        "required": True,
+        "answers": "0-10",
+        "shown_if": "",
+        "text": "How likely are you to recommend us to a friend or colleague?",
+    }
     toml_text = crm_cli.invoke(["surveys", "show", "1", "--toml"], app=app).output
     assert 'kind = "multiple_choice"' in toml_text and toml_text.startswith('key = "customer-satisfaction"')
 
@@ -56,8 +64,25 @@ def test_answer_with_set_and_results_in_three_formats(crm_cli, app, survey_file,
     crm_cli.invoke(["surveys", "import", str(survey_file)], app=app)
     ana = people.add(region="ES")
     result = crm_cli.invoke(
-        ["surveys", "answer", "customer-satisfaction", "--contact", str(ana), "--set", "recommend=3", "--set", "why_not=Slow",
-         "--set", "satisfaction=2", "--set", "topics=Offers,Events", "--set", "call_back=no", "--actor", "maria"],
+        [
+            "surveys",
+            "answer",
+            "customer-satisfaction",
+            "--contact",
+            str(ana),
+            "--set",
+            "recommend=3",
+            "--set",
+            "why_not=Slow",
+            "--set",
+            "satisfaction=2",
+            "--set",
+            "topics=Offers,Events",
+            "--set",
+            "call_back=no",
+            "--actor",
+            "maria",
+        ],
         app=app,
     )
     assert result.exit_code == 0, result.output
@@ -68,11 +93,25 @@ def test_answer_with_set_and_results_in_three_formats(crm_cli, app, survey_file,
     table = crm_cli.invoke(["surveys", "results", "1"], app=app)
     assert table.exit_code == 0 and "How did we do? (customer-satisfaction), version(s) 1" in table.output
     assert "Slow" in table.output
-    rows = list(csv.DictReader(io.StringIO(crm_cli.invoke(["surveys", "results", "1", "--format", "csv", "--by", "region"], app=app).output)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                crm_cli.invoke(["surveys", "results", "1", "--format", "csv", "--by", "region"], app=app).output
+            )
+        )
+    )
     nps = [r for r in rows if r["measure"] == "nps"]
     assert [(r["segment"], r["value"]) for r in nps] == [("all", "-100.0"), ("ES", "-100.0")]
     data = json.loads(crm_cli.invoke(["surveys", "results", "1", "--format", "json"], app=app).output)
-    assert {"segment": "all", "question": "topics", "kind": "multiple_choice", "measure": "count", "answer": "Events", "value": 1, "percent": 100.0} in data
+    assert {
+        "segment": "all",
+        "question": "topics",
+        "kind": "multiple_choice",
+        "measure": "count",
+        "answer": "Events",
+        "value": 1,
+        "percent": 100.0,
+    } in data
     bad_by = crm_cli.invoke(["surveys", "results", "1", "--since", "March"], app=app)
     assert bad_by.exit_code == 2 and "--since 'March' is not a month" in bad_by.output
 
@@ -89,7 +128,13 @@ def test_answer_interactively_asks_each_shown_question_again_until_it_fits(crm_c
     assert "this question is required" in result.output
     assert "What should we do better?" not in result.output
     form = app.plugin("surveys").form(app.plugin("surveys").token("1", ana))
-    assert form.answers == {"recommend": 9, "satisfaction": 4, "channel": "E-mail", "topics": ["New products", "Events"], "call_back": True}
+    assert form.answers == {
+        "recommend": 9,
+        "satisfaction": 4,
+        "channel": "E-mail",
+        "topics": ["New products", "Events"],
+        "call_back": True,
+    }
 
 
 def test_letters_and_enter_paper(crm_cli, app, survey_file, people, tmp_path):
@@ -122,7 +167,9 @@ def test_link_and_set_errors(crm_cli, app, survey_file, people):
     assert app.plugin("surveys").form(token).contact_id == ana
     bad = crm_cli.invoke(["surveys", "answer", "1", "--contact", str(ana), "--set", "recommend"], app=app)
     assert bad.exit_code == 2 and "'recommend' is not KEY=VALUE" in bad.output
-    twice = crm_cli.invoke(["surveys", "answer", "1", "--contact", str(ana), "--set", "recommend=1", "--set", "recommend=2"], app=app)
+    twice = crm_cli.invoke(
+        ["surveys", "answer", "1", "--contact", str(ana), "--set", "recommend=1", "--set", "recommend=2"], app=app
+    )
     assert twice.exit_code == 2 and "given twice" in twice.output
 
 
@@ -133,9 +180,14 @@ def test_send_and_remind_commands(crm_cli, app, survey_file, people, crm_clock):
     contacts.add_to_list("customers", [people.add(), people.add(), people.add(do_not_contact=True)])
     dry = crm_cli.invoke(["surveys", "send", "1", "--to", "customers", "--dry-run"], app=app)
     assert dry.exit_code == 0, dry.output
-    assert "would send survey 'customer-satisfaction' version 1 to 2 contact(s) of 'customers' (round 'manual')" in dry.output
+    assert (
+        "would send survey 'customer-satisfaction' version 1 to 2 contact(s) of 'customers' (round 'manual')"
+        in dry.output
+    )
     sent = crm_cli.invoke(["surveys", "send", "1", "--to", "customers"], app=app)
-    assert "sent survey" in sent.output and "1 do-not-contact" in sent.output and "the messages are queued" in sent.output
+    assert (
+        "sent survey" in sent.output and "1 do-not-contact" in sent.output and "the messages are queued" in sent.output
+    )
     unknown = crm_cli.invoke(["surveys", "send", "1", "--to", "nobody"], app=app)
     assert unknown.exit_code == 5 and len(unknown.output.strip().splitlines()) == 1
     crm_clock.advance(days=7)

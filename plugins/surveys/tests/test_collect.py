@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from crm_hookspecs.apis import SurveysAPI
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_hookspecs.apis import SurveysAPI
 from crm_surveys.answers import AnswerError
 from crm_surveys.tokens import TokenError
 
@@ -33,9 +33,22 @@ def test_web_form_flow_load_answer_and_answer_again(app, people, survey):
     assert (form.survey_id, form.version, form.contact_id, form.complete) == (survey.id, 1, ana, False)
     assert form.answers == {} and [q.key for q in form.questions][0] == "recommend"
     # what a web form posts: strings
-    posted = {"recommend": "3", "why": "Too slow", "satisfaction": "2", "topics": ["Offers", "Events"], "call_back": "yes"}
+    posted = {
+        "recommend": "3",
+        "why": "Too slow",
+        "satisfaction": "2",
+        "topics": ["Offers", "Events"],
+        "call_back": "yes",
+    }
     assert api.check_answers(form, posted) == {}
-    assert api.visible_questions(form, {"recommend": "9"}) == ["recommend", "satisfaction", "speed", "channel", "topics", "call_back"]
+    assert api.visible_questions(form, {"recommend": "9"}) == [
+        "recommend",
+        "satisfaction",
+        "speed",
+        "channel",
+        "topics",
+        "call_back",
+    ]
     assert "why" in api.visible_questions(form, {"recommend": "6"})
     first = api.submit(token, posted)
     again = api.form(token)
@@ -64,14 +77,18 @@ def test_check_answers_reports_each_problem_for_the_form(app, people, survey):
     problems = api.check_answers(form, {"recommend": "11", "channel": "Fax"})
     assert set(problems) == {"recommend", "channel"}
     assert "from 0 to 10, not '11'" in problems["recommend"]
-    assert api.check_answers(form, {"satisfaction": 4}) == {"recommend": "question 'recommend' is required: Would you recommend us?"}
+    assert api.check_answers(form, {"satisfaction": 4}) == {
+        "recommend": "question 'recommend' is required: Would you recommend us?"
+    }
     assert api.check_answers(form, {"satisfaction": 4}, partial=True) == {}
 
 
 def test_bad_answers_save_nothing(app, people, survey):
     api = app.plugin("surveys")
     token = api.token("csat", people.add())
-    with pytest.raises(AnswerError, match=r"recommend: question 'recommend' \(NPS\) takes a whole number from 0 to 10, not 11"):
+    with pytest.raises(
+        AnswerError, match=r"recommend: question 'recommend' \(NPS\) takes a whole number from 0 to 10, not 11"
+    ):
         api.submit(token, {"recommend": 11})
     with pytest.raises(AnswerError, match=r"'Fax' is not one of the choices"):
         api.submit(token, {"recommend": 8, "channel": "Fax"})
@@ -108,7 +125,9 @@ def test_a_token_signed_with_another_secret_is_refused(crm_factory, people, surv
     token = api.token("csat", people.add())
     assert api.form(token)
     # another CRM (its own database, so its own key), or the key changed
-    other = crm_factory(plugins=["contacts", "surveys"], core={"secret": "another-crm-key-of-at-least-32-chars!"}, database=None)
+    other = crm_factory(
+        plugins=["contacts", "surveys"], core={"secret": "another-crm-key-of-at-least-32-chars!"}, database=None
+    )
     with pytest.raises(TokenError, match="damaged, cut short, or was changed"):
         other.plugin("surveys").form(token)
 

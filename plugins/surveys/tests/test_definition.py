@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from crm_hookspecs.records import SurveyCondition
 
 from crm_core.errors import ValidationError
+from crm_hookspecs.records import SurveyCondition
 from crm_surveys.definition import SurveyDefinitionError, load_file, parse_definition
 
 
@@ -30,7 +30,13 @@ def test_every_kind_is_read_with_its_ranges_and_defaults(definition):
     assert kinds["why"].show_if == SurveyCondition("recommend", "<=", 6)
     assert kinds["why"].max_length == 2000
     assert [q.kind for q in parsed.questions] == [
-        "nps", "text", "csat", "rating", "single_choice", "multiple_choice", "yes_no",
+        "nps",
+        "text",
+        "csat",
+        "rating",
+        "single_choice",
+        "multiple_choice",
+        "yes_no",
     ]
 
 
@@ -72,7 +78,9 @@ def test_unknown_question_kind_names_the_question_and_suggests(definition):
 
 def test_condition_on_a_later_question_is_refused(definition):
     definition["questions"][0]["show_if"] = {"question": "channel", "op": "=", "value": "Phone"}
-    assert "question 1 'recommend': show_if names question 'channel', which comes later (question 5)" in problems(definition)
+    assert "question 1 'recommend': show_if names question 'channel', which comes later (question 5)" in problems(
+        definition
+    )
 
 
 def test_condition_on_a_missing_or_the_same_question_is_refused(definition):
@@ -86,9 +94,18 @@ def test_condition_on_a_missing_or_the_same_question_is_refused(definition):
     ("condition", "expected"),
     [
         ({"question": "recommend", "op": "<=", "value": 11}, "takes whole numbers from 0 to 10, not 11"),
-        ({"question": "channel", "op": "=", "value": "Fax"}, "'Fax' is not one of the choices of 'channel': Phone, E-mail, Shop"),
-        ({"question": "channel", "op": "<", "value": "Phone"}, "operator '<' does not apply to single_choice question 'channel'"),
-        ({"question": "topics", "op": "contains", "value": "Ofers"}, "'Ofers' (did you mean 'Offers'?) is not one of the choices"),
+        (
+            {"question": "channel", "op": "=", "value": "Fax"},
+            "'Fax' is not one of the choices of 'channel': Phone, E-mail, Shop",
+        ),
+        (
+            {"question": "channel", "op": "<", "value": "Phone"},
+            "operator '<' does not apply to single_choice question 'channel'",
+        ),
+        (
+            {"question": "topics", "op": "contains", "value": "Ofers"},
+            "'Ofers' (did you mean 'Offers'?) is not one of the choices",
+        ),
         ({"question": "call_back", "op": "=", "value": "yes"}, "is compared with true or false, not 'yes'"),
         ({"question": "recommend", "op": "in", "value": 3}, "op 'in' takes a list of values"),
         ({"question": "recommend", "op": "~", "value": 3}, "operator '~' does not apply"),
@@ -102,8 +119,17 @@ def test_bad_conditions(definition, condition, expected):
 
 
 def test_condition_forms_that_are_accepted(definition):
-    definition["questions"].append({"key": "a", "kind": "text", "text": "A", "show_if": {"question": "topics", "op": "contains", "value": "Offers"}})
-    definition["questions"].append({"key": "b", "kind": "text", "text": "B", "show_if": {"question": "call_back", "value": True}})
+    definition["questions"].append(
+        {
+            "key": "a",
+            "kind": "text",
+            "text": "A",
+            "show_if": {"question": "topics", "op": "contains", "value": "Offers"},
+        }
+    )
+    definition["questions"].append(
+        {"key": "b", "kind": "text", "text": "B", "show_if": {"question": "call_back", "value": True}}
+    )
     definition["questions"].append({"key": "c", "kind": "text", "text": "C", "show_if": {"question": "why"}})
     parsed = parse_definition(definition)
     assert parsed.question("a").show_if == SurveyCondition("topics", "contains", "Offers")
@@ -117,7 +143,10 @@ def test_condition_forms_that_are_accepted(definition):
         (lambda d: d["questions"][4].update(choices=["Phone"]), "give from 2 to 50 choices, not 1"),
         (lambda d: d["questions"][4].update(choices=["Phone", "phone"]), "choice 'phone' is listed twice"),
         (lambda d: d["questions"][4].pop("choices"), "choices are missing"),
-        (lambda d: d["questions"][0].update(choices=["a", "b"]), "choices is only for multiple_choice and single_choice questions, not nps"),
+        (
+            lambda d: d["questions"][0].update(choices=["a", "b"]),
+            "choices is only for multiple_choice and single_choice questions, not nps",
+        ),
         (lambda d: d["questions"][3].update(min=5, max=5), "the scale 5..5 must go up"),
         (lambda d: d["questions"][3].update(max=50), "at most 21 points"),
         (lambda d: d["questions"][1].update(max_length=0), "max_length must be a whole number from 1 to 20000"),
@@ -130,7 +159,10 @@ def test_condition_forms_that_are_accepted(definition):
         (lambda d: d.update(questions=[]), "the survey has no questions"),
         (lambda d: d.update(colour="red"), "the survey: unknown key 'colour'"),
         (lambda d: d.update(key="Bad Key!"), "key 'Bad Key!' is not valid"),
-        (lambda d: d["email"].update(text="Hi {{ frist_name }}"), "email.text uses {{ frist_name }} (did you mean 'first_name'?), which is not a template variable"),
+        (
+            lambda d: d["email"].update(text="Hi {{ frist_name }}"),
+            "email.text uses {{ frist_name }} (did you mean 'first_name'?), which is not a template variable",
+        ),
         (lambda d: d["email"].update(subject="{% if %}"), "email.subject: template syntax error on line 1"),
         (lambda d: d["email"].pop("subject"), "email.subject is missing"),
         (lambda d: d.update(reminder={"after_days": -1}), "reminder.after_days must be a whole number of days from 0"),

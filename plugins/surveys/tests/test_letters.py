@@ -97,12 +97,23 @@ def test_enter_the_answers_of_a_paper_letter(app, mailing, tmp_path):
     code = report.files[0].stem.removeprefix("csat-")
     form = api.paper_form(code.lower())
     assert form.contact_id == mailing[0] and not form.complete
-    saved = api.enter_paper(code, {"recommend": "4", "why": "Late delivery", "channel": "1", "topics": ["1", "3"]}, actor="pepe")
-    assert saved.values == {"recommend": 4, "why": "Late delivery", "channel": "Phone", "topics": ["Products", "Events"]}
+    saved = api.enter_paper(
+        code, {"recommend": "4", "why": "Late delivery", "channel": "1", "topics": ["1", "3"]}, actor="pepe"
+    )
+    assert saved.values == {
+        "recommend": 4,
+        "why": "Late delivery",
+        "channel": "Phone",
+        "topics": ["Products", "Events"],
+    }
     event = app.events.recent(limit=1, type_name="SurveyAnswered")[0]["payload"]
     assert (event["channel"], event["actor"], event["negative"]) == ("staff", "pepe", True)
     results = api.results("csat")
-    assert (results.overall.invited, results.overall.answered_invitations, results.overall.response_rate) == (3, 1, 33.3)
+    assert (results.overall.invited, results.overall.answered_invitations, results.overall.response_rate) == (
+        3,
+        1,
+        33.3,
+    )
     with app.activate():
         from crm_surveys.models import Response
 
@@ -126,11 +137,22 @@ def test_letters_for_an_unknown_list(app, mailing, tmp_path):
 
 @pytest.mark.sqlite_only  # PDF layout; the invitations behind it are tested on every backend
 def test_letter_settings_us_letter_and_another_window(surveys_app, tmp_path, definition):
-    app = surveys_app(letters={"page_size": "letter", "address_left_mm": 25, "address_top_mm": 50, "return_address": "ACME, 1 Main St"})
+    app = surveys_app(
+        letters={
+            "page_size": "letter",
+            "address_left_mm": 25,
+            "address_top_mm": 50,
+            "return_address": "ACME, 1 Main St",
+        }
+    )
     contacts = app.plugin("contacts")
     contacts.create_list("us")
     ana = contacts.create(
-        first_name="Ann", last_name="Lee", addresses=[{"street": "2 Oak Ave", "postal_code": "10001", "city": "New York", "country": "US", "primary": True}]
+        first_name="Ann",
+        last_name="Lee",
+        addresses=[
+            {"street": "2 Oak Ave", "postal_code": "10001", "city": "New York", "country": "US", "primary": True}
+        ],
     ).id
     contacts.add_to_list("us", [ana])
     app.plugin("surveys").save(definition)

@@ -12,12 +12,18 @@ def test_upgrading_from_the_first_migration_keeps_the_answers(crm_factory, defin
 
     app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, migrate=False)
     steps = app.migrate(dry_run=True)
-    assert [s.name for s in steps if s.owner == "surveys"] == ["0001_initial", "0002_results_indexes", "0003_secret_to_kernel"]
+    assert [s.name for s in steps if s.owner == "surveys"] == [
+        "0001_initial",
+        "0002_results_indexes",
+        "0003_secret_to_kernel",
+    ]
     # bring everything up to date except the surveys plugin's second migration
     with app.activate():
         for step in steps:
             if step.owner != "surveys":
-                Runner(app.database, str(step.path.parent), table_name=f"{step.owner}_schema_migration").up(target=step.name)
+                Runner(app.database, str(step.path.parent), table_name=f"{step.owner}_schema_migration").up(
+                    target=step.name
+                )
         folder = Path(crm_surveys.__file__).parent / "migrations"
         Runner(app.database, str(folder), table_name="surveys_schema_migration").up(target="0001_initial")
     api = app.plugin("surveys")
@@ -49,7 +55,9 @@ def test_upgrading_moves_the_plugins_own_key_to_the_kernel_and_old_links_keep_wo
     with app.activate():
         for step in steps:
             if step.owner != "surveys":
-                Runner(app.database, str(step.path.parent), table_name=f"{step.owner}_schema_migration").up(target=step.name)
+                Runner(app.database, str(step.path.parent), table_name=f"{step.owner}_schema_migration").up(
+                    target=step.name
+                )
         folder = Path(crm_surveys.__file__).parent / "migrations"
         Runner(app.database, str(folder), table_name="surveys_schema_migration").up(target="0002_results_indexes")
         app.database.execute_sql(
@@ -78,6 +86,8 @@ def test_upgrading_moves_the_plugins_own_key_to_the_kernel_and_old_links_keep_wo
         row = Invitation.get(Invitation.original_contact_id == ana)
         survey_id, round_id = row.survey_id, row.round_id
     payload = "-".join(b36(n) for n in (survey_id, round_id, ana, expires))
-    signature = base64.urlsafe_b64encode(hmac.new(b"the-old-generated-key", b"token:" + payload.encode(), hashlib.sha256).digest()[:16])
+    signature = base64.urlsafe_b64encode(
+        hmac.new(b"the-old-generated-key", b"token:" + payload.encode(), hashlib.sha256).digest()[:16]
+    )
     old = payload + "." + signature.rstrip(b"=").decode()
     assert api.form(old).contact_id == invitation.contact_id == ana

@@ -44,7 +44,9 @@ def test_erase_keeps_anonymous_scores_and_removes_free_text(app, answered):
         assert Answer.select().where(Answer.text.contains("Calle")).count() == 0
         assert all("Calle" not in r.data for r in Response.select())
     # his colleague is untouched
-    assert app.hooks.export_personal_data(app, bo)["surveys"]["invitations"][0]["response"]["answers"] == {"recommend": 9}
+    assert app.hooks.export_personal_data(app, bo)["surveys"]["invitations"][0]["response"]["answers"] == {
+        "recommend": 9
+    }
 
 
 def test_merge_moves_invitations_and_responses_and_unmerge_moves_them_back(app, answered):

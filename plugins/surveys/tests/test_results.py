@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from crm_core.errors import ValidationError
@@ -31,8 +30,14 @@ def answered(app, people, definition, crm_clock):
         if when > crm_clock.now():
             crm_clock.set(when)
         contact = people.add(region=region) if region else people.add(region=None)
-        given = {"recommend": recommend, "satisfaction": satisfaction, "channel": channel, "topics": topics,
-                 "call_back": call_back, "why": why}
+        given = {
+            "recommend": recommend,
+            "satisfaction": satisfaction,
+            "channel": channel,
+            "topics": topics,
+            "call_back": call_back,
+            "why": why,
+        }
         api.answer("csat", contact, {k: v for k, v in given.items() if v is not None})
     return api
 
@@ -116,7 +121,15 @@ def test_results_per_version(answered, definition, people):
 
 def test_rows_for_the_cli(answered):
     rows = answered.results("csat", by=["region"]).rows()
-    assert rows[0] == {"segment": "all", "question": "", "kind": "", "measure": "invited", "answer": None, "value": 0, "percent": None}
+    assert rows[0] == {
+        "segment": "all",
+        "question": "",
+        "kind": "",
+        "measure": "invited",
+        "answer": None,
+        "value": 0,
+        "percent": None,
+    }
     nps = [r for r in rows if r["segment"] == "all" and r["question"] == "recommend" and r["measure"] == "nps"]
     assert nps[0]["value"] == 0.0
     offers = [r for r in rows if r["segment"] == "ES" and r["answer"] == "Offers"]

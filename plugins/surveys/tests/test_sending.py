@@ -36,7 +36,13 @@ def sent_messages(app):
 def test_send_to_a_list_renders_each_message_and_counts_the_skipped(app, audience):
     api = app.plugin("surveys")
     report = api.send("csat", "customers")
-    assert (report.sent, report.do_not_contact, report.unsubscribed, report.no_address, report.already_invited) == (3, 1, 1, 1, 0)
+    assert (report.sent, report.do_not_contact, report.unsubscribed, report.no_address, report.already_invited) == (
+        3,
+        1,
+        1,
+        1,
+        0,
+    )
     assert report.skipped == 3 and report.round == "manual" and report.version == 1
     messages = sent_messages(app)
     assert len(messages) == 3
@@ -49,7 +55,9 @@ def test_send_to_a_list_renders_each_message_and_counts_the_skipped(app, audienc
         assert parsed["To"] == f"{card.display_name} <{card.email}>"
         text = parsed.get_body(("plain",)).get_content()
         assert f"Dear {card.display_name} ({card.region})" in text
-        link = next(line for line in text.splitlines() if line.startswith("answer here: ")).removeprefix("answer here: ")
+        link = next(line for line in text.splitlines() if line.startswith("answer here: ")).removeprefix(
+            "answer here: "
+        )
         assert link.startswith("http://localhost:8000/surveys/")
         form = api.form(link.rsplit("/", 1)[1])
         assert form.contact_id == card.id and form.expires_at == app.clock.now() + dt.timedelta(days=30)
@@ -91,7 +99,9 @@ def test_unknown_list_and_template_errors_send_nothing(app, audience, definition
         api.send("csat", "nobody")
     definition["email"]["text"] = "You live in {{ contact.address.city }}"
     api.save(definition)
-    with pytest.raises(ValidationError, match=r"the survey's e-mail template cannot be rendered for contact \d+: .*fix the template"):
+    with pytest.raises(
+        ValidationError, match=r"the survey's e-mail template cannot be rendered for contact \d+: .*fix the template"
+    ):
         api.send("csat", "customers")
     assert app.mail.list(limit=10) == [] and api.get("csat").invited == 0
     assert app.events.recent(limit=10, type_name="SurveySent") == []
@@ -102,7 +112,7 @@ def test_the_html_part_is_escaped(app, people, definition):
     contacts = app.plugin("contacts")
     contacts.create_list("l")
     contacts.add_to_list("l", [people.add(last_name="<b>Bold</b>")])
-    definition["email"]["html"] = "<p>Dear {{ display_name }}, <a href=\"{{ link }}\">answer</a></p>"
+    definition["email"]["html"] = '<p>Dear {{ display_name }}, <a href="{{ link }}">answer</a></p>'
     api = app.plugin("surveys")
     api.save(definition)
     api.send("csat", "l")
@@ -124,14 +134,14 @@ def test_one_reminder_to_those_who_have_not_answered(app, audience, crm_clock):
     (report,) = api.remind("csat")
     assert (report.sent, report.after_days) == (2, 7)
     messages = sent_messages(app)
-    assert sorted(m.recipients[0] for m in messages) == sorted(
-        c.email for c in app.plugin("contacts").cards([bo, cy])
-    )
+    assert sorted(m.recipients[0] for m in messages) == sorted(c.email for c in app.plugin("contacts").cards([bo, cy]))
     parsed = message_from_bytes(messages[0].data, policy=default_policy)
     assert parsed["Subject"].startswith("Reminder: ")
     link = next(w for w in parsed.get_body(("plain",)).get_content().split() if w.startswith("http://"))
     form = api.form(link.rsplit("/", 1)[1])
-    assert form.contact_id in (bo, cy) and form.expires_at == crm_clock.now() - dt.timedelta(days=7) + dt.timedelta(days=30)
+    assert form.contact_id in (bo, cy) and form.expires_at == crm_clock.now() - dt.timedelta(days=7) + dt.timedelta(
+        days=30
+    )
     crm_clock.advance(days=1)
     assert api.remind("csat")[0].sent == 0  # once
     assert len(app.mail.list(limit=100)) == 5
@@ -169,7 +179,11 @@ def test_reminder_days_from_the_survey_or_the_setting(surveys_app, definition, c
 @pytest.mark.sqlite_only  # rendering and transports; the queueing is tested on every backend
 def test_the_file_transport_writes_one_eml_per_message(crm_factory, tmp_path, definition):
     outbox = tmp_path / "outbox"
-    app = crm_factory(plugins=["contacts", "surveys"], settings={"surveys": {"secret": "s"}}, mail={"transport": "file", "outbox": str(outbox), "unsubscribe_mailto": "unsubscribe@example.com"})
+    app = crm_factory(
+        plugins=["contacts", "surveys"],
+        settings={"surveys": {"secret": "s"}},
+        mail={"transport": "file", "outbox": str(outbox), "unsubscribe_mailto": "unsubscribe@example.com"},
+    )
     contacts = app.plugin("contacts")
     contacts.create_list("l")
     contacts.add_to_list("l", [contacts.create(first_name=f"P{i}", email=f"p{i}@example.com").id for i in range(4)])
@@ -180,7 +194,10 @@ def test_the_file_transport_writes_one_eml_per_message(crm_factory, tmp_path, de
     files = sorted(outbox.rglob("*.eml"))
     assert len(files) == 4
     parsed = message_from_bytes(files[0].read_bytes(), policy=default_policy)
-    assert parsed["Subject"].endswith(", how did we do?") and "http://localhost:8000/surveys/" in parsed.get_body(("plain",)).get_content()
+    assert (
+        parsed["Subject"].endswith(", how did we do?")
+        and "http://localhost:8000/surveys/" in parsed.get_body(("plain",)).get_content()
+    )
 
 
 def test_letters_skip_those_invited_by_email_in_the_round(app, audience, people, tmp_path):
@@ -232,7 +249,9 @@ def test_smtp_down_then_refusing_then_accepting_sends_each_survey_once(crm_facto
         plugins=["contacts", "surveys"],
         settings={"surveys": {"secret": "s"}},
         mail={
-            "transport": "smtp", "retry_backoff": 60.0, "smtp": {"host": "127.0.0.1", "port": port, "timeout": 5.0},
+            "transport": "smtp",
+            "retry_backoff": 60.0,
+            "smtp": {"host": "127.0.0.1", "port": port, "timeout": 5.0},
             "unsubscribe_mailto": "unsubscribe@example.com",
         },  # fmt: skip
     )
@@ -265,7 +284,9 @@ def test_smtp_down_then_refusing_then_accepting_sends_each_survey_once(crm_facto
     finally:
         controller.stop()
     assert sorted(m["To"] for m in handler.messages) == [f"P{i} <p{i}@example.com>" for i in range(3)]
-    token = handler.messages[0].get_body(("plain",)).get_content().split("answer here: ")[1].split()[0].rsplit("/", 1)[1]
+    token = (
+        handler.messages[0].get_body(("plain",)).get_content().split("answer here: ")[1].split()[0].rsplit("/", 1)[1]
+    )
     assert api.form(token).survey_id == api.get("csat").id
 
 
@@ -279,8 +300,14 @@ def test_a_concurrent_send_in_the_same_round_fails_cleanly(app, audience, monkey
     def racing_pages(items, size=sending.PAGE):
         round_ = Round.get(Round.key == "manual")
         Invitation.insert(
-            survey=round_.survey_id, round=round_.id, version=1, contact_id=audience[0], original_contact_id=audience[0],
-            medium="email", month="2026-01", sent_at=app.clock.now(),
+            survey=round_.survey_id,
+            round=round_.id,
+            version=1,
+            contact_id=audience[0],
+            original_contact_id=audience[0],
+            medium="email",
+            month="2026-01",
+            sent_at=app.clock.now(),
         ).execute()
         yield from real_pages(items, size)
 
@@ -322,7 +349,9 @@ def test_invitations_are_bulk_mail_with_the_way_to_unsubscribe(app, audience):
     for sent in sent_messages(app):
         assert sent.headers["List-Unsubscribe"] == "<mailto:unsubscribe@example.com?subject=unsubscribe>"
         assert "List-Unsubscribe-Post" not in sent.headers  # one-click needs an https page
-        assert sent.text.endswith("To stop receiving these e-mails: mailto:unsubscribe@example.com?subject=unsubscribe\n")
+        assert sent.text.endswith(
+            "To stop receiving these e-mails: mailto:unsubscribe@example.com?subject=unsubscribe\n"
+        )
 
 
 def test_the_unsubscribe_link_names_the_list_sent_to_or_none_for_a_segment(crm_factory, crm_plugin, definition):
@@ -348,4 +377,7 @@ def test_the_unsubscribe_link_names_the_list_sent_to_or_none_for_a_segment(crm_f
     assert asked == [(ids, "customers"), (ids, None)]
     app.mail.deliver()
     links = sorted(m.headers["List-Unsubscribe"] for m in app.mail.sent)
-    assert links[0] == f"<https://crm.example.com/u/None/{ids[0]}>" and f"<https://crm.example.com/u/customers/{ids[1]}>" in links
+    assert (
+        links[0] == f"<https://crm.example.com/u/None/{ids[0]}>"
+        and f"<https://crm.example.com/u/customers/{ids[1]}>" in links
+    )

@@ -13,7 +13,7 @@ from crm_surveys.tokens import CodeError, SurveyKeys, TokenError, make_code, mak
 
 KEY = SurveyKeys(link=b"a-kernel-signing-key-of-32-bytes-or-more")
 LEGACY = SurveyKeys(link=KEY.link, legacy=b"secret")
-NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=30)
 
 
@@ -89,7 +89,7 @@ def test_paper_codes_read_back_and_forgive_case_dashes_and_look_alikes():
 def test_a_mistyped_paper_code_is_refused():
     code = make_code(KEY, 1234)
     body, check = code.split("-")
-    wrong = ("1" if body[-1] != "1" else "2")
+    wrong = "1" if body[-1] != "1" else "2"
     with pytest.raises(CodeError, match="a character is mistyped"):
         read_code(KEY, body[:-1] + wrong + "-" + check)
     with pytest.raises(CodeError, match="is not valid: it has 8 or more letters"):

@@ -11,17 +11,16 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
-
 from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, TaskInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_tasks.rules import RuleSet
     from crm_tasks.settings import StaffMember, TasksSettings
 
@@ -66,10 +65,15 @@ class TasksAPI:
             return None
         member = self.settings.member(assignee)
         if member is None:
-            names = ", ".join(m.name for m in self.settings.staff) or "none: add [[plugins.tasks.staff]] to the configuration"
+            names = (
+                ", ".join(m.name for m in self.settings.staff)
+                or "none: add [[plugins.tasks.staff]] to the configuration"
+            )
             raise ValidationError(f"unknown assignee {assignee!r:.80}: not a staff member (staff: {names})")
         if not member.active:
-            raise ValidationError(f"assignee {assignee!r} is inactive (active = false in [[plugins.tasks.staff]]); choose another")
+            raise ValidationError(
+                f"assignee {assignee!r} is inactive (active = false in [[plugins.tasks.staff]]); choose another"
+            )
         return assignee
 
     def _check_actor(self, actor: str | None) -> str | None:
@@ -167,9 +171,11 @@ class TasksAPI:
 
         title = (title or "").strip()
         if not title:
-            raise ValidationError("a task needs a title; give one, e.g. crm tasks add \"Call back\"")
+            raise ValidationError('a task needs a title; give one, e.g. crm tasks add "Call back"')
         if len(title) > 300:
-            raise ValidationError(f"the title is {len(title)} characters long; keep it to 300 (put the rest in the description)")
+            raise ValidationError(
+                f"the title is {len(title)} characters long; keep it to 300 (put the rest in the description)"
+            )
         if kind not in KINDS:
             raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         if priority not in PRIORITIES:
@@ -201,7 +207,7 @@ class TasksAPI:
             created_by=self._check_actor(actor),
         )
         with self.crm.transaction():
-            (_, task_id), = store.create_many(self.crm, [draft], self.settings)
+            ((_, task_id),) = store.create_many(self.crm, [draft], self.settings)
         return self.get(task_id)
 
     def _check_links(self, links: Iterable[tuple[str, int]]) -> Iterable[tuple[str, int]]:
@@ -256,7 +262,8 @@ class TasksAPI:
                 for q in Question.select().where(Question.task == task.id).order_by(Question.position)
             )
             links = tuple(
-                (l.kind, l.ref_id) for l in TaskLink.select().where(TaskLink.task == task.id).order_by(TaskLink.id)
+                (link.kind, link.ref_id)
+                for link in TaskLink.select().where(TaskLink.task == task.id).order_by(TaskLink.id)
             )
             reminders = tuple(
                 ReminderInfo(r.kind, r.recipient, r.subject, r.sent_at)
@@ -309,7 +316,9 @@ class TasksAPI:
         if rule is not None:
             query = query.where(Task.rule == rule)
         if contact_id is not None:
-            linked = TaskLink.select(TaskLink.task).where((TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id))
+            linked = TaskLink.select(TaskLink.task).where(
+                (TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id)
+            )
             query = query.where((Task.contact_id == contact_id) | Task.id.in_(linked))
         if due_before is not None:
             query = query.where(Task.due_at < due_before)
@@ -352,7 +361,6 @@ class TasksAPI:
 
     def _open_for_update(self, task_id: int, doing: str) -> Any:
         from crm_core.storage import for_update
-
         from crm_tasks.models import Task
 
         self._row(task_id)  # NotFoundError before the transaction
@@ -366,7 +374,6 @@ class TasksAPI:
     def done(self, task_id: int, *, actor: str | None = None) -> TaskInfo:
         """Mark a task done (who, when) and emit ``TaskCompleted``."""
         from crm_hookspecs.events import TaskCompleted
-
         from crm_tasks.models import Task
 
         actor = self._check_actor(actor)
@@ -376,8 +383,13 @@ class TasksAPI:
             Task.update(status="done", closed_at=now, closed_by=actor).where(Task.id == task.id).execute()
             self.crm.emit(
                 TaskCompleted(
-                    task_id=task.id, kind=task.kind, assignee=task.assignee, contact_id=task.contact_id,
-                    actor=actor, channel="staff", occurred_at=now,
+                    task_id=task.id,
+                    kind=task.kind,
+                    assignee=task.assignee,
+                    contact_id=task.contact_id,
+                    actor=actor,
+                    channel="staff",
+                    occurred_at=now,
                 )
             )
         return self.get(task_id)
@@ -396,7 +408,9 @@ class TasksAPI:
             Task.update(**values).where(Task.id == task.id).execute()
         return self.get(task_id)
 
-    def assign(self, task_id: int, assignee: str | None = None, *, team: str | None = None, actor: str | None = None) -> TaskInfo:
+    def assign(
+        self, task_id: int, assignee: str | None = None, *, team: str | None = None, actor: str | None = None
+    ) -> TaskInfo:
         """Give an open task to a staff member (e-mailed) and/or a team."""
         from crm_tasks.models import Task
 
@@ -418,7 +432,9 @@ class TasksAPI:
             if "assignee" in values and self.settings.reminders.on_assign:
                 from crm_tasks import reminders
 
-                reminders.notify_assigned(self.crm, self.settings, [(task.id, values["assignee"], task.title, task.due_at)])
+                reminders.notify_assigned(
+                    self.crm, self.settings, [(task.id, values["assignee"], task.title, task.due_at)]
+                )
         return self.get(task_id)
 
     def reschedule(self, task_id: int, due: dt.datetime | dt.date | str | None) -> TaskInfo:
@@ -462,7 +478,9 @@ class TasksAPI:
         with self.crm.transaction():
             task = self._open_for_update(task_id, "record an answer on")
             entry = self._find(Question, task, question, "question")
-            Question.update(answer=answer.strip(), answered_at=now, answered_by=actor).where(Question.id == entry.id).execute()
+            Question.update(answer=answer.strip(), answered_at=now, answered_by=actor).where(
+                Question.id == entry.id
+            ).execute()
         return self.get(task_id)
 
     def _find(self, model: Any, task: Any, item: int | str, label: str) -> Any:
@@ -474,11 +492,15 @@ class TasksAPI:
             for row in rows:
                 if row.position == position:
                     return row
-            raise ValidationError(f"task #{task.id} has no {label} {position}; its {label}s are numbered 1 to {len(rows)}")
+            raise ValidationError(
+                f"task #{task.id} has no {label} {position}; its {label}s are numbered 1 to {len(rows)}"
+            )
         for row in rows:
             if row.text == item:
                 return row
-        raise ValidationError(f"task #{task.id} has no {label} {item!r}; give its number (1 to {len(rows)}) or its exact text")
+        raise ValidationError(
+            f"task #{task.id} has no {label} {item!r}; give its number (1 to {len(rows)}) or its exact text"
+        )
 
     # -- rules, recurring, scans (see their modules) -----------------------------
 
@@ -502,12 +524,18 @@ class TasksAPI:
         rules = self.rules()
         rule = rules.by_name.get(name)
         if rule is None:
-            raise NotFoundError(f"no rule {name!r}; the rules are: {', '.join(rules.by_name) or 'none'} (crm tasks rules list)")
+            raise NotFoundError(
+                f"no rule {name!r}; the rules are: {', '.join(rules.by_name) or 'none'} (crm tasks rules list)"
+            )
         if rule.trigger == "inactivity":
-            raise ValidationError(f"rule {name!r} is an inactivity rule; see what it would do with: crm tasks rules preview --rule {name}")
+            raise ValidationError(
+                f"rule {name!r} is an inactivity rule; see what it would do with: crm tasks rules preview --rule {name}"
+            )
         return preview(self.crm, self.settings, rules.match([event], only=rule), check_done=False)
 
-    def preview(self, *, rule: str | None = None, since: dt.datetime | None = None, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+    def preview(
+        self, *, rule: str | None = None, since: dt.datetime | None = None, limit: int = 1000
+    ) -> builtins.list[dict[str, Any]]:
         """What the rules would create now from recent events and the inactivity scan, without creating it."""
         from crm_tasks.firing import preview_recent
 
@@ -565,7 +593,7 @@ def _localize(naive: dt.datetime, tz: Any) -> dt.datetime:
     """A wall-clock time in ``tz`` as an aware datetime (a skipped time moves forward)."""
     aware = naive.replace(tzinfo=tz)
     # round-trip through UTC: a wall time skipped by a DST jump comes back shifted
-    return aware.astimezone(dt.timezone.utc).astimezone(tz)
+    return aware.astimezone(dt.UTC).astimezone(tz)
 
 
 def _info(task: Any, **children: Any) -> TaskInfo:

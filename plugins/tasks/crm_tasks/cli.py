@@ -20,7 +20,10 @@ TASK_COLUMNS = ["id", "due", "priority", "kind", "status", "assignee", "team", "
 
 def _by_option(fn: Any) -> Any:
     return click.option(
-        "--by", "actor", default=lambda: os.environ.get("CRM_USER"), metavar="STAFF",
+        "--by",
+        "actor",
+        default=lambda: os.environ.get("CRM_USER"),
+        metavar="STAFF",
         help="Who is doing it, recorded as given [default: $CRM_USER].",
     )(fn)
 
@@ -37,8 +40,14 @@ def _local(state: CLIState, value: dt.datetime | None) -> str:
 
 def _row(state: CLIState, task: Any) -> dict[str, Any]:
     return {
-        "id": task.id, "due": _local(state, task.due_at), "priority": task.priority, "kind": task.kind,
-        "status": task.status, "assignee": task.assignee, "team": task.team, "contact_id": task.contact_id,
+        "id": task.id,
+        "due": _local(state, task.due_at),
+        "priority": task.priority,
+        "kind": task.kind,
+        "status": task.status,
+        "assignee": task.assignee,
+        "team": task.team,
+        "contact_id": task.contact_id,
         "title": task.title,
     }
 
@@ -62,21 +71,48 @@ def tasks() -> None:
 
 @tasks.command("add")
 @click.argument("title")
-@click.option("--kind", default="to-do", show_default=True, type=click.Choice(["to-do", "call", "e-mail", "meeting", "follow-up"]))
+@click.option(
+    "--kind", default="to-do", show_default=True, type=click.Choice(["to-do", "call", "e-mail", "meeting", "follow-up"])
+)
 @click.option("--assignee", default=None, metavar="STAFF", help="The staff member who does it (e-mailed).")
 @click.option("--team", default=None, help="The team it belongs to.")
-@click.option("--due", default=None, metavar="WHEN", help="'2026-03-02 10:00', '2026-03-02', 'today', 'tomorrow' or '+2d' (app time zone).")
+@click.option(
+    "--due",
+    default=None,
+    metavar="WHEN",
+    help="'2026-03-02 10:00', '2026-03-02', 'today', 'tomorrow' or '+2d' (app time zone).",
+)
 @click.option("--priority", default="normal", show_default=True, type=click.Choice(["low", "normal", "high", "urgent"]))
 @click.option("--contact", "contact_id", type=int, default=None, help="The contact the task is about.")
-@click.option("--link", "links", multiple=True, metavar="KIND:ID", help="Link a record: contact:ID, sale:ID or request:ID (repeatable).")
+@click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="KIND:ID",
+    help="Link a record: contact:ID, sale:ID or request:ID (repeatable).",
+)
 @click.option("--item", "items", multiple=True, metavar="TEXT", help="A checklist item (repeatable, in order).")
-@click.option("--question", "questions", multiple=True, metavar="TEXT", help="A question to ask (call tasks; repeatable).")
+@click.option(
+    "--question", "questions", multiple=True, metavar="TEXT", help="A question to ask (call tasks; repeatable)."
+)
 @click.option("--description", default="", help="Longer text.")
 @_by_option
 @pass_state
-def add(state: CLIState, title: str, kind: str, assignee: str | None, team: str | None, due: str | None, priority: str,
-        contact_id: int | None, links: tuple[str, ...], items: tuple[str, ...], questions: tuple[str, ...],
-        description: str, actor: str | None) -> None:
+def add(
+    state: CLIState,
+    title: str,
+    kind: str,
+    assignee: str | None,
+    team: str | None,
+    due: str | None,
+    priority: str,
+    contact_id: int | None,
+    links: tuple[str, ...],
+    items: tuple[str, ...],
+    questions: tuple[str, ...],
+    description: str,
+    actor: str | None,
+) -> None:
     """Create a task."""
     parsed = []
     for link in links:
@@ -85,8 +121,18 @@ def add(state: CLIState, title: str, kind: str, assignee: str | None, team: str 
             raise click.BadParameter(f"{link!r} is not KIND:ID (e.g. sale:42)", param_hint="--link")
         parsed.append((kind_, int(ref)))
     task = _api(state).add(
-        title, kind=kind, assignee=assignee, team=team, due=due, priority=priority, contact_id=contact_id,
-        links=parsed, checklist=items, questions=questions, description=description, actor=actor,
+        title,
+        kind=kind,
+        assignee=assignee,
+        team=team,
+        due=due,
+        priority=priority,
+        contact_id=contact_id,
+        links=parsed,
+        checklist=items,
+        questions=questions,
+        description=description,
+        actor=actor,
     )
     due_text = f", due {_local(state, task.due_at)}" if task.due_at else ""
     click.echo(f"task #{task.id} created{f' for {task.assignee}' if task.assignee else ''}{due_text}")
@@ -104,13 +150,31 @@ def add(state: CLIState, title: str, kind: str, assignee: str | None, team: str 
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @format_option()
 @pass_state
-def list_(state: CLIState, assignee: str | None, team: str | None, status: str, kind: str | None, contact_id: int | None,
-          unassigned: bool, overdue: bool, rule: str | None, limit: int, fmt: str) -> None:
+def list_(
+    state: CLIState,
+    assignee: str | None,
+    team: str | None,
+    status: str,
+    kind: str | None,
+    contact_id: int | None,
+    unassigned: bool,
+    overdue: bool,
+    rule: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """List tasks, soonest due first."""
     api = _api(state)
     found = api.list(
-        assignee=assignee, team=team, status=status, kind=kind, contact_id=contact_id,
-        unassigned=unassigned, rule=rule, limit=limit, due_before=state.crm().clock.now() if overdue else None,
+        assignee=assignee,
+        team=team,
+        status=status,
+        kind=kind,
+        contact_id=contact_id,
+        unassigned=unassigned,
+        rule=rule,
+        limit=limit,
+        due_before=state.crm().clock.now() if overdue else None,
     )
     click.echo(render([_row(state, t) for t in found], TASK_COLUMNS, fmt))
 
@@ -137,10 +201,19 @@ def show(state: CLIState, task_id: int, fmt: str) -> None:
         click.echo(json.dumps(_as_dict(task), indent=2, ensure_ascii=False))
         return
     fields = [
-        ("task", f"#{task.id} {task.title}"), ("kind", task.kind), ("status", task.status), ("priority", task.priority),
-        ("assignee", task.assignee or ""), ("team", task.team or ""), ("due", _local(state, task.due_at)),
-        ("contact", task.contact_id or ""), ("created", f"{_local(state, task.created_at)} by {task.created_by or 'system'}"
-                                             + (f" (rule {task.rule})" if task.rule else f" ({task.origin})")),
+        ("task", f"#{task.id} {task.title}"),
+        ("kind", task.kind),
+        ("status", task.status),
+        ("priority", task.priority),
+        ("assignee", task.assignee or ""),
+        ("team", task.team or ""),
+        ("due", _local(state, task.due_at)),
+        ("contact", task.contact_id or ""),
+        (
+            "created",
+            f"{_local(state, task.created_at)} by {task.created_by or 'system'}"
+            + (f" (rule {task.rule})" if task.rule else f" ({task.origin})"),
+        ),
     ]
     if task.closed_at:
         fields.append((task.status, f"{_local(state, task.closed_at)} by {task.closed_by or 'unknown'}"))
@@ -151,23 +224,36 @@ def show(state: CLIState, task_id: int, fmt: str) -> None:
     click.echo(render([{"field": k, "value": v} for k, v in fields], ["field", "value"]))
     if task.checklist:
         click.echo("\nchecklist")
-        click.echo(render(
-            [{"n": c.position, "done": "x" if c.done else "", "item": c.text,
-              "ticked": f"{_local(state, c.done_at)} {c.done_by or ''}".strip()} for c in task.checklist],
-            ["n", "done", "item", "ticked"],
-        ))
+        click.echo(
+            render(
+                [
+                    {
+                        "n": c.position,
+                        "done": "x" if c.done else "",
+                        "item": c.text,
+                        "ticked": f"{_local(state, c.done_at)} {c.done_by or ''}".strip(),
+                    }
+                    for c in task.checklist
+                ],
+                ["n", "done", "item", "ticked"],
+            )
+        )
     if task.questions:
         click.echo("\nquestions")
-        click.echo(render(
-            [{"n": q.position, "question": q.text, "answer": q.answer or ""} for q in task.questions],
-            ["n", "question", "answer"],
-        ))
+        click.echo(
+            render(
+                [{"n": q.position, "question": q.text, "answer": q.answer or ""} for q in task.questions],
+                ["n", "question", "answer"],
+            )
+        )
     if task.reminders:
         click.echo("\nreminders sent")
-        click.echo(render(
-            [{"kind": r.kind, "to": r.recipient, "sent": _local(state, r.sent_at)} for r in task.reminders],
-            ["kind", "to", "sent"],
-        ))
+        click.echo(
+            render(
+                [{"kind": r.kind, "to": r.recipient, "sent": _local(state, r.sent_at)} for r in task.reminders],
+                ["kind", "to", "sent"],
+            )
+        )
 
 
 @tasks.command("done")
@@ -226,7 +312,9 @@ def answer(state: CLIState, task_id: int, question: str, answer: str, actor: str
 def assign(state: CLIState, task_id: int, assignee: str | None, team: str | None, actor: str | None) -> None:
     """Give a task to a staff member (who is e-mailed) and/or a team."""
     task = _api(state).assign(task_id, assignee, team=team, actor=actor)
-    click.echo(f"task #{task.id} assigned to {task.assignee or 'nobody'}" + (f" (team {task.team})" if task.team else ""))
+    click.echo(
+        f"task #{task.id} assigned to {task.assignee or 'nobody'}" + (f" (team {task.team})" if task.team else "")
+    )
 
 
 @tasks.command("reschedule")
@@ -287,8 +375,13 @@ def rules() -> None:
 def rules_list(state: CLIState, fmt: str) -> None:
     """Every rule: where it comes from, its trigger and its action."""
     rows = [
-        {"name": r.name, "enabled": r.settings.enabled, "source": r.source, "trigger": r.describe_trigger(),
-         "action": r.describe_action()}
+        {
+            "name": r.name,
+            "enabled": r.settings.enabled,
+            "source": r.source,
+            "trigger": r.describe_trigger(),
+            "action": r.describe_action(),
+        }
         for r in _api(state).rules().rules
     ]
     click.echo(render(rows, ["name", "enabled", "source", "trigger", "action"], fmt))
@@ -305,17 +398,23 @@ def _read_events(path: Path) -> list[Any]:
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{path} is not JSON ({exc}); write {{\"type\": \"SurveyAnswered\", \"contact_id\": 7, ...}}") from None
+        raise ValidationError(
+            f'{path} is not JSON ({exc}); write {{"type": "SurveyAnswered", "contact_id": 7, ...}}'
+        ) from None
     items = data if isinstance(data, list) else [data]
     events = []
     for n, item in enumerate(items, 1):
         where = f"{path}" + (f" (event {n})" if len(items) > 1 else "")
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise ValidationError(f"{where}: an event is an object with a \"type\" (e.g. \"SurveyAnswered\") and its fields")
+            raise ValidationError(
+                f'{where}: an event is an object with a "type" (e.g. "SurveyAnswered") and its fields'
+            )
         payload = item.get("payload", {k: v for k, v in item.items() if k not in ("type", "id")})
         cls = registered_types().get(item["type"])
         if cls is None:
-            raise ValidationError(f"{where}: unknown event type {item['type']!r}; known: {', '.join(sorted(registered_types()))}")
+            raise ValidationError(
+                f"{where}: unknown event type {item['type']!r}; known: {', '.join(sorted(registered_types()))}"
+            )
         missing = [f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in payload]
         if missing:
             raise ValidationError(f"{where}: a {item['type']} event needs the field(s) {', '.join(missing)}")
@@ -328,8 +427,13 @@ def _read_events(path: Path) -> list[Any]:
 
 @rules.command("test")
 @click.argument("rule")
-@click.option("--event", "event_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="A JSON file: one event {\"type\": ..., fields...} or a list of them.")
+@click.option(
+    "--event",
+    "event_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='A JSON file: one event {"type": ..., fields...} or a list of them.',
+)
 @format_option()
 @pass_state
 def rules_test(state: CLIState, rule: str, event_file: Path, fmt: str) -> None:
@@ -348,7 +452,9 @@ def rules_test(state: CLIState, rule: str, event_file: Path, fmt: str) -> None:
 @rules.command("preview")
 @click.option("--rule", default=None, help="Only this rule.")
 @click.option("--since", default=None, metavar="WHEN", help="Events since this time [default: 7 days ago].")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000), help="At most this many recent events.")
+@click.option(
+    "--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000), help="At most this many recent events."
+)
 @format_option()
 @pass_state
 def rules_preview(state: CLIState, rule: str | None, since: str | None, limit: int, fmt: str) -> None:
@@ -366,10 +472,10 @@ def rules_preview(state: CLIState, rule: str | None, since: str | None, limit: i
 @pass_state
 def rules_log(state: CLIState, rule: str | None, limit: int, fmt: str) -> None:
     """Each firing: the rule, the event, the outcome and the task, newest first."""
-    rows = [
-        {**_as_dict(f), "fired_at": _local(state, f.fired_at)} for f in _api(state).firings(rule=rule, limit=limit)
-    ]
-    click.echo(render(rows, ["id", "fired_at", "rule", "event_type", "key", "contact_id", "outcome", "task_id", "detail"], fmt))
+    rows = [{**_as_dict(f), "fired_at": _local(state, f.fired_at)} for f in _api(state).firings(rule=rule, limit=limit)]
+    click.echo(
+        render(rows, ["id", "fired_at", "rule", "event_type", "key", "contact_id", "outcome", "task_id", "detail"], fmt)
+    )
 
 
 # -- recurring templates ---------------------------------------------------------------
@@ -386,19 +492,44 @@ def recurring() -> None:
 @click.option("--rrule", required=True, help="RFC 5545 rule, e.g. 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0'.")
 @click.option("--start", default=None, metavar="WHEN", help="First occurrence, wall time in the zone [default: now].")
 @click.option("--timezone", default=None, help="IANA time zone of the rule [default: the app's].")
-@click.option("--lead", default="0m", show_default=True, help="Create each task this long before it is due ('2d', '4h').")
-@click.option("--kind", default="to-do", show_default=True, type=click.Choice(["to-do", "call", "e-mail", "meeting", "follow-up"]))
+@click.option(
+    "--lead", default="0m", show_default=True, help="Create each task this long before it is due ('2d', '4h')."
+)
+@click.option(
+    "--kind", default="to-do", show_default=True, type=click.Choice(["to-do", "call", "e-mail", "meeting", "follow-up"])
+)
 @click.option("--assignee", default=None, metavar="STAFF")
 @click.option("--team", default=None)
 @click.option("--priority", default="normal", show_default=True, type=click.Choice(["low", "normal", "high", "urgent"]))
 @click.option("--item", "items", multiple=True, metavar="TEXT", help="A checklist item of each task (repeatable).")
 @pass_state
-def recurring_add(state: CLIState, name: str, title: str, rrule: str, start: str | None, timezone: str | None, lead: str,
-                  kind: str, assignee: str | None, team: str | None, priority: str, items: tuple[str, ...]) -> None:
+def recurring_add(
+    state: CLIState,
+    name: str,
+    title: str,
+    rrule: str,
+    start: str | None,
+    timezone: str | None,
+    lead: str,
+    kind: str,
+    assignee: str | None,
+    team: str | None,
+    priority: str,
+    items: tuple[str, ...],
+) -> None:
     """Add a template that creates a task for each occurrence of a rule."""
     info = _api(state).add_recurring(
-        name, title, rrule, start=start, timezone=timezone, lead=lead, kind=kind, assignee=assignee, team=team,
-        priority=priority, checklist=items,
+        name,
+        title,
+        rrule,
+        start=start,
+        timezone=timezone,
+        lead=lead,
+        kind=kind,
+        assignee=assignee,
+        team=team,
+        priority=priority,
+        checklist=items,
     )
     nxt = info.next_occurrence.strftime("%Y-%m-%d %H:%M %Z") if info.next_occurrence else "none"
     click.echo(f"recurring template {info.name!r} added; next occurrence {nxt}")
@@ -410,9 +541,16 @@ def recurring_add(state: CLIState, name: str, title: str, rrule: str, start: str
 def recurring_list(state: CLIState, fmt: str) -> None:
     """The recurring templates and their next occurrence."""
     rows = [
-        {"name": t.name, "title": t.title, "rrule": t.rrule, "timezone": t.timezone, "lead": str(t.lead),
-         "assignee": t.assignee, "active": t.active,
-         "next": t.next_occurrence.strftime("%Y-%m-%d %H:%M %Z") if t.next_occurrence else ""}
+        {
+            "name": t.name,
+            "title": t.title,
+            "rrule": t.rrule,
+            "timezone": t.timezone,
+            "lead": str(t.lead),
+            "assignee": t.assignee,
+            "active": t.active,
+            "next": t.next_occurrence.strftime("%Y-%m-%d %H:%M %Z") if t.next_occurrence else "",
+        }
         for t in _api(state).recurring()
     ]
     click.echo(render(rows, ["name", "title", "rrule", "timezone", "lead", "assignee", "active", "next"], fmt))

@@ -27,13 +27,34 @@ def load(crm: CRM) -> list[str]:
 
     now = crm.now()
     made = [
-        api.add("Call to confirm the spring order", kind="call", assignee=who(0), contact_id=contact(0),
-                due=now + dt.timedelta(hours=3), priority="high",
-                questions=["Are the quantities right?", "Is the delivery date still good?", "Anything else we can help with?"]),
-        api.add("Send the updated price list", kind="e-mail", assignee=who(1), contact_id=contact(1),
-                due=now - dt.timedelta(days=1)),
-        api.add("Quarterly review meeting", kind="meeting", assignee=who(0), contact_id=contact(2),
-                due=now + dt.timedelta(days=3), checklist=["Book a room", "Print the sales report", "Prepare the agenda"]),
+        api.add(
+            "Call to confirm the spring order",
+            kind="call",
+            assignee=who(0),
+            contact_id=contact(0),
+            due=now + dt.timedelta(hours=3),
+            priority="high",
+            questions=[
+                "Are the quantities right?",
+                "Is the delivery date still good?",
+                "Anything else we can help with?",
+            ],
+        ),
+        api.add(
+            "Send the updated price list",
+            kind="e-mail",
+            assignee=who(1),
+            contact_id=contact(1),
+            due=now - dt.timedelta(days=1),
+        ),
+        api.add(
+            "Quarterly review meeting",
+            kind="meeting",
+            assignee=who(0),
+            contact_id=contact(2),
+            due=now + dt.timedelta(days=3),
+            checklist=["Book a room", "Print the sales report", "Prepare the agenda"],
+        ),
         api.add("Follow up on the trade-fair leads", kind="follow-up", assignee=who(2), due=now + dt.timedelta(days=6)),
         api.add("Clean up duplicate contacts", kind="to-do", due=now + dt.timedelta(days=10), priority="low"),
     ]
@@ -42,8 +63,14 @@ def load(crm: CRM) -> list[str]:
     api.done(made[1].id, actor=who(1))
     start = (now + dt.timedelta(days=(3 - now.weekday()) % 7 or 7)).replace(hour=10, minute=0, second=0, microsecond=0)
     api.add_recurring(
-        "weekly-newsletter", "Send the weekly newsletter", "FREQ=WEEKLY;BYDAY=TH;BYHOUR=10;BYMINUTE=0",
-        start=start.replace(tzinfo=None), lead="1d", kind="e-mail", assignee=who(1), checklist=["Write", "Proofread", "Send"],
+        "weekly-newsletter",
+        "Send the weekly newsletter",
+        "FREQ=WEEKLY;BYDAY=TH;BYHOUR=10;BYMINUTE=0",
+        start=start.replace(tzinfo=None),
+        lead="1d",
+        kind="e-mail",
+        assignee=who(1),
+        checklist=["Write", "Proofread", "Send"],
     )
     created = api.run_recurring()
     rules = api.rules().rules

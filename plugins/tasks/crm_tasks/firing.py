@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.errors import ConfigError, CRMError, PluginError
 from crm_core.storage import bulk_insert, for_update
-
 from crm_tasks.records import Draft, FiringInfo
 from crm_tasks.rules import Context, Match, MissingContact, RuleSet, compile_rules, render
 from crm_tasks.settings import PRIORITIES, RuleSettings, parse_duration
@@ -25,7 +25,6 @@ from crm_tasks.store import to_db
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_tasks.settings import TasksSettings
 
 __all__ = ["firings", "handle", "load_rules", "preview", "preview_recent", "run_pending"]
@@ -61,7 +60,9 @@ def load_rules(crm: CRM, settings: TasksSettings) -> RuleSet:
                 items.append(table)
                 continue
             if not isinstance(table, dict):
-                raise ConfigError(f"{source}: rule {i} must be a dict in the [[plugins.tasks.rules]] format, not {type(table).__name__}")
+                raise ConfigError(
+                    f"{source}: rule {i} must be a dict in the [[plugins.tasks.rules]] format, not {type(table).__name__}"
+                )
             items.append(structure_section(dict(table), RuleSettings, source, f"rules[{i}]"))
         try:
             compiled = compile_rules(items, settings, source=source)
@@ -101,7 +102,8 @@ def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[A
     immediate = [m for m in matches if m.rule.delay is None]
     rows = execute(crm, settings, immediate, now)
     bulk_insert(
-        "tasks_firing", _FIRING_COLUMNS,
+        "tasks_firing",
+        _FIRING_COLUMNS,
         [_firing_row(m, now, outcome, task_id, detail) for m, outcome, task_id, detail in rows],
         database=crm.database,
     )
@@ -154,13 +156,19 @@ def _schedule(crm: CRM, matches: Sequence[Match], now: dt.datetime) -> None:
         assert m.rule.delay is not None  # only rules with a delay are scheduled
         due = now + m.rule.delay
         type_name, payload = to_payload(m.event)
-        rows.append((m.rule.name, m.key, type_name, json.dumps(payload, default=str), to_db(due), m.record_id, m.contact_id))
+        rows.append(
+            (m.rule.name, m.key, type_name, json.dumps(payload, default=str), to_db(due), m.record_id, m.contact_id)
+        )
         fired.append(_firing_row(m, now, "scheduled", None, f"due {due.isoformat()}"))
     bulk_insert(
-        "tasks_pending", ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"), rows, database=crm.database
+        "tasks_pending",
+        ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"),
+        rows,
+        database=crm.database,
     )
     bulk_insert(
-        "tasks_firing", _FIRING_COLUMNS,
+        "tasks_firing",
+        _FIRING_COLUMNS,
         fired,
         database=crm.database,
     )
@@ -184,8 +192,9 @@ def _cancel_closed(crm: CRM, settings: TasksSettings, events: Sequence[Any]) -> 
     for start in range(0, len(ids), CHUNK):
         waiting = (
             Pending.select(Pending.id, Pending.rule, Pending.key, Pending.record_id)
-            .where(Pending.record_id.in_(ids[start:start + CHUNK]) & Pending.done_at.is_null())
-            .tuples().iterator()
+            .where(Pending.record_id.in_(ids[start : start + CHUNK]) & Pending.done_at.is_null())
+            .tuples()
+            .iterator()
         )
         rows = list(waiting)
         if not rows:
@@ -224,7 +233,7 @@ def _cards(crm: CRM, ids: Sequence[int]) -> dict[int, Any]:
     unique = sorted(set(ids))
     out: dict[int, Any] = {}
     for start in range(0, len(unique), CHUNK):
-        out.update((c.id, c) for c in contacts.cards(unique[start:start + CHUNK]))
+        out.update((c.id, c) for c in contacts.cards(unique[start : start + CHUNK]))
     return out
 
 
@@ -249,8 +258,13 @@ def _plan_one(crm: CRM, settings: TasksSettings, m: Match, cards: dict[int, Any]
                 assignee = None
             links: list[tuple[str, int]] = []
             if m.record_id is not None:
-                links.append(("request" if m.event is not None and m.event.type_name == "RequestReceived" else "sale", m.record_id))
-            for other in (m.event.contact_ids()[1:] if m.event is not None else ()):
+                links.append(
+                    (
+                        "request" if m.event is not None and m.event.type_name == "RequestReceived" else "sale",
+                        m.record_id,
+                    )
+                )
+            for other in m.event.contact_ids()[1:] if m.event is not None else ():
                 links.append(("contact", other))
             draft = Draft(
                 title=render(t.title, ctx).strip()[:300] or rule.name,
@@ -310,7 +324,9 @@ def execute(
         return []
     planned = plan(crm, settings, matches, now)
     drafts = [p.draft for p in planned if p.draft is not None]
-    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, checked=checked)} if drafts else {}
+    created = (
+        {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, checked=checked)} if drafts else {}
+    )
     notices = [n for p in planned for n in p.notices]
     if notices:
         notify.send(crm, notices)
@@ -335,14 +351,15 @@ def execute(
 def run_pending(crm: CRM, settings: TasksSettings, rules: RuleSet) -> int:
     """Carry out the delayed actions whose time has come (worker job ``tasks.pending``)."""
     from crm_hookspecs.events import from_payload
-
     from crm_tasks.models import Firing, Pending, Task, TaskLink
 
     now = crm.clock.now().replace(microsecond=0)
     with crm.transaction():
         rows = list(
             for_update(
-                Pending.select().where(Pending.done_at.is_null() & (Pending.run_at <= now)).order_by(Pending.run_at, Pending.id),
+                Pending.select()
+                .where(Pending.done_at.is_null() & (Pending.run_at <= now))
+                .order_by(Pending.run_at, Pending.id),
                 crm.database,
             )
         )
@@ -353,10 +370,16 @@ def run_pending(crm: CRM, settings: TasksSettings, rules: RuleSet) -> int:
         handled: set[int] = set()
         for start in range(0, len(records), CHUNK):
             handled.update(
-                ref for (ref,) in TaskLink.select(TaskLink.ref_id)
+                ref
+                for (ref,) in TaskLink.select(TaskLink.ref_id)
                 .join(Task)
-                .where(TaskLink.kind.in_(("request", "sale")) & TaskLink.ref_id.in_(records[start:start + CHUNK]) & (Task.status == "done"))
-                .tuples().iterator()
+                .where(
+                    TaskLink.kind.in_(("request", "sale"))
+                    & TaskLink.ref_id.in_(records[start : start + CHUNK])
+                    & (Task.status == "done")
+                )
+                .tuples()
+                .iterator()
             )
         results: list[tuple[Any, str, int | None, str]] = []
         matches = []
@@ -370,11 +393,20 @@ def run_pending(crm: CRM, settings: TasksSettings, rules: RuleSet) -> int:
                 continue
             event = from_payload(row.event_type, json.loads(row.payload))
             ids = event.contact_ids()
-            matches.append((row, Match(rule=rule, key=row.key, event=event, contact_id=ids[0] if ids else None, record_id=row.record_id)))
+            matches.append(
+                (
+                    row,
+                    Match(
+                        rule=rule, key=row.key, event=event, contact_id=ids[0] if ids else None, record_id=row.record_id
+                    ),
+                )
+            )
         done = execute(crm, settings, [m for _, m in matches], now)
         results += [(row, outcome, task_id, detail) for (row, _), (_, outcome, task_id, detail) in zip(matches, done)]
         for row, outcome, task_id, detail in results:
-            Pending.update(done_at=now, outcome=outcome if outcome != "skipped" else "done").where(Pending.id == row.id).execute()
+            Pending.update(done_at=now, outcome=outcome if outcome != "skipped" else "done").where(
+                Pending.id == row.id
+            ).execute()
             Firing.update(outcome=outcome, task=task_id, detail=detail, fired_at=now).where(
                 (Firing.rule == row.rule) & (Firing.key == row.key)
             ).execute()
@@ -397,7 +429,9 @@ def firings(crm: CRM, rule: str | None = None, limit: int = 50) -> list[FiringIn
         ]
 
 
-def preview(crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_done: bool = True) -> list[dict[str, Any]]:
+def preview(
+    crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_done: bool = True
+) -> list[dict[str, Any]]:
     """What the matches would do, as rows for the CLI (nothing is written)."""
     with crm.activate():
         now = crm.clock.now().replace(microsecond=0)
@@ -420,9 +454,13 @@ def preview(crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_d
             if p.draft is not None:
                 d = p.draft
                 row.update(
-                    title=d.title, kind=d.kind, assignee=d.assignee, team=d.team,
+                    title=d.title,
+                    kind=d.kind,
+                    assignee=d.assignee,
+                    team=d.team,
                     due_at=d.due_at.astimezone(crm.tz).isoformat() if d.due_at else None,
-                    checklist=list(d.checklist), questions=list(d.questions),
+                    checklist=list(d.checklist),
+                    questions=list(d.questions),
                 )
             elif p.notices:
                 row.update(title=p.notices[0].subject, to=[n.member.name for n in p.notices], text=p.notices[0].text)
@@ -439,7 +477,9 @@ def preview_recent(
     only = rules.by_name.get(rule) if rule else None
     since = since or (crm.clock.now() - dt.timedelta(days=7))
     rows: list[dict[str, Any]] = []
-    types = sorted({only.event_type} if only is not None and only.event_type else (rules.event_types if only is None else set()))
+    types = sorted(
+        {only.event_type} if only is not None and only.event_type else (rules.event_types if only is None else set())
+    )
     with crm.activate():
         if types:
             logged = crm.events.read(types=types, since=since, limit=limit, newest_first=True)

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, overload
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from crm_core.errors import NotFoundError
 from crm_core.storage import bulk_insert
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_tasks.rules import RuleSet
     from crm_tasks.settings import TasksSettings
 
@@ -59,7 +59,11 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
         if name == "ContactCreated":
             status = e.data.get("status") if isinstance(e.data, dict) else None
             day = _day(crm, e.occurred_at)
-            state[e.contact_id] = {"status": status, "customer_since": day if status == "customer" else None, "new": True}
+            state[e.contact_id] = {
+                "status": status,
+                "customer_since": day if status == "customer" else None,
+                "new": True,
+            }
             gone.discard(e.contact_id)
         elif name == "ContactChanged" and "status" in e.changes:
             new = e.changes["status"].new
@@ -87,8 +91,12 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
     ids = sorted(set(state) | gone)
     old: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        for a in Activity.select().where(Activity.contact_id.in_(ids[start:start + 500])):
-            old[a.contact_id] = {"status": a.status, "customer_since": a.customer_since, "last_purchase": a.last_purchase}
+        for a in Activity.select().where(Activity.contact_id.in_(ids[start : start + 500])):
+            old[a.contact_id] = {
+                "status": a.status,
+                "customer_since": a.customer_since,
+                "last_purchase": a.last_purchase,
+            }
     # a merged contact's last purchase moves to the survivor even when only the table knew it
     for e in events:
         if e.type_name == "ContactsMerged" and e.merged_id in old and old[e.merged_id].get("last_purchase"):
@@ -105,12 +113,14 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
         for key in ("status", "customer_since"):
             if key in change:
                 row[key] = change[key]
-        if change.get("last_purchase") and (row["last_purchase"] is None or change["last_purchase"] > row["last_purchase"]):
+        if change.get("last_purchase") and (
+            row["last_purchase"] is None or change["last_purchase"] > row["last_purchase"]
+        ):
             row["last_purchase"] = change["last_purchase"]
         rows.append((cid, row["status"], row["customer_since"], row["last_purchase"]))
     touched = sorted(set(old))
     for start in range(0, len(touched), 500):
-        Activity.delete().where(Activity.contact_id.in_(touched[start:start + 500])).execute()
+        Activity.delete().where(Activity.contact_id.in_(touched[start : start + 500])).execute()
     bulk_insert(Activity, ("contact_id", "status", "customer_since", "last_purchase"), rows, database=crm.database)
 
 
@@ -126,7 +136,9 @@ def warehouse_source(crm: CRM) -> Any:
     if not crm.has_plugin("warehouse"):
         return None
     warehouse = crm.plugin("warehouse")
-    return getattr(warehouse, "customers_quiet_since", None) or getattr(warehouse, "customers_without_won_sale_since", None)
+    return getattr(warehouse, "customers_quiet_since", None) or getattr(
+        warehouse, "customers_without_won_sale_since", None
+    )
 
 
 #: a quiet customer: (contact id, last won sale or None, day it became a customer or None if unknown)
@@ -156,7 +168,8 @@ def source(crm: CRM, cutoff: dt.date) -> Iterator[Quiet]:
             )
             .order_by(Activity.contact_id)
             .limit(PAGE)
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         )
         if not page:
             return
@@ -177,10 +190,16 @@ def period(contact_id: int, last: dt.date | None, since: dt.date | None) -> tupl
 
 
 @overload
-def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: Literal[True]) -> list[dict[str, Any]]: ...
+def scan(
+    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: Literal[True]
+) -> list[dict[str, Any]]: ...
 @overload
-def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int: ...
-def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int:
+def scan(
+    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False
+) -> list[dict[str, Any]] | int: ...
+def scan(
+    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False
+) -> list[dict[str, Any]] | int:
     """Fire the inactivity rules (or preview them, ``dry_run``); return the count or the preview rows.
 
     Each page of candidates is its own transaction: a long scan commits as
@@ -240,7 +259,10 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                     drafts = [p.draft for p in planned if p.draft is not None]
                     from crm_tasks import store
 
-                    created = {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, notify=False, checked=True)}
+                    created = {
+                        d.origin_key: tid
+                        for d, tid in store.create_many(crm, drafts, settings, notify=False, checked=True)
+                    }
                     rows = []
                     per_assignee: dict[str, list[tuple[int, str]]] = {}
                     for p in planned:
@@ -248,7 +270,9 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
                             rows.append(firing._firing_row(p.match, now, "failed", None, p.detail))
                         elif p.draft is not None:
                             tid = created.get(p.draft.origin_key)
-                            rows.append(firing._firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail))
+                            rows.append(
+                                firing._firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail)
+                            )
                             if tid and p.draft.assignee:
                                 per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
                         else:
@@ -261,7 +285,9 @@ def scan(crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None 
     return preview if dry_run else total
 
 
-def _digest(crm: CRM, settings: TasksSettings, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
+def _digest(
+    crm: CRM, settings: TasksSettings, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime
+) -> None:
     """One e-mail per assignee for a page of new tasks, not one per task."""
     from crm_tasks import notify
 

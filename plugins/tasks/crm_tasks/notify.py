@@ -9,13 +9,13 @@ already queued: two workers, or a job run twice, send it once.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_tasks.settings import StaffMember
 
 __all__ = ["Notice", "send"]
@@ -43,7 +43,6 @@ def send(crm: CRM, notices: Iterable[Notice]) -> int:
     """
     from crm_core.mail import OutgoingMessage
     from crm_core.storage import bulk_insert
-
     from crm_tasks.models import Reminder
     from crm_tasks.store import quote, rows_in
 
@@ -60,9 +59,10 @@ def send(crm: CRM, notices: Iterable[Notice]) -> int:
             fresh.append(notice)
     if not fresh:
         return 0
-    now = crm.clock.now().astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = crm.clock.now().astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
     bulk_insert(
-        Reminder, ("key", "task_id", "kind", "recipient", "subject", "sent_at"),
+        Reminder,
+        ("key", "task_id", "kind", "recipient", "subject", "sent_at"),
         ((n.key, n.task_id, n.kind, n.member.name, n.subject[:300], now) for n in fresh),
         database=crm.database,
     )

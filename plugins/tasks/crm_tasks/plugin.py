@@ -22,8 +22,15 @@ def crm_schema() -> PluginSchema:
     return PluginSchema(
         migrations=Path(__file__).parent / "migrations",
         models=(
-            models.Task, models.TaskLink, models.ChecklistItem, models.Question, models.Reminder,
-            models.Firing, models.Pending, models.Recurring, models.Activity,
+            models.Task,
+            models.TaskLink,
+            models.ChecklistItem,
+            models.Question,
+            models.Reminder,
+            models.Firing,
+            models.Pending,
+            models.Recurring,
+            models.Activity,
         ),
     )
 
@@ -52,7 +59,9 @@ def crm_startup(crm: Any) -> None:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("tasks", "crm_tasks.cli:tasks", "Tasks, to-do lists, reminders, recurring templates and rules.")]
+    return [
+        CommandSpec("tasks", "crm_tasks.cli:tasks", "Tasks, to-do lists, reminders, recurring templates and rules.")
+    ]
 
 
 @hookimpl

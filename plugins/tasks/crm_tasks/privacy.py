@@ -17,7 +17,14 @@ def _task_ids(contact_id: int) -> list[int]:
     from crm_tasks.models import Task, TaskLink
 
     linked = TaskLink.select(TaskLink.task).where((TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id))
-    return [i for (i,) in Task.select(Task.id).where((Task.contact_id == contact_id) | Task.id.in_(linked)).order_by(Task.id).tuples().iterator()]
+    return [
+        i
+        for (i,) in Task.select(Task.id)
+        .where((Task.contact_id == contact_id) | Task.id.in_(linked))
+        .order_by(Task.id)
+        .tuples()
+        .iterator()
+    ]
 
 
 def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
@@ -55,19 +62,17 @@ def erase(crm: CRM, contact_id: int) -> int:
     ids = _task_ids(contact_id)
     count: int = 0
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         count += Task.update(title=ERASED_TITLE, description="").where(Task.id.in_(chunk)).execute()
         count += Reminder.update(subject=ERASED_TITLE).where(Reminder.task.in_(chunk)).execute()
-        count += (
-            Question.update(answer=None)
-            .where(Question.task.in_(chunk) & Question.answer.is_null(False))
-            .execute()
-        )
+        count += Question.update(answer=None).where(Question.task.in_(chunk) & Question.answer.is_null(False)).execute()
     count += Pending.delete().where((Pending.contact_id == contact_id) & Pending.done_at.is_null()).execute()
     # delayed actions carried out keep their row (the rule and event key make them
     # run once) but not the event they carried, which held his fields
     count += (
-        Pending.update(payload="{}").where((Pending.contact_id == contact_id) & Pending.done_at.is_null(False)).execute()
+        Pending.update(payload="{}")
+        .where((Pending.contact_id == contact_id) & Pending.done_at.is_null(False))
+        .execute()
     )
     count += _erase_notices(contact_id)
     count += Activity.delete().where(Activity.contact_id == contact_id).execute()
@@ -97,12 +102,16 @@ def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
 
     tasks = [i for (i,) in Task.select(Task.id).where(Task.contact_id == merged_id).tuples().iterator()]
     links = [
-        i for (i,) in TaskLink.select(TaskLink.id).where((TaskLink.kind == "contact") & (TaskLink.ref_id == merged_id)).tuples().iterator()
+        i
+        for (i,) in TaskLink.select(TaskLink.id)
+        .where((TaskLink.kind == "contact") & (TaskLink.ref_id == merged_id))
+        .tuples()
+        .iterator()
     ]
     for start in range(0, len(tasks), 500):
-        Task.update(contact_id=survivor_id).where(Task.id.in_(tasks[start:start + 500])).execute()
+        Task.update(contact_id=survivor_id).where(Task.id.in_(tasks[start : start + 500])).execute()
     for start in range(0, len(links), 500):
-        TaskLink.update(ref_id=survivor_id).where(TaskLink.id.in_(links[start:start + 500])).execute()
+        TaskLink.update(ref_id=survivor_id).where(TaskLink.id.in_(links[start : start + 500])).execute()
     return {"tasks_task": tasks, "tasks_link": links}
 
 
@@ -113,6 +122,10 @@ def unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[i
     tasks = list(moved.get("tasks_task", ()))
     links = list(moved.get("tasks_link", ()))
     for start in range(0, len(tasks), 500):
-        Task.update(contact_id=merged_id).where(Task.id.in_(tasks[start:start + 500]) & (Task.contact_id == survivor_id)).execute()
+        Task.update(contact_id=merged_id).where(
+            Task.id.in_(tasks[start : start + 500]) & (Task.contact_id == survivor_id)
+        ).execute()
     for start in range(0, len(links), 500):
-        TaskLink.update(ref_id=merged_id).where(TaskLink.id.in_(links[start:start + 500]) & (TaskLink.ref_id == survivor_id)).execute()
+        TaskLink.update(ref_id=merged_id).where(
+            TaskLink.id.in_(links[start : start + 500]) & (TaskLink.ref_id == survivor_id)
+        ).execute()

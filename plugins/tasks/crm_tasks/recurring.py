@@ -16,17 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
-from typing import TYPE_CHECKING, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import for_update
-
 from crm_tasks.records import Draft, RecurringInfo
 from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
 
 if TYPE_CHECKING:
     from crm_core.recurrence import Recurrence
-
     from crm_tasks.api import TasksAPI
 
 __all__ = ["add", "list_templates", "occurrences", "parse_rrule", "remove", "run"]
@@ -58,7 +57,7 @@ def occurrences(rule: Recurrence, after_utc: dt.datetime | None) -> Iterator[dt.
     else:
         iterator = rule.iter_from(after_utc, inc=False)
     for when in iterator:
-        yield when.astimezone(dt.timezone.utc)
+        yield when.astimezone(dt.UTC)
 
 
 def add(
@@ -119,9 +118,18 @@ def add(
         if Recurring.select().where(Recurring.name == name).exists():
             raise ValidationError(f"a recurring template named {name!r} exists; choose another name or remove it first")
         Recurring.create(
-            name=name, title=title.strip(), kind=kind, description=description, assignee=assignee, team=team,
-            priority=PRIORITIES[priority], rrule=text, timezone=tz_name, dtstart=wall,
-            lead_minutes=int(lead_delta.total_seconds() // 60), checklist=json.dumps(list(checklist)),
+            name=name,
+            title=title.strip(),
+            kind=kind,
+            description=description,
+            assignee=assignee,
+            team=team,
+            priority=PRIORITIES[priority],
+            rrule=text,
+            timezone=tz_name,
+            dtstart=wall,
+            lead_minutes=int(lead_delta.total_seconds() // 60),
+            checklist=json.dumps(list(checklist)),
             created_at=crm.clock.now().replace(microsecond=0),
         )
     return next(t for t in list_templates(api) if t.name == name)
@@ -136,11 +144,22 @@ def list_templates(api: TasksAPI) -> list[RecurringInfo]:
         for t in Recurring.select().order_by(Recurring.name):
             tz = zoneinfo.ZoneInfo(t.timezone)
             rule = parse_rrule(t.rrule, t.dtstart, tz)
-            nxt = next(occurrences(rule, max(filter(None, [t.last_occurrence, now - dt.timedelta(microseconds=1)]))), None)
+            nxt = next(
+                occurrences(rule, max(filter(None, [t.last_occurrence, now - dt.timedelta(microseconds=1)]))), None
+            )
             out.append(
                 RecurringInfo(
-                    id=t.id, name=t.name, title=t.title, kind=t.kind, assignee=t.assignee, team=t.team, rrule=t.rrule,
-                    timezone=t.timezone, dtstart=t.dtstart, lead=dt.timedelta(minutes=t.lead_minutes), active=t.active,
+                    id=t.id,
+                    name=t.name,
+                    title=t.title,
+                    kind=t.kind,
+                    assignee=t.assignee,
+                    team=t.team,
+                    rrule=t.rrule,
+                    timezone=t.timezone,
+                    dtstart=t.dtstart,
+                    lead=dt.timedelta(minutes=t.lead_minutes),
+                    active=t.active,
                     next_occurrence=nxt.astimezone(tz) if nxt else None,
                 )
             )
@@ -184,8 +203,15 @@ def run(api: TasksAPI) -> int:
                 assignee = t.assignee if t.assignee and settings.member(t.assignee) else None
                 drafts.append(
                     Draft(
-                        title=t.title, kind=t.kind, assignee=assignee, team=t.team, due_at=when, priority=t.priority,
-                        description=t.description, checklist=tuple(json.loads(t.checklist)), origin="recurring",
+                        title=t.title,
+                        kind=t.kind,
+                        assignee=assignee,
+                        team=t.team,
+                        due_at=when,
+                        priority=t.priority,
+                        description=t.description,
+                        checklist=tuple(json.loads(t.checklist)),
+                        origin="recurring",
                         origin_key=f"recurring:{t.id}:{when.strftime('%Y%m%dT%H%M%SZ')}",
                     )
                 )

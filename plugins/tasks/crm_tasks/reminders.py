@@ -10,7 +10,8 @@ due time is moved is reminded again for the new time.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core import rows as typed_rows
 from crm_core.storage import for_update
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     import peewee
 
     from crm_core.app import CRM
-
     from crm_tasks.settings import TasksSettings
 
 __all__ = ["notify_assigned", "run"]
@@ -63,7 +63,7 @@ def run(crm: CRM, settings: TasksSettings, now: dt.datetime | None = None) -> di
     """Send the due-soon and overdue reminders that are due; return how many of each."""
     from crm_tasks.models import Task
 
-    now = (now or crm.clock.now()).astimezone(dt.timezone.utc)
+    now = (now or crm.clock.now()).astimezone(dt.UTC)
     counts = {"due": 0, "overdue": 0}
     with crm.transaction():
         if settings.reminders.before_due_hours > 0:
@@ -97,7 +97,7 @@ def _claim(crm: CRM, mark: peewee.Field[Any], window: peewee.Expression) -> list
     rows = list(typed_rows.tuples(for_update(query, crm.database)))
     ids = [r[0] for r in rows]
     for start in range(0, len(ids), CHUNK):
-        Task.update({mark: Task.due_at}).where(Task.id.in_(ids[start:start + CHUNK])).execute()
+        Task.update({mark: Task.due_at}).where(Task.id.in_(ids[start : start + CHUNK])).execute()
     return [(i, a, t, Task.due_at.python_value(d)) for i, a, t, d in rows]
 
 
@@ -108,7 +108,9 @@ def _send(crm: CRM, settings: TasksSettings, rows: Sequence[tuple[int, str, str,
     for task_id, assignee, title, due in rows:
         member = settings.member(assignee)
         if member is None:
-            crm.log.warning("task %s: assignee %r is not in [[plugins.tasks.staff]]; no %s reminder sent", task_id, assignee, kind)
+            crm.log.warning(
+                "task %s: assignee %r is not in [[plugins.tasks.staff]]; no %s reminder sent", task_id, assignee, kind
+            )
             continue
         when = _when(crm, due)
         if kind == "due":

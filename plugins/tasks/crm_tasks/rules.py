@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import string
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 if TYPE_CHECKING:
     from crm_hookspecs.events import Event
-
     from crm_tasks.settings import RuleSettings, TasksSettings
 
 __all__ = ["Match", "Rule", "RuleSet", "compile_rules", "render"]
@@ -223,7 +223,7 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
     event_type = None
     if item.trigger == "event":
         if not item.event:
-            raise ValueError("trigger 'event' needs event = \"<EventType>\" (e.g. \"SurveyAnswered\")")
+            raise ValueError('trigger \'event\' needs event = "<EventType>" (e.g. "SurveyAnswered")')
         cls = _event_class(item.event)
         event_type = item.event
         fields |= {f.name for f in attrs.fields(cls)}
@@ -231,7 +231,7 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
             fields.add("contact")
     elif item.trigger == "change":
         if not item.field:
-            raise ValueError("trigger 'change' needs field = \"<contact field>\" (e.g. \"status\" or \"owner\")")
+            raise ValueError('trigger \'change\' needs field = "<contact field>" (e.g. "status" or "owner")')
         event_type = "ContactChanged"
         fields |= {f.name for f in attrs.fields(_event_class("ContactChanged"))} | {"field", "old", "new", "contact"}
     else:
@@ -257,9 +257,11 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
         if item.notify is not None:
             raise ValueError("action 'task' takes a [task] table, not [notify]; remove it or use action = \"notify\"")
         t = item.task
-        for label, text in [("task.title", t.title), ("task.description", t.description), ("task.assignee", t.assignee or "")] + [
-            (f"task.checklist[{i}]", s) for i, s in enumerate(t.checklist)
-        ] + [(f"task.questions[{i}]", s) for i, s in enumerate(t.questions)]:
+        for label, text in (
+            [("task.title", t.title), ("task.description", t.description), ("task.assignee", t.assignee or "")]
+            + [(f"task.checklist[{i}]", s) for i, s in enumerate(t.checklist)]
+            + [(f"task.questions[{i}]", s) for i, s in enumerate(t.questions)]
+        ):
             check_template(text, fields, label)
         if t.assignee and not _placeholders(t.assignee) and settings.member(t.assignee) is None:
             raise ValueError(f"task.assignee {t.assignee!r} is not a staff member; {_staff_hint(settings)}")
@@ -286,9 +288,11 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
                 raise ValueError(f"notify.to: {recipient!r} is not a staff member; {_staff_hint(settings)}")
     if item.only_if_open:
         if not item.delay:
-            raise ValueError("only_if_open needs delay = \"...\": it is checked when the delay is over")
+            raise ValueError('only_if_open needs delay = "...": it is checked when the delay is over')
         if "record_id" not in fields:
-            raise ValueError(f"only_if_open needs an event with a record_id (RequestReceived, StageChanged, SaleClosed), not {event_type}")
+            raise ValueError(
+                f"only_if_open needs an event with a record_id (RequestReceived, StageChanged, SaleClosed), not {event_type}"
+            )
     delay = parse_duration(item.delay) if item.delay else None
     return Rule(
         name=item.name,
@@ -315,7 +319,7 @@ def _staff_hint(settings: TasksSettings) -> str:
 
 def _team_hint(settings: TasksSettings) -> str:
     teams = ", ".join(sorted(settings.teams)) or "none yet"
-    return f"give a staff member teams = [\"...\"] (teams: {teams})"
+    return f'give a staff member teams = ["..."] (teams: {teams})'
 
 
 def _condition(key: str, value: Any, fields: set[str]) -> Condition:
@@ -334,7 +338,7 @@ def _condition(key: str, value: Any, fields: set[str]) -> Condition:
         if op not in _OPS:
             raise ValueError(f"condition on {key!r}: unknown operator {op!r}; use one of {', '.join(_OPS)}")
         if op in ("in", "not_in") and not isinstance(operand, list):
-            raise ValueError(f"condition on {key!r}: '{op}' needs a list, e.g. {{{op} = [\"rfp\", \"appointment\"]}}")
+            raise ValueError(f'condition on {key!r}: \'{op}\' needs a list, e.g. {{{op} = ["rfp", "appointment"]}}')
         if op in ("in", "not_in"):
             operand = tuple(operand)
         return Condition(path, op, operand)
@@ -365,7 +369,9 @@ def check_template(text: str, fields: Iterable[str], label: str) -> None:
         root, rest = _split(name)
         if root not in allowed:
             offered = ", ".join(sorted(allowed))
-            raise ValueError(f"{label}: the template uses {{{name}}} but the event has no field {root!r}; the fields are: {offered}")
+            raise ValueError(
+                f"{label}: the template uses {{{name}}} but the event has no field {root!r}; the fields are: {offered}"
+            )
         if root == "contact" and rest:
             attr = rest[0]
             if attr not in card_fields:
@@ -379,7 +385,7 @@ def _split(name: str) -> tuple[str, list[str]]:
     root = name
     for sep in (".", "["):
         root = root.split(sep, 1)[0]
-    rest = name[len(root):]
+    rest = name[len(root) :]
     parts = [p.strip("]") for p in rest.replace("[", ".").split(".") if p]
     return root, parts
 

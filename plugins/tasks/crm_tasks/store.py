@@ -9,13 +9,13 @@ twice creates nothing the second time. Call it inside a transaction.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.storage import bulk_insert
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_tasks.records import Draft
     from crm_tasks.settings import TasksSettings
 
@@ -23,8 +23,21 @@ __all__ = ["create_many", "existing_keys", "quote", "rows_in", "to_db"]
 
 CHUNK = 500
 _TASK_COLUMNS = (
-    "title", "kind", "description", "assignee", "team", "due_at", "priority", "status", "contact_id",
-    "created_at", "created_by", "assigned_at", "origin", "origin_key", "rule",
+    "title",
+    "kind",
+    "description",
+    "assignee",
+    "team",
+    "due_at",
+    "priority",
+    "status",
+    "contact_id",
+    "created_at",
+    "created_by",
+    "assigned_at",
+    "origin",
+    "origin_key",
+    "rule",
 )
 
 
@@ -32,7 +45,7 @@ def to_db(value: dt.datetime | None) -> dt.datetime | None:
     """An aware datetime as the UTC-naive value UTCDateTimeField stores (whole seconds)."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def quote(database: Any, identifier: str) -> str:
@@ -50,7 +63,7 @@ def rows_in(database: Any, sql: str, values: Sequence[Any], params: Sequence[Any
     out: list[tuple[Any, ...]] = []
     param = database.param
     for start in range(0, len(values), CHUNK):
-        part = list(values[start:start + CHUNK])
+        part = list(values[start : start + CHUNK])
         text = sql.replace("{in}", "IN (" + ", ".join([param] * len(part)) + ")")
         out.extend(database.execute_sql(text, (*params, *part)).fetchall())
     return out
@@ -76,7 +89,6 @@ def create_many(
     ``origin_key`` still refuses a duplicate.
     """
     from crm_hookspecs.events import TaskCreated
-
     from crm_tasks.models import ChecklistItem, Question, Task, TaskLink
 
     drafts = list(drafts)
@@ -95,8 +107,21 @@ def create_many(
 
     def row(d: Draft) -> tuple[Any, ...]:
         return (
-            d.title[:300], d.kind, d.description, d.assignee, d.team, to_db(d.due_at), d.priority, "open",
-            d.contact_id, now_db, d.created_by, now_db if d.assignee else None, d.origin, d.origin_key, d.rule,
+            d.title[:300],
+            d.kind,
+            d.description,
+            d.assignee,
+            d.team,
+            to_db(d.due_at),
+            d.priority,
+            "open",
+            d.contact_id,
+            now_db,
+            d.created_by,
+            now_db if d.assignee else None,
+            d.origin,
+            d.origin_key,
+            d.rule,
         )
 
     if keyed:
@@ -119,29 +144,40 @@ def create_many(
         created.append((d, int(task_id)))
 
     bulk_insert(
-        ChecklistItem, ("task_id", "position", "text"),
+        ChecklistItem,
+        ("task_id", "position", "text"),
         ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.checklist)),
         database=crm.database,
     )
     bulk_insert(
-        Question, ("task_id", "position", "text"),
+        Question,
+        ("task_id", "position", "text"),
         ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.questions)),
         database=crm.database,
     )
     bulk_insert(
-        TaskLink, ("task_id", "kind", "ref_id"),
+        TaskLink,
+        ("task_id", "kind", "ref_id"),
         ((tid, kind, ref) for d, tid in created for kind, ref in dict.fromkeys(d.links)),
         database=crm.database,
     )
     crm.events.emit_many(
         TaskCreated(
-            task_id=tid, kind=d.kind, title=d.title[:300], assignee=d.assignee, contact_id=d.contact_id,
-            actor=d.created_by, channel="staff" if d.origin == "manual" else "system", occurred_at=now,
+            task_id=tid,
+            kind=d.kind,
+            title=d.title[:300],
+            assignee=d.assignee,
+            contact_id=d.contact_id,
+            actor=d.created_by,
+            channel="staff" if d.origin == "manual" else "system",
+            occurred_at=now,
         )
         for d, tid in created
     )
     if notify and settings.reminders.on_assign:
         from crm_tasks import reminders
 
-        reminders.notify_assigned(crm, settings, [(tid, d.assignee, d.title, d.due_at) for d, tid in created if d.assignee])
+        reminders.notify_assigned(
+            crm, settings, [(tid, d.assignee, d.title, d.due_at) for d, tid in created if d.assignee]
+        )
     return created

@@ -9,9 +9,11 @@ contacts plugin's own data.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
+
 from crm_hookspecs import hookimpl
 
 STAFF = [
@@ -29,9 +31,12 @@ class FakeContacts:
         from crm_hookspecs.records import ContactCard
 
         self.cards_by_id = {
-            cid: ContactCard(id=cid, kind="person", display_name=f.get("display_name", f"Person {cid}"), **{
-                k: v for k, v in f.items() if k != "display_name"
-            })
+            cid: ContactCard(
+                id=cid,
+                kind="person",
+                display_name=f.get("display_name", f"Person {cid}"),
+                **{k: v for k, v in f.items() if k != "display_name"},
+            )
             for cid, f in cards.items()
         }
         self.calls = 0

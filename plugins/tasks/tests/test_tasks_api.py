@@ -5,21 +5,36 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from crm_core.errors import NotFoundError, ValidationError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_add_and_get_a_call_task_with_checklist_questions_and_links(tasks_app, crm_recorder):
     crm = tasks_app(contacts={7: {"display_name": "Eva Gil"}}, extra_plugins=[("rec", crm_recorder)])
     api = crm.plugin("tasks")
     task = api.add(
-        "Call Eva", kind="call", assignee="ana", team="sales", due="2026-01-06 10:00", priority="high",
-        contact_id=7, links=[("sale", 42), ("request", 9)], checklist=["Prepare offer", "Send summary"],
-        questions=["Happy with delivery?", "Budget for next year?"], description="Follow up the offer", actor="luis",
+        "Call Eva",
+        kind="call",
+        assignee="ana",
+        team="sales",
+        due="2026-01-06 10:00",
+        priority="high",
+        contact_id=7,
+        links=[("sale", 42), ("request", 9)],
+        checklist=["Prepare offer", "Send summary"],
+        questions=["Happy with delivery?", "Budget for next year?"],
+        description="Follow up the offer",
+        actor="luis",
     )
     assert (task.title, task.kind, task.assignee, task.team, task.priority, task.status) == (
-        "Call Eva", "call", "ana", "sales", "high", "open",
+        "Call Eva",
+        "call",
+        "ana",
+        "sales",
+        "high",
+        "open",
     )
     assert task.due_at == dt.datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
     assert task.contact_id == 7 and task.created_by == "luis" and task.origin == "manual"
@@ -27,7 +42,9 @@ def test_add_and_get_a_call_task_with_checklist_questions_and_links(tasks_app, c
     assert [c.text for c in task.checklist] == ["Prepare offer", "Send summary"]
     assert [q.text for q in task.questions] == ["Happy with delivery?", "Budget for next year?"]
     created = [e for e in crm_recorder.events if e.type_name == "TaskCreated"]
-    assert [(e.task_id, e.kind, e.assignee, e.contact_id, e.actor) for e in created] == [(task.id, "call", "ana", 7, "luis")]
+    assert [(e.task_id, e.kind, e.assignee, e.contact_id, e.actor) for e in created] == [
+        (task.id, "call", "ana", 7, "luis")
+    ]
 
 
 BAD_TASKS = [
@@ -98,7 +115,9 @@ def test_todo_splits_overdue_today_and_this_week_in_the_app_time_zone(tasks_app,
     api.done(done.id)
     lists = api.todo("ana")
     assert {k: [t.id for t in v] for k, v in lists.items()} == {
-        "overdue": [overdue.id], "today": [today.id], "this_week": [week.id],
+        "overdue": [overdue.id],
+        "today": [today.id],
+        "this_week": [week.id],
     }
     with pytest.raises(ValidationError, match="unknown staff member 'zoe'"):
         api.todo("zoe")
@@ -192,7 +211,9 @@ def test_call_answers_are_recorded(tasks_app):
 def test_assign_checks_the_staff_list(tasks_app):
     api = tasks_app().plugin("tasks")
     task = api.add("Follow up", kind="follow-up")
-    with pytest.raises(ValidationError, match=r"unknown assignee 'bob': not a staff member \(staff: ana, luis, marta, old\)"):
+    with pytest.raises(
+        ValidationError, match=r"unknown assignee 'bob': not a staff member \(staff: ana, luis, marta, old\)"
+    ):
         api.assign(task.id, "bob")
     with pytest.raises(ValidationError, match="name an assignee or a team"):
         api.assign(task.id)
@@ -251,4 +272,9 @@ def test_the_one_acting_is_recorded_as_given_by_tasks_and_contacts_alike(tasks_a
     done = api.get(task.id)
     assert (done.created_by, done.closed_by, done.questions[0].answered_by) == ("zoe", "zoe", "zoe")
     actors = {(e.type_name, e.actor) for e in crm_recorder.events}
-    assert {("ContactCreated", "zoe"), ("ContactChanged", "zoe"), ("TaskCreated", "zoe"), ("TaskCompleted", "zoe")} <= actors
+    assert {
+        ("ContactCreated", "zoe"),
+        ("ContactChanged", "zoe"),
+        ("TaskCreated", "zoe"),
+        ("TaskCompleted", "zoe"),
+    } <= actors

@@ -9,11 +9,27 @@ import json
 import pytest
 
 RULES = [
-    {"name": "proposal", "trigger": "event", "event": "RequestReceived", "when": {"kind": "rfp"}, "action": "task",
-     "task": {"title": "Proposal for request {record_id}", "assignee": "{owner}", "team": "sales", "due_in": "3d"}},
-    {"name": "unhappy", "trigger": "event", "event": "SurveyAnswered", "when": {"negative": True}, "action": "task",
-     "task": {"kind": "call", "title": "Call {contact.display_name}", "assignee": "{contact.owner}",
-              "questions": ["What went wrong?"]}},
+    {
+        "name": "proposal",
+        "trigger": "event",
+        "event": "RequestReceived",
+        "when": {"kind": "rfp"},
+        "action": "task",
+        "task": {"title": "Proposal for request {record_id}", "assignee": "{owner}", "team": "sales", "due_in": "3d"},
+    },
+    {
+        "name": "unhappy",
+        "trigger": "event",
+        "event": "SurveyAnswered",
+        "when": {"negative": True},
+        "action": "task",
+        "task": {
+            "kind": "call",
+            "title": "Call {contact.display_name}",
+            "assignee": "{contact.owner}",
+            "questions": ["What went wrong?"],
+        },
+    },
 ]
 
 
@@ -28,18 +44,51 @@ def _ok(result):
 
 
 def test_add_list_show_check_answer_done(app, crm_cli):
-    out = _ok(crm_cli.invoke(
-        ["tasks", "add", "Call Eva", "--kind", "call", "--assignee", "ana", "--due", "2026-01-06 10:00", "--contact", "7",
-         "--link", "sale:42", "--item", "Prepare", "--item", "Send", "--question", "Happy?", "--priority", "high",
-         "--by", "luis"],
-        app=app,
-    ))
+    out = _ok(
+        crm_cli.invoke(
+            [
+                "tasks",
+                "add",
+                "Call Eva",
+                "--kind",
+                "call",
+                "--assignee",
+                "ana",
+                "--due",
+                "2026-01-06 10:00",
+                "--contact",
+                "7",
+                "--link",
+                "sale:42",
+                "--item",
+                "Prepare",
+                "--item",
+                "Send",
+                "--question",
+                "Happy?",
+                "--priority",
+                "high",
+                "--by",
+                "luis",
+            ],
+            app=app,
+        )
+    )
     assert out.strip() == "task #1 created for ana, due 2026-01-06 10:00"
     _ok(crm_cli.invoke(["tasks", "add", "Write report", "--team", "sales"], app=app))
     rows = list(csv.DictReader(io.StringIO(_ok(crm_cli.invoke(["tasks", "list", "--format", "csv"], app=app)))))
-    assert [(r["id"], r["assignee"], r["title"], r["priority"]) for r in rows] == [("1", "ana", "Call Eva", "high"), ("2", "", "Write report", "normal")]
-    assert _ok(crm_cli.invoke(["tasks", "check", "1", "1", "--by", "ana"], app=app)).strip() == "task #1: 1 of 2 item(s) ticked"
-    assert _ok(crm_cli.invoke(["tasks", "answer", "1", "1", "Yes, very"], app=app)).strip() == "task #1: 1 of 1 question(s) answered"
+    assert [(r["id"], r["assignee"], r["title"], r["priority"]) for r in rows] == [
+        ("1", "ana", "Call Eva", "high"),
+        ("2", "", "Write report", "normal"),
+    ]
+    assert (
+        _ok(crm_cli.invoke(["tasks", "check", "1", "1", "--by", "ana"], app=app)).strip()
+        == "task #1: 1 of 2 item(s) ticked"
+    )
+    assert (
+        _ok(crm_cli.invoke(["tasks", "answer", "1", "1", "Yes, very"], app=app)).strip()
+        == "task #1: 1 of 1 question(s) answered"
+    )
     shown = _ok(crm_cli.invoke(["tasks", "show", "1"], app=app))
     for text in ("#1 Call Eva", "sale:42", "Prepare", "ana", "Yes, very", "reminders sent", "assigned"):
         assert text in shown
@@ -52,8 +101,14 @@ def test_add_list_show_check_answer_done(app, crm_cli):
 
 def test_assign_cancel_reschedule_todo_staff(app, crm_cli, crm_clock):
     _ok(crm_cli.invoke(["tasks", "add", "Visit", "--kind", "meeting", "--due", "2026-01-05 18:00"], app=app))
-    assert _ok(crm_cli.invoke(["tasks", "assign", "1", "luis", "--team", "support"], app=app)).strip() == "task #1 assigned to luis (team support)"
-    assert _ok(crm_cli.invoke(["tasks", "reschedule", "1", "2026-01-04 10:00"], app=app)).strip() == "task #1 now due 2026-01-04 10:00"
+    assert (
+        _ok(crm_cli.invoke(["tasks", "assign", "1", "luis", "--team", "support"], app=app)).strip()
+        == "task #1 assigned to luis (team support)"
+    )
+    assert (
+        _ok(crm_cli.invoke(["tasks", "reschedule", "1", "2026-01-04 10:00"], app=app)).strip()
+        == "task #1 now due 2026-01-04 10:00"
+    )
     todo = json.loads(_ok(crm_cli.invoke(["tasks", "todo", "luis", "--format", "json"], app=app)))
     assert [(t["when"], t["id"]) for t in todo] == [("overdue", 1)]
     overdue = json.loads(_ok(crm_cli.invoke(["tasks", "list", "--overdue", "--format", "json"], app=app)))
@@ -99,14 +154,34 @@ def test_ticking_an_item_of_a_closed_task_from_the_cli(app, crm_cli):
 
 def test_rules_list_test_preview_and_log(app, crm_cli, tmp_path):
     rows = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "list", "--format", "json"], app=app)))
-    assert [(r["name"], r["source"]) for r in rows] == [("proposal", "plugins.tasks.rules"), ("unhappy", "plugins.tasks.rules")]
+    assert [(r["name"], r["source"]) for r in rows] == [
+        ("proposal", "plugins.tasks.rules"),
+        ("unhappy", "plugins.tasks.rules"),
+    ]
     assert rows[0]["trigger"] == "RequestReceived where kind eq 'rfp'"
     event = tmp_path / "survey.json"
-    event.write_text(json.dumps({"type": "SurveyAnswered", "survey_id": 1, "version": 1, "contact_id": 7, "response_id": 3, "negative": True}))
-    out = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "test", "unhappy", "--event", str(event), "--format", "json"], app=app)))
+    event.write_text(
+        json.dumps(
+            {
+                "type": "SurveyAnswered",
+                "survey_id": 1,
+                "version": 1,
+                "contact_id": 7,
+                "response_id": 3,
+                "negative": True,
+            }
+        )
+    )
+    out = json.loads(
+        _ok(crm_cli.invoke(["tasks", "rules", "test", "unhappy", "--event", str(event), "--format", "json"], app=app))
+    )
     assert [(r["title"], r["assignee"], r["state"]) for r in out] == [("Call Eva Gil", "marta", "would fire")]
     happy = tmp_path / "happy.json"
-    happy.write_text(json.dumps({"type": "SurveyAnswered", "payload": {"survey_id": 1, "version": 1, "contact_id": 7, "response_id": 3}}))
+    happy.write_text(
+        json.dumps(
+            {"type": "SurveyAnswered", "payload": {"survey_id": 1, "version": 1, "contact_id": 7, "response_id": 3}}
+        )
+    )
     assert _ok(crm_cli.invoke(["tasks", "rules", "test", "unhappy", "--event", str(happy)], app=app)).strip() == (
         "rule unhappy does not fire for this event"
     )
@@ -118,14 +193,25 @@ def test_rules_list_test_preview_and_log(app, crm_cli, tmp_path):
     with app.transaction():
         app.emit(RequestReceived(record_id=5, contact_id=7, kind="rfp", owner="ana"))
     preview = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--format", "json"], app=app)))
-    assert [(r["rule"], r["title"], r["state"]) for r in preview] == [("proposal", "Proposal for request 5", "would fire")]
+    assert [(r["rule"], r["title"], r["state"]) for r in preview] == [
+        ("proposal", "Proposal for request 5", "would fire")
+    ]
     # a date means from the start of that day (the event came at 09:00)
-    since = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-05", "--format", "json"], app=app)))
+    since = json.loads(
+        _ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-05", "--format", "json"], app=app))
+    )
     assert len(since) == 1
-    assert json.loads(_ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-06", "--format", "json"], app=app))) == []
+    assert (
+        json.loads(
+            _ok(crm_cli.invoke(["tasks", "rules", "preview", "--since", "2026-01-06", "--format", "json"], app=app))
+        )
+        == []
+    )
     app.events.deliver()
     log = json.loads(_ok(crm_cli.invoke(["tasks", "rules", "log", "--format", "json"], app=app)))
-    assert [(r["rule"], r["event_type"], r["outcome"], r["task_id"]) for r in log] == [("proposal", "RequestReceived", "created", 1)]
+    assert [(r["rule"], r["event_type"], r["outcome"], r["task_id"]) for r in log] == [
+        ("proposal", "RequestReceived", "created", 1)
+    ]
 
 
 BAD_EVENT_FILES = [
@@ -149,17 +235,37 @@ def test_rules_test_refuses_a_bad_event_file(app, crm_cli, tmp_path):
 
 
 def test_recurring_commands(app, crm_cli, crm_clock):
-    out = _ok(crm_cli.invoke(
-        ["tasks", "recurring", "add", "report", "Monthly report", "--rrule", "FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9",
-         "--start", "2026-02-01 09:00", "--lead", "2d", "--assignee", "ana", "--item", "Collect figures"],
-        app=app,
-    ))
+    out = _ok(
+        crm_cli.invoke(
+            [
+                "tasks",
+                "recurring",
+                "add",
+                "report",
+                "Monthly report",
+                "--rrule",
+                "FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9",
+                "--start",
+                "2026-02-01 09:00",
+                "--lead",
+                "2d",
+                "--assignee",
+                "ana",
+                "--item",
+                "Collect figures",
+            ],
+            app=app,
+        )
+    )
     assert out.strip() == "recurring template 'report' added; next occurrence 2026-02-01 09:00 UTC"
     rows = json.loads(_ok(crm_cli.invoke(["tasks", "recurring", "list", "--format", "json"], app=app)))
     assert [(r["name"], r["lead"], r["next"]) for r in rows] == [("report", "2 days, 0:00:00", "2026-02-01 09:00 UTC")]
     crm_clock.advance(days=25)
     assert _ok(crm_cli.invoke(["tasks", "recurring", "run"], app=app)).strip() == "1 task(s) created"
-    assert _ok(crm_cli.invoke(["tasks", "recurring", "remove", "report"], app=app)).strip() == "recurring template 'report' removed"
+    assert (
+        _ok(crm_cli.invoke(["tasks", "recurring", "remove", "report"], app=app)).strip()
+        == "recurring template 'report' removed"
+    )
 
 
 def test_remind_and_scan(app, crm_cli, crm_clock):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from crm_core.errors import ConfigError, NotFoundError
 from crm_hookspecs import hookimpl
 from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactsMerged, SaleClosed
@@ -39,12 +40,27 @@ def test_inactivity_rules_are_checked(tasks_app):
     with pytest.raises(ConfigError, match=r"\{record_id\} but the event has no field"):
         tasks_app(rules=[{**WIN_BACK, "task": {"title": "{record_id}"}}])
     with pytest.raises(ConfigError, match="'days' belongs to trigger 'inactivity'"):
-        tasks_app(rules=[{"name": "x", "trigger": "event", "event": "SaleClosed", "days": 3, "action": "task", "task": {"title": "t"}}])
+        tasks_app(
+            rules=[
+                {
+                    "name": "x",
+                    "trigger": "event",
+                    "event": "SaleClosed",
+                    "days": 3,
+                    "action": "task",
+                    "task": {"title": "t"},
+                }
+            ]
+        )
 
 
 def test_without_the_warehouse_activity_comes_from_events(tasks_app, crm_clock, sent):
-    cards = {1: {"display_name": "Acme", "owner": "ana"}, 2: {"display_name": "Beta", "owner": "luis"},
-             3: {"display_name": "Gamma"}, 4: {"display_name": "Delta"}}
+    cards = {
+        1: {"display_name": "Acme", "owner": "ana"},
+        2: {"display_name": "Beta", "owner": "luis"},
+        3: {"display_name": "Gamma"},
+        4: {"display_name": "Delta"},
+    }
     crm = tasks_app(rules=[WIN_BACK], contacts=cards)
     api = crm.plugin("tasks")
     _emit(
@@ -55,8 +71,12 @@ def test_without_the_warehouse_activity_comes_from_events(tasks_app, crm_clock, 
         ContactCreated(contact_id=4, data={"status": "customer"}),
         SaleClosed(record_id=10, contact_id=1, won=True, closed_on=dt.date(2026, 1, 5)),
     )
-    _emit(crm, ContactChanged(contact_id=2, changes={"status": FieldChange("prospect", "customer")}),
-          SaleClosed(record_id=11, contact_id=3, won=True), ContactDeleted(contact_id=4))
+    _emit(
+        crm,
+        ContactChanged(contact_id=2, changes={"status": FieldChange("prospect", "customer")}),
+        SaleClosed(record_id=11, contact_id=3, won=True),
+        ContactDeleted(contact_id=4),
+    )
     crm_clock.advance(days=60)
     _emit(crm, SaleClosed(record_id=12, contact_id=2, won=True), SaleClosed(record_id=13, contact_id=1, won=False))
     assert api.scan_inactivity() == 0
@@ -64,7 +84,11 @@ def test_without_the_warehouse_activity_comes_from_events(tasks_app, crm_clock, 
     assert api.scan_inactivity() == 1
     (task,) = api.list()
     assert (task.title, task.assignee, task.contact_id, task.origin, task.rule) == (
-        "Get back in touch with Acme (91 days since 2026-01-05)", "ana", 1, "inactivity", "win-back",
+        "Get back in touch with Acme (91 days since 2026-01-05)",
+        "ana",
+        1,
+        "inactivity",
+        "win-back",
     )
     # one digest e-mail per assignee, not one per task
     assert sent(crm) == [("ana@example.com", "1 new task(s) for you from rule win-back")]
@@ -83,7 +107,11 @@ def test_without_the_warehouse_activity_comes_from_events(tasks_app, crm_clock, 
 def test_merged_contacts_keep_the_newest_purchase(tasks_app, crm_clock):
     crm = tasks_app(rules=[WIN_BACK], contacts={1: {}, 2: {}})
     api = crm.plugin("tasks")
-    _emit(crm, ContactCreated(contact_id=1, data={"status": "customer"}), ContactCreated(contact_id=2, data={"status": "customer"}))
+    _emit(
+        crm,
+        ContactCreated(contact_id=1, data={"status": "customer"}),
+        ContactCreated(contact_id=2, data={"status": "customer"}),
+    )
     crm_clock.advance(days=50)
     _emit(crm, SaleClosed(record_id=1, contact_id=2, won=True))
     crm_clock.advance(days=50)
@@ -114,8 +142,11 @@ class WarehousePlugin:
 
 def test_with_the_warehouse_its_set_based_query_is_used(tasks_app, crm_clock):
     warehouse = FakeWarehouse({5: dt.date(2025, 9, 1), 6: None, 7: dt.date(2025, 12, 30)})
-    crm = tasks_app(rules=[WIN_BACK], contacts={5: {"display_name": "Five", "owner": "luis"}, 6: {"display_name": "Six"}},
-                    extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    crm = tasks_app(
+        rules=[WIN_BACK],
+        contacts={5: {"display_name": "Five", "owner": "luis"}, 6: {"display_name": "Six"}},
+        extra_plugins=[("warehouse", WarehousePlugin(warehouse))],
+    )
     api = crm.plugin("tasks")
     preview = api.scan_inactivity(dry_run=True)
     assert [(p["contact_id"], p["title"]) for p in preview] == [
@@ -136,8 +167,14 @@ def test_scan_names_an_unknown_rule(tasks_app):
         api.scan_inactivity(rule="nope")
 
 
-SAMPLE_WIN_BACK = {**WIN_BACK, "days": 180, "task": {
-    **WIN_BACK["task"], "title": "Get back in touch with {contact.display_name} (last purchase {last_purchase})"}}
+SAMPLE_WIN_BACK = {
+    **WIN_BACK,
+    "days": 180,
+    "task": {
+        **WIN_BACK["task"],
+        "title": "Get back in touch with {contact.display_name} (last purchase {last_purchase})",
+    },
+}
 
 
 def test_a_customer_is_quiet_from_the_later_of_its_last_purchase_and_becoming_a_customer(tasks_app, crm_clock):
@@ -155,11 +192,16 @@ def test_a_customer_is_quiet_from_the_later_of_its_last_purchase_and_becoming_a_
     )
     crm_clock.advance(days=400)
     # a customer who arrives now, and one who comes back after a year away
-    _emit(crm, ContactCreated(contact_id=1, data={"status": "customer"}),
-          ContactChanged(contact_id=2, changes={"status": FieldChange("lapsed", "customer")}))
+    _emit(
+        crm,
+        ContactCreated(contact_id=1, data={"status": "customer"}),
+        ContactChanged(contact_id=2, changes={"status": FieldChange("lapsed", "customer")}),
+    )
     assert [p["contact_id"] for p in api.scan_inactivity(dry_run=True)] == [3]
     assert api.scan_inactivity() == 1
-    assert [(t.contact_id, t.title) for t in api.list()] == [(3, f"Get back in touch with Old (last purchase {bought})")]
+    assert [(t.contact_id, t.title) for t in api.list()] == [
+        (3, f"Get back in touch with Old (last purchase {bought})")
+    ]
     crm_clock.advance(days=181)
     assert api.scan_inactivity() == 2
     assert sorted((t.contact_id, t.title) for t in api.list())[:2] == [
@@ -167,7 +209,10 @@ def test_a_customer_is_quiet_from_the_later_of_its_last_purchase_and_becoming_a_
         (2, f"Get back in touch with Back (last purchase {bought})"),
     ]
     assert sorted(f.key for f in api.firings(rule="win-back")) == [
-        "1:never", f"2:since-{bought + dt.timedelta(days=400)}", f"3:{bought}"]
+        "1:never",
+        f"2:since-{bought + dt.timedelta(days=400)}",
+        f"3:{bought}",
+    ]
     assert api.scan_inactivity() == 0  # one task per quiet spell
 
 
@@ -185,15 +230,22 @@ def test_with_the_real_warehouse_a_customer_who_just_arrived_is_not_quiet(tasks_
 class QuietWarehouse(FakeWarehouse):
     def customers_quiet_since(self, since: dt.date) -> dict[int, tuple[dt.date | None, dt.date]]:
         self.asked.append(since)
-        return {cid: (day, joined) for cid, (day, joined) in self.last.items()
-                if (day is None or day < since) and joined < since}
+        return {
+            cid: (day, joined)
+            for cid, (day, joined) in self.last.items()
+            if (day is None or day < since) and joined < since
+        }
 
 
 def test_with_the_warehouse_the_quiet_spell_starts_when_the_customer_came(tasks_app, crm_clock):
-    warehouse = QuietWarehouse({5: (dt.date(2024, 1, 1), dt.date(2025, 9, 1)), 6: (None, dt.date(2025, 1, 1)),
-                                7: (None, dt.date(2026, 1, 1))})
-    crm = tasks_app(rules=[WIN_BACK], contacts={5: {"display_name": "Five"}, 6: {"display_name": "Six"}, 7: {}},
-                    extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    warehouse = QuietWarehouse(
+        {5: (dt.date(2024, 1, 1), dt.date(2025, 9, 1)), 6: (None, dt.date(2025, 1, 1)), 7: (None, dt.date(2026, 1, 1))}
+    )
+    crm = tasks_app(
+        rules=[WIN_BACK],
+        contacts={5: {"display_name": "Five"}, 6: {"display_name": "Six"}, 7: {}},
+        extra_plugins=[("warehouse", WarehousePlugin(warehouse))],
+    )
     preview = crm.plugin("tasks").scan_inactivity(dry_run=True)
     assert [(p["contact_id"], p["title"]) for p in preview] == [
         (5, "Get back in touch with Five (126 days since 2024-01-01)"),

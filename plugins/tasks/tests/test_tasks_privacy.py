@@ -39,8 +39,14 @@ def test_crm_export_personal_data_gives_every_task_about_the_contact(tasks_app):
 def test_crm_erase_personal_data_anonymises_titles_and_answers(tasks_app):
     crm = tasks_app(contacts={7: {}})
     api = crm.plugin("tasks")
-    task = api.add("Call Eva Gil", kind="call", contact_id=7, questions=["Happy?"], description="Eva's mobile 600 000 000",
-                   assignee="ana")
+    task = api.add(
+        "Call Eva Gil",
+        kind="call",
+        contact_id=7,
+        questions=["Happy?"],
+        description="Eva's mobile 600 000 000",
+        assignee="ana",
+    )
     api.answer(task.id, 1, "No")
     other = api.add("Call Bob")
     with crm.transaction():
@@ -56,13 +62,19 @@ def test_crm_erase_personal_data_anonymises_titles_and_answers(tasks_app):
 def test_crm_erase_personal_data_empties_carried_out_actions_and_rule_notices_about_him(tasks_app, crm_clock):
     from crm_hookspecs.events import ContactChanged
     from crm_hookspecs.records import FieldChange
-
     from crm_tasks.models import Pending, Reminder
 
     notify = {"to": ["ana"], "subject": "{contact.display_name} changed", "text": "Now {changes}"}
     rules = [
         {"name": "now", "trigger": "event", "event": "ContactChanged", "action": "notify", "notify": notify},
-        {"name": "later", "trigger": "event", "event": "ContactChanged", "action": "notify", "delay": "1d", "notify": notify},
+        {
+            "name": "later",
+            "trigger": "event",
+            "event": "ContactChanged",
+            "action": "notify",
+            "delay": "1d",
+            "notify": notify,
+        },
     ]
     crm = tasks_app(rules=rules, contacts={7: {"display_name": "Eva Gil"}, 8: {"display_name": "Bob Ray"}})
     with crm.transaction():

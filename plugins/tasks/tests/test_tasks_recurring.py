@@ -6,9 +6,10 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+
 from crm_core.errors import NotFoundError, ValidationError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MADRID = zoneinfo.ZoneInfo("Europe/Madrid")
 
 
@@ -53,8 +54,14 @@ def test_weekly_rule_keeps_its_wall_time_across_daylight_saving(tasks_app, crm_c
     crm = tasks_app(timezone="Europe/Madrid")
     api = crm.plugin("tasks")
     info = api.add_recurring(
-        "team-meeting", "Weekly sales meeting", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0",
-        start="2026-03-16 09:00", lead="1d", kind="meeting", assignee="ana", checklist=["Pipeline review"],
+        "team-meeting",
+        "Weekly sales meeting",
+        "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0",
+        start="2026-03-16 09:00",
+        lead="1d",
+        kind="meeting",
+        assignee="ana",
+        checklist=["Pipeline review"],
     )
     assert info.next_occurrence == dt.datetime(2026, 3, 23, 9, 0, tzinfo=MADRID)
     created_at = []
@@ -65,7 +72,9 @@ def test_weekly_rule_keeps_its_wall_time_across_daylight_saving(tasks_app, crm_c
             created_at.append(crm_clock.now())
     dues = [t.due_at.astimezone(MADRID) for t in api.list(status=None)]
     assert [(d.date().isoformat(), d.hour, d.minute) for d in dues] == [
-        ("2026-03-23", 9, 0), ("2026-03-30", 9, 0), ("2026-04-06", 9, 0),
+        ("2026-03-23", 9, 0),
+        ("2026-03-30", 9, 0),
+        ("2026-04-06", 9, 0),
     ]
     # in UTC the meeting moved an hour earlier with the clocks
     assert [t.due_at.astimezone(UTC).hour for t in api.list(status=None)] == [8, 7, 7]
@@ -73,7 +82,10 @@ def test_weekly_rule_keeps_its_wall_time_across_daylight_saving(tasks_app, crm_c
     assert [c.date().isoformat() for c in created_at] == ["2026-03-22", "2026-03-29", "2026-04-05"]
     task = api.get(api.list()[0].id)
     assert (task.kind, task.assignee, task.origin, [c.text for c in task.checklist]) == (
-        "meeting", "ana", "recurring", ["Pipeline review"],
+        "meeting",
+        "ana",
+        "recurring",
+        ["Pipeline review"],
     )
 
 
@@ -81,8 +93,14 @@ def test_a_year_of_a_weekly_rule_creates_each_occurrence_once(tasks_app, crm_clo
     crm_clock.set(dt.datetime(2026, 1, 1, 8, 0, tzinfo=UTC))
     crm = tasks_app(timezone="Europe/Madrid")
     api = crm.plugin("tasks")
-    api.add_recurring("newsletter", "Send the newsletter", "FREQ=WEEKLY;BYDAY=TH;BYHOUR=10", start="2026-01-01 10:00",
-                      kind="e-mail", team="sales")
+    api.add_recurring(
+        "newsletter",
+        "Send the newsletter",
+        "FREQ=WEEKLY;BYDAY=TH;BYHOUR=10",
+        start="2026-01-01 10:00",
+        kind="e-mail",
+        team="sales",
+    )
     # the worker runs every 15 minutes in life; here every 31 hours (never in step with the
     # rule), and now and then twice in a row
     total = 0

@@ -10,7 +10,7 @@ import textwrap
 
 from crm_hookspecs.events import RequestReceived
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_the_assignee_is_emailed_when_a_task_is_given_to_him(tasks_app, sent):
@@ -126,11 +126,19 @@ PLUGIN = textwrap.dedent(
 )
 
 
-def test_two_workers_never_create_a_task_or_send_a_reminder_twice(tasks_app, tasks_staff, crm_clock, crm_db_url, tmp_path):
-    rules = [{
-        "name": "still-open", "trigger": "event", "event": "RequestReceived", "action": "notify", "delay": "1d",
-        "notify": {"to": ["team:sales"], "subject": "Request {record_id} waits", "text": "."},
-    }]
+def test_two_workers_never_create_a_task_or_send_a_reminder_twice(
+    tasks_app, tasks_staff, crm_clock, crm_db_url, tmp_path
+):
+    rules = [
+        {
+            "name": "still-open",
+            "trigger": "event",
+            "event": "RequestReceived",
+            "action": "notify",
+            "delay": "1d",
+            "notify": {"to": ["team:sales"], "subject": "Request {record_id} waits", "text": "."},
+        }
+    ]
     settings = {"staff": tasks_staff, "rules": rules, "reminders": {"on_assign": False, "before_due_hours": 24}}
     crm = tasks_app(rules=rules, reminders=settings["reminders"])
     api = crm.plugin("tasks")
@@ -146,7 +154,10 @@ def test_two_workers_never_create_a_task_or_send_a_reminder_twice(tasks_app, tas
     (tmp_path / "conftest_plugin.py").write_text(PLUGIN, encoding="utf-8")
     later = (crm_clock.now() + dt.timedelta(days=2, hours=1)).isoformat()
     args = [sys.executable, str(tmp_path / "worker.py"), crm_db_url, json.dumps(settings), later]
-    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 
 import pytest
+
 from crm_core.errors import ConfigError
 from crm_hookspecs.events import (
     ContactChanged,
@@ -16,7 +17,7 @@ from crm_hookspecs.events import (
 )
 from crm_hookspecs.records import FieldChange
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 UNHAPPY = {
     "name": "unhappy-customer",
@@ -40,7 +41,13 @@ PROPOSAL = {
     "event": "RequestReceived",
     "when": {"kind": "rfp"},
     "action": "task",
-    "task": {"kind": "to-do", "title": "Write the proposal for request {record_id}", "assignee": "{owner}", "team": "sales", "due_in": "3d"},
+    "task": {
+        "kind": "to-do",
+        "title": "Write the proposal for request {record_id}",
+        "assignee": "{owner}",
+        "team": "sales",
+        "due_in": "3d",
+    },
 }
 ONBOARDING = {
     "name": "onboarding",
@@ -77,8 +84,10 @@ def _emit(crm, *events):
         ({"action": "dance"}, "unknown action 'dance'; use one of task, notify"),
         ({"event": "SurveyFilled"}, "unknown event type 'SurveyFilled'"),
         ({"event": None}, "trigger 'event' needs event ="),
-        ({"task": {**UNHAPPY["task"], "title": "Call about {order_number}"}},
-         r"the template uses \{order_number\} but the event has no field 'order_number'"),
+        (
+            {"task": {**UNHAPPY["task"], "title": "Call about {order_number}"}},
+            r"the template uses \{order_number\} but the event has no field 'order_number'",
+        ),
         ({"task": {**UNHAPPY["task"], "title": "Call {contact.nickname}"}}, "a contact card has no field 'nickname'"),
         ({"task": {**UNHAPPY["task"], "title": "Call {"}}, "is not a valid template"),
         ({"task": {**UNHAPPY["task"], "assignee": "bob"}}, "task.assignee 'bob' is not a staff member"),
@@ -138,7 +147,11 @@ def test_negative_survey_creates_a_follow_up_call_for_the_owner_with_questions(t
     (task,) = api.list()
     task = api.get(task.id)
     assert (task.title, task.kind, task.assignee, task.team, task.priority) == (
-        "Call Eva Gil: unhappy with survey 3", "call", "marta", "support", "high",
+        "Call Eva Gil: unhappy with survey 3",
+        "call",
+        "marta",
+        "support",
+        "high",
     )
     assert task.due_at == crm_clock.now() + dt.timedelta(days=1)
     assert task.contact_id == 7 and task.origin == "rule" and task.rule == "unhappy-customer"
@@ -149,11 +162,19 @@ def test_negative_survey_creates_a_follow_up_call_for_the_owner_with_questions(t
 def test_rfp_creates_a_proposal_task_linked_to_the_request(tasks_app):
     crm = tasks_app(rules=[PROPOSAL])
     api = crm.plugin("tasks")
-    _emit(crm, RequestReceived(record_id=31, contact_id=5, kind="rfp", owner="ana"),
-          RequestReceived(record_id=32, contact_id=5, kind="appointment", owner="ana"))
+    _emit(
+        crm,
+        RequestReceived(record_id=31, contact_id=5, kind="rfp", owner="ana"),
+        RequestReceived(record_id=32, contact_id=5, kind="appointment", owner="ana"),
+    )
     (task,) = api.list()
     task = api.get(task.id)
-    assert (task.title, task.assignee, task.team, task.contact_id) == ("Write the proposal for request 31", "ana", "sales", 5)
+    assert (task.title, task.assignee, task.team, task.contact_id) == (
+        "Write the proposal for request 31",
+        "ana",
+        "sales",
+        5,
+    )
     assert task.links == (("request", 31),)
 
 
@@ -188,10 +209,29 @@ def test_an_unknown_owner_leaves_the_task_unassigned_and_says_so(tasks_app):
 
 def test_change_triggers_status_to_customer_and_owner_changed(tasks_app):
     rules = [
-        {"name": "welcome", "trigger": "change", "field": "status", "new": "customer", "action": "task",
-         "task": {"title": "Welcome call for {contact.display_name} (was {old})", "kind": "call", "assignee": "{contact.owner}"}},
-        {"name": "handover", "trigger": "change", "field": "owner", "action": "notify",
-         "notify": {"to": ["{new}", "{old}"], "subject": "Contact {contact_id} moves from {old} to {new}", "text": "Hand over."}},
+        {
+            "name": "welcome",
+            "trigger": "change",
+            "field": "status",
+            "new": "customer",
+            "action": "task",
+            "task": {
+                "title": "Welcome call for {contact.display_name} (was {old})",
+                "kind": "call",
+                "assignee": "{contact.owner}",
+            },
+        },
+        {
+            "name": "handover",
+            "trigger": "change",
+            "field": "owner",
+            "action": "notify",
+            "notify": {
+                "to": ["{new}", "{old}"],
+                "subject": "Contact {contact_id} moves from {old} to {new}",
+                "text": "Hand over.",
+            },
+        },
     ]
     crm = tasks_app(rules=rules, contacts={5: {"display_name": "Eva", "owner": "ana"}})
     api = crm.plugin("tasks")
@@ -238,7 +278,9 @@ def test_each_firing_is_logged_with_rule_and_event(tasks_app):
     log = {f.rule: f for f in api.firings()}
     assert set(log) == {"unhappy-customer", "proposal"}
     assert (log["unhappy-customer"].key, log["unhappy-customer"].event_type, log["unhappy-customer"].outcome) == (
-        survey.event_id, "SurveyAnswered", "created",
+        survey.event_id,
+        "SurveyAnswered",
+        "created",
     )
     assert log["proposal"].key == request.event_id and log["proposal"].task_id is not None
     assert [f.rule for f in api.firings(rule="proposal")] == ["proposal"]
@@ -267,7 +309,11 @@ STILL_OPEN = {
     "action": "notify",
     "delay": "3d",
     "only_if_open": True,
-    "notify": {"to": ["team:sales"], "subject": "Request {record_id} ({kind}) is still open", "text": "Received {today}."},
+    "notify": {
+        "to": ["team:sales"],
+        "subject": "Request {record_id} ({kind}) is still open",
+        "text": "Received {today}.",
+    },
 }
 
 
@@ -283,7 +329,11 @@ def test_the_sales_team_is_emailed_n_days_after_a_request_still_open(tasks_app, 
         RequestReceived(record_id=5, contact_id=None, kind="rfp", owner="ana"),  # its proposal task is done
     )
     assert [f.outcome for f in api.firings(rule="request-still-open")] == ["scheduled"] * 4
-    _emit(crm, SaleClosed(record_id=2, contact_id=None, won=True), StageChanged(record_id=4, contact_id=None, old_stage="new", new_stage="lost"))
+    _emit(
+        crm,
+        SaleClosed(record_id=2, contact_id=None, won=True),
+        StageChanged(record_id=4, contact_id=None, old_stage="new", new_stage="lost"),
+    )
     proposal_5 = next(t for t in api.list() if t.title.endswith("request 5"))
     api.done(proposal_5.id)
     before = len(sent(crm))
@@ -365,7 +415,12 @@ def test_test_rule_shows_what_would_be_created_without_creating(tasks_app):
     crm = tasks_app(rules=[UNHAPPY], contacts={7: {"display_name": "Eva", "owner": "marta"}})
     api = crm.plugin("tasks")
     (row,) = api.test_rule("unhappy-customer", _survey())
-    assert (row["title"], row["assignee"], row["kind"], row["state"]) == ("Call Eva: unhappy with survey 3", "marta", "call", "would fire")
+    assert (row["title"], row["assignee"], row["kind"], row["state"]) == (
+        "Call Eva: unhappy with survey 3",
+        "marta",
+        "call",
+        "would fire",
+    )
     assert row["questions"] == ["What went wrong?", "What would make it right?"]
     assert api.test_rule("unhappy-customer", _survey(negative=False)) == []
     assert api.list(status=None) == [] and api.firings() == []
@@ -377,7 +432,9 @@ def test_preview_runs_the_rules_over_recent_events_dry(tasks_app, crm_clock):
     crm.deliver_events = "worker"  # events recorded but not yet handled
     _emit(crm, RequestReceived(record_id=1, contact_id=None, kind="rfp", owner="ana"))
     rows = api.preview()
-    assert [(r["rule"], r["title"], r["state"]) for r in rows] == [("proposal", "Write the proposal for request 1", "would fire")]
+    assert [(r["rule"], r["title"], r["state"]) for r in rows] == [
+        ("proposal", "Write the proposal for request 1", "would fire")
+    ]
     assert api.list() == []
     crm.events.deliver()
     assert [r["state"] for r in api.preview()] == ["already fired"]

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crm_core.errors import NotFoundError, ValidationError
-
 from crm_warehouse.checks import check_id, check_text
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_warehouse.models import StaffActionRow
 
 __all__ = ["ACTION_KINDS", "StaffAction", "StaffLog"]
@@ -77,13 +75,14 @@ class StaffLog:
         or meeting took place, never in the future.
         """
         from crm_hookspecs.events import StaffActionLogged
-
         from crm_warehouse.models import SaleRow, StaffActionRow
 
         if kind not in ACTION_KINDS:
             raise ValidationError(f"kind {kind!r} is not one of {', '.join(ACTION_KINDS)}")
         if contact_id is None and sale_id is None:
-            raise ValidationError("a staff action is logged against a contact or a sale: give contact_id or sale_id (--contact / --sale)")
+            raise ValidationError(
+                "a staff action is logged against a contact or a sale: give contact_id or sale_id (--contact / --sale)"
+            )
         subject_text = check_text(subject, "subject", 300) or ""
         body_text = check_text(body, "text", MAX_BODY) or ""
         if not subject_text and not body_text:
@@ -121,8 +120,13 @@ class StaffLog:
             )
             self.crm.emit(
                 StaffActionLogged(
-                    action_id=row.id, contact_id=contact, kind=kind, author=author,
-                    sale_id=sale.id if sale else None, actor=author, channel=channel,
+                    action_id=row.id,
+                    contact_id=contact,
+                    kind=kind,
+                    author=author,
+                    sale_id=sale.id if sale else None,
+                    actor=author,
+                    channel=channel,
                 )  # fmt: skip
             )
             return _view(row)

@@ -8,20 +8,18 @@ the warehouse's own records, the audit trail, the stored events, rebuilds.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import ValidationError
-
 from crm_warehouse.actions import StaffLog
 from crm_warehouse.documents import DocumentStore
 from crm_warehouse.sales import SalesBook
 from crm_warehouse.store import StoredEvent, aware_utc, load_event
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import TimelineEntry
-
     from crm_core.app import CRM
-
+    from crm_hookspecs.records import TimelineEntry
     from crm_warehouse.history import AuditEntry
 
 __all__ = ["REPORTING_TABLES", "Warehouse"]
@@ -105,7 +103,7 @@ class Warehouse:
         if not isinstance(since, dt.date) or isinstance(since, dt.datetime):
             raise ValidationError(f"since must be a date, not {since!r}")
         # ``since`` is a day of the app's time zone; the status rows are in UTC
-        boundary = dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz).astimezone(dt.timezone.utc)
+        boundary = dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz).astimezone(dt.UTC)
         won = (
             F.select(F.contact_id, fn.MAX(F.closed_on).alias("last_won"))
             .where(F.outcome == "won")
@@ -131,7 +129,9 @@ class Warehouse:
             .join(spells, on=(spells.c.contact_id == S.contact_id))
             .join(won, JOIN.LEFT_OUTER, on=(won.c.contact_id == S.contact_id))
             .where(
-                S.valid_to.is_null() & (S.status == "customer") & (S.deleted == False)  # noqa: E712 - SQL
+                S.valid_to.is_null()
+                & (S.status == "customer")
+                & (S.deleted == False)  # noqa: E712 - SQL
                 & (won.c.last_won.is_null() | (won.c.last_won < since))
                 & (began < boundary.replace(tzinfo=None))
             )
@@ -139,7 +139,10 @@ class Warehouse:
         )
         tz = self.crm.tz
         with self.crm.activate():
-            return {cid: (_date(day), aware_utc(start).astimezone(tz).date()) for cid, day, start in query.tuples().iterator()}
+            return {
+                cid: (_date(day), aware_utc(start).astimezone(tz).date())
+                for cid, day, start in query.tuples().iterator()
+            }
 
     def reporting_tables(self) -> dict[str, str]:
         return dict(REPORTING_TABLES)
@@ -163,7 +166,6 @@ class Warehouse:
     ) -> list[StoredEvent]:
         """Stored events, newest first; ``unknown`` keeps only types no installed code defines."""
         from crm_hookspecs.events import registered_types
-
         from crm_warehouse.catalog import KINDS
         from crm_warehouse.models import EventRow as E
 
@@ -198,7 +200,6 @@ class Warehouse:
     def event(self, event_id: str) -> Any:
         """One stored event as the contract's attrs class (``UnknownEvent`` for unknown types)."""
         from crm_core.errors import NotFoundError
-
         from crm_warehouse.models import EventRow
         from crm_warehouse.store import load_event
 
@@ -210,9 +211,9 @@ class Warehouse:
 
     def status(self) -> list[dict[str, Any]]:
         """Stored events per type: how many, the first and last time, whether the type is known."""
-        from crm_hookspecs.events import registered_types
         from peewee import fn
 
+        from crm_hookspecs.events import registered_types
         from crm_warehouse.models import EventRow as E
 
         known = registered_types()
@@ -221,7 +222,8 @@ class Warehouse:
                 E.select(E.type, E.kind, fn.COUNT(E.id), fn.MIN(E.occurred_at), fn.MAX(E.occurred_at))
                 .group_by(E.type, E.kind)
                 .order_by(E.type)
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             )
             return [
                 {
@@ -237,7 +239,9 @@ class Warehouse:
 
     # -- maintenance -----------------------------------------------------------
 
-    def rebuild(self, *, from_outbox: bool = True, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    def rebuild(
+        self, *, from_outbox: bool = True, progress: Callable[[str, int], None] | None = None
+    ) -> dict[str, int]:
         """Rebuild every reporting table; first (by default) store the outbox events the store lacks."""
         from crm_warehouse.projections import rebuild_from_store
         from crm_warehouse.store import backfill_from_outbox
@@ -257,4 +261,3 @@ def _date(value: Any) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
-

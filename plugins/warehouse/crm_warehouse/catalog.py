@@ -9,7 +9,8 @@ installed plugin defines, which are kept all the same).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["CONTACT_TYPES", "KINDS", "TYPE_KINDS", "kind_of", "summarize", "types_of_kinds"]
 
@@ -100,7 +101,9 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         else f"record {p.get('record_id')} lost" + (f": {p['lost_reason']}" if p.get("lost_reason") else "")
     ),
     "SaleUpdated": lambda p: f"record {p.get('record_id')} " + _changes(p),
-    "StaffActionLogged": lambda p: f"{p.get('kind', 'note')} logged by {p.get('author') or 'someone'} (action {p.get('action_id')})",
+    "StaffActionLogged": lambda p: (
+        f"{p.get('kind', 'note')} logged by {p.get('author') or 'someone'} (action {p.get('action_id')})"
+    ),
     "DocumentAttached": lambda p: f"document {p.get('name')!r} attached ({p.get('size')} bytes)",
     "SurveySent": lambda p: f"survey {p.get('survey_id')} v{p.get('version')} sent by {p.get('medium', 'email')}",
     "SurveyAnswered": lambda p: (

@@ -65,7 +65,8 @@ def _contacts(crm: CRM) -> list[Any]:
             .join(E, on=(E.id == L.event))
             .where((E.type == "ContactCreated") & L.via_contact_id.is_null())
             .order_by(L.contact_id)
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         ]
     if not ids or not crm.has_plugin("contacts"):
         return []
@@ -119,7 +120,9 @@ def _generate(api: Any, pipeline: Any, contacts: list[Any], rng: random.Random, 
         line = rng.choice(list(PRODUCT_LINES))
         low, high = PRODUCT_LINES[line]
         kind = rng.choices(["rfq", "rfp", "appointment", "quote", "sale"], weights=[35, 15, 15, 25, 10])[0]
-        currency = "EUR" if (contact.country or "ES") not in ("GB", "MX") else {"GB": "GBP", "MX": "MXN"}[contact.country]
+        currency = (
+            "EUR" if (contact.country or "ES") not in ("GB", "MX") else {"GB": "GBP", "MX": "MXN"}[contact.country]
+        )
         record = api.sales.add(
             kind,
             contact.id,
@@ -141,7 +144,13 @@ def _generate(api: Any, pipeline: Any, contacts: list[Any], rng: random.Random, 
             clock.set(moment)
             kind_of_action = rng.choice(["call", "meeting", "email"])
             subject = {"call": CALL_SUBJECTS, "meeting": MEETING_SUBJECTS, "email": EMAIL_SUBJECTS}[kind_of_action]
-            api.actions.log(kind_of_action, sale_id=record.id, subject=rng.choice(subject), body=rng.choice(NOTE_TEXTS), author=owner)
+            api.actions.log(
+                kind_of_action,
+                sale_id=record.id,
+                subject=rng.choice(subject),
+                body=rng.choice(NOTE_TEXTS),
+                author=owner,
+            )
             counts["actions"] += 1
             api.sales.move(record.id, stage, actor=owner)
             if stage == "proposal" and rng.random() < 0.3:

@@ -16,18 +16,17 @@ import hashlib
 import mimetypes
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
 from crm_core.errors import CRMError, NotFoundError, ValidationError
-
 from crm_warehouse.checks import check_id, check_text
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_warehouse.models import DocumentRow
     from crm_warehouse.settings import WarehouseSettings
 
@@ -162,11 +161,12 @@ class DocumentStore:
         record it makes a new document sharing the stored file.
         """
         from crm_hookspecs.events import DocumentAttached
-
         from crm_warehouse.models import BlobRow, DocumentRow, SaleRow
 
         if contact_id is None and sale_id is None:
-            raise ValidationError("a document is attached to a contact or a sale: give contact_id or sale_id (--contact / --sale)")
+            raise ValidationError(
+                "a document is attached to a contact or a sale: give contact_id or sale_id (--contact / --sale)"
+            )
         contact = check_id(contact_id, "contact") if contact_id is not None else None
         sale = check_id(sale_id, "sales record") if sale_id is not None else None
         if isinstance(source, (str, os.PathLike)):
@@ -250,8 +250,15 @@ class DocumentStore:
                 )
                 self.crm.emit(
                     DocumentAttached(
-                        document_id=row.id, contact_id=contact, name=name, content_type=content_type, size=size,
-                        sha256=sha, sale_id=sale, actor=row.uploaded_by, channel=channel,
+                        document_id=row.id,
+                        contact_id=contact,
+                        name=name,
+                        content_type=content_type,
+                        size=size,
+                        sha256=sha,
+                        sale_id=sale,
+                        actor=row.uploaded_by,
+                        channel=channel,
                     )  # fmt: skip
                 )
                 return _view(row, deduplicated=blob_known)
@@ -286,7 +293,9 @@ class DocumentStore:
         with self.open(document_id) as fh:
             data = fh.read()
         if hashlib.sha256(data).hexdigest() != doc.sha256:
-            raise DocumentError(f"the file of document {doc.id} ({doc.name}) was altered on disk; run 'crm warehouse verify'")
+            raise DocumentError(
+                f"the file of document {doc.id} ({doc.name}) was altered on disk; run 'crm warehouse verify'"
+            )
         return data
 
     def list(self, *, contact_id: int | None = None, sale_id: int | None = None, limit: int = 100) -> list[Document]:
@@ -308,7 +317,12 @@ class DocumentStore:
         last = ""
         while True:
             page = list(
-                BlobRow.select(BlobRow.sha256, BlobRow.size).where(BlobRow.sha256 > last).order_by(BlobRow.sha256).limit(1000).tuples().iterator()
+                BlobRow.select(BlobRow.sha256, BlobRow.size)
+                .where(BlobRow.sha256 > last)
+                .order_by(BlobRow.sha256)
+                .limit(1000)
+                .tuples()
+                .iterator()
             )
             if not page:
                 return
@@ -322,7 +336,7 @@ class DocumentStore:
         checked = 0
         problems: list[tuple[str, str, Path]] = []
         with self.crm.activate():
-            for sha, size in self._blobs():
+            for sha, _size in self._blobs():
                 checked += 1
                 path = self.path_of(sha)
                 try:
@@ -341,7 +355,11 @@ class DocumentStore:
             users: dict[str, list[int]] = {}
             shas = [sha for sha, _, _ in problems]
             for start in range(0, len(shas), 500):
-                query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(DocumentRow.blob.in_(shas[start : start + 500]))
+                query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(
+                    DocumentRow.blob.in_(shas[start : start + 500])
+                )
                 for sha, doc_id in query.tuples().iterator():
                     users.setdefault(sha, []).append(doc_id)
-        return checked, [DocumentProblem(sha, what, str(path), tuple(sorted(users.get(sha, ())))) for sha, what, path in problems]
+        return checked, [
+            DocumentProblem(sha, what, str(path), tuple(sorted(users.get(sha, ())))) for sha, what, path in problems
+        ]

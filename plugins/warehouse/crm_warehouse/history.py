@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.errors import NotFoundError, ValidationError
-
 from crm_warehouse.catalog import KINDS, summarize
 from crm_warehouse.checks import check_id
 from crm_warehouse.store import aware_utc, naive_utc
 
 if TYPE_CHECKING:
-    from crm_hookspecs.records import TimelineEntry
-
     from crm_core.app import CRM
+    from crm_hookspecs.records import TimelineEntry
 
 __all__ = ["AuditEntry", "as_of", "audit", "end_of", "timeline"]
 
@@ -30,10 +29,10 @@ def end_of(crm: CRM, when: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(when, dt.datetime):
         if when.tzinfo is None:
             raise ValidationError(f"{when.isoformat()} has no time zone; give an aware datetime, or a date")
-        return when.astimezone(dt.timezone.utc)
+        return when.astimezone(dt.UTC)
     if isinstance(when, dt.date):
         start_next = dt.datetime.combine(when + dt.timedelta(days=1), dt.time(0), tzinfo=crm.tz)
-        return (start_next - dt.timedelta(microseconds=1)).astimezone(dt.timezone.utc)
+        return (start_next - dt.timedelta(microseconds=1)).astimezone(dt.UTC)
     raise ValidationError(f"{when!r} is not a date; give it as 2026-01-31")
 
 
@@ -57,7 +56,6 @@ def timeline(
     """A contact's events, newest first (one indexed range scan of the timeline index)."""
     from crm_hookspecs.events import registered_types
     from crm_hookspecs.records import TimelineEntry
-
     from crm_warehouse.models import EventContactRow as L
     from crm_warehouse.models import EventRow as E
 
@@ -113,12 +111,21 @@ def as_of(crm: CRM, contact_id: int, when: dt.date | dt.datetime) -> dict[str, A
             & (L.kind == "contact")
             & L.via_contact_id.is_null()
             & (L.occurred_at <= naive_utc(cutoff))
-            & E.type.in_(("ContactCreated", "ContactChanged", "ContactDeleted", "ContactRestored", "ContactsMerged", "ContactsUnmerged"))
+            & E.type.in_(
+                (
+                    "ContactCreated",
+                    "ContactChanged",
+                    "ContactDeleted",
+                    "ContactRestored",
+                    "ContactsMerged",
+                    "ContactsUnmerged",
+                )
+            )
         )
         .order_by(L.occurred_at, L.event)
     )
     state: dict[str, Any] | None = None
-    for type_name, occurred_at, payload in query.tuples().iterator():
+    for type_name, _occurred_at, payload in query.tuples().iterator():
         p = json.loads(payload)
         if type_name == "ContactCreated" and p.get("contact_id") == contact_id:
             state = {"id": contact_id, "kind": p.get("kind", "person"), **(p.get("data") or {})}
@@ -150,7 +157,9 @@ def as_of(crm: CRM, contact_id: int, when: dt.date | dt.datetime) -> dict[str, A
         day = when.isoformat() if isinstance(when, (dt.date, dt.datetime)) else str(when)
         if created is not None:
             first = aware_utc(created).astimezone(crm.tz)
-            raise NotFoundError(f"contact {contact_id} did not exist yet on {day}: it was created on {first:%Y-%m-%d %H:%M}")
+            raise NotFoundError(
+                f"contact {contact_id} did not exist yet on {day}: it was created on {first:%Y-%m-%d %H:%M}"
+            )
         raise NotFoundError(
             f"the warehouse holds no creation of contact {contact_id}, so its fields on {day} cannot be rebuilt "
             "(was the warehouse enabled when it was created? 'crm warehouse rebuild' adds older events from the outbox)"

@@ -6,8 +6,9 @@ cattrs, the currency table) is imported inside the hooks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import CommandSpec
@@ -16,7 +17,6 @@ from crm_hookspecs.records import CommandSpec
 @hookimpl
 def crm_schema() -> Any:
     from crm_hookspecs.records import PluginSchema
-
     from crm_warehouse.models import MODELS
 
     return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)
@@ -39,7 +39,11 @@ def crm_plugin_api(crm: Any) -> Any:
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
     return [
-        CommandSpec("sales", "crm_warehouse.cli.sales:sales", "Requests, quotes and sales: add, list, move through the pipeline, close."),
+        CommandSpec(
+            "sales",
+            "crm_warehouse.cli.sales:sales",
+            "Requests, quotes and sales: add, list, move through the pipeline, close.",
+        ),
         CommandSpec(
             "warehouse",
             "crm_warehouse.cli.warehouse:warehouse",

@@ -30,7 +30,17 @@ __all__ = ["ERASED", "KEPT_FIELDS", "erase", "export", "merge", "unmerge"]
 ERASED = "[erased]"
 #: contact fields that do not identify a person: kept by an erasure
 KEPT_FIELDS = frozenset(
-    {"kind", "status", "region", "country", "owner", "language", "do_not_contact", "organization_id", "status_changed_at"}
+    {
+        "kind",
+        "status",
+        "region",
+        "country",
+        "owner",
+        "language",
+        "do_not_contact",
+        "organization_id",
+        "status_changed_at",
+    }
 )
 #: text fields of the contract's other event types that may identify the person
 _TEXT_FIELDS = {
@@ -76,15 +86,24 @@ def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
                 "scores": json.loads(r.scores),
                 "negative": r.negative,
             }
-            for r in SurveyResponseRow.select().where(SurveyResponseRow.contact_id == contact_id).order_by(SurveyResponseRow.answered_at)
+            for r in SurveyResponseRow.select()
+            .where(SurveyResponseRow.contact_id == contact_id)
+            .order_by(SurveyResponseRow.answered_at)
         ]
         events = [
-            {"type": t, "occurred_at": at.isoformat() if hasattr(at, "isoformat") else str(at), "actor": actor, "channel": channel, "payload": json.loads(p)}
+            {
+                "type": t,
+                "occurred_at": at.isoformat() if hasattr(at, "isoformat") else str(at),
+                "actor": actor,
+                "channel": channel,
+                "payload": json.loads(p),
+            }
             for t, at, actor, channel, p in E.select(E.type, E.occurred_at, E.actor, E.channel, E.payload)
             .join(L, on=(L.event == E.id))
             .where((L.contact_id == contact_id) & L.via_contact_id.is_null())
             .order_by(L.occurred_at, L.event)
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         ]
     if not (sales or actions or documents or responses or events):
         return None
@@ -111,7 +130,9 @@ def _erase_payload(type_name: str, payload: dict[str, Any], contact_id: int) -> 
         out["data"] = {k: (v if k in KEPT_FIELDS else _scrub(v)) for k, v in (payload.get("data") or {}).items()}
     elif type_name == "ContactChanged" and payload.get("contact_id") == contact_id:
         out["changes"] = {
-            field: change if field in KEPT_FIELDS or not isinstance(change, dict) else {"old": _scrub(change.get("old")), "new": _scrub(change.get("new"))}
+            field: change
+            if field in KEPT_FIELDS or not isinstance(change, dict)
+            else {"old": _scrub(change.get("old")), "new": _scrub(change.get("new"))}
             for field, change in (payload.get("changes") or {}).items()
         }
     elif type_name == "SaleUpdated":
@@ -154,12 +175,15 @@ def erase(crm: CRM, contact_id: int) -> int:
             EventRow.select(EventRow.id, EventRow.type, EventRow.payload)
             .join(L, on=(L.event == EventRow.id))
             .where((L.contact_id == contact_id) & L.via_contact_id.is_null())
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         )
         for pk, type_name, text in rows:
             erased = _erase_payload(type_name, json.loads(text), contact_id)
             if erased is not None:
-                EventRow.update(payload=json.dumps(erased, ensure_ascii=False, separators=(",", ":"))).where(EventRow.id == pk).execute()
+                EventRow.update(payload=json.dumps(erased, ensure_ascii=False, separators=(",", ":"))).where(
+                    EventRow.id == pk
+                ).execute()
                 count += 1
         # the audit trail's values of personal fields
         count += (
@@ -177,20 +201,31 @@ def erase(crm: CRM, contact_id: int) -> int:
         count += (
             StaffActionRow.update(subject=ERASED, body=ERASED).where(StaffActionRow.contact_id == contact_id).execute()
         )
-        sale_ids = [s for (s,) in SaleRow.select(SaleRow.id).where(SaleRow.contact_id == contact_id).tuples().iterator()]
+        sale_ids = [
+            s for (s,) in SaleRow.select(SaleRow.id).where(SaleRow.contact_id == contact_id).tuples().iterator()
+        ]
         if sale_ids:
             count += SaleRow.update(title=ERASED, description=ERASED).where(SaleRow.id.in_(sale_ids)).execute()
-            SaleRow.update(lost_reason=ERASED).where(SaleRow.id.in_(sale_ids) & SaleRow.lost_reason.is_null(False)).execute()
+            SaleRow.update(lost_reason=ERASED).where(
+                SaleRow.id.in_(sale_ids) & SaleRow.lost_reason.is_null(False)
+            ).execute()
             SalesFactRow.update(lost_reason=ERASED).where(
                 SalesFactRow.sale_id.in_(sale_ids) & SalesFactRow.lost_reason.is_null(False)
             ).execute()
         # documents attached to the contact alone go, with their files once no other document uses them
-        docs = list(DocumentRow.select(DocumentRow.id, DocumentRow.blob).where((DocumentRow.contact_id == contact_id) & DocumentRow.sale.is_null()).tuples().iterator())
+        docs = list(
+            DocumentRow.select(DocumentRow.id, DocumentRow.blob)
+            .where((DocumentRow.contact_id == contact_id) & DocumentRow.sale.is_null())
+            .tuples()
+            .iterator()
+        )
         if docs:
             DocumentRow.delete().where(DocumentRow.id.in_([d for d, _ in docs])).execute()
             count += len(docs)
             shas = sorted({sha for _, sha in docs})
-            still_used = {s for (s,) in DocumentRow.select(DocumentRow.blob).where(DocumentRow.blob.in_(shas)).tuples().iterator()}
+            still_used = {
+                s for (s,) in DocumentRow.select(DocumentRow.blob).where(DocumentRow.blob.in_(shas)).tuples().iterator()
+            }
             orphans = [s for s in shas if s not in still_used]
             if orphans:
                 BlobRow.delete().where(BlobRow.sha256.in_(orphans)).execute()
@@ -234,9 +269,15 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
             (SaleRow, SaleRow.id, ((SalesFactRow, SalesFactRow.sale_id),)),
             (StaffActionRow, StaffActionRow.id, ()),
             (DocumentRow, DocumentRow.id, ()),
-            (SurveyResponseRow, SurveyResponseRow.response_id, ((SurveyAnswerFactRow, SurveyAnswerFactRow.response_id),)),
+            (
+                SurveyResponseRow,
+                SurveyResponseRow.response_id,
+                ((SurveyAnswerFactRow, SurveyAnswerFactRow.response_id),),
+            ),
         ):
-            ids = [i for (i,) in model.select(key).where(model.contact_id == merged_id).order_by(key).tuples().iterator()]
+            ids = [
+                i for (i,) in model.select(key).where(model.contact_id == merged_id).order_by(key).tuples().iterator()
+            ]
             if not ids:
                 continue
             for start in range(0, len(ids), 500):
@@ -248,7 +289,10 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
         # the merged contact's history shows on the survivor's timeline too
         L = EventContactRow
         links = list(
-            L.select(L.event, L.occurred_at, L.kind).where((L.contact_id == merged_id) & L.via_contact_id.is_null()).tuples().iterator()
+            L.select(L.event, L.occurred_at, L.kind)
+            .where((L.contact_id == merged_id) & L.via_contact_id.is_null())
+            .tuples()
+            .iterator()
         )
         if links:
             from crm_warehouse.store import insert_ignore, naive_utc
@@ -257,10 +301,19 @@ def merge(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
             have: set[int] = set()
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
-                have.update(e for (e,) in L.select(L.event).where((L.contact_id == survivor_id) & L.event.in_(chunk)).tuples().iterator())
+                have.update(
+                    e
+                    for (e,) in L.select(L.event)
+                    .where((L.contact_id == survivor_id) & L.event.in_(chunk))
+                    .tuples()
+                    .iterator()
+                )
             added = [(survivor_id, naive_utc(at), e, kind, merged_id) for e, at, kind in links if e not in have]
             insert_ignore(
-                crm.database, L._meta.table_name, ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"), added
+                crm.database,
+                L._meta.table_name,
+                ("contact_id", "occurred_at", "event_id", "kind", "via_contact_id"),
+                added,
             )
             if added:
                 moved[L._meta.table_name] = [row[2] for row in added]
@@ -295,7 +348,9 @@ def unmerge(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[in
                 L = EventContactRow
                 for start in range(0, len(ids), 500):
                     L.delete().where(
-                        (L.contact_id == survivor_id) & (L.via_contact_id == merged_id) & L.event.in_(ids[start : start + 500])
+                        (L.contact_id == survivor_id)
+                        & (L.via_contact_id == merged_id)
+                        & L.event.in_(ids[start : start + 500])
                     ).execute()
                 continue
             if table not in tables:
@@ -305,4 +360,6 @@ def unmerge(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[in
                 chunk = ids[start : start + 500]
                 model.update(contact_id=merged_id).where(key.in_(chunk) & (model.contact_id == survivor_id)).execute()
                 for other, other_key in extra:
-                    other.update(contact_id=merged_id).where(other_key.in_(chunk) & (other.contact_id == survivor_id)).execute()
+                    other.update(contact_id=merged_id).where(
+                        other_key.in_(chunk) & (other.contact_id == survivor_id)
+                    ).execute()

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from crm_core.storage import bulk_insert
-
 from crm_warehouse.catalog import CONTACT_TYPES
 from crm_warehouse.store import StoredEvent, aware_utc, load_event, naive_utc
 
@@ -82,7 +82,17 @@ def _status_steps(s: StoredEvent) -> list[tuple[int, dict[str, Any]]]:
     e: Any = s.event
     if s.type == "ContactCreated":
         data = e.data or {}
-        return [(int(e.contact_id), {"status": data.get("status"), "region": data.get("region"), "country": data.get("country"), "deleted": False})]
+        return [
+            (
+                int(e.contact_id),
+                {
+                    "status": data.get("status"),
+                    "region": data.get("region"),
+                    "country": data.get("country"),
+                    "deleted": False,
+                },
+            )
+        ]
     if s.type == "ContactChanged":
         update = {f: getattr(c, "new", c) for f, c in e.changes.items() if f in STATUS_FIELDS}
         return [(int(e.contact_id), update)] if update else []
@@ -216,7 +226,10 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
     stored: dict[int, dt.datetime] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        stored.update((rid, aware_utc(at)) for rid, at in R.select(R.response_id, R.answered_at).where(R.response_id.in_(chunk)).tuples().iterator())
+        stored.update(
+            (rid, aware_utc(at))
+            for rid, at in R.select(R.response_id, R.answered_at).where(R.response_id.in_(chunk)).tuples().iterator()
+        )
     # an older answer retried after a newer one must not overwrite it
     keep = [rid for rid in ids if rid not in stored or latest[rid].occurred_at >= stored[rid]]
     if not keep:
@@ -234,22 +247,52 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
         day = local_date(crm, s.occurred_at)
         q = quarter(day)
         at = naive_utc(s.occurred_at)
-        scores = {str(k): float(v) for k, v in (e.scores or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        scores = {
+            str(k): float(v)
+            for k, v in (e.scores or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         negative = bool(e.negative)
         region = e.region
         common = (int(e.survey_id), int(e.version), int(e.contact_id))
         responses.append((rid, *common, negative, region, at, day, q, json.dumps(scores), s.event_id))
-        answers.extend((rid, question[:100], *common, score, negative, region, at, day, q) for question, score in scores.items())
+        answers.extend(
+            (rid, question[:100], *common, score, negative, region, at, day, q) for question, score in scores.items()
+        )
     bulk_insert(
         R,
-        ("response_id", "survey_id", "version", "contact_id", "negative", "region", "answered_at", "answered_on", "answered_quarter", "scores", "event_id"),
+        (
+            "response_id",
+            "survey_id",
+            "version",
+            "contact_id",
+            "negative",
+            "region",
+            "answered_at",
+            "answered_on",
+            "answered_quarter",
+            "scores",
+            "event_id",
+        ),
         responses,
         database=crm.database,
     )
     if answers:
         bulk_insert(
             F,
-            ("response_id", "question", "survey_id", "version", "contact_id", "score", "negative", "region", "answered_at", "answered_on", "answered_quarter"),
+            (
+                "response_id",
+                "question",
+                "survey_id",
+                "version",
+                "contact_id",
+                "score",
+                "negative",
+                "region",
+                "answered_at",
+                "answered_on",
+                "answered_quarter",
+            ),
             answers,
             database=crm.database,
         )
@@ -258,7 +301,9 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
 # -- rebuilding ----------------------------------------------------------------
 
 
-def _row_event(pk: int, event_id: str, type_name: str, occurred_at: Any, actor: str | None, channel: str, payload: str) -> StoredEvent:
+def _row_event(
+    pk: int, event_id: str, type_name: str, occurred_at: Any, actor: str | None, channel: str, payload: str
+) -> StoredEvent:
     from crm_hookspecs.events import UnknownEvent
 
     event = load_event(type_name, payload)
@@ -293,7 +338,15 @@ def rebuild_from_store(crm: CRM, page: int = 5000, progress: Callable[[int], Non
     database = crm.database
     for model in (ContactChangeRow, ContactStatusRow, SurveyAnswerFactRow, SurveyResponseRow):
         model.delete().execute()
-    columns = (EventRow.id, EventRow.event_id, EventRow.type, EventRow.occurred_at, EventRow.actor, EventRow.channel, EventRow.payload)
+    columns = (
+        EventRow.id,
+        EventRow.event_id,
+        EventRow.type,
+        EventRow.occurred_at,
+        EventRow.actor,
+        EventRow.channel,
+        EventRow.payload,
+    )
     done = 0
 
     # contact events, per contact in time order; merge links (via_contact_id) are copies, skipped
@@ -338,7 +391,8 @@ def rebuild_from_store(crm: CRM, page: int = 5000, progress: Callable[[int], Non
             .where(EventRow.type == "SurveyAnswered", EventRow.id > last)
             .order_by(EventRow.id)
             .limit(page)
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         )
         if not rows:
             break
@@ -354,4 +408,3 @@ def rebuild_from_store(crm: CRM, page: int = 5000, progress: Callable[[int], Non
         "survey_responses": SurveyResponseRow.select().count(),
         "survey_answers": SurveyAnswerFactRow.select().count(),
     }
-

@@ -13,12 +13,12 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.errors import NotFoundError, ValidationError
-
 from crm_warehouse.checks import check_date as _date
 from crm_warehouse.checks import check_id as _id
 from crm_warehouse.checks import check_text as _text
@@ -27,7 +27,6 @@ from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-
     from crm_warehouse.models import SaleRow
     from crm_warehouse.settings import PipelineSettings, WarehouseSettings
 
@@ -132,7 +131,6 @@ class SalesBook:
 
     def _row(self, sale_id: Any, lock: bool = False) -> SaleRow:
         from crm_core.storage import for_update
-
         from crm_warehouse.models import SaleRow
 
         sale_id = _id(sale_id, "sales record")
@@ -228,11 +226,12 @@ class SalesBook:
     ) -> Sale:
         """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first)."""
         from crm_hookspecs.events import RequestReceived, StageChanged
-
         from crm_warehouse.models import SaleRow, StageMoveRow
 
         if kind not in KINDS:
-            raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)} (rfp: request for proposal, rfq: request for quotation)")
+            raise ValidationError(
+                f"kind {kind!r} is not one of {', '.join(KINDS)} (rfp: request for proposal, rfq: request for quotation)"
+            )
         contact_id = _id(contact_id, "contact")
         currency = check_currency(currency if currency is not None else self.settings.default_currency)
         value = check_amount(amount, currency)
@@ -271,12 +270,24 @@ class SalesBook:
             if kind in REQUEST_KINDS:
                 self.crm.emit(
                     RequestReceived(
-                        record_id=row.id, contact_id=contact_id, kind=kind, owner=row.owner, region=row.region, actor=actor, channel=channel
+                        record_id=row.id,
+                        contact_id=contact_id,
+                        kind=kind,
+                        owner=row.owner,
+                        region=row.region,
+                        actor=actor,
+                        channel=channel,
                     )
                 )
             self.crm.emit(
                 StageChanged(
-                    record_id=row.id, contact_id=contact_id, old_stage=None, new_stage=stage, owner=row.owner, actor=actor, channel=channel
+                    record_id=row.id,
+                    contact_id=contact_id,
+                    old_stage=None,
+                    new_stage=stage,
+                    owner=row.owner,
+                    actor=actor,
+                    channel=channel,
                 )
             )
             self._write_facts([row])
@@ -312,7 +323,13 @@ class SalesBook:
             if "amount" in changes or "currency" in changes:
                 row.amount = check_amount(changes.get("amount", row.amount), currency)
                 row.currency = currency
-            for key, limit in (("title", 300), ("owner", 100), ("region", 100), ("product_line", 100), ("description", 20_000)):
+            for key, limit in (
+                ("title", 300),
+                ("owner", 100),
+                ("region", 100),
+                ("product_line", 100),
+                ("description", 20_000),
+            ):
                 if key in changes:
                     value = _text(changes[key], key.replace("_", " "), limit)
                     setattr(row, key, value if value is not None or key not in ("title", "description") else "")
@@ -331,10 +348,14 @@ class SalesBook:
             row.updated_at = self.crm.clock.now()
             row.save()
             self._write_facts([row])
-            self.crm.emit(SaleUpdated(record_id=row.id, contact_id=row.contact_id, changes=diff, actor=actor, channel=channel))
+            self.crm.emit(
+                SaleUpdated(record_id=row.id, contact_id=row.contact_id, changes=diff, actor=actor, channel=channel)
+            )
             return self._view(row)
 
-    def move(self, sale_id: int, stage: str, *, actor: str | None = None, channel: str = "staff", reopen: bool = False) -> Sale:
+    def move(
+        self, sale_id: int, stage: str, *, actor: str | None = None, channel: str = "staff", reopen: bool = False
+    ) -> Sale:
         """Move a record to another open stage (closing goes through :meth:`close`).
 
         A closed record moves back to an open stage only with ``reopen``: its
@@ -418,7 +439,6 @@ class SalesBook:
 
     def _set_stage(self, row: SaleRow, stage: str, actor: str | None, channel: str) -> Sale:
         from crm_hookspecs.events import StageChanged
-
         from crm_warehouse.models import StageMoveRow
 
         old = row.stage
@@ -428,7 +448,15 @@ class SalesBook:
         row.save()
         StageMoveRow.create(sale=row.id, old_stage=old, new_stage=stage, moved_at=now, actor=actor)
         self.crm.emit(
-            StageChanged(record_id=row.id, contact_id=row.contact_id, old_stage=old, new_stage=stage, owner=row.owner, actor=actor, channel=channel)
+            StageChanged(
+                record_id=row.id,
+                contact_id=row.contact_id,
+                old_stage=old,
+                new_stage=stage,
+                owner=row.owner,
+                actor=actor,
+                channel=channel,
+            )
         )
         self._write_facts([row])
         return self._view(row)
@@ -470,7 +498,6 @@ class SalesBook:
 
     def _write_facts(self, rows: Iterable[SaleRow]) -> int:
         from crm_core.storage import bulk_insert
-
         from crm_warehouse.models import SalesFactRow
 
         facts = [self._fact(row) for row in rows]
@@ -498,7 +525,7 @@ class SalesBook:
 
 
 def _naive(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _json_value(value: Any) -> Any:

@@ -52,9 +52,7 @@ class PipelineSettings:
     def __attrs_post_init__(self) -> None:
         stages = self.stages
         if len(stages) < 3:
-            raise ValueError(
-                f"stages must list at least one open stage and the won and lost stages, not {stages!r}"
-            )
+            raise ValueError(f"stages must list at least one open stage and the won and lost stages, not {stages!r}")
         bad = [s for s in stages if not isinstance(s, str) or not s.strip() or s != s.strip().lower() or len(s) > 40]
         if bad:
             raise ValueError(f"stage names are lower-case words of up to 40 characters, not {bad[0]!r}")
@@ -68,10 +66,14 @@ class PipelineSettings:
             raise ValueError("won_stage and lost_stage must be two different stages")
         unknown = sorted(set(self.probabilities) - set(stages))
         if unknown:
-            raise ValueError(f"probabilities names {unknown[0]!r}, which is not one of the stages ({', '.join(stages)})")
+            raise ValueError(
+                f"probabilities names {unknown[0]!r}, which is not one of the stages ({', '.join(stages)})"
+            )
         for stage in self.open_stages:
             if stage not in self.probabilities:
-                raise ValueError(f"probabilities has no win probability for the open stage {stage!r}; add {stage} = 0.5 (0 to 1)")
+                raise ValueError(
+                    f"probabilities has no win probability for the open stage {stage!r}; add {stage} = 0.5 (0 to 1)"
+                )
         for stage, p in self.probabilities.items():
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"probabilities.{stage} = {p} is not between 0 and 1")

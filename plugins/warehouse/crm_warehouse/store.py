@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.storage import dialect
-
 from crm_warehouse.catalog import TYPE_KINDS, kind_of
 
 if TYPE_CHECKING:
     import peewee
-    from crm_hookspecs.events import Event
 
     from crm_core.app import CRM
+    from crm_hookspecs.events import Event
 
 __all__ = ["StoredEvent", "append", "backfill_from_outbox", "insert_ignore", "load_event", "naive_utc"]
 
@@ -66,9 +66,9 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     tz = value.tzinfo
     if tz is None:
         return value
-    if tz is dt.timezone.utc:  # the usual case, on the hot path: no conversion
+    if tz is dt.UTC:  # the usual case, on the hot path: no conversion
         return value.replace(tzinfo=None)
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def aware_utc(value: dt.datetime | str) -> dt.datetime:
@@ -77,10 +77,10 @@ def aware_utc(value: dt.datetime | str) -> dt.datetime:
         value = dt.datetime.fromisoformat(value)
     tz = value.tzinfo
     if tz is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    if tz is dt.timezone.utc:
+        return value.replace(tzinfo=dt.UTC)
+    if tz is dt.UTC:
         return value
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def insert_ignore(

@@ -8,7 +8,8 @@ need the contacts plugin enable both by name.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,9 @@ def warehouse_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``warehouse_app(*extra_plugins, settings={...})``: a migrated app with the warehouse alone."""
 
     def make(*extra: Any, settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return crm_factory(plugins=[("warehouse", warehouse_plugin), *extra], settings={"warehouse": settings or {}}, **kwargs)
+        return crm_factory(
+            plugins=[("warehouse", warehouse_plugin), *extra], settings={"warehouse": settings or {}}, **kwargs
+        )
 
     return make
 

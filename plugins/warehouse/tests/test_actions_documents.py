@@ -7,10 +7,9 @@ import hashlib
 import io
 
 import pytest
+
 from crm_core.errors import CRMError, NotFoundError, ValidationError
-
 from crm_warehouse.models import BlobRow, DocumentRow
-
 
 # -- staff actions -------------------------------------------------------------------
 
@@ -21,7 +20,9 @@ def test_log_a_call_against_a_sale_emits_staff_action_logged(warehouse_app, crm_
     sale = api.sales.add("rfq", 8)
     crm_recorder.events.clear()
     yesterday = crm_clock.now() - dt.timedelta(days=1)
-    call = api.actions.log("call", sale_id=sale.id, subject="Follow-up", body="Wants a discount", author="maria", occurred_at=yesterday)
+    call = api.actions.log(
+        "call", sale_id=sale.id, subject="Follow-up", body="Wants a discount", author="maria", occurred_at=yesterday
+    )
     assert (call.kind, call.contact_id, call.sale_id, call.author, call.occurred_at, call.logged_at) == (
         "call", 8, sale.id, "maria", yesterday, crm_clock.now(),
     )  # fmt: skip
@@ -38,12 +39,24 @@ def test_log_a_call_against_a_sale_emits_staff_action_logged(warehouse_app, crm_
 
 
 BAD_ACTIONS = [
-        ({"kind": "fax", "contact_id": 1, "body": "x"}, ValidationError, "kind 'fax' is not one of note, call, meeting, email"),
-        ({"kind": "note", "body": "x"}, ValidationError, "against a contact or a sale"),
-        ({"kind": "note", "contact_id": 1}, ValidationError, "the note is empty"),
-        ({"kind": "note", "contact_id": 1, "body": "x", "occurred_at": dt.datetime(2026, 1, 1)}, ValidationError, "aware datetime"),
-        ({"kind": "call", "contact_id": 1, "body": "x", "occurred_at": dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)}, ValidationError, "in the future"),
-        ({"kind": "note", "sale_id": 77, "body": "x"}, NotFoundError, "sales record 77 does not exist"),
+    (
+        {"kind": "fax", "contact_id": 1, "body": "x"},
+        ValidationError,
+        "kind 'fax' is not one of note, call, meeting, email",
+    ),
+    ({"kind": "note", "body": "x"}, ValidationError, "against a contact or a sale"),
+    ({"kind": "note", "contact_id": 1}, ValidationError, "the note is empty"),
+    (
+        {"kind": "note", "contact_id": 1, "body": "x", "occurred_at": dt.datetime(2026, 1, 1)},
+        ValidationError,
+        "aware datetime",
+    ),
+    (
+        {"kind": "call", "contact_id": 1, "body": "x", "occurred_at": dt.datetime(2027, 1, 1, tzinfo=dt.UTC)},
+        ValidationError,
+        "in the future",
+    ),
+    ({"kind": "note", "sale_id": 77, "body": "x"}, NotFoundError, "sales record 77 does not exist"),
 ]
 
 
@@ -101,7 +114,10 @@ def test_an_oversized_document_is_refused_and_nothing_is_kept(warehouse_app, tmp
     store = app.plugin("warehouse").documents
     big = tmp_path / "big.bin"
     big.write_bytes(b"x" * 1001)
-    with pytest.raises(CRMError, match=r"big.bin is 1,001 bytes, larger than the limit of 1,000 bytes \(plugins.warehouse.max_document_mb\)"):
+    with pytest.raises(
+        CRMError,
+        match=r"big.bin is 1,001 bytes, larger than the limit of 1,000 bytes \(plugins.warehouse.max_document_mb\)",
+    ):
         store.attach(big, contact_id=1)
     # a stream is only measured while it is read: refused all the same, its partial copy removed
     with pytest.raises(CRMError, match=r"larger than the limit of 1,000 bytes"):

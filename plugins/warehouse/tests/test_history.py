@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from crm_core.errors import NotFoundError, ValidationError
 from crm_hookspecs.apis import WarehouseAPI
 from crm_hookspecs.events import (
@@ -19,7 +20,7 @@ from crm_hookspecs.events import (
 )
 from crm_hookspecs.records import FieldChange
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def change(**fields: tuple) -> dict:
@@ -39,10 +40,20 @@ def test_timeline_newest_first_filtered_by_kind_and_paged(warehouse_app, emit, c
         crm_clock.advance(hours=1)
         emit(app, StaffActionLogged(action_id=i, contact_id=1, kind="call", author="maria"))
     crm_clock.advance(hours=1)
-    emit(app, TaskCreated(task_id=1, kind="call-back", title="Call Ana", contact_id=1), StaffActionLogged(action_id=9, contact_id=2, kind="note"))
+    emit(
+        app,
+        TaskCreated(task_id=1, kind="call-back", title="Call Ana", contact_id=1),
+        StaffActionLogged(action_id=9, contact_id=2, kind="note"),
+    )
     api = app.plugin("warehouse")
     entries = api.timeline(1)
-    assert [e.type for e in entries] == ["TaskCreated", "StaffActionLogged", "StaffActionLogged", "StaffActionLogged", "ContactCreated"]
+    assert [e.type for e in entries] == [
+        "TaskCreated",
+        "StaffActionLogged",
+        "StaffActionLogged",
+        "StaffActionLogged",
+        "ContactCreated",
+    ]
     assert [e.occurred_at for e in entries] == sorted((e.occurred_at for e in entries), reverse=True)
     assert entries[-1].summary == "created (person): Ana"
     assert entries[0].summary == "task call-back created: Call Ana"
@@ -60,9 +71,19 @@ def test_timeline_newest_first_filtered_by_kind_and_paged(warehouse_app, emit, c
 def test_contact_as_of_rebuilds_the_fields_on_a_past_date(warehouse_app, emit, crm_clock):
     crm_clock.set(dt.datetime(2026, 1, 10, 12, tzinfo=UTC))
     app = warehouse_app(timezone="Europe/Madrid")
-    emit(app, ContactCreated(contact_id=5, data={"first_name": "Ana", "email": "ana@old.es", "status": "prospect", "tags": ["vip"]}))
+    emit(
+        app,
+        ContactCreated(
+            contact_id=5, data={"first_name": "Ana", "email": "ana@old.es", "status": "prospect", "tags": ["vip"]}
+        ),
+    )
     crm_clock.set(dt.datetime(2026, 1, 20, 9, tzinfo=UTC))
-    emit(app, ContactChanged(contact_id=5, changes=change(email=("ana@old.es", "ana@new.es"), status=("prospect", "customer"))))
+    emit(
+        app,
+        ContactChanged(
+            contact_id=5, changes=change(email=("ana@old.es", "ana@new.es"), status=("prospect", "customer"))
+        ),
+    )
     # 23:30 UTC on the 31st is already February 1st in Madrid
     crm_clock.set(dt.datetime(2026, 1, 31, 23, 30, tzinfo=UTC))
     emit(app, ContactChanged(contact_id=5, changes=change(phone=(None, "+34600000000"))))
@@ -76,7 +97,9 @@ def test_contact_as_of_rebuilds_the_fields_on_a_past_date(warehouse_app, emit, c
     assert (on_31st["email"], on_31st["status"], "phone" in on_31st) == ("ana@new.es", "customer", False)
     assert api.contact_as_of(5, dt.datetime(2026, 1, 31, 23, 30, tzinfo=UTC))["phone"] == "+34600000000"
     assert api.contact_as_of(5, dt.date(2026, 2, 10))["deleted"] is True
-    with pytest.raises(NotFoundError, match=r"contact 5 did not exist yet on 2026-01-09: it was created on 2026-01-10 13:00"):
+    with pytest.raises(
+        NotFoundError, match=r"contact 5 did not exist yet on 2026-01-09: it was created on 2026-01-10 13:00"
+    ):
         api.contact_as_of(5, dt.date(2026, 1, 9))
     with pytest.raises(NotFoundError, match=r"holds no creation of contact 6"):
         api.contact_as_of(6, dt.date(2026, 1, 9))
@@ -88,7 +111,11 @@ def test_contact_as_of_rebuilds_the_fields_on_a_past_date(warehouse_app, emit, c
 
 def test_as_of_follows_deletions_merges_and_ignores_the_other_contacts_events(warehouse_app, emit, crm_clock):
     app = warehouse_app()
-    emit(app, ContactCreated(contact_id=1, data={"first_name": "Ana"}), ContactCreated(contact_id=2, data={"first_name": "Ann"}))
+    emit(
+        app,
+        ContactCreated(contact_id=1, data={"first_name": "Ana"}),
+        ContactCreated(contact_id=2, data={"first_name": "Ann"}),
+    )
     crm_clock.advance(days=1)
     emit(app, ContactsMerged(survivor_id=1, merged_id=2, merge_id=1))
     crm_clock.advance(days=1)
@@ -99,7 +126,13 @@ def test_as_of_follows_deletions_merges_and_ignores_the_other_contacts_events(wa
     today = crm_clock.now()
     assert api.contact_as_of(1, today) == {"id": 1, "kind": "person", "first_name": "Ana", "deleted": False}
     assert api.contact_as_of(1, today - dt.timedelta(days=1))["deleted"] is True
-    assert api.contact_as_of(2, today) == {"id": 2, "kind": "person", "first_name": "Ann", "deleted": True, "merged_into": 1}
+    assert api.contact_as_of(2, today) == {
+        "id": 2,
+        "kind": "person",
+        "first_name": "Ann",
+        "deleted": True,
+        "merged_into": 1,
+    }
 
 
 def test_the_audit_trail_says_who_changed_what_when_and_how(warehouse_app, emit, crm_clock):
@@ -108,7 +141,12 @@ def test_the_audit_trail_says_who_changed_what_when_and_how(warehouse_app, emit,
     crm_clock.advance(days=2)
     emit(app, ContactChanged(contact_id=1, changes=change(email=("a@x.es", "b@x.es")), actor="luis", channel="staff"))
     crm_clock.advance(days=2)
-    emit(app, ContactChanged(contact_id=1, changes=change(email=("b@x.es", "c@x.es"), city=("Madrid", "Bilbao")), channel="self-service"))
+    emit(
+        app,
+        ContactChanged(
+            contact_id=1, changes=change(email=("b@x.es", "c@x.es"), city=("Madrid", "Bilbao")), channel="self-service"
+        ),
+    )
     emit(app, ContactChanged(contact_id=2, changes=change(email=(None, "z@x.es")), actor="luis"))
     api = app.plugin("warehouse")
     trail = api.audit(contact_id=1)
@@ -153,25 +191,40 @@ def test_customers_without_a_won_sale_since(warehouse_app, emit, crm_clock):
 
 def test_customers_are_quiet_from_their_last_purchase_or_becoming_customers(warehouse_app, emit, crm_clock):
     app = warehouse_app(timezone="Europe/Madrid")
-    emit(app, *(ContactCreated(contact_id=i, data={"status": "customer", "region": "north"}) for i in (1, 2, 3)),
-         ContactCreated(contact_id=4, data={"status": "prospect"}))
+    emit(
+        app,
+        *(ContactCreated(contact_id=i, data={"status": "customer", "region": "north"}) for i in (1, 2, 3)),
+        ContactCreated(contact_id=4, data={"status": "prospect"}),
+    )
     joined = app.today()
     sales = app.plugin("warehouse").sales
     old = sales.add("sale", 1, amount=10)
     sales.close(old.id, won=True, closed_on=joined - dt.timedelta(days=400))
     crm_clock.advance(days=10)
     # 2 leaves and comes back; a move of region does not start a new spell; 4 becomes a customer
-    emit(app, ContactChanged(contact_id=2, changes=change(status=("customer", "former"))),
-         ContactChanged(contact_id=3, changes=change(region=("north", "south"))))
+    emit(
+        app,
+        ContactChanged(contact_id=2, changes=change(status=("customer", "former"))),
+        ContactChanged(contact_id=3, changes=change(region=("north", "south"))),
+    )
     crm_clock.advance(days=10)
-    emit(app, ContactChanged(contact_id=2, changes=change(status=("former", "customer"))),
-         ContactChanged(contact_id=4, changes=change(status=("prospect", "customer"))))
+    emit(
+        app,
+        ContactChanged(contact_id=2, changes=change(status=("former", "customer"))),
+        ContactChanged(contact_id=4, changes=change(status=("prospect", "customer"))),
+    )
     back = app.today()
     api = app.plugin("warehouse")
     assert api.customers_quiet_since(joined) == {}  # all of them were customers from that day on
-    assert api.customers_quiet_since(joined + dt.timedelta(days=1)) == {1: (joined - dt.timedelta(days=400), joined), 3: (None, joined)}
+    assert api.customers_quiet_since(joined + dt.timedelta(days=1)) == {
+        1: (joined - dt.timedelta(days=400), joined),
+        3: (None, joined),
+    }
     assert api.customers_quiet_since(back + dt.timedelta(days=1)) == {
-        1: (joined - dt.timedelta(days=400), joined), 2: (None, back), 3: (None, joined), 4: (None, back),
+        1: (joined - dt.timedelta(days=400), joined),
+        2: (None, back),
+        3: (None, joined),
+        4: (None, back),
     }
     with pytest.raises(ValidationError, match="since must be a date"):
         api.customers_quiet_since("2025-01-01")
@@ -182,11 +235,25 @@ def test_survey_answers_are_stored_for_reports(warehouse_app, emit, crm_clock):
 
     app = warehouse_app()
     answered_at = crm_clock.now()
-    first = SurveyAnswered(survey_id=1, version=2, contact_id=7, response_id=10, scores={"nps": 6, "csat": 4}, negative=True, region="north")
+    first = SurveyAnswered(
+        survey_id=1,
+        version=2,
+        contact_id=7,
+        response_id=10,
+        scores={"nps": 6, "csat": 4},
+        negative=True,
+        region="north",
+    )
     emit(app, first)
     with app.activate():
         response = SurveyResponseRow.get_by_id(10)
-        assert (response.survey_id, response.version, response.contact_id, response.negative, response.region) == (1, 2, 7, True, "north")
+        assert (response.survey_id, response.version, response.contact_id, response.negative, response.region) == (
+            1,
+            2,
+            7,
+            True,
+            "north",
+        )
         assert (response.answered_on, response.answered_quarter) == (crm_clock.now().date(), "2026-Q1")
         facts = {(f.question, f.score, f.negative) for f in SurveyAnswerFactRow.select()}
         assert facts == {("nps", 6.0, True), ("csat", 4.0, True)}
@@ -194,7 +261,12 @@ def test_survey_answers_are_stored_for_reports(warehouse_app, emit, crm_clock):
     crm_clock.advance(hours=1)
     emit(app, SurveyAnswered(survey_id=1, version=2, contact_id=7, response_id=10, scores={"nps": 9}, region="north"))
     # ...and an older answer delivered late does not
-    emit(app, SurveyAnswered(survey_id=1, version=2, contact_id=7, response_id=10, scores={"nps": 1}, occurred_at=answered_at))
+    emit(
+        app,
+        SurveyAnswered(
+            survey_id=1, version=2, contact_id=7, response_id=10, scores={"nps": 1}, occurred_at=answered_at
+        ),
+    )
     with app.activate():
         assert [(f.question, f.score, f.negative) for f in SurveyAnswerFactRow.select()] == [("nps", 9.0, False)]
         assert SurveyResponseRow.get_by_id(10).negative is False

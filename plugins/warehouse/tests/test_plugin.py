@@ -7,10 +7,10 @@ import sys
 
 import attrs
 import click
-from crm_hookspecs.apis import WarehouseAPI
-from crm_hookspecs.records import PluginSchema
 
 import crm_warehouse.plugin as warehouse_plugin
+from crm_hookspecs.apis import WarehouseAPI
+from crm_hookspecs.records import PluginSchema
 from crm_warehouse.settings import WarehouseSettings
 
 

@@ -12,15 +12,19 @@ import json
 
 from crm_hookspecs.events import ContactChanged, ContactCreated, SurveyAnswered, TaskCreated
 from crm_hookspecs.records import FieldChange
-
 from crm_warehouse.models import ContactChangeRow, EventRow, SalesFactRow, SurveyAnswerFactRow
 
 
 def populate(app, emit):
     emit(
         app,
-        ContactCreated(contact_id=1, data={"first_name": "Ana", "email": "ana@x.es", "status": "customer", "region": "north"}),
-        ContactChanged(contact_id=1, changes={"email": FieldChange("ana@x.es", "ana@y.es"), "status": FieldChange("customer", "former")}),
+        ContactCreated(
+            contact_id=1, data={"first_name": "Ana", "email": "ana@x.es", "status": "customer", "region": "north"}
+        ),
+        ContactChanged(
+            contact_id=1,
+            changes={"email": FieldChange("ana@x.es", "ana@y.es"), "status": FieldChange("customer", "former")},
+        ),
         TaskCreated(task_id=1, kind="call", title="Call Ana García", contact_id=1),
         ContactCreated(contact_id=2, data={"first_name": "Bea"}),
         SurveyAnswered(survey_id=1, version=1, contact_id=2, response_id=5, scores={"nps": 8}),
@@ -60,7 +64,12 @@ def test_crm_erase_personal_data_keeps_amounts_and_removes_what_identifies(wareh
         count = app.hooks.erase_personal_data(app, 1)["warehouse"]
     assert count >= 8
     as_of = api.contact_as_of(1, app.now())
-    assert (as_of["first_name"], as_of["email"], as_of["status"], as_of["region"]) == ("[erased]", "[erased]", "former", "north")
+    assert (as_of["first_name"], as_of["email"], as_of["status"], as_of["region"]) == (
+        "[erased]",
+        "[erased]",
+        "former",
+        "north",
+    )
     summaries = " ".join(e.summary for e in api.timeline(1))
     assert "Ana" not in summaries and "ana@" not in summaries
     record = api.sales.get(sale.id)
@@ -100,7 +109,11 @@ def test_an_erasure_rolled_back_keeps_the_files(warehouse_app, emit):
 
 def test_crm_contacts_merged_moves_references_and_crm_contacts_unmerged_puts_them_back(warehouse_app, emit):
     app = warehouse_app()
-    emit(app, ContactCreated(contact_id=1, data={"first_name": "Ana"}), ContactCreated(contact_id=2, data={"first_name": "Ann"}))
+    emit(
+        app,
+        ContactCreated(contact_id=1, data={"first_name": "Ana"}),
+        ContactCreated(contact_id=2, data={"first_name": "Ann"}),
+    )
     emit(app, SurveyAnswered(survey_id=1, version=1, contact_id=2, response_id=5, scores={"nps": 8}))
     api = app.plugin("warehouse")
     kept = api.sales.add("rfq", 1)

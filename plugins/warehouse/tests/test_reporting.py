@@ -14,7 +14,6 @@ from crm_hookspecs.events import (
     SurveyAnswered,
 )
 from crm_hookspecs.records import FieldChange
-
 from crm_warehouse.models import (
     ContactChangeRow,
     ContactStatusRow,
@@ -23,7 +22,7 @@ from crm_warehouse.models import (
     SurveyResponseRow,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def status_rows(app, contact_id=None):
@@ -37,13 +36,24 @@ def status_rows(app, contact_id=None):
 def test_contact_status_history_has_one_interval_per_state(warehouse_app, emit, crm_clock):
     app = warehouse_app()
     t0 = crm_clock.now()
-    emit(app, ContactCreated(contact_id=1, data={"status": "prospect", "region": "north", "country": "ES", "email": "a@x.es"}))
+    emit(
+        app,
+        ContactCreated(
+            contact_id=1, data={"status": "prospect", "region": "north", "country": "ES", "email": "a@x.es"}
+        ),
+    )
     t1 = crm_clock.advance(days=30)
     emit(app, ContactChanged(contact_id=1, changes={"status": FieldChange("prospect", "customer")}))
     crm_clock.advance(days=1)
-    emit(app, ContactChanged(contact_id=1, changes={"email": FieldChange("a@x.es", "b@x.es")}))  # not followed: no new interval
+    emit(
+        app, ContactChanged(contact_id=1, changes={"email": FieldChange("a@x.es", "b@x.es")})
+    )  # not followed: no new interval
     t3 = crm_clock.advance(days=30)
-    emit(app, ContactChanged(contact_id=1, changes={"region": FieldChange("north", "south")}), ContactDeleted(contact_id=1))
+    emit(
+        app,
+        ContactChanged(contact_id=1, changes={"region": FieldChange("north", "south")}),
+        ContactDeleted(contact_id=1),
+    )
     t4 = crm_clock.advance(days=2)
     emit(app, ContactRestored(contact_id=1))
     assert status_rows(app) == [
@@ -58,7 +68,11 @@ def test_contact_status_history_has_one_interval_per_state(warehouse_app, emit, 
 def test_merges_mark_the_merged_contact_deleted_until_undone(warehouse_app, emit, crm_clock):
     app = warehouse_app()
     t0 = crm_clock.now()
-    emit(app, ContactCreated(contact_id=1, data={"status": "customer"}), ContactCreated(contact_id=2, data={"status": "prospect"}))
+    emit(
+        app,
+        ContactCreated(contact_id=1, data={"status": "customer"}),
+        ContactCreated(contact_id=2, data={"status": "prospect"}),
+    )
     t1 = crm_clock.advance(days=1)
     emit(app, ContactsMerged(survivor_id=1, merged_id=2, merge_id=3))
     t2 = crm_clock.advance(days=1)
@@ -76,15 +90,37 @@ def snapshot(app):
     """Every event-fed reporting table, without surrogate keys, in a stable order."""
     with app.activate():
         changes = sorted(
-            (c.event, c.contact_id, c.occurred_at, c.actor, c.channel, c.action, c.field or "", c.old_value or "", c.new_value or "")
+            (
+                c.event,
+                c.contact_id,
+                c.occurred_at,
+                c.actor,
+                c.channel,
+                c.action,
+                c.field or "",
+                c.old_value or "",
+                c.new_value or "",
+            )
             for c in ContactChangeRow.select()
         )
         responses = sorted(
-            (r.response_id, r.survey_id, r.version, r.contact_id, r.negative, r.region, r.answered_at, r.scores) for r in SurveyResponseRow.select()
+            (r.response_id, r.survey_id, r.version, r.contact_id, r.negative, r.region, r.answered_at, r.scores)
+            for r in SurveyResponseRow.select()
         )
         answers = sorted((a.response_id, a.question, a.score, a.answered_on) for a in SurveyAnswerFactRow.select())
         facts = sorted(
-            (f.sale_id, f.contact_id, f.amount, f.currency, f.stage, f.outcome, f.won, f.created_on, f.closed_on, f.closed_quarter)
+            (
+                f.sale_id,
+                f.contact_id,
+                f.amount,
+                f.currency,
+                f.stage,
+                f.outcome,
+                f.won,
+                f.created_on,
+                f.closed_on,
+                f.closed_quarter,
+            )
             for f in SalesFactRow.select()
         )
     return {"status": status_rows(app), "changes": changes, "responses": responses, "answers": answers, "facts": facts}
@@ -95,7 +131,12 @@ def test_rebuild_gives_the_tables_the_events_built(warehouse_app, emit, crm_cloc
     emit(app, ContactCreated(contact_id=2, data={"status": "prospect", "region": "north"}, actor="maria"))
     emit(app, ContactCreated(contact_id=1, data={"status": "prospect", "country": "FR"}))
     crm_clock.advance(days=3)
-    emit(app, ContactChanged(contact_id=1, changes={"status": FieldChange("prospect", "customer")}, actor="luis", channel="staff"))
+    emit(
+        app,
+        ContactChanged(
+            contact_id=1, changes={"status": FieldChange("prospect", "customer")}, actor="luis", channel="staff"
+        ),
+    )
     emit(app, SurveyAnswered(survey_id=1, version=1, contact_id=1, response_id=1, scores={"nps": 10}))
     crm_clock.advance(days=3)
     emit(app, ContactsMerged(survivor_id=1, merged_id=2, merge_id=1))
@@ -122,7 +163,11 @@ def test_the_sales_facts_follow_a_pipeline_change_after_a_rebuild(warehouse_app,
     import crm_warehouse.plugin as warehouse_plugin
 
     probabilities = {"new": 0.1, "qualified": 0.25, "proposal": 0.4, "negotiation": 0.75}
-    changed = crm_factory(plugins=[("warehouse", warehouse_plugin)], database=url, settings={"warehouse": {"pipeline": {"probabilities": probabilities}}})
+    changed = crm_factory(
+        plugins=[("warehouse", warehouse_plugin)],
+        database=url,
+        settings={"warehouse": {"pipeline": {"probabilities": probabilities}}},
+    )
     changed.plugin("warehouse").rebuild(from_outbox=False)
     with changed.activate():
         assert SalesFactRow.get_by_id(record.id).probability == 0.4

@@ -6,17 +6,25 @@ import datetime as dt
 import decimal
 
 import pytest
-from crm_core.errors import ConfigError, NotFoundError, ValidationError
 
 import crm_warehouse.plugin as warehouse_plugin
+from crm_core.errors import ConfigError, NotFoundError, ValidationError
 from crm_warehouse.models import SalesFactRow, StageMoveRow
 
 
 def test_a_request_moves_through_the_pipeline_and_emits_events(warehouse_app, crm_recorder, crm_clock):
     app = warehouse_app(("recorder", crm_recorder))
     sales = app.plugin("warehouse").sales
-    record = sales.add("rfq", 42, title="Boiler", amount="1200.50", currency="eur", owner="maria", region="north", actor="maria")
-    assert (record.kind, record.stage, record.amount, record.currency, record.outcome) == ("rfq", "new", decimal.Decimal("1200.50"), "EUR", "open")
+    record = sales.add(
+        "rfq", 42, title="Boiler", amount="1200.50", currency="eur", owner="maria", region="north", actor="maria"
+    )
+    assert (record.kind, record.stage, record.amount, record.currency, record.outcome) == (
+        "rfq",
+        "new",
+        decimal.Decimal("1200.50"),
+        "EUR",
+        "open",
+    )
     assert record.probability == 0.1
     crm_clock.advance(days=3)
     record = sales.move(record.id, "qualified", actor="maria")
@@ -25,12 +33,28 @@ def test_a_request_moves_through_the_pipeline_and_emits_events(warehouse_app, cr
     assert (record.stage, record.outcome, record.closed_on) == ("won", "won", crm_clock.now().date())
     assert crm_recorder.types() == ["RequestReceived", "StageChanged", "StageChanged", "StageChanged", "SaleClosed"]
     received, entered, moved, closing, closed = crm_recorder.events
-    assert (received.record_id, received.contact_id, received.kind, received.owner, received.region) == (record.id, 42, "rfq", "maria", "north")
+    assert (received.record_id, received.contact_id, received.kind, received.owner, received.region) == (
+        record.id,
+        42,
+        "rfq",
+        "maria",
+        "north",
+    )
     assert (entered.old_stage, entered.new_stage) == (None, "new")
     assert (moved.old_stage, moved.new_stage, moved.actor) == ("new", "qualified", "maria")
     assert (closing.old_stage, closing.new_stage) == ("qualified", "won")
-    assert (closed.won, closed.amount, closed.currency, closed.closed_on, closed.actor) == (True, decimal.Decimal("1200.50"), "EUR", record.closed_on, "luis")
-    assert [(m.old_stage, m.new_stage) for m in sales.moves(record.id)] == [(None, "new"), ("new", "qualified"), ("qualified", "won")]
+    assert (closed.won, closed.amount, closed.currency, closed.closed_on, closed.actor) == (
+        True,
+        decimal.Decimal("1200.50"),
+        "EUR",
+        record.closed_on,
+        "luis",
+    )
+    assert [(m.old_stage, m.new_stage) for m in sales.moves(record.id)] == [
+        (None, "new"),
+        ("new", "qualified"),
+        ("qualified", "won"),
+    ]
 
 
 def test_quotes_and_sales_emit_no_request_event(warehouse_app, crm_recorder):
@@ -46,16 +70,32 @@ def test_losing_keeps_the_reason_and_the_fact_row_follows_every_change(warehouse
                        expected_close_on="2026-02-28")  # fmt: skip
     with app.activate():
         fact = SalesFactRow.get_by_id(record.id)
-        assert (fact.outcome, fact.won, fact.stage, fact.probability, fact.created_quarter, fact.closed_on) == ("open", None, "new", 0.1, "2026-Q1", None)
+        assert (fact.outcome, fact.won, fact.stage, fact.probability, fact.created_quarter, fact.closed_on) == (
+            "open",
+            None,
+            "new",
+            0.1,
+            "2026-Q1",
+            None,
+        )
         assert fact.expected_close_on == dt.date(2026, 2, 28)
     sales.update(record.id, amount="150", region="east")
-    crm_clock.set(dt.datetime(2026, 4, 2, 10, tzinfo=dt.timezone.utc))
+    crm_clock.set(dt.datetime(2026, 4, 2, 10, tzinfo=dt.UTC))
     sales.close(record.id, won=False, lost_reason="price too high")
     with app.activate():
         fact = SalesFactRow.get_by_id(record.id)
         assert (fact.outcome, fact.won, fact.stage, fact.probability) == ("lost", False, "lost", 0.0)
-        assert (fact.amount, fact.region, fact.product_line, fact.owner) == (decimal.Decimal("150"), "east", "solar", "tom")
-        assert (fact.closed_on, fact.closed_quarter, fact.lost_reason) == (dt.date(2026, 4, 2), "2026-Q2", "price too high")
+        assert (fact.amount, fact.region, fact.product_line, fact.owner) == (
+            decimal.Decimal("150"),
+            "east",
+            "solar",
+            "tom",
+        )
+        assert (fact.closed_on, fact.closed_quarter, fact.lost_reason) == (
+            dt.date(2026, 4, 2),
+            "2026-Q2",
+            "price too high",
+        )
         assert SalesFactRow.select().count() == 1
 
 
@@ -98,7 +138,9 @@ def test_a_custom_pipeline_from_the_settings(warehouse_app):
     assert (record.stage, record.probability) == ("lead", 0.2)
     assert sales.move(record.id, "offer").probability == 0.6
     assert sales.close(record.id, won=True).stage == "signed"
-    with pytest.raises(ValidationError, match=r"stage 'new' is not in the pipeline; the stages are: lead, offer, signed, dropped"):
+    with pytest.raises(
+        ValidationError, match=r"stage 'new' is not in the pipeline; the stages are: lead, offer, signed, dropped"
+    ):
         sales.add("rfq", 1, stage="new")
 
 
@@ -106,19 +148,22 @@ def test_a_custom_pipeline_from_the_settings(warehouse_app):
 
 
 BAD_SALES = [
-        ({"amount": "-5"}, r"amount -5 is negative"),
-        ({"amount": "abc"}, r"amount 'abc' is not a number"),
-        ({"amount": "NaN"}, r"not a finite number"),
-        ({"amount": "1e20"}, r"too large"),
-        ({"amount": "10.005", "currency": "EUR"}, r"more decimal places than EUR allows \(2\)"),
-        ({"amount": "10.5", "currency": "JPY"}, r"more decimal places than JPY allows \(0\)"),
-        ({"currency": "EURO"}, r"'EURO' is not an ISO 4217 currency code"),
-        ({"currency": "ZZZ"}, r"'ZZZ' is not an ISO 4217 currency code"),
-        ({"currency": "XAU"}, r"XAU \(Gold\) is not a money currency"),
-        ({"stage": "maybe"}, r"stage 'maybe' is not in the pipeline; the stages are: new, qualified, proposal, negotiation, won, lost"),
-        ({"stage": "won"}, r"stage 'won' closes a record"),
-        ({"expected_close_on": "31/01/2026"}, r"expected close date '31/01/2026' is not a date; give it as 2026-03-31"),
-        ({"title": "x" * 301}, r"title is 301 characters long; the limit is 300"),
+    ({"amount": "-5"}, r"amount -5 is negative"),
+    ({"amount": "abc"}, r"amount 'abc' is not a number"),
+    ({"amount": "NaN"}, r"not a finite number"),
+    ({"amount": "1e20"}, r"too large"),
+    ({"amount": "10.005", "currency": "EUR"}, r"more decimal places than EUR allows \(2\)"),
+    ({"amount": "10.5", "currency": "JPY"}, r"more decimal places than JPY allows \(0\)"),
+    ({"currency": "EURO"}, r"'EURO' is not an ISO 4217 currency code"),
+    ({"currency": "ZZZ"}, r"'ZZZ' is not an ISO 4217 currency code"),
+    ({"currency": "XAU"}, r"XAU \(Gold\) is not a money currency"),
+    (
+        {"stage": "maybe"},
+        r"stage 'maybe' is not in the pipeline; the stages are: new, qualified, proposal, negotiation, won, lost",
+    ),
+    ({"stage": "won"}, r"stage 'won' closes a record"),
+    ({"expected_close_on": "31/01/2026"}, r"expected close date '31/01/2026' is not a date; give it as 2026-03-31"),
+    ({"title": "x" * 301}, r"title is 301 characters long; the limit is 300"),
 ]
 
 
@@ -143,7 +188,10 @@ def test_bad_kinds_ids_and_unknown_records(warehouse_app):
     with pytest.raises(NotFoundError, match=r"sales record 99 does not exist"):
         sales.get(99)
     # past what a BIGINT holds: named, not an OverflowError from the driver
-    with pytest.raises(ValidationError, match=r"sales record 100000000000000000000000 is not an id \(a whole number from 1 to 9223372036854775807\)"):
+    with pytest.raises(
+        ValidationError,
+        match=r"sales record 100000000000000000000000 is not an id \(a whole number from 1 to 9223372036854775807\)",
+    ):
         sales.get(10**23)
     with pytest.raises(ValidationError, match=r"contact 100000000000000000000000 is not an id"):
         sales.list(contact_id=10**23)
@@ -182,9 +230,18 @@ def test_a_lost_reason_can_be_required(warehouse_app):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"pipeline": {"stages": ["new", "won", "lost"], "probabilities": {}}}, r"no win probability for the open stage 'new'"),
-        ({"pipeline": {"stages": ["new", "done", "lost"], "probabilities": {"new": 0.5}}}, r"won_stage 'won' is not one of the stages"),
-        ({"pipeline": {"probabilities": {"new": 1.5, "qualified": 0.2, "proposal": 0.5, "negotiation": 0.7}}}, r"probabilities.new = 1.5 is not between 0 and 1"),
+        (
+            {"pipeline": {"stages": ["new", "won", "lost"], "probabilities": {}}},
+            r"no win probability for the open stage 'new'",
+        ),
+        (
+            {"pipeline": {"stages": ["new", "done", "lost"], "probabilities": {"new": 0.5}}},
+            r"won_stage 'won' is not one of the stages",
+        ),
+        (
+            {"pipeline": {"probabilities": {"new": 1.5, "qualified": 0.2, "proposal": 0.5, "negotiation": 0.7}}},
+            r"probabilities.new = 1.5 is not between 0 and 1",
+        ),
         ({"pipeline": {"stages": ["new", "new", "won", "lost"]}}, r"stage 'new' is listed twice"),
         ({"pipeline": {"probabilities": {"nope": 0.5, "new": 0.1}}}, r"'nope', which is not one of the stages"),
         ({"default_currency": "EURO"}, r"plugins.warehouse.default_currency"),

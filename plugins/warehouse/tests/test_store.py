@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+
 from crm_hookspecs.events import (
     ContactChanged,
     ContactCreated,
@@ -15,14 +16,15 @@ from crm_hookspecs.events import (
     UnknownEvent,
 )
 from crm_hookspecs.records import FieldChange
-
 from crm_warehouse.models import EventContactRow, EventRow
 from crm_warehouse.store import append
 
 
 def test_crm_handle_events_stores_type_time_contacts_actor_channel_payload(warehouse_app, emit, crm_clock):
     app = warehouse_app()
-    created = ContactCreated(contact_id=7, data={"first_name": "Ana", "status": "prospect"}, actor="maria", channel="import")
+    created = ContactCreated(
+        contact_id=7, data={"first_name": "Ana", "status": "prospect"}, actor="maria", channel="import"
+    )
     merged = ContactsMerged(survivor_id=7, merged_id=9, merge_id=1, actor="luis", channel="staff")
     emit(app, created, merged)
     with app.activate():
@@ -137,7 +139,7 @@ def test_stored_times_are_aware_utc(warehouse_app, emit, crm_clock):
     app = warehouse_app()
     emit(app, StaffActionLogged(action_id=1, contact_id=1, kind="note"))
     [entry] = app.plugin("warehouse").timeline(1)
-    assert entry.occurred_at == dt.datetime(2026, 3, 2, 4, 30, tzinfo=dt.timezone.utc)
+    assert entry.occurred_at == dt.datetime(2026, 3, 2, 4, 30, tzinfo=dt.UTC)
     assert entry.occurred_at.tzinfo is not None
 
 

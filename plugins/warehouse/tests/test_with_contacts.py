@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+
 from crm_core.errors import NotFoundError
 
 CONTACTS = {"contacts": {"default_region": "ES"}}
@@ -18,7 +19,9 @@ def both(crm_factory):
 
 def test_contacts_show_as_of_reads_the_warehouse(both, crm_cli, crm_clock):
     contacts = both.plugin("contacts")
-    ana = contacts.create(first_name="Ana", last_name="García", email="ana@example.es", status="prospect", region="Norte", actor="maria")
+    ana = contacts.create(
+        first_name="Ana", last_name="García", email="ana@example.es", status="prospect", region="Norte", actor="maria"
+    )
     crm_clock.advance(days=10)
     contacts.update(ana.id, status="customer", emails=["ana@new.es"], actor="luis")
     first_day = (crm_clock.now() - dt.timedelta(days=10)).date().isoformat()
@@ -79,7 +82,12 @@ def test_crm_demo_data_spreads_sales_and_notes_over_two_years(both, monkeypatch)
 
     contacts = both.plugin("contacts")
     for i in range(12):
-        contacts.create(first_name=f"Person{i}", email=f"p{i}@example.es", status="customer" if i % 3 == 0 else "prospect", owner="maria")
+        contacts.create(
+            first_name=f"Person{i}",
+            email=f"p{i}@example.es",
+            status="customer" if i % 3 == 0 else "prospect",
+            owner="maria",
+        )
     monkeypatch.setattr(crm_warehouse.demo, "RECORDS", 30)
     monkeypatch.setattr(crm_warehouse.demo, "NOTES", 10)
     lines = crm_warehouse.plugin.crm_demo_data(both)

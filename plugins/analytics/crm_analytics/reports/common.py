@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crm_core.errors import ValidationError
-
 from crm_analytics import periods as P
 from crm_analytics.sql import Tables
+from crm_core.errors import ValidationError
 
 if TYPE_CHECKING:
     from crm_analytics.settings import AnalyticsSettings
@@ -89,7 +89,14 @@ def window(
         total = first.year * 12 + first.month - 1 - 3 * (default_periods - 1)
         start_day = dt.date(total // 12, total % 12 + 1, 1)
     P.check_range(start_day, end_day)
-    return Window(start_day, end_day, grain, tuple(P.split(start_day, end_day, grain, conf.fiscal_year_start)), Tables(crm), crm.tz)
+    return Window(
+        start_day,
+        end_day,
+        grain,
+        tuple(P.split(start_day, end_day, grain, conf.fiscal_year_start)),
+        Tables(crm),
+        crm.tz,
+    )
 
 
 def check_choices(values: Sequence[str] | str | None, allowed: Sequence[str], what: str) -> tuple[str, ...]:

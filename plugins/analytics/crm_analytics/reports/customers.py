@@ -19,7 +19,8 @@ intervals that start and end in each period: one pass over the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -54,12 +55,19 @@ def customers(
     bounds = win.utc_bounds()
     live = falsy(kind, S.c.deleted)
     started_q = (
-        S.select(bucket(S.c.valid_from, bounds, below=True).alias("p"), S.c.status, *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        S.select(
+            bucket(S.c.valid_from, bounds, below=True).alias("p"),
+            S.c.status,
+            *dim_cols,
+            peewee.fn.COUNT(peewee.SQL("*")),
+        )
         .where(live, S.c.valid_from < bounds[-1], S.c.status.in_(list(STATUSES)))
         .group_by(peewee.SQL("1"), S.c.status, *dim_cols)
     )
     ended_q = (
-        S.select(bucket(S.c.valid_to, bounds, below=True).alias("p"), S.c.status, *dim_cols, peewee.fn.COUNT(peewee.SQL("*")))
+        S.select(
+            bucket(S.c.valid_to, bounds, below=True).alias("p"), S.c.status, *dim_cols, peewee.fn.COUNT(peewee.SQL("*"))
+        )
         .where(live, S.c.valid_to.is_null(False), S.c.valid_to < bounds[-1], S.c.status.in_(list(STATUSES)))
         .group_by(peewee.SQL("1"), S.c.status, *dim_cols)
     )
@@ -121,7 +129,10 @@ def customers(
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=(*win.notes(), "counts are at the end of each period; gained and lost are customers who started or stopped being customers in it"),
+        notes=(
+            *win.notes(),
+            "counts are at the end of each period; gained and lost are customers who started or stopped being customers in it",
+        ),
         empty_message=nothing("no contact history in the warehouse", win),
         chart=ChartSpec(x="period", y=("customers",), group=dims, kind="line"),
     )

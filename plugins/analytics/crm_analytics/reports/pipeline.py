@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from crm_core.errors import CRMError
-
 from crm_analytics.reports.common import currency_filter, nothing, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, json_int, json_text, money, pct, seconds_between
+from crm_core.errors import CRMError
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -46,7 +45,9 @@ def probability_case(crm: CRM, stage_column: Any, fallback: Any) -> peewee.Colum
     return peewee.Case(stage_column, [(s, float(p)) for s, p in pairs], fallback)
 
 
-def pipeline(crm: CRM, start: Any = None, end: Any = None, *, currency: str | None = None, period: str | None = None) -> Report:
+def pipeline(
+    crm: CRM, start: Any = None, end: Any = None, *, currency: str | None = None, period: str | None = None
+) -> Report:
     """Rows per stage, in pipeline order: open records and value now, reached, conversion, average days."""
     win = window(crm, start, end, "all")
     cur = currency_filter(currency)
@@ -101,12 +102,18 @@ def pipeline(crm: CRM, start: Any = None, end: Any = None, *, currency: str | No
         .alias("s")
     )
     days_q = (
-        F.select(stays.c.stage, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.AVG(seconds_between(kind, stays.c.entered, stays.c.left_at)))
+        F.select(
+            stays.c.stage,
+            peewee.fn.COUNT(peewee.SQL("*")),
+            peewee.fn.AVG(seconds_between(kind, stays.c.entered, stays.c.left_at)),
+        )
         .join(stays, on=(stays.c.rid == F.c.sale_id))
         .where(*cohort, stays.c.left_at.is_null(False))
         .group_by(stays.c.stage)
     )
-    days = {stage: (int(n), float(avg) / 86400.0 if avg is not None else None) for stage, n, avg in fetch(days_q, tables)}
+    days = {
+        stage: (int(n), float(avg) / 86400.0 if avg is not None else None) for stage, n, avg in fetch(days_q, tables)
+    }
 
     currencies = sorted({c for _, c, _, _, _ in values})
     by_stage: dict[str, dict[str, Any]] = defaultdict(dict)
@@ -121,7 +128,16 @@ def pipeline(crm: CRM, start: Any = None, end: Any = None, *, currency: str | No
             empty_message=nothing("no open sales records, and no records created", win),
         )  # fmt: skip
     reached = {i: sum(n for f, n in furthest.items() if f >= i) for i in range(won_index + 1)}
-    columns = ["stage", "open", *[f"{w}_{c}" for c in currencies for w in ("amount", "weighted")], "reached", "moved_on", "conversion", "stays", "avg_days"]
+    columns = [
+        "stage",
+        "open",
+        *[f"{w}_{c}" for c in currencies for w in ("amount", "weighted")],
+        "reached",
+        "moved_on",
+        "conversion",
+        "stays",
+        "avg_days",
+    ]
     rows = []
     for i, stage in enumerate([*open_stages, conf.won_stage]):
         cell = by_stage.get(stage, {})
@@ -141,7 +157,9 @@ def pipeline(crm: CRM, start: Any = None, end: Any = None, *, currency: str | No
         cell = by_stage[stage]
         row = {"stage": stage, "open": cell.get("open", 0), **{k: v for k, v in cell.items() if k != "open"}}
         rows.append(row)
-    notes = [f"open value is as of today ({crm.today().isoformat()}); conversion and days in stage are for the records created {win.start.isoformat()} to {win.end.isoformat()}"]
+    notes = [
+        f"open value is as of today ({crm.today().isoformat()}); conversion and days in stage are for the records created {win.start.isoformat()} to {win.end.isoformat()}"
+    ]
     return Report(
         name="pipeline",
         title="Pipeline",

@@ -14,7 +14,8 @@ What counts (docs/plugins/analytics/closed-share.md, sales.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -33,7 +34,9 @@ DIMENSIONS = ("region", "owner", "product_line", "kind")
 KINDS = ("rfp", "rfq", "appointment", "quote", "sale")
 
 
-def _filters(F: Any, kinds: Sequence[str], currency: str | None, regions: Sequence[str], owners: Sequence[str]) -> list[Any]:
+def _filters(
+    F: Any, kinds: Sequence[str], currency: str | None, regions: Sequence[str], owners: Sequence[str]
+) -> list[Any]:
     out = []
     if kinds:
         out.append(F.c.kind.in_(list(kinds)))
@@ -77,20 +80,34 @@ def closed_share(
     # closed in each period
     closed_b = bucket(F.c.closed_on, date_bounds).alias("p")
     closed_q = (
-        F.select(closed_b, *dim_cols, F.c.currency, F.c.outcome, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount))
+        F.select(
+            closed_b, *dim_cols, F.c.currency, F.c.outcome, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount)
+        )
         .where(F.c.outcome.in_(["won", "lost"]), F.c.closed_on >= start_p, F.c.closed_on < stop_p, *where)
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency, F.c.outcome)
     )
     # open at each period's end = entered by then - left by then (a record leaves
     # the pipeline on its closed date, or on its creation date if it was closed before it)
     entered_q = (
-        F.select(bucket(F.c.created_on, date_bounds, below=True).alias("p"), *dim_cols, F.c.currency, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount))
+        F.select(
+            bucket(F.c.created_on, date_bounds, below=True).alias("p"),
+            *dim_cols,
+            F.c.currency,
+            peewee.fn.COUNT(peewee.SQL("*")),
+            peewee.fn.SUM(F.c.amount),
+        )
         .where(F.c.created_on < stop_p, *where)
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
     )
     left_day = peewee.Case(None, [(F.c.closed_on < F.c.created_on, F.c.created_on)], F.c.closed_on)
     left_q = (
-        F.select(bucket(left_day, date_bounds, below=True).alias("p"), *dim_cols, F.c.currency, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount))
+        F.select(
+            bucket(left_day, date_bounds, below=True).alias("p"),
+            *dim_cols,
+            F.c.currency,
+            peewee.fn.COUNT(peewee.SQL("*")),
+            peewee.fn.SUM(F.c.amount),
+        )
         .where(F.c.closed_on.is_null(False), left_day < stop_p, *where)
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
     )
@@ -119,7 +136,20 @@ def closed_share(
             if count or amount:
                 cell = cells[key][i]
                 cell["open"], cell["open_amount"] = count, money(amount)
-    columns = ("period", *dims, "currency", "won", "lost", "closed", "won_share", "won_amount", "lost_amount", "won_amount_share", "open", "open_amount")
+    columns = (
+        "period",
+        *dims,
+        "currency",
+        "won",
+        "lost",
+        "closed",
+        "won_share",
+        "won_amount",
+        "lost_amount",
+        "won_amount_share",
+        "open",
+        "open_amount",
+    )
     rows = []
     for key in sorted(cells, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         for i, cell in enumerate(cells[key]):
@@ -172,8 +202,19 @@ def sales(
     dim_cols = [getattr(F.c, d) for d in dims]
     bounds = win.date_bounds()
     query = (
-        F.select(bucket(F.c.closed_on, bounds).alias("p"), *dim_cols, F.c.currency, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount))
-        .where(F.c.outcome == "won", F.c.closed_on >= bounds[0], F.c.closed_on < bounds[-1], *_filters(F, kinds, cur, regions, owners))
+        F.select(
+            bucket(F.c.closed_on, bounds).alias("p"),
+            *dim_cols,
+            F.c.currency,
+            peewee.fn.COUNT(peewee.SQL("*")),
+            peewee.fn.SUM(F.c.amount),
+        )
+        .where(
+            F.c.outcome == "won",
+            F.c.closed_on >= bounds[0],
+            F.c.closed_on < bounds[-1],
+            *_filters(F, kinds, cur, regions, owners),
+        )
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
     )
     found = fetch(query, win.tables)

@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -46,10 +47,22 @@ def staff(
     bounds = win.utc_bounds()
     is_action = E.c.type == "StaffActionLogged"
     action_kind = peewee.Case(None, [(is_action, json_text(kind, E.c.payload, "kind"))], None)
-    who = peewee.fn.COALESCE(E.c.actor, peewee.Case(None, [(E.c.type == "TaskCompleted", json_text(kind, E.c.payload, "assignee"))], None))
+    who = peewee.fn.COALESCE(
+        E.c.actor, peewee.Case(None, [(E.c.type == "TaskCompleted", json_text(kind, E.c.payload, "assignee"))], None)
+    )
     query = (
-        E.select(bucket(E.c.occurred_at, bounds).alias("p"), E.c.type, action_kind.alias("k"), who.alias("who"), peewee.fn.COUNT(peewee.SQL("*")))
-        .where(E.c.type.in_(["StaffActionLogged", "TaskCompleted"]), E.c.occurred_at >= bounds[0], E.c.occurred_at < bounds[-1])
+        E.select(
+            bucket(E.c.occurred_at, bounds).alias("p"),
+            E.c.type,
+            action_kind.alias("k"),
+            who.alias("who"),
+            peewee.fn.COUNT(peewee.SQL("*")),
+        )
+        .where(
+            E.c.type.in_(["StaffActionLogged", "TaskCompleted"]),
+            E.c.occurred_at >= bounds[0],
+            E.c.occurred_at < bounds[-1],
+        )
         .group_by(peewee.SQL("1"), peewee.SQL("2"), peewee.SQL("3"), peewee.SQL("4"))
     )
     cells: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -80,5 +93,10 @@ def staff(
         periods=win.labels(),
         notes=win.notes(),
         empty_message=nothing("no calls, meetings, notes, e-mails or completed tasks", win),
-        chart=ChartSpec(x="staff" if win.grain == "all" else "period", y=(*KINDS.values(), "tasks_completed"), group=() if win.grain == "all" else ("staff",), kind="stacked"),
+        chart=ChartSpec(
+            x="staff" if win.grain == "all" else "period",
+            y=(*KINDS.values(), "tasks_completed"),
+            group=() if win.grain == "all" else ("staff",),
+            kind="stacked",
+        ),
     )

@@ -13,17 +13,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import peewee
-
-from crm_core.errors import ValidationError
-from crm_core.ids import is_id
 
 from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, settings, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import add_days, fetch, json_int, pct
+from crm_core.errors import ValidationError
+from crm_core.ids import is_id
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -78,7 +78,9 @@ def surveys(
     )  # fmt: skip
     responses_q = (
         R.select(bucket(R.c.answered_at, bounds).alias("p"), *region(R.c.region), peewee.fn.COUNT(peewee.SQL("*")))
-        .where(R.c.answered_at >= bounds[0], R.c.answered_at < bounds[-1], *([R.c.survey_id == survey] if survey else []))
+        .where(
+            R.c.answered_at >= bounds[0], R.c.answered_at < bounds[-1], *([R.c.survey_id == survey] if survey else [])
+        )
         .group_by(peewee.SQL("1"), *region(R.c.region))
     )
     contact = json_int(kind, E.c.payload, "contact_id")
@@ -103,7 +105,11 @@ def surveys(
         invited_q = invited_q.join(
             S,
             peewee.JOIN.LEFT_OUTER,
-            on=((S.c.contact_id == contact) & (S.c.valid_from <= E.c.occurred_at) & ((S.c.valid_to.is_null()) | (S.c.valid_to > E.c.occurred_at))),
+            on=(
+                (S.c.contact_id == contact)
+                & (S.c.valid_from <= E.c.occurred_at)
+                & ((S.c.valid_to.is_null()) | (S.c.valid_to > E.c.occurred_at))
+            ),
         )
     invited_q = invited_q.where(*sent_from).group_by(peewee.SQL("1"), *region(S.c.region))
 

@@ -71,7 +71,9 @@ def _collate(db: peewee.Database, collation: str) -> None:
     if not isinstance(db, peewee.MySQLDatabase):
         return
     for table, column, size in _EXACT:
-        db.execute_sql(f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({size}) CHARACTER SET utf8mb4 {collation} NOT NULL")
+        db.execute_sql(
+            f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({size}) CHARACTER SET utf8mb4 {collation} NOT NULL"
+        )
 
 
 def down(migrator: SchemaMigrator, db: peewee.Database) -> None:

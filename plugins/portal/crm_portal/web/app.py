@@ -12,7 +12,15 @@ from flask import Flask, g, request, session
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from crm_portal.i18n import country_options, format_date, format_datetime, install_jinja, language_names, reset_current, set_current
+from crm_portal.i18n import (
+    country_options,
+    format_date,
+    format_datetime,
+    install_jinja,
+    language_names,
+    reset_current,
+    set_current,
+)
 from crm_portal.templating import PACKAGE_TEMPLATES
 from crm_portal.web import security
 
@@ -38,7 +46,9 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
 
     portal = crm.plugin("portal")
     settings = portal.settings
-    app = Flask(name, static_folder=str(PACKAGE_TEMPLATES.parent / "static"), static_url_path="/static", template_folder=None)
+    app = Flask(
+        name, static_folder=str(PACKAGE_TEMPLATES.parent / "static"), static_url_path="/static", template_folder=None
+    )
     app.config.update(
         SECRET_KEY=_session_key(portal.key),
         SESSION_COOKIE_NAME="crm_portal",
@@ -196,11 +206,15 @@ def _configure_jinja(app: Flask, portal: Any, plugin_templates: dict[str, jinja2
             "language": g.get("language", settings.default_language),
             "language_names": names,
             "csrf_token": security.csrf_token,
-            "csrf_field": lambda: Markup(f'<input type="hidden" name="{security.CSRF_FIELD}" value="{security.csrf_token()}">'),
+            "csrf_field": lambda: Markup(
+                f'<input type="hidden" name="{security.CSRF_FIELD}" value="{security.csrf_token()}">'
+            ),
             "switch_language_url": _switch_language_url,
         }
 
-    environment.filters["datetime"] = lambda value: format_datetime(value, g.get("language", "en"), crm.tz) if value else ""
+    environment.filters["datetime"] = lambda value: (
+        format_datetime(value, g.get("language", "en"), crm.tz) if value else ""
+    )
     environment.filters["date"] = lambda value: format_date(value, g.get("language", "en"), crm.tz) if value else ""
     environment.globals["country_options"] = country_options
 

@@ -11,7 +11,8 @@ and normalises them as for any edit.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from crm_portal import fields as checks
 from crm_portal.i18n import N_
@@ -162,7 +163,10 @@ def _phones(form: Mapping[str, str], problems: dict[str, Problem]) -> tuple[list
                 problems[f"phones-{i}-number"] = (N_("Give the number of this extension."), {})
                 shown.append(item)
             continue
-        for name, text, limit in ((f"phones-{i}-number", number, MAX_PHONE), (f"phones-{i}-extension", extension, MAX_EXTENSION)):
+        for name, text, limit in (
+            (f"phones-{i}-number", number, MAX_PHONE),
+            (f"phones-{i}-extension", extension, MAX_EXTENSION),
+        ):
             problem = checks.check_line(text, limit)
             if problem:
                 problems[name] = problem
@@ -174,14 +178,19 @@ def _phones(form: Mapping[str, str], problems: dict[str, Problem]) -> tuple[list
     return shown, items
 
 
-def _addresses(form: Mapping[str, str], problems: dict[str, Problem]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _addresses(
+    form: Mapping[str, str], problems: dict[str, Problem]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from crm_portal.i18n import country_names
 
     countries = country_names("en")
     shown, items = [], []
     primary = form.get("addresses-primary", "")
     for i in _rows(form, "addresses", problems):
-        item: dict[str, Any] = {"kind": _kind(form, f"addresses-{i}-kind", ADDRESS_KINDS, problems), "primary": primary == str(i)}
+        item: dict[str, Any] = {
+            "kind": _kind(form, f"addresses-{i}-kind", ADDRESS_KINDS, problems),
+            "primary": primary == str(i),
+        }
         for part, _label, limit, _auto in ADDRESS_PARTS:
             text = form.get(f"addresses-{i}-{part}", "")
             item[part] = text
@@ -221,7 +230,12 @@ def describe(field: str, value: Any, language_names: Mapping[str, str]) -> list[
                     number += " " + _("ext. %(extension)s", extension=item["extension"])
                 text = f"{number} ({_(PHONE_KINDS.get(item.get('kind', 'other'), 'Other'))})"
             else:
-                parts = [item.get("street"), item.get("extra"), " ".join(p for p in (item.get("postal_code"), item.get("city")) if p), item.get("region")]
+                parts = [
+                    item.get("street"),
+                    item.get("extra"),
+                    " ".join(p for p in (item.get("postal_code"), item.get("city")) if p),
+                    item.get("region"),
+                ]
                 country = item.get("country")
                 if country:
                     parts.append(names.get(country, country))

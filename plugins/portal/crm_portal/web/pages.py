@@ -9,7 +9,6 @@ import flask
 from flask import g
 
 from crm_core.errors import PluginError
-
 from crm_portal.web.render import page
 
 if TYPE_CHECKING:
@@ -25,10 +24,7 @@ log = logging.getLogger("crm.portal")
 def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
     @blueprint.route("/")
     def home() -> Any:
-        forms = [
-            {"name": f.name, "title": _text(f.title)}
-            for f in g.portal.settings.signup_forms
-        ]
+        forms = [{"name": f.name, "title": _text(f.title)} for f in g.portal.settings.signup_forms]
         extra = flask.current_app.extensions.get("crm_portal_links", [])
         return page("portal/home.html", forms=forms, links=extra)
 
@@ -71,7 +67,12 @@ def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
         except StorageError as exc:
             # the reason names files and servers: it goes to the log, not to the public
             log.error("portal: not ready, the database cannot be written: %s", exc)
-            return flask.Response("not ready: the database cannot be written\n", status=503, mimetype="text/plain", headers={"Retry-After": "10"})
+            return flask.Response(
+                "not ready: the database cannot be written\n",
+                status=503,
+                mimetype="text/plain",
+                headers={"Retry-After": "10"},
+            )
         return flask.Response("ready\n", mimetype="text/plain")
 
 
@@ -96,22 +97,33 @@ def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja
         methods = set(spec.methods) | ({"HEAD"} if "GET" in spec.methods else set())
         clash = sorted(m for m in methods if (_shape(spec.rule), m) in taken)
         if clash:
-            raise PluginError(plugin, f"plugin {plugin!r}: the portal page {spec.name!r} wants {spec.rule} ({', '.join(clash)}), which another page already has; choose another rule")
+            raise PluginError(
+                plugin,
+                f"plugin {plugin!r}: the portal page {spec.name!r} wants {spec.rule} ({', '.join(clash)}), which another page already has; choose another rule",
+            )
         blueprint = blueprints.get(plugin)
         if blueprint is None:
             blueprint = blueprints[plugin] = flask.Blueprint(plugin, f"crm_portal.pages.{plugin}")
             names[plugin] = set()
         if spec.name in names[plugin]:
-            raise PluginError(plugin, f"plugin {plugin!r}: two portal pages are named {spec.name!r}; give each its own name")
+            raise PluginError(
+                plugin, f"plugin {plugin!r}: two portal pages are named {spec.name!r}; give each its own name"
+            )
         names[plugin].add(spec.name)
         blueprint.add_url_rule(spec.rule, endpoint=spec.name, view_func=spec.view, methods=list(spec.methods))
         taken |= {(_shape(spec.rule), m) for m in methods}
         if spec.templates is not None:
             folder = str(spec.templates)
             if plugin in folders and folders[plugin] != folder:
-                raise PluginError(plugin, f"plugin {plugin!r}: its portal pages name two template folders ({folders[plugin]}, {folder}); use one")
+                raise PluginError(
+                    plugin,
+                    f"plugin {plugin!r}: its portal pages name two template folders ({folders[plugin]}, {folder}); use one",
+                )
             if not spec.templates.is_dir():
-                raise PluginError(plugin, f"plugin {plugin!r}: the template folder {folder} of portal page {spec.name!r} does not exist")
+                raise PluginError(
+                    plugin,
+                    f"plugin {plugin!r}: the template folder {folder} of portal page {spec.name!r} does not exist",
+                )
             folders[plugin] = folder
             templates[plugin] = jinja2.FileSystemLoader(folder)
         if spec.title:
@@ -126,7 +138,6 @@ def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja
         app.register_blueprint(blueprint)
     app.extensions["crm_portal_links"] = links
     app.extensions["crm_portal_plugins"] = frozenset(blueprints)
-
 
 
 def _shape(rule: str) -> str:

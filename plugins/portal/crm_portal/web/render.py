@@ -7,20 +7,33 @@ from typing import Any
 from flask import make_response, render_template
 from werkzeug.exceptions import HTTPException
 
-from crm_portal.i18n import N_, gettext as _
+from crm_portal.i18n import N_
+from crm_portal.i18n import gettext as _
 
 __all__ = ["error_page", "http_error_page", "link_refused", "page"]
 
 #: what each HTTP error says, in words for the person who sees it
 _HTTP_TEXTS = {
-    400: (N_("Something is wrong with this request"), N_("The page could not use what was sent. Go back, check the form and try again.")),
+    400: (
+        N_("Something is wrong with this request"),
+        N_("The page could not use what was sent. Go back, check the form and try again."),
+    ),
     403: (N_("This is not allowed"), N_("You may not do this with this link or form.")),
-    404: (N_("Page not found"), N_("There is no page at this address. Check the link, or open it again from the e-mail we sent you.")),
+    404: (
+        N_("Page not found"),
+        N_("There is no page at this address. Check the link, or open it again from the e-mail we sent you."),
+    ),
     405: (N_("This is not allowed"), N_("This page cannot be used that way.")),
     410: (N_("This link no longer works"), N_("The link has expired or was already used. Ask us for a new one.")),
-    413: (N_("Too much was sent"), N_("The form sent more than this page accepts. Shorten your answers and try again.")),
+    413: (
+        N_("Too much was sent"),
+        N_("The form sent more than this page accepts. Shorten your answers and try again."),
+    ),
     429: (N_("Too many attempts"), N_("You have sent this form too often. Please wait a while and try again.")),
-    500: (N_("Something went wrong"), N_("An error occurred on our side and has been recorded. Please try again later.")),
+    500: (
+        N_("Something went wrong"),
+        N_("An error occurred on our side and has been recorded. Please try again later."),
+    ),
     503: (N_("Not available right now"), N_("This page is not available at the moment. Please try again later.")),
 }
 
@@ -31,7 +44,9 @@ def page(template: str, status: int = 200, **values: Any) -> Any:
 
 
 def error_page(status: int, title: str, message: str, *, headers: dict[str, str] | None = None, **values: Any) -> Any:
-    response = make_response(render_template("portal/error.html", status=status, title=title, message=message, **values), status)
+    response = make_response(
+        render_template("portal/error.html", status=status, title=title, message=message, **values), status
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -83,10 +98,24 @@ def link_refused(exc: Exception, kind: str) -> Any:
     code, status = exc.code, exc.http_status
     when = getattr(exc, "expires_at", None) if code == "expired" else getattr(exc, "used_at", None)
     texts = {
-        "forged": (N_("This link is not valid"), N_("The link is damaged or incomplete. Open it again from the whole e-mail we sent you, or ask us for a new one.")),
-        "expired": (N_("This link has expired"), N_("The link was valid for a limited time only. Ask us for a new one.")),
-        "used": (N_("This link was already used"), N_("Each link works only once. If you want to change something else, ask us for a new link.")),
-        "unknown": (N_("This link no longer works"), N_("The link was withdrawn, or what it was made for no longer exists.")),
+        "forged": (
+            N_("This link is not valid"),
+            N_(
+                "The link is damaged or incomplete. Open it again from the whole e-mail we sent you, or ask us for a new one."
+            ),
+        ),
+        "expired": (
+            N_("This link has expired"),
+            N_("The link was valid for a limited time only. Ask us for a new one."),
+        ),
+        "used": (
+            N_("This link was already used"),
+            N_("Each link works only once. If you want to change something else, ask us for a new link."),
+        ),
+        "unknown": (
+            N_("This link no longer works"),
+            N_("The link was withdrawn, or what it was made for no longer exists."),
+        ),
         "out_of_scope": (N_("This is not allowed"), N_("This link does not let you change that.")),
     }
     title, message = texts.get(code, texts["forged"])

@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from flask import Flask, Response
 
 __all__ = [
-    "CSRF_FIELD", "PortalRequest", "PortalSession", "RateLimited", "UndecodableForm", "csrf_token", "rate_limit", "rate_limit_email",
+    "CSRF_FIELD",
+    "PortalRequest",
+    "PortalSession",
+    "RateLimited",
+    "UndecodableForm",
+    "csrf_token",
+    "rate_limit",
+    "rate_limit_email",
     "secure_headers",
 ]
 
@@ -70,7 +77,9 @@ class StrictFormParser(FormDataParser):
     byte, changing what the person sent. Both are refused here, by name.
     """
 
-    def parse(self, stream: Any, mimetype: str, content_length: int | None, options: dict[str, str] | None = None) -> Any:
+    def parse(
+        self, stream: Any, mimetype: str, content_length: int | None, options: dict[str, str] | None = None
+    ) -> Any:
         if mimetype == "application/x-www-form-urlencoded":
             # strict where werkzeug is lenient: raw bytes and percent-escapes must both be UTF-8
             # (a Latin-1 browser sends "Jos%E9", which werkzeug would keep as those six characters)
@@ -135,7 +144,9 @@ def rate_limit(form: str) -> None:
     from crm_portal import ratelimit
 
     limits = g.portal.settings.limits
-    _enforce(form, f"{form}:ip:{ratelimit.client_key(request.remote_addr)}", getattr(limits, form, None) or limits.pages)
+    _enforce(
+        form, f"{form}:ip:{ratelimit.client_key(request.remote_addr)}", getattr(limits, form, None) or limits.pages
+    )
 
 
 def rate_limit_email(form: str, address: str) -> None:
@@ -150,7 +161,9 @@ def _enforce(form: str, key: str, rate: str) -> None:
 
     decision = ratelimit.hit(g.crm, key, rate)
     if not decision.allowed:
-        current_app.logger.warning("rate limit: %s from %s refused for %ss", form, request.remote_addr, decision.retry_after)
+        current_app.logger.warning(
+            "rate limit: %s from %s refused for %ss", form, request.remote_addr, decision.retry_after
+        )
         raise RateLimited(decision.retry_after)
 
 
@@ -180,4 +193,3 @@ def secure_headers(response: Response, policy: str, hsts_max_age: int) -> Respon
 
 def client_ip() -> str | None:
     return request.remote_addr
-

@@ -17,7 +17,6 @@ import flask
 from flask import g, request
 
 from crm_core.errors import ValidationError
-
 from crm_portal import fields as checks
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
@@ -63,9 +62,13 @@ def _unavailable(form: Any) -> Any | None:
         return None
     log.error(
         "portal: sign-up form %r names the mailing list %r, which does not exist; create it (crm contacts lists create) "
-        "or fix [[plugins.portal.signup_forms]]", form.name, missing[0],
+        "or fix [[plugins.portal.signup_forms]]",
+        form.name,
+        missing[0],
     )
-    return error_page(503, _("Not available right now"), _("This form is not available at the moment. Please try again later."))
+    return error_page(
+        503, _("Not available right now"), _("This form is not available at the moment. Please try again later.")
+    )
 
 
 def default_view() -> Any:
@@ -108,8 +111,12 @@ def signup_view(name: str) -> Any:
     rate_limit_email("signup", values["email"])
     try:
         g.portal.request_signup(
-            form.name, email=values["email"], first_name=values["first_name"] if form.ask_name else "",
-            last_name=values["last_name"] if form.ask_name else "", language=g.language, ip=client_ip(),
+            form.name,
+            email=values["email"],
+            first_name=values["first_name"] if form.ask_name else "",
+            last_name=values["last_name"] if form.ask_name else "",
+            language=g.language,
+            ip=client_ip(),
         )
     except ValidationError as exc:
         log.info("portal: sign-up refused: %s", exc)
@@ -120,8 +127,15 @@ def signup_view(name: str) -> Any:
 def _page(form: Any, values: dict[str, Any], problems: dict[str, Any] | None = None, status: int = 200) -> Any:
     messages = {key: _(text, **params) for key, (text, params) in (problems or {}).items()}
     return page(
-        "portal/signup/form.html", status=status, form=form, texts=_texts(form), values=values, problems=messages,
-        honeypot=HONEYPOT, max_name=checks.MAX_NAME, max_email=checks.MAX_EMAIL,
+        "portal/signup/form.html",
+        status=status,
+        form=form,
+        texts=_texts(form),
+        values=values,
+        problems=messages,
+        honeypot=HONEYPOT,
+        max_name=checks.MAX_NAME,
+        max_email=checks.MAX_EMAIL,
     )
 
 

@@ -14,14 +14,14 @@ language.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import flask
 from flask import g, request
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.signing import UnknownLinkError
-
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
 from crm_portal.web.app import set_language
@@ -55,7 +55,10 @@ def _gone(exc: Exception) -> Exception:
 
 
 def scale(question: Any) -> list[int]:
-    low, high = SCALES.get(question.kind, (question.min if question.min is not None else 1, question.max if question.max is not None else 5))
+    low, high = SCALES.get(
+        question.kind,
+        (question.min if question.min is not None else 1, question.max if question.max is not None else 5),
+    )
     return list(range(low, high + 1))
 
 
@@ -107,7 +110,13 @@ def survey_view(token: str) -> Any:
     unseen = [key for key in visible if key in conditional and key not in shown]
     if unseen:
         # without the script the person has not seen these yet: show them, save nothing
-        return _page(form, token, posted, notice=_("Your answers make more questions apply to you. Please look at them and send the form again."), focus=unseen[0])
+        return _page(
+            form,
+            token,
+            posted,
+            notice=_("Your answers make more questions apply to you. Please look at them and send the form again."),
+            focus=unseen[0],
+        )
     problems = surveys.check_answers(form, answers)
     if problems:
         return _page(form, token, posted, problems=_worded(form, problems, answers), status=400)
@@ -131,7 +140,16 @@ def thanks_view(token: str) -> Any:
     return page("portal/survey/thanks.html", form=form, token=token)
 
 
-def _page(form: Any, token: str, values: Mapping[str, Any], *, problems: dict[str, str] | None = None, notice: str | None = None, status: int = 200, focus: str | None = None) -> Any:
+def _page(
+    form: Any,
+    token: str,
+    values: Mapping[str, Any],
+    *,
+    problems: dict[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    focus: str | None = None,
+) -> Any:
     visible = set(g.crm.plugin("surveys").visible_questions(form, values))
     conditions = {
         q.key: json.dumps({"question": q.show_if.question, "op": q.show_if.op, "value": q.show_if.value})
@@ -176,8 +194,15 @@ def _worded(form: Any, problems: Mapping[str, str], answers: Mapping[str, Any]) 
             out[key] = _("Choose among the options offered.")
         elif question.kind == "yes_no":
             out[key] = _("Answer yes or no.")
-        elif question.kind == "text" and question.max_length and isinstance(value, str) and len(value) > question.max_length:
-            out[key] = _("Write at most %(max)s characters (this has %(length)s).", max=question.max_length, length=len(value))
+        elif (
+            question.kind == "text"
+            and question.max_length
+            and isinstance(value, str)
+            and len(value) > question.max_length
+        ):
+            out[key] = _(
+                "Write at most %(max)s characters (this has %(length)s).", max=question.max_length, length=len(value)
+            )
         else:
             out[key] = _("This answer cannot be saved: %(reason)s", reason=message)
     return out

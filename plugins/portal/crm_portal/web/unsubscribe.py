@@ -53,9 +53,23 @@ def unsubscribe_view(token: str) -> Any:
     action = request.form.get("action", "")
     if action == "resubscribe":
         portal.resubscribe(token)
-        return page("portal/unsubscribe/done.html", target=portal.unsubscribe_target(token), resubscribed=True, everything=False, changed=True, token=token)
+        return page(
+            "portal/unsubscribe/done.html",
+            target=portal.unsubscribe_target(token),
+            resubscribed=True,
+            everything=False,
+            changed=True,
+            token=token,
+        )
     if action not in ("list", "all"):
         flask.abort(400)
     everything = action == "all" or target.list_id is None
     changed = portal.unsubscribe(token, everything=everything)
-    return page("portal/unsubscribe/done.html", target=target, everything=everything, changed=changed, resubscribed=False, token=token)
+    return page(
+        "portal/unsubscribe/done.html",
+        target=target,
+        everything=everything,
+        changed=changed,
+        resubscribed=False,
+        token=token,
+    )

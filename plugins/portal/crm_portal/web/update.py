@@ -18,7 +18,6 @@ from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from crm_core.errors import ConfigError, ValidationError
-
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
 from crm_portal.web import contact_form
@@ -57,7 +56,9 @@ def update_view() -> Any:
         return link_refused(exc, "update")
     except ConfigError as exc:  # no secret to check links with: the operator's to fix, not the customer's
         log.error("portal: the update form cannot check links: %s", exc)
-        return error_page(503, _("Not available right now"), _("This page is not available at the moment. Please try again later."))
+        return error_page(
+            503, _("Not available right now"), _("This page is not available at the moment. Please try again later.")
+        )
     language = form.current.get("language") if "language" in form.fields else g.portal.contact_language(form.contact_id)
     set_language(language)
     if request.method == "GET":
@@ -68,8 +69,11 @@ def update_view() -> Any:
         changes = _previewed(token)
         if changes is None:
             return error_page(
-                400, _("This confirmation has expired"),
-                _("The changes you previewed could not be read back (the page was changed or left open too long). Please fill in the form again."),
+                400,
+                _("This confirmation has expired"),
+                _(
+                    "The changes you previewed could not be read back (the page was changed or left open too long). Please fill in the form again."
+                ),
                 back=flask.url_for("portal.update", token=token),
             )
         if action == "edit":
@@ -88,9 +92,19 @@ def _offered_languages(form: Any) -> dict[str, str]:
     return offered
 
 
-def _form_page(form: Any, values: dict[str, Any], problems: dict[str, Any] | None = None, status: int = 200, notice: str | None = None) -> Any:
+def _form_page(
+    form: Any,
+    values: dict[str, Any],
+    problems: dict[str, Any] | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> Any:
     messages = {key: _(text, **params) for key, (text, params) in (problems or {}).items()}
-    labels = {key: _(contact_form.LABELS.get(key.split("-", 1)[0], "")) for key in messages if key.split("-", 1)[0] in contact_form.LABELS}
+    labels = {
+        key: _(contact_form.LABELS.get(key.split("-", 1)[0], ""))
+        for key in messages
+        if key.split("-", 1)[0] in contact_form.LABELS
+    }
     return page(
         "portal/update/form.html",
         status=status,
@@ -110,7 +124,9 @@ def _preview(token: str, form: Any) -> Any:
     outside = contact_form.out_of_scope(request.form, form.fields)
     if outside:
         return error_page(403, _("This is not allowed"), _("This link does not let you change that."))
-    values, changes, problems = contact_form.parse(form.fields, request.form, tuple(_offered_languages(form)), form.current)
+    values, changes, problems = contact_form.parse(
+        form.fields, request.form, tuple(_offered_languages(form)), form.current
+    )
     if problems:
         return _form_page(form, values, problems, status=400)
     if not changes:
@@ -164,6 +180,8 @@ def _submit(token: str, form: Any, changes: dict[str, Any]) -> Any:
         result = contacts.submit_update(token, changes)
     except ValidationError as exc:
         if getattr(exc, "code", None) == "invalid":
-            return _form_page(form, {**contact_form.initial_values(form.fields, form.current), **changes}, _invalid(exc), status=400)
+            return _form_page(
+                form, {**contact_form.initial_values(form.fields, form.current), **changes}, _invalid(exc), status=400
+            )
         return link_refused(exc, "update")
     return page("portal/update/done.html", result=result, form=form)

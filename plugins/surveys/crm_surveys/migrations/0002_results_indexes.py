@@ -31,7 +31,9 @@ def _drop(migrator: SchemaMigrator, db: peewee.Database, table: str, columns: tu
 def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     migrator.migrate(
         migrator.add_index("surveys_response", ("survey_id", "complete", "region", "month")),
-        migrator.add_index("surveys_answer", ("survey_id", "question", "version", "region", "month", "value", "choice")),
+        migrator.add_index(
+            "surveys_answer", ("survey_id", "question", "version", "region", "month", "value", "choice")
+        ),
     )
     _drop(migrator, db, "surveys_response", ("survey_id", "complete"))
     _drop(migrator, db, "surveys_answer", ("survey_id", "version", "question", "region", "month", "value", "choice"))
@@ -40,7 +42,9 @@ def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
 def down(migrator: SchemaMigrator, db: peewee.Database) -> None:
     migrator.migrate(
         migrator.add_index("surveys_response", ("survey_id", "complete")),
-        migrator.add_index("surveys_answer", ("survey_id", "version", "question", "region", "month", "value", "choice")),
+        migrator.add_index(
+            "surveys_answer", ("survey_id", "version", "question", "region", "month", "value", "choice")
+        ),
     )
     _drop(migrator, db, "surveys_response", ("survey_id", "complete", "region", "month"))
     _drop(migrator, db, "surveys_answer", ("survey_id", "question", "version", "region", "month", "value", "choice"))

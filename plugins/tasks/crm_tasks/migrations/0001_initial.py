@@ -40,7 +40,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             table_name = "tasks_task"
             indexes = ((("status", "assignee", "due_at"), False),)
 
-
     class TaskLink(peewee.Model):
         """A task's link to a record of another plugin: a contact, a sale, a request."""
 
@@ -54,7 +53,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             database = db
             table_name = "tasks_link"
             indexes = ((("kind", "ref_id"), False),)
-
 
     class ChecklistItem(peewee.Model):
         """One item of a task's checklist, ticked by someone at some time."""
@@ -70,7 +68,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             database = db
             table_name = "tasks_checklist_item"
             indexes = ((("task", "position"), True),)
-
 
     class Question(peewee.Model):
         """A question to ask during a call task, and the answer recorded."""
@@ -88,7 +85,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             table_name = "tasks_question"
             indexes = ((("task", "position"), True),)
 
-
     class Reminder(peewee.Model):
         """Every e-mail the plugin queued: kept once per key, so none goes twice."""
 
@@ -104,7 +100,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
         class Meta:
             database = db
             table_name = "tasks_reminder"
-
 
     class Firing(peewee.Model):
         """The log of rules fired: one row per rule and event (or inactivity period)."""
@@ -126,7 +121,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             table_name = "tasks_firing"
             indexes = ((("rule", "key"), True),)
 
-
     class Pending(peewee.Model):
         """A rule action waiting for its delay (``delay = "3d"``), run by the worker."""
 
@@ -146,7 +140,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             database = db
             table_name = "tasks_pending"
             indexes = ((("rule", "key"), True),)
-
 
     class Recurring(peewee.Model):
         """A recurring task template: an RFC 5545 rule creating one task per occurrence."""
@@ -176,7 +169,6 @@ def up(migrator: Any, db: peewee.Database) -> None:
             database = db
             table_name = "tasks_recurring"
 
-
     class Activity(peewee.Model):
         """What tasks knows of a contact from events, for the inactivity scan without a warehouse."""
 
@@ -195,7 +187,14 @@ def up(migrator: Any, db: peewee.Database) -> None:
 
 def down(migrator: Any, db: peewee.Database) -> None:
     for name in (
-        "tasks_activity", "tasks_recurring", "tasks_pending", "tasks_firing", "tasks_reminder",
-        "tasks_question", "tasks_checklist_item", "tasks_link", "tasks_task",
+        "tasks_activity",
+        "tasks_recurring",
+        "tasks_pending",
+        "tasks_firing",
+        "tasks_reminder",
+        "tasks_question",
+        "tasks_checklist_item",
+        "tasks_link",
+        "tasks_task",
     ):
         db.execute_sql(f"DROP TABLE IF EXISTS {name.join(db.quote)}")

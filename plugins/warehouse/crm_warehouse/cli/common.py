@@ -6,7 +6,8 @@ import datetime as dt
 import decimal
 import getpass
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import click
@@ -27,7 +28,11 @@ def default_actor() -> str:
 
 def by_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--by", "actor", default=None, metavar="STAFF", help="The staff member doing it [default: $CRM_USER or the login name]."
+        "--by",
+        "actor",
+        default=None,
+        metavar="STAFF",
+        help="The staff member doing it [default: $CRM_USER or the login name].",
     )(command)
 
 
@@ -53,7 +58,9 @@ def parse_instant(text: str | None, option: str) -> dt.date | dt.datetime | None
         try:
             value = dt.datetime.fromisoformat(text)
         except ValueError:
-            raise ValidationError(f"{option} {text!r} is not a date or datetime; write YYYY-MM-DD or 2026-01-31T17:00+01:00") from None
+            raise ValidationError(
+                f"{option} {text!r} is not a date or datetime; write YYYY-MM-DD or 2026-01-31T17:00+01:00"
+            ) from None
         if value.tzinfo is None:
             raise ValidationError(f"{option} {text!r}: give a time zone (e.g. {text}+00:00) or a plain date YYYY-MM-DD")
         return value

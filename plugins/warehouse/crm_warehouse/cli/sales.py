@@ -10,14 +10,25 @@ import click
 
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.output import format_option, render
-
 from crm_warehouse.cli.common import by_option, default_actor, parse_date, plain, render_record, warehouse_api
 from crm_warehouse.sales import KINDS, OUTCOMES, Sale
 
 __all__ = ["sales"]
 
 ALL_COLUMNS = [f.name for f in attrs.fields(Sale)]
-LIST_COLUMNS = ["id", "kind", "title", "contact_id", "owner", "region", "amount", "currency", "stage", "expected_close_on", "closed_on"]
+LIST_COLUMNS = [
+    "id",
+    "kind",
+    "title",
+    "contact_id",
+    "owner",
+    "region",
+    "amount",
+    "currency",
+    "stage",
+    "expected_close_on",
+    "closed_on",
+]
 
 
 @click.group()
@@ -33,7 +44,9 @@ def sales() -> None:
 @click.option("--currency", default=None, help="ISO 4217 code [default: plugins.warehouse.default_currency].")
 @click.option("--owner", default=None, help="Staff member in charge [default: the contact's owner].")
 @click.option("--region", default=None, help="Sales region [default: the contact's region].")
-@click.option("--organization", "organization_id", type=int, default=None, help="Organization id [default: the contact's].")
+@click.option(
+    "--organization", "organization_id", type=int, default=None, help="Organization id [default: the contact's]."
+)
 @click.option("--product-line", default=None, help="Product line, for reports.")
 @click.option("--stage", default=None, help="Open stage to start at [default: the pipeline's first].")
 @click.option("--expected-close", default=None, metavar="DATE", help="Expected close date, YYYY-MM-DD.")
@@ -62,7 +75,9 @@ def add(state: CLIState, kind: str, contact_id: int, title: str, amount: str, cu
         channel="staff",
     )
     if fmt == "table":
-        click.echo(f"sales record {record.id} added: {record.kind} for contact {record.contact_id}, {record.amount} {record.currency}, stage {record.stage}")
+        click.echo(
+            f"sales record {record.id} added: {record.kind} for contact {record.contact_id}, {record.amount} {record.currency}, stage {record.stage}"
+        )
     else:
         click.echo(render([plain(record)], ALL_COLUMNS, fmt))
 
@@ -120,7 +135,9 @@ def list_sales(state: CLIState, kind: str | None, stage: str | None, outcome: st
 @pass_state
 def stage(state: CLIState, sale_id: int, stage: str, reopen: bool, actor: str | None) -> None:
     """Move a record to STAGE (the won or lost stage closes it, as 'crm sales close' does)."""
-    record = warehouse_api(state).sales.move(sale_id, stage, actor=actor or default_actor(), channel="staff", reopen=reopen)
+    record = warehouse_api(state).sales.move(
+        sale_id, stage, actor=actor or default_actor(), channel="staff", reopen=reopen
+    )
     click.echo(f"sales record {record.id} is now at {record.stage} (win probability {record.probability:.0%})")
 
 
@@ -146,12 +163,16 @@ def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, c
         actor=actor or default_actor(),
         channel="staff",
     )
-    click.echo(f"sales record {record.id} closed as {record.outcome} on {record.closed_on}: {record.amount} {record.currency}")
+    click.echo(
+        f"sales record {record.id} closed as {record.outcome} on {record.closed_on}: {record.amount} {record.currency}"
+    )
 
 
 @sales.command("update")
 @click.argument("sale_id", type=int)
-@click.option("--kind", type=click.Choice(KINDS), default=None, help="Turn a request into a quote, a quote into a sale.")
+@click.option(
+    "--kind", type=click.Choice(KINDS), default=None, help="Turn a request into a quote, a quote into a sale."
+)
 @click.option("--title", default=None)
 @click.option("--amount", default=None)
 @click.option("--currency", default=None)

@@ -10,7 +10,6 @@ import click
 
 from crm_core.cli.main import CLIError, CLIState, pass_state
 from crm_core.output import format_option, render
-
 from crm_warehouse.actions import ACTION_KINDS
 from crm_warehouse.catalog import KINDS
 from crm_warehouse.cli.common import by_option, default_actor, parse_date, parse_instant, plain, warehouse_api
@@ -66,11 +65,15 @@ def events(state: CLIState, type_name: str | None, kind: str | None, unknown: bo
 @warehouse.command("timeline")
 @click.argument("contact_id", type=int)
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only these kinds (repeat the option).")
-@click.option("--before", default=None, metavar="WHEN", help="Page back: only what happened before this date or datetime.")
+@click.option(
+    "--before", default=None, metavar="WHEN", help="Page back: only what happened before this date or datetime."
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @format_option()
 @pass_state
-def timeline(state: CLIState, contact_id: int, kinds: tuple[str, ...], before: str | None, limit: int, fmt: str) -> None:
+def timeline(
+    state: CLIState, contact_id: int, kinds: tuple[str, ...], before: str | None, limit: int, fmt: str
+) -> None:
     """Everything that happened to or around a contact, newest first."""
     import datetime as dt
 
@@ -85,14 +88,22 @@ def timeline(state: CLIState, contact_id: int, kinds: tuple[str, ...], before: s
             row["type"] = entry.type if entry.known else f"{entry.type} (unknown)"
         click.echo(render(rows, ["occurred_at", "kind", "type", "actor", "channel", "summary"], fmt))
     else:
-        click.echo(render(rows, ["occurred_at", "kind", "type", "actor", "channel", "summary", "known", "event_id", "payload"], fmt))
+        click.echo(
+            render(
+                rows,
+                ["occurred_at", "kind", "type", "actor", "channel", "summary", "known", "event_id", "payload"],
+                fmt,
+            )
+        )
 
 
 @warehouse.command("audit")
 @click.option("--contact", "contact_id", type=int, default=None, help="Only this contact's changes.")
 @click.option("--field", default=None, help="Only changes of this field (e.g. email).")
 @click.option("--actor", default=None, help="Only changes made by this staff member.")
-@click.option("--channel", default=None, help="Only changes that came in this way (staff, import, self-service, api, system).")
+@click.option(
+    "--channel", default=None, help="Only changes that came in this way (staff, import, self-service, api, system)."
+)
 @click.option("--since", default=None, metavar="DATE", help="From this date (YYYY-MM-DD) on.")
 @click.option("--until", default=None, metavar="DATE", help="Up to the end of this date.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
@@ -123,8 +134,20 @@ def audit(state: CLIState, contact_id: int | None, field: str | None, actor: str
 @click.option("--contact", "contact_id", type=int, default=None, help="The contact it is about.")
 @click.option("--sale", "sale_id", type=int, default=None, help="The sales record it is about.")
 @click.option("--subject", default="", help="A one-line subject.")
-@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"), default=None, help="Read the text from a file ('-' for standard input).")
-@click.option("--at", "occurred", default=None, metavar="WHEN", help="When it took place (ISO datetime with time zone) [default: now].")
+@click.option(
+    "--file",
+    "text_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read the text from a file ('-' for standard input).",
+)
+@click.option(
+    "--at",
+    "occurred",
+    default=None,
+    metavar="WHEN",
+    help="When it took place (ISO datetime with time zone) [default: now].",
+)
 @by_option
 @pass_state
 def log(state: CLIState, kind: str, text: str | None, contact_id: int | None, sale_id: int | None, subject: str,
@@ -164,9 +187,19 @@ def log(state: CLIState, kind: str, text: str | None, contact_id: int | None, sa
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @format_option()
 @pass_state
-def actions(state: CLIState, contact_id: int | None, sale_id: int | None, kind: str | None, author: str | None, limit: int, fmt: str) -> None:
+def actions(
+    state: CLIState,
+    contact_id: int | None,
+    sale_id: int | None,
+    kind: str | None,
+    author: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """Notes, calls, meetings and e-mails, the most recent first."""
-    found = warehouse_api(state).actions.list(contact_id=contact_id, sale_id=sale_id, kind=kind, author=author, limit=limit)
+    found = warehouse_api(state).actions.list(
+        contact_id=contact_id, sale_id=sale_id, kind=kind, author=author, limit=limit
+    )
     rows = [plain(a) for a in found]
     columns = ["id", "kind", "occurred_at", "author", "contact_id", "sale_id", "subject"]
     click.echo(render(rows, columns if fmt == "table" else columns + ["body", "logged_at"], fmt))
@@ -217,7 +250,13 @@ def documents(state: CLIState, contact_id: int | None, sale_id: int | None, limi
 
 @warehouse.command("document")
 @click.argument("document_id", type=int)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the content here ('-' for standard output) instead of showing the details.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the content here ('-' for standard output) instead of showing the details.",
+)
 @format_option()
 @pass_state
 def document(state: CLIState, document_id: int, output: Path | None, fmt: str) -> None:
@@ -250,7 +289,9 @@ def verify(state: CLIState, fmt: str) -> None:
         rows = [plain(p) for p in problems]
         click.echo(render(rows, ["sha256", "problem", "documents", "path"], fmt))
         if fmt == "table":
-            click.echo(f"{len(problems)} of {checked} stored file(s) missing or altered; attach the original again to repair it")
+            click.echo(
+                f"{len(problems)} of {checked} stored file(s) missing or altered; attach the original again to repair it"
+            )
         raise click.exceptions.Exit(1)
     if fmt == "table":
         click.echo(f"all {checked} stored file(s) are present and intact")
