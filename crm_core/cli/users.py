@@ -93,9 +93,7 @@ def users_add(
         roles=roles,
         password=password,
     )
-    click.echo(
-        f"added user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})"
-    )
+    click.echo(f"added user {_summary(user)}")
 
 
 @users.command("list")
@@ -183,9 +181,12 @@ def users_edit(
         remove_roles=remove_role,
         **kwargs,
     )
-    click.echo(
-        f"changed user {user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})"
-    )
+    click.echo(f"changed user {_summary(user)}")
+
+
+def _summary(user: Any) -> str:
+    """``'ana' (roles: sales; teams: north)``, as the add and edit commands confirm."""
+    return f"{user.name!r} (roles: {', '.join(user.roles) or 'none'}; teams: {', '.join(user.teams) or 'none'})"
 
 
 @users.command("disable")
