@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "aware_utc", "naive_utc"]
 
 
 class Clock(Protocol):
@@ -51,4 +51,28 @@ class FakeClock:
 def _aware(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
         raise ValueError(f"the clock needs an aware datetime, got naive {when!r}")
+    return when.astimezone(dt.UTC)
+
+
+def naive_utc(when: dt.datetime) -> dt.datetime:
+    """``when`` as naive UTC, the form every backend stores (``UTCDateTimeField`` does this itself).
+
+    An aware datetime is converted to UTC; a naive one is taken to be UTC
+    already and returned unchanged. For raw SQL and values compared with
+    stored columns; ``bulk_insert`` given a model converts on its own.
+    """
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def aware_utc(when: dt.datetime | str) -> dt.datetime:
+    """``when`` (a datetime or an ISO 8601 string, as raw SQL returns on SQLite) as an aware UTC datetime.
+
+    A naive value is taken to be UTC, as the database stores it.
+    """
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC)

@@ -247,11 +247,20 @@ class EventBus:
         if not isinstance(event, Event):
             raise EventError(f"crm.emit() takes an event from crm_hookspecs.events, not {type(event).__name__}")
         occurred_at = event.occurred_at
+        changes: dict[str, Any] = {}
         if occurred_at is None:
-            occurred_at = self._app.clock.now()
+            occurred_at = changes["occurred_at"] = self._app.clock.now()
+        if event.actor is None:
+            user = self._app.current_user
+            if user is not None:
+                # the acting user, so that every change says who made it
+                changes["actor"] = user.name
+                if event.channel == "system":
+                    changes["channel"] = "staff"
+        if changes:
             # mypy checks attrs.evolve with its attrs plugin, which does not see
             # the attrs classes that event_type() makes (declared through dataclass_transform)
-            event = attrs.evolve(cast(Any, event), occurred_at=occurred_at)
+            event = attrs.evolve(cast(Any, event), **changes)
         type_name, payload = to_payload(event)
         try:
             text = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Model",
     "UTCDateTimeField",
+    "batched",
     "bulk_insert",
     "check_writable",
     "close_database",
@@ -257,13 +258,24 @@ def bulk_insert(
     (``executemany`` on SQLite, multi-row ``VALUES`` pages on PostgreSQL and
     MySQL, sized to stay under the server's parameter limit). ``rows`` may be
     any iterable, consumed ``batch_size`` rows at a time, so memory stays
-    flat. Values go to the driver as they are (no field conversion): pass
-    what the column stores. Runs in one transaction (or inside the caller's).
+    flat. Runs in one transaction (or inside the caller's).
+
+    Given a model, ``columns`` are its fields' names (or column names) and
+    each value goes through its field's ``db_value``, as ``Model.create``
+    would do it: an aware datetime becomes naive UTC, a boolean the
+    backend's form, a foreign-key model its id. Given a table name, values
+    go to the driver as they are: pass what the column stores.
     """
     database = database if database is not None else current_app().database
-    name = table if isinstance(table, str) else table._meta.table_name
     if not columns:
         raise ValueError("bulk_insert needs at least one column")
+    if isinstance(table, str):
+        name = table
+    else:
+        name = table._meta.table_name
+        fields = [_field(table, c) for c in columns]
+        columns = [f.column_name for f in fields]
+        rows = _converted(rows, [f.db_value for f in fields])
     kind = dialect(database)
     open_q, close_q = database.quote[0], database.quote[1]
 
@@ -295,7 +307,7 @@ def bulk_insert(
         cursor = typed_rows.cursor(database)
         if kind == "sqlite":
             sql = head + "(" + ", ".join("?" * width) + ")"
-            for batch in _batches(rows, batch_size):
+            for batch in batched(rows, batch_size):
                 run(lambda b: cursor.executemany(sql, b), batch)
                 total += len(batch)
         elif kind == "postgresql":
@@ -305,23 +317,51 @@ def bulk_insert(
             # bind-parameter cap, but the values are inlined, so only the
             # statement size matters: keep pages moderate.
             page = max(1, min(batch_size, 1000))
-            for batch in _batches(rows, batch_size):
+            for batch in batched(rows, batch_size):
                 run(lambda b: execute_values(cursor, head + "%s", b, page_size=page), batch)
                 total += len(batch)
         else:
             # PyMySQL rewrites executemany of INSERT … VALUES into multi-row
             # statements sized to max_allowed_packet.
             sql = head + "(" + ", ".join(["%s"] * width) + ")"
-            for batch in _batches(rows, batch_size):
+            for batch in batched(rows, batch_size):
                 run(lambda b: cursor.executemany(sql, b), batch)
                 total += len(batch)
     return total
 
 
-def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
-    batch: list[Sequence[Any]] = []
+def _field(model: type[peewee.Model], name: str) -> peewee.Field:
+    meta = model._meta
+    found = meta.fields.get(name) or meta.columns.get(name)
+    if found is None:
+        known = ", ".join(meta.sorted_field_names)
+        raise ValueError(f"bulk_insert into {meta.table_name}: {name!r} is no field of {model.__name__} ({known})")
+    return found  # type: ignore[no-any-return]
+
+
+def _converted(rows: Iterable[Sequence[Any]], converters: Sequence[Callable[[Any], Any]]) -> Iterator[Sequence[Any]]:
+    width = len(converters)
     for row in rows:
-        batch.append(row)
+        if len(row) != width:  # let bulk_insert name the row
+            yield row
+        else:
+            yield tuple(convert(value) for convert, value in zip(converters, row))
+
+
+_T = TypeVar("_T")
+
+
+def batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter), consumed lazily.
+
+    For ``IN (...)`` lists kept under a backend's parameter limit and for
+    writes committed a page at a time.
+    """
+    if size < 1:
+        raise ValueError(f"batched needs a size of at least 1, not {size}")
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []

@@ -412,6 +412,55 @@ def test_bulk_insert_into_the_database_given(crm_factory, item_plugin, tmp_path)
         assert Item.select().count() == 0
 
 
+def test_bulk_insert_given_a_model_converts_each_value_like_create(crm_factory, item_plugin):
+    """An aware datetime in another zone lands as the UTC instant; a string quantity as a number."""
+    crm = crm_factory([item_plugin])
+    madrid = dt.datetime(2026, 7, 1, 14, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid"))
+    with crm.activate():
+        bulk_insert(Item, ("name", "qty", "seen_at"), [("converted", "12", madrid)])
+        item = Item.get(Item.name == "converted")
+        raw = storage.current_app().database.execute_sql("SELECT seen_at FROM kt_item").fetchone()[0]
+    assert item.seen_at == dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
+    assert item.qty == 12
+    assert str(raw).startswith("2026-07-01 12:00:00")
+
+
+def test_bulk_insert_names_a_column_the_model_lacks(crm_factory, item_plugin):
+    crm = crm_factory([item_plugin])
+    with crm.activate():
+        with pytest.raises(ValueError, match=r"'colour' is no field of Item \(id, name, qty, price, seen_at\)"):
+            bulk_insert(Item, ("name", "colour"), [("x", "red")])
+
+
+def test_batched_pages_lazily():
+    from crm_core.storage import batched
+
+    seen = []
+
+    def numbers():
+        for i in range(7):
+            seen.append(i)
+            yield i
+
+    pages = batched(numbers(), 3)
+    assert next(pages) == [0, 1, 2] and seen == [0, 1, 2]
+    assert list(pages) == [[3, 4, 5], [6]]
+    assert list(batched([], 3)) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        list(batched([1], 0))
+
+
+def test_naive_and_aware_utc_helpers():
+    from crm_core.clock import aware_utc, naive_utc
+
+    madrid = dt.datetime(2026, 1, 10, 10, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid"))
+    assert naive_utc(madrid) == dt.datetime(2026, 1, 10, 9, 0)
+    assert naive_utc(dt.datetime(2026, 1, 10, 9, 0)) == dt.datetime(2026, 1, 10, 9, 0)
+    assert aware_utc(dt.datetime(2026, 1, 10, 9, 0)) == dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC)
+    assert aware_utc("2026-01-10 09:00:00") == dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC)
+    assert aware_utc(madrid).tzinfo is dt.UTC
+
+
 # -- datetimes ----------------------------------------------------------------
 
 

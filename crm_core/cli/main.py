@@ -158,6 +158,18 @@ class CLIState:
                 return
         self._acting = (app, app.authz.enter(name))
 
+    def act_as(self, name: str) -> None:
+        """Act as CRM user ``name`` from now on (``crm --as`` or a command's deprecated ``--by``)."""
+        if self.command in SYSTEM_COMMANDS:
+            raise CLIError(f"'crm {self.command}' always acts as the system; run it without --as", 2)
+        self.as_user = name
+        if self._acted and self._app is not None:
+            if self._acting is not None:
+                app, token = self._acting
+                self._acting = None
+                app.authz.leave(token)
+            self._acting = (self._app, self._app.authz.enter(name))
+
     def close(self) -> None:
         if self._acting is not None:
             app, token = self._acting

@@ -76,7 +76,10 @@ class Event:
 
     ``event_id`` identifies the event (handlers use it to stay idempotent);
     ``occurred_at`` is set by the kernel's clock when the event is emitted;
-    ``actor`` is the staff member (or ``None`` for the system or a customer);
+    ``actor`` is the user name of the CRM user who made the change (or
+    ``None`` for the system or a customer): left ``None``, the kernel fills
+    it in from ``crm.current_user`` when the event is emitted inside
+    ``crm.as_user(...)``, and turns a ``system`` channel into ``staff``;
     ``channel`` says how the change came in: ``staff``, ``import``,
     ``self-service``, ``api`` or ``system``.
     """
