@@ -132,6 +132,49 @@ def test_team_scope_includes_records_of_the_users_team(office, crm_user):
         assert crm.plugin("notes").texts() == ["carl-1", "carl-2", "south-board"]
 
 
+def test_owner_columns_holding_user_names(office):
+    """Plugins whose records name their owner (``owner = "ana"``) filter and check the same way."""
+    crm, people = office
+    with crm.activate():
+        rows = [(n.id, people_name) for n in Note.select() for people_name in [_owner_name(n, people)]]
+
+    def texts():
+        query = crm.authz.restrict(NamedNote.select(), "notes.read", NamedNote.owner_name, owner_is="name")
+        with crm.activate():
+            return sorted(n.text for n in query)
+
+    with crm.activate():
+        crm.database.execute_sql("ALTER TABLE notes_note ADD COLUMN owner_name VARCHAR(150)")
+        for note_id, name in rows:
+            NamedNote.update(owner_name=name).where(NamedNote.id == note_id).execute()
+    with crm.as_user("ana"):
+        assert texts() == ["ana-1", "ana-2"]
+        crm.authz.require("notes.edit", record_owner="ana")
+        with pytest.raises(PermissionDenied, match="owned by 'bea'"):
+            crm.authz.require("notes.edit", record_owner="bea")
+    with crm.as_user("bea"):
+        assert texts() == ["ana-1", "ana-2", "bea-1", "bea-2"]
+        crm.authz.require("notes.edit", record_owner="ana")
+        with pytest.raises(PermissionDenied):
+            crm.authz.require("notes.edit", record_owner="carl")
+    with crm.as_user("carl"):
+        assert len(texts()) == 10
+    with pytest.raises(ValueError, match="owner_is"):
+        with crm.as_user("ana"):
+            crm.authz.where("notes.read", Note.owner_id, owner_is="email")
+
+
+def _owner_name(note, people):
+    return next((name for name, user in people.items() if user.id == note.owner_id), None)
+
+
+class NamedNote(Note):
+    owner_name = peewee.CharField(max_length=150, null=True)
+
+    class Meta:
+        table_name = "notes_note"
+
+
 def test_the_filter_is_one_query_with_a_subquery(office):
     crm, _ = office
     with crm.as_user("bea"):

@@ -218,7 +218,7 @@ class Authz:
         acting = self._acting.get()
         return "all" if acting is None else acting.grants.get(permission)
 
-    def can(self, permission: str, *, record_owner: int | None = _UNSET, record_team: int | None = None) -> bool:
+    def can(self, permission: str, *, record_owner: int | str | None = _UNSET, record_team: int | None = None) -> bool:
         """Whether :meth:`require` would pass."""
         try:
             self.require(permission, record_owner=record_owner, record_team=record_team)
@@ -226,11 +226,14 @@ class Authz:
             return False
         return True
 
-    def require(self, permission: str, *, record_owner: int | None = _UNSET, record_team: int | None = None) -> None:
+    def require(
+        self, permission: str, *, record_owner: int | str | None = _UNSET, record_team: int | None = None
+    ) -> None:
         """Raise :class:`PermissionDenied` unless the acting user holds ``permission``.
 
-        With ``record_owner`` (the owning user's id, ``None`` for a record
-        nobody owns) and optionally ``record_team`` (a team id on the
+        With ``record_owner`` (the owning user's id, or their user name for
+        plugins whose owner column holds names; ``None`` for a record nobody
+        owns) and optionally ``record_team`` (a team id on the
         record), the record must also be in the user's scope for the
         permission's record type: ``own`` — the user owns it; ``team`` — the
         user or a member of one of the user's teams owns it, or its team is
@@ -261,11 +264,11 @@ class Authz:
             permission,
         )
 
-    def _in_scope(self, acting: Acting, scope: str, owner: int | None, team: int | None) -> bool:
-        from crm_core.auth.models import UserTeam
+    def _in_scope(self, acting: Acting, scope: str, owner: int | str | None, team: int | None) -> bool:
+        from crm_core.auth.models import User, UserTeam
 
         user = acting.user
-        if owner is not None and owner == user.id:
+        if owner is not None and (owner == user.id if isinstance(owner, int) else owner == user.name):
             return True
         if scope != "team" or not user.team_ids:
             return False
@@ -274,22 +277,29 @@ class Authz:
         if owner is None:
             return False
         with self._app.activate():
-            return UserTeam.select().where((UserTeam.user == owner) & (UserTeam.team.in_(list(user.team_ids)))).exists()
+            mates = UserTeam.select().where(UserTeam.team.in_(list(user.team_ids)))
+            if isinstance(owner, int):
+                return mates.where(UserTeam.user == owner).exists()
+            return mates.join(User).where(User.name == owner).exists()
 
-    def _owner_text(self, owner: int | None) -> str:
+    def _owner_text(self, owner: int | str | None) -> str:
         if owner is None:
             return "owned by nobody"
+        if isinstance(owner, str):
+            return f"owned by {owner!r}"
         from crm_core.auth.models import User
 
         with self._app.activate():
             row = User.get_or_none(User.id == owner)
         return f"owned by {row.name!r}" if row else f"owned by user #{owner}"
 
-    def where(self, permission: str, owner: Any, team: Any = None) -> Any:
+    def where(self, permission: str, owner: Any, team: Any = None, *, owner_is: str = "id") -> Any:
         """A peewee expression keeping the rows in the acting user's scope for ``permission``.
 
-        ``owner`` is the model's owner column (the owning user's id) and
-        ``team`` an optional team column. ``query.where(crm.authz.where(
+        ``owner`` is the model's owner column: the owning user's id, or with
+        ``owner_is="name"`` their user name (as written by
+        ``crm.authz.users.get(name).name``, so compared exactly); ``team`` an
+        optional team column (team ids). ``query.where(crm.authz.where(
         "contacts.read", Contact.owner_id))`` filters in SQL, so paging and
         counts are right. Raises :class:`PermissionDenied` when the user does
         not hold the permission at all; for the system it keeps every row.
@@ -303,19 +313,26 @@ class Authz:
             self.require(permission)  # raises, with the message
         if spec.record_type is None or scope == "all":
             return _EVERYTHING
+        if owner_is not in ("id", "name"):
+            raise ValueError(f"owner_is is 'id' or 'name', not {owner_is!r}")
         user = acting.user
-        mine = owner == user.id
+        mine = owner == (user.id if owner_is == "id" else user.name)
         if scope == "own" or not user.team_ids:
             return mine
-        from crm_core.auth.models import UserTeam
+        from crm_core.auth.models import User, UserTeam
 
-        mates = UserTeam.select(UserTeam.user).where(UserTeam.team.in_(list(user.team_ids)))
+        in_teams = UserTeam.team.in_(list(user.team_ids))
+        mates: Any
+        if owner_is == "id":
+            mates = UserTeam.select(UserTeam.user).where(in_teams)
+        else:
+            mates = User.select(User.name).join(UserTeam, on=UserTeam.user == User.id).where(in_teams)
         expr = mine | owner.in_(mates)
         if team is not None:
             expr = expr | team.in_(list(user.team_ids))
         return expr
 
-    def restrict(self, query: Any, permission: str, owner: Any, team: Any = None) -> Any:
+    def restrict(self, query: Any, permission: str, owner: Any, team: Any = None, *, owner_is: str = "id") -> Any:
         """``query`` limited to the acting user's scope (unchanged for ``all`` and for the system)."""
-        expr = self.where(permission, owner, team)
+        expr = self.where(permission, owner, team, owner_is=owner_is)
         return query if expr is _EVERYTHING else query.where(expr)
