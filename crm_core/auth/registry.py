@@ -71,14 +71,17 @@ BUILTIN_ROLES: dict[str, RoleDef] = {
         RoleDef("manager", "Everything but administration, on every record.", ("*", "!admin.*"), {"*": "all"}),
         RoleDef(
             "sales",
-            "Read, create, edit and export their own records.",
-            ("*.read", "*.create", "*.edit", "*.export"),
+            "Read, create, edit and export their own records; run reports on them.",
+            ("*.read", "*.create", "*.edit", "*.export", "*.run"),
             {"*": "own"},
         ),
         RoleDef(
-            "support", "Read, create and edit their teams' records.", ("*.read", "*.create", "*.edit"), {"*": "team"}
+            "support",
+            "Read, create and edit their teams' records; run reports on them.",
+            ("*.read", "*.create", "*.edit", "*.run"),
+            {"*": "team"},
         ),
-        RoleDef("read-only", "Read every record.", ("*.read",), {"*": "all"}),
+        RoleDef("read-only", "Read every record and run reports.", ("*.read", "*.run"), {"*": "all"}),
     )
 }
 
