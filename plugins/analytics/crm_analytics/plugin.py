@@ -56,3 +56,10 @@ def crm_demo_data(crm: Any) -> list[str]:
     from crm_analytics.demo import load_demo
 
     return load_demo(crm)
+
+
+@hookimpl
+def crm_permissions() -> list[Any]:
+    from crm_analytics.permissions import PERMISSIONS
+
+    return list(PERMISSIONS)

@@ -69,3 +69,10 @@ def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
     from crm_contacts.gdpr import personal_values
 
     return personal_values(crm, contact_id)
+
+
+@hookimpl
+def crm_permissions() -> list[Any]:
+    from crm_contacts.permissions import PERMISSIONS
+
+    return list(PERMISSIONS)

@@ -108,3 +108,10 @@ def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dic
     from crm_portal.personal import move_back
 
     move_back(crm, survivor_id, merged_id, moved)
+
+
+@hookimpl
+def crm_permissions() -> list[Any]:
+    from crm_portal.permissions import PERMISSIONS
+
+    return list(PERMISSIONS)

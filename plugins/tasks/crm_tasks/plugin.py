@@ -120,3 +120,10 @@ def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dic
     from crm_tasks.privacy import unmerged
 
     unmerged(crm, survivor_id, merged_id, moved)
+
+
+@hookimpl
+def crm_permissions() -> list[Any]:
+    from crm_tasks.permissions import PERMISSIONS
+
+    return list(PERMISSIONS)

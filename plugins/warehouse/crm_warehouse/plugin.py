@@ -96,3 +96,10 @@ def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dic
     from crm_warehouse.privacy import unmerge
 
     unmerge(crm, survivor_id, merged_id, moved)
+
+
+@hookimpl
+def crm_permissions() -> list[Any]:
+    from crm_warehouse.permissions import PERMISSIONS
+
+    return list(PERMISSIONS)
