@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from crm_core.app import CRM
+    from crm_surveys.scope import ContactScope
 
-__all__ = ["SaveResult", "SurveyInfo", "definition", "find", "info", "list_surveys", "save"]
+__all__ = ["Catalog", "SaveResult", "SurveyInfo", "definition", "find", "info", "list_surveys", "save"]
 
 
 @attrs.frozen
@@ -74,16 +75,25 @@ def find(ref: int | str) -> Survey:
     return survey
 
 
-def info(survey: Survey, counts: bool = True) -> SurveyInfo:
+def _scoped(query: Any, column: Any, scope: ContactScope | None) -> Any:
+    return query if scope is None else scope.restrict(query, column)
+
+
+def info(survey: Survey, counts: bool = True, scope: ContactScope | None = None) -> SurveyInfo:
+    """A survey's listing; its invitations and answers counted over the contacts in ``scope``."""
     versions = SurveyVersion.select().where(SurveyVersion.survey == survey.id).count()
     invited = responded = 0
     if counts:
-        invited = (
-            Invitation.select()
-            .where((Invitation.survey == survey.id) & (Invitation.medium.in_(("email", "post"))))
-            .count()
-        )
-        responded = Response.select().where((Response.survey == survey.id) & (Response.complete == True)).count()  # noqa: E712
+        invited = _scoped(
+            Invitation.select().where((Invitation.survey == survey.id) & (Invitation.medium.in_(("email", "post")))),
+            Invitation.contact_id,
+            scope,
+        ).count()
+        responded = _scoped(
+            Response.select().where((Response.survey == survey.id) & (Response.complete == True)),  # noqa: E712
+            Response.contact_id,
+            scope,
+        ).count()
     return SurveyInfo(
         id=survey.id,
         key=survey.key,
@@ -97,16 +107,21 @@ def info(survey: Survey, counts: bool = True) -> SurveyInfo:
     )
 
 
-def list_surveys() -> list[SurveyInfo]:
-    """Every survey, with its invitations and complete responses counted (set-based)."""
+def list_surveys(scope: ContactScope | None = None) -> list[SurveyInfo]:
+    """Every survey, with its invitations and complete responses counted (set-based) over ``scope``."""
     from peewee import fn
 
     # each is (survey id, count) per row: peewee's stubs type .tuples() as yielding the model
     invited: dict[int, int] = dict(
         cast(
             "Iterable[tuple[int, int]]",
-            Invitation.select(Invitation.survey, fn.COUNT(Invitation.id))
-            .where(Invitation.medium.in_(("email", "post")))
+            _scoped(
+                Invitation.select(Invitation.survey, fn.COUNT(Invitation.id)).where(
+                    Invitation.medium.in_(("email", "post"))
+                ),
+                Invitation.contact_id,
+                scope,
+            )
             .group_by(Invitation.survey)
             .tuples(),
         )
@@ -114,8 +129,11 @@ def list_surveys() -> list[SurveyInfo]:
     responded: dict[int, int] = dict(
         cast(
             "Iterable[tuple[int, int]]",
-            Response.select(Response.survey, fn.COUNT(Response.id))
-            .where(Response.complete == True)  # noqa: E712
+            _scoped(
+                Response.select(Response.survey, fn.COUNT(Response.id)).where(Response.complete == True),  # noqa: E712
+                Response.contact_id,
+                scope,
+            )
             .group_by(Response.survey)
             .tuples(),
         )
@@ -245,16 +263,21 @@ def _free_key(base: str) -> str:
     return f"{base}-{n}"
 
 
-def version_rows(survey_id: int) -> list[dict[str, Any]]:
-    """Each version of a survey: number, date, and how much was sent and answered with it."""
+def version_rows(survey_id: int, scope: ContactScope | None = None) -> list[dict[str, Any]]:
+    """Each version of a survey: number, date, and how much was sent and answered with it (over ``scope``)."""
     from peewee import fn
 
     # (version, count) per row
     sent: dict[int, int] = dict(
         cast(
             "Iterable[tuple[int, int]]",
-            Invitation.select(Invitation.version, fn.COUNT(Invitation.id))
-            .where((Invitation.survey == survey_id) & Invitation.medium.in_(("email", "post")))
+            _scoped(
+                Invitation.select(Invitation.version, fn.COUNT(Invitation.id)).where(
+                    (Invitation.survey == survey_id) & Invitation.medium.in_(("email", "post"))
+                ),
+                Invitation.contact_id,
+                scope,
+            )
             .group_by(Invitation.version)
             .tuples(),
         )
@@ -262,8 +285,13 @@ def version_rows(survey_id: int) -> list[dict[str, Any]]:
     answered: dict[int, int] = dict(
         cast(
             "Iterable[tuple[int, int]]",
-            Response.select(Response.version, fn.COUNT(Response.id))
-            .where((Response.survey == survey_id) & (Response.complete == True))  # noqa: E712
+            _scoped(
+                Response.select(Response.version, fn.COUNT(Response.id)).where(
+                    (Response.survey == survey_id) & (Response.complete == True)  # noqa: E712
+                ),
+                Response.contact_id,
+                scope,
+            )
             .group_by(Response.version)
             .tuples(),
         )
@@ -278,3 +306,53 @@ def version_rows(survey_id: int) -> list[dict[str, Any]]:
         }
         for v in SurveyVersion.select().where(SurveyVersion.survey == survey_id).order_by(SurveyVersion.version)
     ]
+
+
+class Catalog:
+    """The surveys and their versions, for the other services and the API.
+
+    Counts of invitations and answers are over the contacts the acting user
+    may read (``scope``).
+    """
+
+    def __init__(self, crm: CRM, scope: ContactScope) -> None:
+        self.crm = crm
+        self.scope = scope
+
+    def find(self, ref: int | str) -> Survey:
+        """The survey named by its id or its key; raise :class:`NotFoundError`."""
+        with self.crm.activate():
+            return find(ref)
+
+    def exists(self, key: str) -> bool:
+        with self.crm.activate():
+            return Survey.select().where(Survey.key == key).exists()
+
+    def all(self) -> list[Survey]:
+        with self.crm.activate():
+            return list(Survey.select().order_by(Survey.id))
+
+    def info(self, survey: Survey) -> SurveyInfo:
+        with self.crm.activate():
+            return info(survey, scope=self.scope)
+
+    def listing(self) -> list[SurveyInfo]:
+        with self.crm.activate():
+            return list_surveys(self.scope)
+
+    def definition(self, survey_id: int, version: int | None = None) -> SurveyDefinition:
+        """The definition of one version (default: the current one)."""
+        with self.crm.activate():
+            return definition(survey_id, version)
+
+    def versions(self, survey_id: int) -> list[dict[str, Any]]:
+        with self.crm.activate():
+            return version_rows(survey_id, self.scope)
+
+    def save(self, new: SurveyDefinition, key: str | None = None) -> SaveResult:
+        with self.crm.activate():
+            result = save(self.crm, new, key)
+        if result.action == "created":
+            return result
+        # the counts of the saved survey's listing, as the acting user may see them
+        return attrs.evolve(result, survey=self.info(self.find(result.survey.id)))

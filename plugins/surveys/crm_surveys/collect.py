@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_surveys.definition import SurveyDefinition
 
-__all__ = ["CHANNELS", "SavedResponse", "form_for", "invitation_for_contact", "save_response", "secret"]
+__all__ = [
+    "CHANNELS",
+    "Collector",
+    "SavedResponse",
+    "form_for",
+    "invitation_for_contact",
+    "save_response",
+    "secret",
+]
 
 #: how an answer came in, and the event channel it is told with
 CHANNELS = {"web": "self-service", "paper": "staff", "staff": "staff", "api": "api"}
@@ -258,3 +266,70 @@ def answer_rows(
         else:
             rows.append((*head, question.key, region, month, None, None, value))
     return rows
+
+
+class Collector:
+    """Answers coming in: the invitation behind a token, a paper code or a contact, and saving them."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    def keys(self) -> SurveyKeys:
+        return secret(self.crm)
+
+    def by_token(self, token: str, survey_id: int | None = None) -> Invitation:
+        """The invitation a link's token names; a :class:`~crm_surveys.tokens.TokenError` when refused."""
+        with self.crm.activate():
+            return invitation_for_token(self.crm, self.keys(), token, survey_id)
+
+    def by_code(self, code: str) -> Invitation:
+        """The invitation a paper letter's code names."""
+        with self.crm.activate():
+            return invitation_for_code(self.keys(), code)
+
+    def by_id(self, invitation_id: int) -> Invitation:
+        with self.crm.activate():
+            found = Invitation.get_or_none(Invitation.id == invitation_id)
+        if found is None:
+            raise NotFoundError(f"no invitation {invitation_id}")
+        return found
+
+    def for_contact(self, survey: Survey, contact_id: int) -> Invitation:
+        """The contact's newest invitation to ``survey``, or a ``direct`` one made now."""
+        with self.crm.activate():
+            return invitation_for_contact(self.crm, survey, contact_id)
+
+    def form(self, invitation: Invitation) -> SurveyForm:
+        with self.crm.activate():
+            return form_for(self.crm, invitation)
+
+    def save(
+        self,
+        invitation: Invitation,
+        answers: Mapping[str, Any],
+        *,
+        partial: bool = False,
+        channel: str = "api",
+        actor: str | None = None,
+    ) -> SavedResponse:
+        with self.crm.activate():
+            return save_response(self.crm, invitation, answers, partial=partial, channel=channel, actor=actor)
+
+    def token(self, invitation: Invitation, days: int | None = None) -> str:
+        """A fresh token for ``invitation``, working ``days`` days (default ``plugins.surveys.token_ttl_days``)."""
+        from crm_surveys.tokens import make_token
+
+        ttl = days if days is not None else self.crm.settings("surveys").token_ttl_days
+        if ttl < 1:
+            raise ValidationError(f"a link must work at least 1 day, not {ttl}")
+        expires = self.crm.clock.now() + dt.timedelta(days=ttl)
+        # the invitation names the contact, so the one it was made for too (an erasure clears both)
+        assert invitation.original_contact_id is not None
+        return make_token(
+            self.keys(), invitation.survey_id, invitation.round_id, invitation.original_contact_id, expires
+        )
+
+    def paper_code(self, invitation_id: int) -> str:
+        from crm_surveys.tokens import make_code
+
+        return make_code(self.keys(), invitation_id)

@@ -38,21 +38,23 @@ from reportlab.platypus import (
     Spacer,
 )
 
+from crm_core.clock import naive_utc
 from crm_core.errors import ValidationError
-from crm_core.storage import bulk_insert
+from crm_core.storage import batched, bulk_insert
 from crm_surveys import catalog
 from crm_surveys.collect import month_of, secret
 from crm_surveys.models import Invitation, Survey
-from crm_surveys.sending import _naive, _pages, get_round
+from crm_surveys.sending import PAGE, get_round
 from crm_surveys.tokens import make_code
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_hookspecs.records import ContactCard, SurveyCondition, SurveyQuestion
     from crm_surveys.definition import SurveyDefinition
+    from crm_surveys.scope import ContactScope
     from crm_surveys.settings import LetterSettings
 
-__all__ = ["Letter", "LetterReport", "draw_letters", "make_letters"]
+__all__ = ["Letter", "LetterPrinter", "LetterReport", "draw_letters", "make_letters"]
 
 MM = 72 / 25.4
 #: the address window's size (DIN 5008: 85 x 45 mm)
@@ -84,6 +86,8 @@ class LetterReport:
     do_not_contact: int
     unsubscribed: int
     no_address: int
+    #: contacts of the list the acting user may not read (no letter; always 0 for the system)
+    out_of_scope: int = 0
 
 
 def _letter_for(card: ContactCard, code: str) -> Letter:
@@ -103,8 +107,13 @@ def make_letters(
     *,
     round_key: str = "manual",
     combined: bool = False,
+    scope: ContactScope | None = None,
 ) -> LetterReport:
-    """Invite the postal audience of ``source`` and write their letters to ``directory``."""
+    """Invite the postal audience of ``source`` and write their letters to ``directory``.
+
+    With ``scope``, only the contacts of ``source`` in it get a letter; the
+    others are counted in ``out_of_scope``.
+    """
     from crm_hookspecs.events import SurveySent
 
     if round_key == "direct":
@@ -120,7 +129,7 @@ def make_letters(
     now = crm.clock.now()
     month = month_of(crm, now)
     cards: list[ContactCard] = []
-    already = reprinted = new = 0
+    already = reprinted = new = out_of_scope = 0
     with crm.transaction():
         round_ = get_round(crm, survey, round_key)
         # peewee's stubs type .tuples() as yielding the model; the rows are the selected columns
@@ -131,7 +140,11 @@ def make_letters(
             .tuples(),
         )
         existing = {contact: (pk, medium, version) for pk, contact, medium, version in rows}
-        for page in _pages(contacts.audience(source, "post")):
+        for page in batched(contacts.audience(source, "post"), PAGE):
+            if scope is not None and scope.limited():
+                reachable = scope.reachable(card.id for card in page)
+                out_of_scope += sum(1 for card in page if card.id not in reachable)
+                page = [card for card in page if card.id in reachable]
             fresh = []
             for card in page:
                 seen = existing.get(card.id)
@@ -167,7 +180,7 @@ def make_letters(
                             "post",
                             c.region,
                             month,
-                            _naive(now),
+                            naive_utc(now),
                             source,
                         )
                         for c in fresh
@@ -218,7 +231,24 @@ def make_letters(
         do_not_contact=counts.get("do_not_contact", 0),
         unsubscribed=counts.get("unsubscribed", 0),
         no_address=counts.get("no_address", 0),
+        out_of_scope=out_of_scope,
     )
+
+
+class LetterPrinter:
+    """Paper letters to the postal addresses of a list or segment, for the contacts the acting user may reach."""
+
+    def __init__(self, crm: CRM, scope: ContactScope) -> None:
+        self.crm = crm
+        self.scope = scope
+
+    def print(
+        self, survey: Survey, source: str, directory: Path, *, round_key: str = "manual", combined: bool = False
+    ) -> LetterReport:
+        with self.crm.activate():
+            return make_letters(
+                self.crm, survey, source, directory, round_key=round_key, combined=combined, scope=self.scope
+            )
 
 
 # -- drawing ------------------------------------------------------------------------

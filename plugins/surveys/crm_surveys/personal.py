@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from crm_core.storage import batched
 from crm_surveys import catalog
 from crm_surveys.models import Answer, Invitation, Response, Round, Survey
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["erase_contact", "export_contact", "move_back", "move_contact"]
+__all__ = ["erase", "export", "merged", "unmerged"]
 
 _PAGE = 500
 
@@ -29,7 +30,8 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+    """The contact's invitations and responses, with his answers (``crm_export_personal_data``)."""
     with crm.activate():
         invitations = list(
             Invitation.select(Invitation, Survey.key, Survey.title, Round.key)
@@ -69,7 +71,8 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
     return {"invitations": out}
 
 
-def erase_contact(crm: CRM, contact_id: int) -> int:
+def erase(crm: CRM, contact_id: int) -> int:
+    """Unlink the contact from his invitations and responses and drop his free text (``crm_erase_personal_data``)."""
     with crm.activate():
         responses = list(Response.select().where(Response.contact_id == contact_id))
         text_keys: dict[tuple[int, int], set[str]] = {}
@@ -83,11 +86,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
             Response.update(contact_id=None, data=json.dumps(kept, ensure_ascii=False)).where(
                 Response.id == response.id
             ).execute()
-        ids = [r.id for r in responses]
-        for start in range(0, len(ids), _PAGE):
-            Answer.update(text=None).where(
-                Answer.response.in_(ids[start : start + _PAGE]) & Answer.text.is_null(False)
-            ).execute()
+        for ids in batched([r.id for r in responses], _PAGE):
+            Answer.update(text=None).where(Answer.response.in_(ids) & Answer.text.is_null(False)).execute()
         invitations: int = (
             Invitation.update(contact_id=None, original_contact_id=None)
             .where(Invitation.contact_id == contact_id)
@@ -96,7 +96,8 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
     return len(responses) + invitations
 
 
-def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    """Move the merged contact's invitations and responses to the survivor (``crm_contacts_merged``)."""
     with crm.activate():
         invitations: list[int] = list(
             Invitation.select(Invitation.id).where(Invitation.contact_id == merged_id).scalars()
@@ -112,13 +113,11 @@ def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[i
     return moved
 
 
-def move_back(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+def unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    """Move back what :func:`merged` moved (``crm_contacts_unmerged``)."""
     with crm.activate():
         for table, model in (("surveys_invitation", Invitation), ("surveys_response", Response)):
-            ids = moved.get(table, [])
-            for start in range(0, len(ids), _PAGE):
-                (
-                    model.update(contact_id=merged_id)
-                    .where(model.id.in_(ids[start : start + _PAGE]) & (model.contact_id == survivor_id))
-                    .execute()
-                )
+            for ids in batched(moved.get(table, []), _PAGE):
+                model.update(contact_id=merged_id).where(
+                    model.id.in_(ids) & (model.contact_id == survivor_id)
+                ).execute()

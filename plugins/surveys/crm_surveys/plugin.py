@@ -32,9 +32,9 @@ def crm_config_section() -> type:
 
 @hookimpl
 def crm_plugin_api(crm: Any) -> Any:
-    from crm_surveys.api import Surveys
+    from crm_surveys.api import SurveysAPI
 
-    return Surveys(crm)
+    return SurveysAPI(crm)
 
 
 @hookimpl
@@ -64,30 +64,30 @@ def crm_demo_data(crm: Any) -> list[str]:
 
 @hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
-    from crm_surveys.personal import export_contact
+    from crm_surveys import personal
 
-    return export_contact(crm, contact_id)
+    return personal.export(crm, contact_id)
 
 
 @hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
-    from crm_surveys.personal import erase_contact
+    from crm_surveys import personal
 
-    return erase_contact(crm, contact_id)
+    return personal.erase(crm, contact_id)
 
 
 @hookimpl
 def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    from crm_surveys.personal import move_contact
+    from crm_surveys import personal
 
-    return move_contact(crm, survivor_id, merged_id)
+    return personal.merged(crm, survivor_id, merged_id)
 
 
 @hookimpl
 def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
-    from crm_surveys.personal import move_back
+    from crm_surveys import personal
 
-    move_back(crm, survivor_id, merged_id, moved)
+    personal.unmerged(crm, survivor_id, merged_id, moved)
 
 
 @hookimpl

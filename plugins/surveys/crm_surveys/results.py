@@ -34,10 +34,12 @@ from crm_core.errors import ValidationError
 from crm_surveys.models import Answer, Invitation, Response, SurveyVersion
 
 if TYPE_CHECKING:
+    from crm_core.app import CRM
     from crm_hookspecs.records import SurveyQuestion
     from crm_surveys.models import Survey
+    from crm_surveys.scope import ContactScope
 
-__all__ = ["DIMENSIONS", "QuestionResult", "Segment", "SurveyResults", "TextAnswer", "compute"]
+__all__ = ["DIMENSIONS", "QuestionResult", "ResultsReport", "Segment", "SurveyResults", "TextAnswer", "compute"]
 
 #: how results can be broken down
 DIMENSIONS = ("region", "month", "quarter", "year")
@@ -183,8 +185,13 @@ def compute(
     since: str | None = None,
     until: str | None = None,
     texts: int = 10,
+    scope: ContactScope | None = None,
 ) -> SurveyResults:
-    """The results of ``survey`` (see the module docs). ``since``/``until`` are months, inclusive."""
+    """The results of ``survey`` (see the module docs). ``since``/``until`` are months, inclusive.
+
+    With ``scope``, every figure is computed over the invitations and
+    answers of the contacts in it only.
+    """
     for dimension in by:
         if dimension not in DIMENSIONS:
             raise ValidationError(f"cannot break results down by {dimension!r}; use one of: {', '.join(DIMENSIONS)}")
@@ -211,6 +218,12 @@ def compute(
     ans = Answer.select(
         Answer.question, Answer.version, Answer.region, Answer.month, Answer.value, Answer.choice, fn.COUNT(SQL("*"))
     ).where(Answer.survey_id == survey.id)
+    in_scope = None
+    if scope is not None and scope.limited():
+        in_scope = scope.condition(Response.contact_id)
+        inv = inv.where(scope.condition(Invitation.contact_id))
+        resp = resp.where(in_scope)
+        ans = ans.where(Answer.response.in_(Response.select(Response.id).where(in_scope)))
     if version is not None:
         inv = inv.where(Invitation.version == version)
         resp = resp.where(Response.version == version)
@@ -262,7 +275,9 @@ def compute(
             counts[seg][question][(value, choice)] += count
 
     text_answers = {
-        q.key: _texts(survey.id, q.key, version, since, until, texts) for q in questions if q.kind == "text" and texts
+        q.key: _texts(survey.id, q.key, version, since, until, texts, in_scope)
+        for q in questions
+        if q.kind == "text" and texts
     }
 
     def segment(seg: tuple[str, ...]) -> Segment:
@@ -360,7 +375,7 @@ def _question_result(
 
 
 def _texts(
-    survey_id: int, key: str, version: int | None, since: str | None, until: str | None, limit: int
+    survey_id: int, key: str, version: int | None, since: str | None, until: str | None, limit: int, in_scope: Any
 ) -> tuple[TextAnswer, ...]:
     query = (
         Answer.select(Answer.text, Response.answered_at, Answer.region)
@@ -371,6 +386,8 @@ def _texts(
         .order_by((Answer.id + 0).desc())
         .limit(limit)
     )
+    if in_scope is not None:
+        query = query.where(in_scope)
     if version is not None:
         query = query.where(Answer.version == version)
     if since:
@@ -379,3 +396,24 @@ def _texts(
         query = query.where(Answer.month <= until)
     rows = cast("Iterable[tuple[str, Any, str | None]]", query.tuples())  # answered_at as the driver gives it
     return tuple(TextAnswer(text, Response.answered_at.python_value(at), region) for text, at, region in rows)
+
+
+class ResultsReport:
+    """Survey results over the answers of the contacts the acting user may read."""
+
+    def __init__(self, crm: CRM, scope: ContactScope) -> None:
+        self.crm = crm
+        self.scope = scope
+
+    def compute(
+        self,
+        survey: Survey,
+        *,
+        version: int | None = None,
+        by: Sequence[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+        texts: int = 10,
+    ) -> SurveyResults:
+        with self.crm.activate():
+            return compute(survey, version=version, by=by, since=since, until=until, texts=texts, scope=self.scope)

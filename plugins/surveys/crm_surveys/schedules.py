@@ -21,9 +21,9 @@ from crm_surveys.models import Schedule, Survey
 if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_core.recurrence import Recurrence
-    from crm_surveys.sending import SendReport
+    from crm_surveys.sending import Mailer, SendReport
 
-__all__ = ["ScheduleInfo", "add", "listing", "run_due", "stop"]
+__all__ = ["ScheduleInfo", "Scheduler", "add", "listing", "run_due", "stop"]
 
 
 @attrs.frozen
@@ -100,10 +100,9 @@ def stop(crm: CRM, schedule_id: int) -> None:
             raise NotFoundError(f"no schedule {schedule_id} ('crm surveys schedule list' shows them)")
 
 
-def run_due(crm: CRM) -> list[SendReport]:
-    """Send the latest due occurrence of each active schedule not sent yet."""
+def run_due(crm: CRM, mailer: Mailer) -> list[SendReport]:
+    """Send the latest due occurrence of each active schedule not sent yet (through ``mailer``)."""
     from crm_core.jobs import run_once
-    from crm_surveys import sending
 
     now = crm.clock.now()
     reports = []
@@ -121,7 +120,7 @@ def run_due(crm: CRM) -> list[SendReport]:
                 if not run_once(crm, f"surveys.schedule:{schedule.id}:{due.astimezone(dt.UTC):%Y%m%dT%H%M%S}"):
                     continue  # another worker sent it
                 survey = Survey.get_by_id(schedule.survey_id)
-                report = sending.send(crm, survey, schedule.source, round_key=round_key, schedule_id=schedule.id)
+                report = mailer.send(survey, schedule.source, round_key=round_key, schedule_id=schedule.id)
                 Schedule.update(last_occurrence=due).where(Schedule.id == schedule.id).execute()
         except CRMError as exc:  # one broken schedule (a deleted list, say) must not stop the others
             crm.log.error(
@@ -134,3 +133,27 @@ def run_due(crm: CRM) -> list[SendReport]:
             continue
         reports.append(report)
     return reports
+
+
+class Scheduler:
+    """Recurring sends: each occurrence is sent through the mailer by the worker."""
+
+    def __init__(self, crm: CRM, mailer: Mailer) -> None:
+        self.crm = crm
+        self.mailer = mailer
+
+    def add(self, survey: Survey, source: str, rule: str, *, start: dt.datetime | None = None) -> ScheduleInfo:
+        with self.crm.activate():
+            return add(self.crm, survey, source, rule, start=start)
+
+    def listing(self, survey: Survey | None = None) -> list[ScheduleInfo]:
+        with self.crm.activate():
+            return listing(self.crm, survey)
+
+    def stop(self, schedule_id: int) -> None:
+        with self.crm.activate():
+            stop(self.crm, schedule_id)
+
+    def run_due(self) -> list[SendReport]:
+        with self.crm.activate():
+            return run_due(self.crm, self.mailer)

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
 
+from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
-from crm_core.storage import bulk_insert
+from crm_core.storage import batched, bulk_insert
 from crm_surveys import catalog
 from crm_surveys.collect import month_of, secret
 from crm_surveys.definition import CONTACT_VARIABLES, EmailTemplate, SurveyDefinition
@@ -34,8 +34,9 @@ from crm_surveys.tokens import make_token
 if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_hookspecs.records import ContactCard
+    from crm_surveys.scope import ContactScope
 
-__all__ = ["ReminderReport", "SendReport", "Templates", "mailing_list", "remind", "send"]
+__all__ = ["Mailer", "ReminderReport", "SendReport", "Templates", "mailing_list", "remind", "send"]
 
 PAGE = 1000
 MAX_PROBLEMS = 10
@@ -60,10 +61,19 @@ class SendReport:
     invalid: int = 0
     problems: tuple[str, ...] = ()
     dry_run: bool = False
+    #: contacts of the list the acting user may not read (left out; always 0 for the system)
+    out_of_scope: int = 0
 
     @property
     def skipped(self) -> int:
-        return self.already_invited + self.do_not_contact + self.unsubscribed + self.no_address + self.invalid
+        return (
+            self.already_invited
+            + self.do_not_contact
+            + self.unsubscribed
+            + self.no_address
+            + self.invalid
+            + self.out_of_scope
+        )
 
 
 @attrs.frozen
@@ -127,21 +137,6 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _pages(items: Iterable[Any], size: int = PAGE) -> Iterator[list[Any]]:
-    page: list[Any] = []
-    for item in items:
-        page.append(item)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
-def _naive(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def _address(card: ContactCard) -> Any:
     from crm_core.mail import Address
 
@@ -188,12 +183,17 @@ def send(
     round_key: str = "manual",
     dry_run: bool = False,
     schedule_id: int | None = None,
+    scope: ContactScope | None = None,
 ) -> SendReport:
-    """Send the current version of ``survey`` to ``source`` by e-mail (see the module docs)."""
+    """Send the current version of ``survey`` to ``source`` by e-mail (see the module docs).
+
+    With ``scope``, only the contacts of ``source`` in it are invited; the
+    others are counted in ``out_of_scope``.
+    """
     if round_key == "direct":
         raise ValidationError("round 'direct' holds answers taken without a mailing; choose another round name")
     counts = crm.plugin("contacts").audience_report(source, "email")  # names an unknown list or segment
-    mailing = _Mailing(crm, survey)
+    mailing = _Mailing(crm, survey, scope)
     try:
         with crm.transaction():
             mailing.run(source, round_key, schedule_id, dry_run)
@@ -219,13 +219,14 @@ def send(
         invalid=mailing.invalid,
         problems=tuple(mailing.problems),
         dry_run=dry_run,
+        out_of_scope=mailing.out_of_scope,
     )
 
 
 class _Mailing:
     """One send: what is the same for every recipient, prepared once, and the counts."""
 
-    def __init__(self, crm: CRM, survey: Survey) -> None:
+    def __init__(self, crm: CRM, survey: Survey, scope: ContactScope | None = None) -> None:
         settings = crm.settings("surveys")
         definition = catalog.definition(survey.id)
         self.crm, self.survey = crm, survey
@@ -237,7 +238,8 @@ class _Mailing:
         self.base_url = settings.base_url.rstrip("/")
         self.about = survey_variables(survey, definition)
         self.month = month_of(crm, self.now)
-        self.sent = self.already = self.invalid = 0
+        self.scope = scope
+        self.sent = self.already = self.invalid = self.out_of_scope = 0
         self.problems: list[str] = []
         self.mailing_list: str | None = None
 
@@ -251,7 +253,11 @@ class _Mailing:
         invited: set[int | None] = set()  # None: an invitation whose contact was erased
         if round_ is not None:
             invited = set(Invitation.select(Invitation.contact_id).where(Invitation.round == round_.id).scalars())
-        for page in _pages(crm.plugin("contacts").audience(source, "email")):
+        for page in batched(crm.plugin("contacts").audience(source, "email"), PAGE):
+            if self.scope is not None and self.scope.limited():
+                reachable = self.scope.reachable(card.id for card in page)
+                self.out_of_scope += sum(1 for card in page if card.id not in reachable)
+                page = [card for card in page if card.id in reachable]
             fresh = [card for card in page if card.id not in invited]
             self.already += len(page) - len(fresh)
             if dry_run:
@@ -292,8 +298,8 @@ class _Mailing:
                     "email",
                     card.region,
                     self.month,
-                    _naive(self.now),
-                    _naive(self.expires),
+                    naive_utc(self.now),
+                    naive_utc(self.expires),
                     source,
                 )
             )
@@ -327,7 +333,14 @@ def reminder_days(crm: CRM, definition: SurveyDefinition, override: int | None) 
     return days
 
 
-def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: bool = False) -> ReminderReport:
+def remind(
+    crm: CRM,
+    survey: Survey,
+    *,
+    after_days: int | None = None,
+    dry_run: bool = False,
+    scope: ContactScope | None = None,
+) -> ReminderReport:
     """Queue the one reminder to each e-mail invitee of ``survey`` who has not answered after N days.
 
     Due: sent by e-mail at least N days ago, not answered (a draft does not
@@ -335,6 +348,7 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
     audience the invitation went to (not do-not-contact nor unsubscribed
     since). Each reminder is keyed ``surveys:reminder:<invitation>`` and
     the invitation is marked in the same transaction, so it goes once.
+    With ``scope``, only the invitees in it are reminded.
     """
     from crm_core.mail import OutgoingMessage
 
@@ -343,7 +357,7 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
     if days == 0:
         return ReminderReport(survey.id, survey.key, 0, 0, 0, dry_run)
     now = crm.clock.now()
-    due = list(
+    query = (
         Invitation.select(
             Invitation.id,
             Invitation.contact_id,
@@ -364,6 +378,7 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
         )
         .order_by(Invitation.id)
     )
+    due = list(query if scope is None else scope.restrict(query, Invitation.contact_id))
     if not due:
         return ReminderReport(survey.id, survey.key, days, 0, 0, dry_run)
     contacts = crm.plugin("contacts")
@@ -417,9 +432,44 @@ def remind(crm: CRM, survey: Survey, *, after_days: int | None = None, dry_run: 
     if not dry_run and reminded:
         with crm.transaction():
             crm.mail.queue_many(messages)
-            for start in range(0, len(reminded), PAGE):
-                ids: Sequence[int] = reminded[start : start + PAGE]
+            for ids in batched(reminded, PAGE):
                 Invitation.update(reminded_at=now).where(
                     Invitation.id.in_(ids) & Invitation.reminded_at.is_null()
                 ).execute()
     return ReminderReport(survey.id, survey.key, days, len(reminded), skipped, dry_run)
+
+
+class Mailer:
+    """Sending surveys by e-mail and the one reminder, to the contacts the acting user may reach."""
+
+    def __init__(self, crm: CRM, scope: ContactScope) -> None:
+        self.crm = crm
+        self.scope = scope
+
+    def round(self, survey: Survey, key: str, schedule_id: int | None = None) -> Round:
+        """The sending round ``key`` of ``survey``, made if new (call inside a transaction)."""
+        return get_round(self.crm, survey, key, schedule_id)
+
+    def send(
+        self,
+        survey: Survey,
+        source: str,
+        *,
+        round_key: str = "manual",
+        dry_run: bool = False,
+        schedule_id: int | None = None,
+    ) -> SendReport:
+        with self.crm.activate():
+            return send(
+                self.crm,
+                survey,
+                source,
+                round_key=round_key,
+                dry_run=dry_run,
+                schedule_id=schedule_id,
+                scope=self.scope,
+            )
+
+    def remind(self, survey: Survey, *, after_days: int | None = None, dry_run: bool = False) -> ReminderReport:
+        with self.crm.activate():
+            return remind(self.crm, survey, after_days=after_days, dry_run=dry_run, scope=self.scope)

@@ -295,9 +295,9 @@ def test_a_concurrent_send_in_the_same_round_fails_cleanly(app, audience, monkey
     from crm_surveys import sending
     from crm_surveys.models import Invitation, Round
 
-    real_pages = sending._pages
+    real_pages = sending.batched
 
-    def racing_pages(items, size=sending.PAGE):
+    def racing_pages(items, size):
         round_ = Round.get(Round.key == "manual")
         Invitation.insert(
             survey=round_.survey_id,
@@ -311,10 +311,10 @@ def test_a_concurrent_send_in_the_same_round_fails_cleanly(app, audience, monkey
         ).execute()
         yield from real_pages(items, size)
 
-    monkeypatch.setattr(sending, "_pages", racing_pages)
+    monkeypatch.setattr(sending, "batched", racing_pages)
     with pytest.raises(ValidationError, match="another send of survey 'csat' in round 'manual' ran at the same time"):
         app.plugin("surveys").send("csat", "customers")
-    monkeypatch.setattr(sending, "_pages", real_pages)
+    monkeypatch.setattr(sending, "batched", real_pages)
     assert app.mail.list(limit=10) == [] and app.plugin("surveys").get("csat").invited == 0
     assert app.plugin("surveys").send("csat", "customers").sent == 3
 
