@@ -326,3 +326,6 @@ def test_the_cli_lists_a_sellers_responses_and_refuses_another_actor(crm_cli, ap
         ["--as", "sam", "surveys", "answer", "csat", "--contact", str(office.olga2), "--set", "recommend=9"], app=app
     )
     assert other.exit_code == 6 and "owned by 'olga'" in other.output and "Traceback" not in other.output
+    sent = crm_cli.invoke(["--as", "sam", "surveys", "send", "csat", "--to", "customers", "--round", "third"], app=app)
+    assert sent.exit_code == 0, sent.output
+    assert "to 3 contact(s) of 'customers'" in sent.output and "3 of contacts you may not read" in sent.output

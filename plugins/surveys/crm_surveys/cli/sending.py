@@ -15,6 +15,10 @@ from crm_surveys.cli.common import surveys_api
 __all__ = ["COMMANDS"]
 
 
+def _out_of_scope(count: int) -> str:
+    return f", {count} of contacts you may not read (someone who may can send to them)" if count else ""
+
+
 def _send_lines(report: Any) -> list[str]:
     verb = "would send" if report.dry_run else "sent"
     lines = [
@@ -22,7 +26,8 @@ def _send_lines(report: Any) -> list[str]:
         f"{report.source!r} (round {report.round!r})",
         f"skipped: {report.already_invited} already invited in this round, {report.do_not_contact} do-not-contact, "
         f"{report.unsubscribed} unsubscribed, {report.no_address} without an address"
-        + (f", {report.invalid} with an address the mail queue refused" if report.invalid else ""),
+        + (f", {report.invalid} with an address the mail queue refused" if report.invalid else "")
+        + _out_of_scope(report.out_of_scope),
     ]
     lines += [f"  {p}" for p in report.problems]
     return lines
@@ -97,6 +102,7 @@ def letters(state: CLIState, survey: str, source: str, directory: Path, round_: 
     click.echo(
         f"skipped: {report.already_invited} already invited by e-mail in this round, {report.do_not_contact} do-not-contact, "
         f"{report.unsubscribed} unsubscribed, {report.no_address} without a postal address"
+        + _out_of_scope(report.out_of_scope)
     )
 
 
