@@ -97,6 +97,11 @@ class SurveysAPI:
             self._scheduler = Scheduler(self.crm, self._mailer)
         return self._scheduler
 
+    def _require_builder(self) -> None:
+        """Before reading a definition: the user must be able to create or change surveys at all."""
+        if not self.crm.authz.can("surveys.edit"):
+            self._require("surveys.create")
+
     def _require_every_contact(self, what: str) -> None:
         """Scheduled sends run as the system and reach a whole list: only a user who reaches every contact may."""
         if self._scope.limited():
@@ -123,8 +128,8 @@ class SurveysAPI:
         replaced; after that the change becomes a new version. Needs
         ``surveys.create`` for a new survey, ``surveys.edit`` for an existing one.
         """
+        self._require_builder()
         if not isinstance(definition, SurveyDefinition):
-            self._require("surveys.read")  # parsing first: its problems name the file, whoever saves it
             definition = parse_definition(definition)
         if key is not None and not SURVEY_KEY.match(key):
             raise ValidationError(
@@ -136,7 +141,7 @@ class SurveysAPI:
 
     def import_file(self, path: str | Path, key: str | None = None) -> SaveResult:
         """:meth:`save` the survey TOML file at ``path``."""
-        self._require("surveys.read")
+        self._require_builder()
         return self.save(load_file(path), key)
 
     def get(self, ref: int | str) -> SurveyInfo:
