@@ -148,9 +148,46 @@ def test_a_user_without_a_role_is_refused(app, office, name):
         CALLS[name](api, office)
 
 
+#: what each call of CALLS gives the system (which sees every contact)
+SYSTEM_GETS: dict[str, Any] = {
+    "parse": lambda r, api, o: r.title == "Another",
+    "save": lambda r, api, o: r.action == "created",
+    "import_file": lambda r, api, o: r.action == "unchanged",
+    "get": lambda r, api, o: (r.invited, r.responded) == (8, 4),
+    "list": lambda r, api, o: [(s.key, s.invited, s.responded) for s in r] == [("csat", 8, 4)],
+    "definition": lambda r, api, o: r.title == "How did we do?",
+    "versions": lambda r, api, o: [(v["invited"], v["responded"]) for v in r] == [(8, 4)],
+    "form": lambda r, api, o: r.contact_id == o.sam1 and r.answers["recommend"] == 10,
+    "visible_questions": lambda r, api, o: "why" in r,
+    "check_answers": lambda r, api, o: set(r) == {"recommend"},
+    "submit": lambda r, api, o: api.responses("csat", contact_id=o.sam1).items[0].id == r,
+    "token": lambda r, api, o: api.form(r).contact_id == o.sam1,
+    "link": lambda r, api, o: r.endswith("/" + o.sam1_token),
+    "paper_code": lambda r, api, o: r == o.sam1_code,
+    "answer": lambda r, api, o: r.complete and r.created,
+    "answer_form": lambda r, api, o: r.contact_id == o.sam3 and r.answers == {},
+    "paper_form": lambda r, api, o: r.contact_id == o.sam1 and r.invitation_id == o.sam1_letter,
+    "enter_paper": lambda r, api, o: r.complete and r.values == {"recommend": 7},
+    "responses": lambda r, api, o: r.total == 4,
+    "results": lambda r, api, o: (r.overall.invited, r.overall.responses) == (8, 4),
+    "send": lambda r, api, o: (r.sent, r.out_of_scope) == (6, 0),
+    "remind": lambda r, api, o: [(x.sent, x.after_days) for x in r] == [(0, 7)],
+    "letters": lambda r, api, o: (r.letters, r.out_of_scope) == (2, 0),
+    "schedule": lambda r, api, o: r.next_at is not None and len(api.schedules()) == 2,
+    "schedules": lambda r, api, o: [s.id for s in r] == [o.schedule.id],
+    "unschedule": lambda r, api, o: [s.active for s in api.schedules()] == [False],
+    "run_schedules": lambda r, api, o: r == [],
+}
+
+
+def test_every_call_has_an_expected_result():
+    assert set(SYSTEM_GETS) == set(CALLS)
+
+
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_the_system_does_everything(app, office, name):
-    CALLS[name](app.plugin("surveys"), office)
+    api = app.plugin("surveys")
+    assert SYSTEM_GETS[name](CALLS[name](api, office), api, office)
 
 
 @pytest.mark.parametrize("name", sorted(ON_OLGAS))
