@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec, PluginSchema
+from crm_hookspecs.records import CommandSpec, JobSpec, PluginSchema
 
 
 @hookimpl
 def crm_schema() -> PluginSchema:
-    from crm_api.models import IdempotentRequest
+    from crm_api import models
 
-    return PluginSchema(migrations=Path(__file__).parent / "migrations", models=(IdempotentRequest,))
+    return PluginSchema(
+        migrations=Path(__file__).parent / "migrations",
+        models=(
+            models.IdempotentRequest,
+            models.WebhookSubscription,
+            models.WebhookDelivery,
+            models.WebhookAttempt,
+        ),
+    )
 
 
 @hookimpl
@@ -25,14 +35,37 @@ def crm_config_section() -> type:
 
 @hookimpl
 def crm_cli_commands() -> list[CommandSpec]:
-    return [CommandSpec("api", "crm_api.cli:api", "Serve the HTTP API; print its OpenAPI document.")]
+    return [
+        CommandSpec("api", "crm_api.cli:api", "Serve the HTTP API; print its OpenAPI document."),
+        CommandSpec("webhooks", "crm_api.cli.webhooks:webhooks", "Webhook subscriptions and their deliveries."),
+    ]
+
+
+@hookimpl
+def crm_plugin_api(crm: Any) -> Any:
+    from crm_api.api import ApiAPI
+
+    return ApiAPI(crm)
+
+
+@hookimpl
+def crm_handle_events(crm: Any, events: Sequence[Any]) -> None:
+    crm.plugin("api").webhooks.queue(events)
+
+
+@hookimpl
+def crm_worker_jobs(crm: Any) -> list[JobSpec]:
+    def send(crm: Any, scheduled_at: Any = None) -> Any:
+        return crm.plugin("api").webhooks.send_due()
+
+    return [JobSpec("api.webhooks", send, interval=dt.timedelta(seconds=5))]
 
 
 @hookimpl
 def crm_api_resources(crm: Any) -> list[Any]:
-    from crm_api.events_feed import resources
+    from crm_api import events_feed, webhook_resources
 
-    return resources(crm)
+    return events_feed.resources(crm) + webhook_resources.resources(crm)
 
 
 @hookimpl
@@ -43,5 +76,9 @@ def crm_permissions() -> list[Any]:
         PermissionSpec(
             "api.events.feed",
             "Read the whole event log through the API (every change to every record: for ETL and BI integrations).",
-        )
+        ),
+        PermissionSpec(
+            "api.webhooks.manage",
+            "Make, change and remove webhook subscriptions (each receives every event of its types) and replay deliveries.",
+        ),
     ]

@@ -37,6 +37,16 @@ def _origins(instance: Any, attribute: attrs.Attribute[list[str]], value: list[s
             raise ValueError(f"{origin!r} is not an origin; write it as https://shop.example.com (no path), or '*'")
 
 
+def _networks(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
+    import ipaddress
+
+    for network in value:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{network!r} is not a network; write it as 10.0.0.0/8 or 127.0.0.1/32") from None
+
+
 @attrs.define
 class ApiSettings:
     """The ``[plugins.api]`` table of ``crm.toml``."""
@@ -51,3 +61,5 @@ class ApiSettings:
     trusted_proxies: int = 0
     #: how long a stored Idempotency-Key answer is replayed, in hours
     idempotency_hours: int = attrs.field(default=24, validator=_positive)
+    #: private or local networks webhooks may post to (CIDR: "10.0.0.0/8", "127.0.0.1/32"); none by default
+    webhook_private_targets: list[str] = attrs.field(factory=list, validator=_networks)

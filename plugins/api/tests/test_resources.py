@@ -71,7 +71,13 @@ def test_a_plugin_without_resources_serves_only_the_api_own(crm_factory):
 
     crm = crm_factory(plugins=["api"])
     document = create_app(crm).test_client().get("/api/v1/openapi.json").json
-    assert set(document["paths"]) == {"/events"}
+    assert set(document["paths"]) == {
+        "/events",
+        "/webhooks",
+        "/webhooks/{id}",
+        "/webhooks/{id}/deliveries",
+        "/webhooks/{id}/deliveries/{delivery_id}/replay",
+    }
 
 
 def test_crm_api_openapi_prints_the_document(crm_factory, crm_cli, tmp_path, notes_plugin):
