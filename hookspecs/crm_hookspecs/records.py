@@ -515,7 +515,9 @@ class ApiParam:
 
     ``type`` is a JSON Schema type name (``string``, ``integer``, ``number``,
     ``boolean``) and ``format`` an optional JSON Schema format (``date``,
-    ``date-time``, ``email``); ``enum`` lists the allowed values.
+    ``date-time``, ``email``); ``enum`` lists the allowed values and
+    ``minimum``/``maximum`` bound a number. The HTTP layer checks the type,
+    the bounds and the choices before the handler runs (``400`` otherwise).
     """
 
     name: str
@@ -523,6 +525,8 @@ class ApiParam:
     type: str = "string"
     format: str | None = None
     enum: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @attrs.frozen

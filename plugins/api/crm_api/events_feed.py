@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from crm_api.openapi import MAX_ID
 from crm_core.errors import ValidationError
 from crm_hookspecs.records import ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
 
@@ -81,7 +82,7 @@ def _list(crm: Any, request: ApiRequest) -> ApiPage:
 def _after(text: str | None) -> int:
     if text is None:
         return 0
-    if not text.isdigit():
+    if not text.isdigit() or int(text) > MAX_ID:
         raise ValidationError(
             f"?after={text!r} must be the position of an event (a whole number), as 'position' gave it"
         )
@@ -113,7 +114,13 @@ def resources(crm: Any) -> list[ApiResource]:
                     returns=FeedEvent,
                     paginated=True,
                     filters=[
-                        ApiParam("after", "Start after this position (the last one you processed).", "integer"),
+                        ApiParam(
+                            "after",
+                            "Start after this position (the last one you processed).",
+                            "integer",
+                            minimum=0,
+                            maximum=MAX_ID,
+                        ),
                         ApiParam("types", "Only these types, comma-separated (contact.created,sale.closed)."),
                         ApiParam("since", "Only events that occurred at or after this time.", "string", "date-time"),
                     ],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_KEY", "run"]
 
 MAX_KEY = 255
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 #: the response headers replayed with a stored answer
 _KEPT_HEADERS = ("Location", "ETag", "Content-Type")
 
@@ -34,9 +36,12 @@ def run(crm: CRM, *, token_id: int, key: str, hours: int, answer: Callable[[], R
     from crm_api.models import IdempotentRequest
     from crm_api.web import ApiProblem
 
-    key = key.strip()
-    if not key or len(key) > MAX_KEY:
-        raise ApiProblem(400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY} characters")
+    if not _KEY.fullmatch(key):
+        raise ApiProblem(
+            400,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters without spaces (a UUID, an order number)",
+        )
     body_hash = hashlib.sha256(request.get_data(cache=True)).hexdigest()
     now = crm.clock.now()
     where = (IdempotentRequest.token_id == token_id) & (IdempotentRequest.key == key)

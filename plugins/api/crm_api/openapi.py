@@ -22,7 +22,7 @@ import attrs
 
 from crm_hookspecs.records import ApiOperation, ApiResource
 
-__all__ = ["PROBLEM", "build_document", "path_template", "schema_of"]
+__all__ = ["MAX_ID", "PROBLEM", "build_document", "path_template", "schema_of"]
 
 #: the error body every failing request gets
 PROBLEM: dict[str, Any] = {
@@ -57,7 +57,11 @@ _ERROR_STATUSES = {
     "422": "A value is invalid; `errors` names the fields.",
     "428": "The change needs If-Match with the record's ETag.",
     "429": "Too many requests for this token; wait for Retry-After seconds.",
+    "500": "The CRM failed to answer; the error is in its log.",
+    "503": "The CRM's database cannot be reached just now; retry later.",
 }
+#: the largest id a path or filter takes (a signed 64-bit integer, what every backend stores)
+MAX_ID = 2**63 - 1
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
@@ -69,8 +73,19 @@ def path_template(path: str) -> tuple[str, str, dict[str, str]]:
 
 
 class _Schemas:
+    """JSON Schemas of annotations; records go to ``components`` (a request body's variant is ``<Name>Input``)."""
+
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
+        self._body = False
+
+    def body(self, annotation: Any) -> dict[str, Any]:
+        """The schema of a request body: its records refuse unknown fields and require only fields without a default."""
+        self._body = True
+        try:
+            return self.of(annotation)
+        finally:
+            self._body = False
 
     def of(self, annotation: Any) -> dict[str, Any]:
         if annotation is None or annotation is type(None):
@@ -115,7 +130,8 @@ class _Schemas:
         return {}
 
     def record(self, cls: type) -> dict[str, Any]:
-        name = cls.__name__
+        body = self._body
+        name = cls.__name__ + ("Input" if body else "")
         if name not in self.components:
             self.components[name] = {}  # a placeholder, so that a record naming itself ends
             hints = typing.get_type_hints(cls)
@@ -125,8 +141,11 @@ class _Schemas:
                 if field.name.startswith("_"):
                     continue
                 schema = dict(self.of(hints.get(field.name, Any)))
+                # a field's own constraints: attrs.field(metadata={"schema": {"minLength": 1}})
+                schema.update(field.metadata.get("schema", {}))
                 properties[field.name] = schema
-                required.append(field.name)
+                if not body or field.default is attrs.NOTHING:
+                    required.append(field.name)
             doc = (cls.__doc__ or "").strip().split("\n\n")[0]
             self.components[name] = {
                 "type": "object",
@@ -134,6 +153,8 @@ class _Schemas:
                 "properties": properties,
                 "required": required,
             }
+            if body:
+                self.components[name]["additionalProperties"] = False
         return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -149,7 +170,7 @@ def _parameters(operation: ApiOperation, converters: dict[str, str]) -> list[dic
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer", "minimum": 1} if kind == "int" else {"type": "string"},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID} if kind == "int" else {"type": "string"},
         }
         for name, kind in converters.items()
     ]
@@ -159,6 +180,10 @@ def _parameters(operation: ApiOperation, converters: dict[str, str]) -> list[dic
             schema["format"] = param.format
         if param.enum:
             schema["enum"] = list(param.enum)
+        if param.minimum is not None:
+            schema["minimum"] = param.minimum
+        if param.maximum is not None:
+            schema["maximum"] = param.maximum
         params.append({"name": param.name, "in": "query", "description": param.description, "schema": schema})
     if operation.paginated:
         params += [
@@ -207,7 +232,7 @@ def _parameters(operation: ApiOperation, converters: dict[str, str]) -> list[dic
                 "name": "Idempotency-Key",
                 "in": "header",
                 "description": "A unique key per intended change: a retry with it gets the first answer.",
-                "schema": {"type": "string", "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
             }
         )
     return params
@@ -272,7 +297,7 @@ def build_document(resources: Sequence[ApiResource], *, title: str, version: str
             if operation.permission:
                 entry["x-permission"] = operation.permission
             if operation.body is not None:
-                body = operation.body if isinstance(operation.body, dict) else schemas.of(operation.body)
+                body = operation.body if isinstance(operation.body, dict) else schemas.body(operation.body)
                 entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
             paths.setdefault(path, {})[operation.method.lower()] = entry
     components = dict(sorted(schemas.components.items()))

@@ -29,10 +29,10 @@ from werkzeug.exceptions import HTTPException
 
 from crm_api import idempotency
 from crm_api.locking import record_lock
-from crm_api.openapi import build_document, path_template
+from crm_api.openapi import MAX_ID, build_document, path_template
 from crm_api.settings import parse_rate
 from crm_core.errors import AuthenticationError, CRMError, PermissionDenied, PluginError, ValidationError
-from crm_hookspecs.records import ApiOperation, ApiPage, ApiRequest, ApiResource
+from crm_hookspecs.records import ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -243,6 +243,35 @@ class _Cursors:
         return json.loads(values[2])
 
 
+def _check_param(param: ApiParam, value: str) -> None:
+    if param.enum and value not in param.enum:
+        raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not one of {', '.join(param.enum)}")
+    if param.type == "boolean":
+        _bool_param(param.name, value)
+    elif param.type in ("integer", "number"):
+        try:
+            number = int(value) if param.type == "integer" else float(value)
+        except ValueError:
+            kind = "a whole number" if param.type == "integer" else "a number"
+            raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} must be {kind}") from None
+        low, high = param.minimum, param.maximum
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = f"from {low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
+            raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} must be {bounds}")
+    elif param.format == "date-time":
+        try:
+            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ApiProblem(
+                400, "invalid_parameter", f"?{param.name}={value!r} is not a time; write it as 2026-11-01T00:00:00Z"
+            ) from None
+    elif param.format == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> ApiRequest:
     args = request.args
     allowed = {p.name for p in operation.filters} | (PAGING if operation.paginated else set())
@@ -258,8 +287,8 @@ def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> 
     query = {k: v for k, v in args.items() if k not in PAGING}
     for param in operation.filters:
         value = query.get(param.name)
-        if value is not None and param.enum and value not in param.enum:
-            raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not one of {', '.join(param.enum)}")
+        if value is not None:
+            _check_param(param, value)
     limit, cursor, sort, count = DEFAULT_LIMIT, None, None, False
     if operation.paginated:
         if "limit" in args:
@@ -460,6 +489,8 @@ def _view(
 ) -> Callable[..., Response]:
     def view(**path: Any) -> Response:
         token = _bearer()
+        if any(isinstance(v, int) and v > MAX_ID for v in path.values()):
+            raise ApiProblem(404, "not_found", "no such record")
         with crm.authz.as_token(token, address=request.remote_addr):
             api_request = _parse(operation, path, cursors)
             key = request.headers.get("Idempotency-Key") if operation.method == "POST" else None
@@ -521,7 +552,7 @@ def _answer(
             args = {k: v for k, v in request.args.items() if k != "cursor"}
             args["cursor"] = cursors.make(operation, result.next, api_request.sort)
             body["next"] = url_for(operation.operation_id, _external=True, **path, **args)
-        if api_request.count:
+        if api_request.count and result.total is not None:
             body["total"] = result.total
         return _json_response(body, operation.status)
     data = to_api_json(result)

@@ -17,7 +17,7 @@ __all__ = ["resources"]
 class SubscriptionInput:
     """A subscription to make or change: the URL, the dotted event types (``["*"]``: all), a description."""
 
-    url: str
+    url: str = attrs.field(metadata={"schema": {"format": "uri", "pattern": "^https?://", "maxLength": 2000}})
     event_types: list[str] = attrs.field(factory=lambda: ["*"])
     description: str = ""
     active: bool = True

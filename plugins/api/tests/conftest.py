@@ -50,7 +50,7 @@ class Note:
 class NoteInput:
     """The fields of a new note."""
 
-    text: str
+    text: str = attrs.field(metadata={"schema": {"minLength": 1, "maxLength": 200, "pattern": "[0-9A-Za-z]"}})
     owner: str | None = None
 
 
@@ -97,7 +97,7 @@ class NotesAPI:
 
     def create(self, text: str, owner: str | None = None) -> Note:
         self.crm.authz.require("notes.create")
-        if not text.strip():
+        if not any(ch.isalnum() for ch in text):
             raise ValidationError("a note needs some text")
         user = self.crm.current_user
         owner = owner or (user.name if user else None)
@@ -227,9 +227,10 @@ def notes_plugin(crm_plugin):
 class Office:
     """The app, its Flask test client and a token per user."""
 
-    def __init__(self, crm: Any, client: Any, tokens: dict[str, str]) -> None:
+    def __init__(self, crm: Any, app: Any, tokens: dict[str, str]) -> None:
         self.crm = crm
-        self.client = client
+        self.app = app
+        self.client = app.test_client()
         self.tokens = tokens
 
     def headers(self, user: str, **extra: str) -> dict[str, str]:
@@ -273,7 +274,7 @@ def office_factory(crm_factory, notes_plugin, crm_user):
                 NoteRow.create(text=f"bea note {i}", owner="bea", updated_at=crm.clock.now())
         app = create_app(crm)
         app.testing = True
-        return Office(crm, app.test_client(), tokens)
+        return Office(crm, app, tokens)
 
     return make
 
