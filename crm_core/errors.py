@@ -31,9 +31,10 @@ prints ``Error: <message>`` on one line and exits with ``exit_code``; with
         ├── TokenRevokedError              the token was revoked
         └── TokenExpiredError              the token's expiry has passed
 
-``PermissionDenied`` and ``AuthenticationError`` carry a stable ``code``
-(``"permission_denied"``, ``"token_expired"``…) and an ``http_status`` for
-the web apps; the message is for people, the code for programs.
+Every error carries a stable ``code`` (``"not_found"``, ``"invalid_input"``,
+``"permission_denied"``, ``"token_expired"``…) and the ``http_status`` the
+web apps and the HTTP API answer with; the message is for people, the code
+for programs. A subclass without its own keeps its parent's.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ __all__ = [
 class CRMError(Exception):
     """Base of the errors a user can cause; ``str(err)`` is the one-line message."""
 
+    code = "error"
+    http_status = 500
+
     exit_code = 1
 
     def __init__(self, message: str) -> None:
@@ -82,17 +86,26 @@ class CRMError(Exception):
 class ConfigError(CRMError):
     """The configuration file or a value in it is wrong."""
 
+    code = "config_error"
+    http_status = 500
+
     exit_code = 2
 
 
 class ValidationError(CRMError):
     """A value given by the user (CLI option, API argument, import row) is invalid."""
 
+    code = "invalid_input"
+    http_status = 422
+
     exit_code = 2
 
 
 class PluginError(CRMError):
     """A plugin could not be loaded; ``plugin`` names it."""
+
+    code = "plugin_error"
+    http_status = 500
 
     exit_code = 3
 
@@ -128,6 +141,9 @@ class PluginCycleError(PluginError):
 class StorageError(CRMError):
     """The database URL is wrong or the database cannot be reached."""
 
+    code = "storage_error"
+    http_status = 500
+
     exit_code = 4
 
 
@@ -146,6 +162,9 @@ class MigrationError(StorageError):
 class DatabaseUnavailableError(StorageError):
     """The database cannot be opened or reached (server down, wrong password, missing folder)."""
 
+    code = "database_unavailable"
+    http_status = 503
+
 
 class ConnectionLostError(StorageError):
     """The connection to the database server broke while a transaction or statement ran.
@@ -155,25 +174,43 @@ class ConnectionLostError(StorageError):
     transaction opens a new connection, so running it again is the fix.
     """
 
+    code = "connection_lost"
+    http_status = 503
+
 
 class QueryError(StorageError):
     """The database refused a statement: a read-only file, a full disk, a missing table, a bad value."""
+
+    code = "query_failed"
+    http_status = 500
 
 
 class ConstraintError(QueryError):
     """A change broke a unique, foreign-key or not-null constraint of the database."""
 
+    code = "conflict"
+    http_status = 409
+
 
 class AppContextError(CRMError):
     """A model was used where no app, or more than one, could be meant."""
+
+    code = "app_context"
+    http_status = 500
 
 
 class EventError(CRMError):
     """An event cannot be emitted or delivered."""
 
+    code = "event_error"
+    http_status = 500
+
 
 class NotFoundError(CRMError):
     """A record the user named does not exist."""
+
+    code = "not_found"
+    http_status = 404
 
     exit_code = 5
 
@@ -182,15 +219,19 @@ class PermissionDenied(CRMError):
     """The acting user may not do this; the message names the permission (or scope) missing.
 
     ``permission`` is the permission checked; ``code`` is stable for programs.
+    ``record`` is true when the user holds the permission but the record is
+    out of their scope (the HTTP API answers that with ``404``, so record
+    ids do not leak).
     """
 
     exit_code = 6
     http_status = 403
     code = "permission_denied"
 
-    def __init__(self, message: str, permission: str | None = None) -> None:
+    def __init__(self, message: str, permission: str | None = None, *, record: bool = False) -> None:
         super().__init__(message)
         self.permission = permission
+        self.record = record
 
 
 class AuthenticationError(CRMError):

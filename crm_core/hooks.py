@@ -303,6 +303,29 @@ class Hooks:
             )
         return out
 
+    # -- the HTTP API ----------------------------------------------------------
+
+    def api_resources(self, crm: Any) -> list[tuple[str, Any]]:
+        """``crm_api_resources`` per plugin, checked: ``(plugin name, ApiResource)`` pairs in load order."""
+        from crm_hookspecs.records import ApiResource
+
+        out: list[tuple[str, Any]] = []
+        for impl in self._impls("crm_api_resources"):
+            try:
+                resources = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
+            except CRMError:
+                raise
+            except Exception as exc:  # third-party code: say which plugin failed
+                raise PluginError(
+                    impl.plugin_name,
+                    f"plugin {impl.plugin_name!r}: crm_api_resources raised {type(exc).__name__}: {exc}",
+                ) from exc
+            out.extend(
+                (impl.plugin_name, resource)
+                for resource in _many(impl.plugin_name, "crm_api_resources", resources, ApiResource)
+            )
+        return out
+
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"

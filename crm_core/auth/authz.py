@@ -262,6 +262,7 @@ class Authz:
             f"user {user.name!r} may not {permission} this {spec.record_type} record ({self._owner_text(owner)}): "
             f"their scope for {spec.record_type} is {scope!r}",
             permission,
+            record=True,
         )
 
     def _in_scope(self, acting: Acting, scope: str, owner: int | str | None, team: int | None) -> bool:

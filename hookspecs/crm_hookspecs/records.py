@@ -15,6 +15,11 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "ApiOperation",
+    "ApiPage",
+    "ApiParam",
+    "ApiRequest",
+    "ApiResource",
     "CommandSpec",
     "ContactCard",
     "ContactPage",
@@ -497,3 +502,127 @@ class UserInfo:
     created_at: _dt.datetime | None = None
     last_sign_in_at: _dt.datetime | None = None
     two_factor: bool = False
+
+
+# -- the HTTP API (crm_api_resources, contract 1.2.0) ---------------------------------------------
+
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@attrs.frozen
+class ApiParam:
+    """A query parameter an API operation understands: a filter, documented in the OpenAPI document.
+
+    ``type`` is a JSON Schema type name (``string``, ``integer``, ``number``,
+    ``boolean``) and ``format`` an optional JSON Schema format (``date``,
+    ``date-time``, ``email``); ``enum`` lists the allowed values and
+    ``minimum``/``maximum`` bound a number. The HTTP layer checks the type,
+    the bounds and the choices before the handler runs (``400`` otherwise).
+    """
+
+    name: str
+    description: str = ""
+    type: str = "string"
+    format: str | None = None
+    enum: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@attrs.frozen
+class ApiRequest:
+    """What an API operation's handler is given (the HTTP layer is the ``crm-api`` plugin's).
+
+    ``path`` holds the path's parameters (``{"id": 12}``: integers when the
+    template says ``{id:int}``), ``query`` the query string's filters (the
+    paging and sorting parameters taken out), ``body`` the decoded JSON body
+    (``None`` without one). A listing gets ``limit`` (at most 500),
+    ``cursor`` (what the handler put in the previous page's ``ApiPage.next``,
+    ``None`` for the first page), ``sort`` (one of the operation's ``sorts``,
+    a leading ``-`` for descending, or ``None``) and ``count`` (the caller
+    asked for a total). The handler runs as the token's user: the plugin's
+    API object it calls checks the permissions and scopes.
+    """
+
+    path: dict[str, Any] = attrs.field(factory=dict)
+    query: dict[str, str] = attrs.field(factory=dict)
+    body: Any = None
+    limit: int = 50
+    cursor: Any = None
+    sort: str | None = None
+    count: bool = False
+
+
+@attrs.frozen
+class ApiPage:
+    """A page of a listing: ``items`` (records), ``next`` (a JSON-able cursor, ``None`` on the last page).
+
+    ``next`` is what the handler wants back for the following page (an
+    offset, or the last row's sort key for a cursor that stays valid while
+    rows are added); the HTTP layer signs it into an opaque ``next`` link.
+    ``total`` is filled only when the request asked for a count.
+    """
+
+    items: list[Any] = attrs.field(factory=list)
+    next: Any = None
+    total: int | None = None
+
+
+@attrs.frozen
+class ApiOperation:
+    """One operation of the HTTP API: a method on a path, and the handler that serves it.
+
+    ``path`` is relative to ``/api/v1`` (``"/contacts/{id:int}"``);
+    ``handler(crm, request)`` gets an :class:`ApiRequest` and returns a
+    record (an attrs instance, serialised with its field names), an
+    :class:`ApiPage` when ``paginated``, a JSON-able dict, or ``None``
+    (``204 No Content``). ``returns`` is the attrs class of the record (of
+    each item for a listing) and ``body`` the attrs class or JSON Schema
+    (a dict) of the request body, both for the OpenAPI document.
+    ``status`` is the success status (``201`` for a creation, which also
+    gets a ``Location`` when ``location`` names the operation that reads the
+    new record). ``etag_from`` names the operation (its ``operation_id``)
+    that reads the record a ``PATCH``/``PUT``/``DELETE`` changes: the HTTP
+    layer then requires ``If-Match`` with that record's ``ETag`` and answers
+    ``412`` to a stale one. ``permission`` is documented, not enforced here:
+    the plugin's API object checks it.
+    """
+
+    method: str = attrs.field()
+    path: str = attrs.field()
+    handler: Callable[[Any, ApiRequest], Any]
+    operation_id: str
+    summary: str = ""
+    description: str = ""
+    returns: type | None = None
+    body: Any = None
+    paginated: bool = False
+    filters: tuple[ApiParam, ...] = attrs.field(default=(), converter=_to_tuple)
+    sorts: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    status: int = 200
+    location: str | None = None
+    etag_from: str | None = None
+    permission: str | None = None
+
+    @method.validator
+    def _check_method(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value not in _HTTP_METHODS:
+            raise ValueError(
+                f"ApiOperation {self.operation_id!r}: method {value!r} is not one of {', '.join(_HTTP_METHODS)}"
+            )
+
+    @path.validator
+    def _check_path(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not value.startswith("/") or value.endswith("/") or "//" in value:
+            raise ValueError(
+                f"ApiOperation {self.operation_id!r}: path {value!r} must start with '/' and not end with one ('/contacts/{{id:int}}')"
+            )
+
+
+@attrs.frozen
+class ApiResource:
+    """A group of API operations contributed by ``crm_api_resources`` (a tag in the OpenAPI document)."""
+
+    name: str
+    description: str = ""
+    operations: tuple[ApiOperation, ...] = attrs.field(default=(), converter=_to_tuple)

@@ -25,6 +25,7 @@ from crm_hookspecs._markers import hookspec
 if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
     from crm_hookspecs.events import Event
     from crm_hookspecs.records import (
+        ApiResource,
         CommandSpec,
         JobSpec,
         MailTransportSpec,
@@ -282,4 +283,21 @@ def crm_permissions() -> Sequence[PermissionSpec | RecordTypeSpec] | None:
     the plugin declares. Anything else is a ``PluginError`` naming the
     plugin. The roles of the configuration and of ``crm roles`` grant these
     permissions; the plugin checks them with ``crm.authz.require(...)``.
+    """
+
+
+@hookspec
+def crm_api_resources(crm: CRM) -> Sequence[ApiResource] | None:
+    """Contribute resources to the HTTP API (the ``crm-api`` plugin serves them under ``/api/v1``).
+
+    *Per plugin* (contract 1.2.0). Return :class:`~crm_hookspecs.records.ApiResource`
+    records, each a group of :class:`~crm_hookspecs.records.ApiOperation`.
+    A handler calls the plugin's API object, never its tables, and runs as
+    the API token's user, so the permissions and record scopes the API
+    object checks apply; a record out of the caller's scope is answered
+    ``404`` (the HTTP layer turns a ``PermissionDenied`` about one record
+    into a ``404``, so ids do not leak). Two operations with one method and
+    path, or one ``operation_id``, are a ``PluginError`` naming both plugins.
+    Called once when the API app is built; without the ``crm-api`` plugin it
+    is never called.
     """
