@@ -50,10 +50,10 @@ def test_the_api_object_implements_the_contract(app):
 
 def test_without_a_configured_secret_one_is_made_and_kept(kit, portal_app):
     first = portal_app(secret="")
-    key = first.plugin("portal").key
+    key = first.plugin("portal").site.key
     assert len(key) >= 32
     second = portal_app(secret="")  # another app (another worker) on the same database
-    assert second.plugin("portal").key == key
+    assert second.plugin("portal").site.key == key
 
 
 @pytest.mark.sqlite_only
@@ -182,8 +182,8 @@ def test_wsgi_factory_builds_the_app_from_a_config_file(tmp_path, monkeypatch):
     try:
         response = wsgi.test_client().get("/")
         assert response.status_code == 200 and "From the file" in response.get_data(as_text=True)
-        assert wsgi.extensions["crm_portal"].key == b"the-app-key-from-the-environment-0123456789"
-        assert wsgi.extensions["crm_portal"].legacy_key == b"a-secret-from-the-environment"
+        assert wsgi.extensions["crm_portal"].site.key == b"the-app-key-from-the-environment-0123456789"
+        assert wsgi.extensions["crm_portal"].site.legacy_key == b"a-secret-from-the-environment"
     finally:
         wsgi.extensions["crm"].close()
 
