@@ -38,7 +38,7 @@ from crm_core.errors import PermissionDenied
 from crm_hookspecs.apis import ContactsAPI
 from crm_portal.consents import ConsentRecord, Consents
 from crm_portal.signup import Signups
-from crm_portal.site import Site
+from crm_portal.site import Site, as_the_system
 from crm_portal.unsubscribing import UnsubscribeTarget, Unsubscriptions
 
 if TYPE_CHECKING:
@@ -97,10 +97,11 @@ class PortalAPI:
 
         It checks no permission and does not look each contact up: the
         caller is mailing them, and the law wants a way out in every bulk
-        message, whoever sends it (what sends checks who may). A list that
-        does not exist is a ``NotFoundError``.
+        message, whoever sends it (what sends checks who may). So it runs as
+        the system: finding the list's id must not need the sender's
+        ``contacts.lists.read``. A list that does not exist is a ``NotFoundError``.
         """
-        return self._unsubscriptions.urls(contact_ids, list_name)
+        return as_the_system(self._unsubscriptions.urls, contact_ids, list_name)
 
     def unsubscribe_headers(self, contact_id: int, list_name: str | None = None) -> dict[str, str]:
         """The RFC 8058 headers for ``crm.mail.queue(headers=...)``; needs ``portal.links.create``."""

@@ -2,7 +2,7 @@
 
 Customers are not CRM users: a signed link or token, or a public form, is
 what authorises a request. So every request runs as *the system*, in a
-context of its own (:func:`as_the_system`): it never inherits the acting
+context of its own (:func:`each_request_as_the_system`): it never inherits the acting
 user of the code that called the WSGI app (an embedding application that
 wraps its requests in ``crm.as_user``, a test inside one), and the portal
 never calls ``crm.as_user``. What a page may do is bounded by its link,
@@ -11,7 +11,6 @@ not by anyone's roles.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from crm_portal.i18n import (
     reset_current,
     set_current,
 )
+from crm_portal.site import as_the_system
 from crm_portal.templating import PACKAGE_TEMPLATES
 from crm_portal.web import security
 
@@ -78,7 +78,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     app.request_class = security.PortalRequest
     app.extensions["crm"] = crm
     app.extensions["crm_portal"] = portal
-    app.wsgi_app = as_the_system(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = each_request_as_the_system(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -167,18 +167,17 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     return app
 
 
-def as_the_system(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+def each_request_as_the_system(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     """``wsgi_app`` run in a fresh context for each request: no acting CRM user, whatever the caller's.
 
-    Context variables (the kernel's acting user among them) are copied into
-    a new thread's or task's context, and a WSGI server may call the app
-    from inside its caller's: an empty context per request is the one way
-    to be sure a customer's request never acts as a staff user. Flask's own
-    request context lives in it too, and is pushed and popped inside.
+    A WSGI server or an embedding application may call the app from inside
+    a context where a staff user acts (:func:`crm_portal.site.as_the_system`
+    says why an empty context is the way out). Flask's own request context
+    lives in it too, and is pushed and popped inside.
     """
 
     def run(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        return contextvars.Context().run(wsgi_app, environ, start_response)
+        return as_the_system(wsgi_app, environ, start_response)
 
     return run
 
