@@ -320,3 +320,16 @@ def test_the_cli_refuses_a_user_without_the_permission(app, world, crm_cli):
     assert mine.exit_code == 0 and f'"contact_id": {world.ana}' in mine.output
     link = crm_cli.invoke(["--as", "seller", "portal", "unsubscribe-link", str(world.ana)], app=app)
     assert link.exit_code == 0 and link.output.startswith("http://localhost:8000/unsubscribe/")
+
+
+def test_the_docs_name_every_permission_the_portal_declares():
+    from pathlib import Path
+
+    from crm_portal.permissions import PERMISSIONS
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "plugins" / "portal.md").read_text(encoding="utf-8")
+    section = page.split("\n## Permissions\n", 1)[1].split("\n## ", 1)[0]
+    missing = [
+        p.name for p in PERMISSIONS if f"| `{p.name}` | {p.description.split(';')[0].rstrip('.')}" not in section
+    ]
+    assert missing == [], "describe these in the Permissions table of docs/plugins/portal.md, as declared"
