@@ -222,3 +222,11 @@ def test_demo_data_prints_links_to_try(kit, app):
     assert lines[1] == "  sign-up form: http://localhost:8000/signup/newsletter"
     assert lines[2].startswith("  unsubscribe link of Ana García: http://localhost:8000/unsubscribe/")
     assert lines[-1].startswith("  update link of Ana García: http://localhost:8000/contacts/update?token=")
+
+
+def test_the_package_says_its_version():
+    from importlib.metadata import version
+
+    import crm_portal
+
+    assert crm_portal.__version__ == version("crm-portal")
