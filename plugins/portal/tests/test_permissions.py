@@ -137,6 +137,7 @@ def test_the_system_does_everything(app, world):
     for name, (_kind, call, expected) in CALLS.items():
         result = call(portal, world)
         assert expected(result, world), f"{name} gave {result!r}"
+    assert portal.consents(world.bea + 1000) == []  # a contact that is gone (or never was) has none
 
 
 @pytest.mark.parametrize("name", sorted(n for n, (kind, *_) in CALLS.items() if kind != "mail"))
