@@ -76,7 +76,9 @@ def test_add_list_show_check_answer_done(app, crm_cli):
             app=app,
         )
     )
-    assert out.strip() == "task #1 created for ana, due 2026-01-06 10:00"
+    note, created = out.strip().splitlines()
+    assert note.startswith("Note: --by is deprecated; use 'crm --as luis")
+    assert created == "task #1 created for ana, due 2026-01-06 10:00"
     _ok(crm_cli.invoke(["tasks", "add", "Write report", "--team", "sales"], app=app))
     rows = list(csv.DictReader(io.StringIO(_ok(crm_cli.invoke(["tasks", "list", "--format", "csv"], app=app)))))
     assert [(r["id"], r["assignee"], r["title"], r["priority"]) for r in rows] == [
@@ -84,7 +86,7 @@ def test_add_list_show_check_answer_done(app, crm_cli):
         ("2", "", "Write report", "normal"),
     ]
     assert (
-        _ok(crm_cli.invoke(["tasks", "check", "1", "1", "--by", "ana"], app=app)).strip()
+        _ok(crm_cli.invoke(["--as", "ana", "tasks", "check", "1", "1"], app=app)).strip()
         == "task #1: 1 of 2 item(s) ticked"
     )
     assert (
@@ -96,7 +98,7 @@ def test_add_list_show_check_answer_done(app, crm_cli):
         assert text in shown
     data = json.loads(_ok(crm_cli.invoke(["tasks", "show", "1", "--format", "json"], app=app)))
     assert data["checklist"][0]["done_by"] == "ana" and data["links"] == [["sale", 42]]
-    assert _ok(crm_cli.invoke(["tasks", "done", "1", "--by", "ana"], app=app)).strip() == "task #1 done"
+    assert _ok(crm_cli.invoke(["--as", "ana", "tasks", "done", "1"], app=app)).strip() == "task #1 done"
     done = json.loads(_ok(crm_cli.invoke(["tasks", "list", "--status", "done", "--format", "json"], app=app)))
     assert [t["id"] for t in done] == [1]
 
