@@ -59,6 +59,10 @@ def crm_startup(crm: Any) -> None:
         from crm_tasks.staff import DEPRECATION
 
         crm.log.warning("%s", DEPRECATION, extra={"crm_plugin": "tasks"})
+        # and among the plugin's warnings, which 'crm doctor' lists
+        record = crm.plugins.get("tasks")
+        if record is not None and DEPRECATION not in record.warnings:
+            record.warnings = (*record.warnings, DEPRECATION)
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,29 @@ def test_rules_name_users_not_in_the_config_list(tasks_app):
     app.emit(RequestReceived(record_id=3, contact_id=None, kind="rfp"))
     app.events.deliver()
     assert [t.assignee for t in app.plugin("tasks").list(rule="to-pedro")] == ["pedro"]
+
+
+@pytest.mark.sqlite_only  # a configuration file and the CLI: the backend does not matter
+def test_crm_doctor_shows_the_deprecation(crm_cli, tmp_path):
+    path = tmp_path / "crm.toml"
+    path.write_text(
+        f"""
+[crm]
+database = "sqlite:///{tmp_path / "crm.db"}"
+timezone = "UTC"
+
+[plugins]
+enabled = ["contacts", "tasks"]
+
+[[plugins.tasks.staff]]
+name = "ana"
+email = "ana@example.com"
+"""
+    )
+    assert crm_cli.invoke(["migrate"], config=path).exit_code == 0
+    result = crm_cli.invoke(["doctor"], config=path)
+    assert "plugin tasks: [[plugins.tasks.staff]] is deprecated" in result.output, result.output
+    assert "manage them with 'crm users'" in result.output
+    assert result.exit_code == 0, result.output  # a warning, not a problem
+    result = crm_cli.invoke(["users", "list", "--format", "json"], config=path)
+    assert [u["name"] for u in json.loads(result.output)] == ["ana"]
