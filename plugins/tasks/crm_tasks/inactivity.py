@@ -297,7 +297,7 @@ class InactivityScan:
 
     def _digest(self, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
         """One e-mail per assignee for a page of new tasks, not one per task."""
-        roster = self._staff.roster()
+        roster = self._staff.roster(per_assignee)
         notices = []
         for name, tasks in per_assignee.items():
             member = roster.member(name)

@@ -49,7 +49,8 @@ class Reminders:
     def notify_assigned(self, tasks: Iterable[tuple[int, str, str, dt.datetime | None]]) -> int:
         """E-mail each ``(task id, assignee, title, due)``'s assignee that the task is theirs."""
         crm = self.crm
-        roster = self._staff.roster()
+        tasks = list(tasks)
+        roster = self._staff.roster(assignee for _, assignee, _, _ in tasks)
         notices = []
         stamp = crm.clock.now().strftime("%Y%m%dT%H%M%S")
         for task_id, assignee, title, due in tasks:
@@ -113,7 +114,7 @@ class Reminders:
         return [(i, a, t, Task.due_at.python_value(d)) for i, a, t, d in rows]
 
     def _send(self, rows: Sequence[tuple[int, str, str, dt.datetime]], kind: str) -> int:
-        roster = self._staff.roster()
+        roster = self._staff.roster(assignee for _, assignee, _, _ in rows)
         notices = []
         for task_id, assignee, title, due in rows:
             member = roster.member(assignee)

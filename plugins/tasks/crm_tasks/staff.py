@@ -14,14 +14,16 @@ on thousands of events look names up in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import attrs
 
-from crm_core.errors import ValidationError
+from crm_core.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_hookspecs.records import UserInfo
     from crm_tasks.settings import TasksSettings
 
 __all__ = ["DEPRECATION", "Member", "Roster", "Staff"]
@@ -54,18 +56,19 @@ class Roster:
     members: tuple[Member, ...]
     #: ``users`` (the CRM users) or ``config`` (``[[plugins.tasks.staff]]``)
     source: str
+    _index: dict[str, Member] = attrs.field(init=False, repr=False, eq=False)
 
-    @property
-    def _by_key(self) -> dict[str, Member]:
-        if self.source == "users":
-            return {m.name.casefold(): m for m in self.members}
-        return {m.name: m for m in self.members}
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_index", {self._key(m.name): m for m in self.members})
+
+    def _key(self, name: str) -> str:
+        return name.casefold() if self.source == "users" else name
 
     def member(self, name: str | None) -> Member | None:
         """The member called ``name`` (any case when they are users), or ``None``."""
         if not name:
             return None
-        return self._by_key.get(name.casefold() if self.source == "users" else name)
+        return self._index.get(self._key(name))
 
     @property
     def teams(self) -> dict[str, list[Member]]:
@@ -79,7 +82,7 @@ class Roster:
     def team(self, name: str) -> str | None:
         """The team's name as stored (any case for the kernel's teams), or ``None``."""
         for team in self.teams:
-            if team == name or (self.source == "users" and team.casefold() == name.casefold()):
+            if self._key(team) == self._key(name):
                 return team
         return None
 
@@ -90,9 +93,13 @@ class Roster:
 class Staff:
     """The people tasks can be given to, and the checks on assignees and teams."""
 
+    #: up to this many names are looked up one by one rather than with every user
+    FEW = 20
+
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self._users_table = False
+        self._users_exist = False
 
     @property
     def settings(self) -> TasksSettings:
@@ -106,29 +113,48 @@ class Staff:
                 self._users_table = self.crm.database.table_exists("crm_user")
         return self._users_table
 
-    def roster(self) -> Roster:
-        """The CRM users when any exist, else the configured staff (deprecated)."""
-        if self._users_ready():
-            users = self.crm.authz.users.list()
-            if users:
-                config = {m.name.casefold(): m for m in self.settings.staff}
-                members = []
-                for user in users:
-                    fallback = config.get(user.name.casefold())
-                    members.append(
-                        Member(
-                            name=user.name,
-                            email=user.email or (fallback.email if fallback else None),
-                            full_name=user.display_name or (fallback.full_name if fallback else ""),
-                            teams=tuple(user.teams),
-                            active=user.active,
-                        )
-                    )
-                return Roster(tuple(members), "users")
+    def _any_user(self) -> bool:
+        # users are disabled, never deleted: once there is one there always is
+        if not self._users_exist and self._users_ready():
+            self._users_exist = bool(self.crm.authz.users.list())
+        return self._users_exist
+
+    def _member(self, user: UserInfo) -> Member:
+        fallback = next((m for m in self.settings.staff if m.name.casefold() == user.name.casefold()), None)
+        return Member(
+            name=user.name,
+            email=user.email or (fallback.email if fallback else None),
+            full_name=user.display_name or (fallback.full_name if fallback else ""),
+            teams=tuple(user.teams),
+            active=user.active,
+        )
+
+    def _config_roster(self) -> Roster:
         return Roster(
             tuple(Member(m.name, m.email, m.full_name, tuple(m.teams), m.active) for m in self.settings.staff),
             "config",
         )
+
+    def roster(self, names: Iterable[str | None] | None = None) -> Roster:
+        """The CRM users when any exist, else the configured staff (deprecated).
+
+        With ``names``, only those people need to be in it: a few are looked
+        up one by one (the roster then holds just them).
+        """
+        wanted = None if names is None else sorted({n for n in names if n})
+        if wanted is not None and len(wanted) <= self.FEW:
+            if self._any_user():
+                found = []
+                for name in wanted:
+                    try:
+                        found.append(self._member(self.crm.authz.users.get(name)))
+                    except NotFoundError:
+                        continue
+                return Roster(tuple(found), "users")
+            return self._config_roster()
+        if self._any_user():
+            return Roster(tuple(self._member(u) for u in self.crm.authz.users.list()), "users")
+        return self._config_roster()
 
     def members(self) -> list[Member]:
         return list(self.roster().members)
@@ -137,16 +163,16 @@ class Staff:
         """Team name → its members' names."""
         return {team: [m.name for m in members] for team, members in sorted(self.roster().teams.items())}
 
-    def check_assignee(self, assignee: str | None, roster: Roster | None = None) -> str | None:
+    def check_assignee(self, assignee: str | None) -> str | None:
         """``assignee`` as stored (the user's own spelling), or a ``ValidationError`` saying what to do."""
         if assignee is None:
             return None
-        roster = roster or self.roster()
+        roster = self.roster([assignee])
         member = roster.member(assignee)
         if roster.source == "users":
             if member is None:
                 raise ValidationError(
-                    f"unknown assignee {assignee!r:.80}: no CRM user has that name (users: {roster.names()}); "
+                    f"unknown assignee {assignee!r:.80}: no CRM user has that name (users: {self.roster().names()}); "
                     f"add one with: crm users add {assignee:.80}"
                 )
             if not member.active:
@@ -166,24 +192,28 @@ class Staff:
 
     def check_known(self, name: str) -> str:
         """``name`` as stored, for looking a person's tasks up (inactive ones too)."""
-        roster = self.roster()
-        member = roster.member(name)
+        member = self.roster([name]).member(name)
         if member is None:
-            names = roster.names() or "none configured"
+            names = self.roster().names() or "none configured"
             raise ValidationError(f"unknown staff member {name!r:.80} (staff: {names})")
         return member.name
 
-    def check_team(self, team: str | None, roster: Roster | None = None) -> str | None:
+    def check_team(self, team: str | None) -> str | None:
         """``team`` as stored, or a ``ValidationError`` naming the teams."""
         if team is None:
             return None
-        roster = roster or self.roster()
+        if self._any_user():
+            try:
+                name: str = self.crm.authz.teams.get(team)["name"]
+                return name
+            except NotFoundError:
+                teams = ", ".join(t["name"] for t in self.crm.authz.teams.list())
+                raise ValidationError(
+                    f"unknown team {team!r} (teams: {teams or 'none: add one with crm teams add NAME'})"
+                ) from None
+        roster = self._config_roster()
         found = roster.team(team)
         if found is None:
-            teams = ", ".join(sorted(roster.teams)) or (
-                "none: add one with 'crm teams add NAME'"
-                if roster.source == "users"
-                else "none: give staff members teams = [...]"
-            )
+            teams = ", ".join(sorted(roster.teams)) or "none: give staff members teams = [...]"
             raise ValidationError(f"unknown team {team!r} (teams: {teams})")
         return found

@@ -411,7 +411,7 @@ class TaskStore:
         if status is not None:
             query = query.where(Task.status == status)
         if assignee is not None:
-            member = self._staff.roster().member(assignee)
+            member = self._staff.roster([assignee]).member(assignee)
             query = query.where(Task.assignee == (member.name if member is not None else assignee))
         if unassigned:
             query = query.where(Task.assignee.is_null())
