@@ -19,7 +19,7 @@ import attrs
 from crm_core.errors import ConfigError, CRMError, PluginError
 from crm_core.storage import batched, bulk_insert, for_update
 from crm_tasks.records import Draft, FiringInfo
-from crm_tasks.rules import Context, Match, MissingContact, RuleSet, compile_rules, render
+from crm_tasks.rules import Context, Match, MissingContact, Rule, RuleSet, compile_rules, people_named, render
 from crm_tasks.settings import PRIORITIES, RuleSettings, parse_duration
 from crm_tasks.store import db_time
 
@@ -87,13 +87,7 @@ class RuleEngine:
         from crm_core.config import structure_section
 
         crm = self.crm
-        settings = self.settings
-        roster = self._staff.roster()
-        try:
-            rules = compile_rules(settings.rules, roster, source="plugins.tasks.rules")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        names = {r.name: r.source for r in rules}
+        sources: list[tuple[str, Sequence[RuleSettings]]] = [("plugins.tasks.rules", self.settings.rules)]
         for plugin in crm.hooks.implementers("crm_task_rules"):
             fn = crm.hooks.function("crm_task_rules", plugin)
             assert fn is not None  # implementers() named the plugin
@@ -116,8 +110,15 @@ class RuleEngine:
                         f"{source}: rule {i} must be a dict in the [[plugins.tasks.rules]] format, not {type(table).__name__}"
                     )
                 items.append(structure_section(dict(table), RuleSettings, source, f"rules[{i}]"))
+            sources.append((source, items))
+        # the people the rules name, looked up once (by name when they are few; everyone for teams)
+        people, teams = people_named([item for _, batch in sources for item in batch])
+        roster = self._staff.roster(None if teams else people) if people or teams else None
+        rules: list[Rule] = []
+        names: dict[str, str] = {}
+        for source, batch in sources:
             try:
-                compiled = compile_rules(items, roster, source=source)
+                compiled = compile_rules(batch, roster, source=source)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             for rule in compiled:

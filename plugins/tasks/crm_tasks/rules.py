@@ -203,6 +203,26 @@ def compile_rules(items: Sequence[RuleSettings], roster: Roster | None, source: 
     return [_compile(item, roster, source) for item in items]
 
 
+def people_named(items: Sequence[RuleSettings]) -> tuple[set[str], bool]:
+    """The people the rules name literally (not through a placeholder), and whether they name a team."""
+    names: set[str] = set()
+    teams = False
+    for item in items:
+        if item.task is not None:
+            if item.task.assignee and not _placeholders(item.task.assignee):
+                names.add(item.task.assignee)
+            teams = teams or bool(item.task.team)
+        if item.notify is not None:
+            for recipient in item.notify.to:
+                if _placeholders(recipient):
+                    continue
+                if recipient.startswith("team:"):
+                    teams = True
+                else:
+                    names.add(recipient)
+    return names, teams
+
+
 def _event_class(name: str) -> type:
     from crm_hookspecs.events import registered_types
 
