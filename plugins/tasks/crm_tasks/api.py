@@ -72,9 +72,8 @@ class TasksAPI:
 
     def _require(self, permission: str, task_id: int | None = None) -> None:
         """``permission``, over task ``task_id`` (its assignee is its owner) when given."""
-        if task_id is None:
-            self.crm.authz.require(permission)
-        else:
+        self.crm.authz.require(permission)  # first: without it, whether the task exists is not told
+        if task_id is not None and self.crm.current_user is not None:
             self.crm.authz.require(permission, record_owner=self._store.assignee_of(task_id))
 
     def _scope(self, query: peewee.ModelSelect) -> peewee.ModelSelect:

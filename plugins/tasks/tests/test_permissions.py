@@ -230,3 +230,12 @@ def test_the_cli_refuses_in_one_line_with_exit_code_6(app, crm_cli, crm_user, wh
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_without_the_permission_a_missing_task_is_not_told_apart(app, crm_as_user):
+    from crm_core.errors import NotFoundError
+
+    with crm_as_user(app, roles=[]), pytest.raises(PermissionDenied):
+        app.plugin("tasks").get(999)
+    with app.as_user("ana"), pytest.raises(NotFoundError, match="no task #999"):
+        app.plugin("tasks").get(999)
