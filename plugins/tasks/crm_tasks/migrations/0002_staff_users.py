@@ -14,6 +14,11 @@ disabled user, so that it still gets no new tasks. A name that is a user
 already, in any case (``Ana`` and ``ana`` are one user), is left as it is,
 so running this again, or over users made by hand, changes nothing.
 
+Adding a user is audited, and the audit emits a ``SecurityEvent``; the
+events are left in the outbox for the worker (``deliver_events = "worker"``
+while this runs) instead of being delivered at each commit, when the
+plugins that migrate after this one have no tables yet to take them.
+
 ``down`` removes nothing: the users may have signed in or acted since.
 """
 
@@ -29,6 +34,14 @@ def up(migrator: Any, db: peewee.Database) -> None:
     staff = app.settings("tasks").staff
     if not staff:
         return
+    delivery, app.deliver_events = app.deliver_events, "worker"
+    try:
+        _add_users(app, staff)
+    finally:
+        app.deliver_events = delivery
+
+
+def _add_users(app: Any, staff: Any) -> None:
     authz = app.authz
     users = {u.name.casefold() for u in authz.users.list()}
     teams = {t["name"].casefold(): t["name"] for t in authz.teams.list()}
