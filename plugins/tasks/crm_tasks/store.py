@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,9 @@ from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
 from crm_core.storage import batched, bulk_insert
+from crm_tasks.due import as_due, localize, parse_due
 from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, TaskInfo
-from crm_tasks.settings import KINDS, PRIORITIES, parse_duration
+from crm_tasks.settings import KINDS, PRIORITIES
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -51,7 +51,6 @@ MAX_LIST = 100_000
 LINK_KINDS = ("contact", "sale", "request")
 CHUNK = 500
 _PRIORITY_NAME = {v: k for k, v in PRIORITIES.items()}
-_RELATIVE = re.compile(r"^\+\s*(.+)$")
 
 _TASK_COLUMNS = (
     "title",
@@ -122,6 +121,14 @@ class TaskStore:
         settings: TasksSettings = self.crm.settings("tasks")
         return settings
 
+    def parse_due(self, text: str, *, day_time: str | None = None) -> dt.datetime:
+        """A due time from the user, in the app time zone (see :func:`crm_tasks.due.parse_due`)."""
+        return parse_due(self.crm, text, day_time=day_time or self.settings.default_due_time)
+
+    def due(self, due: dt.datetime | dt.date | str | None) -> dt.datetime | None:
+        """``due`` as an aware datetime (``None`` stays ``None``)."""
+        return as_due(self.crm, due, self.settings.default_due_time)
+
     def check_actor(self, actor: str | None) -> str | None:
         """Who acts: ``actor`` when given (as before users existed), else the acting user's name.
 
@@ -134,56 +141,6 @@ class TaskStore:
         if not isinstance(actor, str) or not actor.strip() or len(actor) > 100:
             raise ValidationError(f"the one acting must be named by a text of 1 to 100 characters, not {actor!r:.60}")
         return actor
-
-    # -- time -------------------------------------------------------------------
-
-    def parse_due(self, text: str, *, day_time: str | None = None) -> dt.datetime:
-        """A due time from the user, in the app time zone.
-
-        ``2026-03-02 10:00``, ``2026-03-02T10:00``, ``2026-03-02`` (at
-        ``day_time``, by default ``default_due_time``), ``today``,
-        ``tomorrow``, or ``+2d`` / ``+4h`` from now.
-        """
-        value = text.strip()
-        now = self.crm.now()
-        relative = _RELATIVE.match(value)
-        if relative:
-            try:
-                return (now + parse_duration(relative.group(1))).replace(second=0, microsecond=0)
-            except ValueError as exc:
-                raise ValidationError(f"due time {text!r}: {exc}") from None
-        day: dt.date | None = None
-        if value.lower() == "today":
-            day = now.date()
-        elif value.lower() == "tomorrow":
-            day = now.date() + dt.timedelta(days=1)
-        else:
-            try:
-                parsed = dt.datetime.fromisoformat(value)
-            except ValueError:
-                raise ValidationError(
-                    f"due time {text!r} is not understood; write '2026-03-02 10:00', '2026-03-02', 'today', "
-                    "'tomorrow' or '+2d'"
-                ) from None
-            if len(value) <= 10:
-                day = parsed.date()
-            elif parsed.tzinfo is None:
-                return _localize(parsed, self.crm.tz)
-            else:
-                return parsed
-        hour, minute = (int(p) for p in (day_time or self.settings.default_due_time).split(":"))
-        return _localize(dt.datetime.combine(day, dt.time(hour, minute)), self.crm.tz)
-
-    def _due(self, due: dt.datetime | dt.date | str | None) -> dt.datetime | None:
-        if due is None:
-            return None
-        if isinstance(due, str):
-            return self.parse_due(due)
-        if isinstance(due, dt.datetime):
-            return due if due.tzinfo is not None else _localize(due, self.crm.tz)
-        if isinstance(due, dt.date):
-            return self.parse_due(due.isoformat())
-        raise ValidationError(f"due must be a datetime, a date or a string, not {type(due).__name__}")
 
     # -- creating -----------------------------------------------------------------
 
@@ -332,7 +289,7 @@ class TaskStore:
             kind=kind,
             assignee=self._staff.check_assignee(assignee),
             team=self._staff.check_team(team),
-            due_at=self._due(due),
+            due_at=self.due(due),
             priority=PRIORITIES[priority],
             description=description,
             contact_id=contact_id,
@@ -456,9 +413,9 @@ class TaskStore:
         """
         assignee = self._staff.check_known(assignee)
         now = self.crm.now()
-        tomorrow = _localize(dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time()), self.crm.tz)
+        tomorrow = localize(dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time()), self.crm.tz)
         next_monday = now.date() + dt.timedelta(days=7 - now.weekday())
-        week_end = _localize(dt.datetime.combine(next_monday, dt.time()), self.crm.tz)
+        week_end = localize(dt.datetime.combine(next_monday, dt.time()), self.crm.tz)
         tasks = self.list(assignee=assignee, due_before=week_end, scope=scope)
         out: dict[str, builtins.list[TaskInfo]] = {"overdue": [], "today": [], "this_week": []}
         for task in tasks:
@@ -557,7 +514,7 @@ class TaskStore:
         """Move an open task's due time (its reminders are sent again for the new time)."""
         from crm_tasks.models import Task
 
-        due_at = self._due(due)
+        due_at = self.due(due)
         with self.crm.transaction():
             task = self.open_for_update(task_id, "reschedule")
             Task.update(due_at=due_at).where(Task.id == task.id).execute()
@@ -626,13 +583,6 @@ def task_info(crm: CRM, task_id: int) -> TaskInfo:
             for r in Reminder.select().where(Reminder.task == task.id).order_by(Reminder.id)
         )
     return _info(task, links=links, checklist=checklist, questions=questions, reminders=reminders)
-
-
-def _localize(naive: dt.datetime, tz: Any) -> dt.datetime:
-    """A wall-clock time in ``tz`` as an aware datetime (a skipped time moves forward)."""
-    aware = naive.replace(tzinfo=tz)
-    # round-trip through UTC: a wall time skipped by a DST jump comes back shifted
-    return aware.astimezone(dt.UTC).astimezone(tz)
 
 
 def _info(task: Any, **children: Any) -> TaskInfo:
