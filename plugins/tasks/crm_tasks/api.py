@@ -250,8 +250,8 @@ class TasksAPI:
         return self._store.reopen(task_id)
 
     def cancel(self, task_id: int, *, actor: str | None = None, reason: str = "") -> TaskInfo:
-        """Cancel an open task (who, when; the reason is added to its description) (``tasks.delete``)."""
-        self._require("tasks.delete", task_id)
+        """Cancel an open task (who, when; the reason is added to its description) (``tasks.edit``)."""
+        self._require("tasks.edit", task_id)
         return self._store.cancel(task_id, actor=actor, reason=reason)
 
     def delete(self, task_id: int) -> None:
@@ -286,7 +286,7 @@ class TasksAPI:
         self._require("tasks.edit", task_id)
         return self._checklists.answer(task_id, question, answer, actor=actor)
 
-    # -- rules (tasks.rules.read / tasks.rules.edit) -----------------------------------
+    # -- rules (tasks.rules.read / tasks.rules.manage) -----------------------------------
 
     def rules(self) -> RuleSet:
         """The rules from the configuration and from plugins' ``crm_task_rules``, compiled."""
@@ -336,25 +336,25 @@ class TasksAPI:
         return self._engine.handle(events)
 
     def send_reminders(self) -> dict[str, int]:
-        """Send the due-soon and overdue reminders that are due (the worker's job; a user needs ``tasks.rules.edit``)."""
-        self._require("tasks.rules.edit")
+        """Send the due-soon and overdue reminders that are due (the worker's job; a user needs ``tasks.rules.manage``)."""
+        self._require("tasks.rules.manage")
         return self._reminders.run()
 
     def run_pending(self) -> int:
-        """Carry out the delayed rule actions whose time has come (``tasks.rules.edit`` for a user)."""
-        self._require("tasks.rules.edit")
+        """Carry out the delayed rule actions whose time has come (``tasks.rules.manage`` for a user)."""
+        self._require("tasks.rules.manage")
         return self._engine.run_pending()
 
     def scan_inactivity(self, *, rule: str | None = None, dry_run: bool = False) -> builtins.list[dict[str, Any]] | int:
-        """Fire the inactivity rules (``tasks.rules.edit``), or show what they would do (``dry_run``, ``tasks.rules.read``)."""
-        self._require("tasks.rules.read" if dry_run else "tasks.rules.edit")
+        """Fire the inactivity rules (``tasks.rules.manage``), or show what they would do (``dry_run``, ``tasks.rules.read``)."""
+        self._require("tasks.rules.read" if dry_run else "tasks.rules.manage")
         return self._inactivity.scan(rule=rule, dry_run=dry_run)
 
     # -- recurring templates -------------------------------------------------------------
 
     def add_recurring(self, name: str, title: str, rrule: str, **kwargs: Any) -> RecurringInfo:
-        """Add a recurring template (``tasks.rules.edit``); see :meth:`RecurringTemplates.add`."""
-        self._require("tasks.rules.edit")
+        """Add a recurring template (``tasks.rules.manage``); see :meth:`RecurringTemplates.add`."""
+        self._require("tasks.rules.manage")
         return self._recurring.add(name, title, rrule, **kwargs)
 
     def recurring(self) -> builtins.list[RecurringInfo]:
@@ -363,11 +363,11 @@ class TasksAPI:
         return self._recurring.list()
 
     def remove_recurring(self, name: str) -> None:
-        """Delete a template; the tasks it created stay (``tasks.rules.edit``)."""
-        self._require("tasks.rules.edit")
+        """Delete a template; the tasks it created stay (``tasks.rules.manage``)."""
+        self._require("tasks.rules.manage")
         self._recurring.remove(name)
 
     def run_recurring(self) -> int:
-        """Create the occurrences whose lead time has come; return how many tasks (``tasks.rules.edit``)."""
-        self._require("tasks.rules.edit")
+        """Create the occurrences whose lead time has come; return how many tasks (``tasks.rules.manage``)."""
+        self._require("tasks.rules.manage")
         return self._recurring.run()
