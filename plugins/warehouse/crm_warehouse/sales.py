@@ -1,5 +1,9 @@
 """Sales records: requests, quotes and sales moving through a configurable pipeline.
 
+Every method checks the acting user's permissions (``warehouse.sales.*``):
+a record is in a user's scope through its ``owner`` (a user name), and
+listings, counts and the pipeline report keep to the scope in SQL.
+
 Every change is written with its event in one transaction: a new request
 emits ``RequestReceived``; every record entering the pipeline or moving
 through it emits ``StageChanged`` (``old_stage`` is ``None`` on entry); a
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_warehouse.checks import check_date as _date
 from crm_warehouse.checks import check_id as _id
@@ -27,15 +32,21 @@ from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_warehouse.contact_scope import ContactScope
     from crm_warehouse.models import SaleRow
     from crm_warehouse.settings import PipelineSettings, WarehouseSettings
 
-__all__ = ["KINDS", "REQUEST_KINDS", "Sale", "SalesBook", "StageMove"]
+__all__ = ["KINDS", "REQUEST_KINDS", "Sale", "SalesBook", "StageMove", "sale_of"]
 
 #: requests for proposal and quotation, appointment requests, quotes and sales
 KINDS = ("rfp", "rfq", "appointment", "quote", "sale")
 REQUEST_KINDS = ("rfp", "rfq", "appointment")
 OUTCOMES = ("open", "won", "lost")
+
+READ = "warehouse.sales.read"
+CREATE = "warehouse.sales.create"
+EDIT = "warehouse.sales.edit"
+ADMIN = "warehouse.admin"
 
 
 @attrs.frozen
@@ -75,11 +86,50 @@ class StageMove:
     actor: str | None
 
 
-class SalesBook:
-    """``crm.plugin("warehouse").sales``: add, read and move sales records."""
+def sale_of(row: SaleRow, pipeline: PipelineSettings) -> Sale:
+    """The record as the API returns it, its outcome and probability read from ``pipeline``."""
+    outcome = "won" if row.stage == pipeline.won_stage else "lost" if row.stage == pipeline.lost_stage else "open"
+    return Sale(
+        id=row.id,
+        kind=row.kind,
+        title=row.title,
+        contact_id=row.contact_id,
+        organization_id=row.organization_id,
+        owner=row.owner,
+        region=row.region,
+        product_line=row.product_line,
+        amount=as_amount(row.amount, row.currency),
+        currency=row.currency,
+        stage=row.stage,
+        probability=pipeline.probability(row.stage),
+        outcome=outcome,
+        expected_close_on=row.expected_close_on,
+        closed_on=row.closed_on,
+        lost_reason=row.lost_reason,
+        description=row.description,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+    )
 
-    def __init__(self, crm: CRM) -> None:
+
+class SalesBook:
+    """``crm.plugin("warehouse").sales``: add, read and move sales records.
+
+    ``contacts`` is the acting user's contact scope: a record is added only
+    for a contact the user sees.
+    """
+
+    def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
+        self.contacts = contacts
+
+    def _acting_name(self, given: str | None) -> str | None:
+        """``given``, else the acting user's name (``None`` for the system)."""
+        if given is not None:
+            return given
+        user = self.crm.current_user
+        return user.name if user is not None else None
 
     # -- settings --------------------------------------------------------------
 
@@ -104,30 +154,7 @@ class SalesBook:
     # -- reading ---------------------------------------------------------------
 
     def _view(self, row: SaleRow) -> Sale:
-        pipeline = self.pipeline
-        outcome = "won" if row.stage == pipeline.won_stage else "lost" if row.stage == pipeline.lost_stage else "open"
-        return Sale(
-            id=row.id,
-            kind=row.kind,
-            title=row.title,
-            contact_id=row.contact_id,
-            organization_id=row.organization_id,
-            owner=row.owner,
-            region=row.region,
-            product_line=row.product_line,
-            amount=as_amount(row.amount, row.currency),
-            currency=row.currency,
-            stage=row.stage,
-            probability=pipeline.probability(row.stage),
-            outcome=outcome,
-            expected_close_on=row.expected_close_on,
-            closed_on=row.closed_on,
-            lost_reason=row.lost_reason,
-            description=row.description,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            updated_at=row.updated_at,
-        )
+        return sale_of(row, self.pipeline)
 
     def _row(self, sale_id: Any, lock: bool = False) -> SaleRow:
         from crm_core.storage import for_update
@@ -142,9 +169,17 @@ class SalesBook:
             raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
         return row
 
+    def _readable(self, sale_id: Any) -> SaleRow:
+        """The record, if the acting user may read it."""
+        self.crm.authz.require(READ)
+        row = self._row(sale_id)
+        self.crm.authz.require(READ, record_owner=row.owner)
+        return row
+
     def get(self, sale_id: int) -> Sale:
+        """One record; ``PermissionDenied`` when it is outside the user's scope."""
         with self.crm.activate():
-            return self._view(self._row(sale_id))
+            return self._view(self._readable(sale_id))
 
     def list(
         self,
@@ -157,10 +192,45 @@ class SalesBook:
         contact_id: int | None = None,
         limit: int = 100,
     ) -> list[Sale]:
-        """Records matching every filter given, newest first."""
+        """Records matching every filter given, newest first (only those in the user's scope)."""
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         from crm_warehouse.models import SaleRow as S
 
-        query = S.select().order_by(S.id.desc())
+        query = self._query(
+            kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id
+        ).order_by(S.id.desc())
+        with self.crm.activate():
+            return [self._view(row) for row in query.limit(limit)]
+
+    def count(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        outcome: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        contact_id: int | None = None,
+    ) -> int:
+        """How many records match every filter given (only those in the user's scope)."""
+        query = self._query(kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id)
+        with self.crm.activate():
+            return int(query.count())
+
+    def _query(
+        self,
+        *,
+        kind: str | None,
+        stage: str | None,
+        outcome: str | None,
+        owner: str | None,
+        region: str | None,
+        contact_id: int | None,
+    ) -> Any:
+        from crm_warehouse.models import SaleRow as S
+
+        query = self.crm.authz.restrict(S.select(), READ, S.owner, owner_is="name")
         if kind is not None:
             if kind not in KINDS:
                 raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -183,19 +253,51 @@ class SalesBook:
             query = query.where(S.region == region)
         if contact_id is not None:
             query = query.where(S.contact_id == _id(contact_id, "contact"))
-        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
-            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
-        with self.crm.activate():
-            return [self._view(row) for row in query.limit(limit)]
+        return query
 
     def moves(self, sale_id: int) -> builtins.list[StageMove]:
         """The record's way through the pipeline, oldest first."""
         from crm_warehouse.models import StageMoveRow as M
 
         with self.crm.activate():
-            row = self._row(sale_id)
+            row = self._readable(sale_id)
             query = M.select().where(M.sale == row.id).order_by(M.moved_at, M.id)
             return [StageMove(m.old_stage, m.new_stage, m.moved_at, m.actor) for m in query]
+
+    def forecast(self, *, owner: str | None = None, region: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Open records per stage and currency: count, amount and probability-weighted amount.
+
+        Every open stage has a row (with no records: one row, currency
+        empty); only records in the user's scope are counted.
+        """
+        from peewee import fn
+
+        from crm_warehouse.models import SalesFactRow as F
+
+        query = (
+            F.select(F.stage, F.currency, fn.COUNT(F.sale_id), fn.SUM(F.amount))
+            .where(F.outcome == "open")
+            .group_by(F.stage, F.currency)
+        )
+        query = self.crm.authz.restrict(query, READ, F.owner, owner_is="name")
+        if owner:
+            query = query.where(F.owner == owner)
+        if region:
+            query = query.where(F.region == region)
+        with self.crm.activate():
+            found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples().iterator()}
+        cent = decimal.Decimal("0.01")
+        rows = []
+        for stage_name in self.pipeline.open_stages:
+            p = decimal.Decimal(str(self.pipeline.probability(stage_name)))
+            currencies = sorted(c for s, c in found if s == stage_name) or [None]
+            for currency in currencies:
+                n, total = found.get((stage_name, currency), (0, decimal.Decimal(0)))
+                rows.append({
+                    "stage": stage_name, "probability": float(p), "records": n, "currency": currency or "",
+                    "amount": total.quantize(cent), "weighted": (total * p).quantize(cent),
+                })  # fmt: skip
+        return rows
 
     # -- writing ---------------------------------------------------------------
 
@@ -224,9 +326,17 @@ class SalesBook:
         actor: str | None = None,
         channel: str = "staff",
     ) -> Sale:
-        """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first)."""
+        """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first).
+
+        The owner is ``owner``, else the acting user, else (for the system)
+        the contact's owner; ``actor`` defaults to the acting user's name.
+        """
         from crm_hookspecs.events import RequestReceived, StageChanged
         from crm_warehouse.models import SaleRow, StageMoveRow
+
+        self.crm.authz.require(CREATE)
+        actor = self._acting_name(actor)
+        owner = self._acting_name(owner)
 
         if kind not in KINDS:
             raise ValidationError(
@@ -251,6 +361,7 @@ class SalesBook:
             "organization_id": _id(organization_id, "organization") if organization_id is not None else None,
         }
         with self.crm.transaction():
+            self.contacts.require(contact_id)
             for key, default in self._contact_defaults(contact_id).items():
                 if fields.get(key) is None and default is not None:
                     fields[key] = default
@@ -305,6 +416,8 @@ class SalesBook:
             "title", "amount", "currency", "owner", "region", "product_line", "expected_close_on",
             "description", "kind", "organization_id",
         }  # fmt: skip
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValidationError(
@@ -313,6 +426,7 @@ class SalesBook:
             )
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             row.amount = as_amount(row.amount, row.currency)  # SQLite gives 1200.5 for 1200.50
             before = {name: _json_value(getattr(row, name)) for name in allowed}
             if "kind" in changes:
@@ -361,6 +475,8 @@ class SalesBook:
         A closed record moves back to an open stage only with ``reopen``: its
         closed date and lost reason are cleared.
         """
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         stage = self._check_stage(stage)
         pipeline = self.pipeline
         if stage == pipeline.won_stage:
@@ -369,6 +485,7 @@ class SalesBook:
             return self.close(sale_id, won=False, actor=actor, channel=channel)
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             if row.stage == stage:
                 return self._view(row)
             if pipeline.is_closed(row.stage) and not reopen:
@@ -395,6 +512,8 @@ class SalesBook:
         """Close a record as won or lost; emits ``StageChanged`` and ``SaleClosed``."""
         from crm_hookspecs.events import SaleClosed
 
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         if not isinstance(won, bool):
             raise ValidationError(f"won must be true or false, not {won!r}")
         reason = _text(lost_reason, "lost reason", 500)
@@ -405,6 +524,7 @@ class SalesBook:
         day = _date(closed_on, "closed date")
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             pipeline = self.pipeline
             if pipeline.is_closed(row.stage):
                 raise ValidationError(
@@ -487,7 +607,7 @@ class SalesBook:
             row.closed_on,
             quarter(row.closed_on) if row.closed_on else None,
             row.lost_reason,
-            _naive(self.crm.clock.now()),
+            naive_utc(self.crm.clock.now()),
         )
 
     FACT_COLUMNS = (
@@ -512,6 +632,8 @@ class SalesBook:
         """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance)."""
         from crm_warehouse.models import SaleRow, SalesFactRow
 
+        self.crm.authz.require(ADMIN)
+
         total = 0
         with self.crm.transaction():
             SalesFactRow.delete().execute()
@@ -522,10 +644,6 @@ class SalesBook:
                     return total
                 last = rows[-1].id
                 total += self._write_facts(rows)
-
-
-def _naive(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _json_value(value: Any) -> Any:
