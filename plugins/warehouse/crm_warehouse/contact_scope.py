@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crm_core.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    import peewee
-
     from crm_core.app import CRM
 
 __all__ = ["ContactScope"]
@@ -34,8 +32,12 @@ class ContactScope:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
 
-    def _table(self) -> peewee.Table | None:
-        """The contacts reporting table, when a user acts, the contacts plugin is there and the scope is limited."""
+    def _table(self) -> Any:
+        """The contacts reporting table, when a user acts, the contacts plugin is there and the scope is limited.
+
+        A ``peewee.Table`` with its columns as attributes (``table.owner``),
+        which peewee's type stubs do not know: hence ``Any``.
+        """
         if self.crm.current_user is None or not self.crm.has_plugin("contacts"):
             return None
         if self.crm.authz.scope(CONTACTS_READ) == "all":
@@ -54,8 +56,8 @@ class ContactScope:
         table = self._table()
         if table is None:
             return None
-        in_scope = self.crm.authz.where(CONTACTS_READ, table.c.owner, owner_is="name")
-        return contact_column.in_(table.select(table.c.id).where(in_scope))
+        in_scope = self.crm.authz.where(CONTACTS_READ, table.owner, owner_is="name")
+        return contact_column.in_(table.select(table.id).where(in_scope))
 
     def restrict(self, query: _Q, contact_column: Any) -> _Q:
         """``query`` limited to rows about contacts in scope (unchanged for the system)."""
@@ -74,9 +76,9 @@ class ContactScope:
         owner = None
         if contact_id is not None:
             with self.crm.activate():
-                row = table.select(table.c.owner).where(table.c.id == contact_id).bind(self.crm.database).first()
+                row = table.select(table.owner).where(table.id == contact_id).bind(self.crm.database).first()
             owner = row["owner"] if row else None
         try:
             self.crm.authz.require(CONTACTS_READ, record_owner=owner)
         except PermissionDenied as denied:
-            raise PermissionDenied(f"contact {contact_id}: {denied}", CONTACTS_READ) from None
+            raise PermissionDenied(f"{denied} (contact {contact_id})", CONTACTS_READ) from None
