@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from crm_core.clock import aware_utc
+from crm_core.clock import aware_utc, naive_utc
 from crm_core.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Customers:
         self.crm.authz.require(READ)
         _check_since(since)
         # ``since`` is a day of the app's time zone; the status rows are in UTC
-        boundary = dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz).astimezone(dt.UTC)
+        boundary = naive_utc(dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz))
         won = (
             F.select(F.contact_id, fn.MAX(F.closed_on).alias("last_won"))
             .where(F.outcome == "won")
@@ -107,7 +107,7 @@ class Customers:
                 & (S.status == "customer")
                 & (S.deleted == False)  # noqa: E712 - SQL
                 & (won.c.last_won.is_null() | (won.c.last_won < since))
-                & (began < boundary.replace(tzinfo=None))
+                & (began < boundary)
             )
             .order_by(S.contact_id)
         )
