@@ -8,8 +8,8 @@ Every change is written with its event in one transaction: a new request
 emits ``RequestReceived``; every record entering the pipeline or moving
 through it emits ``StageChanged`` (``old_stage`` is ``None`` on entry); a
 record reaching the won or lost stage emits ``SaleClosed``. The sales fact
-row of the record (``warehouse_sales_fact``) is rewritten in the same
-transaction, so reports never see a record and its fact disagree.
+row of the record (``warehouse_sales_fact``, see :mod:`crm_warehouse.facts`)
+is rewritten in the same transaction, so reports never see a record and its fact disagree.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import decimal
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_warehouse.checks import check_date as _date
 from crm_warehouse.checks import check_id as _id
 from crm_warehouse.checks import check_text as _text
+from crm_warehouse.facts import SalesFacts
 from crm_warehouse.money import as_amount, check_amount, check_currency
-from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -123,6 +121,7 @@ class SalesBook:
     def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
         self.contacts = contacts
+        self._facts = SalesFacts(crm)
 
     def _acting_name(self, given: str | None) -> str | None:
         """``given``, else the acting user's name (``None`` for the system)."""
@@ -401,7 +400,7 @@ class SalesBook:
                     channel=channel,
                 )
             )
-            self._write_facts([row])
+            self._facts.write([row])
             return self._view(row)
 
     def update(self, sale_id: int, *, actor: str | None = None, channel: str = "staff", **changes: Any) -> Sale:
@@ -461,7 +460,7 @@ class SalesBook:
                 return self._view(row)
             row.updated_at = self.crm.clock.now()
             row.save()
-            self._write_facts([row])
+            self._facts.write([row])
             self.crm.emit(
                 SaleUpdated(record_id=row.id, contact_id=row.contact_id, changes=diff, actor=actor, channel=channel)
             )
@@ -578,72 +577,13 @@ class SalesBook:
                 channel=channel,
             )
         )
-        self._write_facts([row])
+        self._facts.write([row])
         return self._view(row)
-
-    # -- the sales facts -------------------------------------------------------
-
-    def _fact(self, row: SaleRow) -> tuple[Any, ...]:
-        pipeline = self.pipeline
-        won = True if row.stage == pipeline.won_stage else False if row.stage == pipeline.lost_stage else None
-        created_on = local_date(self.crm, row.created_at)
-        return (
-            row.id,
-            row.kind,
-            row.contact_id,
-            row.organization_id,
-            row.region,
-            row.owner,
-            row.product_line,
-            as_amount(row.amount, row.currency),
-            row.currency,
-            row.stage,
-            pipeline.probability(row.stage),
-            "open" if won is None else "won" if won else "lost",
-            won,
-            created_on,
-            quarter(created_on),
-            row.expected_close_on,
-            row.closed_on,
-            quarter(row.closed_on) if row.closed_on else None,
-            row.lost_reason,
-            naive_utc(self.crm.clock.now()),
-        )
-
-    FACT_COLUMNS = (
-        "sale_id", "kind", "contact_id", "organization_id", "region", "owner", "product_line", "amount",
-        "currency", "stage", "probability", "outcome", "won", "created_on", "created_quarter",
-        "expected_close_on", "closed_on", "closed_quarter", "lost_reason", "updated_at",
-    )  # fmt: skip
-
-    def _write_facts(self, rows: Iterable[SaleRow]) -> int:
-        from crm_core.storage import bulk_insert
-        from crm_warehouse.models import SalesFactRow
-
-        facts = [self._fact(row) for row in rows]
-        if not facts:
-            return 0
-        ids = [f[0] for f in facts]
-        with self.crm.database.atomic():
-            SalesFactRow.delete().where(SalesFactRow.sale_id.in_(ids)).execute()
-            return bulk_insert(SalesFactRow, self.FACT_COLUMNS, facts, database=self.crm.database)
 
     def rebuild_facts(self, page: int = 5000) -> int:
         """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance)."""
-        from crm_warehouse.models import SaleRow, SalesFactRow
-
         self.crm.authz.require(ADMIN)
-
-        total = 0
-        with self.crm.transaction():
-            SalesFactRow.delete().execute()
-            last = 0
-            while True:
-                rows = list(SaleRow.select().where(SaleRow.id > last).order_by(SaleRow.id).limit(page))
-                if not rows:
-                    return total
-                last = rows[-1].id
-                total += self._write_facts(rows)
+        return self._facts.rebuild(page)
 
 
 def _json_value(value: Any) -> Any:
