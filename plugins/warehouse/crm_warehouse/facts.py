@@ -8,6 +8,7 @@ the permissions).
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -95,3 +96,34 @@ class SalesFacts:
                     return total
                 last = rows[-1].id
                 total += self.write(rows)
+
+    def forecast(self, *, owner: str | None, region: str | None, permission: str) -> list[dict[str, Any]]:
+        """Open records per stage and currency, of the records in the acting user's scope for ``permission``."""
+        from peewee import fn
+
+        from crm_warehouse.models import SalesFactRow as F
+
+        query = (
+            F.select(F.stage, F.currency, fn.COUNT(F.sale_id), fn.SUM(F.amount))
+            .where(F.outcome == "open")
+            .group_by(F.stage, F.currency)
+        )
+        query = self.crm.authz.restrict(query, permission, F.owner, owner_is="name")
+        if owner:
+            query = query.where(F.owner == owner)
+        if region:
+            query = query.where(F.region == region)
+        with self.crm.activate():
+            found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples().iterator()}
+        cent = decimal.Decimal("0.01")
+        rows = []
+        for stage_name in self.pipeline.open_stages:
+            p = decimal.Decimal(str(self.pipeline.probability(stage_name)))
+            currencies = sorted(c for s, c in found if s == stage_name) or [None]
+            for currency in currencies:
+                n, total = found.get((stage_name, currency), (0, decimal.Decimal(0)))
+                rows.append({
+                    "stage": stage_name, "probability": float(p), "records": n, "currency": currency or "",
+                    "amount": total.quantize(cent), "weighted": (total * p).quantize(cent),
+                })  # fmt: skip
+        return rows

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import decimal
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,6 +43,7 @@ REQUEST_KINDS = ("rfp", "rfq", "appointment")
 OUTCOMES = ("open", "won", "lost")
 
 READ = "warehouse.sales.read"
+EXPORT = "warehouse.sales.export"
 CREATE = "warehouse.sales.create"
 EDIT = "warehouse.sales.edit"
 ADMIN = "warehouse.admin"
@@ -217,6 +219,49 @@ class SalesBook:
         with self.crm.activate():
             return int(query.count())
 
+    def export(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        outcome: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        contact_id: int | None = None,
+        page: int = 1000,
+    ) -> Iterator[Sale]:
+        """Every record matching the filters, oldest first, read ``page`` records at a time.
+
+        Needs ``warehouse.sales.export``; only the records in the user's
+        scope for it are exported. Checked when called, not when iterated.
+        """
+        from crm_warehouse.models import SaleRow as S
+
+        self.crm.authz.require(EXPORT)
+        if not isinstance(page, int) or not 1 <= page <= 100_000:
+            raise ValidationError(f"page {page!r} must be a whole number from 1 to 100000")
+        query = self._query(
+            kind=kind,
+            stage=stage,
+            outcome=outcome,
+            owner=owner,
+            region=region,
+            contact_id=contact_id,
+            permission=EXPORT,
+        )
+
+        def pages() -> Iterator[Sale]:
+            last = 0
+            while True:
+                with self.crm.activate():
+                    rows = builtins.list(query.where(S.id > last).order_by(S.id).limit(page))
+                if not rows:
+                    return
+                last = rows[-1].id
+                yield from (self._view(row) for row in rows)
+
+        return pages()
+
     def _query(
         self,
         *,
@@ -226,10 +271,11 @@ class SalesBook:
         owner: str | None,
         region: str | None,
         contact_id: int | None,
+        permission: str = READ,
     ) -> Any:
         from crm_warehouse.models import SaleRow as S
 
-        query = self.crm.authz.restrict(S.select(), READ, S.owner, owner_is="name")
+        query = self.crm.authz.restrict(S.select(), permission, S.owner, owner_is="name")
         if kind is not None:
             if kind not in KINDS:
                 raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -269,34 +315,8 @@ class SalesBook:
         Every open stage has a row (with no records: one row, currency
         empty); only records in the user's scope are counted.
         """
-        from peewee import fn
-
-        from crm_warehouse.models import SalesFactRow as F
-
-        query = (
-            F.select(F.stage, F.currency, fn.COUNT(F.sale_id), fn.SUM(F.amount))
-            .where(F.outcome == "open")
-            .group_by(F.stage, F.currency)
-        )
-        query = self.crm.authz.restrict(query, READ, F.owner, owner_is="name")
-        if owner:
-            query = query.where(F.owner == owner)
-        if region:
-            query = query.where(F.region == region)
-        with self.crm.activate():
-            found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples().iterator()}
-        cent = decimal.Decimal("0.01")
-        rows = []
-        for stage_name in self.pipeline.open_stages:
-            p = decimal.Decimal(str(self.pipeline.probability(stage_name)))
-            currencies = sorted(c for s, c in found if s == stage_name) or [None]
-            for currency in currencies:
-                n, total = found.get((stage_name, currency), (0, decimal.Decimal(0)))
-                rows.append({
-                    "stage": stage_name, "probability": float(p), "records": n, "currency": currency or "",
-                    "amount": total.quantize(cent), "weighted": (total * p).quantize(cent),
-                })  # fmt: skip
-        return rows
+        self.crm.authz.require(READ)
+        return self._facts.forecast(owner=owner, region=region, permission=READ)
 
     # -- writing ---------------------------------------------------------------
 

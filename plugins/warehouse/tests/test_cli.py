@@ -64,6 +64,10 @@ def test_sales_add_stage_close_show_list(app, crm_cli):
     )
     assert [(r["id"], r["kind"], r["amount"], r["stage"]) for r in rows] == [("1", "rfq", "1200.50", "won")]
     assert run(crm_cli, app, "sales", "list", "--outcome", "open").output.strip() == "(none)"
+    exported = list(csv.DictReader(io.StringIO(run(crm_cli, app, "sales", "export", "--kind", "rfq").output)))
+    assert [(r["id"], r["title"], r["created_by"], r["lost_reason"]) for r in exported] == [
+        ("1", "Boiler", "maria", "")
+    ]
 
 
 def test_sales_update_and_pipeline(app, crm_cli):

@@ -211,5 +211,25 @@ def pipeline(state: CLIState, owner: str | None, region: str | None, fmt: str) -
     click.echo(render(rows, ["stage", "probability", "records", "currency", "amount", "weighted"], fmt))
 
 
+@click.command("export")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only records of this kind.")
+@click.option("--stage", default=None, help="Only records at this stage.")
+@click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="Only open, won or lost records.")
+@click.option("--owner", default=None, help="Only this user's records.")
+@click.option("--region", default=None, help="Only this region's records.")
+@click.option("--contact", "contact_id", type=int, default=None, help="Only this contact's records.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True, help="Output format."
+)
+@pass_state
+def export(state: CLIState, kind: str | None, stage: str | None, outcome: str | None, owner: str | None,
+           region: str | None, contact_id: int | None, fmt: str) -> None:  # fmt: skip
+    """Every matching sales record with all its fields, oldest first (CSV or JSON)."""
+    records = plugin_api(state, "warehouse").sales.export(
+        kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id
+    )
+    click.echo(render([to_json(r) for r in records], ALL_COLUMNS, fmt))
+
+
 #: the commands of ``crm sales``, in the order ``--help`` lists them
-COMMANDS = [add, show, list_sales, stage, close, update, pipeline]
+COMMANDS = [add, show, list_sales, stage, close, update, pipeline, export]
