@@ -64,8 +64,8 @@ class StaffLog:
 
     def __init__(self, crm: CRM, sales: SalesBook, contacts: ContactScope) -> None:
         self.crm = crm
-        self.sales = sales
-        self.contacts = contacts
+        self._sales = sales
+        self._contacts = contacts
 
     def log(
         self,
@@ -117,10 +117,10 @@ class StaffLog:
         with self.crm.transaction():
             sale = None
             if sale_id is not None:
-                sale = self.sales.get(check_id(sale_id, "sales record"))  # NotFoundError, PermissionDenied
+                sale = self._sales.get(check_id(sale_id, "sales record"))  # NotFoundError, PermissionDenied
                 if contact is None:
                     contact = sale.contact_id
-            self.contacts.require(contact)
+            self._contacts.require(contact)
             if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                 self.crm.plugin("contacts").card(contact)  # NotFoundError names the contact
             row = StaffActionRow.create(
@@ -154,7 +154,7 @@ class StaffLog:
             row = StaffActionRow.get_or_none(StaffActionRow.id == check_id(action_id, "staff action"))
             if row is None:
                 raise NotFoundError(f"staff action {action_id} does not exist; 'crm warehouse actions' lists them")
-            self.contacts.require(row.contact_id)
+            self._contacts.require(row.contact_id)
             return action_of(row)
 
     def list(
@@ -170,7 +170,7 @@ class StaffLog:
         from crm_warehouse.models import StaffActionRow as A
 
         self.crm.authz.require(READ)
-        query = self.contacts.restrict(A.select(), A.contact_id).order_by(A.occurred_at.desc(), A.id.desc())
+        query = self._contacts.restrict(A.select(), A.contact_id).order_by(A.occurred_at.desc(), A.id.desc())
         if contact_id is not None:
             query = query.where(A.contact_id == check_id(contact_id, "contact"))
         if sale_id is not None:

@@ -38,7 +38,7 @@ class Customers:
 
     def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
-        self.contacts = contacts
+        self._contacts = contacts
 
     def without_won_sale_since(self, since: dt.date) -> dict[int, dt.date | None]:
         """Current customers with no sale won on or after ``since``, mapped to their last won sale's date."""
@@ -59,7 +59,7 @@ class Customers:
             .order_by(S.contact_id)
         )
         with self.crm.activate():
-            query = self.contacts.restrict(query, S.contact_id)
+            query = self._contacts.restrict(query, S.contact_id)
             return {cid: _date(day) for cid, day in query.tuples().iterator()}
 
     def quiet_since(self, since: dt.date) -> dict[int, tuple[dt.date | None, dt.date]]:
@@ -113,7 +113,7 @@ class Customers:
         )
         tz = self.crm.tz
         with self.crm.activate():
-            query = self.contacts.restrict(query, S.contact_id)
+            query = self._contacts.restrict(query, S.contact_id)
             return {
                 cid: (_date(day), aware_utc(start).astimezone(tz).date())
                 for cid, day, start in query.tuples().iterator()

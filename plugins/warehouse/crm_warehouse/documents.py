@@ -113,8 +113,8 @@ class DocumentStore:
 
     def __init__(self, crm: CRM, sales: SalesBook, contacts: ContactScope) -> None:
         self.crm = crm
-        self.sales = sales
-        self.contacts = contacts
+        self._sales = sales
+        self._contacts = contacts
 
     @property
     def root(self) -> Path:
@@ -237,10 +237,10 @@ class DocumentStore:
         try:
             with self.crm.transaction():
                 if sale is not None:
-                    sale_record = self.sales.get(sale)  # NotFoundError, PermissionDenied
+                    sale_record = self._sales.get(sale)  # NotFoundError, PermissionDenied
                     if contact is None:
                         contact = sale_record.contact_id
-                self.contacts.require(contact)
+                self._contacts.require(contact)
                 if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                     self.crm.plugin("contacts").card(contact)
                 # the content was hashed on the way in: putting it in place also repairs
@@ -302,7 +302,7 @@ class DocumentStore:
             row = DocumentRow.get_or_none(DocumentRow.id == check_id(document_id, "document"))
             if row is None:
                 raise NotFoundError(f"document {document_id} does not exist; 'crm warehouse documents' lists them")
-            self.contacts.require(row.contact_id)
+            self._contacts.require(row.contact_id)
             return document_of(row)
 
     def open(self, document_id: int) -> BinaryIO:
@@ -335,7 +335,7 @@ class DocumentStore:
         if not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         query = (
-            self.contacts.restrict(D.select(), D.contact_id).order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
+            self._contacts.restrict(D.select(), D.contact_id).order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
         )
         if contact_id is not None:
             query = query.where(D.contact_id == check_id(contact_id, "contact"))

@@ -248,7 +248,7 @@ class History:
 
     def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
-        self.contacts = contacts
+        self._contacts = contacts
 
     def timeline(
         self,
@@ -261,7 +261,7 @@ class History:
         self.crm.authz.require(READ)
         contact_id = check_id(contact_id, "contact")
         with self.crm.activate():
-            self.contacts.require(contact_id)
+            self._contacts.require(contact_id)
             return timeline(self.crm, contact_id, kinds=kinds, limit=limit, before=before)
 
     def as_of(self, contact_id: int, when: dt.date | dt.datetime) -> dict[str, Any]:
@@ -269,7 +269,7 @@ class History:
         self.crm.authz.require(READ)
         contact_id = check_id(contact_id, "contact")
         with self.crm.activate():
-            self.contacts.require(contact_id)
+            self._contacts.require(contact_id)
             return as_of(self.crm, contact_id, when)
 
     def audit(self, **filters: Any) -> list[AuditEntry]:
@@ -279,7 +279,7 @@ class History:
         if unknown:
             raise ValidationError(f"unknown audit filter {unknown[0]!r}; the filters are: {', '.join(_AUDIT_FILTERS)}")
         with self.crm.activate():
-            return audit(self.crm, contacts=self.contacts, **filters)
+            return audit(self.crm, contacts=self._contacts, **filters)
 
 
 _AUDIT_FILTERS = ("contact_id", "field", "actor", "channel", "since", "until", "limit")

@@ -122,7 +122,7 @@ class SalesBook:
 
     def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
-        self.contacts = contacts
+        self._contacts = contacts
         self._facts = SalesFacts(crm)
 
     def _acting_name(self, given: str | None) -> str | None:
@@ -380,7 +380,7 @@ class SalesBook:
             "organization_id": _id(organization_id, "organization") if organization_id is not None else None,
         }
         with self.crm.transaction():
-            self.contacts.require(contact_id)
+            self._contacts.require(contact_id)
             for key, default in self._contact_defaults(contact_id).items():
                 if fields.get(key) is None and default is not None:
                     fields[key] = default
