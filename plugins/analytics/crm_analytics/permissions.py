@@ -20,4 +20,6 @@ PERMISSIONS: list[PermissionSpec] = [
     PermissionSpec("analytics.reports.create", "Define custom reports."),
     PermissionSpec("analytics.reports.edit", "Change and delete custom reports."),
     PermissionSpec("analytics.schedules.edit", "Schedule reports to be mailed, and stop them."),
+    PermissionSpec("analytics.schedules.read", "See the scheduled reports, their recipients and deliveries."),
+    PermissionSpec("analytics.schedules.send", "Send a scheduled report now, outside its recurrence."),
 ]

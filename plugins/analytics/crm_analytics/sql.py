@@ -10,34 +10,141 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from crm_core.errors import CRMError
+from crm_core.errors import CRMError, PermissionDenied
 from crm_core.storage import dialect
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["Tables", "add_days", "fetch", "json_int", "json_text", "money", "param", "seconds_between"]
+__all__ = [
+    "RULES",
+    "SOURCES",
+    "ScopedTable",
+    "Tables",
+    "add_days",
+    "fetch",
+    "json_int",
+    "json_text",
+    "money",
+    "param",
+    "seconds_between",
+]
+
+
+#: what each reporting table holds, for the messages (role -> words)
+SOURCES = {
+    "sales": "sales records",
+    "contacts": "contacts",
+    "contact_status": "contacts' status history",
+    "contact_changes": "the audit trail of changes to contacts",
+    "events": "the event store",
+    "event_contacts": "the contacts the stored events concern",
+    "survey_answers": "survey answers",
+    "survey_responses": "survey responses",
+}
+#: how each reporting table is limited to what the acting user may read: the permissions it needs at all, and
+#: the one whose scope keeps its rows: by the row's owner, by its contact's owner, or by the contacts an event concerns
+RULES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "sales": (("warehouse.sales.read",), "owner", "warehouse.sales.read"),
+    "contacts": (("contacts.read",), "owner", "contacts.read"),
+    "contact_status": (("contacts.read",), "contact", "contacts.read"),
+    "contact_changes": (("warehouse.history.read", "contacts.read"), "contact", "contacts.read"),
+    "events": (("warehouse.history.read", "contacts.read"), "event", "contacts.read"),
+    "event_contacts": (("warehouse.history.read", "contacts.read"), "contact", "contacts.read"),
+    "survey_answers": (("surveys.answers.read", "contacts.read"), "contact", "contacts.read"),
+    "survey_responses": (("surveys.answers.read", "contacts.read"), "contact", "contacts.read"),
+}
+
+
+class ScopedTable(peewee.Table):
+    """A reporting table as the acting user may read it: ``(SELECT * FROM t WHERE <scope>) AS alias``.
+
+    Reports select from it exactly as from the table (``T.c.amount``,
+    ``T.alias("o")``), so no query can reach a row outside the scope: the
+    standard reports and every custom report read through it.
+    """
+
+    def __init__(self, name: str, keep: Callable[[peewee.Table], Any], **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self._keep = keep
+
+    def clone(self) -> ScopedTable:
+        return ScopedTable(self.__name__, self._keep, alias=self._alias, _database=self._database)
+
+    def __sql__(self, ctx: Any) -> Any:
+        if ctx.scope != peewee.SCOPE_SOURCE:
+            return super().__sql__(ctx)
+        if self._alias:
+            ctx.alias_manager[self] = self._alias
+        inner = peewee.Table(self.__name__)
+        with ctx.scope_normal(subquery=True):
+            ctx.sql(inner.select(peewee.SQL("*")).where(self._keep(inner)))
+        return self.apply_alias(ctx)
 
 
 class Tables:
-    """The tables a report reads, bound to one app's database."""
+    """The tables a report reads, bound to one app's database, limited to the acting user's scope.
+
+    For the system (no user acting) and for a user whose scope is ``all``,
+    a role is the plain table; for a user of scope ``own`` or ``team`` it is
+    a :class:`ScopedTable`. A user without a permission a table needs is
+    refused (``PermissionDenied`` naming it) before any SQL runs.
+    """
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self.database = crm.database
         self.kind = dialect(crm.database)
         # the plugins that keep the data name their reporting tables (the contract's WarehouseAPI and
-        # ContactsAPI: sales, survey_answers, survey_responses, contact_status, contact_changes, events; contacts)
+        # ContactsAPI: sales, survey_answers, survey_responses, contact_status, contact_changes, events,
+        # event_contacts; contacts)
         self.names: dict[str, str] = {}
         for plugin in ("warehouse", "contacts"):
             self.names.update(crm.plugin(plugin).reporting_tables())
 
     def __getitem__(self, role: str) -> peewee.Table:
-        return peewee.Table(self.names[role]).bind(self.database)
+        keep = self._scope(role)
+        if keep is None:
+            return peewee.Table(self.names[role]).bind(self.database)
+        return ScopedTable(self.names[role], keep).bind(self.database)
+
+    def _scope(self, role: str) -> Callable[[peewee.Table], Any] | None:
+        """What keeps the acting user's rows of ``role`` (``None``: every row); refuses a missing permission."""
+        authz = self.crm.authz
+        needs, by, permission = RULES[role]
+        for name in needs:
+            if name not in authz.declared.permissions:
+                continue  # a plugin that is not installed (surveys) declares nothing to check
+            try:
+                authz.require(name)
+            except PermissionDenied as exc:
+                raise PermissionDenied(
+                    f"{exc}; reports on {SOURCES[role]} ({self.names[role]}) need it", name
+                ) from None
+        if authz.scope(permission) == "all":
+            return None
+        if by == "owner":
+            return lambda t: authz.where(permission, t.c.owner, owner_is="name")
+        contacts = self.names["contacts"]
+
+        def readable_contacts() -> peewee.Select:
+            C = peewee.Table(contacts)
+            return C.select(C.c.id).where(authz.where(permission, C.c.owner, owner_is="name"))
+
+        if by == "contact":
+            return lambda t: t.c.contact_id.in_(readable_contacts())
+        links = self.names["event_contacts"]
+
+        def concerned(t: peewee.Table) -> Any:
+            L = peewee.Table(links)
+            return t.c.id.in_(L.select(L.c.event_id).where(L.c.contact_id.in_(readable_contacts())))
+
+        return concerned
 
     def param(self, value: Any) -> Any:
         return param(self.kind, value)
