@@ -69,18 +69,28 @@ class ScopedTable(peewee.Table):
     standard reports and every custom report read through it.
     """
 
-    def __init__(self, name: str, keep: Callable[[peewee.Table], Any], **kwargs: Any) -> None:
-        super().__init__(name, **kwargs)
+    def __init__(self, name: str, keep: Callable[[peewee.Table], Any], alias: str | None = None) -> None:
+        super().__init__(name, alias=alias)
         self._keep = keep
+        self._named = alias
+        self._bound: peewee.Database | peewee.DatabaseProxy | None = None
+
+    def bind(self, database: peewee.Database | peewee.DatabaseProxy | None = None) -> ScopedTable:
+        self._bound = database
+        super().bind(database)
+        return self
+
+    def alias(self, name: str) -> ScopedTable:  # type: ignore[override]  # peewee's returns the same type
+        return ScopedTable(self.__name__, self._keep, alias=name).bind(self._bound)
 
     def clone(self) -> ScopedTable:
-        return ScopedTable(self.__name__, self._keep, alias=self._alias, _database=self._database)
+        return ScopedTable(self.__name__, self._keep, alias=self._named).bind(self._bound)
 
     def __sql__(self, ctx: Any) -> Any:
         if ctx.scope != peewee.SCOPE_SOURCE:
             return super().__sql__(ctx)
-        if self._alias:
-            ctx.alias_manager[self] = self._alias
+        if self._named:
+            ctx.alias_manager[self] = self._named
         inner = peewee.Table(self.__name__)
         with ctx.scope_normal(subquery=True):
             ctx.sql(inner.select(peewee.SQL("*")).where(self._keep(inner)))
