@@ -45,6 +45,8 @@ SALES = [
 ]
 #: (author, contact, kind) of staff actions logged
 ACTIONS = [("ana", "A1", "call"), ("ana", "A2", "meeting"), ("luis", "L1", "call")]
+#: (contact, NPS score) of survey answers; every contact is invited
+ANSWERS = [("A1", 10), ("L1", 3), ("L2", 9)]
 
 
 def owner_of(contact: str) -> str:
@@ -64,12 +66,19 @@ def expected_sales(owners: set[str]) -> dict[str, Any]:
         "contacts": sum(1 for c in CONTACTS.values() if c[0] in owners),
         "customers": sum(1 for c in CONTACTS.values() if c[0] in owners and c[1] == "customer"),
         "actions": sum(1 for a in ACTIONS if owner_of(a[1]) in owners),
+        "invited": sum(1 for c in CONTACTS.values() if c[0] in owners),
+        "responses": sum(1 for a in ANSWERS if owner_of(a[0]) in owners),
     }
 
 
 @pytest.fixture
 def shop(analytics_app: Any, crm_clock: Any, crm_user: Any) -> Any:
-    """An app with the two sellers' contacts, sales and actions, and the users."""
+    """An app with the two sellers' contacts, sales, actions and survey answers, and the users."""
+    from crm_hookspecs.events import SurveyAnswered, SurveySent
+
+    def at(*args: int) -> dt.datetime:
+        return dt.datetime(*args, 10, tzinfo=UTC)
+
     schedule = {
         "name": "weekly",
         "report": "sales",
@@ -110,6 +119,14 @@ def shop(analytics_app: Any, crm_clock: Any, crm_user: Any) -> Any:
     for author, contact, kind in ACTIONS:
         crm_clock.set(dt.datetime(2025, 3, 3, 9, tzinfo=UTC))
         warehouse.actions.log(kind, contact_id=ids[contact], subject="Visit", author=author)
+    with crm.transaction():
+        for contact in CONTACTS:
+            crm.emit(SurveySent(survey_id=7, version=1, contact_id=ids[contact], occurred_at=at(2025, 3, 10)))
+        for response, (contact, score) in enumerate(ANSWERS, start=1):
+            crm.emit(SurveyAnswered(
+                survey_id=7, version=1, contact_id=ids[contact], response_id=response, region=CONTACTS[contact][2],
+                occurred_at=at(2025, 3, 12), scores={"nps": score}, negative=score <= 6,
+            ))  # fmt: skip
     crm_clock.set(dt.datetime(2025, 4, 10, 9, tzinfo=UTC))
     crm.ids = ids
     return crm
@@ -200,7 +217,10 @@ def _figures(crm: Any, user: str | None) -> dict[str, Any]:
         forecast = api.forecast(quarters=2)
         customers = api.customers(FROM, TO, period="all", by=None)
         staff = api.staff(FROM, TO, period="all")
+        surveys = api.surveys(FROM, TO, period="all", by_region=False)
     return {
+        "invited": sum(r["invited"] for r in surveys.rows),
+        "responses": sum(r["responses"] for r in surveys.rows),
         "owners": {r["owner"] for r in sales.rows},
         "won": sum(r["sales"] for r in sales.rows),
         "won_amount": sum((r["amount"] for r in sales.rows), Decimal("0.00")),
@@ -239,6 +259,8 @@ def test_a_report_counts_exactly_the_records_the_user_may_read(shop, user, owner
     assert seen["customers"] == want["customers"]
     assert seen["actions"] == want["actions"]
     assert seen["staff"] == {a[0] for a in ACTIONS if owner_of(a[1]) in owners}
+    assert seen["invited"] == want["invited"]
+    assert seen["responses"] == want["responses"]
 
 
 def test_a_user_who_may_not_read_a_reports_source_is_refused_naming_it(shop):
