@@ -378,11 +378,20 @@ def test_sending_a_schedule_needs_its_permission_and_run_as_must_be_allowed_to_e
 # -- the command line ------------------------------------------------------------
 
 
-def test_the_cli_refuses_a_user_in_one_line(shop, crm_cli):
-    result = crm_cli.invoke(["--as", "nobody", "reports", "sales", "--from", FROM, "--to", TO], app=shop)
+@pytest.mark.parametrize(
+    ("user", "command", "permission"),
+    [
+        ("nobody", ["sales", "--from", FROM, "--to", TO], "analytics.reports.run"),
+        ("rita", ["sales", "--from", FROM, "--to", TO], "warehouse.sales.read"),  # runs reports, reads no sales
+        ("sam", ["sales", "--from", FROM, "--to", TO, "--format", "csv"], "analytics.reports.export"),
+        ("ana", ["send", "weekly"], "analytics.schedules.send"),
+    ],
+)
+def test_the_cli_refuses_a_user_in_one_line(shop, crm_cli, user, command, permission):
+    result = crm_cli.invoke(["--as", user, "reports", *command], app=shop)
     assert result.exit_code == 6
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "analytics.reports.run" in lines[0]
+    assert len(lines) == 1 and permission in lines[0] and f"'{user}'" in lines[0]
     assert "Traceback" not in result.output
 
 
