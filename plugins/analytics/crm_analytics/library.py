@@ -28,9 +28,6 @@ class ReportLibrary:
             out.append({"name": name, "kind": definition.origin, "title": definition.title})
         return out
 
-    def names(self) -> set[str]:
-        return {row["name"] for row in self.list()}
-
     def run(
         self, name: str, start: Any = None, end: Any = None, *, period: str | None = None, **options: Any
     ) -> Report:
