@@ -13,6 +13,7 @@ import decimal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import peewee
 
 from crm_core.errors import CRMError, PermissionDenied
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
 
 __all__ = [
-    "RULES",
     "SOURCES",
     "ScopedTable",
+    "Source",
     "Tables",
     "add_days",
     "fetch",
@@ -36,28 +37,32 @@ __all__ = [
 ]
 
 
-#: what each reporting table holds, for the messages (role -> words)
-SOURCES = {
-    "sales": "sales records",
-    "contacts": "contacts",
-    "contact_status": "contacts' status history",
-    "contact_changes": "the audit trail of changes to contacts",
-    "events": "the event store",
-    "event_contacts": "the contacts the stored events concern",
-    "survey_answers": "survey answers",
-    "survey_responses": "survey responses",
-}
-#: how each reporting table is limited to what the acting user may read: the permissions it needs at all, and
-#: the one whose scope keeps its rows: by the row's owner, by its contact's owner, or by the contacts an event concerns
-RULES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "sales": (("warehouse.sales.read",), "owner", "warehouse.sales.read"),
-    "contacts": (("contacts.read",), "owner", "contacts.read"),
-    "contact_status": (("contacts.read",), "contact", "contacts.read"),
-    "contact_changes": (("warehouse.history.read", "contacts.read"), "contact", "contacts.read"),
-    "events": (("warehouse.history.read", "contacts.read"), "event", "contacts.read"),
-    "event_contacts": (("warehouse.history.read", "contacts.read"), "contact", "contacts.read"),
-    "survey_answers": (("surveys.answers.read", "contacts.read"), "contact", "contacts.read"),
-    "survey_responses": (("surveys.answers.read", "contacts.read"), "contact", "contacts.read"),
+@attrs.frozen
+class Source:
+    """A reporting table as reports read it: what it holds, what it needs, how its rows are scoped."""
+
+    #: what the table holds, for the messages
+    what: str
+    #: the permissions a report reading it needs (one not declared, of a plugin not installed, is skipped)
+    needs: tuple[str, ...]
+    #: the permission whose scope keeps its rows
+    scoped_by: str
+    #: ``owner``: the row's owner column; ``contact``: its contact's owner; ``event``: the contacts an event concerns
+    keep: str
+
+
+_CONTACTS = "contacts.read"
+_HISTORY = "warehouse.history.read"
+#: every reporting table a report may read, by role
+SOURCES: dict[str, Source] = {
+    "sales": Source("sales records", ("warehouse.sales.read",), "warehouse.sales.read", "owner"),
+    "contacts": Source("contacts", (_CONTACTS,), _CONTACTS, "owner"),
+    "contact_status": Source("contacts' status history", (_CONTACTS,), _CONTACTS, "contact"),
+    "contact_changes": Source("the audit trail of changes to contacts", (_HISTORY, _CONTACTS), _CONTACTS, "contact"),
+    "events": Source("the event store", (_HISTORY, _CONTACTS), _CONTACTS, "event"),
+    "event_contacts": Source("the contacts the stored events concern", (_HISTORY, _CONTACTS), _CONTACTS, "contact"),
+    "survey_answers": Source("survey answers", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
+    "survey_responses": Source("survey responses", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
 }
 
 
@@ -126,19 +131,18 @@ class Tables:
     def _scope(self, role: str) -> Callable[[peewee.Table], Any] | None:
         """What keeps the acting user's rows of ``role`` (``None``: every row); refuses a missing permission."""
         authz = self.crm.authz
-        needs, by, permission = RULES[role]
-        for name in needs:
+        source = SOURCES[role]
+        permission = source.scoped_by
+        for name in source.needs:
             if name not in authz.declared.permissions:
                 continue  # a plugin that is not installed (surveys) declares nothing to check
             try:
                 authz.require(name)
             except PermissionDenied as exc:
-                raise PermissionDenied(
-                    f"{exc}; reports on {SOURCES[role]} ({self.names[role]}) need it", name
-                ) from None
+                raise PermissionDenied(f"{exc}; reports on {source.what} ({self.names[role]}) need it", name) from None
         if authz.scope(permission) == "all":
             return None
-        if by == "owner":
+        if source.keep == "owner":
             return lambda t: authz.where(permission, t.c.owner, owner_is="name")
         contacts = self.names["contacts"]
 
@@ -146,7 +150,7 @@ class Tables:
             C = peewee.Table(contacts)
             return C.select(C.c.id).where(authz.where(permission, C.c.owner, owner_is="name"))
 
-        if by == "contact":
+        if source.keep == "contact":
             return lambda t: t.c.contact_id.in_(readable_contacts())
         links = self.names["event_contacts"]
 
