@@ -189,8 +189,15 @@ def test_a_user_without_roles_is_denied_every_method(shop, tmp_path):
 
 def test_the_system_does_everything(shop, tmp_path):
     calls = _calls(shop, tmp_path)
-    for name in ("check", "save", "run_file", "run_definition", "list", "remove", "chart", "export", "send"):
-        assert calls[name]() is not None or name == "remove"
+    assert calls["save"]().name == "deals" and calls["definitions"]()["deals"].origin == "saved"
+    assert "deals" in {r["name"] for r in calls["list"]()}
+    assert calls["run_file"]().rows == calls["run_definition"]().rows == ({"deals": len(SALES)},)
+    calls["remove"]()
+    assert "deals" not in calls["definitions"]()
+    assert b"<svg" in calls["chart"]()
+    assert calls["export"]().startswith("period,region,currency,sales")
+    assert calls["send"]()["status"] == "queued"
+    assert [r["name"] for r in calls["schedules"]()] == ["weekly", "ana-weekly", "vera-weekly"]
     report = shop.plugin("analytics").sales(FROM, TO, period="all")
     everyone = expected_sales({"ana", "luis"})
     assert sum(r["sales"] for r in report.rows) == everyone["won"]
