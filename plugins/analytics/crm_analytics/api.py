@@ -26,6 +26,7 @@ from crm_analytics.forecast import Forecasts
 from crm_analytics.library import ReportLibrary
 from crm_analytics.schedules import Schedules
 from crm_analytics.standard import StandardReports
+from crm_core.errors import NotFoundError
 
 if TYPE_CHECKING:
     from crm_analytics.definitions import Definition
@@ -138,20 +139,28 @@ class AnalyticsAPI:
     def save(self, path: str | Path, *, actor: str | None = None, replace: bool = False) -> Definition:
         """Validate a report file and save it under its name (``crm reports add``).
 
-        ``actor`` (who created it) defaults to the acting user's name;
-        ``replace`` (overwriting a saved report) needs ``analytics.reports.edit`` too.
+        ``actor`` (who created it, the report's owner) defaults to the acting
+        user's name; ``replace`` (overwriting a saved report) needs
+        ``analytics.reports.edit`` too, over the report replaced.
         """
         self._require(CREATE)
         if replace:
             self._require(EDIT)
+            try:
+                owner = self._custom.creator(self._custom.load(path).name)
+            except NotFoundError:
+                pass  # nothing is saved under that name: replacing adds it
+            else:
+                self.crm.authz.require(EDIT, record_owner=owner)
         if actor is None:
             user = self.crm.current_user
             actor = user.name if user is not None else None
         return self._custom.save(path, actor=actor, replace=replace)
 
     def remove(self, name: str) -> None:
-        """Remove a saved report."""
+        """Remove a saved report (``analytics.reports.edit`` over it: a seller removes the reports they saved)."""
         self._require(EDIT)
+        self.crm.authz.require(EDIT, record_owner=self._custom.creator(name))
         self._custom.remove(name)
 
     # -- results: charts and exports -------------------------------------------

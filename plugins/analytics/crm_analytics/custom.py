@@ -61,6 +61,17 @@ class CustomReports:
         """Validate a report file and save it under its name; ``actor`` is recorded as who created it."""
         return _save(self.crm, path, actor=actor, replace=replace)
 
+    def creator(self, name: str) -> str | None:
+        """Who saved report ``name`` (a user name; ``None`` for the system); ``NotFoundError`` when none is saved."""
+        from crm_analytics.models import SavedReport
+
+        with self.crm.activate():
+            row = SavedReport.get_or_none(SavedReport.name == name)
+        if row is None:
+            raise NotFoundError(f"there is no saved report {name!r}; 'crm reports list' shows the reports")
+        found: str | None = row.created_by
+        return found
+
     def remove(self, name: str) -> None:
         """Remove a saved report."""
         from crm_analytics.models import SavedReport

@@ -345,6 +345,31 @@ def test_a_saved_report_records_the_acting_user_and_replacing_needs_edit(shop, t
         assert SavedReport.get(SavedReport.name == "deals").created_by == "olga"
 
 
+def test_a_saved_report_is_changed_only_within_the_editors_scope(shop, tmp_path):
+    api = shop.plugin("analytics")
+    path = report_file(tmp_path, "anas", 'view = "sales"\nmeasures = [{ name = "n", agg = "count" }]\n')
+    with shop.as_user("ana"):
+        api.save(path)
+    for user in ("luis", "nobody"):  # another seller (scope own); no roles at all
+        with shop.as_user(user):
+            with pytest.raises(PermissionDenied, match="analytics.reports.edit"):
+                api.remove("anas")
+            with pytest.raises(PermissionDenied, match="analytics.reports.(edit|create)"):
+                api.save(path, replace=True)
+    with shop.as_user("luis"):
+        assert api.run("anas").rows == ({"n": sum(1 for s in SALES if owner_of(s[1]) == "luis")},)  # runs it, his rows
+    with shop.as_user("ana"):
+        api.save(path, replace=True)  # her own
+    with shop.as_user("sam"):  # support in ana's team
+        api.remove("anas")
+    assert "anas" not in api.definitions()
+    api.save(path)  # saved by the system: owned by nobody, so only scope all changes it
+    with shop.as_user("ana"):
+        with pytest.raises(PermissionDenied, match="owned by nobody"):
+            api.remove("anas")
+    api.remove("anas")
+
+
 # -- scheduled reports run as their run_as user ----------------------------------------
 
 
