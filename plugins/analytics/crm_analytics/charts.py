@@ -21,7 +21,7 @@ from crm_core.errors import ValidationError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["KINDS", "MAX_SERIES", "draw", "figure"]
+__all__ = ["KINDS", "MAX_SERIES", "Charts", "draw", "figure"]
 
 KINDS = ("bar", "line", "stacked")
 MAX_SERIES = 12
@@ -234,3 +234,19 @@ def draw(
         except OSError as exc:
             raise ValidationError(f"cannot write the chart to {str(path)!r}: {exc.strerror or exc}") from None
     return data
+
+
+class Charts:
+    """Charts of reports (a service of :class:`~crm_analytics.api.AnalyticsAPI`); matplotlib loads on first use."""
+
+    def draw(
+        self,
+        report: Report,
+        path: str | Path | None = None,
+        *,
+        kind: str | None = None,
+        fmt: str | None = None,
+        measures: Sequence[str] | str | None = None,
+    ) -> bytes:
+        """Draw ``report`` as a PNG or SVG chart (see :func:`draw`)."""
+        return draw(report, path, kind=kind, fmt=fmt, measures=measures)

@@ -35,7 +35,7 @@ from crm_analytics.sql import Tables, fetch, money
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["forecast"]
+__all__ = ["Forecasts", "forecast"]
 
 SEASON = 4
 #: quarters of history the forecast looks back at most
@@ -196,3 +196,17 @@ def forecast(
             ),
         },
     )
+
+
+class Forecasts:
+    """The sales forecast of one app (a service of :class:`~crm_analytics.api.AnalyticsAPI`)."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    def forecast(
+        self, *, quarters: int | None = None, currency: str | None = None, holdout: int | None = None
+    ) -> Report:
+        """Rows per future quarter and currency, over the sales records the acting user may read."""
+        with self.crm.activate():
+            return forecast(self.crm, quarters=quarters, currency=currency, holdout=holdout)

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import peewee
 
+from crm_core.clock import naive_utc
 from crm_core.errors import ValidationError
 
 __all__ = ["GRAINS", "MAX_PERIODS", "Period", "bucket", "check_range", "parse_day", "split", "utc_bounds"]
@@ -151,7 +152,7 @@ def utc_bounds(days: Sequence[dt.date], tz: dt.tzinfo) -> list[dt.datetime]:
     out = []
     for day in days:
         local = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-        out.append(local.astimezone(dt.UTC).replace(tzinfo=None))
+        out.append(naive_utc(local))
     return out
 
 

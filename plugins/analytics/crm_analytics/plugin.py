@@ -30,9 +30,9 @@ def crm_config_section() -> type:
 
 @hookimpl
 def crm_plugin_api(crm: Any) -> Any:
-    from crm_analytics.api import Analytics
+    from crm_analytics.api import AnalyticsAPI
 
-    return Analytics(crm)
+    return AnalyticsAPI(crm)
 
 
 @hookimpl

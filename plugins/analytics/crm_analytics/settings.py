@@ -21,6 +21,7 @@
     rule = "FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=2;BYHOUR=8;BYMINUTE=0"
     range = "previous-year"
     to = ["ceo@example.com"]
+    run_as = "maria"                 # runs as this CRM user: only what she may read [default: the system]
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class Schedule:
     chart_format: str = attrs.field(default="png", validator=_one_of(("png", "svg")))
     subject: str = ""
     options: dict[str, Any] = attrs.field(factory=dict)
+    #: the CRM user the report runs as (their permissions and scope); None: whoever sends it (the worker: the system)
+    run_as: str | None = None
 
     def __attrs_post_init__(self) -> None:
         from crm_core.errors import ValidationError
@@ -113,6 +116,8 @@ class Schedule:
         bad = [a for a in self.to if not isinstance(a, str) or not _EMAIL.match(a)]
         if bad:
             raise ValueError(f"schedule {self.name!r}: {bad[0]!r} in to is not an e-mail address")
+        if self.run_as is not None and (not isinstance(self.run_as, str) or not self.run_as.strip()):
+            raise ValueError(f"schedule {self.name!r}: run_as must name a CRM user, not {self.run_as!r}")
         if self.period is not None and self.period not in GRAINS:
             raise ValueError(f"schedule {self.name!r}: period {self.period!r} is not one of {', '.join(GRAINS)}")
         try:

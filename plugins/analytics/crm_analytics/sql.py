@@ -10,34 +10,155 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import peewee
 
-from crm_core.errors import CRMError
+from crm_core.errors import CRMError, PermissionDenied
 from crm_core.storage import dialect
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["Tables", "add_days", "fetch", "json_int", "json_text", "money", "param", "seconds_between"]
+__all__ = [
+    "SOURCES",
+    "ScopedTable",
+    "Source",
+    "Tables",
+    "add_days",
+    "fetch",
+    "json_int",
+    "json_text",
+    "money",
+    "param",
+    "seconds_between",
+]
+
+
+@attrs.frozen
+class Source:
+    """A reporting table as reports read it: what it holds, what it needs, how its rows are scoped."""
+
+    #: what the table holds, for the messages
+    what: str
+    #: the permissions a report reading it needs (one not declared, of a plugin not installed, is skipped)
+    needs: tuple[str, ...]
+    #: the permission whose scope keeps its rows
+    scoped_by: str
+    #: ``owner``: the row's owner column; ``contact``: its contact's owner; ``event``: the contacts an event concerns
+    keep: str
+
+
+_CONTACTS = "contacts.read"
+_HISTORY = "warehouse.history.read"
+#: every reporting table a report may read, by role
+SOURCES: dict[str, Source] = {
+    "sales": Source("sales records", ("warehouse.sales.read",), "warehouse.sales.read", "owner"),
+    "contacts": Source("contacts", (_CONTACTS,), _CONTACTS, "owner"),
+    "contact_status": Source("contacts' status history", (_CONTACTS,), _CONTACTS, "contact"),
+    "contact_changes": Source("the audit trail of changes to contacts", (_HISTORY, _CONTACTS), _CONTACTS, "contact"),
+    "events": Source("the event store", (_HISTORY, _CONTACTS), _CONTACTS, "event"),
+    "event_contacts": Source("the contacts the stored events concern", (_HISTORY, _CONTACTS), _CONTACTS, "contact"),
+    "survey_answers": Source("survey answers", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
+    "survey_responses": Source("survey responses", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
+}
+
+
+class ScopedTable(peewee.Table):
+    """A reporting table as the acting user may read it: ``(SELECT * FROM t WHERE <scope>) AS alias``.
+
+    Reports select from it exactly as from the table (``T.c.amount``,
+    ``T.alias("o")``), so no query can reach a row outside the scope: the
+    standard reports and every custom report read through it.
+    """
+
+    def __init__(self, name: str, keep: Callable[[peewee.Table], Any], alias: str | None = None) -> None:
+        super().__init__(name, alias=alias)
+        self._keep = keep
+        self._named = alias
+        self._bound: peewee.Database | peewee.DatabaseProxy | None = None
+
+    def bind(self, database: peewee.Database | peewee.DatabaseProxy | None = None) -> ScopedTable:
+        self._bound = database
+        super().bind(database)
+        return self
+
+    def alias(self, name: str) -> ScopedTable:  # type: ignore[override]  # peewee's returns the same type
+        return ScopedTable(self.__name__, self._keep, alias=name).bind(self._bound)
+
+    def clone(self) -> ScopedTable:
+        return ScopedTable(self.__name__, self._keep, alias=self._named).bind(self._bound)
+
+    def __sql__(self, ctx: Any) -> Any:
+        if ctx.scope != peewee.SCOPE_SOURCE:
+            return super().__sql__(ctx)
+        if self._named:
+            ctx.alias_manager[self] = self._named
+        inner = peewee.Table(self.__name__)
+        with ctx.scope_normal(subquery=True):
+            ctx.sql(inner.select(peewee.SQL("*")).where(self._keep(inner)))
+        return self.apply_alias(ctx)
 
 
 class Tables:
-    """The tables a report reads, bound to one app's database."""
+    """The tables a report reads, bound to one app's database, limited to the acting user's scope.
+
+    For the system (no user acting) and for a user whose scope is ``all``,
+    a role is the plain table; for a user of scope ``own`` or ``team`` it is
+    a :class:`ScopedTable`. A user without a permission a table needs is
+    refused (``PermissionDenied`` naming it) before any SQL runs.
+    """
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self.database = crm.database
         self.kind = dialect(crm.database)
         # the plugins that keep the data name their reporting tables (the contract's WarehouseAPI and
-        # ContactsAPI: sales, survey_answers, survey_responses, contact_status, contact_changes, events; contacts)
+        # ContactsAPI: sales, survey_answers, survey_responses, contact_status, contact_changes, events,
+        # event_contacts; contacts)
         self.names: dict[str, str] = {}
         for plugin in ("warehouse", "contacts"):
             self.names.update(crm.plugin(plugin).reporting_tables())
 
     def __getitem__(self, role: str) -> peewee.Table:
-        return peewee.Table(self.names[role]).bind(self.database)
+        keep = self._scope(role)
+        if keep is None:
+            return peewee.Table(self.names[role]).bind(self.database)
+        return ScopedTable(self.names[role], keep).bind(self.database)
+
+    def _scope(self, role: str) -> Callable[[peewee.Table], Any] | None:
+        """What keeps the acting user's rows of ``role`` (``None``: every row); refuses a missing permission."""
+        authz = self.crm.authz
+        source = SOURCES[role]
+        permission = source.scoped_by
+        for name in source.needs:
+            if name not in authz.declared.permissions:
+                continue  # a plugin that is not installed (surveys) declares nothing to check
+            try:
+                authz.require(name)
+            except PermissionDenied as exc:
+                raise PermissionDenied(f"{exc}; reports on {source.what} ({self.names[role]}) need it", name) from None
+        if authz.scope(permission) == "all":
+            return None
+        if source.keep == "owner":
+            return lambda t: authz.where(permission, t.c.owner, owner_is="name")
+        contacts = self.names["contacts"]
+
+        def readable_contacts() -> peewee.Select:
+            C = peewee.Table(contacts)
+            return C.select(C.c.id).where(authz.where(permission, C.c.owner, owner_is="name"))
+
+        if source.keep == "contact":
+            return lambda t: t.c.contact_id.in_(readable_contacts())
+        links = self.names["event_contacts"]
+
+        def concerned(t: peewee.Table) -> Any:
+            L = peewee.Table(links)
+            return t.c.id.in_(L.select(L.c.event_id).where(L.c.contact_id.in_(readable_contacts())))
+
+        return concerned
 
     def param(self, value: Any) -> Any:
         return param(self.kind, value)
