@@ -350,6 +350,8 @@ def demo(state: CLIState, reset: bool) -> None:
     if state.config_explicit:
         # the commands the plugins suggest above run on this demo only with its configuration
         shown = os.path.relpath(state.config_path)
+        if shown.startswith(".."):
+            shown = str(state.config_path.resolve())
         click.echo(f"to run the commands above on this demo: source .venv/bin/activate; export CRM_CONFIG={shown}")
 
 
