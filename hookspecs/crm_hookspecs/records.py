@@ -516,8 +516,10 @@ class ApiParam:
     ``type`` is a JSON Schema type name (``string``, ``integer``, ``number``,
     ``boolean``) and ``format`` an optional JSON Schema format (``date``,
     ``date-time``, ``email``); ``enum`` lists the allowed values and
-    ``minimum``/``maximum`` bound a number. The HTTP layer checks the type,
-    the bounds and the choices before the handler runs (``400`` otherwise).
+    ``minimum``/``maximum`` bound a number and ``pattern`` is a regular
+    expression a text must match. The HTTP layer checks the type, the
+    bounds, the pattern and the choices before the handler runs (``400``
+    otherwise).
     """
 
     name: str
@@ -527,6 +529,8 @@ class ApiParam:
     enum: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
     minimum: int | None = None
     maximum: int | None = None
+    #: a regular expression the value must match (searched, as JSON Schema does)
+    pattern: str | None = None
 
 
 @attrs.frozen

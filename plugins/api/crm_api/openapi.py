@@ -184,6 +184,8 @@ def _parameters(operation: ApiOperation, converters: dict[str, str]) -> list[dic
             schema["minimum"] = param.minimum
         if param.maximum is not None:
             schema["maximum"] = param.maximum
+        if param.pattern is not None:
+            schema["pattern"] = param.pattern
         params.append({"name": param.name, "in": "query", "description": param.description, "schema": schema})
     if operation.paginated:
         params += [

@@ -17,6 +17,7 @@ import enum
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -246,6 +247,8 @@ class _Cursors:
 def _check_param(param: ApiParam, value: str) -> None:
     if param.enum and value not in param.enum:
         raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not one of {', '.join(param.enum)}")
+    if param.pattern is not None and not re.search(param.pattern, value):
+        raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} does not have the form {param.pattern}")
     if param.type == "boolean":
         _bool_param(param.name, value)
     elif param.type in ("integer", "number"):
