@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from crm_core.app import CRM
 
-__all__ = ["create_app"]
+__version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(crm: CRM, **options: Any) -> flask.Flask:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_core.errors import ConfigError, NotFoundError, ValidationError
+from crm_hookspecs.apis import MailingListsAPI, SurveysAPI
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_portal.api import PortalAPI
 
 __all__ = ["load_demo"]
 
 
 def load_demo(crm: CRM) -> list[str]:
-    portal = crm.plugin("portal")
+    portal: PortalAPI = crm.plugin("portal")
     lines = ["run 'crm portal serve' and open:"]
     try:
         lines.append(f"  sign-up form: {portal.signup_url()}")
@@ -23,7 +25,7 @@ def load_demo(crm: CRM) -> list[str]:
     try:
         members = [
             m
-            for m in crm.plugin("contacts").list_members("newsletter", limit=50)
+            for m in crm.plugin("contacts", MailingListsAPI).list_members("newsletter", limit=50)  # type: ignore[type-abstract]
             if m.state == "subscribed" and m.email
         ]
     except NotFoundError:
@@ -37,13 +39,14 @@ def load_demo(crm: CRM) -> list[str]:
         f"  unsubscribe link of {member.display_name}: {portal.unsubscribe_url(member.contact_id, 'newsletter')}"
     )
     try:
-        surveys = crm.plugin("surveys")
+        surveys = crm.plugin("surveys", SurveysAPI)  # type: ignore[type-abstract]
         lines.append(
             f"  survey link of {member.display_name}: {surveys.link(surveys.token('customer-satisfaction', member.contact_id))}"
         )
     except (NotFoundError, ValidationError):
         pass
     try:
+        # ContactsSelfService's method, with the contacts plugin's own actor= (the contract's has none)
         link = crm.plugin("contacts").issue_update_link(member.contact_id, actor="demo")
         lines.append(f"  update link of {member.display_name}: {link.url}")
     except ConfigError:

@@ -14,5 +14,10 @@ __all__ = ["PERMISSIONS"]
 PERMISSIONS: list[PermissionSpec] = [
     PermissionSpec("portal.links.create", "Make sign-up, update and unsubscribe links for customers."),
     PermissionSpec("portal.submissions.read", "See what customers sent through the portal's forms."),
+    PermissionSpec(
+        "portal.submissions.create",
+        "Send a customer's form on their behalf from Python (unsubscribe, sign up, confirm a sign-up); "
+        "the portal's own pages need no permission: they run as the system, authorised by signed links.",
+    ),
     PermissionSpec("portal.admin", "Manage the portal's forms, pages and limits."),
 ]

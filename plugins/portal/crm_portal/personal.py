@@ -1,4 +1,8 @@
-"""Personal data held by the portal: sign-ups and consents, exported, erased, merged."""
+"""Personal data held by the portal: sign-ups and consents, exported, erased, merged.
+
+The personal-data hooks of :mod:`crm_portal.plugin` call these; they run
+as the kernel asks them to (the privacy commands check who may).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 from peewee import fn
 
+from crm_core.storage import batched
+from crm_hookspecs.apis import ContactsAPI
 from crm_portal.models import Consent, RateHit, Signup
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["erase_contact", "export_contact", "move_back", "move_contact", "personal_values"]
+__all__ = ["erase", "export", "merged", "unmerged", "values"]
+
+#: ids per ``IN (...)`` (SQLite allows 32766 parameters, some builds 999)
+BATCH = 500
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+def export(crm: CRM, contact_id: int) -> dict[str, Any] | None:
     """The contact's consents and sign-ups, JSON-ready (``None`` when there are none)."""
     with crm.activate():
         consents = [
@@ -52,7 +61,7 @@ def export_contact(crm: CRM, contact_id: int) -> dict[str, Any] | None:
     return {"consents": consents, "signups": signups}
 
 
-def personal_values(crm: CRM, contact_id: int) -> list[str]:
+def values(crm: CRM, contact_id: int) -> list[str]:
     """The addresses and names the person signed up with (they may differ from the contact's)."""
     with crm.activate():
         rows = list(
@@ -69,10 +78,10 @@ def personal_values(crm: CRM, contact_id: int) -> list[str]:
 
 
 def _addresses(crm: CRM, contact_id: int) -> list[str]:
-    return sorted({address.lower() for address in crm.plugin("contacts").email_addresses(contact_id)})
+    return sorted({address.lower() for address in crm.plugin("contacts", ContactsAPI).email_addresses(contact_id)})  # type: ignore[type-abstract]
 
 
-def erase_contact(crm: CRM, contact_id: int) -> int:
+def erase(crm: CRM, contact_id: int) -> int:
     """Remove what identifies the person: the sign-ups' address, names and client address, the consents' client address.
 
     Sign-ups to his addresses that were never confirmed are deleted (they
@@ -108,24 +117,25 @@ def erase_contact(crm: CRM, contact_id: int) -> int:
         keys = sorted({f"signup:email:{email_key(email)}" for email in [*addresses, *(e for _, e in rows)] if email})
         if keys:
             changed += RateHit.delete().where(RateHit.key.in_(keys)).execute()
-        if ids:
+        for chunk in batched(ids, BATCH):
             changed += (
                 Signup.update(email="", first_name="", last_name="", ip=None, contact_id=None)
-                .where(Signup.id.in_(ids))
+                .where(Signup.id.in_(chunk))
                 .execute()
             )
         changed += Consent.update(ip=None, contact_id=None).where(Consent.contact_id == contact_id).execute()
     return changed
 
 
-def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    """Move the merged contact's consents and sign-ups to the survivor; what moved, by table, for :func:`unmerged`."""
     with crm.transaction():
         consents = [r[0] for r in Consent.select(Consent.id).where(Consent.contact_id == merged_id).tuples().iterator()]
         signups = [r[0] for r in Signup.select(Signup.id).where(Signup.contact_id == merged_id).tuples().iterator()]
-        if consents:
-            Consent.update(contact_id=survivor_id).where(Consent.id.in_(consents)).execute()
-        if signups:
-            Signup.update(contact_id=survivor_id).where(Signup.id.in_(signups)).execute()
+        for chunk in batched(consents, BATCH):
+            Consent.update(contact_id=survivor_id).where(Consent.id.in_(chunk)).execute()
+        for chunk in batched(signups, BATCH):
+            Signup.update(contact_id=survivor_id).where(Signup.id.in_(chunk)).execute()
     moved = {}
     if consents:
         moved["portal_consent"] = consents
@@ -134,9 +144,10 @@ def move_contact(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[i
     return moved
 
 
-def move_back(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+def unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
+    """Give the rows :func:`merged` moved back to the merged contact."""
     with crm.transaction():
-        if moved.get("portal_consent"):
-            Consent.update(contact_id=merged_id).where(Consent.id.in_(moved["portal_consent"])).execute()
-        if moved.get("portal_signup"):
-            Signup.update(contact_id=merged_id).where(Signup.id.in_(moved["portal_signup"])).execute()
+        for chunk in batched(moved.get("portal_consent", []), BATCH):
+            Consent.update(contact_id=merged_id).where(Consent.id.in_(chunk)).execute()
+        for chunk in batched(moved.get("portal_signup", []), BATCH):
+            Signup.update(contact_id=merged_id).where(Signup.id.in_(chunk)).execute()

@@ -14,7 +14,7 @@ from crm_hookspecs import hookimpl
 from crm_hookspecs.records import CommandSpec, PluginSchema
 
 if TYPE_CHECKING:
-    from crm_portal.api import Portal
+    from crm_portal.api import PortalAPI
 
 
 @hookimpl
@@ -40,9 +40,9 @@ def crm_startup(crm: Any) -> None:
 
 @hookimpl
 def crm_plugin_api(crm: Any) -> Any:
-    from crm_portal.api import Portal
+    from crm_portal.api import PortalAPI
 
-    return Portal(crm)
+    return PortalAPI(crm)
 
 
 @hookimpl
@@ -70,44 +70,44 @@ def crm_demo_data(crm: Any) -> list[str]:
 
 @hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
-    from crm_portal.personal import export_contact
+    from crm_portal import personal
 
-    return export_contact(crm, contact_id)
+    return personal.export(crm, contact_id)
 
 
 @hookimpl
 def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
-    from crm_portal.personal import personal_values
+    from crm_portal import personal
 
-    return personal_values(crm, contact_id)
+    return personal.values(crm, contact_id)
 
 
 @hookimpl
 def crm_unsubscribe_urls(crm: Any, contact_ids: list[int], mailing_list: str | None) -> list[str]:
-    # the portal serves the unsubscribe page: every bulk message links to it
-    portal: Portal = crm.plugin("portal")
+    # the portal serves the unsubscribe page: every bulk message links to it, whoever sends it
+    portal: PortalAPI = crm.plugin("portal")
     return portal.unsubscribe_urls(contact_ids, mailing_list)
 
 
 @hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
-    from crm_portal.personal import erase_contact
+    from crm_portal import personal
 
-    return erase_contact(crm, contact_id)
+    return personal.erase(crm, contact_id)
 
 
 @hookimpl
 def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    from crm_portal.personal import move_contact
+    from crm_portal import personal
 
-    return move_contact(crm, survivor_id, merged_id)
+    return personal.merged(crm, survivor_id, merged_id)
 
 
 @hookimpl
 def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
-    from crm_portal.personal import move_back
+    from crm_portal import personal
 
-    move_back(crm, survivor_id, merged_id, moved)
+    personal.unmerged(crm, survivor_id, merged_id, moved)
 
 
 @hookimpl

@@ -21,15 +21,16 @@ import attrs
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.storage import for_update
+from crm_hookspecs.apis import ContactsAPI, ContactsEditing, MailingListsAPI
 from crm_portal.links import ExpiredLinkError, UnknownLinkError, UsedLinkError, new_nonce, read_confirm_token
 from crm_portal.models import Consent, Signup
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-    from crm_portal.api import Portal
     from crm_portal.settings import SignupForm
+    from crm_portal.site import Site
 
-__all__ = ["ConfirmedSignup", "PendingSignup", "confirm", "pending", "request"]
+__all__ = ["ConfirmedSignup", "PendingSignup", "Signups", "confirm", "pending", "request"]
 
 
 @attrs.frozen
@@ -72,13 +73,13 @@ def check_lists(crm: CRM, form: SignupForm) -> list[str]:
     """The form's lists that do not exist (a configuration to fix before the form can work)."""
     if not form.lists:
         return []
-    known = {info.name for info in crm.plugin("contacts").lists()}
+    known = {info.name for info in crm.plugin("contacts", MailingListsAPI).lists()}  # type: ignore[type-abstract]
     return [name for name in form.lists if name not in known]
 
 
 def request(
     crm: CRM,
-    portal: Portal,
+    site: Site,
     form: SignupForm,
     *,
     email: str,
@@ -95,7 +96,7 @@ def request(
     from crm_portal.i18n import format_datetime
     from crm_portal.links import make_confirm_token
 
-    settings = portal.settings
+    settings = site.settings
     now = crm.clock.now()
     expires_at = (now + dt.timedelta(hours=settings.signup_ttl_hours)).replace(microsecond=0)
     consent = text_for(form.consent, language, settings.default_language)
@@ -113,9 +114,9 @@ def request(
             requested_at=now,
             expires_at=expires_at,
         )
-        token = make_confirm_token(portal.key, row.id, expires_at, nonce)
-        with portal.catalogs.use(language):
-            mail = portal.render_mail(
+        token = make_confirm_token(site.key, row.id, expires_at, nonce)
+        with site.catalogs.use(language):
+            mail = site.render_mail(
                 "portal/email/signup_confirm.html",
                 {
                     "site_name": settings.site_name,
@@ -124,7 +125,7 @@ def request(
                     "consent": consent,
                     # the language rides along: the page refusing an expired link speaks it even
                     # after the clean-up forgot the sign-up, in whatever browser opens the link
-                    "link": portal.url(f"signup/confirm/{token}?{urlencode({'lang': language})}"),
+                    "link": site.url(f"signup/confirm/{token}?{urlencode({'lang': language})}"),
                     "expires": format_datetime(expires_at, language, crm.tz),
                 },
             )
@@ -132,8 +133,8 @@ def request(
     return row.id
 
 
-def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup:
-    claims = read_confirm_token(portal.key, token, crm.clock.now(), portal.legacy_key)
+def _row_for(crm: CRM, site: Site, token: str, lock: bool = False) -> Signup:
+    claims = read_confirm_token(site.key, token, crm.clock.now(), site.legacy_key)
     query = Signup.select().where(Signup.id == claims.signup_id)
     row: Signup | None = (for_update(query, crm.database) if lock else query).first()
     if row is None or row.nonce != claims.nonce:
@@ -147,7 +148,7 @@ def _row_for(crm: CRM, portal: Portal, token: str, lock: bool = False) -> Signup
     return row
 
 
-def language_of(crm: CRM, portal: Portal, token: str) -> str | None:
+def language_of(crm: CRM, site: Site, token: str) -> str | None:
     """The language of the sign-up a genuine confirmation link names, also once the link expired or was used.
 
     ``None`` when the link is forged or its sign-up is gone (an expired one is
@@ -156,7 +157,7 @@ def language_of(crm: CRM, portal: Portal, token: str) -> str | None:
     from crm_portal.links import LinkError
 
     try:
-        claims = read_confirm_token(portal.key, token, None, portal.legacy_key)
+        claims = read_confirm_token(site.key, token, None, site.legacy_key)
     except LinkError:
         return None
     with crm.activate():
@@ -164,10 +165,10 @@ def language_of(crm: CRM, portal: Portal, token: str) -> str | None:
     return row.language if row is not None and row.nonce == claims.nonce else None
 
 
-def pending(crm: CRM, portal: Portal, token: str) -> PendingSignup:
+def pending(crm: CRM, site: Site, token: str) -> PendingSignup:
     """The sign-up behind a confirmation link, checked (forged, expired, used, unknown) but not confirmed."""
     with crm.activate():
-        row = _row_for(crm, portal, token)
+        row = _row_for(crm, site, token)
     return PendingSignup(
         id=row.id,
         form=row.form,
@@ -181,14 +182,16 @@ def pending(crm: CRM, portal: Portal, token: str) -> PendingSignup:
     )
 
 
-def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
+def confirm(crm: CRM, site: Site, token: str) -> ConfirmedSignup:
     """Confirm the sign-up behind ``token``: once, in one transaction (see the module doc)."""
     from crm_hookspecs.events import ConsentGiven
 
-    contacts = crm.plugin("contacts")
+    contacts = crm.plugin("contacts", ContactsAPI)  # type: ignore[type-abstract]
+    editing = crm.plugin("contacts", ContactsEditing)  # type: ignore[type-abstract]
+    lists = crm.plugin("contacts", MailingListsAPI)  # type: ignore[type-abstract]
     with crm.transaction():
-        row = _row_for(crm, portal, token, lock=True)
-        form = portal.settings.form(row.form)
+        row = _row_for(crm, site, token, lock=True)
+        form = site.settings.form(row.form)
         if form is None:
             raise UnknownLinkError(f"the sign-up form {row.form!r} is no longer offered")
         missing = check_lists(crm, form)
@@ -201,18 +204,18 @@ def confirm(crm: CRM, portal: Portal, token: str) -> ConfirmedSignup:
         if found:
             contact_id, created = found[0].id, False
             if found[0].do_not_contact:
-                contacts.update(contact_id, do_not_contact=False, channel="self-service")
+                editing.update(contact_id, do_not_contact=False, channel="self-service")
         else:
             values: dict[str, Any] = {
                 "first_name": row.first_name,
                 "last_name": row.last_name,
                 "language": row.language,
             }
-            record = contacts.create(email=row.email, status="prospect", channel="self-service", **values)
+            record = editing.create(email=row.email, status="prospect", channel="self-service", **values)
             contact_id, created = record.id, True
         for name in form.lists:
-            contacts.add_to_list(name, [contact_id])
-            contacts.resubscribe(contact_id, name)
+            lists.add_to_list(name, [contact_id])
+            lists.resubscribe(contact_id, name)
         now = crm.clock.now()
         consent = Consent.create(
             contact_id=contact_id,
@@ -250,13 +253,69 @@ def forget_expired(crm: CRM) -> int:
         return deleted
 
 
-def find_form(portal: Portal, name: str | None) -> SignupForm:
-    forms = portal.settings.signup_forms
+def find_form(site: Site, name: str | None) -> SignupForm:
+    forms = site.settings.signup_forms
     if not forms:
         raise NotFoundError("no sign-up form is configured ([[plugins.portal.signup_forms]])")
     if name is None:
         return forms[0]
-    form = portal.settings.form(name)
+    form = site.settings.form(name)
     if form is None:
         raise NotFoundError(f"no sign-up form named {name!r}; the forms are: {', '.join(f.name for f in forms)}")
     return form
+
+
+class Signups:
+    """The sign-up service: forms' addresses, requests, and their confirmation (no permission checks: the facade's)."""
+
+    def __init__(self, crm: CRM, site: Site) -> None:
+        self.crm = crm
+        self.site = site
+
+    def form(self, name: str | None) -> SignupForm:
+        """The sign-up form ``name`` (the first one for ``None``); ``NotFoundError`` naming the forms."""
+        return find_form(self.site, name)
+
+    def url(self, form: str | None = None) -> str:
+        return self.site.url("signup/" + self.form(form).name)
+
+    def request(
+        self,
+        form: str | None,
+        *,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        language: str | None = None,
+        ip: str | None = None,
+    ) -> int:
+        """Check the values, keep a sign-up and e-mail its confirmation link; returns the sign-up's id."""
+        from crm_portal import fields
+
+        chosen = self.form(form)
+        for name, problem in (
+            ("email", fields.check_email(email)),
+            ("first_name", fields.check_line(first_name, fields.MAX_NAME)),
+            ("last_name", fields.check_line(last_name, fields.MAX_NAME)),
+        ):
+            if problem is not None:
+                raise ValidationError(f"{name}: " + problem[0] % problem[1])
+        return request(
+            self.crm,
+            self.site,
+            chosen,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            language=self.site.catalogs.choose(language),
+            ip=ip,
+        )
+
+    def pending(self, token: str) -> PendingSignup:
+        return pending(self.crm, self.site, token)
+
+    def confirm(self, token: str) -> ConfirmedSignup:
+        return confirm(self.crm, self.site, token)
+
+    def language_of(self, token: str) -> str | None:
+        return language_of(self.crm, self.site, token)

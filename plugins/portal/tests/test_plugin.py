@@ -50,10 +50,10 @@ def test_the_api_object_implements_the_contract(app):
 
 def test_without_a_configured_secret_one_is_made_and_kept(kit, portal_app):
     first = portal_app(secret="")
-    key = first.plugin("portal").key
+    key = first.plugin("portal").site.key
     assert len(key) >= 32
     second = portal_app(secret="")  # another app (another worker) on the same database
-    assert second.plugin("portal").key == key
+    assert second.plugin("portal").site.key == key
 
 
 @pytest.mark.sqlite_only
@@ -182,8 +182,8 @@ def test_wsgi_factory_builds_the_app_from_a_config_file(tmp_path, monkeypatch):
     try:
         response = wsgi.test_client().get("/")
         assert response.status_code == 200 and "From the file" in response.get_data(as_text=True)
-        assert wsgi.extensions["crm_portal"].key == b"the-app-key-from-the-environment-0123456789"
-        assert wsgi.extensions["crm_portal"].legacy_key == b"a-secret-from-the-environment"
+        assert wsgi.extensions["crm_portal"].site.key == b"the-app-key-from-the-environment-0123456789"
+        assert wsgi.extensions["crm_portal"].site.legacy_key == b"a-secret-from-the-environment"
     finally:
         wsgi.extensions["crm"].close()
 
@@ -222,3 +222,11 @@ def test_demo_data_prints_links_to_try(kit, app):
     assert lines[1] == "  sign-up form: http://localhost:8000/signup/newsletter"
     assert lines[2].startswith("  unsubscribe link of Ana García: http://localhost:8000/unsubscribe/")
     assert lines[-1].startswith("  update link of Ana García: http://localhost:8000/contacts/update?token=")
+
+
+def test_the_package_says_its_version():
+    from importlib.metadata import version
+
+    import crm_portal
+
+    assert crm_portal.__version__ == version("crm-portal")

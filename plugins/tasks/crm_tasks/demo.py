@@ -80,5 +80,5 @@ def load(crm: CRM) -> list[str]:
         f"{len(rules)} rule(s): {', '.join(r.name for r in rules) or 'none (see docs/plugins/tasks.md)'}",
     ]
     if not staff:
-        lines.append("no staff configured: tasks are unassigned (add [[plugins.tasks.staff]])")
+        lines.append("no users yet: tasks are unassigned (add people with: crm users add NAME)")
     return lines

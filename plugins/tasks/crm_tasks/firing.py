@@ -1,9 +1,9 @@
 """The rules engine's database part: firing rules once, logging, delaying, previewing.
 
-:func:`handle` is the plugin's event handler. For a batch of events it
+:meth:`RuleEngine.handle` is the plugin's event handler. For a batch of events it
 finds the matches (:mod:`crm_tasks.rules`), drops those already fired (the
 ``tasks_firing`` log has one row per rule and event, unique), and then, with
-a few set-based statements, creates the tasks (:func:`crm_tasks.store.create_many`),
+a few set-based statements, creates the tasks (:meth:`crm_tasks.store.TaskStore.create_many`),
 queues the notifications, schedules the delayed actions and logs each firing.
 """
 
@@ -17,196 +17,23 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crm_core.errors import ConfigError, CRMError, PluginError
-from crm_core.storage import bulk_insert, for_update
+from crm_core.storage import batched, bulk_insert, for_update
 from crm_tasks.records import Draft, FiringInfo
-from crm_tasks.rules import Context, Match, MissingContact, RuleSet, compile_rules, render
+from crm_tasks.rules import Context, Match, MissingContact, Rule, RuleSet, compile_rules, people_named, render
 from crm_tasks.settings import PRIORITIES, RuleSettings, parse_duration
-from crm_tasks.store import to_db
+from crm_tasks.store import db_time
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_tasks.notify import Notifications
     from crm_tasks.settings import TasksSettings
+    from crm_tasks.staff import Roster, Staff
+    from crm_tasks.store import TaskStore
 
-__all__ = ["firings", "handle", "load_rules", "preview", "preview_recent", "run_pending"]
+__all__ = ["FIRING_COLUMNS", "Planned", "RuleEngine", "firing_row"]
 
 CHUNK = 500
-_FIRING_COLUMNS = ("rule", "key", "event_type", "contact_id", "fired_at", "outcome", "task_id", "detail")
-
-
-# -- loading --------------------------------------------------------------------
-
-
-def load_rules(crm: CRM, settings: TasksSettings) -> RuleSet:
-    """The config's rules, then each plugin's ``crm_task_rules``, compiled and checked."""
-    from crm_core.config import structure_section
-
-    rules = compile_rules(settings.rules, settings, source="plugins.tasks.rules")
-    names = {r.name: r.source for r in rules}
-    for plugin in crm.hooks.implementers("crm_task_rules"):
-        fn = crm.hooks.function("crm_task_rules", plugin)
-        assert fn is not None  # implementers() named the plugin
-        source = f"plugin {plugin!r} (crm_task_rules)"
-        try:
-            tables = fn(crm=crm) or ()
-        except CRMError:
-            raise
-        except Exception as exc:  # third-party code: say whose hook failed
-            raise PluginError(plugin, f"{source} failed: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(tables, (list, tuple)):
-            raise ConfigError(f"{source}: return a list of rule dicts, not {type(tables).__name__}")
-        items = []
-        for i, table in enumerate(tables):
-            if isinstance(table, RuleSettings):
-                items.append(table)
-                continue
-            if not isinstance(table, dict):
-                raise ConfigError(
-                    f"{source}: rule {i} must be a dict in the [[plugins.tasks.rules]] format, not {type(table).__name__}"
-                )
-            items.append(structure_section(dict(table), RuleSettings, source, f"rules[{i}]"))
-        try:
-            compiled = compile_rules(items, settings, source=source)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        for rule in compiled:
-            if rule.name in names:
-                raise ConfigError(
-                    f"{source}: rule {rule.name!r} is already defined by {names[rule.name]}; rule names must be unique"
-                )
-            names[rule.name] = source
-            rules.append(rule)
-    return RuleSet(rules)
-
-
-# -- handling events ------------------------------------------------------------
-
-
-def handle(crm: CRM, settings: TasksSettings, rules: RuleSet, events: Sequence[Any]) -> int:
-    """Track activity, cancel delayed actions of closed records, fire the rules; return the firings."""
-    from crm_tasks import inactivity
-
-    if not inactivity.warehouse_source(crm):
-        inactivity.track(crm, events)
-    if any(r.only_if_open for r in rules.rules):
-        _cancel_closed(crm, settings, events)
-    matches = rules.match(events)
-    if not matches:
-        return 0
-    matches = _not_fired(matches)
-    if not matches:
-        return 0
-    now = crm.clock.now().replace(microsecond=0)
-    delayed = [m for m in matches if m.rule.delay is not None]
-    if delayed:
-        _schedule(crm, delayed, now)
-    immediate = [m for m in matches if m.rule.delay is None]
-    rows = execute(crm, settings, immediate, now)
-    bulk_insert(
-        "tasks_firing",
-        _FIRING_COLUMNS,
-        [_firing_row(m, now, outcome, task_id, detail) for m, outcome, task_id, detail in rows],
-        database=crm.database,
-    )
-    return len(matches)
-
-
-def fired_keys(crm: CRM, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which ``(rule, key)`` pairs the firing log already holds.
-
-    Looked up rule by rule (``rule = ? AND key IN (…)``), so that the unique
-    index on ``(rule, key)`` serves every look-up.
-    """
-    from crm_tasks.store import quote, rows_in
-
-    database = crm.database
-    by_rule: dict[str, set[str]] = {}
-    for rule, key in pairs:
-        by_rule.setdefault(rule, set()).add(key)
-    key_col = quote(database, "key")
-    sql = f"SELECT {key_col} FROM tasks_firing WHERE rule = {database.param} AND {key_col} {{in}}"
-    found: set[tuple[str, str]] = set()
-    for rule, keys in by_rule.items():
-        found.update((rule, k) for (k,) in rows_in(database, sql, sorted(keys), params=(rule,)))
-    return found
-
-
-def _not_fired(matches: Sequence[Match]) -> list[Match]:
-    from crm_core.storage import current_app
-
-    fired = fired_keys(current_app(), ((m.rule.name, m.key) for m in matches))
-    out = []
-    for m in matches:
-        if (m.rule.name, m.key) not in fired:
-            fired.add((m.rule.name, m.key))  # an event twice in one batch fires once
-            out.append(m)
-    return out
-
-
-def _firing_row(m: Match, now: dt.datetime, outcome: str, task_id: int | None, detail: str) -> tuple[Any, ...]:
-    event_type = m.event.type_name if m.event is not None else None
-    return (m.rule.name, m.key, event_type, m.contact_id, to_db(now), outcome, task_id, detail)
-
-
-def _schedule(crm: CRM, matches: Sequence[Match], now: dt.datetime) -> None:
-    from crm_hookspecs.events import to_payload
-
-    rows = []
-    fired = []
-    for m in matches:
-        assert m.rule.delay is not None  # only rules with a delay are scheduled
-        due = now + m.rule.delay
-        type_name, payload = to_payload(m.event)
-        rows.append(
-            (m.rule.name, m.key, type_name, json.dumps(payload, default=str), to_db(due), m.record_id, m.contact_id)
-        )
-        fired.append(_firing_row(m, now, "scheduled", None, f"due {due.isoformat()}"))
-    bulk_insert(
-        "tasks_pending",
-        ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"),
-        rows,
-        database=crm.database,
-    )
-    bulk_insert(
-        "tasks_firing",
-        _FIRING_COLUMNS,
-        fired,
-        database=crm.database,
-    )
-
-
-def _cancel_closed(crm: CRM, settings: TasksSettings, events: Sequence[Any]) -> None:
-    """A sales record that closes cancels the delayed actions waiting for it to stay open."""
-    from crm_tasks.models import Pending
-
-    closed = set()
-    for e in events:
-        name = e.type_name
-        if name == "SaleClosed" or (name == "StageChanged" and e.new_stage in settings.closed_stages):
-            closed.add(e.record_id)
-    if not closed:
-        return
-    from crm_tasks.models import Firing
-
-    ids = sorted(closed)
-    now = to_db(crm.clock.now())
-    for start in range(0, len(ids), CHUNK):
-        waiting = (
-            Pending.select(Pending.id, Pending.rule, Pending.key, Pending.record_id)
-            .where(Pending.record_id.in_(ids[start : start + CHUNK]) & Pending.done_at.is_null())
-            .tuples()
-            .iterator()
-        )
-        rows = list(waiting)
-        if not rows:
-            continue
-        Pending.update(done_at=now, outcome="cancelled").where(Pending.id.in_([r[0] for r in rows])).execute()
-        for _, rule, key, record_id in rows:  # few: the requests closed in this batch
-            Firing.update(outcome="cancelled", detail=f"record {record_id} closed before the delay was over").where(
-                (Firing.rule == rule) & (Firing.key == key)
-            ).execute()
-
-
-# -- doing what the rules say ------------------------------------------------
+FIRING_COLUMNS = ("rule", "key", "event_type", "contact_id", "fired_at", "outcome", "task_id", "detail")
 
 
 @attrs.frozen
@@ -220,270 +47,489 @@ class Planned:
     failed: bool = False
 
 
-def plan(crm: CRM, settings: TasksSettings, matches: Sequence[Match], now: dt.datetime) -> list[Planned]:
-    """Render each match's task or notification (no writes)."""
-    cards = _cards(crm, [m.contact_id for m in matches if m.contact_id is not None])
-    return [_plan_one(crm, settings, m, cards, now) for m in matches]
+def firing_row(m: Match, now: dt.datetime, outcome: str, task_id: int | None, detail: str) -> tuple[Any, ...]:
+    """A ``tasks_firing`` row (columns: ``FIRING_COLUMNS``) for what a match did."""
+    event_type = m.event.type_name if m.event is not None else None
+    return (m.rule.name, m.key, event_type, m.contact_id, db_time(now), outcome, task_id, detail)
 
 
-def _cards(crm: CRM, ids: Sequence[int]) -> dict[int, Any]:
-    if not ids or not crm.has_plugin("contacts"):
-        return {}
-    contacts = crm.plugin("contacts")
-    unique = sorted(set(ids))
-    out: dict[int, Any] = {}
-    for start in range(0, len(unique), CHUNK):
-        out.update((c.id, c) for c in contacts.cards(unique[start : start + CHUNK]))
-    return out
+class RuleEngine:
+    """The rules of one app: loading them, firing them on events, their delayed actions and log.
 
-
-def _plan_one(crm: CRM, settings: TasksSettings, m: Match, cards: dict[int, Any], now: dt.datetime) -> Planned:
-    from crm_tasks.notify import Notice
-
-    rule = m.rule
-    contact = cards.get(m.contact_id) if m.contact_id is not None else None
-    if contact is None:
-        contact = MissingContact(m.contact_id)
-    ctx = Context(m, contact, now.astimezone(crm.tz))
-    try:
-        if rule.action == "task":
-            t = rule.settings.task
-            notes = []
-            assignee = render(t.assignee, ctx).strip() if t.assignee else None
-            if assignee and settings.member(assignee) is None:
-                notes.append(f"assignee {assignee!r} is not a staff member: task left unassigned")
-                assignee = None
-            elif assignee == "" and t.assignee:
-                notes.append(f"{t.assignee} is empty for this event: task left unassigned")
-                assignee = None
-            links: list[tuple[str, int]] = []
-            if m.record_id is not None:
-                links.append(
-                    (
-                        "request" if m.event is not None and m.event.type_name == "RequestReceived" else "sale",
-                        m.record_id,
-                    )
-                )
-            for other in m.event.contact_ids()[1:] if m.event is not None else ():
-                links.append(("contact", other))
-            draft = Draft(
-                title=render(t.title, ctx).strip()[:300] or rule.name,
-                kind=t.kind,
-                assignee=assignee,
-                team=t.team,
-                due_at=(now + parse_duration(t.due_in)) if t.due_in else None,
-                priority=PRIORITIES[t.priority],
-                description=render(t.description, ctx),
-                contact_id=m.contact_id,
-                links=tuple(links),
-                checklist=tuple(render(s, ctx) for s in t.checklist),
-                questions=tuple(render(s, ctx) for s in t.questions),
-                origin="inactivity" if rule.trigger == "inactivity" else "rule",
-                origin_key=f"{'inactivity' if rule.trigger == 'inactivity' else 'rule'}:{rule.name}:{m.key}",
-                rule=rule.name,
-            )
-            return Planned(m, draft=draft, detail="; ".join(notes))
-        n = rule.settings.notify
-        members: dict[str, Any] = {}
-        notes = []
-        for recipient in n.to:
-            name = render(recipient, ctx).strip()
-            if name.startswith("team:"):
-                team = settings.teams.get(name[5:])
-                if not team:
-                    notes.append(f"{name!r} is not a team")
-                for member in team or ():
-                    if member.active:
-                        members.setdefault(member.name, member)
-            elif settings.member(name) is not None:
-                members.setdefault(name, settings.member(name))
-            else:
-                notes.append(f"{recipient} gave {name!r}, not a staff member")
-        if not members:
-            return Planned(m, detail="nobody to notify: " + "; ".join(notes), failed=True)
-        subject, text = render(n.subject, ctx), render(n.text, ctx)
-        notices = tuple(
-            Notice(key=f"tasks:rule:{rule.name}:{m.key}:{name}", kind="rule", member=member, subject=subject, text=text)
-            for name, member in members.items()
-        )
-        return Planned(m, notices=notices, detail="; ".join(notes))
-    except Exception as exc:  # a template that cannot render for this event: logged as a failed firing
-        return Planned(m, detail=f"{type(exc).__name__}: {exc}", failed=True)
-
-
-def execute(
-    crm: CRM, settings: TasksSettings, matches: Sequence[Match], now: dt.datetime, *, checked: bool = True
-) -> list[tuple[Match, str, int | None, str]]:
-    """Do what the matches say; return ``(match, outcome, task id, detail)`` for the log.
-
-    ``checked``: the matches were filtered through the firing log already.
+    It creates tasks through the :class:`~crm_tasks.store.TaskStore` and sends
+    notices through :class:`~crm_tasks.notify.Notifications`; the people the
+    rules name are looked up in a :class:`~crm_tasks.staff.Roster` taken once
+    per batch.
     """
-    from crm_tasks import notify, store
 
-    if not matches:
-        return []
-    planned = plan(crm, settings, matches, now)
-    drafts = [p.draft for p in planned if p.draft is not None]
-    created = (
-        {d.origin_key: tid for d, tid in store.create_many(crm, drafts, settings, checked=checked)} if drafts else {}
-    )
-    notices = [n for p in planned for n in p.notices]
-    if notices:
-        notify.send(crm, notices)
-    out: list[tuple[Match, str, int | None, str]] = []
-    for p in planned:
-        if p.failed:
-            crm.log.error("tasks rule %s failed for %s: %s", p.match.rule.name, p.match.key, p.detail)
-            out.append((p.match, "failed", None, p.detail))
-        elif p.draft is not None:
-            task_id = created.get(p.draft.origin_key)
-            outcome, detail = ("created", p.detail) if task_id is not None else ("skipped", "the task already exists")
-            out.append((p.match, outcome, task_id, detail))
-        else:
-            who = ", ".join(n.member.name for n in p.notices)
-            out.append((p.match, "notified", None, f"to {who}" + (f"; {p.detail}" if p.detail else "")))
-    return out
+    def __init__(self, crm: CRM, staff: Staff, store: TaskStore, notifications: Notifications) -> None:
+        self.crm = crm
+        self._staff = staff
+        self._store = store
+        self._notifications = notifications
+        self._rules: RuleSet | None = None
 
+    @property
+    def settings(self) -> TasksSettings:
+        settings: TasksSettings = self.crm.settings("tasks")
+        return settings
 
-# -- delayed actions --------------------------------------------------------------
+    def rules(self) -> RuleSet:
+        """The rules from the configuration and from plugins' ``crm_task_rules``, compiled once."""
+        if self._rules is None:
+            self._rules = self.load_rules()
+        return self._rules
 
+    # -- loading --------------------------------------------------------------------
 
-def run_pending(crm: CRM, settings: TasksSettings, rules: RuleSet) -> int:
-    """Carry out the delayed actions whose time has come (worker job ``tasks.pending``)."""
-    from crm_hookspecs.events import from_payload
-    from crm_tasks.models import Firing, Pending, Task, TaskLink
+    def load_rules(self) -> RuleSet:
+        """The config's rules, then each plugin's ``crm_task_rules``, compiled and checked."""
+        from crm_core.config import structure_section
 
-    now = crm.clock.now().replace(microsecond=0)
-    with crm.transaction():
-        rows = list(
-            for_update(
-                Pending.select()
-                .where(Pending.done_at.is_null() & (Pending.run_at <= now))
-                .order_by(Pending.run_at, Pending.id),
-                crm.database,
-            )
-        )
-        if not rows:
+        crm = self.crm
+        sources: list[tuple[str, Sequence[RuleSettings]]] = [("plugins.tasks.rules", self.settings.rules)]
+        for plugin in crm.hooks.implementers("crm_task_rules"):
+            fn = crm.hooks.function("crm_task_rules", plugin)
+            assert fn is not None  # implementers() named the plugin
+            source = f"plugin {plugin!r} (crm_task_rules)"
+            try:
+                tables = fn(crm=crm) or ()
+            except CRMError:
+                raise
+            except Exception as exc:  # third-party code: say whose hook failed
+                raise PluginError(plugin, f"{source} failed: {type(exc).__name__}: {exc}") from exc
+            if not isinstance(tables, (list, tuple)):
+                raise ConfigError(f"{source}: return a list of rule dicts, not {type(tables).__name__}")
+            items = []
+            for i, table in enumerate(tables):
+                if isinstance(table, RuleSettings):
+                    items.append(table)
+                    continue
+                if not isinstance(table, dict):
+                    raise ConfigError(
+                        f"{source}: rule {i} must be a dict in the [[plugins.tasks.rules]] format, not {type(table).__name__}"
+                    )
+                items.append(structure_section(dict(table), RuleSettings, source, f"rules[{i}]"))
+            sources.append((source, items))
+        # the people the rules name, looked up once (by name when they are few; everyone for teams)
+        people, teams = people_named([item for _, batch in sources for item in batch])
+        roster = self._staff.roster(None if teams else people) if people or teams else None
+        rules: list[Rule] = []
+        names: dict[str, str] = {}
+        for source, batch in sources:
+            try:
+                compiled = compile_rules(batch, roster, source=source)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            for rule in compiled:
+                if rule.name in names:
+                    raise ConfigError(
+                        f"{source}: rule {rule.name!r} is already defined by {names[rule.name]}; rule names must be unique"
+                    )
+                names[rule.name] = source
+                rules.append(rule)
+        return RuleSet(rules)
+
+    # -- handling events ------------------------------------------------------------
+
+    def handle(self, events: Sequence[Any]) -> int:
+        """Track activity, cancel delayed actions of closed records, fire the rules; return the firings."""
+        from crm_tasks import inactivity
+
+        crm = self.crm
+        rules = self.rules()
+        if not inactivity.warehouse_source(crm):
+            inactivity.track(crm, events)
+        if any(r.only_if_open for r in rules.rules):
+            self._cancel_closed(events)
+        matches = rules.match(events)
+        if not matches:
             return 0
-        # a record counts as handled once a task linked to it is done
-        records = sorted({r.record_id for r in rows if r.record_id is not None})
-        handled: set[int] = set()
-        for start in range(0, len(records), CHUNK):
-            handled.update(
-                ref
-                for (ref,) in TaskLink.select(TaskLink.ref_id)
-                .join(Task)
-                .where(
-                    TaskLink.kind.in_(("request", "sale"))
-                    & TaskLink.ref_id.in_(records[start : start + CHUNK])
-                    & (Task.status == "done")
+        matches = self.not_fired(matches)
+        if not matches:
+            return 0
+        now = crm.clock.now().replace(microsecond=0)
+        delayed = [m for m in matches if m.rule.delay is not None]
+        if delayed:
+            self._schedule(delayed, now)
+        immediate = [m for m in matches if m.rule.delay is None]
+        rows = self.execute(immediate, now)
+        bulk_insert(
+            "tasks_firing",
+            FIRING_COLUMNS,
+            [firing_row(m, now, outcome, task_id, detail) for m, outcome, task_id, detail in rows],
+            database=crm.database,
+        )
+        return len(matches)
+
+    def fired_keys(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(rule, key)`` pairs the firing log already holds.
+
+        Looked up rule by rule (``rule = ? AND key IN (…)``), so that the unique
+        index on ``(rule, key)`` serves every look-up.
+        """
+        from crm_tasks.store import quote, rows_in
+
+        crm = self.crm
+        database = crm.database
+        by_rule: dict[str, set[str]] = {}
+        for rule, key in pairs:
+            by_rule.setdefault(rule, set()).add(key)
+        key_col = quote(database, "key")
+        sql = f"SELECT {key_col} FROM tasks_firing WHERE rule = {database.param} AND {key_col} {{in}}"
+        found: set[tuple[str, str]] = set()
+        for rule, keys in by_rule.items():
+            found.update((rule, k) for (k,) in rows_in(database, sql, sorted(keys), params=(rule,)))
+        return found
+
+    def not_fired(self, matches: Sequence[Match]) -> list[Match]:
+        """The matches the firing log does not hold yet (each once)."""
+        fired = self.fired_keys((m.rule.name, m.key) for m in matches)
+        out = []
+        for m in matches:
+            if (m.rule.name, m.key) not in fired:
+                fired.add((m.rule.name, m.key))  # an event twice in one batch fires once
+                out.append(m)
+        return out
+
+    def _schedule(self, matches: Sequence[Match], now: dt.datetime) -> None:
+        from crm_hookspecs.events import to_payload
+
+        crm = self.crm
+        rows = []
+        fired = []
+        for m in matches:
+            assert m.rule.delay is not None  # only rules with a delay are scheduled
+            due = now + m.rule.delay
+            type_name, payload = to_payload(m.event)
+            rows.append(
+                (
+                    m.rule.name,
+                    m.key,
+                    type_name,
+                    json.dumps(payload, default=str),
+                    db_time(due),
+                    m.record_id,
+                    m.contact_id,
                 )
+            )
+            fired.append(firing_row(m, now, "scheduled", None, f"due {due.isoformat()}"))
+        bulk_insert(
+            "tasks_pending",
+            ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"),
+            rows,
+            database=crm.database,
+        )
+        bulk_insert(
+            "tasks_firing",
+            FIRING_COLUMNS,
+            fired,
+            database=crm.database,
+        )
+
+    def _cancel_closed(self, events: Sequence[Any]) -> None:
+        """A sales record that closes cancels the delayed actions waiting for it to stay open."""
+        from crm_tasks.models import Pending
+
+        crm = self.crm
+        settings = self.settings
+        closed = set()
+        for e in events:
+            name = e.type_name
+            if name == "SaleClosed" or (name == "StageChanged" and e.new_stage in settings.closed_stages):
+                closed.add(e.record_id)
+        if not closed:
+            return
+        from crm_tasks.models import Firing
+
+        now = crm.clock.now()
+        for ids in batched(sorted(closed), CHUNK):
+            waiting = (
+                Pending.select(Pending.id, Pending.rule, Pending.key, Pending.record_id)
+                .where(Pending.record_id.in_(ids) & Pending.done_at.is_null())
                 .tuples()
                 .iterator()
             )
-        results: list[tuple[Any, str, int | None, str]] = []
-        matches = []
-        for row in rows:
-            rule = rules.by_name.get(row.rule)
-            if rule is None:
-                results.append((row, "failed", None, f"rule {row.rule!r} no longer exists"))
+            rows = list(waiting)
+            if not rows:
                 continue
-            if rule.only_if_open and row.record_id in handled:
-                results.append((row, "cancelled", None, f"a task for record {row.record_id} is done"))
-                continue
-            event = from_payload(row.event_type, json.loads(row.payload))
-            ids = event.contact_ids()
-            matches.append(
-                (
-                    row,
-                    Match(
-                        rule=rule, key=row.key, event=event, contact_id=ids[0] if ids else None, record_id=row.record_id
-                    ),
+            Pending.update(done_at=now, outcome="cancelled").where(Pending.id.in_([r[0] for r in rows])).execute()
+            for _, rule, key, record_id in rows:  # few: the requests closed in this batch
+                Firing.update(outcome="cancelled", detail=f"record {record_id} closed before the delay was over").where(
+                    (Firing.rule == rule) & (Firing.key == key)
+                ).execute()
+
+    # -- doing what the rules say ------------------------------------------------
+
+    def plan(self, matches: Sequence[Match], now: dt.datetime) -> list[Planned]:
+        """Render each match's task or notification (no writes)."""
+        cards = self._cards([m.contact_id for m in matches if m.contact_id is not None])
+        roster = self._staff.roster()
+        return [self._plan_one(m, cards, now, roster) for m in matches]
+
+    def _cards(self, ids: Sequence[int]) -> dict[int, Any]:
+        crm = self.crm
+        if not ids or not crm.has_plugin("contacts"):
+            return {}
+        contacts = crm.plugin("contacts")
+        out: dict[int, Any] = {}
+        for part in batched(sorted(set(ids)), CHUNK):
+            out.update((c.id, c) for c in contacts.cards(part))
+        return out
+
+    def _plan_one(self, m: Match, cards: dict[int, Any], now: dt.datetime, roster: Roster) -> Planned:
+        from crm_tasks.notify import Notice
+
+        crm = self.crm
+        rule = m.rule
+        contact = cards.get(m.contact_id) if m.contact_id is not None else None
+        if contact is None:
+            contact = MissingContact(m.contact_id)
+        ctx = Context(m, contact, now.astimezone(crm.tz))
+        try:
+            if rule.action == "task":
+                t = rule.settings.task
+                notes = []
+                assignee = render(t.assignee, ctx).strip() if t.assignee else None
+                member = roster.member(assignee) if assignee else None
+                if assignee and member is None:
+                    notes.append(f"assignee {assignee!r} is not a staff member: task left unassigned")
+                    assignee = None
+                elif member is not None:
+                    assignee = member.name
+                elif assignee == "" and t.assignee:
+                    notes.append(f"{t.assignee} is empty for this event: task left unassigned")
+                    assignee = None
+                links: list[tuple[str, int]] = []
+                if m.record_id is not None:
+                    links.append(
+                        (
+                            "request" if m.event is not None and m.event.type_name == "RequestReceived" else "sale",
+                            m.record_id,
+                        )
+                    )
+                for other in m.event.contact_ids()[1:] if m.event is not None else ():
+                    links.append(("contact", other))
+                draft = Draft(
+                    title=render(t.title, ctx).strip()[:300] or rule.name,
+                    kind=t.kind,
+                    assignee=assignee,
+                    team=(roster.team(t.team) or t.team) if t.team else None,
+                    due_at=(now + parse_duration(t.due_in)) if t.due_in else None,
+                    priority=PRIORITIES[t.priority],
+                    description=render(t.description, ctx),
+                    contact_id=m.contact_id,
+                    links=tuple(links),
+                    checklist=tuple(render(s, ctx) for s in t.checklist),
+                    questions=tuple(render(s, ctx) for s in t.questions),
+                    origin="inactivity" if rule.trigger == "inactivity" else "rule",
+                    origin_key=f"{'inactivity' if rule.trigger == 'inactivity' else 'rule'}:{rule.name}:{m.key}",
+                    rule=rule.name,
+                )
+                return Planned(m, draft=draft, detail="; ".join(notes))
+            n = rule.settings.notify
+            members: dict[str, Any] = {}
+            notes = []
+            for recipient in n.to:
+                name = render(recipient, ctx).strip()
+                if name.startswith("team:"):
+                    found = roster.team(name[5:])
+                    team = roster.teams.get(found) if found else None
+                    if not team:
+                        notes.append(f"{name!r} is not a team")
+                    for member in team or ():
+                        if member.active:
+                            members.setdefault(member.name, member)
+                elif (person := roster.member(name)) is not None:
+                    members.setdefault(person.name, person)
+                else:
+                    notes.append(f"{recipient} gave {name!r}, not a staff member")
+            if not members:
+                return Planned(m, detail="nobody to notify: " + "; ".join(notes), failed=True)
+            subject, text = render(n.subject, ctx), render(n.text, ctx)
+            notices = tuple(
+                Notice(
+                    key=f"tasks:rule:{rule.name}:{m.key}:{name}", kind="rule", member=member, subject=subject, text=text
+                )
+                for name, member in members.items()
+            )
+            return Planned(m, notices=notices, detail="; ".join(notes))
+        except Exception as exc:  # a template that cannot render for this event: logged as a failed firing
+            return Planned(m, detail=f"{type(exc).__name__}: {exc}", failed=True)
+
+    def execute(
+        self, matches: Sequence[Match], now: dt.datetime, *, checked: bool = True
+    ) -> list[tuple[Match, str, int | None, str]]:
+        """Do what the matches say; return ``(match, outcome, task id, detail)`` for the log.
+
+        ``checked``: the matches were filtered through the firing log already.
+        """
+        crm = self.crm
+        if not matches:
+            return []
+        planned = self.plan(matches, now)
+        drafts = [p.draft for p in planned if p.draft is not None]
+        created = {d.origin_key: tid for d, tid in self._store.create_many(drafts, checked=checked)} if drafts else {}
+        notices = [n for p in planned for n in p.notices]
+        if notices:
+            self._notifications.send(notices)
+        out: list[tuple[Match, str, int | None, str]] = []
+        for p in planned:
+            if p.failed:
+                crm.log.error("tasks rule %s failed for %s: %s", p.match.rule.name, p.match.key, p.detail)
+                out.append((p.match, "failed", None, p.detail))
+            elif p.draft is not None:
+                task_id = created.get(p.draft.origin_key)
+                outcome, detail = (
+                    ("created", p.detail) if task_id is not None else ("skipped", "the task already exists")
+                )
+                out.append((p.match, outcome, task_id, detail))
+            else:
+                who = ", ".join(n.member.name for n in p.notices)
+                out.append((p.match, "notified", None, f"to {who}" + (f"; {p.detail}" if p.detail else "")))
+        return out
+
+    # -- delayed actions --------------------------------------------------------------
+
+    def run_pending(self) -> int:
+        """Carry out the delayed actions whose time has come (worker job ``tasks.pending``)."""
+        from crm_hookspecs.events import from_payload
+        from crm_tasks.models import Firing, Pending, Task, TaskLink
+
+        crm = self.crm
+        rules = self.rules()
+        now = crm.clock.now().replace(microsecond=0)
+        with crm.transaction():
+            rows = list(
+                for_update(
+                    Pending.select()
+                    .where(Pending.done_at.is_null() & (Pending.run_at <= now))
+                    .order_by(Pending.run_at, Pending.id),
+                    crm.database,
                 )
             )
-        done = execute(crm, settings, [m for _, m in matches], now)
-        results += [(row, outcome, task_id, detail) for (row, _), (_, outcome, task_id, detail) in zip(matches, done)]
-        for row, outcome, task_id, detail in results:
-            Pending.update(done_at=now, outcome=outcome if outcome != "skipped" else "done").where(
-                Pending.id == row.id
-            ).execute()
-            Firing.update(outcome=outcome, task=task_id, detail=detail, fired_at=now).where(
-                (Firing.rule == row.rule) & (Firing.key == row.key)
-            ).execute()
-    return len(results)
-
-
-# -- reading the log, previews -----------------------------------------------------
-
-
-def firings(crm: CRM, rule: str | None = None, limit: int = 50) -> list[FiringInfo]:
-    from crm_tasks.models import Firing
-
-    with crm.activate():
-        query = Firing.select().order_by(Firing.id.desc()).limit(limit)
-        if rule is not None:
-            query = query.where(Firing.rule == rule)
-        return [
-            FiringInfo(f.id, f.rule, f.key, f.event_type, f.contact_id, f.fired_at, f.outcome, f.task_id, f.detail)
-            for f in query
-        ]
-
-
-def preview(
-    crm: CRM, settings: TasksSettings, matches: Sequence[Match], check_done: bool = True
-) -> list[dict[str, Any]]:
-    """What the matches would do, as rows for the CLI (nothing is written)."""
-    with crm.activate():
-        now = crm.clock.now().replace(microsecond=0)
-        fired: set[tuple[str, str]] = set()
-        if check_done and matches:
-            fired = fired_keys(crm, ((m.rule.name, m.key) for m in matches))
-        rows = []
-        for p in plan(crm, settings, matches, now):
-            m = p.match
-            row: dict[str, Any] = {
-                "rule": m.rule.name,
-                "trigger": m.event.type_name if m.event is not None else "inactivity",
-                "key": m.key,
-                "contact_id": m.contact_id,
-                "action": m.rule.action,
-                "when": (now + m.rule.delay).isoformat() if m.rule.delay else "now",
-                "state": "already fired" if (m.rule.name, m.key) in fired else ("fails" if p.failed else "would fire"),
-                "detail": p.detail,
-            }
-            if p.draft is not None:
-                d = p.draft
-                row.update(
-                    title=d.title,
-                    kind=d.kind,
-                    assignee=d.assignee,
-                    team=d.team,
-                    due_at=d.due_at.astimezone(crm.tz).isoformat() if d.due_at else None,
-                    checklist=list(d.checklist),
-                    questions=list(d.questions),
+            if not rows:
+                return 0
+            # a record counts as handled once a task linked to it is done
+            records = sorted({r.record_id for r in rows if r.record_id is not None})
+            handled: set[int] = set()
+            for part in batched(records, CHUNK):
+                handled.update(
+                    ref
+                    for (ref,) in TaskLink.select(TaskLink.ref_id)
+                    .join(Task)
+                    .where(TaskLink.kind.in_(("request", "sale")) & TaskLink.ref_id.in_(part) & (Task.status == "done"))
+                    .tuples()
+                    .iterator()
                 )
-            elif p.notices:
-                row.update(title=p.notices[0].subject, to=[n.member.name for n in p.notices], text=p.notices[0].text)
-            rows.append(row)
+            results: list[tuple[Any, str, int | None, str]] = []
+            matches = []
+            for row in rows:
+                rule = rules.by_name.get(row.rule)
+                if rule is None:
+                    results.append((row, "failed", None, f"rule {row.rule!r} no longer exists"))
+                    continue
+                if rule.only_if_open and row.record_id in handled:
+                    results.append((row, "cancelled", None, f"a task for record {row.record_id} is done"))
+                    continue
+                event = from_payload(row.event_type, json.loads(row.payload))
+                ids = event.contact_ids()
+                matches.append(
+                    (
+                        row,
+                        Match(
+                            rule=rule,
+                            key=row.key,
+                            event=event,
+                            contact_id=ids[0] if ids else None,
+                            record_id=row.record_id,
+                        ),
+                    )
+                )
+            done = self.execute([m for _, m in matches], now)
+            results += [
+                (row, outcome, task_id, detail) for (row, _), (_, outcome, task_id, detail) in zip(matches, done)
+            ]
+            for row, outcome, task_id, detail in results:
+                Pending.update(done_at=now, outcome=outcome if outcome != "skipped" else "done").where(
+                    Pending.id == row.id
+                ).execute()
+                Firing.update(outcome=outcome, task=task_id, detail=detail, fired_at=now).where(
+                    (Firing.rule == row.rule) & (Firing.key == row.key)
+                ).execute()
+        return len(results)
+
+    # -- reading the log, previews -----------------------------------------------------
+
+    def firings(self, rule: str | None = None, limit: int = 50) -> list[FiringInfo]:
+        """The firing log, newest first (of one rule, with ``rule``)."""
+        from crm_tasks.models import Firing
+
+        crm = self.crm
+        with crm.activate():
+            query = Firing.select().order_by(Firing.id.desc()).limit(limit)
+            if rule is not None:
+                query = query.where(Firing.rule == rule)
+            return [
+                FiringInfo(f.id, f.rule, f.key, f.event_type, f.contact_id, f.fired_at, f.outcome, f.task_id, f.detail)
+                for f in query
+            ]
+
+    def preview(self, matches: Sequence[Match], check_done: bool = True) -> list[dict[str, Any]]:
+        """What the matches would do, as rows for the CLI (nothing is written)."""
+        crm = self.crm
+        with crm.activate():
+            now = crm.clock.now().replace(microsecond=0)
+            fired: set[tuple[str, str]] = set()
+            if check_done and matches:
+                fired = self.fired_keys((m.rule.name, m.key) for m in matches)
+            rows = []
+            for p in self.plan(matches, now):
+                m = p.match
+                row: dict[str, Any] = {
+                    "rule": m.rule.name,
+                    "trigger": m.event.type_name if m.event is not None else "inactivity",
+                    "key": m.key,
+                    "contact_id": m.contact_id,
+                    "action": m.rule.action,
+                    "when": (now + m.rule.delay).isoformat() if m.rule.delay else "now",
+                    "state": "already fired"
+                    if (m.rule.name, m.key) in fired
+                    else ("fails" if p.failed else "would fire"),
+                    "detail": p.detail,
+                }
+                if p.draft is not None:
+                    d = p.draft
+                    row.update(
+                        title=d.title,
+                        kind=d.kind,
+                        assignee=d.assignee,
+                        team=d.team,
+                        due_at=d.due_at.astimezone(crm.tz).isoformat() if d.due_at else None,
+                        checklist=list(d.checklist),
+                        questions=list(d.questions),
+                    )
+                elif p.notices:
+                    row.update(
+                        title=p.notices[0].subject, to=[n.member.name for n in p.notices], text=p.notices[0].text
+                    )
+                rows.append(row)
+            return rows
+
+    def preview_recent(self, *, rule: str | None, since: dt.datetime | None, limit: int) -> list[dict[str, Any]]:
+        """Run the event and change rules (or ``rule`` alone) over recent events of the outbox, dry."""
+        crm = self.crm
+        rules = self.rules()
+        only = rules.by_name.get(rule) if rule else None
+        since = since or (crm.clock.now() - dt.timedelta(days=7))
+        rows: list[dict[str, Any]] = []
+        types = sorted(
+            {only.event_type}
+            if only is not None and only.event_type
+            else (rules.event_types if only is None else set())
+        )
+        with crm.activate():
+            if types:
+                logged = crm.events.read(types=types, since=since, limit=limit, newest_first=True)
+                rows += self.preview(rules.match([entry.event for entry in reversed(logged)], only=only))
         return rows
-
-
-def preview_recent(
-    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None, since: dt.datetime | None, limit: int
-) -> list[dict[str, Any]]:
-    """Run the rules over recent events of the outbox, and the inactivity scan, dry."""
-    from crm_tasks.inactivity import scan
-
-    only = rules.by_name.get(rule) if rule else None
-    since = since or (crm.clock.now() - dt.timedelta(days=7))
-    rows: list[dict[str, Any]] = []
-    types = sorted(
-        {only.event_type} if only is not None and only.event_type else (rules.event_types if only is None else set())
-    )
-    with crm.activate():
-        if types:
-            logged = crm.events.read(types=types, since=since, limit=limit, newest_first=True)
-            rows += preview(crm, settings, rules.match([entry.event for entry in reversed(logged)], only=only))
-    if only is None or only.trigger == "inactivity":
-        rows += scan(crm, settings, rules, rule=rule, dry_run=True)
-    return rows

@@ -33,14 +33,18 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from crm_core.errors import NotFoundError
-from crm_core.storage import bulk_insert
+from crm_core.storage import batched, bulk_insert
+from crm_tasks.notify import Notice
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-    from crm_tasks.rules import RuleSet
+    from crm_tasks.firing import RuleEngine
+    from crm_tasks.notify import Notifications
     from crm_tasks.settings import TasksSettings
+    from crm_tasks.staff import Staff
+    from crm_tasks.store import TaskStore
 
-__all__ = ["scan", "source", "track"]
+__all__ = ["InactivityScan", "period", "source", "track", "warehouse_source"]
 
 PAGE = 2000
 
@@ -90,8 +94,8 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
         return
     ids = sorted(set(state) | gone)
     old: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        for a in Activity.select().where(Activity.contact_id.in_(ids[start : start + 500])):
+    for part in batched(ids, 500):
+        for a in Activity.select().where(Activity.contact_id.in_(part)):
             old[a.contact_id] = {
                 "status": a.status,
                 "customer_since": a.customer_since,
@@ -118,9 +122,8 @@ def track(crm: CRM, events: Sequence[Any]) -> None:
         ):
             row["last_purchase"] = change["last_purchase"]
         rows.append((cid, row["status"], row["customer_since"], row["last_purchase"]))
-    touched = sorted(set(old))
-    for start in range(0, len(touched), 500):
-        Activity.delete().where(Activity.contact_id.in_(touched[start : start + 500])).execute()
+    for part in batched(sorted(set(old)), 500):
+        Activity.delete().where(Activity.contact_id.in_(part)).execute()
     bulk_insert(Activity, ("contact_id", "status", "customer_since", "last_purchase"), rows, database=crm.database)
 
 
@@ -189,122 +192,126 @@ def period(contact_id: int, last: dt.date | None, since: dt.date | None) -> tupl
 # -- the scan -------------------------------------------------------------------------
 
 
-@overload
-def scan(
-    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: Literal[True]
-) -> list[dict[str, Any]]: ...
-@overload
-def scan(
-    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False
-) -> list[dict[str, Any]] | int: ...
-def scan(
-    crm: CRM, settings: TasksSettings, rules: RuleSet, *, rule: str | None = None, dry_run: bool = False
-) -> list[dict[str, Any]] | int:
-    """Fire the inactivity rules (or preview them, ``dry_run``); return the count or the preview rows.
+class InactivityScan:
+    """The inactivity rules of one app, fired by the daily scan (worker job ``tasks.inactivity``)."""
 
-    Each page of candidates is its own transaction: a long scan commits as
-    it goes and, being keyed, resumes where it stopped if interrupted.
-    """
-    from crm_tasks import firing, notify
-    from crm_tasks.rules import Match
+    def __init__(
+        self, crm: CRM, staff: Staff, store: TaskStore, engine: RuleEngine, notifications: Notifications
+    ) -> None:
+        self.crm = crm
+        self._staff = staff
+        self._store = store
+        self._engine = engine
+        self._notifications = notifications
 
-    selected = rules.inactivity_rules()
-    if rule is not None:
-        selected = [r for r in selected if r.name == rule]
-        if not selected and rule not in rules.by_name:
-            raise NotFoundError(f"no rule {rule!r}; the rules are: {', '.join(rules.by_name) or 'none'}")
-    total = 0
-    preview: list[dict[str, Any]] = []
-    today = crm.today()
-    with crm.activate():
-        for r in selected:
-            assert r.days is not None  # compiling an inactivity rule checked that it has days
-            cutoff = today - dt.timedelta(days=r.days)
-            candidates = source(crm, cutoff)
-            while True:
-                page = list(itertools.islice(candidates, PAGE))
-                if not page:
-                    break
-                # most candidates were handled on an earlier day: drop them by key first
-                keyed = [(*period(cid, last, since), cid, last, since) for cid, last, since in page]
-                fired = firing.fired_keys(crm, ((r.name, key) for key, *_ in keyed))
-                matches = [
-                    Match(
-                        rule=r,
-                        key=key,
-                        event=None,
-                        contact_id=cid,
-                        extra={
-                            "contact_id": cid,
-                            "last_purchase": last.isoformat() if last else "never",
-                            "customer_since": since.isoformat() if since else None,
-                            # days quiet: since the period began (None when a warehouse cannot tell)
-                            "days": (today - began).days if began else None,
-                        },
-                    )
-                    for key, began, cid, last, since in keyed
-                    if (r.name, key) not in fired
-                ]
-                if not matches:
-                    continue
-                if dry_run:
-                    preview += firing.preview(crm, settings, matches, check_done=False)
-                    continue
-                with crm.transaction():
-                    fresh = firing._not_fired(matches)  # again, inside the transaction that writes
-                    if not fresh:
+    @property
+    def settings(self) -> TasksSettings:
+        settings: TasksSettings = self.crm.settings("tasks")
+        return settings
+
+    @overload
+    def scan(self, *, rule: str | None = None, dry_run: Literal[True]) -> list[dict[str, Any]]: ...
+    @overload
+    def scan(self, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int: ...
+    def scan(self, *, rule: str | None = None, dry_run: bool = False) -> list[dict[str, Any]] | int:
+        """Fire the inactivity rules (or preview them, ``dry_run``); return the count or the preview rows.
+
+        Each page of candidates is its own transaction: a long scan commits as
+        it goes and, being keyed, resumes where it stopped if interrupted.
+        """
+        from crm_tasks.firing import FIRING_COLUMNS, firing_row
+        from crm_tasks.rules import Match
+
+        crm, engine = self.crm, self._engine
+        rules = engine.rules()
+        selected = rules.inactivity_rules()
+        if rule is not None:
+            selected = [r for r in selected if r.name == rule]
+            if not selected and rule not in rules.by_name:
+                raise NotFoundError(f"no rule {rule!r}; the rules are: {', '.join(rules.by_name) or 'none'}")
+        total = 0
+        preview: list[dict[str, Any]] = []
+        today = crm.today()
+        with crm.activate():
+            for r in selected:
+                assert r.days is not None  # compiling an inactivity rule checked that it has days
+                cutoff = today - dt.timedelta(days=r.days)
+                candidates = source(crm, cutoff)
+                while True:
+                    page = list(itertools.islice(candidates, PAGE))
+                    if not page:
+                        break
+                    # most candidates were handled on an earlier day: drop them by key first
+                    keyed = [(*period(cid, last, since), cid, last, since) for cid, last, since in page]
+                    fired = engine.fired_keys((r.name, key) for key, *_ in keyed)
+                    matches = [
+                        Match(
+                            rule=r,
+                            key=key,
+                            event=None,
+                            contact_id=cid,
+                            extra={
+                                "contact_id": cid,
+                                "last_purchase": last.isoformat() if last else "never",
+                                "customer_since": since.isoformat() if since else None,
+                                # days quiet: since the period began (None when a warehouse cannot tell)
+                                "days": (today - began).days if began else None,
+                            },
+                        )
+                        for key, began, cid, last, since in keyed
+                        if (r.name, key) not in fired
+                    ]
+                    if not matches:
                         continue
-                    now = crm.clock.now().replace(microsecond=0)
-                    planned = firing.plan(crm, settings, fresh, now)
-                    drafts = [p.draft for p in planned if p.draft is not None]
-                    from crm_tasks import store
+                    if dry_run:
+                        preview += engine.preview(matches, check_done=False)
+                        continue
+                    with crm.transaction():
+                        fresh = engine.not_fired(matches)  # again, inside the transaction that writes
+                        if not fresh:
+                            continue
+                        now = crm.clock.now().replace(microsecond=0)
+                        planned = engine.plan(fresh, now)
+                        drafts = [p.draft for p in planned if p.draft is not None]
+                        created = {
+                            d.origin_key: tid for d, tid in self._store.create_many(drafts, notify=False, checked=True)
+                        }
+                        rows = []
+                        per_assignee: dict[str, list[tuple[int, str]]] = {}
+                        for p in planned:
+                            if p.failed:
+                                rows.append(firing_row(p.match, now, "failed", None, p.detail))
+                            elif p.draft is not None:
+                                tid = created.get(p.draft.origin_key)
+                                rows.append(firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail))
+                                if tid and p.draft.assignee:
+                                    per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
+                            else:
+                                self._notifications.send(p.notices)
+                                rows.append(firing_row(p.match, now, "notified", None, p.detail))
+                        bulk_insert("tasks_firing", FIRING_COLUMNS, rows, database=crm.database)
+                        if self.settings.reminders.on_assign:
+                            self._digest(r.name, per_assignee, now)
+                        total += len(fresh)
+        return preview if dry_run else total
 
-                    created = {
-                        d.origin_key: tid
-                        for d, tid in store.create_many(crm, drafts, settings, notify=False, checked=True)
-                    }
-                    rows = []
-                    per_assignee: dict[str, list[tuple[int, str]]] = {}
-                    for p in planned:
-                        if p.failed:
-                            rows.append(firing._firing_row(p.match, now, "failed", None, p.detail))
-                        elif p.draft is not None:
-                            tid = created.get(p.draft.origin_key)
-                            rows.append(
-                                firing._firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail)
-                            )
-                            if tid and p.draft.assignee:
-                                per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
-                        else:
-                            notify.send(crm, p.notices)
-                            rows.append(firing._firing_row(p.match, now, "notified", None, p.detail))
-                    bulk_insert("tasks_firing", firing._FIRING_COLUMNS, rows, database=crm.database)
-                    if settings.reminders.on_assign:
-                        _digest(crm, settings, r.name, per_assignee, now)
-                    total += len(fresh)
-    return preview if dry_run else total
-
-
-def _digest(
-    crm: CRM, settings: TasksSettings, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime
-) -> None:
-    """One e-mail per assignee for a page of new tasks, not one per task."""
-    from crm_tasks import notify
-
-    notices = []
-    for name, tasks in per_assignee.items():
-        member = settings.member(name)
-        if member is None:
-            continue
-        lines = "\n".join(f"  #{tid}  {title}" for tid, title in tasks[:50])
-        more = f"\n  … and {len(tasks) - 50} more (crm tasks list --assignee {name})" if len(tasks) > 50 else ""
-        notices.append(
-            notify.Notice(
-                key=f"tasks:digest:{rule}:{name}:{now.strftime('%Y%m%dT%H%M%S')}:{tasks[0][0]}",
-                kind="assigned",
-                member=member,
-                subject=f"{len(tasks)} new task(s) for you from rule {rule}",
-                text=f"Rule {rule} gave you {len(tasks)} task(s):\n\n{lines}{more}\n",
+    def _digest(self, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
+        """One e-mail per assignee for a page of new tasks, not one per task."""
+        roster = self._staff.roster(per_assignee)
+        notices = []
+        for name, tasks in per_assignee.items():
+            member = roster.member(name)
+            if member is None:
+                continue
+            lines = "\n".join(f"  #{tid}  {title}" for tid, title in tasks[:50])
+            more = f"\n  … and {len(tasks) - 50} more (crm tasks list --assignee {name})" if len(tasks) > 50 else ""
+            notices.append(
+                Notice(
+                    key=f"tasks:digest:{rule}:{name}:{now.strftime('%Y%m%dT%H%M%S')}:{tasks[0][0]}",
+                    kind="assigned",
+                    member=member,
+                    subject=f"{len(tasks)} new task(s) for you from rule {rule}",
+                    text=f"Rule {rule} gave you {len(tasks)} task(s):\n\n{lines}{more}\n",
+                )
             )
-        )
-    notify.send(crm, notices)
+        self._notifications.send(notices)

@@ -8,7 +8,6 @@ already queued: two workers, or a job run twice, send it once.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -16,55 +15,69 @@ import attrs
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-    from crm_tasks.settings import StaffMember
+    from crm_tasks.staff import Member
 
-__all__ = ["Notice", "send"]
+__all__ = ["Notice", "Notifications"]
 
 
 @attrs.frozen
 class Notice:
     key: str
     kind: str
-    member: StaffMember
+    member: Member
     subject: str
     text: str
     task_id: int | None = None
 
 
-def send(crm: CRM, notices: Iterable[Notice]) -> int:
-    """Queue each notice not sent before; return how many were queued.
+class Notifications:
+    """The e-mails the tasks plugin sends to the people who do the tasks."""
 
-    Set-based: one look-up of the keys already recorded, one bulk insert of
-    the new ``tasks_reminder`` rows, one ``crm.mail.queue_many``. Call
-    inside a transaction: the records and the queued messages commit
-    together, or neither does. A key recorded concurrently by another
-    worker makes the insert fail on the unique key, so the transaction rolls
-    back instead of sending twice.
-    """
-    from crm_core.mail import OutgoingMessage
-    from crm_core.storage import bulk_insert
-    from crm_tasks.models import Reminder
-    from crm_tasks.store import quote, rows_in
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
 
-    notices = list(notices)
-    if not notices:
-        return 0
-    database = crm.database
-    sql = f"SELECT {quote(database, 'key')} FROM tasks_reminder WHERE {quote(database, 'key')} {{in}}"
-    sent = {k for (k,) in rows_in(database, sql, [n.key for n in notices])}
-    fresh: list[Notice] = []
-    for notice in notices:
-        if notice.key not in sent:
-            sent.add(notice.key)
-            fresh.append(notice)
-    if not fresh:
-        return 0
-    now = crm.clock.now().astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
-    bulk_insert(
-        Reminder,
-        ("key", "task_id", "kind", "recipient", "subject", "sent_at"),
-        ((n.key, n.task_id, n.kind, n.member.name, n.subject[:300], now) for n in fresh),
-        database=crm.database,
-    )
-    queued: int = crm.mail.queue_many(OutgoingMessage(n.member.email, n.subject, n.text, key=n.key) for n in fresh)
-    return queued
+    def send(self, items: Iterable[Notice]) -> int:
+        """Queue each notice not sent before; return how many were queued.
+
+        Set-based: one look-up of the keys already recorded, one bulk insert of
+        the new ``tasks_reminder`` rows, one ``crm.mail.queue_many``. Call
+        inside a transaction: the records and the queued messages commit
+        together, or neither does. A key recorded concurrently by another
+        worker makes the insert fail on the unique key, so the transaction rolls
+        back instead of sending twice.
+        """
+        from crm_core.mail import OutgoingMessage
+        from crm_core.storage import bulk_insert
+        from crm_tasks.models import Reminder
+        from crm_tasks.store import quote, rows_in
+
+        crm = self.crm
+        notices = []
+        for notice in items:
+            if notice.member.email:
+                notices.append(notice)
+            else:
+                crm.log.warning("tasks: %s has no e-mail address; no %s notice sent", notice.member.name, notice.kind)
+        if not notices:
+            return 0
+        database = crm.database
+        sql = f"SELECT {quote(database, 'key')} FROM tasks_reminder WHERE {quote(database, 'key')} {{in}}"
+        sent = {k for (k,) in rows_in(database, sql, [n.key for n in notices])}
+        fresh: list[Notice] = []
+        for notice in notices:
+            if notice.key not in sent:
+                sent.add(notice.key)
+                fresh.append(notice)
+        if not fresh:
+            return 0
+        now = crm.clock.now().replace(microsecond=0)
+        bulk_insert(
+            Reminder,
+            ("key", "task_id", "kind", "recipient", "subject", "sent_at"),
+            ((n.key, n.task_id, n.kind, n.member.name, n.subject[:300], now) for n in fresh),
+            database=crm.database,
+        )
+        queued: int = crm.mail.queue_many(
+            OutgoingMessage(n.member.email or "", n.subject, n.text, key=n.key) for n in fresh
+        )
+        return queued

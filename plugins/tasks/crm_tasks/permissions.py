@@ -23,7 +23,12 @@ PERMISSIONS: list[PermissionSpec | RecordTypeSpec] = [
         "Change, reassign, complete and reopen tasks; tick checklists; answer call questions.",
         record_type="tasks.task",
     ),
-    PermissionSpec("tasks.delete", "Cancel and delete tasks.", record_type="tasks.task"),
+    PermissionSpec(
+        "tasks.delete", "Delete tasks for good, with their checklists and questions.", record_type="tasks.task"
+    ),
     PermissionSpec("tasks.rules.read", "See the rules and recurring tasks that make tasks on their own."),
-    PermissionSpec("tasks.rules.edit", "Define and change rules and recurring tasks."),
+    PermissionSpec(
+        "tasks.rules.manage",
+        "Define and change recurring tasks and run the rules' jobs by hand (they make tasks for everyone).",
+    ),
 ]

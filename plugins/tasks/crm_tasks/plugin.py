@@ -55,6 +55,14 @@ def crm_startup(crm: Any) -> None:
     # stops the app with its message, as a bad setting does, instead of
     # failing later on every event the worker delivers
     crm.plugin("tasks").rules()
+    if crm.settings("tasks").staff:
+        from crm_tasks.staff import DEPRECATION
+
+        crm.log.warning("%s", DEPRECATION, extra={"crm_plugin": "tasks"})
+        # and among the plugin's warnings, which 'crm doctor' lists
+        record = crm.plugins.get("tasks")
+        if record is not None and DEPRECATION not in record.warnings:
+            record.warnings = (*record.warnings, DEPRECATION)
 
 
 @hookimpl
@@ -96,28 +104,28 @@ def crm_demo_data(crm: Any) -> list[str]:
 
 @hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
-    from crm_tasks.privacy import export
+    from crm_tasks.personal import export
 
     return export(crm, contact_id)
 
 
 @hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int:
-    from crm_tasks.privacy import erase
+    from crm_tasks.personal import erase
 
     return erase(crm, contact_id)
 
 
 @hookimpl
 def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    from crm_tasks.privacy import merged
+    from crm_tasks.personal import merged
 
     return merged(crm, survivor_id, merged_id)
 
 
 @hookimpl
 def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
-    from crm_tasks.privacy import unmerged
+    from crm_tasks.personal import unmerged
 
     unmerged(crm, survivor_id, merged_id, moved)
 

@@ -19,7 +19,8 @@ import attrs
 
 if TYPE_CHECKING:
     from crm_hookspecs.events import Event
-    from crm_tasks.settings import RuleSettings, TasksSettings
+    from crm_tasks.settings import RuleSettings
+    from crm_tasks.staff import Roster
 
 __all__ = ["Match", "Rule", "RuleSet", "compile_rules", "render"]
 
@@ -192,9 +193,34 @@ def _fires_on(rule: Rule, event: Event) -> bool:
 # -- compiling ----------------------------------------------------------------
 
 
-def compile_rules(items: Sequence[RuleSettings], settings: TasksSettings, source: str) -> list[Rule]:
-    """Check and compile rule tables; ``ValueError`` names the rule and the fix."""
-    return [_compile(item, settings, source) for item in items]
+def compile_rules(items: Sequence[RuleSettings], roster: Roster | None, source: str) -> list[Rule]:
+    """Check and compile rule tables; ``ValueError`` names the rule and the fix.
+
+    The people and teams the rules name are checked against ``roster``
+    (the CRM users, or the configured staff); with ``None`` they are not
+    (the configuration is checked before the users can be read).
+    """
+    return [_compile(item, roster, source) for item in items]
+
+
+def people_named(items: Sequence[RuleSettings]) -> tuple[set[str], bool]:
+    """The people the rules name literally (not through a placeholder), and whether they name a team."""
+    names: set[str] = set()
+    teams = False
+    for item in items:
+        if item.task is not None:
+            if item.task.assignee and not _placeholders(item.task.assignee):
+                names.add(item.task.assignee)
+            teams = teams or bool(item.task.team)
+        if item.notify is not None:
+            for recipient in item.notify.to:
+                if _placeholders(recipient):
+                    continue
+                if recipient.startswith("team:"):
+                    teams = True
+                else:
+                    names.add(recipient)
+    return names, teams
 
 
 def _event_class(name: str) -> type:
@@ -208,15 +234,15 @@ def _event_class(name: str) -> type:
     return cls
 
 
-def _compile(item: RuleSettings, settings: TasksSettings, source: str) -> Rule:
+def _compile(item: RuleSettings, roster: Roster | None, source: str) -> Rule:
     where = f"rule {item.name!r}"
     try:
-        return _compile_checked(item, settings, source)
+        return _compile_checked(item, roster, source)
     except ValueError as exc:
         raise ValueError(f"{where} ({source}): {exc}") from None
 
 
-def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -> Rule:
+def _compile_checked(item: RuleSettings, roster: Roster | None, source: str) -> Rule:
     from crm_tasks.settings import parse_duration
 
     fields: set[str] = set(_COMMON)
@@ -263,10 +289,10 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
             + [(f"task.questions[{i}]", s) for i, s in enumerate(t.questions)]
         ):
             check_template(text, fields, label)
-        if t.assignee and not _placeholders(t.assignee) and settings.member(t.assignee) is None:
-            raise ValueError(f"task.assignee {t.assignee!r} is not a staff member; {_staff_hint(settings)}")
-        if t.team and t.team not in settings.teams:
-            raise ValueError(f"task.team {t.team!r} is not a team; {_team_hint(settings)}")
+        if roster is not None and t.assignee and not _placeholders(t.assignee) and roster.member(t.assignee) is None:
+            raise ValueError(f"task.assignee {t.assignee!r} is not a staff member; {_staff_hint(roster)}")
+        if roster is not None and t.team and roster.team(t.team) is None:
+            raise ValueError(f"task.team {t.team!r} is not a team; {_team_hint(roster)}")
     else:
         if item.notify is None:
             raise ValueError("action 'notify' needs a [notify] table with to, subject and text")
@@ -279,13 +305,13 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
         check_template(n.text, fields, "notify.text")
         for i, recipient in enumerate(n.to):
             check_template(recipient, fields, f"notify.to[{i}]")
-            if _placeholders(recipient):
+            if _placeholders(recipient) or roster is None:
                 continue
             if recipient.startswith("team:"):
-                if recipient[5:] not in settings.teams:
-                    raise ValueError(f"notify.to: {recipient[5:]!r} is not a team; {_team_hint(settings)}")
-            elif settings.member(recipient) is None:
-                raise ValueError(f"notify.to: {recipient!r} is not a staff member; {_staff_hint(settings)}")
+                if roster.team(recipient[5:]) is None:
+                    raise ValueError(f"notify.to: {recipient[5:]!r} is not a team; {_team_hint(roster)}")
+            elif roster.member(recipient) is None:
+                raise ValueError(f"notify.to: {recipient!r} is not a staff member; {_staff_hint(roster)}")
     if item.only_if_open:
         if not item.delay:
             raise ValueError('only_if_open needs delay = "...": it is checked when the delay is over')
@@ -312,13 +338,17 @@ def _compile_checked(item: RuleSettings, settings: TasksSettings, source: str) -
     )
 
 
-def _staff_hint(settings: TasksSettings) -> str:
-    names = ", ".join(m.name for m in settings.staff) or "none yet"
+def _staff_hint(roster: Roster) -> str:
+    names = roster.names() or "none yet"
+    if roster.source == "users":
+        return f"add the user with 'crm users add NAME' (users: {names})"
     return f"add it to [[plugins.tasks.staff]] (staff: {names})"
 
 
-def _team_hint(settings: TasksSettings) -> str:
-    teams = ", ".join(sorted(settings.teams)) or "none yet"
+def _team_hint(roster: Roster) -> str:
+    teams = ", ".join(sorted(roster.teams)) or "none yet"
+    if roster.source == "users":
+        return f"add the team with 'crm teams add NAME' and put users in it (teams: {teams})"
     return f'give a staff member teams = ["..."] (teams: {teams})'
 
 

@@ -1,11 +1,12 @@
-"""``[plugins.tasks]``: staff, reminders and rules, validated when the app starts.
+"""``[plugins.tasks]``: reminders, rules and (deprecated) staff, validated when the app starts.
 
-The staff list lives in the configuration, not in a table of the plugin:
-staff members are the people who run the CRM (its operators), declared by
-whoever deploys it, and every rule names them (``assignee = "ana"``,
-``to = ["team:sales"]``). Keeping them in the file lets a rule that names an
-unknown person or team fail when the configuration is loaded, before any
-event reaches it, and keeps one place that says who works here.
+The people tasks are given to are CRM users (``crm users``), and the teams
+the kernel's teams; the rules name them (``assignee = "ana"``,
+``to = ["team:sales"]``), and the names are checked when the app starts
+(:mod:`crm_tasks.staff`). ``[[plugins.tasks.staff]]``, where they were
+declared before users existed, is still read for one release: the migration
+``0002_staff_users`` made each listed member a user, and while no CRM user
+exists the list is used as before. Setting it logs a deprecation warning.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class RuleSettings:
 class TasksSettings:
     """``[plugins.tasks]``."""
 
+    #: deprecated: the people tasks are given to are CRM users (``crm users``); read for one release
     staff: list[StaffMember] = attrs.field(factory=list)
     reminders: ReminderSettings = attrs.field(factory=ReminderSettings)
     rules: list[RuleSettings] = attrs.field(factory=list)
@@ -212,11 +214,13 @@ class TasksSettings:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"rule name {dupes[0]!r} is used twice; rule names must be unique")
-        # templates, conditions and names are checked against the events and the staff now
-        compile_rules(self.rules, self, source="plugins.tasks.rules")
+        # templates and conditions are checked against the events now; the names of
+        # people and teams when the app starts, against the users (crm_startup)
+        compile_rules(self.rules, None, source="plugins.tasks.rules")
 
     @property
     def teams(self) -> dict[str, list[StaffMember]]:
+        """The configured staff's teams (deprecated with the staff list: see :class:`crm_tasks.staff.Staff`)."""
         out: dict[str, list[StaffMember]] = {}
         for member in self.staff:
             for team in member.teams:
@@ -224,6 +228,7 @@ class TasksSettings:
         return out
 
     def member(self, name: str) -> StaffMember | None:
+        """The configured staff member ``name`` (deprecated: see :class:`crm_tasks.staff.Staff`)."""
         for member in self.staff:
             if member.name == name:
                 return member

@@ -212,7 +212,9 @@ def test_assign_checks_the_staff_list(tasks_app):
     api = tasks_app().plugin("tasks")
     task = api.add("Follow up", kind="follow-up")
     with pytest.raises(
-        ValidationError, match=r"unknown assignee 'bob': not a staff member \(staff: ana, luis, marta, old\)"
+        ValidationError,
+        match=r"unknown assignee 'bob': no CRM user has that name \(users: ana, luis, marta, old\); "
+        "add one with: crm users add bob",
     ):
         api.assign(task.id, "bob")
     with pytest.raises(ValidationError, match="name an assignee or a team"):

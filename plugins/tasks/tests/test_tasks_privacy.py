@@ -91,3 +91,12 @@ def test_crm_erase_personal_data_empties_carried_out_actions_and_rule_notices_ab
         payloads = {p.contact_id: p.payload for p in Pending.select()}
     assert subjects == ["(notice about an erased contact)"] * 2 + ["Bob Ray changed"] * 2
     assert payloads[7] == "{}" and "bob@new.example" in payloads[8]
+
+
+def test_the_old_module_name_still_works():
+    """``crm_tasks.privacy`` is a deprecated re-export of ``crm_tasks.personal`` until contract 2.0."""
+    from crm_tasks import personal, privacy
+
+    assert "Deprecated" in (privacy.__doc__ or "")
+    for name in ("export", "erase", "merged", "unmerged"):
+        assert getattr(privacy, name) is getattr(personal, name)

@@ -1,4 +1,9 @@
-"""Staff actions: meeting notes, calls and e-mails logged against a contact or a sale."""
+"""Staff actions: meeting notes, calls and e-mails logged against a contact or a sale.
+
+A user reads and logs them (``warehouse.actions.read`` / ``.create``) only
+for contacts in their ``contacts.read`` scope, and against a sale only one
+they may read.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,16 @@ from crm_warehouse.checks import check_id, check_text
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_warehouse.contact_scope import ContactScope
     from crm_warehouse.models import StaffActionRow
+    from crm_warehouse.sales import SalesBook
 
-__all__ = ["ACTION_KINDS", "StaffAction", "StaffLog"]
+__all__ = ["ACTION_KINDS", "StaffAction", "StaffLog", "action_of"]
 
 ACTION_KINDS = ("note", "call", "meeting", "email")
 MAX_BODY = 100_000
+READ = "warehouse.actions.read"
+CREATE = "warehouse.actions.create"
 
 
 @attrs.frozen
@@ -36,7 +45,7 @@ class StaffAction:
         return attrs.asdict(self)
 
 
-def _view(row: StaffActionRow) -> StaffAction:
+def action_of(row: StaffActionRow) -> StaffAction:
     return StaffAction(
         id=row.id,
         kind=row.kind,
@@ -53,8 +62,10 @@ def _view(row: StaffActionRow) -> StaffAction:
 class StaffLog:
     """``crm.plugin("warehouse").actions``: log and read staff actions."""
 
-    def __init__(self, crm: CRM) -> None:
+    def __init__(self, crm: CRM, sales: SalesBook, contacts: ContactScope) -> None:
         self.crm = crm
+        self._sales = sales
+        self._contacts = contacts
 
     def log(
         self,
@@ -72,10 +83,15 @@ class StaffLog:
 
         Give a contact, a sale or both; with a sale alone the note is about the
         sale's contact. ``occurred_at`` (aware; default now) is when the call
-        or meeting took place, never in the future.
+        or meeting took place, never in the future. ``author`` defaults to
+        the acting user's name.
         """
         from crm_hookspecs.events import StaffActionLogged
-        from crm_warehouse.models import SaleRow, StaffActionRow
+        from crm_warehouse.models import StaffActionRow
+
+        self.crm.authz.require(CREATE)
+        if author is None and self.crm.current_user is not None:
+            author = self.crm.current_user.name
 
         if kind not in ACTION_KINDS:
             raise ValidationError(f"kind {kind!r} is not one of {', '.join(ACTION_KINDS)}")
@@ -101,11 +117,10 @@ class StaffLog:
         with self.crm.transaction():
             sale = None
             if sale_id is not None:
-                sale = SaleRow.get_or_none(SaleRow.id == check_id(sale_id, "sales record"))
-                if sale is None:
-                    raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
+                sale = self._sales.get(check_id(sale_id, "sales record"))  # NotFoundError, PermissionDenied
                 if contact is None:
                     contact = sale.contact_id
+            self._contacts.require(contact)
             if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                 self.crm.plugin("contacts").card(contact)  # NotFoundError names the contact
             row = StaffActionRow.create(
@@ -129,16 +144,18 @@ class StaffLog:
                     channel=channel,
                 )  # fmt: skip
             )
-            return _view(row)
+            return action_of(row)
 
     def get(self, action_id: int) -> StaffAction:
         from crm_warehouse.models import StaffActionRow
 
+        self.crm.authz.require(READ)
         with self.crm.activate():
             row = StaffActionRow.get_or_none(StaffActionRow.id == check_id(action_id, "staff action"))
             if row is None:
-                raise NotFoundError(f"staff action {action_id} does not exist; 'crm warehouse notes' lists them")
-            return _view(row)
+                raise NotFoundError(f"staff action {action_id} does not exist; 'crm warehouse actions' lists them")
+            self._contacts.require(row.contact_id)
+            return action_of(row)
 
     def list(
         self,
@@ -149,10 +166,11 @@ class StaffLog:
         author: str | None = None,
         limit: int = 50,
     ) -> list[StaffAction]:
-        """Staff actions matching every filter given, the most recent first."""
+        """Staff actions matching every filter given, the most recent first (about contacts in the user's scope)."""
         from crm_warehouse.models import StaffActionRow as A
 
-        query = A.select().order_by(A.occurred_at.desc(), A.id.desc())
+        self.crm.authz.require(READ)
+        query = self._contacts.restrict(A.select(), A.contact_id).order_by(A.occurred_at.desc(), A.id.desc())
         if contact_id is not None:
             query = query.where(A.contact_id == check_id(contact_id, "contact"))
         if sale_id is not None:
@@ -166,4 +184,4 @@ class StaffLog:
         if not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         with self.crm.activate():
-            return [_view(row) for row in query.limit(limit)]
+            return [action_of(row) for row in query.limit(limit)]

@@ -6,6 +6,10 @@ into place, so a half-written blob never has the final name. The same
 content attached twice, to one record or many, is stored once; each
 attachment is a row of its own (name, type, size, uploader). ``verify``
 re-hashes every blob and reports missing and altered files.
+
+A user attaches and reads documents (``warehouse.documents.create`` /
+``.read``) only for contacts in their ``contacts.read`` scope, and attaches
+to a sale only one they may read; ``verify`` is ``warehouse.admin``'s.
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ from crm_warehouse.checks import check_id, check_text
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_warehouse.contact_scope import ContactScope
     from crm_warehouse.models import DocumentRow
+    from crm_warehouse.sales import SalesBook
     from crm_warehouse.settings import WarehouseSettings
 
-__all__ = ["Document", "DocumentProblem", "DocumentStore"]
+__all__ = ["Document", "DocumentProblem", "DocumentStore", "blob_path", "document_of", "documents_root"]
 
 CHUNK = 1 << 20
+READ = "warehouse.documents.read"
+CREATE = "warehouse.documents.create"
+ADMIN = "warehouse.admin"
 
 
 class DocumentError(CRMError):
@@ -73,7 +82,7 @@ class DocumentProblem:
         return attrs.asdict(self)
 
 
-def _view(row: DocumentRow, deduplicated: bool = False) -> Document:
+def document_of(row: DocumentRow, deduplicated: bool = False) -> Document:
     return Document(
         id=row.id,
         name=row.name,
@@ -89,15 +98,27 @@ def _view(row: DocumentRow, deduplicated: bool = False) -> Document:
     )
 
 
+def documents_root(crm: CRM) -> Path:
+    """The folder the stored files live in (``plugins.warehouse.documents_dir``)."""
+    return crm.config.resolve_path(crm.settings("warehouse").documents_dir)
+
+
+def blob_path(root: Path, sha256: str) -> Path:
+    """Where the file with this SHA-256 is stored under ``root``."""
+    return root / sha256[:2] / sha256[2:4] / sha256
+
+
 class DocumentStore:
     """``crm.plugin("warehouse").documents``: attach, open, list and verify documents."""
 
-    def __init__(self, crm: CRM) -> None:
+    def __init__(self, crm: CRM, sales: SalesBook, contacts: ContactScope) -> None:
         self.crm = crm
+        self._sales = sales
+        self._contacts = contacts
 
     @property
     def root(self) -> Path:
-        return self.crm.config.resolve_path(self.crm.settings("warehouse").documents_dir)
+        return documents_root(self.crm)
 
     @property
     def max_bytes(self) -> int:
@@ -105,7 +126,9 @@ class DocumentStore:
         return settings.max_document_bytes
 
     def path_of(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        """Where the stored file with this SHA-256 lives (for who may read documents)."""
+        self.crm.authz.require(READ)
+        return blob_path(self.root, sha256)
 
     # -- writing ---------------------------------------------------------------
 
@@ -159,9 +182,14 @@ class DocumentStore:
         The same content attached again to the same record under the same
         name returns the existing document; under another name or to another
         record it makes a new document sharing the stored file.
+        ``uploaded_by`` defaults to the acting user's name.
         """
         from crm_hookspecs.events import DocumentAttached
-        from crm_warehouse.models import BlobRow, DocumentRow, SaleRow
+        from crm_warehouse.models import BlobRow, DocumentRow
+
+        self.crm.authz.require(CREATE)
+        if uploaded_by is None and self.crm.current_user is not None:
+            uploaded_by = self.crm.current_user.name
 
         if contact_id is None and sale_id is None:
             raise ValidationError(
@@ -205,16 +233,14 @@ class DocumentStore:
         finally:
             if handle is not source:
                 handle.close()
-        final = self.path_of(sha)
+        final = blob_path(self.root, sha)
         try:
             with self.crm.transaction():
-                sale_row = None
                 if sale is not None:
-                    sale_row = SaleRow.get_or_none(SaleRow.id == sale)
-                    if sale_row is None:
-                        raise NotFoundError(f"sales record {sale} does not exist; 'crm sales list' shows the records")
+                    sale_record = self._sales.get(sale)  # NotFoundError, PermissionDenied
                     if contact is None:
-                        contact = sale_row.contact_id
+                        contact = sale_record.contact_id
+                self._contacts.require(contact)
                 if contact_id is not None and self.crm.has_plugin("contacts"):  # a sale's contact is known already
                     self.crm.plugin("contacts").card(contact)
                 # the content was hashed on the way in: putting it in place also repairs
@@ -232,7 +258,7 @@ class DocumentStore:
                     .first()
                 )
                 if existing is not None:
-                    return _view(existing, deduplicated=True)
+                    return document_of(existing, deduplicated=True)
                 now = self.crm.clock.now()
                 blob_known = BlobRow.get_or_none(BlobRow.sha256 == sha) is not None
                 if not blob_known:
@@ -261,25 +287,28 @@ class DocumentStore:
                         channel=channel,
                     )  # fmt: skip
                 )
-                return _view(row, deduplicated=blob_known)
+                return document_of(row, deduplicated=blob_known)
         finally:
             tmp.unlink(missing_ok=True)
 
     # -- reading ---------------------------------------------------------------
 
     def get(self, document_id: int) -> Document:
+        """One document's details (not its content: :meth:`open`, :meth:`read_bytes`)."""
         from crm_warehouse.models import DocumentRow
 
+        self.crm.authz.require(READ)
         with self.crm.activate():
             row = DocumentRow.get_or_none(DocumentRow.id == check_id(document_id, "document"))
             if row is None:
                 raise NotFoundError(f"document {document_id} does not exist; 'crm warehouse documents' lists them")
-            return _view(row)
+            self._contacts.require(row.contact_id)
+            return document_of(row)
 
     def open(self, document_id: int) -> BinaryIO:
         """The stored file, opened for reading (:meth:`read_bytes` also checks its hash)."""
         doc = self.get(document_id)
-        path = self.path_of(doc.sha256)
+        path = blob_path(self.root, doc.sha256)
         try:
             return open(path, "rb")
         except FileNotFoundError:
@@ -299,15 +328,21 @@ class DocumentStore:
         return data
 
     def list(self, *, contact_id: int | None = None, sale_id: int | None = None, limit: int = 100) -> list[Document]:
+        """Documents, newest first (attached to contacts in the user's scope)."""
         from crm_warehouse.models import DocumentRow as D
 
-        query = D.select().order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
+        self.crm.authz.require(READ)
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
+        query = (
+            self._contacts.restrict(D.select(), D.contact_id).order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
+        )
         if contact_id is not None:
             query = query.where(D.contact_id == check_id(contact_id, "contact"))
         if sale_id is not None:
             query = query.where(D.sale == check_id(sale_id, "sales record"))
         with self.crm.activate():
-            return [_view(row) for row in query]
+            return [document_of(row) for row in query]
 
     # -- checking --------------------------------------------------------------
 
@@ -331,14 +366,17 @@ class DocumentStore:
 
     def verify(self) -> tuple[int, builtins.list[DocumentProblem]]:
         """Re-hash every stored file; return (files checked, problems found)."""
+        from crm_core.storage import batched
         from crm_warehouse.models import DocumentRow
+
+        self.crm.authz.require(ADMIN)
 
         checked = 0
         problems: list[tuple[str, str, Path]] = []
         with self.crm.activate():
             for sha, _size in self._blobs():
                 checked += 1
-                path = self.path_of(sha)
+                path = blob_path(self.root, sha)
                 try:
                     digest = hashlib.sha256()
                     with open(path, "rb") as fh:
@@ -353,11 +391,8 @@ class DocumentStore:
                 if digest.hexdigest() != sha:
                     problems.append((sha, "altered (content no longer matches its SHA-256)", path))
             users: dict[str, list[int]] = {}
-            shas = [sha for sha, _, _ in problems]
-            for start in range(0, len(shas), 500):
-                query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(
-                    DocumentRow.blob.in_(shas[start : start + 500])
-                )
+            for shas in batched([sha for sha, _, _ in problems], 500):
+                query = DocumentRow.select(DocumentRow.blob, DocumentRow.id).where(DocumentRow.blob.in_(shas))
                 for sha, doc_id in query.tuples().iterator():
                     users.setdefault(sha, []).append(doc_id)
         return checked, [

@@ -1,4 +1,10 @@
-"""Reading history back: a contact's timeline, its fields on a past date, the audit trail."""
+"""Reading history back: a contact's timeline, its fields on a past date, the audit trail.
+
+:class:`History` is the service the API delegates to: it checks
+``warehouse.history.read`` and keeps to the contacts in the acting user's
+``contacts.read`` scope (the audit in SQL). The module functions do the
+reading for the trusted callers.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crm_core.clock import aware_utc, naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_warehouse.catalog import KINDS, summarize
 from crm_warehouse.checks import check_id
-from crm_warehouse.store import aware_utc, naive_utc
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_hookspecs.records import TimelineEntry
+    from crm_warehouse.contact_scope import ContactScope
 
-__all__ = ["AuditEntry", "as_of", "audit", "end_of", "timeline"]
+__all__ = ["AuditEntry", "History", "as_of", "audit", "end_of", "timeline"]
+
+READ = "warehouse.history.read"
 
 #: the most entries one timeline call returns
 _MAX_LIMIT = 10_000
@@ -190,13 +199,20 @@ def audit(
     since: dt.date | dt.datetime | None = None,
     until: dt.date | dt.datetime | None = None,
     limit: int = 100,
+    contacts: ContactScope | None = None,
 ) -> list[AuditEntry]:
-    """Changes to the contacts, newest first: who changed which field, from what, to what, when, how."""
+    """Changes to the contacts, newest first: who changed which field, from what, to what, when, how.
+
+    With ``contacts``, only changes to the contacts in that scope.
+    """
     from crm_warehouse.models import ContactChangeRow as C
 
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
         raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
-    query = C.select().order_by(C.occurred_at.desc(), C.event.desc(), C.id).limit(limit)
+    query = C.select()
+    if contacts is not None:
+        query = contacts.restrict(query, C.contact_id)
+    query = query.order_by(C.occurred_at.desc(), C.event.desc(), C.id).limit(limit)
     if contact_id is not None:
         query = query.where(C.contact_id == check_id(contact_id, "contact"))
     if field is not None:
@@ -225,3 +241,45 @@ def audit(
         )
         for row in query
     ]
+
+
+class History:
+    """A contact's timeline and past fields, and the audit trail, for the acting user."""
+
+    def __init__(self, crm: CRM, contacts: ContactScope) -> None:
+        self.crm = crm
+        self._contacts = contacts
+
+    def timeline(
+        self,
+        contact_id: int,
+        kinds: Sequence[str] | None = None,
+        limit: int = 50,
+        before: dt.datetime | None = None,
+    ) -> list[TimelineEntry]:
+        """What happened to or around the contact, newest first."""
+        self.crm.authz.require(READ)
+        contact_id = check_id(contact_id, "contact")
+        with self.crm.activate():
+            self._contacts.require(contact_id)
+            return timeline(self.crm, contact_id, kinds=kinds, limit=limit, before=before)
+
+    def as_of(self, contact_id: int, when: dt.date | dt.datetime) -> dict[str, Any]:
+        """The contact's fields at the end of ``when`` (a date) or at ``when`` (an aware datetime)."""
+        self.crm.authz.require(READ)
+        contact_id = check_id(contact_id, "contact")
+        with self.crm.activate():
+            self._contacts.require(contact_id)
+            return as_of(self.crm, contact_id, when)
+
+    def audit(self, **filters: Any) -> list[AuditEntry]:
+        """Changes to the contacts in the user's scope, newest first (filters: see :func:`audit`)."""
+        self.crm.authz.require(READ)
+        unknown = sorted(set(filters) - set(_AUDIT_FILTERS))
+        if unknown:
+            raise ValidationError(f"unknown audit filter {unknown[0]!r}; the filters are: {', '.join(_AUDIT_FILTERS)}")
+        with self.crm.activate():
+            return audit(self.crm, contacts=self._contacts, **filters)
+
+
+_AUDIT_FILTERS = ("contact_id", "field", "actor", "channel", "since", "until", "limit")

@@ -33,5 +33,10 @@ PERMISSIONS: list[PermissionSpec | RecordTypeSpec] = [
     PermissionSpec("warehouse.documents.create", "Attach documents and presentations to contacts and sales."),
     PermissionSpec("warehouse.documents.delete", "Remove documents."),
     PermissionSpec("warehouse.history.read", "See a contact's history, timeline and the audit of changes."),
+    PermissionSpec(
+        "warehouse.events.inspect",
+        "See the raw event store: every stored event with its payload, whichever contact or record it concerns, "
+        "and the counts per event type.",
+    ),
     PermissionSpec("warehouse.admin", "Rebuild the warehouse's projections and check its consistency."),
 ]

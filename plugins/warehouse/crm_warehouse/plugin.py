@@ -31,9 +31,9 @@ def crm_config_section() -> type:
 
 @hookimpl
 def crm_plugin_api(crm: Any) -> Any:
-    from crm_warehouse.api import Warehouse
+    from crm_warehouse.api import WarehouseAPI
 
-    return Warehouse(crm)
+    return WarehouseAPI(crm)
 
 
 @hookimpl
@@ -41,12 +41,12 @@ def crm_cli_commands() -> list[CommandSpec]:
     return [
         CommandSpec(
             "sales",
-            "crm_warehouse.cli.sales:sales",
+            "crm_warehouse.cli:sales",
             "Requests, quotes and sales: add, list, move through the pipeline, close.",
         ),
         CommandSpec(
             "warehouse",
-            "crm_warehouse.cli.warehouse:warehouse",
+            "crm_warehouse.cli:warehouse",
             "Stored events, timelines, audit, notes, documents, reporting tables.",
         ),
     ]
@@ -72,30 +72,30 @@ def crm_demo_data(crm: Any) -> list[str]:
 
 @hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
-    from crm_warehouse.privacy import export
+    from crm_warehouse.personal import export
 
     return export(crm, contact_id)
 
 
 @hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int:
-    from crm_warehouse.privacy import erase
+    from crm_warehouse.personal import erase
 
     return erase(crm, contact_id)
 
 
 @hookimpl
 def crm_contacts_merged(crm: Any, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    from crm_warehouse.privacy import merge
+    from crm_warehouse.personal import merged
 
-    return merge(crm, survivor_id, merged_id)
+    return merged(crm, survivor_id, merged_id)
 
 
 @hookimpl
 def crm_contacts_unmerged(crm: Any, survivor_id: int, merged_id: int, moved: dict[str, list[int]]) -> None:
-    from crm_warehouse.privacy import unmerge
+    from crm_warehouse.personal import unmerged
 
-    unmerge(crm, survivor_id, merged_id, moved)
+    unmerged(crm, survivor_id, merged_id, moved)
 
 
 @hookimpl

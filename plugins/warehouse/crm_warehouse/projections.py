@@ -18,9 +18,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from crm_core.storage import bulk_insert
+from crm_core.clock import aware_utc, naive_utc
+from crm_core.storage import batched, bulk_insert
 from crm_warehouse.catalog import CONTACT_TYPES
-from crm_warehouse.store import StoredEvent, aware_utc, load_event, naive_utc
+from crm_warehouse.store import StoredEvent, load_event
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -125,8 +126,7 @@ def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) 
     # contacts above the largest id known have no interval yet: an import of new contacts looks nothing up
     known_max = database.execute_sql(f"SELECT MAX(contact_id) FROM {table}").fetchone()[0]
     ids = sorted({cid for cid, _, _ in steps if known_max is not None and cid <= known_max})
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in batched(ids, 500):
         cursor = database.execute_sql(
             f"SELECT id, contact_id, status, region, country, deleted, valid_from, event_id FROM {table} "
             f"WHERE valid_to IS NULL AND contact_id IN ({', '.join([database.param] * len(chunk))})",
@@ -160,8 +160,8 @@ def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) 
                 rows.append((cid, *state, naive_utc(valid_from), naive_utc(s.occurred_at), event_id))
         current[cid] = (None, new, s.occurred_at, s.event_id)
     rows += [(cid, *st, naive_utc(begin), None, eid) for cid, (pk, st, begin, eid) in current.items() if pk is None]
-    for start in range(0, len(replaced), 500):
-        S.delete().where(S.id.in_(replaced[start : start + 500])).execute()
+    for chunk in batched(replaced, 500):
+        S.delete().where(S.id.in_(chunk)).execute()
     if rows:
         bulk_insert(
             S,
@@ -224,8 +224,7 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
             latest[rid] = s
     ids = list(latest)
     stored: dict[int, dt.datetime] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in batched(ids, 500):
         stored.update(
             (rid, aware_utc(at))
             for rid, at in R.select(R.response_id, R.answered_at).where(R.response_id.in_(chunk)).tuples().iterator()
@@ -235,8 +234,7 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
     if not keep:
         return
     replace = [rid for rid in keep if rid in stored]
-    for start in range(0, len(replace), 500):
-        chunk = replace[start : start + 500]
+    for chunk in batched(replace, 500):
         F.delete().where(F.response_id.in_(chunk)).execute()
         R.delete().where(R.response_id.in_(chunk)).execute()
     responses: list[tuple[Any, ...]] = []

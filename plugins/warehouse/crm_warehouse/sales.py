@@ -1,11 +1,15 @@
 """Sales records: requests, quotes and sales moving through a configurable pipeline.
 
+Every method checks the acting user's permissions (``warehouse.sales.*``):
+a record is in a user's scope through its ``owner`` (a user name), and
+listings, counts and the pipeline report keep to the scope in SQL.
+
 Every change is written with its event in one transaction: a new request
 emits ``RequestReceived``; every record entering the pipeline or moving
 through it emits ``StageChanged`` (``old_stage`` is ``None`` on entry); a
 record reaching the won or lost stage emits ``SaleClosed``. The sales fact
-row of the record (``warehouse_sales_fact``) is rewritten in the same
-transaction, so reports never see a record and its fact disagree.
+row of the record (``warehouse_sales_fact``, see :mod:`crm_warehouse.facts`)
+is rewritten in the same transaction, so reports never see a record and its fact disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,20 +26,27 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_warehouse.checks import check_date as _date
 from crm_warehouse.checks import check_id as _id
 from crm_warehouse.checks import check_text as _text
+from crm_warehouse.facts import SalesFacts
 from crm_warehouse.money import as_amount, check_amount, check_currency
-from crm_warehouse.projections import local_date, quarter
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_warehouse.contact_scope import ContactScope
     from crm_warehouse.models import SaleRow
     from crm_warehouse.settings import PipelineSettings, WarehouseSettings
 
-__all__ = ["KINDS", "REQUEST_KINDS", "Sale", "SalesBook", "StageMove"]
+__all__ = ["KINDS", "REQUEST_KINDS", "Sale", "SalesBook", "StageMove", "sale_of"]
 
 #: requests for proposal and quotation, appointment requests, quotes and sales
 KINDS = ("rfp", "rfq", "appointment", "quote", "sale")
 REQUEST_KINDS = ("rfp", "rfq", "appointment")
 OUTCOMES = ("open", "won", "lost")
+
+READ = "warehouse.sales.read"
+EXPORT = "warehouse.sales.export"
+CREATE = "warehouse.sales.create"
+EDIT = "warehouse.sales.edit"
+ADMIN = "warehouse.admin"
 
 
 @attrs.frozen
@@ -75,11 +86,51 @@ class StageMove:
     actor: str | None
 
 
-class SalesBook:
-    """``crm.plugin("warehouse").sales``: add, read and move sales records."""
+def sale_of(row: SaleRow, pipeline: PipelineSettings) -> Sale:
+    """The record as the API returns it, its outcome and probability read from ``pipeline``."""
+    outcome = "won" if row.stage == pipeline.won_stage else "lost" if row.stage == pipeline.lost_stage else "open"
+    return Sale(
+        id=row.id,
+        kind=row.kind,
+        title=row.title,
+        contact_id=row.contact_id,
+        organization_id=row.organization_id,
+        owner=row.owner,
+        region=row.region,
+        product_line=row.product_line,
+        amount=as_amount(row.amount, row.currency),
+        currency=row.currency,
+        stage=row.stage,
+        probability=pipeline.probability(row.stage),
+        outcome=outcome,
+        expected_close_on=row.expected_close_on,
+        closed_on=row.closed_on,
+        lost_reason=row.lost_reason,
+        description=row.description,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+    )
 
-    def __init__(self, crm: CRM) -> None:
+
+class SalesBook:
+    """``crm.plugin("warehouse").sales``: add, read and move sales records.
+
+    ``contacts`` is the acting user's contact scope: a record is added only
+    for a contact the user sees.
+    """
+
+    def __init__(self, crm: CRM, contacts: ContactScope) -> None:
         self.crm = crm
+        self._contacts = contacts
+        self._facts = SalesFacts(crm)
+
+    def _acting_name(self, given: str | None) -> str | None:
+        """``given``, else the acting user's name (``None`` for the system)."""
+        if given is not None:
+            return given
+        user = self.crm.current_user
+        return user.name if user is not None else None
 
     # -- settings --------------------------------------------------------------
 
@@ -104,30 +155,7 @@ class SalesBook:
     # -- reading ---------------------------------------------------------------
 
     def _view(self, row: SaleRow) -> Sale:
-        pipeline = self.pipeline
-        outcome = "won" if row.stage == pipeline.won_stage else "lost" if row.stage == pipeline.lost_stage else "open"
-        return Sale(
-            id=row.id,
-            kind=row.kind,
-            title=row.title,
-            contact_id=row.contact_id,
-            organization_id=row.organization_id,
-            owner=row.owner,
-            region=row.region,
-            product_line=row.product_line,
-            amount=as_amount(row.amount, row.currency),
-            currency=row.currency,
-            stage=row.stage,
-            probability=pipeline.probability(row.stage),
-            outcome=outcome,
-            expected_close_on=row.expected_close_on,
-            closed_on=row.closed_on,
-            lost_reason=row.lost_reason,
-            description=row.description,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            updated_at=row.updated_at,
-        )
+        return sale_of(row, self.pipeline)
 
     def _row(self, sale_id: Any, lock: bool = False) -> SaleRow:
         from crm_core.storage import for_update
@@ -142,9 +170,17 @@ class SalesBook:
             raise NotFoundError(f"sales record {sale_id} does not exist; 'crm sales list' shows the records")
         return row
 
+    def _readable(self, sale_id: Any) -> SaleRow:
+        """The record, if the acting user may read it."""
+        self.crm.authz.require(READ)
+        row = self._row(sale_id)
+        self.crm.authz.require(READ, record_owner=row.owner)
+        return row
+
     def get(self, sale_id: int) -> Sale:
+        """One record; ``PermissionDenied`` when it is outside the user's scope."""
         with self.crm.activate():
-            return self._view(self._row(sale_id))
+            return self._view(self._readable(sale_id))
 
     def list(
         self,
@@ -157,10 +193,89 @@ class SalesBook:
         contact_id: int | None = None,
         limit: int = 100,
     ) -> list[Sale]:
-        """Records matching every filter given, newest first."""
+        """Records matching every filter given, newest first (only those in the user's scope)."""
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         from crm_warehouse.models import SaleRow as S
 
-        query = S.select().order_by(S.id.desc())
+        query = self._query(
+            kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id
+        ).order_by(S.id.desc())
+        with self.crm.activate():
+            return [self._view(row) for row in query.limit(limit)]
+
+    def count(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        outcome: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        contact_id: int | None = None,
+    ) -> int:
+        """How many records match every filter given (only those in the user's scope)."""
+        query = self._query(kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id)
+        with self.crm.activate():
+            return int(query.count())
+
+    def export(
+        self,
+        *,
+        kind: str | None = None,
+        stage: str | None = None,
+        outcome: str | None = None,
+        owner: str | None = None,
+        region: str | None = None,
+        contact_id: int | None = None,
+        page: int = 1000,
+    ) -> Iterator[Sale]:
+        """Every record matching the filters, oldest first, read ``page`` records at a time.
+
+        Needs ``warehouse.sales.export``; only the records in the user's
+        scope for it are exported. Checked when called, not when iterated.
+        """
+        from crm_warehouse.models import SaleRow as S
+
+        self.crm.authz.require(EXPORT)
+        if not isinstance(page, int) or not 1 <= page <= 100_000:
+            raise ValidationError(f"page {page!r} must be a whole number from 1 to 100000")
+        query = self._query(
+            kind=kind,
+            stage=stage,
+            outcome=outcome,
+            owner=owner,
+            region=region,
+            contact_id=contact_id,
+            permission=EXPORT,
+        )
+
+        def pages() -> Iterator[Sale]:
+            last = 0
+            while True:
+                with self.crm.activate():
+                    rows = builtins.list(query.where(S.id > last).order_by(S.id).limit(page))
+                if not rows:
+                    return
+                last = rows[-1].id
+                yield from (self._view(row) for row in rows)
+
+        return pages()
+
+    def _query(
+        self,
+        *,
+        kind: str | None,
+        stage: str | None,
+        outcome: str | None,
+        owner: str | None,
+        region: str | None,
+        contact_id: int | None,
+        permission: str = READ,
+    ) -> Any:
+        from crm_warehouse.models import SaleRow as S
+
+        query = self.crm.authz.restrict(S.select(), permission, S.owner, owner_is="name")
         if kind is not None:
             if kind not in KINDS:
                 raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -183,19 +298,25 @@ class SalesBook:
             query = query.where(S.region == region)
         if contact_id is not None:
             query = query.where(S.contact_id == _id(contact_id, "contact"))
-        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
-            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
-        with self.crm.activate():
-            return [self._view(row) for row in query.limit(limit)]
+        return query
 
     def moves(self, sale_id: int) -> builtins.list[StageMove]:
         """The record's way through the pipeline, oldest first."""
         from crm_warehouse.models import StageMoveRow as M
 
         with self.crm.activate():
-            row = self._row(sale_id)
+            row = self._readable(sale_id)
             query = M.select().where(M.sale == row.id).order_by(M.moved_at, M.id)
             return [StageMove(m.old_stage, m.new_stage, m.moved_at, m.actor) for m in query]
+
+    def forecast(self, *, owner: str | None = None, region: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Open records per stage and currency: count, amount and probability-weighted amount.
+
+        Every open stage has a row (with no records: one row, currency
+        empty); only records in the user's scope are counted.
+        """
+        self.crm.authz.require(READ)
+        return self._facts.forecast(owner=owner, region=region, permission=READ)
 
     # -- writing ---------------------------------------------------------------
 
@@ -224,9 +345,17 @@ class SalesBook:
         actor: str | None = None,
         channel: str = "staff",
     ) -> Sale:
-        """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first)."""
+        """Record a request, quote or sale; it enters the pipeline at ``stage`` (default: the first).
+
+        The owner is ``owner``, else the acting user, else (for the system)
+        the contact's owner; ``actor`` defaults to the acting user's name.
+        """
         from crm_hookspecs.events import RequestReceived, StageChanged
         from crm_warehouse.models import SaleRow, StageMoveRow
+
+        self.crm.authz.require(CREATE)
+        actor = self._acting_name(actor)
+        owner = self._acting_name(owner)
 
         if kind not in KINDS:
             raise ValidationError(
@@ -251,6 +380,7 @@ class SalesBook:
             "organization_id": _id(organization_id, "organization") if organization_id is not None else None,
         }
         with self.crm.transaction():
+            self._contacts.require(contact_id)
             for key, default in self._contact_defaults(contact_id).items():
                 if fields.get(key) is None and default is not None:
                     fields[key] = default
@@ -290,7 +420,7 @@ class SalesBook:
                     channel=channel,
                 )
             )
-            self._write_facts([row])
+            self._facts.write([row])
             return self._view(row)
 
     def update(self, sale_id: int, *, actor: str | None = None, channel: str = "staff", **changes: Any) -> Sale:
@@ -305,6 +435,8 @@ class SalesBook:
             "title", "amount", "currency", "owner", "region", "product_line", "expected_close_on",
             "description", "kind", "organization_id",
         }  # fmt: skip
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValidationError(
@@ -313,6 +445,7 @@ class SalesBook:
             )
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             row.amount = as_amount(row.amount, row.currency)  # SQLite gives 1200.5 for 1200.50
             before = {name: _json_value(getattr(row, name)) for name in allowed}
             if "kind" in changes:
@@ -347,7 +480,7 @@ class SalesBook:
                 return self._view(row)
             row.updated_at = self.crm.clock.now()
             row.save()
-            self._write_facts([row])
+            self._facts.write([row])
             self.crm.emit(
                 SaleUpdated(record_id=row.id, contact_id=row.contact_id, changes=diff, actor=actor, channel=channel)
             )
@@ -361,6 +494,8 @@ class SalesBook:
         A closed record moves back to an open stage only with ``reopen``: its
         closed date and lost reason are cleared.
         """
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         stage = self._check_stage(stage)
         pipeline = self.pipeline
         if stage == pipeline.won_stage:
@@ -369,6 +504,7 @@ class SalesBook:
             return self.close(sale_id, won=False, actor=actor, channel=channel)
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             if row.stage == stage:
                 return self._view(row)
             if pipeline.is_closed(row.stage) and not reopen:
@@ -395,6 +531,8 @@ class SalesBook:
         """Close a record as won or lost; emits ``StageChanged`` and ``SaleClosed``."""
         from crm_hookspecs.events import SaleClosed
 
+        self.crm.authz.require(EDIT)
+        actor = self._acting_name(actor)
         if not isinstance(won, bool):
             raise ValidationError(f"won must be true or false, not {won!r}")
         reason = _text(lost_reason, "lost reason", 500)
@@ -405,6 +543,7 @@ class SalesBook:
         day = _date(closed_on, "closed date")
         with self.crm.transaction():
             row = self._row(sale_id, lock=True)
+            self.crm.authz.require(EDIT, record_owner=row.owner)
             pipeline = self.pipeline
             if pipeline.is_closed(row.stage):
                 raise ValidationError(
@@ -458,74 +597,13 @@ class SalesBook:
                 channel=channel,
             )
         )
-        self._write_facts([row])
+        self._facts.write([row])
         return self._view(row)
-
-    # -- the sales facts -------------------------------------------------------
-
-    def _fact(self, row: SaleRow) -> tuple[Any, ...]:
-        pipeline = self.pipeline
-        won = True if row.stage == pipeline.won_stage else False if row.stage == pipeline.lost_stage else None
-        created_on = local_date(self.crm, row.created_at)
-        return (
-            row.id,
-            row.kind,
-            row.contact_id,
-            row.organization_id,
-            row.region,
-            row.owner,
-            row.product_line,
-            as_amount(row.amount, row.currency),
-            row.currency,
-            row.stage,
-            pipeline.probability(row.stage),
-            "open" if won is None else "won" if won else "lost",
-            won,
-            created_on,
-            quarter(created_on),
-            row.expected_close_on,
-            row.closed_on,
-            quarter(row.closed_on) if row.closed_on else None,
-            row.lost_reason,
-            _naive(self.crm.clock.now()),
-        )
-
-    FACT_COLUMNS = (
-        "sale_id", "kind", "contact_id", "organization_id", "region", "owner", "product_line", "amount",
-        "currency", "stage", "probability", "outcome", "won", "created_on", "created_quarter",
-        "expected_close_on", "closed_on", "closed_quarter", "lost_reason", "updated_at",
-    )  # fmt: skip
-
-    def _write_facts(self, rows: Iterable[SaleRow]) -> int:
-        from crm_core.storage import bulk_insert
-        from crm_warehouse.models import SalesFactRow
-
-        facts = [self._fact(row) for row in rows]
-        if not facts:
-            return 0
-        ids = [f[0] for f in facts]
-        with self.crm.database.atomic():
-            SalesFactRow.delete().where(SalesFactRow.sale_id.in_(ids)).execute()
-            return bulk_insert(SalesFactRow, self.FACT_COLUMNS, facts, database=self.crm.database)
 
     def rebuild_facts(self, page: int = 5000) -> int:
         """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance)."""
-        from crm_warehouse.models import SaleRow, SalesFactRow
-
-        total = 0
-        with self.crm.transaction():
-            SalesFactRow.delete().execute()
-            last = 0
-            while True:
-                rows = list(SaleRow.select().where(SaleRow.id > last).order_by(SaleRow.id).limit(page))
-                if not rows:
-                    return total
-                last = rows[-1].id
-                total += self._write_facts(rows)
-
-
-def _naive(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+        self.crm.authz.require(ADMIN)
+        return self._facts.rebuild(page)
 
 
 def _json_value(value: Any) -> Any:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crm_core.storage import dialect
+from crm_core.clock import aware_utc, naive_utc
+from crm_core.storage import batched, dialect
 from crm_warehouse.catalog import TYPE_KINDS, kind_of
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_hookspecs.events import Event
 
-__all__ = ["StoredEvent", "append", "backfill_from_outbox", "insert_ignore", "load_event", "naive_utc"]
+__all__ = ["EventStore", "StoredEvent", "append", "backfill_from_outbox", "insert_ignore", "load_event"]
+
+INSPECT = "warehouse.events.inspect"
 
 #: event ids looked up per IN (...) query
 LOOKUP_CHUNK = 500
@@ -59,28 +62,6 @@ class StoredEvent:
         from crm_hookspecs.events import to_payload
 
         return to_payload(self.event)[1]
-
-
-def naive_utc(value: dt.datetime) -> dt.datetime:
-    """``value`` as naive UTC, the way :class:`~crm_core.storage.UTCDateTimeField` stores it."""
-    tz = value.tzinfo
-    if tz is None:
-        return value
-    if tz is dt.UTC:  # the usual case, on the hot path: no conversion
-        return value.replace(tzinfo=None)
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def aware_utc(value: dt.datetime | str) -> dt.datetime:
-    """A datetime read from a raw query (naive UTC, or text on SQLite) as aware UTC."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    tz = value.tzinfo
-    if tz is None:
-        return value.replace(tzinfo=dt.UTC)
-    if tz is dt.UTC:
-        return value
-    return value.astimezone(dt.UTC)
 
 
 def insert_ignore(
@@ -125,11 +106,6 @@ def insert_ignore(
         cursor.executemany(sql, rows)
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _quote(database: peewee.Database, identifier: str) -> str:
     return f"{database.quote[0]}{identifier}{database.quote[1]}"
 
@@ -138,7 +114,7 @@ def _keys(database: peewee.Database, event_ids: Sequence[str]) -> dict[str, int]
     """``{event_id: key}`` of the stored events among ``event_ids`` (raw SQL: this is the hot path)."""
     table = _quote(database, "warehouse_event")
     out: dict[str, int] = {}
-    for chunk in _chunks(event_ids, LOOKUP_CHUNK):
+    for chunk in batched(event_ids, LOOKUP_CHUNK):
         marks = ", ".join([database.param] * len(chunk))
         cursor = database.execute_sql(f"SELECT event_id, id FROM {table} WHERE event_id IN ({marks})", list(chunk))
         out.update(cursor.fetchall())
@@ -176,7 +152,7 @@ def _copy_from_outbox(
     }[kind]
     p = database.param
     for (actor, channel), event_ids in runs:
-        for chunk in _chunks(event_ids, LOOKUP_CHUNK):
+        for chunk in batched(event_ids, LOOKUP_CHUNK):
             marks = ", ".join([p] * len(chunk))
             sql = (
                 f"{head} {target} ({columns}) "
@@ -319,3 +295,105 @@ def backfill_from_outbox(crm: CRM, batch_size: int = 1000) -> int:
         if missing:
             with crm.database.atomic():
                 added += len(append(crm, missing))
+
+
+class EventStore:
+    """The stored events as the API shows them (``warehouse.events.inspect``: every event, whoever it concerns)."""
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    def events(
+        self,
+        *,
+        type_name: str | None = None,
+        kind: str | None = None,
+        unknown: bool = False,
+        limit: int = 50,
+    ) -> list[StoredEvent]:
+        """Stored events, newest first; ``unknown`` keeps only types no installed code defines."""
+        from crm_core.errors import ValidationError
+        from crm_hookspecs.events import registered_types
+        from crm_warehouse.catalog import KINDS
+        from crm_warehouse.models import EventRow as E
+
+        self.crm.authz.require(INSPECT)
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
+        query = E.select().order_by(E.id.desc()).limit(limit)
+        if type_name is not None:
+            query = query.where(E.type == type_name)
+        if kind is not None:
+            if kind not in KINDS:
+                raise ValidationError(f"unknown kind {kind!r}; the kinds are: {', '.join(KINDS)}")
+            query = query.where(E.kind == kind)
+        known = registered_types()
+        if unknown:
+            query = query.where(E.type.not_in(sorted(known)))
+        with self.crm.activate():
+            return [
+                StoredEvent(
+                    pk=row.id,
+                    event_id=row.event_id,
+                    type=row.type,
+                    kind=row.kind,
+                    occurred_at=row.occurred_at,
+                    actor=row.actor,
+                    channel=row.channel,
+                    event=load_event(row.type, row.payload),
+                    known=row.type in known,
+                )
+                for row in query
+            ]
+
+    def event(self, event_id: str) -> Event:
+        """One stored event as the contract's attrs class (``UnknownEvent`` for unknown types)."""
+        from crm_core.errors import NotFoundError
+        from crm_warehouse.models import EventRow
+
+        self.crm.authz.require(INSPECT)
+        with self.crm.activate():
+            row = EventRow.get_or_none(EventRow.event_id == event_id)
+        if row is None:
+            raise NotFoundError(f"the warehouse holds no event {event_id!r}")
+        return load_event(row.type, row.payload)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Stored events per type: how many, the first and last time, whether the type is known."""
+        from peewee import fn
+
+        from crm_hookspecs.events import registered_types
+        from crm_warehouse.models import EventRow as E
+
+        self.crm.authz.require(INSPECT)
+        known = registered_types()
+        with self.crm.activate():
+            query = (
+                E.select(E.type, E.kind, fn.COUNT(E.id), fn.MIN(E.occurred_at), fn.MAX(E.occurred_at))
+                .group_by(E.type, E.kind)
+                .order_by(E.type)
+                .tuples()
+                .iterator()
+            )
+            return [
+                {
+                    "type": t,
+                    "kind": k,
+                    "events": n,
+                    "first": aware_utc(first) if first else None,
+                    "last": aware_utc(last) if last else None,
+                    "known": t in known,
+                }
+                for t, k, n, first, last in query
+            ]
+
+    def table_sizes(self, tables: Mapping[str, str]) -> dict[str, tuple[str, int]]:
+        """``{role: (table, rows)}`` for the reporting tables named in ``tables`` (role -> table)."""
+        self.crm.authz.require(INSPECT)
+        database = self.crm.database
+        out: dict[str, tuple[str, int]] = {}
+        with self.crm.activate():
+            for role, table in tables.items():
+                count = database.execute_sql(f"SELECT COUNT(*) FROM {_quote(database, table)}").fetchone()[0]
+                out[role] = (table, int(count))
+        return out

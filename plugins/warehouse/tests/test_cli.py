@@ -13,9 +13,10 @@ from crm_hookspecs.records import FieldChange
 
 
 @pytest.fixture
-def app(warehouse_app, emit, monkeypatch):
-    monkeypatch.setenv("CRM_USER", "maria")
+def app(warehouse_app, emit, crm_user):
     crm = warehouse_app()
+    for name in ("maria", "luis"):
+        crm_user(crm, name=name, roles=["manager"])
     emit(
         crm,
         ContactCreated(contact_id=1, data={"first_name": "Ana", "status": "customer", "email": "a@x.es"}, actor="luis"),
@@ -27,8 +28,9 @@ def app(warehouse_app, emit, monkeypatch):
     return crm
 
 
-def run(crm_cli, app, *args, ok=True):
-    result = crm_cli.invoke(list(args), app=app)
+def run(crm_cli, app, *args, ok=True, user="maria"):
+    """``crm --as USER ARGS…`` (maria unless told)."""
+    result = crm_cli.invoke(["--as", user, *args], app=app)
     if ok:
         assert result.exit_code == 0, result.output
     return result
@@ -40,7 +42,7 @@ def test_sales_add_stage_close_show_list(app, crm_cli):
     assert out.strip() == "sales record 1 added: rfq for contact 1, 1200.50 EUR, stage new"
     assert (
         "now at proposal (win probability 50%)"
-        in run(crm_cli, app, "sales", "stage", "1", "proposal", "--by", "luis").output
+        in run(crm_cli, app, "sales", "stage", "1", "proposal", user="luis").output
     )
     assert "closed as won on 2026-01-05: 1200.50 EUR" in run(crm_cli, app, "sales", "close", "1", "--won").output
     shown = json.loads(run(crm_cli, app, "sales", "show", "1", "--format", "json").output)[0]
@@ -62,6 +64,10 @@ def test_sales_add_stage_close_show_list(app, crm_cli):
     )
     assert [(r["id"], r["kind"], r["amount"], r["stage"]) for r in rows] == [("1", "rfq", "1200.50", "won")]
     assert run(crm_cli, app, "sales", "list", "--outcome", "open").output.strip() == "(none)"
+    exported = list(csv.DictReader(io.StringIO(run(crm_cli, app, "sales", "export", "--kind", "rfq").output)))
+    assert [(r["id"], r["title"], r["created_by"], r["lost_reason"]) for r in exported] == [
+        ("1", "Boiler", "maria", "")
+    ]
 
 
 def test_sales_update_and_pipeline(app, crm_cli):
@@ -188,9 +194,29 @@ def test_timeline_audit_events_status_tables_rebuild(app, crm_cli, emit, make_un
     tables = {
         r["role"]: r["rows"] for r in json.loads(run(crm_cli, app, "warehouse", "tables", "--format", "json").output)
     }
-    assert tables["sales"] == 1 and tables["events"] == 5  # 2 contact events, the parcel, the request and its entry
+    assert tables["sales"] == 1 and tables["events"] == sum(r["events"] for r in status.values())
+    # 2 contact events, the parcel, the request and its entry; and the creation of the two users
+    assert sum(r["events"] for t, r in status.items() if r["kind"] != "other") == 4
+    assert status["acme.ParcelShipped"]["events"] == 1
     rebuilt = run(crm_cli, app, "warehouse", "rebuild").output
     assert "events copied from the outbox: 0" in rebuilt and "sales: 1 row(s)" in rebuilt
+
+
+def test_the_deprecated_by_option_acts_as_that_user(app, crm_cli):
+    result = crm_cli.invoke(["sales", "add", "rfq", "1", "--by", "luis"], app=app)
+    assert result.exit_code == 0, result.output
+    assert "--by is deprecated" in result.output
+    assert app.plugin("warehouse").sales.get(1).created_by == "luis"
+    both = run(crm_cli, app, "sales", "stage", "1", "qualified", "--by", "luis", ok=False)
+    assert both.exit_code == 2 and "disagree" in both.output and "Traceback" not in both.output
+
+
+def test_without_a_user_the_system_records_the_deprecated_crm_user_label(app, crm_cli, monkeypatch):
+    monkeypatch.setenv("CRM_USER", "temp-clerk")
+    result = crm_cli.invoke(["sales", "add", "rfq", "1"], app=app)
+    assert result.exit_code == 0, result.output
+    assert "$CRM_USER is deprecated" in result.output
+    assert app.plugin("warehouse").sales.get(1).created_by == "temp-clerk"
 
 
 def test_the_commands_are_listed_in_crm_help(app, crm_cli):

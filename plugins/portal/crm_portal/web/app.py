@@ -1,8 +1,18 @@
-"""The app factory: one Flask app per CRM app, with the portal's pages, its plugins' pages and its defences."""
+"""The app factory: one Flask app per CRM app, with the portal's pages, its plugins' pages and its defences.
+
+Customers are not CRM users: a signed link or token, or a public form, is
+what authorises a request. So every request runs as *the system*, in a
+context of its own (:func:`each_request_as_the_system`): it never inherits the acting
+user of the code that called the WSGI app (an embedding application that
+wraps its requests in ``crm.as_user``, a test inside one), and the portal
+never calls ``crm.as_user``. What a page may do is bounded by its link,
+not by anyone's roles.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -21,11 +31,13 @@ from crm_portal.i18n import (
     reset_current,
     set_current,
 )
+from crm_portal.site import as_the_system
 from crm_portal.templating import PACKAGE_TEMPLATES
 from crm_portal.web import security
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_portal.site import Site
 
 __all__ = ["create_app"]
 
@@ -45,12 +57,13 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     from crm_portal.startup import logo_file
 
     portal = crm.plugin("portal")
-    settings = portal.settings
+    site = portal.site
+    settings = site.settings
     app = Flask(
         name, static_folder=str(PACKAGE_TEMPLATES.parent / "static"), static_url_path="/static", template_folder=None
     )
     app.config.update(
-        SECRET_KEY=_session_key(portal.key),
+        SECRET_KEY=_session_key(site.key),
         SESSION_COOKIE_NAME="crm_portal",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -65,6 +78,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     app.request_class = security.PortalRequest
     app.extensions["crm"] = crm
     app.extensions["crm_portal"] = portal
+    app.wsgi_app = each_request_as_the_system(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -72,7 +86,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count)  # type: ignore[method-assign]
 
     plugin_templates: dict[str, jinja2.BaseLoader] = {}
-    _configure_jinja(app, portal, plugin_templates)
+    _configure_jinja(app, site, plugin_templates)
 
     logo_path = logo_file(crm)
     logo_origin = None
@@ -96,9 +110,10 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     def _begin() -> None:
         g.crm = crm
         g.portal = portal
+        g.site = site
         g._activation = crm.activate()
         g._activation.__enter__()
-        g.explicit_language = _explicit_language(portal)
+        g.explicit_language = _explicit_language(site)
         set_language(None)
         security.check_csrf()
         if request.method == "POST" and request.blueprint in app.extensions["crm_portal_plugins"]:
@@ -152,28 +167,43 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     return app
 
 
+def each_request_as_the_system(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``wsgi_app`` run in a fresh context for each request: no acting CRM user, whatever the caller's.
+
+    A WSGI server or an embedding application may call the app from inside
+    a context where a staff user acts (:func:`crm_portal.site.as_the_system`
+    says why an empty context is the way out). Flask's own request context
+    lives in it too, and is pushed and popped inside.
+    """
+
+    def run(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return as_the_system(wsgi_app, environ, start_response)
+
+    return run
+
+
 def _session_key(key: bytes) -> bytes:
     from crm_portal.links import derive_key
 
     return derive_key(key, "session")
 
 
-def _explicit_language(portal: Any) -> str | None:
+def _explicit_language(site: Site) -> str | None:
     """A language the person chose: ``?lang=`` (remembered in the session), else the one chosen before."""
     from crm_portal.i18n import match_language
 
-    chosen = match_language(request.args.get("lang"), portal.settings.languages)
+    chosen = match_language(request.args.get("lang"), site.settings.languages)
     if chosen:
         if session.get("lang") != chosen:
             session["lang"] = chosen
         return chosen
     remembered = session.get("lang")
-    return remembered if isinstance(remembered, str) and remembered in portal.settings.languages else None
+    return remembered if isinstance(remembered, str) and remembered in site.settings.languages else None
 
 
 def set_language(contact_language: str | None) -> str:
     """Use the person's chosen language, else the contact's, else the browser's, else the default."""
-    catalogs = g.portal.catalogs
+    catalogs = g.site.catalogs
     browser = [value for value, _quality in request.accept_languages]
     language: str = catalogs.choose(g.get("explicit_language"), contact_language, browser)
     token = set_current(language, catalogs.translations(language))
@@ -183,8 +213,8 @@ def set_language(contact_language: str | None) -> str:
     return language
 
 
-def _configure_jinja(app: Flask, portal: Any, plugin_templates: dict[str, jinja2.BaseLoader]) -> None:
-    theme = portal.path_setting(portal.settings.templates_dir)
+def _configure_jinja(app: Flask, site: Site, plugin_templates: dict[str, jinja2.BaseLoader]) -> None:
+    theme = site.path_setting(site.settings.templates_dir)
     loaders: list[jinja2.BaseLoader] = []
     if theme is not None:
         loaders.append(jinja2.FileSystemLoader(str(theme)))
@@ -195,9 +225,9 @@ def _configure_jinja(app: Flask, portal: Any, plugin_templates: dict[str, jinja2
     environment.trim_blocks = True
     environment.lstrip_blocks = True
     install_jinja(environment)
-    settings = portal.settings
+    settings = site.settings
     names = language_names(settings.languages)
-    crm = portal.crm
+    crm = site.crm
 
     @app.context_processor
     def _common() -> dict[str, Any]:

@@ -24,13 +24,13 @@ log = logging.getLogger("crm.portal")
 def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
     @blueprint.route("/")
     def home() -> Any:
-        forms = [{"name": f.name, "title": _text(f.title)} for f in g.portal.settings.signup_forms]
+        forms = [{"name": f.name, "title": _text(f.title)} for f in g.site.settings.signup_forms]
         extra = flask.current_app.extensions.get("crm_portal_links", [])
         return page("portal/home.html", forms=forms, links=extra)
 
     @blueprint.route("/theme.css")
     def theme() -> Any:
-        settings = g.portal.settings
+        settings = g.site.settings
         css = (
             ":root {\n"
             f"  --primary: {settings.primary_color};\n"
@@ -79,7 +79,7 @@ def register(blueprint: flask.Blueprint, logo_path: str | None) -> None:
 def _text(texts: dict[str, str]) -> str:
     from crm_portal.signup import text_for
 
-    return text_for(texts, g.language, g.portal.settings.default_language)
+    return text_for(texts, g.language, g.site.settings.default_language)
 
 
 def register_plugin_pages(app: flask.Flask, crm: CRM, templates: dict[str, jinja2.BaseLoader]) -> None:

@@ -143,7 +143,7 @@ def rate_limit(form: str) -> None:
     """Count this POST against ``form``'s limit per client address (``plugins.portal.limits.<form>``); 429 when over."""
     from crm_portal import ratelimit
 
-    limits = g.portal.settings.limits
+    limits = g.site.settings.limits
     _enforce(
         form, f"{form}:ip:{ratelimit.client_key(request.remote_addr)}", getattr(limits, form, None) or limits.pages
     )
@@ -153,7 +153,7 @@ def rate_limit_email(form: str, address: str) -> None:
     """Count a sign-up for an e-mail address (``plugins.portal.limits.signup_email``); 429 when over."""
     from crm_portal import ratelimit
 
-    _enforce(form, f"{form}:email:{ratelimit.email_key(address)}", g.portal.settings.limits.signup_email)
+    _enforce(form, f"{form}:email:{ratelimit.email_key(address)}", g.site.settings.limits.signup_email)
 
 
 def _enforce(form: str, key: str, rate: str) -> None:

@@ -41,14 +41,14 @@ def register(blueprint: flask.Blueprint) -> None:
 
 
 def _form(name: str) -> Any:
-    form = g.portal.settings.form(name)
+    form = g.site.settings.form(name)
     if form is None:
         flask.abort(404)
     return form
 
 
 def _texts(form: Any) -> dict[str, str]:
-    default = g.portal.settings.default_language
+    default = g.site.settings.default_language
     return {
         "title": text_for(form.title, g.language, default),
         "consent": text_for(form.consent, g.language, default),
@@ -72,7 +72,7 @@ def _unavailable(form: Any) -> Any | None:
 
 
 def default_view() -> Any:
-    forms = g.portal.settings.signup_forms
+    forms = g.site.settings.signup_forms
     if not forms:
         flask.abort(404)
     return flask.redirect(flask.url_for("portal.signup", name=forms[0].name), code=302)
@@ -87,7 +87,7 @@ def signup_view(name: str) -> Any:
         return _page(form, {})
     rate_limit("signup")
     shown_in = request.form.get("language", "")
-    if shown_in in g.portal.settings.languages and shown_in != g.language:
+    if shown_in in g.site.settings.languages and shown_in != g.language:
         # record the consent in the words the person read, whatever the browser says now
         g.explicit_language = shown_in
         set_language(None)
@@ -150,10 +150,10 @@ def confirm_view(token: str) -> Any:
         pending = portal.pending_signup(token)
     except LinkError as exc:
         # refused (expired, used…), still in the language of the sign-up it was made for
-        set_language(language_of(g.crm, portal, token))
+        set_language(language_of(g.crm, g.site, token))
         return link_refused(exc, "signup")
     set_language(pending.language)
-    form = g.portal.settings.form(pending.form)
+    form = g.site.settings.form(pending.form)
     if form is None:
         return link_refused(_gone(), "signup")
     if request.method == "GET":

@@ -22,6 +22,7 @@ from flask import g, request
 
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.signing import UnknownLinkError
+from crm_hookspecs.apis import SurveysAPI
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
 from crm_portal.web.app import set_language
@@ -40,10 +41,10 @@ def register(blueprint: flask.Blueprint) -> None:
 
 def _load(token: str) -> Any:
     """The form behind ``token``, in the contact's language; a ValidationError when the link is refused."""
-    form = g.crm.plugin("surveys").form(token)
+    form = g.crm.plugin("surveys", SurveysAPI).form(token)
     if form.contact_id is None:  # his personal data was erased: the invitation can no longer be answered
         raise UnknownLinkError("this survey link is no longer valid: its invitation was erased")
-    set_language(g.portal.contact_language(form.contact_id))
+    set_language(g.site.contact_language(form.contact_id))
     return form
 
 
@@ -93,7 +94,7 @@ def _posted(questions: Any) -> dict[str, Any]:
 
 
 def survey_view(token: str) -> Any:
-    surveys = g.crm.plugin("surveys")
+    surveys = g.crm.plugin("surveys", SurveysAPI)
     try:
         form = _load(token)
     except (ValidationError, NotFoundError) as exc:  # NotFoundError: the survey itself was deleted since
@@ -150,7 +151,7 @@ def _page(
     status: int = 200,
     focus: str | None = None,
 ) -> Any:
-    visible = set(g.crm.plugin("surveys").visible_questions(form, values))
+    visible = set(g.crm.plugin("surveys", SurveysAPI).visible_questions(form, values))
     conditions = {
         q.key: json.dumps({"question": q.show_if.question, "op": q.show_if.op, "value": q.show_if.value})
         for q in form.questions

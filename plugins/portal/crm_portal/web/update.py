@@ -18,6 +18,7 @@ from flask import g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from crm_core.errors import ConfigError, ValidationError
+from crm_hookspecs.apis import ContactsSelfService
 from crm_portal.i18n import N_
 from crm_portal.i18n import gettext as _
 from crm_portal.web import contact_form
@@ -40,7 +41,7 @@ def register(blueprint: flask.Blueprint) -> None:
 def _serializer() -> URLSafeTimedSerializer:
     from crm_portal.links import derive_key
 
-    return URLSafeTimedSerializer(derive_key(g.portal.key, "update-preview"), salt="crm-portal-update")
+    return URLSafeTimedSerializer(derive_key(g.site.key, "update-preview"), salt="crm-portal-update")
 
 
 def _token_id(token: str) -> str:
@@ -49,7 +50,7 @@ def _token_id(token: str) -> str:
 
 def update_view() -> Any:
     token = request.args.get("token", "")
-    contacts = g.crm.plugin("contacts")
+    contacts = g.crm.plugin("contacts", ContactsSelfService)
     try:
         form = contacts.inspect_update_token(token)
     except ValidationError as exc:
@@ -59,7 +60,7 @@ def update_view() -> Any:
         return error_page(
             503, _("Not available right now"), _("This page is not available at the moment. Please try again later.")
         )
-    language = form.current.get("language") if "language" in form.fields else g.portal.contact_language(form.contact_id)
+    language = form.current.get("language") if "language" in form.fields else g.site.contact_language(form.contact_id)
     set_language(language)
     if request.method == "GET":
         return _form_page(form, contact_form.initial_values(form.fields, form.current))
@@ -85,7 +86,7 @@ def update_view() -> Any:
 def _offered_languages(form: Any) -> dict[str, str]:
     from crm_portal.i18n import language_names
 
-    offered = dict(language_names(g.portal.settings.languages))
+    offered = dict(language_names(g.site.settings.languages))
     current = form.current.get("language")
     if current and current not in offered:
         offered[current] = language_names([current]).get(current, current)
@@ -120,7 +121,7 @@ def _form_page(
 
 
 def _preview(token: str, form: Any) -> Any:
-    contacts = g.crm.plugin("contacts")
+    contacts = g.crm.plugin("contacts", ContactsSelfService)
     outside = contact_form.out_of_scope(request.form, form.fields)
     if outside:
         return error_page(403, _("This is not allowed"), _("This link does not let you change that."))
@@ -175,7 +176,7 @@ def _previewed(token: str) -> dict[str, Any] | None:
 
 
 def _submit(token: str, form: Any, changes: dict[str, Any]) -> Any:
-    contacts = g.crm.plugin("contacts")
+    contacts = g.crm.plugin("contacts", ContactsSelfService)
     try:
         result = contacts.submit_update(token, changes)
     except ValidationError as exc:

@@ -1,43 +1,15 @@
-"""What the warehouse's commands share: the acting staff member, dates, JSON-ready values."""
+"""What the warehouse's commands share beyond ``crm_core.cli.helpers``: dates typed on the command line, one record shown."""
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import getpass
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import attrs
-import click
 
 from crm_core.errors import ValidationError
 from crm_core.output import render
 
-__all__ = ["by_option", "parse_date", "parse_instant", "plain", "render_record", "warehouse_api"]
-
-
-def default_actor() -> str:
-    """Who is at the keyboard: ``$CRM_USER``, else the login name."""
-    try:
-        return os.environ.get("CRM_USER") or getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "staff"
-
-
-def by_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--by",
-        "actor",
-        default=None,
-        metavar="STAFF",
-        help="The staff member doing it [default: $CRM_USER or the login name].",
-    )(command)
-
-
-def warehouse_api(state: Any) -> Any:
-    return state.crm().plugin("warehouse")
+__all__ = ["parse_date", "parse_instant", "render_record"]
 
 
 def parse_date(text: str | None, option: str) -> dt.date | None:
@@ -65,21 +37,6 @@ def parse_instant(text: str | None, option: str) -> dt.date | dt.datetime | None
             raise ValidationError(f"{option} {text!r}: give a time zone (e.g. {text}+00:00) or a plain date YYYY-MM-DD")
         return value
     return parse_date(text, option)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready copies of records (attrs classes, datetimes, decimals)."""
-    if attrs.has(type(value)):
-        return plain(attrs.asdict(value, recurse=False))
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return value
 
 
 def render_record(record: Mapping[str, Any], fmt: str) -> str:

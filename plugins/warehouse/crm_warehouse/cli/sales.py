@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import decimal
 from typing import Any
 
 import attrs
 import click
 
+from crm_core.cli.helpers import acting_user_option, actor_name, plugin_api, to_json
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.output import format_option, render
-from crm_warehouse.cli.common import by_option, default_actor, parse_date, plain, render_record, warehouse_api
+from crm_warehouse.cli.common import parse_date, render_record
 from crm_warehouse.sales import KINDS, OUTCOMES, Sale
 
-__all__ = ["sales"]
+__all__ = ["COMMANDS"]
 
 ALL_COLUMNS = [f.name for f in attrs.fields(Sale)]
 LIST_COLUMNS = [
@@ -31,18 +31,13 @@ LIST_COLUMNS = [
 ]
 
 
-@click.group()
-def sales() -> None:
-    """Requests, quotes and sales: add, list, move through the pipeline, close."""
-
-
-@sales.command("add")
+@click.command("add")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("contact_id", type=int)
 @click.option("--title", default="", help="What is asked or sold.")
 @click.option("--amount", default="0", show_default=True, help="Amount, e.g. 1200.50 (not negative).")
 @click.option("--currency", default=None, help="ISO 4217 code [default: plugins.warehouse.default_currency].")
-@click.option("--owner", default=None, help="Staff member in charge [default: the contact's owner].")
+@click.option("--owner", default=None, help="User in charge [default: the acting user, else the contact's owner].")
 @click.option("--region", default=None, help="Sales region [default: the contact's region].")
 @click.option(
     "--organization", "organization_id", type=int, default=None, help="Organization id [default: the contact's]."
@@ -51,14 +46,14 @@ def sales() -> None:
 @click.option("--stage", default=None, help="Open stage to start at [default: the pipeline's first].")
 @click.option("--expected-close", default=None, metavar="DATE", help="Expected close date, YYYY-MM-DD.")
 @click.option("--description", default="", help="Longer description.")
-@by_option
+@acting_user_option
 @format_option()
 @pass_state
 def add(state: CLIState, kind: str, contact_id: int, title: str, amount: str, currency: str | None, owner: str | None,
         region: str | None, organization_id: int | None, product_line: str | None, stage: str | None,
-        expected_close: str | None, description: str, actor: str | None, fmt: str) -> None:  # fmt: skip
+        expected_close: str | None, description: str, fmt: str) -> None:  # fmt: skip
     """Record a request for proposal (rfp) or quotation (rfq), an appointment request, a quote or a sale."""
-    record = warehouse_api(state).sales.add(
+    record = plugin_api(state, "warehouse").sales.add(
         kind,
         contact_id,
         title=title,
@@ -71,7 +66,7 @@ def add(state: CLIState, kind: str, contact_id: int, title: str, amount: str, cu
         stage=stage,
         expected_close_on=parse_date(expected_close, "--expected-close"),
         description=description,
-        actor=actor or default_actor(),
+        actor=actor_name(state),
         channel="staff",
     )
     if fmt == "table":
@@ -79,20 +74,30 @@ def add(state: CLIState, kind: str, contact_id: int, title: str, amount: str, cu
             f"sales record {record.id} added: {record.kind} for contact {record.contact_id}, {record.amount} {record.currency}, stage {record.stage}"
         )
     else:
-        click.echo(render([plain(record)], ALL_COLUMNS, fmt))
+        click.echo(render([to_json(record)], ALL_COLUMNS, fmt))
 
 
-@sales.command("show")
+@click.command("show")
 @click.argument("sale_id", type=int)
 @format_option()
 @pass_state
 def show(state: CLIState, sale_id: int, fmt: str) -> None:
     """One record with its way through the pipeline, its notes and its documents."""
-    api = warehouse_api(state)
-    record = plain(api.sales.get(sale_id))
-    moves = [plain(m) for m in api.sales.moves(sale_id)]
-    actions = [plain(a) for a in api.actions.list(sale_id=sale_id, limit=1000)]
-    documents = [plain(d) for d in api.documents.list(sale_id=sale_id, limit=1000)]
+    api = plugin_api(state, "warehouse")
+    authz = state.crm().authz
+    record = to_json(api.sales.get(sale_id))
+    moves = [to_json(m) for m in api.sales.moves(sale_id)]
+    # notes and documents the user may not read are left out, not an error
+    actions = (
+        [to_json(a) for a in api.actions.list(sale_id=sale_id, limit=1000)]
+        if authz.can("warehouse.actions.read")
+        else []
+    )
+    documents = (
+        [to_json(d) for d in api.documents.list(sale_id=sale_id, limit=1000)]
+        if authz.can("warehouse.documents.read")
+        else []
+    )
     if fmt == "json":
         click.echo(render([{**record, "moves": moves, "actions": actions, "documents": documents}], None, "json"))
         return
@@ -108,7 +113,7 @@ def show(state: CLIState, sale_id: int, fmt: str) -> None:
             click.echo(render(documents, ["id", "name", "content_type", "size", "uploaded_by", "uploaded_at"], "table"))
 
 
-@sales.command("list")
+@click.command("list")
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only records of this kind.")
 @click.option("--stage", default=None, help="Only records at this stage.")
 @click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="Only open, won or lost records.")
@@ -121,46 +126,46 @@ def show(state: CLIState, sale_id: int, fmt: str) -> None:
 def list_sales(state: CLIState, kind: str | None, stage: str | None, outcome: str | None, owner: str | None,
                region: str | None, contact_id: int | None, limit: int, fmt: str) -> None:  # fmt: skip
     """Sales records, newest first."""
-    records = warehouse_api(state).sales.list(
+    records = plugin_api(state, "warehouse").sales.list(
         kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id, limit=limit
     )
-    click.echo(render([plain(r) for r in records], LIST_COLUMNS if fmt == "table" else ALL_COLUMNS, fmt))
+    click.echo(render([to_json(r) for r in records], LIST_COLUMNS if fmt == "table" else ALL_COLUMNS, fmt))
 
 
-@sales.command("stage")
+@click.command("stage")
 @click.argument("sale_id", type=int)
 @click.argument("stage")
 @click.option("--reopen", is_flag=True, help="Move a closed record back into the pipeline.")
-@by_option
+@acting_user_option
 @pass_state
-def stage(state: CLIState, sale_id: int, stage: str, reopen: bool, actor: str | None) -> None:
+def stage(state: CLIState, sale_id: int, stage: str, reopen: bool) -> None:
     """Move a record to STAGE (the won or lost stage closes it, as 'crm sales close' does)."""
-    record = warehouse_api(state).sales.move(
-        sale_id, stage, actor=actor or default_actor(), channel="staff", reopen=reopen
+    record = plugin_api(state, "warehouse").sales.move(
+        sale_id, stage, actor=actor_name(state), channel="staff", reopen=reopen
     )
     click.echo(f"sales record {record.id} is now at {record.stage} (win probability {record.probability:.0%})")
 
 
-@sales.command("close")
+@click.command("close")
 @click.argument("sale_id", type=int)
 @click.option("--won/--lost", default=None, help="How it ended (one of the two is required).")
 @click.option("--reason", default=None, help="Why it was lost.")
 @click.option("--date", "closed_on", default=None, metavar="DATE", help="Closed date, YYYY-MM-DD [default: today].")
 @click.option("--amount", default=None, help="The final amount, if it changed.")
-@by_option
+@acting_user_option
 @pass_state
-def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, closed_on: str | None, amount: str | None,
-          actor: str | None) -> None:  # fmt: skip
+def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, closed_on: str | None,
+          amount: str | None) -> None:  # fmt: skip
     """Close a record as won or lost."""
     if won is None:
         raise click.UsageError("say how it ended: --won or --lost")
-    record = warehouse_api(state).sales.close(
+    record = plugin_api(state, "warehouse").sales.close(
         sale_id,
         won=won,
         lost_reason=reason,
         closed_on=parse_date(closed_on, "--date"),
         amount=amount,
-        actor=actor or default_actor(),
+        actor=actor_name(state),
         channel="staff",
     )
     click.echo(
@@ -168,7 +173,7 @@ def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, c
     )
 
 
-@sales.command("update")
+@click.command("update")
 @click.argument("sale_id", type=int)
 @click.option(
     "--kind", type=click.Choice(KINDS), default=None, help="Turn a request into a quote, a quote into a sale."
@@ -182,51 +187,49 @@ def close(state: CLIState, sale_id: int, won: bool | None, reason: str | None, c
 @click.option("--product-line", default=None)
 @click.option("--expected-close", default=None, metavar="DATE")
 @click.option("--description", default=None)
-@by_option
+@acting_user_option
 @pass_state
-def update(state: CLIState, /, sale_id: int, actor: str | None, **options: Any) -> None:
+def update(state: CLIState, /, sale_id: int, **options: Any) -> None:
     """Change a record's details (its stage moves with 'stage' and 'close')."""
     changes = {k: v for k, v in options.items() if v is not None}
     if "expected_close" in changes:
         changes["expected_close_on"] = parse_date(changes.pop("expected_close"), "--expected-close")
     if not changes:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
-    record = warehouse_api(state).sales.update(sale_id, actor=actor or default_actor(), **changes)
+    record = plugin_api(state, "warehouse").sales.update(sale_id, actor=actor_name(state), **changes)
     click.echo(f"sales record {record.id} updated: {', '.join(sorted(changes))}")
 
 
-@sales.command("pipeline")
+@click.command("pipeline")
 @click.option("--owner", default=None, help="Only this staff member's records.")
 @click.option("--region", default=None, help="Only this region's records.")
 @format_option()
 @pass_state
 def pipeline(state: CLIState, owner: str | None, region: str | None, fmt: str) -> None:
     """Open records per stage: count, amount and probability-weighted amount, per currency."""
-    from peewee import fn
-
-    from crm_warehouse.models import SalesFactRow as F
-
-    app = state.crm()
-    settings = app.settings("warehouse").pipeline
-    query = (
-        F.select(F.stage, F.currency, fn.COUNT(F.sale_id), fn.SUM(F.amount))
-        .where(F.outcome == "open")
-        .group_by(F.stage, F.currency)
-    )
-    if owner:
-        query = query.where(F.owner == owner)
-    if region:
-        query = query.where(F.region == region)
-    with app.activate():
-        found = {(s, c): (n, decimal.Decimal(str(total or 0))) for s, c, n, total in query.tuples().iterator()}
-    rows = []
-    for stage_name in settings.open_stages:
-        p = decimal.Decimal(str(settings.probability(stage_name)))
-        currencies = sorted(c for s, c in found if s == stage_name) or [None]
-        for currency in currencies:
-            n, total = found.get((stage_name, currency), (0, decimal.Decimal(0)))
-            rows.append({
-                "stage": stage_name, "probability": float(p), "records": n, "currency": currency or "",
-                "amount": total.quantize(decimal.Decimal("0.01")), "weighted": (total * p).quantize(decimal.Decimal("0.01")),
-            })  # fmt: skip
+    rows = plugin_api(state, "warehouse").sales.forecast(owner=owner, region=region)
     click.echo(render(rows, ["stage", "probability", "records", "currency", "amount", "weighted"], fmt))
+
+
+@click.command("export")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only records of this kind.")
+@click.option("--stage", default=None, help="Only records at this stage.")
+@click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="Only open, won or lost records.")
+@click.option("--owner", default=None, help="Only this user's records.")
+@click.option("--region", default=None, help="Only this region's records.")
+@click.option("--contact", "contact_id", type=int, default=None, help="Only this contact's records.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True, help="Output format."
+)
+@pass_state
+def export(state: CLIState, kind: str | None, stage: str | None, outcome: str | None, owner: str | None,
+           region: str | None, contact_id: int | None, fmt: str) -> None:  # fmt: skip
+    """Every matching sales record with all its fields, oldest first (CSV or JSON)."""
+    records = plugin_api(state, "warehouse").sales.export(
+        kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id
+    )
+    click.echo(render([to_json(r) for r in records], ALL_COLUMNS, fmt))
+
+
+#: the commands of ``crm sales``, in the order ``--help`` lists them
+COMMANDS = [add, show, list_sales, stage, close, update, pipeline, export]
