@@ -177,12 +177,11 @@ def _preview(crm: Any, request: ApiRequest) -> dict[str, Any]:
 def resources(crm: Any) -> list[ApiResource]:
     from crm_tasks.records import TaskInfo
 
-    id_param = {"minimum": 1, "maximum": _MAX_ID}
     filters = [
         ApiParam("assignee", "Assigned to this user."),
         ApiParam("team", "Of this team."),
         ApiParam("status", "open (the default), done, cancelled or all.", enum=_STATUS),
-        ApiParam("contact_id", "About this contact.", "integer", **id_param),
+        ApiParam("contact_id", "About this contact.", "integer", minimum=1, maximum=_MAX_ID),
         ApiParam("kind", "call, e-mail, follow-up, meeting, to-do…"),
         ApiParam("due_before", "Due before this time.", format="date-time"),
         ApiParam("due_after", "Due after this time.", format="date-time"),
