@@ -33,7 +33,7 @@ from crm_api.locking import record_lock
 from crm_api.openapi import MAX_ID, build_document, path_template
 from crm_api.settings import parse_rate
 from crm_core.errors import AuthenticationError, CRMError, PermissionDenied, PluginError, ValidationError
-from crm_hookspecs.records import ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
+from crm_hookspecs.records import ApiFile, ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -306,6 +306,13 @@ def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> 
             cursor = cursors.read(operation, args["cursor"], sort)
         count = _bool_param("count", args.get("count", ""))
     body = None
+    if operation.body == "binary":
+        data = request.get_data(cache=True)
+        if not data:
+            raise ApiProblem(422, "invalid_input", "the body is the file's content, and it is empty")
+        return ApiRequest(
+            path=path, query=query, data=data, content_type=request.mimetype or "application/octet-stream"
+        )
     if operation.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
         raw = request.get_data(cache=True)
         if raw.strip():
@@ -549,6 +556,13 @@ def _answer(
         result = operation.handler(crm, api_request)
     if result is None:
         return Response(status=204)
+    if isinstance(result, ApiFile):
+        from urllib.parse import quote
+
+        download = Response(result.data, status=operation.status, mimetype=result.content_type)
+        download.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(result.name)}"
+        download.headers["ETag"] = f'"{hashlib.sha256(result.data).hexdigest()[:32]}"'
+        return download
     if isinstance(result, ApiPage):
         body: dict[str, Any] = {"data": to_api_json(result.items), "next": None}
         if result.next is not None:
