@@ -429,6 +429,10 @@ def create_app(crm: CRM, *, name: str = "crm_api") -> Flask:
 
     @app.before_request
     def _begin() -> Response | None:
+        if request.path in ("/healthz", "/readyz"):  # probes are not counted against anyone's limit
+            g.activation = crm.activate()
+            g.activation.__enter__()
+            return None
         allowed, remaining, reset = limiter.hit(_limit_key())
         g.rate = (remaining, reset)
         if request.method == "OPTIONS":
@@ -465,6 +469,25 @@ def create_app(crm: CRM, *, name: str = "crm_api") -> Flask:
     @app.errorhandler(Exception)
     def _error(exc: Exception) -> Response:
         return _problem_of(exc)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        # for a load balancer's liveness check: the database answers (one that does not is a 503 problem)
+        crm.database.execute_sql("SELECT 1")
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Ready to take traffic: the database can be written, else 503."""
+        from crm_core.errors import StorageError
+        from crm_core.storage import check_writable
+
+        try:
+            check_writable(crm.database)
+        except StorageError as exc:
+            log.error("api: not ready, the database cannot be written: %s", exc)
+            return _problem(503, "not_ready", "the CRM's database cannot be written just now")
+        return Response("ready\n", mimetype="text/plain")
 
     @app.get(PREFIX + "/openapi.json")
     def openapi() -> Response:
