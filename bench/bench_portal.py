@@ -36,7 +36,6 @@ benchmark runs on SQLite and says that it is not the set-up of the target.
 from __future__ import annotations
 
 import copy
-import http.client
 import os
 import re
 import shutil
@@ -45,12 +44,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench._load import run_load
 from bench._timing import Figure, median, parse_args, print_table, section
 
 SURVEY: dict[str, Any] = {
@@ -306,52 +305,8 @@ def _wrk(port: int, paths_file: Path, lua: Path, connections: int, seconds: floa
 
 
 def _python_client(port: int, paths: list[str], connections: int, seconds: float) -> dict[str, float]:
-    """A bounded keep-alive client: one thread per connection, at most ``seconds`` and 2,000 requests per second of it."""
-    limit = int(seconds * 2000)
-    latencies: list[float] = []
-    failures = [0]
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    counter = iter(range(limit))
-
-    def run(offset: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine: list[float] = []
-        i = offset
-        try:
-            while time.monotonic() < deadline and next(counter, None) is not None:
-                i = (i + 1) % len(paths)
-                start = time.perf_counter()
-                try:
-                    connection.request("GET", paths[i])
-                    response = connection.getresponse()
-                    response.read()
-                    ok = response.status == 200
-                except (OSError, http.client.HTTPException):
-                    connection.close()
-                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                    ok = False
-                mine.append(time.perf_counter() - start)
-                if not ok:
-                    with lock:
-                        failures[0] += 1
-        finally:
-            connection.close()
-            with lock:
-                latencies.extend(mine)
-
-    started = time.perf_counter()
-    workers = [threading.Thread(target=run, args=(n * 97,)) for n in range(connections)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    return {
-        "rps": len(latencies) / elapsed,
-        "median_ms": median(latencies) * 1000 if latencies else float("nan"),
-        "failures": failures[0],
-    }
+    """The shared bounded keep-alive client (``bench._load``), each request another person's link."""
+    return run_load(port, lambda i: ("GET", paths[(i * 97) % len(paths)], None, {}), connections, seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -358,7 +358,8 @@ def test_demo_loads_every_plugins_demo_data_and_can_be_reset(alpha, crm_cli, con
     assert lines[0].startswith("database: sqlite:///demo/crm.db (")
     assert "plugins: alpha" in lines
     assert "[alpha] 2 demo items" in lines and "[alpha] 1 contact event" in lines
-    assert lines[-1].startswith("events: 1 recorded")
+    assert lines[-2].startswith("events: 1 recorded")
+    assert lines[-1].endswith(f"export CRM_CONFIG={path.resolve()}")
 
     again = crm_cli.invoke(["demo"], config=path)
     assert "already has data; run 'crm demo --reset'" in one_line_error(again, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +347,12 @@ def demo(state: CLIState, reset: bool) -> None:
         total = OutboxEvent.select().count()
     handlers = ", ".join(f"{s['handler']} {s['pending']} pending" for s in app.events.status())
     click.echo(f"events: {total} recorded" + (f" ({handlers})" if handlers else ""))
+    if state.config_explicit:
+        # the commands the plugins suggest above run on this demo only with its configuration
+        shown = os.path.relpath(state.config_path)
+        if shown.startswith(".."):
+            shown = str(state.config_path.resolve())
+        click.echo(f"to run the commands above on this demo: source .venv/bin/activate; export CRM_CONFIG={shown}")
 
 
 @click.group()

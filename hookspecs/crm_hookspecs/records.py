@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "ApiFile",
     "ApiOperation",
     "ApiPage",
     "ApiParam",
@@ -516,8 +517,10 @@ class ApiParam:
     ``type`` is a JSON Schema type name (``string``, ``integer``, ``number``,
     ``boolean``) and ``format`` an optional JSON Schema format (``date``,
     ``date-time``, ``email``); ``enum`` lists the allowed values and
-    ``minimum``/``maximum`` bound a number. The HTTP layer checks the type,
-    the bounds and the choices before the handler runs (``400`` otherwise).
+    ``minimum``/``maximum`` bound a number and ``pattern`` is a regular
+    expression a text must match. The HTTP layer checks the type, the
+    bounds, the pattern and the choices before the handler runs (``400``
+    otherwise).
     """
 
     name: str
@@ -527,6 +530,8 @@ class ApiParam:
     enum: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
     minimum: int | None = None
     maximum: int | None = None
+    #: a regular expression the value must match (searched, as JSON Schema does)
+    pattern: str | None = None
 
 
 @attrs.frozen
@@ -547,10 +552,22 @@ class ApiRequest:
     path: dict[str, Any] = attrs.field(factory=dict)
     query: dict[str, str] = attrs.field(factory=dict)
     body: Any = None
+    #: the raw body and its media type, for an operation whose ``body`` is ``"binary"`` (a file upload)
+    data: bytes = b""
+    content_type: str = ""
     limit: int = 50
     cursor: Any = None
     sort: str | None = None
     count: bool = False
+
+
+@attrs.frozen
+class ApiFile:
+    """A file an API operation answers with (a download): its name, media type and content."""
+
+    name: str
+    content_type: str
+    data: bytes
 
 
 @attrs.frozen
@@ -575,10 +592,12 @@ class ApiOperation:
     ``path`` is relative to ``/api/v1`` (``"/contacts/{id:int}"``);
     ``handler(crm, request)`` gets an :class:`ApiRequest` and returns a
     record (an attrs instance, serialised with its field names), an
-    :class:`ApiPage` when ``paginated``, a JSON-able dict, or ``None``
-    (``204 No Content``). ``returns`` is the attrs class of the record (of
-    each item for a listing) and ``body`` the attrs class or JSON Schema
-    (a dict) of the request body, both for the OpenAPI document.
+    :class:`ApiPage` when ``paginated``, an :class:`ApiFile` (a download),
+    a JSON-able dict, or ``None`` (``204 No Content``). ``returns`` is the
+    attrs class of the record (of each item for a listing; ``ApiFile`` for
+    a download) and ``body`` the attrs class or JSON Schema (a dict) of the
+    request body, both for the OpenAPI document; ``body="binary"`` takes
+    the raw body as a file (``ApiRequest.data`` and ``content_type``).
     ``status`` is the success status (``201`` for a creation, which also
     gets a ``Location`` when ``location`` names the operation that reads the
     new record). ``etag_from`` names the operation (its ``operation_id``)

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from crm_hookspecs.records import ApiOperation, ApiResource
+from crm_hookspecs.records import ApiFile, ApiOperation, ApiResource
 
 __all__ = ["MAX_ID", "PROBLEM", "build_document", "path_template", "schema_of"]
 
@@ -184,6 +184,8 @@ def _parameters(operation: ApiOperation, converters: dict[str, str]) -> list[dic
             schema["minimum"] = param.minimum
         if param.maximum is not None:
             schema["maximum"] = param.maximum
+        if param.pattern is not None:
+            schema["pattern"] = param.pattern
         params.append({"name": param.name, "in": "query", "description": param.description, "schema": schema})
     if operation.paginated:
         params += [
@@ -242,6 +244,11 @@ def _responses(operation: ApiOperation, schemas: _Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if operation.status == 204 or (operation.returns is None and operation.method == "DELETE"):
         responses["204"] = {"description": "Done; no content."}
+    elif operation.returns is ApiFile:
+        responses[str(operation.status)] = {
+            "description": operation.summary or "The file.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
     else:
         item = schemas.of(operation.returns) if operation.returns is not None else {"type": "object"}
         if operation.paginated:
@@ -296,7 +303,12 @@ def build_document(resources: Sequence[ApiResource], *, title: str, version: str
                 entry["description"] = operation.description
             if operation.permission:
                 entry["x-permission"] = operation.permission
-            if operation.body is not None:
+            if operation.body == "binary":
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                }
+            elif operation.body is not None:
                 body = operation.body if isinstance(operation.body, dict) else schemas.body(operation.body)
                 entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
             paths.setdefault(path, {})[operation.method.lower()] = entry

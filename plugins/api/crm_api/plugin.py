@@ -69,6 +69,13 @@ def crm_api_resources(crm: Any) -> list[Any]:
 
 
 @hookimpl
+def crm_demo_data(crm: Any) -> list[str]:
+    from crm_api.demo import load_demo
+
+    return load_demo(crm)
+
+
+@hookimpl
 def crm_permissions() -> list[Any]:
     from crm_hookspecs.records import PermissionSpec
 

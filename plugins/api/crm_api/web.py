@@ -17,6 +17,7 @@ import enum
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -32,7 +33,7 @@ from crm_api.locking import record_lock
 from crm_api.openapi import MAX_ID, build_document, path_template
 from crm_api.settings import parse_rate
 from crm_core.errors import AuthenticationError, CRMError, PermissionDenied, PluginError, ValidationError
-from crm_hookspecs.records import ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
+from crm_hookspecs.records import ApiFile, ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -246,6 +247,8 @@ class _Cursors:
 def _check_param(param: ApiParam, value: str) -> None:
     if param.enum and value not in param.enum:
         raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not one of {', '.join(param.enum)}")
+    if param.pattern is not None and not re.search(param.pattern, value):
+        raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} does not have the form {param.pattern}")
     if param.type == "boolean":
         _bool_param(param.name, value)
     elif param.type in ("integer", "number"):
@@ -303,6 +306,13 @@ def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> 
             cursor = cursors.read(operation, args["cursor"], sort)
         count = _bool_param("count", args.get("count", ""))
     body = None
+    if operation.body == "binary":
+        data = request.get_data(cache=True)
+        if not data:
+            raise ApiProblem(422, "invalid_input", "the body is the file's content, and it is empty")
+        return ApiRequest(
+            path=path, query=query, data=data, content_type=request.mimetype or "application/octet-stream"
+        )
     if operation.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
         raw = request.get_data(cache=True)
         if raw.strip():
@@ -419,6 +429,10 @@ def create_app(crm: CRM, *, name: str = "crm_api") -> Flask:
 
     @app.before_request
     def _begin() -> Response | None:
+        if request.path in ("/healthz", "/readyz"):  # probes are not counted against anyone's limit
+            g.activation = crm.activate()
+            g.activation.__enter__()
+            return None
         allowed, remaining, reset = limiter.hit(_limit_key())
         g.rate = (remaining, reset)
         if request.method == "OPTIONS":
@@ -455,6 +469,25 @@ def create_app(crm: CRM, *, name: str = "crm_api") -> Flask:
     @app.errorhandler(Exception)
     def _error(exc: Exception) -> Response:
         return _problem_of(exc)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        # for a load balancer's liveness check: the database answers (one that does not is a 503 problem)
+        crm.database.execute_sql("SELECT 1")
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Ready to take traffic: the database can be written, else 503."""
+        from crm_core.errors import StorageError
+        from crm_core.storage import check_writable
+
+        try:
+            check_writable(crm.database)
+        except StorageError as exc:
+            log.error("api: not ready, the database cannot be written: %s", exc)
+            return _problem(503, "not_ready", "the CRM's database cannot be written just now")
+        return Response("ready\n", mimetype="text/plain")
 
     @app.get(PREFIX + "/openapi.json")
     def openapi() -> Response:
@@ -546,6 +579,13 @@ def _answer(
         result = operation.handler(crm, api_request)
     if result is None:
         return Response(status=204)
+    if isinstance(result, ApiFile):
+        from urllib.parse import quote
+
+        download = Response(result.data, status=operation.status, mimetype=result.content_type)
+        download.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(result.name)}"
+        download.headers["ETag"] = f'"{hashlib.sha256(result.data).hexdigest()[:32]}"'
+        return download
     if isinstance(result, ApiPage):
         body: dict[str, Any] = {"data": to_api_json(result.items), "next": None}
         if result.next is not None:

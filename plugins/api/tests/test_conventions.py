@@ -227,3 +227,11 @@ def test_the_openapi_document_is_valid_and_lists_the_operations(office):
     page = office.client.get("/api/v1/docs")
     assert page.status_code == 200 and "PATCH" in page.get_data(as_text=True)
     assert json.loads(json.dumps(document)) == document
+
+
+def test_health_probes_need_no_token_and_count_against_no_limit(office_factory):
+    office = office_factory({"rate_limit": "1/minute"})
+    for _ in range(3):
+        assert office.client.get("/healthz").data == b"ok\n"
+    assert office.client.get("/readyz").status_code == 200
+    assert office.get("/api/v1/notes").status_code == 200  # the probes left the token's one request

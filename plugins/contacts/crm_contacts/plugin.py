@@ -76,3 +76,10 @@ def crm_permissions() -> list[Any]:
     from crm_contacts.permissions import PERMISSIONS
 
     return list(PERMISSIONS)
+
+
+@hookimpl
+def crm_api_resources(crm: Any) -> list[Any]:
+    from crm_contacts.rest import resources
+
+    return resources(crm)

@@ -95,3 +95,10 @@ def crm_permissions() -> list[Any]:
     from crm_surveys.permissions import PERMISSIONS
 
     return list(PERMISSIONS)
+
+
+@hookimpl
+def crm_api_resources(crm: Any) -> list[Any]:
+    from crm_surveys.rest import resources
+
+    return resources(crm)

@@ -178,11 +178,13 @@ class TasksAPI:
         unassigned: bool = False,
         rule: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[TaskInfo]:
         """Tasks the acting user may read, soonest due first (undated last), then by priority and id.
 
         ``status`` is ``open`` (the default), ``done``, ``cancelled``, or
         ``"all"`` (or ``None``) for every status, as the CLI's ``--status all``.
+        ``offset`` skips that many (for pages of ``limit``).
         """
         return self._store.list(
             assignee=assignee,
@@ -195,6 +197,7 @@ class TasksAPI:
             unassigned=unassigned,
             rule=rule,
             limit=limit,
+            offset=offset,
             scope=self._scope,
         )
 

@@ -135,3 +135,10 @@ def crm_permissions() -> list[Any]:
     from crm_tasks.permissions import PERMISSIONS
 
     return list(PERMISSIONS)
+
+
+@hookimpl
+def crm_api_resources(crm: Any) -> list[Any]:
+    from crm_tasks.rest import resources
+
+    return resources(crm)

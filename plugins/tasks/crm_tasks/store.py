@@ -391,13 +391,17 @@ class TaskStore:
             query = scope(query)
         return query.order_by(Task.due_at.is_null(), Task.due_at, Task.priority.desc(), Task.id)
 
-    def list(self, *, limit: int | None = None, **filters: Any) -> builtins.list[TaskInfo]:
-        """The tasks :meth:`select` finds, at most ``limit`` of them."""
+    def list(self, *, limit: int | None = None, offset: int = 0, **filters: Any) -> builtins.list[TaskInfo]:
+        """The tasks :meth:`select` finds, at most ``limit`` of them, after skipping ``offset``."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST):
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to {MAX_LIST}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValidationError(f"offset {offset!r} must be a whole number, 0 or more")
         query = self.select(**filters)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.crm.activate():
             return [_info(t) for t in query]
 

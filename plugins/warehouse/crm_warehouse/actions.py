@@ -165,6 +165,7 @@ class StaffLog:
         kind: str | None = None,
         author: str | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[StaffAction]:
         """Staff actions matching every filter given, the most recent first (about contacts in the user's scope)."""
         from crm_warehouse.models import StaffActionRow as A
@@ -183,5 +184,7 @@ class StaffLog:
             query = query.where(A.author == author)
         if not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValidationError(f"offset {offset!r} must be a whole number, 0 or more")
         with self.crm.activate():
-            return [action_of(row) for row in query.limit(limit)]
+            return [action_of(row) for row in query.limit(limit).offset(offset)]

@@ -81,4 +81,4 @@ class ContactScope:
         try:
             self.crm.authz.require(CONTACTS_READ, record_owner=owner)
         except PermissionDenied as denied:
-            raise PermissionDenied(f"{denied} (contact {contact_id})", CONTACTS_READ) from None
+            raise PermissionDenied(f"{denied} (contact {contact_id})", CONTACTS_READ, record=denied.record) from None

@@ -327,15 +327,20 @@ class DocumentStore:
             )
         return data
 
-    def list(self, *, contact_id: int | None = None, sale_id: int | None = None, limit: int = 100) -> list[Document]:
-        """Documents, newest first (attached to contacts in the user's scope)."""
+    def list(
+        self, *, contact_id: int | None = None, sale_id: int | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Document]:
+        """Documents, newest first (attached to contacts in the user's scope); ``offset`` skips that many."""
         from crm_warehouse.models import DocumentRow as D
 
         self.crm.authz.require(READ)
         if not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         query = (
-            self._contacts.restrict(D.select(), D.contact_id).order_by(D.uploaded_at.desc(), D.id.desc()).limit(limit)
+            self._contacts.restrict(D.select(), D.contact_id)
+            .order_by(D.uploaded_at.desc(), D.id.desc())
+            .limit(limit)
+            .offset(max(0, int(offset)))
         )
         if contact_id is not None:
             query = query.where(D.contact_id == check_id(contact_id, "contact"))

@@ -103,3 +103,10 @@ def crm_permissions() -> list[Any]:
     from crm_warehouse.permissions import PERMISSIONS
 
     return list(PERMISSIONS)
+
+
+@hookimpl
+def crm_api_resources(crm: Any) -> list[Any]:
+    from crm_warehouse.rest import resources
+
+    return resources(crm)

@@ -192,8 +192,13 @@ class SalesBook:
         region: str | None = None,
         contact_id: int | None = None,
         limit: int = 100,
+        before_id: int | None = None,
     ) -> list[Sale]:
-        """Records matching every filter given, newest first (only those in the user's scope)."""
+        """Records matching every filter given, newest first (only those in the user's scope).
+
+        ``before_id`` continues after the last record of a page (a cursor
+        that stays right while records are added).
+        """
         if not isinstance(limit, int) or not 1 <= limit <= 100_000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 1 to 100000")
         from crm_warehouse.models import SaleRow as S
@@ -201,6 +206,8 @@ class SalesBook:
         query = self._query(
             kind=kind, stage=stage, outcome=outcome, owner=owner, region=region, contact_id=contact_id
         ).order_by(S.id.desc())
+        if before_id is not None:
+            query = query.where(S.id < _id(before_id, "sales record"))
         with self.crm.activate():
             return [self._view(row) for row in query.limit(limit)]
 

@@ -1,0 +1,72 @@
+"""The tasks plugin's resources over HTTP, under each token's scope."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def desk(crm_factory, crm_user):
+    from crm_api import create_app
+
+    crm = crm_factory(plugins=["contacts", "tasks", "api"])
+    crm_user(crm, name="ana", roles=["sales"])
+    crm_user(crm, name="luis", roles=["sales"])
+    crm_user(crm, name="boss", roles=["manager"])
+    tasks = crm.plugin("tasks")
+    ids = {
+        who: tasks.add(f"Call for {who}", kind="call", assignee=who, questions=["Happy?"]).id for who in ("ana", "luis")
+    }
+    tokens = {name: crm.authz.tokens.create(name, "desk").text for name in ("ana", "luis", "boss")}
+    client = create_app(crm).test_client()
+
+    def call(method, path, user="ana", headers=None, **kwargs):
+        return client.open(
+            path, method=method, headers={"Authorization": f"Bearer {tokens[user]}", **(headers or {})}, **kwargs
+        )
+
+    return call, ids
+
+
+def test_a_seller_sees_and_changes_only_own_tasks(desk):
+    call, ids = desk
+    mine = call("GET", "/api/v1/tasks?count=true")
+    assert mine.status_code == 200, mine.json
+    assert [t["id"] for t in mine.json["data"]] == [ids["ana"]] and mine.json["total"] == 1
+    assert call("GET", "/api/v1/tasks?count=true", user="boss").json["total"] == 2
+    assert call("GET", f"/api/v1/tasks/{ids['luis']}").status_code == 404
+    made = call(
+        "POST",
+        "/api/v1/tasks",
+        json={"title": "Send the quote", "due": "2026-02-01T09:00:00Z", "checklist": ["Prices", "PDF"]},
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["assignee"] == "ana" and made.json["created_by"] == "ana"
+    ticked = call("POST", f"/api/v1/tasks/{made.json['id']}/checklist", json={"item": "1"})
+    assert ticked.status_code == 200 and ticked.json["checklist"][0]["done_by"] == "ana"
+    answered = call("POST", f"/api/v1/tasks/{ids['ana']}/answers", json={"question": "1", "answer": "Very"})
+    assert answered.json["questions"][0]["answer"] == "Very"
+    tag = call("GET", f"/api/v1/tasks/{ids['ana']}").headers["ETag"]
+    done = call("PATCH", f"/api/v1/tasks/{ids['ana']}", json={"status": "done"}, headers={"If-Match": tag})
+    assert done.status_code == 200 and done.json["status"] == "done" and done.json["closed_by"] == "ana"
+    stale = call(
+        "PATCH", f"/api/v1/tasks/{made.json['id']}", json={"due": "+1d"}, headers={"If-Match": made.headers["ETag"]}
+    )
+    assert stale.status_code == 412  # its checklist was ticked since it was made
+    fresh = call("GET", f"/api/v1/tasks/{made.json['id']}").headers["ETag"]
+    handed = call("PATCH", f"/api/v1/tasks/{made.json['id']}", json={"assignee": "luis"}, headers={"If-Match": fresh})
+    assert handed.status_code == 404  # luis's tasks are out of ana's scope
+    denied = call("DELETE", f"/api/v1/tasks/{made.json['id']}", headers={"If-Match": fresh})
+    assert denied.status_code == 403 and "tasks.delete" in denied.json["detail"]
+
+
+def test_paging_tasks(desk):
+    call, ids = desk
+    for i in range(5):
+        call("POST", "/api/v1/tasks", user="boss", json={"title": f"Task {i}", "assignee": "boss"})
+    page = call("GET", "/api/v1/tasks?limit=2&status=all", user="boss")
+    seen = [t["id"] for t in page.json["data"]]
+    while page.json["next"]:
+        page = call("GET", page.json["next"], user="boss")
+        seen += [t["id"] for t in page.json["data"]]
+    assert len(seen) == len(set(seen)) == 7
