@@ -134,7 +134,7 @@ class _Schemas:
         name = cls.__name__ + ("Input" if body else "")
         if name not in self.components:
             self.components[name] = {}  # a placeholder, so that a record naming itself ends
-            hints = typing.get_type_hints(cls)
+            hints = _hints(cls)
             properties: dict[str, Any] = {}
             required = []
             for field in attrs.fields(cls):
@@ -156,6 +156,30 @@ class _Schemas:
             if body:
                 self.components[name]["additionalProperties"] = False
         return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The field annotations of ``cls``, resolved; a name its module imports only for type checkers
+    (``dt``, ``Decimal``…) is looked up among the usual ones, and an annotation that still cannot be
+    resolved documents the field as any JSON value rather than failing the whole document."""
+    import sys
+
+    usual = {"dt": dt, "datetime": dt, "decimal": decimal, "Decimal": decimal.Decimal, "uuid": uuid, "Any": Any}
+    module = vars(sys.modules.get(cls.__module__, typing))
+    try:
+        return typing.get_type_hints(cls, globalns={**usual, **module})
+    except Exception:
+        hints: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            for name, annotation in getattr(klass, "__annotations__", {}).items():
+                try:
+                    hints[name] = typing.get_type_hints(
+                        type("_One", (), {"__annotations__": {name: annotation}, "__module__": klass.__module__}),
+                        globalns={**usual, **vars(sys.modules.get(klass.__module__, typing))},
+                    )[name]
+                except Exception:
+                    hints[name] = Any
+        return hints
 
 
 def schema_of(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
