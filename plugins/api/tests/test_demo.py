@@ -7,7 +7,6 @@ import re
 
 def test_the_demo_prints_a_token_that_works(tmp_path, crm_cli):
     from crm_api import create_app
-
     from crm_core import CRM
 
     config = tmp_path / "crm.toml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from crm_api.events_feed import dotted, undotted
-
 from crm_hookspecs.events import ContactChanged, ContactCreated
 
 
