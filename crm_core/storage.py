@@ -388,8 +388,10 @@ class UTCDateTimeField(peewee.DateTimeField):
     def db_value(self, value: Any) -> Any:
         import datetime as dt
 
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        from crm_core.clock import naive_utc
+
+        if isinstance(value, dt.datetime):
+            value = naive_utc(value)
         # DateTimeField.db_value is not annotated in peewee
         convert: Callable[[Any], Any] = super().db_value
         return convert(value)
