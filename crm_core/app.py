@@ -375,7 +375,7 @@ class CRM:
         if self._authz is None:
             from crm_core.auth.authz import Authz
 
-            self._authz = Authz(self)
+            self._authz = Authz(self, events=self.events)
         return self._authz
 
     def as_user(
