@@ -288,7 +288,7 @@ def bulk_insert(
         name = table._meta.table_name
         fields = [_field(table, c) for c in columns]
         columns = [f.column_name for f in fields]
-        rows = _converted(rows, [f.db_value for f in fields])
+        rows = _converted(rows, [_binary(f) if isinstance(f, peewee.BlobField) else f.db_value for f in fields])
     kind = dialect(database)
     open_q, close_q = database.quote[0], database.quote[1]
 
@@ -350,6 +350,22 @@ def _field(model: type[peewee.Model], name: str) -> peewee.Field:
         known = ", ".join(meta.sorted_field_names)
         raise ValueError(f"bulk_insert into {meta.table_name}: {name!r} is no field of {model.__name__} ({known})")
     return found  # type: ignore[no-any-return]
+
+
+def _binary(field: peewee.BlobField) -> Callable[[Any], Any]:
+    """A blob field's conversion, giving ``bytes``, which every driver takes.
+
+    ``BlobField.db_value`` wraps bytes in the binary type of the database its
+    model was first bound to (``memoryview`` for SQLite); PyMySQL would
+    store such an object as its text (``<memory at …>``).
+    """
+    convert: Callable[[Any], Any] = field.db_value
+
+    def to_bytes(value: Any) -> Any:
+        value = convert(value)
+        return bytes(value) if isinstance(value, (memoryview, bytearray)) else value
+
+    return to_bytes
 
 
 def _converted(rows: Iterable[Sequence[Any]], converters: Sequence[Callable[[Any], Any]]) -> Iterator[Sequence[Any]]:
