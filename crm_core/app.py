@@ -1,4 +1,11 @@
-"""The app object: one CRM, its plugins, database, configuration and clock."""
+"""The app object: one CRM, its plugins, database, configuration and clock.
+
+This is the composition root of the kernel: the app loads the plugins, opens
+the database and builds the services (the event bus, the mail queue, the
+permission checks) with itself as their :class:`~crm_core.context.AppContext`
+and with the other services each one needs. Nothing below this module
+imports it (``tests/test_kernel_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -88,9 +95,6 @@ class CRM:
         import zoneinfo
 
         self.tz = zoneinfo.ZoneInfo(config.core.timezone)
-        #: "after-commit" delivers events as soon as their transaction commits;
-        #: "worker" leaves them for the worker (set by bulk jobs and tests)
-        self.deliver_events = "after-commit"
 
         enabled: list[str | PluginInfo] = list(config.enabled or ())
         named: list[str] = []  # the names given in `plugins`, for messages
@@ -152,6 +156,11 @@ class CRM:
         """
         with self.activate(), self.database.atomic():
             yield self
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a closed app's models cannot be used)."""
+        return self._closed
 
     def close(self) -> None:
         """Call the plugins' shutdown hooks and close the database."""
@@ -331,11 +340,28 @@ class CRM:
 
     @property
     def events(self) -> EventBus:
+        """The event outbox and dispatcher (``crm.events.deliver()``…); see ``crm_core.events``."""
         if self._events is None:
             from crm_core.events import EventBus
 
-            self._events = EventBus(self)
+            self._events = EventBus(self, actor=self._actor_name)
         return self._events
+
+    @property
+    def deliver_events(self) -> str:
+        """``"after-commit"`` (the default) delivers events as soon as their transaction commits;
+        ``"worker"`` leaves them for the worker (set by bulk jobs and tests)."""
+        return self.events.delivery
+
+    @deliver_events.setter
+    def deliver_events(self, value: str) -> None:
+        if value not in ("after-commit", "worker"):
+            raise ConfigError(f"crm.deliver_events is 'after-commit' or 'worker', not {value!r}")
+        self.events.delivery = value
+
+    def _actor_name(self) -> str | None:
+        user = self.current_user
+        return user.name if user is not None else None
 
     def emit(self, event: Event) -> None:
         """Record ``event`` in the current transaction; it is delivered after commit."""
@@ -349,7 +375,7 @@ class CRM:
         if self._authz is None:
             from crm_core.auth.authz import Authz
 
-            self._authz = Authz(self)
+            self._authz = Authz(self, events=self.events)
         return self._authz
 
     def as_user(
@@ -375,7 +401,7 @@ class CRM:
         if self._mailer is None:
             from crm_core.mail.mailer import Mailer
 
-            self._mailer = Mailer(self)
+            self._mailer = Mailer(self, events=self.events)
         return self._mailer
 
     # -- time ----------------------------------------------------------------

@@ -1,16 +1,23 @@
-"""``crm doctor``: each check says what it found and, when wrong, the fix."""
+"""``crm doctor``: each check says what it found and, when wrong, the fix.
+
+The checks take what they look at, not the command line's state: the
+configuration (or how to load it), a factory that builds the app from it, and
+the names the kernel's own commands take. ``crm doctor`` passes its own; an
+embedding program or a test can pass others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
 from crm_core.errors import CRMError
 
 if TYPE_CHECKING:
-    from crm_core.cli.main import CLIState
+    from crm_core.app import CRM
+    from crm_core.config import Config
     from crm_core.plugins import PluginRecord
 
 __all__ = ["Check", "run_checks"]
@@ -26,11 +33,24 @@ class Check:
     warning: bool = False
 
 
-def run_checks(state: CLIState) -> Iterator[Check]:
+def run_checks(
+    config: Config | Callable[[], Config],
+    make_app: Callable[[], CRM],
+    *,
+    kernel_commands: Collection[str] = (),
+) -> Iterator[Check]:
+    """Check the configuration, the plugins, the database, the migrations, the schema and the events.
+
+    ``config`` is the configuration or a function that loads it (a
+    :class:`CRMError` it raises is the first check's failure); ``make_app``
+    builds the app from it (it may fail the same way). ``kernel_commands``
+    are the command names a plugin's command must not take.
+    """
     from crm_core.plugins import discover
 
     try:
-        config = state.config()
+        if callable(config):
+            config = config()
     except CRMError as exc:
         yield Check("configuration", False, str(exc), "fix the file, or create one with 'crm init'")
         return
@@ -47,12 +67,12 @@ def run_checks(state: CLIState) -> Iterator[Check]:
             )
 
     try:
-        app = state.crm(warn=False)  # the plugin checks below list the failures
+        app = make_app()
     except CRMError as exc:
         yield Check("app", False, str(exc), "fix what the message names, then run 'crm doctor' again")
         return
 
-    yield from _plugin_checks(app)
+    yield from _plugin_checks(app, kernel_commands)
 
     yield Check("database", True, f"{app.config.core.database} is reachable")
     try:
@@ -78,7 +98,7 @@ def run_checks(state: CLIState) -> Iterator[Check]:
         yield Check("events", True, "no failed deliveries")
 
 
-def _plugin_checks(app: Any) -> Iterator[Check]:
+def _plugin_checks(app: CRM, kernel_commands: Collection[str]) -> Iterator[Check]:
     """Each plugin loaded (or why not), its tables' prefix, and commands two of them define."""
     for name, record in app.plugins.items():
         if record.error is not None:
@@ -103,10 +123,8 @@ def _plugin_checks(app: Any) -> Iterator[Check]:
             )
 
     seen: dict[str, str] = {}
-    from crm_core.cli.main import KERNEL_COMMANDS
-
     for owner, spec in app.hooks.cli_commands():
-        if spec.name in KERNEL_COMMANDS or spec.name in seen:
+        if spec.name in kernel_commands or spec.name in seen:
             other = seen.get(spec.name, "the kernel")
             yield Check(
                 f"command {spec.name}",
@@ -126,7 +144,7 @@ def _plugin_fix(record: PluginRecord) -> str | None:
     return None
 
 
-def _drift_check(app: Any) -> Check:
+def _drift_check(app: CRM) -> Check:
     from crm_core.drift import schema_drift
 
     drift = schema_drift(app)

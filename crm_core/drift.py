@@ -34,7 +34,7 @@ from crm_core.schema import KERNEL
 from crm_core.storage import dialect
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["Drift", "kernel_models", "schema_drift"]
 
@@ -101,13 +101,13 @@ def kernel_models() -> list[type[peewee.Model]]:
     return found
 
 
-def _owned(app: CRM) -> list[tuple[str, list[type[peewee.Model]]]]:
+def _owned(app: AppContext) -> list[tuple[str, list[type[peewee.Model]]]]:
     out: list[tuple[str, list[type[peewee.Model]]]] = [(KERNEL, kernel_models())]
     out += [(name, list(schema.models)) for name, schema in app.hooks.schemas()]
     return out
 
 
-def schema_drift(app: CRM) -> list[Drift]:
+def schema_drift(app: AppContext) -> list[Drift]:
     """Every difference between the migrated database and the models of the kernel and the enabled plugins."""
     database = app.database
     with app.activate():

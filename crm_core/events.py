@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from crm_core import rows as typed_rows
+from crm_core.clock import naive_utc
 from crm_core.errors import EventError
 from crm_core.storage import bulk_insert, dialect
 
 if TYPE_CHECKING:
     import peewee
 
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
     from crm_core.privacy import Redactor
     from crm_hookspecs.events import Event
 
@@ -232,10 +233,19 @@ def _json_default(value: Any) -> Any:
 
 
 class EventBus:
-    """The app's event outbox and dispatcher; reached as ``crm.events``."""
+    """The app's event outbox and dispatcher; reached as ``crm.events``.
 
-    def __init__(self, app: CRM) -> None:
+    Built by the app with its :class:`~crm_core.context.AppContext` and
+    ``actor``, which names the user the code acts as (``None`` for the
+    system): emitted events without an actor get that name.
+    """
+
+    def __init__(self, app: AppContext, *, actor: Callable[[], str | None] | None = None) -> None:
         self._app = app
+        self._actor = actor
+        #: "after-commit" delivers events as soon as their transaction commits;
+        #: "worker" leaves them for the worker (``crm.deliver_events`` sets it)
+        self.delivery = "after-commit"
         self._local = threading.local()
         self._sql: _DeliverySQL | None = None
 
@@ -250,11 +260,11 @@ class EventBus:
         changes: dict[str, Any] = {}
         if occurred_at is None:
             occurred_at = changes["occurred_at"] = self._app.clock.now()
-        if event.actor is None:
-            user = self._app.current_user
-            if user is not None:
+        if event.actor is None and self._actor is not None:
+            name = self._actor()
+            if name is not None:
                 # the acting user, so that every change says who made it
-                changes["actor"] = user.name
+                changes["actor"] = name
                 if event.channel == "system":
                     changes["channel"] = "staff"
         if changes:
@@ -282,19 +292,20 @@ class EventBus:
         first = next(prepared, None)
         if first is None:
             return 0
-        # naive UTC, as UTCDateTimeField stores it
-        rows = (
-            (eid, t, at.astimezone(dt.UTC).replace(tzinfo=None), p)
-            for eid, t, at, p in itertools.chain((first,), prepared)
-        )
+        # already in the stored form (naive UTC, JSON text): inserted by table
+        # name, which skips bulk_insert's per-value conversion on this hot path
+        rows = ((eid, t, naive_utc(at), p) for eid, t, at, p in itertools.chain((first,), prepared))
         with app.activate():
             caller = _outermost_transaction(database)
             with database.atomic():
                 self._lock_outbox(caller)
                 count = bulk_insert(
-                    OutboxEvent, ("event_id", "type", "occurred_at", "payload"), rows, database=database
+                    OutboxEvent._meta.table_name,
+                    ("event_id", "type", "occurred_at", "payload"),
+                    rows,
+                    database=database,
                 )
-                if app.deliver_events == "after-commit":
+                if self.delivery == "after-commit":
                     self._schedule_delivery()
             if caller is not None:
                 self._local.outbox_locked_by = caller  # held until the caller's transaction ends

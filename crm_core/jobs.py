@@ -16,7 +16,6 @@ first transaction to finish; SQLite serialises writers anyway.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -26,10 +25,10 @@ import peewee
 
 from crm_core import rows as typed_rows
 from crm_core.errors import ValidationError
-from crm_core.storage import Model, UTCDateTimeField, bulk_insert
+from crm_core.storage import Model, UTCDateTimeField, batched, bulk_insert
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 T = TypeVar("T")
 
@@ -62,7 +61,7 @@ def _check(key: object) -> str:
     return key
 
 
-def run_once(crm: CRM, key: str) -> bool:
+def run_once(crm: AppContext, key: str) -> bool:
     """Claim ``key``; True if this call claimed it, False if it was claimed before.
 
     Runs in the caller's transaction (or its own): do the keyed action in
@@ -74,7 +73,7 @@ def run_once(crm: CRM, key: str) -> bool:
     return inserted == 1
 
 
-def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
+def run_once_many(crm: AppContext, keys: Iterable[str]) -> list[str]:
     """Claim many keys with set-based SQL; return those this call claimed, in order.
 
     Duplicates in ``keys`` count once. Same transaction rules as :func:`run_once`.
@@ -82,10 +81,9 @@ def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
     wanted = list(dict.fromkeys(_check(k) for k in keys))
     claimed: list[str] = []
     database = crm.database
-    now = crm.clock.now().astimezone(dt.UTC).replace(tzinfo=None)  # as the column stores it
+    now = crm.clock.now()  # bulk_insert stores it as naive UTC
     with crm.activate(), database.atomic():
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
+        for chunk in batched(wanted, _CHUNK):
             while True:
                 try:
                     with database.atomic():  # a savepoint: a lost race is retried, not fatal
@@ -102,7 +100,7 @@ def run_once_many(crm: CRM, keys: Iterable[str]) -> list[str]:
     return claimed
 
 
-def forget(crm: CRM, key: str) -> bool:
+def forget(crm: AppContext, key: str) -> bool:
     """Release a claimed key (an operator undoing a run); True if it was claimed."""
     with crm.activate(), crm.database.atomic():
         deleted: int = RunOnce.delete().where(RunOnce.key == _check(key)).execute()
@@ -122,7 +120,7 @@ def is_deadlock(exc: BaseException) -> bool:
     return False
 
 
-def transaction_retry(crm: CRM, fn: Callable[[], T], attempts: int = 5) -> T:
+def transaction_retry(crm: AppContext, fn: Callable[[], T], attempts: int = 5) -> T:
     """Run ``fn`` in a transaction; if the server reports a deadlock, roll back and run it again.
 
     PostgreSQL and MariaDB may pick a transaction to fail when two workers

@@ -22,14 +22,25 @@ import html
 import json
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crm_core import rows as typed_rows
+from crm_core.context import AppContext
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.events import EventBus
 
-__all__ = ["ERASED", "MIN_VALUE_LENGTH", "Redactor", "erase_contact", "erase_from_kernel"]
+__all__ = ["ERASED", "MIN_VALUE_LENGTH", "ErasureContext", "Redactor", "erase_contact", "erase_from_kernel"]
+
+
+class ErasureContext(AppContext, Protocol):
+    """What an erasure needs of the app: the app context and the event bus, whose outbox it redacts."""
+
+    @property
+    def events(self) -> EventBus:
+        """The event bus (``crm.events``)."""
+        ...
+
 
 #: what replaces an erased value everywhere in the kernel's tables
 ERASED = "[erased]"
@@ -125,7 +136,7 @@ def matching(column: Any, redactor: Redactor) -> Any:
     return condition
 
 
-def erase_contact(crm: CRM, contact_id: int) -> dict[str, int]:
+def erase_contact(crm: ErasureContext, contact_id: int) -> dict[str, int]:
     """Erase one person everywhere, in the caller's transaction; return the records changed, per plugin and ``kernel``.
 
     The contacts plugin calls this from ``crm.plugin("contacts").erase(...)``
@@ -138,7 +149,7 @@ def erase_contact(crm: CRM, contact_id: int) -> dict[str, int]:
     return counts
 
 
-def erase_from_kernel(crm: CRM, contact_id: int, values: Iterable[str]) -> int:
+def erase_from_kernel(crm: ErasureContext, contact_id: int, values: Iterable[str]) -> int:
     """Remove the person from the kernel's tables; return how many rows changed.
 
     Events about ``contact_id`` are redacted in place; every other event,
@@ -157,7 +168,7 @@ def erase_from_kernel(crm: CRM, contact_id: int, values: Iterable[str]) -> int:
     return count
 
 
-def _erase_from_errors(crm: CRM, redactor: Redactor) -> int:
+def _erase_from_errors(crm: ErasureContext, redactor: Redactor) -> int:
     """Error texts of the worker and of event handlers (a traceback may quote an address)."""
     from crm_core.models import EventFailure
     from crm_core.worker.models import Job, JobRun
@@ -187,7 +198,7 @@ def _fit(field: Any, value: str | None) -> str | None:
     return value[:limit] if value is not None and limit else value
 
 
-def _erase_from_keys(crm: CRM, redactor: Redactor) -> int:
+def _erase_from_keys(crm: ErasureContext, redactor: Redactor) -> int:
     """Run-once keys that name the person: the value goes, the claim stays (the action stays done)."""
     from crm_core.jobs import RunOnce
 

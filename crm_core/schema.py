@@ -23,7 +23,7 @@ from crm_core.errors import MigrationError
 from crm_core.storage import dialect
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["KERNEL", "MigrationStep", "migrate", "pending"]
 
@@ -40,13 +40,13 @@ class MigrationStep:
     path: Path | None
 
 
-def _runner(app: CRM, owner: str, directory: Path) -> Any:  # playhouse.migrations.Runner, which is untyped
+def _runner(app: AppContext, owner: str, directory: Path) -> Any:  # playhouse.migrations.Runner, which is untyped
     from playhouse.migrations import Runner
 
     return Runner(app.database, str(directory), table_name=f"{owner}_schema_migration")
 
 
-def _sources(app: CRM) -> list[tuple[str, Path]]:
+def _sources(app: AppContext) -> list[tuple[str, Path]]:
     out = [(KERNEL, KERNEL_MIGRATIONS)]
     for name, schema in app.hooks.schemas():
         if not schema.migrations.is_dir():
@@ -58,7 +58,7 @@ def _sources(app: CRM) -> list[tuple[str, Path]]:
     return out
 
 
-def _transactional(app: CRM, step: MigrationStep) -> bool:
+def _transactional(app: AppContext, step: MigrationStep) -> bool:
     """Whether a failing ``step`` is rolled back as a whole."""
     if dialect(app.database) == "mysql":  # MySQL and MariaDB commit each DDL statement at once
         return False
@@ -66,13 +66,13 @@ def _transactional(app: CRM, step: MigrationStep) -> bool:
     return re.search(r"^atomic\s*=\s*False", text, re.MULTILINE) is None
 
 
-def _why_not_transactional(app: CRM) -> str:
+def _why_not_transactional(app: AppContext) -> str:
     if dialect(app.database) == "mysql":
         return "MySQL/MariaDB cannot roll back schema changes"
     return "the migration sets atomic = False"
 
 
-def pending(app: CRM) -> list[MigrationStep]:
+def pending(app: AppContext) -> list[MigrationStep]:
     """Migrations not yet applied, kernel first, then plugins in dependency order."""
     steps = []
     with app.activate():
@@ -83,7 +83,7 @@ def pending(app: CRM) -> list[MigrationStep]:
     return steps
 
 
-def migrate(app: CRM, dry_run: bool = False) -> list[MigrationStep]:
+def migrate(app: AppContext, dry_run: bool = False) -> list[MigrationStep]:
     """Apply every pending migration; return what was (or, dry, would be) applied."""
     todo = pending(app)
     if dry_run or not todo:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from crm_core.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = [
     "ExpiredLinkError",
@@ -125,7 +125,7 @@ def new_nonce() -> str:
     return _secrets.token_hex(12)
 
 
-def secret_key(crm: CRM) -> bytes:
+def secret_key(crm: AppContext) -> bytes:
     """The app's signing key: ``[crm] secret``, or the generated one kept in ``crm_secret``.
 
     Read once per app. Raises :class:`ConfigError` for a configured secret
@@ -149,7 +149,7 @@ def secret_key(crm: CRM) -> bytes:
     return key
 
 
-def legacy_key(crm: CRM, name: str) -> bytes | None:
+def legacy_key(crm: AppContext, name: str) -> bytes | None:
     """A key a plugin made before the kernel kept one (``surveys``, ``portal``), if this database has it.
 
     The plugins' own secret tables were moved into ``crm_secret`` by their
@@ -158,7 +158,7 @@ def legacy_key(crm: CRM, name: str) -> bytes | None:
     return _stored(crm, f"legacy:{name}", create=False)
 
 
-def _stored(crm: CRM, name: str, *, create: bool) -> bytes | None:
+def _stored(crm: AppContext, name: str, *, create: bool) -> bytes | None:
     from crm_core.models import Secret
 
     with crm.activate():
@@ -223,6 +223,6 @@ class LinkSigner:
         return values, expires_at
 
 
-def signer(crm: CRM, purpose: str) -> LinkSigner:
+def signer(crm: AppContext, purpose: str) -> LinkSigner:
     """The app's :class:`LinkSigner` for ``purpose`` (``"contacts.update"``, ``"surveys.answer"``…)."""
     return LinkSigner(secret_key(crm), purpose)

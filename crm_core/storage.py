@@ -26,7 +26,7 @@ from crm_core.database_url import describe_url, mysql_driver_options, parse_url
 from crm_core.errors import AppContextError, StorageError
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = [
     "Model",
@@ -46,26 +46,35 @@ __all__ = [
 #: SQLite waits this long (ms) for another writer before giving up
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-_active: contextvars.ContextVar[CRM | None] = contextvars.ContextVar("crm_active_app", default=None)
-_open_apps: weakref.WeakSet[CRM] = weakref.WeakSet()
+_active: contextvars.ContextVar[AppContext | None] = contextvars.ContextVar("crm_active_app", default=None)
+_open_apps: weakref.WeakSet[AppContext] = weakref.WeakSet()
 _open_lock = threading.Lock()
 
 
-def register_open(app: CRM) -> None:
+def register_open(app: AppContext) -> None:
     with _open_lock:
         _open_apps.add(app)
 
 
-def unregister_open(app: CRM) -> None:
+def unregister_open(app: AppContext) -> None:
     with _open_lock:
         _open_apps.discard(app)
 
 
-def current_app() -> CRM:
-    """The app whose database a model query goes to."""
+def current_app() -> Any:
+    """The app whose database a model query goes to (a :class:`crm_core.CRM`).
+
+    Typed ``Any`` because storage sits below the app and does not import it;
+    the kernel itself relies only on its :class:`~crm_core.context.AppContext`
+    part.
+    """
+    return _current()
+
+
+def _current() -> AppContext:
     app = _active.get()
     if app is not None:
-        if app._closed:
+        if app.closed:
             raise AppContextError("the active CRM app is closed; build a new one (or activate an open app)")
         return app
     with _open_lock:
@@ -82,8 +91,12 @@ def current_app() -> CRM:
     )
 
 
+_A = TypeVar("_A", bound="AppContext")
+
+
 @contextlib.contextmanager
-def activate(app: CRM) -> Iterator[CRM]:
+def activate(app: _A) -> Iterator[_A]:
+    """Route model queries in the block to ``app``'s database (what ``crm.activate()`` does)."""
     token = _active.set(app)
     try:
         yield app
@@ -106,7 +119,7 @@ class _AppDatabase(peewee.DatabaseProxy):
 
     @property
     def obj(self) -> peewee.Database:
-        return current_app().database
+        return _current().database
 
     def initialize(self, obj: Any) -> None:
         raise TypeError("crm_core.storage.db follows the active app; it cannot be initialised by hand")
@@ -266,7 +279,7 @@ def bulk_insert(
     backend's form, a foreign-key model its id. Given a table name, values
     go to the driver as they are: pass what the column stores.
     """
-    database = database if database is not None else current_app().database
+    database = database if database is not None else _current().database
     if not columns:
         raise ValueError("bulk_insert needs at least one column")
     if isinstance(table, str):
@@ -275,7 +288,7 @@ def bulk_insert(
         name = table._meta.table_name
         fields = [_field(table, c) for c in columns]
         columns = [f.column_name for f in fields]
-        rows = _converted(rows, [f.db_value for f in fields])
+        rows = _converted(rows, [_binary(f) if isinstance(f, peewee.BlobField) else f.db_value for f in fields])
     kind = dialect(database)
     open_q, close_q = database.quote[0], database.quote[1]
 
@@ -339,6 +352,22 @@ def _field(model: type[peewee.Model], name: str) -> peewee.Field:
     return found  # type: ignore[no-any-return]
 
 
+def _binary(field: peewee.BlobField) -> Callable[[Any], Any]:
+    """A blob field's conversion, giving ``bytes``, which every driver takes.
+
+    ``BlobField.db_value`` wraps bytes in the binary type of the database its
+    model was first bound to (``memoryview`` for SQLite); PyMySQL would
+    store such an object as its text (``<memory at …>``).
+    """
+    convert: Callable[[Any], Any] = field.db_value
+
+    def to_bytes(value: Any) -> Any:
+        value = convert(value)
+        return bytes(value) if isinstance(value, (memoryview, bytearray)) else value
+
+    return to_bytes
+
+
 def _converted(rows: Iterable[Sequence[Any]], converters: Sequence[Callable[[Any], Any]]) -> Iterator[Sequence[Any]]:
     width = len(converters)
     for row in rows:
@@ -375,8 +404,10 @@ class UTCDateTimeField(peewee.DateTimeField):
     def db_value(self, value: Any) -> Any:
         import datetime as dt
 
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        from crm_core.clock import naive_utc
+
+        if isinstance(value, dt.datetime):
+            value = naive_utc(value)
         # DateTimeField.db_value is not annotated in peewee
         convert: Callable[[Any], Any] = super().db_value
         return convert(value)

@@ -491,3 +491,26 @@ def test_render_formats():
     assert [csv_safe(v) for v in ("+1", "-x", "@a", "\tb", "plain", 5)] == ["'+1", "'-x", "'@a", "'\tb", "plain", 5]
     with pytest.raises(ValueError, match="unknown format 'xml'"):
         render(rows, None, "xml")
+
+
+@pytest.mark.sqlite_only  # checks the doctor's report, not storage
+def test_the_doctor_runs_without_the_command_line(crm_factory, crm_plugin):
+    """run_checks takes a configuration, an app factory and the reserved command names: no CLI state."""
+    from crm_core.doctor import run_checks
+    from crm_core.errors import ConfigError
+    from crm_hookspecs.records import CommandSpec
+
+    crm = crm_factory([crm_plugin("one", crm_cli_commands=lambda: [CommandSpec("audit", "m:a")])])
+    checks = {c.name: c for c in run_checks(crm.config, lambda: crm, kernel_commands={"audit"})}
+    assert checks["configuration"].ok and checks["migrations"].ok and checks["schema"].ok
+    assert not checks["command audit"].ok
+    assert checks["command audit"].detail == "plugin 'one' and the kernel both define it; the kernel's wins"
+    assert "command audit" not in {c.name for c in run_checks(crm.config, lambda: crm)}
+
+    def unreadable():
+        raise ConfigError("crm.toml: [crm] database: expected a string")
+
+    built = []
+    [only] = run_checks(unreadable, lambda: built.append(1) or crm)
+    assert (only.name, only.ok, only.detail) == ("configuration", False, "crm.toml: [crm] database: expected a string")
+    assert built == []  # no app is built from a configuration that cannot be read

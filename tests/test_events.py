@@ -8,7 +8,7 @@ import json
 import peewee
 import pytest
 
-from crm_core.errors import EventError
+from crm_core.errors import ConfigError, EventError
 from crm_core.events import BATCH_SIZE, FIRST_BACKOFF
 from crm_core.models import EventFailure, OutboxEvent
 from crm_core.storage import Model
@@ -645,3 +645,13 @@ def test_events_written_after_an_explicit_rollback_inside_the_block_are_delivere
         txn.rollback()
         crm.emit(created(2)[0])
     assert [e.contact_id for e in crm_recorder.events] == [2]
+
+
+@pytest.mark.sqlite_only  # an attribute of the app, not storage
+def test_deliver_events_is_the_event_bus_mode(crm):
+    assert crm.deliver_events == crm.events.delivery == "after-commit"
+    crm.deliver_events = "worker"
+    assert crm.events.delivery == "worker"
+    with pytest.raises(ConfigError, match="crm.deliver_events is 'after-commit' or 'worker', not 'later'"):
+        crm.deliver_events = "later"
+    assert crm.deliver_events == "worker"

@@ -97,8 +97,13 @@ def test_attachments_are_stored_and_sent(crm, tmp_path):
     stored = crm.mail.get(queued.id)
     assert [a.filename for a in stored.attachments] == ["report.pdf", "data.csv", "notes.txt", "factura ñ.bin"]
     assert stored.attachments[0].content == big and stored.attachments[0].content_type == "application/pdf"
+    plain = crm.mail.queue("b@example.com", "No files", "nothing attached")
+    # what delivery builds the messages with: every claimed message's files at once, by id
+    by_id = crm.mail.attachments([queued.id, plain.id])
+    assert list(by_id) == [queued.id] and list(by_id[queued.id]) == list(stored.attachments)
+    assert crm.mail.attachments([]) == {}
     crm.mail.deliver()
-    parsed = crm.mail.sent[0].email
+    parsed = next(m.email for m in crm.mail.sent if m.email["Subject"] == "Files")
     files = {part.get_filename(): part.get_payload(decode=True) for part in parsed.iter_attachments()}
     assert files["report.pdf"] == big
     assert files["data.csv"] == b"a,b\n1,2\n"

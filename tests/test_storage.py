@@ -425,6 +425,25 @@ def test_bulk_insert_given_a_model_converts_each_value_like_create(crm_factory, 
     assert str(raw).startswith("2026-07-01 12:00:00")
 
 
+def test_bulk_insert_given_a_model_stores_blobs_as_bytes_on_every_backend(crm):
+    """BlobField.db_value gives the binary type of the first database bound (memoryview for SQLite),
+    which PyMySQL would store as its text: bulk_insert hands every driver bytes."""
+    from crm_core.mail.models import MailAttachment
+
+    crm.migrate()
+    queued = crm.mail.queue("a@example.com", "Files", "see attached")
+    content = bytes(range(256))
+    rows = [
+        (queued.id, 0, "a.bin", "application/octet-stream", content),
+        (queued.id, 1, "b.bin", "application/octet-stream", memoryview(b"\x00B")),
+        (queued.id, 2, "c.bin", "application/octet-stream", bytearray(b"C\xff")),
+    ]
+    with crm.activate():
+        bulk_insert(MailAttachment, ("mail_id", "position", "filename", "content_type", "content"), rows)
+    stored = crm.mail.attachments([queued.id])[queued.id]
+    assert [a.content for a in stored] == [content, b"\x00B", b"C\xff"]
+
+
 def test_bulk_insert_names_a_column_the_model_lacks(crm_factory, item_plugin):
     crm = crm_factory([item_plugin])
     with crm.activate():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
+    from crm_core.events import EventBus
 
 __all__ = ["ACTIONS", "SecurityAuditLog"]
 
@@ -36,10 +38,16 @@ ACTIONS = {
 
 
 class SecurityAuditLog:
-    """``crm.authz.audit``: write and read the security audit."""
+    """``crm.authz.audit``: write and read the security audit.
 
-    def __init__(self, app: CRM) -> None:
+    Built by ``crm.authz`` with the app context, the event bus its
+    ``SecurityEvent`` goes to, and ``actor``, which names the acting user.
+    """
+
+    def __init__(self, app: AppContext, *, events: EventBus, actor: Callable[[], str | None]) -> None:
         self._app = app
+        self._events = events
+        self._actor = actor
 
     def record(
         self,
@@ -57,7 +65,7 @@ class SecurityAuditLog:
         if action not in ACTIONS:
             raise ValueError(f"unknown security audit action {action!r}")
         app = self._app
-        actor = app.current_user
+        actor = self._actor()
         detail = dict(detail or {})
         with app.transaction():
             row = SecurityAudit.create(
@@ -65,11 +73,11 @@ class SecurityAuditLog:
                 action=action,
                 user_id=user_id,
                 user_name=user_name,
-                actor=actor.name if actor else None,
+                actor=actor,
                 address=address,
                 detail=json.dumps(detail, sort_keys=True, default=str),
             )
-            app.emit(
+            self._events.emit(
                 SecurityEvent(
                     audit_id=row.id,
                     action=action,
@@ -77,7 +85,7 @@ class SecurityAuditLog:
                     user_name=user_name,
                     address=address,
                     detail=detail,
-                    actor=actor.name if actor else None,
+                    actor=actor,
                     channel="staff" if actor else "system",
                 )
             )

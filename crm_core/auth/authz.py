@@ -24,11 +24,12 @@ from crm_core.errors import PermissionDenied, PluginError, UserDisabledError
 from crm_hookspecs.records import PermissionSpec, UserInfo
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.auth.roles import Roles
     from crm_core.auth.sessions import Sessions
     from crm_core.auth.tokens import Tokens
     from crm_core.auth.users import Teams, Users
+    from crm_core.context import AppContext
+    from crm_core.events import EventBus
 
 __all__ = ["Acting", "Authz"]
 
@@ -49,7 +50,9 @@ class Acting:
 class Authz:
     """Permission checks and the services for users, teams, roles, sessions, tokens and the audit."""
 
-    def __init__(self, app: CRM) -> None:
+    def __init__(self, app: AppContext, *, events: EventBus | None = None) -> None:
+        from crm_core.events import EventBus
+
         self._app = app
         # one variable per app: two apps in one process have their own acting users
         self._acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar(
@@ -61,7 +64,13 @@ class Authz:
         self.config_roles = self._config_roles()
         for warning in self.warnings:
             app.log.warning("%s", warning)
-        self.audit = SecurityAuditLog(app)
+        if events is None:
+            events = EventBus(app, actor=self._actor_name)
+        self.audit = SecurityAuditLog(app, events=events, actor=self._actor_name)
+
+    def _actor_name(self) -> str | None:
+        user = self.current_user
+        return user.name if user is not None else None
 
     def _config_roles(self) -> dict[str, RoleDef]:
         from crm_core.plugins import discover

@@ -22,7 +22,7 @@ from crm_core.errors import ConfigError, PluginError
 from crm_hookspecs.records import PermissionSpec, RecordTypeSpec
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["BUILTIN_ROLES", "KERNEL_PERMISSIONS", "Declarations", "RoleDef", "SCOPES", "check_role", "grants_of"]
 
@@ -100,7 +100,7 @@ class Declarations:
     owners: dict[str, str]
 
     @classmethod
-    def collect(cls, app: CRM) -> Declarations:
+    def collect(cls, app: AppContext) -> Declarations:
         permissions: dict[str, PermissionSpec] = {p.name: p for p in KERNEL_PERMISSIONS}
         record_types: dict[str, RecordTypeSpec] = {}
         owners = {p.name: "crm" for p in KERNEL_PERMISSIONS}

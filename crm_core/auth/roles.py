@@ -9,8 +9,8 @@ from crm_core.auth.registry import BUILTIN_ROLES, RoleDef, check_role
 from crm_core.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.auth.authz import Authz
+    from crm_core.context import AppContext
 
 __all__ = ["Roles"]
 
@@ -18,7 +18,7 @@ __all__ = ["Roles"]
 class Roles:
     """Built-in, configured and stored roles, by name."""
 
-    def __init__(self, app: CRM, authz: Authz) -> None:
+    def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
 

@@ -25,8 +25,8 @@ from crm_core.errors import AuthenticationError, UserDisabledError, ValidationEr
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.auth.authz import Authz
+    from crm_core.context import AppContext
 
 __all__ = ["SignIn", "Sessions", "TwoFactorSetup"]
 
@@ -59,7 +59,7 @@ class TwoFactorSetup:
 
 
 class Sessions:
-    def __init__(self, app: CRM, authz: Authz) -> None:
+    def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
 

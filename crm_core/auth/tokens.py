@@ -34,8 +34,8 @@ from crm_core.errors import (
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.auth.authz import Authz
+    from crm_core.context import AppContext
 
 __all__ = ["NewToken", "TokenInfo", "Tokens"]
 
@@ -79,7 +79,7 @@ class Authenticated:
 
 
 class Tokens:
-    def __init__(self, app: CRM, authz: Authz) -> None:
+    def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
 

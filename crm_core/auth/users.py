@@ -15,9 +15,9 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.auth.authz import Authz
     from crm_core.auth.models import User
+    from crm_core.context import AppContext
 
 __all__ = ["Teams", "Users"]
 
@@ -35,7 +35,7 @@ def _check_name(kind: str, name: str) -> str:
 
 
 class Users:
-    def __init__(self, app: CRM, authz: Authz) -> None:
+    def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
 
@@ -321,7 +321,7 @@ class Users:
 
 
 class Teams:
-    def __init__(self, app: CRM, authz: Authz) -> None:
+    def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from crm_core.cli.main import CLIError, CLIState, pass_state
+from crm_core.cli.main import KERNEL_COMMANDS, CLIError, CLIState, pass_state
 from crm_core.errors import CRMError, PluginError
 from crm_core.output import format_option, render
 
@@ -289,7 +289,8 @@ def doctor(state: CLIState) -> None:
     from crm_core.doctor import run_checks
 
     problems = 0
-    for check in run_checks(state):
+    # warn=False: the plugin checks list the plugins that failed to load
+    for check in run_checks(state.config, lambda: state.crm(warn=False), kernel_commands=KERNEL_COMMANDS):
         mark = "ok " if check.ok else "!! "
         if check.warning:
             mark = "?? "

@@ -36,7 +36,7 @@ from crm_core.mail.transports import Envelope, SendResult
 from crm_core.storage import for_update
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
     from crm_core.mail.mailer import Mailer
 
 __all__ = ["DeliveryReport", "deliver"]
@@ -75,11 +75,7 @@ class DeliveryReport:
         return text
 
 
-def _naive(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryReport:
+def deliver(app: AppContext, mailer: Mailer, limit: int | None = None) -> DeliveryReport:
     """Send due messages, batch after batch, until none is due, ``limit`` is
     reached, the rate limit stops it, or the transport reports a connection
     problem (the rest waits for the next run rather than hammering a server
@@ -107,7 +103,7 @@ def deliver(app: CRM, mailer: Mailer, limit: int | None = None) -> DeliveryRepor
 
 
 def _send_batch(
-    app: CRM, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport
+    app: AppContext, mailer: Mailer, transport: Any, name: str, batch: Sequence[Any], report: DeliveryReport
 ) -> tuple[bool, str | None]:
     """Send a claimed batch, recording each accepted message before the next goes.
 
@@ -206,7 +202,9 @@ def _results(transport: Any, name: str, envelopes: Sequence[Envelope]) -> Iterat
         yield env.id, SendResult.retry(error or f"transport {name!r} gave no result")
 
 
-def _claim(app: CRM, mailer: Mailer, transport: str, size: int, report: DeliveryReport) -> tuple[list[Any], bool]:
+def _claim(
+    app: AppContext, mailer: Mailer, transport: str, size: int, report: DeliveryReport
+) -> tuple[list[Any], bool]:
     """Claim up to ``size`` due messages; return them and whether the rate limit bit."""
     from crm_core.jobs import transaction_retry
     from crm_core.mail.models import MailMessage, MailTransportState
@@ -288,9 +286,9 @@ def _lock_transport(database: Any, transport: str) -> None:
     for_update(MailTransportState.select().where(MailTransportState.name == transport), database).get()
 
 
-def _envelopes(app: CRM, mailer: Mailer, rows: Sequence[Any]) -> tuple[list[Envelope], dict[int, str]]:
+def _envelopes(app: AppContext, mailer: Mailer, rows: Sequence[Any]) -> tuple[list[Envelope], dict[int, str]]:
     """Build each claimed row; a row that cannot be built fails (permanently) with the reason."""
-    files = mailer._attachments([r.id for r in rows if r.attachment_count])
+    files = mailer.attachments([r.id for r in rows if r.attachment_count])
     envelopes = []
     broken: dict[int, str] = {}
     for row in rows:
@@ -345,7 +343,7 @@ def _backoff(mailer: Mailer, attempts: int) -> dt.timedelta:
 
 
 def _record(
-    app: CRM,
+    app: AppContext,
     mailer: Mailer,
     transport: str,
     rows: Sequence[Any],
@@ -445,7 +443,7 @@ def _record(
                 status="queued", lease_owner=None, lease_until=None, last_error=results[untried[0]].error
             ).where(MailMessage.id.in_(untried) & owned).execute()
         if bounces:
-            app.events.emit_many(bounces)
+            mailer.events.emit_many(bounces)
             counts["bounced"] += len(bounces)
 
     transaction_retry(app, write)

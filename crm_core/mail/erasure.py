@@ -20,7 +20,7 @@ from crm_core.mail.address import from_normalized
 from crm_core.privacy import ERASED, Redactor, matching
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["CANCELLED_NOTE", "erase_from_queue"]
 
@@ -36,7 +36,7 @@ def _bare(address: str) -> str:
         return address.casefold()
 
 
-def erase_from_queue(crm: CRM, redactor: Redactor) -> int:
+def erase_from_queue(crm: AppContext, redactor: Redactor) -> int:
     """Cancel, scrub and redact the queue's messages for one erased person; return how many rows changed."""
     from crm_core.mail.models import MailAttachment, MailMessage
 

@@ -23,8 +23,9 @@ from crm_core.mail.message import Attachment, OutgoingMessage, build_message, ne
 from crm_core.storage import bulk_insert
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
     from crm_core.config import MailSettings
+    from crm_core.context import AppContext
+    from crm_core.events import EventBus
     from crm_core.mail.delivery import DeliveryReport
     from crm_core.mail.unsubscribe import Unsubscribe
 
@@ -84,20 +85,24 @@ class QueuedMessage:
         )
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 class Mailer:
     """``crm.mail``: queue, inspect and deliver outgoing mail.
 
     ``crm.mail.transport`` is the configured transport, built on first use;
     with the memory transport (the test kit's), ``crm.mail.transport.sent``
-    lists what was delivered.
+    lists what was delivered. Built by the app with its
+    :class:`~crm_core.context.AppContext` and its event bus (``events``),
+    which records the bounces that delivery finds.
     """
 
-    def __init__(self, app: CRM, settings: MailSettings | None = None) -> None:
+    def __init__(
+        self, app: AppContext, settings: MailSettings | None = None, *, events: EventBus | None = None
+    ) -> None:
+        from crm_core.events import EventBus
+
         self._app = app
+        #: the event bus bounces are emitted on
+        self.events: EventBus = events if events is not None else EventBus(app)
         self.settings: MailSettings = settings or app.config.core.mail
         self._transport: Any = None
         self._sender = str(parse_address(self.settings.sender, "[crm.mail] sender"))
@@ -243,16 +248,13 @@ class Mailer:
             rows.append(row)
             if message.attachments:
                 files[row["key"]] = message.attachments
-        naive = _naive_utc(now)
         while True:
             try:
                 with database.atomic():  # a savepoint: a key queued concurrently is looked up again
                     keys = [r["key"] for r in rows]
                     taken = {k for (k,) in model.select(model.key).where(model.key.in_(keys)).tuples()}
                     fresh = [r for r in rows if r["key"] not in taken]
-                    values = (
-                        tuple(naive if c in ("queued_at", "next_attempt_at") else r[c] for c in columns) for r in fresh
-                    )
+                    values = (tuple(r[c] for c in columns) for r in fresh)  # bulk_insert converts the times
                     count = bulk_insert(model, columns, values, database=database) if fresh else 0
                     wanted = [r["key"] for r in fresh if r["key"] in files]
                     if wanted:
@@ -345,9 +347,10 @@ class Mailer:
                 raise NotFoundError(
                     f"no queued message has the id or key {ref!r}; list them with 'crm mail queue --status all'"
                 )
-            return self._record(row, True, self._attachments([row.id]).get(row.id, ()))
+            return self._record(row, True, self.attachments([row.id]).get(row.id, ()))
 
-    def _attachments(self, ids: Sequence[int]) -> dict[int, list[Attachment]]:
+    def attachments(self, ids: Sequence[int]) -> dict[int, list[Attachment]]:
+        """The attachments of the queued messages ``ids``, in order, by message id (absent: none)."""
         from crm_core.mail.models import MailAttachment
 
         out: dict[int, list[Attachment]] = {}

@@ -24,14 +24,14 @@ import peewee
 from crm_core import rows as typed_rows
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["SentStatement", "retry_deadlock"]
 
 T = TypeVar("T")
 
 
-def retry_deadlock(app: CRM, fn: Callable[[], T], attempts: int = 5) -> T:
+def retry_deadlock(app: AppContext, fn: Callable[[], T], attempts: int = 5) -> T:
     """Run one autocommitted statement again when the server picked it as a deadlock victim."""
     from crm_core.jobs import is_deadlock
 
@@ -65,7 +65,7 @@ class SentStatement:
     _PK = -987_654_321
     _AT = dt.datetime(1999, 12, 31, 23, 59, 58, 123_456, tzinfo=dt.UTC)
 
-    def __init__(self, app: CRM, transport: str, token: str) -> None:
+    def __init__(self, app: AppContext, transport: str, token: str) -> None:
         from crm_core.mail.models import MailMessage
         from crm_core.storage import dialect
 
@@ -92,7 +92,7 @@ class SentStatement:
         self.sql = sql
         self.quick_sql = "SET LOCAL synchronous_commit TO OFF; " + sql if dialect(app.database) == "postgresql" else sql
 
-    def record(self, app: CRM, pk: int) -> None:
+    def record(self, app: AppContext, pk: int) -> None:
         """Mark message ``pk`` sent now, committed (retried if the server picks it in a deadlock)."""
         now = app.clock.now()
         retry_deadlock(app, lambda: self.run(pk, now))

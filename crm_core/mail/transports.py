@@ -39,8 +39,8 @@ from crm_core.errors import ConfigError
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from crm_core.app import CRM
     from crm_core.config import MailSettings, SmtpSettings
+    from crm_core.context import AppContext
     from crm_core.mail.message import OutgoingMessage
 
 __all__ = [
@@ -427,7 +427,7 @@ class SmtpTransport:
 BUILTIN_TRANSPORTS = ("file", "memory", "smtp")
 
 
-def make_transport(app: CRM, settings: MailSettings) -> Any:
+def make_transport(app: AppContext, settings: MailSettings) -> Any:
     """The transport ``[crm.mail] transport`` names, built for ``app``."""
     name = settings.transport
     if name == "memory":

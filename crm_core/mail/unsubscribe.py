@@ -34,7 +34,7 @@ from crm_core.mail.address import check_header_value, parse_address
 from crm_core.mail.message import envelope_address
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
     from crm_core.mail.message import OutgoingMessage
 
 __all__ = ["Unsubscribe", "apply", "unsubscribe_links"]
@@ -63,7 +63,7 @@ class Unsubscribe:
         return out
 
 
-def unsubscribe_links(app: CRM, settings: Any, messages: Sequence[OutgoingMessage]) -> dict[int, Unsubscribe]:
+def unsubscribe_links(app: AppContext, settings: Any, messages: Sequence[OutgoingMessage]) -> dict[int, Unsubscribe]:
     """The :class:`Unsubscribe` of each bulk message, by its index in ``messages``.
 
     One hook call per mailing list among the messages. Raises

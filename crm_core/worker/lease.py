@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from crm_core.worker.backoff import is_database_outage, reason
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.context import AppContext
 
 __all__ = ["Heartbeat"]
 
@@ -27,7 +27,7 @@ class Heartbeat:
     database stays away for a whole lease.
     """
 
-    def __init__(self, crm: CRM, run_id: int, worker: str, lease: dt.timedelta) -> None:
+    def __init__(self, crm: AppContext, run_id: int, worker: str, lease: dt.timedelta) -> None:
         self.crm, self.run_id, self.worker, self.lease = crm, run_id, worker, lease
         self._done = threading.Event()
         self._thread: threading.Thread | None = None

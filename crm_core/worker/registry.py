@@ -6,18 +6,47 @@ See ``docs/worker.md``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from crm_core import rows as typed_rows
+from crm_core.context import AppContext
 from crm_core.errors import PluginError, ValidationError
 from crm_core.worker.schedule import Schedule
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.events import EventBus
+    from crm_core.mail.mailer import Mailer
 
-__all__ = ["KERNEL", "Job", "first_line", "kernel_jobs", "registered_jobs", "require_tables", "status"]
+__all__ = [
+    "KERNEL",
+    "Job",
+    "WorkerContext",
+    "first_line",
+    "kernel_jobs",
+    "registered_jobs",
+    "require_tables",
+    "status",
+]
+
+
+class WorkerContext(AppContext, Protocol):
+    """What the worker needs of the app: the app context and the two services its own jobs run.
+
+    The worker hands the same object to every job's ``run(crm, scheduled_at)``.
+    """
+
+    @property
+    def events(self) -> EventBus:
+        """The event bus (the ``crm.events`` job delivers and retries)."""
+        ...
+
+    @property
+    def mail(self) -> Mailer:
+        """The mail queue (the ``crm.mail`` job delivers it)."""
+        ...
+
 
 #: the owner name of the kernel's own jobs
 KERNEL = "crm"
@@ -37,16 +66,16 @@ class Job:
         return name
 
 
-def kernel_jobs(crm: CRM) -> list[Any]:
+def kernel_jobs(crm: WorkerContext) -> list[Any]:
     """The jobs every worker runs: mail delivery, event delivery, clean-up."""
     from crm_hookspecs.records import JobSpec
 
     settings = crm.config.core.worker
 
-    def deliver_mail(crm: CRM, scheduled_at: dt.datetime) -> Any:
+    def deliver_mail(crm: WorkerContext, scheduled_at: dt.datetime) -> Any:
         return crm.mail.deliver()
 
-    def deliver_events(crm: CRM, scheduled_at: dt.datetime) -> str:
+    def deliver_events(crm: WorkerContext, scheduled_at: dt.datetime) -> str:
         delivered = crm.events.deliver()
         retried = crm.events.retry()
         return (
@@ -54,7 +83,7 @@ def kernel_jobs(crm: CRM) -> list[Any]:
             f"retries: {retried.retried_ok} delivered, {retried.failed} failed again"
         )
 
-    def clean_up(crm: CRM, scheduled_at: dt.datetime) -> str:
+    def clean_up(crm: WorkerContext, scheduled_at: dt.datetime) -> str:
         from crm_core.worker.models import JobRun
 
         cutoff = crm.clock.now() - dt.timedelta(days=settings.keep_runs_days)
@@ -74,7 +103,7 @@ def kernel_jobs(crm: CRM) -> list[Any]:
     ]
 
 
-def registered_jobs(crm: CRM) -> list[Job]:
+def registered_jobs(crm: WorkerContext) -> list[Job]:
     """The kernel's jobs and every enabled plugin's (``crm_worker_jobs``), validated."""
     jobs: list[Job] = []
     seen: dict[str, str] = {}
@@ -109,7 +138,7 @@ def registered_jobs(crm: CRM) -> list[Job]:
     return jobs
 
 
-def require_tables(crm: CRM) -> None:
+def require_tables(crm: WorkerContext) -> None:
     """A clear error, instead of "no such table", when the kernel's migration 0002 is not applied."""
     from crm_core.errors import StorageError
     from crm_core.mail.models import MailMessage
@@ -130,7 +159,7 @@ def first_line(text: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def status(crm: CRM) -> list[dict[str, Any]]:
+def status(crm: WorkerContext) -> list[dict[str, Any]]:
     """Each job: owner, schedule, last run, next run, who runs it now, last error."""
     from crm_core.worker.models import Job as JobRow
     from crm_core.worker.models import JobRun

@@ -40,7 +40,7 @@ from crm_core.worker.registry import KERNEL as KERNEL  # noqa: F401 - where it u
 from crm_core.worker.registry import Job, first_line, kernel_jobs, registered_jobs, require_tables, status
 
 if TYPE_CHECKING:
-    from crm_core.app import CRM
+    from crm_core.worker.registry import WorkerContext
 
 __all__ = ["Job", "RunOutcome", "Worker", "kernel_jobs", "registered_jobs", "require_tables", "status"]
 
@@ -65,7 +65,7 @@ class RunOutcome:
 class Worker:
     """Runs the registered jobs of one app: ``run_pending()`` once, or ``run()`` until stopped."""
 
-    def __init__(self, crm: CRM, *, jobs: Sequence[Job] | None = None, name: str | None = None) -> None:
+    def __init__(self, crm: WorkerContext, *, jobs: Sequence[Job] | None = None, name: str | None = None) -> None:
         self.crm = crm
         self.id = name or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         if not self.id or len(self.id) > 100:
