@@ -7,7 +7,7 @@ import csv
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import peewee
 
@@ -19,6 +19,10 @@ from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
 from crm_contacts.models import Contact
 from crm_core.errors import ValidationError
+
+if TYPE_CHECKING:
+    from crm_contacts.book import AddressBook
+    from crm_core.app import CRM
 
 __all__ = ["EXPORT_COLUMNS", "Transfer", "export_header"]
 
@@ -59,9 +63,16 @@ EXPORT_PAGE = 5000
 
 
 class Transfer:
-    """The import and export part of ``crm.plugin("contacts")``."""
+    """The imports and exports service (CSV and vCard), built on the address book.
 
-    crm: Any
+    It checks no permission: :class:`crm_contacts.api.ContactsAPI` does, and
+    passes the exporter's scope as ``visible``. The contacts an import adds
+    without an owner are owned by the user who imports (``default_owner``).
+    """
+
+    def __init__(self, crm: CRM, book: AddressBook) -> None:
+        self.crm = crm
+        self._book = book
 
     def import_csv(
         self,
@@ -83,6 +94,7 @@ class Transfer:
         progress: Callable[[int, int | None], None] | None = None,
         source_name: str | None = None,
         ignore_columns: Sequence[str] = (),
+        default_owner: str | None = None,
     ) -> ImportReport:
         """Import contacts from a CSV file (a path or a text stream); see :mod:`crm_contacts.importing`.
 
@@ -135,6 +147,7 @@ class Transfer:
                     start_line=start_line,
                     problems=problems,
                     progress=(lambda _: progress(csv_source.progress(), csv_source.size)) if progress else None,
+                    default_owner=default_owner,
                 )
                 report = importer.report
                 report.source = csv_source.name
@@ -169,6 +182,7 @@ class Transfer:
         channel: str = "import",
         start_line: int = 1,
         errors_to: str | os.PathLike[str] | IO[str] | None = None,
+        default_owner: str | None = None,
     ) -> ImportReport:
         """Import a vCard 2.1/3.0/4.0 file (one or many cards); matching and reporting as for CSV.
 
@@ -199,6 +213,7 @@ class Transfer:
                 start_line=start_line,
                 problems=problems,
                 spreadsheet_cells=False,
+                default_owner=default_owner,
             )
             report = importer.report
             report.source = file.name
@@ -216,6 +231,7 @@ class Transfer:
         *,
         version: str = "4.0",
         include_deleted: bool = False,
+        visible: Any = None,
     ) -> int:
         """Write the matching contacts as vCards (``version`` 3.0 or 4.0); returns how many.
 
@@ -228,20 +244,25 @@ class Transfer:
         database_uuid = database_id(self.crm)
         if version not in ("3.0", "4.0"):
             raise ValidationError(f"vCard version {version!r} is not supported; use 3.0 or 4.0")
-        book: Any = self
+        book = self._book
         count = 0
         chosen = dict(filters or {})
         passes = [chosen] if chosen.get("kind") else [{**chosen, "kind": "organization"}, {**chosen, "kind": "person"}]
         for kind_filters in passes:
-            for ids in book.iter_ids(kind_filters, include_deleted=include_deleted):
-                records = book._records(ids)
+            for ids in book.iter_ids(kind_filters, include_deleted=include_deleted, visible=visible):
+                records = book.records(ids)
                 for cid in ids:
                     write_card(out, records[cid], version, database=database_uuid)
                     count += 1
         return count
 
     def export_csv(
-        self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False
+        self,
+        out: IO[str],
+        filters: Mapping[str, Any] | None = None,
+        *,
+        include_deleted: bool = False,
+        visible: Any = None,
     ) -> int:
         """Write the contacts matching ``filters`` (all by default) as CSV; returns how many.
 
@@ -254,7 +275,7 @@ class Transfer:
         prefixed with ``'`` (an import strips it again). Streams a page at a
         time, with one query per table and page.
         """
-        book: Any = self
+        book = self._book
         checked = search_filters.check(dict(filters or {}), book.region)
         database = self.crm.database
         database_uuid = database_id(self.crm)
@@ -297,6 +318,8 @@ class Transfer:
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, book.region)
+            if visible is not None:
+                base = base.where(visible)
             shape = _RowShape(slots, custom_keys, database_uuid)
             for kind_filter in (Contact.kind == "organization", Contact.kind != "organization"):
                 last = 0
