@@ -130,7 +130,7 @@ class ContactsAPI:
         visible = self._visible()
         ids = list(contact_ids)
         if visible is not None:
-            ids = [c.id for c in self._book.cards(ids, visible=visible)]
+            ids = self._book.visible_ids(ids, visible)
         return self._book.records(ids)
 
     def card(self, contact_id: int) -> ContactCard:

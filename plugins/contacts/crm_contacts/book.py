@@ -200,6 +200,16 @@ class AddressBook:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return record
 
+    def visible_ids(self, contact_ids: Sequence[int], visible: Any) -> list[int]:
+        """Those of ``contact_ids`` that exist and ``visible`` keeps, in the order given."""
+        ids = [i for i in (int(c) for c in contact_ids) if is_id(i)]
+        kept: set[int] = set()
+        with self.crm.activate():
+            for part in batched(list(dict.fromkeys(ids)), IN_CHUNK):
+                query = Contact.select(Contact.id).where(Contact.id.in_(part) & visible)
+                kept.update(r[0] for r in query.tuples().iterator())
+        return [i for i in ids if i in kept]
+
     def owners_of(self, contact_ids: Iterable[int]) -> dict[int, str | None]:
         """The owners of the contacts that exist among ``contact_ids``, by id (unknown ids are left out)."""
         ids: list[int] = []

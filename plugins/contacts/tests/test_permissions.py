@@ -449,3 +449,19 @@ def test_the_cli_refuses_in_one_line_with_exit_code_6(office, crm_cli):
     assert listed.exit_code == 0
     assert len(listed.output.strip().splitlines()) == 1 + len(o.mine.live())
     assert "sam" not in listed.output
+
+
+def test_cli_changes_are_the_acting_users(contacts_app, crm_user, crm_recorder, crm_cli):
+    app = contacts_app(("recorder", crm_recorder), settings=SETTINGS)
+    crm_user(app, name="sara", roles=["sales"])
+    added = crm_cli.invoke(["--as", "SARA", "contacts", "add", "--first-name", "Cli", "--last-name", "Ente"], app=app)
+    assert added.exit_code == 0, added.output
+    contact = app.plugin("contacts").search("Cli Ente").cards[0]
+    assert contact.owner == "sara"
+    # with no user acting, $CRM_USER is still the recorded actor, with a deprecation note
+    edited = crm_cli.invoke(["contacts", "edit", str(contact.id), "--notes", "x"], app=app, env={"CRM_USER": "old"})
+    assert edited.exit_code == 0 and "$CRM_USER is deprecated" in edited.output
+    assert [(e.type_name, e.actor) for e in crm_recorder.events if e.type_name.startswith("Contact")] == [
+        ("ContactCreated", "sara"),
+        ("ContactChanged", "old"),
+    ]
