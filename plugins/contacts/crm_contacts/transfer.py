@@ -17,7 +17,7 @@ from crm_contacts.identity import database_id, format_id
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, Importer, ImportReport
 from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
-from crm_contacts.models import Contact
+from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone
 from crm_core.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ class Transfer:
         database_uuid = database_id(self.crm)
         count = 0
         with self.crm.activate():
-            slots, custom_keys = _export_shape(database)
+            slots, custom_keys = _export_shape(database) if visible is None else _scoped_shape(visible)
             header = export_header(slots, custom_keys)
             writer = csv.writer(out)
             writer.writerow(header)
@@ -333,7 +333,7 @@ class Transfer:
                     if not rows:
                         break
                     last = rows[-1][0]
-                    children = _children(database, rows[0][0], last)
+                    children = _children(database, rows[0][0], last, None if visible is None else [r[0] for r in rows])
                     writer.writerows(shape.row(r, children) for r in rows)
                     count += len(rows)
         return count
@@ -402,13 +402,44 @@ def export_header(slots: Mapping[str, int], custom_keys: Sequence[str]) -> list[
     return header
 
 
-def _children(database: Any, first: int, last: int) -> dict[str, dict[int, list[tuple[Any, ...]]]]:
-    """The page's child rows by table and contact (primary first)."""
+def _scoped_shape(visible: Any) -> tuple[dict[str, int], list[str]]:
+    """:func:`_export_shape` of the contacts ``visible`` keeps only (a scoped export shows nothing of the others)."""
+    kept = Contact.select(Contact.id).where(visible)
+    slots = {}
+    for model, key in ((ContactEmail, "emails"), (ContactPhone, "phones"), (ContactAddress, "addresses")):
+        counts = (
+            model.select(peewee.fn.COUNT(model.id))
+            .where(model.contact.in_(kept))
+            .group_by(model.contact)
+            .order_by(peewee.fn.COUNT(model.id).desc())
+            .limit(1)
+            .scalar()
+        )
+        slots[key] = max(1, counts or 0)
+    keys = sorted(
+        r[0]
+        for r in ContactCustomField.select(ContactCustomField.key)
+        .where(ContactCustomField.contact.in_(kept))
+        .distinct()
+        .tuples()
+    )
+    return slots, keys
+
+
+def _children(
+    database: Any, first: int, last: int, only: list[int] | None = None
+) -> dict[str, dict[int, list[tuple[Any, ...]]]]:
+    """The page's child rows by table and contact (primary first); with ``only``, of those contacts alone."""
     p, q = database.param, database.quote[0]
     out: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
     for key, sql in _CHILD_SQL.items():
         found: dict[int, list[tuple[Any, ...]]] = {}
-        for row in database.execute_sql(sql.format(p=p, q=q), (first, last)).fetchall():
+        params: list[Any] = [first, last]
+        if only is not None:
+            # a scoped export reads the children of its own rows, not those of every id in the range
+            sql = sql.replace("BETWEEN {p} AND {p}", f"IN ({', '.join(['{p}'] * len(only))})")
+            params = list(only)
+        for row in database.execute_sql(sql.format(p=p, q=q), params).fetchall():
             found.setdefault(row[0], []).append(row[1:])
         out[key] = found
     return out

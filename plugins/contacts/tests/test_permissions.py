@@ -465,3 +465,17 @@ def test_cli_changes_are_the_acting_users(contacts_app, crm_user, crm_recorder, 
         ("ContactCreated", "sara"),
         ("ContactChanged", "old"),
     ]
+
+
+def test_a_scoped_export_shows_nothing_of_other_contacts(office):
+    o = office
+    o.api.update(o.other.contact, custom={"secreto": "x"}, phones=["+34611111111", "+34622222222", "+34633333333"])
+    with o.app.as_user("sara"):
+        out = io.StringIO()
+        assert o.api.export_csv(out) == len(o.mine.live())
+    header = out.getvalue().splitlines()[0].split(",")
+    assert "custom.secreto" not in header and "phone_2" not in header
+    assert "sam" not in out.getvalue() and "+3461234560" + "1" not in out.getvalue()
+    everything = io.StringIO()
+    o.api.export_csv(everything)
+    assert {"custom.secreto", "phone_3"} <= set(everything.getvalue().splitlines()[0].split(","))
