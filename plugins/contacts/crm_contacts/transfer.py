@@ -416,13 +416,13 @@ def _scoped_shape(visible: Any) -> tuple[dict[str, int], list[str]]:
             .scalar()
         )
         slots[key] = max(1, counts or 0)
-    keys = sorted(
-        r[0]
-        for r in ContactCustomField.select(ContactCustomField.key)
+    names: Any = (
+        ContactCustomField.select(ContactCustomField.key)
         .where(ContactCustomField.contact.in_(kept))
         .distinct()
         .tuples()
     )
+    keys = sorted(name for (name,) in names)
     return slots, keys
 
 
