@@ -8,7 +8,6 @@ channel (``staff``, ``import``, ``self-service``, ``api``, ``system``).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,17 +17,18 @@ from crm_contacts import filters as search_filters
 from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_for
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
+from crm_contacts.owners import Owners
 from crm_contacts.records import Address, ContactRecord, Email, Phone, SearchPage, compact, snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import MAX_ID, is_id
-from crm_core.storage import bulk_insert, for_update
+from crm_core.storage import batched, bulk_insert, for_update
 from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
 from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["AddressBook", "CHANNELS", "check_channel"]
+__all__ = ["AddressBook", "CHANNELS", "IN_CHUNK", "check_channel"]
 
 CHANNELS = ("staff", "import", "self-service", "api", "system")
 #: the most contacts one search page holds: each is loaded as a whole card (walk more with ``iter_ids``)
@@ -66,18 +66,12 @@ def check_channel(channel: str) -> str:
     return channel
 
 
-def stored_time(when: dt.datetime) -> dt.datetime:
-    """An aware datetime as UTCDateTimeField stores it (naive UTC), for bulk_insert."""
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 class AddressBook:
-    """The CRUD part of ``crm.plugin("contacts")``."""
+    """The address book service: contacts' records, cards, searches and changes.
+
+    It checks no permission: :class:`crm_contacts.api.ContactsAPI` does,
+    and passes the reader's scope as ``visible``.
+    """
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
@@ -92,7 +86,7 @@ class AddressBook:
     def region(self) -> str | None:
         return self.settings.default_region or None
 
-    def _clean(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+    def clean_fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         try:
             return clean(fields, region=self.region)
         except FieldError as exc:
@@ -113,11 +107,11 @@ class AddressBook:
 
     # -- reading -------------------------------------------------------------
 
-    def _records(self, ids: Sequence[int]) -> dict[int, ContactRecord]:
+    def records(self, ids: Sequence[int]) -> dict[int, ContactRecord]:
         """Full records for ``ids`` (a fixed number of queries per 900 ids)."""
         out: dict[int, ContactRecord] = {}
         with self.crm.activate():
-            for part in chunks(list(ids)):
+            for part in batched(list(ids), IN_CHUNK):
                 rows = list(Contact.select().where(Contact.id.in_(part)))
                 if not rows:
                     continue
@@ -201,10 +195,36 @@ class AddressBook:
         except (TypeError, ValueError):
             raise ValidationError(f"a contact id is a whole number, not {contact_id!r:.60}") from None
         # an id past what the database holds names no contact (and cannot even be bound)
-        record = self._records([contact_id]).get(contact_id) if is_id(contact_id) else None
+        record = self.records([contact_id]).get(contact_id) if is_id(contact_id) else None
         if record is None:
             raise NotFoundError(f"no contact with id {contact_id}; find it with 'crm contacts search'")
         return record
+
+    def visible_ids(self, contact_ids: Sequence[int], visible: Any) -> list[int]:
+        """Those of ``contact_ids`` that exist and ``visible`` keeps, in the order given."""
+        ids = [i for i in (int(c) for c in contact_ids) if is_id(i)]
+        kept: set[int] = set()
+        with self.crm.activate():
+            for part in batched(list(dict.fromkeys(ids)), IN_CHUNK):
+                query = Contact.select(Contact.id).where(Contact.id.in_(part) & visible)
+                kept.update(r[0] for r in query.tuples().iterator())
+        return [i for i in ids if i in kept]
+
+    def owners_of(self, contact_ids: Iterable[int]) -> dict[int, str | None]:
+        """The owners of the contacts that exist among ``contact_ids``, by id (unknown ids are left out)."""
+        ids: list[int] = []
+        for value in contact_ids:
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                continue  # not an id: the service says so
+            if is_id(number):
+                ids.append(number)
+        out: dict[int, str | None] = {}
+        with self.crm.activate():
+            for part in batched(sorted(set(ids)), IN_CHUNK):
+                out.update(Contact.select(Contact.id, Contact.owner).where(Contact.id.in_(part)).tuples().iterator())
+        return out
 
     def card(self, contact_id: int) -> ContactCard:
         """The contract's card for one contact; raises NotFoundError if there is none."""
@@ -225,14 +245,15 @@ class AddressBook:
             )
             return [address for (address,) in query.tuples().iterator()]
 
-    def cards(self, contact_ids: Sequence[int]) -> list[ContactCard]:
-        """Many cards at once, in the order asked; unknown ids are left out."""
+    def cards(self, contact_ids: Sequence[int], *, visible: Any = None) -> list[ContactCard]:
+        """Many cards at once, in the order asked; unknown ids (and those ``visible`` leaves out) are left out."""
         # an id past what the database holds is unknown like any other (and cannot even be bound)
         ids = [i for i in (int(i) for i in contact_ids) if is_id(i)]
         found: dict[int, ContactCard] = {}
         with self.crm.activate():
-            for part in chunks(list(dict.fromkeys(ids))):
-                for card in self._card_rows(Contact.id.in_(part)):
+            for part in batched(list(dict.fromkeys(ids)), IN_CHUNK):
+                where = Contact.id.in_(part) if visible is None else Contact.id.in_(part) & visible
+                for card in self.card_rows(where):
                     found[card.id] = card
         return [found[i] for i in ids if i in found]
 
@@ -273,7 +294,7 @@ class AddressBook:
             .join_from(Contact, O, peewee.JOIN.LEFT_OUTER, on=(O.id == Contact.organization))
         )
 
-    def _card_rows(self, where: peewee.Expression, order: Any = None) -> list[ContactCard]:
+    def card_rows(self, where: peewee.Expression, order: Any = None) -> list[ContactCard]:
         query = self._card_query().select_extend(Contact.deleted_at).where(where)
         if order is not None:
             query = query.order_by(*order)
@@ -282,7 +303,7 @@ class AddressBook:
             return []
         tags: dict[int, list[str]] = {}
         ids = [r[0] for r in rows]
-        for part in chunks(ids):
+        for part in batched(ids, IN_CHUNK):
             for contact_id, tag in (
                 ContactTag.select(ContactTag.contact, ContactTag.tag)
                 .where(ContactTag.contact.in_(part))
@@ -300,12 +321,15 @@ class AddressBook:
         limit: int = 50,
         offset: int = 0,
         include_deleted: bool = False,
+        visible: Any = None,
         **filters: Any,
     ) -> SearchPage:
         """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
 
         ``query`` is free text: an e-mail, a phone number or part of a name.
         Results are ordered by name; ``total`` counts every match.
+        ``visible`` (a peewee expression: the reader's scope) keeps only
+        the contacts it is true of, in SQL.
         """
         for name, value, low, high in (("limit", limit, 1, MAX_PAGE), ("offset", offset, 0, MAX_ID)):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -318,6 +342,8 @@ class AddressBook:
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, self.region)
+            if visible is not None:
+                base = base.where(visible)
             ids = [
                 r[0]
                 for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()
@@ -328,7 +354,12 @@ class AddressBook:
         return SearchPage(cards=cards, total=total, offset=offset, limit=limit)
 
     def iter_ids(
-        self, filters: Mapping[str, Any] | None = None, include_deleted: bool = False, page: int = 1000
+        self,
+        filters: Mapping[str, Any] | None = None,
+        include_deleted: bool = False,
+        page: int = 1000,
+        *,
+        visible: Any = None,
     ) -> Iterator[list[int]]:
         """Ids of the matching contacts, in id order, a page at a time (keyset paging)."""
         checked = search_filters.check(dict(filters or {}), self.region)
@@ -339,6 +370,8 @@ class AddressBook:
                 if not include_deleted:
                     query = query.where(Contact.deleted_at.is_null())
                 query = search_filters.apply(query, checked, self.region)
+                if visible is not None:
+                    query = query.where(visible)
                 ids = [r[0] for r in query.order_by(Contact.id).limit(page).tuples().iterator()]
             if not ids:
                 return
@@ -373,7 +406,9 @@ class AddressBook:
             fields["emails"] = [email, *(fields.get("emails") or [])]
         if phone is not None:
             fields["phones"] = [phone, *(fields.get("phones") or [])]
-        data = self._clean(fields)
+        data = self.clean_fields(fields)
+        owners = Owners(self.crm)
+        data["owner"] = owners.resolve(data["owner"]) if data.get("owner") else owners.default()
         data.setdefault("kind", "person")
         for name in ("first_name", "last_name"):
             data.setdefault(name, "")
@@ -409,7 +444,7 @@ class AddressBook:
             custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
             data["custom"] = custom
             self._write_children(contact.id, data, replace=False)
-            record = self._records([contact.id])[contact.id]
+            record = self.records([contact.id])[contact.id]
             self.crm.emit(
                 ContactCreated(
                     contact_id=contact.id,
@@ -480,7 +515,7 @@ class AddressBook:
                 database=db,
             )
 
-    def _locked(self, contact_id: int) -> Contact:
+    def locked(self, contact_id: int) -> Contact:
         number = int(contact_id)
         row = (
             for_update(Contact.select().where(Contact.id == number), self.crm.database).first()
@@ -505,21 +540,23 @@ class AddressBook:
             raise ValidationError(
                 "status_changed_at is set when the status changes; give it only when creating a contact"
             )
-        data = self._clean(fields)
+        data = self.clean_fields(fields)
+        if data.get("owner"):
+            data["owner"] = Owners(self.crm).resolve(data["owner"])
         with self.crm.transaction():
-            row = self._locked(contact_id)
+            row = self.locked(contact_id)
             if row.deleted_at is not None:
                 raise ValidationError(
                     f"contact {contact_id} is deleted; restore it first ('crm contacts restore {contact_id}')"
                 )
-            before = self._records([row.id])[row.id]
-            return self._apply_update(row, before, data, actor=actor, channel=channel)
+            before = self.records([row.id])[row.id]
+            return self.apply_update(row, before, data, actor=actor, channel=channel)
 
-    def _apply_update(
+    def apply_update(
         self, row: Contact, before: ContactRecord, data: dict[str, Any], *, actor: str | None, channel: str
     ) -> ContactRecord:
         """Write the changes ``data`` makes to ``before``; emit ContactChanged. Inside a transaction."""
-        new, changes = self._plan_update(row.id, before, data)
+        new, changes = self.plan_update(row.id, before, data)
         if not changes:
             return before
         now = self.crm.clock.now()
@@ -537,9 +574,9 @@ class AddressBook:
         Contact.update(columns).where(Contact.id == row.id).execute()
         self._write_children(row.id, {k: new[k] for k in _CHILDREN if k in changes})
         self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
-        return self._records([row.id])[row.id]
+        return self.records([row.id])[row.id]
 
-    def _plan_update(
+    def plan_update(
         self, contact_id: int, before: ContactRecord, data: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, FieldChange]]:
         """``(new snapshot, {field: FieldChange})`` that the cleaned ``data`` would make; writes nothing."""
@@ -574,7 +611,7 @@ class AddressBook:
         """Soft-delete a contact (``restore`` brings it back); emits ``ContactDeleted``."""
         check_channel(channel)
         with self.crm.transaction():
-            row = self._locked(contact_id)
+            row = self.locked(contact_id)
             if row.deleted_at is not None:
                 raise ValidationError(f"contact {contact_id} is already deleted")
             Contact.update(deleted_at=self.crm.clock.now(), updated_at=self.crm.clock.now()).where(
@@ -586,7 +623,7 @@ class AddressBook:
         """Undo a soft delete; emits ``ContactRestored``. A merged contact comes back with ``unmerge`` instead."""
         check_channel(channel)
         with self.crm.transaction():
-            row = self._locked(contact_id)
+            row = self.locked(contact_id)
             if row.deleted_at is None:
                 raise ValidationError(f"contact {contact_id} is not deleted; nothing to restore")
             if row.merged_into is not None:
@@ -623,7 +660,7 @@ class AddressBook:
         ids = list(dict.fromkeys(int(i) for i in contact_ids))
         changed = 0
         with self.crm.transaction():
-            records = self._records(ids)
+            records = self.records(ids)
             missing = [i for i in ids if i not in records]
             if missing:
                 raise NotFoundError(f"no contact with id {missing[0]}; nothing was tagged")
@@ -636,7 +673,7 @@ class AddressBook:
                 if tags == list(record.tags):
                     continue
                 row = Contact.get_by_id(contact_id)
-                self._apply_update(row, record, {"tags": tags}, actor=actor, channel=channel)
+                self.apply_update(row, record, {"tags": tags}, actor=actor, channel=channel)
                 changed += 1
         return changed
 

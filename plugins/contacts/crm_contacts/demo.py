@@ -7,7 +7,7 @@ the CSV import engine, exactly as a user's file would be.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -161,8 +161,8 @@ def _ascii(text: str) -> str:
     ).lower()
 
 
-def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
-    """``count`` import rows: organizations first, then people, about 3% near-duplicates."""
+def demo_rows(count: int = 3000, seed: int = 7, owners: Sequence[str] = OWNERS) -> Iterator[dict[str, str]]:
+    """``count`` import rows: organizations first, then people, about 3% near-duplicates, owned by ``owners``."""
     rng = random.Random(seed)
     phones: set[str] = set()  # planted duplicates share a phone; nobody else does
     organizations: list[tuple[str, str]] = []
@@ -185,7 +185,7 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
             "address_country": country,
             "region": region,
             "status": rng.choice(STATUSES),
-            "owner": rng.choice(OWNERS),
+            "owner": rng.choice(owners),
             "phone:work": _phone(rng, country, phones),
             "email": f"info@{_ascii(name.split()[1])}{i}.example.com",
             "custom.industry": rng.choice(["retail", "manufacturing", "services", "public", "health"]),
@@ -232,7 +232,7 @@ def demo_rows(count: int = 3000, seed: int = 7) -> Iterator[dict[str, str]]:
             "country": country,
             "region": region,
             "status": rng.choice(STATUSES),
-            "owner": rng.choice(OWNERS),
+            "owner": rng.choice(owners),
             "language": spec["language"],
             "tags": ",".join(sorted(set(rng.sample(TAGS, rng.randint(0, 2))))),
         }
@@ -245,7 +245,9 @@ def load_demo(crm: CRM, count: int = 3000) -> list[str]:
     import csv
     import io
 
-    rows = list(demo_rows(count))
+    # once the CRM has users an owner must name one: the demo's contacts go to them
+    users = [user.name for user in crm.authz.users.list(include_disabled=False)]
+    rows = list(demo_rows(count, owners=users or OWNERS))
     contacts = crm.plugin("contacts")
     created = organizations = 0
     # organizations first, so that people find them by name

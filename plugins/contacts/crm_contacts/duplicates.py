@@ -47,9 +47,10 @@ import peewee
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from crm_contacts.book import chunks
+from crm_contacts.book import IN_CHUNK
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
 from crm_core.errors import StorageError, ValidationError
+from crm_core.storage import batched
 
 __all__ = ["BLOCK_LIMIT", "DuplicateFinder", "DuplicatePair", "DuplicateScan", "Duplicates", "WINDOW"]
 
@@ -117,8 +118,11 @@ class DuplicateFinder:
         block_limit: int = BLOCK_LIMIT,
         window: int = WINDOW,
         progress: Callable[[str, int], None] | None = None,
+        visible: Any = None,
     ) -> None:
         self.crm = crm
+        #: the reader's contact scope (a peewee expression on Contact): pairs are made of these contacts only
+        self.visible = visible
         self.threshold = float(
             threshold if threshold is not None else crm.settings("contacts").duplicate_name_similarity
         )
@@ -168,17 +172,20 @@ class DuplicateFinder:
         ):
             other, live = model.alias("o"), Contact.alias("l")
             other_column = getattr(other, column.name)
+            shared_where = live.deleted_at.is_null()
+            if self.visible is not None:
+                shared_where &= other.contact.in_(Contact.select(Contact.id).where(self.visible))
             shared = (
                 other.select(other_column)
                 .join(live, on=(live.id == other.contact))
-                .where(live.deleted_at.is_null())
+                .where(shared_where)
                 .group_by(other_column)
                 .having(peewee.fn.COUNT(other.contact.distinct()) > 1)
             )
             query = (
                 model.select(column, model.contact)
                 .join(Contact, on=(Contact.id == model.contact))
-                .where(Contact.deleted_at.is_null() & column.in_(shared))
+                .where(Contact.deleted_at.is_null() & column.in_(shared) & self._in_scope())
                 .tuples()
                 .iterator()
             )
@@ -193,7 +200,7 @@ class DuplicateFinder:
     def _read_people(self, store: _Store) -> None:
         """Page through the live people by id and file each under its blocks."""
         last = 0
-        live_people = Contact.deleted_at.is_null() & (Contact.kind == "person")
+        live_people = Contact.deleted_at.is_null() & (Contact.kind == "person") & self._in_scope()
         while True:
             ids = [
                 r[0]
@@ -345,7 +352,7 @@ class DuplicateFinder:
         # the organization's name is looked up only for the pairs kept
         org_ids = sorted({org for _, _, _, org, _, _ in found if org})
         org_names: dict[int, str] = {}
-        for part in chunks(org_ids):
+        for part in batched(org_ids, IN_CHUNK):
             org_names.update(
                 Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator()
             )
@@ -356,6 +363,9 @@ class DuplicateFinder:
             out.append((a, b, _SIGNAL, signal))
         store.add_pairs(out)
 
+    def _in_scope(self) -> Any:
+        return peewee.SQL("1 = 1") if self.visible is None else self.visible
+
     def _rows(self, query: peewee.Query) -> Iterable[Any]:
         """The query's rows as the driver gives them: ids and text need no conversion, and peewee's costs more than the scan."""
         return self.crm.database.execute(query)  # type: ignore[no-any-return]
@@ -363,7 +373,7 @@ class DuplicateFinder:
     @staticmethod
     def _display_names(ids: set[int]) -> dict[int, str]:
         names: dict[int, str] = {}
-        for part in chunks(sorted(ids)):
+        for part in batched(sorted(ids), IN_CHUNK):
             names.update(
                 Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator()
             )
@@ -447,23 +457,29 @@ class _Store:
 
 
 class Duplicates:
-    """The duplicates part of ``crm.plugin("contacts")``."""
+    """The duplicates service: scans for likely pairs (merging them is :class:`crm_contacts.merging.Merging`)."""
 
-    crm: Any
+    def __init__(self, crm: Any) -> None:
+        self.crm = crm
 
-    def find_duplicates(self, limit: int | None = 100, *, offset: int = 0) -> list[DuplicatePair]:
+    def find_duplicates(self, limit: int | None = 100, *, offset: int = 0, visible: Any = None) -> list[DuplicatePair]:
         """Likely duplicate pairs among live contacts, lowest ids first, with the reasons.
 
         ``limit`` pairs (``None``: every pair) after the first ``offset``;
         :meth:`scan_duplicates` also says how many there are in all.
         """
-        return list(self.scan_duplicates(limit, offset=offset).pairs)
+        return list(self.scan_duplicates(limit, offset=offset, visible=visible).pairs)
 
     def scan_duplicates(
-        self, limit: int | None = 100, *, offset: int = 0, progress: Callable[[str, int], None] | None = None
+        self,
+        limit: int | None = 100,
+        *,
+        offset: int = 0,
+        progress: Callable[[str, int], None] | None = None,
+        visible: Any = None,
     ) -> DuplicateScan:
         """:meth:`find_duplicates` with the total number of pairs and the scan's counts (a :class:`DuplicateScan`).
 
         ``progress(phase, count)`` is called now and then during a long scan.
         """
-        return DuplicateFinder(self.crm, progress=progress).scan(limit, offset)
+        return DuplicateFinder(self.crm, progress=progress, visible=visible).scan(limit, offset)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crm_contacts.book import check_channel, chunks
+from crm_contacts.book import check_channel
 from crm_contacts.identity import database_id
 from crm_contacts.importreport import ImportReport, ImportStopped, ProblemFile, RowError
 from crm_contacts.importwrite import BatchWriter, defaults, fold, reserve_ids
@@ -49,8 +49,10 @@ from crm_contacts.matching import (
 )
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
+from crm_contacts.owners import Owners
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 from crm_core.errors import CRMError, ValidationError
+from crm_core.storage import batched
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -135,6 +137,7 @@ class Importer:
         problems: ProblemFile | None = None,
         progress: Callable[[int], None] | None = None,
         spreadsheet_cells: bool = True,
+        default_owner: str | None = None,
     ) -> None:
         check_channel(channel)
         unknown = [k for k in match_on if k not in MATCH_KEYS]
@@ -160,6 +163,9 @@ class Importer:
         #: CSV cells may carry the ``'`` our export puts before a formula-like value; vCard values never do
         self.spreadsheet_cells = spreadsheet_cells
         self.report = ImportReport(dry_run=dry_run)
+        #: the owner of the contacts the import adds without one (the user who imports)
+        self.default_owner = default_owner
+        self._owners = Owners(crm)
         self._database = ""
         self._writer: BatchWriter | None = None
         #: rows whose id cell is not this database's
@@ -322,6 +328,11 @@ class Importer:
                 raw = {line: cells for line, cells in batch} if self.problems is not None else {}
                 good: list[CheckedRow] = []
                 for item in checked:
+                    if not isinstance(item, BadRow) and item.fields.get("owner"):
+                        try:
+                            item.fields["owner"] = self._owners.resolve(item.fields["owner"])
+                        except ValidationError as exc:
+                            item = BadRow(item.line, "owner", str(exc))
                     if isinstance(item, BadRow):
                         report.add_error(RowError(item.line, item.field, item.reason))
                         self._problem(item.line, [(item.field, item.reason)], raw)
@@ -378,7 +389,7 @@ class Importer:
         for key, sql in _MATCH_SQL.items():
             # plain SQL: one statement per chunk of values, without building a
             # peewee expression (and converting) per value
-            for part in chunks(sorted(wanted[key]), MATCH_CHUNK):
+            for part in batched(sorted(wanted[key]), MATCH_CHUNK):
                 cursor = database.execute_sql(sql.format(", ".join([p] * len(part))), list(part))
                 for value, cid, deleted_at in cursor.fetchall():
                     if deleted_at is not None:
@@ -388,7 +399,7 @@ class Importer:
                     else:
                         matches.many.setdefault((key, value), []).append(cid)
         ids = sorted({*matches.one.values(), *(c for cids in matches.many.values() for c in cids)})
-        for part in chunks(ids, MATCH_CHUNK):
+        for part in batched(ids, MATCH_CHUNK):
             cursor = database.execute_sql(_CANDIDATE_SQL.format(", ".join([p] * len(part))), list(part))
             for cid, kind, display, first, last, external_id in cursor.fetchall():
                 matches.contacts[cid] = Candidate(cid, kind, display, first or "", last or "", external_id)
@@ -500,6 +511,8 @@ class Importer:
             new[index] = fold(new[index], fields)
         else:
             new.append(defaults(fields))
+            if self.default_owner and not new[-1].get("owner"):
+                new[-1]["owner"] = self.default_owner
             plan.lines.append(item.line)
             index = len(new) - 1
             if not keys:
@@ -525,7 +538,10 @@ class Importer:
             elif existing:
                 by_name[key] = existing[0]
             else:
-                plan.new.append(defaults({"kind": "organization", "display_name": name}))
+                made = {"kind": "organization", "display_name": name}
+                if self.default_owner:
+                    made["owner"] = self.default_owner
+                plan.new.append(defaults(made))
                 plan.lines.append(0)
                 by_name[key] = ("new", len(plan.new) - 1)
                 self.report.organizations_created += 1

@@ -22,13 +22,14 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
-from crm_contacts.book import chunks, stored_time
+from crm_contacts.book import IN_CHUNK
 from crm_contacts.fields import DETAIL_FIELDS, display_name_for
 from crm_contacts.importreport import ImportReport
 from crm_contacts.models import ContactEmail, ContactPhone, ListMember
 from crm_contacts.normalize import name_key
 from crm_contacts.records import DATA_FIELDS, compact, snapshot
-from crm_core.storage import bulk_insert, dialect
+from crm_core.clock import naive_utc
+from crm_core.storage import batched, bulk_insert, dialect
 from crm_hookspecs.events import ContactChanged, ContactCreated
 from crm_hookspecs.records import FieldChange
 
@@ -108,7 +109,7 @@ class BatchWriter:
         timings = self.report.timings
         clock = time.perf_counter
         start = clock()
-        at: Any = stored_time(now)
+        at: Any = naive_utc(now)
         if dialect(database) == "sqlite":
             # the text sqlite3's datetime adapter would store, made once per
             # batch instead of by an adapter call per value
@@ -202,8 +203,9 @@ class BatchWriter:
         report = self.report
         clock = time.perf_counter
         start = clock()
-        api = self.crm.plugin("contacts")
-        records = api._records(list(updates))
+        from crm_contacts.book import AddressBook
+
+        records = AddressBook(self.crm).records(list(updates))
         changed: list[tuple[int, dict[str, Any], dict[str, Any], Any]] = []
         for cid, rows in updates.items():
             record = records.get(cid)
@@ -227,7 +229,7 @@ class BatchWriter:
             return
         start = clock()
         database = self.crm.database
-        at = stored_time(now)
+        at = naive_utc(now)
         p = database.param
         q = database.quote[0] + "{}" + database.quote[1]
         columns = [c for c in _CONTACT_COLUMNS if c not in ("id", "created_at")]
@@ -241,9 +243,9 @@ class BatchWriter:
         for cid, old, new, record in changed:
             status_date = new.pop("status_changed_at", None)
             status_at = (
-                stored_time(status_date or now)
+                naive_utc(status_date or now)
                 if new["status"] != old["status"]
-                else stored_time(record.status_changed_at or now)
+                else naive_utc(record.status_changed_at or now)
             )
             values = {
                 **{k: new[k] for k in _SCALARS},
@@ -269,7 +271,7 @@ class BatchWriter:
             if not items:
                 continue
             table, child_columns = CHILD_TABLES[key]
-            for part in chunks([cid for cid, _ in items]):
+            for part in batched([cid for cid, _ in items], IN_CHUNK):
                 database.execute_sql(
                     f"DELETE FROM {q.format(table)} WHERE {q.format('contact_id')} IN ({', '.join([p] * len(part))})",
                     list(part),
@@ -285,7 +287,7 @@ class BatchWriter:
         if self.list_id is None:
             return
         have: set[int] = set()
-        for part in chunks(ids):
+        for part in batched(ids, IN_CHUNK):
             have |= {
                 r[0]
                 for r in ListMember.select(ListMember.contact)
@@ -293,7 +295,7 @@ class BatchWriter:
                 .tuples()
                 .iterator()
             }
-        at = stored_time(now)
+        at = naive_utc(now)
         bulk_insert(
             ListMember,
             ("mailing_list_id", "contact_id", "added_at"),
@@ -360,7 +362,7 @@ def _stored_at(when: dt.datetime | None, default: Any) -> Any:
     """A row's own status date (an export's ``status_changed_at``) as stored, else ``default``."""
     if when is None:
         return default
-    stored = stored_time(when)
+    stored = naive_utc(when)
     return str(stored) if isinstance(default, str) else stored
 
 

@@ -19,16 +19,18 @@ import attrs
 import peewee
 
 from crm_contacts import filters as search_filters
-from crm_contacts.book import check_channel, chunks, stored_time
+from crm_contacts.book import IN_CHUNK, check_channel
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone, ListMember, MailingList, Segment
+from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
-from crm_core.storage import bulk_insert
+from crm_core.storage import batched, bulk_insert
 from crm_hookspecs.events import ContactUnsubscribed
 from crm_hookspecs.records import ContactCard, MailingListInfo
 from crm_hookspecs.records import ListMember as ListMemberRecord
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
+    from crm_core.app import CRM
 
 __all__ = ["ListInfo", "ListMemberInfo", "MailingLists", "MEDIUMS", "MemberImport", "SegmentInfo"]
 
@@ -68,9 +70,16 @@ def _check_name(name: str, what: str) -> str:
 
 
 class MailingLists:
-    """The lists, segments and audiences part of ``crm.plugin("contacts")``."""
+    """The lists, segments and audiences service, built on the address book.
 
-    crm: Any
+    It checks no permission: :class:`crm_contacts.api.ContactsAPI` does, and
+    passes the reader's contact scope as ``visible`` (a peewee expression on
+    ``Contact``) to what lists or counts contacts.
+    """
+
+    def __init__(self, crm: CRM, book: AddressBook) -> None:
+        self.crm = crm
+        self._book = book
 
     # -- lists ---------------------------------------------------------------
 
@@ -99,21 +108,18 @@ class MailingLists:
             row.delete_instance()
         return count
 
-    def lists(self) -> list[ListInfo]:
-        """Every mailing list with its member and unsubscribe counts."""
+    def lists(self, *, visible: Any = None) -> list[ListInfo]:
+        """Every mailing list with its member and unsubscribe counts (of the ``visible`` contacts)."""
         with self.crm.activate():
             counts: dict[int, tuple[int, int]] = {}
-            query = (
-                ListMember.select(
-                    ListMember.mailing_list,
-                    peewee.fn.COUNT(ListMember.id),
-                    peewee.fn.COUNT(ListMember.unsubscribed_at),
-                )
-                .group_by(ListMember.mailing_list)
-                .tuples()
-                .iterator()
+            query = ListMember.select(
+                ListMember.mailing_list,
+                peewee.fn.COUNT(ListMember.id),
+                peewee.fn.COUNT(ListMember.unsubscribed_at),
             )
-            for list_id, total, unsubscribed in query:
+            if visible is not None:
+                query = query.where(ListMember.contact.in_(Contact.select(Contact.id).where(visible)))
+            for list_id, total, unsubscribed in query.group_by(ListMember.mailing_list).tuples().iterator():
                 counts[list_id] = (total - unsubscribed, unsubscribed)
             return [
                 ListInfo(r.id, r.name, r.description, *counts.get(r.id, (0, 0)))
@@ -127,7 +133,7 @@ class MailingLists:
             row = self._list(name)
             existing: set[int] = set()
             found: set[int] = set()
-            for part in chunks(ids):
+            for part in batched(ids, IN_CHUNK):
                 found |= {
                     r[0]
                     for r in Contact.select(Contact.id)
@@ -147,12 +153,14 @@ class MailingLists:
                 raise NotFoundError(
                     f"no contact with id {missing[0]} (or it is deleted); nothing was added to {name!r}"
                 )
-            now = stored_time(self.crm.clock.now())
+            now = naive_utc(self.crm.clock.now())
             new = [(row.id, i, now) for i in ids if i not in existing]
             bulk_insert(ListMember, ("mailing_list_id", "contact_id", "added_at"), new, database=self.crm.database)
         return len(new)
 
-    def list_members(self, name: str, *, limit: int | None = None, offset: int = 0) -> list[ListMemberInfo]:
+    def list_members(
+        self, name: str, *, limit: int | None = None, offset: int = 0, visible: Any = None
+    ) -> list[ListMemberInfo]:
         """The members of a static list, by name, with their state (subscribed, unsubscribed…)."""
         E = ContactEmail.alias("me")
         with self.crm.activate():
@@ -178,6 +186,8 @@ class MailingLists:
                 .order_by(Contact.name_key, Contact.id)
                 .offset(offset)
             )
+            if visible is not None:
+                query = query.where(visible)
             if limit is not None:
                 query = query.limit(limit)
             return [
@@ -185,37 +195,37 @@ class MailingLists:
                 for cid, display, email, added, unsub, dnc, deleted in query.tuples().iterator()
             ]
 
-    def import_list_members(self, name: str, lines: Iterable[str], *, all_or_nothing: bool = False) -> MemberImport:
+    def import_list_members(
+        self, name: str, lines: Iterable[str], *, all_or_nothing: bool = False, visible: Any = None
+    ) -> MemberImport:
         """Add the contacts named by ``lines`` (an open file or a list of strings) to a list.
 
         Each line holds a contact id, an e-mail address or a phone number
         (blank lines and lines starting with ``#`` are skipped); a CSV with a
         header is read from its ``id``, ``email`` or ``phone`` column. A
         value that names no live contact is reported with its line, and the
-        rest is added (nothing, with ``all_or_nothing``).
+        rest is added (nothing, with ``all_or_nothing``). A contact that
+        ``visible`` leaves out is as good as missing.
         """
         from crm_contacts.normalize import InvalidValue, normalize_email, normalize_phone
 
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         values = _member_values(lines)
         ids: dict[int, None] = {}
         missing: list[tuple[int, str, str]] = []
+        live = Contact.deleted_at.is_null() if visible is None else Contact.deleted_at.is_null() & visible
         with self.crm.activate():
             self._list(name)
             for line, value in values:
                 try:
                     if value.isdigit():
-                        found = (
-                            Contact.select(Contact.id)
-                            .where((Contact.id == int(value)) & Contact.deleted_at.is_null())
-                            .scalar()
-                        )
+                        found = Contact.select(Contact.id).where((Contact.id == int(value)) & live).scalar()
                     elif "@" in value:
                         address = normalize_email(value)
                         found = (
                             ContactEmail.select(ContactEmail.contact)
                             .join(Contact)
-                            .where((ContactEmail.address == address) & Contact.deleted_at.is_null())
+                            .where((ContactEmail.address == address) & live)
                             .order_by(ContactEmail.contact)
                             .scalar()
                         )
@@ -224,7 +234,7 @@ class MailingLists:
                         found = (
                             ContactPhone.select(ContactPhone.contact)
                             .join(Contact)
-                            .where((ContactPhone.number == number) & Contact.deleted_at.is_null())
+                            .where((ContactPhone.number == number) & live)
                             .order_by(ContactPhone.contact)
                             .scalar()
                         )
@@ -246,7 +256,7 @@ class MailingLists:
         removed = 0
         with self.crm.transaction():
             row = self._list(name)
-            for part in chunks(ids):
+            for part in batched(ids, IN_CHUNK):
                 removed += (
                     ListMember.delete()
                     .where((ListMember.mailing_list == row.id) & ListMember.contact.in_(part))
@@ -277,10 +287,10 @@ class MailingLists:
                     Contact.update(do_not_contact=True).where(Contact.id == contact.id).execute()
                     changed = True
                 if not target.do_not_contact:
-                    book: AddressBook = self  # type: ignore[assignment]
-                    book._apply_update(
+                    book = self._book
+                    book.apply_update(
                         target,
-                        book._records([target.id])[target.id],
+                        book.records([target.id])[target.id],
                         {"do_not_contact": True},
                         actor=actor,
                         channel=channel,
@@ -330,7 +340,7 @@ class MailingLists:
     def create_segment(self, name: str, filters: Mapping[str, Any], description: str = "") -> SegmentInfo:
         """Save a search as a segment; ``filters`` as for ``search``."""
         name = _check_name(name, "segment")
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         checked = search_filters.check(dict(filters), book.region)
         if not checked:
             raise ValidationError(
@@ -391,13 +401,15 @@ class MailingLists:
             f"no mailing list or segment named {name!r}; see 'crm contacts lists list' and 'crm contacts segments list'"
         )
 
-    def _audience_base(self, source: str) -> tuple[str, peewee.ModelSelect[Contact], MailingList | None]:
+    def _audience_base(self, source: str, visible: Any) -> tuple[str, peewee.ModelSelect[Contact], MailingList | None]:
         kind, value = self._source(source)
         query = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
+        if visible is not None:
+            query = query.where(visible)
         if kind == "list":
             members = ListMember.select(ListMember.contact).where(ListMember.mailing_list == value.id)
             return kind, query.where(Contact.id.in_(members)), value
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         return kind, search_filters.apply(query, value, book.region), None
 
     @staticmethod
@@ -413,11 +425,11 @@ class MailingLists:
             )
         )
 
-    def audience(self, source: str, medium: str = "email") -> Iterator[ContactCard]:
+    def audience(self, source: str, medium: str = "email", *, visible: Any = None) -> Iterator[ContactCard]:
         """The contacts a mailing to ``source`` by ``medium`` reaches (see the module doc), in id order."""
         has_address = self._has_address(medium)
         with self.crm.activate():
-            kind, query, row = self._audience_base(source)
+            kind, query, row = self._audience_base(source, visible)
             query = query.where((Contact.do_not_contact == False) & has_address)  # noqa: E712
             if kind == "list":
                 assert row is not None  # a list source comes with its row
@@ -428,7 +440,7 @@ class MailingLists:
                         )
                     )
                 )
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         last = 0
         while True:
             with self.crm.activate():
@@ -437,11 +449,11 @@ class MailingLists:
                 ]
                 if not ids:
                     return
-                cards = book._card_rows(Contact.id.in_(ids), order=(Contact.id,))
+                cards = book.card_rows(Contact.id.in_(ids), order=(Contact.id,))
             yield from cards
             last = ids[-1]
 
-    def audience_report(self, source: str, medium: str = "email") -> dict[str, int]:
+    def audience_report(self, source: str, medium: str = "email", *, visible: Any = None) -> dict[str, int]:
         """Counts for :meth:`audience`: ``included``, ``do_not_contact``, ``unsubscribed``, ``no_address``.
 
         Each contact is counted once, under the first reason that applies in
@@ -449,7 +461,7 @@ class MailingLists:
         """
         has_address = self._has_address(medium)
         with self.crm.activate():
-            kind, query, row = self._audience_base(source)
+            kind, query, row = self._audience_base(source, visible)
             dnc = query.where(Contact.do_not_contact == True).count()  # noqa: E712
             rest = query.where(Contact.do_not_contact == False)  # noqa: E712
             unsubscribed = 0

@@ -12,13 +12,17 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
 from crm_core.errors import ValidationError
 from crm_core.output import csv_safe
 from crm_hookspecs.records import ContactCard
+
+if TYPE_CHECKING:
+    from crm_contacts.lists import MailingLists
+    from crm_core.app import CRM
 
 __all__ = ["DISTRIBUTION_FORMATS", "LABEL_COLUMNS", "Mailings", "MailingCounts", "label_lines"]
 
@@ -93,24 +97,30 @@ def label_lines(card: ContactCard, home_country: str | None = None) -> list[str]
 
 
 class Mailings:
-    """The distribution list and label part of ``crm.plugin("contacts")``."""
+    """The distribution lists and labels service, built on the lists' audiences.
 
-    crm: Any
+    ``visible`` (the reader's contact scope, a peewee expression) is passed
+    on to :meth:`MailingLists.audience`.
+    """
 
-    def _left_out(self, source: str, medium: str) -> dict[str, int]:
+    def __init__(self, crm: CRM, lists: MailingLists) -> None:
+        self.crm = crm
+        self._lists = lists
+
+    def _left_out(self, source: str, medium: str, visible: Any) -> dict[str, int]:
         """The audience report, asked first so that an unknown source fails before anything is written."""
-        return self.audience_report(source, medium)  # type: ignore[attr-defined,no-any-return]
+        return self._lists.audience_report(source, medium, visible=visible)
 
     @staticmethod
     def _counts(report: dict[str, int], written: int) -> MailingCounts:
         return MailingCounts(written, report["do_not_contact"], report["unsubscribed"], report["no_address"])
 
-    def distribution_list(self, source: str, out: IO[str], fmt: str = "csv") -> MailingCounts:
+    def distribution_list(self, source: str, out: IO[str], fmt: str = "csv", *, visible: Any = None) -> MailingCounts:
         """Write the e-mail audience of a list or segment: ``csv`` (address, name, language…) or ``addresses`` (one per line)."""
         if fmt not in DISTRIBUTION_FORMATS:
             raise ValidationError(f"distribution list format {fmt!r} is not known; use csv or addresses")
-        report = self._left_out(source, "email")
-        cards: Iterable[ContactCard] = self.audience(source, "email")  # type: ignore[attr-defined]
+        report = self._left_out(source, "email", visible)
+        cards: Iterable[ContactCard] = self._lists.audience(source, "email", visible=visible)
         written = 0
         if fmt == "addresses":
             for card in cards:
@@ -136,15 +146,16 @@ class Mailings:
                 written += 1
         return self._counts(report, written)
 
-    def labels_csv(self, source: str, out: IO[str]) -> MailingCounts:
+    def labels_csv(self, source: str, out: IO[str], *, visible: Any = None) -> MailingCounts:
         """Write the postal audience of a list or segment as CSV for a mail merge (one row per label)."""
         home = self.crm.settings("contacts").default_region or None
-        report = self._left_out(source, "post")
+        report = self._left_out(source, "post", visible)
         writer = csv.writer(out)
         writer.writerow(LABEL_COLUMNS)
         written = 0
-        for card in self.audience(source, "post"):  # type: ignore[attr-defined]
+        for card in self._lists.audience(source, "post", visible=visible):
             a = card.address
+            assert a is not None  # the post audience holds contacts with an address only
             organization = card.organization_name if card.kind == "person" else ""
             row = [
                 card.id,
@@ -162,13 +173,13 @@ class Mailings:
             written += 1
         return self._counts(report, written)
 
-    def labels_pdf(self, source: str, out: str | os.PathLike[str] | IO[bytes]) -> MailingCounts:
+    def labels_pdf(self, source: str, out: str | os.PathLike[str] | IO[bytes], *, visible: Any = None) -> MailingCounts:
         """Write the postal audience of a list or segment as a PDF of label sheets (``[plugins.contacts.labels]``)."""
         settings = self.crm.settings("contacts").labels
         home = self.crm.settings("contacts").default_region or None
         sheet = _Sheet(settings)
-        report = self._left_out(source, "post")
-        cards = self.audience(source, "post")  # type: ignore[attr-defined]
+        report = self._left_out(source, "post", visible)
+        cards = self._lists.audience(source, "post", visible=visible)
         written = sheet.write(out, (label_lines(card, home) for card in cards))
         return self._counts(report, written)
 

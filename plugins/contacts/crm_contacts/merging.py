@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_contacts.book import check_channel
 from crm_contacts.duplicates import DuplicatePair
@@ -18,6 +18,10 @@ from crm_contacts.models import Contact, ListMember, Merge
 from crm_contacts.records import snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_hookspecs.events import ContactsMerged, ContactsUnmerged
+
+if TYPE_CHECKING:
+    from crm_contacts.book import AddressBook
+    from crm_core.app import CRM
 
 __all__ = ["DuplicatePair", "MERGE_RULES", "Merging"]
 
@@ -39,9 +43,11 @@ _SCALARS = (
 
 
 class Merging:
-    """The merge part of ``crm.plugin("contacts")``."""
+    """The merges service: merge two contacts, undo a merge, list merges; built on the address book."""
 
-    crm: Any
+    def __init__(self, crm: CRM, book: AddressBook) -> None:
+        self.crm = crm
+        self._book = book
 
     def merge(
         self,
@@ -73,7 +79,7 @@ class Merging:
                 raise ValidationError(f"merge rule {field}={rule!r}: use one of {', '.join(MERGE_RULES)}")
         if survivor_id == merged_id:
             raise ValidationError(f"cannot merge contact {survivor_id} with itself; name two different contacts")
-        book: Any = self
+        book = self._book
         with self.crm.transaction():
             rows = {r.id: r for r in Contact.select().where(Contact.id.in_([survivor_id, merged_id]))}
             for cid in (survivor_id, merged_id):
@@ -85,11 +91,13 @@ class Merging:
                 raise ValidationError(
                     f"contact {survivor_id} is a {rows[survivor_id].kind} and {merged_id} a {rows[merged_id].kind}; only contacts of one kind merge"
                 )
-            records = book._records([survivor_id, merged_id])
+            records = book.records([survivor_id, merged_id])
             survivor, merged = records[survivor_id], records[merged_id]
             before = snapshot(survivor)
             other = snapshot(merged)
-            newest_is_merged = (merged.updated_at or merged.created_at) > (survivor.updated_at or survivor.created_at)
+            merged_at = merged.updated_at or merged.created_at
+            survivor_at = survivor.updated_at or survivor.created_at
+            newest_is_merged = merged_at is not None and survivor_at is not None and merged_at > survivor_at
             changes: dict[str, Any] = {}
             for field in _SCALARS:
                 rule = rules.get(field, "survivor")
@@ -121,7 +129,7 @@ class Merging:
                 if key in changes and not any(i["primary"] for i in changes[key]):
                     changes[key][0]["primary"] = True
             row = rows[survivor_id]
-            book._apply_update(row, survivor, changes, actor=actor, channel=channel)
+            book.apply_update(row, survivor, changes, actor=actor, channel=channel)
             moved_rows: dict[str, Any] = self._move_own(survivor_id, merged_id)
             # unmerge clears a do-not-contact the merge set, never one asked for while merged
             moved_rows["contacts_contact.do_not_contact"] = bool(changes.get("do_not_contact"))
@@ -199,10 +207,12 @@ class Merging:
             "contacts_list_member.unsubscribed_at": copied,
         }
 
-    def merges(self, contact_id: int | None = None) -> list[dict[str, Any]]:
-        """Merges made (newest first), optionally only those involving one contact."""
+    def merges(self, contact_id: int | None = None, *, visible: Any = None) -> list[dict[str, Any]]:
+        """Merges made (newest first), optionally only those involving one contact; with ``visible``, those whose survivor it keeps."""
         with self.crm.activate():
             query = Merge.select().order_by(Merge.id.desc())
+            if visible is not None:
+                query = query.where(Merge.survivor_id.in_(Contact.select(Contact.id).where(visible)))
             if contact_id is not None:
                 query = query.where((Merge.survivor_id == contact_id) | (Merge.merged_id == contact_id))
             return [
@@ -217,6 +227,19 @@ class Merging:
                 for m in query
             ]
 
+    def latest_merge(self, merged_id: int) -> tuple[int, int]:
+        """``(merge id, survivor id)`` of the merge :meth:`unmerge` would undo; ``NotFoundError`` when there is none."""
+        with self.crm.activate():
+            record = (
+                Merge.select(Merge.id, Merge.survivor_id)
+                .where((Merge.merged_id == int(merged_id)) & Merge.undone_at.is_null())
+                .order_by(Merge.id.desc())
+                .first()
+            )
+        if record is None:
+            raise NotFoundError(f"contact {merged_id} has no merge to undo; see 'crm contacts merges'")
+        return record.id, record.survivor_id
+
     def unmerge(self, merged_id: int, *, actor: str | None = None, channel: str = "staff") -> int:
         """Undo the latest merge of contact ``merged_id``; returns the merge id.
 
@@ -225,7 +248,7 @@ class Merging:
         references return to it. Emits ``ContactChanged`` and ``ContactsUnmerged``.
         """
         check_channel(channel)
-        book: Any = self
+        book = self._book
         with self.crm.transaction():
             record = (
                 Merge.select()
@@ -244,13 +267,13 @@ class Merging:
                     f"contact {record.survivor_id}, which {merged_id} was merged into, is deleted; restore it first"
                 )
             before.pop("status_changed_at", None)
-            current = book._records([survivor.id])[survivor.id]
+            current = book.records([survivor.id])[survivor.id]
             moved = json.loads(record.moved_rows)
             if current.do_not_contact and not moved.get("contacts_contact.do_not_contact", True):
                 before["do_not_contact"] = True  # asked for while merged: an unmerge does not undo it
             # custom fields merge on update: remove the ones the merge added
             before["custom"] = {**{k: None for k in current.custom if k not in before["custom"]}, **before["custom"]}
-            book._apply_update(
+            book.apply_update(
                 survivor, current, {k: v for k, v in before.items() if k != "kind"}, actor=actor, channel=channel
             )
             if moved.get("contacts_contact.organization_id"):

@@ -52,23 +52,23 @@ def crm_demo_data(crm: Any) -> list[str]:
 
 @hookimpl
 def crm_export_personal_data(crm: Any, contact_id: int) -> dict[str, Any] | None:
-    from crm_contacts.gdpr import export_contact
+    from crm_contacts import personal
 
-    return export_contact(crm, contact_id)
+    return personal.export(crm, contact_id)
 
 
 @hookimpl
 def crm_erase_personal_data(crm: Any, contact_id: int) -> int | None:
-    from crm_contacts.gdpr import erase_contact
+    from crm_contacts import personal
 
-    return erase_contact(crm, contact_id)
+    return personal.erase(crm, contact_id)
 
 
 @hookimpl
 def crm_personal_values(crm: Any, contact_id: int) -> list[str]:
-    from crm_contacts.gdpr import personal_values
+    from crm_contacts import personal
 
-    return personal_values(crm, contact_id)
+    return personal.values(crm, contact_id)
 
 
 @hookimpl

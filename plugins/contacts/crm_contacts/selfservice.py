@@ -45,6 +45,7 @@ from crm_hookspecs.records import FieldChange, UpdateForm, UpdateLink, UpdatePre
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
+    from crm_core.app import CRM
 
 __all__ = ["MAX_TTL_HOURS", "PendingChange", "SelfService", "UpdateForm", "UpdateLink", "UpdatePreview", "UpdateResult"]
 
@@ -74,9 +75,15 @@ def _utc(when: dt.datetime) -> str:
 
 
 class SelfService:
-    """The self-service part of ``crm.plugin("contacts")``."""
+    """The self-service service: update links, the portal's forms, and staff review of queued changes.
 
-    crm: Any
+    It checks no permission (:class:`crm_contacts.api.ContactsAPI` does;
+    the token is the customer's permission).
+    """
+
+    def __init__(self, crm: CRM, book: AddressBook) -> None:
+        self.crm = crm
+        self._book = book
 
     @property
     def _self_service(self) -> Any:
@@ -184,10 +191,10 @@ class SelfService:
 
     def inspect_update_token(self, token: str) -> UpdateForm:
         """Check ``token`` without using it up; return what the form needs."""
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         with self.crm.activate():
             claims, _, contact = self._check_token(token)
-            current = snapshot(book._records([contact.id])[contact.id])
+            current = snapshot(book.records([contact.id])[contact.id])
         return UpdateForm(
             contact_id=contact.id,
             display_name=contact.display_name,
@@ -219,11 +226,11 @@ class SelfService:
 
     def preview_update(self, token: str, changes: Mapping[str, Any]) -> UpdatePreview:
         """What submitting ``changes`` with ``token`` would change; checks everything, writes nothing."""
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         with self.crm.activate():
             claims, _, contact = self._check_token(token)
             data = self._clean_change(claims, changes)
-            before = book._records([contact.id])[contact.id]
+            before = book.records([contact.id])[contact.id]
             _, diff = self._plan(book, contact.id, before, data)
         return UpdatePreview(contact_id=contact.id, changes=diff, mode=self._self_service.mode)
 
@@ -232,7 +239,7 @@ class SelfService:
         book: AddressBook, contact_id: int, before: Any, data: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, FieldChange]]:
         try:
-            return book._plan_update(contact_id, before, data)
+            return book.plan_update(contact_id, before, data)
         except ValidationError as exc:
             raise InvalidChangeError("display_name", str(exc)) from None
 
@@ -245,12 +252,12 @@ class SelfService:
         :mod:`crm_contacts.tokens`) and leaves the token unused, so the
         customer can correct the form and send it again.
         """
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         mode = self._self_service.mode
         with self.crm.transaction():
             claims, row, contact = self._check_token(token, lock=True)
             data = self._clean_change(claims, changes)
-            before = book._records([contact.id])[contact.id]
+            before = book.records([contact.id])[contact.id]
             _, diff = self._plan(book, contact.id, before, data)
             now = self.crm.clock.now()
             # the guard on used_at makes a second, concurrent use fail here
@@ -266,12 +273,12 @@ class SelfService:
             if not diff:
                 return UpdateResult(status="unchanged", contact_id=contact.id, changes={})
             if mode == "apply":
-                book._apply_update(contact, before, data, actor=None, channel="self-service")
+                book.apply_update(contact, before, data, actor=None, channel="self-service")
                 return UpdateResult(status="applied", contact_id=contact.id, changes=diff, applied=tuple(diff))
             applied: dict[str, Any] = {}
             if "do_not_contact" in diff and diff["do_not_contact"].new is True:
                 applied["do_not_contact"] = True
-                before = book._apply_update(contact, before, applied, actor=None, channel="self-service")
+                before = book.apply_update(contact, before, applied, actor=None, channel="self-service")
             queued = {k: v for k, v in data.items() if k in diff and k not in applied}
             if not queued:
                 return UpdateResult(status="applied", contact_id=contact.id, changes=diff, applied=tuple(applied))
@@ -284,7 +291,9 @@ class SelfService:
 
     # -- staff review ------------------------------------------------------------
 
-    def pending_updates(self, status: str = "pending", contact_id: int | None = None) -> list[PendingChange]:
+    def pending_updates(
+        self, status: str = "pending", contact_id: int | None = None, *, visible: Any = None
+    ) -> list[PendingChange]:
         """Queued self-service changes, oldest first: ``pending`` (default), ``approved``, ``rejected`` or ``all``."""
         if status not in (*REVIEW_STATUSES, "all"):
             raise ValidationError(f"status {status!r} is not known; use pending, approved, rejected or all")
@@ -294,6 +303,8 @@ class SelfService:
                 query = query.where(PendingUpdate.status == status)
             if contact_id is not None:
                 query = query.where(PendingUpdate.contact == int(contact_id))
+            if visible is not None:
+                query = query.where(PendingUpdate.contact.in_(Contact.select(Contact.id).where(visible)))
             return self._pending_views(list(query))
 
     def pending_update(self, pending_id: int) -> PendingChange:
@@ -305,8 +316,8 @@ class SelfService:
             return self._pending_views([row])[0]
 
     def _pending_views(self, rows: list[PendingUpdate]) -> list[PendingChange]:
-        book: AddressBook = self  # type: ignore[assignment]
-        records = book._records(list({r.contact_id for r in rows}))
+        book = self._book
+        records = book.records(list({r.contact_id for r in rows}))
         out = []
         for r in rows:
             submitted = json.loads(r.changes)
@@ -314,7 +325,7 @@ class SelfService:
             diff: dict[str, FieldChange] = {}
             if record is not None and r.status == "pending":
                 try:
-                    _, diff = book._plan_update(r.contact_id, record, clean(submitted, region=book.region))
+                    _, diff = book.plan_update(r.contact_id, record, clean(submitted, region=book.region))
                 except (FieldError, ValidationError):
                     diff = {}
             out.append(
@@ -347,10 +358,10 @@ class SelfService:
 
     def approve_update(self, pending_id: int, *, actor: str | None = None, note: str = "") -> PendingChange:
         """Apply a queued change (``ContactChanged`` with channel ``self-service`` and the reviewer as actor)."""
-        book: AddressBook = self  # type: ignore[assignment]
+        book = self._book
         with self.crm.transaction():
             row = self._locked_pending(pending_id)
-            contact = book._locked(row.contact_id)
+            contact = book.locked(row.contact_id)
             if contact.deleted_at is not None:
                 where = f" (merged into {contact.merged_into})" if contact.merged_into else ""
                 raise ValidationError(
@@ -362,9 +373,9 @@ class SelfService:
                 raise ValidationError(
                     f"self-service change {pending_id}: {exc.field}: {exc.reason}; reject it"
                 ) from None
-            before = book._records([contact.id])[contact.id]
-            _, diff = book._plan_update(contact.id, before, data)
-            book._apply_update(contact, before, data, actor=actor, channel="self-service")
+            before = book.records([contact.id])[contact.id]
+            _, diff = book.plan_update(contact.id, before, data)
+            book.apply_update(contact, before, data, actor=actor, channel="self-service")
             now = self.crm.clock.now()
             PendingUpdate.update(status="approved", reviewed_by=actor, reviewed_at=now, note=note[:500]).where(
                 PendingUpdate.id == row.id

@@ -7,7 +7,7 @@ import csv
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import peewee
 
@@ -17,8 +17,12 @@ from crm_contacts.identity import database_id, format_id
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, Importer, ImportReport
 from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
-from crm_contacts.models import Contact
+from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone
 from crm_core.errors import ValidationError
+
+if TYPE_CHECKING:
+    from crm_contacts.book import AddressBook
+    from crm_core.app import CRM
 
 __all__ = ["EXPORT_COLUMNS", "Transfer", "export_header"]
 
@@ -59,9 +63,16 @@ EXPORT_PAGE = 5000
 
 
 class Transfer:
-    """The import and export part of ``crm.plugin("contacts")``."""
+    """The imports and exports service (CSV and vCard), built on the address book.
 
-    crm: Any
+    It checks no permission: :class:`crm_contacts.api.ContactsAPI` does, and
+    passes the exporter's scope as ``visible``. The contacts an import adds
+    without an owner are owned by the user who imports (``default_owner``).
+    """
+
+    def __init__(self, crm: CRM, book: AddressBook) -> None:
+        self.crm = crm
+        self._book = book
 
     def import_csv(
         self,
@@ -83,6 +94,7 @@ class Transfer:
         progress: Callable[[int, int | None], None] | None = None,
         source_name: str | None = None,
         ignore_columns: Sequence[str] = (),
+        default_owner: str | None = None,
     ) -> ImportReport:
         """Import contacts from a CSV file (a path or a text stream); see :mod:`crm_contacts.importing`.
 
@@ -135,6 +147,7 @@ class Transfer:
                     start_line=start_line,
                     problems=problems,
                     progress=(lambda _: progress(csv_source.progress(), csv_source.size)) if progress else None,
+                    default_owner=default_owner,
                 )
                 report = importer.report
                 report.source = csv_source.name
@@ -169,6 +182,7 @@ class Transfer:
         channel: str = "import",
         start_line: int = 1,
         errors_to: str | os.PathLike[str] | IO[str] | None = None,
+        default_owner: str | None = None,
     ) -> ImportReport:
         """Import a vCard 2.1/3.0/4.0 file (one or many cards); matching and reporting as for CSV.
 
@@ -199,6 +213,7 @@ class Transfer:
                 start_line=start_line,
                 problems=problems,
                 spreadsheet_cells=False,
+                default_owner=default_owner,
             )
             report = importer.report
             report.source = file.name
@@ -216,6 +231,7 @@ class Transfer:
         *,
         version: str = "4.0",
         include_deleted: bool = False,
+        visible: Any = None,
     ) -> int:
         """Write the matching contacts as vCards (``version`` 3.0 or 4.0); returns how many.
 
@@ -228,20 +244,25 @@ class Transfer:
         database_uuid = database_id(self.crm)
         if version not in ("3.0", "4.0"):
             raise ValidationError(f"vCard version {version!r} is not supported; use 3.0 or 4.0")
-        book: Any = self
+        book = self._book
         count = 0
         chosen = dict(filters or {})
         passes = [chosen] if chosen.get("kind") else [{**chosen, "kind": "organization"}, {**chosen, "kind": "person"}]
         for kind_filters in passes:
-            for ids in book.iter_ids(kind_filters, include_deleted=include_deleted):
-                records = book._records(ids)
+            for ids in book.iter_ids(kind_filters, include_deleted=include_deleted, visible=visible):
+                records = book.records(ids)
                 for cid in ids:
                     write_card(out, records[cid], version, database=database_uuid)
                     count += 1
         return count
 
     def export_csv(
-        self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False
+        self,
+        out: IO[str],
+        filters: Mapping[str, Any] | None = None,
+        *,
+        include_deleted: bool = False,
+        visible: Any = None,
     ) -> int:
         """Write the contacts matching ``filters`` (all by default) as CSV; returns how many.
 
@@ -254,13 +275,13 @@ class Transfer:
         prefixed with ``'`` (an import strips it again). Streams a page at a
         time, with one query per table and page.
         """
-        book: Any = self
+        book = self._book
         checked = search_filters.check(dict(filters or {}), book.region)
         database = self.crm.database
         database_uuid = database_id(self.crm)
         count = 0
         with self.crm.activate():
-            slots, custom_keys = _export_shape(database)
+            slots, custom_keys = _export_shape(database) if visible is None else _scoped_shape(visible)
             header = export_header(slots, custom_keys)
             writer = csv.writer(out)
             writer.writerow(header)
@@ -297,6 +318,8 @@ class Transfer:
             if not include_deleted:
                 base = base.where(Contact.deleted_at.is_null())
             base = search_filters.apply(base, checked, book.region)
+            if visible is not None:
+                base = base.where(visible)
             shape = _RowShape(slots, custom_keys, database_uuid)
             for kind_filter in (Contact.kind == "organization", Contact.kind != "organization"):
                 last = 0
@@ -310,7 +333,7 @@ class Transfer:
                     if not rows:
                         break
                     last = rows[-1][0]
-                    children = _children(database, rows[0][0], last)
+                    children = _children(database, rows[0][0], last, None if visible is None else [r[0] for r in rows])
                     writer.writerows(shape.row(r, children) for r in rows)
                     count += len(rows)
         return count
@@ -379,13 +402,44 @@ def export_header(slots: Mapping[str, int], custom_keys: Sequence[str]) -> list[
     return header
 
 
-def _children(database: Any, first: int, last: int) -> dict[str, dict[int, list[tuple[Any, ...]]]]:
-    """The page's child rows by table and contact (primary first)."""
+def _scoped_shape(visible: Any) -> tuple[dict[str, int], list[str]]:
+    """:func:`_export_shape` of the contacts ``visible`` keeps only (a scoped export shows nothing of the others)."""
+    kept = Contact.select(Contact.id).where(visible)
+    slots = {}
+    for model, key in ((ContactEmail, "emails"), (ContactPhone, "phones"), (ContactAddress, "addresses")):
+        counts = (
+            model.select(peewee.fn.COUNT(model.id))
+            .where(model.contact.in_(kept))
+            .group_by(model.contact)
+            .order_by(peewee.fn.COUNT(model.id).desc())
+            .limit(1)
+            .scalar()
+        )
+        slots[key] = max(1, counts or 0)
+    names: Any = (
+        ContactCustomField.select(ContactCustomField.key)
+        .where(ContactCustomField.contact.in_(kept))
+        .distinct()
+        .tuples()
+    )
+    keys = sorted(name for (name,) in names)
+    return slots, keys
+
+
+def _children(
+    database: Any, first: int, last: int, only: list[int] | None = None
+) -> dict[str, dict[int, list[tuple[Any, ...]]]]:
+    """The page's child rows by table and contact (primary first); with ``only``, of those contacts alone."""
     p, q = database.param, database.quote[0]
     out: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
     for key, sql in _CHILD_SQL.items():
         found: dict[int, list[tuple[Any, ...]]] = {}
-        for row in database.execute_sql(sql.format(p=p, q=q), (first, last)).fetchall():
+        params: list[Any] = [first, last]
+        if only is not None:
+            # a scoped export reads the children of its own rows, not those of every id in the range
+            sql = sql.replace("BETWEEN {p} AND {p}", f"IN ({', '.join(['{p}'] * len(only))})")
+            params = list(only)
+        for row in database.execute_sql(sql.format(p=p, q=q), params).fetchall():
             found.setdefault(row[0], []).append(row[1:])
         out[key] = found
     return out

@@ -16,8 +16,9 @@ from typing import Any
 
 import peewee
 
-from crm_contacts.book import chunks
+from crm_contacts.book import IN_CHUNK
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
+from crm_core.storage import batched
 
 
 class ReferenceFinder:
@@ -118,7 +119,7 @@ class ReferenceFinder:
         ids = sorted({i for pair in candidates for i in pair})
         emails: dict[int, set[str]] = {}
         phones: dict[int, set[str]] = {}
-        for part in chunks(ids):
+        for part in batched(ids, IN_CHUNK):
             for cid, value in (
                 ContactEmail.select(ContactEmail.contact, ContactEmail.address)
                 .where(ContactEmail.contact.in_(part))

@@ -171,7 +171,7 @@ def comparable(book: Any) -> list[dict[str, Any]]:
     """Every contact of the book as plain values, without its database ids and times of writing."""
     out = []
     for ids in book.iter_ids({}):
-        records = book._records(ids)
+        records = book.records(ids)
         for cid in ids:
             r = records[cid]
             out.append(

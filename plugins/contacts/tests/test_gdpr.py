@@ -78,3 +78,13 @@ def test_erase_is_all_or_nothing(contacts_app, crm_plugin):
     after = book.get(c.id)
     assert after.first_name == "Ana" and after.email == "ana@example.com" and after.erased_at is None
     assert [e["type"] for e in app.events.recent(5)] == ["ContactCreated"]
+
+
+def test_the_old_gdpr_module_re_exports_the_personal_data_functions():
+    from crm_contacts import gdpr, personal
+
+    assert (gdpr.export_contact, gdpr.erase_contact, gdpr.personal_values) == (
+        personal.export,
+        personal.erase,
+        personal.values,
+    )

@@ -43,7 +43,7 @@ def state(book):
     """Every contact as (id, kind, name, e-mails, phones, organization), for comparing a whole book."""
     out = []
     for ids in book.iter_ids(None, include_deleted=True):
-        records = book._records(ids)
+        records = book.records(ids)
         for cid in ids:
             r = records[cid]
             out.append(

@@ -1,4 +1,4 @@
-"""``crm contacts lists …``, ``crm contacts segments …``, ``distribution`` and ``labels``."""
+"""``crm contacts lists|segments|distribution|labels``: mailing lists, segments and what they become."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from crm_contacts.cli import actor, api, card_row, collect_filters, contacts, filter_options
+from crm_contacts.cli.common import api, card_row, collect_filters, filter_options
+from crm_core.cli.helpers import actor_name
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
@@ -16,7 +17,7 @@ from crm_core.output import format_option, render
 MAX_MISSING_SHOWN = 50
 
 
-@contacts.group()
+@click.group()
 def lists() -> None:
     """Static mailing lists: members added by hand or from a file."""
 
@@ -110,7 +111,7 @@ def lists_import(state: CLIState, name: str, file: Any, all_or_nothing: bool) ->
 @pass_state
 def lists_unsubscribe(state: CLIState, name: str, contact_id: int) -> None:
     """Record that a contact asked to leave a list (he stays a member, and is never mailed from it)."""
-    changed = api(state).unsubscribe(contact_id, name, actor=actor())
+    changed = api(state).unsubscribe(contact_id, name, actor=actor_name(state))
     click.echo(
         f"contact {contact_id} unsubscribed from {name!r}"
         if changed
@@ -146,7 +147,7 @@ def lists_delete(state: CLIState, name: str, yes: bool) -> None:
     click.echo(f"mailing list {name!r} deleted ({count} membership(s) removed; the contacts stay)")
 
 
-@contacts.group()
+@click.group()
 def segments() -> None:
     """Segments: saved searches, evaluated each time they are used."""
 
@@ -196,7 +197,7 @@ def segments_create(
 @pass_state
 def segments_show(state: CLIState, name: str, limit: int, fmt: str) -> None:
     """Show a segment's filters and the contacts it matches now."""
-    from crm_contacts.cli import LIST_COLUMNS
+    from crm_contacts.cli.common import LIST_COLUMNS
     from crm_contacts.filters import describe
 
     contacts_api = api(state)
@@ -228,7 +229,7 @@ def _write(output: str | None, write: Any) -> Any:
         raise
 
 
-@contacts.command()
+@click.command()
 @click.argument("source")
 @click.option(
     "--format",
@@ -248,7 +249,7 @@ def distribution(state: CLIState, source: str, fmt: str, output: str | None) -> 
     click.echo(counts.summary("addresses") + (f" to {output}" if output else ""), err=not output)
 
 
-@contacts.command()
+@click.command()
 @click.argument("source")
 @click.option(
     "--format",
@@ -271,7 +272,11 @@ def labels(state: CLIState, source: str, fmt: str, output: str | None) -> None:
         raise click.UsageError("a PDF needs a file: add --output labels.pdf (or use --format csv)")
     contacts_api = api(state)
     if fmt == "pdf":
+        assert output is not None  # refused above
         counts = contacts_api.labels_pdf(source, output)
     else:
         counts = _write(output, lambda out: contacts_api.labels_csv(source, out))
     click.echo(counts.summary("labels") + (f" to {output}" if output else ""), err=not output)
+
+
+COMMANDS = [lists, segments, distribution, labels]

@@ -1,4 +1,4 @@
-"""``crm contacts duplicates|merge|unmerge|merges|export-personal-data|erase``."""
+"""``crm contacts duplicates|merge|unmerge|merges|export-personal-data|erase``: duplicates, merges, personal data."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Any
 
 import click
 
-from crm_contacts.cli import actor, api, contacts, plain
+from crm_contacts.cli.common import api
 from crm_core import ids
+from crm_core.cli.helpers import actor_name, to_json
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
 
 
-@contacts.command()
+@click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Pairs to show at most.")
 @click.option(
     "--offset",
@@ -49,7 +50,7 @@ def _progress(phase: str, count: int) -> None:
         click.echo(f"  {phase}: {count:,}", err=True)
 
 
-@contacts.command()
+@click.command()
 @click.argument("survivor_id", type=int)
 @click.argument("merged_id", type=int)
 @click.option(
@@ -68,22 +69,22 @@ def merge(state: CLIState, survivor_id: int, merged_id: int, rules: tuple[str, .
         if not sep:
             raise ValidationError(f"--rule {item!r}: write FIELD=RULE, e.g. --rule status=newest")
         parsed[field.strip()] = rule.strip()
-    merge_id = api(state).merge(survivor_id, merged_id, parsed, actor=actor())
+    merge_id = api(state).merge(survivor_id, merged_id, parsed, actor=actor_name(state))
     click.echo(
         f"contact {merged_id} merged into {survivor_id} (merge {merge_id}; undo: crm contacts unmerge {merged_id})"
     )
 
 
-@contacts.command()
+@click.command()
 @click.argument("merged_id", type=int)
 @pass_state
 def unmerge(state: CLIState, merged_id: int) -> None:
     """Undo the latest merge of contact MERGED_ID."""
-    merge_id = api(state).unmerge(merged_id, actor=actor())
+    merge_id = api(state).unmerge(merged_id, actor=actor_name(state))
     click.echo(f"merge {merge_id} undone: contact {merged_id} is back")
 
 
-@contacts.command()
+@click.command()
 @click.argument("contact_id", type=ids.cli_type(), required=False)
 @format_option()
 @pass_state
@@ -93,7 +94,7 @@ def merges(state: CLIState, contact_id: int | None, fmt: str) -> None:
     click.echo(render(rows, ["id", "survivor_id", "merged_id", "actor", "at", "undone_at"], fmt))
 
 
-@contacts.command("export-personal-data")
+@click.command("export-personal-data")
 @click.argument("contact_id", type=int)
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output]."
@@ -102,7 +103,7 @@ def merges(state: CLIState, contact_id: int | None, fmt: str) -> None:
 def export_personal_data(state: CLIState, contact_id: int, output: str | None) -> None:
     """Write everything every enabled plugin holds about one contact, as JSON (GDPR)."""
     data = api(state).export_personal_data(contact_id)
-    text = json.dumps(plain(data), indent=2, ensure_ascii=False, default=str)
+    text = json.dumps(to_json(data), indent=2, ensure_ascii=False, default=str)
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
@@ -111,7 +112,7 @@ def export_personal_data(state: CLIState, contact_id: int, output: str | None) -
         click.echo(text)
 
 
-@contacts.command()
+@click.command()
 @click.argument("contact_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
@@ -123,6 +124,9 @@ def erase(state: CLIState, contact_id: int, yes: bool) -> None:
         click.confirm(
             f"erase contact {contact_id} ({record.display_name}) in every plugin? This cannot be undone", abort=True
         )
-    counts: dict[str, Any] = contacts_api.erase(contact_id, actor=actor())
+    counts: dict[str, Any] = contacts_api.erase(contact_id, actor=actor_name(state))
     detail = ", ".join(f"{name}: {n}" for name, n in counts.items())
     click.echo(f"contact {contact_id} erased ({detail})")
+
+
+COMMANDS = [duplicates, merge, unmerge, merges, export_personal_data, erase]

@@ -1,4 +1,4 @@
-"""``crm contacts import`` and ``crm contacts export``."""
+"""``crm contacts import|export``: CSV and vCard in and out."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from crm_contacts.cli import actor, api, collect_filters, contacts, filter_options
+from crm_contacts.cli.common import api, collect_filters, filter_options
 from crm_contacts.importreport import ImportStopped
+from crm_core.cli.helpers import actor_name
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 
@@ -46,7 +47,7 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contacts.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @click.option(
     "--format",
@@ -138,7 +139,7 @@ def import_(
         match_on=keys,
         on_conflict=on_conflict,
         list_name=list_name,
-        actor=actor(),
+        actor=actor_name(state),
         start_line=start_line,
         errors_to=errors_to,
     )
@@ -174,7 +175,7 @@ def import_(
         raise click.exceptions.Exit(1)
 
 
-@contacts.command("export")
+@click.command("export")
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: standard output]."
 )
@@ -208,3 +209,6 @@ def export(
             out.close()
     if output:
         click.echo(f"{count} contact(s) written to {output}")
+
+
+COMMANDS = [import_, export]

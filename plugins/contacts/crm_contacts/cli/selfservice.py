@@ -1,4 +1,4 @@
-"""``crm contacts update-link`` and ``crm contacts review``: self-service links and their review."""
+"""``crm contacts update-link|review``: self-service links and the review of what customers sent."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from crm_contacts.cli import actor, api, contacts, plain
+from crm_contacts.cli.common import api
 from crm_core import ids
+from crm_core.cli.helpers import actor_name, to_json
 from crm_core.cli.main import CLIState, pass_state
 from crm_core.errors import ValidationError
 from crm_core.output import format_option, render
@@ -53,7 +54,7 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-@contacts.command("update-link")
+@click.command("update-link")
 @click.argument("contact_id", type=int)
 @click.option(
     "--fields", help="Comma-separated fields the contact may change [default: plugins.contacts.self_service.fields]."
@@ -90,7 +91,7 @@ def update_link(
             raise ValidationError(
                 f"contact {contact_id} has no e-mail address to send the link to; run without --send and pass it on yourself"
             )
-    link = contacts_api.issue_update_link(contact_id, chosen, hours, actor=actor())
+    link = contacts_api.issue_update_link(contact_id, chosen, hours, actor=actor_name(state))
     click.echo(
         f"update link for contact {contact_id}, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC, once, "
         f"for: {', '.join(link.fields)}"
@@ -114,7 +115,7 @@ def update_link(
         click.echo(f"queued for {record.email} (sent by 'crm worker' or 'crm mail deliver')")
 
 
-@contacts.command()
+@click.command()
 @click.argument("change_id", type=ids.cli_type(), required=False)
 @click.option("--approve", is_flag=True, help="Apply change CHANGE_ID to the contact.")
 @click.option("--reject", is_flag=True, help="Refuse change CHANGE_ID.")
@@ -161,17 +162,17 @@ def review(
         click.echo(render(rows, ["id", "contact", "name", "submitted", "status", "fields", "reviewed_by"], fmt))
         return
     if approve:
-        done = contacts_api.approve_update(change_id, actor=actor(), note=note)
+        done = contacts_api.approve_update(change_id, actor=actor_name(state), note=note)
         fields = ", ".join(done.changes) or "nothing (the contact already had these values)"
         click.echo(f"change {change_id} approved: contact {done.contact_id} updated ({fields})")
         return
     if reject:
-        done = contacts_api.reject_update(change_id, actor=actor(), note=note)
+        done = contacts_api.reject_update(change_id, actor=actor_name(state), note=note)
         click.echo(f"change {change_id} rejected: contact {done.contact_id} left as it was")
         return
     change = contacts_api.pending_update(change_id)
     if fmt == "json":
-        click.echo(json.dumps(plain(change), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(to_json(change), indent=2, ensure_ascii=False))
         return
     click.echo(
         f"change {change.id} for contact {change.contact_id} ({change.display_name}), submitted {change.submitted_at:%Y-%m-%d %H:%M} UTC: {change.status}"
@@ -189,3 +190,6 @@ def review(
         click.echo(render(rows, ["field", "submitted"], fmt))
         by = f" by {change.reviewed_by}" if change.reviewed_by else ""
         click.echo(f"{change.status}{by}" + (f": {change.note}" if change.note else ""))
+
+
+COMMANDS = [update_link, review]
