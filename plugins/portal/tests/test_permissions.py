@@ -24,12 +24,6 @@ from crm_core.errors import PermissionDenied
 from crm_portal.api import PortalAPI
 from crm_portal.unsubscribing import UnsubscribeTarget
 
-CONTACTS_SCOPE = pytest.mark.xfail(
-    strict=False,
-    reason="needs the contacts plugin's scope check in ContactsAPI.card (PermissionDenied out of scope), "
-    "made on the contacts branch in parallel",
-)
-
 
 def confirm_token(crm: Any, to: str) -> str:
     """The token of the confirmation link e-mailed to ``to``."""
@@ -172,13 +166,11 @@ def test_a_seller_makes_links_for_own_contacts(app, world):
     assert app.plugin("portal").unsubscribe_target(url.rsplit("/", 1)[1]).contact_id == world.ana
 
 
-@CONTACTS_SCOPE
 def test_a_seller_cannot_make_a_link_for_another_sellers_contact(app, world):
     with app.as_user("seller"), pytest.raises(PermissionDenied):
         app.plugin("portal").unsubscribe_url(world.bea, "newsletter")
 
 
-@CONTACTS_SCOPE
 def test_a_seller_cannot_read_another_sellers_contacts_consents(app, world):
     with app.as_user("seller"), pytest.raises(PermissionDenied):
         app.plugin("portal").consents(world.bea)
@@ -205,7 +197,6 @@ def test_a_support_user_reads_the_consents_of_the_teams_contacts(app, world):
             portal.consents()
 
 
-@CONTACTS_SCOPE
 def test_a_support_user_does_not_reach_another_teams_contact(app, world):
     with app.as_user("helper"), pytest.raises(PermissionDenied):
         app.plugin("portal").consents(world.bea)

@@ -1,0 +1,123 @@
+"""The contacts plugin's resources over HTTP, under each token's permissions and scope."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def shop(crm_factory, crm_user):
+    """Ana and Bea sell (own scope), Boss manages; each seller owns two customers."""
+    from crm_api import create_app
+
+    crm = crm_factory(plugins=["contacts", "api"])
+    crm_user(crm, name="ana", roles=["sales"])
+    crm_user(crm, name="bea", roles=["sales"])
+    crm_user(crm, name="boss", roles=["manager"])
+    contacts = crm.plugin("contacts")
+    ids = {}
+    for owner in ("ana", "bea"):
+        for i in (1, 2):
+            card = contacts.create(
+                first_name=f"{owner.title()}{i}", last_name="Client", owner=owner, email=f"{owner}{i}@example.com"
+            )
+            ids[f"{owner}{i}"] = card.id
+    tokens = {name: crm.authz.tokens.create(name, "shop").text for name in ("ana", "bea", "boss")}
+    client = create_app(crm).test_client()
+
+    class Shop:
+        def call(self, method, path, user="ana", **kwargs):
+            headers = {"Authorization": f"Bearer {tokens[user]}", **kwargs.pop("headers", {})}
+            return client.open(path, method=method, headers=headers, **kwargs)
+
+    shop = Shop()
+    shop.crm, shop.ids = crm, ids
+    return shop
+
+
+def test_a_seller_lists_and_counts_only_own_customers(shop):
+    mine = shop.call("GET", "/api/v1/contacts?count=true")
+    assert mine.status_code == 200, mine.json
+    assert sorted(c["first_name"] for c in mine.json["data"]) == ["Ana1", "Ana2"] and mine.json["total"] == 2
+    assert shop.call("GET", "/api/v1/contacts?count=true", user="boss").json["total"] == 4
+    paged = shop.call("GET", "/api/v1/contacts?limit=1", user="boss")
+    seen = [c["id"] for c in paged.json["data"]]
+    while paged.json["next"]:
+        paged = shop.call("GET", paged.json["next"], user="boss")
+        seen += [c["id"] for c in paged.json["data"]]
+    assert sorted(seen) == sorted(shop.ids.values())
+
+
+def test_another_sellers_customer_is_404_for_read_change_and_delete(shop):
+    theirs = shop.ids["bea1"]
+    assert shop.call("GET", f"/api/v1/contacts/{theirs}").status_code == 404
+    tag = shop.call("GET", f"/api/v1/contacts/{theirs}", user="bea").headers["ETag"]
+    patch = shop.call("PATCH", f"/api/v1/contacts/{theirs}", json={"status": "customer"}, headers={"If-Match": tag})
+    assert patch.status_code == 404
+    assert shop.call("DELETE", f"/api/v1/contacts/{theirs}", headers={"If-Match": tag}).status_code == 404
+    assert shop.call("GET", f"/api/v1/contacts/{theirs}", user="bea").json["status"] == "prospect"
+
+
+def test_create_change_and_delete_a_contact(shop):
+    made = shop.call(
+        "POST",
+        "/api/v1/contacts",
+        json={
+            "first_name": "Nuevo",
+            "last_name": "Cliente",
+            "emails": [{"address": "nuevo@example.com"}],
+            "tags": ["web"],
+        },
+        headers={"Idempotency-Key": "signup-77"},
+    )
+    assert made.status_code == 201, made.json
+    record = made.json
+    assert record["owner"] == "ana" and record["emails"][0]["address"] == "nuevo@example.com"
+    path = made.headers["Location"]
+    again = shop.call(
+        "POST",
+        "/api/v1/contacts",
+        json={
+            "first_name": "Nuevo",
+            "last_name": "Cliente",
+            "emails": [{"address": "nuevo@example.com"}],
+            "tags": ["web"],
+        },
+        headers={"Idempotency-Key": "signup-77"},
+    )
+    assert again.json["id"] == record["id"]
+    changed = shop.call("PATCH", path, json={"status": "customer"}, headers={"If-Match": made.headers["ETag"]})
+    assert changed.status_code == 200 and changed.json["status"] == "customer"
+    stale = shop.call("PATCH", path, json={"status": "former"}, headers={"If-Match": made.headers["ETag"]})
+    assert stale.status_code == 412
+    bad = shop.call("PATCH", path, json={"colour": "red"}, headers={"If-Match": changed.headers["ETag"]})
+    assert bad.status_code == 422 and "colour" in bad.json["detail"]
+    refused = shop.call("DELETE", path, headers={"If-Match": changed.headers["ETag"]})
+    assert refused.status_code == 403 and "contacts.delete" in refused.json["detail"]  # a seller does not delete
+    gone = shop.call("DELETE", path, user="boss", headers={"If-Match": changed.headers["ETag"]})
+    assert gone.status_code == 204
+    assert shop.call("GET", path).status_code == 404 or shop.call("GET", path).json["deleted_at"]
+    restored = shop.call("POST", f"{path}/restore", user="boss")
+    assert restored.status_code == 200 and restored.json["deleted_at"] is None
+
+
+def test_lists_over_http(shop):
+    shop.crm.plugin("contacts").create_list("newsletter", "Monthly news")
+    added = shop.call(
+        "POST", "/api/v1/lists/newsletter/members", user="boss", json={"contact_ids": list(shop.ids.values())}
+    )
+    assert added.status_code == 200 and added.json == {"added": 4}, added.json
+    names = [l["name"] for l in shop.call("GET", "/api/v1/lists", user="boss").json["data"]]
+    assert names == ["newsletter"]
+    members = shop.call("GET", "/api/v1/lists/newsletter/members?limit=2", user="boss")
+    assert len(members.json["data"]) == 2 and members.json["next"]
+    # a seller sees only their own customers on the list, and adds only their own
+    mine = shop.call("GET", "/api/v1/lists/newsletter/members").json["data"]
+    assert sorted(m["contact_id"] for m in mine) == sorted([shop.ids["ana1"], shop.ids["ana2"]])
+    again = shop.call("POST", "/api/v1/lists/newsletter/members", json={"contact_ids": [shop.ids["ana1"]]})
+    assert again.status_code == 200 and again.json == {"added": 0}
+    theirs = shop.call("POST", "/api/v1/lists/newsletter/members", json={"contact_ids": [shop.ids["bea1"]]})
+    assert theirs.status_code in (403, 404) and "bea" not in theirs.get_data(as_text=True)
+    removed = shop.call("DELETE", f"/api/v1/lists/newsletter/members/{shop.ids['bea1']}", user="boss")
+    assert removed.status_code == 204
+    assert shop.call("GET", "/api/v1/lists/nope/members", user="boss").status_code == 404
