@@ -24,6 +24,7 @@ def survey_shop(crm_factory, crm_user):
         settings={"surveys": {"secret": "test-secret-for-surveys"}},
     )
     crm_user(crm, name="ana", roles=["sales"])
+    crm_user(crm, name="bea", roles=["sales"])
     crm_user(crm, name="boss", roles=["manager"])
     contacts = crm.plugin("contacts")
     ids = {

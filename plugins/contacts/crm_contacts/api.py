@@ -114,10 +114,11 @@ class ContactsAPI:
     def reporting_tables(self) -> dict[str, str]:
         """The reporting table by role (the contract's ``ContactsAPI``): ``contacts``, columns in docs/plugins/contacts.md.
 
-        Needs ``contacts.read``; a report reading the table with plain SQL
-        applies the reader's scope itself.
+        Needs no permission: it gives a table's name, not its rows (as the
+        warehouse's does), so that a report can name the source a user may
+        not read. A report reading the table with plain SQL applies the
+        reader's ``contacts.read`` scope itself.
         """
-        self._require(READ)
         return {"contacts": Contact._meta.table_name}
 
     def get(self, contact_id: int) -> ContactRecord:

@@ -245,9 +245,11 @@ def load_demo(crm: CRM, count: int = 3000) -> list[str]:
     import csv
     import io
 
-    # once the CRM has users an owner must name one: the demo's contacts go to them
-    users = [user.name for user in crm.authz.users.list(include_disabled=False)]
-    rows = list(demo_rows(count, owners=users or OWNERS))
+    # once the CRM has users an owner must name one: the demo's contacts go to the sellers
+    # (users with the sales role), else to any active user (not to an integration's account if avoidable)
+    users = crm.authz.users.list(include_disabled=False)
+    sellers = [user.name for user in users if "sales" in user.roles]
+    rows = list(demo_rows(count, owners=sellers or [user.name for user in users] or OWNERS))
     contacts = crm.plugin("contacts")
     created = organizations = 0
     # organizations first, so that people find them by name

@@ -233,7 +233,6 @@ def _vips(o: Office) -> set[int]:
 
 #: calls that need a permission but act on no one contact
 OTHER: dict[str, Callable[[Office, Any], Any]] = {
-    "reporting_tables": lambda o, tmp: o.api.reporting_tables(),
     "create": lambda o, tmp: o.api.create(first_name="Nueva", last_name="Persona"),
     "create_list": lambda o, tmp: o.api.create_list("otra"),
     "delete_list": lambda o, tmp: o.api.delete_list("otra"),
@@ -246,6 +245,9 @@ OTHER: dict[str, Callable[[Office, Any], Any]] = {
     "import_csv": lambda o, tmp: o.api.import_csv(io.StringIO("first_name,last_name\nIma,Portada\n")),
     "import_vcard": lambda o, tmp: o.api.import_vcard(_vcard_file(tmp)),
 }
+
+#: names, not rows: a report asks for them before it checks the sources' permissions
+OPEN = {"reporting_tables"}
 
 #: the customer's calls: the signed link is the permission, whoever runs them
 TOKEN: dict[str, Callable[[ContactsAPI, Targets], Any]] = {
@@ -263,7 +265,7 @@ def _vcard_file(tmp: Any) -> Any:
 
 def test_every_public_method_is_in_the_table():
     public = {name for name, _ in inspect.getmembers(ContactsAPI, inspect.isfunction) if not name.startswith("_")}
-    tabled = set(RECORD) | set(LISTING) | set(OTHER) | set(TOKEN)
+    tabled = set(RECORD) | set(LISTING) | set(OTHER) | set(TOKEN) | OPEN
     assert public - tabled == set(), "add the new methods to a table of calls in this file"
     assert tabled - public == set()
 
@@ -283,7 +285,8 @@ def test_a_user_with_no_role_may_call_nothing(office, tmp_path):
         for other_call in OTHER.values():
             with pytest.raises(PermissionDenied, match="'nob' may not contacts"):
                 other_call(o, tmp_path)
-        # the customer's link needs no staff permission
+        # table names are open; the customer's link needs no staff permission
+        assert o.api.reporting_tables() == {"contacts": "contacts_contact"}
         assert o.api.inspect_update_token(o.other.token).contact_id == o.other.contact
         assert o.api.submit_update(o.other.token, {"emails": ["sam.nuevo@example.com"]}).status == "pending"
 
