@@ -89,9 +89,43 @@ __all__ = [
 BACKEND_ENV = {"postgresql": "CRM_TEST_POSTGRES_URL", "mysql": "CRM_TEST_MYSQL_URL"}
 
 
+#: a comma-separated subset of backends to run (``CRM_TEST_BACKENDS=postgresql``): CI runs one process per backend
+BACKENDS_ENV = "CRM_TEST_BACKENDS"
+
+
 def configured_backends() -> list[str]:
-    """``sqlite`` plus each server backend whose variable is set."""
-    return ["sqlite"] + [name for name, var in BACKEND_ENV.items() if os.environ.get(var)]
+    """``sqlite`` plus each server backend whose variable is set, narrowed by ``$CRM_TEST_BACKENDS`` when set."""
+    available = ["sqlite"] + [name for name, var in BACKEND_ENV.items() if os.environ.get(var)]
+    chosen = os.environ.get(BACKENDS_ENV)
+    if not chosen:
+        return available
+    wanted = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - {"sqlite", *BACKEND_ENV})
+    if unknown:
+        raise pytest.UsageError(
+            f"${BACKENDS_ENV} names {', '.join(unknown)}; the backends are sqlite, {', '.join(BACKEND_ENV)}"
+        )
+    return [name for name in available if name in wanted]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without SQLite in ``$CRM_TEST_BACKENDS``, keep only the tests that run on a server backend.
+
+    The other tests (those that take no backend) run in the process that
+    has SQLite, so that running one process per backend runs each test once.
+    """
+    if "sqlite" in configured_backends() or not os.environ.get(BACKENDS_ENV):
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        on_server = any(params.get(name) in BACKEND_ENV for name in ("crm_backend", "backend"))
+        (kept if on_server else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def assert_no_schema_drift(app: CRM) -> None:

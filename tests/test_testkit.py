@@ -23,7 +23,7 @@ for _module in ("app", "models", "events", "schema", "doctor", "cli.main", "cli.
 @pytest.fixture
 def inner(pytester, monkeypatch):
     """Run test source in an inner session, on SQLite only unless a test sets a server."""
-    for name in ("CRM_TEST_POSTGRES_URL", "CRM_TEST_MYSQL_URL", "CRM_PLUGINS", "CRM_CONFIG"):
+    for name in ("CRM_TEST_POSTGRES_URL", "CRM_TEST_MYSQL_URL", "CRM_TEST_BACKENDS", "CRM_PLUGINS", "CRM_CONFIG"):
         monkeypatch.delenv(name, raising=False)
 
     def run(source: str, *args: str):
@@ -200,3 +200,60 @@ def test_a_handler_that_raises_fails_the_test_unless_marked(inner):
             "*RuntimeError: the handler is broken*",
         ]
     )
+
+
+# -- one process per backend (CRM_TEST_BACKENDS) -------------------------------------------------
+
+
+BACKEND_SOURCE = """
+import pytest
+
+def test_on_a_backend(crm):
+    assert crm.migrate() == []
+
+def test_on_no_backend():
+    pass
+
+@pytest.mark.sqlite_only
+def test_only_sqlite(crm):
+    pass
+"""
+
+
+def test_backends_narrows_the_configured_backends(monkeypatch):
+    from crm_core.testing import configured_backends
+
+    monkeypatch.setenv("CRM_TEST_POSTGRES_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("CRM_TEST_MYSQL_URL", "mysql://u@h/db")
+    monkeypatch.delenv("CRM_TEST_BACKENDS", raising=False)
+    assert configured_backends() == ["sqlite", "postgresql", "mysql"]
+    monkeypatch.setenv("CRM_TEST_BACKENDS", "sqlite")
+    assert configured_backends() == ["sqlite"]
+    monkeypatch.setenv("CRM_TEST_BACKENDS", "mysql, postgresql")
+    assert configured_backends() == ["postgresql", "mysql"]
+    monkeypatch.delenv("CRM_TEST_MYSQL_URL")
+    assert configured_backends() == ["postgresql"]  # a backend without its URL is not run
+    monkeypatch.setenv("CRM_TEST_BACKENDS", "oracle")
+    with pytest.raises(pytest.UsageError, match="names oracle; the backends are sqlite, postgresql, mysql"):
+        configured_backends()
+
+
+def test_a_server_process_runs_only_the_server_tests(inner, monkeypatch):
+    monkeypatch.setenv("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/never")
+    monkeypatch.setenv("CRM_TEST_BACKENDS", "postgresql")
+    result = inner(BACKEND_SOURCE, "--collect-only", "-q")
+    collected = [line for line in result.outlines if "::" in line]
+    assert collected == ["test_inner.py::test_on_a_backend[postgresql]"]
+    assert "2 deselected" in result.stdout.str()
+
+
+def test_the_sqlite_process_runs_everything_else(inner, monkeypatch):
+    monkeypatch.setenv("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/never")
+    monkeypatch.setenv("CRM_TEST_BACKENDS", "sqlite")
+    result = inner(BACKEND_SOURCE, "--collect-only", "-q")
+    collected = [line for line in result.outlines if "::" in line]
+    assert collected == [
+        "test_inner.py::test_on_a_backend[sqlite]",
+        "test_inner.py::test_on_no_backend",
+        "test_inner.py::test_only_sqlite[sqlite]",
+    ]
