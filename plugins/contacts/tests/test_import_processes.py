@@ -84,6 +84,9 @@ def test_a_killed_import_leaves_no_process_behind(big_import, signum):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background of a shell script inherits
+        # SIGINT ignored, and Python keeps it ignored (CI runs the backends in the background)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
