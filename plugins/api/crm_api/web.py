@@ -127,6 +127,15 @@ def collect_resources(crm: CRM) -> list[tuple[str, ApiResource]]:
                 )
             routes[key] = (plugin, operation.operation_id)
             ids[operation.operation_id] = plugin
+    for plugin, resource in found:
+        for operation in resource.operations:
+            for field, target in (("etag_from", operation.etag_from), ("location", operation.location)):
+                if target is not None and target not in ids:
+                    raise PluginError(
+                        plugin,
+                        f"API operation {operation.operation_id!r} of plugin {plugin!r} names {field}={target!r}, "
+                        "which is no operation; name the operation that reads the record",
+                    )
     return found
 
 

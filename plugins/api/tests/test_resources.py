@@ -90,3 +90,12 @@ def test_crm_api_openapi_prints_the_document(crm_factory, crm_cli, tmp_path, not
     out = tmp_path / "openapi.json"
     result = crm_cli.invoke(["api", "openapi", "--output", str(out)], app=crm)
     assert result.exit_code == 0 and json.loads(out.read_text())["openapi"] == "3.1.0"
+
+
+def test_an_etag_from_that_names_no_operation_is_named_when_the_app_is_built(crm_factory, crm_plugin):
+    from crm_api import create_app
+
+    change = ApiOperation("PATCH", "/things/{id:int}", lambda crm, r: None, "alpha.update", etag_from="alpha.read")
+    bad = crm_plugin("alpha", crm_api_resources=lambda crm: [ApiResource("alpha", operations=[change])])
+    with pytest.raises(PluginError, match="names etag_from='alpha.read', which is no operation"):
+        create_app(crm_factory(plugins=["api", bad]))
