@@ -9,13 +9,19 @@ An answer whose status is not in ``ok`` counts as a failure.
 from __future__ import annotations
 
 import http.client
+import os
+import signal
+import socket
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Collection
+import urllib.request
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 
 from bench._timing import median
 
-__all__ = ["Request", "run_load"]
+__all__ = ["Request", "free_port", "run_load", "start_server", "stop_server", "test_database"]
 
 #: (method, path, body or None, headers)
 Request = tuple[str, str, bytes | None, dict[str, str]]
@@ -77,3 +83,49 @@ def run_load(
         "median_ms": median(latencies) * 1000 if latencies else float("nan"),
         "failures": failures[0],
     }
+
+
+def test_database(given: str | None) -> tuple[str, bool]:
+    """The benchmark's database: ``given``, else ``$CRM_BENCH_POSTGRES_URL``, else ``$CRM_TEST_POSTGRES_URL``
+    (``""`` for none); and whether it is PostgreSQL."""
+    url = given or os.environ.get("CRM_BENCH_POSTGRES_URL") or os.environ.get("CRM_TEST_POSTGRES_URL")
+    return (url, url.startswith(("postgres://", "postgresql://"))) if url else ("", False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(command: Sequence[str], config: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start a server process on ``config``; return once ``/healthz`` answers 200 (its log: ``server.log`` beside it)."""
+    env = {**os.environ, "CRM_CONFIG": str(config)}
+    env.pop("CRM_PLUGINS", None)
+    # its log goes to a file: a pipe nobody reads would fill up and stop the server
+    log = open(config.parent / "server.log", "wb")
+    server = subprocess.Popen(list(command), env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(
+                f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    stop_server(server)
+    raise RuntimeError("the server did not answer /healthz within 60 s")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

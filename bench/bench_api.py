@@ -33,18 +33,15 @@ import http.client
 import http.server
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench._load import run_load
+from bench._load import free_port, run_load, start_server, stop_server, test_database
 from bench._timing import Figure, median, parse_args, print_table, section
 
 CONFIG = """\
@@ -77,11 +74,6 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--events", type=int, default=None, help="webhook events (default 5000, --quick 1000)")
 
 
-def _database(args: Any) -> tuple[str, bool]:
-    url = args.database or os.environ.get("CRM_BENCH_POSTGRES_URL") or os.environ.get("CRM_TEST_POSTGRES_URL")
-    return (url, url.startswith(("postgres://", "postgresql://"))) if url else ("", False)
-
-
 def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[int], str]:
     """A migrated CRM with ``people`` contacts; their ids and a manager's token."""
     from crm_core.app import CRM
@@ -108,17 +100,10 @@ def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[int],
     return config, ids, token
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CRM_CONFIG": str(config)}
-    env.pop("CRM_PLUGINS", None)
+    crm = str(Path(sys.executable).parent / "crm")
     command = [
-        str(Path(sys.executable).parent / "crm"),
+        crm,
         "--config",
         str(config),
         "api",
@@ -130,32 +115,7 @@ def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
         "--threads",
         str(args.threads),
     ]
-    log = open(config.parent / "server.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    _stop(server)
-    raise RuntimeError("the server did not answer /healthz within 60 s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    return start_server(command, config, port)
 
 
 def _requests(ids: list[int], token: str) -> dict[str, Any]:
@@ -270,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     repeat = args.repeat or (1 if args.quick else 3)
     people = args.contacts or (200 if args.quick else 2000)
     events = args.events or (1000 if args.quick else 5000)
-    database, is_postgres = _database(args)
+    database, is_postgres = test_database(args.database)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in ("healthz", "read", "list", "create")}
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_name:
         tmp = Path(tmp_name)
@@ -291,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         config, ids, token = _prepare(tmp, database, people)
         print(f"{people} contacts and a manager's token made in {time.perf_counter() - start:.1f} s")
         requests = _requests(ids, token)
-        port = _free_port()
+        port = free_port()
         server = _start(args, config, port)
         try:
             _check(port, requests)
@@ -308,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                         flush=True,
                     )
         finally:
-            _stop(server)
+            stop_server(server)
         section("Webhooks")
         webhook_rate, plain_rate = _webhooks(config, events)
         print(f"{events} events delivered at {webhook_rate:.0f}/s; plain http.client posts {plain_rate:.0f}/s")

@@ -39,8 +39,6 @@ import copy
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +47,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench._load import run_load
+from bench._load import free_port, run_load, start_server, stop_server, test_database
 from bench._timing import Figure, median, parse_args, print_table, section
 
 SURVEY: dict[str, Any] = {
@@ -154,13 +152,6 @@ def _add_options(parser: Any) -> None:
     )
 
 
-def _database(args: Any) -> tuple[str, bool]:
-    url = args.database or os.environ.get("CRM_BENCH_POSTGRES_URL") or os.environ.get("CRM_TEST_POSTGRES_URL")
-    if url:
-        return url, url.startswith(("postgres://", "postgresql://"))
-    return "", False
-
-
 def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[str], list[str]]:
     """A migrated CRM with ``people`` contacts; their survey and update paths."""
     from crm_core.app import CRM
@@ -195,15 +186,7 @@ def _prepare(folder: Path, database: str, people: int) -> tuple[Path, list[str],
     return config, survey_paths, update_paths
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CRM_CONFIG": str(config)}
-    env.pop("CRM_PLUGINS", None)
     binary = Path(sys.executable).parent
     if args.server == "gunicorn":
         command = [
@@ -230,33 +213,7 @@ def _start(args: Any, config: Path, port: int) -> subprocess.Popen[bytes]:
             "--threads",
             str(args.threads),
         ]
-    # its log goes to a file: a pipe nobody reads would fill up and stop the server
-    log = open(config.parent / "server.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"the server stopped: {(config.parent / 'server.log').read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    _stop(server)
-    raise RuntimeError("the server did not answer /healthz within 60 s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    return start_server(command, config, port)
 
 
 def _check(port: int, survey: str, update: str) -> None:
@@ -314,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     repeat = args.repeat or (1 if args.quick else 3)
     people = args.contacts or (100 if args.quick else 500)
-    database, is_postgres = _database(args)
+    database, is_postgres = test_database(args.database)
     client = args.client
     if client == "auto":
         client = "wrk" if shutil.which("wrk") else "python"
@@ -350,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             files[name].write_text("\n".join(paths) + "\n", encoding="utf-8")
         lua = tmp / "rotate.lua"
         lua.write_text(LUA, encoding="utf-8")
-        port = _free_port()
+        port = free_port()
         server = _start(args, config, port)
         try:
             _check(port, survey_paths[0], update_paths[0])
@@ -371,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
                         flush=True,
                     )
         finally:
-            _stop(server)
+            stop_server(server)
             if not database.startswith("sqlite"):
                 from crm_core.testing import drop_all_tables
 

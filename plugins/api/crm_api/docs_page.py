@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 __all__ = ["render_page"]
 
@@ -29,20 +30,20 @@ th { font-weight: 600; } .muted { color: #555; } nav a { margin-right: 1rem; }
 <h1>{{ doc.info.title }}</h1>
 <p class="muted">Version {{ doc.info.version }} · base URL <code>{{ doc.servers[0].url }}</code> ·
 <a href="{{ doc.servers[0].url }}/openapi.json">openapi.json</a></p>
-<p>{{ doc.info.description }} Every error is <code>application/problem+json</code> with a stable
+<p>{{ doc.info.description|code }} Every error is <code>application/problem+json</code> with a stable
 <code>code</code>; listings are <code>{"data": [...], "next": url-or-null}</code>; a change needs
 <code>If-Match</code> with the record's <code>ETag</code>; a creation may carry an <code>Idempotency-Key</code>.</p>
 <nav>{% for tag in doc.tags %}<a href="#{{ tag.name }}">{{ tag.name }}</a>{% endfor %}</nav>
 {% for tag in doc.tags %}
 <h2 id="{{ tag.name }}">{{ tag.name }}</h2>
-<p>{{ tag.description }}</p>
+<p>{{ tag.description|code }}</p>
 {% for path, methods in doc.paths.items() %}{% for method, op in methods.items() if tag.name in op.tags %}
 <div class="op" id="{{ op.operationId }}">
 <div><span class="method {{ method|upper }}">{{ method|upper }}</span> <span class="path">{{ path }}</span></div>
-<p>{{ op.summary }}{% if op.get('x-permission') %} <span class="muted">(needs <code>{{ op['x-permission'] }}</code>)</span>{% endif %}</p>
-{% if op.description %}<p>{{ op.description }}</p>{% endif %}
+<p>{{ op.summary|code }}{% if op.get('x-permission') %} <span class="muted">(needs <code>{{ op['x-permission'] }}</code>)</span>{% endif %}</p>
+{% if op.description %}<p>{{ op.description|code }}</p>{% endif %}
 {% if op.parameters %}<table><tr><th>parameter</th><th>in</th><th>meaning</th></tr>
-{% for p in op.parameters %}<tr><td><code>{{ p.name }}</code></td><td>{{ p['in'] }}</td><td>{{ p.description or '' }}</td></tr>{% endfor %}
+{% for p in op.parameters %}<tr><td><code>{{ p.name }}</code></td><td>{{ p['in'] }}</td><td>{{ p.description|code }}</td></tr>{% endfor %}
 </table>{% endif %}
 <p class="muted">Answers: {% for status in op.responses %}<code>{{ status }}</code> {% endfor %}</p>
 </div>
@@ -52,7 +53,15 @@ th { font-weight: 600; } .muted { color: #555; } nav a { margin-right: 1rem; }
 </html>
 """
 
+
+def _code(text: Any) -> Markup:
+    """The text escaped, its `backticked` spans (Markdown in the descriptions) shown as code."""
+    parts = str(escape(text or "")).split("`")
+    return Markup("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
+
+
 _environment = jinja2.Environment(autoescape=True)
+_environment.filters["code"] = _code
 _template = _environment.from_string(_PAGE)
 
 

@@ -284,6 +284,19 @@ def _check_param(param: ApiParam, value: str) -> None:
             raise ApiProblem(400, "invalid_parameter", f"?{param.name}={value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _check_fields(record: type, body: dict[str, Any], *, partial: bool) -> None:
+    """A body given as an attrs record takes only its fields and, but for a PATCH (which sends only what
+    changes), needs those without a default (422 otherwise)."""
+    fields = attrs.fields(record)
+    names = [f.name for f in fields]
+    unknown = sorted(set(body) - set(names))
+    if unknown:
+        raise ValidationError(f"unknown field(s) {', '.join(unknown)}; the fields are: {', '.join(names)}")
+    missing = [] if partial else [f.name for f in fields if f.default is attrs.NOTHING and f.name not in body]
+    if missing:
+        raise ValidationError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+
+
 def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> ApiRequest:
     args = request.args
     allowed = {p.name for p in operation.filters} | (PAGING if operation.paginated else set())
@@ -335,6 +348,8 @@ def _parse(operation: ApiOperation, path: dict[str, Any], cursors: _Cursors) -> 
                 raise ApiProblem(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     if operation.body is not None and operation.method in ("POST", "PUT", "PATCH") and not isinstance(body, dict):
         raise ApiProblem(422, "invalid_input", "the body must be a JSON object")
+    if isinstance(body, dict) and isinstance(operation.body, type) and attrs.has(operation.body):
+        _check_fields(operation.body, body, partial=operation.method == "PATCH")
     return ApiRequest(path=path, query=query, body=body, limit=limit, cursor=cursor, sort=sort, count=count)
 
 

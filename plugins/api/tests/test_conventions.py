@@ -225,7 +225,9 @@ def test_the_openapi_document_is_valid_and_lists_the_operations(office):
     assert note["properties"]["updated_at"] == {"type": "string", "format": "date-time"}
     assert note["properties"]["owner"] == {"type": ["string", "null"]}
     page = office.client.get("/api/v1/docs")
-    assert page.status_code == 200 and "PATCH" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "PATCH" in html and "/notes/{id}" in html
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in html and "`" not in html
     assert json.loads(json.dumps(document)) == document
 
 
@@ -235,3 +237,14 @@ def test_health_probes_need_no_token_and_count_against_no_limit(office_factory):
         assert office.client.get("/healthz").data == b"ok\n"
     assert office.client.get("/readyz").status_code == 200
     assert office.get("/api/v1/notes").status_code == 200  # the probes left the token's one request
+
+
+def test_a_body_record_takes_only_its_fields_and_needs_the_required_ones(office):
+    unknown = office.post("/api/v1/notes", {"text": "hi", "colour": "red"})
+    assert (
+        unknown.status_code == 422 and unknown.json["detail"] == "unknown field(s) colour; the fields are: text, owner"
+    )
+    missing = office.post("/api/v1/notes", {"owner": "ana"})
+    assert missing.status_code == 422 and missing.json["detail"] == "text is required"
+    texts = [n["text"] for n in office.get("/api/v1/notes?limit=500").json["data"]]
+    assert "hi" not in texts  # nothing was written

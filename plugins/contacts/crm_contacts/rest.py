@@ -91,9 +91,6 @@ class ContactInput:
     custom: dict[str, str | None] = attrs.field(factory=dict)
 
 
-_FIELDS = frozenset(a.name for a in attrs.fields(ContactInput))
-
-
 @attrs.frozen
 class MergeInput:
     """The contact to fold into this one, and per field which value wins (``survivor``, ``merged``, ``newest``)."""
@@ -136,13 +133,6 @@ def _contacts(crm: Any) -> Any:
     return crm.plugin("contacts")
 
 
-def _fields(body: Any) -> dict[str, Any]:
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown field(s) {', '.join(unknown)}; a contact has: {', '.join(sorted(_FIELDS))}")
-    return dict(body)
-
-
 def _page(items: list[Any], request: ApiRequest, total: int | None = None) -> ApiPage:
     offset = request.cursor or 0
     more = len(items) == request.limit
@@ -165,11 +155,11 @@ def _search(crm: Any, request: ApiRequest) -> ApiPage:
 
 
 def _create(crm: Any, request: ApiRequest) -> Any:
-    return _contacts(crm).create(channel="api", **_fields(request.body))
+    return _contacts(crm).create(channel="api", **request.body)
 
 
 def _update(crm: Any, request: ApiRequest) -> Any:
-    return _contacts(crm).update(request.path["id"], channel="api", **_fields(request.body))
+    return _contacts(crm).update(request.path["id"], channel="api", **request.body)
 
 
 def _delete(crm: Any, request: ApiRequest) -> None:
