@@ -54,6 +54,7 @@ Assertions:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import types
@@ -83,6 +84,7 @@ __all__ = [
     "drop_all_tables",
     "drop_connection",
     "make_plugin",
+    "statements",
 ]
 
 #: environment variable naming each server backend's test database
@@ -137,6 +139,28 @@ def assert_no_schema_drift(app: CRM) -> None:
         pytest.fail(
             "the migrated tables do not match the models:\n" + "\n".join(f"  {d}" for d in drift), pytrace=False
         )
+
+
+@contextlib.contextmanager
+def statements(app: CRM) -> Iterator[list[str]]:
+    """Collect the SQL text of every statement ``app``'s database runs in the block.
+
+    For tests that bound the statements of a call or a page, a count that
+    does not depend on the machine: ``assert len(sql) <= 8``.
+    """
+    seen: list[str] = []
+    database = app.database
+    run: Any = database.execute_sql
+
+    def counting(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        seen.append(sql)
+        return run(sql, params, *args, **kwargs)
+
+    database.execute_sql = counting  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del database.execute_sql
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -31,6 +31,7 @@ from crm_core.errors import (
     UserDisabledError,
     ValidationError,
 )
+from crm_core.statements import Statement
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
@@ -76,6 +77,16 @@ class Authenticated:
 
     user: UserInfo
     token: TokenInfo
+
+
+def _token_with_user(prefix: str) -> Any:
+    from crm_core.auth.models import ApiToken, User
+
+    return ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == prefix)
+
+
+#: every API request checks its token: the query's SQL is built once (crm_core.statements)
+_TOKEN_WITH_USER = Statement("auth.token_with_user", _token_with_user)
 
 
 class Tokens:
@@ -217,7 +228,13 @@ class Tokens:
         row = None
         if len(parts) == 3 and parts[0] == "crm":
             with self._app.activate():
-                row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == parts[1]).first()
+                found = _TOKEN_WITH_USER.rows(parts[1])
+            if found:
+                # the statement selects the token's fields, then its user's: rebuild both rows from the one read
+                token_fields = ApiToken._meta.sorted_field_names
+                values = found[0]
+                row = ApiToken(**dict(zip(token_fields, values[: len(token_fields)])))
+                row.user = User(**dict(zip(User._meta.sorted_field_names, values[len(token_fields) :])))
         if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
             self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
             raise TokenUnknownError(
@@ -246,7 +263,8 @@ class Tokens:
                     address=address,
                     detail={"prefix": row.prefix},
                 )
-        return Authenticated(self._authz.users.get(row.user.id), self.get(row.prefix))
+        # the row read above (token joined to its user) is the current state: build both from it
+        return Authenticated(self._authz.users.info_of(row.user), self._info(row))
 
     def _refused(self, row: Any, prefix: str | None, reason: str, address: str | None) -> None:
         self._authz.audit.record(

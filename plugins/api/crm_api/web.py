@@ -65,12 +65,25 @@ class ApiProblem(Exception):
 # -- JSON ----------------------------------------------------------------------------------------
 
 
+_PLAIN = (str, int, float, bool, type(None))
+#: an attrs class's public field names, read once per class (a page of 50 cards converts thousands of values)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls) if not a.name.startswith("_"))
+    return names
+
+
 def to_api_json(value: Any) -> Any:
     """``value`` as the API's JSON: records by field name, times in UTC with ``Z``, decimals as strings."""
-    if attrs.has(type(value)):
-        return {
-            a.name: to_api_json(getattr(value, a.name)) for a in attrs.fields(type(value)) if not a.name.startswith("_")
-        }
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if cls in _FIELD_NAMES or attrs.has(cls):
+        return {name: to_api_json(getattr(value, name)) for name in _field_names(cls)}
     if isinstance(value, dict):
         return {str(k): to_api_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

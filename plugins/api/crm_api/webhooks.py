@@ -36,6 +36,7 @@ import json
 import logging
 import secrets
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -45,7 +46,7 @@ import attrs
 
 from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
-from crm_core.storage import batched
+from crm_core.storage import batched, bulk_insert
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -448,52 +449,64 @@ class Webhooks:
         if not due:
             self._disable_failing(now)
             return counts
-        allowed = self._allowed
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(PARALLEL, len(due))) as pool:
-            results = list(pool.map(lambda row: _send(row, allowed), due))
+        sender = _Sender(self._allowed)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=min(PARALLEL, len(due))) as pool:
+                results = list(pool.map(sender.send, due))
+        finally:
+            sender.close()
         with self.crm.transaction():
-            for row, result in zip(due, results):
-                counts[self._record(row, result, now)] += 1
+            for outcome in self._record(due, results, now):
+                counts[outcome] += 1
         self._disable_failing(now)
         return counts
 
-    def _record(self, row: Any, result: _Result, now: dt.datetime) -> str:
+    def _record(self, rows: Sequence[Any], results: Sequence[_Result], now: dt.datetime) -> list[str]:
+        """Log every attempt and move each delivery on: a few statements per batch, not per delivery."""
         from crm_api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
-        attempts = row.attempts + 1
-        WebhookAttempt.create(
-            delivery=row.id,
-            at=now,
-            status=result.status,
-            error=result.error,
-            milliseconds=result.milliseconds,
-            response=result.response,
+        bulk_insert(
+            WebhookAttempt,
+            ("delivery", "at", "status", "error", "milliseconds", "response"),
+            ((row.id, now, r.status, r.error, r.milliseconds, r.response) for row, r in zip(rows, results)),
         )
-        if result.ok:
+        delivered: dict[int | None, list[int]] = {}  # by HTTP status: one UPDATE each
+        succeeded: set[int] = set()
+        outcomes = []
+        for row, result in zip(rows, results):
+            if result.ok:
+                delivered.setdefault(result.status, []).append(row.id)
+                succeeded.add(row.subscription_id)
+                outcomes.append("delivered")
+                continue
+            attempts = row.attempts + 1
+            retry = attempts <= len(RETRY_DELAYS)
             WebhookDelivery.update(
-                status="delivered",
+                status="pending" if retry else "failed",
                 attempts=attempts,
-                delivered_at=now,
                 last_status=result.status,
-                last_error=None,
-                next_attempt_at=None,
+                last_error=result.error,
+                next_attempt_at=(now + RETRY_DELAYS[attempts - 1]) if retry else None,
             ).where(WebhookDelivery.id == row.id).execute()
-            WebhookSubscription.update(last_success_at=now, failing_since=None).where(
-                WebhookSubscription.id == row.subscription_id
+            WebhookSubscription.update(failing_since=now).where(
+                (WebhookSubscription.id == row.subscription_id) & WebhookSubscription.failing_since.is_null()
             ).execute()
-            return "delivered"
-        retry = attempts <= len(RETRY_DELAYS)
-        WebhookDelivery.update(
-            status="pending" if retry else "failed",
-            attempts=attempts,
-            last_status=result.status,
-            last_error=result.error,
-            next_attempt_at=(now + RETRY_DELAYS[attempts - 1]) if retry else None,
-        ).where(WebhookDelivery.id == row.id).execute()
-        WebhookSubscription.update(failing_since=now).where(
-            (WebhookSubscription.id == row.subscription_id) & WebhookSubscription.failing_since.is_null()
-        ).execute()
-        return "retrying" if retry else "failed"
+            outcomes.append("retrying" if retry else "failed")
+        for status, ids in delivered.items():
+            for part in batched(ids, 900):
+                WebhookDelivery.update(
+                    status="delivered",
+                    attempts=WebhookDelivery.attempts + 1,
+                    delivered_at=now,
+                    last_status=status,
+                    last_error=None,
+                    next_attempt_at=None,
+                ).where(WebhookDelivery.id.in_(part)).execute()
+        if succeeded:
+            WebhookSubscription.update(last_success_at=now, failing_since=None).where(
+                WebhookSubscription.id.in_(sorted(succeeded))
+            ).execute()
+        return outcomes
 
     def _disable_failing(self, now: dt.datetime) -> None:
         from crm_api.models import WebhookSubscription
@@ -544,40 +557,100 @@ class _Result:
     response: str | None
 
 
-def _send(row: Any, allowed: Sequence[str]) -> _Result:
-    subscription = row.subscription
-    started = time.monotonic()
+class _Sender:
+    """Posts deliveries from a pool of threads, each keeping one connection per receiver alive.
 
-    def result(ok: bool, status: int | None, error: str | None, response: str | None = None) -> _Result:
-        return _Result(ok, status, error, int((time.monotonic() - started) * 1000), response)
+    A receiver is checked against the SSRF rules once per batch (its
+    address is resolved then); a connection is reused for its next
+    delivery, and a reused connection the receiver closed while idle is
+    replaced once before the attempt counts as failed.
+    """
 
-    try:
-        check_target(subscription.url, allowed)
-    except ValidationError as exc:
-        return result(False, None, exc.message)
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "crm-webhooks/1",
-        "webhook-id": row.event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(subscription.secret, row.event_id, timestamp, row.body),
-    }
-    parts = urllib.parse.urlsplit(subscription.url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname or "", parts.port, timeout=TIMEOUT)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    try:
-        connection.request("POST", path, body=row.body.encode(), headers=headers)
-        answer = connection.getresponse()
-        text = answer.read(MAX_RESPONSE).decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException) as exc:
-        return result(False, None, f"{type(exc).__name__}: {exc}"[:500])
-    finally:
-        connection.close()
-    if 200 <= answer.status < 300:
-        return result(True, answer.status, None, text)
-    what = "a redirect, which webhooks do not follow" if 300 <= answer.status < 400 else "not a 2xx answer"
-    return result(False, answer.status, f"HTTP {answer.status}: {what}", text)
+    def __init__(self, allowed: Sequence[str]) -> None:
+        self._allowed = allowed
+        self._checked: dict[str, str | None] = {}
+        self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _refusal(self, url: str) -> str | None:
+        with self._lock:
+            if url in self._checked:
+                return self._checked[url]
+        try:
+            check_target(url, self._allowed)
+            refusal = None
+        except ValidationError as exc:
+            refusal = exc.message
+        with self._lock:
+            self._checked[url] = refusal
+        return refusal
+
+    def _connection(self, parts: urllib.parse.SplitResult, fresh: bool) -> http.client.HTTPConnection:
+        pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "connections", {}
+        )
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        connection = pool.get(key)
+        if connection is not None and not fresh:
+            return connection
+        if connection is not None:
+            connection.close()
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = pool[key] = connection_class(parts.hostname or "", parts.port, timeout=TIMEOUT)
+        with self._lock:
+            self._opened.append(connection)
+        return connection
+
+    def send(self, row: Any) -> _Result:
+        subscription = row.subscription
+        started = time.monotonic()
+
+        def result(ok: bool, status: int | None, error: str | None, response: str | None = None) -> _Result:
+            return _Result(ok, status, error, int((time.monotonic() - started) * 1000), response)
+
+        refusal = self._refusal(subscription.url)
+        if refusal is not None:
+            return result(False, None, refusal)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "crm-webhooks/1",
+            "webhook-id": row.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(subscription.secret, row.event_id, timestamp, row.body),
+        }
+        parts = urllib.parse.urlsplit(subscription.url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        body = row.body.encode()
+        for fresh in (False, True):
+            connection = self._connection(parts, fresh)
+            reused = connection.sock is not None
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                answer = connection.getresponse()
+                text = answer.read(MAX_RESPONSE).decode("utf-8", "replace")
+                if answer.will_close or not answer.isclosed():
+                    connection.close()  # an answer read in part, or a receiver that closes: the next one reconnects
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                if reused and not fresh and isinstance(exc, _STALE):
+                    continue  # the receiver closed the idle connection: one more try on a new one
+                return result(False, None, f"{type(exc).__name__}: {exc}"[:500])
+        if 200 <= answer.status < 300:
+            return result(True, answer.status, None, text)
+        what = "a redirect, which webhooks do not follow" if 300 <= answer.status < 400 else "not a 2xx answer"
+        return result(False, answer.status, f"HTTP {answer.status}: {what}", text)
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._opened:
+                connection.close()
+            self._opened.clear()
+
+
+#: what a reused keep-alive connection raises when the receiver closed it while it was idle
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)

@@ -121,3 +121,24 @@ def test_lists_over_http(shop):
     removed = shop.call("DELETE", f"/api/v1/lists/newsletter/members/{shop.ids['bea1']}", user="boss")
     assert removed.status_code == 204
     assert shop.call("GET", "/api/v1/lists/nope/members", user="boss").status_code == 404
+
+
+def test_a_read_and_a_page_take_a_fixed_number_of_statements(shop):
+    """The token's check (token and user, teams and roles), then the contact's seven tables; no query per row."""
+    from crm_core.testing import statements
+
+    contacts = shop.crm.plugin("contacts")
+    for n in range(60):
+        contacts.create(first_name=f"Row{n}", last_name="Client", owner="boss", email=f"row{n}@example.com", tags=["x"])
+    one = shop.ids["ana1"]
+    shop.call("GET", "/api/v1/me", user="boss")  # the token's first use in the minute is stamped and audited
+    with statements(shop.crm) as sql:
+        assert shop.call("GET", f"/api/v1/contacts/{one}", user="boss").status_code == 200
+    assert len(sql) <= 8, sql
+    counts = {}
+    for size in (5, 50):
+        with statements(shop.crm) as sql:
+            page = shop.call("GET", f"/api/v1/contacts?limit={size}&count=true", user="boss")
+        assert len(page.json["data"]) == size
+        counts[size] = len(sql)
+    assert counts[5] == counts[50] <= 6, counts

@@ -263,3 +263,61 @@ def test_the_worker_job_sends(app, receiver):
     app.plugin("api").webhooks.subscribe(receiver.url)
     app.emit(ContactCreated(contact_id=1))
     assert job.run(app, None)["delivered"] == 1
+
+
+class KeepAliveReceiver:
+    """An HTTP/1.1 receiver that counts the connections it accepts; ``drop`` closes each after one answer, unannounced."""
+
+    def __init__(self, drop: bool = False) -> None:
+        self.connections = 0
+        self.ids: list[str] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                receiver.connections += 1
+
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.ids.append(self.headers["webhook-id"])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                self.close_connection = drop  # without 'Connection: close': the sender finds out on its next request
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # a real server's backlog, not the stdlib's 5 that resets a burst of connections
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("drop", [False, True], ids=["keep-alive", "closed-while-idle"])
+def test_a_batch_reuses_connections_and_survives_a_receiver_closing_them(app, drop):
+    receiver = KeepAliveReceiver(drop=drop)
+    try:
+        hooks = app.plugin("api").webhooks
+        hooks.subscribe(receiver.url)
+        app.events.emit_many(ContactChanged(contact_id=n + 1) for n in range(60))
+        counts = hooks.send_due()
+        errors = [d.last_error for d in hooks.deliveries(limit=100) if d.last_error]
+        assert counts == {"delivered": 60, "retrying": 0, "failed": 0}, errors
+        assert len(set(receiver.ids)) == 60
+        if not drop:
+            assert receiver.connections <= 16  # one per sending thread, not one per event
+        assert {d.status for d in hooks.deliveries(limit=100)} == {"delivered"}
+        assert all(len(hooks.attempts(d.id)) == 1 for d in hooks.deliveries(limit=100))
+    finally:
+        receiver.stop()

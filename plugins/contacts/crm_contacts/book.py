@@ -18,9 +18,11 @@ from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_f
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
-from crm_contacts.records import Address, ContactRecord, Email, Phone, SearchPage, compact, snapshot
+from crm_contacts.reading import IN_CHUNK, read_records, tags_of
+from crm_contacts.records import ContactRecord, SearchPage, compact, snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import MAX_ID, is_id
+from crm_core.statements import Statement
 from crm_core.storage import batched, bulk_insert, for_update
 from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
 from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
@@ -33,8 +35,6 @@ __all__ = ["AddressBook", "CHANNELS", "IN_CHUNK", "check_channel"]
 CHANNELS = ("staff", "import", "self-service", "api", "system")
 #: the most contacts one search page holds: each is loaded as a whole card (walk more with ``iter_ids``)
 MAX_PAGE = 10_000
-#: largest IN (...) list sent at once (SQLite's default variable limit is 32,766)
-IN_CHUNK = 900
 _SCALAR_COLUMNS = (
     "kind",
     "display_name",
@@ -64,6 +64,60 @@ def check_channel(channel: str) -> str:
     if channel not in CHANNELS:
         raise ValidationError(f"channel {channel!r} is not known; use one of {', '.join(CHANNELS)}")
     return channel
+
+
+def card_query() -> peewee.ModelSelect[Contact]:
+    """A card's columns, its primary e-mail, phone and address and its organization's name, by left joins."""
+    E, P, A, O = (
+        ContactEmail.alias("pe"),
+        ContactPhone.alias("pp"),
+        ContactAddress.alias("pa"),
+        Contact.alias("org"),
+    )
+    return (
+        Contact.select(
+            Contact.id,
+            Contact.kind,
+            Contact.display_name,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.organization,
+            O.display_name,
+            E.address,
+            P.number,
+            A.street,
+            A.city,
+            A.postal_code,
+            A.region,
+            A.country,
+            A.extra,
+            Contact.status,
+            Contact.region,
+            Contact.country,
+            Contact.owner,
+            Contact.language,
+            Contact.do_not_contact,
+        )
+        .join_from(Contact, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == Contact.id) & E.is_primary))
+        .join_from(Contact, P, peewee.JOIN.LEFT_OUTER, on=((P.contact == Contact.id) & P.is_primary))
+        .join_from(Contact, A, peewee.JOIN.LEFT_OUTER, on=((A.contact == Contact.id) & A.is_primary))
+        .join_from(Contact, O, peewee.JOIN.LEFT_OUTER, on=(O.id == Contact.organization))
+    )
+
+
+_CARDS = Statement(
+    "contacts.cards",
+    lambda ids: card_query().select_extend(Contact.deleted_at).where(Contact.id.in_(ids)),
+    pad_lists=True,
+)
+
+
+def _cards(rows: Sequence[tuple[Any, ...]]) -> list[ContactCard]:
+    """Cards of rows of :func:`card_query` (with ``deleted_at`` last), with their tags (one more query per 900)."""
+    if not rows:
+        return []
+    tags = tags_of([r[0] for r in rows])
+    return [_card(r[:-1], tags.get(r[0], ()), deleted=r[-1] is not None) for r in rows]
 
 
 class AddressBook:
@@ -109,84 +163,8 @@ class AddressBook:
 
     def records(self, ids: Sequence[int]) -> dict[int, ContactRecord]:
         """Full records for ``ids`` (a fixed number of queries per 900 ids)."""
-        out: dict[int, ContactRecord] = {}
         with self.crm.activate():
-            for part in batched(list(ids), IN_CHUNK):
-                rows = list(Contact.select().where(Contact.id.in_(part)))
-                if not rows:
-                    continue
-                emails: dict[int, list[Email]] = {}
-                for e in ContactEmail.select().where(ContactEmail.contact.in_(part)).order_by(ContactEmail.id):
-                    emails.setdefault(e.contact_id, []).append(Email(e.address, e.kind, e.is_primary, bool(e.verified)))
-                phones: dict[int, list[Phone]] = {}
-                for p in ContactPhone.select().where(ContactPhone.contact.in_(part)).order_by(ContactPhone.id):
-                    phones.setdefault(p.contact_id, []).append(
-                        Phone(p.number, p.kind, p.is_primary, p.extension, bool(p.verified))
-                    )
-                addresses: dict[int, list[Address]] = {}
-                for a in ContactAddress.select().where(ContactAddress.contact.in_(part)).order_by(ContactAddress.id):
-                    addresses.setdefault(a.contact_id, []).append(
-                        Address(a.kind, a.street, a.extra, a.city, a.postal_code, a.region, a.country, a.is_primary)
-                    )
-                tags: dict[int, list[str]] = {}
-                for t in ContactTag.select().where(ContactTag.contact.in_(part)).order_by(ContactTag.tag):
-                    tags.setdefault(t.contact_id, []).append(t.tag)
-                custom: dict[int, dict[str, str]] = {}
-                for c in (
-                    ContactCustomField.select()
-                    .where(ContactCustomField.contact.in_(part))
-                    .order_by(ContactCustomField.key)
-                ):
-                    custom.setdefault(c.contact_id, {})[c.key] = c.value
-                org_ids = {r.organization_id for r in rows if r.organization_id}
-                orgs: dict[int | None, str] = (
-                    dict(
-                        Contact.select(Contact.id, Contact.display_name)
-                        .where(Contact.id.in_(list(org_ids)))
-                        .tuples()
-                        .iterator()
-                    )
-                    if org_ids
-                    else {}
-                )
-                for r in rows:
-                    out[r.id] = ContactRecord(
-                        id=r.id,
-                        kind=r.kind,
-                        display_name=r.display_name,
-                        first_name=r.first_name,
-                        last_name=r.last_name,
-                        organization_id=r.organization_id,
-                        organization_name=orgs.get(r.organization_id),
-                        name_prefix=r.name_prefix,
-                        middle_name=r.middle_name,
-                        name_suffix=r.name_suffix,
-                        nickname=r.nickname,
-                        title=r.title,
-                        department=r.department,
-                        birthday=r.birthday,
-                        website=r.website,
-                        status=r.status,
-                        status_changed_at=r.status_changed_at,
-                        region=r.region,
-                        country=r.country,
-                        owner=r.owner,
-                        language=r.language,
-                        do_not_contact=bool(r.do_not_contact),
-                        external_id=r.external_id,
-                        notes=r.notes,
-                        emails=tuple(emails.get(r.id, ())),
-                        phones=tuple(phones.get(r.id, ())),
-                        addresses=tuple(addresses.get(r.id, ())),
-                        tags=tuple(tags.get(r.id, ())),
-                        custom=custom.get(r.id, {}),
-                        created_at=r.created_at,
-                        updated_at=r.updated_at,
-                        deleted_at=r.deleted_at,
-                        merged_into=r.merged_into,
-                        erased_at=r.erased_at,
-                    )
-        return out
+            return read_records(ids)
 
     def get(self, contact_id: int) -> ContactRecord:
         """The contact with everything kept about it (deleted ones too: see ``deleted_at``)."""
@@ -252,67 +230,19 @@ class AddressBook:
         found: dict[int, ContactCard] = {}
         with self.crm.activate():
             for part in batched(list(dict.fromkeys(ids)), IN_CHUNK):
-                where = Contact.id.in_(part) if visible is None else Contact.id.in_(part) & visible
-                for card in self.card_rows(where):
+                if visible is None:  # the common case, every list page: a query whose SQL is built once
+                    rows = _CARDS.rows(part)
+                    found.update((card.id, card) for card in _cards(rows))
+                    continue
+                for card in self.card_rows(Contact.id.in_(part) & visible):
                     found[card.id] = card
         return [found[i] for i in ids if i in found]
 
-    def _card_query(self) -> peewee.ModelSelect[Contact]:
-        E, P, A, O = (
-            ContactEmail.alias("pe"),
-            ContactPhone.alias("pp"),
-            ContactAddress.alias("pa"),
-            Contact.alias("org"),
-        )
-        return (
-            Contact.select(
-                Contact.id,
-                Contact.kind,
-                Contact.display_name,
-                Contact.first_name,
-                Contact.last_name,
-                Contact.organization,
-                O.display_name,
-                E.address,
-                P.number,
-                A.street,
-                A.city,
-                A.postal_code,
-                A.region,
-                A.country,
-                A.extra,
-                Contact.status,
-                Contact.region,
-                Contact.country,
-                Contact.owner,
-                Contact.language,
-                Contact.do_not_contact,
-            )
-            .join_from(Contact, E, peewee.JOIN.LEFT_OUTER, on=((E.contact == Contact.id) & (E.is_primary == True)))  # noqa: E712
-            .join_from(Contact, P, peewee.JOIN.LEFT_OUTER, on=((P.contact == Contact.id) & (P.is_primary == True)))  # noqa: E712
-            .join_from(Contact, A, peewee.JOIN.LEFT_OUTER, on=((A.contact == Contact.id) & (A.is_primary == True)))  # noqa: E712
-            .join_from(Contact, O, peewee.JOIN.LEFT_OUTER, on=(O.id == Contact.organization))
-        )
-
     def card_rows(self, where: peewee.Expression, order: Any = None) -> list[ContactCard]:
-        query = self._card_query().select_extend(Contact.deleted_at).where(where)
+        query = card_query().select_extend(Contact.deleted_at).where(where)
         if order is not None:
             query = query.order_by(*order)
-        rows = list(query.tuples().iterator())
-        if not rows:
-            return []
-        tags: dict[int, list[str]] = {}
-        ids = [r[0] for r in rows]
-        for part in batched(ids, IN_CHUNK):
-            for contact_id, tag in (
-                ContactTag.select(ContactTag.contact, ContactTag.tag)
-                .where(ContactTag.contact.in_(part))
-                .order_by(ContactTag.tag)
-                .tuples()
-                .iterator()
-            ):
-                tags.setdefault(contact_id, []).append(tag)
-        return [_card(r[:-1], tags.get(r[0], ()), deleted=r[-1] is not None) for r in rows]
+        return _cards(list(query.tuples().iterator()))
 
     def search(
         self,

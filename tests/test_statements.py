@@ -1,0 +1,69 @@
+"""crm_core.statements: a hot query's SQL is built once per dialect and shape, and binds new values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee
+import pytest
+
+from crm_core.errors import StorageError
+from crm_core.statements import Statement
+from crm_core.testing import statements
+
+
+def _users(ids):
+    from crm_core.auth.models import User
+
+    return User.select(User.name, User.created_at).where(User.id.in_(ids)).order_by(User.name)
+
+
+def test_a_statement_binds_new_values_to_the_sql_it_built_once(crm_factory, crm_user, monkeypatch):
+    crm = crm_factory()
+    made = [crm_user(crm, name=n) for n in ("ana", "bea", "cho")]
+    query = Statement("test.users", _users)
+    built = []
+    monkeypatch.setattr(query, "_build", lambda ids: built.append(list(ids)) or _users(ids))
+    with crm.activate():
+        first = query.rows([made[0].id, made[1].id])
+        second = query.rows([made[2].id, made[1].id])
+        third = query.rows([made[2].id])
+    assert [name for name, _ in first] == ["ana", "bea"]
+    assert [name for name, _ in second] == ["bea", "cho"]
+    assert [name for name, _ in third] == ["cho"]
+    assert len(built) == 2  # one build per shape: two ids, then one
+    # the selected fields convert their columns, as peewee's .tuples() does (a text time on SQLite)
+    assert all(isinstance(created, dt.datetime) for _, created in first)
+
+
+def test_padded_lists_share_shapes_and_find_the_same_rows(crm_factory, crm_user):
+    crm = crm_factory()
+    ids = [crm_user(crm, name=f"u{n}").id for n in range(5)]
+    query = Statement("test.users.padded", _users, pad_lists=True)
+    with crm.activate(), statements(crm) as sql:
+        three = query.rows(ids[:3])
+        four = query.rows(ids[:4])
+    assert [n for n, _ in three] == ["u0", "u1", "u2"] and len(four) == 4
+    assert sql[0] == sql[1] and sql[0].count("?") + sql[0].count("%s") == 4  # three ids padded to four
+    assert "shape" in repr(query) and repr(query).startswith("<Statement 'test.users.padded'")
+
+
+def test_a_builder_that_binds_other_values_is_refused_by_name(crm_factory):
+    from crm_core.auth.models import User
+
+    crm = crm_factory()
+    limited = Statement("test.limited", lambda name: User.select().where(User.name == name).limit(1))
+    with crm.activate(), pytest.raises(StorageError, match=r"statement 'test.limited'.*binds \['x', 1\]"):
+        limited.rows("x")
+    converted = Statement("test.converted", lambda flag: User.select().where(User.active == peewee.Value(flag) + 1))
+    with crm.activate(), pytest.raises(StorageError, match="test.converted"):
+        converted.rows(True)
+
+
+def test_the_kit_counts_statements_and_restores_the_database(crm_factory):
+    crm = crm_factory()
+    with statements(crm) as sql:
+        crm.database.execute_sql("SELECT 1")
+        crm.database.execute_sql("SELECT 2")
+    assert sql == ["SELECT 1", "SELECT 2"]
+    assert "execute_sql" not in vars(crm.database)
