@@ -169,7 +169,7 @@ def _store(crm: CRM, definition: Definition, *, actor: str | None = None, replac
         existing = SavedReport.get_or_none(SavedReport.name == definition.name)
         if existing is not None and not replace:
             raise ValidationError(
-                f"a report named {definition.name!r} is saved already; replace it (--replace, or replace=true over HTTP)"
+                f"a report named {definition.name!r} is saved already; use --replace (over HTTP, replace=true) to replace it"
             )
         if existing is None:
             SavedReport.create(
