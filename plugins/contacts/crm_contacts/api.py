@@ -39,7 +39,6 @@ from crm_contacts.personal import PersonalData
 from crm_contacts.records import ContactRecord, SearchPage
 from crm_contacts.selfservice import PendingChange, SelfService
 from crm_contacts.transfer import Transfer
-from crm_core.errors import ValidationError
 from crm_hookspecs.records import ContactCard, UpdateForm, UpdateLink, UpdatePreview, UpdateResult
 
 if TYPE_CHECKING:
@@ -425,12 +424,9 @@ class ContactsAPI:
         file's format, encoding and rows are checked now too.
         """
         self._require("contacts.import")
-        user = self.crm.current_user
-        if user is None:
-            raise ValidationError("an import is queued by a user (crm.as_user), who the worker imports as")
         acting = self.crm.authz.acting
         scopes = sorted(acting.grants) if acting is not None and acting.token_id is not None else None
-        return self._imports.submit(data, name=name, fmt=fmt, options=options or {}, user=user.name, scopes=scopes)
+        return self._imports.submit(data, name=name, fmt=fmt, options=options or {}, user=self._own(), scopes=scopes)
 
     def import_run(self, import_id: int) -> ImportRecord:
         """One of the acting user's queued imports, with its progress and report (another's is not found)."""
@@ -449,6 +445,7 @@ class ContactsAPI:
 
         A running import whose worker stopped is marked failed with the reason.
         """
+        self._require("contacts.import")
         self._imports.abandon_expired()
         count = 0
         while (claimed := self._imports.claim()) is not None:
@@ -473,8 +470,11 @@ class ContactsAPI:
             common["match_on"] = tuple(common["match_on"])
         data = bytes(job.data)
         progress = lambda rows: self._imports.progress(job.id, token, rows)  # noqa: E731
+        import contextlib
+
+        as_poster = self.crm.as_user(job.created_by, scopes=scopes) if job.created_by else contextlib.nullcontext()
         try:
-            with self.crm.as_user(job.created_by, scopes=scopes):
+            with as_poster:
                 if job.format == "vcard":
                     with tempfile.TemporaryDirectory() as folder:
                         path = os.path.join(folder, job.file_name.replace("/", "_") or "import.vcf")

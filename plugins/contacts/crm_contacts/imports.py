@@ -58,7 +58,7 @@ class ImportRecord:
     progress (``rows_done`` of ``rows_total``), counts and, once run, its report."""
 
     id: int
-    created_by: str
+    created_by: str | None
     file_name: str
     format: str
     dry_run: bool
@@ -176,7 +176,7 @@ class Imports:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
 
-    def submit(self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any], user: str,
+    def submit(self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any], user: str | None,
                scopes: list[str] | None) -> ImportRecord:  # fmt: skip
         """Store a file to import (checked: its format, encoding and options) as ``queued``."""
         if fmt not in FORMATS:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     class ImportRun(peewee.Model):
         id = peewee.AutoField()
-        created_by = peewee.CharField(max_length=150, index=True)
+        created_by = peewee.CharField(max_length=150, null=True, index=True)
         scopes = peewee.TextField(null=True)
         file_name = peewee.CharField(max_length=255)
         format = peewee.CharField(max_length=8)
