@@ -62,9 +62,7 @@ class CustomReports:
         """Validate a report file and save it under its name; ``actor`` is recorded as who created it."""
         return _save(self.crm, path, actor=actor, replace=replace)
 
-    def save_mapping(
-        self, data: Mapping[str, Any], *, actor: str | None = None, replace: bool = False
-    ) -> Definition:
+    def save_mapping(self, data: Mapping[str, Any], *, actor: str | None = None, replace: bool = False) -> Definition:
         """Validate a definition given as a dict (a report file's keys) and save it under its name."""
         definition = parse(self.crm, data, origin="given")
         return _store(self.crm, attrs.evolve(definition, source=to_toml(data)), actor=actor, replace=replace)

@@ -148,7 +148,9 @@ def _result(report: Any) -> ReportResult:
         notes=list(report.notes),
         empty_message=report.empty_message,
         chart=None if chart is None else ReportChart(chart.x, list(chart.y), list(chart.group), chart.kind),
-        extra={key: ReportTable(list(columns), [dict(r) for r in rows]) for key, (columns, rows) in report.extra.items()},
+        extra={
+            key: ReportTable(list(columns), [dict(r) for r in rows]) for key, (columns, rows) in report.extra.items()
+        },
     )
 
 
@@ -259,7 +261,9 @@ def _report_params() -> list[ApiParam]:
         listed("region", "closed-share, sales: only this region."),
         listed("owner", "closed-share, sales: only this owner."),
         listed("member", "staff: only this staff member."),
-        ApiParam("currency", "closed-share, sales, pipeline, forecast: only this currency (ISO 4217).", pattern="^[A-Z]{3}$"),
+        ApiParam(
+            "currency", "closed-share, sales, pipeline, forecast: only this currency (ISO 4217).", pattern="^[A-Z]{3}$"
+        ),
         ApiParam("survey", "surveys: only this survey (its id).", "integer", minimum=1, maximum=2**63 - 1),
         ApiParam("by_region", "surveys: one row per region (default true).", "boolean"),
         listed("nps_question", "surveys: the NPS question's key."),
@@ -323,7 +327,9 @@ def resources(crm: Any) -> list[ApiResource]:
                 filters=[
                     *params,
                     ApiParam("format", "png (default) or svg.", enum=("png", "svg")),
-                    ApiParam("chart_kind", "bar, line or stacked [default: the report's].", enum=("bar", "line", "stacked")),
+                    ApiParam(
+                        "chart_kind", "bar, line or stacked [default: the report's].", enum=("bar", "line", "stacked")
+                    ),
                     ApiParam("measure", "The columns to draw, comma-separated [default: the report's].", pattern=r"\S"),
                 ],
                 produces=("image/png", "image/svg+xml"),

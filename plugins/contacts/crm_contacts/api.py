@@ -465,7 +465,9 @@ class ContactsAPI:
         options = json.loads(job.options)
         scopes = json.loads(job.scopes) if job.scopes else None
         problems = io.StringIO()
-        common: dict[str, Any] = {k: v for k, v in options.items() if k not in ("mapping", "delimiter", "ignore_columns")}
+        common: dict[str, Any] = {
+            k: v for k, v in options.items() if k not in ("mapping", "delimiter", "ignore_columns")
+        }
         if "match_on" in common:
             common["match_on"] = tuple(common["match_on"])
         data = bytes(job.data)
@@ -480,9 +482,7 @@ class ContactsAPI:
                         path = os.path.join(folder, job.file_name.replace("/", "_") or "import.vcf")
                         with open(path, "wb") as out:
                             out.write(data)
-                        report = self.import_vcard(
-                            path, channel="api", errors_to=problems, on_batch=progress, **common
-                        )
+                        report = self.import_vcard(path, channel="api", errors_to=problems, on_batch=progress, **common)
                 else:
                     encoding = common.pop("encoding", "utf-8-sig")
                     report = self.import_csv(

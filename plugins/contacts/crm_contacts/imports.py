@@ -302,7 +302,11 @@ class Imports:
             "ignored_columns": list(report.ignored_columns),
             "problems": [
                 {"kind": kind, "line": e.line, "field": e.field, "reason": e.reason}
-                for kind, rows in (("error", report.errors), ("warning", report.warnings), ("conflict", report.conflicts))
+                for kind, rows in (
+                    ("error", report.errors),
+                    ("warning", report.warnings),
+                    ("conflict", report.conflicts),
+                )
                 for e in rows
             ],
         }

@@ -155,23 +155,40 @@ def resources(crm: Any, contact_filters: list[ApiParam]) -> list[ApiResource]:
                 status=202,
                 location="contacts.imports.get",
                 filters=[
-                    ApiParam("format", "csv or vcard [default: by Content-Type, then by ?name=].", enum=("csv", "vcard")),
+                    ApiParam(
+                        "format", "csv or vcard [default: by Content-Type, then by ?name=].", enum=("csv", "vcard")
+                    ),
                     ApiParam("name", "The file's name (contacts.csv), shown in reports.", pattern=r"\S"),
-                    ApiParam("dry_run", "Check and match every row, report what would happen, write nothing.", "boolean"),
+                    ApiParam(
+                        "dry_run", "Check and match every row, report what would happen, write nothing.", "boolean"
+                    ),
                     ApiParam("all_or_nothing", "Write nothing if any row is bad.", "boolean"),
-                    ApiParam("match", "Keys that find an existing contact, comma-separated (id,external_id,email).",
-                             pattern=r"^(id|external_id|email|phone)(,(id|external_id|email|phone))*$"),
-                    ApiParam("on_conflict", "A row whose match has another name or kind: skip it or update anyway.",
-                             enum=("skip", "update")),
+                    ApiParam(
+                        "match",
+                        "Keys that find an existing contact, comma-separated (id,external_id,email).",
+                        pattern=r"^(id|external_id|email|phone)(,(id|external_id|email|phone))*$",
+                    ),
+                    ApiParam(
+                        "on_conflict",
+                        "A row whose match has another name or kind: skip it or update anyway.",
+                        enum=("skip", "update"),
+                    ),
                     ApiParam("list", "Also add every imported contact to this mailing list.", pattern=r"\S"),
                     ApiParam("encoding", "The file's encoding [default: utf-8, with or without BOM].", pattern=r"\S"),
-                    ApiParam("delimiter", "CSV delimiter (one character, or tab) [default: guessed].",
-                             pattern=r"^(.|tab)$"),
-                    ApiParam("start_line", "Skip the rows before this line (to finish a stopped import).", "integer",
-                             minimum=1, maximum=2**31 - 1),
+                    ApiParam(
+                        "delimiter", "CSV delimiter (one character, or tab) [default: guessed].", pattern=r"^(.|tab)$"
+                    ),
+                    ApiParam(
+                        "start_line",
+                        "Skip the rows before this line (to finish a stopped import).",
+                        "integer",
+                        minimum=1,
+                        maximum=2**31 - 1,
+                    ),
                     ApiParam("mapping", 'CSV headers to fields, as a JSON object: {"E-mail":"email"}.', pattern=r"\S"),
-                    ApiParam("ignore_columns", "CSV columns not to keep as custom fields, comma-separated.",
-                             pattern=r"\S"),
+                    ApiParam(
+                        "ignore_columns", "CSV columns not to keep as custom fields, comma-separated.", pattern=r"\S"
+                    ),
                 ],
                 permission="contacts.import",
             ),
@@ -206,5 +223,7 @@ def resources(crm: Any, contact_filters: list[ApiParam]) -> list[ApiResource]:
             ),
         ],
     )
-    exports = ApiResource("exports", "The address book as a file: CSV or vCard, in the caller's export scope.", [export])
+    exports = ApiResource(
+        "exports", "The address book as a file: CSV or vCard, in the caller's export scope.", [export]
+    )
     return [imports, exports]
