@@ -604,7 +604,11 @@ class ApiOperation:
     that reads the record a ``PATCH``/``PUT``/``DELETE`` changes: the HTTP
     layer then requires ``If-Match`` with that record's ``ETag`` and answers
     ``412`` to a stale one. ``permission`` is documented, not enforced here:
-    the plugin's API object checks it.
+    the plugin's API object checks it. ``accepts`` lists the media types a
+    ``"binary"`` body may have and ``produces`` those of a file answer (both
+    for the OpenAPI document, ``application/octet-stream`` when empty; the
+    handler checks a body's type, contract 1.3.0). A ``202`` (work accepted)
+    gets a ``Location`` as a ``201`` does.
     """
 
     method: str = attrs.field()
@@ -622,6 +626,9 @@ class ApiOperation:
     location: str | None = None
     etag_from: str | None = None
     permission: str | None = None
+    #: the media types a ``"binary"`` body may have (``text/csv``), and those of a file answer (contract 1.3.0)
+    accepts: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
+    produces: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
 
     @method.validator
     def _check_method(self, attribute: attrs.Attribute[Any], value: str) -> None:

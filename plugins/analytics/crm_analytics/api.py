@@ -157,6 +157,26 @@ class AnalyticsAPI:
             actor = user.name if user is not None else None
         return self._custom.save(path, actor=actor, replace=replace)
 
+    def save_definition(
+        self, data: Mapping[str, Any], *, actor: str | None = None, replace: bool = False
+    ) -> Definition:
+        """Validate a definition given as a dict (a report file's keys) and save it, as :meth:`save` does a file."""
+        self._require(CREATE)
+        name = data.get("name") if isinstance(data, Mapping) else None
+        if replace:
+            self._require(EDIT)
+            if isinstance(name, str):
+                try:
+                    owner = self._custom.creator(name)
+                except NotFoundError:
+                    pass  # nothing is saved under that name: replacing adds it
+                else:
+                    self.crm.authz.require(EDIT, record_owner=owner)
+        if actor is None:
+            user = self.crm.current_user
+            actor = user.name if user is not None else None
+        return self._custom.save_mapping(data, actor=actor, replace=replace)
+
     def remove(self, name: str) -> None:
         """Remove a saved report (``analytics.reports.edit`` over it: a seller removes the reports they saved)."""
         self._require(EDIT)

@@ -10,6 +10,7 @@ the scope.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationErro
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["CustomReports", "Definition", "parse"]
+__all__ = ["CustomReports", "Definition", "parse", "to_toml"]
 
 MAX_FILE = 100_000
 
@@ -60,6 +61,11 @@ class CustomReports:
     def save(self, path: str | Path, *, actor: str | None = None, replace: bool = False) -> Definition:
         """Validate a report file and save it under its name; ``actor`` is recorded as who created it."""
         return _save(self.crm, path, actor=actor, replace=replace)
+
+    def save_mapping(self, data: Mapping[str, Any], *, actor: str | None = None, replace: bool = False) -> Definition:
+        """Validate a definition given as a dict (a report file's keys) and save it under its name."""
+        definition = parse(self.crm, data, origin="given")
+        return _store(self.crm, attrs.evolve(definition, source=to_toml(data)), actor=actor, replace=replace)
 
     def creator(self, name: str) -> str | None:
         """Who saved report ``name`` (a user name; ``None`` for the system); ``NotFoundError`` when none is saved."""
@@ -145,9 +151,13 @@ def _contributed(crm: CRM) -> dict[str, Definition]:
 
 
 def _save(crm: CRM, path: str | Path, *, actor: str | None = None, replace: bool = False) -> Definition:
+    return _store(crm, _load_file(crm, path), actor=actor, replace=replace)
+
+
+def _store(crm: CRM, definition: Definition, *, actor: str | None = None, replace: bool = False) -> Definition:
+    """Save a validated definition (its ``source`` is the TOML kept) under its name."""
     from crm_analytics.models import SavedReport
 
-    definition = _load_file(crm, path)
     if definition.name in _contributed(crm):
         raise ValidationError(
             f"report {definition.name!r} is contributed by plugin {_contributed(crm)[definition.name].origin!r}; give yours another name"
@@ -156,7 +166,9 @@ def _save(crm: CRM, path: str | Path, *, actor: str | None = None, replace: bool
     with crm.transaction():
         existing = SavedReport.get_or_none(SavedReport.name == definition.name)
         if existing is not None and not replace:
-            raise ValidationError(f"a report named {definition.name!r} is saved already; use --replace to replace it")
+            raise ValidationError(
+                f"a report named {definition.name!r} is saved already; use --replace (over HTTP, replace=true) to replace it"
+            )
         if existing is None:
             SavedReport.create(
                 name=definition.name,
@@ -327,3 +339,28 @@ def _output(kind: str, v: Any, win: Any) -> Any:
     if kind == BOOL:
         return bool(v)
     return v
+
+
+def to_toml(data: Mapping[str, Any]) -> str:
+    """A definition given as a dict (JSON's values) as the TOML text a saved report keeps.
+
+    JSON's strings are TOML's basic strings; a table inside becomes an
+    inline table. ``null`` has no TOML form, so it is refused by name.
+    """
+    import json
+
+    def value(item: Any, where: str) -> str:
+        if isinstance(item, bool):
+            return "true" if item else "false"
+        if isinstance(item, (int, float)) and math.isfinite(item):
+            return repr(item)
+        if isinstance(item, str):
+            return json.dumps(item, ensure_ascii=False)
+        if isinstance(item, (list, tuple)):
+            return "[" + ", ".join(value(v, f"{where}[{i}]") for i, v in enumerate(item)) + "]"
+        if isinstance(item, Mapping):
+            pairs = (f"{json.dumps(str(k), ensure_ascii=False)} = {value(v, f'{where}.{k}')}" for k, v in item.items())
+            return "{" + ", ".join(pairs) + "}"
+        raise ValidationError(f"{where}: {item!r} has no place in a report definition; leave the key out instead")
+
+    return "".join(f"{json.dumps(str(k), ensure_ascii=False)} = {value(v, str(k))}\n" for k, v in data.items())

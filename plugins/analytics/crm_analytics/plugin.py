@@ -63,3 +63,10 @@ def crm_permissions() -> list[Any]:
     from crm_analytics.permissions import PERMISSIONS
 
     return list(PERMISSIONS)
+
+
+@hookimpl
+def crm_api_resources(crm: Any) -> list[Any]:
+    from crm_analytics.rest import resources
+
+    return resources(crm)

@@ -162,6 +162,9 @@ def _calls(crm: Any, tmp_path: Any) -> dict[str, Any]:
         "run_file": lambda: api.run_file(path),
         "check": lambda: api.check(path),
         "save": lambda: api.save(path),
+        "save_definition": lambda: api.save_definition(
+            {"name": "deals", "view": "sales", "measures": [{"name": "deals", "agg": "count"}]}, replace=True
+        ),
         "remove": lambda: api.remove("deals"),
         "chart": lambda: api.chart(report, fmt="svg"),
         "export": lambda: api.export(report, "csv"),
@@ -190,6 +193,7 @@ def test_a_user_without_roles_is_denied_every_method(shop, tmp_path):
 def test_the_system_does_everything(shop, tmp_path):
     calls = _calls(shop, tmp_path)
     assert calls["save"]().name == "deals" and calls["definitions"]()["deals"].origin == "saved"
+    assert calls["save_definition"]().origin == "saved"  # replaced, from a dict this time
     assert "deals" in {r["name"] for r in calls["list"]()}
     assert calls["run_file"]().rows == calls["run_definition"]().rows == ({"deals": len(SALES)},)
     calls["remove"]()

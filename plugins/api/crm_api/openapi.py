@@ -271,7 +271,10 @@ def _responses(operation: ApiOperation, schemas: _Schemas) -> dict[str, Any]:
     elif operation.returns is ApiFile:
         responses[str(operation.status)] = {
             "description": operation.summary or "The file.",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in operation.produces or ("application/octet-stream",)
+            },
         }
     else:
         item = schemas.of(operation.returns) if operation.returns is not None else {"type": "object"}
@@ -292,6 +295,8 @@ def _responses(operation: ApiOperation, schemas: _Schemas) -> dict[str, Any]:
             headers["ETag"] = {"schema": {"type": "string"}, "description": "The record's version."}
         if operation.status == 201:
             headers["Location"] = {"schema": {"type": "string"}, "description": "The new record's URL."}
+        elif operation.status == 202 and operation.location:
+            headers["Location"] = {"schema": {"type": "string"}, "description": "Where to follow the work accepted."}
         responses[str(operation.status)] = {
             "description": operation.summary or "Done.",
             "content": {"application/json": {"schema": body}},
@@ -306,6 +311,8 @@ def _responses(operation: ApiOperation, schemas: _Schemas) -> dict[str, Any]:
         if status == "413" and operation.method in ("GET", "DELETE"):
             continue
         responses[status] = {"description": text, **problem}
+        if status == "413" and operation.body == "binary" and operation.accepts:
+            responses["415"] = {"description": f"The body is not one of {', '.join(operation.accepts)}.", **problem}
     return responses
 
 
@@ -330,7 +337,10 @@ def build_document(resources: Sequence[ApiResource], *, title: str, version: str
             if operation.body == "binary":
                 entry["requestBody"] = {
                     "required": True,
-                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                    "content": {
+                        media: {"schema": {"type": "string", "format": "binary"}}
+                        for media in operation.accepts or ("application/octet-stream",)
+                    },
                 }
             elif operation.body is not None:
                 body = operation.body if isinstance(operation.body, dict) else schemas.body(operation.body)

@@ -636,7 +636,7 @@ def _answer(
     response = _json_response(data, operation.status)
     if isinstance(data, dict):
         response.headers["ETag"] = etag_of(data)
-        if operation.status == 201 and operation.location and "id" in data:
+        if operation.status in (201, 202) and operation.location and "id" in data:
             target = operations.get(operation.location)
             if target is not None:
                 _, _, converters = path_template(target.path)

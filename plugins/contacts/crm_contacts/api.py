@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 from crm_contacts.book import AddressBook
 from crm_contacts.duplicates import DuplicatePair, Duplicates, DuplicateScan
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, ImportReport
+from crm_contacts.imports import ImportRecord, Imports
 from crm_contacts.lists import ListInfo, ListMemberInfo, MailingLists, MemberImport, SegmentInfo
 from crm_contacts.mailings import MailingCounts, Mailings
 from crm_contacts.merging import Merging
@@ -61,6 +62,7 @@ class ContactsAPI:
         self._merging = Merging(crm, self._book)
         self._self_service = SelfService(crm, self._book)
         self._personal = PersonalData(crm)
+        self._imports = Imports(crm)
 
     def __repr__(self) -> str:
         return f"<ContactsAPI of {self.crm!r}>"
@@ -347,6 +349,7 @@ class ContactsAPI:
         progress: Callable[[int, int | None], None] | None = None,
         source_name: str | None = None,
         ignore_columns: Sequence[str] = (),
+        on_batch: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import contacts from a CSV file (see :meth:`Transfer.import_csv`); needs ``contacts.import``.
 
@@ -372,6 +375,7 @@ class ContactsAPI:
             source_name=source_name,
             ignore_columns=ignore_columns,
             default_owner=Owners(self.crm).default(),
+            on_batch=on_batch,
         )
 
     def import_vcard(
@@ -388,6 +392,7 @@ class ContactsAPI:
         channel: str = "import",
         start_line: int = 1,
         errors_to: str | os.PathLike[str] | IO[str] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import a vCard file (see :meth:`Transfer.import_vcard`); needs ``contacts.import``."""
         self._require("contacts.import")
@@ -404,7 +409,106 @@ class ContactsAPI:
             start_line=start_line,
             errors_to=errors_to,
             default_owner=Owners(self.crm).default(),
+            on_batch=on_batch,
         )
+
+    # -- imports queued for the worker (POST /imports) ----------------------------------
+
+    def _own(self) -> str | None:
+        user = self.crm.current_user
+        return user.name if user is not None else None
+
+    def submit_import(
+        self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any] | None = None
+    ) -> ImportRecord:
+        """Queue a CSV or vCard file for the worker to import as the acting user; needs ``contacts.import``.
+
+        ``options`` are :meth:`import_csv`'s (``dry_run``, ``mapping``,
+        ``match_on``, ``on_conflict``, ``list_name``…), checked now; the
+        file's format, encoding and rows are checked now too.
+        """
+        self._require("contacts.import")
+        acting = self.crm.authz.acting
+        scopes = sorted(acting.grants) if acting is not None and acting.token_id is not None else None
+        return self._imports.submit(data, name=name, fmt=fmt, options=options or {}, user=self._own(), scopes=scopes)
+
+    def import_run(self, import_id: int) -> ImportRecord:
+        """One of the acting user's queued imports, with its progress and report (another's is not found)."""
+        return self._imports.get(import_id, self._own())
+
+    def import_runs(self, *, limit: int = 50, offset: int = 0) -> list[ImportRecord]:
+        """The acting user's queued imports, newest first (the system sees everyone's)."""
+        return self._imports.list(self._own(), limit=limit, offset=offset)
+
+    def import_problems(self, import_id: int) -> tuple[str, bytes]:
+        """A finished import's problem rows as CSV (its file name and content), to fix and import again."""
+        return self._imports.problems(import_id, self._own())
+
+    def run_imports(self) -> int:
+        """Run the queued imports, each as the user who posted it (the worker's job); return how many ran.
+
+        A running import whose worker stopped is marked failed with the reason.
+        """
+        self._require("contacts.import")
+        self._imports.abandon_expired()
+        count = 0
+        while (claimed := self._imports.claim()) is not None:
+            self._run_import(*claimed)
+            count += 1
+        return count
+
+    def _run_import(self, job: Any, token: str) -> None:
+        import io
+        import json
+        import logging
+        import tempfile
+
+        from crm_contacts.importreport import ImportStopped
+        from crm_core.errors import CRMError
+
+        options = json.loads(job.options)
+        scopes = json.loads(job.scopes) if job.scopes else None
+        problems = io.StringIO()
+        common: dict[str, Any] = {
+            k: v for k, v in options.items() if k not in ("mapping", "delimiter", "ignore_columns")
+        }
+        if "match_on" in common:
+            common["match_on"] = tuple(common["match_on"])
+        data = bytes(job.data)
+        progress = lambda rows: self._imports.progress(job.id, token, rows)  # noqa: E731
+        import contextlib
+
+        as_poster = self.crm.as_user(job.created_by, scopes=scopes) if job.created_by else contextlib.nullcontext()
+        try:
+            with as_poster:
+                if job.format == "vcard":
+                    with tempfile.TemporaryDirectory() as folder:
+                        path = os.path.join(folder, job.file_name.replace("/", "_") or "import.vcf")
+                        with open(path, "wb") as out:
+                            out.write(data)
+                        report = self.import_vcard(path, channel="api", errors_to=problems, on_batch=progress, **common)
+                else:
+                    encoding = common.pop("encoding", "utf-8-sig")
+                    report = self.import_csv(
+                        io.StringIO(data.decode(encoding)),
+                        mapping=options.get("mapping"),
+                        delimiter=options.get("delimiter"),
+                        ignore_columns=options.get("ignore_columns", ()),
+                        source_name=job.file_name,
+                        channel="api",
+                        errors_to=problems,
+                        on_batch=progress,
+                        **common,
+                    )
+        except ImportStopped as exc:
+            self._imports.finish(job.id, token, exc.report, problems.getvalue(), str(exc))
+        except CRMError as exc:
+            self._imports.fail(job.id, token, str(exc))
+        except Exception as exc:  # a bug must not leave the import running forever
+            logging.getLogger("crm.contacts").error("import %s failed", job.id, exc_info=exc)
+            self._imports.fail(job.id, token, f"unexpected {type(exc).__name__}: {exc}; the error is in the log")
+        else:
+            self._imports.finish(job.id, token, report, problems.getvalue(), None)
 
     def export_csv(
         self, out: IO[str], filters: Mapping[str, Any] | None = None, *, include_deleted: bool = False

@@ -9,6 +9,8 @@ contact is soft-deleted too and points at its survivor (``merged_into``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
@@ -21,6 +23,7 @@ __all__ = [
     "ContactPhone",
     "ContactTag",
     "DatabaseIdentity",
+    "ImportRun",
     "ListMember",
     "MailingList",
     "Merge",
@@ -257,6 +260,49 @@ class DatabaseIdentity(Model):
         table_name = "contacts_identity"
 
 
+class _Bytes(peewee.BlobField):
+    """A BLOB that takes and gives ``bytes``: peewee's looks for the database's binary type when the model is
+    defined, and this module is imported before any app (and its database) exists; every driver takes bytes."""
+
+    def bind(self, model: Any, name: str, set_attribute: bool = True) -> None:
+        self._constructor = bytes
+        peewee.Field.bind(self, model, name, set_attribute)
+
+
+class ImportRun(Model):
+    """An import posted over HTTP (``POST /imports``), run by the worker as the user who posted it (migration 0004)."""
+
+    id = peewee.AutoField()
+    #: the user who posted it (a user name; ``None``: the system); the worker imports as them
+    created_by = peewee.CharField(max_length=150, null=True, index=True)
+    #: JSON list of the permissions the posting token allowed (``null``: the user's own)
+    scopes = peewee.TextField(null=True)
+    file_name = peewee.CharField(max_length=255)
+    #: ``csv`` or ``vcard``
+    format = peewee.CharField(max_length=8)
+    #: JSON: the import's options (dry_run, mapping, match_on, on_conflict…)
+    options = peewee.TextField()
+    #: the file (LONGBLOB on MariaDB), kept until the import has run
+    data = _Bytes(null=True)
+    #: ``queued``, ``running``, ``done`` or ``failed``
+    status = peewee.CharField(max_length=8, default="queued", index=True)
+    rows_done = peewee.IntegerField(default=0)
+    rows_total = peewee.IntegerField(default=0)
+    #: JSON: the import's report (counts, every problem row, notes) once it has run
+    report = peewee.TextField(null=True)
+    #: every row with an error, warning or conflict, as CSV to fix and import again
+    problems = _Bytes(null=True)
+    error = peewee.TextField(null=True)
+    lease_owner = peewee.CharField(max_length=64, null=True)
+    lease_until = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField()
+    started_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "contacts_import"
+
+
 MODELS = (
     Contact,
     ContactEmail,
@@ -271,4 +317,5 @@ MODELS = (
     UpdateToken,
     PendingUpdate,
     DatabaseIdentity,
+    ImportRun,
 )

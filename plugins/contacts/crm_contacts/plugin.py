@@ -83,3 +83,16 @@ def crm_api_resources(crm: Any) -> list[Any]:
     from crm_contacts.rest import resources
 
     return resources(crm)
+
+
+@hookimpl
+def crm_worker_jobs(crm: Any) -> list[Any]:
+    import datetime as dt
+
+    from crm_hookspecs.records import JobSpec
+
+    def run(app: Any, scheduled_at: Any) -> str:
+        ran = app.plugin("contacts").run_imports()
+        return f"{ran} import(s) run" if ran else "no import queued"
+
+    return [JobSpec("contacts.imports", run, interval=dt.timedelta(seconds=10))]

@@ -376,4 +376,6 @@ def resources(crm: Any) -> list[ApiResource]:
             ),
         ],
     )
-    return [records, lists]
+    from crm_contacts import rest_transfer
+
+    return [records, lists, *rest_transfer.resources(crm, _filters())]

@@ -95,6 +95,7 @@ class Transfer:
         source_name: str | None = None,
         ignore_columns: Sequence[str] = (),
         default_owner: str | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import contacts from a CSV file (a path or a text stream); see :mod:`crm_contacts.importing`.
 
@@ -110,7 +111,8 @@ class Transfer:
         ``errors_to`` (a path or text stream) receives every bad, warned or
         conflicting row as CSV, with its original cells. ``start_line``
         skips the rows before that line (to finish a stopped import).
-        ``progress(bytes_read, file_size)`` is called after each batch. A
+        ``progress(bytes_read, file_size)`` is called after each batch, and
+        ``on_batch(rows)`` with the batch's rows (after its commit). A
         column that maps to nothing is kept as a custom field named after its
         header, unless ``ignore_columns`` names it. Raises :class:`~crm_contacts.importreport.ImportStopped` when the
         import stops before the end of the file.
@@ -146,7 +148,7 @@ class Transfer:
                     jobs=jobs,
                     start_line=start_line,
                     problems=problems,
-                    progress=(lambda _: progress(csv_source.progress(), csv_source.size)) if progress else None,
+                    progress=_batch_progress(progress, on_batch, csv_source),
                     default_owner=default_owner,
                 )
                 report = importer.report
@@ -183,6 +185,7 @@ class Transfer:
         start_line: int = 1,
         errors_to: str | os.PathLike[str] | IO[str] | None = None,
         default_owner: str | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import a vCard 2.1/3.0/4.0 file (one or many cards); matching and reporting as for CSV.
 
@@ -214,6 +217,7 @@ class Transfer:
                 problems=problems,
                 spreadsheet_cells=False,
                 default_owner=default_owner,
+                progress=on_batch,
             )
             report = importer.report
             report.source = file.name
@@ -337,6 +341,22 @@ class Transfer:
                     writer.writerows(shape.row(r, children) for r in rows)
                     count += len(rows)
         return count
+
+
+def _batch_progress(
+    progress: Callable[[int, int | None], None] | None, on_batch: Callable[[int], None] | None, source: Any
+) -> Callable[[int], None] | None:
+    """The importer's per-batch callback: bytes read for ``progress``, the batch's rows for ``on_batch``."""
+    if progress is None and on_batch is None:
+        return None
+
+    def done(rows: int) -> None:
+        if progress is not None:
+            progress(source.progress(), source.size)
+        if on_batch is not None:
+            on_batch(rows)
+
+    return done
 
 
 @contextlib.contextmanager

@@ -244,10 +244,14 @@ OTHER: dict[str, Callable[[Office, Any], Any]] = {
     "labels_pdf": lambda o, tmp: o.api.labels_pdf("vips", tmp / "labels.pdf"),
     "import_csv": lambda o, tmp: o.api.import_csv(io.StringIO("first_name,last_name\nIma,Portada\n")),
     "import_vcard": lambda o, tmp: o.api.import_vcard(_vcard_file(tmp)),
+    "submit_import": lambda o, tmp: o.api.submit_import(b"first_name,last_name\nIma,Cola\n", name="a.csv", fmt="csv"),
+    "run_imports": lambda o, tmp: o.api.run_imports(),
 }
 
 #: names, not rows: a report asks for them before it checks the sources' permissions
 OPEN = {"reporting_tables"}
+#: a user's own queued imports: anyone sees theirs (and only theirs), so no permission is asked
+OPEN |= {"import_run", "import_runs", "import_problems"}
 
 #: the customer's calls: the signed link is the permission, whoever runs them
 TOKEN: dict[str, Callable[[ContactsAPI, Targets], Any]] = {
