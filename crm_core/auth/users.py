@@ -324,16 +324,24 @@ class Users:
 
         As with :meth:`set_password`, every session of the user ends.
         """
+        self.verify_password(user, current)
+        self.set_password(user, new)
+
+    def verify_password(self, user: str | int, password: str) -> None:
+        """Check a user's current password before a sensitive change; ``AuthenticationError`` (audited) if wrong.
+
+        A user may check their own; checking another's needs ``admin.users``.
+        """
         from crm_core.auth import passwords
         from crm_core.errors import AuthenticationError
 
         row = self._row(user)
-        if not passwords.verify(row.password_hash, current):
+        self._authz.require_over("admin.users", self._info(row))
+        if not passwords.verify(row.password_hash, password):
             self._authz.audit.record(
                 "password.refused", user_id=row.id, user_name=row.name, detail={"reason": "wrong current password"}
             )
             raise AuthenticationError("the current password is wrong; type it again", "invalid_credentials")
-        self.set_password(row.id, new)
 
     def set_preferences(
         self, user: str | int, *, language: str | None = _UNSET, timezone: str | None = _UNSET

@@ -80,8 +80,9 @@ class DeskWidget:
 
     ``render(crm)`` is called while the page is drawn, as the signed-in user
     (so the plugin's API checks their permissions), and returns the card's
-    body as HTML (escape what you did not write: return a ``markupsafe.Markup``
-    built with ``Markup.format`` or a rendered template). ``permission``
+    body: markup (a ``markupsafe.Markup`` built with ``Markup.format``, or
+    ``flask.render_template``'s result wrapped in ``Markup``) is shown as
+    HTML, a plain string as text (escaped). ``permission``
     hides the widget from a user who lacks it. A widget that raises is
     replaced by a short notice and logged; the rest of the page is drawn.
     """
@@ -95,7 +96,7 @@ class DeskWidget:
 
 @attrs.frozen
 class DeskPanel:
-    """A panel on a contact's card in the desk: ``render(crm, contact_id)`` returns its body as HTML.
+    """A panel on a contact's card in the desk: ``render(crm, contact_id)`` returns its body (markup, or text).
 
     Called as the signed-in user; hidden from a user without
     ``permission``. The contact card (the contacts plugin's page) shows the
