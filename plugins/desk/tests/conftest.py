@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from crm_desk.testing import DeskClient as Web
 
+from crm_desk.testing import DeskClient as Web
 from crm_hookspecs import hookimpl
 from crm_hookspecs.records import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskWidget, PermissionSpec
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crm_desk.testing import DeskClient
 
 from crm_core.errors import PluginError
+from crm_desk.testing import DeskClient
 from crm_hookspecs.records import DeskAction, DeskNavEntry, DeskPages, DeskWidget
 
 PASSWORD = "Correct-horse-42!"

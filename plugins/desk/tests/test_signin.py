@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_desk.testing import DeskClient as Web
-
 from crm_core.auth import totp
+from crm_desk.testing import DeskClient as Web
 
 PASSWORD = "Correct-horse-42!"
 

@@ -6,13 +6,13 @@ import zoneinfo
 from typing import Any
 
 import flask
-from crm_desk.web import session
-from crm_desk.web.render import page
 from flask import g, request
 from flask import session as cookie
 
 from crm_core.errors import AuthenticationError, ValidationError
 from crm_core.i18n import gettext as _
+from crm_desk.web import session
+from crm_desk.web.render import page
 
 __all__ = ["register"]
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 import jinja2
-from crm_desk.contributions import Contributions
-from crm_desk.web import assets, jinja, session
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from crm_core import web
 from crm_core.signing import derive_key, secret_key
+from crm_desk.contributions import Contributions
+from crm_desk.web import assets, jinja, session
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -79,9 +79,8 @@ def create_app(crm: CRM, *, prefix: str = "", name: str = "crm_desk") -> Flask:
 
 
 def _register_pages(app: Flask, contributions: Contributions, plugin_templates: dict[str, jinja2.BaseLoader]) -> None:
-    from crm_desk.web import account, auth, home
-
     from crm_core.errors import PluginError
+    from crm_desk.web import account, auth, home
 
     blueprint = flask.Blueprint("desk", __name__)
     auth.register(blueprint)

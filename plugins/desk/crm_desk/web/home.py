@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import flask
+from flask import request
+
 from crm_desk.web.jinja import render_contributed
 from crm_desk.web.render import page
-from flask import request
 
 __all__ = ["register"]
 

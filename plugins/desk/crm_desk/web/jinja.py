@@ -22,9 +22,8 @@ from markupsafe import Markup, escape
 from crm_core import i18n, web
 
 if TYPE_CHECKING:
-    from crm_desk.contributions import Contributions
-
     from crm_core.app import CRM
+    from crm_desk.contributions import Contributions
 
 __all__ = ["SHIPPED_TRANSLATIONS", "TEMPLATES", "configure"]
 
