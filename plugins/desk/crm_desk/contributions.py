@@ -17,7 +17,7 @@ from crm_core.errors import PluginError
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
-    from crm_hookspecs.records import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskWidget
+    from crm_hookspecs.records import DeskAction, DeskNavEntry, DeskPages
 
 __all__ = ["Contributed", "Contributions"]
 
@@ -92,11 +92,3 @@ class Contributions:
     def actions(self, on: str) -> list[DeskAction]:
         """The actions of one place (``contact`` or ``home``) the acting user may see, by order then label."""
         return [c.item for c in self._visible("actions", lambda c: (c.item.order, c.item.label)) if c.item.on == on]
-
-    def widget_items(self) -> list[DeskWidget]:
-        """The visible widgets' records alone."""
-        return [c.item for c in self.widgets()]
-
-    def panel_items(self) -> list[DeskPanel]:
-        """The visible panels' records alone."""
-        return [c.item for c in self.panels()]
