@@ -27,6 +27,7 @@ prints ``Error: <message>`` on one line and exits with ``exit_code``; with
     ├── PermissionDenied          exit 6   the acting user lacks a permission or scope (HTTP 403)
     └── AuthenticationError       exit 7   a sign-in, session or token was refused (HTTP 401)
         ├── UserDisabledError              the user is disabled
+        ├── TwoFactorRequired              the password was right; a two-factor code is needed (``ticket``)
         ├── TokenUnknownError              no such API token
         ├── TokenRevokedError              the token was revoked
         └── TokenExpiredError              the token's expiry has passed
@@ -248,6 +249,19 @@ class AuthenticationError(CRMError):
     def __init__(self, message: str, code: str = "invalid_credentials") -> None:
         super().__init__(message)
         self.code = code
+
+
+class TwoFactorRequired(AuthenticationError):
+    """The password was right and the user has two-factor sign-in: ask for a code.
+
+    ``ticket`` (code ``otp_required``) lets a web page finish the sign-in
+    with the code alone (``sessions.sign_in_with_ticket``), so that it need
+    not keep the password; it expires after a few minutes.
+    """
+
+    def __init__(self, message: str, ticket: str) -> None:
+        super().__init__(message, "otp_required")
+        self.ticket = ticket
 
 
 class UserDisabledError(AuthenticationError):

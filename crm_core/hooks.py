@@ -326,6 +326,33 @@ class Hooks:
             )
         return out
 
+    # -- the staff web app -----------------------------------------------------
+
+    def desk_pages(self, crm: Any) -> list[tuple[str, Any]]:
+        """``crm_desk_pages`` per plugin, checked: ``(plugin name, DeskPages)`` pairs in load order."""
+        from crm_hookspecs.records import DeskPages
+
+        out: list[tuple[str, Any]] = []
+        for impl in self._impls("crm_desk_pages"):
+            try:
+                pages = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
+            except CRMError:
+                raise
+            except Exception as exc:  # third-party code: say which plugin failed
+                raise PluginError(
+                    impl.plugin_name,
+                    f"plugin {impl.plugin_name!r}: crm_desk_pages raised {type(exc).__name__}: {exc}",
+                ) from exc
+            if pages is None:
+                continue
+            if not isinstance(pages, DeskPages):
+                raise PluginError(
+                    impl.plugin_name,
+                    f"plugin {impl.plugin_name!r}: crm_desk_pages must return a DeskPages record or None, not {_kind(pages)}",
+                )
+            out.append((impl.plugin_name, pages))
+        return out
+
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"

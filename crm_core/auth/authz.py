@@ -24,6 +24,7 @@ from crm_core.errors import PermissionDenied, PluginError, UserDisabledError
 from crm_hookspecs.records import PermissionSpec, UserInfo
 
 if TYPE_CHECKING:
+    from crm_core.auth.resets import PasswordResets
     from crm_core.auth.roles import Roles
     from crm_core.auth.sessions import Sessions
     from crm_core.auth.tokens import Tokens
@@ -113,6 +114,12 @@ class Authz:
         from crm_core.auth.sessions import Sessions
 
         return Sessions(self._app, self)
+
+    @functools.cached_property
+    def resets(self) -> PasswordResets:
+        from crm_core.auth.resets import PasswordResets
+
+        return PasswordResets(self._app, self)
 
     @functools.cached_property
     def tokens(self) -> Tokens:

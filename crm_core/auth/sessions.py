@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crm_core.errors import AuthenticationError, UserDisabledError, ValidationError
+from crm_core.errors import AuthenticationError, TwoFactorRequired, UserDisabledError, ValidationError
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ MAX_WAIT = 15 * 60.0
 #: a session's last-seen stamp is written at most this often (a request per page must not write each time)
 TOUCH_EVERY = dt.timedelta(minutes=1)
 RECOVERY_CODES = 10
+#: how long a two-factor ticket (the password was right, the code is still to come) is good for
+TICKET_LIFETIME = dt.timedelta(minutes=5)
+_TICKET_PURPOSE = "auth.second-factor"
 
 
 def _sha256(text: str) -> str:
@@ -107,19 +110,7 @@ class Sessions:
                 "signin.failed", user_id=user_id, user_name=name[:150], address=address, detail={"reason": reason}
             )
 
-    # -- signing in --------------------------------------------------------------
-
-    def sign_in(self, name: str, password: str, *, address: str | None = None, otp: str | None = None) -> SignIn:
-        """Check a user name and password (and a two-factor code when the user has one); start a session.
-
-        Refusals are :class:`AuthenticationError` with a ``code``:
-        ``invalid_credentials`` (the same for an unknown name and a wrong
-        password), ``signin_throttled``, ``user_disabled``, ``otp_required``
-        or ``invalid_otp``. Each is audited.
-        """
-        from crm_core.auth import passwords
-        from crm_core.auth.models import SignInFailure, User
-
+    def _throttle(self, name: str, address: str | None) -> None:
         wait = self.wait_seconds(name, address)
         if wait > 0:
             self._authz.audit.record(
@@ -131,6 +122,21 @@ class Sessions:
                 + f"; try again in {math.ceil(wait)} seconds",
                 "signin_throttled",
             )
+
+    # -- signing in --------------------------------------------------------------
+
+    def sign_in(self, name: str, password: str, *, address: str | None = None, otp: str | None = None) -> SignIn:
+        """Check a user name and password (and a two-factor code when the user has one); start a session.
+
+        Refusals are :class:`AuthenticationError` with a ``code``:
+        ``invalid_credentials`` (the same for an unknown name and a wrong
+        password), ``signin_throttled``, ``user_disabled``, ``otp_required``
+        or ``invalid_otp``. Each is audited.
+        """
+        from crm_core.auth import passwords
+        from crm_core.auth.models import User
+
+        self._throttle(name, address)
         with self._app.activate():
             row = User.get_or_none(User.name_key == name.casefold())
         if not passwords.verify(row.password_hash if row else None, password):
@@ -142,18 +148,63 @@ class Sessions:
             raise UserDisabledError(f"user {row.name!r} is disabled; an admin can enable it")
         if row.totp_enabled:
             if not otp:
-                raise AuthenticationError(
+                raise TwoFactorRequired(
                     f"user {row.name!r} signs in with a two-factor code too; give the code from the app (or a recovery code)",
-                    "otp_required",
+                    self._ticket(row),
                 )
-            if not self._check_second_factor(row, otp, address):
-                self._failed(name, address, "wrong two-factor code", row.id)
-                raise AuthenticationError("wrong or already used two-factor code", "invalid_otp")
+            self._second_factor(row, name, otp, address)
+        return self._start(row, password, address)
+
+    def _ticket(self, row: Any) -> str:
+        from crm_core.signing import signer
+
+        expires_at = self._app.clock.now() + TICKET_LIFETIME
+        return signer(self._app, _TICKET_PURPOSE).sign(
+            [row.id, _sha256(row.password_hash or "")[:20]], expires_at=expires_at
+        )
+
+    def _second_factor(self, row: Any, name: str, otp: str, address: str | None) -> None:
+        if not self._check_second_factor(row, otp, address):
+            self._failed(name, address, "wrong two-factor code", row.id)
+            raise AuthenticationError("wrong or already used two-factor code", "invalid_otp")
+
+    def sign_in_with_ticket(self, ticket: str, otp: str, *, address: str | None = None) -> SignIn:
+        """Finish a sign-in that raised :class:`~crm_core.errors.TwoFactorRequired`, with its ``ticket`` and a code.
+
+        The ticket expires after :data:`TICKET_LIFETIME` and dies when the
+        password changes; failures count against the same limits as
+        :meth:`sign_in`. Refusals are :class:`AuthenticationError`
+        (``invalid_credentials`` for a bad or stale ticket).
+        """
+        from crm_core.auth.models import User
+        from crm_core.signing import LinkError, signer
+
+        try:
+            values, _ = signer(self._app, _TICKET_PURPOSE).read(ticket, now=self._app.clock.now(), what="sign-in")
+        except LinkError:
+            raise AuthenticationError(
+                "the sign-in took too long or was changed; sign in again", "invalid_credentials"
+            ) from None
+        with self._app.activate():
+            row = User.get_or_none(User.id == values[0]) if values and isinstance(values[0], int) else None
+        if row is None or len(values) != 2 or values[1] != _sha256(row.password_hash or "")[:20]:
+            raise AuthenticationError("the sign-in is no longer valid; sign in again", "invalid_credentials")
+        self._throttle(row.name, address)
+        if not row.active:
+            self._failed(row.name, address, "user disabled", row.id)
+            raise UserDisabledError(f"user {row.name!r} is disabled; an admin can enable it")
+        self._second_factor(row, row.name, otp, address)
+        return self._start(row, None, address)
+
+    def _start(self, row: Any, password: str | None, address: str | None) -> SignIn:
+        from crm_core.auth import passwords
+        from crm_core.auth.models import SignInFailure, User
+
         now = self._app.clock.now()
         with self._app.transaction():
             values: dict[str, Any] = {"last_sign_in_at": now}
             # (verify() accepted the password, so there is a hash)
-            if row.password_hash is not None and passwords.needs_rehash(row.password_hash):
+            if password is not None and row.password_hash is not None and passwords.needs_rehash(row.password_hash):
                 values["password_hash"] = passwords.hash_password(password)  # parameters changed since it was set
             User.update(**values).where(User.id == row.id).execute()
             SignInFailure.delete().where(SignInFailure.user_key == row.name_key).execute()

@@ -325,6 +325,45 @@ class Users:
                 "password.changed", user_id=row.id, user_name=row.name, detail={"sessions_ended": ended}
             )
 
+    def change_password(self, user: str | int, current: str, new: str) -> None:
+        """A user changes their own password, proving they know the current one (``AuthenticationError`` if not).
+
+        As with :meth:`set_password`, every session of the user ends.
+        """
+        self.verify_password(user, current)
+        self.set_password(user, new)
+
+    def verify_password(self, user: str | int, password: str) -> None:
+        """Check a user's current password before a sensitive change; ``AuthenticationError`` (audited) if wrong.
+
+        A user may check their own; checking another's needs ``admin.users``.
+        """
+        from crm_core.auth import passwords
+        from crm_core.errors import AuthenticationError
+
+        row = self._row(user)
+        self._authz.require_over("admin.users", self._info(row))
+        if not passwords.verify(row.password_hash, password):
+            self._authz.audit.record(
+                "password.refused", user_id=row.id, user_name=row.name, detail={"reason": "wrong current password"}
+            )
+            raise AuthenticationError("the current password is wrong; type it again", "invalid_credentials")
+
+    def set_preferences(
+        self, user: str | int, *, language: str | None = _UNSET, timezone: str | None = _UNSET
+    ) -> UserInfo:
+        """Set a user's language and time zone: their own, or anyone's with ``admin.users``; ``None`` clears one."""
+        from crm_core.auth.models import User
+
+        row = self._row(user)
+        before = self._info(row)
+        self._authz.require_over("admin.users", before)
+        fields = self._checked(**{k: v for k, v in (("language", language), ("timezone", timezone)) if v is not _UNSET})
+        with self._app.transaction():
+            if fields:
+                User.update(**fields).where(User.id == row.id).execute()
+        return self.get(row.id)
+
 
 class Teams:
     def __init__(self, app: AppContext, authz: Authz) -> None:

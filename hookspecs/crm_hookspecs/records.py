@@ -1,7 +1,9 @@
 """Records that cross the boundary between the kernel and the plugins.
 
 They are small frozen attrs classes: what a hook returns to the kernel, or
-what one plugin hands to another through the kernel.
+what one plugin hands to another through the kernel. The staff web app's
+records (``Desk*``, contract 1.3.0) are defined in a module of their own and
+imported from here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal
 
 import attrs
 
+from crm_hookspecs._desk import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskWidget
+
 __all__ = [
     "ApiFile",
     "ApiOperation",
@@ -24,6 +28,11 @@ __all__ = [
     "CommandSpec",
     "ContactCard",
     "ContactPage",
+    "DeskAction",
+    "DeskNavEntry",
+    "DeskPages",
+    "DeskPanel",
+    "DeskWidget",
     "FieldChange",
     "JobSpec",
     "ListMember",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
     from crm_hookspecs.records import (
         ApiResource,
         CommandSpec,
+        DeskPages,
         JobSpec,
         MailTransportSpec,
         PermissionSpec,
@@ -300,4 +301,24 @@ def crm_api_resources(crm: CRM) -> Sequence[ApiResource] | None:
     path, or one ``operation_id``, are a ``PluginError`` naming both plugins.
     Called once when the API app is built; without the ``crm-api`` plugin it
     is never called.
+    """
+
+
+@hookspec
+def crm_desk_pages(crm: CRM) -> DeskPages | None:
+    """Contribute pages, navigation entries, home-page widgets, contact-card panels and actions to the staff web app.
+
+    *Per plugin* (contract 1.3.0). Return one
+    :class:`~crm_hookspecs.records.DeskPages` (or ``None``). Called by the
+    desk plugin (``crm-desk``) each time it builds its web app
+    (``crm_desk.create_app(crm)``, ``crm desk serve``); without the desk it
+    is never called, so return the record without importing Flask:
+    ``DeskPages.blueprint`` is a function the desk calls then, which imports
+    the plugin's web code and returns a ``flask.Blueprint``. The desk
+    mounts it at ``url_prefix`` (``/<plugin>``), behind its sign-in, CSRF
+    check, security headers and error pages, and shows each entry only to
+    users who hold its ``permission``. An exception, a result that is not a
+    ``DeskPages``, a permission that no plugin declares, or a blueprint
+    that clashes with another is a ``PluginError`` naming the plugin, and the
+    desk does not start.
     """

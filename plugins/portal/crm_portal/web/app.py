@@ -44,6 +44,8 @@ __all__ = ["create_app"]
 #: the largest request body accepted (a form is a few kilobytes)
 MAX_BODY = 64 * 1024
 log = logging.getLogger("crm.portal")
+#: the endpoints whose answers a browser may keep (every other page is no-store)
+CACHEABLE = ("static", "portal.theme", "portal.logo")
 
 
 def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
@@ -93,7 +95,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
     if settings.logo and logo_path is None:
         parts = urlsplit(settings.logo)
         logo_origin = f"{parts.scheme}://{parts.netloc}"
-    policy = security.content_security_policy(logo_origin)
+    policy = security.content_security_policy(logo_origin or "")
 
     from crm_portal.web import pages, signup, surveys, unsubscribe, update
 
@@ -121,7 +123,7 @@ def create_app(crm: CRM, *, name: str = "crm_portal") -> Flask:
 
     @app.after_request
     def _headers(response: flask.Response) -> flask.Response:
-        return security.secure_headers(response, policy, settings.hsts_max_age)
+        return security.secure_headers(response, policy, settings.hsts_max_age, cacheable=CACHEABLE)
 
     @app.teardown_request
     def _end(exc: BaseException | None) -> None:
