@@ -19,7 +19,7 @@ def load_demo(crm: CRM) -> list[str]:
     try:
         users.get(DEMO_USER)
     except NotFoundError:
-        users.add(DEMO_USER, display_name="Demo integration", roles=["manager"])
+        users.add(DEMO_USER, display_name="Demo integration", email="integration@example.com", roles=["manager"])
     token = crm.authz.tokens.create(DEMO_USER, "demo", days=30)
     base = "http://127.0.0.1:8100/api/v1"
     return [
