@@ -81,7 +81,11 @@ class ContactsAPI(Protocol):
 
         ``email=`` finds the contact with that address exactly. Deleted
         contacts are left out. The filters are documented on the contacts
-        plugin's page.
+        plugin's page. ``after=`` (since 1.3) takes a page's ``after`` to
+        read the next page by position rather than by offset: a contact
+        added or removed meanwhile shifts nothing; ``offset`` then only
+        says how many matches came before (the previous page's ``offset``
+        plus its number of cards), for ``has_more`` and "51-100 of 1,234".
         """
         ...
 

@@ -201,6 +201,8 @@ class ContactPage:
     total: int
     offset: int
     limit: int
+    #: where the next page starts, ``None`` on the last page: pass it as ``search(after=...)`` (keyset paging, since 1.3)
+    after: tuple[str, int] | None = None
 
     @property
     def has_more(self) -> bool:

@@ -142,3 +142,18 @@ def test_a_read_and_a_page_take_a_fixed_number_of_statements(shop):
         assert len(page.json["data"]) == size
         counts[size] = len(sql)
     assert counts[5] == counts[50] <= 6, counts
+
+
+def test_pages_follow_the_last_row_so_an_insert_shifts_nothing(shop):
+    contacts = shop.crm.plugin("contacts")
+    for n in range(5):
+        contacts.create(first_name="Mid", last_name=f"Client{n}", owner="boss")
+    first = shop.call("GET", "/api/v1/contacts?limit=4", user="boss").json
+    seen = [c["id"] for c in first["data"]]
+    contacts.create(first_name="Aaa", last_name="Early", owner="boss")  # sorts before the first page's end
+    following = first["next"]
+    while following:
+        page = shop.call("GET", following, user="boss").json
+        seen += [c["id"] for c in page["data"]]
+        following = page["next"]
+    assert len(seen) == len(set(seen)) == 9  # the four customers and five "Mid"s, none twice, none skipped

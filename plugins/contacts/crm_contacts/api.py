@@ -161,12 +161,17 @@ class ContactsAPI:
         limit: int = 50,
         offset: int = 0,
         include_deleted: bool = False,
+        after: Sequence[Any] | None = None,
         **filters: Any,
     ) -> SearchPage:
-        """Contacts in the user's scope matching every filter (see :data:`crm_contacts.filters.FILTERS`), a page at a time."""
+        """Contacts in the user's scope matching every filter (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
+
+        Pass a page's ``after`` to read the next one by position (keyset
+        paging) rather than by ``offset``.
+        """
         visible = self._visible()
         return self._book.search(
-            query, limit=limit, offset=offset, include_deleted=include_deleted, visible=visible, **filters
+            query, limit=limit, offset=offset, include_deleted=include_deleted, visible=visible, after=after, **filters
         )
 
     def iter_ids(

@@ -112,6 +112,22 @@ _CARDS = Statement(
 )
 
 
+def _position(after: Sequence[Any] | None) -> tuple[str, int] | None:
+    """``after`` checked: a page's ``after`` (name key, id), or None."""
+    if after is None:
+        return None
+    if (
+        not isinstance(after, list | tuple)
+        or len(after) != 2
+        or not isinstance(after[0], str)
+        or not isinstance(after[1], int)
+        or isinstance(after[1], bool)
+        or not is_id(after[1])
+    ):
+        raise ValidationError(f"paging: after must be the 'after' of a page (a name key and an id), not {after!r:.60}")
+    return after[0], after[1]
+
+
 def _cards(rows: Sequence[tuple[Any, ...]]) -> list[ContactCard]:
     """Cards of rows of :func:`card_query` (with ``deleted_at`` last), with their tags (one more query per 900)."""
     if not rows:
@@ -252,6 +268,7 @@ class AddressBook:
         offset: int = 0,
         include_deleted: bool = False,
         visible: Any = None,
+        after: Sequence[Any] | None = None,
         **filters: Any,
     ) -> SearchPage:
         """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
@@ -259,11 +276,17 @@ class AddressBook:
         ``query`` is free text: an e-mail, a phone number or part of a name.
         Results are ordered by name; ``total`` counts every match.
         ``visible`` (a peewee expression: the reader's scope) keeps only
-        the contacts it is true of, in SQL.
+        the contacts it is true of, in SQL. ``after`` (a page's ``after``:
+        the last row's name key and id) starts the page after that row
+        (keyset paging: stable while contacts are added or removed, and as
+        fast on the last page as on the first); ``offset`` then skips
+        nothing and only says how many matches came before, as the caller
+        counted them.
         """
         for name, value, low, high in (("limit", limit, 1, MAX_PAGE), ("offset", offset, 0, MAX_ID)):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValidationError(f"paging: {name} must be a whole number from {low} to {high}, not {value!r:.40}")
+        position = _position(after)
         if query:
             filters["query"] = query
         checked = search_filters.check(filters, self.region)
@@ -274,14 +297,23 @@ class AddressBook:
             base = search_filters.apply(base, checked, self.region)
             if visible is not None:
                 base = base.where(visible)
-            ids = [
-                r[0]
-                for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()
-            ]
+            # one row more than the page: whether another page follows, even when rows came and went before it
+            page = base.select_extend(Contact.name_key).order_by(Contact.name_key, Contact.id).limit(limit + 1)
+            if position is not None:
+                key, last = position
+                page = page.where((Contact.name_key > key) | ((Contact.name_key == key) & (Contact.id > last)))
+            else:
+                page = page.offset(offset)
+            rows = list(page.tuples().iterator())
+            more = len(rows) > limit
+            rows = rows[:limit]
+            ids = [r[0] for r in rows]
             # a first page that is not full holds every match: no COUNT needed
-            total = len(ids) if offset == 0 and len(ids) < limit else base.count()
+            first = offset == 0 and position is None
+            total = len(ids) if first and len(ids) < limit else base.count()
             cards = self.cards(ids)
-        return SearchPage(cards=cards, total=total, offset=offset, limit=limit)
+        following = (rows[-1][1], rows[-1][0]) if more else None
+        return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following)
 
     def iter_ids(
         self,

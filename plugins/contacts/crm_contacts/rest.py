@@ -148,10 +148,18 @@ def _search(crm: Any, request: ApiRequest) -> ApiPage:
         filters["organization_id"] = int(filters["organization_id"])
     if "do_not_contact" in filters:
         filters["do_not_contact"] = filters["do_not_contact"].lower() in ("true", "1", "yes")
+    # the cursor holds the last row's position (keyset paging) and how many rows came before; a bare number
+    # is an offset (a cursor made before keyset paging)
+    cursor = request.cursor
+    position = {"after": cursor["after"]} if isinstance(cursor, dict) and "after" in cursor else {}
+    offset = cursor.get("seen", 0) if position else (cursor if isinstance(cursor, int) else 0)
     found = _contacts(crm).search(
-        text, limit=request.limit, offset=request.cursor or 0, include_deleted=include_deleted, **filters
+        text, limit=request.limit, offset=offset, include_deleted=include_deleted, **filters, **position
     )
-    return _page(list(found.cards), request, found.total if request.count else None)
+    following = None
+    if found.after is not None:
+        following = {"after": list(found.after), "seen": offset + len(found.cards)}
+    return ApiPage(items=list(found.cards), next=following, total=found.total if request.count else None)
 
 
 def _create(crm: Any, request: ApiRequest) -> Any:

@@ -245,3 +245,25 @@ def test_tag_many_contacts(book, crm_recorder):
         book.tag([a.id], add=["z"], remove=["z"])
     changes = [e.changes["tags"] for e in crm_recorder.events if e.type_name == "ContactChanged"]
     assert FieldChange(old=["old"], new=["new"]) in changes
+
+
+def test_keyset_pages_walk_every_match_once_while_contacts_are_added(book):
+    for n in range(7):
+        book.create(first_name="Ana", last_name=f"García{n % 3}", region="north")
+    seen, page = [], book.search(region="north", limit=3)
+    assert page.total == 7 and page.after is not None and page.has_more
+    seen += [c.id for c in page.cards]
+    # a contact sorting before the position (and one after) arrives between two pages: nothing shifts
+    early = book.create(first_name="Aaron", last_name="Abad", region="north").id
+    late = book.create(first_name="Zoe", last_name="Zamora", region="north").id
+    while page.after is not None:
+        page = book.search(region="north", limit=3, after=page.after, offset=page.offset + len(page.cards))
+        seen += [c.id for c in page.cards]
+    assert len(seen) == len(set(seen)) == 8 and early not in seen and late in seen
+    assert page.total == 9 and page.after is None  # the last page (has_more counts by offset: one came before)
+
+
+def test_keyset_paging_refuses_a_bad_position(book):
+    for bad in (("ana",), ("ana", "1"), [1, 2], ("ana", 0), "ana"):
+        with pytest.raises(ValidationError, match="after must be the 'after' of a page"):
+            book.search(limit=2, after=bad)
