@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crm_core.errors import NotFoundError, ValidationError
+from crm_core.statements import Statement
 from crm_hookspecs.records import UserInfo
 
 if TYPE_CHECKING:
@@ -32,6 +33,20 @@ def _check_name(kind: str, name: str) -> str:
             f"{kind} name {name!r}: use 1 to 150 letters, digits, '.', '_', '@' and '-', starting with a letter or digit"
         )
     return name
+
+
+def _teams_and_roles(user_id: int, same_user_id: int) -> Any:
+    """A user's teams and roles in one round trip: ``('team', id, name)`` and ``('role', NULL, role)`` rows."""
+    from peewee import SQL
+
+    from crm_core.auth.models import Team, UserRole, UserTeam
+
+    teams = Team.select(SQL("'team'"), Team.id, Team.name).join(UserTeam).where(UserTeam.user == user_id)
+    return teams + UserRole.select(SQL("'role'"), SQL("NULL"), UserRole.role).where(UserRole.user == same_user_id)
+
+
+#: read on every request of a signed-in user or a token: its SQL is built once (crm_core.statements)
+_TEAMS_AND_ROLES = Statement("auth.teams_and_roles", _teams_and_roles)
 
 
 class Users:
@@ -62,15 +77,8 @@ class Users:
         return self._info(row)
 
     def _info(self, row: User) -> UserInfo:
-        from peewee import SQL
-
-        from crm_core.auth.models import Team, UserRole, UserTeam
-
-        # teams and roles in one round trip: ('team', id, name) and ('role', NULL, role) rows
-        team_rows = Team.select(SQL("'team'"), Team.id, Team.name).join(UserTeam).where(UserTeam.user == row.id)
-        role_rows = UserRole.select(SQL("'role'"), SQL("NULL"), UserRole.role).where(UserRole.user == row.id)
         with self._app.activate():
-            both = list((team_rows + role_rows).tuples())
+            both = _TEAMS_AND_ROLES.rows(row.id, row.id)
         teams = sorted((name, team_id) for kind, team_id, name in both if kind == "team")
         roles = sorted(name for kind, _, name in both if kind == "role")
         return UserInfo(
