@@ -35,6 +35,9 @@ __all__ = ["AddressBook", "CHANNELS", "IN_CHUNK", "check_channel"]
 CHANNELS = ("staff", "import", "self-service", "api", "system")
 #: the most contacts one search page holds: each is loaded as a whole card (walk more with ``iter_ids``)
 MAX_PAGE = 10_000
+
+#: the orders ``search`` takes (``sort=``): a column, or ``-column`` for descending; ties go by id
+SORTS = ("name", "status", "owner", "region", "country", "created", "updated")
 _SCALAR_COLUMNS = (
     "kind",
     "display_name",
@@ -252,12 +255,14 @@ class AddressBook:
         offset: int = 0,
         include_deleted: bool = False,
         visible: Any = None,
+        sort: str = "name",
         **filters: Any,
     ) -> SearchPage:
         """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
 
         ``query`` is free text: an e-mail, a phone number or part of a name.
-        Results are ordered by name; ``total`` counts every match.
+        Results are ordered by ``sort`` (one of :data:`SORTS`, ``-`` before
+        it for descending; default by name); ``total`` counts every match.
         ``visible`` (a peewee expression: the reader's scope) keeps only
         the contacts it is true of, in SQL.
         """
@@ -266,6 +271,7 @@ class AddressBook:
                 raise ValidationError(f"paging: {name} must be a whole number from {low} to {high}, not {value!r:.40}")
         if query:
             filters["query"] = query
+        order = _order(sort)
         checked = search_filters.check(filters, self.region)
         with self.crm.activate():
             base = Contact.select(Contact.id)
@@ -274,10 +280,7 @@ class AddressBook:
             base = search_filters.apply(base, checked, self.region)
             if visible is not None:
                 base = base.where(visible)
-            ids = [
-                r[0]
-                for r in base.order_by(Contact.name_key, Contact.id).limit(limit).offset(offset).tuples().iterator()
-            ]
+            ids = [r[0] for r in base.order_by(*order).limit(limit).offset(offset).tuples().iterator()]
             # a first page that is not full holds every match: no COUNT needed
             total = len(ids) if offset == 0 and len(ids) < limit else base.count()
             cards = self.cards(ids)
@@ -662,3 +665,25 @@ def _card(row: tuple[Any, ...], tags: Sequence[str], deleted: bool = False) -> C
         do_not_contact=bool(dnc),
         deleted=deleted,
     )
+
+
+def _order(sort: Any) -> list[Any]:
+    """The ORDER BY of ``sort`` (see :data:`SORTS`); a ``ValidationError`` names the choices."""
+    text = str(sort)
+    name = text.removeprefix("-")
+    if name not in SORTS:
+        raise ValidationError(
+            f"sort {text!r:.40}: sort by one of {', '.join(SORTS)} (a '-' before it sorts descending, as '-updated')"
+        )
+    columns = {
+        "name": [Contact.name_key],
+        "status": [Contact.status, Contact.name_key],
+        "owner": [Contact.owner, Contact.name_key],
+        "region": [Contact.region, Contact.name_key],
+        "country": [Contact.country, Contact.name_key],
+        "created": [Contact.created_at],
+        "updated": [Contact.updated_at],
+    }[name]
+    if text.startswith("-"):
+        return [columns[0].desc(), *columns[1:], Contact.id.desc()]
+    return [*columns, Contact.id]
