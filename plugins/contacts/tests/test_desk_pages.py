@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +266,40 @@ def test_spanish_pages(office: Any) -> None:
     desk.post("/language", {"language": "es", "next": "/contacts/"})
     desk.get("/contacts/")
     assert "Contactos" in desk.text and "Añadir un contacto" in desk.text
+
+
+PLUGIN = Path(__file__).resolve().parent.parent
+CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
+
+
+def test_every_string_of_the_pages_is_in_the_spanish_catalog(tmp_path: Path) -> None:
+    from babel.messages.pofile import read_po
+
+    pot = tmp_path / "messages.pot"
+    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
+    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
+    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
+    spanish = {m.id: m.string for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
+    assert extracted - set(spanish) == set(), (
+        "run pybabel extract and update (see plugins/contacts/babel.cfg), then translate"
+    )
+    assert [k for k, v in spanish.items() if not v] == []
+
+
+def test_the_compiled_catalog_matches_the_po_file() -> None:
+    import gettext
+
+    from babel.messages.pofile import read_po
+
+    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
+    for message in read_po((CATALOG / "messages.po").open("rb")):
+        if message.id and isinstance(message.id, str):
+            assert compiled.gettext(message.id) == message.string, (
+                "recompile: pybabel compile -d crm_contacts/desk/translations"
+            )
+
+
+def test_contacts_without_the_desk_does_not_import_flask() -> None:
+    code = "import sys, crm_contacts.plugin, crm_contacts.desk, crm_contacts.api; print('flask' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
