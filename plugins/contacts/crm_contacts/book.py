@@ -675,7 +675,7 @@ def _order(sort: Any) -> list[Any]:
         raise ValidationError(
             f"sort {text!r:.40}: sort by one of {', '.join(SORTS)} (a '-' before it sorts descending, as '-updated')"
         )
-    columns = {
+    choices: dict[str, list[Any]] = {
         "name": [Contact.name_key],
         "status": [Contact.status, Contact.name_key],
         "owner": [Contact.owner, Contact.name_key],
@@ -683,7 +683,8 @@ def _order(sort: Any) -> list[Any]:
         "country": [Contact.country, Contact.name_key],
         "created": [Contact.created_at],
         "updated": [Contact.updated_at],
-    }[name]
+    }
+    columns = choices[name]
     if text.startswith("-"):
         return [columns[0].desc(), *columns[1:], Contact.id.desc()]
     return [*columns, Contact.id]

@@ -100,7 +100,7 @@ def _query() -> dict[str, str]:
 
 def _link(current: dict[str, str], **changes: Any) -> str:
     """The list's address with ``changes`` (``None`` drops a parameter); any change but the page's goes to page 1."""
-    values = dict(current)
+    values: dict[str, Any] = dict(current)
     if "page" not in changes:
         values.pop("page", None)
     for name, value in changes.items():
@@ -286,7 +286,7 @@ def _changes(posted: dict[str, str], contact: Any = None) -> dict[str, Any]:
     for name, value in fields.items():
         before = getattr(contact, name, None)
         if name == "tags":
-            before = list(before)
+            before = list(before or ())
         if value != before and not (value is None and before in ("", None)):
             changed[name] = value
     return changed
