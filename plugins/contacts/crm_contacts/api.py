@@ -162,16 +162,27 @@ class ContactsAPI:
         offset: int = 0,
         include_deleted: bool = False,
         after: Sequence[Any] | None = None,
+        sort: str = "name",
         **filters: Any,
     ) -> SearchPage:
         """Contacts in the user's scope matching every filter (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
 
-        Pass a page's ``after`` to read the next one by position (keyset
-        paging) rather than by ``offset``.
+        ``sort`` orders them: ``name`` (the default), ``status``, ``owner``,
+        ``region``, ``country``, ``created`` or ``updated``; ``-`` before it
+        for descending (``-updated``: the latest changed first). In the order
+        by name, pass a page's ``after`` to read the next one by position
+        (keyset paging) rather than by ``offset``.
         """
         visible = self._visible()
         return self._book.search(
-            query, limit=limit, offset=offset, include_deleted=include_deleted, visible=visible, after=after, **filters
+            query,
+            limit=limit,
+            offset=offset,
+            include_deleted=include_deleted,
+            visible=visible,
+            after=after,
+            sort=sort,
+            **filters,
         )
 
     def iter_ids(
@@ -245,6 +256,11 @@ class ContactsAPI:
         """Every mailing list, its counts limited to the contacts the user may read; needs ``contacts.lists.read``."""
         self._require("contacts.lists.read")
         return self._lists.lists(visible=self._visible())
+
+    def lists_of(self, contact_id: int) -> list[tuple[str, bool]]:
+        """The static lists ``contact_id`` belongs to: ``(name, unsubscribed)`` by name; needs ``contacts.read`` on it."""
+        self._require(READ, contact_id)
+        return self._lists.lists_of(contact_id)
 
     def add_to_list(self, name: str, contact_ids: Iterable[int]) -> int:
         """Add contacts to a list; needs ``contacts.lists.edit`` and each contact in the user's ``contacts.read`` scope."""

@@ -35,6 +35,9 @@ __all__ = ["AddressBook", "CHANNELS", "IN_CHUNK", "check_channel"]
 CHANNELS = ("staff", "import", "self-service", "api", "system")
 #: the most contacts one search page holds: each is loaded as a whole card (walk more with ``iter_ids``)
 MAX_PAGE = 10_000
+
+#: the orders ``search`` takes (``sort=``): a column, or ``-column`` for descending; ties go by id
+SORTS = ("name", "status", "owner", "region", "country", "created", "updated")
 _SCALAR_COLUMNS = (
     "kind",
     "display_name",
@@ -269,12 +272,14 @@ class AddressBook:
         include_deleted: bool = False,
         visible: Any = None,
         after: Sequence[Any] | None = None,
+        sort: str = "name",
         **filters: Any,
     ) -> SearchPage:
         """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
 
         ``query`` is free text: an e-mail, a phone number or part of a name.
-        Results are ordered by name; ``total`` counts every match.
+        Results are ordered by ``sort`` (one of :data:`SORTS`, ``-`` before
+        it for descending; default by name); ``total`` counts every match.
         ``visible`` (a peewee expression: the reader's scope) keeps only
         the contacts it is true of, in SQL. ``after`` (a page's ``after``:
         the last row's name key and id) starts the page after that row
@@ -287,8 +292,11 @@ class AddressBook:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValidationError(f"paging: {name} must be a whole number from {low} to {high}, not {value!r:.40}")
         position = _position(after)
+        if position is not None and sort != "name":
+            raise ValidationError(f"paging: after follows the order by name; with sort {sort!r:.40} page by offset")
         if query:
             filters["query"] = query
+        order = _order(sort)
         checked = search_filters.check(filters, self.region)
         with self.crm.activate():
             base = Contact.select(Contact.id)
@@ -298,12 +306,12 @@ class AddressBook:
             if visible is not None:
                 base = base.where(visible)
             # one row more than the page: whether another page follows, even when rows came and went before it
-            page = base.select_extend(Contact.name_key).order_by(Contact.name_key, Contact.id).limit(limit + 1)
             if position is not None:
                 key, last = position
-                page = page.where((Contact.name_key > key) | ((Contact.name_key == key) & (Contact.id > last)))
+                base_page = base.where((Contact.name_key > key) | ((Contact.name_key == key) & (Contact.id > last)))
             else:
-                page = page.offset(offset)
+                base_page = base.offset(offset)
+            page = base_page.select_extend(Contact.name_key).order_by(*order).limit(limit + 1)
             rows = list(page.tuples().iterator())
             more = len(rows) > limit
             rows = rows[:limit]
@@ -312,7 +320,8 @@ class AddressBook:
             first = offset == 0 and position is None
             total = len(ids) if first and len(ids) < limit else base.count()
             cards = self.cards(ids)
-        following = (rows[-1][1], rows[-1][0]) if more else None
+        # the next page's position, in the order by name only (keyset paging follows name key and id)
+        following = (rows[-1][1], rows[-1][0]) if more and sort == "name" else None
         return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following)
 
     def iter_ids(
@@ -694,3 +703,26 @@ def _card(row: tuple[Any, ...], tags: Sequence[str], deleted: bool = False) -> C
         do_not_contact=bool(dnc),
         deleted=deleted,
     )
+
+
+def _order(sort: Any) -> list[Any]:
+    """The ORDER BY of ``sort`` (see :data:`SORTS`); a ``ValidationError`` names the choices."""
+    text = str(sort)
+    name = text.removeprefix("-")
+    if name not in SORTS:
+        raise ValidationError(
+            f"sort {text!r:.40}: sort by one of {', '.join(SORTS)} (a '-' before it sorts descending, as '-updated')"
+        )
+    choices: dict[str, list[Any]] = {
+        "name": [Contact.name_key],
+        "status": [Contact.status, Contact.name_key],
+        "owner": [Contact.owner, Contact.name_key],
+        "region": [Contact.region, Contact.name_key],
+        "country": [Contact.country, Contact.name_key],
+        "created": [Contact.created_at],
+        "updated": [Contact.updated_at],
+    }
+    columns = choices[name]
+    if text.startswith("-"):
+        return [columns[0].desc(), *columns[1:], Contact.id.desc()]
+    return [*columns, Contact.id]

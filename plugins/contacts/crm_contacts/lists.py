@@ -126,6 +126,17 @@ class MailingLists:
                 for r in MailingList.select().order_by(MailingList.name)
             ]
 
+    def lists_of(self, contact_id: int) -> list[tuple[str, bool]]:
+        """The static lists a contact is a member of, by name: ``(name, unsubscribed)`` pairs (one query)."""
+        with self.crm.activate():
+            query = (
+                ListMember.select(MailingList.name, ListMember.unsubscribed_at.is_null(False))
+                .join(MailingList)
+                .where(ListMember.contact == contact_id)
+                .order_by(MailingList.name)
+            )
+            return [(name, bool(unsubscribed)) for name, unsubscribed in query.tuples().iterator()]
+
     def add_to_list(self, name: str, contact_ids: Iterable[int]) -> int:
         """Add contacts to a list; returns how many were new. Unsubscribed members stay unsubscribed."""
         ids = list(dict.fromkeys(int(i) for i in contact_ids))

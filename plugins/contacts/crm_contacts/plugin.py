@@ -96,3 +96,10 @@ def crm_worker_jobs(crm: Any) -> list[Any]:
         return f"{ran} import(s) run" if ran else "no import queued"
 
     return [JobSpec("contacts.imports", run, interval=dt.timedelta(seconds=10))]
+
+
+@hookimpl
+def crm_desk_pages(crm: Any) -> Any:
+    from crm_contacts import desk  # no Flask here: the desk calls desk's blueprint when it builds its app
+
+    return desk.pages(crm)

@@ -126,6 +126,7 @@ RECORD: dict[str, Callable[[ContactsAPI, Targets], Any]] = {
     "get": lambda api, t: api.get(t.contact),
     "card": lambda api, t: api.card(t.contact),
     "email_addresses": lambda api, t: api.email_addresses(t.contact),
+    "lists_of": lambda api, t: api.lists_of(t.contact),
     "update": lambda api, t: api.update(t.contact, notes="called"),
     "tag": lambda api, t: api.tag([t.contact], add=["called"]),
     "delete": lambda api, t: api.delete(t.delete_me),

@@ -1,0 +1,305 @@
+"""The contacts pages of the desk: the list in the seller's scope, search, the card, the forms, delete and restore."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_core.testing import statements
+from crm_desk.testing import DeskClient
+
+PASSWORD = "Correct-horse-42!"
+SECRET = "desk-secret-for-the-contacts-tests-0123456789"
+
+
+@pytest.fixture
+def office(crm_factory: Callable[..., Any]) -> Any:
+    """An app with the desk and contacts: sara and sam sell (own contacts), rita reads, root administers."""
+    crm = crm_factory(
+        plugins=["desk", "contacts"],
+        settings={"contacts": {"default_region": "ES"}, "desk": {"base_url": "https://crm.example.com"}},
+        core={"secret": SECRET},
+        mail={"sender": "CRM <crm@example.com>"},
+    )
+    users = crm.authz.users
+    users.add("sara", display_name="Sara", roles=["sales"], password=PASSWORD)
+    users.add("sam", display_name="Sam", roles=["sales"], password=PASSWORD)
+    users.add("root", display_name="Root", roles=["admin"], password=PASSWORD)
+    contacts = crm.plugin("contacts")
+    acme = contacts.create(kind="organization", display_name="Acme Iberia", owner="sara", status="customer")
+    contacts.create(
+        first_name="Lucía",
+        last_name="Martín",
+        email="lucia@acme.example",
+        phone="+34 600 111 222",
+        owner="sara",
+        status="customer",
+        region="Madrid",
+        organization_id=acme.id,
+        tags=["vip"],
+        custom={"industry": "retail"},
+        addresses=[{"street": "Gran Vía 1", "city": "Madrid", "postal_code": "28013", "country": "ES"}],
+    )
+    contacts.create(
+        first_name="Pedro", last_name="Ruiz", email="pedro@acme.example", owner="sara", organization_id=acme.id
+    )
+    contacts.create(first_name="Samuel", last_name="Otero", email="samuel@other.example", owner="sam")
+    return crm
+
+
+def signed_in(crm: Any, name: str) -> DeskClient:
+    desk = DeskClient(crm)
+    assert desk.sign_in(name, PASSWORD).status_code == 302
+    return desk
+
+
+def rows(desk: DeskClient) -> list[str]:
+    """The names in the list's first column, in order."""
+    return re.findall(r'<td data-label="Name"><a href="/contacts/\d+">([^<]+)</a>', desk.text)
+
+
+def contact_id(crm: Any, email: str) -> int:
+    return crm.plugin("contacts").search(email=email).cards[0].id
+
+
+def test_the_nav_and_the_list_show_only_the_sellers_own_contacts(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    home = desk.get("/").get_data(as_text=True)
+    assert 'href="/contacts/"' in home and ">Contacts<" in home
+    page = desk.get("/contacts/")
+    assert page.status_code == 200
+    assert "Lucía Martín" in desk.text and "Pedro Ruiz" in desk.text and "Acme Iberia" in desk.text
+    assert "Samuel" not in desk.text
+    assert "1–3 of 3 contacts" in desk.text
+    assert "lucia@acme.example" in desk.text and "+34600111222" in desk.text and "Madrid" in desk.text
+    sam = signed_in(office, "sam")
+    sam.get("/contacts/")
+    assert "Samuel Otero" in sam.text and "Lucía" not in sam.text and "1–1 of 1 contacts" in sam.text
+
+
+def test_search_and_filters_narrow_the_list_and_show_chips(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/results?q=pedro")
+    assert rows(desk) == ["Pedro Ruiz"] and "<html" not in desk.text  # the partial only
+    desk.get("/contacts/?q=lucia@acme.example")
+    assert rows(desk) == ["Lucía Martín"] and 'id="results"' in desk.text
+    desk.get("/contacts/?q=samuel")  # sam's contact: not found by sara
+    assert "No contact matches these filters" in desk.text and "Samuel" not in desk.text
+    desk.get("/contacts/?status=customer&tag=vip")
+    assert rows(desk) == ["Lucía Martín"]
+    assert "Status: customer" in desk.text and 'href="/contacts/?tag=vip"' in desk.text  # the chip removes its filter
+    desk.get("/contacts/?country=Narnia")
+    assert desk.page.status_code == 200 and 'role="alert"' in desk.text and "country" in desk.text
+
+
+def test_sorting_and_paging(office: Any) -> None:
+    contacts = office.plugin("contacts")
+    for n in range(60):
+        contacts.create(first_name=f"Zed{n:02}", last_name="Bulk", owner="sara")
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/")
+    assert "1–50 of 63 contacts" in desk.text and 'rel="next"' in desk.text and 'aria-sort="ascending"' in desk.text
+    desk.get("/contacts/?page=2")
+    assert "51–63 of 63 contacts" in desk.text and 'rel="prev"' in desk.text
+    desk.get("/contacts/?sort=-name")
+    assert rows(desk)[0] == "Zed59 Bulk" and 'aria-sort="descending"' in desk.text
+
+
+def test_the_empty_list_teaches(crm_factory: Callable[..., Any]) -> None:
+    crm = crm_factory(plugins=["desk", "contacts"], core={"secret": SECRET}, mail={"sender": "CRM <crm@example.com>"})
+    crm.authz.users.add("sara", roles=["sales"], password=PASSWORD)
+    desk = signed_in(crm, "sara")
+    desk.get("/contacts/")
+    assert "No contacts yet" in desk.text and 'href="/contacts/new"' in desk.text and "crm contacts import" in desk.text
+
+
+def test_the_card_shows_everything_and_another_sellers_contact_is_404(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    lucia = contact_id(office, "lucia@acme.example")
+    office.plugin("contacts").create_list("newsletter")
+    office.plugin("contacts").add_to_list("newsletter", [lucia])
+    page = desk.get(f"/contacts/{lucia}")
+    assert page.status_code == 200
+    for text in (
+        "Lucía Martín",
+        "lucia@acme.example",
+        "+34600111222",
+        "Gran Vía 1",
+        "28013",
+        "Acme Iberia",
+        "Pedro Ruiz",
+        "vip",
+        "industry",
+        "retail",
+        "newsletter",
+        "Customer",
+        "Owner: sara",
+    ):
+        assert text in desk.text, text
+    assert desk.get(f"/contacts/{contact_id(office, 'samuel@other.example')}").status_code == 404
+    assert desk.get("/contacts/999999").status_code == 404
+    assert desk.get(f"/contacts/{contact_id(office, 'samuel@other.example')}/edit").status_code == 404
+
+
+def test_create_with_a_bad_email_shows_the_error_beside_the_field_and_keeps_what_was_typed(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/new")
+    typed = {
+        "kind": "person",
+        "first_name": "Nuria",
+        "last_name": "Vidal",
+        "email": "nuria@",
+        "phone": "600 333 444",
+        "status": "prospect",
+        "region": "Norte",
+        "tags": "lead, fair",
+    }
+    page = desk.post("/contacts/new", typed)
+    assert page.status_code == 422
+    assert re.search(r'id="f-email"[^>]*aria-invalid="true"', desk.text)
+    assert 'id="f-email-note"' in desk.text and "e-mail" in desk.text.split('id="f-email-note"')[1][:300]
+    for name, value in typed.items():
+        if name not in ("kind", "status"):
+            assert f'value="{value}"' in desk.text, name
+    assert office.plugin("contacts").search("Nuria").total == 0
+    typed["email"] = "nuria@example.com"
+    page = desk.post("/contacts/new", typed)
+    assert page.status_code == 303
+    created = office.plugin("contacts").search(email="nuria@example.com").cards[0]
+    assert (
+        created.owner == "sara"
+        and created.tags == ("fair", "lead")
+        and page.headers["Location"].endswith(f"/contacts/{created.id}")
+    )
+
+
+def test_edit_saves_and_status_changes(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    pedro = contact_id(office, "pedro@acme.example")
+    desk.get(f"/contacts/{pedro}/edit")
+    assert 'value="Pedro"' in desk.text
+    form = {
+        "kind": "person",
+        "first_name": "Pedro",
+        "last_name": "Ruiz Gil",
+        "email": "pedro@acme.example",
+        "phone": "",
+        "status": "prospect",
+        "owner": "sara",
+        "region": "Sur",
+        "country": "es",
+        "tags": "",
+        "organization_id": "",
+        "display_name": "",
+        "title": "CFO",
+        "notes": "",
+    }
+    assert desk.post(f"/contacts/{pedro}/edit", form).status_code == 303
+    record = office.plugin("contacts").get(pedro)
+    assert (record.last_name, record.region, record.country, record.title) == ("Ruiz Gil", "Sur", "ES", "CFO")
+    assert record.organization_id is None and record.display_name == "Pedro Ruiz Gil"
+    desk.get(f"/contacts/{pedro}")
+    assert "Saved." in desk.text
+    assert desk.post(f"/contacts/{pedro}/status", {"status": "customer"}).status_code == 303
+    assert office.plugin("contacts").get(pedro).status == "customer"
+
+
+def test_delete_needs_post_with_csrf_and_restore_brings_it_back(office: Any) -> None:
+    pedro = contact_id(office, "pedro@acme.example")
+    seller = signed_in(office, "sara")  # built-in sales: no contacts.delete
+    seller.get(f"/contacts/{pedro}")
+    assert f'href="/contacts/{pedro}/delete"' not in seller.text
+    assert seller.post(f"/contacts/{pedro}/delete").status_code == 403
+    desk = signed_in(office, "root")
+    desk.get(f"/contacts/{pedro}")
+    assert f'href="/contacts/{pedro}/delete"' in desk.text
+    desk.get(f"/contacts/{pedro}/delete")
+    assert desk.page.status_code == 200 and "Delete Pedro Ruiz?" in desk.text
+    assert office.plugin("contacts").get(pedro).deleted_at is None  # the GET only asks
+    assert desk.post(f"/contacts/{pedro}/delete", csrf=False).status_code == 403
+    assert office.plugin("contacts").get(pedro).deleted_at is None
+    desk.get(f"/contacts/{pedro}/delete")
+    assert desk.post(f"/contacts/{pedro}/delete").status_code == 303
+    assert office.plugin("contacts").get(pedro).deleted_at is not None
+    desk.get("/contacts/")
+    assert "Pedro Ruiz" not in rows(desk)
+    desk.get(f"/contacts/{pedro}")
+    assert "Restore" in desk.text
+    assert desk.post(f"/contacts/{pedro}/restore").status_code == 303
+    assert office.plugin("contacts").get(pedro).deleted_at is None
+
+
+def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(office: Any) -> None:
+    contacts = office.plugin("contacts")
+    for n in range(5):
+        contacts.create(first_name=f"Few{n}", last_name="Tag", owner="sara", email=f"few{n}@example.com", tags=["few"])
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/?tag=few")  # warm: the session's first read
+    with statements(office) as few:
+        desk.get("/contacts/?tag=few&status=prospect")
+    assert "1–5 of 5 contacts" in desk.text
+    for n in range(45):
+        contacts.create(
+            first_name=f"Few{n}b", last_name="Tag", owner="sara", email=f"fewb{n}@example.com", tags=["few"]
+        )
+    with statements(office) as many:
+        desk.get("/contacts/?tag=few&status=prospect")
+    assert "1–50 of 50 contacts" in desk.text or "of 50 contacts" in desk.text
+    assert len(many) <= len(few) + 1, (few, many)  # a full first page adds one COUNT, never a query per row
+
+
+def test_the_home_widget_lists_recently_changed_customers(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    home = desk.get("/").get_data(as_text=True)
+    assert "Recently changed customers" in home and "Lucía Martín" in home and "Samuel" not in home
+
+
+def test_spanish_pages(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/")
+    desk.post("/language", {"language": "es", "next": "/contacts/"})
+    desk.get("/contacts/")
+    assert "Contactos" in desk.text and "Añadir un contacto" in desk.text
+
+
+PLUGIN = Path(__file__).resolve().parent.parent
+CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
+
+
+def test_every_string_of_the_pages_is_in_the_spanish_catalog(tmp_path: Path) -> None:
+    from babel.messages.pofile import read_po
+
+    pot = tmp_path / "messages.pot"
+    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
+    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
+    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
+    spanish = {m.id: m.string for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
+    assert extracted - set(spanish) == set(), (
+        "run pybabel extract and update (see plugins/contacts/babel.cfg), then translate"
+    )
+    assert [k for k, v in spanish.items() if not v] == []
+
+
+def test_the_compiled_catalog_matches_the_po_file() -> None:
+    import gettext
+
+    from babel.messages.pofile import read_po
+
+    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
+    for message in read_po((CATALOG / "messages.po").open("rb")):
+        if message.id and isinstance(message.id, str):
+            assert compiled.gettext(message.id) == message.string, (
+                "recompile: pybabel compile -d crm_contacts/desk/translations"
+            )
+
+
+def test_contacts_without_the_desk_does_not_import_flask() -> None:
+    code = "import sys, crm_contacts.plugin, crm_contacts.desk, crm_contacts.api; print('flask' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
