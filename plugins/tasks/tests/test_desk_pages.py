@@ -1,0 +1,311 @@
+"""The tasks pages of the staff web app (crm-desk): my to-do, the home widget, a task, the contact panel, the team view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_core.testing import statements
+
+pytest.importorskip("crm_desk")
+
+from crm_desk.testing import DeskClient  # noqa: E402
+
+PASSWORD = "Correct-horse-42!"
+UTC = dt.UTC
+# the test clock starts on Monday 2026-01-05 at 09:00 UTC (10:00 in Madrid)
+NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(crm_factory: Callable[..., Any]) -> Any:
+    """Desk, contacts and tasks; ana and bea sell (own scope, team north), marta manages, all in Madrid time."""
+    crm = crm_factory(
+        plugins=["desk", "contacts", "tasks"],
+        settings={"desk": {"base_url": "https://crm.example.com"}},
+        core={"secret": "tasks-desk-secret-0123456789-0123456789"},
+        mail={"sender": "CRM <crm@example.com>"},
+    )
+    crm.authz.teams.add("north")
+    users = crm.authz.users
+    for name, role in (("ana", "sales"), ("bea", "sales"), ("marta", "manager")):
+        users.add(
+            name,
+            display_name=name.title(),
+            email=f"{name}@example.com",
+            roles=[role],
+            teams=["north"],
+            timezone="Europe/Madrid",
+            password=PASSWORD,
+        )
+    return crm
+
+
+def desk_as(crm: Any, name: str) -> DeskClient:
+    desk = DeskClient(crm)
+    assert desk.sign_in(name, PASSWORD).status_code == 302
+    return desk
+
+
+def add(crm: Any, title: str, assignee: str = "ana", due: dt.datetime | None = None, **kwargs: Any) -> Any:
+    return crm.plugin("tasks").add(title, assignee=assignee, due=due, **kwargs)
+
+
+def group(html: str, name: str) -> str:
+    """The text of one group's card on the to-do page ('' when the group is not shown)."""
+    found = re.search(rf'id="group-{name}">(.*?)</section>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def test_the_nav_entry_and_a_seller_sees_only_their_tasks(app: Any) -> None:
+    add(app, "Call Eva back", due=NOW + dt.timedelta(hours=2))
+    add(app, "Bea's own follow-up", assignee="bea", due=NOW + dt.timedelta(hours=2))
+    desk = desk_as(app, "ana")
+    home = desk.get("/").get_data(as_text=True)
+    assert 'href="/tasks/"' in home and ">Tasks<" in home
+    page = desk.get("/tasks/")
+    assert page.status_code == 200
+    assert "Call Eva back" in desk.text and "Bea&#39;s own follow-up" not in desk.text
+    assert "Team tasks" not in desk.text  # a seller's scope is their own tasks
+    bea_task = app.plugin("tasks").list(assignee="bea")[0]
+    assert desk.get(f"/tasks/{bea_task.id}").status_code == 403
+    assert desk.get("/tasks/team").status_code == 403
+
+
+def test_groups_overdue_today_this_week_later_in_the_users_time_zone(app: Any, crm_clock: Any) -> None:
+    crm_clock.set(NOW)
+    add(app, "Overdue one", due=NOW - dt.timedelta(hours=1))
+    add(app, "Later today", due=dt.datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
+    # 23:30 UTC is 00:30 on Tuesday in Madrid: not today for ana
+    add(app, "Just after midnight in Madrid", due=dt.datetime(2026, 1, 5, 23, 30, tzinfo=UTC))
+    add(app, "Thursday", due=dt.datetime(2026, 1, 8, 10, 0, tzinfo=UTC))
+    add(app, "Next week", due=dt.datetime(2026, 1, 12, 10, 0, tzinfo=UTC))
+    add(app, "Some day", priority="high")
+    desk = desk_as(app, "ana")
+    html = desk.get("/tasks/").get_data(as_text=True)
+    assert "Overdue one" in group(html, "overdue") and "Later today" not in group(html, "overdue")
+    assert "Later today" in group(html, "today")
+    assert "Just after midnight in Madrid" not in group(html, "today")
+    assert "Just after midnight in Madrid" in group(html, "this_week") and "Thursday" in group(html, "this_week")
+    assert "Next week" in group(html, "later") and "Some day" in group(html, "later")
+    assert "badge-warning" in group(html, "later")  # the high priority
+    crm_clock.set(dt.datetime(2026, 1, 5, 23, 10, tzinfo=UTC))  # 00:10 on Tuesday in Madrid
+    desk = desk_as(app, "ana")  # the idle session ended meanwhile
+    html = desk.get("/tasks/").get_data(as_text=True)
+    assert "Later today" in group(html, "overdue")
+    assert "Just after midnight in Madrid" in group(html, "today")
+
+
+def test_mark_done_with_csrf_and_refused_without(app: Any) -> None:
+    task = add(app, "Send the offer", due=NOW + dt.timedelta(hours=1))
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/")
+    assert desk.post(f"/tasks/{task.id}/done", csrf=False).status_code == 403
+    assert app.plugin("tasks").get(task.id).status == "open"
+    answer = desk.post(f"/tasks/{task.id}/done", {"next": "/tasks/"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/tasks/"
+    assert app.plugin("tasks").get(task.id).status == "done"
+    assert "Done: Send the offer" in desk.get("/tasks/").get_data(as_text=True)
+    assert "Send the offer" not in group(desk.text, "today")
+
+
+def test_mark_done_inline_with_htmx_then_undo(app: Any) -> None:
+    task = add(app, "Inline task", due=NOW + dt.timedelta(hours=1))
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/")
+    token = desk.csrf()
+    row = desk.client.post(f"/tasks/{task.id}/done", headers={"HX-Request": "true", "X-CSRF-Token": token})
+    html = row.get_data(as_text=True)
+    assert row.status_code == 200 and html.lstrip().startswith(f'<tr id="task-{task.id}"')
+    assert "<html" not in html and "Undo" in html
+    assert app.plugin("tasks").get(task.id).status == "done"
+    back = desk.client.post(f"/tasks/{task.id}/reopen", headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert "Mark done" in back.get_data(as_text=True)
+    assert app.plugin("tasks").get(task.id).status == "open"
+
+
+def test_ticking_a_checklist_item(app: Any) -> None:
+    task = add(app, "Visit", checklist=["Bring the catalogue", "Take photos"])
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    assert "Bring the catalogue" in desk.text and 'id="check-1"' in desk.text
+    assert desk.post(f"/tasks/{task.id}/check/1", csrf=False).status_code == 403
+    assert desk.post(f"/tasks/{task.id}/check/1").status_code == 303
+    assert app.plugin("tasks").get(task.id).checklist[0].done
+    token = desk.csrf()
+    untick = desk.client.post(
+        f"/tasks/{task.id}/check/1", data={"undo": "1"}, headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert untick.get_data(as_text=True).lstrip().startswith('<li id="check-1">')
+    assert not app.plugin("tasks").get(task.id).checklist[0].done
+
+
+def test_answering_a_call_question(app: Any) -> None:
+    task = add(app, "Call Eva", kind="call", questions=["Is she happy with the service?", "Budget?"])
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    assert "Is she happy with the service?" in desk.text
+    empty = desk.post(f"/tasks/{task.id}/answer/1", {"answer": "  "})
+    assert empty.status_code == 400 and "Write the answer before saving it." in desk.text
+    assert 'aria-describedby="f-answer1-note"' in desk.text
+    assert desk.post(f"/tasks/{task.id}/answer/1", {"answer": "Very"}).status_code == 303
+    assert app.plugin("tasks").get(task.id).questions[0].answer == "Very"
+    token = desk.csrf()
+    inline = desk.client.post(
+        f"/tasks/{task.id}/answer/2", data={"answer": "10k"}, headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+    html = inline.get_data(as_text=True)
+    assert html.lstrip().startswith('<li id="question-2">') and "Answer saved." in html
+    assert app.plugin("tasks").get(task.id).questions[1].answer == "10k"
+
+
+def test_reassigning_outside_ones_scope_is_refused_beside_the_field(app: Any) -> None:
+    task = add(app, "Hand over")
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    refused = desk.post(f"/tasks/{task.id}/assign", {"assignee": "bea"})
+    assert refused.status_code == 400
+    assert "You may not give tasks to bea" in desk.text and 'id="f-assignee-note"' in desk.text
+    assert app.plugin("tasks").get(task.id).assignee == "ana"
+    manager = desk_as(app, "marta")
+    manager.get(f"/tasks/{task.id}")
+    assert manager.post(f"/tasks/{task.id}/assign", {"assignee": "bea"}).status_code == 303
+    assert app.plugin("tasks").get(task.id).assignee == "bea"
+
+
+def test_changing_the_due_time_in_the_users_zone_and_a_bad_one(app: Any) -> None:
+    task = add(app, "Move me")
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    assert desk.post(f"/tasks/{task.id}/due", {"due": "next blue moon"}).status_code == 400
+    assert 'id="f-due-note"' in desk.text and "next blue moon" in desk.text
+    assert desk.post(f"/tasks/{task.id}/due", {"due": "2026-01-07 10:00"}).status_code == 303
+    assert app.plugin("tasks").get(task.id).due_at == dt.datetime(2026, 1, 7, 9, 0, tzinfo=UTC)  # 10:00 in Madrid
+
+
+def test_cancel_with_a_reason(app: Any) -> None:
+    task = add(app, "Not needed")
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    assert desk.post(f"/tasks/{task.id}/cancel", {"reason": "the customer left"}).status_code == 303
+    info = app.plugin("tasks").get(task.id)
+    assert info.status == "cancelled" and "the customer left" in info.description
+
+
+def test_my_day_widget_on_home(app: Any) -> None:
+    contact = app.plugin("contacts").create(first_name="Eva", last_name="Luna", owner="ana")
+    add(app, "Overdue call", due=NOW - dt.timedelta(days=1), contact_id=contact.id)
+    add(app, "Today's visit", due=NOW + dt.timedelta(hours=3))
+    add(app, "Friday's report", due=NOW + dt.timedelta(days=4))
+    desk = desk_as(app, "ana")
+    html = desk.get("/").get_data(as_text=True)
+    widget = re.search(r'id="widget-my_day">(.*?)</section>', html, re.S)
+    assert widget is not None
+    assert "Overdue call" in widget.group(1) and "Eva Luna" in widget.group(1)
+    assert "Today&#39;s visit" in widget.group(1) and "Friday" not in widget.group(1)
+
+
+def test_the_contact_panel_lists_the_contacts_open_tasks(app: Any) -> None:
+    contact = app.plugin("contacts").create(first_name="Eva", owner="ana")
+    add(app, "About Eva", contact_id=contact.id)
+    add(app, "Someone else's", contact_id=None)
+    desk = desk_as(app, "ana")
+    flask_app = desk.app
+    with flask_app.test_request_context("/"):
+        import flask
+
+        flask.g.user = app.authz.users.get("ana")
+        with app.as_user(flask.g.user):
+            html = str(flask.render_template_string('{% import "desk/macros.html" as ui %}{{ ui.contact_panels(7) }}'))
+            own = str(
+                flask.render_template_string(
+                    '{% import "desk/macros.html" as ui %}{{ ui.contact_panels(cid) }}', cid=contact.id
+                )
+            )
+    assert "No open tasks about this contact." in html
+    assert "About Eva" in own and "Someone else" not in own
+
+
+def test_a_manager_sees_the_team_view(app: Any) -> None:
+    add(app, "Ana's task", due=NOW + dt.timedelta(hours=1))
+    add(app, "Bea's task", assignee="bea", due=NOW + dt.timedelta(days=20))
+    desk = desk_as(app, "marta")
+    desk.get("/tasks/")
+    assert "Team tasks" in desk.text
+    html = desk.get("/tasks/team").get_data(as_text=True)
+    assert "Ana&#39;s task" in group(html, "today") and "Bea&#39;s task" in group(html, "later")
+    assert desk.get("/tasks/team?team=south").status_code == 404
+
+
+def test_spanish_pages(app: Any) -> None:
+    add(app, "Llamar", due=NOW - dt.timedelta(hours=1))
+    desk = desk_as(app, "ana")
+    desk.get("/")
+    desk.post("/language", {"language": "es", "next": "/tasks/"})
+    html = desk.get("/tasks/").get_data(as_text=True)
+    assert "Mis tareas" in html and "Vencidas" in html and ">Tareas<" in html
+
+
+def test_the_to_do_pages_statements_do_not_grow_with_its_tasks(app: Any) -> None:
+    contacts = app.plugin("contacts")
+
+    def count() -> int:
+        with statements(app) as sql:
+            assert desk.get("/tasks/").status_code == 200
+        return len(sql)
+
+    desk = desk_as(app, "ana")
+    for n in range(2):
+        add(
+            app,
+            f"Task {n}",
+            due=NOW + dt.timedelta(days=n),
+            contact_id=contacts.create(first_name=f"C{n}", owner="ana").id,
+        )
+    few = count()
+    for n in range(2, 30):
+        add(
+            app,
+            f"Task {n}",
+            due=NOW + dt.timedelta(days=n),
+            contact_id=contacts.create(first_name=f"C{n}", owner="ana").id,
+        )
+    many = count()
+    assert "Task 29" in desk.text and "C29" in desk.text
+    assert many == few, f"{few} statements for 2 tasks, {many} for 30"
+
+
+PLUGIN = Path(__file__).resolve().parent.parent
+CATALOG = PLUGIN / "crm_tasks" / "desk" / "translations" / "es" / "LC_MESSAGES"
+
+
+def test_every_desk_page_string_is_in_the_spanish_catalog(tmp_path: Path) -> None:
+    from babel.messages.pofile import read_po
+
+    pot = tmp_path / "messages.pot"
+    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
+    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
+    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
+    spanish = {m.id: m for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
+    assert extracted - set(spanish) == set(), "run pybabel extract and update (see babel.cfg), then translate"
+    assert [k for k, m in spanish.items() if not m.string or m.fuzzy] == []
+
+
+def test_the_compiled_catalog_matches_the_po_file() -> None:
+    import gettext
+
+    from babel.messages.pofile import read_po
+
+    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
+    for message in read_po((CATALOG / "messages.po").open("rb")):
+        if message.id and isinstance(message.id, str):
+            assert compiled.gettext(message.id) == message.string, (
+                "recompile: pybabel compile -d crm_tasks/desk/translations"
+            )
