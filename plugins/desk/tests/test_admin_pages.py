@@ -289,3 +289,11 @@ def test_a_manager_with_token_rights_cannot_make_a_token_for_an_admin(desk_app: 
     assert 'id="f-user-note"' in web.text and "may not manage" in web.text
     assert crm.authz.tokens.list() == []
     assert web.post("/admin/tokens/new", {"user": "ana", "name": "fine"}).status_code == 200
+
+
+def test_the_administration_speaks_spanish(admin: DeskClient) -> None:
+    admin.get("/")
+    admin.post("/language", {"language": "es", "next": "/"})
+    text = admin.get("/admin/users").get_data(as_text=True)
+    assert "Administración" in text and "Añadir un usuario" in text and "Último acceso" in text
+    assert "Permisos por rol" in admin.get("/admin/roles").get_data(as_text=True)
