@@ -138,7 +138,13 @@ def test_a_bad_user_name_is_shown_beside_the_field_and_the_form_keeps_what_was_t
     admin.get("/admin/users/new")
     answer = admin.post(
         "/admin/users/new",
-        {"name": "bad name!", "display_name": "Kept Name", "email": "kept@example.com", "roles": "sales", "access": "link"},
+        {
+            "name": "bad name!",
+            "display_name": "Kept Name",
+            "email": "kept@example.com",
+            "roles": "sales",
+            "access": "link",
+        },
     )
     assert answer.status_code == 400
     text = admin.text
@@ -238,7 +244,9 @@ def test_custom_roles_are_made_edited_and_removed_built_in_ones_are_read_only(ad
     assert admin.post("/admin/roles/new", {"name": "auditor", "permissions": "admin.audit"}).status_code == 302
     assert admin.crm.authz.roles.get("auditor").permissions == ("admin.audit",)
     admin.get("/admin/roles/auditor")
-    answer = admin.post("/admin/roles/auditor", {"description": "Reads", "permissions": ["admin.audit", "admin.tokens"]})
+    answer = admin.post(
+        "/admin/roles/auditor", {"description": "Reads", "permissions": ["admin.audit", "admin.tokens"]}
+    )
     assert answer.status_code == 302
     role = admin.crm.authz.roles.get("auditor")
     assert (role.description, set(role.permissions)) == ("Reads", {"admin.audit", "admin.tokens"})

@@ -163,7 +163,10 @@ def user_new() -> Any:
                 errors[_field_of(str(exc), _USER_FIELDS)] = str(exc)
         if not errors:
             if form["access"] != "password" and _send_link(form["name"]):
-                flask.flash(_("User %(name)s is added; a link to choose a password is on its way.", name=form["name"]), "success")
+                flask.flash(
+                    _("User %(name)s is added; a link to choose a password is on its way.", name=form["name"]),
+                    "success",
+                )
             else:
                 flask.flash(_("User %(name)s is added.", name=form["name"]), "success")
             return flask.redirect(flask.url_for("admin.user_edit", name=form["name"]))
@@ -231,7 +234,9 @@ def _user_action(name: str, action: str) -> Any:
         else:
             crm.authz.require_over("admin.users", user)
             if _send_link(user.name):
-                flask.flash(_("A link to choose a new password is on its way to %(email)s.", email=user.email), "success")
+                flask.flash(
+                    _("A link to choose a new password is on its way to %(email)s.", email=user.email), "success"
+                )
             else:
                 flask.flash(
                     _("No link was sent: the user is disabled, or was sent three links within the hour."), "error"
@@ -266,7 +271,10 @@ def teams() -> Any:
     form = {"name": "", "description": ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {"name": request.form.get("name", "").strip(), "description": request.form.get("description", "").strip()}
+        form = {
+            "name": request.form.get("name", "").strip(),
+            "description": request.form.get("description", "").strip(),
+        }
         try:
             crm.authz.teams.add(form["name"], form["description"])
         except ValidationError as exc:
@@ -381,7 +389,10 @@ def role_new() -> Any:
         else:
             try:
                 warnings = g.crm.authz.roles.add(
-                    form["name"], description=form["description"], permissions=form["permissions"], scopes=form["scopes"]
+                    form["name"],
+                    description=form["description"],
+                    permissions=form["permissions"],
+                    scopes=form["scopes"],
                 )
             except ValidationError as exc:
                 errors[_field_of(str(exc).split(": ", 1)[-1], _ROLE_FIELDS)] = str(exc)
@@ -481,7 +492,9 @@ def token_new() -> Any:
             except (PermissionDenied, UserDisabledError) as exc:
                 errors["user" if "scopes" not in str(exc) and "cannot have" not in str(exc) else "scopes"] = str(exc)
             except ValidationError as exc:
-                errors[_field_of(str(exc), {"scope": "scopes", "permission": "scopes", "life": "days", "name": "name"})] = str(exc)
+                errors[
+                    _field_of(str(exc), {"scope": "scopes", "permission": "scopes", "life": "days", "name": "name"})
+                ] = str(exc)
             else:
                 return page("desk/admin/token_made.html", made=made)
     users = [u.name for u in crm.authz.users.list(include_disabled=False)]
@@ -498,4 +511,3 @@ def token_revoke(prefix: str) -> Any:
         flask.flash(_("Token %(prefix)s is revoked.", prefix=token.prefix), "success")
         return flask.redirect(flask.url_for("admin.tokens"))
     return page("desk/admin/token_revoke.html", token=token)
-
