@@ -305,3 +305,15 @@ def test_the_administration_speaks_spanish(admin: DeskClient) -> None:
     text = admin.get("/admin/users").get_data(as_text=True)
     assert "Administración" in text and "Añadir un usuario" in text and "Último acceso" in text
     assert "Permisos por rol" in admin.get("/admin/roles").get_data(as_text=True)
+
+
+def test_a_visitor_is_sent_to_sign_in_and_unknown_names_are_404(admin_app: Any, admin: DeskClient) -> None:
+    visitor = DeskClient(admin_app)
+    assert visitor.get("/admin/users").headers["Location"].startswith("/signin?next=/admin/users")
+    for url in (
+        "/admin/users/nobody",
+        "/admin/teams/nowhere",
+        "/admin/roles/no-such-role",
+        "/admin/tokens/zzzz/revoke",
+    ):
+        assert admin.get(url).status_code == 404, url

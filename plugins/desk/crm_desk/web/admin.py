@@ -408,7 +408,10 @@ def role_edit(name: str) -> Any:
     """A custom role's description, permissions and scopes; built-in and configured roles are shown read-only."""
     _require("admin.roles")
     crm = g.crm
-    role = crm.authz.roles.get(name)
+    try:
+        role = crm.authz.roles.get(name)
+    except ValidationError:  # the kernel's answer for an unknown role name
+        flask.abort(404)
     form: dict[str, Any] = {
         "name": role.name,
         "description": role.description,
