@@ -80,13 +80,14 @@ def create_app(crm: CRM, *, prefix: str = "", name: str = "crm_desk") -> Flask:
 
 def _register_pages(app: Flask, contributions: Contributions, plugin_templates: dict[str, jinja2.BaseLoader]) -> None:
     from crm_core.errors import PluginError
-    from crm_desk.web import account, auth, home
+    from crm_desk.web import account, admin, auth, home
 
     blueprint = flask.Blueprint("desk", __name__)
     auth.register(blueprint)
     account.register(blueprint)
     home.register(blueprint)
     app.register_blueprint(blueprint)
+    admin.register(app)
     for plugin, pages in contributions.pages:
         if pages.templates is not None:
             plugin_templates[plugin] = jinja2.FileSystemLoader(str(pages.templates))
