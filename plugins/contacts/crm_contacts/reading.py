@@ -1,7 +1,9 @@
-"""Reading whole contacts: :func:`read_records`, a fixed number of queries per 900 ids.
+"""Reading whole contacts: :func:`read_records`, three queries per 900 ids.
 
 Every read of a contact (the API's ``GET /contacts/{id}``, a card, a page of
-a list) comes here, so its seven queries are :class:`~crm_core.statements.Statement`
+a list) comes here: the contact rows, then its e-mails, phones, addresses,
+tags and custom fields in one ``UNION ALL`` (and the organizations' names
+when there are any). They are :class:`~crm_core.statements.Statement`
 objects: peewee builds their SQL once per dialect and shape, not per call.
 """
 
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from peewee import SQL, Case
 
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.records import Address, ContactRecord, Email, Phone
@@ -62,56 +66,70 @@ _CONTACTS = Statement(
     lambda ids: Contact.select(*[_column(n) for n in _CONTACT_FIELDS]).where(Contact.id.in_(ids)),
     pad_lists=True,
 )
-_EMAILS = Statement(
-    "contacts.records.emails",
-    lambda ids: (
-        ContactEmail.select(
-            ContactEmail.contact,
-            ContactEmail.address,
-            ContactEmail.kind,
-            ContactEmail.is_primary,
-            ContactEmail.verified,
+
+
+def _flag(field: Any) -> Any:
+    """A boolean column as 1 or 0 on every backend (a UNION's column has one type)."""
+    return Case(None, [(field, SQL("1"))], SQL("0"))
+
+
+_NULL = SQL("NULL")
+
+
+def _children(emails: Any, phones: Any, addresses: Any, tags: Any, custom: Any) -> Any:
+    """A contact's e-mails, phones, addresses, tags and custom fields in one round trip.
+
+    Each row is ``(kind, contact_id, id, t1 … t7, flag1, flag2)``: ``e`` address,
+    kind, primary, verified; ``p`` number, kind, extension, primary,
+    verified; ``a`` kind, street, extra, city, postal code, region,
+    country, primary; ``t`` tag; ``c`` key, value.
+    """
+    E, P, A, T, C = ContactEmail, ContactPhone, ContactAddress, ContactTag, ContactCustomField
+    pad = [_NULL] * 5
+    return (
+        E.select(SQL("'e'"), E.contact, E.id, E.address, E.kind, *pad, _flag(E.is_primary), _flag(E.verified))
+        .where(E.contact.in_(emails))
+        .union_all(
+            P.select(
+                SQL("'p'"),
+                P.contact,
+                P.id,
+                P.number,
+                P.kind,
+                P.extension,
+                *pad[:4],
+                _flag(P.is_primary),
+                _flag(P.verified),
+            ).where(P.contact.in_(phones))
         )
-        .where(ContactEmail.contact.in_(ids))
-        .order_by(ContactEmail.id)
-    ),
-    pad_lists=True,
-)
-_PHONES = Statement(
-    "contacts.records.phones",
-    lambda ids: (
-        ContactPhone.select(
-            ContactPhone.contact,
-            ContactPhone.number,
-            ContactPhone.kind,
-            ContactPhone.is_primary,
-            ContactPhone.extension,
-            ContactPhone.verified,
+        .union_all(
+            A.select(
+                SQL("'a'"),
+                A.contact,
+                A.id,
+                A.kind,
+                A.street,
+                A.extra,
+                A.city,
+                A.postal_code,
+                A.region,
+                A.country,
+                _flag(A.is_primary),
+                _NULL,
+            ).where(A.contact.in_(addresses))
         )
-        .where(ContactPhone.contact.in_(ids))
-        .order_by(ContactPhone.id)
-    ),
-    pad_lists=True,
-)
-_ADDRESSES = Statement(
-    "contacts.records.addresses",
-    lambda ids: (
-        ContactAddress.select(
-            ContactAddress.contact,
-            ContactAddress.kind,
-            ContactAddress.street,
-            ContactAddress.extra,
-            ContactAddress.city,
-            ContactAddress.postal_code,
-            ContactAddress.region,
-            ContactAddress.country,
-            ContactAddress.is_primary,
+        .union_all(T.select(SQL("'t'"), T.contact, T.id, T.tag, *pad, _NULL, _NULL, _NULL).where(T.contact.in_(tags)))
+        .union_all(
+            C.select(SQL("'c'"), C.contact, C.id, C.key, C.value, *pad[:4], _NULL, _NULL, _NULL).where(
+                C.contact.in_(custom)
+            )
         )
-        .where(ContactAddress.contact.in_(ids))
-        .order_by(ContactAddress.id)
-    ),
-    pad_lists=True,
-)
+    )
+
+
+_CHILDREN = Statement("contacts.records.children", _children, pad_lists=True)
+
+
 _TAGS = Statement(
     "contacts.records.tags",
     lambda ids: (
@@ -145,20 +163,24 @@ def read_records(ids: Sequence[int]) -> dict[int, ContactRecord]:
         if not rows:
             continue
         emails: dict[int, list[Email]] = {}
-        for contact_id, address, kind, primary, verified in _EMAILS.rows(part):
-            emails.setdefault(contact_id, []).append(Email(address, kind, primary, bool(verified)))
         phones: dict[int, list[Phone]] = {}
-        for contact_id, number, kind, primary, extension, verified in _PHONES.rows(part):
-            phones.setdefault(contact_id, []).append(Phone(number, kind, primary, extension, bool(verified)))
         addresses: dict[int, list[Address]] = {}
-        for contact_id, *fields in _ADDRESSES.rows(part):
-            addresses.setdefault(contact_id, []).append(Address(*fields))
         tags: dict[int, list[str]] = {}
-        for contact_id, tag in _TAGS.rows(part):
-            tags.setdefault(contact_id, []).append(tag)
         custom: dict[int, dict[str, str]] = {}
-        for contact_id, key, value in _CUSTOM.rows(part):
-            custom.setdefault(contact_id, {})[key] = value
+        # one query for the five tables; each table's rows in the order they were added (tags and keys sorted)
+        for kind, contact_id, _, t1, t2, t3, t4, t5, t6, t7, flag1, flag2 in sorted(
+            _CHILDREN.rows(part, part, part, part, part), key=lambda r: (r[0], r[1], r[3] if r[0] in "tc" else r[2])
+        ):
+            if kind == "e":
+                emails.setdefault(contact_id, []).append(Email(t1, t2, bool(flag1), bool(flag2)))
+            elif kind == "p":
+                phones.setdefault(contact_id, []).append(Phone(t1, t2, bool(flag1), t3, bool(flag2)))
+            elif kind == "a":
+                addresses.setdefault(contact_id, []).append(Address(t1, t2, t3, t4, t5, t6, t7, bool(flag1)))
+            elif kind == "t":
+                tags.setdefault(contact_id, []).append(t1)
+            else:
+                custom.setdefault(contact_id, {})[t1] = t2
         org_ids = sorted({r["organization_id"] for r in rows if r["organization_id"]})
         orgs: dict[int, str] = dict(_NAMES.rows(org_ids)) if org_ids else {}  # type: ignore[arg-type]
         for r in rows:
