@@ -203,6 +203,8 @@ class ContactPage:
     limit: int
     #: where the next page starts, ``None`` on the last page: pass it as ``search(after=...)`` (keyset paging, since 1.3)
     after: tuple[str, int] | None = None
+    #: false when ``total`` is a lower bound: the matches were counted only so far (``search(count=...)``, since 1.3)
+    total_exact: bool = True
 
     @property
     def has_more(self) -> bool:

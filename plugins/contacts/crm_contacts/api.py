@@ -163,6 +163,7 @@ class ContactsAPI:
         include_deleted: bool = False,
         after: Sequence[Any] | None = None,
         sort: str = "name",
+        count: bool | int = True,
         **filters: Any,
     ) -> SearchPage:
         """Contacts in the user's scope matching every filter (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
@@ -171,7 +172,9 @@ class ContactsAPI:
         ``region``, ``country``, ``created`` or ``updated``; ``-`` before it
         for descending (``-updated``: the latest changed first). In the order
         by name, pass a page's ``after`` to read the next one by position
-        (keyset paging) rather than by ``offset``.
+        (keyset paging) rather than by ``offset``. ``count``: ``True``
+        counts every match for ``total``, ``False`` none, a number up to that
+        many (``total_exact`` says whether ``total`` is a lower bound).
         """
         visible = self._visible()
         return self._book.search(
@@ -182,6 +185,7 @@ class ContactsAPI:
             visible=visible,
             after=after,
             sort=sort,
+            count=count,
             **filters,
         )
 

@@ -273,6 +273,7 @@ class AddressBook:
         visible: Any = None,
         after: Sequence[Any] | None = None,
         sort: str = "name",
+        count: bool | int = True,
         **filters: Any,
     ) -> SearchPage:
         """Contacts matching every filter given (see :data:`crm_contacts.filters.FILTERS`), a page at a time.
@@ -286,8 +287,15 @@ class AddressBook:
         (keyset paging: stable while contacts are added or removed, and as
         fast on the last page as on the first); ``offset`` then skips
         nothing and only says how many matches came before, as the caller
-        counted them.
+        counted them. ``count`` says how hard to count the matches for
+        ``total``: ``True`` every one; ``False`` none (``total`` is then the
+        rows up to this page, one more when another page follows); a number
+        ``n``: up to ``n`` (on a large book, "10,000+" rather than a count of
+        every row). ``total_exact`` is false when ``total`` is such a lower
+        bound.
         """
+        if not isinstance(count, bool) and (not isinstance(count, int) or count < 1):
+            raise ValidationError(f"count must be true, false or a number of matches from 1 up, not {count!r:.40}")
         for name, value, low, high in (("limit", limit, 1, MAX_PAGE), ("offset", offset, 0, MAX_ID)):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValidationError(f"paging: {name} must be a whole number from {low} to {high}, not {value!r:.40}")
@@ -316,13 +324,25 @@ class AddressBook:
             more = len(rows) > limit
             rows = rows[:limit]
             ids = [r[0] for r in rows]
-            # a first page that is not full holds every match: no COUNT needed
-            first = offset == 0 and position is None
-            total = len(ids) if first and len(ids) < limit else base.count()
+            total, exact = self._total(base, offset + len(ids), more, offset == 0 and position is None, count)
             cards = self.cards(ids)
         # the next page's position, in the order by name only (keyset paging follows name key and id)
         following = (rows[-1][1], rows[-1][0]) if more and sort == "name" else None
-        return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following)
+        return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following, total_exact=exact)
+
+    @staticmethod
+    def _total(base: Any, seen: int, more: bool, first: bool, count: bool | int) -> tuple[int, bool]:
+        """``(total, exact)`` for a page: counted in SQL as far as ``count`` asks, else known from the page."""
+        if first and not more:
+            return seen, True  # a first page that is not full holds every match: no COUNT needed
+        if count is True:
+            return base.count(), True
+        if not more:
+            return seen, True  # the last page: the rows before it (as the caller counted them) and its own
+        if count is False:
+            return seen + 1, False
+        found = base.limit(count + 1).count()  # a capped count: stops after count + 1 rows
+        return (count, False) if found > count else (found, True)
 
     def iter_ids(
         self,

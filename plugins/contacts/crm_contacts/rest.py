@@ -154,7 +154,13 @@ def _search(crm: Any, request: ApiRequest) -> ApiPage:
     position = {"after": cursor["after"]} if isinstance(cursor, dict) and "after" in cursor else {}
     offset = cursor.get("seen", 0) if position else (cursor if isinstance(cursor, int) else 0)
     found = _contacts(crm).search(
-        text, limit=request.limit, offset=offset, include_deleted=include_deleted, **filters, **position
+        text,
+        limit=request.limit,
+        offset=offset,
+        include_deleted=include_deleted,
+        count=request.count,  # a COUNT of every match only when ?count=true asks for it
+        **filters,
+        **position,
     )
     following = None
     if found.after is not None:

@@ -267,3 +267,20 @@ def test_keyset_paging_refuses_a_bad_position(book):
     for bad in (("ana",), ("ana", "1"), [1, 2], ("ana", 0), "ana"):
         with pytest.raises(ValidationError, match="after must be the 'after' of a page"):
             book.search(limit=2, after=bad)
+
+
+def test_search_counts_as_far_as_asked(book):
+    for n in range(12):
+        book.create(first_name="Cuenta", last_name=f"Persona{n:02}", region="east")
+    exact = book.search(region="east", limit=5)
+    assert (exact.total, exact.total_exact) == (12, True)
+    capped = book.search(region="east", limit=5, count=8)
+    assert (capped.total, capped.total_exact) == (8, False) and len(capped.cards) == 5
+    roomy = book.search(region="east", limit=5, count=100)
+    assert (roomy.total, roomy.total_exact) == (12, True)
+    uncounted = book.search(region="east", limit=5, count=False)
+    assert (uncounted.total, uncounted.total_exact) == (6, False)  # the rows seen and one more: a lower bound
+    last = book.search(region="east", limit=5, offset=10, count=False)
+    assert (last.total, last.total_exact) == (12, True)
+    with pytest.raises(ValidationError, match="count must be true, false or a number"):
+        book.search(region="east", count=0)
