@@ -141,26 +141,49 @@ def assert_no_schema_drift(app: CRM) -> None:
         )
 
 
+class _CountingCursor:
+    """A driver cursor that records the SQL of each ``execute`` and ``executemany`` (one entry each)."""
+
+    def __init__(self, cursor: Any, seen: list[str]) -> None:
+        self._cursor = cursor
+        self._seen = seen
+
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql.decode() if isinstance(sql, bytes) else str(sql))
+        return self._cursor.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql.decode() if isinstance(sql, bytes) else str(sql))
+        return self._cursor.executemany(sql, *args, **kwargs)
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
 @contextlib.contextmanager
 def statements(app: CRM) -> Iterator[list[str]]:
     """Collect the SQL text of every statement ``app``'s database runs in the block.
 
-    For tests that bound the statements of a call or a page, a count that
-    does not depend on the machine: ``assert len(sql) <= 8``.
+    Every statement the driver is given counts: peewee's queries, raw SQL,
+    savepoints, and bulk inserts (one entry per ``executemany`` or page of
+    rows). For tests that bound the statements of a call or a page, a count
+    that does not depend on the machine: ``assert len(sql) <= 8``.
     """
     seen: list[str] = []
     database = app.database
-    run: Any = database.execute_sql
+    open_cursor: Any = database.cursor
 
-    def counting(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        seen.append(sql)
-        return run(sql, params, *args, **kwargs)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        return _CountingCursor(open_cursor(*args, **kwargs), seen)
 
-    database.execute_sql = counting  # type: ignore[method-assign]
+    database.cursor = counting  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        del database.execute_sql
+        del database.cursor
 
 
 def pytest_configure(config: pytest.Config) -> None:

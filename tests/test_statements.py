@@ -66,4 +66,13 @@ def test_the_kit_counts_statements_and_restores_the_database(crm_factory):
         crm.database.execute_sql("SELECT 1")
         crm.database.execute_sql("SELECT 2")
     assert sql == ["SELECT 1", "SELECT 2"]
-    assert "execute_sql" not in vars(crm.database)
+    assert "cursor" not in vars(crm.database)
+
+
+def test_the_kit_counts_bulk_inserts_and_savepoints_too(crm_factory):
+    from crm_core.storage import bulk_insert
+
+    crm = crm_factory()
+    with statements(crm) as sql, crm.transaction():
+        bulk_insert("crm_lock", ("name",), [("a",), ("b",)])
+    assert any(s.startswith("INSERT INTO") for s in sql) and any("SAVEPOINT" in s for s in sql), sql

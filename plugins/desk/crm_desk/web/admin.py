@@ -68,7 +68,8 @@ def register(app: flask.Flask) -> None:
 
     @app.context_processor
     def _admin_sections() -> dict[str, Any]:
-        return {"admin_sections": sections(g.crm) if g.get("user") is not None else []}
+        # the app's CRM, not g.crm: a template rendered outside a request of the desk (a panel, a mail) has no g.crm
+        return {"admin_sections": sections(app.extensions["crm"]) if g.get("user") is not None else []}
 
 
 def _allowed() -> None:
