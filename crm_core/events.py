@@ -33,7 +33,7 @@ import attrs
 from crm_core import rows as typed_rows
 from crm_core.clock import naive_utc
 from crm_core.errors import EventError
-from crm_core.storage import bulk_insert, dialect
+from crm_core.storage import atomic_block, bulk_insert, dialect
 
 if TYPE_CHECKING:
     import peewee
@@ -297,7 +297,8 @@ class EventBus:
         rows = ((eid, t, naive_utc(at), p) for eid, t, at, p in itertools.chain((first,), prepared))
         with app.activate():
             caller = _outermost_transaction(database)
-            with database.atomic():
+            # inside the caller's transaction no savepoint: a failure here fails that transaction anyway
+            with atomic_block(database):
                 self._lock_outbox(caller)
                 count = bulk_insert(
                     OutboxEvent._meta.table_name,

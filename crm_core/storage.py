@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Model",
     "UTCDateTimeField",
+    "atomic_block",
     "batched",
     "bulk_insert",
     "check_writable",
@@ -257,6 +259,19 @@ def check_writable(database: peewee.Database) -> None:
         txn.rollback()
 
 
+def atomic_block(database: peewee.Database) -> contextlib.AbstractContextManager[Any]:
+    """A transaction when none is open; inside one, nothing more: the caller's transaction is the unit.
+
+    For a step that needs no savepoint of its own (one statement, or steps
+    whose failure fails the caller's transaction anyway), where
+    ``database.atomic()`` would add a SAVEPOINT and its RELEASE that protect
+    nothing.
+    """
+    if database.in_transaction():
+        return contextlib.nullcontext()
+    return database.atomic()
+
+
 def bulk_insert(
     table: type[peewee.Model] | str,
     columns: Sequence[str],
@@ -271,7 +286,10 @@ def bulk_insert(
     (``executemany`` on SQLite, multi-row ``VALUES`` pages on PostgreSQL and
     MySQL, sized to stay under the server's parameter limit). ``rows`` may be
     any iterable, consumed ``batch_size`` rows at a time, so memory stays
-    flat. Runs in one transaction (or inside the caller's).
+    flat. Runs in one transaction, or inside the caller's in a savepoint
+    (so that a caller that catches the error keeps none of the rows), except
+    for one row: a single statement is all or nothing by itself, and no rows
+    run no statement at all.
 
     Given a model, ``columns`` are its fields' names (or column names) and
     each value goes through its field's ``db_value``, as ``Model.create``
@@ -282,6 +300,12 @@ def bulk_insert(
     database = database if database is not None else _current().database
     if not columns:
         raise ValueError("bulk_insert needs at least one column")
+    rows = iter(rows)
+    head_rows = list(itertools.islice(rows, 2))
+    if not head_rows:
+        return 0
+    rows = itertools.chain(head_rows, rows)
+    block = atomic_block(database) if len(head_rows) == 1 else database.atomic()
     if isinstance(table, str):
         name = table
     else:
@@ -316,7 +340,7 @@ def bulk_insert(
                     ) from None
             raise
 
-    with database.atomic():
+    with block:
         cursor = typed_rows.cursor(database)
         if kind == "sqlite":
             sql = head + "(" + ", ".join("?" * width) + ")"
