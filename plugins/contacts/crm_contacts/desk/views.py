@@ -173,6 +173,7 @@ def _listing() -> dict[str, Any]:
         "status_labels": {s: _(label) for s, label in STATUS_LABELS.items()},
         "status_tones": STATUS_TONES,
         "can_create": _can("contacts.create"),
+        "can_merge": _can("contacts.merge"),
     }
 
 
@@ -192,8 +193,11 @@ def results() -> Any:
 
 def card(contact_id: int) -> Any:
     """A contact with everything kept about it, its organization and people, lists and the panels of other plugins."""
+    from crm_contacts.desk.merges import merges_of
+
     contact = _read(contact_id)
     api = _api()
+    can_merge = _can("contacts.merge")
     organization = None
     people: list[Any] = []
     if contact.kind == "organization":
@@ -216,6 +220,8 @@ def card(contact_id: int) -> Any:
         statuses=[(s, _(STATUS_LABELS[s])) for s in STATUSES],
         can_edit=_can("contacts.edit"),
         can_delete=_can("contacts.delete"),
+        can_merge=can_merge,
+        merged_here=merges_of(contact) if can_merge else [],
     )
 
 
@@ -392,6 +398,8 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
+    from crm_contacts.desk import merges
+
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
     page.add_url_rule("/results", "results", results)
@@ -401,4 +409,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:contact_id>/status", "status", change_status, methods=["POST"])
     page.add_url_rule("/<int:contact_id>/delete", "delete", delete, methods=["GET", "POST"])
     page.add_url_rule("/<int:contact_id>/restore", "restore", restore, methods=["POST"])
+    page.add_url_rule("/duplicates", "duplicates", merges.duplicates)
+    page.add_url_rule("/merge", "merge", merges.merge, methods=["GET", "POST"])
+    page.add_url_rule("/<int:contact_id>/unmerge", "unmerge", merges.unmerge, methods=["GET", "POST"])
     return page
