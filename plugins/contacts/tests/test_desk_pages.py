@@ -443,6 +443,75 @@ def test_unmerge_from_the_survivors_card_asks_then_undoes(office: Any) -> None:
     assert seller.get(f"/contacts/{twin}/unmerge").status_code == 404  # sam: out of scope
 
 
+# -- the self-service review queue -------------------------------------------------
+
+REVIEW = ("contacts.read", "contacts.edit", "contacts.updates.review")
+
+
+def sent(crm: Any, email: str, changes: dict[str, Any]) -> int:
+    """A customer's change sent through an update link, queued for review; its id."""
+    contacts = crm.plugin("contacts")
+    link = contacts.issue_update_link(contact_id(crm, email))
+    assert contacts.submit_update(link.token, changes).status == "pending"
+    return contacts.pending_updates(contact_id=contact_id(crm, email))[-1].id
+
+
+def test_the_review_queue_shows_the_diff_and_approve_applies_it(office: Any) -> None:
+    with_role(office, "sara", permissions=REVIEW)
+    pending = sent(office, "lucia@acme.example", {"first_name": "Lucy", "phones": ["600 222 333"]})
+    sent(office, "samuel@other.example", {"first_name": "Sam"})
+    desk = signed_in(office, "sara")
+    home = desk.get("/").get_data(as_text=True)
+    assert 'href="/contacts/review"' in home and ">Customer changes<" in home
+    assert desk.get("/contacts/review").status_code == 200
+    text = " ".join(desk.text.split())
+    assert "<del>Lucía</del>" in text and "<ins>Lucy</ins>" in text and "<ins>+34600222333</ins>" in text
+    assert "Samuel" not in text and "Sam<" not in text  # sam's contact: not sara's to review
+    assert desk.post(f"/contacts/review/{pending}/approve", csrf=False).status_code == 403
+    assert office.plugin("contacts").get(contact_id(office, "lucia@acme.example")).first_name == "Lucía"
+    desk.get("/contacts/review")
+    page = desk.post(f"/contacts/review/{pending}/approve", {"note": "checked by phone"})
+    assert page.status_code == 303 and page.headers["Location"].endswith("/contacts/review")
+    record = office.plugin("contacts").get(contact_id(office, "lucia@acme.example"))
+    assert record.first_name == "Lucy" and record.phone == "+34600222333"
+    assert office.plugin("contacts").pending_update(pending).note == "checked by phone"
+    desk.get("/contacts/review")
+    assert "was applied" in desk.text and "No change is waiting for review." in desk.text
+
+
+def test_reject_needs_a_reason_and_keeps_what_was_typed(office: Any) -> None:
+    with_role(office, "sara", permissions=REVIEW)
+    pending = sent(office, "pedro@acme.example", {"last_name": "Ruiz Gil"})
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/review")
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": ""}).status_code == 422
+    assert re.search(rf'id="f-note-{pending}"[^>]*aria-invalid="true"', desk.text)
+    assert "Say why the change is rejected." in desk.text
+    assert office.plugin("contacts").pending_update(pending).status == "pending"
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": "x" * 501}).status_code == 422
+    assert 'value="' + "x" * 501 + '"' in desk.text and "at most 500 characters" in desk.text
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": "not the same person"}).status_code == 303
+    change = office.plugin("contacts").pending_update(pending)
+    assert change.status == "rejected" and change.note == "not the same person" and change.reviewed_by == "sara"
+    assert office.plugin("contacts").get(contact_id(office, "pedro@acme.example")).last_name == "Ruiz"
+
+
+def test_the_review_queue_needs_the_permission_and_another_sellers_change_is_404(office: Any) -> None:
+    with_role(office, "sam", permissions=REVIEW)
+    pending = sent(office, "lucia@acme.example", {"first_name": "Lucy"})
+    seller = signed_in(office, "sara")  # built-in sales: no contacts.updates.review
+    assert 'href="/contacts/review"' not in seller.get("/").get_data(as_text=True)
+    assert seller.get("/contacts/review").status_code == 403
+    assert seller.post(f"/contacts/review/{pending}/approve").status_code == 403
+    other = signed_in(office, "sam")
+    other.get("/contacts/review")
+    assert "Lucía" not in other.text
+    assert other.post(f"/contacts/review/{pending}/approve").status_code == 404
+    assert other.post(f"/contacts/review/{pending}/reject", {"note": "no"}).status_code == 404
+    assert other.post("/contacts/review/999999/approve").status_code == 404
+    assert office.plugin("contacts").pending_update(pending).status == "pending"
+
+
 PLUGIN = Path(__file__).resolve().parent.parent
 CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
 

@@ -174,6 +174,7 @@ def _listing() -> dict[str, Any]:
         "status_tones": STATUS_TONES,
         "can_create": _can("contacts.create"),
         "can_merge": _can("contacts.merge"),
+        "can_review": _can("contacts.updates.review"),
     }
 
 
@@ -398,7 +399,7 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
-    from crm_contacts.desk import merges
+    from crm_contacts.desk import merges, review
 
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
@@ -412,4 +413,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/duplicates", "duplicates", merges.duplicates)
     page.add_url_rule("/merge", "merge", merges.merge, methods=["GET", "POST"])
     page.add_url_rule("/<int:contact_id>/unmerge", "unmerge", merges.unmerge, methods=["GET", "POST"])
+    page.add_url_rule("/review", "review", review.queue)
+    page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
+    page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
     return page
