@@ -512,6 +512,41 @@ def test_the_review_queue_needs_the_permission_and_another_sellers_change_is_404
     assert office.plugin("contacts").pending_update(pending).status == "pending"
 
 
+# -- exports -----------------------------------------------------------------------
+
+
+def test_export_downloads_the_lists_filter_as_csv_and_vcard_in_the_sellers_scope(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/?status=customer&q=luc")
+    assert 'href="/contacts/export?format=csv&amp;q=luc&amp;status=customer"' in desk.text
+    page = desk.get("/contacts/export?format=csv&status=customer&q=luc")
+    assert page.status_code == 200 and page.mimetype == "text/csv"
+    assert (
+        'filename="contacts.csv"' in page.headers["Content-Disposition"] and page.headers["X-Contacts-Exported"] == "1"
+    )
+    assert "lucia@acme.example" in desk.text and "pedro@" not in desk.text and len(desk.text.splitlines()) == 2
+    page = desk.get("/contacts/export?format=vcard")
+    assert page.mimetype == "text/vcard" and desk.text.count("BEGIN:VCARD") == 3
+    assert "Samuel" not in desk.text  # sam's contact is not sara's to export
+
+
+def test_export_with_bad_input_says_so_and_without_the_permission_is_403(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    page = desk.get("/contacts/export?format=pdf&tag=vip")
+    assert page.status_code == 303 and page.headers["Location"].endswith("/contacts/?tag=vip")
+    desk.get("/contacts/?tag=vip")
+    assert "Choose the export" in desk.text
+    page = desk.get("/contacts/export?format=csv&country=Narnia")
+    assert page.status_code == 303
+    desk.get(page.headers["Location"])
+    assert "Nothing was exported" in desk.text and "country" in desk.text
+    office.authz.users.add("rita", roles=["read-only"], password=PASSWORD)
+    reader = signed_in(office, "rita")
+    reader.get("/contacts/")
+    assert "/contacts/export" not in reader.text
+    assert reader.get("/contacts/export?format=csv").status_code == 403
+
+
 PLUGIN = Path(__file__).resolve().parent.parent
 CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
 

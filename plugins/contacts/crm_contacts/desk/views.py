@@ -111,6 +111,12 @@ def _link(current: dict[str, str], **changes: Any) -> str:
     return url_for("contacts.index", **values)
 
 
+def _export_link(current: dict[str, str], kind: str) -> str:
+    """The export's address with the list's search and filters (not its page)."""
+    values: dict[str, Any] = {k: v for k, v in current.items() if k != "page"}
+    return url_for("contacts.export", format=kind, **values)
+
+
 def _listing() -> dict[str, Any]:
     """What the list and its partial show: the page of contacts, the counts, the chips, the links."""
     current = _query()
@@ -175,6 +181,9 @@ def _listing() -> dict[str, Any]:
         "can_create": _can("contacts.create"),
         "can_merge": _can("contacts.merge"),
         "can_review": _can("contacts.updates.review"),
+        "can_export": _can("contacts.export"),
+        "export_csv": _export_link(current, "csv"),
+        "export_vcard": _export_link(current, "vcard"),
     }
 
 
@@ -187,6 +196,37 @@ def index() -> Any:
 def results() -> Any:
     """The list's table, counts and pager alone: what search-as-you-type (htmx) swaps in."""
     return flask.render_template("contacts/_results.html", **_listing())
+
+
+def export() -> Any:
+    """The list's current filters exported (``format=csv`` or ``vcard``) as a download, in the ``contacts.export`` scope."""
+    import io
+
+    if not _can("contacts.export"):
+        raise PermissionDenied("contacts.export: exporting contacts needs this permission")
+    current = _query()
+    kind = request.args.get("format", "csv")
+    back = _link(current)
+    if kind not in ("csv", "vcard"):
+        flask.flash(_("Choose the export's format: CSV or vCard."), "error")
+        return redirect(back, 303)
+    filters: dict[str, Any] = {name: current[name] for name in FILTERS if name in current}
+    if current.get("q"):
+        filters["query"] = current["q"]
+    out = io.StringIO()
+    try:
+        if kind == "csv":
+            count = _api().export_csv(out, filters, include_deleted=current.get("deleted") == "1")
+        else:
+            count = _api().export_vcard(out, filters, include_deleted=current.get("deleted") == "1")
+    except ValidationError as exc:
+        flask.flash(_("Nothing was exported: %(problem)s", problem=str(exc)), "error")
+        return redirect(back, 303)
+    name, mimetype = ("contacts.csv", "text/csv") if kind == "csv" else ("contacts.vcf", "text/vcard")
+    answer = flask.Response(out.getvalue(), mimetype=f"{mimetype}; charset=utf-8")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    answer.headers["X-Contacts-Exported"] = str(count)
+    return answer
 
 
 # -- the card ------------------------------------------------------------------
@@ -413,6 +453,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/duplicates", "duplicates", merges.duplicates)
     page.add_url_rule("/merge", "merge", merges.merge, methods=["GET", "POST"])
     page.add_url_rule("/<int:contact_id>/unmerge", "unmerge", merges.unmerge, methods=["GET", "POST"])
+    page.add_url_rule("/export", "export", export)
     page.add_url_rule("/review", "review", review.queue)
     page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
     page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
