@@ -268,6 +268,285 @@ def test_spanish_pages(office: Any) -> None:
     assert "Contactos" in desk.text and "Añadir un contacto" in desk.text
 
 
+# -- duplicates, merge and unmerge ------------------------------------------------
+
+
+def with_role(crm: Any, *names: str, permissions: tuple[str, ...]) -> None:
+    """Give ``names`` a custom role "clerk" with ``permissions`` on their own contacts (sales has neither merge nor review)."""
+    crm.authz.roles.add("clerk", permissions=list(permissions), scopes={"contacts.contact": "own"})
+    for name in names:
+        crm.authz.users.edit(name, add_roles=["clerk"])
+
+
+MERGE = ("contacts.read", "contacts.edit", "contacts.merge")
+
+
+def twins(crm: Any) -> tuple[int, int]:
+    """A second Lucía of sara's, sharing her e-mail, with a title and another region: a pair to merge."""
+    lucia = contact_id(crm, "lucia@acme.example")
+    twin = crm.plugin("contacts").create(
+        first_name="Lucia",
+        last_name="Martin",
+        email="lucia@acme.example",
+        phone="+34 600 999 000",
+        owner="sara",
+        region="Sevilla",
+        title="CEO",
+        tags=["fair"],
+    )
+    return lucia, twin.id
+
+
+def test_the_duplicates_queue_shows_the_sellers_pairs_with_reasons_and_score(office: Any) -> None:
+    with_role(office, "sara", "sam", permissions=MERGE)
+    lucia, twin = twins(office)
+    office.plugin("contacts").create(first_name="Otro", email="samuel@other.example", owner="sam")
+    desk = signed_in(office, "sara")
+    home = desk.get("/").get_data(as_text=True)
+    assert 'href="/contacts/duplicates"' in home and ">Duplicates<" in home
+    desk.get("/contacts/")
+    assert 'href="/contacts/duplicates"' in desk.text
+    assert desk.get("/contacts/duplicates").status_code == 200
+    assert "1–1 of 1 pairs" in desk.text and "same e-mail lucia@acme.example" in desk.text and "100 %" in desk.text
+    assert f'href="/contacts/merge?survivor={lucia}&amp;merged={twin}"' in desk.text
+    assert "Samuel" not in desk.text and "Otro" not in desk.text  # sam's pair is sam's
+    sam = signed_in(office, "sam")
+    sam.get("/contacts/duplicates")
+    assert "Samuel Otero" in sam.text and "Lucía" not in sam.text
+
+
+def test_the_duplicates_pages_need_contacts_merge(office: Any) -> None:
+    lucia, twin = twins(office)
+    seller = signed_in(office, "sara")  # built-in sales: no contacts.merge
+    assert 'href="/contacts/duplicates"' not in seller.get("/").get_data(as_text=True)
+    assert seller.get("/contacts/duplicates").status_code == 403
+    assert seller.get(f"/contacts/merge?survivor={lucia}&merged={twin}").status_code == 403
+    assert seller.post("/contacts/merge", {"survivor": lucia, "merged": twin, "confirm": "1"}).status_code == 403
+    assert office.plugin("contacts").get(twin).deleted_at is None
+
+
+def test_the_duplicates_queue_runs_as_many_statements_for_2_pairs_as_for_12(office: Any) -> None:
+    with_role(office, "sara", permissions=MERGE)
+    contacts = office.plugin("contacts")
+    for n in range(2):
+        for copy in range(2):
+            contacts.create(first_name=f"Twin{n}", last_name=f"Copy{copy}", email=f"twin{n}@example.com", owner="sara")
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/duplicates")  # warm
+    with statements(office) as few:
+        desk.get("/contacts/duplicates")
+    assert "of 2 pairs" in desk.text
+    for n in range(2, 12):
+        for copy in range(2):
+            contacts.create(first_name=f"Twin{n}", last_name=f"Copy{copy}", email=f"twin{n}@example.com", owner="sara")
+    with statements(office) as many:
+        desk.get("/contacts/duplicates")
+    assert "of 12 pairs" in desk.text
+    assert len(many) <= len(few), (few, many)
+
+
+def test_merge_shows_both_side_by_side_asks_then_merges_with_the_chosen_values(office: Any) -> None:
+    with_role(office, "sara", permissions=MERGE)
+    lucia, twin = twins(office)
+    desk = signed_in(office, "sara")
+    desk.get(f"/contacts/merge?survivor={lucia}&merged={twin}")
+    assert desk.page.status_code == 200
+    assert "Merge Lucia Martin into Lucía Martín" in desk.text and "Madrid" in desk.text and "Sevilla" in desk.text
+    # the region differs: a radio per contact, the survivor's ticked; the title only the twin has is kept
+    assert re.search(r'name="field_region" value="survivor" checked', desk.text)
+    assert re.search(r'name="field_region" value="merged">', desk.text)
+    assert 'name="field_title"' not in desk.text and "CEO (not carried over)" in " ".join(desk.text.split()).replace(
+        '<span class="muted">', ""
+    ).replace("</span>", "")
+    assert f'href="/contacts/merge?survivor={twin}&amp;merged={lucia}"' in desk.text  # swap
+    desk.post("/contacts/merge", {"survivor": lucia, "merged": twin, "field_region": "merged"})
+    assert desk.page.status_code == 200 and "Merge Lucia Martin into Lucía Martín?" in desk.text
+    assert "Region: <strong>Sevilla</strong>" in desk.text
+    assert office.plugin("contacts").get(twin).deleted_at is None  # asked only
+    assert (
+        desk.post(
+            "/contacts/merge", {"survivor": lucia, "merged": twin, "field_region": "merged", "confirm": "1"}, csrf=False
+        ).status_code
+        == 403
+    )
+    assert office.plugin("contacts").get(twin).deleted_at is None
+    desk.get(f"/contacts/merge?survivor={lucia}&merged={twin}")
+    page = desk.post(
+        "/contacts/merge",
+        {"survivor": lucia, "merged": twin, "field_region": "merged", "field_display_name": "survivor", "confirm": "1"},
+    )
+    assert page.status_code == 303 and page.headers["Location"].endswith(f"/contacts/{lucia}")
+    survivor = office.plugin("contacts").get(lucia)
+    assert survivor.region == "Sevilla" and survivor.display_name == "Lucía Martín"
+    assert {p.number for p in survivor.phones} == {"+34600111222", "+34600999000"} and "fair" in survivor.tags
+    assert office.plugin("contacts").get(twin).deleted_at is not None
+    desk.get(f"/contacts/{lucia}")
+    assert "was merged into" in desk.text and "Merged into this contact" in desk.text
+    assert f'href="/contacts/{twin}/unmerge"' in desk.text
+
+
+def test_merge_with_a_bad_choice_shows_a_message_and_keeps_the_choices(office: Any) -> None:
+    with_role(office, "sara", permissions=MERGE)
+    lucia, twin = twins(office)
+    office.plugin("contacts").update(twin, first_name="Lucy")
+    desk = signed_in(office, "sara")
+    desk.get(f"/contacts/merge?survivor={lucia}&merged={twin}")
+    form = {"survivor": lucia, "merged": twin, "field_region": "both", "field_first_name": "merged", "confirm": "1"}
+    assert desk.post("/contacts/merge", form).status_code == 422
+    assert 'id="f-region-note"' in desk.text and "Choose the value of one of the two contacts." in desk.text
+    assert re.search(r'name="field_first_name" value="merged" checked', desk.text)  # kept
+    assert office.plugin("contacts").get(twin).deleted_at is None
+    # an organization and a person do not merge: the API's message, nothing lost
+    acme = office.plugin("contacts").search("Acme Iberia").cards[0].id
+    desk.get(f"/contacts/merge?survivor={acme}&merged={twin}")
+    assert desk.post("/contacts/merge", {"survivor": acme, "merged": twin, "confirm": "1"}).status_code == 422
+    assert 'role="alert"' in desk.text and "only contacts of one kind merge" in desk.text
+    assert office.plugin("contacts").get(twin).deleted_at is None
+
+
+def test_merge_and_unmerge_of_another_sellers_contact_is_404(office: Any) -> None:
+    with_role(office, "sara", "sam", permissions=MERGE)
+    lucia, twin = twins(office)
+    samuel = contact_id(office, "samuel@other.example")
+    desk = signed_in(office, "sam")
+    assert desk.get(f"/contacts/merge?survivor={lucia}&merged={twin}").status_code == 404
+    assert desk.get(f"/contacts/merge?survivor={samuel}&merged={twin}").status_code == 404
+    desk.get("/contacts/duplicates")
+    assert desk.post("/contacts/merge", {"survivor": samuel, "merged": twin, "confirm": "1"}).status_code == 404
+    assert desk.get("/contacts/merge?survivor=x&merged=1").status_code == 404
+    office.plugin("contacts").merge(lucia, twin)
+    assert desk.get(f"/contacts/{twin}/unmerge").status_code == 404
+    assert desk.post(f"/contacts/{twin}/unmerge").status_code == 404
+    assert office.plugin("contacts").get(twin).deleted_at is not None
+
+
+def test_unmerge_from_the_survivors_card_asks_then_undoes(office: Any) -> None:
+    with_role(office, "sara", permissions=MERGE)
+    lucia, twin = twins(office)
+    office.plugin("contacts").merge(lucia, twin, {"region": "merged"})
+    seller = signed_in(office, "sam")
+    desk = signed_in(office, "sara")
+    desk.get(f"/contacts/{lucia}")
+    assert "Lucia Martin" in desk.text and f'href="/contacts/{twin}/unmerge"' in desk.text
+    desk.get(f"/contacts/{twin}/unmerge")
+    assert desk.page.status_code == 200 and "Unmerge Lucia Martin from Lucía Martín?" in desk.text
+    assert desk.post(f"/contacts/{twin}/unmerge", csrf=False).status_code == 403
+    assert office.plugin("contacts").get(twin).deleted_at is not None
+    desk.get(f"/contacts/{twin}/unmerge")
+    page = desk.post(f"/contacts/{twin}/unmerge")
+    assert page.status_code == 303 and page.headers["Location"].endswith(f"/contacts/{twin}")
+    assert office.plugin("contacts").get(twin).deleted_at is None
+    assert office.plugin("contacts").get(lucia).region == "Madrid"
+    assert desk.get(f"/contacts/{twin}/unmerge").status_code == 404  # nothing left to undo
+    desk.get(f"/contacts/{lucia}")
+    assert "Merged into this contact" not in desk.text
+    assert seller.get(f"/contacts/{twin}/unmerge").status_code == 404  # sam: out of scope
+
+
+# -- the self-service review queue -------------------------------------------------
+
+REVIEW = ("contacts.read", "contacts.edit", "contacts.updates.review")
+
+
+def sent(crm: Any, email: str, changes: dict[str, Any]) -> int:
+    """A customer's change sent through an update link, queued for review; its id."""
+    contacts = crm.plugin("contacts")
+    link = contacts.issue_update_link(contact_id(crm, email))
+    assert contacts.submit_update(link.token, changes).status == "pending"
+    return contacts.pending_updates(contact_id=contact_id(crm, email))[-1].id
+
+
+def test_the_review_queue_shows_the_diff_and_approve_applies_it(office: Any) -> None:
+    with_role(office, "sara", permissions=REVIEW)
+    pending = sent(office, "lucia@acme.example", {"first_name": "Lucy", "phones": ["600 222 333"]})
+    sent(office, "samuel@other.example", {"first_name": "Sam"})
+    desk = signed_in(office, "sara")
+    home = desk.get("/").get_data(as_text=True)
+    assert 'href="/contacts/review"' in home and ">Customer changes<" in home
+    assert desk.get("/contacts/review").status_code == 200
+    text = " ".join(desk.text.split())
+    assert "<del>Lucía</del>" in text and "<ins>Lucy</ins>" in text and "<ins>+34600222333</ins>" in text
+    assert "Samuel" not in text and "Sam<" not in text  # sam's contact: not sara's to review
+    assert desk.post(f"/contacts/review/{pending}/approve", csrf=False).status_code == 403
+    assert office.plugin("contacts").get(contact_id(office, "lucia@acme.example")).first_name == "Lucía"
+    desk.get("/contacts/review")
+    page = desk.post(f"/contacts/review/{pending}/approve", {"note": "checked by phone"})
+    assert page.status_code == 303 and page.headers["Location"].endswith("/contacts/review")
+    record = office.plugin("contacts").get(contact_id(office, "lucia@acme.example"))
+    assert record.first_name == "Lucy" and record.phone == "+34600222333"
+    assert office.plugin("contacts").pending_update(pending).note == "checked by phone"
+    desk.get("/contacts/review")
+    assert "was applied" in desk.text and "No change is waiting for review." in desk.text
+
+
+def test_reject_needs_a_reason_and_keeps_what_was_typed(office: Any) -> None:
+    with_role(office, "sara", permissions=REVIEW)
+    pending = sent(office, "pedro@acme.example", {"last_name": "Ruiz Gil"})
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/review")
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": ""}).status_code == 422
+    assert re.search(rf'id="f-note-{pending}"[^>]*aria-invalid="true"', desk.text)
+    assert "Say why the change is rejected." in desk.text
+    assert office.plugin("contacts").pending_update(pending).status == "pending"
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": "x" * 501}).status_code == 422
+    assert 'value="' + "x" * 501 + '"' in desk.text and "at most 500 characters" in desk.text
+    assert desk.post(f"/contacts/review/{pending}/reject", {"note": "not the same person"}).status_code == 303
+    change = office.plugin("contacts").pending_update(pending)
+    assert change.status == "rejected" and change.note == "not the same person" and change.reviewed_by == "sara"
+    assert office.plugin("contacts").get(contact_id(office, "pedro@acme.example")).last_name == "Ruiz"
+
+
+def test_the_review_queue_needs_the_permission_and_another_sellers_change_is_404(office: Any) -> None:
+    with_role(office, "sam", permissions=REVIEW)
+    pending = sent(office, "lucia@acme.example", {"first_name": "Lucy"})
+    seller = signed_in(office, "sara")  # built-in sales: no contacts.updates.review
+    assert 'href="/contacts/review"' not in seller.get("/").get_data(as_text=True)
+    assert seller.get("/contacts/review").status_code == 403
+    assert seller.post(f"/contacts/review/{pending}/approve").status_code == 403
+    other = signed_in(office, "sam")
+    other.get("/contacts/review")
+    assert "Lucía" not in other.text
+    assert other.post(f"/contacts/review/{pending}/approve").status_code == 404
+    assert other.post(f"/contacts/review/{pending}/reject", {"note": "no"}).status_code == 404
+    assert other.post("/contacts/review/999999/approve").status_code == 404
+    assert office.plugin("contacts").pending_update(pending).status == "pending"
+
+
+# -- exports -----------------------------------------------------------------------
+
+
+def test_export_downloads_the_lists_filter_as_csv_and_vcard_in_the_sellers_scope(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/?status=customer&q=luc")
+    assert 'href="/contacts/export?format=csv&amp;q=luc&amp;status=customer"' in desk.text
+    page = desk.get("/contacts/export?format=csv&status=customer&q=luc")
+    assert page.status_code == 200 and page.mimetype == "text/csv"
+    assert (
+        'filename="contacts.csv"' in page.headers["Content-Disposition"] and page.headers["X-Contacts-Exported"] == "1"
+    )
+    assert "lucia@acme.example" in desk.text and "pedro@" not in desk.text and len(desk.text.splitlines()) == 2
+    page = desk.get("/contacts/export?format=vcard")
+    assert page.mimetype == "text/vcard" and desk.text.count("BEGIN:VCARD") == 3
+    assert "Samuel" not in desk.text  # sam's contact is not sara's to export
+
+
+def test_export_with_bad_input_says_so_and_without_the_permission_is_403(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    page = desk.get("/contacts/export?format=pdf&tag=vip")
+    assert page.status_code == 303 and page.headers["Location"].endswith("/contacts/?tag=vip")
+    desk.get("/contacts/?tag=vip")
+    assert "Choose the export" in desk.text
+    page = desk.get("/contacts/export?format=csv&country=Narnia")
+    assert page.status_code == 303
+    desk.get(page.headers["Location"])
+    assert "Nothing was exported" in desk.text and "country" in desk.text
+    office.authz.users.add("rita", roles=["read-only"], password=PASSWORD)
+    reader = signed_in(office, "rita")
+    reader.get("/contacts/")
+    assert "/contacts/export" not in reader.text
+    assert reader.get("/contacts/export?format=csv").status_code == 403
+
+
 PLUGIN = Path(__file__).resolve().parent.parent
 CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
 

@@ -37,7 +37,11 @@ def pages(crm: Any) -> DeskPages:
         blueprint=_blueprint,
         templates=HERE / "templates",
         translations=HERE / "translations",
-        nav=[DeskNavEntry(N_("Contacts"), "contacts.index", permission="contacts.read", order=10)],
+        nav=[
+            DeskNavEntry(N_("Contacts"), "contacts.index", permission="contacts.read", order=10),
+            DeskNavEntry(N_("Duplicates"), "contacts.duplicates", permission="contacts.merge", order=11),
+            DeskNavEntry(N_("Customer changes"), "contacts.review", permission="contacts.updates.review", order=12),
+        ],
         widgets=[
             DeskWidget("recent", N_("Recently changed customers"), _recent_widget, permission="contacts.read", order=50)
         ],

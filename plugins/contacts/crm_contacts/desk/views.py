@@ -111,6 +111,12 @@ def _link(current: dict[str, str], **changes: Any) -> str:
     return url_for("contacts.index", **values)
 
 
+def _export_link(current: dict[str, str], kind: str) -> str:
+    """The export's address with the list's search and filters (not its page)."""
+    values: dict[str, Any] = {k: v for k, v in current.items() if k != "page"}
+    return url_for("contacts.export", format=kind, **values)
+
+
 def _listing() -> dict[str, Any]:
     """What the list and its partial show: the page of contacts, the counts, the chips, the links."""
     current = _query()
@@ -173,6 +179,11 @@ def _listing() -> dict[str, Any]:
         "status_labels": {s: _(label) for s, label in STATUS_LABELS.items()},
         "status_tones": STATUS_TONES,
         "can_create": _can("contacts.create"),
+        "can_merge": _can("contacts.merge"),
+        "can_review": _can("contacts.updates.review"),
+        "can_export": _can("contacts.export"),
+        "export_csv": _export_link(current, "csv"),
+        "export_vcard": _export_link(current, "vcard"),
     }
 
 
@@ -187,13 +198,47 @@ def results() -> Any:
     return flask.render_template("contacts/_results.html", **_listing())
 
 
+def export() -> Any:
+    """The list's current filters exported (``format=csv`` or ``vcard``) as a download, in the ``contacts.export`` scope."""
+    import io
+
+    if not _can("contacts.export"):
+        raise PermissionDenied("contacts.export: exporting contacts needs this permission")
+    current = _query()
+    kind = request.args.get("format", "csv")
+    back = _link(current)
+    if kind not in ("csv", "vcard"):
+        flask.flash(_("Choose the export's format: CSV or vCard."), "error")
+        return redirect(back, 303)
+    filters: dict[str, Any] = {name: current[name] for name in FILTERS if name in current}
+    if current.get("q"):
+        filters["query"] = current["q"]
+    out = io.StringIO()
+    try:
+        if kind == "csv":
+            count = _api().export_csv(out, filters, include_deleted=current.get("deleted") == "1")
+        else:
+            count = _api().export_vcard(out, filters, include_deleted=current.get("deleted") == "1")
+    except ValidationError as exc:
+        flask.flash(_("Nothing was exported: %(problem)s", problem=str(exc)), "error")
+        return redirect(back, 303)
+    name, mimetype = ("contacts.csv", "text/csv") if kind == "csv" else ("contacts.vcf", "text/vcard")
+    answer = flask.Response(out.getvalue(), mimetype=f"{mimetype}; charset=utf-8")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    answer.headers["X-Contacts-Exported"] = str(count)
+    return answer
+
+
 # -- the card ------------------------------------------------------------------
 
 
 def card(contact_id: int) -> Any:
     """A contact with everything kept about it, its organization and people, lists and the panels of other plugins."""
+    from crm_contacts.desk.merges import merges_of
+
     contact = _read(contact_id)
     api = _api()
+    can_merge = _can("contacts.merge")
     organization = None
     people: list[Any] = []
     if contact.kind == "organization":
@@ -216,6 +261,8 @@ def card(contact_id: int) -> Any:
         statuses=[(s, _(STATUS_LABELS[s])) for s in STATUSES],
         can_edit=_can("contacts.edit"),
         can_delete=_can("contacts.delete"),
+        can_merge=can_merge,
+        merged_here=merges_of(contact) if can_merge else [],
     )
 
 
@@ -392,6 +439,8 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
+    from crm_contacts.desk import merges, review
+
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
     page.add_url_rule("/results", "results", results)
@@ -401,4 +450,11 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:contact_id>/status", "status", change_status, methods=["POST"])
     page.add_url_rule("/<int:contact_id>/delete", "delete", delete, methods=["GET", "POST"])
     page.add_url_rule("/<int:contact_id>/restore", "restore", restore, methods=["POST"])
+    page.add_url_rule("/duplicates", "duplicates", merges.duplicates)
+    page.add_url_rule("/merge", "merge", merges.merge, methods=["GET", "POST"])
+    page.add_url_rule("/<int:contact_id>/unmerge", "unmerge", merges.unmerge, methods=["GET", "POST"])
+    page.add_url_rule("/export", "export", export)
+    page.add_url_rule("/review", "review", review.queue)
+    page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
+    page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
     return page
