@@ -23,7 +23,7 @@ from crm_core.errors import CRMError, NotFoundError, PermissionDenied
 from crm_core.i18n import gettext as _
 from crm_tasks.desk.grouping import GROUPS, group_tasks
 
-__all__ = ["blueprint", "contact_panel", "my_day_widget"]
+__all__ = ["blueprint", "contact_panel", "my_day_widget", "people_in_scope"]
 
 #: the most open tasks the to-do page lists (the rest are counted, and reached through the CLI or API)
 TODO_LIMIT = 500
@@ -35,7 +35,14 @@ PRIORITY_TONES = {"low": "neutral", "normal": "neutral", "high": "warning", "urg
 def blueprint() -> flask.Blueprint:
     """The tasks pages, mounted by the desk at ``/tasks``."""
     page = flask.Blueprint("tasks", __name__)
+    from crm_tasks.desk import create, rules
+
     page.add_url_rule("/", "todo", todo)
+    page.add_url_rule("/new", "new", create.new_task, methods=["GET", "POST"])
+    page.add_url_rule("/rules", "rules", rules.rule_list)
+    page.add_url_rule("/rules/<name>", "rule", rules.rule_page)
+    page.add_url_rule("/recurring", "recurring", rules.recurring_list, methods=["GET", "POST"])
+    page.add_url_rule("/recurring/<name>/remove", "recurring_remove", rules.recurring_remove, methods=["POST"])
     page.add_url_rule("/team", "team", team)
     page.add_url_rule("/<int:task_id>", "task", task_page)
     page.add_url_rule("/<int:task_id>/done", "done", done, methods=["POST"])
@@ -98,6 +105,24 @@ def contact_names(crm: Any, ids: Iterable[int | None]) -> dict[int, str]:
     return {card.id: card.display_name for card in contacts.cards(wanted)}
 
 
+def people_in_scope(api: Any, permission: str) -> set[str] | None:
+    """The users whose tasks the signed-in user's scope for ``permission`` covers; ``None``: everyone's.
+
+    ``own``: the user; ``team``: the user and the members of their teams
+    (read once, whatever the rows shown); no grant: nobody.
+    """
+    crm = g.crm
+    scope = crm.authz.scope(permission)
+    if scope == "all":
+        return None
+    names = {g.user.name}
+    if scope == "team":
+        teams = api.teams()
+        for team_name in g.user.teams:
+            names.update(teams.get(team_name, []))
+    return names if scope else set()
+
+
 def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -137,6 +162,8 @@ def todo() -> Any:
         shown=len(tasks),
         total=total,
         may_see_team=crm.authz.scope("tasks.read") in ("team", "all"),
+        may_create=crm.authz.can("tasks.create"),
+        may_see_rules=crm.authz.can("tasks.rules.read"),
     )
 
 
