@@ -221,6 +221,7 @@ def test_the_contact_panel_lists_the_contacts_open_tasks(app: Any) -> None:
     with flask_app.test_request_context("/"):
         import flask
 
+        flask.g.crm = app  # as the desk sets it for a request (its context processors read it)
         flask.g.user = app.authz.users.get("ana")
         with app.as_user(flask.g.user):
             html = str(flask.render_template_string('{% import "desk/macros.html" as ui %}{{ ui.contact_panels(7) }}'))
