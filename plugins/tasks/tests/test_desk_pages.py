@@ -418,7 +418,12 @@ def rules_app(crm_factory: Callable[..., Any], rules: list[dict[str, Any]]) -> A
     crm.authz.roles.add("no-rules", permissions=["tasks.read", "tasks.create", "tasks.edit"])
     for name, role in (("ana", "sales"), ("bea", "sales"), ("marta", "manager"), ("nico", "no-rules")):
         crm.authz.users.add(
-            name, roles=[role], teams=["north"], timezone="Europe/Madrid", email=f"{name}@example.com", password=PASSWORD
+            name,
+            roles=[role],
+            teams=["north"],
+            timezone="Europe/Madrid",
+            email=f"{name}@example.com",
+            password=PASSWORD,
         )
     return crm
 
@@ -477,8 +482,12 @@ def test_the_rules_lists_statements_do_not_grow_with_its_rules(crm_factory: Call
 def test_recurring_tasks_listed_in_words_with_their_next_occurrences(app: Any, crm_clock: Any) -> None:
     crm_clock.set(NOW)
     app.plugin("tasks").add_recurring(
-        "weekly-report", "Send the weekly report", "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0",
-        assignee="ana", timezone="Europe/Madrid", start="2026-01-05 09:00",
+        "weekly-report",
+        "Send the weekly report",
+        "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0",
+        assignee="ana",
+        timezone="Europe/Madrid",
+        start="2026-01-05 09:00",
     )
     desk = desk_as(app, "ana")
     desk.get("/tasks/recurring")
@@ -522,8 +531,16 @@ def test_a_manager_adds_and_removes_a_recurring_task(app: Any) -> None:
 def test_a_bad_recurring_task_is_refused_beside_the_field_keeping_what_was_typed(app: Any) -> None:
     desk = desk_as(app, "marta")
     desk.get("/tasks/recurring")
-    fields = {"name": "", "title": "Weekly call", "rrule": "BYDAY=MO", "kind": "call", "priority": "normal",
-              "lead": "0m", "timezone": "Europe/Madrid", "checklist": "Keep me"}
+    fields = {
+        "name": "",
+        "title": "Weekly call",
+        "rrule": "BYDAY=MO",
+        "kind": "call",
+        "priority": "normal",
+        "lead": "0m",
+        "timezone": "Europe/Madrid",
+        "checklist": "Keep me",
+    }
     assert desk.post("/tasks/recurring", fields).status_code == 400
     assert 'id="f-name-note"' in desk.text and 'value="Weekly call"' in desk.text and "Keep me" in desk.text
     fields["name"] = "weekly-call"
@@ -536,6 +553,27 @@ def test_a_bad_recurring_task_is_refused_beside_the_field_keeping_what_was_typed
     assert desk.post("/tasks/recurring", fields).status_code == 400
     assert 'id="f-timezone-note"' in desk.text
     assert app.plugin("tasks").recurring() == []
+
+
+def test_a_tasks_reminders_sent_and_planned(app: Any, crm_clock: Any) -> None:
+    crm_clock.set(NOW)
+    task = add(app, "Remind me", due=NOW + dt.timedelta(hours=48))
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    card = re.search(r'id="reminders">(.*?)</section>', desk.text, re.S)
+    assert card is not None
+    # created with an assignee: "assigned to you" was sent; due soon 24 hours before (10:00 in Madrid), overdue at the due time
+    assert "sent</span> assigned to you: to ana" in card.group(1)
+    assert "planned</span> due soon: from Jan 6, 2026, 10:00" in card.group(1)
+    assert "planned</span> overdue: from Jan 7, 2026, 10:00" in card.group(1)
+    crm_clock.set(NOW + dt.timedelta(hours=30))
+    app.plugin("tasks").send_reminders()
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    card = re.search(r'id="reminders">(.*?)</section>', desk.text, re.S)
+    assert card is not None
+    assert "sent</span> due soon" in card.group(1) and "planned</span> due soon" not in card.group(1)
+    assert "planned</span> overdue" in card.group(1)
 
 
 PLUGIN = Path(__file__).resolve().parent.parent

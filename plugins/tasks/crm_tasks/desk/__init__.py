@@ -50,5 +50,7 @@ def pages() -> DeskPages:
         nav=[DeskNavEntry(N_("Tasks"), "tasks.todo", permission="tasks.read", order=20)],
         widgets=[DeskWidget("my_day", N_("My day"), _my_day, permission="tasks.read", order=10)],
         panels=[DeskPanel("tasks", N_("Open tasks"), _contact_tasks, permission="tasks.read", order=20)],
-        actions=[DeskAction("new_task", N_("New task"), "tasks.new", on="contact", permission="tasks.create", order=20)],
+        actions=[
+            DeskAction("new_task", N_("New task"), "tasks.new", on="contact", permission="tasks.create", order=20)
+        ],
     )

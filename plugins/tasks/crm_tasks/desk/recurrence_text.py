@@ -12,7 +12,19 @@ from crm_core.i18n import gettext as _
 
 __all__ = ["describe_rrule"]
 
-_KNOWN = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYHOUR", "BYMINUTE", "BYSECOND", "COUNT", "UNTIL", "WKST"}
+_KNOWN = {
+    "FREQ",
+    "INTERVAL",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYMONTH",
+    "BYHOUR",
+    "BYMINUTE",
+    "BYSECOND",
+    "COUNT",
+    "UNTIL",
+    "WKST",
+}
 
 
 def _day(code: str) -> str:

@@ -227,8 +227,35 @@ def _task_page(task_id: int, *, status: int = 200, errors: dict[str, str] | None
         errors=errors or {},
         form=form or {},
         due_local=_local_input(task.due_at, user_timezone(crm)),
+        planned=planned_reminders(api, task, crm.now()),
+        reminder_label=_reminder_label,
     )
     return body, status
+
+
+def _reminder_label(kind: str) -> str:
+    return {"assigned": _("assigned to you"), "due": _("due soon"), "overdue": _("overdue")}.get(kind, kind)
+
+
+def planned_reminders(api: Any, task: Any, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """The reminders the worker's ``tasks.reminders`` job will send for an open task: (kind, from when).
+
+    "due soon" ``before_due_hours`` before the due time, "overdue" at it,
+    unless one was sent for the current due time already (a reminder sent
+    before the window opened was for an earlier due time).
+    """
+    if task.status != "open" or task.due_at is None or not task.assignee:
+        return []
+    settings = api.settings.reminders
+    out: list[tuple[str, dt.datetime]] = []
+    sent = [(r.kind, r.sent_at) for r in task.reminders]
+    if settings.before_due_hours > 0 and task.due_at > now:
+        opens = task.due_at - dt.timedelta(hours=settings.before_due_hours)
+        if not any(kind == "due" and when >= opens for kind, when in sent):
+            out.append(("due", max(opens, now)))
+    if settings.overdue and not any(kind == "overdue" and when >= task.due_at for kind, when in sent):
+        out.append(("overdue", max(task.due_at, now)))
+    return out
 
 
 def _local_input(when: dt.datetime | None, tz: dt.tzinfo) -> str:
