@@ -221,6 +221,7 @@ def test_the_contact_panel_lists_the_contacts_open_tasks(app: Any) -> None:
     with flask_app.test_request_context("/"):
         import flask
 
+        flask.g.crm = app  # as the desk sets it for a request (its context processors read it)
         flask.g.user = app.authz.users.get("ana")
         with app.as_user(flask.g.user):
             html = str(flask.render_template_string('{% import "desk/macros.html" as ui %}{{ ui.contact_panels(7) }}'))
@@ -280,6 +281,299 @@ def test_the_to_do_pages_statements_do_not_grow_with_its_tasks(app: Any) -> None
     many = count()
     assert "Task 29" in desk.text and "C29" in desk.text
     assert many == few, f"{few} statements for 2 tasks, {many} for 30"
+
+
+# -- a new task -----------------------------------------------------------------------------
+
+
+def test_new_task_from_the_to_do_page_in_the_users_time_zone(app: Any) -> None:
+    contact = app.plugin("contacts").create(first_name="Eva", last_name="Luna", owner="ana")
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/")
+    assert 'href="/tasks/new"' in desk.text
+    form = desk.get("/tasks/new")
+    assert form.status_code == 200 and 'name="title"' in desk.text
+    answer = desk.post(
+        "/tasks/new",
+        {
+            "title": "Call Eva about the offer",
+            "kind": "call",
+            "assignee": "ana",
+            "team": "north",
+            "due": "2026-01-07 10:00",
+            "priority": "high",
+            "description": "She asked for a discount.",
+            "contact_id": str(contact.id),
+            "checklist": "Check the price list\n\nPrepare the offer\n",
+            "questions": "Budget?\nWhen do they decide?",
+        },
+    )
+    assert answer.status_code == 303
+    task = app.plugin("tasks").list(assignee="ana")[0]
+    assert answer.headers["Location"] == f"/tasks/{task.id}"
+    info = app.plugin("tasks").get(task.id)
+    assert (info.title, info.kind, info.team, info.priority) == ("Call Eva about the offer", "call", "north", "high")
+    assert info.due_at == dt.datetime(2026, 1, 7, 9, 0, tzinfo=UTC)  # 10:00 in Madrid
+    assert info.contact_id == contact.id and info.description == "She asked for a discount."
+    assert [i.text for i in info.checklist] == ["Check the price list", "Prepare the offer"]
+    assert [q.text for q in info.questions] == ["Budget?", "When do they decide?"]
+    assert "Task created: Call Eva about the offer" in desk.get(f"/tasks/{task.id}").get_data(as_text=True)
+
+
+def test_new_task_is_a_contact_card_action_that_fills_in_the_contact(app: Any) -> None:
+    contact = app.plugin("contacts").create(first_name="Eva", last_name="Luna", owner="ana")
+    desk = desk_as(app, "ana")
+    card = desk.get(f"/contacts/{contact.id}")
+    assert card.status_code == 200
+    assert f'href="/tasks/new?contact_id={contact.id}"' in desk.text and ">New task<" in desk.text
+    desk.get(f"/tasks/new?contact_id={contact.id}")
+    assert f'name="contact_id" type="text" value="{contact.id}"' in desk.text and "Contact: Eva Luna" in desk.text
+
+
+def test_new_task_bad_input_stands_beside_the_field_and_keeps_what_was_typed(app: Any) -> None:
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/new")
+    typed = {
+        "title": "  ",
+        "kind": "to-do",
+        "assignee": "ana",
+        "team": "",
+        "due": "next blue moon",
+        "priority": "normal",
+        "description": "Keep this text",
+        "contact_id": "abc",
+        "checklist": "First item",
+        "questions": "A question?",
+    }
+    assert desk.post("/tasks/new", typed).status_code == 400
+    html = desk.text
+    assert 'id="f-title-note"' in html and "Give the task a title" in html
+    assert 'id="f-contact_id-note"' in html and 'id="f-questions-note"' in html
+    assert "Keep this text" in html and "First item" in html and "A question?" in html and 'value="abc"' in html
+    assert app.plugin("tasks").count(status="all") == 0
+    typed.update(title="Has a title", contact_id="", questions="")
+    assert desk.post("/tasks/new", typed).status_code == 400
+    assert 'id="f-due-note"' in desk.text and "next blue moon" in desk.text and 'value="Has a title"' in desk.text
+    typed.update(due="", contact_id="99999")
+    assert desk.post("/tasks/new", typed).status_code == 400
+    assert 'id="f-contact_id-note"' in desk.text and "There is no contact 99999" in desk.text
+    assert app.plugin("tasks").count(status="all") == 0
+
+
+def test_a_seller_may_not_give_a_new_task_to_a_colleague(app: Any) -> None:
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/new")
+    assert '<option value="bea"' not in desk.text  # the menu offers whom she may give tasks to
+    fields = {"title": "For Bea", "kind": "to-do", "assignee": "bea", "priority": "normal"}
+    assert desk.post("/tasks/new", fields).status_code == 400
+    assert 'id="f-assignee-note"' in desk.text and "You may not give tasks to bea" in desk.text
+    assert app.plugin("tasks").count(status="all") == 0
+    manager = desk_as(app, "marta")
+    manager.get("/tasks/new")
+    assert '<option value="bea"' in manager.text
+    assert manager.post("/tasks/new", fields).status_code == 303
+    assert app.plugin("tasks").list(assignee="bea")[0].title == "For Bea"
+
+
+def test_new_task_needs_csrf_and_the_create_permission(app: Any) -> None:
+    app.authz.users.add("rita", roles=["read-only"], timezone="Europe/Madrid", password=PASSWORD)
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/new")
+    assert desk.post("/tasks/new", {"title": "No token", "kind": "to-do"}, csrf=False).status_code == 403
+    assert app.plugin("tasks").count(status="all") == 0
+    reader = desk_as(app, "rita")
+    assert reader.get("/tasks/new").status_code == 403
+    reader.get("/tasks/")
+    assert 'href="/tasks/new"' not in reader.text
+    assert reader.post("/tasks/new", {"title": "Not allowed", "kind": "to-do"}).status_code == 403
+    assert app.plugin("tasks").count(status="all") == 0
+
+
+# -- rules and recurring tasks ----------------------------------------------------------------
+
+WELCOME = {
+    "name": "welcome-customer",
+    "trigger": "change",
+    "field": "status",
+    "new": "customer",
+    "action": "task",
+    "task": {"title": "Welcome {contact.display_name}", "assignee": "{contact.owner}", "due_in": "1d"},
+}
+
+
+def _rule(n: int) -> dict[str, Any]:
+    return {**WELCOME, "name": f"rule-{n}", "new": "former", "enabled": n % 2 == 0}
+
+
+def rules_app(crm_factory: Callable[..., Any], rules: list[dict[str, Any]]) -> Any:
+    crm = crm_factory(
+        plugins=["desk", "contacts", "tasks"],
+        settings={"desk": {"base_url": "https://crm.example.com"}, "tasks": {"rules": rules}},
+        core={"secret": "tasks-desk-secret-0123456789-0123456789"},
+        mail={"sender": "CRM <crm@example.com>"},
+    )
+    if any(team["name"] == "north" for team in crm.authz.teams.list()):
+        return crm  # a second app on the same database: the people are there
+    crm.authz.teams.add("north")
+    crm.authz.roles.add("no-rules", permissions=["tasks.read", "tasks.create", "tasks.edit"])
+    for name, role in (("ana", "sales"), ("bea", "sales"), ("marta", "manager"), ("nico", "no-rules")):
+        crm.authz.users.add(
+            name,
+            roles=[role],
+            teams=["north"],
+            timezone="Europe/Madrid",
+            email=f"{name}@example.com",
+            password=PASSWORD,
+        )
+    return crm
+
+
+def test_the_rules_list_and_a_rules_preview_in_the_sellers_scope(crm_factory: Callable[..., Any]) -> None:
+    app = rules_app(crm_factory, [WELCOME, _rule(1)])
+    contacts = app.plugin("contacts")
+    for first, owner in (("Eva", "ana"), ("Bruno", "bea")):
+        contact = contacts.create(first_name=first, last_name="Luna", owner=owner)
+        contacts.update(contact.id, status="customer")
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/")
+    assert 'href="/tasks/rules"' in desk.text
+    assert desk.get("/tasks/rules").status_code == 200
+    assert "welcome-customer" in desk.text and "contact status changes to &#39;customer&#39;" in desk.text
+    assert "rule-1" in desk.text and ">off<" in desk.text and "enabled = false" in desk.text
+    made = app.plugin("tasks").count(status="all")
+    desk.get("/tasks/rules/welcome-customer")
+    preview = re.search(r'id="preview">(.*?)</section>', desk.text, re.S)
+    assert preview is not None
+    assert "Welcome Eva Luna" in preview.group(1) and "Bruno" not in preview.group(1)
+    assert "1 more are about tasks outside what you may see." in preview.group(1)
+    assert "already fired" in preview.group(1)  # the events were handled as they were emitted
+    assert app.plugin("tasks").count(status="all") == made  # a dry run
+    manager = desk_as(app, "marta")
+    manager.get("/tasks/rules/welcome-customer")
+    assert "Welcome Eva Luna" in manager.text and "Welcome Bruno Luna" in manager.text
+    assert manager.get("/tasks/rules/no-such-rule").status_code == 404
+
+
+def test_the_rules_need_the_rules_permission(crm_factory: Callable[..., Any]) -> None:
+    app = rules_app(crm_factory, [WELCOME])
+    desk = desk_as(app, "nico")
+    desk.get("/tasks/")
+    assert 'href="/tasks/rules"' not in desk.text
+    assert desk.get("/tasks/rules").status_code == 403
+    assert desk.get("/tasks/rules/welcome-customer").status_code == 403
+    assert desk.get("/tasks/recurring").status_code == 403
+
+
+def test_the_rules_lists_statements_do_not_grow_with_its_rules(crm_factory: Callable[..., Any]) -> None:
+    def count(rules: list[dict[str, Any]]) -> int:
+        app = rules_app(crm_factory, rules)
+        desk = desk_as(app, "marta")
+        assert desk.get("/tasks/rules").status_code == 200  # the rules are compiled once, on the first call
+        with statements(app) as sql:
+            assert desk.get("/tasks/rules").status_code == 200
+        assert rules[-1]["name"] in desk.text
+        return len(sql)
+
+    few = count([WELCOME])
+    many = count([WELCOME, *(_rule(n) for n in range(1, 20))])
+    assert many == few, f"{few} statements for 1 rule, {many} for 20"
+
+
+def test_recurring_tasks_listed_in_words_with_their_next_occurrences(app: Any, crm_clock: Any) -> None:
+    crm_clock.set(NOW)
+    app.plugin("tasks").add_recurring(
+        "weekly-report",
+        "Send the weekly report",
+        "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0",
+        assignee="ana",
+        timezone="Europe/Madrid",
+        start="2026-01-05 09:00",
+    )
+    desk = desk_as(app, "ana")
+    desk.get("/tasks/recurring")
+    row = re.search(r'id="template-\d+">(.*?)</tr>', desk.text, re.S)
+    assert row is not None
+    assert "Every week on Monday and Thursday at 09:00" in row.group(1)
+    assert "Jan 8, 2026, 9:00" in row.group(1) and "Jan 12, 2026" in row.group(1) and "Jan 15, 2026" in row.group(1)
+    assert 'id="add"' not in desk.text and "Remove" not in row.group(1)  # a seller reads, a manager manages
+    assert desk.post("/tasks/recurring/weekly-report/remove").status_code == 403
+    desk.post("/language", {"language": "es", "next": "/tasks/recurring"})
+    assert "Cada semana el lunes y jueves a las 09:00" in desk.get("/tasks/recurring").get_data(as_text=True)
+
+
+def test_a_manager_adds_and_removes_a_recurring_task(app: Any) -> None:
+    desk = desk_as(app, "marta")
+    desk.get("/tasks/recurring")
+    fields = {
+        "name": "monthly-check",
+        "title": "Check the accounts",
+        "rrule": "FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=8",
+        "start": "2026-02-01 08:00",
+        "timezone": "Europe/Madrid",
+        "lead": "1d",
+        "kind": "to-do",
+        "assignee": "bea",
+        "team": "north",
+        "priority": "high",
+        "description": "",
+        "checklist": "Open the ledger\nCompare",
+    }
+    assert desk.post("/tasks/recurring", fields, csrf=False).status_code == 403
+    assert desk.post("/tasks/recurring", fields).status_code == 303
+    (info,) = app.plugin("tasks").recurring()
+    assert (info.name, info.assignee, info.team, info.lead) == ("monthly-check", "bea", "north", dt.timedelta(days=1))
+    assert "Every month on day 1 at 08:00" in desk.get("/tasks/recurring").get_data(as_text=True)
+    assert desk.post("/tasks/recurring/monthly-check/remove", csrf=False).status_code == 403
+    assert desk.post("/tasks/recurring/monthly-check/remove").status_code == 303
+    assert app.plugin("tasks").recurring() == []
+
+
+def test_a_bad_recurring_task_is_refused_beside_the_field_keeping_what_was_typed(app: Any) -> None:
+    desk = desk_as(app, "marta")
+    desk.get("/tasks/recurring")
+    fields = {
+        "name": "",
+        "title": "Weekly call",
+        "rrule": "BYDAY=MO",
+        "kind": "call",
+        "priority": "normal",
+        "lead": "0m",
+        "timezone": "Europe/Madrid",
+        "checklist": "Keep me",
+    }
+    assert desk.post("/tasks/recurring", fields).status_code == 400
+    assert 'id="f-name-note"' in desk.text and 'value="Weekly call"' in desk.text and "Keep me" in desk.text
+    fields["name"] = "weekly-call"
+    assert desk.post("/tasks/recurring", fields).status_code == 400
+    assert 'id="f-rrule-note"' in desk.text and "has no FREQ" in desk.text and 'value="BYDAY=MO"' in desk.text
+    fields.update(rrule="FREQ=WEEKLY", lead="soon")
+    assert desk.post("/tasks/recurring", fields).status_code == 400
+    assert 'id="f-lead-note"' in desk.text and 'value="soon"' in desk.text
+    fields.update(lead="0m", timezone="Mars/Olympus")
+    assert desk.post("/tasks/recurring", fields).status_code == 400
+    assert 'id="f-timezone-note"' in desk.text
+    assert app.plugin("tasks").recurring() == []
+
+
+def test_a_tasks_reminders_sent_and_planned(app: Any, crm_clock: Any) -> None:
+    crm_clock.set(NOW)
+    task = add(app, "Remind me", due=NOW + dt.timedelta(hours=48))
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    card = re.search(r'id="reminders">(.*?)</section>', desk.text, re.S)
+    assert card is not None
+    # created with an assignee: "assigned to you" was sent; due soon 24 hours before (10:00 in Madrid), overdue at the due time
+    assert "sent</span> assigned to you: to ana" in card.group(1)
+    assert "planned</span> due soon: from Jan 6, 2026, 10:00" in card.group(1)
+    assert "planned</span> overdue: from Jan 7, 2026, 10:00" in card.group(1)
+    crm_clock.set(NOW + dt.timedelta(hours=30))
+    app.plugin("tasks").send_reminders()
+    desk = desk_as(app, "ana")
+    desk.get(f"/tasks/{task.id}")
+    card = re.search(r'id="reminders">(.*?)</section>', desk.text, re.S)
+    assert card is not None
+    assert "sent</span> due soon" in card.group(1) and "planned</span> due soon" not in card.group(1)
+    assert "planned</span> overdue" in card.group(1)
 
 
 PLUGIN = Path(__file__).resolve().parent.parent

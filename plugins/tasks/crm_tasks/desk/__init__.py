@@ -1,4 +1,4 @@
-"""The tasks plugin's pages in the staff web app (``crm-desk``): my to-do, a task, the team's tasks, the rules.
+"""The tasks plugin's pages in the staff web app (``crm-desk``): my to-do, a task, a new task, the team's tasks, the rules, recurring tasks.
 
 Imported only when the desk calls ``crm_desk_pages`` (see
 :func:`crm_tasks.plugin.crm_desk_pages`); Flask is imported inside the
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_core.i18n import N_
-from crm_hookspecs.records import DeskNavEntry, DeskPages, DeskPanel, DeskWidget
+from crm_hookspecs.records import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskWidget
 
 __all__ = ["TEMPLATES", "TRANSLATIONS", "pages"]
 
@@ -41,7 +41,7 @@ def _contact_tasks(crm: Any, contact_id: int) -> Any:
 
 
 def pages() -> DeskPages:
-    """What the tasks plugin adds to the desk: its pages under ``/tasks``, a nav entry, a home widget, a contact panel."""
+    """What the tasks plugin adds to the desk: its pages under ``/tasks``, a nav entry, a home widget, a contact panel and action."""
     return DeskPages(
         blueprint=_blueprint,
         url_prefix="/tasks",
@@ -50,4 +50,7 @@ def pages() -> DeskPages:
         nav=[DeskNavEntry(N_("Tasks"), "tasks.todo", permission="tasks.read", order=20)],
         widgets=[DeskWidget("my_day", N_("My day"), _my_day, permission="tasks.read", order=10)],
         panels=[DeskPanel("tasks", N_("Open tasks"), _contact_tasks, permission="tasks.read", order=20)],
+        actions=[
+            DeskAction("new_task", N_("New task"), "tasks.new", on="contact", permission="tasks.create", order=20)
+        ],
     )

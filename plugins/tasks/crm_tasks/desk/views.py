@@ -23,7 +23,7 @@ from crm_core.errors import CRMError, NotFoundError, PermissionDenied
 from crm_core.i18n import gettext as _
 from crm_tasks.desk.grouping import GROUPS, group_tasks
 
-__all__ = ["blueprint", "contact_panel", "my_day_widget"]
+__all__ = ["blueprint", "contact_panel", "my_day_widget", "people_in_scope"]
 
 #: the most open tasks the to-do page lists (the rest are counted, and reached through the CLI or API)
 TODO_LIMIT = 500
@@ -35,7 +35,14 @@ PRIORITY_TONES = {"low": "neutral", "normal": "neutral", "high": "warning", "urg
 def blueprint() -> flask.Blueprint:
     """The tasks pages, mounted by the desk at ``/tasks``."""
     page = flask.Blueprint("tasks", __name__)
+    from crm_tasks.desk import create, rules
+
     page.add_url_rule("/", "todo", todo)
+    page.add_url_rule("/new", "new", create.new_task, methods=["GET", "POST"])
+    page.add_url_rule("/rules", "rules", rules.rule_list)
+    page.add_url_rule("/rules/<name>", "rule", rules.rule_page)
+    page.add_url_rule("/recurring", "recurring", rules.recurring_list, methods=["GET", "POST"])
+    page.add_url_rule("/recurring/<name>/remove", "recurring_remove", rules.recurring_remove, methods=["POST"])
     page.add_url_rule("/team", "team", team)
     page.add_url_rule("/<int:task_id>", "task", task_page)
     page.add_url_rule("/<int:task_id>/done", "done", done, methods=["POST"])
@@ -98,6 +105,24 @@ def contact_names(crm: Any, ids: Iterable[int | None]) -> dict[int, str]:
     return {card.id: card.display_name for card in contacts.cards(wanted)}
 
 
+def people_in_scope(api: Any, permission: str) -> set[str] | None:
+    """The users whose tasks the signed-in user's scope for ``permission`` covers; ``None``: everyone's.
+
+    ``own``: the user; ``team``: the user and the members of their teams
+    (read once, whatever the rows shown); no grant: nobody.
+    """
+    crm = g.crm
+    scope = crm.authz.scope(permission)
+    if scope == "all":
+        return None
+    names = {g.user.name}
+    if scope == "team":
+        teams = api.teams()
+        for team_name in g.user.teams:
+            names.update(teams.get(team_name, []))
+    return names if scope else set()
+
+
 def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -137,6 +162,8 @@ def todo() -> Any:
         shown=len(tasks),
         total=total,
         may_see_team=crm.authz.scope("tasks.read") in ("team", "all"),
+        may_create=crm.authz.can("tasks.create"),
+        may_see_rules=crm.authz.can("tasks.rules.read"),
     )
 
 
@@ -200,8 +227,35 @@ def _task_page(task_id: int, *, status: int = 200, errors: dict[str, str] | None
         errors=errors or {},
         form=form or {},
         due_local=_local_input(task.due_at, user_timezone(crm)),
+        planned=planned_reminders(api, task, crm.now()),
+        reminder_label=_reminder_label,
     )
     return body, status
+
+
+def _reminder_label(kind: str) -> str:
+    return {"assigned": _("assigned to you"), "due": _("due soon"), "overdue": _("overdue")}.get(kind, kind)
+
+
+def planned_reminders(api: Any, task: Any, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """The reminders the worker's ``tasks.reminders`` job will send for an open task: (kind, from when).
+
+    "due soon" ``before_due_hours`` before the due time, "overdue" at it,
+    unless one was sent for the current due time already (a reminder sent
+    before the window opened was for an earlier due time).
+    """
+    if task.status != "open" or task.due_at is None or not task.assignee:
+        return []
+    settings = api.settings.reminders
+    out: list[tuple[str, dt.datetime]] = []
+    sent = [(r.kind, r.sent_at) for r in task.reminders]
+    if settings.before_due_hours > 0 and task.due_at > now:
+        opens = task.due_at - dt.timedelta(hours=settings.before_due_hours)
+        if not any(kind == "due" and when >= opens for kind, when in sent):
+            out.append(("due", max(opens, now)))
+    if settings.overdue and not any(kind == "overdue" and when >= task.due_at for kind, when in sent):
+        out.append(("overdue", max(task.due_at, now)))
+    return out
 
 
 def _local_input(when: dt.datetime | None, tz: dt.tzinfo) -> str:
