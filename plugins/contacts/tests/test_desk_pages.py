@@ -582,3 +582,63 @@ def test_contacts_without_the_desk_does_not_import_flask() -> None:
     code = "import sys, crm_contacts.plugin, crm_contacts.desk, crm_contacts.api; print('flask' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
+
+# -- personal data (GDPR) ----------------------------------------------------------
+
+
+def test_the_card_exports_the_personal_data_as_json_in_the_sellers_scope(office: Any) -> None:
+    import json
+
+    lucia = contact_id(office, "lucia@acme.example")
+    desk = signed_in(office, "sara")
+    desk.get(f"/contacts/{lucia}")
+    assert f'href="/contacts/{lucia}/personal-data"' in desk.text
+    assert f'href="/contacts/{lucia}/erase"' not in desk.text  # sales may not erase
+    page = desk.get(f"/contacts/{lucia}/personal-data")
+    assert page.status_code == 200 and page.mimetype == "application/json"
+    assert f'filename="contact-{lucia}-personal-data.json"' in page.headers["Content-Disposition"]
+    assert "lucia@acme.example" in json.dumps(json.loads(desk.text))
+    assert desk.get(f"/contacts/{contact_id(office, 'samuel@other.example')}/personal-data").status_code == 404
+    office.authz.users.add("rita", roles=["read-only"], password=PASSWORD)
+    reader = signed_in(office, "rita")
+    reader.get(f"/contacts/{lucia}")
+    assert "/personal-data" not in reader.text
+    assert reader.get(f"/contacts/{lucia}/personal-data").status_code == 403
+
+
+def test_erase_asks_for_the_name_then_erases(office: Any) -> None:
+    lucia = contact_id(office, "lucia@acme.example")
+    seller = signed_in(office, "sara")
+    assert seller.get(f"/contacts/{lucia}/erase").status_code == 403
+    seller.get(f"/contacts/{lucia}")
+    assert seller.post(f"/contacts/{lucia}/erase", {"name": "Lucía Martín"}).status_code == 403
+    desk = signed_in(office, "root")
+    desk.get(f"/contacts/{lucia}")
+    assert f'href="/contacts/{lucia}/erase"' in desk.text
+    desk.get(f"/contacts/{lucia}/erase")
+    assert desk.page.status_code == 200 and "Erase Lucía Martín for good?" in desk.text
+    assert desk.post(f"/contacts/{lucia}/erase", {"name": "Lucia"}).status_code == 422
+    assert re.search(r'id="f-name"[^>]*aria-invalid="true"', desk.text) and 'value="Lucia"' in desk.text
+    assert "exactly as shown" in desk.text
+    assert office.plugin("contacts").get(lucia).erased_at is None
+    assert desk.post(f"/contacts/{lucia}/erase", {"name": "Lucía Martín"}, csrf=False).status_code == 403
+    assert office.plugin("contacts").get(lucia).erased_at is None
+    desk.get(f"/contacts/{lucia}/erase")
+    page = desk.post(f"/contacts/{lucia}/erase", {"name": " Lucía  Martín "})
+    assert page.status_code == 303 and page.headers["Location"].endswith(f"/contacts/{lucia}")
+    record = office.plugin("contacts").get(lucia)
+    assert record.erased_at is not None and record.email is None
+    desk.get(f"/contacts/{lucia}")
+    assert "was erased everywhere" in desk.text and "lucia@acme.example" not in desk.text
+
+
+def test_erasing_another_sellers_contact_is_404(office: Any) -> None:
+    with_role(office, "sam", permissions=("contacts.read", "contacts.erase"))
+    lucia = contact_id(office, "lucia@acme.example")
+    desk = signed_in(office, "sam")
+    assert desk.get(f"/contacts/{lucia}/erase").status_code == 404
+    desk.get("/contacts/")
+    assert desk.post(f"/contacts/{lucia}/erase", {"name": "Lucía Martín"}).status_code == 404
+    assert office.plugin("contacts").get(lucia).erased_at is None
+
+

@@ -261,6 +261,8 @@ def card(contact_id: int) -> Any:
         statuses=[(s, _(STATUS_LABELS[s])) for s in STATUSES],
         can_edit=_can("contacts.edit"),
         can_delete=_can("contacts.delete"),
+        can_export=_can("contacts.export"),
+        can_erase=_can("contacts.erase"),
         can_merge=can_merge,
         merged_here=merges_of(contact) if can_merge else [],
     )
@@ -439,7 +441,7 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
-    from crm_contacts.desk import merges, review
+    from crm_contacts.desk import merges, privacy, review
 
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
@@ -454,6 +456,8 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/merge", "merge", merges.merge, methods=["GET", "POST"])
     page.add_url_rule("/<int:contact_id>/unmerge", "unmerge", merges.unmerge, methods=["GET", "POST"])
     page.add_url_rule("/export", "export", export)
+    page.add_url_rule("/<int:contact_id>/personal-data", "personal_data", privacy.personal_data)
+    page.add_url_rule("/<int:contact_id>/erase", "erase", privacy.erase, methods=["GET", "POST"])
     page.add_url_rule("/review", "review", review.queue)
     page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
     page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
