@@ -583,6 +583,7 @@ def test_contacts_without_the_desk_does_not_import_flask() -> None:
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
 
+
 # -- personal data (GDPR) ----------------------------------------------------------
 
 
@@ -640,5 +641,3 @@ def test_erasing_another_sellers_contact_is_404(office: Any) -> None:
     desk.get("/contacts/")
     assert desk.post(f"/contacts/{lucia}/erase", {"name": "Lucía Martín"}).status_code == 404
     assert office.plugin("contacts").get(lucia).erased_at is None
-
-
