@@ -76,7 +76,9 @@ def register(app: flask.Flask) -> None:
 
     @app.context_processor
     def _admin_sections() -> dict[str, Any]:
-        return {"admin_sections": sections(g.crm) if g.get("user") is not None else []}
+        # the app's CRM, not g.crm: a template rendered outside a request's hooks (a test's) has no g.crm
+        crm = flask.current_app.extensions["crm"]
+        return {"admin_sections": sections(crm) if g.get("user") is not None else []}
 
 
 def _allowed() -> None:
