@@ -635,21 +635,48 @@ class EventBus:
                 for f in typed_rows.dicts(query)
             ]
 
-    def retry(self, due_only: bool = True) -> DeliveryReport:
-        """Re-deliver failed events, one by one; with ``due_only`` only those whose back-off has passed."""
+    def retry(self, due_only: bool = True, *, failures: Iterable[int] | None = None) -> DeliveryReport:
+        """Re-deliver failed events, one by one; with ``due_only`` only those whose back-off has passed.
+
+        ``failures`` (ids of :meth:`failed`) retries those failures now,
+        whatever their back-off; an id that is not an open failure, or whose
+        handler's plugin is not enabled in this app, is a ``NotFoundError`` /
+        ``ValidationError`` naming it, and nothing is retried. A user (code
+        run with ``crm.as_user``) needs ``admin.system``; the handlers then
+        run as that user, as they do after a commit of theirs.
+        """
+        from crm_core.errors import NotFoundError, ValidationError
         from crm_core.models import EventFailure, OutboxEvent
         from crm_hookspecs.events import from_payload
 
         app = self._app
+        authz = getattr(app, "authz", None)
+        if authz is not None:
+            authz.require("admin.system")
         report = DeliveryReport()
         handlers = dict(app.hooks.event_handlers())
+        wanted = None if failures is None else sorted({int(f) for f in failures})
         with app.activate():
             query = (
                 EventFailure.select()
                 .where(EventFailure.resolved_at.is_null())
                 .order_by(EventFailure.event, EventFailure.id)
             )
-            if due_only:
+            if wanted is not None:
+                query = query.where(EventFailure.id.in_(wanted))
+                found = {f.id: f for f in query}
+                for pk in wanted:
+                    if pk not in found:
+                        raise NotFoundError(
+                            f"no open event failure {pk}: it was retried already, or never existed; "
+                            "see 'crm events failed' for the open ones"
+                        )
+                    if found[pk].handler not in handlers:
+                        raise ValidationError(
+                            f"event failure {pk}: its handler {found[pk].handler!r} is not enabled in this app; "
+                            "enable its plugin, then retry"
+                        )
+            elif due_only:
                 query = query.where(EventFailure.next_attempt_at <= app.clock.now())
             for failure in list(query):
                 fn = handlers.get(failure.handler)

@@ -353,6 +353,53 @@ class Hooks:
             out.append((impl.plugin_name, pages))
         return out
 
+    def desk_search(self, crm: Any, query: str, limit: int) -> list[tuple[str, list[Any] | PluginError]]:
+        """``crm_desk_search`` per plugin, in load order: ``(plugin, results)``, or ``(plugin, PluginError)`` for one that failed.
+
+        A failing plugin does not stop the others: its error takes the place
+        of its results (the desk shows a notice and logs it).
+        """
+        from crm_hookspecs.records import DeskSearchResult
+
+        out: list[tuple[str, list[Any] | PluginError]] = []
+        for impl in self._impls("crm_desk_search"):
+            name = impl.plugin_name
+            values = {"crm": crm, "query": query, "limit": limit}
+            try:
+                found = impl.function(*[values[a] for a in impl.argnames])
+            except Exception as exc:  # third-party code: say which plugin failed
+                out.append(
+                    (name, PluginError(name, f"plugin {name!r}: crm_desk_search raised {type(exc).__name__}: {exc}"))
+                )
+                continue
+            if found is None:
+                continue
+            if isinstance(found, (str, bytes)) or not isinstance(found, (list, tuple)):
+                out.append(
+                    (
+                        name,
+                        PluginError(
+                            name,
+                            f"plugin {name!r}: crm_desk_search must return a list of DeskSearchResult or None, not {_kind(found)}",
+                        ),
+                    )
+                )
+                continue
+            wrong = [item for item in found if not isinstance(item, DeskSearchResult)]
+            if wrong:
+                out.append(
+                    (
+                        name,
+                        PluginError(
+                            name,
+                            f"plugin {name!r}: crm_desk_search must return DeskSearchResult records, not {_kind(wrong[0])}",
+                        ),
+                    )
+                )
+                continue
+            out.append((name, list(found)[:limit]))
+        return out
+
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"

@@ -655,3 +655,35 @@ def test_deliver_events_is_the_event_bus_mode(crm):
     with pytest.raises(ConfigError, match="crm.deliver_events is 'after-commit' or 'worker', not 'later'"):
         crm.deliver_events = "later"
     assert crm.deliver_events == "worker"
+
+
+@pytest.mark.crm_allow_delivery_failures  # a failing handler is what it checks
+def test_retry_named_failures_now_and_refuse_unknown_ones(crm_factory, notes):
+    from crm_core.errors import NotFoundError
+
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {1, 2}
+    crm.events.emit_many(created(1, 2))
+    first, second = crm.events.failed()
+    notes.fail_on = set()
+    report = crm.events.retry(failures=[second.id])  # before its back-off has passed
+    assert (report.retried_ok, report.failed) == (1, 0)
+    assert [f.id for f in crm.events.failed()] == [first.id]
+    with pytest.raises(NotFoundError, match=f"no open event failure {second.id}: it was retried already"):
+        crm.events.retry(failures=[first.id, second.id])
+    assert [f.id for f in crm.events.failed()] == [first.id]  # nothing was retried
+
+
+@pytest.mark.crm_allow_delivery_failures  # a failing handler is what it checks
+def test_retrying_needs_admin_system_of_a_user(crm_factory, notes, crm_as_user):
+    from crm_core.errors import PermissionDenied
+
+    crm = crm_factory([("notes", notes)])
+    notes.fail_on = {1}
+    crm.emit(created(1)[0])
+    notes.fail_on = set()
+    with crm_as_user(crm, roles=["manager"]), pytest.raises(PermissionDenied, match="admin.system"):
+        crm.events.retry(due_only=False)
+    assert len(crm.events.failed()) == 1
+    with crm_as_user(crm, roles=["admin"]):
+        assert crm.events.retry(due_only=False).retried_ok == 1

@@ -106,7 +106,7 @@ def test_the_hook_declares_permissions_and_record_types(app):
     declared = crm.authz.declared
     assert declared.permissions["notes.edit"].record_type == "notes.note"
     assert "notes.note" in declared.record_types and declared.owners["notes.read"] == "notes"
-    assert {"admin.users", "admin.roles", "admin.tokens", "admin.audit"} <= set(declared.permissions)
+    assert {"admin.users", "admin.roles", "admin.tokens", "admin.audit", "admin.system"} <= set(declared.permissions)
 
 
 def test_scope_filters_listings_in_sql_with_right_counts(office):

@@ -283,7 +283,7 @@ def test_a_user_manager_cannot_take_over_a_user_with_more_rights(crm, crm_user):
         ):
             with pytest.raises(
                 PermissionDenied,
-                match="may not manage 'root', who holds permissions they do not \\(admin.audit, admin.roles\\)",
+                match="may not manage 'root', who holds permissions they do not \\(admin.audit, admin.roles, admin.system\\)",
             ):
                 attempt()
 

@@ -36,6 +36,10 @@ KERNEL_PERMISSIONS = (
     PermissionSpec("admin.roles", "Define roles and give roles to users."),
     PermissionSpec("admin.tokens", "Create, list and revoke other users' API tokens."),
     PermissionSpec("admin.audit", "Read the security audit."),
+    PermissionSpec(
+        "admin.system",
+        "See the plugins, checks, migrations, mail queue, jobs and event failures; retry failed mail and deliveries.",
+    ),
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from crm_core.cli.main import KERNEL_COMMANDS, CLIError, CLIState, pass_state
-from crm_core.errors import CRMError, PluginError
+from crm_core.errors import CRMError
 from crm_core.output import format_option, render
 
 CONFIG_TEMPLATE = """\
@@ -125,55 +125,14 @@ def migrate(state: CLIState, dry_run: bool) -> None:
 
 def _plugin_rows(state: CLIState) -> list[dict[str, Any]]:
     from crm_core.plugins import discover, load_plugins
+    from crm_core.plugins.report import plugin_rows, settings_errors
 
     installed = discover()
     config = state.config(missing_ok=not state.config_explicit)
-    settings_errors: dict[str, str] = {}
     if state._app is not None:
-        records = state._app.plugins
-    else:
-        loaded = load_plugins(list(config.enabled or ()), installed=installed, enabled_source=config.enabled_source)
-        records = loaded.records
-        settings_errors = _settings_errors(config, loaded)
-    rows = []
-    for name in list(records) + sorted(n for n in installed if n not in records):
-        record = records.get(name)
-        info = record.info if record else installed[name]
-        rows.append(
-            {
-                "name": name,
-                "version": info.version or "",
-                "state": record.state if record else "disabled",
-                "contract": info.contract or "",
-                "requires": ", ".join(f"{d}{s}" for d, s in info.requires),
-                "hooks": list(record.hooks) if record else [],
-                "error": str(record.error) if record and record.error else settings_errors.get(name, ""),
-                "traceback": (record.traceback or "") if record else "",
-            }
-        )
-    return rows
-
-
-def _settings_errors(config: Any, loaded: Any) -> dict[str, str]:
-    """The error of each loaded plugin's ``[plugins.<name>]`` table, as the app would raise it."""
-    from crm_core.config import structure_section
-    from crm_core.hooks import Hooks
-
-    try:
-        sections = Hooks(loaded.pm, loaded.order).config_sections()
-    except PluginError as exc:  # a crm_config_section that returns no attrs class
-        return {exc.plugin: str(exc)}
-    errors = {}
-    for name in loaded.order:
-        table = config.plugin_tables.get(name, {})
-        try:
-            if name in sections:
-                structure_section(dict(table), sections[name], config.source, f"plugins.{name}")
-            elif table:
-                errors[name] = f"{config.source}: [plugins.{name}] has settings but plugin {name!r} declares none"
-        except CRMError as exc:
-            errors[name] = str(exc)
-    return errors
+        return plugin_rows(state._app.plugins, installed)
+    loaded = load_plugins(list(config.enabled or ()), installed=installed, enabled_source=config.enabled_source)
+    return plugin_rows(loaded.records, installed, settings_errors(config, loaded))
 
 
 @click.command()

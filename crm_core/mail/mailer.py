@@ -405,10 +405,13 @@ class Mailer:
         queued again with its attempts reset, and with ``waiting`` every
         queued message waiting for its back-off is made due now. With
         ``refs`` (ids or keys): those messages, which must be failed or queued.
+        A user (code run with ``crm.as_user``) needs ``admin.system``; the
+        system may always retry.
         """
         from crm_core.mail.models import MailMessage
 
         app = self._app
+        _require_system(app)
         now = app.clock.now()
         with app.activate(), app.database.atomic():
             if refs:
@@ -439,3 +442,10 @@ class Mailer:
         from crm_core.mail.delivery import deliver
 
         return deliver(self._app, self, limit=limit)
+
+
+def _require_system(app: Any) -> None:
+    """``admin.system`` for a user; an app without users (a bare context) acts as the system."""
+    authz = getattr(app, "authz", None)
+    if authz is not None:
+        authz.require("admin.system")

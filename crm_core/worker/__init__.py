@@ -8,7 +8,8 @@
 See ``docs/worker.md``.
 """
 
+from crm_core.worker.registry import failed_runs
 from crm_core.worker.runner import Job, RunOutcome, Worker, kernel_jobs, registered_jobs, status
 from crm_core.worker.schedule import Schedule
 
-__all__ = ["Job", "RunOutcome", "Schedule", "Worker", "kernel_jobs", "registered_jobs", "status"]
+__all__ = ["Job", "RunOutcome", "Schedule", "Worker", "failed_runs", "kernel_jobs", "registered_jobs", "status"]

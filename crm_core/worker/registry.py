@@ -23,6 +23,7 @@ __all__ = [
     "KERNEL",
     "Job",
     "WorkerContext",
+    "failed_runs",
     "first_line",
     "kernel_jobs",
     "registered_jobs",
@@ -198,3 +199,36 @@ def status(crm: WorkerContext) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def failed_runs(crm: WorkerContext, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest failed runs of every job, newest first: job, scheduled, started, finished, attempts, worker, error.
+
+    ``error`` is the whole traceback as recorded; runs are kept
+    ``keep_runs_days`` (``crm.worker``).
+    """
+    from crm_core.worker.models import JobRun
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise ValidationError(f"limit must be a whole number from 1 to 10000, not {limit!r}")
+    require_tables(crm)
+    with crm.activate():
+        query = (
+            JobRun.select()
+            .where(JobRun.status == "failed")
+            .order_by(JobRun.finished_at.desc(), JobRun.id.desc())
+            .limit(limit)
+        )
+        return [
+            {
+                "job": run.job,
+                "scheduled_at": run.scheduled_at,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "attempts": run.attempts,
+                "worker": run.worker,
+                "error": run.error or "",
+                "error_line": first_line(run.error),
+            }
+            for run in query
+        ]

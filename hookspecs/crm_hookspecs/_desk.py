@@ -1,4 +1,4 @@
-"""The staff web app's page contract (``crm_desk_pages``, contract 1.3.0); re-exported by :mod:`crm_hookspecs.records`.
+"""The staff web app's contract (``crm_desk_pages``, ``crm_desk_search``, contract 1.3.0); re-exported by :mod:`crm_hookspecs.records`.
 
 Kept in a module of its own so that ``records.py`` stays readable; import
 these names from ``crm_hookspecs.records``. Nothing here imports Flask: a
@@ -15,11 +15,15 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["DeskAction", "DeskNavEntry", "DeskPages", "DeskPanel", "DeskWidget"]
+__all__ = ["DeskAction", "DeskNavEntry", "DeskPages", "DeskPanel", "DeskSearchResult", "DeskWidget"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _ENDPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _PERMISSION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+$")
+
+
+def _to_dict(value: Any) -> dict[str, Any]:
+    return dict(value)
 
 
 def _to_tuple(value: Any) -> tuple[Any, ...]:
@@ -174,3 +178,31 @@ class DeskPages:
             for item in items:
                 if not isinstance(item, cls):
                     raise ValueError(f"DeskPages {kind} must hold {cls.__name__} records, not {type(item).__name__}")
+
+
+@attrs.frozen
+class DeskSearchResult:
+    """One thing the desk's search found, returned by ``crm_desk_search``: a link to one of the plugin's pages.
+
+    ``kind`` is the heading the desk groups the results under (English, such
+    as ``"Contacts"``; translated by the plugin's catalog, like a
+    navigation label); ``title`` the link's text and ``subtitle`` a line
+    under it (an e-mail address, a due date). The link is
+    ``url_for(endpoint, **args)``: ``endpoint`` is a view of the plugin's
+    blueprint (``'<blueprint>.<view>'``) and ``args`` its URL arguments
+    (``{"contact_id": 7}``).
+    """
+
+    kind: str
+    title: str
+    endpoint: str = attrs.field(validator=_endpoint("DeskSearchResult"))
+    args: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    subtitle: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("kind", "title"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"DeskSearchResult {name} must be a non-empty string, not {value!r}")
+        if not isinstance(self.subtitle, str):
+            raise ValueError(f"DeskSearchResult subtitle must be a string, not {self.subtitle!r}")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from crm_hookspecs._desk import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskWidget
+from crm_hookspecs._desk import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskSearchResult, DeskWidget
 
 __all__ = [
     "ApiFile",
@@ -32,6 +32,7 @@ __all__ = [
     "DeskNavEntry",
     "DeskPages",
     "DeskPanel",
+    "DeskSearchResult",
     "DeskWidget",
     "FieldChange",
     "JobSpec",

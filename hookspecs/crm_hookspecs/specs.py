@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the kernel's app object, seen by type checkers only
         ApiResource,
         CommandSpec,
         DeskPages,
+        DeskSearchResult,
         JobSpec,
         MailTransportSpec,
         PermissionSpec,
@@ -321,4 +322,21 @@ def crm_desk_pages(crm: CRM) -> DeskPages | None:
     ``DeskPages``, a permission that no plugin declares, or a blueprint
     that clashes with another is a ``PluginError`` naming the plugin, and the
     desk does not start.
+    """
+
+
+@hookspec
+def crm_desk_search(crm: CRM, query: str, limit: int) -> Sequence[DeskSearchResult] | None:
+    """Find what matches ``query`` for the staff web app's search box.
+
+    *Per plugin* (contract 1.3.0). Called by the desk (``crm-desk``) on each
+    search, as the signed-in user, with the text typed (stripped, never
+    empty, at most 200 characters) and the most results wanted from each
+    plugin (``limit``). Return a list of
+    :class:`~crm_hookspecs.records.DeskSearchResult` (at most ``limit``;
+    more are cut), best match first, or ``None``; search through your
+    plugin's API so that the user's permissions and scope apply, and return
+    nothing (not an error) to a user who may not read what you hold. The
+    desk groups the results by ``kind``; a plugin that raises or returns
+    something else is left out of that search with a notice, and logged.
     """

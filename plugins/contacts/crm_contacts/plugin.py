@@ -103,3 +103,10 @@ def crm_desk_pages(crm: Any) -> Any:
     from crm_contacts import desk  # no Flask here: the desk calls desk's blueprint when it builds its app
 
     return desk.pages(crm)
+
+
+@hookimpl
+def crm_desk_search(crm: Any, query: str, limit: int) -> Any:
+    from crm_contacts import desk_search  # no Flask: results name the card's endpoint
+
+    return desk_search.search(crm, query, limit)

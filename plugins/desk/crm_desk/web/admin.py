@@ -3,7 +3,8 @@
 Every page calls the kernel's services as the signed-in user
 (``crm.authz.users``, ``teams``, ``roles``, ``tokens``), so the kernel's
 checks apply: ``admin.users`` for users and teams, ``admin.roles`` for
-roles, ``admin.tokens`` for tokens, and ``require_over`` (nobody manages a
+roles, ``admin.tokens`` for tokens, ``admin.system`` for the system pages
+(:mod:`crm_desk.web.system`), and ``require_over`` (nobody manages a
 user who holds more than they do). A user who holds none of these gets 403
 on every page here and no "Administration" entry in the navigation.
 """
@@ -31,6 +32,10 @@ SECTIONS = (
     ("admin.teams", N_("Teams"), "admin.users"),
     ("admin.roles", N_("Roles"), "admin.roles"),
     ("admin.tokens", N_("API tokens"), "admin.tokens"),
+    ("admin.system", N_("System"), "admin.system"),
+    ("admin.mail", N_("Mail queue"), "admin.system"),
+    ("admin.jobs", N_("Jobs"), "admin.system"),
+    ("admin.events", N_("Event deliveries"), "admin.system"),
 )
 
 
@@ -41,6 +46,8 @@ def sections(crm: CRM) -> list[tuple[str, str]]:
 
 def register(app: flask.Flask) -> None:
     """Add the administration's blueprint at ``/admin`` and the navigation entry for the users who may see it."""
+    from crm_desk.web import system
+
     blueprint = flask.Blueprint("admin", __name__)
     blueprint.before_request(_allowed)
     rules: list[tuple[str, Any, list[str]]] = [
@@ -61,6 +68,7 @@ def register(app: flask.Flask) -> None:
         ("/tokens", tokens, ["GET"]),
         ("/tokens/new", token_new, ["GET", "POST"]),
         ("/tokens/<prefix>/revoke", token_revoke, ["GET", "POST"]),
+        *system.RULES,
     ]
     for rule, view, methods in rules:
         blueprint.add_url_rule(rule, view.__name__, view, methods=methods)
