@@ -120,24 +120,18 @@ class BrowserPage:
         self.checks = checks
         # script errors and CSP violations ("Refused to …"); a failed resource is reported below, by response,
         # since an error page's own status (404, 410) is expected
-        self.page.on(
-            "console",
-            lambda message: (
-                message.type == "error"
-                and not message.text.startswith("Failed to load resource")
-                and self.problems.append(message.text)
-            ),
-        )
-        self.page.on(
-            "response",
-            lambda response: (
-                response.status >= 400
-                and response.request.resource_type != "document"
-                and self.problems.append(f"{response.status} for {response.url}")
-            ),
-        )
+        self.page.on("console", self._console)
+        self.page.on("response", self._response)
         self.page.on("pageerror", lambda error: self.problems.append(str(error)))
         self.javascript = javascript
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.problems.append(message.text)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.problems.append(f"{response.status} for {response.url}")
 
     def shot(self, name: str) -> Path:
         """Check the page shown and save it."""
