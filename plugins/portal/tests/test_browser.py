@@ -4,138 +4,49 @@ Each page is saved as a screenshot under the test's tmp folder
 (``screenshots/NN-name.png``). On every page the test also checks that
 each form field has a label, that nothing overflows a phone's width, and
 that the browser reported no Content-Security-Policy violation or script
-error. Playwright's own browsers are never downloaded: the system's
-Chromium is launched by path; without it the tests are skipped, saying so.
+error. The browser, the server thread and the checked page are
+``crm_core.browser_testing``'s, shared with the desk's browser tests.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from crm_core.browser_testing import BrowserPage, Served, launch_chromium, needs_chromium
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no Chromium at /usr/bin/chromium (apt-get install chromium); the browser tests need it",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed: pip install -e 'plugins/portal[test]'"
-    )
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
-class Served:
+def serve(crm: Any) -> Served:
     """The portal of one app, served from a thread on 127.0.0.1 with an ephemeral port."""
+    from crm_portal import create_app
 
-    def __init__(self, crm: Any) -> None:
-        from werkzeug.serving import make_server
-
-        from crm_portal import create_app
-
-        self.crm = crm
-        self.server = make_server("127.0.0.1", 0, create_app(crm), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="portal-test-server", daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-
-    def local(self, link: str) -> str:
-        return link.replace("http://localhost:8000", self.url)
+    return Served(create_app(crm), name="portal-test-server")
 
 
 @pytest.fixture
 def served(app) -> Iterator[Served]:
-    server = Served(app)
+    server = serve(app)
     yield server
     server.close()
 
 
-class Pages:
-    """A browser page that checks every page it shows, and saves each as a screenshot."""
-
-    def __init__(
-        self, browser: Any, folder: Path, *, javascript: bool = True, mobile: bool = False, language: str = "en-GB"
-    ) -> None:
-        viewport = {"width": 390, "height": 844} if mobile else {"width": 1024, "height": 800}
-        self.context = browser.new_context(viewport=viewport, java_script_enabled=javascript, locale=language)
-        self.context.set_default_timeout(5000)  # a page of this app answers in milliseconds
-        self.page = self.context.new_page()
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.problems: list[str] = []
-        # script errors and CSP violations ("Refused to …"); a failed resource is reported below, by response,
-        # since an error page's own status (404, 410) is expected
-        self.page.on(
-            "console",
-            lambda message: (
-                message.type == "error"
-                and not message.text.startswith("Failed to load resource")
-                and self.problems.append(message.text)
-            ),
-        )
-        self.page.on(
-            "response",
-            lambda response: (
-                response.status >= 400
-                and response.request.resource_type != "document"
-                and self.problems.append(f"{response.status} for {response.url}")
-            ),
-        )
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-        self.javascript = javascript
-
-    def shot(self, name: str) -> Path:
-        """Check the page shown and save it."""
-        number = len(list(self.folder.glob("*.png"))) + 1  # numbered in order across the test's pages
-        path = self.folder / f"{number:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        unlabelled = self.page.evaluate(
-            """() => [...document.querySelectorAll('input, select, textarea')]
-                .filter(el => el.type !== 'hidden' && !el.closest('template') && !el.closest('[aria-hidden=true]'))
-                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
-                .map(el => el.name)"""
-        )
-        assert unlabelled == [], f"{name}: fields without a label: {unlabelled}"
-        overflow = self.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{name}: the page is {overflow}px wider than the window"
-        assert self.problems == [], f"{name}: the browser reported {self.problems}"
-        return path
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.fixture
 def pages(browser, tmp_path) -> Iterator[Any]:
-    opened: list[Pages] = []
+    opened: list[BrowserPage] = []
 
-    def make(**options: Any) -> Pages:
-        opened.append(Pages(browser, tmp_path / "screenshots", **options))
+    def make(*, mobile: bool = False, **options: Any) -> BrowserPage:
+        opened.append(BrowserPage(browser, tmp_path / "screenshots", width=390 if mobile else 1024, **options))
         return opened[-1]
 
     yield make
@@ -329,7 +240,7 @@ def test_survey_without_javascript_shows_the_follow_up_from_the_server(kit, app,
 def test_the_four_flows_on_a_server_database(kit, app, crm_db_url, pages):
     if crm_db_url.startswith("sqlite"):
         pytest.skip("on SQLite each flow has a test of its own above")
-    served = Served(app)
+    served = serve(app)
     try:
         for flow in (update_flow, survey_flow, signup_flow, unsubscribe_flow):
             flow(app, served, pages, kit)

@@ -1,0 +1,307 @@
+"""The desk in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Each flow runs at a laptop's width (1280 px) and a phone's (390 px). Every
+page shown is saved as a screenshot under ``build/screenshots/desk/<flow>-<width>/``
+(``NN-name.png``, kept after the run; each run replaces its flow's folder)
+and checked: every field has a label, nothing is wider than the window, the
+browser reported no script error, CSP violation or failed resource, and
+axe-core (vendored under ``axe-core/``, injected by the test, never served by
+the desk) finds no serious or critical accessibility violation. Without
+Chromium or Playwright the tests are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_core.auth import totp
+from crm_core.browser_testing import LAPTOP, PHONE, BrowserPage, Served, launch_chromium, needs_chromium
+
+pytestmark = [needs_chromium, pytest.mark.sqlite_only]
+
+PASSWORD = "Correct-horse-42!"
+ROOT = Path(__file__).resolve().parents[4]
+SCREENSHOTS = ROOT / "build" / "screenshots" / "desk"
+AXE = Path(__file__).parent / "axe-core" / "axe.min.js"
+#: the impacts that fail a test (axe's four: minor, moderate, serious, critical)
+FAILING_IMPACTS = ("serious", "critical")
+WIDTHS = pytest.mark.parametrize("width", [LAPTOP, PHONE], ids=["laptop", "phone"])
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page shown (injected through DevTools: the CSP still holds)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
+            nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}))"""
+    )
+    return [v for v in found if v["impact"] in FAILING_IMPACTS]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"  [{violation['impact']}] {violation['id']}: {violation['help']} ({violation['url']})")
+        for node in violation["nodes"][:5]:
+            summary = " ".join(node["summary"].split())
+            lines.append(f"      at {node['target']}: {summary}")
+        if len(violation["nodes"]) > 5:
+            lines.append(f"      … and {len(violation['nodes']) - 5} more")
+    return "\n".join(lines)
+
+
+def check_accessibility(page: Any, name: str) -> None:
+    violations = axe_violations(page)
+    assert not violations, f"{name}: axe-core found serious or critical violations:\n{describe(violations)}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def crm(desk_app: Callable[..., Any]) -> Any:
+    """The desk with contacts and tasks; ana sells, root administers (both in desk_app)."""
+    return desk_app("contacts", "tasks")
+
+
+@pytest.fixture
+def served(crm: Any) -> Iterator[Served]:
+    from crm_desk import create_app
+
+    server = Served(create_app(crm), name="desk-test-server")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def desk(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., BrowserPage]]:
+    """``desk(width, language="en-GB")``: a checked browser page saving to the flow's screenshot folder."""
+    opened: list[BrowserPage] = []
+
+    def make(width: int, language: str = "en-GB") -> BrowserPage:
+        flow = re.sub(r"^test_|\[.*$", "", request.node.name)
+        folder = SCREENSHOTS / f"{flow}-{width}"
+        if not opened:
+            shutil.rmtree(folder, ignore_errors=True)
+        opened.append(BrowserPage(browser, folder, width=width, language=language, checks=(check_accessibility,)))
+        return opened[-1]
+
+    yield make
+    for item in opened:
+        item.close()
+
+
+def sign_in(browser: BrowserPage, served: Served, name: str, *, shot: bool = False) -> None:
+    page = browser.page
+    page.goto(f"{served.url}/signin")
+    if shot:
+        browser.shot("signin")
+    page.fill("#f-name", name)
+    page.fill("#f-password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def signed_in_as(page: Any, display_name: str) -> bool:
+    return page.locator(".me-name").inner_text() == display_name
+
+
+# -- the flows -----------------------------------------------------------------------------------------
+
+
+@WIDTHS
+def test_sign_in_without_and_with_two_factor(crm, crm_clock, served, desk, width):
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "ana", shot=True)
+    page.wait_for_url(f"{served.url}/")
+    assert signed_in_as(page, "Ana García") and page.locator("h1").first.is_visible()
+    browser.shot("home")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r".*/signin.*"))
+
+    sessions = crm.authz.sessions
+    setup = sessions.begin_two_factor("root")
+    key = totp._key(setup.secret)
+    sessions.confirm_two_factor("root", totp.totp(key, crm.clock.now().timestamp()))
+    crm_clock.advance(seconds=90)  # a step once used is never accepted again: the next code is another step's
+    sign_in(browser, served, "root")
+    page.wait_for_url(re.compile(r".*/signin/code$"))
+    browser.shot("two-factor-prompt")
+    page.fill("#f-code", "000000")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.locator("#f-code-note").is_visible()
+    browser.shot("two-factor-wrong-code")
+    page.fill("#f-code", totp.totp(key, crm.clock.now().timestamp()))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{served.url}/")
+    assert signed_in_as(page, "Root")
+    browser.shot("home-after-two-factor")
+
+
+@WIDTHS
+def test_find_a_customer_as_you_type_and_edit_them(crm, served, desk, width):
+    contacts = crm.plugin("contacts")
+    for first, last, email in (
+        ("Lucía", "Fernández", "lucia@example.com"),
+        ("Luis", "Ortega", "luis@example.com"),
+        ("Marta", "Ruiz", "marta@example.com"),
+        ("Pedro", "Sanz", "pedro@example.com"),
+    ):
+        contacts.create(first_name=first, last_name=last, email=email, owner="ana", region="Madrid")
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "ana")
+    page.wait_for_url(f"{served.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    page.wait_for_url(f"{served.url}/contacts/")
+    assert page.locator("#count").inner_text().endswith("of 4 contacts")
+    browser.shot("contacts-list")
+    page.locator("#f-q").press_sequentially("Fern", delay=30)  # as a person types: htmx asks after a pause
+    page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
+    assert page.url == f"{served.url}/contacts/"  # the results were swapped in, the page stayed
+    browser.shot("contacts-search-as-you-type")
+    page.locator("#results").get_by_role("link", name="Lucía Fernández").click()
+    page.wait_for_url(re.compile(r".*/contacts/\d+$"))
+    assert page.locator("h1").inner_text() == "Lucía Fernández"
+    browser.shot("contact-card")
+    page.get_by_role("link", name="Edit").click()
+    page.wait_for_url(re.compile(r".*/contacts/\d+/edit$"))
+    browser.shot("contact-form")
+    page.fill("#f-title", "Head of purchasing")
+    page.fill("#f-email", "not an address")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#f-email-note").is_visible() and page.locator("#f-email").input_value() == "not an address"
+    browser.shot("contact-form-error")
+    page.fill("#f-email", "lucia.fernandez@example.com")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/contacts/\d+$"))
+    browser.shot("contact-card-saved")
+    (card,) = contacts.search(query="Fernández").cards
+    saved = contacts.get(card.id)
+    assert saved.title == "Head of purchasing" and [e.address for e in saved.emails] == ["lucia.fernandez@example.com"]
+
+
+@WIDTHS
+def test_tick_a_checklist_item_inline(crm, served, desk, width):
+    tasks = crm.plugin("tasks")
+    visit = tasks.add("Visit the Madrid shop", assignee="ana", checklist=["Bring the catalogue", "Take photos"])
+    tasks.add("Call Lucía back", assignee="ana", due=crm.clock.now())
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "ana")
+    page.wait_for_url(f"{served.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks").click()
+    page.wait_for_url(f"{served.url}/tasks/")
+    browser.shot("tasks-todo")
+    page.get_by_role("link", name="Visit the Madrid shop").click()
+    page.wait_for_url(f"{served.url}/tasks/{visit.id}")
+    browser.shot("task")
+    first = page.locator("#check-1 button")
+    assert first.get_attribute("aria-pressed") == "false"
+    first.click()
+    page.wait_for_function("() => document.querySelector('#check-1 button').getAttribute('aria-pressed') === 'true'")
+    assert page.url == f"{served.url}/tasks/{visit.id}"  # ticked in place: htmx swapped the item
+    browser.shot("task-item-ticked")
+    checklist = tasks.get(visit.id).checklist
+    assert checklist[0].done and not checklist[1].done
+
+
+@WIDTHS
+def test_admin_adds_a_user_and_a_custom_role(crm, served, desk, width):
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "root")
+    page.wait_for_url(f"{served.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Administration").click()
+    page.wait_for_url(f"{served.url}/admin/users")
+    browser.shot("admin-users")
+    page.goto(f"{served.url}/admin/users/new")
+    browser.shot("admin-user-new")
+    page.fill("#f-name", "bruno")
+    page.fill("#f-display_name", "Bruno Díaz")
+    page.fill("#f-email", "bruno@example.com")
+    page.get_by_label("sales", exact=True).check()
+    page.get_by_label("Give a first password").check()
+    page.fill("#f-password", "Another-horse-43!")
+    page.get_by_role("button", name="Add the user").click()
+    page.wait_for_url(re.compile(r".*/admin/users(/bruno)?$"))
+    browser.shot("admin-user-added")
+    bruno = crm.authz.users.get("bruno")
+    assert bruno.display_name == "Bruno Díaz" and list(bruno.roles) == ["sales"]
+
+    page.goto(f"{served.url}/admin/roles")
+    assert page.locator("table.matrix").is_visible()
+    browser.shot("admin-roles-matrix")
+    page.goto(f"{served.url}/admin/roles/new")
+    browser.shot("admin-role-new")
+    page.fill("#f-name", "field-sales")
+    page.fill("#f-description", "Sales people on the road")
+    page.locator("input[name=permissions][value='contacts.read']").check()
+    page.locator("input[name=permissions][value='tasks.read']").check()
+    page.get_by_role("button", name="Make the role").click()
+    page.wait_for_url(re.compile(r".*/admin/roles(/field-sales)?$"))
+    browser.shot("admin-role-made")
+    role = crm.authz.roles.get("field-sales")
+    assert {"contacts.read", "tasks.read"} <= set(role.permissions)
+
+
+@WIDTHS
+def test_switch_to_spanish(crm, served, desk, width):
+    browser = desk(width)
+    page = browser.page
+    page.goto(f"{served.url}/signin")
+    page.select_option("#language-menu", "es")  # before signing in: kept in the cookie
+    page.get_by_role("button", name="Change").click()
+    assert page.locator("h1").inner_text() == "Iniciar sesión"
+    browser.shot("signin-spanish")
+    page.select_option("#language-menu", "en")
+    page.get_by_role("button", name="Cambiar").click()
+    sign_in(browser, served, "ana")
+    page.wait_for_url(f"{served.url}/")
+    page.select_option("#language-menu", "es")  # signed in: kept in the user's preferences
+    page.get_by_role("button", name="Change").click()
+    page.wait_for_url(f"{served.url}/")
+    assert page.locator("html").get_attribute("lang") == "es"
+    nav = page.get_by_role("navigation", name="Principal").inner_text()
+    assert "Inicio" in nav and "Contactos" in nav and "Tareas" in nav
+    browser.shot("home-spanish")
+    page.goto(f"{served.url}/contacts/")
+    assert page.locator("h1").inner_text() == "Contactos"
+    browser.shot("contacts-spanish")
+    assert crm.authz.users.get("ana").language == "es"
+
+
+def test_the_keyboard_reaches_the_search_the_navigation_and_the_forms(crm, served, desk):
+    browser = desk(LAPTOP)
+    page = browser.page
+    sign_in(browser, served, "ana")
+    page.wait_for_url(f"{served.url}/")
+    page.goto(f"{served.url}/contacts/")
+    reached: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                "() => { const e = document.activeElement; return e.id || e.getAttribute('href') || e.name || e.tagName }"
+            )
+        )
+    assert reached[0] == "#main", f"the skip link comes first, got {reached[:3]}"
+    for control in ("/", "/contacts/", "/tasks/", "desk-search", "f-q", "f-status", "f-owner"):
+        assert control in reached, f"Tab never reaches {control!r}; it reaches, in order: {json.dumps(reached)}"
+    assert reached.index("desk-search") < reached.index("f-q"), "the search box comes before the page's form"
+    # "/" jumps to the search from anywhere but a field
+    page.locator("h1").click()
+    page.keyboard.press("/")
+    assert page.evaluate("() => document.activeElement.id") == "desk-search"
