@@ -341,8 +341,11 @@ class AddressBook:
             return seen, True  # the last page: the rows before it (as the caller counted them) and its own
         if count is False:
             return seen + 1, False
-        found = base.limit(count + 1).count()  # a capped count: stops after count + 1 rows
-        return (count, False) if found > count else (found, True)
+        # a capped count, never below the rows seen and one more (so has_more stays right past the cap)
+        found = base.limit(count + 1).count()  # stops after count + 1 rows
+        if found > count:
+            return max(count, seen + 1), False
+        return found, True
 
     def iter_ids(
         self,

@@ -111,6 +111,20 @@ def test_sorting_and_paging(office: Any) -> None:
     assert rows(desk)[0] == "Zed59 Bulk" and 'aria-sort="descending"' in desk.text
 
 
+def test_a_large_book_is_counted_only_so_far(office: Any, monkeypatch: Any) -> None:
+    from crm_contacts.desk import views
+
+    monkeypatch.setattr(views, "COUNT_UP_TO", 20)  # what 10,000 is to a book of a million
+    contacts = office.plugin("contacts")
+    for n in range(60):
+        contacts.create(first_name=f"Zed{n:02}", last_name="Bulk", owner="sara")
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/")
+    assert "1–50 of 51+ contacts" in desk.text and 'rel="next"' in desk.text
+    desk.get("/contacts/?page=2")
+    assert "51–63 of 63 contacts" in desk.text and 'rel="next"' not in desk.text
+
+
 def test_the_empty_list_teaches(crm_factory: Callable[..., Any]) -> None:
     crm = crm_factory(plugins=["desk", "contacts"], core={"secret": SECRET}, mail={"sender": "CRM <crm@example.com>"})
     crm.authz.users.add("sara", roles=["sales"], password=PASSWORD)

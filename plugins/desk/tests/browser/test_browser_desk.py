@@ -166,7 +166,7 @@ def test_find_a_customer_as_you_type_and_edit_them(crm, served, desk, width):
     page.wait_for_url(f"{served.url}/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
     page.wait_for_url(f"{served.url}/contacts/")
-    assert page.locator("#count").inner_text().endswith("of 4 contacts")
+    assert "of 4 contacts" in page.locator("#count").inner_text()  # then the export links, for who may export
     browser.shot("contacts-list")
     page.locator("#f-q").press_sequentially("Fern", delay=30)  # as a person types: htmx asks after a pause
     page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
