@@ -142,8 +142,10 @@ class MailTransportSpec:
 class FieldChange:
     """One field's change inside ``ContactChanged``: its value before and after."""
 
-    old: Any
-    new: Any
+    #: what the field held: a text, a number, true or false, a list (e-mails…), or null
+    old: Any = attrs.field(metadata={"schema": {"description": "The value before: any JSON value, or null."}})
+    #: what it holds now
+    new: Any = attrs.field(metadata={"schema": {"description": "The value after: any JSON value, or null."}})
 
 
 @attrs.frozen

@@ -157,3 +157,77 @@ def test_pages_follow_the_last_row_so_an_insert_shifts_nothing(shop):
         seen += [c["id"] for c in page["data"]]
         following = page["next"]
     assert len(seen) == len(set(seen)) == 9  # the four customers and five "Mid"s, none twice, none skipped
+
+
+def test_unmerge_and_tags_over_http(shop):
+    boss = "boss"
+    survivor, merged = shop.ids["ana1"], shop.ids["ana2"]
+    done = shop.call("POST", f"/api/v1/contacts/{survivor}/merge", user=boss, json={"merged_id": merged})
+    assert done.status_code == 200, done.json
+    back = shop.call("POST", f"/api/v1/contacts/{merged}/unmerge", user=boss)
+    assert back.status_code == 200 and back.json == {"merge_id": done.json["merge_id"], "contact_id": merged}
+    assert shop.call("GET", f"/api/v1/contacts/{merged}", user=boss).json["merged_into"] is None
+    tagged = shop.call("POST", "/api/v1/contacts/tags", json={"contact_ids": [survivor, merged], "add": ["fair-2026"]})
+    assert tagged.status_code == 200 and tagged.json == {"changed": 2}
+    assert "fair-2026" in shop.call("GET", f"/api/v1/contacts/{merged}").json["tags"]
+    # a seller may not tag another seller's customer: nothing is tagged, and the id does not leak
+    theirs = shop.call(
+        "POST", "/api/v1/contacts/tags", json={"contact_ids": [survivor, shop.ids["bea1"]], "add": ["x"]}
+    )
+    assert theirs.status_code == 404
+    assert "x" not in shop.call("GET", f"/api/v1/contacts/{survivor}").json["tags"]
+    empty = shop.call("POST", "/api/v1/contacts/tags", json={"contact_ids": [survivor]})
+    assert empty.status_code == 422 and "tags to add" in empty.json["detail"]
+
+
+def test_customer_updates_are_reviewed_over_http(shop):
+    contacts = shop.crm.plugin("contacts")
+    link = contacts.issue_update_link(shop.ids["ana1"])
+    contacts.submit_update(link.token, {"language": "ca"})
+    waiting = shop.call("GET", "/api/v1/updates", user="boss")
+    assert waiting.status_code == 200 and [u["contact_id"] for u in waiting.json["data"]] == [shop.ids["ana1"]]
+    change = waiting.json["data"][0]
+    assert change["changes"]["language"] == {"old": None, "new": "ca"}
+    assert shop.call("GET", "/api/v1/updates").status_code == 403  # sales do not review
+    refused = shop.call("POST", f"/api/v1/updates/{change['id']}/reject", user="boss", json={})
+    assert refused.status_code == 422 and "say why" in refused.json["detail"]
+    approved = shop.call("POST", f"/api/v1/updates/{change['id']}/approve", user="boss", json={"note": "checked"})
+    assert approved.status_code == 200 and approved.json["status"] == "approved"
+    assert shop.call("GET", f"/api/v1/contacts/{shop.ids['ana1']}", user="boss").json["language"] == "ca"
+    assert shop.call("GET", "/api/v1/updates", user="boss").json["data"] == []
+
+
+def test_personal_data_and_erasure_over_http(shop):
+    ana1 = shop.ids["ana1"]
+    data = shop.call("GET", f"/api/v1/contacts/{ana1}/personal-data", user="boss")
+    assert data.status_code == 200 and "ana1@example.com" in str(data.json)
+    assert shop.call("GET", f"/api/v1/contacts/{shop.ids['bea1']}/personal-data").status_code == 404
+    assert shop.call("POST", f"/api/v1/contacts/{ana1}/erase").status_code == 403  # sales may not erase
+    erased = shop.call("POST", f"/api/v1/contacts/{ana1}/erase", user="boss")
+    assert erased.status_code == 200 and erased.json["erased"]
+    record = shop.call("GET", f"/api/v1/contacts/{ana1}", user="boss").json
+    assert record["erased_at"] is not None and record["emails"] == []
+
+
+def test_lists_and_segments_over_http(shop):
+    made = shop.call("POST", "/api/v1/lists", user="boss", json={"name": "fair", "description": "Trade fair"})
+    assert made.status_code == 201 and made.json["name"] == "fair"
+    again = shop.call("POST", "/api/v1/lists", user="boss", json={"name": "fair"})
+    assert again.status_code in (409, 422)
+    segment = shop.call(
+        "POST", "/api/v1/segments", user="boss", json={"name": "prospects", "filters": {"status": "prospect"}}
+    )
+    assert segment.status_code == 201 and segment.json["filters"] == {"status": "prospect"}
+    assert shop.call("POST", "/api/v1/segments", user="boss", json={"name": "all"}).status_code == 422
+    assert [s["name"] for s in shop.call("GET", "/api/v1/segments").json["data"]] == ["prospects"]
+    # the segment finds anew, under each caller's scope
+    mine = shop.call("GET", "/api/v1/segments/prospects/members?count=true")
+    assert mine.status_code == 200 and mine.json["total"] == 2
+    assert shop.call("GET", "/api/v1/segments/prospects/members?count=true", user="boss").json["total"] == 4
+    assert shop.call("GET", "/api/v1/segments/nobody/members").status_code == 404
+    shop.crm.authz.users.add("rita", roles=["read-only"])
+    reader = {"Authorization": f"Bearer {shop.crm.authz.tokens.create('rita', 'read').text}"}
+    assert shop.call("DELETE", "/api/v1/segments/prospects", headers=reader).status_code == 403
+    assert shop.call("DELETE", "/api/v1/segments/prospects", user="boss").status_code == 204
+    assert shop.call("DELETE", "/api/v1/lists/fair", user="boss").status_code == 204
+    assert shop.call("GET", "/api/v1/lists", user="boss").json["data"] == []

@@ -16,6 +16,7 @@ from peewee import SQL, Case
 
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.records import Address, ContactRecord, Email, Phone
+from crm_core.ids import is_id
 from crm_core.statements import Statement
 from crm_core.storage import batched
 
@@ -158,7 +159,8 @@ _NAMES = Statement(
 def read_records(ids: Sequence[int]) -> dict[int, ContactRecord]:
     """Full records for ``ids`` that exist, by id (call it inside ``crm.activate()``)."""
     out: dict[int, ContactRecord] = {}
-    for part in batched(list(ids), IN_CHUNK):
+    # an id past what the database holds names no contact (and cannot even be bound)
+    for part in batched([i for i in ids if is_id(i)], IN_CHUNK):
         rows = [dict(zip(_CONTACT_FIELDS, row)) for row in _CONTACTS.rows(part)]
         if not rows:
             continue

@@ -390,6 +390,6 @@ def resources(crm: Any) -> list[ApiResource]:
             ),
         ],
     )
-    from crm_contacts import rest_transfer
+    from crm_contacts import rest_people, rest_transfer
 
-    return [records, lists, *rest_transfer.resources(crm, _filters())]
+    return [records, lists, *rest_transfer.resources(crm, _filters()), *rest_people.resources(crm)]
