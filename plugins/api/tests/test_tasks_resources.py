@@ -70,3 +70,59 @@ def test_paging_tasks(desk):
         page = call("GET", page.json["next"], user="boss")
         seen += [t["id"] for t in page.json["data"]]
     assert len(seen) == len(set(seen)) == 7
+
+
+def test_the_todo_rules_and_recurring_templates_over_http(desk, crm_clock):
+    call, ids = desk
+    mine = call("GET", "/api/v1/tasks/todo")
+    assert mine.status_code == 200 and set(mine.json) == {"overdue", "today", "this_week"}
+    listed = [t["id"] for group in mine.json.values() for t in group]
+    assert ids["luis"] not in listed
+    # another seller's to-do holds nothing this seller may read
+    theirs = call("GET", "/api/v1/tasks/todo?assignee=luis").json
+    assert ids["luis"] not in [t["id"] for group in theirs.values() for t in group]
+    assert call("GET", "/api/v1/task-rules/nothing/firings", user="boss").status_code == 404
+    made = call(
+        "POST",
+        "/api/v1/recurring-tasks",
+        user="boss",
+        json={"name": "weekly-call", "title": "Weekly call", "rrule": "FREQ=WEEKLY;BYDAY=MO", "lead": "1d"},
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["lead_minutes"] == 1440 and made.json["next_occurrence"] is not None
+    bad = call(
+        "POST", "/api/v1/recurring-tasks", user="boss", json={"name": "x", "title": "X", "rrule": "FREQ=SOMETIMES"}
+    )
+    assert bad.status_code == 422 and "FREQ" in bad.json["detail"]
+    assert [t["name"] for t in call("GET", "/api/v1/recurring-tasks").json["data"]] == ["weekly-call"]
+    assert call("GET", "/api/v1/recurring-tasks/weekly-call").json["rrule"] == "FREQ=WEEKLY;BYDAY=MO"
+    assert call("DELETE", "/api/v1/recurring-tasks/weekly-call").status_code == 403  # sales do not manage rules
+    assert call("DELETE", "/api/v1/recurring-tasks/weekly-call", user="boss").status_code == 204
+    assert call("GET", "/api/v1/recurring-tasks/weekly-call").status_code == 404
+
+
+def test_the_rules_are_listed_in_words(crm_factory, crm_user):
+    from crm_api import create_app
+
+    rule = {
+        "name": "welcome-customer",
+        "trigger": "change",
+        "field": "status",
+        "new": "customer",
+        "action": "task",
+        "task": {"title": "Welcome {contact.display_name}", "due_in": "1d"},
+    }
+    crm = crm_factory(plugins=["contacts", "tasks", "api"], settings={"tasks": {"rules": [rule]}})
+    crm_user(crm, name="boss", roles=["manager"])
+    token = crm.authz.tokens.create("boss", "rules").text
+    client = create_app(crm).test_client()
+    listed = client.get("/api/v1/task-rules", headers={"Authorization": f"Bearer {token}"}).json["data"]
+    assert [(r["name"], r["trigger"], r["action"], r["enabled"]) for r in listed] == [
+        ("welcome-customer", "change", "task", True)
+    ]
+    assert "status" in listed[0]["when"] and "customer" in listed[0]["when"] and listed[0]["does"]
+    crm.plugin("contacts").create(first_name="Nueva", last_name="Cliente", status="prospect")
+    contact = crm.plugin("contacts").search("Nueva").cards[0]
+    crm.plugin("contacts").update(contact.id, status="customer")
+    fired = client.get("/api/v1/task-rules/welcome-customer/firings", headers={"Authorization": f"Bearer {token}"})
+    assert fired.status_code == 200 and [f["contact_id"] for f in fired.json["data"]] == [contact.id]

@@ -165,6 +165,7 @@ def _preview(crm: Any, request: ApiRequest) -> dict[str, Any]:
 
 
 def resources(crm: Any) -> list[ApiResource]:
+    from crm_tasks import rest_rules
     from crm_tasks.records import TaskInfo
 
     filters = [
@@ -268,5 +269,6 @@ def resources(crm: Any) -> list[ApiResource]:
                     permission="tasks.rules.read",
                 ),
             ],
-        )
+        ),
+        *rest_rules.resources(crm),
     ]
