@@ -88,3 +88,26 @@ def test_actions_documents_and_history(office):
     assert call("GET", f"/api/v1/contacts/{ids['bea']}/timeline").status_code == 404
     as_of = call("GET", f"/api/v1/contacts/{ids['ana']}/as-of?date=2026-12-31")
     assert as_of.status_code == 200 and as_of.json["first_name"] == "Ana"
+
+
+def test_the_pipeline_and_a_contacts_audit(office):
+    call, ids = office
+    for who, amount in (("ana", "100.00"), ("bea", "250.00")):
+        made = call("POST", "/api/v1/sales", user=who, json={"kind": "quote", "contact_id": ids[who], "amount": amount})
+        assert made.status_code == 201, made.json
+    mine = call("GET", "/api/v1/pipeline").json["data"]
+    counted = [row for row in mine if row["records"]]
+    assert [(row["records"], row["amount"]) for row in counted] == [(1, "100.00")]
+    everyone = call("GET", "/api/v1/pipeline", user="boss").json["data"]
+    assert sum(row["records"] for row in everyone) == 2
+    assert all({"stage", "probability", "currency", "weighted"} <= set(row) for row in everyone)
+    changed = call("GET", f"/api/v1/contacts/{ids['ana']}", user="boss")
+    if changed.status_code == 200:  # the contacts plugin's resource: change a field, then read its audit
+        tag = changed.headers["ETag"]
+        call(
+            "PATCH", f"/api/v1/contacts/{ids['ana']}", user="boss", json={"region": "north"}, headers={"If-Match": tag}
+        )
+    audit = call("GET", f"/api/v1/contacts/{ids['ana']}/audit?field=region").json["data"]
+    assert [(a["field"], a["old"], a["new"], a["channel"]) for a in audit] == [("region", None, "north", "api")]
+    assert call("GET", f"/api/v1/contacts/{ids['bea']}/audit").status_code == 404
+    assert call("GET", f"/api/v1/contacts/{ids['ana']}/audit?since=yesterday").status_code == 400

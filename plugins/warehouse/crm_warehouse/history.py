@@ -278,6 +278,9 @@ class History:
         unknown = sorted(set(filters) - set(_AUDIT_FILTERS))
         if unknown:
             raise ValidationError(f"unknown audit filter {unknown[0]!r}; the filters are: {', '.join(_AUDIT_FILTERS)}")
+        if filters.get("contact_id") is not None:
+            # one contact's audit: out of scope is refused (as its timeline), not an empty list that says it exists
+            self._contacts.require(filters["contact_id"])
         with self.crm.activate():
             return audit(self.crm, contacts=self._contacts, **filters)
 

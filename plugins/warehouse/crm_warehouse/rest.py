@@ -215,6 +215,7 @@ def _as_of(crm: Any, request: ApiRequest) -> dict[str, Any]:
 
 def resources(crm: Any) -> list[ApiResource]:
     from crm_hookspecs.records import TimelineEntry
+    from crm_warehouse import rest_pipeline
     from crm_warehouse.actions import StaffAction
     from crm_warehouse.documents import Document
     from crm_warehouse.sales import Sale, StageMove
@@ -411,4 +412,5 @@ def resources(crm: Any) -> list[ApiResource]:
                 ),
             ],
         ),
+        *rest_pipeline.resources(crm),
     ]

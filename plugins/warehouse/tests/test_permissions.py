@@ -104,7 +104,7 @@ NOT_FOR_SELLERS = {
 }  # fmt: skip
 #: calls that reach carl's records (or contact) and are refused to ana, who holds the permission
 OUT_OF_SCOPE = {
-    "contact_as_of", "timeline", "sales.get", "sales.moves", "sales.add", "sales.update", "sales.move",
+    "contact_as_of", "timeline", "audit", "sales.get", "sales.moves", "sales.add", "sales.update", "sales.move",
     "sales.close", "actions.log", "actions.get", "documents.attach", "documents.get", "documents.open",
     "documents.read_bytes",
 }  # fmt: skip
@@ -112,7 +112,7 @@ OUT_OF_SCOPE = {
 PLAIN = {"documents.path_of"}
 #: listings, counts and reports: for ana, carl's rows are simply not there
 LISTINGS = {
-    "customers_without_won_sale_since", "customers_quiet_since", "audit", "sales.list", "sales.count",
+    "customers_without_won_sale_since", "customers_quiet_since", "sales.list", "sales.count",
     "sales.forecast", "sales.export", "actions.list", "documents.list",
 }  # fmt: skip
 
@@ -190,7 +190,9 @@ def test_a_seller_lists_and_counts_exactly_their_own(office):
         assert set(api.customers_quiet_since(dt.date(2030, 1, 1))) == mine
         # carl's rows exist: the listings above left them out
         assert CALLS["actions.list"](api, ids) == [] and CALLS["documents.list"](api, ids) == []
-        assert api.audit(contact_id=ids["contact"]["carl"]) == []
+        # one contact's audit is that contact's record: out of scope is refused, as its timeline is
+        with pytest.raises(PermissionDenied):
+            api.audit(contact_id=ids["contact"]["carl"])
         # and ana reaches her own records one by one
         assert api.sales.get(ids["sale"]["ana"]).owner == "ana"
         assert api.timeline(ids["contact"]["ana"]) and api.contact_as_of(ids["contact"]["ana"], dt.date(2030, 1, 1))
