@@ -323,3 +323,13 @@ def test_the_list_filters_by_mailing_list_and_custom_field(office: Any) -> None:
     assert 'role="alert"' in desk.text and "Custom field: give both" in desk.text
     page = desk.get("/contacts/export?format=csv&field=industry&value=retail")
     assert page.status_code == 200 and "lucia@acme.example" in desk.text and "pedro@" not in desk.text
+
+
+def test_the_lists_pages_in_spanish(office: Any) -> None:
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/")
+    desk.post("/language", {"language": "es", "next": "/contacts/"})
+    desk.get("/contacts/lists/")
+    assert "Listas de correo y segmentos" in desk.text and "Nueva lista" in desk.text
+    desk.get(f"/contacts/lists/{list_id(office, 'newsletter')}")
+    assert "Suscrito" in desk.text and "1 miembros, 0 dados de baja." in desk.text
