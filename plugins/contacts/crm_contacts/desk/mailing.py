@@ -95,7 +95,7 @@ def _the_segment(segment_id: int) -> Any:
 def describe(filters: dict[str, Any]) -> list[tuple[str, str]]:
     """A segment's filters as (label, value) pairs, in the user's language where the list has a label."""
     labels = {**FILTERS, "query": N_("Search")}
-    out = []
+    out: list[tuple[str, str]] = []
     for key, value in filters.items():
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
@@ -108,7 +108,7 @@ def describe(filters: dict[str, Any]) -> list[tuple[str, str]]:
 
 def segment_address(segment: Any) -> str:
     """Where a segment's quick link goes: the contacts list with its filters, else the segment's page."""
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for key, value in segment.filters.items():
         if key in _AS_PARAMETERS:
             values[_AS_PARAMETERS[key]] = str(value)
@@ -248,7 +248,7 @@ DOWNLOADS = {
 }
 
 
-def _downloads(endpoint: str, **source: int) -> dict[str, str]:
+def _downloads(endpoint: str, **source: Any) -> dict[str, str]:
     """The download links (what -> address) for a holder of ``contacts.lists.send``; none for anyone else."""
     if not _can(SEND):
         return {}

@@ -138,7 +138,8 @@ def search_filters(current: dict[str, str]) -> dict[str, Any]:
 
 def _filtered_link(endpoint: str, current: dict[str, str]) -> str:
     """``endpoint``'s address with the list's search and filters (not its page, sort or deleted)."""
-    return url_for(endpoint, **{k: v for k, v in current.items() if k not in ("page", "sort", "deleted")})
+    values: dict[str, Any] = {k: v for k, v in current.items() if k not in ("page", "sort", "deleted")}
+    return url_for(endpoint, **values)
 
 
 #: how far the list counts its matches before it says "10,000+"
