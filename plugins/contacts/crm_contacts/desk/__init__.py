@@ -40,6 +40,7 @@ def pages(crm: Any) -> DeskPages:
         nav=[
             DeskNavEntry(N_("Contacts"), "contacts.index", permission="contacts.read", order=10),
             DeskNavEntry(N_("Duplicates"), "contacts.duplicates", permission="contacts.merge", order=11),
+            DeskNavEntry(N_("Mailing lists"), "contacts.lists", permission="contacts.lists.read", order=13),
             DeskNavEntry(N_("Customer changes"), "contacts.review", permission="contacts.updates.review", order=12),
         ],
         widgets=[

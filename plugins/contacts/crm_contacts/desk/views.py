@@ -32,7 +32,10 @@ FILTERS = {
     "region": N_("Region"),
     "country": N_("Country"),
     "tag": N_("Tag"),
+    "list": N_("Mailing list"),
 }
+#: the custom-field filter's GET parameters: the field's name and the value it must have
+CUSTOM = ("field", "value")
 STATUS_LABELS = {"prospect": N_("Prospect"), "customer": N_("Customer"), "former": N_("Former customer")}
 STATUS_TONES = {"prospect": "accent", "customer": "success", "former": "neutral"}
 KIND_LABELS = {"person": N_("Person"), "organization": N_("Organization")}
@@ -88,11 +91,12 @@ def _can(permission: str) -> bool:
 # -- the list ------------------------------------------------------------------
 
 
-def _query() -> dict[str, str]:
-    """The list's GET parameters that are set: q, the filters, sort, page and deleted."""
+def _query(source: Any = None) -> dict[str, str]:
+    """The list's GET parameters that are set (or ``source``'s: a form): q, the filters, sort, page and deleted."""
+    source = request.args if source is None else source
     out = {}
-    for name in ("q", *FILTERS, "sort", "page", "deleted"):
-        value = request.args.get(name, "").strip()
+    for name in ("q", *FILTERS, *CUSTOM, "sort", "page", "deleted"):
+        value = str(source.get(name, "")).strip()
         if value:
             out[name] = value[:300]
     return out
@@ -117,12 +121,35 @@ def _export_link(current: dict[str, str], kind: str) -> str:
     return url_for("contacts.export", format=kind, **values)
 
 
+def search_filters(current: dict[str, str]) -> dict[str, Any]:
+    """The API's filters (``search``, ``export_csv``, segments) for the list's GET parameters, ``q`` as ``query``.
+
+    Raises :class:`ValidationError` when only one of the custom field's name and value is given.
+    """
+    filters: dict[str, Any] = {name: current[name] for name in FILTERS if name in current}
+    if "field" in current or "value" in current:
+        if not ("field" in current and "value" in current):
+            raise ValidationError(_("Custom field: give both the field's name and the value it must have."))
+        filters["custom"] = {current["field"]: current["value"]}
+    if current.get("q"):
+        filters["query"] = current["q"]
+    return filters
+
+
+def _filtered_link(endpoint: str, current: dict[str, str]) -> str:
+    """``endpoint``'s address with the list's search and filters (not its page, sort or deleted)."""
+    values: dict[str, Any] = {k: v for k, v in current.items() if k not in ("page", "sort", "deleted")}
+    return url_for(endpoint, **values)
+
+
 #: how far the list counts its matches before it says "10,000+"
 COUNT_UP_TO = 10_000
 
 
 def _listing() -> dict[str, Any]:
     """What the list and its partial show: the page of contacts, the counts, the chips, the links."""
+    from crm_contacts.desk.mailing import segment_links
+
     current = _query()
     sort = current.get("sort", "name")
     if sort.removeprefix("-") not in SORTS:
@@ -136,13 +163,12 @@ def _listing() -> dict[str, Any]:
     found = None
     try:
         found = _api().search(
-            current.get("q") or None,
             limit=PAGE,
             offset=(number - 1) * PAGE,
             include_deleted=current.get("deleted") == "1",
             sort=sort,
             count=COUNT_UP_TO,  # "10,000+" on a large book rather than a COUNT of every row
-            **filters,
+            **search_filters(current),
         )
     except ValidationError as exc:
         error = str(exc)
@@ -150,6 +176,14 @@ def _listing() -> dict[str, Any]:
         {"label": _(FILTERS[name]), "value": value, "remove": _link(current, **{name: None})}
         for name, value in filters.items()
     ]
+    if "field" in current or "value" in current:
+        chips.append(
+            {
+                "label": current.get("field", _("Custom field")),
+                "value": current.get("value", ""),
+                "remove": _link(current, field=None, value=None),
+            }
+        )
     if current.get("q"):
         chips.insert(0, {"label": _("Search"), "value": current["q"], "remove": _link(current, q=None)})
     if current.get("deleted") == "1":
@@ -189,6 +223,12 @@ def _listing() -> dict[str, Any]:
         "can_export": _can("contacts.export"),
         "export_csv": _export_link(current, "csv"),
         "export_vcard": _export_link(current, "vcard"),
+        "custom": {name: current.get(name, "") for name in CUSTOM},
+        "segments": segment_links(),
+        "can_lists": _can("contacts.lists.read"),
+        "can_edit_lists": _can("contacts.lists.edit"),
+        "add_these": _filtered_link("contacts.add_these", current),
+        "save_segment": _filtered_link("contacts.save_segment", current),
     }
 
 
@@ -215,11 +255,9 @@ def export() -> Any:
     if kind not in ("csv", "vcard"):
         flask.flash(_("Choose the export's format: CSV or vCard."), "error")
         return redirect(back, 303)
-    filters: dict[str, Any] = {name: current[name] for name in FILTERS if name in current}
-    if current.get("q"):
-        filters["query"] = current["q"]
     out = io.StringIO()
     try:
+        filters = search_filters(current)
         if kind == "csv":
             count = _api().export_csv(out, filters, include_deleted=current.get("deleted") == "1")
         else:
@@ -269,6 +307,8 @@ def card(contact_id: int) -> Any:
         can_export=_can("contacts.export"),
         can_erase=_can("contacts.erase"),
         can_merge=can_merge,
+        can_lists=_can("contacts.lists.read"),
+        can_edit_lists=_can("contacts.lists.edit"),
         merged_here=merges_of(contact) if can_merge else [],
     )
 
@@ -446,7 +486,7 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
-    from crm_contacts.desk import merges, privacy, review
+    from crm_contacts.desk import mailing, merges, privacy, review
 
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
@@ -464,6 +504,16 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:contact_id>/personal-data", "personal_data", privacy.personal_data)
     page.add_url_rule("/<int:contact_id>/erase", "erase", privacy.erase, methods=["GET", "POST"])
     page.add_url_rule("/review", "review", review.queue)
+    page.add_url_rule("/lists/", "lists", mailing.lists_index)
+    page.add_url_rule("/lists/new", "new_list", mailing.new_list, methods=["POST"])
+    page.add_url_rule("/lists/<int:list_id>", "mailing_list", mailing.list_page)
+    page.add_url_rule("/lists/<int:list_id>/remove", "remove_member", mailing.remove_member, methods=["POST"])
+    page.add_url_rule("/lists/<int:list_id>/download", "list_download", mailing.list_download)
+    page.add_url_rule("/segments/<int:segment_id>", "segment", mailing.segment_page)
+    page.add_url_rule("/segments/<int:segment_id>/download", "segment_download", mailing.segment_download)
+    page.add_url_rule("/segments/new", "save_segment", mailing.save_segment, methods=["GET", "POST"])
+    page.add_url_rule("/add-to-list", "add_these", mailing.add_these, methods=["GET", "POST"])
+    page.add_url_rule("/<int:contact_id>/lists", "add_to_list", mailing.add_from_card, methods=["GET", "POST"])
     page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
     page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
     return page
