@@ -231,3 +231,14 @@ def test_lists_and_segments_over_http(shop):
     assert shop.call("DELETE", "/api/v1/segments/prospects", user="boss").status_code == 204
     assert shop.call("DELETE", "/api/v1/lists/fair", user="boss").status_code == 204
     assert shop.call("GET", "/api/v1/lists", user="boss").json["data"] == []
+
+
+def test_a_seller_cannot_take_another_sellers_customer_off_a_list(shop):
+    contacts = shop.crm.plugin("contacts")
+    contacts.create_list("news")
+    contacts.add_to_list("news", [shop.ids["ana1"], shop.ids["bea1"]])
+    refused = shop.call("DELETE", f"/api/v1/lists/news/members/{shop.ids['bea1']}")
+    assert refused.status_code == 404
+    members = {m.contact_id for m in contacts.list_members("news")}
+    assert members == {shop.ids["ana1"], shop.ids["bea1"]}
+    assert shop.call("DELETE", f"/api/v1/lists/news/members/{shop.ids['ana1']}").status_code == 204

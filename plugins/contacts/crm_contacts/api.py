@@ -284,9 +284,12 @@ class ContactsAPI:
         return self._lists.import_list_members(name, lines, all_or_nothing=all_or_nothing, visible=self._visible())
 
     def remove_from_list(self, name: str, contact_ids: Iterable[int]) -> int:
-        """Take contacts off a list (no unsubscribe recorded); needs ``contacts.lists.edit``."""
+        """Take contacts off a list (no unsubscribe recorded); needs ``contacts.lists.edit`` and each contact in the
+        user's ``contacts.read`` scope (else none is taken off)."""
         self._require("contacts.lists.edit")
-        return self._lists.remove_from_list(name, contact_ids)
+        ids = list(contact_ids)
+        self._require_each(READ, ids)
+        return self._lists.remove_from_list(name, ids)
 
     def unsubscribe(
         self, contact_id: int, list_name: str | None = None, *, actor: str | None = None, channel: str = "staff"
