@@ -23,6 +23,7 @@ from crm_contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactTag,
+    ContactWord,
     ListMember,
     MailingList,
 )
@@ -36,6 +37,7 @@ from crm_contacts.normalize import (
     normalize_phone,
     normalize_tag,
 )
+from crm_contacts.words import word_range
 from crm_core.errors import ValidationError
 from crm_core.ids import check_id
 
@@ -43,8 +45,8 @@ __all__ = ["FILTERS", "apply", "check", "describe"]
 
 #: filter name -> what it matches
 FILTERS = {
-    "query": "free text: an e-mail, a phone number or part of a name",
-    "name": "part of the name (case and accents ignored)",
+    "query": "free text: an e-mail, a phone number or words of a name",
+    "name": "words of the name, each the start of a word of it, in any order (case and accents ignored)",
     "email": "any of the contact's e-mail addresses (exact, normalised)",
     "phone": "any of the contact's phone numbers (exact, E.164 after normalising)",
     "tag": "a tag, or a list of tags the contact has all of",
@@ -143,9 +145,26 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
 
 
 def _name_condition(text: str) -> peewee.Expression:
-    # ``contains`` escapes LIKE's wildcards (% _ and the escape character \) and says
-    # ESCAPE '\', which SQLite, PostgreSQL and MariaDB all honour: "%" finds a "%" in a name
-    return Contact.name_key.contains(name_key(text))
+    """Every word typed is the start of a word of the name (``contacts_word``), in any order.
+
+    Each word is a range of the ``(word, contact_id)`` index. A typed word with
+    punctuation or symbols ("o'b", "0%", "e_c") also matches anywhere in the
+    name, as name search did before the word index: ``contains`` escapes LIKE's
+    wildcards (% _ and \\) and says ESCAPE '\\', which every backend honours.
+    """
+    words = list(dict.fromkeys(name_key(text).split()))
+    if not words:
+        return Contact.id.is_null(False)
+    condition: peewee.Expression | None = None
+    for word in words:
+        low, high = word_range(word)
+        matched = Contact.id.in_(
+            ContactWord.select(ContactWord.contact).where((ContactWord.word >= low) & (ContactWord.word < high))
+        )
+        if not word.isalnum():
+            matched = matched | Contact.name_key.contains(word)
+        condition = matched if condition is None else condition & matched
+    return condition
 
 
 def _query_condition(text: str, region: str | None) -> peewee.Expression:
