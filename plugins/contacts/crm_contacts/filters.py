@@ -167,17 +167,25 @@ def _name_condition(text: str) -> peewee.Expression:
     return condition
 
 
+def _holders(owners: peewee.ModelSelect[Any]) -> peewee.Expression:
+    """``Contact.id IN (the ids owners finds)``, the ids read first by the address's or number's index.
+
+    As a subquery, PostgreSQL without fresh statistics (a book just imported, before autovacuum's
+    ANALYZE) planned it as one index probe per contact (94 ms at 20,000 contacts); a list of the
+    few contacts that hold one address or number is looked up by primary key on every backend.
+    """
+    return Contact.id.in_([row[0] for row in owners.tuples().iterator()])
+
+
 def _query_condition(text: str, region: str | None) -> peewee.Expression:
     """Free text: an e-mail if it has an @, a phone if it looks like one, else a name."""
     if "@" in text:  # check() let only a whole address through
-        return Contact.id.in_(
-            ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text))
-        )
+        return _holders(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
     digits = sum(c.isdigit() for c in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) * 0.7:
         try:
             number = normalize_phone(text, region)[0]
-            return Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == number))
+            return _holders(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == number))
         except InvalidValue:
             pass
     return _name_condition(text)
@@ -194,12 +202,10 @@ def apply(
             query = query.where(_name_condition(value))
         elif key == "email":
             query = query.where(
-                Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value))
+                _holders(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value))
             )
         elif key == "phone":
-            query = query.where(
-                Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value))
-            )
+            query = query.where(_holders(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value)))
         elif key == "tag":
             for tag in value:
                 query = query.where(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == tag)))
