@@ -156,7 +156,7 @@ def _name_condition(text: str) -> peewee.Expression:
     if not words:
         return Contact.id.is_null(False)
     condition: peewee.Expression | None = None
-    for word in words:
+    for word in words:  # at least one: name_key("   ") is "", which the first return took
         low, high = word_range(word)
         matched = Contact.id.in_(
             ContactWord.select(ContactWord.contact).where((ContactWord.word >= low) & (ContactWord.word < high))
@@ -164,6 +164,7 @@ def _name_condition(text: str) -> peewee.Expression:
         if not word.isalnum():
             matched = matched | Contact.name_key.contains(word)
         condition = matched if condition is None else condition & matched
+    assert condition is not None
     return condition
 
 

@@ -47,6 +47,7 @@ def _name_words(key: str) -> set[str]:
 
 def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
     class Contact(peewee.Model):
+        id = peewee.AutoField()
         name_key = peewee.CharField(max_length=300)
 
         class Meta:
@@ -72,12 +73,12 @@ def up(migrator: SchemaMigrator, db: peewee.Database) -> None:
         )
     last = 0
     while True:
-        batch = list(
+        batch: list[tuple[int, str]] = list(
             Contact.select(Contact.id, Contact.name_key)
             .where(Contact.id > last)
             .order_by(Contact.id)
             .limit(_BATCH)
-            .tuples()
+            .tuples()  # type: ignore[arg-type]  # peewee's stubs type tuples() as rows of the model
         )
         if not batch:
             break
