@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from crm_contacts import filters as search_filters
+from crm_contacts import words
 from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_for
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
@@ -435,6 +436,7 @@ class AddressBook:
                 created_at=now,
                 updated_at=now,
             )
+            words.insert(self.crm.database, words.rows(contact.id, contact.name_key))
             custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
             data["custom"] = custom
             self._write_children(contact.id, data, replace=False)
@@ -566,6 +568,8 @@ class AddressBook:
             columns[Contact.name_key] = name_key(new["display_name"], new["first_name"], new["last_name"])
         columns[Contact.updated_at] = now
         Contact.update(columns).where(Contact.id == row.id).execute()
+        if Contact.name_key in columns:
+            words.rewrite(self.crm.database, [(row.id, columns[Contact.name_key])])
         self._write_children(row.id, {k: new[k] for k in _CHILDREN if k in changes})
         self.crm.emit(ContactChanged(contact_id=row.id, changes=changes, actor=actor, channel=channel))
         return self.records([row.id])[row.id]

@@ -23,6 +23,7 @@ from crm_contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactTag,
+    ContactWord,
     ListMember,
     MailingList,
 )
@@ -36,6 +37,7 @@ from crm_contacts.normalize import (
     normalize_phone,
     normalize_tag,
 )
+from crm_contacts.words import word_range
 from crm_core.errors import ValidationError
 from crm_core.ids import check_id
 
@@ -43,8 +45,8 @@ __all__ = ["FILTERS", "apply", "check", "describe"]
 
 #: filter name -> what it matches
 FILTERS = {
-    "query": "free text: an e-mail, a phone number or part of a name",
-    "name": "part of the name (case and accents ignored)",
+    "query": "free text: an e-mail, a phone number or words of a name",
+    "name": "words of the name, each the start of a word of it, in any order (case and accents ignored)",
     "email": "any of the contact's e-mail addresses (exact, normalised)",
     "phone": "any of the contact's phone numbers (exact, E.164 after normalising)",
     "tag": "a tag, or a list of tags the contact has all of",
@@ -143,22 +145,48 @@ def check(filters: Mapping[str, Any], region: str | None = None) -> dict[str, An
 
 
 def _name_condition(text: str) -> peewee.Expression:
-    # ``contains`` escapes LIKE's wildcards (% _ and the escape character \) and says
-    # ESCAPE '\', which SQLite, PostgreSQL and MariaDB all honour: "%" finds a "%" in a name
-    return Contact.name_key.contains(name_key(text))
+    """Every word typed is the start of a word of the name (``contacts_word``), in any order.
+
+    Each word is a range of the ``(word, contact_id)`` index. A typed word with
+    punctuation or symbols ("o'b", "0%", "e_c") also matches anywhere in the
+    name, as name search did before the word index: ``contains`` escapes LIKE's
+    wildcards (% _ and \\) and says ESCAPE '\\', which every backend honours.
+    """
+    words = list(dict.fromkeys(name_key(text).split()))
+    if not words:
+        return Contact.id.is_null(False)
+    condition: peewee.Expression | None = None
+    for word in words:  # at least one: name_key("   ") is "", which the first return took
+        low, high = word_range(word)
+        matched = Contact.id.in_(
+            ContactWord.select(ContactWord.contact).where((ContactWord.word >= low) & (ContactWord.word < high))
+        )
+        if not word.isalnum():
+            matched = matched | Contact.name_key.contains(word)
+        condition = matched if condition is None else condition & matched
+    assert condition is not None
+    return condition
+
+
+def _holders(owners: peewee.ModelSelect[Any]) -> peewee.Expression:
+    """``Contact.id IN (the ids owners finds)``, the ids read first by the address's or number's index.
+
+    As a subquery, PostgreSQL without fresh statistics (a book just imported, before autovacuum's
+    ANALYZE) planned it as one index probe per contact (94 ms at 20,000 contacts); a list of the
+    few contacts that hold one address or number is looked up by primary key on every backend.
+    """
+    return Contact.id.in_([row[0] for row in owners.tuples().iterator()])
 
 
 def _query_condition(text: str, region: str | None) -> peewee.Expression:
     """Free text: an e-mail if it has an @, a phone if it looks like one, else a name."""
     if "@" in text:  # check() let only a whole address through
-        return Contact.id.in_(
-            ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text))
-        )
+        return _holders(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == normalize_email(text)))
     digits = sum(c.isdigit() for c in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) * 0.7:
         try:
             number = normalize_phone(text, region)[0]
-            return Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == number))
+            return _holders(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == number))
         except InvalidValue:
             pass
     return _name_condition(text)
@@ -175,12 +203,10 @@ def apply(
             query = query.where(_name_condition(value))
         elif key == "email":
             query = query.where(
-                Contact.id.in_(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value))
+                _holders(ContactEmail.select(ContactEmail.contact).where(ContactEmail.address == value))
             )
         elif key == "phone":
-            query = query.where(
-                Contact.id.in_(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value))
-            )
+            query = query.where(_holders(ContactPhone.select(ContactPhone.contact).where(ContactPhone.number == value)))
         elif key == "tag":
             for tag in value:
                 query = query.where(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == tag)))

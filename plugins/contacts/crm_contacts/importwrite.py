@@ -22,6 +22,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
+from crm_contacts import words
 from crm_contacts.book import IN_CHUNK
 from crm_contacts.fields import DETAIL_FIELDS, display_name_for
 from crm_contacts.importreport import ImportReport
@@ -80,6 +81,11 @@ _EMAIL_VERIFIED = "verified" in ContactEmail._meta.fields
 _PHONE_VERIFIED = "verified" in ContactPhone._meta.fields
 
 
+def _record_key(record: Any) -> str:
+    """The ``name_key`` a contact has now, from its record."""
+    return name_key(record.display_name, record.first_name, record.last_name)
+
+
 def reserve_ids(database: Any, count: int) -> list[int]:
     """Reserve ``count`` new contact ids (inside the caller's write transaction)."""
     kind = dialect(database)
@@ -115,7 +121,10 @@ class BatchWriter:
             # batch instead of by an adapter call per value
             at = str(at)
         contacts, emails, phones, addresses, tags, custom = [], [], [], [], [], []
+        word_rows: list[tuple[int, str]] = []
         for cid, f in zip(ids, new):
+            key = name_key(f["display_name"], f["first_name"], f["last_name"])
+            word_rows += words.rows(cid, key)
             contacts.append(
                 (
                     cid,
@@ -123,7 +132,7 @@ class BatchWriter:
                     f["display_name"],
                     f["first_name"],
                     f["last_name"],
-                    name_key(f["display_name"], f["first_name"], f["last_name"]),
+                    key,
                     f.get("organization_id"),
                     f["status"],
                     _stored_at(f.get("status_changed_at"), at),
@@ -175,6 +184,7 @@ class BatchWriter:
         )
         bulk_insert("contacts_tag", ("contact_id", "tag"), tags, database=database, batch_size=size)
         bulk_insert("contacts_custom", ("contact_id", "key", "value"), custom, database=database, batch_size=size)
+        bulk_insert("contacts_word", words.COLUMNS, word_rows, database=database, batch_size=size)
         timings["write"] += clock() - start
         start = clock()
         events = []
@@ -240,6 +250,7 @@ class BatchWriter:
         )
         params = []
         events = []
+        renamed: list[tuple[int, str]] = []
         for cid, old, new, record in changed:
             status_date = new.pop("status_changed_at", None)
             status_at = (
@@ -254,12 +265,15 @@ class BatchWriter:
                 "updated_at": at,
             }
             params.append([values[c] for c in columns] + [cid])
+            if values["name_key"] != _record_key(record):
+                renamed.append((cid, values["name_key"]))
             changes = {k: FieldChange(old=old[k], new=new[k]) for k in DATA_FIELDS if old[k] != new[k]}
             events.append(
                 ContactChanged(contact_id=cid, changes=changes, actor=self.actor, channel=self.channel, occurred_at=now)
             )
         cursor = database.cursor()
         cursor.executemany(sql, params)
+        words.rewrite(database, renamed)
         rewrite: dict[str, list[tuple[int, dict[str, Any]]]] = {
             k: [] for k in ("emails", "phones", "addresses", "tags", "custom")
         }

@@ -22,6 +22,7 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "ContactWord",
     "DatabaseIdentity",
     "ImportRun",
     "ListMember",
@@ -138,6 +139,26 @@ class ContactTag(Model):
     class Meta:
         table_name = "contacts_tag"
         indexes = ((("contact", "tag"), True),)
+
+
+class ContactWord(Model):
+    """A word of a contact's ``name_key``, for name search by word prefix (migration 0005).
+
+    Derived from ``name_key`` and rewritten wherever it changes (see :mod:`crm_contacts.words`):
+    each word, and for a word with punctuation also its parts from and after each mark
+    ("garcia-lopez": ``garcia-lopez``, ``-lopez``, ``lopez``). On PostgreSQL ``word`` sorts
+    byte-wise (``COLLATE "C"``) and on MySQL/MariaDB by code point (``utf8mb4_bin``), as on
+    SQLite, so that a prefix is a range of the index.
+    """
+
+    id = peewee.AutoField()
+    contact = peewee.ForeignKeyField(Contact, backref="word_rows", on_delete="CASCADE")
+    contact_id: int
+    word = peewee.CharField(max_length=300)
+
+    class Meta:
+        table_name = "contacts_word"
+        indexes = ((("contact", "word"), True), (("word", "contact"), False))
 
 
 class ContactCustomField(Model):
@@ -310,6 +331,7 @@ MODELS = (
     ContactAddress,
     ContactTag,
     ContactCustomField,
+    ContactWord,
     MailingList,
     ListMember,
     Segment,

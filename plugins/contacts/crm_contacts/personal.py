@@ -26,6 +26,7 @@ from crm_contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactTag,
+    ContactWord,
     ListMember,
     MailingList,
     Merge,
@@ -169,6 +170,8 @@ def erase(crm: CRM, contact_id: int) -> int | None:
             UpdateToken,
         ):
             count += model.delete().where(model.contact == contact_id).execute()
+        # the words of its name (an index of name_key, not records of their own: not counted)
+        ContactWord.delete().where(ContactWord.contact == contact_id).execute()
         label = f"Erased contact #{contact_id}"
         Contact.update(
             display_name=label,

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from crm_contacts import words
 from crm_contacts.normalize import name_key
 from crm_core.storage import bulk_insert
 
@@ -232,6 +233,13 @@ class _Tables:
                 "contacts_address",
                 ("contact_id", "kind", "street", "extra", "city", "postal_code", "region", "country", "is_primary"),
                 self.addresses,
+                database=self.database,
+            )
+            # the words of each name, as the address book writes them (name search looks them up)
+            bulk_insert(
+                "contacts_word",
+                words.COLUMNS,
+                (row for c in self.contacts for row in words.rows(c[0], c[5])),
                 database=self.database,
             )
         for rows in (self.contacts, self.emails, self.phones, self.addresses):
