@@ -29,12 +29,18 @@ LAYOUT = {
     "crm_loyalty/cli/__init__.py",
     "crm_loyalty/cli/notes.py",
     "crm_loyalty/migrations/0001_initial.py",
+    "crm_loyalty/desk/__init__.py",
+    "crm_loyalty/desk/views.py",
+    "crm_loyalty/desk/templates/notes.html",
     "tests/conftest.py",
     "tests/test_loyalty.py",
     "tests/test_permissions.py",
+    "tests/test_desk.py",
 }
 #: the tests the new plugin comes with, per backend (parametrized ones counted once per case)
-GENERATED_TESTS = 6 + (1 + 5 + 2 + 3)
+GENERATED_TESTS = 6 + (1 + 5 + 2 + 3) + 3
+#: of which the desk pages' tests (tests/test_desk.py), skipped without crm-desk
+DESK_TESTS = 3
 
 
 def run(args, env, cwd, timeout=120):
@@ -83,13 +89,14 @@ def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, 
         "crm_cli_commands",
         "crm_contacts_merged",
         "crm_contacts_unmerged",
+        "crm_desk_pages",
         "crm_erase_personal_data",
         "crm_export_personal_data",
         "crm_permissions",
         "crm_plugin_api",
         "crm_schema",
     ]
-    assert ">=1.1" in row["contract"]  # crm_permissions came with contract 1.1
+    assert ">=1.3" in row["contract"]  # crm_desk_pages came with contract 1.3
 
     run([crm, "init", "--plugins", "loyalty"], env, work)
     migrated = run([crm, "migrate"], env, work)
@@ -108,6 +115,14 @@ def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, 
     # its tests, each on every backend this run is configured for (but the one that reads the API class)
     assert f"{(GENERATED_TESTS - 1) * len(configured_backends()) + 1} passed" in tested.stdout
     assert "failed" not in tested.stdout and "error" not in tested.stdout
+    # without crm-desk the pages' tests are skipped, saying why, and the others pass
+    without_desk = (
+        "import sys; sys.modules['crm_desk'] = None; import pytest; "
+        "sys.exit(pytest.main(['-q', '-rs', '-p', 'no:cacheprovider', 'tests']))"
+    )
+    skipped = run([python, "-c", without_desk], env, root, timeout=300)
+    passed = (GENERATED_TESTS - DESK_TESTS - 1) * len(configured_backends()) + 1
+    assert f"{passed} passed, 1 skipped" in skipped.stdout and "crm-desk is not installed" in skipped.stdout
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 The plugin follows the one plugin layout of ``docs/plugins.md``: hooks in
 ``plugin.py``, a ``<Name>API`` facade composed of services, its permissions
 in ``permissions.py``, personal data in ``personal.py``, a ``cli/`` package,
-migrations, and tests that run as users. The files are the templates in
+migrations, its pages in the staff web app (``desk/``, used when crm-desk is
+installed), and tests that run as users. The files are the templates in
 ``template/``.
 """
 
@@ -20,13 +21,14 @@ __all__ = ["class_prefix", "files", "scaffold"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 #: the files of a new plugin: ``template/<path>.tmpl``, with ``NAME`` in a path and
-#: ``$name``, ``$dist``, ``$Name`` in a text replaced (``string.Template``)
+#: ``$name``, ``$dist``, ``$Name`` (``GiftCards``), ``$Title`` (``Gift cards``) in a text replaced (``string.Template``)
 TEMPLATE = Path(__file__).parent / "template"
 
 
 def files(name: str) -> dict[str, str]:
     """The files of a new plugin ``name``: their paths inside ``crm-<dist>/`` and their text."""
-    values = {"name": name, "dist": name.replace("_", "-"), "Name": class_prefix(name)}
+    title = name.replace("_", " ").capitalize()
+    values = {"name": name, "dist": name.replace("_", "-"), "Name": class_prefix(name), "Title": title}
     out = {}
     for path in sorted(TEMPLATE.rglob("*.tmpl")):
         rel = path.relative_to(TEMPLATE).as_posix().removesuffix(".tmpl").replace("NAME", name)

@@ -305,3 +305,127 @@ def test_the_keyboard_reaches_the_search_the_navigation_and_the_forms(crm, serve
     page.locator("h1").click()
     page.keyboard.press("/")
     assert page.evaluate("() => document.activeElement.id") == "desk-search"
+
+
+@WIDTHS
+def test_merge_two_duplicates_then_unmerge(crm, served, desk, width):
+    contacts = crm.plugin("contacts")
+    lucia = contacts.create(
+        first_name="Lucía", last_name="Martín", email="lucia@acme.example", owner="root", region="Madrid"
+    )
+    twin = contacts.create(
+        first_name="Lucia",
+        last_name="Martin",
+        email="lucia@acme.example",
+        phone="+34 600 999 000",
+        owner="root",
+        region="Sevilla",
+    )
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "root")
+    page.wait_for_url(f"{served.url}/")
+    page.goto(f"{served.url}/contacts/duplicates")
+    browser.shot("duplicates")
+    page.get_by_role("link", name="Compare and merge").first.click()
+    page.wait_for_url(re.compile(r".*/contacts/merge\?.*"))
+    browser.shot("merge-compare")
+    if f"survivor={twin.id}" in page.url:  # keep the first one, whichever the queue listed first
+        page.get_by_role("link", name="Keep the other one instead").click()
+        page.wait_for_url(re.compile(rf".*survivor={lucia.id}.*"))
+    page.locator("input[name=field_region][value=merged]").check()
+    page.get_by_role("button", name="Review the merge").click()
+    assert page.get_by_role("button", name="Merge", exact=True).is_visible()
+    browser.shot("merge-confirm")
+    assert crm.plugin("contacts").get(twin.id).deleted_at is None  # asked only
+    page.get_by_role("button", name="Merge", exact=True).click()
+    page.wait_for_url(f"{served.url}/contacts/{lucia.id}")
+    browser.shot("merged-card")
+    survivor = contacts.get(lucia.id)
+    assert survivor.region == "Sevilla" and contacts.get(twin.id).deleted_at is not None
+    page.get_by_role("link", name="Unmerge").click()
+    page.wait_for_url(f"{served.url}/contacts/{twin.id}/unmerge")
+    browser.shot("unmerge-confirm")
+    page.get_by_role("button", name="Unmerge").click()
+    page.wait_for_url(re.compile(r".*/contacts/\d+$"))
+    browser.shot("unmerged")
+    assert contacts.get(twin.id).deleted_at is None and contacts.get(lucia.id).region == "Madrid"
+
+
+@WIDTHS
+def test_approve_a_change_a_customer_sent(crm, served, desk, width):
+    contacts = crm.plugin("contacts")
+    lucia = contacts.create(first_name="Lucía", last_name="Martín", email="lucia@acme.example", owner="root")
+    link = contacts.issue_update_link(lucia.id)
+    assert contacts.submit_update(link.token, {"first_name": "Lucy", "phones": ["+34 600 222 333"]}).status == "pending"
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "root")
+    page.wait_for_url(f"{served.url}/")
+    page.goto(f"{served.url}/contacts/review")
+    assert page.locator("ins", has_text="Lucy").first.is_visible()
+    browser.shot("review-queue")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"{served.url}/contacts/review")
+    browser.shot("review-approved")
+    assert contacts.get(lucia.id).first_name == "Lucy"
+    page.goto(f"{served.url}/contacts/{lucia.id}")
+    assert "Lucy" in page.locator("h1").inner_text() and "600222333" in re.sub(
+        r"\D", "", page.locator("main").inner_text()
+    )
+    browser.shot("card-after-review")
+
+
+@WIDTHS
+def test_the_system_pages_and_a_failed_mail_retried(crm, served, desk, width):
+    from crm_core.mail.models import MailMessage
+
+    message = crm.mail.queue("lost@example.com", "Your invoice", "Hello", key="invoice-1")
+    with crm.activate():
+        MailMessage.update(status="failed", attempts=3, last_error="550 5.1.1 mailbox unavailable").where(
+            MailMessage.id == message.id
+        ).execute()
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "root")
+    page.wait_for_url(f"{served.url}/")
+    page.goto(f"{served.url}/admin/system")
+    assert page.locator("h1").first.is_visible()
+    browser.shot("admin-system")
+    page.goto(f"{served.url}/admin/mail")
+    assert "550 5.1.1 mailbox unavailable" in page.locator("main").inner_text()
+    browser.shot("admin-mail-failed")
+    page.get_by_role("button", name="Retry", exact=True).click()
+    page.wait_for_url(f"{served.url}/admin/mail")
+    assert f"Message {message.id} is queued again." in page.locator("body").inner_text()
+    browser.shot("admin-mail-retried")
+    assert crm.mail.get(message.id).status == "queued"
+
+
+@WIDTHS
+def test_search_as_you_type_and_enter_opens_the_first(crm, served, desk, width):
+    contacts = crm.plugin("contacts")
+    contacts.create(first_name="Lucía", last_name="Fernández", email="lucia@example.com", owner="ana")
+    contacts.create(first_name="Luis", last_name="Fernán", email="luis@example.com", owner="ana")
+    contacts.create(first_name="Marta", last_name="Ruiz", email="marta@example.com", owner="ana")
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served, "ana")
+    page.wait_for_url(f"{served.url}/")
+    page.locator("#desk-search").fill("Ruiz")
+    page.locator("#desk-search").press("Enter")  # the box at the top opens the search page
+    page.wait_for_url(re.compile(r".*/search\?q=Ruiz$"))
+    assert page.locator("#search-results li").count() == 1
+    browser.shot("search-page")
+    box = page.locator("#search-query")
+    box.fill("")
+    box.press_sequentially("Ferná", delay=30)
+    page.wait_for_function("() => document.querySelectorAll('#search-results li').length === 2")
+    assert page.locator("#search-results h2").inner_text() == "Contacts"
+    assert page.url.endswith("/search?q=Ruiz")  # swapped in, the page stayed
+    browser.shot("search-as-you-type")
+    first = page.locator("#search-results li a").first.inner_text()
+    box.press("Enter")
+    page.wait_for_url(re.compile(r".*/contacts/\d+$"))
+    assert page.locator("h1").inner_text() == first
+    browser.shot("search-opened-first")
