@@ -204,12 +204,14 @@ def test_my_day_widget_on_home(app: Any) -> None:
     add(app, "Overdue call", due=NOW - dt.timedelta(days=1), contact_id=contact.id)
     add(app, "Today's visit", due=NOW + dt.timedelta(hours=3))
     add(app, "Friday's report", due=NOW + dt.timedelta(days=4))
+    add(app, "Next Monday's call", due=NOW + dt.timedelta(days=7))
     desk = desk_as(app, "ana")
     html = desk.get("/").get_data(as_text=True)
     widget = re.search(r'id="widget-my_day">(.*?)</section>', html, re.S)
     assert widget is not None
     assert "Overdue call" in widget.group(1) and "Eva Luna" in widget.group(1)
-    assert "Today&#39;s visit" in widget.group(1) and "Friday" not in widget.group(1)
+    assert "Today&#39;s visit" in widget.group(1) and "Friday&#39;s report" in widget.group(1)
+    assert "This week" in widget.group(1) and "Next Monday" not in widget.group(1)
 
 
 def test_the_contact_panel_lists_the_contacts_open_tasks(app: Any) -> None:

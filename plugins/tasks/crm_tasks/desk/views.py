@@ -387,19 +387,21 @@ def cancel(task_id: int) -> Any:
 
 
 def my_day_widget(crm: Any) -> Markup:
-    """The signed-in user's overdue tasks and today's, for the desk's home page."""
+    """The signed-in user's overdue tasks, today's and the rest of this week's, for the desk's home page."""
     user = crm.current_user
     tz = user_timezone(crm)
     now = crm.now()
     local = now.astimezone(tz)
-    tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    # the week ends on Sunday night, in the user's time zone (as the to-do page groups it)
+    week_end = dt.datetime.combine(local.date() + dt.timedelta(days=7 - local.weekday()), dt.time(), tzinfo=tz)
     api = crm.plugin("tasks")
-    tasks = api.list(assignee=user.name, status="open", due_before=tomorrow, limit=SHORT_LIMIT)
+    tasks = api.list(assignee=user.name, status="open", due_before=week_end, limit=SHORT_LIMIT)
     groups = group_tasks(tasks, now, tz)
     html = flask.render_template(
         "tasks/_my_day.html",
         overdue=groups["overdue"],
         today=groups["today"],
+        this_week=groups["this_week"],
         names=contact_names(crm, (t.contact_id for t in tasks)),
         more=len(tasks) >= SHORT_LIMIT,
         **_helpers(),
