@@ -78,6 +78,8 @@ class Contact(Model):
 
     class Meta:
         table_name = "contacts_contact"
+        #: the list in name order, read from one index (migration 0006)
+        indexes = ((("deleted_at", "name_key", "id"), False),)
 
 
 class ContactEmail(Model):
