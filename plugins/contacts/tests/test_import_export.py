@@ -244,3 +244,25 @@ def test_import_and_export_commands(app, crm_cli, tmp_path):
     assert "ana@example.com" in out.read_text() and "ben@example.com" not in out.read_text()
     result = crm_cli.invoke(["contacts", "export", "--format", "vcard", "--vcard-version", "3.0"], app=app)
     assert result.output.count("BEGIN:VCARD") == 4
+
+
+def test_a_large_import_gathers_the_planners_statistics_on_postgresql(book, app, crm_backend, tmp_path, monkeypatch):
+    from crm_contacts import transfer
+
+    ran = []
+    run = app.database.execute_sql
+
+    def watch(sql, *args, **kwargs):
+        if str(sql).startswith("ANALYZE"):
+            ran.append(sql)
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(app.database, "execute_sql", watch)
+    monkeypatch.setattr(transfer, "ANALYZE_AFTER", 2)  # what 10,000 contacts are to a real import
+    book.import_csv(write(tmp_path, "dry.csv", HEADER + "".join(GOOD)), dry_run=True)
+    assert ran == []  # a dry run writes nothing to gather
+    book.import_csv(write(tmp_path, "two.csv", HEADER + "".join(GOOD)))
+    if crm_backend == "postgresql":
+        assert len(ran) == 1 and "contacts_word" in ran[0] and "contacts_email" in ran[0]
+    else:
+        assert ran == []  # SQLite and MariaDB keep their statistics themselves
