@@ -65,6 +65,7 @@ EXPORT_PAGE = 5000
 #: contacts created or updated by one import from which PostgreSQL's statistics are gathered at its end
 ANALYZE_AFTER = 10_000
 
+
 class Transfer:
     """The imports and exports service (CSV and vCard), built on the address book.
 
