@@ -414,6 +414,7 @@ def _form(template_values: dict[str, Any], status: int = 200) -> Any:
 
 def new() -> Any:
     """Add a contact: the API's validation, its message beside the field, and nothing typed lost."""
+    g.crm.authz.require("contacts.create")  # no form for a user who may not send it
     if request.method == "GET":
         return _form({"values": _form_values(), "contact": None})
     posted = _posted()
@@ -429,6 +430,7 @@ def new() -> Any:
 def edit(contact_id: int) -> Any:
     """Change a contact's details (``contacts.edit`` on it)."""
     contact = _read(contact_id)
+    g.crm.authz.require("contacts.edit")  # no form for a user who may not send it (the scope is the API's)
     if request.method == "GET":
         return _form({"values": _form_values(contact), "contact": contact})
     posted = _posted()

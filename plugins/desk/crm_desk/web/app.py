@@ -149,7 +149,8 @@ def _install_error_pages(app: Flask, crm: CRM) -> None:
         from crm_core.errors import NotFoundError, PermissionDenied
 
         if isinstance(exc, PermissionDenied):
-            return error_page(Forbidden(str(exc)))
+            # a record out of the user's scope is answered as an unknown one: its id does not say it exists
+            return error_page(NotFound(str(exc)) if exc.record else Forbidden(str(exc)))
         if isinstance(exc, NotFoundError):
             return error_page(NotFound(str(exc)))
         # the traceback goes to the log, never to the browser
