@@ -5,8 +5,8 @@ for a query of a few joins that costs more than SQLite takes to run it,
 and on the paths every request takes (an API token's check, reading a
 contact) it was more than half of the request's time. A
 :class:`Statement` builds its query with peewee the first time for each
-dialect and *shape* (how many values each list argument holds), keeps the
-SQL text and, on later calls, binds the new values to that text::
+dialect and *shape* (how many values each list argument holds, and the
+values' types), keeps the SQL text and, on later calls, binds the new values to that text::
 
     from crm_core.statements import Statement
 
@@ -71,7 +71,12 @@ class Statement:
         if self._pad:
             values = tuple(_padded(v) if isinstance(v, list | tuple) and v else v for v in values)
         params = _flatten(values)
-        key = (type(database), tuple(len(v) if isinstance(v, list | tuple) else None for v in values))
+        # the shape, and each value's type: a value of another type is checked again (a field may convert it)
+        key = (
+            type(database),
+            tuple(len(v) if isinstance(v, list | tuple) else None for v in values),
+            tuple(map(type, params)),
+        )
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compile(database, values, params)
