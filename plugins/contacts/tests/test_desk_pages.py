@@ -123,6 +123,9 @@ def test_a_large_book_is_counted_only_so_far(office: Any, monkeypatch: Any) -> N
     assert "1–50 of 51+ contacts" in desk.text and 'rel="next"' in desk.text
     desk.get("/contacts/?page=2")
     assert "51–63 of 63 contacts" in desk.text and 'rel="next"' not in desk.text
+    monkeypatch.setattr(views, "SEARCH_COUNT_UP_TO", 10)  # a search counts less far than the list
+    desk.get("/contacts/results?q=Bulk")
+    assert "1–50 of 51+ contacts" in desk.text
 
 
 def test_the_empty_list_teaches(crm_factory: Callable[..., Any]) -> None:
