@@ -34,6 +34,19 @@ class Hooks:
         for impl in self._impls(hook, reverse):
             yield impl.plugin_name, impl.function(*[kwargs[a] for a in impl.argnames])
 
+    def _each_checked(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """:meth:`_each` for third-party code: a plugin that raises is a ``PluginError`` naming it and the hook."""
+        for impl in self._impls(hook):
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+            except CRMError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    impl.plugin_name, f"plugin {impl.plugin_name!r}: {hook} raised {type(exc).__name__}: {exc}"
+                ) from exc
+            yield impl.plugin_name, result
+
     def implementers(self, hook: str) -> list[str]:
         return [i.plugin_name for i in self._impls(hook)]
 
@@ -287,21 +300,11 @@ class Hooks:
         """``crm_portal_pages`` per plugin, checked: ``(plugin name, PortalPage)`` pairs in load order."""
         from crm_hookspecs.records import PortalPage
 
-        out: list[tuple[str, Any]] = []
-        for impl in self._impls("crm_portal_pages"):
-            try:
-                pages = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
-            except CRMError:
-                raise
-            except Exception as exc:  # third-party code: say which plugin failed
-                raise PluginError(
-                    impl.plugin_name,
-                    f"plugin {impl.plugin_name!r}: crm_portal_pages raised {type(exc).__name__}: {exc}",
-                ) from exc
-            out.extend(
-                (impl.plugin_name, page) for page in _many(impl.plugin_name, "crm_portal_pages", pages, PortalPage)
-            )
-        return out
+        return [
+            (name, page)
+            for name, pages in self._each_checked("crm_portal_pages", crm=crm)
+            for page in _many(name, "crm_portal_pages", pages, PortalPage)
+        ]
 
     # -- the HTTP API ----------------------------------------------------------
 
@@ -309,22 +312,11 @@ class Hooks:
         """``crm_api_resources`` per plugin, checked: ``(plugin name, ApiResource)`` pairs in load order."""
         from crm_hookspecs.records import ApiResource
 
-        out: list[tuple[str, Any]] = []
-        for impl in self._impls("crm_api_resources"):
-            try:
-                resources = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
-            except CRMError:
-                raise
-            except Exception as exc:  # third-party code: say which plugin failed
-                raise PluginError(
-                    impl.plugin_name,
-                    f"plugin {impl.plugin_name!r}: crm_api_resources raised {type(exc).__name__}: {exc}",
-                ) from exc
-            out.extend(
-                (impl.plugin_name, resource)
-                for resource in _many(impl.plugin_name, "crm_api_resources", resources, ApiResource)
-            )
-        return out
+        return [
+            (name, resource)
+            for name, resources in self._each_checked("crm_api_resources", crm=crm)
+            for resource in _many(name, "crm_api_resources", resources, ApiResource)
+        ]
 
     # -- the staff web app -----------------------------------------------------
 
@@ -333,24 +325,14 @@ class Hooks:
         from crm_hookspecs.records import DeskPages
 
         out: list[tuple[str, Any]] = []
-        for impl in self._impls("crm_desk_pages"):
-            try:
-                pages = impl.function(*[{"crm": crm}[a] for a in impl.argnames])
-            except CRMError:
-                raise
-            except Exception as exc:  # third-party code: say which plugin failed
-                raise PluginError(
-                    impl.plugin_name,
-                    f"plugin {impl.plugin_name!r}: crm_desk_pages raised {type(exc).__name__}: {exc}",
-                ) from exc
+        for name, pages in self._each_checked("crm_desk_pages", crm=crm):
             if pages is None:
                 continue
             if not isinstance(pages, DeskPages):
                 raise PluginError(
-                    impl.plugin_name,
-                    f"plugin {impl.plugin_name!r}: crm_desk_pages must return a DeskPages record or None, not {_kind(pages)}",
+                    name, f"plugin {name!r}: crm_desk_pages must return a DeskPages record or None, not {_kind(pages)}"
                 )
-            out.append((impl.plugin_name, pages))
+            out.append((name, pages))
         return out
 
     def desk_search(self, crm: Any, query: str, limit: int) -> list[tuple[str, list[Any] | PluginError]]:

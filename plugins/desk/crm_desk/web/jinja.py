@@ -62,6 +62,8 @@ def configure(
             "csrf_field": _csrf_field,
         }
 
+    # a global too, so that a macro imported without the context (ui.post_button) can put the token in its form
+    environment.globals["csrf_field"] = _csrf_field
     environment.filters["datetime"] = lambda value: _format_datetime(crm, value)
     environment.filters["date"] = lambda value: _format_date(crm, value)
     environment.filters["number"] = _format_number
