@@ -126,3 +126,28 @@ def test_the_rules_are_listed_in_words(crm_factory, crm_user):
     crm.plugin("contacts").update(contact.id, status="customer")
     fired = client.get("/api/v1/task-rules/welcome-customer/firings", headers={"Authorization": f"Bearer {token}"})
     assert fired.status_code == 200 and [f["contact_id"] for f in fired.json["data"]] == [contact.id]
+
+
+def test_a_seller_sees_when_rules_fired_but_not_about_whom(crm_factory, crm_user):
+    from crm_api import create_app
+
+    rule = {
+        "name": "welcome-customer",
+        "trigger": "change",
+        "field": "status",
+        "new": "customer",
+        "action": "task",
+        "task": {"title": "Welcome {contact.display_name}", "due_in": "1d"},
+    }
+    crm = crm_factory(plugins=["contacts", "tasks", "api"], settings={"tasks": {"rules": [rule]}})
+    crm_user(crm, name="ana", roles=["sales"])
+    contact = crm.plugin("contacts").create(first_name="Otra", last_name="Cliente", status="prospect", owner=None)
+    crm.plugin("contacts").update(contact.id, status="customer")
+    token = crm.authz.tokens.create("ana", "rules").text
+    fired = (
+        create_app(crm)
+        .test_client()
+        .get("/api/v1/task-rules/welcome-customer/firings", headers={"Authorization": f"Bearer {token}"})
+    )
+    assert fired.status_code == 200 and len(fired.json["data"]) == 1
+    assert fired.json["data"][0]["contact_id"] is None and fired.json["data"][0]["task_id"] is None

@@ -28,6 +28,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from crm_core.errors import NotFoundError, ValidationError
 from crm_tasks.checklists import Checklists
 from crm_tasks.firing import RuleEngine
@@ -297,9 +299,17 @@ class TasksAPI:
         return self._engine.rules()
 
     def firings(self, rule: str | None = None, limit: int = 50) -> builtins.list[FiringInfo]:
-        """The rules' firing log, newest first."""
+        """The rules' firing log, newest first.
+
+        A firing names the customer and the task it was about; a user whose
+        ``tasks.read`` scope is not ``all`` sees when each rule fired and how,
+        without those (they may be other people's customers).
+        """
         self._require("tasks.rules.read")
-        return self._engine.firings(rule=rule, limit=limit)
+        found = self._engine.firings(rule=rule, limit=limit)
+        if self.crm.authz.scope("tasks.read") == "all":
+            return found
+        return [attrs.evolve(f, contact_id=None, task_id=None, detail="") for f in found]
 
     def test_rule(self, name: str, event: Any) -> builtins.list[dict[str, Any]]:
         """What rule ``name`` would do for ``event``, without doing it."""
