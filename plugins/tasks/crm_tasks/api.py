@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import peewee
 
     from crm_core.app import CRM
-    from crm_tasks.records import FiringInfo, RecurringInfo, TaskInfo
+    from crm_tasks.records import FiringInfo, RecurringInfo, SentReminder, TaskInfo
     from crm_tasks.rules import RuleSet
     from crm_tasks.settings import TasksSettings
 
@@ -243,6 +243,26 @@ class TasksAPI:
             assignee = user.name
         self._require("tasks.read")
         return self._store.todo(assignee, scope=self._scope)
+
+    def reminders(
+        self, recipient: str | None = None, *, since: dt.datetime | None = None, limit: int = 20
+    ) -> builtins.list[SentReminder]:
+        """The reminder e-mails sent to ``recipient`` (default: the acting user) newest first (``tasks.read``).
+
+        From ``since`` (default: 7 days ago), at most ``limit``; each with its
+        task as it is now (title, status, due time), so a reminder of a task
+        since done says so. A reminder whose task the acting user may not read
+        is left out.
+        """
+        if recipient is None:
+            user = self.crm.current_user
+            if user is None:
+                raise ValidationError("whose reminders? name the recipient, e.g. reminders('ana')")
+            recipient = user.name
+        self._require("tasks.read")
+        if since is None:
+            since = self.crm.now() - dt.timedelta(days=7)
+        return self._store.reminders_sent(recipient, since=since, limit=limit, scope=self._scope)
 
     def done(self, task_id: int, *, actor: str | None = None) -> TaskInfo:
         """Mark a task done (who, when) and emit ``TaskCompleted`` (``tasks.edit``)."""

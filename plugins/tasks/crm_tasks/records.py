@@ -6,7 +6,7 @@ import datetime as dt
 
 import attrs
 
-__all__ = ["ChecklistEntry", "Draft", "FiringInfo", "QuestionEntry", "RecurringInfo", "ReminderInfo", "TaskInfo"]
+__all__ = ["ChecklistEntry", "Draft", "FiringInfo", "QuestionEntry", "RecurringInfo", "ReminderInfo", "SentReminder", "TaskInfo"]
 
 
 @attrs.frozen
@@ -36,6 +36,19 @@ class ReminderInfo:
     recipient: str
     subject: str
     sent_at: dt.datetime
+
+
+@attrs.frozen
+class SentReminder:
+    """A reminder e-mail sent to a user, with its task as it is now (:meth:`TasksAPI.reminders`)."""
+
+    kind: str
+    subject: str
+    sent_at: dt.datetime
+    task_id: int | None = None
+    task_title: str | None = None
+    task_status: str | None = None
+    task_due_at: dt.datetime | None = None
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
 from crm_core.storage import batched, bulk_insert
 from crm_tasks.due import as_due, localize, parse_due
-from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, TaskInfo
+from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, SentReminder, TaskInfo
 from crm_tasks.settings import KINDS, PRIORITIES
 
 if TYPE_CHECKING:
@@ -430,6 +430,48 @@ class TaskStore:
                 out["today"].append(task)
             else:
                 out["this_week"].append(task)
+        return out
+
+    def reminders_sent(
+        self, recipient: str, *, since: dt.datetime, limit: int, scope: Callable[[Any], Any] | None = None
+    ) -> builtins.list[SentReminder]:
+        """The reminders sent to ``recipient`` (a user name) from ``since``, newest first, with their tasks.
+
+        One query: the reminder rows joined to their tasks. A reminder whose task
+        the acting user may not read (``scope``) is left out; one about no task
+        (a rule's notice) is shown, it was sent to this recipient.
+        """
+        import peewee
+
+        from crm_tasks.models import Reminder, Task
+
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 1 to {MAX_LIST}")
+        query = (
+            Reminder.select(Reminder, Task)
+            .join(Task, peewee.JOIN.LEFT_OUTER, on=(Reminder.task == Task.id))
+            .where((Reminder.recipient == recipient) & (Reminder.sent_at >= since))
+            .order_by(Reminder.sent_at.desc(), Reminder.id.desc())
+            .limit(limit)
+        )
+        if scope is not None:
+            readable = scope(Task.select(Task.id))
+            query = query.where(Reminder.task.is_null() | Reminder.task.in_(readable))
+        out: builtins.list[SentReminder] = []
+        with self.crm.activate():
+            for row in query:
+                task = row.task if row.task_id is not None else None
+                out.append(
+                    SentReminder(
+                        kind=row.kind,
+                        subject=row.subject,
+                        sent_at=row.sent_at,
+                        task_id=row.task_id,
+                        task_title=task.title if task is not None else None,
+                        task_status=task.status if task is not None else None,
+                        task_due_at=task.due_at if task is not None else None,
+                    )
+                )
         return out
 
     # -- changing -----------------------------------------------------------------

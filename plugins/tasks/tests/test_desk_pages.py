@@ -211,7 +211,34 @@ def test_my_day_widget_on_home(app: Any) -> None:
     assert widget is not None
     assert "Overdue call" in widget.group(1) and "Eva Luna" in widget.group(1)
     assert "Today&#39;s visit" in widget.group(1) and "Friday&#39;s report" in widget.group(1)
-    assert "This week" in widget.group(1) and "Next Monday" not in widget.group(1)
+    listed, reminders = widget.group(1).split("<h3>Reminders</h3>", 1)
+    assert "This week" in listed and "Next Monday" not in listed
+    # the tasks listed are not repeated as reminders; next Monday's, given to her, is (its "assigned to you")
+    assert "Overdue call" not in reminders and "Next Monday&#39;s call" in reminders
+
+
+def test_my_day_shows_this_weeks_reminders_of_open_tasks(app: Any) -> None:
+    api = app.plugin("tasks")
+    soon = add(app, "Call Eva back", due=NOW + dt.timedelta(hours=2))
+    later = add(app, "Quarterly review", due=NOW + dt.timedelta(days=20))
+    finished = add(app, "Already handled", due=NOW + dt.timedelta(days=30))
+    add(app, "Bea's call", assignee="bea", due=NOW + dt.timedelta(days=20))
+    api.send_reminders()  # the worker's job: "due soon" for the call
+    api.done(finished.id)
+    desk = desk_as(app, "ana")
+    html = desk.get("/").get_data(as_text=True)
+    widget = re.search(r'id="widget-my_day">(.*?)</section>', html, re.S)
+    assert widget is not None
+    listed, reminders = widget.group(1).split("<h3>Reminders</h3>", 1)
+    assert "Call Eva back" in listed and "Call Eva back" not in reminders  # listed under Today already
+    # given to her by someone else, due in three weeks: the "assigned to you" notice is the reminder
+    assert f'href="/tasks/{later.id}"' in reminders and "assigned to you" in reminders
+    assert reminders.count(f'href="/tasks/{later.id}"') == 1
+    assert "Already handled" not in reminders  # its task is done: nothing to be reminded of
+    assert "Bea" not in reminders  # sent to someone else
+    assert soon.id != later.id
+    desk.post("/language", {"language": "es"})
+    assert "Recordatorios" in desk.get("/").get_data(as_text=True)
 
 
 def test_the_contact_panel_lists_the_contacts_open_tasks(app: Any) -> None:

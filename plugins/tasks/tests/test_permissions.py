@@ -38,6 +38,7 @@ CALLS: dict[str, tuple[str, Call]] = {
     "list": ("listing", lambda api, t: api.list(status="all")),
     "count": ("listing", lambda api, t: api.count(status="all")),
     "todo": ("listing", lambda api, t: api.todo("luis")),
+    "reminders": ("listing", lambda api, t: api.reminders("luis")),
     "done": ("record", lambda api, t: api.done(t["luis"])),
     "reopen": ("record", lambda api, t: api.reopen(t["closed_luis"])),
     "cancel": ("record", lambda api, t: api.cancel(t["luis"], reason="no longer needed")),
@@ -130,6 +131,19 @@ def test_a_sales_user_sees_exactly_their_own_tasks(app):
         assert api.todo("luis") == {"overdue": [], "today": [], "this_week": []}  # luis's, as far as she may see
         assert api.get(ids["ana"]).assignee == "ana"
     assert api.count(status="all") == 5  # the system sees everything
+
+
+def test_a_sales_user_sees_only_the_reminders_of_tasks_she_may_read(app):
+    ids = _seed(app)
+    api = app.plugin("tasks")
+    api.send_reminders()  # as the system: every call task is due within the hour
+    with app.as_user("ana"):
+        mine = api.reminders()
+        assert {r.task_id for r in mine} == {ids["ana"]} and {r.kind for r in mine} >= {"due"}
+        assert all(r.task_title == "Call for ana" and r.task_status == "open" for r in mine)
+        assert api.reminders("luis") == []  # luis's reminders are about tasks outside her scope
+    # the system reads them: the "due soon" of his call, the "assigned to you" of his task since done
+    assert {r.task_id for r in api.reminders("luis")} == {ids["luis"], ids["closed_luis"]}
 
 
 def test_a_sales_user_works_on_their_own_tasks_and_is_recorded(app):

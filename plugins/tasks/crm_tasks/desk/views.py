@@ -68,6 +68,7 @@ def _helpers() -> dict[str, Any]:
         "priority_tone": lambda p: PRIORITY_TONES.get(p, "neutral"),
         "priority_label": _priority_label,
         "group_label": _group_label,
+        "reminder_label": _reminder_label,
         "here": lambda: request.script_root + request.path,
     }
 
@@ -234,7 +235,8 @@ def _task_page(task_id: int, *, status: int = 200, errors: dict[str, str] | None
 
 
 def _reminder_label(kind: str) -> str:
-    return {"assigned": _("assigned to you"), "due": _("due soon"), "overdue": _("overdue")}.get(kind, kind)
+    labels = {"assigned": _("assigned to you"), "due": _("due soon"), "overdue": _("overdue"), "rule": _("from a rule")}
+    return labels.get(kind, kind)
 
 
 def planned_reminders(api: Any, task: Any, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
@@ -397,11 +399,22 @@ def my_day_widget(crm: Any) -> Markup:
     api = crm.plugin("tasks")
     tasks = api.list(assignee=user.name, status="open", due_before=week_end, limit=SHORT_LIMIT)
     groups = group_tasks(tasks, now, tz)
+    # the reminders e-mailed to the user this week (newest first) about open tasks not listed above, once per task:
+    # a task given to them that is due later, a rule's notice
+    shown = {t.id for t in tasks}
+    reminders = []
+    for reminder in api.reminders(limit=SHORT_LIMIT):
+        if reminder.task_id is not None:
+            if reminder.task_status != "open" or reminder.task_id in shown:
+                continue
+            shown.add(reminder.task_id)
+        reminders.append(reminder)
     html = flask.render_template(
         "tasks/_my_day.html",
         overdue=groups["overdue"],
         today=groups["today"],
         this_week=groups["this_week"],
+        reminders=reminders,
         names=contact_names(crm, (t.contact_id for t in tasks)),
         more=len(tasks) >= SHORT_LIMIT,
         **_helpers(),
