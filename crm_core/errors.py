@@ -94,12 +94,23 @@ class ConfigError(CRMError):
 
 
 class ValidationError(CRMError):
-    """A value given by the user (CLI option, API argument, import row) is invalid."""
+    """A value given by the user (CLI option, API argument, import row) is invalid.
+
+    ``field`` names the field it is about, when one is, and ``reason`` says
+    what is wrong with it without naming it (a :class:`crm_core.i18n.Message`
+    where the plugin wrote one, which a web form shows beside the field in the
+    user's language); ``str(err)`` is the whole message, as before.
+    """
 
     code = "invalid_input"
     http_status = 422
 
     exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
 
 
 class PluginError(CRMError):

@@ -25,6 +25,7 @@ __all__ = [
     "DOMAIN",
     "SOURCE_LANGUAGE",
     "Catalogs",
+    "Message",
     "N_",
     "current_language",
     "gettext",
@@ -34,6 +35,7 @@ __all__ = [
     "ngettext",
     "reset_current",
     "set_current",
+    "translated",
 ]
 
 DOMAIN = "messages"
@@ -54,6 +56,41 @@ def gettext(text: str, **values: Any) -> str:
     """``text`` in the current language, ``%(name)s`` placeholders filled from ``values``."""
     translated = _current.get()[1].gettext(text)
     return translated % values if values else translated
+
+
+class Message(str):
+    """Text in English that a web page can show in the user's language.
+
+    A ``str`` (the English, as the CLI, the logs and the HTTP API show it) that
+    keeps its ``template`` (marked with :func:`N_` where it is written, so the
+    catalogs pick it up) and the ``params`` its ``%(name)s`` placeholders take.
+    An error's reason made with it, e.g.
+    ``Message(N_("%(value)r is not a date"), value=text)``, is shown
+    translated by :func:`translated` wherever a catalog knows the template.
+    """
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Message:
+        text = super().__new__(cls, template % params if params else template)
+        text.template = template
+        text.params = params
+        return text
+
+    def __reduce__(self) -> Any:  # pickled across import workers as what it is
+        return (_message, (self.template, self.params))
+
+
+def _message(template: str, params: dict[str, Any]) -> Message:
+    return Message(template, **params)
+
+
+def translated(text: str) -> str:
+    """``text`` in the current language if it is a :class:`Message` a catalog knows, else as it is."""
+    if isinstance(text, Message):
+        return gettext(text.template, **text.params)
+    return text
 
 
 def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:

@@ -164,7 +164,9 @@ class AddressBook:
         try:
             return clean(fields, region=self.region)
         except FieldError as exc:
-            raise ValidationError(f"contact field {exc.field!r}: {exc.reason}") from None
+            raise ValidationError(
+                f"contact field {exc.field!r}: {exc.reason}", field=exc.field, reason=exc.reason
+            ) from None
 
     def _check_organization(self, organization_id: int | None, contact_id: int | None = None) -> None:
         if organization_id is None:
@@ -412,7 +414,9 @@ class AddressBook:
                 data["kind"], data["first_name"], data["last_name"], data.get("display_name"), data.get("emails")
             )
         except FieldError as exc:
-            raise ValidationError(f"contact field {exc.field!r}: {exc.reason}") from None
+            raise ValidationError(
+                f"contact field {exc.field!r}: {exc.reason}", field=exc.field, reason=exc.reason
+            ) from None
         now = self.crm.clock.now()
         with self.crm.transaction():
             self._check_organization(data.get("organization_id"))
@@ -652,7 +656,7 @@ class AddressBook:
 
             to_add, to_remove = set(clean_tags(list(add))), set(clean_tags(list(remove)))
         except FieldError as exc:
-            raise ValidationError(f"tags: {exc.reason}") from None
+            raise ValidationError(f"tags: {exc.reason}", field="tags", reason=exc.reason) from None
         if to_add & to_remove:
             raise ValidationError(f"tag(s) {', '.join(sorted(to_add & to_remove))} both added and removed; choose one")
         ids = list(dict.fromkeys(int(i) for i in contact_ids))

@@ -29,6 +29,7 @@ from crm_contacts.normalize import (
     parse_bool,
     read_phone,
 )
+from crm_core.i18n import N_, Message
 
 __all__ = ["DETAIL_FIELDS", "FIELDS", "FieldError", "clean", "display_name_for"]
 
@@ -95,12 +96,16 @@ def _text(field: str, value: Any, limit: int | None) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         else:
-            raise FieldError(field, f"expected text, got {type(value).__name__} {value!r}")
+            raise FieldError(
+                field, Message(N_("expected text, got %(type)s %(value)r"), type=type(value).__name__, value=value)
+            )
     # notes keep their lines, with one kind of line end: a bare CR would be
     # written as it is into exports, and vCard readers take it as a line break
     text = " ".join(value.split()) if field != "notes" else value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if limit is not None and len(text) > limit:
-        raise FieldError(field, f"is {len(text)} characters long; the limit is {limit}")
+        raise FieldError(
+            field, Message(N_("is %(length)d characters long; the limit is %(limit)d"), length=len(text), limit=limit)
+        )
     return text
 
 
@@ -118,7 +123,7 @@ def _items(field: str, value: Any) -> list[Any]:
 def _pick_primary(field: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     flagged = [i for i, item in enumerate(items) if item.get("primary")]
     if len(flagged) > 1:
-        raise FieldError(field, "only one can be primary")
+        raise FieldError(field, Message(N_("only one can be primary")))
     chosen = flagged[0] if flagged else 0
     for i, item in enumerate(items):
         item["primary"] = i == chosen
@@ -144,7 +149,7 @@ def clean_emails(value: Any) -> list[dict[str, Any]]:
                 address = normalize_email(typed)
             kind = normalize_kind(str(item.get("kind") or ""), EMAIL_KINDS, "e-mail")
         except InvalidValue as exc:
-            raise FieldError("emails", str(exc)) from None
+            raise FieldError("emails", exc.args[0]) from None
         if address in seen:
             continue
         seen.add(address)
@@ -186,7 +191,7 @@ def clean_phones(
             number, extension, verified = read_phone(typed, regions(typed))
             kind = normalize_kind(str(item.get("kind") or ""), PHONE_KINDS, "phone")
         except InvalidValue as exc:
-            raise FieldError("phones", str(exc)) from None
+            raise FieldError("phones", exc.args[0]) from None
         extension = item.get("extension") or extension
         if number in seen:
             continue
@@ -218,7 +223,7 @@ def clean_addresses(value: Any) -> list[dict[str, Any]]:
                 text = _text("addresses", item.get(part) or "", limit if part != "country" else None)
                 address[part] = normalize_country(text) if part == "country" and text else text
         except InvalidValue as exc:
-            raise FieldError("addresses", str(exc)) from None
+            raise FieldError("addresses", exc.args[0]) from None
         address["primary"] = bool(item.get("primary"))
         if not any(address[p] for p in _ADDRESS_PARTS):
             continue
@@ -238,7 +243,7 @@ def clean_tags(value: Any) -> list[str]:
         try:
             tag = normalize_tag(item)
         except InvalidValue as exc:
-            raise FieldError("tags", str(exc)) from None
+            raise FieldError("tags", exc.args[0]) from None
         if tag not in tags:
             tags.append(tag)
     return sorted(tags)
@@ -281,26 +286,35 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadab
             if field in ("emails", "phones", "addresses", "tags"):
                 out[field] = []
                 continue
-            raise FieldError(field, "cannot be empty")
+            raise FieldError(field, Message(N_("cannot be empty")))
         try:
             if field == "kind":
                 kind = _text(field, value, 12).lower()
                 if kind not in KINDS:
-                    raise FieldError(field, f"{value!r} is not a kind; use person or organization")
+                    raise FieldError(
+                        field, Message(N_("%(value)r is not a kind; use person or organization"), value=value)
+                    )
                 out[field] = kind
             elif field == "status":
                 status = _text(field, value, 20).lower()
                 if status == "former customer":
                     status = "former"
                 if status not in STATUSES:
-                    raise FieldError(field, f"{value!r} is not a status; use {', '.join(STATUSES)}")
+                    raise FieldError(
+                        field,
+                        Message(
+                            N_("%(value)r is not a status; use %(allowed)s"), value=value, allowed=", ".join(STATUSES)
+                        ),
+                    )
                 out[field] = status
             elif field == "country":
                 out[field] = normalize_country(_text(field, value, None))
             elif field == "language":
                 tag = _text(field, value, 35)
                 if not all(p.isalnum() and p.isascii() for p in tag.replace("_", "-").split("-")):
-                    raise FieldError(field, f"{value!r} is not a language tag such as es or en-GB")
+                    raise FieldError(
+                        field, Message(N_("%(value)r is not a language tag such as es or en-GB"), value=value)
+                    )
                 out[field] = tag.replace("_", "-")
             elif field in SCALARS:
                 out[field] = _text(field, value, SCALARS[field])
@@ -309,7 +323,7 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadab
                     if isinstance(value, str) and value.strip().isdigit():
                         value = int(value)
                     else:
-                        raise FieldError(field, f"expected a contact id, not {value!r}")
+                        raise FieldError(field, Message(N_("expected a contact id, not %(value)r"), value=value))
                 out[field] = value
             elif field == "do_not_contact":
                 out[field] = value if isinstance(value, bool) else parse_bool(str(value))
@@ -334,10 +348,10 @@ def clean(fields: Mapping[str, Any], *, region: str | None = None, keep_unreadab
             elif field == "custom":
                 out[field] = clean_custom(value)
         except InvalidValue as exc:
-            raise FieldError(field, str(exc)) from None
+            raise FieldError(field, exc.args[0]) from None
     for name in ("display_name", "first_name", "last_name"):
         if name in out and name == "display_name" and not out[name]:
-            raise FieldError(name, "cannot be empty")
+            raise FieldError(name, Message(N_("cannot be empty")))
     return out
 
 
@@ -346,11 +360,17 @@ def _refuse_unverified(field: str, items: list[dict[str, Any]], region: str | No
         if item.get("verified") is False:
             if field == "emails":
                 normalize_email(item["address"])  # raises with the reason
-            where = f"the default region {region}" if region else "any country (no default region is set)"
-            raise FieldError(
-                field,
-                f"{item['number']!r} is not a valid phone number in {where}; write it in international form (+<country code>…)",
-            )
+            if region:
+                template = N_(
+                    "%(value)r is not a valid phone number in the default region %(region)s; "
+                    "write it in international form (+<country code>…)"
+                )
+            else:
+                template = N_(
+                    "%(value)r is not a valid phone number in any country (no default region is set); "
+                    "write it in international form (+<country code>…)"
+                )
+            raise FieldError(field, Message(template, value=item["number"], region=region))
 
 
 def _row_countries(fields: Mapping[str, Any]) -> list[str]:
@@ -374,7 +394,11 @@ def _moment(field: str, value: Any) -> dt.datetime:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             raise FieldError(
-                field, f"{value!r} is not a date and time; write it as ISO 8601, e.g. 2025-03-01T09:30:00+00:00"
+                field,
+                Message(
+                    N_("%(value)r is not a date and time; write it as ISO 8601, e.g. 2025-03-01T09:30:00+00:00"),
+                    value=value,
+                ),
             ) from None
     if not isinstance(value, dt.datetime):
         raise FieldError(field, f"expected a date and time, not {value!r}")
@@ -394,7 +418,7 @@ def display_name_for(
         return emails[0]["address"]
     raise FieldError(
         "display_name",
-        "a contact needs a name: give display_name, or first_name/last_name for a person"
+        Message(N_("a contact needs a name: give display_name, or first_name/last_name for a person"))
         if kind == "person"
-        else "an organization needs display_name (its name)",
+        else Message(N_("an organization needs display_name (its name)")),
     )

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from crm_core.i18n import N_, Message
+
 __all__ = [
     "ADDRESS_KINDS",
     "EMAIL_KINDS",
@@ -80,19 +82,23 @@ def normalize_email(text: str) -> str:
     """The address checked for syntax (no DNS) and lower-cased: ``Ana@Example.COM`` → ``ana@example.com``."""
     value = text.strip()
     if not value:
-        raise InvalidValue("the e-mail address is empty")
+        raise InvalidValue(Message(N_("the e-mail address is empty")))
     local, at, domain = value.rpartition("@")
     if at and len(local) <= 64 and len(value) <= 254 and _DOT_ATOM.match(local):
         try:
             return local.lower() + "@" + _email_domain(domain)
         except InvalidValue as exc:
-            raise InvalidValue(f"{value!r} is not a valid e-mail address: {exc}") from None
+            raise InvalidValue(
+                Message(N_("%(value)r is not a valid e-mail address: %(reason)s"), value=value, reason=str(exc))
+            ) from None
     from email_validator import EmailNotValidError, validate_email
 
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidValue(f"{value!r} is not a valid e-mail address: {exc}") from None
+        raise InvalidValue(
+            Message(N_("%(value)r is not a valid e-mail address: %(reason)s"), value=value, reason=str(exc))
+        ) from None
     return result.normalized.lower()
 
 
@@ -235,7 +241,7 @@ def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | No
     """``(E.164 number, extension or None)``; national numbers use ``region``."""
     value = text.strip()
     if not value:
-        raise InvalidValue("the phone number is empty")
+        raise InvalidValue(Message(N_("the phone number is empty")))
     compact = value.translate(_PHONE_PUNCT)
     if compact.startswith("00") and compact.isdigit():
         compact = "+" + compact[2:]
@@ -258,12 +264,16 @@ def normalize_phone(text: str, region: str | None = None) -> tuple[str, str | No
                 if not region
                 else f"its country code is unknown (default region {region.upper()})"
             )
-            raise InvalidValue(f"{value!r} is not a valid phone number: {hint}") from None
-        raise InvalidValue(f"{value!r} is not a valid phone number: {exc._msg}") from None
+            raise InvalidValue(
+                Message(N_("%(value)r is not a valid phone number: %(reason)s"), value=value, reason=hint)
+            ) from None
+        raise InvalidValue(
+            Message(N_("%(value)r is not a valid phone number: %(reason)s"), value=value, reason=exc._msg)
+        ) from None
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_number(number)
         place = f"region {where}" if where else f"country code +{number.country_code}"
-        raise InvalidValue(f"{value!r} is not a valid phone number for {place}")
+        raise InvalidValue(Message(N_("%(value)r is not a valid phone number for %(place)s"), value=value, place=place))
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, (number.extension or None)
 
@@ -279,7 +289,7 @@ def read_phone(text: str, regions: Sequence[str | None]) -> tuple[str, str | Non
     """
     value = " ".join(text.split())
     if not value:
-        raise InvalidValue("the phone number is empty")
+        raise InvalidValue(Message(N_("the phone number is empty")))
     tried: list[str | None] = []
     for region in regions or (None,):
         if region in tried:
@@ -298,8 +308,15 @@ def read_phone(text: str, regions: Sequence[str | None]) -> tuple[str, str | Non
             pass
     if len(value) > PHONE_TYPED_LIMIT:
         raise InvalidValue(
-            f"{value[:30]!r}… is not a phone number that can be read, and at {len(value)} characters it is too long "
-            f"to keep as typed (the limit is {PHONE_TYPED_LIMIT})"
+            Message(
+                N_(
+                    "%(start)r… is not a phone number that can be read, and at %(length)d characters it is too long "
+                    "to keep as typed (the limit is %(limit)d)"
+                ),
+                start=value[:30],
+                length=len(value),
+                limit=PHONE_TYPED_LIMIT,
+            )
         )
     return value, None, False
 
@@ -335,7 +352,7 @@ def normalize_date(text: str, region: str | None = None) -> str:
         try:
             dt.date(year or 2000, month, day)  # 2000: a leap year, so --02-29 is a date
         except ValueError:
-            raise InvalidValue(f"{value!r} is not a date") from None
+            raise InvalidValue(Message(N_("%(value)r is not a date"), value=value)) from None
         return f"{year:04d}-{month:02d}-{day:02d}" if year else f"--{month:02d}-{day:02d}"
 
     compact = value.replace("-", "")
@@ -355,7 +372,9 @@ def normalize_date(text: str, region: str | None = None) -> str:
         if month > 12 and day <= 12:
             month, day = day, month
         return checked(year, month, day)
-    raise InvalidValue(f"{value!r} is not a date; write it as YYYY-MM-DD (or --MM-DD without the year)")
+    raise InvalidValue(
+        Message(N_("%(value)r is not a date; write it as YYYY-MM-DD (or --MM-DD without the year)"), value=value)
+    )
 
 
 # -- the rest -------------------------------------------------------------------
@@ -444,7 +463,12 @@ def normalize_country(text: str) -> str:
     if named:
         return named
     raise InvalidValue(
-        f"{value!r} is not a country: write an ISO 3166-1 alpha-2 code (such as ES, FR, US) or the country's name"
+        Message(
+            N_(
+                "%(value)r is not a country: write an ISO 3166-1 alpha-2 code (such as ES, FR, US) or the country's name"
+            ),
+            value=value,
+        )
     )
 
 
@@ -465,16 +489,23 @@ def normalize_kind(value: str, allowed: tuple[str, ...], what: str) -> str:
         return "other"
     key = _KIND_ALIASES.get(key, key)
     if key not in allowed:
-        raise InvalidValue(f"{value!r} is not a {what} type; use one of {', '.join(allowed)}")
+        raise InvalidValue(
+            Message(
+                N_("%(value)r is not a %(what)s type; use one of %(allowed)s"),
+                value=value,
+                what=what,
+                allowed=", ".join(allowed),
+            )
+        )
     return key
 
 
 def normalize_tag(text: str) -> str:
     tag = " ".join(text.split()).lower()
     if not tag:
-        raise InvalidValue("a tag cannot be empty")
+        raise InvalidValue(Message(N_("a tag cannot be empty")))
     if len(tag) > 100:
-        raise InvalidValue(f"the tag {tag[:20]!r}… is longer than 100 characters")
+        raise InvalidValue(Message(N_("the tag %(start)r… is longer than 100 characters"), start=tag[:20]))
     return tag
 
 
@@ -488,7 +519,7 @@ def parse_bool(text: str) -> bool:
         return True
     if key in _FALSE:
         return False
-    raise InvalidValue(f"{text!r} is not a yes/no value (use true/false, yes/no or 1/0)")
+    raise InvalidValue(Message(N_("%(value)r is not a yes/no value (use true/false, yes/no or 1/0)"), value=text))
 
 
 def name_key(*parts: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from crm_core.errors import ValidationError
 from crm_core.testing import statements
 from crm_desk.testing import DeskClient
 
@@ -193,6 +194,27 @@ def test_create_with_a_bad_email_shows_the_error_beside_the_field_and_keeps_what
         created.owner == "sara"
         and created.tags == ("fair", "lead")
         and page.headers["Location"].endswith(f"/contacts/{created.id}")
+    )
+
+
+def test_a_refused_field_is_explained_in_the_users_language(office: Any) -> None:
+    """The contacts API's reasons are Messages: the form shows them in Spanish, the API and the CLI in English."""
+    desk = signed_in(office, "sara")
+    desk.get("/contacts/new")
+    assert desk.post("/language", {"language": "es"}).status_code == 302
+    typed = {"kind": "person", "first_name": "Nuria", "email": "nuria@", "status": "prospect"}
+    assert desk.post("/contacts/new", typed).status_code == 422
+    note = desk.text.split('id="f-email-note"')[1][:300]
+    assert "no es una dirección de correo válida" in note and "nuria@" in note
+    typed = {"kind": "person", "first_name": "Nuria", "country": "Narnia", "status": "prospect"}
+    assert desk.post("/contacts/new", typed).status_code == 422
+    assert "no es un país" in desk.text.split('id="f-country-note"')[1][:300]
+    with pytest.raises(ValidationError) as refused:
+        office.plugin("contacts").create(first_name="Nuria", emails=["nuria@"])
+    assert str(refused.value).startswith("contact field 'emails': 'nuria@' is not a valid e-mail address")
+    assert (refused.value.field, str(refused.value.reason).split(":")[0]) == (
+        "emails",
+        "'nuria@' is not a valid e-mail address",
     )
 
 

@@ -113,6 +113,7 @@ class Reminder(Model):
     id = peewee.BigAutoField()
     key = peewee.CharField(max_length=190, unique=True)
     task = peewee.ForeignKeyField(Task, null=True, on_delete="SET NULL")
+    task_id: int | None
     #: assigned, due, overdue or rule
     kind = peewee.CharField(max_length=12)
     recipient = peewee.CharField(max_length=254)

@@ -6,7 +6,16 @@ import datetime as dt
 
 import attrs
 
-__all__ = ["ChecklistEntry", "Draft", "FiringInfo", "QuestionEntry", "RecurringInfo", "ReminderInfo", "SentReminder", "TaskInfo"]
+__all__ = [
+    "ChecklistEntry",
+    "Draft",
+    "FiringInfo",
+    "QuestionEntry",
+    "RecurringInfo",
+    "ReminderInfo",
+    "SentReminder",
+    "TaskInfo",
+]
 
 
 @attrs.frozen

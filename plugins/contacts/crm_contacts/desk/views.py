@@ -18,7 +18,7 @@ from markupsafe import Markup
 from crm_contacts.book import SORTS
 from crm_contacts.normalize import KINDS, STATUSES
 from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
-from crm_core.i18n import N_
+from crm_core.i18n import N_, translated
 from crm_core.i18n import gettext as _
 
 __all__ = ["blueprint", "recent_widget"]
@@ -393,6 +393,10 @@ def _changes(posted: dict[str, str], contact: Any = None) -> dict[str, Any]:
 def field_errors(exc: ValidationError) -> tuple[dict[str, str], str | None]:
     """The API's message placed beside the form field it names; ``(errors, None)``, or ``({}, message)`` for the top."""
     message = str(exc)
+    if exc.field is not None and exc.reason is not None:  # the reason in the user's language, where known
+        name = _FORM_NAME.get(exc.field, exc.field)
+        if name in FORM_FIELDS:
+            return {name: translated(exc.reason)}, None
     match = _FIELD_ERROR.match(message)
     if match:
         name = _FORM_NAME.get(match.group(1), match.group(1))
