@@ -40,6 +40,7 @@ from crm_contacts.normalize import (
 from crm_contacts.words import word_range
 from crm_core.errors import ValidationError
 from crm_core.ids import check_id
+from crm_core.storage import dialect
 
 __all__ = ["FILTERS", "apply", "check", "describe"]
 
@@ -155,6 +156,10 @@ def _name_condition(text: str) -> peewee.Expression:
     words = list(dict.fromkeys(name_key(text).split()))
     if not words:
         return Contact.id.is_null(False)
+    if all(w.isalnum() for w in words) and dialect(Contact._meta.database) == "postgresql":
+        found = _every_word_postgresql(words)
+        if found is not None:
+            return found
     condition: peewee.Expression | None = None
     for word in words:  # at least one: name_key("   ") is "", which the first return took
         low, high = word_range(word)
@@ -166,6 +171,52 @@ def _name_condition(text: str) -> peewee.Expression:
         condition = matched if condition is None else condition & matched
     assert condition is not None
     return condition
+
+
+#: PostgreSQL: a name search whose rarest word starts this many words of names or more reads the
+#: contacts in name order (they are common enough that the first page is near); fewer, it reads them by id
+WALK_FROM = 10_000
+
+
+def _every_word_postgresql(words: list[str]) -> peewee.Expression | None:
+    """PostgreSQL: ``id = ANY(ARRAY(the contacts with every word))``, the ids found first, in the word index alone.
+
+    With one ``IN (range)`` per word, PostgreSQL planned a search such as
+    "Román" or "María García" as a walk of the name index in order, probing
+    the words of each contact, as if the matches were spread evenly and the
+    first page near: "Román" (5,700 of 1,000,000 contacts) read 121,000
+    contacts (1.2 s), "María García" (all under "maria…") 626,000 (3.5 s).
+    Here the words are joined on the contact through the ``(word, contact_id)``
+    and ``(contact_id, word)`` indexes (the planner starts from the rarest),
+    the ids are computed once (``ARRAY(…)`` is an init plan), the contacts
+    fetched by primary key and sorted. For one word, one statement first
+    counts how many words of names it starts (up to :data:`WALK_FROM`): when
+    that many, ``None``, and the caller's walk in name order finds the first
+    page soon ("García", 198,000 words: 18 ms). Several words are always
+    joined: their contacts are few, or bunched under one first name ("María
+    García"), where the walk reads half the book.
+    """
+    ranges = [word_range(word) for word in words]
+    if len(words) == 1:
+        low, high = ranges[0]
+        starts = (
+            ContactWord.select(peewee.SQL("1"))
+            .where((ContactWord.word >= low) & (ContactWord.word < high))
+            .limit(WALK_FROM)
+            .count()
+        )
+        if starts >= WALK_FROM:
+            return None
+    aliases = [ContactWord.alias(f"cw{i}") for i in range(len(words))]
+    first = aliases[0]
+    query = first.select(first.contact)
+    for alias in aliases[1:]:
+        query = query.join(alias, on=(alias.contact == first.contact))
+    condition: peewee.Expression | None = None
+    for alias, (low, high) in zip(aliases, ranges, strict=True):
+        matched = (alias.word >= low) & (alias.word < high)
+        condition = matched if condition is None else condition & matched
+    return Contact.id == peewee.fn.ANY(peewee.fn.ARRAY(query.where(condition)))
 
 
 def _holders(owners: peewee.ModelSelect[Any]) -> peewee.Expression:

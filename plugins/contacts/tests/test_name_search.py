@@ -41,6 +41,13 @@ def test_every_word_typed_starts_a_word_of_the_name_in_any_order_accents_and_cas
     assert names(book.search("garcia-l")) == ["Ana García-López"]
     assert names(book.search("jose ruiz alvarez")) == []  # every word must be found
     assert names(book.search("arez")) == []  # the start of a word, not the middle of one
+    # two typed words may start the same word of the name (each contact once, and counted once)
+    assert names(book.search("jo jose")) == ["José Núñez Álvarez", "Josefa Ruiz"]
+    assert book.search("jo jose", count=True).total == 2
+    assert book.search("jose nu alvarez", limit=1, count=1).total == 1
+    gone = book.search("josefa ruiz").cards[0]
+    book.delete(gone.id, actor="test")
+    assert names(book.search("jo jos")) == ["José Núñez Álvarez"]  # a deleted contact is not found
 
 
 def test_a_renamed_contact_is_found_by_its_new_name_only(book):
