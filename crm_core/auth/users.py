@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from crm_core import rows as typed_rows
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.statements import Statement
 from crm_hookspecs.records import UserInfo
@@ -76,9 +77,11 @@ class Users:
         """The :class:`UserInfo` of a user row already read (with its teams and roles, in one more query)."""
         return self._info(row)
 
-    def _info(self, row: User) -> UserInfo:
-        with self._app.activate():
-            both = _TEAMS_AND_ROLES.rows(row.id, row.id)
+    def _info(self, row: User, both: Any = None) -> UserInfo:
+        """``row`` as a :class:`UserInfo`; its teams and roles read in one query, or taken from ``both``."""
+        if both is None:
+            with self._app.activate():
+                both = _TEAMS_AND_ROLES.rows(row.id, row.id)
         teams = sorted((name, team_id) for kind, team_id, name in both if kind == "team")
         roles = sorted(name for kind, _, name in both if kind == "role")
         return UserInfo(
@@ -98,13 +101,23 @@ class Users:
         )
 
     def list(self, *, include_disabled: bool = True) -> list[UserInfo]:
-        from crm_core.auth.models import User
+        from peewee import SQL
+
+        from crm_core.auth.models import Team, User, UserRole, UserTeam
 
         with self._app.activate():
             query = User.select().order_by(User.name_key)
             if not include_disabled:
                 query = query.where(User.active == True)  # noqa: E712 - peewee expression
-            return [self._info(row) for row in query]
+            rows = list(query)
+            # every user's teams and roles in one more query, whatever the number of users
+            teams = Team.select(UserTeam.user, SQL("'team'"), Team.id, Team.name).join(UserTeam)
+            every = teams + UserRole.select(UserRole.user, SQL("'role'"), SQL("NULL"), UserRole.role)
+            by_user: dict[int, list[tuple[str, int | None, str]]] = {row.id: [] for row in rows}
+            for user_id, kind, team_id, name in typed_rows.tuples(every):
+                if user_id in by_user:
+                    by_user[user_id].append((kind, team_id, name))
+        return [self._info(row, by_user[row.id]) for row in rows]
 
     # -- changing --------------------------------------------------------------
 
@@ -419,11 +432,17 @@ class Teams:
         return {"id": team.id, "name": team.name, "description": team.description, "members": members}
 
     def list(self) -> list[dict[str, Any]]:
-        from crm_core.auth.models import Team
+        """Every team with its members (two queries, whatever the number of teams)."""
+        from crm_core.auth.models import Team, User, UserTeam
 
         with self._app.activate():
-            names = [t.name for t in Team.select(Team.name).order_by(Team.name_key)]
-        return [self.get(n) for n in names]
+            teams = list(Team.select().order_by(Team.name_key))
+            members: dict[int, list[str]] = {team.id: [] for team in teams}
+            # every team's members in one more query, whatever the number of teams
+            query = UserTeam.select(UserTeam.team, User.name).join(User).order_by(User.name_key)
+            for team_id, name in typed_rows.tuples(query):
+                members.setdefault(team_id, []).append(name)
+        return [{"id": t.id, "name": t.name, "description": t.description, "members": members[t.id]} for t in teams]
 
     def remove(self, name: str, *, force: bool = False) -> int:
         """Remove a team; with members it is refused unless ``force`` (the users stay, without this team)."""

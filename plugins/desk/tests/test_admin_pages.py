@@ -317,3 +317,26 @@ def test_a_visitor_is_sent_to_sign_in_and_unknown_names_are_404(admin_app: Any, 
         "/admin/tokens/zzzz/revoke",
     ):
         assert admin.get(url).status_code == 404, url
+
+
+def test_the_users_and_teams_pages_run_as_many_statements_for_many_users_as_for_few(admin_app: Any) -> None:
+    """No query per row: a user's teams and roles, a team's members, are read for all of them at once."""
+    from crm_core.testing import statements
+
+    web = DeskClient(admin_app)
+    web.sign_in("root", PASSWORD)
+
+    def counted(url: str) -> int:
+        with statements(admin_app) as seen:
+            assert web.get(url).status_code == 200
+        return len(seen)
+
+    few = {url: counted(url) for url in ("/admin/users", "/admin/teams")}
+    for i in range(12):
+        admin_app.authz.teams.add(f"team{i}")
+        admin_app.authz.users.add(f"seller{i}", roles=["sales"], teams=[f"team{i}", "north"], password=PASSWORD)
+    for url, count in few.items():
+        assert counted(url) == count, url
+    assert "seller11" in web.get("/admin/users").get_data(as_text=True)
+    teams_page = web.get("/admin/teams").get_data(as_text=True)
+    assert "team11" in teams_page and "seller11" in teams_page
