@@ -179,6 +179,7 @@ class TasksAPI:
         due_after: dt.datetime | None = None,
         unassigned: bool = False,
         rule: str | None = None,
+        text: str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> builtins.list[TaskInfo]:
@@ -186,6 +187,7 @@ class TasksAPI:
 
         ``status`` is ``open`` (the default), ``done``, ``cancelled``, or
         ``"all"`` (or ``None``) for every status, as the CLI's ``--status all``.
+        ``text``: tasks with every word of it in their title, in any case.
         ``offset`` skips that many (for pages of ``limit``).
         """
         return self._store.list(
@@ -198,6 +200,7 @@ class TasksAPI:
             due_after=due_after,
             unassigned=unassigned,
             rule=rule,
+            text=text,
             limit=limit,
             offset=offset,
             scope=self._scope,
@@ -215,6 +218,7 @@ class TasksAPI:
         due_after: dt.datetime | None = None,
         unassigned: bool = False,
         rule: str | None = None,
+        text: str | None = None,
     ) -> int:
         """How many tasks :meth:`list` would give without a limit."""
         return self._store.count(
@@ -227,6 +231,7 @@ class TasksAPI:
             due_after=due_after,
             unassigned=unassigned,
             rule=rule,
+            text=text,
             scope=self._scope,
         )
 

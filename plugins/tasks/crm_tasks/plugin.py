@@ -149,3 +149,10 @@ def crm_desk_pages(crm: Any) -> Any:
     from crm_tasks.desk import pages  # the desk calls this; Flask is imported only by the pages' blueprint
 
     return pages()
+
+
+@hookimpl
+def crm_desk_search(crm: Any, query: str, limit: int) -> Any:
+    from crm_tasks.desk import search  # no Flask: results name the task page's endpoint
+
+    return search.search(crm, query, limit)

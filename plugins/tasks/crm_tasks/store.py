@@ -346,14 +346,19 @@ class TaskStore:
         due_after: dt.datetime | None = None,
         unassigned: bool = False,
         rule: str | None = None,
+        text: str | None = None,
         scope: Callable[[Any], Any] | None = None,
     ) -> Any:
         """The query for the tasks that match, soonest due first (undated last), then by priority and id.
 
         ``status`` is ``open`` (the default), ``done``, ``cancelled``, or
-        ``"all"`` (or ``None``) for every status. ``scope`` narrows the query
-        further (the API passes the acting user's scope, applied in SQL).
+        ``"all"`` (or ``None``) for every status. ``text``: every word of it
+        is somewhere in the title, in any case (``%`` and ``_`` are themselves).
+        ``scope`` narrows the query further (the API passes the acting user's
+        scope, applied in SQL).
         """
+        import peewee
+
         from crm_tasks.models import Task, TaskLink
 
         if status == "all":
@@ -378,6 +383,13 @@ class TaskStore:
             query = query.where(Task.kind == kind)
         if rule is not None:
             query = query.where(Task.rule == rule)
+        if text is not None:
+            if not isinstance(text, str) or len(text) > 300:
+                raise ValidationError(
+                    f"text {text!r:.40} must be the words to look for in titles, at most 300 characters"
+                )
+            for word in dict.fromkeys(text.casefold().split()):
+                query = query.where(peewee.fn.LOWER(Task.title).contains(word))
         if contact_id is not None:
             linked = TaskLink.select(TaskLink.task).where(
                 (TaskLink.kind == "contact") & (TaskLink.ref_id == contact_id)

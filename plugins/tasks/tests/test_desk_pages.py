@@ -632,3 +632,39 @@ def test_the_compiled_catalog_matches_the_po_file() -> None:
             assert compiled.gettext(message.id) == message.string, (
                 "recompile: pybabel compile -d crm_tasks/desk/translations"
             )
+
+
+def test_the_search_box_finds_tasks_by_the_words_of_their_title(app: Any) -> None:
+    api = app.plugin("tasks")
+    call = add(app, "Call Eva about the renewal", due=NOW + dt.timedelta(days=1))
+    done = add(app, "Renewal offer for Eva")
+    api.done(done.id)
+    add(app, "Bea's renewal call", assignee="bea")
+    add(app, "Unrelated visit")
+    desk = desk_as(app, "ana")
+    desk.get("/search/results?q=renewal")
+    html = desk.text
+    assert "Tasks" in html
+    assert f'href="/tasks/{call.id}"' in html and f'href="/tasks/{done.id}"' in html
+    assert html.index(f'href="/tasks/{call.id}"') < html.index(f'href="/tasks/{done.id}"')  # open ones first
+    assert "Bea" not in html and "Unrelated" not in html  # out of her scope; not matching
+    desk.get("/search/results?q=EVA%20renew")  # every word, in any order and case
+    assert f'href="/tasks/{call.id}"' in desk.text and "Jan 6, 2026" in desk.text
+    desk.get("/search/results?q=100%25")  # LIKE's wildcards are themselves
+    assert "/tasks/" not in desk.text
+    desk.get("/")
+    desk.post("/language", {"language": "es"})
+    desk.get("/search/results?q=renewal")
+    assert "Tareas" in desk.text and "abierta" in desk.text
+
+
+def test_tasks_text_filter_in_the_api(app: Any) -> None:
+    api = app.plugin("tasks")
+    add(app, "Quarterly REVIEW with Acme")
+    add(app, "Review 50% discount")
+    assert [t.title for t in api.list(text="review acme")] == ["Quarterly REVIEW with Acme"]
+    assert api.count(text="review") == 2
+    assert [t.title for t in api.list(text="50%")] == ["Review 50% discount"]
+    assert api.count(text="5_%") == 0
+    with app.as_user("bea"):
+        assert api.list(text="review") == []  # ana's tasks are outside her scope
