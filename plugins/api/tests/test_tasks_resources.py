@@ -96,6 +96,33 @@ def test_the_todo_rules_and_recurring_templates_over_http(desk, crm_clock):
     assert bad.status_code == 422 and "FREQ" in bad.json["detail"]
     assert [t["name"] for t in call("GET", "/api/v1/recurring-tasks").json["data"]] == ["weekly-call"]
     assert call("GET", "/api/v1/recurring-tasks/weekly-call").json["rrule"] == "FREQ=WEEKLY;BYDAY=MO"
+    tag = call("GET", "/api/v1/recurring-tasks/weekly-call", user="boss").headers["ETag"]
+    change = {"title": "Weekly call with the team", "priority": "urgent", "checklist": ["Agenda"], "active": False}
+    assert call("PATCH", "/api/v1/recurring-tasks/weekly-call", user="boss", json=change).status_code == 428
+    assert (
+        call("PATCH", "/api/v1/recurring-tasks/weekly-call", json=change, headers={"If-Match": tag}).status_code == 403
+    )  # sales do not manage rules
+    changed = call("PATCH", "/api/v1/recurring-tasks/weekly-call", user="boss", json=change, headers={"If-Match": tag})
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["title"], changed.json["priority"], changed.json["checklist"], changed.json["active"]) == (
+        "Weekly call with the team",
+        "urgent",
+        ["Agenda"],
+        False,
+    )
+    assert changed.json["next_occurrence"] is None  # paused
+    again = call(
+        "PATCH", "/api/v1/recurring-tasks/weekly-call", user="boss", json={"active": True}, headers={"If-Match": tag}
+    )
+    assert again.status_code == 412  # the tag read before the change is stale
+    bad = call(
+        "PATCH",
+        "/api/v1/recurring-tasks/weekly-call",
+        user="boss",
+        json={"rrule": "FREQ=SOMETIMES"},
+        headers={"If-Match": changed.headers["ETag"]},
+    )
+    assert bad.status_code == 422 and "FREQ" in bad.json["detail"]
     assert call("DELETE", "/api/v1/recurring-tasks/weekly-call").status_code == 403  # sales do not manage rules
     assert call("DELETE", "/api/v1/recurring-tasks/weekly-call", user="boss").status_code == 204
     assert call("GET", "/api/v1/recurring-tasks/weekly-call").status_code == 404

@@ -395,6 +395,13 @@ class TasksAPI:
         self._require("tasks.rules.manage")
         return self._recurring.add(name, title, rrule, **kwargs)
 
+    def edit_recurring(self, name: str, **changes: Any) -> RecurringInfo:
+        """Change a template: title, rrule, kind, assignee, team, priority, description, checklist, lead, or
+        ``active=False`` to pause it and ``True`` to resume it (``tasks.rules.manage``); see
+        :meth:`RecurringTemplates.edit`."""
+        self._require("tasks.rules.manage")
+        return self._recurring.edit(name, **changes)
+
     def recurring(self) -> builtins.list[RecurringInfo]:
         """The recurring templates and their next occurrence (``tasks.rules.read``)."""
         self._require("tasks.rules.read")

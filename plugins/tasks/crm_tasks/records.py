@@ -134,3 +134,6 @@ class RecurringInfo:
     lead: dt.timedelta
     active: bool
     next_occurrence: dt.datetime | None
+    priority: str = "normal"
+    description: str = ""
+    checklist: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
@@ -36,6 +36,8 @@ __all__ = ["RecurringTemplates", "occurrences", "parse_rrule"]
 
 CATCH_UP = 100
 _PRIORITY_NAME = {v: k for k, v in PRIORITIES.items()}
+#: "leave as it is", for the arguments of :meth:`RecurringTemplates.edit` whose None means "none"
+_KEEP: Any = object()
 
 
 def parse_rrule(text: str, dtstart: dt.datetime, tz: dt.tzinfo) -> Recurrence:
@@ -148,6 +150,81 @@ class RecurringTemplates:
             )
         return next(t for t in self.list() if t.name == name)
 
+    def edit(
+        self,
+        name: str,
+        *,
+        title: str | None = None,
+        rrule: str | None = None,
+        kind: str | None = None,
+        assignee: str | None = _KEEP,
+        team: str | None = _KEEP,
+        priority: str | None = None,
+        description: str | None = None,
+        checklist: Sequence[str] | None = None,
+        lead: str | None = None,
+        active: bool | None = None,
+    ) -> RecurringInfo:
+        """Change a template: what is given (``None`` keeps it; ``assignee=None``/``team=None`` clear them).
+
+        The tasks it made stay as they are; the next occurrence is counted
+        from the last one it made, so a new rule never makes an occurrence
+        that is already past. ``active=False`` pauses it (the worker makes no
+        task until it is resumed; occurrences passed meanwhile are not made).
+        """
+        from crm_tasks.models import Recurring
+
+        crm = self.crm
+        changes: dict[str, object] = {}
+        if title is not None:
+            if not title.strip() or len(title.strip()) > 300:
+                raise ValidationError("a recurring template needs a title of 1 to 300 characters")
+            changes["title"] = title.strip()
+        if kind is not None:
+            if kind not in KINDS:
+                raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+            changes["kind"] = kind
+        if priority is not None:
+            if priority not in PRIORITIES:
+                raise ValidationError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITIES)}")
+            changes["priority"] = PRIORITIES[priority]
+        if assignee is not _KEEP:
+            changes["assignee"] = self._staff.check_assignee(assignee)
+        if team is not _KEEP:
+            changes["team"] = self._staff.check_team(team)
+        if description is not None:
+            changes["description"] = description
+        if checklist is not None:
+            if isinstance(checklist, str) or not all(isinstance(item, str) for item in checklist):
+                raise ValidationError("checklist must be a list of texts")
+            changes["checklist"] = json.dumps([item.strip() for item in checklist if item.strip()])
+        if lead is not None:
+            try:
+                changes["lead_minutes"] = int(parse_duration(lead).total_seconds() // 60)
+            except ValueError as exc:
+                raise ValidationError(f"lead time: {exc}") from None
+        if active is not None:
+            changes["active"] = bool(active)
+        with crm.transaction():
+            row = Recurring.get_or_none(Recurring.name == name)
+            if row is None:
+                raise NotFoundError(f"no recurring template {name!r}; list them with: crm tasks recurring list")
+            if rrule is not None:
+                text = rrule.strip()
+                if text.upper().startswith("RRULE:"):
+                    text = text[6:]
+                parse_rrule(text, row.dtstart, zoneinfo.ZoneInfo(row.timezone))
+                changes["rrule"] = text
+            resumed = changes.get("active") is True and not row.active
+            if resumed or ("rrule" in changes and changes["rrule"] != row.rrule):
+                # from now on: not the occurrences that passed while it was paused, nor the new rule's past ones
+                now = naive_utc(crm.clock.now().replace(microsecond=0))
+                last = row.last_occurrence
+                changes["last_occurrence"] = max(naive_utc(last), now) if last is not None else now
+            if changes:
+                Recurring.update(changes).where(Recurring.id == row.id).execute()
+        return next(t for t in self.list() if t.name == name)
+
     def list(self) -> builtins.list[RecurringInfo]:
         """Every template with its next occurrence, by name."""
         from crm_tasks.models import Recurring
@@ -174,7 +251,10 @@ class RecurringTemplates:
                         dtstart=t.dtstart,
                         lead=dt.timedelta(minutes=t.lead_minutes),
                         active=t.active,
-                        next_occurrence=nxt.astimezone(tz) if nxt else None,
+                        next_occurrence=nxt.astimezone(tz) if nxt and t.active else None,
+                        priority=_PRIORITY_NAME.get(t.priority, "normal"),
+                        description=t.description,
+                        checklist=tuple(json.loads(t.checklist)),
                     )
                 )
         return out

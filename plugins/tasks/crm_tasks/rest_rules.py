@@ -15,10 +15,11 @@ import attrs
 from crm_core.errors import NotFoundError, ValidationError
 from crm_hookspecs.records import ApiOperation, ApiPage, ApiParam, ApiRequest, ApiResource
 from crm_tasks.records import FiringInfo, TaskInfo
+from crm_tasks.settings import PRIORITIES
 
 __all__ = ["resources"]
 
-_PRIORITY = ("low", "normal", "high")
+_PRIORITY = tuple(PRIORITIES)  # low, normal, high, urgent
 
 
 @attrs.frozen
@@ -56,6 +57,9 @@ class RecurringTemplate:
     lead_minutes: int
     active: bool
     next_occurrence: dt.datetime | None
+    priority: str = "normal"
+    description: str = ""
+    checklist: list[str] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -74,6 +78,26 @@ class RecurringInput:
     lead: str = "0m"
     start: str | None = None
     timezone: str | None = None
+
+
+@attrs.frozen
+class RecurringChange:
+    """What to change on a recurring template: only the fields sent. ``assignee`` or ``team`` null clears it;
+    ``active`` false pauses the template, true resumes it from now; a new ``rrule`` makes no occurrence already past;
+    ``checklist`` replaces the list."""
+
+    title: str | None = attrs.field(
+        default=None, metadata={"schema": {"minLength": 1, "maxLength": 300, "pattern": r"\S"}}
+    )
+    rrule: str | None = attrs.field(default=None, metadata={"schema": {"minLength": 1, "maxLength": 500}})
+    kind: str | None = None
+    assignee: str | None = None
+    team: str | None = None
+    priority: str | None = attrs.field(default=None, metadata={"schema": {"enum": [*_PRIORITY, None]}})
+    description: str | None = None
+    checklist: list[str] | None = None
+    lead: str | None = None
+    active: bool | None = None
 
 
 def _tasks(crm: Any) -> Any:
@@ -137,6 +161,9 @@ def _template(info: Any) -> RecurringTemplate:
         lead_minutes=int(info.lead.total_seconds() // 60),
         active=bool(info.active),
         next_occurrence=info.next_occurrence,
+        priority=info.priority,
+        description=info.description,
+        checklist=list(info.checklist),
     )
 
 
@@ -164,6 +191,21 @@ def _template_named(crm: Any, request: ApiRequest) -> RecurringTemplate:
         if info.name == request.path["name"]:
             return _template(info)
     raise NotFoundError(f"no recurring template {request.path['name']!r}; GET /recurring-tasks lists them")
+
+
+def _edit_recurring(crm: Any, request: ApiRequest) -> RecurringTemplate:
+    body = dict(request.body)
+    changes = {key: body[key] for key in ("assignee", "team") if key in body}
+    for key in ("title", "rrule", "kind", "priority", "description", "checklist", "lead", "active"):
+        if body.get(key) is not None:
+            changes[key] = body[key]
+    if "checklist" in changes and not (
+        isinstance(changes["checklist"], list) and all(isinstance(item, str) for item in changes["checklist"])
+    ):
+        raise ValidationError("checklist must be a list of texts")
+    if not changes:
+        raise ValidationError("nothing to change: send at least one field of the template")
+    return _template(_tasks(crm).edit_recurring(request.path["name"], **changes))
 
 
 def _remove_recurring(crm: Any, request: ApiRequest) -> None:
@@ -236,6 +278,17 @@ def resources(crm: Any) -> list[ApiResource]:
                     summary="One recurring template",
                     returns=RecurringTemplate,
                     permission="tasks.rules.read",
+                ),
+                ApiOperation(
+                    "PATCH",
+                    "/recurring-tasks/{name}",
+                    _edit_recurring,
+                    "tasks.edit_recurring",
+                    summary="Change, pause or resume a recurring template (the tasks it made stay)",
+                    returns=RecurringTemplate,
+                    body=RecurringChange,
+                    etag_from="tasks.recurring_template",
+                    permission="tasks.rules.manage",
                 ),
                 ApiOperation(
                     "DELETE",

@@ -557,6 +557,51 @@ def test_a_manager_adds_and_removes_a_recurring_task(app: Any) -> None:
     assert app.plugin("tasks").recurring() == []
 
 
+def test_a_manager_changes_pauses_and_resumes_a_recurring_task(app: Any) -> None:
+    api = app.plugin("tasks")
+    api.add_recurring("weekly-report", "Weekly report", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9", assignee="ana", lead="2h")
+    seller = desk_as(app, "ana")
+    assert seller.get("/tasks/recurring/weekly-report").status_code == 403
+    assert seller.post("/tasks/recurring/weekly-report/pause", {"active": "0"}).status_code == 403
+    desk = desk_as(app, "marta")
+    assert desk.get("/tasks/recurring/nope").status_code == 404
+    page = desk.get("/tasks/recurring/weekly-report").get_data(as_text=True)
+    assert 'value="Weekly report"' in page and 'value="2h"' in page and "Every week on Monday at 09:00" in page
+    form = {
+        "title": "Send the weekly report",
+        "rrule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16",
+        "lead": "1d",
+        "kind": "to-do",
+        "assignee": "bea",
+        "team": "north",
+        "priority": "high",
+        "description": "For the board",
+        "checklist": "Sales\nPipeline\n",
+    }
+    assert desk.post("/tasks/recurring/weekly-report", form, csrf=False).status_code == 403
+    assert desk.post("/tasks/recurring/weekly-report", {**form, "rrule": "BYDAY=FR"}).status_code == 400
+    assert "FREQ" in desk.text and 'value="Send the weekly report"' in desk.text  # beside the rule; typed text kept
+    assert api.recurring()[0].title == "Weekly report"
+    assert desk.post("/tasks/recurring/weekly-report", form).status_code == 303
+    (info,) = api.recurring()
+    assert (info.title, info.rrule, info.assignee, info.team, info.priority, info.checklist, info.lead) == (
+        "Send the weekly report",
+        "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16",
+        "bea",
+        "north",
+        "high",
+        ("Sales", "Pipeline"),
+        dt.timedelta(days=1),
+    )
+    assert desk.post("/tasks/recurring/weekly-report/pause", {"active": "0"}).status_code == 303
+    listing = desk.get("/tasks/recurring").get_data(as_text=True)
+    row = re.search(r'id="template-\d+">(.*?)</tr>', listing, re.S)
+    assert row is not None and "paused" in row.group(1) and "Resume" in row.group(1) and "Pause" not in row.group(1)
+    assert not api.recurring()[0].active
+    assert desk.post("/tasks/recurring/weekly-report/pause", {"active": "1"}).status_code == 303
+    assert api.recurring()[0].active and "Pause" in desk.get("/tasks/recurring").get_data(as_text=True)
+
+
 def test_a_bad_recurring_task_is_refused_beside_the_field_keeping_what_was_typed(app: Any) -> None:
     desk = desk_as(app, "marta")
     desk.get("/tasks/recurring")

@@ -56,6 +56,7 @@ CALLS: dict[str, tuple[str, Call]] = {
     "scan_inactivity": ("global", lambda api, t: api.scan_inactivity()),
     "add_recurring": ("global", lambda api, t: api.add_recurring("weekly", "Weekly", "FREQ=WEEKLY")),
     "recurring": ("global", lambda api, t: api.recurring()),
+    "edit_recurring": ("global", lambda api, t: api.edit_recurring("seeded", title="Seeded, renamed")),
     "remove_recurring": ("global", lambda api, t: api.remove_recurring("seeded")),
     "run_recurring": ("global", lambda api, t: api.run_recurring()),
 }

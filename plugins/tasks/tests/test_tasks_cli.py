@@ -267,6 +267,19 @@ def test_recurring_commands(app, crm_cli, crm_clock):
     assert [(r["name"], r["lead"], r["next"]) for r in rows] == [("report", "2 days, 0:00:00", "2026-02-01 09:00 UTC")]
     crm_clock.advance(days=25)
     assert _ok(crm_cli.invoke(["tasks", "recurring", "run"], app=app)).strip() == "1 task(s) created"
+    edit = ["tasks", "recurring", "edit", "report"]
+    out = _ok(
+        crm_cli.invoke([*edit, "--title", "Monthly figures", "--no-assignee", "--item", "A", "--item", "B"], app=app)
+    )
+    assert out.strip() == "recurring template 'report' changed; next occurrence 2026-03-01 09:00 UTC"
+    (info,) = app.plugin("tasks").recurring()
+    assert (info.title, info.assignee, info.checklist) == ("Monthly figures", None, ("A", "B"))
+    assert _ok(crm_cli.invoke([*edit, "--pause"], app=app)).strip() == "recurring template 'report' changed; paused"
+    assert crm_cli.invoke(edit, app=app).exit_code == 2  # nothing to change
+    both = crm_cli.invoke([*edit, "--assignee", "ana", "--no-assignee"], app=app)
+    assert both.exit_code == 2 and "not both" in both.output
+    unknown = crm_cli.invoke(["tasks", "recurring", "edit", "nope", "--resume"], app=app)
+    assert unknown.exit_code != 0 and "no recurring template 'nope'" in unknown.output
     assert (
         _ok(crm_cli.invoke(["tasks", "recurring", "remove", "report"], app=app)).strip()
         == "recurring template 'report' removed"

@@ -134,3 +134,71 @@ def test_removing_a_template_keeps_its_tasks(tasks_app, crm_clock):
     crm_clock.advance(days=3)
     assert api.run_recurring() == 0
     assert len(api.list()) == 1
+
+
+def test_a_template_is_changed_paused_and_resumed_without_past_occurrences(tasks_app, crm_clock):
+    crm_clock.set(dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # Monday, 08:00 in Madrid
+    crm = tasks_app(timezone="Europe/Madrid")
+    api = crm.plugin("tasks")
+    api.add_recurring("report", "Weekly report", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0", start="2026-03-02 09:00")
+    changed = api.edit_recurring(
+        "report",
+        title="Send the weekly report",
+        priority="urgent",
+        assignee="ana",
+        checklist=["Sales", "Pipeline"],
+        description="For the board",
+        lead="1h",
+    )
+    assert (changed.title, changed.priority, changed.assignee, changed.checklist, changed.description) == (
+        "Send the weekly report",
+        "urgent",
+        "ana",
+        ("Sales", "Pipeline"),
+        "For the board",
+    )
+    assert changed.lead == dt.timedelta(hours=1) and changed.next_occurrence == dt.datetime(
+        2026, 3, 2, 9, 0, tzinfo=MADRID
+    )
+    assert api.run_recurring() == 1  # 09:00 today is within the hour's lead
+    made = api.list(status="all")[0]
+    assert (made.title, made.assignee, made.priority) == ("Send the weekly report", "ana", "urgent")
+    assert api.edit_recurring("report", assignee=None).assignee is None  # None clears it; absent keeps it
+    assert api.edit_recurring("report", title="Weekly report").assignee is None
+
+    paused = api.edit_recurring("report", active=False)
+    assert not paused.active and paused.next_occurrence is None
+    crm_clock.advance(days=14, hours=3)  # two Mondays pass while paused (11:00 in Madrid)
+    assert api.run_recurring() == 0
+    resumed = api.edit_recurring("report", active=True)
+    assert resumed.active and resumed.next_occurrence == dt.datetime(2026, 3, 23, 9, 0, tzinfo=MADRID)
+    assert api.run_recurring() == 0  # the Mondays passed while paused are not made now
+    # a new rule counts from now too: no Tuesday already past is owed
+    daily = api.edit_recurring("report", rrule="RRULE:FREQ=DAILY;BYHOUR=18;BYMINUTE=0")
+    assert daily.rrule == "FREQ=DAILY;BYHOUR=18;BYMINUTE=0"
+    assert daily.next_occurrence == dt.datetime(2026, 3, 16, 18, 0, tzinfo=MADRID)
+    assert api.run_recurring() == 0
+    assert api.count(status="all") == 1  # the tasks it made stay as they were
+    assert api.list(status="all")[0].title == "Send the weekly report"
+
+
+def test_bad_changes_to_a_template_are_refused_and_change_nothing(tasks_app):
+    api = tasks_app().plugin("tasks")
+    api.add_recurring("w", "Newsletter", "FREQ=WEEKLY")
+    for changes, message in (
+        ({"rrule": "FREQ=FORTNIGHTLY"}, "does not parse"),
+        ({"title": "  "}, "needs a title"),
+        ({"kind": "party"}, "unknown kind 'party'"),
+        ({"priority": "asap"}, "unknown priority 'asap'"),
+        ({"assignee": "bob"}, "unknown assignee 'bob'"),
+        ({"lead": "soon"}, "lead time"),
+        ({"checklist": "one item"}, "checklist must be a list"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            api.edit_recurring("w", title="Changed", **{k: v for k, v in changes.items() if k != "title"}) if (
+                "title" not in changes
+            ) else api.edit_recurring("w", **changes)
+    info = api.recurring()[0]
+    assert (info.title, info.rrule, info.kind, info.priority) == ("Newsletter", "FREQ=WEEKLY", "to-do", "normal")
+    with pytest.raises(NotFoundError, match="no recurring template 'x'"):
+        api.edit_recurring("x", title="New")

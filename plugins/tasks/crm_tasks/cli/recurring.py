@@ -1,4 +1,4 @@
-"""``crm tasks recurring add|list|remove|run``."""
+"""``crm tasks recurring add|edit|list|remove|run``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,76 @@ def recurring_add(
     )
     nxt = info.next_occurrence.strftime("%Y-%m-%d %H:%M %Z") if info.next_occurrence else "none"
     click.echo(f"recurring template {info.name!r} added; next occurrence {nxt}")
+
+
+@recurring.command("edit")
+@click.argument("name")
+@click.option("--title", default=None)
+@click.option("--rrule", default=None, help="A new RFC 5545 rule; occurrences already past are not made.")
+@click.option("--lead", default=None, help="Create each task this long before it is due ('2d', '4h').")
+@click.option("--kind", default=None, type=click.Choice(KINDS))
+@click.option("--assignee", default=None, metavar="USER")
+@click.option("--no-assignee", is_flag=True, help="Nobody: the tasks go to the team.")
+@click.option("--team", default=None)
+@click.option("--no-team", is_flag=True, help="No team.")
+@click.option("--priority", default=None, type=click.Choice(PRIORITIES))
+@click.option("--description", default=None)
+@click.option("--item", "items", multiple=True, metavar="TEXT", help="The checklist, replaced (repeatable).")
+@click.option("--no-items", is_flag=True, help="No checklist.")
+@click.option("--pause/--resume", "paused", default=None, help="Stop making tasks, or start again from now.")
+@pass_state
+def recurring_edit(
+    state: CLIState,
+    name: str,
+    title: str | None,
+    rrule: str | None,
+    lead: str | None,
+    kind: str | None,
+    assignee: str | None,
+    no_assignee: bool,
+    team: str | None,
+    no_team: bool,
+    priority: str | None,
+    description: str | None,
+    items: tuple[str, ...],
+    no_items: bool,
+    paused: bool | None,
+) -> None:
+    """Change a template: only what is given; the tasks it made stay as they are."""
+    for given, cleared, option in (
+        (assignee, no_assignee, "assignee"),
+        (team, no_team, "team"),
+        (items, no_items, "item"),
+    ):
+        if given and cleared:
+            raise click.UsageError(f"give --{option} or --no-{option.replace('item', 'items')}, not both")
+    changes: dict[str, object] = {
+        key: value
+        for key, value in (
+            ("title", title),
+            ("rrule", rrule),
+            ("lead", lead),
+            ("kind", kind),
+            ("priority", priority),
+            ("description", description),
+        )
+        if value is not None
+    }
+    if assignee is not None or no_assignee:
+        changes["assignee"] = assignee
+    if team is not None or no_team:
+        changes["team"] = team
+    if items or no_items:
+        changes["checklist"] = list(items)
+    if paused is not None:
+        changes["active"] = not paused
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    info = api(state).edit_recurring(name, **changes)
+    state_text = f"next occurrence {info.next_occurrence:%Y-%m-%d %H:%M %Z}" if info.next_occurrence else "paused"
+    if info.active and info.next_occurrence is None:
+        state_text = "no more occurrences"
+    click.echo(f"recurring template {info.name!r} changed; {state_text}")
 
 
 @recurring.command("list")

@@ -5,7 +5,7 @@ rules; the built-in roles that read everything have it): the list of rules
 with their trigger, action, state and last firing; each rule's page with
 what it would create over the last 30 days (``TasksAPI.preview``, nothing
 is written); the recurring templates with their recurrence in words and
-next occurrences. Adding and removing a template needs
+next occurrences. Adding, changing, pausing and removing a template needs
 ``tasks.rules.manage``. The rules themselves live in the configuration
 (``[[plugins.tasks.rules]]``) and in plugins' ``crm_task_rules``: the API
 has no call to switch one on or off, so the page says where to.
@@ -33,7 +33,7 @@ from crm_tasks.desk.views import _api, _priority_label, contact_names, people_in
 from crm_tasks.recurring import occurrences, parse_rrule
 from crm_tasks.settings import KINDS, PRIORITIES
 
-__all__ = ["recurring_list", "recurring_remove", "rule_list", "rule_page"]
+__all__ = ["recurring_edit", "recurring_list", "recurring_pause", "recurring_remove", "rule_list", "rule_page"]
 
 #: how far back a rule's preview looks
 PREVIEW_DAYS = 30
@@ -226,3 +226,99 @@ def recurring_remove(name: str) -> Any:
     _api().remove_recurring(name)
     flask.flash(_("Recurring template removed: %(name)s. The tasks it made stay.", name=name), "success")
     return flask.redirect(flask.url_for("tasks.recurring"), 303)
+
+
+#: the fields of a template's edit form (its name, time zone and first occurrence stay)
+EDIT_FIELDS = ("title", "rrule", "kind", "assignee", "team", "priority", "description", "checklist", "lead")
+
+
+def _template(name: str) -> Any:
+    for info in _api().recurring():
+        if info.name == name:
+            return info
+    flask.abort(404)
+
+
+def _edit_page(info: Any, form: dict[str, str], errors: dict[str, str], status: int = 200) -> Any:
+    api = _api()
+    staff = api.staff()
+    body = flask.render_template(
+        "tasks/recurring_edit.html",
+        template=info,
+        words=describe_rrule(info.rrule),
+        upcoming=_next_occurrences(info),
+        form=form,
+        errors=errors,
+        kinds=[(kind, _kind_label(kind)) for kind in KINDS],
+        priorities=[(p, _priority_label(p)) for p in PRIORITIES],
+        assignees=[("", _("Nobody (the team)"))] + [(m.name, m.full_name or m.name) for m in staff if m.active],
+        teams=[("", _("No team"))] + [(name, name) for name in sorted(api.teams())],
+    )
+    return body, status
+
+
+def recurring_edit(name: str) -> Any:
+    """GET: a template's form, filled in; POST: save what changed (``tasks.rules.manage``)."""
+    g.crm.authz.require("tasks.rules.manage")
+    info = _template(name)
+    if request.method == "GET":
+        form = {
+            "title": info.title,
+            "rrule": info.rrule,
+            "kind": info.kind,
+            "assignee": info.assignee or "",
+            "team": info.team or "",
+            "priority": info.priority,
+            "description": info.description,
+            "checklist": "\n".join(info.checklist),
+            "lead": _lead_text(info.lead),
+        }
+        return _edit_page(info, form, {})
+    form = {field: request.form.get(field, "") for field in EDIT_FIELDS}
+    errors: dict[str, str] = {}
+    if not form["title"].strip():
+        errors["title"] = _("Give the tasks a title, such as “Send the weekly report”.")
+    if not form["rrule"].strip():
+        errors["rrule"] = _("Write how often, such as FREQ=WEEKLY;BYDAY=MO;BYHOUR=9.")
+    if errors:
+        return _edit_page(info, form, errors, 400)
+    try:
+        changed = _api().edit_recurring(
+            name,
+            title=form["title"],
+            rrule=form["rrule"],
+            kind=form["kind"],
+            assignee=form["assignee"].strip() or None,
+            team=form["team"].strip() or None,
+            priority=form["priority"],
+            description=form["description"].strip(),
+            checklist=_lines(form["checklist"]),
+            lead=form["lead"].strip() or "0m",
+        )
+    except PermissionDenied:
+        raise
+    except CRMError as exc:
+        return _edit_page(info, form, {_recurring_field(str(exc)): str(exc)}, 400)
+    flask.flash(_("Recurring template saved: %(name)s", name=changed.name), "success")
+    return flask.redirect(flask.url_for("tasks.recurring"), 303)
+
+
+def recurring_pause(name: str) -> Any:
+    """Pause a template, or resume it from now (``tasks.rules.manage``; POST ``active`` 0 or 1)."""
+    resume = request.form.get("active") == "1"
+    _api().edit_recurring(name, active=resume)
+    if resume:
+        flask.flash(_("Resumed: %(name)s makes its tasks again from now.", name=name), "success")
+    else:
+        flask.flash(_("Paused: %(name)s makes no tasks until it is resumed.", name=name), "success")
+    return flask.redirect(flask.url_for("tasks.recurring"), 303)
+
+
+def _lead_text(lead: dt.timedelta) -> str:
+    """A lead time as the form takes it: 2d, 4h or 90m."""
+    minutes = int(lead.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"

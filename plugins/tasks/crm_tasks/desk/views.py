@@ -42,6 +42,8 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/rules", "rules", rules.rule_list)
     page.add_url_rule("/rules/<name>", "rule", rules.rule_page)
     page.add_url_rule("/recurring", "recurring", rules.recurring_list, methods=["GET", "POST"])
+    page.add_url_rule("/recurring/<name>", "recurring_edit", rules.recurring_edit, methods=["GET", "POST"])
+    page.add_url_rule("/recurring/<name>/pause", "recurring_pause", rules.recurring_pause, methods=["POST"])
     page.add_url_rule("/recurring/<name>/remove", "recurring_remove", rules.recurring_remove, methods=["POST"])
     page.add_url_rule("/team", "team", team)
     page.add_url_rule("/<int:task_id>", "task", task_page)
