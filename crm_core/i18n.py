@@ -87,9 +87,14 @@ def _message(template: str, params: dict[str, Any]) -> Message:
 
 
 def translated(text: str) -> str:
-    """``text`` in the current language if it is a :class:`Message` a catalog knows, else as it is."""
+    """``text`` in the current language if it is a :class:`Message` a catalog knows, else as it is.
+
+    Values that are Messages themselves (a reason made of parts) are translated too.
+    """
     if isinstance(text, Message):
-        return gettext(text.template, **text.params)
+        return gettext(
+            text.template, **{k: translated(v) if isinstance(v, Message) else v for k, v in text.params.items()}
+        )
     return text
 
 

@@ -47,3 +47,19 @@ def test_a_validation_error_names_its_field_and_reason() -> None:
     assert str(error) == "contact field 'birthday': '31/02' is not a date"
     assert (error.field, error.reason) == ("birthday", reason)
     assert (ValidationError("bad").field, ValidationError("bad").reason) == (None, None)
+
+
+def test_a_message_made_of_messages_is_translated_part_by_part() -> None:
+    class Catalog(gettext.NullTranslations):
+        def gettext(self, message: str) -> str:
+            return {"%(first)s and %(second)s": "%(first)s y %(second)s", "in %(city)s": "en %(city)s"}.get(
+                message, message
+            )
+
+    both = Message(N_("%(first)s and %(second)s"), first=Message(N_("in %(city)s"), city="Soria"), second="x")
+    assert both == "in Soria and x"
+    token = set_current("es", Catalog())
+    try:
+        assert translated(both) == "en Soria y x"
+    finally:
+        reset_current(token)

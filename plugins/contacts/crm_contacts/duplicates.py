@@ -35,6 +35,7 @@ of results (``limit``, ``offset``) costs no more than the scan.
 from __future__ import annotations
 
 import itertools
+import json
 import operator
 import sqlite3
 import tempfile
@@ -50,6 +51,7 @@ from rapidfuzz.distance import Indel
 from crm_contacts.book import IN_CHUNK
 from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
 from crm_core.errors import StorageError, ValidationError
+from crm_core.i18n import N_, Message
 from crm_core.storage import batched
 
 __all__ = ["BLOCK_LIMIT", "DuplicateFinder", "DuplicatePair", "DuplicateScan", "Duplicates", "WINDOW"]
@@ -194,7 +196,12 @@ class DuplicateFinder:
                 holders.setdefault(value, set()).add(cid)
             for value in sorted(holders):
                 ids = sorted(holders[value])
-                store.add_pairs((a, b, seq, f"same {what} {value}") for a, b in itertools.combinations(ids, 2))
+                reason = (
+                    Message(N_("same e-mail %(value)s"), value=value)
+                    if what == "e-mail"
+                    else Message(N_("same phone %(value)s"), value=value)
+                )
+                store.add_pairs((a, b, seq, reason) for a, b in itertools.combinations(ids, 2))
             self.progress("shared e-mails and phones", len(holders))
 
     def _read_people(self, store: _Store) -> None:
@@ -311,7 +318,7 @@ class DuplicateFinder:
     def _check(self, store: _Store, batch: list[tuple[_Entry, _Entry, float]]) -> None:
         """Keep the candidates with a second signal and nothing against them (the old rules, unchanged)."""
         self.candidates += len(batch)
-        found = []
+        found: list[tuple[int, int, Message, int | None, list[Message], Message]] = []
         for (_, a, name_a, org_a, city_a, street_a, postal_a, emails_a, phones_a), (
             _,
             b,
@@ -341,14 +348,25 @@ class DuplicateFinder:
             if not (same_org or same_address or same_city):
                 continue
             # rapidfuzz's score is the ratio up to a float's last bit: say the one difflib's formula gives
-            name = "same name" if exact else f"similar names ({_ratio(name_a, name_b):.0%})"
-            where = [f"in organization {org_a}" if same_org else ""]
+            name = (
+                Message(N_("same name"))
+                if exact
+                else Message(N_("similar names (%(percent)s)"), percent=f"{_ratio(name_a, name_b):.0%}")
+            )
+            places: list[Message] = []  # the organization, if shared, goes first: its name is read for the pairs kept
             if same_address:
-                where.append(f"at the same postal address ({street_a}, {city_a})")
+                places.append(
+                    Message(N_("at the same postal address (%(street)s, %(city)s)"), street=street_a, city=city_a)
+                )
             elif same_city:
-                where.append(f"in {city_a}")
-            signal = f"though their {conflicts[0]} differ" if conflicts else "no e-mail or phone that differs"
-            found.append((a, b, name, org_a if same_org else None, where[1:], signal))
+                places.append(Message(N_("in %(city)s"), city=city_a))
+            if not conflicts:
+                signal = Message(N_("no e-mail or phone that differs"))
+            elif conflicts[0] == "e-mails":
+                signal = Message(N_("though their e-mails differ"))
+            else:
+                signal = Message(N_("though their phones differ"))
+            found.append((a, b, name, org_a if same_org else None, places, signal))
         # the organization's name is looked up only for the pairs kept
         org_ids = sorted({org for _, _, _, org, _, _ in found if org})
         org_names: dict[int, str] = {}
@@ -356,10 +374,17 @@ class DuplicateFinder:
             org_names.update(
                 Contact.select(Contact.id, Contact.display_name).where(Contact.id.in_(part)).tuples().iterator()
             )
-        out = []
+        out: list[tuple[int, int, int, Message]] = []
         for a, b, name, org, places, signal in found:
-            where = ([f"in organization {org_names.get(org, '#' + str(org))}"] if org else []) + places
-            out.append((a, b, _NAME, f"{name} {' and '.join(where)}"))
+            where: list[Message] = (
+                [Message(N_("in organization %(organization)s"), organization=org_names.get(org, "#" + str(org)))]
+                if org
+                else []
+            ) + places
+            joined: Message = where[0]
+            for piece in where[1:]:
+                joined = Message(N_("%(first)s and %(second)s"), first=joined, second=piece)
+            out.append((a, b, _NAME, Message(N_("%(name)s %(where)s"), name=name, where=joined)))
             out.append((a, b, _SIGNAL, signal))
         store.add_pairs(out)
 
@@ -416,6 +441,24 @@ def _rotated(name: str) -> str:
     return f"{rest} {first}" if rest else name
 
 
+def _plain(message: Message) -> dict[str, Any]:
+    values = {k: _plain(v) if isinstance(v, Message) else v for k, v in message.params.items()}
+    return {"t": message.template, "v": values}
+
+
+def _encode(message: Message) -> str:
+    """A reason as JSON text: its template and values, a value that is a Message as one too."""
+    return json.dumps(_plain(message), ensure_ascii=False, sort_keys=True)
+
+
+def _message(plain: dict[str, Any]) -> Message:
+    return Message(plain["t"], **{k: _message(v) if isinstance(v, dict) else v for k, v in plain["v"].items()})
+
+
+def _decode(text: str) -> Message:
+    return _message(json.loads(text))
+
+
 class _Store:
     """The scan's working file: block entries to sort, and the pairs found with their reasons."""
 
@@ -433,8 +476,9 @@ class _Store:
     def add_entries(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self.db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def add_pairs(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
-        self.db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", rows)
+    def add_pairs(self, rows: Iterable[tuple[int, int, int, Message]]) -> None:
+        """Pairs and a reason each, kept as the Message's template and values (so a page can translate it)."""
+        self.db.executemany("INSERT INTO pair VALUES (?, ?, ?, ?)", ((a, b, seq, _encode(m)) for a, b, seq, m in rows))
 
     def entries(self) -> Iterator[_Entry]:
         """Every block entry (see ``_Entry``), by block, then name and street."""
@@ -448,7 +492,7 @@ class _Store:
         rows = self.db.execute("SELECT a, b, seq, reason FROM pair ORDER BY a, b, seq, reason")
         for (a, b), group in itertools.groupby(rows, key=lambda row: (row[0], row[1])):
             if total >= offset and (limit is None or len(out) < limit):
-                out.append((a, b, tuple(dict.fromkeys(row[3] for row in group))))
+                out.append((a, b, tuple(_decode(text) for text in dict.fromkeys(row[3] for row in group))))
             total += 1
         return out, total
 

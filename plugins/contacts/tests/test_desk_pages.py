@@ -352,6 +352,11 @@ def test_the_duplicates_queue_shows_the_sellers_pairs_with_reasons_and_score(off
     sam = signed_in(office, "sam")
     sam.get("/contacts/duplicates")
     assert "Samuel Otero" in sam.text and "Lucía" not in sam.text
+    assert desk.post("/language", {"language": "es"}).status_code == 302
+    desk.get("/contacts/duplicates")  # the reasons in her language; the CLI and the API keep the English
+    assert "mismo correo lucia@acme.example" in desk.text and "same e-mail" not in desk.text
+    reasons = [r for pair in office.plugin("contacts").scan_duplicates(10).pairs for r in pair.reasons]
+    assert "same e-mail lucia@acme.example" in reasons
 
 
 def test_the_duplicates_pages_need_contacts_merge(office: Any) -> None:

@@ -16,7 +16,7 @@ from flask import abort, g, redirect, request, url_for
 from crm_contacts.merging import _SCALARS as MERGE_FIELDS
 from crm_contacts.records import snapshot
 from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
-from crm_core.i18n import N_
+from crm_core.i18n import N_, translated
 from crm_core.i18n import gettext as _
 
 __all__ = ["duplicates", "merge", "merges_of", "score", "unmerge"]
@@ -84,7 +84,8 @@ def duplicates() -> Any:
     except ValueError:
         number = 1
     scan = _api().scan_duplicates(PAGE, offset=(number - 1) * PAGE)
-    pairs = [{"pair": p, "score": score(p.reasons)} for p in scan.pairs]
+    # the reasons in the user's language (they are crm_core.i18n.Messages; the score reads the English)
+    pairs = [{"pair": p, "score": score(p.reasons), "reasons": [translated(r) for r in p.reasons]} for p in scan.pairs]
     pages = {}
     if number > 1:
         pages["previous"] = url_for("contacts.duplicates", page=number - 1)
