@@ -16,6 +16,8 @@ $(STAMP): $(PYPROJECTS) Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip setuptools wheel
+	@# crm-contacts needs phonenumberslite, which ships the same files as phonenumbers (held by venvs made before)
+	$(PY) -m pip uninstall -qq -y phonenumbers
 	$(PY) -m pip install -qq -e hookspecs -e '.[test,docs,lint]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[test]')
 	touch $(STAMP)
 

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from crm_core.errors import ValidationError
+from crm_core.errors import CRMError, ValidationError
 from crm_core.output import csv_safe
 from crm_hookspecs.records import ContactCard
 
@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from crm_contacts.lists import MailingLists
     from crm_core.app import CRM
 
-__all__ = ["DISTRIBUTION_FORMATS", "LABEL_COLUMNS", "Mailings", "MailingCounts", "label_lines"]
+__all__ = [
+    "DISTRIBUTION_FORMATS",
+    "LABEL_COLUMNS",
+    "MailingCounts",
+    "Mailings",
+    "PdfUnavailable",
+    "label_lines",
+    "require_pdf",
+]
 
 DISTRIBUTION_FORMATS = ("csv", "addresses")
 DISTRIBUTION_COLUMNS = ("email", "name", "first_name", "last_name", "language", "contact_id")
@@ -174,7 +182,12 @@ class Mailings:
         return self._counts(report, written)
 
     def labels_pdf(self, source: str, out: str | os.PathLike[str] | IO[bytes], *, visible: Any = None) -> MailingCounts:
-        """Write the postal audience of a list or segment as a PDF of label sheets (``[plugins.contacts.labels]``)."""
+        """Write the postal audience of a list or segment as a PDF of label sheets (``[plugins.contacts.labels]``).
+
+        Needs reportlab (``pip install 'crm-contacts[pdf]'``): without it,
+        :class:`PdfUnavailable` before anything is read or written.
+        """
+        require_pdf()
         settings = self.crm.settings("contacts").labels
         home = self.crm.settings("contacts").default_region or None
         sheet = _Sheet(settings)
@@ -182,6 +195,26 @@ class Mailings:
         cards = self._lists.audience(source, "post", visible=visible)
         written = sheet.write(out, (label_lines(card, home) for card in cards))
         return self._counts(report, written)
+
+
+class PdfUnavailable(CRMError):
+    """PDF labels were asked for where reportlab (the ``pdf`` extra of crm-contacts) is not installed."""
+
+    code = "pdf_unavailable"
+    http_status = 501
+
+    exit_code = 1
+
+
+def require_pdf() -> None:
+    """Raise :class:`PdfUnavailable`, naming the fix, when reportlab cannot be imported."""
+    try:
+        import reportlab  # noqa: F401 - only whether it is there
+    except ImportError:
+        raise PdfUnavailable(
+            "PDF labels need reportlab, which is not installed: pip install 'crm-contacts[pdf]' "
+            "(or write the labels as CSV for a mail merge: --format csv)"
+        ) from None
 
 
 class _Sheet:

@@ -381,72 +381,13 @@ def normalize_date(text: str, region: str | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _countries() -> frozenset[str]:
+def countries() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 code."""
     from phonenumbers import SUPPORTED_REGIONS
 
     # phonenumbers' regions are ISO 3166-1 alpha-2 codes (plus 001 for
     # non-geographic numbers); add the few codes that have no phone plan
     return frozenset(r for r in SUPPORTED_REGIONS if r.isalpha()) | {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
-
-
-# Names CLDR does not list as a territory's name but people write.
-_COUNTRY_ALIASES = {
-    "uk": "GB",
-    "great britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "usa": "US",
-    "u.s.a.": "US",
-    "u.s.": "US",
-    "united states of america": "US",
-    "eeuu": "US",
-    "ee.uu.": "US",
-    "ee. uu.": "US",
-    "holland": "NL",
-}
-# Languages whose names are read first: the index is built from these alone
-# until a name is not found in it, and only then from every CLDR language.
-_FIRST_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl", "ca", "gl", "eu", "sv", "da", "nb", "fi", "pl", "ro")
-
-
-def _country_key(text: str) -> str:
-    """How names are compared: case, accents, dots and hyphens do not count."""
-    return name_key(text.replace(".", " ").replace("-", " ").replace(",", " "))
-
-
-@functools.lru_cache(maxsize=2)
-def _country_index(everything: bool) -> dict[str, str]:
-    """``{name key: ISO code}`` from CLDR's territory names (Babel), built on first use.
-
-    Built lazily because loading CLDR data takes a tenth of a second for the
-    common languages and half a second for all of them: ``crm --help`` and
-    imports with ISO codes never pay it.
-    """
-    from babel import Locale
-    from babel.core import UnknownLocaleError
-    from babel.localedata import locale_identifiers
-
-    if everything:
-        languages = [
-            *_FIRST_LANGUAGES,
-            *sorted({i.split("_")[0] for i in locale_identifiers()} - set(_FIRST_LANGUAGES)),
-        ]
-    else:
-        languages = list(_FIRST_LANGUAGES)
-    valid = _countries()
-    index: dict[str, str] = {}
-    for language in languages:
-        try:
-            territories = Locale.parse(language).territories
-        except (UnknownLocaleError, ValueError):
-            continue
-        for code, name in territories.items():
-            if code in valid:
-                index.setdefault(_country_key(name), code)  # earlier languages win a clash
-    for alias, code in _COUNTRY_ALIASES.items():
-        index.setdefault(_country_key(alias), code)
-    return index
 
 
 def normalize_country(text: str) -> str:
@@ -456,10 +397,12 @@ def normalize_country(text: str) -> str:
     """
     value = text.strip()
     code = value.upper()
-    if len(code) == 2 and code in _countries():
+    if len(code) == 2 and code in countries():
         return code
-    key = _country_key(value)
-    named = _country_index(False).get(key) or _country_index(True).get(key) if key else None
+    from crm_contacts.countries import country_index, country_key
+
+    key = country_key(value)
+    named = country_index().get(key) if key else None
     if named:
         return named
     raise InvalidValue(

@@ -134,6 +134,23 @@ def test_labels_pdf_refuses_a_sheet_that_cannot_hold_labels(contacts_app, tmp_pa
     assert not (tmp_path / "labels.pdf").exists()
 
 
+def test_labels_pdf_without_the_pdf_extra_names_the_fix_and_writes_nothing(book, people, tmp_path, monkeypatch):
+    import sys
+
+    from crm_contacts.mailings import PdfUnavailable
+
+    for name in [n for n in sys.modules if n.startswith("reportlab")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "reportlab", None)  # as where crm-contacts is installed without [pdf]
+    book.create_list("x")
+    with pytest.raises(PdfUnavailable, match=r"pip install 'crm-contacts\[pdf\]'") as refused:
+        book.labels_pdf("x", tmp_path / "labels.pdf")
+    assert refused.value.exit_code == 1 and refused.value.code == "pdf_unavailable"
+    assert not (tmp_path / "labels.pdf").exists()
+    out = io.StringIO()
+    assert book.labels_csv("x", out).written == 0  # CSV labels need nothing more
+
+
 def test_members_file(book, people, tmp_path):
     book.create_list("fair")
     lines = [

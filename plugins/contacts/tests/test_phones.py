@@ -134,3 +134,14 @@ def test_the_country_index_is_not_built_by_crm_help(tmp_path):
     env = {**os.environ, "CRM_PLUGINS": "contacts"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert "import" in run.stdout and run.stdout.strip().endswith("babel loaded: False"), run.stdout + run.stderr
+
+
+def test_the_shipped_table_of_country_names_is_cldrs_as_babel_has_it():
+    """If this fails after a Babel upgrade, rewrite the table: python -m crm_contacts.countries."""
+    pytest.importorskip("babel")
+    from crm_contacts.countries import build_index, country_index
+    from crm_contacts.normalize import countries
+
+    assert country_index() == build_index(countries())
+    assert normalize_country("Alemania") == "DE" and normalize_country("Reino Unido") == "GB"
+    assert normalize_country("Deutschland") == "DE" and normalize_country("ee.uu.") == "US"

@@ -29,6 +29,7 @@ from crm_contacts.desk.views import (
     _read,
     search_filters,
 )
+from crm_contacts.mailings import PdfUnavailable
 from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
 from crm_core.i18n import N_
 from crm_core.i18n import gettext as _
@@ -289,11 +290,11 @@ def download(kind: str, source_id: int) -> Any:
             else:
                 counts = api.distribution_list(source, out, what)
             body = out.getvalue()
-    except ImportError:
+    except PdfUnavailable:
         flask.flash(
             _(
                 "PDF labels need the reportlab library, which is not installed here: ask your administrator to install it "
-                "(pip install reportlab), or download the labels as CSV for a mail merge."
+                "(pip install 'crm-contacts[pdf]'), or download the labels as CSV for a mail merge."
             ),
             "error",
         )
