@@ -266,7 +266,7 @@ def test_debug_lets_the_exception_through(alpha, crm_cli, config):
 def test_an_unknown_command(crm_cli, config, fake_site):
     result = crm_cli.invoke(["contactz"], config=config())
     assert result.exit_code == 2
-    assert "no such command 'contactz'; the commands are: config, demo, doctor" in result.stderr
+    assert "no such command 'contactz'; the commands are: backup, config, demo, doctor" in result.stderr
     assert "Traceback" not in result.output
 
 

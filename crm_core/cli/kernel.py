@@ -105,6 +105,19 @@ def _make_sqlite_folder(config: Any) -> None:
 
 
 @click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@pass_state
+def backup(state: CLIState, file: str, force: bool) -> None:
+    """Copy the database into FILE while the CRM runs (SQLite online backup, pg_dump or mysqldump)."""
+    from crm_core.backup import backup as make_backup
+
+    config = state.config()
+    report = make_backup(config.core.database, file, base_dir=config.base_dir, overwrite=force)
+    click.echo(report.summary())
+
+
+@click.command()
 @click.option("--dry-run", is_flag=True, help="Show the pending migrations without applying them.")
 @pass_state
 def migrate(state: CLIState, dry_run: bool) -> None:

@@ -49,6 +49,7 @@ KERNEL_COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("crm_core.cli.kernel:config", "Show the effective configuration."),
     "events": ("crm_core.cli.kernel:events", "Inspect, deliver and retry events."),
     "doctor": ("crm_core.cli.kernel:doctor", "Check configuration, database, migrations and plugins."),
+    "backup": ("crm_core.cli.kernel:backup", "Copy the database into a file while the CRM runs."),
     "demo": ("crm_core.cli.kernel:demo", "Build a demo CRM and load every enabled plugin's demo data."),
     "plugin": ("crm_core.cli.kernel:plugin", "Tools for plugin authors (crm plugin new NAME)."),
     "mail": ("crm_core.cli.mail:mail", "Inspect, retry and deliver outgoing mail."),
