@@ -171,6 +171,11 @@ def field_of(message: str) -> str:
     return "name"
 
 
+def _plain(message: str) -> str:
+    """A refusal without its ``report 'name': `` prefix: it stands beside the field, in the report's form."""
+    return message.split(": ", 1)[1] if message.startswith("report ") and ": " in message else message
+
+
 def _check(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], Any]:
     """The definition, the errors by field, and the validated definition (None when there are errors)."""
     data, errors = to_definition(form)
@@ -179,7 +184,7 @@ def _check(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], Any]:
     try:
         return data, {}, api().check(data)
     except ValidationError as exc:
-        return data, {field_of(str(exc)): str(exc)}, None
+        return data, {field_of(str(exc)): _plain(str(exc))}, None
 
 
 def _toml(data: Mapping[str, Any]) -> str:
