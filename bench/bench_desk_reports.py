@@ -36,7 +36,9 @@ RANGE = "from=2024-01-01&to=2025-12-31"
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sales", type=int, help="sales facts (and contacts) written (default 1,000,000; --quick: 100,000)")
+    parser.add_argument(
+        "--sales", type=int, help="sales facts (and contacts) written (default 1,000,000; --quick: 100,000)"
+    )
     parser.add_argument(
         "--database", help="a throw-away PostgreSQL or MariaDB URL (its tables are dropped); default: SQLite"
     )

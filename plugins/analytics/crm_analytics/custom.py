@@ -110,7 +110,7 @@ class CustomReports:
                     "title": row.title,
                     "saved_by": row.created_by,
                     "updated_at": row.updated_at,
-                    "editable": bool(row.editable),
+                    "editable": bool(getattr(row, "editable", 0)),
                 }
                 for row in query
             ]

@@ -31,10 +31,20 @@ FROM, TO = "2025-01-01", "2025-06-30"
 @pytest.fixture
 def office(analytics_app: Callable[..., Any], crm_clock: Any, fill: Callable[..., Any]) -> Any:
     """The fixed data set (conftest) with the desk; users of each built-in role."""
-    crm = analytics_app(plugins=["desk"], core={"secret": SECRET}, settings={"desk": {"base_url": "https://crm.example.com"}})
+    crm = analytics_app(
+        plugins=["desk"], core={"secret": SECRET}, settings={"desk": {"base_url": "https://crm.example.com"}}
+    )
     crm.ids = fill(crm, crm_clock)
-    for name, role in (("ana", "sales"), ("luis", "sales"), ("marta", "manager"), ("sam", "support"), ("rita", "read-only")):
-        crm.authz.users.add(name, roles=[role], password=PASSWORD, email=f"{name}@example.com", timezone="Europe/Madrid")
+    for name, role in (
+        ("ana", "sales"),
+        ("luis", "sales"),
+        ("marta", "manager"),
+        ("sam", "support"),
+        ("rita", "read-only"),
+    ):
+        crm.authz.users.add(
+            name, roles=[role], password=PASSWORD, email=f"{name}@example.com", timezone="Europe/Madrid"
+        )
     return crm
 
 
@@ -89,7 +99,9 @@ def test_sales_by_region_in_the_users_locale_and_a_sellers_scope(office: Any) ->
     his = luis.get(SALES).get_data(as_text=True)
     assert "£800.00" in his and "€1,000.00" not in his
     # the CSV and the chart count the same records as the page
-    rows = list(csv.DictReader(io.StringIO(ana.get(SALES.replace("/view/sales?", "/view/sales/csv?")).get_data(as_text=True))))
+    rows = list(
+        csv.DictReader(io.StringIO(ana.get(SALES.replace("/view/sales?", "/view/sales/csv?")).get_data(as_text=True)))
+    )
     assert {r["currency"] for r in rows} == {"EUR"} and sum(int(r["sales"]) for r in rows) == 2
 
 
@@ -130,10 +142,17 @@ def test_every_standard_report_page_and_its_downloads(office: Any) -> None:
         assert '<table class="table">' in desk.text, name
         assert f'src="/reports/view/{name}/chart.svg?' in desk.text, name
     png = desk.get(f"/reports/view/sales/chart.png?run=1&from={FROM}&to={TO}&download=1")
-    assert png.status_code == 200 and png.data.startswith(b"\x89PNG") and "attachment" in png.headers["Content-Disposition"]
+    assert (
+        png.status_code == 200
+        and png.data.startswith(b"\x89PNG")
+        and "attachment" in png.headers["Content-Disposition"]
+    )
     svg = desk.get(f"/reports/view/sales/chart.svg?run=1&from={FROM}&to={TO}")
     assert svg.headers["Content-Type"] == "image/svg+xml" and b"<svg" in svg.data
-    assert "script-src" not in svg.headers["Content-Security-Policy"] and "default-src 'none'" in svg.headers["Content-Security-Policy"]
+    assert (
+        "script-src" not in svg.headers["Content-Security-Policy"]
+        and "default-src 'none'" in svg.headers["Content-Security-Policy"]
+    )
     assert desk.get("/reports/view/sales/chart.gif").status_code == 404
 
 
@@ -267,7 +286,11 @@ def test_the_builder_checks_as_you_go_beside_the_field(office: Any) -> None:
     bad = {**GOOD, "m2_field": "region"}  # the sum of a text field
     fragment = desk.client.post("/reports/new/check", data=bad, headers={"HX-Request": "true", "X-CSRF-Token": token})
     html = fragment.get_data(as_text=True)
-    assert fragment.status_code == 200 and html.lstrip().startswith('<form method="post" id="builder"') and "<html" not in html
+    assert (
+        fragment.status_code == 200
+        and html.lstrip().startswith('<form method="post" id="builder"')
+        and "<html" not in html
+    )
     assert "sum and avg need a number field" in error_of(html, "m2_agg")
     assert "&#34;name&#34; = &#34;won-by-country&#34;" in html  # the TOML so far
     # a field of another view, and a filter value that is no number

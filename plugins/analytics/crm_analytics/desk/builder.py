@@ -52,7 +52,9 @@ def read_form(data: Mapping[str, Any]) -> dict[str, Any]:
     form: dict[str, Any] = {key: str(data.get(key, "")).strip() for key in _SIMPLE}
     if form["view"] not in VIEWS:
         form["view"] = form["view"] or "sales"
-    form["dimensions"] = list(data.getlist("dimensions")) if hasattr(data, "getlist") else list(data.get("dimensions", []))
+    form["dimensions"] = (
+        list(data.getlist("dimensions")) if hasattr(data, "getlist") else list(data.get("dimensions", []))
+    )
     for i in range(1, MEASURES + 1):
         for part in ("name", "agg", "field"):
             form[f"m{i}_{part}"] = str(data.get(f"m{i}_{part}", "")).strip()
@@ -255,7 +257,9 @@ def _submit(form: dict[str, Any], *, editing: str | None) -> Any:
     except ValidationError as exc:
         message = str(exc)
         if "saved already" in message:
-            message = _("A report named %(name)s is saved already: choose another name, or edit that one.", name=data["name"])
+            message = _(
+                "A report named %(name)s is saved already: choose another name, or edit that one.", name=data["name"]
+            )
         elif "contributed by plugin" in message:
             message = _("A plugin's report is called %(name)s: choose another name.", name=data["name"])
         return _render(form, {field_of(str(exc)): message}, editing=editing, status=400)
@@ -299,7 +303,11 @@ def _form_of(source: str) -> dict[str, Any]:
     period = data.get("period") or {}
     form["period_field"], form["grain"] = period.get("field", ""), period.get("grain", "quarter")
     for i, m in enumerate(data.get("measures", [])[:MEASURES], start=1):
-        form[f"m{i}_name"], form[f"m{i}_agg"], form[f"m{i}_field"] = m.get("name", ""), m.get("agg", ""), m.get("field", "")
+        form[f"m{i}_name"], form[f"m{i}_agg"], form[f"m{i}_field"] = (
+            m.get("name", ""),
+            m.get("agg", ""),
+            m.get("field", ""),
+        )
     for i, f in enumerate(data.get("filters", [])[:FILTERS], start=1):
         value = f.get("value", "")
         if isinstance(value, list):
@@ -330,4 +338,3 @@ def remove_report(name: str) -> Any:
     api().remove(name)
     flask.flash(_("Report removed: %(title)s", title=row["title"] or name), "success")
     return flask.redirect(flask.url_for("reports.index"), 303)
-

@@ -83,7 +83,7 @@ def _day(text: str) -> dt.date | None:
         return None
 
 
-def read(pickers: Pickers, query: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+def read(pickers: Pickers, query: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """``(form, arguments, errors)`` from the query: what to show in the fields, what to run, what to fix.
 
     ``query`` is ``request.args`` (a ``MultiDict``: ``getlist`` for the

@@ -59,7 +59,10 @@ def send_now(name: str) -> Any:
     """Send schedule ``name``'s report now (once per occurrence), then back to the list with what happened."""
     sent = api().send(name)
     if sent["status"] == "queued":
-        flask.flash(_("Sent: %(report)s, %(rows)s rows, queued for the recipients.", report=sent["report"], rows=sent["rows"]), "success")
+        flask.flash(
+            _("Sent: %(report)s, %(rows)s rows, queued for the recipients.", report=sent["report"], rows=sent["rows"]),
+            "success",
+        )
     else:
         flask.flash(_("%(report)s was already queued for this time.", report=sent["report"]), "success")
     return flask.redirect(flask.url_for("reports.schedules"), 303)

@@ -66,7 +66,7 @@ def blueprint() -> flask.Blueprint:
 
 
 def _helpers() -> dict[str, Any]:
-    return {"grain_label": lambda grain: _(O.GRAIN_LABELS.get(grain, grain))}
+    return {"grain_label": lambda grain: _(O.GRAIN_LABELS.get(grain) or grain)}
 
 
 def api() -> Any:
@@ -239,7 +239,8 @@ def _kind_labels() -> dict[str, str]:
 def report_page(name: str) -> Any:
     """A report: its pickers, its chart, its table, its notes and its downloads."""
     if name == O.FORECAST:
-        return flask.redirect(flask.url_for("reports.forecast", **request.args), 303)
+        query = request.query_string.decode("ascii", "replace")
+        return flask.redirect(flask.url_for("reports.forecast") + (f"?{query}" if query else ""), 303)
     return _page("analytics/report.html", _run(name))
 
 

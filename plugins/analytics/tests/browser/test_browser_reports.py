@@ -114,6 +114,7 @@ def test_build_and_save_a_custom_report(office: Any, served: Served, desk: Any, 
     page.get_by_role("link", name="New custom report").first.click()
     page.wait_for_url(f"{served.url}/reports/new")
     browser.shot("builder")
+
     def settled() -> None:
         # each change is checked by the server and the form swapped in again: wait for it, as a person would
         page.wait_for_timeout(150)
