@@ -233,6 +233,31 @@ def test_scheduled_reports_list_and_send_now(analytics_app: Callable[..., Any], 
     assert manager.post("/reports/schedules/nothing/send").status_code == 404
 
 
+ROLE_PAGES = {
+    "/reports/": "analytics.reports.run",
+    f"/reports/view/sales?run=1&from={FROM}&to={TO}": "analytics.reports.run",
+    f"/reports/view/sales/csv?run=1&from={FROM}&to={TO}": "analytics.reports.export",
+    f"/reports/view/sales/chart.png?run=1&from={FROM}&to={TO}": "analytics.reports.export",
+    "/reports/forecast": "analytics.reports.run",
+    "/reports/new": "analytics.reports.create",
+    "/reports/schedules": "analytics.schedules.read",
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "sales", "support", "read-only"])
+def test_every_page_answers_200_exactly_when_the_role_holds_its_permission(office: Any, role: str) -> None:
+    if role == "admin":
+        office.authz.users.add("root", roles=["admin"], password=PASSWORD)
+    # a user of the role who sees some records (the sales user owns some: her chart has something to draw)
+    name = {"admin": "root", "manager": "marta", "sales": "ana", "support": "sam", "read-only": "rita"}[role]
+    desk = desk_as(office, name)
+    for url, permission in ROLE_PAGES.items():
+        with office.as_user(name):
+            allowed = office.authz.can(permission)
+        status = desk.get(url).status_code
+        assert status == (200 if allowed else 403), f"{role} ({name}) on {url}: {status}"
+
+
 # -- the custom report builder ----------------------------------------------------------------
 
 GOOD = {
