@@ -93,10 +93,10 @@ def customers(
     flows: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: {s: [0] * (n + 1) for s in STATUSES})
     for ps, pe, status, *key_count in fetch(flows_q, tables):
         *group, count = key_count
-        series = flows[tuple(group)][status]
-        series[int(ps) + 1] += int(count)
+        steps = flows[tuple(group)][status]
+        steps[int(ps) + 1] += int(count)
         if pe is not None:
-            series[int(pe) + 1] -= int(count)
+            steps[int(pe) + 1] -= int(count)
     changes: dict[tuple[Any, ...], list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(n)])
     for column, query in ((0, gained_q), (1, lost_q)):
         for p, *key_count in fetch(query, tables):
