@@ -61,12 +61,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/view/<name>/remove", "remove", builder.remove_report, methods=["POST"])
     page.add_url_rule("/schedules", "schedules", schedules.schedule_list)
     page.add_url_rule("/schedules/<name>/send", "schedule_send", schedules.send_now, methods=["POST"])
-    page.context_processor(_helpers)
     return page
-
-
-def _helpers() -> dict[str, Any]:
-    return {"grain_label": lambda grain: _(O.GRAIN_LABELS.get(grain) or grain)}
 
 
 def api() -> Any:
