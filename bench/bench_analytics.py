@@ -207,13 +207,19 @@ def _fill(crm: Any, n_sales: int, n_contacts: int) -> None:
             responses(),
         )
         db = crm.database
+        from crm_core.storage import dialect
+
+        def score(n: int) -> str:
+            # a random whole score 0..n-1 (bench_desk_reports fills PostgreSQL too)
+            return f"abs(random()) % {n}" if dialect(db) == "sqlite" else f"CAST(floor(random() * {n}) AS INTEGER)"
+
         db.execute_sql(
             "INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
-            "SELECT response_id, 'recommend', survey_id, version, contact_id, abs(random()) % 11, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
+            f"SELECT response_id, 'recommend', survey_id, version, contact_id, {score(11)}, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
         )
         db.execute_sql(
             "INSERT INTO warehouse_survey_answer_fact (response_id, question, survey_id, version, contact_id, score, negative, region, answered_at, answered_on, answered_quarter) "
-            "SELECT response_id, 'satisfaction', survey_id, version, contact_id, 1 + abs(random()) % 5, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
+            f"SELECT response_id, 'satisfaction', survey_id, version, contact_id, 1 + {score(5)}, negative, region, answered_at, answered_on, answered_quarter FROM warehouse_survey_response"
         )
     crm.database.execute_sql("ANALYZE")
 

@@ -107,6 +107,21 @@ class AnalyticsAPI:
         self._require(RUN)
         return self._custom.definitions()
 
+    def saved(self) -> builtins.list[dict[str, Any]]:
+        """The saved custom reports: ``name``, ``title``, ``saved_by``, ``updated_at`` and ``editable``.
+
+        ``editable`` says whether the acting user may replace or remove it
+        (``analytics.reports.edit`` over its creator: a seller, the reports
+        they saved), worked out in the same query.
+        """
+        self._require(RUN)
+        return self._custom.saved(EDIT)
+
+    def source(self, name: str) -> str:
+        """The TOML text of saved report ``name`` (what ``crm reports add`` was given); ``NotFoundError`` if none."""
+        self._require(RUN)
+        return self._custom.source(name)
+
     def list(self) -> list[dict[str, str]]:
         """Every report that :meth:`run` knows: standard ones first, then custom ones by name."""
         self._require(RUN)

@@ -78,6 +78,54 @@ class CustomReports:
         found: str | None = row.created_by
         return found
 
+    def saved(self, edit_permission: str) -> list[dict[str, Any]]:
+        """The saved reports (name, title, saved_by, updated_at) and whether the acting user may change each.
+
+        ``editable`` comes from the same query, through the scope of
+        ``edit_permission`` on the report's creator (``crm.authz.where``), so
+        a list of many reports costs one statement.
+        """
+        from crm_analytics.models import SavedReport
+        from crm_core.errors import PermissionDenied
+
+        authz = self.crm.authz
+        try:
+            mine: Any = authz.where(edit_permission, SavedReport.created_by, owner_is="name")
+        except PermissionDenied:
+            mine = None
+        editable = peewee.Case(None, [(mine, 1)], 0) if mine is not None else peewee.Value(0)
+        with self.crm.activate():
+            if not SavedReport.table_exists():  # type: ignore[no-untyped-call]  # peewee stubs leave it unannotated
+                return []
+            query = SavedReport.select(
+                SavedReport.name,
+                SavedReport.title,
+                SavedReport.created_by,
+                SavedReport.updated_at,
+                editable.alias("editable"),
+            ).order_by(SavedReport.name)
+            return [
+                {
+                    "name": row.name,
+                    "title": row.title,
+                    "saved_by": row.created_by,
+                    "updated_at": row.updated_at,
+                    "editable": bool(getattr(row, "editable", 0)),
+                }
+                for row in query
+            ]
+
+    def source(self, name: str) -> str:
+        """The TOML text saved report ``name`` keeps; ``NotFoundError`` when none is saved under that name."""
+        from crm_analytics.models import SavedReport
+
+        with self.crm.activate():
+            row = SavedReport.get_or_none(SavedReport.name == name)
+        if row is None:
+            raise NotFoundError(f"there is no saved report {name!r}; 'crm reports list' shows the reports")
+        text: str = row.source
+        return text
+
     def remove(self, name: str) -> None:
         """Remove a saved report."""
         from crm_analytics.models import SavedReport

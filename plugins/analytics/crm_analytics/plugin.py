@@ -70,3 +70,10 @@ def crm_api_resources(crm: Any) -> list[Any]:
     from crm_analytics.rest import resources
 
     return resources(crm)
+
+
+@hookimpl
+def crm_desk_pages(crm: Any) -> Any:
+    from crm_analytics.desk import pages  # the desk calls this; Flask is imported only by the pages' blueprint
+
+    return pages()

@@ -166,6 +166,8 @@ def _calls(crm: Any, tmp_path: Any) -> dict[str, Any]:
             {"name": "deals", "view": "sales", "measures": [{"name": "deals", "agg": "count"}]}, replace=True
         ),
         "remove": lambda: api.remove("deals"),
+        "saved": lambda: api.saved(),
+        "source": lambda: api.source("deals"),
         "chart": lambda: api.chart(report, fmt="svg"),
         "export": lambda: api.export(report, "csv"),
         "schedules": lambda: api.schedules(),

@@ -77,39 +77,30 @@ def closed_share(
     date_bounds = win.date_bounds()
     start_p, stop_p = date_bounds[0], date_bounds[-1]
 
-    # closed in each period
-    closed_b = bucket(F.c.closed_on, date_bounds).alias("p")
-    closed_q = (
-        F.select(
-            closed_b, *dim_cols, F.c.currency, F.c.outcome, peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.SUM(F.c.amount)
-        )
-        .where(F.c.outcome.in_(["won", "lost"]), F.c.closed_on >= start_p, F.c.closed_on < stop_p, *where)
-        .group_by(peewee.SQL("1"), *dim_cols, F.c.currency, F.c.outcome)
-    )
-    # open at each period's end = entered by then - left by then (a record leaves
-    # the pipeline on its closed date, or on its creation date if it was closed before it)
-    entered_q = (
-        F.select(
-            bucket(F.c.created_on, date_bounds, below=True).alias("p"),
-            *dim_cols,
-            F.c.currency,
-            peewee.fn.COUNT(peewee.SQL("*")),
-            peewee.fn.SUM(F.c.amount),
-        )
-        .where(F.c.created_on < stop_p, *where)
-        .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
-    )
+    # one pass over the table (EXPLAIN showed three scans, each sorting up to every row for its GROUP BY):
+    # each row gives the period it was closed in (won or lost, in the range), the period it entered the
+    # pipeline (-1: before the range) and the period it left it (on its closed date, or on its creation
+    # date if it was closed before it), NULL where it does not count
     left_day = peewee.Case(None, [(F.c.closed_on < F.c.created_on, F.c.created_on)], F.c.closed_on)
-    left_q = (
+    closed_here = F.c.outcome.in_(["won", "lost"]) & (F.c.closed_on >= start_p) & (F.c.closed_on < stop_p)
+    closed_b = peewee.Case(None, [(closed_here, bucket(F.c.closed_on, date_bounds))], None)
+    entered_b = peewee.Case(None, [(F.c.created_on < stop_p, bucket(F.c.created_on, date_bounds, below=True))], None)
+    left_b = peewee.Case(
+        None, [(F.c.closed_on.is_null(False) & (left_day < stop_p), bucket(left_day, date_bounds, below=True))], None
+    )
+    query = (
         F.select(
-            bucket(left_day, date_bounds, below=True).alias("p"),
+            closed_b.alias("pc"),
+            entered_b.alias("pe"),
+            left_b.alias("pl"),
             *dim_cols,
             F.c.currency,
+            F.c.outcome,
             peewee.fn.COUNT(peewee.SQL("*")),
             peewee.fn.SUM(F.c.amount),
         )
-        .where(F.c.closed_on.is_null(False), left_day < stop_p, *where)
-        .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
+        .where((F.c.created_on < stop_p) | closed_here, *where)
+        .group_by(peewee.SQL("1"), peewee.SQL("2"), peewee.SQL("3"), *dim_cols, F.c.currency, F.c.outcome)
     )
     n = len(win.periods)
 
@@ -117,17 +108,20 @@ def closed_share(
         return {"won": 0, "lost": 0, "won_amount": 0, "lost_amount": 0, "open": 0, "open_amount": 0}
 
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(lambda: [zero() for _ in range(n)])
-    for p, *key_outcome, count, amount in fetch(closed_q, win.tables):
-        *group, outcome = key_outcome
-        cell = cells[tuple(group)][int(p)]
-        cell[outcome] += int(count)
-        cell[f"{outcome}_amount"] += money(amount)
     flows: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(lambda: [[0, 0] for _ in range(n + 1)])
-    for sign, query in ((1, entered_q), (-1, left_q)):
-        for p, *group, count, amount in fetch(query, win.tables):
-            slot = flows[tuple(group)][int(p) + 1]  # slot 0: before the range
-            slot[0] += sign * int(count)
-            slot[1] += sign * money(amount)
+    for pc, pe, pl, *key_outcome, count, amount in fetch(query, win.tables):
+        *group, outcome = key_outcome
+        key = tuple(group)
+        count, amount = int(count), money(amount)
+        if pc is not None:
+            cell = cells[key][int(pc)]
+            cell[outcome] += count
+            cell[f"{outcome}_amount"] += amount
+        for sign, p in ((1, pe), (-1, pl)):
+            if p is not None:
+                slot = flows[key][int(p) + 1]  # slot 0: before the range
+                slot[0] += sign * count
+                slot[1] += sign * amount
     for key, slots in flows.items():
         count, amount = slots[0][0], slots[0][1]
         for i in range(n):

@@ -1,0 +1,145 @@
+"""A report's cells as the signed-in user reads them: numbers, money, percentages and dates in their locale (Babel).
+
+A report's rows keep Python values (``Decimal`` amounts, ``int`` counts,
+``float`` shares in percent, dates); the pages show them through
+:func:`cell`, and the CSV and charts are made from the values themselves.
+Column headings of the standard reports are translated; a custom report's
+columns are the names its definition gives them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crm_core.i18n import N_, current_language
+from crm_core.i18n import gettext as _
+
+__all__ = ["HEADINGS", "PERCENT_COLUMNS", "cell", "heading", "table"]
+
+#: the columns of the standard reports (and the forecast's tables), as their headings read
+HEADINGS: dict[str, str] = {
+    "period": N_("Period"),
+    "quarter": N_("Quarter"),
+    "region": N_("Region"),
+    "country": N_("Country"),
+    "owner": N_("Owner"),
+    "product_line": N_("Product line"),
+    "kind": N_("Kind"),
+    "currency": N_("Currency"),
+    "won": N_("Won"),
+    "lost": N_("Lost"),
+    "closed": N_("Closed"),
+    "won_share": N_("Won share"),
+    "won_amount": N_("Won amount"),
+    "lost_amount": N_("Lost amount"),
+    "won_amount_share": N_("Won share of amount"),
+    "open": N_("Open"),
+    "open_amount": N_("Open amount"),
+    "sales": N_("Sales"),
+    "amount": N_("Amount"),
+    "average": N_("Average"),
+    "share_of_amount": N_("Share of amount"),
+    "stage": N_("Stage"),
+    "reached": N_("Reached"),
+    "moved_on": N_("Moved on"),
+    "conversion": N_("Conversion"),
+    "stays": N_("Stays"),
+    "avg_days": N_("Average days"),
+    "invited": N_("Invited"),
+    "answered": N_("Answered"),
+    "response_rate": N_("Response rate"),
+    "responses": N_("Responses"),
+    "nps_answers": N_("NPS answers"),
+    "nps": N_("NPS"),
+    "csat_answers": N_("CSAT answers"),
+    "csat": N_("CSAT"),
+    "customers": N_("Customers"),
+    "prospects": N_("Prospects"),
+    "former": N_("Former customers"),
+    "contacts": N_("Contacts"),
+    "gained": N_("Gained"),
+    "net": N_("Net"),
+    "staff": N_("Staff member"),
+    "calls": N_("Calls"),
+    "meetings": N_("Meetings"),
+    "notes": N_("Notes"),
+    "emails": N_("E-mails"),
+    "other": N_("Other"),
+    "tasks_completed": N_("Tasks completed"),
+    "total": N_("Total"),
+    "pipeline": N_("Pipeline"),
+    "weighted_pipeline": N_("Weighted pipeline"),
+    "history_forecast": N_("Forecast from history"),
+    "method": N_("Method"),
+    "quarters": N_("Quarters"),
+    "from": N_("From"),
+    "to": N_("To"),
+    "mape": N_("Error (MAPE)"),
+}
+#: columns holding a share in percent (0-100): shown with the locale's percent sign
+PERCENT_COLUMNS = frozenset(
+    {"won_share", "won_amount_share", "share_of_amount", "conversion", "response_rate", "csat", "mape"}
+)
+#: the pipeline's columns per currency: amount_EUR, weighted_EUR
+_PER_CURRENCY = {"amount": N_("Amount (%(currency)s)"), "weighted": N_("Weighted (%(currency)s)")}
+
+
+def heading(column: str, standard: bool = True) -> str:
+    """The heading of ``column`` in the user's language (a custom report's own names stay as they are)."""
+    if not standard:
+        return column
+    if column in HEADINGS:
+        return _(HEADINGS[column])
+    prefix, _sep, code = column.rpartition("_")
+    if prefix in _PER_CURRENCY and len(code) == 3 and code.isupper():
+        return _(_PER_CURRENCY[prefix], currency=code)
+    return column
+
+
+def _currency_of(column: str, row: Mapping[str, Any]) -> str | None:
+    prefix, _sep, code = column.rpartition("_")
+    if prefix in _PER_CURRENCY and len(code) == 3 and code.isupper():
+        return code
+    found = row.get("currency")
+    return found if isinstance(found, str) and len(found) == 3 else None
+
+
+def cell(column: str, value: Any, row: Mapping[str, Any], tz: dt.tzinfo | None = None) -> str:
+    """``value`` of ``column`` as text in the user's locale: ``1.234,56 €``, ``45,2 %``, ``3 dic 2026``."""
+    from babel.dates import format_date, format_datetime
+    from babel.numbers import format_currency, format_decimal, format_percent
+
+    locale = current_language()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dt.datetime):
+        return str(format_datetime(value, format="medium", tzinfo=tz, locale=locale))
+    if isinstance(value, dt.date):
+        return str(format_date(value, format="medium", locale=locale))
+    if isinstance(value, (int, float, decimal.Decimal)):
+        if column in PERCENT_COLUMNS:
+            return str(format_percent(float(value) / 100.0, format="#,##0.0%", locale=locale))
+        if isinstance(value, decimal.Decimal):
+            code = _currency_of(column, row)
+            if code is not None:
+                return str(format_currency(value, code, locale=locale))
+        return str(format_decimal(value, locale=locale))
+    return str(value)
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    standard: bool = True,
+    tz: dt.tzinfo | None = None,
+) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """The ``(key, heading)`` pairs and the formatted rows that ``ui.table`` draws."""
+    heads = [(c, heading(c, standard)) for c in columns]
+    body = [{c: cell(c, row.get(c), row, tz) for c in columns} for row in rows]
+    return heads, body
