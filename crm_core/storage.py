@@ -272,6 +272,11 @@ def atomic_block(database: peewee.Database) -> contextlib.AbstractContextManager
     return database.atomic()
 
 
+#: bulk_insert writes up to this many rows, and values, as one multi-row INSERT (999: SQLite's oldest bind limit)
+_ONE_STATEMENT_ROWS = 100
+_ONE_STATEMENT_PARAMS = 999
+
+
 def bulk_insert(
     table: type[peewee.Model] | str,
     columns: Sequence[str],
@@ -288,8 +293,12 @@ def bulk_insert(
     any iterable, consumed ``batch_size`` rows at a time, so memory stays
     flat. Runs in one transaction, or inside the caller's in a savepoint
     (so that a caller that catches the error keeps none of the rows), except
-    for one row: a single statement is all or nothing by itself, and no rows
-    run no statement at all.
+    for a few rows (up to 100, and 999 values): they go as one multi-row
+    ``INSERT``, which is all or nothing by itself and needs no savepoint;
+    its failure fails the caller's transaction as any one statement's does
+    (on PostgreSQL it can then only roll back: a caller that means to go on
+    after a refused insert wraps it in ``database.atomic()``, as the mail
+    queue and ``run_once`` do). No rows run no statement at all.
 
     Given a model, ``columns`` are its fields' names (or column names) and
     each value goes through its field's ``db_value``, as ``Model.create``
@@ -301,11 +310,15 @@ def bulk_insert(
     if not columns:
         raise ValueError("bulk_insert needs at least one column")
     rows = iter(rows)
-    head_rows = list(itertools.islice(rows, 2))
+    width = len(columns)
+    # a few rows go as one multi-row INSERT: one statement is all or nothing by itself, so it needs no savepoint
+    few = max(1, min(_ONE_STATEMENT_ROWS, _ONE_STATEMENT_PARAMS // width))
+    head_rows = list(itertools.islice(rows, few + 1))
     if not head_rows:
         return 0
+    single = len(head_rows) <= few
     rows = itertools.chain(head_rows, rows)
-    block = atomic_block(database) if len(head_rows) == 1 else database.atomic()
+    block = atomic_block(database) if single else database.atomic()
     if isinstance(table, str):
         name = table
     else:
@@ -321,7 +334,6 @@ def bulk_insert(
 
     cols = ", ".join(quote(c) for c in columns)
     head = f"INSERT INTO {quote(name)} ({cols}) VALUES "
-    width = len(columns)
     total = 0
 
     def run(execute: Any, batch: list[Sequence[Any]]) -> None:
@@ -342,6 +354,13 @@ def bulk_insert(
 
     with block:
         cursor = typed_rows.cursor(database)
+        if single:
+            batch = list(rows)
+            mark = "?" if kind == "sqlite" else "%s"
+            one = "(" + ", ".join([mark] * width) + ")"
+            sql = head + ", ".join([one] * len(batch))
+            run(lambda b: cursor.execute(sql, [value for row in b for value in row]), batch)
+            return len(batch)
         if kind == "sqlite":
             sql = head + "(" + ", ".join("?" * width) + ")"
             for batch in batched(rows, batch_size):

@@ -390,6 +390,28 @@ def test_bulk_insert_is_atomic_on_its_own(crm_factory, item_plugin):
         assert Item.select().count() == 0
 
 
+def test_a_few_rows_are_one_statement_all_or_nothing_without_a_savepoint(crm_factory, item_plugin):
+    """Up to 100 rows (and 999 values) go as one multi-row INSERT: no savepoint inside the caller's transaction,
+    and a bad row leaves none of the others behind."""
+    from crm_core.testing import statements
+
+    crm = crm_factory([item_plugin])
+    with statements(crm) as sql, crm.transaction():
+        assert bulk_insert(Item, ("name", "qty"), [(f"n{i}", i) for i in range(100)]) == 100
+    inserts = [s for s in sql if s.startswith("INSERT")]
+    assert len(inserts) == 1 and not [s for s in sql if "SAVEPOINT" in s], sql
+    bad = [("ok1",), ("ok2",), ("x" * 500,) if dialect(crm.database) != "sqlite" else (None,)]
+    with crm.activate():
+        with pytest.raises(peewee.DatabaseError):
+            bulk_insert(Item, ("name",), bad)  # on its own: its own transaction
+        assert Item.select().where(Item.name.in_(["ok1", "ok2"])).count() == 0
+    with pytest.raises(peewee.DatabaseError), crm.transaction():
+        bulk_insert(Item, ("name",), bad)  # in the caller's: it fails the caller's transaction, as one statement does
+    with crm.activate():
+        assert Item.select().where(Item.name.in_(["ok1", "ok2"])).count() == 0
+        assert Item.select().count() == 100
+
+
 def test_bulk_insert_row_of_the_wrong_width_is_a_clear_error(crm_factory, item_plugin):
     crm = crm_factory([item_plugin])
     rows = [("a", 1), ("b", 2), ("c",), ("d", 4)]
