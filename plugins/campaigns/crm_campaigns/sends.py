@@ -19,6 +19,7 @@ from crm_campaigns.content import FieldError
 from crm_campaigns.models import Campaign, Recipient, Send
 from crm_campaigns.records import SendCounts, SendInfo
 from crm_campaigns.sending import RESUME_AFTER, list_id_of, run_send
+from crm_core import rows as typed_rows
 from crm_core.errors import CRMError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -38,21 +39,19 @@ def counts(sends: Sequence[int]) -> dict[int, SendCounts]:
     if not sends:
         return {}
     queued: dict[int, list[int]] = {s: [0, 0] for s in sends}
-    rows = (
+    rows = typed_rows.tuples(
         Recipient.select(Recipient.send, peewee.fn.COUNT(Recipient.id), peewee.fn.COUNT(Recipient.unsubscribed_at))
         .where(Recipient.send.in_(list(sends)))
         .group_by(Recipient.send)
-        .tuples()
     )
     for send_id, total, unsubscribed in rows:
         queued[send_id] = [int(total), int(unsubscribed)]
     states: dict[int, dict[str, int]] = {s: {} for s in sends}
-    rows = (
+    rows = typed_rows.tuples(
         Recipient.select(Recipient.send, MailMessage.status, peewee.fn.COUNT(Recipient.id))
         .join(MailMessage, on=(MailMessage.key == Recipient.mail_key))
         .where(Recipient.send.in_(list(sends)))
         .group_by(Recipient.send, MailMessage.status)
-        .tuples()
     )
     for send_id, status, number in rows:
         states[send_id][status] = int(number)
@@ -195,11 +194,10 @@ class Sends:
 
     def infos(self, rows: Sequence[Send]) -> list[SendInfo]:
         with self.crm.activate():
-            names = dict(
-                Campaign.select(Campaign.id, Campaign.name)
-                .where(Campaign.id.in_(list({r.campaign_id for r in rows})))
-                .tuples()
-            ) if rows else {}  # fmt: skip
+            names: dict[int, str] = {}
+            if rows:
+                ids = list({r.campaign_id for r in rows})
+                names = dict(typed_rows.tuples(Campaign.select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids))))
             numbers = counts([r.id for r in rows])
         return [_info(r, names.get(r.campaign_id, ""), numbers[r.id]) for r in rows]
 
@@ -227,13 +225,14 @@ class Sends:
         with self.crm.activate():
             due = [
                 s
-                for (s,) in Send.select(Send.id)
-                .where(
-                    ((Send.status == "scheduled") & (Send.scheduled_for <= now))
-                    | ((Send.status == "sending") & (Send.started_at <= now - RESUME_AFTER))
+                for (s,) in typed_rows.tuples(
+                    Send.select(Send.id)
+                    .where(
+                        ((Send.status == "scheduled") & (Send.scheduled_for <= now))
+                        | ((Send.status == "sending") & (Send.started_at <= now - RESUME_AFTER))
+                    )
+                    .order_by(Send.scheduled_for, Send.id)
                 )
-                .order_by(Send.scheduled_for, Send.id)
-                .tuples()
             ]
         done = []
         for send_id in due:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee
 import pytest
-
 from crm_campaigns.models import Recipient, Send
+
 from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
 
 HTML = "<p>Hello {{ first_name }}</p>"
@@ -106,7 +107,7 @@ def test_a_send_run_again_or_resumed_mails_nobody_twice(app, audience, campaign,
     assert run_send(app, info.id) is True
     assert run_send(app, info.id) is False  # sent: left alone
     assert len(mailed(app)) == len(set(mailed(app))) == 5
-    with app.activate(), pytest.raises(Exception):  # the unique index: one row per send and address
+    with app.activate(), pytest.raises(peewee.IntegrityError):  # the unique index: one row per send and address
         Recipient.insert(
             send=info.id, address="ana1@example.com", contact_id=1, mail_key="x", queued_at=app.clock.now()
         ).execute()
