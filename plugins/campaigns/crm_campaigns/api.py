@@ -63,6 +63,14 @@ class CampaignsAPI:
                 CONTACTS_READ,
             )
 
+    def can_send(self) -> bool:
+        """Whether the acting user may send campaigns (what :meth:`send` requires); for pages that offer it."""
+        try:
+            self._require_send()
+        except PermissionDenied:
+            return False
+        return True
+
     # -- campaigns ---------------------------------------------------------------
 
     def list(self) -> builtins.list[CampaignInfo]:
