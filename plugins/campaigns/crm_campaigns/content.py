@@ -100,7 +100,7 @@ class Templates:
                     if isinstance(exc, jinja2.UndefinedError)
                     else ""
                 )
-                raise FieldError(f"{part}{at}: {exc}{whom}{hint}", field=part) from None
+                raise FieldError(f"{part}{at}: {str(exc).rstrip('.')}{whom}{hint}", field=part) from None
         subject = _SPACE.sub(" ", out["subject"]).strip()
         if not subject:
             raise FieldError(f"subject: it renders empty{' for ' + where if where else ''}", field="subject")
