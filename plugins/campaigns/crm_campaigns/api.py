@@ -131,7 +131,8 @@ class CampaignsAPI:
         if subject is None or text is None:
             raise ValidationError("preview needs a campaign, or a subject and a text to render")
         card = sample_card() if contact_id is None else self.crm.plugin("contacts").card(int(contact_id))
-        rendered = Templates(subject, text, html or None).render(variables(card), f"contact {card.id}")
+        whom = "the sample contact" if contact_id is None else f"contact {card.id}"
+        rendered = Templates(subject, text, html or None).render(variables(card), whom)
         return Preview(card.id, card.display_name, rendered.subject, rendered.text, rendered.html)
 
     def test(self, ref: int | str, contact_id: int | None = None) -> TestMail:
