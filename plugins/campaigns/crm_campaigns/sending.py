@@ -73,12 +73,12 @@ def run_send(crm: CRM, send_id: int) -> bool:
 
     now = crm.clock.now()
     with crm.transaction():
-        claimed = (
-            Send.update(status="sending", started_at=peewee.fn.COALESCE(Send.started_at, now), last_error=None)
-            .where((Send.id == send_id) & Send.status.in_(("scheduled", "sending")))
-            .execute()
-        )
-    if claimed != 1:
+        Send.update(status="sending", started_at=peewee.fn.COALESCE(Send.started_at, now), last_error=None).where(
+            (Send.id == send_id) & Send.status.in_(("scheduled", "sending"))
+        ).execute()
+        # read rather than trust the row count: MySQL counts a row the update left as it was (a resumed send) as 0
+        claimed = Send.select().where((Send.id == send_id) & (Send.status == "sending")).exists()
+    if not claimed:
         return False
     send = Send.get_by_id(send_id)
     campaign = Campaign.get_by_id(send.campaign_id)
