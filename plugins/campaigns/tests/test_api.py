@@ -224,3 +224,47 @@ def test_who_may_do_what(app, audience, campaign, manager, seller, crm_user):
         with pytest.raises(ValidationError, match="nope") as unknown:
             api.send(campaign.id, "nope")
         assert unknown.value.field == "source"
+
+
+def test_a_send_to_a_segment_offers_a_link_out_of_all_mail(app, audience, campaign, manager, mailed):
+    audience.add(region="Norte")
+    audience.add(region="Sur")
+    app.plugin("contacts").create_segment("north", {"region": "Norte"})
+    with app.as_user(manager):
+        info = app.plugin("campaigns").send(campaign.id, "north")
+    assert info.counts.queued == 1 and mailed(app) == ["ana1@example.com"]
+    message = app.mail.get(app.mail.list()[0].id)
+    token = dict(message.headers)["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    assert app.plugin("portal").unsubscribe_target(token).list_name is None  # a segment is about no list
+    assert app.plugin("portal").unsubscribe(token) is True
+    assert app.plugin("campaigns").send_info(info.id).counts.unsubscribed == 1
+    assert app.plugin("contacts").card(1).do_not_contact is True
+
+
+def test_the_worker_job_sends_what_is_due(app, audience, campaign, manager, crm_clock, mailed):
+    from crm_core.worker import Worker
+
+    audience.add("news")
+    with app.as_user(manager):
+        app.plugin("campaigns").send(campaign.id, "news", at=app.clock.now() + dt.timedelta(minutes=5))
+    crm_clock.advance(dt.timedelta(minutes=6))
+    outcomes = {o.job: o for o in Worker(app).run_pending()}
+    assert outcomes["campaigns.sends"].result == "1 send(s) queued"
+    assert mailed(app) == ["ana1@example.com"]
+
+
+def test_export_erase_and_merge_of_a_recipient(app, audience, campaign, manager):
+    ana = audience.add("news")
+    twin = audience.add("news", email="twin@example.com")
+    with app.as_user(manager):
+        app.plugin("campaigns").send(campaign.id, "news")
+    exported = app.plugin("contacts").export_personal_data(ana)
+    assert exported["plugins"]["campaigns"]["mailings"][0]["address"] == "ana1@example.com"
+    app.plugin("contacts").merge(ana, twin)
+    with app.activate():
+        assert Recipient.select().where(Recipient.contact_id == ana).count() == 2
+    app.plugin("contacts").erase(ana)
+    with app.activate():
+        rows = list(Recipient.select())
+    assert all(r.contact_id is None and r.address.startswith("erased:") for r in rows if r.contact_id != twin)
+    assert app.plugin("campaigns").sends(campaign.id)[0].counts.queued == 2  # still counted
