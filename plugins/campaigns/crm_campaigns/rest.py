@@ -20,7 +20,7 @@ _MAX_ID = 2**63 - 1
 
 
 @attrs.frozen
-class CampaignInput:
+class Campaign:
     """A new campaign: its name, and its subject, text and HTML parts as Jinja2 templates with the contact's fields."""
 
     name: str = attrs.field(metadata={"schema": {"minLength": 1, "maxLength": 200, "pattern": r"\S"}})
@@ -47,7 +47,7 @@ class ContactChoice:
 
 
 @attrs.frozen
-class SendInput:
+class CampaignSend:
     """A send: the mailing list or segment, and when (RFC 3339; none: now)."""
 
     source: str = attrs.field(metadata={"schema": {"minLength": 1, "maxLength": 200}})
@@ -55,7 +55,7 @@ class SendInput:
 
 
 @attrs.frozen
-class RecurringInput:
+class CampaignRecurrence:
     """A recurring newsletter: the list or segment, an RFC 5545 rule in the app's time zone, and its first possible time."""
 
     source: str = attrs.field(metadata={"schema": {"minLength": 1, "maxLength": 200}})
@@ -172,7 +172,7 @@ def resources(crm: Any) -> list[ApiResource]:
                     "campaigns.create",
                     summary="Write a campaign (its templates are checked by rendering them for a sample contact)",
                     returns=CampaignInfo,
-                    body=CampaignInput,
+                    body=Campaign,
                     status=201,
                     location=one,
                     permission="campaigns.create",
@@ -236,7 +236,7 @@ def resources(crm: Any) -> list[ApiResource]:
                     summary="Send the campaign to a list or segment now, or schedule it (at)",
                     description="Needs campaigns.send, contacts.lists.send and a contacts.read scope of all.",
                     returns=SendInfo,
-                    body=SendInput,
+                    body=CampaignSend,
                     status=201,
                     location="campaigns.sends.get",
                     permission="campaigns.send",
@@ -291,7 +291,7 @@ def resources(crm: Any) -> list[ApiResource]:
                     "campaigns.recurring.create",
                     summary="Send the campaign to a list on an RFC 5545 rule (a monthly newsletter)",
                     returns=RecurringInfo,
-                    body=RecurringInput,
+                    body=CampaignRecurrence,
                     status=201,
                     permission="campaigns.send",
                 ),

@@ -93,8 +93,27 @@ def test_errors_and_permissions_over_http(office):
 
 
 def test_the_openapi_document_lists_the_campaign_operations(office):
+    from openapi_spec_validator import validate
+
     crm, call = office
     document = call("GET", "/api/v1/openapi.json").json
+    validate(document)
+    schemas = document["components"]["schemas"]
+    untyped = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        if name.startswith(("Campaign", "Send", "Recurring", "Preview", "TestMail", "ContactChoice"))
+        for field, prop in schema.get("properties", {}).items()
+        if prop == {}
+    ]
+    assert untyped == []
+    assert {
+        "CampaignInput",
+        "CampaignChangeInput",
+        "CampaignSendInput",
+        "CampaignRecurrenceInput",
+        "SendCounts",
+    } <= set(schemas)
     assert "/campaigns/{id}/sends" in document["paths"]
     assert document["paths"]["/campaigns"]["post"]["requestBody"]["required"] is True
     assert "CampaignInfo" in document["components"]["schemas"]
