@@ -20,7 +20,7 @@ from crm_campaigns.permissions import CREATE, EDIT, READ, SEND
 from crm_campaigns.records import Preview, TestMail
 from crm_campaigns.recurring import Newsletters
 from crm_campaigns.sends import Sends
-from crm_core.errors import PermissionDenied, ValidationError
+from crm_core.errors import CRMError, PermissionDenied, ValidationError
 
 if TYPE_CHECKING:
     from crm_campaigns.records import CampaignInfo, RecurringInfo, SendInfo
@@ -176,11 +176,20 @@ class CampaignsAPI:
             send_id = self._sends.create(campaign, source, when, self._actor())
         assert send_id is not None
         if at is None:
-            self._sends.run(send_id)
+            try:
+                self._sends.run(send_id)
+            except CRMError as exc:
+                if isinstance(exc, PermissionDenied):
+                    raise
+                raise FieldError(
+                    f"send {send_id} stopped: {exc}; fix the campaign and the worker resumes the send where it "
+                    f"stopped, or cancel it ('crm campaigns cancel {send_id}')",
+                    field=getattr(exc, "field", None),
+                ) from None
         return self.send_info(send_id)
 
     def cancel(self, send_id: int) -> SendInfo:
-        """Cancel a scheduled send before it goes out. Needs ``campaigns.send``."""
+        """Cancel a scheduled send before it goes out, or one stopped by an error (what it queued stays queued). Needs ``campaigns.send``."""
         self.crm.authz.require(SEND)
         self._sends.cancel(int(send_id), self._actor())
         return self.send_info(send_id)
@@ -199,9 +208,14 @@ class CampaignsAPI:
         self.crm.authz.require(READ)
         if status is not None and status not in STATUSES:
             raise FieldError(f"unknown send status {status!r}; use one of {', '.join(STATUSES)}", field="status")
-        if ref is not None:
-            return self._sends.of_campaign(self._catalog.find(ref).id, limit)
-        return self._sends.listing(status, limit, offset)
+        campaign_id = self._catalog.find(ref).id if ref is not None else None
+        return self._sends.listing(campaign_id, status, limit, offset)
+
+    def count_sends(self, ref: int | str | None = None, *, status: str | None = None) -> int:
+        """How many sends :meth:`sends` would list without a limit. Needs ``campaigns.read``."""
+        self.crm.authz.require(READ)
+        campaign_id = self._catalog.find(ref).id if ref is not None else None
+        return self._sends.count(campaign_id, status)
 
     # -- recurring newsletters ---------------------------------------------------
 

@@ -104,6 +104,16 @@ def _contact(body: Any) -> int | None:
     return value
 
 
+def _sends(crm: Any, request: ApiRequest, ref: int | None = None) -> ApiPage:
+    offset = int(request.cursor or 0)
+    status = request.query.get("status")
+    items = _api(crm).sends(ref, status=status, limit=request.limit + 1, offset=offset)
+    more = len(items) > request.limit
+    items = items[: request.limit]
+    total = _api(crm).count_sends(ref, status=status) if request.count else None
+    return ApiPage(items=items, next=offset + len(items) if more else None, total=total)
+
+
 def _page(items: list[Any], request: ApiRequest) -> ApiPage:
     offset = int(request.cursor or 0)
     chunk = items[offset : offset + request.limit]
@@ -149,6 +159,7 @@ def resources(crm: Any) -> list[ApiResource]:
     from crm_campaigns.records import CampaignInfo, Preview, RecurringInfo, SendInfo, TestMail
 
     one = "campaigns.get"
+    status_filter = ApiParam("status", "Only sends in this state.", enum=("scheduled", "sending", "sent", "cancelled"))
     return [
         ApiResource(
             "campaigns",
@@ -221,11 +232,12 @@ def resources(crm: Any) -> list[ApiResource]:
                 ApiOperation(
                     "GET",
                     "/campaigns/{id:int}/sends",
-                    lambda c, r: _page(_api(c).sends(r.path["id"]), r),
+                    lambda c, r: _sends(c, r, r.path["id"]),
                     "campaigns.sends.list",
                     summary="A campaign's sends, the latest first, with their counts",
                     returns=SendInfo,
                     paginated=True,
+                    filters=[status_filter],
                     permission="campaigns.read",
                 ),
                 ApiOperation(
@@ -244,7 +256,7 @@ def resources(crm: Any) -> list[ApiResource]:
                 ApiOperation(
                     "GET",
                     "/campaign-sends",
-                    lambda c, r: _page(_api(c).sends(status=r.query.get("status"), limit=10_000), r),
+                    _sends,
                     "campaigns.sends.all",
                     summary="Every campaign's sends, the latest first, with their counts",
                     returns=SendInfo,

@@ -182,13 +182,16 @@ class Sends:
             row = self.get(send_id)
             changed = (
                 Send.update(status="cancelled", cancelled_at=self.crm.clock.now(), cancelled_by=actor)
-                .where((Send.id == send_id) & (Send.status == "scheduled"))
+                .where(
+                    (Send.id == send_id)
+                    & ((Send.status == "scheduled") | ((Send.status == "sending") & Send.last_error.is_null(False)))
+                )
                 .execute()
             )
             if changed != 1:
                 raise ValidationError(
-                    f"send {send_id} is {row.status}: only a scheduled send can be cancelled"
-                    + (" (its mail is in the queue)" if row.status in ("sending", "sent") else "")
+                    f"send {send_id} is {row.status}: only a scheduled send, or one stopped by an error, can be "
+                    "cancelled" + (" (its mail is in the queue)" if row.status in ("sending", "sent") else "")
                 )
             self.crm.emit(CampaignCancelled(campaign_id=row.campaign_id, send_id=row.id, source=row.source))
 
@@ -201,23 +204,27 @@ class Sends:
             numbers = counts([r.id for r in rows])
         return [_info(r, names.get(r.campaign_id, ""), numbers[r.id]) for r in rows]
 
-    def of_campaign(self, campaign_id: int, limit: int = 100) -> list[SendInfo]:
-        with self.crm.activate():
-            rows = list(
-                Send.select()
-                .where(Send.campaign == campaign_id)
-                .order_by(Send.scheduled_for.desc(), Send.id.desc())
-                .limit(limit)
-            )
-        return self.infos(rows)
-
-    def listing(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[SendInfo]:
+    def listing(
+        self, campaign_id: int | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[SendInfo]:
+        """Sends (of one campaign), the latest first, with their counts."""
         with self.crm.activate():
             query = Send.select().order_by(Send.scheduled_for.desc(), Send.id.desc()).limit(limit).offset(offset)
+            if campaign_id is not None:
+                query = query.where(Send.campaign == campaign_id)
             if status is not None:
                 query = query.where(Send.status == status)
             rows = list(query)
         return self.infos(rows)
+
+    def count(self, campaign_id: int | None = None, status: str | None = None) -> int:
+        with self.crm.activate():
+            query = Send.select()
+            if campaign_id is not None:
+                query = query.where(Send.campaign == campaign_id)
+            if status is not None:
+                query = query.where(Send.status == status)
+            return int(query.count())
 
     def run_due(self) -> list[int]:
         """Run every send whose time has come, and resume those cut off; the ids of those that ran to the end."""

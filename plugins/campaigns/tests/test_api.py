@@ -124,7 +124,9 @@ def test_a_scheduled_send_goes_when_the_worker_finds_it_due_and_can_be_cancelled
         later = api.send(campaign.id, "news", at=at)
         other = api.send(campaign.id, "news", at=at)
         assert api.cancel(other.id).status == "cancelled"
-        with pytest.raises(ValidationError, match="only a scheduled send can be cancelled"):
+        with pytest.raises(
+            ValidationError, match="only a scheduled send, or one stopped by an error, can be cancelled"
+        ):
             api.cancel(other.id)
         with pytest.raises(ValidationError, match="in the past"):
             api.send(campaign.id, "news", at=app.clock.now() - dt.timedelta(hours=1))
@@ -268,3 +270,30 @@ def test_export_erase_and_merge_of_a_recipient(app, audience, campaign, manager)
         rows = list(Recipient.select())
     assert all(r.contact_id is None and r.address.startswith("erased:") for r in rows if r.contact_id != twin)
     assert app.plugin("campaigns").sends(campaign.id)[0].counts.queued == 2  # still counted
+
+
+def test_a_send_stopped_by_a_template_error_resumes_once_fixed_or_is_cancelled(
+    app, audience, manager, crm_clock, mailed
+):
+    api = app.plugin("campaigns")
+    # the sample contact has an organization; a contact without one makes .upper() fail on None
+    made = api.create("Orgs", "For {{ contact.organization_name.upper() }}", "Hello")
+    audience.add("news", email="first@example.com")
+    with (
+        app.as_user(manager),
+        pytest.raises(ValidationError, match=r"send 1 stopped: subject, line 1: .*cancel it") as stop,
+    ):
+        api.send(made.id, "news")
+    assert stop.value.field == "subject"
+    assert api.send_info(1).status == "sending" and "subject, line 1" in api.send_info(1).last_error
+    api.update(made.id, subject="For {{ organization_name or display_name }}")
+    crm_clock.advance(dt.timedelta(minutes=11))
+    assert api.run_due() == [1]
+    assert mailed(app) == ["first@example.com"] and api.send_info(1).last_error is None
+    with app.as_user(manager):
+        api.update(made.id, subject="{{ contact.organization_name.upper() }}")
+        with pytest.raises(ValidationError):
+            api.send(made.id, "news")
+        assert api.cancel(2).status == "cancelled"
+    crm_clock.advance(dt.timedelta(minutes=11))
+    assert api.run_due() == [] and mailed(app) == ["first@example.com"]

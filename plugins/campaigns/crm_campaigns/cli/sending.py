@@ -75,7 +75,7 @@ def cancel(state: CLIState, send_id: int) -> None:
 @pass_state
 def sends(state: CLIState, campaign: str | None, status: str | None, fmt: str) -> None:
     """The sends (of one campaign), the latest first, with what became of their mail."""
-    rows = [send_row(state, s) for s in api(state).sends(campaign, status=status) if status in (None, s.status)]
+    rows = [send_row(state, s) for s in api(state).sends(campaign, status=status)]
     click.echo(render(rows, SEND_COLUMNS, fmt))
 
 
