@@ -88,7 +88,8 @@ def run_send(crm: CRM, send_id: int) -> bool:
         report = contacts.audience_report(send.source, "email")
         run = _Run(crm, send, templates)
         for page in batched(contacts.audience(send.source, "email"), PAGE):
-            run.page(page)
+            if not run.page(page):
+                return False  # cancelled meanwhile: what was queued stays queued, nothing more is
     except CRMError as exc:
         # the send stays 'sending' with its error: the worker tries it again, and the page shows why
         with crm.transaction():
@@ -98,16 +99,22 @@ def run_send(crm: CRM, send_id: int) -> bool:
     included = int(report.get("included", 0))
     duplicates = max(included - queued - run.invalid, 0)
     with crm.transaction():
-        Send.update(
-            status="sent",
-            finished_at=crm.clock.now(),
-            do_not_contact=int(report.get("do_not_contact", 0)),
-            unsubscribed_before=int(report.get("unsubscribed", 0)),
-            no_address=int(report.get("no_address", 0)),
-            duplicates=duplicates,
-            invalid=run.invalid,
-            last_error="; ".join(run.problems) or None,
-        ).where((Send.id == send_id) & (Send.status == "sending")).execute()
+        finished = (
+            Send.update(
+                status="sent",
+                finished_at=crm.clock.now(),
+                do_not_contact=int(report.get("do_not_contact", 0)),
+                unsubscribed_before=int(report.get("unsubscribed", 0)),
+                no_address=int(report.get("no_address", 0)),
+                duplicates=duplicates,
+                invalid=run.invalid,
+                last_error="; ".join(run.problems) or None,
+            )
+            .where((Send.id == send_id) & (Send.status == "sending"))
+            .execute()
+        )
+        if not finished:  # another run of this send finished it first (and told)
+            return False
         skipped = int(report.get("do_not_contact", 0)) + int(report.get("unsubscribed", 0))
         skipped += int(report.get("no_address", 0)) + duplicates + run.invalid
         crm.emit(
@@ -135,12 +142,15 @@ class _Run:
         self.invalid = 0
         self.problems: list[str] = []
 
-    def page(self, cards: list[ContactCard]) -> None:
+    def page(self, cards: list[ContactCard]) -> bool:
+        """Queue one page of the audience; False when the send was cancelled meanwhile (nothing written)."""
         while True:
             try:
                 with self.crm.transaction():
+                    if not Send.select().where((Send.id == self.send.id) & (Send.status == "sending")).exists():
+                        return False
                     self._write(cards)
-                return
+                return True
             except peewee.IntegrityError:
                 continue  # another run of this send wrote some of these addresses meanwhile: read them again
 
