@@ -137,7 +137,7 @@ def test_schedule_and_send_a_campaign_to_a_list_of_three_with_one_unsubscribed(
         at = (office.clock.now() + dt.timedelta(minutes=10)).astimezone(office.tz)
         page.fill("#f-at_source", "news")
         page.fill("#f-at", f"{at:%Y-%m-%dT%H:%M}")
-        page.get_by_role("button", name="Schedule").click()
+        page.get_by_role("button", name="Schedule the send").click()
         assert "Scheduled" in page.locator(".toasts").inner_text()
         assert "scheduled" in page.locator("#sends").inner_text()
         _frame_shows(shown, "Hello Ana,")
@@ -160,5 +160,15 @@ def test_schedule_and_send_a_campaign_to_a_list_of_three_with_one_unsubscribed(
         assert "sent" in row and "news" in row
         _frame_shows(shown, "Hello Ana,")
         shown.shot("campaign-sent")
+
+        page.select_option("#language-menu", "es")  # the same page in Spanish
+        page.get_by_role("button", name="Change").click()
+        page.goto(f"{served.url}/campaigns/")
+        assert page.locator("h1").inner_text() == "Campañas"
+        assert "Últimos envíos" in page.locator("#latest-sends").inner_text()
+        shown.shot("campaigns-spanish")
+        page.get_by_role("link", name="December news").first.click()
+        assert "Enviar ahora" in page.locator("#send").inner_text()
+        shown.shot("campaign-spanish")
     finally:
         shown.close()
