@@ -88,3 +88,27 @@ def test_errors_are_one_clear_line(app, audience, seller, campaign, crm_cli, tmp
     assert gone.exit_code != 0 and "no send 99" in gone.output
     nothing = crm_cli.invoke(["campaigns", "edit", "November news"], app=app)
     assert nothing.exit_code == 2 and "nothing to change" in nothing.output
+
+
+def test_a_send_stopped_by_an_error_shows_it_and_can_be_cancelled(app, audience, manager, crm_cli, tmp_path):
+    audience.add("news")
+    (tmp_path / "t.txt").write_text("Hello", encoding="utf-8")
+    made = crm_cli.invoke(
+        [
+            "campaigns",
+            "create",
+            "Orgs",
+            "--subject",
+            "{{ contact.organization_name.upper() }}",
+            "--text",
+            str(tmp_path / "t.txt"),
+        ],
+        app=app,
+    )
+    assert made.exit_code == 0, made.output
+    stopped = crm_cli.invoke(["--as", "boss", "campaigns", "send", "Orgs", "--to", "news"], app=app)
+    assert stopped.exit_code == 2 and "send 1 stopped: subject, line 1" in stopped.output
+    rows = json.loads(crm_cli.invoke(["campaigns", "sends", "--format", "json"], app=app).output)
+    assert rows[0]["status"] == "sending" and rows[0]["error"].startswith("subject, line 1")
+    cancelled = crm_cli.invoke(["--as", "boss", "campaigns", "cancel", "1"], app=app)
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.output

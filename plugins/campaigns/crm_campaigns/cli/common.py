@@ -28,6 +28,7 @@ SEND_COLUMNS = [
     "bounced",
     "waiting",
     "unsubscribed",
+    "error",
 ]
 
 
@@ -88,4 +89,5 @@ def send_row(state: CLIState, send: SendInfo) -> dict[str, Any]:
         "bounced": c.bounced,
         "waiting": c.waiting,
         "unsubscribed": c.unsubscribed,
+        "error": send.last_error or "",
     }
