@@ -23,7 +23,7 @@ from crm_campaigns.sends import Sends
 from crm_core.errors import CRMError, PermissionDenied, ValidationError
 
 if TYPE_CHECKING:
-    from crm_campaigns.records import CampaignInfo, RecurringInfo, SendInfo
+    from crm_campaigns.records import Audience, CampaignInfo, RecurringInfo, SendInfo
     from crm_core.app import CRM
 
 __all__ = ["CampaignsAPI"]
@@ -62,6 +62,10 @@ class CampaignsAPI:
                 f"list, and their scope for {CONTACTS_READ} is {scope or 'none'}; ask a manager to send it",
                 CONTACTS_READ,
             )
+
+    def require_send(self) -> None:
+        """Raise ``PermissionDenied`` unless the acting user may send campaigns (naming what they lack)."""
+        self._require_send()
 
     def can_send(self) -> bool:
         """Whether the acting user may send campaigns (what :meth:`send` requires); for pages that offer it."""
@@ -187,6 +191,24 @@ class CampaignsAPI:
                     field=getattr(exc, "field", None),
                 ) from None
         return self.send_info(send_id)
+
+    def audience(self, source: str) -> Audience:
+        """Who a send to the list or segment ``source`` would reach now, and who it would leave out; sends nothing.
+
+        Needs ``campaigns.read`` (and the contacts plugin's ``contacts.lists.read``).
+        """
+        from crm_campaigns.records import Audience
+
+        self.crm.authz.require(READ)
+        source = self._sends.check_source(source)
+        report = self.crm.plugin("contacts").audience_report(source, "email")
+        return Audience(
+            source=source,
+            included=int(report.get("included", 0)),
+            do_not_contact=int(report.get("do_not_contact", 0)),
+            unsubscribed=int(report.get("unsubscribed", 0)),
+            no_address=int(report.get("no_address", 0)),
+        )
 
     def cancel(self, send_id: int) -> SendInfo:
         """Cancel a scheduled send before it goes out, or one stopped by an error (what it queued stays queued). Needs ``campaigns.send``."""

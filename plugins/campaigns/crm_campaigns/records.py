@@ -6,7 +6,7 @@ import datetime as dt
 
 import attrs
 
-__all__ = ["CampaignInfo", "Preview", "RecurringInfo", "SendCounts", "SendInfo", "TestMail"]
+__all__ = ["Audience", "CampaignInfo", "Preview", "RecurringInfo", "SendCounts", "SendInfo", "TestMail"]
 
 
 @attrs.frozen
@@ -104,3 +104,18 @@ class TestMail:
     to: str
     subject: str
     key: str
+
+
+@attrs.frozen
+class Audience:
+    """Who a send to ``source`` would reach now: ``included`` contacts with an address, and those left out.
+
+    Contacts sharing an address are mailed once, so ``included`` is the most
+    messages the send would queue.
+    """
+
+    source: str
+    included: int
+    do_not_contact: int
+    unsubscribed: int
+    no_address: int

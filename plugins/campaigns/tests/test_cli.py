@@ -36,6 +36,9 @@ def test_create_list_show_edit_preview_and_test(app, audience, manager, crm_cli,
 def test_send_schedule_cancel_sends_recur_and_run(app, audience, manager, campaign, crm_cli, crm_clock, mailed):
     audience.add("news")
     audience.add("news", do_not_contact=True)
+    dry = crm_cli.invoke(["--as", "boss", "campaigns", "send", "November news", "--to", "news", "--dry-run"], app=app)
+    assert dry.exit_code == 0 and "would send campaign 'November news' to 1 contact(s) of 'news'" in dry.output
+    assert "1 do-not-contact" in dry.output and app.mail.list() == []
     sent = crm_cli.invoke(["--as", "boss", "campaigns", "send", "November news", "--to", "news"], app=app)
     assert sent.exit_code == 0, sent.output
     assert "queued to 1 address(es) of 'news'" in sent.output and "1 do-not-contact" in sent.output

@@ -134,13 +134,17 @@ def test_a_manager_sends_now_schedules_cancels_and_recurs(office: Any, crm_clock
     desk = desk_as(office, "manager")
     page = f"/campaigns/{office.campaign.id}"
     desk.get(page)
-    assert 'id="f-now_source"' in desk.text and "Lists: news." in desk.text
+    assert 'id="f-now_source"' in desk.text and "Lists: news (2 members, 1 unsubscribed)." in desk.text
     missing = desk.post(f"{page}/send", {"now_source": ""})
     assert missing.status_code == 400 and 'id="f-now_source-note">Choose the mailing list' in desk.text
     unknown = desk.post(f"{page}/send", {"now_source": "nope"})
     assert unknown.status_code == 400 and 'id="f-now_source-note">' in desk.text and "nope" in desk.text
-    sent = desk.post(f"{page}/send", {"now_source": "news"})
-    assert sent.status_code == 303
+    asked = desk.post(f"{page}/send", {"now_source": "news"})
+    assert asked.status_code == 200 and office.mail.list() == []  # first, how many it reaches
+    assert "goes now to 2 contact(s) of news. Left out: 0 do-not-contact, 1 unsubscribed" in desk.text
+    assert "Yes, send it to 2 contact(s)" in desk.text
+    sent = desk.post(f"{page}/send", {"now_source": "news", "confirm": "yes"})
+    assert sent.status_code == 303 and sent.headers["Location"] == f"{page}#main"  # the top, with the flash
     desk.get(page)
     assert "Sent to 2 address(es) of news" in desk.text
     assert sorted(m.to[0] for m in office.mail.list()) == [
@@ -174,11 +178,12 @@ def test_posts_need_csrf_and_the_permission(office: Any) -> None:
     page = f"/campaigns/{office.campaign.id}"
     manager = desk_as(office, "manager")
     manager.get(page)
-    assert manager.post(f"{page}/send", {"now_source": "news"}, csrf=False).status_code == 403
+    assert manager.post(f"{page}/send", {"now_source": "news", "confirm": "yes"}, csrf=False).status_code == 403
     assert office.mail.list() == []
     seller = desk_as(office, "sales")
     seller.get(page)
     assert seller.post(f"{page}/send", {"now_source": "news"}).status_code == 403
+    assert seller.post(f"{page}/send", {"now_source": "news", "confirm": "yes"}).status_code == 403
     assert seller.post(f"{page}/recur", {"every_source": "news", "rule": "FREQ=MONTHLY"}).status_code == 403
     assert office.mail.list() == []
     reader = desk_as(office, "read-only")

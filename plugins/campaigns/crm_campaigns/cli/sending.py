@@ -31,10 +31,21 @@ def _skipped(s: SendInfo) -> str:
 @click.command("send")
 @click.argument("campaign")
 @click.option("--to", "source", required=True, help="The mailing list or segment to send to.")
+@click.option("--dry-run", is_flag=True, help="Say how many it would reach and leave out; send nothing.")
 @pass_state
-def send(state: CLIState, campaign: str, source: str) -> None:
+def send(state: CLIState, campaign: str, source: str, dry_run: bool) -> None:
     """Send a campaign to a mailing list or segment now (each address once; unsubscribed and do-not-contact left out)."""
-    info = api(state).send(campaign, source)
+    campaigns = api(state)
+    if dry_run:
+        name = campaigns.get(campaign).name
+        reach = campaigns.audience(source)
+        click.echo(f"would send campaign {name!r} to {reach.included} contact(s) of {reach.source!r}")
+        click.echo(
+            f"left out: {reach.do_not_contact} do-not-contact, {reach.unsubscribed} unsubscribed from the list, "
+            f"{reach.no_address} without an address (contacts sharing an address get one mail)"
+        )
+        return
+    info = campaigns.send(campaign, source)
     click.echo(
         f"send {info.id}: campaign {info.campaign_name!r} queued to {info.counts.queued} address(es) of {source!r}"
     )

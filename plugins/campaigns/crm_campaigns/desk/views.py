@@ -103,11 +103,30 @@ def _field_error(exc: CRMError, default: str) -> tuple[str, str]:
 
 
 def _lists() -> list[str]:
-    """The mailing lists' names, for the send forms' suggestions ([] for a user who may not read them)."""
+    """The mailing lists, with their members, for the send forms' hint ([] for a user who may not read them)."""
     try:
-        return [info.name for info in g.crm.plugin("contacts").lists()]
+        infos = g.crm.plugin("contacts").lists()
     except PermissionDenied:
         return []
+    return [
+        _(
+            "%(name)s (%(members)s members, %(unsubscribed)s unsubscribed)",
+            name=i.name,
+            members=i.members,
+            unsubscribed=i.unsubscribed,
+        )
+        for i in infos
+    ]
+
+
+def _to_page(campaign_id: int) -> Any:
+    """After a send form: back to the campaign page, at its top (``#main``), where the flash and the sends are.
+
+    The forms post to ``…#send`` so that an answer with an error or the
+    confirmation opens at the send forms; the redirect names its own
+    fragment, or the browser would keep that one.
+    """
+    return flask.redirect(flask.url_for("campaigns.campaign", campaign_id=campaign_id) + "#main", 303)
 
 
 def _with_frame(body: str, status: int = 200) -> Any:
@@ -229,7 +248,12 @@ def _contact_arg() -> int | None:
 
 
 def _campaign_page(
-    campaign_id: int, *, errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200
+    campaign_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+    confirm: Any = None,
 ) -> Any:
     crm = g.crm
     api = _api()
@@ -268,6 +292,7 @@ def _campaign_page(
         errors=errors or {},
         form={"rule": MONTHLY, **(form or {})},
         has_email=bool(getattr(g.user, "email", None)),
+        confirm=confirm,
     )
     return _with_frame(body, status)
 
@@ -326,14 +351,29 @@ def _refused(campaign_id: int, prefix: str, exc: CRMError, form: dict[str, str])
 
 
 def send_now(campaign_id: int) -> Any:
-    """Send the campaign to a list or segment now: the mail is queued at once, the worker delivers it."""
-    _api().get(campaign_id)
+    """Send the campaign to a list or segment now, once the user has seen how many it reaches (``confirm=yes``).
+
+    The first POST answers with the campaign page and a confirmation: how
+    many contacts the send reaches and how many it leaves out, and a button
+    that sends. The mail is then queued at once; the worker delivers it.
+    """
+    api = _api()
+    api.get(campaign_id)
     source, errors = _source("now_")
     form = {"now_source": source}
     if errors:
         return _campaign_page(campaign_id, errors=errors, form=form, status=400)
+    if request.form.get("confirm") != "yes":
+        api.require_send()  # a user who may not send is refused before being asked to confirm
+        try:
+            reach = api.audience(source)
+        except PermissionDenied:
+            raise
+        except CRMError as exc:
+            return _refused(campaign_id, "now_", exc, form)
+        return _campaign_page(campaign_id, form=form, confirm=reach)
     try:
-        sent = _api().send(campaign_id, source)
+        sent = api.send(campaign_id, source)
     except PermissionDenied:
         raise
     except CRMError as exc:
@@ -346,7 +386,7 @@ def send_now(campaign_id: int) -> Any:
         ),
         "success",
     )
-    return flask.redirect(flask.url_for("campaigns.campaign", campaign_id=campaign_id), 303)
+    return _to_page(campaign_id)
 
 
 def schedule(campaign_id: int) -> Any:
@@ -372,7 +412,7 @@ def schedule(campaign_id: int) -> Any:
     except CRMError as exc:
         return _refused(campaign_id, "at_", exc, form)
     flask.flash(_("Scheduled: send %(id)s goes out at the time you gave.", id=made.id), "success")
-    return flask.redirect(flask.url_for("campaigns.campaign", campaign_id=campaign_id), 303)
+    return _to_page(campaign_id)
 
 
 def recur(campaign_id: int) -> Any:
@@ -399,7 +439,7 @@ def recur(campaign_id: int) -> Any:
     except CRMError as exc:
         return _refused(campaign_id, "every_", exc, form)
     flask.flash(_("Recurring newsletter %(id)s added.", id=made.id), "success")
-    return flask.redirect(flask.url_for("campaigns.campaign", campaign_id=campaign_id), 303)
+    return _to_page(campaign_id)
 
 
 def cancel(send_id: int) -> Any:

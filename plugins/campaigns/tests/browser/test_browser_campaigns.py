@@ -161,6 +161,13 @@ def test_schedule_and_send_a_campaign_to_a_list_of_three_with_one_unsubscribed(
         _frame_shows(shown, "Hello Ana,")
         shown.shot("campaign-sent")
 
+        page.fill("#f-now_source", "news")  # "send now" asks first, saying how many it reaches
+        page.get_by_role("button", name="Send now").click()
+        assert "goes now to 2 contact(s) of news" in page.locator("#confirm").inner_text()
+        shown.shot("send-now-confirm")
+        page.get_by_role("link", name="Do not send").click()
+        assert len(office.mail.list()) == 2
+
         page.select_option("#language-menu", "es")  # the same page in Spanish
         page.get_by_role("button", name="Change").click()
         page.goto(f"{served.url}/campaigns/")
