@@ -103,7 +103,7 @@ class Sends:
         if not isinstance(source, str) or not source.strip() or len(source) > SOURCE_MAX:
             raise FieldError(
                 f"list or segment name {source!r} must be 1 to {SOURCE_MAX} characters; "
-                "'crm contacts lists' and 'crm contacts segments' show them",
+                "'crm contacts lists list' and 'crm contacts segments list' show them",
                 field="source",
             )
         source = source.strip()
