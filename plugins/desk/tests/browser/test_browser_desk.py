@@ -528,3 +528,82 @@ def test_import_a_10000_row_file_through_the_wizard_and_watch_the_progress_bar_r
         shown.close()
         phone.close()
         server.close()
+
+
+@WIDTHS
+def test_send_a_survey_to_a_list_and_type_in_a_paper_answer(crm_factory, browser, width):
+    """The surveys pages: a survey as the recipient sees it, sent to a list, and a paper letter's answers typed in."""
+    from crm_desk import create_app
+    from crm_surveys.models import Invitation
+
+    crm = crm_factory(
+        plugins=["desk", "contacts", "surveys"],
+        settings={"desk": {"base_url": "https://crm.example.com/desk"}, "surveys": {"secret": "survey-secret-0123"}},
+        core={"secret": "desk-secret-for-the-survey-flow-0123456789"},
+        mail={"sender": "CRM <crm@example.com>", "unsubscribe_mailto": "unsubscribe@example.com"},
+    )
+    crm.authz.users.add("root", display_name="Root", email="root@example.com", roles=["admin"], password=PASSWORD)
+    crm.plugin("surveys").save(
+        {
+            "key": "service",
+            "title": "How did we do?",
+            "introduction": "Two minutes, please.",
+            "questions": [
+                {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True},
+                {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you?"},
+                {"key": "topics", "kind": "multiple_choice", "text": "What interests you?",
+                 "choices": ["Products", "Offers", "Events"]},
+                {"key": "why", "kind": "text", "text": "What should we do better?"},
+            ],
+        }
+    )  # fmt: skip
+    contacts = crm.plugin("contacts")
+    contacts.create_list("customers")
+    people = [
+        contacts.create(first_name=n, last_name="Ruiz", email=f"{n.lower()}@example.com").id for n in ("Ana", "Luis")
+    ]
+    contacts.add_to_list("customers", people)
+    server = Served(create_app(crm), name="desk-survey-server")
+    folder = SCREENSHOTS / f"survey_send_and_paper-{width}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shown = BrowserPage(browser, folder, width=width, checks=(check_accessibility,))
+    try:
+        page = shown.page
+        sign_in(shown, server, "root")
+        page.wait_for_url(f"{server.url}/")
+        page.goto(f"{server.url}/surveys/")
+        shown.shot("surveys")
+        page.get_by_role("link", name="How did we do?").click()
+        assert page.locator("#question-recommend input[type=radio]").count() == 11
+        shown.shot("survey-as-the-recipient-sees-it")
+        page.get_by_role("link", name="Send by e-mail").click()
+        page.select_option("#f-source", "list:customers")
+        page.get_by_role("button", name="Check whom it reaches").click()
+        assert "It reaches 2 contacts." in page.locator("#check").inner_text()
+        shown.shot("send-checked")
+        page.get_by_role("button", name="Send to 2 contacts").click()
+        page.wait_for_url(re.compile(r".*/surveys/\d+$"))
+        assert "was sent to 2 contacts" in page.locator(".toasts").inner_text()
+        shown.shot("sent")
+        with crm.activate():
+            invitation = Invitation.get(Invitation.contact_id == people[0])
+        code = crm.plugin("surveys").paper_code(invitation.id)
+        page.get_by_role("link", name="Type in paper answers").click()
+        page.fill("#f-code", code)
+        shown.shot("paper-code")
+        page.get_by_role("button", name="Open the letter's questions").click()
+        page.get_by_role("button", name="Save the answers").click()  # the required question left blank
+        assert page.locator("#f-q-recommend-note").is_visible()
+        shown.shot("paper-missing-answer")
+        page.locator("#f-q-recommend").get_by_label("9", exact=True).check()
+        page.locator("#f-q-topics").get_by_label("Offers").check()
+        page.fill("#f-q-why", "Nothing, thanks")
+        page.get_by_role("button", name="Save the answers").click()
+        page.wait_for_url(re.compile(r".*/surveys/paper$"))
+        assert "The answers of Ana Ruiz were saved." in page.locator(".toasts").inner_text()
+        shown.shot("paper-saved")
+        [response] = crm.plugin("surveys").responses("service").items
+        assert response.answers == {"recommend": 9, "topics": ["Offers"], "why": "Nothing, thanks"}
+    finally:
+        shown.close()
+        server.close()

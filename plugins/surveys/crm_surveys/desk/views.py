@@ -1,0 +1,254 @@
+"""The surveys pages of the desk (imported only when the desk builds its app: this module imports Flask).
+
+Every page calls ``crm.plugin("surveys")`` as the signed-in user, so the
+API checks the permission (``surveys.read``, ``surveys.send``,
+``surveys.answers.create``) and counts and reaches only the contacts of the
+user's ``contacts.read`` scope. An unknown survey, and a paper code whose
+contact is out of the user's scope, are answered as unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from flask import abort, g, redirect, request, url_for
+
+from crm_core.errors import NotFoundError, PermissionDenied, ValidationError
+from crm_core.i18n import N_
+from crm_core.i18n import gettext as _
+
+__all__ = ["blueprint"]
+
+KIND_LABELS = {
+    "nps": N_("Likelihood to recommend (0–10)"),
+    "csat": N_("Satisfaction (1–5)"),
+    "rating": N_("Rating"),
+    "single_choice": N_("One choice"),
+    "multiple_choice": N_("Several choices"),
+    "yes_no": N_("Yes or no"),
+    "text": N_("Free text"),
+}
+
+
+def _api() -> Any:
+    return g.crm.plugin("surveys")
+
+
+def _can(permission: str) -> bool:
+    return bool(g.crm.authz.can(permission))
+
+
+def _survey(survey_id: int) -> Any:
+    try:
+        return _api().get(survey_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _rate(info: Any) -> str:
+    return f"{round(100 * info.responded / info.invited)} %" if info.invited else "–"
+
+
+# -- the questions, as the recipient sees them --------------------------------------
+
+
+def _scale(question: Any) -> list[tuple[str, str]]:
+    return [(str(n), str(n)) for n in range(question.min, question.max + 1)]
+
+
+def _shown(questions: Any, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each question as the template draws it: its field's name, kind of control, options and hint."""
+    shown = []
+    for question in questions:
+        hint = question.help
+        if question.kind in ("nps", "csat", "rating") and (question.min_label or question.max_label):
+            ends = _("%(low)s: %(low_label)s · %(high)s: %(high_label)s", low=question.min, high=question.max,
+                     low_label=question.min_label, high_label=question.max_label)  # fmt: skip
+            hint = f"{hint} ({ends})" if hint else ends
+        if question.show_if is not None:
+            asked = _("Asked only after certain answers to an earlier question.")
+            hint = f"{hint} {asked}" if hint else asked
+        if question.kind in ("nps", "csat", "rating"):
+            control, options = "radios", _scale(question)
+        elif question.kind == "single_choice":
+            control, options = "radios", [(c, c) for c in question.choices]
+        elif question.kind == "yes_no":
+            control, options = "radios", [("yes", _("Yes")), ("no", _("No"))]
+        elif question.kind == "multiple_choice":
+            control, options = "checkboxes", [(c, c) for c in question.choices]
+        else:
+            control, options = "text", []
+        value = (values or {}).get(question.key)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        shown.append(
+            {
+                "name": f"q-{question.key}",
+                "key": question.key,
+                "label": question.text + (" " + _("(required)") if question.required else ""),
+                "kind": _(KIND_LABELS.get(question.kind, question.kind)),
+                "control": control,
+                "options": options,
+                "hint": hint,
+                "value": value if isinstance(value, list) else ("" if value is None else str(value)),
+            }
+        )
+    return shown
+
+
+# -- the list and a survey ---------------------------------------------------------------
+
+
+def index() -> Any:
+    """Every survey: its title, key, version, invitations and answers (over the user's contacts)."""
+    surveys = _api().list()
+    rows = [{"info": s, "rate": _rate(s)} for s in surveys]
+    return flask.render_template("surveys/list.html", rows=rows, can_send=_can("surveys.send"),
+                                 can_paper=_can("surveys.answers.create"))  # fmt: skip
+
+
+def survey_page(survey_id: int) -> Any:
+    """A survey: its versions, and a version's questions as the recipient sees them (``?version=``)."""
+    info = _survey(survey_id)
+    version = request.args.get("version", "")
+    number = int(version) if version.isdigit() else None
+    try:
+        definition = _api().definition(info.id, number)
+    except (NotFoundError, ValidationError):
+        abort(404)
+    return flask.render_template(
+        "surveys/survey.html",
+        info=info,
+        definition=definition,
+        shown_version=number or info.version,
+        questions=_shown(definition.questions),
+        versions=_api().versions(info.id),
+        rate=_rate(info),
+        can_send=_can("surveys.send"),
+        can_paper=_can("surveys.answers.create"),
+    )
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+def _sources() -> list[tuple[str, str]]:
+    """The mailing lists and segments to send to, if the user may see them (else the form asks a name)."""
+    if not _can("contacts.lists.read"):
+        return []
+    contacts = g.crm.plugin("contacts")
+    lists = [(f"list:{item.name}", _("List: %(name)s", name=item.name)) for item in contacts.lists()]
+    segments = [(f"segment:{item.name}", _("Segment: %(name)s", name=item.name)) for item in contacts.segments()]
+    return lists + segments
+
+
+def send(survey_id: int) -> Any:
+    """GET: choose a list or segment; POST ``action=check``: who it reaches (a dry run), ``action=send``: send,
+    ``action=test``: the invitation to oneself."""
+    info = _survey(survey_id)
+    g.crm.authz.require("surveys.send")
+    values: dict[str, Any] = {"info": info, "sources": _sources(), "source": "", "errors": {}, "report": None}
+    if request.method == "GET":
+        return flask.render_template("surveys/send.html", **values)
+    action = request.form.get("action") or request.args.get("action", "check")
+    if action == "test":
+        try:
+            address = _api().send_test(info.id)
+        except ValidationError as exc:
+            values["problem"] = str(exc)
+            return flask.render_template("surveys/send.html", **values), 422
+        flask.flash(_("A test was sent to %(address)s; it shows the invitation as a recipient gets it.",
+                      address=address), "success")  # fmt: skip
+        return redirect(url_for("surveys.send", survey_id=info.id), 303)
+    source = request.form.get("source", "").strip()
+    values["source"] = source
+    if not source:
+        values["errors"] = {"source": _("Choose the mailing list or segment to send to.")}
+        return flask.render_template("surveys/send.html", **values), 422
+    try:
+        report = _api().send(info.id, source, dry_run=action != "send")
+    except (ValidationError, NotFoundError) as exc:
+        values["errors"] = {"source": str(exc)}
+        return flask.render_template("surveys/send.html", **values), 422
+    if action == "send":
+        flask.flash(_("%(title)s was sent to %(count)s contacts.", title=info.title, count=report.sent), "success")
+        return redirect(url_for("surveys.survey", survey_id=info.id), 303)
+    values["report"] = report
+    return flask.render_template("surveys/send.html", **values)
+
+
+# -- paper answers ----------------------------------------------------------------------------
+
+
+def _paper_form(code: str) -> tuple[Any, Any]:
+    """The letter's form and its contact's card; ``NotFoundError`` for a code unknown or out of the user's scope."""
+    try:
+        form = _api().paper_form(code)
+    except PermissionDenied as exc:
+        if not exc.record:
+            raise
+        raise NotFoundError(f"no letter has the code {code!r}") from None
+    contact = g.crm.plugin("contacts").card(form.contact_id) if form.contact_id is not None else None
+    return form, contact
+
+
+def _answers(form: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for question in form.questions:
+        name = f"q-{question.key}"
+        if question.kind == "multiple_choice":
+            picked = [v for v in request.form.getlist(name) if v]
+            if picked:
+                answers[question.key] = picked
+        else:
+            value = request.form.get(name, "").strip()
+            if value:
+                answers[question.key] = value
+    return answers
+
+
+def paper() -> Any:
+    """Type in the answers written on a paper letter: its code first, then its questions."""
+    g.crm.authz.require("surveys.answers.create")
+    code = (request.form.get("code") if request.method == "POST" else request.args.get("code", "")) or ""
+    code = code.strip()[:40]
+    values: dict[str, Any] = {"code": code, "errors": {}, "form": None, "contact": None, "questions": []}
+    if not code:
+        if request.method == "POST":
+            values["errors"] = {"code": _("Type the code printed on the letter.")}
+            return flask.render_template("surveys/paper.html", **values), 422
+        return flask.render_template("surveys/paper.html", **values)
+    try:
+        form, contact = _paper_form(code)
+    except (NotFoundError, ValidationError):
+        values["errors"] = {"code": _("No letter has the code %(code)s: check it against the letter.", code=code)}
+        return flask.render_template("surveys/paper.html", **values), 422
+    values.update(form=form, contact=contact)
+    if request.method == "GET" or request.form.get("step") == "code":
+        values["questions"] = _shown(form.questions, form.answers)
+        return flask.render_template("surveys/paper.html", **values)
+    answers = _answers(form)
+    errors = _api().check_answers(form, answers)
+    if errors:
+        values["questions"] = _shown(form.questions, answers)
+        values["errors"] = {f"q-{key}": message for key, message in errors.items()}
+        return flask.render_template("surveys/paper.html", **values), 422
+    saved = _api().enter_paper(code, answers)
+    name = contact.display_name if contact is not None else code
+    if saved.negative:
+        flask.flash(_("The answers of %(name)s were saved. They count as negative: a follow-up task is made if a task "
+                      "rule asks for one.", name=name), "success")  # fmt: skip
+    else:
+        flask.flash(_("The answers of %(name)s were saved.", name=name), "success")
+    return redirect(url_for("surveys.paper"), 303)
+
+
+def blueprint() -> flask.Blueprint:
+    """The surveys pages, mounted by the desk at ``/surveys``."""
+    page = flask.Blueprint("surveys", __name__)
+    page.add_url_rule("/", "index", index)
+    page.add_url_rule("/<int:survey_id>", "survey", survey_page)
+    page.add_url_rule("/<int:survey_id>/send", "send", send, methods=["GET", "POST"])
+    page.add_url_rule("/paper", "paper", paper, methods=["GET", "POST"])
+    return page

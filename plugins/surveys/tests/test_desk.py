@@ -1,0 +1,212 @@
+"""The surveys pages of the desk: the list, a survey as the recipient sees it, sending, paper answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from crm_core.testing import statements
+
+pytest.importorskip("crm_desk")
+
+from crm_desk.testing import DeskClient  # noqa: E402
+
+PASSWORD = "Correct-horse-42!"
+ROLES = ("admin", "manager", "sales", "support", "read-only")
+
+
+@pytest.fixture
+def office(crm_factory: Callable[..., Any], definition: dict[str, Any]) -> Any:
+    """The desk, contacts and surveys; a survey, a list of three (one of them sam's), a user of each role."""
+    crm = crm_factory(
+        plugins=["desk", "contacts", "surveys"],
+        settings={"desk": {"base_url": "https://crm.example.com"}, "surveys": {"secret": "test-secret-for-surveys"}},
+        core={"secret": "desk-secret-for-the-surveys-tests-0123456789"},
+        mail={"sender": "CRM <crm@example.com>", "unsubscribe_mailto": "unsubscribe@example.com"},
+    )
+    for role in ROLES:
+        crm.authz.users.add(f"u-{role}", roles=[role], password=PASSWORD, email=f"{role}@example.com")
+    crm.authz.users.add("sam", roles=["sales"], password=PASSWORD)
+    crm.plugin("surveys").save(definition)
+    contacts = crm.plugin("contacts")
+    contacts.create_list("customers")
+    ids = [
+        contacts.create(first_name=name, last_name="Ruiz", email=f"{name.lower()}@example.com", owner=owner).id
+        for name, owner in (("Ana", "u-sales"), ("Luis", "u-sales"), ("Eva", "sam"))
+    ]
+    contacts.add_to_list("customers", ids)
+    crm.ids = ids
+    return crm
+
+
+def signed_in(crm: Any, name: str = "u-admin") -> DeskClient:
+    desk = DeskClient(crm)
+    assert desk.sign_in(name, PASSWORD).status_code == 302
+    return desk
+
+
+def survey_id(crm: Any) -> int:
+    return crm.plugin("surveys").get("csat").id
+
+
+def test_the_list_and_the_survey_as_the_recipient_sees_it(office: Any) -> None:
+    desk = signed_in(office)
+    assert 'href="/surveys/"' in desk.get("/").get_data(as_text=True)  # the nav entry
+    desk.get("/surveys/")
+    assert "How did we do?" in desk.text and "<code>csat</code>" in desk.text and "Type in paper answers" in desk.text
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}")
+    page = desk.text
+    assert "Two minutes, please." in page and "<fieldset disabled>" in page
+    assert "Would you recommend us? (required)" in page
+    assert page.count('name="q-recommend" type="radio"') == 0 and page.count('type="radio" name="q-recommend"') == 11
+    assert 'type="checkbox" name="q-topics" value="Events"' in page and 'name="q-why"' in page
+    assert "Asked only after certain answers" in page  # the condition of "why"
+    assert re.search(r"<td data-label=\"Questions\">7</td>", page)
+    assert desk.get("/surveys/9999").status_code == 404
+    assert desk.get(f"/surveys/{number}?version=7").status_code == 404
+
+
+def test_send_to_a_list_checked_first_and_a_test_to_oneself(office: Any) -> None:
+    desk = signed_in(office)
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}/send")
+    assert '<option value="list:customers">List: customers</option>' in desk.text
+    assert desk.post(f"/surveys/{number}/send", {"source": "", "action": "check"}).status_code == 422
+    assert 'id="f-source-note">Choose the mailing list or segment to send to.' in desk.text
+    assert desk.post(f"/surveys/{number}/send", {"source": "list:nobody", "action": "check"}).status_code == 422
+    assert "no mailing list or segment named" in desk.text
+    desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "check"})
+    assert "It reaches 3 contacts." in desk.text and "Send to 3 contacts" in desk.text
+    answer = desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "send"})
+    assert answer.status_code == 303
+    assert office.plugin("surveys").get("csat").invited == 3
+    desk.get(f"/surveys/{number}/send")
+    desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "check"})
+    assert "It reaches 0 contacts." in desk.text and "Already sent this survey: 3" in desk.text
+    answer = desk.post(f"/surveys/{number}/send?action=test")
+    assert answer.status_code == 303
+    desk.get(answer.headers["Location"])
+    assert "A test was sent to admin@example.com" in desk.text
+    assert office.plugin("surveys").get("csat").invited == 3  # a test invites no one
+    office.mail.deliver()
+    tests = [m for m in office.mail.transport.sent if m.recipients == ("admin@example.com",)]
+    assert len(tests) == 1 and tests[0].subject.startswith("[Test] ") and "/test" in tests[0].text
+
+
+def test_a_test_send_to_a_user_without_an_address_says_so(office: Any) -> None:
+    office.authz.users.add("nomail", roles=["manager"], password=PASSWORD)
+    desk = signed_in(office, "nomail")
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}/send")
+    assert desk.post(f"/surveys/{number}/send?action=test").status_code == 422
+    assert "user &#39;nomail&#39; has no e-mail address to send the test to" in desk.text
+
+
+def test_type_in_a_paper_answer_by_its_code(office: Any) -> None:
+    surveys = office.plugin("surveys")
+    surveys.send("csat", "list:customers")
+    desk = signed_in(office)
+    desk.get("/surveys/paper")
+    assert desk.post("/surveys/paper", {"code": ""}).status_code == 422
+    assert 'id="f-code-note">Type the code printed on the letter.' in desk.text
+    desk.get("/surveys/paper?code=NOPE-1234")
+    assert desk.page.status_code == 422 and "No letter has the code NOPE-1234" in desk.text
+    code = invitation_code(office, office.ids[0])
+    desk.get(f"/surveys/paper?code={code}")
+    assert "Ana Ruiz" in desk.text and 'name="q-recommend"' in desk.text and "How did we do?" in desk.text
+    missing = {"code": code, "q-satisfaction": "4"}
+    assert desk.post("/surveys/paper", missing).status_code == 422
+    assert re.search(r'id="f-q-recommend-note">[^<]+', desk.text)
+    assert 'type="radio" name="q-satisfaction" value="4" checked' in desk.text  # what was typed is kept
+    answers = {
+        "code": code,
+        "q-recommend": "3",
+        "q-why": "Too slow",
+        "q-topics": ["Offers", "Events"],
+        "q-call_back": "yes",
+    }
+    answer = desk.post("/surveys/paper", answers)
+    assert answer.status_code == 303
+    desk.get(answer.headers["Location"])
+    assert "The answers of Ana Ruiz were saved. They count as negative" in desk.text
+    [response] = surveys.responses("csat").items
+    assert response.answers["recommend"] == 3 and response.answers["topics"] == ["Offers", "Events"]
+
+
+def invitation_code(crm: Any, contact_id: int) -> str:
+    from crm_surveys.models import Invitation
+
+    with crm.activate():
+        invitation = Invitation.get(Invitation.contact_id == contact_id)
+    return crm.plugin("surveys").paper_code(invitation.id)
+
+
+def test_a_paper_code_of_a_contact_out_of_scope_is_unknown(office: Any) -> None:
+    office.plugin("surveys").send("csat", "list:customers")
+    office.authz.roles.add("clerk", permissions=["surveys.read", "surveys.answers.create", "contacts.read"])
+    office.authz.users.add("seller", roles=["sales", "clerk"], password=PASSWORD)
+    eva = invitation_code(office, office.ids[2])  # sam's contact
+    desk = signed_in(office, "seller")
+    desk.get(f"/surveys/paper?code={eva}")
+    assert desk.page.status_code == 422 and "No letter has the code" in desk.text and "Eva Ruiz" not in desk.text
+
+
+def test_each_role_opens_the_pages_its_permissions_allow(office: Any) -> None:
+    number = survey_id(office)
+    pages = {
+        "/surveys/": "surveys.read",
+        f"/surveys/{number}": "surveys.read",
+        f"/surveys/{number}/send": "surveys.send",
+        "/surveys/paper": "surveys.answers.create",
+    }
+    wrong = []
+    for role in ROLES:
+        desk = signed_in(office, f"u-{role}")
+        for url, permission in pages.items():
+            with office.as_user(office.authz.users.get(f"u-{role}")):
+                expected = 200 if office.authz.can(permission) else 403
+            got = desk.get(url).status_code
+            if got != expected:
+                wrong.append(f"{role} {url}: {got}, expected {expected}")
+    assert not wrong, wrong
+
+
+def test_every_post_needs_the_csrf_token(office: Any) -> None:
+    desk = signed_in(office)
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}/send")
+    assert (
+        desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "send"}, csrf=False).status_code
+        == 403
+    )
+    assert desk.post("/surveys/paper", {"code": "x"}, csrf=False).status_code == 403
+    assert office.plugin("surveys").get("csat").invited == 0
+
+
+def test_the_list_runs_as_many_statements_for_many_surveys_as_for_few(office: Any, definition: dict[str, Any]) -> None:
+    desk = signed_in(office)
+
+    def count() -> int:
+        desk.get("/surveys/")
+        with statements(office) as sql:
+            desk.get("/surveys/")
+        return len(sql)
+
+    few = count()
+    for n in range(8):
+        office.plugin("surveys").save({**definition, "key": f"s{n}", "title": f"Survey {n}"})
+    assert count() == few
+
+
+def test_the_pages_speak_spanish(office: Any) -> None:
+    desk = signed_in(office)
+    desk.get("/")
+    desk.post("/language", {"language": "es", "next": "/"})
+    desk.get("/surveys/")
+    assert "Encuestas" in desk.text and "Introducir respuestas en papel" in desk.text
+    desk.get(f"/surveys/{survey_id(office)}/send")
+    assert "Comprobar a quién llega" in desk.text
