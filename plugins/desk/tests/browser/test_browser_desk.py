@@ -604,6 +604,12 @@ def test_send_a_survey_to_a_list_and_type_in_a_paper_answer(crm_factory, browser
         shown.shot("paper-saved")
         [response] = crm.plugin("surveys").responses("service").items
         assert response.answers == {"recommend": 9, "topics": ["Offers"], "why": "Nothing, thanks"}
+        page.goto(f"{server.url}/surveys/")
+        page.get_by_role("link", name="How did we do?").click()
+        page.get_by_role("link", name="Results").click()
+        assert "NPS 100" in page.locator("#result-recommend").inner_text()
+        assert "Nothing, thanks" in page.locator("#texts").inner_text()
+        shown.shot("results")
     finally:
         shown.close()
         server.close()
