@@ -97,6 +97,51 @@ def test_send_to_a_list_checked_first_and_a_test_to_oneself(office: Any) -> None
     assert len(tests) == 1 and tests[0].subject.startswith("[Test] ") and "/test" in tests[0].text
 
 
+def test_the_reminder_counted_then_sent(office: Any, crm_clock: Any) -> None:
+    desk = signed_in(office)
+    number = survey_id(office)
+    office.plugin("surveys").send("csat", "list:customers")
+    office.plugin("surveys").answer("csat", office.ids[0], {"recommend": 9})
+    desk.get(f"/surveys/{number}/send")
+    assert "at least 7 days ago who have not answered. It reaches 0 contacts now." in desk.text
+    crm_clock.advance(days=8)
+    desk = signed_in(office)  # a week later: the session ended
+    desk.get(f"/surveys/{number}/send")
+    assert "It reaches 2 contacts now." in desk.text and "Send the reminder to 2 contacts" in desk.text
+    answer = desk.post(f"/surveys/{number}/remind")
+    assert answer.status_code == 303
+    desk.get(answer.headers["Location"])
+    assert "A reminder was queued for 2 contacts." in desk.text and "It reaches 0 contacts now." in desk.text
+
+
+def test_letters_as_one_pdf(office: Any) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    import io
+
+    contacts = office.plugin("contacts")
+    for contact_id in office.ids[:2]:
+        contacts.update(
+            contact_id, addresses=[{"street": "Gran Vía 1", "city": "Madrid", "postal_code": "28013", "country": "ES"}]
+        )
+    desk = signed_in(office)
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}/send")
+    got = desk.post(f"/surveys/{number}/letters", {"letters_source": "list:customers"})
+    assert got.status_code == 200 and got.headers["Content-Type"] == "application/pdf"
+    assert "csat-letters.pdf" in got.headers["Content-Disposition"] and got.headers["X-Surveys-Letters"] == "2"
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(got.data)).pages)
+    assert "Would you recommend us?" in text and "Gran Vía 1" in text
+    desk.get(f"/surveys/{number}/send")
+    answer = desk.post(f"/surveys/{number}/letters", {"letters_source": ""})
+    assert answer.status_code == 303
+    desk.get(answer.headers["Location"])
+    assert "Choose the mailing list or segment to print letters for." in desk.text
+    contacts.create_list("nobody-here")
+    desk.post(f"/surveys/{number}/letters", {"letters_source": "list:nobody-here"})
+    desk.get(desk.page.headers["Location"])
+    assert "No contact of list:nobody-here can get a letter" in desk.text
+
+
 def test_a_test_send_to_a_user_without_an_address_says_so(office: Any) -> None:
     office.authz.users.add("nomail", roles=["manager"], password=PASSWORD)
     desk = signed_in(office, "nomail")
@@ -221,6 +266,8 @@ def test_every_post_needs_the_csrf_token(office: Any) -> None:
         == 403
     )
     assert desk.post("/surveys/paper", {"code": "x"}, csrf=False).status_code == 403
+    assert desk.post(f"/surveys/{number}/remind", csrf=False).status_code == 403
+    assert desk.post(f"/surveys/{number}/letters", {"letters_source": "list:customers"}, csrf=False).status_code == 403
     assert office.plugin("surveys").get("csat").invited == 0
 
 

@@ -224,7 +224,15 @@ def send(survey_id: int) -> Any:
     ``action=test``: the invitation to oneself."""
     info = _survey(survey_id)
     g.crm.authz.require("surveys.send")
-    values: dict[str, Any] = {"info": info, "sources": _sources(), "source": "", "errors": {}, "report": None}
+    [reminder] = _api().remind(info.id, dry_run=True)
+    values: dict[str, Any] = {
+        "info": info,
+        "sources": _sources(),
+        "source": "",
+        "errors": {},
+        "report": None,
+        "reminder": reminder,
+    }
     if request.method == "GET":
         return flask.render_template("surveys/send.html", **values)
     action = request.form.get("action") or request.args.get("action", "check")
@@ -252,6 +260,43 @@ def send(survey_id: int) -> Any:
         return redirect(url_for("surveys.survey", survey_id=info.id), 303)
     values["report"] = report
     return flask.render_template("surveys/send.html", **values)
+
+
+def remind(survey_id: int) -> Any:
+    """Queue the one reminder to those invited by e-mail who have not answered (as the send page counted)."""
+    info = _survey(survey_id)
+    g.crm.authz.require("surveys.send")
+    [report] = _api().remind(info.id)
+    flask.flash(_("A reminder was queued for %(count)s contacts.", count=report.sent), "success")
+    return redirect(url_for("surveys.send", survey_id=info.id), 303)
+
+
+def letters(survey_id: int) -> Any:
+    """The survey as one PDF of letters to the postal addresses of a list or segment, to print and post."""
+    import tempfile
+    from pathlib import Path
+
+    info = _survey(survey_id)
+    g.crm.authz.require("surveys.send")
+    source = request.form.get("letters_source", "").strip()
+    if not source:
+        flask.flash(_("Choose the mailing list or segment to print letters for."), "error")
+        return redirect(url_for("surveys.send", survey_id=info.id), 303)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            report = _api().letters(info.id, source, folder, combined=True)
+        except (ValidationError, NotFoundError) as exc:
+            flask.flash(_("No letters were printed: %(problem)s", problem=str(exc)), "error")
+            return redirect(url_for("surveys.send", survey_id=info.id), 303)
+        if not report.files:
+            flask.flash(_("No contact of %(source)s can get a letter: none has a postal address, or all were "
+                          "left out.", source=source), "error")  # fmt: skip
+            return redirect(url_for("surveys.send", survey_id=info.id), 303)
+        data = Path(report.files[0]).read_bytes()
+    answer = flask.Response(data, mimetype="application/pdf")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{info.key}-letters.pdf"'
+    answer.headers["X-Surveys-Letters"] = str(report.letters)
+    return answer
 
 
 # -- paper answers ----------------------------------------------------------------------------
@@ -327,5 +372,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:survey_id>", "survey", survey_page)
     page.add_url_rule("/<int:survey_id>/send", "send", send, methods=["GET", "POST"])
     page.add_url_rule("/<int:survey_id>/results", "results", results)
+    page.add_url_rule("/<int:survey_id>/remind", "remind", remind, methods=["POST"])
+    page.add_url_rule("/<int:survey_id>/letters", "letters", letters, methods=["POST"])
     page.add_url_rule("/paper", "paper", paper, methods=["GET", "POST"])
     return page
