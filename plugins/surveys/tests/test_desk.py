@@ -236,6 +236,49 @@ def test_results_with_nps_csat_distributions_by_region_and_quarter_and_free_text
     assert "CSAT 66,7 %" in desk.text and "Respuestas de texto libre" in desk.text
 
 
+def test_the_answers_newest_first_with_the_negative_ones_marked(office: Any) -> None:
+    surveys = office.plugin("surveys")
+    surveys.send("csat", "list:customers")
+    surveys.answer("csat", office.ids[0], {"recommend": 10, "topics": ["Offers", "Events"], "call_back": "yes"})
+    surveys.answer("csat", office.ids[1], {"recommend": 2, "why": "Too slow"})
+    desk = signed_in(office)
+    number = survey_id(office)
+    desk.get(f"/surveys/{number}")
+    assert f'href="/surveys/{number}/responses"' in desk.text
+    desk.get(f"/surveys/{number}/responses")
+    page = desk.text
+    assert "1–2 of 2 answers" in page
+    assert page.index("Luis Ruiz") < page.index("Ana Ruiz")  # newest first
+    luis = page[page.index("Luis Ruiz") : page.index("Ana Ruiz")]
+    assert "Negative" in luis and "Too slow" in luis and "What should we do better?" in luis
+    ana = page[page.index("Ana Ruiz") :]
+    assert "Offers, Events" in ana and "May we call you?</span> Yes" in ana and "Negative" not in ana
+    assert f'href="/contacts/{office.ids[1]}"' in page  # the card, where a follow-up task shows
+    seller = signed_in(office, "u-support")  # support reads its teams' contacts: none of these
+    seller.get(f"/surveys/{number}/responses")
+    assert "No one has answered yet" in seller.text and "Luis" not in seller.text
+
+
+def test_the_answers_page_runs_as_many_statements_for_many_answers_as_for_few(office: Any) -> None:
+    contacts = office.plugin("contacts")
+    surveys = office.plugin("surveys")
+    desk = signed_in(office)
+    number = survey_id(office)
+
+    def count() -> int:
+        desk.get(f"/surveys/{number}/responses")
+        with statements(office) as sql:
+            desk.get(f"/surveys/{number}/responses")
+        return len(sql)
+
+    surveys.answer("csat", office.ids[0], {"recommend": 9})
+    few = count()
+    for n in range(12):
+        person = contacts.create(first_name=f"P{n}", last_name="Bulk", email=f"p{n}@example.com")
+        surveys.answer("csat", person.id, {"recommend": n % 11, "topics": ["Offers"]})
+    assert count() == few
+
+
 def test_each_role_opens_the_pages_its_permissions_allow(office: Any) -> None:
     number = survey_id(office)
     pages = {
@@ -244,6 +287,7 @@ def test_each_role_opens_the_pages_its_permissions_allow(office: Any) -> None:
         f"/surveys/{number}/send": "surveys.send",
         "/surveys/paper": "surveys.answers.create",
         f"/surveys/{number}/results": "surveys.results.run",
+        f"/surveys/{number}/responses": "surveys.answers.read",
     }
     wrong = []
     for role in ROLES:

@@ -610,6 +610,10 @@ def test_send_a_survey_to_a_list_and_type_in_a_paper_answer(crm_factory, browser
         assert "NPS 100" in page.locator("#result-recommend").inner_text()
         assert "Nothing, thanks" in page.locator("#texts").inner_text()
         shown.shot("results")
+        page.get_by_role("link", name="How did we do?").click()
+        page.get_by_role("link", name="Answers", exact=True).click()
+        assert "Ana Ruiz" in page.locator("table").inner_text()
+        shown.shot("answers")
     finally:
         shown.close()
         server.close()

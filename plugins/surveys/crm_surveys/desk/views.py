@@ -128,6 +128,7 @@ def survey_page(survey_id: int) -> Any:
         can_send=_can("surveys.send"),
         can_paper=_can("surveys.answers.create"),
         can_results=_can("surveys.results.run"),
+        can_responses=_can("surveys.answers.read"),
     )
 
 
@@ -203,6 +204,50 @@ def results(survey_id: int) -> Any:
         scored=scored,
         segments=segments,
         texts=texts,
+    )
+
+
+# -- responses ------------------------------------------------------------------------------
+
+#: responses per page
+PAGE = 50
+
+
+def responses(survey_id: int) -> Any:
+    """Who answered what, newest first, 50 a page: each response's contact, channel, date and answers; the
+    negative ones marked, with the contact's card (where the follow-up tasks show) a click away."""
+    info = _survey(survey_id)
+    g.crm.authz.require("surveys.answers.read")
+    page_number = request.args.get("page", "1")
+    number = max(1, min(int(page_number), 10_000)) if page_number.isdigit() else 1
+    found = _api().responses(info.id, limit=PAGE, offset=(number - 1) * PAGE)
+    questions = {q.key: q.text for q in _api().definition(info.id).questions}
+    ids = [r.contact_id for r in found.items if r.contact_id is not None]
+    cards = {c.id: c for c in g.crm.plugin("contacts").cards(ids)} if ids else {}
+    rows = []
+    for response in found.items:
+        answers = []
+        for key, value in response.answers.items():
+            if isinstance(value, bool):
+                value = _("Yes") if value else _("No")
+            elif isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            answers.append((questions.get(key, key), value))
+        rows.append({"response": response, "contact": cards.get(response.contact_id or 0), "answers": answers})
+    pages = {}
+    if number > 1:
+        pages["previous"] = url_for("surveys.responses", survey_id=info.id, page=number - 1)
+    if found.offset + len(found.items) < found.total:
+        pages["next"] = url_for("surveys.responses", survey_id=info.id, page=number + 1)
+    return flask.render_template(
+        "surveys/responses.html",
+        info=info,
+        found=found,
+        rows=rows,
+        pages=pages,
+        first=found.offset + 1 if found.items else 0,
+        last=found.offset + len(found.items),
+        channels={"web": _("Web form"), "paper": _("Paper"), "staff": _("Typed in by staff"), "api": _("API")},
     )
 
 
@@ -372,6 +417,7 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:survey_id>", "survey", survey_page)
     page.add_url_rule("/<int:survey_id>/send", "send", send, methods=["GET", "POST"])
     page.add_url_rule("/<int:survey_id>/results", "results", results)
+    page.add_url_rule("/<int:survey_id>/responses", "responses", responses)
     page.add_url_rule("/<int:survey_id>/remind", "remind", remind, methods=["POST"])
     page.add_url_rule("/<int:survey_id>/letters", "letters", letters, methods=["POST"])
     page.add_url_rule("/paper", "paper", paper, methods=["GET", "POST"])
