@@ -164,6 +164,45 @@ def test_the_mapping_file_the_wizard_saves_is_the_one_the_cli_takes(office: Any,
     assert record.custom == {"shoe": "40"} and record.display_name == "García"
 
 
+def test_a_mapping_file_saved_before_maps_the_next_file(office: Any) -> None:
+    desk = signed_in(office)
+    saved = '[columns]\n"Nombre" = "first_name"\n"Correo" = "email"\n"Zapato" = "-"\n'
+    data = b"Nombre|Correo|Zapato|Ciudad\nAna|ana@example.com|40|Sevilla\n"
+    desk.get("/contacts/import/")
+    answer = desk.post(
+        "/contacts/import/",
+        {
+            "file": (io.BytesIO(data), "mes.csv"),
+            "mapping": (io.BytesIO(saved.encode()), "mine.toml"),
+            "delimiter": "bar",
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    desk.get(answer.headers["Location"])
+    form = mapping_form(desk)
+    assert (form["map-0"], form["map-1"], form["map-2"], form["map-3"]) == (
+        "first_name",
+        "email_1",
+        "-",
+        "custom.Ciudad",
+    )
+    for mapping, message in (
+        ("columns = 3", "it needs a &#39;columns&#39; table"),
+        ('[columns]\n"Apellido" = "last_name"\n', "names columns that mes.csv does not have: Apellido"),
+        ('[columns]\n"Nombre" = "shoe"\n', "mapping target &#39;shoe&#39; is not known"),
+    ):
+        desk.get("/contacts/import/")
+        answer = desk.post(
+            "/contacts/import/",
+            {"file": (io.BytesIO(data), "mes.csv"), "mapping": (io.BytesIO(mapping.encode()), "mine.toml")},
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 422, mapping
+        assert re.search(rf'id="f-mapping-note">[^<]*{re.escape(message)}', desk.text), desk.text
+        assert "/tmp" not in desk.text
+
+
 def test_reading_the_file_again_in_another_encoding_and_with_another_delimiter(office: Any) -> None:
     desk = signed_in(office)
     latin = "first_name,last_name\nJosé,Núñez\n".encode("cp1252")

@@ -217,14 +217,77 @@ def start() -> Any:
     encoding = values["encoding"] if values["encoding"] in ENCODINGS else None
     delimiter = {v: d for d, v in DELIMITER_VALUES.items()}.get(values["delimiter"])
     try:
+        saved = _mapping_file(request.files.get("mapping"))
+    except ValidationError as exc:
+        return _start_page({"mapping": str(exc)}, values, 422)
+    if saved is not None:  # what the person chose here wins over the mapping file
+        chosen = saved.get("encoding")
+        encoding = encoding or ("utf-8-sig" if chosen and chosen.lower() in ("utf-8", "utf8") else chosen)
+        delimiter = delimiter or saved.get("delimiter")
+    try:
         shown = preview(data, name, encoding=encoding, delimiter=delimiter)
-        held = _api().hold_import(data, name=name, fmt=shown.format, options=_layout_options(shown))
+        options = _layout_options(shown)
+        if saved is not None:
+            options["mapping"] = _saved_mapping(saved["columns"], shown)
+        held = _api().hold_import(data, name=name, fmt=shown.format, options=options)
     except FileRefused as exc:
         field = "encoding" if exc.problem == "encoding" else "file"
         return _start_page({field: refusal(exc)}, values, 422)
+    except _MappingMismatch as exc:
+        return _start_page({"mapping": str(exc)}, values, 422)
     except ValidationError as exc:
         return _start_page({"file": str(exc)}, values, 422)
     return redirect(url_for("contacts.import_file", held_id=held.id), 303)
+
+
+class _MappingMismatch(ValidationError):
+    """A mapping file that does not fit the file uploaded with it."""
+
+
+#: the largest mapping file read (one names a few hundred columns at most)
+MAX_MAPPING = 64 * 1024
+
+
+def _mapping_file(upload: Any) -> dict[str, Any] | None:
+    """The mapping file uploaded beside the data, read as ``--mapping`` reads it (TOML, or JSON by its name)."""
+    import tempfile
+    from pathlib import Path
+
+    from crm_contacts.mapping import load_mapping_file
+
+    if upload is None or not upload.filename:
+        return None
+    name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+    raw = upload.read(MAX_MAPPING + 1)
+    if len(raw) > MAX_MAPPING:
+        raise ValidationError(_("%(name)s is larger than %(limit)s: it is not a mapping file.", name=name,
+                                limit=_size(MAX_MAPPING)))  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("mapping.json" if name.lower().endswith(".json") else "mapping.toml")
+        path.write_bytes(raw)
+        try:
+            return load_mapping_file(path)
+        except ValidationError as exc:  # the reader names the file by its path: the person knows it by its name
+            raise ValidationError(str(exc).replace(str(path), name)) from None
+
+
+def _saved_mapping(columns: dict[str, str], shown: FilePreview) -> dict[str, str]:
+    """A mapping file's columns applied to the file: the columns it does not name are kept as custom fields,
+    as ``crm contacts import --mapping`` keeps them."""
+    if shown.format != "csv":
+        raise _MappingMismatch(_("A mapping file is for CSV files; %(name)s is a vCard file.", name=shown.name))
+    missing = [c for c in columns if c not in shown.header]
+    if missing:
+        raise _MappingMismatch(
+            _(
+                "The mapping file names columns that %(name)s does not have: %(missing)s. Its columns are: "
+                "%(columns)s.",
+                name=shown.name,
+                missing=", ".join(missing),
+                columns=", ".join(shown.header),
+            )
+        )
+    return {h: target_text(parse_target(columns[h])) if h in columns else f"custom.{h}" for h in shown.header}
 
 
 def _layout_options(shown: FilePreview) -> dict[str, Any]:
