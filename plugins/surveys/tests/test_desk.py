@@ -79,6 +79,12 @@ def test_send_to_a_list_checked_first_and_a_test_to_oneself(office: Any) -> None
     assert 'id="f-source-note">Choose the mailing list or segment to send to.' in desk.text
     assert desk.post(f"/surveys/{number}/send", {"source": "list:nobody", "action": "check"}).status_code == 422
     assert "no mailing list or segment named" in desk.text
+    both = {"source": "list:customers", "source_segment": "madrid", "action": "check"}
+    assert desk.post(f"/surveys/{number}/send", both).status_code == 422
+    assert 'id="f-source-note">Choose a list or a segment, not both.' in desk.text
+    office.plugin("contacts").create_segment("ruiz", {"query": "Ruiz"})
+    desk.post(f"/surveys/{number}/send", {"source": "", "source_segment": "ruiz", "action": "check"})
+    assert "It reaches 3 contacts." in desk.text and 'value="ruiz"' in desk.text
     desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "check"})
     assert "It reaches 3 contacts." in desk.text and "Send to 3 contacts" in desk.text
     answer = desk.post(f"/surveys/{number}/send", {"source": "list:customers", "action": "send"})

@@ -171,7 +171,7 @@ def refusal(exc: FileRefused) -> str:
 # -- step 1: upload --------------------------------------------------------------
 
 
-def _encodings(chosen: str = "") -> list[tuple[str, str]]:
+def _encodings() -> list[tuple[str, str]]:
     return [("", _("Detect it"))] + [(e, _(ENCODING_LABELS[e])) for e in ENCODINGS]
 
 

@@ -255,13 +255,24 @@ def responses(survey_id: int) -> Any:
 
 
 def _sources() -> list[tuple[str, str]]:
-    """The mailing lists and segments to send to, if the user may see them (else the form asks a name)."""
+    """The mailing lists to send to, if the user may see them (a segment is named in a field of its own; without
+    the lists, the form asks ``list:NAME`` or ``segment:NAME``)."""
     if not _can("contacts.lists.read"):
         return []
-    contacts = g.crm.plugin("contacts")
-    lists = [(f"list:{item.name}", _("List: %(name)s", name=item.name)) for item in contacts.lists()]
-    segments = [(f"segment:{item.name}", _("Segment: %(name)s", name=item.name)) for item in contacts.segments()]
-    return lists + segments
+    return [(f"list:{item.name}", _("List: %(name)s", name=item.name)) for item in g.crm.plugin("contacts").lists()]
+
+
+def _chosen(field: str) -> tuple[str, str | None]:
+    """The source the form names in ``field`` (a list) or ``field_segment`` (a segment's name), or the problem."""
+    listed = request.form.get(field, "").strip()
+    segment = request.form.get(f"{field}_segment", "").strip()
+    if listed and segment:
+        return listed, _("Choose a list or a segment, not both.")
+    if segment:
+        return f"segment:{segment}", None
+    if listed:
+        return listed, None
+    return "", _("Choose the mailing list or segment to send to.")
 
 
 def send(survey_id: int) -> Any:
@@ -274,6 +285,7 @@ def send(survey_id: int) -> Any:
         "info": info,
         "sources": _sources(),
         "source": "",
+        "segment": "",
         "errors": {},
         "report": None,
         "reminder": reminder,
@@ -290,10 +302,11 @@ def send(survey_id: int) -> Any:
         flask.flash(_("A test was sent to %(address)s; it shows the invitation as a recipient gets it.",
                       address=address), "success")  # fmt: skip
         return redirect(url_for("surveys.send", survey_id=info.id), 303)
-    source = request.form.get("source", "").strip()
+    source, problem = _chosen("source")
     values["source"] = source
-    if not source:
-        values["errors"] = {"source": _("Choose the mailing list or segment to send to.")}
+    values["segment"] = request.form.get("source_segment", "").strip()
+    if problem:
+        values["errors"] = {"source": problem}
         return flask.render_template("surveys/send.html", **values), 422
     try:
         report = _api().send(info.id, source, dry_run=action != "send")
@@ -323,9 +336,9 @@ def letters(survey_id: int) -> Any:
 
     info = _survey(survey_id)
     g.crm.authz.require("surveys.send")
-    source = request.form.get("letters_source", "").strip()
-    if not source:
-        flask.flash(_("Choose the mailing list or segment to print letters for."), "error")
+    source, problem = _chosen("letters_source")
+    if problem:
+        flask.flash(problem if source else _("Choose the mailing list or segment to print letters for."), "error")
         return redirect(url_for("surveys.send", survey_id=info.id), 303)
     with tempfile.TemporaryDirectory() as folder:
         try:
