@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 from crm_contacts.book import AddressBook
 from crm_contacts.duplicates import DuplicatePair, Duplicates, DuplicateScan
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, ImportReport
-from crm_contacts.imports import ImportRecord, Imports
+from crm_contacts.imports import HeldFile, ImportRecord, Imports
 from crm_contacts.lists import ListInfo, ListMemberInfo, MailingLists, MemberImport, SegmentInfo
 from crm_contacts.mailings import MailingCounts, Mailings
 from crm_contacts.merging import Merging
@@ -472,6 +472,41 @@ class ContactsAPI:
         """A finished import's problem rows as CSV (its file name and content), to fix and import again."""
         return self._imports.problems(import_id, self._own())
 
+    # -- files held for the desk's import wizard ----------------------------------------
+
+    def hold_import(self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any] | None = None) -> HeldFile:
+        """Keep an uploaded file (checked as :meth:`submit_import` checks it) for the acting user to map, try
+        (a dry run) and import; needs ``contacts.import``. Held files are the user's own; one not imported
+        within a day is deleted by the worker."""
+        self._require("contacts.import")
+        return self._imports.hold(data, name=name, fmt=fmt, options=options or {}, user=self._own())
+
+    def held_import(self, held_id: int) -> HeldFile:
+        """One of the acting user's held files (another's is not found); needs ``contacts.import``."""
+        self._require("contacts.import")
+        return self._imports.held(held_id, self._own())
+
+    def change_held_import(self, held_id: int, options: Mapping[str, Any]) -> HeldFile:
+        """Replace a held file's import options (:meth:`submit_import`'s); needs ``contacts.import``."""
+        self._require("contacts.import")
+        return self._imports.change_held(held_id, self._own(), options)
+
+    def submit_held_import(self, held_id: int, *, dry_run: bool) -> ImportRecord:
+        """Queue a held file with its options, as :meth:`submit_import` does: a dry run keeps the file held
+        (to import it next), an import lets it go."""
+        held = self.held_import(held_id)
+        record = self.submit_import(
+            held.data, name=held.file_name, fmt=held.format, options={**held.options, "dry_run": dry_run}
+        )
+        if not dry_run:
+            self._imports.release(held.id, self._own())
+        return record
+
+    def release_held_import(self, held_id: int) -> None:
+        """Delete a held file (the wizard's "Start again"); needs ``contacts.import``."""
+        self._require("contacts.import")
+        self._imports.release(held_id, self._own())
+
     def run_imports(self) -> int:
         """Run the queued imports, each as the user who posted it (the worker's job); return how many ran.
 
@@ -479,6 +514,7 @@ class ContactsAPI:
         """
         self._require("contacts.import")
         self._imports.abandon_expired()
+        self._imports.expire_held()
         count = 0
         while (claimed := self._imports.claim()) is not None:
             self._run_import(*claimed)

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from crm_core.errors import ValidationError
 
-__all__ = ["CSVSource", "DELIMITERS", "check_text_file", "open_csv", "unquote_cell"]
+__all__ = ["CSVSource", "DELIMITERS", "binary_kind", "check_text_file", "open_csv", "unquote_cell"]
 
 DELIMITERS = (",", ";", "\t", "|")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -62,35 +62,52 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
-#: leading bytes of files that are not text, and what to do with them
+#: leading bytes of files that are not text: the kind, what it is and what to do with it
 _MAGIC = (
-    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"\x1f\x8b", "gzip", "a gzip-compressed file", "decompress it first (gunzip)"),
     (
         b"PK\x03\x04",
+        "zip",
         "a ZIP archive (an .xlsx or .ods workbook is one too)",
         "unzip it, or save the sheet as CSV from the spreadsheet",
     ),
-    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
-    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
-    (b"(\xb5/\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
-    (b"Rar!", "a RAR archive", "extract it first"),
+    (b"BZh", "bzip2", "a bzip2-compressed file", "decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz", "an xz-compressed file", "decompress it first (unxz)"),
+    (b"(\xb5/\xfd", "zstd", "a zstd-compressed file", "decompress it first (unzstd)"),
+    (b"7z\xbc\xaf\x27\x1c", "7z", "a 7-Zip archive", "extract it first"),
+    (b"Rar!", "rar", "a RAR archive", "extract it first"),
     (
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "xls",
         "an Excel 97-2003 workbook (.xls)",
         "save the sheet as CSV from the spreadsheet",
     ),
-    (b"%PDF", "a PDF document", "export the contacts as CSV or vCard instead"),
-    (b"SQLite format 3\x00", "an SQLite database", "export the contacts as CSV or vCard instead"),
+    (b"%PDF", "pdf", "a PDF document", "export the contacts as CSV or vCard instead"),
+    (b"SQLite format 3\x00", "sqlite", "an SQLite database", "export the contacts as CSV or vCard instead"),
 )
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
+
+
+def binary_kind(head: bytes) -> str | None:
+    """The kind of compressed, archived or binary file ``head`` (a file's first bytes) starts, or ``None``.
+
+    One of ``gzip``, ``zip``, ``bzip2``, ``xz``, ``zstd``, ``7z``, ``rar``,
+    ``xls``, ``pdf``, ``sqlite``; ``binary`` for other bytes no text has (NUL),
+    unless the file starts with a UTF-16 byte-order mark.
+    """
+    for magic, kind, _what, _fix in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" in head and not head.startswith(_UTF16):
+        return "binary"
+    return None
 
 
 def check_text_file(path: Path, encoding: str) -> None:
     """Raise :class:`ValidationError` when ``path`` is a compressed, archived or binary file, not text."""
     with open(path, "rb") as fh:
         head = fh.read(8192)
-    for magic, what, fix in _MAGIC:
+    for magic, _kind, what, fix in _MAGIC:
         if head.startswith(magic):
             raise ValidationError(f"{path.name} is {what}, not a CSV or vCard text file; {fix}; nothing was imported")
     wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))

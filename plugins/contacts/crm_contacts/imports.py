@@ -33,11 +33,15 @@ from crm_core.errors import NotFoundError, ValidationError
 if TYPE_CHECKING:
     from crm_core.app import CRM
 
-__all__ = ["FORMATS", "ImportProblem", "ImportRecord", "Imports", "check_options"]
+__all__ = ["FORMATS", "HeldFile", "ImportProblem", "ImportRecord", "Imports", "check_options"]
 
 FORMATS = ("csv", "vcard")
 #: how long a worker may go without finishing a batch before its import counts as abandoned
 LEASE = dt.timedelta(minutes=10)
+#: how long a file uploaded to the desk's import wizard waits for its import before it is deleted
+HELD_FOR = dt.timedelta(days=1)
+#: the status of a file held for the wizard: never claimed by the worker, never listed as an import
+HELD = "held"
 _BOOLS = ("dry_run", "all_or_nothing")
 _CSV_ONLY = ("mapping", "delimiter", "ignore_columns")
 
@@ -83,6 +87,19 @@ class ImportRecord:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+@attrs.frozen
+class HeldFile:
+    """A file uploaded to the desk's import wizard, held with its options until it is imported."""
+
+    id: int
+    file_name: str
+    format: str
+    options: dict[str, Any]
+    rows_total: int
+    created_at: dt.datetime
+    data: bytes = attrs.field(repr=False)
 
 
 def check_options(options: Mapping[str, Any], fmt: str) -> dict[str, Any]:
@@ -160,6 +177,18 @@ def _text(data: bytes, fmt: str, encoding: str, name: str) -> str:
     return text
 
 
+def _checked(data: bytes, name: str, fmt: str, options: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The options checked, and the number of rows of the file (refused when it cannot be read or has none)."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    checked = check_options(options, fmt)
+    text = _text(data, fmt, checked.get("encoding", "utf-8-sig"), name)
+    total = _count_rows(text, fmt, checked.get("delimiter"))
+    if total == 0:
+        raise ValidationError(f"{name}: no row after the header has anything to import")
+    return checked, total
+
+
 def _count_rows(text: str, fmt: str, delimiter: str | None) -> int:
     if fmt == "vcard":
         return text.upper().count("BEGIN:VCARD")
@@ -179,13 +208,7 @@ class Imports:
     def submit(self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any], user: str | None,
                scopes: list[str] | None) -> ImportRecord:  # fmt: skip
         """Store a file to import (checked: its format, encoding and options) as ``queued``."""
-        if fmt not in FORMATS:
-            raise ValidationError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-        checked = check_options(options, fmt)
-        text = _text(data, fmt, checked.get("encoding", "utf-8-sig"), name)
-        total = _count_rows(text, fmt, checked.get("delimiter"))
-        if total == 0:
-            raise ValidationError(f"{name}: no row after the header has anything to import")
+        checked, total = _checked(data, name, fmt, options)
         with self.crm.transaction():
             row = ImportRun.create(
                 created_by=user,
@@ -200,9 +223,60 @@ class Imports:
             )
         return self.get(row.id, None)
 
+    # -- files held for the desk's import wizard --------------------------------------
+
+    def hold(self, data: bytes, *, name: str, fmt: str, options: Mapping[str, Any], user: str | None) -> HeldFile:
+        """Keep a file (checked as :meth:`submit` checks it) for its owner to map, try and import."""
+        checked, total = _checked(data, name, fmt, options)
+        with self.crm.transaction():
+            row = ImportRun.create(
+                created_by=user,
+                file_name=name[:255],
+                format=fmt,
+                options=json.dumps(checked),
+                data=data,
+                status=HELD,
+                rows_total=total,
+                created_at=self.crm.clock.now(),
+            )
+        return self.held(row.id, user)
+
+    def held(self, held_id: int, user: str | None) -> HeldFile:
+        """A held file of ``user``'s (another's, or one deleted, is not found)."""
+        with self.crm.activate():
+            row = ImportRun.select().where((ImportRun.id == held_id) & (ImportRun.status == HELD)).first()
+        if row is None or (user is not None and row.created_by != user):
+            raise NotFoundError(f"there is no uploaded file {held_id} of yours; upload it again")
+        return HeldFile(
+            row.id, row.file_name, row.format, json.loads(row.options), row.rows_total, row.created_at, bytes(row.data)
+        )
+
+    def change_held(self, held_id: int, user: str | None, options: Mapping[str, Any]) -> HeldFile:
+        """Replace a held file's options (checked as :meth:`hold` checks them)."""
+        held = self.held(held_id, user)
+        checked, total = _checked(held.data, held.file_name, held.format, options)
+        with self.crm.transaction():
+            ImportRun.update(options=json.dumps(checked), rows_total=total).where(ImportRun.id == held.id).execute()
+        return self.held(held_id, user)
+
+    def release(self, held_id: int, user: str | None) -> None:
+        """Delete a held file."""
+        held = self.held(held_id, user)
+        with self.crm.transaction():
+            ImportRun.delete().where((ImportRun.id == held.id) & (ImportRun.status == HELD)).execute()
+
+    def expire_held(self) -> int:
+        """Delete the held files older than :data:`HELD_FOR` (an upload nobody finished); return how many."""
+        with self.crm.transaction():
+            return int(
+                ImportRun.delete()
+                .where((ImportRun.status == HELD) & (ImportRun.created_at < self.crm.clock.now() - HELD_FOR))
+                .execute()
+            )
+
     def _row(self, import_id: int, user: str | None) -> ImportRun:
         with self.crm.activate():
-            row = ImportRun.select(*_SHOWN).where(ImportRun.id == import_id).first()
+            row = ImportRun.select(*_SHOWN).where((ImportRun.id == import_id) & (ImportRun.status != HELD)).first()
         if row is None or (user is not None and row.created_by != user):
             # another user's import is answered as none, so ids do not leak
             raise NotFoundError(f"there is no import {import_id} of yours")
@@ -215,7 +289,7 @@ class Imports:
     def list(self, user: str | None, *, limit: int = 50, offset: int = 0) -> list[ImportRecord]:
         """``user``'s imports (everyone's for ``None``), newest first, without their problem rows."""
         with self.crm.activate():
-            query = ImportRun.select(*_SHOWN).order_by(ImportRun.id.desc())
+            query = ImportRun.select(*_SHOWN).where(ImportRun.status != HELD).order_by(ImportRun.id.desc())
             if user is not None:
                 query = query.where(ImportRun.created_by == user)
             return [_record(row, problems=False) for row in query.limit(limit).offset(offset)]

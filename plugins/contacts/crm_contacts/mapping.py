@@ -32,7 +32,17 @@ import attrs
 from crm_contacts.normalize import ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS
 from crm_core.errors import ValidationError
 
-__all__ = ["LAYOUTS", "Mapping_", "Target", "detect", "load_mapping_file", "parse_target"]
+__all__ = [
+    "LAYOUTS",
+    "Mapping_",
+    "Target",
+    "detect",
+    "duplicate_targets",
+    "load_mapping_file",
+    "mapping_file_text",
+    "parse_target",
+    "target_text",
+]
 
 SCALAR_TARGETS = (
     "id",
@@ -122,6 +132,53 @@ def parse_target(text: str) -> Target | None:
         f"mapping target {text!r} is not known; use a contact field ({', '.join(SCALAR_TARGETS)}), email[_N][:type], "
         "phone[_N][:type], street/city/postal_code/address_country or address_N.part, custom.NAME, or - to ignore"
     )
+
+
+def target_text(target: Target | None) -> str:
+    """The written form of ``target`` (``-`` for ``None``): what :func:`parse_target` reads back to it."""
+    if target is None:
+        return "-"
+    if target.field == "custom":
+        return f"custom.{target.part}"
+    if target.field not in ("email", "phone", "address"):
+        return target.field
+    text = f"{target.field}_{target.slot}"
+    if target.kind is not None:
+        text += f":{target.kind}"
+    if target.part is not None:
+        text += f".{target.part}"
+    return text
+
+
+def duplicate_targets(names: Sequence[str], targets: Sequence[Target | None]) -> list[tuple[str, str]]:
+    """``(first column, later column)`` for each column sent to a target an earlier one has (tags may repeat)."""
+    seen: dict[Target, str] = {}
+    found = []
+    for name, target in zip(names, targets):
+        if target is None:
+            continue
+        if target in seen and target.field not in ("tags",):
+            found.append((seen[target], name))
+        else:
+            seen[target] = name
+    return found
+
+
+def mapping_file_text(columns: Mapping[str, str], *, delimiter: str | None = None, encoding: str | None = None) -> str:
+    """A TOML mapping file (what ``--mapping`` and :func:`load_mapping_file` read) of ``columns``."""
+
+    def quoted(text: str) -> str:
+        # a JSON string is a TOML basic string: the same escapes (\\, \", \n, \uXXXX)
+        return json.dumps(text, ensure_ascii=False)
+
+    lines = ["# a column mapping for 'crm contacts import --mapping FILE' (header = target; - ignores a column)"]
+    if delimiter is not None:
+        lines.append(f"delimiter = {quoted(delimiter)}")
+    if encoding is not None:
+        lines.append(f"encoding = {quoted(encoding)}")
+    lines += ["", "[columns]"]
+    lines += [f"{quoted(header)} = {quoted(target)}" for header, target in columns.items()]
+    return "\n".join(lines) + "\n"
 
 
 @attrs.frozen
@@ -319,15 +376,8 @@ def detect(
         None if n in ignore else t if t is not None or n in explicit or not n else _unmapped(n)
         for n, t in zip(names, targets)
     )
-    seen: dict[Target, str] = {}
-    for name, target in zip(names, targets):
-        if target is None:
-            continue
-        if target in seen and target.field not in ("tags",):
-            raise ValidationError(
-                f"columns {seen[target]!r} and {name!r} both map to the same target; map one of them to '-'"
-            )
-        seen[target] = name
+    for first, later in duplicate_targets(names, targets)[:1]:
+        raise ValidationError(f"columns {first!r} and {later!r} both map to the same target; map one of them to '-'")
     ignored = tuple(n for n, t in zip(names, targets) if t is None)
     kept = tuple(n for n, t in zip(names, targets) if t is not None and n not in explicit)
     return Mapping_(layout, targets, ignored, kept)

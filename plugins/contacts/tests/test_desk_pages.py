@@ -134,7 +134,14 @@ def test_the_empty_list_teaches(crm_factory: Callable[..., Any]) -> None:
     crm.authz.users.add("sara", roles=["sales"], password=PASSWORD)
     desk = signed_in(crm, "sara")
     desk.get("/contacts/")
-    assert "No contacts yet" in desk.text and 'href="/contacts/new"' in desk.text and "crm contacts import" in desk.text
+    assert "No contacts yet" in desk.text and 'href="/contacts/new"' in desk.text
+    assert 'href="/contacts/import/"' not in desk.text  # a seller may not import
+    crm.authz.users.add("root", roles=["admin"], password=PASSWORD)
+    root = signed_in(crm, "root")
+    root.get("/contacts/")
+    assert (
+        'href="/contacts/import/">Import contacts from a file</a>' in root.text and 'href="/contacts/new"' in root.text
+    )
 
 
 def test_the_card_shows_everything_and_another_sellers_contact_is_404(office: Any) -> None:

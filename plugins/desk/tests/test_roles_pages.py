@@ -49,6 +49,7 @@ def _pages(ids: dict[str, int]) -> dict[str, tuple[str, str]]:
         "/contacts/review": ("contacts.updates.review", ""),
         "/contacts/lists/": ("contacts.lists.read", ""),
         "/contacts/export?format=csv": ("contacts.export", ""),
+        "/contacts/import/": ("contacts.import", ""),
         "/tasks/": ("tasks.read", ""),
         f"/tasks/{task}": ("tasks.read", "record"),
         "/tasks/new": ("tasks.create", ""),

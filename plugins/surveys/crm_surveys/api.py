@@ -339,6 +339,25 @@ class SurveysAPI:
         self._require("surveys.send")
         return self._mailer.send(self._catalog.find(ref), source, round_key=round, dry_run=dry_run)
 
+    def send_test(self, ref: int | str, to: str | None = None) -> str:
+        """E-mail the survey's invitation once to ``to`` (default: the acting user's own address), to see it as a
+        recipient will; the address it went to.
+
+        The mail carries the user's name (the address, for the system) where the
+        contact's goes and a link that opens no form; no invitation is made.
+        Needs ``surveys.send``; without ``to``, a user with an e-mail address.
+        """
+        self._require("surveys.send")
+        user = self.crm.current_user
+        address = to or (user.email if user is not None else None)
+        if not address:
+            who = f"user {user.name!r}" if user is not None else "the system"
+            raise ValidationError(f"{who} has no e-mail address to send the test to; add one to the account first")
+        survey = self._catalog.find(ref)
+        name = (user.display_name or user.name) if user is not None else address.split("@", 1)[0]
+        self._mailer.send_test(survey, name, address)
+        return address
+
     def remind(
         self, ref: int | str | None = None, *, after_days: int | None = None, dry_run: bool = False
     ) -> builtins.list[ReminderReport]:

@@ -102,3 +102,10 @@ def crm_api_resources(crm: Any) -> list[Any]:
     from crm_surveys.rest import resources
 
     return resources(crm)
+
+
+@hookimpl
+def crm_desk_pages(crm: Any) -> Any:
+    from crm_surveys import desk  # no Flask here: the desk calls desk's blueprint when it builds its app
+
+    return desk.pages(crm)

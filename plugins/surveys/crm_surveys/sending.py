@@ -470,6 +470,32 @@ class Mailer:
                 scope=self.scope,
             )
 
+    def send_test(self, survey: Survey, name: str, email: str) -> None:
+        """Queue the invitation e-mail once to ``email`` (the sender, to see it): their name in the contact's
+        fields, a link that opens no form; no invitation is made and nothing is counted."""
+        from types import SimpleNamespace
+
+        from crm_core.mail import Address, OutgoingMessage
+
+        with self.crm.activate():
+            mailing = _Mailing(self.crm, survey)
+            first, _, last = name.partition(" ")
+            fields: dict[str, Any] = dict.fromkeys(CONTACT_VARIABLES, "")
+            fields.update(display_name=name, first_name=first, last_name=last, email=email, kind="person")
+            card = SimpleNamespace(**fields)
+            values = variables(card, mailing.about, f"{mailing.base_url}/test", "test", mailing.expires_on, False)  # type: ignore[arg-type]
+            subject, text, html = mailing.templates.render(values, f"the test to {email}")
+            stamp = int(mailing.now.timestamp())
+            message = OutgoingMessage(
+                Address(name, email),
+                f"[Test] {subject}",
+                text,
+                html=html,
+                key=f"surveys:test:{survey.id}:{email}:{stamp}",
+            )
+            with self.crm.transaction():
+                self.crm.mail.queue_many([message])
+
     def remind(self, survey: Survey, *, after_days: int | None = None, dry_run: bool = False) -> ReminderReport:
         with self.crm.activate():
             return remind(self.crm, survey, after_days=after_days, dry_run=dry_run, scope=self.scope)

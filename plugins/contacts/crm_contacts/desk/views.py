@@ -222,6 +222,7 @@ def _listing() -> dict[str, Any]:
         "status_labels": {s: _(label) for s, label in STATUS_LABELS.items()},
         "status_tones": STATUS_TONES,
         "can_create": _can("contacts.create"),
+        "can_import": _can("contacts.import"),
         "can_merge": _can("contacts.merge"),
         "can_review": _can("contacts.updates.review"),
         "can_export": _can("contacts.export"),
@@ -496,7 +497,7 @@ def recent_widget(crm: Any) -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The contacts pages, mounted by the desk at ``/contacts``."""
-    from crm_contacts.desk import mailing, merges, privacy, review
+    from crm_contacts.desk import imports, mailing, merges, privacy, review
 
     page = flask.Blueprint("contacts", __name__)
     page.add_url_rule("/", "index", index)
@@ -526,4 +527,5 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/<int:contact_id>/lists", "add_to_list", mailing.add_from_card, methods=["GET", "POST"])
     page.add_url_rule("/review/<int:pending_id>/approve", "review_approve", review.approve, methods=["POST"])
     page.add_url_rule("/review/<int:pending_id>/reject", "review_reject", review.reject, methods=["POST"])
+    imports.register(page)
     return page

@@ -118,6 +118,11 @@ def _install_request_hooks(app: Flask, crm: CRM, settings: Any) -> None:
         g.settings = settings
         g._activation = crm.activate()
         g._activation.__enter__()
+        # a page that takes uploads says how large a body it reads (the form, with its CSRF token, is parsed next)
+        view = app.view_functions.get(request.endpoint or "")
+        body = getattr(view, "desk_max_body", None)
+        if isinstance(body, int) and body > 0:
+            request.max_content_length = body
         web.check_csrf()
         return session.load_user()
 

@@ -429,3 +429,191 @@ def test_search_as_you_type_and_enter_opens_the_first(crm, served, desk, width):
     page.wait_for_url(re.compile(r".*/contacts/\d+$"))
     assert page.locator("h1").inner_text() == first
     browser.shot("search-opened-first")
+
+
+def test_import_a_10000_row_file_through_the_wizard_and_watch_the_progress_bar_reach_the_end(
+    crm_factory, browser, tmp_path
+):
+    """The import wizard, with the worker running in a thread as ``crm worker`` would: upload, map, dry run, import."""
+    import threading
+    import time
+
+    from crm_desk import create_app
+
+    crm = crm_factory(
+        plugins=["desk", "contacts"],
+        # batches of 1,000 rows: the progress moves ten times in a 10,000-row file
+        settings={"desk": {"base_url": "https://crm.example.com/desk"}, "contacts": {"import_batch_size": 1000}},
+        core={"secret": "desk-secret-for-the-import-flow-0123456789"},
+        mail={"sender": "CRM <crm@example.com>"},
+    )
+    crm.authz.users.add("root", display_name="Root", email="root@example.com", roles=["admin"], password=PASSWORD)
+    rows = ["first_name,last_name,email,city,Notes"]
+    for n in range(10_000):
+        email = f"person{n}@example.com" if n % 1000 else f"person{n}-at-example.com"  # ten bad e-mails
+        rows.append(f"Name{n},Surname{n},{email},Madrid,note {n}")
+    big = tmp_path / "people.csv"
+    big.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    job = {j.name: j for _, j in crm.hooks.worker_jobs(crm)}["contacts.imports"]
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            job.run(crm, crm.clock.now())
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=worker, name="import-worker", daemon=True)
+    server = Served(create_app(crm), name="desk-import-server")
+    folder = SCREENSHOTS / "import_wizard-1280"
+    shutil.rmtree(folder, ignore_errors=True)
+    shown = BrowserPage(browser, folder, width=LAPTOP, checks=(check_accessibility,))
+    phone = BrowserPage(browser, SCREENSHOTS / "import_wizard-390", width=PHONE, checks=(check_accessibility,))
+    try:
+        page = shown.page
+        sign_in(shown, server, "root")
+        page.wait_for_url(f"{server.url}/")
+        page.goto(f"{server.url}/contacts/")
+        shown.shot("empty-contacts-offer-the-wizard")
+        page.get_by_role("link", name="Import contacts from a file").click()
+        page.set_input_files("#f-file", str(big))
+        shown.shot("upload")
+        page.get_by_role("button", name="Upload and check").click()
+        page.wait_for_url(re.compile(r".*/contacts/import/files/\d+$"))
+        assert page.locator("dl").first.inner_text().count("10,000") == 1
+        assert page.locator("#f-map-3").input_value() == "address_1.city"
+        page.select_option("#f-map-4", "-")  # the notes are not wanted
+        shown.shot("layout-and-mapping")
+        sign_in(phone, server, "root")
+        phone.page.goto(page.url)
+        phone.shot("layout-and-mapping-phone")
+        page.get_by_role("button", name="Try it (dry run, writes nothing)").click()
+        page.wait_for_url(re.compile(r".*/contacts/import/runs/\d+\?file=\d+$"))
+        shown.shot("dry-run-waiting")
+        thread.start()
+        page.get_by_role("heading", name="What the dry run found").wait_for(timeout=120_000)
+        assert "Contacts that would be created\n9,990" in page.locator("#counts").inner_text()
+        assert page.locator("#problems tbody tr").count() == 10
+        shown.shot("dry-run-report")
+        page.get_by_role("button", name="Import this file now").click()
+        page.wait_for_url(re.compile(r".*/contacts/import/runs/\d+$"))
+        seen = []
+        reloaded = False
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            bar = page.locator("#import-bar")
+            if bar.count():
+                value = bar.get_attribute("value")
+                if value is not None and (not seen or seen[-1] != int(value)):
+                    seen.append(int(value))
+                    if 0 < seen[-1] < 10_000 and not reloaded:
+                        shown.shot("import-progress")
+                        page.reload()  # the progress is the database's: a reload shows it again
+                        reloaded = True
+            if page.get_by_role("heading", name="What was imported").count():
+                break
+            time.sleep(0.2)
+        assert seen and seen[-1] == 10_000 and seen == sorted(seen), seen
+        assert "10,000 of 10,000 rows (100 %)" in page.locator("#import-progress").inner_text()
+        assert "Contacts created\n9,990" in page.locator("#counts").inner_text()
+        shown.shot("import-done")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download every row to fix (CSV)").click()
+        problems = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+        assert len(problems) == 11 and problems[0].startswith("import.line,import.field,import.problem,first_name")
+        assert crm.plugin("contacts").search("person9999@example.com").total == 1
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(timeout=60)
+        shown.close()
+        phone.close()
+        server.close()
+
+
+@WIDTHS
+def test_send_a_survey_to_a_list_and_type_in_a_paper_answer(crm_factory, browser, width):
+    """The surveys pages: a survey as the recipient sees it, sent to a list, and a paper letter's answers typed in."""
+    from crm_desk import create_app
+    from crm_surveys.models import Invitation
+
+    crm = crm_factory(
+        plugins=["desk", "contacts", "surveys"],
+        settings={"desk": {"base_url": "https://crm.example.com/desk"}, "surveys": {"secret": "survey-secret-0123"}},
+        core={"secret": "desk-secret-for-the-survey-flow-0123456789"},
+        mail={"sender": "CRM <crm@example.com>", "unsubscribe_mailto": "unsubscribe@example.com"},
+    )
+    crm.authz.users.add("root", display_name="Root", email="root@example.com", roles=["admin"], password=PASSWORD)
+    crm.plugin("surveys").save(
+        {
+            "key": "service",
+            "title": "How did we do?",
+            "introduction": "Two minutes, please.",
+            "questions": [
+                {"key": "recommend", "kind": "nps", "text": "Would you recommend us?", "required": True},
+                {"key": "satisfaction", "kind": "csat", "text": "How satisfied are you?"},
+                {"key": "topics", "kind": "multiple_choice", "text": "What interests you?",
+                 "choices": ["Products", "Offers", "Events"]},
+                {"key": "why", "kind": "text", "text": "What should we do better?"},
+            ],
+        }
+    )  # fmt: skip
+    contacts = crm.plugin("contacts")
+    contacts.create_list("customers")
+    people = [
+        contacts.create(first_name=n, last_name="Ruiz", email=f"{n.lower()}@example.com").id for n in ("Ana", "Luis")
+    ]
+    contacts.add_to_list("customers", people)
+    server = Served(create_app(crm), name="desk-survey-server")
+    folder = SCREENSHOTS / f"survey_send_and_paper-{width}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shown = BrowserPage(browser, folder, width=width, checks=(check_accessibility,))
+    try:
+        page = shown.page
+        sign_in(shown, server, "root")
+        page.wait_for_url(f"{server.url}/")
+        page.goto(f"{server.url}/surveys/")
+        shown.shot("surveys")
+        page.get_by_role("link", name="How did we do?").click()
+        assert page.locator("#question-recommend input[type=radio]").count() == 11
+        shown.shot("survey-as-the-recipient-sees-it")
+        page.get_by_role("link", name="Send by e-mail").click()
+        page.select_option("#f-source", "list:customers")
+        page.get_by_role("button", name="Check whom it reaches").click()
+        assert "It reaches 2 contacts." in page.locator("#check").inner_text()
+        shown.shot("send-checked")
+        page.get_by_role("button", name="Send to 2 contacts").click()
+        page.wait_for_url(re.compile(r".*/surveys/\d+$"))
+        assert "was sent to 2 contacts" in page.locator(".toasts").inner_text()
+        shown.shot("sent")
+        with crm.activate():
+            invitation = Invitation.get(Invitation.contact_id == people[0])
+        code = crm.plugin("surveys").paper_code(invitation.id)
+        page.get_by_role("link", name="Type in paper answers").click()
+        page.fill("#f-code", code)
+        shown.shot("paper-code")
+        page.get_by_role("button", name="Open the letter's questions").click()
+        page.get_by_role("button", name="Save the answers").click()  # the required question left blank
+        assert page.locator("#f-q-recommend-note").is_visible()
+        shown.shot("paper-missing-answer")
+        page.locator("#f-q-recommend").get_by_label("9", exact=True).check()
+        page.locator("#f-q-topics").get_by_label("Offers").check()
+        page.fill("#f-q-why", "Nothing, thanks")
+        page.get_by_role("button", name="Save the answers").click()
+        page.wait_for_url(re.compile(r".*/surveys/paper$"))
+        assert "The answers of Ana Ruiz were saved." in page.locator(".toasts").inner_text()
+        shown.shot("paper-saved")
+        [response] = crm.plugin("surveys").responses("service").items
+        assert response.answers == {"recommend": 9, "topics": ["Offers"], "why": "Nothing, thanks"}
+        page.goto(f"{server.url}/surveys/")
+        page.get_by_role("link", name="How did we do?").click()
+        page.get_by_role("link", name="Results").click()
+        assert "NPS 100" in page.locator("#result-recommend").inner_text()
+        assert "Nothing, thanks" in page.locator("#texts").inner_text()
+        shown.shot("results")
+        page.get_by_role("link", name="How did we do?").click()
+        page.get_by_role("link", name="Answers", exact=True).click()
+        assert "Ana Ruiz" in page.locator("table").inner_text()
+        shown.shot("answers")
+    finally:
+        shown.close()
+        server.close()
