@@ -146,21 +146,21 @@ class TasksAPI:
         user = self.crm.current_user
         if assignee is None and user is not None:
             assignee = user.name
-        assignee = self._may_give_to(assignee)
-        return self._store.add(
-            title,
-            kind=kind,
-            assignee=assignee,
-            team=team,
-            due=due,
-            priority=priority,
-            description=description,
-            contact_id=contact_id,
-            links=links,
-            checklist=checklist,
-            questions=questions,
-            actor=actor,
-        )
+        with self._staff.remembering():  # the assignee is looked up once: checked here and by the store, e-mailed
+            return self._store.add(
+                title,
+                kind=kind,
+                assignee=self._may_give_to(assignee),
+                team=team,
+                due=due,
+                priority=priority,
+                description=description,
+                contact_id=contact_id,
+                links=links,
+                checklist=checklist,
+                questions=questions,
+                actor=actor,
+            )
 
     def get(self, task_id: int) -> TaskInfo:
         """One task with its checklist, questions, links and the reminders sent (``tasks.read``)."""
@@ -298,8 +298,8 @@ class TasksAPI:
         handing a task to someone outside one's scope is refused.
         """
         self._require("tasks.edit", task_id)
-        assignee = self._may_give_to(assignee)
-        return self._store.assign(task_id, assignee, team=team, actor=actor)
+        with self._staff.remembering():  # the new assignee is looked up once: checked, then e-mailed
+            return self._store.assign(task_id, self._may_give_to(assignee), team=team, actor=actor)
 
     def reschedule(self, task_id: int, due: dt.datetime | dt.date | str | None) -> TaskInfo:
         """Move an open task's due time (its reminders are sent again for the new time) (``tasks.edit``)."""

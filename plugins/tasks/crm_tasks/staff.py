@@ -14,7 +14,9 @@ on thousands of events look names up in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from crm_tasks.settings import TasksSettings
 
 __all__ = ["DEPRECATION", "Member", "Roster", "Staff"]
+
+#: the people looked up in the current :meth:`Staff.remembering` block (name casefolded -> member or None)
+_REMEMBERED: contextvars.ContextVar[dict[str, Member | None] | None] = contextvars.ContextVar(
+    "crm_tasks_staff_remembered", default=None
+)
 
 DEPRECATION = (
     "[[plugins.tasks.staff]] is deprecated: the people tasks are given to are CRM users now "
@@ -135,6 +142,29 @@ class Staff:
             "config",
         )
 
+    @contextlib.contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Within the block, each person is looked up once: one API call checks its assignee and e-mails them."""
+        token = _REMEMBERED.set({}) if _REMEMBERED.get() is None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                _REMEMBERED.reset(token)
+
+    def _user_member(self, name: str) -> Member | None:
+        remembered = _REMEMBERED.get()
+        key = name.casefold()
+        if remembered is not None and key in remembered:
+            return remembered[key]
+        try:
+            member: Member | None = self._member(self.crm.authz.users.get(name))
+        except NotFoundError:
+            member = None
+        if remembered is not None:
+            remembered[key] = member
+        return member
+
     def roster(self, names: Iterable[str | None] | None = None) -> Roster:
         """The CRM users when any exist, else the configured staff (deprecated).
 
@@ -144,12 +174,7 @@ class Staff:
         wanted = None if names is None else sorted({n for n in names if n})
         if wanted is not None and len(wanted) <= self.FEW:
             if self._any_user():
-                found = []
-                for name in wanted:
-                    try:
-                        found.append(self._member(self.crm.authz.users.get(name)))
-                    except NotFoundError:
-                        continue
+                found = [m for m in (self._user_member(name) for name in wanted) if m is not None]
                 return Roster(tuple(found), "users")
             return self._config_roster()
         if self._any_user():

@@ -620,27 +620,44 @@ def task_row(crm: CRM, task_id: int) -> Any:
 
 
 def task_info(crm: CRM, task_id: int) -> TaskInfo:
-    """One task with its checklist, questions, links and the reminders sent (no permission check)."""
+    """One task with its checklist, questions, links and the reminders sent (no permission check).
+
+    Two queries: the task, then its four kinds of children in one ``UNION ALL``
+    (``tag, order, ref_id, text, more text, time, who``); the links come first,
+    so that every column has a type on PostgreSQL before a bare ``NULL`` meets it.
+    """
+    from peewee import SQL
+
     from crm_tasks.models import ChecklistItem, Question, Reminder, TaskLink
 
     task = task_row(crm, task_id)
+    null = SQL("NULL")
+    links = TaskLink.select(SQL("'l'"), TaskLink.id, TaskLink.ref_id, TaskLink.kind, null, null, null).where(
+        TaskLink.task == task.id
+    )
+    items = ChecklistItem.select(
+        SQL("'c'"), ChecklistItem.position, null, ChecklistItem.text, null, ChecklistItem.done_at, ChecklistItem.done_by
+    ).where(ChecklistItem.task == task.id)
+    asked = Question.select(
+        SQL("'q'"), Question.position, null, Question.text, Question.answer, Question.answered_at, Question.answered_by
+    ).where(Question.task == task.id)
+    sent = Reminder.select(
+        SQL("'r'"), Reminder.id, null, Reminder.kind, Reminder.subject, Reminder.sent_at, Reminder.recipient
+    ).where(Reminder.task == task.id)
+    when = ChecklistItem.done_at.python_value  # a UTCDateTimeField's: every time column below is one
+    rows: dict[str, list[tuple[Any, ...]]] = {"l": [], "c": [], "q": [], "r": []}
     with crm.activate():
-        checklist = tuple(
-            ChecklistEntry(i.position, i.text, i.done_at, i.done_by)
-            for i in ChecklistItem.select().where(ChecklistItem.task == task.id).order_by(ChecklistItem.position)
-        )
-        questions = tuple(
-            QuestionEntry(q.position, q.text, q.answer, q.answered_at, q.answered_by)
-            for q in Question.select().where(Question.task == task.id).order_by(Question.position)
-        )
-        links = tuple(
-            (link.kind, link.ref_id) for link in TaskLink.select().where(TaskLink.task == task.id).order_by(TaskLink.id)
-        )
-        reminders = tuple(
-            ReminderInfo(r.kind, r.recipient, r.subject, r.sent_at)
-            for r in Reminder.select().where(Reminder.task == task.id).order_by(Reminder.id)
-        )
-    return _info(task, links=links, checklist=checklist, questions=questions, reminders=reminders)
+        for tag, order, ref, text, more, at, who in links.union_all(items).union_all(asked).union_all(sent).tuples():
+            rows[tag].append((order, ref, text, more, when(at), who))
+    for found in rows.values():
+        found.sort(key=lambda row: row[0])
+    return _info(
+        task,
+        links=tuple((kind, int(ref)) for _, ref, kind, _, _, _ in rows["l"]),
+        checklist=tuple(ChecklistEntry(pos, text, at, who) for pos, _, text, _, at, who in rows["c"]),
+        questions=tuple(QuestionEntry(pos, text, answer, at, who) for pos, _, text, answer, at, who in rows["q"]),
+        reminders=tuple(ReminderInfo(kind, who, subject, at) for _, _, kind, subject, at, who in rows["r"]),
+    )
 
 
 def _info(task: Any, **children: Any) -> TaskInfo:

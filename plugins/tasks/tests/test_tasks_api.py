@@ -47,6 +47,28 @@ def test_add_and_get_a_call_task_with_checklist_questions_and_links(tasks_app, c
     ]
 
 
+def test_a_task_is_read_in_two_statements_and_made_without_idle_savepoints(tasks_app):
+    from crm_core.testing import statements
+
+    crm = tasks_app()
+    crm.deliver_events = "worker"  # count the task, not the handlers' delivery after it
+    api = crm.plugin("tasks")
+    api.add("Warm up", assignee="ana")
+    with statements(crm) as sql:
+        task = api.add("Call back", kind="call", assignee="ana", due="+1d", checklist=["a", "b"], questions=["Why?"])
+    work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    # the assignee looked up once (2: checked, then e-mailed), the task, its checklist and questions (one INSERT
+    # each), the event, the notice's key check and row, the mail queue's key check and row in its two savepoints
+    # (6), and the read-back (2), and on PostgreSQL and MariaDB the outbox lock; no savepoint of bulk_insert's
+    assert len(work) <= 17, "\n".join(s[:80] for s in sql)
+    assert len([s for s in sql if s.startswith("SAVEPOINT")]) <= 2  # the mail queue's, for a concurrent key
+    with statements(crm) as sql:
+        again = api.get(task.id)
+    assert len(sql) == 2 and again == task  # the task, then its checklist, questions, links and reminders at once
+    assert [c.text for c in again.checklist] == ["a", "b"] and [q.text for q in again.questions] == ["Why?"]
+    assert [r.kind for r in again.reminders] == ["assigned"]
+
+
 BAD_TASKS = [
     ({"assignee": "nobody"}, "unknown assignee 'nobody'"),
     ({"assignee": "old"}, "inactive"),
