@@ -80,8 +80,9 @@ def run_send(crm: CRM, send_id: int) -> bool:
         claimed = Send.select().where((Send.id == send_id) & (Send.status == "sending")).exists()
     if not claimed:
         return False
-    send = Send.get_by_id(send_id)
-    campaign = Campaign.get_by_id(send.campaign_id)
+    with crm.activate():
+        send = Send.get_by_id(send_id)
+        campaign = Campaign.get_by_id(send.campaign_id)
     try:
         templates = Templates(campaign.subject, campaign.text_body, campaign.html_body)
         contacts = crm.plugin("contacts")
@@ -95,7 +96,8 @@ def run_send(crm: CRM, send_id: int) -> bool:
         with crm.transaction():
             Send.update(last_error=str(exc)).where(Send.id == send_id).execute()
         raise
-    queued = Recipient.select().where(Recipient.send == send_id).count()
+    with crm.activate():
+        queued = Recipient.select().where(Recipient.send == send_id).count()
     included = int(report.get("included", 0))
     duplicates = max(included - queued - run.invalid, 0)
     with crm.transaction():

@@ -11,6 +11,16 @@ TEXT = "Hello {{ first_name }},\n\nnews for {{ region }}.\n"
 HTML = "<p>Hello {{ first_name }},</p><p>news for {{ region }}.</p>"
 
 
+@pytest.fixture(autouse=True)
+def _another_app_open(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A second CRM app open in the process, as in an embedder's: a model query outside ``crm.activate()`` fails."""
+    from crm_core.app import CRM
+
+    other = CRM(database=f"sqlite:///{tmp_path_factory.mktemp('other') / 'other.db'}", plugins=[])
+    yield other
+    other.close()
+
+
 @pytest.fixture
 def campaigns_app(crm_factory: Callable[..., Any]) -> Callable[..., Any]:
     """``campaigns_app(**settings)``: contacts, surveys and portal (its unsubscribe links), campaigns; migrated, mail in memory."""
