@@ -126,7 +126,9 @@ class Catalogs:
         self.languages = tuple(languages)
         self.default = default
         self.folders = tuple(f for f in folders if f is not None)
-        self._translations = {language: self._load(language) for language in self.languages}
+        self._translations = {language: self._load(language, self.folders) for language in self.languages}
+        #: (language, first folder) -> the chain with that folder's catalog first, made on first use
+        self._first: dict[tuple[str, Path], _gettext.NullTranslations] = {}
 
     @staticmethod
     def missing_in(languages: Sequence[str], folders: Sequence[Path | None]) -> list[str]:
@@ -139,11 +141,12 @@ class Catalogs:
                 out.append(language)
         return out
 
-    def _load(self, language: str) -> _gettext.NullTranslations:
+    @staticmethod
+    def _load(language: str, folders: Sequence[Path]) -> _gettext.NullTranslations:
         from babel.support import Translations
 
         chain: list[_gettext.NullTranslations] = []
-        for folder in self.folders:
+        for folder in folders:  # loaded afresh for each chain: add_fallback links the objects themselves
             found = Translations.load(str(folder), [language], DOMAIN)
             if isinstance(found, Translations):  # Translations.load gives NullTranslations when there is none
                 chain.append(found)
@@ -154,9 +157,23 @@ class Catalogs:
             first.add_fallback(later)  # an earlier folder overrides, the later ones fill in
         return first
 
-    def translations(self, language: str) -> _gettext.NullTranslations:
-        """The chained catalogs of ``language`` (no translation for a language not offered)."""
-        return self._translations.get(language, _NULL)
+    def translations(self, language: str, first: Path | None = None) -> _gettext.NullTranslations:
+        """The chained catalogs of ``language`` (no translation for a language not offered).
+
+        With ``first`` (one of the folders), that folder's catalog is asked
+        before the others: a plugin's page says "done" as its own catalog
+        does, whatever another plugin's or the desk's says.
+        """
+        if language not in self._translations:
+            return _NULL
+        if first is None or first not in self.folders or first == self.folders[0]:
+            return self._translations[language]
+        key = (language, first)
+        found = self._first.get(key)
+        if found is None:
+            found = self._load(language, [first, *(f for f in self.folders if f != first)])
+            self._first[key] = found
+        return found
 
     def choose(self, *preferences: str | None | Sequence[str]) -> str:
         """The first offered language among ``preferences`` (tags or lists of tags), else the default."""
@@ -170,9 +187,9 @@ class Catalogs:
         return self.default
 
     @contextlib.contextmanager
-    def use(self, language: str) -> Iterator[str]:
-        """Translate into ``language`` inside the block (this thread or task only)."""
-        token = _current.set((language, self.translations(language)))
+    def use(self, language: str, first: Path | None = None) -> Iterator[str]:
+        """Translate into ``language`` inside the block (this thread or task only), ``first``'s catalog first."""
+        token = _current.set((language, self.translations(language, first)))
         try:
             yield language
         finally:

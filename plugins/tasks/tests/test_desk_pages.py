@@ -713,3 +713,18 @@ def test_tasks_text_filter_in_the_api(app: Any) -> None:
     assert api.count(text="5_%") == 0
     with app.as_user("bea"):
         assert api.list(text="review") == []  # ana's tasks are outside her scope
+
+
+def test_the_tasks_pages_speak_with_their_own_catalog_first(app: Any) -> None:
+    """Two catalogs may say one English text differently: on the tasks' pages the tasks' catalog wins."""
+    api = app.plugin("tasks")
+    task = add(app, "Finished call")
+    api.done(task.id)
+    api.add_recurring("weekly", "Weekly report", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9")
+    desk = desk_as(app, "marta")
+    desk.get("/")
+    desk.post("/language", {"language": "es"})
+    page = desk.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert ">hecha<" in page  # the desk's catalog says "hecho"
+    listing = desk.get("/tasks/recurring").get_data(as_text=True)
+    assert '<th scope="col">Próximas</th>' in listing  # the contacts' catalog says "Siguiente"

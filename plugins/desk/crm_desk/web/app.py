@@ -96,6 +96,8 @@ def _register_pages(app: Flask, contributions: Contributions, plugin_templates: 
         try:
             contributed = pages.blueprint()
             app.register_blueprint(contributed, url_prefix=pages.url_prefix or f"/{plugin}")
+            if pages.translations:
+                app.extensions["crm_desk_blueprint_catalogs"][contributed.name] = pages.translations
         except Exception as exc:  # third-party code: say which plugin failed
             raise PluginError(
                 plugin, f"plugin {plugin!r}: its desk blueprint could not be added: {type(exc).__name__}: {exc}"

@@ -39,6 +39,10 @@ def configure(
     settings = crm.settings("desk")
     folders = [SHIPPED_TRANSLATIONS, *(p.translations for _n, p in contributions.pages if p.translations)]
     app.extensions["crm_desk_catalogs"] = i18n.Catalogs(settings.languages, settings.default_language, folders)
+    # each plugin's catalog comes first on its own pages, widgets and panels (see catalog_of): the plugins'
+    # catalogs may say one English text differently ("done": "hecha" for a task, "hecho" elsewhere)
+    app.extensions["crm_desk_plugin_catalogs"] = {n: p.translations for n, p in contributions.pages if p.translations}
+    app.extensions["crm_desk_blueprint_catalogs"] = {}  # blueprint name -> folder, filled as they are registered
     # filled as the plugins' pages are added: "<plugin>/<file>"
     app.jinja_loader = jinja2.ChoiceLoader(
         [jinja2.PrefixLoader(plugin_templates), jinja2.FileSystemLoader(str(TEMPLATES))]
@@ -111,9 +115,12 @@ def _format_number(value: Any) -> str:
 
 
 def render_contributed(kind: str, name: str, plugin: str, call: Any) -> Markup:
-    """A widget's or panel's HTML; one that fails is replaced by a short notice (and logged), not the page."""
+    """A widget's or panel's HTML, in the plugin's own words first; one that fails is a short notice (and logged)."""
+    app = flask.current_app
+    first = app.extensions.get("crm_desk_plugin_catalogs", {}).get(plugin)
     try:
-        html = call()
+        with app.extensions["crm_desk_catalogs"].use(i18n.current_language(), first):
+            html = call()
     except Exception:  # noqa: BLE001 - third-party code: the rest of the page is drawn
         log.exception("desk: the %s %r of plugin %r failed", kind, name, plugin)
         return Markup('<p class="muted">{}</p>').format(i18n.gettext("This part could not be shown."))

@@ -81,7 +81,9 @@ def set_language() -> str:
     chosen = session.get("lang") if isinstance(session.get("lang"), str) else None
     browser = [value for value, _quality in request.accept_languages]
     language: str = catalogs.choose(user.language if user else None, chosen, browser)
-    token = i18n.set_current(language, catalogs.translations(language))
+    # on a plugin's page its own catalog comes first (a text two catalogs say differently is said its way)
+    first = flask.current_app.extensions.get("crm_desk_blueprint_catalogs", {}).get(request.blueprint)
+    token = i18n.set_current(language, catalogs.translations(language, first))
     if "_language_token" not in g:
         g._language_token = token  # the first one restores the language after the request
     g.language = language
