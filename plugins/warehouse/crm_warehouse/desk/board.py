@@ -74,6 +74,7 @@ def board_page() -> Any:
         owners=owner_names(crm, (c.sale.owner for c in cards)),
         contacts=contact_names(crm, (c.sale.contact_id for c in cards if not c.sale.title)),
         stages=[(s, stage_label(s)) for s in pipeline.stages],
+        default_currency=warehouse.sales.settings.default_currency,
         won_stage=pipeline.won_stage,
         lost_stage=pipeline.lost_stage,
         in_stage=lambda since: in_stage_for(since, now),
