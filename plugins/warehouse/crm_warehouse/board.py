@@ -3,9 +3,9 @@
 :class:`PipelineBoard` is ``crm.plugin("warehouse").board``. It reads the
 sales records in the acting user's ``warehouse.sales.read`` scope (in SQL),
 with a fixed number of statements whatever the number of records: one for
-the totals of every column, one per open stage for its cards (a stage is a
-line of the configuration, not a row), one for the time each card entered its
-stage. The totals count every open record; a column shows its first
+the totals of every column, one or two per open stage for its cards (a
+stage is a line of the configuration, not a row), one for the time each card
+entered its stage. The totals count every open record; a column shows its first
 ``per_stage`` cards, those expected to close soonest first (no date last).
 """
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BoardCard", "BoardColumn", "PipelineBoard"]
 
-#: a date after every expected close date, so that records without one sort last on every database
-_NO_DATE = dt.date(9999, 12, 31)
 #: the most cards a column may show
 MAX_PER_STAGE = 500
 
@@ -113,12 +111,22 @@ class PipelineBoard:
                 if counts[stage] == 0:
                     rows[stage] = []
                     continue
-                rows[stage] = builtins.list(
+                # dated first, then undated: two reads of the (stage, expected_close_on, id) index, each in its
+                # order, where one ORDER BY with the nulls last would sort the whole stage on some databases
+                dated = builtins.list(
                     self._scoped(owners)
-                    .where(S.stage == stage)
-                    .order_by(peewee.fn.COALESCE(S.expected_close_on, _NO_DATE), S.id)
+                    .where((S.stage == stage) & S.expected_close_on.is_null(False))
+                    .order_by(S.expected_close_on, S.id)
                     .limit(per_stage)
                 )
+                if len(dated) < per_stage:
+                    dated += builtins.list(
+                        self._scoped(owners)
+                        .where((S.stage == stage) & S.expected_close_on.is_null())
+                        .order_by(S.id)
+                        .limit(per_stage - len(dated))
+                    )
+                rows[stage] = dated
             ids = [row.id for stage_rows in rows.values() for row in stage_rows]
             entered: dict[int, Any] = {}
             if ids:

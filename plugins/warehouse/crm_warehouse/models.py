@@ -107,6 +107,8 @@ class SaleRow(Model):
 
     class Meta:
         table_name = "warehouse_sale"
+        # a pipeline column's first cards (the desk's board), in order: migration 0002
+        indexes = ((("stage", "expected_close_on", "id"), False),)
 
 
 class StageMoveRow(Model):

@@ -21,7 +21,16 @@ from werkzeug.exceptions import NotFound
 
 from crm_core.errors import CRMError, NotFoundError, PermissionDenied
 from crm_core.i18n import gettext as _
-from crm_warehouse.desk.common import api, back, contact_names, helpers, in_stage_for, owner_names, stage_label
+from crm_warehouse.desk.common import (
+    api,
+    back,
+    contact_names,
+    helpers,
+    in_stage_for,
+    initials,
+    owner_names,
+    stage_label,
+)
 
 __all__ = ["board_page", "closing_widget", "move"]
 
@@ -71,7 +80,9 @@ def board_page() -> Any:
         team=team,
         owner_options=[("", _("Everyone"))] + [(o, o) for o in warehouse.board.owners()] if scope != "own" else [],
         team_options=[("", _("Every team"))] + [(t, t) for t in teams] if teams else [],
-        owners=owner_names(crm, (c.sale.owner for c in cards)),
+        people=_people(owner_names(crm, (c.sale.owner for c in cards))),
+        none_owner=_person(None),
+        sale_url=flask.url_for("warehouse.sale", sale_id=0)[:-1],
         contacts=contact_names(crm, (c.sale.contact_id for c in cards if not c.sale.title)),
         stages=[(s, stage_label(s)) for s in pipeline.stages],
         default_currency=warehouse.sales.settings.default_currency,
@@ -83,6 +94,16 @@ def board_page() -> Any:
         per_stage=PER_STAGE,
         empty=not any(column.count for column in columns),
     )
+
+
+def _person(name: str | None) -> dict[str, str]:
+    """An owner as a card shows them: initials in a circle, the name on hover and for screen readers."""
+    shown = name or _("nobody")
+    return {"name": shown, "initials": initials(name) if name else "–", "label": _("Owner: %(owner)s", owner=shown)}
+
+
+def _people(names: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {user: _person(display) for user, display in names.items()}
 
 
 def move(sale_id: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,7 +68,15 @@ def money(amount: decimal.Decimal | None, currency: str) -> str:
     """An amount in the user's language: 1.234,56 € in Spanish, €1,234.56 in English."""
     from babel.numbers import format_currency
 
-    return str(format_currency(amount or 0, currency, locale=i18n.current_language()))
+    return str(format_currency(amount or 0, currency, locale=_locale(i18n.current_language())))
+
+
+@functools.cache
+def _locale(language: str) -> Any:
+    """Babel's locale of ``language``, parsed once (a board formats hundreds of amounts)."""
+    from babel import Locale
+
+    return Locale.parse(language)
 
 
 def initials(name: str | None) -> str:
