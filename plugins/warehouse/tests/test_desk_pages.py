@@ -273,6 +273,8 @@ def test_editing_a_deal_and_the_list_with_filters_and_paging(app: Any) -> None:
     desk.get("/warehouse/sales/?stage=proposal")
     assert "Lot 50" in desk.text and "Lot 51" not in desk.text
     assert desk.get("/warehouse/sales/?kind=nonsense").status_code == 400
+    desk.get(f"/warehouse/sales/?contact_id={sale.contact_id}")
+    assert "Desks and chairs" in desk.text and "Lot 54" not in desk.text
 
 
 # -- the contact card: timeline, composer, as-of, documents ------------------------------------------

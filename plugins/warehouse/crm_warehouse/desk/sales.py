@@ -71,7 +71,7 @@ def _arg(name: str, allowed: Any = None) -> str | None:
 
 
 def sales_list() -> Any:
-    """Sales records in the user's scope, newest first, filtered by kind, stage, outcome and owner; paged by a cursor."""
+    """Sales records in the user's scope, newest first, filtered by kind, stage, outcome, owner and contact; paged by a cursor."""
     crm = g.crm
     sales = api().sales
     pipeline = sales.pipeline
@@ -81,10 +81,17 @@ def sales_list() -> Any:
         "outcome": _arg("outcome", ("open", "won", "lost")),
         "owner": _arg("owner"),
     }
+    contact = request.args.get("contact_id", "").strip()
+    if contact and not contact.isdigit():
+        raise BadRequest(f"?contact_id={contact!r} is not a contact number")
+    filters["contact_id"] = contact or None
     cursor = request.args.get("before", "").strip()
     if cursor and not cursor.isdigit():
         raise BadRequest(f"?before={cursor!r} is not a record number; follow the “Older” link")
-    records = sales.list(limit=PAGE + 1, before_id=int(cursor) if cursor else None, **filters)
+    query = {k: v for k, v in filters.items() if k != "contact_id"}
+    records = sales.list(
+        limit=PAGE + 1, before_id=int(cursor) if cursor else None, contact_id=int(contact) if contact else None, **query
+    )
     more = len(records) > PAGE
     records = records[:PAGE]
     return flask.render_template(
