@@ -28,6 +28,7 @@ __all__ = [
     "kind_label",
     "money",
     "owner_names",
+    "percent",
     "stage_label",
 ]
 
@@ -69,6 +70,13 @@ def money(amount: decimal.Decimal | None, currency: str) -> str:
     from babel.numbers import format_currency
 
     return str(format_currency(amount or 0, currency, locale=_locale(i18n.current_language())))
+
+
+def percent(value: float) -> str:
+    """A probability in the user's language: 75% in English, 75 % in Spanish."""
+    from babel.numbers import format_percent
+
+    return str(format_percent(value, locale=_locale(i18n.current_language())))
 
 
 @functools.cache
@@ -136,6 +144,7 @@ def helpers() -> dict[str, Any]:
         "kind_label": kind_label,
         "stage_label": stage_label,
         "money": money,
+        "percent": percent,
         "initials": initials,
         "here": lambda: request.full_path.rstrip("?"),
     }
