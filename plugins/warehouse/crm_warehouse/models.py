@@ -48,7 +48,7 @@ class EventRow(Model):
     # no index on type: the store is written far more than it is scanned by type, and
     # reads go through the timeline index (warehouse_event_contact)
     type = peewee.CharField(max_length=120)
-    #: contact, request, sale, note, document, survey, task, mail or other
+    #: contact, consent, request, sale, note, document, survey, task, mail or other
     kind = peewee.CharField(max_length=16)
     occurred_at = UTCDateTimeField()
     actor = peewee.CharField(max_length=200, null=True)

@@ -37,6 +37,7 @@ PANEL_ENTRIES = 10
 #: the kinds of entry, as the filter names them (the warehouse's timeline kinds)
 KIND_LABELS = {
     "contact": N_("Changes"),
+    "consent": N_("Consent"),
     "request": N_("Requests"),
     "sale": N_("Sales"),
     "note": N_("Notes, calls and meetings"),
@@ -44,7 +45,7 @@ KIND_LABELS = {
     "survey": N_("Surveys"),
     "task": N_("Tasks"),
     "mail": N_("Mail"),
-    "other": N_("Consent and other"),
+    "other": N_("Other"),
 }
 #: what each event type means, in the user's language (the warehouse's one-line summary follows it)
 TYPE_LABELS = {
