@@ -35,7 +35,7 @@ from crm_warehouse.desk.common import (
 __all__ = ["board_page", "closing_widget", "move"]
 
 #: the most cards a column shows (the totals count them all; the sales list shows the rest)
-PER_STAGE = 50
+PER_STAGE = 30
 #: the most records the home widget lists
 WIDGET_LIMIT = 10
 
@@ -88,12 +88,34 @@ def board_page() -> Any:
         default_currency=warehouse.sales.settings.default_currency,
         won_stage=pipeline.won_stage,
         lost_stage=pipeline.lost_stage,
-        in_stage=lambda since: in_stage_for(since, now),
+        in_stage=_memo(lambda days: in_stage_for(now - dt.timedelta(days=days), now), lambda since: (now - since).days),
+        close_date=_memo(_format_day, lambda day: day),
         may_move=crm.authz.can("warehouse.sales.edit"),
         may_create=crm.authz.can("warehouse.sales.create"),
         per_stage=PER_STAGE,
         empty=not any(column.count for column in columns),
     )
+
+
+def _memo(fn: Any, key: Any) -> Any:
+    """``fn`` of ``key(value)``, worked out once per distinct key: cards share close dates and days in a stage."""
+    seen: dict[Any, Any] = {}
+
+    def call(value: Any) -> Any:
+        k = key(value)
+        if k not in seen:
+            seen[k] = fn(k)
+        return seen[k]
+
+    return call
+
+
+def _format_day(day: dt.date) -> str:
+    from babel.dates import format_date
+
+    from crm_core import i18n
+
+    return str(format_date(day, format="medium", locale=i18n.current_language()))
 
 
 def _person(name: str | None) -> dict[str, str]:

@@ -160,9 +160,24 @@ def as_of_page(contact_id: int) -> Any:
         contact_name=name,
         day=text,
         error=error,
-        fields=sorted((k, v) for k, v in (fields or {}).items() if k != "id") if fields is not None else None,
+        fields=sorted((k.replace("_", " ").capitalize(), _plain(v)) for k, v in fields.items() if k != "id")
+        if fields is not None
+        else None,
+        when=dt.date.fromisoformat(text) if fields is not None else None,
     )
     return body, status
+
+
+def _plain(value: Any) -> Any:
+    """A past field's value as a line of text: a list item per entry, a record's values (an e-mail and its kind)."""
+    if isinstance(value, list):
+        return "; ".join(str(_plain(item)) for item in value)
+    if isinstance(value, dict):
+        parts = [str(v) for v in value.values() if v not in (None, "") and not isinstance(v, (bool, dict, list))]
+        if value.get("primary") is True:
+            parts.append(_("primary"))
+        return " · ".join(parts)
+    return value
 
 
 # -- the composer --------------------------------------------------------------------------
