@@ -111,3 +111,22 @@ def test_the_pipeline_and_a_contacts_audit(office):
     assert [(a["field"], a["old"], a["new"], a["channel"]) for a in audit] == [("region", None, "north", "api")]
     assert call("GET", f"/api/v1/contacts/{ids['bea']}/audit").status_code == 404
     assert call("GET", f"/api/v1/contacts/{ids['ana']}/audit?since=yesterday").status_code == 400
+
+
+def test_the_timeline_pages_through_entries_of_the_same_instant(office):
+    call, ids = office
+    for n in range(5):  # the test clock stands still: every note has the same time
+        assert (
+            call(
+                "POST", "/api/v1/actions", json={"kind": "note", "contact_id": ids["ana"], "subject": f"n{n}"}
+            ).status_code
+            == 201
+        )
+    seen = []
+    url = f"/api/v1/contacts/{ids['ana']}/timeline?limit=2"
+    while url:
+        page = call("GET", url)
+        assert page.status_code == 200, page.json
+        seen += [entry["event_id"] for entry in page.json["data"]]
+        url = page.json["next"]
+    assert len(seen) == len(set(seen)) == 6  # the creation and five notes, none skipped, none twice

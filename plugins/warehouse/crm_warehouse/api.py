@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crm_warehouse.actions import StaffLog
+from crm_warehouse.board import PipelineBoard
 from crm_warehouse.contact_scope import ContactScope
 from crm_warehouse.customers import Customers
 from crm_warehouse.documents import DocumentStore
@@ -55,6 +56,8 @@ class WarehouseAPI:
         contacts = ContactScope(crm)
         #: sales records: ``warehouse.sales.*``, scoped by the record's owner
         self.sales = SalesBook(crm, contacts)
+        #: the open pipeline as a board (columns per stage), and the records closing soon: ``warehouse.sales.read``
+        self.board = PipelineBoard(crm, self.sales)
         #: staff actions: ``warehouse.actions.*``, for contacts in the user's scope
         self.actions = StaffLog(crm, self.sales, contacts)
         #: documents: ``warehouse.documents.*``, for contacts in the user's scope
@@ -75,9 +78,15 @@ class WarehouseAPI:
         kinds: Sequence[str] | None = None,
         limit: int = 50,
         before: dt.datetime | None = None,
+        before_event: str | None = None,
     ) -> list[TimelineEntry]:
-        """What happened to or around the contact, newest first."""
-        return self._history.timeline(contact_id, kinds=kinds, limit=limit, before=before)
+        """What happened to or around the contact, newest first.
+
+        ``before`` continues after an entry shown: the entries before that
+        time; with ``before_event`` (that entry's ``event_id``) also those at
+        the same time that come after it, so a page never skips an entry.
+        """
+        return self._history.timeline(contact_id, kinds=kinds, limit=limit, before=before, before_event=before_event)
 
     def customers_without_won_sale_since(self, since: dt.date) -> dict[int, dt.date | None]:
         """Current customers with no sale won on or after ``since``, mapped to their last won sale's date."""

@@ -1,6 +1,6 @@
 """What the warehouse knows about each event type: its kind and a one-line summary.
 
-Kinds group event types for filtering timelines: ``contact``, ``request``,
+Kinds group event types for filtering timelines: ``contact``, ``consent``, ``request``,
 ``sale``, ``note``, ``document``, ``survey``, ``task``, ``mail``, and
 ``other`` for every type not listed here (third-party types, and types no
 installed plugin defines, which are kept all the same).
@@ -23,6 +23,7 @@ TYPE_KINDS: dict[str, str] = {
     "ContactsUnmerged": "contact",
     "ContactErased": "contact",
     "ContactUnsubscribed": "contact",
+    "ConsentGiven": "consent",
     "RequestReceived": "request",
     "StageChanged": "sale",
     "SaleClosed": "sale",
@@ -35,7 +36,7 @@ TYPE_KINDS: dict[str, str] = {
     "TaskCompleted": "task",
     "MailBounced": "mail",
 }
-KINDS = ("contact", "request", "sale", "note", "document", "survey", "task", "mail", "other")
+KINDS = ("contact", "consent", "request", "sale", "note", "document", "survey", "task", "mail", "other")
 #: the event types that change a contact's fields or existence, read by the as-of rebuild and the audit
 CONTACT_TYPES = tuple(t for t, k in TYPE_KINDS.items() if k == "contact")
 
@@ -88,6 +89,11 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "ContactErased": lambda p: "personal data erased",
     "ContactUnsubscribed": lambda p: (
         f"unsubscribed from list {p['list_id']}" if p.get("list_id") is not None else "unsubscribed from every list"
+    ),
+    "ConsentGiven": lambda p: (
+        f"consent given through {p.get('source')}"
+        + (f" to the lists {', '.join(p['lists'])}" if p.get("lists") else "")
+        + (f": {p['text']!r}" if p.get("text") else "")
     ),
     "RequestReceived": lambda p: f"{p.get('kind', 'request')} request received (record {p.get('record_id')})",
     "StageChanged": lambda p: (

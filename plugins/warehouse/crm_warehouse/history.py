@@ -61,8 +61,14 @@ def timeline(
     kinds: Sequence[str] | None = None,
     limit: int = 50,
     before: dt.datetime | None = None,
+    before_event: str | None = None,
 ) -> list[TimelineEntry]:
-    """A contact's events, newest first (one indexed range scan of the timeline index)."""
+    """A contact's events, newest first (one indexed range scan of the timeline index).
+
+    ``before`` and ``before_event`` (the time and ``event_id`` of the last
+    entry of the previous page) make a cursor: entries at that very time that
+    come after that event are kept, so equal times never hide an entry.
+    """
     from crm_hookspecs.events import registered_types
     from crm_hookspecs.records import TimelineEntry
     from crm_warehouse.models import EventContactRow as L
@@ -83,7 +89,14 @@ def timeline(
     if before is not None:
         if before.tzinfo is None:
             raise ValidationError(f"before={before.isoformat()} has no time zone; give an aware datetime")
-        query = query.where(L.occurred_at < naive_utc(before))
+        cutoff = naive_utc(before)
+        if before_event is None:
+            query = query.where(L.occurred_at < cutoff)
+        else:
+            position = _event_position(before_event)
+            query = query.where((L.occurred_at < cutoff) | ((L.occurred_at == cutoff) & (L.event < position)))
+    elif before_event is not None:
+        raise ValidationError("before_event needs before: the time of the entry it names")
     known = registered_types()
     out = []
     for event_id, type_name, kind, occurred_at, actor, channel, payload in query.tuples().iterator():
@@ -103,6 +116,20 @@ def timeline(
             )
         )
     return out
+
+
+def _event_position(event_id: Any) -> int:
+    """The store's key of the event ``event_id`` (the second half of a timeline cursor)."""
+    from crm_warehouse.models import EventRow as E
+
+    if not isinstance(event_id, str) or not event_id:
+        raise ValidationError(f"before_event {event_id!r} must be an event_id of the timeline")
+    key = E.select(E.id).where(E.event_id == event_id).scalar()
+    if key is None:
+        raise ValidationError(
+            f"before_event {event_id!r} is not a stored event; continue from an entry of the timeline"
+        )
+    return int(key)
 
 
 def as_of(crm: CRM, contact_id: int, when: dt.date | dt.datetime) -> dict[str, Any]:
@@ -256,13 +283,14 @@ class History:
         kinds: Sequence[str] | None = None,
         limit: int = 50,
         before: dt.datetime | None = None,
+        before_event: str | None = None,
     ) -> list[TimelineEntry]:
-        """What happened to or around the contact, newest first."""
+        """What happened to or around the contact, newest first (``before``, ``before_event``: a cursor)."""
         self.crm.authz.require(READ)
         contact_id = check_id(contact_id, "contact")
         with self.crm.activate():
             self._contacts.require(contact_id)
-            return timeline(self.crm, contact_id, kinds=kinds, limit=limit, before=before)
+            return timeline(self.crm, contact_id, kinds=kinds, limit=limit, before=before, before_event=before_event)
 
     def as_of(self, contact_id: int, when: dt.date | dt.datetime) -> dict[str, Any]:
         """The contact's fields at the end of ``when`` (a date) or at ``when`` (an aware datetime)."""

@@ -48,7 +48,7 @@ class EventRow(Model):
     # no index on type: the store is written far more than it is scanned by type, and
     # reads go through the timeline index (warehouse_event_contact)
     type = peewee.CharField(max_length=120)
-    #: contact, request, sale, note, document, survey, task, mail or other
+    #: contact, consent, request, sale, note, document, survey, task, mail or other
     kind = peewee.CharField(max_length=16)
     occurred_at = UTCDateTimeField()
     actor = peewee.CharField(max_length=200, null=True)
@@ -107,6 +107,8 @@ class SaleRow(Model):
 
     class Meta:
         table_name = "warehouse_sale"
+        # a pipeline column's first cards (the desk's board), in order: migration 0002
+        indexes = ((("stage", "expected_close_on", "id"), False),)
 
 
 class StageMoveRow(Model):

@@ -106,6 +106,13 @@ def crm_permissions() -> list[Any]:
 
 
 @hookimpl
+def crm_desk_pages(crm: Any) -> Any:
+    from crm_warehouse.desk import pages  # the desk calls this; Flask is imported only by the pages' blueprint
+
+    return pages()
+
+
+@hookimpl
 def crm_api_resources(crm: Any) -> list[Any]:
     from crm_warehouse.rest import resources
 

@@ -191,10 +191,19 @@ def _download(crm: Any, request: ApiRequest) -> ApiFile:
 
 def _timeline(crm: Any, request: ApiRequest) -> ApiPage:
     kinds = [k.strip() for k in request.query.get("kinds", "").split(",") if k.strip()] or None
-    before = dt.datetime.fromisoformat(request.cursor) if request.cursor else None
-    entries = _warehouse(crm).timeline(request.path["id"], kinds=kinds, limit=request.limit, before=before)
-    last = entries[-1].occurred_at.isoformat() if entries and len(entries) == request.limit else None
-    return ApiPage(items=entries, next=last)
+    # the cursor is the last entry's time and event id, so that entries at the same instant are not skipped
+    # (a cursor of the time alone, as earlier pages gave, still reads: the older entries only)
+    cursor = request.cursor
+    before, event = (cursor[0], cursor[1]) if isinstance(cursor, list) and len(cursor) == 2 else (cursor, None)
+    entries = _warehouse(crm).timeline(
+        request.path["id"],
+        kinds=kinds,
+        limit=request.limit,
+        before=dt.datetime.fromisoformat(before) if before else None,
+        before_event=event,
+    )
+    last = entries[-1] if entries and len(entries) == request.limit else None
+    return ApiPage(items=entries, next=[last.occurred_at.isoformat(), last.event_id] if last else None)
 
 
 def _as_of(crm: Any, request: ApiRequest) -> dict[str, Any]:

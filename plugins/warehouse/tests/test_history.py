@@ -9,6 +9,7 @@ import pytest
 from crm_core.errors import NotFoundError, ValidationError
 from crm_hookspecs.apis import WarehouseAPI
 from crm_hookspecs.events import (
+    ConsentGiven,
     ContactChanged,
     ContactCreated,
     ContactDeleted,
@@ -62,10 +63,48 @@ def test_timeline_newest_first_filtered_by_kind_and_paged(warehouse_app, emit, c
     second_page = api.timeline(1, limit=2, before=first_page[-1].occurred_at)
     assert [e.payload.get("action_id") for e in first_page + second_page] == [None, 2, 1, 0]
     assert api.timeline(3) == []
-    with pytest.raises(ValidationError, match=r"unknown timeline kind 'calls'; the kinds are: contact, request"):
+    with pytest.raises(
+        ValidationError, match=r"unknown timeline kind 'calls'; the kinds are: contact, consent, request"
+    ):
         api.timeline(1, kinds=["calls"])
     with pytest.raises(ValidationError, match=r"limit 0 must be a whole number"):
         api.timeline(1, limit=0)
+
+
+def test_a_timeline_cursor_of_time_and_event_skips_nothing_at_the_same_instant(warehouse_app, emit):
+    app = warehouse_app()
+    emit(app, *(StaffActionLogged(action_id=i, contact_id=1, kind="call") for i in range(5)))  # the clock stands still
+    api = app.plugin("warehouse")
+    seen, last = [], None
+    while True:
+        page = api.timeline(
+            1, limit=2, before=last.occurred_at if last else None, before_event=last.event_id if last else None
+        )
+        if not page:
+            break
+        seen += [e.payload["action_id"] for e in page]
+        last = page[-1]
+    assert sorted(seen) == [0, 1, 2, 3, 4] and len(seen) == 5
+    with pytest.raises(ValidationError, match="before_event needs before"):
+        api.timeline(1, before_event=last.event_id)
+    with pytest.raises(ValidationError, match="is not a stored event"):
+        api.timeline(1, before=last.occurred_at, before_event="nope")
+
+
+def test_consents_have_a_timeline_kind_and_older_ones_are_moved_to_it(warehouse_app, emit):
+    import importlib
+
+    app = warehouse_app()
+    emit(app, ConsentGiven(contact_id=1, source="signup:newsletter", text="Send me the news", lists=["news"]))
+    api = app.plugin("warehouse")
+    [entry] = api.timeline(1, kinds=["consent"])
+    assert entry.summary == "consent given through signup:newsletter to the lists news: 'Send me the news'"
+    migration = importlib.import_module("crm_warehouse.migrations.0003_consent_kind")
+    with app.activate():
+        migration.down(None, app.database)  # as stored before the catalog named the kind
+        assert api.timeline(1, kinds=["consent"]) == [] and len(api.timeline(1, kinds=["other"])) == 1
+        migration.up(None, app.database)
+    assert [e.type for e in api.timeline(1, kinds=["consent"])] == ["ConsentGiven"]
 
 
 def test_contact_as_of_rebuilds_the_fields_on_a_past_date(warehouse_app, emit, crm_clock):

@@ -120,11 +120,7 @@ def _install_request_hooks(app: Flask, crm: CRM, settings: Any) -> None:
         g.settings = settings
         g._activation = crm.activate()
         g._activation.__enter__()
-        # a page that takes uploads says how large a body it reads (the form, with its CSRF token, is parsed next)
-        view = app.view_functions.get(request.endpoint or "")
-        body = getattr(view, "desk_max_body", None)
-        if isinstance(body, int) and body > 0:
-            request.max_content_length = body
+        _allow_body(app, crm)
         web.check_csrf()
         return session.load_user()
 
@@ -190,3 +186,16 @@ def _under_prefix(wsgi_app: WSGIApp, prefix: str) -> WSGIApp:
         return wsgi_app(environ, start_response)
 
     return run
+
+
+def _allow_body(app: Flask, crm: CRM) -> None:
+    """Let a view that takes files raise the body limit for itself, before the CSRF check reads the form.
+
+    A view function with ``desk_max_body`` (a number of bytes, or a function
+    of the app returning one: an upload form) accepts bodies up to that size;
+    every other request keeps ``MAX_BODY``.
+    """
+    view = app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "desk_max_body", None)
+    if limit is not None:
+        request.max_content_length = int(limit(crm) if callable(limit) else limit)
