@@ -277,6 +277,7 @@ class InactivityScan:
                             d.origin_key: tid for d, tid in self._store.create_many(drafts, notify=False, checked=True)
                         }
                         rows = []
+                        notices: list[Notice] = []
                         per_assignee: dict[str, list[tuple[int, str]]] = {}
                         for p in planned:
                             if p.failed:
@@ -287,8 +288,10 @@ class InactivityScan:
                                 if tid and p.draft.assignee:
                                     per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
                             else:
-                                self._notifications.send(p.notices)
+                                notices.extend(p.notices)
                                 rows.append(firing_row(p.match, now, "notified", None, p.detail))
+                        # the page's notices in one go (a look-up, an insert, a queueing), not per customer
+                        self._notifications.send(notices)
                         bulk_insert("tasks_firing", FIRING_COLUMNS, rows, database=crm.database)
                         if self.settings.reminders.on_assign:
                             self._digest(r.name, per_assignee, now)
