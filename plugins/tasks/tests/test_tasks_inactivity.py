@@ -260,7 +260,11 @@ NOTIFY_QUIET = {
     "trigger": "inactivity",
     "days": 90,
     "action": "notify",
-    "notify": {"to": ["{contact.owner}"], "subject": "{contact.display_name} is quiet", "text": "Since {last_purchase}"},
+    "notify": {
+        "to": ["{contact.owner}"],
+        "subject": "{contact.display_name} is quiet",
+        "text": "Since {last_purchase}",
+    },
 }
 
 
