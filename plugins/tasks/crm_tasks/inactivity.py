@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InactivityScan", "period", "source", "track", "warehouse_source"]
 
-PAGE = 5000
+PAGE = 2000
 
 
 # -- keeping tasks_activity from events -------------------------------------------
