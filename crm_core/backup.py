@@ -36,6 +36,7 @@ from crm_core.errors import CRMError, ValidationError
 
 __all__ = ["BackupError", "BackupReport", "backup"]
 
+
 class BackupError(CRMError):
     """The backup could not be made (a tool missing or failing, the database unreadable)."""
 
