@@ -251,7 +251,7 @@ class EventBus:
 
     # -- emitting ------------------------------------------------------------
 
-    def _prepare(self, event: Event) -> tuple[str, str, dt.datetime, str]:
+    def _prepare(self, event: Event, encode: Callable[[Any], str]) -> tuple[str, str, dt.datetime, str]:
         from crm_hookspecs.events import Event, to_payload
 
         if not isinstance(event, Event):
@@ -273,7 +273,7 @@ class EventBus:
             event = attrs.evolve(cast(Any, event), **changes)
         type_name, payload = to_payload(event)
         try:
-            text = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+            text = encode(payload)
         except TypeError as exc:
             raise EventError(f"cannot emit {type_name}: {exc}") from None
         return event.event_id, type_name, occurred_at, text
@@ -288,7 +288,9 @@ class EventBus:
 
         app = self._app
         database = app.database
-        prepared = (self._prepare(e) for e in events)
+        # one encoder for the batch: json.dumps with options builds a new one for every event
+        encode = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":")).encode
+        prepared = (self._prepare(e, encode) for e in events)
         first = next(prepared, None)
         if first is None:
             return 0

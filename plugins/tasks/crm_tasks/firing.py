@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crm_core.clock import naive_utc
 from crm_core.errors import ConfigError, CRMError, PluginError
 from crm_core.storage import batched, bulk_insert, for_update
 from crm_tasks.records import Draft, FiringInfo
@@ -47,10 +48,13 @@ class Planned:
     failed: bool = False
 
 
-def firing_row(m: Match, now: dt.datetime, outcome: str, task_id: int | None, detail: str) -> tuple[Any, ...]:
-    """A ``tasks_firing`` row (columns: ``FIRING_COLUMNS``) for what a match did."""
+def firing_row(m: Match, fired_at: dt.datetime, outcome: str, task_id: int | None, detail: str) -> tuple[Any, ...]:
+    """A ``tasks_firing`` row (columns: ``FIRING_COLUMNS``) for what a match did.
+
+    ``fired_at`` is already in its stored form (naive UTC, whole seconds: converted once per batch).
+    """
     event_type = m.event.type_name if m.event is not None else None
-    return (m.rule.name, m.key, event_type, m.contact_id, db_time(now), outcome, task_id, detail)
+    return (m.rule.name, m.key, event_type, m.contact_id, fired_at, outcome, task_id, detail)
 
 
 class RuleEngine:
@@ -154,10 +158,11 @@ class RuleEngine:
             self._schedule(delayed, now)
         immediate = [m for m in matches if m.rule.delay is None]
         rows = self.execute(immediate, now)
+        fired_at = naive_utc(now)  # now has whole seconds already
         bulk_insert(
             "tasks_firing",
             FIRING_COLUMNS,
-            [firing_row(m, now, outcome, task_id, detail) for m, outcome, task_id, detail in rows],
+            [firing_row(m, fired_at, outcome, task_id, detail) for m, outcome, task_id, detail in rows],
             database=crm.database,
         )
         return len(matches)
@@ -198,6 +203,7 @@ class RuleEngine:
         crm = self.crm
         rows = []
         fired = []
+        fired_at = naive_utc(now)  # now has whole seconds already
         for m in matches:
             assert m.rule.delay is not None  # only rules with a delay are scheduled
             due = now + m.rule.delay
@@ -213,7 +219,7 @@ class RuleEngine:
                     m.contact_id,
                 )
             )
-            fired.append(firing_row(m, now, "scheduled", None, f"due {due.isoformat()}"))
+            fired.append(firing_row(m, fired_at, "scheduled", None, f"due {due.isoformat()}"))
         bulk_insert(
             "tasks_pending",
             ("rule", "key", "event_type", "payload", "run_at", "record_id", "contact_id"),
@@ -265,7 +271,8 @@ class RuleEngine:
         """Render each match's task or notification (no writes)."""
         cards = self._cards([m.contact_id for m in matches if m.contact_id is not None])
         roster = self._staff.roster()
-        return [self._plan_one(m, cards, now, roster) for m in matches]
+        local = now.astimezone(self.crm.tz)  # the templates' {now} and {today}: once, not per match
+        return [self._plan_one(m, cards, now, local, roster) for m in matches]
 
     def _cards(self, ids: Sequence[int]) -> dict[int, Any]:
         crm = self.crm
@@ -277,15 +284,16 @@ class RuleEngine:
             out.update((c.id, c) for c in contacts.cards(part))
         return out
 
-    def _plan_one(self, m: Match, cards: dict[int, Any], now: dt.datetime, roster: Roster) -> Planned:
+    def _plan_one(
+        self, m: Match, cards: dict[int, Any], now: dt.datetime, local: dt.datetime, roster: Roster
+    ) -> Planned:
         from crm_tasks.notify import Notice
 
-        crm = self.crm
         rule = m.rule
         contact = cards.get(m.contact_id) if m.contact_id is not None else None
         if contact is None:
             contact = MissingContact(m.contact_id)
-        ctx = Context(m, contact, now.astimezone(crm.tz))
+        ctx = Context(m, contact, local)
         try:
             if rule.action == "task":
                 t = rule.settings.task

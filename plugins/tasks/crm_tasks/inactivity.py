@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError
 from crm_core.storage import batched, bulk_insert
 from crm_tasks.notify import Notice
@@ -219,7 +220,6 @@ class InactivityScan:
         Each page of candidates is its own transaction: a long scan commits as
         it goes and, being keyed, resumes where it stopped if interrupted.
         """
-        from crm_tasks.firing import FIRING_COLUMNS, firing_row
         from crm_tasks.rules import Match
 
         crm, engine = self.crm, self._engine
@@ -266,34 +266,50 @@ class InactivityScan:
                     if dry_run:
                         preview += engine.preview(matches, check_done=False)
                         continue
-                    with crm.transaction():
-                        fresh = engine.not_fired(matches)  # again, inside the transaction that writes
-                        if not fresh:
-                            continue
-                        now = crm.clock.now().replace(microsecond=0)
-                        planned = engine.plan(fresh, now)
-                        drafts = [p.draft for p in planned if p.draft is not None]
-                        created = {
-                            d.origin_key: tid for d, tid in self._store.create_many(drafts, notify=False, checked=True)
-                        }
-                        rows = []
-                        per_assignee: dict[str, list[tuple[int, str]]] = {}
-                        for p in planned:
-                            if p.failed:
-                                rows.append(firing_row(p.match, now, "failed", None, p.detail))
-                            elif p.draft is not None:
-                                tid = created.get(p.draft.origin_key)
-                                rows.append(firing_row(p.match, now, "created" if tid else "skipped", tid, p.detail))
-                                if tid and p.draft.assignee:
-                                    per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
-                            else:
-                                self._notifications.send(p.notices)
-                                rows.append(firing_row(p.match, now, "notified", None, p.detail))
-                        bulk_insert("tasks_firing", FIRING_COLUMNS, rows, database=crm.database)
-                        if self.settings.reminders.on_assign:
-                            self._digest(r.name, per_assignee, now)
-                        total += len(fresh)
+                    total += self._fire(matches)
         return preview if dry_run else total
+
+    def _fire(self, matches: Sequence[Any]) -> int:
+        """Fire one page of an inactivity rule's matches in one transaction; return how many fired.
+
+        The tasks (or notices) are rendered before the transaction begins, so
+        the write lock (SQLite's ``BEGIN IMMEDIATE``, the outbox lock on the
+        servers) is held only while the rows are written. Inside it the firing
+        log is read again: what another worker fired meanwhile is dropped.
+        """
+        from crm_tasks.firing import FIRING_COLUMNS, firing_row
+
+        crm, engine = self.crm, self._engine
+        now = crm.clock.now().replace(microsecond=0)
+        fired_at = naive_utc(now)  # now has whole seconds already
+        planned = engine.plan(matches, now)
+        with crm.transaction():
+            fresh = {id(m) for m in engine.not_fired(matches)}  # again, inside the transaction that writes
+            planned = [p for p in planned if id(p.match) in fresh]
+            if not planned:
+                return 0
+            drafts = [p.draft for p in planned if p.draft is not None]
+            created = {d.origin_key: tid for d, tid in self._store.create_many(drafts, notify=False, checked=True)}
+            rows = []
+            notices: list[Notice] = []
+            per_assignee: dict[str, list[tuple[int, str]]] = {}
+            for p in planned:
+                if p.failed:
+                    rows.append(firing_row(p.match, fired_at, "failed", None, p.detail))
+                elif p.draft is not None:
+                    tid = created.get(p.draft.origin_key)
+                    rows.append(firing_row(p.match, fired_at, "created" if tid else "skipped", tid, p.detail))
+                    if tid and p.draft.assignee:
+                        per_assignee.setdefault(p.draft.assignee, []).append((tid, p.draft.title))
+                else:
+                    notices.extend(p.notices)
+                    rows.append(firing_row(p.match, fired_at, "notified", None, p.detail))
+            # the page's notices in one go (a look-up, an insert, a queueing), not per customer
+            self._notifications.send(notices)
+            bulk_insert("tasks_firing", FIRING_COLUMNS, rows, database=crm.database)
+            if self.settings.reminders.on_assign:
+                self._digest(matches[0].rule.name, per_assignee, now)
+        return len(planned)
 
     def _digest(self, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
         """One e-mail per assignee for a page of new tasks, not one per task."""

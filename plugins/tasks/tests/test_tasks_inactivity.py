@@ -251,3 +251,57 @@ def test_with_the_warehouse_the_quiet_spell_starts_when_the_customer_came(tasks_
         (5, "Get back in touch with Five (126 days since 2024-01-01)"),
         (6, "Get back in touch with Six (369 days since never)"),
     ]
+
+
+# -- the statements of a scan -------------------------------------------------------------
+
+NOTIFY_QUIET = {
+    "name": "quiet-notice",
+    "trigger": "inactivity",
+    "days": 90,
+    "action": "notify",
+    "notify": {
+        "to": ["{contact.owner}"],
+        "subject": "{contact.display_name} is quiet",
+        "text": "Since {last_purchase}",
+    },
+}
+
+
+def _quiet(first: int, n: int) -> dict[int, tuple[dt.date | None, dt.date]]:
+    """``n`` customers from id ``first``, quiet since 2025 (a third of them never bought)."""
+    return {i: (dt.date(2025, 1, 1) if i % 3 else None, dt.date(2024, 1, 1)) for i in range(first, first + n)}
+
+
+@pytest.mark.parametrize("rule", [WIN_BACK, NOTIFY_QUIET], ids=["task", "notify"])
+def test_a_scan_runs_as_many_statements_for_10_customers_as_for_200(tasks_app, crm_clock, sent, rule):
+    from crm_core.testing import statements
+
+    owners = ["ana", "luis", "marta", None]
+    cards = {i: {"display_name": f"Customer {i}", "owner": owners[i % 4]} for i in range(1, 301)}
+    warehouse = QuietWarehouse({})
+    crm = tasks_app(rules=[rule], contacts=cards, extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    api = crm.plugin("tasks")
+    counts = []
+    # the first scan of an app also reads what it keeps afterwards (the staff): a warm-up of one customer
+    for first, n in ((1, 1), (11, 10), (101, 200)):
+        warehouse.last = _quiet(first, n)
+        before = len(sent(crm))
+        with statements(crm) as scan:
+            assert api.scan_inactivity() == n
+        crm_clock.advance(days=1)
+        with statements(crm) as next_day:
+            assert api.scan_inactivity() == 0  # nothing new: every key is in the firing log
+        if first > 1:
+            counts.append((len(scan), len(next_day)))
+        messages = sent(crm)[before:]
+        if rule is WIN_BACK:
+            assert len([t for t in api.list(limit=1000) if t.contact_id >= first]) == n
+            # one digest per assignee (the quarter without an owner gets none)
+            assert sorted(to for to, _ in messages) == sorted(
+                {f"{owners[i % 4]}@example.com" for i in range(first, first + n) if owners[i % 4]}
+            )
+        else:
+            # one notice per quiet customer who has an owner
+            assert len(messages) == len([i for i in range(first, first + n) if owners[i % 4]])
+    assert counts[0] == counts[1], counts
