@@ -10,3 +10,27 @@ document.addEventListener("keydown", function (event) {
     search.select();
   }
 });
+
+// A table wider than the page scrolls sideways in its .table-wrap: such a wrap is made reachable by
+// keyboard (a focusable region named after the table's caption), so the columns past the edge can be read.
+function deskScrollableTables(root) {
+  var wraps = (root || document).querySelectorAll(".table-wrap");
+  for (var i = 0; i < wraps.length; i++) {
+    var wrap = wraps[i];
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      if (!wrap.hasAttribute("tabindex")) {
+        var caption = wrap.querySelector("caption");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : document.title);
+      }
+    } else if (wrap.getAttribute("tabindex") === "0" && wrap.getAttribute("role") === "region") {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", function () { deskScrollableTables(document); });
+document.addEventListener("htmx:afterSettle", function (event) { deskScrollableTables(document); });
+window.addEventListener("resize", function () { deskScrollableTables(document); });
