@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from crm_core.testing import statements
 
 pytest.importorskip("crm_desk")
 
-from crm_desk.testing import DeskClient  # noqa: E402
+from crm_desk.testing import DeskClient, check_catalogs  # noqa: E402
 
 PASSWORD = "Correct-horse-42!"
 SECRET = "analytics-desk-secret-0123456789-0123456789"
@@ -412,29 +410,7 @@ def test_the_list_of_custom_reports_costs_the_same_for_many(office: Any) -> None
 # -- the Spanish catalog ------------------------------------------------------------------------
 
 PLUGIN = Path(__file__).resolve().parents[1]
-CATALOG = PLUGIN / "crm_analytics" / "desk" / "translations" / "es" / "LC_MESSAGES"
 
 
-def test_every_desk_page_string_is_in_the_spanish_catalog(tmp_path: Path) -> None:
-    from babel.messages.pofile import read_po
-
-    pot = tmp_path / "messages.pot"
-    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
-    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
-    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
-    spanish = {m.id: m for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
-    assert extracted - set(spanish) == set(), "run pybabel extract and update (see babel.cfg), then translate"
-    assert [k for k, m in spanish.items() if not m.string or m.fuzzy] == []
-
-
-def test_the_compiled_catalog_matches_the_po_file() -> None:
-    import gettext
-
-    from babel.messages.pofile import read_po
-
-    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
-    for message in read_po((CATALOG / "messages.po").open("rb")):
-        if message.id and isinstance(message.id, str):
-            assert compiled.gettext(message.id) == message.string, (
-                "recompile: pybabel compile -d crm_analytics/desk/translations"
-            )
+def test_every_desk_page_string_is_in_the_spanish_catalog_and_compiled() -> None:
+    check_catalogs(PLUGIN, PLUGIN / "crm_analytics" / "desk" / "translations")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from crm_core.testing import statements
 
 pytest.importorskip("crm_desk")
 
-from crm_desk.testing import DeskClient  # noqa: E402
+from crm_desk.testing import DeskClient, check_catalogs  # noqa: E402
 
 PASSWORD = "Correct-horse-42!"
 ROLES = ("admin", "manager", "sales", "support", "read-only")
@@ -252,30 +250,8 @@ def test_spanish_pages(office: Any) -> None:
     assert "Enviar ahora" in html and "Vista previa" in html
 
 
-PLUGIN = Path(__file__).resolve().parent.parent
-CATALOG = PLUGIN / "crm_campaigns" / "desk" / "translations" / "es" / "LC_MESSAGES"
+PLUGIN = Path(__file__).resolve().parents[1]
 
 
-def test_every_desk_page_string_is_in_the_spanish_catalog(tmp_path: Path) -> None:
-    from babel.messages.pofile import read_po
-
-    pot = tmp_path / "messages.pot"
-    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
-    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
-    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
-    spanish = {m.id: m for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
-    assert extracted - set(spanish) == set(), "run pybabel extract and update (see babel.cfg), then translate"
-    assert [k for k, m in spanish.items() if not m.string or m.fuzzy] == []
-
-
-def test_the_compiled_catalog_matches_the_po_file() -> None:
-    import gettext
-
-    from babel.messages.pofile import read_po
-
-    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
-    for message in read_po((CATALOG / "messages.po").open("rb")):
-        if message.id and isinstance(message.id, str):
-            assert compiled.gettext(message.id) == message.string, (
-                "recompile: pybabel compile -d crm_campaigns/desk/translations"
-            )
+def test_every_desk_page_string_is_in_the_spanish_catalog_and_compiled() -> None:
+    check_catalogs(PLUGIN, PLUGIN / "crm_campaigns" / "desk" / "translations")

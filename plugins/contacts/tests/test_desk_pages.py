@@ -13,7 +13,7 @@ import pytest
 
 from crm_core.errors import ValidationError
 from crm_core.testing import statements
-from crm_desk.testing import DeskClient
+from crm_desk.testing import DeskClient, check_catalogs
 
 PASSWORD = "Correct-horse-42!"
 SECRET = "desk-secret-for-the-contacts-tests-0123456789"
@@ -598,35 +598,11 @@ def test_export_with_bad_input_says_so_and_without_the_permission_is_403(office:
     assert reader.get("/contacts/export?format=csv").status_code == 403
 
 
-PLUGIN = Path(__file__).resolve().parent.parent
-CATALOG = PLUGIN / "crm_contacts" / "desk" / "translations" / "es" / "LC_MESSAGES"
+PLUGIN = Path(__file__).resolve().parents[1]
 
 
-def test_every_string_of_the_pages_is_in_the_spanish_catalog(tmp_path: Path) -> None:
-    from babel.messages.pofile import read_po
-
-    pot = tmp_path / "messages.pot"
-    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
-    subprocess.run([*command, "-o", str(pot), "."], cwd=PLUGIN, check=True)
-    extracted = {m.id for m in read_po(pot.open("rb")) if m.id}
-    spanish = {m.id: m.string for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}
-    assert extracted - set(spanish) == set(), (
-        "run pybabel extract and update (see plugins/contacts/babel.cfg), then translate"
-    )
-    assert [k for k, v in spanish.items() if not v] == []
-
-
-def test_the_compiled_catalog_matches_the_po_file() -> None:
-    import gettext
-
-    from babel.messages.pofile import read_po
-
-    compiled = gettext.GNUTranslations((CATALOG / "messages.mo").open("rb"))
-    for message in read_po((CATALOG / "messages.po").open("rb")):
-        if message.id and isinstance(message.id, str):
-            assert compiled.gettext(message.id) == message.string, (
-                "recompile: pybabel compile -d crm_contacts/desk/translations"
-            )
+def test_every_desk_page_string_is_in_the_spanish_catalog_and_compiled() -> None:
+    check_catalogs(PLUGIN, PLUGIN / "crm_contacts" / "desk" / "translations")
 
 
 def test_contacts_without_the_desk_does_not_import_flask() -> None:

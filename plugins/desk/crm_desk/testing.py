@@ -14,9 +14,56 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DeskClient"]
+__all__ = ["DeskClient", "check_catalogs"]
+
+
+def check_catalogs(plugin: Path, translations: Path, languages: Sequence[str] = ("es",)) -> None:
+    """Fail unless every text of a plugin's desk pages is translated in each language and the ``.mo`` is current.
+
+    ``plugin`` is the folder holding the plugin's ``babel.cfg``; the texts are
+    extracted from what it names (marked with ``_`` and ``N_``) and compared
+    with ``translations/<lang>/LC_MESSAGES/messages.po``: a missing, empty or
+    fuzzy entry, or a compiled catalog that says something else, fails with
+    the command that fixes it. A plugin's test calls it::
+
+        def test_the_spanish_catalog_is_complete():
+            check_catalogs(PLUGIN, PLUGIN / "crm_loyalty" / "desk" / "translations")
+    """
+    import gettext
+
+    from babel.messages.pofile import read_po
+
+    with tempfile.TemporaryDirectory() as folder:
+        pot = Path(folder) / "messages.pot"
+        extract = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "N_"]
+        subprocess.run([*extract, "-o", str(pot), "."], cwd=plugin, check=True)
+        with pot.open("rb") as file:
+            extracted = {m.id for m in read_po(file) if m.id}
+    for language in languages:
+        catalog = translations / language / "LC_MESSAGES"
+        with (catalog / "messages.po").open("rb") as file:
+            messages = {m.id: m for m in read_po(file) if m.id}
+        missing = sorted(str(m) for m in extracted - set(messages))
+        assert not missing, (
+            f"{language}: not in the catalog: {missing[:5]}; run pybabel extract and update (see babel.cfg)"
+        )
+        untranslated = [str(k) for k, m in messages.items() if not m.string or m.fuzzy]
+        assert not untranslated, f"{language}: untranslated or fuzzy: {untranslated[:5]}"
+        with (catalog / "messages.mo").open("rb") as file:
+            compiled = gettext.GNUTranslations(file)
+        for message_id, message in messages.items():
+            if isinstance(message_id, str):
+                assert compiled.gettext(message_id) == message.string, (
+                    f"{language}: the .mo is stale ({message_id!r}); run pybabel compile -d {translations}"
+                )
+
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from crm_core.testing import statements
 
 pytest.importorskip("crm_desk")
 
-from crm_desk.testing import DeskClient  # noqa: E402
+from crm_desk.testing import DeskClient, check_catalogs  # noqa: E402
 
 PASSWORD = "Correct-horse-42!"
 ROLES = ("admin", "manager", "sales", "support", "read-only")
@@ -344,3 +345,10 @@ def test_the_pages_speak_spanish(office: Any) -> None:
     assert "Encuestas" in desk.text and "Introducir respuestas en papel" in desk.text
     desk.get(f"/surveys/{survey_id(office)}/send")
     assert "Comprobar a quién llega" in desk.text
+
+
+PLUGIN = Path(__file__).resolve().parents[1]
+
+
+def test_every_desk_page_string_is_in_the_spanish_catalog_and_compiled() -> None:
+    check_catalogs(PLUGIN, PLUGIN / "crm_surveys" / "desk" / "translations")
