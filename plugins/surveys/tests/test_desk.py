@@ -232,6 +232,7 @@ def test_results_with_nps_csat_distributions_by_region_and_quarter_and_free_text
     )
     assert "Region / Quarter" in page and re.search(r'<th scope="row">Madrid / \d{4}-Q\d</th>', page)
     assert "“Too slow”" in page and "Norte" in page
+    assert f'href="/surveys/{number}/responses"' in page  # every answer is a page away, not a command
     desk.get(f"/surveys/{number}/results?by=region")
     assert re.search(r'<th scope="row">Norte</th><td data-label="Invited">1</td>', desk.text)
     seller = signed_in(office, "u-sales")  # sees the answers of their own contacts only

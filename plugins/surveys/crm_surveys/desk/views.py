@@ -195,6 +195,7 @@ def results(survey_id: int) -> Any:
     return flask.render_template(
         "surveys/results.html",
         info=info,
+        can_responses=_can("surveys.answers.read"),
         found=found,
         by=by,
         breakdowns=[(k, _(label)) for k, label in BREAKDOWNS.items()],
