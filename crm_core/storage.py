@@ -120,8 +120,15 @@ class _AppDatabase(peewee.DatabaseProxy):
         object.__setattr__(self, attr, value)
 
     @property
-    def obj(self) -> peewee.Database:
-        return _current().database
+    def obj(self) -> peewee.Database | None:
+        try:
+            return _current().database
+        except AppContextError:
+            # a model class being defined: peewee only asks whether the proxy is bound yet, and no query
+            # runs; a module of models first imported while several apps are open must not fail there
+            if _defining.get():
+                return None
+            raise
 
     def initialize(self, obj: Any) -> None:
         raise TypeError("crm_core.storage.db follows the active app; it cannot be initialised by hand")
@@ -131,7 +138,22 @@ class _AppDatabase(peewee.DatabaseProxy):
 db = _AppDatabase()
 
 
-class Model(peewee.Model):
+#: set while a model class is being defined (see _AppDatabase.obj)
+_defining: contextvars.ContextVar[bool] = contextvars.ContextVar("crm_defining_model", default=False)
+
+
+class _ModelBase(peewee.ModelBase):
+    """peewee's metaclass, telling the database proxy that a class is being defined, not queried."""
+
+    def __new__(cls, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any) -> Any:
+        token = _defining.set(True)
+        try:
+            return super().__new__(cls, name, bases, attrs, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            _defining.reset(token)
+
+
+class Model(peewee.Model, metaclass=_ModelBase):
     """Base class for every model of the kernel and the plugins.
 
     Give each model an explicit ``table_name`` starting with your plugin's
@@ -146,7 +168,7 @@ class Model(peewee.Model):
 def dialect(database: peewee.Database) -> str:
     """``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
     if isinstance(database, _AppDatabase):
-        database = database.obj
+        database = _current().database
     if isinstance(database, peewee.SqliteDatabase):
         return "sqlite"
     if isinstance(database, peewee.PostgresqlDatabase):

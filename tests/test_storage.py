@@ -518,3 +518,21 @@ def test_utc_datetime_field_stores_utc_and_reads_back_aware(crm_factory, item_pl
     assert item.seen_at.tzinfo == dt.UTC and item.seen_at.hour == 12
     assert str(raw).startswith("2026-07-01 12:00:00")
     assert found == 1
+
+
+def test_a_module_of_models_first_imported_while_two_apps_are_open_defines_its_models(crm_factory, tmp_path):
+    """peewee asks the database proxy whether it is bound while a model class is defined: that is no query."""
+    first = crm_factory()
+    second = crm_factory(database=f"sqlite:///{tmp_path / 'second.db'}")
+
+    class Late(Model):  # defined with two apps open and none active, as a lazily imported module's models are
+        content = peewee.BlobField()  # a field with a database hook: peewee asks the proxy while defining it
+
+        class Meta:
+            table_name = "kt_late"
+
+    with pytest.raises(AppContextError, match="2 CRM apps are open"):
+        Late.select().count()  # a query still needs crm.activate()
+    with first.activate():
+        assert Late._meta.table_name == "kt_late"
+    assert second is not first
