@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from crm_hookspecs.records import (
+    Chart,
     ContactCard,
     ContactPage,
     ListMember,
@@ -30,6 +31,7 @@ from crm_hookspecs.records import (
 )
 
 __all__ = [
+    "ChartsAPI",
     "ContactsAPI",
     "ContactsEditing",
     "ContactsSelfService",
@@ -320,8 +322,32 @@ class PortalAPI(Protocol):
         ...
 
 
+@runtime_checkable
+class ChartsAPI(Protocol):
+    """``crm.plugin("analytics")``: charts drawn for other plugins' pages, as the reports' own are (since 1.4).
+
+    A plugin with figures to show (the surveys' results) builds a
+    :class:`~crm_hookspecs.records.Chart` in its reader's language and has
+    the analytics plugin draw it, rather than drawing charts a second way.
+    Callers check ``crm.has_plugin("analytics")`` first: without it there is
+    no chart, and the page shows its tables alone.
+    """
+
+    def draw_chart(self, chart: Chart, fmt: str = "svg") -> bytes:
+        """``chart`` as an SVG (``fmt="svg"``) or PNG (``"png"``) image.
+
+        Reads no records, but draws for users who may run reports
+        (``analytics.reports.run``, ``PermissionDenied`` otherwise). Raises
+        ``crm_core.errors.ValidationError`` for a chart it cannot draw (no
+        value at all, more series than it can tell apart, another ``fmt``),
+        naming the fix.
+        """
+        ...
+
+
 #: which protocols each plugin's API object implements, by plugin name
 PROTOCOLS: dict[str, tuple[type, ...]] = {
+    "analytics": (ChartsAPI,),
     "contacts": (ContactsAPI, ContactsEditing, MailingListsAPI, ContactsSelfService),
     "warehouse": (WarehouseAPI,),
     "surveys": (SurveysAPI,),

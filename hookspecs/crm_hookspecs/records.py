@@ -2,7 +2,8 @@
 
 They are small frozen attrs classes: what a hook returns to the kernel, or
 what one plugin hands to another through the kernel. The staff web app's
-records (``Desk*``, contract 1.3.0) are defined in a module of their own and
+records (``Desk*``, contract 1.3.0) and the charts one plugin draws for
+another (``Chart``, contract 1.4.0) are defined in modules of their own and
 imported from here.
 """
 
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 import attrs
 
+from crm_hookspecs._charts import Chart, ChartSeries
 from crm_hookspecs._desk import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskSearchResult, DeskWidget
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "ApiParam",
     "ApiRequest",
     "ApiResource",
+    "Chart",
+    "ChartSeries",
     "CommandSpec",
     "ContactCard",
     "ContactPage",

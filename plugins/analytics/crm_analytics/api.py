@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from crm_analytics.definitions import Definition
     from crm_analytics.result import Report
     from crm_core.app import CRM
+    from crm_hookspecs.records import Chart
 
 __all__ = ["Analytics", "AnalyticsAPI", "ReportInfo"]
 
@@ -212,6 +213,16 @@ class AnalyticsAPI:
         """Draw ``report`` as a PNG or SVG chart; write it to ``path`` when given; return the bytes."""
         self._require(EXPORT)
         return self._charts.draw(report, path, kind=kind, fmt=fmt, measures=measures)
+
+    def draw_chart(self, chart: Chart, fmt: str = "svg") -> bytes:
+        """Draw a chart another plugin made (``ChartsAPI``): its figures and words, the reports' look.
+
+        Needs ``analytics.reports.run`` (charts are drawn for who may run
+        reports); reads no records. A chart with no value, or more series
+        than :data:`~crm_analytics.charts.MAX_SERIES`, is a ``ValidationError``.
+        """
+        self._require(RUN)
+        return self._charts.render(chart, fmt)
 
     def export(self, report: Report, fmt: str = "csv") -> str:
         """``report``'s rows as CSV or JSON text (``table`` too), as ``crm reports … --format`` prints them."""

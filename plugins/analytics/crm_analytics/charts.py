@@ -1,27 +1,34 @@
-"""Any report as a PNG or SVG chart: bar, line or stacked bar (matplotlib, Agg backend).
+"""Any report, or any plugin's figures, as a PNG or SVG chart: bar, line or stacked bar (matplotlib, Agg backend).
 
 matplotlib is imported here, when a chart is drawn, never by the entry module.
-The report's :class:`~crm_analytics.result.ChartSpec` says what to draw by
-default: the ``x`` column along the axis, the ``y`` measures, and the
-``group`` columns (region, currency…) that split them into series.
+Drawing has two steps: :func:`chart_of` turns a report into the contract's
+:class:`~crm_hookspecs.records.Chart` (labels in order, a value or a gap per
+label and series, the words), and :func:`figure_of` draws a ``Chart``,
+whoever made it: a report's, or another plugin's through
+``ChartsAPI.draw_chart`` (the surveys' results). The report's
+:class:`~crm_analytics.result.ChartSpec` says what to draw by default: the
+``x`` column along the axis, the ``y`` measures, and the ``group`` columns
+(region, currency…) that split them into series.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_analytics.result import ChartSpec, Report
 from crm_core.errors import ValidationError
+from crm_hookspecs.records import Chart, ChartSeries
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["KINDS", "MAX_SERIES", "Charts", "draw", "figure"]
+__all__ = ["KINDS", "MAX_SERIES", "Charts", "chart_of", "draw", "figure", "figure_of", "render"]
 
 KINDS = ("bar", "line", "stacked")
 MAX_SERIES = 12
@@ -39,7 +46,9 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _series(report: Report, spec: ChartSpec, measures: Sequence[str]) -> tuple[list[str], dict[str, list[float]]]:
+def _series(
+    report: Report, spec: ChartSpec, measures: Sequence[str], label: Callable[[str], str] = str
+) -> tuple[list[str], dict[str, list[float]]]:
     """The x labels (periods in time order) and each series' values along them, NaN where it has none.
 
     A missing value is a gap, never a 0: a region without answers in a quarter
@@ -56,7 +65,7 @@ def _series(report: Report, spec: ChartSpec, measures: Sequence[str]) -> tuple[l
             value = _number(row.get(m))
             if value is None:
                 continue
-            name = " · ".join(p for p in (group, m if len(measures) > 1 or not group else "") if p) or m
+            name = " · ".join(p for p in (group, label(m) if len(measures) > 1 or not group else "") if p) or label(m)
             data.setdefault(name, {})
             data[name][x] = data[name].get(x, 0.0) + value
     if report.periods and all(x in report.periods for x in xs):
@@ -118,23 +127,75 @@ def _measures(report: Report, spec: ChartSpec, measures: Sequence[str] | str | N
     return chosen
 
 
-def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] | str | None = None) -> Figure:
-    """The matplotlib ``Figure`` of ``report``, drawn but not saved (what :func:`draw` writes).
+def _english(text: str, **values: Any) -> str:
+    return text % values if values else text
 
-    Missing values are gaps (no bar, a break in the line), the x axis of
-    periods is in time order, every series has its own colour, and there is
-    room above the highest bar or stack.
+
+def chart_of(
+    report: Report,
+    *,
+    kind: str | None = None,
+    measures: Sequence[str] | str | None = None,
+    title: str | None = None,
+    label: Callable[[str], str] = str,
+    say: Callable[..., str] = _english,
+) -> Chart:
+    """The :class:`~crm_hookspecs.records.Chart` of ``report``: what :func:`figure` draws.
+
+    The x labels are the report's periods in time order (every one of its
+    range), a missing value is ``None`` (a gap), and past :data:`MAX_SERIES`
+    series the largest are kept, said in the note. The words are English;
+    a page gives its own: ``title``, ``label`` (a column's name as its
+    heading reads) and ``say`` (gettext, for the chart's few sentences).
     """
     spec, kind = _check(report, kind)
     chosen = _measures(report, spec, measures)
-    xs, series = _series(report, spec, chosen)
+    xs, series = _series(report, spec, chosen, label)
     if not series:
         raise ValidationError(f"report {report.name!r} has no values in {', '.join(chosen)} to draw")
     note = ""
     if len(series) > MAX_SERIES:
         ranked = sorted(series, key=lambda s: -sum(abs(v) for v in series[s] if not math.isnan(v)))
-        note = f"the {MAX_SERIES} largest of {len(series)} series"
+        note = say("the %(shown)s largest of %(total)s series", shown=MAX_SERIES, total=len(series))
         series = {name: series[name] for name in ranked[:MAX_SERIES]}
+    if title is None:
+        title = report.title + (f" ({report.describe_range()})" if report.describe_range() else "")
+    return Chart(
+        title=title,
+        labels=xs,
+        series=tuple(ChartSeries(name, values) for name, values in series.items()),
+        kind=kind,
+        x_label=label(spec.x),
+        y_label=", ".join(label(c) for c in chosen) if len(chosen) <= 2 else say("value"),
+        note=note,
+    )
+
+
+def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] | str | None = None) -> Figure:
+    """The matplotlib ``Figure`` of ``report``, drawn but not saved (what :func:`draw` writes)."""
+    return figure_of(chart_of(report, kind=kind, measures=measures))
+
+
+def figure_of(chart: Chart) -> Figure:
+    """The matplotlib ``Figure`` of ``chart``, drawn but not saved.
+
+    Missing values are gaps (no bar, a break in the line), every series has
+    its own colour (and past ten, a dashed line or hatched bar too), there is
+    room above the highest bar or stack, and a series without any value is
+    not drawn. More than :data:`MAX_SERIES` series, or none with a value, is
+    a ``ValidationError``.
+    """
+    if len(chart.series) > MAX_SERIES:
+        raise ValidationError(
+            f"chart {chart.title!r} has {len(chart.series)} series; at most {MAX_SERIES} can be told apart: "
+            "group the smaller ones, or draw several charts"
+        )
+    series = {s.name: [math.nan if v is None else v for v in s.values] for s in chart.series if any(
+        v is not None for v in s.values)}  # fmt: skip
+    if not series:
+        raise ValidationError(f"chart {chart.title!r} has no value to draw")
+    kind = chart.kind
+    xs = list(chart.labels)
 
     import matplotlib
 
@@ -189,20 +250,54 @@ def figure(report: Report, *, kind: str | None = None, measures: Sequence[str] |
             low, high = min([low, *drawn]), max([high, *drawn])
     span = (high - low) or 1.0
     # set, not left to autoscaling: a bar's sticky edges (its bottom, the top of the stack below) cancel the margin
-    ax.set_ylim(low - (HEADROOM * span if low < 0 else 0.0), high + (HEADROOM * span if high > 0 or low == 0 else 0.0))
+    bottom = low - (HEADROOM * span if low < 0 else 0.0) if chart.y_min is None else chart.y_min
+    top = high + (HEADROOM * span if high > 0 or low == 0 else 0.0) if chart.y_max is None else chart.y_max
+    # a fixed end gets a sliver of room, so a point on it (an NPS of -100) is not drawn on the frame
+    edge = 0.02 * (top - bottom)
+    ax.set_ylim(bottom - (edge if chart.y_min is not None and chart.y_min < 0 else 0.0),
+                top + (edge if chart.y_max is not None else 0.0))  # fmt: skip
+    if all(v.is_integer() for values in series.values() for v in values if not math.isnan(v)):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no tick at 2.5 answers
     ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_xticks(positions)
-    ax.set_xticklabels(xs, rotation=45 if len(xs) > 8 else 0, ha="right" if len(xs) > 8 else "center")
-    ax.set_xlabel(spec.x)
-    ax.set_ylabel(", ".join(chosen) if len(chosen) <= 2 else "value")
-    title = report.title + (f" ({report.describe_range()})" if report.describe_range() else "")
-    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11)
+    slanted = len(xs) > 8 and any(len(x) > 3 for x in xs)  # ten answers 0 to 10 fit upright; ten quarters do not
+    ax.set_xticklabels(xs, rotation=45 if slanted else 0, ha="right" if slanted else "center")
+    ax.set_xlabel(chart.x_label)
+    ax.set_ylabel(chart.y_label)
+    ax.set_title(chart.title + (f"\n{chart.note}" if chart.note else ""), fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     ax.axhline(0, color="black", linewidth=0.6)
-    if len(series) > 1 or spec.group:
+    if len(series) > 1 or any(name != chart.y_label for name in series):
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     return fig
+
+
+def render(chart: Chart, fmt: str = "svg") -> bytes:
+    """``chart`` as PNG or SVG bytes (the SVG without a date, so the same chart gives the same bytes).
+
+    The newest :data:`CACHED` images are kept, by chart: a page reloaded, or
+    seen by another user with the same figures, is not drawn again (drawing
+    takes 0.1 to 0.4 s; a chart is a frozen record, so equal figures and
+    words are one key).
+    """
+    if fmt not in ("png", "svg"):
+        raise ValidationError(f"a chart is drawn as PNG or SVG, not {fmt!r}: ask for fmt='png' or 'svg'")
+    return _rendered(chart, fmt)
+
+
+#: how many drawn charts :func:`render` keeps (an SVG is some 30 to 100 kB)
+CACHED = 64
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _rendered(chart: Chart, fmt: str) -> bytes:
+    fig = figure_of(chart)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buffer.getvalue()
 
 
 def draw(
@@ -224,10 +319,7 @@ def draw(
         fmt = suffix or "png"
     if fmt not in ("png", "svg"):
         raise ValidationError(f"a chart is written as PNG or SVG, not {fmt!r}: name the file .png or .svg")
-    fig = figure(report, kind=kind, measures=measures)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-    data = buffer.getvalue()
+    data = render(chart_of(report, kind=kind, measures=measures), fmt)
     if path is not None:
         try:
             Path(path).write_bytes(data)
@@ -250,3 +342,7 @@ class Charts:
     ) -> bytes:
         """Draw ``report`` as a PNG or SVG chart (see :func:`draw`)."""
         return draw(report, path, kind=kind, fmt=fmt, measures=measures)
+
+    def render(self, chart: Chart, fmt: str = "svg") -> bytes:
+        """Draw another plugin's ``chart`` as PNG or SVG (see :func:`render`)."""
+        return render(chart, fmt)

@@ -157,3 +157,80 @@ def test_every_kind_is_written_as_png_and_svg(kind, tmp_path):
 
     assert draw(nps_report(), tmp_path / "c.png", kind=kind).startswith(b"\x89PNG")
     assert b"<svg" in draw(nps_report(), tmp_path / "c.svg", kind=kind)[:500]
+
+
+# -- charts other plugins make (ChartsAPI.draw_chart) -------------------------------------------
+
+
+def test_a_chart_another_plugin_made_is_drawn_with_its_words_gaps_and_range():
+    from crm_analytics.charts import figure_of
+    from crm_hookspecs.records import Chart, ChartSeries
+
+    chart = Chart(
+        "NPS por trimestre",
+        ["2025-Q4", "2026-Q1", "2026-Q2"],
+        [ChartSeries("NPS", [40, None, -12.5])],
+        kind="line",
+        x_label="Trimestre",
+        y_label="NPS",
+        y_min=-100,
+        y_max=100,
+    )
+    ax = figure_of(chart).axes[0]
+    assert ticks(ax) == ["2025-Q4", "2026-Q1", "2026-Q2"]
+    [line] = [line for line in ax.lines if not line.get_label().startswith("_")]
+    assert ydata(line) == [40.0, None, -12.5]  # the quarter without answers is a gap
+    low, high = ax.get_ylim()
+    assert -105 < low < -100 and 100 < high < 105  # the fixed range, with a sliver of room at the ends
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("NPS por trimestre", "Trimestre", "NPS")
+    assert ax.get_legend() is None  # one series, named as its axis
+
+
+def test_a_chart_with_nothing_to_draw_or_too_many_series_is_refused_naming_the_fix():
+    from crm_analytics.charts import render
+    from crm_core.errors import ValidationError
+    from crm_hookspecs.records import Chart, ChartSeries
+
+    empty = Chart("Empty", ["a", "b"], [ChartSeries("n", [None, None])])
+    with pytest.raises(ValidationError, match="chart 'Empty' has no value to draw"):
+        render(empty)
+    crowded = Chart("Crowded", ["a"], [ChartSeries(f"s{i}", [i]) for i in range(MAX_SERIES + 1)])
+    with pytest.raises(ValidationError, match="13 series; at most 12 can be told apart"):
+        render(crowded)
+    with pytest.raises(ValidationError, match="PNG or SVG, not 'gif'"):
+        render(Chart("One", ["a"], [ChartSeries("n", [1])]), "gif")
+
+
+def test_the_contract_refuses_a_chart_made_wrong():
+    from crm_hookspecs.records import Chart, ChartSeries
+
+    with pytest.raises(ValueError, match="series 'n' has 1 values for 2 labels"):
+        Chart("T", ["a", "b"], [ChartSeries("n", [1])])
+    with pytest.raises(ValueError, match="kind 'pie' is not one of bar, line, stacked"):
+        Chart("T", ["a"], [ChartSeries("n", [1])], kind="pie")
+    with pytest.raises(ValueError, match="a number or None"):
+        ChartSeries("n", ["7"])
+    assert ChartSeries("n", [float("nan"), 2]).values == (None, 2.0)
+
+
+def test_a_report_chart_speaks_the_pages_language():
+    from crm_analytics.charts import chart_of
+
+    words = {"period": "Periodo", "nps": "NPS"}
+    chart = chart_of(nps_report(), title="NPS por región", label=lambda c: words.get(c, c))
+    assert (chart.title, chart.x_label, chart.y_label) == ("NPS por región", "Periodo", "NPS")
+    assert [s.name for s in chart.series] == ["south", "north"]
+    assert chart.labels == PERIODS and chart.series[1].values == (None, 50.0, None, 30.0)
+
+
+def test_a_chart_drawn_again_comes_from_the_cache():
+    from crm_analytics.charts import _rendered, render
+    from crm_hookspecs.records import Chart, ChartSeries
+
+    def chart() -> Chart:
+        return Chart("Cached", ["a", "b"], [ChartSeries("n", [1, 2])])
+
+    first = render(chart())
+    hits = _rendered.cache_info().hits
+    assert render(chart()) == first and _rendered.cache_info().hits == hits + 1  # equal figures, one drawing
+    assert render(Chart("Cached", ["a", "b"], [ChartSeries("n", [1, 3])])) != first

@@ -20,6 +20,7 @@ import pytest
 from crm_analytics.api import Analytics, AnalyticsAPI
 from crm_analytics.permissions import PERMISSIONS
 from crm_core.errors import PermissionDenied
+from crm_hookspecs.records import Chart, ChartSeries
 
 UTC = dt.UTC
 PERMISSION_NAMES = {p.name for p in PERMISSIONS}
@@ -169,6 +170,7 @@ def _calls(crm: Any, tmp_path: Any) -> dict[str, Any]:
         "saved": lambda: api.saved(),
         "source": lambda: api.source("deals"),
         "chart": lambda: api.chart(report, fmt="svg"),
+        "draw_chart": lambda: api.draw_chart(Chart("Answers", ["yes", "no"], [ChartSeries("answers", [3, None])])),
         "export": lambda: api.export(report, "csv"),
         "schedules": lambda: api.schedules(),
         "send": lambda: api.send("weekly"),
@@ -201,6 +203,7 @@ def test_the_system_does_everything(shop, tmp_path):
     calls["remove"]()
     assert "deals" not in calls["definitions"]()
     assert b"<svg" in calls["chart"]()
+    assert b"<svg" in calls["draw_chart"]()
     assert calls["export"]().startswith("period,region,currency,sales")
     assert calls["send"]()["status"] == "queued"
     assert [r["name"] for r in calls["schedules"]()] == ["weekly", "ana-weekly", "vera-weekly"]

@@ -207,43 +207,6 @@ def test_a_paper_code_of_a_contact_out_of_scope_is_unknown(office: Any) -> None:
     assert desk.page.status_code == 422 and "No letter has the code" in desk.text and "Eva Ruiz" not in desk.text
 
 
-def test_results_with_nps_csat_distributions_by_region_and_quarter_and_free_text(office: Any) -> None:
-    contacts = office.plugin("contacts")
-    for contact_id, region in zip(office.ids, ("Madrid", "Madrid", "Norte")):
-        contacts.update(contact_id, region=region)
-    surveys = office.plugin("surveys")
-    surveys.send("csat", "list:customers")
-    for contact_id, recommend, satisfaction, why in zip(
-        office.ids, (10, 9, 2), (5, 4, 1), (None, None, "Too slow")
-    ):  # fmt: skip
-        answers = {"recommend": recommend, "satisfaction": satisfaction, "channel": "Phone"}
-        surveys.answer("csat", contact_id, answers | ({"why": why} if why else {}))
-    desk = signed_in(office)
-    number = survey_id(office)
-    desk.get(f"/surveys/{number}")
-    assert f'href="/surveys/{number}/results"' in desk.text
-    desk.get(f"/surveys/{number}/results")
-    page = desk.text
-    assert "3 invited, 3 answered (100 %)" in page
-    assert "<strong>NPS 33.3</strong>" in page and "2 promoters, 0 passives, 1 detractors" in page
-    assert "<strong>CSAT 66.7 %</strong>" in page and "2 satisfied (4 or 5)" in page
-    assert re.search(
-        r'<th scope="row">Phone</th><td data-label="Answers">3</td><td data-label="Share">100 %</td>', page
-    )
-    assert "Region / Quarter" in page and re.search(r'<th scope="row">Madrid / \d{4}-Q\d</th>', page)
-    assert "“Too slow”" in page and "Norte" in page
-    assert f'href="/surveys/{number}/responses"' in page  # every answer is a page away, not a command
-    desk.get(f"/surveys/{number}/results?by=region")
-    assert re.search(r'<th scope="row">Norte</th><td data-label="Invited">1</td>', desk.text)
-    seller = signed_in(office, "u-sales")  # sees the answers of their own contacts only
-    seller.get(f"/surveys/{number}/results")
-    assert "2 invited, 2 answered" in seller.text and "Too slow" not in seller.text
-    desk.get("/")
-    desk.post("/language", {"language": "es", "next": "/"})
-    desk.get(f"/surveys/{number}/results")
-    assert "CSAT 66,7 %" in desk.text and "Respuestas de texto libre" in desk.text
-
-
 def test_the_answers_newest_first_with_the_negative_ones_marked(office: Any) -> None:
     surveys = office.plugin("surveys")
     surveys.send("csat", "list:customers")

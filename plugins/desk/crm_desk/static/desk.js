@@ -11,18 +11,21 @@ document.addEventListener("keydown", function (event) {
   }
 });
 
-// A table wider than the page scrolls sideways in its .table-wrap: such a wrap is made reachable by
-// keyboard (a focusable region named after the table's caption), so the columns past the edge can be read.
+// A table wider than the page scrolls sideways in its .table-wrap, and a chart (at a phone's width) in its
+// figure: such a wrap is made reachable by keyboard (a focusable region named after the table's caption or
+// the chart's text), so what is past the edge can be read.
 function deskScrollableTables(root) {
-  var wraps = (root || document).querySelectorAll(".table-wrap");
+  var wraps = (root || document).querySelectorAll(".table-wrap, figure.chart");
   for (var i = 0; i < wraps.length; i++) {
     var wrap = wraps[i];
     if (wrap.scrollWidth > wrap.clientWidth + 1) {
       if (!wrap.hasAttribute("tabindex")) {
         var caption = wrap.querySelector("caption");
+        var image = wrap.querySelector("img[alt]");
+        var name = caption ? caption.textContent.trim() : image ? image.getAttribute("alt") : document.title;
         wrap.setAttribute("tabindex", "0");
         wrap.setAttribute("role", "region");
-        wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : document.title);
+        wrap.setAttribute("aria-label", name);
       }
     } else if (wrap.getAttribute("tabindex") === "0" && wrap.getAttribute("role") === "region") {
       wrap.removeAttribute("tabindex");

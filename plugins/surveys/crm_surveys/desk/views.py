@@ -132,82 +132,6 @@ def survey_page(survey_id: int) -> Any:
     )
 
 
-# -- results --------------------------------------------------------------------------------
-
-#: the breakdowns the results page offers, with their labels
-BREAKDOWNS = {"region": N_("Region"), "quarter": N_("Quarter"), "month": N_("Month"), "year": N_("Year")}
-
-
-def _figure(value: float | None, suffix: str = "") -> str:
-    from babel.numbers import format_decimal
-
-    from crm_core.i18n import current_language
-
-    return "–" if value is None else format_decimal(value, format="#,##0.#", locale=current_language()) + suffix
-
-
-def _question_rows(segment: Any) -> list[dict[str, Any]]:
-    """Each question of a segment with its headline figure (NPS, CSAT or mean) and its distribution."""
-    rows = []
-    for q in segment.questions:
-        if q.kind == "nps":
-            headline = _("NPS %(value)s", value=_figure(q.nps))
-            detail = _("%(promoters)s promoters, %(passives)s passives, %(detractors)s detractors",
-                       promoters=q.promoters or 0, passives=q.passives or 0, detractors=q.detractors or 0)  # fmt: skip
-        elif q.kind == "csat":
-            headline = _("CSAT %(value)s", value=_figure(q.csat, " %"))
-            detail = _("%(count)s satisfied (4 or 5)", count=q.satisfied or 0)
-        elif q.mean is not None:
-            headline, detail = _("Mean %(value)s", value=_figure(q.mean)), ""
-        else:
-            headline, detail = "", ""
-        total = q.answered or 0
-        distribution = [
-            {"answer": answer, "count": count, "percent": _figure(100.0 * count / total if total else None, " %")}
-            for answer, count in q.distribution.items()
-        ]
-        rows.append({"question": q, "headline": headline, "detail": detail, "distribution": distribution})
-    return rows
-
-
-def results(survey_id: int) -> Any:
-    """NPS, CSAT and the answers' distributions, overall and by region and quarter (``by``), and free text."""
-    info = _survey(survey_id)
-    g.crm.authz.require("surveys.results.run")
-    by = [b for b in request.args.getlist("by") if b in BREAKDOWNS] if "by" in request.args else ["region", "quarter"]
-    found = _api().results(info.id, by=by, texts=20)
-    scored = [q for q in found.overall.questions if q.kind in ("nps", "csat")]
-    segments = [
-        {
-            "name": segment.name,
-            "invited": segment.invited,
-            "responses": segment.responses,
-            "rate": _figure(segment.response_rate, " %"),
-            "scores": [
-                _figure(q.nps) if q.kind == "nps" else _figure(q.csat, " %")
-                for q in segment.questions
-                if q.kind in ("nps", "csat")
-            ],
-        }
-        for segment in found.segments
-    ]
-    texts = [q for q in found.overall.questions if q.kind == "text"]
-    return flask.render_template(
-        "surveys/results.html",
-        info=info,
-        can_responses=_can("surveys.answers.read"),
-        found=found,
-        by=by,
-        breakdowns=[(k, _(label)) for k, label in BREAKDOWNS.items()],
-        by_labels=[_(BREAKDOWNS[b]) for b in found.by],
-        overall=_question_rows(found.overall),
-        rate=_figure(found.overall.response_rate, " %"),
-        scored=scored,
-        segments=segments,
-        texts=texts,
-    )
-
-
 # -- responses ------------------------------------------------------------------------------
 
 #: responses per page
@@ -426,11 +350,14 @@ def paper() -> Any:
 
 def blueprint() -> flask.Blueprint:
     """The surveys pages, mounted by the desk at ``/surveys``."""
+    from crm_surveys.desk import results
+
     page = flask.Blueprint("surveys", __name__)
     page.add_url_rule("/", "index", index)
     page.add_url_rule("/<int:survey_id>", "survey", survey_page)
     page.add_url_rule("/<int:survey_id>/send", "send", send, methods=["GET", "POST"])
-    page.add_url_rule("/<int:survey_id>/results", "results", results)
+    page.add_url_rule("/<int:survey_id>/results", "results", results.results)
+    page.add_url_rule(results.CHART_ROUTE, "results_chart", results.chart)
     page.add_url_rule("/<int:survey_id>/responses", "responses", responses)
     page.add_url_rule("/<int:survey_id>/remind", "remind", remind, methods=["POST"])
     page.add_url_rule("/<int:survey_id>/letters", "letters", letters, methods=["POST"])
