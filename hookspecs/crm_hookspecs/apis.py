@@ -23,6 +23,7 @@ from crm_hookspecs.records import (
     ListMember,
     MailingListInfo,
     SurveyForm,
+    TaskSummary,
     TimelineEntry,
     UpdateForm,
     UpdateLink,
@@ -40,6 +41,7 @@ __all__ = [
     "PROTOCOLS",
     "PortalAPI",
     "SurveysAPI",
+    "TasksAPI",
     "WarehouseAPI",
 ]
 
@@ -345,11 +347,36 @@ class ChartsAPI(Protocol):
         ...
 
 
+@runtime_checkable
+class TasksAPI(Protocol):
+    """``crm.plugin("tasks")``, as other plugins may use it: the tasks about their records (since 1.4).
+
+    A task is linked to the records it is about: a contact, a sales record
+    (``sale``, ``request``), or a survey response (``survey_response``: a
+    rule on ``SurveyAnswered`` links the task it makes to the response,
+    such as the follow-up of a negative answer).
+    """
+
+    def linked_tasks(self, kind: str, ref_ids: Sequence[int]) -> dict[int, list[TaskSummary]]:
+        """The tasks linked to each of ``ref_ids``, records of ``kind``, newest first.
+
+        ``kind`` is ``contact`` (the tasks about the contact, linked or as
+        their main contact), ``sale``, ``request`` or ``survey_response``.
+        The result maps each id that has tasks to them; an id without any is
+        left out. Needs ``tasks.read``; only the tasks in the acting user's
+        scope are told (a seller's own, by default), so a task out of scope is
+        as if it did not exist. One query per 500 ids. An unknown ``kind`` is a
+        ``crm_core.errors.ValidationError`` naming the known ones.
+        """
+        ...
+
+
 #: which protocols each plugin's API object implements, by plugin name
 PROTOCOLS: dict[str, tuple[type, ...]] = {
     "analytics": (ChartsAPI,),
     "contacts": (ContactsAPI, ContactsEditing, MailingListsAPI, ContactsSelfService),
     "warehouse": (WarehouseAPI,),
     "surveys": (SurveysAPI,),
+    "tasks": (TasksAPI,),
     "portal": (PortalAPI,),
 }

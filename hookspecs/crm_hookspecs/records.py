@@ -51,6 +51,7 @@ __all__ = [
     "SurveyCondition",
     "SurveyForm",
     "SurveyQuestion",
+    "TaskSummary",
     "TimelineEntry",
     "UpdateForm",
     "UpdateLink",
@@ -326,6 +327,27 @@ class TimelineEntry:
     summary: str
     payload: dict[str, Any] = attrs.field(factory=dict)
     known: bool = True
+
+
+@attrs.frozen
+class TaskSummary:
+    """A task as the tasks plugin tells other plugins about it (``TasksAPI.linked_tasks``, since 1.4).
+
+    ``kind`` is ``to-do``, ``call``, ``e-mail``, ``meeting`` or
+    ``follow-up``; ``status`` ``open``, ``done`` or ``cancelled``;
+    ``assignee`` a user name (``None``: nobody yet). ``rule`` names the
+    rule that made it (``None`` for a task made by hand or by a template).
+    Times are aware UTC.
+    """
+
+    id: int
+    title: str
+    kind: str
+    status: str
+    assignee: str | None = None
+    due_at: _dt.datetime | None = None
+    created_at: _dt.datetime | None = None
+    rule: str | None = None
 
 
 @attrs.frozen

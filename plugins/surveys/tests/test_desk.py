@@ -316,3 +316,63 @@ PLUGIN = Path(__file__).resolve().parents[1]
 
 def test_every_desk_page_string_is_in_the_spanish_catalog_and_compiled() -> None:
     check_catalogs(PLUGIN, PLUGIN / "crm_surveys" / "desk" / "translations")
+
+
+UNHAPPY = {
+    "name": "unhappy-customer",
+    "trigger": "event",
+    "event": "SurveyAnswered",
+    "when": {"negative": True},
+    "action": "task",
+    "task": {"kind": "call", "title": "Call {contact.display_name}: unhappy", "assignee": "{contact.owner}"},
+}
+
+
+def test_a_negative_answer_links_to_the_follow_up_task_a_rule_made(
+    crm_factory: Callable[..., Any], definition: dict[str, Any]
+) -> None:
+    pytest.importorskip("crm_tasks")
+    crm = crm_factory(
+        plugins=["desk", "contacts", "surveys", "tasks"],
+        settings={"surveys": {"secret": "test-secret-for-surveys"}, "tasks": {"rules": [UNHAPPY]}},
+        core={"secret": "desk-secret-for-the-surveys-tests-0123456789"},
+        mail={"sender": "CRM <crm@example.com>", "unsubscribe_mailto": "unsubscribe@example.com"},
+    )
+    crm.authz.users.add("boss", roles=["admin"], password=PASSWORD)
+    crm.authz.users.add("sam", roles=["sales"], password=PASSWORD)
+    crm.authz.users.add("tess", roles=["sales"], password=PASSWORD)
+    surveys = crm.plugin("surveys")
+    surveys.save(definition)
+    contacts = crm.plugin("contacts")
+    eva = contacts.create(first_name="Eva", last_name="Ruiz", email="eva@example.com", owner="sam").id
+    leo = contacts.create(first_name="Leo", last_name="Ruiz", email="leo@example.com", owner="sam").id
+    surveys.answer("csat", eva, {"recommend": 2, "why": "Too slow"})
+    surveys.answer("csat", leo, {"recommend": 10})
+    [task] = crm.plugin("tasks").list()
+    desk = signed_in(crm, "boss")
+    page = desk.get(f"/surveys/{survey_id(crm)}/responses").get_data(as_text=True)
+    assert page.index("Leo Ruiz") < page.index("Eva Ruiz")  # newest first
+    eva_row = page[page.index("Eva Ruiz") :]
+    assert '<th scope="col">Follow-up</th>' in page and "it is shown with the answer" in page
+    assert f'<a href="/tasks/{task.id}">Call Eva Ruiz: unhappy</a>' in eva_row and "open" in eva_row
+    assert page.count('<p class="follow-up">') == 1  # the positive answer made none
+    assert desk.get(f"/tasks/{task.id}").status_code == 200
+    crm.plugin("tasks").done(task.id)
+    assert ">done</span>" in desk.get(f"/surveys/{survey_id(crm)}/responses").get_data(as_text=True)
+    # a seller who may read the answers but not the task (it is sam's) is told of none
+    crm.plugin("contacts").update(eva, owner="tess")
+    seller = signed_in(crm, "tess")
+    page = seller.get(f"/surveys/{survey_id(crm)}/responses").get_data(as_text=True)
+    assert "Eva Ruiz" in page and "Call Eva Ruiz" not in page and "No follow-up task that you may see." in page
+    seller.get("/")
+    seller.post("/language", {"language": "es", "next": "/"})
+    assert "Ninguna tarea de seguimiento que usted pueda ver." in seller.get(
+        f"/surveys/{survey_id(crm)}/responses").get_data(as_text=True)  # fmt: skip
+
+
+def test_without_the_tasks_plugin_the_answers_page_has_no_follow_ups(office: Any) -> None:
+    surveys = office.plugin("surveys")
+    surveys.send("csat", "list:customers")
+    surveys.answer("csat", office.ids[1], {"recommend": 2, "why": "Too slow"})
+    page = signed_in(office).get(f"/surveys/{survey_id(office)}/responses").get_data(as_text=True)
+    assert "Negative" in page and "Follow-up" not in page and "it shows on the contact's card" in page

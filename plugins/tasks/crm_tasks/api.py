@@ -34,6 +34,7 @@ from crm_core.errors import NotFoundError, ValidationError
 from crm_tasks.checklists import Checklists
 from crm_tasks.firing import RuleEngine
 from crm_tasks.inactivity import InactivityScan
+from crm_tasks.links import linked_tasks
 from crm_tasks.notify import Notifications
 from crm_tasks.recurring import RecurringTemplates
 from crm_tasks.reminders import Reminders
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     import peewee
 
     from crm_core.app import CRM
+    from crm_hookspecs.records import TaskSummary
     from crm_tasks.records import FiringInfo, RecurringInfo, SentReminder, TaskInfo
     from crm_tasks.rules import RuleSet
     from crm_tasks.settings import TasksSettings
@@ -166,6 +168,18 @@ class TasksAPI:
         """One task with its checklist, questions, links and the reminders sent (``tasks.read``)."""
         self._require("tasks.read", task_id)
         return self._store.get(task_id)
+
+    def linked_tasks(self, kind: str, ref_ids: Sequence[int]) -> dict[int, builtins.list[TaskSummary]]:
+        """The tasks about records of other plugins, by record id, newest first (``tasks.read``; contract ``TasksAPI``).
+
+        ``kind`` is one of :data:`LINK_KINDS`: ``contact`` (linked, or the
+        task's main contact), ``sale``, ``request`` or ``survey_response``
+        (the follow-up a rule made of an answer). Only the tasks in the
+        user's scope are told; an id without any is left out.
+        """
+        self._require("tasks.read")
+        with self.crm.activate():
+            return linked_tasks(kind, ref_ids, kinds=LINK_KINDS, scope=self._scope)
 
     def list(
         self,

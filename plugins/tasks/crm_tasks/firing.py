@@ -316,6 +316,9 @@ class RuleEngine:
                             m.record_id,
                         )
                     )
+                response = getattr(m.event, "response_id", None) if m.event is not None else None
+                if response is not None and m.event.type_name == "SurveyAnswered":
+                    links.append(("survey_response", int(response)))  # the answer it follows up
                 for other in m.event.contact_ids()[1:] if m.event is not None else ():
                     links.append(("contact", other))
                 draft = Draft(

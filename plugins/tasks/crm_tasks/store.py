@@ -48,7 +48,8 @@ __all__ = [
 STATUSES = ("open", "done", "cancelled")
 #: the most tasks one list call returns (the CLI's --limit has the same bound)
 MAX_LIST = 100_000
-LINK_KINDS = ("contact", "sale", "request")
+#: the records a task can be linked to (a survey response: by a rule on SurveyAnswered, such as a follow-up)
+LINK_KINDS = ("contact", "sale", "request", "survey_response")
 CHUNK = 500
 _PRIORITY_NAME = {v: k for k, v in PRIORITIES.items()}
 

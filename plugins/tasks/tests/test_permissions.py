@@ -37,6 +37,7 @@ CALLS: dict[str, tuple[str, Call]] = {
     "get": ("record", lambda api, t: api.get(t["luis"])),
     "list": ("listing", lambda api, t: api.list(status="all")),
     "count": ("listing", lambda api, t: api.count(status="all")),
+    "linked_tasks": ("listing", lambda api, t: api.linked_tasks("contact", [1])),
     "todo": ("listing", lambda api, t: api.todo("luis")),
     "reminders": ("listing", lambda api, t: api.reminders("luis")),
     "done": ("record", lambda api, t: api.done(t["luis"])),

@@ -140,7 +140,7 @@ PAGE = 50
 
 def responses(survey_id: int) -> Any:
     """Who answered what, newest first, 50 a page: each response's contact, channel, date and answers; the
-    negative ones marked, with the contact's card (where the follow-up tasks show) a click away."""
+    negative ones marked, with the follow-up task a rule of the tasks plugin made of each (if it is installed)."""
     info = _survey(survey_id)
     g.crm.authz.require("surveys.answers.read")
     page_number = request.args.get("page", "1")
@@ -149,6 +149,7 @@ def responses(survey_id: int) -> Any:
     questions = {q.key: q.text for q in _api().definition(info.id).questions}
     ids = [r.contact_id for r in found.items if r.contact_id is not None]
     cards = {c.id: c for c in g.crm.plugin("contacts").cards(ids)} if ids else {}
+    follow_ups, tasks = _follow_ups([r.id for r in found.items])
     rows = []
     for response in found.items:
         answers = []
@@ -158,7 +159,14 @@ def responses(survey_id: int) -> Any:
             elif isinstance(value, list):
                 value = ", ".join(str(v) for v in value)
             answers.append((questions.get(key, key), value))
-        rows.append({"response": response, "contact": cards.get(response.contact_id or 0), "answers": answers})
+        rows.append(
+            {
+                "response": response,
+                "contact": cards.get(response.contact_id or 0),
+                "answers": answers,
+                "follow_ups": follow_ups.get(response.id, []),
+            }
+        )
     pages = {}
     if number > 1:
         pages["previous"] = url_for("surveys.responses", survey_id=info.id, page=number - 1)
@@ -173,7 +181,26 @@ def responses(survey_id: int) -> Any:
         first=found.offset + 1 if found.items else 0,
         last=found.offset + len(found.items),
         channels={"web": _("Web form"), "paper": _("Paper"), "staff": _("Typed in by staff"), "api": _("API")},
+        tasks=tasks,
+        task_pages="tasks.task" in flask.current_app.view_functions,
+        task_statuses={"open": _("open"), "done": _("done"), "cancelled": _("cancelled")},
     )
+
+
+def _follow_ups(response_ids: list[int]) -> tuple[dict[int, list[Any]], bool]:
+    """The tasks linked to each response (a rule's follow-up of a negative answer), and whether they can be told.
+
+    Through the contract's ``TasksAPI.linked_tasks`` (one query for the
+    page), when the tasks plugin is installed and the user may read tasks:
+    only those in the user's scope come back. Without it: none, and no error.
+    """
+    crm = g.crm
+    if not crm.has_plugin("tasks") or not _can("tasks.read"):
+        return {}, False
+    if not response_ids:
+        return {}, True
+    found: dict[int, list[Any]] = crm.plugin("tasks").linked_tasks("survey_response", response_ids)
+    return found, True
 
 
 # -- sending --------------------------------------------------------------------------------

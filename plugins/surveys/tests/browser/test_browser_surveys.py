@@ -25,6 +25,7 @@ from crm_core.browser_testing import LAPTOP, PHONE, BrowserPage, Served, launch_
 
 pytest.importorskip("crm_desk")
 pytest.importorskip("crm_analytics")
+pytest.importorskip("crm_tasks")
 
 pytestmark = [needs_chromium, pytest.mark.sqlite_only]
 
@@ -34,6 +35,16 @@ SCREENSHOTS = ROOT / "build" / "screenshots" / "desk"
 AXE = ROOT / "plugins" / "desk" / "tests" / "browser" / "axe-core" / "axe.min.js"
 WIDTHS = pytest.mark.parametrize("width", [LAPTOP, PHONE], ids=["laptop", "phone"])
 REGIONS = ("Madrid", "Norte", "Levante")
+#: the sample configuration's rule: a negative answer makes a follow-up call for the contact's owner
+UNHAPPY = {
+    "name": "unhappy-customer",
+    "trigger": "event",
+    "event": "SurveyAnswered",
+    "when": {"negative": True},
+    "action": "task",
+    "task": {"kind": "call", "title": "Call {contact.display_name}: unhappy with the survey",
+             "assignee": "{contact.owner}", "due_in": "1d", "questions": ["What went wrong?"]},
+}  # fmt: skip
 
 
 def check_accessibility(page: Any, name: str) -> None:
@@ -61,8 +72,8 @@ def browser() -> Iterator[Any]:
 def crm(crm_factory: Callable[..., Any], crm_clock: Any, definition: dict[str, Any]) -> Any:
     """A survey sent to 12 customers in three regions in January; answers in 2026-Q1 and 2026-Q3, none in Q2."""
     crm = crm_factory(
-        plugins=["desk", "contacts", "surveys", "warehouse", "analytics"],
-        settings={"surveys": {"secret": "test-secret-for-surveys"}},
+        plugins=["desk", "contacts", "surveys", "tasks", "warehouse", "analytics"],
+        settings={"surveys": {"secret": "test-secret-for-surveys"}, "tasks": {"rules": [UNHAPPY]}},
         core={"secret": "surveys-desk-secret-0123456789-0123456789"},
         mail={"sender": "CRM <crm@example.com>", "unsubscribe_mailto": "unsubscribe@example.com"},
     )
@@ -72,7 +83,9 @@ def crm(crm_factory: Callable[..., Any], crm_clock: Any, definition: dict[str, A
     contacts = crm.plugin("contacts")
     contacts.create_list("customers")
     ids = [
-        contacts.create(first_name=f"Cliente{n}", last_name="Ruiz", email=f"c{n}@example.com", region=REGIONS[n % 3]).id
+        contacts.create(
+            first_name=f"Cliente{n}", last_name="Ruiz", email=f"c{n}@example.com", region=REGIONS[n % 3], owner="ana"
+        ).id
         for n in range(12)
     ]
     contacts.add_to_list("customers", ids)
@@ -167,3 +180,33 @@ def test_results_as_charts_and_tables_in_english_and_spanish(crm, served, desk, 
     months = page.locator("#by-period tbody").first.locator("th").all_inner_texts()
     assert months == [f"2026-{m:02d}" for m in range(1, 9)]
     browser.shot("results-by-month-es")
+
+
+@WIDTHS
+def test_from_a_negative_answer_to_its_follow_up_task(crm, served, desk, width):
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served)
+    survey = crm.plugin("surveys").get("csat").id
+    page.goto(f"{served.url}/surveys/{survey}")
+    page.get_by_role("link", name="Answers", exact=True).click()
+    page.wait_for_url(f"{served.url}/surveys/{survey}/responses")
+    follow_ups = page.locator("p.follow-up")
+    # an NPS of 0 to 6 or a CSAT of 1 or 2 is negative: one follow-up call each
+    negative = [r for r in crm.plugin("surveys").responses("csat").items if r.negative]
+    assert len(negative) == 8 and follow_ups.count() == len(crm.plugin("tasks").list()) == 8
+    browser.shot("answers")
+    row = page.locator("tr", has=page.get_by_role("link", name="Cliente8 Ruiz"))
+    assert "Negative" in row.inner_text()
+    row.get_by_role("link", name="Call Cliente8 Ruiz: unhappy with the survey").click()
+    page.wait_for_url(re.compile(r".*/tasks/\d+$"))
+    assert page.locator("h1").inner_text() == "Call Cliente8 Ruiz: unhappy with the survey"
+    assert "What went wrong?" in page.locator("main").inner_text()
+    browser.shot("follow-up-task")
+    page.go_back()
+    page.select_option("#language-menu", "es")
+    page.locator("#language-menu ~ button").click()
+    page.wait_for_url(f"{served.url}/surveys/{survey}/responses")
+    assert "aparece junto a la respuesta" in page.locator("#count").inner_text()
+    assert page.locator("thead th", has_text="Seguimiento").count() == 1  # (a phone shows rows as cards)
+    browser.shot("answers-es")
