@@ -316,6 +316,32 @@ class DocumentStore:
                 f"the file of document {doc.id} ({doc.name}) is missing from {path}; run 'crm warehouse verify'"
             ) from None
 
+    def verified(self, document_id: int) -> BinaryIO:
+        """The stored file, opened for reading once its content is checked against its SHA-256.
+
+        The file is read twice (hashed in chunks, then by the caller), never
+        held in memory whole; a file missing or altered on disk is a
+        ``DocumentError`` naming the document and ``crm warehouse verify``.
+        """
+        doc = self.get(document_id)
+        path = blob_path(self.root, doc.sha256)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise DocumentError(
+                f"the file of document {doc.id} ({doc.name}) is missing from {path}; run 'crm warehouse verify'"
+            ) from None
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != doc.sha256:
+            handle.close()
+            raise DocumentError(
+                f"the file of document {doc.id} ({doc.name}) was altered on disk; run 'crm warehouse verify'"
+            )
+        handle.seek(0)
+        return handle
+
     def read_bytes(self, document_id: int) -> bytes:
         """The whole content, refused if it no longer matches its SHA-256."""
         doc = self.get(document_id)

@@ -379,6 +379,87 @@ def test_uploading_and_downloading_a_document(app: Any) -> None:
     assert other.get(f"/warehouse/documents/{documents[0].id}").status_code == 404
 
 
+def test_uploading_a_document_from_a_deals_page(app: Any) -> None:
+    import io
+
+    desks = deal(app, "ana", "Desks", amount="2400")
+    desk = desk_as(app, "ana")
+    desk.get(f"/warehouse/sales/{desks.id}")
+    assert f'action="/warehouse/sales/{desks.id}/documents" enctype="multipart/form-data"' in desk.text
+    assert "No documents about this deal yet" in desk.text
+    content = b"%PDF-1.4 the proposal " * 30_000  # 660 kB: more than a form may carry
+    answer = desk.post(
+        f"/warehouse/sales/{desks.id}/documents",
+        {"file": (io.BytesIO(content), "proposal.pdf", "application/pdf"), "description": "Our proposal",
+         "next": f"/warehouse/sales/{desks.id}"},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/warehouse/sales/{desks.id}"
+    [document] = app.plugin("warehouse").documents.list(sale_id=desks.id)
+    assert (document.name, document.sale_id, document.contact_id) == ("proposal.pdf", desks.id, desks.contact_id)
+    assert (document.description, document.uploaded_by) == ("Our proposal", "ana")
+    page = desk.get(f"/warehouse/sales/{desks.id}").get_data(as_text=True)
+    assert (
+        "Uploaded: proposal.pdf" in page and f'href="/warehouse/documents/{document.id}" download>proposal.pdf' in page
+    )
+    assert "Our proposal" in page
+    assert "proposal.pdf" in desk.get(f"/contacts/{desks.contact_id}").get_data(as_text=True)  # the contact's too
+    download = desk.get(f"/warehouse/documents/{document.id}")
+    assert download.status_code == 200 and download.data == content
+    # no file chosen: said on the deal's page
+    desk.post(f"/warehouse/sales/{desks.id}/documents", {"description": "x"}, content_type="multipart/form-data")
+    assert "Choose a file to upload." in desk.get(f"/warehouse/sales/{desks.id}").get_data(as_text=True)
+    # another seller's deal is unknown to ana; a reader may not upload; without the token nothing is taken
+    theirs = deal(app, "bea", "Chairs")
+    sent = {"file": (io.BytesIO(b"x"), "x.pdf")}
+    assert (
+        desk.post(f"/warehouse/sales/{theirs.id}/documents", sent, content_type="multipart/form-data").status_code
+        == 404
+    )
+    rita = desk_as(app, "rita")
+    rita.get(f"/warehouse/sales/{desks.id}")
+    assert "proposal.pdf" in rita.text and 'type="file"' not in rita.text
+    sent = {"file": (io.BytesIO(b"x"), "x.pdf")}
+    assert (
+        rita.post(f"/warehouse/sales/{desks.id}/documents", sent, content_type="multipart/form-data").status_code == 403
+    )
+    sent = {"file": (io.BytesIO(b"x"), "x.pdf")}
+    assert (
+        desk.post(
+            f"/warehouse/sales/{desks.id}/documents", sent, content_type="multipart/form-data", csrf=False
+        ).status_code
+        == 403
+    )
+    assert len(app.plugin("warehouse").documents.list(sale_id=desks.id)) == 1
+
+
+def test_a_stored_file_altered_on_disk_is_not_downloaded(app: Any, tmp_path: Path) -> None:
+    import io
+
+    from crm_warehouse.documents import blob_path
+
+    desks = deal(app, "ana", "Desks")
+    desk = desk_as(app, "ana")
+    desk.get(f"/warehouse/sales/{desks.id}")
+    desk.post(
+        f"/warehouse/sales/{desks.id}/documents",
+        {"file": (io.BytesIO(b"the signed contract"), "contract.pdf")},
+        content_type="multipart/form-data",
+    )
+    [document] = app.plugin("warehouse").documents.list(sale_id=desks.id)
+    blob_path(tmp_path, document.sha256).write_bytes(b"the signed contract, changed")
+    answer = desk.get(
+        f"/warehouse/documents/{document.id}", headers={"Referer": f"http://localhost/warehouse/sales/{desks.id}"}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/warehouse/sales/{desks.id}"
+    page = desk.get(f"/warehouse/sales/{desks.id}").get_data(as_text=True)
+    assert "Not downloaded: the file of document" in page and "was altered on disk" in page
+    blob_path(tmp_path, document.sha256).unlink()
+    answer = desk.get(f"/warehouse/documents/{document.id}", headers={"Referer": "https://elsewhere.example/"})
+    assert answer.headers["Location"] == f"/warehouse/sales/{desks.id}"  # not back to another site
+    assert "is missing from" in desk.get(answer.headers["Location"]).get_data(as_text=True)
+
+
 def test_a_read_only_user_sees_the_timeline_but_no_composer_nor_upload(app: Any) -> None:
     contact = app.plugin("contacts").create(first_name="Eva", last_name="Luna", owner="ana")
     rita = desk_as(app, "rita")

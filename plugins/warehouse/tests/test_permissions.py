@@ -92,6 +92,7 @@ CALLS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "documents.get": lambda api, ids: api.documents.get(ids["document"]["carl"]),
     "documents.open": lambda api, ids: api.documents.open(ids["document"]["carl"]).close(),
     "documents.read_bytes": lambda api, ids: api.documents.read_bytes(ids["document"]["carl"]),
+    "documents.verified": lambda api, ids: api.documents.verified(ids["document"]["carl"]).close(),
     "documents.list": lambda api, ids: api.documents.list(contact_id=ids["contact"]["carl"]),
     "documents.path_of": lambda api, ids: api.documents.path_of("0" * 64),
     "documents.verify": lambda api, ids: api.documents.verify(),
@@ -106,7 +107,7 @@ NOT_FOR_SELLERS = {
 OUT_OF_SCOPE = {
     "contact_as_of", "timeline", "audit", "sales.get", "sales.moves", "sales.add", "sales.update", "sales.move",
     "sales.close", "actions.log", "actions.get", "documents.attach", "documents.get", "documents.open",
-    "documents.read_bytes",
+    "documents.read_bytes", "documents.verified",
 }  # fmt: skip
 #: no record involved: only the permission is checked
 PLAIN = {"documents.path_of"}

@@ -169,7 +169,8 @@ def test_results_as_charts_and_tables_in_english_and_spanish(crm, served, desk, 
         assert image.get_attribute("alt").endswith("The table below holds the same figures.")
     browser.shot("results")
     page.select_option("#language-menu", "es")
-    page.locator("#language-menu ~ button").click()
+    with page.expect_navigation():  # the language is saved, then the page comes back
+        page.locator("#language-menu ~ button").click()
     page.wait_for_url(f"{served.url}/surveys/{survey}/results")
     assert len(charts_drawn(page)) == 16
     assert page.locator("h1").inner_text() == "Resultados de How did we do?"
@@ -205,7 +206,8 @@ def test_from_a_negative_answer_to_its_follow_up_task(crm, served, desk, width):
     browser.shot("follow-up-task")
     page.go_back()
     page.select_option("#language-menu", "es")
-    page.locator("#language-menu ~ button").click()
+    with page.expect_navigation():  # the language is saved, then the page comes back
+        page.locator("#language-menu ~ button").click()
     page.wait_for_url(f"{served.url}/surveys/{survey}/responses")
     assert "aparece junto a la respuesta" in page.locator("#count").inner_text()
     assert page.locator("thead th", has_text="Seguimiento").count() == 1  # (a phone shows rows as cards)

@@ -47,7 +47,7 @@ def _deals(crm: Any, contact_id: int) -> Any:
 
 
 def _documents(crm: Any, contact_id: int) -> Any:
-    from crm_warehouse.desk.history import documents_panel
+    from crm_warehouse.desk.documents import documents_panel
 
     return documents_panel(crm, contact_id)
 

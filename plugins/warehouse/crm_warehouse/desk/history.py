@@ -1,4 +1,4 @@
-"""A contact's history in the desk: the timeline panel and page, the contact as it was, the composer, documents.
+"""A contact's history in the desk: the timeline panel and page, the contact as it was, the composer (documents: :mod:`.documents`).
 
 The contact card (the contacts plugin's page) shows the panels; the pages
 live under ``/warehouse/contacts/<id>/``. Everything is read and written
@@ -21,15 +21,7 @@ from crm_core.i18n import N_
 from crm_core.i18n import gettext as _
 from crm_warehouse.desk.common import api, back, helpers, user_timezone
 
-__all__ = [
-    "as_of_page",
-    "documents_panel",
-    "download",
-    "history_panel",
-    "log",
-    "timeline_page",
-    "upload",
-]
+__all__ = ["as_of_page", "history_panel", "log", "timeline_page"]
 
 #: entries per page of the timeline page, and in the card's panel
 PAGE = 50
@@ -240,57 +232,6 @@ def log(contact_id: int) -> Any:
     return back(flask.url_for("warehouse.timeline", contact_id=contact_id))
 
 
-# -- documents -----------------------------------------------------------------------------
-
-
-def _max_upload(crm: Any) -> int:
-    """The largest body an upload may send: the warehouse's largest document, and room for the form around it."""
-    return int(crm.settings("warehouse").max_document_bytes) + 64 * 1024
-
-
-def upload(contact_id: int) -> Any:
-    """Attach an uploaded file to the contact (multipart form: ``file``, ``description``)."""
-    crm = g.crm
-    crm.authz.require("warehouse.documents.create")
-    file = request.files.get("file")
-    target = flask.url_for("contacts.card", contact_id=contact_id) if crm.has_plugin("contacts") else None
-    if file is None or not file.filename:
-        _contact_name(crm, contact_id)
-        flask.flash(_("Choose a file to upload."), "error")
-        return back(target or flask.url_for("warehouse.timeline", contact_id=contact_id))
-    try:
-        document = api().documents.attach(
-            file.stream,
-            contact_id=contact_id,
-            name=file.filename,
-            content_type=file.mimetype or None,
-            description=request.form.get("description", "").strip()[:500],
-        )
-    except CRMError as exc:
-        if isinstance(exc, (NotFoundError, PermissionDenied)):
-            raise
-        flask.flash(_("Not uploaded: %(reason)s", reason=str(exc)), "error")
-        return back(target or flask.url_for("warehouse.timeline", contact_id=contact_id))
-    flask.flash(_("Uploaded: %(name)s", name=document.name), "success")
-    return back(target or flask.url_for("warehouse.timeline", contact_id=contact_id))
-
-
-upload.desk_max_body = _max_upload  # type: ignore[attr-defined]
-
-
-def download(document_id: int) -> Any:
-    """The document's content, as an attachment under its name."""
-    documents = api().documents
-    document = documents.get(document_id)
-    return flask.send_file(
-        documents.open(document.id),
-        mimetype=document.content_type or "application/octet-stream",
-        as_attachment=True,
-        download_name=document.name,
-        max_age=0,
-    )
-
-
 # -- the contact card's panels ----------------------------------------------------------------
 
 
@@ -307,20 +248,6 @@ def history_panel(crm: Any, contact_id: int) -> Markup:
         action_kinds=[(k, _(label)) for k, label in ACTION_LABELS.items()],
         may_log=crm.authz.can("warehouse.actions.create"),
         more=len(entries) >= PANEL_ENTRIES,
-        **helpers(),
-    )
-    return Markup(html)
-
-
-def documents_panel(crm: Any, contact_id: int) -> Markup:
-    """The contact's documents, newest first, each a download; an upload form for who may attach."""
-    documents = crm.plugin("warehouse").documents.list(contact_id=contact_id, limit=20)
-    html = flask.render_template(
-        "warehouse/_documents_panel.html",
-        contact_id=contact_id,
-        documents=documents,
-        may_upload=crm.authz.can("warehouse.documents.create"),
-        max_mb=crm.settings("warehouse").max_document_mb,
         **helpers(),
     )
     return Markup(html)

@@ -111,7 +111,7 @@ def sales_list() -> Any:
 
 
 def sale_page(sale_id: int) -> Any:
-    """A record: its details, its way through the pipeline, its notes and documents; move, close, edit."""
+    """A record: its details, its way through the pipeline, its notes and documents (with an upload form); move, close, edit."""
     return _sale_page(sale_id)
 
 
@@ -122,6 +122,7 @@ def _sale_page(sale_id: int, *, status: int = 200) -> Any:
     pipeline = warehouse.sales.pipeline
     notes = warehouse.actions.list(sale_id=sale.id, limit=20) if crm.authz.can("warehouse.actions.read") else []
     documents = warehouse.documents.list(sale_id=sale.id, limit=20) if crm.authz.can("warehouse.documents.read") else []
+    # the notes and documents listed are the newest 20 (a deal rarely has more; the contact's timeline has them all)
     body = flask.render_template(
         "warehouse/sale.html",
         sale=sale,
@@ -131,6 +132,9 @@ def _sale_page(sale_id: int, *, status: int = 200) -> Any:
         contact_name=contact_names(crm, [sale.contact_id]).get(sale.contact_id),
         owners=owner_names(crm, [sale.owner]),
         may_edit=crm.authz.can("warehouse.sales.edit", record_owner=sale.owner),
+        may_read_documents=crm.authz.can("warehouse.documents.read"),
+        may_upload=crm.authz.can("warehouse.documents.create"),
+        max_mb=crm.settings("warehouse").max_document_mb,
         closed=pipeline.is_closed(sale.stage),
         open_stages=[(s, stage_label(s)) for s in pipeline.open_stages],
         won_stage=pipeline.won_stage,

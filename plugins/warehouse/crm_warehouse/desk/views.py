@@ -1,9 +1,10 @@
 """The warehouse's blueprint: the routes of its desk pages, mounted by the desk at ``/warehouse``.
 
 The views live in :mod:`~crm_warehouse.desk.board` (the pipeline),
-:mod:`~crm_warehouse.desk.sales` (the sales records) and
-:mod:`~crm_warehouse.desk.history` (a contact's timeline, past fields,
-notes and documents).
+:mod:`~crm_warehouse.desk.sales` (the sales records),
+:mod:`~crm_warehouse.desk.history` (a contact's timeline, past fields and
+notes) and :mod:`~crm_warehouse.desk.documents` (uploads to a contact or a
+deal, downloads).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["blueprint"]
 
 def blueprint() -> flask.Blueprint:
     """The warehouse's pages."""
-    from crm_warehouse.desk import board, history, sales
+    from crm_warehouse.desk import board, documents, history, sales
 
     page = flask.Blueprint("warehouse", __name__)
     page.add_url_rule("/pipeline", "board", board.board_page)
@@ -30,7 +31,8 @@ def blueprint() -> flask.Blueprint:
     page.add_url_rule("/contacts/<int:contact_id>/timeline", "timeline", history.timeline_page)
     page.add_url_rule("/contacts/<int:contact_id>/as-of", "as_of", history.as_of_page)
     page.add_url_rule("/contacts/<int:contact_id>/log", "log", history.log, methods=["GET", "POST"])
-    page.add_url_rule("/contacts/<int:contact_id>/documents", "upload", history.upload, methods=["POST"])
-    page.add_url_rule("/documents/<int:document_id>", "download", history.download)
+    page.add_url_rule("/sales/<int:sale_id>/documents", "upload_to_sale", documents.upload_to_sale, methods=["POST"])
+    page.add_url_rule("/contacts/<int:contact_id>/documents", "upload", documents.upload, methods=["POST"])
+    page.add_url_rule("/documents/<int:document_id>", "download", documents.download)
     page.context_processor(helpers)
     return page

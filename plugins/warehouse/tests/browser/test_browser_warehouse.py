@@ -236,3 +236,37 @@ def test_upload_a_document(crm, served, desk, width, tmp_path):
     download = waiting.value
     assert download.suggested_filename == "offer.pdf"
     assert Path(download.path()).read_bytes() == offer.read_bytes()
+
+
+@WIDTHS
+def test_upload_a_document_from_a_deals_page(crm, served, desk, width, tmp_path):
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served)
+    desks = crm.deals["desks"]
+    proposal = tmp_path / "proposal.pdf"
+    proposal.write_bytes(b"%PDF-1.4 the proposal for 20 desks\n" * 20_000)  # 700 kB: more than a form may carry
+    page.goto(f"{served.url}/warehouse/sales/{desks.id}")
+    card = page.locator("#documents")
+    assert "No documents about this deal yet" in card.inner_text()
+    browser.shot("deal")
+    card.get_by_label("File").set_input_files(str(proposal))
+    card.get_by_label("What it is").fill("Our proposal")
+    card.get_by_role("button", name="Upload").click()
+    page.wait_for_url(f"{served.url}/warehouse/sales/{desks.id}")
+    assert "Uploaded: proposal.pdf" in page.locator(".toast").first.inner_text()
+    assert "Our proposal" in page.locator("#documents").inner_text()
+    browser.shot("uploaded")
+    with page.expect_download() as waiting:
+        page.locator("#documents").get_by_role("link", name="proposal.pdf").click()
+    assert Path(waiting.value.path()).read_bytes() == proposal.read_bytes()
+    [document] = crm.plugin("warehouse").documents.list(sale_id=desks.id)
+    assert document.contact_id == crm.eva.id  # the deal's, and its contact's
+    page.goto(f"{served.url}/contacts/{crm.eva.id}")
+    assert "proposal.pdf" in page.locator("#panel-documents").inner_text()
+    page.select_option("#language-menu", "es")
+    with page.expect_navigation():  # the language is saved, then the card comes back
+        page.locator("#language-menu ~ button").click()
+    page.goto(f"{served.url}/warehouse/sales/{desks.id}")
+    assert page.locator("#documents").get_by_role("button", name="Subir").count() == 1
+    browser.shot("deal-es")
