@@ -204,7 +204,8 @@ def test_a_new_deal_from_the_contact_card_and_its_field_errors(app: Any) -> None
     desk.get(f"/contacts/{contact.id}")
     assert f"/warehouse/sales/new?contact_id={contact.id}" in desk.text
     desk.get(f"/warehouse/sales/new?contact_id={contact.id}&kind=rfq")
-    assert "Contact: Eva Luna" in desk.text
+    assert 'name="contact_query" type="search" value="Eva Luna"' in desk.text
+    assert f'type="radio" name="contact_id" value="{contact.id}" checked' in desk.text
     bad = desk.post(
         "/warehouse/sales/new",
         {"kind": "rfq", "contact_id": str(contact.id), "title": "Offer", "amount": "12.345", "currency": "EUR"},
@@ -212,7 +213,7 @@ def test_a_new_deal_from_the_contact_card_and_its_field_errors(app: Any) -> None
     assert bad.status_code == 400 and 'aria-describedby="f-amount-note"' in desk.text
     assert 'value="Offer"' in desk.text  # what was typed is kept
     bad = desk.post("/warehouse/sales/new", {"kind": "rfq", "contact_id": "", "title": "Offer"})
-    assert bad.status_code == 400 and 'aria-describedby="f-contact_id-note"' in desk.text
+    assert bad.status_code == 400 and 'aria-describedby="f-contact_query-note" aria-invalid="true"' in desk.text
     bad = desk.post(
         "/warehouse/sales/new", {"kind": "rfq", "contact_id": str(contact.id), "expected_close_on": "31/03/2026"}
     )
@@ -237,6 +238,49 @@ def test_a_new_deal_from_the_contact_card_and_its_field_errors(app: Any) -> None
     assert "Offer for 20 desks" in desk.text and "Request for quotation" in desk.text
     desk.get(f"/contacts/{contact.id}")
     assert "Offer for 20 desks" in desk.text  # the deals panel
+
+
+def test_new_deal_picks_the_contact_by_name_with_and_without_javascript(app: Any) -> None:
+    contacts = app.plugin("contacts")
+    eva = contacts.create(first_name="Eva", last_name="Luna", owner="ana", email="eva@example.com")
+    evaristo = contacts.create(first_name="Evaristo", last_name="Gil", owner="ana", region="Norte")
+    contacts.create(first_name="Eva", last_name="Otra", owner="bea")  # bea's: ana never sees her
+    desk = desk_as(app, "ana")
+    desk.get("/warehouse/sales/new")
+    assert 'hx-get="/warehouse/sales/new/contacts"' in desk.text and 'name="contact_query"' in desk.text
+    # as one types (htmx): the matches in ana's scope, each a radio button
+    found = desk.get("/warehouse/sales/new/contacts?contact_query=eva").get_data(as_text=True)
+    assert f'value="{eva.id}"> Eva Luna <span class="muted">· eva@example.com</span>' in found
+    assert f'value="{evaristo.id}"> Evaristo Gil <span class="muted">· Norte</span>' in found
+    assert "Otra" not in found and "checked" not in found
+    assert f'value="{eva.id}" checked' in desk.get(
+        f"/warehouse/sales/new/contacts?contact_query=eva&contact_id={eva.id}").get_data(as_text=True)  # fmt: skip
+    only = desk.get("/warehouse/sales/new/contacts?contact_query=luna").get_data(as_text=True)
+    assert f'value="{eva.id}" checked' in only  # the only match is chosen
+    none = desk.get("/warehouse/sales/new/contacts?contact_query=zoe").get_data(as_text=True)
+    assert "No contact you may see matches “zoe”." in none
+    assert desk.get("/warehouse/sales/new/contacts?contact_query=").get_data(as_text=True).strip() == ""
+    # without JavaScript: saving with a name that matches several brings them back to choose from
+    fields = {"kind": "sale", "title": "Desks", "amount": "100", "currency": "EUR", "owner": "ana", "stage": "new"}
+    several = desk.post("/warehouse/sales/new", {**fields, "contact_query": "Eva"})
+    assert several.status_code == 400 and "Several contacts match “Eva”: choose one." in desk.text
+    assert f'value="{evaristo.id}">' in desk.text and 'value="Desks"' in desk.text  # what was typed is kept
+    chosen = desk.post("/warehouse/sales/new", {**fields, "contact_query": "Eva", "contact_id": str(evaristo.id)})
+    assert chosen.status_code == 303
+    # a name that matches one contact chooses it; a number is taken as it is; nothing found is said
+    assert desk.post("/warehouse/sales/new", {**fields, "contact_query": "luna"}).status_code == 303
+    assert desk.post("/warehouse/sales/new", {**fields, "contact_query": f"#{eva.id}"}).status_code == 303
+    nobody = desk.post("/warehouse/sales/new", {**fields, "contact_query": "Zoe"})
+    assert nobody.status_code == 400 and "No contact you may see matches “Zoe”" in desk.text
+    owners = sorted(s.contact_id for s in app.plugin("warehouse").sales.list())
+    assert owners == sorted([evaristo.id, eva.id, eva.id])
+    # the matches need the permission to record deals
+    rita = desk_as(app, "rita")
+    assert rita.get("/warehouse/sales/new/contacts?contact_query=eva").status_code == 403
+    desk.get("/")
+    desk.post("/language", {"language": "es", "next": "/"})
+    desk.post("/warehouse/sales/new", {**fields, "contact_query": "Eva"})
+    assert "Varios contactos coinciden con «Eva»: elija uno." in desk.text and "Elija el contacto" in desk.text
 
 
 def test_a_seller_may_not_record_a_deal_for_another_sellers_contact(app: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 import flask
 from flask import g, request
 from markupsafe import Markup
@@ -30,6 +31,7 @@ from crm_warehouse.desk.common import (
     owner_names,
     stage_label,
 )
+from crm_warehouse.desk.picker import Pick, pick, picked
 
 __all__ = ["close_sale", "deals_panel", "edit_sale", "new_sale", "sale_page", "sales_list"]
 
@@ -43,7 +45,7 @@ _FIELD_WORDS = (
     ("currency", "currency"),
     ("amount", "amount"),
     ("expected close", "expected_close_on"),
-    ("contact", "contact_id"),
+    ("contact", "contact_query"),
     ("owner", "owner"),
     ("stage", "stage"),
     ("kind", "kind"),
@@ -146,11 +148,12 @@ def _sale_page(sale_id: int, *, status: int = 200) -> Any:
 # -- new and edit ----------------------------------------------------------------------------
 
 
-def _render_form(form: dict[str, str], errors: dict[str, str], *, sale: Any = None, status: int = 200) -> Any:
-    crm = g.crm
+def _render_form(
+    form: dict[str, str], errors: dict[str, str], *, sale: Any = None, picker: Pick | None = None, status: int = 200
+) -> Any:
     pipeline = api().sales.pipeline
-    contact = form.get("contact_id", "").strip()
-    contact_name = contact_names(crm, [int(contact)]).get(int(contact)) if contact.isdigit() else None
+    if picker is not None and "contact_query" in errors:
+        picker = attrs.evolve(picker, error=errors["contact_query"])
     body = flask.render_template(
         "warehouse/sale_form.html",
         form=form,
@@ -158,7 +161,7 @@ def _render_form(form: dict[str, str], errors: dict[str, str], *, sale: Any = No
         sale=sale,
         kinds=[(k, kind_label(k)) for k in KIND_LABELS],
         stages=[(s, stage_label(s)) for s in pipeline.open_stages],
-        contact_name=contact_name,
+        picker=picker,
     )
     return body, status
 
@@ -171,9 +174,9 @@ def _check(form: dict[str, str], *, new: bool) -> dict[str, str]:
     if new:
         contact = form["contact_id"].strip()
         if not contact:
-            errors["contact_id"] = _("Write the contact's number (as on their card): a deal is always someone's.")
+            errors["contact_query"] = _("Write the contact's number: a deal is always someone's.")
         elif not contact.isdigit() or int(contact) < 1:
-            errors["contact_id"] = _("Write the contact's number (as on their card), such as 42.")
+            errors["contact_query"] = _("Write the contact's number, such as 42.")
     if form["expected_close_on"].strip():
         try:
             dt.date.fromisoformat(form["expected_close_on"].strip())
@@ -183,10 +186,14 @@ def _check(form: dict[str, str], *, new: bool) -> dict[str, str]:
 
 
 def new_sale() -> Any:
-    """GET: the form (``?contact_id=`` fills the contact in, ``?kind=`` the kind); POST: record it, or show what to fix."""
+    """GET: the form (``?contact_id=`` chooses the contact, ``?kind=`` the kind); POST: record it, or show what to fix.
+
+    The contact is picked by name (:mod:`~crm_warehouse.desk.picker`); without the contacts plugin, by number.
+    """
     crm = g.crm
     crm.authz.require("warehouse.sales.create")
     sales = api().sales
+    by_name = crm.has_plugin("contacts")
     if request.method == "GET":
         kind = request.args.get("kind", "sale")
         form = dict.fromkeys(FIELDS, "")
@@ -196,11 +203,20 @@ def new_sale() -> Any:
         contact = request.args.get("contact_id", "").strip()
         if contact.isdigit():
             form["contact_id"] = contact
-        return _render_form(form, {})
+        picker = (picked(int(contact)) if contact.isdigit() else Pick()) if by_name else None
+        return _render_form(form, {}, picker=picker)
     form = {name: request.form.get(name, "") for name in FIELDS}
-    errors = _check(form, new=True)
+    picker = pick(request.form) if by_name else None
+    if picker is not None:
+        form["contact_id"] = "" if picker.chosen is None else str(picker.chosen)
+    errors = _check(form, new=picker is None)
+    if picker is not None and picker.error:
+        errors["contact_query"] = picker.error
     if errors:
-        return _render_form(form, errors, status=400)
+        return _render_form(form, errors, picker=picker, status=400)
+    unknown = _(
+        "There is no contact %(id)s that you may see; check the number on the contact's card.", id=form["contact_id"]
+    )
     try:
         sale = sales.add(
             form["kind"],
@@ -214,23 +230,15 @@ def new_sale() -> Any:
             description=form["description"].strip(),
         )
     except NotFoundError:
-        message = _(
-            "There is no contact %(id)s that you may see; check the number on the contact's card.",
-            id=form["contact_id"],
-        )
-        return _render_form(form, {"contact_id": message}, status=400)
+        return _render_form(form, {"contact_query": unknown}, picker=picker, status=400)
     except PermissionDenied as exc:
         if not crm.authz.can("warehouse.sales.create"):
             raise
         if exc.permission == "contacts.read":
-            message = _(
-                "There is no contact %(id)s that you may see; check the number on the contact's card.",
-                id=form["contact_id"],
-            )
-            return _render_form(form, {"contact_id": message}, status=400)
-        return _render_form(form, {"owner": str(exc)}, status=400)
+            return _render_form(form, {"contact_query": unknown}, picker=picker, status=400)
+        return _render_form(form, {"owner": str(exc)}, picker=picker, status=400)
     except CRMError as exc:
-        return _render_form(form, {_field_of(str(exc)): str(exc)}, status=400)
+        return _render_form(form, {_field_of(str(exc)): str(exc)}, picker=picker, status=400)
     flask.flash(_("Deal recorded: %(title)s", title=sale.title or f"#{sale.id}"), "success")
     return flask.redirect(flask.url_for("warehouse.sale", sale_id=sale.id), 303)
 

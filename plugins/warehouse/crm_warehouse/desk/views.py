@@ -18,12 +18,13 @@ __all__ = ["blueprint"]
 
 def blueprint() -> flask.Blueprint:
     """The warehouse's pages."""
-    from crm_warehouse.desk import board, documents, history, sales
+    from crm_warehouse.desk import board, documents, history, picker, sales
 
     page = flask.Blueprint("warehouse", __name__)
     page.add_url_rule("/pipeline", "board", board.board_page)
     page.add_url_rule("/sales/", "sales", sales.sales_list)
     page.add_url_rule("/sales/new", "new_sale", sales.new_sale, methods=["GET", "POST"])
+    page.add_url_rule("/sales/new/contacts", "contact_matches", picker.matches)
     page.add_url_rule("/sales/<int:sale_id>", "sale", sales.sale_page)
     page.add_url_rule("/sales/<int:sale_id>/edit", "edit_sale", sales.edit_sale, methods=["GET", "POST"])
     page.add_url_rule("/sales/<int:sale_id>/stage", "move", board.move, methods=["POST"])

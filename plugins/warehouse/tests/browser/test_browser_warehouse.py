@@ -270,3 +270,50 @@ def test_upload_a_document_from_a_deals_page(crm, served, desk, width, tmp_path)
     page.goto(f"{served.url}/warehouse/sales/{desks.id}")
     assert page.locator("#documents").get_by_role("button", name="Subir").count() == 1
     browser.shot("deal-es")
+
+
+@WIDTHS
+def test_new_deal_picks_the_contact_by_name(crm, served, desk, width):
+    browser = desk(width)
+    page = browser.page
+    sign_in(browser, served)
+    page.goto(f"{served.url}/warehouse/sales/new")
+    browser.shot("new-deal")
+    with page.expect_response(lambda r: "/warehouse/sales/new/contacts" in r.url):
+        page.get_by_label("Contact", exact=True).press_sequentially("Le", delay=30)
+    matches = page.locator("#contact-matches")
+    matches.get_by_label("Leo Sanz").wait_for()
+    assert matches.get_by_label("Leo Sanz").is_checked()  # the only match is chosen
+    browser.shot("one-match")
+    page.get_by_label("Title").fill("Six chairs")
+    page.get_by_label("Amount").fill("540")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/warehouse/sales/\d+$"))
+    assert "Deal recorded: Six chairs" in page.locator(".toast").first.inner_text()
+    [chairs] = [s for s in crm.plugin("warehouse").sales.list() if s.title == "Six chairs"]
+    assert chairs.contact_id == crm.plugin("warehouse").sales.get(crm.deals["chairs"].id).contact_id
+    browser.shot("recorded")
+
+
+def test_new_deal_picks_the_contact_by_name_without_javascript(crm, served, browser, request):
+    folder = SCREENSHOTS / f"warehouse_new_deal_without_javascript-{LAPTOP}"
+    shutil.rmtree(folder, ignore_errors=True)
+    # axe-core runs on the page's own script engine, which is off here: the same form is checked in the test above
+    plain = BrowserPage(browser, folder, width=LAPTOP, javascript=False)
+    request.addfinalizer(plain.close)
+    crm.plugin("contacts").create(first_name="Eva", last_name="Sol", owner="ana")
+    sign_in(plain, served)
+    page = plain.page
+    page.goto(f"{served.url}/warehouse/sales/new")
+    page.get_by_label("Contact", exact=True).fill("Eva")
+    page.get_by_label("Title").fill("A lamp")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{served.url}/warehouse/sales/new")
+    assert "Several contacts match “Eva”: choose one." in page.locator("#contact-picker").inner_text()
+    plain.shot("several-match")
+    page.get_by_label("Eva Luna").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/warehouse/sales/\d+$"))
+    [lamp] = [s for s in crm.plugin("warehouse").sales.list() if s.title == "A lamp"]
+    assert lamp.contact_id == crm.eva.id
+    plain.shot("recorded")
