@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_analytics.result import ChartSpec, Report
 from crm_core.errors import ValidationError
+from crm_core.i18n import N_
 from crm_hookspecs.records import Chart, ChartSeries
 
 if TYPE_CHECKING:
@@ -46,8 +47,16 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _same(column: str, value: str) -> str:
+    return value
+
+
 def _series(
-    report: Report, spec: ChartSpec, measures: Sequence[str], label: Callable[[str], str] = str
+    report: Report,
+    spec: ChartSpec,
+    measures: Sequence[str],
+    label: Callable[[str], str] = str,
+    value_of: Callable[[str, str], str] = _same,
 ) -> tuple[list[str], dict[str, list[float]]]:
     """The x labels (periods in time order) and each series' values along them, NaN where it has none.
 
@@ -60,7 +69,9 @@ def _series(
         x = "" if row.get(spec.x) is None else str(row.get(spec.x))
         if x not in xs:
             xs.append(x)
-        group = " ".join("(none)" if row.get(g) is None else str(row.get(g)) for g in spec.group if g != spec.x)
+        group = " ".join(
+            "(none)" if row.get(g) is None else value_of(g, str(row.get(g))) for g in spec.group if g != spec.x
+        )
         for m in measures:
             value = _number(row.get(m))
             if value is None:
@@ -139,6 +150,7 @@ def chart_of(
     title: str | None = None,
     label: Callable[[str], str] = str,
     say: Callable[..., str] = _english,
+    value_of: Callable[[str, str], str] = _same,
 ) -> Chart:
     """The :class:`~crm_hookspecs.records.Chart` of ``report``: what :func:`figure` draws.
 
@@ -146,27 +158,28 @@ def chart_of(
     range), a missing value is ``None`` (a gap), and past :data:`MAX_SERIES`
     series the largest are kept, said in the note. The words are English;
     a page gives its own: ``title``, ``label`` (a column's name as its
-    heading reads) and ``say`` (gettext, for the chart's few sentences).
+    heading reads), ``say`` (gettext, for the chart's few sentences) and
+    ``value_of`` (a code a column holds, as the page names it: a stage).
     """
     spec, kind = _check(report, kind)
     chosen = _measures(report, spec, measures)
-    xs, series = _series(report, spec, chosen, label)
+    xs, series = _series(report, spec, chosen, label, value_of)
     if not series:
         raise ValidationError(f"report {report.name!r} has no values in {', '.join(chosen)} to draw")
     note = ""
     if len(series) > MAX_SERIES:
         ranked = sorted(series, key=lambda s: -sum(abs(v) for v in series[s] if not math.isnan(v)))
-        note = say("the %(shown)s largest of %(total)s series", shown=MAX_SERIES, total=len(series))
+        note = say(N_("the %(shown)s largest of %(total)s series"), shown=MAX_SERIES, total=len(series))
         series = {name: series[name] for name in ranked[:MAX_SERIES]}
     if title is None:
         title = report.title + (f" ({report.describe_range()})" if report.describe_range() else "")
     return Chart(
         title=title,
-        labels=xs,
+        labels=[value_of(spec.x, x) for x in xs],
         series=tuple(ChartSeries(name, values) for name, values in series.items()),
         kind=kind,
         x_label=label(spec.x),
-        y_label=", ".join(label(c) for c in chosen) if len(chosen) <= 2 else say("value"),
+        y_label=", ".join(label(c) for c in chosen) if len(chosen) <= 2 else say(N_("value")),
         note=note,
     )
 

@@ -22,10 +22,11 @@ import peewee
 from crm_analytics.catalog import BOOL, DATE, DATETIME, NUMBER, VIEWS
 from crm_analytics.definitions import Definition, FieldRef, parse
 from crm_analytics.periods import bucket, utc_bounds
-from crm_analytics.result import Report
+from crm_analytics.result import Note, Report
 from crm_analytics.sql import fetch, number, param
 from crm_core.clock import naive_utc
 from crm_core.errors import CRMError, NotFoundError, PluginError, ValidationError
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -348,7 +349,12 @@ def _run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *
         rows.append(row)
     if not group and rows and all(v in (None, 0) for v in rows[0].values()):
         rows = []  # aggregates over no rows at all
-    where_text = f" between {win.start.isoformat()} and {win.end.isoformat()}" if win else ""
+    if win:
+        empty = Note(N_("no data: no rows of %(view)s match report %(name)s between %(start)s and %(end)s"),
+                     view=definition.view, name=repr(definition.name), start=win.start, end=win.end)  # fmt: skip
+    else:
+        empty = Note(N_("no data: no rows of %(view)s match report %(name)s"), view=definition.view,
+                     name=repr(definition.name))  # fmt: skip
     return Report(
         name=definition.name,
         title=definition.title,
@@ -359,7 +365,7 @@ def _run(crm: CRM, definition: Definition, start: Any = None, end: Any = None, *
         period=win.grain if win else None,
         periods=win.labels() if win else (),
         notes=win.notes() if win else (),
-        empty_message=f"no data: no rows of {definition.view} match report {definition.name!r}{where_text}",
+        empty_message=empty,
         chart=definition.chart,
     )
 

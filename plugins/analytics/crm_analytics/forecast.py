@@ -29,8 +29,9 @@ from crm_analytics import periods as P
 from crm_analytics.holtwinters import choose, fit
 from crm_analytics.reports.common import currency_filter, settings
 from crm_analytics.reports.pipeline import probability_case
-from crm_analytics.result import ChartSpec, Report
+from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import Tables, fetch, money
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
 __all__ = ["Forecasts", "forecast"]
 
 SEASON = 4
+#: the forecast's methods, as its notes name them
+METHOD_NAMES = {
+    "holt-winters": N_("Holt-Winters, additive trend and 4-quarter season"),
+    "holt": N_("Holt's linear trend"),
+    "level": N_("simple exponential smoothing (a flat level)"),
+}
 #: quarters of history the forecast looks back at most
 MAX_HISTORY = 40
 
@@ -121,7 +128,7 @@ def forecast(
         for p, code, amount in fetch(won_q, tables):
             history.setdefault(code, [0.0] * len(past))[int(p)] = float(money(amount))
 
-    notes: list[str] = []
+    notes: list[Note] = []
     predictions: dict[str, list[float] | None] = {}
     methods: dict[str, dict[str, Any]] = {}
     for code, series in sorted(history.items()):
@@ -131,18 +138,23 @@ def forecast(
             predictions[code] = None
             info.update(method="none")
             notes.append(
-                f"{code}: {n} quarter(s) of history ({past[0].label} to {past[-1].label}) is too little for a trend (3 needed); only the pipeline forecasts"
+                Note(
+                    N_(
+                        "%(currency)s: %(quarters)s quarter(s) of history (%(first)s to %(last)s) is too little for a trend "
+                        "(3 needed); only the pipeline forecasts"
+                    ),
+                    currency=code,
+                    quarters=n,
+                    first=past[0].label,
+                    last=past[-1].label,
+                )  # fmt: skip
             )
             methods[code] = info
             continue
         method, error = choose(series, SEASON, held) if n - held >= 3 else (None, None)
         model = fit(series, SEASON, method)
         predictions[code] = [max(0.0, v) for v in model.forecast(ahead)]
-        name = {
-            "holt-winters": "Holt-Winters, additive trend and 4-quarter season",
-            "holt": "Holt's linear trend",
-            "level": "simple exponential smoothing (a flat level)",
-        }[model.method]
+        name = Note(METHOD_NAMES[model.method])
         info.update(
             method=model.method,
             alpha=model.alpha,
@@ -151,14 +163,29 @@ def forecast(
             mape=None if error is None else round(error, 1),
         )
         methods[code] = info
-        held_text = (
-            f"MAPE on the held-out {held} quarter(s) {past[n - held].label} to {past[-1].label}: {error:.1f}%" if error is not None
-            else ("MAPE: not measured (the held-out quarters had no sales)" if n - held >= 3 else f"MAPE: not measured ({n} quarters are too few to hold {held} out)")
-        )  # fmt: skip
-        notes.append(f"{code}: {name}, fitted on {n} quarters {past[0].label} to {past[-1].label} (alpha {model.alpha}, beta {model.beta}"
-                     + (f", gamma {model.gamma}" if model.gamma is not None else "") + f"); {held_text}")  # fmt: skip
+        if error is not None:
+            held_text = Note(N_("MAPE on the held-out %(held)s quarter(s) %(first)s to %(last)s: %(error)s%%"), held=held,
+                             first=past[n - held].label, last=past[-1].label, error=float(f"{error:.1f}"))  # fmt: skip
+        elif n - held >= 3:
+            held_text = Note(N_("MAPE: not measured (the held-out quarters had no sales)"))
+        else:
+            held_text = Note(N_("MAPE: not measured (%(quarters)s quarters are too few to hold %(held)s out)"), quarters=n,
+                             held=held)  # fmt: skip
+        fitted = {"currency": code, "method": name, "quarters": n, "first": past[0].label, "last": past[-1].label,
+                  "alpha": model.alpha, "beta": model.beta, "error": held_text}  # fmt: skip
+        if model.gamma is not None:
+            notes.append(Note(N_("%(currency)s: %(method)s, fitted on %(quarters)s quarters %(first)s to %(last)s (alpha "
+                                 "%(alpha)s, beta %(beta)s, gamma %(gamma)s); %(error)s"), gamma=model.gamma, **fitted))  # fmt: skip
+        else:
+            notes.append(Note(N_("%(currency)s: %(method)s, fitted on %(quarters)s quarters %(first)s to %(last)s (alpha "
+                                 "%(alpha)s, beta %(beta)s); %(error)s"), **fitted))  # fmt: skip
     if undated:
-        notes.append(f"{undated} open record(s) have no expected close date and are not in the pipeline forecast")
+        notes.append(
+            Note(
+                N_("%(count)s open record(s) have no expected close date and are not in the pipeline forecast"),
+                count=undated,
+            )  # fmt: skip
+        )
     currencies = sorted({c for _, c in pipeline} | set(history))
     rows = []
     for i, quarter in enumerate(future):
@@ -186,7 +213,9 @@ def forecast(
         period="quarter",
         periods=tuple(q.label for q in future),
         notes=tuple(notes),
-        empty_message="no data: no open sales records with an expected close date, and no sales won before this quarter",
+        empty_message=Note(
+            N_("no data: no open sales records with an expected close date, and no sales won before this quarter")
+        ),
         chart=ChartSpec(x="quarter", y=("weighted_pipeline", "history_forecast"), group=("currency",), kind="bar"),
         extra={
             "history": (("quarter", "currency", "won"), history_rows),

@@ -8,7 +8,54 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ChartSpec", "Report"]
+__all__ = ["ChartSpec", "Note", "Report"]
+
+
+def _english(value: Any) -> str:
+    """A value of a note as the English text says it: a date as ISO, a list with commas, a number as written."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_english(v) for v in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class Note(str):
+    """A line a report says to its reader (a note under the table, why there is nothing), in English and in any other language.
+
+    It *is* the English text, a ``str``, for the command line, the HTTP API and
+    a schedule's mail. ``template`` is that text with ``%(name)s``
+    placeholders (marked for translation with ``N_``), and ``values`` what
+    fills them: texts, numbers, dates, other notes, lists of them. A page in
+    another language translates the template through its catalog and fills
+    it with the values said its way (:meth:`say`): dates and numbers in its
+    locale, notes translated in turn.
+    """
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Note:
+        text = template % {k: _english(v) for k, v in values.items()} if values else template
+        note = super().__new__(cls, text)
+        note.template = template
+        note.values = values
+        return note
+
+    def say(self, gettext: Any, value: Any) -> str:
+        """The note in another language: ``gettext`` translates a template, ``value`` says a date or a number."""
+
+        def said(item: Any) -> str:
+            if isinstance(item, Note):
+                return item.say(gettext, value)
+            if isinstance(item, (list, tuple)):
+                return ", ".join(said(v) for v in item)
+            if isinstance(item, (dt.date, int, float)) and not isinstance(item, bool):
+                return str(value(item))
+            return str(item)
+
+        template = gettext(self.template)
+        return template % {k: said(v) for k, v in self.values.items()} if self.values else template
 
 
 @attrs.frozen
@@ -47,6 +94,7 @@ class Report:
     start: dt.date | None = None
     end: dt.date | None = None
     period: str | None = None
+    #: plain text, or :class:`Note` (text that a page in another language can translate)
     notes: tuple[str, ...] = ()
     #: the labels of every period of the range in time order, with or without rows (a chart's time axis)
     periods: tuple[str, ...] = ()

@@ -114,6 +114,46 @@ def test_spanish_numbers_and_dates(office: Any) -> None:
     assert "100,0\xa0%" in html or "100,0%" in html
 
 
+def test_the_notes_the_cells_and_the_charts_speak_spanish(office: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crm_analytics.result import Note
+
+    analytics = office.plugin("analytics")
+    drawn: list[Any] = []
+    draw = analytics.draw_chart
+    monkeypatch.setattr(analytics, "draw_chart", lambda chart, fmt="svg": drawn.append(chart) or draw(chart, fmt))
+    desk = desk_as(office, "marta")
+    english = desk.get(f"/reports/view/sales?run=1&from={FROM}&to=2025-05-15").get_data(as_text=True)
+    # the page says dates its way, in English too
+    assert "partial period(s), cut to the range: 2025-Q2 (Apr 1, 2025 to May 15, 2025)" in english
+    desk.post("/language", {"language": "es", "next": "/reports/"})
+    page = desk.get(f"/reports/view/sales?run=1&from={FROM}&to=2025-05-15").get_data(as_text=True)
+    # the note in Spanish, its dates in the Spanish way; the table's caption is the page's title
+    assert "periodo(s) parcial(es), recortado(s) al intervalo: 2025-Q2 (del 1 abr 2025 al 15 may 2025)" in page
+    assert "partial period" not in page and "<caption>Ventas por región</caption>" in page
+    assert "Gráfico de Ventas por región" in page
+    desk.get(f"/reports/view/sales/chart.svg?run=1&from={FROM}&to=2025-05-15")
+    [chart] = drawn
+    assert chart.title == "Ventas por región (1 ene 2025 – 15 may 2025)"
+    assert (chart.x_label, chart.y_label) == ("Periodo", "Importe")
+    pipeline = desk.get(f"/reports/view/pipeline?run=1&from={FROM}&to={TO}").get_data(as_text=True)
+    assert "el valor abierto es el de hoy" in pipeline and "open value" not in pipeline
+    drawn.clear()
+    desk.get(f"/reports/view/pipeline/chart.svg?run=1&from={FROM}&to={TO}")
+    assert drawn[0].labels[:2] == ("Nueva", "Cualificada") and drawn[0].x_label == "Etapa"  # the stages, named
+    assert '<td data-label="Etapa">Negociación</td>' in pipeline or '<td data-label="Etapa">Nueva</td>' in pipeline
+    empty = desk.get("/reports/view/staff?run=1&from=2020-01-01&to=2020-03-31").get_data(as_text=True)
+    assert "sin datos: no hubo llamadas, reuniones, notas, correos ni tareas completadas entre el 1 ene 2020" in empty
+    forecast = desk.get("/reports/forecast").get_data(as_text=True)
+    assert "trimestre(s) de historia" in forecast or "ajustado con" in forecast
+    # the report itself stays English for the command line, the API and the mail of a schedule
+    report = analytics.run("staff", "2020-01-01", "2020-03-31")
+    assert isinstance(report.empty_message, Note)
+    assert (
+        report.empty_message
+        == "no data: no calls, meetings, notes, e-mails or completed tasks between 2020-01-01 and 2020-03-31"
+    )
+
+
 def test_bad_pickers_stand_beside_their_field(office: Any) -> None:
     desk = desk_as(office, "marta")
     assert desk.get("/reports/view/sales?run=1&from=2025-13-01").status_code == 400

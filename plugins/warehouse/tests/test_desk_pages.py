@@ -388,6 +388,48 @@ def test_the_contact_as_it_was_on_a_day(app: Any) -> None:
     assert before.status_code == 400 and "did not exist yet" in desk.text
 
 
+def test_the_timeline_and_the_contact_as_it_was_speak_spanish(app: Any, make_unknown: Any) -> None:
+    import io
+
+    contacts = app.plugin("contacts")
+    eva = contacts.create(first_name="Eva", last_name="Luna", owner="ana", status="prospect")
+    contacts.update(eva.id, status="customer", region="Norte")
+    sales = app.plugin("warehouse").sales
+    desks = sales.add("rfp", eva.id, title="Desks", amount="2400", owner="ana")
+    sales.move(desks.id, "qualified")
+    sales.close(desks.id, won=True)
+    chairs = sales.add("sale", eva.id, title="Chairs", owner="ana")
+    sales.close(chairs.id, won=False, lost_reason="too dear")
+    app.plugin("warehouse").actions.log("call", contact_id=eva.id, subject="Hello", author="ana")
+    app.plugin("warehouse").documents.attach(io.BytesIO(b"x" * 2048), contact_id=eva.id, name="offer.pdf")
+    with app.transaction():
+        app.emit(make_unknown("acme.ParcelShipped", contact_id=eva.id, parcel="P-7"))
+    desk = desk_as(app, "ana")
+    english = desk.get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
+    assert "Changed: status: prospect → customer; region: (empty) → Norte" in english
+    assert f"Deal #{desks.id} moved from New to Qualified" in english and "Call logged by ana" in english
+    desk.post("/language", {"language": "es", "next": "/"})
+    page = desk.get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
+    for said in (
+        "Alta como persona: Eva Luna",
+        "Cambios: estado: cliente potencial → cliente; región: (vacío) → Norte",
+        f"Solicitud de propuesta recibida: oportunidad n.º {desks.id}",
+        f"Oportunidad n.º {desks.id} entró en el embudo en Nueva",
+        f"Oportunidad n.º {desks.id} movida de Nueva a Cualificada",
+        f"Oportunidad n.º {desks.id} ganada: 2.400,00\xa0€",
+        f"Oportunidad n.º {chairs.id} perdida: too dear",
+        "Llamada registrada por ana",
+        "«offer.pdf» adjuntado (2 KB)",
+    ):
+        assert said in page, said
+    assert "acme.ParcelShipped (unknown type): contact_id=" in page  # a type no plugin defines: the warehouse's words
+    for english_word in ("moved", "created (person)", "logged by", "attached", "record "):
+        assert english_word not in page, english_word
+    today = app.now().date()
+    past = desk.get(f"/warehouse/contacts/{eva.id}/as-of?date={today.isoformat()}").get_data(as_text=True)
+    assert "<dt>Estado</dt><dd>cliente</dd>" in past and "<dt>Nombre de pila</dt><dd>Eva</dd>" in past
+
+
 def test_uploading_and_downloading_a_document(app: Any) -> None:
     import io
 

@@ -222,9 +222,10 @@ def _render(form: dict[str, Any], errors: dict[str, str], *, editing: str | None
     }
     template = "analytics/_builder_form.html" if fragment else "analytics/builder.html"
     if preview is not None:
-        from crm_analytics.desk.formatting import table
+        from crm_analytics.desk.formatting import say, table
 
         values["heads"], values["rows"] = table(preview.columns, preview.rows[:200], standard=False)
+        values["preview_empty"] = say(preview.empty_message)
     return flask.render_template(template, **values), status
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from crm_core.i18n import N_, current_language
 from crm_core.i18n import gettext as _
 
-__all__ = ["HEADINGS", "PERCENT_COLUMNS", "cell", "heading", "table"]
+__all__ = ["HEADINGS", "PERCENT_COLUMNS", "VALUE_LABELS", "cell", "heading", "say", "table", "value_of"]
 
 #: the columns of the standard reports (and the forecast's tables), as their headings read
 HEADINGS: dict[str, str] = {
@@ -78,6 +78,34 @@ HEADINGS: dict[str, str] = {
     "from": N_("From"),
     "to": N_("To"),
     "mape": N_("Error (MAPE)"),
+    "alpha": N_("alpha"),
+    "beta": N_("beta"),
+    "gamma": N_("gamma"),
+}
+#: the codes some columns hold (the default pipeline's stages, the kinds of sales records, the forecast's
+#: methods), as the pages name them; a code not listed (a configured stage) is shown as it is written
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "stage": {
+        "new": N_("New"),
+        "qualified": N_("Qualified"),
+        "proposal": N_("Proposal"),
+        "negotiation": N_("Negotiation"),
+        "won": N_("Won"),
+        "lost": N_("Lost"),
+    },
+    "kind": {
+        "rfp": N_("Request for proposal"),
+        "rfq": N_("Request for quotation"),
+        "appointment": N_("Appointment"),
+        "quote": N_("Quote"),
+        "sale": N_("Sale"),
+    },
+    "method": {
+        "holt-winters": N_("Holt-Winters"),
+        "holt": N_("Holt's trend"),
+        "level": N_("Exponential smoothing"),
+        "none": N_("Pipeline only"),
+    },
 }
 #: columns holding a share in percent (0-100): shown with the locale's percent sign
 PERCENT_COLUMNS = frozenset(
@@ -115,6 +143,8 @@ def cell(column: str, value: Any, row: Mapping[str, Any], tz: dt.tzinfo | None =
     locale = current_language()
     if value is None:
         return ""
+    if isinstance(value, str) and value in VALUE_LABELS.get(column, {}):
+        return value_of(column, value)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, dt.datetime):
@@ -130,6 +160,32 @@ def cell(column: str, value: Any, row: Mapping[str, Any], tz: dt.tzinfo | None =
                 return str(format_currency(value, code, locale=locale))
         return str(format_decimal(value, locale=locale))
     return str(value)
+
+
+def value_of(column: str, value: str) -> str:
+    """A code a column holds (a stage, a kind of record, a forecast's method) as the page names it; others as written."""
+    named = VALUE_LABELS.get(column, {}).get(value)
+    return _(named) if named is not None else value
+
+
+def say(text: Any) -> str:
+    """A report's note or empty message in the user's language: a :class:`~crm_analytics.result.Note` is
+    translated, its dates and numbers in the user's locale; any other text is shown as it is."""
+    from babel.dates import format_date
+    from babel.numbers import format_decimal
+
+    from crm_analytics.result import Note
+
+    if not isinstance(text, Note):
+        return str(text)
+    locale = current_language()
+
+    def value(item: Any) -> str:
+        if isinstance(item, dt.date):
+            return str(format_date(item, format="medium", locale=locale))
+        return str(format_decimal(item, locale=locale))
+
+    return text.say(_, value)
 
 
 def table(

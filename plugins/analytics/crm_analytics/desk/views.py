@@ -18,7 +18,7 @@ from flask import g, request
 from werkzeug.exceptions import NotFound
 
 from crm_analytics.desk import options as O
-from crm_analytics.desk.formatting import table
+from crm_analytics.desk.formatting import heading, say, table, value_of
 from crm_core.errors import ValidationError
 from crm_core.i18n import N_
 from crm_core.i18n import gettext as _
@@ -202,6 +202,8 @@ def _page(template: str, values: dict[str, Any]) -> Any:
     body = flask.render_template(
         template,
         **values,
+        notes=[say(note) for note in report.notes] if report is not None else [],
+        empty_message=say(report.empty_message) if report is not None else "",
         heads=heads,
         rows=rows,
         extra=extra,
@@ -271,6 +273,19 @@ def download_csv(name: str) -> Any:
 _SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
+def _chart_of(report: Any, title: str, standard: bool) -> Any:
+    """The report's chart in the user's words: the page's title and range, the columns' headings, its sentences."""
+    from babel.dates import format_date
+
+    from crm_analytics.charts import chart_of
+    from crm_core.i18n import current_language
+
+    if report.start and report.end:
+        days = [format_date(d, format="medium", locale=current_language()) for d in (report.start, report.end)]
+        title = f"{title} ({days[0]} – {days[1]})"
+    return chart_of(report, title=title, label=lambda column: heading(column, standard), say=_, value_of=value_of)
+
+
 def chart(name: str, fmt: str) -> Any:
     """The report's chart as PNG or SVG (``analytics.reports.export``); ``?download=1`` saves it as a file."""
     if fmt not in ("png", "svg"):
@@ -279,8 +294,9 @@ def chart(name: str, fmt: str) -> Any:
     report = values["report"]
     if report is None:
         return _refused(values)
+    g.crm.authz.require(EXPORT)
     try:
-        data = api().chart(report, fmt=fmt)
+        data = api().draw_chart(_chart_of(report, values["title"], values["standard"]), fmt)
     except ValidationError as exc:  # nothing to draw (no rows, no numbers): said in words, as the page says it
         return flask.make_response((str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}))
     response = flask.make_response(data)

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crm_analytics import periods as P
+from crm_analytics.result import Note
 from crm_analytics.sql import Tables
 from crm_core.errors import ValidationError
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_analytics.settings import AnalyticsSettings
@@ -54,8 +56,16 @@ class Window:
         clipped = [p for p in self.periods if p.clipped]
         if not clipped or self.grain == "all":
             return ()
-        parts = [f"{p.label} ({p.start.isoformat()} to {(p.end - dt.timedelta(days=1)).isoformat()})" for p in clipped]
-        return (f"partial period(s), cut to the range: {', '.join(parts)}",)
+        parts = [
+            Note(
+                N_("%(period)s (%(first)s to %(last)s)"),
+                period=p.label,
+                first=p.start,
+                last=p.end - dt.timedelta(days=1),
+            )  # fmt: skip
+            for p in clipped
+        ]
+        return (Note(N_("partial period(s), cut to the range: %(periods)s"), periods=parts),)
 
 
 def settings(crm: CRM) -> AnalyticsSettings:
@@ -136,5 +146,6 @@ def currency_filter(value: str | None) -> str | None:
     return code
 
 
-def nothing(what: str, win: Window) -> str:
-    return f"no data: {what} between {win.start.isoformat()} and {win.end.isoformat()}"
+def nothing(what: str, win: Window) -> Note:
+    """Why a report is empty: ``what`` (English, marked with ``N_``) was not found in the range."""
+    return Note(N_("no data: %(what)s between %(start)s and %(end)s"), what=Note(what), start=win.start, end=win.end)

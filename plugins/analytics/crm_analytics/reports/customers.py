@@ -26,8 +26,9 @@ import peewee
 
 from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_choices, nothing, window
-from crm_analytics.result import ChartSpec, Report
+from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import falsy, fetch
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -133,8 +134,13 @@ def customers(
         periods=win.labels(),
         notes=(
             *win.notes(),
-            "counts are at the end of each period; gained and lost are customers who started or stopped being customers in it",
+            Note(
+                N_(
+                    "counts are at the end of each period; gained and lost are customers who started or stopped being "
+                    "customers in it"
+                )
+            ),
         ),
-        empty_message=nothing("no contact history in the warehouse", win),
+        empty_message=nothing(N_("no contact history in the warehouse"), win),
         chart=ChartSpec(x="period", y=("customers",), group=dims, kind="line"),
     )

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from crm_analytics.reports.common import currency_filter, nothing, window
-from crm_analytics.result import ChartSpec, Report
+from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import fetch, json_int, json_text, money, pct, seconds_between
 from crm_core.errors import CRMError
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -125,7 +126,7 @@ def pipeline(
     if not values and not furthest and not days:
         return Report(
             name="pipeline", title="Pipeline", columns=("stage",), rows=(), start=win.start, end=win.end, period=None,
-            empty_message=nothing("no open sales records, and no records created", win),
+            empty_message=nothing(N_("no open sales records, and no records created"), win),
         )  # fmt: skip
     reached = {i: sum(n for f, n in furthest.items() if f >= i) for i in range(won_index + 1)}
     columns = [
@@ -158,7 +159,15 @@ def pipeline(
         row = {"stage": stage, "open": cell.get("open", 0), **{k: v for k, v in cell.items() if k != "open"}}
         rows.append(row)
     notes = [
-        f"open value is as of today ({crm.today().isoformat()}); conversion and days in stage are for the records created {win.start.isoformat()} to {win.end.isoformat()}"
+        Note(
+            N_(
+                "open value is as of today (%(today)s); conversion and days in stage are for the records created "
+                "%(start)s to %(end)s"
+            ),
+            today=crm.today(),
+            start=win.start,
+            end=win.end,
+        )  # fmt: skip
     ]
     return Report(
         name="pipeline",
@@ -169,6 +178,6 @@ def pipeline(
         end=win.end,
         period=None,
         notes=tuple(notes),
-        empty_message=nothing("no open sales records, and no records created", win),
+        empty_message=nothing(N_("no open sales records, and no records created"), win),
         chart=ChartSpec(x="stage", y=tuple(f"weighted_{c}" for c in currencies) or ("reached",), kind="bar"),
     )

@@ -23,6 +23,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_choices, check_texts, currency_filter, nothing, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, money, pct
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -169,7 +170,7 @@ def closed_share(
         period=win.grain,
         periods=win.labels(),
         notes=win.notes(),
-        empty_message=nothing("no sales records were closed or open", win),
+        empty_message=nothing(N_("no sales records were closed or open"), win),
         chart=ChartSpec(x="period", y=("won", "lost"), group=(*dims, "currency"), kind="stacked"),
     )
 
@@ -235,6 +236,6 @@ def sales(
         period=win.grain,
         periods=win.labels(),
         notes=win.notes(),
-        empty_message=nothing("no sales were won", win),
+        empty_message=nothing(N_("no sales were won"), win),
         chart=ChartSpec(x="period", y=("amount",), group=(*dims, "currency"), kind="stacked" if dims else "bar"),
     )

@@ -21,6 +21,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, json_text
+from crm_core.i18n import N_
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -92,7 +93,7 @@ def staff(
         period=win.grain,
         periods=win.labels(),
         notes=win.notes(),
-        empty_message=nothing("no calls, meetings, notes, e-mails or completed tasks", win),
+        empty_message=nothing(N_("no calls, meetings, notes, e-mails or completed tasks"), win),
         chart=ChartSpec(
             x="staff" if win.grain == "all" else "period",
             y=(*KINDS.values(), "tasks_completed"),

@@ -20,9 +20,10 @@ import peewee
 
 from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, settings, window
-from crm_analytics.result import ChartSpec, Report
+from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import add_days, fetch, json_int, pct
 from crm_core.errors import ValidationError
+from crm_core.i18n import N_
 from crm_core.ids import is_id
 
 if TYPE_CHECKING:
@@ -144,15 +145,16 @@ def surveys(
     dims = ("region",) if by_region else ()
     return Report(
         name="surveys",
-        title="Survey results" + (" by region" if by_region else ""),
+        title="Survey results by region" if by_region else "Survey results",
         columns=("period", *dims, "invited", "answered", "response_rate", "responses", "nps_answers", "nps", "csat_answers", "csat"),
         rows=tuple(rows),
         start=win.start,
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=(*win.notes(), f"NPS questions: {', '.join(nps_keys)}; CSAT questions: {', '.join(csat_keys)}; "
-               f"an invitation counts as answered within {conf.response_window_days} days"),
-        empty_message=nothing("no survey invitations or answers", win),
+        notes=(*win.notes(), Note(N_("NPS questions: %(nps)s; CSAT questions: %(csat)s; an invitation counts as "
+                                     "answered within %(days)s days"), nps=tuple(nps_keys), csat=tuple(csat_keys),
+                                  days=conf.response_window_days)),
+        empty_message=nothing(N_("no survey invitations or answers"), win),
         chart=ChartSpec(x="period", y=("nps", "csat"), group=dims, kind="line"),
     )  # fmt: skip

@@ -161,3 +161,12 @@ def test_build_and_save_a_custom_report(office: Any, served: Served, desk: Any, 
     assert "ES" in page.locator("table").inner_text()
     browser.shot("custom-report")
     assert [r["name"] for r in office.plugin("analytics").saved()] == ["won-by-country"]
+    # in Spanish: the notes, the stages and the chart's words too
+    with page.expect_navigation():
+        page.select_option("#language-menu", "es")
+        page.locator("#language-menu ~ button").click()
+    page.goto(f"{served.url}/reports/view/pipeline?run=1&from=2025-01-01&to=2025-06-30")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    assert "el valor abierto es el de hoy" in page.locator(".notes").inner_text()
+    assert "Negociación" in page.locator("table").inner_text()
+    browser.shot("pipeline-es")

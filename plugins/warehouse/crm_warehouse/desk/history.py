@@ -20,6 +20,7 @@ from crm_core.errors import CRMError, NotFoundError, PermissionDenied
 from crm_core.i18n import N_
 from crm_core.i18n import gettext as _
 from crm_warehouse.desk.common import api, back, helpers, user_timezone
+from crm_warehouse.desk.summaries import describe, field_label, value_text
 
 __all__ = ["as_of_page", "history_panel", "log", "timeline_page"]
 
@@ -118,6 +119,7 @@ def timeline_page(contact_id: int) -> Any:
         chosen=kinds or [],
         kind_options=[(k, _(label)) for k, label in KIND_LABELS.items()],
         type_label=_type_label,
+        describe=describe,
         next_cursor=_next_cursor(entries, PAGE),
         first_page=before is None,
     )
@@ -152,7 +154,7 @@ def as_of_page(contact_id: int) -> Any:
         contact_name=name,
         day=text,
         error=error,
-        fields=sorted((k.replace("_", " ").capitalize(), _plain(v)) for k, v in fields.items() if k != "id")
+        fields=sorted((field_label(k).capitalize(), _past(k, v)) for k, v in fields.items() if k != "id")
         if fields is not None
         else None,
         when=dt.date.fromisoformat(text) if fields is not None else None,
@@ -160,16 +162,12 @@ def as_of_page(contact_id: int) -> Any:
     return body, status
 
 
-def _plain(value: Any) -> Any:
-    """A past field's value as a line of text: a list item per entry, a record's values (an e-mail and its kind)."""
-    if isinstance(value, list):
-        return "; ".join(str(_plain(item)) for item in value)
-    if isinstance(value, dict):
-        parts = [str(v) for v in value.values() if v not in (None, "") and not isinstance(v, (bool, dict, list))]
-        if value.get("primary") is True:
-            parts.append(_("primary"))
-        return " · ".join(parts)
-    return value
+def _past(field: str, value: Any) -> Any:
+    """A past field's value in words (a status by its name, a list on one line), whole; empty and yes or no are
+    left to the page, which marks them."""
+    if value is None or value == "" or value == [] or isinstance(value, bool):
+        return None if value == [] else value
+    return value_text(field, value, whole=True)
 
 
 # -- the composer --------------------------------------------------------------------------
@@ -244,6 +242,7 @@ def history_panel(crm: Any, contact_id: int) -> Markup:
         contact_id=contact_id,
         entries=entries,
         type_label=_type_label,
+        describe=describe,
         kind_options=[(k, _(label)) for k, label in KIND_LABELS.items()],
         action_kinds=[(k, _(label)) for k, label in ACTION_LABELS.items()],
         may_log=crm.authz.can("warehouse.actions.create"),

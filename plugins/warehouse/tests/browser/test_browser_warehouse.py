@@ -213,6 +213,13 @@ def test_log_a_meeting_note(crm, served, desk, width):
     page.wait_for_url(re.compile(r".*/as-of\?date=.*"))
     assert "Luna" in page.locator("main").inner_text()
     browser.shot("as-of")
+    with page.expect_navigation():  # in Spanish: what each entry says too
+        page.select_option("#language-menu", "es")
+        page.locator("#language-menu ~ button").click()
+    page.goto(f"{served.url}/warehouse/contacts/{eva.id}/timeline")
+    entries = page.locator(".timeline").inner_text()
+    assert "Nota de reunión registrada por ana" in entries and "Alta como persona: Eva Luna" in entries
+    browser.shot("timeline-es")
 
 
 @WIDTHS
