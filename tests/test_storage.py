@@ -450,7 +450,9 @@ def test_insert_returning_gives_the_row_as_stored(crm_factory, item_plugin, monk
     seen = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     fields = ("id", "name", "qty", "price", "seen_at")
     with statements(crm) as sql, crm.transaction():
-        row = insert_returning(Item, {"name": "tea", "qty": 3, "price": decimal.Decimal("2.5"), "seen_at": seen}, fields)
+        row = insert_returning(
+            Item, {"name": "tea", "qty": 3, "price": decimal.Decimal("2.5"), "seen_at": seen}, fields
+        )
     work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
     assert len(work) == (1 if returning and storage._returns_rows(crm.database) else 2), work
     with crm.activate():

@@ -20,7 +20,15 @@ from crm_core.ids import is_id
 from crm_core.statements import Statement
 from crm_core.storage import batched, insert_returning
 
-__all__ = ["IN_CHUNK", "complete_records", "insert_contact", "read_records", "tags_of"]
+__all__ = [
+    "IN_CHUNK",
+    "complete_records",
+    "contact_fields",
+    "contact_row",
+    "insert_contact",
+    "read_records",
+    "tags_of",
+]
 
 #: ids per ``IN (...)``: under SQLite's historical limit of 999 bound values
 IN_CHUNK = 900
@@ -165,6 +173,17 @@ def read_records(ids: Sequence[int]) -> dict[int, ContactRecord]:
         if rows:
             out.update(complete_records(rows))
     return out
+
+
+def contact_fields() -> list[Any]:
+    """The contact's columns that :func:`complete_records` takes, in its order, to select with other columns."""
+    return [_column(n) for n in _CONTACT_FIELDS]
+
+
+def contact_row(values: Sequence[Any]) -> dict[str, Any] | None:
+    """The values of :func:`contact_fields` as :func:`complete_records` takes them; ``None`` for a missing contact
+    (a left join that found none)."""
+    return None if values[0] is None else dict(zip(_CONTACT_FIELDS, values))
 
 
 def insert_contact(values: dict[str, Any]) -> dict[str, Any]:
