@@ -286,11 +286,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _use_worker_databases(config)
+    # the CLI's plugin discovery cache goes to a folder of the test run's own (for the
+    # in-process CLI runner and for subprocesses alike), not to the user's ~/.cache/crm
+    if "CRM_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["CRM_CACHE_DIR"] = tempfile.mkdtemp(prefix="crm-test-cache-")
+        config.add_cleanup(_remove_test_cache)
     config.addinivalue_line("markers", "crm_plugins(*names): plugins enabled in the `crm` fixture's app")
     config.addinivalue_line("markers", "sqlite_only: the test runs on SQLite only (it checks SQLite behaviour)")
     config.addinivalue_line(
         "markers", f"{ALLOW_DELIVERY_FAILURES}: an event handler may fail in this test (it does not fail the test)"
     )
+
+
+def _remove_test_cache() -> None:
+    import shutil
+
+    shutil.rmtree(os.environ.pop("CRM_CACHE_DIR"), ignore_errors=True)
 
 
 #: the marker that lets a test's event handlers fail

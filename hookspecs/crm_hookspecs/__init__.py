@@ -11,6 +11,6 @@ range it supports through its ``Requires-Dist`` on ``crm-hookspecs``.
 
 from crm_hookspecs._markers import PROJECT_NAME, hookimpl, hookspec
 
-CONTRACT_VERSION = "1.3.0"
+CONTRACT_VERSION = "1.4.0"
 
 __all__ = ["CONTRACT_VERSION", "PROJECT_NAME", "hookimpl", "hookspec"]
