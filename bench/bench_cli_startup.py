@@ -106,6 +106,9 @@ def _import_profile(
     """``(self ms, cumulative ms, depth, module)`` under ``-X importtime``, medians of ``runs`` runs."""
     samples: dict[str, list[tuple[int, int, int]]] = {}
     order: list[str] = []
+    # a run first, untimed: `python -c` has a sys.path of its own, so its first run fills the plugin
+    # discovery cache (a module imported in one run only would be listed with that run's time)
+    subprocess.run([sys.executable, *cmd], env=env, cwd=cwd, capture_output=True, text=True)
     for _ in range(runs):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", *cmd], env=env, cwd=cwd, capture_output=True, text=True

@@ -199,6 +199,12 @@ def test_the_fingerprint_sees_metadata_files_not_other_files(tmp_path):
     (site / "some_module.py").write_text("", encoding="utf-8")
     assert plugin_cache.fingerprint([str(site)]) == before
     (info / "entry_points.txt").write_text("[crm.plugins]\nx = x.plugin\n", encoding="utf-8")
-    assert plugin_cache.fingerprint([str(site)]) != before
+    added = plugin_cache.fingerprint([str(site)])
+    assert added != before
+    # rewritten at once with as many bytes, keeping its time: the text still tells
+    stat = (info / "entry_points.txt").stat()
+    (info / "entry_points.txt").write_text("[crm.plugins]\ny = y.plugin\n", encoding="utf-8")
+    os.utime(info / "entry_points.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert plugin_cache.fingerprint([str(site)]) != added
     assert plugin_cache.fingerprint([str(tmp_path / "missing")]) == [[str(tmp_path / "missing"), None]]
     assert os.path.basename(plugin_cache.cache_file() or "").startswith("plugins-")

@@ -11,7 +11,8 @@ with a few ``stat`` calls and no parsing: for each entry of ``sys.path``
 (the folders ``importlib.metadata`` searches), the name of each
 ``*.dist-info``, ``*.egg-info`` and ``*.egg`` in it, and the size, time and
 inode of that folder, its ``METADATA`` (or ``PKG-INFO``) and its
-``entry_points.txt``. Installing, upgrading or uninstalling a distribution
+``entry_points.txt``, and the text of the latter (a few distributions have
+one; an edit within the file system's time step at the same size shows). Installing, upgrading or uninstalling a distribution
 (pip writes a new ``*.dist-info`` folder), an editable install (which
 writes one too; ``pip install -e`` again after changing a plugin's entry
 points), and an entry point changed by hand all change the fingerprint, and
@@ -88,9 +89,19 @@ def fingerprint(paths: Sequence[str] | None = None) -> list[Any]:
             else:
                 continue
             path = os.path.join(root, name)
-            found.append([name, _stat(path), *(_stat(os.path.join(path, f)) for f in files)])
+            points = os.path.join(path, files[1])
+            found.append([name, _stat(path), _stat(os.path.join(path, files[0])), _stat(points), _text(points)])
         out.append(found)
     return out
+
+
+def _text(path: str) -> str | None:
+    """A small file's text: an entry point rewritten within the file system's time step, at the same size, still shows."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read(65536)
+    except OSError:
+        return None
 
 
 def _stat(path: str) -> list[int] | None:
