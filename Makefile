@@ -24,8 +24,9 @@ $(STAMP): $(PYPROJECTS) Makefile
 demo: install
 	$(VENV)/bin/crm --config sample_config/crm.toml demo --reset
 
+# on every core (pytest-xdist; each worker gets server databases of its own: docs/testing.md)
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # the lint and type gate (CI runs it): ruff on the whole tree, mypy strict on the
 # contract and the kernel and non-strict on the plugins (settings in pyproject.toml)

@@ -61,7 +61,11 @@ def _module(module: Any) -> str:
     out = [f"## `{module.__name__}`\n", _doc(module) + "\n"]
     for name in sorted(getattr(module, "__all__", ())):
         obj = getattr(module, name)
-        if inspect.isclass(obj) and attrs.has(obj):
+        home = getattr(obj, "__module__", module.__name__)
+        if inspect.isclass(obj) and home != module.__name__ and not home.split(".")[-1].startswith("_"):
+            # re-exported from another public module, which describes it
+            out.append(f"### `{name}`\n\nRe-exported from [`{home}`](#{home.replace('.', '')}).\n")
+        elif inspect.isclass(obj) and attrs.has(obj):
             out.append(_record(obj))
         elif inspect.isclass(obj) and Protocol in getattr(obj, "__mro__", ()):
             out.append(_protocol(obj))

@@ -4,8 +4,8 @@ Runs the installed ``crm`` console script as a subprocess, ``CRM_PLUGINS`` set
 to every plugin :func:`crm_core.plugins.discover` finds, in an empty folder
 (so no ``crm.toml`` is read), and compares its median wall time with a
 minimal click app that imports peewee, pluggy, attrs and cattrs and prints
-its help, run in alternation with it. Targets (issue 2): median at most
-150 ms and at most 1.3x the baseline.
+its help, run in alternation with it. Targets: median at most 150 ms
+(issue 2) and at most 1.1x the baseline (issue 19).
 
 It then shows where the time goes (``python -X importtime``): the top-level
 imports by cumulative time and the modules with the most self time.
@@ -29,7 +29,7 @@ from pathlib import Path
 from bench._timing import Figure, median, parse_args, print_table, section
 
 TARGET_MS = 150.0
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.1
 
 BASELINE_APP = '''\
 import attrs, cattrs, click, peewee, pluggy
@@ -106,6 +106,9 @@ def _import_profile(
     """``(self ms, cumulative ms, depth, module)`` under ``-X importtime``, medians of ``runs`` runs."""
     samples: dict[str, list[tuple[int, int, int]]] = {}
     order: list[str] = []
+    # a run first, untimed: `python -c` has a sys.path of its own, so its first run fills the plugin
+    # discovery cache (a module imported in one run only would be listed with that run's time)
+    subprocess.run([sys.executable, *cmd], env=env, cwd=cwd, capture_output=True, text=True)
     for _ in range(runs):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", *cmd], env=env, cwd=cwd, capture_output=True, text=True
@@ -155,10 +158,11 @@ def _importtime(env: dict[str, str], cwd: str, top: int, plugins: Sequence[str],
     if plugins:
         # entry points are imported with importlib.import_module, which
         # -X importtime does not see: time each load in a fresh process,
-        # after what the CLI imports anyway (the contract's records included)
+        # after what the CLI imports anyway (CommandSpec's module, not the
+        # contract's other records: an entry module that imports those pays them)
         code = (
             "import json, sys, time\n"
-            "import crm_core.cli.main, crm_core.config, crm_core.hooks, crm_hookspecs.records, crm_hookspecs.specs\n"
+            "import crm_core.cli.main, crm_core.config, crm_core.hooks, crm_hookspecs.commands, crm_hookspecs.specs\n"
             "from crm_core.plugins import discover\n"
             "infos = discover()\n"
             "out = []\n"
@@ -230,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if env.pop("PYTHONDONTWRITEBYTECODE", None):
             print("(PYTHONDONTWRITEBYTECODE is set here: the runs use a private bytecode cache instead)")
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp, "pycache"))
+        # the plugin discovery cache (crm_core.plugins.cache) in a folder of
+        # its own, filled by the warm-up run; one scenario runs without it
+        env["CRM_CACHE_DIR"] = str(Path(tmp, "cache"))
+        env.pop("CRM_PLUGIN_CACHE", None)
+        uncached_env = {**env, "CRM_PLUGIN_CACHE": "off"}
         # two folders: a project made by `crm init` (its crm.toml is read and
         # validated, as in daily use), and an empty one (no crm.toml)
         project = Path(tmp, "project")
@@ -243,11 +252,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             capture_output=True,
             text=True,
         )
-        scenarios = [("empty folder, no crm.toml", str(empty))]
+        scenarios = [("empty folder, no crm.toml", str(empty), env)]
         if Path(project, "crm.toml").exists():
-            scenarios.insert(0, ("project folder, crm.toml from crm init", str(project)))
+            scenarios.insert(0, ("project folder, crm.toml from crm init", str(project), env))
         else:
             print(f"WARNING: `crm init` wrote no crm.toml ({init.stderr.strip()}); timing without one only")
+        # for reference (no target): the first run after an installation reads the metadata anew
+        scenarios.append(("empty folder, discovery cache off", str(empty), uncached_env))
         app = Path(tmp, "baseline_app.py")
         app.write_text(BASELINE_APP)
         base_cmd = [sys.executable, str(app), "--help"]
@@ -255,23 +266,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         # warm-up: byte-compile caches, page cache
         for cmd, label in ((crm_cmd, "crm --help"), (base_cmd, "baseline app"), (bare_cmd, "python")):
             _check(label, _run(cmd, env, tmp)[1])
-        for label, cwd in scenarios:
-            listed = _listed_commands(_run(crm_cmd, env, cwd)[1].stdout)
+        for label, cwd, run_env in scenarios:
+            listed = _listed_commands(_run(crm_cmd, run_env, cwd)[1].stdout)
             missing = [c.split(" ")[0] for c in commands if c.split(" ")[0] not in listed]
             if missing:
                 print(
                     f"WARNING ({label}): crm --help does not list {', '.join(missing)}: the CLI could not load "
                     f"the plugins (run `crm nosuchcommand` there to see why); its time is without them"
                 )
-        times: dict[str, list[float]] = {label: [] for label, _ in scenarios}
-        cpu: dict[str, list[float]] = {label: [] for label, _ in scenarios}
+        times: dict[str, list[float]] = {label: [] for label, _, _ in scenarios}
+        cpu: dict[str, list[float]] = {label: [] for label, _, _ in scenarios}
         base_t: list[float] = []
         bare_t: list[float] = []
         base_cpu: list[float] = []
         bare_cpu: list[float] = []
         for _ in range(repeat):  # alternate, so that all see the same noise
-            for label, cwd in scenarios:
-                t, c, proc = _cpu_run(crm_cmd, env, cwd)
+            for label, cwd, run_env in scenarios:
+                t, c, proc = _cpu_run(crm_cmd, run_env, cwd)
                 _check("crm --help", proc)
                 times[label].append(t)
                 cpu[label].append(c)
@@ -287,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"runs: {repeat} of each command, alternated; baseline min/max {min(base_t) * 1000:.1f}/{max(base_t) * 1000:.1f} ms"
         )
         figures = []
-        for label, _ in scenarios:
+        for label, _, run_env in scenarios:
             ts = times[label]
             print(f"  crm --help, {label}: min/max {min(ts) * 1000:.1f}/{max(ts) * 1000:.1f} ms")
             figures.append(
@@ -298,8 +309,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     n=str(repeat),
                     baseline=base_ms,
                     baseline_name="click+peewee+pluggy+attrs+cattrs app",
-                    target_value=TARGET_MS,
-                    target_ratio=TARGET_RATIO,
+                    # the cache off is for reference: the first run after an installation
+                    target_value=TARGET_MS if run_env is env else None,
+                    target_ratio=TARGET_RATIO if run_env is env else None,
                 )
             )
         figures += [
@@ -321,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     baseline=base_cpu_ms,
                     baseline_name="baseline app",
                 )
-                for label, _ in scenarios
+                for label, _, _ in scenarios
             ]
             + [
                 Figure("baseline app --help", base_cpu_ms, "ms", n=str(repeat)),

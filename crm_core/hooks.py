@@ -92,7 +92,7 @@ class Hooks:
         return fn(crm=crm) if fn is not None else None
 
     def cli_commands(self) -> list[tuple[str, Any]]:
-        from crm_hookspecs.records import CommandSpec
+        from crm_hookspecs.commands import CommandSpec
 
         return [
             (name, spec)

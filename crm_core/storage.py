@@ -43,6 +43,7 @@ __all__ = [
     "describe_url",
     "dialect",
     "for_update",
+    "insert_returning",
 ]
 
 #: SQLite waits this long (ms) for another writer before giving up
@@ -306,6 +307,7 @@ def bulk_insert(
     *,
     database: peewee.Database | None = None,
     batch_size: int = 5000,
+    skip_duplicates: bool = False,
 ) -> int:
     """Insert many rows fast; return how many.
 
@@ -321,6 +323,13 @@ def bulk_insert(
     (on PostgreSQL it can then only roll back: a caller that means to go on
     after a refused insert wraps it in ``database.atomic()``, as the mail
     queue and ``run_once`` do). No rows run no statement at all.
+
+    ``skip_duplicates=True`` leaves out a row that a unique key already
+    holds, in the same statement (``ON CONFLICT DO NOTHING`` on SQLite and
+    PostgreSQL, ``ON DUPLICATE KEY UPDATE`` of the first column to itself on
+    MySQL/MariaDB, which unlike ``INSERT IGNORE`` hides no other error), and
+    returns how many rows were written: a check of the keys first, and the
+    savepoint that a concurrent insert of the same key would need, are not.
 
     Given a model, ``columns`` are its fields' names (or column names) and
     each value goes through its field's ``db_value``, as ``Model.create``
@@ -356,6 +365,10 @@ def bulk_insert(
 
     cols = ", ".join(quote(c) for c in columns)
     head = f"INSERT INTO {quote(name)} ({cols}) VALUES "
+    tail = ""
+    if skip_duplicates:
+        first = quote(columns[0])
+        tail = f" ON DUPLICATE KEY UPDATE {first} = {first}" if kind == "mysql" else " ON CONFLICT DO NOTHING"
     total = 0
 
     def run(execute: Any, batch: list[Sequence[Any]]) -> None:
@@ -380,32 +393,76 @@ def bulk_insert(
             batch = list(rows)
             mark = "?" if kind == "sqlite" else "%s"
             one = "(" + ", ".join([mark] * width) + ")"
-            sql = head + ", ".join([one] * len(batch))
+            sql = head + ", ".join([one] * len(batch)) + tail
             run(lambda b: cursor.execute(sql, [value for row in b for value in row]), batch)
-            return len(batch)
+            return cursor.rowcount if skip_duplicates else len(batch)
         if kind == "sqlite":
-            sql = head + "(" + ", ".join("?" * width) + ")"
+            sql = head + "(" + ", ".join("?" * width) + ")" + tail
             for batch in batched(rows, batch_size):
                 run(lambda b: cursor.executemany(sql, b), batch)
-                total += len(batch)
+                total += cursor.rowcount if skip_duplicates else len(batch)
         elif kind == "postgresql":
             from psycopg2.extras import execute_values
 
             # execute_values pages the rows itself; 65,535 is PostgreSQL's
             # bind-parameter cap, but the values are inlined, so only the
-            # statement size matters: keep pages moderate.
+            # statement size matters: keep pages moderate. Skipping
+            # duplicates, the pages go one at a time: the row count is a page's.
             page = max(1, min(batch_size, 1000))
-            for batch in batched(rows, batch_size):
-                run(lambda b: execute_values(cursor, head + "%s", b, page_size=page), batch)
-                total += len(batch)
+            for batch in batched(rows, page if skip_duplicates else batch_size):
+                run(lambda b: execute_values(cursor, head + "%s" + tail, b, page_size=page), batch)
+                total += cursor.rowcount if skip_duplicates else len(batch)
         else:
             # PyMySQL rewrites executemany of INSERT … VALUES into multi-row
-            # statements sized to max_allowed_packet.
-            sql = head + "(" + ", ".join(["%s"] * width) + ")"
+            # statements sized to max_allowed_packet (and adds up their row counts).
+            sql = head + "(" + ", ".join(["%s"] * width) + ")" + tail
             for batch in batched(rows, batch_size):
                 run(lambda b: cursor.executemany(sql, b), batch)
-                total += len(batch)
+                total += cursor.rowcount if skip_duplicates else len(batch)
     return total
+
+
+def insert_returning(
+    model: type[peewee.Model], values: dict[str, Any], fields: Sequence[str], *, database: peewee.Database | None = None
+) -> tuple[Any, ...]:
+    """Insert one row; return its ``fields`` as stored, converted as a ``SELECT`` of them would give them.
+
+    One statement where the database has ``INSERT … RETURNING`` (PostgreSQL,
+    SQLite 3.35+, MariaDB 10.5+), else the insert and a read by id: what a
+    default, a trigger or the column's type (a time without microseconds on
+    MariaDB) made of the values comes back either way.
+    """
+    database = database if database is not None else _current().database
+    meta = model._meta
+    chosen = [meta.fields[name] for name in fields]
+    if _returns_rows(database):
+        (row,) = list(model.insert(**values).returning(*chosen).tuples().execute())
+        return tuple(row)
+    pk = model.insert(**values).execute()
+    found: Any = model.select(*chosen).where(meta.primary_key == pk).tuples().get()
+    return tuple(found)
+
+
+#: whether each database takes ``INSERT … RETURNING`` (MySQL does not, MariaDB does since 10.5)
+_RETURNING: weakref.WeakKeyDictionary[peewee.Database, bool] = weakref.WeakKeyDictionary()
+
+
+def _returns_rows(database: peewee.Database) -> bool:
+    kind = dialect(database)
+    if kind == "postgresql":
+        return True
+    if kind == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    if database not in _RETURNING:
+        import re
+
+        # PyMySQL keeps the server's greeting: "10.11.6-MariaDB-…" (or "5.5.5-10.11.6-MariaDB-…")
+        greeting = str(getattr(typed_rows.connection(database), "server_version", ""))
+        found = re.search(r"(\d+)\.(\d+)\.\d+-MariaDB", greeting)
+        _RETURNING[database] = found is not None and (int(found[1]), int(found[2])) >= (10, 5)
+    return _RETURNING[database]
 
 
 def _field(model: type[peewee.Model], name: str) -> peewee.Field:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -186,12 +187,123 @@ def statements(app: CRM) -> Iterator[list[str]]:
         del database.cursor
 
 
+#: the databases made for a pytest-xdist worker's session, dropped when it ends: (kind, server URL, name)
+_WORKER_DATABASES = pytest.StashKey[list[tuple[str, str, str]]]()
+
+
+def _worker_url(url: str, worker: str) -> tuple[str, str, str]:
+    """``url`` with its database renamed ``<name>_<worker>``: (new URL, the server's URL without a database, the new name)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise pytest.UsageError(
+            f"the test database URL {url} names no database; add one, e.g. {url.rstrip('/')}/crm_test"
+        )
+    mine = f"{name}_{worker}"
+    return urlunsplit(parts._replace(path="/" + mine)), urlunsplit(parts._replace(path="/")), mine
+
+
+def _server_connection(kind: str, server_url: str) -> Any:
+    """A connection to the server of ``server_url`` outside any test database, to create and drop them."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(server_url)
+    common = {"host": parts.hostname or "127.0.0.1", "user": unquote(parts.username or "")}
+    if parts.password:
+        common["password"] = unquote(parts.password)
+    if kind == "postgresql":
+        import psycopg2
+
+        connection = psycopg2.connect(dbname="postgres", port=parts.port or 5432, connect_timeout=10, **common)
+        connection.autocommit = True
+        return connection
+    import pymysql
+
+    return pymysql.connect(port=parts.port or 3306, connect_timeout=10, autocommit=True, **common)
+
+
+def _recreate_database(kind: str, server_url: str, name: str, create: bool) -> None:
+    """Drop database ``name`` (and, on MySQL, the kit's parked sets ``<name>_kit_*``), then create it if asked."""
+    connection = _server_connection(kind, server_url)
+    try:
+        with connection.cursor() as cursor:
+            if kind == "postgresql":
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                if create:
+                    cursor.execute(f'CREATE DATABASE "{name}"')
+            else:
+                cursor.execute("SHOW DATABASES LIKE %s", (name.replace("_", "\\_") + "\\_kit\\_%",))
+                for (parked,) in cursor.fetchall():
+                    cursor.execute(f"DROP DATABASE IF EXISTS `{parked}`")
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                if create:
+                    cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        connection.close()
+
+
+def _use_worker_databases(config: pytest.Config) -> None:
+    """Under pytest-xdist, give this worker a database of its own on each configured server.
+
+    Tests on a server backend share the server's test database between
+    tests (:mod:`crm_core.testdb` empties it between them), so two workers
+    on one database would empty each other's tables. Worker ``gw1`` uses
+    ``<name>_gw1`` instead, created here (a leftover of an interrupted run is
+    dropped first) and dropped when the worker ends; the variable is changed
+    for the worker, so tests that read it get that database too.
+    """
+    workerinput = getattr(config, "workerinput", None)  # set by pytest-xdist on a worker's own session only
+    if workerinput is None:
+        return
+    worker = str(workerinput["workerid"])
+    made = config.stash.setdefault(_WORKER_DATABASES, [])
+    for kind, var in BACKEND_ENV.items():
+        url = os.environ.get(var)
+        if not url:
+            continue
+        mine, server, name = _worker_url(url, worker)
+        try:
+            _recreate_database(kind, server, name, create=True)
+        except Exception as error:  # the server is down or refuses: the backend's tests report it as before
+            raise pytest.UsageError(
+                f"${var} is {url}, but the database {name} for worker {worker} could not be made there: {error}"
+            ) from error
+        made.append((kind, server, name))
+        os.environ[var] = mine
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = config.stash.get(_WORKER_DATABASES, [])
+    while made:
+        kind, server, name = made.pop()
+        try:
+            _recreate_database(kind, server, name, create=False)
+        except Exception as error:  # the tests are over: say so, and the next run drops the leftover first
+            sys.stderr.write(f"the worker's test database {name} could not be dropped ({error}); drop it by hand\n")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _use_worker_databases(config)
+    # the CLI's plugin discovery cache goes to a folder of the test run's own (for the
+    # in-process CLI runner and for subprocesses alike), not to the user's ~/.cache/crm
+    if "CRM_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["CRM_CACHE_DIR"] = tempfile.mkdtemp(prefix="crm-test-cache-")
+        config.add_cleanup(_remove_test_cache)
     config.addinivalue_line("markers", "crm_plugins(*names): plugins enabled in the `crm` fixture's app")
     config.addinivalue_line("markers", "sqlite_only: the test runs on SQLite only (it checks SQLite behaviour)")
     config.addinivalue_line(
         "markers", f"{ALLOW_DELIVERY_FAILURES}: an event handler may fail in this test (it does not fail the test)"
     )
+
+
+def _remove_test_cache() -> None:
+    import shutil
+
+    shutil.rmtree(os.environ.pop("CRM_CACHE_DIR"), ignore_errors=True)
 
 
 #: the marker that lets a test's event handlers fail

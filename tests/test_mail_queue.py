@@ -180,6 +180,23 @@ def test_queue_many_is_bulk_and_skips_existing_keys(crm):
     assert len({m.key for m in crm.mail.sent}) == 1201
 
 
+def test_a_few_plain_messages_are_one_insert_that_skips_keys_queued_before(crm):
+    """No key check first and no savepoint: the INSERT itself leaves out a key queued before (issue 19)."""
+    from crm_core.testing import statements
+
+    crm.mail.queue("first@example.com", "s", "t", key="few:0")
+    few = [OutgoingMessage(f"u{i}@example.com", "s", "t", key=f"few:{i}") for i in range(3)]
+    few.append(OutgoingMessage("again@example.com", "s", "t", key="few:2"))  # repeated in the batch
+    with statements(crm) as sql, crm.transaction():
+        assert crm.mail.queue_many(few) == 2  # few:0 was queued before, few:2 is queued once
+    work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    assert len(work) == 1 and work[0].startswith("INSERT"), sql
+    assert crm.mail.get("few:2").to == ("u2@example.com",) and crm.mail.get("few:0").to == ("first@example.com",)
+    with statements(crm) as sql, crm.transaction():
+        assert crm.mail.queue_many(few[:1]) == 0
+    assert not [s for s in sql if "SAVEPOINT" in s.upper()], sql
+
+
 @pytest.mark.sqlite_only  # what this checks does not depend on the backend
 def test_queue_many_refuses_something_else_than_records(crm):
     with pytest.raises(ValidationError, match="OutgoingMessage"):

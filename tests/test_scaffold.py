@@ -96,7 +96,7 @@ def test_a_new_plugin_installs_lists_migrates_runs_and_tests(crm_cli, tmp_path, 
         "crm_plugin_api",
         "crm_schema",
     ]
-    assert ">=1.3" in row["contract"]  # crm_desk_pages came with contract 1.3
+    assert ">=1.4" in row["contract"]  # crm_hookspecs.commands came with contract 1.4
 
     run([crm, "init", "--plugins", "loyalty"], env, work)
     migrated = run([crm, "migrate"], env, work)

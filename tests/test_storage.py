@@ -412,6 +412,54 @@ def test_a_few_rows_are_one_statement_all_or_nothing_without_a_savepoint(crm_fac
         assert Item.select().count() == 100
 
 
+def test_bulk_insert_skipping_duplicates_counts_the_rows_it_wrote(crm_factory, item_plugin):
+    """A row whose key is taken is left out in the same statement, with no key check and no savepoint."""
+    from crm_core.testing import statements
+
+    crm = crm_factory([item_plugin])
+    with crm.transaction():
+        bulk_insert(Item, ("id", "name"), [(1, "a"), (2, "b"), (3, "c")])
+    with statements(crm) as sql, crm.transaction():
+        written = bulk_insert(Item, ("id", "name"), [(2, "B"), (3, "C"), (4, "d"), (5, "e")], skip_duplicates=True)
+    assert written == 2
+    assert [s.split()[0] for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")] == ["INSERT"], sql
+    # past one statement: pages of rows (executemany, or several VALUES pages), each page's count added up
+    many = [(i, f"n{i}") for i in range(1, 1301)]
+    with crm.activate():
+        assert bulk_insert(Item, ("id", "name"), many, batch_size=500, skip_duplicates=True) == 1300 - 5
+        assert bulk_insert(Item, ("id", "name"), many[:7], skip_duplicates=True) == 0
+        assert dict(Item.select(Item.id, Item.name).where(Item.id <= 6).tuples()) == {
+            1: "a", 2: "b", 3: "c", 4: "d", 5: "e", 6: "n6"
+        }  # fmt: skip
+        assert Item.select().count() == 1300
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["insert-returning", "insert-then-read"])
+def test_insert_returning_gives_the_row_as_stored(crm_factory, item_plugin, monkeypatch, returning):
+    """The values as a read gives them back (MariaDB keeps no microseconds of a DATETIME, a decimal has two places)."""
+    import datetime as dt
+    import decimal
+
+    from crm_core import storage
+    from crm_core.storage import insert_returning
+    from crm_core.testing import statements
+
+    crm = crm_factory([item_plugin])
+    if not returning:  # MySQL, or SQLite before 3.35: the insert, then a read by id
+        monkeypatch.setattr(storage, "_returns_rows", lambda database: False)
+    seen = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    fields = ("id", "name", "qty", "price", "seen_at")
+    with statements(crm) as sql, crm.transaction():
+        row = insert_returning(
+            Item, {"name": "tea", "qty": 3, "price": decimal.Decimal("2.5"), "seen_at": seen}, fields
+        )
+    work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    assert len(work) == (1 if returning and storage._returns_rows(crm.database) else 2), work
+    with crm.activate():
+        assert row == Item.select(*(getattr(Item, f) for f in fields)).where(Item.id == row[0]).tuples().get()
+    assert row[1:4] == ("tea", 3, decimal.Decimal("2.50")) and row[4].tzinfo == dt.UTC
+
+
 def test_bulk_insert_row_of_the_wrong_width_is_a_clear_error(crm_factory, item_plugin):
     crm = crm_factory([item_plugin])
     rows = [("a", 1), ("b", 2), ("c",), ("d", 4)]

@@ -7,8 +7,11 @@ third-party plugin's own test suite would use the fixtures.
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
+
+from crm_core.testing import BACKEND_ENV, configured_backends
 
 pytest_plugins = ["pytester"]
 
@@ -257,3 +260,66 @@ def test_the_sqlite_process_runs_everything_else(inner, monkeypatch):
         "test_inner.py::test_on_no_backend",
         "test_inner.py::test_only_sqlite[sqlite]",
     ]
+
+
+# --- pytest-xdist: a database of its own per worker on each server --------------------------------
+
+
+def test_a_worker_database_is_named_after_the_worker():
+    from crm_core.testing import _worker_url
+
+    assert _worker_url("postgresql://u:secret@db.example:5433/crm_test?sslmode=require", "gw3") == (
+        "postgresql://u:secret@db.example:5433/crm_test_gw3?sslmode=require",
+        "postgresql://u:secret@db.example:5433/?sslmode=require",
+        "crm_test_gw3",
+    )
+    with pytest.raises(pytest.UsageError, match="names no database; add one, e.g. mysql://root@h/crm_test"):
+        _worker_url("mysql://root@h/", "gw0")
+
+
+WORKER_SOURCE = """
+import os
+import pathlib
+
+import pytest
+
+from crm_core.testing import BACKEND_ENV
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_where(n, crm_backend, crm_db_url):
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    out = pathlib.Path(os.environ["WORKER_REPORT"]) / f"{worker}-{n}"
+    out.write_text(os.environ[BACKEND_ENV[crm_backend]])
+    assert crm_db_url == os.environ[BACKEND_ENV[crm_backend]]
+"""
+
+
+@pytest.mark.parametrize("backend", [b for b in configured_backends() if b != "sqlite"])
+@pytest.mark.slow
+def test_each_xdist_worker_gets_its_own_server_database_dropped_at_the_end(pytester, monkeypatch, backend, tmp_path):
+    from crm_core.testing import _server_connection, _worker_url
+
+    var = BACKEND_ENV[backend]
+    url = os.environ[var]
+    monkeypatch.setenv("CRM_TEST_BACKENDS", backend)
+    monkeypatch.setenv("WORKER_REPORT", str(tmp_path))
+    for name in ("CRM_PLUGINS", "CRM_CONFIG", *(v for v in BACKEND_ENV.values() if v != var)):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_inner=WORKER_SOURCE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=6)
+
+    seen = {path.read_text() for path in tmp_path.iterdir()}
+    assert seen == {_worker_url(url, "gw0")[0], _worker_url(url, "gw1")[0]}
+    connection = _server_connection(backend, _worker_url(url, "gw0")[1])
+    try:
+        with connection.cursor() as cursor:
+            if backend == "postgresql":
+                cursor.execute("SELECT datname FROM pg_database")
+            else:
+                cursor.execute("SHOW DATABASES")
+            names = {row[0] for row in cursor.fetchall()}
+    finally:
+        connection.close()
+    assert not {_worker_url(url, w)[2] for w in ("gw0", "gw1")} & names  # dropped when the workers ended

@@ -8,7 +8,7 @@ ones are audited.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crm_core import rows as typed_rows
@@ -49,6 +49,59 @@ def _teams_and_roles(user_id: int, same_user_id: int) -> Any:
 #: read on every request of a signed-in user or a token: its SQL is built once (crm_core.statements)
 _TEAMS_AND_ROLES = Statement("auth.teams_and_roles", _teams_and_roles)
 
+#: the columns of a user that a UserInfo shows, in the order selected
+_INFO_FIELDS = (
+    "id",
+    "name",
+    "display_name",
+    "email",
+    "language",
+    "timezone",
+    "active",
+    "totp_enabled",
+    "created_at",
+    "last_sign_in_at",
+)
+
+
+def _user_teams_and_roles(by_id: bool) -> Callable[[Any, Any, Any], Any]:
+    """A user (by id or by name) with its teams and roles in one round trip.
+
+    Rows: ``('user', <the _INFO_FIELDS>, NULL, NULL)`` once, then
+    ``('team', NULL…, team id, team name)`` and ``('role', NULL…, NULL, role)``.
+    The user's row comes first, so that every column has a type on
+    PostgreSQL before a bare ``NULL`` meets it.
+    """
+
+    def build(key: Any, same_key: Any, again: Any) -> Any:
+        from peewee import SQL
+
+        from crm_core.auth.models import Team, User, UserRole, UserTeam
+
+        def match(value: Any) -> Any:
+            return User.id == value if by_id else User.name_key == value
+
+        blank = [SQL("NULL")] * len(_INFO_FIELDS)
+        user = User.select(SQL("'user'"), *(getattr(User, f) for f in _INFO_FIELDS), SQL("NULL"), SQL("NULL"))
+        teams = (
+            Team.select(SQL("'team'"), *blank, Team.id, Team.name)
+            .join(UserTeam)
+            .join(User, on=UserTeam.user == User.id)
+            .where(match(same_key))
+        )
+        roles = (
+            UserRole.select(SQL("'role'"), *blank, SQL("NULL"), UserRole.role)
+            .join(User, on=UserRole.user == User.id)
+            .where(match(again))
+        )
+        return user.where(match(key)).union_all(teams).union_all(roles)
+
+    return build
+
+
+_USER_BY_ID = Statement("auth.user_by_id", _user_teams_and_roles(by_id=True))
+_USER_BY_NAME = Statement("auth.user_by_name", _user_teams_and_roles(by_id=False))
+
 
 class Users:
     def __init__(self, app: AppContext, authz: Authz) -> None:
@@ -70,8 +123,33 @@ class Users:
         return row
 
     def get(self, user: str | int) -> UserInfo:
-        """The user named ``user`` (any case) or with id ``user``."""
-        return self._info(self._row(user))
+        """The user named ``user`` (any case) or with id ``user``, with its teams and roles: one query."""
+        with self._app.activate():
+            if isinstance(user, int) and not isinstance(user, bool):
+                rows = _USER_BY_ID.rows(user, user, user)
+            else:
+                key = str(user).casefold()
+                rows = _USER_BY_NAME.rows(key, key, key)
+        found = next((row for row in rows if row[0] == "user"), None)
+        if found is None:
+            raise NotFoundError(f"no user {user!r}; 'crm users list' shows the users, 'crm users add' adds one")
+        values = dict(zip(_INFO_FIELDS, found[1:]))
+        teams = sorted((name, team_id) for kind, *_, team_id, name in rows if kind == "team")
+        return UserInfo(
+            id=values["id"],
+            name=values["name"],
+            display_name=values["display_name"],
+            email=values["email"],
+            language=values["language"],
+            timezone=values["timezone"],
+            active=bool(values["active"]),
+            teams=[name for name, _ in teams],
+            team_ids=[team_id for _, team_id in teams],
+            roles=sorted(name for kind, *_, name in rows if kind == "role"),
+            created_at=values["created_at"],
+            last_sign_in_at=values["last_sign_in_at"],
+            two_factor=bool(values["totp_enabled"]),
+        )
 
     def info_of(self, row: User) -> UserInfo:
         """The :class:`UserInfo` of a user row already read (with its teams and roles, in one more query)."""

@@ -123,12 +123,13 @@ class CLIState:
 
             from crm_core.app import CRM
             from crm_core.output import note
+            from crm_core.plugins.cache import cached_discover
 
             # the app logs each plugin it skips; the lines below say it once
             log = logging.getLogger("crm.app.cli")
             log.addFilter(_not_about_plugins)
             try:
-                self._app = CRM(config=self.config(), strict=self.strict, name="cli")
+                self._app = CRM(config=self.config(), strict=self.strict, name="cli", installed=cached_discover())
             finally:
                 log.removeFilter(_not_about_plugins)
             for record in self._app.plugins.values():
@@ -243,6 +244,7 @@ class RootGroup(click.Group):
                 from crm_core.config import load_config
                 from crm_core.hooks import Hooks
                 from crm_core.plugins import load_plugins
+                from crm_core.plugins.cache import cached_discover
 
                 # the group callback has not run yet: --config is in ctx.params,
                 # or in a state preset by the test kit's runner
@@ -254,7 +256,9 @@ class RootGroup(click.Group):
                     path = os.environ.get("CRM_CONFIG") or DEFAULT_CONFIG
                     explicit = bool(os.environ.get("CRM_CONFIG"))
                 config = load_config(path, missing_ok=not explicit)
-                loaded = load_plugins(list(config.enabled or ()), enabled_source=config.enabled_source)
+                loaded = load_plugins(
+                    list(config.enabled or ()), installed=cached_discover(), enabled_source=config.enabled_source
+                )
                 hooks = Hooks(loaded.pm, loaded.order)
                 ctx.meta["crm.plugin_failures"] = {n: r for n, r in loaded.records.items() if r.error is not None}
             for owner, spec in hooks.cli_commands():

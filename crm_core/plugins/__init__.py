@@ -12,6 +12,10 @@ Three steps, one module each:
 - :mod:`~crm_core.plugins.loading` imports the plugins in that order and
   registers them with pluggy.
 
+The command line reads the first step's result through
+:mod:`~crm_core.plugins.cache`, which keeps it between runs while the
+installed distributions' metadata files are unchanged.
+
 A plugin that cannot be loaded is recorded with its error and skipped,
 together with the plugins that require it; in strict mode the first such
 error is raised.

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["CONTRACT_DIST", "ENTRY_POINT_GROUP", "PluginInfo", "discover", "object_plugin", "requirements"]
+__all__ = [
+    "CONTRACT_DIST",
+    "ENTRY_POINT_GROUP",
+    "InstalledPlugins",
+    "PluginInfo",
+    "discover",
+    "installed_version",
+    "load_target",
+    "object_plugin",
+    "requirements",
+    "version_matches",
+]
 
 ENTRY_POINT_GROUP = "crm.plugins"
 CONTRACT_DIST = "crm-hookspecs"
+#: an entry point's value, as importlib.metadata.EntryPoint reads it
+_ENTRY_POINT_VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")
 
 
 def canonical(dist_name: str) -> str:
@@ -38,23 +50,63 @@ class PluginInfo:
     claimed_by: tuple[str, ...] = ()
     #: a plugin handed over as an object (tests, embedding) instead of installed
     obj: Any = attrs.field(default=None, eq=False, repr=False)
+    #: the ``importlib.metadata`` entry point it was read from (``None`` when read from the discovery cache)
     entry_point: Any = attrs.field(default=None, eq=False, repr=False)
 
 
-def discover() -> dict[str, PluginInfo]:
+class InstalledPlugins(dict[str, PluginInfo]):
+    """The installed plugins by name, as :func:`discover` returns them.
+
+    It also remembers answers to what resolution asks about the
+    installation: the installed version of a distribution a plugin requires
+    (``versions``) and whether a version matches a specifier (``checks``).
+    The discovery cache (:mod:`crm_core.plugins.cache`) fills them, so that a
+    cached start-up needs neither ``importlib.metadata`` nor ``packaging``;
+    a question not remembered is answered by looking, as without the cache.
+    """
+
+    def __init__(
+        self,
+        plugins: Mapping[str, PluginInfo] | Iterable[tuple[str, PluginInfo]] = (),
+        *,
+        versions: Mapping[str, str | None] | None = None,
+        checks: Mapping[tuple[str, str], bool] | None = None,
+    ) -> None:
+        super().__init__(plugins)
+        self.versions: dict[str, str | None] = dict(versions or {})
+        self.checks: dict[tuple[str, str], bool] = dict(checks or {})
+
+    def dist_version(self, dist: str) -> str | None:
+        """The installed version of distribution ``dist``, or ``None`` when it is not installed."""
+        key = canonical(dist)
+        if key not in self.versions:
+            self.versions[key] = installed_version(dist)
+        return self.versions[key]
+
+    def version_ok(self, version: str, spec: str) -> bool:
+        """Whether ``version`` is in the specifier set ``spec`` (an invalid one matches nothing)."""
+        key = (version, spec)
+        if key not in self.checks:
+            self.checks[key] = version_matches(version, spec)
+        return self.checks[key]
+
+
+def discover() -> InstalledPlugins:
     """Every installed plugin, from metadata alone (nothing is imported)."""
+    import importlib.metadata as metadata  # tens of milliseconds: not on a cached start-up
+
     entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     # Distribution.name, .version and .requires each parse METADATA again:
     # parse it once per distribution (this runs on every `crm --help`)
     parsed: dict[int, Any] = {}
 
-    def meta(dist: metadata.Distribution) -> Any:
+    def meta(dist: Any) -> Any:
         if id(dist) not in parsed:
             parsed[id(dist)] = dist.metadata
         return parsed[id(dist)]
 
     plugin_of_dist = {canonical(meta(ep.dist)["Name"]): ep.name for ep in entry_points if ep.dist is not None}
-    found: dict[str, PluginInfo] = {}
+    found = InstalledPlugins()
     for ep in entry_points:
         dist = ep.dist
         contract = None
@@ -87,6 +139,46 @@ def discover() -> dict[str, PluginInfo]:
             continue
         found[ep.name] = info
     return found
+
+
+def load_target(target: str) -> Any:
+    """The object an entry point's value names (``"package.module"`` or ``"package.module:attr.attr"``).
+
+    What ``importlib.metadata.EntryPoint.load`` does, for a plugin read from
+    the discovery cache, which keeps the value and not the entry point.
+    """
+    import importlib
+
+    match = _ENTRY_POINT_VALUE.match(target)
+    if match is None:
+        raise ValueError(
+            f"entry point value {target!r} does not look like 'package.module' or 'package.module:attribute'"
+        )
+    obj = importlib.import_module(match["module"])
+    for attr in filter(None, (match["attr"] or "").split(".")):
+        obj = getattr(obj, attr)
+    return obj
+
+
+def installed_version(dist: str) -> str | None:
+    """The installed version of distribution ``dist``, or ``None`` when it is not installed."""
+    import importlib.metadata as metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def version_matches(version: str, spec: str) -> bool:
+    """Whether ``version`` is in the specifier set ``spec``; an invalid version or specifier matches nothing."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) in SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
 
 
 def requirements(lines: Iterable[str] | None) -> list[tuple[str, str]]:

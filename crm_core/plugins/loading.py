@@ -12,7 +12,7 @@ import attrs
 import pluggy
 
 from crm_core.errors import PluginError, PluginImportError
-from crm_core.plugins.discovery import PluginInfo, discover
+from crm_core.plugins.discovery import PluginInfo, discover, load_target
 from crm_core.plugins.resolution import resolve, skipped_error
 
 __all__ = ["LoadedPlugins", "PluginRecord", "load_plugins"]
@@ -102,7 +102,7 @@ def _register(pm: pluggy.PluginManager, info: PluginInfo, contract_version: str)
     """Import one plugin and register it; a failure is recorded, never raised."""
     name = info.name
     try:
-        obj = info.obj if info.obj is not None else info.entry_point.load()
+        obj = info.obj if info.obj is not None else load_target(info.target)
     except Exception as exc:  # any error in third-party code at import
         error = PluginImportError(
             name,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import graphlib
 import heapq
-import importlib.metadata as metadata
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -24,7 +23,7 @@ from crm_core.errors import (
     PluginError,
     PluginNotInstalledError,
 )
-from crm_core.plugins.discovery import PluginInfo
+from crm_core.plugins.discovery import InstalledPlugins, PluginInfo, installed_version, version_matches
 
 __all__ = ["RESERVED_NAME", "Failure", "Resolution", "not_installed_error", "resolve", "skipped_error"]
 
@@ -34,6 +33,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 #: the installed version of a distribution, or ``None`` when it is not installed
 DistVersion = Callable[[str], "str | None"]
+#: whether a version matches a specifier set
+VersionCheck = Callable[[str, str], bool]
 
 
 @attrs.frozen
@@ -61,13 +62,22 @@ def resolve(
     enabled_source: str = "the configuration",
     dist_version: DistVersion | None = None,
 ) -> Resolution:
-    """Check names, contract ranges and requirements, and order what is left."""
+    """Check names, contract ranges and requirements, and order what is left.
+
+    ``installed`` as :func:`~crm_core.plugins.discover` returns it
+    (:class:`~crm_core.plugins.discovery.InstalledPlugins`) answers the
+    version look-ups from what it remembers (the discovery cache's answers).
+    """
     failures: list[Failure] = []
     wanted = _select(enabled, installed, enabled_source, failures)
-    lookup = _cached(dist_version or _installed_version)
+    remembered = installed if isinstance(installed, InstalledPlugins) else None
+    lookup = _cached(dist_version or (remembered.dist_version if remembered is not None else installed_version))
+    check: VersionCheck = remembered.version_ok if remembered is not None else version_matches
     usable: dict[str, PluginInfo] = {}
     for name, info in sorted(wanted.items()):
-        error = _contract_error(info, contract_version) or _requirements_error(info, wanted, installed, lookup)
+        error = _contract_error(info, contract_version, check) or _requirements_error(
+            info, wanted, installed, lookup, check
+        )
         if error is not None:
             failures.append(Failure(info, error))
         else:
@@ -132,8 +142,8 @@ def _select(
     return wanted
 
 
-def _contract_error(info: PluginInfo, contract_version: str) -> PluginError | None:
-    if not info.contract or _version_ok(contract_version, info.contract):
+def _contract_error(info: PluginInfo, contract_version: str, version_ok: VersionCheck) -> PluginError | None:
+    if not info.contract or version_ok(contract_version, info.contract):
         return None
     return PluginContractError(
         info.name,
@@ -148,6 +158,7 @@ def _requirements_error(
     wanted: Mapping[str, PluginInfo],
     installed: Mapping[str, PluginInfo],
     dist_version: DistVersion,
+    version_ok: VersionCheck,
 ) -> PluginError | None:
     """Every unmet requirement of ``info``, in one error (fixing one at a time is slow)."""
     problems = []
@@ -159,7 +170,7 @@ def _requirements_error(
             problems.append(
                 f"requires plugin {dep!r}, which is installed but not enabled (add {dep!r} to [plugins] enabled)"
             )
-        elif spec and dep_info.version and not _version_ok(dep_info.version, spec):
+        elif spec and dep_info.version and not version_ok(dep_info.version, spec):
             problems.append(
                 f"requires plugin {dep!r} {spec}, but {dep!r} {dep_info.version} is installed "
                 f"(install a matching {dep} release)"
@@ -170,7 +181,7 @@ def _requirements_error(
         version = dist_version(dist)
         if version is None:
             problems.append(f"requires {dist}{spec}, which is not installed (install it: pip install '{dist}{spec}')")
-        elif spec and not _version_ok(version, spec):
+        elif spec and not version_ok(version, spec):
             problems.append(f"requires {dist}{spec}, but {dist} {version} is installed (pip install '{dist}{spec}')")
     if not problems:
         return None
@@ -235,23 +246,6 @@ def _cycle_failures(usable: Mapping[str, PluginInfo], reported: Sequence[str]) -
         )
         for name in cycle
     ]
-
-
-def _version_ok(version: str, spec: str) -> bool:
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version) in SpecifierSet(spec)
-    except (InvalidSpecifier, InvalidVersion):
-        return False
-
-
-def _installed_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _cached(lookup: DistVersion) -> DistVersion:

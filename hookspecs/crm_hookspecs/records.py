@@ -4,7 +4,8 @@ They are small frozen attrs classes: what a hook returns to the kernel, or
 what one plugin hands to another through the kernel. The staff web app's
 records (``Desk*``, contract 1.3.0) and the charts one plugin draws for
 another (``Chart``, contract 1.4.0) are defined in modules of their own and
-imported from here.
+imported from here, and so is ``CommandSpec`` (``crm_hookspecs.commands``,
+contract 1.4.0, which a plugin's entry module imports instead of this one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import attrs
 
 from crm_hookspecs._charts import Chart, ChartSeries
 from crm_hookspecs._desk import DeskAction, DeskNavEntry, DeskPages, DeskPanel, DeskSearchResult, DeskWidget
+from crm_hookspecs.commands import CommandSpec
 
 __all__ = [
     "ApiFile",
@@ -83,26 +85,6 @@ class PluginSchema:
 
     migrations: Path = attrs.field(converter=_to_path)
     models: tuple[type, ...] = attrs.field(default=(), converter=_to_tuple)
-
-
-@attrs.frozen
-class CommandSpec:
-    """A CLI command contributed by ``crm_cli_commands``.
-
-    ``target`` is ``"package.module:attribute"`` naming a click command or
-    group; the module is imported only when the command runs, so ``crm
-    --help`` stays fast. ``help`` is the one line shown by ``crm --help``.
-    """
-
-    name: str
-    target: str = attrs.field()
-    help: str = ""
-
-    @target.validator
-    def _check_target(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        module, _, attr = value.partition(":")
-        if not module or not attr:
-            raise ValueError(f"CommandSpec {self.name!r}: target {value!r} must look like 'package.module:attribute'")
 
 
 @attrs.frozen

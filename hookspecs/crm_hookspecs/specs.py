@@ -95,7 +95,7 @@ def crm_shutdown(crm: CRM) -> None:
 
 @hookspec
 def crm_cli_commands() -> Sequence[CommandSpec] | None:
-    """Contribute ``crm`` subcommands as :class:`~crm_hookspecs.records.CommandSpec`.
+    """Contribute ``crm`` subcommands as :class:`~crm_hookspecs.commands.CommandSpec`.
 
     *All results*, concatenated. Called every time the CLI starts, including
     for ``crm --help``, so the module implementing this hook must be cheap to

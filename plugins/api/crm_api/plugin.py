@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec, JobSpec, PluginSchema
+from crm_hookspecs.commands import CommandSpec
+
+if TYPE_CHECKING:
+    from crm_hookspecs.records import JobSpec, PluginSchema
 
 
 @hookimpl
 def crm_schema() -> PluginSchema:
     from crm_api import models
+    from crm_hookspecs.records import PluginSchema
 
     return PluginSchema(
         migrations=Path(__file__).parent / "migrations",
@@ -55,6 +59,8 @@ def crm_handle_events(crm: Any, events: Sequence[Any]) -> None:
 
 @hookimpl
 def crm_worker_jobs(crm: Any) -> list[JobSpec]:
+    from crm_hookspecs.records import JobSpec
+
     def send(crm: Any, scheduled_at: Any = None) -> Any:
         return crm.plugin("api").webhooks.send_due()
 

@@ -19,7 +19,7 @@ from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_f
 from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
-from crm_contacts.reading import IN_CHUNK, read_records, tags_of
+from crm_contacts.reading import IN_CHUNK, complete_records, insert_contact, read_records, tags_of
 from crm_contacts.records import ContactRecord, SearchPage, compact, snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import MAX_ID, is_id
@@ -418,36 +418,41 @@ class AddressBook:
                 f"contact field {exc.field!r}: {exc.reason}", field=exc.field, reason=exc.reason
             ) from None
         now = self.crm.clock.now()
+        key = name_key(data["display_name"], data["first_name"], data["last_name"])
         with self.crm.transaction():
             self._check_organization(data.get("organization_id"))
-            contact = Contact.create(
-                kind=data["kind"],
-                display_name=data["display_name"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                name_key=name_key(data["display_name"], data["first_name"], data["last_name"]),
-                organization=data.get("organization_id"),
-                status=data.get("status", "prospect"),
-                status_changed_at=data.get("status_changed_at") or now,
-                region=data.get("region"),
-                country=data.get("country"),
-                owner=data.get("owner"),
-                language=data.get("language"),
-                do_not_contact=data.get("do_not_contact", False),
-                external_id=data.get("external_id"),
-                notes=data.get("notes"),
-                **{name: data.get(name) for name in DETAIL_FIELDS},
-                created_at=now,
-                updated_at=now,
+            # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
+            stored = insert_contact(
+                {
+                    "kind": data["kind"],
+                    "display_name": data["display_name"],
+                    "first_name": data["first_name"],
+                    "last_name": data["last_name"],
+                    "name_key": key,
+                    "organization": data.get("organization_id"),
+                    "status": data.get("status", "prospect"),
+                    "status_changed_at": data.get("status_changed_at") or now,
+                    "region": data.get("region"),
+                    "country": data.get("country"),
+                    "owner": data.get("owner"),
+                    "language": data.get("language"),
+                    "do_not_contact": data.get("do_not_contact", False),
+                    "external_id": data.get("external_id"),
+                    "notes": data.get("notes"),
+                    **{name: data.get(name) for name in DETAIL_FIELDS},
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            words.insert(self.crm.database, words.rows(contact.id, contact.name_key))
+            contact_id = stored["id"]
+            words.insert(self.crm.database, words.rows(contact_id, key))
             custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
             data["custom"] = custom
-            self._write_children(contact.id, data, replace=False)
-            record = self.records([contact.id])[contact.id]
+            self._write_children(contact_id, data, replace=False)
+            record = complete_records([stored])[contact_id]
             self.crm.emit(
                 ContactCreated(
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     kind=record.kind,
                     data=compact(snapshot(record)),
                     actor=actor,

@@ -302,6 +302,93 @@ LAYOUTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 }
 
 
+#: the headers people write by hand, in English and Spanish, for this plugin's fields (compared as
+#: :func:`_header_key` folds them: lower case, no accents, words joined by ``_``)
+_HEADER_ALIASES = {
+    **dict.fromkeys(
+        (
+            "e_mail",
+            "email_address",
+            "e_mail_address",
+            "mail",
+            "correo",
+            "correo_electronico",
+            "correo_e",
+            "e_mail_adresse",
+        ),
+        "email",
+    ),
+    **dict.fromkeys(("telephone", "tel", "phone_number", "telefono", "numero_de_telefono", "tlf"), "phone"),
+    **dict.fromkeys(
+        ("mobile", "mobile_phone", "cell", "cell_phone", "movil", "celular", "telefono_movil"), "phone:mobile"
+    ),
+    **dict.fromkeys(("first", "given_name", "forename", "nombre_de_pila"), "first_name"),
+    **dict.fromkeys(("last", "surname", "family_name", "apellido", "apellidos"), "last_name"),
+    **dict.fromkeys(("full_name", "nombre_completo", "nombre"), "display_name"),
+    **dict.fromkeys(("company", "organisation", "company_name", "empresa", "organizacion", "compania"), "organization"),
+    **dict.fromkeys(("job_title", "position", "cargo", "puesto"), "title"),
+    "departamento": "department",
+    **dict.fromkeys(("town", "ciudad", "localidad", "municipio", "poblacion"), "city"),
+    **dict.fromkeys(("zip", "zip_code", "postcode", "post_code", "codigo_postal", "cp"), "postal_code"),
+    **dict.fromkeys(("address", "street_address", "direccion", "calle", "domicilio"), "street"),
+    **dict.fromkeys(("state", "province", "county", "provincia"), "address_region"),
+    **dict.fromkeys(("pais",), "country"),
+    **dict.fromkeys(("region_de_ventas", "zona"), "region"),
+    **dict.fromkeys(("web", "web_page", "url", "sitio_web", "pagina_web"), "website"),
+    **dict.fromkeys(("date_of_birth", "birth_date", "dob", "fecha_de_nacimiento", "cumpleanos"), "birthday"),
+    **dict.fromkeys(("note", "comments", "notas", "comentarios", "observaciones"), "notes"),
+    **dict.fromkeys(("tag", "labels", "categories", "etiquetas", "categorias"), "tags"),
+    **dict.fromkeys(("idioma", "lengua"), "language"),
+    **dict.fromkeys(("estado_del_cliente", "customer_status"), "status"),
+    **dict.fromkeys(("propietario", "responsable", "account_owner"), "owner"),
+}
+
+
+def _spread_slots(texts: Sequence[str | None]) -> list[str | None]:
+    """Give each type of an e-mail, phone or address written without a slot a slot of its own.
+
+    ``phone`` and ``phone:mobile`` are both slot 1 as written, and the later
+    column's number would replace the earlier's: the first type keeps slot 1
+    (unless a column names it explicitly), each other type gets the next free
+    slot (``phone_2:mobile``), so both numbers are imported. Parts of one
+    typed address (``address:home.city``, ``address:home.street``) stay together.
+    """
+    matches = [_MULTI.match(t.strip()) if t else None for t in texts]
+    used: dict[str, set[int]] = {}
+    for text, m in zip(texts, matches):
+        if m and m["slot"]:
+            used.setdefault(m["base"], set()).add(int(m["slot"]))
+        elif text and text.strip() in _NATIVE_ADDRESS:  # street, city…: the parts of address slot 1
+            used.setdefault("address", set()).add(1)
+    assigned: dict[tuple[str, str], int] = {}
+    out: list[str | None] = []
+    for text, m in zip(texts, matches):
+        if m is None or m["slot"]:
+            out.append(text)
+            continue
+        base, kind = m["base"], m["kind"] or ""
+        taken = used.setdefault(base, set())
+        if (base, kind) not in assigned:
+            slot = 1
+            while slot in taken:
+                slot += 1
+            assigned[base, kind] = slot
+            taken.add(slot)
+        slot = assigned[base, kind]
+        out.append(
+            text if slot == 1 else f"{base}_{slot}{':' + kind if kind else ''}{'.' + m['part'] if m['part'] else ''}"
+        )
+    return out
+
+
+def _header_key(header: str) -> str:
+    """``header`` folded for comparing: lower case, no accents or dots, runs of spaces, dashes and slashes as one ``_``."""
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", header.strip().lower()) if not unicodedata.combining(c))
+    return re.sub(r"[\s\-_/]+", "_", plain.replace(".", "")).strip("_")
+
+
 def _native_target(header: str) -> str | None:
     key = header.strip()
     if key in _NATIVE:
@@ -311,7 +398,8 @@ def _native_target(header: str) -> str | None:
         return _NATIVE[lowered]
     if key.startswith("custom.") or _MULTI.match(key):
         return key
-    return None
+    folded = _header_key(key)
+    return _NATIVE.get(folded) or _HEADER_ALIASES.get(folded)
 
 
 def _unmapped(name: str) -> Target:
@@ -348,7 +436,8 @@ def detect(
                 f"the mapping names column(s) {', '.join(repr(c) for c in unknown)} that the file does not have; "
                 f"its columns are: {', '.join(names)}"
             )
-        targets = tuple(parse_target(columns[n]) if n in columns else None for n in names)
+        written = _spread_slots([columns[n] if n in columns else None for n in names])
+        targets = tuple(parse_target(t) if t is not None else None for t in written)
         explicit = {n for n in names if n in columns}
         layout = "mapping file"
     else:
@@ -362,8 +451,15 @@ def detect(
             targets = tuple(parse_target(table[n]) if n in table else None for n in names)
             explicit = {n for n in names if n in table}
         else:
-            targets = tuple(parse_target(t) if (t := _native_target(n)) else None for n in names)
-            explicit = {n for n in names if _native_target(n)}
+            native = [_native_target(n) for n in names]
+            if "last_name" in native and "first_name" not in native:
+                # "Nombre" / "Name" beside "Apellidos" / "Surname" is the given name, not the whole one
+                native = [
+                    "first_name" if t == "display_name" and _header_key(n) in ("nombre", "name") else t
+                    for n, t in zip(names, native)
+                ]
+            targets = tuple(parse_target(t) if t else None for t in _spread_slots(native))
+            explicit = {n for n, t in zip(names, native) if t}
     if not any(targets):
         raise ValidationError(
             f"the header matches nothing: columns {', '.join(repr(n) for n in names[:8])}{'…' if len(names) > 8 else ''}; "

@@ -18,9 +18,17 @@ from crm_contacts.models import Contact, ContactAddress, ContactCustomField, Con
 from crm_contacts.records import Address, ContactRecord, Email, Phone
 from crm_core.ids import is_id
 from crm_core.statements import Statement
-from crm_core.storage import batched
+from crm_core.storage import batched, insert_returning
 
-__all__ = ["IN_CHUNK", "read_records", "tags_of"]
+__all__ = [
+    "IN_CHUNK",
+    "complete_records",
+    "contact_fields",
+    "contact_row",
+    "insert_contact",
+    "read_records",
+    "tags_of",
+]
 
 #: ids per ``IN (...)``: under SQLite's historical limit of 999 bound values
 IN_CHUNK = 900
@@ -162,8 +170,34 @@ def read_records(ids: Sequence[int]) -> dict[int, ContactRecord]:
     # an id past what the database holds names no contact (and cannot even be bound)
     for part in batched([i for i in ids if is_id(i)], IN_CHUNK):
         rows = [dict(zip(_CONTACT_FIELDS, row)) for row in _CONTACTS.rows(part)]
-        if not rows:
-            continue
+        if rows:
+            out.update(complete_records(rows))
+    return out
+
+
+def contact_fields() -> list[Any]:
+    """The contact's columns that :func:`complete_records` takes, in its order, to select with other columns."""
+    return [_column(n) for n in _CONTACT_FIELDS]
+
+
+def contact_row(values: Sequence[Any]) -> dict[str, Any] | None:
+    """The values of :func:`contact_fields` as :func:`complete_records` takes them; ``None`` for a missing contact
+    (a left join that found none)."""
+    return None if values[0] is None else dict(zip(_CONTACT_FIELDS, values))
+
+
+def insert_contact(values: dict[str, Any]) -> dict[str, Any]:
+    """Insert a contact; its row as stored, as :func:`complete_records` takes it (in one statement where the
+    database returns rows from an INSERT)."""
+    fields = ["organization" if name == "organization_id" else name for name in _CONTACT_FIELDS]
+    return dict(zip(_CONTACT_FIELDS, insert_returning(Contact, values, fields)))
+
+
+def complete_records(rows: Sequence[dict[str, Any]]) -> dict[int, ContactRecord]:
+    """Full records for contact rows already read (up to ``IN_CHUNK`` of them): their children in one query."""
+    out: dict[int, ContactRecord] = {}
+    part = [r["id"] for r in rows]
+    if part:
         emails: dict[int, list[Email]] = {}
         phones: dict[int, list[Phone]] = {}
         addresses: dict[int, list[Address]] = {}

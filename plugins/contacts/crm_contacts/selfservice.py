@@ -40,11 +40,13 @@ from crm_contacts.tokens import (
 )
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.signing import secret_key
+from crm_core.statements import Statement
 from crm_core.storage import for_update
 from crm_hookspecs.records import FieldChange, UpdateForm, UpdateLink, UpdatePreview, UpdateResult
 
 if TYPE_CHECKING:
     from crm_contacts.book import AddressBook
+    from crm_contacts.records import ContactRecord
     from crm_core.app import CRM
 
 __all__ = ["MAX_TTL_HOURS", "PendingChange", "SelfService", "UpdateForm", "UpdateLink", "UpdatePreview", "UpdateResult"]
@@ -52,6 +54,25 @@ __all__ = ["MAX_TTL_HOURS", "PendingChange", "SelfService", "UpdateForm", "Updat
 #: longest life of a link: 90 days
 MAX_TTL_HOURS = 24 * 90
 REVIEW_STATUSES = ("pending", "approved", "rejected")
+
+
+def _token_and_contact(nonce: str) -> Any:
+    """An update link's row (its contact's id, when it was used) and its contact's columns, in one query."""
+    import peewee
+
+    from crm_contacts.reading import contact_fields
+
+    return (
+        UpdateToken.select(UpdateToken.contact, UpdateToken.used_at, *contact_fields())
+        .join(Contact, peewee.JOIN.LEFT_OUTER, on=UpdateToken.contact == Contact.id)
+        .where(UpdateToken.nonce == nonce)
+    )
+
+
+_CONTACT_GONE = "this update link is no longer valid: the contact it was made for no longer exists"
+
+#: read on every request of the portal's update form (crm_core.statements: its SQL is built once)
+_TOKEN_AND_CONTACT = Statement("contacts.update_token_and_contact", _token_and_contact)
 
 
 @attrs.frozen
@@ -165,39 +186,55 @@ class SelfService:
 
     # -- reading a token -------------------------------------------------------
 
-    def _check_token(self, token: str, lock: bool = False) -> tuple[TokenClaims, UpdateToken, Contact]:
-        """The token's claims, row and contact, or the error that refuses it (see crm_contacts.tokens)."""
+    def _check_token(self, token: str) -> tuple[TokenClaims, UpdateToken, Contact]:
+        """The token's claims, row and contact, locked for the submission, or the error that refuses it."""
         claims = read_token(secret_key(self.crm), token, legacy_secret(self._self_service.secret))
-        query = UpdateToken.select().where(UpdateToken.nonce == claims.nonce)
-        row = (for_update(query, self.crm.database) if lock else query).first()
-        if row is None or row.contact_id != claims.contact_id:
+        row = for_update(UpdateToken.select().where(UpdateToken.nonce == claims.nonce), self.crm.database).first()
+        self._refuse_link(claims, None if row is None else row.contact_id, None if row is None else row.used_at)
+        contact = for_update(Contact.select().where(Contact.id == claims.contact_id), self.crm.database).first()
+        if contact is None or contact.deleted_at is not None:
+            raise UnknownTokenError(_CONTACT_GONE)
+        return claims, row, contact
+
+    def _peek_token(self, token: str) -> tuple[TokenClaims, ContactRecord]:
+        """What :meth:`_check_token` checks, in the same order, without locks: the token's row and its contact
+        in one query, the contact's children in one more (the portal's form and preview take this path on
+        every request)."""
+        from crm_contacts.reading import complete_records, contact_row
+
+        claims = read_token(secret_key(self.crm), token, legacy_secret(self._self_service.secret))
+        found = _TOKEN_AND_CONTACT.rows(claims.nonce)
+        token_contact, used_at, *values = found[0] if found else (None, None)
+        self._refuse_link(claims, token_contact, used_at)
+        contact = contact_row(values)
+        if contact is None or contact["deleted_at"] is not None:
+            raise UnknownTokenError(_CONTACT_GONE)
+        return claims, complete_records([contact])[contact["id"]]
+
+    def _refuse_link(self, claims: TokenClaims, token_contact: int | None, used_at: dt.datetime | None) -> None:
+        """The error for a link whose row names another contact (or is gone), was used, or has expired."""
+        if token_contact is None or token_contact != claims.contact_id:
             raise UnknownTokenError(
                 "this update link is no longer valid: it was withdrawn or belongs to another CRM; ask us for a new one"
             )
-        if row.used_at is not None:
+        if used_at is not None:
             raise UsedTokenError(
-                f"this update link was already used on {_utc(row.used_at)}; each link works once, ask us for a new one",
-                row.used_at,
+                f"this update link was already used on {_utc(used_at)}; each link works once, ask us for a new one",
+                used_at,
             )
         if self.crm.clock.now() >= claims.expires_at:
             raise ExpiredTokenError(
                 f"this update link expired on {_utc(claims.expires_at)}; ask us for a new one", claims.expires_at
             )
-        contact_query = Contact.select().where(Contact.id == claims.contact_id)
-        contact = (for_update(contact_query, self.crm.database) if lock else contact_query).first()
-        if contact is None or contact.deleted_at is not None:
-            raise UnknownTokenError("this update link is no longer valid: the contact it was made for no longer exists")
-        return claims, row, contact
 
     def inspect_update_token(self, token: str) -> UpdateForm:
-        """Check ``token`` without using it up; return what the form needs."""
-        book = self._book
+        """Check ``token`` without using it up; return what the form needs (two queries)."""
         with self.crm.activate():
-            claims, _, contact = self._check_token(token)
-            current = snapshot(book.records([contact.id])[contact.id])
+            claims, record = self._peek_token(token)
+        current = snapshot(record)
         return UpdateForm(
-            contact_id=contact.id,
-            display_name=contact.display_name,
+            contact_id=record.id,
+            display_name=record.display_name,
             fields=claims.fields,
             current={f: current[f] for f in claims.fields},
             expires_at=claims.expires_at,
@@ -228,11 +265,10 @@ class SelfService:
         """What submitting ``changes`` with ``token`` would change; checks everything, writes nothing."""
         book = self._book
         with self.crm.activate():
-            claims, _, contact = self._check_token(token)
+            claims, before = self._peek_token(token)
             data = self._clean_change(claims, changes)
-            before = book.records([contact.id])[contact.id]
-            _, diff = self._plan(book, contact.id, before, data)
-        return UpdatePreview(contact_id=contact.id, changes=diff, mode=self._self_service.mode)
+            _, diff = self._plan(book, before.id, before, data)
+        return UpdatePreview(contact_id=before.id, changes=diff, mode=self._self_service.mode)
 
     @staticmethod
     def _plan(
@@ -255,7 +291,7 @@ class SelfService:
         book = self._book
         mode = self._self_service.mode
         with self.crm.transaction():
-            claims, row, contact = self._check_token(token, lock=True)
+            claims, row, contact = self._check_token(token)
             data = self._clean_change(claims, changes)
             before = book.records([contact.id])[contact.id]
             _, diff = self._plan(book, contact.id, before, data)

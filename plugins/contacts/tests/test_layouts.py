@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from crm_contacts.mapping import detect
+from crm_contacts.mapping import detect, parse_target, target_text
 from crm_core.errors import ValidationError
 
 
@@ -212,3 +212,77 @@ def test_the_export_layouts_are_documented():
         c for c in (*EXPORT_COLUMNS, "email_N", "phone_N", "address_N.street", "custom.NAME") if f"`{c}`" not in layouts
     ]
     assert not missing, f"document these export columns under 'Export layouts' in docs/plugins/contacts.md: {missing}"
+
+
+# -- headers written by hand, in English and Spanish ----------------------------------------------
+
+SPANISH = (
+    "Nombre;Apellidos;Correo electrónico;Teléfono;Móvil;Empresa;Cargo;Dirección;C.P.;Ciudad;Provincia;País;Notas\n"
+    "Lucía;Fernández Ruiz;lucia@example.es;912 345 678;612 345 678;Aceros del Norte;Directora;Calle Mayor 5;"
+    "28013;Madrid;Madrid;España;Prefiere llamadas\n"
+)
+
+
+def test_a_spanish_header_written_by_hand_is_recognised(contacts_app, tmp_path):
+    book = contacts_app(settings={"contacts": {"default_region": "ES"}}).plugin("contacts")
+    report = book.import_csv(write(tmp_path, "clientes.csv", SPANISH), delimiter=";")
+    assert (report.created, report.failed) == (1, 0), report.errors
+    lucia = book.get(book.search(email="lucia@example.es").cards[0].id)
+    assert (lucia.first_name, lucia.last_name, lucia.organization_name, lucia.title) == (
+        "Lucía",
+        "Fernández Ruiz",
+        "Aceros del Norte",
+        "Directora",
+    )
+    assert sorted((p.kind, p.number) for p in lucia.phones) == [("mobile", "+34612345678"), ("other", "+34912345678")]
+    assert (lucia.address.street, lucia.address.postal_code, lucia.address.city, lucia.address.region) == (
+        "Calle Mayor 5",
+        "28013",
+        "Madrid",
+        "Madrid",
+    )
+    assert lucia.country == "ES" and lucia.notes == "Prefiere llamadas" and lucia.custom == {}
+
+
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("E-mail", "email"),
+        ("Email Address", "email"),
+        ("correo-e", "email"),
+        ("Phone Number", "phone"),
+        ("Mobile", "phone:mobile"),
+        ("Surname", "last_name"),
+        ("Full Name", "display_name"),
+        ("ZIP code", "postal_code"),
+        ("Company", "organization"),
+        ("Date of birth", "birthday"),
+        ("Etiquetas", "tags"),
+    ],
+)
+def test_common_headers_map_to_their_field(header, target):
+    mapping = detect([header, "Spouse"])
+    assert mapping.layout == "crm"
+    assert mapping.targets[0] == parse_target(target)
+    assert mapping.kept_as_custom == ("Spouse",)  # an unknown header is still kept as a custom field
+
+
+def test_a_name_column_is_the_whole_name_alone_and_the_given_name_beside_a_surname():
+    assert detect(["Nombre", "Email"]).targets[0] == parse_target("display_name")
+    assert detect(["Nombre", "Apellidos", "Email"]).targets[0] == parse_target("first_name")
+    assert detect(["Name", "Surname"]).targets[0] == parse_target("first_name")
+
+
+def test_two_headers_for_one_field_are_refused_with_the_fix():
+    with pytest.raises(
+        ValidationError, match="columns 'Email' and 'E-mail' both map to the same target; map one of them to '-'"
+    ):
+        detect(["Email", "E-mail"])
+
+
+def test_a_plain_and_a_typed_column_of_one_kind_get_slots_of_their_own():
+    # phone and phone:mobile were both slot 1: the mobile number replaced the other on import
+    written = [target_text(t) for t in detect(["phone", "phone:mobile", "email", "email_2", "email:work"]).targets]
+    assert written == ["phone_1", "phone_2:mobile", "email_1", "email_2", "email_3:work"]
+    address = detect(["address:home.city", "address:home.street", "city"]).targets
+    assert [target_text(t) for t in address] == ["address_2:home.city", "address_2:home.street", "address_1.city"]

@@ -184,6 +184,40 @@ def test_revoked_link_and_deleted_contact_are_unknown(app, ana):
         book.issue_update_link(999)
 
 
+def test_inspecting_a_link_takes_two_statements_and_refuses_as_submitting_does(app, ana, crm_clock):
+    """The portal's form reads the link and its contact in one query, the contact's children in one more (issue 19);
+    a link refused there is refused with the error the submission gives."""
+    from crm_core.testing import statements
+
+    book = app.plugin("contacts")
+    token = book.issue_update_link(ana.id, ["first_name", "emails"]).token
+    with statements(app) as sql:
+        form = book.inspect_update_token(token)
+    assert len(sql) == 2, sql
+    assert form.current == {
+        "first_name": "Ana",
+        "emails": [{"address": "ana@example.com", "kind": "other", "primary": True}],
+    }
+    with statements(app) as sql:
+        book.preview_update(token, {"first_name": "Anna"})
+    assert len(sql) == 2, sql
+    deleted = book.issue_update_link(ana.id).token
+    expired = book.issue_update_link(ana.id, ttl_hours=1).token
+    used = book.issue_update_link(ana.id).token
+    book.submit_update(used, {"first_name": "Ana"})
+    crm_clock.advance(hours=2)
+    for refused, error in ((expired, ExpiredTokenError), (used, UsedTokenError)):
+        with pytest.raises(error) as peeked:
+            book.inspect_update_token(refused)
+        with pytest.raises(error) as submitted:
+            book.submit_update(refused, {"first_name": "X"})
+        assert str(peeked.value) == str(submitted.value)
+    book.delete(ana.id)
+    for call in (book.inspect_update_token, lambda t: book.submit_update(t, {"first_name": "X"})):
+        with pytest.raises(UnknownTokenError, match="the contact it was made for no longer exists"):
+            call(deleted)
+
+
 def test_bad_issue_requests(app, ana):
     book = app.plugin("contacts")
     with pytest.raises(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec
+from crm_hookspecs.commands import CommandSpec
 
 
 @hookimpl

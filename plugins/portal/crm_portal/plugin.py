@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec, PluginSchema
+from crm_hookspecs.commands import CommandSpec
 
 if TYPE_CHECKING:
+    from crm_hookspecs.records import PluginSchema
     from crm_portal.api import PortalAPI
 
 
 @hookimpl
 def crm_schema() -> PluginSchema:
+    from crm_hookspecs.records import PluginSchema
     from crm_portal.models import MODELS
 
     return PluginSchema(migrations=Path(__file__).parent / "migrations", models=MODELS)

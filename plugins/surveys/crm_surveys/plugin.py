@@ -7,14 +7,18 @@ each hook imports what it needs when it runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec, PluginSchema
+from crm_hookspecs.commands import CommandSpec
+
+if TYPE_CHECKING:
+    from crm_hookspecs.records import PluginSchema
 
 
 @hookimpl
 def crm_schema() -> PluginSchema:
+    from crm_hookspecs.records import PluginSchema
     from crm_surveys.models import Answer, Invitation, Response, Round, Schedule, Survey, SurveyVersion
 
     return PluginSchema(

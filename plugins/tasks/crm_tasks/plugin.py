@@ -9,14 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec, JobSpec, PluginSchema
+from crm_hookspecs.commands import CommandSpec
+
+if TYPE_CHECKING:
+    from crm_hookspecs.records import JobSpec, PluginSchema
 
 
 @hookimpl
 def crm_schema() -> PluginSchema:
+    from crm_hookspecs.records import PluginSchema
     from crm_tasks import models
 
     return PluginSchema(
@@ -87,6 +91,8 @@ def _job(method: str) -> Callable[..., Any]:
 
 @hookimpl
 def crm_worker_jobs(crm: Any) -> list[JobSpec]:
+    from crm_hookspecs.records import JobSpec
+
     return [
         JobSpec("tasks.reminders", _job("send_reminders"), interval=dt.timedelta(minutes=5)),
         JobSpec("tasks.pending", _job("run_pending"), interval=dt.timedelta(minutes=5)),

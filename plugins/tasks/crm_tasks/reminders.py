@@ -46,8 +46,8 @@ class Reminders:
     def _when(self, value: dt.datetime | None) -> str:
         return value.astimezone(self.crm.tz).strftime("%Y-%m-%d %H:%M %Z") if value else "no due time"
 
-    def notify_assigned(self, tasks: Iterable[tuple[int, str, str, dt.datetime | None]]) -> int:
-        """E-mail each ``(task id, assignee, title, due)``'s assignee that the task is theirs."""
+    def notify_assigned(self, tasks: Iterable[tuple[int, str, str, dt.datetime | None]]) -> list[Notice]:
+        """E-mail each ``(task id, assignee, title, due)``'s assignee that the task is theirs; return the notices recorded."""
         crm = self.crm
         tasks = list(tasks)
         roster = self._staff.roster(assignee for _, assignee, _, _ in tasks)
@@ -70,7 +70,7 @@ class Reminders:
                     task_id=task_id,
                 )
             )
-        return self._notifications.send(notices)
+        return self._notifications.record(notices)
 
     def run(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Send the due-soon and overdue reminders that are due; return how many of each."""

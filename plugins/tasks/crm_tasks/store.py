@@ -15,18 +15,22 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
-from crm_core.storage import batched, bulk_insert
+from crm_core.storage import batched, bulk_insert, insert_returning
 from crm_tasks.due import as_due, localize, parse_due
 from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, SentReminder, TaskInfo
 from crm_tasks.settings import KINDS, PRIORITIES
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
+    from crm_tasks.notify import Notice
     from crm_tasks.reminders import Reminders
     from crm_tasks.settings import TasksSettings
     from crm_tasks.staff import Staff
@@ -52,6 +56,36 @@ MAX_LIST = 100_000
 LINK_KINDS = ("contact", "sale", "request", "survey_response")
 CHUNK = 500
 _PRIORITY_NAME = {v: k for k, v in PRIORITIES.items()}
+
+
+@attrs.frozen
+class _Created:
+    """What creating tasks wrote: ``(draft, id)`` of each new task, the rows of those made one by one, the notices."""
+
+    created: list[tuple[Draft, int]]
+    stored: dict[int, dict[str, Any]]
+    notices: list[Notice]
+
+
+#: the columns of a task that a TaskInfo shows
+_INFO_COLUMNS = (
+    "id",
+    "title",
+    "kind",
+    "description",
+    "assignee",
+    "team",
+    "due_at",
+    "priority",
+    "status",
+    "contact_id",
+    "created_at",
+    "created_by",
+    "closed_at",
+    "closed_by",
+    "origin",
+    "rule",
+)
 
 _TASK_COLUMNS = (
     "title",
@@ -156,6 +190,9 @@ class TaskStore:
         (the rules do, through their firing log); the unique index on
         ``origin_key`` still refuses a duplicate.
         """
+        return self._create(drafts, notify=notify, checked=checked).created
+
+    def _create(self, drafts: Iterable[Draft], *, notify: bool, checked: bool) -> _Created:
         from crm_hookspecs.events import TaskCreated
         from crm_tasks.models import ChecklistItem, Question, Task, TaskLink
 
@@ -209,10 +246,12 @@ class TaskStore:
                 if k in wanted
             }
             created += [(d, ids[d.origin_key]) for d in keyed]
+        stored: dict[int, dict[str, Any]] = {}
         for d in unkeyed:
-            values = dict(zip(_TASK_COLUMNS, row(d)))
-            task_id = Task.insert(**values).execute()
-            created.append((d, int(task_id)))
+            # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
+            values = dict(zip(_INFO_COLUMNS, insert_returning(Task, dict(zip(_TASK_COLUMNS, row(d))), _INFO_COLUMNS)))
+            stored[values["id"]] = values
+            created.append((d, int(values["id"])))
 
         bulk_insert(
             ChecklistItem,
@@ -245,9 +284,12 @@ class TaskStore:
             )
             for d, tid in created
         )
+        notices: builtins.list[Notice] = []
         if notify and self.settings.reminders.on_assign:
-            self._reminders.notify_assigned([(tid, d.assignee, d.title, d.due_at) for d, tid in created if d.assignee])
-        return created
+            notices = self._reminders.notify_assigned(
+                [(tid, d.assignee, d.title, d.due_at) for d, tid in created if d.assignee]
+            )
+        return _Created(created, stored, notices)
 
     def add(
         self,
@@ -304,8 +346,20 @@ class TaskStore:
             created_by=self.check_actor(actor),
         )
         with self.crm.transaction():
-            ((_, task_id),) = self.create_many([draft])
-        return self.get(task_id)
+            made = self._create([draft], notify=True, checked=False)
+        # what was written, not read back: the row as the insert returned it, the rest as given
+        ((_, task_id),) = made.created
+        return _info(
+            SimpleNamespace(**made.stored[task_id]),
+            links=tuple(dict.fromkeys(draft.links)),
+            checklist=tuple(ChecklistEntry(i + 1, text[:500]) for i, text in enumerate(draft.checklist)),
+            questions=tuple(QuestionEntry(i + 1, text[:500]) for i, text in enumerate(draft.questions)),
+            reminders=tuple(
+                ReminderInfo(n.kind, n.member.name, n.subject[:300], n.sent_at.astimezone(dt.UTC))
+                for n in made.notices
+                if n.task_id == task_id and n.sent_at is not None
+            ),
+        )
 
     def _check_links(self, links: Iterable[tuple[str, int]]) -> Iterable[tuple[str, int]]:
         contacts = []

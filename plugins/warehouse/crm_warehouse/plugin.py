@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_hookspecs import hookimpl
-from crm_hookspecs.records import CommandSpec
+from crm_hookspecs.commands import CommandSpec
 
 
 @hookimpl
