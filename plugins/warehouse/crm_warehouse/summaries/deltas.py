@@ -14,6 +14,7 @@ writers lock rows in the same order, and deletes the keys that came back to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -111,11 +112,17 @@ def summary_key(values: tuple[Any, ...]) -> str:
 
 
 class Deltas:
-    """Contributions added up per table and key; what remains is what a change does to the summaries."""
+    """Contributions added up per table and key; what remains is what a change does to the summaries.
+
+    They are added up per day and full key first; :meth:`rows` then adds
+    each up into its month and into every ``dims`` the table keeps, so a
+    million contributions to a few thousand days cost a few thousand
+    roll-ups, not a million.
+    """
 
     def __init__(self) -> None:
+        #: per table: ``(day, *values)`` -> measures
         self.by_spec: dict[Spec, dict[tuple[Any, ...], list[int]]] = {}
-        self._masks: dict[Spec, list[tuple[tuple[str, ...], tuple[bool, ...] | None]]] = {}
 
     def add(self, spec: Spec, day: dt.date | None, values: Sequence[Any], measures: Sequence[int], sign: int) -> None:
         """Add ``sign`` times ``measures`` to the key ``values`` (``spec.columns`` order) on ``day`` and its month."""
@@ -124,31 +131,31 @@ class Deltas:
         table = self.by_spec.get(spec)
         if table is None:
             table = self.by_spec[spec] = {}
-        spans = ((DAY, day), (MONTH, day.replace(day=1))) if day is not None else ((),)
-        for head, keep in self._rollups(spec):
-            kept = tuple(values) if keep is None else tuple([v if k else None for v, k in zip(values, keep)])
-            for span in spans:
-                key = head + span + kept
-                found = table.get(key)
-                if found is None:
-                    table[key] = [sign * m for m in measures]
-                else:
-                    for i, m in enumerate(measures):
-                        found[i] += sign * m
+        key = (day, *values)
+        found = table.get(key)
+        if found is None:
+            table[key] = [sign * m for m in measures]
+        else:
+            for i, m in enumerate(measures):
+                found[i] += sign * m
 
-    def _rollups(self, spec: Spec) -> list[tuple[tuple[str, ...], tuple[bool, ...] | None]]:
-        """Each ``dims`` of the spec (as the key's head) and which columns it keeps (``None``: no ``dims``)."""
-        masks = self._masks.get(spec)
-        if masks is None:
-            if not spec.rollups:
-                masks = [((), None)]
-            else:
-                masks = [
-                    ((",".join(kept),), tuple(c not in spec.rolled or c in kept for c in spec.columns))
-                    for kept in spec.rollups
-                ]
-            self._masks[spec] = masks
-        return masks
+    def keys(self, spec: Spec) -> dict[tuple[Any, ...], list[int]]:
+        """The table's keys as its rows have them (``dims``, ``span``, ``day``, columns) and their measures."""
+        out: dict[tuple[Any, ...], list[int]] = {}
+        masks = _masks(spec)
+        for (day, *values), measures in self.by_spec.get(spec, {}).items():
+            spans = ((DAY, day), (MONTH, day.replace(day=1))) if day is not None else ((),)
+            for head, keep in masks:
+                kept = tuple(values) if keep is None else tuple([v if k else None for v, k in zip(values, keep)])
+                for span in spans:
+                    key = head + span + kept
+                    found = out.get(key)
+                    if found is None:
+                        out[key] = list(measures)
+                    else:
+                        for i, m in enumerate(measures):
+                            found[i] += m
+        return out
 
     def __bool__(self) -> bool:
         return any(any(any(m) for m in table.values()) for table in self.by_spec.values())
@@ -160,13 +167,23 @@ class Deltas:
         or, ``clustered``, in the table's primary key order (a rebuild's
         inserts then append to its B-tree).
         """
-        out = [(summary_key(key), *key, *m) for key, m in self.by_spec.get(spec, {}).items() if any(m)]
+        out = [(summary_key(key), *key, *m) for key, m in self.keys(spec).items() if any(m)]
         if clustered and spec.clustered:
             at = [0 if c == "summary_key" else 1 + spec.key_columns.index(c) for c in spec.clustered]
             out.sort(key=lambda row: tuple(row[i] for i in at))
         else:
             out.sort(key=lambda row: row[0])
         return out
+
+
+@functools.cache
+def _masks(spec: Spec) -> tuple[tuple[tuple[str, ...], tuple[bool, ...] | None], ...]:
+    """Each ``dims`` of the table (as the key's head) and which columns it keeps (``None``: no ``dims``)."""
+    if not spec.rollups:
+        return (((), None),)
+    return tuple(
+        ((",".join(kept),), tuple(c not in spec.rolled or c in kept for c in spec.columns)) for kept in spec.rollups
+    )
 
 
 def apply(database: peewee.Database, deltas: Deltas) -> None:
