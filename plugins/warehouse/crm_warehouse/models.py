@@ -218,6 +218,8 @@ class SalesFactRow(Model):
 
     class Meta:
         table_name = "warehouse_sales_fact"
+        # a seller's reports read their own records by outcome and closing day: migration 0005
+        indexes = ((("owner", "outcome", "closed_on"), False),)
 
 
 class SurveyResponseRow(Model):

@@ -227,3 +227,31 @@ def test_a_database_migrated_with_data_starts_with_incomplete_summaries(warehous
         migration.down(None, app.database)
         migration.up(None, app.database)
     assert app.plugin("warehouse").summaries()["complete"] is False
+
+
+def test_the_migrations_match_the_models_and_go_down_and_up_again(warehouse_app):
+    from pathlib import Path
+
+    from playhouse.migrations import Runner
+
+    import crm_warehouse
+    from crm_core.testing import assert_no_schema_drift
+
+    tables = {
+        "warehouse_sales_summary", "warehouse_open_sales_summary", "warehouse_stage_change",
+        "warehouse_pipeline_summary", "warehouse_status_summary", "warehouse_activity_summary",
+        "warehouse_survey_summary", "warehouse_summary_state",
+    }  # fmt: skip
+    app = warehouse_app()
+    assert_no_schema_drift(app)
+    assert tables <= set(app.database.get_tables())
+    folder = Path(crm_warehouse.__file__).parent / "migrations"
+    with app.activate():
+        Runner(app.database, str(folder), table_name="warehouse_schema_migration").down(target="0004_summaries")
+    assert not tables & set(app.database.get_tables())
+    assert [s.name for s in app.migrate() if s.owner == "warehouse"] == [
+        "0004_summaries",
+        "0005_sales_fact_owner_index",
+    ]
+    assert_no_schema_drift(app)
+    assert app.plugin("warehouse").summaries()["complete"] is True
