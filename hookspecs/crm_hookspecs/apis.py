@@ -238,7 +238,10 @@ class WarehouseAPI(Protocol):
         ``contact_status``, ``contact_changes``, ``events`` and ``event_contacts``.
 
         Their columns are documented on the warehouse's documentation page;
-        reports query them with plain SQL.
+        reports query them with plain SQL. A warehouse may also name summary
+        tables of them (``sales_summary``, ``status_summary``… and
+        ``summary_state``, documented there too): callers check for those
+        roles before reading them, since an older warehouse names none.
         """
         ...
 

@@ -5,6 +5,7 @@
     [plugins.analytics]
     fiscal_year_start = 1            # the month the (fiscal) year starts: quarters follow it
     default_period = "quarter"
+    summaries = true                 # standard reports read the warehouse's summary tables where they can
 
     [plugins.analytics.surveys]
     nps_questions = ["nps", "recommend"]
@@ -133,6 +134,8 @@ class AnalyticsSettings:
     #: the month (1-12) the fiscal year starts; quarters and years follow it
     fiscal_year_start: int = attrs.field(default=1)
     default_period: str = attrs.field(default="quarter", validator=_one_of(GRAINS))
+    #: standard reports read the warehouse's summary tables where they apply (false: always the reporting tables)
+    summaries: bool = True
     surveys: SurveySettings = attrs.field(factory=SurveySettings)
     forecast: ForecastSettings = attrs.field(factory=ForecastSettings)
     schedules: list[Schedule] = attrs.field(factory=list)

@@ -47,7 +47,9 @@ class Source:
     needs: tuple[str, ...]
     #: the permission whose scope keeps its rows
     scoped_by: str
-    #: ``owner``: the row's owner column; ``contact``: its contact's owner; ``event``: the contacts an event concerns
+    #: ``owner``: the row's owner column; ``contact``: its contact's owner; ``event``: the contacts an event
+    #: concerns; ``whole``: a summary with no owner to keep rows by, read only with scope ``all`` for each of
+    #: ``needs`` (see :meth:`Tables.scoped`)
     keep: str
 
 
@@ -63,6 +65,19 @@ SOURCES: dict[str, Source] = {
     "event_contacts": Source("the contacts the stored events concern", (_HISTORY, _CONTACTS), _CONTACTS, "contact"),
     "survey_answers": Source("survey answers", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
     "survey_responses": Source("survey responses", ("surveys.answers.read", _CONTACTS), _CONTACTS, "contact"),
+    # the warehouse's summary tables (crm_analytics.summaries): the permissions of the tables they add up
+    "sales_summary": Source("sales records, added up", ("warehouse.sales.read",), "warehouse.sales.read", "owner"),
+    "open_sales_summary": Source(
+        "the open pipeline, added up", ("warehouse.sales.read",), "warehouse.sales.read", "owner"
+    ),
+    "pipeline_summary": Source(
+        "the pipeline's moves, added up", ("warehouse.sales.read", _HISTORY, _CONTACTS), _CONTACTS, "whole"
+    ),
+    "status_summary": Source("contacts' status history, added up", (_CONTACTS,), _CONTACTS, "whole"),
+    "activity_summary": Source("staff activity, added up", (_HISTORY, _CONTACTS), _CONTACTS, "whole"),
+    "survey_summary": Source(
+        "survey invitations and answers, added up", ("surveys.answers.read", _HISTORY, _CONTACTS), _CONTACTS, "whole"
+    ),
 }
 
 
@@ -126,20 +141,37 @@ class Tables:
         keep = self._scope(role)
         if keep is None:
             return peewee.Table(self.names[role]).bind(self.database)
+        if SOURCES[role].keep == "whole":
+            raise CRMError(f"{self.names[role]} has no owner to keep rows by: read it only where scoped() is false")
         return ScopedTable(self.names[role], keep).bind(self.database)
+
+    def scoped(self, role: str) -> bool:
+        """Whether the acting user reads only part of ``role`` (scope ``own`` or ``team``); refuses a missing permission.
+
+        For a summary kept ``whole``: whether any of its permissions has a
+        scope other than ``all`` (then a report reads the tables it adds up).
+        """
+        return self._scope(role) is not None
+
+    def has(self, role: str) -> bool:
+        """Whether the installed plugins name a table for ``role`` (a summary of an older warehouse may not)."""
+        return role in self.names
 
     def _scope(self, role: str) -> Callable[[peewee.Table], Any] | None:
         """What keeps the acting user's rows of ``role`` (``None``: every row); refuses a missing permission."""
         authz = self.crm.authz
         source = SOURCES[role]
         permission = source.scoped_by
-        for name in source.needs:
-            if name not in authz.declared.permissions:
-                continue  # a plugin that is not installed (surveys) declares nothing to check
+        declared = [name for name in source.needs if name in authz.declared.permissions]
+        for name in declared:  # a plugin that is not installed (surveys) declares nothing to check
             try:
                 authz.require(name)
             except PermissionDenied as exc:
                 raise PermissionDenied(f"{exc}; reports on {source.what} ({self.names[role]}) need it", name) from None
+        if source.keep == "whole":
+            if all(authz.scope(name) == "all" for name in declared):
+                return None
+            return lambda t: False
         if authz.scope(permission) == "all":
             return None
         if source.keep == "owner":

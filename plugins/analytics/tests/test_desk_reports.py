@@ -227,6 +227,63 @@ def test_a_report_pages_statements_do_not_grow_with_its_sales(office: Any, crm_c
     assert many == few, f"{few} statements with 3 sales won, {many} with 23 in 20 regions"
 
 
+#: statements per report page: the session's 5 (session, user and teams, read twice), the summaries' state, then the
+#: report's own: one query per summary read, or the reporting tables' queries where a summary cannot serve the user
+PAGE_STATEMENTS = {
+    "marta": {"closed-share": 5, "sales": 5, "pipeline": 6, "surveys": 7, "customers": 5, "staff": 5},
+    # a seller: sales by region, surveys, customers, the pipeline's moves and staff activity read the reporting
+    # tables (their summaries keep no owner); the share won and the open value read the owner's summary rows
+    "ana": {"closed-share": 5, "sales": 5, "pipeline": 7, "surveys": 7, "customers": 7, "staff": 5},
+}
+
+
+@pytest.mark.parametrize("user", sorted(PAGE_STATEMENTS))
+def test_every_report_page_runs_a_fixed_number_of_statements_however_much_data(
+    office: Any, crm_clock: Any, user: str
+) -> None:
+    import datetime as dt
+
+    from crm_hookspecs.events import SurveyAnswered, SurveySent, TaskCompleted
+
+    desk = desk_as(office, user)
+
+    def counts() -> dict[str, int]:
+        out = {}
+        for name in PAGE_STATEMENTS[user]:
+            url = f"/reports/view/{name}?from={FROM}&to={TO}"
+            desk.get(url)  # the first page of a session reads its user once more
+            with statements(office) as sql:
+                assert desk.get(url).status_code == 200, name
+            out[name] = len(sql)
+        return out
+
+    assert counts() == PAGE_STATEMENTS[user]
+    contacts, sales = office.plugin("contacts"), office.plugin("warehouse").sales
+    for day in range(1, 29):
+        crm_clock.set(dt.datetime(2025, 2, day, 9, tzinfo=dt.UTC))
+        contact = contacts.create(first_name=f"N{day}", region=f"r{day}", status="customer", owner="ana").id
+        record = sales.add("sale", contact, amount="10", currency=("EUR", "GBP")[day % 2], region=f"r{day}")
+        sales.move(record.id, "qualified")
+        sales.close(record.id, won=day % 3 > 0)
+        office.plugin("warehouse").actions.log("call", contact_id=contact, subject="Hello", author=f"staff{day}")
+        with office.transaction():
+            office.emit(SurveySent(survey_id=7, version=1, contact_id=contact))
+            office.emit(
+                SurveyAnswered(
+                    survey_id=7,
+                    version=1,
+                    contact_id=contact,
+                    response_id=100 + day,
+                    region=f"r{day}",
+                    scores={"recommend": day % 11, "satisfaction": 1 + day % 5},
+                )
+            )
+            office.emit(TaskCompleted(task_id=day, kind="call", assignee=f"staff{day}"))  # fmt: skip
+    crm_clock.set(dt.datetime(2025, 7, 15, 9, tzinfo=dt.UTC))
+    assert counts() == PAGE_STATEMENTS[user]
+    assert "r28" in desk.get(f"/reports/view/customers?from={FROM}&to={TO}").get_data(as_text=True)
+
+
 def test_the_forecast_shows_its_method_and_its_error(office: Any) -> None:
     desk = desk_as(office, "marta")
     assert desk.get("/reports/forecast").status_code == 200

@@ -3,7 +3,8 @@
 :class:`SalesFacts` is the sales book's own helper, not reachable from the
 API: the book rewrites a record's fact in the transaction that changes the
 record, and rebuilds them all after a pipeline change (its callers check
-the permissions).
+the permissions). Each write applies its difference to the summary tables
+in the same transaction (:class:`crm_warehouse.summaries.service.Summaries`).
 """
 
 from __future__ import annotations
@@ -69,22 +70,41 @@ class SalesFacts:
             naive_utc(self.crm.clock.now()),
         )
 
-    def write(self, rows: Iterable[SaleRow]) -> int:
-        """Replace the facts of these records; return how many were written."""
+    def write(self, rows: Iterable[SaleRow], *, summaries: bool = True) -> int:
+        """Replace the facts of these records; return how many were written.
+
+        With ``summaries`` (the default), the summary tables take the
+        difference between the facts replaced and the new ones.
+        """
         from crm_core.storage import bulk_insert
-        from crm_warehouse.models import SalesFactRow
+        from crm_warehouse.models import SalesFactRow as F
+        from crm_warehouse.summaries.service import Summaries
 
         facts = [self.fact(row) for row in rows]
         if not facts:
             return 0
         ids = [f[0] for f in facts]
         with self.crm.database.atomic():
-            SalesFactRow.delete().where(SalesFactRow.sale_id.in_(ids)).execute()
-            return bulk_insert(SalesFactRow, FACT_COLUMNS, facts, database=self.crm.database)
+            old: list[dict[str, Any]] = []
+            if summaries:
+                fields = [getattr(F, c) for c in FACT_COLUMNS]
+                query = F.select(*fields).where(F.sale_id.in_(ids)).tuples().iterator()
+                old = [dict(zip(FACT_COLUMNS, r)) for r in query]
+            F.delete().where(F.sale_id.in_(ids)).execute()
+            written = bulk_insert(F, FACT_COLUMNS, facts, database=self.crm.database)
+            if summaries:
+                Summaries(self.crm).facts_replaced(old, [dict(zip(FACT_COLUMNS, f)) for f in facts])
+            return written
 
-    def rebuild(self, page: int = 5000) -> int:
-        """Empty the table and write every record's fact, ``page`` records at a time."""
+    def rebuild(self, page: int = 5000, *, summaries: bool = True) -> int:
+        """Empty the table and write every record's fact, ``page`` records at a time.
+
+        The summaries of the facts (sales, open pipeline, pipeline moves) are
+        then added up again, unless ``summaries`` is false (a caller that
+        rebuilds every summary next).
+        """
         from crm_warehouse.models import SaleRow, SalesFactRow
+        from crm_warehouse.summaries.rebuild import rebuild_sales
 
         total = 0
         with self.crm.transaction():
@@ -93,9 +113,12 @@ class SalesFacts:
             while True:
                 rows = list(SaleRow.select().where(SaleRow.id > last).order_by(SaleRow.id).limit(page))
                 if not rows:
-                    return total
+                    break
                 last = rows[-1].id
-                total += self.write(rows)
+                total += self.write(rows, summaries=False)
+            if summaries:
+                rebuild_sales(self.crm)
+        return total
 
     def forecast(self, *, owner: str | None, region: str | None, permission: str) -> list[dict[str, Any]]:
         """Open records per stage and currency, of the records in the acting user's scope for ``permission``."""

@@ -9,7 +9,9 @@ Three groups:
   actions and notes, documents and their content-addressed blobs;
 * the **reporting tables**, kept current as events arrive and rebuilt by
   ``crm warehouse rebuild``: sales facts, survey responses and answer facts,
-  contact status history and the contact change audit.
+  contact status history and the contact change audit; and their **summary
+  tables** (:mod:`crm_warehouse.summaries.models`), the same added up per day
+  and month, kept current with them.
 
 The columns of the reporting tables are documented in
 ``docs/plugins/warehouse.md``; other plugins query them with plain SQL.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import peewee
 
 from crm_core.storage import Model, UTCDateTimeField
+from crm_warehouse.summaries.models import SUMMARY_MODELS
 
 __all__ = [
     "BlobRow",
@@ -215,6 +218,8 @@ class SalesFactRow(Model):
 
     class Meta:
         table_name = "warehouse_sales_fact"
+        # a seller's reports read their own records by outcome and closing day: migration 0005
+        indexes = ((("owner", "outcome", "closed_on"), False),)
 
 
 class SurveyResponseRow(Model):
@@ -318,4 +323,5 @@ MODELS = (
     SurveyAnswerFactRow,
     ContactStatusRow,
     ContactChangeRow,
+    *SUMMARY_MODELS,
 )

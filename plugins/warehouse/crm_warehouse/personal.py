@@ -285,9 +285,11 @@ def merged(crm: CRM, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
         SurveyAnswerFactRow,
         SurveyResponseRow,
     )
+    from crm_warehouse.summaries.service import Summaries
 
     moved: dict[str, list[int]] = {}
-    with crm.activate(), crm.database.atomic():
+    # responses move to the survivor: invitations of both contacts may change from answered to not, or back
+    with crm.activate(), crm.database.atomic(), Summaries(crm).contacts_moving([survivor_id, merged_id]):
         for model, key, extra in (
             (SaleRow, SaleRow.id, ((SalesFactRow, SalesFactRow.sale_id),)),
             (StaffActionRow, StaffActionRow.id, ()),
@@ -361,7 +363,9 @@ def unmerged(crm: CRM, survivor_id: int, merged_id: int, moved: dict[str, list[i
             SurveyResponseRow, SurveyResponseRow.response_id, ((SurveyAnswerFactRow, SurveyAnswerFactRow.response_id),),
         ),
     }  # fmt: skip
-    with crm.activate(), crm.database.atomic():
+    from crm_warehouse.summaries.service import Summaries
+
+    with crm.activate(), crm.database.atomic(), Summaries(crm).contacts_moving([survivor_id, merged_id]):
         for table, ids in (moved or {}).items():
             ids = [int(i) for i in ids]
             if table == EventContactRow._meta.table_name:

@@ -9,6 +9,10 @@ order (the timeline index gives that order for free).
 
 The sales facts are not here: they follow the warehouse's own sales records
 (see :mod:`crm_warehouse.sales`).
+
+Each batch also applies its difference to the summary tables
+(:class:`crm_warehouse.summaries.service.Summaries`), in the same
+transaction; a rebuild from the store leaves them to be added up at its end.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from crm_core.clock import aware_utc, naive_utc
 from crm_core.storage import batched, bulk_insert
 from crm_warehouse.catalog import CONTACT_TYPES
 from crm_warehouse.store import StoredEvent, load_event
+from crm_warehouse.summaries.contributions import Interval
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
     from crm_hookspecs.events import SurveyAnswered
+    from crm_warehouse.summaries.service import Summaries
 
 __all__ = ["STATUS_FIELDS", "local_date", "project", "quarter", "rebuild_from_store"]
 
@@ -65,14 +71,20 @@ def _fit(field: str, value: Any) -> Any:
 
 
 def project(crm: CRM, stored: Sequence[StoredEvent]) -> None:
-    """Update the event-fed reporting tables with newly stored events."""
+    """Update the event-fed reporting tables, and the summary tables, with newly stored events."""
+    from crm_warehouse.summaries.service import Summaries
+
+    summaries = Summaries(crm)
+    # invitations stored by this batch are counted last (events_stored), with the state the batch leaves
+    fresh = [s.pk for s in stored if s.type == "SurveySent"]
     contact = [(s, None) for s in stored if s.type in CONTACT_TYPES and s.known]
     if contact:
-        _project_status(crm, contact)
+        _project_status(crm, contact, summaries, fresh)
         _project_changes(crm, contact)
     answers = [s for s in stored if s.type == "SurveyAnswered" and s.known]
     if answers:
-        _project_surveys(crm, answers)
+        _project_surveys(crm, answers, summaries, fresh)
+    summaries.events_stored(stored)
 
 
 # -- contact status history ----------------------------------------------------
@@ -108,11 +120,18 @@ def _status_steps(s: StoredEvent) -> list[tuple[int, dict[str, Any]]]:
     return []
 
 
-def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) -> None:
+def _project_status(
+    crm: CRM,
+    events: Sequence[tuple[StoredEvent, int | None]],
+    summaries: Summaries | None = None,
+    fresh: Sequence[int] = (),
+) -> None:
     """``events`` pairs each event with the one contact to replay it for (``None``: every contact it concerns).
 
     A contact's state is ``(status, region, country, deleted)``; each change
-    of it closes the open interval and opens a new one.
+    of it closes the open interval and opens a new one. ``summaries``: the
+    summary tables to keep current (``fresh``: keys of ``SurveySent`` events
+    of this batch, counted later).
     """
     from crm_warehouse.models import ContactStatusRow as S
 
@@ -126,6 +145,7 @@ def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) 
     # contacts above the largest id known have no interval yet: an import of new contacts looks nothing up
     known_max = database.execute_sql(f"SELECT MAX(contact_id) FROM {table}").fetchone()[0]
     ids = sorted({cid for cid, _, _ in steps if known_max is not None and cid <= known_max})
+    before = summaries.contacts(ids, status=True, fresh=fresh) if summaries is not None else None
     for chunk in batched(ids, 500):
         cursor = database.execute_sql(
             f"SELECT id, contact_id, status, region, country, deleted, valid_from, event_id FROM {table} "
@@ -169,6 +189,12 @@ def _project_status(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]]) 
             rows,
             database=database,
         )
+    if summaries is not None and before is not None:
+        added: dict[int, list[Interval]] = {}
+        for cid, status, region, country, deleted, begin, end, _ in rows:
+            interval = Interval(None, status, region, country, deleted, aware_utc(begin), end and aware_utc(end))
+            added.setdefault(cid, []).append(interval)
+        summaries.status_changed(before, replaced, added)
 
 
 # -- the contact change audit ------------------------------------------------
@@ -212,7 +238,9 @@ def _project_changes(crm: CRM, events: Sequence[tuple[StoredEvent, int | None]])
 # -- survey results -----------------------------------------------------------
 
 
-def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
+def _project_surveys(
+    crm: CRM, events: Sequence[StoredEvent], summaries: Summaries | None = None, fresh: Sequence[int] = ()
+) -> None:
     from crm_warehouse.models import SurveyAnswerFactRow as F
     from crm_warehouse.models import SurveyResponseRow as R
 
@@ -234,6 +262,17 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
     if not keep:
         return
     replace = [rid for rid in keep if rid in stored]
+    old: list[tuple[Any, ...]] = []
+    old_answers: list[tuple[Any, ...]] = []
+    before = None
+    if summaries is not None:
+        for chunk in batched(replace, 500):
+            responses_q = R.select(R.response_id, R.survey_id, R.contact_id, R.region, R.answered_at)
+            old.extend(responses_q.where(R.response_id.in_(chunk)).tuples().iterator())
+            answers_q = F.select(F.survey_id, F.region, F.question, F.score, F.answered_at)
+            old_answers.extend(answers_q.where(F.response_id.in_(chunk)).tuples().iterator())
+        who = {row[2] for row in old} | {int(cast("SurveyAnswered", latest[rid].event).contact_id) for rid in keep}
+        before = summaries.contacts(who, fresh=fresh)
     for chunk in batched(replace, 500):
         F.delete().where(F.response_id.in_(chunk)).execute()
         R.delete().where(R.response_id.in_(chunk)).execute()
@@ -275,6 +314,14 @@ def _project_surveys(crm: CRM, events: Sequence[StoredEvent]) -> None:
         responses,
         database=crm.database,
     )
+    if summaries is not None and before is not None:
+        summaries.responses_changed(
+            before,
+            old,
+            old_answers,
+            [(r[0], r[1], r[3], r[5], r[6]) for r in responses],
+            [(a[2], a[7], a[1], a[5], a[8]) for a in answers],
+        )
     if answers:
         bulk_insert(
             F,

@@ -607,10 +607,13 @@ class SalesBook:
         self._facts.write([row])
         return self._view(row)
 
-    def rebuild_facts(self, page: int = 5000) -> int:
-        """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance)."""
+    def rebuild_facts(self, page: int = 5000, *, summaries: bool = True) -> int:
+        """Rewrite ``warehouse_sales_fact`` from the sales records (after a pipeline change, for instance).
+
+        Their summaries are added up again too, unless ``summaries`` is false.
+        """
         self.crm.authz.require(ADMIN)
-        return self._facts.rebuild(page)
+        return self._facts.rebuild(page, summaries=summaries)
 
 
 def _json_value(value: Any) -> Any:

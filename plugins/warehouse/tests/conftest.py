@@ -52,3 +52,22 @@ def unknown_event(type_name: str = "acme.ParcelShipped", **fields: Any) -> Any:
 @pytest.fixture
 def make_unknown() -> Callable[..., Any]:
     return unknown_event
+
+
+def _summary_rows(app: Any) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Every summary table as ``{table: {summary_key: (key columns…, measures…)}}``, to compare two states."""
+    from crm_warehouse.summaries.deltas import SPECS
+
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    with app.activate():
+        for spec in SPECS:
+            model = spec.model
+            fields = [getattr(model, c) for c in (*spec.key_columns, *spec.measures)]
+            out[spec.table] = {key: tuple(rest) for key, *rest in model.select(model.summary_key, *fields).tuples()}
+    return out
+
+
+@pytest.fixture
+def summary_rows() -> Callable[[Any], dict[str, dict[str, tuple[Any, ...]]]]:
+    """``summary_rows(app)``: every summary table's rows by key (what a rebuild must leave as it found)."""
+    return _summary_rows

@@ -69,6 +69,9 @@ CALLS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "status": lambda api, ids: api.status(),
     "table_sizes": lambda api, ids: api.table_sizes(),
     "rebuild": lambda api, ids: api.rebuild(from_outbox=False),
+    "summaries": lambda api, ids: api.summaries(),
+    "rebuild_summaries": lambda api, ids: api.rebuild_summaries(),
+    "check_summaries": lambda api, ids: api.check_summaries(),
     # sales
     "sales.get": lambda api, ids: api.sales.get(ids["sale"]["carl"]),
     "sales.list": lambda api, ids: api.sales.list(owner="carl"),
@@ -101,7 +104,8 @@ CALLS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
 OPEN = {"reporting_tables"}
 #: what the sales role does not hold at all (warehouse.admin, warehouse.events.inspect)
 NOT_FOR_SELLERS = {
-    "events", "event", "status", "table_sizes", "rebuild", "sales.rebuild_facts", "documents.verify",
+    "events", "event", "status", "table_sizes", "rebuild", "sales.rebuild_facts", "documents.verify", "summaries",
+    "rebuild_summaries", "check_summaries",
 }  # fmt: skip
 #: calls that reach carl's records (or contact) and are refused to ana, who holds the permission
 OUT_OF_SCOPE = {

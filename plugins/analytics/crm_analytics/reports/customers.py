@@ -13,7 +13,9 @@ over intervals ``[valid_from, valid_to)``. For each period:
 
 A customer who only moves region or country is neither gained nor lost.
 Counts at the period ends are carried forward with running sums of the
-intervals that start and end in each period: one pass over the table.
+intervals that start and end in each period: one pass over the table, or
+over the warehouse's status summary (the same counts per day and month,
+for readers whose scope is ``all``: :mod:`crm_analytics.summaries`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_choices, nothing, window
 from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import falsy, fetch
+from crm_analytics.summaries import Summaries, in_range
 from crm_core.i18n import N_
 
 if TYPE_CHECKING:
@@ -92,17 +95,35 @@ def customers(
     )  # fmt: skip
     n = len(win.periods)
     flows: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: {s: [0] * (n + 1) for s in STATUSES})
-    for ps, pe, status, *key_count in fetch(flows_q, tables):
-        *group, count = key_count
-        steps = flows[tuple(group)][status]
-        steps[int(ps) + 1] += int(count)
-        if pe is not None:
-            steps[int(pe) + 1] -= int(count)
     changes: dict[tuple[Any, ...], list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(n)])
-    for column, query in ((0, gained_q), (1, lost_q)):
-        for p, *key_count in fetch(query, tables):
+    summaries = Summaries(crm, tables)
+    if summaries.usable("status_summary", local_days=True):
+        T = tables["status_summary"]
+        cols = [getattr(T.c, d) for d in dims]
+        sums = [peewee.fn.SUM(getattr(T.c, m)) for m in ("starts", "ends", "gained", "lost")]
+        query = (
+            T.select(bucket(T.c.day, win.date_bounds(), below=True), T.c.status, *cols, *sums)
+            .where(T.c.dims == ",".join(d for d in DIMENSIONS if d in dims), T.c.status.in_(list(STATUSES)),
+                   in_range(T, [p.start for p in win.periods] + [win.stop], tables, below=True))
+            .group_by(peewee.SQL("1"), T.c.status, *cols)
+        )  # fmt: skip
+        for p, status, *rest in fetch(query, tables):
+            *group, starts, ends, gained, lost = rest
+            flows[tuple(group)][status][int(p) + 1] += int(starts) - int(ends)
+            if int(p) >= 0 and (int(gained) or int(lost)):
+                changes[tuple(group)][int(p)][0] += int(gained)
+                changes[tuple(group)][int(p)][1] += int(lost)
+    else:
+        for ps, pe, status, *key_count in fetch(flows_q, tables):
             *group, count = key_count
-            changes[tuple(group)][int(p)][column] += int(count)
+            steps = flows[tuple(group)][status]
+            steps[int(ps) + 1] += int(count)
+            if pe is not None:
+                steps[int(pe) + 1] -= int(count)
+        for column, query in ((0, gained_q), (1, lost_q)):
+            for p, *key_count in fetch(query, tables):
+                *group, count = key_count
+                changes[tuple(group)][int(p)][column] += int(count)
     rows = []
     for key in set(flows) | set(changes):
         running = {s: 0 for s in STATUSES}
@@ -134,6 +155,7 @@ def customers(
         periods=win.labels(),
         notes=(
             *win.notes(),
+            *summaries.notes,
             Note(
                 N_(
                     "counts are at the end of each period; gained and lost are customers who started or stopped being "

@@ -9,6 +9,12 @@ What counts (docs/plugins/analytics/closed-share.md, sales.md):
   the period's last day (``created_on``) and not closed by then;
 * amounts are never added across currencies: ``currency`` is always a
   grouping column.
+
+Both read the warehouse's sales summary instead of the facts when they may
+(:mod:`crm_analytics.summaries`): it keeps ``kind``, ``currency`` and
+``outcome`` and one of ``region``, ``owner`` and ``product_line``, so a
+report grouped or filtered by at most one of those (and, for a seller, by
+no other than ``owner``) reads it; the rows are the same.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_choices, check_texts, currency_filter, nothing, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, money, pct
+from crm_analytics.summaries import Summaries, in_range, money_e4
 from crm_core.i18n import N_
 
 if TYPE_CHECKING:
@@ -47,6 +54,55 @@ def _filters(
         out.append(F.c.region.in_(list(regions)))
     if owners:
         out.append(F.c.owner.in_(list(owners)))
+    return out
+
+
+def _summary(
+    summaries: Summaries, win: Any, dims: Sequence[str], regions: Sequence[str], owners: Sequence[str]
+) -> tuple[Any, str] | None:
+    """The sales summary and the ``dims`` of its rows that answer this report, or ``None``: read the facts."""
+    if not summaries.usable("sales_summary"):
+        return None
+    needed = {d for d in dims if d != "kind"} | ({"region"} if regions else set()) | ({"owner"} if owners else set())
+    if win.tables.scoped("sales_summary"):
+        needed.add("owner")  # a seller's rows are found by their owner
+    if len(needed) > 1:
+        return None
+    return win.tables["sales_summary"], next(iter(needed), "")
+
+
+def _days(win: Any) -> list[Any]:
+    return [p.start for p in win.periods] + [win.stop]
+
+
+def _closed_share_summary(
+    summaries: Summaries, win: Any, dims: Sequence[str], kinds: Sequence[str], cur: str | None,
+    regions: Sequence[str], owners: Sequence[str],
+) -> list[tuple[Any, ...]] | None:  # fmt: skip
+    """The raw query's rows ``(pc, pe, pl, *dims, currency, outcome, count, amount)``, from the summary."""
+    found = _summary(summaries, win, dims, regions, owners)
+    if found is None:
+        return None
+    T, kept = found
+    cols = [getattr(T.c, d) for d in dims]
+    query = (
+        T.select(
+            T.c.measure, bucket(T.c.day, win.date_bounds(), below=True), *cols, T.c.currency, T.c.outcome,
+            peewee.fn.SUM(T.c.records), peewee.fn.SUM(T.c.amount_e4),
+        )
+        .where(T.c.dims == kept, in_range(T, _days(win), win.tables, below=True), *_filters(T, kinds, cur, regions, owners))
+        .group_by(T.c.measure, peewee.SQL("2"), *cols, T.c.currency, T.c.outcome)
+    )  # fmt: skip
+    out: list[tuple[Any, ...]] = []
+    for measure, period, *rest in fetch(query, win.tables):
+        *key, currency, outcome, count, amount = rest
+        p, values = int(period), (*key, currency, outcome, int(count), money_e4(amount))
+        if measure == "closed":  # it left the pipeline then too (left_adjust moves the early ones)
+            out.append((p if p >= 0 and outcome in ("won", "lost") else None, None, p, *values))
+        elif measure == "created":
+            out.append((None, p, None, *values))
+        elif measure == "left_adjust":
+            out.append((None, None, p, *values))
     return out
 
 
@@ -103,6 +159,10 @@ def closed_share(
         .where((F.c.created_on < stop_p) | closed_here, *where)
         .group_by(peewee.SQL("1"), peewee.SQL("2"), peewee.SQL("3"), *dim_cols, F.c.currency, F.c.outcome)
     )
+    summaries = Summaries(crm, win.tables)
+    found = _closed_share_summary(summaries, win, dims, kinds, cur, regions, owners)
+    if found is None:
+        found = fetch(query, win.tables)
     n = len(win.periods)
 
     def zero() -> dict[str, Any]:
@@ -110,7 +170,7 @@ def closed_share(
 
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(lambda: [zero() for _ in range(n)])
     flows: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(lambda: [[0, 0] for _ in range(n + 1)])
-    for pc, pe, pl, *key_outcome, count, amount in fetch(query, win.tables):
+    for pc, pe, pl, *key_outcome, count, amount in found:
         *group, outcome = key_outcome
         key = tuple(group)
         count, amount = int(count), money(amount)
@@ -169,7 +229,7 @@ def closed_share(
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=win.notes(),
+        notes=(*win.notes(), *summaries.notes),
         empty_message=nothing(N_("no sales records were closed or open"), win),
         chart=ChartSpec(x="period", y=("won", "lost"), group=(*dims, "currency"), kind="stacked"),
     )
@@ -212,7 +272,20 @@ def sales(
         )
         .group_by(peewee.SQL("1"), *dim_cols, F.c.currency)
     )
-    found = fetch(query, win.tables)
+    summaries = Summaries(crm, win.tables)
+    summed = _summary(summaries, win, dims, regions, owners)
+    if summed is not None:
+        T, kept = summed
+        cols = [getattr(T.c, d) for d in dims]
+        query = (
+            T.select(bucket(T.c.day, bounds), *cols, T.c.currency, peewee.fn.SUM(T.c.records), peewee.fn.SUM(T.c.amount_e4))
+            .where(T.c.dims == kept, T.c.measure == "closed", T.c.outcome == "won", in_range(T, _days(win), win.tables),
+                   *_filters(T, kinds, cur, regions, owners))
+            .group_by(peewee.SQL("1"), *cols, T.c.currency)
+        )  # fmt: skip
+        found = [(p, *rest[:-2], int(rest[-2]), money_e4(rest[-1])) for p, *rest in fetch(query, win.tables)]
+    else:
+        found = fetch(query, win.tables)
     totals: dict[tuple[int, str], Any] = defaultdict(int)
     for p, *rest in found:
         totals[(int(p), rest[-3])] += money(rest[-1])
@@ -235,7 +308,7 @@ def sales(
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=win.notes(),
+        notes=(*win.notes(), *summaries.notes),
         empty_message=nothing(N_("no sales were won"), win),
         chart=ChartSpec(x="period", y=("amount",), group=(*dims, "currency"), kind="stacked" if dims else "bar"),
     )

@@ -7,6 +7,9 @@
   who completed the task (the event's ``actor``), or its assignee when no
   actor is recorded (a task closed by the system);
 * each falls in the period of the event's time in the app's time zone.
+
+For readers whose scope is ``all``, the counts come from the warehouse's
+activity summary (the same per day and month: :mod:`crm_analytics.summaries`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, window
 from crm_analytics.result import ChartSpec, Report
 from crm_analytics.sql import fetch, json_text
+from crm_analytics.summaries import Summaries, in_range
 from crm_core.i18n import N_
 
 if TYPE_CHECKING:
@@ -66,6 +70,14 @@ def staff(
         )
         .group_by(peewee.SQL("1"), peewee.SQL("2"), peewee.SQL("3"), peewee.SQL("4"))
     )
+    summaries = Summaries(crm, tables)
+    if summaries.usable("activity_summary", local_days=True):
+        T = tables["activity_summary"]
+        query = (
+            T.select(bucket(T.c.day, win.date_bounds()), T.c.type, T.c.action, T.c.staff, peewee.fn.SUM(T.c.records))
+            .where(in_range(T, [p.start for p in win.periods] + [win.stop], tables))
+            .group_by(peewee.SQL("1"), T.c.type, T.c.action, T.c.staff)
+        )
     cells: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for p, type_name, action, person, count in fetch(query, tables):
         person = person if person else NOBODY
@@ -92,7 +104,7 @@ def staff(
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=win.notes(),
+        notes=(*win.notes(), *summaries.notes),
         empty_message=nothing(N_("no calls, meetings, notes, e-mails or completed tasks"), win),
         chart=ChartSpec(
             x="staff" if win.grain == "all" else "period",

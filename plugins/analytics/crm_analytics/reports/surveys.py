@@ -8,6 +8,11 @@
 * **response rate**: of the invitations sent in the period (``SurveySent``
   events, in the region the contact had then), the share answered by that
   contact for that survey within ``response_window_days`` of the invitation.
+
+For readers whose scope is ``all``, the counts come from the warehouse's
+survey summary (answers by question and score, responses, invitations by the
+whole days to their first response, per day and month:
+:mod:`crm_analytics.summaries`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from crm_analytics.periods import bucket
 from crm_analytics.reports.common import check_texts, nothing, settings, window
 from crm_analytics.result import ChartSpec, Note, Report
 from crm_analytics.sql import add_days, fetch, json_int, pct
+from crm_analytics.summaries import Summaries, in_range
 from crm_core.errors import ValidationError
 from crm_core.i18n import N_
 from crm_core.ids import is_id
@@ -114,8 +120,17 @@ def surveys(
         )
     invited_q = invited_q.where(*sent_from).group_by(peewee.SQL("1"), *region(S.c.region))
 
+    summaries = Summaries(crm, tables)
+    if summaries.usable("survey_summary", local_days=True):
+        window_days = conf.response_window_days
+        answer_rows, response_rows, invited_rows = _from_summary(
+            tables, win, by_region, survey, nps_keys, csat_keys, window_days
+        )
+    else:
+        answer_rows, response_rows = fetch(answers_q, tables), fetch(responses_q, tables)
+        invited_rows = fetch(invited_q, tables)
     cells: dict[tuple[int, Any], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for p, *rest in fetch(answers_q, tables):
+    for p, *rest in answer_rows:
         key = (int(p), rest[0] if by_region else None)
         n_nps, promoters, detractors, n_csat, satisfied = (int(v or 0) for v in rest[-5:])
         cell = cells[key]
@@ -124,9 +139,9 @@ def surveys(
         cell["detractors"] += detractors
         cell["csat_answers"] += n_csat
         cell["satisfied"] += satisfied
-    for p, *rest in fetch(responses_q, tables):
+    for p, *rest in response_rows:
         cells[(int(p), rest[0] if by_region else None)]["responses"] += int(rest[-1])
-    for p, *rest in fetch(invited_q, tables):
+    for p, *rest in invited_rows:
         cell = cells[(int(p), rest[0] if by_region else None)]
         cell["invited"] += int(rest[-2])
         cell["answered"] += int(rest[-1] or 0)
@@ -152,9 +167,65 @@ def surveys(
         end=win.end,
         period=win.grain,
         periods=win.labels(),
-        notes=(*win.notes(), Note(N_("NPS questions: %(nps)s; CSAT questions: %(csat)s; an invitation counts as "
+        notes=(*win.notes(), *summaries.notes, Note(N_("NPS questions: %(nps)s; CSAT questions: %(csat)s; an invitation counts as "
                                      "answered within %(days)s days"), nps=tuple(nps_keys), csat=tuple(csat_keys),
                                   days=conf.response_window_days)),
         empty_message=nothing(N_("no survey invitations or answers"), win),
         chart=ChartSpec(x="period", y=("nps", "csat"), group=dims, kind="line"),
     )  # fmt: skip
+
+
+def _from_summary(
+    tables: Any,
+    win: Any,
+    by_region: bool,
+    survey: int | None,
+    nps_keys: Sequence[str],
+    csat_keys: Sequence[str],
+    window_days: int,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The three raw queries' rows, from the survey summary: answers, responses, invitations (and answered)."""
+    T = tables["survey_summary"]
+    days = [p.start for p in win.periods] + [win.stop]
+    period = bucket(T.c.day, win.date_bounds())
+    region = [T.c.region] if by_region else []
+    common = [in_range(T, days, tables), *([T.c.survey_id == survey] if survey else [])]
+    total = peewee.fn.SUM(T.c.records)
+
+    def rows(
+        measure: str, *columns: Any, where: Sequence[Any] = (), extra: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        query = (
+            T.select(period, *region, *columns, total, *extra)
+            .where(T.c.measure == measure, *common, *where)
+            .group_by(peewee.SQL("1"), *region, *columns)
+        )
+        return fetch(query, tables)
+
+    def scored(condition: Any) -> Any:
+        return peewee.fn.SUM(peewee.Case(None, [(condition, T.c.records)], 0))
+
+    answers: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * 5)
+    # per question, the counts the measures need, not each score: far fewer groups to sort
+    counts = (scored(T.c.score >= 9), scored(T.c.score <= 6), scored(T.c.score >= 4))
+    for p, *rest in rows("answer", T.c.question, where=[T.c.question.in_([*nps_keys, *csat_keys])], extra=counts):
+        *head, question, count, promoters, detractors, satisfied = rest
+        cell = answers[(p, *head)]
+        if question in nps_keys:
+            cell[0] += int(count)
+            cell[1] += int(promoters)
+            cell[2] += int(detractors)
+        else:
+            cell[3] += int(count)
+            cell[4] += int(satisfied)
+    invited: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for p, *rest in rows("invitation_region" if by_region else "invitation", T.c.delay_days):
+        *head, delay, count = rest
+        cell = invited[(p, *head)]
+        cell[0] += int(count)
+        cell[1] += int(count) if delay is not None and int(delay) < window_days else 0
+    return (
+        [(*key, *cell) for key, cell in answers.items()],
+        rows("response"),
+        [(*key, *cell) for key, cell in invited.items()],
+    )

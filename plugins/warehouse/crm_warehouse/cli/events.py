@@ -1,4 +1,4 @@
-"""``crm warehouse status|events|rebuild|tables``: the event store and the reporting tables."""
+"""``crm warehouse status|events|rebuild|tables|summaries``: the event store, the reporting tables, their summaries."""
 
 from __future__ import annotations
 
@@ -68,5 +68,49 @@ def tables(state: CLIState, fmt: str) -> None:
     click.echo(render(rows, ["role", "table", "rows"], fmt))
 
 
+@click.command("summaries")
+@click.option("--rebuild", "rebuild_all", is_flag=True, help="Add the summary tables up again (one transaction).")
+@click.option("--check", is_flag=True, help="Compare them with a rebuild that is rolled back; exit 1 if they differ.")
+@format_option()
+@pass_state
+def summaries(state: CLIState, rebuild_all: bool, check: bool, fmt: str) -> None:
+    """The summary tables reports read (the reporting tables added up per day and month): state, rebuild, check."""
+    from crm_core.errors import CRMError
+
+    if rebuild_all and check:
+        raise click.UsageError("--rebuild and --check are two commands; give one of them")
+    api = plugin_api(state, "warehouse")
+    if rebuild_all:
+        counts = api.rebuild_summaries(progress=lambda step: click.echo(f"adding up: {step}", err=True))
+        for table, n in counts.items():
+            click.echo(f"{table}: {n} row(s)")
+        return
+    if check:
+        found = api.check_summaries()
+        rows = [
+            {"table": d.table, "rows": d.rows, "missing": d.missing, "extra": d.extra, "different": d.different}
+            for d in found
+        ]
+        click.echo(render(rows, ["table", "rows", "missing", "extra", "different"], fmt))
+        if any(d.drifted for d in found):
+            raise CRMError(
+                "the summary tables differ from the reporting tables (rows written around the warehouse, or a "
+                "time zone changed); run 'crm warehouse summaries --rebuild'"
+            )
+        return
+    info = api.summaries()
+    rows = [
+        {
+            "table": t,
+            "rows": n,
+            "complete": info["complete"],
+            "timezone": info["timezone"],
+            "rebuilt_at": info["rebuilt_at"],
+        }
+        for t, n in info["tables"].items()
+    ]
+    click.echo(render(rows, ["table", "rows", "complete", "timezone", "rebuilt_at"], fmt))
+
+
 #: the commands of this topic, in the order ``--help`` lists them
-COMMANDS = [status, events, rebuild, tables]
+COMMANDS = [status, events, rebuild, tables, summaries]
