@@ -48,6 +48,26 @@ class Planned:
     failed: bool = False
 
 
+@attrs.frozen
+class _Shared:
+    """What every draft of one task rule gets, whatever the match: worked out once per batch."""
+
+    team: str | None
+    due_at: dt.datetime | None
+    priority: int
+    origin: str
+
+    @classmethod
+    def of(cls, rule: Rule, now: dt.datetime, roster: Roster) -> _Shared:
+        t = rule.settings.task
+        return cls(
+            team=(roster.team(t.team) or t.team) if t.team else None,
+            due_at=(now + parse_duration(t.due_in)) if t.due_in else None,
+            priority=PRIORITIES[t.priority],
+            origin="inactivity" if rule.trigger == "inactivity" else "rule",
+        )
+
+
 def firing_row(m: Match, fired_at: dt.datetime, outcome: str, task_id: int | None, detail: str) -> tuple[Any, ...]:
     """A ``tasks_firing`` row (columns: ``FIRING_COLUMNS``) for what a match did.
 
@@ -272,7 +292,9 @@ class RuleEngine:
         cards = self._cards([m.contact_id for m in matches if m.contact_id is not None])
         roster = self._staff.roster()
         local = now.astimezone(self.crm.tz)  # the templates' {now} and {today}: once, not per match
-        return [self._plan_one(m, cards, now, local, roster) for m in matches]
+        # what a task rule's drafts share (team, due time, priority), worked out once per rule, not per match
+        shared: dict[str, _Shared | None] = {}
+        return [self._plan_one(m, cards, now, local, roster, shared) for m in matches]
 
     def _cards(self, ids: Sequence[int]) -> dict[int, Any]:
         crm = self.crm
@@ -285,7 +307,13 @@ class RuleEngine:
         return out
 
     def _plan_one(
-        self, m: Match, cards: dict[int, Any], now: dt.datetime, local: dt.datetime, roster: Roster
+        self,
+        m: Match,
+        cards: dict[int, Any],
+        now: dt.datetime,
+        local: dt.datetime,
+        roster: Roster,
+        shared: dict[str, _Shared | None] | None = None,
     ) -> Planned:
         from crm_tasks.notify import Notice
 
@@ -321,20 +349,27 @@ class RuleEngine:
                     links.append(("survey_response", int(response)))  # the answer it follows up
                 for other in m.event.contact_ids()[1:] if m.event is not None else ():
                     links.append(("contact", other))
+                title = render(t.title, ctx).strip()[:300] or rule.name
+                fixed = shared.get(rule.name) if shared is not None else None
+                if fixed is None:
+                    # raises here, after the title as it always did, for a rule whose due_in cannot be read
+                    fixed = _Shared.of(rule, now, roster)
+                    if shared is not None:
+                        shared[rule.name] = fixed
                 draft = Draft(
-                    title=render(t.title, ctx).strip()[:300] or rule.name,
+                    title=title,
                     kind=t.kind,
                     assignee=assignee,
-                    team=(roster.team(t.team) or t.team) if t.team else None,
-                    due_at=(now + parse_duration(t.due_in)) if t.due_in else None,
-                    priority=PRIORITIES[t.priority],
+                    team=fixed.team,
+                    due_at=fixed.due_at,
+                    priority=fixed.priority,
                     description=render(t.description, ctx),
                     contact_id=m.contact_id,
                     links=tuple(links),
                     checklist=tuple(render(s, ctx) for s in t.checklist),
                     questions=tuple(render(s, ctx) for s in t.questions),
-                    origin="inactivity" if rule.trigger == "inactivity" else "rule",
-                    origin_key=f"{'inactivity' if rule.trigger == 'inactivity' else 'rule'}:{rule.name}:{m.key}",
+                    origin=fixed.origin,
+                    origin_key=f"{fixed.origin}:{rule.name}:{m.key}",
                     rule=rule.name,
                 )
                 return Planned(m, draft=draft, detail="; ".join(notes))

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InactivityScan", "period", "source", "track", "warehouse_source"]
 
-PAGE = 2000
+PAGE = 5000
 
 
 # -- keeping tasks_activity from events -------------------------------------------
@@ -242,8 +242,8 @@ class InactivityScan:
                     if not page:
                         break
                     # most candidates were handled on an earlier day: drop them by key first
-                    keyed = [(*period(cid, last, since), cid, last, since) for cid, last, since in page]
-                    fired = engine.fired_keys((r.name, key) for key, *_ in keyed)
+                    keys = [period(cid, last, since) for cid, last, since in page]
+                    fired = engine.fired_keys((r.name, key) for key, _ in keys)
                     matches = [
                         Match(
                             rule=r,
@@ -258,7 +258,7 @@ class InactivityScan:
                                 "days": (today - began).days if began else None,
                             },
                         )
-                        for key, began, cid, last, since in keyed
+                        for (cid, last, since), (key, began) in zip(page, keys)
                         if (r.name, key) not in fired
                     ]
                     if not matches:
@@ -278,10 +278,12 @@ class InactivityScan:
         log is read again: what another worker fired meanwhile is dropped.
         """
         from crm_tasks.firing import FIRING_COLUMNS, firing_row
+        from crm_tasks.store import bound_time
 
         crm, engine = self.crm, self._engine
         now = crm.clock.now().replace(microsecond=0)
-        fired_at = naive_utc(now)  # now has whole seconds already
+        # now has whole seconds already; as the driver binds it, made once for every row
+        fired_at = bound_time(crm.database, naive_utc(now))
         planned = engine.plan(matches, now)
         with crm.transaction():
             fresh = {id(m) for m in engine.not_fired(matches)}  # again, inside the transaction that writes

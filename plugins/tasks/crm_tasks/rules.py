@@ -437,7 +437,7 @@ _CONVERT: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
 class Template:
     """A template parsed once: literal text and ``{field.path:spec}`` parts, rendered by joining."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("constant", "parts")
 
     def __init__(self, text: str) -> None:
         parts: list[tuple[str, str | None, tuple[str, ...], str, Callable[[object], str] | None]] = []
@@ -450,8 +450,14 @@ class Template:
             root, rest = _split(name)
             parts.append((literal, root, tuple(rest), spec or "", _CONVERT.get(conversion) if conversion else None))
         self.parts = tuple(parts)
+        #: the text itself when it has no fields: rendered once, not for every match
+        self.constant: str | None = (
+            "".join(literal for literal, *_ in parts) if all(root is None for _, root, *_ in parts) else None
+        )
 
     def render(self, context: Mapping[str, Any]) -> str:
+        if self.constant is not None:
+            return self.constant
         out = []
         for literal, root, rest, spec, convert in self.parts:
             if literal:
@@ -459,8 +465,13 @@ class Template:
             if root is None:
                 continue
             value = context[root]
-            for part in rest:
-                value = _get(value, (part,))
+            for part in rest:  # _get's steps, inline: a template renders once per match
+                if value is None:
+                    break
+                if type(value) is dict or isinstance(value, Mapping):
+                    value = value.get(part)
+                else:
+                    value = getattr(value, part, None)
             if convert is not None:
                 value = convert(value)
             out.append(_format(value, spec))

@@ -23,7 +23,7 @@ import attrs
 from crm_core.clock import naive_utc
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import check_id, is_id
-from crm_core.storage import batched, bulk_insert, insert_returning
+from crm_core.storage import batched, bulk_insert, dialect, insert_returning
 from crm_tasks.due import as_due, localize, parse_due
 from crm_tasks.records import ChecklistEntry, Draft, QuestionEntry, ReminderInfo, SentReminder, TaskInfo
 from crm_tasks.settings import KINDS, PRIORITIES
@@ -41,6 +41,7 @@ __all__ = [
     "STATUSES",
     "TaskStateError",
     "TaskStore",
+    "bound_time",
     "db_time",
     "existing_keys",
     "quote",
@@ -109,6 +110,22 @@ _TASK_COLUMNS = (
 def db_time(value: dt.datetime | None) -> dt.datetime | None:
     """An aware datetime as the naive UTC value raw SQL compares with stored columns (whole seconds)."""
     return None if value is None else naive_utc(value.replace(microsecond=0))
+
+
+def bound_time(database: Any, value: dt.datetime) -> Any:
+    """A naive UTC time as the driver binds it: on SQLite the text its datetime adapter makes of it.
+
+    For a value that every row of a bulk insert shares: converted once, where
+    the driver would convert it again for every row (four times per task on
+    the inactivity scan). Other drivers take the datetime as it is.
+    """
+    if dialect(database) == "sqlite":
+        import sqlite3
+
+        adapt = sqlite3.adapters.get((dt.datetime, sqlite3.PrepareProtocol))
+        if adapt is not None:
+            return adapt(value)
+    return value
 
 
 class TaskStateError(ValidationError):
@@ -209,34 +226,46 @@ class TaskStore:
 
         now = crm.clock.now().replace(microsecond=0)
         created: builtins.list[tuple[Draft, int]] = []
+        database = crm.database
         # the rows in their stored form (naive UTC times), so that the bulk insert by table name
         # converts nothing: per value, the model fields' db_value cost more than the insert itself
         stored_now = naive_utc(now)
 
-        def row(d: Draft) -> tuple[Any, ...]:
+        def row(d: Draft, created_at: Any, due: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
             return (
                 d.title[:300],
                 d.kind,
                 d.description,
                 d.assignee,
                 d.team,
-                naive_utc(d.due_at) if d.due_at is not None else None,
+                due(d.due_at) if d.due_at is not None else None,
                 d.priority,
                 "open",
                 d.contact_id,
-                stored_now,
+                created_at,
                 d.created_by,
-                stored_now if d.assignee else None,
+                created_at if d.assignee else None,
                 d.origin,
                 d.origin_key,
                 d.rule,
             )
 
         if keyed:
-            database = crm.database
+            # the batch's times as the driver binds them, made once: the drafts of a rule share
+            # their due time (the same object), and every row its creation time
+            bound_now = bound_time(database, stored_now)
+            due_seen: list[Any] = [None, None]
+
+            def bound_due(due_at: dt.datetime) -> Any:
+                if due_at is not due_seen[0]:
+                    due_seen[:] = [due_at, bound_time(database, naive_utc(due_at))]
+                return due_seen[1]
+
             # ids only grow: every row inserted below gets an id above today's largest
             before = database.execute_sql("SELECT MAX(id) FROM tasks_task").fetchone()[0] or 0
-            bulk_insert(Task._meta.table_name, _TASK_COLUMNS, (row(d) for d in keyed), database=database)
+            bulk_insert(
+                Task._meta.table_name, _TASK_COLUMNS, (row(d, bound_now, bound_due) for d in keyed), database=database
+            )
             wanted = {d.origin_key for d in keyed}
             ids = {
                 k: i
@@ -249,7 +278,12 @@ class TaskStore:
         stored: dict[int, dict[str, Any]] = {}
         for d in unkeyed:
             # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
-            values = dict(zip(_INFO_COLUMNS, insert_returning(Task, dict(zip(_TASK_COLUMNS, row(d))), _INFO_COLUMNS)))
+            values = dict(
+                zip(
+                    _INFO_COLUMNS,
+                    insert_returning(Task, dict(zip(_TASK_COLUMNS, row(d, stored_now, naive_utc))), _INFO_COLUMNS),
+                )
+            )
             stored[values["id"]] = values
             created.append((d, int(values["id"])))
 
