@@ -266,3 +266,22 @@ def test_a_large_import_gathers_the_planners_statistics_on_postgresql(book, app,
         assert len(ran) == 1 and "contacts_word" in ran[0] and "contacts_email" in ran[0]
     else:
         assert ran == []  # SQLite and MariaDB keep their statistics themselves
+
+
+def test_free_text_owners_are_looked_up_once_per_name_not_per_row(book, app, tmp_path):
+    from crm_core.testing import statements
+
+    def user_reads(first, count):
+        rows = "".join(
+            f"o{i},Ana,Owner{i},owner{i}@example.com,{'Maria' if i % 2 else 'luis'}\n"
+            for i in range(first, first + count)
+        )
+        path = write(tmp_path, f"owned{first}.csv", "external_id,first_name,last_name,email,owner\n" + rows)
+        with statements(app) as sql:
+            assert book.import_csv(path).created == count
+        return [s for s in sql if "crm_user" in s]
+
+    # as many look-ups for 60 rows as for 2 rows naming the same two owners
+    assert len(user_reads(0, 60)) == len(user_reads(100, 2)) <= 4
+    # before any user exists an owner is free text, kept as typed
+    assert {c.owner for c in book.search(limit=100).cards} == {"Maria", "luis"}
