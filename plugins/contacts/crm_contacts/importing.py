@@ -50,6 +50,7 @@ from crm_contacts.matching import (
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
+from crm_contacts.planner import GrowingBook
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 from crm_core.errors import CRMError, ValidationError
 from crm_core.storage import batched
@@ -208,6 +209,8 @@ class Importer:
             list_id = found.id
         self._database = database_id(self.crm)
         self._writer = BatchWriter(self.crm, report, self.actor, self.channel, list_id)
+        with self.crm.activate():
+            self._planner = GrowingBook(database)
         previous = self.crm.deliver_events
         # handlers get the events after the import, not batch by batch in its middle
         self.crm.deliver_events = "worker"
@@ -342,6 +345,7 @@ class Importer:
                         report.warnings.extend(RowError(item.line, f, r) for f, r in item.warnings)
                         self._problem(item.line, item.warnings, raw)
                 report.rows += len(checked)
+                written = report.created + report.updated
                 if good and not (self.all_or_nothing and report.failed):
                     if self.dry_run or self.all_or_nothing:
                         self._batch(good, raw)
@@ -350,6 +354,8 @@ class Importer:
                             self._batch(good, raw)
                             committing = time.perf_counter()
                         report.timings["commit"] += time.perf_counter() - committing
+                    # the next batch's look-ups are planned for the book as it is now
+                    self._planner.wrote(report.created + report.updated - written)
                 self._line = batch[-1][0]
                 self._committed = {
                     "rows": report.rows,

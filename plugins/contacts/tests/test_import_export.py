@@ -268,6 +268,35 @@ def test_a_large_import_gathers_the_planners_statistics_on_postgresql(book, app,
         assert ran == []  # SQLite and MariaDB keep their statistics themselves
 
 
+def test_postgresql_plans_each_batch_for_the_book_as_it_grows(contacts_app, crm_backend, tmp_path, monkeypatch):
+    """A large import gathers the planner's statistics as the book doubles: its look-ups stay index probes."""
+    from crm_contacts import planner
+
+    app = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": 2}})
+    with app.activate():
+        planner.analyze(app.database)  # the planner counts the empty book (an earlier test may have left a count)
+    ran = []
+    run = app.database.execute_sql
+
+    def watch(sql, *args, **kwargs):
+        if str(sql).startswith("ANALYZE"):
+            ran.append(sql)
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(app.database, "execute_sql", watch)
+    monkeypatch.setattr(planner, "FIRST_ANALYZE", 2)  # what 5,000 contacts are to a real import
+    rows = "".join(f"p{i},Ana,Persona{i},persona{i}@example.com\n" for i in range(10))
+    report = app.plugin("contacts").import_csv(
+        write(tmp_path, "ten.csv", "external_id,first_name,last_name,email\n" + rows)
+    )
+    assert report.created == 10
+    if crm_backend == "postgresql":
+        # after 2 contacts (never counted), then each time the book doubled: 4 and 8
+        assert len(ran) == 3 and all("contacts_contact" in s and "contacts_email" in s for s in ran), ran
+    else:
+        assert ran == []
+
+
 def test_free_text_owners_are_looked_up_once_per_name_not_per_row(book, app, tmp_path):
     from crm_core.testing import statements
 
