@@ -523,6 +523,24 @@ def test_bulk_insert_on_postgresql_inserts_what_copy_cannot_carry(crm_factory, i
         assert got[150] == madrid.astimezone(dt.UTC)
 
 
+def test_page_cache_grows_sqlites_cache_for_a_block_and_gives_it_back(crm_factory, item_plugin):
+    from crm_core.storage import page_cache
+
+    crm = crm_factory([item_plugin])
+    database = crm.database
+    if dialect(database) != "sqlite":
+        with page_cache(database, 64):  # the server sizes its own cache: nothing to do, nothing run
+            assert Item.select().count() == 0
+        return
+    before = database.execute_sql("PRAGMA cache_size").fetchone()[0]
+    with page_cache(database, 64):
+        assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == -64 * 1024
+    assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == before
+    with pytest.raises(RuntimeError), page_cache(database, 8):
+        raise RuntimeError("given back on the way out too")
+    assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == before
+
+
 def test_bulk_insert_names_a_column_the_model_lacks(crm_factory, item_plugin):
     crm = crm_factory([item_plugin])
     with crm.activate():

@@ -53,7 +53,7 @@ from crm_contacts.owners import Owners
 from crm_contacts.planner import GrowingBook
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 from crm_core.errors import CRMError, ValidationError
-from crm_core.storage import batched
+from crm_core.storage import batched, page_cache
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -62,6 +62,9 @@ __all__ = ["DEFAULT_MATCH_KEYS", "ImportReport", "ImportStopped", "Importer", "R
 
 #: values per IN (...) of the matching queries
 MATCH_CHUNK = 2000
+#: SQLite's page cache while an import writes (MB): with the default 2 MB, a 200,000-row import spent a
+#: fifth more CPU on its INSERTs, re-reading the index pages each batch touches at random
+IMPORT_CACHE_MB = 64
 # Each gives (value, contact id, deleted_at) rows; deleted contacts are left
 # out in Python, not in SQL: with "deleted_at IS NULL" in the WHERE clause and
 # no statistics, SQLite walks the deleted_at index (every live contact)
@@ -215,7 +218,7 @@ class Importer:
         # handlers get the events after the import, not batch by batch in its middle
         self.crm.deliver_events = "worker"
         try:
-            with self.crm.activate():
+            with self.crm.activate(), page_cache(database, IMPORT_CACHE_MB):
                 if self.all_or_nothing or self.dry_run:
                     try:
                         with database.atomic():

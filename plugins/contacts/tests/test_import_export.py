@@ -297,6 +297,24 @@ def test_postgresql_plans_each_batch_for_the_book_as_it_grows(contacts_app, crm_
         assert ran == []
 
 
+def test_an_import_on_sqlite_writes_with_a_larger_page_cache_and_gives_it_back(book, app, crm_backend, tmp_path):
+    from crm_contacts import importing
+
+    if crm_backend != "sqlite":
+        pytest.skip("a SQLite connection's own cache")
+    seen = []
+
+    def pragma():
+        return app.database.execute_sql("PRAGMA cache_size").fetchone()[0]
+
+    before = pragma()
+    report = book.import_csv(
+        write(tmp_path, "people.csv", HEADER + "".join(GOOD)), on_batch=lambda rows: seen.append(pragma())
+    )
+    assert report.created == 2 and seen == [-importing.IMPORT_CACHE_MB * 1024]
+    assert pragma() == before
+
+
 def test_free_text_owners_are_looked_up_once_per_name_not_per_row(book, app, tmp_path):
     from crm_core.testing import statements
 
