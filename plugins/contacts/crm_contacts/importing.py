@@ -53,6 +53,7 @@ from crm_contacts.owners import Owners
 from crm_contacts.planner import GrowingBook
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 from crm_core.errors import CRMError, ValidationError
+from crm_core.memory import collector_paused
 from crm_core.storage import batched, page_cache
 
 if TYPE_CHECKING:
@@ -328,7 +329,8 @@ class Importer:
 
     def _loop(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> None:
         report = self.report
-        with contextlib.closing(self._validated(rows, targets, width)) as batches:
+        # the collector would walk every batch's rows over and over (a tenth of the importing process's CPU)
+        with collector_paused() as tidy, contextlib.closing(self._validated(rows, targets, width)) as batches:
             for batch, checked in batches:
                 self._line = batch[0][0]
                 raw = {line: cells for line, cells in batch} if self.problems is not None else {}
@@ -371,6 +373,7 @@ class Importer:
                 }
                 if self.progress is not None:
                     self.progress(len(checked))
+                tidy()
 
     def _problem(self, line: int, problems: Sequence[tuple[str, str]], raw: dict[int, list[str]]) -> None:
         if self.problems is not None:
