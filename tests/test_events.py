@@ -648,6 +648,13 @@ def test_payloads_of_any_typed_values_are_what_cattrs_makes_of_them():
     text = json.loads(json.dumps(to_payload(event)[1], default=str))
     assert from_payload("ContactCreated", text).data == text["data"]
     assert isinstance(from_payload("ContactCreated", {**text, "data": [1, 2]}), UnknownEvent)
+    assert isinstance(from_payload("ContactCreated", {**text, "contact_id": "four"}), UnknownEvent)
+    assert isinstance(
+        from_payload("ContactCreated", {k: v for k, v in text.items() if k != "contact_id"}), UnknownEvent
+    )
+    again = from_payload("ContactChanged", json.loads(json.dumps(to_payload(changed)[1])))
+    assert again.changes["owner"] == FieldChange(old=None, new={"when": at.isoformat(), "list": [1, at.isoformat()]})
+    assert from_payload("ContactCreated", {**text, "extra": 1, "contact_id": 4.0}).contact_id == 4
 
 
 def test_event_ids_are_unique_time_ordered_uuids_also_across_a_fork():
