@@ -148,6 +148,22 @@ def test_emit_many_writes_in_bulk_and_delivers_in_batches(crm_factory, crm_plugi
     assert crm.events.emit_many([]) == 0
 
 
+def test_a_backlog_is_delivered_with_the_collector_paused_a_few_events_are_not(crm_factory, crm_plugin):
+    import gc
+
+    seen: list[tuple[int, bool]] = []
+    crm = crm_factory(
+        [crm_plugin("watch", crm_handle_events=lambda crm, events: seen.append((len(events), gc.isenabled())))]
+    )
+    with crm.transaction():
+        crm.events.emit_many(created(1, 2, 3))
+    assert seen == [(3, True)]  # an everyday delivery leaves the process's collector alone
+    seen.clear()
+    with crm.transaction():
+        crm.events.emit_many(created(*range(BATCH_SIZE + 5)))
+    assert seen == [(BATCH_SIZE, False), (5, False)] and gc.isenabled()
+
+
 def test_every_handler_gets_every_event_in_dependency_order(crm_factory, crm_plugin):
     calls: list[str] = []
 
