@@ -20,6 +20,7 @@ change that emitted the event, nor stops the other handlers.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -33,6 +34,7 @@ import attrs
 from crm_core import rows as typed_rows
 from crm_core.clock import naive_utc
 from crm_core.errors import EventError
+from crm_core.memory import collector_paused
 from crm_core.storage import atomic_block, bulk_insert, dialect
 
 if TYPE_CHECKING:
@@ -429,16 +431,23 @@ class EventBus:
         local = self._local
         local.positions = positions = self._positions([name for name, _ in handlers])
         report = DeliveryReport()
-        while True:
-            batch = self._read_batch(min(positions.values()))
-            if batch is None:
-                return report
-            local.batch = batch
-            for name, fn in handlers:
-                # cursors only move forward: a handler known to be past the
-                # batch needs neither a transaction nor a lock for it
-                if positions[name] < batch.pks[-1]:
-                    report += self._deliver_to(name, fn)
+        with contextlib.ExitStack() as backlog:
+            tidy: Callable[[], None] | None = None
+            while True:
+                batch = self._read_batch(min(positions.values()))
+                if batch is None:
+                    return report
+                if tidy is None and len(batch.pks) == BATCH_SIZE:
+                    # a backlog (after an import): the collector would walk each batch's events for nothing
+                    tidy = backlog.enter_context(collector_paused())
+                local.batch = batch
+                for name, fn in handlers:
+                    # cursors only move forward: a handler known to be past the
+                    # batch needs neither a transaction nor a lock for it
+                    if positions[name] < batch.pks[-1]:
+                        report += self._deliver_to(name, fn)
+                if tidy is not None:
+                    tidy()
 
     def _statements(self) -> _DeliverySQL:
         if self._sql is None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import io
 import itertools
+import math
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,12 +41,14 @@ __all__ = [
     "check_writable",
     "close_database",
     "connect",
+    "copy_text",
     "current_app",
     "db",
     "describe_url",
     "dialect",
     "for_update",
     "insert_returning",
+    "page_cache",
 ]
 
 #: SQLite waits this long (ms) for another writer before giving up
@@ -295,6 +300,27 @@ def atomic_block(database: peewee.Database) -> contextlib.AbstractContextManager
     return database.atomic()
 
 
+@contextlib.contextmanager
+def page_cache(database: peewee.Database, megabytes: int) -> Iterator[None]:
+    """SQLite: this connection's page cache holds ``megabytes`` during the block, then what it held before.
+
+    For bulk writes into large tables: each row goes into several indexes at
+    places spread over the whole index, and with SQLite's default cache (2 MB)
+    most of those pages are read again for every batch. Other databases size
+    their caches on the server; there this does nothing.
+    """
+    if dialect(database) != "sqlite":
+        yield
+        return
+    before = typed_rows.fetchone(database, "PRAGMA cache_size")
+    typed_rows.execute(database, f"PRAGMA cache_size = -{int(megabytes) * 1024}")
+    try:
+        yield
+    finally:
+        if before is not None and not database.is_closed():
+            typed_rows.execute(database, f"PRAGMA cache_size = {int(before[0])}")
+
+
 #: bulk_insert writes up to this many rows, and values, as one multi-row INSERT (999: SQLite's oldest bind limit)
 _ONE_STATEMENT_ROWS = 100
 _ONE_STATEMENT_PARAMS = 999
@@ -312,8 +338,8 @@ def bulk_insert(
     """Insert many rows fast; return how many.
 
     The statement is built once and executed with many parameter rows
-    (``executemany`` on SQLite, multi-row ``VALUES`` pages on PostgreSQL and
-    MySQL, sized to stay under the server's parameter limit). ``rows`` may be
+    (``executemany`` on SQLite, ``COPY … FROM STDIN`` on PostgreSQL, multi-row
+    ``VALUES`` statements on MySQL, sized to stay under ``max_allowed_packet``). ``rows`` may be
     any iterable, consumed ``batch_size`` rows at a time, so memory stays
     flat. Runs in one transaction, or inside the caller's in a savepoint
     (so that a caller that catches the error keeps none of the rows), except
@@ -330,6 +356,11 @@ def bulk_insert(
     MySQL/MariaDB, which unlike ``INSERT IGNORE`` hides no other error), and
     returns how many rows were written: a check of the keys first, and the
     savepoint that a concurrent insert of the same key would need, are not.
+
+    Otherwise, on PostgreSQL each batch is one ``COPY`` in text form (see
+    :func:`copy_text`); a batch holding a value that form cannot carry as the
+    driver would (an aware datetime, a dict, a UUID…) goes as multi-row
+    ``INSERT … VALUES`` pages instead, with the driver's own conversion.
 
     Given a model, ``columns`` are its fields' names (or column names) and
     each value goes through its field's ``db_value``, as ``Model.create``
@@ -404,14 +435,27 @@ def bulk_insert(
         elif kind == "postgresql":
             from psycopg2.extras import execute_values
 
-            # execute_values pages the rows itself; 65,535 is PostgreSQL's
-            # bind-parameter cap, but the values are inlined, so only the
-            # statement size matters: keep pages moderate. Skipping
-            # duplicates, the pages go one at a time: the row count is a page's.
+            copy = f"COPY {quote(name)} ({cols}) FROM STDIN"
+            # execute_values (skipping duplicates, or the fallback) pages the rows
+            # itself; 65,535 is PostgreSQL's bind-parameter cap, but the values
+            # are inlined, so only the statement size matters: keep pages moderate.
             page = max(1, min(batch_size, 1000))
-            for batch in batched(rows, page if skip_duplicates else batch_size):
-                run(lambda b: execute_values(cursor, head + "%s" + tail, b, page_size=page), batch)
-                total += cursor.rowcount if skip_duplicates else len(batch)
+
+            def send(b: list[Sequence[Any]]) -> None:
+                text = copy_text(b)
+                if text is None:  # a value COPY's text form cannot carry as the driver would: INSERT … VALUES
+                    execute_values(cursor, head + "%s", b, page_size=page)
+                else:
+                    cursor.copy_expert(copy, io.StringIO(text), size=_COPY_READ)
+
+            if skip_duplicates:  # COPY has no ON CONFLICT: the pages go one at a time, the row count is a page's
+                for batch in batched(rows, page):
+                    run(lambda b: execute_values(cursor, head + "%s" + tail, b, page_size=page), batch)
+                    total += cursor.rowcount
+            else:
+                for batch in batched(rows, batch_size):
+                    run(send, batch)
+                    total += len(batch)
         else:
             # PyMySQL rewrites executemany of INSERT … VALUES into multi-row
             # statements sized to max_allowed_packet (and adds up their row counts).
@@ -465,6 +509,78 @@ def _returns_rows(database: peewee.Database) -> bool:
     return _RETURNING[database]
 
 
+#: characters read per chunk by psycopg2 from a COPY's text
+_COPY_READ = 1 << 20
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_needs_escape = re.compile(r"[\\\t\n\r]").search
+_FLOAT_WORDS = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+class _NotCopyable(Exception):
+    """A value COPY's text form does not carry the way the driver's adaptation would."""
+
+
+def _copy_value(value: Any) -> str:
+    """The COPY text of a value other than a str, an int or ``None`` (the cases :func:`copy_text` inlines)."""
+    import datetime as dt
+    import decimal
+
+    cls = value.__class__
+    if cls is bool:
+        return "t" if value else "f"
+    if cls is float:
+        if math.isnan(value):
+            return "NaN"
+        return _FLOAT_WORDS.get(value) or repr(value)
+    if cls is decimal.Decimal:
+        return str(value)
+    if cls is dt.datetime:
+        if value.tzinfo is not None:
+            # psycopg2 sends it as timestamptz, which a timestamp column converts in the session's zone;
+            # COPY would drop the offset
+            raise _NotCopyable
+        return str(value.isoformat(" "))
+    if cls is dt.date or (cls is dt.time and value.tzinfo is None):
+        return str(value.isoformat())
+    if cls is bytes or cls is bytearray or cls is memoryview:
+        return "\\\\x" + bytes(value).hex()  # bytea's hex form, its backslash escaped for COPY
+    if isinstance(value, str):  # a str subclass (an enum's value class…) is its text
+        return str.__str__(value).translate(_COPY_ESCAPES)
+    raise _NotCopyable
+
+
+def copy_text(rows: Iterable[Sequence[Any]]) -> str | None:
+    """``rows`` in PostgreSQL ``COPY``'s text format (a line per row, tabs between values), or ``None``.
+
+    ``None`` means a value of a class that the text form would not carry as
+    psycopg2's adaptation does (an aware datetime, a dict, a list, a UUID…):
+    send those rows as ``INSERT … VALUES`` instead. Strings are escaped
+    (backslash, tab, newline, carriage return), ``None`` is ``\\N``, booleans
+    ``t``/``f``, bytes bytea's hex form.
+    """
+    escapes = _COPY_ESCAPES
+    needs_escape = _needs_escape
+    lines = []
+    try:
+        for row in rows:
+            out = []
+            for value in row:
+                cls = value.__class__
+                if cls is str:
+                    out.append(value.translate(escapes) if needs_escape(value) else value)
+                elif value is None:
+                    out.append("\\N")
+                elif cls is int:
+                    out.append(int.__repr__(value))
+                else:
+                    out.append(_copy_value(value))
+            lines.append("\t".join(out))
+    except _NotCopyable:
+        return None
+    lines.append("")
+    return "\n".join(lines)
+
+
 def _field(model: type[peewee.Model], name: str) -> peewee.Field:
     meta = model._meta
     found = meta.fields.get(name) or meta.columns.get(name)
@@ -484,6 +600,10 @@ def _binary(field: peewee.BlobField) -> Callable[[Any], Any]:
     convert: Callable[[Any], Any] = field.db_value
 
     def to_bytes(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)  # the wrapper is that of the first database (psycopg2's Binary on MySQL: its text)
+        if isinstance(value, str):
+            return value.encode("raw_unicode_escape")  # as BlobField.db_value encodes text
         value = convert(value)
         return bytes(value) if isinstance(value, (memoryview, bytearray)) else value
 

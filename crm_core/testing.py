@@ -143,7 +143,7 @@ def assert_no_schema_drift(app: CRM) -> None:
 
 
 class _CountingCursor:
-    """A driver cursor that records the SQL of each ``execute`` and ``executemany`` (one entry each)."""
+    """A driver cursor that records the SQL of each ``execute``, ``executemany`` and ``copy_expert`` (one entry each)."""
 
     def __init__(self, cursor: Any, seen: list[str]) -> None:
         self._cursor = cursor
@@ -157,6 +157,10 @@ class _CountingCursor:
         self._seen.append(sql.decode() if isinstance(sql, bytes) else str(sql))
         return self._cursor.executemany(sql, *args, **kwargs)
 
+    def copy_expert(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql.decode() if isinstance(sql, bytes) else str(sql))
+        return self._cursor.copy_expert(sql, *args, **kwargs)
+
     def __iter__(self) -> Any:
         return iter(self._cursor)
 
@@ -169,8 +173,8 @@ def statements(app: CRM) -> Iterator[list[str]]:
     """Collect the SQL text of every statement ``app``'s database runs in the block.
 
     Every statement the driver is given counts: peewee's queries, raw SQL,
-    savepoints, and bulk inserts (one entry per ``executemany`` or page of
-    rows). For tests that bound the statements of a call or a page, a count
+    savepoints, and bulk inserts (one entry per ``executemany``, page of
+    rows or ``COPY``). For tests that bound the statements of a call or a page, a count
     that does not depend on the machine: ``assert len(sql) <= 8``.
     """
     seen: list[str] = []

@@ -148,6 +148,22 @@ def test_emit_many_writes_in_bulk_and_delivers_in_batches(crm_factory, crm_plugi
     assert crm.events.emit_many([]) == 0
 
 
+def test_a_backlog_is_delivered_with_the_collector_paused_a_few_events_are_not(crm_factory, crm_plugin):
+    import gc
+
+    seen: list[tuple[int, bool]] = []
+    crm = crm_factory(
+        [crm_plugin("watch", crm_handle_events=lambda crm, events: seen.append((len(events), gc.isenabled())))]
+    )
+    with crm.transaction():
+        crm.events.emit_many(created(1, 2, 3))
+    assert seen == [(3, True)]  # an everyday delivery leaves the process's collector alone
+    seen.clear()
+    with crm.transaction():
+        crm.events.emit_many(created(*range(BATCH_SIZE + 5)))
+    assert seen == [(BATCH_SIZE, False), (5, False)] and gc.isenabled()
+
+
 def test_every_handler_gets_every_event_in_dependency_order(crm_factory, crm_plugin):
     calls: list[str] = []
 
@@ -608,6 +624,76 @@ def test_an_unknown_event_keeps_its_identity_through_a_round_trip():
         "api",
     )
     assert again.payload["parcel"] == 7
+
+
+def test_payloads_of_any_typed_values_are_what_cattrs_makes_of_them():
+    """The contract's fast path for values typed Any gives cattrs' own output, for every kind of value."""
+    import decimal
+    import enum
+
+    import cattrs
+
+    from crm_hookspecs.events import ContactChanged, from_payload, to_payload
+    from crm_hookspecs.records import FieldChange
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    data = {
+        "name": "Núñez",
+        "count": 3,
+        "ratio": 0.5,
+        "vip": True,
+        "none": None,
+        "emails": [{"address": "a@example.com", "primary": True}],
+        "nested": {"when": at, "day": dt.date(2026, 3, 1), "amount": decimal.Decimal("12.50"), 7: "seven"},
+        "pair": ("a", at),
+        "colour": Colour.RED,
+        "change": FieldChange(old="a", new=at),
+    }
+    plain = cattrs.Converter(forbid_extra_keys=False)
+    plain.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
+    plain.register_unstructure_hook(dt.date, lambda v: v.isoformat())
+    plain.register_unstructure_hook(decimal.Decimal, str)
+    event = ContactCreated(contact_id=4, data=data, occurred_at=at, actor="ana", channel="import")
+    assert to_payload(event) == ("ContactCreated", plain.unstructure(event))
+    changed = ContactChanged(contact_id=4, changes={"owner": FieldChange(old=None, new={"when": at, "list": [1, at]})})
+    assert to_payload(changed)[1] == plain.unstructure(changed)
+    # and back: a decoded payload's data is the same dict of JSON values
+    text = json.loads(json.dumps(to_payload(event)[1], default=str))
+    assert from_payload("ContactCreated", text).data == text["data"]
+    assert isinstance(from_payload("ContactCreated", {**text, "data": [1, 2]}), UnknownEvent)
+    assert isinstance(from_payload("ContactCreated", {**text, "contact_id": "four"}), UnknownEvent)
+    assert isinstance(
+        from_payload("ContactCreated", {k: v for k, v in text.items() if k != "contact_id"}), UnknownEvent
+    )
+    again = from_payload("ContactChanged", json.loads(json.dumps(to_payload(changed)[1])))
+    assert again.changes["owner"] == FieldChange(old=None, new={"when": at.isoformat(), "list": [1, at.isoformat()]})
+    assert from_payload("ContactCreated", {**text, "extra": 1, "contact_id": 4.0}).contact_id == 4
+
+
+def test_event_ids_are_unique_time_ordered_uuids_also_across_a_fork():
+    import os
+    import uuid
+
+    ids = [ContactCreated(contact_id=i).event_id for i in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)  # made one after the other, they sort in that order (an index grows at its end)
+    assert {(uuid.UUID(i).version, uuid.UUID(i).variant) for i in ids[:100]} == {(7, uuid.RFC_4122)}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only writes its ids
+        os.close(read)
+        os.write(write, " ".join(ContactCreated(contact_id=i).event_id for i in range(100)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    mine = [ContactCreated(contact_id=i).event_id for i in range(100)]
+    assert len(child) == 100 and not set(child) & set(mine)
+    assert {i[-8:] for i in child} != {i[-8:] for i in mine}  # the child draws its own number
 
 
 def test_one_delivery_per_outermost_transaction_even_after_a_rollback(crm_factory, crm_recorder, monkeypatch):

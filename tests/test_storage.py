@@ -514,6 +514,81 @@ def test_bulk_insert_given_a_model_stores_blobs_as_bytes_on_every_backend(crm):
     assert [a.content for a in stored] == [content, b"\x00B", b"C\xff"]
 
 
+def test_bulk_insert_writes_each_batch_with_one_copy_on_postgresql(crm_factory, item_plugin):
+    """Values COPY's text form must escape (tabs, newlines, backslashes, a lone "\\."), NULL beside an empty
+    string, decimals and datetimes arrive as they would through INSERT; other backends insert as before."""
+    import decimal
+
+    from crm_core.testing import statements
+
+    crm = crm_factory([item_plugin])
+    when = dt.datetime(2026, 3, 1, 12, 30, 5)  # MySQL DATETIME keeps no fraction
+    tricky = ["tab\there", "two\nlines", "back\\slash \\N", "\\.", "cr\rlf\r\n", "", "ñandú «q» 'x' \"y\""]
+    rows = [
+        (text, i, decimal.Decimal("12.50") if i % 2 else None, when if i % 3 else None) for i, text in enumerate(tricky)
+    ]
+    rows += [(f"plain {i}", None, None, None) for i in range(200)]
+    with statements(crm) as sql, crm.activate():
+        assert bulk_insert("kt_item", ("name", "qty", "price", "seen_at"), rows, batch_size=150) == len(rows)
+        got = list(Item.select().order_by(Item.id).tuples())
+    copies = [s for s in sql if s.startswith("COPY")]
+    if dialect(crm.database) == "postgresql":
+        assert len(copies) == 2 and not [s for s in sql if s.startswith("INSERT")], sql  # 207 rows, 150 a batch
+    else:
+        assert copies == []
+    assert [(n, q, p) for _, n, q, p, _ in got] == [(n, q, p) for n, q, p, _ in rows]
+    assert [s.replace(tzinfo=None) if s else None for *_, s in got] == [r[3] for r in rows]
+
+
+def test_copy_text_escapes_and_refuses_what_copy_would_change():
+    import decimal
+    import math
+
+    from crm_core.storage import copy_text
+
+    text = copy_text([("a\tb\\", None, True, 3, 2.5, decimal.Decimal("1.10"), b"\x00\xff", dt.date(2026, 1, 2))])
+    assert text == "a\\tb\\\\\t\\N\tt\t3\t2.5\t1.10\t\\\\x00ff\t2026-01-02\n"
+    assert copy_text([(math.inf, -math.inf, math.nan)]) == "Infinity\t-Infinity\tNaN\n"
+    assert copy_text([(dt.datetime(2026, 1, 2, 3, 4, 5),)]) == "2026-01-02 03:04:05\n"
+    # the driver sends these its own way (an aware datetime as timestamptz): bulk_insert sends them as INSERT
+    assert copy_text([("ok",), (dt.datetime(2026, 1, 2, tzinfo=dt.UTC),)]) is None
+    assert copy_text([({"a": 1},)]) is None
+
+
+def test_bulk_insert_on_postgresql_inserts_what_copy_cannot_carry(crm_factory, item_plugin):
+    from crm_core.testing import statements
+
+    crm = crm_factory([item_plugin])
+    madrid = dt.datetime(2026, 7, 1, 14, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid"))
+    rows = [(f"n{i}", i, None, madrid if i == 150 else None) for i in range(300)]
+    with statements(crm) as sql, crm.activate():
+        bulk_insert("kt_item", ("name", "qty", "price", "seen_at"), rows, batch_size=200)
+        got = {q: s for q, s in Item.select(Item.qty, Item.seen_at).tuples()}
+    assert len(got) == 300 and got[150] is not None and got[151] is None
+    if dialect(crm.database) == "postgresql":
+        # the batch with the aware datetime went as INSERT … VALUES, the other as COPY
+        assert [s.split()[0] for s in sql if s.startswith(("COPY", "INSERT"))] == ["INSERT", "COPY"], sql
+        assert got[150] == madrid.astimezone(dt.UTC)
+
+
+def test_page_cache_grows_sqlites_cache_for_a_block_and_gives_it_back(crm_factory, item_plugin):
+    from crm_core.storage import page_cache
+
+    crm = crm_factory([item_plugin])
+    database = crm.database
+    if dialect(database) != "sqlite":
+        with page_cache(database, 64):  # the server sizes its own cache: nothing to do, nothing run
+            assert Item.select().count() == 0
+        return
+    before = database.execute_sql("PRAGMA cache_size").fetchone()[0]
+    with page_cache(database, 64):
+        assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == -64 * 1024
+    assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == before
+    with pytest.raises(RuntimeError), page_cache(database, 8):
+        raise RuntimeError("given back on the way out too")
+    assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == before
+
+
 def test_bulk_insert_names_a_column_the_model_lacks(crm_factory, item_plugin):
     crm = crm_factory([item_plugin])
     with crm.activate():

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import uuid
+import itertools
+import os
+import time
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
@@ -58,8 +61,42 @@ E = TypeVar("E", bound="type[Event]")
 _C = TypeVar("_C", bound=type)
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
+class _EventIds:
+    """Event ids in the layout of a UUID version 7 (RFC 9562), as 32 hex digits: time first.
+
+    The first 48 bits are the Unix time in milliseconds, so ids made one
+    after the other sort together and a unique index on them (the outbox's,
+    the warehouse's) grows at its end instead of at random pages, which a
+    random UUID costs on every insert once the index no longer fits in the
+    cache. Then a counter (42 bits, starting at a random value) and a
+    random number of this process (32 bits, drawn again in a forked child):
+    two ids of one process differ by their counter, two processes by their
+    number or their counter, and an id is made without a system call for
+    randomness.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._node = os.urandom(4).hex()
+        self._counter = itertools.count(int.from_bytes(os.urandom(6), "big"))
+
+    def __call__(self) -> str:
+        seq = next(self._counter) & 0x3FF_FFFF_FFFF  # 42 bits: 12 beside the version digit, 30 after the variant bits
+        # milliseconds (12 digits), the version (7), then the variant bits (10) before the counter's low part;
+        # %-formatting: a third faster than str.format here, and this runs once per event
+        return "%012x7%03x%08x%s" % (  # noqa: UP031
+            time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF,
+            seq >> 30,
+            0x8000_0000 | (seq & 0x3FFF_FFFF),
+            self._node,
+        )
+
+
+_new_id = _EventIds()
 
 
 # Event and UnknownEvent are made by attrs.frozen(kw_only=True); declared
@@ -166,7 +203,9 @@ def _get_converter() -> Any:
     if _converter is None:
         import cattrs
 
-        conv = cattrs.Converter(forbid_extra_keys=False)
+        # without detailed validation: a payload that does not fit its class becomes an UnknownEvent
+        # whatever the error says, and cattrs' per-field error bookkeeping cost half of from_payload
+        conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
         conv.register_unstructure_hook(_dt.datetime, lambda v: v.isoformat())
         conv.register_structure_hook(
             _dt.datetime, lambda v, _: v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(v)
@@ -176,8 +215,49 @@ def _get_converter() -> Any:
         conv.register_unstructure_hook(decimal.Decimal, str)
         conv.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
         conv.register_structure_hook(Any, lambda v, _: v)
+        # Values typed Any (a ContactCreated's data, a FieldChange's old and new) are
+        # mostly JSON already: passed through without a dispatch per value, anything
+        # else unstructured as cattrs does it by its class (same output, a third of the time)
+        conv.register_unstructure_hook_func(_any_or_any_dict, _plain_value(conv))
+        conv.register_structure_hook_func(
+            _any_dict, lambda v, _: {k if k.__class__ is str else str(k): x for k, x in v.items()}
+        )
         _converter = conv
     return _converter
+
+
+def _any_dict(cls: Any) -> bool:
+    return typing.get_origin(cls) is dict and typing.get_args(cls) == (str, Any)
+
+
+def _any_or_any_dict(cls: Any) -> bool:
+    return cls is Any or _any_dict(cls)
+
+
+#: the classes JSON holds as they are
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_value(conv: Any) -> Callable[[Any], Any]:
+    """``conv.unstructure(value)`` for a value of any class, faster for JSON's own types."""
+    unstructure = conv.unstructure
+    scalars = _JSON_SCALARS
+
+    def plain(value: Any) -> Any:
+        cls = value.__class__
+        if cls in scalars:
+            return value
+        # a scalar item is tested where it sits: most items are, and a call each would cost more
+        if cls is dict:
+            return {
+                (k if k.__class__ is str else plain(k)): (v if v.__class__ in scalars else plain(v))
+                for k, v in value.items()
+            }
+        if cls is list:
+            return [v if v.__class__ in scalars else plain(v) for v in value]
+        return unstructure(value)
+
+    return plain
 
 
 def to_payload(event: Event) -> tuple[str, dict[str, Any]]:

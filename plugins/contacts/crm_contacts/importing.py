@@ -50,9 +50,11 @@ from crm_contacts.matching import (
 from crm_contacts.models import MailingList
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
+from crm_contacts.planner import GrowingBook
 from crm_contacts.rows import BadRow, CheckedRow, validate_rows
 from crm_core.errors import CRMError, ValidationError
-from crm_core.storage import batched
+from crm_core.memory import collector_paused
+from crm_core.storage import batched, page_cache
 
 if TYPE_CHECKING:
     from crm_core.app import CRM
@@ -61,6 +63,9 @@ __all__ = ["DEFAULT_MATCH_KEYS", "ImportReport", "ImportStopped", "Importer", "R
 
 #: values per IN (...) of the matching queries
 MATCH_CHUNK = 2000
+#: SQLite's page cache while an import writes (MB): with the default 2 MB, a 200,000-row import spent a
+#: fifth more CPU on its INSERTs, re-reading the index pages each batch touches at random
+IMPORT_CACHE_MB = 64
 # Each gives (value, contact id, deleted_at) rows; deleted contacts are left
 # out in Python, not in SQL: with "deleted_at IS NULL" in the WHERE clause and
 # no statistics, SQLite walks the deleted_at index (every live contact)
@@ -208,11 +213,13 @@ class Importer:
             list_id = found.id
         self._database = database_id(self.crm)
         self._writer = BatchWriter(self.crm, report, self.actor, self.channel, list_id)
+        with self.crm.activate():
+            self._planner = GrowingBook(database)
         previous = self.crm.deliver_events
         # handlers get the events after the import, not batch by batch in its middle
         self.crm.deliver_events = "worker"
         try:
-            with self.crm.activate():
+            with self.crm.activate(), page_cache(database, IMPORT_CACHE_MB):
                 if self.all_or_nothing or self.dry_run:
                     try:
                         with database.atomic():
@@ -322,7 +329,8 @@ class Importer:
 
     def _loop(self, rows: Iterable[tuple[int, list[str]]], targets: Sequence[Target | None], width: int) -> None:
         report = self.report
-        with contextlib.closing(self._validated(rows, targets, width)) as batches:
+        # the collector would walk every batch's rows over and over (a tenth of the importing process's CPU)
+        with collector_paused() as tidy, contextlib.closing(self._validated(rows, targets, width)) as batches:
             for batch, checked in batches:
                 self._line = batch[0][0]
                 raw = {line: cells for line, cells in batch} if self.problems is not None else {}
@@ -342,6 +350,7 @@ class Importer:
                         report.warnings.extend(RowError(item.line, f, r) for f, r in item.warnings)
                         self._problem(item.line, item.warnings, raw)
                 report.rows += len(checked)
+                written = report.created + report.updated
                 if good and not (self.all_or_nothing and report.failed):
                     if self.dry_run or self.all_or_nothing:
                         self._batch(good, raw)
@@ -350,6 +359,8 @@ class Importer:
                             self._batch(good, raw)
                             committing = time.perf_counter()
                         report.timings["commit"] += time.perf_counter() - committing
+                    # the next batch's look-ups are planned for the book as it is now
+                    self._planner.wrote(report.created + report.updated - written)
                 self._line = batch[-1][0]
                 self._committed = {
                     "rows": report.rows,
@@ -362,6 +373,7 @@ class Importer:
                 }
                 if self.progress is not None:
                     self.progress(len(checked))
+                tidy()
 
     def _problem(self, line: int, problems: Sequence[tuple[str, str]], raw: dict[int, list[str]]) -> None:
         if self.problems is not None:

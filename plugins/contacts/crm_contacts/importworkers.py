@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
+from crm_core.memory import collector_paused
+
 __all__ = ["ValidationPool"]
 
 _PR_SET_PDEATHSIG = 1
@@ -55,12 +57,15 @@ def _serve() -> None:
     os.dup2(2, 1)  # a stray print goes to standard error, not into the results
     try:
         function, args = pickle.load(requests)
-        while True:
-            batch = pickle.load(requests)
-            if batch is None:
-                return
-            pickle.dump(function(batch, *args), results, protocol=pickle.HIGHEST_PROTOCOL)
-            results.flush()
+        # the collector would walk each batch's rows for nothing: a sixth of a worker's time
+        with collector_paused() as tidy:
+            while True:
+                batch = pickle.load(requests)
+                if batch is None:
+                    return
+                pickle.dump(function(batch, *args), results, protocol=pickle.HIGHEST_PROTOCOL)
+                results.flush()
+                tidy()
     except (EOFError, OSError):  # the importing process is gone
         return
 

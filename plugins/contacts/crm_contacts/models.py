@@ -72,7 +72,8 @@ class Contact(Model):
     notes = peewee.TextField(null=True)
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
-    deleted_at = UTCDateTimeField(null=True, index=True)
+    #: indexed as the first column of (deleted_at, name_key, id) (migrations 0006, 0007)
+    deleted_at = UTCDateTimeField(null=True)
     merged_into = peewee.IntegerField(null=True)
     erased_at = UTCDateTimeField(null=True)
 
@@ -134,7 +135,8 @@ class ContactAddress(Model):
 
 class ContactTag(Model):
     id = peewee.AutoField()
-    contact = peewee.ForeignKeyField(Contact, backref="tag_rows", on_delete="CASCADE")
+    #: indexed as the first column of (contact, tag) (migration 0007)
+    contact = peewee.ForeignKeyField(Contact, backref="tag_rows", on_delete="CASCADE", index=False)
     contact_id: int
     tag = peewee.CharField(max_length=100, index=True)
 
@@ -154,7 +156,8 @@ class ContactWord(Model):
     """
 
     id = peewee.AutoField()
-    contact = peewee.ForeignKeyField(Contact, backref="word_rows", on_delete="CASCADE")
+    #: indexed as the first column of (contact, word) (migration 0007)
+    contact = peewee.ForeignKeyField(Contact, backref="word_rows", on_delete="CASCADE", index=False)
     contact_id: int
     word = peewee.CharField(max_length=300)
 
@@ -165,7 +168,8 @@ class ContactWord(Model):
 
 class ContactCustomField(Model):
     id = peewee.AutoField()
-    contact = peewee.ForeignKeyField(Contact, backref="custom_rows", on_delete="CASCADE")
+    #: indexed as the first column of (contact, key) (migration 0007)
+    contact = peewee.ForeignKeyField(Contact, backref="custom_rows", on_delete="CASCADE", index=False)
     contact_id: int
     key = peewee.CharField(max_length=100)
     value = peewee.CharField(max_length=255)

@@ -27,6 +27,9 @@ class Owners:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self._names: dict[str, str] = {}
+        #: values (casefolded) that name no user: kept as typed while no user exists, refused once one does;
+        #: an import asks the database once per name, not once per row
+        self._unknown: set[str] = set()
         self._any_user: bool | None = None
 
     def default(self) -> str | None:
@@ -46,16 +49,19 @@ class Owners:
         key = text.casefold()
         if key in self._names:
             return self._names[key]
-        try:
-            name = self.crm.authz.users.get(text).name
-        except NotFoundError:
-            if not self._users_exist():
-                return text  # no users yet: the field is the free text it always was
-            raise ValidationError(
-                f"owner {text!r} is not a CRM user; name one of 'crm users list', or add it with 'crm users add {text}'"
-            ) from None
-        self._names[key] = name
-        return name
+        if key not in self._unknown:
+            try:
+                name = self.crm.authz.users.get(text).name
+            except NotFoundError:
+                self._unknown.add(key)
+            else:
+                self._names[key] = name
+                return name
+        if not self._users_exist():
+            return text  # no users yet: the field is the free text it always was
+        raise ValidationError(
+            f"owner {text!r} is not a CRM user; name one of 'crm users list', or add it with 'crm users add {text}'"
+        )
 
     def _users_exist(self) -> bool:
         if self._any_user is None:

@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 import peewee
 
 from crm_contacts import filters as search_filters
+from crm_contacts import planner
 from crm_contacts.csvread import check_encoding, check_text_file, open_csv
 from crm_contacts.identity import database_id, format_id
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, Importer, ImportReport
@@ -181,21 +182,13 @@ class Transfer:
         Autovacuum gathers them eventually; until it does, PostgreSQL guesses
         the word and e-mail lookups of a search wrong and reads an index once
         per contact (seconds on a large book). SQLite and MariaDB keep what
-        they need themselves.
+        they need themselves. (During the import, :mod:`crm_contacts.planner`
+        gathers them as the book grows.)
         """
-        from crm_core.storage import dialect
-
         if report.dry_run or report.created + report.updated < ANALYZE_AFTER:
             return
-        database = self.crm.database
-        if dialect(database) != "postgresql":
-            return
-        tables = ", ".join(
-            name.join(database.quote)
-            for name in ("contacts_contact", "contacts_word", "contacts_email", "contacts_phone", "contacts_address")
-        )
         with self.crm.activate():
-            database.execute_sql(f"ANALYZE {tables}")
+            planner.analyze(self.crm.database)
 
     def import_vcard(
         self,

@@ -266,3 +266,69 @@ def test_a_large_import_gathers_the_planners_statistics_on_postgresql(book, app,
         assert len(ran) == 1 and "contacts_word" in ran[0] and "contacts_email" in ran[0]
     else:
         assert ran == []  # SQLite and MariaDB keep their statistics themselves
+
+
+def test_postgresql_plans_each_batch_for_the_book_as_it_grows(contacts_app, crm_backend, tmp_path, monkeypatch):
+    """A large import gathers the planner's statistics as the book doubles: its look-ups stay index probes."""
+    from crm_contacts import planner
+
+    app = contacts_app(settings={"contacts": {"default_region": "ES", "import_batch_size": 2}})
+    with app.activate():
+        planner.analyze(app.database)  # the planner counts the empty book (an earlier test may have left a count)
+    ran = []
+    run = app.database.execute_sql
+
+    def watch(sql, *args, **kwargs):
+        if str(sql).startswith("ANALYZE"):
+            ran.append(sql)
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(app.database, "execute_sql", watch)
+    monkeypatch.setattr(planner, "FIRST_ANALYZE", 2)  # what 5,000 contacts are to a real import
+    rows = "".join(f"p{i},Ana,Persona{i},persona{i}@example.com\n" for i in range(10))
+    report = app.plugin("contacts").import_csv(
+        write(tmp_path, "ten.csv", "external_id,first_name,last_name,email\n" + rows)
+    )
+    assert report.created == 10
+    if crm_backend == "postgresql":
+        # after 2 contacts (never counted), then each time the book doubled: 4 and 8
+        assert len(ran) == 3 and all("contacts_contact" in s and "contacts_email" in s for s in ran), ran
+    else:
+        assert ran == []
+
+
+def test_an_import_on_sqlite_writes_with_a_larger_page_cache_and_gives_it_back(book, app, crm_backend, tmp_path):
+    from crm_contacts import importing
+
+    if crm_backend != "sqlite":
+        pytest.skip("a SQLite connection's own cache")
+    seen = []
+
+    def pragma():
+        return app.database.execute_sql("PRAGMA cache_size").fetchone()[0]
+
+    before = pragma()
+    report = book.import_csv(
+        write(tmp_path, "people.csv", HEADER + "".join(GOOD)), on_batch=lambda rows: seen.append(pragma())
+    )
+    assert report.created == 2 and seen == [-importing.IMPORT_CACHE_MB * 1024]
+    assert pragma() == before
+
+
+def test_free_text_owners_are_looked_up_once_per_name_not_per_row(book, app, tmp_path):
+    from crm_core.testing import statements
+
+    def user_reads(first, count):
+        rows = "".join(
+            f"o{i},Ana,Owner{i},owner{i}@example.com,{'Maria' if i % 2 else 'luis'}\n"
+            for i in range(first, first + count)
+        )
+        path = write(tmp_path, f"owned{first}.csv", "external_id,first_name,last_name,email,owner\n" + rows)
+        with statements(app) as sql:
+            assert book.import_csv(path).created == count
+        return [s for s in sql if "crm_user" in s]
+
+    # as many look-ups for 60 rows as for 2 rows naming the same two owners
+    assert len(user_reads(0, 60)) == len(user_reads(100, 2)) <= 4
+    # before any user exists an owner is free text, kept as typed
+    assert {c.owner for c in book.search(limit=100).cards} == {"Maria", "luis"}
