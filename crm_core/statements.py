@@ -38,6 +38,7 @@ Rows come back as tuples converted by the selected fields, as peewee's
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,7 +60,7 @@ class Statement:
         self.name = name
         self._build = build
         self._pad = pad_lists
-        self._compiled: dict[tuple[Any, ...], tuple[str, tuple[_Converter, ...]]] = {}
+        self._compiled: dict[tuple[Any, ...], tuple[str, tuple[_Converter, ...], str]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -82,8 +83,8 @@ class Statement:
             compiled = self._compile(database, values, params)
             with self._lock:
                 self._compiled[key] = compiled
-        sql, converters = compiled
-        cursor = database.execute_sql(sql, params)
+        sql, converters, name = compiled
+        cursor = database.execute_read(name, sql, params)
         if not any(converters):
             return [tuple(row) for row in cursor.fetchall()]
         return [
@@ -95,7 +96,7 @@ class Statement:
 
     def _compile(
         self, database: peewee.Database, values: tuple[Any, ...], params: list[Any]
-    ) -> tuple[str, tuple[_Converter, ...]]:
+    ) -> tuple[str, tuple[_Converter, ...], str]:
         query = self._build(*values)
         context: Any = database.get_sql_context()
         sql, built = context.sql(query).query()
@@ -104,7 +105,9 @@ class Statement:
                 f"statement {self.name!r}: its query binds {list(built)!r:.200} for the values {params!r:.200}; "
                 "a Statement's builder must bind each value once, in order, unconverted"
             )
-        return sql, tuple(_converter(node) for node in getattr(query, "_returning", ()))
+        # the name a server that prepares statements knows it by: the same text, the same name, in every process
+        name = "crm_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+        return sql, tuple(_converter(node) for node in getattr(query, "_returning", ())), name
 
 
 def _padded(values: Sequence[Any]) -> list[Any]:
