@@ -154,3 +154,37 @@ def test_prepare_false_sends_plain_statements(postgres, crm_factory, crm_user):
     with crm.activate(), statements(crm) as sql:
         assert query.rows("ana") == query.rows("ana") == [("ana",)]
     assert len(sql) == 2 and all(s.startswith("SELECT") for s in sql)
+
+
+# -- RowInsert ---------------------------------------------------------------------------------------
+
+
+def test_a_row_insert_builds_its_sql_once_converts_values_and_returns_the_id(crm_factory):
+    from crm_core.auth.models import User
+    from crm_core.statements import RowInsert
+
+    crm = crm_factory()
+    insert = RowInsert(User, ("name", "name_key", "display_name", "active", "totp_enabled", "created_at"))
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with crm.activate(), statements(crm) as sql:
+        first = insert.run("Ana", "ana", "Ana Ruiz", True, False, at)
+        second = insert.run("Bea", "bea", "", False, False, at)
+    assert isinstance(first, int) and second > first and len(sql) == 2 and sql[0] == sql[1]
+    with crm.activate():
+        ana, bea = User.get_by_id(first), User.get_by_id(second)
+    # the time went through its field (naive UTC in the table, aware UTC back), the flag through BooleanField
+    assert ana.created_at == at and ana.created_at.tzinfo is not None and (ana.active, bea.active) == (True, False)
+    assert (ana.name, ana.display_name, bea.name) == ("Ana", "Ana Ruiz", "Bea")
+    assert repr(insert) == "<RowInsert crm_user: 6 column(s)>"
+
+
+def test_a_row_insert_names_a_wrong_column_or_count(crm_factory):
+    from crm_core.auth.models import User
+    from crm_core.statements import RowInsert
+
+    with pytest.raises(ValueError, match=r"RowInsert into crm_user: 'nmae' is no field of User \(.*name.*\)"):
+        RowInsert(User, ("nmae",))
+    insert = RowInsert(User, ("name", "name_key"))
+    crm = crm_factory()
+    with crm.activate(), pytest.raises(ValueError, match="RowInsert into crm_user: 1 value.s. for 2 columns"):
+        insert.run("ana")

@@ -23,7 +23,7 @@ from crm_contacts.reading import IN_CHUNK, read_records, tags_of
 from crm_contacts.records import ContactRecord, SearchPage, compact, snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import MAX_ID, is_id
-from crm_core.statements import Statement
+from crm_core.statements import RowInsert, Statement
 from crm_core.storage import batched, bulk_insert, for_update
 from crm_hookspecs.events import ContactChanged, ContactCreated, ContactDeleted, ContactRestored
 from crm_hookspecs.records import ContactCard, FieldChange, PostalAddress
@@ -108,6 +108,31 @@ def card_query() -> peewee.ModelSelect[Contact]:
         .join_from(Contact, O, peewee.JOIN.LEFT_OUTER, on=(O.id == Contact.organization))
     )
 
+
+#: a contact made through the API, the desk or the CLI: its INSERT built once (crm_core.statements)
+_INSERT_CONTACT = RowInsert(
+    Contact,
+    (
+        "kind",
+        "display_name",
+        "first_name",
+        "last_name",
+        "name_key",
+        "organization",
+        "status",
+        "status_changed_at",
+        "region",
+        "country",
+        "owner",
+        "language",
+        "do_not_contact",
+        "external_id",
+        "notes",
+        *DETAIL_FIELDS,
+        "created_at",
+        "updated_at",
+    ),
+)
 
 _CARDS = Statement(
     "contacts.cards",
@@ -418,36 +443,37 @@ class AddressBook:
                 f"contact field {exc.field!r}: {exc.reason}", field=exc.field, reason=exc.reason
             ) from None
         now = self.crm.clock.now()
+        key = name_key(data["display_name"], data["first_name"], data["last_name"])
         with self.crm.transaction():
             self._check_organization(data.get("organization_id"))
-            contact = Contact.create(
-                kind=data["kind"],
-                display_name=data["display_name"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                name_key=name_key(data["display_name"], data["first_name"], data["last_name"]),
-                organization=data.get("organization_id"),
-                status=data.get("status", "prospect"),
-                status_changed_at=data.get("status_changed_at") or now,
-                region=data.get("region"),
-                country=data.get("country"),
-                owner=data.get("owner"),
-                language=data.get("language"),
-                do_not_contact=data.get("do_not_contact", False),
-                external_id=data.get("external_id"),
-                notes=data.get("notes"),
-                **{name: data.get(name) for name in DETAIL_FIELDS},
-                created_at=now,
-                updated_at=now,
+            contact_id = _INSERT_CONTACT.run(
+                data["kind"],
+                data["display_name"],
+                data["first_name"],
+                data["last_name"],
+                key,
+                data.get("organization_id"),
+                data.get("status", "prospect"),
+                data.get("status_changed_at") or now,
+                data.get("region"),
+                data.get("country"),
+                data.get("owner"),
+                data.get("language"),
+                data.get("do_not_contact", False),
+                data.get("external_id"),
+                data.get("notes"),
+                *[data.get(name) for name in DETAIL_FIELDS],
+                now,
+                now,
             )
-            words.insert(self.crm.database, words.rows(contact.id, contact.name_key))
+            words.insert(self.crm.database, words.rows(contact_id, key))
             custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
             data["custom"] = custom
-            self._write_children(contact.id, data, replace=False)
-            record = self.records([contact.id])[contact.id]
+            self._write_children(contact_id, data, replace=False)
+            record = self.records([contact_id])[contact_id]
             self.crm.emit(
                 ContactCreated(
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     kind=record.kind,
                     data=compact(snapshot(record)),
                     actor=actor,
