@@ -69,12 +69,20 @@ def test_reading_a_contact_is_two_statements(served, user, count):
     assert answer.json["emails"][0]["address"] == "ana1@example.com" and answer.json["tags"] == ["vip"]
 
 
-@pytest.mark.parametrize("user", ["boss", "ana"])
-def test_listing_a_page_of_fifty_is_four_statements(served, user):
-    """The token; the page's ids; their cards; their tags (a seller's scope is a condition of the page's query)."""
+@pytest.mark.parametrize(("user", "count"), [("boss", 3), ("ana", 4)])
+def test_listing_a_page_of_fifty(served, user, count):
+    """The token; the page with its cards (the page of every contact, in name order, for a reader who sees
+    them all); their tags. A seller's scope is a condition of the page's query: the page's ids, then the cards."""
     sql, answer = served.counted("GET", "/api/v1/contacts?limit=50", user=user)
-    assert len(sql) == 4, _shown(sql)
+    assert len(sql) == count, _shown(sql)
     assert len(answer.json["data"]) == (50 if user == "boss" else 30)
+    assert all(card["tags"] == ["vip"] for card in answer.json["data"])
+    if user == "boss":  # the next page, after the last row (keyset): the same
+        sql, following = served.counted("GET", answer.json["next"], user=user)
+        assert len(sql) == count, _shown(sql)
+        seen = [c["id"] for c in answer.json["data"] + following.json["data"]]
+        assert sorted(seen) == sorted(served.ids) and len(following.json["data"]) == 10
+        assert following.json["next"] is None
 
 
 def test_creating_a_contact_commits_once(served):
