@@ -49,7 +49,7 @@ BATCH_SIZE = 500
 #: delay before the first retry; doubles with each attempt, up to MAX_BACKOFF
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
-#: the row of crm_lock that event-writing transactions lock on MySQL/MariaDB (see EventBus._lock_outbox)
+#: the row of crm_lock that event-writing transactions lock on MySQL/MariaDB (see EventBus._outbox_lock)
 OUTBOX_LOCK = "events"
 #: PostgreSQL's advisory lock of the outbox ("crm_evts"): shared by the transactions that write events,
 #: taken alone for a moment by a reader that needs every id below a point final (see EventBus.horizon)
@@ -119,6 +119,8 @@ class _DeliverySQL:
     #: PostgreSQL: the outbox's lock taken alone, then the newest id read and the lock let go
     horizon_lock: str
     horizon_read: str
+    #: one event into the outbox
+    insert_one: str
 
     @classmethod
     def build(cls, database: Any) -> _DeliverySQL:
@@ -134,6 +136,10 @@ class _DeliverySQL:
             outbox=(
                 f"SELECT {q('id')}, {q('type')}, {q('payload')} FROM {q('crm_event')} "
                 f"WHERE {q('id')} > {p} AND {q('id')} <= {p} ORDER BY {q('id')} LIMIT {p}"
+            ),
+            insert_one=(
+                f"INSERT INTO {q('crm_event')} ({q('event_id')}, {q('type')}, {q('occurred_at')}, {q('payload')}) "
+                f"VALUES ({p}, {p}, {p}, {p})"
             ),
             horizon_lock=f"SELECT pg_advisory_lock({OUTBOX_ADVISORY_KEY})",
             # one statement: its snapshot is taken when it starts, while the lock is held
@@ -307,28 +313,44 @@ class EventBus:
         first = next(prepared, None)
         if first is None:
             return 0
+        second = next(prepared, None)
         # already in the stored form (naive UTC, JSON text): inserted by table
         # name, which skips bulk_insert's per-value conversion on this hot path
-        rows = ((eid, t, naive_utc(at), p) for eid, t, at, p in itertools.chain((first,), prepared))
+        rows = (
+            (eid, t, naive_utc(at), p)
+            for eid, t, at, p in itertools.chain((first,), () if second is None else (second,), prepared)
+        )
         with app.activate():
             caller = _outermost_transaction(database)
             # inside the caller's transaction no savepoint: a failure here fails that transaction anyway
             with atomic_block(database):
-                self._lock_outbox(caller)
-                count = bulk_insert(
-                    OutboxEvent._meta.table_name,
-                    ("event_id", "type", "occurred_at", "payload"),
-                    rows,
-                    database=database,
-                )
+                lock = self._outbox_lock(caller)
+                if second is None and dialect(database) == "postgresql":
+                    # one event, as most changes emit: the lock and the insert in one round trip
+                    sql = self._statements().insert_one
+                    if lock is not None:
+                        sql = f"{lock[0]}; {sql}"  # the lock's statement has no parameters on PostgreSQL
+                    typed_rows.execute(database, sql, next(rows))
+                    count = 1
+                else:
+                    if lock is not None:
+                        typed_rows.execute(database, *lock)
+                    count = bulk_insert(
+                        OutboxEvent._meta.table_name,
+                        ("event_id", "type", "occurred_at", "payload"),
+                        rows,
+                        database=database,
+                    )
                 if self.delivery == "after-commit":
                     self._schedule_delivery()
             if caller is not None:
                 self._local.outbox_locked_by = caller  # held until the caller's transaction ends
         return count
 
-    def _lock_outbox(self, caller: object | None) -> None:
-        """Keep event ids from being skipped by a reader (PostgreSQL, MySQL/MariaDB).
+    def _outbox_lock(self, caller: object | None) -> tuple[str, tuple[Any, ...]] | None:
+        """The statement (and its parameters) that keeps event ids from being skipped by a reader
+        (PostgreSQL, MySQL/MariaDB), or ``None`` when none is needed (SQLite, or this transaction holds
+        the lock already).
 
         Event ids are handed out when a row is written, not when it commits.
         If a transaction that emitted first could commit last, a handler whose
@@ -346,17 +368,13 @@ class EventBus:
         database = self._app.database
         kind = dialect(database)
         if kind == "sqlite":
-            return
+            return None
         if caller is not None and getattr(self._local, "outbox_locked_by", None) is caller:
-            return  # this transaction holds the lock already
+            return None  # this transaction holds the lock already
         if kind == "postgresql":
-            typed_rows.execute(database, f"SELECT pg_advisory_xact_lock_shared({OUTBOX_ADVISORY_KEY})")
-            return
-        typed_rows.execute(
-            database,
-            f"SELECT name FROM {'crm_lock'.join(database.quote)} WHERE name = {database.param} FOR UPDATE",
-            (OUTBOX_LOCK,),
-        )
+            return f"SELECT pg_advisory_xact_lock_shared({OUTBOX_ADVISORY_KEY})", ()
+        quoted = "crm_lock".join(database.quote)
+        return f"SELECT name FROM {quoted} WHERE name = {database.param} FOR UPDATE", (OUTBOX_LOCK,)
 
     def horizon(self) -> int | None:
         """The newest outbox position at or below which every position is final, or ``None`` when they all are.
