@@ -141,20 +141,36 @@ _CARDS = Statement(
 )
 
 
-def _card_page(*where: Any) -> Any:
-    """A page of cards in name order, with each row's name key last: the page and its cards in one query."""
-    query = card_query().select_extend(Contact.deleted_at, Contact.name_key).where(Contact.deleted_at.is_null())
-    for condition in where:
-        query = query.where(condition)
-    return query.order_by(Contact.name_key, Contact.id)
+def _card_page(where: Any, limit: Any, offset: Any = None) -> Any:
+    """A page of cards in name order, with each row's name key last: the page and its cards in one query.
+
+    The page's ids come from a subquery with its own ``ORDER BY`` and
+    ``LIMIT`` (one index, read from where the page starts), and only those
+    rows are joined to their e-mail, phone, address and organization:
+    PostgreSQL planned the joins of the whole table, then the sort, when the
+    table had no statistics yet (13 ms for 2,000 contacts, growing with them).
+    """
+    page = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
+    if where is not None:
+        page = page.where(where)
+    page = page.order_by(Contact.name_key, Contact.id).limit(limit)
+    if offset is not None:
+        page = page.offset(offset)
+    page = page.alias("page")
+    return (
+        card_query()
+        .select_extend(Contact.deleted_at, Contact.name_key)
+        .join_from(Contact, page, peewee.JOIN.INNER, on=(Contact.id == page.c.id))
+        .order_by(Contact.name_key, Contact.id)
+    )
 
 
 #: the list every reader who sees every contact pages through (the API's GET /contacts, the desk's list):
 #: the first page by offset, the next ones after a row (keyset), each one query whose SQL is built once
-_FIRST_CARD_PAGE = Statement("contacts.cards.page", lambda limit, offset: _card_page().limit(limit).offset(offset))
+_FIRST_CARD_PAGE = Statement("contacts.cards.page", lambda limit, offset: _card_page(None, limit, offset))
 _NEXT_CARD_PAGE = Statement(
     "contacts.cards.page_after",
-    lambda key, key2, key3, last, limit: _card_page(_after_row(key, key2, key3, last)).limit(limit),
+    lambda key, key2, key3, last, limit: _card_page(_after_row(key, key2, key3, last), limit),
 )
 
 
