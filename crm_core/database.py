@@ -38,7 +38,9 @@ import functools
 import logging
 import re
 import select
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -306,6 +308,14 @@ class KernelDatabase(peewee.Database):
         except Exception as exc:
             _throw(self._fail(exc, "statement"), exc)
 
+    def execute_read(self, name: str, sql: str, params: Sequence[Any]) -> Any:
+        """Run ``sql``, a read whose text never changes (:class:`crm_core.statements.Statement`), named ``name``.
+
+        Here as :meth:`execute_sql`; PostgreSQL prepares it on the server once per connection (see
+        :meth:`_PostgresqlMixin.execute_read`).
+        """
+        return self.execute_sql(sql, params)
+
     def begin(self, *args: Any, **kwargs: Any) -> None:
         if self.in_transaction():  # txn.commit()/rollback() beginning again inside an atomic block
             if self._broken():
@@ -468,7 +478,81 @@ class _SqliteMixin(KernelDatabase):
         return super()._fix_for(kind)
 
 
+#: a bound parameter in the text psycopg is given (``%%`` is a literal percent sign)
+_PARAMETER = re.compile(r"%%|%s")
+
+
 class _PostgresqlMixin(KernelDatabase):
+    #: hot reads run as prepared statements (the URL's ``prepare=false`` turns it off: PgBouncer in
+    #: transaction mode hands a session's statements to connections that never prepared them)
+    prepares: bool = True
+    #: each connection's prepared statements (by name); a connection that is gone takes its set with it
+    _prepared: weakref.WeakKeyDictionary[Any, set[str]]
+    _prepared_lock: threading.Lock
+    #: a statement's text -> (``PREPARE … AS …; EXECUTE …(…)``, ``EXECUTE …(…)``)
+    _prepared_texts: dict[str, tuple[str, str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared = weakref.WeakKeyDictionary()
+        self._prepared_lock = threading.Lock()
+        self._prepared_texts = {}
+
+    def execute_read(self, name: str, sql: str, params: Sequence[Any]) -> Any:
+        """Run a hot read as a prepared statement: parsed and planned by the server once per connection.
+
+        Planning is most of PostgreSQL's work on the short reads every
+        request makes (an API token with its user; a contact with its
+        e-mails, phones and tags): a prepared statement's plan is kept for
+        the connection, and later calls send ``EXECUTE name(values)``. The
+        first call on a connection sends ``PREPARE`` with it, in the same
+        round trip. A connection is known by its driver object, so a
+        replaced (reconnected) or pooled one prepares what it lacks.
+        Errors and reconnects are those of :meth:`execute_sql`: outside a
+        transaction a dropped connection is replaced and the read runs
+        again, preparing on the new one.
+        """
+        if not self.prepares:
+            return self.execute_sql(sql, params)
+        texts = self._prepared_texts.get(sql)
+        if texts is None:
+            texts = self._prepared_texts[sql] = _prepared_texts(name, sql, len(params))
+        if self.in_transaction():
+            if self._broken():
+                raise self._lost_error(None, "transaction")
+            try:
+                return self._execute_prepared(name, texts, params)
+            except Exception as exc:
+                _throw(self._fail(exc, "transaction"), exc)
+        try:
+            return self._execute_prepared(name, texts, params)
+        except Exception as exc:
+            if not self._lost(exc):
+                _throw(self._fail(exc, "statement"), exc)
+            self._discard()
+            log.info(
+                "the connection to %s was dropped (%s); running the statement again on a new one",
+                self.display_url,
+                first_line(exc),
+            )
+        try:
+            return self._execute_prepared(name, texts, params)
+        except Exception as exc:
+            _throw(self._fail(exc, "statement"), exc)
+
+    def _execute_prepared(self, name: str, texts: tuple[str, str], params: Sequence[Any]) -> Any:
+        connection: Callable[[], Any] = self.connection  # not annotated in peewee
+        conn = connection()
+        with self._prepared_lock:
+            done = self._prepared.get(conn)
+            if done is None:
+                done = self._prepared[conn] = set()
+        if name in done:
+            return self._execute(texts[1], params)
+        cursor = self._execute(texts[0], params)
+        done.add(name)
+        return cursor
+
     def _connection_closed(self, conn: Any) -> bool:
         return bool(conn.closed) or bool(getattr(conn, "broken", False))
 
@@ -492,6 +576,18 @@ class _MySQLMixin(KernelDatabase):
         except Exception:  # noqa: BLE001 - any failure means the connection is unusable
             return True
         return False
+
+
+def _prepared_texts(name: str, sql: str, count: int) -> tuple[str, str]:
+    """``PREPARE name AS sql; EXECUTE name(%s, …)`` and ``EXECUTE name(%s, …)`` for a text with ``count``
+    parameters (psycopg's ``%s``, which become ``$1``, ``$2``… in the prepared text; ``%%`` stays, as the
+    driver turns it into ``%`` in the whole text it sends)."""
+    numbers = iter(range(1, count + 1))
+    body = _PARAMETER.sub(lambda m: m.group() if m.group() == "%%" else f"${next(numbers)}", sql)
+    if next(numbers, None) is not None:
+        raise ValueError(f"statement {name!r}: {count} parameters given for fewer placeholders in its text")
+    execute = f"EXECUTE {name}" + (f"({', '.join(['%s'] * count)})" if count else "")
+    return f"PREPARE {name} AS {body}; {execute}", execute
 
 
 def _readable(fd: int) -> bool:

@@ -125,9 +125,14 @@ POOL_OPTIONS: dict[str, Option] = {
     "pool_timeout": SECONDS,
 }
 
+#: PostgreSQL: the kernel's own, taken out before the others go to psycopg2
+POSTGRESQL_KERNEL_OPTIONS: dict[str, Option] = {
+    "prepare": FLAG,
+}
+
 OPTIONS: dict[str, dict[str, Option]] = {
     "sqlite": SQLITE_OPTIONS,
-    "postgresql": {**POSTGRESQL_OPTIONS, **POOL_OPTIONS},
+    "postgresql": {**POSTGRESQL_OPTIONS, **POSTGRESQL_KERNEL_OPTIONS, **POOL_OPTIONS},
     "mysql": {**MYSQL_OPTIONS, **POOL_OPTIONS},
 }
 _BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB"}

@@ -51,8 +51,13 @@ BATCH_SIZE = 500
 #: delay before the first retry; doubles with each attempt, up to MAX_BACKOFF
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
-#: the row of crm_lock that event-writing transactions lock (see EventBus._lock_outbox)
+#: the row of crm_lock that event-writing transactions lock on MySQL/MariaDB (see EventBus._outbox_lock)
 OUTBOX_LOCK = "events"
+#: PostgreSQL's advisory lock of the outbox ("crm_evts"): shared by the transactions that write events,
+#: taken alone for a moment by a reader that needs every id below a point final (see EventBus.horizon)
+OUTBOX_ADVISORY_KEY = int.from_bytes(b"crm_evts", "big")
+#: above every id: the bound of a read that needs none
+_NO_BOUND = 2**63 - 1
 #: the longest error text kept for a failure (the start and the end of the traceback)
 MAX_ERROR_CHARS = 16_000
 
@@ -113,6 +118,11 @@ class _DeliverySQL:
     positions: str
     lock: str
     advance: str
+    #: PostgreSQL: the outbox's lock taken alone, then the newest id read and the lock let go
+    horizon_lock: str
+    horizon_read: str
+    #: one event into the outbox
+    insert_one: str
 
     @classmethod
     def build(cls, database: Any) -> _DeliverySQL:
@@ -127,7 +137,16 @@ class _DeliverySQL:
         return cls(
             outbox=(
                 f"SELECT {q('id')}, {q('type')}, {q('payload')} FROM {q('crm_event')} "
-                f"WHERE {q('id')} > {p} ORDER BY {q('id')} LIMIT {p}"
+                f"WHERE {q('id')} > {p} AND {q('id')} <= {p} ORDER BY {q('id')} LIMIT {p}"
+            ),
+            insert_one=(
+                f"INSERT INTO {q('crm_event')} ({q('event_id')}, {q('type')}, {q('occurred_at')}, {q('payload')}) "
+                f"VALUES ({p}, {p}, {p}, {p})"
+            ),
+            horizon_lock=f"SELECT pg_advisory_lock({OUTBOX_ADVISORY_KEY})",
+            # one statement: its snapshot is taken when it starts, while the lock is held
+            horizon_read=(
+                f"SELECT (SELECT MAX({q('id')}) FROM {q('crm_event')}), pg_advisory_unlock({OUTBOX_ADVISORY_KEY})"
             ),
             positions=f"SELECT {q('handler')}, {q('last_id')} FROM {cursors}",
             lock=f"SELECT {q('last_id')} FROM {cursors} WHERE {q('handler')} = {p}{lock}",
@@ -296,46 +315,99 @@ class EventBus:
         first = next(prepared, None)
         if first is None:
             return 0
+        second = next(prepared, None)
         # already in the stored form (naive UTC, JSON text): inserted by table
         # name, which skips bulk_insert's per-value conversion on this hot path
-        rows = ((eid, t, naive_utc(at), p) for eid, t, at, p in itertools.chain((first,), prepared))
+        rows = (
+            (eid, t, naive_utc(at), p)
+            for eid, t, at, p in itertools.chain((first,), () if second is None else (second,), prepared)
+        )
         with app.activate():
             caller = _outermost_transaction(database)
             # inside the caller's transaction no savepoint: a failure here fails that transaction anyway
             with atomic_block(database):
-                self._lock_outbox(caller)
-                count = bulk_insert(
-                    OutboxEvent._meta.table_name,
-                    ("event_id", "type", "occurred_at", "payload"),
-                    rows,
-                    database=database,
-                )
+                lock = self._outbox_lock(caller)
+                if second is None and dialect(database) == "postgresql":
+                    # one event, as most changes emit: the lock and the insert in one round trip
+                    sql = self._statements().insert_one
+                    if lock is not None:
+                        sql = f"{lock[0]}; {sql}"  # the lock's statement has no parameters on PostgreSQL
+                    typed_rows.execute(database, sql, next(rows))
+                    count = 1
+                else:
+                    if lock is not None:
+                        typed_rows.execute(database, *lock)
+                    count = bulk_insert(
+                        OutboxEvent._meta.table_name,
+                        ("event_id", "type", "occurred_at", "payload"),
+                        rows,
+                        database=database,
+                    )
                 if self.delivery == "after-commit":
                     self._schedule_delivery()
             if caller is not None:
                 self._local.outbox_locked_by = caller  # held until the caller's transaction ends
         return count
 
-    def _lock_outbox(self, caller: object | None) -> None:
-        """Make the transactions that write events take turns (PostgreSQL, MySQL/MariaDB).
+    def _outbox_lock(self, caller: object | None) -> tuple[str, tuple[Any, ...]] | None:
+        """The statement (and its parameters) that keeps event ids from being skipped by a reader
+        (PostgreSQL, MySQL/MariaDB), or ``None`` when none is needed (SQLite, or this transaction holds
+        the lock already).
 
         Event ids are handed out when a row is written, not when it commits.
         If a transaction that emitted first could commit last, a handler whose
-        cursor had moved past a later id would never see its event. So every
-        event-writing transaction locks the ``events`` row of ``crm_lock``
-        until it ends, and ids commit in order. SQLite writers take turns
-        already (write transactions begin IMMEDIATE).
+        cursor had moved past a later id would never see its event.
+
+        On PostgreSQL every event-writing transaction holds the outbox's
+        advisory lock *shared* until it ends: writers do not wait for each
+        other (nor for each other's commits), and a reader that needs every
+        id below a point final takes the lock alone for a moment
+        (:meth:`horizon`), which waits for the writers in flight. On
+        MySQL/MariaDB every event-writing transaction locks the ``events``
+        row of ``crm_lock`` until it ends, so ids commit in order. SQLite
+        writers take turns already (write transactions begin IMMEDIATE).
         """
         database = self._app.database
-        if dialect(database) == "sqlite":
-            return
+        kind = dialect(database)
+        if kind == "sqlite":
+            return None
         if caller is not None and getattr(self._local, "outbox_locked_by", None) is caller:
-            return  # this transaction holds the lock already
-        typed_rows.execute(
-            database,
-            f"SELECT name FROM {'crm_lock'.join(database.quote)} WHERE name = {database.param} FOR UPDATE",
-            (OUTBOX_LOCK,),
-        )
+            return None  # this transaction holds the lock already
+        if kind == "postgresql":
+            return f"SELECT pg_advisory_xact_lock_shared({OUTBOX_ADVISORY_KEY})", ()
+        quoted = "crm_lock".join(database.quote)
+        return f"SELECT name FROM {quoted} WHERE name = {database.param} FOR UPDATE", (OUTBOX_LOCK,)
+
+    def horizon(self) -> int | None:
+        """The newest outbox position at or below which every position is final, or ``None`` when they all are.
+
+        On PostgreSQL a transaction that wrote events may still be running
+        with an id below a committed one: this takes the outbox's lock alone
+        for a moment (waiting for the transactions that hold it shared, that
+        is, those writing events now), reads the newest id, and lets the lock
+        go. Every id up to it is then committed, or rolled back for good. A
+        reader that keeps a position (a handler's cursor, a feed's ``after``)
+        reads no further than this. On MySQL/MariaDB and SQLite ids commit in
+        order: ``None``.
+        """
+        database = self._app.database
+        if dialect(database) != "postgresql":
+            return None
+        sql = self._statements()
+        with self._app.activate():
+            for _ in range(3):
+                typed_rows.execute(database, sql.horizon_lock)
+                try:
+                    row = typed_rows.fetchone(database, sql.horizon_read)
+                except BaseException:
+                    if not database.is_closed():
+                        typed_rows.execute(database, f"SELECT pg_advisory_unlock({OUTBOX_ADVISORY_KEY})")
+                    raise
+                # the unlock says whether the read ran under the lock: not when the connection dropped
+                # between the two and the read ran again on a new one, where nothing waited for the writers
+                if row is not None and row[1]:
+                    return int(row[0] or 0)
+        raise EventError("the outbox's lock was lost three times while reading its newest final id; try again")
 
     def _schedule_delivery(self) -> None:
         local = self._local
@@ -388,8 +460,11 @@ class EventBus:
             have = {c.handler for c in EventCursor.select(EventCursor.handler)}
             missing = [h for h in handlers if h not in have]
             if missing:
+                horizon = self.horizon()
                 with self._app.database.atomic():
                     newest = OutboxEvent.select(fn.MAX(OutboxEvent.id)).scalar() or 0
+                    if horizon is not None:  # an event in flight below the newest one is not "before" it
+                        newest = min(newest, horizon)
                     now = self._app.clock.now()
                     for handler in missing:
                         EventCursor.insert(
@@ -423,12 +498,14 @@ class EventBus:
                         break
         finally:
             local.delivering = False
-            local.batch = local.positions = None
+            local.batch = local.positions = local.horizon = None
         return report
 
     def _deliver_round(self, handlers: list[tuple[str, Callable[[Any, Any], Any]]]) -> DeliveryReport:
-        """Walk the outbox from the handler furthest behind to the newest event."""
+        """Walk the outbox from the handler furthest behind to the newest event that is final."""
         local = self._local
+        horizon = self.horizon()
+        local.horizon = _NO_BOUND if horizon is None else horizon
         local.positions = positions = self._positions([name for name, _ in handlers])
         report = DeliveryReport()
         with contextlib.ExitStack() as backlog:
@@ -472,7 +549,7 @@ class EventBus:
         from crm_hookspecs.events import from_payload
 
         database = self._app.database
-        rows = typed_rows.fetchall(database, self._statements().outbox, (after, BATCH_SIZE))
+        rows = typed_rows.fetchall(database, self._statements().outbox, (after, self._local.horizon, BATCH_SIZE))
         if not rows:
             return None
         return _Batch(after, [row[0] for row in rows], [from_payload(t, _loads(p)) for _, t, p in rows])
@@ -771,6 +848,9 @@ class EventBus:
                 query = query.where(OutboxEvent.id < after)
         else:
             query = query.where(OutboxEvent.id > after).order_by(OutboxEvent.id)
+            horizon = self.horizon()
+            if horizon is not None:  # a reader who pages on from the last position must not pass one in flight
+                query = query.where(OutboxEvent.id <= horizon)
         if types is not None:
             query = query.where(OutboxEvent.type.in_(sorted(set(types))))
         if since is not None:

@@ -236,10 +236,12 @@ def connect(url: str, base_dir: Path | None = None) -> peewee.Database:
             raise StorageError("PostgreSQL needs the psycopg2 driver: pip install 'crm-core[postgres]'") from None
         # no host at all is libpq's default, the local Unix socket (not TCP to localhost)
         params = {**parsed.server, **parsed.options}
+        prepare = params.pop("prepare", True)
         if parsed.pool is not None:
             database = kernel.PooledPostgresqlDatabase(parsed.name, **parsed.pool, **params)
         else:
             database = kernel.PostgresqlDatabase(parsed.name, **params)
+        database.prepares = prepare
     else:
         try:
             import pymysql  # noqa: F401

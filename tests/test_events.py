@@ -608,6 +608,60 @@ def test_an_event_committed_after_a_later_one_is_not_skipped(crm_factory, crm_re
     assert all(s["pending"] == 0 for s in crm.events.status())
 
 
+def test_a_reader_does_not_pass_an_event_still_in_flight(crm_factory, crm_recorder, crm_db_url):
+    """Writer A emits first and commits last; writer B emits and commits meanwhile. On PostgreSQL B does not
+    wait for A (writers share the outbox's lock), and a reader that keeps positions (the feed, delivery) waits
+    for A rather than pass A's id; elsewhere B waits for A. Either way A's event is never skipped."""
+    import threading
+    import time
+
+    crm = crm_factory([("rec", crm_recorder)])
+    crm.deliver_events = "worker"  # the readers below are the test's
+    a_emitted, b_done, a_committed = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    read: list[list[int]] = []
+
+    def writer_a():
+        try:
+            with crm.transaction():
+                crm.emit(created(1)[0])
+                a_emitted.set()
+                b_done.wait(1.0)  # on PostgreSQL B commits meanwhile; elsewhere it waits for this commit
+                time.sleep(0.3)
+            a_committed.set()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def writer_b():
+        try:
+            a_emitted.wait(5)
+            with crm.transaction():
+                crm.emit(created(2)[0])
+            b_done.set()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader():
+        try:
+            b_done.wait(5)
+            read.append([e.event.contact_id for e in crm.events.read()])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (writer_a, writer_b, reader)]
+    for thread in threads:
+        thread.start()
+    threads[1].join(10)
+    b_before_a = not a_committed.is_set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert b_before_a == crm_db_url.startswith("postgres")  # writers take turns only off PostgreSQL
+    assert read == [[1, 2]]
+    crm.events.deliver()
+    assert [e.contact_id for e in crm_recorder.events] == [1, 2]
+
+
 def test_an_unknown_event_keeps_its_identity_through_a_round_trip():
     from crm_hookspecs.events import from_payload, to_payload
 

@@ -338,6 +338,20 @@ def test_stored_roles_grant_and_are_validated(office, crm_user):
     assert actions == ["role.changed", "role.added"]
 
 
+def test_a_stored_role_changed_counts_at_the_next_check(office, crm_user):
+    """What a user's roles grant is kept by the roles' contents: a changed role is matched anew."""
+    crm, _ = office
+    crm.authz.roles.add("note-reader", permissions=["notes.read"], scopes={"notes.note": "all"})
+    user = crm_user(crm, roles=["note-reader"])
+    with crm.as_user(user):
+        assert crm.plugin("notes").count() == 10
+    crm.authz.roles.edit("note-reader", revoke=["notes.read"], grant=["notes.edit"])
+    with crm.as_user(user), pytest.raises(PermissionDenied, match="notes.read"):
+        crm.plugin("notes").count()
+    with crm.as_user(user):
+        assert crm.authz.scope("notes.edit") == "all" and crm.authz.scope("notes.read") is None
+
+
 def test_changing_roles_needs_admin_roles(office, crm_user):
     crm, _ = office
     clerk = crm_user(crm, roles=["manager"])

@@ -60,6 +60,8 @@ class Authz:
             f"crm_acting_{id(app)}", default=None
         )
         self.declared = Declarations.collect(app)
+        #: grants_of() by the roles' contents (see grants_for)
+        self._grants: dict[tuple[Any, ...], dict[str, str]] = {}
         #: problems with the roles that do not stop the app (logged once)
         self.warnings: list[str] = []
         self.config_roles = self._config_roles()
@@ -151,7 +153,16 @@ class Authz:
             self._app.log.warning(
                 "user %r holds role(s) %s, which no longer exist; they grant nothing", user.name, ", ".join(gone)
             )
-        return grants_of(roles, self.declared)
+        # matching every declared permission against every pattern of every role is a few hundred fnmatch
+        # calls, on every request of a token or a session: kept per set of role contents (not names, so a
+        # stored role that changes is matched anew), for this app's declarations
+        key = tuple((r.name, r.permissions, tuple(sorted(r.scopes.items()))) for r in roles)
+        grants = self._grants.get(key)
+        if grants is None:
+            if len(self._grants) >= 256:
+                self._grants.clear()
+            grants = self._grants[key] = grants_of(roles, self.declared)
+        return dict(grants)
 
     @contextlib.contextmanager
     def as_user(

@@ -79,10 +79,32 @@ class Authenticated:
     token: TokenInfo
 
 
-def _token_with_user(prefix: str) -> Any:
-    from crm_core.auth.models import ApiToken, User
+def _token_with_user(prefix: str, same_prefix: str) -> Any:
+    """A token, its user, and the user's teams and roles, in one round trip.
 
-    return ApiToken.select(ApiToken, User).join(User).where(ApiToken.prefix == prefix)
+    The first part gives the token's and the user's columns, then ``'team'``,
+    the team's id and name: a row per team (one with empty team columns for
+    a user in no team). The second leaves the token's and user's columns
+    empty, then gives ``'role'``, an empty id and a role: a row per role.
+    """
+    from peewee import JOIN, SQL
+
+    from crm_core.auth.models import ApiToken, Team, User, UserRole, UserTeam
+
+    teams = (
+        ApiToken.select(ApiToken, User, SQL("'team'"), Team.id, Team.name)
+        .join(User)
+        .join(UserTeam, JOIN.LEFT_OUTER, on=UserTeam.user == User.id)
+        .join(Team, JOIN.LEFT_OUTER, on=Team.id == UserTeam.team)
+        .where(ApiToken.prefix == prefix)
+    )
+    width = len(ApiToken._meta.sorted_fields) + len(User._meta.sorted_fields)
+    roles = (
+        ApiToken.select(*[SQL("NULL")] * width, SQL("'role'"), SQL("NULL"), UserRole.role)
+        .join(UserRole, on=UserRole.user == ApiToken.user)
+        .where(ApiToken.prefix == same_prefix)
+    )
+    return teams + roles
 
 
 #: every API request checks its token: the query's SQL is built once (crm_core.statements)
@@ -226,15 +248,21 @@ class Tokens:
 
         parts = text.strip().split("_", 2)
         row = None
+        teams_and_roles: list[tuple[str, int | None, str]] = []
         if len(parts) == 3 and parts[0] == "crm":
             with self._app.activate():
-                found = _TOKEN_WITH_USER.rows(parts[1])
-            if found:
-                # the statement selects the token's fields, then its user's: rebuild both rows from the one read
-                token_fields = ApiToken._meta.sorted_field_names
-                values = found[0]
-                row = ApiToken(**dict(zip(token_fields, values[: len(token_fields)])))
-                row.user = User(**dict(zip(User._meta.sorted_field_names, values[len(token_fields) :])))
+                found = _TOKEN_WITH_USER.rows(parts[1], parts[1])
+            # the statement selects the token's fields, then its user's, then a team or a role: rebuild
+            # both rows, the teams and the roles from the one read
+            token_fields = ApiToken._meta.sorted_field_names
+            user_end = len(token_fields) + len(User._meta.sorted_field_names)
+            for values in found:
+                kind, ref, name = values[user_end:]
+                if kind == "role" or ref is not None:
+                    teams_and_roles.append((kind, ref, name))
+                if row is None and values[0] is not None:
+                    row = ApiToken(**dict(zip(token_fields, values[: len(token_fields)])))
+                    row.user = User(**dict(zip(User._meta.sorted_field_names, values[len(token_fields) : user_end])))
         if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
             self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
             raise TokenUnknownError(
@@ -263,8 +291,8 @@ class Tokens:
                     address=address,
                     detail={"prefix": row.prefix},
                 )
-        # the row read above (token joined to its user) is the current state: build both from it
-        return Authenticated(self._authz.users.info_of(row.user), self._info(row))
+        # the rows read above (the token, its user, their teams and roles) are the current state: build all from them
+        return Authenticated(self._authz.users.info_of(row.user, teams_and_roles), self._info(row))
 
     def _refused(self, row: Any, prefix: str | None, reason: str, address: str | None) -> None:
         self._authz.audit.record(

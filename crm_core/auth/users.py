@@ -151,9 +151,10 @@ class Users:
             two_factor=bool(values["totp_enabled"]),
         )
 
-    def info_of(self, row: User) -> UserInfo:
-        """The :class:`UserInfo` of a user row already read (with its teams and roles, in one more query)."""
-        return self._info(row)
+    def info_of(self, row: User, teams_and_roles: Sequence[tuple[str, int | None, str]] | None = None) -> UserInfo:
+        """The :class:`UserInfo` of a user row already read, with its teams and roles: those given as
+        ``('team', id, name)`` and ``('role', None, role)`` read with the row, else read in one more query."""
+        return self._info(row, teams_and_roles)
 
     def _info(self, row: User, both: Any = None) -> UserInfo:
         """``row`` as a :class:`UserInfo`; its teams and roles read in one query, or taken from ``both``."""

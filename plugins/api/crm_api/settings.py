@@ -37,6 +37,11 @@ def _origins(instance: Any, attribute: attrs.Attribute[list[str]], value: list[s
             raise ValueError(f"{origin!r} is not an origin; write it as https://shop.example.com (no path), or '*'")
 
 
+def _delivery(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("worker", "after-commit"):
+        raise ValueError(f"is 'worker' or 'after-commit', not {value!r}")
+
+
 def _networks(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
     import ipaddress
 
@@ -63,3 +68,7 @@ class ApiSettings:
     idempotency_hours: int = attrs.field(default=24, validator=_positive)
     #: private or local networks webhooks may post to (CIDR: "10.0.0.0/8", "127.0.0.1/32"); none by default
     webhook_private_targets: list[str] = attrs.field(factory=list, validator=_networks)
+    #: who delivers the events a request emits, in a process serving the API (``crm api serve``,
+    #: ``crm_api.wsgi``): "worker" (``crm worker``; the request does not wait for the handlers)
+    #: or "after-commit" (the request, before it answers)
+    deliver_events: str = attrs.field(default="worker", validator=_delivery)

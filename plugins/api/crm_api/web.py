@@ -65,7 +65,7 @@ class ApiProblem(Exception):
 # -- JSON ----------------------------------------------------------------------------------------
 
 
-_PLAIN = (str, int, float, bool, type(None))
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 #: an attrs class's public field names, read once per class (a page of 50 cards converts thousands of values)
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -82,12 +82,18 @@ def to_api_json(value: Any) -> Any:
     cls = type(value)
     if cls in _PLAIN:
         return value
-    if cls in _FIELD_NAMES or attrs.has(cls):
-        return {name: to_api_json(getattr(value, name)) for name in _field_names(cls)}
+    # a page of 50 cards is thousands of values, most of them plain: those are taken without a call
+    names = _FIELD_NAMES.get(cls)
+    if names is not None or attrs.has(cls):
+        out = {}
+        for name in names or _field_names(cls):
+            item = getattr(value, name)
+            out[name] = item if type(item) in _PLAIN else to_api_json(item)
+        return out
     if isinstance(value, dict):
-        return {str(k): to_api_json(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _PLAIN else to_api_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_api_json(v) for v in value]
+        return [v if type(v) in _PLAIN else to_api_json(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted((to_api_json(v) for v in value), key=str)
     if isinstance(value, dt.datetime):

@@ -428,10 +428,17 @@ class Webhooks:
     # -- sending (the worker's job) -----------------------------------------------------------------
 
     def send_due(self, *, limit: int = BATCH) -> dict[str, int]:
-        """Send the deliveries that are due; return counts by outcome."""
+        """Queue the events this plugin's handler has not seen yet, then send the deliveries that are due;
+        return counts by outcome.
+
+        Queueing first matters where requests leave event delivery to the
+        worker (a served API's default): their events reach the webhooks at
+        this job's pace, not at the kernel's ``crm.events`` job's.
+        """
         from crm_api.models import WebhookDelivery, WebhookSubscription
 
         self.crm.authz.require("api.webhooks.manage")
+        self.crm.events.deliver("api")
         now = self.crm.clock.now()
         with self.crm.activate():
             due = list(

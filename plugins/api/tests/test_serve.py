@@ -106,7 +106,9 @@ def test_the_wsgi_entry_point_builds_the_crm_from_the_configuration(tmp_path, mo
     with CRM.from_config(config) as crm:
         crm.migrate()
     monkeypatch.setenv("CRM_CONFIG", str(config))
-    client = make_app().test_client()
+    app = make_app()
+    client = app.test_client()
     answer = client.get("/healthz")
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert client.get("/api/v1/contacts").status_code == 401  # a token is needed, as from crm api serve
+    assert app.extensions["crm"].deliver_events == "worker"  # its requests leave the handlers to crm worker

@@ -265,6 +265,42 @@ def test_the_worker_job_sends(app, receiver):
     assert job.run(app, None)["delivered"] == 1
 
 
+def test_a_served_api_leaves_event_delivery_to_the_worker(crm_factory, crm_user, receiver):
+    """A request that creates a contact commits once and answers; the event waits in the outbox for the worker,
+    whose webhook job hands it to the webhooks first (then the kernel's job to the other handlers)."""
+    from crm_api.wsgi import served_app
+
+    crm = crm_factory(plugins=["contacts", "api"], settings={"api": {"webhook_private_targets": ["127.0.0.1/32"]}})
+    crm_user(crm, name="boss", roles=["admin"])
+    token = crm.authz.tokens.create("boss", "test").text
+    crm.plugin("api").webhooks.subscribe(receiver.url, ["contact.created"])
+    client = served_app(crm).test_client()
+    made = client.post(
+        "/api/v1/contacts",
+        json={"first_name": "Ana", "last_name": "Ruiz"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    hooks = crm.plugin("api").webhooks
+    assert hooks.deliveries() == []
+    [created] = [e for e in crm.events.read(types=["ContactCreated"]) if e.event.contact_id == made.json["id"]]
+    assert {s["handler"]: s["position"] for s in crm.events.status()}["api"] < created.position  # not delivered
+    [job] = [spec for plugin, spec in crm.hooks.worker_jobs(crm) if spec.name == "api.webhooks"]
+    assert job.run(crm, None)["delivered"] == 1
+    [delivery] = hooks.deliveries()
+    assert delivery.type == "contact.created" and delivery.status == "delivered"
+    assert json.loads(receiver.received[0]["body"])["data"]["contact_id"] == made.json["id"]
+
+
+def test_a_served_api_can_deliver_events_in_the_request(crm_factory, crm_user):
+    from crm_api.wsgi import served_app
+
+    crm = crm_factory(plugins=["contacts", "api"], settings={"api": {"deliver_events": "after-commit"}})
+    assert served_app(crm).extensions["crm"].deliver_events == "after-commit"
+    with pytest.raises(Exception, match="deliver_events.*'worker' or 'after-commit', not 'later'"):
+        crm_factory(plugins=["api"], settings={"api": {"deliver_events": "later"}})
+
+
 class KeepAliveReceiver:
     """An HTTP/1.1 receiver that counts the connections it accepts; ``drop`` closes each after one answer, unannounced."""
 

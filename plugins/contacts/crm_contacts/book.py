@@ -116,6 +116,49 @@ _CARDS = Statement(
 )
 
 
+def _card_page(where: Any, limit: Any, offset: Any = None) -> Any:
+    """A page of cards in name order, with each row's name key last: the page and its cards in one query.
+
+    The page's ids come from a subquery with its own ``ORDER BY`` and
+    ``LIMIT`` (one index, read from where the page starts), and only those
+    rows are joined to their e-mail, phone, address and organization:
+    PostgreSQL planned the joins of the whole table, then the sort, when the
+    table had no statistics yet (13 ms for 2,000 contacts, growing with them).
+    """
+    page = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
+    if where is not None:
+        page = page.where(where)
+    page = page.order_by(Contact.name_key, Contact.id).limit(limit)
+    if offset is not None:
+        page = page.offset(offset)
+    page = page.alias("page")
+    return (
+        card_query()
+        .select_extend(Contact.deleted_at, Contact.name_key)
+        .join_from(Contact, page, peewee.JOIN.INNER, on=(Contact.id == page.c.id))
+        .order_by(Contact.name_key, Contact.id)
+    )
+
+
+#: the list every reader who sees every contact pages through (the API's GET /contacts, the desk's list):
+#: the first page by offset, the next ones after a row (keyset), each one query whose SQL is built once
+_FIRST_CARD_PAGE = Statement("contacts.cards.page", lambda limit, offset: _card_page(None, limit, offset))
+_NEXT_CARD_PAGE = Statement(
+    "contacts.cards.page_after",
+    lambda key, key2, key3, last, limit: _card_page(_after_row(key, key2, key3, last), limit),
+)
+
+
+def _after_row(key: str, key2: str, key3: str, last: int) -> Any:
+    """The rows after (``key``, ``last``) in name order (``key`` given three times: a Statement binds each once).
+
+    The first condition repeats what the others say so that the index on the
+    name key starts the scan there: without it PostgreSQL read the index from
+    the start and filtered (20 ms half-way through 100,000 contacts).
+    """
+    return (Contact.name_key >= key) & ((Contact.name_key > key2) | ((Contact.name_key == key3) & (Contact.id > last)))
+
+
 def _position(after: Sequence[Any] | None) -> tuple[str, int] | None:
     """``after`` checked: a page's ``after`` (name key, id), or None."""
     if after is None:
@@ -309,6 +352,8 @@ class AddressBook:
             filters["query"] = query
         order = _order(sort)
         checked = search_filters.check(filters, self.region)
+        if not checked and not include_deleted and visible is None and sort == "name":
+            return self._card_page(limit, offset, position, count)
         with self.crm.activate():
             base = Contact.select(Contact.id)
             if not include_deleted:
@@ -319,7 +364,7 @@ class AddressBook:
             # one row more than the page: whether another page follows, even when rows came and went before it
             if position is not None:
                 key, last = position
-                base_page = base.where((Contact.name_key > key) | ((Contact.name_key == key) & (Contact.id > last)))
+                base_page = base.where(_after_row(key, key, key, last))
             else:
                 base_page = base.offset(offset)
             page = base_page.select_extend(Contact.name_key).order_by(*order).limit(limit + 1)
@@ -331,6 +376,23 @@ class AddressBook:
             cards = self.cards(ids)
         # the next page's position, in the order by name only (keyset paging follows name key and id)
         following = (rows[-1][1], rows[-1][0]) if more and sort == "name" else None
+        return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following, total_exact=exact)
+
+    def _card_page(self, limit: int, offset: int, position: tuple[str, int] | None, count: bool | int) -> SearchPage:
+        """:meth:`search` of every contact not deleted, in name order: the page and its cards in one query,
+        its tags in one more."""
+        with self.crm.activate():
+            # one row more than the page: whether another page follows
+            if position is None:
+                rows = _FIRST_CARD_PAGE.rows(limit + 1, offset)
+            else:
+                rows = _NEXT_CARD_PAGE.rows(position[0], position[0], position[0], position[1], limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            base = Contact.select(Contact.id).where(Contact.deleted_at.is_null())
+            total, exact = self._total(base, offset + len(rows), more, offset == 0 and position is None, count)
+            cards = _cards([row[:-1] for row in rows])
+        following = (rows[-1][-1], rows[-1][0]) if more else None
         return SearchPage(cards=cards, total=total, offset=offset, limit=limit, after=following, total_exact=exact)
 
     @staticmethod

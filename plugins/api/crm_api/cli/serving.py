@@ -16,12 +16,14 @@ from crm_core.serving import serve_options
 @pass_state
 def serve(state: CLIState, host: str, port: int, threads: int, workers: int, url_prefix: str) -> None:
     """Serve the API with waitress, a production WSGI server, until stopped (Ctrl-C or SIGTERM)."""
-    from crm_api import create_app
+    from crm_api.wsgi import served_app
     from crm_core.serving import run
 
+    if state.crm().settings("api").deliver_events == "worker":
+        click.echo("Events are delivered by 'crm worker': run it beside the API", err=True)
     run(
         state,
-        create_app,
+        served_app,
         name="the API",
         host=host,
         port=port,
