@@ -140,7 +140,9 @@ def charts_drawn(page: Any) -> list[str]:
     for y in range(0, height, 400):
         page.evaluate(f"() => window.scrollTo(0, {y})")
         page.wait_for_timeout(20)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state(
+        "networkidle", timeout=60_000
+    )  # up to 19 charts drawn on first view: slow on a busy machine
     for _ in range(100):
         if page.evaluate("() => [...document.images].every(i => i.complete)"):
             break
