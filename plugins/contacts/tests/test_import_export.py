@@ -328,6 +328,8 @@ def test_free_text_owners_are_looked_up_once_per_name_not_per_row(book, app, tmp
             assert book.import_csv(path).created == count
         return [s for s in sql if "crm_user" in s]
 
+    # on PostgreSQL the first import on a connection also prepares its statements: count the later ones
+    user_reads(200, 1)
     # as many look-ups for 60 rows as for 2 rows naming the same two owners
     assert len(user_reads(0, 60)) == len(user_reads(100, 2)) <= 4
     # before any user exists an owner is free text, kept as typed
