@@ -318,8 +318,17 @@ class EventBus:
         second = next(prepared, None)
         # already in the stored form (naive UTC, JSON text): inserted by table
         # name, which skips bulk_insert's per-value conversion on this hot path
+        # the events of a batch mostly share their time (one clock reading for a page of tasks):
+        # converted once for each run of the same time, not once per event
+        last_time: list[Any] = [None, None]
+
+        def stored_time(at: dt.datetime) -> Any:
+            if at is not last_time[0]:
+                last_time[:] = [at, naive_utc(at)]
+            return last_time[1]
+
         rows = (
-            (eid, t, naive_utc(at), p)
+            (eid, t, stored_time(at), p)
             for eid, t, at, p in itertools.chain((first,), () if second is None else (second,), prepared)
         )
         with app.activate():
