@@ -242,3 +242,49 @@ def test_a_killed_workers_lane_is_taken_over_after_its_lease(crm_factory, crm_pl
     assert {o.job for o in taken} | set(first) == {f"crm.events.lane.{k}" for k in range(4)}
     per_process = check_once_and_in_order(app, 200)
     assert set(per_process) == {os.getpid()}  # the killed worker's writes were rolled back with it
+
+
+def test_a_running_worker_takes_one_lane_at_a_time(crm_factory, crm_plugin):
+    import threading
+
+    import attrs
+
+    from crm_core.worker.registry import registered_jobs
+    from crm_core.worker.runner import _Runs
+
+    release = threading.Event()
+    started: list[str] = []
+
+    def held(name):
+        def run(crm, at):
+            started.append(name)
+            release.wait(30)  # outside any transaction: the other lanes stay free to claim
+
+        return run
+
+    app = lanes_app(crm_factory, crm_plugin, 4)
+    jobs = [
+        attrs.evolve(job, spec=attrs.evolve(job.spec, run=held(job.name)))
+        if job.name.startswith("crm.events.lane.")
+        else job
+        for job in registered_jobs(app)
+    ]
+    worker = Worker(app, name="one", jobs=jobs)
+    runs = _Runs(worker)
+    other = Worker(app, name="two", jobs=jobs)
+    other_runs = _Runs(other)
+    try:
+        with app.activate():
+            worker.sync()
+            worker._dispatch(runs)
+            worker._dispatch(runs)  # looking again while the lane runs takes no other lane
+        assert [name for name in runs.busy() if name.startswith("crm.events.lane.")] == ["crm.events.lane.0"]
+        # another worker takes the next lane, not the one running here
+        with app.activate():
+            other._dispatch(other_runs)
+        assert [name for name in other_runs.busy() if name.startswith("crm.events.lane.")] == ["crm.events.lane.1"]
+    finally:
+        release.set()
+        runs.join()
+        other_runs.join()
+    assert sorted(started) == ["crm.events.lane.0", "crm.events.lane.1"]

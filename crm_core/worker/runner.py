@@ -226,6 +226,14 @@ class Worker:
                 return stale.id, stale.scheduled_at, stale.attempts + 1
         if takeover_only or row.next_run_at is None or row.next_run_at > now:
             return None
+        if (
+            is_lane_job(job.name)
+            and JobRun.select()
+            .where((JobRun.job == job.name) & (JobRun.status == "running") & (JobRun.lease_until >= now))
+            .exists()
+        ):
+            # one delivery of a lane at a time: a second would only wait for the first's row locks
+            return None
         skipped = 0
         if job.spec.catch_up == "each":
             scheduled = row.next_run_at
@@ -403,11 +411,10 @@ class Worker:
         One event lane at a time: a worker that ran every lane in threads
         of one process would leave the other workers nothing to share.
         """
-        busy = self._busy(runs)
-        for name in self._due(busy=busy):
+        for name in self._due(busy=self._busy(runs)):
             if self.stopping:
                 return
-            if is_lane_job(name) and name in busy:
+            if is_lane_job(name) and name in self._busy(runs):  # a lane started in this pass counts too
                 continue
             job = self.jobs[name]
             claim = self._claim(job, takeover_only=runs.running(name))
