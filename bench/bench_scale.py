@@ -12,7 +12,7 @@ event read by its key):
 
 * a contact's timeline (newest 50; target < 20 ms median) and its fields as
   of a date (< 50 ms);
-* a contact search by e-mail (the contacts plugin's ``search``; < 20 ms);
+* a contact search by e-mail (the contacts plugin's ``search``; < 5 ms, issue 4);
 
 and a growth table shows how each cost moves with the size (flat for
 indexed look-ups). At the largest step the standard reports (analytics,
@@ -53,7 +53,7 @@ from bench._timing import Figure, median, parse_args, print_table, section, time
 
 TIMELINE_TARGET_MS = 20.0
 AS_OF_TARGET_MS = 50.0
-SEARCH_TARGET_MS = 20.0
+SEARCH_TARGET_MS = 5.0  # issue 4: searches < 5 ms median
 SCALING_TARGET = 1.6
 LANES = 4
 PLUGINS = ["contacts", "warehouse", "analytics"]
@@ -333,21 +333,24 @@ def bench_delivery(url: str, backlog: int, contacts: int, repeat: int) -> list[F
 # -- the run -------------------------------------------------------------------------
 
 
-def _reports(app: Any, contacts: int, key: float, repeat: int = 3) -> list[Figure]:
+def _reports(app: Any, contacts: int, key: float, *, fill: bool = True, repeat: int = 3) -> list[Figure]:
     """Each standard report over ``contacts // 10`` sales filled as ``bench_analytics`` fills them, timed.
 
     ``bench_analytics`` checks the reports against hand-written SQL on
     SQLite; its SQL is SQLite's, so here they are timed alone (median of
     ``repeat`` after a warm-up), against ``key``: the milliseconds of one
-    stored event read by its key.
+    stored event read by its key. ``fill=False`` times the reporting tables
+    a ``--keep`` run left.
     """
     n_sales = max(contacts // 10, 1000)
     section(f"standard reports over {n_sales:,} sales among {contacts:,} contacts")
     with app.activate():
-        seconds, _ = timed(lambda: bench_analytics._fill(app, n_sales, contacts))
-        print(
-            f"  reporting tables filled in {seconds:.1f} s; summaries added up in {bench_analytics._summarise(app):.1f} s"
-        )
+        if fill:
+            seconds, _ = timed(lambda: bench_analytics._fill(app, n_sales, contacts))
+            summed = bench_analytics._summarise(app)
+            print(f"  reporting tables filled in {seconds:.1f} s; summaries added up in {summed:.1f} s")
+        else:
+            n_sales = _scalar(app, "SELECT COUNT(*) FROM warehouse_sales_fact")
     analytics = app.plugin("analytics")
     a, b = bench_analytics.FROM, bench_analytics.TO
     runs = {
@@ -427,8 +430,7 @@ def main(argv: list[str] | None = None) -> None:
             Figure("contact search by e-mail", last["search"], "ms", n=f"{last_people:,} people", baseline=last["key"],
                    baseline_name="one event by key", target_value=SEARCH_TARGET_MS),
         ]  # fmt: skip
-        if not args.reuse:
-            figures += _reports(app, last_people, last["key"])
+        figures += _reports(app, last_people, last["key"], fill=not args.reuse)
         figures += bench_delivery(url, backlog, last_people, repeat)
         print_table(f"PostgreSQL at scale: {last_people:,} people, {last_events:,} events (medians)", figures)
     finally:

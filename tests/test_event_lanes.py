@@ -288,3 +288,43 @@ def test_a_running_worker_takes_one_lane_at_a_time(crm_factory, crm_plugin):
         runs.join()
         other_runs.join()
     assert sorted(started) == ["crm.events.lane.0", "crm.events.lane.1"]
+
+
+def test_upgrading_turns_each_cursor_into_lane_zero_at_the_same_place(crm_factory, crm_plugin):
+    import json
+
+    from playhouse.migrations import Runner
+
+    from crm_core.schema import KERNEL_MIGRATIONS
+    from crm_hookspecs.events import to_payload
+
+    app = crm_factory(
+        plugins=[crm_plugin("probe", crm_handle_events=record)], migrate=False, core={"worker": {"event_lanes": 2}}
+    )
+    app.deliver_events = "worker"
+    runner = Runner(app.database, str(KERNEL_MIGRATIONS), table_name="crm_schema_migration")
+    db = app.database
+    q, p = db.quote, db.param
+    with app.activate():
+        runner.up(target="0007_users")
+        for event in changes(5, 2):  # ten events stored before the upgrade; the handler had seen six
+            type_name, payload = to_payload(event)
+            db.execute_sql(
+                f"INSERT INTO {'crm_event'.join(q)} ({'event_id'.join(q)}, {'type'.join(q)}, "
+                f"{'occurred_at'.join(q)}, {'payload'.join(q)}) VALUES ({p}, {p}, {p}, {p})",
+                (event.event_id, type_name, dt.datetime(2026, 1, 1), json.dumps(payload)),
+            )
+        db.execute_sql(
+            f"INSERT INTO {'crm_event_cursor'.join(q)} ({'handler'.join(q)}, {'last_id'.join(q)}, "
+            f"{'updated_at'.join(q)}) VALUES ({p}, {p}, {p})",
+            ("probe", 6, dt.datetime(2026, 1, 1)),
+        )
+    app.migrate()
+    with app.activate():
+        assert [(c.handler, c.lane, c.lanes, c.last_id) for c in EventCursor.select()] == [("probe", 0, 1, 6)]
+        assert "crm_event_cursor" not in db.get_tables()
+        Seen.create_table(safe=True)
+    assert app.events.deliver().delivered == 4  # split into two lanes at 6, then the four after it
+    with app.activate():
+        assert sorted((row.contact_id, row.n) for row in Seen.select()) == [(2, 1), (3, 1), (4, 1), (5, 1)]
+        assert sorted((c.lane, c.lanes) for c in EventCursor.select()) == [(0, 2), (1, 2)]
