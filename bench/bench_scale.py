@@ -39,6 +39,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -262,6 +263,7 @@ def _deliver_once(url: str, app: Any, workers: int, backlog: int, contacts: int,
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError("a worker did not start: " + "; ".join(_errors(procs)))
             time.sleep(0.01)
+        usage, machine = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_cpu()
         start = time.perf_counter()
         go.touch()
         seen = 0
@@ -273,6 +275,7 @@ def _deliver_once(url: str, app: Any, workers: int, backlog: int, contacts: int,
             if time.perf_counter() - start > 3600:
                 raise RuntimeError(f"the backlog was not drained within an hour ({seen:,} of {backlog:,})")
         seconds = time.perf_counter() - start
+        busy, cores = (b - a for a, b in zip(machine, _machine_cpu()))
     finally:
         for p in procs:
             if p.poll() is None:
@@ -294,8 +297,26 @@ def _deliver_once(url: str, app: Any, workers: int, backlog: int, contacts: int,
         raise AssertionError(f"events left undelivered: {pending}")
     per_worker = _scalar(app, "SELECT COUNT(DISTINCT pid) FROM bench_seen")
     rate = backlog / seconds
-    print(f"  {workers} worker(s): {backlog:,} events in {seconds:.2f} s = {rate:,.0f}/s ({per_worker} took part)")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once they have exited
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    print(
+        f"  {workers} worker(s): {backlog:,} events in {seconds:.2f} s = {rate:,.0f}/s ({per_worker} took part); "
+        f"workers' CPU {cpu:.2f} s ({cpu * 1e6 / backlog:.0f} us/event, start-up and exit included); "
+        f"the machine's cores {busy / cores:.0%} busy meanwhile (everything on it, the database too)",
+        flush=True,
+    )
     return rate
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """Jiffies the machine's cores were busy and in all, from ``/proc/stat`` (zeros elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return 0.0, 1.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return float(sum(fields) - idle), float(sum(fields))
 
 
 def _errors(procs: list[subprocess.Popen[bytes]]) -> list[str]:
