@@ -316,10 +316,21 @@ class EventBus:
         if first is None:
             return 0
         second = next(prepared, None)
+        # the events of one change (an import's batch) share their time: converted once, not per event.
+        # On SQLite the text its datetime adapter would store (str() is isoformat(" ")), made once too
+        as_text = dialect(database) == "sqlite"
+        last: list[Any] = [None, None]
+
+        def stored(at: dt.datetime) -> Any:
+            if at is not last[0]:
+                value = naive_utc(at)
+                last[0], last[1] = at, (str(value) if as_text else value)
+            return last[1]
+
         # already in the stored form (naive UTC, JSON text): inserted by table
         # name, which skips bulk_insert's per-value conversion on this hot path
         rows = (
-            (eid, t, naive_utc(at), p)
+            (eid, t, stored(at), p)
             for eid, t, at, p in itertools.chain((first,), () if second is None else (second,), prepared)
         )
         with app.activate():
