@@ -194,9 +194,9 @@ class BatchWriter:
             # compact(): the fields without empty values, picked and filtered in one pass
             data = {k: v for k in DATA_FIELDS if k in f and (v := f[k]) not in empty}
             if "custom" in data:
-                custom = {k: v for k, v in data["custom"].items() if v is not None}
-                if custom:
-                    data["custom"] = custom
+                kept = {k: v for k, v in data["custom"].items() if v is not None}
+                if kept:
+                    data["custom"] = kept
                 else:
                     del data["custom"]
             events.append(
