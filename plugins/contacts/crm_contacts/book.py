@@ -16,7 +16,15 @@ import peewee
 from crm_contacts import filters as search_filters
 from crm_contacts import words
 from crm_contacts.fields import DETAIL_FIELDS, FieldError, clean, display_name_for
-from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone, ContactTag
+from crm_contacts.models import (
+    Contact,
+    ContactAddress,
+    ContactCustomField,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    live_in_id_order,
+)
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
 from crm_contacts.reading import IN_CHUNK, complete_records, insert_contact, read_records, tags_of
@@ -427,7 +435,7 @@ class AddressBook:
             with self.crm.activate():
                 query = Contact.select(Contact.id).where(Contact.id > last)
                 if not include_deleted:
-                    query = query.where(Contact.deleted_at.is_null())
+                    query = query.where(live_in_id_order(self.crm.database))
                 query = search_filters.apply(query, checked, self.region)
                 if visible is not None:
                     query = query.where(visible)

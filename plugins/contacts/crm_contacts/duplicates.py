@@ -49,7 +49,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from crm_contacts.book import IN_CHUNK
-from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
+from crm_contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone, live_in_id_order
 from crm_core.errors import StorageError, ValidationError
 from crm_core.i18n import N_, Message
 from crm_core.storage import batched
@@ -207,7 +207,7 @@ class DuplicateFinder:
     def _read_people(self, store: _Store) -> None:
         """Page through the live people by id and file each under its blocks."""
         last = 0
-        live_people = Contact.deleted_at.is_null() & (Contact.kind == "person") & self._in_scope()
+        live_people = live_in_id_order(self.crm.database) & (Contact.kind == "person") & self._in_scope()
         while True:
             ids = [
                 r[0]

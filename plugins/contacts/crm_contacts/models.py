@@ -347,3 +347,20 @@ MODELS = (
     DatabaseIdentity,
     ImportRun,
 )
+
+
+def live_in_id_order(database: peewee.Database) -> Any:
+    """``deleted_at IS NULL`` for a scan of the book in id order (keyset pages: ``id > last ORDER BY id``).
+
+    SQLite keeps no planner statistics here, and takes an equality on
+    ``deleted_at`` for a selective one: it read every live contact through the
+    ``(deleted_at, name_key, id)`` index and sorted them, on every page, so an
+    export of 1,000,000 contacts took 279 s where reading them takes 18 s.
+    The unary ``+`` keeps that index out and the pages come in rowid order.
+    The servers plan from statistics and get the plain condition.
+    """
+    from crm_core.storage import dialect
+
+    if dialect(database) == "sqlite":
+        return peewee.NodeList((peewee.SQL("+"), Contact.deleted_at), glue="").is_null()
+    return Contact.deleted_at.is_null()

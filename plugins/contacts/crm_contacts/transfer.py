@@ -18,7 +18,14 @@ from crm_contacts.identity import database_id, format_id
 from crm_contacts.importing import DEFAULT_MATCH_KEYS, Importer, ImportReport
 from crm_contacts.importreport import PROBLEM_COLUMNS, ProblemFile
 from crm_contacts.mapping import Target, detect, load_mapping_file
-from crm_contacts.models import Contact, ContactAddress, ContactCustomField, ContactEmail, ContactPhone
+from crm_contacts.models import (
+    Contact,
+    ContactAddress,
+    ContactCustomField,
+    ContactEmail,
+    ContactPhone,
+    live_in_id_order,
+)
 from crm_core.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -341,7 +348,7 @@ class Transfer:
                 Contact, org, peewee.JOIN.LEFT_OUTER, on=(org.id == Contact.organization)
             )
             if not include_deleted:
-                base = base.where(Contact.deleted_at.is_null())
+                base = base.where(live_in_id_order(database))
             base = search_filters.apply(base, checked, book.region)
             if visible is not None:
                 base = base.where(visible)
