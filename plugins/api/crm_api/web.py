@@ -132,8 +132,8 @@ def _dumps(value: Any) -> bytes:
 
 
 def etag_of(data: Any) -> str:
-    """A strong ETag for a record's JSON: the same content, the same tag."""
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """A strong ETag for a record's JSON: the same content, the same tag (keys sorted at every level)."""
+    digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f'"{digest[:32]}"'
 
 
