@@ -1,7 +1,10 @@
 """The tasks plugin: the inactivity scan and the rules engine, on SQLite.
 
 1. **Inactivity scan** over 1,000,000 customers and 5,000,000 sales (three
-   years of history, about one customer in eight quiet for a year). The
+   years of history; one customer in five stopped buying after the first
+   two years, so that with those whose sales fell before the last year by
+   chance about a quarter are quiet for a year: some 255,000 tasks at 1M,
+   the issue's "~250,000"). The
    sales live in a stand-in for the warehouse (a plugin object named
    ``warehouse`` whose ``customers_quiet_since`` runs the same set-based
    query as the warehouse's: current customers joined to their won sales'
@@ -16,16 +19,18 @@
      overnight (the scan the worker runs every day);
    * the first scan of a new rule: the same, plus the whole backlog, one
      task, firing and ``TaskCreated`` event for every quiet customer (about
-     a quarter of them here) and one digest e-mail per owner; the events'
+     a quarter of the customers) and one digest e-mail per owner; the events'
      delivery to handlers is the worker's next job, not timed;
    * baseline: the set-based query alone; and, for the cost of knowing when
      each customer came, the older ``customers_without_won_sale_since``
      query (last won sale only) on the same data.
 
-   Target (issue 7): the scan under 10 s. The first scan's backlog is
-   reported with its tasks/s: it writes three rows per quiet customer and
-   one event each, which at a quarter of a million customers cannot fit in
-   10 s on SQLite on this machine (see the figures).
+   Targets: the daily scan under 10 s (issue 7), and the first scan, with
+   its backlog of ~250,000 tasks, under 10 s too (issue 19). The first scan
+   is reported with its tasks/s and with the CPU time the process spent on
+   it, which moves far less than the wall time when the machine is busy
+   with other work: it writes three rows per quiet customer (task, event,
+   firing) and serialises one event each.
 
 2. **Rules on 100,000 events** (surveys, requests, sales, stage and contact
    changes, contact creations; the sample configuration's rules, about one
@@ -50,6 +55,7 @@ import datetime as dt
 import decimal
 import random
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -264,9 +270,15 @@ def _fill_warehouse(crm: Any, n_contacts: int, n_sales: int, rng: random.Random)
     db.execute_sql("CREATE INDEX bench_wh_status_contact ON bench_wh_status (contact_id, valid_from)")
     db.execute_sql("CREATE INDEX bench_wh_status_current ON bench_wh_status (status, valid_to)")
 
+    # one customer in five stopped buying after the first two years: with those whose sales fell
+    # before the last year by chance, a quarter of the customers are quiet for a year (issue 19)
+    lapsed = len(days) - 365
+
     def sales():
         for _ in range(n_sales):
-            yield (rng.randint(1, n_contacts), "won" if rng.random() < 0.8 else "lost", days[rng.randrange(len(days))])
+            contact = rng.randint(1, n_contacts)
+            day = rng.randrange(lapsed if contact % 5 == 1 else len(days))
+            yield (contact, "won" if rng.random() < 0.8 else "lost", days[day])
 
     bulk_insert("bench_wh_sale", ("contact_id", "outcome", "closed_on"), sales(), database=db, batch_size=50_000)
     db.execute_sql("CREATE INDEX bench_wh_sale_contact ON bench_wh_sale (contact_id, outcome, closed_on)")
@@ -278,7 +290,7 @@ def bench_scan(args: Any, workdir: Path) -> list[Figure]:
     n_sales = 5 * n_contacts
     rng = random.Random(7)
     section(f"inactivity scan: {n_contacts:,} customers, {n_sales:,} sales (building the data…)")
-    firsts, seconds, queries, olders, created = [], [], [], [], 0
+    firsts, seconds, queries, olders, cpus, created = [], [], [], [], [], 0
     for repeat in range(args.repeat):
         crm = _app(workdir / f"scan{repeat}.db", n_contacts, [WIN_BACK])
         # the TaskCreated events are delivered by the worker's own job, not timed here
@@ -289,7 +301,11 @@ def bench_scan(args: Any, workdir: Path) -> list[Figure]:
             since = crm.today() - dt.timedelta(days=365)
             t_older, _ = timed(lambda: crm.plugin("warehouse").customers_without_won_sale_since(since))
             t_query, quiet = timed(lambda: crm.plugin("warehouse").customers_quiet_since(since))
+            cpu_before = time.process_time()
             t_first, created = timed(api.scan_inactivity)
+            cpu_first = (
+                time.process_time() - cpu_before
+            )  # this process's CPU: moves less than the wall time with other work
             assert created == len(quiet), (created, len(quiet))
             # the next day: only the customers who crossed the line overnight are new
             crm.clock.advance(days=1)
@@ -300,9 +316,10 @@ def bench_scan(args: Any, workdir: Path) -> list[Figure]:
         queries.append(t_query)
         olders.append(t_older)
         firsts.append(t_first)
+        cpus.append(cpu_first)
         seconds.append(t_second)
         print(
-            f"  repeat {repeat + 1}: query {t_query:.2f} s (older, last sale only: {t_older:.2f} s), first scan {t_first:.2f} s ({created:,} tasks), "
+            f"  repeat {repeat + 1}: query {t_query:.2f} s (older, last sale only: {t_older:.2f} s), first scan {t_first:.2f} s ({cpu_first:.2f} s CPU, {created:,} tasks), "
             f"second scan {t_second:.2f} s ({again:,} new)",
             flush=True,
         )
@@ -332,6 +349,14 @@ def bench_scan(args: Any, workdir: Path) -> list[Figure]:
             n=f"{n}, {created:,} tasks ({created / median(firsts):,.0f}/s)",
             baseline=median(queries),
             baseline_name="query alone",
+            target_value=SCAN_TARGET_S,
+        ),
+        Figure(
+            "first scan: CPU time of the process",
+            median(cpus),
+            "s",
+            n=f"{n}, {created:,} tasks",
+            target_value=SCAN_TARGET_S,
         ),
     ]
 

@@ -163,12 +163,22 @@ def _payload(kind: str, event_id: str, at: dt.datetime, cid: int, k: int, rng: r
     return f'{{"event_id":"{event_id}","occurred_at":"{at.isoformat()}","actor":"maria","channel":"staff",{body}}}'
 
 
-def _fill_store(app: Any, n_events: int, rng: random.Random, watch: dict[int, dt.datetime]) -> int:
+def _fill_store(
+    app: Any,
+    n_events: int,
+    rng: random.Random,
+    watch: dict[int, dt.datetime],
+    *,
+    first_contact: int = 1,
+    first_pk: int = 0,
+) -> int:
     """Write ``n_events`` events (ten per contact) with bulk inserts; return the number of contacts.
 
     Contacts are written one after the other, each with its ten events
     spread over the following months; ``watch`` gets the creation time of
-    the contacts it names.
+    the contacts it names. ``first_contact`` and ``first_pk`` (the id before
+    the first event's) let a caller add to a store filled before
+    (``bench_scale`` grows it in steps).
     """
     from crm_core.storage import bulk_insert
 
@@ -177,10 +187,11 @@ def _fill_store(app: Any, n_events: int, rng: random.Random, watch: dict[int, dt
     page = 20_000  # contacts per transaction
     database = app.database
     started = time.perf_counter()
-    pk = 0
-    for first in range(1, contacts + 1, page):
+    pk = first_pk
+    end = first_contact + contacts
+    for first in range(first_contact, end, page):
         events, links = [], []
-        for cid in range(first, min(first + page, contacts + 1)):
+        for cid in range(first, min(first + page, end)):
             at = START + dt.timedelta(days=rng.uniform(0, SPAN_DAYS - 200))
             if cid in watch:
                 watch[cid] = at
@@ -213,8 +224,9 @@ def _fill_store(app: Any, n_events: int, rng: random.Random, watch: dict[int, dt
                 links,
                 database=database,
             )
-        if (first // page) % 10 == 0:
-            print(f"  {pk:,} events stored ({pk / (time.perf_counter() - started):,.0f}/s)", flush=True)
+        if ((first - first_contact) // page) % 10 == 0:
+            done = pk - first_pk
+            print(f"  {done:,} events stored ({done / (time.perf_counter() - started):,.0f}/s)", flush=True)
     return contacts
 
 

@@ -167,6 +167,16 @@ class WorkerSettings:
     poll_interval: float = attrs.field(default=5.0, validator=_positive())
     #: days the finished runs stay in ``crm_job_run`` (for ``crm worker status``)
     keep_runs_days: int = attrs.field(default=7, validator=_positive())
+    #: delivery lanes per handler (1 to 64): each handler's events are split by a stable hash of their
+    #: subject (the first contact id) into this many lanes, delivered by separate workers at once
+    event_lanes: int = attrs.field(default=1)
+    #: seconds a worker may go without renewing its claim on a lane before another takes the lane over
+    event_lane_lease: float = attrs.field(default=60.0, validator=_positive())
+
+    @event_lanes.validator
+    def _check_event_lanes(self, attribute: attrs.Attribute[Any], value: int) -> None:
+        if isinstance(value, bool) or not 1 <= value <= 64:
+            raise ValueError(f"must be a whole number from 1 to 64, not {value!r}")
 
 
 #: the roles the kernel defines (``crm_core.auth.roles``); ``[[crm.roles]]`` may not reuse these names

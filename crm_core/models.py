@@ -31,20 +31,32 @@ class OutboxEvent(Model):
     type = peewee.CharField(max_length=120, index=True)
     occurred_at = UTCDateTimeField(index=True)
     payload = peewee.TextField()
+    #: a stable hash of the event's subject (its first contact id; 0 without one): the event's
+    #: delivery lane is ``lane_key % crm.worker.event_lanes`` (see crm_core.events)
+    lane_key = peewee.IntegerField(default=0)
 
     class Meta:
         table_name = "crm_event"
 
 
 class EventCursor(Model):
-    """How far each handler (plugin) has got through the outbox."""
+    """How far each handler (plugin) has got through one lane of the outbox.
 
-    handler = peewee.CharField(max_length=100, primary_key=True)
+    A handler has ``lanes`` rows, lane 0 to ``lanes - 1``: lane ``k`` holds
+    the events whose ``lane_key % lanes == k``, and its ``last_id`` says
+    that every event of that lane up to it has been delivered.
+    """
+
+    handler = peewee.CharField(max_length=100)
+    lane = peewee.IntegerField()
+    #: the lane count this row belongs to (``crm.worker.event_lanes`` when it was made)
+    lanes = peewee.IntegerField()
     last_id = peewee.BigIntegerField(default=0)
     updated_at = UTCDateTimeField()
 
     class Meta:
-        table_name = "crm_event_cursor"
+        table_name = "crm_event_lane"
+        primary_key = peewee.CompositeKey("handler", "lane")
 
 
 class EventFailure(Model):

@@ -827,3 +827,48 @@ def test_retrying_needs_admin_system_of_a_user(crm_factory, notes, crm_as_user):
     assert len(crm.events.failed()) == 1
     with crm_as_user(crm, roles=["admin"]):
         assert crm.events.retry(due_only=False).retried_ok == 1
+
+
+def test_optional_scalars_are_stored_as_they_are_in_every_event_type() -> None:
+    """The identity hook for ``str | None``, ``int | None``… gives what cattrs' own optional handling gave."""
+    import types
+    import typing
+
+    import cattrs
+
+    from crm_hookspecs.events import registered_types, to_payload
+
+    plain = cattrs.Converter()  # none of the contract's hooks: its own handling of Optional
+    scalars = (str, int, float, bool, type(None))
+    samples = {str: ["text", "ñ"], int: [0, 7], float: [1.5], bool: [True, False]}
+    event = TaskCreated(task_id=1, kind="call", title="Call")
+    checked = 0
+    for cls in registered_types().values():
+        for kind in typing.get_type_hints(cls).values():
+            args = typing.get_args(kind)
+            if typing.get_origin(kind) not in (typing.Union, types.UnionType) or type(None) not in args:
+                continue
+            if not all(a in scalars for a in args):
+                continue
+            scalar = next(a for a in args if a is not type(None))
+            for value in [None, *samples[scalar]]:
+                assert plain.unstructure(value, kind) == value
+            checked += 1
+    assert checked > 20  # the actor of every event type, TaskCreated's assignee and contact_id…
+    for assignee, contact_id in ((None, None), ("ana", 5)):
+        made = TaskCreated(
+            task_id=1, kind="call", title="Call", assignee=assignee, contact_id=contact_id, actor=assignee
+        )
+        payload = to_payload(made)[1]
+        assert (payload["assignee"], payload["contact_id"], payload["actor"]) == (assignee, contact_id, assignee)
+    assert list(to_payload(event)[1]) == [
+        "event_id",
+        "occurred_at",
+        "actor",
+        "channel",
+        "task_id",
+        "kind",
+        "title",
+        "assignee",
+        "contact_id",
+    ]

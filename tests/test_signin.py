@@ -176,6 +176,22 @@ def test_sign_out_ends_one_session_or_all(crm):
         sessions.lookup("made-up")
 
 
+def test_as_session_acts_as_the_sessions_user_reading_the_user_once(crm):
+    from crm_core.testing import statements
+
+    crm.authz.users.add("bea", password=PASSWORD, roles=["admin"])
+    key = crm.authz.sessions.sign_in("bea", PASSWORD).session_key
+    with statements(crm) as sql, crm.authz.as_session(key) as user:
+        assert user.name == "bea" and crm.current_user.name == "bea"
+        assert crm.authz.can("admin.users")
+    assert crm.current_user is None
+    assert len(sql) == 2  # the session with its user, then the user's teams and roles: no second read
+    crm.authz.sessions.end(key)
+    with pytest.raises(AuthenticationError, match="ended"), crm.authz.as_session(key):
+        pass
+    assert crm.current_user is None
+
+
 def test_the_table_keeps_only_a_hash_of_the_session_key(crm):
     from crm_core.auth.models import Session
 

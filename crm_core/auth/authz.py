@@ -204,6 +204,17 @@ class Authz:
         with self._acting_as(auth.user, scopes=auth.token.scopes, token_id=auth.token.id):
             yield auth.user
 
+    @contextlib.contextmanager
+    def as_session(self, key: str, *, touch: bool = True) -> Iterator[UserInfo]:
+        """Check a session key (``sessions.lookup``) and run the block as its user.
+
+        The user is read once, with the session (``as_user(lookup(key))``
+        would read it again).
+        """
+        user = self.sessions.lookup(key, touch=touch)
+        with self._acting_as(user):
+            yield user
+
     def enter(self, user: UserInfo | str | int) -> contextvars.Token[Acting | None]:
         """Act as ``user`` until :meth:`leave` (for the CLI, which has no ``with`` block to offer)."""
         info = self.users.get(user.id if isinstance(user, UserInfo) else user)

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KERNEL",
+    "LANE_JOB_PREFIX",
     "Job",
     "WorkerContext",
     "failed_runs",
     "first_line",
+    "is_lane_job",
     "kernel_jobs",
     "registered_jobs",
     "require_tables",
@@ -51,6 +53,13 @@ class WorkerContext(AppContext, Protocol):
 
 #: the owner name of the kernel's own jobs
 KERNEL = "crm"
+#: the name of lane K's delivery job is this and K (``crm.worker.event_lanes`` above 1)
+LANE_JOB_PREFIX = "crm.events.lane."
+
+
+def is_lane_job(name: str) -> bool:
+    """Whether ``name`` is a lane's event delivery job (a worker runs one of them at a time)."""
+    return name.startswith(LANE_JOB_PREFIX)
 
 
 @attrs.frozen
@@ -76,12 +85,27 @@ def kernel_jobs(crm: WorkerContext) -> list[Any]:
     def deliver_mail(crm: WorkerContext, scheduled_at: dt.datetime) -> Any:
         return crm.mail.deliver()
 
+    lanes = settings.event_lanes
+
     def deliver_events(crm: WorkerContext, scheduled_at: dt.datetime) -> str:
-        delivered = crm.events.deliver()
+        # with several lanes, their own jobs deliver them (in several workers at once)
+        delivered = crm.events.deliver() if lanes == 1 else None
         retried = crm.events.retry()
-        return (
-            f"{delivered.delivered} delivered, {delivered.failed} failed; "
-            f"retries: {retried.retried_ok} delivered, {retried.failed} failed again"
+        retries = f"retries: {retried.retried_ok} delivered, {retried.failed} failed again"
+        if delivered is None:
+            return retries
+        return f"{delivered.delivered} delivered, {delivered.failed} failed; {retries}"
+
+    def lane_job(lane: int) -> Any:
+        def deliver_lane(crm: WorkerContext, scheduled_at: dt.datetime) -> str:
+            delivered = crm.events.deliver(lane=lane)
+            return f"lane {lane} of {lanes}: {delivered.delivered} delivered, {delivered.failed} failed"
+
+        return JobSpec(
+            name=f"{LANE_JOB_PREFIX}{lane}",
+            run=deliver_lane,
+            interval=dt.timedelta(seconds=settings.events_interval),
+            lease=dt.timedelta(seconds=settings.event_lane_lease),
         )
 
     def clean_up(crm: WorkerContext, scheduled_at: dt.datetime) -> str:
@@ -100,6 +124,7 @@ def kernel_jobs(crm: WorkerContext) -> list[Any]:
             lease=dt.timedelta(seconds=crm.config.core.mail.lease),
         ),
         JobSpec(name="crm.events", run=deliver_events, interval=dt.timedelta(seconds=settings.events_interval)),
+        *(lane_job(k) for k in range(lanes) if lanes > 1),
         JobSpec(name="crm.cleanup", run=clean_up, interval=dt.timedelta(hours=1)),
     ]
 

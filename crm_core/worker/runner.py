@@ -37,7 +37,15 @@ from crm_core.storage import for_update
 from crm_core.worker.backoff import Backoff, is_database_outage, reason
 from crm_core.worker.lease import Heartbeat
 from crm_core.worker.registry import KERNEL as KERNEL  # noqa: F401 - where it used to be
-from crm_core.worker.registry import Job, first_line, kernel_jobs, registered_jobs, require_tables, status
+from crm_core.worker.registry import (
+    Job,
+    first_line,
+    is_lane_job,
+    kernel_jobs,
+    registered_jobs,
+    require_tables,
+    status,
+)
 
 if TYPE_CHECKING:
     from crm_core.worker.registry import WorkerContext
@@ -218,6 +226,14 @@ class Worker:
                 return stale.id, stale.scheduled_at, stale.attempts + 1
         if takeover_only or row.next_run_at is None or row.next_run_at > now:
             return None
+        if (
+            is_lane_job(job.name)
+            and JobRun.select()
+            .where((JobRun.job == job.name) & (JobRun.status == "running") & (JobRun.lease_until >= now))
+            .exists()
+        ):
+            # one delivery of a lane at a time: a second would only wait for the first's row locks
+            return None
         skipped = 0
         if job.spec.catch_up == "each":
             scheduled = row.next_run_at
@@ -374,7 +390,7 @@ class Worker:
                         runs.drain(report)
                         if self.stopping:
                             break
-                        self._sleep(busy=runs.busy())
+                        self._sleep(busy=self._busy(runs))
                 except Exception as exc:
                     if not is_database_outage(exc):
                         raise
@@ -390,14 +406,27 @@ class Worker:
             runs.drain(report)
 
     def _dispatch(self, runs: _Runs) -> None:
-        """Claim what is due and start it; a job running here only takes over a dead worker's run."""
-        for name in self._due(busy=runs.busy()):
+        """Claim what is due and start it; a job running here only takes over a dead worker's run.
+
+        One event lane at a time: a worker that ran every lane in threads
+        of one process would leave the other workers nothing to share.
+        """
+        for name in self._due(busy=self._busy(runs)):
             if self.stopping:
                 return
+            if is_lane_job(name) and name in self._busy(runs):  # a lane started in this pass counts too
+                continue
             job = self.jobs[name]
             claim = self._claim(job, takeover_only=runs.running(name))
             if claim is not None:
                 runs.start(job, claim)
+
+    def _busy(self, runs: _Runs) -> list[str]:
+        """The jobs running here, and every lane's delivery job while one of them is (see :meth:`_dispatch`)."""
+        busy = runs.busy()
+        if any(is_lane_job(name) for name in busy):
+            busy += [name for name in self.jobs if is_lane_job(name) and name not in busy]
+        return busy
 
     def _close_connection(self) -> None:
         try:

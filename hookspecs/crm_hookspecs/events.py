@@ -18,6 +18,7 @@ import decimal
 import itertools
 import os
 import time
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
@@ -219,6 +220,12 @@ def _get_converter() -> Any:
         # mostly JSON already: passed through without a dispatch per value, anything
         # else unstructured as cattrs does it by its class (same output, a third of the time)
         conv.register_unstructure_hook_func(_any_or_any_dict, _plain_value(conv))
+        # An optional str, int, float or bool is stored as it is: with cattrs' own identity as
+        # its hook, the generated unstructure function reads the attribute inline instead of
+        # calling unstructure_optional (four calls per TaskCreated, a fifth of its to_payload)
+        from cattrs.fns import identity
+
+        conv.register_unstructure_hook_func(_optional_scalar, identity)
         conv.register_structure_hook_func(
             _any_dict, lambda v, _: {k if k.__class__ is str else str(k): x for k, x in v.items()}
         )
@@ -228,6 +235,14 @@ def _get_converter() -> Any:
 
 def _any_dict(cls: Any) -> bool:
     return typing.get_origin(cls) is dict and typing.get_args(cls) == (str, Any)
+
+
+def _optional_scalar(cls: Any) -> bool:
+    """``str | None``, ``int | None``… (``Optional`` of JSON scalars), which unstructure to themselves."""
+    if typing.get_origin(cls) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(cls)
+    return type(None) in args and all(a in _JSON_SCALARS for a in args)
 
 
 def _any_or_any_dict(cls: Any) -> bool:

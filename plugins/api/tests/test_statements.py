@@ -106,4 +106,4 @@ def test_creating_a_contact_commits_once(served):
     work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
     # MariaDB locks the outbox in a statement of its own; PostgreSQL takes its (shared) lock with the insert
     assert len(commits) <= 1 and len(work) == (6 if served.crm.database.quote[0] == "`" else 5), _shown(sql)
-    assert not [s for s in sql if "crm_event_cursor" in s], _shown(sql)
+    assert not [s for s in sql if "crm_event_lane" in s], _shown(sql)

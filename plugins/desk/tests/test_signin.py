@@ -92,6 +92,18 @@ def test_a_session_ended_elsewhere_signs_out_here(web: Web) -> None:
     assert web.get("/").status_code == 302
 
 
+def test_a_page_reads_the_signed_in_user_once(web: Web) -> None:
+    from crm_core.testing import statements
+
+    web.sign_in("ana", PASSWORD)
+    web.get("/account/password")
+    with statements(web.crm) as sql:
+        assert web.get("/account/password").status_code == 200
+    reads = [s for s in map(str, sql) if "crm_user" in s]
+    # the session with its user, then the user with its teams and roles (it was read a second time to act as them)
+    assert len(reads) == 2, reads
+
+
 def test_change_password_keeps_this_session_and_ends_the_others(web: Web, desk_app: Any) -> None:
     other = Web(web.crm)
     other.sign_in("ana", PASSWORD)

@@ -168,3 +168,29 @@ def test_dates_are_written_in_the_pages_language(kit, app, web):
     token = app.plugin("contacts").issue_update_link(ana.id, ["first_name"], ttl_hours=24).token
     web.get("/contacts/update?token=" + token)
     assert "6 de enero de 2026" in web.text
+
+
+@pytest.mark.parametrize("selected", ["mobile", "fax", "other", "", None, "nothing-offered", '"><b>'])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_choice_options_are_the_template_loops_markup(selected, language):
+    """The menus of kinds, built once per language, are what the form's loop used to write."""
+    import jinja2
+
+    from crm_portal.i18n import choice_options, install_jinja, reset_current, set_current
+    from crm_portal.web.contact_form import PHONE_KINDS
+
+    environment = jinja2.Environment(autoescape=True)
+    install_jinja(environment)
+    loop = environment.from_string(
+        '{% for key, text in kinds.items() %}<option value="{{ key }}"{% if key == value %} selected{% endif %}>'
+        "{{ _(text) }}</option>{% endfor %}"
+    )
+    catalogs = Catalogs(("en", "es"), "en")
+    token = set_current(language, catalogs.translations(language))
+    try:
+        expected = loop.render(kinds=PHONE_KINDS, value=selected)
+        assert str(choice_options(PHONE_KINDS, selected)) == expected
+        assert str(choice_options(PHONE_KINDS, selected)) == expected  # from the cache too
+    finally:
+        reset_current(token)
+    assert ("Móvil" in expected) == (language == "es")

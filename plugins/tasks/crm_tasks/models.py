@@ -40,7 +40,7 @@ class Task(Model):
     due_at = UTCDateTimeField(null=True, index=True)
     priority = peewee.SmallIntegerField(default=2)
     #: open, done or cancelled
-    status = peewee.CharField(max_length=12, default="open", index=True)
+    status = peewee.CharField(max_length=12, default="open")  # (status, assignee, due_at) serves it
     #: the contact the task is about (more contacts and records: TaskLink)
     contact_id = peewee.BigIntegerField(null=True, index=True)
     created_at = UTCDateTimeField()
@@ -133,7 +133,7 @@ class Firing(Model):
     key = peewee.CharField(max_length=120)
     event_type = peewee.CharField(max_length=120, null=True)
     contact_id = peewee.BigIntegerField(null=True, index=True)
-    fired_at = UTCDateTimeField(index=True)
+    fired_at = UTCDateTimeField()
     #: created, notified, scheduled, cancelled or failed
     outcome = peewee.CharField(max_length=12)
     task = peewee.ForeignKeyField(Task, null=True, on_delete="SET NULL")

@@ -19,7 +19,9 @@ from crm_core.testing import statements
 
 pytest.importorskip("crm_desk")
 
+from crm_core.errors import ValidationError  # noqa: E402
 from crm_desk.testing import DeskClient, check_catalogs  # noqa: E402
+from crm_warehouse.desk.history import EXCERPT  # noqa: E402
 
 PASSWORD = "Correct-horse-42!"
 
@@ -350,10 +352,35 @@ def test_logging_a_meeting_note_from_the_card_shows_it_on_the_timeline(app: Any)
     actions = app.plugin("warehouse").actions.list(contact_id=contact.id)
     assert [(a.kind, a.subject) for a in actions] == [("meeting", "Visit in Madrid")]
     desk.get(f"/contacts/{contact.id}")
-    assert "Note logged" in desk.text
+    logged = "<strong>Meeting note</strong>"
+    assert logged in desk.text and "Visit in Madrid — She wants 20 desks" in desk.text
     desk.get(f"/warehouse/contacts/{contact.id}/timeline?kind=note")
-    assert "Note logged" in desk.text and "Contact created" not in desk.text
+    assert logged in desk.text and "Visit in Madrid — She wants 20 desks" in desk.text
+    assert "Contact created" not in desk.text
     assert desk.get(f"/warehouse/contacts/{contact.id}/timeline?kind=bogus").status_code == 400
+
+
+def test_a_logged_action_on_the_timeline_says_its_subject_and_the_start_of_its_text(app: Any) -> None:
+    contacts = app.plugin("contacts")
+    eva = contacts.create(first_name="Eva", last_name="Luna", owner="ana")
+    actions = app.plugin("warehouse").actions
+    long = actions.log("email", contact_id=eva.id, subject="Offer", body="word " * 100, author="ana")
+    bare = actions.log("call", contact_id=eva.id, body="  Left a\nmessage  ", author="ana")
+    desk = desk_as(app, "ana")
+    page = desk.get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
+    excerpt = "Offer — " + ("word " * 100)[: EXCERPT - 1].rstrip() + "…"
+    assert "<strong>E-mail</strong>" in page and excerpt in page
+    assert "<strong>Call</strong>" in page and "Left a message" in page  # no subject: the text alone, on one line
+    # one read of the actions for the page, whatever their number, and only those in the user's scope
+    other = contacts.create(first_name="Otto", last_name="Sur", owner="carl")
+    hidden = actions.log("note", contact_id=other.id, subject="Private", author="carl")
+    with app.as_user(app.authz.users.get("ana")):
+        assert set(actions.many([long.id, bare.id, hidden.id, 999_999])) == {long.id, bare.id}
+        assert actions.many([]) == {}
+        with pytest.raises(ValidationError):
+            actions.many([0])
+    with app.as_user(app.authz.users.get("carl")):
+        assert set(actions.many([long.id, hidden.id])) == {hidden.id}
 
 
 def test_the_timeline_pages_with_a_cursor_that_skips_nothing(app: Any) -> None:
@@ -407,7 +434,8 @@ def test_the_timeline_and_the_contact_as_it_was_speak_spanish(app: Any, make_unk
     desk = desk_as(app, "ana")
     english = desk.get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
     assert "Changed: status: prospect → customer; region: (empty) → Norte" in english
-    assert f"Deal #{desks.id} moved from New to Qualified" in english and "Call logged by ana" in english
+    assert f"Deal #{desks.id} moved from New to Qualified" in english and "<strong>Call</strong>" in english
+    assert "Hello" in english and "Call logged by ana" not in english  # the action's subject, not a sentence again
     desk.post("/language", {"language": "es", "next": "/"})
     page = desk.get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
     for said in (
@@ -418,7 +446,7 @@ def test_the_timeline_and_the_contact_as_it_was_speak_spanish(app: Any, make_unk
         f"Oportunidad n.º {desks.id} movida de Nueva a Cualificada",
         f"Oportunidad n.º {desks.id} ganada: 2.400,00\xa0€",
         f"Oportunidad n.º {chairs.id} perdida: too dear",
-        "Llamada registrada por ana",
+        "<strong>Llamada</strong>",
         "«offer.pdf» adjuntado (2 KB)",
     ):
         assert said in page, said
@@ -569,6 +597,13 @@ def test_the_timeline_statements_do_not_grow_with_its_entries(app: Any) -> None:
     for n in range(30):
         contacts.update(contact.id, notes=f"note {n}")
     assert count() == few
+    actions = app.plugin("warehouse").actions
+    actions.log("call", contact_id=contact.id, subject="First call", author="ana")
+    one_action = count()
+    assert one_action == few + 1  # the subjects of the page's logged actions: one read
+    for n in range(20):
+        actions.log("note", contact_id=contact.id, subject=f"note {n}", author="ana")
+    assert count() == one_action
 
 
 def test_the_pages_in_spanish(app: Any) -> None:

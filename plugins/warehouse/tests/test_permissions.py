@@ -88,6 +88,7 @@ CALLS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "actions.log": lambda api, ids: api.actions.log("note", contact_id=ids["contact"]["carl"], body="hi"),
     "actions.get": lambda api, ids: api.actions.get(ids["action"]["carl"]),
     "actions.list": lambda api, ids: api.actions.list(contact_id=ids["contact"]["carl"]),
+    "actions.many": lambda api, ids: api.actions.many([ids["action"]["carl"]]),
     # documents
     "documents.attach": lambda api, ids: api.documents.attach(
         io.BytesIO(b"x"), contact_id=ids["contact"]["carl"], name="x.txt"
@@ -118,7 +119,7 @@ PLAIN = {"documents.path_of"}
 #: listings, counts and reports: for ana, carl's rows are simply not there
 LISTINGS = {
     "customers_without_won_sale_since", "customers_quiet_since", "sales.list", "sales.count",
-    "sales.forecast", "sales.export", "actions.list", "documents.list",
+    "sales.forecast", "sales.export", "actions.list", "actions.many", "documents.list",
 }  # fmt: skip
 
 
@@ -195,6 +196,8 @@ def test_a_seller_lists_and_counts_exactly_their_own(office):
         assert set(api.customers_quiet_since(dt.date(2030, 1, 1))) == mine
         # carl's rows exist: the listings above left them out
         assert CALLS["actions.list"](api, ids) == [] and CALLS["documents.list"](api, ids) == []
+        assert CALLS["actions.many"](api, ids) == {}
+        assert set(api.actions.many([ids["action"]["ana"], ids["action"]["carl"]])) == {ids["action"]["ana"]}
         # one contact's audit is that contact's record: out of scope is refused, as its timeline is
         with pytest.raises(PermissionDenied):
             api.audit(contact_id=ids["contact"]["carl"])

@@ -36,11 +36,9 @@ def load_user() -> Any:
     key = session.get(_KEY)
     if isinstance(key, str):
         try:
-            g.user = crm.authz.sessions.lookup(key)
+            g.user = g._acting.enter_context(crm.authz.as_session(key))
         except AuthenticationError:
             session.pop(_KEY, None)  # ended, expired, idle or disabled: sign in again
-    if g.user is not None:
-        g._acting.enter_context(crm.as_user(g.user))
     set_language()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS and request.endpoint is not None:
         return flask.redirect(flask.url_for("desk.signin", next=request.full_path.rstrip("?")))

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from crm_portal.i18n import (
+    choice_options,
     country_options,
     format_date,
     format_datetime,
@@ -249,6 +250,7 @@ def _configure_jinja(app: Flask, site: Site, plugin_templates: dict[str, jinja2.
     )
     environment.filters["date"] = lambda value: format_date(value, g.get("language", "en"), crm.tz) if value else ""
     environment.globals["country_options"] = country_options
+    environment.globals["choice_options"] = choice_options
 
 
 def _brand(settings: Any) -> dict[str, Any]:

@@ -64,12 +64,47 @@ TYPE_LABELS = {
     "MailBounced": N_("Mail bounced"),
 }
 ACTION_LABELS = {"call": N_("Call"), "meeting": N_("Meeting note"), "email": N_("E-mail"), "note": N_("Note")}
+ACTIONS_READ = "warehouse.actions.read"
 LOG_FIELDS = ("kind", "subject", "body", "occurred_at", "next")
 
 
-def _type_label(type_name: str) -> str:
-    label = TYPE_LABELS.get(type_name)
-    return _(label) if label else type_name
+#: the characters of a logged action's text the timeline shows after its subject
+EXCERPT = 140
+
+
+def _type_label(entry: Any) -> str:
+    """An entry's heading: what happened (a logged action says its kind: “Call”, “Meeting note”…)."""
+    if entry.type == "StaffActionLogged":
+        kind = ACTION_LABELS.get(str(entry.payload.get("kind")))
+        if kind is not None:
+            return _(kind)
+    label = TYPE_LABELS.get(entry.type)
+    return _(label) if label else str(entry.type)
+
+
+def _describer(crm: Any, entries: list[Any]) -> Any:
+    """``describe`` for these entries: a logged action says its subject and the start of its text.
+
+    The actions are read in one query, through the warehouse's API as the
+    user (one out of their scope, or gone, keeps the event's own sentence;
+    so does every entry for a user who may not read staff actions).
+    """
+    ids = {e.payload.get("action_id") for e in entries if e.type == "StaffActionLogged"}
+    ids = {i for i in ids if isinstance(i, int) and not isinstance(i, bool) and i > 0}
+    actions = crm.plugin("warehouse").actions.many(ids) if ids and crm.authz.can(ACTIONS_READ) else {}
+
+    def describe_entry(entry: Any) -> str:
+        action = actions.get(entry.payload.get("action_id")) if entry.type == "StaffActionLogged" else None
+        if action is None:
+            return describe(entry)
+        text = " ".join(action.body.split())
+        if len(text) > EXCERPT:
+            text = text[: EXCERPT - 1].rstrip() + "…"
+        if action.subject and text:
+            return f"{action.subject} — {text}"
+        return action.subject or text or describe(entry)
+
+    return describe_entry
 
 
 def _kinds(values: list[str]) -> list[str] | None:
@@ -119,7 +154,7 @@ def timeline_page(contact_id: int) -> Any:
         chosen=kinds or [],
         kind_options=[(k, _(label)) for k, label in KIND_LABELS.items()],
         type_label=_type_label,
-        describe=describe,
+        describe=_describer(crm, entries),
         next_cursor=_next_cursor(entries, PAGE),
         first_page=before is None,
     )
@@ -242,7 +277,7 @@ def history_panel(crm: Any, contact_id: int) -> Markup:
         contact_id=contact_id,
         entries=entries,
         type_label=_type_label,
-        describe=describe,
+        describe=_describer(crm, entries),
         kind_options=[(k, _(label)) for k, label in KIND_LABELS.items()],
         action_kinds=[(k, _(label)) for k, label in ACTION_LABELS.items()],
         may_log=crm.authz.can("warehouse.actions.create"),
