@@ -349,19 +349,21 @@ class EventBus:
         if first is None:
             return 0
         second = next(prepared, None)
+        # the events of one change (an import's batch) share their time: converted once, not per event.
+        # On SQLite the text its datetime adapter would store (str() is isoformat(" ")), made once too
+        as_text = dialect(database) == "sqlite"
+        last: list[Any] = [None, None]
+
+        def stored(at: dt.datetime) -> Any:
+            if at is not last[0]:
+                value = naive_utc(at)
+                last[0], last[1] = at, (str(value) if as_text else value)
+            return last[1]
+
         # already in the stored form (naive UTC, JSON text): inserted by table
         # name, which skips bulk_insert's per-value conversion on this hot path
-        # the events of a batch mostly share their time (one clock reading for a page of tasks):
-        # converted once for each run of the same time, not once per event
-        last_time: list[Any] = [None, None]
-
-        def stored_time(at: dt.datetime) -> Any:
-            if at is not last_time[0]:
-                last_time[:] = [at, naive_utc(at)]
-            return last_time[1]
-
         rows = (
-            (eid, t, stored_time(at), p, key)
+            (eid, t, stored(at), p, key)
             for eid, t, at, p, key in itertools.chain((first,), () if second is None else (second,), prepared)
         )
         with app.activate():

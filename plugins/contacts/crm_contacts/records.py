@@ -209,6 +209,10 @@ def _phone_dict(phone: Phone) -> dict[str, Any]:
     return out
 
 
+#: the values :func:`compact` leaves out
+EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {}, False)
+
+
 def compact(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` without empty values (what ContactCreated carries)."""
-    return {k: v for k, v in data.items() if v not in (None, "", [], {}, False)}
+    return {k: v for k, v in data.items() if v not in EMPTY_VALUES}
