@@ -132,41 +132,65 @@ class RowInsert:
 
         INSERT_VISIT = RowInsert(Visit, ("card", "seen_at", "channel"))
         visit_id = INSERT_VISIT.run(card_id, crm.clock.now(), "web")
+
+    With ``returning`` (field names), :meth:`run` returns those fields of the
+    row as stored, converted as a ``SELECT`` of them would give them, on a
+    database that has ``INSERT … RETURNING`` (:func:`crm_core.storage.insert_returning`
+    decides, and reads the row back elsewhere).
     """
 
-    def __init__(self, model: type[peewee.Model], columns: Sequence[str]) -> None:
-        meta = model._meta
+    def __init__(self, model: type[peewee.Model], columns: Sequence[str], *, returning: Sequence[str] = ()) -> None:
         self._model = model
-        self._fields = []
-        for name in columns:
-            field = meta.fields.get(name) or meta.columns.get(name)
-            if field is None:
-                known = ", ".join(meta.sorted_field_names)
-                raise ValueError(
-                    f"RowInsert into {meta.table_name}: {name!r} is no field of {model.__name__} ({known})"
-                )
-            self._fields.append(field)
+        self._fields = [self._field(name) for name in columns]
         self._convert = tuple(field.db_value for field in self._fields)
+        self._returning = [self._field(name) for name in returning]
+        converters = []
+        for i, field in enumerate(self._returning):
+            convert, same = _converter(field)
+            if convert is not None:
+                converters.append((i, convert, same))
+        self._converters = tuple(converters)
         self._sql: dict[type, tuple[str, bool]] = {}
+
+    def _field(self, name: str) -> Any:
+        meta = self._model._meta
+        field = meta.fields.get(name) or meta.columns.get(name)
+        if field is None:
+            known = ", ".join(meta.sorted_field_names)
+            raise ValueError(
+                f"RowInsert into {meta.table_name}: {name!r} is no field of {self._model.__name__} ({known})"
+            )
+        return field
 
     def __repr__(self) -> str:
         return f"<RowInsert {self._model._meta.table_name}: {len(self._fields)} column(s)>"
 
     def run(self, *values: Any) -> Any:
-        """Insert one row of ``values`` (one per column, in order) in the active app's database; its id."""
+        """Insert one row of ``values`` (one per column, in order) in the active app's database; its id (with
+        ``returning``: the tuple of those fields)."""
+        return self.run_in(current_app().database, values)
+
+    def run_in(self, database: Any, values: Sequence[Any]) -> Any:
+        """:meth:`run` in ``database``."""
         if len(values) != len(self._fields):
             raise ValueError(
                 f"RowInsert into {self._model._meta.table_name}: {len(values)} value(s) for {len(self._fields)} columns"
             )
-        database = current_app().database
         compiled = self._sql.get(type(database))
         if compiled is None:
             compiled = self._sql[type(database)] = self._compile(database)
         sql, returning = compiled
         cursor = database.execute_sql(sql, [convert(value) for convert, value in zip(self._convert, values)])
+        if self._returning:
+            row = list(cursor.fetchone())
+            for i, convert, same in self._converters:
+                value = row[i]
+                if value is not None and type(value) is not same:
+                    row[i] = convert(value)
+            return tuple(row)
         if returning:
-            row = cursor.fetchone()
-            return row[0] if row else None
+            found = cursor.fetchone()
+            return found[0] if found else None
         return cursor.lastrowid
 
     def _compile(self, database: peewee.Database) -> tuple[str, bool]:
@@ -180,6 +204,8 @@ class RowInsert:
             f"INSERT INTO {quote(meta.table_name)} ({', '.join(quote(f.column_name) for f in self._fields)}) "
             f"VALUES ({', '.join([mark] * len(self._fields))})"
         )
+        if self._returning:
+            return sql + f" RETURNING {', '.join(quote(f.column_name) for f in self._returning)}", True
         key: Any = meta.primary_key  # a field, or False for a model without one
         returning = bool(getattr(database, "returning_clause", False)) and isinstance(key, peewee.Field)
         if returning:

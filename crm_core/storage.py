@@ -480,14 +480,32 @@ def insert_returning(
     """
     database = database if database is not None else _current().database
     meta = model._meta
-    chosen = [meta.fields[name] for name in fields]
     if _returns_rows(database):
-        (row,) = list(model.insert(**values).returning(*chosen).tuples().execute())
-        return tuple(row)
+        # the statement's text is built once per model, columns and fields (peewee built it on every call:
+        # most of the CPU of creating a contact over the API); the model's defaults for the columns not
+        # given are added as ``Model.insert`` adds them
+        key = (model, tuple(values), tuple(fields))
+        kept = _INSERTS.get(key)
+        if kept is None:
+            from crm_core.statements import RowInsert
+
+            defaults = tuple(f for f in meta.defaults if f.name not in values and f.column_name not in values)
+            kept = _INSERTS[key] = (
+                RowInsert(model, [*values, *(f.name for f in defaults)], returning=fields),
+                tuple(meta.defaults[f] for f in defaults),
+            )
+        insert, default_values = kept
+        row = [*values.values(), *(d() if callable(d) else d for d in default_values)]
+        return tuple(insert.run_in(database, row))
+    chosen = [meta.fields[name] for name in fields]
     pk = model.insert(**values).execute()
     found: Any = model.select(*chosen).where(meta.primary_key == pk).tuples().get()
     return tuple(found)
 
+
+#: :func:`insert_returning`'s statements: (model, columns given, fields returned) -> (its RowInsert, the
+#: defaults of the model's columns not given)
+_INSERTS: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
 
 #: whether each database takes ``INSERT … RETURNING`` (MySQL does not, MariaDB does since 10.5)
 _RETURNING: weakref.WeakKeyDictionary[peewee.Database, bool] = weakref.WeakKeyDictionary()

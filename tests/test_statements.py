@@ -188,3 +188,48 @@ def test_a_row_insert_names_a_wrong_column_or_count(crm_factory):
     crm = crm_factory()
     with crm.activate(), pytest.raises(ValueError, match="RowInsert into crm_user: 1 value.s. for 2 columns"):
         insert.run("ana")
+
+
+def test_a_row_insert_returning_gives_the_fields_as_stored(crm_factory):
+    from crm_core.auth.models import User
+    from crm_core.statements import RowInsert
+    from crm_core.storage import _returns_rows
+
+    crm = crm_factory()
+    if not _returns_rows(crm.database):
+        pytest.skip("this database has no INSERT … RETURNING")
+    insert = RowInsert(
+        User,
+        ("name", "name_key", "display_name", "active", "totp_enabled", "created_at"),
+        returning=("id", "active", "created_at"),
+    )
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with crm.activate(), statements(crm) as sql:
+        user_id, active, created = insert.run("Ana", "ana", "", False, False, at)
+    assert len(sql) == 1 and "RETURNING" in sql[0]
+    # converted as a SELECT gives them: the flag a bool, the time aware UTC
+    assert active is False and created == at and created.tzinfo == dt.UTC
+    with crm.activate():
+        assert User.get_by_id(user_id).name == "Ana"
+
+
+def test_insert_returning_builds_its_statement_once_and_adds_the_model_defaults(crm_factory):
+    """The columns not given take the model's defaults (as ``Model.insert`` gives them); the text is kept."""
+    from crm_core.auth.models import User
+    from crm_core.storage import insert_returning
+
+    crm = crm_factory()
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    fields = ("id", "display_name", "active", "totp_enabled", "created_at")
+    with crm.activate(), statements(crm) as sql:
+        first = insert_returning(User, {"name": "Ana", "name_key": "ana", "created_at": at}, fields)
+        second = insert_returning(User, {"name": "Bea", "name_key": "bea", "created_at": at, "active": False}, fields)
+        third = insert_returning(User, {"name": "Cid", "name_key": "cid", "created_at": at}, fields)
+    assert first[1:] == ("", True, False, at) and second[1:] == ("", False, False, at) and third[2] is True
+    work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    assert work[0] == work[2] != work[1]  # one text per set of columns given
+    with crm.activate():
+        assert [u.active for u in User.select().where(User.id.in_([first[0], second[0]])).order_by(User.id)] == [
+            True,
+            False,
+        ]

@@ -18,6 +18,7 @@ import json
 import secrets
 import string
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -253,16 +254,18 @@ class Tokens:
             with self._app.activate():
                 found = _TOKEN_WITH_USER.rows(parts[1], parts[1])
             # the statement selects the token's fields, then its user's, then a team or a role: rebuild
-            # both rows, the teams and the roles from the one read
+            # both rows (as plain namespaces: building peewee model instances was a third of this
+            # method's CPU), the teams and the roles from the one read
             token_fields = ApiToken._meta.sorted_field_names
-            user_end = len(token_fields) + len(User._meta.sorted_field_names)
+            user_fields = User._meta.sorted_field_names
+            user_end = len(token_fields) + len(user_fields)
             for values in found:
                 kind, ref, name = values[user_end:]
                 if kind == "role" or ref is not None:
                     teams_and_roles.append((kind, ref, name))
                 if row is None and values[0] is not None:
-                    row = ApiToken(**dict(zip(token_fields, values[: len(token_fields)])))
-                    row.user = User(**dict(zip(User._meta.sorted_field_names, values[len(token_fields) : user_end])))
+                    row = SimpleNamespace(**dict(zip(token_fields, values[: len(token_fields)])))
+                    row.user = SimpleNamespace(**dict(zip(user_fields, values[len(token_fields) : user_end])))
         if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
             self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
             raise TokenUnknownError(

@@ -17,6 +17,7 @@ import enum
 import hashlib
 import json
 import logging
+import operator
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 from flask import Flask, Response, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -66,15 +68,9 @@ class ApiProblem(Exception):
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-#: an attrs class's public field names, read once per class (a page of 50 cards converts thousands of values)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls) if not a.name.startswith("_"))
-    return names
+#: how to convert a value of each type met, worked out once per type: a page of 50 cards is about a
+#: thousand values, and finding each one's kind through a chain of checks was a third of the page's time
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def to_api_json(value: Any) -> Any:
@@ -82,40 +78,62 @@ def to_api_json(value: Any) -> Any:
     cls = type(value)
     if cls in _PLAIN:
         return value
-    # a page of 50 cards is thousands of values, most of them plain: those are taken without a call
-    names = _FIELD_NAMES.get(cls)
-    if names is not None or attrs.has(cls):
-        out = {}
-        for name in names or _field_names(cls):
-            item = getattr(value, name)
-            out[name] = item if type(item) in _PLAIN else to_api_json(item)
-        return out
-    if isinstance(value, dict):
-        return {str(k): v if type(v) in _PLAIN else to_api_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [v if type(v) in _PLAIN else to_api_json(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((to_api_json(v) for v in value), key=str)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return to_api_json(value.value)
-    return value
+    convert = _CONVERTERS.get(cls)
+    if convert is None:
+        convert = _CONVERTERS[cls] = _converter_for(cls)
+    return convert(value)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+def _converter_for(cls: type) -> Callable[[Any], Any]:
+    """The conversion of values of ``cls`` (checked in this order: a subclass takes its first match)."""
+    if attrs.has(cls):
+        # an attrs record's public fields by name; plain values are taken without a call
+        names = tuple(a.name for a in attrs.fields(cls) if not a.name.startswith("_"))
+        if not names:
+            return lambda value: {}
+        read = operator.attrgetter(*names)
+        if len(names) == 1:
+            return lambda value: {names[0]: to_api_json(read(value))}
+
+        def record(value: Any) -> dict[str, Any]:
+            return {k: v if type(v) in _PLAIN else to_api_json(v) for k, v in zip(names, read(value))}
+
+        return record
+    if issubclass(cls, dict):
+        return lambda value: {str(k): v if type(v) in _PLAIN else to_api_json(v) for k, v in value.items()}
+    if issubclass(cls, (list, tuple)):
+        return lambda value: [v if type(v) in _PLAIN else to_api_json(v) for v in value]
+    if issubclass(cls, (set, frozenset)):
+        return lambda value: sorted((to_api_json(v) for v in value), key=str)
+    if issubclass(cls, dt.datetime):
+        return _utc_text
+    if issubclass(cls, dt.date):
+        return lambda value: value.isoformat()
+    if issubclass(cls, (decimal.Decimal, uuid.UUID)):
+        return str
+    if issubclass(cls, enum.Enum):
+        return lambda value: to_api_json(value.value)
+    return lambda value: value
+
+
+def _utc_text(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _dumps(value: Any) -> bytes:
+    """The API's JSON text of ``value`` (plain values, as :func:`to_api_json` makes them), as UTF-8.
+
+    orjson: a page of 50 contacts took the standard library 300 µs to encode, orjson 23 µs (the same
+    compact text; a float it writes in its shortest form, NaN and infinities as ``null``).
+    """
+    return orjson.dumps(value)
 
 
 def etag_of(data: Any) -> str:
-    """A strong ETag for a record's JSON: the same content, the same tag."""
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """A strong ETag for a record's JSON: the same content, the same tag (keys sorted at every level)."""
+    digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f'"{digest[:32]}"'
 
 
@@ -249,7 +267,7 @@ class _Cursors:
         self._signer = signer(crm, "api.cursor")
 
     def make(self, operation: ApiOperation, value: Any, sort: str | None) -> str:
-        return self._signer.sign([operation.operation_id, sort or "", _dumps(value)])
+        return self._signer.sign([operation.operation_id, sort or "", _dumps(value).decode()])
 
     def read(self, operation: ApiOperation, text: str, sort: str | None) -> Any:
         from crm_core.signing import LinkError

@@ -86,8 +86,9 @@ def test_listing_a_page_of_fifty(served, user, count):
 
 
 def test_creating_a_contact_commits_once(served):
-    """The token; the contact, the words of its name, its e-mail; the read-back; the event (with the outbox's
-    lock); one commit, and no delivery to the handlers in the request."""
+    """The token; the contact, the words of its name, its e-mail; the event (with the outbox's lock); one
+    commit, and no delivery to the handlers in the request. The record answered is built from what was
+    written (no read-back of its e-mails, phones, addresses, tags and custom fields)."""
     n = iter(range(100))
 
     def create():
@@ -104,5 +105,5 @@ def test_creating_a_contact_commits_once(served):
     commits = [s for s in sql if s.split()[0].upper() == "COMMIT"]
     work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
     # MariaDB locks the outbox in a statement of its own; PostgreSQL takes its (shared) lock with the insert
-    assert len(commits) <= 1 and len(work) == (7 if served.crm.database.quote[0] == "`" else 6), _shown(sql)
+    assert len(commits) <= 1 and len(work) == (6 if served.crm.database.quote[0] == "`" else 5), _shown(sql)
     assert not [s for s in sql if "crm_event_lane" in s], _shown(sql)

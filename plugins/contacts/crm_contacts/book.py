@@ -27,7 +27,7 @@ from crm_contacts.models import (
 )
 from crm_contacts.normalize import name_key
 from crm_contacts.owners import Owners
-from crm_contacts.reading import IN_CHUNK, complete_records, insert_contact, read_records, tags_of
+from crm_contacts.reading import IN_CHUNK, insert_contact, read_records, tags_of, written_record
 from crm_contacts.records import ContactRecord, SearchPage, compact, snapshot
 from crm_core.errors import NotFoundError, ValidationError
 from crm_core.ids import MAX_ID, is_id
@@ -219,9 +219,10 @@ class AddressBook:
                 f"contact field {exc.field!r}: {exc.reason}", field=exc.field, reason=exc.reason
             ) from None
 
-    def _check_organization(self, organization_id: int | None, contact_id: int | None = None) -> None:
+    def _check_organization(self, organization_id: int | None, contact_id: int | None = None) -> str | None:
+        """Check that ``organization_id`` names an organization that is not deleted; its name (``None`` for none)."""
         if organization_id is None:
-            return
+            return None
         if organization_id == contact_id:
             raise ValidationError(f"contact {contact_id} cannot be its own organization")
         org = Contact.get_or_none(Contact.id == organization_id)
@@ -231,6 +232,7 @@ class AddressBook:
             raise ValidationError(
                 f"organization_id {organization_id}: contact {organization_id} is a person, not an organization"
             )
+        return str(org.display_name)
 
     # -- reading -------------------------------------------------------------
 
@@ -490,7 +492,7 @@ class AddressBook:
         now = self.crm.clock.now()
         key = name_key(data["display_name"], data["first_name"], data["last_name"])
         with self.crm.transaction():
-            self._check_organization(data.get("organization_id"))
+            organization_name = self._check_organization(data.get("organization_id"))
             # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
             stored = insert_contact(
                 {
@@ -519,7 +521,8 @@ class AddressBook:
             custom = {k: v for k, v in (data.get("custom") or {}).items() if v is not None}
             data["custom"] = custom
             self._write_children(contact_id, data, replace=False)
-            record = complete_records([stored])[contact_id]
+            # built from what was written: reading the children back was a round trip and a query per contact
+            record = written_record(stored, data, organization_name)
             self.crm.emit(
                 ContactCreated(
                     contact_id=contact_id,

@@ -10,7 +10,7 @@ dialect and shape, not per call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from peewee import JOIN, SQL, Case
@@ -29,6 +29,7 @@ __all__ = [
     "insert_contact",
     "read_records",
     "tags_of",
+    "written_record",
 ]
 
 #: ids per ``IN (...)``: under SQLite's historical limit of 999 bound values
@@ -340,6 +341,44 @@ def complete_records(rows: Sequence[dict[str, Any]]) -> dict[int, ContactRecord]
                 custom=custom.get(contact_id, {}),
             )
     return out
+
+
+def written_record(row: dict[str, Any], data: Mapping[str, Any], organization_name: str | None) -> ContactRecord:
+    """The record of a contact just inserted: its row as stored (:func:`insert_contact`) and the children written
+    from ``data`` (cleaned fields, as ``AddressBook._write_children`` wrote them), without reading them back.
+
+    The children are the cleaned values the inserts sent, in the order they were sent, tags and custom
+    keys sorted: what :func:`complete_records` would read back, one round trip and one query fewer.
+    """
+    row = dict(row)
+    row["do_not_contact"] = bool(row["do_not_contact"])
+    return ContactRecord(
+        **row,
+        organization_name=organization_name,
+        emails=tuple(
+            Email(e["address"], e["kind"], bool(e["primary"]), bool(e.get("verified", True)))
+            for e in data.get("emails") or ()
+        ),
+        phones=tuple(
+            Phone(p["number"], p["kind"], bool(p["primary"]), p.get("extension"), bool(p.get("verified", True)))
+            for p in data.get("phones") or ()
+        ),
+        addresses=tuple(
+            Address(
+                a["kind"],
+                a["street"],
+                a["extra"],
+                a["city"],
+                a["postal_code"],
+                a["region"],
+                a["country"],
+                bool(a["primary"]),
+            )
+            for a in data.get("addresses") or ()
+        ),
+        tags=tuple(sorted(data.get("tags") or ())),
+        custom=dict(sorted((data.get("custom") or {}).items())),
+    )
 
 
 def tags_of(ids: Sequence[int]) -> dict[int, list[str]]:
