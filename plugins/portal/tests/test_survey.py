@@ -171,7 +171,7 @@ def test_script_in_a_free_text_answer_is_stored_as_text_and_shown_escaped(kit, a
 @pytest.mark.sqlite_only
 def test_refused_survey_links(kit, app, web, ana, crm_clock):
     token = kit.survey_token(app, ana.id)
-    assert web.get(survey_url(token[:-2] + "xx")).status_code == 403
+    assert web.get(survey_url(token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:])).status_code == 403
     assert web.get(survey_url("nonsense")).status_code == 403
     # another contact's id in the token: the signature breaks
     bob = kit.add_contact(app, first_name="Bob", email="bob@example.com", phone="+34699111555")
