@@ -381,6 +381,15 @@ def test_a_logged_action_on_the_timeline_says_its_subject_and_the_start_of_its_t
             actions.many([0])
     with app.as_user(app.authz.users.get("carl")):
         assert set(actions.many([long.id, hidden.id])) == {hidden.id}
+    # a user who reads the history but not the staff actions gets the event's sentence, not the subject
+    app.authz.roles.add(
+        "historian",
+        permissions=["desk.use", "contacts.read", "warehouse.history.read"],
+        scopes={"contacts.contact": "all"},
+    )
+    app.authz.users.add("hugo", roles=["historian"], password=PASSWORD)
+    page = desk_as(app, "hugo").get(f"/warehouse/contacts/{eva.id}/timeline").get_data(as_text=True)
+    assert "<strong>E-mail</strong>" in page and "E-mail logged by ana" in page and "Offer" not in page
 
 
 def test_the_timeline_pages_with_a_cursor_that_skips_nothing(app: Any) -> None:
