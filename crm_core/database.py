@@ -316,6 +316,17 @@ class KernelDatabase(peewee.Database):
         """
         return self.execute_sql(sql, params)
 
+    def announced(self, channel: str) -> bool | None:
+        """Whether a change was announced on ``channel`` since this thread's connection last looked.
+
+        ``None`` where the database cannot tell (it sends no notices: SQLite
+        and MariaDB; or inside a transaction); ``True`` also when it cannot
+        be sure nothing was announced (a connection new to the channel). A
+        caller that keeps what it read between requests keeps it only while
+        this answers ``False`` (:meth:`_PostgresqlMixin.announced`).
+        """
+        return None
+
     def begin(self, *args: Any, **kwargs: Any) -> None:
         if self.in_transaction():  # txn.commit()/rollback() beginning again inside an atomic block
             if self._broken():
@@ -491,12 +502,15 @@ class _PostgresqlMixin(KernelDatabase):
     _prepared_lock: threading.Lock
     #: a statement's text -> (``PREPARE … AS …; EXECUTE …(…)``, ``EXECUTE …(…)``)
     _prepared_texts: dict[str, tuple[str, str]]
+    #: each connection's ``LISTEN`` channels (see :meth:`announced`)
+    _listening: weakref.WeakKeyDictionary[Any, set[str]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared = weakref.WeakKeyDictionary()
         self._prepared_lock = threading.Lock()
         self._prepared_texts = {}
+        self._listening = weakref.WeakKeyDictionary()
 
     def execute_read(self, name: str, sql: str, params: Sequence[Any]) -> Any:
         """Run a hot read as a prepared statement: parsed and planned by the server once per connection.
@@ -540,6 +554,39 @@ class _PostgresqlMixin(KernelDatabase):
         except Exception as exc:
             _throw(self._fail(exc, "statement"), exc)
 
+    def announced(self, channel: str) -> bool | None:
+        """PostgreSQL's ``LISTEN``/``NOTIFY``: a notice on ``channel`` since this connection last looked.
+
+        The first look on a connection sends ``LISTEN`` (one round trip) and
+        answers ``True``: what was announced before it is unknown. Later
+        looks send nothing: the driver reads the notices the server has
+        already pushed to the connection's socket (``poll``), a few
+        microseconds. Notices of other channels are left for their readers.
+        ``None`` inside a transaction (notices arrive between transactions)
+        and with ``prepare=false`` (PgBouncer's transaction mode keeps no
+        session's ``LISTEN``).
+        """
+        if not self.prepares or self.in_transaction():
+            return None
+        connection: Callable[[], Any] = self.connection
+        conn = connection()
+        with self._prepared_lock:
+            channels = self._listening.get(conn)
+            if channels is None:
+                channels = self._listening[conn] = set()
+        if channel not in channels:
+            self.execute_sql(f'LISTEN "{channel}"')
+            channels.add(channel)
+            return True
+        try:
+            # anything but notices (the end of a session the server dropped, after which no notice can
+            # come) and this connection cannot vouch that nothing was announced
+            sound = _read_notices(conn)
+        except Exception:  # noqa: BLE001 - a connection that cannot be read cannot vouch for anything
+            log.debug("reading notices from %s failed", self.display_url, exc_info=True)
+            return True
+        return _take_notices(conn, channel) or not sound
+
     def _execute_prepared(self, name: str, texts: tuple[str, str], params: Sequence[Any]) -> Any:
         connection: Callable[[], Any] = self.connection  # not annotated in peewee
         conn = connection()
@@ -560,8 +607,10 @@ class _PostgresqlMixin(KernelDatabase):
         if conn.closed:
             return True
         # An idle connection has nothing to read: the server sends nothing
-        # unasked except when it ends the session (a FATAL message, then EOF).
-        return _readable(conn.fileno())
+        # unasked except notices of a channel it listens on (announced())
+        # and the end of the session (a FATAL message, then EOF). Reading
+        # what is there keeps the notices for their reader and finds the end.
+        return not _read_notices(conn)
 
 
 class _MySQLMixin(KernelDatabase):
@@ -588,6 +637,30 @@ def _prepared_texts(name: str, sql: str, count: int) -> tuple[str, str]:
         raise ValueError(f"statement {name!r}: {count} parameters given for fewer placeholders in its text")
     execute = f"EXECUTE {name}" + (f"({', '.join(['%s'] * count)})" if count else "")
     return f"PREPARE {name} AS {body}; {execute}", execute
+
+
+def _read_notices(conn: Any) -> bool:
+    """Read what the server pushed to an idle psycopg2 connection; ``False`` unless it was only notices.
+
+    Anything else is the end of the session (the server's FATAL message,
+    which ``poll`` reads without a word, then the end of the stream).
+    """
+    if not _readable(conn.fileno()):
+        return True
+    before = len(conn.notifies)
+    conn.poll()
+    return not conn.closed and len(conn.notifies) > before and not _readable(conn.fileno())
+
+
+def _take_notices(conn: Any, channel: str) -> bool:
+    """Remove ``channel``'s notices from a psycopg2 connection's list; whether there were any."""
+    notices = conn.notifies
+    if not notices:
+        return False
+    mine = [n for n in notices if n.channel == channel]
+    if mine:
+        notices[:] = [n for n in notices if n.channel != channel]
+    return bool(mine)
 
 
 def _readable(fd: int) -> bool:

@@ -64,6 +64,8 @@ class Authz:
         self._grants: dict[tuple[Any, ...], dict[str, str]] = {}
         #: problems with the roles that do not stop the app (logged once)
         self.warnings: list[str] = []
+        #: bumped at each change to tokens, users, teams or roles the database announces (see kept_generation)
+        self._generation = 0
         self.config_roles = self._config_roles()
         for warning in self.warnings:
             app.log.warning("%s", warning)
@@ -129,6 +131,34 @@ class Authz:
 
         return Tokens(self._app, self)
 
+    # -- what may be kept between requests ------------------------------------
+
+    def kept_generation(self) -> int | None:
+        """The generation of what was read about tokens, users, teams and roles that may still be used.
+
+        ``None`` where nothing may be kept: the database announces no changes
+        (SQLite, MariaDB, PostgreSQL behind PgBouncer), or a transaction is
+        open. Otherwise a number that grows with every change the database
+        announced (PostgreSQL's ``NOTIFY`` on ``crm_auth``, sent by the
+        triggers of kernel migration 0009 whoever makes the change); what was
+        read under an older number is stale. A reader keeps what it read with
+        the number it had *before* reading, and uses it only while the number
+        is the same: a change announced while it read is not missed.
+        """
+        from crm_core.auth.tokens import AUTH_CHANNEL
+
+        database: Any = self._app.database  # a KernelDatabase (crm_core.database)
+        announced = database.announced(AUTH_CHANNEL)
+        if announced is None:
+            return None
+        if announced:
+            self._generation += 1
+        return self._generation
+
+    def still_kept(self, generation: int) -> bool:
+        """Whether what was read under ``generation`` may be kept (no change was announced since)."""
+        return generation == self._generation
+
     # -- the acting user -----------------------------------------------------
 
     @property
@@ -147,7 +177,7 @@ class Authz:
         configuration) grants nothing; it is logged, not fatal, so the user
         keeps the rights of their other roles.
         """
-        roles = self.roles.definitions(user.roles, missing_ok=True)
+        roles = self.roles.definitions(user.roles, missing_ok=True, kept=True)
         gone = sorted(set(user.roles) - {r.name for r in roles})
         if gone:
             self._app.log.warning(

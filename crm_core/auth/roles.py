@@ -21,6 +21,24 @@ class Roles:
     def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
+        #: stored roles read for a user's grants, by the names asked: (generation, roles); see definitions
+        self._kept: dict[tuple[str, ...], tuple[int, dict[str, RoleDef]]] = {}
+
+    def _stored_kept(self, names: list[str]) -> dict[str, RoleDef]:
+        """:meth:`_stored`, kept between requests while the database announces no change (PostgreSQL)."""
+        generation = self._authz.kept_generation()
+        if generation is None:
+            return self._stored(names)
+        key = tuple(names)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        roles = self._stored(names)
+        if self._authz.still_kept(generation):
+            if len(self._kept) >= 256:
+                self._kept = {}
+            self._kept[key] = (generation, roles)
+        return roles
 
     def _stored(self, names: Iterable[str] | None = None) -> dict[str, RoleDef]:
         from crm_core.auth.models import Role, RolePermission, RoleScope
@@ -51,12 +69,17 @@ class Roles:
         roles.update({k: v for k, v in self._stored().items() if k not in roles})
         return list(roles.values())
 
-    def definitions(self, names: Iterable[str], *, missing_ok: bool = False) -> list[RoleDef]:
-        """The roles named; an unknown name is a :class:`ValidationError` (or skipped with ``missing_ok``)."""
+    def definitions(self, names: Iterable[str], *, missing_ok: bool = False, kept: bool = False) -> list[RoleDef]:
+        """The roles named; an unknown name is a :class:`ValidationError` (or skipped with ``missing_ok``).
+
+        With ``kept`` (a user's grants, on every request) stored roles read
+        earlier are used again while the database announces no change to
+        roles (:meth:`Authz.kept_generation`); changes read afresh.
+        """
         names = list(dict.fromkeys(names))
         known = {**BUILTIN_ROLES, **self._authz.config_roles}
         rest = [n for n in names if n not in known]
-        stored = self._stored(rest) if rest else {}
+        stored = (self._stored_kept(rest) if kept else self._stored(rest)) if rest else {}
         out = []
         for name in names:
             role = known.get(name) or stored.get(name)

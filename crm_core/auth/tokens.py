@@ -44,6 +44,10 @@ __all__ = ["NewToken", "TokenInfo", "Tokens"]
 _ALPHABET = string.ascii_lowercase + string.digits
 #: a token's last use is stamped, and audited, at most this often
 AUDIT_USE_EVERY = dt.timedelta(minutes=1)
+#: the channel on which PostgreSQL announces a change to tokens, users, teams and roles (kernel migration 0009)
+AUTH_CHANNEL = "crm_auth"
+#: tokens kept checked in one process at most (beyond, all are forgotten and checked again)
+KEEP_AT_MOST = 1024
 
 
 def _sha256(text: str) -> str:
@@ -116,6 +120,9 @@ class Tokens:
     def __init__(self, app: AppContext, authz: Authz) -> None:
         self._app = app
         self._authz = authz
+        #: SHA-256 of a token's text -> (what it authenticated, until when it may be used unchecked, the
+        #: generation it was read under: Authz.kept_generation)
+        self._kept: dict[str, tuple[Authenticated, dt.datetime, int]] = {}
 
     def _info(self, row: Any) -> TokenInfo:
         return TokenInfo(
@@ -244,10 +251,28 @@ class Tokens:
         return self.get(row.prefix)
 
     def authenticate(self, text: str, *, address: str | None = None) -> Authenticated:
-        """Check a presented token: unknown, revoked, expired, and a disabled user's are refused, each with its own error."""
+        """Check a presented token: unknown, revoked, expired, and a disabled user's are refused, each with its own error.
+
+        On PostgreSQL a token that checked out is kept in this process (by
+        the SHA-256 of its whole text) and used again without a read, while
+        the database announces no change to tokens, users, teams or roles
+        (``LISTEN crm_auth``; the triggers of kernel migration 0009 send the
+        notices, whoever makes the change), until it expires, and for at most
+        :data:`AUDIT_USE_EVERY`, when its use is stamped again. A revoked
+        token, a disabled user or a lost role thus counts on the next request
+        of every process, as soon as the server's notice reaches it. SQLite
+        and MariaDB send no notices: every request reads the token.
+        """
         from crm_core.auth.models import ApiToken, User
 
-        parts = text.strip().split("_", 2)
+        text = text.strip()
+        digest = _sha256(text)
+        generation = self._authz.kept_generation()  # None: nothing may be kept
+        if generation is not None:
+            kept = self._kept.get(digest)
+            if kept is not None and kept[2] == generation and self._app.clock.now() < kept[1]:
+                return kept[0]
+        parts = text.split("_", 2)
         row = None
         teams_and_roles: list[tuple[str, int | None, str]] = []
         if len(parts) == 3 and parts[0] == "crm":
@@ -266,7 +291,7 @@ class Tokens:
                 if row is None and values[0] is not None:
                     row = SimpleNamespace(**dict(zip(token_fields, values[: len(token_fields)])))
                     row.user = SimpleNamespace(**dict(zip(user_fields, values[len(token_fields) : user_end])))
-        if row is None or not hmac.compare_digest(row.secret_hash, _sha256(text.strip())):
+        if row is None or not hmac.compare_digest(row.secret_hash, digest):
             self._refused(None, parts[1] if len(parts) == 3 else None, "unknown", address)
             raise TokenUnknownError(
                 "unknown API token; check that it was copied whole, or make a new one with 'crm tokens create'"
@@ -284,7 +309,9 @@ class Tokens:
             self._refused(row, row.prefix, "user disabled", address)
             raise UserDisabledError(f"API token {row.prefix!r} belongs to user {row.user.name!r}, who is disabled")
         # a busy integration calls many times a minute: stamp and audit the use once a minute, not on every request
-        if row.last_used_at is None or now - row.last_used_at >= AUDIT_USE_EVERY:
+        used = row.last_used_at
+        if used is None or now - used >= AUDIT_USE_EVERY:
+            used = now
             with self._app.transaction():
                 ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
                 self._authz.audit.record(
@@ -295,7 +322,19 @@ class Tokens:
                     detail={"prefix": row.prefix},
                 )
         # the rows read above (the token, its user, their teams and roles) are the current state: build all from them
-        return Authenticated(self._authz.users.info_of(row.user, teams_and_roles), self._info(row))
+        auth = Authenticated(self._authz.users.info_of(row.user, teams_and_roles), self._info(row))
+        if generation is not None and self._authz.still_kept(generation):
+            # kept until the next stamp is due, or the expiry if sooner; not when a change was announced
+            # while the rows were read (they may be older than it)
+            until = used + AUDIT_USE_EVERY
+            if row.expires_at is not None:
+                until = min(until, row.expires_at)
+            if len(self._kept) >= KEEP_AT_MOST:
+                self._kept = {k: v for k, v in self._kept.items() if v[2] == generation}
+                if len(self._kept) >= KEEP_AT_MOST:
+                    self._kept = {}
+            self._kept[digest] = (auth, until, generation)
+        return auth
 
     def _refused(self, row: Any, prefix: str | None, reason: str, address: str | None) -> None:
         self._authz.audit.record(

@@ -46,6 +46,9 @@ def served(crm_factory, crm_user):
 
     served = Served()
     served.crm, served.ids, served.client = crm, ids, client
+    # PostgreSQL keeps a checked token until the database announces a change (tests/test_tokens_kept.py):
+    # its requests make no statement for the token
+    served.token = 0 if crm.config.core.database.startswith("postgres") else 1
     return served
 
 
@@ -59,34 +62,34 @@ def test_healthz_is_one_statement(served):
     assert sql == ["SELECT 1"]
 
 
-@pytest.mark.parametrize(("user", "count"), [("boss", 2), ("ana", 3)])
+@pytest.mark.parametrize(("user", "count"), [("boss", 1), ("ana", 2)])
 def test_reading_a_contact_is_two_statements(served, user, count):
-    """The token with its user, teams and roles; the contact with its e-mails, phones, addresses, tags, custom
-    fields and organization's name. A seller's scope (own) is checked on the contact's owner first, so that
-    nothing out of scope is loaded: one statement more."""
+    """The token with its user, teams and roles (not on PostgreSQL, which keeps it); the contact with its
+    e-mails, phones, addresses, tags, custom fields and organization's name. A seller's scope (own) is
+    checked on the contact's owner first, so that nothing out of scope is loaded: one statement more."""
     sql, answer = served.counted("GET", f"/api/v1/contacts/{served.ids[1]}", user=user)
-    assert len(sql) == count, _shown(sql)
+    assert len(sql) == served.token + count, _shown(sql)
     assert answer.json["emails"][0]["address"] == "ana1@example.com" and answer.json["tags"] == ["vip"]
 
 
-@pytest.mark.parametrize(("user", "count"), [("boss", 3), ("ana", 4)])
+@pytest.mark.parametrize(("user", "count"), [("boss", 2), ("ana", 3)])
 def test_listing_a_page_of_fifty(served, user, count):
-    """The token; the page with its cards (the page of every contact, in name order, for a reader who sees
+    """The token (but on PostgreSQL); the page with its cards (the page of every contact, in name order, for a reader who sees
     them all); their tags. A seller's scope is a condition of the page's query: the page's ids, then the cards."""
     sql, answer = served.counted("GET", "/api/v1/contacts?limit=50", user=user)
-    assert len(sql) == count, _shown(sql)
+    assert len(sql) == served.token + count, _shown(sql)
     assert len(answer.json["data"]) == (50 if user == "boss" else 30)
     assert all(card["tags"] == ["vip"] for card in answer.json["data"])
     if user == "boss":  # the next page, after the last row (keyset): the same
         sql, following = served.counted("GET", answer.json["next"], user=user)
-        assert len(sql) == count, _shown(sql)
+        assert len(sql) == served.token + count, _shown(sql)
         seen = [c["id"] for c in answer.json["data"] + following.json["data"]]
         assert sorted(seen) == sorted(served.ids) and len(following.json["data"]) == 10
         assert following.json["next"] is None
 
 
 def test_creating_a_contact_commits_once(served):
-    """The token; the contact, the words of its name, its e-mail; the event (with the outbox's lock); one
+    """The token (but on PostgreSQL); the contact, the words of its name, its e-mail; the event (with the outbox's lock); one
     commit, and no delivery to the handlers in the request. The record answered is built from what was
     written (no read-back of its e-mails, phones, addresses, tags and custom fields)."""
     n = iter(range(100))
@@ -105,5 +108,7 @@ def test_creating_a_contact_commits_once(served):
     commits = [s for s in sql if s.split()[0].upper() == "COMMIT"]
     work = [s for s in sql if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
     # MariaDB locks the outbox in a statement of its own; PostgreSQL takes its (shared) lock with the insert
-    assert len(commits) <= 1 and len(work) == (6 if served.crm.database.quote[0] == "`" else 5), _shown(sql)
+    assert len(commits) <= 1 and len(work) == served.token + (5 if served.crm.database.quote[0] == "`" else 4), _shown(
+        sql
+    )
     assert not [s for s in sql if "crm_event_lane" in s], _shown(sql)
