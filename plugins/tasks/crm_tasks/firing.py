@@ -197,6 +197,12 @@ class RuleEngine:
         )
         return len(matches)
 
+    def has_fired(self, rule: str) -> bool:
+        """Whether the firing log holds any firing of ``rule`` (one probe of its unique index)."""
+        database = self.crm.database
+        sql = f"SELECT 1 FROM tasks_firing WHERE rule = {database.param} LIMIT 1"
+        return database.execute_sql(sql, (rule,)).fetchone() is not None
+
     def fired_keys(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which ``(rule, key)`` pairs the firing log already holds.
 

@@ -239,6 +239,9 @@ class InactivityScan:
             for r in selected:
                 assert r.days is not None  # compiling an inactivity rule checked that it has days
                 cutoff = today - dt.timedelta(days=r.days)
+                # a rule that never fired (its first scan) has nothing to drop: the look-up below is left
+                # out. Only a saving: inside each page's transaction the log is read again in any case
+                logged = engine.has_fired(r.name)
                 candidates = source(crm, cutoff)
                 while True:
                     page = list(itertools.islice(candidates, PAGE))
@@ -247,7 +250,7 @@ class InactivityScan:
                     tidy()
                     # most candidates were handled on an earlier day: drop them by key first
                     keys = [period(cid, last, since) for cid, last, since in page]
-                    fired = engine.fired_keys((r.name, key) for key, _ in keys)
+                    fired = engine.fired_keys((r.name, key) for key, _ in keys) if logged else set()
                     matches = [
                         Match(
                             rule=r,

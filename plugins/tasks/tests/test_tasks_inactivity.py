@@ -306,3 +306,43 @@ def test_a_scan_runs_as_many_statements_for_150_customers_as_for_400(tasks_app, 
             # one notice per quiet customer who has an owner
             assert len(messages) == len([i for i in range(first, first + n) if owners[i % 4]])
     assert counts[0] == counts[1], counts
+
+
+def test_a_rules_first_scan_skips_the_look_up_of_its_keys_yet_fires_each_key_once(tasks_app, crm_clock):
+    """Nothing to drop before a rule ever fired; what another worker fires meanwhile is dropped in the transaction."""
+    from crm_core.testing import statements
+
+    warehouse = QuietWarehouse({})
+    warehouse.last = _quiet(1, 3)
+    crm = tasks_app(rules=[WIN_BACK], contacts={}, extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    api = crm.plugin("tasks")
+    engine = api._engine
+    assert not engine.has_fired("win-back")
+    real = engine.fired_keys
+    looked_up: list[list[tuple[str, str]]] = []
+    meanwhile = [True]
+
+    def fired_keys(pairs):
+        pairs = list(pairs)
+        looked_up.append(pairs)
+        if meanwhile:  # "another worker" fires customer 2 once the scan has begun (once)
+            meanwhile.clear()
+            crm.database.execute_sql(
+                "INSERT INTO tasks_firing (rule, " + '"key"' + ", contact_id, fired_at, outcome, detail) "
+                "VALUES ('win-back', '2:2025-01-01', 2, '2026-01-05 00:00:00', 'created', '')"
+            )
+        return real(pairs)
+
+    engine.fired_keys = fired_keys
+    with statements(crm) as sql:
+        assert api.scan_inactivity() == 2
+    assert len(looked_up) == 1  # the look-up inside the page's transaction alone
+    assert sorted(t.contact_id for t in api.list()) == [1, 3]
+    assert engine.has_fired("win-back")
+    assert any("LIMIT 1" in s for s in sql)
+    # from now on a scan drops the fired keys before it renders anything
+    crm_clock.advance(days=1)
+    warehouse.last = _quiet(1, 4)
+    looked_up.clear()
+    assert api.scan_inactivity() == 1
+    assert len(looked_up) == 2  # before the transaction and inside it
