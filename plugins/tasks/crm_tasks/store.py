@@ -266,15 +266,23 @@ class TaskStore:
             bulk_insert(
                 Task._meta.table_name, _TASK_COLUMNS, (row(d, bound_now, bound_due) for d in keyed), database=database
             )
-            wanted = {d.origin_key for d in keyed}
-            ids = {
-                k: i
-                for i, k in database.execute_sql(
-                    f"SELECT id, origin_key FROM tasks_task WHERE id > {database.param}", (before,)
-                ).fetchall()
-                if k in wanted
-            }
-            created += [(d, ids[d.origin_key]) for d in keyed]
+            if dialect(database) == "sqlite" and (
+                database.execute_sql("SELECT MAX(id) FROM tasks_task").fetchone()[0] == before + len(keyed)
+            ):
+                # SQLite gives each new row the largest id plus one, and no other writer ran meanwhile
+                # (write transactions take turns): the rows got before + 1 … before + n, in their order.
+                # Their largest id says so (ids at random, past the largest possible, would not end there)
+                created += zip(keyed, range(before + 1, before + 1 + len(keyed)))
+            else:
+                wanted = {d.origin_key for d in keyed}
+                ids = {
+                    k: i
+                    for i, k in database.execute_sql(
+                        f"SELECT id, origin_key FROM tasks_task WHERE id > {database.param}", (before,)
+                    ).fetchall()
+                    if k in wanted
+                }
+                created += [(d, ids[d.origin_key]) for d in keyed]
         stored: dict[int, dict[str, Any]] = {}
         for d in unkeyed:
             # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
