@@ -284,7 +284,9 @@ class ContactStatusRow(Model):
     class Meta:
         table_name = "warehouse_contact_status"
         indexes = (
-            (("contact_id", "valid_from"), False),
+            # a contact's rows by time, with their status and end (migration 0007): customers_quiet_since
+            # finds when a customer's spell began from the index alone
+            (("contact_id", "valid_from", "status", "valid_to"), False),
             (("status", "valid_to"), False),
         )
 
