@@ -250,7 +250,7 @@ class InactivityScan:
                     tidy()
                     # most candidates were handled on an earlier day: drop them by key first
                     keys = [period(cid, last, since) for cid, last, since in page]
-                    fired = engine.fired_keys((r.name, key) for key, _ in keys) if logged else set()
+                    fired = {key for _, key in engine.fired_keys((r.name, key) for key, _ in keys)} if logged else set()
                     matches = [
                         Match(
                             rule=r,
@@ -266,7 +266,7 @@ class InactivityScan:
                             },
                         )
                         for (cid, last, since), (key, began) in zip(page, keys)
-                        if (r.name, key) not in fired
+                        if key not in fired  # the keys of this rule
                     ]
                     if not matches:
                         continue
