@@ -197,6 +197,21 @@ class RuleEngine:
         )
         return len(matches)
 
+    def log_mark(self) -> int | None:
+        """On SQLite, the firing log's largest id; ``None`` on the servers.
+
+        While it stays the same nobody logged a firing: on SQLite writers take
+        turns, a new row's id is above every other, and the log's rows are
+        never deleted. On PostgreSQL and MariaDB a transaction may commit
+        rows with ids below one already seen, so there is no such mark.
+        """
+        from crm_core.storage import dialect
+
+        database = self.crm.database
+        if dialect(database) != "sqlite":
+            return None
+        return int(database.execute_sql("SELECT MAX(id) FROM tasks_firing").fetchone()[0] or 0)
+
     def has_fired(self, rule: str) -> bool:
         """Whether the firing log holds any firing of ``rule`` (one probe of its unique index)."""
         database = self.crm.database
