@@ -295,22 +295,24 @@ class TaskStore:
             stored[values["id"]] = values
             created.append((d, int(values["id"])))
 
+        # the tasks with a checklist, questions or links, in one pass (a scan's have none)
+        parents = [(d, tid) for d, tid in created if d.checklist or d.questions or d.links]
         bulk_insert(
             ChecklistItem,
             ("task_id", "position", "text"),
-            ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.checklist)),
+            ((tid, i + 1, text[:500]) for d, tid in parents for i, text in enumerate(d.checklist)),
             database=crm.database,
         )
         bulk_insert(
             Question,
             ("task_id", "position", "text"),
-            ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.questions)),
+            ((tid, i + 1, text[:500]) for d, tid in parents for i, text in enumerate(d.questions)),
             database=crm.database,
         )
         bulk_insert(
             TaskLink,
             ("task_id", "kind", "ref_id"),
-            ((tid, kind, ref) for d, tid in created for kind, ref in dict.fromkeys(d.links)),
+            ((tid, kind, ref) for d, tid in parents for kind, ref in dict.fromkeys(d.links)),
             database=crm.database,
         )
         crm.events.emit_many(
