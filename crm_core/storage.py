@@ -650,13 +650,9 @@ def batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     """
     if size < 1:
         raise ValueError(f"batched needs a size of at least 1, not {size}")
-    batch: list[_T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    it = iter(items)
+    # islice fills each list in C: appending item by item cost more than some of the inserts it feeds
+    while batch := list(itertools.islice(it, size)):
         yield batch
 
 

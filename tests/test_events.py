@@ -727,6 +727,70 @@ def test_payloads_of_any_typed_values_are_what_cattrs_makes_of_them():
     assert from_payload("ContactCreated", {**text, "extra": 1, "contact_id": 4.0}).contact_id == 4
 
 
+def test_events_of_plain_types_are_written_straight_to_the_same_json_text(crm_factory):
+    """emit_many writes a plain event's text from its attributes: the same text as to_payload + json, always."""
+    import enum
+
+    from crm_core.events import _NotPlain, _payload_writer
+    from crm_hookspecs.events import (
+        ContactDeleted,
+        MailBounced,
+        SaleClosed,
+        StageChanged,
+        TaskCompleted,
+        TaskCreated,
+        registered_types,
+        to_payload,
+    )
+
+    class Level(enum.IntEnum):
+        HIGH = 1
+
+    class Name(str):
+        pass
+
+    class Moment(dt.datetime):
+        pass
+
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    at = dt.datetime(2026, 3, 1, 12, 0, 5, 123456, tzinfo=dt.UTC)
+    odd = 'Núñez "q" \\ \n \t \x00 \u2028 😀'
+    events = [
+        TaskCreated(task_id=1, kind="call", title=odd, assignee=None, contact_id=None, occurred_at=at),
+        TaskCreated(task_id=2**70, kind="call", title="x", assignee="ana", contact_id=3, occurred_at=at, actor="a"),
+        TaskCreated(task_id=True, kind="call", title="x", contact_id=False, occurred_at=dt.datetime(2026, 3, 1)),
+        TaskCompleted(task_id=-4, kind="to-do", occurred_at=at, channel="staff"),
+        StageChanged(record_id=5, contact_id=6, old_stage=None, new_stage="won", owner="luis", occurred_at=at),
+        MailBounced(address="a@example.com", reason="full", message_id=None, occurred_at=at),
+        ContactDeleted(contact_id=7, occurred_at=at),
+        # values the writer leaves to the general way: a subclass, a float, an enum, a datetime subclass
+        TaskCreated(task_id=8, kind=Name("call"), title="x", occurred_at=at),
+        TaskCreated(task_id=9.5, kind="call", title="x", occurred_at=at),
+        TaskCreated(task_id=Level.HIGH, kind="call", title="x", occurred_at=at),
+        TaskCreated(task_id=10, kind="call", title="x", occurred_at=Moment(2026, 3, 1, tzinfo=dt.UTC)),
+        SaleClosed(record_id=12, contact_id=1, won=True, amount=3, occurred_at=at),  # a type with an amount: no writer
+    ]
+    for event in events:
+        writer = _payload_writer(type(event))
+        assert (writer is None) == isinstance(event, SaleClosed)
+        if writer is not None:
+            try:
+                text = writer(event)
+            except _NotPlain:
+                continue  # left to the general way, checked below with the rest
+            assert text == encode(to_payload(event)[1]), event
+    # the contract's plain types have a writer; those with an amount, a dict or a list have none
+    writers = {name for name, cls in registered_types().items() if _payload_writer(cls) is not None}
+    assert {"TaskCreated", "TaskCompleted", "StageChanged", "ContactDeleted"} <= writers
+    assert not {"SaleClosed", "ContactCreated", "ContactChanged", "SurveyAnswered"} & writers
+    crm = crm_factory()
+    with crm.transaction():
+        crm.events.emit_many(events)
+    with crm.activate():
+        stored = [row.payload for row in OutboxEvent.select().order_by(OutboxEvent.id)]
+    assert stored == [encode(to_payload(e)[1]) for e in events]
+
+
 def test_event_ids_are_unique_time_ordered_uuids_also_across_a_fork():
     import os
     import uuid

@@ -207,11 +207,11 @@ def _get_converter() -> Any:
         # without detailed validation: a payload that does not fit its class becomes an UnknownEvent
         # whatever the error says, and cattrs' per-field error bookkeeping cost half of from_payload
         conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
-        conv.register_unstructure_hook(_dt.datetime, lambda v: v.isoformat())
+        conv.register_unstructure_hook(_dt.datetime, _isoformat)
         conv.register_structure_hook(
             _dt.datetime, lambda v, _: v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(v)
         )
-        conv.register_unstructure_hook(_dt.date, lambda v: v.isoformat())
+        conv.register_unstructure_hook(_dt.date, _isoformat)
         conv.register_structure_hook(_dt.date, lambda v, _: v if isinstance(v, _dt.date) else _dt.date.fromisoformat(v))
         conv.register_unstructure_hook(decimal.Decimal, str)
         conv.register_structure_hook(decimal.Decimal, lambda v, _: decimal.Decimal(str(v)))
@@ -275,8 +275,31 @@ def _plain_value(conv: Any) -> Callable[[Any], Any]:
     return plain
 
 
+#: the last time (or day) written out and its text: the events of one batch share their time
+_last_time: tuple[Any, str] = (None, "")
+
+
+def _isoformat(value: _dt.date) -> str:
+    """``value.isoformat()``, made once for the same object given again (a batch's shared time)."""
+    global _last_time
+    last = _last_time
+    if last[0] is value:
+        return last[1]
+    text = value.isoformat()
+    _last_time = (value, text)  # one tuple: a thread reads the pair whole, never half of it
+    return text
+
+
+#: each registered event class's unstructure function, looked up once instead of per event
+_payload_hooks: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
 def to_payload(event: Event) -> tuple[str, dict[str, Any]]:
     """``(type name, JSON-ready dict)`` for ``event``."""
+    cls = event.__class__
+    hook = _payload_hooks.get(cls)
+    if hook is not None:
+        return cls.__event_type__, hook(event)
     if isinstance(event, UnknownEvent):
         # the base fields travel with the raw payload, so that a handler can
         # still recognise the event (event_id) after a round trip
@@ -288,8 +311,12 @@ def to_payload(event: Event) -> tuple[str, dict[str, Any]]:
             channel=event.channel,
         )
         return event.unknown_type, payload
-    payload = _get_converter().unstructure(event)
-    return type(event).__event_type__, payload
+    # the converter's own dispatch, once per class (what Converter.unstructure does for every call);
+    # get_unstructure_hook is cattrs 24.1's name for it, the dispatch itself older ones'
+    conv = _get_converter()
+    lookup = getattr(conv, "get_unstructure_hook", None) or conv._unstructure_func.dispatch
+    hook = _payload_hooks[cls] = lookup(cls)
+    return cls.__event_type__, hook(event)
 
 
 def from_payload(type_name: str, payload: dict[str, Any]) -> Event:

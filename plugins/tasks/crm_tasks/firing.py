@@ -20,7 +20,17 @@ from crm_core.clock import naive_utc
 from crm_core.errors import ConfigError, CRMError, PluginError
 from crm_core.storage import batched, bulk_insert, for_update
 from crm_tasks.records import Draft, FiringInfo
-from crm_tasks.rules import Context, Match, MissingContact, Rule, RuleSet, compile_rules, people_named, render
+from crm_tasks.rules import (
+    Context,
+    Match,
+    MissingContact,
+    Rule,
+    RuleSet,
+    compile_rules,
+    compiled,
+    people_named,
+    render,
+)
 from crm_tasks.settings import PRIORITIES, RuleSettings, parse_duration
 from crm_tasks.store import db_time
 
@@ -187,6 +197,27 @@ class RuleEngine:
         )
         return len(matches)
 
+    def log_mark(self) -> int | None:
+        """On SQLite, the firing log's largest id; ``None`` on the servers.
+
+        While it stays the same nobody logged a firing: on SQLite writers take
+        turns, a new row's id is above every other, and the log's rows are
+        never deleted. On PostgreSQL and MariaDB a transaction may commit
+        rows with ids below one already seen, so there is no such mark.
+        """
+        from crm_core.storage import dialect
+
+        database = self.crm.database
+        if dialect(database) != "sqlite":
+            return None
+        return int(database.execute_sql("SELECT MAX(id) FROM tasks_firing").fetchone()[0] or 0)
+
+    def has_fired(self, rule: str) -> bool:
+        """Whether the firing log holds any firing of ``rule`` (one probe of its unique index)."""
+        database = self.crm.database
+        sql = f"SELECT 1 FROM tasks_firing WHERE rule = {database.param} LIMIT 1"
+        return database.execute_sql(sql, (rule,)).fetchone() is not None
+
     def fired_keys(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which ``(rule, key)`` pairs the firing log already holds.
 
@@ -315,8 +346,6 @@ class RuleEngine:
         roster: Roster,
         shared: dict[str, _Shared | None] | None = None,
     ) -> Planned:
-        from crm_tasks.notify import Notice
-
         rule = m.rule
         contact = cards.get(m.contact_id) if m.contact_id is not None else None
         if contact is None:
@@ -326,7 +355,7 @@ class RuleEngine:
             if rule.action == "task":
                 t = rule.settings.task
                 notes = []
-                assignee = render(t.assignee, ctx).strip() if t.assignee else None
+                assignee = compiled(t.assignee).render(ctx).strip() if t.assignee else None
                 member = roster.member(assignee) if assignee else None
                 if assignee and member is None:
                     notes.append(f"assignee {assignee!r} is not a staff member: task left unassigned")
@@ -344,12 +373,13 @@ class RuleEngine:
                             m.record_id,
                         )
                     )
-                response = getattr(m.event, "response_id", None) if m.event is not None else None
-                if response is not None and m.event.type_name == "SurveyAnswered":
-                    links.append(("survey_response", int(response)))  # the answer it follows up
-                for other in m.event.contact_ids()[1:] if m.event is not None else ():
-                    links.append(("contact", other))
-                title = render(t.title, ctx).strip()[:300] or rule.name
+                if m.event is not None:  # an inactivity match has no event, and so no more links
+                    response = getattr(m.event, "response_id", None)
+                    if response is not None and m.event.type_name == "SurveyAnswered":
+                        links.append(("survey_response", int(response)))  # the answer it follows up
+                    for other in m.event.contact_ids()[1:]:
+                        links.append(("contact", other))
+                title = compiled(t.title).render(ctx).strip()[:300] or rule.name
                 fixed = shared.get(rule.name) if shared is not None else None
                 if fixed is None:
                     # raises here, after the title as it always did, for a rule whose due_in cannot be read
@@ -363,16 +393,18 @@ class RuleEngine:
                     team=fixed.team,
                     due_at=fixed.due_at,
                     priority=fixed.priority,
-                    description=render(t.description, ctx),
+                    description=compiled(t.description).render(ctx),
                     contact_id=m.contact_id,
                     links=tuple(links),
-                    checklist=tuple(render(s, ctx) for s in t.checklist),
-                    questions=tuple(render(s, ctx) for s in t.questions),
+                    checklist=tuple([compiled(s).render(ctx) for s in t.checklist]) if t.checklist else (),
+                    questions=tuple([compiled(s).render(ctx) for s in t.questions]) if t.questions else (),
                     origin=fixed.origin,
                     origin_key=f"{fixed.origin}:{rule.name}:{m.key}",
                     rule=rule.name,
                 )
                 return Planned(m, draft=draft, detail="; ".join(notes))
+            from crm_tasks.notify import Notice  # here, not for every task: an import statement per call costs
+
             n = rule.settings.notify
             members: dict[str, Any] = {}
             notes = []

@@ -239,6 +239,11 @@ class InactivityScan:
             for r in selected:
                 assert r.days is not None  # compiling an inactivity rule checked that it has days
                 cutoff = today - dt.timedelta(days=r.days)
+                # what the log held when it was read (SQLite: its largest id), taken before reading it
+                mark = engine.log_mark()
+                # a rule that never fired (its first scan) has nothing to drop: the look-up below is left
+                # out. Only a saving: inside each page's transaction the log is checked again in any case
+                logged = engine.has_fired(r.name)
                 candidates = source(crm, cutoff)
                 while True:
                     page = list(itertools.islice(candidates, PAGE))
@@ -247,7 +252,7 @@ class InactivityScan:
                     tidy()
                     # most candidates were handled on an earlier day: drop them by key first
                     keys = [period(cid, last, since) for cid, last, since in page]
-                    fired = engine.fired_keys((r.name, key) for key, _ in keys)
+                    fired = {key for _, key in engine.fired_keys((r.name, key) for key, _ in keys)} if logged else set()
                     matches = [
                         Match(
                             rule=r,
@@ -263,23 +268,27 @@ class InactivityScan:
                             },
                         )
                         for (cid, last, since), (key, began) in zip(page, keys)
-                        if (r.name, key) not in fired
+                        if key not in fired  # the keys of this rule
                     ]
                     if not matches:
                         continue
                     if dry_run:
                         preview += engine.preview(matches, check_done=False)
                         continue
-                    total += self._fire(matches)
+                    count, mark = self._fire(matches, mark)
+                    total += count
         return preview if dry_run else total
 
-    def _fire(self, matches: Sequence[Any]) -> int:
-        """Fire one page of an inactivity rule's matches in one transaction; return how many fired.
+    def _fire(self, matches: Sequence[Any], mark: int | None) -> tuple[int, int | None]:
+        """Fire one page of an inactivity rule's matches in one transaction; return how many fired, and the new mark.
 
         The tasks (or notices) are rendered before the transaction begins, so
         the write lock (SQLite's ``BEGIN IMMEDIATE``, the outbox lock on the
         servers) is held only while the rows are written. Inside it the firing
         log is read again: what another worker fired meanwhile is dropped.
+        On SQLite, where the log's largest id (``mark``, taken before the
+        scan read the log and after each page's writes) shows whether anyone
+        logged a firing since, the keys are read again only if someone did.
         """
         from crm_tasks.firing import FIRING_COLUMNS, firing_row
         from crm_tasks.store import bound_time
@@ -290,10 +299,12 @@ class InactivityScan:
         fired_at = bound_time(crm.database, naive_utc(now))
         planned = engine.plan(matches, now)
         with crm.transaction():
-            fresh = {id(m) for m in engine.not_fired(matches)}  # again, inside the transaction that writes
-            planned = [p for p in planned if id(p.match) in fresh]
+            now_mark = engine.log_mark()
+            if mark is None or now_mark != mark:  # someone may have fired some of them meanwhile
+                fresh = {id(m) for m in engine.not_fired(matches)}  # again, inside the transaction that writes
+                planned = [p for p in planned if id(p.match) in fresh]
             if not planned:
-                return 0
+                return 0, now_mark
             drafts = [p.draft for p in planned if p.draft is not None]
             created = {d.origin_key: tid for d, tid in self._store.create_many(drafts, notify=False, checked=True)}
             rows = []
@@ -313,9 +324,10 @@ class InactivityScan:
             # the page's notices in one go (a look-up, an insert, a queueing), not per customer
             self._notifications.send(notices)
             bulk_insert("tasks_firing", FIRING_COLUMNS, rows, database=crm.database)
+            mark = engine.log_mark()  # what this page logged, inside its transaction
             if self.settings.reminders.on_assign:
                 self._digest(matches[0].rule.name, per_assignee, now)
-        return len(planned)
+        return len(planned), mark
 
     def _digest(self, rule: str, per_assignee: dict[str, list[tuple[int, str]]], now: dt.datetime) -> None:
         """One e-mail per assignee for a page of new tasks, not one per task."""

@@ -266,15 +266,23 @@ class TaskStore:
             bulk_insert(
                 Task._meta.table_name, _TASK_COLUMNS, (row(d, bound_now, bound_due) for d in keyed), database=database
             )
-            wanted = {d.origin_key for d in keyed}
-            ids = {
-                k: i
-                for i, k in database.execute_sql(
-                    f"SELECT id, origin_key FROM tasks_task WHERE id > {database.param}", (before,)
-                ).fetchall()
-                if k in wanted
-            }
-            created += [(d, ids[d.origin_key]) for d in keyed]
+            if dialect(database) == "sqlite" and (
+                database.execute_sql("SELECT MAX(id) FROM tasks_task").fetchone()[0] == before + len(keyed)
+            ):
+                # SQLite gives each new row the largest id plus one, and no other writer ran meanwhile
+                # (write transactions take turns): the rows got before + 1 … before + n, in their order.
+                # Their largest id says so (ids at random, past the largest possible, would not end there)
+                created += zip(keyed, range(before + 1, before + 1 + len(keyed)))
+            else:
+                wanted = {d.origin_key for d in keyed}
+                ids = {
+                    k: i
+                    for i, k in database.execute_sql(
+                        f"SELECT id, origin_key FROM tasks_task WHERE id > {database.param}", (before,)
+                    ).fetchall()
+                    if k in wanted
+                }
+                created += [(d, ids[d.origin_key]) for d in keyed]
         stored: dict[int, dict[str, Any]] = {}
         for d in unkeyed:
             # the row comes back as stored, in the same statement where the database can (INSERT … RETURNING)
@@ -287,22 +295,24 @@ class TaskStore:
             stored[values["id"]] = values
             created.append((d, int(values["id"])))
 
+        # the tasks with a checklist, questions or links, in one pass (a scan's have none)
+        parents = [(d, tid) for d, tid in created if d.checklist or d.questions or d.links]
         bulk_insert(
             ChecklistItem,
             ("task_id", "position", "text"),
-            ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.checklist)),
+            ((tid, i + 1, text[:500]) for d, tid in parents for i, text in enumerate(d.checklist)),
             database=crm.database,
         )
         bulk_insert(
             Question,
             ("task_id", "position", "text"),
-            ((tid, i + 1, text[:500]) for d, tid in created for i, text in enumerate(d.questions)),
+            ((tid, i + 1, text[:500]) for d, tid in parents for i, text in enumerate(d.questions)),
             database=crm.database,
         )
         bulk_insert(
             TaskLink,
             ("task_id", "kind", "ref_id"),
-            ((tid, kind, ref) for d, tid in created for kind, ref in dict.fromkeys(d.links)),
+            ((tid, kind, ref) for d, tid in parents for kind, ref in dict.fromkeys(d.links)),
             database=crm.database,
         )
         crm.events.emit_many(

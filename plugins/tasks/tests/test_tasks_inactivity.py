@@ -306,3 +306,61 @@ def test_a_scan_runs_as_many_statements_for_150_customers_as_for_400(tasks_app, 
             # one notice per quiet customer who has an owner
             assert len(messages) == len([i for i in range(first, first + n) if owners[i % 4]])
     assert counts[0] == counts[1], counts
+
+
+def test_a_rules_first_scan_skips_the_look_up_of_its_keys_yet_fires_each_key_once(tasks_app, crm_clock, crm_db_url):
+    """Nothing to drop before a rule ever fired; what another worker fires meanwhile is dropped in the transaction."""
+    warehouse = QuietWarehouse({})
+    warehouse.last = _quiet(1, 3)
+    crm = tasks_app(rules=[WIN_BACK], contacts={}, extra_plugins=[("warehouse", WarehousePlugin(warehouse))])
+    api = crm.plugin("tasks")
+    engine = api._engine
+    assert not engine.has_fired("win-back")
+    looked_up: list[list[tuple[str, str]]] = []
+    real_keys, real_plan = engine.fired_keys, engine.plan
+
+    def fired_keys(pairs):
+        pairs = list(pairs)
+        looked_up.append(pairs)
+        return real_keys(pairs)
+
+    meanwhile: list[str] = []
+
+    def plan(matches, now):  # runs after the scan read the log, before the page's transaction
+        db = crm.database
+        for key in meanwhile:  # "another worker" fires these
+            db.execute_sql(
+                f"INSERT INTO tasks_firing (rule, {'key'.join(db.quote)}, contact_id, fired_at, outcome, detail) "
+                f"VALUES ('win-back', {db.param}, 2, '2026-01-05 00:00:00', 'created', '')",
+                (key,),
+            )
+        meanwhile.clear()
+        return real_plan(matches, now)
+
+    engine.fired_keys, engine.plan = fired_keys, plan
+    sqlite = crm_db_url.startswith("sqlite")
+    meanwhile.append("2:2025-01-01")
+    assert api.scan_inactivity() == 2
+    # the key another worker fired is dropped in the transaction, which reads the log (on SQLite because
+    # its largest id moved); nothing was looked up before it
+    assert len(looked_up) == 1
+    assert sorted(t.contact_id for t in api.list()) == [1, 3]
+    assert engine.has_fired("win-back")
+    # a new rule's scan alone: on SQLite nobody fired anything meanwhile, so no key is looked up at all
+    crm_clock.advance(days=1)
+    other = tasks_app(
+        rules=[{**WIN_BACK, "name": "win-back-2"}],
+        contacts={},
+        extra_plugins=[("warehouse", WarehousePlugin(warehouse))],
+    )
+    other_engine = other.plugin("tasks")._engine
+    seen: list[int] = []
+    real_other = other_engine.fired_keys
+    other_engine.fired_keys = lambda pairs: seen.append(1) or real_other(pairs)
+    assert other.plugin("tasks").scan_inactivity() == 3
+    assert len(seen) == (0 if sqlite else 1)
+    # once the rule has fired, a scan drops the fired keys before it renders anything
+    warehouse.last = _quiet(1, 4)
+    looked_up.clear()
+    assert api.scan_inactivity() == 1
+    assert len(looked_up) == (1 if sqlite else 2)  # before the transaction (and inside it on the servers)

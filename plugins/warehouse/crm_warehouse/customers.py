@@ -69,7 +69,7 @@ class Customers:
         a customer who arrived yesterday is not quiet, however long ago (or
         never) it last bought.
         """
-        from peewee import JOIN, Case, fn
+        from peewee import SQL, Case, fn
 
         from crm_warehouse.models import ContactStatusRow as S
         from crm_warehouse.models import SalesFactRow as F
@@ -78,35 +78,36 @@ class Customers:
         _check_since(since)
         # ``since`` is a day of the app's time zone; the status rows are in UTC
         boundary = naive_utc(dt.datetime.combine(since, dt.time(), tzinfo=self.crm.tz))
-        won = (
-            F.select(F.contact_id, fn.MAX(F.closed_on).alias("last_won"))
-            .where(F.outcome == "won")
-            .group_by(F.contact_id)
-            .alias("won")
+        # Per current customer, from the index on (contact_id, outcome, closed_on) (migration 0006):
+        # no sale won since (one index probe), then for those alone the last one won and the day
+        # the spell began. Grouping every sale and every status row first, then joining the two
+        # (an automatic index built on the grouped sales), took 2.2 s against 1.2 s at 1,000,000
+        # customers and 5,000,000 sales on SQLite.
+        W = F.alias("w")
+        won_since = W.select(SQL("1")).where(
+            (W.contact_id == S.contact_id) & (W.outcome == "won") & (W.closed_on >= since)
+        )
+        L = F.alias("l")
+        last_won = (
+            L.select(L.closed_on)
+            .where((L.contact_id == S.contact_id) & (L.outcome == "won") & L.closed_on.is_null(False))
+            .order_by(L.closed_on.desc())
+            .limit(1)
         )
         # the current spell as a customer began when the last non-customer interval ended
         # (or with the contact's first row); deletion and merging do not end it
         H = S.alias("h")
         not_customer = (H.status != "customer") | H.status.is_null()
-        spells = (
-            H.select(
-                H.contact_id,
-                fn.MIN(H.valid_from).alias("first_seen"),
-                fn.MAX(Case(None, [(not_customer, H.valid_to)], None)).alias("left_at"),
-            )
-            .group_by(H.contact_id)
-            .alias("spells")
-        )
-        began = fn.COALESCE(spells.c.left_at, spells.c.first_seen)
+        began = H.select(
+            fn.COALESCE(fn.MAX(Case(None, [(not_customer, H.valid_to)], None)), fn.MIN(H.valid_from))
+        ).where(H.contact_id == S.contact_id)
         query = (
-            S.select(S.contact_id, won.c.last_won, began)
-            .join(spells, on=(spells.c.contact_id == S.contact_id))
-            .join(won, JOIN.LEFT_OUTER, on=(won.c.contact_id == S.contact_id))
+            S.select(S.contact_id, last_won, began)
             .where(
                 S.valid_to.is_null()
                 & (S.status == "customer")
                 & (S.deleted == False)  # noqa: E712 - SQL
-                & (won.c.last_won.is_null() | (won.c.last_won < since))
+                & ~fn.EXISTS(won_since)
                 & (began < boundary)
             )
             .order_by(S.contact_id)

@@ -218,8 +218,9 @@ class SalesFactRow(Model):
 
     class Meta:
         table_name = "warehouse_sales_fact"
-        # a seller's reports read their own records by outcome and closing day: migration 0005
-        indexes = ((("owner", "outcome", "closed_on"), False),)
+        # a seller's reports read their own records by outcome and closing day: migration 0005;
+        # a customer's won sales and the last one (customers_quiet_since): migration 0006
+        indexes = ((("owner", "outcome", "closed_on"), False), (("contact_id", "outcome", "closed_on"), False))
 
 
 class SurveyResponseRow(Model):
@@ -283,7 +284,9 @@ class ContactStatusRow(Model):
     class Meta:
         table_name = "warehouse_contact_status"
         indexes = (
-            (("contact_id", "valid_from"), False),
+            # a contact's rows by time, with their status and end (migration 0007): customers_quiet_since
+            # finds when a customer's spell began from the index alone
+            (("contact_id", "valid_from", "status", "valid_to"), False),
             (("status", "valid_to"), False),
         )
 

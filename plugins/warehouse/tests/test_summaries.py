@@ -252,6 +252,8 @@ def test_the_migrations_match_the_models_and_go_down_and_up_again(warehouse_app)
     assert [s.name for s in app.migrate() if s.owner == "warehouse"] == [
         "0004_summaries",
         "0005_sales_fact_owner_index",
+        "0006_sales_fact_contact_index",
+        "0007_contact_status_covering_index",
     ]
     assert_no_schema_drift(app)
     assert app.plugin("warehouse").summaries()["complete"] is True
