@@ -141,7 +141,7 @@ def test_sign_in_without_and_with_two_factor(crm, crm_clock, served, desk, width
     browser.shot("two-factor-prompt")
     page.fill("#f-code", "000000")
     page.get_by_role("button", name="Sign in").click()
-    assert page.locator("#f-code-note").is_visible()
+    page.locator("#f-code-note").wait_for(state="visible")  # the answer is a new page: wait for it
     browser.shot("two-factor-wrong-code")
     page.fill("#f-code", totp.totp(key, crm.clock.now().timestamp()))
     page.get_by_role("button", name="Sign in").click()
@@ -182,7 +182,8 @@ def test_find_a_customer_as_you_type_and_edit_them(crm, served, desk, width):
     page.fill("#f-title", "Head of purchasing")
     page.fill("#f-email", "not an address")
     page.get_by_role("button", name="Save").click()
-    assert page.locator("#f-email-note").is_visible() and page.locator("#f-email").input_value() == "not an address"
+    page.locator("#f-email-note").wait_for(state="visible")  # the answer is a new page: wait for it
+    assert page.locator("#f-email").input_value() == "not an address"
     browser.shot("contact-form-error")
     page.fill("#f-email", "lucia.fernandez@example.com")
     page.get_by_role("button", name="Save").click()
@@ -335,7 +336,8 @@ def test_merge_two_duplicates_then_unmerge(crm, served, desk, width):
         page.wait_for_url(re.compile(rf".*survivor={lucia.id}.*"))
     page.locator("input[name=field_region][value=merged]").check()
     page.get_by_role("button", name="Review the merge").click()
-    assert page.get_by_role("button", name="Merge", exact=True).is_visible()
+    # the review is a new page: wait for it (is_visible() does not wait, and a busy CI machine is slower)
+    page.get_by_role("button", name="Merge", exact=True).wait_for(state="visible")
     browser.shot("merge-confirm")
     assert crm.plugin("contacts").get(twin.id).deleted_at is None  # asked only
     page.get_by_role("button", name="Merge", exact=True).click()
@@ -597,7 +599,7 @@ def test_send_a_survey_to_a_list_and_type_in_a_paper_answer(crm_factory, browser
         shown.shot("paper-code")
         page.get_by_role("button", name="Open the letter's questions").click()
         page.get_by_role("button", name="Save the answers").click()  # the required question left blank
-        assert page.locator("#f-q-recommend-note").is_visible()
+        page.locator("#f-q-recommend-note").wait_for(state="visible")  # the answer is a new page: wait for it
         shown.shot("paper-missing-answer")
         page.locator("#f-q-recommend").get_by_label("9", exact=True).check()
         page.locator("#f-q-topics").get_by_label("Offers").check()
