@@ -308,7 +308,7 @@ def _payload_writer(cls: type) -> Callable[[Any], str] | None:
     if cls not in _writers:
         try:
             _writers[cls] = _make_writer(cls)
-        except Exception:  # a type whose annotations do not resolve: the general way
+        except (NameError, TypeError, AttributeError):  # annotations that do not resolve: the general way
             _writers[cls] = None
     return _writers[cls]
 
@@ -345,7 +345,7 @@ def _make_writer(cls: type) -> Callable[[Any], str] | None:
                 "    else: raise NotPlain",
             ]
         elif hint is dt.datetime or hint is dt.date:  # the contract writes them as isoformat()
-            lines.append(f"    if v.__class__ is {hint.__name__}: s{i} = text(iso(v))")
+            lines.append(f"    if v.__class__ is {hint.__name__}: s{i} = text(v.isoformat())")
             if optional:
                 lines.append(f"    elif v is None: s{i} = 'null'")
             lines.append("    else: raise NotPlain")
@@ -356,7 +356,6 @@ def _make_writer(cls: type) -> Callable[[Any], str] | None:
     scope: dict[str, Any] = {
         "text": json.encoder.encode_basestring,  # what the encoder uses with ensure_ascii=False
         "number": int.__repr__,
-        "iso": _isoformat,
         "NotPlain": _NotPlain,
         "datetime": dt.datetime,
         "date": dt.date,
@@ -364,20 +363,6 @@ def _make_writer(cls: type) -> Callable[[Any], str] | None:
     exec(compile("\n".join(lines), f"<event writer {cls.__event_type__}>", "exec"), scope)  # noqa: S102
     writer: Callable[[Any], str] = scope["write"]
     return writer
-
-
-#: the last time (or day) written out and its text: the events of one batch share their time
-_last_time: tuple[Any, str] = (None, "")
-
-
-def _isoformat(value: dt.date) -> str:
-    global _last_time
-    last = _last_time
-    if last[0] is value:
-        return last[1]
-    text = value.isoformat()
-    _last_time = (value, text)  # one tuple: a thread reads the pair whole
-    return text
 
 
 class EventBus:

@@ -330,9 +330,7 @@ class Tokens:
             if row.expires_at is not None:
                 until = min(until, row.expires_at)
             if len(self._kept) >= KEEP_AT_MOST:
-                self._kept = {k: v for k, v in self._kept.items() if v[2] == generation}
-                if len(self._kept) >= KEEP_AT_MOST:
-                    self._kept = {}
+                self._kept = {}
             self._kept[digest] = (auth, until, generation)
         return auth
 
